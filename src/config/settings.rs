@@ -1,0 +1,214 @@
+//! Process settings, read from the environment (and `.env`, loaded by `main`). The only reader
+//! of environment variables; `.env.example` documents each one.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::{ConfigError, ConfigErrors};
+use super::secret::Secret;
+use crate::domain::Principal;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db?mode=rwc";
+pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// What Gatehouse needs to talk to Slack. Optional until `serve` needs it.
+#[derive(Debug, Clone)]
+pub struct SlackSettings {
+    pub bot_token: Option<Secret>,
+    pub app_token: Option<Secret>,
+    pub api_url: String,
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub catalog_path: PathBuf,
+    pub admins: Vec<Principal>,
+    pub slack: SlackSettings,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    /// How many times a job runs before it is `failed`.
+    pub job_max_attempts: u32,
+    /// How long a claimed job is reserved for its worker; a crashed worker's job is retried after it.
+    pub job_lease: Duration,
+    /// The longest a worker sleeps without looking for jobs that other processes added.
+    pub job_poll: Duration,
+}
+
+impl Settings {
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigErrors> {
+        let mut errors = Vec::new();
+        let get = |k: &str| lookup(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let admins = get("GATEHOUSE_ADMINS")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .filter_map(|s| match s.parse::<Principal>() {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            errors.push(ConfigError::env(
+                                "GATEHOUSE_ADMINS",
+                                format!("{e}; list Slack user or group IDs separated by commas"),
+                            ));
+                            None
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let log_format = match get("GATEHOUSE_LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                errors.push(ConfigError::env(
+                    "GATEHOUSE_LOG_FORMAT",
+                    format!("`{other}` is not a log format; use pretty or json"),
+                ));
+                LogFormat::Pretty
+            }
+        };
+
+        let mut number = |key: &str, default: u64, min: u64, max: u64| -> u64 {
+            match get(key) {
+                None => default,
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => n,
+                    _ => {
+                        errors.push(ConfigError::env(
+                            key,
+                            format!("`{v}` is not a whole number from {min} to {max}"),
+                        ));
+                        default
+                    }
+                },
+            }
+        };
+        let job_max_attempts = number("GATEHOUSE_JOB_MAX_ATTEMPTS", 10, 1, 100) as u32;
+        let job_lease = Duration::from_secs(number("GATEHOUSE_JOB_LEASE_SECS", 300, 5, 86_400));
+        let job_poll = Duration::from_secs(number("GATEHOUSE_JOB_POLL_SECS", 30, 1, 3_600));
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            errors.push(ConfigError::env(
+                "DATABASE_URL",
+                "use sqlite://FILE?mode=rwc or postgres://USER@HOST/DB",
+            ));
+        }
+
+        let api_url = get("SLACK_API_URL")
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_owned());
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            errors.push(ConfigError::env(
+                "SLACK_API_URL",
+                "must start with https:// (or http:// for a local slack-sim)",
+            ));
+        }
+        let slack = SlackSettings {
+            bot_token: get("SLACK_BOT_TOKEN").map(Secret::new),
+            app_token: get("SLACK_APP_TOKEN").map(Secret::new),
+            api_url,
+            channel: get("ACCESS_REQUESTS_CHANNEL"),
+        };
+        if let Some(t) = &slack.bot_token
+            && !t.expose().starts_with("xoxb-")
+        {
+            errors.push(ConfigError::env(
+                "SLACK_BOT_TOKEN",
+                "is not a bot token; copy the one starting with xoxb- from OAuth & Permissions",
+            ));
+        }
+        if let Some(t) = &slack.app_token
+            && !t.expose().starts_with("xapp-")
+        {
+            errors.push(ConfigError::env(
+                "SLACK_APP_TOKEN",
+                "is not an app-level token; create one starting with xapp- (scope connections:write) under Basic Information",
+            ));
+        }
+
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        Ok(Settings {
+            database_url,
+            catalog_path: get("GATEHOUSE_CONFIG")
+                .unwrap_or_else(|| "gatehouse.toml".to_owned())
+                .into(),
+            admins,
+            slack,
+            log_format,
+            log_filter: get("GATEHOUSE_LOG").unwrap_or_else(|| "info".to_owned()),
+            job_max_attempts,
+            job_lease,
+            job_poll,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigErrors> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(&|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_environment() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(s.catalog_path, PathBuf::from("gatehouse.toml"));
+        assert_eq!(s.slack.api_url, "https://slack.com/api");
+        assert!(s.slack.bot_token.is_none());
+        assert_eq!(s.job_max_attempts, 10);
+    }
+
+    #[test]
+    fn every_bad_variable_is_named_and_no_token_is_shown() {
+        let err = load(&[
+            ("GATEHOUSE_ADMINS", "U0ADMIN, carol"),
+            ("GATEHOUSE_LOG_FORMAT", "xml"),
+            ("SLACK_BOT_TOKEN", "xapp-1-oops-secret"),
+            ("GATEHOUSE_JOB_MAX_ATTEMPTS", "0"),
+            ("DATABASE_URL", "mysql://x"),
+        ])
+        .unwrap_err()
+        .to_string();
+        for var in [
+            "GATEHOUSE_ADMINS",
+            "GATEHOUSE_LOG_FORMAT",
+            "SLACK_BOT_TOKEN",
+            "GATEHOUSE_JOB_MAX_ATTEMPTS",
+            "DATABASE_URL",
+        ] {
+            assert!(err.contains(var), "{var} missing from:\n{err}");
+        }
+        assert!(err.contains("5 problems"), "{err}");
+        assert!(!err.contains("oops-secret"), "{err}");
+    }
+
+    #[test]
+    fn admins_are_a_comma_list() {
+        let s = load(&[("GATEHOUSE_ADMINS", "U0ADMIN, S0ADMINS ,")]).unwrap();
+        assert_eq!(s.admins.len(), 2);
+    }
+}

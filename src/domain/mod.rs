@@ -1,0 +1,11 @@
+//! Pure rules of Gatehouse: identifiers, durations, the request lifecycle and who may do what.
+//! No IO, no async, no database, no Slack, no clock: callers pass the facts in.
+
+pub mod duration;
+pub mod ids;
+pub mod lifecycle;
+pub mod policy;
+
+pub use duration::{DurationRules, GrantDuration};
+pub use ids::{ConnectorId, GroupId, Principal, RequestId, ResourceId, SlackUserId};
+pub use lifecycle::{EndReason, Event, IllegalTransition, Status, transition};

@@ -1,0 +1,156 @@
+//! Who may do what to a request. Callers resolve the facts (reviewers, admins, group
+//! memberships); these functions only decide.
+
+use super::ids::{GroupId, Principal, ResourceId, SlackUserId};
+
+/// A person acting, with the Slack user groups they belong to.
+#[derive(Debug, Clone, Copy)]
+pub struct Who<'a> {
+    pub user: &'a SlackUserId,
+    pub groups: &'a [GroupId],
+}
+
+impl Who<'_> {
+    pub fn is_in(&self, principals: &[Principal]) -> bool {
+        principals.iter().any(|p| match p {
+            Principal::User(u) => u == self.user,
+            Principal::Group(g) => self.groups.contains(g),
+        })
+    }
+}
+
+/// Why someone may not do what they tried, worded for them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("you cannot approve or deny your own request; a reviewer of {0} has to")]
+    OwnRequest(ResourceId),
+    #[error("only a reviewer of {0} can approve or deny this request")]
+    NotReviewer(ResourceId),
+    #[error("only a Gatehouse admin can do that")]
+    NotAdmin,
+    #[error("only the person who asked for this access can do that")]
+    NotRequester,
+    #[error("only the person who holds this access, a reviewer of {0} or an admin can end it")]
+    CannotEnd(ResourceId),
+}
+
+/// Approve or deny: a reviewer of the resource, never the requester (even a reviewer).
+pub fn may_review(
+    who: Who<'_>,
+    requester: &SlackUserId,
+    resource: &ResourceId,
+    reviewers: &[Principal],
+) -> Result<(), Refusal> {
+    if who.user == requester {
+        return Err(Refusal::OwnRequest(resource.clone()));
+    }
+    if !who.is_in(reviewers) {
+        return Err(Refusal::NotReviewer(resource.clone()));
+    }
+    Ok(())
+}
+
+/// Manage reviewers and the channel, retry failed jobs: admins only.
+pub fn may_administer(who: Who<'_>, admins: &[Principal]) -> Result<(), Refusal> {
+    if who.is_in(admins) {
+        Ok(())
+    } else {
+        Err(Refusal::NotAdmin)
+    }
+}
+
+/// Cancel a pending request or extend one's own access: the requester.
+pub fn may_act_as_requester(who: Who<'_>, requester: &SlackUserId) -> Result<(), Refusal> {
+    if who.user == requester {
+        Ok(())
+    } else {
+        Err(Refusal::NotRequester)
+    }
+}
+
+/// End access early: the holder relinquishes, or a reviewer or admin revokes.
+pub fn may_end_access(
+    who: Who<'_>,
+    requester: &SlackUserId,
+    resource: &ResourceId,
+    reviewers: &[Principal],
+    admins: &[Principal],
+) -> Result<(), Refusal> {
+    if who.user == requester || who.is_in(reviewers) || who.is_in(admins) {
+        Ok(())
+    } else {
+        Err(Refusal::CannotEnd(resource.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> SlackUserId {
+        SlackUserId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn reviewers_approve_but_never_their_own_request() {
+        let res = ResourceId::parse("analytics").unwrap();
+        let (alice, bob, carol) = (u("UALICE"), u("UBOB"), u("UCAROL"));
+        let reviewers = vec![Principal::User(bob.clone()), Principal::User(alice.clone())];
+        let bob_who = Who {
+            user: &bob,
+            groups: &[],
+        };
+        assert_eq!(may_review(bob_who, &alice, &res, &reviewers), Ok(()));
+        let alice_who = Who {
+            user: &alice,
+            groups: &[],
+        };
+        assert_eq!(
+            may_review(alice_who, &alice, &res, &reviewers),
+            Err(Refusal::OwnRequest(res.clone()))
+        );
+        let carol_who = Who {
+            user: &carol,
+            groups: &[],
+        };
+        assert_eq!(
+            may_review(carol_who, &alice, &res, &reviewers),
+            Err(Refusal::NotReviewer(res.clone()))
+        );
+    }
+
+    #[test]
+    fn group_membership_makes_a_reviewer() {
+        let res = ResourceId::parse("analytics").unwrap();
+        let group = GroupId::parse("SDATA").unwrap();
+        let dave = u("UDAVE");
+        let groups = [group.clone()];
+        let who = Who {
+            user: &dave,
+            groups: &groups,
+        };
+        assert_eq!(
+            may_review(who, &u("UALICE"), &res, &[Principal::Group(group)]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn admins_and_holders_may_end_access() {
+        let res = ResourceId::parse("analytics").unwrap();
+        let (alice, admin, eve) = (u("UALICE"), u("UADMIN"), u("UEVE"));
+        let admins = [Principal::User(admin.clone())];
+        let who = |user| Who { user, groups: &[] };
+        assert!(may_end_access(who(&alice), &alice, &res, &[], &admins).is_ok());
+        assert!(may_end_access(who(&admin), &alice, &res, &[], &admins).is_ok());
+        assert_eq!(
+            may_end_access(who(&eve), &alice, &res, &[], &admins),
+            Err(Refusal::CannotEnd(res.clone()))
+        );
+        assert_eq!(may_administer(who(&eve), &admins), Err(Refusal::NotAdmin));
+        assert_eq!(
+            may_act_as_requester(who(&eve), &alice),
+            Err(Refusal::NotRequester)
+        );
+    }
+}
