@@ -42,6 +42,10 @@ impl ManualClock {
         }
     }
 
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn advance(&self, by: TimeDelta) {
         let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
         *now += by;
@@ -54,6 +58,6 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().unwrap_or_else(|p| p.into_inner())
+        ManualClock::now(self)
     }
 }

@@ -1,6 +1,14 @@
 //! Gatehouse: time-bound access to data platforms, requested and approved in Slack.
 //! This crate root only declares the modules; `app` wires them together.
 
+pub mod app;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod jobs;
+pub mod store;
+pub mod telemetry;
+pub mod workflow;
+
+pub use app::{App, AppOptions, StartError};

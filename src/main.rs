@@ -1,1 +1,200 @@
-fn main() {}
+//! The `gatehouse` command line: parse, load configuration, call the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use gatehouse::audit::{self, ExportFormat, Verdict};
+use gatehouse::config::{Config, Settings};
+use gatehouse::store::Db;
+
+/// Time-bound access to data platforms, requested and approved in Slack.
+///
+/// Settings come from the environment (and a `.env` file in the working directory); the
+/// catalog of resources from the file GATEHOUSE_CONFIG names (default gatehouse.toml).
+#[derive(Parser)]
+#[command(name = "gatehouse", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Connect to Slack and the database and handle requests until stopped.
+    Serve,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Check the environment and the catalog, print what was found, then exit.
+    CheckConfig,
+    /// Verify or export the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every row's hash and link; exits 1 naming the first row changed or removed.
+    Verify,
+    /// Write the rows of a time range as JSON lines or CSV.
+    Export {
+        /// First instant included: 2026-11-01 or 2026-11-01T09:00:00Z.
+        #[arg(long, value_parser = parse_instant)]
+        since: Option<DateTime<Utc>>,
+        /// First instant excluded.
+        #[arg(long, value_parser = parse_instant)]
+        until: Option<DateTime<Utc>>,
+        #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+        format: Format,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Jsonl,
+    Csv,
+}
+
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
+    }
+    Err(format!(
+        "`{s}` is not a date or time; write 2026-11-01 or 2026-11-01T09:00:00Z"
+    ))
+}
+
+fn env_lookup(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dotenvy::dotenv() {
+        Ok(_) => {}
+        Err(e) if e.not_found() => {}
+        Err(e) => {
+            eprintln!("error: cannot read .env: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_lookup(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
+    gatehouse::telemetry::init(settings.log_format, &settings.log_filter);
+    match cli.command {
+        Command::Serve => serve().await,
+        Command::Migrate => {
+            let db = Db::connect(&settings.database_url)
+                .await
+                .context("cannot open the database (DATABASE_URL)")?;
+            db.migrate().await.context("migration failed")?;
+            println!("database is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig => {
+            let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let c = &config.catalog;
+            println!(
+                "{}: {} connector(s), {} resource(s), {} admin(s) in the catalog",
+                c.path.display(),
+                c.connectors.len(),
+                c.resources.len(),
+                c.admins.len()
+            );
+            for r in &c.resources {
+                println!(
+                    "  {} ({}) via {}: default {}, max {}",
+                    r.id, r.name, r.connector, r.durations.default, r.durations.max
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command } => {
+            let db = Db::connect(&settings.database_url)
+                .await
+                .context("cannot open the database (DATABASE_URL)")?;
+            audit_command(&db, command).await
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<ExitCode> {
+    let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let slack = &config.settings.slack;
+    let needed = [
+        ("SLACK_BOT_TOKEN", slack.bot_token.is_some(), "the bot token (xoxb-…) from OAuth & Permissions"),
+        ("SLACK_APP_TOKEN", slack.app_token.is_some(), "an app-level token (xapp-…, scope connections:write) from Basic Information"),
+        ("ACCESS_REQUESTS_CHANNEL", slack.channel.is_some(), "the ID of the channel where requests are posted (C…)"),
+    ];
+    for (var, present, what) in needed {
+        if !present {
+            bail!("{var} is not set; put {what} in .env (see .env.example and the README's Slack setup)");
+        }
+    }
+    let db = Db::connect(&config.settings.database_url)
+        .await
+        .context("cannot open the database (DATABASE_URL)")?;
+    db.migrate().await.context("migration failed")?;
+    bail!("this build cannot connect to Slack yet: Socket Mode support is the next milestone (issue 3)")
+}
+
+async fn audit_command(db: &Db, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AuditCommand::Verify => match audit::verify(db).await.context("cannot read the audit log")? {
+            v @ Verdict::Intact { .. } => {
+                println!("{v}");
+                Ok(ExitCode::SUCCESS)
+            }
+            v @ Verdict::Broken { .. } => {
+                eprintln!("{v}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        AuditCommand::Export {
+            since,
+            until,
+            format,
+            output,
+        } => {
+            let format = match format {
+                Format::Jsonl => ExportFormat::Jsonl,
+                Format::Csv => ExportFormat::Csv,
+            };
+            let mut out: Box<dyn Write> = match &output {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let n = audit::export(db, since, until, format, &mut out).await?;
+            out.flush()?;
+            eprintln!("exported {n} audit row(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,1 +1,18 @@
+//! The schema of Gatehouse's own database, for SQLite and PostgreSQL alike. Migrations are
+//! append-only: a released one is never edited; a change is a new file.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_tables;
+
+/// The first audit row's `prev_hash`.
+pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_create_tables::Migration)]
+    }
+}

@@ -63,7 +63,7 @@ fn locate(source: &str, at: usize) -> (usize, Option<String>) {
         .map(str::to_owned);
     let key = match (header, key) {
         (Some(h), Some(k)) => Some(format!("{h} {k}")),
-        (Some(h), None) if line.trim_start().starts_with('[') => Some(line.trim().to_owned()),
+        (Some(_), None) if line.trim_start().starts_with('[') => Some(line.trim().to_owned()),
         (Some(h), None) => Some(h),
         (None, k) => k,
     };

@@ -71,7 +71,7 @@ impl<'de> Deserialize<'de> for SecretRef {
         #[serde(untagged)]
         enum Raw {
             Table(Table),
-            Inline(toml::Value),
+            Inline(#[expect(dead_code, reason = "only its presence matters")] toml::Value),
         }
         const HOW: &str = r#"secrets are never written inline; write { env = "VAR_NAME" } or { file = "/path/to/secret" }"#;
         match Raw::deserialize(d)? {

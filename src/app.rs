@@ -1,0 +1,129 @@
+//! `App::start` wires the pieces together: database, catalog, workflow, job worker. Tests start
+//! the very same app, choosing the seams (clock, provisioner, directory) that production fixes.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::jobs::{Worker, WorkerSettings};
+use crate::store::{self, Db, StoreError};
+use crate::workflow::{Directory, NoGroups, Provisioner, Workflow, WorkflowDeps};
+
+/// The seams a caller may choose; `AppOptions::new` picks production's where there is one.
+pub struct AppOptions {
+    pub clock: SharedClock,
+    pub provisioner: Arc<dyn Provisioner>,
+    pub directory: Arc<dyn Directory>,
+    /// Run the job worker in the background. Tests that drive time by hand turn it off and
+    /// call `App::run_due_jobs`.
+    pub background_worker: bool,
+}
+
+impl AppOptions {
+    pub fn new(provisioner: Arc<dyn Provisioner>) -> Self {
+        AppOptions {
+            clock: Arc::new(SystemClock),
+            provisioner,
+            directory: Arc::new(NoGroups),
+            background_worker: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] StoreError),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[source] StoreError),
+    #[error("cannot record the catalog's resources: {0}")]
+    Catalog(#[source] StoreError),
+}
+
+pub struct App {
+    workflow: Arc<Workflow>,
+    worker: Worker,
+    background: Option<JoinHandle<()>>,
+    shutdown: CancellationToken,
+}
+
+impl App {
+    pub async fn start(config: Config, opts: AppOptions) -> Result<App, StartError> {
+        let db = Db::connect(&config.settings.database_url)
+            .await
+            .map_err(StartError::Connect)?;
+        db.migrate().await.map_err(StartError::Migrate)?;
+        store::resources::sync(db.conn(), &config.catalog.resources, opts.clock.now())
+            .await
+            .map_err(StartError::Catalog)?;
+
+        let wake = Arc::new(Notify::new());
+        let workflow = Arc::new(Workflow::new(WorkflowDeps {
+            db: db.clone(),
+            catalog: Arc::new(config.catalog),
+            clock: opts.clock.clone(),
+            admins: config.settings.admins.clone(),
+            directory: opts.directory,
+            provisioner: opts.provisioner,
+            max_attempts: config.settings.job_max_attempts,
+            wake: wake.clone(),
+        }));
+        let settings = WorkerSettings {
+            max_attempts: config.settings.job_max_attempts,
+            lease: config.settings.job_lease,
+            poll: config.settings.job_poll,
+        };
+        let new_worker = || {
+            Worker::new(
+                db.clone(),
+                opts.clock.clone(),
+                workflow.clone(),
+                wake.clone(),
+                settings.clone(),
+            )
+        };
+        let shutdown = CancellationToken::new();
+        let background = opts
+            .background_worker
+            .then(|| tokio::spawn(new_worker().run(shutdown.clone())));
+        tracing::info!(
+            resources = workflow.catalog().resources.len(),
+            postgres = db.is_postgres(),
+            "gatehouse started"
+        );
+        let worker = new_worker();
+        Ok(App {
+            workflow,
+            worker,
+            background,
+            shutdown,
+        })
+    }
+
+    pub fn workflow(&self) -> &Arc<Workflow> {
+        &self.workflow
+    }
+
+    pub fn db(&self) -> &Db {
+        self.workflow.db()
+    }
+
+    /// Runs every job due now, in this task; returns how many ran.
+    pub async fn run_due_jobs(&self) -> Result<usize, StoreError> {
+        self.worker.run_due().await
+    }
+
+    /// Stops the background worker, letting a running job finish.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.background.take()
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "the job worker ended abnormally");
+        }
+    }
+}

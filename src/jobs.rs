@@ -1,0 +1,310 @@
+//! The durable job queue's worker: claims due jobs with a lease, runs them, retries failures
+//! with exponential backoff and jitter, and gives up after the last attempt (`failed`, visible
+//! to admins). It sleeps until the next job is due, woken early when one is added here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SharedClock;
+use crate::domain::RequestId;
+use crate::store::jobs::{self as rows, Claim, Job, NewJob};
+use crate::store::{Conn, Db, StoreError};
+
+/// What a job does. Stored as its `kind` and a JSON payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobSpec {
+    /// Grant the access of an approved request on its platform.
+    Provision { request: RequestId },
+    /// Take the access away: due at expiry, or now when someone revokes it.
+    Revoke { request: RequestId },
+}
+
+impl JobSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobSpec::Provision { .. } => "provision",
+            JobSpec::Revoke { .. } => "revoke",
+        }
+    }
+
+    pub fn request(&self) -> Option<RequestId> {
+        match self {
+            JobSpec::Provision { request } | JobSpec::Revoke { request } => Some(*request),
+        }
+    }
+
+    /// Jobs with a key exist at most once while live: a request has one revocation, moved
+    /// when the expiry moves.
+    fn dedupe_key(&self) -> Option<String> {
+        match self {
+            JobSpec::Provision { request } => Some(format!("provision:{}", request.get())),
+            JobSpec::Revoke { request } => Some(format!("revoke:{}", request.get())),
+        }
+    }
+}
+
+/// Adds a job inside the caller's transaction, so it exists exactly when the change that
+/// caused it commits. Call `Jobs::wake` after the commit.
+pub async fn enqueue(
+    c: &impl Conn,
+    spec: &JobSpec,
+    run_at: DateTime<Utc>,
+    max_attempts: u32,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let payload = serde_json::to_string(spec)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode job: {e}")))?;
+    rows::enqueue(
+        c,
+        NewJob {
+            kind: spec.kind().to_owned(),
+            payload,
+            run_at,
+            max_attempts: i32::try_from(max_attempts).unwrap_or(i32::MAX),
+            dedupe_key: spec.dedupe_key(),
+            request_id: spec.request().map(RequestId::get),
+        },
+        now,
+    )
+    .await
+}
+
+/// How a run ended, when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Not yet: run again then (e.g. a revocation whose expiry moved later meanwhile).
+    RunAgainAt(DateTime<Utc>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// Worth another attempt: a timeout, a 5xx, a 429, a lock conflict.
+    #[error("{message}")]
+    Retryable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Another attempt would fail the same way: the job fails now.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<StoreError> for JobError {
+    fn from(e: StoreError) -> Self {
+        JobError::Retryable {
+            message: e.to_string(),
+            retry_after: None,
+        }
+    }
+}
+
+/// Runs jobs of every kind; `workflow` implements it.
+#[async_trait::async_trait]
+pub trait Runner: Send + Sync + 'static {
+    async fn run(&self, spec: &JobSpec, job: &Job) -> Result<Outcome, JobError>;
+    /// Called once when a job is given up, so the failure reaches people and the lifecycle.
+    async fn gave_up(&self, spec: &JobSpec, job: &Job, error: &str) -> Result<(), JobError>;
+}
+
+/// Retry delay before attempt `attempt + 1`: 5 s doubling to at most an hour, with the upper
+/// half jittered so that many failing jobs do not retry in lockstep.
+pub fn backoff(attempt: u32, rng: &mut impl Rng) -> Duration {
+    let base = 5u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
+    let capped = base.min(3600);
+    let half = capped * 500;
+    Duration::from_millis(half + rng.random_range(0..=half))
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub max_attempts: u32,
+    pub lease: Duration,
+    pub poll: Duration,
+}
+
+/// One worker; run several (in one process or many) against one database safely.
+pub struct Worker {
+    db: Db,
+    clock: SharedClock,
+    runner: Arc<dyn Runner>,
+    wake: Arc<Notify>,
+    id: String,
+    settings: WorkerSettings,
+}
+
+impl Worker {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        runner: Arc<dyn Runner>,
+        wake: Arc<Notify>,
+        settings: WorkerSettings,
+    ) -> Self {
+        let id = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        Worker {
+            db,
+            clock,
+            runner,
+            wake,
+            id,
+            settings,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Claims and runs one due job. False when nothing is due.
+    pub async fn run_one(&self) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let lease = chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
+        let job = match rows::claim(&self.db, &self.id, now, now + lease).await? {
+            Claim::Nothing => return Ok(false),
+            Claim::Abandoned(job) => {
+                let error = job.last_error.clone().unwrap_or_default();
+                tracing::error!(job = job.id, kind = %job.kind, %error, "job abandoned");
+                if let Ok(spec) = serde_json::from_str::<JobSpec>(&job.payload) {
+                    self.report_give_up(&spec, &job, &error).await;
+                }
+                return Ok(true);
+            }
+            Claim::Job(job) => job,
+        };
+        let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts, request = ?job.request_id);
+        let _enter = span.enter();
+        let spec = match serde_json::from_str::<JobSpec>(&job.payload) {
+            Ok(spec) => spec,
+            Err(e) => {
+                let error = format!("unknown job `{}`: {e}", job.kind);
+                tracing::error!(%error, "job cannot run");
+                rows::fail(self.db.conn(), job.id, &self.id, &error, self.clock.now()).await?;
+                return Ok(true);
+            }
+        };
+        let result = self.runner.run(&spec, &job).await;
+        let now = self.clock.now();
+        match result {
+            Ok(Outcome::Done) => {
+                if !rows::complete(self.db.conn(), job.id, &self.id, now).await? {
+                    tracing::warn!("job finished after its lease was taken over; the run was idempotent");
+                }
+            }
+            Ok(Outcome::RunAgainAt(at)) => {
+                rows::retry_later(self.db.conn(), job.id, &self.id, "rescheduled", at, now).await?;
+            }
+            Err(JobError::Retryable { message, retry_after })
+                if job.attempts < job.max_attempts =>
+            {
+                let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+                let delay = backoff(attempts, &mut rand::rng()).max(retry_after.unwrap_or_default());
+                let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                tracing::warn!(error = %message, retry_at = %at, "job failed; will retry");
+                rows::retry_later(self.db.conn(), job.id, &self.id, &message, at, now).await?;
+            }
+            Err(e) => {
+                let error = match &e {
+                    JobError::Retryable { message, .. } => {
+                        format!("{message} (gave up after {} attempts)", job.attempts)
+                    }
+                    JobError::Permanent(message) => message.clone(),
+                };
+                tracing::error!(%error, "job failed");
+                if rows::fail(self.db.conn(), job.id, &self.id, &error, now).await? {
+                    self.report_give_up(&spec, &job, &error).await;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    async fn report_give_up(&self, spec: &JobSpec, job: &Job, error: &str) {
+        if let Err(e) = self.runner.gave_up(spec, job, error).await {
+            tracing::error!(job = job.id, error = %e, "could not record that the job failed");
+        }
+    }
+
+    /// Runs every job due now; returns how many ran.
+    pub async fn run_due(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        while self.run_one().await? {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Runs jobs until `shutdown`: sleeps until the next one is due, or until `wake`, or at most
+    /// `poll` (to notice jobs other processes added). A database outage is logged and retried.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(worker = %self.id, "job worker started");
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let wait = match self.run_due().await {
+                Ok(_) => self.until_next().await,
+                Err(e) => {
+                    tracing::error!(error = %e, "job worker cannot reach the database; retrying");
+                    Duration::from_secs(5).min(self.settings.poll)
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracing::info!(worker = %self.id, "job worker stopped");
+    }
+
+    async fn until_next(&self) -> Duration {
+        match rows::next_wakeup(self.db.conn()).await {
+            Ok(Some(at)) => (at - self.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(self.settings.poll),
+            Ok(None) => self.settings.poll,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the next due job");
+                self.settings.poll
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_jitters_and_caps() {
+        let mut rng = rand::rng();
+        for _ in 0..100 {
+            let first = backoff(1, &mut rng);
+            assert!(first >= Duration::from_millis(2500) && first <= Duration::from_secs(5));
+            let third = backoff(3, &mut rng);
+            assert!(third >= Duration::from_secs(10) && third <= Duration::from_secs(20));
+            let late = backoff(40, &mut rng);
+            assert!(late >= Duration::from_secs(1800) && late <= Duration::from_secs(3600));
+        }
+    }
+
+    #[test]
+    fn specs_round_trip_through_their_payload() {
+        let spec = JobSpec::Revoke {
+            request: RequestId::new(42),
+        };
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(json, r#"{"kind":"revoke","request":42}"#);
+        assert_eq!(serde_json::from_str::<JobSpec>(&json).unwrap(), spec);
+        assert_eq!(spec.dedupe_key().as_deref(), Some("revoke:42"));
+    }
+}

@@ -1,0 +1,9 @@
+//! sea-orm entities, one per table. Named only inside `store/`.
+
+pub mod app_roles;
+pub mod audit_events;
+pub mod audit_head;
+pub mod grants;
+pub mod jobs;
+pub mod requests;
+pub mod resources;

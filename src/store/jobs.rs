@@ -1,0 +1,353 @@
+//! The durable job queue's rows: enqueue, claim with a lease, finish, retry, fail.
+//! PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so several processes never take one job;
+//! SQLite has a single writer, which makes the same claim exclusive.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+use super::entities::jobs::{ActiveModel, Column, Entity, Model};
+use super::{Conn, Db, StoreError, StoreResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        [Self::Queued, Self::Running, Self::Done, Self::Failed]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub status: JobStatus,
+    pub run_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub locked_by: Option<String>,
+    pub last_error: Option<String>,
+    pub dedupe_key: Option<String>,
+    pub request_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<Model> for Job {
+    type Error = StoreError;
+    fn try_from(m: Model) -> Result<Self, StoreError> {
+        Ok(Job {
+            status: JobStatus::parse(&m.status).ok_or_else(|| {
+                StoreError::Corrupt(format!("job {}: unknown status `{}`", m.id, m.status))
+            })?,
+            id: m.id,
+            kind: m.kind,
+            payload: m.payload,
+            run_at: m.run_at,
+            attempts: m.attempts,
+            max_attempts: m.max_attempts,
+            lease_until: m.lease_until,
+            locked_by: m.locked_by,
+            last_error: m.last_error,
+            dedupe_key: m.dedupe_key,
+            request_id: m.request_id,
+            created_at: m.created_at,
+            finished_at: m.finished_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: String,
+    pub run_at: DateTime<Utc>,
+    pub max_attempts: i32,
+    /// At most one live job per key: enqueueing again moves the existing job's time instead.
+    pub dedupe_key: Option<String>,
+    pub request_id: Option<i64>,
+}
+
+/// Adds a job, or, when a live job has the same `dedupe_key`, moves that job to `run_at`
+/// (and queues it again if it had failed). Returns the job's id.
+pub async fn enqueue(c: &impl Conn, job: NewJob, now: DateTime<Utc>) -> StoreResult<i64> {
+    if let Some(key) = &job.dedupe_key
+        && let Some(existing) = Entity::find()
+            .filter(Column::DedupeKey.eq(key.as_str()))
+            .one(c)
+            .await?
+    {
+        let mut q = Entity::update_many()
+            .col_expr(Column::RunAt, Expr::value(job.run_at))
+            .col_expr(Column::UpdatedAt, Expr::value(now));
+        if existing.status == JobStatus::Failed.as_str() {
+            q = q
+                .col_expr(Column::Status, Expr::value(JobStatus::Queued.as_str()))
+                .col_expr(Column::Attempts, Expr::value(0))
+                .col_expr(Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None));
+        }
+        q.filter(Column::Id.eq(existing.id)).exec(c).await?;
+        return Ok(existing.id);
+    }
+    let model = ActiveModel {
+        kind: Set(job.kind),
+        payload: Set(job.payload),
+        status: Set(JobStatus::Queued.as_str().to_owned()),
+        run_at: Set(job.run_at),
+        attempts: Set(0),
+        max_attempts: Set(job.max_attempts),
+        lease_until: Set(None),
+        locked_by: Set(None),
+        last_error: Set(None),
+        dedupe_key: Set(job.dedupe_key),
+        request_id: Set(job.request_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        finished_at: Set(None),
+        ..Default::default()
+    };
+    Ok(model.insert(c).await?.id)
+}
+
+fn claimable(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(Column::Status.eq(JobStatus::Queued.as_str()))
+                .add(Column::RunAt.lte(now)),
+        )
+        // A worker that died (or stalled past its lease) gives its job back.
+        .add(
+            Condition::all()
+                .add(Column::Status.eq(JobStatus::Running.as_str()))
+                .add(Column::LeaseUntil.lt(now)),
+        )
+}
+
+/// Outcome of a claim attempt.
+#[derive(Debug)]
+pub enum Claim {
+    Job(Job),
+    /// A job whose worker lost its lease on its last allowed attempt: now `failed`.
+    Abandoned(Job),
+    Nothing,
+}
+
+/// Takes the most overdue job for `worker` until `lease_until`.
+pub async fn claim(
+    db: &Db,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> StoreResult<Claim> {
+    let tx = db.begin().await?;
+    let found = Entity::find()
+        .filter(claimable(now))
+        .order_by_asc(Column::RunAt)
+        .order_by_asc(Column::Id)
+        .limit(1)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .one(&tx)
+        .await?;
+    let Some(found) = found else {
+        tx.commit().await?;
+        return Ok(Claim::Nothing);
+    };
+    let abandoned = found.status == JobStatus::Running.as_str() && found.attempts >= found.max_attempts;
+    let mut q = Entity::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
+    q = if abandoned {
+        q.col_expr(Column::Status, Expr::value(JobStatus::Failed.as_str()))
+            .col_expr(Column::FinishedAt, Expr::value(now))
+            .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                Column::LastError,
+                Expr::value(format!(
+                    "the worker running attempt {} stopped before finishing (crash or shutdown); no attempts left",
+                    found.attempts
+                )),
+            )
+    } else {
+        q.col_expr(Column::Status, Expr::value(JobStatus::Running.as_str()))
+            .col_expr(Column::Attempts, Expr::value(found.attempts + 1))
+            .col_expr(Column::LeaseUntil, Expr::value(lease_until))
+            .col_expr(Column::LockedBy, Expr::value(worker))
+    };
+    let res = q
+        .filter(Column::Id.eq(found.id))
+        .filter(Column::Attempts.eq(found.attempts))
+        .filter(Column::Status.eq(found.status.as_str()))
+        .exec(&tx)
+        .await?;
+    let job = Entity::find_by_id(found.id).one(&tx).await?;
+    tx.commit().await?;
+    match job {
+        Some(job) if res.rows_affected == 1 => {
+            let job = Job::try_from(job)?;
+            Ok(if abandoned {
+                Claim::Abandoned(job)
+            } else {
+                Claim::Job(job)
+            })
+        }
+        // Another process won the race for this row (possible only without SKIP LOCKED).
+        _ => Ok(Claim::Nothing),
+    }
+}
+
+fn mine(id: i64, worker: &str) -> Condition {
+    Condition::all()
+        .add(Column::Id.eq(id))
+        .add(Column::LockedBy.eq(worker))
+        .add(Column::Status.eq(JobStatus::Running.as_str()))
+}
+
+/// Marks the job done. False when the worker no longer held it (its lease expired and another took it).
+pub async fn complete(c: &impl Conn, id: i64, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    let res = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(JobStatus::Done.as_str()))
+        .col_expr(Column::FinishedAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(Column::DedupeKey, Expr::value(Option::<String>::None))
+        .filter(mine(id, worker))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Puts the job back in the queue for another attempt at `run_at`.
+pub async fn retry_later(
+    c: &impl Conn,
+    id: i64,
+    worker: &str,
+    error: &str,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let res = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(JobStatus::Queued.as_str()))
+        .col_expr(Column::RunAt, Expr::value(run_at))
+        .col_expr(Column::LastError, Expr::value(error))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .filter(mine(id, worker))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Gives up on the job: it stays `failed`, visible to admins, until someone retries it.
+pub async fn fail(c: &impl Conn, id: i64, worker: &str, error: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    let res = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(JobStatus::Failed.as_str()))
+        .col_expr(Column::LastError, Expr::value(error))
+        .col_expr(Column::FinishedAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(mine(id, worker))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Queues a failed job again with a fresh set of attempts. False if it was not failed.
+pub async fn requeue_failed(c: &impl Conn, id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
+    let res = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(JobStatus::Queued.as_str()))
+        .col_expr(Column::Attempts, Expr::value(0))
+        .col_expr(Column::RunAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(JobStatus::Failed.as_str()))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// When the worker next has something to do: the earliest queued job, or the earliest lease to lapse.
+pub async fn next_wakeup(c: &impl Conn) -> StoreResult<Option<DateTime<Utc>>> {
+    let queued = Entity::find()
+        .filter(Column::Status.eq(JobStatus::Queued.as_str()))
+        .order_by_asc(Column::RunAt)
+        .one(c)
+        .await?
+        .map(|j| j.run_at);
+    let lease = Entity::find()
+        .filter(Column::Status.eq(JobStatus::Running.as_str()))
+        .filter(Column::LeaseUntil.is_not_null())
+        .order_by_asc(Column::LeaseUntil)
+        .one(c)
+        .await?
+        .and_then(|j| j.lease_until);
+    Ok(match (queued, lease) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
+}
+
+pub async fn get(c: &impl Conn, id: i64) -> StoreResult<Option<Job>> {
+    Entity::find_by_id(id).one(c).await?.map(Job::try_from).transpose()
+}
+
+pub async fn list(c: &impl Conn, status: Option<JobStatus>) -> StoreResult<Vec<Job>> {
+    let mut q = Entity::find();
+    if let Some(s) = status {
+        q = q.filter(Column::Status.eq(s.as_str()));
+    }
+    q.order_by_asc(Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Job::try_from)
+        .collect()
+}
+
+pub async fn for_request(c: &impl Conn, request_id: i64) -> StoreResult<Vec<Job>> {
+    Entity::find()
+        .filter(Column::RequestId.eq(request_id))
+        .order_by_asc(Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Job::try_from)
+        .collect()
+}
+
+pub async fn count(c: &impl Conn, status: JobStatus) -> StoreResult<u64> {
+    Ok(Entity::find()
+        .filter(Column::Status.eq(status.as_str()))
+        .count(c)
+        .await?)
+}

@@ -1,0 +1,99 @@
+//! Gatehouse's own database: the only code that names sea-orm entities or writes SQL for it.
+//! Each function takes a connection or a transaction, so `workflow` decides what is atomic.
+
+pub mod audit;
+mod entities;
+pub mod grants;
+pub mod jobs;
+pub mod requests;
+pub mod resources;
+pub mod roles;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, SqlErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+
+pub use sea_orm::DatabaseTransaction as Tx;
+pub use sea_orm::ConnectionTrait as Conn;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// A unique index said no: the thing exists already (an open request, a processed event…).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Db(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A pool on SQLite or PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+}
+
+impl Db {
+    /// SQLite gets WAL, a busy timeout and one connection: one writer at a time is SQLite's own
+    /// rule, and keeping it in the pool avoids "database is locked" between our own tasks.
+    pub async fn connect(url: &str) -> StoreResult<Db> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
+        if url.starts_with("sqlite:") {
+            opts.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        } else {
+            opts.max_connections(10).min_connections(1);
+        }
+        Ok(Db {
+            conn: Database::connect(opts).await?,
+        })
+    }
+
+    pub async fn migrate(&self) -> StoreResult<()> {
+        Migrator::up(&self.conn, None).await?;
+        Ok(())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.conn.get_database_backend() == DbBackend::Postgres
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a transaction that read first and wrote later would otherwise fail with
+    /// "database is locked" when another process wrote in between, instead of waiting its turn.
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        let opts = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.conn.begin_with_options(opts).await?)
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        Ok(self.conn.ping().await?)
+    }
+
+    pub async fn close(self) -> StoreResult<()> {
+        Ok(self.conn.close().await?)
+    }
+}

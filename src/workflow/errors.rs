@@ -1,0 +1,77 @@
+//! What can go wrong in a use case, worded for the person who acted.
+
+use crate::domain::duration::DurationRuleError;
+use crate::domain::policy::Refusal;
+use crate::domain::{IllegalTransition, RequestId, ResourceId};
+use crate::store::StoreError;
+
+/// The form field an error belongs to, so Slack can show it beside that field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Resource,
+    Duration,
+    Reason,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("there is no resource `{name}`{}", suggestion_text(.suggestion))]
+    UnknownResource {
+        name: String,
+        suggestion: Option<ResourceId>,
+    },
+    #[error("{0}")]
+    Duration(#[from] DurationRuleError),
+    #[error("{0} needs a reason; say briefly why you need this access")]
+    ReasonRequired(ResourceId),
+    #[error("the reason is {0} characters long; keep it under {max}", max = MAX_REASON)]
+    ReasonTooLong(usize),
+    #[error("you already have an open request for {resource}: {existing}")]
+    AlreadyOpen {
+        resource: ResourceId,
+        existing: RequestId,
+    },
+    #[error("there is no request {0}")]
+    NotFound(RequestId),
+    #[error("{0}")]
+    NotAllowed(#[from] Refusal),
+    #[error("{0}")]
+    Illegal(#[from] IllegalTransition),
+    #[error("request {0} was changed by someone else at the same moment; look at it again")]
+    Conflict(RequestId),
+    #[error("resource `{0}` is no longer in the catalog")]
+    ResourceGone(ResourceId),
+    #[error("cannot look up Slack user groups: {0}")]
+    Directory(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Slack's modal text inputs stop at 3,000 characters; so do we.
+pub const MAX_REASON: usize = 3000;
+
+fn suggestion_text(s: &Option<ResourceId>) -> String {
+    match s {
+        Some(id) => format!("; did you mean `{id}`?"),
+        None => "; pick one from the list".to_owned(),
+    }
+}
+
+impl WorkflowError {
+    /// The field to show the error beside, for errors a person can fix in the form.
+    pub fn field(&self) -> Option<Field> {
+        match self {
+            WorkflowError::UnknownResource { .. }
+            | WorkflowError::AlreadyOpen { .. }
+            | WorkflowError::ResourceGone(_) => Some(Field::Resource),
+            WorkflowError::Duration(_) => Some(Field::Duration),
+            WorkflowError::ReasonRequired(_) | WorkflowError::ReasonTooLong(_) => Some(Field::Reason),
+            _ => None,
+        }
+    }
+
+    /// Errors that are ours, not the person's: logged in full, shown as "something went wrong".
+    pub fn is_internal(&self) -> bool {
+        matches!(self, WorkflowError::Store(_) | WorkflowError::Directory(_))
+    }
+}

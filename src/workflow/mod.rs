@@ -1,0 +1,192 @@
+//! The use cases: submit, approve, deny, cancel, provision, revoke, expire, extend, retry.
+//! Each decision is one transaction that writes the new status, its audit row and the jobs it
+//! causes, so a crash at any point loses nothing and repeats nothing harmful.
+
+mod errors;
+mod ports;
+mod provisioning;
+mod requests;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use crate::audit::{self, Actor, Entry};
+use crate::clock::SharedClock;
+use crate::config::{Catalog, Resource};
+use crate::domain::{Event, GroupId, Principal, RequestId, SlackUserId, transition};
+use crate::jobs::{self, JobSpec};
+use crate::store::requests::{Changes, Request};
+use crate::store::roles::{self, AppRole};
+use crate::store::{self, Db, Tx};
+
+pub use errors::{Field, WorkflowError};
+pub use ports::{Applied, Directory, NoGroups, ProvisionError, Provisioner};
+pub use requests::{Submission, Via};
+
+/// How `workflow` reaches the rest of the app.
+pub struct Workflow {
+    db: Db,
+    catalog: Arc<Catalog>,
+    clock: SharedClock,
+    admins: Vec<Principal>,
+    directory: Arc<dyn Directory>,
+    provisioner: Arc<dyn Provisioner>,
+    max_attempts: u32,
+    wake: Arc<Notify>,
+}
+
+pub struct WorkflowDeps {
+    pub db: Db,
+    pub catalog: Arc<Catalog>,
+    pub clock: SharedClock,
+    /// Admins from the environment; the catalog's are added.
+    pub admins: Vec<Principal>,
+    pub directory: Arc<dyn Directory>,
+    pub provisioner: Arc<dyn Provisioner>,
+    pub max_attempts: u32,
+    /// Notified after a commit that added jobs.
+    pub wake: Arc<Notify>,
+}
+
+/// One step of a request's life, applied by `Workflow::apply`.
+struct Step<'a> {
+    actor: &'a Actor,
+    event: Event,
+    changes: Changes,
+    details: serde_json::Value,
+    jobs: Vec<(JobSpec, DateTime<Utc>)>,
+}
+
+impl Workflow {
+    pub fn new(deps: WorkflowDeps) -> Self {
+        let mut admins = deps.admins;
+        for a in &deps.catalog.admins {
+            if !admins.contains(a) {
+                admins.push(a.clone());
+            }
+        }
+        Workflow {
+            db: deps.db,
+            catalog: deps.catalog,
+            clock: deps.clock,
+            admins,
+            directory: deps.directory,
+            provisioner: deps.provisioner,
+            max_attempts: deps.max_attempts,
+            wake: deps.wake,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub async fn request(&self, id: RequestId) -> Result<Request, WorkflowError> {
+        store::requests::get(self.db.conn(), id)
+            .await?
+            .ok_or(WorkflowError::NotFound(id))
+    }
+
+    fn resource_of(&self, req: &Request) -> Result<&Resource, WorkflowError> {
+        self.catalog
+            .resource(&req.resource)
+            .ok_or_else(|| WorkflowError::ResourceGone(req.resource.clone()))
+    }
+
+    async fn groups_of(&self, user: &SlackUserId) -> Result<Vec<GroupId>, WorkflowError> {
+        self.directory
+            .groups_of(user)
+            .await
+            .map_err(WorkflowError::Directory)
+    }
+
+    /// Reviewers of a resource: the catalog's, and those added from Slack.
+    async fn reviewers_of(&self, tx: &Tx, resource: &Resource) -> Result<Vec<Principal>, WorkflowError> {
+        let mut all = resource.reviewers.clone();
+        for g in roles::holders(tx, AppRole::Reviewer, resource.id.as_str()).await? {
+            if !all.contains(&g.principal) {
+                all.push(g.principal);
+            }
+        }
+        Ok(all)
+    }
+
+    async fn admins(&self, tx: &Tx) -> Result<Vec<Principal>, WorkflowError> {
+        let mut all = self.admins.clone();
+        for g in roles::holders(tx, AppRole::Admin, roles::ALL_RESOURCES).await? {
+            if !all.contains(&g.principal) {
+                all.push(g.principal);
+            }
+        }
+        Ok(all)
+    }
+
+    async fn load(&self, tx: &Tx, id: RequestId) -> Result<Request, WorkflowError> {
+        store::requests::get(tx, id)
+            .await?
+            .ok_or(WorkflowError::NotFound(id))
+    }
+
+    /// Moves `current` through `step.event`, guarded by the status and version read, and writes
+    /// its audit row and jobs in `tx`. Nothing is written when the move is illegal.
+    async fn apply(&self, tx: &Tx, current: &Request, step: Step<'_>) -> Result<Request, WorkflowError> {
+        let to = transition(current.status, step.event)?;
+        let now = self.clock.now();
+        if !store::requests::update_guarded(tx, current, to, step.changes, now).await? {
+            return Err(WorkflowError::Conflict(current.id));
+        }
+        let mut details = step.details;
+        if let Some(map) = details.as_object_mut() {
+            map.insert("from".into(), current.status.as_str().into());
+            map.insert("to".into(), to.as_str().into());
+        }
+        audit::record(
+            tx,
+            now,
+            Entry {
+                actor: step.actor,
+                action: step.event.action(),
+                request: Some(current.id),
+                details,
+            },
+        )
+        .await?;
+        for (spec, at) in &step.jobs {
+            jobs::enqueue(tx, spec, *at, self.max_attempts, now).await?;
+        }
+        self.load(tx, current.id).await
+    }
+
+    /// Commits, then wakes the job worker if the step added jobs.
+    async fn commit(&self, tx: Tx, woke_jobs: bool) -> Result<(), WorkflowError> {
+        tx.commit().await.map_err(store::StoreError::from)?;
+        if woke_jobs {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// After a guarded write lost a race: explain with the status that won, when it forbids the event.
+    async fn explain_conflict(&self, id: RequestId, event: Event, err: WorkflowError) -> WorkflowError {
+        if !matches!(err, WorkflowError::Conflict(_)) {
+            return err;
+        }
+        match self.request(id).await {
+            Ok(now) => match transition(now.status, event) {
+                Err(illegal) => WorkflowError::Illegal(illegal),
+                Ok(_) => err,
+            },
+            Err(_) => err,
+        }
+    }
+}

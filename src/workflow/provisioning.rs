@@ -1,0 +1,272 @@
+//! Use cases the job worker drives: provision on approval, revoke at expiry or on demand, and
+//! what happens when a job gives up. Every step is safe to run twice.
+
+use serde_json::json;
+
+use super::{Applied, ProvisionError, Step, Workflow, WorkflowError};
+use crate::audit::{self, Actor, Entry};
+use crate::domain::{EndReason, Event, RequestId, Status};
+use crate::jobs::{JobError, JobSpec, Outcome, Runner};
+use crate::store::jobs::Job;
+use crate::store::requests::{Changes, Request};
+use crate::store::{self, grants::NewGrant};
+
+impl From<ProvisionError> for JobError {
+    fn from(e: ProvisionError) -> Self {
+        match e {
+            ProvisionError::Retryable {
+                message,
+                retry_after,
+            } => JobError::Retryable {
+                message,
+                retry_after,
+            },
+            ProvisionError::Permanent(m) => JobError::Permanent(m),
+        }
+    }
+}
+
+impl From<WorkflowError> for JobError {
+    fn from(e: WorkflowError) -> Self {
+        match e {
+            // Lost a race with another change: look again on the next attempt.
+            WorkflowError::Conflict(_) | WorkflowError::Store(_) | WorkflowError::Directory(_) => {
+                JobError::Retryable {
+                    message: e.to_string(),
+                    retry_after: None,
+                }
+            }
+            other => JobError::Permanent(other.to_string()),
+        }
+    }
+}
+
+impl Workflow {
+    /// A step Gatehouse takes by itself.
+    async fn system_step(
+        &self,
+        current: &Request,
+        event: Event,
+        changes: Changes,
+        details: serde_json::Value,
+        jobs: Vec<(JobSpec, chrono::DateTime<chrono::Utc>)>,
+    ) -> Result<Request, WorkflowError> {
+        let tx = self.db.begin().await?;
+        let wakes = !jobs.is_empty();
+        let updated = self
+            .apply(
+                &tx,
+                current,
+                Step {
+                    actor: &Actor::System,
+                    event,
+                    changes,
+                    details,
+                    jobs,
+                },
+            )
+            .await?;
+        self.commit(tx, wakes).await?;
+        Ok(updated)
+    }
+
+    /// The platform now grants the access: it is active until `now + duration`, and its
+    /// revocation is queued for then.
+    async fn provisioned(&self, current: &Request, applied: &Applied) -> Result<Request, WorkflowError> {
+        let resource = self.resource_of(current)?;
+        let now = self.clock.now();
+        let expires_at = now + current.duration.to_chrono();
+        let tx = self.db.begin().await?;
+        let updated = self
+            .apply(
+                &tx,
+                current,
+                Step {
+                    actor: &Actor::System,
+                    event: Event::Provisioned,
+                    changes: Changes {
+                        identity: Some(applied.identity.clone()),
+                        active_since: Some(now),
+                        expires_at: Some(expires_at),
+                        ..Changes::default()
+                    },
+                    details: json!({
+                        "connector": current.connector,
+                        "identity": applied.identity,
+                        "applied": applied.action,
+                        "expires_at": expires_at,
+                    }),
+                    jobs: vec![(JobSpec::Revoke { request: current.id }, expires_at)],
+                },
+            )
+            .await?;
+        store::grants::insert(
+            &tx,
+            NewGrant {
+                request_id: current.id.get(),
+                connector_id: current.connector.as_str(),
+                identity: &applied.identity,
+                spec: &resource.grant.to_string(),
+                applied: &applied.action,
+            },
+            now,
+        )
+        .await?;
+        self.commit(tx, true).await?;
+        tracing::info!(request = %current.id, identity = %applied.identity, %expires_at, "access granted");
+        Ok(updated)
+    }
+
+    async fn revocation_done(&self, current: &Request, applied: &Applied) -> Result<Request, WorkflowError> {
+        let why = current.end_reason.unwrap_or(EndReason::Expired);
+        let now = self.clock.now();
+        let tx = self.db.begin().await?;
+        let updated = self
+            .apply(
+                &tx,
+                current,
+                Step {
+                    actor: &Actor::System,
+                    event: Event::RevocationDone(why),
+                    changes: Changes {
+                        ended_at: Some(now),
+                        ..Changes::default()
+                    },
+                    details: json!({
+                        "connector": current.connector,
+                        "identity": applied.identity,
+                        "applied": applied.action,
+                    }),
+                    jobs: vec![],
+                },
+            )
+            .await?;
+        store::grants::mark_revoked(&tx, current.id.get(), &applied.action, now).await?;
+        self.commit(tx, false).await?;
+        tracing::info!(request = %current.id, identity = %applied.identity, reason = why.as_str(), "access removed");
+        Ok(updated)
+    }
+
+    async fn run_provision(&self, id: RequestId) -> Result<Outcome, JobError> {
+        let mut current = self.request(id).await?;
+        match current.status {
+            Status::Approved => {
+                current = self
+                    .system_step(&current, Event::StartProvisioning, Changes::default(), json!({}), vec![])
+                    .await?;
+            }
+            Status::Provisioning => {}
+            // Already done, or nothing to provision any more: running again changes nothing.
+            Status::Pending
+            | Status::Active
+            | Status::Revoking
+            | Status::Expired
+            | Status::Revoked
+            | Status::Denied
+            | Status::Cancelled
+            | Status::Lapsed
+            | Status::Failed => return Ok(Outcome::Done),
+        }
+        let resource = self.resource_of(&current)?;
+        let applied = self.provisioner.grant(&current, resource).await?;
+        self.provisioned(&current, &applied).await?;
+        Ok(Outcome::Done)
+    }
+
+    async fn run_revoke(&self, id: RequestId) -> Result<Outcome, JobError> {
+        let mut current = self.request(id).await?;
+        match current.status {
+            Status::Active => {
+                let now = self.clock.now();
+                match current.expires_at {
+                    // The expiry moved later since this job was queued.
+                    Some(at) if at > now => return Ok(Outcome::RunAgainAt(at)),
+                    _ => {}
+                }
+                current = self
+                    .system_step(
+                        &current,
+                        Event::Expire,
+                        Changes {
+                            end_reason: Some(EndReason::Expired),
+                            ..Changes::default()
+                        },
+                        json!({ "expires_at": current.expires_at }),
+                        vec![],
+                    )
+                    .await?;
+            }
+            Status::Revoking => {}
+            Status::Pending
+            | Status::Approved
+            | Status::Provisioning
+            | Status::Expired
+            | Status::Revoked
+            | Status::Denied
+            | Status::Cancelled
+            | Status::Lapsed
+            | Status::Failed => return Ok(Outcome::Done),
+        }
+        let resource = self.resource_of(&current)?;
+        let applied = self.provisioner.revoke(&current, resource).await?;
+        self.revocation_done(&current, &applied).await?;
+        Ok(Outcome::Done)
+    }
+
+    /// Provisioning gave up: the request is `failed`, which reviewers and admins see.
+    async fn provisioning_gave_up(&self, id: RequestId, error: &str) -> Result<(), WorkflowError> {
+        let mut current = self.request(id).await?;
+        if current.status == Status::Approved {
+            current = self
+                .system_step(&current, Event::StartProvisioning, Changes::default(), json!({}), vec![])
+                .await?;
+        }
+        if current.status == Status::Provisioning {
+            self.system_step(
+                &current,
+                Event::ProvisioningFailed,
+                Changes::default(),
+                json!({ "error": error }),
+                vec![],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Revocation gave up: the access may still be there. The request stays `revoking` and the
+    /// failed job waits for an admin's retry; the audit log says so.
+    async fn revocation_gave_up(&self, id: RequestId, error: &str) -> Result<(), WorkflowError> {
+        let tx = self.db.begin().await?;
+        audit::record(
+            &tx,
+            self.clock.now(),
+            Entry {
+                actor: &Actor::System,
+                action: "revocation_failed",
+                request: Some(id),
+                details: json!({ "error": error }),
+            },
+        )
+        .await?;
+        self.commit(tx, false).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Runner for Workflow {
+    async fn run(&self, spec: &JobSpec, _job: &Job) -> Result<Outcome, JobError> {
+        match spec {
+            JobSpec::Provision { request } => self.run_provision(*request).await,
+            JobSpec::Revoke { request } => self.run_revoke(*request).await,
+        }
+    }
+
+    async fn gave_up(&self, spec: &JobSpec, _job: &Job, error: &str) -> Result<(), JobError> {
+        match spec {
+            JobSpec::Provision { request } => self.provisioning_gave_up(*request, error).await?,
+            JobSpec::Revoke { request } => self.revocation_gave_up(*request, error).await?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,395 @@
+//! Use cases people start: submit, approve, deny, cancel, extend, revoke, retry, lapse.
+
+use serde_json::json;
+
+use super::errors::MAX_REASON;
+use super::{Step, Workflow, WorkflowError};
+use crate::audit::{self, Actor, Entry};
+use crate::domain::policy::{self, Who};
+use crate::domain::{EndReason, Event, GrantDuration, RequestId, ResourceId, SlackUserId};
+use crate::jobs::JobSpec;
+use crate::store::requests::{Changes, NewRequest, Request};
+use crate::store::{self, StoreError};
+
+/// A person's request, as typed in Slack (or on the command line).
+#[derive(Debug, Clone)]
+pub struct Submission<'a> {
+    pub requester: &'a SlackUserId,
+    /// As typed; matched against the catalog's ids.
+    pub resource: &'a str,
+    /// None: the resource's default.
+    pub duration: Option<GrantDuration>,
+    pub reason: Option<&'a str>,
+    /// The platform identity to grant, when the requester named one.
+    pub identity: Option<&'a str>,
+}
+
+/// How a decision was made, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Reaction,
+    Button,
+    CommandLine,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Reaction => "reaction",
+            Via::Button => "button",
+            Via::CommandLine => "cli",
+        }
+    }
+}
+
+impl Workflow {
+    /// The closest catalog id to what someone typed, for "did you mean".
+    fn suggest(&self, typed: &str) -> Option<ResourceId> {
+        let typed = typed.trim().to_lowercase();
+        self.catalog
+            .resources
+            .iter()
+            .map(|r| {
+                let by_id = strsim::normalized_levenshtein(&typed, r.id.as_str());
+                let by_name = strsim::normalized_levenshtein(&typed, &r.name.to_lowercase());
+                (by_id.max(by_name), &r.id)
+            })
+            .filter(|(score, _)| *score >= 0.5)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, id)| id.clone())
+    }
+
+    pub async fn submit(&self, s: Submission<'_>) -> Result<Request, WorkflowError> {
+        let unknown = || WorkflowError::UnknownResource {
+            name: s.resource.trim().to_owned(),
+            suggestion: self.suggest(s.resource),
+        };
+        let id = ResourceId::parse(s.resource.trim()).map_err(|_| unknown())?;
+        let resource = self.catalog.resource(&id).ok_or_else(unknown)?;
+        let duration = resource.durations.resolve(s.duration)?;
+        let reason = s.reason.map(str::trim).filter(|r| !r.is_empty());
+        if resource.reason_required && reason.is_none() {
+            return Err(WorkflowError::ReasonRequired(id));
+        }
+        if let Some(r) = reason
+            && r.chars().count() > MAX_REASON
+        {
+            return Err(WorkflowError::ReasonTooLong(r.chars().count()));
+        }
+        let identity = s.identity.map(str::trim).filter(|i| !i.is_empty());
+
+        let now = self.clock.now();
+        let tx = self.db.begin().await?;
+        let inserted = store::requests::insert(
+            &tx,
+            NewRequest {
+                requester: s.requester,
+                resource: &resource.id,
+                connector: &resource.connector,
+                duration,
+                reason,
+                identity,
+            },
+            now,
+        )
+        .await;
+        let request = match inserted {
+            Ok(r) => r,
+            Err(e) if e.is_unique_violation() => {
+                drop(tx);
+                return Err(self.already_open(s.requester, &resource.id).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        audit::record(
+            &tx,
+            now,
+            Entry {
+                actor: &Actor::User(s.requester.clone()),
+                action: "requested",
+                request: Some(request.id),
+                details: json!({
+                    "resource": resource.id,
+                    "duration": duration,
+                    "reason": reason,
+                    "identity": identity,
+                }),
+            },
+        )
+        .await?;
+        self.commit(tx, false).await?;
+        tracing::info!(request = %request.id, resource = %resource.id, "request submitted");
+        Ok(request)
+    }
+
+    async fn already_open(&self, requester: &SlackUserId, resource: &ResourceId) -> WorkflowError {
+        match store::requests::find_open(self.db.conn(), requester, resource).await {
+            Ok(Some(existing)) => WorkflowError::AlreadyOpen {
+                resource: resource.clone(),
+                existing: existing.id,
+            },
+            Ok(None) => WorkflowError::Store(StoreError::Corrupt(
+                "an open request was reported but cannot be found".into(),
+            )),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// A reviewer of the resource (never the requester) approves; provisioning is queued.
+    pub async fn approve(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+        via: Via,
+        identity: Option<&str>,
+    ) -> Result<Request, WorkflowError> {
+        let groups = self.groups_of(by).await?;
+        let result = async {
+            let tx = self.db.begin().await?;
+            let current = self.load(&tx, id).await?;
+            let resource = self.resource_of(&current)?;
+            let reviewers = self.reviewers_of(&tx, resource).await?;
+            let who = Who { user: by, groups: &groups };
+            policy::may_review(who, &current.requester, &resource.id, &reviewers)?;
+            let now = self.clock.now();
+            let identity = identity.map(str::trim).filter(|i| !i.is_empty());
+            let updated = self
+                .apply(
+                    &tx,
+                    &current,
+                    Step {
+                        actor: &Actor::User(by.clone()),
+                        event: Event::Approve,
+                        changes: Changes {
+                            decided_by: Some(by.to_string()),
+                            decided_at: Some(now),
+                            identity: identity.map(str::to_owned),
+                            ..Changes::default()
+                        },
+                        details: json!({ "via": via.as_str(), "identity": identity }),
+                        jobs: vec![(JobSpec::Provision { request: id }, now)],
+                    },
+                )
+                .await?;
+            self.commit(tx, true).await?;
+            Ok(updated)
+        }
+        .await;
+        match result {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.explain_conflict(id, Event::Approve, e).await),
+        }
+    }
+
+    /// A reviewer of the resource (never the requester) denies, with an optional reason.
+    pub async fn deny(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+        via: Via,
+        reason: Option<&str>,
+    ) -> Result<Request, WorkflowError> {
+        let groups = self.groups_of(by).await?;
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if let Some(r) = reason
+            && r.chars().count() > MAX_REASON
+        {
+            return Err(WorkflowError::ReasonTooLong(r.chars().count()));
+        }
+        let result = async {
+            let tx = self.db.begin().await?;
+            let current = self.load(&tx, id).await?;
+            let resource = self.resource_of(&current)?;
+            let reviewers = self.reviewers_of(&tx, resource).await?;
+            let who = Who { user: by, groups: &groups };
+            policy::may_review(who, &current.requester, &resource.id, &reviewers)?;
+            let now = self.clock.now();
+            let updated = self
+                .apply(
+                    &tx,
+                    &current,
+                    Step {
+                        actor: &Actor::User(by.clone()),
+                        event: Event::Deny,
+                        changes: Changes {
+                            decided_by: Some(by.to_string()),
+                            decided_at: Some(now),
+                            decision_note: reason.map(str::to_owned),
+                            ..Changes::default()
+                        },
+                        details: json!({ "via": via.as_str(), "reason": reason }),
+                        jobs: vec![],
+                    },
+                )
+                .await?;
+            self.commit(tx, false).await?;
+            Ok(updated)
+        }
+        .await;
+        match result {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.explain_conflict(id, Event::Deny, e).await),
+        }
+    }
+
+    /// The requester withdraws a request nobody has decided on yet.
+    pub async fn cancel(&self, id: RequestId, by: &SlackUserId) -> Result<Request, WorkflowError> {
+        let tx = self.db.begin().await?;
+        let current = self.load(&tx, id).await?;
+        policy::may_act_as_requester(Who { user: by, groups: &[] }, &current.requester)?;
+        let updated = self
+            .apply(
+                &tx,
+                &current,
+                Step {
+                    actor: &Actor::User(by.clone()),
+                    event: Event::Cancel,
+                    changes: Changes {
+                        ended_at: Some(self.clock.now()),
+                        ..Changes::default()
+                    },
+                    details: json!({}),
+                    jobs: vec![],
+                },
+            )
+            .await?;
+        self.commit(tx, false).await?;
+        Ok(updated)
+    }
+
+    /// Nobody reviewed the request in time.
+    pub async fn lapse(&self, id: RequestId) -> Result<Request, WorkflowError> {
+        let tx = self.db.begin().await?;
+        let current = self.load(&tx, id).await?;
+        let updated = self
+            .apply(
+                &tx,
+                &current,
+                Step {
+                    actor: &Actor::System,
+                    event: Event::Lapse,
+                    changes: Changes {
+                        ended_at: Some(self.clock.now()),
+                        ..Changes::default()
+                    },
+                    details: json!({}),
+                    jobs: vec![],
+                },
+            )
+            .await?;
+        self.commit(tx, false).await?;
+        Ok(updated)
+    }
+
+    /// A reviewer or admin lengthens active access by `by`; the whole remaining time may not
+    /// exceed the resource's maximum. The revocation moves with the expiry.
+    pub async fn extend(
+        &self,
+        id: RequestId,
+        by_user: &SlackUserId,
+        by: GrantDuration,
+    ) -> Result<Request, WorkflowError> {
+        let groups = self.groups_of(by_user).await?;
+        let tx = self.db.begin().await?;
+        let current = self.load(&tx, id).await?;
+        let resource = self.resource_of(&current)?;
+        let reviewers = self.reviewers_of(&tx, resource).await?;
+        let admins = self.admins(&tx).await?;
+        let who = Who { user: by_user, groups: &groups };
+        if policy::may_review(who, &current.requester, &resource.id, &reviewers).is_err() {
+            policy::may_administer(who, &admins)?;
+        }
+        let now = self.clock.now();
+        let old = current.expires_at.unwrap_or(now);
+        let new_expiry = old.max(now) + by.to_chrono();
+        let remaining = (new_expiry - now).num_minutes();
+        if remaining > resource.durations.max.seconds() / 60 {
+            return Err(crate::domain::duration::DurationRuleError::TooLong {
+                asked: GrantDuration::from_minutes(remaining).unwrap_or(by),
+                max: resource.durations.max,
+            }
+            .into());
+        }
+        let updated = self
+            .apply(
+                &tx,
+                &current,
+                Step {
+                    actor: &Actor::User(by_user.clone()),
+                    event: Event::Extend,
+                    changes: Changes {
+                        expires_at: Some(new_expiry),
+                        ..Changes::default()
+                    },
+                    details: json!({ "by": by, "old_expiry": old, "new_expiry": new_expiry }),
+                    jobs: vec![(JobSpec::Revoke { request: id }, new_expiry)],
+                },
+            )
+            .await?;
+        self.commit(tx, true).await?;
+        Ok(updated)
+    }
+
+    /// Ends active access now: the holder relinquishes it, or a reviewer or admin revokes it.
+    pub async fn revoke(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+        note: Option<&str>,
+    ) -> Result<Request, WorkflowError> {
+        let groups = self.groups_of(by).await?;
+        let tx = self.db.begin().await?;
+        let current = self.load(&tx, id).await?;
+        let resource = self.resource_of(&current)?;
+        let reviewers = self.reviewers_of(&tx, resource).await?;
+        let admins = self.admins(&tx).await?;
+        let who = Who { user: by, groups: &groups };
+        policy::may_end_access(who, &current.requester, &resource.id, &reviewers, &admins)?;
+        let now = self.clock.now();
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        let updated = self
+            .apply(
+                &tx,
+                &current,
+                Step {
+                    actor: &Actor::User(by.clone()),
+                    event: Event::Revoke,
+                    changes: Changes {
+                        end_reason: Some(EndReason::Revoked),
+                        decision_note: note.map(str::to_owned),
+                        ..Changes::default()
+                    },
+                    details: json!({ "note": note, "relinquished": by == &current.requester }),
+                    jobs: vec![(JobSpec::Revoke { request: id }, now)],
+                },
+            )
+            .await?;
+        self.commit(tx, true).await?;
+        Ok(updated)
+    }
+
+    /// An admin sends a request whose provisioning failed back to provisioning.
+    pub async fn retry(&self, id: RequestId, by: &SlackUserId) -> Result<Request, WorkflowError> {
+        let groups = self.groups_of(by).await?;
+        let tx = self.db.begin().await?;
+        let admins = self.admins(&tx).await?;
+        policy::may_administer(Who { user: by, groups: &groups }, &admins)?;
+        let current = self.load(&tx, id).await?;
+        let now = self.clock.now();
+        let updated = self
+            .apply(
+                &tx,
+                &current,
+                Step {
+                    actor: &Actor::User(by.clone()),
+                    event: Event::Retry,
+                    changes: Changes::default(),
+                    details: json!({}),
+                    jobs: vec![(JobSpec::Provision { request: id }, now)],
+                },
+            )
+            .await?;
+        self.commit(tx, true).await?;
+        Ok(updated)
+    }
+}

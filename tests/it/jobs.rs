@@ -1,0 +1,174 @@
+//! The durable job queue under concurrency: several workers, one database, each job once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gatehouse::clock::{SharedClock, SystemClock};
+use gatehouse::domain::RequestId;
+use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSettings};
+use gatehouse::store::jobs::{Job, JobStatus};
+use gatehouse::store::{self, Db};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{TestDb, backends};
+
+/// Counts how often each job ran, and by which worker.
+#[derive(Default)]
+struct Counter {
+    runs: Mutex<HashMap<i64, Vec<String>>>,
+}
+
+struct CountingRunner {
+    counter: Arc<Counter>,
+    name: String,
+}
+
+#[async_trait::async_trait]
+impl Runner for CountingRunner {
+    async fn run(&self, _spec: &JobSpec, job: &Job) -> Result<Outcome, JobError> {
+        self.counter
+            .runs
+            .lock()
+            .unwrap()
+            .entry(job.id)
+            .or_default()
+            .push(self.name.clone());
+        // A little work, so that the workers really overlap.
+        tokio::task::yield_now().await;
+        Ok(Outcome::Done)
+    }
+
+    async fn gave_up(&self, _spec: &JobSpec, _job: &Job, _error: &str) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+async fn migrated(db: &TestDb) -> Db {
+    let conn = db.connect().await;
+    conn.migrate().await.unwrap();
+    conn
+}
+
+fn worker(db: Db, clock: SharedClock, counter: &Arc<Counter>, name: &str) -> Worker {
+    Worker::new(
+        db,
+        clock,
+        Arc::new(CountingRunner {
+            counter: counter.clone(),
+            name: name.to_owned(),
+        }),
+        Arc::new(Notify::new()),
+        WorkerSettings {
+            max_attempts: 3,
+            lease: Duration::from_secs(60),
+            poll: Duration::from_millis(50),
+        },
+    )
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_run_each_of_1000_jobs_exactly_once() {
+    for db in backends().await {
+        let clock: SharedClock = Arc::new(SystemClock);
+        let setup = migrated(&db).await;
+        let now = clock.now();
+        let tx = setup.begin().await.unwrap();
+        for i in 1..=1000 {
+            jobs::enqueue(&tx, &JobSpec::Provision { request: RequestId::new(i) }, now, 3, now)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let counter = Arc::new(Counter::default());
+        // Each worker has its own pool, as two processes would.
+        let a = worker(db.connect().await, clock.clone(), &counter, "a");
+        let b = worker(db.connect().await, clock.clone(), &counter, "b");
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(async move { a.run_due().await }),
+            tokio::spawn(async move { b.run_due().await })
+        );
+        let (ra, rb) = (ra.unwrap().unwrap(), rb.unwrap().unwrap());
+        assert_eq!(ra + rb, 1000, "{}", db.name);
+
+        let runs = counter.runs.lock().unwrap();
+        assert_eq!(runs.len(), 1000);
+        let doubled: Vec<_> = runs.iter().filter(|(_, by)| by.len() != 1).collect();
+        assert!(doubled.is_empty(), "{}: ran more than once: {doubled:?}", db.name);
+        if db.name == "postgres" {
+            // With SKIP LOCKED both really took part.
+            assert!(ra > 0 && rb > 0, "a ran {ra}, b ran {rb}");
+        }
+        assert_eq!(store::jobs::count(setup.conn(), JobStatus::Done).await.unwrap(), 1000);
+        drop(runs);
+        setup.close().await.unwrap();
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_background_worker_sleeps_until_woken_and_stops_on_shutdown() {
+    for db in backends().await {
+        let clock: SharedClock = Arc::new(SystemClock);
+        let conn = migrated(&db).await;
+        let counter = Arc::new(Counter::default());
+        let wake = Arc::new(Notify::new());
+        let w = Worker::new(
+            conn.clone(),
+            clock.clone(),
+            Arc::new(CountingRunner {
+                counter: counter.clone(),
+                name: "bg".into(),
+            }),
+            wake.clone(),
+            WorkerSettings {
+                max_attempts: 3,
+                lease: Duration::from_secs(60),
+                // Long enough that only the wake-up can explain a prompt run.
+                poll: Duration::from_secs(600),
+            },
+        );
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(w.run(stop.clone()));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        let now = clock.now();
+        jobs::enqueue(conn.conn(), &JobSpec::Revoke { request: RequestId::new(7) }, now, 3, now)
+            .await
+            .unwrap();
+        wake.notify_one();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while counter.runs.lock().unwrap().is_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "{}: the woken worker never ran the job", db.name);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("worker stops promptly")
+            .unwrap();
+        conn.close().await.unwrap();
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn enqueueing_a_keyed_job_again_moves_it_instead_of_adding_one() {
+    for db in backends().await {
+        let conn = migrated(&db).await;
+        let clock = SystemClock;
+        use gatehouse::clock::Clock;
+        let now = clock.now();
+        let spec = JobSpec::Revoke { request: RequestId::new(3) };
+        let first = jobs::enqueue(conn.conn(), &spec, now + chrono::Duration::hours(8), 3, now).await.unwrap();
+        let second = jobs::enqueue(conn.conn(), &spec, now + chrono::Duration::hours(10), 3, now).await.unwrap();
+        assert_eq!(first, second);
+        let all = store::jobs::list(conn.conn(), None).await.unwrap();
+        assert_eq!(all.len(), 1, "{}", db.name);
+        assert_eq!(all[0].run_at, now + chrono::Duration::hours(10));
+        conn.close().await.unwrap();
+        db.close().await;
+    }
+}

@@ -1,0 +1,8 @@
+//! Test scaffolding: databases, a stateful fake platform, and an app builder.
+
+pub mod app;
+pub mod db;
+pub mod platform;
+
+pub use app::{TestApp, u};
+pub use db::{TestDb, backends};

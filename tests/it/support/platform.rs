@@ -1,0 +1,101 @@
+//! A stateful fake platform behind the `Provisioner` port: it holds grants as a set, answers
+//! idempotently like a real platform, and fails on demand.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gatehouse::config::Resource;
+use gatehouse::store::requests::Request;
+use gatehouse::workflow::{Applied, ProvisionError, Provisioner};
+
+#[derive(Default)]
+struct State {
+    /// (identity, what) pairs the platform grants right now.
+    held: BTreeSet<(String, String)>,
+    /// Failures to answer with, one per call, before behaving normally again.
+    failures: VecDeque<ProvisionError>,
+    grant_calls: usize,
+    revoke_calls: usize,
+}
+
+#[derive(Clone, Default)]
+pub struct FakePlatform {
+    state: Arc<Mutex<State>>,
+}
+
+fn what(resource: &Resource) -> String {
+    resource.grant["task"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| resource.id.to_string())
+}
+
+fn identity(request: &Request) -> String {
+    request
+        .identity
+        .clone()
+        .unwrap_or_else(|| request.requester.as_str().to_lowercase())
+}
+
+impl FakePlatform {
+    pub fn holds(&self, identity: &str, what: &str) -> bool {
+        self.state
+            .lock()
+            .unwrap()
+            .held
+            .contains(&(identity.to_owned(), what.to_owned()))
+    }
+
+    pub fn fail_next(&self, n: usize, retryable: bool) {
+        let mut s = self.state.lock().unwrap();
+        for _ in 0..n {
+            s.failures.push_back(if retryable {
+                ProvisionError::Retryable {
+                    message: "platform answered 503 Service Unavailable".into(),
+                    retry_after: Some(Duration::from_secs(1)),
+                }
+            } else {
+                ProvisionError::Permanent("role ANALYTICS_RO does not exist".into())
+            });
+        }
+    }
+
+    pub fn calls(&self) -> (usize, usize) {
+        let s = self.state.lock().unwrap();
+        (s.grant_calls, s.revoke_calls)
+    }
+}
+
+#[async_trait::async_trait]
+impl Provisioner for FakePlatform {
+    async fn grant(&self, request: &Request, resource: &Resource) -> Result<Applied, ProvisionError> {
+        let mut s = self.state.lock().unwrap();
+        s.grant_calls += 1;
+        if let Some(e) = s.failures.pop_front() {
+            return Err(e);
+        }
+        let key = (identity(request), what(resource));
+        let action = if s.held.insert(key.clone()) {
+            format!("granted {} to {}", key.1, key.0)
+        } else {
+            "already held".to_owned()
+        };
+        Ok(Applied { identity: key.0, action })
+    }
+
+    async fn revoke(&self, request: &Request, resource: &Resource) -> Result<Applied, ProvisionError> {
+        let mut s = self.state.lock().unwrap();
+        s.revoke_calls += 1;
+        if let Some(e) = s.failures.pop_front() {
+            return Err(e);
+        }
+        let key = (identity(request), what(resource));
+        let action = if s.held.remove(&key) {
+            format!("revoked {} from {}", key.1, key.0)
+        } else {
+            "already absent".to_owned()
+        };
+        Ok(Applied { identity: key.0, action })
+    }
+}
