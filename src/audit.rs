@@ -51,7 +51,15 @@ pub fn hash_of(
     details: &str,
     prev_hash: &str,
 ) -> String {
-    let content = serde_json::json!([seq, timestamp(at), actor, action, request_id, details, prev_hash]);
+    let content = serde_json::json!([
+        seq,
+        timestamp(at),
+        actor,
+        action,
+        request_id,
+        details,
+        prev_hash
+    ]);
     hex::encode(Sha256::digest(content.to_string().as_bytes()))
 }
 
@@ -62,7 +70,15 @@ pub async fn record(c: &impl Conn, at: DateTime<Utc>, entry: Entry<'_>) -> Store
     let actor = entry.actor.to_string();
     let details = entry.details.to_string();
     let request_id = entry.request.map(RequestId::get);
-    let hash = hash_of(seq, at, &actor, entry.action, request_id, &details, &last_hash);
+    let hash = hash_of(
+        seq,
+        at,
+        &actor,
+        entry.action,
+        request_id,
+        &details,
+        &last_hash,
+    );
     rows::append(
         c,
         &StoredEvent {
@@ -83,9 +99,15 @@ pub async fn record(c: &impl Conn, at: DateTime<Utc>, entry: Entry<'_>) -> Store
 /// What `verify` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Intact { rows: i64, head: String },
+    Intact {
+        rows: i64,
+        head: String,
+    },
     /// The first row at which the chain breaks, and how.
-    Broken { seq: i64, problem: String },
+    Broken {
+        seq: i64,
+        problem: String,
+    },
 }
 
 impl std::fmt::Display for Verdict {
@@ -94,7 +116,9 @@ impl std::fmt::Display for Verdict {
             Verdict::Intact { rows, head } => {
                 write!(f, "audit log intact: {rows} rows, head hash {head}")
             }
-            Verdict::Broken { seq, problem } => write!(f, "audit log broken at row {seq}: {problem}"),
+            Verdict::Broken { seq, problem } => {
+                write!(f, "audit log broken at row {seq}: {problem}")
+            }
         }
     }
 }
@@ -124,8 +148,15 @@ pub async fn verify(db: &Db) -> StoreResult<Verdict> {
                     problem,
                 });
             }
-            let recomputed =
-                hash_of(e.seq, e.at, &e.actor, &e.action, e.request_id, &e.details, &e.prev_hash);
+            let recomputed = hash_of(
+                e.seq,
+                e.at,
+                &e.actor,
+                &e.action,
+                e.request_id,
+                &e.details,
+                &e.prev_hash,
+            );
             if recomputed != e.hash {
                 return Ok(Verdict::Broken {
                     seq: e.seq,
@@ -197,14 +228,23 @@ pub async fn export(
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
     enum Sink<'a> {
-        Csv(csv::Writer<&'a mut dyn Write>),
+        Csv(Box<csv::Writer<&'a mut dyn Write>>),
         Jsonl(&'a mut dyn Write),
     }
     let mut sink = match format {
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            w.write_record(["seq", "at", "actor", "action", "request_id", "details", "prev_hash", "hash"])?;
-            Sink::Csv(w)
+            w.write_record([
+                "seq",
+                "at",
+                "actor",
+                "action",
+                "request_id",
+                "details",
+                "prev_hash",
+                "hash",
+            ])?;
+            Sink::Csv(Box::new(w))
         }
         ExportFormat::Jsonl => Sink::Jsonl(out),
     };
@@ -263,14 +303,40 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
         let base = hash_of(1, at, "U1", "approved", Some(7), "{}", GENESIS);
         assert_eq!(base.len(), 64);
-        assert_ne!(base, hash_of(2, at, "U1", "approved", Some(7), "{}", GENESIS));
-        assert_ne!(base, hash_of(1, at + chrono::Duration::microseconds(1), "U1", "approved", Some(7), "{}", GENESIS));
-        assert_ne!(base, hash_of(1, at, "U2", "approved", Some(7), "{}", GENESIS));
+        assert_ne!(
+            base,
+            hash_of(2, at, "U1", "approved", Some(7), "{}", GENESIS)
+        );
+        assert_ne!(
+            base,
+            hash_of(
+                1,
+                at + chrono::Duration::microseconds(1),
+                "U1",
+                "approved",
+                Some(7),
+                "{}",
+                GENESIS
+            )
+        );
+        assert_ne!(
+            base,
+            hash_of(1, at, "U2", "approved", Some(7), "{}", GENESIS)
+        );
         assert_ne!(base, hash_of(1, at, "U1", "denied", Some(7), "{}", GENESIS));
         assert_ne!(base, hash_of(1, at, "U1", "approved", None, "{}", GENESIS));
-        assert_ne!(base, hash_of(1, at, "U1", "approved", Some(7), "{\"a\":1}", GENESIS));
-        assert_ne!(base, hash_of(1, at, "U1", "approved", Some(7), "{}", &"1".repeat(64)));
+        assert_ne!(
+            base,
+            hash_of(1, at, "U1", "approved", Some(7), "{\"a\":1}", GENESIS)
+        );
+        assert_ne!(
+            base,
+            hash_of(1, at, "U1", "approved", Some(7), "{}", &"1".repeat(64))
+        );
         // Field boundaries cannot be shifted: "U1" + "approved" is not "U1a" + "pproved".
-        assert_ne!(base, hash_of(1, at, "U1a", "pproved", Some(7), "{}", GENESIS));
+        assert_ne!(
+            base,
+            hash_of(1, at, "U1a", "pproved", Some(7), "{}", GENESIS)
+        );
     }
 }

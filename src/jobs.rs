@@ -166,7 +166,8 @@ impl Worker {
     /// Claims and runs one due job. False when nothing is due.
     pub async fn run_one(&self) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        let lease = chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
+        let lease =
+            chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
         let job = match rows::claim(&self.db, &self.id, now, now + lease).await? {
             Claim::Nothing => return Ok(false),
             Claim::Abandoned(job) => {
@@ -195,17 +196,21 @@ impl Worker {
         match result {
             Ok(Outcome::Done) => {
                 if !rows::complete(self.db.conn(), job.id, &self.id, now).await? {
-                    tracing::warn!("job finished after its lease was taken over; the run was idempotent");
+                    tracing::warn!(
+                        "job finished after its lease was taken over; the run was idempotent"
+                    );
                 }
             }
             Ok(Outcome::RunAgainAt(at)) => {
                 rows::retry_later(self.db.conn(), job.id, &self.id, "rescheduled", at, now).await?;
             }
-            Err(JobError::Retryable { message, retry_after })
-                if job.attempts < job.max_attempts =>
-            {
+            Err(JobError::Retryable {
+                message,
+                retry_after,
+            }) if job.attempts < job.max_attempts => {
                 let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
-                let delay = backoff(attempts, &mut rand::rng()).max(retry_after.unwrap_or_default());
+                let delay =
+                    backoff(attempts, &mut rand::rng()).max(retry_after.unwrap_or_default());
                 let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
                 tracing::warn!(error = %message, retry_at = %at, "job failed; will retry");
                 rows::retry_later(self.db.conn(), job.id, &self.id, &message, at, now).await?;

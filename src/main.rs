@@ -146,25 +146,44 @@ async fn serve() -> anyhow::Result<ExitCode> {
     let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
     let slack = &config.settings.slack;
     let needed = [
-        ("SLACK_BOT_TOKEN", slack.bot_token.is_some(), "the bot token (xoxb-…) from OAuth & Permissions"),
-        ("SLACK_APP_TOKEN", slack.app_token.is_some(), "an app-level token (xapp-…, scope connections:write) from Basic Information"),
-        ("ACCESS_REQUESTS_CHANNEL", slack.channel.is_some(), "the ID of the channel where requests are posted (C…)"),
+        (
+            "SLACK_BOT_TOKEN",
+            slack.bot_token.is_some(),
+            "the bot token (xoxb-…) from OAuth & Permissions",
+        ),
+        (
+            "SLACK_APP_TOKEN",
+            slack.app_token.is_some(),
+            "an app-level token (xapp-…, scope connections:write) from Basic Information",
+        ),
+        (
+            "ACCESS_REQUESTS_CHANNEL",
+            slack.channel.is_some(),
+            "the ID of the channel where requests are posted (C…)",
+        ),
     ];
     for (var, present, what) in needed {
         if !present {
-            bail!("{var} is not set; put {what} in .env (see .env.example and the README's Slack setup)");
+            bail!(
+                "{var} is not set; put {what} in .env (see .env.example and the README's Slack setup)"
+            );
         }
     }
     let db = Db::connect(&config.settings.database_url)
         .await
         .context("cannot open the database (DATABASE_URL)")?;
     db.migrate().await.context("migration failed")?;
-    bail!("this build cannot connect to Slack yet: Socket Mode support is the next milestone (issue 3)")
+    bail!(
+        "this build cannot connect to Slack yet: Socket Mode support is the next milestone (issue 3)"
+    )
 }
 
 async fn audit_command(db: &Db, command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
-        AuditCommand::Verify => match audit::verify(db).await.context("cannot read the audit log")? {
+        AuditCommand::Verify => match audit::verify(db)
+            .await
+            .context("cannot read the audit log")?
+        {
             v @ Verdict::Intact { .. } => {
                 println!("{v}");
                 Ok(ExitCode::SUCCESS)

@@ -64,9 +64,14 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("requests", "requests_by_status", &["status"])).await?;
-        m.create_index(index("requests", "requests_by_requester", &["requester", "status"]))
+        m.create_index(index("requests", "requests_by_status", &["status"]))
             .await?;
+        m.create_index(index(
+            "requests",
+            "requests_by_requester",
+            &["requester", "status"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -89,7 +94,8 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("grants", "grants_by_request", &["request_id"])).await?;
+        m.create_index(index("grants", "grants_by_request", &["request_id"]))
+            .await?;
 
         m.create_table(
             Table::create()
@@ -108,12 +114,17 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            index("identities", "identities_unique", &["connector_id", "kind", "platform_id"])
-                .unique()
-                .take(),
+            index(
+                "identities",
+                "identities_unique",
+                &["connector_id", "kind", "platform_id"],
+            )
+            .unique()
+            .take(),
         )
         .await?;
-        m.create_index(index("identities", "identities_by_email", &["email"])).await?;
+        m.create_index(index("identities", "identities_by_email", &["email"]))
+            .await?;
 
         m.create_table(
             Table::create()
@@ -129,9 +140,13 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            index("identity_links", "identity_links_unique", &["slack_user_id", "connector_id"])
-                .unique()
-                .take(),
+            index(
+                "identity_links",
+                "identity_links_unique",
+                &["slack_user_id", "connector_id"],
+            )
+            .unique()
+            .take(),
         )
         .await?;
 
@@ -162,9 +177,13 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            index("app_roles", "app_roles_unique", &["principal", "role", "scope"])
-                .unique()
-                .take(),
+            index(
+                "app_roles",
+                "app_roles_unique",
+                &["principal", "role", "scope"],
+            )
+            .unique()
+            .take(),
         )
         .await?;
 
@@ -190,7 +209,8 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("jobs", "jobs_due", &["status", "run_at"])).await?;
+        m.create_index(index("jobs", "jobs_due", &["status", "run_at"]))
+            .await?;
 
         m.create_table(
             Table::create()
@@ -206,9 +226,14 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("audit_events", "audit_events_by_time", &["at"])).await?;
-        m.create_index(index("audit_events", "audit_events_by_request", &["request_id"]))
+        m.create_index(index("audit_events", "audit_events_by_time", &["at"]))
             .await?;
+        m.create_index(index(
+            "audit_events",
+            "audit_events_by_request",
+            &["request_id"],
+        ))
+        .await?;
 
         // One row: the chain's last seq and hash. Appenders lock it, so the chain never forks,
         // and `audit verify` notices rows removed from the end.

@@ -209,7 +209,10 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
             None => serde_json::Value::Object(Default::default()),
             Some(Ok(v)) => v,
             Some(Err(e)) => {
-                errors.push(err_at(r.id.span().start, format!("unreadable `grant`: {e}")));
+                errors.push(err_at(
+                    r.id.span().start,
+                    format!("unreadable `grant`: {e}"),
+                ));
                 serde_json::Value::Null
             }
         };
@@ -295,7 +298,9 @@ reason_required = false
         let src = GOOD.replace("reason_required = false", "reason_requird = false");
         let err = parse(&src).unwrap_err();
         assert!(
-            err.contains("gatehouse.toml:23: [[resources]] reason_requird: unknown field `reason_requird`"),
+            err.contains(
+                "gatehouse.toml:23: [[resources]] reason_requird: unknown field `reason_requird`"
+            ),
             "{err}"
         );
     }
@@ -304,7 +309,10 @@ reason_required = false
     fn a_bad_duration_names_its_line_and_how_to_fix_it() {
         let src = GOOD.replace("max_duration = \"1d\"", "max_duration = \"1 day\"");
         let err = parse(&src).unwrap_err();
-        assert!(err.contains("gatehouse.toml:22: [[resources]] max_duration:"), "{err}");
+        assert!(
+            err.contains("gatehouse.toml:22: [[resources]] max_duration:"),
+            "{err}"
+        );
         assert!(err.contains("write it like 30m, 8h or 7d"), "{err}");
     }
 
@@ -332,8 +340,16 @@ max_duration = "1d"
             err.contains("gatehouse.toml:8: [[resources]] connector: unknown connector `snowflake-prod`; define [connectors.snowflake-prod] or use one of: manual"),
             "{err}"
         );
-        assert!(err.contains("gatehouse.toml:11: [[resources]] id: resource `a` is defined twice"), "{err}");
-        assert!(err.contains("gatehouse.toml:15: [[resources]] max_duration: the default (2d) must lie between"), "{err}");
+        assert!(
+            err.contains("gatehouse.toml:11: [[resources]] id: resource `a` is defined twice"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "gatehouse.toml:15: [[resources]] max_duration: the default (2d) must lie between"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -344,7 +360,10 @@ max_duration = "1d"
         assert!(err.contains("password"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         let err = parse("admins = [\"carol\"]\n").unwrap_err();
-        assert!(err.contains("gatehouse.toml:1: admins: `carol` is neither"), "{err}");
+        assert!(
+            err.contains("gatehouse.toml:1: admins: `carol` is neither"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -112,7 +112,9 @@ mod tests {
     fn secrets_never_print() {
         let s = Secret::new("xoxb-very-secret");
         assert_eq!(format!("{s:?} {s}"), "*** ***");
-        let missing = SecretRef::Env("NOPE".into()).resolve(&|_| None).unwrap_err();
+        let missing = SecretRef::Env("NOPE".into())
+            .resolve(&|_| None)
+            .unwrap_err();
         assert!(missing.contains("NOPE"));
     }
 }

@@ -22,7 +22,9 @@ pub struct GrantDuration {
 pub enum DurationError {
     #[error("the duration is empty; write it like 30m, 8h or 7d")]
     Empty,
-    #[error("`{0}` is not a duration; write it like 30m, 8h or 7d (m = minutes, h = hours, d = days, w = weeks)")]
+    #[error(
+        "`{0}` is not a duration; write it like 30m, 8h or 7d (m = minutes, h = hours, d = days, w = weeks)"
+    )]
     Unreadable(String),
     #[error("`{0}` has no unit; add one, like {0}h or {0}d")]
     NoUnit(String),
@@ -35,7 +37,10 @@ pub enum DurationError {
 impl GrantDuration {
     /// For constants: fails to compile when out of range.
     pub const fn minutes(n: i64) -> Self {
-        assert!(n > 0 && n * MINUTE <= LONGEST, "a grant lasts from 1m to 366d");
+        assert!(
+            n > 0 && n * MINUTE <= LONGEST,
+            "a grant lasts from 1m to 366d"
+        );
         GrantDuration {
             seconds: n * MINUTE,
         }
@@ -48,7 +53,7 @@ impl GrantDuration {
 
     /// For values read back from our own database, where they were stored validated.
     pub fn from_seconds(seconds: i64) -> Option<Self> {
-        (seconds >= MINUTE && seconds <= LONGEST && seconds % MINUTE == 0)
+        ((MINUTE..=LONGEST).contains(&seconds) && seconds % MINUTE == 0)
             .then_some(GrantDuration { seconds })
     }
 
@@ -172,7 +177,9 @@ impl DurationRules {
         max: GrantDuration,
     ) -> Result<Self, String> {
         if min > max {
-            return Err(format!("the minimum ({min}) is longer than the maximum ({max})"));
+            return Err(format!(
+                "the minimum ({min}) is longer than the maximum ({max})"
+            ));
         }
         if default < min || default > max {
             return Err(format!(
@@ -183,7 +190,10 @@ impl DurationRules {
     }
 
     /// What a request gets: the asked duration when it is within bounds, the default when none was asked.
-    pub fn resolve(&self, asked: Option<GrantDuration>) -> Result<GrantDuration, DurationRuleError> {
+    pub fn resolve(
+        &self,
+        asked: Option<GrantDuration>,
+    ) -> Result<GrantDuration, DurationRuleError> {
         match asked {
             None => Ok(self.default),
             Some(asked) if asked < self.min => Err(DurationRuleError::TooShort {

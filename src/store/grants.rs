@@ -44,7 +44,12 @@ pub async fn insert(c: &impl Conn, g: NewGrant<'_>, now: DateTime<Utc>) -> Store
 }
 
 /// Marks the request's live grants as revoked.
-pub async fn mark_revoked(c: &impl Conn, request_id: i64, applied: &str, now: DateTime<Utc>) -> StoreResult<u64> {
+pub async fn mark_revoked(
+    c: &impl Conn,
+    request_id: i64,
+    applied: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
     let res = Entity::update_many()
         .col_expr(Column::RevokedAt, Expr::value(now))
         .col_expr(Column::RevokeApplied, Expr::value(applied))

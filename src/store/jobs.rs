@@ -7,8 +7,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::entities::jobs::{ActiveModel, Column, Entity, Model};
@@ -113,7 +113,10 @@ pub async fn enqueue(c: &impl Conn, job: NewJob, now: DateTime<Utc>) -> StoreRes
             q = q
                 .col_expr(Column::Status, Expr::value(JobStatus::Queued.as_str()))
                 .col_expr(Column::Attempts, Expr::value(0))
-                .col_expr(Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None));
+                .col_expr(
+                    Column::FinishedAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
         }
         q.filter(Column::Id.eq(existing.id)).exec(c).await?;
         return Ok(existing.id);
@@ -182,7 +185,8 @@ pub async fn claim(
         tx.commit().await?;
         return Ok(Claim::Nothing);
     };
-    let abandoned = found.status == JobStatus::Running.as_str() && found.attempts >= found.max_attempts;
+    let abandoned =
+        found.status == JobStatus::Running.as_str() && found.attempts >= found.max_attempts;
     let mut q = Entity::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
     q = if abandoned {
         q.col_expr(Column::Status, Expr::value(JobStatus::Failed.as_str()))
@@ -231,12 +235,20 @@ fn mine(id: i64, worker: &str) -> Condition {
 }
 
 /// Marks the job done. False when the worker no longer held it (its lease expired and another took it).
-pub async fn complete(c: &impl Conn, id: i64, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+pub async fn complete(
+    c: &impl Conn,
+    id: i64,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
     let res = Entity::update_many()
         .col_expr(Column::Status, Expr::value(JobStatus::Done.as_str()))
         .col_expr(Column::FinishedAt, Expr::value(now))
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(Column::DedupeKey, Expr::value(Option::<String>::None))
         .filter(mine(id, worker))
         .exec(c)
@@ -258,7 +270,10 @@ pub async fn retry_later(
         .col_expr(Column::RunAt, Expr::value(run_at))
         .col_expr(Column::LastError, Expr::value(error))
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
         .filter(mine(id, worker))
         .exec(c)
@@ -267,13 +282,22 @@ pub async fn retry_later(
 }
 
 /// Gives up on the job: it stays `failed`, visible to admins, until someone retries it.
-pub async fn fail(c: &impl Conn, id: i64, worker: &str, error: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+pub async fn fail(
+    c: &impl Conn,
+    id: i64,
+    worker: &str,
+    error: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
     let res = Entity::update_many()
         .col_expr(Column::Status, Expr::value(JobStatus::Failed.as_str()))
         .col_expr(Column::LastError, Expr::value(error))
         .col_expr(Column::FinishedAt, Expr::value(now))
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .filter(mine(id, worker))
         .exec(c)
         .await?;
@@ -287,7 +311,10 @@ pub async fn requeue_failed(c: &impl Conn, id: i64, now: DateTime<Utc>) -> Store
         .col_expr(Column::Attempts, Expr::value(0))
         .col_expr(Column::RunAt, Expr::value(now))
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            Column::FinishedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
         .filter(Column::Id.eq(id))
         .filter(Column::Status.eq(JobStatus::Failed.as_str()))
@@ -318,7 +345,11 @@ pub async fn next_wakeup(c: &impl Conn) -> StoreResult<Option<DateTime<Utc>>> {
 }
 
 pub async fn get(c: &impl Conn, id: i64) -> StoreResult<Option<Job>> {
-    Entity::find_by_id(id).one(c).await?.map(Job::try_from).transpose()
+    Entity::find_by_id(id)
+        .one(c)
+        .await?
+        .map(Job::try_from)
+        .transpose()
 }
 
 pub async fn list(c: &impl Conn, status: Option<JobStatus>) -> StoreResult<Vec<Job>> {

@@ -18,8 +18,8 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
-pub use sea_orm::DatabaseTransaction as Tx;
 pub use sea_orm::ConnectionTrait as Conn;
+pub use sea_orm::DatabaseTransaction as Tx;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,14 +49,17 @@ impl Db {
     /// rule, and keeping it in the pool avoids "database is locked" between our own tasks.
     pub async fn connect(url: &str) -> StoreResult<Db> {
         let mut opts = ConnectOptions::new(url.to_owned());
-        opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
+        opts.sqlx_logging(false)
+            .acquire_timeout(Duration::from_secs(30));
         if url.starts_with("sqlite:") {
-            opts.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-            });
+            opts.max_connections(1)
+                .min_connections(1)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(10))
+                        .foreign_keys(true)
+                });
         } else {
             opts.max_connections(10).min_connections(1);
         }

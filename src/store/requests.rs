@@ -53,7 +53,10 @@ impl TryFrom<Model> for Request {
             duration: GrantDuration::from_seconds(m.duration_secs)
                 .ok_or_else(|| corrupt(id, "duration", m.duration_secs))?,
             reason: m.reason,
-            status: m.status.parse().map_err(|e: String| corrupt(id, "status", e))?,
+            status: m
+                .status
+                .parse()
+                .map_err(|e: String| corrupt(id, "status", e))?,
             version: m.version,
             identity: m.identity,
             end_reason: match m.end_reason {
@@ -89,7 +92,11 @@ fn open_key(requester: &SlackUserId, resource: &ResourceId) -> String {
 
 /// Inserts a pending request. A unique violation means this person already has an open
 /// request for this resource (see `StoreError::is_unique_violation`).
-pub async fn insert(c: &impl Conn, new: NewRequest<'_>, now: DateTime<Utc>) -> StoreResult<Request> {
+pub async fn insert(
+    c: &impl Conn,
+    new: NewRequest<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<Request> {
     let model = ActiveModel {
         requester: Set(new.requester.to_string()),
         resource_id: Set(new.resource.to_string()),

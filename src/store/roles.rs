@@ -63,7 +63,12 @@ pub async fn add(
 }
 
 /// Removes the role; false if it was not there.
-pub async fn remove(c: &impl Conn, principal: &Principal, role: AppRole, scope: &str) -> StoreResult<bool> {
+pub async fn remove(
+    c: &impl Conn,
+    principal: &Principal,
+    role: AppRole,
+    scope: &str,
+) -> StoreResult<bool> {
     let res = Entity::delete_many()
         .filter(Column::Principal.eq(principal.to_string()))
         .filter(Column::Role.eq(role.as_str()))

@@ -65,7 +65,9 @@ impl WorkflowError {
             | WorkflowError::AlreadyOpen { .. }
             | WorkflowError::ResourceGone(_) => Some(Field::Resource),
             WorkflowError::Duration(_) => Some(Field::Duration),
-            WorkflowError::ReasonRequired(_) | WorkflowError::ReasonTooLong(_) => Some(Field::Reason),
+            WorkflowError::ReasonRequired(_) | WorkflowError::ReasonTooLong(_) => {
+                Some(Field::Reason)
+            }
             _ => None,
         }
     }

@@ -111,7 +111,11 @@ impl Workflow {
     }
 
     /// Reviewers of a resource: the catalog's, and those added from Slack.
-    async fn reviewers_of(&self, tx: &Tx, resource: &Resource) -> Result<Vec<Principal>, WorkflowError> {
+    async fn reviewers_of(
+        &self,
+        tx: &Tx,
+        resource: &Resource,
+    ) -> Result<Vec<Principal>, WorkflowError> {
         let mut all = resource.reviewers.clone();
         for g in roles::holders(tx, AppRole::Reviewer, resource.id.as_str()).await? {
             if !all.contains(&g.principal) {
@@ -139,7 +143,12 @@ impl Workflow {
 
     /// Moves `current` through `step.event`, guarded by the status and version read, and writes
     /// its audit row and jobs in `tx`. Nothing is written when the move is illegal.
-    async fn apply(&self, tx: &Tx, current: &Request, step: Step<'_>) -> Result<Request, WorkflowError> {
+    async fn apply(
+        &self,
+        tx: &Tx,
+        current: &Request,
+        step: Step<'_>,
+    ) -> Result<Request, WorkflowError> {
         let to = transition(current.status, step.event)?;
         let now = self.clock.now();
         if !store::requests::update_guarded(tx, current, to, step.changes, now).await? {
@@ -177,7 +186,12 @@ impl Workflow {
     }
 
     /// After a guarded write lost a race: explain with the status that won, when it forbids the event.
-    async fn explain_conflict(&self, id: RequestId, event: Event, err: WorkflowError) -> WorkflowError {
+    async fn explain_conflict(
+        &self,
+        id: RequestId,
+        event: Event,
+        err: WorkflowError,
+    ) -> WorkflowError {
         if !matches!(err, WorkflowError::Conflict(_)) {
             return err;
         }

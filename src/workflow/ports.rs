@@ -46,6 +46,14 @@ pub enum ProvisionError {
 /// Grants and revokes access on platforms. Both are idempotent and verify the result.
 #[async_trait::async_trait]
 pub trait Provisioner: Send + Sync + 'static {
-    async fn grant(&self, request: &Request, resource: &Resource) -> Result<Applied, ProvisionError>;
-    async fn revoke(&self, request: &Request, resource: &Resource) -> Result<Applied, ProvisionError>;
+    async fn grant(
+        &self,
+        request: &Request,
+        resource: &Resource,
+    ) -> Result<Applied, ProvisionError>;
+    async fn revoke(
+        &self,
+        request: &Request,
+        resource: &Resource,
+    ) -> Result<Applied, ProvisionError>;
 }

@@ -72,7 +72,11 @@ impl Workflow {
 
     /// The platform now grants the access: it is active until `now + duration`, and its
     /// revocation is queued for then.
-    async fn provisioned(&self, current: &Request, applied: &Applied) -> Result<Request, WorkflowError> {
+    async fn provisioned(
+        &self,
+        current: &Request,
+        applied: &Applied,
+    ) -> Result<Request, WorkflowError> {
         let resource = self.resource_of(current)?;
         let now = self.clock.now();
         let expires_at = now + current.duration.to_chrono();
@@ -96,7 +100,12 @@ impl Workflow {
                         "applied": applied.action,
                         "expires_at": expires_at,
                     }),
-                    jobs: vec![(JobSpec::Revoke { request: current.id }, expires_at)],
+                    jobs: vec![(
+                        JobSpec::Revoke {
+                            request: current.id,
+                        },
+                        expires_at,
+                    )],
                 },
             )
             .await?;
@@ -117,7 +126,11 @@ impl Workflow {
         Ok(updated)
     }
 
-    async fn revocation_done(&self, current: &Request, applied: &Applied) -> Result<Request, WorkflowError> {
+    async fn revocation_done(
+        &self,
+        current: &Request,
+        applied: &Applied,
+    ) -> Result<Request, WorkflowError> {
         let why = current.end_reason.unwrap_or(EndReason::Expired);
         let now = self.clock.now();
         let tx = self.db.begin().await?;
@@ -152,7 +165,13 @@ impl Workflow {
         match current.status {
             Status::Approved => {
                 current = self
-                    .system_step(&current, Event::StartProvisioning, Changes::default(), json!({}), vec![])
+                    .system_step(
+                        &current,
+                        Event::StartProvisioning,
+                        Changes::default(),
+                        json!({}),
+                        vec![],
+                    )
                     .await?;
             }
             Status::Provisioning => {}
@@ -218,7 +237,13 @@ impl Workflow {
         let mut current = self.request(id).await?;
         if current.status == Status::Approved {
             current = self
-                .system_step(&current, Event::StartProvisioning, Changes::default(), json!({}), vec![])
+                .system_step(
+                    &current,
+                    Event::StartProvisioning,
+                    Changes::default(),
+                    json!({}),
+                    vec![],
+                )
                 .await?;
         }
         if current.status == Status::Provisioning {

@@ -149,7 +149,10 @@ impl Workflow {
             let current = self.load(&tx, id).await?;
             let resource = self.resource_of(&current)?;
             let reviewers = self.reviewers_of(&tx, resource).await?;
-            let who = Who { user: by, groups: &groups };
+            let who = Who {
+                user: by,
+                groups: &groups,
+            };
             policy::may_review(who, &current.requester, &resource.id, &reviewers)?;
             let now = self.clock.now();
             let identity = identity.map(str::trim).filter(|i| !i.is_empty());
@@ -201,7 +204,10 @@ impl Workflow {
             let current = self.load(&tx, id).await?;
             let resource = self.resource_of(&current)?;
             let reviewers = self.reviewers_of(&tx, resource).await?;
-            let who = Who { user: by, groups: &groups };
+            let who = Who {
+                user: by,
+                groups: &groups,
+            };
             policy::may_review(who, &current.requester, &resource.id, &reviewers)?;
             let now = self.clock.now();
             let updated = self
@@ -236,7 +242,13 @@ impl Workflow {
     pub async fn cancel(&self, id: RequestId, by: &SlackUserId) -> Result<Request, WorkflowError> {
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
-        policy::may_act_as_requester(Who { user: by, groups: &[] }, &current.requester)?;
+        policy::may_act_as_requester(
+            Who {
+                user: by,
+                groups: &[],
+            },
+            &current.requester,
+        )?;
         let updated = self
             .apply(
                 &tx,
@@ -295,7 +307,10 @@ impl Workflow {
         let resource = self.resource_of(&current)?;
         let reviewers = self.reviewers_of(&tx, resource).await?;
         let admins = self.admins(&tx).await?;
-        let who = Who { user: by_user, groups: &groups };
+        let who = Who {
+            user: by_user,
+            groups: &groups,
+        };
         if policy::may_review(who, &current.requester, &resource.id, &reviewers).is_err() {
             policy::may_administer(who, &admins)?;
         }
@@ -343,7 +358,10 @@ impl Workflow {
         let resource = self.resource_of(&current)?;
         let reviewers = self.reviewers_of(&tx, resource).await?;
         let admins = self.admins(&tx).await?;
-        let who = Who { user: by, groups: &groups };
+        let who = Who {
+            user: by,
+            groups: &groups,
+        };
         policy::may_end_access(who, &current.requester, &resource.id, &reviewers, &admins)?;
         let now = self.clock.now();
         let note = note.map(str::trim).filter(|n| !n.is_empty());
@@ -373,7 +391,13 @@ impl Workflow {
         let groups = self.groups_of(by).await?;
         let tx = self.db.begin().await?;
         let admins = self.admins(&tx).await?;
-        policy::may_administer(Who { user: by, groups: &groups }, &admins)?;
+        policy::may_administer(
+            Who {
+                user: by,
+                groups: &groups,
+            },
+            &admins,
+        )?;
         let current = self.load(&tx, id).await?;
         let now = self.clock.now();
         let updated = self

@@ -24,7 +24,10 @@ async fn history(t: &TestApp) {
         t.clock.advance(Duration::hours(1));
     }
     let first = gatehouse::domain::RequestId::new(1);
-    t.wf().approve(first, &u("UBOB"), Via::Reaction, None).await.unwrap();
+    t.wf()
+        .approve(first, &u("UBOB"), Via::Reaction, None)
+        .await
+        .unwrap();
     t.run_jobs().await;
 }
 
@@ -37,7 +40,10 @@ async fn editing_one_row_in_the_database_is_found_and_named() {
     for db in backends().await {
         let t = TestApp::start(&db).await;
         history(&t).await;
-        assert!(matches!(audit::verify(t.app.db()).await.unwrap(), Verdict::Intact { rows: 8, .. }));
+        assert!(matches!(
+            audit::verify(t.app.db()).await.unwrap(),
+            Verdict::Intact { rows: 8, .. }
+        ));
         exec(&t, "UPDATE audit_events SET actor = 'UEVE' WHERE seq = 6").await;
         assert_eq!(
             audit::verify(t.app.db()).await.unwrap(),
@@ -59,10 +65,24 @@ async fn a_rewritten_row_with_a_fresh_hash_is_still_found() {
         let t = TestApp::start(&db).await;
         history(&t).await;
         // The forger recomputes row 3's own hash, but row 4 still points at the old one.
-        let rows = gatehouse::store::audit::page(t.app.db().conn(), 2, 1).await.unwrap();
+        let rows = gatehouse::store::audit::page(t.app.db().conn(), 2, 1)
+            .await
+            .unwrap();
         let r = &rows[0];
-        let forged = audit::hash_of(r.seq, r.at, "UEVE", &r.action, r.request_id, &r.details, &r.prev_hash);
-        exec(&t, &format!("UPDATE audit_events SET actor = 'UEVE', hash = '{forged}' WHERE seq = 3")).await;
+        let forged = audit::hash_of(
+            r.seq,
+            r.at,
+            "UEVE",
+            &r.action,
+            r.request_id,
+            &r.details,
+            &r.prev_hash,
+        );
+        exec(
+            &t,
+            &format!("UPDATE audit_events SET actor = 'UEVE', hash = '{forged}' WHERE seq = 3"),
+        )
+        .await;
         let verdict = audit::verify(t.app.db()).await.unwrap();
         assert_eq!(
             verdict,
@@ -119,10 +139,20 @@ async fn the_cli_verify_exits_non_zero_naming_the_changed_row() {
             .unwrap()
     };
     let ok = run();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("audit log intact: 8 rows, head hash "));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).starts_with("audit log intact: 8 rows, head hash ")
+    );
 
-    exec(&t, "UPDATE audit_events SET details = '{\"reason\":\"nothing to see\"}' WHERE seq = 4").await;
+    exec(
+        &t,
+        "UPDATE audit_events SET details = '{\"reason\":\"nothing to see\"}' WHERE seq = 4",
+    )
+    .await;
     let broken = run();
     assert_eq!(broken.status.code(), Some(1));
     assert_eq!(
@@ -139,9 +169,14 @@ async fn export_writes_the_range_as_json_lines_or_csv() {
         let start = t.clock.now();
         history(&t).await;
         // Rows 2 and 3 were written at start+1h and start+2h.
-        let (since, until) = (Some(start + Duration::hours(1)), Some(start + Duration::hours(3)));
+        let (since, until) = (
+            Some(start + Duration::hours(1)),
+            Some(start + Duration::hours(3)),
+        );
         let mut out = Vec::new();
-        let n = audit::export(t.app.db(), since, until, ExportFormat::Jsonl, &mut out).await.unwrap();
+        let n = audit::export(t.app.db(), since, until, ExportFormat::Jsonl, &mut out)
+            .await
+            .unwrap();
         assert_eq!(n, 2, "{}", db.name);
         let lines: Vec<serde_json::Value> = String::from_utf8(out)
             .unwrap()
@@ -156,12 +191,23 @@ async fn export_writes_the_range_as_json_lines_or_csv() {
         assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
 
         let mut out = Vec::new();
-        let n = audit::export(t.app.db(), None, None, ExportFormat::Csv, &mut out).await.unwrap();
+        let n = audit::export(t.app.db(), None, None, ExportFormat::Csv, &mut out)
+            .await
+            .unwrap();
         assert_eq!(n, 8);
         let mut reader = csv::Reader::from_reader(out.as_slice());
         assert_eq!(
             reader.headers().unwrap().iter().collect::<Vec<_>>(),
-            ["seq", "at", "actor", "action", "request_id", "details", "prev_hash", "hash"]
+            [
+                "seq",
+                "at",
+                "actor",
+                "action",
+                "request_id",
+                "details",
+                "prev_hash",
+                "hash"
+            ]
         );
         let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(records.len(), 8);

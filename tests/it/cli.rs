@@ -34,8 +34,15 @@ fn check_config_accepts_the_example_catalog() {
     let out = gatehouse(dir.path(), &["check-config"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("gatehouse.toml: 1 connector(s), 2 resource(s), 1 admin(s)"), "{stdout}");
-    assert!(stdout.contains("analytics-ro (Analytics warehouse (read-only)) via manual: default 8h, max 3d"));
+    assert!(
+        stdout.contains("gatehouse.toml: 1 connector(s), 2 resource(s), 1 admin(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "analytics-ro (Analytics warehouse (read-only)) via manual: default 8h, max 3d"
+        )
+    );
 }
 
 #[test]
@@ -46,7 +53,11 @@ fn a_malformed_catalog_is_reported_with_file_line_and_key() {
         "[connectors.manual]\nkind = \"manual\"\n\n[[resources]]\nid = \"x\"\nname = \"X\"\nconnector = \"manual\"\nmax_duration = \"forever\"\n",
     )
     .unwrap();
-    let out = gatehouse(dir.path(), &["check-config"], &[("GATEHOUSE_CONFIG", "catalog.toml")]);
+    let out = gatehouse(
+        dir.path(),
+        &["check-config"],
+        &[("GATEHOUSE_CONFIG", "catalog.toml")],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -60,7 +71,11 @@ fn a_missing_catalog_says_how_to_make_one() {
     let dir = tempfile::tempdir().unwrap();
     let out = gatehouse(dir.path(), &["check-config"], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("gatehouse.toml: cannot read the catalog"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("gatehouse.toml: cannot read the catalog"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("copy gatehouse.example.toml"));
 }
 
@@ -71,7 +86,11 @@ fn serve_without_slack_tokens_names_the_missing_setting() {
     std::fs::copy(example, dir.path().join("gatehouse.toml")).unwrap();
     let out = gatehouse(dir.path(), &["serve"], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("SLACK_BOT_TOKEN is not set"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("SLACK_BOT_TOKEN is not set"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = gatehouse(
         dir.path(),
@@ -79,8 +98,15 @@ fn serve_without_slack_tokens_names_the_missing_setting() {
         &[("SLACK_BOT_TOKEN", "xoxp-user-token-secret-123")],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("SLACK_BOT_TOKEN: is not a bot token"), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("secret-123"), "the token is never printed");
+    assert!(
+        stderr(&out).contains("SLACK_BOT_TOKEN: is not a bot token"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("secret-123"),
+        "the token is never printed"
+    );
 }
 
 #[test]
@@ -90,7 +116,10 @@ fn migrate_creates_the_schema_and_can_run_twice() {
     for _ in 0..2 {
         let out = gatehouse(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
         assert!(out.status.success(), "{}", stderr(&out));
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "database is up to date");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "database is up to date"
+        );
     }
     let out = gatehouse(dir.path(), &["audit", "verify"], &[("DATABASE_URL", &url)]);
     assert!(out.status.success());
@@ -100,7 +129,15 @@ fn migrate_creates_the_schema_and_can_run_twice() {
 #[test]
 fn bad_export_dates_say_how_to_write_them() {
     let dir = tempfile::tempdir().unwrap();
-    let out = gatehouse(dir.path(), &["audit", "export", "--since", "last tuesday"], &[]);
+    let out = gatehouse(
+        dir.path(),
+        &["audit", "export", "--since", "last tuesday"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("write 2026-11-01 or 2026-11-01T09:00:00Z"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("write 2026-11-01 or 2026-11-01T09:00:00Z"),
+        "{}",
+        stderr(&out)
+    );
 }

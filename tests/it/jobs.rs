@@ -76,9 +76,17 @@ async fn two_workers_on_one_database_run_each_of_1000_jobs_exactly_once() {
         let now = clock.now();
         let tx = setup.begin().await.unwrap();
         for i in 1..=1000 {
-            jobs::enqueue(&tx, &JobSpec::Provision { request: RequestId::new(i) }, now, 3, now)
-                .await
-                .unwrap();
+            jobs::enqueue(
+                &tx,
+                &JobSpec::Provision {
+                    request: RequestId::new(i),
+                },
+                now,
+                3,
+                now,
+            )
+            .await
+            .unwrap();
         }
         tx.commit().await.unwrap();
 
@@ -93,16 +101,24 @@ async fn two_workers_on_one_database_run_each_of_1000_jobs_exactly_once() {
         let (ra, rb) = (ra.unwrap().unwrap(), rb.unwrap().unwrap());
         assert_eq!(ra + rb, 1000, "{}", db.name);
 
-        let runs = counter.runs.lock().unwrap();
+        let runs = counter.runs.lock().unwrap().clone();
         assert_eq!(runs.len(), 1000);
         let doubled: Vec<_> = runs.iter().filter(|(_, by)| by.len() != 1).collect();
-        assert!(doubled.is_empty(), "{}: ran more than once: {doubled:?}", db.name);
+        assert!(
+            doubled.is_empty(),
+            "{}: ran more than once: {doubled:?}",
+            db.name
+        );
         if db.name == "postgres" {
             // With SKIP LOCKED both really took part.
             assert!(ra > 0 && rb > 0, "a ran {ra}, b ran {rb}");
         }
-        assert_eq!(store::jobs::count(setup.conn(), JobStatus::Done).await.unwrap(), 1000);
-        drop(runs);
+        assert_eq!(
+            store::jobs::count(setup.conn(), JobStatus::Done)
+                .await
+                .unwrap(),
+            1000
+        );
         setup.close().await.unwrap();
         db.close().await;
     }
@@ -135,13 +151,25 @@ async fn a_background_worker_sleeps_until_woken_and_stops_on_shutdown() {
         tokio::time::sleep(Duration::from_millis(100)).await;
 
         let now = clock.now();
-        jobs::enqueue(conn.conn(), &JobSpec::Revoke { request: RequestId::new(7) }, now, 3, now)
-            .await
-            .unwrap();
+        jobs::enqueue(
+            conn.conn(),
+            &JobSpec::Revoke {
+                request: RequestId::new(7),
+            },
+            now,
+            3,
+            now,
+        )
+        .await
+        .unwrap();
         wake.notify_one();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while counter.runs.lock().unwrap().is_empty() {
-            assert!(tokio::time::Instant::now() < deadline, "{}: the woken worker never ran the job", db.name);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{}: the woken worker never ran the job",
+                db.name
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         stop.cancel();
@@ -161,9 +189,21 @@ async fn enqueueing_a_keyed_job_again_moves_it_instead_of_adding_one() {
         let clock = SystemClock;
         use gatehouse::clock::Clock;
         let now = clock.now();
-        let spec = JobSpec::Revoke { request: RequestId::new(3) };
-        let first = jobs::enqueue(conn.conn(), &spec, now + chrono::Duration::hours(8), 3, now).await.unwrap();
-        let second = jobs::enqueue(conn.conn(), &spec, now + chrono::Duration::hours(10), 3, now).await.unwrap();
+        let spec = JobSpec::Revoke {
+            request: RequestId::new(3),
+        };
+        let first = jobs::enqueue(conn.conn(), &spec, now + chrono::Duration::hours(8), 3, now)
+            .await
+            .unwrap();
+        let second = jobs::enqueue(
+            conn.conn(),
+            &spec,
+            now + chrono::Duration::hours(10),
+            3,
+            now,
+        )
+        .await
+        .unwrap();
         assert_eq!(first, second);
         let all = store::jobs::list(conn.conn(), None).await.unwrap();
         assert_eq!(all.len(), 1, "{}", db.name);

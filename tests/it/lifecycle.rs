@@ -23,11 +23,24 @@ async fn an_approved_request_is_granted_then_revoked_at_expiry() {
     for db in backends().await {
         let t = TestApp::start(&db).await;
         let alice = u("UALICE");
-        let req = t.wf().submit(submission(&alice, "analytics-ro")).await.unwrap();
+        let req = t
+            .wf()
+            .submit(submission(&alice, "analytics-ro"))
+            .await
+            .unwrap();
         assert_eq!(req.status, Status::Pending);
-        assert_eq!(t.run_jobs().await, 0, "{}: nothing runs before approval", db.name);
+        assert_eq!(
+            t.run_jobs().await,
+            0,
+            "{}: nothing runs before approval",
+            db.name
+        );
 
-        let approved = t.wf().approve(req.id, &u("UBOB"), Via::Reaction, None).await.unwrap();
+        let approved = t
+            .wf()
+            .approve(req.id, &u("UBOB"), Via::Reaction, None)
+            .await
+            .unwrap();
         assert_eq!(approved.status, Status::Approved);
         assert_eq!(approved.decided_by.as_deref(), Some("UBOB"));
 
@@ -49,15 +62,28 @@ async fn an_approved_request_is_granted_then_revoked_at_expiry() {
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
         assert_eq!(
             t.audit_actions(req.id).await,
-            ["requested", "approved", "provisioning_started", "provisioned", "expiring", "expired"]
+            [
+                "requested",
+                "approved",
+                "provisioning_started",
+                "provisioned",
+                "expiring",
+                "expired"
+            ]
         );
         let grants = gatehouse::store::grants::for_request(t.app.db().conn(), req.id.get())
             .await
             .unwrap();
         assert_eq!(grants.len(), 1);
         assert_eq!(grants[0].applied, "granted ANALYTICS_RO to ualice");
-        assert_eq!(grants[0].revoke_applied.as_deref(), Some("revoked ANALYTICS_RO from ualice"));
-        assert!(matches!(audit::verify(t.app.db()).await.unwrap(), Verdict::Intact { rows: 6, .. }));
+        assert_eq!(
+            grants[0].revoke_applied.as_deref(),
+            Some("revoked ANALYTICS_RO from ualice")
+        );
+        assert!(matches!(
+            audit::verify(t.app.db()).await.unwrap(),
+            Verdict::Intact { rows: 6, .. }
+        ));
         t.stop().await;
         db.close().await;
     }
@@ -67,24 +93,44 @@ async fn an_approved_request_is_granted_then_revoked_at_expiry() {
 async fn a_platform_outage_is_retried_until_the_grant_lands() {
     for db in backends().await {
         let t = TestApp::start(&db).await;
-        let req = t.wf().submit(submission(&u("UALICE"), "analytics-ro")).await.unwrap();
-        t.wf().approve(req.id, &u("UBOB"), Via::Button, None).await.unwrap();
+        let req = t
+            .wf()
+            .submit(submission(&u("UALICE"), "analytics-ro"))
+            .await
+            .unwrap();
+        t.wf()
+            .approve(req.id, &u("UBOB"), Via::Button, None)
+            .await
+            .unwrap();
         t.platform.fail_next(2, true);
 
         assert_eq!(t.run_jobs().await, 1);
-        let job = &gatehouse::store::jobs::for_request(t.app.db().conn(), req.id.get()).await.unwrap()[0];
+        let job = &gatehouse::store::jobs::for_request(t.app.db().conn(), req.id.get())
+            .await
+            .unwrap()[0];
         assert_eq!(job.status, JobStatus::Queued);
         assert_eq!(job.attempts, 1);
-        assert_eq!(job.last_error.as_deref(), Some("platform answered 503 Service Unavailable"));
+        assert_eq!(
+            job.last_error.as_deref(),
+            Some("platform answered 503 Service Unavailable")
+        );
         let delay = job.run_at - t.clock.now();
-        assert!(delay >= Duration::milliseconds(2500) && delay <= Duration::seconds(5), "{delay}");
+        assert!(
+            delay >= Duration::milliseconds(2500) && delay <= Duration::seconds(5),
+            "{delay}"
+        );
         assert_eq!(t.run_jobs().await, 0, "the retry waits for its backoff");
 
         t.clock.advance(Duration::seconds(5));
         t.run_jobs().await;
         t.clock.advance(Duration::seconds(10));
         t.run_jobs().await;
-        assert_eq!(t.wf().request(req.id).await.unwrap().status, Status::Active, "{}", db.name);
+        assert_eq!(
+            t.wf().request(req.id).await.unwrap().status,
+            Status::Active,
+            "{}",
+            db.name
+        );
         assert_eq!(t.platform.calls().0, 3);
         assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
         t.stop().await;
@@ -96,8 +142,15 @@ async fn a_platform_outage_is_retried_until_the_grant_lands() {
 async fn provisioning_that_keeps_failing_ends_failed_and_an_admin_retry_recovers_it() {
     for db in backends().await {
         let t = TestApp::start(&db).await;
-        let req = t.wf().submit(submission(&u("UALICE"), "analytics-ro")).await.unwrap();
-        t.wf().approve(req.id, &u("UBOB"), Via::Button, None).await.unwrap();
+        let req = t
+            .wf()
+            .submit(submission(&u("UALICE"), "analytics-ro"))
+            .await
+            .unwrap();
+        t.wf()
+            .approve(req.id, &u("UBOB"), Via::Button, None)
+            .await
+            .unwrap();
         t.platform.fail_next(3, true); // GATEHOUSE_JOB_MAX_ATTEMPTS=3 in tests
         for _ in 0..3 {
             t.run_jobs().await;
@@ -105,9 +158,17 @@ async fn provisioning_that_keeps_failing_ends_failed_and_an_admin_retry_recovers
         }
         let failed = t.wf().request(req.id).await.unwrap();
         assert_eq!(failed.status, Status::Failed, "{}", db.name);
-        let jobs = gatehouse::store::jobs::list(t.app.db().conn(), Some(JobStatus::Failed)).await.unwrap();
+        let jobs = gatehouse::store::jobs::list(t.app.db().conn(), Some(JobStatus::Failed))
+            .await
+            .unwrap();
         assert_eq!(jobs.len(), 1);
-        assert!(jobs[0].last_error.as_deref().unwrap().contains("gave up after 3 attempts"));
+        assert!(
+            jobs[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("gave up after 3 attempts")
+        );
 
         let refused = t.wf().retry(req.id, &u("UBOB")).await.unwrap_err();
         assert_eq!(refused.to_string(), "only a Gatehouse admin can do that");
@@ -134,15 +195,28 @@ async fn provisioning_that_keeps_failing_ends_failed_and_an_admin_retry_recovers
 async fn a_permanent_platform_error_fails_at_once() {
     for db in backends().await {
         let t = TestApp::start(&db).await;
-        let req = t.wf().submit(submission(&u("UALICE"), "analytics-ro")).await.unwrap();
-        t.wf().approve(req.id, &u("UBOB"), Via::Button, None).await.unwrap();
+        let req = t
+            .wf()
+            .submit(submission(&u("UALICE"), "analytics-ro"))
+            .await
+            .unwrap();
+        t.wf()
+            .approve(req.id, &u("UBOB"), Via::Button, None)
+            .await
+            .unwrap();
         t.platform.fail_next(1, false);
         t.run_jobs().await;
         assert_eq!(t.wf().request(req.id).await.unwrap().status, Status::Failed);
-        let events = gatehouse::store::audit::for_request(t.app.db().conn(), req.id.get()).await.unwrap();
+        let events = gatehouse::store::audit::for_request(t.app.db().conn(), req.id.get())
+            .await
+            .unwrap();
         let last = events.last().unwrap();
         assert_eq!(last.action, "provisioning_failed");
-        assert!(last.details.contains("role ANALYTICS_RO does not exist"), "{}", last.details);
+        assert!(
+            last.details.contains("role ANALYTICS_RO does not exist"),
+            "{}",
+            last.details
+        );
         t.stop().await;
         db.close().await;
     }
@@ -153,8 +227,15 @@ async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
     for db in backends().await {
         let t = TestApp::start(&db).await;
         let alice = u("UALICE");
-        let req = t.wf().submit(submission(&alice, "analytics-ro")).await.unwrap();
-        t.wf().approve(req.id, &u("UBOB"), Via::Reaction, None).await.unwrap();
+        let req = t
+            .wf()
+            .submit(submission(&alice, "analytics-ro"))
+            .await
+            .unwrap();
+        t.wf()
+            .approve(req.id, &u("UBOB"), Via::Reaction, None)
+            .await
+            .unwrap();
         t.run_jobs().await;
         let started = t.clock.now();
 
@@ -163,8 +244,17 @@ async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
         assert_eq!(err.to_string(), "only a Gatehouse admin can do that");
         let extended = t.wf().extend(req.id, &u("URITA"), two_h).await.unwrap();
         assert_eq!(extended.expires_at, Some(started + Duration::hours(4)));
-        let too_long = t.wf().extend(req.id, &u("URITA"), GrantDuration::parse("3d").unwrap()).await.unwrap_err();
-        assert!(too_long.to_string().contains("longer than the 3d this resource allows"), "{too_long}");
+        let too_long = t
+            .wf()
+            .extend(req.id, &u("URITA"), GrantDuration::parse("3d").unwrap())
+            .await
+            .unwrap_err();
+        assert!(
+            too_long
+                .to_string()
+                .contains("longer than the 3d this resource allows"),
+            "{too_long}"
+        );
 
         // The old expiry passes: nothing happens.
         t.clock.advance(Duration::hours(2));
@@ -173,7 +263,11 @@ async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
 
         // Alice gives it back early.
         t.clock.advance(Duration::minutes(30));
-        let revoking = t.wf().revoke(req.id, &alice, Some("done early")).await.unwrap();
+        let revoking = t
+            .wf()
+            .revoke(req.id, &alice, Some("done early"))
+            .await
+            .unwrap();
         assert_eq!(revoking.status, Status::Revoking);
         let twice = t.wf().revoke(req.id, &alice, None).await.unwrap_err();
         assert_eq!(
@@ -181,7 +275,10 @@ async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
             "this request cannot be revoked because its access is already being removed"
         );
         assert_eq!(t.run_jobs().await, 1);
-        assert_eq!(t.wf().request(req.id).await.unwrap().status, Status::Revoked);
+        assert_eq!(
+            t.wf().request(req.id).await.unwrap().status,
+            Status::Revoked
+        );
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
 
         // The original expiry passes too: the single revocation job is long done.
@@ -197,8 +294,15 @@ async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
 async fn a_revocation_that_keeps_failing_stays_visible_and_keeps_the_request_revoking() {
     for db in backends().await {
         let t = TestApp::start(&db).await;
-        let req = t.wf().submit(submission(&u("UALICE"), "analytics-ro")).await.unwrap();
-        t.wf().approve(req.id, &u("UBOB"), Via::Reaction, None).await.unwrap();
+        let req = t
+            .wf()
+            .submit(submission(&u("UALICE"), "analytics-ro"))
+            .await
+            .unwrap();
+        t.wf()
+            .approve(req.id, &u("UBOB"), Via::Reaction, None)
+            .await
+            .unwrap();
         t.run_jobs().await;
         t.clock.advance(Duration::hours(2));
         t.platform.fail_next(3, true);
@@ -206,18 +310,32 @@ async fn a_revocation_that_keeps_failing_stays_visible_and_keeps_the_request_rev
             t.run_jobs().await;
             t.clock.advance(Duration::minutes(5));
         }
-        assert_eq!(t.wf().request(req.id).await.unwrap().status, Status::Revoking);
-        assert!(t.platform.holds("ualice", "ANALYTICS_RO"), "the grant is still there, and we say so");
-        let failed = gatehouse::store::jobs::list(t.app.db().conn(), Some(JobStatus::Failed)).await.unwrap();
+        assert_eq!(
+            t.wf().request(req.id).await.unwrap().status,
+            Status::Revoking
+        );
+        assert!(
+            t.platform.holds("ualice", "ANALYTICS_RO"),
+            "the grant is still there, and we say so"
+        );
+        let failed = gatehouse::store::jobs::list(t.app.db().conn(), Some(JobStatus::Failed))
+            .await
+            .unwrap();
         assert_eq!(failed.len(), 1);
-        assert_eq!(t.audit_actions(req.id).await.last().unwrap(), "revocation_failed");
+        assert_eq!(
+            t.audit_actions(req.id).await.last().unwrap(),
+            "revocation_failed"
+        );
 
         // An admin's retry of the job finishes the revocation.
         gatehouse::store::jobs::requeue_failed(t.app.db().conn(), failed[0].id, t.clock.now())
             .await
             .unwrap();
         t.run_jobs().await;
-        assert_eq!(t.wf().request(req.id).await.unwrap().status, Status::Expired);
+        assert_eq!(
+            t.wf().request(req.id).await.unwrap().status,
+            Status::Expired
+        );
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
         t.stop().await;
         db.close().await;
@@ -228,13 +346,25 @@ async fn a_revocation_that_keeps_failing_stays_visible_and_keeps_the_request_rev
 async fn a_job_whose_worker_died_is_taken_over_after_its_lease() {
     for db in backends().await {
         let t = TestApp::start(&db).await;
-        let req = t.wf().submit(submission(&u("UALICE"), "analytics-ro")).await.unwrap();
-        t.wf().approve(req.id, &u("UBOB"), Via::Reaction, None).await.unwrap();
-        // A worker claims the job and dies without finishing.
-        let now = t.clock.now();
-        let claim = gatehouse::store::jobs::claim(t.app.db(), "dead-worker", now, now + Duration::minutes(5))
+        let req = t
+            .wf()
+            .submit(submission(&u("UALICE"), "analytics-ro"))
             .await
             .unwrap();
+        t.wf()
+            .approve(req.id, &u("UBOB"), Via::Reaction, None)
+            .await
+            .unwrap();
+        // A worker claims the job and dies without finishing.
+        let now = t.clock.now();
+        let claim = gatehouse::store::jobs::claim(
+            t.app.db(),
+            "dead-worker",
+            now,
+            now + Duration::minutes(5),
+        )
+        .await
+        .unwrap();
         assert!(matches!(claim, gatehouse::store::jobs::Claim::Job(_)));
         assert_eq!(t.run_jobs().await, 0, "{}: the lease still holds", db.name);
         t.clock.advance(Duration::minutes(6));
@@ -250,17 +380,35 @@ async fn cancel_and_lapse_end_pending_requests_and_free_the_slot() {
     for db in backends().await {
         let t = TestApp::start(&db).await;
         let alice = u("UALICE");
-        let req = t.wf().submit(submission(&alice, "analytics-ro")).await.unwrap();
+        let req = t
+            .wf()
+            .submit(submission(&alice, "analytics-ro"))
+            .await
+            .unwrap();
         let err = t.wf().cancel(req.id, &u("UBOB")).await.unwrap_err();
-        assert_eq!(err.to_string(), "only the person who asked for this access can do that");
+        assert_eq!(
+            err.to_string(),
+            "only the person who asked for this access can do that"
+        );
         let cancelled = t.wf().cancel(req.id, &alice).await.unwrap();
         assert_eq!(cancelled.status, Status::Cancelled);
         // A new request for the same resource is welcome now.
-        let again = t.wf().submit(submission(&alice, "analytics-ro")).await.unwrap();
+        let again = t
+            .wf()
+            .submit(submission(&alice, "analytics-ro"))
+            .await
+            .unwrap();
         let lapsed = t.wf().lapse(again.id).await.unwrap();
         assert_eq!(lapsed.status, Status::Lapsed);
-        let err = t.wf().approve(again.id, &u("UBOB"), Via::Button, None).await.unwrap_err();
-        assert_eq!(err.to_string(), "this request cannot be approved because it lapsed without a review");
+        let err = t
+            .wf()
+            .approve(again.id, &u("UBOB"), Via::Button, None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "this request cannot be approved because it lapsed without a review"
+        );
         assert!(matches!(err, WorkflowError::Illegal(_)));
         t.stop().await;
         db.close().await;

@@ -1,5 +1,10 @@
 //! Black-box tests: the real app against real databases (SQLite always; PostgreSQL too when
 //! GATEHOUSE_TEST_POSTGRES_URL is set). One binary, so linking happens once.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test that cannot go on should stop loudly"
+)]
 
 mod support;
 

@@ -74,12 +74,18 @@ async fn play(actions: Vec<Action>) -> Result<(), TestCaseError> {
             }
             Action::Approve { req, by } => {
                 if let Some(id) = pick(&ids, req) {
-                    let _ = t.wf().approve(id, &u(PEOPLE[by]), Via::Reaction, None).await;
+                    let _ = t
+                        .wf()
+                        .approve(id, &u(PEOPLE[by]), Via::Reaction, None)
+                        .await;
                 }
             }
             Action::Deny { req, by } => {
                 if let Some(id) = pick(&ids, req) {
-                    let _ = t.wf().deny(id, &u(PEOPLE[by]), Via::Button, Some("no")).await;
+                    let _ = t
+                        .wf()
+                        .deny(id, &u(PEOPLE[by]), Via::Button, Some("no"))
+                        .await;
                 }
             }
             Action::Cancel { req, by } => {
@@ -94,7 +100,10 @@ async fn play(actions: Vec<Action>) -> Result<(), TestCaseError> {
             }
             Action::Extend { req, by } => {
                 if let Some(id) = pick(&ids, req) {
-                    let _ = t.wf().extend(id, &u(PEOPLE[by]), GrantDuration::parse("1h").unwrap()).await;
+                    let _ = t
+                        .wf()
+                        .extend(id, &u(PEOPLE[by]), GrantDuration::parse("1h").unwrap())
+                        .await;
                 }
             }
             Action::Lapse { req } => {
@@ -122,7 +131,9 @@ async fn play(actions: Vec<Action>) -> Result<(), TestCaseError> {
     let mut active_pairs: BTreeMap<(String, String), bool> = BTreeMap::new();
     for r in &requests {
         // Replaying the audit rows' from→to reproduces the current status: no change went unrecorded.
-        let events = store::audit::for_request(t.app.db().conn(), r.id.get()).await.unwrap();
+        let events = store::audit::for_request(t.app.db().conn(), r.id.get())
+            .await
+            .unwrap();
         prop_assert_eq!(&events[0].action, "requested");
         let mut status = Status::Pending;
         for e in &events[1..] {
@@ -130,12 +141,22 @@ async fn play(actions: Vec<Action>) -> Result<(), TestCaseError> {
             if e.action == "revocation_failed" {
                 continue;
             }
-            prop_assert_eq!(d["from"].as_str(), Some(status.as_str()), "row {} of {}", e.seq, r.id);
+            prop_assert_eq!(
+                d["from"].as_str(),
+                Some(status.as_str()),
+                "row {} of {}",
+                e.seq,
+                r.id
+            );
             status = d["to"].as_str().unwrap().parse().unwrap();
         }
         prop_assert_eq!(status, r.status);
 
-        let what = if r.resource.as_str() == "analytics-ro" { "ANALYTICS_RO" } else { "FINANCE_PII" };
+        let what = if r.resource.as_str() == "analytics-ro" {
+            "ANALYTICS_RO"
+        } else {
+            "FINANCE_PII"
+        };
         let pair = (r.requester.as_str().to_lowercase(), what.to_owned());
         let entry = active_pairs.entry(pair).or_insert(false);
         match r.status {
@@ -148,7 +169,13 @@ async fn play(actions: Vec<Action>) -> Result<(), TestCaseError> {
         }
     }
     for ((identity, what), active) in active_pairs {
-        prop_assert_eq!(t.platform.holds(&identity, &what), active, "{} {}", identity, what);
+        prop_assert_eq!(
+            t.platform.holds(&identity, &what),
+            active,
+            "{} {}",
+            identity,
+            what
+        );
     }
     let verdict = audit::verify(t.app.db()).await.unwrap();
     prop_assert!(matches!(verdict, Verdict::Intact { .. }), "{}", verdict);

@@ -7,7 +7,10 @@ use gatehouse::workflow::{Field, Submission, Via, WorkflowError};
 use crate::support::{TestApp, backends, u};
 
 async fn request_count(t: &TestApp) -> usize {
-    store::requests::list_all(t.app.db().conn()).await.unwrap().len()
+    store::requests::list_all(t.app.db().conn())
+        .await
+        .unwrap()
+        .len()
 }
 
 #[tokio::test]
@@ -24,27 +27,42 @@ async fn bad_submissions_say_what_to_fix_and_write_nothing() {
         };
         let cases: Vec<(Submission<'_>, Field, &str)> = vec![
             (
-                Submission { resource: "analytics", ..base.clone() },
+                Submission {
+                    resource: "analytics",
+                    ..base.clone()
+                },
                 Field::Resource,
                 "there is no resource `analytics`; did you mean `analytics-ro`?",
             ),
             (
-                Submission { resource: "Robert'); DROP TABLE requests;--", ..base.clone() },
+                Submission {
+                    resource: "Robert'); DROP TABLE requests;--",
+                    ..base.clone()
+                },
                 Field::Resource,
                 "there is no resource `Robert'); DROP TABLE requests;--`; pick one from the list",
             ),
             (
-                Submission { duration: Some(GrantDuration::parse("4d").unwrap()), ..base.clone() },
+                Submission {
+                    duration: Some(GrantDuration::parse("4d").unwrap()),
+                    ..base.clone()
+                },
                 Field::Duration,
                 "4d is longer than the 3d this resource allows; ask for 3d or less",
             ),
             (
-                Submission { duration: Some(GrantDuration::parse("5m").unwrap()), ..base.clone() },
+                Submission {
+                    duration: Some(GrantDuration::parse("5m").unwrap()),
+                    ..base.clone()
+                },
                 Field::Duration,
                 "5m is shorter than the 15m minimum for this resource; ask for 15m or more",
             ),
             (
-                Submission { reason: Some("   "), ..base.clone() },
+                Submission {
+                    reason: Some("   "),
+                    ..base.clone()
+                },
                 Field::Reason,
                 "analytics-ro needs a reason; say briefly why you need this access",
             ),
@@ -55,7 +73,14 @@ async fn bad_submissions_say_what_to_fix_and_write_nothing() {
             assert_eq!(err.field(), Some(field));
         }
         let long = "x".repeat(3001);
-        let err = t.wf().submit(Submission { reason: Some(&long), ..base.clone() }).await.unwrap_err();
+        let err = t
+            .wf()
+            .submit(Submission {
+                reason: Some(&long),
+                ..base.clone()
+            })
+            .await
+            .unwrap_err();
         assert_eq!(err.field(), Some(Field::Reason));
         assert_eq!(request_count(&t).await, 0);
         assert_eq!(t.audit_len().await, 0);
@@ -63,7 +88,11 @@ async fn bad_submissions_say_what_to_fix_and_write_nothing() {
         // Finance needs no reason; the default duration applies.
         let ok = t
             .wf()
-            .submit(Submission { resource: "finance-pii", reason: None, ..base.clone() })
+            .submit(Submission {
+                resource: "finance-pii",
+                reason: None,
+                ..base.clone()
+            })
             .await
             .unwrap();
         assert_eq!(ok.duration.to_string(), "8h");
@@ -89,10 +118,19 @@ async fn a_second_open_request_names_the_first() {
         let err = t.wf().submit(s.clone()).await.unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("you already have an open request for analytics-ro: #{}", first.id.get())
+            format!(
+                "you already have an open request for analytics-ro: #{}",
+                first.id.get()
+            )
         );
         // Someone else may ask for the same thing.
-        t.wf().submit(Submission { requester: &u("UDAVE"), ..s.clone() }).await.unwrap();
+        t.wf()
+            .submit(Submission {
+                requester: &u("UDAVE"),
+                ..s.clone()
+            })
+            .await
+            .unwrap();
         assert_eq!(request_count(&t).await, 2);
         assert_eq!(t.audit_len().await, 2);
         t.stop().await;
@@ -115,7 +153,11 @@ async fn racing_submissions_of_the_same_request_create_one() {
         let results = futures_join(t.wf().submit(s.clone()), t.wf().submit(s.clone())).await;
         let oks = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(oks, 1, "{}: {results:?}", db.name);
-        assert!(results.iter().any(|r| matches!(r, Err(WorkflowError::AlreadyOpen { .. }))));
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, Err(WorkflowError::AlreadyOpen { .. })))
+        );
         assert_eq!(request_count(&t).await, 1);
         assert_eq!(t.audit_len().await, 1);
         t.stop().await;
@@ -123,7 +165,10 @@ async fn racing_submissions_of_the_same_request_create_one() {
     }
 }
 
-async fn futures_join<T>(a: impl std::future::Future<Output = T>, b: impl std::future::Future<Output = T>) -> Vec<T> {
+async fn futures_join<T>(
+    a: impl std::future::Future<Output = T>,
+    b: impl std::future::Future<Output = T>,
+) -> Vec<T> {
     let (x, y) = tokio::join!(a, b);
     vec![x, y]
 }
@@ -145,23 +190,55 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
             })
             .await
             .unwrap();
-        let err = t.wf().approve(own.id, &bob, Via::Reaction, None).await.unwrap_err();
+        let err = t
+            .wf()
+            .approve(own.id, &bob, Via::Reaction, None)
+            .await
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "you cannot approve or deny your own request; a reviewer of analytics-ro has to"
         );
-        let err = t.wf().approve(own.id, &u("UDAVE"), Via::Reaction, None).await.unwrap_err();
-        assert_eq!(err.to_string(), "only a reviewer of analytics-ro can approve or deny this request");
-        let err = t.wf().approve(own.id, &u("UFIONA"), Via::Reaction, None).await.unwrap_err();
-        assert!(matches!(err, WorkflowError::NotAllowed(_)), "a finance reviewer is not an analytics reviewer");
-        assert_eq!(t.wf().request(own.id).await.unwrap().status, Status::Pending);
+        let err = t
+            .wf()
+            .approve(own.id, &u("UDAVE"), Via::Reaction, None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "only a reviewer of analytics-ro can approve or deny this request"
+        );
+        let err = t
+            .wf()
+            .approve(own.id, &u("UFIONA"), Via::Reaction, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, WorkflowError::NotAllowed(_)),
+            "a finance reviewer is not an analytics reviewer"
+        );
+        assert_eq!(
+            t.wf().request(own.id).await.unwrap().status,
+            Status::Pending
+        );
         assert_eq!(t.audit_len().await, 1);
 
-        let denied = t.wf().deny(own.id, &u("URITA"), Via::Button, Some("use the sandbox")).await.unwrap();
+        let denied = t
+            .wf()
+            .deny(own.id, &u("URITA"), Via::Button, Some("use the sandbox"))
+            .await
+            .unwrap();
         assert_eq!(denied.status, Status::Denied);
         assert_eq!(denied.decision_note.as_deref(), Some("use the sandbox"));
-        let err = t.wf().approve(own.id, &u("URITA"), Via::Reaction, None).await.unwrap_err();
-        assert_eq!(err.to_string(), "this request cannot be approved because it was denied");
+        let err = t
+            .wf()
+            .approve(own.id, &u("URITA"), Via::Reaction, None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "this request cannot be approved because it was denied"
+        );
         assert_eq!(t.audit_actions(own.id).await, ["requested", "denied"]);
         t.stop().await;
         db.close().await;
@@ -184,7 +261,12 @@ async fn reviewers_added_in_the_database_count_like_the_catalogs() {
             .await
             .unwrap();
         let carl = u("UCARL");
-        assert!(t.wf().approve(req.id, &carl, Via::Reaction, None).await.is_err());
+        assert!(
+            t.wf()
+                .approve(req.id, &carl, Via::Reaction, None)
+                .await
+                .is_err()
+        );
         let principal = gatehouse::domain::Principal::User(carl.clone());
         store::roles::add(
             t.app.db().conn(),
@@ -196,7 +278,11 @@ async fn reviewers_added_in_the_database_count_like_the_catalogs() {
         )
         .await
         .unwrap();
-        let ok = t.wf().approve(req.id, &carl, Via::Reaction, Some("CARL_FIN")).await.unwrap();
+        let ok = t
+            .wf()
+            .approve(req.id, &carl, Via::Reaction, Some("CARL_FIN"))
+            .await
+            .unwrap();
         assert_eq!(ok.identity.as_deref(), Some("CARL_FIN"));
         t.stop().await;
         db.close().await;
@@ -224,14 +310,24 @@ async fn two_reviewers_approving_at_once_approve_once() {
             t.wf().approve(req.id, &rita, Via::Button, None)
         );
         let results = [a, b];
-        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{}: {results:?}", db.name);
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{}: {results:?}",
+            db.name
+        );
         let loser = results.iter().find_map(|r| r.as_ref().err()).unwrap();
         assert!(
-            matches!(loser, WorkflowError::Illegal(_) | WorkflowError::Conflict(_)),
+            matches!(
+                loser,
+                WorkflowError::Illegal(_) | WorkflowError::Conflict(_)
+            ),
             "{loser:?}"
         );
         assert_eq!(t.audit_actions(req.id).await, ["requested", "approved"]);
-        let jobs = store::jobs::for_request(t.app.db().conn(), req.id.get()).await.unwrap();
+        let jobs = store::jobs::for_request(t.app.db().conn(), req.id.get())
+            .await
+            .unwrap();
         assert_eq!(jobs.len(), 1, "one provisioning job");
         t.stop().await;
         db.close().await;

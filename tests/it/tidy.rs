@@ -32,7 +32,14 @@ fn code_of(path: &Path) -> String {
 fn domain_is_pure() {
     for file in rust_files(&src().join("domain")) {
         let code = code_of(&file);
-        for banned in ["async ", "sea_orm", "slack_morphism", "reqwest", "Utc::now", "tokio"] {
+        for banned in [
+            "async ",
+            "sea_orm",
+            "slack_morphism",
+            "reqwest",
+            "Utc::now",
+            "tokio",
+        ] {
             assert!(!code.contains(banned), "{} uses `{banned}`", file.display());
         }
     }
@@ -41,11 +48,18 @@ fn domain_is_pure() {
 #[test]
 fn only_store_names_entities_and_only_clock_reads_the_wall_clock() {
     for file in rust_files(&src()) {
-        let rel = file.strip_prefix(src()).unwrap().to_string_lossy().into_owned();
+        let rel = file
+            .strip_prefix(src())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let code = code_of(&file);
         if !rel.starts_with("store") {
             assert!(!code.contains("entities::"), "{rel} names a sea-orm entity");
-            assert!(!code.contains("DeriveEntityModel"), "{rel} defines an entity");
+            assert!(
+                !code.contains("DeriveEntityModel"),
+                "{rel} defines an entity"
+            );
         }
         if rel != "clock.rs" {
             assert!(!code.contains("Utc::now"), "{rel} reads the wall clock");
@@ -57,6 +71,10 @@ fn only_store_names_entities_and_only_clock_reads_the_wall_clock() {
 fn every_module_says_what_it_owns() {
     for file in rust_files(&src()) {
         let text = std::fs::read_to_string(&file).unwrap();
-        assert!(text.starts_with("//!"), "{} has no `//!` line at the top", file.display());
+        assert!(
+            text.starts_with("//!"),
+            "{} has no `//!` line at the top",
+            file.display()
+        );
     }
 }

@@ -79,7 +79,9 @@ impl TestApp {
         let mut opts = AppOptions::new(Arc::new(platform.clone()));
         opts.clock = Arc::new(clock.clone());
         opts.background_worker = false;
-        let app = App::start(config_for(db, catalog, &[]), opts).await.unwrap();
+        let app = App::start(config_for(db, catalog, &[]), opts)
+            .await
+            .unwrap();
         TestApp {
             app,
             clock,

@@ -29,7 +29,10 @@ pub async fn backends() -> Vec<TestDb> {
 impl TestDb {
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("gatehouse.db").display());
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("gatehouse.db").display()
+        );
         TestDb {
             url,
             name: "sqlite",
@@ -57,7 +60,9 @@ impl TestDb {
         let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
         let admin = Database::connect(admin_url.as_str())
             .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at GATEHOUSE_TEST_POSTGRES_URL is unreachable: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL at GATEHOUSE_TEST_POSTGRES_URL is unreachable: {e}")
+            });
         admin
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
@@ -76,18 +81,20 @@ impl TestDb {
     }
 
     pub async fn connect(&self) -> Db {
-        Db::connect(&self.url).await.expect("connect to test database")
+        Db::connect(&self.url)
+            .await
+            .expect("connect to test database")
     }
 
     /// Drops a PostgreSQL test database (SQLite's temp dir goes away by itself).
     pub async fn close(self) {
-        if let Some((admin_url, name)) = &self.pg {
-            if let Ok(admin) = Database::connect(admin_url.as_str()).await {
-                let _ = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-                admin.close().await.ok();
-            }
+        if let Some((admin_url, name)) = &self.pg
+            && let Ok(admin) = Database::connect(admin_url.as_str()).await
+        {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+            admin.close().await.ok();
         }
     }
 }

@@ -69,7 +69,11 @@ impl FakePlatform {
 
 #[async_trait::async_trait]
 impl Provisioner for FakePlatform {
-    async fn grant(&self, request: &Request, resource: &Resource) -> Result<Applied, ProvisionError> {
+    async fn grant(
+        &self,
+        request: &Request,
+        resource: &Resource,
+    ) -> Result<Applied, ProvisionError> {
         let mut s = self.state.lock().unwrap();
         s.grant_calls += 1;
         if let Some(e) = s.failures.pop_front() {
@@ -81,10 +85,17 @@ impl Provisioner for FakePlatform {
         } else {
             "already held".to_owned()
         };
-        Ok(Applied { identity: key.0, action })
+        Ok(Applied {
+            identity: key.0,
+            action,
+        })
     }
 
-    async fn revoke(&self, request: &Request, resource: &Resource) -> Result<Applied, ProvisionError> {
+    async fn revoke(
+        &self,
+        request: &Request,
+        resource: &Resource,
+    ) -> Result<Applied, ProvisionError> {
         let mut s = self.state.lock().unwrap();
         s.revoke_calls += 1;
         if let Some(e) = s.failures.pop_front() {
@@ -96,6 +107,9 @@ impl Provisioner for FakePlatform {
         } else {
             "already absent".to_owned()
         };
-        Ok(Applied { identity: key.0, action })
+        Ok(Applied {
+            identity: key.0,
+            action,
+        })
     }
 }
