@@ -211,6 +211,30 @@ mod tests {
     }
 
     #[test]
+    fn the_example_env_file_documents_exactly_the_variables_read() {
+        let text = include_str!("../../.env.example");
+        let documented: std::collections::BTreeSet<String> = text
+            .lines()
+            .map(|l| l.trim_start_matches("# ").trim())
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+            .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .map(str::to_owned)
+            .collect();
+        let read = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let values: HashMap<&str, &str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .collect();
+        let settings = Settings::from_lookup(&|k| {
+            read.borrow_mut().insert(k.to_owned());
+            values.get(k).map(|v| v.to_string())
+        });
+        assert!(settings.is_ok(), "{:?}", settings.err());
+        assert_eq!(read.into_inner(), documented);
+    }
+
+    #[test]
     fn admins_are_a_comma_list() {
         let s = load(&[("GATEHOUSE_ADMINS", "U0ADMIN, S0ADMINS ,")]).unwrap();
         assert_eq!(s.admins.len(), 2);
