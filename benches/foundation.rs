@@ -3,7 +3,11 @@
 //! when GATEHOUSE_TEST_POSTGRES_URL names a server. Prints a table; asserts nothing.
 //!
 //! Run: `cargo bench --bench foundation` (add GATEHOUSE_TEST_POSTGRES_URL for PostgreSQL).
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark that cannot go on should stop")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark that cannot go on should stop"
+)]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -44,15 +48,21 @@ impl Runner for Noop {
     }
 }
 
-struct Instant_;
+struct AlwaysSucceeds;
 
 #[async_trait::async_trait]
-impl Provisioner for Instant_ {
+impl Provisioner for AlwaysSucceeds {
     async fn grant(&self, r: &Request, _: &Resource) -> Result<Applied, ProvisionError> {
-        Ok(Applied { identity: r.requester.to_string(), action: "granted".into() })
+        Ok(Applied {
+            identity: r.requester.to_string(),
+            action: "granted".into(),
+        })
     }
     async fn revoke(&self, r: &Request, _: &Resource) -> Result<Applied, ProvisionError> {
-        Ok(Applied { identity: r.requester.to_string(), action: "revoked".into() })
+        Ok(Applied {
+            identity: r.requester.to_string(),
+            action: "revoked".into(),
+        })
     }
 }
 
@@ -60,13 +70,22 @@ impl Provisioner for Instant_ {
 async fn fresh(backend: &str, n: usize) -> (String, Option<tempfile::TempDir>) {
     if backend == "sqlite" {
         let dir = tempfile::tempdir().unwrap();
-        (format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display()), Some(dir))
+        (
+            format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display()),
+            Some(dir),
+        )
     } else {
         let admin_url = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").unwrap();
         let name = format!("gatehouse_test_bench_{}_{n}", std::process::id());
         let admin = Database::connect(admin_url.as_str()).await.unwrap();
-        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await.unwrap();
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await
+            .unwrap();
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
         let base = admin_url.rsplit_once('/').unwrap().0.to_owned();
         (format!("{base}/{name}"), None)
     }
@@ -79,7 +98,17 @@ async fn queue_drain(url: &str, jobs_n: i64, workers: usize) -> f64 {
     let now = clock.now();
     let tx = db.begin().await.unwrap();
     for i in 1..=jobs_n {
-        jobs::enqueue(&tx, &JobSpec::Provision { request: RequestId::new(i) }, now, 3, now).await.unwrap();
+        jobs::enqueue(
+            &tx,
+            &JobSpec::Provision {
+                request: RequestId::new(i),
+            },
+            now,
+            3,
+            now,
+        )
+        .await
+        .unwrap();
     }
     tx.commit().await.unwrap();
     let start = Instant::now();
@@ -90,7 +119,11 @@ async fn queue_drain(url: &str, jobs_n: i64, workers: usize) -> f64 {
             clock.clone(),
             Arc::new(Noop),
             Arc::new(Notify::new()),
-            WorkerSettings { max_attempts: 3, lease: Duration::from_secs(60), poll: Duration::from_secs(1) },
+            WorkerSettings {
+                max_attempts: 3,
+                lease: Duration::from_secs(60),
+                poll: Duration::from_secs(1),
+            },
         );
         tasks.push(tokio::spawn(async move { w.run_due().await.unwrap() }));
     }
@@ -104,12 +137,15 @@ async fn queue_drain(url: &str, jobs_n: i64, workers: usize) -> f64 {
 
 async fn lifecycles(url: &str, n: usize) -> (f64, f64) {
     let clock = ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
-    let settings = Settings::from_lookup(&|k| (k == "DATABASE_URL").then(|| url.to_owned())).unwrap();
+    let settings =
+        Settings::from_lookup(&|k| (k == "DATABASE_URL").then(|| url.to_owned())).unwrap();
     let catalog = Catalog::parse(Path::new("bench.toml"), CATALOG).unwrap();
-    let mut opts = AppOptions::new(Arc::new(Instant_));
+    let mut opts = AppOptions::new(Arc::new(AlwaysSucceeds));
     opts.clock = Arc::new(clock.clone());
     opts.background_worker = false;
-    let app = App::start(Config { settings, catalog }, opts).await.unwrap();
+    let app = App::start(Config { settings, catalog }, opts)
+        .await
+        .unwrap();
     let reviewer = SlackUserId::parse("UREVIEWER").unwrap();
     let start = Instant::now();
     for i in 0..n {
@@ -125,7 +161,10 @@ async fn lifecycles(url: &str, n: usize) -> (f64, f64) {
             })
             .await
             .unwrap();
-        app.workflow().approve(r.id, &reviewer, Via::Reaction, None).await.unwrap();
+        app.workflow()
+            .approve(r.id, &reviewer, Via::Reaction, None)
+            .await
+            .unwrap();
         app.run_due_jobs().await.unwrap();
     }
     clock.advance(chrono::Duration::hours(2));
@@ -150,7 +189,9 @@ async fn main() {
     } else {
         eprintln!("note: PostgreSQL skipped; set GATEHOUSE_TEST_POSTGRES_URL to include it");
     }
-    println!("| backend | queue drain, 1 worker | queue drain, 2 workers | whole lifecycles | audit verify |");
+    println!(
+        "| backend | queue drain, 1 worker | queue drain, 2 workers | whole lifecycles | audit verify |"
+    );
     println!("|---|---|---|---|---|");
     for (i, b) in backends.iter().enumerate() {
         let (u1, _d1) = fresh(b, i * 10 + 1).await;
@@ -163,5 +204,7 @@ async fn main() {
             "| {b} | {one:.0} jobs/s | {two:.0} jobs/s | {life:.0} requests/s | {verify:.0} rows/s |"
         );
     }
-    println!("\n(2,000 no-op jobs; 300 requests each submitted, approved, provisioned and expired: 6 audit rows apiece)");
+    println!(
+        "\n(2,000 no-op jobs; 300 requests each submitted, approved, provisioned and expired: 6 audit rows apiece)"
+    );
 }

@@ -10,6 +10,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::clock::SharedClock;
 use crate::domain::RequestId;
@@ -181,17 +182,21 @@ impl Worker {
             Claim::Job(job) => job,
         };
         let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts, request = ?job.request_id);
-        let _enter = span.enter();
+        self.execute(job).instrument(span).await?;
+        Ok(true)
+    }
+
+    async fn execute(&self, job: Job) -> Result<(), StoreError> {
         let spec = match serde_json::from_str::<JobSpec>(&job.payload) {
             Ok(spec) => spec,
             Err(e) => {
                 let error = format!("unknown job `{}`: {e}", job.kind);
                 tracing::error!(%error, "job cannot run");
                 rows::fail(self.db.conn(), job.id, &self.id, &error, self.clock.now()).await?;
-                return Ok(true);
+                return Ok(());
             }
         };
-        let result = self.runner.run(&spec, &job).await;
+        let result = self.run_isolated(&spec, &job).await;
         let now = self.clock.now();
         match result {
             Ok(Outcome::Done) => {
@@ -228,7 +233,20 @@ impl Worker {
                 }
             }
         }
-        Ok(true)
+        Ok(())
+    }
+
+    /// Runs the job in its own task, so that a bug that panics fails this job, not the worker.
+    async fn run_isolated(&self, spec: &JobSpec, job: &Job) -> Result<Outcome, JobError> {
+        let (runner, spec, job) = (self.runner.clone(), spec.clone(), job.clone());
+        let task = async move { runner.run(&spec, &job).await }.in_current_span();
+        match tokio::spawn(task).await {
+            Ok(result) => result,
+            Err(e) => Err(JobError::Retryable {
+                message: format!("the job crashed: {e}"),
+                retry_after: None,
+            }),
+        }
     }
 
     async fn report_give_up(&self, spec: &JobSpec, job: &Job, error: &str) {

@@ -212,3 +212,87 @@ async fn enqueueing_a_keyed_job_again_moves_it_instead_of_adding_one() {
         db.close().await;
     }
 }
+
+/// Panics on its first run of each job, then succeeds.
+struct FlakyRunner {
+    seen: Mutex<std::collections::HashSet<i64>>,
+}
+
+#[async_trait::async_trait]
+impl Runner for FlakyRunner {
+    async fn run(&self, _spec: &JobSpec, job: &Job) -> Result<Outcome, JobError> {
+        let first = self.seen.lock().unwrap().insert(job.id);
+        assert!(!first, "a bug in a job");
+        Ok(Outcome::Done)
+    }
+
+    async fn gave_up(&self, _spec: &JobSpec, _job: &Job, _error: &str) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_panics_is_retried_and_the_worker_carries_on() {
+    for db in backends().await {
+        let conn = migrated(&db).await;
+        let clock = gatehouse::clock::ManualClock::new(
+            chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        );
+        let now = clock.now();
+        for i in 1..=2 {
+            jobs::enqueue(
+                conn.conn(),
+                &JobSpec::Provision {
+                    request: RequestId::new(i),
+                },
+                now,
+                3,
+                now,
+            )
+            .await
+            .unwrap();
+        }
+        let w = Worker::new(
+            conn.clone(),
+            Arc::new(clock.clone()),
+            Arc::new(FlakyRunner {
+                seen: Mutex::default(),
+            }),
+            Arc::new(Notify::new()),
+            WorkerSettings {
+                max_attempts: 3,
+                lease: Duration::from_secs(60),
+                poll: Duration::from_secs(1),
+            },
+        );
+        assert_eq!(
+            w.run_due().await.unwrap(),
+            2,
+            "{}: both jobs were tried",
+            db.name
+        );
+        let queued = store::jobs::list(conn.conn(), Some(JobStatus::Queued))
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 2);
+        assert!(
+            queued[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .starts_with("the job crashed"),
+            "{:?}",
+            queued[0].last_error
+        );
+        clock.advance(chrono::Duration::minutes(1));
+        assert_eq!(w.run_due().await.unwrap(), 2);
+        assert_eq!(
+            store::jobs::count(conn.conn(), JobStatus::Done)
+                .await
+                .unwrap(),
+            2
+        );
+        conn.close().await.unwrap();
+        db.close().await;
+    }
+}
