@@ -5,7 +5,6 @@
 //! Run: `cargo bench --bench foundation` (add GATEHOUSE_TEST_POSTGRES_URL for PostgreSQL).
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     reason = "a benchmark that cannot go on should stop"
 )]
 
@@ -13,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatehouse::clock::{Clock, ManualClock, SharedClock};
+use gatehouse::clock::{ManualClock, SharedClock};
 use gatehouse::config::{Catalog, Config, Resource, Settings};
 use gatehouse::domain::{GrantDuration, RequestId, SlackUserId};
 use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSettings};
