@@ -6,6 +6,7 @@ mod errors;
 mod ports;
 mod provisioning;
 mod requests;
+mod reviewers;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use crate::store::{self, Db, Tx};
 pub use errors::{Field, WorkflowError};
 pub use ports::{Applied, Directory, NoGroups, ProvisionError, Provisioner};
 pub use requests::{Submission, Via};
+pub use reviewers::Scope;
 
 /// How `workflow` reaches the rest of the app.
 pub struct Workflow {

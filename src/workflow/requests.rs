@@ -44,7 +44,7 @@ impl Via {
 
 impl Workflow {
     /// The closest catalog id to what someone typed, for "did you mean".
-    fn suggest(&self, typed: &str) -> Option<ResourceId> {
+    pub(super) fn suggest(&self, typed: &str) -> Option<ResourceId> {
         let typed = typed.trim().to_lowercase();
         self.catalog
             .resources

@@ -333,3 +333,79 @@ async fn two_reviewers_approving_at_once_approve_once() {
         db.close().await;
     }
 }
+
+#[tokio::test]
+async fn admins_add_and_remove_reviewers_and_each_change_is_audited() {
+    use gatehouse::domain::{Principal, ResourceId};
+    use gatehouse::workflow::Scope;
+    for db in backends().await {
+        let t = TestApp::start(&db).await;
+        let carl = Principal::User(u("UCARL"));
+        let finance = Scope::Resource(ResourceId::parse("finance-pii").unwrap());
+        let err = t
+            .wf()
+            .add_reviewer(&u("UBOB"), &carl, &finance)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "only a Gatehouse admin can do that");
+        let err = t
+            .wf()
+            .add_reviewer(
+                &u("UADA"),
+                &carl,
+                &Scope::Resource(ResourceId::parse("finance").unwrap()),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "there is no resource `finance`; did you mean `finance-pii`?"
+        );
+        assert_eq!(t.audit_len().await, 0);
+
+        assert!(
+            t.wf()
+                .add_reviewer(&u("UADA"), &carl, &finance)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !t.wf()
+                .add_reviewer(&u("UADA"), &carl, &finance)
+                .await
+                .unwrap(),
+            "already one"
+        );
+        assert_eq!(t.wf().reviewers_added(&finance).await.unwrap().len(), 1);
+        assert!(
+            t.wf()
+                .remove_reviewer(&u("UADA"), &carl, &finance)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !t.wf()
+                .remove_reviewer(&u("UADA"), &carl, &finance)
+                .await
+                .unwrap()
+        );
+        assert!(t.wf().reviewers_added(&finance).await.unwrap().is_empty());
+
+        let rows = gatehouse::store::audit::page(t.app.db().conn(), 0, 10)
+            .await
+            .unwrap();
+        let actions: Vec<_> = rows
+            .iter()
+            .map(|r| (r.actor.as_str(), r.action.as_str()))
+            .collect();
+        assert_eq!(
+            actions,
+            [("UADA", "reviewer_added"), ("UADA", "reviewer_removed")],
+            "{}",
+            db.name
+        );
+        assert!(rows[0].details.contains("\"reviewer\":\"UCARL\""));
+        t.stop().await;
+        db.close().await;
+    }
+}
