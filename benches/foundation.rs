@@ -19,7 +19,7 @@ use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSe
 use gatehouse::store::Db;
 use gatehouse::store::jobs::Job;
 use gatehouse::store::requests::Request;
-use gatehouse::workflow::{Applied, ProvisionError, Provisioner, Submission, Via};
+use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Via};
 use gatehouse::{App, AppOptions};
 use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::Notify;
@@ -51,13 +51,13 @@ struct AlwaysSucceeds;
 
 #[async_trait::async_trait]
 impl Provisioner for AlwaysSucceeds {
-    async fn grant(&self, r: &Request, _: &Resource) -> Result<Applied, ProvisionError> {
+    async fn grant(&self, r: &Request, _: &Resource) -> Result<Applied, ExternalError> {
         Ok(Applied {
             identity: r.requester.to_string(),
             action: "granted".into(),
         })
     }
-    async fn revoke(&self, r: &Request, _: &Resource) -> Result<Applied, ProvisionError> {
+    async fn revoke(&self, r: &Request, _: &Resource) -> Result<Applied, ExternalError> {
         Ok(Applied {
             identity: r.requester.to_string(),
             action: "revoked".into(),

@@ -11,13 +11,14 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::jobs::{Worker, WorkerSettings};
 use crate::store::{self, Db, StoreError};
-use crate::workflow::{Directory, NoGroups, Provisioner, Workflow, WorkflowDeps};
+use crate::workflow::{Directory, NoGroups, Notifier, Provisioner, Workflow, WorkflowDeps};
 
 /// The seams a caller may choose; `AppOptions::new` picks production's where there is one.
 pub struct AppOptions {
     pub clock: SharedClock,
     pub provisioner: Arc<dyn Provisioner>,
     pub directory: Arc<dyn Directory>,
+    pub notifier: Option<Arc<dyn Notifier>>,
     /// Run the job worker in the background. Tests that drive time by hand turn it off and
     /// call `App::run_due_jobs`.
     pub background_worker: bool,
@@ -29,6 +30,7 @@ impl AppOptions {
             clock: Arc::new(SystemClock),
             provisioner,
             directory: Arc::new(NoGroups),
+            notifier: None,
             background_worker: true,
         }
     }
@@ -69,6 +71,7 @@ impl App {
             admins: config.settings.admins.clone(),
             directory: opts.directory,
             provisioner: opts.provisioner,
+            notifier: opts.notifier,
             max_attempts: config.settings.job_max_attempts,
             wake: wake.clone(),
         }));

@@ -16,6 +16,7 @@ use crate::clock::SharedClock;
 use crate::domain::RequestId;
 use crate::store::jobs::{self as rows, Claim, Job, NewJob};
 use crate::store::{Conn, Db, StoreError};
+use crate::workflow::{Audience, Notice};
 
 /// What a job does. Stored as its `kind` and a JSON payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +26,12 @@ pub enum JobSpec {
     Provision { request: RequestId },
     /// Take the access away: due at expiry, or now when someone revokes it.
     Revoke { request: RequestId },
+    /// Tell people about a step of the request.
+    Notify {
+        request: RequestId,
+        notice: Notice,
+        audience: Audience,
+    },
 }
 
 impl JobSpec {
@@ -32,12 +39,15 @@ impl JobSpec {
         match self {
             JobSpec::Provision { .. } => "provision",
             JobSpec::Revoke { .. } => "revoke",
+            JobSpec::Notify { .. } => "notify",
         }
     }
 
     pub fn request(&self) -> Option<RequestId> {
         match self {
-            JobSpec::Provision { request } | JobSpec::Revoke { request } => Some(*request),
+            JobSpec::Provision { request }
+            | JobSpec::Revoke { request }
+            | JobSpec::Notify { request, .. } => Some(*request),
         }
     }
 
@@ -47,6 +57,7 @@ impl JobSpec {
         match self {
             JobSpec::Provision { request } => Some(format!("provision:{}", request.get())),
             JobSpec::Revoke { request } => Some(format!("revoke:{}", request.get())),
+            JobSpec::Notify { .. } => None,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod jobs;
+pub mod slack;
 pub mod store;
 pub mod telemetry;
 pub mod workflow;

@@ -241,3 +241,29 @@ pub async fn update_guarded(
         .await?;
     Ok(res.rows_affected == 1)
 }
+
+/// Records where the request's channel message is. Not a change of the request itself, so the
+/// version stays: a decision being made at the same moment is not disturbed.
+pub async fn set_message(c: &impl Conn, id: RequestId, channel: &str, ts: &str) -> StoreResult<()> {
+    Entity::update_many()
+        .col_expr(Column::SlackChannel, Expr::value(channel))
+        .col_expr(Column::SlackTs, Expr::value(ts))
+        .filter(Column::Id.eq(id.get()))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_by_message(
+    c: &impl Conn,
+    channel: &str,
+    ts: &str,
+) -> StoreResult<Option<Request>> {
+    Entity::find()
+        .filter(Column::SlackChannel.eq(channel))
+        .filter(Column::SlackTs.eq(ts))
+        .one(c)
+        .await?
+        .map(Request::try_from)
+        .transpose()
+}

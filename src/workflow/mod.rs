@@ -23,7 +23,10 @@ use crate::store::roles::{self, AppRole};
 use crate::store::{self, Db, Tx};
 
 pub use errors::{Field, WorkflowError};
-pub use ports::{Applied, Directory, NoGroups, ProvisionError, Provisioner};
+pub use ports::{
+    Applied, Audience, Directory, ExternalError, MessageRef, NoGroups, Notice, Notifier,
+    Provisioner,
+};
 pub use requests::{Submission, Via};
 pub use reviewers::Scope;
 
@@ -35,6 +38,7 @@ pub struct Workflow {
     admins: Vec<Principal>,
     directory: Arc<dyn Directory>,
     provisioner: Arc<dyn Provisioner>,
+    notifier: Option<Arc<dyn Notifier>>,
     max_attempts: u32,
     wake: Arc<Notify>,
 }
@@ -47,6 +51,8 @@ pub struct WorkflowDeps {
     pub admins: Vec<Principal>,
     pub directory: Arc<dyn Directory>,
     pub provisioner: Arc<dyn Provisioner>,
+    /// None: nobody is told anything (no Slack configured); no notification jobs are queued.
+    pub notifier: Option<Arc<dyn Notifier>>,
     pub max_attempts: u32,
     /// Notified after a commit that added jobs.
     pub wake: Arc<Notify>,
@@ -76,6 +82,7 @@ impl Workflow {
             admins,
             directory: deps.directory,
             provisioner: deps.provisioner,
+            notifier: deps.notifier,
             max_attempts: deps.max_attempts,
             wake: deps.wake,
         }
@@ -175,7 +182,41 @@ impl Workflow {
         for (spec, at) in &step.jobs {
             jobs::enqueue(tx, spec, *at, self.max_attempts, now).await?;
         }
+        if let Some(notice) = notice_for(step.event) {
+            self.enqueue_notices(tx, current.id, notice).await?;
+        }
         self.load(tx, current.id).await
+    }
+
+    /// Queues the deliveries of `notice`, one job per audience, when there is a notifier.
+    async fn enqueue_notices(
+        &self,
+        tx: &Tx,
+        id: RequestId,
+        notice: Notice,
+    ) -> Result<(), WorkflowError> {
+        if self.notifier.is_none() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        for audience in notice.audiences() {
+            let spec = JobSpec::Notify {
+                request: id,
+                notice,
+                audience: *audience,
+            };
+            jobs::enqueue(tx, &spec, now, self.max_attempts, now).await?;
+        }
+        Ok(())
+    }
+
+    /// The request whose channel message this is, if any.
+    pub async fn request_by_message(
+        &self,
+        channel: &str,
+        ts: &str,
+    ) -> Result<Option<Request>, WorkflowError> {
+        Ok(store::requests::find_by_message(self.db.conn(), channel, ts).await?)
     }
 
     /// Commits, then wakes the job worker if the step added jobs.
@@ -204,5 +245,21 @@ impl Workflow {
             },
             Err(_) => err,
         }
+    }
+}
+
+/// What people hear about each step; steps in between (provisioning started, revoking) are quiet.
+fn notice_for(event: Event) -> Option<Notice> {
+    match event {
+        Event::Approve => Some(Notice::Approved),
+        Event::Deny => Some(Notice::Denied),
+        Event::Cancel => Some(Notice::Cancelled),
+        Event::Lapse => Some(Notice::Lapsed),
+        Event::Provisioned => Some(Notice::Active),
+        Event::ProvisioningFailed => Some(Notice::ProvisioningFailed),
+        Event::Extend => Some(Notice::Extended),
+        Event::RevocationDone(crate::domain::EndReason::Expired) => Some(Notice::Expired),
+        Event::RevocationDone(crate::domain::EndReason::Revoked) => Some(Notice::Revoked),
+        Event::StartProvisioning | Event::Retry | Event::Expire | Event::Revoke => None,
     }
 }

@@ -1,7 +1,9 @@
-//! What `workflow` needs from the outside world, as traits: group membership (Slack) and
-//! changing access on platforms (connectors). Implementations live at the edges.
+//! What `workflow` needs from the outside world, as traits: group membership and messages
+//! (Slack), and changing access on platforms (connectors). Implementations live at the edges.
 
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use crate::config::Resource;
 use crate::domain::{GroupId, SlackUserId};
@@ -33,7 +35,7 @@ pub struct Applied {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProvisionError {
+pub enum ExternalError {
     #[error("{message}")]
     Retryable {
         message: String,
@@ -46,14 +48,80 @@ pub enum ProvisionError {
 /// Grants and revokes access on platforms. Both are idempotent and verify the result.
 #[async_trait::async_trait]
 pub trait Provisioner: Send + Sync + 'static {
-    async fn grant(
-        &self,
-        request: &Request,
-        resource: &Resource,
-    ) -> Result<Applied, ProvisionError>;
+    async fn grant(&self, request: &Request, resource: &Resource)
+    -> Result<Applied, ExternalError>;
     async fn revoke(
         &self,
         request: &Request,
         resource: &Resource,
-    ) -> Result<Applied, ProvisionError>;
+    ) -> Result<Applied, ExternalError>;
+}
+
+/// Something people should hear about a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    Submitted,
+    Approved,
+    Denied,
+    Cancelled,
+    Lapsed,
+    Active,
+    Extended,
+    ProvisioningFailed,
+    Expired,
+    Revoked,
+}
+
+/// Who hears it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// The request's message in the Access Requests channel (updated) and its thread.
+    Channel,
+    /// A DM to the person who asked.
+    Requester,
+    /// DMs to the resource's reviewers.
+    Reviewers,
+}
+
+/// Where a request's channel message is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRef {
+    pub channel: String,
+    pub ts: String,
+}
+
+/// Tells people about requests. Each call is one delivery job: it may be retried, so it should
+/// do its idempotent parts (updating the channel message) before the others.
+#[async_trait::async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    /// For `Audience::Channel`, returns where the request's message now is when it posted one.
+    async fn notify(
+        &self,
+        request: &Request,
+        resource: &Resource,
+        notice: Notice,
+        audience: Audience,
+    ) -> Result<Option<MessageRef>, ExternalError>;
+}
+
+impl Notice {
+    /// Who hears about each step.
+    pub fn audiences(self) -> &'static [Audience] {
+        match self {
+            Notice::Submitted => &[Audience::Channel],
+            Notice::ProvisioningFailed => {
+                &[Audience::Channel, Audience::Requester, Audience::Reviewers]
+            }
+            Notice::Approved
+            | Notice::Denied
+            | Notice::Lapsed
+            | Notice::Active
+            | Notice::Extended
+            | Notice::Expired
+            | Notice::Revoked => &[Audience::Channel, Audience::Requester],
+            Notice::Cancelled => &[Audience::Channel],
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{Applied, ProvisionError, Step, Workflow, WorkflowError};
+use super::{Applied, Audience, ExternalError, Notice, Step, Workflow, WorkflowError};
 use crate::audit::{self, Actor, Entry};
 use crate::domain::{EndReason, Event, RequestId, Status};
 use crate::jobs::{JobError, JobSpec, Outcome, Runner};
@@ -11,17 +11,17 @@ use crate::store::jobs::Job;
 use crate::store::requests::{Changes, Request};
 use crate::store::{self, grants::NewGrant};
 
-impl From<ProvisionError> for JobError {
-    fn from(e: ProvisionError) -> Self {
+impl From<ExternalError> for JobError {
+    fn from(e: ExternalError) -> Self {
         match e {
-            ProvisionError::Retryable {
+            ExternalError::Retryable {
                 message,
                 retry_after,
             } => JobError::Retryable {
                 message,
                 retry_after,
             },
-            ProvisionError::Permanent(m) => JobError::Permanent(m),
+            ExternalError::Permanent(m) => JobError::Permanent(m),
         }
     }
 }
@@ -52,7 +52,6 @@ impl Workflow {
         jobs: Vec<(JobSpec, chrono::DateTime<chrono::Utc>)>,
     ) -> Result<Request, WorkflowError> {
         let tx = self.db.begin().await?;
-        let wakes = !jobs.is_empty();
         let updated = self
             .apply(
                 &tx,
@@ -66,7 +65,7 @@ impl Workflow {
                 },
             )
             .await?;
-        self.commit(tx, wakes).await?;
+        self.commit(tx, true).await?;
         Ok(updated)
     }
 
@@ -155,7 +154,7 @@ impl Workflow {
             )
             .await?;
         store::grants::mark_revoked(&tx, current.id.get(), &applied.action, now).await?;
-        self.commit(tx, false).await?;
+        self.commit(tx, true).await?;
         tracing::info!(request = %current.id, identity = %applied.identity, reason = why.as_str(), "access removed");
         Ok(updated)
     }
@@ -278,12 +277,39 @@ impl Workflow {
     }
 }
 
+impl Workflow {
+    async fn run_notify(
+        &self,
+        id: RequestId,
+        notice: Notice,
+        audience: Audience,
+    ) -> Result<Outcome, JobError> {
+        let Some(notifier) = &self.notifier else {
+            return Ok(Outcome::Done);
+        };
+        let request = self.request(id).await?;
+        let resource = self.resource_of(&request)?;
+        if let Some(at) = notifier
+            .notify(&request, resource, notice, audience)
+            .await?
+        {
+            store::requests::set_message(self.db.conn(), id, &at.channel, &at.ts).await?;
+        }
+        Ok(Outcome::Done)
+    }
+}
+
 #[async_trait::async_trait]
 impl Runner for Workflow {
     async fn run(&self, spec: &JobSpec, _job: &Job) -> Result<Outcome, JobError> {
         match spec {
             JobSpec::Provision { request } => self.run_provision(*request).await,
             JobSpec::Revoke { request } => self.run_revoke(*request).await,
+            JobSpec::Notify {
+                request,
+                notice,
+                audience,
+            } => self.run_notify(*request, *notice, *audience).await,
         }
     }
 
@@ -291,6 +317,9 @@ impl Runner for Workflow {
         match spec {
             JobSpec::Provision { request } => self.provisioning_gave_up(*request, error).await?,
             JobSpec::Revoke { request } => self.revocation_gave_up(*request, error).await?,
+            // A message that could not be delivered is logged by the worker and kept as a
+            // failed job that admins see; the request itself is unaffected.
+            JobSpec::Notify { .. } => {}
         }
         Ok(())
     }

@@ -117,7 +117,9 @@ impl Workflow {
             },
         )
         .await?;
-        self.commit(tx, false).await?;
+        self.enqueue_notices(&tx, request.id, super::Notice::Submitted)
+            .await?;
+        self.commit(tx, true).await?;
         tracing::info!(request = %request.id, resource = %resource.id, "request submitted");
         Ok(request)
     }
@@ -228,7 +230,7 @@ impl Workflow {
                     },
                 )
                 .await?;
-            self.commit(tx, false).await?;
+            self.commit(tx, true).await?;
             Ok(updated)
         }
         .await;
@@ -265,7 +267,7 @@ impl Workflow {
                 },
             )
             .await?;
-        self.commit(tx, false).await?;
+        self.commit(tx, true).await?;
         Ok(updated)
     }
 
@@ -289,7 +291,7 @@ impl Workflow {
                 },
             )
             .await?;
-        self.commit(tx, false).await?;
+        self.commit(tx, true).await?;
         Ok(updated)
     }
 

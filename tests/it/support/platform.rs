@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use gatehouse::config::Resource;
 use gatehouse::store::requests::Request;
-use gatehouse::workflow::{Applied, ProvisionError, Provisioner};
+use gatehouse::workflow::{Applied, ExternalError, Provisioner};
 
 #[derive(Default)]
 struct State {
     /// (identity, what) pairs the platform grants right now.
     held: BTreeSet<(String, String)>,
     /// Failures to answer with, one per call, before behaving normally again.
-    failures: VecDeque<ProvisionError>,
+    failures: VecDeque<ExternalError>,
     grant_calls: usize,
     revoke_calls: usize,
 }
@@ -51,12 +51,12 @@ impl FakePlatform {
         let mut s = self.state.lock().unwrap();
         for _ in 0..n {
             s.failures.push_back(if retryable {
-                ProvisionError::Retryable {
+                ExternalError::Retryable {
                     message: "platform answered 503 Service Unavailable".into(),
                     retry_after: Some(Duration::from_secs(1)),
                 }
             } else {
-                ProvisionError::Permanent("role ANALYTICS_RO does not exist".into())
+                ExternalError::Permanent("role ANALYTICS_RO does not exist".into())
             });
         }
     }
@@ -73,7 +73,7 @@ impl Provisioner for FakePlatform {
         &self,
         request: &Request,
         resource: &Resource,
-    ) -> Result<Applied, ProvisionError> {
+    ) -> Result<Applied, ExternalError> {
         let mut s = self.state.lock().unwrap();
         s.grant_calls += 1;
         if let Some(e) = s.failures.pop_front() {
@@ -95,7 +95,7 @@ impl Provisioner for FakePlatform {
         &self,
         request: &Request,
         resource: &Resource,
-    ) -> Result<Applied, ProvisionError> {
+    ) -> Result<Applied, ExternalError> {
         let mut s = self.state.lock().unwrap();
         s.revoke_calls += 1;
         if let Some(e) = s.failures.pop_front() {

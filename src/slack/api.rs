@@ -1,0 +1,430 @@
+//! Slack's Web API, as Gatehouse uses it: one client, JSON in and out through slack-morphism's
+//! session, limits per method tier and per channel (governor), and errors that never carry a token.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultKeyedRateLimiter, Quota};
+use serde_json::{Value, json};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use crate::config::Secret;
+
+/// What a Slack call can fail with. Messages are safe to log and show: tokens are redacted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlackError {
+    /// Slack answered `ok: false` with this code (e.g. `channel_not_found`, `user_not_found`).
+    #[error("Slack answered `{code}` to {method}")]
+    Api { method: &'static str, code: String },
+    #[error("Slack is rate limiting {method}")]
+    RateLimited {
+        method: &'static str,
+        retry_after: Option<Duration>,
+    },
+    #[error("cannot reach Slack for {method}: {detail}")]
+    Transport {
+        method: &'static str,
+        detail: String,
+    },
+    #[error("Slack's answer to {method} lacks {what}")]
+    Unexpected {
+        method: &'static str,
+        what: &'static str,
+    },
+}
+
+impl SlackError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            SlackError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Worth another try later: rate limits, network trouble, Slack's own hiccups.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SlackError::RateLimited { .. } | SlackError::Transport { .. } => true,
+            SlackError::Api { code, .. } => {
+                matches!(
+                    code.as_str(),
+                    "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout"
+                )
+            }
+            SlackError::Unexpected { .. } => false,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SlackError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Removes anything shaped like a Slack token from text that may reach a log or a person.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = ["xoxb-", "xoxp-", "xoxa-", "xoxe-", "xapp-"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        out.push_str(&rest[..i]);
+        out.push_str("xox…[redacted]");
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A message: `text` is the notification fallback, `blocks` what people see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub text: String,
+    pub blocks: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotInfo {
+    pub user_id: String,
+    pub team_id: String,
+}
+
+/// What Gatehouse needs to know of a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub tz: Option<String>,
+    pub deleted: bool,
+    pub restricted: bool,
+    pub is_bot: bool,
+}
+
+struct Limits {
+    /// Per method, by Slack's tier: T2 20/min, T3 50/min, T4 100/min.
+    tier2: DefaultKeyedRateLimiter<&'static str>,
+    tier3: DefaultKeyedRateLimiter<&'static str>,
+    tier4: DefaultKeyedRateLimiter<&'static str>,
+    /// chat.postMessage: about one message a second per channel, short bursts allowed.
+    channels: DefaultKeyedRateLimiter<String>,
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+fn tier(method: &str) -> u8 {
+    match method {
+        "usergroups.users.list" => 2,
+        "views.open" | "views.update" | "views.push" | "views.publish" | "users.info"
+        | "chat.postEphemeral" | "auth.test" => 4,
+        _ => 3,
+    }
+}
+
+#[derive(Clone)]
+pub struct SlackApi {
+    client: Arc<SlackHyperClient>,
+    token: SlackApiToken,
+    limits: Arc<Limits>,
+}
+
+/// The connector of slack.md §4.4: https or plain http (for slack-sim), with `SLACK_API_URL`.
+pub fn hyper_client(api_url: &str) -> Result<Arc<SlackHyperClient>, SlackError> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| SlackError::Transport {
+            method: "connect",
+            detail: format!("no TLS root certificates on this machine: {e}"),
+        })?
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    let connector = SlackClientHyperConnector::from(https).with_slack_api_url(api_url);
+    Ok(Arc::new(SlackClient::new(connector)))
+}
+
+impl SlackApi {
+    pub fn new(client: Arc<SlackHyperClient>, bot_token: &Secret) -> Self {
+        let burst = NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN);
+        let per_second = NonZeroU32::MIN;
+        SlackApi {
+            client,
+            token: SlackApiToken::new(bot_token.expose().to_owned().into()),
+            limits: Arc::new(Limits {
+                tier2: DefaultKeyedRateLimiter::keyed(per_minute(20)),
+                tier3: DefaultKeyedRateLimiter::keyed(per_minute(50)),
+                tier4: DefaultKeyedRateLimiter::keyed(per_minute(100)),
+                channels: DefaultKeyedRateLimiter::keyed(
+                    Quota::per_second(per_second).allow_burst(burst),
+                ),
+            }),
+        }
+    }
+
+    async fn throttle(&self, method: &'static str) {
+        let limiter = match tier(method) {
+            2 => &self.limits.tier2,
+            4 => &self.limits.tier4,
+            _ => &self.limits.tier3,
+        };
+        limiter.until_key_ready(&method).await;
+    }
+
+    fn map_err(method: &'static str, e: SlackClientError) -> SlackError {
+        match e {
+            SlackClientError::ApiError(api) => SlackError::Api {
+                method,
+                code: api.code,
+            },
+            SlackClientError::RateLimitError(rl) => SlackError::RateLimited {
+                method,
+                retry_after: rl.retry_after,
+            },
+            other => SlackError::Transport {
+                method,
+                detail: redact(&other.to_string()),
+            },
+        }
+    }
+
+    /// POSTs JSON to `method`; returns Slack's answer (already checked for `ok`).
+    async fn post(&self, method: &'static str, body: Value) -> Result<Value, SlackError> {
+        self.throttle(method).await;
+        let session = self.client.open_session(&self.token);
+        session
+            .http_session_api
+            .http_post::<Value, Value>(method, &body, None)
+            .await
+            .map_err(|e| Self::map_err(method, e))
+    }
+
+    async fn get(
+        &self,
+        method: &'static str,
+        params: &[(&str, &str)],
+    ) -> Result<Value, SlackError> {
+        self.throttle(method).await;
+        let session = self.client.open_session(&self.token);
+        let params: Vec<(&str, Option<&str>)> =
+            params.iter().map(|(k, v)| (*k, Some(*v))).collect();
+        session
+            .http_session_api
+            .http_get::<Value, _, &str>(method, &params, None)
+            .await
+            .map_err(|e| Self::map_err(method, e))
+    }
+
+    pub async fn auth_test(&self) -> Result<BotInfo, SlackError> {
+        let v = self.post("auth.test", json!({})).await?;
+        Ok(BotInfo {
+            user_id: str_field(&v, "user_id", "auth.test")?,
+            team_id: str_field(&v, "team_id", "auth.test")?,
+        })
+    }
+
+    /// Posts to a channel (or a thread of it); returns the message's `ts`.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        msg: &Message,
+        thread_ts: Option<&str>,
+    ) -> Result<String, SlackError> {
+        self.limits
+            .channels
+            .until_key_ready(&channel.to_owned())
+            .await;
+        let mut body = json!({ "channel": channel, "text": msg.text, "blocks": msg.blocks, "unfurl_links": false });
+        if let Some(ts) = thread_ts {
+            body["thread_ts"] = json!(ts);
+        }
+        let v = self.post("chat.postMessage", body).await?;
+        str_field(&v, "ts", "chat.postMessage")
+    }
+
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        msg: &Message,
+    ) -> Result<(), SlackError> {
+        self.post(
+            "chat.update",
+            json!({ "channel": channel, "ts": ts, "text": msg.text, "blocks": msg.blocks }),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        msg: &Message,
+    ) -> Result<(), SlackError> {
+        self.post(
+            "chat.postEphemeral",
+            json!({ "channel": channel, "user": user, "text": msg.text, "blocks": msg.blocks }),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn permalink(&self, channel: &str, ts: &str) -> Result<String, SlackError> {
+        let v = self
+            .get(
+                "chat.getPermalink",
+                &[("channel", channel), ("message_ts", ts)],
+            )
+            .await?;
+        str_field(&v, "permalink", "chat.getPermalink")
+    }
+
+    /// Opens a modal; returns its view id.
+    pub async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<String, SlackError> {
+        let v = self
+            .post(
+                "views.open",
+                json!({ "trigger_id": trigger_id, "view": view }),
+            )
+            .await?;
+        v["view"]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(SlackError::Unexpected {
+                method: "views.open",
+                what: "view.id",
+            })
+    }
+
+    pub async fn update_view(&self, view_id: &str, view: &Value) -> Result<(), SlackError> {
+        self.post("views.update", json!({ "view_id": view_id, "view": view }))
+            .await
+            .map(drop)
+    }
+
+    pub async fn publish_home(&self, user: &str, view: &Value) -> Result<(), SlackError> {
+        self.post("views.publish", json!({ "user_id": user, "view": view }))
+            .await
+            .map(drop)
+    }
+
+    /// The DM channel with `user`.
+    pub async fn open_dm(&self, user: &str) -> Result<String, SlackError> {
+        let v = self
+            .post("conversations.open", json!({ "users": [user] }))
+            .await?;
+        v["channel"]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(SlackError::Unexpected {
+                method: "conversations.open",
+                what: "channel.id",
+            })
+    }
+
+    pub async fn user_info(&self, user: &str) -> Result<UserInfo, SlackError> {
+        let v = self.get("users.info", &[("user", user)]).await?;
+        let u = &v["user"];
+        let name = u["real_name"]
+            .as_str()
+            .or(u["profile"]["real_name"].as_str())
+            .or(u["name"].as_str())
+            .unwrap_or(user)
+            .to_owned();
+        Ok(UserInfo {
+            id: str_field(u, "id", "users.info")?,
+            name,
+            email: u["profile"]["email"].as_str().map(str::to_owned),
+            tz: u["tz"].as_str().map(str::to_owned),
+            deleted: u["deleted"].as_bool().unwrap_or(false),
+            restricted: u["is_restricted"].as_bool().unwrap_or(false)
+                || u["is_ultra_restricted"].as_bool().unwrap_or(false),
+            is_bot: u["is_bot"].as_bool().unwrap_or(false),
+        })
+    }
+
+    pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, SlackError> {
+        let v = self
+            .get("usergroups.users.list", &[("usergroup", group)])
+            .await?;
+        Ok(v["users"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    pub async fn add_reaction(
+        &self,
+        channel: &str,
+        ts: &str,
+        name: &str,
+    ) -> Result<(), SlackError> {
+        match self
+            .post(
+                "reactions.add",
+                json!({ "channel": channel, "timestamp": ts, "name": name }),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("already_reacted") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn str_field(v: &Value, key: &str, method: &'static str) -> Result<String, SlackError> {
+    v[key]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or(SlackError::Unexpected {
+            method,
+            what: "a field it always sends",
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_redacted_wherever_they_appear() {
+        assert_eq!(
+            redact("bad token xoxb-123-456-abcDEF in header; app xapp-1-A0-99."),
+            "bad token xox…[redacted] in header; app xox…[redacted]."
+        );
+        assert_eq!(redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn retryable_errors_are_told_apart() {
+        let rl = SlackError::RateLimited {
+            method: "chat.postMessage",
+            retry_after: Some(Duration::from_secs(3)),
+        };
+        assert!(rl.is_retryable());
+        assert_eq!(rl.retry_after(), Some(Duration::from_secs(3)));
+        let gone = SlackError::Api {
+            method: "chat.postMessage",
+            code: "channel_not_found".into(),
+        };
+        assert!(!gone.is_retryable());
+    }
+}

@@ -1,0 +1,3 @@
+//! Slack: Socket Mode, the Web API, views, handlers and notifications. The only code that imports slack-morphism.
+
+pub mod api;
