@@ -44,10 +44,13 @@ pub enum StartError {
     Migrate(#[source] StoreError),
     #[error("cannot record the catalog's resources: {0}")]
     Catalog(#[source] StoreError),
+    #[error(transparent)]
+    Slack(#[from] crate::slack::SlackStartError),
 }
 
 pub struct App {
     workflow: Arc<Workflow>,
+    slack: Option<crate::slack::Runtime>,
     worker: Worker,
     background: Option<JoinHandle<()>>,
     shutdown: CancellationToken,
@@ -63,15 +66,32 @@ impl App {
             .await
             .map_err(StartError::Catalog)?;
 
+        // Slack is on when all of its settings are there; its tokens are checked before anything runs.
+        let s = &config.settings.slack;
+        let slack = match (&s.bot_token, &s.app_token, &s.channel) {
+            (Some(bot), Some(app), Some(channel)) => {
+                Some(crate::slack::connect(s, bot, app, channel).await?)
+            }
+            _ => None,
+        };
+        let directory = match &slack {
+            Some(parts) => parts.directory(),
+            None => opts.directory,
+        };
+        let notifier = match &slack {
+            Some(parts) => Some(parts.notifier()),
+            None => opts.notifier,
+        };
+
         let wake = Arc::new(Notify::new());
         let workflow = Arc::new(Workflow::new(WorkflowDeps {
             db: db.clone(),
             catalog: Arc::new(config.catalog),
             clock: opts.clock.clone(),
             admins: config.settings.admins.clone(),
-            directory: opts.directory,
+            directory,
             provisioner: opts.provisioner,
-            notifier: opts.notifier,
+            notifier,
             max_attempts: config.settings.job_max_attempts,
             wake: wake.clone(),
         }));
@@ -89,6 +109,10 @@ impl App {
                 settings.clone(),
             )
         };
+        let slack = match slack {
+            Some(parts) => Some(parts.listen(workflow.clone()).await?),
+            None => None,
+        };
         let shutdown = CancellationToken::new();
         let background = opts
             .background_worker
@@ -101,6 +125,7 @@ impl App {
         let worker = new_worker();
         Ok(App {
             workflow,
+            slack,
             worker,
             background,
             shutdown,
@@ -120,8 +145,19 @@ impl App {
         self.worker.run_due().await
     }
 
-    /// Stops the background worker, letting a running job finish.
+    /// Waits until Slack's Socket Mode said hello; true at once when Slack is off.
+    pub async fn slack_connected(&self, timeout: std::time::Duration) -> bool {
+        match &self.slack {
+            Some(rt) => rt.wait_connected(timeout).await,
+            None => true,
+        }
+    }
+
+    /// Stops taking envelopes, then stops the background worker, letting a running job finish.
     pub async fn shutdown(mut self) {
+        if let Some(rt) = self.slack.take() {
+            rt.shutdown().await;
+        }
         self.shutdown.cancel();
         if let Some(task) = self.background.take()
             && let Err(e) = task.await

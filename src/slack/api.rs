@@ -227,6 +227,18 @@ impl SlackApi {
             .map_err(|e| Self::map_err(method, e))
     }
 
+    /// Checks an app-level token the way Socket Mode will use it.
+    pub async fn check_app_token(&self, app_token: &Secret) -> Result<(), SlackError> {
+        let token = SlackApiToken::new(app_token.expose().to_owned().into());
+        let session = self.client.open_session(&token);
+        session
+            .http_session_api
+            .http_post::<Value, Value>("apps.connections.open", &json!({}), None)
+            .await
+            .map(drop)
+            .map_err(|e| Self::map_err("apps.connections.open", e))
+    }
+
     pub async fn auth_test(&self) -> Result<BotInfo, SlackError> {
         let v = self.post("auth.test", json!({})).await?;
         Ok(BotInfo {

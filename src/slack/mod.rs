@@ -1,3 +1,135 @@
-//! Slack: Socket Mode, the Web API, views, handlers and notifications. The only code that imports slack-morphism.
+//! Slack: Socket Mode, the Web API, views, handlers and notifications. The only code that
+//! imports slack-morphism.
 
 pub mod api;
+pub mod context;
+pub mod directory;
+pub mod handlers;
+pub mod home;
+pub mod modals;
+pub mod notifier;
+pub mod socket;
+pub mod views;
+
+use std::sync::Arc;
+
+use slack_morphism::prelude::{
+    SlackClientHyperHttpsConnector, SlackClientSocketModeListener, SlackHyperClient,
+};
+use tokio::sync::watch;
+
+use crate::config::{Secret, SlackSettings};
+use crate::workflow::{Directory, Notifier, Workflow};
+use api::{BotInfo, SlackApi, SlackError};
+use notifier::Channel;
+
+/// Why Slack could not be started, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum SlackStartError {
+    #[error(
+        "Slack refused SLACK_BOT_TOKEN ({0}); copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions again"
+    )]
+    BotToken(String),
+    #[error(
+        "Slack refused SLACK_APP_TOKEN ({0}); create an app-level token (xapp-…) with connections:write under Basic Information"
+    )]
+    AppToken(String),
+    #[error("cannot reach Slack at SLACK_API_URL: {0}")]
+    Unreachable(SlackError),
+}
+
+/// Everything needed to talk to Slack, checked before anything else starts.
+pub struct SlackParts {
+    client: Arc<SlackHyperClient>,
+    pub api: SlackApi,
+    pub channel: Channel,
+    pub bot: BotInfo,
+    app_token: Secret,
+}
+
+fn classify(e: SlackError, refused: fn(String) -> SlackStartError) -> SlackStartError {
+    match e {
+        SlackError::Api { code, .. } => refused(code),
+        other => SlackStartError::Unreachable(other),
+    }
+}
+
+/// Builds the client and checks both tokens (slack-morphism itself would only log failed connects).
+pub async fn connect(
+    settings: &SlackSettings,
+    bot_token: &Secret,
+    app_token: &Secret,
+    channel: &str,
+) -> Result<SlackParts, SlackStartError> {
+    let client = api::hyper_client(&settings.api_url).map_err(SlackStartError::Unreachable)?;
+    let api = SlackApi::new(client.clone(), bot_token);
+    let bot = api
+        .auth_test()
+        .await
+        .map_err(|e| classify(e, SlackStartError::BotToken))?;
+    api.check_app_token(app_token)
+        .await
+        .map_err(|e| classify(e, SlackStartError::AppToken))?;
+    Ok(SlackParts {
+        client,
+        api,
+        channel: Channel::new(channel.to_owned()),
+        bot,
+        app_token: app_token.clone(),
+    })
+}
+
+impl SlackParts {
+    pub fn notifier(&self) -> Arc<dyn Notifier> {
+        Arc::new(notifier::SlackNotifier::new(
+            self.api.clone(),
+            self.channel.clone(),
+        ))
+    }
+
+    pub fn directory(&self) -> Arc<dyn Directory> {
+        Arc::new(directory::SlackDirectory::new(self.api.clone()))
+    }
+
+    /// Connects Socket Mode and starts handling envelopes.
+    pub async fn listen(self, workflow: Arc<Workflow>) -> Result<Runtime, SlackStartError> {
+        if let Ok(Some(chosen)) = workflow.requests_channel().await {
+            self.channel.set(chosen);
+        }
+        let (connected, watcher) = watch::channel(0u32);
+        let ctx = Arc::new(context::SlackContext {
+            workflow,
+            api: self.api,
+            channel: self.channel,
+            bot_user: self.bot.user_id,
+            connected,
+        });
+        let listener = socket::listen(self.client, &self.app_token, ctx)
+            .await
+            .map_err(SlackStartError::Unreachable)?;
+        Ok(Runtime {
+            listener,
+            connected: watcher,
+        })
+    }
+}
+
+/// The running Socket Mode listener.
+pub struct Runtime {
+    listener: SlackClientSocketModeListener<SlackClientHyperHttpsConnector>,
+    connected: watch::Receiver<u32>,
+}
+
+impl Runtime {
+    /// Waits until Slack said hello (at most `timeout`); false if it did not.
+    pub async fn wait_connected(&self, timeout: std::time::Duration) -> bool {
+        let mut rx = self.connected.clone();
+        tokio::time::timeout(timeout, rx.wait_for(|n| *n > 0))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    pub async fn shutdown(self) {
+        self.listener.shutdown().await;
+    }
+}

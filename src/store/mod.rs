@@ -3,11 +3,13 @@
 
 pub mod audit;
 mod entities;
+pub mod events;
 pub mod grants;
 pub mod jobs;
 pub mod requests;
 pub mod resources;
 pub mod roles;
+pub mod settings;
 
 use std::time::Duration;
 

@@ -267,3 +267,37 @@ pub async fn find_by_message(
         .map(Request::try_from)
         .transpose()
 }
+
+pub async fn list_by_requester(
+    c: &impl Conn,
+    requester: &SlackUserId,
+) -> StoreResult<Vec<Request>> {
+    Entity::find()
+        .filter(Column::Requester.eq(requester.as_str()))
+        .order_by_desc(Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Request::try_from)
+        .collect()
+}
+
+/// Sets the identity to grant to, guarded like a status change (and bumping the version).
+pub async fn set_identity(
+    c: &impl Conn,
+    from: &Request,
+    identity: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    update_guarded(
+        c,
+        from,
+        from.status,
+        Changes {
+            identity: Some(identity.to_owned()),
+            ..Changes::default()
+        },
+        now,
+    )
+    .await
+}

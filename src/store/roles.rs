@@ -101,3 +101,29 @@ pub async fn holders(c: &impl Conn, role: AppRole, scope: &str) -> StoreResult<V
         })
         .collect()
 }
+
+/// Every role granted from Slack.
+pub async fn all(c: &impl Conn) -> StoreResult<Vec<RoleGrant>> {
+    Entity::find()
+        .order_by_asc(Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| {
+            Ok(RoleGrant {
+                principal: m
+                    .principal
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("app role {}: {e}", m.id)))?,
+                role: if m.role == AppRole::Admin.as_str() {
+                    AppRole::Admin
+                } else {
+                    AppRole::Reviewer
+                },
+                scope: m.scope,
+                created_by: m.created_by,
+                created_at: m.created_at,
+            })
+        })
+        .collect()
+}

@@ -41,6 +41,10 @@ pub enum WorkflowError {
     Conflict(RequestId),
     #[error("resource `{0}` is no longer in the catalog")]
     ResourceGone(ResourceId),
+    #[error("the identity can no longer change: the request is {0}")]
+    IdentityTooLate(crate::domain::Status),
+    #[error("write the platform user or role to grant to (at most 255 characters)")]
+    BadIdentity,
     #[error("cannot look up Slack user groups: {0}")]
     Directory(String),
     #[error(transparent)]

@@ -5,6 +5,7 @@
 mod errors;
 mod ports;
 mod provisioning;
+mod queries;
 mod requests;
 mod reviewers;
 
@@ -24,8 +25,8 @@ use crate::store::{self, Db, Tx};
 
 pub use errors::{Field, WorkflowError};
 pub use ports::{
-    Applied, Audience, Directory, ExternalError, MessageRef, NoGroups, Notice, Notifier,
-    Provisioner,
+    Applied, Audience, Directory, ExternalError, MessageRef, NoGroups, Notice, NoticeContext,
+    Notifier, Provisioner,
 };
 pub use requests::{Submission, Via};
 pub use reviewers::Scope;
@@ -112,17 +113,45 @@ impl Workflow {
             .ok_or_else(|| WorkflowError::ResourceGone(req.resource.clone()))
     }
 
+    /// The user groups that matter (named as reviewers or admins anywhere) that `user` is in.
     async fn groups_of(&self, user: &SlackUserId) -> Result<Vec<GroupId>, WorkflowError> {
-        self.directory
-            .groups_of(user)
-            .await
-            .map_err(WorkflowError::Directory)
+        let mut candidates: Vec<GroupId> = Vec::new();
+        let named = self
+            .catalog
+            .resources
+            .iter()
+            .flat_map(|r| r.reviewers.iter())
+            .chain(self.admins.iter())
+            .cloned();
+        let added = roles::all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|g| g.principal);
+        for p in named.chain(added) {
+            if let Principal::Group(g) = p
+                && !candidates.contains(&g)
+            {
+                candidates.push(g);
+            }
+        }
+        let mut mine = Vec::new();
+        for g in candidates {
+            let members = self
+                .directory
+                .members_of(&g)
+                .await
+                .map_err(WorkflowError::Directory)?;
+            if members.contains(user) {
+                mine.push(g);
+            }
+        }
+        Ok(mine)
     }
 
     /// Reviewers of a resource: the catalog's, and those added from Slack.
     async fn reviewers_of(
         &self,
-        tx: &Tx,
+        tx: &impl store::Conn,
         resource: &Resource,
     ) -> Result<Vec<Principal>, WorkflowError> {
         let mut all = resource.reviewers.clone();
@@ -134,7 +163,7 @@ impl Workflow {
         Ok(all)
     }
 
-    async fn admins(&self, tx: &Tx) -> Result<Vec<Principal>, WorkflowError> {
+    async fn admins(&self, tx: &impl store::Conn) -> Result<Vec<Principal>, WorkflowError> {
         let mut all = self.admins.clone();
         for g in roles::holders(tx, AppRole::Admin, roles::ALL_RESOURCES).await? {
             if !all.contains(&g.principal) {

@@ -9,18 +9,18 @@ use crate::config::Resource;
 use crate::domain::{GroupId, SlackUserId};
 use crate::store::requests::Request;
 
-/// Which Slack user groups someone belongs to.
+/// Who is in a Slack user group.
 #[async_trait::async_trait]
 pub trait Directory: Send + Sync + 'static {
-    async fn groups_of(&self, user: &SlackUserId) -> Result<Vec<GroupId>, String>;
+    async fn members_of(&self, group: &GroupId) -> Result<Vec<SlackUserId>, String>;
 }
 
-/// A directory for setups without Slack user groups.
+/// A directory for setups without Slack user groups: every group is empty.
 pub struct NoGroups;
 
 #[async_trait::async_trait]
 impl Directory for NoGroups {
-    async fn groups_of(&self, _user: &SlackUserId) -> Result<Vec<GroupId>, String> {
+    async fn members_of(&self, _group: &GroupId) -> Result<Vec<SlackUserId>, String> {
         Ok(Vec::new())
     }
 }
@@ -92,6 +92,15 @@ pub struct MessageRef {
     pub ts: String,
 }
 
+/// Facts a notice may need beyond the request.
+#[derive(Debug, Clone, Default)]
+pub struct NoticeContext {
+    /// Everyone who reviews the resource (catalog and added from Slack).
+    pub reviewers: Vec<crate::domain::Principal>,
+    /// For failures: what went wrong, in the platform's words.
+    pub error: Option<String>,
+}
+
 /// Tells people about requests. Each call is one delivery job: it may be retried, so it should
 /// do its idempotent parts (updating the channel message) before the others.
 #[async_trait::async_trait]
@@ -103,6 +112,7 @@ pub trait Notifier: Send + Sync + 'static {
         resource: &Resource,
         notice: Notice,
         audience: Audience,
+        context: &NoticeContext,
     ) -> Result<Option<MessageRef>, ExternalError>;
 }
 

@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use super::{Applied, Audience, ExternalError, Notice, Step, Workflow, WorkflowError};
+use super::{
+    Applied, Audience, ExternalError, Notice, NoticeContext, Step, Workflow, WorkflowError,
+};
 use crate::audit::{self, Actor, Entry};
 use crate::domain::{EndReason, Event, RequestId, Status};
 use crate::jobs::{JobError, JobSpec, Outcome, Runner};
@@ -289,8 +291,21 @@ impl Workflow {
         };
         let request = self.request(id).await?;
         let resource = self.resource_of(&request)?;
+        let mut context = NoticeContext::default();
+        if audience == Audience::Reviewers {
+            context.reviewers = self.reviewers_of(self.db.conn(), resource).await?;
+        }
+        if notice == Notice::ProvisioningFailed {
+            context.error = store::audit::for_request(self.db.conn(), id.get())
+                .await?
+                .into_iter()
+                .rev()
+                .find(|e| e.action == "provisioning_failed")
+                .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.details).ok())
+                .and_then(|d| d["error"].as_str().map(str::to_owned));
+        }
         if let Some(at) = notifier
-            .notify(&request, resource, notice, audience)
+            .notify(&request, resource, notice, audience, &context)
             .await?
         {
             store::requests::set_message(self.db.conn(), id, &at.channel, &at.ts).await?;

@@ -14,4 +14,5 @@ mod jobs;
 mod lifecycle;
 mod properties;
 mod requests;
+mod slack_flow;
 mod tidy;

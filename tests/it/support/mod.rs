@@ -3,6 +3,7 @@
 pub mod app;
 pub mod db;
 pub mod platform;
+pub mod slack;
 
 pub use app::{TestApp, u};
 pub use db::{TestDb, backends};

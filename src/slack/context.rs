@@ -1,0 +1,19 @@
+//! What every Slack handler can reach, shared through slack-morphism's user state.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::api::SlackApi;
+use super::notifier::Channel;
+use crate::workflow::Workflow;
+
+pub struct SlackContext {
+    pub workflow: Arc<Workflow>,
+    pub api: SlackApi,
+    pub channel: Channel,
+    /// The bot's own user id (from auth.test), to ignore its own reactions.
+    pub bot_user: String,
+    /// Counts `hello`s: above zero once the socket is connected.
+    pub connected: watch::Sender<u32>,
+}

@@ -1,0 +1,54 @@
+//! Slack user groups as reviewer and admin groups: members from usergroups.users.list,
+//! cached for a few minutes so that every decision does not cost a call.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::api::SlackApi;
+use crate::domain::{GroupId, SlackUserId};
+use crate::workflow::Directory;
+
+const FRESH_FOR: Duration = Duration::from_secs(300);
+
+pub struct SlackDirectory {
+    api: SlackApi,
+    cache: Mutex<HashMap<GroupId, (Instant, Vec<SlackUserId>)>>,
+}
+
+impl SlackDirectory {
+    pub fn new(api: SlackApi) -> Self {
+        SlackDirectory {
+            api,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Directory for SlackDirectory {
+    async fn members_of(&self, group: &GroupId) -> Result<Vec<SlackUserId>, String> {
+        if let Some((at, members)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(group)
+            && at.elapsed() < FRESH_FOR
+        {
+            return Ok(members.clone());
+        }
+        let members: Vec<SlackUserId> = self
+            .api
+            .usergroup_members(group.as_str())
+            .await
+            .map_err(|e| e.to_string())?
+            .iter()
+            .filter_map(|u| SlackUserId::parse(u).ok())
+            .collect();
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(group.clone(), (Instant::now(), members.clone()));
+        Ok(members)
+    }
+}

@@ -1,0 +1,306 @@
+//! `/request-access` and `/access-admin`.
+
+use super::say;
+use crate::domain::{GrantDuration, Principal, ResourceId, SlackUserId};
+use crate::slack::context::SlackContext;
+use crate::slack::modals::{self, Prefill};
+use crate::workflow::{Scope, Submission};
+
+/// How the command is answered: a note only the person sees, or nothing (a modal opened).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reply {
+    Ephemeral(String),
+    Nothing,
+}
+
+/// `RESOURCE [DURATION] [REASON…]`, each part optional from the right.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OneLine<'a> {
+    pub resource: Option<&'a str>,
+    pub duration: Option<GrantDuration>,
+    pub reason: Option<String>,
+}
+
+pub fn parse_one_line(text: &str) -> Result<OneLine<'_>, String> {
+    let mut words = text.split_whitespace();
+    let resource = words.next();
+    let rest: Vec<&str> = words.collect();
+    let (duration, reason_words) = match rest.first() {
+        Some(w) if w.starts_with(|c: char| c.is_ascii_digit()) => match GrantDuration::parse(w) {
+            Ok(d) => (Some(d), &rest[1..]),
+            Err(e) => return Err(e.to_string()),
+        },
+        _ => (None, &rest[..]),
+    };
+    let reason = (!reason_words.is_empty()).then(|| reason_words.join(" "));
+    Ok(OneLine {
+        resource,
+        duration,
+        reason,
+    })
+}
+
+pub async fn request_access(
+    ctx: &SlackContext,
+    user: &SlackUserId,
+    text: &str,
+    trigger_id: &str,
+) -> Reply {
+    let line = match parse_one_line(text) {
+        Ok(l) => l,
+        Err(e) => {
+            return Reply::Ephemeral(format!(
+                "{e}. Usage: `/request-access RESOURCE [DURATION] [REASON…]`"
+            ));
+        }
+    };
+    let catalog = ctx.workflow.catalog();
+    let resource = line
+        .resource
+        .and_then(|r| ResourceId::parse(&r.to_lowercase()).ok())
+        .and_then(|id| catalog.resource(&id));
+    let complete = matches!(resource, Some(r) if !r.reason_required || line.reason.is_some());
+    if let (true, Some(resource)) = (complete, resource) {
+        let submitted = ctx
+            .workflow
+            .submit(Submission {
+                requester: user,
+                resource: resource.id.as_str(),
+                duration: line.duration,
+                reason: line.reason.as_deref(),
+                identity: None,
+            })
+            .await;
+        return Reply::Ephemeral(match submitted {
+            Ok(r) => format!(
+                "✅ Request #{} for *{}* ({}) is submitted. Reviewers see it in <#{}>; you will get a DM when it is decided.",
+                r.id.get(),
+                crate::slack::views::escape(&resource.name),
+                r.duration,
+                ctx.channel.get()
+            ),
+            Err(e) => say(&e),
+        });
+    }
+    let prefill = Prefill {
+        resource,
+        duration: line.duration,
+        reason: line.reason.as_deref(),
+    };
+    match ctx
+        .api
+        .open_view(trigger_id, &modals::request_form(&prefill))
+        .await
+    {
+        Ok(_) => Reply::Nothing,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open the request form");
+            Reply::Ephemeral(
+                "Slack would not open the request form; please run the command again.".into(),
+            )
+        }
+    }
+}
+
+/// Reads `<@U123|name>`, `<!subteam^S123|@group>` or a bare ID.
+pub fn parse_principal(word: &str) -> Option<Principal> {
+    let inner = word.trim_start_matches('<').trim_end_matches('>');
+    let id = inner
+        .strip_prefix('@')
+        .or_else(|| inner.strip_prefix("!subteam^"))
+        .unwrap_or(inner);
+    let id = id.split('|').next().unwrap_or(id);
+    id.parse().ok()
+}
+
+/// Reads `<#C123|name>` or a bare channel ID.
+pub fn parse_channel(word: &str) -> Option<String> {
+    let inner = word.trim_start_matches('<').trim_end_matches('>');
+    let id = inner.strip_prefix('#').unwrap_or(inner);
+    let id = id.split('|').next().unwrap_or(id);
+    let ok = id.len() >= 3
+        && (id.starts_with('C') || id.starts_with('G'))
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    ok.then(|| id.to_owned())
+}
+
+const ADMIN_USAGE: &str = "Usage:\n• `/access-admin reviewers add @person-or-@group [RESOURCE]`\n• `/access-admin reviewers remove @person-or-@group [RESOURCE]`\n• `/access-admin reviewers list [RESOURCE]`\n• `/access-admin channel #channel`\nWithout RESOURCE, reviewers review every resource.";
+
+pub async fn access_admin(ctx: &SlackContext, user: &SlackUserId, text: &str) -> Reply {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let reply = match words.as_slice() {
+        ["reviewers", verb @ ("add" | "remove"), who, rest @ ..] if rest.len() <= 1 => {
+            let Some(principal) = parse_principal(who) else {
+                return Reply::Ephemeral(format!(
+                    "`{who}` is not a person or a user group; mention them, like @maria or @data-reviewers.\n{ADMIN_USAGE}"
+                ));
+            };
+            let scope = match rest.first() {
+                None => Scope::All,
+                Some(r) => match ResourceId::parse(r) {
+                    Ok(id) => Scope::Resource(id),
+                    Err(e) => return Reply::Ephemeral(e.to_string()),
+                },
+            };
+            let scope_text = match &scope {
+                Scope::All => "every resource".to_owned(),
+                Scope::Resource(r) => format!("`{r}`"),
+            };
+            let shown = match &principal {
+                Principal::User(u) => format!("<@{u}>"),
+                Principal::Group(g) => format!("<!subteam^{g}>"),
+            };
+            let result = if *verb == "add" {
+                ctx.workflow
+                    .add_reviewer(user, &principal, &scope)
+                    .await
+                    .map(|added| {
+                        if added {
+                            format!("{shown} now reviews {scope_text}.")
+                        } else {
+                            format!("{shown} already reviews {scope_text}.")
+                        }
+                    })
+            } else {
+                ctx.workflow.remove_reviewer(user, &principal, &scope).await.map(|removed| {
+                    if removed {
+                        format!("{shown} no longer reviews {scope_text}.")
+                    } else {
+                        format!("{shown} was not added as a reviewer of {scope_text} (reviewers named in the catalog are changed there).")
+                    }
+                })
+            };
+            result.unwrap_or_else(|e| say(&e))
+        }
+        ["reviewers", "list", rest @ ..] if rest.len() <= 1 => {
+            list_reviewers(ctx, user, rest.first().copied()).await
+        }
+        ["channel", channel] => change_channel(ctx, user, channel).await,
+        _ => ADMIN_USAGE.to_owned(),
+    };
+    Reply::Ephemeral(reply)
+}
+
+async fn list_reviewers(ctx: &SlackContext, user: &SlackUserId, resource: Option<&str>) -> String {
+    match ctx.workflow.is_admin(user).await {
+        Ok(true) => {}
+        Ok(false) => return "only a Gatehouse admin can do that".into(),
+        Err(e) => return say(&e),
+    }
+    let catalog = ctx.workflow.catalog();
+    let resources: Vec<_> = match resource {
+        None => catalog.resources.iter().collect(),
+        Some(r) => match ResourceId::parse(r)
+            .ok()
+            .and_then(|id| catalog.resource(&id))
+        {
+            Some(found) => vec![found],
+            None => return format!("there is no resource `{r}`"),
+        },
+    };
+    let show = |p: &Principal| match p {
+        Principal::User(u) => format!("<@{u}>"),
+        Principal::Group(g) => format!("<!subteam^{g}>"),
+    };
+    let mut lines = Vec::new();
+    for r in resources {
+        let added = match ctx
+            .workflow
+            .reviewers_added(&Scope::Resource(r.id.clone()))
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return say(&e),
+        };
+        let mut names: Vec<String> = r.reviewers.iter().map(show).collect();
+        names.extend(
+            added
+                .iter()
+                .map(|g| format!("{} (added by <@{}>)", show(&g.principal), g.created_by)),
+        );
+        let names = if names.is_empty() {
+            "_nobody yet_".to_owned()
+        } else {
+            names.join(", ")
+        };
+        lines.push(format!("• `{}`: {names}", r.id));
+    }
+    format!("*Reviewers*\n{}", lines.join("\n"))
+}
+
+async fn change_channel(ctx: &SlackContext, user: &SlackUserId, word: &str) -> String {
+    let Some(channel) = parse_channel(word) else {
+        return format!("`{word}` is not a channel; mention it, like #access-requests.");
+    };
+    match ctx.workflow.is_admin(user).await {
+        Ok(true) => {}
+        Ok(false) => return "only a Gatehouse admin can do that".into(),
+        Err(e) => return say(&e),
+    }
+    // Posting is the only sure test that the bot may post there.
+    let hello = crate::slack::views::note(
+        "Gatehouse will post access requests in this channel from now on.",
+    );
+    if let Err(e) = ctx.api.post_message(&channel, &hello, None).await {
+        return match e.code() {
+            Some("not_in_channel") => format!(
+                "I am not in <#{channel}>; invite me with `/invite @Gatehouse` there, then try again."
+            ),
+            Some("channel_not_found") => {
+                format!("I cannot see <#{channel}>; if it is private, invite me first.")
+            }
+            _ => format!("I cannot post in <#{channel}> ({e}); the channel was not changed."),
+        };
+    }
+    match ctx.workflow.set_requests_channel(user, &channel).await {
+        Ok(()) => {
+            ctx.channel.set(channel.clone());
+            format!("Access requests now go to <#{channel}>.")
+        }
+        Err(e) => say(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_requests_read_from_the_left() {
+        let l = parse_one_line("analytics-ro 8h quarterly report").unwrap();
+        assert_eq!(l.resource, Some("analytics-ro"));
+        assert_eq!(l.duration.map(|d| d.to_string()), Some("8h".into()));
+        assert_eq!(l.reason.as_deref(), Some("quarterly report"));
+        let l = parse_one_line("analytics-ro need it for the audit").unwrap();
+        assert_eq!(l.duration, None);
+        assert_eq!(l.reason.as_deref(), Some("need it for the audit"));
+        let l = parse_one_line("  ").unwrap();
+        assert_eq!(l.resource, None);
+        let err = parse_one_line("analytics-ro 8x because").unwrap_err();
+        assert!(err.contains("`8x` is not a duration"), "{err}");
+    }
+
+    #[test]
+    fn mentions_become_principals_and_channels() {
+        assert_eq!(
+            parse_principal("<@U0BOB|bob>").map(|p| p.to_string()),
+            Some("U0BOB".into())
+        );
+        assert_eq!(
+            parse_principal("<!subteam^S0DATA|@data>").map(|p| p.to_string()),
+            Some("S0DATA".into())
+        );
+        assert_eq!(
+            parse_principal("U0BOB").map(|p| p.to_string()),
+            Some("U0BOB".into())
+        );
+        assert_eq!(parse_principal("@bob"), None);
+        assert_eq!(
+            parse_channel("<#C0ACCESS|access-requests>").as_deref(),
+            Some("C0ACCESS")
+        );
+        assert_eq!(parse_channel("#general"), None);
+    }
+}

@@ -1,0 +1,111 @@
+//! Events: ✅ and ❌ reactions on request messages, and App Home being opened.
+
+use serde_json::Value;
+
+use super::{Malformed, say, str_at, user_at};
+use crate::slack::context::SlackContext;
+use crate::slack::{home, views};
+use crate::workflow::{Via, WorkflowError};
+
+/// ✅ in any of its spellings and skin tones.
+pub fn is_approval(reaction: &str) -> bool {
+    let base = reaction.split("::").next().unwrap_or(reaction);
+    matches!(base, "white_check_mark" | "heavy_check_mark")
+}
+
+pub fn is_denial(reaction: &str) -> bool {
+    let base = reaction.split("::").next().unwrap_or(reaction);
+    matches!(base, "x" | "no_entry")
+}
+
+/// `reaction_added`: a reviewer's ✅ approves, ❌ denies. Anything else, or on any other
+/// message, is ignored. A refused ✅ is explained to its author alone.
+pub async fn reaction_added(ctx: &SlackContext, event: &Value) -> Result<(), Malformed> {
+    let reaction = str_at(event, "/reaction")?;
+    let approve = is_approval(reaction);
+    if !approve && !is_denial(reaction) {
+        return Ok(());
+    }
+    if event.pointer("/item/type").and_then(Value::as_str) != Some("message") {
+        return Ok(());
+    }
+    let channel = str_at(event, "/item/channel")?;
+    let ts = str_at(event, "/item/ts")?;
+    if str_at(event, "/user")? == ctx.bot_user {
+        return Ok(());
+    }
+    let user = user_at(event, "/user")?;
+    let request = match ctx.workflow.request_by_message(channel, ts).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look up the request of a reacted message");
+            return Ok(());
+        }
+    };
+    let result = if approve {
+        ctx.workflow
+            .approve(request.id, &user, Via::Reaction, None)
+            .await
+    } else {
+        ctx.workflow
+            .deny(request.id, &user, Via::Reaction, None)
+            .await
+    };
+    let Err(e) = result else { return Ok(()) };
+    // The same person reacting again, or Slack redelivering: the decision stands, say nothing.
+    if matches!(e, WorkflowError::Illegal(_) | WorkflowError::Conflict(_))
+        && request.decided_by.as_deref() == Some(user.as_str())
+    {
+        return Ok(());
+    }
+    if let WorkflowError::Illegal(_) | WorkflowError::Conflict(_) = e
+        && let Ok(now) = ctx.workflow.request(request.id).await
+        && now.decided_by.as_deref() == Some(user.as_str())
+    {
+        return Ok(());
+    }
+    let text = format!(
+        "Your reaction on request #{} did nothing: {}.",
+        request.id.get(),
+        say(&e)
+    );
+    if let Err(err) = ctx
+        .api
+        .post_ephemeral(channel, user.as_str(), &views::note(&text))
+        .await
+    {
+        tracing::warn!(error = %err, "cannot explain a refused reaction");
+    }
+    Ok(())
+}
+
+/// `app_home_opened` on the Home tab: publish the person's Home.
+pub async fn app_home_opened(ctx: &SlackContext, event: &Value) -> Result<(), Malformed> {
+    if event.pointer("/tab").and_then(Value::as_str) == Some("messages") {
+        return Ok(());
+    }
+    let user = user_at(event, "/user")?;
+    home::publish(ctx, &user).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_mark_counts_and_nothing_else() {
+        for r in [
+            "white_check_mark",
+            "heavy_check_mark",
+            "white_check_mark::skin-tone-4",
+        ] {
+            assert!(is_approval(r), "{r}");
+        }
+        for r in ["heart", "ballot_box_with_check", "check", "+1"] {
+            assert!(!is_approval(r), "{r}");
+        }
+        assert!(is_denial("x"));
+    }
+}

@@ -1,0 +1,238 @@
+//! Interactions: buttons, modal submissions and the resource search of the request form.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::{Malformed, say, str_at, user_at};
+use crate::domain::{GrantDuration, RequestId};
+use crate::slack::context::SlackContext;
+use crate::slack::modals::{self, B_DURATION, B_DURATION_CUSTOM, B_IDENTITY, B_REASON, B_RESOURCE};
+use crate::slack::{home, views};
+use crate::workflow::{Field, Submission, Via};
+
+/// How a modal submission is answered.
+#[derive(Debug, PartialEq)]
+pub enum SubmitReply {
+    /// Close the modal.
+    Close,
+    /// Keep it open, with messages beside these blocks.
+    Errors(HashMap<String, String>),
+}
+
+fn error_at(block: &str, message: String) -> SubmitReply {
+    SubmitReply::Errors(HashMap::from([(block.to_owned(), message)]))
+}
+
+/// A submitted value: a text input's `value` or a select's `selected_option.value`.
+fn state_value<'a>(view: &'a Value, block: &str) -> Option<&'a str> {
+    let action = view.pointer(&format!("/state/values/{block}/{block}"))?;
+    action
+        .get("value")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            action
+                .pointer("/selected_option/value")
+                .and_then(Value::as_str)
+        })
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+fn request_id_of(v: Option<&str>) -> Result<RequestId, Malformed> {
+    v.ok_or(Malformed::Missing("request id"))?
+        .parse()
+        .map_err(|e: crate::domain::ids::InvalidId| Malformed::Invalid(e.to_string()))
+}
+
+pub async fn view_submission(
+    ctx: &SlackContext,
+    payload: &Value,
+) -> Result<SubmitReply, Malformed> {
+    let user = user_at(payload, "/user/id")?;
+    let view = payload.get("view").ok_or(Malformed::Missing("/view"))?;
+    match str_at(view, "/callback_id")? {
+        modals::REQUEST_FORM => {
+            let Some(resource) = state_value(view, B_RESOURCE) else {
+                return Ok(error_at(B_RESOURCE, "pick a resource".into()));
+            };
+            let custom = state_value(view, B_DURATION_CUSTOM);
+            let (duration_block, duration_text) = match custom {
+                Some(c) => (B_DURATION_CUSTOM, Some(c)),
+                None => (B_DURATION, state_value(view, B_DURATION)),
+            };
+            let duration = match duration_text.map(GrantDuration::parse).transpose() {
+                Ok(d) => d,
+                Err(e) => return Ok(error_at(duration_block, e.to_string())),
+            };
+            let submitted = ctx
+                .workflow
+                .submit(Submission {
+                    requester: &user,
+                    resource,
+                    duration,
+                    reason: state_value(view, B_REASON),
+                    identity: None,
+                })
+                .await;
+            Ok(match submitted {
+                Ok(_) => SubmitReply::Close,
+                Err(e) => match e.field() {
+                    Some(Field::Resource) => error_at(B_RESOURCE, e.to_string()),
+                    Some(Field::Duration) => error_at(duration_block, e.to_string()),
+                    Some(Field::Reason) => error_at(B_REASON, e.to_string()),
+                    None => error_at(B_RESOURCE, say(&e)),
+                },
+            })
+        }
+        modals::DENY_FORM => {
+            let id = request_id_of(view.get("private_metadata").and_then(Value::as_str))?;
+            let reason = state_value(view, B_REASON);
+            Ok(
+                match ctx.workflow.deny(id, &user, Via::Button, reason).await {
+                    Ok(_) => SubmitReply::Close,
+                    Err(e) => error_at(B_REASON, say(&e)),
+                },
+            )
+        }
+        modals::PICKER_FORM => {
+            let id = request_id_of(view.get("private_metadata").and_then(Value::as_str))?;
+            let Some(identity) = state_value(view, B_IDENTITY) else {
+                return Ok(error_at(
+                    B_IDENTITY,
+                    "choose or type the identity to grant to".into(),
+                ));
+            };
+            Ok(match ctx.workflow.set_identity(id, &user, identity).await {
+                Ok(_) => SubmitReply::Close,
+                Err(e) => error_at(B_IDENTITY, say(&e)),
+            })
+        }
+        other => Err(Malformed::Invalid(format!("unknown modal `{other}`"))),
+    }
+}
+
+/// The options of the request form's resource search.
+pub fn resource_options(ctx: &SlackContext, query: &str) -> Vec<Value> {
+    let q = query.trim().to_lowercase();
+    ctx.workflow
+        .catalog()
+        .resources
+        .iter()
+        .filter(|r| {
+            q.is_empty() || r.id.as_str().contains(&q) || r.name.to_lowercase().contains(&q)
+        })
+        .take(100)
+        .map(modals::resource_option)
+        .collect()
+}
+
+pub async fn block_suggestion(
+    ctx: &SlackContext,
+    payload: &Value,
+) -> Result<Vec<Value>, Malformed> {
+    match str_at(payload, "/action_id")? {
+        B_RESOURCE => Ok(resource_options(
+            ctx,
+            payload.get("value").and_then(Value::as_str).unwrap_or(""),
+        )),
+        other => Err(Malformed::Invalid(format!("no options for `{other}`"))),
+    }
+}
+
+/// Tells the clicker why their click did nothing: in the channel if it was a message, else by DM.
+async fn tell(ctx: &SlackContext, payload: &Value, user: &str, text: &str) {
+    let channel = payload
+        .pointer("/container/channel_id")
+        .or_else(|| payload.pointer("/channel/id"))
+        .and_then(Value::as_str);
+    let result = match channel {
+        Some(c) => ctx.api.post_ephemeral(c, user, &views::note(text)).await,
+        None => match ctx.api.open_dm(user).await {
+            Ok(dm) => ctx
+                .api
+                .post_message(&dm, &views::note(text), None)
+                .await
+                .map(drop),
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "cannot tell the person why their click did nothing");
+    }
+}
+
+pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Malformed> {
+    let user = user_at(payload, "/user/id")?;
+    let action = payload
+        .pointer("/actions/0")
+        .ok_or(Malformed::Missing("/actions/0"))?;
+    let action_id = str_at(action, "/action_id")?;
+    let value = action.get("value").and_then(Value::as_str);
+    let trigger = payload.get("trigger_id").and_then(Value::as_str);
+    let outcome: Result<(), String> = match action_id {
+        "approve" => {
+            let id = request_id_of(value)?;
+            ctx.workflow
+                .approve(id, &user, Via::Button, None)
+                .await
+                .map(drop)
+                .map_err(|e| format!("Request #{} was not approved: {}", id.get(), say(&e)))
+        }
+        "deny" | "choose_identity" => {
+            let id = request_id_of(value)?;
+            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let view = if action_id == "deny" {
+                modals::deny_form(id.get())
+            } else {
+                let current = ctx.workflow.request(id).await.ok().and_then(|r| r.identity);
+                modals::picker_form(id.get(), current.as_deref(), &[])
+            };
+            ctx.api
+                .open_view(trigger, &view)
+                .await
+                .map(drop)
+                .map_err(|e| format!("Slack would not open the form ({e}); try again."))
+        }
+        "cancel" => {
+            let id = request_id_of(value)?;
+            ctx.workflow
+                .cancel(id, &user)
+                .await
+                .map(drop)
+                .map_err(|e| say(&e))
+        }
+        "relinquish" => {
+            let id = request_id_of(value)?;
+            ctx.workflow
+                .revoke(id, &user, Some("relinquished"))
+                .await
+                .map(drop)
+                .map_err(|e| say(&e))
+        }
+        "retry" => {
+            let id = request_id_of(value)?;
+            ctx.workflow
+                .retry(id, &user)
+                .await
+                .map(drop)
+                .map_err(|e| say(&e))
+        }
+        other => return Err(Malformed::Invalid(format!("unknown action `{other}`"))),
+    };
+    if let Err(text) = outcome {
+        tell(ctx, payload, user.as_str(), &text).await;
+    }
+    // A click in App Home changes what it should show.
+    if payload.pointer("/container/type").and_then(Value::as_str) == Some("view")
+        && payload.pointer("/view/type").and_then(Value::as_str) == Some("home")
+    {
+        home::publish(ctx, &user).await;
+    }
+    Ok(())
+}
+
+/// The ack payload for `response_action: errors`.
+pub fn errors_payload(errors: &HashMap<String, String>) -> Value {
+    json!({ "response_action": "errors", "errors": errors })
+}

@@ -1,0 +1,41 @@
+//! Handlers: parse what Slack sent, call `workflow`, answer within Slack's 3 seconds. Slow
+//! work (posting, DMs) is queued as jobs by `workflow`, never done here.
+
+pub mod commands;
+pub mod events;
+pub mod interactions;
+
+use serde_json::Value;
+
+use crate::domain::SlackUserId;
+use crate::workflow::WorkflowError;
+
+/// A reason to stop handling a payload, logged once with its context.
+#[derive(Debug, thiserror::Error)]
+pub enum Malformed {
+    #[error("payload lacks {0}")]
+    Missing(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub fn str_at<'a>(v: &'a Value, pointer: &'static str) -> Result<&'a str, Malformed> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .ok_or(Malformed::Missing(pointer))
+}
+
+pub fn user_at(v: &Value, pointer: &'static str) -> Result<SlackUserId, Malformed> {
+    SlackUserId::parse(str_at(v, pointer)?).map_err(|e| Malformed::Invalid(e.to_string()))
+}
+
+/// What a person is told when their action failed: their own error in full; ours, vaguely.
+pub fn say(e: &WorkflowError) -> String {
+    if e.is_internal() {
+        tracing::error!(error = %e, "request handling failed");
+        "Something went wrong on Gatehouse's side; nothing was changed. Try again in a minute."
+            .into()
+    } else {
+        e.to_string()
+    }
+}

@@ -1,0 +1,138 @@
+//! App Home: the person's open requests and access, their review queue, and for admins the
+//! requests whose provisioning failed.
+
+use serde_json::{Value, json};
+
+use super::context::SlackContext;
+use super::views::{escape, status_line};
+use crate::domain::{SlackUserId, Status};
+use crate::store::requests::Request;
+use crate::workflow::WorkflowError;
+
+fn header(text: &str) -> Value {
+    json!({ "type": "header", "text": { "type": "plain_text", "text": text } })
+}
+
+fn line(ctx: &SlackContext, r: &Request) -> String {
+    let name = ctx
+        .workflow
+        .catalog()
+        .resource(&r.resource)
+        .map(|res| escape(&res.name))
+        .unwrap_or_else(|| r.resource.to_string());
+    format!(
+        "*#{} {name}* ({})\n{}",
+        r.id.get(),
+        r.duration,
+        status_line(r)
+    )
+}
+
+fn with_button(text: String, label: &str, action: &str, id: i64, style: Option<&str>) -> Value {
+    let mut button = json!({
+        "type": "button",
+        "text": { "type": "plain_text", "text": label },
+        "action_id": action,
+        "value": id.to_string(),
+    });
+    if let Some(s) = style {
+        button["style"] = json!(s);
+    }
+    json!({ "type": "section", "text": { "type": "mrkdwn", "text": text }, "accessory": button })
+}
+
+fn plain_section(text: String) -> Value {
+    json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })
+}
+
+/// The Home view of `user`, as of now.
+pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, WorkflowError> {
+    let wf = &ctx.workflow;
+    let mine = wf.requests_of(user).await?;
+    let mut blocks = vec![
+        header("Your access requests"),
+        plain_section("Ask for access with `/request-access`.".into()),
+    ];
+    let open: Vec<&Request> = mine
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.status,
+                Status::Pending | Status::Approved | Status::Provisioning | Status::Failed
+            )
+        })
+        .collect();
+    if open.is_empty() {
+        blocks.push(plain_section("_No open requests._".into()));
+    }
+    for r in open {
+        blocks.push(if r.status == Status::Pending {
+            with_button(line(ctx, r), "Cancel", "cancel", r.id.get(), None)
+        } else {
+            plain_section(line(ctx, r))
+        });
+    }
+    blocks.push(header("Your access"));
+    let active: Vec<&Request> = mine.iter().filter(|r| r.status == Status::Active).collect();
+    if active.is_empty() {
+        blocks.push(plain_section("_No active access._".into()));
+    }
+    for r in active {
+        blocks.push(with_button(
+            line(ctx, r),
+            "Relinquish",
+            "relinquish",
+            r.id.get(),
+            Some("danger"),
+        ));
+    }
+    let queue = wf.review_queue(user).await?;
+    if !queue.is_empty() {
+        blocks.push(header("Waiting for your review"));
+        for r in &queue {
+            let text = format!(
+                "{}\nRequested by <@{}>: {}",
+                line(ctx, r),
+                r.requester,
+                r.reason.as_deref().map(escape).unwrap_or_default()
+            );
+            blocks.push(plain_section(text));
+            blocks.push(json!({
+                "type": "actions",
+                "elements": [
+                    { "type": "button", "text": { "type": "plain_text", "text": "Approve" }, "style": "primary", "action_id": "approve", "value": r.id.get().to_string() },
+                    { "type": "button", "text": { "type": "plain_text", "text": "Deny" }, "style": "danger", "action_id": "deny", "value": r.id.get().to_string() }
+                ]
+            }));
+        }
+    }
+    if wf.is_admin(user).await? {
+        blocks.push(header("Admin"));
+        let failed = wf.requests_in(Status::Failed).await?;
+        if failed.is_empty() {
+            blocks.push(plain_section("_No failed provisioning._".into()));
+        }
+        for r in &failed {
+            blocks.push(with_button(
+                line(ctx, r),
+                "Retry",
+                "retry",
+                r.id.get(),
+                Some("primary"),
+            ));
+        }
+    }
+    Ok(json!({ "type": "home", "blocks": blocks }))
+}
+
+/// Publishes `user`'s Home; failures are logged, never shown as errors to anyone.
+pub async fn publish(ctx: &SlackContext, user: &SlackUserId) {
+    match view(ctx, user).await {
+        Ok(v) => {
+            if let Err(e) = ctx.api.publish_home(user.as_str(), &v).await {
+                tracing::warn!(user = %user, error = %e, "cannot publish App Home");
+            }
+        }
+        Err(e) => tracing::error!(user = %user, error = %e, "cannot build App Home"),
+    }
+}

@@ -1,0 +1,152 @@
+//! Modals: the request form, the deny form and the role-or-identity picker. Block and action
+//! ids are constants here because handlers read the submitted state by them.
+
+use serde_json::{Value, json};
+
+use crate::config::Resource;
+use crate::domain::GrantDuration;
+
+pub const REQUEST_FORM: &str = "request_access";
+pub const DENY_FORM: &str = "deny_request";
+pub const PICKER_FORM: &str = "choose_identity";
+
+pub const B_RESOURCE: &str = "resource";
+pub const B_DURATION: &str = "duration";
+pub const B_DURATION_CUSTOM: &str = "duration_custom";
+pub const B_REASON: &str = "reason";
+pub const B_IDENTITY: &str = "identity";
+
+/// The preset durations offered; a custom one can be typed beside them.
+pub const PRESETS: [&str; 6] = ["1h", "4h", "8h", "1d", "3d", "7d"];
+
+fn plain(text: &str) -> Value {
+    json!({ "type": "plain_text", "text": text, "emoji": true })
+}
+
+pub fn resource_option(r: &Resource) -> Value {
+    let mut label = format!("{} ({})", r.name, r.id);
+    // Slack caps option text at 75 characters.
+    if label.chars().count() > 75 {
+        label = label.chars().take(74).collect::<String>() + "…";
+    }
+    json!({ "text": plain(&label), "value": r.id.as_str() })
+}
+
+/// What the form shows already filled in.
+#[derive(Debug, Default, Clone)]
+pub struct Prefill<'a> {
+    pub resource: Option<&'a Resource>,
+    pub duration: Option<GrantDuration>,
+    pub reason: Option<&'a str>,
+}
+
+pub fn request_form(p: &Prefill<'_>) -> Value {
+    let mut resource = json!({
+        "type": "external_select",
+        "action_id": B_RESOURCE,
+        "placeholder": plain("Type to search the catalog"),
+        "min_query_length": 0
+    });
+    if let Some(r) = p.resource {
+        resource["initial_option"] = resource_option(r);
+    }
+    let options: Vec<Value> = PRESETS
+        .iter()
+        .map(|d| json!({ "text": plain(d), "value": d }))
+        .collect();
+    let mut preset = json!({
+        "type": "static_select",
+        "action_id": B_DURATION,
+        "placeholder": plain("The resource's default"),
+        "options": options
+    });
+    let mut custom = json!({
+        "type": "plain_text_input",
+        "action_id": B_DURATION_CUSTOM,
+        "placeholder": plain("or type one: 30m, 2h, 5d, 1h30m"),
+        "max_length": 20
+    });
+    if let Some(d) = p.duration {
+        let text = d.to_string();
+        if PRESETS.contains(&text.as_str()) {
+            preset["initial_option"] = json!({ "text": plain(&text), "value": text });
+        } else {
+            custom["initial_value"] = json!(text);
+        }
+    }
+    let mut reason = json!({
+        "type": "plain_text_input",
+        "action_id": B_REASON,
+        "multiline": true,
+        "max_length": 3000,
+        "placeholder": plain("What do you need it for? Reviewers read this.")
+    });
+    if let Some(r) = p.reason {
+        reason["initial_value"] = json!(r);
+    }
+    json!({
+        "type": "modal",
+        "callback_id": REQUEST_FORM,
+        "title": plain("Request access"),
+        "submit": plain("Request"),
+        "close": plain("Cancel"),
+        "blocks": [
+            { "type": "input", "block_id": B_RESOURCE, "label": plain("Resource"), "element": resource },
+            { "type": "input", "block_id": B_DURATION, "label": plain("For how long"), "optional": true, "element": preset },
+            { "type": "input", "block_id": B_DURATION_CUSTOM, "label": plain("Or another duration"), "optional": true, "element": custom },
+            { "type": "input", "block_id": B_REASON, "label": plain("Reason"), "optional": true, "element": reason,
+              "hint": plain("Some resources require a reason.") }
+        ]
+    })
+}
+
+pub fn deny_form(request: i64) -> Value {
+    json!({
+        "type": "modal",
+        "callback_id": DENY_FORM,
+        "private_metadata": request.to_string(),
+        "title": plain("Deny request"),
+        "submit": plain("Deny"),
+        "close": plain("Cancel"),
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn", "text": format!("Deny access request #{request}? The requester will see your reason.") } },
+            { "type": "input", "block_id": B_REASON, "label": plain("Reason"), "optional": true,
+              "element": { "type": "plain_text_input", "action_id": B_REASON, "multiline": true, "max_length": 3000 } }
+        ]
+    })
+}
+
+/// The reviewer picks the platform identity (user or role) to update. `choices` are what the
+/// connector has ingested; with none, the reviewer types it.
+pub fn picker_form(request: i64, current: Option<&str>, choices: &[String]) -> Value {
+    let element = if choices.is_empty() {
+        let mut e = json!({ "type": "plain_text_input", "action_id": B_IDENTITY, "max_length": 255,
+                            "placeholder": plain("The platform user or role to grant to") });
+        if let Some(c) = current {
+            e["initial_value"] = json!(c);
+        }
+        e
+    } else {
+        let options: Vec<Value> = choices
+            .iter()
+            .take(100)
+            .map(|c| json!({ "text": plain(c), "value": c }))
+            .collect();
+        let mut e = json!({ "type": "static_select", "action_id": B_IDENTITY, "options": options });
+        if let Some(c) = current.filter(|c| choices.iter().any(|x| x == c)) {
+            e["initial_option"] = json!({ "text": plain(c), "value": c });
+        }
+        e
+    };
+    json!({
+        "type": "modal",
+        "callback_id": PICKER_FORM,
+        "private_metadata": request.to_string(),
+        "title": plain("Role or identity"),
+        "submit": plain("Save"),
+        "close": plain("Cancel"),
+        "blocks": [
+            { "type": "input", "block_id": B_IDENTITY, "label": plain(&format!("Grant request #{request} to")), "element": element }
+        ]
+    })
+}

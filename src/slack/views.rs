@@ -1,0 +1,301 @@
+//! Block Kit, as plain JSON: the request's channel message, thread notes, DMs and ephemeral
+//! notes. Pure functions of the request; every piece of text people typed is escaped.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+
+pub use super::api::Message;
+use crate::config::Resource;
+use crate::domain::Status;
+use crate::store::requests::Request;
+use crate::workflow::Notice;
+
+/// Slack's mrkdwn escaping: `&`, `<` and `>` are the only control characters. Without it a
+/// reason like `<!channel>` would ping everyone.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn user(id: &str) -> String {
+    format!("<@{id}>")
+}
+
+/// A time every reader sees in their own time zone, with a UTC fallback.
+fn slack_date(at: DateTime<Utc>) -> String {
+    format!(
+        "<!date^{}^{{date_short_pretty}} at {{time}}|{}>",
+        at.timestamp(),
+        at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// A time in one person's zone (for DMs, where Slack's `<!date>` may not render in previews).
+pub fn local_time(at: DateTime<Utc>, tz: Option<&str>) -> String {
+    match tz.and_then(|t| t.parse::<Tz>().ok()) {
+        Some(zone) => {
+            let local = at.with_timezone(&zone);
+            format!("{} ({})", local.format("%a %-d %b, %H:%M %Z"), zone.name())
+        }
+        None => at.format("%a %-d %b, %H:%M UTC").to_string(),
+    }
+}
+
+fn section(text: String) -> Value {
+    json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })
+}
+
+fn context(text: String) -> Value {
+    json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": text }] })
+}
+
+fn button(text: &str, action_id: &str, value: String, style: Option<&str>) -> Value {
+    let mut b = json!({
+        "type": "button",
+        "text": { "type": "plain_text", "text": text, "emoji": true },
+        "action_id": action_id,
+        "value": value,
+    });
+    if let Some(s) = style {
+        b["style"] = json!(s);
+    }
+    b
+}
+
+/// The one-line state of a request, as the channel message shows it.
+pub fn status_line(r: &Request) -> String {
+    let by = r
+        .decided_by
+        .as_deref()
+        .map(user)
+        .unwrap_or_else(|| "a reviewer".into());
+    match r.status {
+        Status::Pending => {
+            "⏳ *Waiting for a reviewer* — react with ✅ to approve, ❌ to deny".into()
+        }
+        Status::Approved => format!("✅ *Approved* by {by} — granting access…"),
+        Status::Provisioning => format!("⚙️ *Approved* by {by} — granting access…"),
+        Status::Active => match r.expires_at {
+            Some(at) => format!("🟢 *Active* until {} — approved by {by}", slack_date(at)),
+            None => format!("🟢 *Active* — approved by {by}"),
+        },
+        Status::Revoking => "⏳ *Ending* — removing access…".into(),
+        Status::Expired => match r.ended_at {
+            Some(at) => format!("⌛ *Expired* {} — access removed", slack_date(at)),
+            None => "⌛ *Expired* — access removed".into(),
+        },
+        Status::Revoked => "🔒 *Revoked* — access removed".into(),
+        Status::Denied => match &r.decision_note {
+            Some(note) => format!("⛔ *Denied* by {by}: {}", escape(note)),
+            None => format!("⛔ *Denied* by {by}"),
+        },
+        Status::Cancelled => "🚫 *Cancelled* by the requester".into(),
+        Status::Lapsed => "💤 *Lapsed* — nobody reviewed it in time".into(),
+        Status::Failed => "⚠️ *Provisioning failed* — an admin can retry it from App Home".into(),
+    }
+}
+
+/// The request's message in the Access Requests channel; rebuilt whole at every step.
+pub fn request_message(r: &Request, resource: &Resource) -> Message {
+    let id = r.id.get();
+    let reason = r
+        .reason
+        .as_deref()
+        .map(escape)
+        .unwrap_or_else(|| "_none given_".into());
+    let mut fields = vec![
+        json!({ "type": "mrkdwn", "text": format!("*Requester*\n{}", user(r.requester.as_str())) }),
+        json!({ "type": "mrkdwn", "text": format!("*Resource*\n{} (`{}`)", escape(&resource.name), resource.id) }),
+        json!({ "type": "mrkdwn", "text": format!("*Duration*\n{}", r.duration) }),
+    ];
+    if let Some(identity) = &r.identity {
+        fields.push(
+            json!({ "type": "mrkdwn", "text": format!("*Grant to*\n`{}`", escape(identity)) }),
+        );
+    }
+    let mut blocks = vec![
+        json!({ "type": "header", "text": { "type": "plain_text", "text": format!("Access request #{id}") } }),
+        json!({ "type": "section", "fields": fields }),
+        section(format!("*Reason*\n{reason}")),
+        section(status_line(r)),
+    ];
+    if r.status == Status::Pending {
+        blocks.push(json!({
+            "type": "actions",
+            "block_id": "request_actions",
+            "elements": [
+                button("Approve", "approve", id.to_string(), Some("primary")),
+                button("Deny", "deny", id.to_string(), Some("danger")),
+                button("Choose role or identity", "choose_identity", id.to_string(), None),
+            ]
+        }));
+    }
+    Message {
+        text: format!(
+            "Access request #{id}: {} asks for {} for {} — {}",
+            user(r.requester.as_str()),
+            resource.name,
+            r.duration,
+            r.status
+        ),
+        blocks: Value::Array(blocks),
+    }
+}
+
+/// A line in the request's thread for each step.
+pub fn thread_note(r: &Request, notice: Notice) -> Message {
+    let by = r
+        .decided_by
+        .as_deref()
+        .map(user)
+        .unwrap_or_else(|| "a reviewer".into());
+    let text = match notice {
+        Notice::Submitted => format!("{} asked for access", user(r.requester.as_str())),
+        Notice::Approved => format!("✅ Approved by {by}"),
+        Notice::Denied => match &r.decision_note {
+            Some(n) => format!("⛔ Denied by {by}: {}", escape(n)),
+            None => format!("⛔ Denied by {by}"),
+        },
+        Notice::Cancelled => "🚫 Cancelled by the requester".into(),
+        Notice::Lapsed => "💤 Lapsed: nobody reviewed it in time".into(),
+        Notice::Active => match r.expires_at {
+            Some(at) => format!(
+                "🟢 Access granted to `{}`, until {}",
+                escape(r.identity.as_deref().unwrap_or("?")),
+                slack_date(at)
+            ),
+            None => "🟢 Access granted".into(),
+        },
+        Notice::Extended => match r.expires_at {
+            Some(at) => format!("⏩ Extended until {}", slack_date(at)),
+            None => "⏩ Extended".into(),
+        },
+        Notice::ProvisioningFailed => "⚠️ Provisioning failed; the reviewers have been told".into(),
+        Notice::Expired => "⌛ Expired; access removed".into(),
+        Notice::Revoked => "🔒 Revoked; access removed".into(),
+    };
+    Message {
+        blocks: json!([section(text.clone())]),
+        text,
+    }
+}
+
+/// The DM the requester gets for a step, with times in their own zone.
+pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option<&str>) -> Message {
+    let name = escape(&resource.name);
+    let id = r.id.get();
+    let by = r
+        .decided_by
+        .as_deref()
+        .map(user)
+        .unwrap_or_else(|| "a reviewer".into());
+    let text = match notice {
+        Notice::Submitted => format!("Your request #{id} for *{name}* is waiting for a reviewer."),
+        Notice::Approved => {
+            format!("✅ {by} approved your request #{id} for *{name}*. Granting access now…")
+        }
+        Notice::Denied => match &r.decision_note {
+            Some(n) => format!(
+                "⛔ {by} denied your request #{id} for *{name}*: {}",
+                escape(n)
+            ),
+            None => format!("⛔ {by} denied your request #{id} for *{name}*."),
+        },
+        Notice::Cancelled => format!("You cancelled request #{id} for *{name}*."),
+        Notice::Lapsed => format!(
+            "💤 Nobody reviewed your request #{id} for *{name}* in time, so it lapsed. You can ask again."
+        ),
+        Notice::Active => match r.expires_at {
+            Some(at) => format!(
+                "🟢 You now have access to *{name}* until {}.",
+                local_time(at, tz)
+            ),
+            None => format!("🟢 You now have access to *{name}*."),
+        },
+        Notice::Extended => match r.expires_at {
+            Some(at) => format!(
+                "⏩ Your access to *{name}* now lasts until {}.",
+                local_time(at, tz)
+            ),
+            None => format!("⏩ Your access to *{name}* was extended."),
+        },
+        Notice::ProvisioningFailed => format!(
+            "⚠️ Your request #{id} for *{name}* was approved, but granting the access failed. The reviewers have been told and an admin can retry it."
+        ),
+        Notice::Expired => format!("⌛ Your access to *{name}* has expired and was removed."),
+        Notice::Revoked => format!("🔒 Your access to *{name}* was removed (request #{id})."),
+    };
+    Message {
+        blocks: json!([section(text.clone())]),
+        text,
+    }
+}
+
+/// The DM reviewers get when provisioning fails.
+pub fn reviewer_dm(r: &Request, resource: &Resource, error: Option<&str>) -> Message {
+    let text = format!(
+        "⚠️ Granting {} access to *{}* failed (request #{}){}. An admin can retry it from Gatehouse's App Home.",
+        user(r.requester.as_str()),
+        escape(&resource.name),
+        r.id.get(),
+        error
+            .map(|e| format!(": {}", escape(e)))
+            .unwrap_or_default()
+    );
+    Message {
+        blocks: json!([section(text.clone())]),
+        text,
+    }
+}
+
+/// A short note only one person sees.
+pub fn note(text: &str) -> Message {
+    Message {
+        text: text.to_owned(),
+        blocks: json!([section(text.to_owned())]),
+    }
+}
+
+/// Context line for messages that link to the request.
+pub fn with_link(msg: Message, link: &str) -> Message {
+    let mut blocks = msg.blocks.as_array().cloned().unwrap_or_default();
+    blocks.push(context(format!("<{link}|View the request>")));
+    Message {
+        text: msg.text,
+        blocks: Value::Array(blocks),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn people_text_cannot_ping_or_link() {
+        assert_eq!(
+            escape("<!channel> & <https://x|y>"),
+            "&lt;!channel&gt; &amp; &lt;https://x|y&gt;"
+        );
+    }
+
+    #[test]
+    fn local_times_use_the_persons_zone() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 28, 16, 0, 0).unwrap();
+        assert_eq!(
+            local_time(at, Some("Europe/Paris")),
+            "Sat 28 Nov, 17:00 CET (Europe/Paris)"
+        );
+        assert_eq!(
+            local_time(at, Some("America/New_York")),
+            "Sat 28 Nov, 11:00 EST (America/New_York)"
+        );
+        assert_eq!(
+            local_time(at, Some("Mars/Olympus")),
+            "Sat 28 Nov, 16:00 UTC"
+        );
+        assert_eq!(local_time(at, None), "Sat 28 Nov, 16:00 UTC");
+    }
+}

@@ -1,0 +1,156 @@
+//! Reads people need in Slack (their requests, the review queue) and small non-lifecycle
+//! changes (the identity to grant, the processed-events ledger).
+
+use serde_json::json;
+
+use super::{Workflow, WorkflowError};
+use crate::audit::{self, Actor, Entry};
+use crate::domain::policy::{self, Who};
+use crate::domain::{RequestId, SlackUserId, Status};
+use crate::store;
+use crate::store::requests::Request;
+
+impl Workflow {
+    /// True the first time an event id is seen; false for Slack's redeliveries.
+    pub async fn first_delivery(&self, event_id: &str) -> Result<bool, WorkflowError> {
+        Ok(store::events::record(self.db.conn(), event_id, self.clock.now()).await?)
+    }
+
+    pub async fn requests_of(&self, user: &SlackUserId) -> Result<Vec<Request>, WorkflowError> {
+        Ok(store::requests::list_by_requester(self.db.conn(), user).await?)
+    }
+
+    /// Pending requests this person may decide on.
+    pub async fn review_queue(&self, user: &SlackUserId) -> Result<Vec<Request>, WorkflowError> {
+        let groups = self.groups_of(user).await?;
+        let mut queue = Vec::new();
+        for r in store::requests::list_by_status(self.db.conn(), Status::Pending).await? {
+            let Some(resource) = self.catalog.resource(&r.resource) else {
+                continue;
+            };
+            let reviewers = self.reviewers_of(self.db.conn(), resource).await?;
+            let who = Who {
+                user,
+                groups: &groups,
+            };
+            if policy::may_review(who, &r.requester, &resource.id, &reviewers).is_ok() {
+                queue.push(r);
+            }
+        }
+        Ok(queue)
+    }
+
+    pub async fn is_admin(&self, user: &SlackUserId) -> Result<bool, WorkflowError> {
+        let groups = self.groups_of(user).await?;
+        let admins = self.admins(self.db.conn()).await?;
+        Ok(policy::may_administer(
+            Who {
+                user,
+                groups: &groups,
+            },
+            &admins,
+        )
+        .is_ok())
+    }
+
+    /// A reviewer settles which platform identity a request grants to, before provisioning.
+    pub async fn set_identity(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+        identity: &str,
+    ) -> Result<Request, WorkflowError> {
+        let identity = identity.trim();
+        let groups = self.groups_of(by).await?;
+        let tx = self.db.begin().await?;
+        let current = self.load(&tx, id).await?;
+        let resource = self.resource_of(&current)?;
+        let reviewers = self.reviewers_of(&tx, resource).await?;
+        policy::may_review(
+            Who {
+                user: by,
+                groups: &groups,
+            },
+            &current.requester,
+            &resource.id,
+            &reviewers,
+        )?;
+        if !matches!(
+            current.status,
+            Status::Pending | Status::Approved | Status::Failed
+        ) {
+            return Err(WorkflowError::IdentityTooLate(current.status));
+        }
+        if identity.is_empty() || identity.len() > 255 {
+            return Err(WorkflowError::BadIdentity);
+        }
+        if !store::requests::set_identity(&tx, &current, identity, self.clock.now()).await? {
+            return Err(WorkflowError::Conflict(id));
+        }
+        audit::record(
+            &tx,
+            self.clock.now(),
+            Entry {
+                actor: &Actor::User(by.clone()),
+                action: "identity_chosen",
+                request: Some(id),
+                details: json!({ "identity": identity }),
+            },
+        )
+        .await?;
+        self.commit(tx, false).await?;
+        self.request(id).await
+    }
+}
+
+impl Workflow {
+    /// The channel an admin chose from Slack, if any (it overrides ACCESS_REQUESTS_CHANNEL).
+    pub async fn requests_channel(&self) -> Result<Option<String>, WorkflowError> {
+        Ok(store::settings::get(self.db.conn(), store::settings::REQUESTS_CHANNEL).await?)
+    }
+
+    pub async fn set_requests_channel(
+        &self,
+        by: &SlackUserId,
+        channel: &str,
+    ) -> Result<(), WorkflowError> {
+        let groups = self.groups_of(by).await?;
+        let tx = self.db.begin().await?;
+        let admins = self.admins(&tx).await?;
+        policy::may_administer(
+            Who {
+                user: by,
+                groups: &groups,
+            },
+            &admins,
+        )?;
+        let now = self.clock.now();
+        let old = store::settings::get(&tx, store::settings::REQUESTS_CHANNEL).await?;
+        store::settings::set(
+            &tx,
+            store::settings::REQUESTS_CHANNEL,
+            channel,
+            by.as_str(),
+            now,
+        )
+        .await?;
+        audit::record(
+            &tx,
+            now,
+            Entry {
+                actor: &Actor::User(by.clone()),
+                action: "channel_changed",
+                request: None,
+                details: json!({ "from": old, "to": channel }),
+            },
+        )
+        .await?;
+        self.commit(tx, false).await
+    }
+}
+
+impl Workflow {
+    pub async fn requests_in(&self, status: Status) -> Result<Vec<Request>, WorkflowError> {
+        Ok(store::requests::list_by_status(self.db.conn(), status).await?)
+    }
+}

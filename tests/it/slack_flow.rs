@@ -1,0 +1,165 @@
+//! The whole story in Slack, through slack-sim: a request typed in one line, refused ✅s, a
+//! reviewer's ✅, the grant on the platform, DMs in the requester's time zone, expiry.
+
+use chrono::Duration;
+use gatehouse::domain::{RequestId, Status};
+use slack_sim::render_text;
+
+use crate::support::backends;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually};
+
+fn shown(m: &slack_sim::Message) -> String {
+    m.blocks
+        .as_ref()
+        .map(render_text)
+        .unwrap_or_else(|| m.text.clone())
+}
+
+async fn status(t: &SlackTestApp, id: i64) -> Status {
+    t.app
+        .workflow()
+        .request(RequestId::new(id))
+        .await
+        .unwrap()
+        .status
+}
+
+/// The request's message in the channel, once posted.
+async fn request_message(t: &SlackTestApp, n: i64) -> slack_sim::Message {
+    let title = format!("Access request #{n}");
+    eventually("the request's channel message", 10, || async {
+        t.sim
+            .messages(CHANNEL)
+            .into_iter()
+            .find(|m| shown(m).contains(&title))
+    })
+    .await
+}
+
+async fn ephemeral_for(t: &SlackTestApp, user: &str, needle: &str) -> String {
+    eventually(&format!("an ephemeral note to {user}"), 10, || async {
+        t.sim
+            .ephemerals(user)
+            .into_iter()
+            .map(|e| e.text)
+            .find(|text| text.contains(needle))
+    })
+    .await
+}
+
+async fn dm_for(t: &SlackTestApp, user: &str, needle: &str) -> String {
+    eventually(&format!("a DM to {user} saying {needle:?}"), 10, || async {
+        t.sim
+            .dms(user)
+            .iter()
+            .map(shown)
+            .find(|text| text.contains(needle))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        let ack = t
+            .sim
+            .slash_command(
+                "UALICE",
+                "C0GENERAL",
+                "/request-access",
+                "analytics-ro 2h quarterly revenue report",
+            )
+            .await
+            .unwrap();
+        let reply = ack.payload.unwrap()["text"].as_str().unwrap().to_owned();
+        assert!(
+            reply.contains("Request #1 for *Analytics (read-only)* (2h) is submitted"),
+            "{}: {reply}",
+            db.name
+        );
+
+        let msg = request_message(&t, 1).await;
+        let text = shown(&msg);
+        assert!(
+            text.contains("<@UALICE>") && text.contains("quarterly revenue report"),
+            "{text}"
+        );
+        assert!(text.contains("Waiting for a reviewer"), "{text}");
+
+        // Alice cannot approve her own request; Dave is no reviewer.
+        t.sim
+            .add_reaction("UALICE", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        let note = ephemeral_for(&t, "UALICE", "did nothing").await;
+        assert!(
+            note.contains("you cannot approve or deny your own request"),
+            "{note}"
+        );
+        t.sim
+            .add_reaction("UDAVE", CHANNEL, &msg.ts, "heavy_check_mark")
+            .await
+            .unwrap();
+        let note = ephemeral_for(&t, "UDAVE", "did nothing").await;
+        assert!(
+            note.contains("only a reviewer of analytics-ro can approve or deny this request"),
+            "{note}"
+        );
+        // Other reactions mean nothing.
+        t.sim
+            .add_reaction("UBOB", CHANNEL, &msg.ts, "eyes")
+            .await
+            .unwrap();
+        assert_eq!(status(&t, 1).await, Status::Pending);
+
+        // Bob's ✅, in his skin tone, approves.
+        t.sim
+            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark::skin-tone-3")
+            .await
+            .unwrap();
+        eventually("the grant", 10, || async {
+            t.platform.holds("ualice", "ANALYTICS_RO").then_some(())
+        })
+        .await;
+        let dm = dm_for(&t, "UALICE", "You now have access").await;
+        assert_eq!(
+            dm,
+            "🟢 You now have access to *Analytics (read-only)* until Sat 28 Nov, 12:00 CET (Europe/Paris)."
+        );
+        dm_for(&t, "UALICE", "<@UBOB> approved your request #1").await;
+        eventually("the channel message to say active", 10, || async {
+            let m = t.sim.message(CHANNEL, &msg.ts)?;
+            shown(&m).contains("Active").then_some(())
+        })
+        .await;
+        let thread: Vec<String> = t
+            .sim
+            .thread(CHANNEL, &msg.ts)
+            .iter()
+            .skip(1)
+            .map(shown)
+            .collect();
+        assert!(
+            thread.iter().any(|r| r.contains("Approved by <@UBOB>")),
+            "{thread:?}"
+        );
+
+        t.clock.advance(Duration::hours(2));
+        t.run_jobs().await;
+        eventually("expiry", 10, || async {
+            (status(&t, 1).await == Status::Expired).then_some(())
+        })
+        .await;
+        assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
+        dm_for(&t, "UALICE", "has expired and was removed").await;
+        eventually("the channel message to say expired", 10, || async {
+            shown(&t.sim.message(CHANNEL, &msg.ts)?)
+                .contains("Expired")
+                .then_some(())
+        })
+        .await;
+        t.stop().await;
+        db.close().await;
+    }
+}

@@ -1,0 +1,143 @@
+//! `SlackTestApp`: the real app connected to slack-sim, with people to act as.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse::clock::ManualClock;
+use gatehouse::{App, AppOptions};
+use slack_sim::{ChannelSeed, SimConfig, SimHandle, SlackSim, UserSeed, UsergroupSeed};
+
+use super::app::{CATALOG, at, config_for};
+use super::db::TestDb;
+use super::platform::FakePlatform;
+
+pub const CHANNEL: &str = "C0ACCESS";
+pub const BOT: &str = "U0BOT";
+
+fn person(id: &str, name: &str, tz: &str) -> UserSeed {
+    UserSeed {
+        id: id.into(),
+        name: name.into(),
+        real_name: name.into(),
+        email: Some(format!("{name}@example.com")),
+        tz: tz.into(),
+        tz_offset: 0,
+        is_bot: false,
+        deleted: false,
+        is_restricted: false,
+    }
+}
+
+/// Alice (Paris) and Dave ask; Bob and Rita review analytics; Fiona finance; Ada administers.
+pub fn workspace() -> SimConfig {
+    let mut c = SimConfig::demo();
+    c.bot_user_id = BOT.into();
+    c.ack_timeout_ms = 3000;
+    let people = [
+        ("UALICE", "alice", "Europe/Paris"),
+        ("UBOB", "bob", "Europe/London"),
+        ("URITA", "rita", "America/New_York"),
+        ("UFIONA", "fiona", "Europe/Berlin"),
+        ("UADA", "ada", "UTC"),
+        ("UDAVE", "dave", "Asia/Tokyo"),
+        ("UCARL", "carl", "UTC"),
+    ];
+    c.users = people.iter().map(|(id, n, tz)| person(id, n, tz)).collect();
+    c.users.push(UserSeed {
+        is_bot: true,
+        ..person(BOT, "gatehouse", "UTC")
+    });
+    let mut members: Vec<String> = people.iter().map(|p| p.0.to_string()).collect();
+    members.push(BOT.into());
+    c.channels = vec![
+        ChannelSeed {
+            id: CHANNEL.into(),
+            name: "access-requests".into(),
+            is_private: false,
+            members: members.clone(),
+        },
+        ChannelSeed {
+            id: "C0GENERAL".into(),
+            name: "general".into(),
+            is_private: false,
+            members: people.iter().map(|p| p.0.to_string()).collect(),
+        },
+    ];
+    c.usergroups = vec![UsergroupSeed {
+        id: "S0FINANCE".into(),
+        handle: "finance-reviewers".into(),
+        users: vec!["UCARL".into()],
+    }];
+    c
+}
+
+pub struct SlackTestApp {
+    pub app: App,
+    pub sim: SimHandle,
+    pub clock: ManualClock,
+    pub platform: FakePlatform,
+}
+
+impl SlackTestApp {
+    pub async fn start(db: &TestDb) -> SlackTestApp {
+        Self::start_with(db, CATALOG, workspace()).await
+    }
+
+    pub async fn start_with(db: &TestDb, catalog: &str, workspace: SimConfig) -> SlackTestApp {
+        let sim = SlackSim::start(workspace).await.unwrap();
+        let clock = ManualClock::new(at(2026, 11, 28, 9, 0));
+        let platform = FakePlatform::default();
+        let mut opts = AppOptions::new(Arc::new(platform.clone()));
+        opts.clock = Arc::new(clock.clone());
+        let api_url = sim.api_url();
+        let config = config_for(
+            db,
+            catalog,
+            &[
+                ("SLACK_BOT_TOKEN", sim.bot_token()),
+                ("SLACK_APP_TOKEN", sim.app_token()),
+                ("SLACK_API_URL", &api_url),
+                ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
+            ],
+        );
+        let app = App::start(config, opts).await.unwrap();
+        assert!(
+            app.slack_connected(Duration::from_secs(10)).await,
+            "no hello from slack-sim"
+        );
+        SlackTestApp {
+            app,
+            sim,
+            clock,
+            platform,
+        }
+    }
+
+    pub async fn run_jobs(&self) -> usize {
+        self.app.run_due_jobs().await.unwrap()
+    }
+
+    pub async fn stop(self) {
+        self.app.shutdown().await;
+        self.sim.shutdown().await;
+    }
+}
+
+/// Polls `check` until it returns Some, or fails the test after `secs` seconds.
+pub async fn eventually<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
