@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod connectors;
 pub mod domain;
 pub mod jobs;
 pub mod slack;

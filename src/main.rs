@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use gatehouse::audit::{self, ExportFormat, Verdict};
 use gatehouse::config::{Config, Settings};
+use gatehouse::connectors::Registry;
 use gatehouse::store::Db;
+use gatehouse::{App, AppOptions};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Time-bound access to data platforms, requested and approved in Slack.
 ///
@@ -169,13 +173,34 @@ async fn serve() -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let db = Db::connect(&config.settings.database_url)
-        .await
-        .context("cannot open the database (DATABASE_URL)")?;
-    db.migrate().await.context("migration failed")?;
-    bail!(
-        "this build cannot connect to Slack yet: Socket Mode support is the next milestone (issue 3)"
-    )
+    let registry = Arc::new(Registry::new(&config.catalog));
+    let app = App::start(config, AppOptions::new(registry)).await?;
+    if !app.slack_connected(Duration::from_secs(30)).await {
+        tracing::warn!("no hello from Slack yet; still trying to connect");
+    }
+    wait_for_stop_signal().await;
+    tracing::info!("stopping");
+    app.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (from a service manager) or Ctrl-C.
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still stops"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn audit_command(db: &Db, command: AuditCommand) -> anyhow::Result<ExitCode> {

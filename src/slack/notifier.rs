@@ -129,7 +129,11 @@ impl SlackNotifier {
         };
         if notice != Notice::Submitted {
             self.api
-                .post_message(&at.channel, &views::thread_note(r, notice), Some(&at.ts))
+                .post_message(
+                    &at.channel,
+                    &views::thread_note(r, resource, notice),
+                    Some(&at.ts),
+                )
                 .await?;
         }
         Ok(posted)

@@ -144,14 +144,64 @@ pub fn request_message(r: &Request, resource: &Resource) -> Message {
     }
 }
 
+/// What a person must do by hand, from the resource's `grant` (e.g. `task = "…"`).
+fn task_of(resource: &Resource) -> String {
+    match resource.grant.get("task").and_then(Value::as_str) {
+        Some(task) => escape(task),
+        None => format!("give access to {}", escape(&resource.name)),
+    }
+}
+
+/// The thread message asking an admin to make a change by hand, with Done and Failed buttons.
+fn by_hand(r: &Request, resource: &Resource, grant: bool) -> Message {
+    let id = r.id.get();
+    let who = r
+        .identity
+        .as_deref()
+        .map(|i| format!("`{}`", escape(i)))
+        .unwrap_or_else(|| user(r.requester.as_str()));
+    let text = if grant {
+        format!(
+            "🛠️ *By hand, for an admin:* {} — for {who}, then press Done.",
+            task_of(resource)
+        )
+    } else {
+        format!(
+            "🛠️ *By hand, for an admin:* undo this for {who}: {}. Then press Done.",
+            task_of(resource)
+        )
+    };
+    let kind = if grant { "grant" } else { "revoke" };
+    Message {
+        blocks: json!([
+            section(text.clone()),
+            {
+                "type": "actions",
+                "block_id": format!("by_hand_{kind}"),
+                "elements": [
+                    button("Done", "by_hand_done", id.to_string(), Some("primary")),
+                    button("Failed", "by_hand_failed", id.to_string(), Some("danger")),
+                ]
+            }
+        ]),
+        text,
+    }
+}
+
 /// A line in the request's thread for each step.
-pub fn thread_note(r: &Request, notice: Notice) -> Message {
+pub fn thread_note(r: &Request, resource: &Resource, notice: Notice) -> Message {
+    match notice {
+        Notice::GrantByHand => return by_hand(r, resource, true),
+        Notice::RevokeByHand => return by_hand(r, resource, false),
+        _ => {}
+    }
     let by = r
         .decided_by
         .as_deref()
         .map(user)
         .unwrap_or_else(|| "a reviewer".into());
     let text = match notice {
+        Notice::GrantByHand | Notice::RevokeByHand => String::new(),
         Notice::Submitted => format!("{} asked for access", user(r.requester.as_str())),
         Notice::Approved => format!("✅ Approved by {by}"),
         Notice::Denied => match &r.decision_note {
@@ -193,6 +243,8 @@ pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option
         .unwrap_or_else(|| "a reviewer".into());
     let text = match notice {
         Notice::Submitted => format!("Your request #{id} for *{name}* is waiting for a reviewer."),
+        Notice::GrantByHand => format!("An admin is granting your access to *{name}* by hand."),
+        Notice::RevokeByHand => format!("An admin is removing your access to *{name}* by hand."),
         Notice::Approved => {
             format!("✅ {by} approved your request #{id} for *{name}*. Granting access now…")
         }

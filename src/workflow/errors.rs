@@ -41,6 +41,8 @@ pub enum WorkflowError {
     Conflict(RequestId),
     #[error("resource `{0}` is no longer in the catalog")]
     ResourceGone(ResourceId),
+    #[error("there is nothing to confirm: the request is {0}")]
+    NothingToConfirm(crate::domain::Status),
     #[error("the identity can no longer change: the request is {0}")]
     IdentityTooLate(crate::domain::Status),
     #[error("write the platform user or role to grant to (at most 255 characters)")]

@@ -48,6 +48,12 @@ pub enum ExternalError {
 /// Grants and revokes access on platforms. Both are idempotent and verify the result.
 #[async_trait::async_trait]
 pub trait Provisioner: Send + Sync + 'static {
+    /// True when a person makes this resource's changes by hand (the `manual` connector):
+    /// Gatehouse then asks an admin in the request's thread and waits for their confirmation.
+    fn by_hand(&self, _resource: &Resource) -> bool {
+        false
+    }
+
     async fn grant(&self, request: &Request, resource: &Resource)
     -> Result<Applied, ExternalError>;
     async fn revoke(
@@ -62,6 +68,10 @@ pub trait Provisioner: Send + Sync + 'static {
 #[serde(rename_all = "snake_case")]
 pub enum Notice {
     Submitted,
+    /// An admin should make the grant by hand and confirm it.
+    GrantByHand,
+    /// An admin should remove the access by hand and confirm it.
+    RevokeByHand,
     Approved,
     Denied,
     Cancelled,
@@ -120,7 +130,7 @@ impl Notice {
     /// Who hears about each step.
     pub fn audiences(self) -> &'static [Audience] {
         match self {
-            Notice::Submitted => &[Audience::Channel],
+            Notice::Submitted | Notice::GrantByHand | Notice::RevokeByHand => &[Audience::Channel],
             Notice::ProvisioningFailed => {
                 &[Audience::Channel, Audience::Requester, Audience::Reviewers]
             }

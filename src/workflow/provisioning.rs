@@ -188,6 +188,10 @@ impl Workflow {
             | Status::Failed => return Ok(Outcome::Done),
         }
         let resource = self.resource_of(&current)?;
+        if self.provisioner.by_hand(resource) {
+            self.ask_by_hand(&current, Notice::GrantByHand).await?;
+            return Ok(Outcome::Done);
+        }
         let applied = self.provisioner.grant(&current, resource).await?;
         self.provisioned(&current, &applied).await?;
         Ok(Outcome::Done)
@@ -228,6 +232,10 @@ impl Workflow {
             | Status::Failed => return Ok(Outcome::Done),
         }
         let resource = self.resource_of(&current)?;
+        if self.provisioner.by_hand(resource) {
+            self.ask_by_hand(&current, Notice::RevokeByHand).await?;
+            return Ok(Outcome::Done);
+        }
         let applied = self.provisioner.revoke(&current, resource).await?;
         self.revocation_done(&current, &applied).await?;
         Ok(Outcome::Done)
@@ -280,6 +288,76 @@ impl Workflow {
 }
 
 impl Workflow {
+    /// Records that a person was asked to make the change, and asks them (a thread message
+    /// with Done and Failed buttons). The request waits in `provisioning` or `revoking`.
+    async fn ask_by_hand(&self, current: &Request, notice: Notice) -> Result<(), WorkflowError> {
+        let tx = self.db.begin().await?;
+        let action = if notice == Notice::GrantByHand {
+            "grant_requested_by_hand"
+        } else {
+            "revoke_requested_by_hand"
+        };
+        audit::record(
+            &tx,
+            self.clock.now(),
+            Entry {
+                actor: &Actor::System,
+                action,
+                request: Some(current.id),
+                details: json!({ "connector": current.connector }),
+            },
+        )
+        .await?;
+        self.enqueue_notices(&tx, current.id, notice).await?;
+        self.commit(tx, true).await
+    }
+
+    /// An admin confirms a change made by hand: `done`, or it could not be done.
+    pub async fn confirm_by_hand(
+        &self,
+        id: RequestId,
+        by: &crate::domain::SlackUserId,
+        done: bool,
+    ) -> Result<Request, WorkflowError> {
+        let groups = self.groups_of(by).await?;
+        let admins = self.admins(self.db.conn()).await?;
+        crate::domain::policy::may_administer(
+            crate::domain::policy::Who {
+                user: by,
+                groups: &groups,
+            },
+            &admins,
+        )?;
+        let current = self.request(id).await?;
+        let applied = Applied {
+            identity: current
+                .identity
+                .clone()
+                .unwrap_or_else(|| current.requester.to_string()),
+            action: format!("done by hand, confirmed by {by}"),
+        };
+        match (current.status, done) {
+            (Status::Provisioning, true) => self.provisioned(&current, &applied).await,
+            (Status::Revoking, true) => self.revocation_done(&current, &applied).await,
+            (Status::Provisioning, false) => {
+                self.system_step(
+                    &current,
+                    Event::ProvisioningFailed,
+                    Changes::default(),
+                    json!({ "error": format!("{by} could not make the grant by hand") }),
+                    vec![],
+                )
+                .await
+            }
+            (Status::Revoking, false) => {
+                self.revocation_gave_up(id, &format!("{by} could not remove the access by hand"))
+                    .await?;
+                Ok(current)
+            }
+            (status, _) => Err(WorkflowError::NothingToConfirm(status)),
+        }
+    }
+
     async fn run_notify(
         &self,
         id: RequestId,

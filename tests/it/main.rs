@@ -14,5 +14,7 @@ mod jobs;
 mod lifecycle;
 mod properties;
 mod requests;
+mod serve;
 mod slack_flow;
+mod slack_manual;
 mod tidy;

@@ -210,6 +210,14 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 .map(drop)
                 .map_err(|e| say(&e))
         }
+        "by_hand_done" | "by_hand_failed" => {
+            let id = request_id_of(value)?;
+            ctx.workflow
+                .confirm_by_hand(id, &user, action_id == "by_hand_done")
+                .await
+                .map(drop)
+                .map_err(|e| say(&e))
+        }
         "retry" => {
             let id = request_id_of(value)?;
             ctx.workflow

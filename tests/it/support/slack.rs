@@ -84,10 +84,32 @@ impl SlackTestApp {
     }
 
     pub async fn start_with(db: &TestDb, catalog: &str, workspace: SimConfig) -> SlackTestApp {
+        Self::start_full(db, catalog, workspace, false).await
+    }
+
+    /// With the real connector registry (the catalog's `manual` connector) instead of the fake platform.
+    pub async fn start_by_hand(db: &TestDb) -> SlackTestApp {
+        Self::start_full(db, CATALOG, workspace(), true).await
+    }
+
+    async fn start_full(
+        db: &TestDb,
+        catalog: &str,
+        workspace: SimConfig,
+        by_hand: bool,
+    ) -> SlackTestApp {
         let sim = SlackSim::start(workspace).await.unwrap();
         let clock = ManualClock::new(at(2026, 11, 28, 9, 0));
         let platform = FakePlatform::default();
-        let mut opts = AppOptions::new(Arc::new(platform.clone()));
+        let provisioner: Arc<dyn gatehouse::workflow::Provisioner> = if by_hand {
+            let parsed =
+                gatehouse::config::Catalog::parse(std::path::Path::new("test.toml"), catalog)
+                    .unwrap();
+            Arc::new(gatehouse::connectors::Registry::new(&parsed))
+        } else {
+            Arc::new(platform.clone())
+        };
+        let mut opts = AppOptions::new(provisioner);
         opts.clock = Arc::new(clock.clone());
         let api_url = sim.api_url();
         let config = config_for(

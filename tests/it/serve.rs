@@ -1,0 +1,125 @@
+//! `gatehouse serve` as an operator runs it: the real binary, against slack-sim.
+
+use std::time::Duration;
+
+use slack_sim::SlackSim;
+
+use crate::support::TestDb;
+use crate::support::slack::{CHANNEL, eventually, workspace};
+
+fn serve_command(
+    dir: &std::path::Path,
+    db: &TestDb,
+    api_url: &str,
+    bot: &str,
+    app: &str,
+) -> tokio::process::Command {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/gatehouse.example.toml");
+    std::fs::copy(example, dir.join("gatehouse.toml")).unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.arg("serve")
+        .current_dir(dir)
+        .env("DATABASE_URL", &db.url)
+        .env("SLACK_API_URL", api_url)
+        .env("SLACK_BOT_TOKEN", bot)
+        .env("SLACK_APP_TOKEN", app)
+        .env("ACCESS_REQUESTS_CHANNEL", CHANNEL)
+        .env("GATEHOUSE_LOG", "warn")
+        .env_remove("GATEHOUSE_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+#[tokio::test]
+async fn serve_connects_handles_a_request_and_stops_cleanly_on_sigterm() {
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = serve_command(
+        dir.path(),
+        &db,
+        &sim.api_url(),
+        sim.bot_token(),
+        sim.app_token(),
+    )
+    .spawn()
+    .unwrap();
+    eventually("serve to connect to Socket Mode", 30, || async {
+        (sim.connection_count() > 0).then_some(())
+    })
+    .await;
+
+    let ack = sim
+        .slash_command(
+            "UALICE",
+            CHANNEL,
+            "/request-access",
+            "analytics-ro 8h weekly numbers",
+        )
+        .await
+        .unwrap();
+    let reply = ack.payload.unwrap()["text"].as_str().unwrap().to_owned();
+    assert!(reply.contains("Request #1"), "{reply}");
+    eventually("the request in the channel", 15, || async {
+        sim.messages(CHANNEL)
+            .into_iter()
+            .find(|m| m.text.contains("Access request #1"))
+    })
+    .await;
+
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("serve stops within 10 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn serve_with_a_refused_token_says_which_and_never_prints_it() {
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let out = serve_command(
+        dir.path(),
+        &db,
+        &sim.api_url(),
+        "xoxb-wrong-secret-value",
+        sim.app_token(),
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Slack refused SLACK_BOT_TOKEN (invalid_auth)"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-secret-value"), "{err}");
+
+    let out = serve_command(
+        dir.path(),
+        &db,
+        &sim.api_url(),
+        sim.bot_token(),
+        "xapp-1-wrong-app-secret",
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Slack refused SLACK_APP_TOKEN (invalid_auth)"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-app-secret"), "{err}");
+}

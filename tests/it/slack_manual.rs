@@ -1,0 +1,135 @@
+//! The `manual` connector: with no platform at all, an admin makes each change by hand when
+//! Gatehouse asks in the request's thread, and confirms it with Done.
+
+use chrono::Duration;
+use gatehouse::domain::{RequestId, Status};
+use slack_sim::{ButtonTarget, render_text};
+
+use crate::support::backends;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually};
+
+fn shown(m: &slack_sim::Message) -> String {
+    m.blocks
+        .as_ref()
+        .map(render_text)
+        .unwrap_or_else(|| m.text.clone())
+}
+
+async fn status(t: &SlackTestApp) -> Status {
+    t.app
+        .workflow()
+        .request(RequestId::new(1))
+        .await
+        .unwrap()
+        .status
+}
+
+/// The newest thread reply asking for a change by hand.
+async fn by_hand_task(t: &SlackTestApp, parent: &str, needle: &str) -> slack_sim::Message {
+    eventually("a by-hand task in the thread", 10, || async {
+        t.sim
+            .thread(CHANNEL, parent)
+            .into_iter()
+            .skip(1)
+            .filter(|m| shown(m).contains(needle))
+            .next_back()
+    })
+    .await
+}
+
+async fn click(t: &SlackTestApp, user: &str, msg: &slack_sim::Message, action: &str) {
+    t.sim
+        .click_button(
+            user,
+            ButtonTarget::Message {
+                channel: CHANNEL.into(),
+                ts: msg.ts.clone(),
+            },
+            action,
+            Some("1"),
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
+    for db in backends().await {
+        let t = SlackTestApp::start_by_hand(&db).await;
+        t.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 4h")
+            .await
+            .unwrap();
+        let msg = eventually("the request message", 10, || async {
+            t.sim
+                .messages(CHANNEL)
+                .into_iter()
+                .find(|m| shown(m).contains("Access request #1"))
+        })
+        .await;
+
+        // Fiona approves with the button.
+        click(&t, "UFIONA", &msg, "approve").await;
+        let task = by_hand_task(&t, &msg.ts, "By hand, for an admin").await;
+        assert!(shown(&task).contains("FINANCE_PII"), "{}", shown(&task));
+        assert_eq!(status(&t).await, Status::Provisioning, "{}", db.name);
+
+        // Only an admin may confirm.
+        click(&t, "UBOB", &task, "by_hand_done").await;
+        eventually("Bob's refusal", 10, || async {
+            t.sim
+                .ephemerals("UBOB")
+                .into_iter()
+                .find(|e| e.text.contains("only a Gatehouse admin can do that"))
+        })
+        .await;
+        assert_eq!(status(&t).await, Status::Provisioning);
+
+        click(&t, "UADA", &task, "by_hand_done").await;
+        eventually("active", 10, || async {
+            (status(&t).await == Status::Active).then_some(())
+        })
+        .await;
+        eventually("Alice's DM", 10, || async {
+            t.sim
+                .dms("UALICE")
+                .iter()
+                .map(shown)
+                .find(|d| d.contains("You now have access to *Finance with PII*"))
+        })
+        .await;
+
+        // At expiry Gatehouse asks for the removal the same way.
+        t.clock.advance(Duration::hours(4));
+        t.run_jobs().await;
+        let undo = by_hand_task(&t, &msg.ts, "undo this").await;
+        assert_eq!(status(&t).await, Status::Revoking);
+        click(&t, "UADA", &undo, "by_hand_done").await;
+        eventually("expired", 10, || async {
+            (status(&t).await == Status::Expired).then_some(())
+        })
+        .await;
+        let actions: Vec<String> = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "requested",
+                "approved",
+                "provisioning_started",
+                "grant_requested_by_hand",
+                "provisioned",
+                "expiring",
+                "revoke_requested_by_hand",
+                "expired"
+            ]
+        );
+        t.stop().await;
+        db.close().await;
+    }
+}
