@@ -31,8 +31,7 @@ async fn by_hand_task(t: &SlackTestApp, parent: &str, needle: &str) -> slack_sim
             .thread(CHANNEL, parent)
             .into_iter()
             .skip(1)
-            .filter(|m| shown(m).contains(needle))
-            .next_back()
+            .rfind(|m| shown(m).contains(needle))
     })
     .await
 }
