@@ -16,5 +16,6 @@ mod properties;
 mod requests;
 mod serve;
 mod slack_flow;
+mod slack_forms;
 mod slack_manual;
 mod tidy;

@@ -1,0 +1,349 @@
+//! The request form (type-ahead, presets, custom durations, field errors), the form prefilled
+//! from an incomplete one-liner, denial with a reason, and the role-or-identity picker.
+
+use gatehouse::domain::{RequestId, Status};
+use serde_json::{Value, json};
+use slack_sim::{ButtonTarget, render_text};
+
+use crate::support::backends;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually};
+
+fn shown(m: &slack_sim::Message) -> String {
+    m.blocks
+        .as_ref()
+        .map(render_text)
+        .unwrap_or_else(|| m.text.clone())
+}
+
+async fn open_form(t: &SlackTestApp, user: &str, text: &str) -> Value {
+    let ack = t
+        .sim
+        .slash_command(user, CHANNEL, "/request-access", text)
+        .await
+        .unwrap();
+    assert!(ack.acked);
+    eventually("the request form", 10, || async { t.sim.top_modal(user) }).await
+}
+
+fn view_id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+fn selected(value: &str) -> Value {
+    json!({ "type": "external_select", "selected_option": { "text": { "type": "plain_text", "text": value }, "value": value } })
+}
+
+fn typed(value: &str) -> Value {
+    json!({ "type": "plain_text_input", "value": value })
+}
+
+fn values(
+    resource: Option<&str>,
+    preset: Option<&str>,
+    custom: Option<&str>,
+    reason: Option<&str>,
+) -> Value {
+    let mut v = json!({});
+    if let Some(r) = resource {
+        v["resource"] = json!({ "resource": selected(r) });
+    }
+    if let Some(p) = preset {
+        v["duration"] = json!({ "duration": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": p }, "value": p } } });
+    }
+    v["duration_custom"] = json!({ "duration_custom": custom.map(typed).unwrap_or(json!({ "type": "plain_text_input", "value": null })) });
+    v["reason"] = json!({ "reason": reason.map(typed).unwrap_or(json!({ "type": "plain_text_input", "value": null })) });
+    v
+}
+
+#[tokio::test]
+async fn the_form_searches_the_catalog_and_shows_each_error_beside_its_field() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        let form = open_form(&t, "UALICE", "").await;
+        let id = view_id(&form);
+        assert!(
+            render_text(&form).contains("Request access"),
+            "{}",
+            render_text(&form)
+        );
+
+        let found = t
+            .sim
+            .block_suggestion("UALICE", &id, "resource", "resource", "fin")
+            .await
+            .unwrap();
+        let options = found.payload.unwrap()["options"].clone();
+        assert_eq!(options.as_array().unwrap().len(), 1, "{options}");
+        assert_eq!(options[0]["value"], "finance-pii");
+        let all = t
+            .sim
+            .block_suggestion("UALICE", &id, "resource", "resource", "")
+            .await
+            .unwrap();
+        assert_eq!(all.payload.unwrap()["options"].as_array().unwrap().len(), 2);
+
+        let cases = [
+            (
+                values(None, None, None, Some("x")),
+                "resource",
+                "pick a resource",
+            ),
+            (
+                values(Some("nope"), None, None, Some("x")),
+                "resource",
+                "there is no resource `nope`",
+            ),
+            (
+                values(Some("analytics-ro"), None, Some("8 hours"), Some("x")),
+                "duration_custom",
+                "is not a duration",
+            ),
+            (
+                values(Some("analytics-ro"), Some("7d"), None, Some("x")),
+                "duration",
+                "longer than the 3d this resource allows",
+            ),
+            (
+                values(Some("analytics-ro"), None, Some("90d"), Some("x")),
+                "duration_custom",
+                "longer than the 3d",
+            ),
+            (
+                values(Some("analytics-ro"), Some("8h"), None, None),
+                "reason",
+                "analytics-ro needs a reason",
+            ),
+        ];
+        for (vals, block, message) in cases {
+            let out = t.sim.submit_view("UALICE", &id, vals).await.unwrap();
+            let errors = out
+                .errors
+                .unwrap_or_else(|| panic!("{}: no errors for {block}", db.name));
+            let shown_error = errors[block].as_str().unwrap_or_default();
+            assert!(shown_error.contains(message), "{block}: {errors}");
+            assert_eq!(out.stack, vec![id.clone()], "the form stays open");
+        }
+        assert!(
+            t.app
+                .workflow()
+                .requests_in(Status::Pending)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // A custom duration wins over the preset.
+        let out = t
+            .sim
+            .submit_view(
+                "UALICE",
+                &id,
+                values(
+                    Some("analytics-ro"),
+                    Some("8h"),
+                    Some("1h30m"),
+                    Some("dashboards"),
+                ),
+            )
+            .await
+            .unwrap();
+        assert!(out.errors.is_none(), "{:?}", out.errors);
+        assert!(out.stack.is_empty(), "the form closes");
+        let r = t.app.workflow().request(RequestId::new(1)).await.unwrap();
+        assert_eq!(r.duration.to_string(), "1h30m");
+
+        // A second request for the same resource is refused, naming the first.
+        let again = open_form(&t, "UALICE", "").await;
+        let out = t
+            .sim
+            .submit_view(
+                "UALICE",
+                &view_id(&again),
+                values(Some("analytics-ro"), None, None, Some("again")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            out.errors.unwrap()["resource"],
+            "you already have an open request for analytics-ro: #1"
+        );
+        t.stop().await;
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_incomplete_one_liner_opens_the_form_prefilled() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        // analytics-ro needs a reason, which is missing.
+        let form = open_form(&t, "UALICE", "analytics-ro 4h").await;
+        let text = serde_json::to_string(&form).unwrap();
+        assert!(
+            form["blocks"][0]["element"]["initial_option"]["value"] == "analytics-ro",
+            "{text}"
+        );
+        assert_eq!(
+            form["blocks"][1]["element"]["initial_option"]["value"],
+            "4h"
+        );
+        // An unknown resource opens the form too, with nothing chosen.
+        let form = open_form(&t, "UDAVE", "analytcs 2h1m need it").await;
+        assert!(form["blocks"][0]["element"].get("initial_option").is_none());
+        assert_eq!(form["blocks"][2]["element"]["initial_value"], "2h1m");
+        assert_eq!(form["blocks"][3]["element"]["initial_value"], "need it");
+        // An unreadable duration is explained at once.
+        let ack = t
+            .sim
+            .slash_command(
+                "UDAVE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 3x because",
+            )
+            .await
+            .unwrap();
+        let text = ack.payload.unwrap()["text"].as_str().unwrap().to_owned();
+        assert!(text.contains("`3x` is not a duration"), "{text}");
+        t.stop().await;
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 2h churn study",
+            )
+            .await
+            .unwrap();
+        let msg = eventually("the request message", 10, || async {
+            t.sim
+                .messages(CHANNEL)
+                .into_iter()
+                .find(|m| shown(m).contains("Access request #1"))
+        })
+        .await;
+        let target = ButtonTarget::Message {
+            channel: CHANNEL.into(),
+            ts: msg.ts.clone(),
+        };
+        t.sim
+            .click_button("URITA", target.clone(), "deny", Some("1"), None)
+            .await
+            .unwrap();
+        let form = eventually("the deny form", 10, || async { t.sim.top_modal("URITA") }).await;
+        let out = t
+            .sim
+            .submit_view(
+                "URITA",
+                &view_id(&form),
+                json!({ "reason": { "reason": typed("use the <!channel> sandbox instead") } }),
+            )
+            .await
+            .unwrap();
+        assert!(out.errors.is_none());
+        let dm = eventually("the denial DM", 10, || async {
+            t.sim
+                .dms("UALICE")
+                .iter()
+                .map(shown)
+                .find(|d| d.contains("denied"))
+        })
+        .await;
+        assert_eq!(
+            dm,
+            "⛔ <@URITA> denied your request #1 for *Analytics (read-only)*: use the &lt;!channel&gt; sandbox instead"
+        );
+        eventually("the channel message to say denied", 10, || async {
+            let m = t.sim.message(CHANNEL, &msg.ts)?;
+            let text = shown(&m);
+            (text.contains("Denied") && !text.contains("Approve")).then_some(())
+        })
+        .await;
+        t.stop().await;
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_reviewer_chooses_the_identity_to_grant_to() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 2h churn study",
+            )
+            .await
+            .unwrap();
+        let msg = eventually("the request message", 10, || async {
+            t.sim
+                .messages(CHANNEL)
+                .into_iter()
+                .find(|m| shown(m).contains("Access request #1"))
+        })
+        .await;
+        let target = ButtonTarget::Message {
+            channel: CHANNEL.into(),
+            ts: msg.ts.clone(),
+        };
+        // The requester may not pick for herself.
+        t.sim
+            .click_button("UALICE", target.clone(), "choose_identity", Some("1"), None)
+            .await
+            .unwrap();
+        let form = eventually("the picker", 10, || async { t.sim.top_modal("UALICE") }).await;
+        let out = t
+            .sim
+            .submit_view(
+                "UALICE",
+                &view_id(&form),
+                json!({ "identity": { "identity": typed("ADMIN") } }),
+            )
+            .await
+            .unwrap();
+        assert!(
+            out.errors.unwrap()["identity"]
+                .as_str()
+                .unwrap()
+                .contains("your own request")
+        );
+
+        t.sim
+            .click_button("UBOB", target.clone(), "choose_identity", Some("1"), None)
+            .await
+            .unwrap();
+        let form = eventually("the picker", 10, || async { t.sim.top_modal("UBOB") }).await;
+        let out = t
+            .sim
+            .submit_view(
+                "UBOB",
+                &view_id(&form),
+                json!({ "identity": { "identity": typed("ALICE_ANALYST") } }),
+            )
+            .await
+            .unwrap();
+        assert!(out.errors.is_none(), "{:?}", out.errors);
+        t.sim
+            .click_button("UBOB", target, "approve", Some("1"), None)
+            .await
+            .unwrap();
+        eventually("the grant to the chosen identity", 10, || async {
+            t.platform
+                .holds("ALICE_ANALYST", "ANALYTICS_RO")
+                .then_some(())
+        })
+        .await;
+        t.stop().await;
+        db.close().await;
+    }
+}
