@@ -15,6 +15,7 @@ mod lifecycle;
 mod properties;
 mod requests;
 mod serve;
+mod slack_admin;
 mod slack_flow;
 mod slack_forms;
 mod slack_manual;

@@ -1,0 +1,336 @@
+//! Admins in Slack: reviewers (people and user groups) added and removed, the Access Requests
+//! channel moved; and App Home for requesters, reviewers and admins.
+
+use gatehouse::domain::{RequestId, Status};
+use serde_json::Value;
+use slack_sim::{ButtonTarget, ChannelSeed, render_text};
+
+use crate::support::app::CATALOG;
+use crate::support::backends;
+use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, workspace};
+
+fn shown(m: &slack_sim::Message) -> String {
+    m.blocks
+        .as_ref()
+        .map(render_text)
+        .unwrap_or_else(|| m.text.clone())
+}
+
+async fn admin(t: &SlackTestApp, user: &str, text: &str) -> String {
+    let ack = t
+        .sim
+        .slash_command(user, CHANNEL, "/access-admin", text)
+        .await
+        .unwrap();
+    ack.payload.unwrap()["text"].as_str().unwrap().to_owned()
+}
+
+async fn request_message(t: &SlackTestApp, channel: &str, n: i64) -> slack_sim::Message {
+    let title = format!("Access request #{n}");
+    eventually("the request message", 10, || async {
+        t.sim
+            .messages(channel)
+            .into_iter()
+            .find(|m| shown(m).contains(&title))
+    })
+    .await
+}
+
+async fn status(t: &SlackTestApp, n: i64) -> Status {
+    t.app
+        .workflow()
+        .request(RequestId::new(n))
+        .await
+        .unwrap()
+        .status
+}
+
+#[tokio::test]
+async fn admins_manage_reviewers_including_user_groups() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        assert_eq!(
+            admin(&t, "UBOB", "reviewers add <@UCARL|carl> analytics-ro").await,
+            "only a Gatehouse admin can do that"
+        );
+        assert_eq!(
+            admin(&t, "UADA", "reviewers add <@UCARL|carl> analytics-ro").await,
+            "<@UCARL> now reviews `analytics-ro`."
+        );
+        let list = admin(&t, "UADA", "reviewers list analytics-ro").await;
+        assert_eq!(
+            list,
+            "*Reviewers*\n• `analytics-ro`: <@UBOB>, <@URITA>, <@UCARL> (added by <@UADA>)"
+        );
+        assert!(
+            admin(&t, "UADA", "reviewers frobnicate")
+                .await
+                .starts_with("Usage:")
+        );
+
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 1h check",
+            )
+            .await
+            .unwrap();
+        let msg = request_message(&t, CHANNEL, 1).await;
+        t.sim
+            .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        eventually("Carl's approval", 10, || async {
+            (status(&t, 1).await != Status::Pending).then_some(())
+        })
+        .await;
+
+        assert_eq!(
+            admin(&t, "UADA", "reviewers remove <@UCARL|carl> analytics-ro").await,
+            "<@UCARL> no longer reviews `analytics-ro`."
+        );
+        t.sim
+            .slash_command("UDAVE", CHANNEL, "/request-access", "analytics-ro 1h check")
+            .await
+            .unwrap();
+        let msg = request_message(&t, CHANNEL, 2).await;
+        t.sim
+            .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        eventually("Carl's refusal", 10, || async {
+            t.sim
+                .ephemerals("UCARL")
+                .into_iter()
+                .find(|e| e.text.contains("only a reviewer of analytics-ro"))
+        })
+        .await;
+        assert_eq!(status(&t, 2).await, Status::Pending);
+
+        // A user group reviews: its members approve (Carl is in S0FINANCE).
+        assert_eq!(
+            admin(
+                &t,
+                "UADA",
+                "reviewers add <!subteam^S0FINANCE|@finance-reviewers> finance-pii"
+            )
+            .await,
+            "<!subteam^S0FINANCE> now reviews `finance-pii`."
+        );
+        t.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
+            .await
+            .unwrap();
+        let msg = request_message(&t, CHANNEL, 3).await;
+        t.sim
+            .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        eventually("the group member's approval", 10, || async {
+            (status(&t, 3).await != Status::Pending).then_some(())
+        })
+        .await;
+
+        let actions: Vec<String> = gatehouse::store::audit::page(t.app.db().conn(), 0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.request_id.is_none())
+            .map(|e| format!("{} {}", e.actor, e.action))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "UADA reviewer_added",
+                "UADA reviewer_removed",
+                "UADA reviewer_added"
+            ],
+            "{}",
+            db.name
+        );
+        t.stop().await;
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_admin_moves_the_channel_once_the_bot_can_post_there() {
+    for db in backends().await {
+        let mut ws = workspace();
+        ws.channels.push(ChannelSeed {
+            id: "C0NEWREQ".into(),
+            name: "new-requests".into(),
+            is_private: true,
+            members: vec![BOT.into(), "UADA".into()],
+        });
+        let t = SlackTestApp::start_with(&db, CATALOG, ws).await;
+        let refused = admin(&t, "UADA", "channel <#C0GENERAL|general>").await;
+        assert_eq!(
+            refused,
+            "I am not in <#C0GENERAL>; invite me with `/invite @Gatehouse` there, then try again."
+        );
+        assert_eq!(
+            admin(&t, "UALICE", "channel <#C0NEWREQ|new-requests>").await,
+            "only a Gatehouse admin can do that"
+        );
+        assert_eq!(
+            admin(&t, "UADA", "channel <#C0NEWREQ|new-requests>").await,
+            "Access requests now go to <#C0NEWREQ>."
+        );
+        t.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
+            .await
+            .unwrap();
+        request_message(&t, "C0NEWREQ", 1).await;
+        assert_eq!(
+            t.app
+                .workflow()
+                .requests_channel()
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("C0NEWREQ"),
+            "kept across restarts"
+        );
+        t.stop().await;
+        db.close().await;
+    }
+}
+
+fn home_text(t: &SlackTestApp, user: &str) -> Option<String> {
+    t.sim.home_view(user).map(|v: Value| render_text(&v))
+}
+
+#[tokio::test]
+async fn app_home_shows_requests_access_reviews_and_failures() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 1h report",
+            )
+            .await
+            .unwrap();
+        t.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 2h")
+            .await
+            .unwrap();
+        request_message(&t, CHANNEL, 2).await;
+
+        t.sim.open_app_home("UBOB").await.unwrap();
+        let bob = eventually("Bob's Home", 10, || async { home_text(&t, "UBOB") }).await;
+        assert!(bob.contains("Waiting for your review"), "{bob}");
+        assert!(
+            bob.contains("#1 Analytics (read-only)") && !bob.contains("#2 Finance"),
+            "{bob}"
+        );
+
+        // Approving from Home works like the channel button.
+        let bob_home = t.sim.home_view("UBOB").unwrap();
+        let home_id = bob_home["id"].as_str().unwrap().to_owned();
+        t.sim
+            .click_button(
+                "UBOB",
+                ButtonTarget::View { view_id: home_id },
+                "approve",
+                Some("1"),
+                None,
+            )
+            .await
+            .unwrap();
+        eventually("approval from Home", 10, || async {
+            (status(&t, 1).await == Status::Active).then_some(())
+        })
+        .await;
+
+        t.sim.open_app_home("UALICE").await.unwrap();
+        let alice = eventually("Alice's Home", 10, || async {
+            home_text(&t, "UALICE").filter(|h| h.contains("Your access"))
+        })
+        .await;
+        assert!(alice.contains("#2 Finance with PII"), "{alice}");
+        assert!(alice.contains("Cancel"), "{alice}");
+        assert!(
+            alice.contains("#1 Analytics (read-only)") && alice.contains("Relinquish"),
+            "{alice}"
+        );
+
+        // Alice cancels #2 from her Home; the Home refreshes.
+        let home_id = t.sim.home_view("UALICE").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        t.sim
+            .click_button(
+                "UALICE",
+                ButtonTarget::View { view_id: home_id },
+                "cancel",
+                Some("2"),
+                None,
+            )
+            .await
+            .unwrap();
+        eventually("cancelled", 10, || async {
+            (status(&t, 2).await == Status::Cancelled).then_some(())
+        })
+        .await;
+
+        // Admins see failed provisioning with Retry.
+        t.sim
+            .slash_command("UDAVE", CHANNEL, "/request-access", "finance-pii 2h")
+            .await
+            .unwrap();
+        let msg = request_message(&t, CHANNEL, 3).await;
+        t.platform.fail_next(1, false);
+        t.sim
+            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        eventually("failed provisioning", 10, || async {
+            (status(&t, 3).await == Status::Failed).then_some(())
+        })
+        .await;
+        eventually("the reviewers' DM about the failure", 10, || async {
+            t.sim
+                .dms("UFIONA")
+                .iter()
+                .map(shown)
+                .find(|d| d.contains("role ANALYTICS_RO does not exist"))
+        })
+        .await;
+        t.sim.open_app_home("UADA").await.unwrap();
+        let ada = eventually("Ada's Home", 10, || async {
+            home_text(&t, "UADA").filter(|h| h.contains("Admin"))
+        })
+        .await;
+        assert!(
+            ada.contains("#3 Finance with PII") && ada.contains("Retry"),
+            "{ada}"
+        );
+        let home_id = t.sim.home_view("UADA").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        t.sim
+            .click_button(
+                "UADA",
+                ButtonTarget::View { view_id: home_id },
+                "retry",
+                Some("3"),
+                None,
+            )
+            .await
+            .unwrap();
+        eventually("retried and active", 10, || async {
+            (status(&t, 3).await == Status::Active).then_some(())
+        })
+        .await;
+        t.stop().await;
+        db.close().await;
+    }
+}
