@@ -19,4 +19,5 @@ mod slack_admin;
 mod slack_flow;
 mod slack_forms;
 mod slack_manual;
+mod slack_resilience;
 mod tidy;

@@ -1,0 +1,264 @@
+//! Slack misbehaving: redelivered events, a disconnect in the middle of a flow, malformed or
+//! unknown payloads, a person who left. Nothing is lost, nothing is done twice, nothing panics.
+
+use gatehouse::domain::{RequestId, Status};
+use serde_json::json;
+use slack_sim::{ButtonTarget, render_text};
+
+use crate::support::backends;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
+
+fn shown(m: &slack_sim::Message) -> String {
+    m.blocks
+        .as_ref()
+        .map(render_text)
+        .unwrap_or_else(|| m.text.clone())
+}
+
+async fn request_message(t: &SlackTestApp, n: i64) -> slack_sim::Message {
+    let title = format!("Access request #{n}");
+    eventually("the request message", 10, || async {
+        t.sim
+            .messages(CHANNEL)
+            .into_iter()
+            .find(|m| shown(m).contains(&title))
+    })
+    .await
+}
+
+async fn status(t: &SlackTestApp, n: i64) -> Status {
+    t.app
+        .workflow()
+        .request(RequestId::new(n))
+        .await
+        .unwrap()
+        .status
+}
+
+fn reaction(event_id: &str, user: &str, ts: &str) -> serde_json::Value {
+    json!({
+        "token": "sim", "team_id": "T0SIM", "api_app_id": "A0SIM", "type": "event_callback",
+        "event_id": event_id, "event_time": 1_800_000_000,
+        "event": { "type": "reaction_added", "user": user, "reaction": "white_check_mark",
+                   "item": { "type": "message", "channel": CHANNEL, "ts": ts }, "item_user": "U0BOT",
+                   "event_ts": "1800000000.000100" }
+    })
+}
+
+#[tokio::test]
+async fn a_redelivered_approval_is_acted_on_once() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 1h numbers",
+            )
+            .await
+            .unwrap();
+        let msg = request_message(&t, 1).await;
+        // Slack delivers the same event (same event_id) again, as it does after a slow ack.
+        for _ in 0..3 {
+            let out = t.sim.send_event(reaction("Ev0SAME", "UBOB", &msg.ts)).await;
+            assert!(out.acked);
+        }
+        eventually("active", 10, || async {
+            (status(&t, 1).await == Status::Active).then_some(())
+        })
+        .await;
+        let approvals = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "approved")
+            .count();
+        assert_eq!(approvals, 1, "{}", db.name);
+        eventually("the grant DM", 10, || async {
+            t.sim
+                .dms("UALICE")
+                .iter()
+                .map(shown)
+                .find(|d| d.contains("You now have access"))
+        })
+        .await;
+        assert!(
+            t.sim.ephemerals("UBOB").is_empty(),
+            "no confusing note to Bob"
+        );
+        let dms = t
+            .sim
+            .dms("UALICE")
+            .iter()
+            .filter(|m| shown(m).contains("approved your request"))
+            .count();
+        assert_eq!(dms, 1);
+        t.stop().await;
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_disconnect_in_the_middle_of_a_flow_loses_nothing() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 1h numbers",
+            )
+            .await
+            .unwrap();
+        let msg = request_message(&t, 1).await;
+        let opened = t.sim.connections_opened();
+        assert!(t.sim.disconnect("refresh_requested", None) > 0);
+        eventually("the reconnection", 15, || async {
+            (t.sim.connections_opened() > opened && t.sim.connection_count() > 0).then_some(())
+        })
+        .await;
+        t.sim
+            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        eventually("active after the reconnect", 15, || async {
+            (status(&t, 1).await == Status::Active).then_some(())
+        })
+        .await;
+        eventually("the DM", 10, || async {
+            t.sim
+                .dms("UALICE")
+                .iter()
+                .map(shown)
+                .find(|d| d.contains("You now have access"))
+        })
+        .await;
+        t.stop().await;
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 1h numbers",
+            )
+            .await
+            .unwrap();
+        let msg = request_message(&t, 1).await;
+        let audit_before = gatehouse::store::audit::head(t.app.db().conn())
+            .await
+            .unwrap()
+            .0;
+
+        // A reaction without a user, one on an unknown message, an unknown event type, garbage.
+        let mut broken = reaction("Ev0BROKEN1", "UBOB", &msg.ts);
+        broken["event"].as_object_mut().unwrap().remove("user");
+        t.sim.send_event(broken).await;
+        t.sim
+            .send_event(reaction("Ev0BROKEN2", "UBOB", "1.000000"))
+            .await;
+        t.sim
+            .send_event_callback(
+                json!({ "type": "something_new", "user": "UBOB", "event_ts": "1.2" }),
+            )
+            .await;
+        t.sim.send_raw_frame("{not json", None);
+        // A button whose request number does not exist, and one that is not a number.
+        let target = ButtonTarget::Message {
+            channel: CHANNEL.into(),
+            ts: msg.ts.clone(),
+        };
+        t.sim
+            .click_button("UBOB", target.clone(), "approve", Some("999"), None)
+            .await
+            .unwrap();
+        eventually("the note about #999", 10, || async {
+            t.sim
+                .ephemerals("UBOB")
+                .into_iter()
+                .find(|e| e.text.contains("there is no request #999"))
+        })
+        .await;
+        t.sim
+            .click_button("UBOB", target, "approve", Some("not-a-number"), None)
+            .await
+            .unwrap();
+        // A command Gatehouse does not know.
+        let ack = t
+            .sim
+            .slash_command("UBOB", CHANNEL, "/request-acess", "typo")
+            .await
+            .unwrap();
+        assert!(
+            ack.payload.unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .contains("does not know the command")
+        );
+
+        assert_eq!(status(&t, 1).await, Status::Pending, "{}", db.name);
+        assert_eq!(
+            gatehouse::store::audit::head(t.app.db().conn())
+                .await
+                .unwrap()
+                .0,
+            audit_before
+        );
+        // And Gatehouse still works.
+        t.sim
+            .add_reaction("URITA", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        eventually("active", 10, || async {
+            (status(&t, 1).await == Status::Active).then_some(())
+        })
+        .await;
+        t.stop().await;
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_requester_who_left_gets_no_dm_and_the_flow_goes_on() {
+    for db in backends().await {
+        let mut ws = workspace();
+        for u in ws.users.iter_mut().filter(|u| u.id == "UDAVE") {
+            u.deleted = true;
+        }
+        let t =
+            crate::support::slack::SlackTestApp::start_with(&db, crate::support::app::CATALOG, ws)
+                .await;
+        t.sim
+            .slash_command("UDAVE", CHANNEL, "/request-access", "finance-pii 1h")
+            .await
+            .unwrap();
+        let msg = request_message(&t, 1).await;
+        t.sim
+            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        eventually("active", 10, || async {
+            (status(&t, 1).await == Status::Active).then_some(())
+        })
+        .await;
+        t.run_jobs().await;
+        let failed = gatehouse::store::jobs::list(
+            t.app.db().conn(),
+            Some(gatehouse::store::jobs::JobStatus::Failed),
+        )
+        .await
+        .unwrap();
+        assert!(failed.is_empty(), "{}: {failed:?}", db.name);
+        t.stop().await;
+        db.close().await;
+    }
+}
