@@ -127,8 +127,7 @@ fn per_minute(n: u32) -> Quota {
 fn tier(method: &str) -> u8 {
     match method {
         "usergroups.users.list" => 2,
-        "views.open" | "views.update" | "views.push" | "views.publish" | "users.info"
-        | "chat.postEphemeral" | "auth.test" => 4,
+        "views.open" | "views.publish" | "users.info" | "chat.postEphemeral" | "auth.test" => 4,
         _ => 3,
     }
 }
@@ -294,16 +293,6 @@ impl SlackApi {
         .map(drop)
     }
 
-    pub async fn permalink(&self, channel: &str, ts: &str) -> Result<String, SlackError> {
-        let v = self
-            .get(
-                "chat.getPermalink",
-                &[("channel", channel), ("message_ts", ts)],
-            )
-            .await?;
-        str_field(&v, "permalink", "chat.getPermalink")
-    }
-
     /// Opens a modal; returns its view id.
     pub async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<String, SlackError> {
         let v = self
@@ -319,12 +308,6 @@ impl SlackApi {
                 method: "views.open",
                 what: "view.id",
             })
-    }
-
-    pub async fn update_view(&self, view_id: &str, view: &Value) -> Result<(), SlackError> {
-        self.post("views.update", json!({ "view_id": view_id, "view": view }))
-            .await
-            .map(drop)
     }
 
     pub async fn publish_home(&self, user: &str, view: &Value) -> Result<(), SlackError> {
@@ -380,25 +363,6 @@ impl SlackApi {
                     .collect()
             })
             .unwrap_or_default())
-    }
-
-    pub async fn add_reaction(
-        &self,
-        channel: &str,
-        ts: &str,
-        name: &str,
-    ) -> Result<(), SlackError> {
-        match self
-            .post(
-                "reactions.add",
-                json!({ "channel": channel, "timestamp": ts, "name": name }),
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("already_reacted") => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 }
 

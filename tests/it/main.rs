@@ -12,6 +12,7 @@ mod audit_log;
 mod cli;
 mod jobs;
 mod lifecycle;
+mod manifest;
 mod properties;
 mod requests;
 mod serve;

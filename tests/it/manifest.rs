@@ -1,0 +1,140 @@
+//! manifest.yml declares exactly what the code uses: every Web API method the code calls has
+//! its scope, every event it handles is subscribed, every command exists, and nothing more.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The items of the YAML list under `key:` (the next lines that start with `- `).
+fn list_under(manifest: &str, key: &str) -> BTreeSet<String> {
+    let mut lines = manifest
+        .lines()
+        .skip_while(|l| l.trim() != format!("{key}:"));
+    lines.next();
+    lines
+        .map(str::trim)
+        .take_while(|l| l.starts_with("- ") || l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("- "))
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap_or(l)
+                .trim()
+                .trim_start_matches("command:")
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Every Slack method named in the Slack module's code.
+fn methods_called() -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("src/slack")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or(&text);
+        for literal in code.split('"').skip(1).step_by(2) {
+            let family = literal.split('.').next().unwrap_or("");
+            let is_method = literal.contains('.')
+                && literal.chars().all(|c| c.is_ascii_alphabetic() || c == '.')
+                && [
+                    "auth",
+                    "apps",
+                    "chat",
+                    "conversations",
+                    "users",
+                    "usergroups",
+                    "views",
+                    "reactions",
+                ]
+                .contains(&family);
+            if is_method {
+                found.insert(literal.to_owned());
+            }
+        }
+    }
+    found
+}
+
+fn scope_of(method: &str) -> Option<&'static str> {
+    match method {
+        "chat.postMessage" | "chat.update" | "chat.postEphemeral" => Some("chat:write"),
+        "conversations.open" => Some("im:write"),
+        "users.info" => Some("users:read"),
+        "users.lookupByEmail" => Some("users:read.email"),
+        "usergroups.users.list" => Some("usergroups:read"),
+        "reactions.add" => Some("reactions:write"),
+        "auth.test"
+        | "views.open"
+        | "views.publish"
+        | "views.update"
+        | "views.push"
+        | "apps.connections.open" => None,
+        other => panic!("the test does not know the scope of {other}; add it"),
+    }
+}
+
+#[test]
+fn every_method_the_code_calls_has_its_scope_and_no_scope_is_spare() {
+    let manifest = std::fs::read_to_string(root().join("manifest.yml")).unwrap();
+    let declared = list_under(&manifest, "bot");
+    let called = methods_called();
+    assert!(
+        called.contains("chat.postMessage") && called.contains("views.open"),
+        "{called:?}"
+    );
+    let mut needed: BTreeSet<String> = called
+        .iter()
+        .filter_map(|m| scope_of(m))
+        .map(str::to_owned)
+        .collect();
+    // Not methods: the slash commands, and the event that carries ✅.
+    needed.insert("commands".into());
+    needed.insert("reactions:read".into());
+    let missing: Vec<_> = needed.difference(&declared).collect();
+    assert!(
+        missing.is_empty(),
+        "manifest.yml lacks scopes {missing:?} for {called:?}"
+    );
+    let spare: Vec<_> = declared.difference(&needed).collect();
+    assert!(
+        spare.is_empty(),
+        "manifest.yml asks for scopes the code does not use: {spare:?}"
+    );
+}
+
+#[test]
+fn the_manifest_subscribes_to_what_the_code_handles() {
+    let manifest = std::fs::read_to_string(root().join("manifest.yml")).unwrap();
+    let events = list_under(&manifest, "bot_events");
+    assert_eq!(
+        events,
+        BTreeSet::from(["app_home_opened".to_owned(), "reaction_added".to_owned()])
+    );
+    let socket = std::fs::read_to_string(root().join("src/slack/socket.rs")).unwrap();
+    for e in &events {
+        assert!(
+            socket.contains(&format!("\"{e}\"")),
+            "the code does not handle {e}"
+        );
+    }
+    for command in ["/request-access", "/access-admin"] {
+        assert!(
+            manifest.contains(&format!("command: {command}")),
+            "{command} missing from manifest.yml"
+        );
+        assert!(
+            socket.contains(&format!("\"{command}\"")),
+            "the code does not handle {command}"
+        );
+    }
+    assert!(manifest.contains("socket_mode_enabled: true"));
+    assert!(manifest.contains("home_tab_enabled: true"));
+}
