@@ -163,3 +163,61 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
         db.close().await;
     }
 }
+
+#[tokio::test]
+async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        t.sim.rate_limit("chat.postMessage", 1, 2);
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 1h numbers",
+            )
+            .await
+            .unwrap();
+        let job = eventually("the rate-limited post to be put back", 10, || async {
+            gatehouse::store::jobs::list(t.app.db().conn(), None)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|j| {
+                    j.last_error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("rate limiting chat.postMessage"))
+                })
+        })
+        .await;
+        assert!(
+            job.run_at >= t.clock.now() + Duration::seconds(2),
+            "Retry-After is honoured"
+        );
+        assert!(t.sim.messages(CHANNEL).is_empty());
+        t.clock.advance(Duration::seconds(10));
+        t.run_jobs().await;
+        let msg = request_message(&t, 1).await;
+
+        // ❌ from a reviewer denies.
+        t.sim
+            .add_reaction("URITA", CHANNEL, &msg.ts, "x")
+            .await
+            .unwrap();
+        eventually("denied", 10, || async {
+            (status(&t, 1).await == Status::Denied).then_some(())
+        })
+        .await;
+
+        let acks = t.sim.acks();
+        assert!(!acks.is_empty());
+        let late: Vec<_> = acks
+            .iter()
+            .filter(|a| !a.in_time || a.latency_ms >= 3000)
+            .collect();
+        assert!(late.is_empty(), "{}: late acks {late:?}", db.name);
+        assert!(t.sim.failures().is_empty(), "{:?}", t.sim.failures());
+        t.stop().await;
+        db.close().await;
+    }
+}
