@@ -191,6 +191,21 @@ fn by_hand(r: &Request, resource: &Resource, grant: bool) -> Message {
 /// A line in the request's thread for each step.
 pub fn thread_note(r: &Request, resource: &Resource, notice: Notice) -> Message {
     match notice {
+        Notice::IdentityNeeded => {
+            let text = format!(
+                "❓ Approved — which platform user or role should get this access? A reviewer chooses it here (request #{}).",
+                r.id.get()
+            );
+            return Message {
+                blocks: json!([
+                    section(text.clone()),
+                    { "type": "actions", "block_id": "identity_needed", "elements": [
+                        button("Choose role or identity", "choose_identity", r.id.get().to_string(), Some("primary"))
+                    ] }
+                ]),
+                text,
+            };
+        }
         Notice::GrantByHand => return by_hand(r, resource, true),
         Notice::RevokeByHand => return by_hand(r, resource, false),
         _ => {}
@@ -201,7 +216,7 @@ pub fn thread_note(r: &Request, resource: &Resource, notice: Notice) -> Message 
         .map(user)
         .unwrap_or_else(|| "a reviewer".into());
     let text = match notice {
-        Notice::GrantByHand | Notice::RevokeByHand => String::new(),
+        Notice::GrantByHand | Notice::RevokeByHand | Notice::IdentityNeeded => String::new(),
         Notice::Submitted => format!("{} asked for access", user(r.requester.as_str())),
         Notice::Approved => format!("✅ Approved by {by}"),
         Notice::Denied => match &r.decision_note {
@@ -244,6 +259,9 @@ pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option
     let text = match notice {
         Notice::Submitted => format!("Your request #{id} for *{name}* is waiting for a reviewer."),
         Notice::GrantByHand => format!("An admin is granting your access to *{name}* by hand."),
+        Notice::IdentityNeeded => format!(
+            "Your request #{id} for *{name}* is approved; a reviewer is choosing the account to grant it to."
+        ),
         Notice::RevokeByHand => format!("An admin is removing your access to *{name}* by hand."),
         Notice::Approved => {
             format!("✅ {by} approved your request #{id} for *{name}*. Granting access now…")

@@ -54,6 +54,12 @@ pub trait Provisioner: Send + Sync + 'static {
         false
     }
 
+    /// True when a grant needs a reviewer to settle the platform identity (user or role) first;
+    /// false when the connector can work it out from the requester.
+    fn needs_identity(&self, _resource: &Resource) -> bool {
+        false
+    }
+
     async fn grant(&self, request: &Request, resource: &Resource)
     -> Result<Applied, ExternalError>;
     async fn revoke(
@@ -68,6 +74,8 @@ pub trait Provisioner: Send + Sync + 'static {
 #[serde(rename_all = "snake_case")]
 pub enum Notice {
     Submitted,
+    /// Approved, but a reviewer must choose the identity to grant to.
+    IdentityNeeded,
     /// An admin should make the grant by hand and confirm it.
     GrantByHand,
     /// An admin should remove the access by hand and confirm it.
@@ -130,7 +138,10 @@ impl Notice {
     /// Who hears about each step.
     pub fn audiences(self) -> &'static [Audience] {
         match self {
-            Notice::Submitted | Notice::GrantByHand | Notice::RevokeByHand => &[Audience::Channel],
+            Notice::Submitted
+            | Notice::GrantByHand
+            | Notice::RevokeByHand
+            | Notice::IdentityNeeded => &[Audience::Channel],
             Notice::ProvisioningFailed => {
                 &[Audience::Channel, Audience::Requester, Audience::Reviewers]
             }

@@ -163,6 +163,17 @@ impl Workflow {
 
     async fn run_provision(&self, id: RequestId) -> Result<Outcome, JobError> {
         let mut current = self.request(id).await?;
+        let resource = self.resource_of(&current)?;
+        if current.status == Status::Approved
+            && current.identity.is_none()
+            && self.provisioner.needs_identity(resource)
+        {
+            // A ✅ carries no trigger for a modal: ask in the thread, with a button that opens
+            // the picker. Choosing the identity queues provisioning again.
+            self.ask(&current, Notice::IdentityNeeded, "identity_needed")
+                .await?;
+            return Ok(Outcome::Done);
+        }
         match current.status {
             Status::Approved => {
                 current = self
@@ -291,12 +302,22 @@ impl Workflow {
     /// Records that a person was asked to make the change, and asks them (a thread message
     /// with Done and Failed buttons). The request waits in `provisioning` or `revoking`.
     async fn ask_by_hand(&self, current: &Request, notice: Notice) -> Result<(), WorkflowError> {
-        let tx = self.db.begin().await?;
         let action = if notice == Notice::GrantByHand {
             "grant_requested_by_hand"
         } else {
             "revoke_requested_by_hand"
         };
+        self.ask(current, notice, action).await
+    }
+
+    /// Records that people were asked for something, and asks them.
+    async fn ask(
+        &self,
+        current: &Request,
+        notice: Notice,
+        action: &str,
+    ) -> Result<(), WorkflowError> {
+        let tx = self.db.begin().await?;
         audit::record(
             &tx,
             self.clock.now(),

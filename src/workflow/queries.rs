@@ -98,7 +98,19 @@ impl Workflow {
             },
         )
         .await?;
-        self.commit(tx, false).await?;
+        // Approved and waiting for exactly this: provision now.
+        let now = self.clock.now();
+        if current.status == Status::Approved {
+            crate::jobs::enqueue(
+                &tx,
+                &crate::jobs::JobSpec::Provision { request: id },
+                now,
+                self.max_attempts,
+                now,
+            )
+            .await?;
+        }
+        self.commit(tx, true).await?;
         self.request(id).await
     }
 }

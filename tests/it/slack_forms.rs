@@ -347,3 +347,77 @@ async fn a_reviewer_chooses_the_identity_to_grant_to() {
         db.close().await;
     }
 }
+
+#[tokio::test]
+async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        t.platform.require_identity();
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 2h churn study",
+            )
+            .await
+            .unwrap();
+        let msg = eventually("the request message", 10, || async {
+            t.sim
+                .messages(CHANNEL)
+                .into_iter()
+                .find(|m| shown(m).contains("Access request #1"))
+        })
+        .await;
+        t.sim
+            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        let ask = eventually("the question in the thread", 10, || async {
+            t.sim
+                .thread(CHANNEL, &msg.ts)
+                .into_iter()
+                .skip(1)
+                .find(|m| shown(m).contains("which platform user or role"))
+        })
+        .await;
+        assert_eq!(
+            t.app
+                .workflow()
+                .request(RequestId::new(1))
+                .await
+                .unwrap()
+                .status,
+            Status::Approved,
+            "{}: nothing is granted before the identity is settled",
+            db.name
+        );
+        assert_eq!(t.platform.calls().0, 0);
+
+        let target = ButtonTarget::Message {
+            channel: CHANNEL.into(),
+            ts: ask.ts.clone(),
+        };
+        t.sim
+            .click_button("URITA", target, "choose_identity", Some("1"), None)
+            .await
+            .unwrap();
+        let form = eventually("the picker", 10, || async { t.sim.top_modal("URITA") }).await;
+        t.sim
+            .submit_view(
+                "URITA",
+                &view_id(&form),
+                json!({ "identity": { "identity": typed("ALICE_ANALYST") } }),
+            )
+            .await
+            .unwrap();
+        eventually("the grant to the chosen identity", 10, || async {
+            t.platform
+                .holds("ALICE_ANALYST", "ANALYTICS_RO")
+                .then_some(())
+        })
+        .await;
+        t.stop().await;
+        db.close().await;
+    }
+}

@@ -17,6 +17,8 @@ struct State {
     failures: VecDeque<ExternalError>,
     grant_calls: usize,
     revoke_calls: usize,
+    /// Like a platform whose accounts cannot be derived from Slack: a reviewer must pick one.
+    needs_identity: bool,
 }
 
 #[derive(Clone, Default)]
@@ -61,6 +63,10 @@ impl FakePlatform {
         }
     }
 
+    pub fn require_identity(&self) {
+        self.state.lock().unwrap().needs_identity = true;
+    }
+
     pub fn calls(&self) -> (usize, usize) {
         let s = self.state.lock().unwrap();
         (s.grant_calls, s.revoke_calls)
@@ -69,6 +75,10 @@ impl FakePlatform {
 
 #[async_trait::async_trait]
 impl Provisioner for FakePlatform {
+    fn needs_identity(&self, _resource: &Resource) -> bool {
+        self.state.lock().unwrap().needs_identity
+    }
+
     async fn grant(
         &self,
         request: &Request,
