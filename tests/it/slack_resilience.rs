@@ -262,3 +262,69 @@ async fn a_requester_who_left_gets_no_dm_and_the_flow_goes_on() {
         db.close().await;
     }
 }
+
+#[tokio::test]
+async fn two_gatehouse_processes_on_one_database_share_the_work_and_do_each_step_once() {
+    for db in backends().await {
+        let first = SlackTestApp::start(&db).await;
+        let second = first.another(&db).await;
+        eventually("two socket connections", 10, || async {
+            (first.sim.connection_count() == 2).then_some(())
+        })
+        .await;
+        for (i, who) in ["UALICE", "UDAVE", "UCARL"].iter().enumerate() {
+            first
+                .sim
+                .slash_command(who, CHANNEL, "/request-access", "finance-pii 1h")
+                .await
+                .unwrap();
+            let msg = request_message(&first, i as i64 + 1).await;
+            first
+                .sim
+                .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
+                .await
+                .unwrap();
+        }
+        for n in 1..=3 {
+            eventually("active", 10, || async {
+                (status(&first, n).await == Status::Active).then_some(())
+            })
+            .await;
+        }
+        // Each request has one channel message, and each requester one "now have access" DM.
+        for who in ["UALICE", "UDAVE", "UCARL"] {
+            eventually("the DM", 10, || async {
+                first
+                    .sim
+                    .dms(who)
+                    .iter()
+                    .map(shown)
+                    .find(|d| d.contains("You now have access"))
+            })
+            .await;
+        }
+        let posts = first
+            .sim
+            .messages(CHANNEL)
+            .iter()
+            .filter(|m| shown(m).contains("Access request #"))
+            .count();
+        assert_eq!(posts, 3, "{}", db.name);
+        for who in ["UALICE", "UDAVE", "UCARL"] {
+            let grants = first
+                .sim
+                .dms(who)
+                .iter()
+                .filter(|m| shown(m).contains("You now have access"))
+                .count();
+            assert_eq!(grants, 1, "{who}");
+        }
+        // Both processes took envelopes.
+        let connections: std::collections::BTreeSet<u64> =
+            first.sim.acks().iter().map(|a| a.connection_id).collect();
+        assert_eq!(connections.len(), 2, "{connections:?}");
+        second.app.shutdown().await;
+        first.stop().await;
+        db.close().await;
+    }
+}

@@ -99,8 +99,22 @@ impl SlackTestApp {
         by_hand: bool,
     ) -> SlackTestApp {
         let sim = SlackSim::start(workspace).await.unwrap();
+        Self::start_on(db, catalog, sim, by_hand, FakePlatform::default()).await
+    }
+
+    /// Another Gatehouse process on the same database, Slack workspace and platform.
+    pub async fn another(&self, db: &TestDb) -> SlackTestApp {
+        Self::start_on(db, CATALOG, self.sim.clone(), false, self.platform.clone()).await
+    }
+
+    async fn start_on(
+        db: &TestDb,
+        catalog: &str,
+        sim: SimHandle,
+        by_hand: bool,
+        platform: FakePlatform,
+    ) -> SlackTestApp {
         let clock = ManualClock::new(at(2026, 11, 28, 9, 0));
-        let platform = FakePlatform::default();
         let provisioner: Arc<dyn gatehouse::workflow::Provisioner> = if by_hand {
             let parsed =
                 gatehouse::config::Catalog::parse(std::path::Path::new("test.toml"), catalog)
