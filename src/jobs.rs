@@ -26,6 +26,8 @@ pub enum JobSpec {
     Provision { request: RequestId },
     /// Take the access away: due at expiry, or now when someone revokes it.
     Revoke { request: RequestId },
+    /// Remind the holder that the access ends soon (due a while before expiry).
+    Remind { request: RequestId },
     /// Tell people about a step of the request.
     Notify {
         request: RequestId,
@@ -40,6 +42,7 @@ impl JobSpec {
             JobSpec::Provision { .. } => "provision",
             JobSpec::Revoke { .. } => "revoke",
             JobSpec::Notify { .. } => "notify",
+            JobSpec::Remind { .. } => "remind",
         }
     }
 
@@ -47,6 +50,7 @@ impl JobSpec {
         match self {
             JobSpec::Provision { request }
             | JobSpec::Revoke { request }
+            | JobSpec::Remind { request }
             | JobSpec::Notify { request, .. } => Some(*request),
         }
     }
@@ -57,6 +61,7 @@ impl JobSpec {
         match self {
             JobSpec::Provision { request } => Some(format!("provision:{}", request.get())),
             JobSpec::Revoke { request } => Some(format!("revoke:{}", request.get())),
+            JobSpec::Remind { request } => Some(format!("remind:{}", request.get())),
             JobSpec::Notify { .. } => None,
         }
     }

@@ -9,6 +9,7 @@ use crate::domain::GrantDuration;
 pub const REQUEST_FORM: &str = "request_access";
 pub const DENY_FORM: &str = "deny_request";
 pub const PICKER_FORM: &str = "choose_identity";
+pub const EXTEND_FORM: &str = "extend_request";
 
 pub const B_RESOURCE: &str = "resource";
 pub const B_DURATION: &str = "duration";
@@ -147,6 +148,27 @@ pub fn picker_form(request: i64, current: Option<&str>, choices: &[String]) -> V
         "close": plain("Cancel"),
         "blocks": [
             { "type": "input", "block_id": B_IDENTITY, "label": plain(&format!("Grant request #{request} to")), "element": element }
+        ]
+    })
+}
+
+/// The holder asks for more time.
+pub fn extend_form(request: i64, resource_name: &str) -> Value {
+    let options: Vec<Value> = ["30m", "1h", "2h", "4h", "8h", "1d"]
+        .iter()
+        .map(|d| json!({ "text": plain(d), "value": d }))
+        .collect();
+    json!({
+        "type": "modal",
+        "callback_id": EXTEND_FORM,
+        "private_metadata": request.to_string(),
+        "title": plain("Ask for more time"),
+        "submit": plain("Ask"),
+        "close": plain("Cancel"),
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn", "text": format!("More time on *{}* (request #{request}). Reviewers decide.", crate::slack::views::escape(resource_name)) } },
+            { "type": "input", "block_id": B_DURATION, "label": plain("How much more"),
+              "element": { "type": "static_select", "action_id": B_DURATION, "options": options } }
         ]
     })
 }

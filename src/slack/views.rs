@@ -206,6 +206,27 @@ pub fn thread_note(r: &Request, resource: &Resource, notice: Notice) -> Message 
                 text,
             };
         }
+        Notice::ExtensionRequested { minutes } => {
+            let more = crate::domain::GrantDuration::from_minutes(minutes)
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| format!("{minutes}m"));
+            let text = format!(
+                "⏩ {} asks for {more} more (request #{}). A reviewer decides:",
+                user(r.requester.as_str()),
+                r.id.get()
+            );
+            let value = format!("{}:{minutes}", r.id.get());
+            return Message {
+                blocks: json!([
+                    section(text.clone()),
+                    { "type": "actions", "block_id": "extension", "elements": [
+                        button("Approve extension", "extend_approve", value.clone(), Some("primary")),
+                        button("Deny extension", "extend_deny", value, Some("danger")),
+                    ] }
+                ]),
+                text,
+            };
+        }
         Notice::GrantByHand => return by_hand(r, resource, true),
         Notice::RevokeByHand => return by_hand(r, resource, false),
         _ => {}
@@ -216,7 +237,12 @@ pub fn thread_note(r: &Request, resource: &Resource, notice: Notice) -> Message 
         .map(user)
         .unwrap_or_else(|| "a reviewer".into());
     let text = match notice {
-        Notice::GrantByHand | Notice::RevokeByHand | Notice::IdentityNeeded => String::new(),
+        Notice::GrantByHand
+        | Notice::RevokeByHand
+        | Notice::IdentityNeeded
+        | Notice::ExtensionRequested { .. } => String::new(),
+        Notice::ExpiringSoon => "⏰ Ends within the hour".into(),
+        Notice::ExtensionDenied => "🚫 A reviewer did not grant more time".into(),
         Notice::Submitted => format!("{} asked for access", user(r.requester.as_str())),
         Notice::Approved => format!("✅ Approved by {by}"),
         Notice::Denied => match &r.decision_note {
@@ -249,6 +275,26 @@ pub fn thread_note(r: &Request, resource: &Resource, notice: Notice) -> Message 
 
 /// The DM the requester gets for a step, with times in their own zone.
 pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option<&str>) -> Message {
+    if notice == Notice::ExpiringSoon {
+        let until = r
+            .expires_at
+            .map(|at| local_time(at, tz))
+            .unwrap_or_default();
+        let text = format!(
+            "⏰ Your access to *{}* ends {until}. Need more time? Ask the reviewers:",
+            escape(&resource.name)
+        );
+        return Message {
+            blocks: json!([
+                section(text.clone()),
+                { "type": "actions", "block_id": "expiring", "elements": [
+                    button("Extend", "extend", r.id.get().to_string(), Some("primary")),
+                    button("Relinquish now", "relinquish", r.id.get().to_string(), None),
+                ] }
+            ]),
+            text,
+        };
+    }
     let name = escape(&resource.name);
     let id = r.id.get();
     let by = r
@@ -263,6 +309,13 @@ pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option
             "Your request #{id} for *{name}* is approved; a reviewer is choosing the account to grant it to."
         ),
         Notice::RevokeByHand => format!("An admin is removing your access to *{name}* by hand."),
+        Notice::ExpiringSoon => String::new(),
+        Notice::ExtensionRequested { .. } => {
+            format!("You asked for more time on *{name}*; the reviewers will decide.")
+        }
+        Notice::ExtensionDenied => {
+            format!("🚫 A reviewer did not grant more time on *{name}*; it ends as planned.")
+        }
         Notice::Approved => {
             format!("✅ {by} approved your request #{id} for *{name}*. Granting access now…")
         }

@@ -277,6 +277,30 @@ impl Workflow {
     }
 }
 
+/// When to remind the holder before `expires_at`: an hour before, or halfway through shorter grants.
+pub fn reminder_at(
+    duration: crate::domain::GrantDuration,
+    expires_at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let window = chrono::Duration::hours(1).min(duration.to_chrono() / 2);
+    expires_at - window
+}
+
+/// The jobs that keep an active grant honest: its revocation at expiry and the reminder before.
+fn expiry_jobs(
+    id: RequestId,
+    duration: crate::domain::GrantDuration,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Vec<(JobSpec, DateTime<Utc>)> {
+    let mut jobs = vec![(JobSpec::Revoke { request: id }, expires_at)];
+    let remind = reminder_at(duration, expires_at);
+    if remind > now {
+        jobs.push((JobSpec::Remind { request: id }, remind));
+    }
+    jobs
+}
+
 /// What people hear about each step; steps in between (provisioning started, revoking) are quiet.
 fn notice_for(event: Event) -> Option<Notice> {
     match event {

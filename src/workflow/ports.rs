@@ -76,6 +76,14 @@ pub enum Notice {
     Submitted,
     /// Approved, but a reviewer must choose the identity to grant to.
     IdentityNeeded,
+    /// The access ends soon: the holder may ask for more time.
+    ExpiringSoon,
+    /// The holder asks reviewers for `minutes` more.
+    ExtensionRequested {
+        minutes: i64,
+    },
+    /// A reviewer said no to more time.
+    ExtensionDenied,
     /// An admin should make the grant by hand and confirm it.
     GrantByHand,
     /// An admin should remove the access by hand and confirm it.
@@ -141,7 +149,10 @@ impl Notice {
             Notice::Submitted
             | Notice::GrantByHand
             | Notice::RevokeByHand
-            | Notice::IdentityNeeded => &[Audience::Channel],
+            | Notice::IdentityNeeded
+            | Notice::ExtensionRequested { .. } => &[Audience::Channel],
+            Notice::ExpiringSoon => &[Audience::Requester],
+            Notice::ExtensionDenied => &[Audience::Channel, Audience::Requester],
             Notice::ProvisioningFailed => {
                 &[Audience::Channel, Audience::Requester, Audience::Reviewers]
             }

@@ -101,12 +101,7 @@ impl Workflow {
                         "applied": applied.action,
                         "expires_at": expires_at,
                     }),
-                    jobs: vec![(
-                        JobSpec::Revoke {
-                            request: current.id,
-                        },
-                        expires_at,
-                    )],
+                    jobs: super::expiry_jobs(current.id, current.duration, now, expires_at),
                 },
             )
             .await?;
@@ -310,6 +305,21 @@ impl Workflow {
         self.ask(current, notice, action).await
     }
 
+    async fn run_remind(&self, id: RequestId) -> Result<Outcome, JobError> {
+        let current = self.request(id).await?;
+        let (Status::Active, Some(expires_at)) = (current.status, current.expires_at) else {
+            return Ok(Outcome::Done);
+        };
+        let due = super::reminder_at(current.duration, expires_at);
+        if self.clock.now() < due {
+            // The expiry moved later since this reminder was queued.
+            return Ok(Outcome::RunAgainAt(due));
+        }
+        self.ask(&current, Notice::ExpiringSoon, "expiry_reminder_sent")
+            .await?;
+        Ok(Outcome::Done)
+    }
+
     /// Records that people were asked for something, and asks them.
     async fn ask(
         &self,
@@ -424,6 +434,7 @@ impl Runner for Workflow {
                 notice,
                 audience,
             } => self.run_notify(*request, *notice, *audience).await,
+            JobSpec::Remind { request } => self.run_remind(*request).await,
         }
     }
 
@@ -433,7 +444,7 @@ impl Runner for Workflow {
             JobSpec::Revoke { request } => self.revocation_gave_up(*request, error).await?,
             // A message that could not be delivered is logged by the worker and kept as a
             // failed job that admins see; the request itself is unaffected.
-            JobSpec::Notify { .. } => {}
+            JobSpec::Notify { .. } | JobSpec::Remind { .. } => {}
         }
         Ok(())
     }

@@ -339,7 +339,7 @@ impl Workflow {
                         ..Changes::default()
                     },
                     details: json!({ "by": by, "old_expiry": old, "new_expiry": new_expiry }),
-                    jobs: vec![(JobSpec::Revoke { request: id }, new_expiry)],
+                    jobs: super::expiry_jobs(id, current.duration, now, new_expiry),
                 },
             )
             .await?;
@@ -417,5 +417,98 @@ impl Workflow {
             .await?;
         self.commit(tx, true).await?;
         Ok(updated)
+    }
+}
+
+impl Workflow {
+    /// The holder asks for more time; reviewers decide in the thread (`extend` or `deny_extension`).
+    pub async fn ask_extension(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+        more: GrantDuration,
+    ) -> Result<Request, WorkflowError> {
+        let tx = self.db.begin().await?;
+        let current = self.load(&tx, id).await?;
+        policy::may_act_as_requester(
+            Who {
+                user: by,
+                groups: &[],
+            },
+            &current.requester,
+        )?;
+        if current.status != crate::domain::Status::Active {
+            return Err(WorkflowError::Illegal(crate::domain::IllegalTransition {
+                from: current.status,
+                event: Event::Extend,
+            }));
+        }
+        let resource = self.resource_of(&current)?;
+        let now = self.clock.now();
+        let remaining = current.expires_at.unwrap_or(now).max(now) + more.to_chrono() - now;
+        if remaining.num_minutes() > resource.durations.max.seconds() / 60 {
+            return Err(crate::domain::duration::DurationRuleError::TooLong {
+                asked: GrantDuration::from_minutes(remaining.num_minutes()).unwrap_or(more),
+                max: resource.durations.max,
+            }
+            .into());
+        }
+        audit::record(
+            &tx,
+            now,
+            Entry {
+                actor: &Actor::User(by.clone()),
+                action: "extension_requested",
+                request: Some(id),
+                details: json!({ "more": more }),
+            },
+        )
+        .await?;
+        self.enqueue_notices(
+            &tx,
+            id,
+            super::Notice::ExtensionRequested {
+                minutes: more.seconds() / 60,
+            },
+        )
+        .await?;
+        self.commit(tx, true).await?;
+        Ok(current)
+    }
+
+    /// A reviewer says no to more time; the access ends as planned.
+    pub async fn deny_extension(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+    ) -> Result<(), WorkflowError> {
+        let groups = self.groups_of(by).await?;
+        let tx = self.db.begin().await?;
+        let current = self.load(&tx, id).await?;
+        let resource = self.resource_of(&current)?;
+        let reviewers = self.reviewers_of(&tx, resource).await?;
+        policy::may_review(
+            Who {
+                user: by,
+                groups: &groups,
+            },
+            &current.requester,
+            &resource.id,
+            &reviewers,
+        )?;
+        audit::record(
+            &tx,
+            self.clock.now(),
+            Entry {
+                actor: &Actor::User(by.clone()),
+                action: "extension_denied",
+                request: Some(id),
+                details: json!({}),
+            },
+        )
+        .await?;
+        self.enqueue_notices(&tx, id, super::Notice::ExtensionDenied)
+            .await?;
+        self.commit(tx, true).await
     }
 }

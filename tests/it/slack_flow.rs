@@ -221,3 +221,124 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
         db.close().await;
     }
 }
+
+#[tokio::test]
+async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 4h modelling",
+            )
+            .await
+            .unwrap();
+        let msg = request_message(&t, 1).await;
+        t.sim
+            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        eventually("active", 10, || async {
+            (status(&t, 1).await == Status::Active).then_some(())
+        })
+        .await;
+
+        // An hour before the end (13:00 UTC = 14:00 in Paris), Alice is reminded.
+        t.clock.advance(Duration::minutes(179));
+        t.run_jobs().await;
+        assert!(
+            t.sim
+                .dms("UALICE")
+                .iter()
+                .all(|m| !shown(m).contains("ends")),
+            "not yet"
+        );
+        t.clock.advance(Duration::minutes(1));
+        t.run_jobs().await;
+        let reminder = eventually("the reminder", 10, || async {
+            t.sim
+                .dms("UALICE")
+                .into_iter()
+                .find(|m| shown(m).contains("Need more time?"))
+        })
+        .await;
+        assert!(
+            shown(&reminder).contains(
+                "Your access to *Analytics (read-only)* ends Sat 28 Nov, 14:00 CET (Europe/Paris)"
+            ),
+            "{}",
+            shown(&reminder)
+        );
+
+        // She asks for 2h more; the ask goes to the reviewers in the thread.
+        let dm = t.sim.im_channel("UALICE").unwrap();
+        t.sim
+            .click_button(
+                "UALICE",
+                slack_sim::ButtonTarget::Message {
+                    channel: dm,
+                    ts: reminder.ts.clone(),
+                },
+                "extend",
+                Some("1"),
+                None,
+            )
+            .await
+            .unwrap();
+        let form = eventually("the extension form", 10, || async {
+            t.sim.top_modal("UALICE")
+        })
+        .await;
+        let out = t
+            .sim
+            .submit_view(
+                "UALICE",
+                form["id"].as_str().unwrap(),
+                serde_json::json!({ "duration": { "duration": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": "2h" }, "value": "2h" } } } }),
+            )
+            .await
+            .unwrap();
+        assert!(out.errors.is_none(), "{:?}", out.errors);
+        let ask = eventually("the ask in the thread", 10, || async {
+            t.sim
+                .thread(CHANNEL, &msg.ts)
+                .into_iter()
+                .find(|m| shown(m).contains("asks for 2h more"))
+        })
+        .await;
+        assert_eq!(
+            t.app
+                .workflow()
+                .request(RequestId::new(1))
+                .await
+                .unwrap()
+                .expires_at,
+            Some(crate::support::app::at(2026, 11, 28, 13, 0)),
+            "the expiry moves only when a reviewer agrees"
+        );
+        let target = slack_sim::ButtonTarget::Message {
+            channel: CHANNEL.into(),
+            ts: ask.ts.clone(),
+        };
+        t.sim
+            .click_button("URITA", target, "extend_approve", Some("1:120"), None)
+            .await
+            .unwrap();
+        dm_for(&t, "UALICE", "now lasts until Sat 28 Nov, 16:00 CET").await;
+
+        // The old expiry passes; the access stays until the new one.
+        t.clock.advance(Duration::hours(1));
+        t.run_jobs().await;
+        assert_eq!(status(&t, 1).await, Status::Active, "{}", db.name);
+        t.clock.advance(Duration::hours(2));
+        t.run_jobs().await;
+        eventually("expired", 10, || async {
+            (status(&t, 1).await == Status::Expired).then_some(())
+        })
+        .await;
+        t.stop().await;
+        db.close().await;
+    }
+}

@@ -95,6 +95,18 @@ pub async fn view_submission(
                 },
             )
         }
+        modals::EXTEND_FORM => {
+            let id = request_id_of(view.get("private_metadata").and_then(Value::as_str))?;
+            let more = match state_value(view, B_DURATION).map(GrantDuration::parse) {
+                Some(Ok(d)) => d,
+                Some(Err(e)) => return Ok(error_at(B_DURATION, e.to_string())),
+                None => return Ok(error_at(B_DURATION, "choose how much more time".into())),
+            };
+            Ok(match ctx.workflow.ask_extension(id, &user, more).await {
+                Ok(_) => SubmitReply::Close,
+                Err(e) => error_at(B_DURATION, say(&e)),
+            })
+        }
         modals::PICKER_FORM => {
             let id = request_id_of(view.get("private_metadata").and_then(Value::as_str))?;
             let Some(identity) = state_value(view, B_IDENTITY) else {
@@ -193,6 +205,47 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 .await
                 .map(drop)
                 .map_err(|e| format!("Slack would not open the form ({e}); try again."))
+        }
+        "extend" => {
+            let id = request_id_of(value)?;
+            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let name = match ctx.workflow.request(id).await {
+                Ok(r) => ctx
+                    .workflow
+                    .catalog()
+                    .resource(&r.resource)
+                    .map(|res| res.name.clone())
+                    .unwrap_or_else(|| r.resource.to_string()),
+                Err(e) => return Err(Malformed::Invalid(e.to_string())),
+            };
+            ctx.api
+                .open_view(trigger, &modals::extend_form(id.get(), &name))
+                .await
+                .map(drop)
+                .map_err(|e| format!("Slack would not open the form ({e}); try again."))
+        }
+        "extend_approve" | "extend_deny" => {
+            let (id, minutes) = value
+                .and_then(|v| v.split_once(':'))
+                .ok_or(Malformed::Missing("request:minutes"))?;
+            let id = request_id_of(Some(id))?;
+            if action_id == "extend_deny" {
+                ctx.workflow
+                    .deny_extension(id, &user)
+                    .await
+                    .map_err(|e| say(&e))
+            } else {
+                let more = minutes
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(GrantDuration::from_minutes)
+                    .ok_or_else(|| Malformed::Invalid(format!("bad extension `{minutes}`")))?;
+                ctx.workflow
+                    .extend(id, &user, more)
+                    .await
+                    .map(drop)
+                    .map_err(|e| say(&e))
+            }
         }
         "cancel" => {
             let id = request_id_of(value)?;
