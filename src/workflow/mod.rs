@@ -217,6 +217,23 @@ impl Workflow {
         self.load(tx, current.id).await
     }
 
+    /// The jobs that keep an active grant honest: its revocation at expiry, and the reminder
+    /// before it when there is someone to remind (a notifier).
+    fn expiry_jobs(
+        &self,
+        id: RequestId,
+        duration: crate::domain::GrantDuration,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Vec<(JobSpec, DateTime<Utc>)> {
+        let mut jobs = vec![(JobSpec::Revoke { request: id }, expires_at)];
+        let remind = reminder_at(duration, expires_at);
+        if self.notifier.is_some() && remind > now {
+            jobs.push((JobSpec::Remind { request: id }, remind));
+        }
+        jobs
+    }
+
     /// Queues the deliveries of `notice`, one job per audience, when there is a notifier.
     async fn enqueue_notices(
         &self,
@@ -284,21 +301,6 @@ pub fn reminder_at(
 ) -> DateTime<Utc> {
     let window = chrono::Duration::hours(1).min(duration.to_chrono() / 2);
     expires_at - window
-}
-
-/// The jobs that keep an active grant honest: its revocation at expiry and the reminder before.
-fn expiry_jobs(
-    id: RequestId,
-    duration: crate::domain::GrantDuration,
-    now: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-) -> Vec<(JobSpec, DateTime<Utc>)> {
-    let mut jobs = vec![(JobSpec::Revoke { request: id }, expires_at)];
-    let remind = reminder_at(duration, expires_at);
-    if remind > now {
-        jobs.push((JobSpec::Remind { request: id }, remind));
-    }
-    jobs
 }
 
 /// What people hear about each step; steps in between (provisioning started, revoking) are quiet.

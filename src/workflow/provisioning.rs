@@ -101,7 +101,7 @@ impl Workflow {
                         "applied": applied.action,
                         "expires_at": expires_at,
                     }),
-                    jobs: super::expiry_jobs(current.id, current.duration, now, expires_at),
+                    jobs: self.expiry_jobs(current.id, current.duration, now, expires_at),
                 },
             )
             .await?;

@@ -339,7 +339,7 @@ impl Workflow {
                         ..Changes::default()
                     },
                     details: json!({ "by": by, "old_expiry": old, "new_expiry": new_expiry }),
-                    jobs: super::expiry_jobs(id, current.duration, now, new_expiry),
+                    jobs: self.expiry_jobs(id, current.duration, now, new_expiry),
                 },
             )
             .await?;

@@ -123,6 +123,7 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
                 "provisioning_started",
                 "grant_requested_by_hand",
                 "provisioned",
+                "expiry_reminder_sent",
                 "expiring",
                 "revoke_requested_by_hand",
                 "expired"
