@@ -4,6 +4,7 @@
 pub mod api;
 pub mod context;
 pub mod directory;
+pub mod dms;
 pub mod handlers;
 pub mod home;
 pub mod modals;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::api::{SlackApi, SlackError};
-use super::views;
+use super::{dms, views};
 use crate::config::Resource;
 use crate::domain::Principal;
 use crate::store::requests::Request;
@@ -173,12 +173,12 @@ impl Notifier for SlackNotifier {
             Audience::Requester => {
                 let user = request.requester.as_str();
                 let zone = self.zone_of(user).await;
-                let msg = views::requester_dm(request, resource, notice, zone.as_deref());
+                let msg = dms::requester_dm(request, resource, notice, zone.as_deref());
                 self.dm(user, &msg).await?;
                 Ok(None)
             }
             Audience::Reviewers => {
-                let msg = views::reviewer_dm(request, resource, context.error.as_deref());
+                let msg = dms::reviewer_dm(request, resource, context.error.as_deref());
                 for user in self.reviewer_users(&context.reviewers).await {
                     if user != request.requester.as_str() {
                         self.dm(&user, &msg).await?;

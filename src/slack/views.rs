@@ -19,7 +19,7 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn user(id: &str) -> String {
+pub(super) fn user(id: &str) -> String {
     format!("<@{id}>")
 }
 
@@ -43,7 +43,7 @@ pub fn local_time(at: DateTime<Utc>, tz: Option<&str>) -> String {
     }
 }
 
-fn section(text: String) -> Value {
+pub(super) fn section(text: String) -> Value {
     json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })
 }
 
@@ -51,7 +51,7 @@ fn context(text: String) -> Value {
     json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": text }] })
 }
 
-fn button(text: &str, action_id: &str, value: String, style: Option<&str>) -> Value {
+pub(super) fn button(text: &str, action_id: &str, value: String, style: Option<&str>) -> Value {
     let mut b = json!({
         "type": "button",
         "text": { "type": "plain_text", "text": text, "emoji": true },
@@ -267,106 +267,6 @@ pub fn thread_note(r: &Request, resource: &Resource, notice: Notice) -> Message 
         Notice::Expired => "⌛ Expired; access removed".into(),
         Notice::Revoked => "🔒 Revoked; access removed".into(),
     };
-    Message {
-        blocks: json!([section(text.clone())]),
-        text,
-    }
-}
-
-/// The DM the requester gets for a step, with times in their own zone.
-pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option<&str>) -> Message {
-    if notice == Notice::ExpiringSoon {
-        let until = r
-            .expires_at
-            .map(|at| local_time(at, tz))
-            .unwrap_or_default();
-        let text = format!(
-            "⏰ Your access to *{}* ends {until}. Need more time? Ask the reviewers:",
-            escape(&resource.name)
-        );
-        return Message {
-            blocks: json!([
-                section(text.clone()),
-                { "type": "actions", "block_id": "expiring", "elements": [
-                    button("Extend", "extend", r.id.get().to_string(), Some("primary")),
-                    button("Relinquish now", "relinquish", r.id.get().to_string(), None),
-                ] }
-            ]),
-            text,
-        };
-    }
-    let name = escape(&resource.name);
-    let id = r.id.get();
-    let by = r
-        .decided_by
-        .as_deref()
-        .map(user)
-        .unwrap_or_else(|| "a reviewer".into());
-    let text = match notice {
-        Notice::Submitted => format!("Your request #{id} for *{name}* is waiting for a reviewer."),
-        Notice::GrantByHand => format!("An admin is granting your access to *{name}* by hand."),
-        Notice::IdentityNeeded => format!(
-            "Your request #{id} for *{name}* is approved; a reviewer is choosing the account to grant it to."
-        ),
-        Notice::RevokeByHand => format!("An admin is removing your access to *{name}* by hand."),
-        Notice::ExpiringSoon => String::new(),
-        Notice::ExtensionRequested { .. } => {
-            format!("You asked for more time on *{name}*; the reviewers will decide.")
-        }
-        Notice::ExtensionDenied => {
-            format!("🚫 A reviewer did not grant more time on *{name}*; it ends as planned.")
-        }
-        Notice::Approved => {
-            format!("✅ {by} approved your request #{id} for *{name}*. Granting access now…")
-        }
-        Notice::Denied => match &r.decision_note {
-            Some(n) => format!(
-                "⛔ {by} denied your request #{id} for *{name}*: {}",
-                escape(n)
-            ),
-            None => format!("⛔ {by} denied your request #{id} for *{name}*."),
-        },
-        Notice::Cancelled => format!("You cancelled request #{id} for *{name}*."),
-        Notice::Lapsed => format!(
-            "💤 Nobody reviewed your request #{id} for *{name}* in time, so it lapsed. You can ask again."
-        ),
-        Notice::Active => match r.expires_at {
-            Some(at) => format!(
-                "🟢 You now have access to *{name}* until {}.",
-                local_time(at, tz)
-            ),
-            None => format!("🟢 You now have access to *{name}*."),
-        },
-        Notice::Extended => match r.expires_at {
-            Some(at) => format!(
-                "⏩ Your access to *{name}* now lasts until {}.",
-                local_time(at, tz)
-            ),
-            None => format!("⏩ Your access to *{name}* was extended."),
-        },
-        Notice::ProvisioningFailed => format!(
-            "⚠️ Your request #{id} for *{name}* was approved, but granting the access failed. The reviewers have been told and an admin can retry it."
-        ),
-        Notice::Expired => format!("⌛ Your access to *{name}* has expired and was removed."),
-        Notice::Revoked => format!("🔒 Your access to *{name}* was removed (request #{id})."),
-    };
-    Message {
-        blocks: json!([section(text.clone())]),
-        text,
-    }
-}
-
-/// The DM reviewers get when provisioning fails.
-pub fn reviewer_dm(r: &Request, resource: &Resource, error: Option<&str>) -> Message {
-    let text = format!(
-        "⚠️ Granting {} access to *{}* failed (request #{}){}. An admin can retry it from Gatehouse's App Home.",
-        user(r.requester.as_str()),
-        escape(&resource.name),
-        r.id.get(),
-        error
-            .map(|e| format!(": {}", escape(e)))
-            .unwrap_or_default()
-    );
     Message {
         blocks: json!([section(text.clone())]),
         text,

@@ -2,7 +2,9 @@
 //! Each decision is one transaction that writes the new status, its audit row and the jobs it
 //! causes, so a crash at any point loses nothing and repeats nothing harmful.
 
+mod by_hand;
 mod errors;
+mod extension;
 mod ports;
 mod provisioning;
 mod queries;

@@ -45,7 +45,7 @@ impl From<WorkflowError> for JobError {
 
 impl Workflow {
     /// A step Gatehouse takes by itself.
-    async fn system_step(
+    pub(super) async fn system_step(
         &self,
         current: &Request,
         event: Event,
@@ -73,7 +73,7 @@ impl Workflow {
 
     /// The platform now grants the access: it is active until `now + duration`, and its
     /// revocation is queued for then.
-    async fn provisioned(
+    pub(super) async fn provisioned(
         &self,
         current: &Request,
         applied: &Applied,
@@ -122,7 +122,7 @@ impl Workflow {
         Ok(updated)
     }
 
-    async fn revocation_done(
+    pub(super) async fn revocation_done(
         &self,
         current: &Request,
         applied: &Applied,
@@ -276,7 +276,11 @@ impl Workflow {
 
     /// Revocation gave up: the access may still be there. The request stays `revoking` and the
     /// failed job waits for an admin's retry; the audit log says so.
-    async fn revocation_gave_up(&self, id: RequestId, error: &str) -> Result<(), WorkflowError> {
+    pub(super) async fn revocation_gave_up(
+        &self,
+        id: RequestId,
+        error: &str,
+    ) -> Result<(), WorkflowError> {
         let tx = self.db.begin().await?;
         audit::record(
             &tx,
@@ -294,17 +298,6 @@ impl Workflow {
 }
 
 impl Workflow {
-    /// Records that a person was asked to make the change, and asks them (a thread message
-    /// with Done and Failed buttons). The request waits in `provisioning` or `revoking`.
-    async fn ask_by_hand(&self, current: &Request, notice: Notice) -> Result<(), WorkflowError> {
-        let action = if notice == Notice::GrantByHand {
-            "grant_requested_by_hand"
-        } else {
-            "revoke_requested_by_hand"
-        };
-        self.ask(current, notice, action).await
-    }
-
     async fn run_remind(&self, id: RequestId) -> Result<Outcome, JobError> {
         let current = self.request(id).await?;
         let (Status::Active, Some(expires_at)) = (current.status, current.expires_at) else {
@@ -321,7 +314,7 @@ impl Workflow {
     }
 
     /// Records that people were asked for something, and asks them.
-    async fn ask(
+    pub(super) async fn ask(
         &self,
         current: &Request,
         notice: Notice,
@@ -341,52 +334,6 @@ impl Workflow {
         .await?;
         self.enqueue_notices(&tx, current.id, notice).await?;
         self.commit(tx, true).await
-    }
-
-    /// An admin confirms a change made by hand: `done`, or it could not be done.
-    pub async fn confirm_by_hand(
-        &self,
-        id: RequestId,
-        by: &crate::domain::SlackUserId,
-        done: bool,
-    ) -> Result<Request, WorkflowError> {
-        let groups = self.groups_of(by).await?;
-        let admins = self.admins(self.db.conn()).await?;
-        crate::domain::policy::may_administer(
-            crate::domain::policy::Who {
-                user: by,
-                groups: &groups,
-            },
-            &admins,
-        )?;
-        let current = self.request(id).await?;
-        let applied = Applied {
-            identity: current
-                .identity
-                .clone()
-                .unwrap_or_else(|| current.requester.to_string()),
-            action: format!("done by hand, confirmed by {by}"),
-        };
-        match (current.status, done) {
-            (Status::Provisioning, true) => self.provisioned(&current, &applied).await,
-            (Status::Revoking, true) => self.revocation_done(&current, &applied).await,
-            (Status::Provisioning, false) => {
-                self.system_step(
-                    &current,
-                    Event::ProvisioningFailed,
-                    Changes::default(),
-                    json!({ "error": format!("{by} could not make the grant by hand") }),
-                    vec![],
-                )
-                .await
-            }
-            (Status::Revoking, false) => {
-                self.revocation_gave_up(id, &format!("{by} could not remove the access by hand"))
-                    .await?;
-                Ok(current)
-            }
-            (status, _) => Err(WorkflowError::NothingToConfirm(status)),
-        }
     }
 
     async fn run_notify(

@@ -1,0 +1,109 @@
+//! Direct messages: to the requester at each step (times in their own zone), and to reviewers
+//! when provisioning fails.
+
+use serde_json::json;
+
+use super::views::{Message, button, escape, local_time, section, user};
+use crate::config::Resource;
+use crate::store::requests::Request;
+use crate::workflow::Notice;
+
+/// The DM the requester gets for a step, with times in their own zone.
+pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option<&str>) -> Message {
+    if notice == Notice::ExpiringSoon {
+        let until = r
+            .expires_at
+            .map(|at| local_time(at, tz))
+            .unwrap_or_default();
+        let text = format!(
+            "⏰ Your access to *{}* ends {until}. Need more time? Ask the reviewers:",
+            escape(&resource.name)
+        );
+        return Message {
+            blocks: json!([
+                section(text.clone()),
+                { "type": "actions", "block_id": "expiring", "elements": [
+                    button("Extend", "extend", r.id.get().to_string(), Some("primary")),
+                    button("Relinquish now", "relinquish", r.id.get().to_string(), None),
+                ] }
+            ]),
+            text,
+        };
+    }
+    let name = escape(&resource.name);
+    let id = r.id.get();
+    let by = r
+        .decided_by
+        .as_deref()
+        .map(user)
+        .unwrap_or_else(|| "a reviewer".into());
+    let text = match notice {
+        Notice::Submitted => format!("Your request #{id} for *{name}* is waiting for a reviewer."),
+        Notice::GrantByHand => format!("An admin is granting your access to *{name}* by hand."),
+        Notice::IdentityNeeded => format!(
+            "Your request #{id} for *{name}* is approved; a reviewer is choosing the account to grant it to."
+        ),
+        Notice::RevokeByHand => format!("An admin is removing your access to *{name}* by hand."),
+        Notice::ExpiringSoon => String::new(),
+        Notice::ExtensionRequested { .. } => {
+            format!("You asked for more time on *{name}*; the reviewers will decide.")
+        }
+        Notice::ExtensionDenied => {
+            format!("🚫 A reviewer did not grant more time on *{name}*; it ends as planned.")
+        }
+        Notice::Approved => {
+            format!("✅ {by} approved your request #{id} for *{name}*. Granting access now…")
+        }
+        Notice::Denied => match &r.decision_note {
+            Some(n) => format!(
+                "⛔ {by} denied your request #{id} for *{name}*: {}",
+                escape(n)
+            ),
+            None => format!("⛔ {by} denied your request #{id} for *{name}*."),
+        },
+        Notice::Cancelled => format!("You cancelled request #{id} for *{name}*."),
+        Notice::Lapsed => format!(
+            "💤 Nobody reviewed your request #{id} for *{name}* in time, so it lapsed. You can ask again."
+        ),
+        Notice::Active => match r.expires_at {
+            Some(at) => format!(
+                "🟢 You now have access to *{name}* until {}.",
+                local_time(at, tz)
+            ),
+            None => format!("🟢 You now have access to *{name}*."),
+        },
+        Notice::Extended => match r.expires_at {
+            Some(at) => format!(
+                "⏩ Your access to *{name}* now lasts until {}.",
+                local_time(at, tz)
+            ),
+            None => format!("⏩ Your access to *{name}* was extended."),
+        },
+        Notice::ProvisioningFailed => format!(
+            "⚠️ Your request #{id} for *{name}* was approved, but granting the access failed. The reviewers have been told and an admin can retry it."
+        ),
+        Notice::Expired => format!("⌛ Your access to *{name}* has expired and was removed."),
+        Notice::Revoked => format!("🔒 Your access to *{name}* was removed (request #{id})."),
+    };
+    Message {
+        blocks: json!([section(text.clone())]),
+        text,
+    }
+}
+
+/// The DM reviewers get when provisioning fails.
+pub fn reviewer_dm(r: &Request, resource: &Resource, error: Option<&str>) -> Message {
+    let text = format!(
+        "⚠️ Granting {} access to *{}* failed (request #{}){}. An admin can retry it from Gatehouse's App Home.",
+        user(r.requester.as_str()),
+        escape(&resource.name),
+        r.id.get(),
+        error
+            .map(|e| format!(": {}", escape(e)))
+            .unwrap_or_default()
+    );
+    Message {
+        blocks: json!([section(text.clone())]),
+        text,
+    }
+}

@@ -1,0 +1,71 @@
+//! The `manual` connector's side of the workflow: Gatehouse asks an admin in the thread to
+//! make the change by hand, and the admin's Done (or Failed) moves the request on.
+
+use serde_json::json;
+
+use super::{Applied, Notice, Workflow, WorkflowError};
+use crate::domain::{Event, RequestId, Status};
+use crate::store::requests::{Changes, Request};
+
+impl Workflow {
+    /// Records that a person was asked to make the change, and asks them (a thread message
+    /// with Done and Failed buttons). The request waits in `provisioning` or `revoking`.
+    pub(super) async fn ask_by_hand(
+        &self,
+        current: &Request,
+        notice: Notice,
+    ) -> Result<(), WorkflowError> {
+        let action = if notice == Notice::GrantByHand {
+            "grant_requested_by_hand"
+        } else {
+            "revoke_requested_by_hand"
+        };
+        self.ask(current, notice, action).await
+    }
+
+    /// An admin confirms a change made by hand: `done`, or it could not be done.
+    pub async fn confirm_by_hand(
+        &self,
+        id: RequestId,
+        by: &crate::domain::SlackUserId,
+        done: bool,
+    ) -> Result<Request, WorkflowError> {
+        let groups = self.groups_of(by).await?;
+        let admins = self.admins(self.db.conn()).await?;
+        crate::domain::policy::may_administer(
+            crate::domain::policy::Who {
+                user: by,
+                groups: &groups,
+            },
+            &admins,
+        )?;
+        let current = self.request(id).await?;
+        let applied = Applied {
+            identity: current
+                .identity
+                .clone()
+                .unwrap_or_else(|| current.requester.to_string()),
+            action: format!("done by hand, confirmed by {by}"),
+        };
+        match (current.status, done) {
+            (Status::Provisioning, true) => self.provisioned(&current, &applied).await,
+            (Status::Revoking, true) => self.revocation_done(&current, &applied).await,
+            (Status::Provisioning, false) => {
+                self.system_step(
+                    &current,
+                    Event::ProvisioningFailed,
+                    Changes::default(),
+                    json!({ "error": format!("{by} could not make the grant by hand") }),
+                    vec![],
+                )
+                .await
+            }
+            (Status::Revoking, false) => {
+                self.revocation_gave_up(id, &format!("{by} could not remove the access by hand"))
+                    .await?;
+                Ok(current)
+            }
+            (status, _) => Err(WorkflowError::NothingToConfirm(status)),
+        }
+    }
+}
