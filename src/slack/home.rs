@@ -107,22 +107,91 @@ pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, Workf
         }
     }
     if wf.is_admin(user).await? {
-        blocks.push(header("Admin"));
-        let failed = wf.requests_in(Status::Failed).await?;
-        if failed.is_empty() {
-            blocks.push(plain_section("_No failed provisioning._".into()));
-        }
-        for r in &failed {
-            blocks.push(with_button(
-                line(ctx, r),
-                "Retry",
-                "retry",
-                r.id.get(),
-                Some("primary"),
-            ));
-        }
+        blocks.extend(admin_blocks(ctx).await?);
     }
     Ok(json!({ "type": "home", "blocks": blocks }))
+}
+
+/// For admins: failed provisioning and failed jobs (with Retry), reviewers, connectors.
+async fn admin_blocks(ctx: &SlackContext) -> Result<Vec<Value>, WorkflowError> {
+    let wf = &ctx.workflow;
+    let mut blocks = vec![header("Admin")];
+    let failed = wf.requests_in(Status::Failed).await?;
+    if failed.is_empty() {
+        blocks.push(plain_section("_No failed provisioning._".into()));
+    }
+    for r in &failed {
+        blocks.push(with_button(
+            line(ctx, r),
+            "Retry",
+            "retry",
+            r.id.get(),
+            Some("primary"),
+        ));
+    }
+    // Provisioning failures are retried per request, above; here the other jobs that gave up.
+    for job in wf
+        .failed_jobs()
+        .await?
+        .iter()
+        .filter(|j| j.kind != "provision")
+    {
+        let text = format!(
+            "*Failed job:* {}{} after {} attempts\n{}",
+            job.kind,
+            job.request_id
+                .map(|r| format!(" for request #{r}"))
+                .unwrap_or_default(),
+            job.attempts,
+            escape(job.last_error.as_deref().unwrap_or("no error recorded"))
+        );
+        blocks.push(with_button(
+            text,
+            "Retry job",
+            "retry_job",
+            job.id,
+            Some("primary"),
+        ));
+    }
+    let mut lines = Vec::new();
+    for r in &wf.catalog().resources {
+        let added = wf
+            .reviewers_added(&crate::workflow::Scope::Resource(r.id.clone()))
+            .await?;
+        let mut names: Vec<String> = r.reviewers.iter().map(principal).collect();
+        names.extend(added.iter().map(|g| principal(&g.principal)));
+        names.dedup();
+        let names = if names.is_empty() {
+            "_nobody_".into()
+        } else {
+            names.join(", ")
+        };
+        lines.push(format!("• `{}` via `{}`: {names}", r.id, r.connector));
+    }
+    blocks.push(plain_section(format!("*Reviewers*\n{}", lines.join("\n"))));
+    let connectors: Vec<String> = wf
+        .catalog()
+        .connectors
+        .values()
+        .map(|c| {
+            let health = match c.kind {
+                crate::config::ConnectorKind::Manual => "changes are made by hand by an admin",
+            };
+            format!("• `{}` ({}): {health}", c.id, c.kind.name())
+        })
+        .collect();
+    blocks.push(plain_section(format!(
+        "*Connectors*\n{}",
+        connectors.join("\n")
+    )));
+    Ok(blocks)
+}
+
+fn principal(p: &crate::domain::Principal) -> String {
+    match p {
+        crate::domain::Principal::User(u) => format!("<@{u}>"),
+        crate::domain::Principal::Group(g) => format!("<!subteam^{g}>"),
+    }
 }
 
 /// Publishes `user`'s Home; failures are logged, never shown as errors to anyone.

@@ -166,3 +166,44 @@ impl Workflow {
         Ok(store::requests::list_by_status(self.db.conn(), status).await?)
     }
 }
+
+impl Workflow {
+    /// Jobs that gave up, for admins to look at and retry.
+    pub async fn failed_jobs(&self) -> Result<Vec<crate::store::jobs::Job>, WorkflowError> {
+        Ok(store::jobs::list(self.db.conn(), Some(store::jobs::JobStatus::Failed)).await?)
+    }
+
+    /// An admin queues a failed job again with a fresh set of attempts. False if it was not failed.
+    pub async fn retry_job(&self, job: i64, by: &SlackUserId) -> Result<bool, WorkflowError> {
+        let groups = self.groups_of(by).await?;
+        let tx = self.db.begin().await?;
+        let admins = self.admins(&tx).await?;
+        policy::may_administer(
+            Who {
+                user: by,
+                groups: &groups,
+            },
+            &admins,
+        )?;
+        let now = self.clock.now();
+        let Some(found) = store::jobs::get(&tx, job).await? else {
+            return Ok(false);
+        };
+        if !store::jobs::requeue_failed(&tx, job, now).await? {
+            return Ok(false);
+        }
+        audit::record(
+            &tx,
+            now,
+            Entry {
+                actor: &Actor::User(by.clone()),
+                action: "job_retried",
+                request: found.request_id.map(RequestId::new),
+                details: json!({ "job": job, "kind": found.kind, "last_error": found.last_error }),
+            },
+        )
+        .await?;
+        self.commit(tx, true).await?;
+        Ok(true)
+    }
+}

@@ -334,3 +334,83 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
         db.close().await;
     }
 }
+
+#[tokio::test]
+async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a_job() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        t.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
+            .await
+            .unwrap();
+        let msg = request_message(&t, CHANNEL, 1).await;
+        t.sim
+            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        eventually("active", 10, || async {
+            (status(&t, 1).await == Status::Active).then_some(())
+        })
+        .await;
+        // The revocation fails on every attempt (3 in tests).
+        t.platform.fail_next(3, true);
+        t.clock.advance(chrono::Duration::hours(1));
+        for _ in 0..3 {
+            t.run_jobs().await;
+            t.clock.advance(chrono::Duration::minutes(5));
+        }
+        assert_eq!(status(&t, 1).await, Status::Revoking, "{}", db.name);
+
+        t.sim.open_app_home("UADA").await.unwrap();
+        let home = eventually("Ada's Home with the failed job", 10, || async {
+            home_text(&t, "UADA").filter(|h| h.contains("Failed job"))
+        })
+        .await;
+        assert!(
+            home.contains("revoke for request #1 after 3 attempts"),
+            "{home}"
+        );
+        assert!(
+            home.contains("platform answered 503 Service Unavailable"),
+            "{home}"
+        );
+        assert!(
+            home.contains("`finance-pii` via `manual`: <@UFIONA>"),
+            "{home}"
+        );
+        assert!(
+            home.contains("`manual` (manual): changes are made by hand by an admin"),
+            "{home}"
+        );
+
+        // Non-admins see no Admin section.
+        t.sim.open_app_home("UBOB").await.unwrap();
+        let bob = eventually("Bob's Home", 10, || async { home_text(&t, "UBOB") }).await;
+        assert!(!bob.contains("Admin"), "{bob}");
+
+        let home_id = t.sim.home_view("UADA").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let job = t.app.workflow().failed_jobs().await.unwrap()[0]
+            .id
+            .to_string();
+        t.sim
+            .click_button(
+                "UADA",
+                ButtonTarget::View { view_id: home_id },
+                "retry_job",
+                Some(&job),
+                None,
+            )
+            .await
+            .unwrap();
+        eventually("the retried revocation", 10, || async {
+            (status(&t, 1).await == Status::Expired).then_some(())
+        })
+        .await;
+        assert!(!t.platform.holds("ualice", "FINANCE_PII"));
+        t.stop().await;
+        db.close().await;
+    }
+}

@@ -271,6 +271,16 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 .map(drop)
                 .map_err(|e| say(&e))
         }
+        "retry_job" => {
+            let job = value
+                .and_then(|v| v.parse::<i64>().ok())
+                .ok_or(Malformed::Missing("job id"))?;
+            match ctx.workflow.retry_job(job, &user).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("That job is no longer failed; nothing to retry.".to_owned()),
+                Err(e) => Err(say(&e)),
+            }
+        }
         "retry" => {
             let id = request_id_of(value)?;
             ctx.workflow
