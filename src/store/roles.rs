@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use super::entities::app_roles::{ActiveModel, Column, Entity};
+use super::entities::app_roles::{ActiveModel, Column, Entity, Model};
 use super::{Conn, StoreError, StoreResult};
 use crate::domain::Principal;
 
@@ -33,6 +33,26 @@ pub struct RoleGrant {
     pub scope: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<Model> for RoleGrant {
+    type Error = StoreError;
+    fn try_from(m: Model) -> Result<Self, StoreError> {
+        Ok(RoleGrant {
+            principal: m
+                .principal
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("app role {}: {e}", m.id)))?,
+            role: if m.role == AppRole::Admin.as_str() {
+                AppRole::Admin
+            } else {
+                AppRole::Reviewer
+            },
+            scope: m.scope,
+            created_by: m.created_by,
+            created_at: m.created_at,
+        })
+    }
 }
 
 /// Adds the role; false if it was already there.
@@ -87,18 +107,7 @@ pub async fn holders(c: &impl Conn, role: AppRole, scope: &str) -> StoreResult<V
         .all(c)
         .await?
         .into_iter()
-        .map(|m| {
-            Ok(RoleGrant {
-                principal: m
-                    .principal
-                    .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("app role {}: {e}", m.id)))?,
-                role,
-                scope: m.scope,
-                created_by: m.created_by,
-                created_at: m.created_at,
-            })
-        })
+        .map(RoleGrant::try_from)
         .collect()
 }
 
@@ -109,21 +118,6 @@ pub async fn all(c: &impl Conn) -> StoreResult<Vec<RoleGrant>> {
         .all(c)
         .await?
         .into_iter()
-        .map(|m| {
-            Ok(RoleGrant {
-                principal: m
-                    .principal
-                    .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("app role {}: {e}", m.id)))?,
-                role: if m.role == AppRole::Admin.as_str() {
-                    AppRole::Admin
-                } else {
-                    AppRole::Reviewer
-                },
-                scope: m.scope,
-                created_by: m.created_by,
-                created_at: m.created_at,
-            })
-        })
+        .map(RoleGrant::try_from)
         .collect()
 }

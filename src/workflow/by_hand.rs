@@ -30,15 +30,7 @@ impl Workflow {
         by: &crate::domain::SlackUserId,
         done: bool,
     ) -> Result<Request, WorkflowError> {
-        let groups = self.groups_of(by).await?;
-        let admins = self.admins(self.db.conn()).await?;
-        crate::domain::policy::may_administer(
-            crate::domain::policy::Who {
-                user: by,
-                groups: &groups,
-            },
-            &admins,
-        )?;
+        self.require_admin(by).await?;
         let current = self.request(id).await?;
         let applied = Applied {
             identity: current

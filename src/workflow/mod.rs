@@ -175,6 +175,20 @@ impl Workflow {
         Ok(all)
     }
 
+    /// Refuses unless `by` is an admin (from the environment, the catalog, or added from Slack).
+    async fn require_admin(&self, by: &SlackUserId) -> Result<(), WorkflowError> {
+        let groups = self.groups_of(by).await?;
+        let admins = self.admins(self.db.conn()).await?;
+        crate::domain::policy::may_administer(
+            crate::domain::policy::Who {
+                user: by,
+                groups: &groups,
+            },
+            &admins,
+        )?;
+        Ok(())
+    }
+
     async fn load(&self, tx: &Tx, id: RequestId) -> Result<Request, WorkflowError> {
         store::requests::get(tx, id)
             .await?

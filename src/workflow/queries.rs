@@ -41,16 +41,11 @@ impl Workflow {
     }
 
     pub async fn is_admin(&self, user: &SlackUserId) -> Result<bool, WorkflowError> {
-        let groups = self.groups_of(user).await?;
-        let admins = self.admins(self.db.conn()).await?;
-        Ok(policy::may_administer(
-            Who {
-                user,
-                groups: &groups,
-            },
-            &admins,
-        )
-        .is_ok())
+        match self.require_admin(user).await {
+            Ok(()) => Ok(true),
+            Err(WorkflowError::NotAllowed(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// A reviewer settles which platform identity a request grants to, before provisioning.
@@ -126,16 +121,8 @@ impl Workflow {
         by: &SlackUserId,
         channel: &str,
     ) -> Result<(), WorkflowError> {
-        let groups = self.groups_of(by).await?;
+        self.require_admin(by).await?;
         let tx = self.db.begin().await?;
-        let admins = self.admins(&tx).await?;
-        policy::may_administer(
-            Who {
-                user: by,
-                groups: &groups,
-            },
-            &admins,
-        )?;
         let now = self.clock.now();
         let old = store::settings::get(&tx, store::settings::REQUESTS_CHANNEL).await?;
         store::settings::set(
@@ -175,16 +162,8 @@ impl Workflow {
 
     /// An admin queues a failed job again with a fresh set of attempts. False if it was not failed.
     pub async fn retry_job(&self, job: i64, by: &SlackUserId) -> Result<bool, WorkflowError> {
-        let groups = self.groups_of(by).await?;
+        self.require_admin(by).await?;
         let tx = self.db.begin().await?;
-        let admins = self.admins(&tx).await?;
-        policy::may_administer(
-            Who {
-                user: by,
-                groups: &groups,
-            },
-            &admins,
-        )?;
         let now = self.clock.now();
         let Some(found) = store::jobs::get(&tx, job).await? else {
             return Ok(false);

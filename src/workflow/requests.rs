@@ -338,16 +338,8 @@ impl Workflow {
 
     /// An admin sends a request whose provisioning failed back to provisioning.
     pub async fn retry(&self, id: RequestId, by: &SlackUserId) -> Result<Request, WorkflowError> {
-        let groups = self.groups_of(by).await?;
+        self.require_admin(by).await?;
         let tx = self.db.begin().await?;
-        let admins = self.admins(&tx).await?;
-        policy::may_administer(
-            Who {
-                user: by,
-                groups: &groups,
-            },
-            &admins,
-        )?;
         let current = self.load(&tx, id).await?;
         let now = self.clock.now();
         let updated = self

@@ -4,7 +4,6 @@ use serde_json::json;
 
 use super::{Workflow, WorkflowError};
 use crate::audit::{self, Actor, Entry};
-use crate::domain::policy::{self, Who};
 use crate::domain::{Principal, ResourceId, SlackUserId};
 use crate::store::roles::{self, ALL_RESOURCES, AppRole, RoleGrant};
 
@@ -66,16 +65,8 @@ impl Workflow {
         add: bool,
     ) -> Result<bool, WorkflowError> {
         self.check_scope(scope)?;
-        let groups = self.groups_of(by).await?;
+        self.require_admin(by).await?;
         let tx = self.db.begin().await?;
-        let admins = self.admins(&tx).await?;
-        policy::may_administer(
-            Who {
-                user: by,
-                groups: &groups,
-            },
-            &admins,
-        )?;
         let now = self.clock.now();
         let changed = if add {
             roles::add(

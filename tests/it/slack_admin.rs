@@ -1,20 +1,13 @@
 //! Admins in Slack: reviewers (people and user groups) added and removed, the Access Requests
 //! channel moved; and App Home for requesters, reviewers and admins.
 
-use gatehouse::domain::{RequestId, Status};
+use gatehouse::domain::Status;
 use serde_json::Value;
 use slack_sim::{ButtonTarget, ChannelSeed, render_text};
 
 use crate::support::app::CATALOG;
 use crate::support::backends;
-use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, workspace};
-
-fn shown(m: &slack_sim::Message) -> String {
-    m.blocks
-        .as_ref()
-        .map(render_text)
-        .unwrap_or_else(|| m.text.clone())
-}
+use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, shown, workspace};
 
 async fn admin(t: &SlackTestApp, user: &str, text: &str) -> String {
     let ack = t
@@ -23,26 +16,6 @@ async fn admin(t: &SlackTestApp, user: &str, text: &str) -> String {
         .await
         .unwrap();
     ack.payload.unwrap()["text"].as_str().unwrap().to_owned()
-}
-
-async fn request_message(t: &SlackTestApp, channel: &str, n: i64) -> slack_sim::Message {
-    let title = format!("Access request #{n}");
-    eventually("the request message", 10, || async {
-        t.sim
-            .messages(channel)
-            .into_iter()
-            .find(|m| shown(m).contains(&title))
-    })
-    .await
-}
-
-async fn status(t: &SlackTestApp, n: i64) -> Status {
-    t.app
-        .workflow()
-        .request(RequestId::new(n))
-        .await
-        .unwrap()
-        .status
 }
 
 #[tokio::test]
@@ -77,13 +50,13 @@ async fn admins_manage_reviewers_including_user_groups() {
             )
             .await
             .unwrap();
-        let msg = request_message(&t, CHANNEL, 1).await;
+        let msg = t.request_message(1).await;
         t.sim
             .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
         eventually("Carl's approval", 10, || async {
-            (status(&t, 1).await != Status::Pending).then_some(())
+            (t.status(1).await != Status::Pending).then_some(())
         })
         .await;
 
@@ -95,7 +68,7 @@ async fn admins_manage_reviewers_including_user_groups() {
             .slash_command("UDAVE", CHANNEL, "/request-access", "analytics-ro 1h check")
             .await
             .unwrap();
-        let msg = request_message(&t, CHANNEL, 2).await;
+        let msg = t.request_message(2).await;
         t.sim
             .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
             .await
@@ -107,7 +80,7 @@ async fn admins_manage_reviewers_including_user_groups() {
                 .find(|e| e.text.contains("only a reviewer of analytics-ro"))
         })
         .await;
-        assert_eq!(status(&t, 2).await, Status::Pending);
+        assert_eq!(t.status(2).await, Status::Pending);
 
         // A user group reviews: its members approve (Carl is in S0FINANCE).
         assert_eq!(
@@ -123,13 +96,13 @@ async fn admins_manage_reviewers_including_user_groups() {
             .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
             .await
             .unwrap();
-        let msg = request_message(&t, CHANNEL, 3).await;
+        let msg = t.request_message(3).await;
         t.sim
             .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
         eventually("the group member's approval", 10, || async {
-            (status(&t, 3).await != Status::Pending).then_some(())
+            (t.status(3).await != Status::Pending).then_some(())
         })
         .await;
 
@@ -183,7 +156,7 @@ async fn an_admin_moves_the_channel_once_the_bot_can_post_there() {
             .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
             .await
             .unwrap();
-        request_message(&t, "C0NEWREQ", 1).await;
+        t.request_message_in("C0NEWREQ", 1).await;
         assert_eq!(
             t.app
                 .workflow()
@@ -220,7 +193,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 2h")
             .await
             .unwrap();
-        request_message(&t, CHANNEL, 2).await;
+        t.request_message(2).await;
 
         t.sim.open_app_home("UBOB").await.unwrap();
         let bob = eventually("Bob's Home", 10, || async { home_text(&t, "UBOB") }).await;
@@ -244,7 +217,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             .await
             .unwrap();
         eventually("approval from Home", 10, || async {
-            (status(&t, 1).await == Status::Active).then_some(())
+            (t.status(1).await == Status::Active).then_some(())
         })
         .await;
 
@@ -276,7 +249,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             .await
             .unwrap();
         eventually("cancelled", 10, || async {
-            (status(&t, 2).await == Status::Cancelled).then_some(())
+            (t.status(2).await == Status::Cancelled).then_some(())
         })
         .await;
 
@@ -285,14 +258,14 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             .slash_command("UDAVE", CHANNEL, "/request-access", "finance-pii 2h")
             .await
             .unwrap();
-        let msg = request_message(&t, CHANNEL, 3).await;
+        let msg = t.request_message(3).await;
         t.platform.fail_next(1, false);
         t.sim
             .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
         eventually("failed provisioning", 10, || async {
-            (status(&t, 3).await == Status::Failed).then_some(())
+            (t.status(3).await == Status::Failed).then_some(())
         })
         .await;
         eventually("the reviewers' DM about the failure", 10, || async {
@@ -327,7 +300,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             .await
             .unwrap();
         eventually("retried and active", 10, || async {
-            (status(&t, 3).await == Status::Active).then_some(())
+            (t.status(3).await == Status::Active).then_some(())
         })
         .await;
         t.stop().await;
@@ -343,13 +316,13 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
             .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
             .await
             .unwrap();
-        let msg = request_message(&t, CHANNEL, 1).await;
+        let msg = t.request_message(1).await;
         t.sim
             .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
         eventually("active", 10, || async {
-            (status(&t, 1).await == Status::Active).then_some(())
+            (t.status(1).await == Status::Active).then_some(())
         })
         .await;
         // The revocation fails on every attempt (3 in tests).
@@ -359,7 +332,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
             t.run_jobs().await;
             t.clock.advance(chrono::Duration::minutes(5));
         }
-        assert_eq!(status(&t, 1).await, Status::Revoking, "{}", db.name);
+        assert_eq!(t.status(1).await, Status::Revoking, "{}", db.name);
 
         t.sim.open_app_home("UADA").await.unwrap();
         let home = eventually("Ada's Home with the failed job", 10, || async {
@@ -406,7 +379,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
             .await
             .unwrap();
         eventually("the retried revocation", 10, || async {
-            (status(&t, 1).await == Status::Expired).then_some(())
+            (t.status(1).await == Status::Expired).then_some(())
         })
         .await;
         assert!(!t.platform.holds("ualice", "FINANCE_PII"));

@@ -3,60 +3,9 @@
 
 use chrono::Duration;
 use gatehouse::domain::{RequestId, Status};
-use slack_sim::render_text;
 
 use crate::support::backends;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually};
-
-fn shown(m: &slack_sim::Message) -> String {
-    m.blocks
-        .as_ref()
-        .map(render_text)
-        .unwrap_or_else(|| m.text.clone())
-}
-
-async fn status(t: &SlackTestApp, id: i64) -> Status {
-    t.app
-        .workflow()
-        .request(RequestId::new(id))
-        .await
-        .unwrap()
-        .status
-}
-
-/// The request's message in the channel, once posted.
-async fn request_message(t: &SlackTestApp, n: i64) -> slack_sim::Message {
-    let title = format!("Access request #{n}");
-    eventually("the request's channel message", 10, || async {
-        t.sim
-            .messages(CHANNEL)
-            .into_iter()
-            .find(|m| shown(m).contains(&title))
-    })
-    .await
-}
-
-async fn ephemeral_for(t: &SlackTestApp, user: &str, needle: &str) -> String {
-    eventually(&format!("an ephemeral note to {user}"), 10, || async {
-        t.sim
-            .ephemerals(user)
-            .into_iter()
-            .map(|e| e.text)
-            .find(|text| text.contains(needle))
-    })
-    .await
-}
-
-async fn dm_for(t: &SlackTestApp, user: &str, needle: &str) -> String {
-    eventually(&format!("a DM to {user} saying {needle:?}"), 10, || async {
-        t.sim
-            .dms(user)
-            .iter()
-            .map(shown)
-            .find(|text| text.contains(needle))
-    })
-    .await
-}
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
 
 #[tokio::test]
 async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() {
@@ -79,7 +28,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             db.name
         );
 
-        let msg = request_message(&t, 1).await;
+        let msg = t.request_message(1).await;
         let text = shown(&msg);
         assert!(
             text.contains("<@UALICE>") && text.contains("quarterly revenue report"),
@@ -92,7 +41,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             .add_reaction("UALICE", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        let note = ephemeral_for(&t, "UALICE", "did nothing").await;
+        let note = t.ephemeral_for("UALICE", "did nothing").await;
         assert!(
             note.contains("you cannot approve or deny your own request"),
             "{note}"
@@ -101,7 +50,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             .add_reaction("UDAVE", CHANNEL, &msg.ts, "heavy_check_mark")
             .await
             .unwrap();
-        let note = ephemeral_for(&t, "UDAVE", "did nothing").await;
+        let note = t.ephemeral_for("UDAVE", "did nothing").await;
         assert!(
             note.contains("only a reviewer of analytics-ro can approve or deny this request"),
             "{note}"
@@ -111,7 +60,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             .add_reaction("UBOB", CHANNEL, &msg.ts, "eyes")
             .await
             .unwrap();
-        assert_eq!(status(&t, 1).await, Status::Pending);
+        assert_eq!(t.status(1).await, Status::Pending);
 
         // Bob's ✅, in his skin tone, approves.
         t.sim
@@ -122,12 +71,12 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             t.platform.holds("ualice", "ANALYTICS_RO").then_some(())
         })
         .await;
-        let dm = dm_for(&t, "UALICE", "You now have access").await;
+        let dm = t.dm_for("UALICE", "You now have access").await;
         assert_eq!(
             dm,
             "🟢 You now have access to *Analytics (read-only)* until Sat 28 Nov, 12:00 CET (Europe/Paris)."
         );
-        dm_for(&t, "UALICE", "<@UBOB> approved your request #1").await;
+        t.dm_for("UALICE", "<@UBOB> approved your request #1").await;
         eventually("the channel message to say active", 10, || async {
             let m = t.sim.message(CHANNEL, &msg.ts)?;
             shown(&m).contains("Active").then_some(())
@@ -148,11 +97,11 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
         t.clock.advance(Duration::hours(2));
         t.run_jobs().await;
         eventually("expiry", 10, || async {
-            (status(&t, 1).await == Status::Expired).then_some(())
+            (t.status(1).await == Status::Expired).then_some(())
         })
         .await;
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
-        dm_for(&t, "UALICE", "has expired and was removed").await;
+        t.dm_for("UALICE", "has expired and was removed").await;
         eventually("the channel message to say expired", 10, || async {
             shown(&t.sim.message(CHANNEL, &msg.ts)?)
                 .contains("Expired")
@@ -197,7 +146,7 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
         assert!(t.sim.messages(CHANNEL).is_empty());
         t.clock.advance(Duration::seconds(10));
         t.run_jobs().await;
-        let msg = request_message(&t, 1).await;
+        let msg = t.request_message(1).await;
 
         // ❌ from a reviewer denies.
         t.sim
@@ -205,7 +154,7 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
             .await
             .unwrap();
         eventually("denied", 10, || async {
-            (status(&t, 1).await == Status::Denied).then_some(())
+            (t.status(1).await == Status::Denied).then_some(())
         })
         .await;
 
@@ -235,13 +184,13 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
             )
             .await
             .unwrap();
-        let msg = request_message(&t, 1).await;
+        let msg = t.request_message(1).await;
         t.sim
             .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
         eventually("active", 10, || async {
-            (status(&t, 1).await == Status::Active).then_some(())
+            (t.status(1).await == Status::Active).then_some(())
         })
         .await;
 
@@ -326,16 +275,17 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
             .click_button("URITA", target, "extend_approve", Some("1:120"), None)
             .await
             .unwrap();
-        dm_for(&t, "UALICE", "now lasts until Sat 28 Nov, 16:00 CET").await;
+        t.dm_for("UALICE", "now lasts until Sat 28 Nov, 16:00 CET")
+            .await;
 
         // The old expiry passes; the access stays until the new one.
         t.clock.advance(Duration::hours(1));
         t.run_jobs().await;
-        assert_eq!(status(&t, 1).await, Status::Active, "{}", db.name);
+        assert_eq!(t.status(1).await, Status::Active, "{}", db.name);
         t.clock.advance(Duration::hours(2));
         t.run_jobs().await;
         eventually("expired", 10, || async {
-            (status(&t, 1).await == Status::Expired).then_some(())
+            (t.status(1).await == Status::Expired).then_some(())
         })
         .await;
         t.stop().await;

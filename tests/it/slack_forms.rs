@@ -6,14 +6,7 @@ use serde_json::{Value, json};
 use slack_sim::{ButtonTarget, render_text};
 
 use crate::support::backends;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually};
-
-fn shown(m: &slack_sim::Message) -> String {
-    m.blocks
-        .as_ref()
-        .map(render_text)
-        .unwrap_or_else(|| m.text.clone())
-}
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
 
 async fn open_form(t: &SlackTestApp, user: &str, text: &str) -> Value {
     let ack = t

@@ -3,17 +3,10 @@
 
 use chrono::Duration;
 use gatehouse::domain::{RequestId, Status};
-use slack_sim::{ButtonTarget, render_text};
+use slack_sim::ButtonTarget;
 
 use crate::support::backends;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually};
-
-fn shown(m: &slack_sim::Message) -> String {
-    m.blocks
-        .as_ref()
-        .map(render_text)
-        .unwrap_or_else(|| m.text.clone())
-}
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
 
 async fn status(t: &SlackTestApp) -> Status {
     t.app

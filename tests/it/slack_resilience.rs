@@ -1,39 +1,12 @@
 //! Slack misbehaving: redelivered events, a disconnect in the middle of a flow, malformed or
 //! unknown payloads, a person who left. Nothing is lost, nothing is done twice, nothing panics.
 
-use gatehouse::domain::{RequestId, Status};
+use gatehouse::domain::Status;
 use serde_json::json;
-use slack_sim::{ButtonTarget, render_text};
+use slack_sim::ButtonTarget;
 
 use crate::support::backends;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
-
-fn shown(m: &slack_sim::Message) -> String {
-    m.blocks
-        .as_ref()
-        .map(render_text)
-        .unwrap_or_else(|| m.text.clone())
-}
-
-async fn request_message(t: &SlackTestApp, n: i64) -> slack_sim::Message {
-    let title = format!("Access request #{n}");
-    eventually("the request message", 10, || async {
-        t.sim
-            .messages(CHANNEL)
-            .into_iter()
-            .find(|m| shown(m).contains(&title))
-    })
-    .await
-}
-
-async fn status(t: &SlackTestApp, n: i64) -> Status {
-    t.app
-        .workflow()
-        .request(RequestId::new(n))
-        .await
-        .unwrap()
-        .status
-}
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
 
 fn reaction(event_id: &str, user: &str, ts: &str) -> serde_json::Value {
     json!({
@@ -58,14 +31,14 @@ async fn a_redelivered_approval_is_acted_on_once() {
             )
             .await
             .unwrap();
-        let msg = request_message(&t, 1).await;
+        let msg = t.request_message(1).await;
         // Slack delivers the same event (same event_id) again, as it does after a slow ack.
         for _ in 0..3 {
             let out = t.sim.send_event(reaction("Ev0SAME", "UBOB", &msg.ts)).await;
             assert!(out.acked);
         }
         eventually("active", 10, || async {
-            (status(&t, 1).await == Status::Active).then_some(())
+            (t.status(1).await == Status::Active).then_some(())
         })
         .await;
         let approvals = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
@@ -112,7 +85,7 @@ async fn a_disconnect_in_the_middle_of_a_flow_loses_nothing() {
             )
             .await
             .unwrap();
-        let msg = request_message(&t, 1).await;
+        let msg = t.request_message(1).await;
         let opened = t.sim.connections_opened();
         assert!(t.sim.disconnect("refresh_requested", None) > 0);
         eventually("the reconnection", 15, || async {
@@ -124,7 +97,7 @@ async fn a_disconnect_in_the_middle_of_a_flow_loses_nothing() {
             .await
             .unwrap();
         eventually("active after the reconnect", 15, || async {
-            (status(&t, 1).await == Status::Active).then_some(())
+            (t.status(1).await == Status::Active).then_some(())
         })
         .await;
         eventually("the DM", 10, || async {
@@ -153,7 +126,7 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
             )
             .await
             .unwrap();
-        let msg = request_message(&t, 1).await;
+        let msg = t.request_message(1).await;
         let audit_before = gatehouse::store::audit::head(t.app.db().conn())
             .await
             .unwrap()
@@ -205,7 +178,7 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
                 .contains("does not know the command")
         );
 
-        assert_eq!(status(&t, 1).await, Status::Pending, "{}", db.name);
+        assert_eq!(t.status(1).await, Status::Pending, "{}", db.name);
         assert_eq!(
             gatehouse::store::audit::head(t.app.db().conn())
                 .await
@@ -219,7 +192,7 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
             .await
             .unwrap();
         eventually("active", 10, || async {
-            (status(&t, 1).await == Status::Active).then_some(())
+            (t.status(1).await == Status::Active).then_some(())
         })
         .await;
         t.stop().await;
@@ -241,13 +214,13 @@ async fn a_requester_who_left_gets_no_dm_and_the_flow_goes_on() {
             .slash_command("UDAVE", CHANNEL, "/request-access", "finance-pii 1h")
             .await
             .unwrap();
-        let msg = request_message(&t, 1).await;
+        let msg = t.request_message(1).await;
         t.sim
             .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
         eventually("active", 10, || async {
-            (status(&t, 1).await == Status::Active).then_some(())
+            (t.status(1).await == Status::Active).then_some(())
         })
         .await;
         t.run_jobs().await;
@@ -278,7 +251,7 @@ async fn two_gatehouse_processes_on_one_database_share_the_work_and_do_each_step
                 .slash_command(who, CHANNEL, "/request-access", "finance-pii 1h")
                 .await
                 .unwrap();
-            let msg = request_message(&first, i as i64 + 1).await;
+            let msg = first.request_message(i as i64 + 1).await;
             first
                 .sim
                 .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
@@ -287,7 +260,7 @@ async fn two_gatehouse_processes_on_one_database_share_the_work_and_do_each_step
         }
         for n in 1..=3 {
             eventually("active", 10, || async {
-                (status(&first, n).await == Status::Active).then_some(())
+                (first.status(n).await == Status::Active).then_some(())
             })
             .await;
         }

@@ -149,6 +149,56 @@ impl SlackTestApp {
         }
     }
 
+    /// The status of request `n`, as stored.
+    pub async fn status(&self, n: i64) -> gatehouse::domain::Status {
+        self.app
+            .workflow()
+            .request(gatehouse::domain::RequestId::new(n))
+            .await
+            .unwrap()
+            .status
+    }
+
+    /// Request `n`'s message in the Access Requests channel, once posted.
+    pub async fn request_message(&self, n: i64) -> slack_sim::Message {
+        self.request_message_in(CHANNEL, n).await
+    }
+
+    pub async fn request_message_in(&self, channel: &str, n: i64) -> slack_sim::Message {
+        let title = format!("Access request #{n}");
+        eventually("the request's channel message", 10, || async {
+            self.sim
+                .messages(channel)
+                .into_iter()
+                .find(|m| shown(m).contains(&title))
+        })
+        .await
+    }
+
+    /// Waits for a DM to `user` containing `needle`; returns what it shows.
+    pub async fn dm_for(&self, user: &str, needle: &str) -> String {
+        eventually(&format!("a DM to {user} saying {needle:?}"), 10, || async {
+            self.sim
+                .dms(user)
+                .iter()
+                .map(shown)
+                .find(|text| text.contains(needle))
+        })
+        .await
+    }
+
+    /// Waits for a note only `user` sees containing `needle`.
+    pub async fn ephemeral_for(&self, user: &str, needle: &str) -> String {
+        eventually(&format!("an ephemeral note to {user}"), 10, || async {
+            self.sim
+                .ephemerals(user)
+                .into_iter()
+                .map(|e| e.text)
+                .find(|text| text.contains(needle))
+        })
+        .await
+    }
+
     pub async fn run_jobs(&self) -> usize {
         self.app.run_due_jobs().await.unwrap()
     }
@@ -157,6 +207,14 @@ impl SlackTestApp {
         self.app.shutdown().await;
         self.sim.shutdown().await;
     }
+}
+
+/// What a person reads in a message: its blocks as text, or its fallback text.
+pub fn shown(m: &slack_sim::Message) -> String {
+    m.blocks
+        .as_ref()
+        .map(slack_sim::render_text)
+        .unwrap_or_else(|| m.text.clone())
 }
 
 /// Polls `check` until it returns Some, or fails the test after `secs` seconds.
