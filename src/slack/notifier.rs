@@ -107,6 +107,7 @@ impl SlackNotifier {
         r: &Request,
         resource: &Resource,
         notice: Notice,
+        chosen: Option<&str>,
     ) -> Result<Option<MessageRef>, SlackError> {
         let card = views::request_message(r, resource);
         let (posted, at) = match (&r.slack_channel, &r.slack_ts) {
@@ -121,7 +122,10 @@ impl SlackNotifier {
                 )
             }
             _ => {
-                let channel = self.channel.get();
+                // An admin's choice is shared through the database; the environment's is the default.
+                let channel = chosen
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| self.channel.get());
                 let ts = self.api.post_message(&channel, &card, None).await?;
                 let at = MessageRef { channel, ts };
                 (Some(at.clone()), at)
@@ -169,7 +173,9 @@ impl Notifier for SlackNotifier {
         context: &NoticeContext,
     ) -> Result<Option<MessageRef>, ExternalError> {
         match audience {
-            Audience::Channel => Ok(self.to_channel(request, resource, notice).await?),
+            Audience::Channel => Ok(self
+                .to_channel(request, resource, notice, context.channel.as_deref())
+                .await?),
             Audience::Requester => {
                 let user = request.requester.as_str();
                 let zone = self.zone_of(user).await;

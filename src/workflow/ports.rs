@@ -125,6 +125,8 @@ pub struct NoticeContext {
     pub reviewers: Vec<crate::domain::Principal>,
     /// For failures: what went wrong, in the platform's words.
     pub error: Option<String>,
+    /// The Access Requests channel an admin chose from Slack (shared by all processes), if any.
+    pub channel: Option<String>,
 }
 
 /// Tells people about requests. Each call is one delivery job: it may be retried, so it should

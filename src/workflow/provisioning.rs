@@ -348,6 +348,9 @@ impl Workflow {
         let request = self.request(id).await?;
         let resource = self.resource_of(&request)?;
         let mut context = NoticeContext::default();
+        if audience == Audience::Channel && request.slack_ts.is_none() {
+            context.channel = self.requests_channel().await?;
+        }
         if audience == Audience::Reviewers {
             context.reviewers = self.reviewers_of(self.db.conn(), resource).await?;
         }

@@ -152,11 +152,19 @@ async fn an_admin_moves_the_channel_once_the_bot_can_post_there() {
             admin(&t, "UADA", "channel <#C0NEWREQ|new-requests>").await,
             "Access requests now go to <#C0NEWREQ>."
         );
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
+        // Another process follows the move too: the choice is in the database, not in memory.
+        let second = t.another(&db).await;
+        let SlackTestApp { app, sim, .. } = t;
+        app.shutdown().await;
+        eventually("one connection left", 10, || async {
+            (sim.connection_count() == 1).then_some(())
+        })
+        .await;
+        sim.slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
             .await
             .unwrap();
-        t.request_message_in("C0NEWREQ", 1).await;
+        second.request_message_in("C0NEWREQ", 1).await;
+        let t = second;
         assert_eq!(
             t.app
                 .workflow()

@@ -71,13 +71,17 @@ pub async fn request_access(
                 identity: None,
             })
             .await;
+        let channel = match ctx.workflow.requests_channel().await {
+            Ok(Some(c)) => c,
+            _ => ctx.channel.get(),
+        };
         return Reply::Ephemeral(match submitted {
             Ok(r) => format!(
                 "✅ Request #{} for *{}* ({}) is submitted. Reviewers see it in <#{}>; you will get a DM when it is decided.",
                 r.id.get(),
                 crate::slack::views::escape(&resource.name),
                 r.duration,
-                ctx.channel.get()
+                channel
             ),
             Err(e) => say(&e),
         });
