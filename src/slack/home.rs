@@ -115,7 +115,12 @@ pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, Workf
 /// For admins: failed provisioning and failed jobs (with Retry), reviewers, connectors.
 async fn admin_blocks(ctx: &SlackContext) -> Result<Vec<Value>, WorkflowError> {
     let wf = &ctx.workflow;
-    let mut blocks = vec![header("Admin")];
+    let mut blocks = vec![
+        header("Admin"),
+        json!({ "type": "actions", "elements": [
+            { "type": "button", "text": { "type": "plain_text", "text": "Search identities" }, "action_id": "identity_search", "value": "search" }
+        ] }),
+    ];
     let failed = wf.requests_in(Status::Failed).await?;
     if failed.is_empty() {
         blocks.push(plain_section("_No failed provisioning._".into()));

@@ -10,6 +10,8 @@ pub const REQUEST_FORM: &str = "request_access";
 pub const DENY_FORM: &str = "deny_request";
 pub const PICKER_FORM: &str = "choose_identity";
 pub const EXTEND_FORM: &str = "extend_request";
+pub const IDENTITY_SEARCH: &str = "identity_search";
+pub const B_QUERY: &str = "query";
 
 pub const B_RESOURCE: &str = "resource";
 pub const B_DURATION: &str = "duration";
@@ -171,4 +173,46 @@ pub fn extend_form(request: i64, resource_name: &str) -> Value {
               "element": { "type": "static_select", "action_id": B_DURATION, "options": options } }
         ]
     })
+}
+
+/// The admin's identity search.
+pub fn identity_search_form() -> Value {
+    json!({
+        "type": "modal",
+        "callback_id": IDENTITY_SEARCH,
+        "title": plain("Identities"),
+        "submit": plain("Search"),
+        "close": plain("Close"),
+        "blocks": [
+            { "type": "input", "block_id": B_QUERY, "label": plain("Name, platform id or email contains"),
+              "element": { "type": "plain_text_input", "action_id": B_QUERY, "max_length": 100 } }
+        ]
+    })
+}
+
+/// What the search found, as the modal's next view.
+pub fn identity_results(query: &str, found: &[crate::store::identities::Identity]) -> Value {
+    let mut blocks = vec![json!({ "type": "section", "text": { "type": "mrkdwn",
+        "text": format!("*{}* identit{} matching `{}`", found.len(), if found.len() == 1 { "y" } else { "ies" },
+                        crate::slack::views::escape(query)) } })];
+    if found.is_empty() {
+        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn",
+            "text": "Identities appear here once a connector has synced them." }] }));
+    }
+    for i in found.iter().take(40) {
+        let missing = if i.missing_since.is_some() {
+            " — _gone from the platform_"
+        } else {
+            ""
+        };
+        let email = i
+            .email
+            .as_deref()
+            .map(|e| format!(" · {}", crate::slack::views::escape(e)))
+            .unwrap_or_default();
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!(
+            "*{}* ({} on `{}`)\n`{}`{email}{missing}",
+            crate::slack::views::escape(&i.name), i.kind, i.connector_id, crate::slack::views::escape(&i.platform_id)) } }));
+    }
+    json!({ "type": "modal", "callback_id": "identity_results", "title": plain("Identities"), "close": plain("Done"), "blocks": blocks })
 }

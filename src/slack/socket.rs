@@ -85,6 +85,11 @@ async fn on_interaction(
     match kind.as_str() {
         "view_submission" => match interactions::view_submission(&ctx, &payload).await {
             Ok(interactions::SubmitReply::Close) => Ok(SlackInteractionResponse::Empty),
+            Ok(interactions::SubmitReply::Update(view)) => {
+                Ok(SlackInteractionResponse::ViewSubmission(
+                    serde_json::from_value(interactions::update_payload(&view))?,
+                ))
+            }
             Ok(interactions::SubmitReply::Errors(errors)) => {
                 Ok(SlackInteractionResponse::ViewSubmission(
                     serde_json::from_value(interactions::errors_payload(&errors))?,

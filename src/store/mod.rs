@@ -5,6 +5,7 @@ pub mod audit;
 mod entities;
 pub mod events;
 pub mod grants;
+pub mod identities;
 pub mod jobs;
 pub mod requests;
 pub mod resources;

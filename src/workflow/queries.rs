@@ -186,3 +186,15 @@ impl Workflow {
         Ok(true)
     }
 }
+
+impl Workflow {
+    /// Admins look up identities ingested from the platforms.
+    pub async fn search_identities(
+        &self,
+        by: &SlackUserId,
+        query: &str,
+    ) -> Result<Vec<store::identities::Identity>, WorkflowError> {
+        self.require_admin(by).await?;
+        Ok(store::identities::search(self.db.conn(), query, 50).await?)
+    }
+}

@@ -395,3 +395,79 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
         db.close().await;
     }
 }
+
+#[tokio::test]
+async fn admins_search_the_identities_ingested_from_platforms() {
+    use gatehouse::store::identities::{self, Seen};
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        let now = t.clock.now();
+        for (kind, id, name, email) in [
+            ("user", "ALICE_M", "Alice Martin", Some("Alice@Example.com")),
+            ("user", "BOB_R", "Bob Reviewer", None),
+            ("role", "ANALYTICS_RO", "analytics_ro", None),
+            ("user", "50%_OFF", "Sale bot", None),
+        ] {
+            let seen = Seen {
+                kind,
+                platform_id: id,
+                name,
+                email,
+            };
+            identities::upsert(t.app.db().conn(), "warehouse", &seen, now)
+                .await
+                .unwrap();
+        }
+        let refused = t
+            .app
+            .workflow()
+            .search_identities(&crate::support::u("UBOB"), "ali")
+            .await
+            .unwrap_err();
+        assert_eq!(refused.to_string(), "only a Gatehouse admin can do that");
+
+        t.sim.open_app_home("UADA").await.unwrap();
+        let home = eventually("Ada's Home", 10, || async { t.sim.home_view("UADA") }).await;
+        let home_id = home["id"].as_str().unwrap().to_owned();
+        t.sim
+            .click_button(
+                "UADA",
+                ButtonTarget::View { view_id: home_id },
+                "identity_search",
+                Some("search"),
+                None,
+            )
+            .await
+            .unwrap();
+        let form = eventually("the search form", 10, || async { t.sim.top_modal("UADA") }).await;
+        let query = serde_json::json!({ "query": { "query": { "type": "plain_text_input", "value": "ALI" } } });
+        let out = t
+            .sim
+            .submit_view("UADA", form["id"].as_str().unwrap(), query)
+            .await
+            .unwrap();
+        assert!(out.errors.is_none(), "{:?}", out.errors);
+        let results = render_text(&t.sim.top_modal("UADA").unwrap());
+        assert!(
+            results.contains("*1* identity matching `ALI`"),
+            "{}: {results}",
+            db.name
+        );
+        assert!(
+            results.contains("Alice Martin") && results.contains("alice@example.com"),
+            "{results}"
+        );
+        assert!(!results.contains("Bob"), "{results}");
+        // A % typed by a person matches a %, not everything.
+        let found = t
+            .app
+            .workflow()
+            .search_identities(&crate::support::u("UADA"), "%")
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].platform_id, "50%_OFF");
+        t.stop().await;
+        db.close().await;
+    }
+}

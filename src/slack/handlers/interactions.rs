@@ -18,6 +18,8 @@ pub enum SubmitReply {
     Close,
     /// Keep it open, with messages beside these blocks.
     Errors(HashMap<String, String>),
+    /// Replace it with this view.
+    Update(Value),
 }
 
 fn error_at(block: &str, message: String) -> SubmitReply {
@@ -105,6 +107,13 @@ pub async fn view_submission(
             Ok(match ctx.workflow.ask_extension(id, &user, more).await {
                 Ok(_) => SubmitReply::Close,
                 Err(e) => error_at(B_DURATION, say(&e)),
+            })
+        }
+        modals::IDENTITY_SEARCH => {
+            let query = state_value(view, modals::B_QUERY).unwrap_or("");
+            Ok(match ctx.workflow.search_identities(&user, query).await {
+                Ok(found) => SubmitReply::Update(modals::identity_results(query, &found)),
+                Err(e) => error_at(modals::B_QUERY, say(&e)),
             })
         }
         modals::PICKER_FORM => {
@@ -271,6 +280,14 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 .map(drop)
                 .map_err(|e| say(&e))
         }
+        "identity_search" => {
+            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            ctx.api
+                .open_view(trigger, &modals::identity_search_form())
+                .await
+                .map(drop)
+                .map_err(|e| format!("Slack would not open the search ({e}); try again."))
+        }
         "retry_job" => {
             let job = value
                 .and_then(|v| v.parse::<i64>().ok())
@@ -301,6 +318,11 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         home::publish(ctx, &user).await;
     }
     Ok(())
+}
+
+/// The ack payload for `response_action: update`.
+pub fn update_payload(view: &Value) -> Value {
+    json!({ "response_action": "update", "view": view })
 }
 
 /// The ack payload for `response_action: errors`.

@@ -5,6 +5,7 @@ pub mod app_settings;
 pub mod audit_events;
 pub mod audit_head;
 pub mod grants;
+pub mod identities;
 pub mod jobs;
 pub mod processed_events;
 pub mod requests;

@@ -1,0 +1,109 @@
+//! Identities ingested from platforms (users, roles, groups): upserted by sync, marked when
+//! they disappear (never deleted), searched by admins.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::NullOrdering;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
+use sea_orm::{Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set};
+
+use super::entities::identities::{ActiveModel, Column, Entity, Model};
+use super::{Conn, StoreResult};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub connector_id: String,
+    /// `user`, `role` or `group`, in the platform's sense.
+    pub kind: String,
+    pub platform_id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub last_seen_at: DateTime<Utc>,
+    pub missing_since: Option<DateTime<Utc>>,
+}
+
+impl From<Model> for Identity {
+    fn from(m: Model) -> Self {
+        Identity {
+            connector_id: m.connector_id,
+            kind: m.kind,
+            platform_id: m.platform_id,
+            name: m.name,
+            email: m.email,
+            last_seen_at: m.last_seen_at,
+            missing_since: m.missing_since,
+        }
+    }
+}
+
+/// What a platform reported about one identity.
+#[derive(Debug, Clone)]
+pub struct Seen<'a> {
+    pub kind: &'a str,
+    pub platform_id: &'a str,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+}
+
+/// Records an identity a platform reported now (and clears its `missing_since`).
+pub async fn upsert(
+    c: &impl Conn,
+    connector: &str,
+    seen: &Seen<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    Entity::insert(ActiveModel {
+        connector_id: Set(connector.to_owned()),
+        kind: Set(seen.kind.to_owned()),
+        platform_id: Set(seen.platform_id.to_owned()),
+        name: Set(seen.name.to_owned()),
+        email: Set(seen.email.map(str::to_lowercase)),
+        attributes: Set("{}".to_owned()),
+        first_seen_at: Set(now),
+        last_seen_at: Set(now),
+        missing_since: Set(None),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([Column::ConnectorId, Column::Kind, Column::PlatformId])
+            .update_columns([
+                Column::Name,
+                Column::Email,
+                Column::LastSeenAt,
+                Column::MissingSince,
+            ])
+            .to_owned(),
+    )
+    .exec(c)
+    .await?;
+    Ok(())
+}
+
+/// Identities whose name, id or email contains `query` (case-insensitive), missing ones last.
+pub async fn search(c: &impl Conn, query: &str, limit: u64) -> StoreResult<Vec<Identity>> {
+    let q = query.trim().to_lowercase();
+    // LIKE wildcards typed by a person are matched literally.
+    let escaped = q
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = format!("%{escaped}%");
+    let like = |col: Column| {
+        Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+    };
+    Ok(Entity::find()
+        .filter(
+            Condition::any()
+                .add(like(Column::Name))
+                .add(like(Column::PlatformId))
+                .add(like(Column::Email)),
+        )
+        .order_by_with_nulls(Column::MissingSince, Order::Asc, NullOrdering::First)
+        .order_by_asc(Column::ConnectorId)
+        .order_by_asc(Column::Name)
+        .limit(limit)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Identity::from)
+        .collect())
+}
