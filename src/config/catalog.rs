@@ -15,12 +15,15 @@ use crate::domain::{ConnectorId, DurationRules, GrantDuration, Principal, Resour
 pub enum ConnectorKind {
     /// No platform: an admin does the change by hand when Gatehouse asks, and confirms it.
     Manual,
+    /// A PostgreSQL server; access is role membership. `url` names the connection secret.
+    Postgres { url: super::SecretRef },
 }
 
 impl ConnectorKind {
     pub fn name(&self) -> &'static str {
         match self {
             ConnectorKind::Manual => "manual",
+            ConnectorKind::Postgres { .. } => "postgres",
         }
     }
 }
@@ -107,6 +110,7 @@ struct RawDefaults {
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 enum RawConnector {
     Manual {},
+    Postgres { url: super::SecretRef },
 }
 
 #[derive(Deserialize)]
@@ -140,6 +144,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
             Ok(id) => {
                 let kind = match raw_conn {
                     RawConnector::Manual {} => ConnectorKind::Manual,
+                    RawConnector::Postgres { url } => ConnectorKind::Postgres { url },
                 };
                 connectors.insert(id.clone(), ConnectorConfig { id, kind });
             }
@@ -216,6 +221,18 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 serde_json::Value::Null
             }
         };
+        if let Some(c) = connector.as_ref().and_then(|c| connectors.get(c))
+            && matches!(c.kind, ConnectorKind::Postgres { .. })
+            && grant
+                .get("role")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            errors.push(err_at(
+                r.id.span().start,
+                format!("resource `{id}` uses a postgres connector; say which role it grants: grant = {{ role = \"analytics_ro\" }}"),
+            ));
+        }
         if let (Some(connector), Some(durations)) = (connector, durations) {
             resources.push(Resource {
                 id,

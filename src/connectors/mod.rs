@@ -1,6 +1,9 @@
-//! Connectors: the code that changes access on platforms. Each connector kind of the catalog
-//! maps to an implementation here; `Registry` picks the one a resource names. Connectors know
-//! nothing of Slack or of our database.
+//! Connectors: the code that changes access on platforms. Each connector of the catalog maps
+//! to an implementation here; `Registry` picks the one a resource names and serves `workflow`
+//! as its `Provisioner`. Connectors know nothing of Slack, requests' lifecycle or our database.
+
+pub mod postgres;
+pub mod quoting;
 
 use std::collections::BTreeMap;
 
@@ -9,24 +12,77 @@ use crate::domain::ConnectorId;
 use crate::store::requests::Request;
 use crate::workflow::{Applied, ExternalError, Provisioner};
 
+/// A connector's failure, classed by whether trying again can help. Messages are the platform's
+/// own words (for the audit log and reviewers), never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("{0}")]
+    Retryable(String),
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<quoting::BadName> for ConnectorError {
+    fn from(e: quoting::BadName) -> Self {
+        ConnectorError::Permanent(e.to_string())
+    }
+}
+
+impl From<ConnectorError> for ExternalError {
+    fn from(e: ConnectorError) -> Self {
+        match e {
+            ConnectorError::Retryable(message) => ExternalError::Retryable {
+                message,
+                retry_after: None,
+            },
+            ConnectorError::Permanent(m) => ExternalError::Permanent(m),
+        }
+    }
+}
+
+/// A user, role or group as a platform lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformIdentity {
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+enum Backend {
+    Manual,
+    Postgres(postgres::Postgres),
+}
+
 /// Every connector of the catalog, by id.
 pub struct Registry {
-    kinds: BTreeMap<ConnectorId, ConnectorKind>,
+    backends: BTreeMap<ConnectorId, Backend>,
 }
 
 impl Registry {
-    pub fn new(catalog: &Catalog) -> Self {
-        Registry {
-            kinds: catalog
-                .connectors
-                .iter()
-                .map(|(id, c)| (id.clone(), c.kind.clone()))
-                .collect(),
+    /// Builds every connector, resolving its secrets now so that a missing one stops the start.
+    pub fn new(catalog: &Catalog, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let mut backends = BTreeMap::new();
+        for (id, c) in &catalog.connectors {
+            let backend = match &c.kind {
+                ConnectorKind::Manual => Backend::Manual,
+                ConnectorKind::Postgres { url } => {
+                    let url = url
+                        .resolve(lookup)
+                        .map_err(|e| format!("connector `{id}`: {e}"))?;
+                    Backend::Postgres(
+                        postgres::Postgres::new(url.expose())
+                            .map_err(|e| format!("connector `{id}`: {e}"))?,
+                    )
+                }
+            };
+            backends.insert(id.clone(), backend);
         }
+        Ok(Registry { backends })
     }
 
-    fn kind_of(&self, resource: &Resource) -> Result<&ConnectorKind, ExternalError> {
-        self.kinds.get(&resource.connector).ok_or_else(|| {
+    fn backend(&self, resource: &Resource) -> Result<&Backend, ExternalError> {
+        self.backends.get(&resource.connector).ok_or_else(|| {
             ExternalError::Permanent(format!(
                 "connector `{}` is not in the catalog any more",
                 resource.connector
@@ -35,33 +91,61 @@ impl Registry {
     }
 }
 
+/// The platform identity to change: the one a reviewer settled.
+fn identity_of(request: &Request) -> Result<&str, ExternalError> {
+    request.identity.as_deref().ok_or_else(|| {
+        ExternalError::Permanent("no platform user was chosen for this request".into())
+    })
+}
+
 #[async_trait::async_trait]
 impl Provisioner for Registry {
     fn by_hand(&self, resource: &Resource) -> bool {
-        matches!(self.kind_of(resource), Ok(ConnectorKind::Manual))
+        matches!(self.backend(resource), Ok(Backend::Manual))
+    }
+
+    fn needs_identity(&self, resource: &Resource) -> bool {
+        // Until identities are linked to Slack users, a reviewer names the database user.
+        matches!(self.backend(resource), Ok(Backend::Postgres(_)))
     }
 
     async fn grant(
         &self,
-        _request: &Request,
+        request: &Request,
         resource: &Resource,
     ) -> Result<Applied, ExternalError> {
-        match self.kind_of(resource)? {
-            ConnectorKind::Manual => Err(ExternalError::Permanent(
+        match self.backend(resource)? {
+            Backend::Manual => Err(ExternalError::Permanent(
                 "the manual connector is done by hand, never called".into(),
             )),
+            Backend::Postgres(pg) => {
+                let who = identity_of(request)?;
+                let action = pg.grant(who, postgres::role_of(&resource.grant)?).await?;
+                Ok(Applied {
+                    identity: who.to_owned(),
+                    action,
+                })
+            }
         }
     }
 
     async fn revoke(
         &self,
-        _request: &Request,
+        request: &Request,
         resource: &Resource,
     ) -> Result<Applied, ExternalError> {
-        match self.kind_of(resource)? {
-            ConnectorKind::Manual => Err(ExternalError::Permanent(
+        match self.backend(resource)? {
+            Backend::Manual => Err(ExternalError::Permanent(
                 "the manual connector is done by hand, never called".into(),
             )),
+            Backend::Postgres(pg) => {
+                let who = identity_of(request)?;
+                let action = pg.revoke(who, postgres::role_of(&resource.grant)?).await?;
+                Ok(Applied {
+                    identity: who.to_owned(),
+                    action,
+                })
+            }
         }
     }
 }

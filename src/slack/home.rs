@@ -181,6 +181,9 @@ async fn admin_blocks(ctx: &SlackContext) -> Result<Vec<Value>, WorkflowError> {
         .map(|c| {
             let health = match c.kind {
                 crate::config::ConnectorKind::Manual => "changes are made by hand by an admin",
+                crate::config::ConnectorKind::Postgres { .. } => {
+                    "role memberships on a PostgreSQL server"
+                }
             };
             format!("• `{}` ({}): {health}", c.id, c.kind.name())
         })

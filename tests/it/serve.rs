@@ -62,7 +62,7 @@ async fn serve_connects_handles_a_request_and_stops_cleanly_on_sigterm() {
         .unwrap();
     let reply = ack.payload.unwrap()["text"].as_str().unwrap().to_owned();
     assert!(reply.contains("Request #1"), "{reply}");
-    eventually("the request in the channel", 15, || async {
+    eventually("the request in the channel", 30, || async {
         sim.messages(CHANNEL)
             .into_iter()
             .find(|m| m.text.contains("Access request #1"))

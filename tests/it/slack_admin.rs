@@ -55,7 +55,7 @@ async fn admins_manage_reviewers_including_user_groups() {
             .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        eventually("Carl's approval", 10, || async {
+        eventually("Carl's approval", 30, || async {
             (t.status(1).await != Status::Pending).then_some(())
         })
         .await;
@@ -73,7 +73,7 @@ async fn admins_manage_reviewers_including_user_groups() {
             .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        eventually("Carl's refusal", 10, || async {
+        eventually("Carl's refusal", 30, || async {
             t.sim
                 .ephemerals("UCARL")
                 .into_iter()
@@ -101,7 +101,7 @@ async fn admins_manage_reviewers_including_user_groups() {
             .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        eventually("the group member's approval", 10, || async {
+        eventually("the group member's approval", 30, || async {
             (t.status(3).await != Status::Pending).then_some(())
         })
         .await;
@@ -156,7 +156,7 @@ async fn an_admin_moves_the_channel_once_the_bot_can_post_there() {
         let second = t.another(&db).await;
         let SlackTestApp { app, sim, .. } = t;
         app.shutdown().await;
-        eventually("one connection left", 10, || async {
+        eventually("one connection left", 30, || async {
             (sim.connection_count() == 1).then_some(())
         })
         .await;
@@ -204,7 +204,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
         t.request_message(2).await;
 
         t.sim.open_app_home("UBOB").await.unwrap();
-        let bob = eventually("Bob's Home", 10, || async { home_text(&t, "UBOB") }).await;
+        let bob = eventually("Bob's Home", 30, || async { home_text(&t, "UBOB") }).await;
         assert!(bob.contains("Waiting for your review"), "{bob}");
         assert!(
             bob.contains("#1 Analytics (read-only)") && !bob.contains("#2 Finance"),
@@ -224,13 +224,13 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             )
             .await
             .unwrap();
-        eventually("approval from Home", 10, || async {
+        eventually("approval from Home", 30, || async {
             (t.status(1).await == Status::Active).then_some(())
         })
         .await;
 
         t.sim.open_app_home("UALICE").await.unwrap();
-        let alice = eventually("Alice's Home", 10, || async {
+        let alice = eventually("Alice's Home", 30, || async {
             home_text(&t, "UALICE").filter(|h| h.contains("Your access"))
         })
         .await;
@@ -256,7 +256,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             )
             .await
             .unwrap();
-        eventually("cancelled", 10, || async {
+        eventually("cancelled", 30, || async {
             (t.status(2).await == Status::Cancelled).then_some(())
         })
         .await;
@@ -272,11 +272,11 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        eventually("failed provisioning", 10, || async {
+        eventually("failed provisioning", 30, || async {
             (t.status(3).await == Status::Failed).then_some(())
         })
         .await;
-        eventually("the reviewers' DM about the failure", 10, || async {
+        eventually("the reviewers' DM about the failure", 30, || async {
             t.sim
                 .dms("UFIONA")
                 .iter()
@@ -285,7 +285,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
         })
         .await;
         t.sim.open_app_home("UADA").await.unwrap();
-        let ada = eventually("Ada's Home", 10, || async {
+        let ada = eventually("Ada's Home", 30, || async {
             home_text(&t, "UADA").filter(|h| h.contains("Admin"))
         })
         .await;
@@ -307,7 +307,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             )
             .await
             .unwrap();
-        eventually("retried and active", 10, || async {
+        eventually("retried and active", 30, || async {
             (t.status(3).await == Status::Active).then_some(())
         })
         .await;
@@ -329,7 +329,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
             .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        eventually("active", 10, || async {
+        eventually("active", 30, || async {
             (t.status(1).await == Status::Active).then_some(())
         })
         .await;
@@ -343,7 +343,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
         assert_eq!(t.status(1).await, Status::Revoking, "{}", db.name);
 
         t.sim.open_app_home("UADA").await.unwrap();
-        let home = eventually("Ada's Home with the failed job", 10, || async {
+        let home = eventually("Ada's Home with the failed job", 30, || async {
             home_text(&t, "UADA").filter(|h| h.contains("Failed job"))
         })
         .await;
@@ -366,7 +366,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
 
         // Non-admins see no Admin section.
         t.sim.open_app_home("UBOB").await.unwrap();
-        let bob = eventually("Bob's Home", 10, || async { home_text(&t, "UBOB") }).await;
+        let bob = eventually("Bob's Home", 30, || async { home_text(&t, "UBOB") }).await;
         assert!(!bob.contains("Admin"), "{bob}");
 
         let home_id = t.sim.home_view("UADA").unwrap()["id"]
@@ -386,7 +386,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
             )
             .await
             .unwrap();
-        eventually("the retried revocation", 10, || async {
+        eventually("the retried revocation", 30, || async {
             (t.status(1).await == Status::Expired).then_some(())
         })
         .await;
@@ -427,7 +427,7 @@ async fn admins_search_the_identities_ingested_from_platforms() {
         assert_eq!(refused.to_string(), "only a Gatehouse admin can do that");
 
         t.sim.open_app_home("UADA").await.unwrap();
-        let home = eventually("Ada's Home", 10, || async { t.sim.home_view("UADA") }).await;
+        let home = eventually("Ada's Home", 30, || async { t.sim.home_view("UADA") }).await;
         let home_id = home["id"].as_str().unwrap().to_owned();
         t.sim
             .click_button(
@@ -439,7 +439,7 @@ async fn admins_search_the_identities_ingested_from_platforms() {
             )
             .await
             .unwrap();
-        let form = eventually("the search form", 10, || async { t.sim.top_modal("UADA") }).await;
+        let form = eventually("the search form", 30, || async { t.sim.top_modal("UADA") }).await;
         let query = serde_json::json!({ "query": { "query": { "type": "plain_text_input", "value": "ALI" } } });
         let out = t
             .sim

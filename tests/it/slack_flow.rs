@@ -67,7 +67,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark::skin-tone-3")
             .await
             .unwrap();
-        eventually("the grant", 10, || async {
+        eventually("the grant", 30, || async {
             t.platform.holds("ualice", "ANALYTICS_RO").then_some(())
         })
         .await;
@@ -77,7 +77,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             "🟢 You now have access to *Analytics (read-only)* until Sat 28 Nov, 12:00 CET (Europe/Paris)."
         );
         t.dm_for("UALICE", "<@UBOB> approved your request #1").await;
-        eventually("the channel message to say active", 10, || async {
+        eventually("the channel message to say active", 30, || async {
             let m = t.sim.message(CHANNEL, &msg.ts)?;
             shown(&m).contains("Active").then_some(())
         })
@@ -96,13 +96,13 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
 
         t.clock.advance(Duration::hours(2));
         t.run_jobs().await;
-        eventually("expiry", 10, || async {
+        eventually("expiry", 30, || async {
             (t.status(1).await == Status::Expired).then_some(())
         })
         .await;
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
         t.dm_for("UALICE", "has expired and was removed").await;
-        eventually("the channel message to say expired", 10, || async {
+        eventually("the channel message to say expired", 30, || async {
             shown(&t.sim.message(CHANNEL, &msg.ts)?)
                 .contains("Expired")
                 .then_some(())
@@ -127,7 +127,7 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
             )
             .await
             .unwrap();
-        let job = eventually("the rate-limited post to be put back", 10, || async {
+        let job = eventually("the rate-limited post to be put back", 30, || async {
             gatehouse::store::jobs::list(t.app.db().conn(), None)
                 .await
                 .unwrap()
@@ -153,7 +153,7 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
             .add_reaction("URITA", CHANNEL, &msg.ts, "x")
             .await
             .unwrap();
-        eventually("denied", 10, || async {
+        eventually("denied", 30, || async {
             (t.status(1).await == Status::Denied).then_some(())
         })
         .await;
@@ -189,7 +189,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
             .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        eventually("active", 10, || async {
+        eventually("active", 30, || async {
             (t.status(1).await == Status::Active).then_some(())
         })
         .await;
@@ -206,7 +206,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         );
         t.clock.advance(Duration::minutes(1));
         t.run_jobs().await;
-        let reminder = eventually("the reminder", 10, || async {
+        let reminder = eventually("the reminder", 30, || async {
             t.sim
                 .dms("UALICE")
                 .into_iter()
@@ -236,7 +236,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
             )
             .await
             .unwrap();
-        let form = eventually("the extension form", 10, || async {
+        let form = eventually("the extension form", 30, || async {
             t.sim.top_modal("UALICE")
         })
         .await;
@@ -250,7 +250,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
             .await
             .unwrap();
         assert!(out.errors.is_none(), "{:?}", out.errors);
-        let ask = eventually("the ask in the thread", 10, || async {
+        let ask = eventually("the ask in the thread", 30, || async {
             t.sim
                 .thread(CHANNEL, &msg.ts)
                 .into_iter()
@@ -284,7 +284,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         assert_eq!(t.status(1).await, Status::Active, "{}", db.name);
         t.clock.advance(Duration::hours(2));
         t.run_jobs().await;
-        eventually("expired", 10, || async {
+        eventually("expired", 30, || async {
             (t.status(1).await == Status::Expired).then_some(())
         })
         .await;

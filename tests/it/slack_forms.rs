@@ -15,7 +15,7 @@ async fn open_form(t: &SlackTestApp, user: &str, text: &str) -> Value {
         .await
         .unwrap();
     assert!(ack.acked);
-    eventually("the request form", 10, || async { t.sim.top_modal(user) }).await
+    eventually("the request form", 30, || async { t.sim.top_modal(user) }).await
 }
 
 fn view_id(v: &Value) -> String {
@@ -216,7 +216,7 @@ async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
             )
             .await
             .unwrap();
-        let msg = eventually("the request message", 10, || async {
+        let msg = eventually("the request message", 30, || async {
             t.sim
                 .messages(CHANNEL)
                 .into_iter()
@@ -231,7 +231,7 @@ async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
             .click_button("URITA", target.clone(), "deny", Some("1"), None)
             .await
             .unwrap();
-        let form = eventually("the deny form", 10, || async { t.sim.top_modal("URITA") }).await;
+        let form = eventually("the deny form", 30, || async { t.sim.top_modal("URITA") }).await;
         let out = t
             .sim
             .submit_view(
@@ -242,7 +242,7 @@ async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
             .await
             .unwrap();
         assert!(out.errors.is_none());
-        let dm = eventually("the denial DM", 10, || async {
+        let dm = eventually("the denial DM", 30, || async {
             t.sim
                 .dms("UALICE")
                 .iter()
@@ -254,7 +254,7 @@ async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
             dm,
             "⛔ <@URITA> denied your request #1 for *Analytics (read-only)*: use the &lt;!channel&gt; sandbox instead"
         );
-        eventually("the channel message to say denied", 10, || async {
+        eventually("the channel message to say denied", 30, || async {
             let m = t.sim.message(CHANNEL, &msg.ts)?;
             let text = shown(&m);
             (text.contains("Denied") && !text.contains("Approve")).then_some(())
@@ -278,7 +278,7 @@ async fn a_reviewer_chooses_the_identity_to_grant_to() {
             )
             .await
             .unwrap();
-        let msg = eventually("the request message", 10, || async {
+        let msg = eventually("the request message", 30, || async {
             t.sim
                 .messages(CHANNEL)
                 .into_iter()
@@ -294,7 +294,7 @@ async fn a_reviewer_chooses_the_identity_to_grant_to() {
             .click_button("UALICE", target.clone(), "choose_identity", Some("1"), None)
             .await
             .unwrap();
-        let form = eventually("the picker", 10, || async { t.sim.top_modal("UALICE") }).await;
+        let form = eventually("the picker", 30, || async { t.sim.top_modal("UALICE") }).await;
         let out = t
             .sim
             .submit_view(
@@ -315,7 +315,7 @@ async fn a_reviewer_chooses_the_identity_to_grant_to() {
             .click_button("UBOB", target.clone(), "choose_identity", Some("1"), None)
             .await
             .unwrap();
-        let form = eventually("the picker", 10, || async { t.sim.top_modal("UBOB") }).await;
+        let form = eventually("the picker", 30, || async { t.sim.top_modal("UBOB") }).await;
         let out = t
             .sim
             .submit_view(
@@ -330,7 +330,7 @@ async fn a_reviewer_chooses_the_identity_to_grant_to() {
             .click_button("UBOB", target, "approve", Some("1"), None)
             .await
             .unwrap();
-        eventually("the grant to the chosen identity", 10, || async {
+        eventually("the grant to the chosen identity", 30, || async {
             t.platform
                 .holds("ALICE_ANALYST", "ANALYTICS_RO")
                 .then_some(())
@@ -355,7 +355,7 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
             )
             .await
             .unwrap();
-        let msg = eventually("the request message", 10, || async {
+        let msg = eventually("the request message", 30, || async {
             t.sim
                 .messages(CHANNEL)
                 .into_iter()
@@ -366,7 +366,7 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
             .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        let ask = eventually("the question in the thread", 10, || async {
+        let ask = eventually("the question in the thread", 30, || async {
             t.sim
                 .thread(CHANNEL, &msg.ts)
                 .into_iter()
@@ -395,7 +395,7 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
             .click_button("URITA", target, "choose_identity", Some("1"), None)
             .await
             .unwrap();
-        let form = eventually("the picker", 10, || async { t.sim.top_modal("URITA") }).await;
+        let form = eventually("the picker", 30, || async { t.sim.top_modal("URITA") }).await;
         t.sim
             .submit_view(
                 "URITA",
@@ -404,7 +404,7 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
             )
             .await
             .unwrap();
-        eventually("the grant to the chosen identity", 10, || async {
+        eventually("the grant to the chosen identity", 30, || async {
             t.platform
                 .holds("ALICE_ANALYST", "ANALYTICS_RO")
                 .then_some(())

@@ -19,7 +19,7 @@ async fn status(t: &SlackTestApp) -> Status {
 
 /// The newest thread reply asking for a change by hand.
 async fn by_hand_task(t: &SlackTestApp, parent: &str, needle: &str) -> slack_sim::Message {
-    eventually("a by-hand task in the thread", 10, || async {
+    eventually("a by-hand task in the thread", 30, || async {
         t.sim
             .thread(CHANNEL, parent)
             .into_iter()
@@ -53,7 +53,7 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
             .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 4h")
             .await
             .unwrap();
-        let msg = eventually("the request message", 10, || async {
+        let msg = eventually("the request message", 30, || async {
             t.sim
                 .messages(CHANNEL)
                 .into_iter()
@@ -69,7 +69,7 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
 
         // Only an admin may confirm.
         click(&t, "UBOB", &task, "by_hand_done").await;
-        eventually("Bob's refusal", 10, || async {
+        eventually("Bob's refusal", 30, || async {
             t.sim
                 .ephemerals("UBOB")
                 .into_iter()
@@ -79,11 +79,11 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
         assert_eq!(status(&t).await, Status::Provisioning);
 
         click(&t, "UADA", &task, "by_hand_done").await;
-        eventually("active", 10, || async {
+        eventually("active", 30, || async {
             (status(&t).await == Status::Active).then_some(())
         })
         .await;
-        eventually("Alice's DM", 10, || async {
+        eventually("Alice's DM", 30, || async {
             t.sim
                 .dms("UALICE")
                 .iter()
@@ -98,7 +98,7 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
         let undo = by_hand_task(&t, &msg.ts, "undo this").await;
         assert_eq!(status(&t).await, Status::Revoking);
         click(&t, "UADA", &undo, "by_hand_done").await;
-        eventually("expired", 10, || async {
+        eventually("expired", 30, || async {
             (status(&t).await == Status::Expired).then_some(())
         })
         .await;

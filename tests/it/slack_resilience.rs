@@ -37,7 +37,7 @@ async fn a_redelivered_approval_is_acted_on_once() {
             let out = t.sim.send_event(reaction("Ev0SAME", "UBOB", &msg.ts)).await;
             assert!(out.acked);
         }
-        eventually("active", 10, || async {
+        eventually("active", 30, || async {
             (t.status(1).await == Status::Active).then_some(())
         })
         .await;
@@ -48,7 +48,7 @@ async fn a_redelivered_approval_is_acted_on_once() {
             .filter(|e| e.action == "approved")
             .count();
         assert_eq!(approvals, 1, "{}", db.name);
-        eventually("the grant DM", 10, || async {
+        eventually("the grant DM", 30, || async {
             t.sim
                 .dms("UALICE")
                 .iter()
@@ -88,7 +88,7 @@ async fn a_disconnect_in_the_middle_of_a_flow_loses_nothing() {
         let msg = t.request_message(1).await;
         let opened = t.sim.connections_opened();
         assert!(t.sim.disconnect("refresh_requested", None) > 0);
-        eventually("the reconnection", 15, || async {
+        eventually("the reconnection", 30, || async {
             (t.sim.connections_opened() > opened && t.sim.connection_count() > 0).then_some(())
         })
         .await;
@@ -96,11 +96,11 @@ async fn a_disconnect_in_the_middle_of_a_flow_loses_nothing() {
             .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        eventually("active after the reconnect", 15, || async {
+        eventually("active after the reconnect", 30, || async {
             (t.status(1).await == Status::Active).then_some(())
         })
         .await;
-        eventually("the DM", 10, || async {
+        eventually("the DM", 30, || async {
             t.sim
                 .dms("UALICE")
                 .iter()
@@ -154,7 +154,7 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
             .click_button("UBOB", target.clone(), "approve", Some("999"), None)
             .await
             .unwrap();
-        eventually("the note about #999", 10, || async {
+        eventually("the note about #999", 30, || async {
             t.sim
                 .ephemerals("UBOB")
                 .into_iter()
@@ -191,7 +191,7 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
             .add_reaction("URITA", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        eventually("active", 10, || async {
+        eventually("active", 30, || async {
             (t.status(1).await == Status::Active).then_some(())
         })
         .await;
@@ -219,7 +219,7 @@ async fn a_requester_who_left_gets_no_dm_and_the_flow_goes_on() {
             .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        eventually("active", 10, || async {
+        eventually("active", 30, || async {
             (t.status(1).await == Status::Active).then_some(())
         })
         .await;
@@ -241,7 +241,7 @@ async fn two_gatehouse_processes_on_one_database_share_the_work_and_do_each_step
     for db in backends().await {
         let first = SlackTestApp::start(&db).await;
         let second = first.another(&db).await;
-        eventually("two socket connections", 10, || async {
+        eventually("two socket connections", 30, || async {
             (first.sim.connection_count() == 2).then_some(())
         })
         .await;
@@ -259,14 +259,14 @@ async fn two_gatehouse_processes_on_one_database_share_the_work_and_do_each_step
                 .unwrap();
         }
         for n in 1..=3 {
-            eventually("active", 10, || async {
+            eventually("active", 30, || async {
                 (first.status(n).await == Status::Active).then_some(())
             })
             .await;
         }
         // Each request has one channel message, and each requester one "now have access" DM.
         for who in ["UALICE", "UDAVE", "UCARL"] {
-            eventually("the DM", 10, || async {
+            eventually("the DM", 30, || async {
                 first
                     .sim
                     .dms(who)

@@ -26,6 +26,26 @@ pub async fn backends() -> Vec<TestDb> {
     all
 }
 
+/// The PostgreSQL server's admin URL for tests that need the server itself (not a database of
+/// ours), or None with a note; under CI a missing server is a failure.
+pub fn postgres_server(test: &str) -> Option<String> {
+    match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            let required = std::env::var("GATEHOUSE_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "GATEHOUSE_TEST_REQUIRE_POSTGRES=1 but GATEHOUSE_TEST_POSTGRES_URL is not set"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: {test} SKIPPED: it needs a PostgreSQL server; set GATEHOUSE_TEST_POSTGRES_URL"
+            );
+            None
+        }
+    }
+}
+
 impl TestDb {
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -102,6 +102,11 @@ impl SlackTestApp {
         Self::start_on(db, catalog, sim, by_hand, FakePlatform::default()).await
     }
 
+    /// With the real connector registry of `catalog` (real platforms, secrets from the environment).
+    pub async fn start_registry(db: &TestDb, catalog: &str, sim: SimHandle) -> SlackTestApp {
+        Self::start_on(db, catalog, sim, true, FakePlatform::default()).await
+    }
+
     /// Another Gatehouse process on the same database, Slack workspace and platform.
     pub async fn another(&self, db: &TestDb) -> SlackTestApp {
         Self::start_on(db, CATALOG, self.sim.clone(), false, self.platform.clone()).await
@@ -119,7 +124,9 @@ impl SlackTestApp {
             let parsed =
                 gatehouse::config::Catalog::parse(std::path::Path::new("test.toml"), catalog)
                     .unwrap();
-            Arc::new(gatehouse::connectors::Registry::new(&parsed))
+            Arc::new(
+                gatehouse::connectors::Registry::new(&parsed, &|k| std::env::var(k).ok()).unwrap(),
+            )
         } else {
             Arc::new(platform.clone())
         };
@@ -166,7 +173,7 @@ impl SlackTestApp {
 
     pub async fn request_message_in(&self, channel: &str, n: i64) -> slack_sim::Message {
         let title = format!("Access request #{n}");
-        eventually("the request's channel message", 10, || async {
+        eventually("the request's channel message", 30, || async {
             self.sim
                 .messages(channel)
                 .into_iter()
@@ -177,7 +184,7 @@ impl SlackTestApp {
 
     /// Waits for a DM to `user` containing `needle`; returns what it shows.
     pub async fn dm_for(&self, user: &str, needle: &str) -> String {
-        eventually(&format!("a DM to {user} saying {needle:?}"), 10, || async {
+        eventually(&format!("a DM to {user} saying {needle:?}"), 30, || async {
             self.sim
                 .dms(user)
                 .iter()
@@ -189,7 +196,7 @@ impl SlackTestApp {
 
     /// Waits for a note only `user` sees containing `needle`.
     pub async fn ephemeral_for(&self, user: &str, needle: &str) -> String {
-        eventually(&format!("an ephemeral note to {user}"), 10, || async {
+        eventually(&format!("an ephemeral note to {user}"), 30, || async {
             self.sim
                 .ephemerals(user)
                 .into_iter()

@@ -1,0 +1,263 @@
+//! The PostgreSQL connector against the machine's real server: role membership granted,
+//! checked and revoked, idempotently; hostile names quoted so that only the grant runs; and a
+//! whole request through Slack that leaves the membership on the server, then takes it away.
+
+use chrono::Duration;
+use gatehouse::connectors::postgres::Postgres;
+use gatehouse::domain::Status;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use slack_sim::{ButtonTarget, SlackSim};
+
+use crate::support::TestDb;
+use crate::support::db::postgres_server;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+
+/// Roles made for one test, dropped at the end; names start with `gh_t` (CI drops leftovers).
+struct Roles {
+    admin: DatabaseConnection,
+    made: Vec<String>,
+}
+
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl Roles {
+    async fn new(url: &str) -> Roles {
+        Roles {
+            admin: Database::connect(url).await.unwrap(),
+            made: Vec::new(),
+        }
+    }
+
+    async fn make(&mut self, name: &str, login: bool) {
+        let sql = format!(
+            "CREATE ROLE {} {}",
+            quoted(name),
+            if login { "LOGIN" } else { "NOLOGIN" }
+        );
+        self.admin.execute_unprepared(&sql).await.unwrap();
+        self.made.push(name.to_owned());
+    }
+
+    async fn member(&self, member: &str, role: &str) -> bool {
+        let sql = format!(
+            "SELECT 1 FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
+             WHERE r.rolname = '{}' AND m.rolname = '{}'",
+            role.replace('\'', "''"),
+            member.replace('\'', "''")
+        );
+        self.admin
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                sql,
+            ))
+            .await
+            .unwrap()
+            .is_some()
+    }
+
+    async fn drop_all(self) {
+        for name in self.made.iter().rev() {
+            let _ = self
+                .admin
+                .execute_unprepared(&format!("DROP ROLE IF EXISTS {}", quoted(name)))
+                .await;
+        }
+    }
+}
+
+fn prefix() -> String {
+    format!("gh_t{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+#[tokio::test]
+async fn grant_check_and_revoke_are_idempotent_and_verified() {
+    let Some(url) = postgres_server("grant_check_and_revoke_are_idempotent_and_verified") else {
+        return;
+    };
+    let p = prefix();
+    let (alice, analysts) = (format!("{p}_alice"), format!("{p}_analysts"));
+    let mut roles = Roles::new(&url).await;
+    roles.make(&alice, true).await;
+    roles.make(&analysts, false).await;
+    let pg = Postgres::new(&url).unwrap();
+
+    assert!(!pg.check(&alice, &analysts).await.unwrap());
+    let done = pg.grant(&alice, &analysts).await.unwrap();
+    assert_eq!(done, format!("GRANT \"{analysts}\" TO \"{alice}\""));
+    assert!(
+        roles.member(&alice, &analysts).await,
+        "the server holds the membership"
+    );
+    assert_eq!(pg.grant(&alice, &analysts).await.unwrap(), "already held");
+
+    assert_eq!(
+        pg.revoke(&alice, &analysts).await.unwrap(),
+        format!("REVOKE \"{analysts}\" FROM \"{alice}\"")
+    );
+    assert!(!roles.member(&alice, &analysts).await);
+    assert_eq!(
+        pg.revoke(&alice, &analysts).await.unwrap(),
+        "already absent"
+    );
+
+    let err = pg.grant(&alice, &format!("{p}_nope")).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("there is no role named `{p}_nope` on the PostgreSQL server")
+    );
+    let listed = pg.list_identities().await.unwrap();
+    assert!(listed.iter().any(|i| i.id == alice && i.kind == "user"));
+    assert!(listed.iter().any(|i| i.id == analysts && i.kind == "role"));
+    assert!(!listed.iter().any(|i| i.id.starts_with("pg_")));
+    roles.drop_all().await;
+}
+
+#[tokio::test]
+async fn hostile_names_become_one_quoted_identifier_and_only_the_grant_runs() {
+    let Some(url) =
+        postgres_server("hostile_names_become_one_quoted_identifier_and_only_the_grant_runs")
+    else {
+        return;
+    };
+    let p = prefix();
+    let mut roles = Roles::new(&url).await;
+    // A table that an injected statement would drop.
+    let canary = format!("{p}_canary");
+    roles
+        .admin
+        .execute_unprepared(&format!("CREATE TABLE {canary} (x int)"))
+        .await
+        .unwrap();
+    let pg = Postgres::new(&url).unwrap();
+    let hostile = [
+        format!("{p}\"; DROP TABLE {canary}; --"),
+        format!("{p}' OR '1'='1"),
+        format!("{p} with spaces /* comment */"),
+        format!("{p}_ünïcødé_✅"),
+        format!("{p}`back`;tick"),
+    ];
+    let role = format!("{p}_target");
+    roles.make(&role, false).await;
+    for name in &hostile {
+        roles.make(name, true).await;
+        pg.grant(name, &role).await.unwrap();
+        assert!(roles.member(name, &role).await, "{name:?}");
+        pg.revoke(name, &role).await.unwrap();
+        assert!(!roles.member(name, &role).await, "{name:?}");
+    }
+    let still_there = roles
+        .admin
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT 1 FROM pg_tables WHERE tablename = '{canary}'"),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        still_there.is_some(),
+        "the canary table survived every name"
+    );
+    // Too long for PostgreSQL (which would silently cut it): refused before any SQL runs.
+    let long = format!("{p}{}", "x".repeat(60));
+    let err = pg.grant(&long, &role).await.unwrap_err();
+    assert!(err.to_string().contains("longer than 63 bytes"), "{err}");
+    roles
+        .admin
+        .execute_unprepared(&format!("DROP TABLE {canary}"))
+        .await
+        .unwrap();
+    roles.drop_all().await;
+}
+
+#[tokio::test]
+async fn a_request_for_a_postgres_role_goes_through_slack_to_the_server_and_back() {
+    let Some(url) =
+        postgres_server("a_request_for_a_postgres_role_goes_through_slack_to_the_server_and_back")
+    else {
+        return;
+    };
+    let p = prefix();
+    let (alice, analysts) = (format!("{p}_alice"), format!("{p}_analysts"));
+    let mut roles = Roles::new(&url).await;
+    roles.make(&alice, true).await;
+    roles.make(&analysts, false).await;
+    let catalog = format!(
+        r#"
+[connectors.warehouse]
+kind = "postgres"
+url = {{ env = "GATEHOUSE_TEST_POSTGRES_URL" }}
+
+[[resources]]
+id = "warehouse-analysts"
+name = "Warehouse analysts"
+connector = "warehouse"
+grant = {{ role = "{analysts}" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+
+    t.sim
+        .slash_command(
+            "UALICE",
+            CHANNEL,
+            "/request-access",
+            "warehouse-analysts 2h",
+        )
+        .await
+        .unwrap();
+    let msg = t.request_message(1).await;
+    t.sim
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+        .await
+        .unwrap();
+    let ask = eventually("the identity question", 30, || async {
+        t.sim
+            .thread(CHANNEL, &msg.ts)
+            .into_iter()
+            .find(|m| shown(m).contains("which platform user or role"))
+    })
+    .await;
+    t.sim
+        .click_button(
+            "UBOB",
+            ButtonTarget::Message {
+                channel: CHANNEL.into(),
+                ts: ask.ts,
+            },
+            "choose_identity",
+            Some("1"),
+            None,
+        )
+        .await
+        .unwrap();
+    let form = eventually("the picker", 30, || async { t.sim.top_modal("UBOB") }).await;
+    let chosen = serde_json::json!({ "identity": { "identity": { "type": "plain_text_input", "value": alice } } });
+    t.sim
+        .submit_view("UBOB", form["id"].as_str().unwrap(), chosen)
+        .await
+        .unwrap();
+    eventually("the membership on the server", 30, || async {
+        (t.status(1).await == Status::Active).then_some(())
+    })
+    .await;
+    assert!(roles.member(&alice, &analysts).await);
+
+    t.clock.advance(Duration::hours(2));
+    t.run_jobs().await;
+    eventually("expiry", 30, || async {
+        (t.status(1).await == Status::Expired).then_some(())
+    })
+    .await;
+    assert!(
+        !roles.member(&alice, &analysts).await,
+        "the membership is gone from the server"
+    );
+    t.stop().await;
+    roles.drop_all().await;
+}
