@@ -17,6 +17,8 @@ pub enum ConnectorKind {
     Manual,
     /// A PostgreSQL server; access is role membership. `url` names the connection secret.
     Postgres { url: super::SecretRef },
+    /// A MySQL or MariaDB server; access is a role granted to an account.
+    Mysql { url: super::SecretRef },
 }
 
 impl ConnectorKind {
@@ -24,6 +26,7 @@ impl ConnectorKind {
         match self {
             ConnectorKind::Manual => "manual",
             ConnectorKind::Postgres { .. } => "postgres",
+            ConnectorKind::Mysql { .. } => "mysql",
         }
     }
 }
@@ -111,6 +114,7 @@ struct RawDefaults {
 enum RawConnector {
     Manual {},
     Postgres { url: super::SecretRef },
+    Mysql { url: super::SecretRef },
 }
 
 #[derive(Deserialize)]
@@ -145,6 +149,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 let kind = match raw_conn {
                     RawConnector::Manual {} => ConnectorKind::Manual,
                     RawConnector::Postgres { url } => ConnectorKind::Postgres { url },
+                    RawConnector::Mysql { url } => ConnectorKind::Mysql { url },
                 };
                 connectors.insert(id.clone(), ConnectorConfig { id, kind });
             }
@@ -222,7 +227,10 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
             }
         };
         if let Some(c) = connector.as_ref().and_then(|c| connectors.get(c))
-            && matches!(c.kind, ConnectorKind::Postgres { .. })
+            && matches!(
+                c.kind,
+                ConnectorKind::Postgres { .. } | ConnectorKind::Mysql { .. }
+            )
             && grant
                 .get("role")
                 .and_then(serde_json::Value::as_str)
@@ -230,7 +238,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
         {
             errors.push(err_at(
                 r.id.span().start,
-                format!("resource `{id}` uses a postgres connector; say which role it grants: grant = {{ role = \"analytics_ro\" }}"),
+                format!("resource `{id}` uses a {} connector; say which role it grants: grant = {{ role = \"analytics_ro\" }}", c.kind.name()),
             ));
         }
         if let (Some(connector), Some(durations)) = (connector, durations) {

@@ -2,6 +2,7 @@
 //! to an implementation here; `Registry` picks the one a resource names and serves `workflow`
 //! as its `Provisioner`. Connectors know nothing of Slack, requests' lifecycle or our database.
 
+pub mod mysql;
 pub mod postgres;
 pub mod quoting;
 
@@ -52,6 +53,7 @@ pub struct PlatformIdentity {
 enum Backend {
     Manual,
     Postgres(postgres::Postgres),
+    MySql(mysql::MySql),
 }
 
 /// Every connector of the catalog, by id.
@@ -72,6 +74,15 @@ impl Registry {
                         .map_err(|e| format!("connector `{id}`: {e}"))?;
                     Backend::Postgres(
                         postgres::Postgres::new(url.expose())
+                            .map_err(|e| format!("connector `{id}`: {e}"))?,
+                    )
+                }
+                ConnectorKind::Mysql { url } => {
+                    let url = url
+                        .resolve(lookup)
+                        .map_err(|e| format!("connector `{id}`: {e}"))?;
+                    Backend::MySql(
+                        mysql::MySql::new(url.expose())
                             .map_err(|e| format!("connector `{id}`: {e}"))?,
                     )
                 }
@@ -106,7 +117,10 @@ impl Provisioner for Registry {
 
     fn needs_identity(&self, resource: &Resource) -> bool {
         // Until identities are linked to Slack users, a reviewer names the database user.
-        matches!(self.backend(resource), Ok(Backend::Postgres(_)))
+        matches!(
+            self.backend(resource),
+            Ok(Backend::Postgres(_) | Backend::MySql(_))
+        )
     }
 
     async fn grant(
@@ -121,6 +135,14 @@ impl Provisioner for Registry {
             Backend::Postgres(pg) => {
                 let who = identity_of(request)?;
                 let action = pg.grant(who, postgres::role_of(&resource.grant)?).await?;
+                Ok(Applied {
+                    identity: who.to_owned(),
+                    action,
+                })
+            }
+            Backend::MySql(db) => {
+                let who = identity_of(request)?;
+                let action = db.grant(who, mysql::role_of(&resource.grant)?).await?;
                 Ok(Applied {
                     identity: who.to_owned(),
                     action,
@@ -141,6 +163,14 @@ impl Provisioner for Registry {
             Backend::Postgres(pg) => {
                 let who = identity_of(request)?;
                 let action = pg.revoke(who, postgres::role_of(&resource.grant)?).await?;
+                Ok(Applied {
+                    identity: who.to_owned(),
+                    action,
+                })
+            }
+            Backend::MySql(db) => {
+                let who = identity_of(request)?;
+                let action = db.revoke(who, mysql::role_of(&resource.grant)?).await?;
                 Ok(Applied {
                     identity: who.to_owned(),
                     action,

@@ -12,12 +12,24 @@ pub enum BadName {
         "the name contains a control character, which no platform accepts in a role or user name"
     )]
     Control,
+    #[error("the name ends with a space, which MySQL and MariaDB would silently drop")]
+    TrailingSpace,
 }
 
 /// PostgreSQL (and Redshift): `"name"` with `"` doubled; at most 63 bytes (NAMEDATALEN - 1).
 pub fn postgres(name: &str) -> Result<String, BadName> {
     check(name, 63)?;
     Ok(format!("\"{}\"", name.replace('"', "\"\"")))
+}
+
+/// MySQL and MariaDB: `` `name` `` with `` ` `` doubled (never `'…'`, whose backslash escapes
+/// depend on the server's SQL mode). Trailing spaces are refused: the server would strip them.
+pub fn mysql(name: &str, max: usize) -> Result<String, BadName> {
+    check(name, max)?;
+    if name.ends_with(' ') {
+        return Err(BadName::TrailingSpace);
+    }
+    Ok(format!("`{}`", name.replace('`', "``")))
 }
 
 fn check(name: &str, max: usize) -> Result<(), BadName> {
@@ -57,7 +69,27 @@ mod tests {
         assert!(postgres(&"a".repeat(63)).is_ok());
     }
 
+    #[test]
+    fn backticks_are_doubled() {
+        assert_eq!(mysql("analyst", 80).unwrap(), "`analyst`");
+        assert_eq!(
+            mysql("a`; DROP USER x; --", 80).unwrap(),
+            "`a``; DROP USER x; --`"
+        );
+        assert_eq!(mysql("alice ", 80), Err(BadName::TrailingSpace));
+        assert!(mysql(&"a".repeat(81), 80).is_err());
+    }
+
     proptest! {
+        #[test]
+        fn a_backticked_name_is_always_one_identifier(name in "\\PC{0,40}") {
+            if let Ok(q) = mysql(&name, 80) {
+                let inner = &q[1..q.len() - 1];
+                prop_assert!(!inner.replace("``", "").contains('`'));
+                prop_assert_eq!(inner.replace("``", "`"), name);
+            }
+        }
+
         /// Whatever the name, the quoted form is one identifier: it starts and ends with a quote and
         /// every quote inside is doubled, so nothing can close it early.
         #[test]

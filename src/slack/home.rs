@@ -184,6 +184,7 @@ async fn admin_blocks(ctx: &SlackContext) -> Result<Vec<Value>, WorkflowError> {
                 crate::config::ConnectorKind::Postgres { .. } => {
                     "role memberships on a PostgreSQL server"
                 }
+                crate::config::ConnectorKind::Mysql { .. } => "roles on a MySQL or MariaDB server",
             };
             format!("• `{}` ({}): {health}", c.id, c.kind.name())
         })

@@ -13,6 +13,7 @@ mod cli;
 mod jobs;
 mod lifecycle;
 mod manifest;
+mod mysql_connector;
 mod postgres_connector;
 mod properties;
 mod requests;

@@ -46,6 +46,25 @@ pub fn postgres_server(test: &str) -> Option<String> {
     }
 }
 
+/// The MariaDB (or MySQL) server's admin URL, like `postgres_server`.
+pub fn mariadb_server(test: &str) -> Option<String> {
+    match std::env::var("GATEHOUSE_TEST_MARIADB_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            let required = std::env::var("GATEHOUSE_TEST_REQUIRE_MARIADB").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "GATEHOUSE_TEST_REQUIRE_MARIADB=1 but GATEHOUSE_TEST_MARIADB_URL is not set"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: {test} SKIPPED: it needs a MariaDB server; set GATEHOUSE_TEST_MARIADB_URL"
+            );
+            None
+        }
+    }
+}
+
 impl TestDb {
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -1,0 +1,247 @@
+//! MySQL and MariaDB: the unit of access is a role granted to an account (`user@host`), made
+//! the account's default role when it has none, so that the access works at the next login.
+//! Memberships are read from `mysql.roles_mapping` (MariaDB) before and after each change.
+
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use sqlx::{AssertSqlSafe, Row};
+
+use super::quoting;
+use super::{ConnectorError, PlatformIdentity};
+
+/// MariaDB 10.6+ allows user and role names of up to 80 characters; hosts up to 255.
+const NAME_MAX: usize = 80;
+const HOST_MAX: usize = 255;
+
+pub struct MySql {
+    pool: MySqlPool,
+}
+
+/// An account as `user@host`; a bare `user` means `user@%`.
+pub fn account(identity: &str) -> (&str, &str) {
+    match identity.rsplit_once('@') {
+        Some((user, host)) if !user.is_empty() && !host.is_empty() => (user, host),
+        _ => (identity, "%"),
+    }
+}
+
+/// The `grant` table of a MySQL resource: `{ role = "analyst_ro" }`.
+pub fn role_of(grant: &serde_json::Value) -> Result<&str, ConnectorError> {
+    grant
+        .get("role")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| {
+            ConnectorError::Permanent(
+                "the resource's grant has no `role`; write grant = { role = \"…\" }".into(),
+            )
+        })
+}
+
+fn classify(e: sqlx::Error) -> ConnectorError {
+    match &e {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // Deadlock, lock wait timeout, too many connections: try again.
+            Some("40001" | "HY000")
+                if db.message().contains("Deadlock") || db.message().contains("Lock wait") =>
+            {
+                ConnectorError::Retryable(db.message().to_owned())
+            }
+            Some("08004") => ConnectorError::Retryable(db.message().to_owned()),
+            _ => ConnectorError::Permanent(db.message().to_owned()),
+        },
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => {
+            ConnectorError::Retryable(format!("cannot reach MySQL/MariaDB: {e}"))
+        }
+        _ => ConnectorError::Permanent(e.to_string()),
+    }
+}
+
+impl MySql {
+    pub fn new(url: &str) -> Result<Self, ConnectorError> {
+        let pool = MySqlPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_lazy(url)
+            .map_err(|e| {
+                ConnectorError::Permanent(format!(
+                    "unusable MySQL URL: {}",
+                    e.to_string().replace(url, "***")
+                ))
+            })?;
+        Ok(MySql { pool })
+    }
+
+    async fn exists(&self, user: &str, host: &str, role: bool) -> Result<bool, ConnectorError> {
+        let sql = if role {
+            "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND is_role = 'Y'"
+        } else {
+            "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ? AND is_role = 'N'"
+        };
+        let mut q = sqlx::query(sql).bind(user);
+        if !role {
+            q = q.bind(host);
+        }
+        let n: i64 = q
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)?
+            .try_get(0)
+            .map_err(classify)?;
+        Ok(n > 0)
+    }
+
+    /// Is the account `identity` granted `role`?
+    pub async fn check(&self, identity: &str, role: &str) -> Result<bool, ConnectorError> {
+        let (user, host) = account(identity);
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM mysql.roles_mapping WHERE User = ? AND Host = ? AND Role = ?",
+        )
+        .bind(user)
+        .bind(host)
+        .bind(role)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(classify)?
+        .try_get(0)
+        .map_err(classify)?;
+        Ok(n > 0)
+    }
+
+    async fn default_role(&self, user: &str, host: &str) -> Result<String, ConnectorError> {
+        let row = sqlx::query(
+            "SELECT CAST(default_role AS CHAR) FROM mysql.user WHERE User = ? AND Host = ?",
+        )
+        .bind(user)
+        .bind(host)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(match row {
+            Some(r) => r
+                .try_get::<Option<String>, _>(0)
+                .map_err(classify)?
+                .unwrap_or_default(),
+            None => String::new(),
+        })
+    }
+
+    async fn run(&self, statement: &str) -> Result<(), ConnectorError> {
+        // Every name in `statement` was quoted by `quoting::mysql`.
+        sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn grant(&self, identity: &str, role: &str) -> Result<String, ConnectorError> {
+        let (user, host) = account(identity);
+        let target = format!(
+            "{}@{}",
+            quoting::mysql(user, NAME_MAX)?,
+            quoting::mysql(host, HOST_MAX)?
+        );
+        let role_q = quoting::mysql(role, NAME_MAX)?;
+        if !self.exists(user, host, false).await? {
+            return Err(ConnectorError::Permanent(format!(
+                "there is no account `{user}`@`{host}` on the server"
+            )));
+        }
+        if !self.exists(role, "", true).await? {
+            return Err(ConnectorError::Permanent(format!(
+                "there is no role named `{role}` on the server"
+            )));
+        }
+        if self.check(identity, role).await? {
+            return Ok("already held".into());
+        }
+        let grant = format!("GRANT {role_q} TO {target}");
+        self.run(&grant).await?;
+        if !self.check(identity, role).await? {
+            return Err(ConnectorError::Permanent(format!(
+                "`{grant}` succeeded but the account still lacks the role"
+            )));
+        }
+        // A granted role gives nothing until it is active: make it the default unless another is.
+        let current = self.default_role(user, host).await?;
+        if current.is_empty() {
+            let default = format!("SET DEFAULT ROLE {role_q} FOR {target}");
+            self.run(&default).await?;
+            Ok(format!("{grant}; {default}"))
+        } else {
+            Ok(format!(
+                "{grant} (default role left as `{current}`; activate with SET ROLE)"
+            ))
+        }
+    }
+
+    pub async fn revoke(&self, identity: &str, role: &str) -> Result<String, ConnectorError> {
+        let (user, host) = account(identity);
+        let target = format!(
+            "{}@{}",
+            quoting::mysql(user, NAME_MAX)?,
+            quoting::mysql(host, HOST_MAX)?
+        );
+        let role_q = quoting::mysql(role, NAME_MAX)?;
+        // MariaDB errors on revoking what is not granted, so look first.
+        if !self.check(identity, role).await? {
+            return Ok("already absent".into());
+        }
+        let mut done = Vec::new();
+        if self.default_role(user, host).await? == role {
+            let clear = format!("SET DEFAULT ROLE NONE FOR {target}");
+            self.run(&clear).await?;
+            done.push(clear);
+        }
+        let revoke = format!("REVOKE {role_q} FROM {target}");
+        self.run(&revoke).await?;
+        if self.check(identity, role).await? {
+            return Err(ConnectorError::Permanent(format!(
+                "`{revoke}` succeeded but the account still has the role"
+            )));
+        }
+        done.push(revoke);
+        Ok(done.join("; "))
+    }
+
+    /// Accounts are users (`user@host`), the rest are roles.
+    pub async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        let rows = sqlx::query("SELECT CAST(User AS CHAR), CAST(Host AS CHAR), is_role FROM mysql.user ORDER BY User, Host")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                let user: String = r.try_get(0).map_err(classify)?;
+                let host: String = r.try_get(1).map_err(classify)?;
+                let is_role: String = r.try_get(2).map_err(classify)?;
+                let role = is_role == "Y";
+                Ok(PlatformIdentity {
+                    kind: if role { "role" } else { "user" }.into(),
+                    id: if role {
+                        user.clone()
+                    } else {
+                        format!("{user}@{host}")
+                    },
+                    name: user,
+                    email: None,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_default_to_any_host() {
+        assert_eq!(account("alice"), ("alice", "%"));
+        assert_eq!(account("alice@10.0.0.%"), ("alice", "10.0.0.%"));
+        assert_eq!(account("a@b@localhost"), ("a@b", "localhost"));
+        assert_eq!(account("alice@"), ("alice@", "%"));
+    }
+}

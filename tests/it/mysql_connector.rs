@@ -1,0 +1,292 @@
+//! The MySQL/MariaDB connector against the machine's real MariaDB: a role granted to an account
+//! and made its default role, checked and revoked idempotently; hostile names backticked so
+//! that only the grant runs; and a whole request through Slack to the server and back.
+
+use chrono::Duration;
+use gatehouse::connectors::mysql::MySql;
+use gatehouse::domain::Status;
+use slack_sim::{ButtonTarget, SlackSim};
+use sqlx::mysql::MySqlPool;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::support::TestDb;
+use crate::support::db::mariadb_server;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+
+fn tick(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// Accounts and roles made for one test (names start with `gh_t`), dropped at the end.
+struct Server {
+    pool: MySqlPool,
+    users: Vec<String>,
+    roles: Vec<String>,
+}
+
+impl Server {
+    async fn new(url: &str) -> Server {
+        Server {
+            pool: MySqlPool::connect(url).await.unwrap(),
+            users: vec![],
+            roles: vec![],
+        }
+    }
+
+    async fn exec(&self, sql: String) {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&self.pool)
+            .await
+            .unwrap();
+    }
+
+    async fn user(&mut self, name: &str) {
+        self.exec(format!("CREATE USER {}@'%'", tick(name))).await;
+        self.users.push(name.to_owned());
+    }
+
+    async fn role(&mut self, name: &str) {
+        self.exec(format!("CREATE ROLE {}", tick(name))).await;
+        self.roles.push(name.to_owned());
+    }
+
+    async fn has(&self, user: &str, role: &str) -> bool {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM mysql.roles_mapping WHERE User = ? AND Host = '%' AND Role = ?",
+        )
+        .bind(user)
+        .bind(role)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+        .get(0);
+        n > 0
+    }
+
+    async fn default_role(&self, user: &str) -> String {
+        let row = sqlx::query(
+            "SELECT CAST(default_role AS CHAR) FROM mysql.user WHERE User = ? AND Host = '%'",
+        )
+        .bind(user)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap();
+        row.get::<Option<String>, _>(0).unwrap_or_default()
+    }
+
+    async fn drop_all(self) {
+        for u in &self.users {
+            let _ = sqlx::raw_sql(AssertSqlSafe(format!(
+                "DROP USER IF EXISTS {}@'%'",
+                tick(u)
+            )))
+            .execute(&self.pool)
+            .await;
+        }
+        for r in &self.roles {
+            let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE IF EXISTS {}", tick(r))))
+                .execute(&self.pool)
+                .await;
+        }
+    }
+}
+
+fn prefix() -> String {
+    format!("gh_t{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+#[tokio::test]
+async fn a_role_is_granted_made_default_and_revoked_idempotently() {
+    let Some(url) = mariadb_server("a_role_is_granted_made_default_and_revoked_idempotently")
+    else {
+        return;
+    };
+    let p = prefix();
+    let (alice, analysts, other) = (
+        format!("{p}_alice"),
+        format!("{p}_analysts"),
+        format!("{p}_other"),
+    );
+    let mut server = Server::new(&url).await;
+    server.user(&alice).await;
+    server.role(&analysts).await;
+    server.role(&other).await;
+    let db = MySql::new(&url).unwrap();
+
+    let done = db.grant(&alice, &analysts).await.unwrap();
+    assert_eq!(
+        done,
+        format!(
+            "GRANT `{analysts}` TO `{alice}`@`%`; SET DEFAULT ROLE `{analysts}` FOR `{alice}`@`%`"
+        )
+    );
+    assert!(server.has(&alice, &analysts).await);
+    assert_eq!(
+        server.default_role(&alice).await,
+        analysts,
+        "active at the next login"
+    );
+    assert_eq!(db.grant(&alice, &analysts).await.unwrap(), "already held");
+    assert!(db.check(&alice, &analysts).await.unwrap());
+
+    // A second role does not steal the default.
+    let second = db.grant(&alice, &other).await.unwrap();
+    assert!(
+        second.contains(&format!("default role left as `{analysts}`")),
+        "{second}"
+    );
+
+    let undone = db.revoke(&alice, &analysts).await.unwrap();
+    assert_eq!(
+        undone,
+        format!("SET DEFAULT ROLE NONE FOR `{alice}`@`%`; REVOKE `{analysts}` FROM `{alice}`@`%`")
+    );
+    assert!(!server.has(&alice, &analysts).await);
+    assert_eq!(
+        db.revoke(&alice, &analysts).await.unwrap(),
+        "already absent"
+    );
+
+    let err = db
+        .grant(&format!("{p}_nobody"), &analysts)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("there is no account `{p}_nobody`@`%` on the server")
+    );
+    let listed = db.list_identities().await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|i| i.id == format!("{alice}@%") && i.kind == "user")
+    );
+    assert!(listed.iter().any(|i| i.id == analysts && i.kind == "role"));
+    server.drop_all().await;
+}
+
+#[tokio::test]
+async fn hostile_names_are_backticked_and_only_the_grant_runs() {
+    let Some(url) = mariadb_server("hostile_names_are_backticked_and_only_the_grant_runs") else {
+        return;
+    };
+    let p = prefix();
+    let mut server = Server::new(&url).await;
+    let canary = format!("{p}_canary");
+    server
+        .exec(format!("CREATE DATABASE {}", tick(&canary)))
+        .await;
+    let role = format!("{p}_target");
+    server.role(&role).await;
+    let db = MySql::new(&url).unwrap();
+    for name in [
+        format!("{p}`; DROP DATABASE `{canary}`; --"),
+        format!("{p}' OR '1'='1"),
+        format!("{p}\\\\ back\\slash"),
+        format!("{p}_ünï✅"),
+    ] {
+        server.user(&name).await;
+        db.grant(&name, &role).await.unwrap();
+        assert!(server.has(&name, &role).await, "{name:?}");
+        db.revoke(&name, &role).await.unwrap();
+        assert!(!server.has(&name, &role).await, "{name:?}");
+    }
+    let n: i64 =
+        sqlx::query("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
+            .bind(&canary)
+            .fetch_one(&server.pool)
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(n, 1, "the canary database survived every name");
+    let err = db.grant(&format!("{p}trailing "), &role).await.unwrap_err();
+    assert!(err.to_string().contains("ends with a space"), "{err}");
+    server
+        .exec(format!("DROP DATABASE {}", tick(&canary)))
+        .await;
+    server.drop_all().await;
+}
+
+#[tokio::test]
+async fn a_request_for_a_mariadb_role_goes_through_slack_to_the_server_and_back() {
+    let Some(url) =
+        mariadb_server("a_request_for_a_mariadb_role_goes_through_slack_to_the_server_and_back")
+    else {
+        return;
+    };
+    let p = prefix();
+    let (alice, analysts) = (format!("{p}_alice"), format!("{p}_analysts"));
+    let mut server = Server::new(&url).await;
+    server.user(&alice).await;
+    server.role(&analysts).await;
+    let catalog = format!(
+        r#"
+[connectors.shop]
+kind = "mysql"
+url = {{ env = "GATEHOUSE_TEST_MARIADB_URL" }}
+
+[[resources]]
+id = "shop-analysts"
+name = "Shop analysts"
+connector = "shop"
+grant = {{ role = "{analysts}" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+    t.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "shop-analysts 2h")
+        .await
+        .unwrap();
+    let msg = t.request_message(1).await;
+    t.sim
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+        .await
+        .unwrap();
+    let ask = eventually("the identity question", 30, || async {
+        t.sim
+            .thread(CHANNEL, &msg.ts)
+            .into_iter()
+            .find(|m| shown(m).contains("which platform user or role"))
+    })
+    .await;
+    t.sim
+        .click_button(
+            "UBOB",
+            ButtonTarget::Message {
+                channel: CHANNEL.into(),
+                ts: ask.ts,
+            },
+            "choose_identity",
+            Some("1"),
+            None,
+        )
+        .await
+        .unwrap();
+    let form = eventually("the picker", 30, || async { t.sim.top_modal("UBOB") }).await;
+    let chosen = serde_json::json!({ "identity": { "identity": { "type": "plain_text_input", "value": format!("{alice}@%") } } });
+    t.sim
+        .submit_view("UBOB", form["id"].as_str().unwrap(), chosen)
+        .await
+        .unwrap();
+    eventually("active", 30, || async {
+        (t.status(1).await == Status::Active).then_some(())
+    })
+    .await;
+    assert!(server.has(&alice, &analysts).await);
+    t.clock.advance(Duration::hours(2));
+    t.run_jobs().await;
+    eventually("expired", 30, || async {
+        (t.status(1).await == Status::Expired).then_some(())
+    })
+    .await;
+    assert!(
+        !server.has(&alice, &analysts).await,
+        "the role is gone from the server"
+    );
+    t.stop().await;
+    server.drop_all().await;
+}
