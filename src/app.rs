@@ -19,6 +19,8 @@ pub struct AppOptions {
     pub provisioner: Arc<dyn Provisioner>,
     pub directory: Arc<dyn Directory>,
     pub notifier: Option<Arc<dyn Notifier>>,
+    /// Connect to Slack when its settings are there (commands that only sync or read turn it off).
+    pub connect_slack: bool,
     /// Run the job worker in the background. Tests that drive time by hand turn it off and
     /// call `App::run_due_jobs`.
     pub background_worker: bool,
@@ -31,6 +33,7 @@ impl AppOptions {
             provisioner,
             directory: Arc::new(NoGroups),
             notifier: None,
+            connect_slack: true,
             background_worker: true,
         }
     }
@@ -69,7 +72,7 @@ impl App {
         // Slack is on when all of its settings are there; its tokens are checked before anything runs.
         let s = &config.settings.slack;
         let slack = match (&s.bot_token, &s.app_token, &s.channel) {
-            (Some(bot), Some(app), Some(channel)) => {
+            (Some(bot), Some(app), Some(channel)) if opts.connect_slack => {
                 Some(crate::slack::connect(s, bot, app, channel).await?)
             }
             _ => None,
@@ -113,6 +116,18 @@ impl App {
             Some(parts) => Some(parts.listen(workflow.clone()).await?),
             None => None,
         };
+        // Identities of every platform connector are synced at start (and hourly after).
+        let listing: Vec<_> = workflow
+            .catalog()
+            .connectors
+            .values()
+            .filter(|c| c.kind != crate::config::ConnectorKind::Manual)
+            .map(|c| c.id.clone())
+            .collect();
+        workflow
+            .schedule_identity_syncs(&listing)
+            .await
+            .map_err(|e| StartError::Catalog(StoreError::Corrupt(e.to_string())))?;
         let shutdown = CancellationToken::new();
         let background = opts
             .background_worker

@@ -28,6 +28,10 @@ pub enum JobSpec {
     Revoke { request: RequestId },
     /// Remind the holder that the access ends soon (due a while before expiry).
     Remind { request: RequestId },
+    /// Store what a connector's platform lists (users, roles, groups); runs again every hour.
+    SyncIdentities {
+        connector: crate::domain::ConnectorId,
+    },
     /// Tell people about a step of the request.
     Notify {
         request: RequestId,
@@ -43,6 +47,7 @@ impl JobSpec {
             JobSpec::Revoke { .. } => "revoke",
             JobSpec::Notify { .. } => "notify",
             JobSpec::Remind { .. } => "remind",
+            JobSpec::SyncIdentities { .. } => "sync_identities",
         }
     }
 
@@ -52,6 +57,7 @@ impl JobSpec {
             | JobSpec::Revoke { request }
             | JobSpec::Remind { request }
             | JobSpec::Notify { request, .. } => Some(*request),
+            JobSpec::SyncIdentities { .. } => None,
         }
     }
 
@@ -63,6 +69,7 @@ impl JobSpec {
             JobSpec::Revoke { request } => Some(format!("revoke:{}", request.get())),
             JobSpec::Remind { request } => Some(format!("remind:{}", request.get())),
             JobSpec::Notify { .. } => None,
+            JobSpec::SyncIdentities { connector } => Some(format!("sync:{connector}")),
         }
     }
 }

@@ -35,11 +35,22 @@ enum Command {
     Migrate,
     /// Check the environment and the catalog, print what was found, then exit.
     CheckConfig,
+    /// Identities ingested from the platforms.
+    Identities {
+        #[command(subcommand)]
+        command: IdentitiesCommand,
+    },
     /// Verify or export the audit log.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum IdentitiesCommand {
+    /// List every platform connector's users, roles and groups now and store them.
+    Sync,
 }
 
 #[derive(Subcommand)]
@@ -137,6 +148,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Identities {
+            command: IdentitiesCommand::Sync,
+        } => sync_identities().await,
         Command::Audit { command } => {
             let db = Db::connect(&settings.database_url)
                 .await
@@ -183,6 +197,34 @@ async fn serve() -> anyhow::Result<ExitCode> {
     tracing::info!("stopping");
     app.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn sync_identities() -> anyhow::Result<ExitCode> {
+    let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let registry =
+        Arc::new(Registry::new(&config.catalog, &env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let connectors: Vec<_> = config.catalog.connectors.keys().cloned().collect();
+    let mut opts = AppOptions::new(registry);
+    opts.connect_slack = false;
+    opts.background_worker = false;
+    let app = App::start(config, opts).await?;
+    let mut failed = false;
+    for c in &connectors {
+        match app.workflow().sync_identities(c).await {
+            Ok(Some(r)) => println!("{c}: {} identities, {} newly missing", r.seen, r.missing),
+            Ok(None) => println!("{c}: nothing to sync (this connector lists no identities)"),
+            Err(e) => {
+                eprintln!("{c}: {e}");
+                failed = true;
+            }
+        }
+    }
+    app.shutdown().await;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// SIGTERM (from a service manager) or Ctrl-C.

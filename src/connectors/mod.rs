@@ -41,14 +41,7 @@ impl From<ConnectorError> for ExternalError {
     }
 }
 
-/// A user, role or group as a platform lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformIdentity {
-    pub kind: String,
-    pub id: String,
-    pub name: String,
-    pub email: Option<String>,
-}
+pub use crate::workflow::PlatformIdentity;
 
 enum Backend {
     Manual,
@@ -148,6 +141,17 @@ impl Provisioner for Registry {
                     action,
                 })
             }
+        }
+    }
+
+    async fn list_identities(
+        &self,
+        connector: &ConnectorId,
+    ) -> Result<Option<Vec<PlatformIdentity>>, ExternalError> {
+        match self.backends.get(connector) {
+            None | Some(Backend::Manual) => Ok(None),
+            Some(Backend::Postgres(pg)) => Ok(Some(pg.list_identities().await?)),
+            Some(Backend::MySql(db)) => Ok(Some(db.list_identities().await?)),
         }
     }
 

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::NullOrdering;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
-use sea_orm::{Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 use super::entities::identities::{ActiveModel, Column, Entity, Model};
 use super::{Conn, StoreResult};
@@ -105,5 +107,37 @@ pub async fn search(c: &impl Conn, query: &str, limit: u64) -> StoreResult<Vec<I
         .await?
         .into_iter()
         .map(Identity::from)
+        .collect())
+}
+
+/// Marks the connector's identities not seen since `synced_at` (the sync that just ran) as
+/// missing; returns how many went missing now.
+pub async fn mark_missing(
+    c: &impl Conn,
+    connector: &str,
+    synced_at: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let res = Entity::update_many()
+        .col_expr(Column::MissingSince, Expr::value(synced_at))
+        .filter(Column::ConnectorId.eq(connector))
+        .filter(Column::LastSeenAt.lt(synced_at))
+        .filter(Column::MissingSince.is_null())
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// The platform ids of a connector's present users, by name.
+pub async fn users_of(c: &impl Conn, connector: &str, limit: u64) -> StoreResult<Vec<String>> {
+    Ok(Entity::find()
+        .filter(Column::ConnectorId.eq(connector))
+        .filter(Column::Kind.eq("user"))
+        .filter(Column::MissingSince.is_null())
+        .order_by_asc(Column::PlatformId)
+        .limit(limit)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| m.platform_id)
         .collect())
 }

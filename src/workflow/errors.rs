@@ -47,6 +47,8 @@ pub enum WorkflowError {
     IdentityTooLate(crate::domain::Status),
     #[error("write the platform user or role to grant to (at most 255 characters)")]
     BadIdentity,
+    #[error("the platform did not answer as expected: {0}")]
+    Platform(String),
     #[error("cannot look up Slack user groups: {0}")]
     Directory(String),
     #[error(transparent)]
@@ -80,6 +82,9 @@ impl WorkflowError {
 
     /// Errors that are ours, not the person's: logged in full, shown as "something went wrong".
     pub fn is_internal(&self) -> bool {
-        matches!(self, WorkflowError::Store(_) | WorkflowError::Directory(_))
+        matches!(
+            self,
+            WorkflowError::Store(_) | WorkflowError::Directory(_) | WorkflowError::Platform(_)
+        )
     }
 }

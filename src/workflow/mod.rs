@@ -5,6 +5,7 @@
 mod by_hand;
 mod errors;
 mod extension;
+mod identities;
 mod ports;
 mod provisioning;
 mod queries;
@@ -28,7 +29,7 @@ use crate::store::{self, Db, Tx};
 pub use errors::{Field, WorkflowError};
 pub use ports::{
     Applied, Audience, Directory, ExternalError, MessageRef, NoGroups, Notice, NoticeContext,
-    Notifier, Provisioner,
+    Notifier, PlatformIdentity, Provisioner,
 };
 pub use requests::{Submission, Via};
 pub use reviewers::Scope;

@@ -45,6 +45,15 @@ pub enum ExternalError {
     Permanent(String),
 }
 
+/// A user, role or group as a platform lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformIdentity {
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+}
+
 /// Grants and revokes access on platforms. Both are idempotent and verify the result.
 #[async_trait::async_trait]
 pub trait Provisioner: Send + Sync + 'static {
@@ -62,6 +71,14 @@ pub trait Provisioner: Send + Sync + 'static {
 
     async fn grant(&self, request: &Request, resource: &Resource)
     -> Result<Applied, ExternalError>;
+    /// Everyone the connector's platform knows, or None for connectors that cannot list (manual).
+    async fn list_identities(
+        &self,
+        _connector: &crate::domain::ConnectorId,
+    ) -> Result<Option<Vec<PlatformIdentity>>, ExternalError> {
+        Ok(None)
+    }
+
     async fn revoke(
         &self,
         request: &Request,

@@ -385,6 +385,12 @@ impl Runner for Workflow {
                 audience,
             } => self.run_notify(*request, *notice, *audience).await,
             JobSpec::Remind { request } => self.run_remind(*request).await,
+            JobSpec::SyncIdentities { connector } => {
+                self.sync_identities(connector).await?;
+                Ok(Outcome::RunAgainAt(
+                    self.clock.now() + chrono::Duration::hours(1),
+                ))
+            }
         }
     }
 
@@ -394,7 +400,7 @@ impl Runner for Workflow {
             JobSpec::Revoke { request } => self.revocation_gave_up(*request, error).await?,
             // A message that could not be delivered is logged by the worker and kept as a
             // failed job that admins see; the request itself is unaffected.
-            JobSpec::Notify { .. } | JobSpec::Remind { .. } => {}
+            JobSpec::Notify { .. } | JobSpec::Remind { .. } | JobSpec::SyncIdentities { .. } => {}
         }
         Ok(())
     }

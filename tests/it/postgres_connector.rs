@@ -237,7 +237,22 @@ reason_required = false
         .await
         .unwrap();
     let form = eventually("the picker", 30, || async { t.sim.top_modal("UBOB") }).await;
-    let chosen = serde_json::json!({ "identity": { "identity": { "type": "plain_text_input", "value": alice } } });
+    // The server's users were synced at start: the reviewer picks one instead of typing it.
+    let element = &form["blocks"][0]["element"];
+    assert_eq!(element["type"], "static_select", "{form}");
+    let options: Vec<&str> = element["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].as_str().unwrap())
+        .collect();
+    assert!(options.contains(&alice.as_str()), "{options:?}");
+    assert!(
+        !options.contains(&analysts.as_str()),
+        "roles are not offered as users"
+    );
+    let chosen = serde_json::json!({ "identity": { "identity": { "type": "static_select",
+        "selected_option": { "text": { "type": "plain_text", "text": alice }, "value": alice } } } });
     t.sim
         .submit_view("UBOB", form["id"].as_str().unwrap(), chosen)
         .await
@@ -259,5 +274,79 @@ reason_required = false
         "the membership is gone from the server"
     );
     t.stop().await;
+    roles.drop_all().await;
+}
+
+#[tokio::test]
+async fn identities_sync_from_the_command_line_and_disappeared_ones_are_marked() {
+    let Some(url) =
+        postgres_server("identities_sync_from_the_command_line_and_disappeared_ones_are_marked")
+    else {
+        return;
+    };
+    let p = prefix();
+    let mut roles = Roles::new(&url).await;
+    let (keep, leave) = (format!("{p}_keep"), format!("{p}_leave"));
+    roles.make(&keep, true).await;
+    roles.make(&leave, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gatehouse.toml"),
+        "[connectors.warehouse]\nkind = \"postgres\"\nurl = { env = \"GATEHOUSE_TEST_POSTGRES_URL\" }\n\n[connectors.manual]\nkind = \"manual\"\n",
+    )
+    .unwrap();
+    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+    let sync = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["identities", "sync"])
+            .current_dir(dir.path())
+            .env("DATABASE_URL", &db_url)
+            .env_remove("GATEHOUSE_CONFIG")
+            .env_remove("SLACK_BOT_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let first = sync();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let out = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(
+        out.contains("warehouse: ") && out.contains(" identities, 0 newly missing"),
+        "{out}"
+    );
+    assert!(out.contains("manual: nothing to sync"), "{out}");
+
+    roles
+        .admin
+        .execute_unprepared(&format!("DROP ROLE {}", quoted(&leave)))
+        .await
+        .unwrap();
+    roles.made.retain(|r| r != &leave);
+    let second = sync();
+    let out = String::from_utf8_lossy(&second.stdout).to_string();
+    assert!(out.contains(" identities, 1 newly missing"), "{out}");
+
+    let db = gatehouse::store::Db::connect(&db_url).await.unwrap();
+    let found = gatehouse::store::identities::search(db.conn(), &p, 10)
+        .await
+        .unwrap();
+    let gone: Vec<_> = found
+        .iter()
+        .filter(|i| i.missing_since.is_some())
+        .map(|i| i.platform_id.clone())
+        .collect();
+    assert_eq!(
+        gone,
+        vec![leave.clone()],
+        "kept, and marked missing, never deleted"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|i| i.platform_id == keep && i.missing_since.is_none())
+    );
     roles.drop_all().await;
 }

@@ -206,8 +206,17 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
             let view = if action_id == "deny" {
                 modals::deny_form(id.get())
             } else {
-                let current = ctx.workflow.request(id).await.ok().and_then(|r| r.identity);
-                modals::picker_form(id.get(), current.as_deref(), &[])
+                let request = ctx.workflow.request(id).await.ok();
+                let current = request.as_ref().and_then(|r| r.identity.clone());
+                let choices = match &request {
+                    Some(r) => ctx
+                        .workflow
+                        .users_of(&r.connector)
+                        .await
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                modals::picker_form(id.get(), current.as_deref(), &choices)
             };
             ctx.api
                 .open_view(trigger, &view)
