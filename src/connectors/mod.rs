@@ -144,6 +144,15 @@ impl Provisioner for Registry {
         }
     }
 
+    async fn health(&self, connector: &ConnectorId) -> Option<Result<(), String>> {
+        let probe = match self.backends.get(connector)? {
+            Backend::Manual => return None,
+            Backend::Postgres(pg) => pg.ping().await,
+            Backend::MySql(db) => db.ping().await,
+        };
+        Some(probe.map_err(|e| e.to_string()))
+    }
+
     async fn list_identities(
         &self,
         connector: &ConnectorId,

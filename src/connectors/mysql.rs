@@ -92,6 +92,15 @@ impl MySql {
         Ok(n > 0)
     }
 
+    /// A round trip to the server, bounded to 2 s (App Home waits for it).
+    pub async fn ping(&self) -> Result<(), ConnectorError> {
+        let probe = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+            Ok(result) => result.map(drop).map_err(classify),
+            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
+        }
+    }
+
     /// Is the account `identity` granted `role`?
     pub async fn check(&self, identity: &str, role: &str) -> Result<bool, ConnectorError> {
         let (user, host) = account(identity);

@@ -66,6 +66,15 @@ impl Postgres {
         row.try_get::<bool, _>(0).map_err(classify)
     }
 
+    /// A round trip to the server, bounded to 2 s (App Home waits for it).
+    pub async fn ping(&self) -> Result<(), ConnectorError> {
+        let probe = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+            Ok(result) => result.map(drop).map_err(classify),
+            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
+        }
+    }
+
     /// Is `member` a direct member of `role`?
     pub async fn check(&self, member: &str, role: &str) -> Result<bool, ConnectorError> {
         let row = sqlx::query(

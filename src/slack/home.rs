@@ -174,21 +174,22 @@ async fn admin_blocks(ctx: &SlackContext) -> Result<Vec<Value>, WorkflowError> {
         lines.push(format!("• `{}` via `{}`: {names}", r.id, r.connector));
     }
     blocks.push(plain_section(format!("*Reviewers*\n{}", lines.join("\n"))));
-    let connectors: Vec<String> = wf
-        .catalog()
-        .connectors
-        .values()
-        .map(|c| {
-            let health = match c.kind {
-                crate::config::ConnectorKind::Manual => "changes are made by hand by an admin",
-                crate::config::ConnectorKind::Postgres { .. } => {
-                    "role memberships on a PostgreSQL server"
-                }
-                crate::config::ConnectorKind::Mysql { .. } => "roles on a MySQL or MariaDB server",
-            };
-            format!("• `{}` ({}): {health}", c.id, c.kind.name())
-        })
-        .collect();
+    let mut connectors = Vec::new();
+    for c in wf.catalog().connectors.values() {
+        let what = match c.kind {
+            crate::config::ConnectorKind::Manual => "changes are made by hand by an admin",
+            crate::config::ConnectorKind::Postgres { .. } => {
+                "role memberships on a PostgreSQL server"
+            }
+            crate::config::ConnectorKind::Mysql { .. } => "roles on a MySQL or MariaDB server",
+        };
+        let health = match wf.connector_health(&c.id).await {
+            None => String::new(),
+            Some(Ok(())) => " — ✅ reachable".into(),
+            Some(Err(e)) => format!(" — ⚠️ unreachable: {}", escape(&e)),
+        };
+        connectors.push(format!("• `{}` ({}): {what}{health}", c.id, c.kind.name()));
+    }
     blocks.push(plain_section(format!(
         "*Connectors*\n{}",
         connectors.join("\n")

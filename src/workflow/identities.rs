@@ -79,6 +79,11 @@ impl Workflow {
         self.commit(tx, true).await
     }
 
+    /// Whether each connector reaches its platform now (None: nothing to reach).
+    pub async fn connector_health(&self, connector: &ConnectorId) -> Option<Result<(), String>> {
+        self.provisioner.health(connector).await
+    }
+
     /// The users a connector has synced, for the reviewer's picker.
     pub async fn users_of(&self, connector: &ConnectorId) -> Result<Vec<String>, WorkflowError> {
         Ok(identities::users_of(self.db.conn(), connector.as_str(), 100).await?)

@@ -71,6 +71,11 @@ pub trait Provisioner: Send + Sync + 'static {
 
     async fn grant(&self, request: &Request, resource: &Resource)
     -> Result<Applied, ExternalError>;
+    /// Can the connector reach its platform right now? None for connectors with nothing to reach.
+    async fn health(&self, _connector: &crate::domain::ConnectorId) -> Option<Result<(), String>> {
+        None
+    }
+
     /// Everyone the connector's platform knows, or None for connectors that cannot list (manual).
     async fn list_identities(
         &self,

@@ -198,6 +198,7 @@ reviewers = ["UBOB"]
 reason_required = false
 "#
     );
+    let catalog = format!("admins = [\"UADA\"]\n{catalog}");
     let db = TestDb::sqlite();
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
@@ -262,6 +263,16 @@ reason_required = false
     })
     .await;
     assert!(roles.member(&alice, &analysts).await);
+
+    t.sim.open_app_home("UADA").await.unwrap();
+    eventually("the connector's health in App Home", 30, || async {
+        let home = slack_sim::render_text(&t.sim.home_view("UADA")?);
+        home.contains(
+            "`warehouse` (postgres): role memberships on a PostgreSQL server — ✅ reachable",
+        )
+        .then_some(())
+    })
+    .await;
 
     t.clock.advance(Duration::hours(2));
     t.run_jobs().await;
