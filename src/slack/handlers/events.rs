@@ -35,13 +35,9 @@ pub async fn reaction_added(ctx: &SlackContext, event: &Value) -> Result<(), Mal
         return Ok(());
     }
     let user = user_at(event, "/user")?;
-    let request = match ctx.workflow.request_by_message(channel, ts).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return Ok(()),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot look up the request of a reacted message");
-            return Ok(());
-        }
+    let ours = event.pointer("/item_user").and_then(Value::as_str) == Some(ctx.bot_user.as_str());
+    let Some(request) = request_of_message(ctx, channel, ts, ours).await else {
+        return Ok(());
     };
     let result = if approve {
         ctx.workflow
@@ -78,6 +74,31 @@ pub async fn reaction_added(ctx: &SlackContext, event: &Value) -> Result<(), Mal
         tracing::warn!(error = %err, "cannot explain a refused reaction");
     }
     Ok(())
+}
+
+/// The request whose channel message this is. The message is posted before its place is stored,
+/// so a ✅ on a message of ours that arrives in that instant is looked up again, briefly.
+async fn request_of_message(
+    ctx: &SlackContext,
+    channel: &str,
+    ts: &str,
+    ours: bool,
+) -> Option<crate::store::requests::Request> {
+    let tries = if ours { 25 } else { 1 };
+    for attempt in 0..tries {
+        match ctx.workflow.request_by_message(channel, ts).await {
+            Ok(Some(r)) => return Some(r),
+            Ok(None) if attempt + 1 < tries => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot look up the request of a reacted message");
+                return None;
+            }
+        }
+    }
+    None
 }
 
 /// `app_home_opened` on the Home tab: publish the person's Home.
