@@ -78,13 +78,15 @@ pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, Workf
         blocks.push(plain_section("_No active access._".into()));
     }
     for r in active {
-        blocks.push(with_button(
-            line(ctx, r),
-            "Relinquish",
-            "relinquish",
-            r.id.get(),
-            Some("danger"),
-        ));
+        let id = r.id.get().to_string();
+        blocks.push(plain_section(line(ctx, r)));
+        blocks.push(json!({
+            "type": "actions",
+            "elements": [
+                { "type": "button", "text": { "type": "plain_text", "text": "Extend" }, "action_id": "extend", "value": id },
+                { "type": "button", "text": { "type": "plain_text", "text": "Relinquish" }, "style": "danger", "action_id": "relinquish", "value": id }
+            ]
+        }));
     }
     let queue = wf.review_queue(user).await?;
     if !queue.is_empty() {

@@ -237,7 +237,9 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
         assert!(alice.contains("#2 Finance with PII"), "{alice}");
         assert!(alice.contains("Cancel"), "{alice}");
         assert!(
-            alice.contains("#1 Analytics (read-only)") && alice.contains("Relinquish"),
+            alice.contains("#1 Analytics (read-only)")
+                && alice.contains("Relinquish")
+                && alice.contains("Extend"),
             "{alice}"
         );
 
