@@ -95,6 +95,46 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Grants (or revokes) the resource's role to the request's identity on its platform.
+    async fn change(
+        &self,
+        request: &Request,
+        resource: &Resource,
+        grant: bool,
+    ) -> Result<Applied, ExternalError> {
+        let who = identity_of(request)?;
+        let role = role_of(&resource.grant)?;
+        let action = match self.backend(resource)? {
+            Backend::Manual => {
+                return Err(ExternalError::Permanent(
+                    "the manual connector is done by hand, never called".into(),
+                ));
+            }
+            Backend::Postgres(pg) if grant => pg.grant(who, role).await?,
+            Backend::Postgres(pg) => pg.revoke(who, role).await?,
+            Backend::MySql(db) if grant => db.grant(who, role).await?,
+            Backend::MySql(db) => db.revoke(who, role).await?,
+        };
+        Ok(Applied {
+            identity: who.to_owned(),
+            action,
+        })
+    }
+}
+
+/// The role a resource grants: `grant = { role = "analytics_ro" }`.
+pub fn role_of(grant: &serde_json::Value) -> Result<&str, ConnectorError> {
+    grant
+        .get("role")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| {
+            ConnectorError::Permanent(
+                "the resource's grant has no `role`; write grant = { role = \"…\" }".into(),
+            )
+        })
+}
+
 /// The platform identity to change: the one a reviewer settled.
 fn identity_of(request: &Request) -> Result<&str, ExternalError> {
     request.identity.as_deref().ok_or_else(|| {
@@ -121,27 +161,7 @@ impl Provisioner for Registry {
         request: &Request,
         resource: &Resource,
     ) -> Result<Applied, ExternalError> {
-        match self.backend(resource)? {
-            Backend::Manual => Err(ExternalError::Permanent(
-                "the manual connector is done by hand, never called".into(),
-            )),
-            Backend::Postgres(pg) => {
-                let who = identity_of(request)?;
-                let action = pg.grant(who, postgres::role_of(&resource.grant)?).await?;
-                Ok(Applied {
-                    identity: who.to_owned(),
-                    action,
-                })
-            }
-            Backend::MySql(db) => {
-                let who = identity_of(request)?;
-                let action = db.grant(who, mysql::role_of(&resource.grant)?).await?;
-                Ok(Applied {
-                    identity: who.to_owned(),
-                    action,
-                })
-            }
-        }
+        self.change(request, resource, true).await
     }
 
     async fn health(&self, connector: &ConnectorId) -> Option<Result<(), String>> {
@@ -169,26 +189,6 @@ impl Provisioner for Registry {
         request: &Request,
         resource: &Resource,
     ) -> Result<Applied, ExternalError> {
-        match self.backend(resource)? {
-            Backend::Manual => Err(ExternalError::Permanent(
-                "the manual connector is done by hand, never called".into(),
-            )),
-            Backend::Postgres(pg) => {
-                let who = identity_of(request)?;
-                let action = pg.revoke(who, postgres::role_of(&resource.grant)?).await?;
-                Ok(Applied {
-                    identity: who.to_owned(),
-                    action,
-                })
-            }
-            Backend::MySql(db) => {
-                let who = identity_of(request)?;
-                let action = db.revoke(who, mysql::role_of(&resource.grant)?).await?;
-                Ok(Applied {
-                    identity: who.to_owned(),
-                    action,
-                })
-            }
-        }
+        self.change(request, resource, false).await
     }
 }

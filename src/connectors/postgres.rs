@@ -12,18 +12,6 @@ pub struct Postgres {
     pool: PgPool,
 }
 
-/// The `grant` table of a PostgreSQL resource: `{ role = "analytics_ro" }`.
-pub fn role_of(grant: &serde_json::Value) -> Result<&str, ConnectorError> {
-    grant
-        .get("role")
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| {
-            ConnectorError::Permanent(
-                "the resource's grant has no `role`; write grant = { role = \"…\" }".into(),
-            )
-        })
-}
-
 fn classify(e: sqlx::Error) -> ConnectorError {
     match &e {
         sqlx::Error::Database(db) => match db.code().as_deref() {
