@@ -5,13 +5,13 @@
 use chrono::Duration;
 use gatehouse::connectors::mysql::MySql;
 use gatehouse::domain::Status;
-use slack_sim::{ButtonTarget, SlackSim};
+use slack_sim::SlackSim;
 use sqlx::mysql::MySqlPool;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::support::TestDb;
 use crate::support::db::mariadb_server;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
 
 fn tick(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
@@ -242,31 +242,7 @@ reason_required = false
         .await
         .unwrap();
     let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    let ask = eventually("the identity question", 30, || async {
-        t.sim
-            .thread(CHANNEL, &msg.ts)
-            .into_iter()
-            .find(|m| shown(m).contains("which platform user or role"))
-    })
-    .await;
-    t.sim
-        .click_button(
-            "UBOB",
-            ButtonTarget::Message {
-                channel: CHANNEL.into(),
-                ts: ask.ts,
-            },
-            "choose_identity",
-            Some("1"),
-            None,
-        )
-        .await
-        .unwrap();
-    let form = eventually("the picker", 30, || async { t.sim.top_modal("UBOB") }).await;
+    let form = t.approve_and_open_picker(&msg, "UBOB").await;
     let chosen = serde_json::json!({ "identity": { "identity": { "type": "plain_text_input", "value": format!("{alice}@%") } } });
     t.sim
         .submit_view("UBOB", form["id"].as_str().unwrap(), chosen)

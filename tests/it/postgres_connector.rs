@@ -6,11 +6,11 @@ use chrono::Duration;
 use gatehouse::connectors::postgres::Postgres;
 use gatehouse::domain::Status;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use slack_sim::{ButtonTarget, SlackSim};
+use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::db::postgres_server;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
 
 /// Roles made for one test, dropped at the end; names start with `gh_t` (CI drops leftovers).
 struct Roles {
@@ -213,31 +213,7 @@ reason_required = false
         .await
         .unwrap();
     let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    let ask = eventually("the identity question", 30, || async {
-        t.sim
-            .thread(CHANNEL, &msg.ts)
-            .into_iter()
-            .find(|m| shown(m).contains("which platform user or role"))
-    })
-    .await;
-    t.sim
-        .click_button(
-            "UBOB",
-            ButtonTarget::Message {
-                channel: CHANNEL.into(),
-                ts: ask.ts,
-            },
-            "choose_identity",
-            Some("1"),
-            None,
-        )
-        .await
-        .unwrap();
-    let form = eventually("the picker", 30, || async { t.sim.top_modal("UBOB") }).await;
+    let form = t.approve_and_open_picker(&msg, "UBOB").await;
     // The server's users were synced at start: the reviewer picks one instead of typing it.
     let element = &form["blocks"][0]["element"];
     assert_eq!(element["type"], "static_select", "{form}");

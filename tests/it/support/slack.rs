@@ -206,6 +206,35 @@ impl SlackTestApp {
         .await
     }
 
+    /// `reviewer` ✅s request 1 (whose identity is unsettled), clicks the button Gatehouse posts
+    /// in the thread, and returns the picker it opened.
+    pub async fn approve_and_open_picker(
+        &self,
+        msg: &slack_sim::Message,
+        reviewer: &str,
+    ) -> serde_json::Value {
+        self.sim
+            .add_reaction(reviewer, CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        let ask = eventually("the identity question", 30, || async {
+            self.sim
+                .thread(CHANNEL, &msg.ts)
+                .into_iter()
+                .find(|m| shown(m).contains("which platform user or role"))
+        })
+        .await;
+        let target = slack_sim::ButtonTarget::Message {
+            channel: CHANNEL.into(),
+            ts: ask.ts,
+        };
+        self.sim
+            .click_button(reviewer, target, "choose_identity", Some("1"), None)
+            .await
+            .unwrap();
+        eventually("the picker", 30, || async { self.sim.top_modal(reviewer) }).await
+    }
+
     pub async fn run_jobs(&self) -> usize {
         self.app.run_due_jobs().await.unwrap()
     }
