@@ -8,7 +8,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::{ConfigError, ConfigErrors};
-use crate::domain::{ConnectorId, DurationRules, GrantDuration, Principal, ResourceId};
+use crate::domain::{
+    ConnectorId, DurationRules, GrantDuration, Principal, ResourceId, Unit, UnitKind,
+};
 
 /// The platform a connector talks to, with its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,58 @@ pub enum ConnectorKind {
     Postgres { url: super::SecretRef },
     /// A MySQL or MariaDB server; access is a role granted to an account.
     Mysql { url: super::SecretRef },
+    /// An Amazon Redshift cluster over the PostgreSQL wire protocol; access is a role or a group.
+    Redshift { url: super::SecretRef },
+    /// A Snowflake account through the SQL API v2 with key-pair authentication; access is a role.
+    Snowflake(SnowflakeSettings),
+}
+
+/// How Gatehouse reaches a Snowflake account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnowflakeSettings {
+    /// The account identifier (`orgname-account` or the locator), as in its URL.
+    pub account: String,
+    /// The service user whose RSA public key is registered (`RSA_PUBLIC_KEY`).
+    pub user: String,
+    /// The user's PKCS#8 private key (PEM), by reference.
+    pub private_key: super::SecretRef,
+    /// The role the statements run as; it needs MANAGE GRANTS or ownership of the granted roles.
+    pub role: Option<String>,
+    pub warehouse: Option<String>,
+    /// Overrides `https://<account>.snowflakecomputing.com` (a proxy, or a local fake in tests).
+    pub base_url: Option<String>,
+}
+
+/// How a Slack user's platform identity is found when no admin has set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkRule {
+    /// The platform user whose email is the Slack user's email.
+    #[default]
+    Email,
+    /// The email's local part as it is (`maria.lopez@example.com` → `maria.lopez`).
+    LocalPart,
+    /// The email's local part upper-cased, as Snowflake stores unquoted names.
+    LocalPartUpper,
+    /// The email's local part lower-cased, as PostgreSQL and Redshift fold unquoted names.
+    LocalPartLower,
+}
+
+impl LinkRule {
+    /// The platform user name this rule derives from an email, if it derives one.
+    pub fn derive(self, email: &str) -> Option<String> {
+        let local = email
+            .split_once('@')
+            .map(|(l, _)| l)
+            .filter(|l| !l.is_empty())?;
+        match self {
+            LinkRule::Email => None,
+            LinkRule::LocalPart => Some(local.to_owned()),
+            LinkRule::LocalPartUpper => Some(local.to_uppercase()),
+            LinkRule::LocalPartLower => Some(local.to_lowercase()),
+        }
+    }
 }
 
 impl ConnectorKind {
@@ -27,6 +81,41 @@ impl ConnectorKind {
             ConnectorKind::Manual => "manual",
             ConnectorKind::Postgres { .. } => "postgres",
             ConnectorKind::Mysql { .. } => "mysql",
+            ConnectorKind::Redshift { .. } => "redshift",
+            ConnectorKind::Snowflake(_) => "snowflake",
+        }
+    }
+
+    /// What the connector changes, for people reading App Home.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            ConnectorKind::Manual => "changes are made by hand by an admin",
+            ConnectorKind::Postgres { .. } => "role memberships on a PostgreSQL server",
+            ConnectorKind::Mysql { .. } => "roles on a MySQL or MariaDB server",
+            ConnectorKind::Redshift { .. } => "roles and groups on an Amazon Redshift cluster",
+            ConnectorKind::Snowflake(_) => "roles in a Snowflake account",
+        }
+    }
+
+    /// The units of access this platform's connector grants.
+    pub fn units(&self) -> &'static [UnitKind] {
+        match self {
+            ConnectorKind::Manual => &[UnitKind::Task],
+            ConnectorKind::Postgres { .. }
+            | ConnectorKind::Mysql { .. }
+            | ConnectorKind::Snowflake(_) => &[UnitKind::Role],
+            ConnectorKind::Redshift { .. } => &[UnitKind::Role, UnitKind::Group],
+        }
+    }
+
+    /// Calls a second the platform is sent when the catalog does not say.
+    fn default_rate(&self) -> u32 {
+        match self {
+            ConnectorKind::Manual => 1,
+            ConnectorKind::Postgres { .. } | ConnectorKind::Mysql { .. } => 20,
+            ConnectorKind::Redshift { .. } => 10,
+            // Snowflake publishes no limit but answers 429 under bursts; stay gentle.
+            ConnectorKind::Snowflake(_) => 5,
         }
     }
 }
@@ -35,6 +124,10 @@ impl ConnectorKind {
 pub struct ConnectorConfig {
     pub id: ConnectorId,
     pub kind: ConnectorKind,
+    /// The most calls a second Gatehouse sends this platform (`rate_per_second`).
+    pub rate_per_second: std::num::NonZeroU32,
+    /// How Slack users are linked to this platform's users (`link`).
+    pub link: LinkRule,
 }
 
 /// Something people can ask access to.
@@ -44,8 +137,8 @@ pub struct Resource {
     pub name: String,
     pub description: Option<String>,
     pub connector: ConnectorId,
-    /// What the connector grants (a role, a group, a dataset and its role…), checked by the connector.
-    pub grant: serde_json::Value,
+    /// What the connector grants: a role, a group, or a task done by hand.
+    pub grant: Unit,
     pub reviewers: Vec<Principal>,
     pub durations: DurationRules,
     pub reason_required: bool,
@@ -109,12 +202,98 @@ struct RawDefaults {
     reason_required: Option<bool>,
 }
 
+/// A connector's table: `kind` and that platform's settings, then the settings every platform
+/// connector shares.
 #[derive(Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 enum RawConnector {
     Manual {},
-    Postgres { url: super::SecretRef },
-    Mysql { url: super::SecretRef },
+    Postgres {
+        url: super::SecretRef,
+        #[serde(default)]
+        rate_per_second: Option<std::num::NonZeroU32>,
+        #[serde(default)]
+        link: LinkRule,
+    },
+    Mysql {
+        url: super::SecretRef,
+        #[serde(default)]
+        rate_per_second: Option<std::num::NonZeroU32>,
+        #[serde(default)]
+        link: LinkRule,
+    },
+    Redshift {
+        url: super::SecretRef,
+        #[serde(default)]
+        rate_per_second: Option<std::num::NonZeroU32>,
+        #[serde(default)]
+        link: LinkRule,
+    },
+    Snowflake {
+        account: String,
+        user: String,
+        private_key: super::SecretRef,
+        role: Option<String>,
+        warehouse: Option<String>,
+        base_url: Option<String>,
+        #[serde(default)]
+        rate_per_second: Option<std::num::NonZeroU32>,
+        #[serde(default)]
+        link: LinkRule,
+    },
+}
+
+impl RawConnector {
+    fn into_config(self, id: ConnectorId) -> ConnectorConfig {
+        let (kind, rate, link) = match self {
+            RawConnector::Manual {} => (ConnectorKind::Manual, None, LinkRule::default()),
+            RawConnector::Postgres {
+                url,
+                rate_per_second,
+                link,
+            } => (ConnectorKind::Postgres { url }, rate_per_second, link),
+            RawConnector::Mysql {
+                url,
+                rate_per_second,
+                link,
+            } => (ConnectorKind::Mysql { url }, rate_per_second, link),
+            RawConnector::Redshift {
+                url,
+                rate_per_second,
+                link,
+            } => (ConnectorKind::Redshift { url }, rate_per_second, link),
+            RawConnector::Snowflake {
+                account,
+                user,
+                private_key,
+                role,
+                warehouse,
+                base_url,
+                rate_per_second,
+                link,
+            } => (
+                ConnectorKind::Snowflake(SnowflakeSettings {
+                    account,
+                    user,
+                    private_key,
+                    role,
+                    warehouse,
+                    base_url,
+                }),
+                rate_per_second,
+                link,
+            ),
+        };
+        let rate_per_second = rate.unwrap_or_else(|| {
+            std::num::NonZeroU32::new(kind.default_rate()).unwrap_or(std::num::NonZeroU32::MIN)
+        });
+        ConnectorConfig {
+            id,
+            kind,
+            rate_per_second,
+            link,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -124,7 +303,7 @@ struct RawResource {
     name: String,
     description: Option<String>,
     connector: Spanned<String>,
-    grant: Option<toml::Table>,
+    grant: Option<Spanned<toml::Table>>,
     #[serde(default)]
     reviewers: Vec<Principal>,
     min_duration: Option<Spanned<GrantDuration>>,
@@ -146,12 +325,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
     for (name, raw_conn) in raw.connectors {
         match ConnectorId::parse(name.get_ref()) {
             Ok(id) => {
-                let kind = match raw_conn {
-                    RawConnector::Manual {} => ConnectorKind::Manual,
-                    RawConnector::Postgres { url } => ConnectorKind::Postgres { url },
-                    RawConnector::Mysql { url } => ConnectorKind::Mysql { url },
-                };
-                connectors.insert(id.clone(), ConnectorConfig { id, kind });
+                connectors.insert(id.clone(), raw_conn.into_config(id));
             }
             Err(e) => errors.push(err_at(name.span().start, e.to_string())),
         }
@@ -215,33 +389,56 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 format!("resource `{id}` has an empty name; give it one people will recognise"),
             ));
         }
-        let grant = match r.grant.map(serde_json::to_value) {
-            None => serde_json::Value::Object(Default::default()),
-            Some(Ok(v)) => v,
-            Some(Err(e)) => {
+        let kind = connector
+            .as_ref()
+            .and_then(|c| connectors.get(c))
+            .map(|c| &c.kind);
+        let grant = match (r.grant, kind) {
+            (Some(table), _) => {
+                let at = table.span().start;
+                match serde_json::to_value(table.into_inner())
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| serde_json::from_value::<Unit>(v).map_err(|e| e.to_string()))
+                {
+                    Ok(unit) => Some(unit),
+                    Err(e) => {
+                        errors.push(err_at(at, e));
+                        None
+                    }
+                }
+            }
+            // A manual resource's task defaults to its name.
+            (None, Some(ConnectorKind::Manual)) => Some(Unit::Task {
+                task: format!("give access to {}", r.name.trim()),
+            }),
+            (None, Some(kind)) => {
                 errors.push(err_at(
                     r.id.span().start,
-                    format!("unreadable `grant`: {e}"),
+                    format!(
+                        "resource `{id}` uses a {} connector; say what it grants: {}",
+                        kind.name(),
+                        kind.units()[0].example()
+                    ),
                 ));
-                serde_json::Value::Null
+                None
             }
+            (None, None) => None,
         };
-        if let Some(c) = connector.as_ref().and_then(|c| connectors.get(c))
-            && matches!(
-                c.kind,
-                ConnectorKind::Postgres { .. } | ConnectorKind::Mysql { .. }
-            )
-            && grant
-                .get("role")
-                .and_then(serde_json::Value::as_str)
-                .is_none_or(str::is_empty)
+        if let (Some(unit), Some(kind)) = (&grant, kind)
+            && !kind.units().contains(&unit.kind())
         {
+            let fixes: Vec<_> = kind.units().iter().map(|u| u.example()).collect();
             errors.push(err_at(
                 r.id.span().start,
-                format!("resource `{id}` uses a {} connector; say which role it grants: grant = {{ role = \"analytics_ro\" }}", c.kind.name()),
+                format!(
+                    "resource `{id}` asks its {} connector for a {}, which it cannot grant; write {}",
+                    kind.name(),
+                    unit.kind().word(),
+                    fixes.join(" or ")
+                ),
             ));
         }
-        if let (Some(connector), Some(durations)) = (connector, durations) {
+        if let (Some(connector), Some(durations), Some(grant)) = (connector, durations, grant) {
             resources.push(Resource {
                 id,
                 name: r.name.trim().to_owned(),
@@ -312,7 +509,12 @@ reason_required = false
         assert_eq!(a.durations.min.to_string(), "15m");
         assert!(a.reason_required);
         assert_eq!(a.reviewers.len(), 2);
-        assert_eq!(a.grant["task"], "add to the analytics_ro role");
+        assert_eq!(
+            a.grant,
+            Unit::Task {
+                task: "add to the analytics_ro role".into()
+            }
+        );
         let f = c.resource(&ResourceId::parse("finance").unwrap()).unwrap();
         assert_eq!(f.durations.max.to_string(), "1d");
         assert!(!f.reason_required);
@@ -389,6 +591,60 @@ max_duration = "1d"
             err.contains("gatehouse.toml:1: admins: `carol` is neither"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_unit_a_resource_grants_must_be_one_its_connector_grants() {
+        let base = r#"
+[connectors.pg]
+kind = "postgres"
+url = { env = "PG_URL" }
+rate_per_second = 3
+link = "local-part-lower"
+
+[[resources]]
+id = "r"
+name = "R"
+connector = "pg"
+"#;
+        let err = parse(base).unwrap_err();
+        assert!(
+            err.contains("resource `r` uses a postgres connector; say what it grants: grant = { role = \"analytics_ro\" }"),
+            "{err}"
+        );
+        let err = parse(&format!("{base}grant = {{ group = \"g\" }}\n")).unwrap_err();
+        assert!(
+            err.contains("asks its postgres connector for a group, which it cannot grant; write grant = { role = "),
+            "{err}"
+        );
+        let err = parse(&format!(
+            "{base}grant = {{ role = \"a\", group = \"g\" }}\n"
+        ))
+        .unwrap_err();
+        assert!(err.contains("gatehouse.toml:12: [[resources]] grant:"), "{err}");
+        assert!(err.contains("write exactly one of role"), "{err}");
+        let c = parse(&format!("{base}grant = {{ role = \"analytics_ro\" }}\n")).unwrap();
+        let pg = c.connectors.values().next().unwrap();
+        assert_eq!(pg.rate_per_second.get(), 3);
+        assert_eq!(pg.link, LinkRule::LocalPartLower);
+        assert_eq!(c.resources[0].grant.name(), "analytics_ro");
+    }
+
+    #[test]
+    fn link_rules_derive_a_platform_name_from_an_email() {
+        let email = "Maria.Lopez@example.com";
+        assert_eq!(LinkRule::Email.derive(email), None);
+        assert_eq!(LinkRule::LocalPart.derive(email).unwrap(), "Maria.Lopez");
+        assert_eq!(
+            LinkRule::LocalPartUpper.derive(email).unwrap(),
+            "MARIA.LOPEZ"
+        );
+        assert_eq!(
+            LinkRule::LocalPartLower.derive(email).unwrap(),
+            "maria.lopez"
+        );
+        assert_eq!(LinkRule::LocalPart.derive("@example.com"), None);
+        assert_eq!(LinkRule::LocalPart.derive("no-at-sign"), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod error;
 mod secret;
 mod settings;
 
-pub use catalog::{Catalog, ConnectorConfig, ConnectorKind, Resource};
+pub use catalog::{Catalog, ConnectorConfig, ConnectorKind, LinkRule, Resource, SnowflakeSettings};
 pub use error::{ConfigError, ConfigErrors};
 pub use secret::{Secret, SecretRef};
 pub use settings::{LogFormat, Settings, SlackSettings};

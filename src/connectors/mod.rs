@@ -1,15 +1,21 @@
-//! Connectors: the code that changes access on platforms. Each connector of the catalog maps
-//! to an implementation here; `Registry` picks the one a resource names and serves `workflow`
-//! as its `Provisioner`. Connectors know nothing of Slack, requests' lifecycle or our database.
+//! Connectors: the code that changes access on platforms. Each platform implements
+//! [`Connector`]; [`grant`] and [`revoke`] wrap every platform in the same check → change →
+//! re-check, and `Registry` picks the connector a resource names, behind its own rate limit, and
+//! serves `workflow` as its `Provisioner`. Connectors know nothing of Slack, requests' lifecycle
+//! or our database.
 
 pub mod mysql;
 pub mod postgres;
 pub mod quoting;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::config::{Catalog, ConnectorKind, Resource};
-use crate::domain::ConnectorId;
+use crate::domain::{ConnectorId, Unit};
 use crate::store::requests::Request;
 use crate::workflow::{Applied, ExternalError, Provisioner};
 
@@ -17,8 +23,16 @@ use crate::workflow::{Applied, ExternalError, Provisioner};
 /// own words (for the audit log and reviewers), never a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectorError {
+    /// Timeouts, 5xx, lock conflicts: the same call may succeed later.
     #[error("{0}")]
     Retryable(String),
+    /// The platform asked us to slow down (HTTP 429), saying when to come back if it did.
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Unknown role, missing privilege, bad name: trying again cannot help.
     #[error("{0}")]
     Permanent(String),
 }
@@ -36,6 +50,13 @@ impl From<ConnectorError> for ExternalError {
                 message,
                 retry_after: None,
             },
+            ConnectorError::Throttled {
+                message,
+                retry_after,
+            } => ExternalError::Retryable {
+                message,
+                retry_after,
+            },
             ConnectorError::Permanent(m) => ExternalError::Permanent(m),
         }
     }
@@ -43,96 +64,218 @@ impl From<ConnectorError> for ExternalError {
 
 pub use crate::workflow::PlatformIdentity;
 
-enum Backend {
-    Manual,
-    Postgres(postgres::Postgres),
-    MySql(mysql::MySql),
+/// Whether an identity holds a unit of access now, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Holding {
+    /// Granted to the identity itself: what [`grant`] adds and [`revoke`] removes.
+    pub direct: bool,
+    /// Other ways the identity has it (a parent role, a group), in the platform's words. Access
+    /// held only this way is not Gatehouse's to take away.
+    pub through: Vec<String>,
 }
 
-/// Every connector of the catalog, by id.
+impl Holding {
+    pub fn held(&self) -> bool {
+        self.direct || !self.through.is_empty()
+    }
+}
+
+/// One platform. Implementations change exactly one unit for one identity per call and report
+/// what they did in the platform's terms (the statement or the API call), for the audit log.
+#[async_trait::async_trait]
+pub trait Connector: Send + Sync {
+    /// A round trip to the platform, bounded in time (App Home waits for it).
+    async fn ping(&self) -> Result<(), ConnectorError>;
+
+    /// Every user, role and group the platform lists, all pages followed.
+    async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError>;
+
+    /// What could be granted: the roles and groups among the identities.
+    async fn list_grantable(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        let all = self.list_identities().await?;
+        Ok(all.into_iter().filter(|i| i.kind != "user").collect())
+    }
+
+    /// Does `identity` hold `unit` now, and through what?
+    async fn check(&self, identity: &str, unit: &Unit) -> Result<Holding, ConnectorError>;
+
+    /// Makes the change that gives `identity` the unit directly. Called only after a check
+    /// found it missing; says what it ran.
+    async fn add(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError>;
+
+    /// Makes the change that takes the directly held unit away. Called only after a check
+    /// found it held; says what it ran.
+    async fn remove(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError>;
+}
+
+/// Gives `identity` the unit: check, add, check again. Repeating it changes nothing; a platform
+/// that answers success without making the change is caught by the second check.
+pub async fn grant(
+    c: &dyn Connector,
+    identity: &str,
+    unit: &Unit,
+) -> Result<String, ConnectorError> {
+    if c.check(identity, unit).await?.direct {
+        return Ok("already held".into());
+    }
+    let did = c.add(identity, unit).await?;
+    if !c.check(identity, unit).await?.direct {
+        return Err(ConnectorError::Permanent(format!(
+            "the platform accepted `{did}`, but `{identity}` still does not hold the {unit}"
+        )));
+    }
+    Ok(did)
+}
+
+/// Takes the unit away from `identity`: check, remove, check again. Access already gone is
+/// success, so a revocation can be retried safely.
+pub async fn revoke(
+    c: &dyn Connector,
+    identity: &str,
+    unit: &Unit,
+) -> Result<String, ConnectorError> {
+    if !c.check(identity, unit).await?.direct {
+        return Ok("already absent".into());
+    }
+    let did = c.remove(identity, unit).await?;
+    if c.check(identity, unit).await?.direct {
+        return Err(ConnectorError::Permanent(format!(
+            "the platform accepted `{did}`, but `{identity}` still holds the {unit}"
+        )));
+    }
+    Ok(did)
+}
+
+/// The role a unit names, for platforms whose unit is role membership.
+pub(crate) fn role_in<'u>(unit: &'u Unit, platform: &str) -> Result<&'u str, ConnectorError> {
+    match unit {
+        Unit::Role { role } => Ok(role),
+        other => Err(ConnectorError::Permanent(format!(
+            "{platform} grants roles, not a {}; write grant = {{ role = \"…\" }}",
+            other.kind().word()
+        ))),
+    }
+}
+
+/// A connector behind its own rate limit: every call to the platform waits for a permit.
+struct Limited {
+    inner: Box<dyn Connector>,
+    limiter: DefaultDirectRateLimiter,
+}
+
+#[async_trait::async_trait]
+impl Connector for Limited {
+    async fn ping(&self) -> Result<(), ConnectorError> {
+        self.limiter.until_ready().await;
+        self.inner.ping().await
+    }
+    async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        self.limiter.until_ready().await;
+        self.inner.list_identities().await
+    }
+    async fn list_grantable(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        self.limiter.until_ready().await;
+        self.inner.list_grantable().await
+    }
+    async fn check(&self, identity: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        self.limiter.until_ready().await;
+        self.inner.check(identity, unit).await
+    }
+    async fn add(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        self.limiter.until_ready().await;
+        self.inner.add(identity, unit).await
+    }
+    async fn remove(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        self.limiter.until_ready().await;
+        self.inner.remove(identity, unit).await
+    }
+}
+
+/// Builds the connector a catalog entry describes; None for `manual`, which has no platform.
+fn build(
+    kind: &ConnectorKind,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Box<dyn Connector>>, String> {
+    Ok(Some(match kind {
+        ConnectorKind::Manual => return Ok(None),
+        ConnectorKind::Postgres { url } => {
+            let url = url.resolve(lookup)?;
+            Box::new(postgres::Postgres::new(url.expose()).map_err(|e| e.to_string())?)
+        }
+        ConnectorKind::Mysql { url } => {
+            let url = url.resolve(lookup)?;
+            Box::new(mysql::MySql::new(url.expose()).map_err(|e| e.to_string())?)
+        }
+        ConnectorKind::Redshift { .. } | ConnectorKind::Snowflake(_) => {
+            return Err(format!("the {} connector is not built yet", kind.name()));
+        }
+    }))
+}
+
+/// Every connector of the catalog, by id; `None` for manual ones.
 pub struct Registry {
-    backends: BTreeMap<ConnectorId, Backend>,
+    connectors: BTreeMap<ConnectorId, Option<Arc<dyn Connector>>>,
 }
 
 impl Registry {
     /// Builds every connector, resolving its secrets now so that a missing one stops the start.
     pub fn new(catalog: &Catalog, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let mut backends = BTreeMap::new();
+        let mut connectors = BTreeMap::new();
         for (id, c) in &catalog.connectors {
-            let backend = match &c.kind {
-                ConnectorKind::Manual => Backend::Manual,
-                ConnectorKind::Postgres { url } => {
-                    let url = url
-                        .resolve(lookup)
-                        .map_err(|e| format!("connector `{id}`: {e}"))?;
-                    Backend::Postgres(
-                        postgres::Postgres::new(url.expose())
-                            .map_err(|e| format!("connector `{id}`: {e}"))?,
-                    )
-                }
-                ConnectorKind::Mysql { url } => {
-                    let url = url
-                        .resolve(lookup)
-                        .map_err(|e| format!("connector `{id}`: {e}"))?;
-                    Backend::MySql(
-                        mysql::MySql::new(url.expose())
-                            .map_err(|e| format!("connector `{id}`: {e}"))?,
-                    )
-                }
-            };
-            backends.insert(id.clone(), backend);
+            let built = build(&c.kind, lookup).map_err(|e| format!("connector `{id}`: {e}"))?;
+            let limited = built.map(|inner| {
+                Arc::new(Limited {
+                    inner,
+                    limiter: RateLimiter::direct(Quota::per_second(c.rate_per_second)),
+                }) as Arc<dyn Connector>
+            });
+            connectors.insert(id.clone(), limited);
         }
-        Ok(Registry { backends })
+        Ok(Registry { connectors })
     }
 
-    fn backend(&self, resource: &Resource) -> Result<&Backend, ExternalError> {
-        self.backends.get(&resource.connector).ok_or_else(|| {
-            ExternalError::Permanent(format!(
+    /// A registry over connectors built elsewhere (tests, and platforms wired by hand).
+    pub fn from_connectors(connectors: BTreeMap<ConnectorId, Option<Arc<dyn Connector>>>) -> Self {
+        Registry { connectors }
+    }
+
+    /// The platform connector with this id; None when it is manual or unknown.
+    pub fn connector(&self, id: &ConnectorId) -> Option<&Arc<dyn Connector>> {
+        self.connectors.get(id)?.as_ref()
+    }
+
+    fn for_resource(&self, resource: &Resource) -> Result<&Arc<dyn Connector>, ExternalError> {
+        match self.connectors.get(&resource.connector) {
+            Some(Some(c)) => Ok(c),
+            Some(None) => Err(ExternalError::Permanent(
+                "the manual connector is done by hand, never called".into(),
+            )),
+            None => Err(ExternalError::Permanent(format!(
                 "connector `{}` is not in the catalog any more",
                 resource.connector
-            ))
-        })
+            ))),
+        }
     }
-}
 
-impl Registry {
-    /// Grants (or revokes) the resource's role to the request's identity on its platform.
+    /// Grants (or revokes) the resource's unit to the request's identity on its platform.
     async fn change(
         &self,
         request: &Request,
         resource: &Resource,
-        grant: bool,
+        give: bool,
     ) -> Result<Applied, ExternalError> {
         let who = identity_of(request)?;
-        let role = role_of(&resource.grant)?;
-        let action = match self.backend(resource)? {
-            Backend::Manual => {
-                return Err(ExternalError::Permanent(
-                    "the manual connector is done by hand, never called".into(),
-                ));
-            }
-            Backend::Postgres(pg) if grant => pg.grant(who, role).await?,
-            Backend::Postgres(pg) => pg.revoke(who, role).await?,
-            Backend::MySql(db) if grant => db.grant(who, role).await?,
-            Backend::MySql(db) => db.revoke(who, role).await?,
+        let connector = self.for_resource(resource)?.as_ref();
+        let action = if give {
+            grant(connector, who, &resource.grant).await?
+        } else {
+            revoke(connector, who, &resource.grant).await?
         };
         Ok(Applied {
             identity: who.to_owned(),
             action,
         })
     }
-}
-
-/// The role a resource grants: `grant = { role = "analytics_ro" }`.
-pub fn role_of(grant: &serde_json::Value) -> Result<&str, ConnectorError> {
-    grant
-        .get("role")
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| {
-            ConnectorError::Permanent(
-                "the resource's grant has no `role`; write grant = { role = \"…\" }".into(),
-            )
-        })
 }
 
 /// The platform identity to change: the one a reviewer settled.
@@ -145,15 +288,11 @@ fn identity_of(request: &Request) -> Result<&str, ExternalError> {
 #[async_trait::async_trait]
 impl Provisioner for Registry {
     fn by_hand(&self, resource: &Resource) -> bool {
-        matches!(self.backend(resource), Ok(Backend::Manual))
+        matches!(self.connectors.get(&resource.connector), Some(None))
     }
 
     fn needs_identity(&self, resource: &Resource) -> bool {
-        // Until identities are linked to Slack users, a reviewer names the database user.
-        matches!(
-            self.backend(resource),
-            Ok(Backend::Postgres(_) | Backend::MySql(_))
-        )
+        matches!(self.connectors.get(&resource.connector), Some(Some(_)))
     }
 
     async fn grant(
@@ -165,22 +304,17 @@ impl Provisioner for Registry {
     }
 
     async fn health(&self, connector: &ConnectorId) -> Option<Result<(), String>> {
-        let probe = match self.backends.get(connector)? {
-            Backend::Manual => return None,
-            Backend::Postgres(pg) => pg.ping().await,
-            Backend::MySql(db) => db.ping().await,
-        };
-        Some(probe.map_err(|e| e.to_string()))
+        let c = self.connector(connector)?;
+        Some(c.ping().await.map_err(|e| e.to_string()))
     }
 
     async fn list_identities(
         &self,
         connector: &ConnectorId,
     ) -> Result<Option<Vec<PlatformIdentity>>, ExternalError> {
-        match self.backends.get(connector) {
-            None | Some(Backend::Manual) => Ok(None),
-            Some(Backend::Postgres(pg)) => Ok(Some(pg.list_identities().await?)),
-            Some(Backend::MySql(db)) => Ok(Some(db.list_identities().await?)),
+        match self.connector(connector) {
+            None => Ok(None),
+            Some(c) => Ok(Some(c.list_identities().await?)),
         }
     }
 
@@ -190,5 +324,116 @@ impl Provisioner for Registry {
         resource: &Resource,
     ) -> Result<Applied, ExternalError> {
         self.change(request, resource, false).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A platform holding memberships, which can be told to accept changes without making them.
+    #[derive(Default)]
+    struct Memberships {
+        held: Mutex<BTreeSet<(String, String)>>,
+        ignores_changes: bool,
+        changes: Mutex<usize>,
+    }
+
+    #[async_trait::async_trait]
+    impl Connector for Memberships {
+        async fn ping(&self) -> Result<(), ConnectorError> {
+            Ok(())
+        }
+        async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+            Ok(Vec::new())
+        }
+        async fn check(&self, who: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+            let key = (who.to_owned(), unit.name().to_owned());
+            Ok(Holding {
+                direct: self.held.lock().unwrap().contains(&key),
+                through: Vec::new(),
+            })
+        }
+        async fn add(&self, who: &str, unit: &Unit) -> Result<String, ConnectorError> {
+            *self.changes.lock().unwrap() += 1;
+            if !self.ignores_changes {
+                let key = (who.to_owned(), unit.name().to_owned());
+                self.held.lock().unwrap().insert(key);
+            }
+            Ok(format!("add {who} to {}", unit.name()))
+        }
+        async fn remove(&self, who: &str, unit: &Unit) -> Result<String, ConnectorError> {
+            *self.changes.lock().unwrap() += 1;
+            if !self.ignores_changes {
+                let key = (who.to_owned(), unit.name().to_owned());
+                self.held.lock().unwrap().remove(&key);
+            }
+            Ok(format!("remove {who} from {}", unit.name()))
+        }
+    }
+
+    fn analysts() -> Unit {
+        Unit::Role {
+            role: "analysts".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_grant_or_revoke_changes_nothing_more() {
+        let p = Memberships::default();
+        assert_eq!(
+            grant(&p, "alice", &analysts()).await.unwrap(),
+            "add alice to analysts"
+        );
+        assert_eq!(
+            grant(&p, "alice", &analysts()).await.unwrap(),
+            "already held"
+        );
+        assert_eq!(
+            revoke(&p, "alice", &analysts()).await.unwrap(),
+            "remove alice from analysts"
+        );
+        assert_eq!(
+            revoke(&p, "alice", &analysts()).await.unwrap(),
+            "already absent"
+        );
+        assert_eq!(*p.changes.lock().unwrap(), 2);
+        assert!(p.held.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_platform_that_answers_success_without_the_change_is_caught() {
+        let p = Memberships {
+            ignores_changes: true,
+            ..Default::default()
+        };
+        let err = grant(&p, "alice", &analysts()).await.unwrap_err();
+        assert_eq!(
+            err,
+            ConnectorError::Permanent(
+                "the platform accepted `add alice to analysts`, but `alice` still does not hold the role `analysts`".into()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn each_connector_waits_for_its_own_rate_limit() {
+        let limited = Limited {
+            inner: Box::new(Memberships::default()),
+            limiter: RateLimiter::direct(Quota::per_second(std::num::NonZeroU32::new(2).unwrap())),
+        };
+        let started = std::time::Instant::now();
+        for _ in 0..4 {
+            limited.ping().await.unwrap();
+        }
+        // A burst of 2 passes at once; the next two wait half a second each.
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

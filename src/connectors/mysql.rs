@@ -5,8 +5,8 @@
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::quoting;
-use super::{ConnectorError, PlatformIdentity};
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, quoting, role_in};
+use crate::domain::Unit;
 
 /// MariaDB 10.6+ allows user and role names of up to 80 characters; hosts up to 255.
 const NAME_MAX: usize = 80;
@@ -80,17 +80,8 @@ impl MySql {
         Ok(n > 0)
     }
 
-    /// A round trip to the server, bounded to 2 s (App Home waits for it).
-    pub async fn ping(&self) -> Result<(), ConnectorError> {
-        let probe = sqlx::query("SELECT 1").execute(&self.pool);
-        match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
-            Ok(result) => result.map(drop).map_err(classify),
-            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
-        }
-    }
-
-    /// Is the account `identity` granted `role`?
-    pub async fn check(&self, identity: &str, role: &str) -> Result<bool, ConnectorError> {
+    /// Is the account `identity` granted `role` directly?
+    async fn is_granted(&self, identity: &str, role: &str) -> Result<bool, ConnectorError> {
         let (user, host) = account(identity);
         let n: i64 = sqlx::query(
             "SELECT COUNT(*) FROM mysql.roles_mapping WHERE User = ? AND Host = ? AND Role = ?",
@@ -104,6 +95,30 @@ impl MySql {
         .try_get(0)
         .map_err(classify)?;
         Ok(n > 0)
+    }
+
+    /// The account's roles that were themselves granted `role` (one level, as MariaDB shows).
+    async fn granted_through(
+        &self,
+        identity: &str,
+        role: &str,
+    ) -> Result<Vec<String>, ConnectorError> {
+        let (user, host) = account(identity);
+        let rows = sqlx::query(
+            "SELECT CAST(a.Role AS CHAR) FROM mysql.roles_mapping a \
+             JOIN mysql.roles_mapping b ON b.User = a.Role AND b.Host = '' \
+             WHERE a.User = ? AND a.Host = ? AND b.Role = ? ORDER BY 1",
+        )
+        .bind(user)
+        .bind(host)
+        .bind(role)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map(|p| format!("role `{p}`")))
+            .collect::<Result<_, _>>()
+            .map_err(classify)
     }
 
     async fn default_role(&self, user: &str, host: &str) -> Result<String, ConnectorError> {
@@ -132,8 +147,31 @@ impl MySql {
             .map_err(classify)?;
         Ok(())
     }
+}
 
-    pub async fn grant(&self, identity: &str, role: &str) -> Result<String, ConnectorError> {
+#[async_trait::async_trait]
+impl Connector for MySql {
+    /// A round trip to the server, bounded to 2 s (App Home waits for it).
+    async fn ping(&self) -> Result<(), ConnectorError> {
+        let probe = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+            Ok(result) => result.map(drop).map_err(classify),
+            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
+        }
+    }
+
+    async fn check(&self, identity: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        let role = role_in(unit, "MySQL/MariaDB")?;
+        Ok(Holding {
+            direct: self.is_granted(identity, role).await?,
+            through: self.granted_through(identity, role).await?,
+        })
+    }
+
+    /// Grants the role and, when the account has no default role, makes it the default: a
+    /// granted role gives nothing until it is active.
+    async fn add(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let role = role_in(unit, "MySQL/MariaDB")?;
         let (user, host) = account(identity);
         let target = format!(
             "{}@{}",
@@ -151,17 +189,8 @@ impl MySql {
                 "there is no role named `{role}` on the server"
             )));
         }
-        if self.check(identity, role).await? {
-            return Ok("already held".into());
-        }
         let grant = format!("GRANT {role_q} TO {target}");
         self.run(&grant).await?;
-        if !self.check(identity, role).await? {
-            return Err(ConnectorError::Permanent(format!(
-                "`{grant}` succeeded but the account still lacks the role"
-            )));
-        }
-        // A granted role gives nothing until it is active: make it the default unless another is.
         let current = self.default_role(user, host).await?;
         if current.is_empty() {
             let default = format!("SET DEFAULT ROLE {role_q} FOR {target}");
@@ -174,7 +203,10 @@ impl MySql {
         }
     }
 
-    pub async fn revoke(&self, identity: &str, role: &str) -> Result<String, ConnectorError> {
+    /// Clears the default role if it is this one, then revokes it. Called only when the role
+    /// is held: MariaDB errors on revoking what is not granted.
+    async fn remove(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let role = role_in(unit, "MySQL/MariaDB")?;
         let (user, host) = account(identity);
         let target = format!(
             "{}@{}",
@@ -182,10 +214,6 @@ impl MySql {
             quoting::mysql(host, HOST_MAX)?
         );
         let role_q = quoting::mysql(role, NAME_MAX)?;
-        // MariaDB errors on revoking what is not granted, so look first.
-        if !self.check(identity, role).await? {
-            return Ok("already absent".into());
-        }
         let mut done = Vec::new();
         if self.default_role(user, host).await? == role {
             let clear = format!("SET DEFAULT ROLE NONE FOR {target}");
@@ -194,17 +222,12 @@ impl MySql {
         }
         let revoke = format!("REVOKE {role_q} FROM {target}");
         self.run(&revoke).await?;
-        if self.check(identity, role).await? {
-            return Err(ConnectorError::Permanent(format!(
-                "`{revoke}` succeeded but the account still has the role"
-            )));
-        }
         done.push(revoke);
         Ok(done.join("; "))
     }
 
     /// Accounts are users (`user@host`), the rest are roles.
-    pub async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+    async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
         let rows = sqlx::query("SELECT CAST(User AS CHAR), CAST(Host AS CHAR), is_role FROM mysql.user ORDER BY User, Host")
             .fetch_all(&self.pool)
             .await

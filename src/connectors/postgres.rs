@@ -5,8 +5,8 @@
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::quoting;
-use super::{ConnectorError, PlatformIdentity};
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, quoting, role_in};
+use crate::domain::Unit;
 
 pub struct Postgres {
     pool: PgPool,
@@ -54,17 +54,8 @@ impl Postgres {
         row.try_get::<bool, _>(0).map_err(classify)
     }
 
-    /// A round trip to the server, bounded to 2 s (App Home waits for it).
-    pub async fn ping(&self) -> Result<(), ConnectorError> {
-        let probe = sqlx::query("SELECT 1").execute(&self.pool);
-        match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
-            Ok(result) => result.map(drop).map_err(classify),
-            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
-        }
-    }
-
     /// Is `member` a direct member of `role`?
-    pub async fn check(&self, member: &str, role: &str) -> Result<bool, ConnectorError> {
+    async fn is_member(&self, member: &str, role: &str) -> Result<bool, ConnectorError> {
         let row = sqlx::query(
             "SELECT EXISTS (SELECT 1 FROM pg_auth_members a \
              JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
@@ -78,6 +69,30 @@ impl Postgres {
         row.try_get::<bool, _>(0).map_err(classify)
     }
 
+    /// The roles `member` belongs to directly that themselves lead to `role`.
+    async fn inherited_through(
+        &self,
+        member: &str,
+        role: &str,
+    ) -> Result<Vec<String>, ConnectorError> {
+        let rows = sqlx::query(
+            "SELECT p.rolname::text FROM pg_auth_members a \
+             JOIN pg_roles p ON p.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
+             JOIN pg_roles r ON r.rolname = $2 \
+             WHERE m.rolname = $1 AND p.oid <> r.oid AND pg_has_role(p.oid, r.oid, 'MEMBER') \
+             ORDER BY 1",
+        )
+        .bind(member)
+        .bind(role)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map(|p| format!("role `{p}`")))
+            .collect::<Result<_, _>>()
+            .map_err(classify)
+    }
+
     async fn both_exist(&self, member: &str, role: &str) -> Result<(), ConnectorError> {
         for (name, what) in [(member, "user"), (role, "role")] {
             if !self.role_exists(name).await? {
@@ -89,57 +104,60 @@ impl Postgres {
         Ok(())
     }
 
-    pub async fn grant(&self, member: &str, role: &str) -> Result<String, ConnectorError> {
+    /// Runs one statement whose names were quoted by `quoting::postgres`.
+    async fn run(&self, statement: String) -> Result<String, ConnectorError> {
+        sqlx::raw_sql(AssertSqlSafe(statement.clone()))
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(statement)
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for Postgres {
+    /// A round trip to the server, bounded to 2 s.
+    async fn ping(&self) -> Result<(), ConnectorError> {
+        let probe = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+            Ok(result) => result.map(drop).map_err(classify),
+            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
+        }
+    }
+
+    async fn check(&self, member: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        let role = role_in(unit, "PostgreSQL")?;
+        Ok(Holding {
+            direct: self.is_member(member, role).await?,
+            through: self.inherited_through(member, role).await?,
+        })
+    }
+
+    async fn add(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let role = role_in(unit, "PostgreSQL")?;
         let statement = format!(
             "GRANT {} TO {}",
             quoting::postgres(role)?,
             quoting::postgres(member)?
         );
         self.both_exist(member, role).await?;
-        if self.check(member, role).await? {
-            return Ok("already held".into());
-        }
-        // Quoted above: the names are one identifier each, whatever they contain.
-        sqlx::raw_sql(AssertSqlSafe(statement.clone()))
-            .execute(&self.pool)
-            .await
-            .map_err(classify)?;
-        if !self.check(member, role).await? {
-            return Err(ConnectorError::Permanent(format!(
-                "`{statement}` succeeded but `{member}` is still not a member of `{role}`"
-            )));
-        }
-        Ok(statement)
+        self.run(statement).await
     }
 
-    pub async fn revoke(&self, member: &str, role: &str) -> Result<String, ConnectorError> {
+    async fn remove(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let role = role_in(unit, "PostgreSQL")?;
         let statement = format!(
             "REVOKE {} FROM {}",
             quoting::postgres(role)?,
             quoting::postgres(member)?
         );
-        if !self.role_exists(member).await?
-            || !self.role_exists(role).await?
-            || !self.check(member, role).await?
-        {
-            return Ok("already absent".into());
-        }
-        // Quoted above: the names are one identifier each, whatever they contain.
-        sqlx::raw_sql(AssertSqlSafe(statement.clone()))
-            .execute(&self.pool)
-            .await
-            .map_err(classify)?;
-        if self.check(member, role).await? {
-            // Typically a membership granted by another grantor (PostgreSQL 16+).
-            return Err(ConnectorError::Permanent(format!(
-                "`{statement}` succeeded but `{member}` is still a member of `{role}`"
-            )));
-        }
-        Ok(statement)
+        // A membership granted by another grantor survives this (PostgreSQL 16+); the re-check
+        // that follows reports it.
+        self.run(statement).await
     }
 
     /// Login roles are users, the rest are roles; PostgreSQL's own `pg_*` roles are left out.
-    pub async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+    async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
         let rows = sqlx::query("SELECT rolname::text, rolcanlogin FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%' ORDER BY rolname")
             .fetch_all(&self.pool)
             .await

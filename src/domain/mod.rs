@@ -5,7 +5,9 @@ pub mod duration;
 pub mod ids;
 pub mod lifecycle;
 pub mod policy;
+pub mod unit;
 
 pub use duration::{DurationRules, GrantDuration};
 pub use ids::{ConnectorId, GroupId, Principal, RequestId, ResourceId, SlackUserId};
 pub use lifecycle::{EndReason, Event, IllegalTransition, Status, transition};
+pub use unit::{Unit, UnitKind};

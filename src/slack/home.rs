@@ -178,13 +178,7 @@ async fn admin_blocks(ctx: &SlackContext) -> Result<Vec<Value>, WorkflowError> {
     blocks.push(plain_section(format!("*Reviewers*\n{}", lines.join("\n"))));
     let mut connectors = Vec::new();
     for c in wf.catalog().connectors.values() {
-        let what = match c.kind {
-            crate::config::ConnectorKind::Manual => "changes are made by hand by an admin",
-            crate::config::ConnectorKind::Postgres { .. } => {
-                "role memberships on a PostgreSQL server"
-            }
-            crate::config::ConnectorKind::Mysql { .. } => "roles on a MySQL or MariaDB server",
-        };
+        let what = c.kind.describe();
         let health = match wf.connector_health(&c.id).await {
             None => String::new(),
             Some(Ok(())) => " — ✅ reachable".into(),

@@ -146,9 +146,9 @@ pub fn request_message(r: &Request, resource: &Resource) -> Message {
 
 /// What a person must do by hand, from the resource's `grant` (e.g. `task = "…"`).
 fn task_of(resource: &Resource) -> String {
-    match resource.grant.get("task").and_then(Value::as_str) {
-        Some(task) => escape(task),
-        None => format!("give access to {}", escape(&resource.name)),
+    match &resource.grant {
+        crate::domain::Unit::Task { task } => escape(task),
+        other => format!("give the {}", escape(&other.to_string())),
     }
 }
 

@@ -111,7 +111,7 @@ impl Workflow {
                 request_id: current.id.get(),
                 connector_id: current.connector.as_str(),
                 identity: &applied.identity,
-                spec: &resource.grant.to_string(),
+                spec: &serde_json::to_string(&resource.grant).unwrap_or_default(),
                 applied: &applied.action,
             },
             now,

@@ -11,7 +11,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::support::TestDb;
 use crate::support::db::mariadb_server;
+use crate::support::roles::RoleOps;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
+use gatehouse::connectors::Connector;
 
 fn tick(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
@@ -113,7 +115,7 @@ async fn a_role_is_granted_made_default_and_revoked_idempotently() {
     server.role(&other).await;
     let db = MySql::new(&url).unwrap();
 
-    let done = db.grant(&alice, &analysts).await.unwrap();
+    let done = db.grant_role(&alice, &analysts).await.unwrap();
     assert_eq!(
         done,
         format!(
@@ -126,29 +128,32 @@ async fn a_role_is_granted_made_default_and_revoked_idempotently() {
         analysts,
         "active at the next login"
     );
-    assert_eq!(db.grant(&alice, &analysts).await.unwrap(), "already held");
-    assert!(db.check(&alice, &analysts).await.unwrap());
+    assert_eq!(
+        db.grant_role(&alice, &analysts).await.unwrap(),
+        "already held"
+    );
+    assert!(db.holds(&alice, &analysts).await.unwrap());
 
     // A second role does not steal the default.
-    let second = db.grant(&alice, &other).await.unwrap();
+    let second = db.grant_role(&alice, &other).await.unwrap();
     assert!(
         second.contains(&format!("default role left as `{analysts}`")),
         "{second}"
     );
 
-    let undone = db.revoke(&alice, &analysts).await.unwrap();
+    let undone = db.revoke_role(&alice, &analysts).await.unwrap();
     assert_eq!(
         undone,
         format!("SET DEFAULT ROLE NONE FOR `{alice}`@`%`; REVOKE `{analysts}` FROM `{alice}`@`%`")
     );
     assert!(!server.has(&alice, &analysts).await);
     assert_eq!(
-        db.revoke(&alice, &analysts).await.unwrap(),
+        db.revoke_role(&alice, &analysts).await.unwrap(),
         "already absent"
     );
 
     let err = db
-        .grant(&format!("{p}_nobody"), &analysts)
+        .grant_role(&format!("{p}_nobody"), &analysts)
         .await
         .unwrap_err();
     assert_eq!(
@@ -186,9 +191,9 @@ async fn hostile_names_are_backticked_and_only_the_grant_runs() {
         format!("{p}_ünï✅"),
     ] {
         server.user(&name).await;
-        db.grant(&name, &role).await.unwrap();
+        db.grant_role(&name, &role).await.unwrap();
         assert!(server.has(&name, &role).await, "{name:?}");
-        db.revoke(&name, &role).await.unwrap();
+        db.revoke_role(&name, &role).await.unwrap();
         assert!(!server.has(&name, &role).await, "{name:?}");
     }
     let n: i64 =
@@ -199,7 +204,10 @@ async fn hostile_names_are_backticked_and_only_the_grant_runs() {
             .unwrap()
             .get(0);
     assert_eq!(n, 1, "the canary database survived every name");
-    let err = db.grant(&format!("{p}trailing "), &role).await.unwrap_err();
+    let err = db
+        .grant_role(&format!("{p}trailing "), &role)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("ends with a space"), "{err}");
     server
         .exec(format!("DROP DATABASE {}", tick(&canary)))

@@ -10,7 +10,9 @@ use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::db::postgres_server;
+use crate::support::roles::RoleOps;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
+use gatehouse::connectors::Connector;
 
 /// Roles made for one test, dropped at the end; names start with `gh_t` (CI drops leftovers).
 struct Roles {
@@ -83,26 +85,32 @@ async fn grant_check_and_revoke_are_idempotent_and_verified() {
     roles.make(&analysts, false).await;
     let pg = Postgres::new(&url).unwrap();
 
-    assert!(!pg.check(&alice, &analysts).await.unwrap());
-    let done = pg.grant(&alice, &analysts).await.unwrap();
+    assert!(!pg.holds(&alice, &analysts).await.unwrap());
+    let done = pg.grant_role(&alice, &analysts).await.unwrap();
     assert_eq!(done, format!("GRANT \"{analysts}\" TO \"{alice}\""));
     assert!(
         roles.member(&alice, &analysts).await,
         "the server holds the membership"
     );
-    assert_eq!(pg.grant(&alice, &analysts).await.unwrap(), "already held");
+    assert_eq!(
+        pg.grant_role(&alice, &analysts).await.unwrap(),
+        "already held"
+    );
 
     assert_eq!(
-        pg.revoke(&alice, &analysts).await.unwrap(),
+        pg.revoke_role(&alice, &analysts).await.unwrap(),
         format!("REVOKE \"{analysts}\" FROM \"{alice}\"")
     );
     assert!(!roles.member(&alice, &analysts).await);
     assert_eq!(
-        pg.revoke(&alice, &analysts).await.unwrap(),
+        pg.revoke_role(&alice, &analysts).await.unwrap(),
         "already absent"
     );
 
-    let err = pg.grant(&alice, &format!("{p}_nope")).await.unwrap_err();
+    let err = pg
+        .grant_role(&alice, &format!("{p}_nope"))
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("there is no role named `{p}_nope` on the PostgreSQL server")
@@ -142,9 +150,9 @@ async fn hostile_names_become_one_quoted_identifier_and_only_the_grant_runs() {
     roles.make(&role, false).await;
     for name in &hostile {
         roles.make(name, true).await;
-        pg.grant(name, &role).await.unwrap();
+        pg.grant_role(name, &role).await.unwrap();
         assert!(roles.member(name, &role).await, "{name:?}");
-        pg.revoke(name, &role).await.unwrap();
+        pg.revoke_role(name, &role).await.unwrap();
         assert!(!roles.member(name, &role).await, "{name:?}");
     }
     let still_there = roles
@@ -161,7 +169,7 @@ async fn hostile_names_become_one_quoted_identifier_and_only_the_grant_runs() {
     );
     // Too long for PostgreSQL (which would silently cut it): refused before any SQL runs.
     let long = format!("{p}{}", "x".repeat(60));
-    let err = pg.grant(&long, &role).await.unwrap_err();
+    let err = pg.grant_role(&long, &role).await.unwrap_err();
     assert!(err.to_string().contains("longer than 63 bytes"), "{err}");
     roles
         .admin

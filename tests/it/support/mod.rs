@@ -3,6 +3,7 @@
 pub mod app;
 pub mod db;
 pub mod platform;
+pub mod roles;
 pub mod slack;
 
 pub use app::{TestApp, u};

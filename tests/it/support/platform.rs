@@ -27,10 +27,7 @@ pub struct FakePlatform {
 }
 
 fn what(resource: &Resource) -> String {
-    resource.grant["task"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| resource.id.to_string())
+    resource.grant.name().to_owned()
 }
 
 fn identity(request: &Request) -> String {

@@ -1,0 +1,139 @@
+//! The unit of access a resource grants, written in the catalog as `grant = { role = "…" }`.
+//! The key names the unit, so what a grant changes on the platform is never implied.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What a resource gives on its platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawUnit", untagged)]
+pub enum Unit {
+    /// Membership of a role (PostgreSQL, MySQL/MariaDB, Redshift, Snowflake).
+    Role { role: String },
+    /// Membership of a group (Redshift's groups; later Tableau, Looker, Databricks…).
+    Group { group: String },
+    /// A change an admin makes by hand (the `manual` connector), in the admin's words.
+    Task { task: String },
+}
+
+/// The kinds of unit, for saying which a connector can grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitKind {
+    Role,
+    Group,
+    Task,
+}
+
+impl UnitKind {
+    /// The catalog's key for this unit.
+    pub fn word(self) -> &'static str {
+        match self {
+            UnitKind::Role => "role",
+            UnitKind::Group => "group",
+            UnitKind::Task => "task",
+        }
+    }
+
+    /// How the catalog writes this unit, for messages that show the fix.
+    pub fn example(self) -> &'static str {
+        match self {
+            UnitKind::Role => "grant = { role = \"analytics_ro\" }",
+            UnitKind::Group => "grant = { group = \"analysts\" }",
+            UnitKind::Task => "grant = { task = \"Add the person to the ANALYSTS group\" }",
+        }
+    }
+}
+
+impl Unit {
+    pub fn kind(&self) -> UnitKind {
+        match self {
+            Unit::Role { .. } => UnitKind::Role,
+            Unit::Group { .. } => UnitKind::Group,
+            Unit::Task { .. } => UnitKind::Task,
+        }
+    }
+
+    /// The platform name of the role or group (the task's text for a manual one).
+    pub fn name(&self) -> &str {
+        match self {
+            Unit::Role { role } => role,
+            Unit::Group { group } => group,
+            Unit::Task { task } => task,
+        }
+    }
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unit::Role { role } => write!(f, "role `{role}`"),
+            Unit::Group { group } => write!(f, "group `{group}`"),
+            Unit::Task { task } => write!(f, "task “{task}”"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnit {
+    role: Option<String>,
+    group: Option<String>,
+    task: Option<String>,
+}
+
+impl TryFrom<RawUnit> for Unit {
+    type Error = String;
+
+    fn try_from(raw: RawUnit) -> Result<Self, String> {
+        let unit = match (raw.role, raw.group, raw.task) {
+            (Some(role), None, None) => Unit::Role { role },
+            (None, Some(group), None) => Unit::Group { group },
+            (None, None, Some(task)) => Unit::Task { task },
+            _ => {
+                return Err("`grant` names one unit of access: write exactly one of \
+                     role = \"…\", group = \"…\" or task = \"…\""
+                    .into());
+            }
+        };
+        if unit.name().trim().is_empty() {
+            return Err(format!(
+                "the {} in `grant` is empty; name it, as in {}",
+                unit.kind().word(),
+                unit.kind().example()
+            ));
+        }
+        Ok(unit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Unit, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_key_names_the_unit() {
+        assert_eq!(
+            parse(r#"{"role":"analytics_ro"}"#).unwrap(),
+            Unit::Role {
+                role: "analytics_ro".into()
+            }
+        );
+        assert_eq!(parse(r#"{"group":"g"}"#).unwrap().kind(), UnitKind::Group);
+        let unit = parse(r#"{"task":"do it"}"#).unwrap();
+        assert_eq!(serde_json::to_string(&unit).unwrap(), r#"{"task":"do it"}"#);
+    }
+
+    #[test]
+    fn two_units_none_or_an_unknown_key_are_refused() {
+        for bad in [r#"{"role":"a","group":"b"}"#, "{}", r#"{"rol":"a"}"#] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let empty = parse(r#"{"role":" "}"#).unwrap_err();
+        assert!(empty.contains("role in `grant` is empty"), "{empty}");
+    }
+}

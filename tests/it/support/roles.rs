@@ -1,0 +1,32 @@
+//! Connector calls in a test's words: a role granted, revoked or checked by name, through the
+//! same check → change → re-check that Gatehouse runs.
+
+use gatehouse::connectors::{self, Connector, ConnectorError};
+use gatehouse::domain::Unit;
+
+fn role(name: &str) -> Unit {
+    Unit::Role {
+        role: name.to_owned(),
+    }
+}
+
+#[async_trait::async_trait]
+pub trait RoleOps {
+    async fn grant_role(&self, who: &str, role: &str) -> Result<String, ConnectorError>;
+    async fn revoke_role(&self, who: &str, role: &str) -> Result<String, ConnectorError>;
+    /// Does `who` hold `role` directly, as the platform reports it?
+    async fn holds(&self, who: &str, role: &str) -> Result<bool, ConnectorError>;
+}
+
+#[async_trait::async_trait]
+impl<C: Connector> RoleOps for C {
+    async fn grant_role(&self, who: &str, name: &str) -> Result<String, ConnectorError> {
+        connectors::grant(self, who, &role(name)).await
+    }
+    async fn revoke_role(&self, who: &str, name: &str) -> Result<String, ConnectorError> {
+        connectors::revoke(self, who, &role(name)).await
+    }
+    async fn holds(&self, who: &str, name: &str) -> Result<bool, ConnectorError> {
+        Ok(self.check(who, &role(name)).await?.direct)
+    }
+}
