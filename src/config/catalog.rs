@@ -621,7 +621,10 @@ connector = "pg"
             "{base}grant = {{ role = \"a\", group = \"g\" }}\n"
         ))
         .unwrap_err();
-        assert!(err.contains("gatehouse.toml:12: [[resources]] grant:"), "{err}");
+        assert!(
+            err.contains("gatehouse.toml:12: [[resources]] grant:"),
+            "{err}"
+        );
         assert!(err.contains("write exactly one of role"), "{err}");
         let c = parse(&format!("{base}grant = {{ role = \"analytics_ro\" }}\n")).unwrap();
         let pg = c.connectors.values().next().unwrap();

@@ -51,4 +51,14 @@ impl Directory for SlackDirectory {
             .insert(group.clone(), (Instant::now(), members.clone()));
         Ok(members)
     }
+
+    async fn email_of(&self, user: &SlackUserId) -> Result<Option<String>, String> {
+        // Needs users:read.email; without it Slack leaves the email out and nothing links by it.
+        let info = self
+            .api
+            .user_info(user.as_str())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(info.email.filter(|e| e.contains('@')))
+    }
 }

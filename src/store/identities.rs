@@ -141,3 +141,65 @@ pub async fn users_of(c: &impl Conn, connector: &str, limit: u64) -> StoreResult
         .map(|m| m.platform_id)
         .collect())
 }
+
+/// The connector's present users whose email is `email` (emails are stored lower-cased).
+pub async fn users_with_email(
+    c: &impl Conn,
+    connector: &str,
+    email: &str,
+) -> StoreResult<Vec<Identity>> {
+    Ok(present_users(connector)
+        .filter(Column::Email.eq(email.trim().to_lowercase()))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Identity::from)
+        .collect())
+}
+
+/// The connector's present users whose id or name is exactly `name`.
+pub async fn users_named(c: &impl Conn, connector: &str, name: &str) -> StoreResult<Vec<Identity>> {
+    Ok(present_users(connector)
+        .filter(
+            Condition::any()
+                .add(Column::PlatformId.eq(name))
+                .add(Column::Name.eq(name)),
+        )
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Identity::from)
+        .collect())
+}
+
+/// One identity of the connector by its platform id, present or missing.
+pub async fn find(
+    c: &impl Conn,
+    connector: &str,
+    platform_id: &str,
+) -> StoreResult<Option<Identity>> {
+    Ok(Entity::find()
+        .filter(Column::ConnectorId.eq(connector))
+        .filter(Column::PlatformId.eq(platform_id))
+        .order_by_asc(Column::Kind)
+        .one(c)
+        .await?
+        .map(Identity::from))
+}
+
+/// Has the connector ever listed an identity?
+pub async fn any_synced(c: &impl Conn, connector: &str) -> StoreResult<bool> {
+    Ok(Entity::find()
+        .filter(Column::ConnectorId.eq(connector))
+        .one(c)
+        .await?
+        .is_some())
+}
+
+fn present_users(connector: &str) -> sea_orm::Select<Entity> {
+    Entity::find()
+        .filter(Column::ConnectorId.eq(connector))
+        .filter(Column::Kind.eq("user"))
+        .filter(Column::MissingSince.is_null())
+        .order_by_asc(Column::PlatformId)
+}

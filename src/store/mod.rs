@@ -7,6 +7,7 @@ pub mod events;
 pub mod grants;
 pub mod identities;
 pub mod jobs;
+pub mod links;
 pub mod requests;
 pub mod resources;
 pub mod roles;

@@ -47,6 +47,14 @@ pub enum WorkflowError {
     IdentityTooLate(crate::domain::Status),
     #[error("write the platform user or role to grant to (at most 255 characters)")]
     BadIdentity,
+    #[error("there is no platform connector `{name}`; use one of: {known}")]
+    UnknownConnector { name: String, known: String },
+    #[error("`{connector}` has no user `{identity}`{}; run `gatehouse identities sync` if it is new", suggestions_text(.suggestions))]
+    UnknownIdentity {
+        connector: String,
+        identity: String,
+        suggestions: Vec<String>,
+    },
     #[error("the platform did not answer as expected: {0}")]
     Platform(String),
     #[error("cannot look up Slack user groups: {0}")]
@@ -85,6 +93,20 @@ impl WorkflowError {
         matches!(
             self,
             WorkflowError::Store(_) | WorkflowError::Directory(_) | WorkflowError::Platform(_)
+        )
+    }
+}
+
+fn suggestions_text(s: &[String]) -> String {
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (did you mean {}?)",
+            s.iter()
+                .map(|x| format!("`{x}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     }
 }

@@ -6,6 +6,7 @@ mod by_hand;
 mod errors;
 mod extension;
 mod identities;
+mod linking;
 mod ports;
 mod provisioning;
 mod queries;
@@ -27,6 +28,7 @@ use crate::store::roles::{self, AppRole};
 use crate::store::{self, Db, Tx};
 
 pub use errors::{Field, WorkflowError};
+pub use linking::PersonAccess;
 pub use ports::{
     Applied, Audience, Directory, ExternalError, MessageRef, NoGroups, Notice, NoticeContext,
     Notifier, PlatformIdentity, Provisioner,

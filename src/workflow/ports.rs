@@ -13,6 +13,11 @@ use crate::store::requests::Request;
 #[async_trait::async_trait]
 pub trait Directory: Send + Sync + 'static {
     async fn members_of(&self, group: &GroupId) -> Result<Vec<SlackUserId>, String>;
+
+    /// The person's email, when the directory knows it (linking identities by email).
+    async fn email_of(&self, _user: &SlackUserId) -> Result<Option<String>, String> {
+        Ok(None)
+    }
 }
 
 /// A directory for setups without Slack user groups: every group is empty.

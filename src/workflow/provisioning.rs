@@ -163,6 +163,16 @@ impl Workflow {
             && current.identity.is_none()
             && self.provisioner.needs_identity(resource)
         {
+            let connector = resource.connector.clone();
+            // Linking needs Slack (users.info); when it cannot answer, a reviewer still can.
+            match self.identity_from_link(id, &connector).await {
+                Ok(true) => return Box::pin(self.run_provision(id)).await,
+                Ok(false) => {}
+                Err(WorkflowError::Directory(e)) => {
+                    tracing::warn!(request = %id, error = %e, "cannot look up the requester's email to link an identity");
+                }
+                Err(e) => return Err(e.into()),
+            }
             // A ✅ carries no trigger for a modal: ask in the thread, with a button that opens
             // the picker. Choosing the identity queues provisioning again.
             self.ask(&current, Notice::IdentityNeeded, "identity_needed")

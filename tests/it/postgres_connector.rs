@@ -5,73 +5,15 @@
 use chrono::Duration;
 use gatehouse::connectors::postgres::Postgres;
 use gatehouse::domain::Status;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::ConnectionTrait;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::db::postgres_server;
+use crate::support::pg::{Roles, prefix, quoted};
 use crate::support::roles::RoleOps;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
 use gatehouse::connectors::Connector;
-
-/// Roles made for one test, dropped at the end; names start with `gh_t` (CI drops leftovers).
-struct Roles {
-    admin: DatabaseConnection,
-    made: Vec<String>,
-}
-
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-impl Roles {
-    async fn new(url: &str) -> Roles {
-        Roles {
-            admin: Database::connect(url).await.unwrap(),
-            made: Vec::new(),
-        }
-    }
-
-    async fn make(&mut self, name: &str, login: bool) {
-        let sql = format!(
-            "CREATE ROLE {} {}",
-            quoted(name),
-            if login { "LOGIN" } else { "NOLOGIN" }
-        );
-        self.admin.execute_unprepared(&sql).await.unwrap();
-        self.made.push(name.to_owned());
-    }
-
-    async fn member(&self, member: &str, role: &str) -> bool {
-        let sql = format!(
-            "SELECT 1 FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
-             WHERE r.rolname = '{}' AND m.rolname = '{}'",
-            role.replace('\'', "''"),
-            member.replace('\'', "''")
-        );
-        self.admin
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                sql,
-            ))
-            .await
-            .unwrap()
-            .is_some()
-    }
-
-    async fn drop_all(self) {
-        for name in self.made.iter().rev() {
-            let _ = self
-                .admin
-                .execute_unprepared(&format!("DROP ROLE IF EXISTS {}", quoted(name)))
-                .await;
-        }
-    }
-}
-
-fn prefix() -> String {
-    format!("gh_t{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-}
 
 #[tokio::test]
 async fn grant_check_and_revoke_are_idempotent_and_verified() {

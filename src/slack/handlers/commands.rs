@@ -1,6 +1,6 @@
 //! `/request-access` and `/access-admin`.
 
-use super::say;
+use super::{identity_admin, say};
 use crate::domain::{GrantDuration, Principal, ResourceId, SlackUserId};
 use crate::slack::context::SlackContext;
 use crate::slack::modals::{self, Prefill};
@@ -130,7 +130,14 @@ pub fn parse_channel(word: &str) -> Option<String> {
     ok.then(|| id.to_owned())
 }
 
-const ADMIN_USAGE: &str = "Usage:\n• `/access-admin reviewers add @person-or-@group [RESOURCE]`\n• `/access-admin reviewers remove @person-or-@group [RESOURCE]`\n• `/access-admin reviewers list [RESOURCE]`\n• `/access-admin channel #channel`\nWithout RESOURCE, reviewers review every resource.";
+const ADMIN_COMMANDS: &str = "Usage:\n• `/access-admin reviewers add @person-or-@group [RESOURCE]`\n• `/access-admin reviewers remove @person-or-@group [RESOURCE]`\n• `/access-admin reviewers list [RESOURCE]`\n• `/access-admin channel #channel`\n";
+
+fn admin_usage() -> String {
+    format!(
+        "{ADMIN_COMMANDS}{}\nWithout RESOURCE, reviewers review every resource.",
+        super::identity_admin::USAGE
+    )
+}
 
 pub async fn access_admin(ctx: &SlackContext, user: &SlackUserId, text: &str) -> Reply {
     let words: Vec<&str> = text.split_whitespace().collect();
@@ -138,7 +145,8 @@ pub async fn access_admin(ctx: &SlackContext, user: &SlackUserId, text: &str) ->
         ["reviewers", verb @ ("add" | "remove"), who, rest @ ..] if rest.len() <= 1 => {
             let Some(principal) = parse_principal(who) else {
                 return Reply::Ephemeral(format!(
-                    "`{who}` is not a person or a user group; mention them, like @maria or @data-reviewers.\n{ADMIN_USAGE}"
+                    "`{who}` is not a person or a user group; mention them, like @maria or @data-reviewers.\n{}",
+                    admin_usage()
                 ));
             };
             let scope = match rest.first() {
@@ -182,7 +190,10 @@ pub async fn access_admin(ctx: &SlackContext, user: &SlackUserId, text: &str) ->
             list_reviewers(ctx, user, rest.first().copied()).await
         }
         ["channel", channel] => change_channel(ctx, user, channel).await,
-        _ => ADMIN_USAGE.to_owned(),
+        ["identities", who] => identity_admin::show(ctx, user, who).await,
+        ["link", ..] => identity_admin::link(ctx, user, text).await,
+        ["unlink", who, connector] => identity_admin::unlink(ctx, user, who, connector).await,
+        _ => admin_usage(),
     };
     Reply::Ephemeral(reply)
 }

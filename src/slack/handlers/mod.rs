@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod events;
+pub mod identity_admin;
 pub mod interactions;
 
 use serde_json::Value;

@@ -6,6 +6,7 @@ pub mod audit_events;
 pub mod audit_head;
 pub mod grants;
 pub mod identities;
+pub mod identity_links;
 pub mod jobs;
 pub mod processed_events;
 pub mod requests;

@@ -9,7 +9,7 @@ use gatehouse::clock::ManualClock;
 use gatehouse::config::{Catalog, Config, Settings};
 use gatehouse::domain::SlackUserId;
 use gatehouse::store;
-use gatehouse::workflow::Workflow;
+use gatehouse::workflow::{Directory, NoGroups, Workflow};
 use gatehouse::{App, AppOptions};
 
 use super::db::TestDb;
@@ -74,9 +74,19 @@ impl TestApp {
     }
 
     pub async fn start_with(db: &TestDb, catalog: &str) -> TestApp {
+        Self::start_custom(db, catalog, FakePlatform::default(), Arc::new(NoGroups)).await
+    }
+
+    /// With a platform and a directory (group members, emails) of the test's making.
+    pub async fn start_custom(
+        db: &TestDb,
+        catalog: &str,
+        platform: FakePlatform,
+        directory: Arc<dyn Directory>,
+    ) -> TestApp {
         let clock = ManualClock::new(at(2026, 11, 28, 9, 0));
-        let platform = FakePlatform::default();
         let mut opts = AppOptions::new(Arc::new(platform.clone()));
+        opts.directory = directory;
         opts.clock = Arc::new(clock.clone());
         opts.background_worker = false;
         let app = App::start(config_for(db, catalog, &[]), opts)

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod db;
+pub mod pg;
 pub mod platform;
 pub mod roles;
 pub mod slack;

@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gatehouse::config::Resource;
+use gatehouse::domain::ConnectorId;
 use gatehouse::store::requests::Request;
-use gatehouse::workflow::{Applied, ExternalError, Provisioner};
+use gatehouse::workflow::{Applied, ExternalError, PlatformIdentity, Provisioner};
 
 #[derive(Default)]
 struct State {
@@ -19,6 +20,8 @@ struct State {
     revoke_calls: usize,
     /// Like a platform whose accounts cannot be derived from Slack: a reviewer must pick one.
     needs_identity: bool,
+    /// What the platform lists, once a test says (None: it cannot list, like `manual`).
+    identities: Option<Vec<PlatformIdentity>>,
 }
 
 #[derive(Clone, Default)]
@@ -60,6 +63,21 @@ impl FakePlatform {
         }
     }
 
+    /// The platform's users: (name, email).
+    pub fn set_users(&self, users: &[(&str, Option<&str>)]) {
+        self.state.lock().unwrap().identities = Some(
+            users
+                .iter()
+                .map(|(name, email)| PlatformIdentity {
+                    kind: "user".into(),
+                    id: (*name).into(),
+                    name: (*name).into(),
+                    email: email.map(str::to_owned),
+                })
+                .collect(),
+        );
+    }
+
     pub fn require_identity(&self) {
         self.state.lock().unwrap().needs_identity = true;
     }
@@ -74,6 +92,13 @@ impl FakePlatform {
 impl Provisioner for FakePlatform {
     fn needs_identity(&self, _resource: &Resource) -> bool {
         self.state.lock().unwrap().needs_identity
+    }
+
+    async fn list_identities(
+        &self,
+        _connector: &ConnectorId,
+    ) -> Result<Option<Vec<PlatformIdentity>>, ExternalError> {
+        Ok(self.state.lock().unwrap().identities.clone())
     }
 
     async fn grant(

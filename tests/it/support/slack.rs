@@ -14,7 +14,7 @@ use super::platform::FakePlatform;
 pub const CHANNEL: &str = "C0ACCESS";
 pub const BOT: &str = "U0BOT";
 
-fn person(id: &str, name: &str, tz: &str) -> UserSeed {
+pub fn person(id: &str, name: &str, tz: &str) -> UserSeed {
     UserSeed {
         id: id.into(),
         name: name.into(),

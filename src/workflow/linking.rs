@@ -1,0 +1,265 @@
+//! Which platform identity a Slack user is. An admin's link wins; otherwise a remembered link
+//! that still names a present user; otherwise one found now, by email among the synced users
+//! or by the connector's rule (e.g. the email's local part upper-cased), and remembered. When
+//! nothing is found, a reviewer picks, as before.
+
+use serde_json::json;
+
+use super::{Workflow, WorkflowError};
+use crate::audit::{self, Actor, Entry};
+use crate::config::ConnectorKind;
+use crate::domain::{ConnectorId, RequestId, SlackUserId, Status};
+use crate::store::{self, identities, links, links::Link, links::Method};
+
+/// What an admin sees of one person: their links and the access they hold now.
+#[derive(Debug, Clone)]
+pub struct PersonAccess {
+    pub links: Vec<Link>,
+    pub active: Vec<store::requests::Request>,
+}
+
+impl Workflow {
+    fn platform_connector(&self, name: &str) -> Result<ConnectorId, WorkflowError> {
+        let platform = |k: &ConnectorKind| !matches!(k, ConnectorKind::Manual);
+        let known = || {
+            self.catalog
+                .connectors
+                .values()
+                .filter(|c| platform(&c.kind))
+                .map(|c| c.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match ConnectorId::parse(name.trim()) {
+            Ok(id)
+                if self
+                    .catalog
+                    .connectors
+                    .get(&id)
+                    .is_some_and(|c| platform(&c.kind)) =>
+            {
+                Ok(id)
+            }
+            _ => Err(WorkflowError::UnknownConnector {
+                name: name.trim().to_owned(),
+                known: known(),
+            }),
+        }
+    }
+
+    /// The user's identity on the connector, finding and remembering one if it can.
+    pub async fn linked_identity(
+        &self,
+        user: &SlackUserId,
+        connector: &ConnectorId,
+    ) -> Result<Option<Link>, WorkflowError> {
+        let c = self.db.conn();
+        let existing = links::get(c, user.as_str(), connector.as_str()).await?;
+        if let Some(link) = &existing {
+            let present = !identities::users_named(c, connector.as_str(), &link.platform_id)
+                .await?
+                .is_empty();
+            // An admin's word stands even before a sync has seen the user.
+            if link.method == Method::Admin || present {
+                return Ok(existing);
+            }
+        }
+        let Some(config) = self.catalog.connectors.get(connector) else {
+            return Ok(None);
+        };
+        let Some(email) = self
+            .directory
+            .email_of(user)
+            .await
+            .map_err(WorkflowError::Directory)?
+        else {
+            return Ok(None);
+        };
+        let by_email = identities::users_with_email(c, connector.as_str(), &email).await?;
+        let found = if let [one] = by_email.as_slice() {
+            Some((one.platform_id.clone(), Method::Email))
+        } else if let Some(name) = config.link.derive(&email) {
+            let named = identities::users_named(c, connector.as_str(), &name).await?;
+            match named.as_slice() {
+                [one] => Some((one.platform_id.clone(), Method::Rule)),
+                // None, or ambiguous (one name on several MySQL hosts): a reviewer decides.
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let Some((platform_id, method)) = found else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let tx = self.db.begin().await?;
+        links::set(
+            &tx,
+            user.as_str(),
+            connector.as_str(),
+            &platform_id,
+            method,
+            None,
+            now,
+        )
+        .await?;
+        audit::record(
+            &tx,
+            now,
+            Entry {
+                actor: &Actor::System,
+                action: "identity_linked",
+                request: None,
+                details: json!({ "user": user, "connector": connector, "identity": platform_id, "method": method.as_str() }),
+            },
+        )
+        .await?;
+        self.commit(tx, false).await?;
+        Ok(links::get(self.db.conn(), user.as_str(), connector.as_str()).await?)
+    }
+
+    /// Settles an approved request's identity from the requester's link, if there is one.
+    /// Returns whether it did.
+    pub(super) async fn identity_from_link(
+        &self,
+        id: RequestId,
+        connector: &ConnectorId,
+    ) -> Result<bool, WorkflowError> {
+        let current = self.request(id).await?;
+        let Some(link) = self.linked_identity(&current.requester, connector).await? else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        let tx = self.db.begin().await?;
+        let current = self.load(&tx, id).await?;
+        if current.status != Status::Approved || current.identity.is_some() {
+            return Ok(false);
+        }
+        if !store::requests::set_identity(&tx, &current, &link.platform_id, now).await? {
+            return Err(WorkflowError::Conflict(id));
+        }
+        audit::record(
+            &tx,
+            now,
+            Entry {
+                actor: &Actor::System,
+                action: "identity_chosen",
+                request: Some(id),
+                details: json!({ "identity": link.platform_id, "linked_by": link.method.as_str() }),
+            },
+        )
+        .await?;
+        self.commit(tx, false).await?;
+        Ok(true)
+    }
+
+    /// An admin links a person to a platform user, replacing any link found automatically.
+    pub async fn link_identity(
+        &self,
+        by: &SlackUserId,
+        user: &SlackUserId,
+        connector: &str,
+        platform_id: &str,
+    ) -> Result<Link, WorkflowError> {
+        self.require_admin(by).await?;
+        let connector = self.platform_connector(connector)?;
+        let platform_id = platform_id.trim();
+        if platform_id.is_empty() || platform_id.len() > 255 {
+            return Err(WorkflowError::BadIdentity);
+        }
+        let c = self.db.conn();
+        // Once a connector has synced, only a user it listed can be linked: a typo would
+        // otherwise surface as a failed grant much later.
+        if identities::any_synced(c, connector.as_str()).await?
+            && identities::users_named(c, connector.as_str(), platform_id)
+                .await?
+                .is_empty()
+        {
+            let suggestions = identities::search(c, platform_id, 20)
+                .await?
+                .into_iter()
+                .filter(|i| i.connector_id == connector.as_str() && i.kind == "user")
+                .map(|i| i.platform_id)
+                .take(3)
+                .collect();
+            return Err(WorkflowError::UnknownIdentity {
+                connector: connector.to_string(),
+                identity: platform_id.to_owned(),
+                suggestions,
+            });
+        }
+        let now = self.clock.now();
+        let tx = self.db.begin().await?;
+        links::set(
+            &tx,
+            user.as_str(),
+            connector.as_str(),
+            platform_id,
+            Method::Admin,
+            Some(by.as_str()),
+            now,
+        )
+        .await?;
+        audit::record(
+            &tx,
+            now,
+            Entry {
+                actor: &Actor::User(by.clone()),
+                action: "identity_linked",
+                request: None,
+                details: json!({ "user": user, "connector": connector, "identity": platform_id, "method": "admin" }),
+            },
+        )
+        .await?;
+        self.commit(tx, false).await?;
+        links::get(self.db.conn(), user.as_str(), connector.as_str())
+            .await?
+            .ok_or(WorkflowError::Platform("the link was not stored".into()))
+    }
+
+    /// An admin removes a person's link; the next request finds one again or asks a reviewer.
+    pub async fn unlink_identity(
+        &self,
+        by: &SlackUserId,
+        user: &SlackUserId,
+        connector: &str,
+    ) -> Result<bool, WorkflowError> {
+        self.require_admin(by).await?;
+        let connector = self.platform_connector(connector)?;
+        let now = self.clock.now();
+        let tx = self.db.begin().await?;
+        let removed = links::remove(&tx, user.as_str(), connector.as_str()).await?;
+        if removed {
+            audit::record(
+                &tx,
+                now,
+                Entry {
+                    actor: &Actor::User(by.clone()),
+                    action: "identity_unlinked",
+                    request: None,
+                    details: json!({ "user": user, "connector": connector }),
+                },
+            )
+            .await?;
+        }
+        self.commit(tx, false).await?;
+        Ok(removed)
+    }
+
+    /// An admin looks at one person: links and current access.
+    pub async fn person_access(
+        &self,
+        by: &SlackUserId,
+        user: &SlackUserId,
+    ) -> Result<PersonAccess, WorkflowError> {
+        self.require_admin(by).await?;
+        let c = self.db.conn();
+        let links = links::of_user(c, user.as_str()).await?;
+        let active = store::requests::list_by_requester(c, user)
+            .await?
+            .into_iter()
+            .filter(|r| matches!(r.status, Status::Active | Status::Revoking))
+            .collect();
+        Ok(PersonAccess { links, active })
+    }
+}

@@ -1,0 +1,266 @@
+//! Linking Slack users to platform identities: by email among the synced users, by the
+//! connector's rule, or by an admin; remembered, audited, and used so that a reviewer's ✅ needs
+//! no picker.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use gatehouse::domain::{ConnectorId, GroupId, SlackUserId, Status};
+use gatehouse::store::links::Method;
+use gatehouse::workflow::{Directory, Submission, Via, WorkflowError};
+
+use crate::support::platform::FakePlatform;
+use crate::support::{TestApp, backends, u};
+
+/// Slack's users.info, as far as linking reads it: emails, and how often it was asked.
+#[derive(Default)]
+struct Emails {
+    by_user: HashMap<String, String>,
+    asked: Mutex<usize>,
+}
+
+#[async_trait::async_trait]
+impl Directory for Emails {
+    async fn members_of(&self, _group: &GroupId) -> Result<Vec<SlackUserId>, String> {
+        Ok(Vec::new())
+    }
+    async fn email_of(&self, user: &SlackUserId) -> Result<Option<String>, String> {
+        *self.asked.lock().unwrap() += 1;
+        Ok(self.by_user.get(user.as_str()).cloned())
+    }
+}
+
+fn catalog(link: &str) -> String {
+    format!(
+        r#"
+admins = ["UADA"]
+
+[connectors.wh]
+kind = "postgres"
+url = {{ env = "NEVER_RESOLVED_IN_THESE_TESTS" }}
+link = "{link}"
+
+[[resources]]
+id = "warehouse"
+name = "Warehouse"
+connector = "wh"
+grant = {{ role = "ANALYST" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#
+    )
+}
+
+async fn start(
+    db: &crate::support::TestDb,
+    link: &str,
+    emails: &[(&str, &str)],
+) -> (TestApp, Arc<Emails>) {
+    let platform = FakePlatform::default();
+    platform.require_identity();
+    platform.set_users(&[
+        ("MARIA", Some("Maria@Example.com")),
+        ("SAM", None),
+        ("DAVE.SMITH", None),
+    ]);
+    let directory = Arc::new(Emails {
+        by_user: emails
+            .iter()
+            .map(|(u, e)| (u.to_string(), e.to_string()))
+            .collect(),
+        ..Default::default()
+    });
+    let t = TestApp::start_custom(db, &catalog(link), platform, directory.clone()).await;
+    t.wf()
+        .sync_identities(&ConnectorId::parse("wh").unwrap())
+        .await
+        .unwrap();
+    (t, directory)
+}
+
+#[tokio::test]
+async fn an_email_match_links_once_and_is_remembered() {
+    for db in backends().await {
+        let (t, dir) = start(&db, "email", &[("UMARIA", "maria@example.com")]).await;
+        let wh = ConnectorId::parse("wh").unwrap();
+        let link = t
+            .wf()
+            .linked_identity(&u("UMARIA"), &wh)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (link.platform_id.as_str(), link.method),
+            ("MARIA", Method::Email)
+        );
+        let again = t
+            .wf()
+            .linked_identity(&u("UMARIA"), &wh)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.platform_id, "MARIA");
+        assert_eq!(
+            *dir.asked.lock().unwrap(),
+            1,
+            "a remembered link costs no Slack call"
+        );
+        // Nobody on the platform has Carl's email, and the rule is `email`: no link.
+        assert!(
+            t.wf()
+                .linked_identity(&u("UCARL"), &wh)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        t.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_rule_links_only_to_a_user_the_platform_listed() {
+    for db in backends().await {
+        let (t, _) = start(
+            &db,
+            "local-part-upper",
+            &[
+                ("UDAVE", "dave.smith@example.com"),
+                ("UCARL", "carl@example.com"),
+            ],
+        )
+        .await;
+        let wh = ConnectorId::parse("wh").unwrap();
+        let link = t
+            .wf()
+            .linked_identity(&u("UDAVE"), &wh)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (link.platform_id.as_str(), link.method),
+            ("DAVE.SMITH", Method::Rule)
+        );
+        assert!(
+            t.wf()
+                .linked_identity(&u("UCARL"), &wh)
+                .await
+                .unwrap()
+                .is_none(),
+            "CARL is not a platform user"
+        );
+        t.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_admin_link_wins_a_typo_is_refused_with_a_suggestion_and_unlinking_restores_the_match() {
+    for db in backends().await {
+        let (t, _) = start(&db, "email", &[("UMARIA", "maria@example.com")]).await;
+        let wh = ConnectorId::parse("wh").unwrap();
+        let err = t
+            .wf()
+            .link_identity(&u("UBOB"), &u("UMARIA"), "wh", "SAM")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, WorkflowError::NotAllowed(_)), "{err}");
+        let err = t
+            .wf()
+            .link_identity(&u("UADA"), &u("UMARIA"), "wh", "SA")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`wh` has no user `SA` (did you mean `SAM`?); run `gatehouse identities sync` if it is new"
+        );
+        let err = t
+            .wf()
+            .link_identity(&u("UADA"), &u("UMARIA"), "warehouse", "SAM")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "there is no platform connector `warehouse`; use one of: wh"
+        );
+
+        t.wf()
+            .link_identity(&u("UADA"), &u("UMARIA"), "wh", "SAM")
+            .await
+            .unwrap();
+        let link = t
+            .wf()
+            .linked_identity(&u("UMARIA"), &wh)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (link.platform_id.as_str(), link.method),
+            ("SAM", Method::Admin)
+        );
+        let seen = t
+            .wf()
+            .person_access(&u("UADA"), &u("UMARIA"))
+            .await
+            .unwrap();
+        assert_eq!(seen.links.len(), 1);
+        assert_eq!(seen.links[0].created_by.as_deref(), Some("UADA"));
+
+        assert!(
+            t.wf()
+                .unlink_identity(&u("UADA"), &u("UMARIA"), "wh")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !t.wf()
+                .unlink_identity(&u("UADA"), &u("UMARIA"), "wh")
+                .await
+                .unwrap()
+        );
+        let link = t
+            .wf()
+            .linked_identity(&u("UMARIA"), &wh)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(link.platform_id, "MARIA", "found by email again");
+        t.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_approved_request_is_granted_to_the_linked_identity_without_a_picker() {
+    for db in backends().await {
+        let (t, _) = start(&db, "email", &[("UMARIA", "maria@example.com")]).await;
+        let maria = u("UMARIA");
+        let r = t
+            .wf()
+            .submit(Submission {
+                requester: &maria,
+                resource: "warehouse",
+                duration: None,
+                reason: None,
+                identity: None,
+            })
+            .await
+            .unwrap();
+        t.wf()
+            .approve(r.id, &u("UBOB"), Via::Button, None)
+            .await
+            .unwrap();
+        t.run_jobs().await;
+        assert_eq!(t.wf().request(r.id).await.unwrap().status, Status::Active);
+        assert!(
+            t.platform.holds("MARIA", "ANALYST"),
+            "granted to the linked user"
+        );
+        let actions = t.audit_actions(r.id).await;
+        assert!(
+            actions.contains(&"identity_chosen".to_owned()),
+            "{actions:?}"
+        );
+        let seen = t.wf().person_access(&u("UADA"), &maria).await.unwrap();
+        assert_eq!(seen.active.len(), 1);
+        assert_eq!(seen.active[0].identity.as_deref(), Some("MARIA"));
+        t.stop().await;
+    }
+}

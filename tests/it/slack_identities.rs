@@ -1,0 +1,164 @@
+//! Identities in Slack, against the real PostgreSQL server: a requester whose email's local
+//! part names a server user is linked by the connector's rule, so the ✅ grants at once with no
+//! picker; admins see the link and the access, fix a link, and are told when they mistype.
+
+use chrono::Duration;
+use gatehouse::domain::Status;
+use slack_sim::SlackSim;
+
+use crate::support::TestDb;
+use crate::support::db::postgres_server;
+use crate::support::pg::{Roles, prefix};
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, workspace};
+
+async fn admin(t: &SlackTestApp, text: &str) -> String {
+    let ack = t
+        .sim
+        .slash_command("UADA", CHANNEL, "/access-admin", text)
+        .await
+        .unwrap();
+    ack.payload.unwrap()["text"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can_fix_the_link() {
+    let Some(url) = postgres_server(
+        "a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can_fix_the_link",
+    ) else {
+        return;
+    };
+    let p = prefix();
+    let (pat, other, analysts) = (
+        format!("{p}_pat"),
+        format!("{p}_other"),
+        format!("{p}_analysts"),
+    );
+    let mut roles = Roles::new(&url).await;
+    roles.make(&pat, true).await;
+    roles.make(&other, true).await;
+    roles.make(&analysts, false).await;
+    let catalog = format!(
+        r#"
+admins = ["UADA"]
+
+[connectors.warehouse]
+kind = "postgres"
+url = {{ env = "GATEHOUSE_TEST_POSTGRES_URL" }}
+link = "local-part-lower"
+
+[[resources]]
+id = "warehouse-analysts"
+name = "Warehouse analysts"
+connector = "warehouse"
+grant = {{ role = "{analysts}" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#
+    );
+    // Pat's Slack email is Pat.<prefix>… in mixed case; the rule lower-cases its local part.
+    let mut ws = workspace();
+    let mut seed = person("UPAT", "pat", "UTC");
+    seed.email = Some(format!("{}@example.com", pat.to_uppercase()));
+    ws.users.push(seed);
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(ws).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+    // The sync at start has listed the server's users.
+    eventually("the server's users synced", 30, || async {
+        t.app
+            .workflow()
+            .users_of(&gatehouse::domain::ConnectorId::parse("warehouse").unwrap())
+            .await
+            .ok()?
+            .contains(&pat)
+            .then_some(())
+    })
+    .await;
+
+    t.sim
+        .slash_command("UPAT", CHANNEL, "/request-access", "warehouse-analysts 2h")
+        .await
+        .unwrap();
+    let msg = t.request_message(1).await;
+    t.sim
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+        .await
+        .unwrap();
+    eventually("the grant, with no picker", 30, || async {
+        (t.status(1).await == Status::Active).then_some(())
+    })
+    .await;
+    assert!(
+        roles.member(&pat, &analysts).await,
+        "the server holds Pat's membership"
+    );
+
+    let shown = admin(&t, "identities <@UPAT>").await;
+    assert!(
+        shown.contains(&format!(
+            "`warehouse`: `{pat}` — derived by the connector's rule"
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("#1 `warehouse-analysts` as `{pat}` until")),
+        "{shown}"
+    );
+
+    let typo = admin(&t, &format!("link <@UPAT> warehouse {p}_pta")).await;
+    assert!(
+        typo.contains(&format!("`warehouse` has no user `{p}_pta`")),
+        "{typo}"
+    );
+    let wrong = admin(&t, "link <@UPAT> nowhere someone").await;
+    assert!(
+        wrong.contains("there is no platform connector `nowhere`; use one of: warehouse"),
+        "{wrong}"
+    );
+    let fixed = admin(&t, &format!("link <@UPAT> warehouse {other}")).await;
+    assert_eq!(
+        fixed,
+        format!(
+            "<@UPAT> is `{other}` on `warehouse` from now on; their next grants there go to that user."
+        )
+    );
+    assert!(
+        admin(&t, "identities <@UPAT>")
+            .await
+            .contains("set by <@UADA>")
+    );
+    let refused = t
+        .sim
+        .slash_command(
+            "UBOB",
+            CHANNEL,
+            "/access-admin",
+            &format!("link <@UPAT> warehouse {pat}"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !refused.payload.unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .contains("from now on"),
+        "only admins link"
+    );
+    assert_eq!(
+        admin(&t, "unlink <@UPAT> warehouse").await,
+        "<@UPAT> is no longer linked on `warehouse`."
+    );
+
+    t.clock.advance(Duration::hours(2));
+    t.run_jobs().await;
+    eventually("expiry", 30, || async {
+        (t.status(1).await == Status::Expired).then_some(())
+    })
+    .await;
+    assert!(
+        !roles.member(&pat, &analysts).await,
+        "the membership is gone"
+    );
+    t.stop().await;
+    roles.drop_all().await;
+}
