@@ -191,7 +191,7 @@ pub fn identity_search_form() -> Value {
 }
 
 /// What the search found, as the modal's next view.
-pub fn identity_results(query: &str, found: &[crate::store::identities::Identity]) -> Value {
+pub fn identity_results(query: &str, found: &[crate::workflow::FoundIdentity]) -> Value {
     let mut blocks = vec![json!({ "type": "section", "text": { "type": "mrkdwn",
         "text": format!("*{}* identit{} matching `{}`", found.len(), if found.len() == 1 { "y" } else { "ies" },
                         crate::slack::views::escape(query)) } })];
@@ -199,7 +199,14 @@ pub fn identity_results(query: &str, found: &[crate::store::identities::Identity
         blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn",
             "text": "Identities appear here once a connector has synced them." }] }));
     }
-    for i in found.iter().take(40) {
+    for f in found.iter().take(40) {
+        let i = &f.identity;
+        let linked = if f.linked.is_empty() {
+            String::new()
+        } else {
+            let people: Vec<String> = f.linked.iter().map(|u| format!("<@{u}>")).collect();
+            format!(" · linked to {}", people.join(", "))
+        };
         let missing = if i.missing_since.is_some() {
             " — _gone from the platform_"
         } else {
@@ -211,7 +218,7 @@ pub fn identity_results(query: &str, found: &[crate::store::identities::Identity
             .map(|e| format!(" · {}", crate::slack::views::escape(e)))
             .unwrap_or_default();
         blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!(
-            "*{}* ({} on `{}`)\n`{}`{email}{missing}",
+            "*{}* ({} on `{}`)\n`{}`{email}{linked}{missing}",
             crate::slack::views::escape(&i.name), i.kind, i.connector_id, crate::slack::views::escape(&i.platform_id)) } }));
     }
     json!({ "type": "modal", "callback_id": "identity_results", "title": plain("Identities"), "close": plain("Done"), "blocks": blocks })

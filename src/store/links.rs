@@ -124,3 +124,18 @@ pub async fn remove(c: &impl Conn, slack_user: &str, connector: &str) -> StoreRe
         .await?;
     Ok(res.rows_affected > 0)
 }
+
+/// The links to any of these platform ids (on any connector; callers match the connector).
+pub async fn to_identities(c: &impl Conn, platform_ids: &[String]) -> StoreResult<Vec<Link>> {
+    if platform_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(Entity::find()
+        .filter(Column::PlatformId.is_in(platform_ids.iter().cloned()))
+        .order_by_asc(Column::SlackUserId)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Link::from)
+        .collect())
+}

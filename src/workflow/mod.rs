@@ -33,6 +33,7 @@ pub use ports::{
     Applied, Audience, Directory, ExternalError, MessageRef, NoGroups, Notice, NoticeContext,
     Notifier, PlatformIdentity, Provisioner,
 };
+pub use queries::FoundIdentity;
 pub use requests::{Submission, Via};
 pub use reviewers::Scope;
 

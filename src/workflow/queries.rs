@@ -193,8 +193,41 @@ impl Workflow {
         &self,
         by: &SlackUserId,
         query: &str,
-    ) -> Result<Vec<store::identities::Identity>, WorkflowError> {
+    ) -> Result<Vec<FoundIdentity>, WorkflowError> {
         self.require_admin(by).await?;
-        Ok(store::identities::search(self.db.conn(), query, 50).await?)
+        let c = self.db.conn();
+        let found = store::identities::search(c, query, 50).await?;
+        let ids: Vec<String> = found.iter().map(|i| i.platform_id.clone()).collect();
+        let links = store::links::to_identities(c, &ids).await?;
+        Ok(found
+            .into_iter()
+            .map(|identity| {
+                let linked = links
+                    .iter()
+                    .filter(|l| {
+                        l.connector_id == identity.connector_id
+                            && l.platform_id == identity.platform_id
+                    })
+                    .map(|l| l.slack_user.clone())
+                    .collect();
+                FoundIdentity { identity, linked }
+            })
+            .collect())
     }
+
+    /// The requester's remembered link on a connector, without looking for a new one.
+    pub async fn link_of(
+        &self,
+        user: &SlackUserId,
+        connector: &crate::domain::ConnectorId,
+    ) -> Result<Option<store::links::Link>, WorkflowError> {
+        Ok(store::links::get(self.db.conn(), user.as_str(), connector.as_str()).await?)
+    }
+}
+
+/// An identity an admin searched for, with the Slack users linked to it.
+#[derive(Debug, Clone)]
+pub struct FoundIdentity {
+    pub identity: store::identities::Identity,
+    pub linked: Vec<String>,
 }

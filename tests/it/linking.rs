@@ -202,6 +202,13 @@ async fn an_admin_link_wins_a_typo_is_refused_with_a_suggestion_and_unlinking_re
             .await
             .unwrap();
         assert_eq!(seen.links.len(), 1);
+        let found = t.wf().search_identities(&u("UADA"), "sam").await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].linked,
+            ["UMARIA"],
+            "the browser shows who is linked"
+        );
         assert_eq!(seen.links[0].created_by.as_deref(), Some("UADA"));
 
         assert!(

@@ -476,7 +476,7 @@ async fn admins_search_the_identities_ingested_from_platforms() {
             .await
             .unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].platform_id, "50%_OFF");
+        assert_eq!(found[0].identity.platform_id, "50%_OFF");
         t.stop().await;
         db.close().await;
     }

@@ -207,15 +207,25 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 modals::deny_form(id.get())
             } else {
                 let request = ctx.workflow.request(id).await.ok();
-                let current = request.as_ref().and_then(|r| r.identity.clone());
-                let choices = match &request {
-                    Some(r) => ctx
+                let mut current = request.as_ref().and_then(|r| r.identity.clone());
+                let mut choices = Vec::new();
+                if let Some(r) = &request {
+                    choices = ctx
                         .workflow
                         .users_of(&r.connector)
                         .await
-                        .unwrap_or_default(),
-                    None => Vec::new(),
-                };
+                        .unwrap_or_default();
+                    // The requester's link, if any, is the reviewer's first suggestion.
+                    if current.is_none()
+                        && let Ok(Some(link)) =
+                            ctx.workflow.link_of(&r.requester, &r.connector).await
+                    {
+                        current = Some(link.platform_id);
+                    }
+                    if let Some(c) = current.as_ref().filter(|c| !choices.contains(c)) {
+                        choices.insert(0, c.clone());
+                    }
+                }
                 modals::picker_form(id.get(), current.as_deref(), &choices)
             };
             ctx.api
