@@ -10,6 +10,7 @@ mod support;
 
 mod audit_log;
 mod cli;
+mod hostile_names;
 mod jobs;
 mod lifecycle;
 mod linking;

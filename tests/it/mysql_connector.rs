@@ -6,96 +6,14 @@ use chrono::Duration;
 use gatehouse::connectors::mysql::MySql;
 use gatehouse::domain::Status;
 use slack_sim::SlackSim;
-use sqlx::mysql::MySqlPool;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use crate::support::TestDb;
 use crate::support::db::mariadb_server;
+use crate::support::mariadb::{Server, prefix, tick};
 use crate::support::roles::RoleOps;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
 use gatehouse::connectors::Connector;
-
-fn tick(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-/// Accounts and roles made for one test (names start with `gh_t`), dropped at the end.
-struct Server {
-    pool: MySqlPool,
-    users: Vec<String>,
-    roles: Vec<String>,
-}
-
-impl Server {
-    async fn new(url: &str) -> Server {
-        Server {
-            pool: MySqlPool::connect(url).await.unwrap(),
-            users: vec![],
-            roles: vec![],
-        }
-    }
-
-    async fn exec(&self, sql: String) {
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&self.pool)
-            .await
-            .unwrap();
-    }
-
-    async fn user(&mut self, name: &str) {
-        self.exec(format!("CREATE USER {}@'%'", tick(name))).await;
-        self.users.push(name.to_owned());
-    }
-
-    async fn role(&mut self, name: &str) {
-        self.exec(format!("CREATE ROLE {}", tick(name))).await;
-        self.roles.push(name.to_owned());
-    }
-
-    async fn has(&self, user: &str, role: &str) -> bool {
-        let n: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM mysql.roles_mapping WHERE User = ? AND Host = '%' AND Role = ?",
-        )
-        .bind(user)
-        .bind(role)
-        .fetch_one(&self.pool)
-        .await
-        .unwrap()
-        .get(0);
-        n > 0
-    }
-
-    async fn default_role(&self, user: &str) -> String {
-        let row = sqlx::query(
-            "SELECT CAST(default_role AS CHAR) FROM mysql.user WHERE User = ? AND Host = '%'",
-        )
-        .bind(user)
-        .fetch_one(&self.pool)
-        .await
-        .unwrap();
-        row.get::<Option<String>, _>(0).unwrap_or_default()
-    }
-
-    async fn drop_all(self) {
-        for u in &self.users {
-            let _ = sqlx::raw_sql(AssertSqlSafe(format!(
-                "DROP USER IF EXISTS {}@'%'",
-                tick(u)
-            )))
-            .execute(&self.pool)
-            .await;
-        }
-        for r in &self.roles {
-            let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE IF EXISTS {}", tick(r))))
-                .execute(&self.pool)
-                .await;
-        }
-    }
-}
-
-fn prefix() -> String {
-    format!("gh_t{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-}
 
 #[tokio::test]
 async fn a_role_is_granted_made_default_and_revoked_idempotently() {

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod db;
+pub mod mariadb;
 pub mod pg;
 pub mod platform;
 pub mod roles;
