@@ -4,7 +4,7 @@
 //! statements, change nothing but that one membership: a canary survives, and the server's
 //! roles and memberships afterwards are exactly the ones the test expects.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
 use gatehouse::connectors::mysql::MySql;
 use gatehouse::connectors::postgres::Postgres;
@@ -88,12 +88,12 @@ fn postgres_runs_only_the_grant_whatever_the_names() {
     });
     let role = format!("{p}_role");
     let n = Cell::new(0);
-    let cell = RefCell::new(roles);
+    let cell = tokio::sync::Mutex::new(roles);
     proptest!(config(), |(tail in hostile_name())| {
         n.set(n.get() + 1);
         let name = format!("{p}{}{tail}", n.get());
         rt.block_on(async {
-            let mut roles = cell.borrow_mut();
+            let mut roles = cell.lock().await;
             if name.len() > 63 {
                 let err = pg_conn.grant_role(&name, &role).await.unwrap_err();
                 prop_assert!(err.to_string().contains("longer than 63 bytes"), "{err}");
@@ -163,12 +163,12 @@ fn mariadb_runs_only_the_grant_whatever_the_names() {
         (server, MySql::new(&url).unwrap())
     });
     let n = Cell::new(0);
-    let cell = RefCell::new(server);
+    let cell = tokio::sync::Mutex::new(server);
     proptest!(config(), |(tail in hostile_name())| {
         n.set(n.get() + 1);
         let name = format!("{p}{}{tail}", n.get());
         rt.block_on(async {
-            let mut server = cell.borrow_mut();
+            let mut server = cell.lock().await;
             let chars = name.chars().count();
             if chars > 80 || name.ends_with(' ') {
                 let err = db.grant_role(&name, &role).await.unwrap_err().to_string();
