@@ -90,6 +90,46 @@ async fn an_approved_request_is_granted_then_revoked_at_expiry() {
 }
 
 #[tokio::test]
+async fn a_throttled_platform_is_asked_again_no_sooner_than_it_said() {
+    for db in backends().await {
+        let t = TestApp::start(&db).await;
+        let req = t
+            .wf()
+            .submit(submission(&u("UALICE"), "analytics-ro"))
+            .await
+            .unwrap();
+        t.wf()
+            .approve(req.id, &u("UBOB"), Via::Button, None)
+            .await
+            .unwrap();
+        t.platform.throttle_next(90);
+
+        assert_eq!(t.run_jobs().await, 1);
+        let job = &gatehouse::store::jobs::for_request(t.app.db().conn(), req.id.get())
+            .await
+            .unwrap()[0];
+        assert_eq!(job.last_error.as_deref(), Some("429 Too Many Requests"));
+        assert!(
+            job.run_at - t.clock.now() >= Duration::seconds(90),
+            "{}",
+            job.run_at
+        );
+        t.clock.advance(Duration::seconds(60));
+        t.run_jobs().await;
+        assert_eq!(
+            t.platform.calls().0,
+            1,
+            "not asked again within its Retry-After"
+        );
+        t.clock.advance(Duration::seconds(31));
+        t.run_jobs().await;
+        assert_eq!(t.wf().request(req.id).await.unwrap().status, Status::Active);
+        assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
+        t.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn a_platform_outage_is_retried_until_the_grant_lands() {
     for db in backends().await {
         let t = TestApp::start(&db).await;

@@ -63,6 +63,15 @@ impl FakePlatform {
         }
     }
 
+    /// The next call answers like HTTP 429 with `Retry-After: secs`.
+    pub fn throttle_next(&self, secs: u64) {
+        let e = gatehouse::connectors::ConnectorError::Throttled {
+            message: "429 Too Many Requests".into(),
+            retry_after: Some(Duration::from_secs(secs)),
+        };
+        self.state.lock().unwrap().failures.push_back(e.into());
+    }
+
     /// The platform's users: (name, email).
     pub fn set_users(&self, users: &[(&str, Option<&str>)]) {
         self.state.lock().unwrap().identities = Some(
