@@ -209,16 +209,29 @@ async fn sync_identities() -> anyhow::Result<ExitCode> {
     opts.background_worker = false;
     let app = App::start(config, opts).await?;
     let mut failed = false;
+    // On a terminal, a bar over the connectors with the one being listed; hidden otherwise.
+    let bar = indicatif::ProgressBar::new(connectors.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} connectors  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
     for c in &connectors {
-        match app.workflow().sync_identities(c).await {
-            Ok(Some(r)) => println!("{c}: {} identities, {} newly missing", r.seen, r.missing),
-            Ok(None) => println!("{c}: nothing to sync (this connector lists no identities)"),
+        bar.set_message(format!("listing `{c}`…"));
+        let line = match app.workflow().sync_identities(c).await {
+            Ok(Some(r)) => format!("{c}: {} identities, {} newly missing", r.seen, r.missing),
+            Ok(None) => format!("{c}: nothing to sync (this connector lists no identities)"),
             Err(e) => {
-                eprintln!("{c}: {e}");
                 failed = true;
+                bar.suspend(|| eprintln!("{c}: {e}"));
+                bar.inc(1);
+                continue;
             }
-        }
+        };
+        bar.suspend(|| println!("{line}"));
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     app.shutdown().await;
     Ok(if failed {
         ExitCode::FAILURE
