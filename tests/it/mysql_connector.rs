@@ -192,3 +192,55 @@ reason_required = false
     t.stop().await;
     server.drop_all().await;
 }
+
+#[tokio::test]
+async fn a_service_account_without_the_privilege_gets_the_servers_refusal_and_nothing_changes() {
+    let Some(url) = mariadb_server(
+        "a_service_account_without_the_privilege_gets_the_servers_refusal_and_nothing_changes",
+    ) else {
+        return;
+    };
+    let p = prefix();
+    let (alice, analysts, svc) = (
+        format!("{p}_alice"),
+        format!("{p}_analysts"),
+        format!("{p}_svc"),
+    );
+    let mut server = Server::new(&url).await;
+    server.user(&alice).await;
+    server.role(&analysts).await;
+    server.user(&svc).await;
+    server
+        .exec(format!(
+            "ALTER USER {}@'%' IDENTIFIED BY 'svc-pw'",
+            tick(&svc)
+        ))
+        .await;
+    // It may read the grant tables, so the checks pass; the GRANT is refused mid-way.
+    server
+        .exec(format!("GRANT SELECT ON mysql.* TO {}@'%'", tick(&svc)))
+        .await;
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let weak = MySql::new(&format!("{scheme}://{svc}:svc-pw@{host}")).unwrap();
+    let err = weak.grant_role(&alice, &analysts).await.unwrap_err();
+    assert!(
+        matches!(err, gatehouse::connectors::ConnectorError::Permanent(_)),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().to_lowercase().contains("denied"),
+        "the server's own words: {err}"
+    );
+    assert!(!err.to_string().contains("svc-pw"));
+    assert!(!server.has(&alice, &analysts).await);
+
+    let gone = MySql::new("mysql://nobody:secret-pw@127.0.0.1:1/none").unwrap();
+    let err = gone.grant_role(&alice, &analysts).await.unwrap_err();
+    assert!(
+        matches!(err, gatehouse::connectors::ConnectorError::Retryable(_)),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("secret-pw"), "{err}");
+    server.drop_all().await;
+}

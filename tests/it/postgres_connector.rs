@@ -294,3 +294,60 @@ async fn identities_sync_from_the_command_line_and_disappeared_ones_are_marked()
     );
     roles.drop_all().await;
 }
+
+/// `postgres://user:password@host…` for another login on the same server.
+fn as_login(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
+#[tokio::test]
+async fn a_service_account_without_the_privilege_gets_the_servers_refusal_and_nothing_changes() {
+    let Some(url) = postgres_server(
+        "a_service_account_without_the_privilege_gets_the_servers_refusal_and_nothing_changes",
+    ) else {
+        return;
+    };
+    let p = prefix();
+    let (alice, analysts, svc) = (
+        format!("{p}_alice"),
+        format!("{p}_analysts"),
+        format!("{p}_svc"),
+    );
+    let mut roles = Roles::new(&url).await;
+    roles.make(&alice, true).await;
+    roles.make(&analysts, false).await;
+    roles.make(&svc, true).await;
+    roles
+        .admin
+        .execute_unprepared(&format!("ALTER ROLE {} PASSWORD 'svc-pw'", quoted(&svc)))
+        .await
+        .unwrap();
+    // Checks pass (anyone may read pg_roles); the GRANT itself is refused mid-way.
+    let weak = Postgres::new(&as_login(&url, &svc, "svc-pw")).unwrap();
+    let err = weak.grant_role(&alice, &analysts).await.unwrap_err();
+    assert!(
+        matches!(err, gatehouse::connectors::ConnectorError::Permanent(_)),
+        "{err:?}"
+    );
+    // PostgreSQL 15 and 16 word it differently.
+    let words = err.to_string();
+    assert!(
+        words.contains("must have admin option on role")
+            || words.contains("permission denied to grant role"),
+        "the server's own words: {words}"
+    );
+    assert!(!err.to_string().contains("svc-pw"));
+    assert!(!roles.member(&alice, &analysts).await);
+
+    // A server that does not answer is worth trying again later.
+    let gone = Postgres::new("postgres://nobody:secret-pw@127.0.0.1:1/none").unwrap();
+    let err = gone.grant_role(&alice, &analysts).await.unwrap_err();
+    assert!(
+        matches!(err, gatehouse::connectors::ConnectorError::Retryable(_)),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("secret-pw"), "{err}");
+    roles.drop_all().await;
+}
