@@ -658,6 +658,19 @@ connector = "pg"
     }
 
     #[test]
+    fn the_connectors_example_is_valid_and_shows_every_kind() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/connectors.toml");
+        let c = Catalog::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let kinds: BTreeSet<&str> = c.connectors.values().map(|c| c.kind.name()).collect();
+        assert_eq!(
+            kinds,
+            BTreeSet::from(["manual", "mysql", "postgres", "redshift", "snowflake"])
+        );
+        let used: BTreeSet<&str> = c.resources.iter().map(|r| r.connector.as_str()).collect();
+        assert_eq!(used.len(), c.connectors.len(), "a resource for each connector");
+    }
+
+    #[test]
     fn a_missing_file_says_what_to_do() {
         let err = Catalog::load(Path::new("/nonexistent/gatehouse.toml"))
             .unwrap_err()
