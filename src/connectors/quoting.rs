@@ -16,10 +16,30 @@ pub enum BadName {
     TrailingSpace,
 }
 
-/// PostgreSQL (and Redshift): `"name"` with `"` doubled; at most 63 bytes (NAMEDATALEN - 1).
+/// PostgreSQL: `"name"` with `"` doubled; at most 63 bytes (NAMEDATALEN - 1).
 pub fn postgres(name: &str) -> Result<String, BadName> {
     check(name, 63)?;
     Ok(format!("\"{}\"", name.replace('"', "\"\"")))
+}
+
+/// Redshift: identifiers are at most 127 bytes, and ASCII letters are folded to lower case even
+/// inside double quotes (unless the cluster turns on `enable_case_sensitive_identifier`), so a
+/// name means the same as its lower-cased form.
+pub const REDSHIFT_MAX: usize = 127;
+
+/// The form Redshift stores a name in: ASCII letters lower-cased, everything else as it is.
+/// Compare names from Redshift's catalogs with this, never with the name as typed.
+pub fn redshift_folded(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// Redshift: `"name"` with `"` doubled, folded as Redshift folds it, at most 127 bytes.
+pub fn redshift(name: &str) -> Result<String, BadName> {
+    check(name, REDSHIFT_MAX)?;
+    Ok(format!(
+        "\"{}\"",
+        redshift_folded(name).replace('"', "\"\"")
+    ))
 }
 
 /// MySQL and MariaDB: `` `name` `` with `` ` `` doubled (never `'…'`, whose backslash escapes
@@ -80,6 +100,30 @@ mod tests {
         assert!(mysql(&"a".repeat(81), 80).is_err());
     }
 
+    #[test]
+    fn redshift_names_are_quoted_folded_and_kept_to_127_bytes() {
+        assert_eq!(redshift("analyst_ro").unwrap(), "\"analyst_ro\"");
+        assert_eq!(redshift("Analyst_RO").unwrap(), "\"analyst_ro\"");
+        // Only ASCII letters fold; other letters are kept as they are.
+        assert_eq!(redshift("ÉQUIPE_Ü").unwrap(), "\"Équipe_Ü\"");
+        assert_eq!(
+            redshift("A\"; DROP TABLE x; --").unwrap(),
+            "\"a\"\"; drop table x; --\""
+        );
+        assert_eq!(redshift(""), Err(BadName::Empty));
+        assert_eq!(redshift("a\nb"), Err(BadName::Control));
+        assert!(redshift(&"a".repeat(127)).is_ok());
+        assert!(matches!(
+            redshift(&"a".repeat(128)),
+            Err(BadName::TooLong(_, 127))
+        ));
+        // Bytes, not characters: 64 two-byte letters are 128 bytes.
+        assert!(matches!(
+            redshift(&"é".repeat(64)),
+            Err(BadName::TooLong(_, 127))
+        ));
+    }
+
     proptest! {
         #[test]
         fn a_backticked_name_is_always_one_identifier(name in "\\PC{0,40}") {
@@ -99,6 +143,21 @@ mod tests {
                 let inner = &q[1..q.len() - 1];
                 prop_assert_eq!(inner.replace("\"\"", ""), name.replace('"', ""));
                 prop_assert!(!inner.replace("\"\"", "").contains('"'));
+            }
+        }
+
+        /// The Redshift form is one identifier too, and reads back as the folded name.
+        #[test]
+        fn a_redshift_name_is_always_one_identifier(name in "\\PC{0,140}") {
+            match redshift(&name) {
+                Ok(q) => {
+                    prop_assert!(q.starts_with('"') && q.ends_with('"') && q.len() >= 3);
+                    let inner = &q[1..q.len() - 1];
+                    prop_assert!(!inner.replace("\"\"", "").contains('"'));
+                    prop_assert_eq!(inner.replace("\"\"", "\""), redshift_folded(&name));
+                    prop_assert!(!inner.chars().any(|c| c.is_ascii_uppercase()));
+                }
+                Err(_) => prop_assert!(name.is_empty() || name.len() > REDSHIFT_MAX),
             }
         }
     }
