@@ -7,6 +7,7 @@
 pub mod mysql;
 pub mod postgres;
 pub mod quoting;
+pub mod redshift;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -206,7 +207,11 @@ fn build(
             let url = url.resolve(lookup)?;
             Box::new(mysql::MySql::new(url.expose()).map_err(|e| e.to_string())?)
         }
-        ConnectorKind::Redshift { .. } | ConnectorKind::Snowflake(_) => {
+        ConnectorKind::Redshift { url } => {
+            let url = url.resolve(lookup)?;
+            Box::new(redshift::Redshift::new(url.expose()).map_err(|e| e.to_string())?)
+        }
+        ConnectorKind::Snowflake(_) => {
             return Err(format!("the {} connector is not built yet", kind.name()));
         }
     }))

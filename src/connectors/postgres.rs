@@ -13,6 +13,12 @@ pub struct Postgres {
 }
 
 fn classify(e: sqlx::Error) -> ConnectorError {
+    classify_wire(e, "PostgreSQL")
+}
+
+/// Classes an error from a server speaking PostgreSQL's wire protocol (PostgreSQL, Redshift):
+/// the server's own message, and whether trying again can help. Never the URL or password.
+pub(super) fn classify_wire(e: sqlx::Error, platform: &str) -> ConnectorError {
     match &e {
         sqlx::Error::Database(db) => match db.code().as_deref() {
             // Serialization failures, deadlocks, lock timeouts, too many connections: try again.
@@ -24,7 +30,7 @@ fn classify(e: sqlx::Error) -> ConnectorError {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::Tls(_) => ConnectorError::Retryable(format!("cannot reach PostgreSQL: {e}")),
+        | sqlx::Error::Tls(_) => ConnectorError::Retryable(format!("cannot reach {platform}: {e}")),
         _ => ConnectorError::Permanent(e.to_string()),
     }
 }

@@ -1,0 +1,284 @@
+//! Amazon Redshift over the PostgreSQL wire protocol: the unit of access is an RBAC role
+//! (`GRANT ROLE "r" TO "u"`) or a legacy group (`ALTER GROUP "g" ADD USER "u"`). Memberships are
+//! read from Redshift's catalogs (`svv_user_grants`, `pg_group`) before and after each change.
+//! Names are folded to lower case as Redshift folds them, in statements and in checks alike.
+//! This module owns the connection and the calls; `sql` owns the words sent.
+
+mod sql;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Row};
+
+use super::postgres::classify_wire;
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, quoting};
+use crate::domain::Unit;
+
+/// Names read from each catalog per query; a large cluster is read in pages of this many.
+pub const PAGE_SIZE: usize = 1000;
+
+/// Redshift refuses a connection that sets `extra_float_digits` above 2 (FATAL 22023), so it is
+/// set here, whatever the driver's default.
+pub const EXTRA_FLOAT_DIGITS: i8 = 2;
+
+/// How long a call waits for a free connection before it gives up (and may be retried).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Redshift {
+    pool: PgPool,
+    page_size: usize,
+}
+
+/// What a unit names on Redshift.
+enum Target<'u> {
+    Role(&'u str),
+    Group(&'u str),
+}
+
+fn target(unit: &Unit) -> Result<Target<'_>, ConnectorError> {
+    match unit {
+        Unit::Role { role } => Ok(Target::Role(role)),
+        Unit::Group { group } => Ok(Target::Group(group)),
+        other => Err(ConnectorError::Permanent(format!(
+            "Redshift grants roles and groups, not a {}; write grant = {{ role = \"…\" }} or grant = {{ group = \"…\" }}",
+            other.kind().word()
+        ))),
+    }
+}
+
+fn classify(e: sqlx::Error) -> ConnectorError {
+    // Redshift reports a serializable isolation violation as error 1023, which a retry clears.
+    if let sqlx::Error::Database(db) = &e
+        && (db.message().starts_with("1023")
+            || db.message().contains("Serializable isolation violation"))
+    {
+        return ConnectorError::Retryable(db.message().to_owned());
+    }
+    classify_wire(e, "Redshift")
+}
+
+/// The connection options for `url` (`postgres://user:password@host:5439/db?sslmode=require`),
+/// made acceptable to Redshift. A bad URL is reported without the URL, which holds the password.
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, ConnectorError> {
+    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
+        ConnectorError::Permanent(format!(
+            "unusable Redshift URL: {}",
+            e.to_string().replace(url, "***")
+        ))
+    })?;
+    Ok(options.extra_float_digits(EXTRA_FLOAT_DIGITS))
+}
+
+impl Redshift {
+    /// A small lazy pool: nothing connects until the first call.
+    pub fn new(url: &str) -> Result<Self, ConnectorError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(connect_options(url)?);
+        Ok(Redshift {
+            pool,
+            page_size: PAGE_SIZE,
+        })
+    }
+
+    /// Reads identities in pages of `size` names (at least 1) instead of [`PAGE_SIZE`].
+    pub fn with_page_size(mut self, size: usize) -> Self {
+        self.page_size = size.max(1);
+        self
+    }
+
+    /// A `SELECT COUNT(*)` with bound names.
+    async fn count(&self, query: &'static str, names: &[&str]) -> Result<i64, ConnectorError> {
+        let mut q = sqlx::query(query);
+        for name in names {
+            q = q.bind(*name);
+        }
+        q.fetch_one(&self.pool)
+            .await
+            .map_err(classify)?
+            .try_get::<i64, _>(0)
+            .map_err(classify)
+    }
+
+    /// Refuses a change for a name the cluster does not know, saying which.
+    async fn must_exist(
+        &self,
+        query: &'static str,
+        what: &str,
+        name: &str,
+    ) -> Result<(), ConnectorError> {
+        if self.count(query, &[name]).await? == 0 {
+            return Err(ConnectorError::Permanent(format!(
+                "there is no {what} named `{name}` on the Redshift cluster"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The roles `user` is granted that carry `role` (one level down).
+    async fn role_through(&self, user: &str, role: &str) -> Result<Vec<String>, ConnectorError> {
+        let rows = sqlx::query(sql::ROLE_THROUGH)
+            .bind(user)
+            .bind(role)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map(|p| format!("role `{p}`")))
+            .collect::<Result<_, _>>()
+            .map_err(classify)
+    }
+
+    /// Runs one statement built by `sql` (every name quoted by `quoting::redshift`).
+    async fn run(&self, statement: String) -> Result<String, ConnectorError> {
+        sqlx::raw_sql(AssertSqlSafe(statement.clone()))
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(statement)
+    }
+
+    /// Every name in one catalog, page after page.
+    async fn list(&self, listing: sql::Listing) -> Result<Vec<String>, ConnectorError> {
+        let mut names: Vec<String> = Vec::new();
+        loop {
+            let page = listing.page(!names.is_empty(), self.page_size);
+            let mut q = sqlx::query(AssertSqlSafe(page));
+            if let Some(last) = names.last() {
+                q = q.bind(last.clone());
+            }
+            let rows = q.fetch_all(&self.pool).await.map_err(classify)?;
+            let got = rows.len();
+            for row in rows {
+                names.push(row.try_get::<String, _>(0).map_err(classify)?);
+            }
+            if got < self.page_size {
+                return Ok(names);
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for Redshift {
+    /// A round trip to the cluster, bounded to 2 s.
+    async fn ping(&self) -> Result<(), ConnectorError> {
+        let probe = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(Duration::from_secs(2), probe).await {
+            Ok(result) => result.map(drop).map_err(classify),
+            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
+        }
+    }
+
+    /// Users (`pg_user`), roles (`svv_roles`) and groups (`pg_group`), each read in pages.
+    async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        let mut all = Vec::new();
+        for listing in sql::LISTINGS {
+            for name in self.list(listing).await? {
+                all.push(PlatformIdentity {
+                    kind: listing.kind.into(),
+                    id: name.clone(),
+                    name,
+                    email: None,
+                });
+            }
+        }
+        Ok(all)
+    }
+
+    async fn check(&self, user: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        let user = quoting::redshift_folded(user);
+        Ok(match target(unit)? {
+            Target::Role(role) => {
+                let role = quoting::redshift_folded(role);
+                Holding {
+                    direct: self.count(sql::HAS_ROLE, &[&user, &role]).await? > 0,
+                    through: self.role_through(&user, &role).await?,
+                }
+            }
+            Target::Group(group) => {
+                let group = quoting::redshift_folded(group);
+                Holding {
+                    direct: self.count(sql::IN_GROUP, &[&group, &user]).await? > 0,
+                    through: Vec::new(),
+                }
+            }
+        })
+    }
+
+    async fn add(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let (statement, exists, what, name) = match target(unit)? {
+            Target::Role(role) => (sql::grant_role(role, user)?, sql::ROLE_EXISTS, "role", role),
+            Target::Group(group) => (
+                sql::add_to_group(group, user)?,
+                sql::GROUP_EXISTS,
+                "group",
+                group,
+            ),
+        };
+        self.must_exist(sql::USER_EXISTS, "user", &quoting::redshift_folded(user))
+            .await?;
+        self.must_exist(exists, what, &quoting::redshift_folded(name))
+            .await?;
+        self.run(statement).await
+    }
+
+    async fn remove(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let statement = match target(unit)? {
+            Target::Role(role) => sql::revoke_role(role, user)?,
+            Target::Group(group) => sql::drop_from_group(group, user)?,
+        };
+        self.run(statement).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Redshift rejects sqlx's historical `extra_float_digits=3`; the options we build carry 2,
+    /// and keep what the URL says.
+    #[test]
+    fn the_connection_options_carry_an_extra_float_digits_redshift_accepts() {
+        let options = connect_options(
+            "postgres://gatehouse:pw@example.redshift.amazonaws.com:5439/dev?sslmode=require",
+        )
+        .unwrap();
+        let shown = format!("{options:?}");
+        assert!(shown.contains("extra_float_digits: Some(\"2\")"), "{shown}");
+        assert_eq!(options.get_port(), 5439);
+        assert_eq!(options.get_username(), "gatehouse");
+        assert_eq!(options.get_database(), Some("dev"));
+        assert!(matches!(
+            options.get_ssl_mode(),
+            sqlx::postgres::PgSslMode::Require
+        ));
+    }
+
+    #[test]
+    fn a_bad_url_is_refused_without_showing_it() {
+        let url = "postgres://gatehouse:s3cret@host:notaport/dev";
+        let Err(err) = connect_options(url) else {
+            panic!("a port that is not a number is refused");
+        };
+        let text = err.to_string();
+        assert!(text.starts_with("unusable Redshift URL"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+
+    #[test]
+    fn only_roles_and_groups_are_units_here() {
+        let task = Unit::Task {
+            task: "add to the sheet".into(),
+        };
+        let Err(err) = target(&task) else {
+            panic!("a task is not a Redshift unit");
+        };
+        assert!(
+            err.to_string()
+                .contains("Redshift grants roles and groups, not a task")
+        );
+    }
+}
