@@ -47,6 +47,13 @@ fn target(unit: &Unit) -> Result<Target<'_>, ConnectorError> {
     }
 }
 
+/// A name as Redshift stores it, for comparing with its catalogs; a name that could not be an
+/// identifier is refused before it reaches any query, bound or not.
+fn stored(name: &str) -> Result<String, ConnectorError> {
+    quoting::redshift(name)?;
+    Ok(quoting::redshift_folded(name))
+}
+
 fn classify(e: sqlx::Error) -> ConnectorError {
     // Redshift reports a serializable isolation violation as error 1023, which a retry clears.
     if let sqlx::Error::Database(db) = &e
@@ -189,17 +196,17 @@ impl Connector for Redshift {
     }
 
     async fn check(&self, user: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
-        let user = quoting::redshift_folded(user);
+        let user = stored(user)?;
         Ok(match target(unit)? {
             Target::Role(role) => {
-                let role = quoting::redshift_folded(role);
+                let role = stored(role)?;
                 Holding {
                     direct: self.count(sql::HAS_ROLE, &[&user, &role]).await? > 0,
                     through: self.role_through(&user, &role).await?,
                 }
             }
             Target::Group(group) => {
-                let group = quoting::redshift_folded(group);
+                let group = stored(group)?;
                 Holding {
                     direct: self.count(sql::IN_GROUP, &[&group, &user]).await? > 0,
                     through: Vec::new(),
@@ -218,10 +225,9 @@ impl Connector for Redshift {
                 group,
             ),
         };
-        self.must_exist(sql::USER_EXISTS, "user", &quoting::redshift_folded(user))
+        self.must_exist(sql::USER_EXISTS, "user", &stored(user)?)
             .await?;
-        self.must_exist(exists, what, &quoting::redshift_folded(name))
-            .await?;
+        self.must_exist(exists, what, &stored(name)?).await?;
         self.run(statement).await
     }
 
