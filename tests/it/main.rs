@@ -18,6 +18,7 @@ mod manifest;
 mod mysql_connector;
 mod postgres_connector;
 mod properties;
+mod redshift_connector;
 mod requests;
 mod serve;
 mod slack_admin;

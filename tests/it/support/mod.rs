@@ -5,6 +5,7 @@ pub mod db;
 pub mod mariadb;
 pub mod pg;
 pub mod platform;
+pub mod redshift;
 pub mod roles;
 pub mod slack;
 

@@ -1,0 +1,437 @@
+//! The Redshift connector against the machine's real PostgreSQL server, standing in for a
+//! cluster. Each test makes a schema of its own holding views named like Redshift's system views
+//! (`svv_user_grants`, `svv_roles`, `svv_role_grants`) over `pg_roles` and `pg_auth_members`,
+//! and connects with that schema first on the search_path; `pg_user` and `pg_group` are
+//! PostgreSQL's own (users are login roles, groups the others).
+//!
+//! What runs for real: the **group** unit (`ALTER GROUP … ADD USER` / `DROP USER` is valid
+//! PostgreSQL) is granted, checked and revoked on the server, hostile names included, and a
+//! whole request goes through Slack to the server and back. For the **role** unit, PostgreSQL
+//! does not accept Redshift's `GRANT ROLE "r" TO "u"` / `REVOKE ROLE "r" FROM "u"`: here only
+//! its checks (through the views), its refusals of unknown names, and the listing run on the
+//! server; the grant and revoke statements are tested as exact SQL strings by the unit tests in
+//! `src/connectors/redshift/sql.rs`. Roles made here are dropped at the end of each test.
+
+use chrono::Duration;
+use gatehouse::connectors::redshift;
+use gatehouse::connectors::{self, Connector, ConnectorError};
+use gatehouse::domain::{Status, Unit};
+use slack_sim::SlackSim;
+use sqlx::Connection;
+
+use crate::support::TestDb;
+use crate::support::db::postgres_server;
+use crate::support::redshift::{Stage, quoted};
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
+
+fn group(name: &str) -> Unit {
+    Unit::Group {
+        group: name.to_owned(),
+    }
+}
+
+fn role(name: &str) -> Unit {
+    Unit::Role {
+        role: name.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_group_membership_is_granted_checked_and_revoked_idempotently() {
+    let Some(server) =
+        postgres_server("a_group_membership_is_granted_checked_and_revoked_idempotently")
+    else {
+        return;
+    };
+    let mut s = Stage::new(&server).await;
+    let p = s.p.clone();
+    let alice = s.user(&format!("{p}_alice")).await;
+    let analysts = s.group(&format!("{p}_analysts")).await;
+    let rs = s.connector();
+    let unit = group(&analysts);
+
+    let before = rs.check(&alice, &unit).await.unwrap();
+    assert!(!before.held(), "{before:?}");
+    assert_eq!(
+        connectors::grant(&rs, &alice, &unit).await.unwrap(),
+        format!("ALTER GROUP \"{analysts}\" ADD USER \"{alice}\"")
+    );
+    assert_eq!(s.members(&analysts).await, vec![alice.clone()]);
+    assert_eq!(
+        connectors::grant(&rs, &alice, &unit).await.unwrap(),
+        "already held"
+    );
+    let now = rs.check(&alice, &unit).await.unwrap();
+    assert!(now.direct && now.through.is_empty(), "{now:?}");
+    // Redshift folds names, so the same membership answers to any case.
+    assert!(
+        rs.check(&alice.to_uppercase(), &group(&analysts.to_uppercase()))
+            .await
+            .unwrap()
+            .direct
+    );
+
+    assert_eq!(
+        connectors::revoke(&rs, &alice, &unit).await.unwrap(),
+        format!("ALTER GROUP \"{analysts}\" DROP USER \"{alice}\"")
+    );
+    assert!(s.members(&analysts).await.is_empty());
+    assert_eq!(
+        connectors::revoke(&rs, &alice, &unit).await.unwrap(),
+        "already absent"
+    );
+    assert!(!rs.check(&alice, &unit).await.unwrap().held());
+    s.drop_all().await;
+}
+
+#[tokio::test]
+async fn unknown_users_groups_and_roles_are_refused_before_any_change() {
+    let Some(server) =
+        postgres_server("unknown_users_groups_and_roles_are_refused_before_any_change")
+    else {
+        return;
+    };
+    let mut s = Stage::new(&server).await;
+    let p = s.p.clone();
+    let alice = s.user(&format!("{p}_alice")).await;
+    let analysts = s.group(&format!("{p}_analysts")).await;
+    let reader = s.group(&format!("{p}_role_reader")).await;
+    let rs = s.connector();
+
+    let nobody = format!("{p}_nobody");
+    let err = connectors::grant(&rs, &nobody, &group(&analysts))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(format!(
+            "there is no user named `{nobody}` on the Redshift cluster"
+        ))
+    );
+    let err = connectors::grant(&rs, &alice, &group(&format!("{p}_nogroup")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(format!(
+            "there is no group named `{p}_nogroup` on the Redshift cluster"
+        ))
+    );
+    // The role path looks the role up in svv_roles before it would run GRANT ROLE.
+    let err = connectors::grant(&rs, &alice, &role(&format!("{p}_role_nope")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(format!(
+            "there is no role named `{p}_role_nope` on the Redshift cluster"
+        ))
+    );
+    // A role that exists passes the checks and reaches the server with Redshift's GRANT ROLE,
+    // which PostgreSQL refuses: its own words come back as a permanent error.
+    let err = connectors::grant(&rs, &alice, &role(&reader))
+        .await
+        .unwrap_err();
+    match err {
+        ConnectorError::Permanent(m) => assert!(m.contains("syntax error"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.members(&analysts).await.is_empty());
+    assert!(s.members(&reader).await.is_empty());
+    s.drop_all().await;
+}
+
+#[tokio::test]
+async fn role_checks_read_svv_user_grants_and_one_level_of_svv_role_grants() {
+    let Some(server) =
+        postgres_server("role_checks_read_svv_user_grants_and_one_level_of_svv_role_grants")
+    else {
+        return;
+    };
+    let mut s = Stage::new(&server).await;
+    let p = s.p.clone();
+    let alice = s.user(&format!("{p}_alice")).await;
+    let reader = s.group(&format!("{p}_role_reader")).await;
+    let team = s.group(&format!("{p}_role_team")).await;
+    let rs = s.connector();
+
+    assert_eq!(
+        rs.check(&alice, &role(&reader)).await.unwrap(),
+        connectors::Holding::default()
+    );
+    // What GRANT ROLE would leave in svv_user_grants, made the PostgreSQL way.
+    s.exec(format!("GRANT {} TO {}", quoted(&reader), quoted(&alice)))
+        .await;
+    let direct = rs.check(&alice, &role(&reader)).await.unwrap();
+    assert!(direct.direct && direct.through.is_empty(), "{direct:?}");
+    assert!(
+        rs.check(&alice.to_uppercase(), &role(&reader.to_uppercase()))
+            .await
+            .unwrap()
+            .direct,
+        "names are compared as Redshift folds them"
+    );
+    // A direct grant is Gatehouse's to revoke: revoke() reaches REVOKE ROLE, which PostgreSQL
+    // refuses; the re-check never claims success.
+    assert!(
+        connectors::revoke(&rs, &alice, &role(&reader))
+            .await
+            .is_err()
+    );
+    assert_eq!(s.members(&reader).await, vec![alice.clone()]);
+
+    // Held through another role only: not direct, and named.
+    s.exec(format!(
+        "REVOKE {} FROM {}",
+        quoted(&reader),
+        quoted(&alice)
+    ))
+    .await;
+    s.exec(format!("GRANT {} TO {}", quoted(&reader), quoted(&team)))
+        .await;
+    s.exec(format!("GRANT {} TO {}", quoted(&team), quoted(&alice)))
+        .await;
+    let through = rs.check(&alice, &role(&reader)).await.unwrap();
+    assert!(!through.direct, "{through:?}");
+    assert_eq!(through.through, vec![format!("role `{team}`")]);
+    assert_eq!(
+        connectors::revoke(&rs, &alice, &role(&reader))
+            .await
+            .unwrap(),
+        "already absent",
+        "access held through another role is not Gatehouse's to take"
+    );
+    s.drop_all().await;
+}
+
+#[tokio::test]
+async fn users_roles_and_groups_are_listed_across_several_pages() {
+    let Some(server) = postgres_server("users_roles_and_groups_are_listed_across_several_pages")
+    else {
+        return;
+    };
+    let mut s = Stage::new(&server).await;
+    let p = s.p.clone();
+    let mut users = Vec::new();
+    let mut roles = Vec::new();
+    let mut groups = Vec::new();
+    for i in 1..=3 {
+        users.push(s.user(&format!("{p}_user{i}")).await);
+        roles.push(s.group(&format!("{p}_role{i}")).await);
+        groups.push(s.group(&format!("{p}_group{i}")).await);
+    }
+    let listed = s
+        .connector()
+        .with_page_size(2)
+        .list_identities()
+        .await
+        .unwrap();
+    let of = |kind: &str| -> Vec<String> {
+        listed
+            .iter()
+            .filter(|i| i.kind == kind && i.id.starts_with(&p))
+            .map(|i| i.id.clone())
+            .collect()
+    };
+    assert_eq!(of("user"), users, "three users, read two at a time");
+    assert_eq!(of("role"), roles, "svv_roles holds exactly our roles");
+    // pg_group holds every non-login role: our groups and (on PostgreSQL) our roles too.
+    let mut all_groups = groups.clone();
+    all_groups.extend(roles.iter().cloned());
+    all_groups.sort();
+    assert_eq!(of("group"), all_groups);
+    // Pages never repeat a name (nor skip one: ours are all there, above).
+    let distinct: std::collections::BTreeSet<(&str, &str)> = listed
+        .iter()
+        .map(|i| (i.kind.as_str(), i.id.as_str()))
+        .collect();
+    assert_eq!(distinct.len(), listed.len());
+    assert!(
+        listed.iter().filter(|i| i.kind == "user").count() > 2,
+        "more than one page"
+    );
+    assert!(listed.iter().all(|i| i.name == i.id && i.email.is_none()));
+    s.drop_all().await;
+}
+
+#[tokio::test]
+async fn hostile_group_and_user_names_become_one_identifier_or_are_refused() {
+    let Some(server) =
+        postgres_server("hostile_group_and_user_names_become_one_identifier_or_are_refused")
+    else {
+        return;
+    };
+    let mut s = Stage::new(&server).await;
+    let p = s.p.clone();
+    // A table that an injected statement would drop, where the connector's search_path looks.
+    let canary = format!("{}.canary", s.schema);
+    s.exec(format!("CREATE TABLE {canary} (x int)")).await;
+    let hostile = [
+        format!("{p}\"; DROP TABLE canary; --"),
+        format!("{p}' OR '1'='1"),
+        format!("{p} with spaces /* comment */"),
+        format!("{p};SELECT pg_sleep(0)--"),
+        format!("{p}_ünïcødé_✅"),
+        format!("{p}_MiXeD\"Case\""),
+    ];
+    let rs = s.connector();
+    for (i, name) in hostile.iter().enumerate() {
+        let user = s.user(name).await;
+        let grp = s.group(&format!("{name}_g{i}")).await;
+        let unit = group(&format!("{name}_g{i}"));
+        connectors::grant(&rs, name, &unit).await.unwrap();
+        assert_eq!(
+            s.members(&grp).await,
+            vec![user.clone()],
+            "{name:?}: exactly that membership"
+        );
+        connectors::revoke(&rs, name, &unit).await.unwrap();
+        assert!(s.members(&grp).await.is_empty(), "{name:?}");
+    }
+    let survived: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_tables WHERE schemaname = $1 AND tablename = 'canary'",
+    )
+    .bind(&s.schema)
+    .fetch_one(&s.admin)
+    .await
+    .unwrap();
+    assert_eq!(survived, 1, "the canary table survived every name");
+
+    // Refused before any SQL runs, with a message that says why.
+    let someone = s.user(&format!("{p}_someone")).await;
+    let grp = s.group(&format!("{p}_grp")).await;
+    let long = format!("{p}{}", "x".repeat(120));
+    let refused = [
+        (long.clone(), grp.clone(), "longer than 127 bytes"),
+        (someone.clone(), long.clone(), "longer than 127 bytes"),
+        (String::new(), grp.clone(), "the name is empty"),
+        (format!("{p}\nx"), grp.clone(), "control character"),
+        (someone.clone(), format!("{p}\0g"), "control character"),
+    ];
+    for (who, what, why) in refused {
+        let err = connectors::grant(&rs, &who, &group(&what))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ConnectorError::Permanent(m) if m.contains(why)),
+            "{who:?} / {what:?}: {err}"
+        );
+    }
+    assert!(s.members(&grp).await.is_empty());
+    s.drop_all().await;
+}
+
+#[tokio::test]
+async fn connections_carry_an_extra_float_digits_that_redshift_accepts() {
+    let Some(server) =
+        postgres_server("connections_carry_an_extra_float_digits_that_redshift_accepts")
+    else {
+        return;
+    };
+    let options = redshift::connect_options(&server).unwrap();
+    let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
+    let digits: String = sqlx::query_scalar("SHOW extra_float_digits")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(digits, redshift::EXTRA_FLOAT_DIGITS.to_string());
+    assert_eq!(digits, "2");
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_request_for_a_redshift_group_goes_through_slack_to_the_server_and_back() {
+    let Some(server) =
+        postgres_server("a_request_for_a_redshift_group_goes_through_slack_to_the_server_and_back")
+    else {
+        return;
+    };
+    let mut s = Stage::new(&server).await;
+    let p = s.p.clone();
+    let alice = s.user(&format!("{p}_alice")).await;
+    let analysts = s.group(&format!("{p}_analysts")).await;
+    // The connector's URL (with the views' schema on its search_path) as a secret file.
+    let secrets = tempfile::tempdir().unwrap();
+    let url_file = secrets.path().join("redshift-url");
+    std::fs::write(&url_file, &s.url).unwrap();
+    let catalog = format!(
+        r#"admins = ["UADA"]
+
+[connectors.warehouse]
+kind = "redshift"
+url = {{ file = "{}" }}
+
+[[resources]]
+id = "warehouse-analysts"
+name = "Warehouse analysts"
+connector = "warehouse"
+grant = {{ group = "{analysts}" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#,
+        url_file.display()
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+
+    t.sim
+        .slash_command(
+            "UALICE",
+            CHANNEL,
+            "/request-access",
+            "warehouse-analysts 2h",
+        )
+        .await
+        .unwrap();
+    let msg = t.request_message(1).await;
+    let form = t.approve_and_open_picker(&msg, "UBOB").await;
+    // The cluster's users were synced at start: the reviewer picks one instead of typing it.
+    let element = &form["blocks"][0]["element"];
+    assert_eq!(element["type"], "static_select", "{form}");
+    let options: Vec<&str> = element["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].as_str().unwrap())
+        .collect();
+    assert!(options.contains(&alice.as_str()), "{options:?}");
+    assert!(
+        !options.contains(&analysts.as_str()),
+        "groups are not offered as users"
+    );
+    let chosen = serde_json::json!({ "identity": { "identity": { "type": "static_select",
+        "selected_option": { "text": { "type": "plain_text", "text": alice }, "value": alice } } } });
+    t.sim
+        .submit_view("UBOB", form["id"].as_str().unwrap(), chosen)
+        .await
+        .unwrap();
+    eventually("the membership on the server", 30, || async {
+        (t.status(1).await == Status::Active).then_some(())
+    })
+    .await;
+    assert_eq!(s.members(&analysts).await, vec![alice.clone()]);
+
+    t.sim.open_app_home("UADA").await.unwrap();
+    eventually("the connector's health in App Home", 30, || async {
+        let home = slack_sim::render_text(&t.sim.home_view("UADA")?);
+        home.contains(
+            "`warehouse` (redshift): roles and groups on an Amazon Redshift cluster — ✅ reachable",
+        )
+        .then_some(())
+    })
+    .await;
+
+    t.clock.advance(Duration::hours(2));
+    t.run_jobs().await;
+    eventually("expiry", 30, || async {
+        (t.status(1).await == Status::Expired).then_some(())
+    })
+    .await;
+    assert!(
+        s.members(&analysts).await.is_empty(),
+        "the membership is gone from the server"
+    );
+    t.stop().await;
+    s.drop_all().await;
+}
