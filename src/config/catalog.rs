@@ -667,7 +667,11 @@ connector = "pg"
             BTreeSet::from(["manual", "mysql", "postgres", "redshift", "snowflake"])
         );
         let used: BTreeSet<&str> = c.resources.iter().map(|r| r.connector.as_str()).collect();
-        assert_eq!(used.len(), c.connectors.len(), "a resource for each connector");
+        assert_eq!(
+            used.len(),
+            c.connectors.len(),
+            "a resource for each connector"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::support::TestDb;
 use crate::support::db::mariadb_server;
 use crate::support::mariadb::{Server, prefix, tick};
 use crate::support::roles::RoleOps;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
+use crate::support::slack::{CHANNEL, SlackTestApp, workspace};
 use gatehouse::connectors::Connector;
 
 #[tokio::test]
@@ -169,22 +169,10 @@ reason_required = false
         .unwrap();
     let msg = t.request_message(1).await;
     let form = t.approve_and_open_picker(&msg, "UBOB").await;
-    let chosen = serde_json::json!({ "identity": { "identity": { "type": "plain_text_input", "value": format!("{alice}@%") } } });
-    t.sim
-        .submit_view("UBOB", form["id"].as_str().unwrap(), chosen)
-        .await
-        .unwrap();
-    eventually("active", 30, || async {
-        (t.status(1).await == Status::Active).then_some(())
-    })
-    .await;
+    t.pick(&form, "UBOB", &format!("{alice}@%")).await;
+    t.wait_for(1, Status::Active).await;
     assert!(server.has(&alice, &analysts).await);
-    t.clock.advance(Duration::hours(2));
-    t.run_jobs().await;
-    eventually("expired", 30, || async {
-        (t.status(1).await == Status::Expired).then_some(())
-    })
-    .await;
+    t.expire(1, Duration::hours(2)).await;
     assert!(
         !server.has(&alice, &analysts).await,
         "the role is gone from the server"

@@ -84,10 +84,7 @@ reason_required = false
         .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
         .await
         .unwrap();
-    eventually("the grant, with no picker", 30, || async {
-        (t.status(1).await == Status::Active).then_some(())
-    })
-    .await;
+    t.wait_for(1, Status::Active).await;
     assert!(
         roles.member(&pat, &analysts).await,
         "the server holds Pat's membership"
@@ -149,12 +146,7 @@ reason_required = false
         "<@UPAT> is no longer linked on `warehouse`."
     );
 
-    t.clock.advance(Duration::hours(2));
-    t.run_jobs().await;
-    eventually("expiry", 30, || async {
-        (t.status(1).await == Status::Expired).then_some(())
-    })
-    .await;
+    t.expire(1, Duration::hours(2)).await;
     assert!(
         !roles.member(&pat, &analysts).await,
         "the membership is gone"

@@ -235,6 +235,42 @@ impl SlackTestApp {
         eventually("the picker", 30, || async { self.sim.top_modal(reviewer) }).await
     }
 
+    /// `reviewer` settles the identity in the picker `form`: chosen from the synced users when
+    /// the picker offers them, typed otherwise.
+    pub async fn pick(&self, form: &serde_json::Value, reviewer: &str, identity: &str) {
+        let element = &form["blocks"][0]["element"];
+        let chosen = if element["type"] == "static_select" {
+            assert!(
+                offered(form).iter().any(|o| o == identity),
+                "{identity} is offered: {form}"
+            );
+            serde_json::json!({ "identity": { "identity": { "type": "static_select",
+                "selected_option": { "text": { "type": "plain_text", "text": identity }, "value": identity } } } })
+        } else {
+            serde_json::json!({ "identity": { "identity": { "type": "plain_text_input", "value": identity } } })
+        };
+        self.sim
+            .submit_view(reviewer, form["id"].as_str().unwrap(), chosen)
+            .await
+            .unwrap();
+    }
+
+    /// Waits until request `id` is `status`.
+    pub async fn wait_for(&self, id: i64, status: gatehouse::domain::Status) {
+        eventually(&format!("request {id} {status}"), 30, || async {
+            (self.status(id).await == status).then_some(())
+        })
+        .await;
+    }
+
+    /// Moves the clock `by` (past request `id`'s expiry), runs what is due, and waits for the
+    /// request to have expired.
+    pub async fn expire(&self, id: i64, by: chrono::Duration) {
+        self.clock.advance(by);
+        self.run_jobs().await;
+        self.wait_for(id, gatehouse::domain::Status::Expired).await;
+    }
+
     pub async fn run_jobs(&self) -> usize {
         self.app.run_due_jobs().await.unwrap()
     }
@@ -270,4 +306,16 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The platform users a picker offers (empty when it asks to type one).
+pub fn offered(form: &serde_json::Value) -> Vec<String> {
+    form["blocks"][0]["element"]["options"]
+        .as_array()
+        .map(|o| {
+            o.iter()
+                .filter_map(|o| o["value"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
