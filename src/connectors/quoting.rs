@@ -52,6 +52,35 @@ pub fn mysql(name: &str, max: usize) -> Result<String, BadName> {
     Ok(format!("`{}`", name.replace('`', "``")))
 }
 
+/// Snowflake: a name that is a valid unquoted identifier (`[A-Za-z_][A-Za-z0-9_$]*`) means the
+/// object Snowflake stored upper-cased, so it is upper-cased and quoted (`alice` → `"ALICE"`);
+/// any other name is quoted exactly as written, with `"` doubled. At most 255 bytes (Snowflake
+/// counts 255 characters; counting bytes refuses some long non-ASCII names it would accept, never
+/// the other way round).
+pub fn snowflake(name: &str) -> Result<String, BadName> {
+    check(name, 255)?;
+    let mut chars = name.chars();
+    let unquoted = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    if unquoted {
+        Ok(format!("\"{}\"", name.to_ascii_uppercase()))
+    } else {
+        Ok(format!("\"{}\"", name.replace('"', "\"\"")))
+    }
+}
+
+/// A Snowflake string literal: `'…'` with `'` doubled and `\` escaped, because Snowflake reads
+/// backslash escapes inside single quotes.
+pub fn snowflake_string(value: &str) -> Result<String, BadName> {
+    check(value, 255)?;
+    Ok(format!(
+        "'{}'",
+        value.replace('\\', "\\\\").replace('\'', "''")
+    ))
+}
+
 fn check(name: &str, max: usize) -> Result<(), BadName> {
     if name.is_empty() {
         return Err(BadName::Empty);
@@ -124,7 +153,51 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn snowflake_names_are_upper_cased_when_unquoted_and_kept_otherwise() {
+        assert_eq!(snowflake("analyst_ro").unwrap(), "\"ANALYST_RO\"");
+        assert_eq!(snowflake("_a$1").unwrap(), "\"_A$1\"");
+        assert_eq!(snowflake("Mixed Case").unwrap(), "\"Mixed Case\"");
+        assert_eq!(snowflake("1abc").unwrap(), "\"1abc\"");
+        assert_eq!(snowflake("ünï").unwrap(), "\"ünï\"");
+        assert_eq!(
+            snowflake("a\"; DROP USER x; --").unwrap(),
+            "\"a\"\"; DROP USER x; --\""
+        );
+        assert_eq!(snowflake(""), Err(BadName::Empty));
+        assert_eq!(snowflake("a\nb"), Err(BadName::Control));
+        assert!(snowflake(&"a".repeat(255)).is_ok());
+        assert!(matches!(
+            snowflake(&"a".repeat(256)),
+            Err(BadName::TooLong(_, 255))
+        ));
+        assert_eq!(snowflake_string("o'brien\\").unwrap(), "'o''brien\\\\'");
+    }
+
     proptest! {
+        /// The quoted form is one identifier, and reading it back (as Snowflake does) gives the
+        /// name, upper-cased exactly when it was a valid unquoted identifier.
+        #[test]
+        fn a_snowflake_name_is_always_one_identifier(name in "\\PC{0,40}") {
+            if let Ok(q) = snowflake(&name) {
+                prop_assert!(q.starts_with('"') && q.ends_with('"'));
+                let inner = &q[1..q.len() - 1];
+                prop_assert!(!inner.replace("\"\"", "").contains('"'));
+                let back = inner.replace("\"\"", "\"");
+                prop_assert!(back == name || back == name.to_ascii_uppercase());
+            }
+        }
+
+        #[test]
+        fn a_snowflake_string_is_always_one_literal(value in "\\PC{0,40}") {
+            if let Ok(q) = snowflake_string(&value) {
+                let inner = &q[1..q.len() - 1];
+                prop_assert!(!inner.replace("''", "").contains('\''));
+                prop_assert_eq!(inner.replace("''", "'").replace("\\\\", "\\"), value);
+            }
+        }
+
+
         #[test]
         fn a_backticked_name_is_always_one_identifier(name in "\\PC{0,40}") {
             if let Ok(q) = mysql(&name, 80) {
