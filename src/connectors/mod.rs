@@ -8,6 +8,7 @@ pub mod mysql;
 pub mod postgres;
 pub mod quoting;
 pub mod redshift;
+pub mod snowflake;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -211,8 +212,9 @@ fn build(
             let url = url.resolve(lookup)?;
             Box::new(redshift::Redshift::new(url.expose()).map_err(|e| e.to_string())?)
         }
-        ConnectorKind::Snowflake(_) => {
-            return Err(format!("the {} connector is not built yet", kind.name()));
+        ConnectorKind::Snowflake(settings) => {
+            let key = settings.private_key.resolve(lookup)?;
+            Box::new(snowflake::Snowflake::new(settings, key.expose())?)
         }
     }))
 }
