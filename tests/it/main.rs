@@ -27,4 +27,5 @@ mod slack_forms;
 mod slack_identities;
 mod slack_manual;
 mod slack_resilience;
+mod snowflake_connector;
 mod tidy;

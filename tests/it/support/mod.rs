@@ -8,6 +8,7 @@ pub mod platform;
 pub mod redshift;
 pub mod roles;
 pub mod slack;
+pub mod snowflake_fake;
 
 pub use app::{TestApp, u};
 pub use db::{TestDb, backends};

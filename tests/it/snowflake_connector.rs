@@ -1,0 +1,395 @@
+//! The Snowflake connector against a stateful fake of the SQL API v2: role membership granted,
+//! checked and revoked idempotently; the "Grant not executed" trap, 202 polling, throttling,
+//! outages and refused keys classed right; hostile names quoted into one identifier; and a whole
+//! request through Slack that leaves the grant in the account, then takes it away.
+
+use std::time::Duration;
+
+use gatehouse::connectors::{Connector, ConnectorError, Holding};
+use gatehouse::domain::{Status, Unit};
+use slack_sim::SlackSim;
+
+use crate::support::TestDb;
+use crate::support::roles::RoleOps;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
+use crate::support::snowflake_fake::{KEY_FILE, OTHER_KEY_FILE, SnowflakeFake};
+
+/// A fake account with ALICE and BOB, and the roles ANALYST and LOADER.
+async fn account() -> SnowflakeFake {
+    let sf = SnowflakeFake::start().await;
+    sf.add_user("ALICE", Some("alice@example.com"));
+    sf.add_user("BOB", None);
+    sf.add_role("ANALYST");
+    sf.add_role("LOADER");
+    sf
+}
+
+fn role(name: &str) -> Unit {
+    Unit::Role { role: name.into() }
+}
+
+#[tokio::test]
+async fn a_grant_is_made_once_and_held_by_the_account() {
+    let sf = account().await;
+    let c = sf.connector();
+    assert!(!c.holds("alice", "analyst").await.unwrap());
+    assert_eq!(
+        c.grant_role("alice", "analyst").await.unwrap(),
+        r#"GRANT ROLE "ANALYST" TO USER "ALICE""#
+    );
+    assert!(sf.holds("ALICE", "ANALYST"), "the account holds the grant");
+    assert_eq!(
+        c.grant_role("ALICE", "ANALYST").await.unwrap(),
+        "already held"
+    );
+    assert_eq!(sf.executed("GRANT"), 1, "{:?}", sf.log());
+    assert!(!sf.holds("BOB", "ANALYST"));
+}
+
+#[tokio::test]
+async fn a_revoke_removes_the_grant_and_a_missing_one_is_already_absent() {
+    let sf = account().await;
+    let c = sf.connector();
+    c.grant_role("ALICE", "ANALYST").await.unwrap();
+    assert_eq!(
+        c.revoke_role("ALICE", "ANALYST").await.unwrap(),
+        r#"REVOKE ROLE "ANALYST" FROM USER "ALICE""#
+    );
+    assert!(!sf.holds("ALICE", "ANALYST"));
+    assert_eq!(
+        c.revoke_role("ALICE", "ANALYST").await.unwrap(),
+        "already absent"
+    );
+    assert_eq!(sf.executed("REVOKE"), 1, "{:?}", sf.log());
+}
+
+#[tokio::test]
+async fn a_role_held_through_another_role_is_reported_and_not_taken() {
+    let sf = account().await;
+    sf.grant_to_role("LOADER", "ANALYST");
+    let c = sf.connector();
+    c.grant_role("ALICE", "LOADER").await.unwrap();
+    assert_eq!(
+        c.check("ALICE", &role("ANALYST")).await.unwrap(),
+        Holding {
+            direct: false,
+            through: vec!["role `LOADER`".into()]
+        }
+    );
+    // Only a direct grant is Gatehouse's to revoke: nothing runs, LOADER stays.
+    assert_eq!(
+        c.revoke_role("ALICE", "ANALYST").await.unwrap(),
+        "already absent"
+    );
+    assert!(sf.holds("ALICE", "LOADER"));
+    c.grant_role("ALICE", "ANALYST").await.unwrap();
+    let both = c.check("ALICE", &role("ANALYST")).await.unwrap();
+    assert!(both.direct && both.through == ["role `LOADER`"], "{both:?}");
+}
+
+#[tokio::test]
+async fn identities_are_listed_across_pages_and_partitions() {
+    let sf = account().await;
+    for i in 0..9 {
+        sf.add_user(&format!("USER_{i}"), Some(&format!("user{i}@example.com")));
+    }
+    sf.add_role("READER");
+    sf.state().partition_size = 2;
+    let c = sf.connector().with_page_size(4);
+    let all = c.list_identities().await.unwrap();
+    let users: Vec<_> = all.iter().filter(|i| i.kind == "user").collect();
+    let roles: Vec<_> = all
+        .iter()
+        .filter(|i| i.kind == "role")
+        .map(|i| i.id.as_str())
+        .collect();
+    assert_eq!(users.len(), 11, "{users:?}");
+    let u3 = users.iter().find(|u| u.id == "USER_3").unwrap();
+    assert_eq!(
+        (u3.name.as_str(), u3.email.as_deref()),
+        ("user_3", Some("user3@example.com"))
+    );
+    assert_eq!(users.iter().find(|u| u.id == "BOB").unwrap().email, None);
+    assert_eq!(roles, ["ANALYST", "LOADER", "READER"]);
+    let pages = sf
+        .log()
+        .iter()
+        .filter(|s| s.starts_with("SHOW USERS"))
+        .count();
+    assert_eq!(pages, 3, "11 users, 4 a page: {:?}", sf.log());
+    assert!(
+        sf.log()
+            .contains(&"SHOW USERS LIMIT 4 FROM 'USER_1'".to_owned()),
+        "{:?}",
+        sf.log()
+    );
+    // Pages of 4, 4 and 3 users and 3 roles, 2 rows a partition: one more partition each.
+    assert_eq!(sf.state().partitions_fetched, 4);
+    let grantable = c.list_grantable().await.unwrap();
+    assert!(grantable.iter().all(|i| i.kind == "role") && grantable.len() == 3);
+}
+
+#[tokio::test]
+async fn a_statement_still_running_is_polled_until_it_answers() {
+    let sf = account().await;
+    sf.state().accept_next = 3;
+    let c = sf.connector();
+    c.grant_role("ALICE", "ANALYST").await.unwrap();
+    assert!(sf.holds("ALICE", "ANALYST"));
+    assert_eq!(sf.state().accept_next, 0, "all three answered 202 first");
+    assert_eq!(sf.state().polls, 3);
+}
+
+#[tokio::test]
+async fn an_unknown_role_fails_permanently_in_snowflakes_words() {
+    let sf = account().await;
+    let err = sf
+        .connector()
+        .grant_role("ALICE", "NOPE")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(
+            "SQL compilation error:\nRole 'NOPE' does not exist or not authorized. (Snowflake error 002003)".into()
+        )
+    );
+    let err = sf.connector().holds("NOBODY", "ANALYST").await.unwrap_err();
+    assert!(
+        err.to_string().contains("User 'NOBODY' does not exist"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn grant_not_executed_is_a_permanent_failure_and_the_account_is_unchanged() {
+    let sf = account().await;
+    sf.add_role("SECURE");
+    sf.state().account.not_grantable.insert("SECURE".into());
+    let c = sf.connector();
+    let err = c.grant_role("ALICE", "SECURE").await.unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(
+            r#"Snowflake did not make the change `GRANT ROLE "SECURE" TO USER "ALICE"`: Grant not executed: Insufficient privileges."#.into()
+        )
+    );
+    assert!(!sf.holds("ALICE", "SECURE"));
+    assert!(
+        !c.holds("ALICE", "SECURE").await.unwrap(),
+        "the check is not fooled"
+    );
+    // A second try fails the same way instead of claiming "already held".
+    assert!(c.grant_role("ALICE", "SECURE").await.is_err());
+}
+
+#[tokio::test]
+async fn a_throttled_call_says_when_to_come_back() {
+    let sf = account().await;
+    let c = sf.connector();
+    {
+        let mut s = sf.state();
+        s.throttle_next = 1;
+        s.retry_after = Some(7);
+    }
+    match c.grant_role("ALICE", "ANALYST").await.unwrap_err() {
+        ConnectorError::Throttled {
+            message,
+            retry_after,
+        } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)));
+            assert!(message.contains("Request rate exceeds max"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    {
+        let mut s = sf.state();
+        s.throttle_next = 1;
+        s.retry_after = None;
+    }
+    let err = c.grant_role("ALICE", "ANALYST").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConnectorError::Throttled {
+                retry_after: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!sf.holds("ALICE", "ANALYST"));
+    c.grant_role("ALICE", "ANALYST").await.unwrap();
+    assert!(sf.holds("ALICE", "ANALYST"));
+}
+
+#[tokio::test]
+async fn an_outage_is_retryable_and_changes_nothing() {
+    let sf = account().await;
+    sf.state().unavailable_next = 1;
+    let c = sf.connector();
+    let err = c.grant_role("ALICE", "ANALYST").await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503: Service Unavailable")),
+        "{err:?}"
+    );
+    assert!(!sf.holds("ALICE", "ANALYST"));
+    assert!(sf.log().is_empty(), "{:?}", sf.log());
+    // Nothing listens any more: also retryable.
+    let gone = sf.settings(KEY_FILE);
+    let mut gone = gone;
+    gone.base_url = Some("http://127.0.0.1:9".into());
+    let pem = std::fs::read_to_string(KEY_FILE).unwrap();
+    let c = gatehouse::connectors::snowflake::Snowflake::new(&gone, &pem).unwrap();
+    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+}
+
+#[tokio::test]
+async fn an_unknown_or_expired_key_is_a_clear_permanent_failure_without_the_key() {
+    let sf = account().await;
+    let pem = std::fs::read_to_string(OTHER_KEY_FILE).unwrap();
+    let key_line = pem.lines().nth(1).unwrap().to_owned();
+    let err = sf.connector_with(OTHER_KEY_FILE).ping().await.unwrap_err();
+    let ConnectorError::Permanent(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("RSA_PUBLIC_KEY"), "{message}");
+    assert!(
+        message.contains("GATEHOUSE-TEST.GATEHOUSE_SVC"),
+        "{message}"
+    );
+    assert!(message.contains("HTTP 401"), "{message}");
+    assert!(!message.contains(&key_line[..20]) && !message.contains("PRIVATE KEY"));
+
+    let c = sf.connector();
+    c.ping().await.unwrap();
+    sf.state().clock_ahead = 2 * 3600;
+    let err = sf.connector().ping().await.unwrap_err();
+    assert!(err.to_string().contains("RSA_PUBLIC_KEY"), "{err}");
+    assert!(sf.log().iter().all(|s| s == "SELECT 1"));
+}
+
+#[tokio::test]
+async fn hostile_names_become_one_identifier_that_the_account_resolves() {
+    let sf = account().await;
+    let c = sf.connector();
+    let hostile = [
+        "o\"brien\"; DROP USER BOB; --",
+        "eve' OR '1'='1",
+        "with spaces /* comment */",
+        "semi;colon",
+        "ünïcødé_✅",
+        "back\\slash",
+        "lower_case_but_quoted-",
+    ];
+    for name in hostile {
+        sf.add_user(name, None);
+        c.grant_role(name, "ANALYST").await.unwrap();
+        assert!(sf.holds(name, "ANALYST"), "{name:?}: {:?}", sf.log());
+        c.revoke_role(name, "ANALYST").await.unwrap();
+        assert!(!sf.holds(name, "ANALYST"), "{name:?}");
+    }
+    assert!(
+        sf.state().account.users.contains_key("BOB"),
+        "no injected DROP ran"
+    );
+    // `Mixed` is a valid unquoted identifier: it means the upper-case MIXED, as in Snowflake.
+    sf.add_user("Mixed", None);
+    let err = c.grant_role("Mixed", "ANALYST").await.unwrap_err();
+    assert!(
+        err.to_string().contains("User 'MIXED' does not exist"),
+        "{err}"
+    );
+    sf.add_user("MIXED", None);
+    c.grant_role("Mixed", "ANALYST").await.unwrap();
+    assert!(sf.holds("MIXED", "ANALYST") && !sf.holds("Mixed", "ANALYST"));
+
+    let before = sf.log().len();
+    let long = "x".repeat(256);
+    let err = c.grant_role(&long, "ANALYST").await.unwrap_err();
+    assert!(err.to_string().contains("longer than 255 bytes"), "{err}");
+    let err = c.grant_role("a\nb", "ANALYST").await.unwrap_err();
+    assert!(err.to_string().contains("control character"), "{err}");
+    assert_eq!(sf.log().len(), before, "refused before anything was sent");
+}
+
+#[tokio::test]
+async fn a_request_for_a_snowflake_role_goes_through_slack_to_the_account_and_back() {
+    let sf = account().await;
+    let catalog = format!(
+        r#"admins = ["UADA"]
+
+[connectors.snowflake]
+kind = "snowflake"
+account = "gatehouse-test"
+user = "gatehouse_svc"
+role = "USERADMIN"
+private_key = {{ file = "{KEY_FILE}" }}
+base_url = "{}"
+
+[[resources]]
+id = "snowflake-analysts"
+name = "Snowflake analysts"
+connector = "snowflake"
+grant = {{ role = "ANALYST" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#,
+        sf.url
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+
+    t.sim
+        .slash_command(
+            "UALICE",
+            CHANNEL,
+            "/request-access",
+            "snowflake-analysts 2h",
+        )
+        .await
+        .unwrap();
+    let msg = t.request_message(1).await;
+    let form = t.approve_and_open_picker(&msg, "UBOB").await;
+    let element = &form["blocks"][0]["element"];
+    assert_eq!(element["type"], "static_select", "{form}");
+    let options: Vec<&str> = element["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].as_str().unwrap())
+        .collect();
+    assert!(options.contains(&"ALICE"), "{options:?}");
+    assert!(
+        !options.contains(&"ANALYST"),
+        "roles are not offered as users"
+    );
+    let chosen = serde_json::json!({ "identity": { "identity": { "type": "static_select",
+        "selected_option": { "text": { "type": "plain_text", "text": "ALICE" }, "value": "ALICE" } } } });
+    t.sim
+        .submit_view("UBOB", form["id"].as_str().unwrap(), chosen)
+        .await
+        .unwrap();
+    eventually("the grant in the account", 30, || async {
+        (t.status(1).await == Status::Active).then_some(())
+    })
+    .await;
+    assert!(sf.holds("ALICE", "ANALYST"), "{:?}", sf.log());
+    t.dm_for("UALICE", "You now have access").await;
+
+    t.clock.advance(chrono::Duration::hours(2));
+    t.run_jobs().await;
+    eventually("expiry", 30, || async {
+        (t.status(1).await == Status::Expired).then_some(())
+    })
+    .await;
+    assert!(
+        !sf.holds("ALICE", "ANALYST"),
+        "the grant is gone from the account"
+    );
+    t.dm_for("UALICE", "has expired and was removed").await;
+    assert_eq!(sf.executed("GRANT ROLE"), 1);
+    assert_eq!(sf.executed("REVOKE ROLE"), 1);
+    t.stop().await;
+}

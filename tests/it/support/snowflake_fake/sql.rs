@@ -1,0 +1,308 @@
+//! The fake's SQL: a tokenizer with Snowflake's identifier and string rules, and a strict
+//! grammar of the few statements the connector may send. Anything else is a syntax error, so an
+//! injected statement surfaces as a failure instead of being ignored.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// An identifier or keyword: unquoted ones upper-cased, quoted ones exact.
+    Word {
+        text: String,
+        quoted: bool,
+    },
+    Str(String),
+    Number(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement {
+    SelectOne,
+    ShowUsers {
+        limit: Option<usize>,
+        from: Option<String>,
+    },
+    ShowRoles,
+    GrantsToUser(String),
+    GrantsToRole(String),
+    Grant {
+        role: String,
+        user: String,
+    },
+    Revoke {
+        role: String,
+        user: String,
+    },
+}
+
+/// Where and why parsing stopped: Snowflake's "syntax error line 1 at position N".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub position: usize,
+    pub near: String,
+}
+
+fn tokens(sql: &str) -> Result<Vec<(usize, Token)>, SyntaxError> {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let err = |i: usize| SyntaxError {
+        position: i,
+        near: chars[i..].iter().take(10).collect(),
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let start = i;
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_$".contains(chars[i])) {
+                i += 1;
+            }
+            let text = chars[start..i]
+                .iter()
+                .collect::<String>()
+                .to_ascii_uppercase();
+            out.push((
+                start,
+                Token::Word {
+                    text,
+                    quoted: false,
+                },
+            ));
+        } else if c.is_ascii_digit() {
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            let n = chars[start..i].iter().collect::<String>();
+            out.push((start, Token::Number(n.parse().map_err(|_| err(start))?)));
+        } else if c == '"' {
+            let mut text = String::new();
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => return Err(err(start)),
+                    Some('"') if chars.get(i + 1) == Some(&'"') => {
+                        text.push('"');
+                        i += 2;
+                    }
+                    Some('"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(&ch) => {
+                        text.push(ch);
+                        i += 1;
+                    }
+                }
+            }
+            if text.is_empty() || text.chars().count() > 255 {
+                return Err(err(start));
+            }
+            out.push((start, Token::Word { text, quoted: true }));
+        } else if c == '\'' {
+            let mut text = String::new();
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => return Err(err(start)),
+                    Some('\'') if chars.get(i + 1) == Some(&'\'') => {
+                        text.push('\'');
+                        i += 2;
+                    }
+                    Some('\'') => {
+                        i += 1;
+                        break;
+                    }
+                    Some('\\') => {
+                        let escaped = *chars.get(i + 1).ok_or_else(|| err(i))?;
+                        text.push(match escaped {
+                            'n' => '\n',
+                            't' => '\t',
+                            other => other,
+                        });
+                        i += 2;
+                    }
+                    Some(&ch) => {
+                        text.push(ch);
+                        i += 1;
+                    }
+                }
+            }
+            out.push((start, Token::Str(text)));
+        } else {
+            // `;`, `-`, `/`, `(`, `=` …: nothing in the grammar uses them.
+            return Err(err(start));
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    tokens: Vec<(usize, Token)>,
+    at: usize,
+    end: usize,
+}
+
+impl Parser {
+    fn fail(&self) -> SyntaxError {
+        match self.tokens.get(self.at) {
+            Some((pos, t)) => SyntaxError {
+                position: *pos,
+                near: format!("{t:?}"),
+            },
+            None => SyntaxError {
+                position: self.end,
+                near: "<EOF>".into(),
+            },
+        }
+    }
+
+    fn keyword(&mut self, word: &str) -> Result<(), SyntaxError> {
+        match self.tokens.get(self.at) {
+            Some((
+                _,
+                Token::Word {
+                    text,
+                    quoted: false,
+                },
+            )) if text == word => {
+                self.at += 1;
+                Ok(())
+            }
+            _ => Err(self.fail()),
+        }
+    }
+
+    fn peek_keyword(&self, word: &str) -> bool {
+        matches!(self.tokens.get(self.at), Some((_, Token::Word { text, quoted: false })) if text == word)
+    }
+
+    fn name(&mut self) -> Result<String, SyntaxError> {
+        match self.tokens.get(self.at) {
+            Some((_, Token::Word { text, .. })) => {
+                self.at += 1;
+                Ok(text.clone())
+            }
+            _ => Err(self.fail()),
+        }
+    }
+
+    fn number(&mut self) -> Result<u64, SyntaxError> {
+        match self.tokens.get(self.at) {
+            Some((_, Token::Number(n))) => {
+                self.at += 1;
+                Ok(*n)
+            }
+            _ => Err(self.fail()),
+        }
+    }
+
+    fn string(&mut self) -> Result<String, SyntaxError> {
+        match self.tokens.get(self.at) {
+            Some((_, Token::Str(s))) => {
+                self.at += 1;
+                Ok(s.clone())
+            }
+            _ => Err(self.fail()),
+        }
+    }
+
+    fn statement(&mut self) -> Result<Statement, SyntaxError> {
+        let s = if self.peek_keyword("SELECT") {
+            self.keyword("SELECT")?;
+            if self.number()? != 1 {
+                return Err(self.fail());
+            }
+            Statement::SelectOne
+        } else if self.peek_keyword("SHOW") {
+            self.keyword("SHOW")?;
+            if self.peek_keyword("USERS") {
+                self.keyword("USERS")?;
+                let (mut limit, mut from) = (None, None);
+                if self.peek_keyword("LIMIT") {
+                    self.keyword("LIMIT")?;
+                    limit = Some(self.number()? as usize);
+                    if self.peek_keyword("FROM") {
+                        self.keyword("FROM")?;
+                        from = Some(self.string()?);
+                    }
+                }
+                Statement::ShowUsers { limit, from }
+            } else if self.peek_keyword("ROLES") {
+                self.keyword("ROLES")?;
+                Statement::ShowRoles
+            } else {
+                self.keyword("GRANTS")?;
+                self.keyword("TO")?;
+                if self.peek_keyword("USER") {
+                    self.keyword("USER")?;
+                    Statement::GrantsToUser(self.name()?)
+                } else {
+                    self.keyword("ROLE")?;
+                    Statement::GrantsToRole(self.name()?)
+                }
+            }
+        } else if self.peek_keyword("GRANT") {
+            self.keyword("GRANT")?;
+            self.keyword("ROLE")?;
+            let role = self.name()?;
+            self.keyword("TO")?;
+            self.keyword("USER")?;
+            Statement::Grant {
+                role,
+                user: self.name()?,
+            }
+        } else {
+            self.keyword("REVOKE")?;
+            self.keyword("ROLE")?;
+            let role = self.name()?;
+            self.keyword("FROM")?;
+            self.keyword("USER")?;
+            Statement::Revoke {
+                role,
+                user: self.name()?,
+            }
+        };
+        if self.at != self.tokens.len() {
+            return Err(self.fail());
+        }
+        Ok(s)
+    }
+}
+
+pub fn parse(sql: &str) -> Result<Statement, SyntaxError> {
+    let tokens = tokens(sql)?;
+    Parser {
+        tokens,
+        at: 0,
+        end: sql.chars().count(),
+    }
+    .statement()
+}
+
+#[test]
+fn the_grammar_reads_quoted_names_and_refuses_the_rest() {
+    assert_eq!(
+        parse(r#"GRANT ROLE analyst TO USER "o""brien; --""#).unwrap(),
+        Statement::Grant {
+            role: "ANALYST".into(),
+            user: "o\"brien; --".into()
+        }
+    );
+    assert_eq!(
+        parse("SHOW USERS LIMIT 2 FROM 'it''s\\\\'").unwrap(),
+        Statement::ShowUsers {
+            limit: Some(2),
+            from: Some("it's\\".into())
+        }
+    );
+    for bad in [
+        "GRANT ROLE a TO USER b; DROP USER c",
+        "GRANT ROLE a TO USER b --",
+        "GRANT ROLE \"a\" TO USER \"b",
+        "SHOW GRANTS OF ROLE a",
+        "DROP USER a",
+        "select 2",
+    ] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+}
