@@ -11,7 +11,7 @@ use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::roles::RoleOps;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
+use crate::support::slack::{CHANNEL, SlackTestApp, offered, workspace};
 use crate::support::snowflake_fake::{KEY_FILE, OTHER_KEY_FILE, SnowflakeFake};
 
 /// A fake account with ALICE and BOB, and the roles ANALYST and LOADER.
@@ -337,6 +337,7 @@ reason_required = false
 "#,
         sf.url
     );
+    sf.add_user("DAVE", None);
     let db = TestDb::sqlite();
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
@@ -350,46 +351,39 @@ reason_required = false
         )
         .await
         .unwrap();
+    // Snowflake lists Alice's email, which is her Slack email: the ✅ grants at once.
     let msg = t.request_message(1).await;
-    let form = t.approve_and_open_picker(&msg, "UBOB").await;
-    let element = &form["blocks"][0]["element"];
-    assert_eq!(element["type"], "static_select", "{form}");
-    let options: Vec<&str> = element["options"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["value"].as_str().unwrap())
-        .collect();
-    assert!(options.contains(&"ALICE"), "{options:?}");
-    assert!(
-        !options.contains(&"ANALYST"),
-        "roles are not offered as users"
-    );
-    let chosen = serde_json::json!({ "identity": { "identity": { "type": "static_select",
-        "selected_option": { "text": { "type": "plain_text", "text": "ALICE" }, "value": "ALICE" } } } });
     t.sim
-        .submit_view("UBOB", form["id"].as_str().unwrap(), chosen)
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
         .await
         .unwrap();
-    eventually("the grant in the account", 30, || async {
-        (t.status(1).await == Status::Active).then_some(())
-    })
-    .await;
+    t.wait_for(1, Status::Active).await;
     assert!(sf.holds("ALICE", "ANALYST"), "{:?}", sf.log());
     t.dm_for("UALICE", "You now have access").await;
 
-    t.clock.advance(chrono::Duration::hours(2));
-    t.run_jobs().await;
-    eventually("expiry", 30, || async {
-        (t.status(1).await == Status::Expired).then_some(())
-    })
-    .await;
+    // Dave's Snowflake user has no email: the reviewer picks it from the synced users.
+    t.sim
+        .slash_command("UDAVE", CHANNEL, "/request-access", "snowflake-analysts 2h")
+        .await
+        .unwrap();
+    let msg = t.request_message(2).await;
+    let form = t.approve_and_open_picker_of(2, &msg, "UBOB").await;
     assert!(
-        !sf.holds("ALICE", "ANALYST"),
-        "the grant is gone from the account"
+        !offered(&form).contains(&"ANALYST".to_owned()),
+        "roles are not offered as users"
+    );
+    t.pick(&form, "UBOB", "DAVE").await;
+    t.wait_for(2, Status::Active).await;
+    assert!(sf.holds("DAVE", "ANALYST"), "{:?}", sf.log());
+
+    t.expire(1, chrono::Duration::hours(2)).await;
+    t.wait_for(2, Status::Expired).await;
+    assert!(
+        !sf.holds("ALICE", "ANALYST") && !sf.holds("DAVE", "ANALYST"),
+        "the grants are gone from the account"
     );
     t.dm_for("UALICE", "has expired and was removed").await;
-    assert_eq!(sf.executed("GRANT ROLE"), 1);
-    assert_eq!(sf.executed("REVOKE ROLE"), 1);
+    assert_eq!(sf.executed("GRANT ROLE"), 2);
+    assert_eq!(sf.executed("REVOKE ROLE"), 2);
     t.stop().await;
 }

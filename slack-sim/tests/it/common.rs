@@ -19,9 +19,16 @@ pub async fn start() -> SimHandle {
     start_with(|_| {}).await
 }
 
+/// An HTTP client for the tests (plain HTTP to the sim; TLS is never used).
+pub fn http() -> reqwest::Client {
+    // Already installed by another test of this binary: fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// POST JSON with a bearer token; returns (HTTP status, body).
 pub async fn post(sim: &SimHandle, method: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-    let mut r = reqwest::Client::new()
+    let mut r = http()
         .post(format!("{}/{method}", sim.api_url()))
         .header("content-type", "application/json; charset=utf-8")
         .body(body.to_string());
@@ -41,7 +48,7 @@ pub async fn api(sim: &SimHandle, method: &str, body: Value) -> Value {
 }
 
 pub async fn get(sim: &SimHandle, method: &str, query: &[(&str, &str)]) -> Value {
-    reqwest::Client::new()
+    http()
         .get(format!("{}/{method}", sim.api_url()))
         .bearer_auth(BOT)
         .query(query)
@@ -54,7 +61,7 @@ pub async fn get(sim: &SimHandle, method: &str, query: &[(&str, &str)]) -> Value
 }
 
 pub async fn form(sim: &SimHandle, method: &str, pairs: &[(&str, &str)]) -> Value {
-    reqwest::Client::new()
+    http()
         .post(format!("{}/{method}", sim.api_url()))
         .bearer_auth(BOT)
         .header("content-type", "application/x-www-form-urlencoded")

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 async fn ctl(sim: &slack_sim::SimHandle, path: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
+    let r = crate::common::http()
         .post(format!("{}/{path}", sim.control_url()))
         .json(&body)
         .send()
@@ -32,7 +32,7 @@ async fn http_control_acts_as_people_and_reads_what_slack_shows() {
         json!({"user_id": "U0BOB", "channel": "C0ACCESS", "ts": ts, "name": "white_check_mark"});
     let url = format!("{}/add_reaction", sim.control_url());
     let req = tokio::spawn(async move {
-        reqwest::Client::new()
+        crate::common::http()
             .post(url)
             .json(&body)
             .send()

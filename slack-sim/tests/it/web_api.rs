@@ -443,7 +443,7 @@ async fn injected_rate_limits_answer_429_with_retry_after_then_recover() {
     let sim = start().await;
     sim.rate_limit("users.info", 2, 7);
     for _ in 0..2 {
-        let r = reqwest::Client::new()
+        let r = crate::common::http()
             .get(format!("{}/users.info?user=U0BOB", sim.api_url()))
             .bearer_auth(BOT)
             .send()

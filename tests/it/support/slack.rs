@@ -213,6 +213,16 @@ impl SlackTestApp {
         msg: &slack_sim::Message,
         reviewer: &str,
     ) -> serde_json::Value {
+        self.approve_and_open_picker_of(1, msg, reviewer).await
+    }
+
+    /// The same for request `id`, whose channel message is `msg`.
+    pub async fn approve_and_open_picker_of(
+        &self,
+        id: i64,
+        msg: &slack_sim::Message,
+        reviewer: &str,
+    ) -> serde_json::Value {
         self.sim
             .add_reaction(reviewer, CHANNEL, &msg.ts, "white_check_mark")
             .await
@@ -229,7 +239,13 @@ impl SlackTestApp {
             ts: ask.ts,
         };
         self.sim
-            .click_button(reviewer, target, "choose_identity", Some("1"), None)
+            .click_button(
+                reviewer,
+                target,
+                "choose_identity",
+                Some(&id.to_string()),
+                None,
+            )
             .await
             .unwrap();
         eventually("the picker", 30, || async { self.sim.top_modal(reviewer) }).await
