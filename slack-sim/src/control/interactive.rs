@@ -1,0 +1,275 @@
+//! Interactive payloads: modal submissions (and their response_action), button clicks, option searches.
+
+use super::{AckOutcome, ButtonTarget, ControlError, SubmitOutcome};
+use crate::state::State;
+use crate::{Inner, Sim};
+use serde_json::{Value, json};
+
+/// Finds an interactive element by action_id in a list of blocks; returns (block_id, element).
+fn find_element(blocks: &Value, action_id: &str) -> Option<(String, Value)> {
+    for b in blocks.as_array()? {
+        let bid = b
+            .get("block_id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let mut els: Vec<&Value> = b
+            .get("elements")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        els.extend(b.get("accessory"));
+        els.extend(b.get("element"));
+        if let Some(e) = els
+            .into_iter()
+            .find(|e| e.get("action_id").and_then(Value::as_str) == Some(action_id))
+        {
+            return Some((bid, e.clone()));
+        }
+    }
+    None
+}
+
+fn input_block_ids(view: &Value) -> Vec<String> {
+    view.get("blocks")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|b| b.get("type").and_then(Value::as_str) == Some("input"))
+                .filter_map(|b| b.get("block_id").and_then(Value::as_str).map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Sim {
+    /// Submits the user's top modal with `values` (block_id → action_id → value object) and applies
+    /// the ack's `response_action`.
+    pub async fn submit_view(
+        &self,
+        user_id: &str,
+        view_id: &str,
+        values: Value,
+    ) -> Result<SubmitOutcome, ControlError> {
+        let inner = &self.inner;
+        let user = inner.user_obj(user_id)?;
+        let (view, trigger) = inner.with(|st| {
+            let top = st.modal_stacks.get(user_id).and_then(|s| s.last()).cloned();
+            if top.as_deref() != Some(view_id) {
+                return Err(ControlError::ViewNotOpen(view_id.into()));
+            }
+            let rec = st
+                .views
+                .get_mut(view_id)
+                .ok_or_else(|| ControlError::ViewNotOpen(view_id.into()))?;
+            rec.view["state"] = json!({ "values": values });
+            let v = rec.view.clone();
+            Ok((v, st.issue_trigger(user_id)))
+        })?;
+        let payload = json!({
+            "type": "view_submission", "team": inner.team_obj(), "user": user,
+            "api_app_id": inner.cfg.app_id, "token": "sim-verification-token", "trigger_id": trigger,
+            "view": view, "response_urls": [], "is_enterprise_install": false, "enterprise": null,
+        });
+        let ack = inner
+            .interact("interactive", payload, true, user_id, Some(trigger))
+            .await;
+        let mut out = SubmitOutcome {
+            ack,
+            ..Default::default()
+        };
+        if out.ack.acked {
+            let p = out.ack.payload.clone().unwrap_or(Value::Null);
+            let action = p.get("response_action").and_then(Value::as_str);
+            inner.with(|st| {
+                apply_response_action(inner, st, user_id, view_id, action, &p, &mut out)
+            });
+        }
+        out.stack = inner.read(|st| st.modal_stacks.get(user_id).cloned().unwrap_or_default());
+        Ok(out)
+    }
+
+    /// Clicks a button (or any block element with `action_id`) in a message or a view.
+    pub async fn click_button(
+        &self,
+        user_id: &str,
+        target: ButtonTarget,
+        action_id: &str,
+        value: Option<&str>,
+        block_id: Option<&str>,
+    ) -> Result<AckOutcome, ControlError> {
+        let inner = &self.inner;
+        let user = inner.user_obj(user_id)?;
+        let (container, extra, blocks) = inner.with(|st| match &target {
+            ButtonTarget::Message { channel, ts } => {
+                let m = st
+                    .find_message(channel, ts)
+                    .ok_or_else(|| ControlError::MessageNotFound(channel.clone(), ts.clone()))?;
+                let name = st.channels.get(channel).map(|c| c.name.clone());
+                let msg = m.to_slack_json(&inner.cfg);
+                Ok((
+                    json!({"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false}),
+                    json!({"channel": {"id": channel, "name": name}, "message": msg, "state": {"values": {}}}),
+                    m.blocks.clone().unwrap_or(Value::Null),
+                ))
+            }
+            ButtonTarget::View { view_id } => {
+                let r = st
+                    .views
+                    .get(view_id)
+                    .filter(|r| r.open && r.user == user_id)
+                    .ok_or_else(|| ControlError::ViewNotOpen(view_id.clone()))?;
+                Ok((
+                    json!({"type": "view", "view_id": view_id}),
+                    json!({"view": r.view}),
+                    r.view.get("blocks").cloned().unwrap_or(Value::Null),
+                ))
+            }
+        })?;
+        let (bid, el) = find_element(&blocks, action_id)
+            .filter(|(b, _)| block_id.is_none_or(|x| x == b))
+            .ok_or_else(|| ControlError::ActionNotFound(action_id.into()))?;
+        let trigger = inner.with(|st| st.issue_trigger(user_id));
+        let action_ts = inner.with(|st| st.next_ts());
+        let mut action = json!({
+            "action_id": action_id, "block_id": bid,
+            "type": el.get("type").cloned().unwrap_or(json!("button")), "action_ts": action_ts,
+        });
+        if let Some(t) = el.get("text") {
+            action["text"] = t.clone();
+        }
+        if let Some(v) = value
+            .map(String::from)
+            .or_else(|| el.get("value").and_then(Value::as_str).map(String::from))
+        {
+            action["value"] = json!(v);
+        }
+        let mut payload = json!({
+            "type": "block_actions", "user": user, "api_app_id": inner.cfg.app_id,
+            "token": "sim-verification-token", "container": container, "trigger_id": trigger,
+            "team": inner.team_obj(), "enterprise": null, "is_enterprise_install": false,
+            "response_url": format!("https://hooks.sim.slack/actions/{}/sim/{}", inner.cfg.team_id, action_ts.replace('.', "")),
+            "actions": [action],
+        });
+        if let (Some(p), Value::Object(e)) = (payload.as_object_mut(), extra) {
+            p.extend(e);
+        }
+        Ok(inner
+            .interact("interactive", payload, false, user_id, Some(trigger))
+            .await)
+    }
+
+    /// Types `query` into an external select in a view; the outcome's payload holds the options.
+    pub async fn block_suggestion(
+        &self,
+        user_id: &str,
+        view_id: &str,
+        action_id: &str,
+        block_id: &str,
+        query: &str,
+    ) -> Result<AckOutcome, ControlError> {
+        let inner = &self.inner;
+        let user = inner.user_obj(user_id)?;
+        let view = inner
+            .read(|st| {
+                st.views
+                    .get(view_id)
+                    .filter(|r| r.open && r.user == user_id)
+                    .map(|r| r.view.clone())
+            })
+            .ok_or_else(|| ControlError::ViewNotOpen(view_id.into()))?;
+        let payload = json!({
+            "type": "block_suggestion", "user": user, "container": {"type": "view", "view_id": view_id},
+            "api_app_id": inner.cfg.app_id, "token": "sim-verification-token", "action_id": action_id,
+            "block_id": block_id, "value": query, "team": inner.team_obj(), "view": view,
+            "is_enterprise_install": false, "enterprise": null,
+        });
+        Ok(inner
+            .interact("interactive", payload, true, user_id, None)
+            .await)
+    }
+}
+
+fn apply_response_action(
+    inner: &Inner,
+    st: &mut State,
+    user: &str,
+    view_id: &str,
+    action: Option<&str>,
+    p: &Value,
+    out: &mut SubmitOutcome,
+) {
+    match action {
+        Some("errors") => {
+            let errors = p.get("errors").cloned().unwrap_or(Value::Null);
+            let known = st
+                .views
+                .get(view_id)
+                .map(|r| input_block_ids(&r.view))
+                .unwrap_or_default();
+            if let Some(m) = errors.as_object() {
+                for k in m.keys().filter(|k| !known.contains(k)) {
+                    st.fail(
+                        "invalid_errors_block_id",
+                        None,
+                        Some(user),
+                        format!("response_action errors names block_id {k:?}, which is not an input block of {view_id}"),
+                    );
+                }
+            }
+            out.errors = Some(errors);
+        }
+        Some("update") | Some("push") => {
+            let Some(sent) = p.get("view").and_then(Value::as_object) else {
+                st.fail(
+                    "invalid_response_action",
+                    None,
+                    Some(user),
+                    format!("{action:?} without a view"),
+                );
+                return;
+            };
+            let stack = st.modal_stacks.get(user).cloned().unwrap_or_default();
+            if action == Some("update") {
+                let old = st
+                    .views
+                    .get(view_id)
+                    .map(|r| r.view.clone())
+                    .unwrap_or(Value::Null);
+                let mut v = crate::web_api::full_view(inner, st, view_id, sent);
+                v["previous_view_id"] = old["previous_view_id"].clone();
+                v["root_view_id"] = old["root_view_id"].clone();
+                if let Some(r) = st.views.get_mut(view_id) {
+                    r.view = v;
+                }
+            } else {
+                let n = st.next_id();
+                let id = format!("V0SIM{n:06}");
+                let mut v = crate::web_api::full_view(inner, st, &id, sent);
+                v["previous_view_id"] = json!(view_id);
+                v["root_view_id"] = json!(stack.first());
+                st.views.insert(
+                    id.clone(),
+                    crate::state::ViewRec {
+                        view: v,
+                        user: user.into(),
+                        open: true,
+                    },
+                );
+                st.modal_stacks.entry(user.into()).or_default().push(id);
+            }
+        }
+        Some("clear") => st.clear_modals(user),
+        _ => {
+            if let Some(stack) = st.modal_stacks.get_mut(user) {
+                stack.pop();
+                if stack.is_empty() {
+                    st.modal_stacks.remove(user);
+                }
+            }
+            if let Some(r) = st.views.get_mut(view_id) {
+                r.open = false;
+            }
+        }
+    }
+}
