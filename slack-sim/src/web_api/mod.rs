@@ -303,7 +303,13 @@ fn dispatch(inner: &Inner, method: &str, headers: &HeaderMap, args: &Args) -> R 
         "conversations.open" => inner.with(|st| conversations_open(inner, st, args)),
         "users.info" => {
             let u = s(args, "user").ok_or(err("user_not_found"))?;
-            let user = user_json(inner, u).ok_or(err("user_not_found"))?;
+            let mut user = user_json(inner, u).ok_or(err("user_not_found"))?;
+            // Slack leaves the email out unless the token has users:read.email.
+            if !inner.cfg.bot_scopes.iter().any(|x| x == "users:read.email")
+                && let Some(profile) = user["profile"].as_object_mut()
+            {
+                profile.remove("email");
+            }
             Ok(json!({ "user": user }))
         }
         "users.lookupByEmail" => {

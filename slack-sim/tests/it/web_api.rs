@@ -305,6 +305,12 @@ async fn user_and_group_lookups_return_slack_shapes_and_errors() {
         (err(&v), v["needed"].as_str()),
         ("missing_scope", Some("usergroups:read"))
     );
+    // Without users:read.email, users.info answers but leaves the email out, as Slack does.
+    let sim3 = start_with(|c| c.bot_scopes.retain(|s| s != "users:read.email")).await;
+    let v = get(&sim3, "users.info", &[("user", "U0ALICE")]).await;
+    let profile = &ok(&v)["user"]["profile"];
+    assert_eq!(profile["real_name"], "Alice Martin", "{profile}");
+    assert!(profile.get("email").is_none(), "{profile}");
 }
 
 #[tokio::test]
