@@ -25,6 +25,36 @@ pub enum ConnectorKind {
     Redshift { url: super::SecretRef },
     /// A Snowflake account through the SQL API v2 with key-pair authentication; access is a role.
     Snowflake(SnowflakeSettings),
+    /// A Looker instance through API 4.0; access is group membership.
+    Looker(ApiSettings),
+    /// A Tableau Server or Cloud site through the REST API with a personal access token; access
+    /// is group membership.
+    Tableau(TableauSettings),
+    /// A Sigma organisation through its REST API; access is team membership.
+    Sigma(ApiSettings),
+}
+
+/// A REST platform reached with a client id and secret (Looker, Sigma).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    /// The instance or cloud's API base, e.g. `https://acme.cloud.looker.com` or
+    /// `https://aws-api.sigmacomputing.com`.
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: super::SecretRef,
+}
+
+/// How Gatehouse signs in to a Tableau site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableauSettings {
+    /// The server or Cloud pod, e.g. `https://10ax.online.tableau.com`.
+    pub base_url: String,
+    /// The site's content URL (`""` for the default site).
+    pub site: String,
+    /// The REST API version, e.g. `3.24`.
+    pub api_version: String,
+    pub token_name: String,
+    pub token_secret: super::SecretRef,
 }
 
 /// How Gatehouse reaches a Snowflake account.
@@ -83,6 +113,9 @@ impl ConnectorKind {
             ConnectorKind::Mysql { .. } => "mysql",
             ConnectorKind::Redshift { .. } => "redshift",
             ConnectorKind::Snowflake(_) => "snowflake",
+            ConnectorKind::Looker(_) => "looker",
+            ConnectorKind::Tableau(_) => "tableau",
+            ConnectorKind::Sigma(_) => "sigma",
         }
     }
 
@@ -94,6 +127,9 @@ impl ConnectorKind {
             ConnectorKind::Mysql { .. } => "roles on a MySQL or MariaDB server",
             ConnectorKind::Redshift { .. } => "roles and groups on an Amazon Redshift cluster",
             ConnectorKind::Snowflake(_) => "roles in a Snowflake account",
+            ConnectorKind::Looker(_) => "group memberships on a Looker instance",
+            ConnectorKind::Tableau(_) => "group memberships on a Tableau site",
+            ConnectorKind::Sigma(_) => "team memberships in a Sigma organisation",
         }
     }
 
@@ -105,6 +141,9 @@ impl ConnectorKind {
             | ConnectorKind::Mysql { .. }
             | ConnectorKind::Snowflake(_) => &[UnitKind::Role],
             ConnectorKind::Redshift { .. } => &[UnitKind::Role, UnitKind::Group],
+            ConnectorKind::Looker(_) | ConnectorKind::Tableau(_) | ConnectorKind::Sigma(_) => {
+                &[UnitKind::Group]
+            }
         }
     }
 
@@ -116,6 +155,9 @@ impl ConnectorKind {
             ConnectorKind::Redshift { .. } => 10,
             // Snowflake publishes no limit but answers 429 under bursts; stay gentle.
             ConnectorKind::Snowflake(_) => 5,
+            ConnectorKind::Looker(_) | ConnectorKind::Tableau(_) => 10,
+            // Sigma's token endpoint allows one call a second; the rest is unpublished.
+            ConnectorKind::Sigma(_) => 5,
         }
     }
 }
@@ -241,6 +283,41 @@ enum RawConnector {
         #[serde(default)]
         link: LinkRule,
     },
+    Looker {
+        base_url: String,
+        client_id: String,
+        client_secret: super::SecretRef,
+        #[serde(default)]
+        rate_per_second: Option<std::num::NonZeroU32>,
+        #[serde(default)]
+        link: LinkRule,
+    },
+    Tableau {
+        base_url: String,
+        #[serde(default)]
+        site: String,
+        #[serde(default = "default_tableau_version")]
+        api_version: String,
+        token_name: String,
+        token_secret: super::SecretRef,
+        #[serde(default)]
+        rate_per_second: Option<std::num::NonZeroU32>,
+        #[serde(default)]
+        link: LinkRule,
+    },
+    Sigma {
+        base_url: String,
+        client_id: String,
+        client_secret: super::SecretRef,
+        #[serde(default)]
+        rate_per_second: Option<std::num::NonZeroU32>,
+        #[serde(default)]
+        link: LinkRule,
+    },
+}
+
+fn default_tableau_version() -> String {
+    "3.24".into()
 }
 
 impl RawConnector {
@@ -279,6 +356,55 @@ impl RawConnector {
                     role,
                     warehouse,
                     base_url,
+                }),
+                rate_per_second,
+                link,
+            ),
+            RawConnector::Looker {
+                base_url,
+                client_id,
+                client_secret,
+                rate_per_second,
+                link,
+            } => (
+                ConnectorKind::Looker(ApiSettings {
+                    base_url,
+                    client_id,
+                    client_secret,
+                }),
+                rate_per_second,
+                link,
+            ),
+            RawConnector::Sigma {
+                base_url,
+                client_id,
+                client_secret,
+                rate_per_second,
+                link,
+            } => (
+                ConnectorKind::Sigma(ApiSettings {
+                    base_url,
+                    client_id,
+                    client_secret,
+                }),
+                rate_per_second,
+                link,
+            ),
+            RawConnector::Tableau {
+                base_url,
+                site,
+                api_version,
+                token_name,
+                token_secret,
+                rate_per_second,
+                link,
+            } => (
+                ConnectorKind::Tableau(TableauSettings {
+                    base_url,
+                    site,
+                    api_version,
+                    token_name,
+                    token_secret,
                 }),
                 rate_per_second,
                 link,

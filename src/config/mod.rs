@@ -7,7 +7,10 @@ mod error;
 mod secret;
 mod settings;
 
-pub use catalog::{Catalog, ConnectorConfig, ConnectorKind, LinkRule, Resource, SnowflakeSettings};
+pub use catalog::{
+    ApiSettings, Catalog, ConnectorConfig, ConnectorKind, LinkRule, Resource, SnowflakeSettings,
+    TableauSettings,
+};
 pub use error::{ConfigError, ConfigErrors};
 pub use secret::{Secret, SecretRef};
 pub use settings::{LogFormat, Settings, SlackSettings};

@@ -4,6 +4,7 @@
 //! serves `workflow` as its `Provisioner`. Connectors know nothing of Slack, requests' lifecycle
 //! or our database.
 
+pub mod http;
 pub mod mysql;
 pub mod postgres;
 pub mod quoting;
@@ -215,6 +216,9 @@ fn build(
         ConnectorKind::Snowflake(settings) => {
             let key = settings.private_key.resolve(lookup)?;
             Box::new(snowflake::Snowflake::new(settings, key.expose())?)
+        }
+        ConnectorKind::Looker(_) | ConnectorKind::Tableau(_) | ConnectorKind::Sigma(_) => {
+            return Err(format!("the {} connector is not built yet", kind.name()));
         }
     }))
 }

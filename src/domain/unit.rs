@@ -79,6 +79,8 @@ impl fmt::Display for Unit {
 struct RawUnit {
     role: Option<String>,
     group: Option<String>,
+    /// Sigma calls its groups teams; `team` is another name for `group`.
+    team: Option<String>,
     task: Option<String>,
 }
 
@@ -86,7 +88,13 @@ impl TryFrom<RawUnit> for Unit {
     type Error = String;
 
     fn try_from(raw: RawUnit) -> Result<Self, String> {
-        let unit = match (raw.role, raw.group, raw.task) {
+        let group = match (raw.group, raw.team) {
+            (Some(_), Some(_)) => {
+                return Err("write either group = \"…\" or team = \"…\", not both".into());
+            }
+            (g, t) => g.or(t),
+        };
+        let unit = match (raw.role, group, raw.task) {
             (Some(role), None, None) => Unit::Role { role },
             (None, Some(group), None) => Unit::Group { group },
             (None, None, Some(task)) => Unit::Task { task },
@@ -124,6 +132,12 @@ mod tests {
             }
         );
         assert_eq!(parse(r#"{"group":"g"}"#).unwrap().kind(), UnitKind::Group);
+        assert_eq!(
+            parse(r#"{"team":"Finance"}"#).unwrap(),
+            Unit::Group {
+                group: "Finance".into()
+            }
+        );
         let unit = parse(r#"{"task":"do it"}"#).unwrap();
         assert_eq!(serde_json::to_string(&unit).unwrap(), r#"{"task":"do it"}"#);
     }

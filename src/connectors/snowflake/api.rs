@@ -2,7 +2,6 @@
 //! polled to the end, every partition fetched, and HTTP statuses classed into
 //! `ConnectorError`s. It knows nothing of roles or users.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode, Url, header};
@@ -53,30 +52,8 @@ fn unreachable_error(e: &reqwest::Error) -> ConnectorError {
     ConnectorError::Retryable(format!("cannot reach Snowflake ({what}): {e}"))
 }
 
-fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// A TLS client on the ring provider, with the platform's trusted roots.
 fn http_client() -> Result<reqwest::Client, String> {
-    use rustls_platform_verifier::BuilderVerifierExt;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?
-        .with_platform_verifier()
-        .map_err(|e| format!("TLS setup: {e}"))?
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(REQUEST_TIMEOUT)
-        .pool_max_idle_per_host(4)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    super::super::http::client(REQUEST_TIMEOUT)
 }
 
 impl Api {
@@ -157,7 +134,7 @@ impl Api {
             )),
             429 => ConnectorError::Throttled {
                 message: format!("Snowflake is throttling requests (HTTP 429: {said})"),
-                retry_after: retry_after(headers),
+                retry_after: super::super::http::retry_after(headers),
             },
             408 => ConnectorError::Retryable(format!("Snowflake timed the statement out: {said}")),
             s if s >= 500 => {

@@ -1,0 +1,170 @@
+//! What every REST connector shares: one TLS client setup (rustls on ring, the platform's trusted
+//! roots), a bearer-token cache renewed before expiry, and the classing of HTTP answers into
+//! `ConnectorError`s. Platform modules add their paths, bodies and pagination.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{StatusCode, header};
+
+use super::ConnectorError;
+
+/// An HTTP client for one platform: TLS through ring (no process-wide provider needed), a
+/// `User-Agent`, bounded connect and request times, and a small idle pool.
+pub fn client(request_timeout: Duration) -> Result<reqwest::Client, String> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_platform_verifier()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(request_timeout)
+        .pool_max_idle_per_host(4)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// The `Retry-After` of a 429 or 503, in seconds (the form every platform here uses).
+pub fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// A request that got no answer: worth trying again later.
+pub fn unreachable(platform: &str, e: &reqwest::Error) -> ConnectorError {
+    let what = if e.is_timeout() {
+        "no answer in time"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "the connection failed"
+    };
+    // Without the URL: some platforms put identifiers (never secrets, but still) in it.
+    ConnectorError::Retryable(format!("cannot reach {platform} ({what})"))
+}
+
+/// Classes an answer that is not a success. `said` is the platform's own message.
+pub fn failure(
+    platform: &str,
+    status: StatusCode,
+    headers: &header::HeaderMap,
+    said: &str,
+) -> ConnectorError {
+    let code = status.as_u16();
+    match code {
+        429 => ConnectorError::Throttled {
+            message: format!("{platform} is throttling requests (HTTP 429: {said})"),
+            retry_after: retry_after(headers),
+        },
+        408 | 500..=599 => {
+            ConnectorError::Retryable(format!("{platform} answered HTTP {code}: {said}"))
+        }
+        401 | 403 => ConnectorError::Permanent(format!(
+            "{platform} refused Gatehouse's credentials or their rights (HTTP {code}: {said}); check the connector's service account"
+        )),
+        _ => ConnectorError::Permanent(format!("{platform} answered HTTP {code}: {said}")),
+    }
+}
+
+/// A bearer token and when to stop using it.
+#[derive(Clone)]
+struct Cached {
+    token: String,
+    renew_at: Instant,
+}
+
+/// One platform session's token, fetched on first use and again when it nears its end (or when
+/// the platform said it is no longer valid). Concurrent callers wait for one fetch.
+#[derive(Default)]
+pub struct TokenCache {
+    cached: tokio::sync::Mutex<Option<Cached>>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenCache(***)")
+    }
+}
+
+impl TokenCache {
+    /// The cached token, or a new one from `fetch`, which returns the token and how long it
+    /// lives. A token is renewed when a fifth of its life (at least 30 s) is left.
+    pub async fn get<F, Fut>(&self, fetch: F) -> Result<String, ConnectorError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(String, Duration), ConnectorError>>,
+    {
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref()
+            && Instant::now() < c.renew_at
+        {
+            return Ok(c.token.clone());
+        }
+        let (token, lives) = fetch().await?;
+        let margin = (lives / 5).max(Duration::from_secs(30));
+        *cached = Some(Cached {
+            token: token.clone(),
+            renew_at: Instant::now() + lives.saturating_sub(margin),
+        });
+        Ok(token)
+    }
+
+    /// Forgets the token, after the platform answered 401 to it.
+    pub async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn a_token_is_fetched_once_until_invalidated_or_near_its_end() {
+        let cache = TokenCache::default();
+        let fetched = AtomicUsize::new(0);
+        let fetch = |lives: u64| {
+            let n = fetched.fetch_add(1, Ordering::SeqCst) + 1;
+            async move { Ok((format!("t{n}"), Duration::from_secs(lives))) }
+        };
+        assert_eq!(cache.get(|| fetch(3600)).await.unwrap(), "t1");
+        assert_eq!(cache.get(|| fetch(3600)).await.unwrap(), "t1");
+        cache.invalidate().await;
+        assert_eq!(cache.get(|| fetch(3600)).await.unwrap(), "t2");
+        cache.invalidate().await;
+        // A token that lives less than its renewal margin is used once and fetched again.
+        assert_eq!(cache.get(|| fetch(20)).await.unwrap(), "t3");
+        assert_eq!(cache.get(|| fetch(3600)).await.unwrap(), "t4");
+    }
+
+    #[test]
+    fn answers_are_classed_by_whether_trying_again_helps() {
+        let mut h = header::HeaderMap::new();
+        h.insert(header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(
+            failure("Looker", StatusCode::TOO_MANY_REQUESTS, &h, "slow down"),
+            ConnectorError::Throttled {
+                message: "Looker is throttling requests (HTTP 429: slow down)".into(),
+                retry_after: Some(Duration::from_secs(7)),
+            }
+        );
+        let none = header::HeaderMap::new();
+        assert!(matches!(
+            failure("Looker", StatusCode::BAD_GATEWAY, &none, "x"),
+            ConnectorError::Retryable(_)
+        ));
+        assert!(matches!(
+            failure("Looker", StatusCode::NOT_FOUND, &none, "no such group"),
+            ConnectorError::Permanent(m) if m == "Looker answered HTTP 404: no such group"
+        ));
+    }
+}
