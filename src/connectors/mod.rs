@@ -10,6 +10,7 @@ pub mod postgres;
 pub mod quoting;
 pub mod redshift;
 pub mod snowflake;
+pub mod tableau;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -217,7 +218,11 @@ fn build(
             let key = settings.private_key.resolve(lookup)?;
             Box::new(snowflake::Snowflake::new(settings, key.expose())?)
         }
-        ConnectorKind::Looker(_) | ConnectorKind::Tableau(_) | ConnectorKind::Sigma(_) => {
+        ConnectorKind::Tableau(settings) => {
+            let secret = settings.token_secret.resolve(lookup)?;
+            Box::new(tableau::Tableau::new(settings, secret.expose())?)
+        }
+        ConnectorKind::Looker(_) | ConnectorKind::Sigma(_) => {
             return Err(format!("the {} connector is not built yet", kind.name()));
         }
     }))

@@ -1,0 +1,219 @@
+//! Tableau Server or Cloud through the REST API with a personal access token: the unit of access
+//! is group membership. The catalog names the group; it is resolved to its id on every call
+//! (a renamed or recreated group is found again). Users are named by their id, as listed.
+//! Adding a member who is one already (409) and removing one who is not (404) count as done.
+
+mod api;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{Connector, ConnectorError, Holding, PlatformIdentity};
+use crate::config::{Secret, TableauSettings};
+use crate::domain::Unit;
+
+/// Items listed per page (Tableau's maximum).
+const PAGE: usize = 1000;
+
+#[derive(Debug)]
+pub struct Tableau {
+    api: api::Api,
+    page_size: usize,
+}
+
+/// The group a unit names.
+fn group_in(unit: &Unit) -> Result<&str, ConnectorError> {
+    match unit {
+        Unit::Group { group } => Ok(group),
+        other => Err(ConnectorError::Permanent(format!(
+            "Tableau grants group memberships, not a {}; write grant = {{ group = \"…\" }}",
+            other.kind().word()
+        ))),
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+impl Tableau {
+    /// Prepares the client; nothing is sent until the first call.
+    pub fn new(settings: &TableauSettings, token_secret: &str) -> Result<Self, String> {
+        let api = api::Api::new(
+            &settings.base_url,
+            &settings.api_version,
+            &settings.site,
+            &settings.token_name,
+            Secret::new(token_secret),
+        )?;
+        Ok(Tableau {
+            api,
+            page_size: PAGE,
+        })
+    }
+
+    /// Lists `n` items a page (tests use small pages).
+    pub fn with_page_size(mut self, n: usize) -> Self {
+        self.page_size = n.clamp(1, PAGE);
+        self
+    }
+
+    /// The id of the group called `name`. Tableau's `filter=name:eq:` has no escape for `,`
+    /// and `:`, so such names are looked for in the whole list; the exact name wins over a
+    /// match that differs only in case.
+    async fn group_id(&self, name: &str) -> Result<String, ConnectorError> {
+        let filter = format!("name:eq:{name}");
+        let query: Vec<(&str, &str)> = if name.contains([',', ':']) {
+            Vec::new()
+        } else {
+            vec![("filter", filter.as_str())]
+        };
+        let groups = self
+            .api
+            .all_pages(&["groups"], &query, ("groups", "group"), self.page_size)
+            .await?;
+        let named = |g: &&Value| g["name"].as_str() == Some(name);
+        let alike = |g: &&Value| {
+            g["name"]
+                .as_str()
+                .is_some_and(|n| n.to_lowercase() == name.to_lowercase())
+        };
+        let found = match groups.iter().find(named) {
+            Some(g) => Some(g),
+            None => {
+                let near: Vec<&Value> = groups.iter().filter(alike).collect();
+                (near.len() == 1).then(|| near[0])
+            }
+        };
+        found.and_then(|g| text(&g["id"])).ok_or_else(|| {
+            ConnectorError::Permanent(format!(
+                "Tableau has no group `{name}` on this site; check the resource's \
+                 grant = {{ group = \"…\" }} against the site's groups"
+            ))
+        })
+    }
+
+    /// The ids of the groups `user` belongs to.
+    async fn groups_of(&self, user: &str) -> Result<Vec<String>, ConnectorError> {
+        let groups = self
+            .api
+            .all_pages(
+                &["users", user, "groups"],
+                &[],
+                ("groups", "group"),
+                self.page_size,
+            )
+            .await?;
+        Ok(groups.iter().filter_map(|g| text(&g["id"])).collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for Tableau {
+    /// Signs in (once per session) and reads one group, bounded to 2 s.
+    async fn ping(&self) -> Result<(), ConnectorError> {
+        let call = self
+            .api
+            .call(Method::GET, &["groups"], &[("pageSize", "1")], None);
+        match tokio::time::timeout(Duration::from_secs(2), call).await {
+            Ok(reply) => reply?.ok().map(drop),
+            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
+        }
+    }
+
+    async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        // Get Users on Site leaves the email out unless asked for.
+        let users = self
+            .api
+            .all_pages(
+                &["users"],
+                &[("fields", "_default_,email")],
+                ("users", "user"),
+                self.page_size,
+            )
+            .await?;
+        let mut all = Vec::new();
+        for u in &users {
+            let (Some(id), Some(name)) = (text(&u["id"]), text(&u["name"])) else {
+                continue;
+            };
+            // On Tableau Cloud the user name is the email address itself.
+            let email = text(&u["email"]).or_else(|| name.contains('@').then(|| name.clone()));
+            all.push(PlatformIdentity {
+                kind: "user".into(),
+                id,
+                name,
+                email,
+            });
+        }
+        let groups = self
+            .api
+            .all_pages(&["groups"], &[], ("groups", "group"), self.page_size)
+            .await?;
+        for g in &groups {
+            if let (Some(id), Some(name)) = (text(&g["id"]), text(&g["name"])) {
+                all.push(PlatformIdentity {
+                    kind: "group".into(),
+                    id,
+                    name,
+                    email: None,
+                });
+            }
+        }
+        Ok(all)
+    }
+
+    /// Direct: the group is among the user's groups. Tableau groups do not nest, so nothing
+    /// else gives the membership.
+    async fn check(&self, user: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        let group = self.group_id(group_in(unit)?).await?;
+        Ok(Holding {
+            direct: self.groups_of(user).await?.contains(&group),
+            through: Vec::new(),
+        })
+    }
+
+    async fn add(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let name = group_in(unit)?;
+        let group = self.group_id(name).await?;
+        let body = json!({ "user": { "id": user } });
+        let reply = self
+            .api
+            .call(Method::POST, &["groups", &group, "users"], &[], Some(&body))
+            .await?;
+        // 409011: already a member, which is what was asked.
+        if !reply.status.is_success() && reply.status != StatusCode::CONFLICT {
+            return Err(reply.failure());
+        }
+        Ok(format!(
+            "POST groups/{group}/users {{\"user\":{{\"id\":\"{user}\"}}}} (add to group `{name}`)"
+        ))
+    }
+
+    async fn remove(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let name = group_in(unit)?;
+        let group = self.group_id(name).await?;
+        let reply = self
+            .api
+            .call(
+                Method::DELETE,
+                &["groups", &group, "users", user],
+                &[],
+                None,
+            )
+            .await?;
+        // A 404 for the membership is done; one for the group itself (404011) is not.
+        let gone = reply.status == StatusCode::NOT_FOUND && reply.code() != "404011";
+        if !reply.status.is_success() && !gone {
+            return Err(reply.failure());
+        }
+        Ok(format!(
+            "DELETE groups/{group}/users/{user} (remove from group `{name}`)"
+        ))
+    }
+}
