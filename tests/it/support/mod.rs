@@ -9,6 +9,7 @@ pub mod redshift;
 pub mod roles;
 pub mod slack;
 pub mod snowflake_fake;
+pub mod tableau_fake;
 
 pub use app::{TestApp, u};
 pub use db::{TestDb, backends};

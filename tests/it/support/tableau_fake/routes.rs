@@ -1,0 +1,361 @@
+//! The fake's endpoints, with Tableau's JSON shapes: `{"credentials":…}`, `{"pagination":…,
+//! "users":{"user":[…]}}`, `{"error":{"summary","detail","code"}}`, and numbers as strings.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde_json::{Value, json};
+
+use super::{FakeState, Session, new_id};
+
+type Shared = Arc<Mutex<FakeState>>;
+type Q = Query<HashMap<String, String>>;
+
+pub(super) fn router(state: Shared) -> axum::Router {
+    axum::Router::new()
+        .route("/api/{ver}/auth/signin", post(sign_in))
+        .route("/api/{ver}/sites/{site}/users", get(users))
+        .route("/api/{ver}/sites/{site}/users/{uid}/groups", get(groups_of))
+        .route("/api/{ver}/sites/{site}/groups", get(groups))
+        .route("/api/{ver}/sites/{site}/groups/{gid}/users", post(add))
+        .route(
+            "/api/{ver}/sites/{site}/groups/{gid}/users/{uid}",
+            delete(remove),
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .with_state(state)
+}
+
+pub(super) fn error(status: StatusCode, code: &str, summary: &str, detail: &str) -> Response {
+    let body = json!({ "error": { "summary": summary, "detail": detail, "code": code } });
+    (status, Json(body)).into_response()
+}
+
+/// Logs every call; answers 503 or 429 first when told to; insists on JSON.
+async fn gate(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let line = format!(
+        "{} {}",
+        req.method(),
+        req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("")
+    );
+    let early = {
+        let mut s = state.lock().unwrap();
+        let json = req
+            .headers()
+            .get("accept")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json"));
+        if s.unavailable_next > 0 {
+            s.unavailable_next -= 1;
+            Some((StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response())
+        } else if s.throttle_next > 0 {
+            s.throttle_next -= 1;
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "429000",
+                "Too Many Requests",
+                "Too many requests. Retry after 1 minutes.",
+            );
+            if let Some(secs) = s.retry_after {
+                r.headers_mut()
+                    .insert("retry-after", secs.to_string().parse().unwrap());
+            }
+            Some(r)
+        } else if !json {
+            Some(error(
+                StatusCode::NOT_ACCEPTABLE,
+                "406000",
+                "Not Acceptable",
+                "This fake answers JSON only: send Accept: application/json",
+            ))
+        } else {
+            None
+        }
+    };
+    let resp = match early {
+        Some(r) => r,
+        None => next.run(req).await,
+    };
+    let mut s = state.lock().unwrap();
+    s.log.push(format!("{line} -> {}", resp.status().as_u16()));
+    resp
+}
+
+/// The session's token must be valid and for this site.
+#[expect(
+    clippy::result_large_err,
+    reason = "a test fake; the refusal is the response"
+)]
+fn authenticate(s: &FakeState, headers: &HeaderMap, site: &str) -> Result<(), Response> {
+    let unauthorized = || {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "401002",
+            "Unauthorized Access",
+            "Invalid authentication credentials were provided.",
+        )
+    };
+    let token = headers
+        .get("x-tableau-auth")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(unauthorized)?;
+    let session = s.sessions.get(token).ok_or_else(unauthorized)?;
+    if session.expires <= Instant::now() {
+        return Err(unauthorized());
+    }
+    if site != s.site_id {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "403000",
+            "Forbidden",
+            "The session is not signed in to this site.",
+        ));
+    }
+    Ok(())
+}
+
+async fn sign_in(State(state): State<Shared>, Json(body): Json<Value>) -> Response {
+    let mut s = state.lock().unwrap();
+    let c = &body["credentials"];
+    let name = c["personalAccessTokenName"].as_str().unwrap_or("");
+    let secret = c["personalAccessTokenSecret"].as_str().unwrap_or("");
+    let site = c["site"]["contentUrl"].as_str();
+    let known = s.tokens.get(name).is_some_and(|s| s == secret);
+    if !known || site != Some(s.content_url.as_str()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "401001",
+            "Signin Error",
+            "Error signing in to Tableau Server",
+        );
+    }
+    s.sign_ins += 1;
+    // A personal access token holds one session: signing in again ends the earlier one.
+    s.sessions.retain(|_, session| session.token_name != name);
+    let token = format!("{}|{}", new_id().replace('-', ""), new_id());
+    let expires = Instant::now() + s.session_life;
+    s.sessions.insert(
+        token.clone(),
+        Session {
+            token_name: name.to_owned(),
+            expires,
+        },
+    );
+    Json(json!({ "credentials": {
+        "site": { "id": s.site_id, "contentUrl": s.content_url },
+        "user": { "id": "svc-user-id" },
+        "token": token,
+    }}))
+    .into_response()
+}
+
+/// One page of `items` per `pageSize` (default 100, 1 to 1000) and `pageNumber` (from 1).
+fn page(q: &HashMap<String, String>, outer: &str, inner: &str, items: Vec<Value>) -> Response {
+    let size = q.get("pageSize").map_or(Ok(100), |v| v.parse::<usize>());
+    let number = q.get("pageNumber").map_or(Ok(1), |v| v.parse::<usize>());
+    let (Ok(size @ 1..=1000), Ok(number @ 1..)) = (size, number) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "400006",
+            "Bad Request",
+            "The page size or page number is not valid.",
+        );
+    };
+    let total = items.len();
+    let chunk: Vec<Value> = items
+        .into_iter()
+        .skip((number - 1) * size)
+        .take(size)
+        .collect();
+    let list = if chunk.is_empty() {
+        json!({})
+    } else {
+        json!({ inner: chunk })
+    };
+    Json(json!({
+        "pagination": { "pageNumber": number.to_string(), "pageSize": size.to_string(),
+                        "totalAvailable": total.to_string() },
+        outer: list,
+    }))
+    .into_response()
+}
+
+async fn users(
+    State(state): State<Shared>,
+    Path((_ver, site)): Path<(String, String)>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
+    let s = state.lock().unwrap();
+    if let Err(r) = authenticate(&s, &headers, &site) {
+        return r;
+    }
+    let fields = q.get("fields").map(String::as_str).unwrap_or("");
+    let with_email = fields.split(',').any(|f| f == "email" || f == "_all_");
+    let items = s
+        .users
+        .iter()
+        .map(|u| {
+            let mut v = json!({ "id": u.id, "name": u.name, "siteRole": u.site_role,
+                "externalAuthUserId": "", "lastLogin": "2026-11-01T09:00:00Z" });
+            if let (true, Some(e)) = (with_email, &u.email) {
+                v["email"] = json!(e);
+            }
+            v
+        })
+        .collect();
+    page(&q, "users", "user", items)
+}
+
+fn group_json(g: &super::Group) -> Value {
+    json!({ "id": g.id, "name": g.name, "domain": { "name": "local" } })
+}
+
+async fn groups(
+    State(state): State<Shared>,
+    Path((_ver, site)): Path<(String, String)>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
+    let s = state.lock().unwrap();
+    if let Err(r) = authenticate(&s, &headers, &site) {
+        return r;
+    }
+    // `filter=name:eq:<value>`: the only filter the connector sends (names compare without case).
+    let wanted = match q.get("filter") {
+        None => None,
+        Some(f) => match f.strip_prefix("name:eq:") {
+            Some(v) if !v.contains(',') => Some(v.to_lowercase()),
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "400065",
+                    "Bad Request",
+                    &format!("The filter expression '{f}' is not supported by this fake."),
+                );
+            }
+        },
+    };
+    let items = s
+        .groups
+        .iter()
+        .filter(|g| wanted.as_ref().is_none_or(|w| g.name.to_lowercase() == *w))
+        .map(group_json)
+        .collect();
+    page(&q, "groups", "group", items)
+}
+
+async fn groups_of(
+    State(state): State<Shared>,
+    Path((_ver, site, uid)): Path<(String, String, String)>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
+    let s = state.lock().unwrap();
+    if let Err(r) = authenticate(&s, &headers, &site) {
+        return r;
+    }
+    if !s.users.iter().any(|u| u.id == uid) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "404002",
+            "Resource Not Found",
+            &format!("User '{uid}' could not be found."),
+        );
+    }
+    let items = s
+        .groups
+        .iter()
+        .filter(|g| s.members.contains(&(g.id.clone(), uid.clone())))
+        .map(group_json)
+        .collect();
+    page(&q, "groups", "group", items)
+}
+
+/// 404011 for an unknown group, 404002 for an unknown user.
+#[expect(
+    clippy::result_large_err,
+    reason = "a test fake; the refusal is the response"
+)]
+fn both_exist(s: &FakeState, gid: &str, uid: &str) -> Result<(), Response> {
+    if !s.groups.iter().any(|g| g.id == gid) {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "404011",
+            "Resource Not Found",
+            &format!("Group '{gid}' could not be found."),
+        ));
+    }
+    if !s.users.iter().any(|u| u.id == uid) {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "404002",
+            "Resource Not Found",
+            &format!("User '{uid}' could not be found."),
+        ));
+    }
+    Ok(())
+}
+
+async fn add(
+    State(state): State<Shared>,
+    Path((_ver, site, gid)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    if let Err(r) = authenticate(&s, &headers, &site) {
+        return r;
+    }
+    let Some(uid) = body["user"]["id"].as_str().map(str::to_owned) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "400000",
+            "Bad Request",
+            "The request body has no user.id.",
+        );
+    };
+    if let Err(r) = both_exist(&s, &gid, &uid) {
+        return r;
+    }
+    if !s.members.insert((gid.clone(), uid.clone())) {
+        return error(
+            StatusCode::CONFLICT,
+            "409011",
+            "Resource Conflict",
+            &format!("User '{uid}' is already a member of group '{gid}'."),
+        );
+    }
+    let u = s.users.iter().find(|u| u.id == uid).unwrap();
+    Json(json!({ "user": { "id": u.id, "name": u.name, "siteRole": u.site_role } })).into_response()
+}
+
+async fn remove(
+    State(state): State<Shared>,
+    Path((_ver, site, gid, uid)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    if let Err(r) = authenticate(&s, &headers, &site) {
+        return r;
+    }
+    if let Err(r) = both_exist(&s, &gid, &uid) {
+        return r;
+    }
+    if !s.members.remove(&(gid.clone(), uid.clone())) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "404002",
+            "Resource Not Found",
+            &format!("User '{uid}' is not a member of group '{gid}'."),
+        );
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
