@@ -28,4 +28,5 @@ mod slack_identities;
 mod slack_manual;
 mod slack_resilience;
 mod snowflake_connector;
+mod tableau_connector;
 mod tidy;

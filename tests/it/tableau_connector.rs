@@ -1,0 +1,377 @@
+//! The Tableau connector against a stateful fake of the REST API: group membership granted,
+//! checked and revoked idempotently by group name; identities listed across pages; one
+//! personal-access-token session reused, and signed in again once when it ends; throttling and
+//! outages classed right; an unknown group refused by name; and a whole request through Slack
+//! that leaves the membership on the site, then takes it away.
+
+use std::time::Duration;
+
+use gatehouse::connectors::{self, Connector, ConnectorError, Holding};
+use gatehouse::domain::{Status, Unit};
+use slack_sim::SlackSim;
+
+use crate::support::TestDb;
+use crate::support::slack::{CHANNEL, SlackTestApp, offered, workspace};
+use crate::support::tableau_fake::{SITE, TOKEN_NAME, TOKEN_SECRET, TableauFake, VERSION};
+
+/// A fake site with alice (who has an email), bob, and the groups Finance and Sales.
+async fn site() -> TableauFake {
+    let t = TableauFake::start().await;
+    t.add_user("alice", Some("alice@example.com"));
+    t.add_user("bob", None);
+    t.add_group("Finance");
+    t.add_group("Sales");
+    t
+}
+
+fn group(name: &str) -> Unit {
+    Unit::Group { group: name.into() }
+}
+
+#[tokio::test]
+async fn identities_are_listed_across_pages_with_their_emails() {
+    let t = site().await;
+    for i in 0..5 {
+        t.add_user(&format!("user{i}"), Some(&format!("user{i}@example.com")));
+    }
+    t.add_user("carol@example.com", None);
+    t.add_group("Marketing");
+    let c = t.connector().with_page_size(3);
+    let all = c.list_identities().await.unwrap();
+    let users: Vec<_> = all.iter().filter(|i| i.kind == "user").collect();
+    let groups: Vec<_> = all
+        .iter()
+        .filter(|i| i.kind == "group")
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(users.len(), 8, "{users:?}");
+    let alice = users.iter().find(|u| u.name == "alice").unwrap();
+    assert_eq!(alice.id, t.user_id("alice"));
+    assert_eq!(alice.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(users.iter().find(|u| u.name == "bob").unwrap().email, None);
+    let carol = users
+        .iter()
+        .find(|u| u.name == "carol@example.com")
+        .unwrap();
+    assert_eq!(
+        carol.email.as_deref(),
+        Some("carol@example.com"),
+        "the name is the email"
+    );
+    assert_eq!(groups, ["Finance", "Sales", "Marketing"]);
+    // 8 users at 3 a page: pages 1, 2 and 3; 3 groups: one page.
+    assert_eq!(t.calls("/users?fields="), 3, "{:#?}", t.log());
+    assert_eq!(t.calls("pageSize=3&pageNumber=3"), 1, "{:#?}", t.log());
+    assert_eq!(t.calls("/groups?pageSize=3"), 1, "{:#?}", t.log());
+    let grantable = c.list_grantable().await.unwrap();
+    assert!(grantable.iter().all(|i| i.kind == "group") && grantable.len() == 3);
+}
+
+#[tokio::test]
+async fn a_grant_is_made_once_and_held_by_the_site() {
+    let t = site().await;
+    let c = t.connector();
+    let alice = t.user_id("alice");
+    let did = connectors::grant(&c, &alice, &group("Finance"))
+        .await
+        .unwrap();
+    assert!(did.contains("add to group `Finance`"), "{did}");
+    assert!(t.holds("alice", "Finance"), "the site holds the membership");
+    assert!(!t.holds("alice", "Sales") && !t.holds("bob", "Finance"));
+    assert_eq!(
+        connectors::grant(&c, &alice, &group("Finance"))
+            .await
+            .unwrap(),
+        "already held"
+    );
+    assert_eq!(t.calls("POST /api/3.24/sites/"), 1, "{:#?}", t.log());
+}
+
+#[tokio::test]
+async fn a_revoke_removes_the_membership_and_a_missing_one_is_already_absent() {
+    let t = site().await;
+    t.join("alice", "Finance");
+    t.join("alice", "Sales");
+    let c = t.connector();
+    let alice = t.user_id("alice");
+    let did = connectors::revoke(&c, &alice, &group("Finance"))
+        .await
+        .unwrap();
+    assert!(did.starts_with("DELETE groups/"), "{did}");
+    assert!(!t.holds("alice", "Finance") && t.holds("alice", "Sales"));
+    assert_eq!(
+        connectors::revoke(&c, &alice, &group("Finance"))
+            .await
+            .unwrap(),
+        "already absent"
+    );
+    assert_eq!(t.calls("DELETE "), 1, "{:#?}", t.log());
+    // A removal racing another (the membership already gone: 404) is done, not an error.
+    c.remove(&alice, &group("Finance")).await.unwrap();
+    assert_eq!(t.calls("-> 404"), 1, "{:#?}", t.log());
+    // So is an add racing another (409 already a member).
+    t.join("bob", "Sales");
+    c.add(&t.user_id("bob"), &group("Sales")).await.unwrap();
+    assert_eq!(t.calls("-> 409"), 1, "{:#?}", t.log());
+}
+
+#[tokio::test]
+async fn a_check_reads_the_users_groups_across_pages() {
+    let t = site().await;
+    for i in 0..4 {
+        t.add_group(&format!("g{i}"));
+        t.join("bob", &format!("g{i}"));
+    }
+    t.join("bob", "Sales");
+    let c = t.connector().with_page_size(2);
+    let bob = t.user_id("bob");
+    assert_eq!(
+        c.check(&bob, &group("Sales")).await.unwrap(),
+        Holding {
+            direct: true,
+            through: vec![]
+        }
+    );
+    assert!(!c.check(&bob, &group("Finance")).await.unwrap().direct);
+    // The name is matched by the filter (without case, as Tableau does) and then exactly.
+    assert!(c.check(&bob, &group("sales")).await.unwrap().direct);
+    assert!(t.calls("filter=name%3Aeq%3ASales") >= 1, "{:#?}", t.log());
+    let err = c.check("no-such-user", &group("Sales")).await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains("404002")),
+        "{err:?}"
+    );
+    let err = c
+        .check(
+            &bob,
+            &Unit::Role {
+                role: "Sales".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a role"), "{err}");
+}
+
+#[tokio::test]
+async fn one_sign_in_serves_many_calls() {
+    let t = site().await;
+    let c = t.connector();
+    c.ping().await.unwrap();
+    c.list_identities().await.unwrap();
+    let alice = t.user_id("alice");
+    connectors::grant(&c, &alice, &group("Finance"))
+        .await
+        .unwrap();
+    connectors::revoke(&c, &alice, &group("Finance"))
+        .await
+        .unwrap();
+    assert!(t.log().len() > 10, "{:#?}", t.log());
+    assert_eq!(t.sign_ins(), 1, "{:#?}", t.log());
+    assert_eq!(t.calls("/auth/signin"), 1);
+}
+
+#[tokio::test]
+async fn an_ended_session_is_signed_in_again_once_and_the_call_succeeds() {
+    let t = site().await;
+    let c = t.connector();
+    c.ping().await.unwrap();
+    t.expire_sessions();
+    let alice = t.user_id("alice");
+    connectors::grant(&c, &alice, &group("Finance"))
+        .await
+        .unwrap();
+    assert!(t.holds("alice", "Finance"));
+    assert_eq!(t.sign_ins(), 2, "{:#?}", t.log());
+    assert_eq!(t.calls("-> 401"), 1, "one refused call: {:#?}", t.log());
+    // Another process signing in with the same token ends this session: signed in again too.
+    let other = t.connector();
+    other.ping().await.unwrap();
+    assert!(c.check(&alice, &group("Finance")).await.unwrap().direct);
+    assert_eq!(t.sign_ins(), 4, "{:#?}", t.log());
+    // Calls refused together sign in once between them.
+    t.expire_sessions();
+    let sales = group("Sales");
+    let (a, b, d) = tokio::join!(
+        c.check(&alice, &sales),
+        c.check(&alice, &sales),
+        c.check(&alice, &sales)
+    );
+    assert!(a.is_ok() && b.is_ok() && d.is_ok(), "{a:?} {b:?} {d:?}");
+    assert_eq!(t.sign_ins(), 5, "{:#?}", t.log());
+}
+
+#[tokio::test]
+async fn a_refused_token_is_permanent_and_never_shows_the_secret() {
+    let t = site().await;
+    let c = gatehouse::connectors::tableau::Tableau::new(&t.settings(), "wrong-secret").unwrap();
+    let err = c.ping().await.unwrap_err();
+    let ConnectorError::Permanent(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(m.contains(TOKEN_NAME) && m.contains("401001"), "{m}");
+    assert!(!m.contains("wrong-secret"), "{m}");
+    let shown = format!("{:?}", t.connector());
+    assert!(!shown.contains(TOKEN_SECRET), "{shown}");
+    assert_eq!(t.sign_ins(), 0);
+}
+
+#[tokio::test]
+async fn a_throttled_call_is_throttled_and_changes_nothing() {
+    let t = site().await;
+    let c = t.connector();
+    c.ping().await.unwrap();
+    {
+        let mut s = t.state();
+        s.throttle_next = 1;
+        s.retry_after = Some(60);
+    }
+    let alice = t.user_id("alice");
+    match connectors::grant(&c, &alice, &group("Finance"))
+        .await
+        .unwrap_err()
+    {
+        ConnectorError::Throttled {
+            message,
+            retry_after,
+        } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(60)));
+            assert!(message.contains("429000"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!t.holds("alice", "Finance"));
+    connectors::grant(&c, &alice, &group("Finance"))
+        .await
+        .unwrap();
+    assert!(t.holds("alice", "Finance"));
+}
+
+#[tokio::test]
+async fn an_outage_is_retryable_and_changes_nothing() {
+    let t = site().await;
+    let c = t.connector();
+    t.state().unavailable_next = 1;
+    let alice = t.user_id("alice");
+    let err = connectors::grant(&c, &alice, &group("Finance"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503")),
+        "{err:?}"
+    );
+    assert!(!t.holds("alice", "Finance"));
+    connectors::grant(&c, &alice, &group("Finance"))
+        .await
+        .unwrap();
+    assert!(t.holds("alice", "Finance"));
+    // Nothing listens: also retryable.
+    let mut gone = t.settings();
+    gone.base_url = "http://127.0.0.1:9".into();
+    let c = gatehouse::connectors::tableau::Tableau::new(&gone, TOKEN_SECRET).unwrap();
+    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+}
+
+#[tokio::test]
+async fn an_unknown_group_is_refused_by_name_and_nothing_changes() {
+    let t = site().await;
+    let c = t.connector();
+    let alice = t.user_id("alice");
+    let err = connectors::grant(&c, &alice, &group("Nope, Really: No"))
+        .await
+        .unwrap_err();
+    let ConnectorError::Permanent(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(m.contains("no group `Nope, Really: No`"), "{m}");
+    let err = connectors::grant(&c, &alice, &group("Ghosts"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no group `Ghosts`"), "{err}");
+    assert!(t.state().members.is_empty());
+    assert_eq!(t.calls("POST /api/3.24/sites"), 0, "{:#?}", t.log());
+    // A name with `,` or `:` is looked for in the whole list, never put in a filter.
+    assert_eq!(t.calls("filter=name%3Aeq%3ANope"), 0, "{:#?}", t.log());
+    // A hostile name reaches Tableau only URL-encoded in the filter value.
+    let _ = c.check(&alice, &group("a/b?c#d&pageSize=1")).await;
+    assert!(
+        t.calls("filter=name%3Aeq%3Aa%2Fb%3Fc%23d%26pageSize%3D1&") == 1,
+        "{:#?}",
+        t.log()
+    );
+}
+
+#[tokio::test]
+async fn a_request_for_a_tableau_group_goes_through_slack_to_the_site_and_back() {
+    let t = site().await;
+    let dave = t.add_user("dave", None);
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), TOKEN_SECRET).unwrap();
+    let catalog = format!(
+        r#"admins = ["UADA"]
+
+[connectors.tableau]
+kind = "tableau"
+base_url = "{}"
+site = "{SITE}"
+api_version = "{VERSION}"
+token_name = "{TOKEN_NAME}"
+token_secret = {{ file = "{}" }}
+
+[[resources]]
+id = "tableau-finance"
+name = "Finance dashboards"
+connector = "tableau"
+grant = {{ group = "Finance" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#,
+        t.url,
+        secret.path().display()
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let app = SlackTestApp::start_registry(&db, &catalog, sim).await;
+
+    app.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "tableau-finance 2h")
+        .await
+        .unwrap();
+    // Tableau lists Alice's email, which is her Slack email: the ✅ grants at once.
+    let msg = app.request_message(1).await;
+    app.sim
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+        .await
+        .unwrap();
+    app.wait_for(1, Status::Active).await;
+    assert!(t.holds("alice", "Finance"), "{:#?}", t.log());
+    app.dm_for("UALICE", "You now have access").await;
+
+    // Dave's Tableau user has no email: the reviewer picks it from the synced users.
+    app.sim
+        .slash_command("UDAVE", CHANNEL, "/request-access", "tableau-finance 2h")
+        .await
+        .unwrap();
+    let msg = app.request_message(2).await;
+    let form = app.approve_and_open_picker_of(2, &msg, "UBOB").await;
+    let groups: Vec<String> = t.state().groups.iter().map(|g| g.id.clone()).collect();
+    assert!(
+        !offered(&form).iter().any(|o| groups.contains(o)),
+        "groups are not offered as users"
+    );
+    app.pick(&form, "UBOB", &dave).await;
+    app.wait_for(2, Status::Active).await;
+    assert!(t.holds("dave", "Finance"), "{:#?}", t.log());
+
+    app.expire(1, chrono::Duration::hours(2)).await;
+    app.wait_for(2, Status::Expired).await;
+    assert!(
+        !t.holds("alice", "Finance") && !t.holds("dave", "Finance"),
+        "the memberships are gone from the site"
+    );
+    app.dm_for("UALICE", "has expired and was removed").await;
+    assert_eq!(t.calls("/users -> 200"), 2, "two adds: {:#?}", t.log());
+    assert_eq!(t.calls("DELETE "), 2, "{:#?}", t.log());
+    assert_eq!(t.sign_ins(), 1, "one session throughout: {:#?}", t.log());
+    app.stop().await;
+}
