@@ -790,7 +790,14 @@ connector = "pg"
         let kinds: BTreeSet<&str> = c.connectors.values().map(|c| c.kind.name()).collect();
         assert_eq!(
             kinds,
-            BTreeSet::from(["manual", "mysql", "postgres", "redshift", "snowflake"])
+            BTreeSet::from([
+                "manual",
+                "mysql",
+                "postgres",
+                "redshift",
+                "snowflake",
+                "tableau"
+            ])
         );
         let used: BTreeSet<&str> = c.resources.iter().map(|r| r.connector.as_str()).collect();
         assert_eq!(
