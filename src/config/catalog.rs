@@ -791,6 +791,7 @@ connector = "pg"
         assert_eq!(
             kinds,
             BTreeSet::from([
+                "looker",
                 "manual",
                 "mysql",
                 "postgres",

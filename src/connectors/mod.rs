@@ -5,6 +5,7 @@
 //! or our database.
 
 pub mod http;
+pub mod looker;
 pub mod mysql;
 pub mod postgres;
 pub mod quoting;
@@ -222,7 +223,11 @@ fn build(
             let secret = settings.token_secret.resolve(lookup)?;
             Box::new(tableau::Tableau::new(settings, secret.expose())?)
         }
-        ConnectorKind::Looker(_) | ConnectorKind::Sigma(_) => {
+        ConnectorKind::Looker(settings) => {
+            let secret = settings.client_secret.resolve(lookup)?;
+            Box::new(looker::Looker::new(settings, secret)?)
+        }
+        ConnectorKind::Sigma(_) => {
             return Err(format!("the {} connector is not built yet", kind.name()));
         }
     }))

@@ -1,0 +1,268 @@
+//! The Looker API 4.0 client: API-key login (`POST /api/4.0/login`, form-encoded) with the
+//! token cached and renewed, `Authorization: token …` on every call, one fresh login and retry
+//! when Looker answers 401, `limit`/`offset` paging, and HTTP statuses classed into
+//! `ConnectorError`s in Looker's words. It knows nothing of groups or users.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url, header};
+use serde_json::Value;
+
+use super::super::ConnectorError;
+use super::super::http::{self, TokenCache};
+use crate::config::Secret;
+
+/// How long one HTTP exchange may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const PLATFORM: &str = "Looker";
+
+pub(super) struct Api {
+    http: reqwest::Client,
+    /// The instance's root (`https://acme.cloud.looker.com[:19999]`), without `/api/4.0`.
+    base: Url,
+    client_id: String,
+    client_secret: Secret,
+    tokens: TokenCache,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LookerApi")
+            .field("base", &self.base.as_str())
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Looker's error body: `{"message": "…", "documentation_url": "…"}`, and for 422 also
+/// `"errors": [{"field", "code", "message"}]`. A body that is not Looker's JSON (a proxy's page)
+/// is quoted by its start, to tell what answered.
+pub(super) fn platform_message(body: &Value) -> String {
+    let message = body["message"].as_str().unwrap_or("").trim().to_owned();
+    let details: Vec<String> = body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let m = e["message"].as_str()?.trim();
+            Some(match e["field"].as_str() {
+                Some(field) if !field.is_empty() => format!("{field}: {m}"),
+                _ => m.to_owned(),
+            })
+        })
+        .collect();
+    match (message.is_empty(), details.is_empty()) {
+        (false, true) => message,
+        (false, false) => format!("{message}: {}", details.join("; ")),
+        (true, false) => details.join("; "),
+        (true, true) => match body.as_str().map(str::trim) {
+            Some(text) if !text.is_empty() => text.chars().take(200).collect(),
+            _ => "no message".to_owned(),
+        },
+    }
+}
+
+impl Api {
+    pub(super) fn new(
+        base_url: &str,
+        client_id: &str,
+        client_secret: Secret,
+    ) -> Result<Self, String> {
+        let trimmed = base_url.trim().trim_end_matches('/');
+        let trimmed = trimmed.strip_suffix("/api/4.0").unwrap_or(trimmed);
+        let mut base = Url::parse(trimmed)
+            .map_err(|e| format!("the Looker URL `{base_url}` is not a URL: {e}"))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(format!("the Looker URL `{base_url}` is not an http(s) URL"));
+        }
+        base.set_query(None);
+        base.set_fragment(None);
+        if client_id.trim().is_empty() {
+            return Err("a Looker connector needs the API key's `client_id`".into());
+        }
+        Ok(Api {
+            http: http::client(REQUEST_TIMEOUT)?,
+            base,
+            client_id: client_id.trim().to_owned(),
+            client_secret,
+            tokens: TokenCache::default(),
+        })
+    }
+
+    /// `{base}/api/4.0/<segments…>`, each segment percent-encoded as one path segment.
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["api", "4.0"]);
+            for s in segments {
+                path.push(s);
+            }
+        }
+        url
+    }
+
+    /// `POST /api/4.0/login` with the key in a form body; the token and how long it lives.
+    async fn login(&self) -> Result<(String, Duration), ConnectorError> {
+        let form = [
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose()),
+        ];
+        let mut encoder = self.base.clone();
+        encoder.query_pairs_mut().clear().extend_pairs(form);
+        let body = encoder.query().unwrap_or("").to_owned();
+        let resp = self
+            .http
+            .post(self.url(&["login"]))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| http::unreachable(PLATFORM, &e))?;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let json = read_json(resp).await?;
+        if !status.is_success() {
+            let said = platform_message(&json);
+            return Err(match status.as_u16() {
+                400..=404 => ConnectorError::Permanent(format!(
+                    "Looker refused the login of API key {} (HTTP {}: {said}); check the \
+                     connector's client_id and client_secret",
+                    self.client_id,
+                    status.as_u16()
+                )),
+                _ => http::failure(PLATFORM, status, &headers, &said),
+            });
+        }
+        let token = json["access_token"].as_str().unwrap_or("").to_owned();
+        if token.is_empty() {
+            return Err(ConnectorError::Permanent(
+                "Looker's login answer has no access_token".into(),
+            ));
+        }
+        let lives = json["expires_in"].as_u64().unwrap_or(3600);
+        Ok((token, Duration::from_secs(lives)))
+    }
+
+    /// One authenticated call. A 401 means the token died early (revoked, instance restarted):
+    /// it is forgotten, a new one fetched, and the call sent once more.
+    pub(super) async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), ConnectorError> {
+        let mut relogged = false;
+        loop {
+            let token = self.tokens.get(|| self.login()).await?;
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .header(header::AUTHORIZATION, format!("token {token}"))
+                .header(header::ACCEPT, "application/json");
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| http::unreachable(PLATFORM, &e))?;
+            let (status, headers) = (resp.status(), resp.headers().clone());
+            let json = read_json(resp).await?;
+            if status == StatusCode::UNAUTHORIZED && !relogged {
+                relogged = true;
+                self.tokens.invalidate().await;
+                continue;
+            }
+            if status.is_success() || status == StatusCode::NOT_FOUND {
+                return Ok((status, json));
+            }
+            return Err(http::failure(
+                PLATFORM,
+                status,
+                &headers,
+                &platform_message(&json),
+            ));
+        }
+    }
+
+    /// A call whose 404 is a failure too.
+    pub(super) async fn expect(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<Value, ConnectorError> {
+        let (status, json) = self.call(method, url, body).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Err(http::failure(
+                PLATFORM,
+                status,
+                &header::HeaderMap::new(),
+                &platform_message(&json),
+            ));
+        }
+        Ok(json)
+    }
+
+    /// Every row of a listing, `page` at a time (`limit`/`offset`, sorted by id so pages do not
+    /// shift). A page shorter than `page` is the last; a page of ids already seen (an instance
+    /// ignoring `offset`) ends it too rather than looping.
+    pub(super) async fn all(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        page: usize,
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let mut out: Vec<Value> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        loop {
+            let mut url = self.url(segments);
+            url.query_pairs_mut()
+                .extend_pairs(query)
+                .append_pair("sorts", "id")
+                .append_pair("limit", &page.to_string())
+                .append_pair("offset", &out.len().to_string());
+            let rows = match self.expect(Method::GET, url, None).await? {
+                Value::Array(rows) => rows,
+                other => {
+                    return Err(ConnectorError::Permanent(format!(
+                        "Looker's answer to /{} is not a list: {}",
+                        segments.join("/"),
+                        other.to_string().chars().take(200).collect::<String>()
+                    )));
+                }
+            };
+            let n = rows.len();
+            let mut fresh = 0;
+            for r in rows {
+                if seen.insert(id_of(&r)) {
+                    fresh += 1;
+                }
+                out.push(r);
+            }
+            if n < page || fresh == 0 {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// A row's `id` as a string (Looker 4.0 sends strings; older instances numbers).
+pub(super) fn id_of(row: &Value) -> String {
+    match &row["id"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+async fn read_json(resp: reqwest::Response) -> Result<Value, ConnectorError> {
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| http::unreachable(PLATFORM, &e))?;
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
