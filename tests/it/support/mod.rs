@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod db;
+pub mod looker_fake;
 pub mod mariadb;
 pub mod pg;
 pub mod platform;

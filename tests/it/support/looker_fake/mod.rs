@@ -1,0 +1,255 @@
+//! A stateful fake of Looker's API 4.0 on 127.0.0.1: API-key login issuing expiring tokens,
+//! `Authorization: token …` checked on every call, users and groups listed with `fields`,
+//! `limit` and `offset`, group search by name (case-insensitive, `%`/`_` wildcards), group
+//! membership added and removed with the documented statuses and `{message, documentation_url}`
+//! errors, and knobs for expired tokens, 429 and 503 answers. Tests assert on what it holds.
+//!
+//! Undocumented outcomes, chosen here: adding a member twice answers 200 with the user and
+//! changes nothing; removing a non-member answers 404 `Not found`; a change to an externally
+//! managed group answers 422 `Validation Failed` with an `errors` entry saying why.
+
+mod routes;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use gatehouse::config::{ApiSettings, Secret, SecretRef};
+use gatehouse::connectors::looker::Looker;
+
+use routes::{error, pairs};
+
+pub const CLIENT_ID: &str = "gatehouse-client-id";
+pub const CLIENT_SECRET: &str = "looker-test-secret-4QDkCyCtZz";
+const DOCS: &str = "https://cloud.google.com/looker/docs/r/api/4.0";
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub email: Option<String>,
+    pub display_name: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub externally_managed: bool,
+}
+
+/// One request as received: method, path, query and the status it was answered with.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+}
+
+#[derive(Default)]
+pub struct FakeState {
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+    /// (group id, user id).
+    pub members: BTreeSet<(String, String)>,
+    /// Tokens issued and still valid.
+    tokens: BTreeSet<String>,
+    next_id: u64,
+    pub logins: usize,
+    pub throttle_next: usize,
+    pub retry_after: Option<u64>,
+    pub unavailable_next: usize,
+    pub log: Vec<Call>,
+}
+
+#[derive(Clone)]
+pub struct LookerFake {
+    pub url: String,
+    state: Arc<Mutex<FakeState>>,
+    secret_dir: Arc<tempfile::TempDir>,
+}
+
+fn decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn handle(
+    axum::extract::State(state): axum::extract::State<Arc<Mutex<FakeState>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    let query = uri.query().unwrap_or("").to_owned();
+    let path: Vec<String> = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .map(decode)
+        .collect();
+    let answer = if s.unavailable_next > 0 {
+        s.unavailable_next -= 1;
+        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
+    } else if s.throttle_next > 0 {
+        s.throttle_next -= 1;
+        let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        if let Some(secs) = s.retry_after {
+            resp.headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+        }
+        resp
+    } else if path.len() < 2 || path[0] != "api" || path[1] != "4.0" {
+        error(StatusCode::NOT_FOUND, "Not found")
+    } else if method == Method::POST && path[2..] == ["login".to_owned()] {
+        let form = if query.is_empty() {
+            String::from_utf8_lossy(&body).into_owned()
+        } else {
+            query.clone()
+        };
+        s.login(&form)
+    } else {
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("token "));
+        match token {
+            Some(t) if s.tokens.contains(t) => s.serve(&method, &path[2..], &pairs(&query), &body),
+            _ => error(StatusCode::UNAUTHORIZED, "Requires authentication."),
+        }
+    };
+    s.log.push(Call {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query,
+        status: answer.status().as_u16(),
+    });
+    answer
+}
+
+impl LookerFake {
+    /// An empty instance (its API user, id 1, is not listed).
+    pub async fn start() -> LookerFake {
+        let state = Arc::new(Mutex::new(FakeState {
+            next_id: 1,
+            ..FakeState::default()
+        }));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let secret_dir = tempfile::tempdir().unwrap();
+        std::fs::write(secret_dir.path().join("looker-secret"), CLIENT_SECRET).unwrap();
+        LookerFake {
+            url,
+            state,
+            secret_dir: Arc::new(secret_dir),
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap()
+    }
+
+    /// A file holding the API key's secret, for catalogs (`client_secret = { file = … }`).
+    pub fn secret_file(&self) -> String {
+        self.secret_dir
+            .path()
+            .join("looker-secret")
+            .display()
+            .to_string()
+    }
+
+    pub fn settings(&self) -> ApiSettings {
+        ApiSettings {
+            base_url: self.url.clone(),
+            client_id: CLIENT_ID.into(),
+            client_secret: SecretRef::File(self.secret_file().into()),
+        }
+    }
+
+    /// The connector, as Gatehouse would build it.
+    pub fn connector(&self) -> Looker {
+        Looker::new(&self.settings(), Secret::new(CLIENT_SECRET)).unwrap()
+    }
+
+    fn next_id(&self) -> String {
+        let mut s = self.state();
+        s.next_id += 1;
+        s.next_id.to_string()
+    }
+
+    /// Adds a user and returns its id.
+    pub fn add_user(&self, display_name: &str, email: Option<&str>) -> String {
+        let id = self.next_id();
+        self.state().users.push(User {
+            id: id.clone(),
+            email: email.map(str::to_owned),
+            display_name: display_name.to_owned(),
+        });
+        id
+    }
+
+    /// Adds a group and returns its id.
+    pub fn add_group(&self, name: &str, externally_managed: bool) -> String {
+        let id = self.next_id();
+        self.state().groups.push(Group {
+            id: id.clone(),
+            name: name.to_owned(),
+            externally_managed,
+        });
+        id
+    }
+
+    pub fn add_member(&self, group: &str, user: &str) {
+        self.state()
+            .members
+            .insert((group.to_owned(), user.to_owned()));
+    }
+
+    pub fn holds(&self, user: &str, group: &str) -> bool {
+        self.state()
+            .members
+            .contains(&(group.to_owned(), user.to_owned()))
+    }
+
+    /// Every issued token stops working, as after their hour or a revocation.
+    pub fn expire_tokens(&self) {
+        self.state().tokens.clear();
+    }
+
+    pub fn log(&self) -> Vec<Call> {
+        self.state().log.clone()
+    }
+
+    /// How many `method` calls to `path` were answered `status`.
+    pub fn calls(&self, method: &str, path: &str, status: u16) -> usize {
+        self.log()
+            .iter()
+            .filter(|c| c.method == method && c.path == path && c.status == status)
+            .count()
+    }
+}
