@@ -14,6 +14,7 @@ mod hostile_names;
 mod jobs;
 mod lifecycle;
 mod linking;
+mod looker_connector;
 mod manifest;
 mod mysql_connector;
 mod postgres_connector;

@@ -1,0 +1,394 @@
+//! The Looker connector against a stateful fake of API 4.0: group membership granted, checked
+//! and revoked idempotently; every page of users and groups listed; an expired token renewed
+//! once; throttling, outages, unknown and externally managed groups classed right; and a whole
+//! request through Slack that leaves the membership in the instance, then takes it away.
+
+use std::time::Duration;
+
+use gatehouse::connectors::{self, Connector, ConnectorError};
+use gatehouse::domain::{Status, Unit};
+use slack_sim::SlackSim;
+
+use crate::support::TestDb;
+use crate::support::looker_fake::{CLIENT_ID, CLIENT_SECRET, LookerFake};
+use crate::support::slack::{CHANNEL, SlackTestApp, offered, workspace};
+
+const MEMBERS: &str = "/api/4.0/groups/{gid}/users";
+
+/// An instance with Alice (alice@example.com) and Bob (no email), and the groups
+/// "Finance analysts" and "Marketing".
+struct Instance {
+    fake: LookerFake,
+    alice: String,
+    bob: String,
+    finance: String,
+}
+
+async fn instance() -> Instance {
+    let fake = LookerFake::start().await;
+    let alice = fake.add_user("Alice Martin", Some("alice@example.com"));
+    let bob = fake.add_user("Bob Stone", None);
+    let finance = fake.add_group("Finance analysts", false);
+    fake.add_group("Marketing", false);
+    Instance {
+        fake,
+        alice,
+        bob,
+        finance,
+    }
+}
+
+fn group(name: &str) -> Unit {
+    Unit::Group { group: name.into() }
+}
+
+fn members_path(gid: &str) -> String {
+    MEMBERS.replace("{gid}", gid)
+}
+
+async fn grant(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
+    connectors::grant(c, who, &group(name)).await
+}
+
+async fn revoke(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
+    connectors::revoke(c, who, &group(name)).await
+}
+
+#[tokio::test]
+async fn identities_are_listed_across_pages() {
+    let i = instance().await;
+    for n in 0..9 {
+        i.fake
+            .add_user(&format!("User {n}"), Some(&format!("user{n}@example.com")));
+    }
+    for n in 0..3 {
+        i.fake.add_group(&format!("Team {n}"), false);
+    }
+    let c = i.fake.connector().with_page_size(4);
+    let all = c.list_identities().await.unwrap();
+    let users: Vec<_> = all.iter().filter(|x| x.kind == "user").collect();
+    let groups: Vec<_> = all.iter().filter(|x| x.kind == "group").collect();
+    assert_eq!(users.len(), 11, "{users:?}");
+    let alice = users.iter().find(|u| u.id == i.alice).unwrap();
+    assert_eq!(
+        (alice.name.as_str(), alice.email.as_deref()),
+        ("Alice Martin", Some("alice@example.com"))
+    );
+    assert_eq!(users.iter().find(|u| u.id == i.bob).unwrap().email, None);
+    let names: Vec<_> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Finance analysts",
+            "Marketing",
+            "Team 0",
+            "Team 1",
+            "Team 2"
+        ]
+    );
+    assert_eq!(groups[0].id, i.finance);
+    // 11 users at 4 a page: 4, 4, 3. 5 groups: 4, 1.
+    let log = i.fake.log();
+    let pages = |path: &str| {
+        log.iter()
+            .filter(|c| c.path == path && c.status == 200)
+            .map(|c| c.query.clone())
+            .collect::<Vec<_>>()
+    };
+    let user_pages = pages("/api/4.0/users");
+    assert_eq!(user_pages.len(), 3, "{log:?}");
+    assert!(
+        user_pages[2].contains("limit=4") && user_pages[2].contains("offset=8"),
+        "{user_pages:?}"
+    );
+    assert!(user_pages[0].contains("fields=id%2Cemail%2Cdisplay_name"));
+    assert_eq!(pages("/api/4.0/groups").len(), 2, "{log:?}");
+    let grantable = c.list_grantable().await.unwrap();
+    assert!(grantable.iter().all(|g| g.kind == "group") && grantable.len() == 5);
+}
+
+#[tokio::test]
+async fn a_grant_is_made_once_and_held_by_the_instance() {
+    let i = instance().await;
+    let c = i.fake.connector();
+    let did = grant(&c, &i.alice, "Finance analysts").await.unwrap();
+    assert!(did.contains("POST /api/4.0/groups/"), "{did}");
+    assert!(i.fake.holds(&i.alice, &i.finance), "the instance holds it");
+    assert_eq!(
+        grant(&c, &i.alice, "Finance analysts").await.unwrap(),
+        "already held"
+    );
+    assert_eq!(
+        i.fake.calls("POST", &members_path(&i.finance), 200),
+        1,
+        "{:?}",
+        i.fake.log()
+    );
+    assert!(!i.fake.holds(&i.bob, &i.finance));
+    assert_eq!(i.fake.state().members.len(), 1);
+}
+
+#[tokio::test]
+async fn a_revoke_removes_the_membership_and_a_missing_one_is_already_absent() {
+    let i = instance().await;
+    i.fake.add_member(&i.finance, &i.alice);
+    i.fake.add_member(&i.finance, &i.bob);
+    let c = i.fake.connector();
+    let did = revoke(&c, &i.alice, "Finance analysts").await.unwrap();
+    assert!(did.contains("DELETE /api/4.0/groups/"), "{did}");
+    assert!(!i.fake.holds(&i.alice, &i.finance));
+    assert!(i.fake.holds(&i.bob, &i.finance), "Bob keeps his membership");
+    assert_eq!(
+        revoke(&c, &i.alice, "Finance analysts").await.unwrap(),
+        "already absent"
+    );
+    let deletes = i.fake.log().iter().filter(|c| c.method == "DELETE").count();
+    assert_eq!(deletes, 1, "{:?}", i.fake.log());
+}
+
+#[tokio::test]
+async fn check_reports_direct_membership_of_the_named_group() {
+    let i = instance().await;
+    let c = i.fake.connector();
+    let before = c.check(&i.alice, &group("Finance analysts")).await.unwrap();
+    assert!(!before.held(), "{before:?}");
+    i.fake.add_member(&i.finance, &i.alice);
+    let after = c.check(&i.alice, &group("Finance analysts")).await.unwrap();
+    assert!(after.direct && after.through.is_empty(), "{after:?}");
+    // Search matches case-insensitively with wildcards; only the exact group counts.
+    assert!(
+        !c.check(&i.alice, &group("Marketing")).await.unwrap().held(),
+        "membership of another group is not this one"
+    );
+    assert!(
+        c.check(&i.alice, &group("finance analysts"))
+            .await
+            .unwrap()
+            .direct
+    );
+    let err = c
+        .check(&i.alice, &Unit::Role { role: "x".into() })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_expired_token_is_renewed_once_and_the_call_succeeds() {
+    let i = instance().await;
+    let c = i.fake.connector();
+    c.ping().await.unwrap();
+    assert_eq!(i.fake.state().logins, 1);
+    i.fake.expire_tokens();
+    grant(&c, &i.alice, "Finance analysts").await.unwrap();
+    assert!(i.fake.holds(&i.alice, &i.finance));
+    assert_eq!(
+        i.fake.state().logins,
+        2,
+        "one new login: {:?}",
+        i.fake.log()
+    );
+    let refused = i.fake.log().iter().filter(|c| c.status == 401).count();
+    assert_eq!(
+        refused,
+        1,
+        "one call refused, then retried: {:?}",
+        i.fake.log()
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_call_says_when_to_come_back() {
+    let i = instance().await;
+    let c = i.fake.connector();
+    c.ping().await.unwrap();
+    {
+        let mut s = i.fake.state();
+        s.throttle_next = 1;
+        s.retry_after = Some(7);
+    }
+    match grant(&c, &i.alice, "Finance analysts").await.unwrap_err() {
+        ConnectorError::Throttled {
+            message,
+            retry_after,
+        } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)));
+            assert!(message.contains("HTTP 429"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!i.fake.holds(&i.alice, &i.finance));
+    grant(&c, &i.alice, "Finance analysts").await.unwrap();
+    assert!(i.fake.holds(&i.alice, &i.finance));
+}
+
+#[tokio::test]
+async fn an_outage_is_retryable_and_changes_nothing() {
+    let i = instance().await;
+    let c = i.fake.connector();
+    c.ping().await.unwrap();
+    i.fake.state().unavailable_next = 1;
+    let err = grant(&c, &i.alice, "Finance analysts").await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503: Service Unavailable")),
+        "{err:?}"
+    );
+    assert!(!i.fake.holds(&i.alice, &i.finance));
+    assert!(
+        i.fake
+            .log()
+            .iter()
+            .all(|c| c.method != "POST" || c.path == "/api/4.0/login")
+    );
+    // Nothing listens any more: also retryable.
+    let mut gone = i.fake.settings();
+    gone.base_url = "http://127.0.0.1:9".into();
+    let c = gatehouse::connectors::looker::Looker::new(
+        &gone,
+        gatehouse::config::Secret::new(CLIENT_SECRET),
+    )
+    .unwrap();
+    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+}
+
+#[tokio::test]
+async fn an_unknown_group_fails_permanently_naming_it() {
+    let i = instance().await;
+    let c = i.fake.connector();
+    let err = grant(&c, &i.alice, "Finance_analysts%").await.unwrap_err();
+    // The search's wildcards match "Finance analysts", but only the exact name is taken.
+    let err2 = grant(&c, &i.alice, "Nope").await.unwrap_err();
+    for (e, name) in [(err, "Finance_analysts%"), (err2, "Nope")] {
+        assert_eq!(
+            e,
+            ConnectorError::Permanent(format!(
+                "Looker has no group named `{name}` (or the API user cannot see it); check the resource's grant in the catalog"
+            ))
+        );
+    }
+    assert!(i.fake.state().members.is_empty());
+    assert!(
+        i.fake
+            .log()
+            .iter()
+            .all(|c| c.method == "GET" || c.path == "/api/4.0/login")
+    );
+}
+
+#[tokio::test]
+async fn an_externally_managed_group_fails_permanently_in_lookers_words() {
+    let i = instance().await;
+    let scim = i.fake.add_group("Okta Finance", true);
+    i.fake.add_member(&scim, &i.bob);
+    let c = i.fake.connector();
+    let err = grant(&c, &i.alice, "Okta Finance").await.unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(
+            "Looker answered HTTP 422: Validation Failed: group: Group membership is managed externally and cannot be changed in Looker".into()
+        )
+    );
+    let err = revoke(&c, &i.bob, "Okta Finance").await.unwrap_err();
+    assert!(err.to_string().contains("managed externally"), "{err}");
+    assert!(!i.fake.holds(&i.alice, &scim) && i.fake.holds(&i.bob, &scim));
+    assert_eq!(i.fake.state().members.len(), 1, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_a_clear_permanent_failure_without_the_secret() {
+    let i = instance().await;
+    let wrong = "not-the-secret-Zz9";
+    let c = gatehouse::connectors::looker::Looker::new(
+        &i.fake.settings(),
+        gatehouse::config::Secret::new(wrong),
+    )
+    .unwrap();
+    let err = c.ping().await.unwrap_err();
+    let ConnectorError::Permanent(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains(CLIENT_ID) && message.contains("HTTP 404"),
+        "{message}"
+    );
+    assert!(!message.contains(wrong) && !format!("{c:?}").contains(wrong));
+    assert!(!format!("{:?}", i.fake.connector()).contains(CLIENT_SECRET));
+    assert_eq!(i.fake.state().logins, 0);
+}
+
+#[tokio::test]
+async fn a_request_for_a_looker_group_goes_through_slack_to_the_instance_and_back() {
+    let i = instance().await;
+    let dave = i.fake.add_user("Dave Kim", Some("dave.kim@corp.example"));
+    let catalog = format!(
+        r#"admins = ["UADA"]
+
+[connectors.looker]
+kind = "looker"
+base_url = "{}"
+client_id = "{CLIENT_ID}"
+client_secret = {{ file = "{}" }}
+
+[[resources]]
+id = "looker-finance"
+name = "Looker finance"
+connector = "looker"
+grant = {{ group = "Finance analysts" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#,
+        i.fake.url,
+        i.fake.secret_file()
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+
+    t.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "looker-finance 2h")
+        .await
+        .unwrap();
+    // Looker lists Alice's email, which is her Slack email: the ✅ grants at once.
+    let msg = t.request_message(1).await;
+    t.sim
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+        .await
+        .unwrap();
+    t.wait_for(1, Status::Active).await;
+    assert!(i.fake.holds(&i.alice, &i.finance), "{:?}", i.fake.log());
+    t.dm_for("UALICE", "You now have access").await;
+
+    // Dave's Looker email is not his Slack one: the reviewer picks his user.
+    t.sim
+        .slash_command("UDAVE", CHANNEL, "/request-access", "looker-finance 2h")
+        .await
+        .unwrap();
+    let msg = t.request_message(2).await;
+    let form = t.approve_and_open_picker_of(2, &msg, "UBOB").await;
+    assert!(
+        !offered(&form).contains(&i.finance),
+        "groups are not offered as users"
+    );
+    t.pick(&form, "UBOB", &dave).await;
+    t.wait_for(2, Status::Active).await;
+    assert!(i.fake.holds(&dave, &i.finance), "{:?}", i.fake.log());
+
+    t.expire(1, chrono::Duration::hours(2)).await;
+    t.wait_for(2, Status::Expired).await;
+    assert!(
+        !i.fake.holds(&i.alice, &i.finance) && !i.fake.holds(&dave, &i.finance),
+        "the memberships are gone from the instance"
+    );
+    assert!(i.fake.state().members.is_empty());
+    t.dm_for("UALICE", "has expired and was removed").await;
+    let path = members_path(&i.finance);
+    assert_eq!(i.fake.calls("POST", &path, 200), 2);
+    let deletes = i
+        .fake
+        .log()
+        .iter()
+        .filter(|c| c.method == "DELETE" && c.status == 204)
+        .count();
+    assert_eq!(deletes, 2);
+    t.stop().await;
+}
