@@ -10,6 +10,7 @@ pub mod mysql;
 pub mod postgres;
 pub mod quoting;
 pub mod redshift;
+pub mod sigma;
 pub mod snowflake;
 pub mod tableau;
 
@@ -227,8 +228,9 @@ fn build(
             let secret = settings.client_secret.resolve(lookup)?;
             Box::new(looker::Looker::new(settings, secret)?)
         }
-        ConnectorKind::Sigma(_) => {
-            return Err(format!("the {} connector is not built yet", kind.name()));
+        ConnectorKind::Sigma(settings) => {
+            let secret = settings.client_secret.resolve(lookup)?;
+            Box::new(sigma::Sigma::new(settings, secret)?)
         }
     }))
 }

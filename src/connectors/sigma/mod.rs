@@ -1,0 +1,227 @@
+//! Sigma Computing through its REST API v2: the unit of access is team membership
+//! (`grant = { team = "Finance" }`, the team's name), changed with
+//! `PATCH /v2/teams/{teamId}/members {"add"|"remove": [memberId]}` and checked in the team's
+//! member list. Identities are members (by memberId, with their email) and teams.
+
+mod api;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::{Connector, ConnectorError, Holding, PlatformIdentity};
+use crate::config::{ApiSettings, Secret};
+use crate::domain::Unit;
+
+/// Entries asked for per page (Sigma's maximum).
+const PAGE: usize = 1000;
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Member {
+    member_id: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    is_archived: bool,
+    #[serde(default)]
+    is_inactive: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Team {
+    team_id: String,
+    name: String,
+    #[serde(default)]
+    is_archived: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TeamMember {
+    user_id: String,
+}
+
+#[derive(Debug)]
+pub struct Sigma {
+    api: api::Api,
+    page_size: usize,
+    /// Team name → teamId, from the last team listing.
+    teams: tokio::sync::Mutex<BTreeMap<String, String>>,
+}
+
+/// The team a unit names.
+fn team_in(unit: &Unit) -> Result<&str, ConnectorError> {
+    match unit {
+        Unit::Group { group } => Ok(group),
+        other => Err(ConnectorError::Permanent(format!(
+            "Sigma grants team membership, not a {}; write grant = {{ team = \"…\" }}",
+            other.kind().word()
+        ))),
+    }
+}
+
+fn member_in(identity: &str) -> Result<&str, ConnectorError> {
+    let id = identity.trim();
+    if id.is_empty() {
+        return Err(ConnectorError::Permanent("an empty Sigma memberId".into()));
+    }
+    Ok(id)
+}
+
+impl Sigma {
+    /// Prepares the client; nothing is sent until the first call.
+    pub fn new(settings: &ApiSettings, client_secret: Secret) -> Result<Self, String> {
+        Ok(Sigma {
+            api: api::Api::new(&settings.base_url, &settings.client_id, client_secret)?,
+            page_size: PAGE,
+            teams: tokio::sync::Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Lists `n` entries a page (tests use small pages).
+    pub fn with_page_size(mut self, n: usize) -> Self {
+        self.page_size = n.clamp(1, PAGE);
+        self
+    }
+
+    /// Every team not archived, and the name → id cache refreshed from them.
+    async fn list_teams(&self) -> Result<Vec<Team>, ConnectorError> {
+        let teams: Vec<Team> = self.api.all(&["teams"], self.page_size).await?;
+        let teams: Vec<Team> = teams.into_iter().filter(|t| !t.is_archived).collect();
+        let mut cache = self.teams.lock().await;
+        *cache = teams
+            .iter()
+            .map(|t| (t.name.clone(), t.team_id.clone()))
+            .collect();
+        Ok(teams)
+    }
+
+    /// The teamId of the team named `name`: from the cache, else from a new listing.
+    async fn team_id(&self, name: &str) -> Result<String, ConnectorError> {
+        if let Some(id) = self.teams.lock().await.get(name) {
+            return Ok(id.clone());
+        }
+        let teams = self.list_teams().await?;
+        teams
+            .into_iter()
+            .find(|t| t.name == name)
+            .map(|t| t.team_id)
+            .ok_or_else(|| {
+                ConnectorError::Permanent(format!(
+                    "Sigma has no team named `{name}`; the resource's grant = {{ team = \"{name}\" }} \
+                     must name an existing team exactly"
+                ))
+            })
+    }
+
+    async fn change(
+        &self,
+        member: &str,
+        unit: &Unit,
+        verb: &str,
+    ) -> Result<String, ConnectorError> {
+        let member = member_in(member)?;
+        let team = self.team_id(team_in(unit)?).await?;
+        let body = json!({ verb: [member] });
+        let url = self.api.url(&["teams", &team, "members"]);
+        self.api.call(Method::PATCH, url, Some(&body)).await?;
+        Ok(format!("PATCH /v2/teams/{team}/members {body}"))
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for Sigma {
+    /// A one-member listing (which also fetches a token), bounded to 2 s.
+    async fn ping(&self) -> Result<(), ConnectorError> {
+        let mut url = self.api.url(&["members"]);
+        url.query_pairs_mut().append_pair("limit", "1");
+        let call = self.api.call(Method::GET, url, None);
+        match tokio::time::timeout(Duration::from_secs(2), call).await {
+            Ok(result) => result.map(drop),
+            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
+        }
+    }
+
+    /// Active members (archived and inactive ones are left out: they cannot be added to a
+    /// team), then teams.
+    async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        let members: Vec<Member> = self.api.all(&["members"], self.page_size).await?;
+        let mut all: Vec<PlatformIdentity> = members
+            .into_iter()
+            .filter(|m| !m.is_archived && !m.is_inactive)
+            .map(|m| {
+                let full = format!(
+                    "{} {}",
+                    m.first_name.as_deref().unwrap_or(""),
+                    m.last_name.as_deref().unwrap_or("")
+                );
+                let email = m.email.filter(|e| !e.trim().is_empty());
+                let name = match full.trim() {
+                    "" => email.clone().unwrap_or_else(|| m.member_id.clone()),
+                    n => n.to_owned(),
+                };
+                PlatformIdentity {
+                    kind: "user".into(),
+                    id: m.member_id,
+                    name,
+                    email,
+                }
+            })
+            .collect();
+        for t in self.list_teams().await? {
+            all.push(PlatformIdentity {
+                kind: "group".into(),
+                id: t.team_id,
+                name: t.name,
+                email: None,
+            });
+        }
+        Ok(all)
+    }
+
+    /// Direct: the member is in the team's member list. Sigma has no nested teams.
+    async fn check(&self, member: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        let member = member_in(member)?;
+        let team = self.team_id(team_in(unit)?).await?;
+        let entries: Vec<TeamMember> = self
+            .api
+            .all(&["teams", &team, "members"], self.page_size)
+            .await?;
+        Ok(Holding {
+            direct: entries.iter().any(|e| e.user_id == member),
+            through: Vec::new(),
+        })
+    }
+
+    async fn add(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        self.change(member, unit, "add").await
+    }
+
+    async fn remove(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        self.change(member, unit, "remove").await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_team_is_a_sigma_unit() {
+        let team = Unit::Group {
+            group: "Finance".into(),
+        };
+        assert_eq!(team_in(&team).unwrap(), "Finance");
+        let role = Unit::Role { role: "x".into() };
+        assert!(team_in(&role).unwrap_err().to_string().contains("team = "));
+        assert!(member_in("  ").is_err());
+    }
+}
