@@ -796,6 +796,7 @@ connector = "pg"
                 "mysql",
                 "postgres",
                 "redshift",
+                "sigma",
                 "snowflake",
                 "tableau"
             ])
