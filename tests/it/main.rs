@@ -22,6 +22,7 @@ mod properties;
 mod redshift_connector;
 mod requests;
 mod serve;
+mod sigma_connector;
 mod slack_admin;
 mod slack_flow;
 mod slack_forms;

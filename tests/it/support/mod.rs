@@ -8,6 +8,7 @@ pub mod pg;
 pub mod platform;
 pub mod redshift;
 pub mod roles;
+pub mod sigma_fake;
 pub mod slack;
 pub mod snowflake_fake;
 pub mod tableau_fake;

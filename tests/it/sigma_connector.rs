@@ -1,0 +1,370 @@
+//! The Sigma connector against a stateful fake of Sigma's REST API v2: team membership granted,
+//! checked and revoked idempotently by team name; members and teams listed across pages; one
+//! token kept for its life (the token endpoint allows one call a second) and renewed once on a
+//! 401; throttling, outages, unknown teams and inactive members classed right; and a whole
+//! request through Slack that leaves the membership in the organisation, then takes it away.
+
+use std::time::Duration;
+
+use gatehouse::connectors::{self, Connector, ConnectorError, Holding};
+use gatehouse::domain::{Status, Unit};
+use slack_sim::SlackSim;
+
+use crate::support::TestDb;
+use crate::support::sigma_fake::{CLIENT_SECRET, SigmaFake};
+use crate::support::slack::{CHANNEL, SlackTestApp, offered, workspace};
+
+/// An organisation with Alice, Bob and an inactive Carol, and the teams Finance and Sales.
+async fn org() -> SigmaFake {
+    let sg = SigmaFake::start().await;
+    sg.add_member("m-alice", "alice@example.com", "Alice", "Liddell");
+    sg.add_member("m-bob", "bob@example.com", "Bob", "Stone");
+    sg.add_member("m-carol", "carol@example.com", "Carol", "Inactive");
+    sg.state().members.get_mut("m-carol").unwrap().inactive = true;
+    sg.add_team("t-fin", "Finance");
+    sg.add_team("t-sales", "Sales");
+    sg
+}
+
+fn team(name: &str) -> Unit {
+    Unit::Group { group: name.into() }
+}
+
+#[tokio::test]
+async fn a_grant_is_made_once_and_held_by_the_team() {
+    let sg = org().await;
+    let c = sg.connector();
+    assert_eq!(
+        connectors::grant(&c, "m-alice", &team("Finance"))
+            .await
+            .unwrap(),
+        r#"PATCH /v2/teams/t-fin/members {"add":["m-alice"]}"#
+    );
+    assert!(sg.in_team("t-fin", "m-alice"), "the team holds Alice");
+    assert_eq!(
+        connectors::grant(&c, "m-alice", &team("Finance"))
+            .await
+            .unwrap(),
+        "already held"
+    );
+    assert_eq!(sg.calls("PATCH"), 1, "{:?}", sg.log());
+    assert!(!sg.in_team("t-fin", "m-bob") && !sg.in_team("t-sales", "m-alice"));
+}
+
+#[tokio::test]
+async fn a_revoke_removes_the_member_and_a_missing_one_is_already_absent() {
+    let sg = org().await;
+    sg.put_in_team("t-fin", "m-alice");
+    sg.put_in_team("t-fin", "m-bob");
+    let c = sg.connector();
+    assert_eq!(
+        connectors::revoke(&c, "m-alice", &team("Finance"))
+            .await
+            .unwrap(),
+        r#"PATCH /v2/teams/t-fin/members {"remove":["m-alice"]}"#
+    );
+    assert!(!sg.in_team("t-fin", "m-alice") && sg.in_team("t-fin", "m-bob"));
+    assert_eq!(
+        connectors::revoke(&c, "m-alice", &team("Finance"))
+            .await
+            .unwrap(),
+        "already absent"
+    );
+    assert_eq!(sg.calls("PATCH"), 1, "{:?}", sg.log());
+}
+
+#[tokio::test]
+async fn check_reads_the_teams_member_list_across_pages() {
+    let sg = org().await;
+    for i in 0..5 {
+        let id = format!("m-{i}");
+        sg.add_member(&id, &format!("u{i}@example.com"), "U", &i.to_string());
+        sg.put_in_team("t-sales", &id);
+    }
+    sg.put_in_team("t-sales", "m-bob");
+    let c = sg.connector().with_page_size(2);
+    let held = Holding {
+        direct: true,
+        through: Vec::new(),
+    };
+    assert_eq!(c.check("m-bob", &team("Sales")).await.unwrap(), held);
+    assert_eq!(
+        c.check("m-alice", &team("Sales")).await.unwrap(),
+        Holding::default()
+    );
+    assert!(!c.check("m-bob", &team("Finance")).await.unwrap().held());
+    // 6 members, 2 a page: 3 pages a check of Sales.
+    let pages = sg.calls("GET /v2/teams/t-sales/members");
+    assert_eq!(pages, 6, "{:?}", sg.log());
+    assert_eq!(
+        sg.calls("GET /v2/teams?"),
+        1,
+        "team names are resolved once"
+    );
+}
+
+#[tokio::test]
+async fn identities_are_listed_across_pages_without_inactive_members() {
+    let sg = org().await;
+    for i in 0..6 {
+        let id = format!("m-{i}");
+        sg.add_member(&id, &format!("u{i}@example.com"), "User", &i.to_string());
+    }
+    sg.add_member("m-noname", "nobody@example.com", "", "");
+    sg.add_team("t-ops", "Ops");
+    let c = sg.connector().with_page_size(3);
+    let all = c.list_identities().await.unwrap();
+    let users: Vec<_> = all.iter().filter(|i| i.kind == "user").collect();
+    assert_eq!(
+        users.len(),
+        9,
+        "10 members but Carol, who is inactive: {users:?}"
+    );
+    assert!(users.iter().all(|u| u.id != "m-carol"));
+    let alice = users.iter().find(|u| u.id == "m-alice").unwrap();
+    assert_eq!(
+        (alice.name.as_str(), alice.email.as_deref()),
+        ("Alice Liddell", Some("alice@example.com"))
+    );
+    let nameless = users.iter().find(|u| u.id == "m-noname").unwrap();
+    assert_eq!(nameless.name, "nobody@example.com");
+    let teams: Vec<_> = all
+        .iter()
+        .filter(|i| i.kind == "group")
+        .map(|i| (i.id.as_str(), i.name.as_str()))
+        .collect();
+    assert_eq!(
+        teams,
+        [("t-fin", "Finance"), ("t-ops", "Ops"), ("t-sales", "Sales")]
+    );
+    assert_eq!(sg.calls("GET /v2/members"), 4, "10 members, 3 a page");
+    assert!(
+        sg.log()
+            .contains(&"GET /v2/members?limit=3&page=pg_3".to_owned())
+    );
+    assert_eq!(sg.calls("GET /v2/teams?"), 1, "3 teams, 3 a page: one page");
+    let grantable = c.list_grantable().await.unwrap();
+    assert!(grantable.len() == 3 && grantable.iter().all(|i| i.kind == "group"));
+}
+
+#[tokio::test]
+async fn one_token_serves_many_calls() {
+    let sg = org().await;
+    let c = sg.connector();
+    c.ping().await.unwrap();
+    connectors::grant(&c, "m-alice", &team("Finance"))
+        .await
+        .unwrap();
+    connectors::revoke(&c, "m-alice", &team("Finance"))
+        .await
+        .unwrap();
+    c.list_identities().await.unwrap();
+    assert!(sg.log().len() >= 9, "{:?}", sg.log());
+    assert_eq!(
+        sg.state().token_calls,
+        1,
+        "the token endpoint is called once"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_is_renewed_once_and_the_call_succeeds() {
+    let sg = org().await;
+    let c = sg.connector();
+    c.ping().await.unwrap();
+    // The token endpoint allows one call a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sg.expire_tokens();
+    connectors::grant(&c, "m-alice", &team("Finance"))
+        .await
+        .unwrap();
+    assert!(sg.in_team("t-fin", "m-alice"));
+    let s = sg.state();
+    assert_eq!((s.token_calls, s.tokens_issued), (2, 2));
+}
+
+#[tokio::test]
+async fn a_token_refused_for_coming_too_soon_is_asked_for_again_a_second_later() {
+    let sg = org().await;
+    let c = sg.connector();
+    c.ping().await.unwrap();
+    sg.expire_tokens();
+    connectors::grant(&c, "m-alice", &team("Finance"))
+        .await
+        .unwrap();
+    assert!(sg.in_team("t-fin", "m-alice"));
+    let s = sg.state();
+    assert_eq!(
+        (s.token_calls, s.tokens_issued),
+        (3, 2),
+        "one 429, then a token"
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_call_is_throttled_and_changes_nothing() {
+    let sg = org().await;
+    let c = sg.connector();
+    {
+        let mut s = sg.state();
+        s.throttle_next = 1;
+        s.retry_after = Some(4);
+    }
+    match connectors::grant(&c, "m-alice", &team("Finance"))
+        .await
+        .unwrap_err()
+    {
+        ConnectorError::Throttled {
+            message,
+            retry_after,
+        } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(4)));
+            assert!(message.contains("Too many requests"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!sg.in_team("t-fin", "m-alice"));
+    connectors::grant(&c, "m-alice", &team("Finance"))
+        .await
+        .unwrap();
+    assert!(sg.in_team("t-fin", "m-alice"));
+}
+
+#[tokio::test]
+async fn an_outage_is_retryable_and_changes_nothing() {
+    let sg = org().await;
+    sg.state().unavailable_next = 1;
+    let c = sg.connector();
+    let err = connectors::grant(&c, "m-alice", &team("Finance"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503: Service Unavailable")),
+        "{err:?}"
+    );
+    assert!(!sg.in_team("t-fin", "m-alice") && sg.calls("PATCH") == 0);
+    let mut gone = sg.settings();
+    gone.base_url = "http://127.0.0.1:9".into();
+    let c = gatehouse::connectors::sigma::Sigma::new(&gone, gatehouse::config::Secret::new("x"))
+        .unwrap();
+    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+}
+
+#[tokio::test]
+async fn an_unknown_team_or_an_inactive_member_fails_permanently_and_changes_nothing() {
+    let sg = org().await;
+    let c = sg.connector();
+    let err = connectors::grant(&c, "m-alice", &team("Marketing"))
+        .await
+        .unwrap_err();
+    let ConnectorError::Permanent(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("no team named `Marketing`"), "{message}");
+    let err = connectors::grant(&c, "m-carol", &team("Finance"))
+        .await
+        .unwrap_err();
+    let ConnectorError::Permanent(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains("HTTP 400")
+            && message.contains("inactive members cannot be added or removed from a team"),
+        "{message}"
+    );
+    assert!(sg.state().memberships.is_empty(), "nothing changed");
+}
+
+#[tokio::test]
+async fn wrong_credentials_fail_permanently_without_the_secret() {
+    let sg = org().await;
+    let c = gatehouse::connectors::sigma::Sigma::new(
+        &sg.settings(),
+        gatehouse::config::Secret::new("not-the-secret-42"),
+    )
+    .unwrap();
+    let err = c.ping().await.unwrap_err();
+    let ConnectorError::Permanent(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("Invalid client credentials"), "{message}");
+    assert!(!message.contains("not-the-secret-42") && !format!("{c:?}").contains("secret-42"));
+    assert!(!format!("{:?}", sg.connector()).contains(CLIENT_SECRET));
+    assert!(sg.log().is_empty());
+}
+
+#[tokio::test]
+async fn a_request_for_a_team_goes_through_slack_to_the_team_and_back() {
+    let sg = org().await;
+    // Dave's Sigma email is not his Slack email: the reviewer picks him.
+    sg.add_member("m-dave", "d.kato@corp.example", "Dave", "Kato");
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), CLIENT_SECRET).unwrap();
+    let catalog = format!(
+        r#"admins = ["UADA"]
+
+[connectors.sigma]
+kind = "sigma"
+base_url = "{}"
+client_id = "gatehouse-client"
+client_secret = {{ file = "{}" }}
+
+[[resources]]
+id = "sigma-finance"
+name = "Finance team in Sigma"
+connector = "sigma"
+grant = {{ team = "Finance" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#,
+        sg.url,
+        secret.path().display()
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+
+    t.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "sigma-finance 2h")
+        .await
+        .unwrap();
+    // Sigma lists Alice's email, which is her Slack email: the ✅ grants at once.
+    let msg = t.request_message(1).await;
+    t.sim
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+        .await
+        .unwrap();
+    t.wait_for(1, Status::Active).await;
+    assert!(sg.in_team("t-fin", "m-alice"), "{:?}", sg.log());
+    t.dm_for("UALICE", "You now have access").await;
+
+    t.sim
+        .slash_command("UDAVE", CHANNEL, "/request-access", "sigma-finance 2h")
+        .await
+        .unwrap();
+    let msg = t.request_message(2).await;
+    let form = t.approve_and_open_picker_of(2, &msg, "UBOB").await;
+    let choices = offered(&form);
+    assert!(
+        !choices.contains(&"t-fin".to_owned()),
+        "teams are not offered as users"
+    );
+    assert!(
+        !choices.contains(&"m-carol".to_owned()),
+        "inactive members are not offered"
+    );
+    t.pick(&form, "UBOB", "m-dave").await;
+    t.wait_for(2, Status::Active).await;
+    assert!(sg.in_team("t-fin", "m-dave"), "{:?}", sg.log());
+
+    t.expire(1, chrono::Duration::hours(2)).await;
+    t.wait_for(2, Status::Expired).await;
+    assert!(
+        !sg.in_team("t-fin", "m-alice") && !sg.in_team("t-fin", "m-dave"),
+        "the memberships are gone from the team"
+    );
+    t.dm_for("UALICE", "has expired and was removed").await;
+    assert_eq!(sg.calls("PATCH"), 4, "{:?}", sg.log());
+    assert_eq!(sg.state().token_calls, 1);
+    t.stop().await;
+}

@@ -1,0 +1,223 @@
+//! A stateful fake of Sigma's REST API v2 on 127.0.0.1: client-credentials tokens from
+//! `/v2/auth/token` (one call a second, as documented, else 429), bearer tokens checked on every
+//! call, members and teams listed in `{entries, hasMore, total, nextPage}` pages, team membership
+//! changed by `PATCH /v2/teams/{teamId}/members` (inactive members refused, as documented), and
+//! knobs for expired tokens, 429 and 503 answers. Tests assert on what the organisation holds.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gatehouse::config::{ApiSettings, Secret, SecretRef};
+use gatehouse::connectors::sigma::Sigma;
+use serde_json::json;
+
+mod routes;
+use routes::{members, patch_team, team_members, teams};
+
+pub const CLIENT_ID: &str = "gatehouse-client";
+pub const CLIENT_SECRET: &str = "sigma-test-secret-0f9e8d";
+
+#[derive(Clone, Default)]
+pub struct FakeMember {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub inactive: bool,
+}
+
+#[derive(Default)]
+pub struct FakeState {
+    /// memberId → member; teamId → name; (teamId, memberId) memberships.
+    pub members: BTreeMap<String, FakeMember>,
+    pub teams: BTreeMap<String, String>,
+    pub memberships: BTreeSet<(String, String)>,
+    /// Issued token → when it stops working.
+    tokens: HashMap<String, Instant>,
+    last_token_at: Option<Instant>,
+    /// Calls to the token endpoint (refused ones too) and tokens issued.
+    pub token_calls: usize,
+    pub tokens_issued: usize,
+    /// Every authenticated API call as `METHOD /path?query`, before the knobs answer it.
+    pub log: Vec<String>,
+    pub throttle_next: usize,
+    pub unavailable_next: usize,
+    pub retry_after: Option<u64>,
+}
+
+pub(super) type Shared = Arc<Mutex<FakeState>>;
+
+#[derive(Clone)]
+pub struct SigmaFake {
+    pub url: String,
+    state: Shared,
+}
+
+pub(super) fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "message": message, "code": code,
+        "requestId": uuid::Uuid::new_v4().to_string() });
+    (status, Json(body)).into_response()
+}
+
+impl SigmaFake {
+    pub async fn start() -> SigmaFake {
+        let state: Shared = Arc::default();
+        let app = Router::new()
+            .route("/v2/auth/token", post(token))
+            .route("/v2/members", get(members))
+            .route("/v2/teams", get(teams))
+            .route(
+                "/v2/teams/{team}/members",
+                get(team_members).patch(patch_team),
+            )
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        SigmaFake { url, state }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap()
+    }
+
+    pub fn settings(&self) -> ApiSettings {
+        ApiSettings {
+            base_url: self.url.clone(),
+            client_id: CLIENT_ID.into(),
+            client_secret: SecretRef::Env("SIGMA_TEST_SECRET_UNUSED".into()),
+        }
+    }
+
+    /// The connector, as Gatehouse builds it, with the right secret.
+    pub fn connector(&self) -> Sigma {
+        Sigma::new(&self.settings(), Secret::new(CLIENT_SECRET)).unwrap()
+    }
+
+    pub fn add_member(&self, id: &str, email: &str, first: &str, last: &str) {
+        let m = FakeMember {
+            email: email.into(),
+            first_name: first.into(),
+            last_name: last.into(),
+            inactive: false,
+        };
+        self.state().members.insert(id.into(), m);
+    }
+
+    pub fn add_team(&self, id: &str, name: &str) {
+        self.state().teams.insert(id.into(), name.into());
+    }
+
+    pub fn put_in_team(&self, team: &str, member: &str) {
+        self.state()
+            .memberships
+            .insert((team.into(), member.into()));
+    }
+
+    pub fn in_team(&self, team: &str, member: &str) -> bool {
+        let key = (team.to_owned(), member.to_owned());
+        self.state().memberships.contains(&key)
+    }
+
+    /// Every token issued so far stops working now.
+    pub fn expire_tokens(&self) {
+        let now = Instant::now();
+        self.state().tokens.values_mut().for_each(|t| *t = now);
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.state().log.clone()
+    }
+
+    /// API calls whose `METHOD /path` starts with `prefix`.
+    pub fn calls(&self, prefix: &str) -> usize {
+        self.log().iter().filter(|c| c.starts_with(prefix)).count()
+    }
+}
+
+/// `POST /v2/auth/token`, form-encoded client credentials; one call a second.
+async fn token(State(state): State<Shared>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let mut s = state.lock().unwrap();
+    s.token_calls += 1;
+    let now = Instant::now();
+    if s.last_token_at
+        .is_some_and(|t| now < t + Duration::from_secs(1))
+    {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Rate limit exceeded: the token endpoint allows one request per second",
+        );
+    }
+    s.last_token_at = Some(now);
+    let field = |k: &str| form.get(k).map(String::as_str);
+    if field("grant_type") != Some("client_credentials") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Unsupported grant_type",
+        );
+    }
+    if field("client_id") != Some(CLIENT_ID) || field("client_secret") != Some(CLIENT_SECRET) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Invalid client credentials",
+        );
+    }
+    s.tokens_issued += 1;
+    let token = format!("sigma-token-{}", uuid::Uuid::new_v4());
+    s.tokens
+        .insert(token.clone(), now + Duration::from_secs(3600));
+    Json(
+        json!({ "access_token": token, "refresh_token": format!("refresh-{}", s.tokens_issued),
+        "token_type": "bearer", "expires_in": 3600 }),
+    )
+    .into_response()
+}
+
+/// Checks the bearer token, logs the call, then lets the 503/429 knobs answer it.
+#[expect(
+    clippy::result_large_err,
+    reason = "a test fake; the refusal is the response"
+)]
+pub(super) fn admit(s: &mut FakeState, headers: &HeaderMap, call: String) -> Result<(), Response> {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let valid = bearer
+        .and_then(|t| s.tokens.get(t))
+        .is_some_and(|until| Instant::now() < *until);
+    if !valid {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized: the access token is missing, invalid or expired",
+        ));
+    }
+    s.log.push(call);
+    if s.unavailable_next > 0 {
+        s.unavailable_next -= 1;
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response());
+    }
+    if s.throttle_next > 0 {
+        s.throttle_next -= 1;
+        let mut resp = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many requests",
+        );
+        if let Some(secs) = s.retry_after {
+            resp.headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+        }
+        return Err(resp);
+    }
+    Ok(())
+}
