@@ -32,6 +32,57 @@ pub enum ConnectorKind {
     Tableau(TableauSettings),
     /// A Sigma organisation through its REST API; access is team membership.
     Sigma(ApiSettings),
+    /// Google BigQuery with a service-account key; access is an entry in a dataset's access list.
+    Bigquery(BigquerySettings),
+    /// A Databricks workspace; access is group membership (SCIM).
+    Databricks(DatabricksSettings),
+    /// Power BI with an Entra app (client credentials); access is a workspace role.
+    Powerbi(PowerbiSettings),
+}
+
+/// How Gatehouse reaches BigQuery and the Google Workspace directory.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BigquerySettings {
+    /// The service account's JSON key (with `client_email`, `private_key`, `token_uri`).
+    pub key: super::SecretRef,
+    /// A Workspace admin the service account acts as (domain-wide delegation) to list users
+    /// from the Admin SDK Directory; without it, no identities are listed.
+    pub directory_admin: Option<String>,
+    /// The Directory customer (default `my_customer`).
+    pub customer: Option<String>,
+    /// Overrides `https://bigquery.googleapis.com`.
+    pub api_url: Option<String>,
+    /// Overrides `https://admin.googleapis.com`.
+    pub directory_url: Option<String>,
+}
+
+/// How Gatehouse reaches a Databricks workspace: a token, or OAuth machine-to-machine.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabricksSettings {
+    /// The workspace URL, e.g. `https://adb-1234567890123456.7.azuredatabricks.net`.
+    pub host: String,
+    /// A personal access token or a service principal's token.
+    pub token: Option<super::SecretRef>,
+    /// A service principal's OAuth client id (with `client_secret`), instead of `token`.
+    pub client_id: Option<String>,
+    pub client_secret: Option<super::SecretRef>,
+}
+
+/// How Gatehouse reaches Power BI and Microsoft Graph.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PowerbiSettings {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: super::SecretRef,
+    /// Overrides `https://login.microsoftonline.com`.
+    pub authority_url: Option<String>,
+    /// Overrides `https://api.powerbi.com`.
+    pub api_url: Option<String>,
+    /// Overrides `https://graph.microsoft.com`.
+    pub graph_url: Option<String>,
 }
 
 /// A REST platform reached with a client id and secret (Looker, Sigma).
@@ -116,6 +167,9 @@ impl ConnectorKind {
             ConnectorKind::Looker(_) => "looker",
             ConnectorKind::Tableau(_) => "tableau",
             ConnectorKind::Sigma(_) => "sigma",
+            ConnectorKind::Bigquery(_) => "bigquery",
+            ConnectorKind::Databricks(_) => "databricks",
+            ConnectorKind::Powerbi(_) => "powerbi",
         }
     }
 
@@ -130,6 +184,9 @@ impl ConnectorKind {
             ConnectorKind::Looker(_) => "group memberships on a Looker instance",
             ConnectorKind::Tableau(_) => "group memberships on a Tableau site",
             ConnectorKind::Sigma(_) => "team memberships in a Sigma organisation",
+            ConnectorKind::Bigquery(_) => "dataset access entries in BigQuery",
+            ConnectorKind::Databricks(_) => "group memberships in a Databricks workspace",
+            ConnectorKind::Powerbi(_) => "workspace roles in Power BI",
         }
     }
 
@@ -141,9 +198,12 @@ impl ConnectorKind {
             | ConnectorKind::Mysql { .. }
             | ConnectorKind::Snowflake(_) => &[UnitKind::Role],
             ConnectorKind::Redshift { .. } => &[UnitKind::Role, UnitKind::Group],
-            ConnectorKind::Looker(_) | ConnectorKind::Tableau(_) | ConnectorKind::Sigma(_) => {
-                &[UnitKind::Group]
-            }
+            ConnectorKind::Looker(_)
+            | ConnectorKind::Tableau(_)
+            | ConnectorKind::Sigma(_)
+            | ConnectorKind::Databricks(_) => &[UnitKind::Group],
+            ConnectorKind::Bigquery(_) => &[UnitKind::Dataset],
+            ConnectorKind::Powerbi(_) => &[UnitKind::WorkspaceRole],
         }
     }
 
@@ -158,6 +218,9 @@ impl ConnectorKind {
             ConnectorKind::Looker(_) | ConnectorKind::Tableau(_) => 10,
             // Sigma's token endpoint allows one call a second; the rest is unpublished.
             ConnectorKind::Sigma(_) => 5,
+            // BigQuery allows 5 metadata updates per 10 s per dataset.
+            ConnectorKind::Bigquery(_) => 5,
+            ConnectorKind::Databricks(_) | ConnectorKind::Powerbi(_) => 10,
         }
     }
 }
@@ -314,6 +377,39 @@ enum RawConnector {
         #[serde(default)]
         link: LinkRule,
     },
+    Bigquery {
+        key: super::SecretRef,
+        directory_admin: Option<String>,
+        customer: Option<String>,
+        api_url: Option<String>,
+        directory_url: Option<String>,
+        #[serde(default)]
+        rate_per_second: Option<std::num::NonZeroU32>,
+        #[serde(default)]
+        link: LinkRule,
+    },
+    Databricks {
+        host: String,
+        token: Option<super::SecretRef>,
+        client_id: Option<String>,
+        client_secret: Option<super::SecretRef>,
+        #[serde(default)]
+        rate_per_second: Option<std::num::NonZeroU32>,
+        #[serde(default)]
+        link: LinkRule,
+    },
+    Powerbi {
+        tenant_id: String,
+        client_id: String,
+        client_secret: super::SecretRef,
+        authority_url: Option<String>,
+        api_url: Option<String>,
+        graph_url: Option<String>,
+        #[serde(default)]
+        rate_per_second: Option<std::num::NonZeroU32>,
+        #[serde(default)]
+        link: LinkRule,
+    },
 }
 
 fn default_tableau_version() -> String {
@@ -386,6 +482,63 @@ impl RawConnector {
                     base_url,
                     client_id,
                     client_secret,
+                }),
+                rate_per_second,
+                link,
+            ),
+            RawConnector::Bigquery {
+                key,
+                directory_admin,
+                customer,
+                api_url,
+                directory_url,
+                rate_per_second,
+                link,
+            } => (
+                ConnectorKind::Bigquery(BigquerySettings {
+                    key,
+                    directory_admin,
+                    customer,
+                    api_url,
+                    directory_url,
+                }),
+                rate_per_second,
+                link,
+            ),
+            RawConnector::Databricks {
+                host,
+                token,
+                client_id,
+                client_secret,
+                rate_per_second,
+                link,
+            } => (
+                ConnectorKind::Databricks(DatabricksSettings {
+                    host,
+                    token,
+                    client_id,
+                    client_secret,
+                }),
+                rate_per_second,
+                link,
+            ),
+            RawConnector::Powerbi {
+                tenant_id,
+                client_id,
+                client_secret,
+                authority_url,
+                api_url,
+                graph_url,
+                rate_per_second,
+                link,
+            } => (
+                ConnectorKind::Powerbi(PowerbiSettings {
+                    tenant_id,
+                    client_id,
+                    client_secret,
+                    authority_url,
+                    api_url,
+                    graph_url,
                 }),
                 rate_per_second,
                 link,

@@ -232,6 +232,9 @@ fn build(
             let secret = settings.client_secret.resolve(lookup)?;
             Box::new(sigma::Sigma::new(settings, secret)?)
         }
+        ConnectorKind::Bigquery(_) | ConnectorKind::Databricks(_) | ConnectorKind::Powerbi(_) => {
+            return Err(format!("the {} connector is not built yet", kind.name()));
+        }
     }))
 }
 

@@ -15,6 +15,10 @@ pub enum Unit {
     Group { group: String },
     /// A change an admin makes by hand (the `manual` connector), in the admin's words.
     Task { task: String },
+    /// An entry in a dataset's access list (BigQuery): `READER`, `WRITER`, `OWNER` or an IAM role.
+    Dataset { dataset: String, role: String },
+    /// A role in a workspace (Power BI): `Viewer`, `Contributor`, `Member` or `Admin`.
+    WorkspaceRole { workspace: String, role: String },
 }
 
 /// The kinds of unit, for saying which a connector can grant.
@@ -23,6 +27,8 @@ pub enum UnitKind {
     Role,
     Group,
     Task,
+    Dataset,
+    WorkspaceRole,
 }
 
 impl UnitKind {
@@ -32,6 +38,8 @@ impl UnitKind {
             UnitKind::Role => "role",
             UnitKind::Group => "group",
             UnitKind::Task => "task",
+            UnitKind::Dataset => "dataset",
+            UnitKind::WorkspaceRole => "workspace role",
         }
     }
 
@@ -41,6 +49,8 @@ impl UnitKind {
             UnitKind::Role => "grant = { role = \"analytics_ro\" }",
             UnitKind::Group => "grant = { group = \"analysts\" }",
             UnitKind::Task => "grant = { task = \"Add the person to the ANALYSTS group\" }",
+            UnitKind::Dataset => "grant = { dataset = \"my-project.sales\", role = \"READER\" }",
+            UnitKind::WorkspaceRole => "grant = { workspace = \"Finance\", role = \"Viewer\" }",
         }
     }
 }
@@ -51,15 +61,20 @@ impl Unit {
             Unit::Role { .. } => UnitKind::Role,
             Unit::Group { .. } => UnitKind::Group,
             Unit::Task { .. } => UnitKind::Task,
+            Unit::Dataset { .. } => UnitKind::Dataset,
+            Unit::WorkspaceRole { .. } => UnitKind::WorkspaceRole,
         }
     }
 
-    /// The platform name of the role or group (the task's text for a manual one).
+    /// The platform name of the role, group, dataset or workspace (the task's text for a
+    /// manual one).
     pub fn name(&self) -> &str {
         match self {
             Unit::Role { role } => role,
             Unit::Group { group } => group,
             Unit::Task { task } => task,
+            Unit::Dataset { dataset, .. } => dataset,
+            Unit::WorkspaceRole { workspace, .. } => workspace,
         }
     }
 }
@@ -70,6 +85,10 @@ impl fmt::Display for Unit {
             Unit::Role { role } => write!(f, "role `{role}`"),
             Unit::Group { group } => write!(f, "group `{group}`"),
             Unit::Task { task } => write!(f, "task “{task}”"),
+            Unit::Dataset { dataset, role } => write!(f, "`{role}` on dataset `{dataset}`"),
+            Unit::WorkspaceRole { workspace, role } => {
+                write!(f, "`{role}` role in workspace `{workspace}`")
+            }
         }
     }
 }
@@ -82,6 +101,8 @@ struct RawUnit {
     /// Sigma calls its groups teams; `team` is another name for `group`.
     team: Option<String>,
     task: Option<String>,
+    dataset: Option<String>,
+    workspace: Option<String>,
 }
 
 impl TryFrom<RawUnit> for Unit {
@@ -94,17 +115,26 @@ impl TryFrom<RawUnit> for Unit {
             }
             (g, t) => g.or(t),
         };
-        let unit = match (raw.role, group, raw.task) {
-            (Some(role), None, None) => Unit::Role { role },
-            (None, Some(group), None) => Unit::Group { group },
-            (None, None, Some(task)) => Unit::Task { task },
+        let unit = match (raw.role, group, raw.task, raw.dataset, raw.workspace) {
+            (Some(role), None, None, None, None) => Unit::Role { role },
+            (None, Some(group), None, None, None) => Unit::Group { group },
+            (None, None, Some(task), None, None) => Unit::Task { task },
+            (Some(role), None, None, Some(dataset), None) => Unit::Dataset { dataset, role },
+            (Some(role), None, None, None, Some(workspace)) => {
+                Unit::WorkspaceRole { workspace, role }
+            }
             _ => {
                 return Err("`grant` names one unit of access: write exactly one of \
-                     role = \"…\", group = \"…\" or task = \"…\""
+                     role = \"…\", group = \"…\", task = \"…\", \
+                     { dataset = \"…\", role = \"…\" } or { workspace = \"…\", role = \"…\" }"
                     .into());
             }
         };
-        if unit.name().trim().is_empty() {
+        let role_empty = match &unit {
+            Unit::Dataset { role, .. } | Unit::WorkspaceRole { role, .. } => role.trim().is_empty(),
+            _ => false,
+        };
+        if unit.name().trim().is_empty() || role_empty {
             return Err(format!(
                 "the {} in `grant` is empty; name it, as in {}",
                 unit.kind().word(),
@@ -140,11 +170,27 @@ mod tests {
         );
         let unit = parse(r#"{"task":"do it"}"#).unwrap();
         assert_eq!(serde_json::to_string(&unit).unwrap(), r#"{"task":"do it"}"#);
+        let unit = parse(r#"{"dataset":"p.sales","role":"READER"}"#).unwrap();
+        assert_eq!(unit.kind(), UnitKind::Dataset);
+        assert_eq!(unit.to_string(), "`READER` on dataset `p.sales`");
+        let unit = parse(r#"{"workspace":"Finance","role":"Viewer"}"#).unwrap();
+        assert_eq!(unit.kind(), UnitKind::WorkspaceRole);
+        assert_eq!(
+            serde_json::to_string(&unit).unwrap(),
+            r#"{"workspace":"Finance","role":"Viewer"}"#
+        );
     }
 
     #[test]
     fn two_units_none_or_an_unknown_key_are_refused() {
-        for bad in [r#"{"role":"a","group":"b"}"#, "{}", r#"{"rol":"a"}"#] {
+        for bad in [
+            r#"{"role":"a","group":"b"}"#,
+            "{}",
+            r#"{"rol":"a"}"#,
+            r#"{"dataset":"p.d"}"#,
+            r#"{"dataset":"p.d","workspace":"w","role":"r"}"#,
+            r#"{"workspace":"w","role":" "}"#,
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
         let empty = parse(r#"{"role":" "}"#).unwrap_err();
