@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use gatehouse::connectors::{self, Connector, ConnectorError};
-use gatehouse::domain::{Status, Unit};
+use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::looker_fake::{CLIENT_ID, CLIENT_SECRET, LookerFake};
-use crate::support::slack::{CHANNEL, SlackTestApp, offered, workspace};
+use crate::support::slack::{SlackTestApp, workspace};
 
 const MEMBERS: &str = "/api/4.0/groups/{gid}/users";
 
@@ -344,43 +344,13 @@ reason_required = false
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
 
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "looker-finance 2h")
-        .await
-        .unwrap();
-    // Looker lists Alice's email, which is her Slack email: the ✅ grants at once.
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    t.wait_for(1, Status::Active).await;
-    assert!(i.fake.holds(&i.alice, &i.finance), "{:?}", i.fake.log());
-    t.dm_for("UALICE", "You now have access").await;
-
-    // Dave's Looker email is not his Slack one: the reviewer picks his user.
-    t.sim
-        .slash_command("UDAVE", CHANNEL, "/request-access", "looker-finance 2h")
-        .await
-        .unwrap();
-    let msg = t.request_message(2).await;
-    let form = t.approve_and_open_picker_of(2, &msg, "UBOB").await;
-    assert!(
-        !offered(&form).contains(&i.finance),
-        "groups are not offered as users"
-    );
-    t.pick(&form, "UBOB", &dave).await;
-    t.wait_for(2, Status::Active).await;
-    assert!(i.fake.holds(&dave, &i.finance), "{:?}", i.fake.log());
-
-    t.expire(1, chrono::Duration::hours(2)).await;
-    t.wait_for(2, Status::Expired).await;
-    assert!(
-        !i.fake.holds(&i.alice, &i.finance) && !i.fake.holds(&dave, &i.finance),
-        "the memberships are gone from the instance"
-    );
+    // Looker lists Alice's email, which is her Slack one; Dave's is not his: he is picked.
+    t.alice_linked_and_dave_picked("looker-finance", &dave, &[&i.finance], |who| {
+        let user = if who == "alice" { &i.alice } else { &dave };
+        i.fake.holds(user, &i.finance)
+    })
+    .await;
     assert!(i.fake.state().members.is_empty());
-    t.dm_for("UALICE", "has expired and was removed").await;
     let path = members_path(&i.finance);
     assert_eq!(i.fake.calls("POST", &path, 200), 2);
     let deletes = i

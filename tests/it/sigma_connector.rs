@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use gatehouse::connectors::{self, Connector, ConnectorError, Holding};
-use gatehouse::domain::{Status, Unit};
+use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::sigma_fake::{CLIENT_SECRET, SigmaFake};
-use crate::support::slack::{CHANNEL, SlackTestApp, offered, workspace};
+use crate::support::slack::{SlackTestApp, workspace};
 
 /// An organisation with Alice, Bob and an inactive Carol, and the teams Finance and Sales.
 async fn org() -> SigmaFake {
@@ -324,46 +324,11 @@ reason_required = false
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
 
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "sigma-finance 2h")
-        .await
-        .unwrap();
-    // Sigma lists Alice's email, which is her Slack email: the ✅ grants at once.
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    t.wait_for(1, Status::Active).await;
-    assert!(sg.in_team("t-fin", "m-alice"), "{:?}", sg.log());
-    t.dm_for("UALICE", "You now have access").await;
-
-    t.sim
-        .slash_command("UDAVE", CHANNEL, "/request-access", "sigma-finance 2h")
-        .await
-        .unwrap();
-    let msg = t.request_message(2).await;
-    let form = t.approve_and_open_picker_of(2, &msg, "UBOB").await;
-    let choices = offered(&form);
-    assert!(
-        !choices.contains(&"t-fin".to_owned()),
-        "teams are not offered as users"
-    );
-    assert!(
-        !choices.contains(&"m-carol".to_owned()),
-        "inactive members are not offered"
-    );
-    t.pick(&form, "UBOB", "m-dave").await;
-    t.wait_for(2, Status::Active).await;
-    assert!(sg.in_team("t-fin", "m-dave"), "{:?}", sg.log());
-
-    t.expire(1, chrono::Duration::hours(2)).await;
-    t.wait_for(2, Status::Expired).await;
-    assert!(
-        !sg.in_team("t-fin", "m-alice") && !sg.in_team("t-fin", "m-dave"),
-        "the memberships are gone from the team"
-    );
-    t.dm_for("UALICE", "has expired and was removed").await;
+    // Sigma lists Alice's email, which is her Slack one; Dave's is not his: he is picked.
+    t.alice_linked_and_dave_picked("sigma-finance", "m-dave", &["t-fin", "m-carol"], |who| {
+        sg.in_team("t-fin", &format!("m-{who}"))
+    })
+    .await;
     assert_eq!(sg.calls("PATCH"), 4, "{:?}", sg.log());
     assert_eq!(sg.state().token_calls, 1);
     t.stop().await;

@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use gatehouse::connectors::{Connector, ConnectorError, Holding};
-use gatehouse::domain::{Status, Unit};
+use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::roles::RoleOps;
-use crate::support::slack::{CHANNEL, SlackTestApp, offered, workspace};
+use crate::support::slack::{SlackTestApp, workspace};
 use crate::support::snowflake_fake::{KEY_FILE, OTHER_KEY_FILE, SnowflakeFake};
 
 /// A fake account with ALICE and BOB, and the roles ANALYST and LOADER.
@@ -342,47 +342,11 @@ reason_required = false
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
 
-    t.sim
-        .slash_command(
-            "UALICE",
-            CHANNEL,
-            "/request-access",
-            "snowflake-analysts 2h",
-        )
-        .await
-        .unwrap();
-    // Snowflake lists Alice's email, which is her Slack email: the ✅ grants at once.
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    t.wait_for(1, Status::Active).await;
-    assert!(sf.holds("ALICE", "ANALYST"), "{:?}", sf.log());
-    t.dm_for("UALICE", "You now have access").await;
-
-    // Dave's Snowflake user has no email: the reviewer picks it from the synced users.
-    t.sim
-        .slash_command("UDAVE", CHANNEL, "/request-access", "snowflake-analysts 2h")
-        .await
-        .unwrap();
-    let msg = t.request_message(2).await;
-    let form = t.approve_and_open_picker_of(2, &msg, "UBOB").await;
-    assert!(
-        !offered(&form).contains(&"ANALYST".to_owned()),
-        "roles are not offered as users"
-    );
-    t.pick(&form, "UBOB", "DAVE").await;
-    t.wait_for(2, Status::Active).await;
-    assert!(sf.holds("DAVE", "ANALYST"), "{:?}", sf.log());
-
-    t.expire(1, chrono::Duration::hours(2)).await;
-    t.wait_for(2, Status::Expired).await;
-    assert!(
-        !sf.holds("ALICE", "ANALYST") && !sf.holds("DAVE", "ANALYST"),
-        "the grants are gone from the account"
-    );
-    t.dm_for("UALICE", "has expired and was removed").await;
+    // Snowflake lists Alice's email, which is her Slack email; Dave's user has none.
+    t.alice_linked_and_dave_picked("snowflake-analysts", "DAVE", &["ANALYST"], |who| {
+        sf.holds(&who.to_uppercase(), "ANALYST")
+    })
+    .await;
     assert_eq!(sf.executed("GRANT ROLE"), 2);
     assert_eq!(sf.executed("REVOKE ROLE"), 2);
     t.stop().await;

@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use gatehouse::connectors::{self, Connector, ConnectorError, Holding};
-use gatehouse::domain::{Status, Unit};
+use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
-use crate::support::slack::{CHANNEL, SlackTestApp, offered, workspace};
+use crate::support::slack::{SlackTestApp, workspace};
 use crate::support::tableau_fake::{SITE, TOKEN_NAME, TOKEN_SECRET, TableauFake, VERSION};
 
 /// A fake site with alice (who has an email), bob, and the groups Finance and Sales.
@@ -333,43 +333,13 @@ reason_required = false
     let sim = SlackSim::start(workspace()).await.unwrap();
     let app = SlackTestApp::start_registry(&db, &catalog, sim).await;
 
-    app.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "tableau-finance 2h")
-        .await
-        .unwrap();
-    // Tableau lists Alice's email, which is her Slack email: the ✅ grants at once.
-    let msg = app.request_message(1).await;
-    app.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    app.wait_for(1, Status::Active).await;
-    assert!(t.holds("alice", "Finance"), "{:#?}", t.log());
-    app.dm_for("UALICE", "You now have access").await;
-
-    // Dave's Tableau user has no email: the reviewer picks it from the synced users.
-    app.sim
-        .slash_command("UDAVE", CHANNEL, "/request-access", "tableau-finance 2h")
-        .await
-        .unwrap();
-    let msg = app.request_message(2).await;
-    let form = app.approve_and_open_picker_of(2, &msg, "UBOB").await;
+    // Tableau lists Alice's email, which is her Slack email; Dave's user has none.
     let groups: Vec<String> = t.state().groups.iter().map(|g| g.id.clone()).collect();
-    assert!(
-        !offered(&form).iter().any(|o| groups.contains(o)),
-        "groups are not offered as users"
-    );
-    app.pick(&form, "UBOB", &dave).await;
-    app.wait_for(2, Status::Active).await;
-    assert!(t.holds("dave", "Finance"), "{:#?}", t.log());
-
-    app.expire(1, chrono::Duration::hours(2)).await;
-    app.wait_for(2, Status::Expired).await;
-    assert!(
-        !t.holds("alice", "Finance") && !t.holds("dave", "Finance"),
-        "the memberships are gone from the site"
-    );
-    app.dm_for("UALICE", "has expired and was removed").await;
+    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+    app.alice_linked_and_dave_picked("tableau-finance", &dave, &groups, |who| {
+        t.holds(who, "Finance")
+    })
+    .await;
     assert_eq!(t.calls("/users -> 200"), 2, "two adds: {:#?}", t.log());
     assert_eq!(t.calls("DELETE "), 2, "{:#?}", t.log());
     assert_eq!(t.sign_ins(), 1, "one session throughout: {:#?}", t.log());

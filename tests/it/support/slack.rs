@@ -287,6 +287,57 @@ impl SlackTestApp {
         self.wait_for(id, gatehouse::domain::Status::Expired).await;
     }
 
+    /// The whole flow every platform connector is put through. Alice asks for `resource` for
+    /// 2 h and, linked by her email, is granted on Bob's ✅ with no picker; Dave asks, and Bob
+    /// picks `dave` in the picker, which offers none of `not_offered`; then both expire.
+    /// `holds("alice")` and `holds("dave")` read the platform's state for each of them.
+    pub async fn alice_linked_and_dave_picked(
+        &self,
+        resource: &str,
+        dave: &str,
+        not_offered: &[&str],
+        holds: impl Fn(&str) -> bool,
+    ) {
+        let ask = format!("{resource} 2h");
+        self.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", &ask)
+            .await
+            .unwrap();
+        let msg = self.request_message(1).await;
+        self.sim
+            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        self.wait_for(1, gatehouse::domain::Status::Active).await;
+        assert!(holds("alice"), "the platform holds Alice's access");
+        self.dm_for("UALICE", "You now have access").await;
+
+        self.sim
+            .slash_command("UDAVE", CHANNEL, "/request-access", &ask)
+            .await
+            .unwrap();
+        let msg = self.request_message(2).await;
+        let form = self.approve_and_open_picker_of(2, &msg, "UBOB").await;
+        let choices = offered(&form);
+        for no in not_offered {
+            assert!(
+                !choices.iter().any(|c| c == no),
+                "{no} is not offered: {choices:?}"
+            );
+        }
+        self.pick(&form, "UBOB", dave).await;
+        self.wait_for(2, gatehouse::domain::Status::Active).await;
+        assert!(holds("dave"), "the platform holds Dave's access");
+
+        self.expire(1, chrono::Duration::hours(2)).await;
+        self.wait_for(2, gatehouse::domain::Status::Expired).await;
+        assert!(
+            !holds("alice") && !holds("dave"),
+            "the access is gone from the platform"
+        );
+        self.dm_for("UALICE", "has expired and was removed").await;
+    }
+
     pub async fn run_jobs(&self) -> usize {
         self.app.run_due_jobs().await.unwrap()
     }
