@@ -4,6 +4,7 @@
 //! serves `workflow` as its `Provisioner`. Connectors know nothing of Slack, requests' lifecycle
 //! or our database.
 
+pub mod databricks;
 pub mod http;
 pub mod looker;
 pub mod mysql;
@@ -232,7 +233,17 @@ fn build(
             let secret = settings.client_secret.resolve(lookup)?;
             Box::new(sigma::Sigma::new(settings, secret)?)
         }
-        ConnectorKind::Bigquery(_) | ConnectorKind::Databricks(_) | ConnectorKind::Powerbi(_) => {
+        ConnectorKind::Databricks(settings) => {
+            databricks::check_auth(settings)?;
+            let token = settings.token.as_ref().map(|t| t.resolve(lookup));
+            let secret = settings.client_secret.as_ref().map(|s| s.resolve(lookup));
+            Box::new(databricks::Databricks::new(
+                settings,
+                token.transpose()?,
+                secret.transpose()?,
+            )?)
+        }
+        ConnectorKind::Bigquery(_) | ConnectorKind::Powerbi(_) => {
             return Err(format!("the {} connector is not built yet", kind.name()));
         }
     }))

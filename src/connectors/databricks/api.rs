@@ -1,0 +1,300 @@
+//! The Databricks workspace SCIM 2.0 client: a fixed token (PAT) or an OAuth machine-to-machine
+//! token (`POST {host}/oidc/v1/token`, HTTP Basic client id and secret) cached and renewed, sent
+//! as `Authorization: Bearer` on every call; with OAuth, one fresh token and retry when the
+//! workspace answers 401. Lists are read with 1-based `startIndex`/`count` until `totalResults`.
+//! Statuses are classed into `ConnectorError`s in Databricks' words. It knows nothing of units.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::{Method, StatusCode, Url, header};
+use serde_json::Value;
+
+use super::super::ConnectorError;
+use super::super::http::{self, TokenCache};
+use crate::config::Secret;
+
+/// How long one HTTP exchange may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const PLATFORM: &str = "Databricks";
+const SCIM: [&str; 5] = ["api", "2.0", "preview", "scim", "v2"];
+
+/// How Gatehouse proves who it is.
+pub(super) enum Auth {
+    /// A personal access token or a service principal's token, used as it is.
+    Token(Secret),
+    /// A service principal's OAuth secret, exchanged for hour-long tokens.
+    OAuth {
+        client_id: String,
+        client_secret: Secret,
+        tokens: TokenCache,
+    },
+}
+
+pub(super) struct Api {
+    http: reqwest::Client,
+    /// The workspace root (`https://adb-….azuredatabricks.net`).
+    base: Url,
+    auth: Auth,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("DatabricksApi");
+        d.field("base", &self.base.as_str());
+        match &self.auth {
+            Auth::Token(_) => d.field("auth", &"token"),
+            Auth::OAuth { client_id, .. } => d.field("client_id", client_id),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+/// Databricks' words in an error body: SCIM's `{"schemas": […Error], "detail", "status"}`, the
+/// REST APIs' `{"error_code", "message"}`, or OAuth's `{"error", "error_description"}`. A body
+/// that is none of these (a proxy's page) is quoted by its start.
+pub(super) fn platform_message(body: &Value) -> String {
+    let field = |k: &str| {
+        body[k]
+            .as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(detail) = field("detail") {
+        return detail;
+    }
+    if let Some(message) = field("message") {
+        return match field("error_code") {
+            Some(code) => format!("{code}: {message}"),
+            None => message,
+        };
+    }
+    match (field("error"), field("error_description")) {
+        (Some(e), Some(d)) => return format!("{e}: {d}"),
+        (Some(e), None) | (None, Some(e)) => return e,
+        (None, None) => {}
+    }
+    match body.as_str().map(str::trim) {
+        Some(text) if !text.is_empty() => text.chars().take(200).collect(),
+        _ => "no message".to_owned(),
+    }
+}
+
+impl Api {
+    pub(super) fn new(host: &str, auth: Auth) -> Result<Self, String> {
+        let trimmed = host.trim().trim_end_matches('/');
+        let with_scheme = if trimmed.contains("://") {
+            trimmed.to_owned()
+        } else {
+            format!("https://{trimmed}")
+        };
+        let mut base = Url::parse(&with_scheme)
+            .map_err(|e| format!("the Databricks host `{host}` is not a URL: {e}"))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(format!(
+                "the Databricks host `{host}` is not an http(s) URL"
+            ));
+        }
+        base.set_query(None);
+        base.set_fragment(None);
+        Ok(Api {
+            http: http::client(REQUEST_TIMEOUT)?,
+            base,
+            auth,
+        })
+    }
+
+    fn under(&self, prefix: &[&str], segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(prefix);
+            for s in segments {
+                path.push(s);
+            }
+        }
+        url
+    }
+
+    /// `{host}/api/2.0/preview/scim/v2/<segments…>`, each segment percent-encoded as one.
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
+        self.under(&SCIM, segments)
+    }
+
+    /// `POST {host}/oidc/v1/token` with the client id and secret as HTTP Basic.
+    async fn fetch_token(
+        &self,
+        client_id: &str,
+        secret: &Secret,
+    ) -> Result<(String, Duration), ConnectorError> {
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{client_id}:{}", secret.expose()));
+        let resp = self
+            .http
+            .post(self.under(&["oidc", "v1", "token"], &[]))
+            .header(header::AUTHORIZATION, format!("Basic {basic}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body("grant_type=client_credentials&scope=all-apis")
+            .send()
+            .await
+            .map_err(|e| http::unreachable(PLATFORM, &e))?;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let json = read_json(resp).await?;
+        if !status.is_success() {
+            let said = platform_message(&json);
+            return Err(match status.as_u16() {
+                400..=404 => ConnectorError::Permanent(format!(
+                    "Databricks refused an OAuth token to service principal {client_id} (HTTP {}: \
+                     {said}); check the connector's client_id and client_secret",
+                    status.as_u16()
+                )),
+                _ => http::failure(PLATFORM, status, &headers, &said),
+            });
+        }
+        let token = json["access_token"].as_str().unwrap_or("").to_owned();
+        if token.is_empty() {
+            return Err(ConnectorError::Permanent(
+                "Databricks' token answer has no access_token".into(),
+            ));
+        }
+        let lives = json["expires_in"].as_u64().unwrap_or(3600);
+        Ok((token, Duration::from_secs(lives)))
+    }
+
+    async fn bearer(&self) -> Result<String, ConnectorError> {
+        match &self.auth {
+            Auth::Token(t) => Ok(t.expose().to_owned()),
+            Auth::OAuth {
+                client_id,
+                client_secret,
+                tokens,
+            } => {
+                tokens
+                    .get(|| self.fetch_token(client_id, client_secret))
+                    .await
+            }
+        }
+    }
+
+    /// One authenticated call; a 404 is returned, not classed. With OAuth, a 401 means the token
+    /// died early: it is forgotten, a new one fetched, and the call sent once more. A fixed
+    /// token that gets a 401 is refused for good.
+    pub(super) async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), ConnectorError> {
+        let mut renewed = false;
+        loop {
+            let token = self.bearer().await?;
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token)
+                .header(header::ACCEPT, "application/scim+json, application/json");
+            if let Some(b) = body {
+                req = req
+                    .header(header::CONTENT_TYPE, "application/scim+json")
+                    .body(b.to_string());
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| http::unreachable(PLATFORM, &e))?;
+            let (status, headers) = (resp.status(), resp.headers().clone());
+            let json = read_json(resp).await?;
+            if status == StatusCode::UNAUTHORIZED
+                && !renewed
+                && let Auth::OAuth { tokens, .. } = &self.auth
+            {
+                renewed = true;
+                tokens.invalidate().await;
+                continue;
+            }
+            if status.is_success() || status == StatusCode::NOT_FOUND {
+                return Ok((status, json));
+            }
+            return Err(http::failure(
+                PLATFORM,
+                status,
+                &headers,
+                &platform_message(&json),
+            ));
+        }
+    }
+
+    /// A call whose 404 is a failure too.
+    pub(super) async fn expect(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<Value, ConnectorError> {
+        let (status, json) = self.call(method, url, body).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Err(http::failure(
+                PLATFORM,
+                status,
+                &header::HeaderMap::new(),
+                &platform_message(&json),
+            ));
+        }
+        Ok(json)
+    }
+
+    /// Every resource of a SCIM list (`Users`, `Groups`, `ServicePrincipals`), `count` at a
+    /// time from `startIndex=1`, until `totalResults` are read. An empty page ends it too, so a
+    /// workspace that miscounts cannot make this loop.
+    pub(super) async fn all(
+        &self,
+        resource: &str,
+        query: &[(&str, &str)],
+        count: usize,
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let mut out = Vec::new();
+        let mut start = 1usize;
+        loop {
+            let mut url = self.url(&[resource]);
+            url.query_pairs_mut()
+                .extend_pairs(query)
+                .append_pair("startIndex", &start.to_string())
+                .append_pair("count", &count.to_string());
+            let page = self.expect(Method::GET, url, None).await?;
+            let rows = match &page["Resources"] {
+                Value::Array(rows) => rows.clone(),
+                // SCIM leaves `Resources` out of an empty list.
+                Value::Null => Vec::new(),
+                other => {
+                    return Err(ConnectorError::Permanent(format!(
+                        "Databricks' {resource} list has no Resources array: {}",
+                        other.to_string().chars().take(200).collect::<String>()
+                    )));
+                }
+            };
+            let total = page["totalResults"].as_u64().unwrap_or(0) as usize;
+            let n = rows.len();
+            out.extend(rows);
+            let step = match page["itemsPerPage"].as_u64() {
+                Some(k) if k > 0 => k as usize,
+                _ => n,
+            };
+            if n == 0 || start + step > total {
+                return Ok(out);
+            }
+            start += step;
+        }
+    }
+}
+
+async fn read_json(resp: reqwest::Response) -> Result<Value, ConnectorError> {
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| http::unreachable(PLATFORM, &e))?;
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}

@@ -1,0 +1,386 @@
+//! Databricks through the workspace SCIM 2.0 API: the unit of access is membership of a
+//! workspace group, named in the catalog by its display name and resolved to its id on every
+//! call (`filter=displayName eq "…"`), so a renamed or deleted group is noticed at once. Ids
+//! reach URL paths only as pushed path segments. Unity Catalog privileges are not a unit here:
+//! grant them to the group in Databricks.
+
+mod api;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{Connector, ConnectorError, Holding, PlatformIdentity};
+use crate::config::{DatabricksSettings, Secret};
+use crate::domain::Unit;
+
+/// Resources asked for per page (the workspace SCIM API accepts far more; 100 keeps pages small).
+const PAGE: usize = 100;
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+pub struct Databricks {
+    api: api::Api,
+    page_size: usize,
+}
+
+impl std::fmt::Debug for Databricks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Databricks")
+            .field("api", &self.api)
+            .finish()
+    }
+}
+
+/// The group a unit names.
+fn group_in(unit: &Unit) -> Result<&str, ConnectorError> {
+    match unit {
+        Unit::Group { group } => Ok(group),
+        other => Err(ConnectorError::Permanent(format!(
+            "Databricks grants group memberships, not a {}; write grant = {{ group = \"…\" }}",
+            other.kind().word()
+        ))),
+    }
+}
+
+fn text(row: &Value, field: &str) -> Option<String> {
+    row[field]
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// A SCIM filter's string literal: `"` and `\` escaped (RFC 7644 §3.4.2.2 uses JSON strings).
+fn scim_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// A user's email: the primary one, else the first, else the userName when it is one.
+fn email_of(u: &Value) -> Option<String> {
+    let emails = u["emails"].as_array().cloned().unwrap_or_default();
+    let pick = emails
+        .iter()
+        .find(|e| e["primary"].as_bool() == Some(true))
+        .or_else(|| emails.first())
+        .and_then(|e| text(e, "value"));
+    pick.or_else(|| text(u, "userName").filter(|n| n.contains('@')))
+}
+
+/// Says what is wrong with the connector's way of signing in, and what to write instead.
+pub fn check_auth(settings: &DatabricksSettings) -> Result<(), String> {
+    let id = settings
+        .client_id
+        .as_deref()
+        .is_some_and(|c| !c.trim().is_empty());
+    let problem = match (
+        settings.token.is_some(),
+        id,
+        settings.client_secret.is_some(),
+    ) {
+        (true, false, false) | (false, true, true) => return Ok(()),
+        (true, _, _) => "it has both a token and OAuth settings",
+        (false, false, false) => "it has neither",
+        (false, true, false) => "it has a client_id but no client_secret",
+        (false, false, true) => "it has a client_secret but no client_id",
+    };
+    Err(format!(
+        "a Databricks connector signs in with either `token = {{ env = \"DATABRICKS_TOKEN\" }}` \
+         (a personal access token) or `client_id = \"<application id>\"` with `client_secret = \
+         {{ env = \"DATABRICKS_CLIENT_SECRET\" }}` (a service principal's OAuth secret); {problem}"
+    ))
+}
+
+impl Databricks {
+    /// Prepares the client from the settings and their resolved secrets; nothing is sent until
+    /// the first call. Exactly one way of signing in must be configured.
+    pub fn new(
+        settings: &DatabricksSettings,
+        token: Option<Secret>,
+        client_secret: Option<Secret>,
+    ) -> Result<Self, String> {
+        check_auth(settings)?;
+        let auth = match (token, &settings.client_id, client_secret) {
+            (Some(t), _, None) => api::Auth::Token(t),
+            (None, Some(id), Some(secret)) => api::Auth::OAuth {
+                client_id: id.trim().to_owned(),
+                client_secret: secret,
+                tokens: Default::default(),
+            },
+            _ => {
+                return Err(
+                    "the Databricks connector's secrets do not match its settings (token, or \
+                     client_id with client_secret)"
+                        .into(),
+                );
+            }
+        };
+        Ok(Databricks {
+            api: api::Api::new(&settings.host, auth)?,
+            page_size: PAGE,
+        })
+    }
+
+    /// Lists `n` resources a page (tests use small pages).
+    pub fn with_page_size(mut self, n: usize) -> Self {
+        self.page_size = n.max(1);
+        self
+    }
+
+    /// The id of the group whose display name is `name`. SCIM's `eq` on displayName ignores
+    /// case, so the answer is narrowed to the exact name (or, when none matches exactly, the one
+    /// group whose name differs only in case).
+    async fn group_id(&self, name: &str) -> Result<String, ConnectorError> {
+        let filter = format!("displayName eq {}", scim_string(name));
+        let query = [
+            ("filter", filter.as_str()),
+            ("attributes", "id,displayName"),
+        ];
+        let rows = self.api.all("Groups", &query, self.page_size).await?;
+        let named = |exact: bool| -> Vec<String> {
+            rows.iter()
+                .filter(|r| match r["displayName"].as_str() {
+                    Some(n) if exact => n == name,
+                    Some(n) => n.to_lowercase() == name.to_lowercase(),
+                    None => false,
+                })
+                .filter_map(|r| text(r, "id"))
+                .collect()
+        };
+        let exact = named(true);
+        let found = if exact.is_empty() {
+            named(false)
+        } else {
+            exact
+        };
+        match found.as_slice() {
+            [id] => Ok(id.clone()),
+            [] => Err(ConnectorError::Permanent(format!(
+                "Databricks has no workspace group named `{name}` (or the service principal \
+                 cannot see it); check the resource's grant in the catalog"
+            ))),
+            _ => Err(ConnectorError::Permanent(format!(
+                "Databricks has several groups named `{name}`; rename one so the grant is \
+                 unambiguous"
+            ))),
+        }
+    }
+
+    /// `GET /Groups/{id}`: its members (`value` = the member's id; `$ref` `Users/…`,
+    /// `Groups/…` or `ServicePrincipals/…`).
+    async fn members(&self, gid: &str) -> Result<Vec<Value>, ConnectorError> {
+        let mut url = self.api.url(&["Groups", gid]);
+        url.query_pairs_mut()
+            .append_pair("attributes", "id,displayName,members");
+        let group = self.api.expect(Method::GET, url, None).await?;
+        Ok(group["members"].as_array().cloned().unwrap_or_default())
+    }
+
+    async fn patch(&self, gid: &str, operation: Value) -> Result<(), ConnectorError> {
+        let body = json!({ "schemas": [PATCH_OP], "Operations": [operation] });
+        let url = self.api.url(&["Groups", gid]);
+        self.api.expect(Method::PATCH, url, Some(&body)).await?;
+        Ok(())
+    }
+}
+
+fn is_group(member: &Value) -> bool {
+    member["$ref"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("Groups/"))
+        || member["type"].as_str() == Some("Group")
+}
+
+#[async_trait::async_trait]
+impl Connector for Databricks {
+    /// `GET /api/2.0/preview/scim/v2/Me` (the principal Gatehouse signs in as, fetching a token
+    /// first if needed), bounded to 2 s.
+    async fn ping(&self) -> Result<(), ConnectorError> {
+        let call = self.api.expect(Method::GET, self.api.url(&["Me"]), None);
+        match tokio::time::timeout(Duration::from_secs(2), call).await {
+            Ok(result) => result.map(drop),
+            Err(_) => Err(ConnectorError::Retryable(
+                "Databricks gave no answer within 2 s".into(),
+            )),
+        }
+    }
+
+    /// Users (`user`), groups (`group`) and service principals (`service_principal`), by SCIM id.
+    async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        let lists = [
+            ("Users", "id,userName,displayName,emails", "user"),
+            ("Groups", "id,displayName", "group"),
+            (
+                "ServicePrincipals",
+                "id,applicationId,displayName",
+                "service_principal",
+            ),
+        ];
+        let mut all = Vec::new();
+        for (resource, attributes, kind) in lists {
+            let rows = self
+                .api
+                .all(resource, &[("attributes", attributes)], self.page_size)
+                .await?;
+            let mut seen = BTreeSet::new();
+            for r in rows {
+                let Some(id) = text(&r, "id").filter(|id| seen.insert(id.clone())) else {
+                    continue;
+                };
+                let email = if kind == "user" { email_of(&r) } else { None };
+                let name = text(&r, "displayName")
+                    .or_else(|| text(&r, "userName"))
+                    .or_else(|| text(&r, "applicationId"))
+                    .unwrap_or_else(|| id.clone());
+                all.push(PlatformIdentity {
+                    kind: kind.into(),
+                    id,
+                    name,
+                    email,
+                });
+            }
+        }
+        Ok(all)
+    }
+
+    /// Only groups can be granted (service principals are members, not units).
+    async fn list_grantable(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        let all = self.list_identities().await?;
+        Ok(all.into_iter().filter(|i| i.kind == "group").collect())
+    }
+
+    /// Direct: the user's id is among the group's members. Through: the groups among those
+    /// members that list the user themselves, one level deep (deeper nesting is not followed;
+    /// it is Databricks' to resolve, and not Gatehouse's to add or take away).
+    async fn check(&self, user: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        let gid = self.group_id(group_in(unit)?).await?;
+        let members = self.members(&gid).await?;
+        let direct = members.iter().any(|m| m["value"].as_str() == Some(user));
+        let mut through = Vec::new();
+        for nested in members.iter().filter(|m| is_group(m)) {
+            let Some(nid) = text(nested, "value") else {
+                continue;
+            };
+            let inner = self.members(&nid).await?;
+            if inner.iter().any(|m| m["value"].as_str() == Some(user)) {
+                let name = text(nested, "display").unwrap_or(nid);
+                through.push(format!("group `{name}`"));
+            }
+        }
+        Ok(Holding { direct, through })
+    }
+
+    /// `PATCH /Groups/{id}` with a PatchOp `add` of the member. A group synced from the
+    /// account or an identity provider may be refused by Databricks, reported in its words.
+    async fn add(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let name = group_in(unit)?;
+        let gid = self.group_id(name).await?;
+        let op = json!({ "op": "add", "value": { "members": [{ "value": user }] } });
+        self.patch(&gid, op).await?;
+        Ok(format!(
+            "added Databricks user {user} to group `{name}` (PATCH \
+             /api/2.0/preview/scim/v2/Groups/{gid}, op add)"
+        ))
+    }
+
+    /// `PATCH /Groups/{id}` with a PatchOp `remove` of `members[value eq "<id>"]`.
+    async fn remove(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let name = group_in(unit)?;
+        let gid = self.group_id(name).await?;
+        let path = format!("members[value eq {}]", scim_string(user));
+        self.patch(&gid, json!({ "op": "remove", "path": path }))
+            .await?;
+        Ok(format!(
+            "removed Databricks user {user} from group `{name}` (PATCH \
+             /api/2.0/preview/scim/v2/Groups/{gid}, op remove)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SecretRef;
+
+    fn settings(token: bool, client_id: Option<&str>, secret: bool) -> DatabricksSettings {
+        DatabricksSettings {
+            host: "adb-123.7.azuredatabricks.net/".into(),
+            token: token.then(|| SecretRef::Env("DATABRICKS_TOKEN".into())),
+            client_id: client_id.map(str::to_owned),
+            client_secret: secret.then(|| SecretRef::Env("DATABRICKS_SECRET".into())),
+        }
+    }
+
+    #[test]
+    fn ids_are_pushed_as_one_encoded_segment_under_scim() {
+        let d = Databricks::new(
+            &settings(true, None, false),
+            Some(Secret::new("dapiS3cr3t")),
+            None,
+        )
+        .unwrap();
+        let url = d.api.url(&["Groups", "1/../../x?y#z"]);
+        assert_eq!(
+            url.as_str(),
+            "https://adb-123.7.azuredatabricks.net/api/2.0/preview/scim/v2/Groups/1%2F..%2F..%2Fx%3Fy%23z"
+        );
+        assert!(!format!("{d:?}").contains("dapiS3cr3t"), "{d:?}");
+    }
+
+    #[test]
+    fn filter_strings_escape_quotes_and_backslashes() {
+        assert_eq!(scim_string(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+    }
+
+    #[test]
+    fn exactly_one_way_of_signing_in_is_accepted() {
+        assert!(check_auth(&settings(true, None, false)).is_ok());
+        assert!(check_auth(&settings(false, Some("app"), true)).is_ok());
+        for (s, why) in [
+            (settings(true, Some("app"), true), "both"),
+            (settings(false, None, false), "neither"),
+            (settings(false, Some("app"), false), "no client_secret"),
+            (settings(false, Some(" "), true), "no client_id"),
+        ] {
+            let err = check_auth(&s).unwrap_err();
+            assert!(err.contains(why) && err.contains("token = {"), "{err}");
+        }
+    }
+
+    #[test]
+    fn databricks_error_bodies_are_quoted_in_its_words() {
+        let scim = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "detail": "Group with id 9 not found.", "status": "404"});
+        assert_eq!(api::platform_message(&scim), "Group with id 9 not found.");
+        let rest = json!({"error_code": "PERMISSION_DENIED", "message": "Only admins"});
+        assert_eq!(
+            api::platform_message(&rest),
+            "PERMISSION_DENIED: Only admins"
+        );
+        let oauth = json!({"error": "invalid_client", "error_description": "Bad secret"});
+        assert_eq!(api::platform_message(&oauth), "invalid_client: Bad secret");
+        assert_eq!(api::platform_message(&Value::Null), "no message");
+    }
+
+    #[test]
+    fn a_users_email_is_the_primary_one_or_an_email_shaped_user_name() {
+        let u = json!({"userName": "a@x.com", "emails": [
+            {"value": "other@x.com"}, {"value": "main@x.com", "primary": true}]});
+        assert_eq!(email_of(&u).as_deref(), Some("main@x.com"));
+        assert_eq!(
+            email_of(&json!({"userName": "b@x.com"})).as_deref(),
+            Some("b@x.com")
+        );
+        assert_eq!(email_of(&json!({"userName": "svc"})), None);
+    }
+}
