@@ -10,6 +10,7 @@ mod support;
 
 mod audit_log;
 mod cli;
+mod databricks_connector;
 mod hostile_names;
 mod jobs;
 mod lifecycle;

@@ -1,0 +1,464 @@
+//! The Databricks connector against a stateful fake of the workspace SCIM API and its OAuth
+//! token endpoint: group membership granted, checked and revoked idempotently; every page of
+//! users, groups and service principals listed; the PAT and the OAuth path; an expired token
+//! renewed once; throttling, outages, unknown groups and odd names classed right; bad sign-in
+//! settings refused; and a whole request through Slack, to the workspace and back.
+
+use std::time::Duration;
+
+use gatehouse::config::{DatabricksSettings, Secret, SecretRef};
+use gatehouse::connectors::databricks::Databricks;
+use gatehouse::connectors::{self, Connector, ConnectorError};
+use gatehouse::domain::{Status, Unit};
+use slack_sim::SlackSim;
+
+use crate::support::TestDb;
+use crate::support::databricks_fake::{CLIENT_ID, CLIENT_SECRET, DatabricksFake, PAT};
+use crate::support::slack::{CHANNEL, SlackTestApp, offered, workspace};
+
+const TOKEN_PATH: &str = "/oidc/v1/token";
+
+/// A workspace with Alice (alice@example.com), Bob (userName "bob", no email), and the groups
+/// "finance-analysts" and "marketing".
+struct Workspace {
+    fake: DatabricksFake,
+    alice: String,
+    bob: String,
+    finance: String,
+}
+
+async fn workspace_fake() -> Workspace {
+    let fake = DatabricksFake::start().await;
+    let alice = fake.add_user("alice@example.com", Some("Alice Martin"));
+    let bob = fake.add_user("bob", None);
+    let finance = fake.add_group("finance-analysts");
+    fake.add_group("marketing");
+    Workspace {
+        fake,
+        alice,
+        bob,
+        finance,
+    }
+}
+
+fn group(name: &str) -> Unit {
+    Unit::Group { group: name.into() }
+}
+
+async fn grant(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
+    connectors::grant(c, who, &group(name)).await
+}
+
+async fn revoke(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
+    connectors::revoke(c, who, &group(name)).await
+}
+
+fn patches(w: &Workspace, gid: &str) -> usize {
+    w.fake.calls("PATCH", &DatabricksFake::group_path(gid), 204)
+}
+
+#[tokio::test]
+async fn databricks_identities_are_listed_across_pages() {
+    let w = workspace_fake().await;
+    for n in 0..9 {
+        w.fake.add_user(&format!("user{n}@example.com"), None);
+    }
+    for n in 0..3 {
+        w.fake.add_group(&format!("team-{n}"));
+    }
+    let robot = w.fake.add_service_principal("etl robot");
+    let c = w.fake.connector().with_page_size(4);
+    let all = c.list_identities().await.unwrap();
+    let of = |kind: &str| all.iter().filter(|x| x.kind == kind).collect::<Vec<_>>();
+    let users = of("user");
+    assert_eq!(users.len(), 11, "{users:?}");
+    let alice = users.iter().find(|u| u.id == w.alice).unwrap();
+    assert_eq!(
+        (alice.name.as_str(), alice.email.as_deref()),
+        ("Alice Martin", Some("alice@example.com"))
+    );
+    let bob = users.iter().find(|u| u.id == w.bob).unwrap();
+    assert_eq!((bob.name.as_str(), bob.email.as_deref()), ("bob", None));
+    let user0 = users
+        .iter()
+        .find(|u| u.name == "user0@example.com")
+        .unwrap();
+    assert_eq!(user0.email.as_deref(), Some("user0@example.com"));
+    let groups: Vec<_> = of("group").iter().map(|g| g.name.clone()).collect();
+    assert_eq!(
+        groups,
+        [
+            "finance-analysts",
+            "marketing",
+            "team-0",
+            "team-1",
+            "team-2"
+        ]
+    );
+    let sps = of("service_principal");
+    assert!(sps.len() == 1 && sps[0].id == robot && sps[0].name == "etl robot");
+    // 11 users at 4 a page: startIndex 1, 5, 9. 5 groups: 1, 5.
+    let log = w.fake.log();
+    let pages = |path: &str| {
+        log.iter()
+            .filter(|c| c.path == path && c.status == 200)
+            .map(|c| c.query.clone())
+            .collect::<Vec<_>>()
+    };
+    let user_pages = pages("/api/2.0/preview/scim/v2/Users");
+    assert_eq!(user_pages.len(), 3, "{log:?}");
+    assert!(
+        user_pages[2].contains("startIndex=9") && user_pages[2].contains("count=4"),
+        "{user_pages:?}"
+    );
+    assert_eq!(pages("/api/2.0/preview/scim/v2/Groups").len(), 2, "{log:?}");
+    let grantable = c.list_grantable().await.unwrap();
+    assert!(grantable.iter().all(|g| g.kind == "group") && grantable.len() == 5);
+}
+
+#[tokio::test]
+async fn databricks_grant_is_made_once_and_held_by_the_workspace() {
+    let w = workspace_fake().await;
+    let c = w.fake.connector();
+    let did = grant(&c, &w.alice, "finance-analysts").await.unwrap();
+    assert!(
+        did.contains("PATCH /api/2.0/preview/scim/v2/Groups/"),
+        "{did}"
+    );
+    assert!(w.fake.holds(&w.alice, &w.finance), "the workspace holds it");
+    assert_eq!(
+        grant(&c, &w.alice, "finance-analysts").await.unwrap(),
+        "already held"
+    );
+    assert_eq!(patches(&w, &w.finance), 1, "{:?}", w.fake.log());
+    assert!(!w.fake.holds(&w.bob, &w.finance));
+    assert_eq!(w.fake.state().members.len(), 1);
+}
+
+#[tokio::test]
+async fn databricks_revoke_removes_the_membership_and_a_missing_one_is_already_absent() {
+    let w = workspace_fake().await;
+    w.fake.add_member(&w.finance, &w.alice);
+    w.fake.add_member(&w.finance, &w.bob);
+    let c = w.fake.connector();
+    let did = revoke(&c, &w.alice, "finance-analysts").await.unwrap();
+    assert!(did.contains("op remove"), "{did}");
+    assert!(!w.fake.holds(&w.alice, &w.finance));
+    assert!(w.fake.holds(&w.bob, &w.finance), "Bob keeps his membership");
+    assert_eq!(
+        revoke(&c, &w.alice, "finance-analysts").await.unwrap(),
+        "already absent"
+    );
+    assert_eq!(patches(&w, &w.finance), 1, "{:?}", w.fake.log());
+}
+
+#[tokio::test]
+async fn databricks_check_reports_direct_and_nested_membership() {
+    let w = workspace_fake().await;
+    let c = w.fake.connector();
+    let before = c.check(&w.alice, &group("finance-analysts")).await.unwrap();
+    assert!(!before.held(), "{before:?}");
+    w.fake.add_member(&w.finance, &w.alice);
+    let after = c.check(&w.alice, &group("finance-analysts")).await.unwrap();
+    assert!(after.direct && after.through.is_empty(), "{after:?}");
+    assert!(
+        !c.check(&w.alice, &group("marketing")).await.unwrap().held(),
+        "membership of another group is not this one"
+    );
+    // Bob is in "contractors", which is a member of finance-analysts.
+    let contractors = w.fake.add_group("contractors");
+    w.fake.add_member(&contractors, &w.bob);
+    w.fake.add_member(&w.finance, &contractors);
+    let bob = c.check(&w.bob, &group("finance-analysts")).await.unwrap();
+    assert!(
+        !bob.direct && bob.through == ["group `contractors`"],
+        "{bob:?}"
+    );
+    // Not Gatehouse's to take away: revoke finds nothing direct.
+    assert_eq!(
+        revoke(&c, &w.bob, "finance-analysts").await.unwrap(),
+        "already absent"
+    );
+    assert!(w.fake.holds(&w.bob, &contractors));
+    let err = c
+        .check(&w.alice, &Unit::Role { role: "x".into() })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn databricks_pat_is_sent_as_it_is_and_no_token_is_fetched() {
+    let w = workspace_fake().await;
+    let c = w.fake.pat_connector();
+    c.ping().await.unwrap();
+    grant(&c, &w.alice, "finance-analysts").await.unwrap();
+    assert!(w.fake.holds(&w.alice, &w.finance));
+    assert_eq!(w.fake.state().tokens_issued, 0);
+    assert!(w.fake.log().iter().all(|c| c.path != TOKEN_PATH));
+    assert!(!format!("{c:?}").contains(PAT));
+    // A wrong PAT is refused for good, without retrying or printing it.
+    let settings = DatabricksSettings {
+        host: w.fake.url.clone(),
+        token: Some(SecretRef::Env("X".into())),
+        client_id: None,
+        client_secret: None,
+    };
+    let wrong = Databricks::new(&settings, Some(Secret::new("dapi-wrong-77")), None).unwrap();
+    let err = wrong.ping().await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains("HTTP 401") && !m.contains("dapi-wrong-77")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn databricks_oauth_token_is_fetched_once_with_basic_auth_and_kept() {
+    let w = workspace_fake().await;
+    let c = w.fake.connector();
+    c.ping().await.unwrap();
+    grant(&c, &w.alice, "finance-analysts").await.unwrap();
+    assert_eq!(w.fake.state().tokens_issued, 1, "{:?}", w.fake.log());
+    assert!(!format!("{c:?}").contains(CLIENT_SECRET));
+    // A wrong secret: a clear permanent failure naming the client, not the secret.
+    let wrong = Databricks::new(
+        &w.fake.oauth_settings(),
+        None,
+        Some(Secret::new("not-the-secret-Zz9")),
+    )
+    .unwrap();
+    let err = wrong.ping().await.unwrap_err();
+    let ConnectorError::Permanent(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(m.contains(CLIENT_ID) && m.contains("invalid_client"), "{m}");
+    assert!(!m.contains("not-the-secret-Zz9"));
+}
+
+#[tokio::test]
+async fn databricks_expired_token_is_renewed_once_and_the_call_succeeds() {
+    let w = workspace_fake().await;
+    let c = w.fake.connector();
+    c.ping().await.unwrap();
+    w.fake.expire_tokens();
+    grant(&c, &w.alice, "finance-analysts").await.unwrap();
+    assert!(w.fake.holds(&w.alice, &w.finance));
+    assert_eq!(w.fake.state().tokens_issued, 2, "{:?}", w.fake.log());
+    let refused = w.fake.log().iter().filter(|c| c.status == 401).count();
+    assert_eq!(
+        refused,
+        1,
+        "one call refused, then retried: {:?}",
+        w.fake.log()
+    );
+}
+
+#[tokio::test]
+async fn databricks_throttled_call_says_when_to_come_back() {
+    let w = workspace_fake().await;
+    let c = w.fake.connector();
+    c.ping().await.unwrap();
+    {
+        let mut s = w.fake.state();
+        s.throttle_next = 1;
+        s.retry_after = Some(7);
+    }
+    match grant(&c, &w.alice, "finance-analysts").await.unwrap_err() {
+        ConnectorError::Throttled {
+            message,
+            retry_after,
+        } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)));
+            assert!(message.contains("HTTP 429: Too many requests"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!w.fake.holds(&w.alice, &w.finance));
+    grant(&c, &w.alice, "finance-analysts").await.unwrap();
+    assert!(w.fake.holds(&w.alice, &w.finance));
+}
+
+#[tokio::test]
+async fn databricks_outage_is_retryable_and_changes_nothing() {
+    let w = workspace_fake().await;
+    let c = w.fake.connector();
+    c.ping().await.unwrap();
+    w.fake.state().unavailable_next = 1;
+    let err = grant(&c, &w.alice, "finance-analysts").await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503")),
+        "{err:?}"
+    );
+    assert!(!w.fake.holds(&w.alice, &w.finance));
+    assert!(w.fake.log().iter().all(|c| c.method != "PATCH"));
+    let mut gone = w.fake.oauth_settings();
+    gone.host = "http://127.0.0.1:9".into();
+    let c = Databricks::new(&gone, None, Some(Secret::new(CLIENT_SECRET))).unwrap();
+    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+}
+
+#[tokio::test]
+async fn databricks_unknown_group_fails_permanently_naming_it() {
+    let w = workspace_fake().await;
+    let c = w.fake.connector();
+    let err = grant(&c, &w.alice, "Nope").await.unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(
+            "Databricks has no workspace group named `Nope` (or the service principal cannot see it); check the resource's grant in the catalog".into()
+        )
+    );
+    assert!(w.fake.state().members.is_empty());
+    assert!(w.fake.log().iter().all(|c| c.method != "PATCH"));
+}
+
+#[tokio::test]
+async fn databricks_group_names_with_quotes_are_resolved_safely() {
+    let w = workspace_fake().await;
+    let odd = w.fake.add_group(r#"ops "prod" \ team"#);
+    // A name that would end the filter's string early, were it not escaped.
+    w.fake.add_group(r#"ops "#);
+    let c = w.fake.connector();
+    grant(&c, &w.alice, r#"ops "prod" \ team"#).await.unwrap();
+    assert!(w.fake.holds(&w.alice, &odd));
+    assert_eq!(w.fake.state().members.len(), 1);
+    let filtered = w.fake.log().iter().any(|c| {
+        c.query
+            .contains("filter=displayName+eq+%22ops+%5C%22prod%5C%22+%5C%5C+team%22")
+    });
+    assert!(filtered, "{:?}", w.fake.log());
+    // Case differs only: the one group matching without case is taken.
+    assert!(
+        c.check(&w.alice, &group(r#"OPS "PROD" \ TEAM"#))
+            .await
+            .unwrap()
+            .direct
+    );
+}
+
+#[test]
+fn databricks_bad_sign_in_settings_are_refused_saying_what_to_write() {
+    let base = DatabricksSettings {
+        host: "https://adb-1.azuredatabricks.net".into(),
+        token: None,
+        client_id: None,
+        client_secret: None,
+    };
+    let both = DatabricksSettings {
+        token: Some(SecretRef::Env("T".into())),
+        client_id: Some("app".into()),
+        client_secret: Some(SecretRef::Env("S".into())),
+        ..base.clone()
+    };
+    let half = DatabricksSettings {
+        client_id: Some("app".into()),
+        ..base.clone()
+    };
+    for (s, why) in [
+        (&base, "it has neither"),
+        (&both, "it has both"),
+        (&half, "no client_secret"),
+    ] {
+        let err = Databricks::new(s, None, None).unwrap_err();
+        assert!(
+            err.contains(why) && err.contains("token = { env = ") && err.contains("client_secret"),
+            "{err}"
+        );
+    }
+    let catalog = r#"
+[connectors.dbx]
+kind = "databricks"
+host = "https://adb-1.azuredatabricks.net"
+client_id = "app"
+
+[[resources]]
+id = "dbx"
+name = "dbx"
+connector = "dbx"
+grant = { group = "g" }
+reviewers = ["UBOB"]
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.toml");
+    std::fs::write(&path, catalog).unwrap();
+    let catalog = gatehouse::config::Catalog::load(&path).unwrap();
+    let err = match gatehouse::connectors::Registry::new(&catalog, &|_| None) {
+        Err(e) => e,
+        Ok(_) => panic!("built"),
+    };
+    assert!(
+        err.starts_with("connector `dbx`: a Databricks connector signs in with either"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_for_a_databricks_group_goes_through_slack_to_the_workspace_and_back() {
+    let w = workspace_fake().await;
+    let dave = w.fake.add_user("dave.kim@corp.example", Some("Dave Kim"));
+    let catalog = format!(
+        r#"admins = ["UADA"]
+
+[connectors.databricks]
+kind = "databricks"
+host = "{}"
+client_id = "{CLIENT_ID}"
+client_secret = {{ file = "{}" }}
+
+[[resources]]
+id = "dbx-finance"
+name = "Databricks finance"
+connector = "databricks"
+grant = {{ group = "finance-analysts" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#,
+        w.fake.url,
+        w.fake.secret_file("client-secret")
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+
+    t.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "dbx-finance 2h")
+        .await
+        .unwrap();
+    // Databricks lists Alice's email, which is her Slack email: the ✅ grants at once.
+    let msg = t.request_message(1).await;
+    t.sim
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+        .await
+        .unwrap();
+    t.wait_for(1, Status::Active).await;
+    assert!(w.fake.holds(&w.alice, &w.finance), "{:?}", w.fake.log());
+    t.dm_for("UALICE", "You now have access").await;
+
+    // Dave's Databricks email is not his Slack one: the reviewer picks his user.
+    t.sim
+        .slash_command("UDAVE", CHANNEL, "/request-access", "dbx-finance 2h")
+        .await
+        .unwrap();
+    let msg = t.request_message(2).await;
+    let form = t.approve_and_open_picker_of(2, &msg, "UBOB").await;
+    assert!(
+        !offered(&form).contains(&w.finance),
+        "groups are not offered as users"
+    );
+    t.pick(&form, "UBOB", &dave).await;
+    t.wait_for(2, Status::Active).await;
+    assert!(w.fake.holds(&dave, &w.finance), "{:?}", w.fake.log());
+
+    t.expire(1, chrono::Duration::hours(2)).await;
+    t.wait_for(2, Status::Expired).await;
+    assert!(
+        !w.fake.holds(&w.alice, &w.finance) && !w.fake.holds(&dave, &w.finance),
+        "the memberships are gone from the workspace"
+    );
+    assert!(w.fake.state().members.is_empty());
+    t.dm_for("UALICE", "has expired and was removed").await;
+    // Two adds and two removes, all with one OAuth token.
+    assert_eq!(patches(&w, &w.finance), 4, "{:?}", w.fake.log());
+    assert_eq!(w.fake.state().tokens_issued, 1);
+    t.stop().await;
+}

@@ -1,0 +1,274 @@
+//! A stateful fake of a Databricks workspace's SCIM 2.0 API and OAuth token endpoint on
+//! 127.0.0.1: a fixed personal access token and one OAuth client (HTTP Basic checked) issuing
+//! expiring tokens, `Authorization: Bearer` checked on every SCIM call, users, groups and
+//! service principals listed with 1-based `startIndex`/`count`, `filter=displayName eq "…"`,
+//! group membership changed by PatchOp, SCIM error bodies, and knobs for expired tokens, 429
+//! and 503 answers. Tests assert on what it holds.
+//!
+//! Outcomes chosen here (as SCIM and Databricks' docs describe them): adding a member twice and
+//! removing a non-member both answer 204 and change nothing; an empty list has no `Resources`;
+//! adding an unknown principal answers 404.
+
+mod routes;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use gatehouse::config::{DatabricksSettings, Secret, SecretRef};
+use gatehouse::connectors::databricks::Databricks;
+
+use routes::{pairs, scim_error};
+
+pub const PAT: &str = "dapi-test-token-0f3b9c2d";
+pub const CLIENT_ID: &str = "6f2c1a9e-gatehouse-sp";
+pub const CLIENT_SECRET: &str = "dose-test-secret-Q7wLx2";
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub user_name: String,
+    pub display_name: Option<String>,
+    /// (address, primary)
+    pub emails: Vec<(String, bool)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub id: String,
+    pub display_name: String,
+}
+
+/// One request as received: method, path, query and the status it was answered with.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+}
+
+#[derive(Default)]
+pub struct FakeState {
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+    /// (id, applicationId, displayName)
+    pub service_principals: Vec<(String, String, String)>,
+    /// (group id, member id): users, groups or service principals.
+    pub members: BTreeSet<(String, String)>,
+    /// OAuth tokens issued and still valid.
+    tokens: BTreeSet<String>,
+    next_id: u64,
+    pub tokens_issued: usize,
+    pub throttle_next: usize,
+    pub retry_after: Option<u64>,
+    pub unavailable_next: usize,
+    pub log: Vec<Call>,
+}
+
+#[derive(Clone)]
+pub struct DatabricksFake {
+    pub url: String,
+    state: Arc<Mutex<FakeState>>,
+    secret_dir: Arc<tempfile::TempDir>,
+}
+
+async fn handle(
+    axum::extract::State(state): axum::extract::State<Arc<Mutex<FakeState>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    let query = uri.query().unwrap_or("").to_owned();
+    let path: Vec<String> = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let answer = if s.unavailable_next > 0 {
+        s.unavailable_next -= 1;
+        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
+    } else if s.throttle_next > 0 {
+        s.throttle_next -= 1;
+        let mut resp = scim_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+        if let Some(secs) = s.retry_after {
+            resp.headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+        }
+        resp
+    } else if method == Method::POST && path == ["oidc", "v1", "token"] {
+        s.token(auth, &String::from_utf8_lossy(&body))
+    } else if path.len() < 5 || path[..5] != ["api", "2.0", "preview", "scim", "v2"] {
+        scim_error(StatusCode::NOT_FOUND, "No API found")
+    } else {
+        match auth.strip_prefix("Bearer ") {
+            Some(t) if t == PAT || s.tokens.contains(t) => {
+                s.serve(&method, &path[5..], &pairs(&query), &body)
+            }
+            _ => scim_error(StatusCode::UNAUTHORIZED, "Invalid access token."),
+        }
+    };
+    s.log.push(Call {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query,
+        status: answer.status().as_u16(),
+    });
+    answer
+}
+
+fn percent_decode(segment: &str) -> String {
+    let u = reqwest::Url::parse(&format!("http://x.invalid/?s={segment}")).unwrap();
+    u.query_pairs()
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+impl DatabricksFake {
+    /// An empty workspace.
+    pub async fn start() -> DatabricksFake {
+        let state = Arc::new(Mutex::new(FakeState {
+            next_id: 1000,
+            ..FakeState::default()
+        }));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let secret_dir = tempfile::tempdir().unwrap();
+        std::fs::write(secret_dir.path().join("client-secret"), CLIENT_SECRET).unwrap();
+        std::fs::write(secret_dir.path().join("token"), PAT).unwrap();
+        DatabricksFake {
+            url,
+            state,
+            secret_dir: Arc::new(secret_dir),
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap()
+    }
+
+    /// A file holding the OAuth client's secret, or (`"token"`) the PAT, for catalogs.
+    pub fn secret_file(&self, name: &str) -> String {
+        self.secret_dir.path().join(name).display().to_string()
+    }
+
+    /// OAuth machine-to-machine settings.
+    pub fn oauth_settings(&self) -> DatabricksSettings {
+        DatabricksSettings {
+            host: self.url.clone(),
+            token: None,
+            client_id: Some(CLIENT_ID.into()),
+            client_secret: Some(SecretRef::File(self.secret_file("client-secret").into())),
+        }
+    }
+
+    /// The connector signing in with OAuth, as Gatehouse would build it.
+    pub fn connector(&self) -> Databricks {
+        Databricks::new(
+            &self.oauth_settings(),
+            None,
+            Some(Secret::new(CLIENT_SECRET)),
+        )
+        .unwrap()
+    }
+
+    /// The connector signing in with the personal access token.
+    pub fn pat_connector(&self) -> Databricks {
+        let settings = DatabricksSettings {
+            host: self.url.clone(),
+            token: Some(SecretRef::File(self.secret_file("token").into())),
+            client_id: None,
+            client_secret: None,
+        };
+        Databricks::new(&settings, Some(Secret::new(PAT)), None).unwrap()
+    }
+
+    fn next_id(&self) -> String {
+        let mut s = self.state();
+        s.next_id += 1;
+        s.next_id.to_string()
+    }
+
+    /// Adds a user whose userName is `user_name` (with a primary email when it is one).
+    pub fn add_user(&self, user_name: &str, display_name: Option<&str>) -> String {
+        let id = self.next_id();
+        let emails = if user_name.contains('@') {
+            vec![(user_name.to_owned(), true)]
+        } else {
+            Vec::new()
+        };
+        self.state().users.push(User {
+            id: id.clone(),
+            user_name: user_name.to_owned(),
+            display_name: display_name.map(str::to_owned),
+            emails,
+        });
+        id
+    }
+
+    pub fn add_group(&self, display_name: &str) -> String {
+        let id = self.next_id();
+        self.state().groups.push(Group {
+            id: id.clone(),
+            display_name: display_name.to_owned(),
+        });
+        id
+    }
+
+    pub fn add_service_principal(&self, display_name: &str) -> String {
+        let id = self.next_id();
+        let app = format!("app-{id}");
+        self.state()
+            .service_principals
+            .push((id.clone(), app, display_name.to_owned()));
+        id
+    }
+
+    pub fn add_member(&self, group: &str, member: &str) {
+        self.state()
+            .members
+            .insert((group.to_owned(), member.to_owned()));
+    }
+
+    pub fn holds(&self, member: &str, group: &str) -> bool {
+        self.state()
+            .members
+            .contains(&(group.to_owned(), member.to_owned()))
+    }
+
+    /// Every issued OAuth token stops working, as after its hour.
+    pub fn expire_tokens(&self) {
+        self.state().tokens.clear();
+    }
+
+    pub fn log(&self) -> Vec<Call> {
+        self.state().log.clone()
+    }
+
+    /// How many `method` calls to `path` were answered `status`.
+    pub fn calls(&self, method: &str, path: &str, status: u16) -> usize {
+        self.log()
+            .iter()
+            .filter(|c| c.method == method && c.path == path && c.status == status)
+            .count()
+    }
+
+    /// `/api/2.0/preview/scim/v2/Groups/{gid}`.
+    pub fn group_path(gid: &str) -> String {
+        format!("/api/2.0/preview/scim/v2/Groups/{gid}")
+    }
+}
