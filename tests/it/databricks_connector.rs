@@ -9,12 +9,12 @@ use std::time::Duration;
 use gatehouse::config::{DatabricksSettings, Secret, SecretRef};
 use gatehouse::connectors::databricks::Databricks;
 use gatehouse::connectors::{self, Connector, ConnectorError};
-use gatehouse::domain::{Status, Unit};
+use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::databricks_fake::{CLIENT_ID, CLIENT_SECRET, DatabricksFake, PAT};
-use crate::support::slack::{CHANNEL, SlackTestApp, offered, workspace};
+use crate::support::slack::{SlackTestApp, workspace};
 
 const TOKEN_PATH: &str = "/oidc/v1/token";
 
@@ -420,43 +420,12 @@ reason_required = false
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
 
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "dbx-finance 2h")
-        .await
-        .unwrap();
-    // Databricks lists Alice's email, which is her Slack email: the ✅ grants at once.
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    t.wait_for(1, Status::Active).await;
-    assert!(w.fake.holds(&w.alice, &w.finance), "{:?}", w.fake.log());
-    t.dm_for("UALICE", "You now have access").await;
-
-    // Dave's Databricks email is not his Slack one: the reviewer picks his user.
-    t.sim
-        .slash_command("UDAVE", CHANNEL, "/request-access", "dbx-finance 2h")
-        .await
-        .unwrap();
-    let msg = t.request_message(2).await;
-    let form = t.approve_and_open_picker_of(2, &msg, "UBOB").await;
-    assert!(
-        !offered(&form).contains(&w.finance),
-        "groups are not offered as users"
-    );
-    t.pick(&form, "UBOB", &dave).await;
-    t.wait_for(2, Status::Active).await;
-    assert!(w.fake.holds(&dave, &w.finance), "{:?}", w.fake.log());
-
-    t.expire(1, chrono::Duration::hours(2)).await;
-    t.wait_for(2, Status::Expired).await;
-    assert!(
-        !w.fake.holds(&w.alice, &w.finance) && !w.fake.holds(&dave, &w.finance),
-        "the memberships are gone from the workspace"
-    );
-    assert!(w.fake.state().members.is_empty());
-    t.dm_for("UALICE", "has expired and was removed").await;
+    // Databricks lists Alice's email, which is her Slack one; Dave's is not his: he is picked.
+    t.alice_linked_and_dave_picked("dbx-finance", &dave, &[&w.finance], |who| {
+        let user = if who == "alice" { &w.alice } else { &dave };
+        w.fake.holds(user, &w.finance)
+    })
+    .await;
     // Two adds and two removes, all with one OAuth token.
     assert_eq!(patches(&w, &w.finance), 4, "{:?}", w.fake.log());
     assert_eq!(w.fake.state().tokens_issued, 1);
