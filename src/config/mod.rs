@@ -8,8 +8,8 @@ mod secret;
 mod settings;
 
 pub use catalog::{
-    ApiSettings, Catalog, ConnectorConfig, ConnectorKind, DatabricksSettings, LinkRule, Resource,
-    SnowflakeSettings, TableauSettings,
+    ApiSettings, Catalog, ConnectorConfig, ConnectorKind, DatabricksSettings, LinkRule,
+    PowerbiSettings, Resource, SnowflakeSettings, TableauSettings,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use secret::{Secret, SecretRef};

@@ -9,6 +9,7 @@ pub mod http;
 pub mod looker;
 pub mod mysql;
 pub mod postgres;
+pub mod powerbi;
 pub mod quoting;
 pub mod redshift;
 pub mod sigma;
@@ -243,7 +244,11 @@ fn build(
                 secret.transpose()?,
             )?)
         }
-        ConnectorKind::Bigquery(_) | ConnectorKind::Powerbi(_) => {
+        ConnectorKind::Powerbi(settings) => {
+            let secret = settings.client_secret.resolve(lookup)?;
+            Box::new(powerbi::PowerBi::new(settings, secret)?)
+        }
+        ConnectorKind::Bigquery(_) => {
             return Err(format!("the {} connector is not built yet", kind.name()));
         }
     }))

@@ -1,0 +1,328 @@
+//! The HTTP side of Power BI: Entra ID client credentials (`POST
+//! {authority}/{tenant}/oauth2/v2.0/token`, form-encoded) with one cached token per audience
+//! (the Power BI REST API and Microsoft Graph each want their own), `Authorization: Bearer …`
+//! on every call, one fresh token and retry when a service says the token is no longer good,
+//! and HTTP statuses classed into `ConnectorError`s in the service's words.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url, header};
+use serde_json::Value;
+
+use super::super::ConnectorError;
+use super::super::http::{self, TokenCache};
+use crate::config::{PowerbiSettings, Secret};
+
+/// How long one HTTP exchange may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const ENTRA: &str = "Microsoft Entra ID";
+
+/// Which service a call goes to; each has its own token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Service {
+    PowerBi,
+    Graph,
+}
+
+impl Service {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Service::PowerBi => "Power BI",
+            Service::Graph => "Microsoft Graph",
+        }
+    }
+
+    fn scope(self) -> &'static str {
+        match self {
+            Service::PowerBi => "https://analysis.windows.net/powerbi/api/.default",
+            Service::Graph => "https://graph.microsoft.com/.default",
+        }
+    }
+}
+
+pub(super) struct Api {
+    http: reqwest::Client,
+    token_url: Url,
+    /// `https://api.powerbi.com` (or the configured override), without `/v1.0`.
+    powerbi: Url,
+    /// `https://graph.microsoft.com` (or the configured override), without `/v1.0`.
+    graph: Url,
+    client_id: String,
+    client_secret: Secret,
+    powerbi_tokens: TokenCache,
+    graph_tokens: TokenCache,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PowerBiApi")
+            .field("token_url", &self.token_url.as_str())
+            .field("powerbi", &self.powerbi.as_str())
+            .field("graph", &self.graph.as_str())
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A base URL from the settings (or its default), checked and stripped of query and fragment.
+fn base(configured: Option<&str>, default: &str, what: &str) -> Result<Url, String> {
+    let raw = configured.map(str::trim).filter(|s| !s.is_empty());
+    let text = raw.unwrap_or(default).trim_end_matches('/');
+    let text = text.strip_suffix("/v1.0").unwrap_or(text);
+    let mut url = Url::parse(text).map_err(|e| format!("the {what} `{text}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(format!("the {what} `{text}` is not an http(s) URL"));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// `base` with `segments` pushed, each percent-encoded as one path segment.
+fn join(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty();
+        for s in segments {
+            path.push(s);
+        }
+    }
+    url
+}
+
+/// The service's words from an error body: Power BI and Graph send
+/// `{"error": {"code", "message"}}` (Power BI sometimes only a code, or `pbi.error.code`), Entra
+/// `{"error": "invalid_client", "error_description": "AADSTS…"}`. Anything else (a proxy's
+/// page) is quoted by its start.
+pub(super) fn platform_message(body: &Value) -> String {
+    let err = &body["error"];
+    let code = err["code"]
+        .as_str()
+        .or_else(|| err["pbi.error"]["code"].as_str())
+        .or_else(|| err.as_str())
+        .unwrap_or("")
+        .trim();
+    let message = err["message"]
+        .as_str()
+        .or_else(|| body["error_description"].as_str())
+        .unwrap_or("")
+        .trim();
+    match (code.is_empty(), message.is_empty()) {
+        (false, false) => format!("{code}: {message}"),
+        (false, true) => code.to_owned(),
+        (true, false) => message.to_owned(),
+        (true, true) => match body.as_str().map(str::trim) {
+            Some(text) if !text.is_empty() => text.chars().take(200).collect(),
+            _ => "no message".to_owned(),
+        },
+    }
+}
+
+impl Api {
+    pub(super) fn new(settings: &PowerbiSettings, client_secret: Secret) -> Result<Self, String> {
+        let tenant = settings.tenant_id.trim();
+        if tenant.is_empty() {
+            return Err("a Power BI connector needs the Entra `tenant_id`".into());
+        }
+        if settings.client_id.trim().is_empty() {
+            return Err("a Power BI connector needs the app registration's `client_id`".into());
+        }
+        let authority = base(
+            settings.authority_url.as_deref(),
+            "https://login.microsoftonline.com",
+            "Entra authority URL",
+        )?;
+        Ok(Api {
+            http: http::client(REQUEST_TIMEOUT)?,
+            token_url: join(&authority, &[tenant, "oauth2", "v2.0", "token"]),
+            powerbi: base(
+                settings.api_url.as_deref(),
+                "https://api.powerbi.com",
+                "Power BI API URL",
+            )?,
+            graph: base(
+                settings.graph_url.as_deref(),
+                "https://graph.microsoft.com",
+                "Microsoft Graph URL",
+            )?,
+            client_id: settings.client_id.trim().to_owned(),
+            client_secret,
+            powerbi_tokens: TokenCache::default(),
+            graph_tokens: TokenCache::default(),
+        })
+    }
+
+    /// `{api}/v1.0/myorg/<segments…>`.
+    pub(super) fn powerbi_url(&self, segments: &[&str]) -> Url {
+        let mut all = vec!["v1.0", "myorg"];
+        all.extend_from_slice(segments);
+        join(&self.powerbi, &all)
+    }
+
+    /// `{graph}/v1.0/<segments…>`.
+    pub(super) fn graph_url(&self, segments: &[&str]) -> Url {
+        let mut all = vec!["v1.0"];
+        all.extend_from_slice(segments);
+        join(&self.graph, &all)
+    }
+
+    /// Whether a `@odata.nextLink` points at the configured Graph (scheme, host and port), so
+    /// that our Graph token is never sent elsewhere.
+    pub(super) fn on_graph(&self, link: &Url) -> bool {
+        link.scheme() == self.graph.scheme()
+            && link.host_str() == self.graph.host_str()
+            && link.port_or_known_default() == self.graph.port_or_known_default()
+    }
+
+    fn tokens(&self, service: Service) -> &TokenCache {
+        match service {
+            Service::PowerBi => &self.powerbi_tokens,
+            Service::Graph => &self.graph_tokens,
+        }
+    }
+
+    /// A client-credentials token for `service`, and how long it lives.
+    async fn fetch_token(&self, service: Service) -> Result<(String, Duration), ConnectorError> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose()),
+            ("scope", service.scope()),
+        ];
+        let mut encoder = Url::parse("http://form.invalid/").map_err(|e| {
+            ConnectorError::Permanent(format!("cannot encode the token request: {e}"))
+        })?;
+        encoder.query_pairs_mut().extend_pairs(form);
+        let body = encoder.query().unwrap_or("").to_owned();
+        let resp = self
+            .http
+            .post(self.token_url.clone())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| http::unreachable(ENTRA, &e))?;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let json = read_json(resp).await?;
+        if !status.is_success() {
+            let said = platform_message(&json);
+            return Err(match status.as_u16() {
+                400..=404 => ConnectorError::Permanent(format!(
+                    "{ENTRA} refused a {} token to app {} (HTTP {}: {said}); check the \
+                     connector's tenant_id, client_id and client_secret",
+                    service.name(),
+                    self.client_id,
+                    status.as_u16()
+                )),
+                _ => http::failure(ENTRA, status, &headers, &said),
+            });
+        }
+        let token = json["access_token"].as_str().unwrap_or("").to_owned();
+        if token.is_empty() {
+            return Err(ConnectorError::Permanent(format!(
+                "{ENTRA}'s token answer has no access_token"
+            )));
+        }
+        let lives = json["expires_in"].as_u64().unwrap_or(3599);
+        Ok((token, Duration::from_secs(lives)))
+    }
+
+    /// One authenticated call. A 401 (or Power BI's 403 `TokenExpired`) means the token died
+    /// early: it is forgotten, a new one fetched, and the call sent once more. A 404 is
+    /// returned to the caller, which knows whether it is a failure.
+    pub(super) async fn call(
+        &self,
+        service: Service,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), ConnectorError> {
+        let mut renewed = false;
+        loop {
+            let cache = self.tokens(service);
+            let token = cache.get(|| self.fetch_token(service)).await?;
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token)
+                .header(header::ACCEPT, "application/json");
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| http::unreachable(service.name(), &e))?;
+            let (status, headers) = (resp.status(), resp.headers().clone());
+            let json = read_json(resp).await?;
+            let stale = status == StatusCode::UNAUTHORIZED
+                || (status == StatusCode::FORBIDDEN
+                    && platform_message(&json).starts_with("TokenExpired"));
+            if stale && !renewed {
+                renewed = true;
+                cache.invalidate().await;
+                continue;
+            }
+            if status.is_success() || status == StatusCode::NOT_FOUND {
+                return Ok((status, json));
+            }
+            let said = platform_message(&json);
+            return Err(http::failure(service.name(), status, &headers, &said));
+        }
+    }
+
+    /// A call whose 404 is a failure too.
+    pub(super) async fn expect(
+        &self,
+        service: Service,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<Value, ConnectorError> {
+        let (status, json) = self.call(service, method, url, body).await?;
+        if status == StatusCode::NOT_FOUND {
+            let said = platform_message(&json);
+            return Err(http::failure(
+                service.name(),
+                status,
+                &header::HeaderMap::new(),
+                &said,
+            ));
+        }
+        Ok(json)
+    }
+}
+
+/// The `value` array of an OData answer.
+pub(super) fn rows(
+    service: Service,
+    what: &str,
+    body: Value,
+) -> Result<Vec<Value>, ConnectorError> {
+    match body {
+        Value::Object(mut o) => match o.remove("value") {
+            Some(Value::Array(rows)) => Ok(rows),
+            _ => Err(ConnectorError::Permanent(format!(
+                "{}'s answer to {what} has no `value` list",
+                service.name()
+            ))),
+        },
+        other => Err(ConnectorError::Permanent(format!(
+            "{}'s answer to {what} is not an object: {}",
+            service.name(),
+            other.to_string().chars().take(200).collect::<String>()
+        ))),
+    }
+}
+
+async fn read_json(resp: reqwest::Response) -> Result<Value, ConnectorError> {
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| http::unreachable("Power BI", &e))?;
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}

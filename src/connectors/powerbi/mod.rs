@@ -1,0 +1,358 @@
+//! Microsoft Power BI through its REST API with an Entra app (client credentials): the unit of
+//! access is a workspace role (Viewer, Contributor, Member or Admin) for a user, named in the
+//! catalog by the workspace's name and resolved to its id on every call. The identity is the
+//! user's UPN (guests' look like `ann_corp.com#EXT#@tenant.onmicrosoft.com`); it reaches URL
+//! paths only as a pushed, percent-encoded segment. Users are listed from Microsoft Graph.
+
+mod api;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+use serde_json::{Value, json};
+
+use super::{Connector, ConnectorError, Holding, PlatformIdentity};
+use crate::config::{PowerbiSettings, Secret};
+use crate::domain::Unit;
+use api::{Service, rows};
+
+/// Workspace roles, from least to most rights: each includes the ones before it.
+const ROLES: [&str; 4] = ["Viewer", "Contributor", "Member", "Admin"];
+/// Graph users per page (Graph's maximum for `/users`).
+const GRAPH_PAGE: usize = 999;
+/// Workspaces per page (`$top` of `GET /groups`, which allows up to 5000).
+const WORKSPACE_PAGE: usize = 1000;
+
+pub struct PowerBi {
+    api: api::Api,
+    graph_page: usize,
+    workspace_page: usize,
+}
+
+impl std::fmt::Debug for PowerBi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PowerBi").field("api", &self.api).finish()
+    }
+}
+
+/// The workspace and the role (in Power BI's spelling) a unit names.
+fn workspace_role(unit: &Unit) -> Result<(&str, &'static str), ConnectorError> {
+    let Unit::WorkspaceRole { workspace, role } = unit else {
+        return Err(ConnectorError::Permanent(format!(
+            "Power BI grants workspace roles, not a {}; write grant = {{ workspace = \"…\", role = \"Viewer\" }}",
+            unit.kind().word()
+        )));
+    };
+    let canonical = ROLES
+        .iter()
+        .find(|r| r.eq_ignore_ascii_case(role.trim()))
+        .ok_or_else(|| {
+            ConnectorError::Permanent(format!(
+                "`{role}` is not a Power BI workspace role; use one of {}",
+                ROLES.join(", ")
+            ))
+        })?;
+    Ok((workspace, canonical))
+}
+
+fn rank(role: &str) -> Option<usize> {
+    ROLES.iter().position(|r| r.eq_ignore_ascii_case(role))
+}
+
+fn text(row: &Value, field: &str) -> Option<String> {
+    row[field]
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// An OData string literal: in single quotes, a quote doubled.
+fn odata_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl PowerBi {
+    /// Prepares the client; nothing is sent until the first call.
+    pub fn new(settings: &PowerbiSettings, client_secret: Secret) -> Result<Self, String> {
+        Ok(PowerBi {
+            api: api::Api::new(settings, client_secret)?,
+            graph_page: GRAPH_PAGE,
+            workspace_page: WORKSPACE_PAGE,
+        })
+    }
+
+    /// Lists `n` Graph users and workspaces a page (tests use small pages).
+    pub fn with_page_size(mut self, n: usize) -> Self {
+        self.graph_page = n.max(1);
+        self.workspace_page = n.max(1);
+        self
+    }
+
+    /// The id of the workspace called `name` (`$filter=name eq '…'`; the exact name is taken, or
+    /// failing that the one whose name differs only in case).
+    async fn workspace_id(&self, name: &str) -> Result<String, ConnectorError> {
+        let mut url = self.api.powerbi_url(&["groups"]);
+        url.query_pairs_mut()
+            .append_pair("$filter", &format!("name eq {}", odata_string(name)));
+        let body = self
+            .api
+            .expect(Service::PowerBi, Method::GET, url, None)
+            .await?;
+        let found = rows(Service::PowerBi, "/groups", body)?;
+        let named = |exact: bool| -> Vec<String> {
+            found
+                .iter()
+                .filter(|w| match w["name"].as_str() {
+                    Some(n) if exact => n == name,
+                    Some(n) => n.to_lowercase() == name.to_lowercase(),
+                    None => false,
+                })
+                .filter_map(|w| text(w, "id"))
+                .collect()
+        };
+        let exact = named(true);
+        let ids = if exact.is_empty() {
+            named(false)
+        } else {
+            exact
+        };
+        match ids.as_slice() {
+            [id] => Ok(id.clone()),
+            [] => Err(ConnectorError::Permanent(format!(
+                "Power BI has no workspace named `{name}` that Gatehouse's app can see (it must \
+                 be Admin or Member of it); check the resource's grant in the catalog"
+            ))),
+            _ => Err(ConnectorError::Permanent(format!(
+                "Power BI has several workspaces named `{name}`; rename one so the grant is \
+                 unambiguous"
+            ))),
+        }
+    }
+
+    /// The role `upn` has in workspace `wid` as a user, if any (identifiers compared without
+    /// case, as Entra compares UPNs).
+    async fn role_of(&self, wid: &str, upn: &str) -> Result<Option<String>, ConnectorError> {
+        let url = self.api.powerbi_url(&["groups", wid, "users"]);
+        let body = self
+            .api
+            .expect(Service::PowerBi, Method::GET, url, None)
+            .await?;
+        let users = rows(Service::PowerBi, "/groups/{id}/users", body)?;
+        Ok(users
+            .iter()
+            .filter(|u| text(u, "principalType").is_none_or(|t| t == "User"))
+            .find(|u| {
+                text(u, "identifier").is_some_and(|i| i.eq_ignore_ascii_case(upn.trim()))
+                    || text(u, "emailAddress").is_some_and(|e| e.eq_ignore_ascii_case(upn.trim()))
+            })
+            .and_then(|u| text(u, "groupUserAccessRight")))
+    }
+
+    /// Every user of the tenant from Graph, following `@odata.nextLink` only on the configured
+    /// Graph host (our Graph token goes nowhere else).
+    async fn graph_users(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        let mut url = self.api.graph_url(&["users"]);
+        url.query_pairs_mut()
+            .append_pair("$select", "id,userPrincipalName,mail,displayName")
+            .append_pair("$top", &self.graph_page.to_string());
+        let mut out = Vec::new();
+        let mut seen_ids = BTreeSet::new();
+        let mut seen_links = BTreeSet::new();
+        loop {
+            let body = self
+                .api
+                .expect(Service::Graph, Method::GET, url.clone(), None)
+                .await?;
+            let next = text(&body, "@odata.nextLink");
+            for u in rows(Service::Graph, "/users", body)? {
+                let Some(upn) = text(&u, "userPrincipalName") else {
+                    continue;
+                };
+                if !seen_ids.insert(upn.to_lowercase()) {
+                    continue;
+                }
+                let email = text(&u, "mail");
+                out.push(PlatformIdentity {
+                    kind: "user".into(),
+                    name: text(&u, "displayName").unwrap_or_else(|| upn.clone()),
+                    email,
+                    id: upn,
+                });
+            }
+            let Some(next) = next else {
+                return Ok(out);
+            };
+            let link = Url::parse(&next).map_err(|e| {
+                ConnectorError::Permanent(format!("Graph's @odata.nextLink is not a URL: {e}"))
+            })?;
+            if !self.api.on_graph(&link) {
+                return Err(ConnectorError::Permanent(format!(
+                    "Graph's @odata.nextLink points at another host ({}); not followed",
+                    link.host_str().unwrap_or("none")
+                )));
+            }
+            if !seen_links.insert(next) {
+                return Ok(out);
+            }
+            url = link;
+        }
+    }
+
+    /// Every workspace the app can see, `$top`/`$skip` a page.
+    async fn workspaces(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut skip = 0;
+        loop {
+            let mut url = self.api.powerbi_url(&["groups"]);
+            url.query_pairs_mut()
+                .append_pair("$top", &self.workspace_page.to_string())
+                .append_pair("$skip", &skip.to_string());
+            let body = self
+                .api
+                .expect(Service::PowerBi, Method::GET, url, None)
+                .await?;
+            let page = rows(Service::PowerBi, "/groups", body)?;
+            let (n, mut fresh) = (page.len(), 0);
+            for w in page {
+                let Some(id) = text(&w, "id") else { continue };
+                if !seen.insert(id.clone()) {
+                    continue;
+                }
+                fresh += 1;
+                out.push(PlatformIdentity {
+                    kind: "workspace".into(),
+                    name: text(&w, "name").unwrap_or_else(|| id.clone()),
+                    email: None,
+                    id,
+                });
+            }
+            skip += n;
+            // A short page is the last; a page of nothing new (`$skip` ignored) ends it too.
+            if n < self.workspace_page || fresh == 0 {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for PowerBi {
+    /// `GET /v1.0/myorg/groups?$top=1` (fetching a token first if needed), bounded to 2 s.
+    async fn ping(&self) -> Result<(), ConnectorError> {
+        let mut url = self.api.powerbi_url(&["groups"]);
+        url.query_pairs_mut().append_pair("$top", "1");
+        let call = self.api.expect(Service::PowerBi, Method::GET, url, None);
+        match tokio::time::timeout(Duration::from_secs(2), call).await {
+            Ok(result) => result.map(drop),
+            Err(_) => Err(ConnectorError::Retryable(
+                "Power BI gave no answer within 2 s".into(),
+            )),
+        }
+    }
+
+    /// Graph's users (kind "user", id = UPN) and Power BI's workspaces (kind "workspace").
+    async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        let mut all = self.graph_users().await?;
+        all.extend(self.workspaces().await?);
+        Ok(all)
+    }
+
+    /// Direct: the workspace's users list the UPN with exactly this role. `through`: a higher
+    /// role, which includes this one's rights and is not Gatehouse's to take away. Access
+    /// through an Entra group that is itself a workspace user is not looked into (that would
+    /// need Graph's transitive membership for every group).
+    async fn check(&self, upn: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        let (workspace, role) = workspace_role(unit)?;
+        let wid = self.workspace_id(workspace).await?;
+        let held = self.role_of(&wid, upn).await?;
+        let mut holding = Holding::default();
+        match held {
+            Some(h) if h.eq_ignore_ascii_case(role) => holding.direct = true,
+            Some(h) if rank(&h) > rank(role) => {
+                holding
+                    .through
+                    .push(format!("the {h} role in the workspace"));
+            }
+            _ => {}
+        }
+        Ok(holding)
+    }
+
+    /// `POST /groups/{id}/users` for someone not in the workspace; `PUT` (a role change) for
+    /// someone with a lower role. Someone with a higher role is not lowered.
+    async fn add(&self, upn: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let (workspace, role) = workspace_role(unit)?;
+        let wid = self.workspace_id(workspace).await?;
+        let held = self.role_of(&wid, upn).await?;
+        if let Some(h) = &held
+            && rank(h) > rank(role)
+        {
+            return Err(ConnectorError::Permanent(format!(
+                "{upn} already has the {h} role in workspace `{workspace}`, which is more than \
+                 {role}; Gatehouse does not lower it"
+            )));
+        }
+        let url = self.api.powerbi_url(&["groups", &wid, "users"]);
+        let body = json!({ "identifier": upn, "principalType": "User",
+            "groupUserAccessRight": role });
+        let method = if held.is_some() {
+            Method::PUT
+        } else {
+            Method::POST
+        };
+        self.api
+            .expect(Service::PowerBi, method.clone(), url, Some(&body))
+            .await?;
+        Ok(match held {
+            Some(h) => format!(
+                "changed {upn}'s role in Power BI workspace `{workspace}` from {h} to {role} \
+                 (PUT /v1.0/myorg/groups/{wid}/users)"
+            ),
+            None => format!(
+                "gave {upn} the {role} role in Power BI workspace `{workspace}` \
+                 (POST /v1.0/myorg/groups/{wid}/users)"
+            ),
+        })
+    }
+
+    /// `DELETE /groups/{id}/users/{upn}`, only while the UPN holds exactly this role: another
+    /// role is not Gatehouse's to remove, and `revoke`'s second check speaks for it.
+    async fn remove(&self, upn: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let (workspace, role) = workspace_role(unit)?;
+        let wid = self.workspace_id(workspace).await?;
+        match self.role_of(&wid, upn).await? {
+            Some(h) if h.eq_ignore_ascii_case(role) => {}
+            Some(h) => {
+                return Ok(format!(
+                    "left {upn}'s {h} role in Power BI workspace `{workspace}` as it is (not \
+                     the {role} role Gatehouse granted)"
+                ));
+            }
+            None => {
+                return Ok(format!(
+                    "{upn} is no longer in Power BI workspace `{workspace}`"
+                ));
+            }
+        }
+        let url = self.api.powerbi_url(&["groups", &wid, "users", upn]);
+        let shown = url.path().to_owned();
+        let (status, _) = self
+            .api
+            .call(Service::PowerBi, Method::DELETE, url, None)
+            .await?;
+        let note = if status == StatusCode::NOT_FOUND {
+            " (Power BI: not a user of the workspace)"
+        } else {
+            ""
+        };
+        Ok(format!(
+            "removed {upn}'s {role} role in Power BI workspace `{workspace}` (DELETE {shown}){note}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;
