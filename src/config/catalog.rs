@@ -949,6 +949,7 @@ connector = "pg"
                 "manual",
                 "mysql",
                 "postgres",
+                "powerbi",
                 "redshift",
                 "sigma",
                 "snowflake",
