@@ -19,6 +19,7 @@ mod looker_connector;
 mod manifest;
 mod mysql_connector;
 mod postgres_connector;
+mod powerbi_connector;
 mod properties;
 mod redshift_connector;
 mod requests;

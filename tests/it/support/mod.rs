@@ -7,6 +7,7 @@ pub mod looker_fake;
 pub mod mariadb;
 pub mod pg;
 pub mod platform;
+pub mod powerbi_fake;
 pub mod redshift;
 pub mod roles;
 pub mod sigma_fake;

@@ -1,0 +1,430 @@
+//! The Power BI connector against stateful fakes of Entra's token endpoint, the Power BI REST
+//! API and Microsoft Graph: workspace roles granted (added or raised), checked and revoked
+//! idempotently; a guest's UPN with `#EXT#` encoded in the path; Graph users listed across
+//! `@odata.nextLink` pages; an expired token renewed once; throttling, outages, unknown
+//! workspaces and bad roles classed right; and a whole request through Slack.
+
+use std::time::Duration;
+
+use gatehouse::connectors::{self, Connector, ConnectorError};
+use gatehouse::domain::{Status, Unit};
+use slack_sim::SlackSim;
+
+use crate::support::TestDb;
+use crate::support::powerbi_fake::{
+    CLIENT_ID, CLIENT_SECRET, GRAPH_SCOPE, POWERBI_SCOPE, PowerBiFake, Service, TENANT,
+};
+use crate::support::slack::{CHANNEL, SlackTestApp, workspace};
+
+const ALICE: &str = "alice@contoso.example";
+const BOB: &str = "bob@contoso.example";
+const GUEST: &str = "ann_partner.example#EXT#@contoso.onmicrosoft.com";
+
+/// A tenant with Alice (mail alice@example.com), Bob and a guest, and the workspaces
+/// "Finance" and "Marketing".
+struct Tenant {
+    fake: PowerBiFake,
+    finance: String,
+}
+
+async fn tenant() -> Tenant {
+    let fake = PowerBiFake::start().await;
+    fake.add_user(ALICE, "Alice Martin", Some("alice@example.com"));
+    fake.add_user(BOB, "Bob Stone", None);
+    fake.add_user(GUEST, "Ann Partner", Some("ann@partner.example"));
+    let finance = fake.add_workspace("Finance");
+    fake.add_workspace("Marketing");
+    Tenant { fake, finance }
+}
+
+fn role(workspace: &str, role: &str) -> Unit {
+    Unit::WorkspaceRole {
+        workspace: workspace.into(),
+        role: role.into(),
+    }
+}
+
+fn users_path(wid: &str) -> String {
+    format!("/v1.0/myorg/groups/{wid}/users")
+}
+
+async fn grant(c: &dyn Connector, who: &str, r: &str) -> Result<String, ConnectorError> {
+    connectors::grant(c, who, &role("Finance", r)).await
+}
+
+async fn revoke(c: &dyn Connector, who: &str, r: &str) -> Result<String, ConnectorError> {
+    connectors::revoke(c, who, &role("Finance", r)).await
+}
+
+#[tokio::test]
+async fn powerbi_graph_users_are_listed_across_pages_with_the_workspaces() {
+    let t = tenant().await;
+    for n in 0..8 {
+        t.fake.add_user(
+            &format!("user{n}@contoso.example"),
+            &format!("User {n}"),
+            None,
+        );
+    }
+    let c = t.fake.connector().with_page_size(4);
+    let all = c.list_identities().await.unwrap();
+    let users: Vec<_> = all.iter().filter(|x| x.kind == "user").collect();
+    assert_eq!(users.len(), 11, "{users:?}");
+    let alice = users.iter().find(|u| u.id == ALICE).unwrap();
+    assert_eq!(
+        (alice.name.as_str(), alice.email.as_deref()),
+        ("Alice Martin", Some("alice@example.com"))
+    );
+    let spaces: Vec<_> = all.iter().filter(|x| x.kind == "workspace").collect();
+    let names: Vec<_> = spaces.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["Finance", "Marketing"]);
+    assert_eq!(spaces[0].id, t.finance);
+    // 11 users at 4 a page: 3 Graph calls, the last two by @odata.nextLink.
+    let graph: Vec<_> = t
+        .fake
+        .log()
+        .into_iter()
+        .filter(|c| c.service == Service::Graph)
+        .collect();
+    assert_eq!(graph.len(), 3, "{graph:?}");
+    assert!(graph[0].query.contains("%24top=4") || graph[0].query.contains("$top=4"));
+    assert!(graph[2].query.contains("skiptoken=8"), "{graph:?}");
+    assert_eq!(
+        (t.fake.issued(GRAPH_SCOPE), t.fake.issued(POWERBI_SCOPE)),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
+async fn powerbi_a_next_link_to_another_host_is_not_followed() {
+    let t = tenant().await;
+    t.fake.state().graph_link_base = "http://127.0.0.2:9".into();
+    let err = t
+        .fake
+        .connector()
+        .with_page_size(2)
+        .list_identities()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains("another host (127.0.0.2)")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn powerbi_a_grant_adds_the_user_once_and_a_revoke_removes_them_once() {
+    let t = tenant().await;
+    let c = t.fake.connector();
+    let did = grant(&c, ALICE, "viewer").await.unwrap();
+    assert!(did.contains("POST /v1.0/myorg/groups/"), "{did}");
+    assert_eq!(t.fake.role(&t.finance, ALICE).as_deref(), Some("Viewer"));
+    assert_eq!(grant(&c, ALICE, "Viewer").await.unwrap(), "already held");
+    assert_eq!(t.fake.calls("POST", &users_path(&t.finance), 200), 1);
+    assert_eq!(t.fake.role(&t.finance, BOB), None);
+
+    t.fake.set_role(&t.finance, BOB, "Member");
+    let did = revoke(&c, ALICE, "Viewer").await.unwrap();
+    assert!(did.contains("DELETE /v1.0/myorg/groups/"), "{did}");
+    assert_eq!(t.fake.role(&t.finance, ALICE), None);
+    assert_eq!(t.fake.role(&t.finance, BOB).as_deref(), Some("Member"));
+    assert_eq!(revoke(&c, ALICE, "Viewer").await.unwrap(), "already absent");
+    let deletes = t.fake.log().iter().filter(|c| c.method == "DELETE").count();
+    assert_eq!(deletes, 1, "{:?}", t.fake.log());
+}
+
+#[tokio::test]
+async fn powerbi_a_lower_role_is_raised_with_put_and_a_higher_one_left_alone() {
+    let t = tenant().await;
+    let c = t.fake.connector();
+    t.fake.set_role(&t.finance, ALICE, "Viewer");
+    let did = grant(&c, ALICE, "Member").await.unwrap();
+    assert!(did.contains("from Viewer to Member (PUT "), "{did}");
+    assert_eq!(t.fake.role(&t.finance, ALICE).as_deref(), Some("Member"));
+    assert_eq!(t.fake.calls("PUT", &users_path(&t.finance), 200), 1);
+    assert_eq!(t.fake.calls("POST", &users_path(&t.finance), 200), 0);
+
+    // Bob is Admin: a Viewer grant would lower him, so it is refused and nothing changes.
+    t.fake.set_role(&t.finance, BOB, "Admin");
+    let held = c.check(BOB, &role("Finance", "Viewer")).await.unwrap();
+    assert!(!held.direct && held.through == ["the Admin role in the workspace"]);
+    let err = grant(&c, BOB, "Viewer").await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains("does not lower it")),
+        "{err:?}"
+    );
+    // A revoke of a role he does not hold directly leaves his Admin role.
+    assert_eq!(revoke(&c, BOB, "Viewer").await.unwrap(), "already absent");
+    assert_eq!(t.fake.role(&t.finance, BOB).as_deref(), Some("Admin"));
+}
+
+#[tokio::test]
+async fn powerbi_check_reports_the_exact_role_in_the_named_workspace() {
+    let t = tenant().await;
+    let c = t.fake.connector();
+    assert!(
+        !c.check(ALICE, &role("Finance", "Viewer"))
+            .await
+            .unwrap()
+            .held()
+    );
+    t.fake
+        .set_role(&t.finance, "Alice@Contoso.Example", "Contributor");
+    let h = c
+        .check(ALICE, &role("Finance", "contributor"))
+        .await
+        .unwrap();
+    assert!(h.direct && h.through.is_empty(), "{h:?}");
+    assert!(
+        !c.check(ALICE, &role("Marketing", "Contributor"))
+            .await
+            .unwrap()
+            .held()
+    );
+    // A lower role than asked is not holding it.
+    assert!(
+        !c.check(ALICE, &role("Finance", "Member"))
+            .await
+            .unwrap()
+            .held()
+    );
+    let h = c.check(ALICE, &role("Finance", "Viewer")).await.unwrap();
+    assert!(!h.direct && h.through == ["the Contributor role in the workspace"]);
+}
+
+#[tokio::test]
+async fn powerbi_a_guest_upn_is_granted_and_revoked_with_its_hashes_encoded() {
+    let t = tenant().await;
+    let c = t.fake.connector();
+    grant(&c, GUEST, "Viewer").await.unwrap();
+    assert_eq!(t.fake.role(&t.finance, GUEST).as_deref(), Some("Viewer"));
+    let did = revoke(&c, GUEST, "Viewer").await.unwrap();
+    assert!(did.contains("%23EXT%23"), "{did}");
+    assert_eq!(t.fake.role(&t.finance, GUEST), None);
+    let path = format!(
+        "/v1.0/myorg/groups/{}/users/ann_partner.example%23EXT%23@contoso.onmicrosoft.com",
+        t.finance
+    );
+    assert_eq!(t.fake.calls("DELETE", &path, 200), 1, "{:?}", t.fake.log());
+}
+
+#[tokio::test]
+async fn powerbi_an_expired_token_is_renewed_once_and_the_call_succeeds() {
+    let t = tenant().await;
+    let c = t.fake.connector();
+    c.ping().await.unwrap();
+    assert_eq!(t.fake.issued(POWERBI_SCOPE), 1);
+    t.fake.expire_tokens();
+    grant(&c, ALICE, "Viewer").await.unwrap();
+    assert_eq!(t.fake.role(&t.finance, ALICE).as_deref(), Some("Viewer"));
+    assert_eq!(t.fake.issued(POWERBI_SCOPE), 2, "{:?}", t.fake.log());
+    let refused = t.fake.log().iter().filter(|c| c.status == 401).count();
+    assert_eq!(refused, 1, "{:?}", t.fake.log());
+    assert_eq!(t.fake.issued(GRAPH_SCOPE), 0, "no Graph token was needed");
+}
+
+#[tokio::test]
+async fn powerbi_the_fake_refuses_foreign_tokens_and_a_post_for_an_existing_user() {
+    let t = tenant().await;
+    let http = gatehouse::connectors::http::client(Duration::from_secs(10)).unwrap();
+    let graph_token = t.fake.token_for(GRAPH_SCOPE);
+    let pbi_token = t.fake.token_for(POWERBI_SCOPE);
+    let pbi = format!("{}/v1.0/myorg/groups", t.fake.api_url);
+    let graph = format!("{}/v1.0/users", t.fake.graph_url);
+    let status = |url: String, token: String| {
+        let req = http.get(url).bearer_auth(token);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(pbi.clone(), graph_token.clone()).await, 401);
+    assert_eq!(status(graph.clone(), pbi_token.clone()).await, 401);
+    assert_eq!(status(pbi, pbi_token.clone()).await, 200);
+    assert_eq!(status(graph, graph_token).await, 200);
+    // As Power BI does, a POST for someone already in the workspace is refused (PUT changes).
+    t.fake.set_role(&t.finance, ALICE, "Viewer");
+    let resp = http
+        .post(format!("{}{}", t.fake.api_url, users_path(&t.finance)))
+        .bearer_auth(pbi_token)
+        .json(
+            &serde_json::json!({"identifier": ALICE, "principalType": "User",
+            "groupUserAccessRight": "Member"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["error"]["code"],
+        "AddingAlreadyExistsGroupUserNotSupportedError"
+    );
+    assert_eq!(t.fake.role(&t.finance, ALICE).as_deref(), Some("Viewer"));
+}
+
+#[tokio::test]
+async fn powerbi_a_throttled_call_says_when_to_come_back() {
+    let t = tenant().await;
+    let c = t.fake.connector();
+    c.ping().await.unwrap();
+    {
+        let mut s = t.fake.state();
+        s.throttle_next = 1;
+        s.retry_after = Some(7);
+    }
+    match grant(&c, ALICE, "Viewer").await.unwrap_err() {
+        ConnectorError::Throttled {
+            message,
+            retry_after,
+        } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)));
+            assert!(
+                message.contains("Power BI") && message.contains("HTTP 429"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(t.fake.role(&t.finance, ALICE), None);
+    grant(&c, ALICE, "Viewer").await.unwrap();
+    assert_eq!(t.fake.role(&t.finance, ALICE).as_deref(), Some("Viewer"));
+}
+
+#[tokio::test]
+async fn powerbi_an_outage_is_retryable_and_changes_nothing() {
+    let t = tenant().await;
+    let c = t.fake.connector();
+    c.ping().await.unwrap();
+    t.fake.state().unavailable_next = 1;
+    let err = grant(&c, ALICE, "Viewer").await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503")),
+        "{err:?}"
+    );
+    assert_eq!(t.fake.role(&t.finance, ALICE), None);
+    let mut gone = t.fake.settings();
+    gone.api_url = Some("http://127.0.0.1:9".into());
+    let c = gatehouse::connectors::powerbi::PowerBi::new(
+        &gone,
+        gatehouse::config::Secret::new(CLIENT_SECRET),
+    )
+    .unwrap();
+    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+}
+
+#[tokio::test]
+async fn powerbi_an_unknown_workspace_or_a_bad_role_fails_permanently() {
+    let t = tenant().await;
+    let c = t.fake.connector();
+    let err = connectors::grant(&c, ALICE, &role("Finance's 'Q4'", "Viewer"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(
+            "Power BI has no workspace named `Finance's 'Q4'` that Gatehouse's app can see (it must be Admin or Member of it); check the resource's grant in the catalog".into()
+        )
+    );
+    // The quotes were doubled in the filter (the fake refuses a lone one with a 400).
+    let err = grant(&c, ALICE, "Owner").await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains("`Owner` is not a Power BI workspace role")),
+        "{err:?}"
+    );
+    assert!(t.fake.state().members.is_empty());
+    assert!(
+        t.fake
+            .log()
+            .iter()
+            .all(|c| c.method == "GET" || c.service == Service::Entra)
+    );
+}
+
+#[tokio::test]
+async fn powerbi_a_wrong_secret_is_a_clear_permanent_failure_without_the_secret() {
+    let t = tenant().await;
+    let wrong = "not-the-secret-Zz9";
+    let c = gatehouse::connectors::powerbi::PowerBi::new(
+        &t.fake.settings(),
+        gatehouse::config::Secret::new(wrong),
+    )
+    .unwrap();
+    let err = c.ping().await.unwrap_err();
+    let ConnectorError::Permanent(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains(CLIENT_ID) && message.contains("AADSTS7000215"),
+        "{message}"
+    );
+    assert!(!message.contains(wrong) && !format!("{c:?}").contains(wrong));
+    assert!(!format!("{:?}", t.fake.connector()).contains(CLIENT_SECRET));
+}
+
+#[tokio::test]
+async fn powerbi_a_request_for_a_workspace_role_goes_through_slack_to_power_bi_and_back() {
+    let t = tenant().await;
+    let catalog = format!(
+        r#"admins = ["UADA"]
+
+[connectors.powerbi]
+kind = "powerbi"
+tenant_id = "{TENANT}"
+client_id = "{CLIENT_ID}"
+client_secret = {{ file = "{}" }}
+authority_url = "{}"
+api_url = "{}"
+graph_url = "{}"
+
+[[resources]]
+id = "powerbi-finance"
+name = "Finance workspace"
+connector = "powerbi"
+grant = {{ workspace = "Finance", role = "Viewer" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#,
+        t.fake.secret_file(),
+        t.fake.authority_url,
+        t.fake.api_url,
+        t.fake.graph_url,
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let app = SlackTestApp::start_registry(&db, &catalog, sim).await;
+
+    app.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "powerbi-finance 2h")
+        .await
+        .unwrap();
+    // Graph lists Alice's mail, which is her Slack email: the ✅ grants at once.
+    let msg = app.request_message(1).await;
+    app.sim
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+        .await
+        .unwrap();
+    app.wait_for(1, Status::Active).await;
+    assert_eq!(
+        t.fake.role(&t.finance, ALICE).as_deref(),
+        Some("Viewer"),
+        "{:?}",
+        t.fake.log()
+    );
+    app.dm_for("UALICE", "You now have access").await;
+
+    app.expire(1, chrono::Duration::hours(2)).await;
+    assert_eq!(
+        t.fake.role(&t.finance, ALICE),
+        None,
+        "gone from the workspace"
+    );
+    assert!(t.fake.state().members.values().all(Vec::is_empty));
+    app.dm_for("UALICE", "has expired and was removed").await;
+    assert_eq!(t.fake.calls("POST", &users_path(&t.finance), 200), 1);
+    let deletes = t
+        .fake
+        .log()
+        .iter()
+        .filter(|c| c.method == "DELETE" && c.status == 200)
+        .count();
+    assert_eq!(deletes, 1);
+    app.stop().await;
+}

@@ -1,0 +1,341 @@
+//! A stateful fake of the three Microsoft services the Power BI connector talks to, each on its
+//! own 127.0.0.1 port over one shared state: the Entra token endpoint
+//! (`/{tenant}/oauth2/v2.0/token`, client credentials, expiring tokens per scope), the Power BI
+//! REST API (workspaces with `$filter`/`$top`/`$skip`, workspace users added, changed and
+//! removed) and Microsoft Graph users (`$select`, `$top`, `@odata.nextLink`). A token issued for
+//! one service is refused by the other. Knobs: expire tokens, the next N API calls answered 429
+//! (with Retry-After) or 503, a call log. Tests assert on what it holds.
+//!
+//! Documented or observed: POST for an existing workspace user answers 400
+//! `AddingAlreadyExistsGroupUserNotSupportedError`; errors are `{"error": {"code", "message"}}`;
+//! Entra errors `{"error", "error_description"}` with AADSTS codes. Chosen here (undocumented):
+//! PUT or DELETE of a non-user answers 404 `PowerBIEntityNotFound`; POST of a UPN that Graph
+//! does not know answers 400 `InvalidRequest`; an expired or foreign token answers 401. The
+//! 429/503 knobs apply to Power BI and Graph calls, not to the token endpoint.
+
+mod routes;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use gatehouse::config::{PowerbiSettings, Secret, SecretRef};
+use gatehouse::connectors::powerbi::PowerBi;
+
+pub const TENANT: &str = "7f1d2c3b-contoso-tenant";
+pub const CLIENT_ID: &str = "5a6b7c8d-gatehouse-app";
+pub const CLIENT_SECRET: &str = "pbi-test-secret-Q8~xYz";
+pub const POWERBI_SCOPE: &str = "https://analysis.windows.net/powerbi/api/.default";
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Entra,
+    PowerBi,
+    Graph,
+}
+
+#[derive(Clone, Debug)]
+pub struct GraphUser {
+    pub id: String,
+    pub upn: String,
+    pub mail: Option<String>,
+    pub display_name: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+}
+
+/// One request as received: the service, method, raw (encoded) path, query and the status.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub service: Service,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+}
+
+#[derive(Default)]
+pub struct FakeState {
+    pub users: Vec<GraphUser>,
+    pub workspaces: Vec<Workspace>,
+    /// workspace id → (identifier as added, role).
+    pub members: BTreeMap<String, Vec<(String, String)>>,
+    /// token → (scope, valid until).
+    tokens: HashMap<String, (String, Instant)>,
+    /// Tokens issued, by scope.
+    pub issued: BTreeMap<String, usize>,
+    /// How long new tokens live.
+    pub token_lifetime: u64,
+    /// The Graph base written into `@odata.nextLink` (another host, to test it is not followed).
+    pub graph_link_base: String,
+    pub throttle_next: usize,
+    pub retry_after: Option<u64>,
+    pub unavailable_next: usize,
+    pub log: Vec<Call>,
+}
+
+type Shared = Arc<Mutex<FakeState>>;
+
+#[derive(Clone)]
+pub struct PowerBiFake {
+    pub authority_url: String,
+    pub api_url: String,
+    pub graph_url: String,
+    state: Shared,
+    secret_dir: Arc<tempfile::TempDir>,
+}
+
+fn decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn handle(
+    State((state, service)): State<(Shared, Service)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    let query = uri.query().unwrap_or("").to_owned();
+    let path: Vec<String> = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .map(decode)
+        .collect();
+    let answer = s.answer(service, &method, &path, &query, &headers, &body);
+    s.log.push(Call {
+        service,
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query,
+        status: answer.status().as_u16(),
+    });
+    answer
+}
+
+async fn serve(state: &Shared, service: Service) -> String {
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state((state.clone(), service));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+impl PowerBiFake {
+    /// A tenant with no users and no workspaces.
+    pub async fn start() -> PowerBiFake {
+        let state: Shared = Arc::new(Mutex::new(FakeState {
+            token_lifetime: 3599,
+            ..FakeState::default()
+        }));
+        let authority_url = serve(&state, Service::Entra).await;
+        let api_url = serve(&state, Service::PowerBi).await;
+        let graph_url = serve(&state, Service::Graph).await;
+        state.lock().unwrap().graph_link_base = graph_url.clone();
+        let secret_dir = tempfile::tempdir().unwrap();
+        std::fs::write(secret_dir.path().join("powerbi-secret"), CLIENT_SECRET).unwrap();
+        PowerBiFake {
+            authority_url,
+            api_url,
+            graph_url,
+            state,
+            secret_dir: Arc::new(secret_dir),
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap()
+    }
+
+    /// A file holding the app's secret, for catalogs (`client_secret = { file = … }`).
+    pub fn secret_file(&self) -> String {
+        let path = self.secret_dir.path().join("powerbi-secret");
+        path.display().to_string()
+    }
+
+    pub fn settings(&self) -> PowerbiSettings {
+        PowerbiSettings {
+            tenant_id: TENANT.into(),
+            client_id: CLIENT_ID.into(),
+            client_secret: SecretRef::File(self.secret_file().into()),
+            authority_url: Some(self.authority_url.clone()),
+            api_url: Some(self.api_url.clone()),
+            graph_url: Some(self.graph_url.clone()),
+        }
+    }
+
+    /// The connector, as Gatehouse would build it.
+    pub fn connector(&self) -> PowerBi {
+        PowerBi::new(&self.settings(), Secret::new(CLIENT_SECRET)).unwrap()
+    }
+
+    /// Adds a Graph user and returns its UPN.
+    pub fn add_user(&self, upn: &str, display_name: &str, mail: Option<&str>) -> String {
+        let mut s = self.state();
+        let id = format!("00000000-0000-0000-0000-{:012}", s.users.len() + 1);
+        s.users.push(GraphUser {
+            id,
+            upn: upn.to_owned(),
+            mail: mail.map(str::to_owned),
+            display_name: display_name.to_owned(),
+        });
+        upn.to_owned()
+    }
+
+    /// Adds a workspace and returns its id.
+    pub fn add_workspace(&self, name: &str) -> String {
+        let mut s = self.state();
+        let id = format!("aaaaaaaa-0000-0000-0000-{:012}", s.workspaces.len() + 1);
+        s.workspaces.push(Workspace {
+            id: id.clone(),
+            name: name.to_owned(),
+        });
+        id
+    }
+
+    pub fn set_role(&self, workspace: &str, upn: &str, role: &str) {
+        let mut s = self.state();
+        let users = s.members.entry(workspace.to_owned()).or_default();
+        users.retain(|(u, _)| !u.eq_ignore_ascii_case(upn));
+        users.push((upn.to_owned(), role.to_owned()));
+    }
+
+    /// The role `upn` has in workspace `id`, if any.
+    pub fn role(&self, workspace: &str, upn: &str) -> Option<String> {
+        self.state().role(workspace, upn)
+    }
+
+    /// Every issued token stops working, as after their hour.
+    pub fn expire_tokens(&self) {
+        self.state().tokens.clear();
+    }
+
+    /// Tokens issued for `scope` so far.
+    pub fn issued(&self, scope: &str) -> usize {
+        self.state().issued.get(scope).copied().unwrap_or(0)
+    }
+
+    /// Issues a token directly, as the token endpoint would.
+    pub fn token_for(&self, scope: &str) -> String {
+        self.state().issue(scope)
+    }
+
+    pub fn log(&self) -> Vec<Call> {
+        self.state().log.clone()
+    }
+
+    /// How many `method` calls to `path` (raw, encoded) were answered `status`.
+    pub fn calls(&self, method: &str, path: &str, status: u16) -> usize {
+        self.log()
+            .iter()
+            .filter(|c| c.method == method && c.path == path && c.status == status)
+            .count()
+    }
+}
+
+impl FakeState {
+    fn role(&self, workspace: &str, upn: &str) -> Option<String> {
+        self.members
+            .get(workspace)?
+            .iter()
+            .find(|(u, _)| u.eq_ignore_ascii_case(upn))
+            .map(|(_, r)| r.clone())
+    }
+
+    fn issue(&mut self, scope: &str) -> String {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let until = Instant::now() + Duration::from_secs(self.token_lifetime);
+        self.tokens.insert(token.clone(), (scope.to_owned(), until));
+        *self.issued.entry(scope.to_owned()).or_default() += 1;
+        token
+    }
+
+    /// Whether `headers` carry a live token for `scope`.
+    fn authorized(&self, headers: &HeaderMap, scope: &str) -> bool {
+        let bearer = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        matches!(bearer.and_then(|t| self.tokens.get(t)),
+            Some((s, until)) if s == scope && Instant::now() < *until)
+    }
+
+    fn answer(
+        &mut self,
+        service: Service,
+        method: &Method,
+        path: &[String],
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Response {
+        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+        if service == Service::Entra {
+            return self.token(&p, body);
+        }
+        if self.unavailable_next > 0 {
+            self.unavailable_next -= 1;
+            return routes::error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "");
+        }
+        if self.throttle_next > 0 {
+            self.throttle_next -= 1;
+            let mut resp = routes::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Too many requests, retry later",
+            );
+            if let Some(secs) = self.retry_after {
+                resp.headers_mut()
+                    .insert("retry-after", secs.to_string().parse().unwrap());
+            }
+            return resp;
+        }
+        let q = routes::pairs(query);
+        match service {
+            Service::PowerBi if !self.authorized(headers, POWERBI_SCOPE) => routes::error(
+                StatusCode::UNAUTHORIZED,
+                "TokenExpired",
+                "Access token has expired or is not for Power BI",
+            ),
+            Service::Graph if !self.authorized(headers, GRAPH_SCOPE) => routes::error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Access token validation failure. Invalid audience or expired.",
+            ),
+            Service::PowerBi => self.powerbi(method, &p, &q, body),
+            _ => self.graph(method, &p, &q),
+        }
+    }
+}
