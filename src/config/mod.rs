@@ -7,6 +7,7 @@ mod error;
 mod secret;
 mod settings;
 
+pub use catalog::BigquerySettings;
 pub use catalog::{
     ApiSettings, Catalog, ConnectorConfig, ConnectorKind, DatabricksSettings, LinkRule,
     PowerbiSettings, Resource, SnowflakeSettings, TableauSettings,

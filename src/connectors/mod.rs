@@ -4,6 +4,7 @@
 //! serves `workflow` as its `Provisioner`. Connectors know nothing of Slack, requests' lifecycle
 //! or our database.
 
+pub mod bigquery;
 pub mod databricks;
 pub mod http;
 pub mod looker;
@@ -248,8 +249,9 @@ fn build(
             let secret = settings.client_secret.resolve(lookup)?;
             Box::new(powerbi::PowerBi::new(settings, secret)?)
         }
-        ConnectorKind::Bigquery(_) => {
-            return Err(format!("the {} connector is not built yet", kind.name()));
+        ConnectorKind::Bigquery(settings) => {
+            let key = settings.key.resolve(lookup)?;
+            Box::new(bigquery::Bigquery::new(settings, key)?)
         }
     }))
 }

@@ -1,0 +1,234 @@
+//! The Google REST client for BigQuery and the Admin SDK Directory: one cached token per API
+//! (BigQuery as the service account itself; the Directory as the Workspace admin it acts for
+//! through domain-wide delegation), `Authorization: Bearer …`, one fresh exchange and retry on
+//! a 401, and Google's error body `{"error": {"code", "message", "status", "errors":
+//! [{"reason"}]}}` classed into `ConnectorError`s in Google's words.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url, header};
+use serde_json::Value;
+
+use super::super::ConnectorError;
+use super::super::http::{self, TokenCache};
+use super::auth::{self, ServiceAccount};
+
+/// How long one HTTP exchange may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const PLATFORM: &str = "BigQuery";
+
+/// Which API a call goes to, and so which token it carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Service {
+    Bigquery,
+    Directory,
+}
+
+pub(super) struct Api {
+    http: reqwest::Client,
+    sa: ServiceAccount,
+    bigquery: Url,
+    directory: Url,
+    directory_admin: Option<String>,
+    bigquery_tokens: TokenCache,
+    directory_tokens: TokenCache,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BigqueryApi")
+            .field("service_account", &self.sa)
+            .field("bigquery", &self.bigquery.as_str())
+            .field("directory", &self.directory.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An answer Google gave: success, or a 404 or 412 its caller makes sense of.
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) json: Value,
+}
+
+/// Google's error body in its words: `message` (and the first `reason`), or the start of a body
+/// that is not Google's JSON (a proxy's page).
+pub(super) fn platform_message(body: &Value) -> String {
+    let message = body["error"]["message"].as_str().unwrap_or("").trim();
+    let reason = reason_of(body);
+    match (message.is_empty(), reason) {
+        (false, Some(r)) => format!("{message} ({r})"),
+        (false, None) => message.to_owned(),
+        (true, Some(r)) => r.to_owned(),
+        (true, None) => match body.as_str().map(str::trim) {
+            Some(t) if !t.is_empty() => t.chars().take(200).collect(),
+            _ => "no message".to_owned(),
+        },
+    }
+}
+
+fn reason_of(body: &Value) -> Option<&str> {
+    body["error"]["errors"][0]["reason"].as_str()
+}
+
+fn base(url: Option<&str>, default: &str, what: &str) -> Result<Url, String> {
+    let raw = url.unwrap_or(default).trim().trim_end_matches('/');
+    let mut u = Url::parse(raw).map_err(|e| format!("the {what} URL `{raw}` is not a URL: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.cannot_be_a_base() {
+        return Err(format!("the {what} URL `{raw}` is not an http(s) URL"));
+    }
+    u.set_query(None);
+    u.set_fragment(None);
+    Ok(u)
+}
+
+impl Api {
+    pub(super) fn new(
+        sa: ServiceAccount,
+        api_url: Option<&str>,
+        directory_url: Option<&str>,
+        directory_admin: Option<&str>,
+    ) -> Result<Self, String> {
+        Ok(Api {
+            http: http::client(REQUEST_TIMEOUT)?,
+            sa,
+            bigquery: base(api_url, "https://bigquery.googleapis.com", "BigQuery")?,
+            directory: base(directory_url, "https://admin.googleapis.com", "Directory")?,
+            directory_admin: directory_admin
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            bigquery_tokens: TokenCache::default(),
+            directory_tokens: TokenCache::default(),
+        })
+    }
+
+    pub(super) fn project_id(&self) -> Option<&str> {
+        self.sa.project_id.as_deref()
+    }
+
+    pub(super) fn directory_admin(&self) -> Option<&str> {
+        self.directory_admin.as_deref()
+    }
+
+    /// `{base}/<segments…>` of one API, each segment percent-encoded as one path segment.
+    pub(super) fn url(&self, service: Service, segments: &[&str]) -> Url {
+        let mut url = match service {
+            Service::Bigquery => self.bigquery.clone(),
+            Service::Directory => self.directory.clone(),
+        };
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            for s in segments {
+                path.push(s);
+            }
+        }
+        url
+    }
+
+    async fn token(&self, service: Service) -> Result<String, ConnectorError> {
+        match service {
+            Service::Bigquery => {
+                self.bigquery_tokens
+                    .get(|| self.sa.exchange(&self.http, auth::BIGQUERY_SCOPE, None))
+                    .await
+            }
+            Service::Directory => {
+                let admin = self.directory_admin.as_deref();
+                self.directory_tokens
+                    .get(|| self.sa.exchange(&self.http, auth::DIRECTORY_SCOPE, admin))
+                    .await
+            }
+        }
+    }
+
+    /// One authenticated call. A 401 means the token died early: it is forgotten, a new one
+    /// exchanged, and the call sent once more. 404 and 412 are returned to the caller.
+    pub(super) async fn call(
+        &self,
+        service: Service,
+        method: Method,
+        url: Url,
+        if_match: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Answer, ConnectorError> {
+        let mut renewed = false;
+        loop {
+            let token = self.token(service).await?;
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(&token)
+                .header(header::ACCEPT, "application/json");
+            if let Some(etag) = if_match {
+                req = req.header(header::IF_MATCH, etag);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| http::unreachable(PLATFORM, &e))?;
+            let (status, headers) = (resp.status(), resp.headers().clone());
+            let text = resp
+                .text()
+                .await
+                .map_err(|e| http::unreachable(PLATFORM, &e))?;
+            let json = if text.trim().is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            };
+            if status == StatusCode::UNAUTHORIZED && !renewed {
+                renewed = true;
+                match service {
+                    Service::Bigquery => self.bigquery_tokens.invalidate().await,
+                    Service::Directory => self.directory_tokens.invalidate().await,
+                }
+                continue;
+            }
+            if status.is_success()
+                || status == StatusCode::NOT_FOUND
+                || status == StatusCode::PRECONDITION_FAILED
+            {
+                return Ok(Answer { status, json });
+            }
+            let said = platform_message(&json);
+            let platform = match service {
+                Service::Bigquery => PLATFORM,
+                Service::Directory => "The Google Workspace Directory",
+            };
+            // BigQuery throttles with 403 `rateLimitExceeded`/`quotaExceeded` as well as 429.
+            if status == StatusCode::FORBIDDEN
+                && matches!(
+                    reason_of(&json),
+                    Some("rateLimitExceeded" | "quotaExceeded")
+                )
+            {
+                return Err(ConnectorError::Throttled {
+                    message: format!("{platform} is throttling requests (HTTP 403: {said})"),
+                    retry_after: http::retry_after(&headers),
+                });
+            }
+            return Err(http::failure(platform, status, &headers, &said));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn googles_error_bodies_are_quoted_in_its_words() {
+        let body = json!({"error": {"code": 403, "message": "Exceeded rate limits", "status":
+            "PERMISSION_DENIED", "errors": [{"reason": "rateLimitExceeded", "domain": "global"}]}});
+        assert_eq!(
+            platform_message(&body),
+            "Exceeded rate limits (rateLimitExceeded)"
+        );
+        assert_eq!(platform_message(&Value::Null), "no message");
+    }
+}
