@@ -944,6 +944,7 @@ connector = "pg"
         assert_eq!(
             kinds,
             BTreeSet::from([
+                "bigquery",
                 "databricks",
                 "looker",
                 "manual",
