@@ -9,6 +9,7 @@
 mod support;
 
 mod audit_log;
+mod bigquery_connector;
 mod cli;
 mod databricks_connector;
 mod hostile_names;

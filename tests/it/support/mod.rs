@@ -1,6 +1,7 @@
 //! Test scaffolding: databases, a stateful fake platform, and an app builder.
 
 pub mod app;
+pub mod bigquery_fake;
 pub mod databricks_fake;
 pub mod db;
 pub mod looker_fake;

@@ -1,0 +1,420 @@
+//! The BigQuery connector against a stateful fake of Google's token endpoint, the datasets API
+//! and the Directory: dataset access entries granted, checked and revoked idempotently with
+//! `If-Match`; concurrent changes never lost; Directory users listed across pages; an expired
+//! token exchanged again once; throttling, outages and unknown datasets classed right; and a
+//! whole request through Slack that leaves the entry in the dataset, then takes it away.
+
+use std::time::Duration;
+
+use gatehouse::config::Secret;
+use gatehouse::connectors::bigquery::Bigquery;
+use gatehouse::connectors::{self, Connector, ConnectorError};
+use gatehouse::domain::{Status, Unit};
+use serde_json::{Value, json};
+use slack_sim::SlackSim;
+
+use crate::support::TestDb;
+use crate::support::bigquery_fake::{ADMIN, BigqueryFake, CLIENT_EMAIL, OTHER_KEY_PEM};
+use crate::support::slack::{CHANNEL, SlackTestApp, workspace};
+
+const SALES: &str = "acme-data.sales";
+const ALICE: &str = "alice@example.com";
+const BOB: &str = "bob@example.com";
+
+fn reader(dataset: &str) -> Unit {
+    Unit::Dataset {
+        dataset: dataset.into(),
+        role: "READER".into(),
+    }
+}
+
+fn user(role: &str, email: &str) -> Value {
+    json!({ "role": role, "userByEmail": email })
+}
+
+/// The sales dataset as a project creates it: its owners, and a group of readers.
+async fn fake() -> BigqueryFake {
+    let fake = BigqueryFake::start().await;
+    fake.add_dataset(
+        SALES,
+        vec![
+            json!({ "role": "OWNER", "specialGroup": "projectOwners" }),
+            json!({ "role": "OWNER", "userByEmail": CLIENT_EMAIL }),
+            json!({ "role": "READER", "groupByEmail": "analysts@example.com" }),
+        ],
+    );
+    fake
+}
+
+async fn grant(c: &dyn Connector, who: &str) -> Result<String, ConnectorError> {
+    connectors::grant(c, who, &reader(SALES)).await
+}
+
+async fn revoke(c: &dyn Connector, who: &str) -> Result<String, ConnectorError> {
+    connectors::revoke(c, who, &reader(SALES)).await
+}
+
+#[tokio::test]
+async fn bigquery_directory_users_are_listed_across_pages() {
+    let fake = fake().await;
+    fake.add_user(ALICE, "Alice Martin");
+    for n in 0..9 {
+        fake.add_user(&format!("user{n}@example.com"), &format!("User {n}"));
+    }
+    let c = fake.connector().with_page_size(4);
+    let all = c.list_identities().await.unwrap();
+    assert_eq!(all.len(), 10, "{all:?}");
+    assert!(all.iter().all(|i| i.kind == "user"));
+    let alice = &all[0];
+    assert_eq!(
+        (
+            alice.id.as_str(),
+            alice.name.as_str(),
+            alice.email.as_deref()
+        ),
+        (ALICE, "Alice Martin", Some(ALICE))
+    );
+    // 10 users at 4 a page: 4, 4, 2, the later pages asked for by the previous page's token.
+    let pages: Vec<String> = fake
+        .log()
+        .iter()
+        .filter(|c| c.path == "/admin/directory/v1/users" && c.status == 200)
+        .map(|c| c.query.clone())
+        .collect();
+    assert_eq!(pages.len(), 3, "{:?}", fake.log());
+    assert!(pages[0].contains("customer=my_customer") && pages[0].contains("maxResults=4"));
+    assert!(!pages[0].contains("pageToken") && pages[2].contains("pageToken=pg%7E8"));
+    // The Directory is read as the delegated admin; nothing else was exchanged.
+    assert_eq!(fake.state().exchanges, [Some(ADMIN.to_owned())]);
+    assert!(c.list_grantable().await.unwrap().is_empty());
+
+    // Without a directory admin, no one is listed and the Directory is not asked.
+    let bare = Bigquery::new(
+        &fake.settings(None),
+        Secret::new(fake.key_json(crate::support::bigquery_fake::KEY_PEM)),
+    )
+    .unwrap();
+    assert!(bare.list_identities().await.unwrap().is_empty());
+    assert_eq!(
+        fake.calls("GET", "/users", 200),
+        6,
+        "two listings of three pages, none without an admin"
+    );
+}
+
+#[tokio::test]
+async fn bigquery_a_grant_is_made_once_and_held_by_the_dataset() {
+    let fake = fake().await;
+    let c = fake.connector();
+    let before = fake.access(SALES);
+    let did = grant(&c, ALICE).await.unwrap();
+    assert!(
+        did.contains("PATCH /bigquery/v2/projects/acme-data/datasets/sales"),
+        "{did}"
+    );
+    assert!(fake.holds(SALES, ALICE, "READER"));
+    assert_eq!(grant(&c, ALICE).await.unwrap(), "already held");
+    assert_eq!(
+        fake.calls("PATCH", "/datasets/sales", 200),
+        1,
+        "{:?}",
+        fake.log()
+    );
+    let after = fake.access(SALES);
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(after[..before.len()], before[..], "every other entry kept");
+    assert_eq!(after.last().unwrap(), &user("READER", ALICE));
+    // BigQuery itself was called as the service account, not as the Directory admin.
+    assert_eq!(fake.state().exchanges, [None]);
+}
+
+#[tokio::test]
+async fn bigquery_a_revoke_removes_only_that_entry_and_a_missing_one_is_already_absent() {
+    let fake = fake().await;
+    let mut access = fake.access(SALES);
+    access.extend([
+        user("READER", "Alice@Example.com"),
+        user("WRITER", ALICE),
+        user("READER", BOB),
+        json!({ "role": "READER", "domain": "partner.example" }),
+    ]);
+    fake.add_dataset(SALES, access.clone());
+    let c = fake.connector();
+    let did = revoke(&c, ALICE).await.unwrap();
+    assert!(
+        did.contains("removed {role: READER, userByEmail: alice@example.com}"),
+        "{did}"
+    );
+    let kept: Vec<Value> = access
+        .iter()
+        .filter(|e| e["userByEmail"] != "Alice@Example.com")
+        .cloned()
+        .collect();
+    assert_eq!(
+        fake.access(SALES),
+        kept,
+        "Bob, the group, the owners and Alice's WRITER stay"
+    );
+    assert_eq!(revoke(&c, ALICE).await.unwrap(), "already absent");
+    assert_eq!(fake.updates(SALES), 1);
+    assert_eq!(fake.calls("PATCH", "/datasets/sales", 200), 1);
+}
+
+#[tokio::test]
+async fn bigquery_check_names_the_group_it_may_come_through() {
+    let fake = fake().await;
+    let c = fake.connector();
+    let h = c.check(ALICE, &reader(SALES)).await.unwrap();
+    assert!(!h.direct, "{h:?}");
+    assert_eq!(h.through.len(), 1, "{h:?}");
+    assert!(h.through[0].contains("analysts@example.com"), "{h:?}");
+    assert!(h.through[0].contains("does not expand groups"), "{h:?}");
+    // The projectOwners special group holds OWNER, not READER: not counted.
+    let owner = Unit::Dataset {
+        dataset: SALES.into(),
+        role: "OWNER".into(),
+    };
+    let h = c.check(CLIENT_EMAIL, &owner).await.unwrap();
+    assert!(
+        h.direct && h.through.iter().any(|t| t.contains("projectOwners")),
+        "{h:?}"
+    );
+    // An entry for Alice with the IAM name of the role is the same role.
+    let mut access = fake.access(SALES);
+    access.push(user("roles/bigquery.dataViewer", ALICE));
+    fake.add_dataset(SALES, access);
+    assert!(c.check(ALICE, &reader(SALES)).await.unwrap().direct);
+}
+
+#[tokio::test]
+async fn bigquery_two_grants_racing_on_one_dataset_both_survive() {
+    let fake = fake().await;
+    let c = fake.connector();
+    c.ping().await.unwrap();
+    let (a, b) = tokio::join!(grant(&c, ALICE), grant(&c, BOB));
+    a.unwrap();
+    b.unwrap();
+    assert!(fake.holds(SALES, ALICE, "READER") && fake.holds(SALES, BOB, "READER"));
+    assert_eq!(fake.access(SALES).len(), 5, "{:?}", fake.access(SALES));
+    assert_eq!(fake.updates(SALES), 2);
+}
+
+#[tokio::test]
+async fn bigquery_a_change_between_read_and_write_is_kept_and_the_grant_made_again() {
+    let fake = fake().await;
+    let c = fake.connector();
+    let carol = user("READER", "carol@example.com");
+    fake.state().concurrent_next = Some(carol.clone());
+    let did = grant(&c, ALICE).await.unwrap();
+    assert!(
+        did.contains("made again after 1 concurrent change"),
+        "{did}"
+    );
+    assert_eq!(
+        fake.calls("PATCH", "/datasets/sales", 412),
+        1,
+        "{:?}",
+        fake.log()
+    );
+    assert_eq!(fake.calls("PATCH", "/datasets/sales", 200), 1);
+    let access = fake.access(SALES);
+    assert!(
+        access.contains(&carol),
+        "the concurrent entry survives: {access:?}"
+    );
+    assert!(fake.holds(SALES, ALICE, "READER"));
+
+    // And a revoke racing with someone else's change drops only Alice.
+    let dan = user("WRITER", "dan@example.com");
+    fake.state().concurrent_next = Some(dan.clone());
+    revoke(&c, ALICE).await.unwrap();
+    let access = fake.access(SALES);
+    assert!(
+        access.contains(&carol) && access.contains(&dan),
+        "{access:?}"
+    );
+    assert!(!fake.holds(SALES, ALICE, "READER"));
+    assert_eq!(access.len(), 5);
+}
+
+#[tokio::test]
+async fn bigquery_an_expired_token_is_exchanged_once_more_and_the_call_succeeds() {
+    let fake = fake().await;
+    let c = fake.connector();
+    c.ping().await.unwrap();
+    assert_eq!(fake.state().exchanges.len(), 1);
+    fake.expire_tokens();
+    grant(&c, ALICE).await.unwrap();
+    assert!(fake.holds(SALES, ALICE, "READER"));
+    assert_eq!(
+        fake.state().exchanges.len(),
+        2,
+        "one new exchange: {:?}",
+        fake.log()
+    );
+    assert_eq!(fake.log().iter().filter(|c| c.status == 401).count(), 1);
+}
+
+#[tokio::test]
+async fn bigquery_throttling_says_when_to_come_back() {
+    let fake = fake().await;
+    let c = fake.connector();
+    c.ping().await.unwrap();
+    {
+        let mut s = fake.state();
+        s.throttle_next = 1;
+        s.retry_after = Some(7);
+    }
+    match grant(&c, ALICE).await.unwrap_err() {
+        ConnectorError::Throttled {
+            message,
+            retry_after,
+        } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)));
+            assert!(
+                message.contains("HTTP 429") && message.contains("rateLimitExceeded"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // BigQuery also throttles with 403 rateLimitExceeded.
+    {
+        let mut s = fake.state();
+        s.throttle_next = 1;
+        s.throttle_status = 403;
+        s.retry_after = None;
+    }
+    let err = grant(&c, ALICE).await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Throttled { message, .. } if message.contains("HTTP 403")),
+        "{err:?}"
+    );
+    assert!(!fake.holds(SALES, ALICE, "READER"));
+    grant(&c, ALICE).await.unwrap();
+    assert!(fake.holds(SALES, ALICE, "READER"));
+}
+
+#[tokio::test]
+async fn bigquery_an_outage_is_retryable_and_changes_nothing() {
+    let fake = fake().await;
+    let c = fake.connector();
+    c.ping().await.unwrap();
+    fake.state().unavailable_next = 1;
+    let err = grant(&c, ALICE).await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503: The service is currently unavailable.")),
+        "{err:?}"
+    );
+    assert_eq!(fake.updates(SALES), 0);
+    // Nothing listens any more: also retryable.
+    let mut gone = fake.settings(Some(ADMIN));
+    gone.api_url = Some("http://127.0.0.1:9".into());
+    let c = Bigquery::new(
+        &gone,
+        Secret::new(fake.key_json(crate::support::bigquery_fake::KEY_PEM)),
+    )
+    .unwrap();
+    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+}
+
+#[tokio::test]
+async fn bigquery_an_unknown_dataset_fails_permanently_naming_it() {
+    let fake = fake().await;
+    let c = fake.connector();
+    let err = connectors::grant(&c, ALICE, &reader("acme-data.nope"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(
+            "BigQuery has no dataset `acme-data.nope` (or the service account cannot see it): Not found: Dataset acme-data:nope (notFound)".into()
+        )
+    );
+    let err = connectors::grant(&c, ALICE, &reader("sales"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("`project.dataset`"), "{err}");
+    assert!(fake.log().iter().all(|c| c.method != "PATCH"));
+}
+
+#[tokio::test]
+async fn bigquery_a_key_google_does_not_know_is_a_clear_permanent_failure() {
+    let fake = fake().await;
+    let c = Bigquery::new(
+        &fake.settings(None),
+        Secret::new(fake.key_json(OTHER_KEY_PEM)),
+    )
+    .unwrap();
+    let err = c.ping().await.unwrap_err();
+    let ConnectorError::Permanent(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains(CLIENT_EMAIL) && message.contains("Invalid JWT Signature"),
+        "{message}"
+    );
+    assert!(!message.contains("PRIVATE") && !format!("{c:?}").contains("PRIVATE"));
+    assert!(fake.state().exchanges.is_empty());
+}
+
+#[tokio::test]
+async fn a_request_for_a_bigquery_dataset_goes_through_slack_to_the_dataset_and_back() {
+    let fake = fake().await;
+    fake.add_user(ALICE, "Alice Martin");
+    fake.add_user("dave.kim@corp.example", "Dave Kim");
+    let catalog = format!(
+        r#"admins = ["UADA"]
+
+[connectors.bigquery]
+kind = "bigquery"
+key = {{ file = "{}" }}
+directory_admin = "{ADMIN}"
+api_url = "{}"
+directory_url = "{}"
+link = "email"
+
+[[resources]]
+id = "bq-sales"
+name = "Sales dataset"
+connector = "bigquery"
+grant = {{ dataset = "{SALES}", role = "READER" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#,
+        fake.key_file(),
+        fake.url,
+        fake.url
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+
+    t.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "bq-sales 2h")
+        .await
+        .unwrap();
+    // The Directory lists Alice's email, which is her Slack email: the ✅ grants at once.
+    let msg = t.request_message(1).await;
+    t.sim
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+        .await
+        .unwrap();
+    t.wait_for(1, Status::Active).await;
+    assert!(fake.holds(SALES, ALICE, "READER"), "{:?}", fake.log());
+    t.dm_for("UALICE", "You now have access").await;
+
+    t.expire(1, chrono::Duration::hours(2)).await;
+    assert!(
+        !fake.holds(SALES, ALICE, "READER"),
+        "the entry is gone from the dataset"
+    );
+    assert_eq!(
+        fake.access(SALES).len(),
+        3,
+        "the dataset's own entries stay"
+    );
+    t.dm_for("UALICE", "has expired and was removed").await;
+    assert_eq!(fake.calls("PATCH", "/datasets/sales", 200), 2);
+    t.stop().await;
+}

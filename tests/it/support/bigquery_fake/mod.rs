@@ -1,0 +1,318 @@
+//! A stateful fake of Google's OAuth token endpoint, the BigQuery datasets API and the Admin SDK
+//! Directory users API on 127.0.0.1. The token endpoint verifies the service account's JWT
+//! assertion (RS256 signature with the registered public key, `kid`, `iss`, `aud`, `exp` at most
+//! an hour after `iat`, and `sub` only for the delegated Directory scope) and issues expiring
+//! tokens; each API checks the bearer token and its scope. Datasets hold an `access` list and an
+//! `etag` that changes on every update; PATCH needs `If-Match` with the current etag (412
+//! otherwise) and replaces the whole list. Directory users are paged with `pageToken`. Knobs:
+//! expire every token, add someone else's entry just before the next PATCH (→ 412), answer the
+//! next calls 429 (or 403 `rateLimitExceeded`) or 503; every call is logged.
+//!
+//! Chosen here where Google documents nothing: a PATCH without `If-Match` is refused 412 too
+//! (so the connector is seen to send it); the 5-updates-per-10-s quota is not enforced.
+
+mod routes;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use gatehouse::config::{BigquerySettings, Secret, SecretRef};
+use gatehouse::connectors::bigquery::Bigquery;
+use jsonwebtoken::DecodingKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
+use serde_json::{Value, json};
+
+pub const CLIENT_EMAIL: &str = "gatehouse@acme-data.iam.gserviceaccount.com";
+pub const KEY_ID: &str = "5f1c0a7e9d2b4c6e8a0f1e2d3c4b5a6978877665";
+pub const PROJECT: &str = "acme-data";
+pub const ADMIN: &str = "it-admin@example.com";
+pub const KEY_PEM: &str = include_str!("../../../fixtures/snowflake_test_key.pem");
+pub const OTHER_KEY_PEM: &str = include_str!("../../../fixtures/snowflake_other_test_key.pem");
+
+/// One request as received: method, path, query and the status it was answered with.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub access: Vec<Value>,
+    pub etag: String,
+    pub updates: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct DirectoryUser {
+    pub email: String,
+    pub full_name: String,
+}
+
+/// A token issued: what it may do and until when.
+#[derive(Clone, Debug)]
+struct Issued {
+    scopes: Vec<String>,
+    sub: Option<String>,
+}
+
+pub struct FakeState {
+    /// By `project.dataset`.
+    pub datasets: BTreeMap<String, Dataset>,
+    pub users: Vec<DirectoryUser>,
+    tokens: BTreeMap<String, Issued>,
+    decoding: DecodingKey,
+    token_url: String,
+    next_etag: u64,
+    /// Token exchanges granted, with the `sub` each asked for.
+    pub exchanges: Vec<Option<String>>,
+    /// An entry someone else adds just before the next PATCH is compared with its etag.
+    pub concurrent_next: Option<Value>,
+    pub throttle_next: usize,
+    /// 429 by default; 403 answers with reason `rateLimitExceeded`.
+    pub throttle_status: u16,
+    pub retry_after: Option<u64>,
+    pub unavailable_next: usize,
+    pub log: Vec<Call>,
+}
+
+#[derive(Clone)]
+pub struct BigqueryFake {
+    pub url: String,
+    state: Arc<Mutex<FakeState>>,
+    dir: Arc<tempfile::TempDir>,
+}
+
+fn decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Google's error body.
+pub(super) fn error(status: StatusCode, reason: &str, message: &str) -> Response {
+    let body = json!({ "error": { "code": status.as_u16(), "message": message,
+        "errors": [{ "message": message, "domain": "global", "reason": reason }],
+        "status": match status.as_u16() {
+            401 => "UNAUTHENTICATED", 403 => "PERMISSION_DENIED", 404 => "NOT_FOUND",
+            412 => "FAILED_PRECONDITION", 429 => "RESOURCE_EXHAUSTED", 503 => "UNAVAILABLE",
+            _ => "INVALID_ARGUMENT" } } });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn handle(
+    axum::extract::State(state): axum::extract::State<Arc<Mutex<FakeState>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    let query = uri.query().unwrap_or("").to_owned();
+    let path: Vec<String> = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .map(decode)
+        .collect();
+    let answer = if method == Method::POST && path == ["token"] {
+        s.exchange(&String::from_utf8_lossy(&body))
+    } else if s.unavailable_next > 0 {
+        s.unavailable_next -= 1;
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "backendError",
+            "The service is currently unavailable.",
+        )
+    } else if s.throttle_next > 0 {
+        s.throttle_next -= 1;
+        let status = StatusCode::from_u16(s.throttle_status).unwrap();
+        let mut resp = error(
+            status,
+            "rateLimitExceeded",
+            "Exceeded rate limits: too many api requests per user per method for this user_method.",
+        );
+        if let Some(secs) = s.retry_after {
+            resp.headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+        }
+        resp
+    } else {
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match token.and_then(|t| s.tokens.get(t)).cloned() {
+            Some(issued) => s.serve(&issued, &method, &path, &query, &headers, &body),
+            None => error(
+                StatusCode::UNAUTHORIZED,
+                "authError",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+            ),
+        }
+    };
+    s.log.push(Call {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query,
+        status: answer.status().as_u16(),
+    });
+    answer
+}
+
+/// The public key of a PKCS#8 private key, for checking signatures.
+fn public_of(private_pem: &str) -> DecodingKey {
+    let private = rsa::PrivateKey::from_pkcs8_pem(private_pem.trim()).unwrap();
+    let pem = private
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    DecodingKey::from_rsa_pem(pem.as_bytes()).unwrap()
+}
+
+impl BigqueryFake {
+    /// No datasets, no users; the service account's public key registered.
+    pub async fn start() -> BigqueryFake {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(FakeState {
+            datasets: BTreeMap::new(),
+            users: Vec::new(),
+            tokens: BTreeMap::new(),
+            decoding: public_of(KEY_PEM),
+            token_url: format!("{url}/token"),
+            next_etag: 0,
+            exchanges: Vec::new(),
+            concurrent_next: None,
+            throttle_next: 0,
+            throttle_status: 429,
+            retry_after: None,
+            unavailable_next: 0,
+            log: Vec::new(),
+        }));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let dir = tempfile::tempdir().unwrap();
+        let fake = BigqueryFake {
+            url,
+            state,
+            dir: Arc::new(dir),
+        };
+        std::fs::write(fake.key_file(), fake.key_json(KEY_PEM)).unwrap();
+        fake
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap()
+    }
+
+    /// A service account JSON key whose token_uri is this fake.
+    pub fn key_json(&self, pem: &str) -> String {
+        json!({ "type": "service_account", "project_id": PROJECT, "private_key_id": KEY_ID,
+            "private_key": pem, "client_email": CLIENT_EMAIL, "client_id": "1029384756",
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": format!("{}/token", self.url) })
+        .to_string()
+    }
+
+    /// The key in a file, for catalogs (`key = { file = … }`).
+    pub fn key_file(&self) -> String {
+        self.dir.path().join("sa.json").display().to_string()
+    }
+
+    pub fn settings(&self, directory_admin: Option<&str>) -> BigquerySettings {
+        BigquerySettings {
+            key: SecretRef::File(self.key_file().into()),
+            directory_admin: directory_admin.map(str::to_owned),
+            customer: None,
+            api_url: Some(self.url.clone()),
+            directory_url: Some(self.url.clone()),
+        }
+    }
+
+    /// The connector as Gatehouse would build it, acting as the Directory admin.
+    pub fn connector(&self) -> Bigquery {
+        Bigquery::new(
+            &self.settings(Some(ADMIN)),
+            Secret::new(self.key_json(KEY_PEM)),
+        )
+        .unwrap()
+    }
+
+    /// A dataset (`project.dataset`) with these entries.
+    pub fn add_dataset(&self, name: &str, access: Vec<Value>) {
+        let mut s = self.state();
+        let etag = s.new_etag();
+        s.datasets.insert(
+            name.to_owned(),
+            Dataset {
+                access,
+                etag,
+                updates: 0,
+            },
+        );
+    }
+
+    pub fn add_user(&self, email: &str, full_name: &str) {
+        self.state().users.push(DirectoryUser {
+            email: email.into(),
+            full_name: full_name.into(),
+        });
+    }
+
+    pub fn access(&self, dataset: &str) -> Vec<Value> {
+        self.state().datasets[dataset].access.clone()
+    }
+
+    pub fn updates(&self, dataset: &str) -> usize {
+        self.state().datasets[dataset].updates
+    }
+
+    /// Whether the dataset holds `{"role": role, "userByEmail": email}`.
+    pub fn holds(&self, dataset: &str, email: &str, role: &str) -> bool {
+        self.access(dataset)
+            .iter()
+            .any(|e| e["userByEmail"] == email && e["role"] == role)
+    }
+
+    /// Every issued token stops working, as after their hour.
+    pub fn expire_tokens(&self) {
+        self.state().tokens.clear();
+    }
+
+    pub fn log(&self) -> Vec<Call> {
+        self.state().log.clone()
+    }
+
+    /// How many `method` calls to a path ending in `suffix` were answered `status`.
+    pub fn calls(&self, method: &str, suffix: &str, status: u16) -> usize {
+        self.log()
+            .iter()
+            .filter(|c| c.method == method && c.path.ends_with(suffix) && c.status == status)
+            .count()
+    }
+}

@@ -1,0 +1,266 @@
+//! The fake's routes: the token exchange, datasets get/list/patch and Directory users.list.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Value, json};
+
+use super::{ADMIN, CLIENT_EMAIL, FakeState, Issued, KEY_ID, error};
+
+const BIGQUERY: &str = "https://www.googleapis.com/auth/bigquery";
+const DIRECTORY: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
+const PRINCIPALS: [&str; 6] = [
+    "userByEmail",
+    "groupByEmail",
+    "domain",
+    "specialGroup",
+    "iamMember",
+    "view",
+];
+
+fn pairs(text: &str) -> HashMap<String, String> {
+    reqwest::Url::parse(&format!("http://fake.invalid/?{text}"))
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// OAuth's error body, as Google's token endpoint answers.
+fn oauth_error(error: &str, description: &str) -> Response {
+    let body = json!({ "error": error, "error_description": description });
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
+impl FakeState {
+    pub(super) fn new_etag(&mut self) -> String {
+        self.next_etag += 1;
+        format!("etag-{}", self.next_etag)
+    }
+
+    /// `POST /token`: a JWT-bearer grant, the assertion checked as Google does.
+    pub(super) fn exchange(&mut self, body: &str) -> Response {
+        let form = pairs(body);
+        if form.get("grant_type").map(String::as_str)
+            != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+        {
+            return oauth_error("unsupported_grant_type", "Invalid grant_type: ");
+        }
+        let assertion = form.get("assertion").cloned().unwrap_or_default();
+        let Ok(header) = jsonwebtoken::decode_header(&assertion) else {
+            return oauth_error("invalid_request", "Invalid JWT.");
+        };
+        if header.kid.as_deref() != Some(KEY_ID) || header.alg != Algorithm::RS256 {
+            return oauth_error("invalid_grant", "Invalid JWT Signature.");
+        }
+        let mut v = Validation::new(Algorithm::RS256);
+        v.set_audience(&[self.token_url.as_str()]);
+        v.set_issuer(&[CLIENT_EMAIL]);
+        v.required_spec_claims = ["exp", "iat", "iss", "aud"].map(String::from).into();
+        v.leeway = 0;
+        let claims = match jsonwebtoken::decode::<Value>(&assertion, &self.decoding, &v) {
+            Ok(d) => d.claims,
+            Err(e) => {
+                let why = match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature => "Invalid JWT Signature.",
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                        "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe."
+                    }
+                    _ => "Invalid JWT: claims are not as expected.",
+                };
+                return oauth_error("invalid_grant", why);
+            }
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let (iat, exp) = (
+            claims["iat"].as_u64().unwrap_or(0),
+            claims["exp"].as_u64().unwrap_or(0),
+        );
+        if exp > iat + 3600 || iat > now + 60 {
+            return oauth_error(
+                "invalid_grant",
+                "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.",
+            );
+        }
+        let scopes: Vec<String> = claims["scope"]
+            .as_str()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if scopes.is_empty() {
+            return oauth_error(
+                "invalid_scope",
+                "Invalid OAuth scope or ID token audience provided.",
+            );
+        }
+        let sub = claims["sub"].as_str().map(str::to_owned);
+        // Domain-wide delegation is set up for the Directory scope, acting as ADMIN only.
+        if let Some(who) = &sub
+            && (who != ADMIN || scopes.iter().any(|s| s != DIRECTORY))
+        {
+            return oauth_error(
+                "unauthorized_client",
+                "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.",
+            );
+        }
+        self.exchanges.push(sub.clone());
+        let token = format!("ya29.{}", uuid::Uuid::new_v4().simple());
+        self.tokens.insert(token.clone(), Issued { scopes, sub });
+        axum::Json(json!({ "access_token": token, "expires_in": 3599, "token_type": "Bearer" }))
+            .into_response()
+    }
+
+    fn dataset_json(&self, name: &str) -> Option<Value> {
+        let d = self.datasets.get(name)?;
+        let (p, id) = name.rsplit_once('.')?;
+        Some(
+            json!({ "kind": "bigquery#dataset", "id": format!("{p}:{id}"), "etag": d.etag,
+            "datasetReference": { "projectId": p, "datasetId": id },
+            "access": d.access, "location": "US", "type": "DEFAULT" }),
+        )
+    }
+
+    pub(super) fn serve(
+        &mut self,
+        issued: &Issued,
+        method: &Method,
+        path: &[String],
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Response {
+        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+        let may = |scope: &str| issued.scopes.iter().any(|s| s == scope);
+        let denied = || {
+            error(
+                StatusCode::FORBIDDEN,
+                "insufficientPermissions",
+                "Request had insufficient authentication scopes.",
+            )
+        };
+        match (method.as_str(), p.as_slice()) {
+            (_, ["bigquery", "v2", ..]) if !may(BIGQUERY) || issued.sub.is_some() => denied(),
+            (_, ["admin", ..]) if !may(DIRECTORY) || issued.sub.as_deref() != Some(ADMIN) => error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Not Authorized to access this resource/api",
+            ),
+            ("GET", ["bigquery", "v2", "projects", project, "datasets"]) => {
+                let rows: Vec<Value> = self
+                    .datasets
+                    .keys()
+                    .filter_map(|k| k.rsplit_once('.'))
+                    .filter(|(p, _)| p == project)
+                    .map(|(p, d)| {
+                        json!({ "kind": "bigquery#dataset", "id": format!("{p}:{d}"),
+                        "datasetReference": { "projectId": p, "datasetId": d } })
+                    })
+                    .collect();
+                axum::Json(json!({ "kind": "bigquery#datasetList", "datasets": rows }))
+                    .into_response()
+            }
+            ("GET", ["bigquery", "v2", "projects", project, "datasets", dataset]) => {
+                match self.dataset_json(&format!("{project}.{dataset}")) {
+                    Some(d) => axum::Json(d).into_response(),
+                    None => not_found(project, dataset),
+                }
+            }
+            ("PATCH", ["bigquery", "v2", "projects", project, "datasets", dataset]) => {
+                let name = format!("{project}.{dataset}");
+                if !self.datasets.contains_key(&name) {
+                    return not_found(project, dataset);
+                }
+                if let Some(entry) = self.concurrent_next.take() {
+                    let etag = self.new_etag();
+                    let d = self.datasets.get_mut(&name).unwrap();
+                    d.access.push(entry);
+                    d.etag = etag;
+                    d.updates += 1;
+                }
+                let if_match = headers.get("if-match").and_then(|v| v.to_str().ok());
+                if if_match != Some(self.datasets[&name].etag.as_str()) {
+                    return error(
+                        StatusCode::PRECONDITION_FAILED,
+                        "conditionNotMet",
+                        "Precondition check failed.",
+                    );
+                }
+                let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+                let Some(access) = parsed["access"].as_array() else {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        "Invalid dataset: no access",
+                    );
+                };
+                for e in access {
+                    let principals = PRINCIPALS.iter().filter(|k| e.get(**k).is_some()).count();
+                    if principals != 1 || (e.get("view").is_none() && e["role"].as_str().is_none())
+                    {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid",
+                            &format!("Invalid value for access entry: {e}"),
+                        );
+                    }
+                }
+                let etag = self.new_etag();
+                let d = self.datasets.get_mut(&name).unwrap();
+                d.access = access.clone();
+                d.etag = etag;
+                d.updates += 1;
+                axum::Json(self.dataset_json(&name).unwrap()).into_response()
+            }
+            ("GET", ["admin", "directory", "v1", "users"]) => self.users_page(&pairs(query)),
+            _ => error(StatusCode::NOT_FOUND, "notFound", "Not found"),
+        }
+    }
+
+    /// `users.list`: `customer=my_customer`, `maxResults` (1–500, default 100), `pageToken`.
+    fn users_page(&self, q: &HashMap<String, String>) -> Response {
+        if q.get("customer").map(String::as_str) != Some("my_customer") {
+            return error(StatusCode::BAD_REQUEST, "badRequest", "Bad Request");
+        }
+        let max: usize = q
+            .get("maxResults")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(100)
+            .clamp(1, 500);
+        let start = match q.get("pageToken") {
+            None => 0,
+            Some(t) => match t.strip_prefix("pg~").and_then(|n| n.parse::<usize>().ok()) {
+                Some(n) => n,
+                None => return error(StatusCode::BAD_REQUEST, "invalid", "Invalid Input"),
+            },
+        };
+        let users: Vec<Value> = self
+            .users
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(max)
+            .map(|(i, u)| {
+                json!({ "kind": "admin#directory#user", "id": format!("10{i:06}"),
+                "primaryEmail": u.email, "name": { "fullName": u.full_name } })
+            })
+            .collect();
+        let mut page = json!({ "kind": "admin#directory#users", "users": users });
+        if start + max < self.users.len() {
+            page["nextPageToken"] = json!(format!("pg~{}", start + max));
+        }
+        axum::Json(page).into_response()
+    }
+}
+
+fn not_found(project: &str, dataset: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "notFound",
+        &format!("Not found: Dataset {project}:{dataset}"),
+    )
+}
