@@ -381,6 +381,14 @@ connector = "bigquery"
 grant = {{ dataset = "{SALES}", role = "READER" }}
 reviewers = ["UBOB"]
 reason_required = false
+
+[[resources]]
+id = "bigquery-missing"
+name = "Missing"
+connector = "bigquery"
+grant = {{ dataset = "{SALES}-gone", role = "READER" }}
+reviewers = ["UBOB"]
+reason_required = false
 "#,
         fake.key_file(),
         fake.url,
@@ -416,5 +424,8 @@ reason_required = false
     );
     t.dm_for("UALICE", "has expired and was removed").await;
     assert_eq!(fake.calls("PATCH", "/datasets/sales", 200), 2);
+
+    t.a_permanent_failure_reaches_the_reviewers(2, "bigquery-missing", "-gone")
+        .await;
     t.stop().await;
 }

@@ -412,6 +412,14 @@ connector = "databricks"
 grant = {{ group = "finance-analysts" }}
 reviewers = ["UBOB"]
 reason_required = false
+
+[[resources]]
+id = "databricks-missing"
+name = "Missing"
+connector = "databricks"
+grant = {{ group = "no-such-group" }}
+reviewers = ["UBOB"]
+reason_required = false
 "#,
         w.fake.url,
         w.fake.secret_file("client-secret")
@@ -429,5 +437,8 @@ reason_required = false
     // Two adds and two removes, all with one OAuth token.
     assert_eq!(patches(&w, &w.finance), 4, "{:?}", w.fake.log());
     assert_eq!(w.fake.state().tokens_issued, 1);
+
+    t.a_permanent_failure_reaches_the_reviewers(3, "databricks-missing", "no-such-group")
+        .await;
     t.stop().await;
 }

@@ -336,6 +336,14 @@ connector = "looker"
 grant = {{ group = "Finance analysts" }}
 reviewers = ["UBOB"]
 reason_required = false
+
+[[resources]]
+id = "looker-missing"
+name = "Missing"
+connector = "looker"
+grant = {{ group = "No such group" }}
+reviewers = ["UBOB"]
+reason_required = false
 "#,
         i.fake.url,
         i.fake.secret_file()
@@ -360,5 +368,8 @@ reason_required = false
         .filter(|c| c.method == "DELETE" && c.status == 204)
         .count();
     assert_eq!(deletes, 2);
+
+    t.a_permanent_failure_reaches_the_reviewers(3, "looker-missing", "No such group")
+        .await;
     t.stop().await;
 }

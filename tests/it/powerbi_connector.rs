@@ -381,6 +381,14 @@ connector = "powerbi"
 grant = {{ workspace = "Finance", role = "Viewer" }}
 reviewers = ["UBOB"]
 reason_required = false
+
+[[resources]]
+id = "powerbi-missing"
+name = "Missing"
+connector = "powerbi"
+grant = {{ workspace = "Nowhere", role = "Viewer" }}
+reviewers = ["UBOB"]
+reason_required = false
 "#,
         t.fake.secret_file(),
         t.fake.authority_url,
@@ -426,5 +434,8 @@ reason_required = false
         .filter(|c| c.method == "DELETE" && c.status == 200)
         .count();
     assert_eq!(deletes, 1);
+
+    app.a_permanent_failure_reaches_the_reviewers(2, "powerbi-missing", "Nowhere")
+        .await;
     app.stop().await;
 }

@@ -316,6 +316,14 @@ connector = "sigma"
 grant = {{ team = "Finance" }}
 reviewers = ["UBOB"]
 reason_required = false
+
+[[resources]]
+id = "sigma-missing"
+name = "Missing"
+connector = "sigma"
+grant = {{ team = "No such team" }}
+reviewers = ["UBOB"]
+reason_required = false
 "#,
         sg.url,
         secret.path().display()
@@ -331,5 +339,8 @@ reason_required = false
     .await;
     assert_eq!(sg.calls("PATCH"), 4, "{:?}", sg.log());
     assert_eq!(sg.state().token_calls, 1);
+
+    t.a_permanent_failure_reaches_the_reviewers(3, "sigma-missing", "No such team")
+        .await;
     t.stop().await;
 }

@@ -334,6 +334,14 @@ connector = "snowflake"
 grant = {{ role = "ANALYST" }}
 reviewers = ["UBOB"]
 reason_required = false
+
+[[resources]]
+id = "snowflake-missing"
+name = "Missing"
+connector = "snowflake"
+grant = {{ role = "NO_SUCH_ROLE" }}
+reviewers = ["UBOB"]
+reason_required = false
 "#,
         sf.url
     );
@@ -349,5 +357,8 @@ reason_required = false
     .await;
     assert_eq!(sf.executed("GRANT ROLE"), 2);
     assert_eq!(sf.executed("REVOKE ROLE"), 2);
+
+    t.a_permanent_failure_reaches_the_reviewers(3, "snowflake-missing", "NO_SUCH_ROLE")
+        .await;
     t.stop().await;
 }

@@ -325,6 +325,14 @@ connector = "tableau"
 grant = {{ group = "Finance" }}
 reviewers = ["UBOB"]
 reason_required = false
+
+[[resources]]
+id = "tableau-missing"
+name = "Missing"
+connector = "tableau"
+grant = {{ group = "No such group" }}
+reviewers = ["UBOB"]
+reason_required = false
 "#,
         t.url,
         secret.path().display()
@@ -343,5 +351,8 @@ reason_required = false
     assert_eq!(t.calls("/users -> 200"), 2, "two adds: {:#?}", t.log());
     assert_eq!(t.calls("DELETE "), 2, "{:#?}", t.log());
     assert_eq!(t.sign_ins(), 1, "one session throughout: {:#?}", t.log());
+
+    app.a_permanent_failure_reaches_the_reviewers(3, "tableau-missing", "No such group")
+        .await;
     app.stop().await;
 }

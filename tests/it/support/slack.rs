@@ -338,6 +338,40 @@ impl SlackTestApp {
         self.dm_for("UALICE", "has expired and was removed").await;
     }
 
+    /// Alice asks for `resource`, which the platform cannot grant (its group, role, dataset or
+    /// workspace is not there); on Bob's ✅ request `id` fails at once, Bob is told why in the
+    /// platform's own words (containing `words`), and Alice that it failed.
+    pub async fn a_permanent_failure_reaches_the_reviewers(
+        &self,
+        id: i64,
+        resource: &str,
+        words: &str,
+    ) {
+        self.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                &format!("{resource} 1h"),
+            )
+            .await
+            .unwrap();
+        let msg = self.request_message(id).await;
+        self.sim
+            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        self.wait_for(id, gatehouse::domain::Status::Failed).await;
+        let told = self
+            .dm_for("UBOB", &format!("failed (request #{id})"))
+            .await;
+        assert!(
+            told.contains(words),
+            "the reviewer reads the platform's words: {told}"
+        );
+        self.dm_for("UALICE", "granting the access failed").await;
+    }
+
     pub async fn run_jobs(&self) -> usize {
         self.app.run_due_jobs().await.unwrap()
     }
