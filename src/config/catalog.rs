@@ -198,11 +198,11 @@ impl ConnectorKind {
             | ConnectorKind::Mysql { .. }
             | ConnectorKind::Snowflake(_) => &[UnitKind::Role],
             ConnectorKind::Redshift { .. } => &[UnitKind::Role, UnitKind::Group],
-            ConnectorKind::Looker(_)
-            | ConnectorKind::Tableau(_)
-            | ConnectorKind::Sigma(_)
-            | ConnectorKind::Databricks(_) => &[UnitKind::Group],
+            ConnectorKind::Looker(_) | ConnectorKind::Tableau(_) | ConnectorKind::Databricks(_) => {
+                &[UnitKind::Group]
+            }
             ConnectorKind::Bigquery(_) => &[UnitKind::Dataset],
+            ConnectorKind::Sigma(_) => &[UnitKind::Group, UnitKind::Document],
             ConnectorKind::Powerbi(_) => &[UnitKind::WorkspaceRole],
         }
     }

@@ -19,6 +19,12 @@ pub enum Unit {
     Dataset { dataset: String, role: String },
     /// A role in a workspace (Power BI): `Viewer`, `Contributor`, `Member` or `Admin`.
     WorkspaceRole { workspace: String, role: String },
+    /// A permission on a document (Sigma: a workbook, folder or workspace by its id), such as
+    /// `view`, `explore` or `edit`.
+    Document {
+        document: String,
+        permission: String,
+    },
 }
 
 /// The kinds of unit, for saying which a connector can grant.
@@ -29,6 +35,7 @@ pub enum UnitKind {
     Task,
     Dataset,
     WorkspaceRole,
+    Document,
 }
 
 impl UnitKind {
@@ -40,6 +47,7 @@ impl UnitKind {
             UnitKind::Task => "task",
             UnitKind::Dataset => "dataset",
             UnitKind::WorkspaceRole => "workspace role",
+            UnitKind::Document => "document",
         }
     }
 
@@ -51,6 +59,7 @@ impl UnitKind {
             UnitKind::Task => "grant = { task = \"Add the person to the ANALYSTS group\" }",
             UnitKind::Dataset => "grant = { dataset = \"my-project.sales\", role = \"READER\" }",
             UnitKind::WorkspaceRole => "grant = { workspace = \"Finance\", role = \"Viewer\" }",
+            UnitKind::Document => "grant = { document = \"<workbook id>\", permission = \"view\" }",
         }
     }
 }
@@ -63,6 +72,7 @@ impl Unit {
             Unit::Task { .. } => UnitKind::Task,
             Unit::Dataset { .. } => UnitKind::Dataset,
             Unit::WorkspaceRole { .. } => UnitKind::WorkspaceRole,
+            Unit::Document { .. } => UnitKind::Document,
         }
     }
 
@@ -75,6 +85,7 @@ impl Unit {
             Unit::Task { task } => task,
             Unit::Dataset { dataset, .. } => dataset,
             Unit::WorkspaceRole { workspace, .. } => workspace,
+            Unit::Document { document, .. } => document,
         }
     }
 }
@@ -89,6 +100,10 @@ impl fmt::Display for Unit {
             Unit::WorkspaceRole { workspace, role } => {
                 write!(f, "`{role}` role in workspace `{workspace}`")
             }
+            Unit::Document {
+                document,
+                permission,
+            } => write!(f, "`{permission}` permission on document `{document}`"),
         }
     }
 }
@@ -103,6 +118,8 @@ struct RawUnit {
     task: Option<String>,
     dataset: Option<String>,
     workspace: Option<String>,
+    document: Option<String>,
+    permission: Option<String>,
 }
 
 impl TryFrom<RawUnit> for Unit {
@@ -115,6 +132,26 @@ impl TryFrom<RawUnit> for Unit {
             }
             (g, t) => g.or(t),
         };
+        if let (Some(document), Some(permission)) = (&raw.document, &raw.permission) {
+            let only = raw.role.is_none()
+                && group.is_none()
+                && raw.task.is_none()
+                && raw.dataset.is_none()
+                && raw.workspace.is_none();
+            if only && !document.trim().is_empty() && !permission.trim().is_empty() {
+                return Ok(Unit::Document {
+                    document: document.clone(),
+                    permission: permission.clone(),
+                });
+            }
+        }
+        if raw.document.is_some() || raw.permission.is_some() {
+            return Err(
+                "a document grant is written { document = \"<id>\", permission = \"view\" }, \
+                 both named and nothing else"
+                    .into(),
+            );
+        }
         let unit = match (raw.role, group, raw.task, raw.dataset, raw.workspace) {
             (Some(role), None, None, None, None) => Unit::Role { role },
             (None, Some(group), None, None, None) => Unit::Group { group },
@@ -173,6 +210,10 @@ mod tests {
         let unit = parse(r#"{"dataset":"p.sales","role":"READER"}"#).unwrap();
         assert_eq!(unit.kind(), UnitKind::Dataset);
         assert_eq!(unit.to_string(), "`READER` on dataset `p.sales`");
+        let unit = parse(r#"{"document":"wb-1","permission":"view"}"#).unwrap();
+        assert_eq!(unit.kind(), UnitKind::Document);
+        assert!(parse(r#"{"document":"wb-1"}"#).is_err());
+        assert!(parse(r#"{"document":"wb-1","permission":"view","role":"x"}"#).is_err());
         let unit = parse(r#"{"workspace":"Finance","role":"Viewer"}"#).unwrap();
         assert_eq!(unit.kind(), UnitKind::WorkspaceRole);
         assert_eq!(
