@@ -202,7 +202,7 @@ impl ConnectorKind {
                 &[UnitKind::Group]
             }
             ConnectorKind::Bigquery(_) => &[UnitKind::Dataset],
-            ConnectorKind::Sigma(_) => &[UnitKind::Group, UnitKind::Document],
+            ConnectorKind::Sigma(_) => &[UnitKind::Group],
             ConnectorKind::Powerbi(_) => &[UnitKind::WorkspaceRole],
         }
     }
