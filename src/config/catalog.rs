@@ -183,7 +183,9 @@ impl ConnectorKind {
             ConnectorKind::Snowflake(_) => "roles in a Snowflake account",
             ConnectorKind::Looker(_) => "group memberships on a Looker instance",
             ConnectorKind::Tableau(_) => "group memberships on a Tableau site",
-            ConnectorKind::Sigma(_) => "team memberships in a Sigma organisation",
+            ConnectorKind::Sigma(_) => {
+                "team memberships and document grants in a Sigma organisation"
+            }
             ConnectorKind::Bigquery(_) => "dataset access entries in BigQuery",
             ConnectorKind::Databricks(_) => "group memberships in a Databricks workspace",
             ConnectorKind::Powerbi(_) => "workspace roles in Power BI",
@@ -202,7 +204,7 @@ impl ConnectorKind {
                 &[UnitKind::Group]
             }
             ConnectorKind::Bigquery(_) => &[UnitKind::Dataset],
-            ConnectorKind::Sigma(_) => &[UnitKind::Group],
+            ConnectorKind::Sigma(_) => &[UnitKind::Group, UnitKind::Document],
             ConnectorKind::Powerbi(_) => &[UnitKind::WorkspaceRole],
         }
     }

@@ -1,8 +1,9 @@
 //! The Sigma connector against a stateful fake of Sigma's REST API v2: team membership granted,
 //! checked and revoked idempotently by team name; members and teams listed across pages; one
 //! token kept for its life (the token endpoint allows one call a second) and renewed once on a
-//! 401; throttling, outages, unknown teams and inactive members classed right; and a whole
-//! request through Slack that leaves the membership in the organisation, then takes it away.
+//! 401; throttling, outages, unknown teams and inactive members classed right; grants on
+//! documents made, checked and deleted one grant at a time; and a whole request through Slack
+//! that leaves the membership in the organisation, then takes it away.
 
 use std::time::Duration;
 
@@ -23,7 +24,15 @@ async fn org() -> SigmaFake {
     sg.state().members.get_mut("m-carol").unwrap().inactive = true;
     sg.add_team("t-fin", "Finance");
     sg.add_team("t-sales", "Sales");
+    sg.add_document("wb-q3");
     sg
+}
+
+fn doc(inode: &str, permission: &str) -> Unit {
+    Unit::Document {
+        document: inode.into(),
+        permission: permission.into(),
+    }
 }
 
 fn team(name: &str) -> Unit {
@@ -291,6 +300,123 @@ async fn wrong_credentials_fail_permanently_without_the_secret() {
     assert!(!message.contains("not-the-secret-42") && !format!("{c:?}").contains("secret-42"));
     assert!(!format!("{:?}", sg.connector()).contains(CLIENT_SECRET));
     assert!(sg.log().is_empty());
+}
+
+#[tokio::test]
+async fn a_document_grant_is_posted_once_and_held() {
+    let sg = org().await;
+    let c = sg.connector();
+    assert_eq!(
+        connectors::grant(&c, "m-alice", &doc("wb-q3", "view"))
+            .await
+            .unwrap(),
+        r#"POST /v2/grants {"grantee":{"memberId":"m-alice"},"inodeId":"wb-q3","permission":"view"}"#
+    );
+    assert_eq!(sg.member_grants("wb-q3", "m-alice"), ["view"]);
+    assert_eq!(
+        connectors::grant(&c, "m-alice", &doc("wb-q3", "view"))
+            .await
+            .unwrap(),
+        "already held"
+    );
+    assert_eq!(sg.calls("POST /v2/grants"), 1, "{:?}", sg.log());
+    assert!(
+        sg.log().contains(
+            &"GET /v2/grants?directGrantsOnly=true&inodeId=wb-q3&limit=1000&userId=m-alice"
+                .to_owned()
+        ),
+        "{:?}",
+        sg.log()
+    );
+    assert!(sg.member_grants("wb-q3", "m-bob").is_empty());
+}
+
+#[tokio::test]
+async fn a_document_revoke_deletes_only_that_members_grant_of_that_permission() {
+    let sg = org().await;
+    let alices = sg.put_grant("wb-q3", ("memberId", "m-alice"), "view");
+    sg.put_grant("wb-q3", ("memberId", "m-alice"), "edit");
+    sg.put_grant("wb-q3", ("memberId", "m-bob"), "view");
+    sg.put_grant("wb-q3", ("teamId", "t-fin"), "view");
+    let c = sg.connector();
+    assert_eq!(
+        connectors::revoke(&c, "m-alice", &doc("wb-q3", "view"))
+            .await
+            .unwrap(),
+        format!("DELETE /v2/grants/{alices}")
+    );
+    assert_eq!(sg.member_grants("wb-q3", "m-alice"), ["edit"]);
+    assert_eq!(
+        sg.member_grants("wb-q3", "m-bob"),
+        ["view"],
+        "Bob's grant stays"
+    );
+    assert_eq!(sg.state().grants.len(), 3, "the team's grant stays");
+    assert_eq!(
+        connectors::revoke(&c, "m-alice", &doc("wb-q3", "view"))
+            .await
+            .unwrap(),
+        "already absent"
+    );
+    assert_eq!(sg.calls("DELETE"), 1, "{:?}", sg.log());
+}
+
+#[tokio::test]
+async fn a_document_check_reads_other_permissions_as_through_across_pages() {
+    let sg = org().await;
+    for p in ["explore", "edit", "organize"] {
+        sg.put_grant("wb-q3", ("memberId", "m-alice"), p);
+    }
+    sg.put_grant("wb-q3", ("memberId", "m-bob"), "view");
+    let c = sg.connector().with_page_size(2);
+    let held = c.check("m-alice", &doc("wb-q3", "view")).await.unwrap();
+    assert!(!held.direct && held.held(), "{held:?}");
+    assert!(
+        held.through.contains(&"the `edit` permission".to_owned()) && held.through.len() == 3,
+        "{held:?}"
+    );
+    assert!(
+        c.check("m-alice", &doc("wb-q3", "edit"))
+            .await
+            .unwrap()
+            .direct
+    );
+    assert_eq!(
+        c.check("m-carol", &doc("wb-q3", "view")).await.unwrap(),
+        Holding::default()
+    );
+    // A revoke of `view` Alice holds only through other grants deletes nothing.
+    assert_eq!(
+        connectors::revoke(&c, "m-alice", &doc("wb-q3", "view"))
+            .await
+            .unwrap(),
+        "already absent"
+    );
+    assert_eq!(sg.state().grants.len(), 4);
+    assert_eq!(sg.calls("DELETE"), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_document_fails_permanently_in_sigmas_words() {
+    let sg = org().await;
+    let c = sg.connector();
+    for result in [
+        connectors::grant(&c, "m-alice", &doc("wb-gone", "view")).await,
+        connectors::revoke(&c, "m-alice", &doc("wb-gone", "view")).await,
+    ] {
+        let err = result.unwrap_err();
+        let ConnectorError::Permanent(message) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            message.contains("HTTP 404") && message.contains("Inode wb-gone not found"),
+            "{message}"
+        );
+    }
+    assert!(sg.state().grants.is_empty() && sg.calls("POST") == 0);
+    // A path segment is sent as one segment, whatever it holds.
+    let err = c.check("m-alice", &doc("a/b?c", "view")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Sigma's REST API client: a client-credentials token from `/v2/auth/token` (kept in a
 //! `TokenCache`, since the endpoint allows one call a second), bearer calls renewed once on a
 //! 401, `limit` + `page`/`nextPage` paging, and Sigma's `{message, code, requestId}` errors
-//! classed into `ConnectorError`s. It knows nothing of teams as units of access.
+//! classed into `ConnectorError`s. It knows nothing of teams or grants as units of access.
 
 use std::time::Duration;
 
@@ -197,10 +197,12 @@ impl Api {
         Ok(json)
     }
 
-    /// Every entry of a paged list: `limit` on each call, `page` from the last `nextPage`.
+    /// Every entry of a paged list: `query`, then `limit` on each call and `page` from the
+    /// last `nextPage`.
     pub(super) async fn all<T: DeserializeOwned>(
         &self,
         segments: &[&str],
+        query: &[(&str, &str)],
         limit: usize,
     ) -> Result<Vec<T>, ConnectorError> {
         let mut out = Vec::new();
@@ -209,6 +211,7 @@ impl Api {
             let mut url = self.url(segments);
             {
                 let mut q = url.query_pairs_mut();
+                q.extend_pairs(query);
                 q.append_pair("limit", &limit.to_string());
                 if let Some(p) = &page {
                     q.append_pair("page", p);

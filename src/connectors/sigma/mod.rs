@@ -1,9 +1,12 @@
 //! Sigma Computing through its REST API v2: the unit of access is team membership
 //! (`grant = { team = "Finance" }`, the team's name), changed with
 //! `PATCH /v2/teams/{teamId}/members {"add"|"remove": [memberId]}` and checked in the team's
-//! member list. Identities are members (by memberId, with their email) and teams.
+//! member list, or a permission on a document (`grant = { document = "<inode id>",
+//! permission = "view" }`, see `grants`). Identities are members (by memberId, with their
+//! email) and teams.
 
 mod api;
+mod grants;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -62,9 +65,21 @@ fn team_in(unit: &Unit) -> Result<&str, ConnectorError> {
     match unit {
         Unit::Group { group } => Ok(group),
         other => Err(ConnectorError::Permanent(format!(
-            "Sigma grants team membership, not a {}; write grant = {{ team = \"…\" }}",
+            "Sigma grants team membership or documents, not a {}; write grant = {{ team = \"…\" }} \
+             or grant = {{ document = \"…\", permission = \"view\" }}",
             other.kind().word()
         ))),
+    }
+}
+
+/// The inode and permission a document unit names.
+fn document_in(unit: &Unit) -> Option<(&str, &str)> {
+    match unit {
+        Unit::Document {
+            document,
+            permission,
+        } => Some((document.trim(), permission.trim())),
+        _ => None,
     }
 }
 
@@ -94,7 +109,7 @@ impl Sigma {
 
     /// Every team not archived, and the name → id cache refreshed from them.
     async fn list_teams(&self) -> Result<Vec<Team>, ConnectorError> {
-        let teams: Vec<Team> = self.api.all(&["teams"], self.page_size).await?;
+        let teams: Vec<Team> = self.api.all(&["teams"], &[], self.page_size).await?;
         let teams: Vec<Team> = teams.into_iter().filter(|t| !t.is_archived).collect();
         let mut cache = self.teams.lock().await;
         *cache = teams
@@ -153,7 +168,7 @@ impl Connector for Sigma {
     /// Active members (archived and inactive ones are left out: they cannot be added to a
     /// team), then teams.
     async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
-        let members: Vec<Member> = self.api.all(&["members"], self.page_size).await?;
+        let members: Vec<Member> = self.api.all(&["members"], &[], self.page_size).await?;
         let mut all: Vec<PlatformIdentity> = members
             .into_iter()
             .filter(|m| !m.is_archived && !m.is_inactive)
@@ -187,13 +202,17 @@ impl Connector for Sigma {
         Ok(all)
     }
 
-    /// Direct: the member is in the team's member list. Sigma has no nested teams.
+    /// Direct: the member is in the team's member list (Sigma has no nested teams), or holds
+    /// the document's permission by a grant of its own.
     async fn check(&self, member: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
         let member = member_in(member)?;
+        if let Some((doc, permission)) = document_in(unit) {
+            return self.check_grant(member, doc, permission).await;
+        }
         let team = self.team_id(team_in(unit)?).await?;
         let entries: Vec<TeamMember> = self
             .api
-            .all(&["teams", &team, "members"], self.page_size)
+            .all(&["teams", &team, "members"], &[], self.page_size)
             .await?;
         Ok(Holding {
             direct: entries.iter().any(|e| e.user_id == member),
@@ -202,11 +221,17 @@ impl Connector for Sigma {
     }
 
     async fn add(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        self.change(member, unit, "add").await
+        match document_in(unit) {
+            Some((doc, permission)) => self.add_grant(member_in(member)?, doc, permission).await,
+            None => self.change(member, unit, "add").await,
+        }
     }
 
     async fn remove(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        self.change(member, unit, "remove").await
+        match document_in(unit) {
+            Some((doc, p)) => self.remove_grant(member_in(member)?, doc, p).await,
+            None => self.change(member, unit, "remove").await,
+        }
     }
 }
 
@@ -223,5 +248,11 @@ mod tests {
         let role = Unit::Role { role: "x".into() };
         assert!(team_in(&role).unwrap_err().to_string().contains("team = "));
         assert!(member_in("  ").is_err());
+        let doc = Unit::Document {
+            document: " wb-1 ".into(),
+            permission: "view".into(),
+        };
+        assert_eq!(document_in(&doc), Some(("wb-1", "view")));
+        assert_eq!(document_in(&team), None);
     }
 }

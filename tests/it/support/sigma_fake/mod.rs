@@ -1,8 +1,8 @@
 //! A stateful fake of Sigma's REST API v2 on 127.0.0.1: client-credentials tokens from
 //! `/v2/auth/token` (one call a second, as documented, else 429), bearer tokens checked on every
 //! call, members and teams listed in `{entries, hasMore, total, nextPage}` pages, team membership
-//! changed by `PATCH /v2/teams/{teamId}/members` (inactive members refused, as documented), and
-//! knobs for expired tokens, 429 and 503 answers. Tests assert on what the organisation holds.
+//! changed by `PATCH /v2/teams/{teamId}/members` (inactive members refused, as documented),
+//! grants on documents (`GET`/`POST /v2/grants`, `DELETE /v2/grants/{grantId}`), and knobs for expired tokens, 429 and 503 answers. Tests assert on what the organisation holds.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,13 +11,15 @@ use std::time::{Duration, Instant};
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use gatehouse::config::{ApiSettings, Secret, SecretRef};
 use gatehouse::connectors::sigma::Sigma;
 use serde_json::json;
 
+mod grants;
 mod routes;
+use grants::{delete_grant, list_grants, post_grant};
 use routes::{members, patch_team, team_members, teams};
 
 pub const CLIENT_ID: &str = "gatehouse-client";
@@ -31,8 +33,20 @@ pub struct FakeMember {
     pub inactive: bool,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeGrant {
+    pub inode: String,
+    /// `("memberId", id)` or `("teamId", id)`.
+    pub grantee: (String, String),
+    pub permission: String,
+}
+
 #[derive(Default)]
 pub struct FakeState {
+    /// Documents (inode ids) and grantId → grant.
+    pub inodes: BTreeSet<String>,
+    pub grants: BTreeMap<String, FakeGrant>,
+    next_grant: usize,
     /// memberId → member; teamId → name; (teamId, memberId) memberships.
     pub members: BTreeMap<String, FakeMember>,
     pub teams: BTreeMap<String, String>,
@@ -75,6 +89,8 @@ impl SigmaFake {
                 "/v2/teams/{team}/members",
                 get(team_members).patch(patch_team),
             )
+            .route("/v2/grants", get(list_grants).post(post_grant))
+            .route("/v2/grants/{grant}", delete(delete_grant))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -124,6 +140,33 @@ impl SigmaFake {
         self.state().memberships.contains(&key)
     }
 
+    pub fn add_document(&self, inode: &str) {
+        self.state().inodes.insert(inode.into());
+    }
+
+    /// A grant made outside Gatehouse; `grantee` is `("memberId"|"teamId", id)`. Returns its id.
+    pub fn put_grant(&self, inode: &str, grantee: (&str, &str), permission: &str) -> String {
+        let mut s = self.state();
+        s.new_grant(FakeGrant {
+            inode: inode.into(),
+            grantee: (grantee.0.into(), grantee.1.into()),
+            permission: permission.into(),
+        })
+    }
+
+    /// The permissions `member` holds on `inode` by direct grants, sorted.
+    pub fn member_grants(&self, inode: &str, member: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .state()
+            .grants
+            .values()
+            .filter(|g| g.inode == inode && g.grantee == ("memberId".into(), member.into()))
+            .map(|g| g.permission.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Every token issued so far stops working now.
     pub fn expire_tokens(&self) {
         let now = Instant::now();
@@ -137,6 +180,15 @@ impl SigmaFake {
     /// API calls whose `METHOD /path` starts with `prefix`.
     pub fn calls(&self, prefix: &str) -> usize {
         self.log().iter().filter(|c| c.starts_with(prefix)).count()
+    }
+}
+
+impl FakeState {
+    pub(super) fn new_grant(&mut self, grant: FakeGrant) -> String {
+        self.next_grant += 1;
+        let id = format!("g-{}", self.next_grant);
+        self.grants.insert(id.clone(), grant);
+        id
     }
 }
 

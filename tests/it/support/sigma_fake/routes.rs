@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Shared, admit, error};
 
-fn call(method: &str, path: &str, q: &HashMap<String, String>) -> String {
+pub(super) fn call(method: &str, path: &str, q: &HashMap<String, String>) -> String {
     let mut pairs: Vec<_> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
     pairs.sort();
     if pairs.is_empty() {
@@ -22,7 +22,7 @@ fn call(method: &str, path: &str, q: &HashMap<String, String>) -> String {
 
 /// One page of `all` as Sigma answers it: `limit` entries from the opaque `page`; without
 /// `limit`, the whole list as a bare array (the unpaginated answer, until 2026-06-02).
-fn paged(all: Vec<Value>, q: &HashMap<String, String>) -> Response {
+pub(super) fn paged(all: Vec<Value>, q: &HashMap<String, String>) -> Response {
     let Some(limit) = q.get("limit") else {
         return Json(Value::Array(all)).into_response();
     };
