@@ -155,6 +155,24 @@ pub async fn revoke(
     Ok(did)
 }
 
+/// How long a health probe may take: App Home waits for it.
+const PROBE_LIMIT: Duration = Duration::from_secs(2);
+
+/// Runs a connector's health probe within [`PROBE_LIMIT`]; a probe that takes longer is
+/// retryable, and `platform` names who did not answer.
+pub(crate) async fn bounded_probe<T>(
+    platform: &str,
+    probe: impl std::future::Future<Output = Result<T, ConnectorError>>,
+) -> Result<(), ConnectorError> {
+    match tokio::time::timeout(PROBE_LIMIT, probe).await {
+        Ok(result) => result.map(drop),
+        Err(_) => Err(ConnectorError::Retryable(format!(
+            "{platform} gave no answer within {} s",
+            PROBE_LIMIT.as_secs()
+        ))),
+    }
+}
+
 /// The role a unit names, for platforms whose unit is role membership.
 pub(crate) fn role_in<'u>(unit: &'u Unit, platform: &str) -> Result<&'u str, ConnectorError> {
     match unit {

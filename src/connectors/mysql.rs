@@ -2,6 +2,7 @@
 //! the account's default role when it has none, so that the access works at the next login.
 //! Memberships are read from `mysql.roles_mapping` (MariaDB) before and after each change.
 
+use crate::connectors::bounded_probe;
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -154,10 +155,7 @@ impl Connector for MySql {
     /// A round trip to the server, bounded to 2 s (App Home waits for it).
     async fn ping(&self) -> Result<(), ConnectorError> {
         let probe = sqlx::query("SELECT 1").execute(&self.pool);
-        match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
-            Ok(result) => result.map(drop).map_err(classify),
-            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
-        }
+        bounded_probe("MySQL/MariaDB", async { probe.await.map_err(classify) }).await
     }
 
     async fn check(&self, identity: &str, unit: &Unit) -> Result<Holding, ConnectorError> {

@@ -2,6 +2,7 @@
 //! revokes check, change and check again, because PostgreSQL answers success (with a NOTICE or
 //! WARNING) for a grant or revoke that changed nothing.
 
+use crate::connectors::bounded_probe;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -125,10 +126,7 @@ impl Connector for Postgres {
     /// A round trip to the server, bounded to 2 s.
     async fn ping(&self) -> Result<(), ConnectorError> {
         let probe = sqlx::query("SELECT 1").execute(&self.pool);
-        match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
-            Ok(result) => result.map(drop).map_err(classify),
-            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
-        }
+        bounded_probe("PostgreSQL", async { probe.await.map_err(classify) }).await
     }
 
     async fn check(&self, member: &str, unit: &Unit) -> Result<Holding, ConnectorError> {

@@ -9,8 +9,8 @@ mod access;
 mod api;
 mod auth;
 
+use crate::connectors::bounded_probe;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -165,12 +165,7 @@ impl Connector for Bigquery {
                 .await
                 .map(drop)
         };
-        match tokio::time::timeout(Duration::from_secs(2), call).await {
-            Ok(result) => result,
-            Err(_) => Err(ConnectorError::Retryable(
-                "BigQuery gave no answer within 2 s".into(),
-            )),
-        }
+        bounded_probe("BigQuery", call).await
     }
 
     /// Workspace users from `GET /admin/directory/v1/users`, every page (`pageToken`), as the

@@ -6,8 +6,8 @@
 
 mod api;
 
+use crate::connectors::bounded_probe;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -207,12 +207,7 @@ impl Connector for Databricks {
     /// first if needed), bounded to 2 s.
     async fn ping(&self) -> Result<(), ConnectorError> {
         let call = self.api.expect(Method::GET, self.api.url(&["Me"]), None);
-        match tokio::time::timeout(Duration::from_secs(2), call).await {
-            Ok(result) => result.map(drop),
-            Err(_) => Err(ConnectorError::Retryable(
-                "Databricks gave no answer within 2 s".into(),
-            )),
-        }
+        bounded_probe("Databricks", call).await
     }
 
     /// Users (`user`), groups (`group`) and service principals (`service_principal`), by SCIM id.

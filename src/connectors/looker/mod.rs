@@ -4,8 +4,8 @@
 
 mod api;
 
+use crate::connectors::bounded_probe;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -118,12 +118,7 @@ impl Connector for Looker {
         let mut url = self.api.url(&["user"]);
         url.query_pairs_mut().append_pair("fields", "id");
         let call = self.api.expect(Method::GET, url, None);
-        match tokio::time::timeout(Duration::from_secs(2), call).await {
-            Ok(result) => result.map(drop),
-            Err(_) => Err(ConnectorError::Retryable(
-                "Looker gave no answer within 2 s".into(),
-            )),
-        }
+        bounded_probe("Looker", call).await
     }
 
     async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {

@@ -7,7 +7,7 @@
 mod api;
 mod listing;
 
-use std::time::Duration;
+use crate::connectors::bounded_probe;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -158,12 +158,7 @@ impl Connector for PowerBi {
         let mut url = self.api.powerbi_url(&["groups"]);
         url.query_pairs_mut().append_pair("$top", "1");
         let call = self.api.expect(Service::PowerBi, Method::GET, url, None);
-        match tokio::time::timeout(Duration::from_secs(2), call).await {
-            Ok(result) => result.map(drop),
-            Err(_) => Err(ConnectorError::Retryable(
-                "Power BI gave no answer within 2 s".into(),
-            )),
-        }
+        bounded_probe("Power BI", call).await
     }
 
     /// Graph's users (kind "user", id = UPN) and Power BI's workspaces (kind "workspace").

@@ -6,6 +6,7 @@
 
 mod sql;
 
+use crate::connectors::bounded_probe;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -173,10 +174,7 @@ impl Connector for Redshift {
     /// A round trip to the cluster, bounded to 2 s.
     async fn ping(&self) -> Result<(), ConnectorError> {
         let probe = sqlx::query("SELECT 1").execute(&self.pool);
-        match tokio::time::timeout(Duration::from_secs(2), probe).await {
-            Ok(result) => result.map(drop).map_err(classify),
-            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
-        }
+        bounded_probe("Redshift", async { probe.await.map_err(classify) }).await
     }
 
     /// Users (`pg_user`), roles (`svv_roles`) and groups (`pg_group`), each read in pages.

@@ -8,8 +8,8 @@
 mod api;
 mod grants;
 
+use crate::connectors::bounded_probe;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
@@ -159,10 +159,7 @@ impl Connector for Sigma {
         let mut url = self.api.url(&["members"]);
         url.query_pairs_mut().append_pair("limit", "1");
         let call = self.api.call(Method::GET, url, None);
-        match tokio::time::timeout(Duration::from_secs(2), call).await {
-            Ok(result) => result.map(drop),
-            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
-        }
+        bounded_probe("Sigma", call).await
     }
 
     /// Active members (archived and inactive ones are left out: they cannot be added to a

@@ -8,8 +8,8 @@ mod api;
 mod jwt;
 mod parse;
 
+use crate::connectors::bounded_probe;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use super::{Connector, ConnectorError, Holding, PlatformIdentity, quoting, role_in};
 use crate::config::SnowflakeSettings;
@@ -155,10 +155,7 @@ impl Snowflake {
 impl Connector for Snowflake {
     /// `SELECT 1`, bounded to 2 s.
     async fn ping(&self) -> Result<(), ConnectorError> {
-        match tokio::time::timeout(Duration::from_secs(2), self.api.execute("SELECT 1")).await {
-            Ok(result) => result.map(drop),
-            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
-        }
+        bounded_probe("Snowflake", self.api.execute("SELECT 1")).await
     }
 
     async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {

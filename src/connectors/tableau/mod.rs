@@ -5,7 +5,7 @@
 
 mod api;
 
-use std::time::Duration;
+use crate::connectors::bounded_probe;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -120,10 +120,7 @@ impl Connector for Tableau {
         let call = self
             .api
             .call(Method::GET, &["groups"], &[("pageSize", "1")], None);
-        match tokio::time::timeout(Duration::from_secs(2), call).await {
-            Ok(reply) => reply?.ok().map(drop),
-            Err(_) => Err(ConnectorError::Retryable("no answer within 2 s".into())),
-        }
+        bounded_probe("Tableau", async { call.await?.ok() }).await
     }
 
     async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
