@@ -129,11 +129,7 @@ pub async fn mark_missing(
 
 /// The platform ids of a connector's present users, by name.
 pub async fn users_of(c: &impl Conn, connector: &str, limit: u64) -> StoreResult<Vec<String>> {
-    Ok(Entity::find()
-        .filter(Column::ConnectorId.eq(connector))
-        .filter(Column::Kind.eq("user"))
-        .filter(Column::MissingSince.is_null())
-        .order_by_asc(Column::PlatformId)
+    Ok(present_users(connector)
         .limit(limit)
         .all(c)
         .await?
