@@ -115,7 +115,14 @@ impl Workflow {
         )
         .await?;
         self.commit(tx, false).await?;
-        Ok(links::get(self.db.conn(), user.as_str(), connector.as_str()).await?)
+        Ok(Some(Link {
+            slack_user: user.to_string(),
+            connector_id: connector.to_string(),
+            platform_id,
+            method,
+            created_at: now,
+            created_by: None,
+        }))
     }
 
     /// Settles an approved request's identity from the requester's link, if there is one.
@@ -212,9 +219,14 @@ impl Workflow {
         )
         .await?;
         self.commit(tx, false).await?;
-        links::get(self.db.conn(), user.as_str(), connector.as_str())
-            .await?
-            .ok_or(WorkflowError::Platform("the link was not stored".into()))
+        Ok(Link {
+            slack_user: user.to_string(),
+            connector_id: connector.to_string(),
+            platform_id: platform_id.to_owned(),
+            method: Method::Admin,
+            created_at: now,
+            created_by: Some(by.to_string()),
+        })
     }
 
     /// An admin removes a person's link; the next request finds one again or asks a reviewer.
