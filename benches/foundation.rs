@@ -19,7 +19,7 @@ use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSe
 use gatehouse::store::Db;
 use gatehouse::store::jobs::Job;
 use gatehouse::store::requests::Request;
-use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Via};
+use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Undo, Via};
 use gatehouse::{App, AppOptions};
 use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::Notify;
@@ -55,12 +55,19 @@ impl Provisioner for AlwaysSucceeds {
         Ok(Applied {
             identity: r.requester.to_string(),
             action: "granted".into(),
+            receipt: None,
         })
     }
-    async fn revoke(&self, r: &Request, _: &Resource) -> Result<Applied, ExternalError> {
+    async fn revoke(
+        &self,
+        r: &Request,
+        _: &Resource,
+        _: Undo<'_>,
+    ) -> Result<Applied, ExternalError> {
         Ok(Applied {
             identity: r.requester.to_string(),
             action: "revoked".into(),
+            receipt: None,
         })
     }
 }

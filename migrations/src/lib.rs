@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_tables;
 mod m20261128_000002_app_settings;
+mod m20261129_000003_grant_receipts;
 
 /// The first audit row's `prev_hash`.
 pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_tables::Migration),
             Box::new(m20261128_000002_app_settings::Migration),
+            Box::new(m20261129_000003_grant_receipts::Migration),
         ]
     }
 }

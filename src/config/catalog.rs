@@ -200,10 +200,9 @@ impl ConnectorKind {
             | ConnectorKind::Mysql { .. }
             | ConnectorKind::Snowflake(_) => &[UnitKind::Role],
             ConnectorKind::Redshift { .. } => &[UnitKind::Role, UnitKind::Group],
-            ConnectorKind::Looker(_) | ConnectorKind::Tableau(_) | ConnectorKind::Databricks(_) => {
-                &[UnitKind::Group]
-            }
-            ConnectorKind::Bigquery(_) => &[UnitKind::Dataset],
+            ConnectorKind::Looker(_) | ConnectorKind::Tableau(_) => &[UnitKind::Group],
+            ConnectorKind::Databricks(_) => &[UnitKind::Group, UnitKind::Table],
+            ConnectorKind::Bigquery(_) => &[UnitKind::Dataset, UnitKind::TableRole],
             ConnectorKind::Sigma(_) => &[UnitKind::Group, UnitKind::Document],
             ConnectorKind::Powerbi(_) => &[UnitKind::WorkspaceRole],
         }

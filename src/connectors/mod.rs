@@ -26,6 +26,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use crate::config::{Catalog, ConnectorKind, Resource};
 use crate::domain::{ConnectorId, Unit};
 use crate::store::requests::Request;
+pub use crate::workflow::Undo;
 use crate::workflow::{Applied, ExternalError, Provisioner};
 
 /// A connector's failure, classed by whether trying again can help. Messages are the platform's
@@ -115,6 +116,35 @@ pub trait Connector: Send + Sync {
     /// Makes the change that takes the directly held unit away. Called only after a check
     /// found it held; says what it ran.
     async fn remove(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError>;
+
+    /// `add`, for platforms that grant a unit as several privileges and some may be held
+    /// already: also returns a receipt of exactly what was added, which the revocation gets back.
+    async fn add_recorded(&self, identity: &str, unit: &Unit) -> Result<Added, ConnectorError> {
+        Ok(Added {
+            did: self.add(identity, unit).await?,
+            receipt: None,
+        })
+    }
+
+    /// `remove`, given the grant's receipt (None when the grant added nothing or kept no record)
+    /// and the units the identity still holds through other grants, whose privileges stay.
+    async fn remove_recorded(
+        &self,
+        identity: &str,
+        unit: &Unit,
+        _receipt: Option<&str>,
+        _keep: &[Unit],
+    ) -> Result<String, ConnectorError> {
+        self.remove(identity, unit).await
+    }
+}
+
+/// What a grant changed: words for the audit log, and for platforms that grant a unit as
+/// several privileges, a receipt (the connector's own JSON) of which ones it added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    pub did: String,
+    pub receipt: Option<String>,
 }
 
 /// Gives `identity` the unit: check, add, check again. Repeating it changes nothing; a platform
@@ -124,16 +154,29 @@ pub async fn grant(
     identity: &str,
     unit: &Unit,
 ) -> Result<String, ConnectorError> {
+    Ok(grant_recorded(c, identity, unit).await?.did)
+}
+
+/// [`grant`], keeping the connector's receipt of what it added.
+pub async fn grant_recorded(
+    c: &dyn Connector,
+    identity: &str,
+    unit: &Unit,
+) -> Result<Added, ConnectorError> {
     if c.check(identity, unit).await?.direct {
-        return Ok("already held".into());
+        return Ok(Added {
+            did: "already held".into(),
+            receipt: None,
+        });
     }
-    let did = c.add(identity, unit).await?;
+    let added = c.add_recorded(identity, unit).await?;
     if !c.check(identity, unit).await?.direct {
         return Err(ConnectorError::Permanent(format!(
-            "the platform accepted `{did}`, but `{identity}` still does not hold the {unit}"
+            "the platform accepted `{}`, but `{identity}` still does not hold the {unit}",
+            added.did
         )));
     }
-    Ok(did)
+    Ok(added)
 }
 
 /// Takes the unit away from `identity`: check, remove, check again. Access already gone is
@@ -143,10 +186,28 @@ pub async fn revoke(
     identity: &str,
     unit: &Unit,
 ) -> Result<String, ConnectorError> {
-    if !c.check(identity, unit).await?.direct {
+    revoke_leaving(c, identity, unit, Undo::default()).await
+}
+
+/// [`revoke`] for a recorded grant: removes only what its receipt lists, and nothing that
+/// `undo.keep` (other live grants of the same identity) still needs.
+pub async fn revoke_leaving(
+    c: &dyn Connector,
+    identity: &str,
+    unit: &Unit,
+    undo: Undo<'_>,
+) -> Result<String, ConnectorError> {
+    if undo.keep.contains(unit) {
+        return Ok("kept: another active grant gives the same access".into());
+    }
+    // With a receipt, the connector removes what is left of it even when the unit is only
+    // partly held (someone took one privilege away by hand).
+    if undo.receipt.is_none() && !c.check(identity, unit).await?.direct {
         return Ok("already absent".into());
     }
-    let did = c.remove(identity, unit).await?;
+    let did = c
+        .remove_recorded(identity, unit, undo.receipt, undo.keep)
+        .await?;
     if c.check(identity, unit).await?.direct {
         return Err(ConnectorError::Permanent(format!(
             "the platform accepted `{did}`, but `{identity}` still holds the {unit}"
@@ -215,6 +276,22 @@ impl Connector for Limited {
     async fn remove(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
         self.limiter.until_ready().await;
         self.inner.remove(identity, unit).await
+    }
+    async fn add_recorded(&self, identity: &str, unit: &Unit) -> Result<Added, ConnectorError> {
+        self.limiter.until_ready().await;
+        self.inner.add_recorded(identity, unit).await
+    }
+    async fn remove_recorded(
+        &self,
+        identity: &str,
+        unit: &Unit,
+        receipt: Option<&str>,
+        keep: &[Unit],
+    ) -> Result<String, ConnectorError> {
+        self.limiter.until_ready().await;
+        self.inner
+            .remove_recorded(identity, unit, receipt, keep)
+            .await
     }
 }
 
@@ -318,26 +395,6 @@ impl Registry {
             ))),
         }
     }
-
-    /// Grants (or revokes) the resource's unit to the request's identity on its platform.
-    async fn change(
-        &self,
-        request: &Request,
-        resource: &Resource,
-        give: bool,
-    ) -> Result<Applied, ExternalError> {
-        let who = identity_of(request)?;
-        let connector = self.for_resource(resource)?.as_ref();
-        let action = if give {
-            grant(connector, who, &resource.grant).await?
-        } else {
-            revoke(connector, who, &resource.grant).await?
-        };
-        Ok(Applied {
-            identity: who.to_owned(),
-            action,
-        })
-    }
 }
 
 /// The platform identity to change: the one a reviewer settled.
@@ -362,7 +419,14 @@ impl Provisioner for Registry {
         request: &Request,
         resource: &Resource,
     ) -> Result<Applied, ExternalError> {
-        self.change(request, resource, true).await
+        let who = identity_of(request)?;
+        let connector = self.for_resource(resource)?.as_ref();
+        let added = grant_recorded(connector, who, &resource.grant).await?;
+        Ok(Applied {
+            identity: who.to_owned(),
+            action: added.did,
+            receipt: added.receipt,
+        })
     }
 
     async fn health(&self, connector: &ConnectorId) -> Option<Result<(), String>> {
@@ -384,8 +448,15 @@ impl Provisioner for Registry {
         &self,
         request: &Request,
         resource: &Resource,
+        undo: Undo<'_>,
     ) -> Result<Applied, ExternalError> {
-        self.change(request, resource, false).await
+        let who = identity_of(request)?;
+        let connector = self.for_resource(resource)?.as_ref();
+        Ok(Applied {
+            identity: who.to_owned(),
+            action: revoke_leaving(connector, who, &resource.grant, undo).await?,
+            receipt: None,
+        })
     }
 }
 
@@ -464,6 +535,23 @@ mod tests {
         );
         assert_eq!(*p.changes.lock().unwrap(), 2);
         assert!(p.held.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_unit_another_live_grant_gives_is_not_taken_away() {
+        let p = Memberships::default();
+        grant(&p, "alice", &analysts()).await.unwrap();
+        let keep = [analysts()];
+        let undo = Undo {
+            receipt: None,
+            keep: &keep,
+        };
+        let did = revoke_leaving(&p, "alice", &analysts(), undo)
+            .await
+            .unwrap();
+        assert!(did.starts_with("kept"), "{did}");
+        assert_eq!(*p.changes.lock().unwrap(), 1);
+        assert!(p.check("alice", &analysts()).await.unwrap().direct);
     }
 
     #[tokio::test]

@@ -25,6 +25,12 @@ pub enum Unit {
         document: String,
         permission: String,
     },
+    /// Read access to a table (Databricks Unity Catalog, by its three-level name): every
+    /// privilege a read needs, on the catalog, the schema and the table.
+    Table { table: String },
+    /// A role on one table (BigQuery table IAM, `project.dataset.table`), such as
+    /// `roles/bigquery.dataViewer`.
+    TableRole { table: String, role: String },
 }
 
 /// The kinds of unit, for saying which a connector can grant.
@@ -36,6 +42,8 @@ pub enum UnitKind {
     Dataset,
     WorkspaceRole,
     Document,
+    Table,
+    TableRole,
 }
 
 impl UnitKind {
@@ -48,6 +56,8 @@ impl UnitKind {
             UnitKind::Dataset => "dataset",
             UnitKind::WorkspaceRole => "workspace role",
             UnitKind::Document => "document",
+            UnitKind::Table => "table",
+            UnitKind::TableRole => "table role",
         }
     }
 
@@ -60,6 +70,10 @@ impl UnitKind {
             UnitKind::Dataset => "grant = { dataset = \"my-project.sales\", role = \"READER\" }",
             UnitKind::WorkspaceRole => "grant = { workspace = \"Finance\", role = \"Viewer\" }",
             UnitKind::Document => "grant = { document = \"<workbook id>\", permission = \"view\" }",
+            UnitKind::Table => "grant = { table = \"main.sales.orders\" }",
+            UnitKind::TableRole => {
+                "grant = { table = \"my-project.sales.orders\", role = \"roles/bigquery.dataViewer\" }"
+            }
         }
     }
 }
@@ -73,6 +87,8 @@ impl Unit {
             Unit::Dataset { .. } => UnitKind::Dataset,
             Unit::WorkspaceRole { .. } => UnitKind::WorkspaceRole,
             Unit::Document { .. } => UnitKind::Document,
+            Unit::Table { .. } => UnitKind::Table,
+            Unit::TableRole { .. } => UnitKind::TableRole,
         }
     }
 
@@ -86,6 +102,7 @@ impl Unit {
             Unit::Dataset { dataset, .. } => dataset,
             Unit::WorkspaceRole { workspace, .. } => workspace,
             Unit::Document { document, .. } => document,
+            Unit::Table { table } | Unit::TableRole { table, .. } => table,
         }
     }
 }
@@ -104,6 +121,8 @@ impl fmt::Display for Unit {
                 document,
                 permission,
             } => write!(f, "`{permission}` permission on document `{document}`"),
+            Unit::Table { table } => write!(f, "read access to table `{table}`"),
+            Unit::TableRole { table, role } => write!(f, "`{role}` on table `{table}`"),
         }
     }
 }
@@ -120,6 +139,7 @@ struct RawUnit {
     workspace: Option<String>,
     document: Option<String>,
     permission: Option<String>,
+    table: Option<String>,
 }
 
 impl TryFrom<RawUnit> for Unit {
@@ -152,23 +172,35 @@ impl TryFrom<RawUnit> for Unit {
                     .into(),
             );
         }
-        let unit = match (raw.role, group, raw.task, raw.dataset, raw.workspace) {
-            (Some(role), None, None, None, None) => Unit::Role { role },
-            (None, Some(group), None, None, None) => Unit::Group { group },
-            (None, None, Some(task), None, None) => Unit::Task { task },
-            (Some(role), None, None, Some(dataset), None) => Unit::Dataset { dataset, role },
-            (Some(role), None, None, None, Some(workspace)) => {
+        let unit = match (
+            raw.role,
+            group,
+            raw.task,
+            raw.dataset,
+            raw.workspace,
+            raw.table,
+        ) {
+            (Some(role), None, None, None, None, None) => Unit::Role { role },
+            (None, Some(group), None, None, None, None) => Unit::Group { group },
+            (None, None, Some(task), None, None, None) => Unit::Task { task },
+            (Some(role), None, None, Some(dataset), None, None) => Unit::Dataset { dataset, role },
+            (Some(role), None, None, None, Some(workspace), None) => {
                 Unit::WorkspaceRole { workspace, role }
             }
+            (None, None, None, None, None, Some(table)) => Unit::Table { table },
+            (Some(role), None, None, None, None, Some(table)) => Unit::TableRole { table, role },
             _ => {
                 return Err("`grant` names one unit of access: write exactly one of \
-                     role = \"…\", group = \"…\", task = \"…\", \
-                     { dataset = \"…\", role = \"…\" } or { workspace = \"…\", role = \"…\" }"
+                     role = \"…\", group = \"…\", task = \"…\", table = \"…\", \
+                     { dataset = \"…\", role = \"…\" }, { workspace = \"…\", role = \"…\" } \
+                     or { table = \"…\", role = \"…\" }"
                     .into());
             }
         };
         let role_empty = match &unit {
-            Unit::Dataset { role, .. } | Unit::WorkspaceRole { role, .. } => role.trim().is_empty(),
+            Unit::Dataset { role, .. }
+            | Unit::WorkspaceRole { role, .. }
+            | Unit::TableRole { role, .. } => role.trim().is_empty(),
             _ => false,
         };
         if unit.name().trim().is_empty() || role_empty {
@@ -220,6 +252,16 @@ mod tests {
             serde_json::to_string(&unit).unwrap(),
             r#"{"workspace":"Finance","role":"Viewer"}"#
         );
+        let unit = parse(r#"{"table":"main.sales.orders"}"#).unwrap();
+        assert_eq!(unit.kind(), UnitKind::Table);
+        assert_eq!(unit.to_string(), "read access to table `main.sales.orders`");
+        let unit =
+            parse(r#"{"table":"p.sales.orders","role":"roles/bigquery.dataViewer"}"#).unwrap();
+        assert_eq!(unit.kind(), UnitKind::TableRole);
+        assert_eq!(
+            serde_json::to_string(&unit).unwrap(),
+            r#"{"table":"p.sales.orders","role":"roles/bigquery.dataViewer"}"#
+        );
     }
 
     #[test]
@@ -231,6 +273,8 @@ mod tests {
             r#"{"dataset":"p.d"}"#,
             r#"{"dataset":"p.d","workspace":"w","role":"r"}"#,
             r#"{"workspace":"w","role":" "}"#,
+            r#"{"table":"a.b.c","dataset":"p.d"}"#,
+            r#"{"table":"a.b.c","role":" "}"#,
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

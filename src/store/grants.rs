@@ -18,6 +18,8 @@ pub struct Grant {
     pub granted_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoke_applied: Option<String>,
+    /// Which privileges the grant added, for connectors that keep such a record.
+    pub receipt: Option<String>,
 }
 
 pub struct NewGrant<'a> {
@@ -26,6 +28,7 @@ pub struct NewGrant<'a> {
     pub identity: &'a str,
     pub spec: &'a str,
     pub applied: &'a str,
+    pub receipt: Option<&'a str>,
 }
 
 pub async fn insert(c: &impl Conn, g: NewGrant<'_>, now: DateTime<Utc>) -> StoreResult<i64> {
@@ -38,6 +41,7 @@ pub async fn insert(c: &impl Conn, g: NewGrant<'_>, now: DateTime<Utc>) -> Store
         granted_at: Set(now),
         revoked_at: Set(None),
         revoke_applied: Set(None),
+        receipt: Set(g.receipt.map(str::to_owned)),
         ..Default::default()
     };
     Ok(model.insert(c).await?.id)
@@ -60,6 +64,14 @@ pub async fn mark_revoked(
     Ok(res.rows_affected)
 }
 
+/// The request's grant that has not been revoked yet, if any.
+pub async fn live_for_request(c: &impl Conn, request_id: i64) -> StoreResult<Option<Grant>> {
+    Ok(for_request(c, request_id)
+        .await?
+        .into_iter()
+        .rfind(|g| g.revoked_at.is_none()))
+}
+
 pub async fn for_request(c: &impl Conn, request_id: i64) -> StoreResult<Vec<Grant>> {
     Ok(Entity::find()
         .filter(Column::RequestId.eq(request_id))
@@ -77,6 +89,7 @@ pub async fn for_request(c: &impl Conn, request_id: i64) -> StoreResult<Vec<Gran
             granted_at: m.granted_at,
             revoked_at: m.revoked_at,
             revoke_applied: m.revoke_applied,
+            receipt: m.receipt,
         })
         .collect())
 }

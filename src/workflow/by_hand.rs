@@ -38,6 +38,7 @@ impl Workflow {
                 .clone()
                 .unwrap_or_else(|| current.requester.to_string()),
             action: format!("done by hand, confirmed by {by}"),
+            receipt: None,
         };
         match (current.status, done) {
             (Status::Provisioning, true) => self.provisioned(&current, &applied).await,

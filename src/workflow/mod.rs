@@ -31,7 +31,7 @@ pub use errors::{Field, WorkflowError};
 pub use linking::PersonAccess;
 pub use ports::{
     Applied, Audience, Directory, ExternalError, MessageRef, NoGroups, Notice, NoticeContext,
-    Notifier, PlatformIdentity, Provisioner,
+    Notifier, PlatformIdentity, Provisioner, Undo,
 };
 pub use queries::FoundIdentity;
 pub use requests::{Submission, Via};

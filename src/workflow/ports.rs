@@ -37,6 +37,18 @@ pub struct Applied {
     pub identity: String,
     /// The statement or API call made, or "already held" / "already absent".
     pub action: String,
+    /// For platforms that grant a unit as several privileges: which ones this grant added (the
+    /// connector's own JSON), kept with the grant so its revocation removes only those.
+    pub receipt: Option<String>,
+}
+
+/// What a revocation should leave alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Undo<'a> {
+    /// The grant's receipt, if its connector kept one.
+    pub receipt: Option<&'a str>,
+    /// Units the same identity holds on the same connector through other live grants.
+    pub keep: &'a [crate::domain::Unit],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,6 +105,7 @@ pub trait Provisioner: Send + Sync + 'static {
         &self,
         request: &Request,
         resource: &Resource,
+        undo: Undo<'_>,
     ) -> Result<Applied, ExternalError>;
 }
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{
-    Applied, Audience, ExternalError, Notice, NoticeContext, Step, Workflow, WorkflowError,
+    Applied, Audience, ExternalError, Notice, NoticeContext, Step, Undo, Workflow, WorkflowError,
 };
 use crate::audit::{self, Actor, Entry};
 use crate::domain::{EndReason, Event, RequestId, Status};
@@ -113,6 +113,7 @@ impl Workflow {
                 identity: &applied.identity,
                 spec: &serde_json::to_string(&resource.grant).unwrap_or_default(),
                 applied: &applied.action,
+                receipt: applied.receipt.as_deref(),
             },
             now,
         )
@@ -252,9 +253,43 @@ impl Workflow {
             self.ask_by_hand(&current, Notice::RevokeByHand).await?;
             return Ok(Outcome::Done);
         }
-        let applied = self.provisioner.revoke(&current, resource).await?;
+        let (receipt, keep) = self.what_to_leave(&current).await?;
+        let undo = Undo {
+            receipt: receipt.as_deref(),
+            keep: &keep,
+        };
+        let applied = self.provisioner.revoke(&current, resource, undo).await?;
         self.revocation_done(&current, &applied).await?;
         Ok(Outcome::Done)
+    }
+
+    /// What revoking `current` must leave: its grant's receipt, and the units other live grants
+    /// give the same identity on the same connector (two resources may share a role, or two
+    /// tables a catalog).
+    async fn what_to_leave(
+        &self,
+        current: &Request,
+    ) -> Result<(Option<String>, Vec<crate::domain::Unit>), WorkflowError> {
+        let receipt = store::grants::live_for_request(self.db.conn(), current.id.get())
+            .await?
+            .and_then(|g| g.receipt);
+        let Some(identity) = current.identity.as_deref() else {
+            return Ok((receipt, Vec::new()));
+        };
+        let others = store::requests::live_for_identity(
+            self.db.conn(),
+            &current.connector,
+            identity,
+            current.id,
+        )
+        .await?;
+        let keep = others
+            .iter()
+            .filter_map(|r| self.catalog.resource(&r.resource))
+            .filter(|r| r.connector == current.connector)
+            .map(|r| r.grant.clone())
+            .collect();
+        Ok((receipt, keep))
     }
 
     /// Provisioning gave up: the request is `failed`, which reviewers and admins see.

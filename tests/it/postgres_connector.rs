@@ -193,6 +193,68 @@ reason_required = false
 }
 
 #[tokio::test]
+async fn a_role_two_live_grants_give_stays_until_the_last_one_expires() {
+    let Some(url) = postgres_server("a_role_two_live_grants_give_stays_until_the_last_one_expires")
+    else {
+        return;
+    };
+    let p = prefix();
+    let (alice, analysts) = (format!("{p}_alice"), format!("{p}_analysts"));
+    let mut roles = Roles::new(&url).await;
+    roles.make(&alice, true).await;
+    roles.make(&analysts, false).await;
+    // Two resources, one role: a week-long one and a two-hour one.
+    let catalog = format!(
+        r#"
+admins = ["UADA"]
+
+[connectors.warehouse]
+kind = "postgres"
+url = {{ env = "GATEHOUSE_TEST_POSTGRES_URL" }}
+
+[[resources]]
+id = "analysts-short"
+name = "Analysts (short)"
+connector = "warehouse"
+grant = {{ role = "{analysts}" }}
+reviewers = ["UBOB"]
+reason_required = false
+
+[[resources]]
+id = "analysts-long"
+name = "Analysts (long)"
+connector = "warehouse"
+grant = {{ role = "{analysts}" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+    for (n, ask) in [(1, "analysts-long 7d"), (2, "analysts-short 2h")] {
+        t.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", ask)
+            .await
+            .unwrap();
+        let msg = t.request_message(n).await;
+        let form = t.approve_and_open_picker_of(n, &msg, "UBOB").await;
+        t.pick(&form, "UBOB", &alice).await;
+        t.wait_for(n, Status::Active).await;
+    }
+
+    t.expire(2, Duration::hours(2)).await;
+    assert!(
+        roles.member(&alice, &analysts).await,
+        "the week-long grant still gives the role"
+    );
+    t.expire(1, Duration::days(7)).await;
+    assert!(!roles.member(&alice, &analysts).await, "the role is gone");
+    t.stop().await;
+    roles.drop_all().await;
+}
+
+#[tokio::test]
 async fn identities_sync_from_the_command_line_and_disappeared_ones_are_marked() {
     let Some(url) =
         postgres_server("identities_sync_from_the_command_line_and_disappeared_ones_are_marked")

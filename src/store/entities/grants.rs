@@ -15,6 +15,7 @@ pub struct Model {
     pub granted_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
     pub revoke_applied: Option<String>,
+    pub receipt: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

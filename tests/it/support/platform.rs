@@ -8,7 +8,7 @@ use std::time::Duration;
 use gatehouse::config::Resource;
 use gatehouse::domain::ConnectorId;
 use gatehouse::store::requests::Request;
-use gatehouse::workflow::{Applied, ExternalError, PlatformIdentity, Provisioner};
+use gatehouse::workflow::{Applied, ExternalError, PlatformIdentity, Provisioner, Undo};
 
 #[derive(Default)]
 struct State {
@@ -129,6 +129,7 @@ impl Provisioner for FakePlatform {
         Ok(Applied {
             identity: key.0,
             action,
+            receipt: None,
         })
     }
 
@@ -136,6 +137,7 @@ impl Provisioner for FakePlatform {
         &self,
         request: &Request,
         resource: &Resource,
+        _undo: Undo<'_>,
     ) -> Result<Applied, ExternalError> {
         let mut s = self.state.lock().unwrap();
         s.revoke_calls += 1;
@@ -151,6 +153,7 @@ impl Provisioner for FakePlatform {
         Ok(Applied {
             identity: key.0,
             action,
+            receipt: None,
         })
     }
 }
