@@ -8,7 +8,7 @@ mod api;
 use crate::connectors::bounded_probe;
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Connector, ConnectorError, Holding, PlatformIdentity};
 use crate::config::{Secret, TableauSettings};
@@ -34,8 +34,8 @@ fn group_in(unit: &Unit) -> Result<&str, ConnectorError> {
     }
 }
 
-fn text(v: &Value) -> Option<String> {
-    v.as_str()
+fn text(v: &Option<String>) -> Option<String> {
+    v.as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
@@ -75,22 +75,22 @@ impl Tableau {
         };
         let groups = self
             .api
-            .all_pages(&["groups"], &query, ("groups", "group"), self.page_size)
+            .all_pages(&["groups"], &query, |a| a.groups.group, self.page_size)
             .await?;
-        let named = |g: &&Value| g["name"].as_str() == Some(name);
-        let alike = |g: &&Value| {
-            g["name"]
-                .as_str()
+        let named = |g: &&api::Item| g.name.as_deref() == Some(name);
+        let alike = |g: &&api::Item| {
+            g.name
+                .as_deref()
                 .is_some_and(|n| n.to_lowercase() == name.to_lowercase())
         };
         let found = match groups.iter().find(named) {
             Some(g) => Some(g),
             None => {
-                let near: Vec<&Value> = groups.iter().filter(alike).collect();
+                let near: Vec<&api::Item> = groups.iter().filter(alike).collect();
                 (near.len() == 1).then(|| near[0])
             }
         };
-        found.and_then(|g| text(&g["id"])).ok_or_else(|| {
+        found.and_then(|g| text(&g.id)).ok_or_else(|| {
             ConnectorError::Permanent(format!(
                 "Tableau has no group `{name}` on this site; check the resource's \
                  grant = {{ group = \"…\" }} against the site's groups"
@@ -105,11 +105,11 @@ impl Tableau {
             .all_pages(
                 &["users", user, "groups"],
                 &[],
-                ("groups", "group"),
+                |a| a.groups.group,
                 self.page_size,
             )
             .await?;
-        Ok(groups.iter().filter_map(|g| text(&g["id"])).collect())
+        Ok(groups.iter().filter_map(|g| text(&g.id)).collect())
     }
 }
 
@@ -130,17 +130,17 @@ impl Connector for Tableau {
             .all_pages(
                 &["users"],
                 &[("fields", "_default_,email")],
-                ("users", "user"),
+                |a| a.users.user,
                 self.page_size,
             )
             .await?;
         let mut all = Vec::new();
         for u in &users {
-            let (Some(id), Some(name)) = (text(&u["id"]), text(&u["name"])) else {
+            let (Some(id), Some(name)) = (text(&u.id), text(&u.name)) else {
                 continue;
             };
             // On Tableau Cloud the user name is the email address itself.
-            let email = text(&u["email"]).or_else(|| name.contains('@').then(|| name.clone()));
+            let email = text(&u.email).or_else(|| name.contains('@').then(|| name.clone()));
             all.push(PlatformIdentity {
                 kind: "user".into(),
                 id,
@@ -150,10 +150,10 @@ impl Connector for Tableau {
         }
         let groups = self
             .api
-            .all_pages(&["groups"], &[], ("groups", "group"), self.page_size)
+            .all_pages(&["groups"], &[], |a| a.groups.group, self.page_size)
             .await?;
         for g in &groups {
-            if let (Some(id), Some(name)) = (text(&g["id"]), text(&g["name"])) {
+            if let (Some(id), Some(name)) = (text(&g.id), text(&g.name)) {
                 all.push(PlatformIdentity {
                     kind: "group".into(),
                     id,
