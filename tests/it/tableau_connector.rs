@@ -2,7 +2,8 @@
 //! checked and revoked idempotently by group name; identities listed across pages; one
 //! personal-access-token session reused, and signed in again once when it ends; throttling and
 //! outages classed right; an unknown group refused by name; and a whole request through Slack
-//! that leaves the membership on the site, then takes it away.
+//! that leaves the membership on the site, then takes it away. Each case but the last runs
+//! twice: with the site answering JSON, and answering Tableau's XML.
 
 use std::time::Duration;
 
@@ -14,9 +15,49 @@ use crate::support::TestDb;
 use crate::support::slack::{SlackTestApp, workspace};
 use crate::support::tableau_fake::{SITE, TOKEN_NAME, TOKEN_SECRET, TableauFake, VERSION};
 
+/// The form the site answers in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Form {
+    Json,
+    Xml,
+}
+
+/// Each case once against a site answering JSON and once against one answering XML.
+macro_rules! in_both_forms {
+    ($($case:ident),* $(,)?) => {
+        mod json {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Form::Json).await
+            })*
+        }
+        mod xml {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Form::Xml).await
+            })*
+        }
+    };
+}
+
+in_both_forms!(
+    identities_are_listed_across_pages_with_their_emails,
+    a_grant_is_made_once_and_held_by_the_site,
+    a_revoke_removes_the_membership_and_a_missing_one_is_already_absent,
+    a_check_reads_the_users_groups_across_pages,
+    one_sign_in_serves_many_calls,
+    an_ended_session_is_signed_in_again_once_and_the_call_succeeds,
+    a_refused_token_is_permanent_and_never_shows_the_secret,
+    a_throttled_call_is_throttled_and_changes_nothing,
+    an_outage_is_retryable_and_changes_nothing,
+    an_unknown_group_is_refused_by_name_and_nothing_changes,
+    tableaus_error_words_reach_the_message,
+);
+
 /// A fake site with alice (who has an email), bob, and the groups Finance and Sales.
-async fn site() -> TableauFake {
+async fn site(form: Form) -> TableauFake {
     let t = TableauFake::start().await;
+    t.answer_xml(form == Form::Xml);
     t.add_user("alice", Some("alice@example.com"));
     t.add_user("bob", None);
     t.add_group("Finance");
@@ -28,9 +69,8 @@ fn group(name: &str) -> Unit {
     Unit::Group { group: name.into() }
 }
 
-#[tokio::test]
-async fn identities_are_listed_across_pages_with_their_emails() {
-    let t = site().await;
+async fn identities_are_listed_across_pages_with_their_emails(form: Form) {
+    let t = site(form).await;
     for i in 0..5 {
         t.add_user(&format!("user{i}"), Some(&format!("user{i}@example.com")));
     }
@@ -67,9 +107,8 @@ async fn identities_are_listed_across_pages_with_their_emails() {
     assert!(grantable.iter().all(|i| i.kind == "group") && grantable.len() == 3);
 }
 
-#[tokio::test]
-async fn a_grant_is_made_once_and_held_by_the_site() {
-    let t = site().await;
+async fn a_grant_is_made_once_and_held_by_the_site(form: Form) {
+    let t = site(form).await;
     let c = t.connector();
     let alice = t.user_id("alice");
     let did = connectors::grant(&c, &alice, &group("Finance"))
@@ -87,9 +126,8 @@ async fn a_grant_is_made_once_and_held_by_the_site() {
     assert_eq!(t.calls("POST /api/3.24/sites/"), 1, "{:#?}", t.log());
 }
 
-#[tokio::test]
-async fn a_revoke_removes_the_membership_and_a_missing_one_is_already_absent() {
-    let t = site().await;
+async fn a_revoke_removes_the_membership_and_a_missing_one_is_already_absent(form: Form) {
+    let t = site(form).await;
     t.join("alice", "Finance");
     t.join("alice", "Sales");
     let c = t.connector();
@@ -115,9 +153,8 @@ async fn a_revoke_removes_the_membership_and_a_missing_one_is_already_absent() {
     assert_eq!(t.calls("-> 409"), 1, "{:#?}", t.log());
 }
 
-#[tokio::test]
-async fn a_check_reads_the_users_groups_across_pages() {
-    let t = site().await;
+async fn a_check_reads_the_users_groups_across_pages(form: Form) {
+    let t = site(form).await;
     for i in 0..4 {
         t.add_group(&format!("g{i}"));
         t.join("bob", &format!("g{i}"));
@@ -153,9 +190,8 @@ async fn a_check_reads_the_users_groups_across_pages() {
     assert!(err.to_string().contains("not a role"), "{err}");
 }
 
-#[tokio::test]
-async fn one_sign_in_serves_many_calls() {
-    let t = site().await;
+async fn one_sign_in_serves_many_calls(form: Form) {
+    let t = site(form).await;
     let c = t.connector();
     c.ping().await.unwrap();
     c.list_identities().await.unwrap();
@@ -171,9 +207,8 @@ async fn one_sign_in_serves_many_calls() {
     assert_eq!(t.calls("/auth/signin"), 1);
 }
 
-#[tokio::test]
-async fn an_ended_session_is_signed_in_again_once_and_the_call_succeeds() {
-    let t = site().await;
+async fn an_ended_session_is_signed_in_again_once_and_the_call_succeeds(form: Form) {
+    let t = site(form).await;
     let c = t.connector();
     c.ping().await.unwrap();
     t.expire_sessions();
@@ -201,9 +236,8 @@ async fn an_ended_session_is_signed_in_again_once_and_the_call_succeeds() {
     assert_eq!(t.sign_ins(), 5, "{:#?}", t.log());
 }
 
-#[tokio::test]
-async fn a_refused_token_is_permanent_and_never_shows_the_secret() {
-    let t = site().await;
+async fn a_refused_token_is_permanent_and_never_shows_the_secret(form: Form) {
+    let t = site(form).await;
     let c = gatehouse::connectors::tableau::Tableau::new(&t.settings(), "wrong-secret").unwrap();
     let err = c.ping().await.unwrap_err();
     let ConnectorError::Permanent(m) = &err else {
@@ -216,9 +250,8 @@ async fn a_refused_token_is_permanent_and_never_shows_the_secret() {
     assert_eq!(t.sign_ins(), 0);
 }
 
-#[tokio::test]
-async fn a_throttled_call_is_throttled_and_changes_nothing() {
-    let t = site().await;
+async fn a_throttled_call_is_throttled_and_changes_nothing(form: Form) {
+    let t = site(form).await;
     let c = t.connector();
     c.ping().await.unwrap();
     {
@@ -247,9 +280,8 @@ async fn a_throttled_call_is_throttled_and_changes_nothing() {
     assert!(t.holds("alice", "Finance"));
 }
 
-#[tokio::test]
-async fn an_outage_is_retryable_and_changes_nothing() {
-    let t = site().await;
+async fn an_outage_is_retryable_and_changes_nothing(form: Form) {
+    let t = site(form).await;
     let c = t.connector();
     t.state().unavailable_next = 1;
     let alice = t.user_id("alice");
@@ -272,9 +304,8 @@ async fn an_outage_is_retryable_and_changes_nothing() {
     assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
 }
 
-#[tokio::test]
-async fn an_unknown_group_is_refused_by_name_and_nothing_changes() {
-    let t = site().await;
+async fn an_unknown_group_is_refused_by_name_and_nothing_changes(form: Form) {
+    let t = site(form).await;
     let c = t.connector();
     let alice = t.user_id("alice");
     let err = connectors::grant(&c, &alice, &group("Nope, Really: No"))
@@ -301,9 +332,111 @@ async fn an_unknown_group_is_refused_by_name_and_nothing_changes() {
     );
 }
 
+async fn tableaus_error_words_reach_the_message(form: Form) {
+    let t = site(form).await;
+    let c = t.connector();
+    let alice = t.user_id("alice");
+    // A user the site does not know: 404 with Tableau's error body.
+    let err = c.add("ghost-id", &group("Finance")).await.unwrap_err();
+    let ConnectorError::Permanent(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        m.contains("HTTP 404: Resource Not Found: User 'ghost-id' could not be found. (Tableau error 404002)"),
+        "{m}"
+    );
+    // A session for another site: 403.
+    c.ping().await.unwrap();
+    t.state().site_id = "another-site".into();
+    let err = connectors::grant(&c, &alice, &group("Finance"))
+        .await
+        .unwrap_err();
+    let ConnectorError::Permanent(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        m.contains(
+            "HTTP 403: Forbidden: The session is not signed in to this site. (Tableau error 403000)"
+        ),
+        "{m}"
+    );
+    assert!(!m.contains(TOKEN_SECRET), "{m}");
+    assert!(!t.holds("alice", "Finance"));
+}
+
+/// The fake's XML is Tableau's, as in tableau/server-client-python's test assets; read raw.
+#[tokio::test]
+async fn the_fake_answers_in_tableaus_xml_shapes() {
+    let t = site(Form::Xml).await;
+    let http = gatehouse::connectors::http::client(Duration::from_secs(5)).unwrap();
+    let root = format!("{}/api/{VERSION}", t.url);
+    let body = serde_json::json!({ "credentials": { "personalAccessTokenName": TOKEN_NAME,
+        "personalAccessTokenSecret": TOKEN_SECRET, "site": { "contentUrl": SITE } } });
+    let resp = http
+        .post(format!("{root}/auth/signin"))
+        .header("accept", "application/json")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/xml;charset=utf-8"
+    );
+    let text = resp.text().await.unwrap();
+    let site_id = t.state().site_id.clone();
+    assert!(
+        text.starts_with(
+            "<?xml version='1.0' encoding='UTF-8'?>\n<tsResponse xmlns=\"http://tableau.com/api\""
+        ),
+        "{text}"
+    );
+    let token = text
+        .split("token=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(
+        text.contains(&format!(
+            "<credentials token=\"{token}\"><site contentUrl=\"{SITE}\" id=\"{site_id}\"/><user id=\"svc-user-id\"/></credentials></tsResponse>"
+        )),
+        "{text}"
+    );
+    let get = |path: &str| {
+        http.get(format!("{root}/sites/{site_id}/{path}"))
+            .header("accept", "application/json")
+            .header("x-tableau-auth", token)
+            .send()
+    };
+    let users = get("users?pageSize=1&pageNumber=2").await.unwrap();
+    let users = users.text().await.unwrap();
+    let bob = t.user_id("bob");
+    assert!(
+        users.contains(&format!(
+            "<pagination pageNumber=\"2\" pageSize=\"1\" totalAvailable=\"2\"/><users><user externalAuthUserId=\"\" id=\"{bob}\" lastLogin=\"2026-11-01T09:00:00Z\" name=\"bob\" siteRole=\"Viewer\"/></users>"
+        )),
+        "{users}"
+    );
+    let groups = get("groups").await.unwrap().text().await.unwrap();
+    assert!(
+        groups.contains("<groups><group id=")
+            && groups.contains("name=\"Sales\"><domain name=\"local\"/></group></groups>"),
+        "{groups}"
+    );
+    let missing = get("users/nobody/groups").await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(
+        missing.text().await.unwrap().contains(
+            "<error code=\"404002\"><summary>Resource Not Found</summary><detail>User 'nobody' could not be found.</detail></error>"
+        )
+    );
+}
+
 #[tokio::test]
 async fn a_request_for_a_tableau_group_goes_through_slack_to_the_site_and_back() {
-    let t = site().await;
+    let t = site(Form::Json).await;
     let dave = t.add_user("dave", None);
     let secret = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(secret.path(), TOKEN_SECRET).unwrap();

@@ -1,4 +1,4 @@
-//! A stateful fake of Tableau's REST API (JSON) on 127.0.0.1: one site, its users, groups and
+//! A stateful fake of Tableau's REST API on 127.0.0.1, answering JSON or (when told to) XML: one site, its users, groups and
 //! memberships; personal-access-token sign-in where a new sign-in with the same token ends the
 //! earlier session (as Tableau does); `X-Tableau-Auth` checked on every call; pageSize /
 //! pageNumber paging with the `pagination` object; the documented error body and codes; and
@@ -54,6 +54,9 @@ pub struct FakeState {
     pub throttle_next: usize,
     pub retry_after: Option<u64>,
     pub unavailable_next: usize,
+    /// Answer in Tableau's XML whatever the Accept header asks, as its default and some
+    /// servers and proxies do.
+    pub xml: bool,
 }
 
 #[derive(Clone)]
@@ -83,12 +86,18 @@ impl TableauFake {
             throttle_next: 0,
             retry_after: None,
             unavailable_next: 0,
+            xml: false,
         }));
         let app = routes::router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         TableauFake { url, state }
+    }
+
+    /// Every answer from now on (success and error) in XML, or in JSON again.
+    pub fn answer_xml(&self, on: bool) {
+        self.state().xml = on;
     }
 
     pub fn state(&self) -> MutexGuard<'_, FakeState> {

@@ -1,5 +1,6 @@
 //! The fake's endpoints, with Tableau's JSON shapes: `{"credentials":…}`, `{"pagination":…,
 //! "users":{"user":[…]}}`, `{"error":{"summary","detail","code"}}`, and numbers as strings.
+//! In XML mode `gate` rewrites each JSON answer into the XML Tableau sends for it (`xml`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,7 +39,8 @@ pub(super) fn error(status: StatusCode, code: &str, summary: &str, detail: &str)
     (status, Json(body)).into_response()
 }
 
-/// Logs every call; answers 503 or 429 first when told to; insists on JSON.
+/// Logs every call; answers 503 or 429 first when told to; insists on JSON being accepted;
+/// renders the answer in XML when told to.
 async fn gate(State(state): State<Shared>, req: Request, next: Next) -> Response {
     let line = format!(
         "{} {}",
@@ -83,9 +85,92 @@ async fn gate(State(state): State<Shared>, req: Request, next: Next) -> Response
         Some(r) => r,
         None => next.run(req).await,
     };
-    let mut s = state.lock().unwrap();
-    s.log.push(format!("{line} -> {}", resp.status().as_u16()));
-    resp
+    let xml = {
+        let mut s = state.lock().unwrap();
+        s.log.push(format!("{line} -> {}", resp.status().as_u16()));
+        s.xml
+    };
+    let is_json = resp
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(xml && is_json) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let value: Value = serde_json::from_slice(&bytes).unwrap();
+    parts.headers.insert(
+        "content-type",
+        "application/xml;charset=utf-8".parse().unwrap(),
+    );
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, axum::body::Body::from(xml::ts_response(&value)))
+}
+
+/// Tableau's XML for the JSON answer the fake made: the same tree, as in
+/// tableau/server-client-python's test assets (auth_sign_in.xml, user_get.xml, group_get.xml,
+/// group_add_user.xml): strings are attributes, objects are child elements, a list is its
+/// element repeated, and only the error's summary and detail are text elements.
+mod xml {
+    use quick_xml::escape::{escape, partial_escape};
+    use serde_json::Value;
+
+    pub(super) fn ts_response(answer: &Value) -> String {
+        let mut out = String::from(
+            "<?xml version='1.0' encoding='UTF-8'?>\n<tsResponse xmlns=\"http://tableau.com/api\" \
+             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+             xsi:schemaLocation=\"http://tableau.com/api http://tableau.com/api/ts-api-3.24.xsd\">",
+        );
+        children(&mut out, answer);
+        out.push_str("</tsResponse>");
+        out
+    }
+
+    fn children(out: &mut String, v: &Value) {
+        let Value::Object(map) = v else { return };
+        for (key, v) in map {
+            match v {
+                Value::Object(_) => element(out, key, v),
+                Value::Array(items) => items.iter().for_each(|i| element(out, key, i)),
+                _ => {}
+            }
+        }
+        // Tableau's order (the map's own is alphabetical).
+        for key in ["summary", "detail"] {
+            if let Some(Value::String(text)) = map.get(key) {
+                out.push_str(&format!("<{key}>{}</{key}>", partial_escape(text.as_str())));
+            }
+        }
+    }
+
+    fn is_text(key: &str) -> bool {
+        matches!(key, "summary" | "detail")
+    }
+
+    fn element(out: &mut String, name: &str, v: &Value) {
+        out.push_str(&format!("<{name}"));
+        let Value::Object(map) = v else {
+            out.push_str("/>");
+            return;
+        };
+        for (key, v) in map {
+            let text = match v {
+                Value::String(s) if !is_text(key) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => continue,
+            };
+            out.push_str(&format!(" {key}=\"{}\"", escape(text.as_str())));
+        }
+        let mut inner = String::new();
+        children(&mut inner, v);
+        if inner.is_empty() {
+            out.push_str("/>");
+        } else {
+            out.push_str(&format!(">{inner}</{name}>"));
+        }
+    }
 }
 
 /// The session's token must be valid and for this site.
