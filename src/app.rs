@@ -96,6 +96,7 @@ impl App {
             provisioner: opts.provisioner,
             notifier,
             max_attempts: config.settings.job_max_attempts,
+            reconcile_every: config.settings.reconcile_every,
             wake: wake.clone(),
         }));
         let settings = WorkerSettings {
@@ -126,6 +127,10 @@ impl App {
             .collect();
         workflow
             .schedule_identity_syncs(&listing)
+            .await
+            .map_err(|e| StartError::Catalog(StoreError::Corrupt(e.to_string())))?;
+        workflow
+            .schedule_reconciliation(&listing, config.settings.reconcile_every)
             .await
             .map_err(|e| StartError::Catalog(StoreError::Corrupt(e.to_string())))?;
         let shutdown = CancellationToken::new();

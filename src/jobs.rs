@@ -28,6 +28,12 @@ pub enum JobSpec {
     Revoke { request: RequestId },
     /// Remind the holder that the access ends soon (due a while before expiry).
     Remind { request: RequestId },
+    /// End the request if nobody has reviewed it by then (due `lapse_after` after it was made).
+    Lapse { request: RequestId },
+    /// Compare what a connector's platform holds with the live grants; runs again regularly.
+    Reconcile {
+        connector: crate::domain::ConnectorId,
+    },
     /// Store what a connector's platform lists (users, roles, groups); runs again every hour.
     SyncIdentities {
         connector: crate::domain::ConnectorId,
@@ -47,7 +53,9 @@ impl JobSpec {
             JobSpec::Revoke { .. } => "revoke",
             JobSpec::Notify { .. } => "notify",
             JobSpec::Remind { .. } => "remind",
+            JobSpec::Lapse { .. } => "lapse",
             JobSpec::SyncIdentities { .. } => "sync_identities",
+            JobSpec::Reconcile { .. } => "reconcile",
         }
     }
 
@@ -56,9 +64,17 @@ impl JobSpec {
             JobSpec::Provision { request }
             | JobSpec::Revoke { request }
             | JobSpec::Remind { request }
+            | JobSpec::Lapse { request }
             | JobSpec::Notify { request, .. } => Some(*request),
-            JobSpec::SyncIdentities { .. } => None,
+            JobSpec::SyncIdentities { .. } | JobSpec::Reconcile { .. } => None,
         }
+    }
+
+    /// A revocation is never abandoned: access must not silently stay. Past its attempts (or on
+    /// an error retrying may not fix, such as a missing privilege an admin can restore) it keeps
+    /// running at the longest backoff, and people are told.
+    pub fn never_gives_up(&self) -> bool {
+        matches!(self, JobSpec::Revoke { .. })
     }
 
     /// Jobs with a key exist at most once while live: a request has one revocation, moved
@@ -68,8 +84,10 @@ impl JobSpec {
             JobSpec::Provision { request } => Some(format!("provision:{}", request.get())),
             JobSpec::Revoke { request } => Some(format!("revoke:{}", request.get())),
             JobSpec::Remind { request } => Some(format!("remind:{}", request.get())),
+            JobSpec::Lapse { request } => Some(format!("lapse:{}", request.get())),
             JobSpec::Notify { .. } => None,
             JobSpec::SyncIdentities { connector } => Some(format!("sync:{connector}")),
+            JobSpec::Reconcile { connector } => Some(format!("reconcile:{connector}")),
         }
     }
 }
@@ -91,7 +109,11 @@ pub async fn enqueue(
             kind: spec.kind().to_owned(),
             payload,
             run_at,
-            max_attempts: i32::try_from(max_attempts).unwrap_or(i32::MAX),
+            max_attempts: if spec.never_gives_up() {
+                i32::MAX
+            } else {
+                i32::try_from(max_attempts).unwrap_or(i32::MAX)
+            },
             dedupe_key: spec.dedupe_key(),
             request_id: spec.request().map(RequestId::get),
         },
@@ -136,7 +158,15 @@ pub trait Runner: Send + Sync + 'static {
     async fn run(&self, spec: &JobSpec, job: &Job) -> Result<Outcome, JobError>;
     /// Called once when a job is given up, so the failure reaches people and the lifecycle.
     async fn gave_up(&self, spec: &JobSpec, job: &Job, error: &str) -> Result<(), JobError>;
+    /// A job that never gives up (see `JobSpec::never_gives_up`) failed again after using its
+    /// attempts, or failed in a way retrying may not fix; it will run again.
+    async fn failing(&self, _spec: &JobSpec, _job: &Job, _error: &str) -> Result<(), JobError> {
+        Ok(())
+    }
 }
+
+/// The attempt from which `backoff` gives its longest delay (an hour).
+const LONGEST_BACKOFF: u32 = 11;
 
 /// Retry delay before attempt `attempt + 1`: 5 s doubling to at most an hour, with the upper
 /// half jittered so that many failing jobs do not retry in lockstep.
@@ -231,6 +261,27 @@ impl Worker {
             }
             Ok(Outcome::RunAgainAt(at)) => {
                 rows::retry_later(self.db.conn(), job.id, &self.id, "rescheduled", at, now).await?;
+            }
+            Err(e) if spec.never_gives_up() => {
+                let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+                let (message, retry_after, permanent) = match e {
+                    JobError::Retryable {
+                        message,
+                        retry_after,
+                    } => (message, retry_after, false),
+                    JobError::Permanent(message) => (message, None, true),
+                };
+                // What retrying cannot fix waits for a person: try again hourly meanwhile.
+                let step = if permanent { LONGEST_BACKOFF } else { attempts };
+                let delay = backoff(step, &mut rand::rng()).max(retry_after.unwrap_or_default());
+                let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                tracing::warn!(error = %message, retry_at = %at, "job failed; it never gives up");
+                rows::retry_later(self.db.conn(), job.id, &self.id, &message, at, now).await?;
+                if (permanent || attempts >= self.settings.max_attempts)
+                    && let Err(e) = self.runner.failing(&spec, &job, &message).await
+                {
+                    tracing::error!(job = job.id, error = %e, "could not tell people the job keeps failing");
+                }
             }
             Err(JobError::Retryable {
                 message,

@@ -248,6 +248,23 @@ pub struct Resource {
     pub reviewers: Vec<Principal>,
     pub durations: DurationRules,
     pub reason_required: bool,
+    /// How long before expiry the holder is reminded (at most half the grant).
+    pub remind_before: GrantDuration,
+    /// How long a request may wait for a review before it lapses.
+    pub lapse_after: GrantDuration,
+    /// What reconciliation does when access Gatehouse granted is missing on the platform.
+    pub on_drift: OnDrift,
+}
+
+/// What to do when a live grant is missing on its platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDrift {
+    /// Tell admins and audit it; change nothing.
+    #[default]
+    Report,
+    /// Tell admins, audit it, and grant the access again.
+    Regrant,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -306,6 +323,9 @@ struct RawDefaults {
     default_duration: Option<Spanned<GrantDuration>>,
     max_duration: Option<Spanned<GrantDuration>>,
     reason_required: Option<bool>,
+    remind_before: Option<GrantDuration>,
+    lapse_after: Option<GrantDuration>,
+    on_drift: Option<OnDrift>,
 }
 
 /// A connector's table: `kind` and that platform's settings, then the settings every platform
@@ -590,12 +610,17 @@ struct RawResource {
     default_duration: Option<Spanned<GrantDuration>>,
     max_duration: Option<Spanned<GrantDuration>>,
     reason_required: Option<bool>,
+    remind_before: Option<GrantDuration>,
+    lapse_after: Option<GrantDuration>,
+    on_drift: Option<OnDrift>,
 }
 
 /// Built-in bounds when neither the resource nor `[defaults]` say otherwise.
 const BUILTIN_MIN: GrantDuration = GrantDuration::minutes(15);
 const BUILTIN_DEFAULT: GrantDuration = GrantDuration::minutes(8 * 60);
 const BUILTIN_MAX: GrantDuration = GrantDuration::minutes(7 * 24 * 60);
+const BUILTIN_REMIND_BEFORE: GrantDuration = GrantDuration::minutes(60);
+const BUILTIN_LAPSE_AFTER: GrantDuration = GrantDuration::minutes(24 * 60);
 
 fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, ConfigErrors> {
     let mut errors = Vec::new();
@@ -728,6 +753,15 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 reviewers: r.reviewers,
                 durations,
                 reason_required: r.reason_required.or(d.reason_required).unwrap_or(true),
+                remind_before: r
+                    .remind_before
+                    .or(d.remind_before)
+                    .unwrap_or(BUILTIN_REMIND_BEFORE),
+                lapse_after: r
+                    .lapse_after
+                    .or(d.lapse_after)
+                    .unwrap_or(BUILTIN_LAPSE_AFTER),
+                on_drift: r.on_drift.or(d.on_drift).unwrap_or_default(),
             });
         }
     }

@@ -9,7 +9,7 @@ mod settings;
 
 pub use catalog::BigquerySettings;
 pub use catalog::{
-    ApiSettings, Catalog, ConnectorConfig, ConnectorKind, DatabricksSettings, LinkRule,
+    ApiSettings, Catalog, ConnectorConfig, ConnectorKind, DatabricksSettings, LinkRule, OnDrift,
     PowerbiSettings, Resource, SnowflakeSettings, TableauSettings,
 };
 pub use error::{ConfigError, ConfigErrors};

@@ -40,6 +40,8 @@ pub struct Settings {
     pub job_lease: Duration,
     /// The longest a worker sleeps without looking for jobs that other processes added.
     pub job_poll: Duration,
+    /// How often each platform is compared with the live grants (drift reconciliation).
+    pub reconcile_every: Duration,
 }
 
 impl Settings {
@@ -100,6 +102,9 @@ impl Settings {
         let job_max_attempts = number("GATEHOUSE_JOB_MAX_ATTEMPTS", 10, 1, 100) as u32;
         let job_lease = Duration::from_secs(number("GATEHOUSE_JOB_LEASE_SECS", 300, 5, 86_400));
         let job_poll = Duration::from_secs(number("GATEHOUSE_JOB_POLL_SECS", 30, 1, 3_600));
+        let reconcile_every = Duration::from_secs(
+            60 * number("GATEHOUSE_RECONCILE_EVERY_MINUTES", 60, 1, 7 * 24 * 60),
+        );
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         if !(database_url.starts_with("sqlite:")
@@ -159,6 +164,7 @@ impl Settings {
             job_max_attempts,
             job_lease,
             job_poll,
+            reconcile_every,
         })
     }
 }

@@ -429,6 +429,20 @@ impl Provisioner for Registry {
         })
     }
 
+    async fn holds(
+        &self,
+        request: &Request,
+        resource: &Resource,
+    ) -> Result<Option<bool>, ExternalError> {
+        let (Some(who), Some(Some(c))) = (
+            request.identity.as_deref(),
+            self.connectors.get(&resource.connector),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(c.check(who, &resource.grant).await?.direct))
+    }
+
     async fn health(&self, connector: &ConnectorId) -> Option<Result<(), String>> {
         let c = self.connector(connector)?;
         Some(c.ping().await.map_err(|e| e.to_string()))

@@ -44,7 +44,10 @@ pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option
             "Your request #{id} for *{name}* is approved; a reviewer is choosing the account to grant it to."
         ),
         Notice::RevokeByHand => format!("An admin is removing your access to *{name}* by hand."),
-        Notice::ExpiringSoon => String::new(),
+        Notice::ExpiringSoon
+        | Notice::RevocationFailing
+        | Notice::DriftMissing { .. }
+        | Notice::DriftRevoked => String::new(),
         Notice::ExtensionRequested { .. } => {
             format!("You asked for more time on *{name}*; the reviewers will decide.")
         }
@@ -91,17 +94,35 @@ pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option
     }
 }
 
-/// The DM reviewers get when provisioning fails.
-pub fn reviewer_dm(r: &Request, resource: &Resource, error: Option<&str>) -> Message {
-    let text = format!(
-        "⚠️ Granting {} access to *{}* failed (request #{}){}. An admin can retry it from Gatehouse's App Home.",
-        user(r.requester.as_str()),
-        escape(&resource.name),
-        r.id.get(),
-        error
-            .map(|e| format!(": {}", escape(e)))
-            .unwrap_or_default()
-    );
+/// The DM reviewers (and, for what only they can fix, admins) get when something needs a person:
+/// provisioning failed, a revocation keeps failing, or the platform drifted from the grant.
+pub fn reviewer_dm(
+    r: &Request,
+    resource: &Resource,
+    notice: Notice,
+    error: Option<&str>,
+) -> Message {
+    let who = user(r.requester.as_str());
+    let name = escape(&resource.name);
+    let id = r.id.get();
+    let why = error
+        .map(|e| format!(": {}", escape(e)))
+        .unwrap_or_default();
+    let identity = escape(r.identity.as_deref().unwrap_or("?"));
+    let text = match notice {
+        Notice::RevocationFailing => format!(
+            "⚠️ Removing {who}'s access to *{name}* keeps failing (request #{id}){why}. The access may still be there; Gatehouse keeps retrying. Please check the platform."
+        ),
+        Notice::DriftMissing { regranted: true } => format!(
+            "🔎 {who}'s access to *{name}* (request #{id}, `{identity}`) was missing on the platform; Gatehouse granted it again."
+        ),
+        Notice::DriftMissing { regranted: false } => format!(
+            "🔎 {who}'s access to *{name}* (request #{id}, `{identity}`) is missing on the platform, though it should last until it expires. Someone changed it outside Gatehouse."
+        ),
+        _ => format!(
+            "⚠️ Granting {who} access to *{name}* failed (request #{id}){why}. An admin can retry it from Gatehouse's App Home."
+        ),
+    };
     Message {
         blocks: json!([section(text.clone())]),
         text,

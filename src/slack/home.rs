@@ -143,8 +143,13 @@ async fn admin_blocks(ctx: &SlackContext) -> Result<Vec<Value>, WorkflowError> {
         .iter()
         .filter(|j| j.kind != "provision")
     {
+        let still = if job.status == crate::store::jobs::JobStatus::Queued {
+            "Failing job (Gatehouse keeps retrying)"
+        } else {
+            "Failed job"
+        };
         let text = format!(
-            "*Failed job:* {}{} after {} attempts\n{}",
+            "*{still}:* {}{} after {} attempts\n{}",
             job.kind,
             job.request_id
                 .map(|r| format!(" for request #{r}"))

@@ -184,7 +184,7 @@ impl Notifier for SlackNotifier {
                 Ok(None)
             }
             Audience::Reviewers => {
-                let msg = dms::reviewer_dm(request, resource, context.error.as_deref());
+                let msg = dms::reviewer_dm(request, resource, notice, context.error.as_deref());
                 for user in self.reviewer_users(&context.reviewers).await {
                     if user != request.requester.as_str() {
                         self.dm(&user, &msg).await?;

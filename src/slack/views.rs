@@ -241,7 +241,7 @@ pub fn thread_note(r: &Request, resource: &Resource, notice: Notice) -> Message 
         | Notice::RevokeByHand
         | Notice::IdentityNeeded
         | Notice::ExtensionRequested { .. } => String::new(),
-        Notice::ExpiringSoon => "⏰ Ends within the hour".into(),
+        Notice::ExpiringSoon => "⏰ Ends soon; the holder was reminded".into(),
         Notice::ExtensionDenied => "🚫 A reviewer did not grant more time".into(),
         Notice::Submitted => format!("{} asked for access", user(r.requester.as_str())),
         Notice::Approved => format!("✅ Approved by {by}"),
@@ -264,6 +264,18 @@ pub fn thread_note(r: &Request, resource: &Resource, notice: Notice) -> Message 
             None => "⏩ Extended".into(),
         },
         Notice::ProvisioningFailed => "⚠️ Provisioning failed; the reviewers have been told".into(),
+        Notice::RevocationFailing => {
+            "⚠️ Removing this access keeps failing; Gatehouse keeps retrying and the reviewers and admins have been told".into()
+        }
+        Notice::DriftMissing { regranted: true } => {
+            "🔎 The platform no longer held this access; Gatehouse granted it again".into()
+        }
+        Notice::DriftMissing { regranted: false } => {
+            "🔎 The platform no longer holds this access; the reviewers and admins have been told".into()
+        }
+        Notice::DriftRevoked => {
+            "🔎 The access was still on the platform after it ended; Gatehouse removed it".into()
+        }
         Notice::Expired => "⌛ Expired; access removed".into(),
         Notice::Revoked => "🔒 Revoked; access removed".into(),
     };

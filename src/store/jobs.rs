@@ -317,7 +317,8 @@ pub async fn requeue_failed(c: &impl Conn, id: i64, now: DateTime<Utc>) -> Store
         )
         .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
         .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq(JobStatus::Failed.as_str()))
+        // A job still being retried (a revocation) may be run now too.
+        .filter(Column::Status.is_in([JobStatus::Failed.as_str(), JobStatus::Queued.as_str()]))
         .exec(c)
         .await?;
     Ok(res.rows_affected == 1)
@@ -358,6 +359,21 @@ pub async fn list(c: &impl Conn, status: Option<JobStatus>) -> StoreResult<Vec<J
         q = q.filter(Column::Status.eq(s.as_str()));
     }
     q.order_by_asc(Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Job::try_from)
+        .collect()
+}
+
+/// Queued jobs that have failed at least `attempts` times and are still being retried (the
+/// ones that never give up, such as revocations).
+pub async fn still_failing(c: &impl Conn, attempts: u32) -> StoreResult<Vec<Job>> {
+    Entity::find()
+        .filter(Column::Status.eq(JobStatus::Queued.as_str()))
+        .filter(Column::Attempts.gte(i32::try_from(attempts).unwrap_or(i32::MAX)))
+        .filter(Column::LastError.is_not_null())
+        .order_by_asc(Column::Id)
         .all(c)
         .await?
         .into_iter()

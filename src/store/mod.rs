@@ -72,8 +72,18 @@ impl Db {
         })
     }
 
+    /// Brings the schema up to date. On PostgreSQL several processes may start at once: a
+    /// transaction-scoped advisory lock makes the others wait, then find nothing to do.
     pub async fn migrate(&self) -> StoreResult<()> {
-        Migrator::up(&self.conn, None).await?;
+        if !self.is_postgres() {
+            Migrator::up(&self.conn, None).await?;
+            return Ok(());
+        }
+        let tx = self.conn.begin().await?;
+        tx.execute_unprepared("SELECT pg_advisory_xact_lock(7243001)")
+            .await?;
+        Migrator::up(&tx, None).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -176,6 +176,31 @@ pub async fn live_for_identity(
         .collect()
 }
 
+/// Requests on this connector that are active now, or ended (expired or revoked) since `since`.
+pub async fn on_connector(
+    c: &impl Conn,
+    connector: &ConnectorId,
+    since: DateTime<Utc>,
+) -> StoreResult<Vec<Request>> {
+    use sea_orm::Condition;
+    let ended = Condition::all()
+        .add(Column::Status.is_in([Status::Expired.as_str(), Status::Revoked.as_str()]))
+        .add(Column::EndedAt.gte(since));
+    Entity::find()
+        .filter(Column::ConnectorId.eq(connector.as_str()))
+        .filter(
+            Condition::any()
+                .add(Column::Status.eq(Status::Active.as_str()))
+                .add(ended),
+        )
+        .order_by_asc(Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Request::try_from)
+        .collect()
+}
+
 pub async fn list_all(c: &impl Conn) -> StoreResult<Vec<Request>> {
     Entity::find()
         .order_by_asc(Column::Id)

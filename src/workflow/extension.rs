@@ -54,7 +54,7 @@ impl Workflow {
                         ..Changes::default()
                     },
                     details: json!({ "by": by, "old_expiry": old, "new_expiry": new_expiry }),
-                    jobs: self.expiry_jobs(id, current.duration, now, new_expiry),
+                    jobs: self.expiry_jobs(&current, now, new_expiry),
                 },
             )
             .await?;

@@ -10,6 +10,7 @@ mod linking;
 mod ports;
 mod provisioning;
 mod queries;
+mod reconcile;
 mod requests;
 mod reviewers;
 
@@ -34,6 +35,7 @@ pub use ports::{
     Notifier, PlatformIdentity, Provisioner, Undo,
 };
 pub use queries::FoundIdentity;
+pub use reconcile::Drift;
 pub use requests::{Submission, Via};
 pub use reviewers::Scope;
 
@@ -47,6 +49,7 @@ pub struct Workflow {
     provisioner: Arc<dyn Provisioner>,
     notifier: Option<Arc<dyn Notifier>>,
     max_attempts: u32,
+    reconcile_every: std::time::Duration,
     wake: Arc<Notify>,
 }
 
@@ -61,6 +64,8 @@ pub struct WorkflowDeps {
     /// None: nobody is told anything (no Slack configured); no notification jobs are queued.
     pub notifier: Option<Arc<dyn Notifier>>,
     pub max_attempts: u32,
+    /// How often each platform is compared with the live grants.
+    pub reconcile_every: std::time::Duration,
     /// Notified after a commit that added jobs.
     pub wake: Arc<Notify>,
 }
@@ -91,6 +96,7 @@ impl Workflow {
             provisioner: deps.provisioner,
             notifier: deps.notifier,
             max_attempts: deps.max_attempts,
+            reconcile_every: deps.reconcile_every,
             wake: deps.wake,
         }
     }
@@ -111,6 +117,16 @@ impl Workflow {
         store::requests::get(self.db.conn(), id)
             .await?
             .ok_or(WorkflowError::NotFound(id))
+    }
+
+    /// When to remind the holder of `req`, whose access ends at `expires_at`.
+    fn reminder_at(&self, req: &Request, expires_at: DateTime<Utc>) -> DateTime<Utc> {
+        let before = self
+            .catalog
+            .resource(&req.resource)
+            .map(|r| r.remind_before)
+            .unwrap_or(crate::domain::GrantDuration::minutes(60));
+        reminder_at(before, req.duration, expires_at)
     }
 
     fn resource_of(&self, req: &Request) -> Result<&Resource, WorkflowError> {
@@ -241,13 +257,13 @@ impl Workflow {
     /// before it when there is someone to remind (a notifier).
     fn expiry_jobs(
         &self,
-        id: RequestId,
-        duration: crate::domain::GrantDuration,
+        current: &Request,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Vec<(JobSpec, DateTime<Utc>)> {
+        let id = current.id;
         let mut jobs = vec![(JobSpec::Revoke { request: id }, expires_at)];
-        let remind = reminder_at(duration, expires_at);
+        let remind = self.reminder_at(current, expires_at);
         if self.notifier.is_some() && remind > now {
             jobs.push((JobSpec::Remind { request: id }, remind));
         }
@@ -314,12 +330,14 @@ impl Workflow {
     }
 }
 
-/// When to remind the holder before `expires_at`: an hour before, or halfway through shorter grants.
+/// When to remind the holder before `expires_at`: `before` it (the resource's `remind_before`),
+/// or halfway through shorter grants.
 pub fn reminder_at(
+    before: crate::domain::GrantDuration,
     duration: crate::domain::GrantDuration,
     expires_at: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let window = chrono::Duration::hours(1).min(duration.to_chrono() / 2);
+    let window = before.to_chrono().min(duration.to_chrono() / 2);
     expires_at - window
 }
 

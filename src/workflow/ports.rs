@@ -107,6 +107,16 @@ pub trait Provisioner: Send + Sync + 'static {
         resource: &Resource,
         undo: Undo<'_>,
     ) -> Result<Applied, ExternalError>;
+
+    /// Does the request's identity hold the resource's access directly on the platform now?
+    /// None when the connector cannot tell (manual) or no identity is settled.
+    async fn holds(
+        &self,
+        _request: &Request,
+        _resource: &Resource,
+    ) -> Result<Option<bool>, ExternalError> {
+        Ok(None)
+    }
 }
 
 /// Something people should hear about a request.
@@ -135,6 +145,15 @@ pub enum Notice {
     Active,
     Extended,
     ProvisioningFailed,
+    /// Taking the access away keeps failing; Gatehouse keeps trying and people should look.
+    RevocationFailing,
+    /// Reconciliation found the live grant missing on the platform (and granted it again when
+    /// the resource says `on_drift = "regrant"`).
+    DriftMissing {
+        regranted: bool,
+    },
+    /// Reconciliation found the access still there after it ended, and removed it.
+    DriftRevoked,
     Expired,
     Revoked,
 }
@@ -147,7 +166,7 @@ pub enum Audience {
     Channel,
     /// A DM to the person who asked.
     Requester,
-    /// DMs to the resource's reviewers.
+    /// DMs to the resource's reviewers (and the admins, for failures only they can fix).
     Reviewers,
 }
 
@@ -198,6 +217,10 @@ impl Notice {
             Notice::ProvisioningFailed => {
                 &[Audience::Channel, Audience::Requester, Audience::Reviewers]
             }
+            Notice::RevocationFailing | Notice::DriftMissing { .. } => {
+                &[Audience::Channel, Audience::Reviewers]
+            }
+            Notice::DriftRevoked => &[Audience::Channel],
             Notice::Approved
             | Notice::Denied
             | Notice::Lapsed

@@ -101,7 +101,7 @@ impl Workflow {
                         "applied": applied.action,
                         "expires_at": expires_at,
                     }),
-                    jobs: self.expiry_jobs(current.id, current.duration, now, expires_at),
+                    jobs: self.expiry_jobs(current, now, expires_at),
                 },
             )
             .await?;
@@ -266,7 +266,7 @@ impl Workflow {
     /// What revoking `current` must leave: its grant's receipt, and the units other live grants
     /// give the same identity on the same connector (two resources may share a role, or two
     /// tables a catalog).
-    async fn what_to_leave(
+    pub(super) async fn what_to_leave(
         &self,
         current: &Request,
     ) -> Result<(Option<String>, Vec<crate::domain::Unit>), WorkflowError> {
@@ -319,6 +319,37 @@ impl Workflow {
         Ok(())
     }
 
+    /// A revocation keeps failing (Gatehouse keeps retrying it): audited, and the channel,
+    /// reviewers and admins are told, once per request.
+    pub(super) async fn revocation_failing(
+        &self,
+        id: RequestId,
+        error: &str,
+    ) -> Result<(), WorkflowError> {
+        let told = store::audit::for_request(self.db.conn(), id.get())
+            .await?
+            .iter()
+            .any(|e| e.action == "revocation_failing");
+        if told {
+            return Ok(());
+        }
+        let tx = self.db.begin().await?;
+        audit::record(
+            &tx,
+            self.clock.now(),
+            Entry {
+                actor: &Actor::System,
+                action: "revocation_failing",
+                request: Some(id),
+                details: json!({ "error": error }),
+            },
+        )
+        .await?;
+        self.enqueue_notices(&tx, id, Notice::RevocationFailing)
+            .await?;
+        self.commit(tx, true).await
+    }
+
     /// Revocation gave up: the access may still be there. The request stays `revoking` and the
     /// failed job waits for an admin's retry; the audit log says so.
     pub(super) async fn revocation_gave_up(
@@ -343,12 +374,31 @@ impl Workflow {
 }
 
 impl Workflow {
+    /// Ends a request nobody reviewed in time; one that was reviewed meanwhile is left alone.
+    async fn run_lapse(&self, id: RequestId) -> Result<Outcome, JobError> {
+        let current = self.request(id).await?;
+        if current.status != Status::Pending {
+            return Ok(Outcome::Done);
+        }
+        let lapse_after = self.resource_of(&current)?.lapse_after.to_chrono();
+        let due = current.created_at + lapse_after;
+        if self.clock.now() < due {
+            return Ok(Outcome::RunAgainAt(due));
+        }
+        match self.lapse(id).await {
+            Ok(_) => Ok(Outcome::Done),
+            // Reviewed in the moment between reading and lapsing: nothing to do.
+            Err(WorkflowError::Illegal(_) | WorkflowError::Conflict(_)) => Ok(Outcome::Done),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn run_remind(&self, id: RequestId) -> Result<Outcome, JobError> {
         let current = self.request(id).await?;
         let (Status::Active, Some(expires_at)) = (current.status, current.expires_at) else {
             return Ok(Outcome::Done);
         };
-        let due = super::reminder_at(current.duration, expires_at);
+        let due = self.reminder_at(&current, expires_at);
         if self.clock.now() < due {
             // The expiry moved later since this reminder was queued.
             return Ok(Outcome::RunAgainAt(due));
@@ -396,15 +446,32 @@ impl Workflow {
         if audience == Audience::Channel && request.slack_ts.is_none() {
             context.channel = self.requests_channel().await?;
         }
+        // Failures only an admin may be able to fix reach the admins as well as the reviewers.
+        let for_admins = matches!(
+            notice,
+            Notice::RevocationFailing | Notice::DriftMissing { .. }
+        );
         if audience == Audience::Reviewers {
             context.reviewers = self.reviewers_of(self.db.conn(), resource).await?;
+            if for_admins {
+                for a in self.admins(self.db.conn()).await? {
+                    if !context.reviewers.contains(&a) {
+                        context.reviewers.push(a);
+                    }
+                }
+            }
         }
-        if notice == Notice::ProvisioningFailed {
+        let failure = match notice {
+            Notice::ProvisioningFailed => Some("provisioning_failed"),
+            Notice::RevocationFailing => Some("revocation_failing"),
+            _ => None,
+        };
+        if let Some(action) = failure {
             context.error = store::audit::for_request(self.db.conn(), id.get())
                 .await?
                 .into_iter()
                 .rev()
-                .find(|e| e.action == "provisioning_failed")
+                .find(|e| e.action == action)
                 .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.details).ok())
                 .and_then(|d| d["error"].as_str().map(str::to_owned));
         }
@@ -430,11 +497,18 @@ impl Runner for Workflow {
                 audience,
             } => self.run_notify(*request, *notice, *audience).await,
             JobSpec::Remind { request } => self.run_remind(*request).await,
+            JobSpec::Lapse { request } => self.run_lapse(*request).await,
             JobSpec::SyncIdentities { connector } => {
                 self.sync_identities(connector).await?;
                 Ok(Outcome::RunAgainAt(
                     self.clock.now() + chrono::Duration::hours(1),
                 ))
+            }
+            JobSpec::Reconcile { connector } => {
+                self.reconcile(connector).await?;
+                let every = chrono::Duration::from_std(self.reconcile_every)
+                    .unwrap_or(chrono::Duration::hours(1));
+                Ok(Outcome::RunAgainAt(self.clock.now() + every))
             }
         }
     }
@@ -445,7 +519,18 @@ impl Runner for Workflow {
             JobSpec::Revoke { request } => self.revocation_gave_up(*request, error).await?,
             // A message that could not be delivered is logged by the worker and kept as a
             // failed job that admins see; the request itself is unaffected.
-            JobSpec::Notify { .. } | JobSpec::Remind { .. } | JobSpec::SyncIdentities { .. } => {}
+            JobSpec::Notify { .. }
+            | JobSpec::Remind { .. }
+            | JobSpec::Lapse { .. }
+            | JobSpec::SyncIdentities { .. }
+            | JobSpec::Reconcile { .. } => {}
+        }
+        Ok(())
+    }
+
+    async fn failing(&self, spec: &JobSpec, _job: &Job, error: &str) -> Result<(), JobError> {
+        if let JobSpec::Revoke { request } = spec {
+            self.revocation_failing(*request, error).await?;
         }
         Ok(())
     }

@@ -156,8 +156,12 @@ impl Workflow {
 
 impl Workflow {
     /// Jobs that gave up, for admins to look at and retry.
+    /// Jobs that gave up, then those that never give up (revocations) and keep failing.
     pub async fn failed_jobs(&self) -> Result<Vec<crate::store::jobs::Job>, WorkflowError> {
-        Ok(store::jobs::list(self.db.conn(), Some(store::jobs::JobStatus::Failed)).await?)
+        let mut jobs =
+            store::jobs::list(self.db.conn(), Some(store::jobs::JobStatus::Failed)).await?;
+        jobs.extend(store::jobs::still_failing(self.db.conn(), self.max_attempts).await?);
+        Ok(jobs)
     }
 
     /// An admin queues a failed job again with a fresh set of attempts. False if it was not failed.

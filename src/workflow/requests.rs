@@ -119,6 +119,11 @@ impl Workflow {
         .await?;
         self.enqueue_notices(&tx, request.id, super::Notice::Submitted)
             .await?;
+        let lapse_at = now + resource.lapse_after.to_chrono();
+        let lapse = JobSpec::Lapse {
+            request: request.id,
+        };
+        crate::jobs::enqueue(&tx, &lapse, lapse_at, self.max_attempts, now).await?;
         self.commit(tx, true).await?;
         tracing::info!(request = %request.id, resource = %resource.id, "request submitted");
         Ok(request)

@@ -12,6 +12,8 @@ mod audit_log;
 mod bigquery_connector;
 mod cli;
 mod databricks_connector;
+mod expiry;
+mod faults;
 mod hostile_names;
 mod jobs;
 mod lifecycle;

@@ -22,6 +22,39 @@ struct State {
     needs_identity: bool,
     /// What the platform lists, once a test says (None: it cannot list, like `manual`).
     identities: Option<Vec<PlatformIdentity>>,
+    /// The share of calls that fail: half answer 503 having changed nothing, half time out
+    /// after making the change (the caller cannot tell which).
+    flaky: f64,
+    /// Changes actually made, per (identity, what): grants and revocations that changed state.
+    changes: std::collections::BTreeMap<(String, String), (usize, usize)>,
+}
+
+/// How a flaky call goes.
+enum Flake {
+    Fine,
+    /// 503 before doing anything.
+    Refused,
+    /// The change is made, then the answer is lost.
+    LostAnswer,
+}
+
+fn flake(rate: f64) -> Flake {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    if rate <= 0.0 || !rng.random_bool(rate.min(1.0)) {
+        Flake::Fine
+    } else if rng.random_bool(0.5) {
+        Flake::Refused
+    } else {
+        Flake::LostAnswer
+    }
+}
+
+fn retryable(message: &str) -> ExternalError {
+    ExternalError::Retryable {
+        message: message.into(),
+        retry_after: None,
+    }
 }
 
 #[derive(Clone, Default)]
@@ -91,6 +124,20 @@ impl FakePlatform {
         self.state.lock().unwrap().needs_identity = true;
     }
 
+    /// Makes `rate` of the grant and revoke calls fail (see `Flake`).
+    pub fn flaky(&self, rate: f64) {
+        self.state.lock().unwrap().flaky = rate;
+    }
+
+    /// How many times the platform really gave and took away `what` for `identity`.
+    pub fn changes(&self, identity: &str, what: &str) -> (usize, usize) {
+        let s = self.state.lock().unwrap();
+        s.changes
+            .get(&(identity.to_owned(), what.to_owned()))
+            .copied()
+            .unwrap_or_default()
+    }
+
     pub fn calls(&self) -> (usize, usize) {
         let s = self.state.lock().unwrap();
         (s.grant_calls, s.revoke_calls)
@@ -120,12 +167,20 @@ impl Provisioner for FakePlatform {
         if let Some(e) = s.failures.pop_front() {
             return Err(e);
         }
+        let fate = flake(s.flaky);
+        if let Flake::Refused = fate {
+            return Err(retryable("platform answered 503 Service Unavailable"));
+        }
         let key = (identity(request), what(resource));
         let action = if s.held.insert(key.clone()) {
+            s.changes.entry(key.clone()).or_default().0 += 1;
             format!("granted {} to {}", key.1, key.0)
         } else {
             "already held".to_owned()
         };
+        if let Flake::LostAnswer = fate {
+            return Err(retryable("the platform did not answer within 10 s"));
+        }
         Ok(Applied {
             identity: key.0,
             action,
@@ -144,12 +199,20 @@ impl Provisioner for FakePlatform {
         if let Some(e) = s.failures.pop_front() {
             return Err(e);
         }
+        let fate = flake(s.flaky);
+        if let Flake::Refused = fate {
+            return Err(retryable("platform answered 503 Service Unavailable"));
+        }
         let key = (identity(request), what(resource));
         let action = if s.held.remove(&key) {
+            s.changes.entry(key.clone()).or_default().1 += 1;
             format!("revoked {} from {}", key.1, key.0)
         } else {
             "already absent".to_owned()
         };
+        if let Flake::LostAnswer = fate {
+            return Err(retryable("the platform did not answer within 10 s"));
+        }
         Ok(Applied {
             identity: key.0,
             action,

@@ -1,0 +1,161 @@
+//! Drift reconciliation: what each platform holds against what Gatehouse granted. Access that
+//! ended but is still there is removed again; a live grant missing on its platform is reported
+//! to reviewers and admins (and granted again when the resource says so). Every finding is
+//! audited; a finding already reported is not reported again.
+
+use chrono::Duration;
+use serde_json::json;
+
+use super::{Notice, Undo, Workflow, WorkflowError};
+use crate::audit::{self, Actor, Entry};
+use crate::config::OnDrift;
+use crate::domain::{ConnectorId, Status};
+use crate::store;
+use crate::store::requests::Request;
+
+/// How far back ended grants are checked: long enough to catch a revocation a platform undid,
+/// short enough that the hourly check stays cheap.
+pub const ENDED_WINDOW: Duration = Duration::days(7);
+
+/// What one reconciliation found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// Live grants checked and found as Gatehouse believes.
+    pub in_step: usize,
+    /// Live grants missing on the platform (request ids).
+    pub missing: Vec<i64>,
+    /// Of those, granted again.
+    pub regranted: Vec<i64>,
+    /// Ended grants found still on the platform and removed (request ids).
+    pub revoked: Vec<i64>,
+    /// Grants the platform could not be asked about, with its words.
+    pub unknown: Vec<(i64, String)>,
+}
+
+impl Workflow {
+    /// Compares `connector`'s platform with the grants Gatehouse made through it.
+    pub async fn reconcile(&self, connector: &ConnectorId) -> Result<Drift, WorkflowError> {
+        let since = self.clock.now() - ENDED_WINDOW;
+        let requests = store::requests::on_connector(self.db.conn(), connector, since).await?;
+        let mut drift = Drift::default();
+        for r in requests {
+            let Some(resource) = self.catalog.resource(&r.resource) else {
+                continue;
+            };
+            let holds = match self.provisioner.holds(&r, resource).await {
+                Ok(Some(h)) => h,
+                Ok(None) => continue,
+                Err(e) => {
+                    drift.unknown.push((r.id.get(), e.to_string()));
+                    continue;
+                }
+            };
+            match (r.status, holds) {
+                (Status::Active, true) => drift.in_step += 1,
+                (Status::Active, false) => {
+                    drift.missing.push(r.id.get());
+                    if resource.on_drift == OnDrift::Regrant {
+                        match self.provisioner.grant(&r, resource).await {
+                            Ok(applied) => {
+                                drift.regranted.push(r.id.get());
+                                let notice = Notice::DriftMissing { regranted: true };
+                                self.found(&r, "drift_regranted", &applied.action, notice)
+                                    .await?;
+                            }
+                            Err(e) => {
+                                let notice = Notice::DriftMissing { regranted: false };
+                                self.found(&r, "drift_missing", &e.to_string(), notice)
+                                    .await?;
+                            }
+                        }
+                    } else {
+                        let notice = Notice::DriftMissing { regranted: false };
+                        self.found(&r, "drift_missing", "", notice).await?;
+                    }
+                }
+                (_, true) => {
+                    let (receipt, keep) = self.what_to_leave(&r).await?;
+                    let undo = Undo {
+                        receipt: receipt.as_deref(),
+                        keep: &keep,
+                    };
+                    match self.provisioner.revoke(&r, resource, undo).await {
+                        Ok(applied) if applied.action.starts_with("kept") => {}
+                        Ok(applied) => {
+                            drift.revoked.push(r.id.get());
+                            self.found(&r, "drift_revoked", &applied.action, Notice::DriftRevoked)
+                                .await?;
+                        }
+                        Err(e) => drift.unknown.push((r.id.get(), e.to_string())),
+                    }
+                }
+                (_, false) => {}
+            }
+        }
+        if drift.missing.len() + drift.revoked.len() > 0 {
+            tracing::warn!(%connector, missing = drift.missing.len(), regranted = drift.regranted.len(),
+                revoked = drift.revoked.len(), "reconciliation found drift");
+        }
+        Ok(drift)
+    }
+
+    /// Audits a finding and tells people, unless the same finding is the request's latest
+    /// already (a grant that stays missing is reported once, not every hour).
+    async fn found(
+        &self,
+        r: &Request,
+        action: &str,
+        detail: &str,
+        notice: Notice,
+    ) -> Result<(), WorkflowError> {
+        let history = store::audit::for_request(self.db.conn(), r.id.get()).await?;
+        let latest_drift = history
+            .iter()
+            .rev()
+            .find(|e| e.action.starts_with("drift_"))
+            .map(|e| e.action.as_str());
+        if action == "drift_missing" && latest_drift == Some("drift_missing") {
+            return Ok(());
+        }
+        let tx = self.db.begin().await?;
+        audit::record(
+            &tx,
+            self.clock.now(),
+            Entry {
+                actor: &Actor::System,
+                action,
+                request: Some(r.id),
+                details: json!({
+                    "connector": r.connector,
+                    "identity": r.identity,
+                    "status": r.status.as_str(),
+                    "platform": detail,
+                }),
+            },
+        )
+        .await?;
+        self.enqueue_notices(&tx, r.id, notice).await?;
+        self.commit(tx, true).await
+    }
+
+    /// Queues a reconciliation of each platform connector `every` from now.
+    pub async fn schedule_reconciliation(
+        &self,
+        connectors: &[ConnectorId],
+        every: std::time::Duration,
+    ) -> Result<(), WorkflowError> {
+        if connectors.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let at = now + Duration::from_std(every).unwrap_or(Duration::hours(1));
+        let tx = self.db.begin().await?;
+        for c in connectors {
+            let spec = crate::jobs::JobSpec::Reconcile {
+                connector: c.clone(),
+            };
+            crate::jobs::enqueue(&tx, &spec, at, self.max_attempts, now).await?;
+        }
+        self.commit(tx, true).await
+    }
+}

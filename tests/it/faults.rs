@@ -1,0 +1,381 @@
+//! Fault tests. Gatehouse must lose nothing and repeat nothing when its processes are killed
+//! at random points, when two of them share one database, when Slack drops the socket, and when
+//! a platform fails a third of its calls.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use gatehouse::app::{App, AppOptions};
+use gatehouse::clock::ManualClock;
+use gatehouse::domain::{GrantDuration, Status};
+use gatehouse::store;
+use gatehouse::workflow::{NoGroups, Submission, Via};
+use rand::Rng;
+use slack_sim::SlackSim;
+
+use crate::support::app::{at, config_for};
+use crate::support::db::{backends, postgres_server};
+use crate::support::pg::{Roles, prefix};
+use crate::support::platform::FakePlatform;
+use crate::support::slack::{CHANNEL, person, shown, workspace};
+use crate::support::{TestDb, u};
+
+const PEOPLE: usize = 20;
+const RESOURCES: usize = 10;
+
+/// Ten resources on one platform, each granting `unit(j)`; anyone may ask for a minute or more.
+fn catalog(connector: &str, unit: impl Fn(usize) -> String) -> String {
+    let mut c = format!(
+        "admins = [\"UADA\"]\n\n[defaults]\nmin_duration = \"1m\"\nreason_required = false\n\n{connector}\n"
+    );
+    for j in 0..RESOURCES {
+        c += &format!(
+            "[[resources]]\nid = \"r{j}\"\nname = \"Role {j}\"\nconnector = \"warehouse\"\n\
+             grant = {}\nreviewers = [\"UBOB\"]\n\n",
+            unit(j)
+        );
+    }
+    c
+}
+
+#[tokio::test]
+async fn a_platform_failing_a_third_of_its_calls_still_gets_every_grant_and_revocation_once() {
+    for db in backends().await {
+        let platform = FakePlatform::default();
+        platform.flaky(0.3);
+        let clock = ManualClock::new(at(2026, 11, 28, 9, 0));
+        let mut opts = AppOptions::new(Arc::new(platform.clone()));
+        opts.directory = Arc::new(NoGroups);
+        opts.clock = Arc::new(clock.clone());
+        opts.background_worker = false;
+        let catalog = catalog("[connectors.warehouse]\nkind = \"manual\"", |j| {
+            format!("{{ task = \"ROLE_{j}\" }}")
+        });
+        let config = config_for(&db, &catalog, &[("GATEHOUSE_JOB_MAX_ATTEMPTS", "10")]);
+        let app = App::start(config, opts).await.unwrap();
+        let wf = app.workflow();
+        let mut ids = Vec::new();
+        for i in 0..PEOPLE {
+            for j in 0..RESOURCES {
+                let who = u(&format!("UP{i:02}"));
+                let minutes = 30 + u32::try_from(i * RESOURCES + j).unwrap();
+                let r = wf
+                    .submit(Submission {
+                        requester: &who,
+                        resource: &format!("r{j}"),
+                        duration: GrantDuration::from_minutes(i64::from(minutes)),
+                        reason: None,
+                        identity: None,
+                    })
+                    .await
+                    .unwrap();
+                wf.approve(r.id, &u("UBOB"), Via::Reaction, None)
+                    .await
+                    .unwrap();
+                ids.push(r.id);
+            }
+        }
+        // Time passes in minutes; retries back off up to an hour, so give it a day.
+        for _ in 0..(24 * 60 / 5) {
+            app.run_due_jobs().await.unwrap();
+            clock.advance(chrono::Duration::minutes(5));
+        }
+        app.run_due_jobs().await.unwrap();
+        for id in &ids {
+            let r = wf.request(*id).await.unwrap();
+            assert_eq!(r.status, Status::Expired, "request {id}");
+            let who = r.requester.as_str().to_lowercase();
+            let what = format!("ROLE_{}", &r.resource.as_str()[1..]);
+            assert_eq!(
+                platform.changes(&who, &what),
+                (1, 1),
+                "{who} {what}: granted once and revoked once"
+            );
+            assert!(!platform.holds(&who, &what));
+        }
+        let (grants, revokes) = platform.calls();
+        assert!(
+            grants > ids.len() && revokes > ids.len(),
+            "the platform did fail calls: {grants} grants, {revokes} revocations"
+        );
+        app.shutdown().await;
+        db.close().await;
+    }
+}
+
+/// `gatehouse serve` processes, killed and replaced at will.
+struct Fleet {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    running: Vec<tokio::process::Child>,
+    started: usize,
+}
+
+impl Fleet {
+    fn spawn(&mut self) {
+        self.started += 1;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("serve.log"))
+            .unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("serve")
+            .current_dir(self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        self.running.push(child);
+    }
+
+    /// SIGKILL: no shutdown, no cleanup, whatever the process was doing.
+    async fn kill_one(&mut self, which: usize) {
+        let mut child = self.running.swap_remove(which % self.running.len());
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+    }
+}
+
+/// The end of the processes' log, for a failure message.
+fn tail(path: &std::path::Path) -> String {
+    let log = std::fs::read_to_string(path).unwrap_or_default();
+    let cut = log.len().saturating_sub(4000);
+    log.get(cut..).unwrap_or(&log).to_owned()
+}
+
+/// Polls `check` until it returns Some; after `secs` fails with the processes' log.
+async fn within<T, F, Fut>(what: &str, secs: u64, log: &std::path::Path, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; the processes said:\n{}",
+            tail(log)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repeat_nothing() {
+    let Some(server) = postgres_server(
+        "processes_killed_at_random_while_200_requests_run_lose_nothing_and_repeat_nothing",
+    ) else {
+        return;
+    };
+    let db = TestDb::postgres().await.expect("a PostgreSQL server");
+    let p = prefix();
+    let mut roles = Roles::new(&server).await;
+    for i in 0..PEOPLE {
+        roles.make(&format!("{p}_u{i:02}"), true).await;
+    }
+    for j in 0..RESOURCES {
+        roles.make(&format!("{p}_r{j}"), false).await;
+    }
+
+    // Each person's Slack email local part is their server login: linked by rule, no picker.
+    let mut ws = workspace();
+    let mut people = Vec::new();
+    for i in 0..PEOPLE {
+        let id = format!("UP{i:02}");
+        ws.users
+            .push(person(&id, &format!("{p}_u{i:02}"), "Europe/Paris"));
+        people.push(id);
+    }
+    for c in &mut ws.channels {
+        c.members.extend(people.iter().cloned());
+    }
+    let sim = SlackSim::start(ws).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(
+        "[connectors.warehouse]\nkind = \"postgres\"\nurl = { env = \"GATEHOUSE_TEST_POSTGRES_URL\" }\nlink = \"local-part\"",
+        |j| format!("{{ role = \"{p}_r{j}\" }}"),
+    );
+    std::fs::write(dir.path().join("gatehouse.toml"), catalog).unwrap();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("GATEHOUSE_TEST_POSTGRES_URL", server.as_str()),
+        ("GATEHOUSE_CONFIG", "gatehouse.toml"),
+        ("SLACK_API_URL", &sim.api_url()),
+        ("SLACK_BOT_TOKEN", sim.bot_token()),
+        ("SLACK_APP_TOKEN", sim.app_token()),
+        ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
+        // A killed process's job comes back to the others quickly.
+        ("GATEHOUSE_JOB_LEASE_SECS", "5"),
+        ("GATEHOUSE_JOB_POLL_SECS", "1"),
+        ("GATEHOUSE_LOG", "warn"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let log = dir.path().join("serve.log");
+    let mut fleet = Fleet {
+        dir,
+        env,
+        running: Vec::new(),
+        started: 0,
+    };
+    // Two processes on one database, the second once the first has migrated it.
+    fleet.spawn();
+    within("the first process to connect", 60, &log, || async {
+        (sim.connection_count() > 0).then_some(())
+    })
+    .await;
+    fleet.spawn();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let killer = {
+        let (stop, sim) = (stop.clone(), sim.clone());
+        tokio::spawn(async move {
+            let mut kills = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let (wait, which, drop_socket) = {
+                    let mut rng = rand::rng();
+                    (
+                        rng.random_range(700..2500),
+                        rng.random_range(0..2),
+                        rng.random_bool(0.2),
+                    )
+                };
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                if drop_socket {
+                    // Slack asks the app to reconnect; envelopes in flight are redelivered.
+                    sim.disconnect("refresh_requested", None);
+                    continue;
+                }
+                fleet.kill_one(which).await;
+                kills += 1;
+                fleet.spawn();
+            }
+            (fleet, kills)
+        })
+    };
+
+    // Everyone asks for every role, for a minute; each ask is retried until Slack got an answer
+    // (a person whose command failed asks again).
+    for asker in &people {
+        for j in 0..RESOURCES {
+            let ask = format!("r{j} 1m");
+            within("an answer to /request-access", 120, &log, || async {
+                let out = sim
+                    .slash_command(asker, CHANNEL, "/request-access", &ask)
+                    .await
+                    .ok()?;
+                (out.acked && out.payload.is_some()).then_some(())
+            })
+            .await;
+        }
+    }
+    let total = (PEOPLE * RESOURCES) as i64;
+    for n in 1..=total {
+        let title = format!("Access request #{n}:");
+        let card = within(
+            &format!("request #{n} in the channel"),
+            120,
+            &log,
+            || async {
+                sim.messages(CHANNEL)
+                    .into_iter()
+                    .find(|m| m.text.starts_with(&title))
+            },
+        )
+        .await;
+        sim.add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
+            .await
+            .unwrap();
+    }
+
+    let conn = gatehouse::store::Db::connect(&db.url).await.unwrap();
+    let expired = || async {
+        let all = store::requests::list_all(conn.conn()).await.ok()?;
+        let done = all.iter().filter(|r| r.status == Status::Expired).count() as i64;
+        (done == total).then_some(all)
+    };
+    let all = within("every request to be granted and expire", 300, &log, expired).await;
+    stop.store(true, Ordering::Relaxed);
+    let (fleet, kills) = killer.await.unwrap();
+    assert!(kills >= 10, "only {kills} kills");
+
+    // On the server: nobody holds any of the roles any more.
+    for i in 0..PEOPLE {
+        for j in 0..RESOURCES {
+            let (who, role) = (format!("{p}_u{i:02}"), format!("{p}_r{j}"));
+            assert!(!roles.member(&who, &role).await, "{who} still in {role}");
+        }
+    }
+    // In Gatehouse: one grant per request, made once and removed once.
+    for r in &all {
+        let grants = store::grants::for_request(conn.conn(), r.id.get())
+            .await
+            .unwrap();
+        assert_eq!(grants.len(), 1, "request {}", r.id);
+        assert!(grants[0].revoked_at.is_some());
+        let actions: Vec<_> = store::audit::for_request(conn.conn(), r.id.get())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        for once in ["requested", "approved", "provisioned", "expired"] {
+            assert_eq!(
+                actions.iter().filter(|a| *a == once).count(),
+                1,
+                "request {}: {actions:?}",
+                r.id
+            );
+        }
+    }
+    assert!(matches!(
+        gatehouse::audit::verify(&conn).await.unwrap(),
+        gatehouse::audit::Verdict::Intact { .. }
+    ));
+    // In Slack: once every message has gone out, each person heard each step of each
+    // request exactly once.
+    within("every message to go out", 120, &log, || async {
+        let jobs = store::jobs::list(conn.conn(), None).await.ok()?;
+        let pending = jobs.iter().any(|j| {
+            j.kind == "notify"
+                && matches!(
+                    j.status,
+                    store::jobs::JobStatus::Queued | store::jobs::JobStatus::Running
+                )
+        });
+        (!pending).then_some(())
+    })
+    .await;
+    for (i, person) in people.iter().enumerate() {
+        let dms: Vec<String> = sim.dms(person).iter().map(shown).collect();
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for j in 0..RESOURCES {
+            for step in [
+                format!("You now have access to *Role {j}*"),
+                format!("Your access to *Role {j}* has expired"),
+            ] {
+                let n = dms.iter().filter(|d| d.contains(&step)).count();
+                counts.insert(step, n);
+            }
+        }
+        assert!(
+            counts.values().all(|n| *n == 1),
+            "person {i}: {counts:?}\n{}",
+            tail(&log)
+        );
+    }
+    drop(fleet);
+    conn.close().await.unwrap();
+    roles.drop_all().await;
+    db.close().await;
+}
