@@ -11,7 +11,7 @@ use crate::domain::Unit;
 pub(super) fn dataset_in(unit: &Unit) -> Result<(&str, &str, &str), ConnectorError> {
     let Unit::Dataset { dataset, role } = unit else {
         return Err(ConnectorError::Permanent(format!(
-            "BigQuery grants dataset access, not a {}; write grant = {{ dataset = \"my-project.sales\", role = \"READER\" }}",
+            "BigQuery grants dataset access or a table role, not a {}; write grant = {{ dataset = \"my-project.sales\", role = \"READER\" }} or grant = {{ table = \"my-project.sales.orders\", role = \"roles/bigquery.dataViewer\" }}",
             unit.kind().word()
         )));
     };

@@ -151,6 +151,20 @@ impl Api {
         if_match: Option<&str>,
         body: Option<&Value>,
     ) -> Result<Answer, ConnectorError> {
+        self.call_allowing(service, method, url, if_match, body, None)
+            .await
+    }
+
+    /// [`Api::call`], also returning `also` to the caller (IAM's 409 on a stale etag).
+    pub(super) async fn call_allowing(
+        &self,
+        service: Service,
+        method: Method,
+        url: Url,
+        if_match: Option<&str>,
+        body: Option<&Value>,
+        also: Option<StatusCode>,
+    ) -> Result<Answer, ConnectorError> {
         let mut renewed = false;
         loop {
             let token = self.token(service).await?;
@@ -190,6 +204,7 @@ impl Api {
             if status.is_success()
                 || status == StatusCode::NOT_FOUND
                 || status == StatusCode::PRECONDITION_FAILED
+                || Some(status) == also
             {
                 return Ok(Answer { status, json });
             }

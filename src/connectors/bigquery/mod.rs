@@ -2,12 +2,15 @@
 //! access list, `{"role": "READER", "userByEmail": "a@x"}`, changed read-modify-write
 //! (`datasets.get`, then `datasets.patch` with the whole `access` array and `If-Match: <etag>`;
 //! a 412 means someone changed the list meanwhile, and the change is made again on a fresh
-//! read, so no one else's entry is ever lost). Identities are Google Workspace users from the
+//! read, so no one else's entry is ever lost); or a role on one table, a member of the table's
+//! IAM policy binding (`tables.getIamPolicy`, then `tables.setIamPolicy` with the policy's etag,
+//! again after a 409 the same way). Identities are Google Workspace users from the
 //! Admin SDK Directory, listed as a Workspace admin through domain-wide delegation.
 
 mod access;
 mod api;
 mod auth;
+mod iam;
 
 use crate::connectors::bounded_probe;
 use std::collections::BTreeSet;
@@ -20,10 +23,11 @@ use crate::config::{BigquerySettings, Secret};
 use crate::domain::Unit;
 use access::{dataset_in, is_entry_of, same_role};
 use api::{Api, Service};
+use iam::{TableRef, table_in};
 
 /// Directory users asked for per page (the API's maximum is 500).
 const PAGE: usize = 500;
-/// How many times a change is made again after a 412 (a concurrent change of the list).
+/// How many times a change is tried when each try meets a concurrent change (412 or 409).
 const ATTEMPTS: usize = 5;
 
 pub struct Bigquery {
@@ -109,10 +113,10 @@ impl Bigquery {
         dataset: &str,
         change: impl Fn(&mut Vec<Value>) -> bool,
     ) -> Result<usize, ConnectorError> {
-        for attempt in 1..=ATTEMPTS {
+        let once = || async {
             let (mut access, etag) = self.read(project, dataset).await?;
             if !change(&mut access) {
-                return Ok(attempt);
+                return Ok(Step::Done);
             }
             let url = self.dataset_url(project, dataset);
             let body = json!({ "access": access });
@@ -122,21 +126,163 @@ impl Bigquery {
                 .call(Service::Bigquery, Method::PATCH, url, etag, Some(&body))
                 .await?;
             match a.status {
-                StatusCode::PRECONDITION_FAILED => continue,
-                StatusCode::NOT_FOUND => {
-                    return Err(ConnectorError::Permanent(format!(
-                        "BigQuery has no dataset `{project}.{dataset}` any more: {}",
-                        api::platform_message(&a.json)
-                    )));
-                }
-                _ => return Ok(attempt),
+                StatusCode::PRECONDITION_FAILED => Ok(Step::Conflict),
+                StatusCode::NOT_FOUND => Err(ConnectorError::Permanent(format!(
+                    "BigQuery has no dataset `{project}.{dataset}` any more: {}",
+                    api::platform_message(&a.json)
+                ))),
+                _ => Ok(Step::Done),
             }
-        }
-        Err(ConnectorError::Retryable(format!(
-            "the access list of BigQuery dataset `{project}.{dataset}` changed during each of \
-             {ATTEMPTS} attempts (HTTP 412); try again later"
-        )))
+        };
+        retrying(once).await?.ok_or_else(|| {
+            ConnectorError::Retryable(format!(
+                "the access list of BigQuery dataset `{project}.{dataset}` changed during each of \
+                 {ATTEMPTS} attempts (HTTP 412); try again later"
+            ))
+        })
     }
+
+    /// `…/tables/{t}:getIamPolicy` or `:setIamPolicy`: the verb rides on the table's segment,
+    /// which is still pushed (so percent-encoded) as one segment.
+    fn table_url(&self, t: &TableRef<'_>, verb: &str) -> reqwest::Url {
+        let last = format!("{}:{verb}", t.table);
+        let segments = [
+            "bigquery", "v2", "projects", t.project, "datasets", t.dataset, "tables", &last,
+        ];
+        self.api.url(Service::Bigquery, &segments)
+    }
+
+    fn no_table(t: &TableRef<'_>, a: &api::Answer) -> ConnectorError {
+        ConnectorError::Permanent(format!(
+            "BigQuery has no table `{t}` (or the service account cannot see it): {}",
+            api::platform_message(&a.json)
+        ))
+    }
+
+    /// `tables.getIamPolicy` at version 3, so conditional bindings come back as they are
+    /// (at version 1 Google refuses or disguises them, and writing back would lose them).
+    async fn read_policy(&self, t: &TableRef<'_>) -> Result<Value, ConnectorError> {
+        let body = json!({ "options": { "requestedPolicyVersion": 3 } });
+        let a = self
+            .api
+            .call(
+                Service::Bigquery,
+                Method::POST,
+                self.table_url(t, "getIamPolicy"),
+                None,
+                Some(&body),
+            )
+            .await?;
+        if a.status == StatusCode::NOT_FOUND {
+            return Err(Self::no_table(t, &a));
+        }
+        Ok(a.json)
+    }
+
+    /// Read the policy, change it, `tables.setIamPolicy` with the etag read; again on a fresh
+    /// read when the etag went stale (IAM answers 409 ABORTED; 412 is taken the same way).
+    /// The whole policy goes back, so every other binding and field stays as read.
+    async fn modify_policy(
+        &self,
+        t: &TableRef<'_>,
+        change: impl Fn(&mut Value) -> bool,
+    ) -> Result<usize, ConnectorError> {
+        let once = || async {
+            let mut policy = self.read_policy(t).await?;
+            if !change(&mut policy) {
+                return Ok(Step::Done);
+            }
+            let body = json!({ "policy": policy });
+            let a = self
+                .api
+                .call_allowing(
+                    Service::Bigquery,
+                    Method::POST,
+                    self.table_url(t, "setIamPolicy"),
+                    None,
+                    Some(&body),
+                    Some(StatusCode::CONFLICT),
+                )
+                .await?;
+            match a.status {
+                StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED => Ok(Step::Conflict),
+                StatusCode::NOT_FOUND => Err(Self::no_table(t, &a)),
+                _ => Ok(Step::Done),
+            }
+        };
+        retrying(once).await?.ok_or_else(|| {
+            ConnectorError::Retryable(format!(
+                "the IAM policy of BigQuery table `{t}` changed during each of {ATTEMPTS} \
+                 attempts (HTTP 409); try again later"
+            ))
+        })
+    }
+
+    async fn check_table(&self, email: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        let t = table_in(unit)?;
+        let policy = self.read_policy(&t).await?;
+        Ok(Holding {
+            direct: iam::holds(&policy, t.role, email),
+            through: iam::through(&policy, t.role, email, &t.to_string()),
+        })
+    }
+
+    async fn add_table(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let t = table_in(unit)?;
+        let email = email.trim();
+        let attempts = self
+            .modify_policy(&t, |p| iam::add(p, t.role, email))
+            .await?;
+        Ok(format!(
+            "added {} to the {} binding of BigQuery table `{t}` (POST /bigquery/v2/projects/{}/\
+             datasets/{}/tables/{}:setIamPolicy{})",
+            iam::member_of(email),
+            t.role,
+            t.project,
+            t.dataset,
+            t.table,
+            retried(attempts)
+        ))
+    }
+
+    async fn remove_table(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        let t = table_in(unit)?;
+        let email = email.trim();
+        let attempts = self
+            .modify_policy(&t, |p| iam::remove(p, t.role, email))
+            .await?;
+        Ok(format!(
+            "removed {} from the {} binding of BigQuery table `{t}` (POST /bigquery/v2/projects/\
+             {}/datasets/{}/tables/{}:setIamPolicy{})",
+            iam::member_of(email),
+            t.role,
+            t.project,
+            t.dataset,
+            t.table,
+            retried(attempts)
+        ))
+    }
+}
+
+/// One read-modify-write: written, or refused because someone else wrote first.
+enum Step {
+    Done,
+    Conflict,
+}
+
+/// Runs `once` until it is not refused for a concurrent write, at most [`ATTEMPTS`] times:
+/// the attempt it succeeded on, or None when every attempt met a conflict.
+async fn retrying<F, Fut>(mut once: F) -> Result<Option<usize>, ConnectorError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Step, ConnectorError>>,
+{
+    for attempt in 1..=ATTEMPTS {
+        if let Step::Done = once().await? {
+            return Ok(Some(attempt));
+        }
+    }
+    Ok(None)
 }
 
 #[async_trait::async_trait]
@@ -226,6 +372,9 @@ impl Connector for Bigquery {
     /// entries with that role for a group (`groupByEmail`, which Gatehouse does not expand, so
     /// membership is not verified), the user's `domain`, or a `specialGroup`.
     async fn check(&self, email: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        if let Unit::TableRole { .. } = unit {
+            return self.check_table(email, unit).await;
+        }
         let (project, dataset, role) = dataset_in(unit)?;
         let (access, _) = self.read(project, dataset).await?;
         let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
@@ -259,6 +408,9 @@ impl Connector for Bigquery {
     /// Appends `{"role", "userByEmail"}` to the dataset's access list (`datasets.patch` with
     /// `If-Match`), keeping every other entry.
     async fn add(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        if let Unit::TableRole { .. } = unit {
+            return self.add_table(email, unit).await;
+        }
         let (project, dataset, role) = dataset_in(unit)?;
         let email = email.trim();
         let attempts = self
@@ -279,6 +431,9 @@ impl Connector for Bigquery {
 
     /// Drops exactly the user's entries with that role (`datasets.patch` with `If-Match`).
     async fn remove(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        if let Unit::TableRole { .. } = unit {
+            return self.remove_table(email, unit).await;
+        }
         let (project, dataset, role) = dataset_in(unit)?;
         let attempts = self
             .modify(project, dataset, |access| {
