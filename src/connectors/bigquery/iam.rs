@@ -143,16 +143,18 @@ pub(super) fn add(policy: &mut Value, role: &str, email: &str) -> bool {
     if !policy["bindings"].is_array() {
         policy["bindings"] = json!([]);
     }
-    let bindings = policy["bindings"].as_array_mut().expect("an array");
     let member = Value::String(member_of(email));
-    match bindings
+    let Some(bindings) = policy["bindings"].as_array_mut() else {
+        return false;
+    };
+    let binding = bindings
         .iter_mut()
-        .find(|b| b["role"].as_str() == Some(role) && !is_conditional(b))
-    {
-        Some(b) if b["members"].is_array() => {
-            b["members"].as_array_mut().expect("an array").push(member);
-        }
-        Some(b) => b["members"] = json!([member]),
+        .find(|b| b["role"].as_str() == Some(role) && !is_conditional(b));
+    match binding {
+        Some(b) => match b["members"].as_array_mut() {
+            Some(ms) => ms.push(member),
+            None => b["members"] = json!([member]),
+        },
         None => bindings.push(json!({ "role": role, "members": [member] })),
     }
     true
