@@ -2,7 +2,9 @@
 //! and the Directory: dataset access entries granted, checked and revoked idempotently with
 //! `If-Match`; concurrent changes never lost; Directory users listed across pages; an expired
 //! token exchanged again once; throttling, outages and unknown datasets classed right; and a
-//! whole request through Slack that leaves the entry in the dataset, then takes it away.
+//! whole request through Slack that leaves the entry in the dataset, then takes it away. The
+//! same for a role on one table: a member of its IAM policy's binding, written with the etag,
+//! again after a 409, keeping every other binding, conditional binding and field.
 
 use std::time::Duration;
 
@@ -426,6 +428,336 @@ reason_required = false
     assert_eq!(fake.calls("PATCH", "/datasets/sales", 200), 2);
 
     t.a_permanent_failure_reaches_the_reviewers(2, "bigquery-missing", "-gone")
+        .await;
+    t.stop().await;
+}
+
+// ---- Table IAM: a role on one table, a member of its policy's binding. ----
+
+const ORDERS: &str = "acme-data.sales.orders";
+const VIEWER: &str = "roles/bigquery.dataViewer";
+
+fn viewer(table: &str) -> Unit {
+    Unit::TableRole {
+        table: table.into(),
+        role: VIEWER.into(),
+    }
+}
+
+/// The orders table with a policy someone else already uses: Carol views it, an editor binding,
+/// a conditional viewer binding for Erin, and an audit config.
+async fn table_fake() -> BigqueryFake {
+    let fake = fake().await;
+    fake.add_table(ORDERS, table_bindings(), json!({ "auditConfigs": audit() }));
+    fake
+}
+
+fn conditional() -> Value {
+    json!({ "role": VIEWER, "members": ["user:erin@example.com"],
+        "condition": { "title": "until-june", "expression": "request.time < timestamp('2030-06-01T00:00:00Z')" } })
+}
+
+fn audit() -> Value {
+    json!([{ "service": "allServices", "auditLogConfigs": [{ "logType": "DATA_READ" }] }])
+}
+
+fn table_bindings() -> Vec<Value> {
+    vec![
+        json!({ "role": VIEWER, "members": ["user:carol@example.com"] }),
+        json!({ "role": "roles/bigquery.dataEditor", "members": ["group:etl@example.com"] }),
+        conditional(),
+    ]
+}
+
+async fn grant_table(c: &dyn Connector, who: &str) -> Result<String, ConnectorError> {
+    connectors::grant(c, who, &viewer(ORDERS)).await
+}
+
+async fn revoke_table(c: &dyn Connector, who: &str) -> Result<String, ConnectorError> {
+    connectors::revoke(c, who, &viewer(ORDERS)).await
+}
+
+const SET: &str = "/tables/orders:setIamPolicy";
+
+#[tokio::test]
+async fn bigquery_a_table_role_is_granted_once_and_revoked_keeping_everyone_else() {
+    let fake = table_fake().await;
+    let c = fake.connector();
+    let did = grant_table(&c, ALICE).await.unwrap();
+    assert!(
+        did.contains("added user:alice@example.com to the roles/bigquery.dataViewer binding")
+            && did.contains(
+                "POST /bigquery/v2/projects/acme-data/datasets/sales/tables/orders:setIamPolicy"
+            ),
+        "{did}"
+    );
+    assert!(fake.table_holds(ORDERS, ALICE, VIEWER));
+    assert_eq!(grant_table(&c, ALICE).await.unwrap(), "already held");
+    assert_eq!(fake.calls("POST", SET, 200), 1, "{:?}", fake.log());
+    let p = fake.policy(ORDERS);
+    assert_eq!(
+        p["bindings"][0]["members"],
+        json!(["user:carol@example.com", "user:alice@example.com"]),
+        "Alice joins Carol's unconditional binding"
+    );
+    assert_eq!(p["bindings"][1], table_bindings()[1]);
+    assert_eq!(
+        p["bindings"][2],
+        conditional(),
+        "the conditional binding is not touched"
+    );
+    assert_eq!(
+        (p["auditConfigs"].clone(), p["version"].clone()),
+        (audit(), json!(3))
+    );
+
+    let did = revoke_table(&c, ALICE).await.unwrap();
+    assert!(did.contains("removed user:alice@example.com"), "{did}");
+    let mut want = fake.policy(ORDERS);
+    want["bindings"] = json!(table_bindings());
+    want["auditConfigs"] = audit();
+    assert_eq!(fake.policy(ORDERS), want, "back to the policy as it was");
+    assert_eq!(revoke_table(&c, ALICE).await.unwrap(), "already absent");
+    assert_eq!(fake.table_updates(ORDERS), 2);
+
+    // Erin's conditional access is not Gatehouse's: a revoke leaves it, a grant adds her
+    // unconditionally beside it, and the revoke takes only that one away.
+    assert_eq!(
+        revoke_table(&c, "erin@example.com").await.unwrap(),
+        "already absent"
+    );
+    grant_table(&c, "erin@example.com").await.unwrap();
+    assert!(fake.table_holds(ORDERS, "erin@example.com", VIEWER));
+    revoke_table(&c, "erin@example.com").await.unwrap();
+    assert_eq!(fake.policy(ORDERS)["bindings"], json!(table_bindings()));
+}
+
+#[tokio::test]
+async fn bigquery_a_binding_is_made_for_a_new_role_and_dropped_when_emptied() {
+    let fake = table_fake().await;
+    let c = fake.connector();
+    let owner = Unit::TableRole {
+        table: ORDERS.into(),
+        role: "roles/bigquery.dataOwner".into(),
+    };
+    connectors::grant(&c, ALICE, &owner).await.unwrap();
+    let bindings = fake.policy(ORDERS)["bindings"].clone();
+    assert_eq!(
+        bindings[3],
+        json!({ "role": "roles/bigquery.dataOwner", "members": ["user:alice@example.com"] })
+    );
+    connectors::revoke(&c, ALICE, &owner).await.unwrap();
+    assert_eq!(fake.policy(ORDERS)["bindings"], json!(table_bindings()));
+    // A table whose policy has no bindings at all.
+    fake.add_table("acme-data.sales.empty", vec![], json!({}));
+    connectors::grant(&c, ALICE, &viewer("acme-data.sales.empty"))
+        .await
+        .unwrap();
+    assert!(fake.table_holds("acme-data.sales.empty", ALICE, VIEWER));
+}
+
+#[tokio::test]
+async fn bigquery_table_check_is_direct_only_for_the_unconditional_binding() {
+    let fake = table_fake().await;
+    let c = fake.connector();
+    let h = c.check("carol@example.com", &viewer(ORDERS)).await.unwrap();
+    assert!(h.direct && h.through.is_empty(), "{h:?}");
+    let h = c.check("Carol@Example.com", &viewer(ORDERS)).await.unwrap();
+    assert!(h.direct, "emails in any case: {h:?}");
+    let h = c.check("erin@example.com", &viewer(ORDERS)).await.unwrap();
+    assert!(!h.direct, "{h:?}");
+    assert!(
+        h.through.len() == 1 && h.through[0].contains("until-june"),
+        "{h:?}"
+    );
+    let h = c.check(ALICE, &viewer(ORDERS)).await.unwrap();
+    assert!(!h.held(), "{h:?}");
+    // Read at version 3: the fake refuses a conditional policy asked for at a lower one.
+    let log = fake.log();
+    assert!(log.iter().all(|c| c.status != 400), "{log:?}");
+}
+
+#[tokio::test]
+async fn bigquery_a_policy_change_between_read_and_write_is_kept_and_the_grant_made_again() {
+    let fake = table_fake().await;
+    let c = fake.connector();
+    fake.state().concurrent_policy_next = Some((VIEWER.into(), "user:dan@example.com".into()));
+    let did = grant_table(&c, ALICE).await.unwrap();
+    assert!(
+        did.contains("made again after 1 concurrent change"),
+        "{did}"
+    );
+    assert_eq!(fake.calls("POST", SET, 409), 1, "{:?}", fake.log());
+    assert_eq!(fake.calls("POST", SET, 200), 1);
+    assert!(fake.table_holds(ORDERS, "dan@example.com", VIEWER));
+    assert!(fake.table_holds(ORDERS, ALICE, VIEWER));
+
+    // A revoke racing with someone else's change drops only Alice.
+    fake.state().concurrent_policy_next = Some((VIEWER.into(), "user:fay@example.com".into()));
+    revoke_table(&c, ALICE).await.unwrap();
+    assert!(!fake.table_holds(ORDERS, ALICE, VIEWER));
+    for kept in ["dan@example.com", "fay@example.com", "carol@example.com"] {
+        assert!(fake.table_holds(ORDERS, kept, VIEWER), "{kept}");
+    }
+    assert_eq!(fake.policy(ORDERS)["auditConfigs"], audit());
+}
+
+#[tokio::test]
+async fn bigquery_two_grants_racing_on_one_table_both_survive() {
+    let fake = table_fake().await;
+    let c = fake.connector();
+    c.ping().await.unwrap();
+    let (a, b) = tokio::join!(grant_table(&c, ALICE), grant_table(&c, BOB));
+    a.unwrap();
+    b.unwrap();
+    assert!(fake.table_holds(ORDERS, ALICE, VIEWER) && fake.table_holds(ORDERS, BOB, VIEWER));
+    assert!(fake.table_holds(ORDERS, "carol@example.com", VIEWER));
+    assert_eq!(fake.table_updates(ORDERS), 2);
+}
+
+#[tokio::test]
+async fn bigquery_table_errors_are_classed_in_googles_words() {
+    let fake = table_fake().await;
+    let c = fake.connector();
+    let err = connectors::grant(&c, ALICE, &viewer("acme-data.sales.nope"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(
+            "BigQuery has no table `acme-data.sales.nope` (or the service account cannot see it): Not found: Table acme-data:sales.nope (notFound)".into()
+        )
+    );
+    for bad in ["sales.orders", "a.b.c.d", "acme-data..orders"] {
+        let err = connectors::grant(&c, ALICE, &viewer(bad))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ConnectorError::Permanent(m) if m.contains("`project.dataset.table`")),
+            "{bad}: {err:?}"
+        );
+    }
+    // A hostile table id stays one encoded path segment: the fake sees it whole.
+    let hostile = "ord/ers?x=1#y";
+    fake.add_table(&format!("acme-data.sales.{hostile}"), vec![], json!({}));
+    connectors::grant(&c, ALICE, &viewer(&format!("acme-data.sales.{hostile}")))
+        .await
+        .unwrap();
+    assert!(fake.table_holds(&format!("acme-data.sales.{hostile}"), ALICE, VIEWER));
+    let sent = fake.log();
+    assert!(
+        sent.iter().any(
+            |c| c.path.ends_with("/tables/ord%2Fers%3Fx=1%23y:setIamPolicy") && c.query.is_empty()
+        ),
+        "{sent:?}"
+    );
+
+    // 429 with Retry-After; 503 retryable; neither changes the policy.
+    c.ping().await.unwrap();
+    {
+        let mut s = fake.state();
+        s.throttle_next = 1;
+        s.retry_after = Some(7);
+    }
+    match grant_table(&c, ALICE).await.unwrap_err() {
+        ConnectorError::Throttled {
+            retry_after,
+            message,
+        } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    fake.state().unavailable_next = 1;
+    let err = grant_table(&c, ALICE).await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503")),
+        "{err:?}"
+    );
+    assert!(!fake.table_holds(ORDERS, ALICE, VIEWER));
+
+    // An expired token: one new exchange, and the grant goes through.
+    let exchanges = fake.state().exchanges.len();
+    fake.expire_tokens();
+    grant_table(&c, ALICE).await.unwrap();
+    assert!(fake.table_holds(ORDERS, ALICE, VIEWER));
+    assert_eq!(fake.state().exchanges.len(), exchanges + 1);
+}
+
+#[tokio::test]
+async fn bigquery_a_service_account_without_set_iam_policy_fails_permanently() {
+    let fake = table_fake().await;
+    let c = fake.connector();
+    fake.state().deny_set_policy = true;
+    let err = grant_table(&c, ALICE).await.unwrap_err();
+    let ConnectorError::Permanent(m) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        m.contains("HTTP 403") && m.contains("bigquery.tables.setIamPolicy"),
+        "{m}"
+    );
+    assert_eq!(fake.table_updates(ORDERS), 0);
+}
+
+#[tokio::test]
+async fn a_request_for_a_bigquery_table_goes_through_slack_to_the_policy_and_back() {
+    let fake = table_fake().await;
+    fake.add_user(ALICE, "Alice Martin");
+    fake.add_user("dave.kim@corp.example", "Dave Kim");
+    let catalog = format!(
+        r#"admins = ["UADA"]
+
+[connectors.bigquery]
+kind = "bigquery"
+key = {{ file = "{}" }}
+directory_admin = "{ADMIN}"
+api_url = "{}"
+directory_url = "{}"
+link = "email"
+
+[[resources]]
+id = "bq-orders"
+name = "Orders table"
+connector = "bigquery"
+grant = {{ table = "{ORDERS}", role = "{VIEWER}" }}
+reviewers = ["UBOB"]
+reason_required = false
+
+[[resources]]
+id = "bq-orders-missing"
+name = "Missing"
+connector = "bigquery"
+grant = {{ table = "{ORDERS}_gone", role = "{VIEWER}" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#,
+        fake.key_file(),
+        fake.url,
+        fake.url
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+
+    // The Directory lists Alice's Slack email; Dave's is not his, so Bob picks him.
+    t.alice_linked_and_dave_picked("bq-orders", "dave.kim@corp.example", &[], |who| {
+        let email = if who == "alice" {
+            ALICE
+        } else {
+            "dave.kim@corp.example"
+        };
+        fake.table_holds(ORDERS, email, VIEWER)
+    })
+    .await;
+    assert_eq!(
+        fake.policy(ORDERS)["bindings"],
+        json!(table_bindings()),
+        "the table's own bindings stay"
+    );
+    assert_eq!(fake.calls("POST", SET, 200), 4);
+
+    t.a_permanent_failure_reaches_the_reviewers(3, "bq-orders-missing", "orders_gone")
         .await;
     t.stop().await;
 }

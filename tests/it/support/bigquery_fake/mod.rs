@@ -4,12 +4,17 @@
 //! an hour after `iat`, and `sub` only for the delegated Directory scope) and issues expiring
 //! tokens; each API checks the bearer token and its scope. Datasets hold an `access` list and an
 //! `etag` that changes on every update; PATCH needs `If-Match` with the current etag (412
-//! otherwise) and replaces the whole list. Directory users are paged with `pageToken`. Knobs:
-//! expire every token, add someone else's entry just before the next PATCH (→ 412), answer the
-//! next calls 429 (or 403 `rateLimitExceeded`) or 503; every call is logged.
+//! otherwise) and replaces the whole list. Tables hold an IAM policy (`tables/{t}:getIamPolicy`,
+//! `:setIamPolicy`) whose etag changes on every write; a stale etag is refused 409 ABORTED.
+//! Directory users are paged with `pageToken`. Knobs: expire every token, add someone else's
+//! entry just before the next PATCH (→ 412) or someone else's member just before the next
+//! setIamPolicy (→ 409), answer the next calls 429 (or 403 `rateLimitExceeded`) or 503; every
+//! call is logged.
 //!
-//! Chosen here where Google documents nothing: a PATCH without `If-Match` is refused 412 too
-//! (so the connector is seen to send it); the 5-updates-per-10-s quota is not enforced.
+//! Chosen here where Google documents nothing: a PATCH without `If-Match` is refused 412 too,
+//! and a setIamPolicy without an etag 400 (so the connector is seen to send them); a policy
+//! with a conditional binding read below version 3 is refused 400; the 5-updates-per-10-s
+//! quota is not enforced.
 
 mod routes;
 
@@ -48,6 +53,14 @@ pub struct Dataset {
     pub updates: usize,
 }
 
+/// A table's IAM policy as Google answers it (`version`, `etag`, `bindings`, and whatever else
+/// was set, such as `auditConfigs`).
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub policy: Value,
+    pub updates: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct DirectoryUser {
     pub email: String,
@@ -64,6 +77,8 @@ struct Issued {
 pub struct FakeState {
     /// By `project.dataset`.
     pub datasets: BTreeMap<String, Dataset>,
+    /// By `project.dataset.table`.
+    pub tables: BTreeMap<String, Table>,
     pub users: Vec<DirectoryUser>,
     tokens: BTreeMap<String, Issued>,
     decoding: DecodingKey,
@@ -73,6 +88,11 @@ pub struct FakeState {
     pub exchanges: Vec<Option<String>>,
     /// An entry someone else adds just before the next PATCH is compared with its etag.
     pub concurrent_next: Option<Value>,
+    /// A binding `(role, member)` someone else adds just before the next setIamPolicy is
+    /// compared with its etag.
+    pub concurrent_policy_next: Option<(String, String)>,
+    /// setIamPolicy answers 403, as for a service account without the permission.
+    pub deny_set_policy: bool,
     pub throttle_next: usize,
     /// 429 by default; 403 answers with reason `rateLimitExceeded`.
     pub throttle_status: u16,
@@ -117,6 +137,7 @@ pub(super) fn error(status: StatusCode, reason: &str, message: &str) -> Response
         "errors": [{ "message": message, "domain": "global", "reason": reason }],
         "status": match status.as_u16() {
             401 => "UNAUTHENTICATED", 403 => "PERMISSION_DENIED", 404 => "NOT_FOUND",
+            409 => "ABORTED",
             412 => "FAILED_PRECONDITION", 429 => "RESOURCE_EXHAUSTED", 503 => "UNAVAILABLE",
             _ => "INVALID_ARGUMENT" } } });
     (status, axum::Json(body)).into_response()
@@ -205,7 +226,10 @@ impl BigqueryFake {
             token_url: format!("{url}/token"),
             next_etag: 0,
             exchanges: Vec::new(),
+            tables: BTreeMap::new(),
             concurrent_next: None,
+            concurrent_policy_next: None,
+            deny_set_policy: false,
             throttle_next: 0,
             throttle_status: 429,
             retry_after: None,
@@ -275,6 +299,46 @@ impl BigqueryFake {
                 updates: 0,
             },
         );
+    }
+
+    /// A table (`project.dataset.table`) whose IAM policy has these bindings; `extra` fields
+    /// (such as `auditConfigs`) are merged into the policy.
+    pub fn add_table(&self, name: &str, bindings: Vec<Value>, extra: Value) {
+        let mut s = self.state();
+        let etag = s.new_etag();
+        let version = if bindings.iter().any(|b| b.get("condition").is_some()) {
+            3
+        } else {
+            1
+        };
+        let mut policy = json!({ "version": version, "etag": etag, "bindings": bindings });
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            policy[k] = v.clone();
+        }
+        s.tables
+            .insert(name.to_owned(), Table { policy, updates: 0 });
+    }
+
+    pub fn policy(&self, table: &str) -> Value {
+        self.state().tables[table].policy.clone()
+    }
+
+    pub fn table_updates(&self, table: &str) -> usize {
+        self.state().tables[table].updates
+    }
+
+    /// Whether an unconditional binding of `role` lists `user:<email>`.
+    pub fn table_holds(&self, table: &str, email: &str, role: &str) -> bool {
+        let member = json!(format!("user:{email}"));
+        self.policy(table)["bindings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|b| {
+                b["role"] == role
+                    && b.get("condition").is_none()
+                    && b["members"].as_array().is_some_and(|m| m.contains(&member))
+            })
     }
 
     pub fn add_user(&self, email: &str, full_name: &str) {

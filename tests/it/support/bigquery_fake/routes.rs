@@ -216,9 +216,132 @@ impl FakeState {
                 d.updates += 1;
                 axum::Json(self.dataset_json(&name).unwrap()).into_response()
             }
+            (
+                "POST",
+                [
+                    "bigquery",
+                    "v2",
+                    "projects",
+                    project,
+                    "datasets",
+                    dataset,
+                    "tables",
+                    last,
+                ],
+            ) => {
+                // `{table}:{verb}` is one path segment; the verb follows the last colon.
+                let Some((table, verb)) = last.rsplit_once(':') else {
+                    return error(StatusCode::NOT_FOUND, "notFound", "Not found");
+                };
+                let name = format!("{project}.{dataset}.{table}");
+                if !self.tables.contains_key(&name) {
+                    return error(
+                        StatusCode::NOT_FOUND,
+                        "notFound",
+                        &format!("Not found: Table {project}:{dataset}.{table}"),
+                    );
+                }
+                let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+                match verb {
+                    "getIamPolicy" => self.get_policy(&name, &parsed),
+                    "setIamPolicy" => self.set_policy(&name, &parsed),
+                    _ => error(StatusCode::NOT_FOUND, "notFound", "Not found"),
+                }
+            }
             ("GET", ["admin", "directory", "v1", "users"]) => self.users_page(&pairs(query)),
             _ => error(StatusCode::NOT_FOUND, "notFound", "Not found"),
         }
+    }
+
+    /// `tables.getIamPolicy`: the policy; a conditional binding needs version 3 asked for.
+    fn get_policy(&self, name: &str, body: &Value) -> Response {
+        let policy = &self.tables[name].policy;
+        let asked = body["options"]["requestedPolicyVersion"]
+            .as_u64()
+            .unwrap_or(0);
+        if asked < 3 && has_condition(policy) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "The policy contains conditional role bindings; request policy version 3.",
+            );
+        }
+        axum::Json(policy.clone()).into_response()
+    }
+
+    /// `tables.setIamPolicy`: the whole policy replaced when its etag is the current one.
+    fn set_policy(&mut self, name: &str, body: &Value) -> Response {
+        if self.deny_set_policy {
+            return error(
+                StatusCode::FORBIDDEN,
+                "accessDenied",
+                &format!(
+                    "Access Denied: Table {name}: Permission bigquery.tables.setIamPolicy denied on table {name} (or it may not exist)."
+                ),
+            );
+        }
+        if let Some((role, member)) = self.concurrent_policy_next.take() {
+            let etag = self.new_etag();
+            let t = self.tables.get_mut(name).unwrap();
+            if !t.policy["bindings"].is_array() {
+                t.policy["bindings"] = json!([]);
+            }
+            let bindings = t.policy["bindings"].as_array_mut().unwrap();
+            match bindings
+                .iter_mut()
+                .find(|b| b["role"] == role.as_str() && b.get("condition").is_none())
+            {
+                Some(b) => b["members"].as_array_mut().unwrap().push(json!(member)),
+                None => bindings.push(json!({ "role": role, "members": [member] })),
+            }
+            t.policy["etag"] = json!(etag);
+            t.updates += 1;
+        }
+        let Some(policy) = body["policy"].as_object() else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "Invalid policy: no policy",
+            );
+        };
+        let Some(etag) = policy.get("etag").and_then(Value::as_str) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "Invalid policy: no etag",
+            );
+        };
+        if etag != self.tables[name].policy["etag"] {
+            return error(
+                StatusCode::CONFLICT,
+                "aborted",
+                "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.",
+            );
+        }
+        let policy = Value::Object(policy.clone());
+        for b in policy["bindings"].as_array().into_iter().flatten() {
+            let members = b["members"].as_array().map_or(0, Vec::len);
+            if b["role"].as_str().is_none() || members == 0 {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    &format!("Invalid binding: {b}"),
+                );
+            }
+        }
+        if has_condition(&policy) && policy["version"] != 3 {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "A policy with conditional role bindings must be version 3.",
+            );
+        }
+        let etag = self.new_etag();
+        let t = self.tables.get_mut(name).unwrap();
+        t.policy = policy;
+        t.policy["etag"] = json!(etag);
+        t.updates += 1;
+        axum::Json(t.policy.clone()).into_response()
     }
 
     /// `users.list`: `customer=my_customer`, `maxResults` (1–500, default 100), `pageToken`.
@@ -255,6 +378,14 @@ impl FakeState {
         }
         axum::Json(page).into_response()
     }
+}
+
+fn has_condition(policy: &Value) -> bool {
+    policy["bindings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|b| b.get("condition").is_some())
 }
 
 fn not_found(project: &str, dataset: &str) -> Response {
