@@ -2,13 +2,15 @@
 //! token endpoint: group membership granted, checked and revoked idempotently; every page of
 //! users, groups and service principals listed; the PAT and the OAuth path; an expired token
 //! renewed once; throttling, outages, unknown groups and odd names classed right; bad sign-in
-//! settings refused; and a whole request through Slack, to the workspace and back.
+//! settings refused; and a whole request through Slack, to the workspace and back. Unity
+//! Catalog table reads too: usage and SELECT granted only where missing, with a receipt that
+//! revocation follows, inherited access reported and left alone, odd names and failures.
 
 use std::time::Duration;
 
 use gatehouse::config::{DatabricksSettings, Secret, SecretRef};
 use gatehouse::connectors::databricks::Databricks;
-use gatehouse::connectors::{self, Connector, ConnectorError};
+use gatehouse::connectors::{self, Connector, ConnectorError, Undo};
 use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
@@ -439,6 +441,412 @@ reason_required = false
     assert_eq!(w.fake.state().tokens_issued, 1);
 
     t.a_permanent_failure_reaches_the_reviewers(3, "databricks-missing", "no-such-group")
+        .await;
+    t.stop().await;
+}
+
+const ALICE: &str = "alice@example.com";
+const ORDERS: &str = "main.sales.orders";
+const RETURNS: &str = "main.sales.returns";
+
+fn table(name: &str) -> Unit {
+    Unit::Table { table: name.into() }
+}
+
+/// The workspace with the UC tables main.sales.orders and main.sales.returns.
+async fn uc_fake() -> Workspace {
+    let w = workspace_fake().await;
+    w.fake.add_table(ORDERS);
+    w.fake.add_table(RETURNS);
+    w
+}
+
+/// (type, full name, privilege) triples a receipt lists.
+fn receipt_lists(receipt: &str) -> Vec<(String, String, String)> {
+    let v: serde_json::Value = serde_json::from_str(receipt).unwrap();
+    v["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let f = |k: &str| p[k].as_str().unwrap().to_owned();
+            (f("securable_type"), f("full_name"), f("privilege"))
+        })
+        .collect()
+}
+
+fn triple(t: &str, n: &str, p: &str) -> (String, String, String) {
+    (t.into(), n.into(), p.into())
+}
+
+fn read_of(table: &str) -> Vec<(String, String, String)> {
+    let parts: Vec<&str> = table.split('.').collect();
+    vec![
+        triple("catalog", parts[0], "USE_CATALOG"),
+        triple(
+            "schema",
+            &format!("{}.{}", parts[0], parts[1]),
+            "USE_SCHEMA",
+        ),
+        triple("table", table, "SELECT"),
+    ]
+}
+
+fn uc_patches(w: &Workspace) -> usize {
+    w.fake
+        .log()
+        .iter()
+        .filter(|c| c.method == "PATCH" && c.path.starts_with("/api/2.1/unity-catalog/"))
+        .count()
+}
+
+async fn revoke_with(
+    c: &dyn Connector,
+    who: &str,
+    name: &str,
+    receipt: Option<&str>,
+    keep: &[Unit],
+) -> Result<String, ConnectorError> {
+    connectors::revoke_leaving(c, who, &table(name), Undo { receipt, keep }).await
+}
+
+#[tokio::test]
+async fn databricks_table_read_is_granted_as_usage_and_select_once() {
+    let w = uc_fake().await;
+    let c = w.fake.connector();
+    let added = connectors::grant_recorded(&c, &w.alice, &table(ORDERS))
+        .await
+        .unwrap();
+    assert!(
+        added.did.contains(ALICE)
+            && added.did.contains("USE_CATALOG on catalog `main`")
+            && added.did.contains("SELECT on table `main.sales.orders`"),
+        "{}",
+        added.did
+    );
+    assert_eq!(
+        receipt_lists(added.receipt.as_deref().unwrap()),
+        read_of(ORDERS)
+    );
+    let mut held = w.fake.uc_privileges_of(ALICE);
+    held.sort();
+    let mut want = read_of(ORDERS);
+    want.sort();
+    assert_eq!(held, want, "the workspace holds all three");
+    let again = connectors::grant_recorded(&c, &w.alice, &table(ORDERS))
+        .await
+        .unwrap();
+    assert_eq!((again.did.as_str(), again.receipt), ("already held", None));
+    assert_eq!(uc_patches(&w), 3, "{:?}", w.fake.log());
+    assert!(c.check(&w.alice, &table(ORDERS)).await.unwrap().direct);
+    assert!(!c.check(&w.bob, &table(ORDERS)).await.unwrap().held());
+}
+
+#[tokio::test]
+async fn databricks_usage_held_before_the_grant_is_not_in_its_receipt_and_stays() {
+    let w = uc_fake().await;
+    w.fake.grant_uc("catalog", "main", ALICE, "USE_CATALOG");
+    let c = w.fake.connector();
+    let added = connectors::grant_recorded(&c, &w.alice, &table(ORDERS))
+        .await
+        .unwrap();
+    let receipt = added.receipt.unwrap();
+    assert_eq!(receipt_lists(&receipt), read_of(ORDERS)[1..].to_vec());
+    assert!(!added.did.contains("USE_CATALOG"), "{}", added.did);
+    let did = revoke_with(&c, &w.alice, ORDERS, Some(&receipt), &[])
+        .await
+        .unwrap();
+    assert!(
+        did.contains("USE_SCHEMA") && did.contains("SELECT") && !did.contains("USE_CATALOG"),
+        "{did}"
+    );
+    assert_eq!(
+        w.fake.uc_privileges_of(ALICE),
+        [triple("catalog", "main", "USE_CATALOG")],
+        "Alice keeps the USE_CATALOG she had"
+    );
+}
+
+#[tokio::test]
+async fn databricks_revoking_one_table_leaves_what_another_live_grant_needs() {
+    let w = uc_fake().await;
+    let c = w.fake.connector();
+    let orders = connectors::grant_recorded(&c, &w.alice, &table(ORDERS))
+        .await
+        .unwrap()
+        .receipt
+        .unwrap();
+    let returns = connectors::grant_recorded(&c, &w.alice, &table(RETURNS))
+        .await
+        .unwrap()
+        .receipt
+        .unwrap();
+    assert_eq!(receipt_lists(&orders).len(), 3);
+    assert_eq!(
+        receipt_lists(&returns),
+        [triple("table", RETURNS, "SELECT")],
+        "usage was held already"
+    );
+    let did = revoke_with(&c, &w.alice, ORDERS, Some(&orders), &[table(RETURNS)])
+        .await
+        .unwrap();
+    assert!(did.contains("SELECT on table `main.sales.orders`"), "{did}");
+    let mut held = w.fake.uc_privileges_of(ALICE);
+    held.sort();
+    let mut want = read_of(RETURNS);
+    want.sort();
+    assert_eq!(held, want, "usage and the other SELECT stay");
+    assert!(c.check(&w.alice, &table(RETURNS)).await.unwrap().direct);
+}
+
+#[tokio::test]
+async fn databricks_revoke_without_a_receipt_removes_only_select() {
+    let w = uc_fake().await;
+    for (t, n, p) in read_of(ORDERS) {
+        w.fake.grant_uc(&t, &n, ALICE, &p);
+    }
+    let c = w.fake.connector();
+    let did = connectors::revoke(&c, &w.alice, &table(ORDERS))
+        .await
+        .unwrap();
+    assert!(
+        did.contains("SELECT on table") && !did.contains("USE_"),
+        "{did}"
+    );
+    assert_eq!(
+        w.fake.uc_privileges_of(ALICE),
+        read_of(ORDERS)[..2].to_vec()
+    );
+}
+
+#[tokio::test]
+async fn databricks_revoking_missing_table_access_is_already_absent() {
+    let w = uc_fake().await;
+    let c = w.fake.connector();
+    assert_eq!(
+        connectors::revoke(&c, &w.alice, &table(ORDERS))
+            .await
+            .unwrap(),
+        "already absent"
+    );
+    // A receipt whose privileges someone already took away by hand.
+    let receipt = r#"{"added":[{"securable_type":"table","full_name":"main.sales.orders","privilege":"SELECT"}]}"#;
+    assert_eq!(
+        revoke_with(&c, &w.alice, ORDERS, Some(receipt), &[])
+            .await
+            .unwrap(),
+        "already absent"
+    );
+    assert_eq!(uc_patches(&w), 0, "{:?}", w.fake.log());
+}
+
+#[tokio::test]
+async fn databricks_table_check_reports_inherited_reads_and_leaves_them() {
+    let w = uc_fake().await;
+    // Alice reads through her group; Bob through SELECT on the whole schema.
+    w.fake.add_member(&w.finance, &w.alice);
+    w.fake
+        .grant_uc("table", ORDERS, "finance-analysts", "SELECT");
+    w.fake.grant_uc("catalog", "main", ALICE, "USE_CATALOG");
+    w.fake.grant_uc("schema", "main.sales", "bob", "SELECT");
+    // One assignment a page: Alice's own, then her group's.
+    w.fake.state().uc_page_size = Some(1);
+    let c = w.fake.connector();
+    let alice = c.check(&w.alice, &table(ORDERS)).await.unwrap();
+    assert!(
+        !alice.direct && alice.through == ["SELECT through group `finance-analysts`"],
+        "{alice:?}"
+    );
+    assert!(
+        w.fake
+            .log()
+            .iter()
+            .any(|c| c.path.contains("/effective-permissions/") && c.query.contains("page_token=")),
+        "the second page is read: {:?}",
+        w.fake.log()
+    );
+    let bob = c.check(&w.bob, &table(ORDERS)).await.unwrap();
+    assert!(
+        !bob.direct && bob.through == ["SELECT inherited from schema main.sales"],
+        "{bob:?}"
+    );
+    for who in [&w.alice, &w.bob] {
+        assert_eq!(
+            connectors::revoke(&c, who, &table(ORDERS)).await.unwrap(),
+            "already absent"
+        );
+    }
+    assert!(
+        w.fake
+            .uc_holds("table", ORDERS, "finance-analysts", "SELECT")
+    );
+    assert!(w.fake.uc_holds("schema", "main.sales", "bob", "SELECT"));
+    assert_eq!(uc_patches(&w), 0);
+}
+
+#[tokio::test]
+async fn databricks_unknown_or_misnamed_tables_fail_permanently_in_databricks_words() {
+    let w = uc_fake().await;
+    let c = w.fake.connector();
+    let err = connectors::grant(&c, &w.alice, &table("main.sales.nope"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m)
+            if m.contains("HTTP 404: RESOURCE_DOES_NOT_EXIST: Table 'main.sales.nope' does not exist.")),
+        "{err:?}"
+    );
+    let err = connectors::grant(&c, &w.alice, &table("sales.orders"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m)
+            if m.contains(r#"grant = { table = "main.sales.orders" }"#) && m.contains("`sales.orders`")),
+        "{err:?}"
+    );
+    // An identity that is no user or service principal.
+    let err = connectors::grant(&c, "999999", &table(ORDERS))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains("id 999999")),
+        "{err:?}"
+    );
+    assert_eq!(uc_patches(&w), 0);
+    assert!(w.fake.state().uc_grants.is_empty());
+}
+
+#[tokio::test]
+async fn databricks_service_principals_are_granted_by_application_id() {
+    let w = uc_fake().await;
+    let robot = w.fake.add_service_principal("etl robot");
+    let c = w.fake.connector();
+    connectors::grant(&c, &robot, &table(ORDERS)).await.unwrap();
+    let app = format!("app-{robot}");
+    assert!(w.fake.uc_holds("table", ORDERS, &app, "SELECT"));
+}
+
+#[tokio::test]
+async fn databricks_hostile_table_names_reach_the_workspace_as_one_segment() {
+    let w = uc_fake().await;
+    let odd = "main.sales.q3 r/x?y=%41+#z";
+    w.fake.add_table(odd);
+    let c = w.fake.connector();
+    let receipt = connectors::grant_recorded(&c, &w.alice, &table(odd))
+        .await
+        .unwrap()
+        .receipt
+        .unwrap();
+    assert!(w.fake.uc_holds("table", odd, ALICE, "SELECT"));
+    assert!(!w.fake.uc_holds("table", ORDERS, ALICE, "SELECT"));
+    let patched: Vec<String> = w
+        .fake
+        .log()
+        .iter()
+        .filter(|c| c.method == "PATCH")
+        .map(|c| c.path.clone())
+        .collect();
+    assert!(
+        patched.contains(
+            &"/api/2.1/unity-catalog/permissions/table/main.sales.q3%20r%2Fx%3Fy=%2541+%23z"
+                .to_owned()
+        ),
+        "{patched:?}"
+    );
+    revoke_with(&c, &w.alice, odd, Some(&receipt), &[])
+        .await
+        .unwrap();
+    assert!(w.fake.uc_privileges_of(ALICE).is_empty());
+}
+
+#[tokio::test]
+async fn databricks_table_grant_renews_an_expired_token_once() {
+    let w = uc_fake().await;
+    let c = w.fake.connector();
+    c.ping().await.unwrap();
+    w.fake.expire_tokens();
+    connectors::grant(&c, &w.alice, &table(ORDERS))
+        .await
+        .unwrap();
+    assert!(w.fake.uc_holds("table", ORDERS, ALICE, "SELECT"));
+    assert_eq!(w.fake.state().tokens_issued, 2, "{:?}", w.fake.log());
+    assert_eq!(w.fake.log().iter().filter(|c| c.status == 401).count(), 1);
+}
+
+#[tokio::test]
+async fn databricks_throttled_table_grant_says_when_to_come_back() {
+    let w = uc_fake().await;
+    let c = w.fake.connector();
+    c.ping().await.unwrap();
+    {
+        let mut s = w.fake.state();
+        s.throttle_next = 1;
+        s.retry_after = Some(11);
+    }
+    match connectors::grant(&c, &w.alice, &table(ORDERS)).await {
+        Err(ConnectorError::Throttled { retry_after, .. }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(11)))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(w.fake.state().uc_grants.is_empty());
+    connectors::grant(&c, &w.alice, &table(ORDERS))
+        .await
+        .unwrap();
+    assert!(w.fake.uc_holds("table", ORDERS, ALICE, "SELECT"));
+}
+
+#[tokio::test]
+async fn a_request_for_a_databricks_table_goes_through_slack_to_unity_catalog_and_back() {
+    let w = uc_fake().await;
+    const DAVE: &str = "dave.kim@corp.example";
+    let dave = w.fake.add_user(DAVE, Some("Dave Kim"));
+    let catalog = format!(
+        r#"admins = ["UADA"]
+
+[connectors.databricks]
+kind = "databricks"
+host = "{}"
+client_id = "{CLIENT_ID}"
+client_secret = {{ file = "{}" }}
+
+[[resources]]
+id = "dbx-orders"
+name = "Orders table in Databricks"
+connector = "databricks"
+grant = {{ table = "{ORDERS}" }}
+reviewers = ["UBOB"]
+reason_required = false
+
+[[resources]]
+id = "dbx-missing-table"
+name = "Missing table"
+connector = "databricks"
+grant = {{ table = "main.sales.gone" }}
+reviewers = ["UBOB"]
+reason_required = false
+"#,
+        w.fake.url,
+        w.fake.secret_file("client-secret")
+    );
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+
+    t.alice_linked_and_dave_picked("dbx-orders", &dave, &[&w.finance], |who| {
+        let name = if who == "alice" { ALICE } else { DAVE };
+        w.fake.uc_holds("table", ORDERS, name, "SELECT")
+    })
+    .await;
+    // Both grants added all three privileges, so their expiry took all three away.
+    assert!(
+        w.fake.state().uc_grants.is_empty(),
+        "{:?}",
+        w.fake.state().uc_grants
+    );
+    assert_eq!(uc_patches(&w), 12, "{:?}", w.fake.log());
+
+    t.a_permanent_failure_reaches_the_reviewers(3, "dbx-missing-table", "does not exist")
         .await;
     t.stop().await;
 }

@@ -18,6 +18,8 @@ use crate::config::Secret;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const PLATFORM: &str = "Databricks";
 const SCIM: [&str; 5] = ["api", "2.0", "preview", "scim", "v2"];
+const UNITY_CATALOG: [&str; 3] = ["api", "2.1", "unity-catalog"];
+const SCIM_JSON: &str = "application/scim+json";
 
 /// How Gatehouse proves who it is.
 pub(super) enum Auth {
@@ -121,6 +123,12 @@ impl Api {
         self.under(&SCIM, segments)
     }
 
+    /// `{host}/api/2.1/unity-catalog/<segments…>`, each segment percent-encoded as one (a
+    /// securable's full name is one segment, whatever characters its parts hold).
+    pub(super) fn uc_url(&self, segments: &[&str]) -> Url {
+        self.under(&UNITY_CATALOG, segments)
+    }
+
     /// `POST {host}/oidc/v1/token` with the client id and secret as HTTP Basic.
     async fn fetch_token(
         &self,
@@ -186,6 +194,37 @@ impl Api {
         url: Url,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), ConnectorError> {
+        self.call_as(method, url, body, SCIM_JSON).await
+    }
+
+    /// A Unity Catalog REST call (plain JSON bodies); every failure, 404 included, is classed
+    /// in Databricks' words (`error_code: message`).
+    pub(super) async fn uc(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<Value, ConnectorError> {
+        let (status, json) = self.call_as(method, url, body, "application/json").await?;
+        if status == StatusCode::NOT_FOUND {
+            return Err(http::failure(
+                PLATFORM,
+                status,
+                &header::HeaderMap::new(),
+                &platform_message(&json),
+            ));
+        }
+        Ok(json)
+    }
+
+    /// [`Api::call`] with the body sent as `media`.
+    async fn call_as(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        media: &str,
+    ) -> Result<(StatusCode, Value), ConnectorError> {
         let mut renewed = false;
         loop {
             let token = self.bearer().await?;
@@ -195,9 +234,7 @@ impl Api {
                 .bearer_auth(token)
                 .header(header::ACCEPT, "application/scim+json, application/json");
             if let Some(b) = body {
-                req = req
-                    .header(header::CONTENT_TYPE, "application/scim+json")
-                    .body(b.to_string());
+                req = req.header(header::CONTENT_TYPE, media).body(b.to_string());
             }
             let resp = req
                 .send()

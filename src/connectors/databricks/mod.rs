@@ -1,10 +1,11 @@
-//! Databricks through the workspace SCIM 2.0 API: the unit of access is membership of a
-//! workspace group, named in the catalog by its display name and resolved to its id on every
-//! call (`filter=displayName eq "…"`), so a renamed or deleted group is noticed at once. Ids
-//! reach URL paths only as pushed path segments. Unity Catalog privileges are not a unit here:
-//! grant them to the group in Databricks.
+//! Databricks. Two units of access: membership of a workspace group through the SCIM 2.0 API,
+//! the group named in the catalog by its display name and resolved to its id on every call
+//! (`filter=displayName eq "…"`), so a renamed or deleted group is noticed at once; and Unity
+//! Catalog read access to a table (`uc.rs`). Ids and names reach URL paths only as pushed path
+//! segments. Identities are SCIM ids either way.
 
 mod api;
+mod uc;
 
 use crate::connectors::bounded_probe;
 use std::collections::BTreeSet;
@@ -12,7 +13,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Connector, ConnectorError, Holding, PlatformIdentity};
+use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity};
 use crate::config::{DatabricksSettings, Secret};
 use crate::domain::Unit;
 
@@ -38,7 +39,8 @@ fn group_in(unit: &Unit) -> Result<&str, ConnectorError> {
     match unit {
         Unit::Group { group } => Ok(group),
         other => Err(ConnectorError::Permanent(format!(
-            "Databricks grants group memberships, not a {}; write grant = {{ group = \"…\" }}",
+            "Databricks grants group memberships and table reads, not a {}; write grant = \
+             {{ group = \"…\" }} or grant = {{ table = \"main.sales.orders\" }}",
             other.kind().word()
         ))),
     }
@@ -258,6 +260,9 @@ impl Connector for Databricks {
     /// members that list the user themselves, one level deep (deeper nesting is not followed;
     /// it is Databricks' to resolve, and not Gatehouse's to add or take away).
     async fn check(&self, user: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        if let Unit::Table { table } = unit {
+            return self.check_table(user, table).await;
+        }
         let gid = self.group_id(group_in(unit)?).await?;
         let members = self.members(&gid).await?;
         let direct = members.iter().any(|m| m["value"].as_str() == Some(user));
@@ -278,6 +283,9 @@ impl Connector for Databricks {
     /// `PATCH /Groups/{id}` with a PatchOp `add` of the member. A group synced from the
     /// account or an identity provider may be refused by Databricks, reported in its words.
     async fn add(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        if let Unit::Table { table } = unit {
+            return Ok(self.add_table(user, table).await?.did);
+        }
         let name = group_in(unit)?;
         let gid = self.group_id(name).await?;
         let op = json!({ "op": "add", "value": { "members": [{ "value": user }] } });
@@ -290,6 +298,9 @@ impl Connector for Databricks {
 
     /// `PATCH /Groups/{id}` with a PatchOp `remove` of `members[value eq "<id>"]`.
     async fn remove(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        if let Unit::Table { table } = unit {
+            return self.remove_table(user, table, None, &[]).await;
+        }
         let name = group_in(unit)?;
         let gid = self.group_id(name).await?;
         let path = format!("members[value eq {}]", scim_string(user));
@@ -299,6 +310,30 @@ impl Connector for Databricks {
             "removed Databricks user {user} from group `{name}` (PATCH \
              /api/2.0/preview/scim/v2/Groups/{gid}, op remove)"
         ))
+    }
+
+    /// A table grant keeps a receipt of the privileges it added; a group grant needs none.
+    async fn add_recorded(&self, user: &str, unit: &Unit) -> Result<Added, ConnectorError> {
+        match unit {
+            Unit::Table { table } => self.add_table(user, table).await,
+            _ => Ok(Added {
+                did: self.add(user, unit).await?,
+                receipt: None,
+            }),
+        }
+    }
+
+    async fn remove_recorded(
+        &self,
+        user: &str,
+        unit: &Unit,
+        receipt: Option<&str>,
+        keep: &[Unit],
+    ) -> Result<String, ConnectorError> {
+        match unit {
+            Unit::Table { table } => self.remove_table(user, table, receipt, keep).await,
+            _ => self.remove(user, unit).await,
+        }
     }
 }
 

@@ -74,3 +74,33 @@ fn a_users_email_is_the_primary_one_or_an_email_shaped_user_name() {
     );
     assert_eq!(email_of(&json!({"userName": "svc"})), None);
 }
+
+#[test]
+fn a_table_names_its_catalog_schema_and_table() {
+    let t = uc::TableName::parse("main.sales.orders").unwrap();
+    assert_eq!(format!("{t:?}").matches("main.sales").count(), 2, "{t:?}");
+    for bad in ["main.orders", "main..orders", "a.b.c.d", " .b.c", "orders"] {
+        let err = uc::TableName::parse(bad).unwrap_err();
+        assert!(
+            matches!(&err, ConnectorError::Permanent(m) if m.contains("\"main.sales.orders\"") && m.contains(bad)),
+            "{bad}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_securables_full_name_is_one_encoded_segment_under_unity_catalog() {
+    let d = Databricks::new(
+        &settings(true, None, false),
+        Some(Secret::new("dapiS3cr3t")),
+        None,
+    )
+    .unwrap();
+    let url = d
+        .api
+        .uc_url(&["permissions", "table", "main.sales.q3/../x?y#z %25+"]);
+    assert_eq!(
+        url.as_str(),
+        "https://adb-123.7.azuredatabricks.net/api/2.1/unity-catalog/permissions/table/main.sales.q3%2F..%2Fx%3Fy%23z%20%2525+"
+    );
+}

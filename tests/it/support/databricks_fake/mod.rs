@@ -5,11 +5,17 @@
 //! group membership changed by PatchOp, SCIM error bodies, and knobs for expired tokens, 429
 //! and 503 answers. Tests assert on what it holds.
 //!
+//! Unity Catalog too (`uc.rs`): securables that exist (seeded), direct privileges per
+//! (securable, principal name), `GET`/`PATCH /api/2.1/unity-catalog/permissions/…` and
+//! `GET …/effective-permissions/…` with inheritance from parent securables and from the groups
+//! the principal is a member of.
+//!
 //! Outcomes chosen here (as SCIM and Databricks' docs describe them): adding a member twice and
 //! removing a non-member both answer 204 and change nothing; an empty list has no `Resources`;
 //! adding an unknown principal answers 404.
 
 mod routes;
+mod uc;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -66,6 +72,12 @@ pub struct FakeState {
     pub retry_after: Option<u64>,
     pub unavailable_next: usize,
     pub log: Vec<Call>,
+    /// Unity Catalog securables that exist: (type, full name), type lowercase.
+    pub securables: BTreeSet<(String, String)>,
+    /// Direct UC privileges: (type, full name, principal name, privilege).
+    pub uc_grants: BTreeSet<(String, String, String, String)>,
+    /// Privilege assignments a UC page holds, when set (else all in one page).
+    pub uc_page_size: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -107,6 +119,17 @@ async fn handle(
         resp
     } else if method == Method::POST && path == ["oidc", "v1", "token"] {
         s.token(auth, &String::from_utf8_lossy(&body))
+    } else if path.len() >= 3 && path[..3] == ["api", "2.1", "unity-catalog"] {
+        match auth.strip_prefix("Bearer ") {
+            Some(t) if t == PAT || s.tokens.contains(t) => {
+                s.serve_uc(&method, &path[3..], &pairs(&query), &body)
+            }
+            _ => uc::uc_error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "Invalid access token.",
+            ),
+        }
     } else if path.len() < 5 || path[..5] != ["api", "2.0", "preview", "scim", "v2"] {
         scim_error(StatusCode::NOT_FOUND, "No API found")
     } else {
@@ -127,6 +150,8 @@ async fn handle(
 }
 
 fn percent_decode(segment: &str) -> String {
+    // A `+` in a path is itself, not a space as in a query.
+    let segment = segment.replace('+', "%2B");
     let u = reqwest::Url::parse(&format!("http://x.invalid/?s={segment}")).unwrap();
     u.query_pairs()
         .next()
@@ -265,6 +290,59 @@ impl DatabricksFake {
             .iter()
             .filter(|c| c.method == method && c.path == path && c.status == status)
             .count()
+    }
+
+    /// Seeds a UC table and its catalog and schema (`catalog.schema.table`).
+    pub fn add_table(&self, full_name: &str) {
+        let parts: Vec<&str> = full_name.split('.').collect();
+        assert_eq!(parts.len(), 3, "{full_name}");
+        let mut s = self.state();
+        s.securables.insert(("catalog".into(), parts[0].into()));
+        s.securables
+            .insert(("schema".into(), format!("{}.{}", parts[0], parts[1])));
+        s.securables.insert(("table".into(), full_name.into()));
+    }
+
+    /// Grants `privilege` on a securable to a principal name directly, as an admin would.
+    pub fn grant_uc(
+        &self,
+        securable_type: &str,
+        full_name: &str,
+        principal: &str,
+        privilege: &str,
+    ) {
+        self.state().uc_grants.insert((
+            securable_type.into(),
+            full_name.into(),
+            principal.into(),
+            privilege.into(),
+        ));
+    }
+
+    /// Whether the principal holds `privilege` on the securable directly.
+    pub fn uc_holds(
+        &self,
+        securable_type: &str,
+        full_name: &str,
+        principal: &str,
+        privilege: &str,
+    ) -> bool {
+        self.state().uc_grants.contains(&(
+            securable_type.into(),
+            full_name.into(),
+            principal.into(),
+            privilege.into(),
+        ))
+    }
+
+    /// Every direct UC privilege of a principal: (type, full name, privilege).
+    pub fn uc_privileges_of(&self, principal: &str) -> Vec<(String, String, String)> {
+        self.state()
+            .uc_grants
+            .iter()
+            .filter(|g| g.2 == principal)
+            .map(|g| (g.0.clone(), g.1.clone(), g.3.clone()))
+            .collect()
     }
 
     /// `/api/2.0/preview/scim/v2/Groups/{gid}`.

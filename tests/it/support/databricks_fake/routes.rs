@@ -181,6 +181,24 @@ impl FakeState {
                     .collect();
                 list(rows, q)
             }
+            ("GET", ["Users", uid]) => match self.users.iter().position(|u| u.id == *uid) {
+                Some(i) => axum::Json(self.user_json(i)).into_response(),
+                None => scim_error(
+                    StatusCode::NOT_FOUND,
+                    &format!("User with id {uid} not found."),
+                ),
+            },
+            ("GET", ["ServicePrincipals", sid]) => {
+                match self.service_principals.iter().find(|s| s.0 == *sid) {
+                    Some((id, app, name)) => axum::Json(json!({ "id": id,
+                        "applicationId": app, "displayName": name, "active": true }))
+                    .into_response(),
+                    None => scim_error(
+                        StatusCode::NOT_FOUND,
+                        &format!("ServicePrincipal with id {sid} not found."),
+                    ),
+                }
+            }
             ("GET", ["Groups", gid]) => match self.groups.iter().position(|g| g.id == *gid) {
                 Some(i) => axum::Json(self.group_json(i)).into_response(),
                 None => scim_error(
