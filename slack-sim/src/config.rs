@@ -158,6 +158,9 @@ impl SimConfig {
                 "usergroups:read",
                 "reactions:read",
                 "reactions:write",
+                "channels:history",
+                "groups:history",
+                "im:history",
             ]
             .into_iter()
             .map(String::from)

@@ -294,6 +294,13 @@ impl Sim {
         self.inner.read(|s| s.failures.clone())
     }
 
+    /// Makes the next chat.postMessage to `target` (a conversation id, or a user for their DM
+    /// with the bot) fail with the error `code`, once: a failure in the middle of a job.
+    pub fn fail_next_post(&self, target: &str, code: &str) {
+        self.inner
+            .with(|s| s.post_failures.push((target.to_owned(), code.to_owned())));
+    }
+
     /// Makes the next `times` calls of `method` answer HTTP 429 with `Retry-After: retry_after_secs`.
     pub fn rate_limit(&self, method: &str, times: u32, retry_after_secs: u64) {
         self.inner.with(|s| {

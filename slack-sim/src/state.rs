@@ -30,6 +30,10 @@ pub struct Message {
     pub edited: bool,
     #[serde(default)]
     pub replies: Vec<Message>,
+    /// chat.postMessage's `metadata` (`event_type` + `event_payload`), returned by the history
+    /// methods only when asked with `include_all_metadata`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
 }
 
 impl Message {
@@ -157,6 +161,8 @@ pub struct State {
     pub failures: Vec<Failure>,
     /// method → (calls still to refuse, Retry-After seconds).
     pub rate_limits: HashMap<String, (u32, u64)>,
+    /// chat.postMessage to these conversations (or to the DM of these users) fails once with the code.
+    pub post_failures: Vec<(String, String)>,
     pub tickets: HashMap<String, bool>,
     pub connections_opened: u64,
     counter: u64,

@@ -29,6 +29,7 @@ impl Sim {
                 reactions: vec![],
                 edited: false,
                 replies: vec![],
+                metadata: None,
             });
             Ok(ts)
         })
@@ -87,6 +88,7 @@ impl Sim {
                             reactions: vec![],
                             edited: false,
                             replies: vec![],
+                            metadata: None,
                         });
                     } else {
                         st.ephemerals.push(Ephemeral {

@@ -57,6 +57,19 @@ pub(super) fn post_message(inner: &Inner, st: &mut State, args: &Args) -> R {
     if text.chars().count() > 40_000 {
         return Err(err("msg_too_long"));
     }
+    let metadata = metadata_arg(args)?;
+    // A failure a test asked for: once, for this conversation or this person's DM.
+    if let Some(i) = st
+        .post_failures
+        .iter()
+        .position(|(target, _)| *target == ch || st.ims.get(target).is_some_and(|d| *d == ch))
+    {
+        let (_, code) = st.post_failures.remove(i);
+        return Err(ApiErr {
+            code: code.into(),
+            extra: serde_json::Value::Null,
+        });
+    }
     // A reply to a reply joins the parent's thread.
     let thread_ts = s_owned(args, "thread_ts").map(|t| {
         st.find_message(&ch, &t)
@@ -74,6 +87,7 @@ pub(super) fn post_message(inner: &Inner, st: &mut State, args: &Args) -> R {
         reactions: vec![],
         edited: false,
         replies: vec![],
+        metadata,
     };
     let msg = m.to_slack_json(&inner.cfg);
     // The parent becomes a thread root.
@@ -85,6 +99,23 @@ pub(super) fn post_message(inner: &Inner, st: &mut State, args: &Args) -> R {
     }
     st.messages.push(m);
     Ok(json!({"channel": ch, "ts": ts, "message": msg}))
+}
+
+/// Slack's message metadata: `{"event_type": string, "event_payload": object}` (an object or a
+/// JSON string, as form posts send it); anything else is `invalid_metadata_format`.
+fn metadata_arg(args: &Args) -> Result<Option<serde_json::Value>, ApiErr> {
+    let Some(m) = json_arg(args, "metadata").map_err(|_| err("invalid_metadata_format"))? else {
+        return Ok(None);
+    };
+    let well_formed =
+        m["event_type"].as_str().is_some_and(|t| !t.is_empty()) && m["event_payload"].is_object();
+    if well_formed {
+        Ok(Some(
+            json!({"event_type": m["event_type"], "event_payload": m["event_payload"]}),
+        ))
+    } else {
+        Err(err("invalid_metadata_format"))
+    }
 }
 
 pub(super) fn update_message(inner: &Inner, st: &mut State, args: &Args) -> R {

@@ -2,6 +2,7 @@
 //! and each supported method. Answers are always HTTP 200 JSON except injected 429s.
 
 mod chat;
+mod history;
 mod people;
 mod views;
 
@@ -9,6 +10,7 @@ pub use people::user_json;
 pub use views::full_view;
 
 use chat::{permalink, post_ephemeral, post_message, reactions_add, update_message};
+use history::{conversations_history, conversations_replies};
 use people::conversations_open;
 use views::{views_open, views_publish, views_update};
 
@@ -25,13 +27,13 @@ type Args = Map<String, Value>;
 type R = Result<Value, ApiErr>;
 
 pub struct ApiErr {
-    code: &'static str,
+    code: std::borrow::Cow<'static, str>,
     extra: Value,
 }
 
 fn err(code: &'static str) -> ApiErr {
     ApiErr {
-        code,
+        code: code.into(),
         extra: Value::Null,
     }
 }
@@ -48,6 +50,8 @@ pub const METHODS: &[&str] = &[
     "views.push",
     "views.publish",
     "conversations.open",
+    "conversations.history",
+    "conversations.replies",
     "users.info",
     "users.lookupByEmail",
     "usergroups.users.list",
@@ -85,7 +89,7 @@ fn parse_args(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Result<A
             serde_urlencoded::from_str(s).map_err(|_| err("invalid_form_data"))?;
         for (k, v) in pairs {
             let val = match k.as_str() {
-                "blocks" | "view" | "attachments" | "users"
+                "blocks" | "view" | "attachments" | "users" | "metadata"
                     if v.trim_start().starts_with(['[', '{']) =>
                 {
                     serde_json::from_str(&v).unwrap_or(Value::String(v))
@@ -274,7 +278,7 @@ fn dispatch(inner: &Inner, method: &str, headers: &HeaderMap, args: &Args) -> R 
         && !inner.cfg.bot_scopes.iter().any(|x| x == scope)
     {
         return Err(ApiErr {
-            code: "missing_scope",
+            code: "missing_scope".into(),
             extra: json!({"needed": scope, "provided": inner.cfg.bot_scopes.join(",")}),
         });
     }
@@ -301,6 +305,8 @@ fn dispatch(inner: &Inner, method: &str, headers: &HeaderMap, args: &Args) -> R 
         "views.update" => inner.with(|st| views_update(inner, st, args)),
         "views.publish" => inner.with(|st| views_publish(inner, st, args)),
         "conversations.open" => inner.with(|st| conversations_open(inner, st, args)),
+        "conversations.history" => inner.with(|st| conversations_history(inner, st, args)),
+        "conversations.replies" => inner.with(|st| conversations_replies(inner, st, args)),
         "users.info" => {
             let u = s(args, "user").ok_or(err("user_not_found"))?;
             let mut user = user_json(inner, u).ok_or(err("user_not_found"))?;

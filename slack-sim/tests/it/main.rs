@@ -3,6 +3,7 @@
 
 mod common;
 mod control_http;
+mod history;
 mod interactions;
 mod morphism;
 mod socket_raw;
