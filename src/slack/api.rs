@@ -86,6 +86,10 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// The metadata `event_type` of every message a notice job posts; its payload holds the key.
+const DELIVERY_EVENT: &str = "gatehouse_delivery";
+const MAX_HISTORY_PAGES: usize = 50;
+
 /// A message: `text` is the notification fallback, `blocks` what people see.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
@@ -253,6 +257,28 @@ impl SlackApi {
         msg: &Message,
         thread_ts: Option<&str>,
     ) -> Result<String, SlackError> {
+        self.post_with_key(channel, msg, thread_ts, None).await
+    }
+
+    /// Like `post_message`, with a delivery key in the message's metadata (invisible to people)
+    /// so that `find_delivered` can tell later whether this message was posted.
+    pub async fn post_delivery(
+        &self,
+        channel: &str,
+        msg: &Message,
+        thread_ts: Option<&str>,
+        key: &str,
+    ) -> Result<String, SlackError> {
+        self.post_with_key(channel, msg, thread_ts, Some(key)).await
+    }
+
+    async fn post_with_key(
+        &self,
+        channel: &str,
+        msg: &Message,
+        thread_ts: Option<&str>,
+        key: Option<&str>,
+    ) -> Result<String, SlackError> {
         self.limits
             .channels
             .until_key_ready(&channel.to_owned())
@@ -261,8 +287,64 @@ impl SlackApi {
         if let Some(ts) = thread_ts {
             body["thread_ts"] = json!(ts);
         }
+        if let Some(key) = key {
+            body["metadata"] =
+                json!({ "event_type": DELIVERY_EVENT, "event_payload": { "key": key } });
+        }
         let v = self.post("chat.postMessage", body).await?;
         str_field(&v, "ts", "chat.postMessage")
+    }
+
+    /// The `ts` of a message carrying delivery `key`, posted after `oldest` (a Slack timestamp)
+    /// in `channel`, or in the thread of `thread_ts` when given.
+    pub async fn find_delivered(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        oldest: &str,
+        key: &str,
+    ) -> Result<Option<String>, SlackError> {
+        let method = if thread_ts.is_some() {
+            "conversations.replies"
+        } else {
+            "conversations.history"
+        };
+        let mut cursor = String::new();
+        // Bounded, in case a cursor never ends; the window since the job began is small anyway.
+        for _ in 0..MAX_HISTORY_PAGES {
+            let mut params = vec![
+                ("channel", channel),
+                ("oldest", oldest),
+                ("include_all_metadata", "true"),
+                ("limit", "200"),
+            ];
+            if let Some(ts) = thread_ts {
+                params.push(("ts", ts));
+            }
+            if !cursor.is_empty() {
+                params.push(("cursor", &cursor));
+            }
+            let v = self.get(method, &params).await?;
+            let found = v["messages"].as_array().and_then(|ms| {
+                ms.iter().find(|m| {
+                    m["metadata"]["event_type"] == DELIVERY_EVENT
+                        && m["metadata"]["event_payload"]["key"] == key
+                })
+            });
+            if let Some(m) = found {
+                return str_field(m, "ts", method).map(Some);
+            }
+            match v["response_metadata"]["next_cursor"].as_str() {
+                Some(next) if !next.is_empty() => cursor = next.to_owned(),
+                _ => return Ok(None),
+            }
+        }
+        tracing::warn!(
+            channel,
+            key,
+            "gave up reading history for an earlier delivery"
+        );
+        Ok(None)
     }
 
     pub async fn update_message(

@@ -9,7 +9,12 @@ use super::{dms, views};
 use crate::config::Resource;
 use crate::domain::Principal;
 use crate::store::requests::Request;
-use crate::workflow::{Audience, ExternalError, MessageRef, Notice, NoticeContext, Notifier};
+use crate::workflow::{
+    Audience, Delivery, ExternalError, MessageRef, Notice, NoticeContext, Notifier,
+};
+
+/// How far before the job's creation a retry reads back: our clock and Slack's may differ a little.
+const CLOCK_MARGIN_SECS: i64 = 300;
 
 impl From<SlackError> for ExternalError {
     fn from(e: SlackError) -> Self {
@@ -87,10 +92,61 @@ impl SlackNotifier {
         zone
     }
 
-    async fn dm(&self, user: &str, msg: &views::Message) -> Result<(), SlackError> {
+    /// Posts `msg` once per delivery: a retry first looks for the message an earlier attempt
+    /// posted (by its key `prefix:part`) and returns that one's `ts` instead of posting again.
+    async fn post_once(
+        &self,
+        channel: &str,
+        msg: &views::Message,
+        thread_ts: Option<&str>,
+        part: &str,
+        delivery: Option<&Delivery>,
+    ) -> Result<String, SlackError> {
+        let Some(d) = delivery else {
+            return self.api.post_message(channel, msg, thread_ts).await;
+        };
+        let key = format!("{}:{part}", d.key_prefix);
+        if d.retry {
+            let since = d.since - chrono::Duration::seconds(CLOCK_MARGIN_SECS);
+            let oldest = format!(
+                "{}.{:06}",
+                since.timestamp().max(0),
+                since.timestamp_subsec_micros()
+            );
+            match self
+                .api
+                .find_delivered(channel, thread_ts, &oldest, &key)
+                .await
+            {
+                Ok(Some(ts)) => {
+                    tracing::info!(
+                        key,
+                        "an earlier attempt delivered this message; not posting it again"
+                    );
+                    return Ok(ts);
+                }
+                Ok(None) => {}
+                // An install that predates the history scopes still delivers, at least once.
+                Err(e) if e.code() == Some("missing_scope") => {
+                    tracing::warn!(key, error = %e, "cannot check for an earlier delivery; posting");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.api.post_delivery(channel, msg, thread_ts, &key).await
+    }
+
+    async fn dm(
+        &self,
+        user: &str,
+        msg: &views::Message,
+        delivery: Option<&Delivery>,
+    ) -> Result<(), SlackError> {
         let result = async {
             let channel = self.api.open_dm(user).await?;
-            self.api.post_message(&channel, msg, None).await.map(drop)
+            self.post_once(&channel, msg, None, &format!("dm:{user}"), delivery)
+                .await
+                .map(drop)
         }
         .await;
         match result {
@@ -108,6 +164,7 @@ impl SlackNotifier {
         resource: &Resource,
         notice: Notice,
         chosen: Option<&str>,
+        delivery: Option<&Delivery>,
     ) -> Result<Option<MessageRef>, SlackError> {
         let card = views::request_message(r, resource);
         let (posted, at) = match (&r.slack_channel, &r.slack_ts) {
@@ -126,19 +183,23 @@ impl SlackNotifier {
                 let channel = chosen
                     .map(str::to_owned)
                     .unwrap_or_else(|| self.channel.get());
-                let ts = self.api.post_message(&channel, &card, None).await?;
+                // A card an earlier attempt posted is found and recorded, not posted again.
+                let ts = self
+                    .post_once(&channel, &card, None, "card", delivery)
+                    .await?;
                 let at = MessageRef { channel, ts };
                 (Some(at.clone()), at)
             }
         };
         if notice != Notice::Submitted {
-            self.api
-                .post_message(
-                    &at.channel,
-                    &views::thread_note(r, resource, notice),
-                    Some(&at.ts),
-                )
-                .await?;
+            self.post_once(
+                &at.channel,
+                &views::thread_note(r, resource, notice),
+                Some(&at.ts),
+                "note",
+                delivery,
+            )
+            .await?;
         }
         Ok(posted)
     }
@@ -174,20 +235,28 @@ impl Notifier for SlackNotifier {
     ) -> Result<Option<MessageRef>, ExternalError> {
         match audience {
             Audience::Channel => Ok(self
-                .to_channel(request, resource, notice, context.channel.as_deref())
+                .to_channel(
+                    request,
+                    resource,
+                    notice,
+                    context.channel.as_deref(),
+                    context.delivery.as_ref(),
+                )
                 .await?),
             Audience::Requester => {
                 let user = request.requester.as_str();
                 let zone = self.zone_of(user).await;
                 let msg = dms::requester_dm(request, resource, notice, zone.as_deref());
-                self.dm(user, &msg).await?;
+                self.dm(user, &msg, context.delivery.as_ref()).await?;
                 Ok(None)
             }
             Audience::Reviewers => {
                 let msg = dms::reviewer_dm(request, resource, notice, context.error.as_deref());
                 for user in self.reviewer_users(&context.reviewers).await {
                     if user != request.requester.as_str() {
-                        self.dm(&user, &msg).await?;
+                        // Each reviewer has their own key: a retry after a failure
+                        // halfway skips those already told.
+                        self.dm(&user, &msg, context.delivery.as_ref()).await?;
                     }
                 }
                 Ok(None)

@@ -31,8 +31,8 @@ use crate::store::{self, Db, Tx};
 pub use errors::{Field, WorkflowError};
 pub use linking::PersonAccess;
 pub use ports::{
-    Applied, Audience, Directory, ExternalError, MessageRef, NoGroups, Notice, NoticeContext,
-    Notifier, PlatformIdentity, Provisioner, Undo,
+    Applied, Audience, Delivery, Directory, ExternalError, MessageRef, NoGroups, Notice,
+    NoticeContext, Notifier, PlatformIdentity, Provisioner, Undo,
 };
 pub use queries::FoundIdentity;
 pub use reconcile::Drift;

@@ -186,6 +186,21 @@ pub struct NoticeContext {
     pub error: Option<String>,
     /// The Access Requests channel an admin chose from Slack (shared by all processes), if any.
     pub channel: Option<String>,
+    /// Which delivery job this is, so each message it posts is posted once across its retries.
+    pub delivery: Option<Delivery>,
+}
+
+/// A delivery job's identity. Jobs run at least once (a process may die after Slack accepted a
+/// message but before the job was marked done), so each message carries `key_prefix:part` and a
+/// retry looks for it before posting again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Unique per job (its id).
+    pub key_prefix: String,
+    /// When the job was created: nothing it posted is older.
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// An earlier attempt may have posted: look before posting.
+    pub retry: bool,
 }
 
 /// Tells people about requests. Each call is one delivery job: it may be retried, so it should

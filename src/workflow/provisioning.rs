@@ -436,13 +436,22 @@ impl Workflow {
         id: RequestId,
         notice: Notice,
         audience: Audience,
+        job: &Job,
     ) -> Result<Outcome, JobError> {
         let Some(notifier) = &self.notifier else {
             return Ok(Outcome::Done);
         };
         let request = self.request(id).await?;
         let resource = self.resource_of(&request)?;
-        let mut context = NoticeContext::default();
+        let mut context = NoticeContext {
+            // A requeued failed job starts its attempts afresh but keeps its last error.
+            delivery: Some(super::Delivery {
+                key_prefix: job.id.to_string(),
+                since: job.created_at,
+                retry: job.attempts > 1 || job.last_error.is_some(),
+            }),
+            ..NoticeContext::default()
+        };
         if audience == Audience::Channel && request.slack_ts.is_none() {
             context.channel = self.requests_channel().await?;
         }
@@ -487,7 +496,7 @@ impl Workflow {
 
 #[async_trait::async_trait]
 impl Runner for Workflow {
-    async fn run(&self, spec: &JobSpec, _job: &Job) -> Result<Outcome, JobError> {
+    async fn run(&self, spec: &JobSpec, job: &Job) -> Result<Outcome, JobError> {
         match spec {
             JobSpec::Provision { request } => self.run_provision(*request).await,
             JobSpec::Revoke { request } => self.run_revoke(*request).await,
@@ -495,7 +504,7 @@ impl Runner for Workflow {
                 request,
                 notice,
                 audience,
-            } => self.run_notify(*request, *notice, *audience).await,
+            } => self.run_notify(*request, *notice, *audience, job).await,
             JobSpec::Remind { request } => self.run_remind(*request).await,
             JobSpec::Lapse { request } => self.run_lapse(*request).await,
             JobSpec::SyncIdentities { connector } => {

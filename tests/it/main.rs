@@ -29,6 +29,7 @@ mod requests;
 mod serve;
 mod sigma_connector;
 mod slack_admin;
+mod slack_delivery;
 mod slack_flow;
 mod slack_forms;
 mod slack_identities;

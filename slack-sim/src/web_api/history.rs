@@ -153,7 +153,7 @@ pub(super) fn conversations_history(inner: &Inner, st: &mut State, args: &Args) 
         .filter_map(|m| micros(&m.ts).map(|t| (t, m)))
         .filter(|(t, _)| window.contains(*t) && *t < before)
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     let more = found.len() > limit;
     found.truncate(limit);
     let next = more

@@ -372,6 +372,45 @@ impl SlackTestApp {
         self.dm_for("UALICE", "granting the access failed").await;
     }
 
+    /// As if the process running job `id` was killed after its work but before marking it done:
+    /// the row stays `running` with a lapsed lease, so the next claim runs it again (attempt + 1).
+    pub async fn crash_after_running(&self, id: i64) {
+        use gatehouse::store::Conn;
+        // The lease ends where the job was due; a minute later it has lapsed.
+        self.clock.advance(chrono::Duration::minutes(1));
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', lease_until = run_at, locked_by = 'a-killed-worker', \
+             finished_at = NULL WHERE id = {id}"
+        );
+        self.app.db().conn().execute_unprepared(&sql).await.unwrap();
+    }
+
+    /// The notify job of request `n` for `notice` and `audience` (as stored: snake_case), once done.
+    pub async fn done_notify_job(
+        &self,
+        n: i64,
+        notice: &str,
+        audience: &str,
+    ) -> gatehouse::store::jobs::Job {
+        let payload = format!(
+            r#"{{"kind":"notify","request":{n},"notice":"{notice}","audience":"{audience}"}}"#
+        );
+        eventually(
+            &format!("the {notice} notice to {audience}"),
+            30,
+            || async {
+                gatehouse::store::jobs::for_request(self.app.db().conn(), n)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|j| {
+                        j.payload == payload && j.status == gatehouse::store::jobs::JobStatus::Done
+                    })
+            },
+        )
+        .await
+    }
+
     pub async fn run_jobs(&self) -> usize {
         self.app.run_due_jobs().await.unwrap()
     }
