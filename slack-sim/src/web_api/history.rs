@@ -58,13 +58,13 @@ struct Window {
 
 impl Window {
     fn of(args: &Args) -> Result<Window, ApiErr> {
-        let bound = |k: &str, default: u128| match s_owned(args, k) {
+        let bound = |k: &str, default: u128, code: &'static str| match s_owned(args, k) {
             None => Ok(default),
-            Some(t) => micros(&t).ok_or(err("invalid_ts_oldest")),
+            Some(t) => micros(&t).ok_or(err(code)),
         };
         Ok(Window {
-            oldest: bound("oldest", 0)?,
-            latest: bound("latest", u128::MAX)?,
+            oldest: bound("oldest", 0, "invalid_ts_oldest")?,
+            latest: bound("latest", u128::MAX, "invalid_ts_latest")?,
             inclusive: flag(args, "inclusive"),
         })
     }

@@ -91,6 +91,13 @@ async fn history_pages_newest_first_within_its_window() {
     )
     .await;
     assert_eq!(err(&v), "invalid_cursor");
+    let v = get(
+        &sim,
+        "conversations.history",
+        &[("channel", "C0ACCESS"), ("latest", "soon")],
+    )
+    .await;
+    assert_eq!(err(&v), "invalid_ts_latest");
 }
 
 #[tokio::test]
