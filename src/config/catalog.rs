@@ -32,9 +32,10 @@ pub enum ConnectorKind {
     Tableau(TableauSettings),
     /// A Sigma organisation through its REST API; access is team membership.
     Sigma(ApiSettings),
-    /// Google BigQuery with a service-account key; access is an entry in a dataset's access list.
+    /// Google BigQuery with a service-account key; access is an entry in a dataset's access list
+    /// or a role in a table's IAM policy.
     Bigquery(BigquerySettings),
-    /// A Databricks workspace; access is group membership (SCIM).
+    /// A Databricks workspace; access is group membership (SCIM) or Unity Catalog read access to a table.
     Databricks(DatabricksSettings),
     /// Power BI with an Entra app (client credentials); access is a workspace role.
     Powerbi(PowerbiSettings),
@@ -186,8 +187,10 @@ impl ConnectorKind {
             ConnectorKind::Sigma(_) => {
                 "team memberships and document grants in a Sigma organisation"
             }
-            ConnectorKind::Bigquery(_) => "dataset access entries in BigQuery",
-            ConnectorKind::Databricks(_) => "group memberships in a Databricks workspace",
+            ConnectorKind::Bigquery(_) => "dataset access entries and table roles in BigQuery",
+            ConnectorKind::Databricks(_) => {
+                "group memberships and Unity Catalog table reads in a Databricks workspace"
+            }
             ConnectorKind::Powerbi(_) => "workspace roles in Power BI",
         }
     }
