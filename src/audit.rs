@@ -17,6 +17,8 @@ pub use migration::AUDIT_GENESIS as GENESIS;
 pub enum Actor {
     User(SlackUserId),
     System,
+    /// The operator at the command line.
+    Cli,
 }
 
 impl std::fmt::Display for Actor {
@@ -24,6 +26,7 @@ impl std::fmt::Display for Actor {
         match self {
             Actor::User(u) => write!(f, "{u}"),
             Actor::System => f.write_str("gatehouse"),
+            Actor::Cli => f.write_str("command-line"),
         }
     }
 }

@@ -274,6 +274,7 @@ pub enum OnDrift {
 pub struct Catalog {
     pub path: PathBuf,
     pub admins: Vec<Principal>,
+    pub ask_about_others: crate::domain::policy::AskAboutOthers,
     pub connectors: BTreeMap<ConnectorId, ConnectorConfig>,
     pub resources: Vec<Resource>,
 }
@@ -311,6 +312,9 @@ impl Catalog {
 struct RawCatalog {
     #[serde(default)]
     admins: Vec<Principal>,
+    /// Who may ask about other people's access: "reviewers" (default), "admins" or "everyone".
+    #[serde(default)]
+    ask_about_others: crate::domain::policy::AskAboutOthers,
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default)]
@@ -775,6 +779,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
     Ok(Catalog {
         path: path.to_owned(),
         admins: raw.admins,
+        ask_about_others: raw.ask_about_others,
         connectors,
         resources,
     })

@@ -74,21 +74,7 @@ impl From<ConnectorError> for ExternalError {
 
 pub use crate::workflow::PlatformIdentity;
 
-/// Whether an identity holds a unit of access now, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Holding {
-    /// Granted to the identity itself: what [`grant`] adds and [`revoke`] removes.
-    pub direct: bool,
-    /// Other ways the identity has it (a parent role, a group), in the platform's words. Access
-    /// held only this way is not Gatehouse's to take away.
-    pub through: Vec<String>,
-}
-
-impl Holding {
-    pub fn held(&self) -> bool {
-        self.direct || !self.through.is_empty()
-    }
-}
+pub use crate::workflow::Holding;
 
 /// One platform. Implementations change exactly one unit for one identity per call and report
 /// what they did in the platform's terms (the statement or the API call), for the audit log.
@@ -441,6 +427,18 @@ impl Provisioner for Registry {
             return Ok(None);
         };
         Ok(Some(c.check(who, &resource.grant).await?.direct))
+    }
+
+    async fn check(
+        &self,
+        connector: &ConnectorId,
+        identity: &str,
+        unit: &Unit,
+    ) -> Result<Option<Holding>, ExternalError> {
+        match self.connector(connector) {
+            Some(c) => Ok(Some(c.check(identity, unit).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn health(&self, connector: &ConnectorId) -> Option<Result<(), String>> {

@@ -5,6 +5,7 @@ pub mod duration;
 pub mod ids;
 pub mod lifecycle;
 pub mod policy;
+pub mod question;
 pub mod unit;
 
 pub use duration::{DurationRules, GrantDuration};

@@ -32,6 +32,55 @@ pub enum Refusal {
     NotRequester,
     #[error("only the person who holds this access, a reviewer of {0} or an admin can end it")]
     CannotEnd(ResourceId),
+    #[error("you can ask about your own access; asking about other people is for {0}")]
+    AskOnlyAboutYourself(&'static str),
+}
+
+/// Who may ask Gatehouse about other people's access (everyone may ask about themselves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AskAboutOthers {
+    /// Reviewers, about the resources they review, and admins about everything.
+    #[default]
+    Reviewers,
+    /// Admins only.
+    Admins,
+    /// Anyone.
+    Everyone,
+}
+
+impl AskAboutOthers {
+    fn who(self) -> &'static str {
+        match self {
+            AskAboutOthers::Reviewers => "the resource's reviewers and admins",
+            AskAboutOthers::Admins => "admins",
+            AskAboutOthers::Everyone => "everyone",
+        }
+    }
+}
+
+/// May `who` ask about `subject`'s access to a resource reviewed by `reviewers` (None: about
+/// all their access, answered resource by resource)?
+pub fn may_ask_about(
+    who: Who<'_>,
+    subject: Option<&SlackUserId>,
+    reviewers: Option<&[Principal]>,
+    admins: &[Principal],
+    rule: AskAboutOthers,
+) -> Result<(), Refusal> {
+    if subject == Some(who.user) || who.is_in(admins) {
+        return Ok(());
+    }
+    let allowed = match rule {
+        AskAboutOthers::Everyone => true,
+        AskAboutOthers::Admins => false,
+        AskAboutOthers::Reviewers => reviewers.is_none_or(|r| who.is_in(r)),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Refusal::AskOnlyAboutYourself(rule.who()))
+    }
 }
 
 /// Approve or deny: a reviewer of the resource, never the requester (even a reviewer).

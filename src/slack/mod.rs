@@ -1,6 +1,7 @@
 //! Slack: Socket Mode, the Web API, views, handlers and notifications. The only code that
 //! imports slack-morphism.
 
+pub mod answers;
 pub mod api;
 pub mod context;
 pub mod directory;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use slack_morphism::prelude::*;
 
 use super::context::SlackContext;
-use super::handlers::{Malformed, commands, events, interactions};
+use super::handlers::{Malformed, commands, events, interactions, questions};
 use crate::domain::SlackUserId;
 
 /// Marks an envelope answered on purpose without a payload (e.g. a command that opened a modal).
@@ -56,6 +56,17 @@ async fn on_command(
                 commands::request_access(&ctx, &user, text, ev.trigger_id.as_ref()).await
             }
             "/access-admin" => commands::access_admin(&ctx, &user, text).await,
+            "/access-check" => match questions::parse_check(text) {
+                None => commands::Reply::Ephemeral(questions::check_usage()),
+                Some(q) => {
+                    // The platform may take seconds to answer: ack now, answer after.
+                    let channel = ev.channel_id.to_string();
+                    tokio::spawn(async move {
+                        questions::access_check(&ctx, &user, &channel, &q).await;
+                    });
+                    commands::Reply::Nothing
+                }
+            },
             other => {
                 commands::Reply::Ephemeral(format!("Gatehouse does not know the command {other}."))
             }
@@ -138,7 +149,13 @@ async fn on_push(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    if !matches!(kind.as_str(), "reaction_added" | "app_home_opened") {
+    let direct_message =
+        kind == "message" && event.get("channel_type").and_then(Value::as_str) == Some("im");
+    if !(matches!(
+        kind.as_str(),
+        "reaction_added" | "app_home_opened" | "app_mention"
+    ) || direct_message)
+    {
         return Ok(());
     }
     // Redelivered events (Slack retries after 3 s without an ack) are acted on once.
@@ -148,6 +165,8 @@ async fn on_push(
     tokio::spawn(async move {
         let result = match kind.as_str() {
             "reaction_added" => events::reaction_added(&ctx, &event).await,
+            "app_mention" => questions::app_mention(&ctx, &event).await,
+            "message" => questions::direct_message(&ctx, &event).await,
             _ => events::app_home_opened(&ctx, &event).await,
         };
         if let Err(e) = result {

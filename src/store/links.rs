@@ -81,6 +81,18 @@ pub async fn of_user(c: &impl Conn, slack_user: &str) -> StoreResult<Vec<Link>> 
         .collect())
 }
 
+/// Every link to a user of `connector`.
+pub async fn of_connector(c: &impl Conn, connector: &str) -> StoreResult<Vec<Link>> {
+    Ok(Entity::find()
+        .filter(Column::ConnectorId.eq(connector))
+        .order_by_asc(Column::SlackUserId)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Link::from)
+        .collect())
+}
+
 /// Sets (or replaces) the user's link for the connector.
 pub async fn set(
     c: &impl Conn,

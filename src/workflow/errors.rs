@@ -55,6 +55,11 @@ pub enum WorkflowError {
         identity: String,
         suggestions: Vec<String>,
     },
+    #[error("I don't know anyone called `{name}`{}; name them by Slack ID (U…), email or platform user", suggestions_text(.suggestions))]
+    UnknownPerson {
+        name: String,
+        suggestions: Vec<String>,
+    },
     #[error("the platform did not answer as expected: {0}")]
     Platform(String),
     #[error("cannot look up Slack user groups: {0}")]

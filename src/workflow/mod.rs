@@ -2,6 +2,7 @@
 //! Each decision is one transaction that writes the new status, its audit row and the jobs it
 //! causes, so a crash at any point loses nothing and repeats nothing harmful.
 
+mod answers;
 mod by_hand;
 mod errors;
 mod extension;
@@ -28,10 +29,11 @@ use crate::store::requests::{Changes, Request};
 use crate::store::roles::{self, AppRole};
 use crate::store::{self, Db, Tx};
 
+pub use answers::{AccessFact, Answer, Asker, GrantFact, LIVE_CHECK_LIMIT, Live, ResourceRef};
 pub use errors::{Field, WorkflowError};
 pub use linking::PersonAccess;
 pub use ports::{
-    Applied, Audience, Delivery, Directory, ExternalError, MessageRef, NoGroups, Notice,
+    Applied, Audience, Delivery, Directory, ExternalError, Holding, MessageRef, NoGroups, Notice,
     NoticeContext, Notifier, PlatformIdentity, Provisioner, Undo,
 };
 pub use queries::FoundIdentity;

@@ -62,6 +62,22 @@ pub enum ExternalError {
     Permanent(String),
 }
 
+/// Whether an identity holds a unit of access now, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Holding {
+    /// Granted to the identity itself: what a grant adds and a revocation removes.
+    pub direct: bool,
+    /// Other ways the identity has it (a parent role, a group), in the platform's words. Access
+    /// held only this way is not Gatehouse's to take away.
+    pub through: Vec<String>,
+}
+
+impl Holding {
+    pub fn held(&self) -> bool {
+        self.direct || !self.through.is_empty()
+    }
+}
+
 /// A user, role or group as a platform lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformIdentity {
@@ -107,6 +123,17 @@ pub trait Provisioner: Send + Sync + 'static {
         resource: &Resource,
         undo: Undo<'_>,
     ) -> Result<Applied, ExternalError>;
+
+    /// Does `identity` hold `unit` on the connector's platform now, and how? None when the
+    /// connector cannot tell (manual).
+    async fn check(
+        &self,
+        _connector: &crate::domain::ConnectorId,
+        _identity: &str,
+        _unit: &crate::domain::Unit,
+    ) -> Result<Option<Holding>, ExternalError> {
+        Ok(None)
+    }
 
     /// Does the request's identity hold the resource's access directly on the platform now?
     /// None when the connector cannot tell (manual) or no identity is settled.

@@ -102,6 +102,9 @@ fn every_method_the_code_calls_has_its_scope_and_no_scope_is_spare() {
     // Not methods: the slash commands, and the event that carries ✅.
     needed.insert("commands".into());
     needed.insert("reactions:read".into());
+    // The events that carry questions: mentions, and DMs (message.im needs im:history).
+    needed.insert("app_mentions:read".into());
+    needed.insert("im:history".into());
     // Not a method either: identity linking reads the email users.info returns only with it.
     let directory = std::fs::read_to_string(root().join("src/slack/directory.rs")).unwrap();
     if directory.contains("info.email") {
@@ -125,16 +128,23 @@ fn the_manifest_subscribes_to_what_the_code_handles() {
     let events = list_under(&manifest, "bot_events");
     assert_eq!(
         events,
-        BTreeSet::from(["app_home_opened".to_owned(), "reaction_added".to_owned()])
+        BTreeSet::from([
+            "app_home_opened".to_owned(),
+            "reaction_added".to_owned(),
+            "app_mention".to_owned(),
+            "message.im".to_owned(),
+        ])
     );
     let socket = std::fs::read_to_string(root().join("src/slack/socket.rs")).unwrap();
     for e in &events {
+        // message.im arrives as a `message` event whose channel_type is `im`.
+        let handled = e.strip_suffix(".im").unwrap_or(e);
         assert!(
-            socket.contains(&format!("\"{e}\"")),
+            socket.contains(&format!("\"{handled}\"")),
             "the code does not handle {e}"
         );
     }
-    for command in ["/request-access", "/access-admin"] {
+    for command in ["/request-access", "/access-admin", "/access-check"] {
         assert!(
             manifest.contains(&format!("command: {command}")),
             "{command} missing from manifest.yml"

@@ -35,6 +35,60 @@ impl Sim {
         })
     }
 
+    /// `user` writes `text` to the bot in their DM with it: stored, and sent as a `message`
+    /// event with `channel_type: "im"` (what the `message.im` subscription delivers).
+    pub async fn message_bot(&self, user: &str, text: &str) -> Result<EventOutcome, ControlError> {
+        self.check_user(user)?;
+        let cfg = self.inner.cfg.clone();
+        let (channel, ts) = self.inner.with(|st| {
+            let channel = st.im_for(&cfg, user);
+            let ts = st.next_ts();
+            st.messages.push(Message {
+                channel: channel.clone(),
+                ts: ts.clone(),
+                user: user.into(),
+                text: text.into(),
+                blocks: None,
+                thread_ts: None,
+                reactions: vec![],
+                edited: false,
+                replies: vec![],
+                metadata: None,
+            });
+            (channel, ts)
+        });
+        let event = json!({
+            "type": "message", "channel_type": "im", "channel": channel, "user": user,
+            "text": text, "ts": ts, "event_ts": ts,
+        });
+        Ok(self.send_event_callback(event).await)
+    }
+
+    /// `user` writes `text` mentioning the bot in `channel`: stored, and sent as `app_mention`
+    /// when the bot is a member (as Slack does).
+    pub async fn mention_bot(
+        &self,
+        user: &str,
+        channel: &str,
+        text: &str,
+    ) -> Result<Option<EventOutcome>, ControlError> {
+        let ts = self.post_as_user(user, channel, text)?;
+        let bot = self.inner.cfg.bot_user_id.clone();
+        let bot_in = self.inner.with(|st| {
+            st.channels
+                .get(channel)
+                .is_some_and(|c| c.members.contains(&bot))
+        });
+        if !bot_in {
+            return Ok(None);
+        }
+        let event = json!({
+            "type": "app_mention", "channel": channel, "user": user, "text": text,
+            "ts": ts, "event_ts": ts,
+        });
+        Ok(Some(self.send_event_callback(event).await))
+    }
+
     /// Types `/command text` in a channel. An ephemeral (or untyped) `text` reply is shown to the user only;
     /// `in_channel` is posted to the channel.
     pub async fn slash_command(
