@@ -14,7 +14,7 @@ pub use catalog::{
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use secret::{Secret, SecretRef};
-pub use settings::{LogFormat, Settings, SlackSettings};
+pub use settings::{LlmConfig, LogFormat, Settings, SlackSettings};
 
 /// Everything `App::start` needs to know.
 #[derive(Debug, Clone)]

@@ -26,6 +26,16 @@ pub struct SlackSettings {
     pub channel: Option<String>,
 }
 
+/// An OpenAI-compatible chat-completions endpoint for free-form questions ("Ask Gatehouse").
+/// Optional: without it only the built-in question forms are understood.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// The API base (`…/v1`); `/chat/completions` is appended unless already there.
+    pub url: String,
+    pub model: String,
+    pub key: Secret,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
@@ -42,6 +52,8 @@ pub struct Settings {
     pub job_poll: Duration,
     /// How often each platform is compared with the live grants (drift reconciliation).
     pub reconcile_every: Duration,
+    /// The language model for free-form questions, when all of its variables are set.
+    pub llm: Option<LlmConfig>,
 }
 
 impl Settings {
@@ -149,6 +161,42 @@ impl Settings {
             ));
         }
 
+        // All three or none: a half-configured model would fail only when someone asks.
+        let llm_url = get("GATEHOUSE_LLM_URL").map(|u| u.trim_end_matches('/').to_owned());
+        let llm_model = get("GATEHOUSE_LLM_MODEL");
+        let llm_key = get("GATEHOUSE_LLM_KEY").map(Secret::new);
+        let llm = match (llm_url, llm_model, llm_key) {
+            (None, None, None) => None,
+            (Some(url), Some(model), Some(key)) => {
+                if url.starts_with("https://") || url.starts_with("http://") {
+                    Some(LlmConfig { url, model, key })
+                } else {
+                    errors.push(ConfigError::env(
+                        "GATEHOUSE_LLM_URL",
+                        "must start with https:// (or http:// for a local model server)",
+                    ));
+                    None
+                }
+            }
+            (url, model, key) => {
+                let missing: Vec<&str> = [
+                    ("GATEHOUSE_LLM_URL", url.is_none()),
+                    ("GATEHOUSE_LLM_MODEL", model.is_none()),
+                    ("GATEHOUSE_LLM_KEY", key.is_none()),
+                ]
+                .into_iter()
+                .filter(|(_, absent)| *absent)
+                .map(|(var, _)| var)
+                .collect();
+                errors.push(ConfigError::env(
+                    &missing.join(", "),
+                    "not set, but the other GATEHOUSE_LLM_* variables are; set all three \
+                     (URL, model, key) for free-form questions, or none",
+                ));
+                None
+            }
+        };
+
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
@@ -165,6 +213,7 @@ impl Settings {
             job_lease,
             job_poll,
             reconcile_every,
+            llm,
         })
     }
 }
