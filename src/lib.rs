@@ -2,6 +2,7 @@
 //! This crate root only declares the modules; `app` wires them together.
 
 pub mod app;
+pub mod ask;
 pub mod audit;
 pub mod clock;
 pub mod config;

@@ -1,0 +1,3 @@
+//! "Ask Gatehouse": questions about who has access to what.
+
+pub mod llm;
