@@ -26,6 +26,9 @@ enum Reply {
     Forever,
     /// Sleep before answering.
     Slow(Duration),
+    /// An error status whose body echoes the request's Authorization header, as a careless
+    /// proxy might.
+    Status(u16),
 }
 
 #[derive(Default)]
@@ -159,6 +162,16 @@ async fn chat(
                 .collect();
             message(
                 json!({"role": "assistant", "content": format!("Per Gatehouse: {}", quoted.join(" | "))}),
+            )
+        }
+        Reply::Status(code) => {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            error(
+                StatusCode::from_u16(code).unwrap(),
+                format!("upstream failed for {auth}"),
             )
         }
         Reply::Slow(d) => {
@@ -423,6 +436,20 @@ async fn a_refused_key_is_reported_without_the_key() {
         "the language model refused the key (check GATEHOUSE_LLM_KEY)"
     );
     assert!(!format!("{err:?}").contains(wrong));
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_unavailable_without_the_key() {
+    let fake = ChatFake::start(vec![Reply::Status(429), Reply::Status(503)]).await;
+    let llm = fake.llm(KEY, Duration::from_secs(5));
+    for _ in 0..2 {
+        let err = llm
+            .answer("U0ASKER", "what do I have?", &CannedTools::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LlmError::Unavailable(_)), "{err:?}");
+        assert!(!format!("{err} {err:?}").contains(KEY), "{err}");
+    }
 }
 
 #[tokio::test]
