@@ -49,6 +49,8 @@ pub enum StartError {
     Catalog(#[source] StoreError),
     #[error(transparent)]
     Slack(#[from] crate::slack::SlackStartError),
+    #[error("cannot set up the language model (GATEHOUSE_LLM_*): {0}")]
+    Llm(String),
 }
 
 pub struct App {
@@ -114,7 +116,18 @@ impl App {
             )
         };
         let slack = match slack {
-            Some(parts) => Some(parts.listen(workflow.clone()).await?),
+            Some(parts) => {
+                let ask = match &config.settings.llm {
+                    Some(c) => {
+                        let settings = crate::ask::llm::LlmSettings::from_config(c);
+                        Some(Arc::new(
+                            crate::ask::llm::Llm::new(settings).map_err(StartError::Llm)?,
+                        ))
+                    }
+                    None => None,
+                };
+                Some(parts.listen(workflow.clone(), ask).await?)
+            }
             None => None,
         };
         // Identities of every platform connector are synced at start (and hourly after).

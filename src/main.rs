@@ -11,7 +11,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use gatehouse::audit::{self, ExportFormat, Verdict};
 use gatehouse::config::{Config, Settings};
 use gatehouse::connectors::Registry;
+use gatehouse::domain::question::{Question, Subject};
+use gatehouse::slack::answers::{Style, render};
 use gatehouse::store::Db;
+use gatehouse::workflow::Asker;
 use gatehouse::{App, AppOptions};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +47,31 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Does USER have access to RESOURCE, and why? Asks the platform too (within 3 s).
+    Check {
+        /// A Slack user ID (U…), or a platform user's name or email that someone is linked to.
+        user: String,
+        /// A resource's id or name, or the platform role, group or dataset it grants.
+        resource: String,
+        /// Print JSON for scripts instead of sentences.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything a person has access to (--user), or everyone with access to a resource
+    /// (--resource).
+    Access {
+        #[arg(
+            long,
+            conflicts_with = "resource",
+            required_unless_present = "resource"
+        )]
+        user: Option<String>,
+        #[arg(long)]
+        resource: Option<String>,
+        /// Print JSON for scripts instead of sentences.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -151,6 +179,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Identities {
             command: IdentitiesCommand::Sync,
         } => sync_identities().await,
+        Command::Check {
+            user,
+            resource,
+            json,
+        } => ask(json, Asked::Check { user, resource }).await,
+        Command::Access {
+            user,
+            resource,
+            json,
+        } => match (user, resource) {
+            (Some(user), _) => ask(json, Asked::AccessOf { user }).await,
+            (None, Some(resource)) => ask(json, Asked::WhoHas { resource }).await,
+            (None, None) => bail!("say --user USER or --resource RESOURCE"),
+        },
         Command::Audit { command } => {
             let db = Db::connect(&settings.database_url)
                 .await
@@ -196,6 +238,47 @@ async fn serve() -> anyhow::Result<ExitCode> {
     wait_for_stop_signal().await;
     tracing::info!("stopping");
     app.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A question as typed at the command line, people named as the operator wrote them.
+enum Asked {
+    Check { user: String, resource: String },
+    AccessOf { user: String },
+    WhoHas { resource: String },
+}
+
+/// Answers a question at the command line, as an admin would be answered in Slack.
+async fn ask(json: bool, asked: Asked) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let registry =
+        Arc::new(Registry::new(&config.catalog, &env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let mut opts = AppOptions::new(registry);
+    opts.connect_slack = false;
+    opts.background_worker = false;
+    let app = App::start(config, opts).await?;
+    let wf = app.workflow();
+    let result = async {
+        let question = match asked {
+            Asked::Check { user, resource } => Question::Check {
+                who: Subject::User(wf.find_person(&user).await?),
+                resource,
+            },
+            Asked::AccessOf { user } => Question::AccessOf {
+                who: Subject::User(wf.find_person(&user).await?),
+            },
+            Asked::WhoHas { resource } => Question::WhoHas { resource },
+        };
+        wf.answer(&Asker::CommandLine, &question).await
+    }
+    .await;
+    app.shutdown().await;
+    let answer = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        println!("{}", render(&answer, Style::Plain));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

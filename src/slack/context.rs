@@ -14,6 +14,8 @@ pub struct SlackContext {
     pub channel: Channel,
     /// The bot's own user id (from auth.test), to ignore its own reactions.
     pub bot_user: String,
+    /// The language model for free-form questions, when one is configured.
+    pub ask: Option<Arc<crate::ask::llm::Llm>>,
     /// Counts `hello`s: above zero once the socket is connected.
     pub connected: watch::Sender<u32>,
 }

@@ -94,7 +94,11 @@ impl SlackParts {
     }
 
     /// Connects Socket Mode and starts handling envelopes.
-    pub async fn listen(self, workflow: Arc<Workflow>) -> Result<Runtime, SlackStartError> {
+    pub async fn listen(
+        self,
+        workflow: Arc<Workflow>,
+        ask: Option<Arc<crate::ask::llm::Llm>>,
+    ) -> Result<Runtime, SlackStartError> {
         if let Ok(Some(chosen)) = workflow.requests_channel().await {
             self.channel.set(chosen);
         }
@@ -104,6 +108,7 @@ impl SlackParts {
             api: self.api,
             channel: self.channel,
             bot_user: self.bot.user_id,
+            ask,
             connected,
         });
         let listener = socket::listen(self.client, &self.app_token, ctx)

@@ -14,10 +14,10 @@ use gatehouse::ask::llm::{AccessTools, Llm, LlmError, LlmSettings, MAX_TOOL_ROUN
 use gatehouse::config::{Secret, Settings};
 use serde_json::{Value, json};
 
-const KEY: &str = "sk-test-gatehouse-7fQ2xLmN9pR4";
+pub(crate) const KEY: &str = "sk-test-gatehouse-7fQ2xLmN9pR4";
 
 /// What the fake answers to the next request.
-enum Reply {
+pub(crate) enum Reply {
     /// Tool calls: (id, name, arguments as the model writes them: a JSON string).
     Calls(Vec<(&'static str, &'static str, &'static str)>),
     /// Words quoting the `content` of the tool messages with these ids, in this order.
@@ -43,8 +43,8 @@ struct FakeState {
 }
 
 #[derive(Clone)]
-struct ChatFake {
-    url: String,
+pub(crate) struct ChatFake {
+    pub(crate) url: String,
     state: Arc<Mutex<FakeState>>,
 }
 
@@ -182,7 +182,7 @@ async fn chat(
 }
 
 impl ChatFake {
-    async fn start(script: Vec<Reply>) -> ChatFake {
+    pub(crate) async fn start(script: Vec<Reply>) -> ChatFake {
         let state = Arc::new(Mutex::new(FakeState {
             script: script.into(),
             ..FakeState::default()
@@ -209,7 +209,7 @@ impl ChatFake {
         .unwrap()
     }
 
-    fn requests(&self) -> Vec<Value> {
+    pub(crate) fn requests(&self) -> Vec<Value> {
         self.state.lock().unwrap().requests.clone()
     }
 }

@@ -141,3 +141,76 @@ fn bad_export_dates_say_how_to_write_them() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
+    use crate::support::app::{CATALOG, TestApp, u};
+    use gatehouse::workflow::{Submission, Via};
+    let db = crate::support::TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gatehouse.toml"), CATALOG).unwrap();
+    {
+        let t = TestApp::start(&db).await;
+        let r = t
+            .wf()
+            .submit(Submission {
+                requester: &u("UALICE"),
+                resource: "analytics-ro",
+                duration: None,
+                reason: Some("weekly numbers"),
+                identity: None,
+            })
+            .await
+            .unwrap();
+        t.wf()
+            .approve(r.id, &u("UBOB"), Via::Reaction, None)
+            .await
+            .unwrap();
+        t.run_jobs().await;
+        t.stop().await;
+    }
+    let env = [("DATABASE_URL", db.url.as_str())];
+
+    let out = gatehouse(dir.path(), &["check", "UALICE", "analytics-ro"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("✅ Yes: UALICE has access to Analytics (read-only) (`analytics-ro`).\n• Gatehouse: request #1 (active), approved by UBOB"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not checked on the platform: changes to it are made by hand"),
+        "{text}"
+    );
+
+    let out = gatehouse(
+        dir.path(),
+        &["access", "--resource", "analytics-ro", "--json"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["question"], "who_has");
+    assert_eq!(v["holders"][0]["user"], "UALICE");
+    assert_eq!(v["holders"][0]["grant"]["request"], 1);
+    assert_eq!(v["holders"][0]["has_access"], true);
+
+    let out = gatehouse(dir.path(), &["access", "--user", "UALICE", "--json"], &env);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["items"][0]["resource"]["id"], "analytics-ro", "{v}");
+
+    let out = gatehouse(dir.path(), &["check", "UALICE", "analytcs-ro"], &env);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("there is no resource `analytcs-ro`; did you mean `analytics-ro`?"),
+        "{}",
+        stderr(&out)
+    );
+    let out = gatehouse(dir.path(), &["check", "nobody", "analytics-ro"], &env);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("I don't know anyone called `nobody`"),
+        "{}",
+        stderr(&out)
+    );
+}

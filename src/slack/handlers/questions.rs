@@ -26,7 +26,26 @@ fn help(text: &str) -> String {
 pub async fn answer_text(ctx: &SlackContext, asker: &SlackUserId, text: &str) -> String {
     let question = match question::parse(text, Some(&ctx.bot_user)) {
         Ok(q) => q,
-        Err(_) => return help(text),
+        Err(_) => match &ctx.ask {
+            // Free-form questions go to the language model, which can only call our tools.
+            Some(llm) => {
+                let tools = crate::ask::tools::WorkflowTools {
+                    workflow: &ctx.workflow,
+                    asker: Asker::Slack(asker.clone()),
+                };
+                return match llm.answer(asker.as_str(), text, &tools).await {
+                    Ok(answer) => answer,
+                    Err(e) => format!(
+                        "{}
+
+{}",
+                        e,
+                        help(text)
+                    ),
+                };
+            }
+            None => return help(text),
+        },
     };
     answer_question(ctx, asker, &question).await
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use gatehouse::config::Resource;
 use gatehouse::domain::ConnectorId;
 use gatehouse::store::requests::Request;
-use gatehouse::workflow::{Applied, ExternalError, PlatformIdentity, Provisioner, Undo};
+use gatehouse::workflow::{Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Undo};
 
 #[derive(Default)]
 struct State {
@@ -25,6 +25,8 @@ struct State {
     /// The share of calls that fail: half answer 503 having changed nothing, half time out
     /// after making the change (the caller cannot tell which).
     flaky: f64,
+    /// How long a check takes (a platform that is slow to answer).
+    check_delay: Duration,
     /// Changes actually made, per (identity, what): grants and revocations that changed state.
     changes: std::collections::BTreeMap<(String, String), (usize, usize)>,
 }
@@ -124,6 +126,20 @@ impl FakePlatform {
         self.state.lock().unwrap().needs_identity = true;
     }
 
+    /// Someone removes the access on the platform, outside Gatehouse.
+    pub fn take_away(&self, identity: &str, what: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .held
+            .remove(&(identity.to_owned(), what.to_owned()));
+    }
+
+    /// Checks take `delay` to answer.
+    pub fn slow_checks(&self, delay: Duration) {
+        self.state.lock().unwrap().check_delay = delay;
+    }
+
     /// Makes `rate` of the grant and revoke calls fail (see `Flake`).
     pub fn flaky(&self, rate: f64) {
         self.state.lock().unwrap().flaky = rate;
@@ -148,6 +164,21 @@ impl FakePlatform {
 impl Provisioner for FakePlatform {
     fn needs_identity(&self, _resource: &Resource) -> bool {
         self.state.lock().unwrap().needs_identity
+    }
+
+    async fn check(
+        &self,
+        _connector: &ConnectorId,
+        identity: &str,
+        unit: &gatehouse::domain::Unit,
+    ) -> Result<Option<Holding>, ExternalError> {
+        let delay = self.state.lock().unwrap().check_delay;
+        tokio::time::sleep(delay).await;
+        let key = (identity.to_owned(), unit.name().to_owned());
+        Ok(Some(Holding {
+            direct: self.state.lock().unwrap().held.contains(&key),
+            through: Vec::new(),
+        }))
     }
 
     async fn list_identities(

@@ -119,6 +119,18 @@ impl SlackTestApp {
         by_hand: bool,
         platform: FakePlatform,
     ) -> SlackTestApp {
+        Self::start_env(db, catalog, sim, by_hand, platform, &[]).await
+    }
+
+    /// With more settings, e.g. the language model's.
+    pub async fn start_env(
+        db: &TestDb,
+        catalog: &str,
+        sim: SimHandle,
+        by_hand: bool,
+        platform: FakePlatform,
+        env: &[(&str, &str)],
+    ) -> SlackTestApp {
         let clock = ManualClock::new(at(2026, 11, 28, 9, 0));
         let provisioner: Arc<dyn gatehouse::workflow::Provisioner> = if by_hand {
             let parsed =
@@ -133,16 +145,14 @@ impl SlackTestApp {
         let mut opts = AppOptions::new(provisioner);
         opts.clock = Arc::new(clock.clone());
         let api_url = sim.api_url();
-        let config = config_for(
-            db,
-            catalog,
-            &[
-                ("SLACK_BOT_TOKEN", sim.bot_token()),
-                ("SLACK_APP_TOKEN", sim.app_token()),
-                ("SLACK_API_URL", &api_url),
-                ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
-            ],
-        );
+        let mut settings = vec![
+            ("SLACK_BOT_TOKEN", sim.bot_token()),
+            ("SLACK_APP_TOKEN", sim.app_token()),
+            ("SLACK_API_URL", api_url.as_str()),
+            ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
+        ];
+        settings.extend_from_slice(env);
+        let config = config_for(db, catalog, &settings);
         let app = App::start(config, opts).await.unwrap();
         assert!(
             app.slack_connected(Duration::from_secs(10)).await,

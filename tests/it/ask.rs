@@ -1,0 +1,322 @@
+//! "Does X have access to Y?" through slack-sim: `/access-check`, DMs and mentions, each
+//! question form, answers with their reasons, unknown names with a suggestion, a platform that
+//! does not answer in time, who may ask about whom, and the language model's path.
+
+use std::time::Duration;
+
+use gatehouse::domain::Status;
+use slack_sim::SlackSim;
+
+use crate::ask_llm::{ChatFake, KEY, Reply};
+use crate::support::TestDb;
+use crate::support::platform::FakePlatform;
+use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, shown, workspace};
+
+/// A platform connector (never called: the fake platform stands in) so that answers ask it.
+const CATALOG: &str = r#"
+admins = ["UADA"]
+
+[connectors.warehouse]
+kind = "postgres"
+url = { env = "UNUSED_BY_THE_FAKE_PLATFORM" }
+
+[[resources]]
+id = "analytics-ro"
+name = "Analytics (read-only)"
+connector = "warehouse"
+grant = { role = "ANALYTICS_RO" }
+reviewers = ["UBOB", "URITA"]
+reason_required = false
+
+[[resources]]
+id = "finance-warehouse"
+name = "Finance warehouse"
+connector = "warehouse"
+grant = { role = "FINANCE" }
+reviewers = ["UFIONA"]
+reason_required = false
+"#;
+
+async fn start(env: &[(&str, &str)]) -> (SlackTestApp, TestDb) {
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_env(&db, CATALOG, sim, false, FakePlatform::default(), env).await;
+    (t, db)
+}
+
+/// Alice gets analytics-ro for 8 h, approved by Bob.
+async fn alice_has_analytics(t: &SlackTestApp) {
+    t.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "analytics-ro 8h")
+        .await
+        .unwrap();
+    let msg = t.request_message(1).await;
+    t.sim
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+        .await
+        .unwrap();
+    t.wait_for(1, Status::Active).await;
+}
+
+/// The bot's answer in `user`'s DM to `question`.
+async fn ask_in_dm(t: &SlackTestApp, user: &str, question: &str) -> String {
+    let before = t.sim.dms(user).len();
+    t.sim.message_bot(user, question).await.unwrap();
+    eventually(&format!("an answer to {question:?}"), 30, || async {
+        t.sim
+            .dms(user)
+            .iter()
+            .skip(before)
+            .filter(|m| m.user == BOT)
+            .map(shown)
+            .next()
+    })
+    .await
+}
+
+/// The ephemeral answer `user` sees after `/access-check text`.
+async fn access_check(t: &SlackTestApp, user: &str, text: &str) -> String {
+    let before = t.sim.ephemerals(user).len();
+    t.sim
+        .slash_command(user, CHANNEL, "/access-check", text)
+        .await
+        .unwrap();
+    eventually("the /access-check answer", 30, || async {
+        t.sim
+            .ephemerals(user)
+            .into_iter()
+            .skip(before)
+            .map(|e| e.text)
+            .find(|text| !text.is_empty())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn access_check_says_yes_with_the_grant_and_the_platforms_word() {
+    let (t, _db) = start(&[]).await;
+    alice_has_analytics(&t).await;
+    let answer = access_check(&t, "UBOB", "<@UALICE|alice> analytics-ro").await;
+    assert!(
+        answer.starts_with("✅ Yes: <@UALICE> has access to *Analytics (read-only)*"),
+        "{answer}"
+    );
+    for part in [
+        "request #1 (active), approved by <@UBOB>",
+        "expires <!date^",
+        "Platform (`warehouse` as `ualice`): the platform confirms it (directly)",
+    ] {
+        assert!(answer.contains(part), "{part}: {answer}");
+    }
+    let no = access_check(&t, "UFIONA", "<@UALICE> finance-warehouse").await;
+    assert!(
+        no.starts_with("❌ No: <@UALICE> does not have access to *Finance warehouse*"),
+        "{no}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn each_question_form_is_answered_in_a_dm() {
+    let (t, _db) = start(&[]).await;
+    alice_has_analytics(&t).await;
+
+    let yes = ask_in_dm(&t, "UBOB", "does <@UALICE> have access to analytics-ro?").await;
+    assert!(yes.starts_with("✅ Yes: <@UALICE> has access"), "{yes}");
+
+    let who = ask_in_dm(&t, "URITA", "who can read analytics-ro?").await;
+    assert!(
+        who.starts_with("1 person has access to *Analytics (read-only)* (`analytics-ro`):"),
+        "{who}"
+    );
+    assert!(
+        who.contains("• <@UALICE> — *Analytics (read-only)* — until"),
+        "{who}"
+    );
+
+    let what = ask_in_dm(&t, "UADA", "what does <@UALICE> have access to?").await;
+    assert!(
+        what.starts_with("<@UALICE> has access to 1 resource:"),
+        "{what}"
+    );
+    assert!(what.contains("request #1"), "{what}");
+
+    let when = ask_in_dm(
+        &t,
+        "UBOB",
+        "when does <@UALICE>'s access to analytics-ro expire?",
+    )
+    .await;
+    assert!(
+        when.starts_with("⏳ <@UALICE>'s access to *Analytics (read-only)* ends <!date^"),
+        "{when}"
+    );
+    assert!(when.contains("(request #1)"), "{when}");
+
+    let mine = ask_in_dm(&t, "UALICE", "what can I access?").await;
+    assert!(
+        mine.starts_with("<@UALICE> has access to 1 resource"),
+        "{mine}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_mention_in_a_channel_is_answered_to_the_asker_alone() {
+    let (t, _db) = start(&[]).await;
+    alice_has_analytics(&t).await;
+    let before = t.sim.messages(CHANNEL).len();
+    t.sim
+        .mention_bot("UBOB", CHANNEL, "<@U0BOT> who has access to analytics-ro?")
+        .await
+        .unwrap();
+    let answer = eventually("an ephemeral answer", 30, || async {
+        t.sim
+            .ephemerals("UBOB")
+            .into_iter()
+            .map(|e| e.text)
+            .find(|x| x.contains("have access to") || x.contains("has access to"))
+    })
+    .await;
+    assert!(answer.contains("<@UALICE>"), "{answer}");
+    // Only Bob's own message is in the channel: the answer is not posted for all to read.
+    assert_eq!(t.sim.messages(CHANNEL).len(), before + 1);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_names_get_the_closest_and_unknown_questions_the_forms() {
+    let (t, _db) = start(&[]).await;
+    let typo = ask_in_dm(&t, "UBOB", "does <@UALICE> have access to analytcs-ro?").await;
+    assert_eq!(
+        typo,
+        "there is no resource `analytcs-ro`; did you mean `analytics-ro`?"
+    );
+    let huh = ask_in_dm(&t, "UBOB", "is the warehouse up?").await;
+    assert!(huh.contains("I did not understand"), "{huh}");
+    assert!(huh.contains("who can read analytics-ro?"), "{huh}");
+    let usage = t
+        .sim
+        .slash_command("UBOB", CHANNEL, "/access-check", "")
+        .await
+        .unwrap();
+    let shown = usage.payload.unwrap()["text"].as_str().unwrap().to_owned();
+    assert!(shown.contains("/access-check @person RESOURCE"), "{shown}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_platform_that_does_not_answer_in_time_is_named_and_gatehouses_record_still_given() {
+    let (t, _db) = start(&[]).await;
+    alice_has_analytics(&t).await;
+    t.platform.slow_checks(Duration::from_secs(6));
+    let answer = access_check(&t, "UBOB", "<@UALICE> analytics-ro").await;
+    assert!(
+        answer.starts_with("✅ Yes"),
+        "Gatehouse's grant stands: {answer}"
+    );
+    assert!(
+        answer.contains("the platform did not answer: the platform did not answer within 3 s"),
+        "{answer}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn drift_between_the_grant_and_the_platform_is_named() {
+    let (t, _db) = start(&[]).await;
+    alice_has_analytics(&t).await;
+    t.platform.take_away("ualice", "ANALYTICS_RO");
+    let answer = access_check(&t, "UBOB", "<@UALICE> analytics-ro").await;
+    assert!(answer.starts_with("❌ No"), "{answer}");
+    assert!(
+        answer.contains(
+            "⚠️ Drift: Gatehouse granted it (request #1), but the platform no longer has it"
+        ),
+        "{answer}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn people_ask_about_themselves_reviewers_about_their_resources_and_it_is_audited() {
+    let (t, _db) = start(&[]).await;
+    alice_has_analytics(&t).await;
+    let dave = ask_in_dm(&t, "UDAVE", "does <@UALICE> have access to analytics-ro?").await;
+    assert_eq!(
+        dave,
+        "you can ask about your own access; asking about other people is for the resource's reviewers and admins"
+    );
+    // Fiona reviews finance, not analytics.
+    let fiona = access_check(&t, "UFIONA", "<@UALICE> analytics-ro").await;
+    assert!(
+        fiona.starts_with("you can ask about your own access"),
+        "{fiona}"
+    );
+    let own = ask_in_dm(&t, "UALICE", "do I have access to analytics-ro?").await;
+    assert!(own.starts_with("✅ Yes: <@UALICE>"), "{own}");
+    ask_in_dm(&t, "UBOB", "does <@UALICE> have access to analytics-ro?").await;
+
+    let rows = gatehouse::store::audit::page(t.app.db().conn(), 0, 10_000)
+        .await
+        .unwrap();
+    let asked: Vec<(String, String)> = rows
+        .iter()
+        .filter(|e| e.action == "access_question")
+        .map(|e| (e.actor.clone(), e.details.clone()))
+        .collect();
+    assert_eq!(asked.len(), 1, "only Bob's question about Alice: {asked:?}");
+    assert_eq!(asked[0].0, "UBOB");
+    assert!(
+        asked[0].1.contains("\"about\":\"UALICE\""),
+        "{}",
+        asked[0].1
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_free_form_question_goes_to_the_model_and_gatehouse_runs_its_tool() {
+    let chat = ChatFake::start(vec![
+        Reply::Calls(vec![(
+            "call_1",
+            "check_access",
+            r#"{"user":"<@UALICE>","resource":"analytics-ro"}"#,
+        )]),
+        Reply::Quote(vec!["call_1"]),
+        Reply::Calls(vec![(
+            "call_2",
+            "check_access",
+            r#"{"user":"UALICE","resource":"analytics-ro"}"#,
+        )]),
+        Reply::Quote(vec!["call_2"]),
+    ])
+    .await;
+    let (t, _db) = start(&[
+        ("GATEHOUSE_LLM_URL", &chat.url),
+        ("GATEHOUSE_LLM_MODEL", "gpt-test"),
+        ("GATEHOUSE_LLM_KEY", KEY),
+    ])
+    .await;
+    alice_has_analytics(&t).await;
+    let answer = ask_in_dm(&t, "UBOB", "is alice allowed into the analytics thing?").await;
+    assert!(answer.starts_with("Per Gatehouse: "), "{answer}");
+    // The tool's facts came from Gatehouse: the grant and the platform's word.
+    assert!(answer.contains("\"has_access\":true"), "{answer}");
+    assert!(answer.contains("\"request\":1"), "{answer}");
+    let sent = serde_json::to_string(&chat.requests()).unwrap();
+    assert!(
+        !sent.contains(KEY),
+        "the key never reaches the model's messages"
+    );
+    assert!(!sent.contains("xoxb-"), "nor Slack's tokens");
+
+    // The model's tools obey the same rule: Dave may not learn about Alice through it.
+    let refused = ask_in_dm(&t, "UDAVE", "tell me whether alice can get into analytics").await;
+    assert!(
+        refused.contains("you can ask about your own access"),
+        "{refused}"
+    );
+    assert!(!refused.contains("has_access"), "{refused}");
+    t.stop().await;
+}
