@@ -158,13 +158,26 @@ async fn on_push(
     {
         return Ok(());
     }
-    // Redelivered events (Slack retries after 3 s without an ack) are acted on once.
+    // A ✅ decides access: it is acted on before the ack and recorded after, so a process
+    // that dies in between leaves it unacked and Slack's redelivery is acted on, not dropped.
+    // (Acting twice is harmless: the second approval of a request is refused.)
+    if kind == "reaction_added" {
+        if ctx.workflow.already_handled(ev.event_id.as_ref()).await? {
+            return Ok(());
+        }
+        if let Err(e) = events::reaction_added(&ctx, &event).await {
+            log_malformed(&kind, &e);
+        }
+        ctx.workflow.first_delivery(ev.event_id.as_ref()).await?;
+        return Ok(());
+    }
+    // The rest (Home, questions) only inform: recorded first, so a redelivery never answers
+    // twice, then handled after the ack.
     if !ctx.workflow.first_delivery(ev.event_id.as_ref()).await? {
         return Ok(());
     }
     tokio::spawn(async move {
         let result = match kind.as_str() {
-            "reaction_added" => events::reaction_added(&ctx, &event).await,
             "app_mention" => questions::app_mention(&ctx, &event).await,
             "message" => questions::direct_message(&ctx, &event).await,
             _ => events::app_home_opened(&ctx, &event).await,
