@@ -24,6 +24,9 @@ pub struct SlackSettings {
     pub app_token: Option<Secret>,
     pub api_url: String,
     pub channel: Option<String>,
+    /// Pace Web API calls to Slack's published limits (true), or rely on 429s alone (false:
+    /// for slack-sim, demos and load tests).
+    pub pace: bool,
 }
 
 /// An OpenAI-compatible chat-completions endpoint for free-form questions ("Ask Gatehouse").
@@ -143,6 +146,17 @@ impl Settings {
             app_token: get("SLACK_APP_TOKEN").map(Secret::new),
             api_url,
             channel: get("ACCESS_REQUESTS_CHANNEL"),
+            pace: match get("GATEHOUSE_SLACK_PACE").as_deref() {
+                None | Some("slack") => true,
+                Some("none") => false,
+                Some(_) => {
+                    errors.push(ConfigError::env(
+                        "GATEHOUSE_SLACK_PACE",
+                        "write slack (pace calls to Slack's limits; the default) or none (only for slack-sim and load tests)",
+                    ));
+                    true
+                }
+            },
         };
         if let Some(t) = &slack.bot_token
             && !t.expose().starts_with("xoxb-")

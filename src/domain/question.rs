@@ -16,6 +16,9 @@ pub enum Subject {
     Me,
     /// A Slack user, from a mention (`<@U123>`).
     User(SlackUserId),
+    /// Someone named in plain words ("maria", "maria@example.com"): a platform user that a
+    /// Slack user is linked to, found by the workflow.
+    Named(String),
 }
 
 /// A question Gatehouse can answer.
@@ -55,7 +58,8 @@ pub const EXAMPLES: &[&str] = &[
 ];
 
 // A subject: a Slack mention, or I/me/my. Possessives ('s, ’s) are allowed after a mention.
-const WHO: &str = r"(?P<who><@[A-Z0-9]+(?:\|[^>]*)?>|i|me|my)(?:'s|’s)?";
+const WHO: &str =
+    r"(?P<who><@[A-Z0-9]+(?:\|[^>]*)?>|i|me|my|[A-Za-z0-9._+-]+(?:@[A-Za-z0-9.-]+)?)(?:'s|’s)?";
 const RES: &str = r"(?P<res>[^\s?!,;]+(?:\s+[^\s?!,;]+)*?)";
 
 static PATTERNS: LazyLock<Vec<(Kind, Regex)>> = LazyLock::new(|| {
@@ -161,9 +165,14 @@ fn subject(s: &str) -> Option<Subject> {
         let id = inner.split('|').next().unwrap_or_default();
         return SlackUserId::parse(id).ok().map(Subject::User);
     }
+    if s.starts_with('<') {
+        return None;
+    }
     match s.to_lowercase().as_str() {
         "i" | "me" | "my" => Some(Subject::Me),
-        _ => None,
+        // Words that read as a subject in these patterns but name nobody.
+        "it" | "anyone" | "someone" | "everyone" | "they" | "we" | "you" | "he" | "she" => None,
+        _ => Some(Subject::Named(s.to_owned())),
     }
 }
 
@@ -291,6 +300,21 @@ mod tests {
     }
 
     #[test]
+    fn people_named_in_plain_words_are_named_subjects() {
+        assert_eq!(
+            parse("does maria have access to finance?", None),
+            Ok(check(Subject::Named("maria".into()), "finance"))
+        );
+        assert_eq!(
+            parse("what does sam@example.com have access to?", None),
+            Ok(Question::AccessOf {
+                who: Subject::Named("sam@example.com".into())
+            })
+        );
+        assert!(parse("does anyone have access to finance?", None).is_err());
+    }
+
+    #[test]
     fn a_leading_mention_of_the_bot_is_not_the_subject() {
         assert_eq!(
             parse(
@@ -312,7 +336,6 @@ mod tests {
         for text in [
             "",
             "hello",
-            "does maria have access to finance?",
             "who",
             "what does <@lower> have access to?",
             "does <@UMARIA> have access to ?",

@@ -141,6 +141,8 @@ pub struct SlackApi {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     limits: Arc<Limits>,
+    /// False: no pacing of our own; Slack's 429s (with Retry-After) still hold us back.
+    pace: bool,
 }
 
 /// The connector of slack.md §4.4: https or plain http (for slack-sim), with `SLACK_API_URL`.
@@ -160,12 +162,13 @@ pub fn hyper_client(api_url: &str) -> Result<Arc<SlackHyperClient>, SlackError> 
 }
 
 impl SlackApi {
-    pub fn new(client: Arc<SlackHyperClient>, bot_token: &Secret) -> Self {
+    pub fn new(client: Arc<SlackHyperClient>, bot_token: &Secret, pace: bool) -> Self {
         let burst = NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN);
         let per_second = NonZeroU32::MIN;
         SlackApi {
             client,
             token: SlackApiToken::new(bot_token.expose().to_owned().into()),
+            pace,
             limits: Arc::new(Limits {
                 tier2: DefaultKeyedRateLimiter::keyed(per_minute(20)),
                 tier3: DefaultKeyedRateLimiter::keyed(per_minute(50)),
@@ -178,6 +181,10 @@ impl SlackApi {
     }
 
     async fn throttle(&self, method: &'static str) {
+        // chat.postMessage has Slack's special limit, per channel (see `channels`), not a tier.
+        if !self.pace || method == "chat.postMessage" {
+            return;
+        }
         let limiter = match tier(method) {
             2 => &self.limits.tier2,
             4 => &self.limits.tier4,
@@ -279,10 +286,12 @@ impl SlackApi {
         thread_ts: Option<&str>,
         key: Option<&str>,
     ) -> Result<String, SlackError> {
-        self.limits
-            .channels
-            .until_key_ready(&channel.to_owned())
-            .await;
+        if self.pace {
+            self.limits
+                .channels
+                .until_key_ready(&channel.to_owned())
+                .await;
+        }
         let mut body = json!({ "channel": channel, "text": msg.text, "blocks": msg.blocks, "unfurl_links": false });
         if let Some(ts) = thread_ts {
             body["thread_ts"] = json!(ts);

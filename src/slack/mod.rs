@@ -64,7 +64,7 @@ pub async fn connect(
     channel: &str,
 ) -> Result<SlackParts, SlackStartError> {
     let client = api::hyper_client(&settings.api_url).map_err(SlackStartError::Unreachable)?;
-    let api = SlackApi::new(client.clone(), bot_token);
+    let api = SlackApi::new(client.clone(), bot_token, settings.pace);
     let bot = api
         .auth_test()
         .await

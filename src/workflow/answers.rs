@@ -108,6 +108,7 @@ impl Workflow {
         let subject = match question.subject() {
             None => None,
             Some(Subject::User(u)) => Some(u.clone()),
+            Some(Subject::Named(name)) => Some(self.find_person(name).await?),
             Some(Subject::Me) => match asker {
                 Asker::Slack(u) => Some(u.clone()),
                 Asker::CommandLine => {
@@ -189,9 +190,34 @@ impl Workflow {
             }),
             _ => Err(WorkflowError::UnknownPerson {
                 name: t.to_owned(),
-                suggestions: found.iter().take(3).map(|i| i.name.clone()).collect(),
+                suggestions: self.people_like(t).await?,
             }),
         }
+    }
+
+    /// The linked platform users whose name or email is closest to `typed`, for "did you mean".
+    async fn people_like(&self, typed: &str) -> Result<Vec<String>, WorkflowError> {
+        let c = self.db.conn();
+        let typed = typed.to_lowercase();
+        let mut scored: Vec<(f64, String)> = Vec::new();
+        for i in store::identities::search(c, "", 10_000).await? {
+            if i.kind != "user" || i.missing_since.is_some() {
+                continue;
+            }
+            let name = strsim::normalized_levenshtein(&typed, &i.name.to_lowercase());
+            let local = i
+                .email
+                .as_deref()
+                .and_then(|e| e.split('@').next())
+                .map(|l| strsim::normalized_levenshtein(&typed, &l.to_lowercase()))
+                .unwrap_or(0.0);
+            let score = name.max(local);
+            if score >= 0.5 && !scored.iter().any(|(_, n)| *n == i.name) {
+                scored.push((score, i.name));
+            }
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        Ok(scored.into_iter().take(3).map(|(_, n)| n).collect())
     }
 
     async fn may_ask(

@@ -192,6 +192,20 @@ async fn unknown_names_get_the_closest_and_unknown_questions_the_forms() {
         typo,
         "there is no resource `analytcs-ro`; did you mean `analytics-ro`?"
     );
+    // People named in plain words are platform users someone is linked to; a near miss gets
+    // the closest names the platforms listed.
+    t.platform
+        .set_users(&[("maria.lopez", Some("maria@example.com")), ("sam", None)]);
+    t.app
+        .workflow()
+        .sync_identities(&gatehouse::domain::ConnectorId::parse("warehouse").unwrap())
+        .await
+        .unwrap();
+    let who = ask_in_dm(&t, "UBOB", "does maria.lopes have access to analytics-ro?").await;
+    assert_eq!(
+        who,
+        "I don't know anyone called `maria.lopes` (did you mean `maria.lopez`?); name them by Slack ID (U…), email or platform user"
+    );
     let huh = ask_in_dm(&t, "UBOB", "is the warehouse up?").await;
     assert!(huh.contains("I did not understand"), "{huh}");
     assert!(huh.contains("who can read analytics-ro?"), "{huh}");
@@ -299,7 +313,7 @@ async fn a_free_form_question_goes_to_the_model_and_gatehouse_runs_its_tool() {
     ])
     .await;
     alice_has_analytics(&t).await;
-    let answer = ask_in_dm(&t, "UBOB", "is alice allowed into the analytics thing?").await;
+    let answer = ask_in_dm(&t, "UBOB", "any chance alice could look at the analytics thing?").await;
     assert!(answer.starts_with("Per Gatehouse: "), "{answer}");
     // The tool's facts came from Gatehouse: the grant and the platform's word.
     assert!(answer.contains("\"has_access\":true"), "{answer}");

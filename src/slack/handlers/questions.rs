@@ -63,11 +63,14 @@ pub fn parse_check(text: &str) -> Option<Question> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let (who, resource) = match words.as_slice() {
         [one] => (Subject::Me, *one),
-        [who, resource] => {
-            let inner = who.strip_prefix("<@")?.strip_suffix('>')?;
-            let id = inner.split('|').next()?;
-            (Subject::User(SlackUserId::parse(id).ok()?), *resource)
-        }
+        [who, resource] => match who.strip_prefix("<@") {
+            Some(rest) => {
+                let id = rest.strip_suffix('>')?.split('|').next()?;
+                (Subject::User(SlackUserId::parse(id).ok()?), *resource)
+            }
+            // A platform user's name or email, resolved through the links.
+            None => (Subject::Named((*who).to_owned()), *resource),
+        },
         _ => return None,
     };
     Some(Question::Check {
@@ -147,7 +150,14 @@ mod tests {
                 resource: "finance".into()
             })
         );
-        for bad in ["", "maria finance", "<@UMARIA> a b", "<@lower> finance"] {
+        assert_eq!(
+            parse_check("maria finance"),
+            Some(Question::Check {
+                who: Subject::Named("maria".into()),
+                resource: "finance".into()
+            })
+        );
+        for bad in ["", "<@UMARIA> a b", "<@lower> finance"] {
             assert_eq!(parse_check(bad), None, "{bad}");
         }
     }
