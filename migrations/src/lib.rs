@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_tables;
 mod m20261128_000002_app_settings;
 mod m20261129_000003_grant_receipts;
+mod m20261129_000004_requests_by_identity;
 
 /// The first audit row's `prev_hash`.
 pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_tables::Migration),
             Box::new(m20261128_000002_app_settings::Migration),
             Box::new(m20261129_000003_grant_receipts::Migration),
+            Box::new(m20261129_000004_requests_by_identity::Migration),
         ]
     }
 }
