@@ -329,6 +329,16 @@ impl Worker {
         }
     }
 
+    /// Runs due jobs until none is left or `shutdown`: a stopping process finishes the job in
+    /// hand, not the whole backlog (the rest stay queued for the next process).
+    async fn run_due_until(&self, shutdown: &CancellationToken) -> Result<usize, StoreError> {
+        let mut n = 0;
+        while !shutdown.is_cancelled() && self.run_one().await? {
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Runs every job due now; returns how many ran.
     pub async fn run_due(&self) -> Result<usize, StoreError> {
         let mut n = 0;
@@ -346,7 +356,7 @@ impl Worker {
             if shutdown.is_cancelled() {
                 break;
             }
-            let wait = match self.run_due().await {
+            let wait = match self.run_due_until(&shutdown).await {
                 Ok(_) => self.until_next().await,
                 Err(e) => {
                     tracing::error!(error = %e, "job worker cannot reach the database; retrying");

@@ -313,7 +313,12 @@ async fn a_free_form_question_goes_to_the_model_and_gatehouse_runs_its_tool() {
     ])
     .await;
     alice_has_analytics(&t).await;
-    let answer = ask_in_dm(&t, "UBOB", "any chance alice could look at the analytics thing?").await;
+    let answer = ask_in_dm(
+        &t,
+        "UBOB",
+        "any chance alice could look at the analytics thing?",
+    )
+    .await;
     assert!(answer.starts_with("Per Gatehouse: "), "{answer}");
     // The tool's facts came from Gatehouse: the grant and the platform's word.
     assert!(answer.contains("\"has_access\":true"), "{answer}");
