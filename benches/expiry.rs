@@ -4,7 +4,8 @@
 //! SQLite, and on PostgreSQL when GATEHOUSE_TEST_POSTGRES_URL names a server. Asserts nothing.
 //!
 //! Run: `cargo bench --bench expiry` (100,000 grants over 600 s: about 11 minutes per backend).
-//! `GATEHOUSE_BENCH_GRANTS` and `GATEHOUSE_BENCH_SPREAD_SECS` make a quicker run.
+//! `GATEHOUSE_BENCH_GRANTS` and `GATEHOUSE_BENCH_SPREAD_SECS` make a quicker run;
+//! `GATEHOUSE_BENCH_BACKEND=sqlite|postgres` runs one backend only.
 #![expect(
     clippy::unwrap_used,
     reason = "a benchmark that cannot go on should stop"
@@ -497,7 +498,11 @@ async fn main() {
     } else {
         eprintln!("note: PostgreSQL skipped; set GATEHOUSE_TEST_POSTGRES_URL to include it");
     }
+    // GATEHOUSE_BENCH_BACKEND=sqlite or postgres runs one of them only.
+    let only = std::env::var("GATEHOUSE_BENCH_BACKEND").ok();
     for b in backends {
-        measure(b, n, spread).await;
+        if only.as_deref().is_none_or(|o| o == b) {
+            measure(b, n, spread).await;
+        }
     }
 }
