@@ -341,11 +341,7 @@ impl Worker {
 
     /// Runs every job due now; returns how many ran.
     pub async fn run_due(&self) -> Result<usize, StoreError> {
-        let mut n = 0;
-        while self.run_one().await? {
-            n += 1;
-        }
-        Ok(n)
+        self.run_due_until(&CancellationToken::new()).await
     }
 
     /// Runs jobs until `shutdown`: sleeps until the next one is due, or until `wake`, or at most

@@ -241,6 +241,18 @@ async fn serve() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The app with its real connectors but without Slack or a background worker, for commands
+/// that do one thing and exit.
+async fn offline_app() -> anyhow::Result<App> {
+    let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let registry =
+        Arc::new(Registry::new(&config.catalog, &env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let mut opts = AppOptions::new(registry);
+    opts.connect_slack = false;
+    opts.background_worker = false;
+    Ok(App::start(config, opts).await?)
+}
+
 /// A question as typed at the command line, people named as the operator wrote them.
 enum Asked {
     Check { user: String, resource: String },
@@ -250,13 +262,7 @@ enum Asked {
 
 /// Answers a question at the command line, as an admin would be answered in Slack.
 async fn ask(json: bool, asked: Asked) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let registry =
-        Arc::new(Registry::new(&config.catalog, &env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?);
-    let mut opts = AppOptions::new(registry);
-    opts.connect_slack = false;
-    opts.background_worker = false;
-    let app = App::start(config, opts).await?;
+    let app = offline_app().await?;
     let wf = app.workflow();
     let result = async {
         let question = match asked {
@@ -283,14 +289,14 @@ async fn ask(json: bool, asked: Asked) -> anyhow::Result<ExitCode> {
 }
 
 async fn sync_identities() -> anyhow::Result<ExitCode> {
-    let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let registry =
-        Arc::new(Registry::new(&config.catalog, &env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?);
-    let connectors: Vec<_> = config.catalog.connectors.keys().cloned().collect();
-    let mut opts = AppOptions::new(registry);
-    opts.connect_slack = false;
-    opts.background_worker = false;
-    let app = App::start(config, opts).await?;
+    let app = offline_app().await?;
+    let connectors: Vec<_> = app
+        .workflow()
+        .catalog()
+        .connectors
+        .keys()
+        .cloned()
+        .collect();
     let mut failed = false;
     // On a terminal, a bar over the connectors with the one being listed; hidden otherwise.
     let bar = indicatif::ProgressBar::new(connectors.len() as u64);
