@@ -15,18 +15,14 @@ pub enum Style {
 impl Style {
     fn person(self, id: &str) -> String {
         match self {
-            Style::Slack => format!("<@{id}>"),
+            Style::Slack => super::views::user(id),
             Style::Plain => id.to_owned(),
         }
     }
 
     fn time(self, at: DateTime<Utc>) -> String {
         match self {
-            Style::Slack => format!(
-                "<!date^{}^{{date_short_pretty}} at {{time}}|{}>",
-                at.timestamp(),
-                at.format("%Y-%m-%d %H:%M UTC")
-            ),
+            Style::Slack => super::views::slack_date(at),
             Style::Plain => at.format("%Y-%m-%d %H:%M UTC").to_string(),
         }
     }

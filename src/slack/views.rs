@@ -24,7 +24,7 @@ pub(super) fn user(id: &str) -> String {
 }
 
 /// A time every reader sees in their own time zone, with a UTC fallback.
-fn slack_date(at: DateTime<Utc>) -> String {
+pub(super) fn slack_date(at: DateTime<Utc>) -> String {
     format!(
         "<!date^{}^{{date_short_pretty}} at {{time}}|{}>",
         at.timestamp(),

@@ -86,9 +86,14 @@ pub fn check_usage() -> String {
 /// After the ack: answers `/access-check` to the asker alone.
 pub async fn access_check(ctx: &SlackContext, user: &SlackUserId, channel: &str, q: &Question) {
     let text = answer_question(ctx, user, q).await;
+    answer_privately(ctx, channel, user, &text).await;
+}
+
+/// Shows an answer in `channel` to `user` alone: who has what is not for the whole channel.
+async fn answer_privately(ctx: &SlackContext, channel: &str, user: &SlackUserId, text: &str) {
     if let Err(e) = ctx
         .api
-        .post_ephemeral(channel, user.as_str(), &note(&text))
+        .post_ephemeral(channel, user.as_str(), &note(text))
         .await
     {
         tracing::warn!(error = %e, "could not show an access answer");
@@ -120,13 +125,7 @@ pub async fn app_mention(ctx: &SlackContext, event: &Value) -> Result<(), Malfor
     let channel = str_at(event, "/channel")?;
     let text = str_at(event, "/text")?;
     let answer = answer_text(ctx, &user, text).await;
-    if let Err(e) = ctx
-        .api
-        .post_ephemeral(channel, user.as_str(), &note(&answer))
-        .await
-    {
-        tracing::warn!(error = %e, "could not answer a mention");
-    }
+    answer_privately(ctx, channel, &user, &answer).await;
     Ok(())
 }
 
