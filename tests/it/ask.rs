@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use gatehouse::domain::Status;
 use slack_sim::SlackSim;
 
 use crate::ask_llm::{ChatFake, KEY, Reply};
@@ -44,20 +43,6 @@ async fn start(env: &[(&str, &str)]) -> (SlackTestApp, TestDb) {
     (t, db)
 }
 
-/// Alice gets analytics-ro for 8 h, approved by Bob.
-async fn alice_has_analytics(t: &SlackTestApp) {
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "analytics-ro 8h")
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    t.wait_for(1, Status::Active).await;
-}
-
 /// The bot's answer in `user`'s DM to `question`.
 async fn ask_in_dm(t: &SlackTestApp, user: &str, question: &str) -> String {
     let before = t.sim.dms(user).len();
@@ -95,7 +80,7 @@ async fn access_check(t: &SlackTestApp, user: &str, text: &str) -> String {
 #[tokio::test]
 async fn access_check_says_yes_with_the_grant_and_the_platforms_word() {
     let (t, _db) = start(&[]).await;
-    alice_has_analytics(&t).await;
+    t.alice_gets_analytics_from_bob().await;
     let answer = access_check(&t, "UBOB", "<@UALICE|alice> analytics-ro").await;
     assert!(
         answer.starts_with("✅ Yes: <@UALICE> has access to *Analytics (read-only)*"),
@@ -119,7 +104,7 @@ async fn access_check_says_yes_with_the_grant_and_the_platforms_word() {
 #[tokio::test]
 async fn each_question_form_is_answered_in_a_dm() {
     let (t, _db) = start(&[]).await;
-    alice_has_analytics(&t).await;
+    t.alice_gets_analytics_from_bob().await;
 
     let yes = ask_in_dm(&t, "UBOB", "does <@UALICE> have access to analytics-ro?").await;
     assert!(yes.starts_with("✅ Yes: <@UALICE> has access"), "{yes}");
@@ -164,7 +149,7 @@ async fn each_question_form_is_answered_in_a_dm() {
 #[tokio::test]
 async fn a_mention_in_a_channel_is_answered_to_the_asker_alone() {
     let (t, _db) = start(&[]).await;
-    alice_has_analytics(&t).await;
+    t.alice_gets_analytics_from_bob().await;
     let before = t.sim.messages(CHANNEL).len();
     t.sim
         .mention_bot("UBOB", CHANNEL, "<@U0BOT> who has access to analytics-ro?")
@@ -222,7 +207,7 @@ async fn unknown_names_get_the_closest_and_unknown_questions_the_forms() {
 #[tokio::test]
 async fn a_platform_that_does_not_answer_in_time_is_named_and_gatehouses_record_still_given() {
     let (t, _db) = start(&[]).await;
-    alice_has_analytics(&t).await;
+    t.alice_gets_analytics_from_bob().await;
     t.platform.slow_checks(Duration::from_secs(6));
     let answer = access_check(&t, "UBOB", "<@UALICE> analytics-ro").await;
     assert!(
@@ -239,7 +224,7 @@ async fn a_platform_that_does_not_answer_in_time_is_named_and_gatehouses_record_
 #[tokio::test]
 async fn drift_between_the_grant_and_the_platform_is_named() {
     let (t, _db) = start(&[]).await;
-    alice_has_analytics(&t).await;
+    t.alice_gets_analytics_from_bob().await;
     t.platform.take_away("ualice", "ANALYTICS_RO");
     let answer = access_check(&t, "UBOB", "<@UALICE> analytics-ro").await;
     assert!(answer.starts_with("❌ No"), "{answer}");
@@ -255,7 +240,7 @@ async fn drift_between_the_grant_and_the_platform_is_named() {
 #[tokio::test]
 async fn people_ask_about_themselves_reviewers_about_their_resources_and_it_is_audited() {
     let (t, _db) = start(&[]).await;
-    alice_has_analytics(&t).await;
+    t.alice_gets_analytics_from_bob().await;
     let dave = ask_in_dm(&t, "UDAVE", "does <@UALICE> have access to analytics-ro?").await;
     assert_eq!(
         dave,
@@ -312,7 +297,7 @@ async fn a_free_form_question_goes_to_the_model_and_gatehouse_runs_its_tool() {
         ("GATEHOUSE_LLM_KEY", KEY),
     ])
     .await;
-    alice_has_analytics(&t).await;
+    t.alice_gets_analytics_from_bob().await;
     let answer = ask_in_dm(
         &t,
         "UBOB",

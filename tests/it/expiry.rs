@@ -59,16 +59,7 @@ async fn a_request_nobody_reviews_lapses_and_the_requester_is_told() {
 async fn a_reviewed_request_does_not_lapse() {
     let db = TestDb::sqlite();
     let t = SlackTestApp::start_with(&db, TIMED, workspace()).await;
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "analytics-ro 8h")
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    t.wait_for(1, Status::Active).await;
+    t.alice_gets_analytics_from_bob().await;
     t.clock.advance(Duration::hours(3));
     t.run_jobs().await;
     assert_eq!(t.status(1).await, Status::Active);
@@ -79,16 +70,7 @@ async fn a_reviewed_request_does_not_lapse() {
 async fn the_reminder_comes_when_the_resource_says() {
     let db = TestDb::sqlite();
     let t = SlackTestApp::start_with(&db, TIMED, workspace()).await;
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "analytics-ro 8h")
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    t.wait_for(1, Status::Active).await;
+    t.alice_gets_analytics_from_bob().await;
     t.run_jobs().await;
     let reminded = || {
         t.sim
@@ -109,16 +91,7 @@ async fn the_reminder_comes_when_the_resource_says() {
 async fn a_revocation_that_keeps_failing_reaches_the_reviewers_and_admins_and_then_succeeds() {
     let db = TestDb::sqlite();
     let t = SlackTestApp::start_with(&db, TIMED, workspace()).await;
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "analytics-ro 8h")
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    t.wait_for(1, Status::Active).await;
+    t.alice_gets_analytics_from_bob().await;
     t.platform.fail_next(1, false);
     t.clock.advance(Duration::hours(8));
     t.run_jobs().await;

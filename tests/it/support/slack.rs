@@ -281,6 +281,20 @@ impl SlackTestApp {
             .unwrap();
     }
 
+    /// Alice asks for analytics-ro for 8 h as request #1 and Bob's ✅ makes it active.
+    pub async fn alice_gets_analytics_from_bob(&self) {
+        self.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", "analytics-ro 8h")
+            .await
+            .unwrap();
+        let msg = self.request_message(1).await;
+        self.sim
+            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        self.wait_for(1, gatehouse::domain::Status::Active).await;
+    }
+
     /// Waits until request `id` is `status`.
     pub async fn wait_for(&self, id: i64, status: gatehouse::domain::Status) {
         eventually(&format!("request {id} {status}"), 30, || async {
