@@ -22,6 +22,9 @@ use crate::store::requests::Request;
 /// How long a live check may take before the answer says the platform did not answer.
 pub const LIVE_CHECK_LIMIT: Duration = Duration::from_secs(3);
 
+/// The states in which a request's access is (or is about to be) on the platform.
+const LIVE: [Status; 3] = [Status::Active, Status::Revoking, Status::Provisioning];
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Asker {
@@ -296,12 +299,7 @@ impl Workflow {
             .await?
             .into_iter()
             .filter(|r| r.resource == resource.id)
-            .filter(|r| {
-                matches!(
-                    r.status,
-                    Status::Active | Status::Revoking | Status::Provisioning
-                )
-            })
+            .filter(|r| LIVE.contains(&r.status))
             .max_by_key(|r| r.id.get());
         let platform_connector = self
             .catalog
@@ -365,12 +363,7 @@ impl Workflow {
         let granted: Vec<Request> = store::requests::list_by_requester(c, user)
             .await?
             .into_iter()
-            .filter(|r| {
-                matches!(
-                    r.status,
-                    Status::Active | Status::Revoking | Status::Provisioning
-                )
-            })
+            .filter(|r| LIVE.contains(&r.status))
             .collect();
         let linked: Vec<String> = store::links::of_user(c, user.as_str())
             .await?
@@ -412,7 +405,7 @@ impl Workflow {
     async fn who_has(&self, resource: &Resource) -> Result<Answer, WorkflowError> {
         let c = self.db.conn();
         let mut people: Vec<SlackUserId> = Vec::new();
-        for status in [Status::Active, Status::Revoking, Status::Provisioning] {
+        for status in LIVE {
             for r in store::requests::list_by_status(c, status).await? {
                 if r.resource == resource.id && !people.contains(&r.requester) {
                     people.push(r.requester);
