@@ -234,7 +234,13 @@ impl Worker {
             }
             Claim::Job(job) => job,
         };
-        let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts, request = ?job.request_id);
+        let span = tracing::info_span!(
+            "job",
+            id = job.id,
+            kind = %job.kind,
+            attempt = job.attempts,
+            request_id = job.request_id
+        );
         self.execute(job).instrument(span).await?;
         Ok(true)
     }

@@ -99,6 +99,17 @@ impl Settings {
             }
         };
 
+        let log_filter = get("GATEHOUSE_LOG").unwrap_or_else(|| "info".to_owned());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
+            errors.push(ConfigError::env(
+                "GATEHOUSE_LOG",
+                format!(
+                    "`{log_filter}` is not a log filter ({e}); write a level like info or debug, \
+                     or per module like gatehouse=debug,sqlx=warn"
+                ),
+            ));
+        }
+
         let mut number = |key: &str, default: u64, min: u64, max: u64| -> u64 {
             match get(key) {
                 None => default,
@@ -222,7 +233,7 @@ impl Settings {
             admins,
             slack,
             log_format,
-            log_filter: get("GATEHOUSE_LOG").unwrap_or_else(|| "info".to_owned()),
+            log_filter,
             job_max_attempts,
             job_lease,
             job_poll,
@@ -260,6 +271,7 @@ mod tests {
         let err = load(&[
             ("GATEHOUSE_ADMINS", "U0ADMIN, carol"),
             ("GATEHOUSE_LOG_FORMAT", "xml"),
+            ("GATEHOUSE_LOG", "gatehouse=loud"),
             ("SLACK_BOT_TOKEN", "xapp-1-oops-secret"),
             ("GATEHOUSE_JOB_MAX_ATTEMPTS", "0"),
             ("DATABASE_URL", "mysql://x"),
@@ -269,13 +281,14 @@ mod tests {
         for var in [
             "GATEHOUSE_ADMINS",
             "GATEHOUSE_LOG_FORMAT",
+            "GATEHOUSE_LOG:",
             "SLACK_BOT_TOKEN",
             "GATEHOUSE_JOB_MAX_ATTEMPTS",
             "DATABASE_URL",
         ] {
             assert!(err.contains(var), "{var} missing from:\n{err}");
         }
-        assert!(err.contains("5 problems"), "{err}");
+        assert!(err.contains("6 problems"), "{err}");
         assert!(!err.contains("oops-secret"), "{err}");
     }
 

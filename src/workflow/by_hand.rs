@@ -24,6 +24,7 @@ impl Workflow {
     }
 
     /// An admin confirms a change made by hand: `done`, or it could not be done.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn confirm_by_hand(
         &self,
         id: RequestId,

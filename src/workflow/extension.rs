@@ -12,6 +12,7 @@ use crate::store::requests::{Changes, Request};
 impl Workflow {
     /// A reviewer or admin lengthens active access by `by`; the whole remaining time may not
     /// exceed the resource's maximum. The revocation moves with the expiry.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn extend(
         &self,
         id: RequestId,
@@ -63,6 +64,7 @@ impl Workflow {
     }
 
     /// The holder asks for more time; reviewers decide in the thread (`extend` or `deny_extension`).
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn ask_extension(
         &self,
         id: RequestId,
@@ -118,6 +120,7 @@ impl Workflow {
     }
 
     /// A reviewer says no to more time; the access ends as planned.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn deny_extension(
         &self,
         id: RequestId,

@@ -54,6 +54,7 @@ impl Workflow {
     }
 
     /// A reviewer settles which platform identity a request grants to, before provisioning.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn set_identity(
         &self,
         id: RequestId,

@@ -59,6 +59,7 @@ impl Workflow {
             .map(|(_, id)| id.clone())
     }
 
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = tracing::field::Empty))]
     pub async fn submit(&self, s: Submission<'_>) -> Result<Request, WorkflowError> {
         let unknown = || WorkflowError::UnknownResource {
             name: s.resource.trim().to_owned(),
@@ -101,6 +102,7 @@ impl Workflow {
             }
             Err(e) => return Err(e.into()),
         };
+        tracing::Span::current().record("request_id", request.id.get());
         audit::record(
             &tx,
             now,
@@ -143,6 +145,7 @@ impl Workflow {
     }
 
     /// A reviewer of the resource (never the requester) approves; provisioning is queued.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn approve(
         &self,
         id: RequestId,
@@ -186,12 +189,16 @@ impl Workflow {
         }
         .await;
         match result {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                tracing::info!(by = %by, via = via.as_str(), "request approved");
+                Ok(r)
+            }
             Err(e) => Err(self.explain_conflict(id, Event::Approve, e).await),
         }
     }
 
     /// A reviewer of the resource (never the requester) denies, with an optional reason.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn deny(
         &self,
         id: RequestId,
@@ -240,12 +247,16 @@ impl Workflow {
         }
         .await;
         match result {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                tracing::info!(by = %by, via = via.as_str(), "request denied");
+                Ok(r)
+            }
             Err(e) => Err(self.explain_conflict(id, Event::Deny, e).await),
         }
     }
 
     /// The requester withdraws a request nobody has decided on yet.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn cancel(&self, id: RequestId, by: &SlackUserId) -> Result<Request, WorkflowError> {
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
@@ -277,6 +288,7 @@ impl Workflow {
     }
 
     /// Nobody reviewed the request in time.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn lapse(&self, id: RequestId) -> Result<Request, WorkflowError> {
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
@@ -301,6 +313,7 @@ impl Workflow {
     }
 
     /// Ends active access now: the holder relinquishes it, or a reviewer or admin revokes it.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn revoke(
         &self,
         id: RequestId,
@@ -342,6 +355,7 @@ impl Workflow {
     }
 
     /// An admin sends a request whose provisioning failed back to provisioning.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn retry(&self, id: RequestId, by: &SlackUserId) -> Result<Request, WorkflowError> {
         self.require_admin(by).await?;
         let tx = self.db.begin().await?;

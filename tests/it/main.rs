@@ -20,6 +20,7 @@ mod hostile_names;
 mod jobs;
 mod lifecycle;
 mod linking;
+mod logs;
 mod looker_connector;
 mod manifest;
 mod mysql_connector;
