@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod connectors;
+pub mod demo;
 pub mod domain;
 pub mod jobs;
 pub mod slack;

@@ -73,6 +73,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// See Gatehouse work in one command, with no accounts: a simulated Slack workspace and
+    /// Gatehouse in this process, on a SQLite file in a temporary directory (removed at the
+    /// end), play one access request from the form to its expiry and print what each person
+    /// sees. Uses a real PostgreSQL server when one answers (roles named gatehouse_demo_…,
+    /// dropped at the end), the manual connector otherwise. Needs no .env, gatehouse.toml or
+    /// Slack account, and ignores the settings in them.
+    Demo {
+        /// After the story, keep the simulated Slack and Gatehouse running and print how to act
+        /// as each person with curl, until Ctrl-C.
+        #[arg(long)]
+        interactive: bool,
+        /// The simulated Slack's port on 127.0.0.1 (default: a free one).
+        #[arg(long)]
+        port: Option<u16>,
+        /// The PostgreSQL server to use when it answers within 1 s.
+        #[arg(
+            long,
+            env = "GATEHOUSE_DEMO_POSTGRES_URL",
+            default_value = gatehouse::demo::DEFAULT_POSTGRES_URL,
+            hide_env_values = true
+        )]
+        postgres_url: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +169,15 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // The demo makes its own settings: a broken .env must not stop it.
+    if let Command::Demo {
+        interactive,
+        port,
+        postgres_url,
+    } = cli.command
+    {
+        return demo(interactive, port, postgres_url).await;
+    }
     let settings = Settings::from_lookup(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
     gatehouse::telemetry::init(settings.log_format, &settings.log_filter);
     match cli.command {
@@ -199,7 +231,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .context("cannot open the database (DATABASE_URL)")?;
             audit_command(&db, command).await
         }
+        Command::Demo {
+            interactive,
+            port,
+            postgres_url,
+        } => demo(interactive, port, postgres_url).await,
     }
+}
+
+async fn demo(
+    interactive: bool,
+    port: Option<u16>,
+    postgres_url: String,
+) -> anyhow::Result<ExitCode> {
+    // Quiet by default, so that the transcript reads cleanly; GATEHOUSE_LOG still says more.
+    let filter = env_lookup("GATEHOUSE_LOG").unwrap_or_else(|| "warn".to_owned());
+    gatehouse::telemetry::init(gatehouse::config::LogFormat::Pretty, &filter);
+    let opts = gatehouse::demo::DemoOptions {
+        interactive,
+        port,
+        postgres_url,
+    };
+    gatehouse::demo::run(opts, wait_for_stop_signal()).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve() -> anyhow::Result<ExitCode> {
