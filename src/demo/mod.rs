@@ -60,7 +60,15 @@ pub async fn run(opts: DemoOptions, stop: impl Future<Output = ()>) -> anyhow::R
             None
         }
     };
-    let result = with_roles(&opts, dir.path(), pg.as_mut(), stop).await;
+    // Ctrl-C ends the interactive part, and stops the story too: either way, clean up.
+    let told = std::cell::Cell::new(false);
+    let result = tokio::select! {
+        r = with_roles(&opts, dir.path(), pg.as_mut(), &told) => r,
+        () = stop => {
+            println!("\nStopping.");
+            if told.get() { Ok(()) } else { Err(anyhow!("interrupted before the story ended")) }
+        }
+    };
     if let Some(mut roles) = pg {
         if let Some(problem) = roles.drop_roles().await {
             eprintln!("warning: {problem}");
@@ -81,7 +89,7 @@ async fn with_roles(
     opts: &DemoOptions,
     dir: &Path,
     mut pg: Option<&mut postgres::DemoRoles>,
-    stop: impl Future<Output = ()>,
+    told: &std::cell::Cell<bool>,
 ) -> anyhow::Result<()> {
     let sim = SlackSim::start(workspace::sim_config(opts.port))
         .await
@@ -159,8 +167,9 @@ async fn with_roles(
         if let crate::audit::Verdict::Broken { .. } = verdict {
             return Err(anyhow!("the audit chain does not verify"));
         }
+        told.set(true);
         if opts.interactive {
-            interactive(&sim, &clock, stop).await;
+            interactive(&sim, &clock).await;
         }
         Ok(())
     }
@@ -171,9 +180,9 @@ async fn with_roles(
 }
 
 /// Leaves everything running, with the demo's clock moving at real speed from where the
-/// story left it, and prints how to act as each person, until `stop`.
-async fn interactive(sim: &SimHandle, clock: &ManualClock, stop: impl Future<Output = ()>) {
-    let ticking = {
+/// story left it, and prints how to act as each person; never returns (Ctrl-C ends it).
+async fn interactive(sim: &SimHandle, clock: &ManualClock) {
+    let _ticking = AbortOnDrop({
         let clock = clock.clone();
         let (from, started) = (clock.now(), Instant::now());
         tokio::spawn(async move {
@@ -183,7 +192,7 @@ async fn interactive(sim: &SimHandle, clock: &ManualClock, stop: impl Future<Out
                 clock.set(from + elapsed);
             }
         })
-    };
+    });
     let c = sim.control_url();
     let json = "-H 'content-type: application/json'";
     let [maya, ravi, ada] = PEOPLE;
@@ -237,7 +246,14 @@ async fn interactive(sim: &SimHandle, clock: &ManualClock, stop: impl Future<Out
     println!(
         "\nPress Ctrl-C to stop; the temporary directory and any demo roles are then removed."
     );
-    stop.await;
-    ticking.abort();
-    println!("\nStopping.");
+    std::future::pending::<()>().await;
+}
+
+/// Stops the clock's task when the interactive part is stopped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

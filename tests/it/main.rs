@@ -14,6 +14,7 @@ mod audit_log;
 mod bigquery_connector;
 mod cli;
 mod databricks_connector;
+mod demo;
 mod expiry;
 mod faults;
 mod hostile_names;
