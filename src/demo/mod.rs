@@ -3,6 +3,14 @@
 //! temporary directory, the `manual` connector, and a real PostgreSQL server when one answers.
 //! It acts as each person through slack-sim and prints what each would see.
 
+/// `println!` that ignores a closed stdout (`gatehouse demo | head`) instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod postgres;
 mod story;
 mod transcript;
@@ -49,14 +57,16 @@ pub async fn run(opts: DemoOptions, stop: impl Future<Output = ()>) -> anyhow::R
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let mut pg = match postgres::setup(&opts.postgres_url, &run_id).await {
         postgres::Setup::Ready(roles) => {
-            println!(
+            outln!(
                 "PostgreSQL: using {} with a demo role {} and login {} (both dropped at the end)",
-                roles.place, roles.role, roles.login
+                roles.place,
+                roles.role,
+                roles.login
             );
             Some(roles)
         }
         postgres::Setup::Without(line) => {
-            println!("{line}");
+            outln!("{line}");
             None
         }
     };
@@ -65,7 +75,7 @@ pub async fn run(opts: DemoOptions, stop: impl Future<Output = ()>) -> anyhow::R
     let result = tokio::select! {
         r = with_roles(&opts, dir.path(), pg.as_mut(), &told) => r,
         () = stop => {
-            println!("\nStopping.");
+            outln!("\nStopping.");
             if told.get() { Ok(()) } else { Err(anyhow!("interrupted before the story ended")) }
         }
     };
@@ -73,13 +83,13 @@ pub async fn run(opts: DemoOptions, stop: impl Future<Output = ()>) -> anyhow::R
         if let Some(problem) = roles.drop_roles().await {
             eprintln!("warning: {problem}");
         } else {
-            println!("Dropped the demo roles {} and {}.", roles.login, roles.role);
+            outln!("Dropped the demo roles {} and {}.", roles.login, roles.role);
         }
         roles.close().await;
     }
     let shown = dir.path().display().to_string();
     match dir.close() {
-        Ok(()) => println!("Removed {shown}."),
+        Ok(()) => outln!("Removed {shown}."),
         Err(e) => eprintln!("warning: could not remove {shown}: {e}"),
     }
     result
@@ -104,7 +114,7 @@ async fn with_roles(
             ),
         })?;
     let db = dir.join("gatehouse.db");
-    println!(
+    outln!(
         "Slack: slack-sim on {} (a workspace with {})",
         sim.api_url(),
         PEOPLE
@@ -113,7 +123,7 @@ async fn with_roles(
             .collect::<Vec<_>>()
             .join("; ")
     );
-    println!("Database: SQLite at {} (removed at the end)", db.display());
+    outln!("Database: SQLite at {} (removed at the end)", db.display());
 
     let catalog_text = workspace::catalog(pg.as_deref().map(|r| r.role.as_str()));
     let catalog = Catalog::parse(Path::new("(the demo's built-in catalog)"), &catalog_text)
@@ -159,11 +169,11 @@ async fn with_roles(
             transcript: transcript::Transcript::new(sim_view),
         };
         let summary = story.play().await?;
-        println!("\n{summary}");
+        outln!("\n{summary}");
         let verdict = crate::audit::verify(app.db())
             .await
             .context("cannot read the audit log")?;
-        println!("Audit: {verdict} (gatehouse::audit::verify)");
+        outln!("Audit: {verdict} (gatehouse::audit::verify)");
         if let crate::audit::Verdict::Broken { .. } = verdict {
             return Err(anyhow!("the audit chain does not verify"));
         }
@@ -196,56 +206,55 @@ async fn interactive(sim: &SimHandle, clock: &ManualClock) {
     let c = sim.control_url();
     let json = "-H 'content-type: application/json'";
     let [maya, ravi, ada] = PEOPLE;
-    println!(
+    outln!(
         "\nInteractive: slack-sim and Gatehouse keep running. The demo's clock now runs at real speed\n\
          from where the story left it (8 hours ahead). Act as each person through slack-sim's control\n\
          API (slack-sim/README.md lists every call):\n"
     );
-    println!("  C={c}");
+    outln!("  C={c}");
     for p in PEOPLE {
-        println!("  # {}: {} ({}, {})", p.name, p.id, p.role, p.tz);
+        outln!("  # {}: {} ({}, {})", p.name, p.id, p.role, p.tz);
     }
-    println!("  # #{CHANNEL_NAME}: {CHANNEL}\n");
-    println!(
+    outln!("  # #{CHANNEL_NAME}: {CHANNEL}\n");
+    outln!(
         "  # {} asks for the finance dashboards for 2 minutes (or with no text, for the form):",
         maya.name
     );
-    println!(
+    outln!(
         "  curl -s $C/slash_command {json} -d '{{\"user_id\":\"{}\",\"channel_id\":\"{CHANNEL}\",\"command\":\"/request-access\",\"text\":\"finance-dashboards 2m\"}}'",
         maya.id
     );
-    println!("  # The channel's messages, with their ts, replies and reactions:");
-    println!("  curl -s \"$C/messages?channel={CHANNEL}\"");
-    println!(
+    outln!("  # The channel's messages, with their ts, replies and reactions:");
+    outln!("  curl -s \"$C/messages?channel={CHANNEL}\"");
+    outln!(
         "  # {} approves with ✅ (put the request message's ts for TS):",
         ravi.name
     );
-    println!(
+    outln!(
         "  curl -s $C/add_reaction {json} -d '{{\"user_id\":\"{}\",\"channel\":\"{CHANNEL}\",\"ts\":\"TS\",\"name\":\"white_check_mark\"}}'",
         ravi.id
     );
-    println!("  # …or presses Approve on it:");
-    println!(
+    outln!("  # …or presses Approve on it:");
+    outln!(
         "  curl -s $C/click_button {json} -d '{{\"user_id\":\"{}\",\"target\":{{\"type\":\"message\",\"channel\":\"{CHANNEL}\",\"ts\":\"TS\"}},\"action_id\":\"approve\"}}'",
         ravi.id
     );
-    println!(
+    outln!(
         "  # {} presses Done on the by-hand task in the thread (its ts from $C/thread?channel={CHANNEL}&ts=TS):",
         ada.name
     );
-    println!(
+    outln!(
         "  curl -s $C/click_button {json} -d '{{\"user_id\":\"{}\",\"target\":{{\"type\":\"message\",\"channel\":\"{CHANNEL}\",\"ts\":\"TASK_TS\"}},\"action_id\":\"by_hand_done\"}}'",
         ada.id
     );
-    println!("  # What {} was told, and her App Home:", maya.name);
-    println!("  curl -s \"$C/dms?user={}\"", maya.id);
-    println!(
+    outln!("  # What {} was told, and her App Home:", maya.name);
+    outln!("  curl -s \"$C/dms?user={}\"", maya.id);
+    outln!(
         "  curl -s $C/open_app_home {json} -d '{{\"user_id\":\"{}\"}}' && curl -s \"$C/home?user={}\"",
-        maya.id, maya.id
+        maya.id,
+        maya.id
     );
-    println!(
-        "\nPress Ctrl-C to stop; the temporary directory and any demo roles are then removed."
-    );
+    outln!("\nPress Ctrl-C to stop; the temporary directory and any demo roles are then removed.");
     std::future::pending::<()>().await;
 }
 

@@ -43,6 +43,7 @@ pub fn readable(text: &str) -> String {
             })
             .into_owned();
     }
+    s = s.replace(&format!("<#{CHANNEL}>"), &format!("#{CHANNEL_NAME}"));
     if let Some(re) = LINK.as_ref() {
         s = re.replace_all(&s, "$1").into_owned();
     }
@@ -104,18 +105,18 @@ impl Transcript {
     pub fn step(&mut self, title: &str) {
         self.step += 1;
         let head = format!("{}. {title}", self.step);
-        println!("\n{head}\n{}", "─".repeat(head.chars().count().min(78)));
+        outln!("\n{head}\n{}", "─".repeat(head.chars().count().min(78)));
     }
 
     /// A line of narration: what someone does.
     pub fn say(&self, text: &str) {
-        println!("  {text}");
+        outln!("  {text}");
     }
 
     fn block(header: &str, body: &str) {
-        println!("  {header}");
+        outln!("  {header}");
         for line in readable(body).lines() {
-            println!("    │ {line}");
+            outln!("    │ {line}");
         }
     }
 
@@ -204,6 +205,10 @@ mod tests {
                 "<@U0MAYA> until <!date^1764300000^{date_short_pretty} at {time}|2025-11-28 03:20 UTC> &amp; <https://x.test|docs>"
             ),
             "@Maya Chen until 2025-11-28 03:20 UTC & docs"
+        );
+        assert_eq!(
+            readable("Reviewers see it in <#C0ACCESS>"),
+            "Reviewers see it in #access-requests"
         );
         assert_eq!(readable("<@U0NOBODY>"), "@U0NOBODY");
     }
