@@ -71,12 +71,12 @@ pub async fn run(opts: DemoOptions, stop: impl Future<Output = ()>) -> anyhow::R
         }
     };
     // Ctrl-C ends the interactive part, and stops the story too: either way, clean up.
-    let told = std::cell::Cell::new(false);
+    let story_told = std::cell::Cell::new(false);
     let result = tokio::select! {
-        r = with_roles(&opts, dir.path(), pg.as_mut(), &told) => r,
+        r = start_and_play(&opts, dir.path(), pg.as_mut(), &story_told) => r,
         () = stop => {
             outln!("\nStopping.");
-            if told.get() { Ok(()) } else { Err(anyhow!("interrupted before the story ended")) }
+            if story_told.get() { Ok(()) } else { Err(anyhow!("interrupted before the story ended")) }
         }
     };
     if let Some(mut roles) = pg {
@@ -95,11 +95,12 @@ pub async fn run(opts: DemoOptions, stop: impl Future<Output = ()>) -> anyhow::R
     result
 }
 
-async fn with_roles(
+/// Starts slack-sim and Gatehouse, plays the story, and (interactive) keeps them running.
+async fn start_and_play(
     opts: &DemoOptions,
     dir: &Path,
     mut pg: Option<&mut postgres::DemoRoles>,
-    told: &std::cell::Cell<bool>,
+    story_told: &std::cell::Cell<bool>,
 ) -> anyhow::Result<()> {
     let sim = SlackSim::start(workspace::sim_config(opts.port))
         .await
@@ -177,7 +178,7 @@ async fn with_roles(
         if let crate::audit::Verdict::Broken { .. } = verdict {
             return Err(anyhow!("the audit chain does not verify"));
         }
-        told.set(true);
+        story_told.set(true);
         if opts.interactive {
             interactive(&sim, &clock).await;
         }
