@@ -105,7 +105,13 @@ impl Transcript {
     pub fn step(&mut self, title: &str) {
         self.step += 1;
         let head = format!("{}. {title}", self.step);
-        outln!("\n{head}\n{}", "─".repeat(head.chars().count().min(78)));
+        let rule = "─".repeat(head.chars().count().min(78));
+        // Bold titles on a terminal; plain text when piped or redirected.
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            outln!("\n\x1b[1m{head}\x1b[0m\n{rule}");
+        } else {
+            outln!("\n{head}\n{rule}");
+        }
     }
 
     /// A line of narration: what someone does.
