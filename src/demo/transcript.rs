@@ -29,6 +29,9 @@ pub fn shown(m: &Message) -> String {
 }
 
 static MENTION: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"<@([A-Z0-9]+)>").ok());
+/// Slack's *bold* and _italic_ markers, which a reader sees as emphasis, not as characters.
+static EMPHASIS: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(^|[\s(])([*_])([^*_\n]+)([*_])").ok());
 static LINK: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"<(?:!date\^[^|>]*|[^|>]*)\|([^>]*)>").ok());
 
@@ -46,6 +49,17 @@ pub fn readable(text: &str) -> String {
     s = s.replace(&format!("<#{CHANNEL}>"), &format!("#{CHANNEL_NAME}"));
     if let Some(re) = LINK.as_ref() {
         s = re.replace_all(&s, "$1").into_owned();
+    }
+    if let Some(re) = EMPHASIS.as_ref() {
+        s = re
+            .replace_all(&s, |c: &Captures<'_>| {
+                if c[2] == c[4] {
+                    format!("{}{}", &c[1], &c[3])
+                } else {
+                    c[0].to_owned()
+                }
+            })
+            .into_owned();
     }
     s.replace("&lt;", "<")
         .replace("&gt;", ">")
@@ -217,5 +231,9 @@ mod tests {
             "Reviewers see it in #access-requests"
         );
         assert_eq!(readable("<@U0NOBODY>"), "@U0NOBODY");
+        assert_eq!(
+            readable("*Reason*\n_none given_ for *Warehouse (PostgreSQL)*, 2*3"),
+            "Reason\nnone given for Warehouse (PostgreSQL), 2*3"
+        );
     }
 }
