@@ -10,6 +10,7 @@ use crate::domain::Principal;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db?mode=rwc";
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -57,6 +58,8 @@ pub struct Settings {
     pub reconcile_every: Duration,
     /// The language model for free-form questions, when all of its variables are set.
     pub llm: Option<LlmConfig>,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (`GATEHOUSE_HTTP_ADDR`); None: off.
+    pub http_addr: Option<std::net::SocketAddr>,
 }
 
 impl Settings {
@@ -222,6 +225,25 @@ impl Settings {
             }
         };
 
+        let http_addr = match get("GATEHOUSE_HTTP_ADDR").as_deref() {
+            Some("off") => None,
+            value => {
+                let v = value.unwrap_or(DEFAULT_HTTP_ADDR);
+                match v.parse::<std::net::SocketAddr>() {
+                    Ok(addr) => Some(addr),
+                    Err(_) => {
+                        errors.push(ConfigError::env(
+                            "GATEHOUSE_HTTP_ADDR",
+                            format!(
+                                "`{v}` is not an address to listen on; write IP:PORT like 127.0.0.1:8080 or 0.0.0.0:9090, or off"
+                            ),
+                        ));
+                        None
+                    }
+                }
+            }
+        };
+
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
@@ -239,6 +261,7 @@ impl Settings {
             job_poll,
             reconcile_every,
             llm,
+            http_addr,
         })
     }
 }
@@ -314,6 +337,25 @@ mod tests {
         });
         assert!(settings.is_ok(), "{:?}", settings.err());
         assert_eq!(read.into_inner(), documented);
+    }
+
+    #[test]
+    fn the_http_address_defaults_to_loopback_and_can_be_turned_off() {
+        let default = load(&[]).unwrap().http_addr;
+        assert_eq!(default, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(
+            load(&[("GATEHOUSE_HTTP_ADDR", "off")]).unwrap().http_addr,
+            None
+        );
+        let any_port = load(&[("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0")]).unwrap();
+        assert_eq!(any_port.http_addr.map(|a| a.port()), Some(0));
+        let err = load(&[("GATEHOUSE_HTTP_ADDR", "localhost")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("GATEHOUSE_HTTP_ADDR") && err.contains("127.0.0.1:8080"),
+            "{err}"
+        );
     }
 
     #[test]
