@@ -1,7 +1,9 @@
 //! `App::start` wires the pieces together: database, catalog, workflow, job worker. Tests start
 //! the very same app, choosing the seams (clock, provisioner, directory) that production fixes.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -10,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::jobs::{Worker, WorkerSettings};
+use crate::ops::Metrics;
+use crate::ops::http::{HttpServer, OpsState};
 use crate::store::{self, Db, StoreError};
 use crate::workflow::{Directory, NoGroups, Notifier, Provisioner, Workflow, WorkflowDeps};
 
@@ -24,6 +28,10 @@ pub struct AppOptions {
     /// Run the job worker in the background. Tests that drive time by hand turn it off and
     /// call `App::run_due_jobs`.
     pub background_worker: bool,
+    /// Serve `/healthz`, `/readyz` and `/metrics` on `GATEHOUSE_HTTP_ADDR`. `serve` turns it
+    /// on; one-shot commands, embedded apps and tests leave it off (or ask for port 0), so
+    /// that they never take the port of a running Gatehouse or of each other.
+    pub http: bool,
 }
 
 impl AppOptions {
@@ -35,6 +43,7 @@ impl AppOptions {
             notifier: None,
             connect_slack: true,
             background_worker: true,
+            http: false,
         }
     }
 }
@@ -51,18 +60,33 @@ pub enum StartError {
     Slack(#[from] crate::slack::SlackStartError),
     #[error("cannot set up the language model (GATEHOUSE_LLM_*): {0}")]
     Llm(String),
+    #[error(
+        "cannot listen on GATEHOUSE_HTTP_ADDR={addr}: {source}; choose a free port (e.g. 127.0.0.1:9090), or set it to off"
+    )]
+    Http {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
+
+/// How long a stopping app lets the job in hand finish before giving it back to the queue. With
+/// Slack's and the HTTP server's own short stops, the whole exit stays under 10 s.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
 pub struct App {
     workflow: Arc<Workflow>,
     slack: Option<crate::slack::Runtime>,
     worker: Worker,
-    background: Option<JoinHandle<()>>,
+    background: Option<(JoinHandle<()>, String)>,
     shutdown: CancellationToken,
+    http: Option<HttpServer>,
+    metrics: Arc<Metrics>,
 }
 
 impl App {
     pub async fn start(config: Config, opts: AppOptions) -> Result<App, StartError> {
+        let metrics = Arc::new(Metrics::new());
         let db = Db::connect(&config.settings.database_url)
             .await
             .map_err(StartError::Connect)?;
@@ -75,7 +99,7 @@ impl App {
         let s = &config.settings.slack;
         let slack = match (&s.bot_token, &s.app_token, &s.channel) {
             (Some(bot), Some(app), Some(channel)) if opts.connect_slack => {
-                Some(crate::slack::connect(s, bot, app, channel).await?)
+                Some(crate::slack::connect(s, bot, app, channel, metrics.clone()).await?)
             }
             _ => None,
         };
@@ -89,17 +113,24 @@ impl App {
         };
 
         let wake = Arc::new(Notify::new());
+        let provisioner = Arc::new(crate::ops::watched::Watched::new(
+            opts.provisioner,
+            metrics.clone(),
+            opts.clock.clone(),
+            &config.catalog,
+        ));
         let workflow = Arc::new(Workflow::new(WorkflowDeps {
             db: db.clone(),
             catalog: Arc::new(config.catalog),
             clock: opts.clock.clone(),
             admins: config.settings.admins.clone(),
             directory,
-            provisioner: opts.provisioner,
+            provisioner,
             notifier,
             max_attempts: config.settings.job_max_attempts,
             reconcile_every: config.settings.reconcile_every,
             wake: wake.clone(),
+            metrics: metrics.clone(),
         }));
         let settings = WorkerSettings {
             max_attempts: config.settings.job_max_attempts,
@@ -147,9 +178,27 @@ impl App {
             .await
             .map_err(|e| StartError::Catalog(StoreError::Corrupt(e.to_string())))?;
         let shutdown = CancellationToken::new();
-        let background = opts
-            .background_worker
-            .then(|| tokio::spawn(new_worker().run(shutdown.clone())));
+        let http = match config.settings.http_addr {
+            Some(addr) if opts.http => {
+                let state = Arc::new(OpsState {
+                    workflow: workflow.clone(),
+                    metrics: metrics.clone(),
+                    slack: slack.as_ref().map(crate::slack::Runtime::hellos),
+                    stopping: shutdown.clone(),
+                });
+                Some(
+                    HttpServer::start(addr, state)
+                        .await
+                        .map_err(|source| StartError::Http { addr, source })?,
+                )
+            }
+            _ => None,
+        };
+        let background = opts.background_worker.then(|| {
+            let worker = new_worker();
+            let id = worker.id().to_owned();
+            (tokio::spawn(worker.run(shutdown.clone())), id)
+        });
         tracing::info!(
             resources = workflow.catalog().resources.len(),
             postgres = db.is_postgres(),
@@ -162,7 +211,19 @@ impl App {
             worker,
             background,
             shutdown,
+            http,
+            metrics,
         })
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served, when they are.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(HttpServer::addr)
+    }
+
+    /// This app's metrics (each app has its own).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub fn workflow(&self) -> &Arc<Workflow> {
@@ -186,16 +247,50 @@ impl App {
         }
     }
 
-    /// Stops taking envelopes, then stops the background worker, letting a running job finish.
+    /// Stops taking envelopes, then stops the background worker: the job in hand may finish
+    /// within `SHUTDOWN_GRACE`; past it, the job is given back (its lease ends now, so another
+    /// process takes it at once) and the worker is dropped. The HTTP server stops last, saying
+    /// "not ready" meanwhile.
     pub async fn shutdown(mut self) {
-        if let Some(rt) = self.slack.take() {
-            rt.shutdown().await;
-        }
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         self.shutdown.cancel();
-        if let Some(task) = self.background.take()
-            && let Err(e) = task.await
+        if let Some(rt) = self.slack.take()
+            && tokio::time::timeout(Duration::from_secs(2), rt.shutdown())
+                .await
+                .is_err()
         {
-            tracing::error!(error = %e, "the job worker ended abnormally");
+            tracing::warn!("Socket Mode did not close within 2 s; going on");
+        }
+        if let Some((mut task, worker)) = self.background.take() {
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "the job worker ended abnormally"),
+                Err(_) => {
+                    task.abort();
+                    self.release_jobs_of(&worker).await;
+                }
+            }
+        }
+        if let Some(http) = self.http.take() {
+            http.stop(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn release_jobs_of(&self, worker: &str) {
+        let now = self.workflow.now();
+        let release = crate::store::jobs::release(self.db().conn(), worker, now);
+        match tokio::time::timeout(Duration::from_secs(1), release).await {
+            Ok(Ok(n)) => tracing::warn!(
+                jobs = n,
+                grace_secs = SHUTDOWN_GRACE.as_secs(),
+                "the job in hand did not finish within the grace period; gave it back to the queue"
+            ),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot give the job in hand back; another process takes it when its lease ends")
+            }
+            Err(_) => tracing::error!(
+                "the database did not answer in time to give the job in hand back; another process takes it when its lease ends"
+            ),
         }
     }
 }

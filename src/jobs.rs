@@ -122,6 +122,15 @@ pub async fn enqueue(
     .await
 }
 
+/// Aborts a task when dropped (a no-op once it finished).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// How a run ended, when it did not fail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -320,7 +329,10 @@ impl Worker {
     async fn run_isolated(&self, spec: &JobSpec, job: &Job) -> Result<Outcome, JobError> {
         let (runner, spec, job) = (self.runner.clone(), spec.clone(), job.clone());
         let task = async move { runner.run(&spec, &job).await }.in_current_span();
-        match tokio::spawn(task).await {
+        let handle = tokio::spawn(task);
+        // A worker dropped at shutdown (past its grace period) takes its job's run with it.
+        let _abort = AbortOnDrop(handle.abort_handle());
+        match handle.await {
             Ok(result) => result,
             Err(e) => Err(JobError::Retryable {
                 message: format!("the job crashed: {e}"),

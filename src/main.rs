@@ -285,7 +285,9 @@ async fn serve() -> anyhow::Result<ExitCode> {
     }
     let registry =
         Arc::new(Registry::new(&config.catalog, &env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?);
-    let app = App::start(config, AppOptions::new(registry)).await?;
+    let mut opts = AppOptions::new(registry);
+    opts.http = true;
+    let app = App::start(config, opts).await?;
     if !app.slack_connected(Duration::from_secs(30)).await {
         tracing::warn!("no hello from Slack yet; still trying to connect");
     }

@@ -11,6 +11,7 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
 use crate::config::Secret;
+use crate::ops::{Metrics, WaitCause};
 
 /// What a Slack call can fail with. Messages are safe to log and show: tokens are redacted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -143,6 +144,8 @@ pub struct SlackApi {
     limits: Arc<Limits>,
     /// False: no pacing of our own; Slack's 429s (with Retry-After) still hold us back.
     pace: bool,
+    /// Calls, errors and rate-limit waits are counted here.
+    metrics: Arc<Metrics>,
 }
 
 /// The connector of slack.md §4.4: https or plain http (for slack-sim), with `SLACK_API_URL`.
@@ -162,13 +165,19 @@ pub fn hyper_client(api_url: &str) -> Result<Arc<SlackHyperClient>, SlackError> 
 }
 
 impl SlackApi {
-    pub fn new(client: Arc<SlackHyperClient>, bot_token: &Secret, pace: bool) -> Self {
+    pub fn new(
+        client: Arc<SlackHyperClient>,
+        bot_token: &Secret,
+        pace: bool,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let burst = NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN);
         let per_second = NonZeroU32::MIN;
         SlackApi {
             client,
             token: SlackApiToken::new(bot_token.expose().to_owned().into()),
             pace,
+            metrics,
             limits: Arc::new(Limits {
                 tier2: DefaultKeyedRateLimiter::keyed(per_minute(20)),
                 tier3: DefaultKeyedRateLimiter::keyed(per_minute(50)),
@@ -190,7 +199,29 @@ impl SlackApi {
             4 => &self.limits.tier4,
             _ => &self.limits.tier3,
         };
-        limiter.until_key_ready(&method).await;
+        if limiter.check_key(&method).is_err() {
+            let started = std::time::Instant::now();
+            limiter.until_key_ready(&method).await;
+            self.metrics
+                .rate_limit_wait(WaitCause::Pacing, started.elapsed());
+        }
+    }
+
+    /// Counts the call and, when it failed, how.
+    fn count<T>(&self, method: &'static str, result: &Result<T, SlackError>) {
+        self.metrics.slack_call(method);
+        match result {
+            Ok(_) => {}
+            Err(SlackError::RateLimited { retry_after, .. }) => {
+                self.metrics.slack_error(method, "rate_limited");
+                // The job that made the call waits this long before its next attempt.
+                self.metrics
+                    .rate_limit_wait(WaitCause::RetryAfter, retry_after.unwrap_or_default());
+            }
+            Err(SlackError::Api { code, .. }) => self.metrics.slack_error(method, code),
+            Err(SlackError::Transport { .. }) => self.metrics.slack_error(method, "transport"),
+            Err(SlackError::Unexpected { .. }) => self.metrics.slack_error(method, "unexpected"),
+        }
     }
 
     fn map_err(method: &'static str, e: SlackClientError) -> SlackError {
@@ -214,11 +245,13 @@ impl SlackApi {
     async fn post(&self, method: &'static str, body: Value) -> Result<Value, SlackError> {
         self.throttle(method).await;
         let session = self.client.open_session(&self.token);
-        session
+        let result = session
             .http_session_api
             .http_post::<Value, Value>(method, &body, None)
             .await
-            .map_err(|e| Self::map_err(method, e))
+            .map_err(|e| Self::map_err(method, e));
+        self.count(method, &result);
+        result
     }
 
     async fn get(
@@ -230,11 +263,13 @@ impl SlackApi {
         let session = self.client.open_session(&self.token);
         let params: Vec<(&str, Option<&str>)> =
             params.iter().map(|(k, v)| (*k, Some(*v))).collect();
-        session
+        let result = session
             .http_session_api
             .http_get::<Value, _, &str>(method, &params, None)
             .await
-            .map_err(|e| Self::map_err(method, e))
+            .map_err(|e| Self::map_err(method, e));
+        self.count(method, &result);
+        result
     }
 
     /// Checks an app-level token the way Socket Mode will use it.
@@ -286,11 +321,12 @@ impl SlackApi {
         thread_ts: Option<&str>,
         key: Option<&str>,
     ) -> Result<String, SlackError> {
-        if self.pace {
-            self.limits
-                .channels
-                .until_key_ready(&channel.to_owned())
-                .await;
+        let channel_key = channel.to_owned();
+        if self.pace && self.limits.channels.check_key(&channel_key).is_err() {
+            let started = std::time::Instant::now();
+            self.limits.channels.until_key_ready(&channel_key).await;
+            self.metrics
+                .rate_limit_wait(WaitCause::Pacing, started.elapsed());
         }
         let mut body = json!({ "channel": channel, "text": msg.text, "blocks": msg.blocks, "unfurl_links": false });
         if let Some(ts) = thread_ts {

@@ -62,9 +62,10 @@ pub async fn connect(
     bot_token: &Secret,
     app_token: &Secret,
     channel: &str,
+    metrics: Arc<crate::ops::Metrics>,
 ) -> Result<SlackParts, SlackStartError> {
     let client = api::hyper_client(&settings.api_url).map_err(SlackStartError::Unreachable)?;
-    let api = SlackApi::new(client.clone(), bot_token, settings.pace);
+    let api = SlackApi::new(client.clone(), bot_token, settings.pace, metrics);
     let bot = api
         .auth_test()
         .await
@@ -134,6 +135,11 @@ impl Runtime {
         tokio::time::timeout(timeout, rx.wait_for(|n| *n > 0))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Socket Mode's hello count (above zero once connected), for the readiness check.
+    pub fn hellos(&self) -> watch::Receiver<u32> {
+        self.connected.clone()
     }
 
     pub async fn shutdown(self) {

@@ -398,3 +398,42 @@ pub async fn count(c: &impl Conn, status: JobStatus) -> StoreResult<u64> {
         .count(c)
         .await?)
 }
+
+/// Jobs due at `now` and not done (queued or running): how many, and since when the oldest is due.
+pub async fn due(c: &impl Conn, now: DateTime<Utc>) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
+    let due = Condition::all()
+        .add(Column::Status.is_in([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]))
+        .add(Column::RunAt.lte(now));
+    let n = Entity::find().filter(due.clone()).count(c).await?;
+    let oldest = Entity::find()
+        .filter(due)
+        .order_by_asc(Column::RunAt)
+        .one(c)
+        .await?
+        .map(|j| j.run_at);
+    Ok((n, oldest))
+}
+
+/// Gives back the jobs `worker` still holds, at shutdown: their lease ends now, so another
+/// process claims them at once instead of after the lease, and the interrupted attempt is not
+/// counted (it did not fail). Returns how many were released.
+pub async fn release(c: &impl Conn, worker: &str, now: DateTime<Utc>) -> StoreResult<u64> {
+    let res = Entity::update_many()
+        .col_expr(Column::LeaseUntil, Expr::value(now))
+        .col_expr(
+            Column::Attempts,
+            sea_orm::sea_query::ExprTrait::sub(Expr::col(Column::Attempts), 1),
+        )
+        // A notice job that was cut short may have posted: its next run looks before posting.
+        .col_expr(
+            Column::LastError,
+            Expr::value("released unfinished when its process stopped"),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::LockedBy.eq(worker))
+        .filter(Column::Status.eq(JobStatus::Running.as_str()))
+        .filter(Column::Attempts.gt(0))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
+}

@@ -346,3 +346,24 @@ pub async fn set_identity(
     )
     .await
 }
+
+/// How many requests are in each status (statuses without any are absent).
+pub async fn count_by_status(
+    c: &impl Conn,
+) -> StoreResult<std::collections::BTreeMap<Status, u64>> {
+    use sea_orm::QuerySelect;
+    let rows: Vec<(String, i64)> = Entity::find()
+        .select_only()
+        .column(Column::Status)
+        .column_as(Column::Id.count(), "n")
+        .group_by(Column::Status)
+        .into_tuple()
+        .all(c)
+        .await?;
+    rows.into_iter()
+        .map(|(status, n)| {
+            let status = status.parse::<Status>().map_err(StoreError::Corrupt)?;
+            Ok((status, u64::try_from(n).unwrap_or(0)))
+        })
+        .collect()
+}

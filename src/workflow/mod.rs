@@ -53,6 +53,7 @@ pub struct Workflow {
     max_attempts: u32,
     reconcile_every: std::time::Duration,
     wake: Arc<Notify>,
+    metrics: Arc<crate::ops::Metrics>,
 }
 
 pub struct WorkflowDeps {
@@ -70,6 +71,8 @@ pub struct WorkflowDeps {
     pub reconcile_every: std::time::Duration,
     /// Notified after a commit that added jobs.
     pub wake: Arc<Notify>,
+    /// Provisioning and revocation latencies are recorded here.
+    pub metrics: Arc<crate::ops::Metrics>,
 }
 
 /// One step of a request's life, applied by `Workflow::apply`.
@@ -100,6 +103,7 @@ impl Workflow {
             max_attempts: deps.max_attempts,
             reconcile_every: deps.reconcile_every,
             wake: deps.wake,
+            metrics: deps.metrics,
         }
     }
 
@@ -109,6 +113,19 @@ impl Workflow {
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    pub fn metrics(&self) -> &Arc<crate::ops::Metrics> {
+        &self.metrics
+    }
+
+    /// The platform kind of a connector (`postgres`, `looker`…), for metrics labels.
+    pub(crate) fn platform_of(&self, connector: &crate::domain::ConnectorId) -> &'static str {
+        self.catalog
+            .connectors
+            .get(connector)
+            .map(|c| c.kind.name())
+            .unwrap_or("unknown")
     }
 
     pub fn now(&self) -> DateTime<Utc> {

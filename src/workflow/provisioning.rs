@@ -158,6 +158,7 @@ impl Workflow {
     }
 
     async fn run_provision(&self, id: RequestId) -> Result<Outcome, JobError> {
+        let started = std::time::Instant::now();
         let mut current = self.request(id).await?;
         let resource = self.resource_of(&current)?;
         if current.status == Status::Approved
@@ -210,11 +211,17 @@ impl Workflow {
             return Ok(Outcome::Done);
         }
         let applied = self.provisioner.grant(&current, resource).await?;
+        self.metrics.provisioned(
+            self.platform_of(&resource.connector),
+            resource.connector.as_str(),
+            started.elapsed(),
+        );
         self.provisioned(&current, &applied).await?;
         Ok(Outcome::Done)
     }
 
     async fn run_revoke(&self, id: RequestId) -> Result<Outcome, JobError> {
+        let started = std::time::Instant::now();
         let mut current = self.request(id).await?;
         match current.status {
             Status::Active => {
@@ -259,6 +266,11 @@ impl Workflow {
             keep: &keep,
         };
         let applied = self.provisioner.revoke(&current, resource, undo).await?;
+        self.metrics.revoked(
+            self.platform_of(&resource.connector),
+            resource.connector.as_str(),
+            started.elapsed(),
+        );
         self.revocation_done(&current, &applied).await?;
         Ok(Outcome::Done)
     }

@@ -217,6 +217,8 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
         ("GATEHOUSE_JOB_LEASE_SECS", "5"),
         ("GATEHOUSE_JOB_POLL_SECS", "1"),
         ("GATEHOUSE_LOG", "warn"),
+        // Two processes at once, beside other tests: each takes a free port for /healthz.
+        ("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0"),
         // 200 requests in one channel within minutes is more than Slack's one message a second
         // there; slack-sim does not mind, and this test is about crashes, not pacing.
         ("GATEHOUSE_SLACK_PACE", "none"),

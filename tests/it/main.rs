@@ -25,6 +25,7 @@ mod logs;
 mod looker_connector;
 mod manifest;
 mod mysql_connector;
+mod ops;
 mod postgres_connector;
 mod powerbi_connector;
 mod properties;

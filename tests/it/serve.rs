@@ -25,6 +25,8 @@ fn serve_command(
         .env("SLACK_APP_TOKEN", app)
         .env("ACCESS_REQUESTS_CHANNEL", CHANNEL)
         .env("GATEHOUSE_LOG", "warn")
+        // Tests run in parallel: never the default port.
+        .env("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0")
         .env_remove("GATEHOUSE_CONFIG")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

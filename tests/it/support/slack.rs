@@ -144,6 +144,9 @@ impl SlackTestApp {
         };
         let mut opts = AppOptions::new(provisioner);
         opts.clock = Arc::new(clock.clone());
+        // The HTTP endpoints only for tests that ask for them, and then on port 0: tests run
+        // in parallel and must never share (or take) a port.
+        opts.http = env.iter().any(|(k, _)| *k == "GATEHOUSE_HTTP_ADDR");
         let api_url = sim.api_url();
         let mut settings = vec![
             ("SLACK_BOT_TOKEN", sim.bot_token()),
