@@ -503,3 +503,22 @@ async fn sigterm_gives_back_a_job_stuck_on_its_platform_and_another_process_fini
     sim.shutdown().await;
     db.close().await;
 }
+
+#[tokio::test]
+async fn a_taken_port_is_a_clear_start_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let db = TestDb::sqlite();
+    let config = crate::support::app::config_for(&db, CATALOG, &[("GATEHOUSE_HTTP_ADDR", &addr)]);
+    let mut opts = gatehouse::AppOptions::new(std::sync::Arc::new(FakePlatform::default()));
+    opts.background_worker = false;
+    opts.http = true;
+    let Err(err) = gatehouse::App::start(config, opts).await else {
+        panic!("started on a port another socket holds");
+    };
+    let said = err.to_string();
+    assert!(
+        said.contains(&format!("GATEHOUSE_HTTP_ADDR={addr}")) && said.contains("off"),
+        "{said}"
+    );
+}
