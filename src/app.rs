@@ -145,6 +145,7 @@ impl App {
                 wake.clone(),
                 settings.clone(),
             )
+            .with_metrics(metrics.clone())
         };
         let slack = match slack {
             Some(parts) => {
@@ -280,11 +281,16 @@ impl App {
         let now = self.workflow.now();
         let release = crate::store::jobs::release(self.db().conn(), worker, now);
         match tokio::time::timeout(Duration::from_secs(1), release).await {
-            Ok(Ok(n)) => tracing::warn!(
-                jobs = n,
-                grace_secs = SHUTDOWN_GRACE.as_secs(),
-                "the job in hand did not finish within the grace period; gave it back to the queue"
-            ),
+            Ok(Ok(kinds)) => {
+                for kind in &kinds {
+                    self.metrics.job_ran(kind, "released");
+                }
+                tracing::warn!(
+                    jobs = kinds.len(),
+                    grace_secs = SHUTDOWN_GRACE.as_secs(),
+                    "the job in hand did not finish within the grace period; gave it back to the queue"
+                )
+            }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "cannot give the job in hand back; another process takes it when its lease ends")
             }

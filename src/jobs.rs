@@ -201,6 +201,7 @@ pub struct Worker {
     wake: Arc<Notify>,
     id: String,
     settings: WorkerSettings,
+    metrics: Option<Arc<crate::ops::Metrics>>,
 }
 
 impl Worker {
@@ -219,6 +220,19 @@ impl Worker {
             wake,
             id,
             settings,
+            metrics: None,
+        }
+    }
+
+    /// Counts each job run in `metrics` (`gatehouse_jobs_total`).
+    pub fn with_metrics(mut self, metrics: Arc<crate::ops::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count(&self, kind: &str, outcome: &'static str) {
+        if let Some(m) = &self.metrics {
+            m.job_ran(kind, outcome);
         }
     }
 
@@ -268,6 +282,7 @@ impl Worker {
         let now = self.clock.now();
         match result {
             Ok(Outcome::Done) => {
+                self.count(&job.kind, "done");
                 if !rows::complete(self.db.conn(), job.id, &self.id, now).await? {
                     tracing::warn!(
                         "job finished after its lease was taken over; the run was idempotent"
@@ -275,6 +290,7 @@ impl Worker {
                 }
             }
             Ok(Outcome::RunAgainAt(at)) => {
+                self.count(&job.kind, "rescheduled");
                 rows::retry_later(self.db.conn(), job.id, &self.id, "rescheduled", at, now).await?;
             }
             Err(e) if spec.never_gives_up() => {
@@ -291,6 +307,7 @@ impl Worker {
                 let delay = backoff(step, &mut rand::rng()).max(retry_after.unwrap_or_default());
                 let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
                 tracing::warn!(error = %message, retry_at = %at, "job failed; it never gives up");
+                self.count(&job.kind, "retry");
                 rows::retry_later(self.db.conn(), job.id, &self.id, &message, at, now).await?;
                 if (permanent || attempts >= self.settings.max_attempts)
                     && let Err(e) = self.runner.failing(&spec, &job, &message).await
@@ -307,6 +324,7 @@ impl Worker {
                     backoff(attempts, &mut rand::rng()).max(retry_after.unwrap_or_default());
                 let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
                 tracing::warn!(error = %message, retry_at = %at, "job failed; will retry");
+                self.count(&job.kind, "retry");
                 rows::retry_later(self.db.conn(), job.id, &self.id, &message, at, now).await?;
             }
             Err(e) => {
@@ -317,6 +335,7 @@ impl Worker {
                     JobError::Permanent(message) => message.clone(),
                 };
                 tracing::error!(%error, "job failed");
+                self.count(&job.kind, "failed");
                 if rows::fail(self.db.conn(), job.id, &self.id, &error, now).await? {
                     self.report_give_up(&spec, &job, &error).await;
                 }

@@ -48,6 +48,12 @@ struct SlackErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    kind: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WaitLabels {
     cause: &'static str,
 }
@@ -124,6 +130,7 @@ pub struct Metrics {
     waits: Family<WaitLabels, Counter>,
     waited: Family<WaitLabels, Counter<f64, AtomicU64>>,
     connector_errors: Family<ConnectorErrorLabels, Counter>,
+    jobs: Family<JobLabels, Counter>,
     checks: Mutex<BTreeMap<String, ConnectorCheck>>,
 }
 
@@ -196,6 +203,12 @@ impl Metrics {
             "Connector calls that failed, by platform, connector and error class",
             connector_errors.clone(),
         );
+        let jobs = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "jobs",
+            "Job runs by kind and how they ended: done, rescheduled, retry, failed, released (given back at shutdown)",
+            jobs.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -208,6 +221,7 @@ impl Metrics {
             waits,
             waited,
             connector_errors,
+            jobs,
             checks: Mutex::new(BTreeMap::new()),
         }
     }
@@ -282,6 +296,16 @@ impl Metrics {
         self.waited
             .get_or_create(&labels)
             .inc_by(waited.as_secs_f64());
+    }
+
+    /// A job run ended: `outcome` is done, rescheduled, retry, failed or released.
+    pub fn job_ran(&self, kind: &str, outcome: &'static str) {
+        self.jobs
+            .get_or_create(&JobLabels {
+                kind: kind.to_owned(),
+                outcome,
+            })
+            .inc();
     }
 
     /// A connector's platform answered.

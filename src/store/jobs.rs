@@ -416,9 +416,17 @@ pub async fn due(c: &impl Conn, now: DateTime<Utc>) -> StoreResult<(u64, Option<
 
 /// Gives back the jobs `worker` still holds, at shutdown: their lease ends now, so another
 /// process claims them at once instead of after the lease, and the interrupted attempt is not
-/// counted (it did not fail). Returns how many were released.
-pub async fn release(c: &impl Conn, worker: &str, now: DateTime<Utc>) -> StoreResult<u64> {
-    let res = Entity::update_many()
+/// counted (it did not fail). Returns the kinds of the jobs released.
+pub async fn release(c: &impl Conn, worker: &str, now: DateTime<Utc>) -> StoreResult<Vec<String>> {
+    let held = Condition::all()
+        .add(Column::LockedBy.eq(worker))
+        .add(Column::Status.eq(JobStatus::Running.as_str()))
+        .add(Column::Attempts.gt(0));
+    let jobs = Entity::find().filter(held.clone()).all(c).await?;
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::update_many()
         .col_expr(Column::LeaseUntil, Expr::value(now))
         .col_expr(
             Column::Attempts,
@@ -430,10 +438,9 @@ pub async fn release(c: &impl Conn, worker: &str, now: DateTime<Utc>) -> StoreRe
             Expr::value("released unfinished when its process stopped"),
         )
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(Column::LockedBy.eq(worker))
-        .filter(Column::Status.eq(JobStatus::Running.as_str()))
-        .filter(Column::Attempts.gt(0))
+        .filter(held)
+        .filter(Column::Id.is_in(jobs.iter().map(|j| j.id)))
         .exec(c)
         .await?;
-    Ok(res.rows_affected)
+    Ok(jobs.into_iter().map(|j| j.kind).collect())
 }

@@ -162,6 +162,15 @@ async fn health_readiness_and_metrics_follow_a_real_request() {
             Some(1.0),
             "{text}"
         );
+        assert_eq!(
+            value(
+                &text,
+                "gatehouse_jobs_total",
+                &[("kind", "provision"), ("outcome", "done")]
+            ),
+            Some(1.0),
+            "{text}"
+        );
         let posted = value(
             &text,
             "gatehouse_slack_api_calls_total",
@@ -230,6 +239,13 @@ async fn health_readiness_and_metrics_follow_a_real_request() {
                 ("connector", "manual"),
                 ("class", "permanent"),
             ],
+            1.0,
+        )
+        .await;
+        metric_reaches(
+            addr,
+            "gatehouse_jobs_total",
+            &[("kind", "provision"), ("outcome", "failed")],
             1.0,
         )
         .await;
