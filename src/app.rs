@@ -87,6 +87,15 @@ pub struct App {
 impl App {
     pub async fn start(config: Config, opts: AppOptions) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::new());
+        let listener = match config.settings.http_addr {
+            Some(addr) if opts.http => Some((
+                addr,
+                HttpServer::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Http { addr, source })?,
+            )),
+            _ => None,
+        };
         let db = Db::connect(&config.settings.database_url)
             .await
             .map_err(StartError::Connect)?;
@@ -179,8 +188,8 @@ impl App {
             .await
             .map_err(|e| StartError::Catalog(StoreError::Corrupt(e.to_string())))?;
         let shutdown = CancellationToken::new();
-        let http = match config.settings.http_addr {
-            Some(addr) if opts.http => {
+        let http = match listener {
+            Some((addr, listener)) => {
                 let state = Arc::new(OpsState {
                     workflow: workflow.clone(),
                     metrics: metrics.clone(),
@@ -188,12 +197,11 @@ impl App {
                     stopping: shutdown.clone(),
                 });
                 Some(
-                    HttpServer::start(addr, state)
-                        .await
+                    HttpServer::start(listener, state)
                         .map_err(|source| StartError::Http { addr, source })?,
                 )
             }
-            _ => None,
+            None => None,
         };
         let background = opts.background_worker.then(|| {
             let worker = new_worker();

@@ -48,9 +48,14 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Binds `addr` (port 0 picks a free port) and serves until `stop`.
-    pub async fn start(addr: SocketAddr, state: Arc<OpsState>) -> std::io::Result<HttpServer> {
-        let listener = TcpListener::bind(addr).await?;
+    /// Binds `addr` (port 0 picks a free port). Done first thing at start, so that a port
+    /// already taken stops the app before it connects to anything.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+        TcpListener::bind(addr).await
+    }
+
+    /// Serves on `listener` until stopped.
+    pub fn start(listener: TcpListener, state: Arc<OpsState>) -> std::io::Result<HttpServer> {
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
         let task = tokio::spawn(accept(listener, state, stop.clone()));
