@@ -288,10 +288,19 @@ async fn serve() -> anyhow::Result<ExitCode> {
     let mut opts = AppOptions::new(registry);
     opts.http = true;
     let app = App::start(config, opts).await?;
-    if !app.slack_connected(Duration::from_secs(30)).await {
-        tracing::warn!("no hello from Slack yet; still trying to connect");
+    // Listening for SIGTERM from here on, also while waiting for Slack's hello: a signal in
+    // those seconds still stops gracefully.
+    let stop = wait_for_stop_signal();
+    tokio::pin!(stop);
+    tokio::select! {
+        connected = app.slack_connected(Duration::from_secs(30)) => {
+            if !connected {
+                tracing::warn!("no hello from Slack yet; still trying to connect");
+            }
+            stop.await;
+        }
+        () = &mut stop => {}
     }
-    wait_for_stop_signal().await;
     tracing::info!("stopping");
     app.shutdown().await;
     Ok(ExitCode::SUCCESS)
