@@ -538,3 +538,64 @@ async fn a_taken_port_is_a_clear_start_error() {
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn readyz_is_503_until_socket_mode_says_hello() {
+    // A Slack that accepts both tokens but whose Socket Mode address takes the connection and
+    // never answers the handshake: no hello ever comes.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let socket_url = format!("ws://{}/link", silent.local_addr().unwrap());
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let slack = axum::Router::new()
+        .route(
+            "/api/auth.test",
+            axum::routing::post(|| async {
+                axum::Json(
+                    serde_json::json!({ "ok": true, "user_id": "U0BOT", "team_id": "T0TEAM" }),
+                )
+            }),
+        )
+        .route(
+            "/api/apps.connections.open",
+            axum::routing::post(move || {
+                let url = socket_url.clone();
+                async move { axum::Json(serde_json::json!({ "ok": true, "url": url })) }
+            }),
+        );
+    let web = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{}/api", web.local_addr().unwrap());
+    let web = tokio::spawn(async move { axum::serve(web, slack).await });
+
+    let db = TestDb::sqlite();
+    let config = crate::support::app::config_for(
+        &db,
+        CATALOG,
+        &[
+            ("SLACK_BOT_TOKEN", "xoxb-test-token"),
+            ("SLACK_APP_TOKEN", "xapp-test-token"),
+            ("SLACK_API_URL", &api_url),
+            ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
+            HTTP_ON_ANY_PORT,
+        ],
+    );
+    let mut opts = gatehouse::AppOptions::new(std::sync::Arc::new(FakePlatform::default()));
+    opts.background_worker = false;
+    opts.http = true;
+    let app = gatehouse::App::start(config, opts).await.unwrap();
+    assert!(!app.slack_connected(Duration::from_millis(300)).await);
+    let addr = app.http_addr().unwrap();
+    let (status, body) = get(addr, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["checks"]["slack"]["ok"], false, "{ready}");
+    assert_eq!(ready["checks"]["database"]["ok"], true, "{ready}");
+    assert_eq!(get(addr, "/healthz").await.0, 200);
+    app.shutdown().await;
+    web.abort();
+    silent.abort();
+}
