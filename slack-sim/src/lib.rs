@@ -14,7 +14,9 @@ pub mod web_api;
 pub use config::{ChannelSeed, ConfigError, SimConfig, UserSeed, UsergroupSeed};
 pub use control::{AckOutcome, ButtonTarget, ControlError, EventOutcome, SubmitOutcome};
 pub use render::render_text;
-pub use state::{AckRecord, ApiCall, EnvelopeRecord, Ephemeral, Failure, Message, Reaction};
+pub use state::{
+    AckRecord, ApiCall, EnvelopeRecord, Ephemeral, Failure, Message, Posted, Reaction,
+};
 
 use serde_json::Value;
 use state::State;
@@ -22,7 +24,7 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 /// Shared by the HTTP server, the sockets and every [`Sim`] clone.
 pub struct Inner {
@@ -33,6 +35,8 @@ pub struct Inner {
     pub(crate) hub: socket::Hub,
     pub(crate) addr: SocketAddr,
     pub(crate) shutdown: watch::Sender<bool>,
+    /// Every message the app posts or updates, as it arrives (see [`Sim::subscribe_posts`]).
+    pub(crate) posts: broadcast::Sender<Posted>,
 }
 
 impl Inner {
@@ -58,6 +62,9 @@ pub enum StartError {
     Bind { port: u16, source: std::io::Error },
 }
 
+/// Posts a subscriber may fall behind by before it misses some (and is told so).
+const POSTS_BUFFER: usize = 1 << 16;
+
 /// The simulator's entry point.
 pub struct SlackSim;
 
@@ -79,6 +86,7 @@ impl SlackSim {
             hub: socket::Hub::default(),
             addr,
             shutdown,
+            posts: broadcast::channel(POSTS_BUFFER).0,
         });
         let app = axum::Router::new()
             .route("/api/{method}", axum::routing::any(web_api::handle))
@@ -292,6 +300,13 @@ impl Sim {
     }
     pub fn failures(&self) -> Vec<Failure> {
         self.inner.read(|s| s.failures.clone())
+    }
+
+    /// Every message the app posts (`chat.postMessage`) or updates (`chat.update`) from now on,
+    /// stamped with the instant its call arrived: for timing replies under load without reading
+    /// the whole workspace. A receiver more than 65,536 posts behind gets `Lagged`.
+    pub fn subscribe_posts(&self) -> broadcast::Receiver<Posted> {
+        self.inner.posts.subscribe()
     }
 
     /// Makes the next chat.postMessage to `target` (a conversation id, or a user for their DM

@@ -281,24 +281,32 @@ fn on_frame(inner: &Inner, conn_id: u64, text: &str) {
         (h.pending.remove(id), h.sent.get(id).cloned())
     };
     let rec = match (&pending, sent) {
-        (Some(p), _) => AckRecord {
-            envelope_id: id.into(),
-            envelope_type: p.envelope_type.clone(),
-            connection_id: conn_id,
-            retry_attempt: p.retry_attempt,
-            latency_ms: p.sent_at.elapsed().as_millis() as u64,
-            payload: payload.clone(),
-            in_time: true,
-        },
-        (None, Some((ty, at, attempt, _))) => AckRecord {
-            envelope_id: id.into(),
-            envelope_type: ty,
-            connection_id: conn_id,
-            retry_attempt: attempt,
-            latency_ms: at.elapsed().as_millis() as u64,
-            payload: payload.clone(),
-            in_time: false,
-        },
+        (Some(p), _) => {
+            let latency = p.sent_at.elapsed();
+            AckRecord {
+                envelope_id: id.into(),
+                envelope_type: p.envelope_type.clone(),
+                connection_id: conn_id,
+                retry_attempt: p.retry_attempt,
+                latency_ms: latency.as_millis() as u64,
+                latency_us: latency.as_micros() as u64,
+                payload: payload.clone(),
+                in_time: true,
+            }
+        }
+        (None, Some((ty, at, attempt, _))) => {
+            let latency = at.elapsed();
+            AckRecord {
+                envelope_id: id.into(),
+                envelope_type: ty,
+                connection_id: conn_id,
+                retry_attempt: attempt,
+                latency_ms: latency.as_millis() as u64,
+                latency_us: latency.as_micros() as u64,
+                payload: payload.clone(),
+                in_time: false,
+            }
+        }
         (None, None) => {
             inner.with(|s| s.fail("unknown_ack", Some(id), None, text.to_string()));
             return;

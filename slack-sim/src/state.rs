@@ -97,9 +97,26 @@ pub struct AckRecord {
     pub connection_id: u64,
     pub retry_attempt: u32,
     pub latency_ms: u64,
+    /// The same latency in microseconds, for benchmarks that need better than whole milliseconds.
+    #[serde(default)]
+    pub latency_us: u64,
     pub payload: Option<Value>,
     /// False when the ack came after the ack timeout (Slack ignores it).
     pub in_time: bool,
+}
+
+/// A message the app posted or updated, with the instant its Web API call reached the simulator:
+/// what a benchmark times a reply by (see [`crate::Sim::subscribe_posts`]).
+#[derive(Debug, Clone)]
+pub struct Posted {
+    /// When the call's request reached the handler.
+    pub at: Instant,
+    /// `chat.postMessage` or `chat.update`.
+    pub method: &'static str,
+    pub channel: String,
+    pub ts: String,
+    pub thread_ts: Option<String>,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -166,6 +166,7 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let received = std::time::Instant::now();
     let parsed = parse_args(&headers, query.as_deref(), &body);
     let args = match &parsed {
         Ok(a) => a.clone(),
@@ -205,6 +206,9 @@ pub async fn handle(
         Err(e) => Err(e),
         Ok(args) => dispatch(&inner, &method, &headers, &args),
     };
+    if let Ok(v) = &result {
+        announce_post(&inner, &method, v, received);
+    }
     let (body, ok, error) = match result {
         Ok(v) => {
             let mut out = json!({"ok": true});
@@ -232,6 +236,28 @@ pub async fn handle(
         })
     });
     json_response(StatusCode::OK, body)
+}
+
+/// Tells subscribers about a message posted or updated (both answers carry `channel`, `ts` and
+/// `message`).
+fn announce_post(inner: &Inner, method: &str, answer: &Value, at: std::time::Instant) {
+    let method = match method {
+        "chat.postMessage" => "chat.postMessage",
+        "chat.update" => "chat.update",
+        _ => return,
+    };
+    if inner.posts.receiver_count() == 0 {
+        return;
+    }
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let _ = inner.posts.send(crate::state::Posted {
+        at,
+        method,
+        channel: text(&answer["channel"]),
+        ts: text(&answer["ts"]),
+        thread_ts: answer["message"]["thread_ts"].as_str().map(String::from),
+        text: text(&answer["message"]["text"]),
+    });
 }
 
 enum Token {

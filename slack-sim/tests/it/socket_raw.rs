@@ -210,6 +210,8 @@ async fn acks_record_latency_payload_and_slash_text_becomes_an_ephemeral() {
         "{}",
         a.latency_ms
     );
+    // The same latency in microseconds, agreeing with the milliseconds.
+    assert_eq!(a.latency_us / 1000, a.latency_ms, "{}", a.latency_us);
     assert_eq!(a.envelope_type, "slash_commands");
     assert_eq!(sim.ephemerals("U0ALICE")[0].text, "Opening the form…");
     assert!(sim.ephemerals("U0BOB").is_empty());

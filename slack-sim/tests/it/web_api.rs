@@ -467,3 +467,67 @@ async fn injected_rate_limits_answer_429_with_retry_after_then_recover() {
         vec![429, 429, 200]
     );
 }
+
+#[tokio::test]
+async fn subscribers_see_each_post_and_update_with_the_instant_its_call_arrived() {
+    let sim = start().await;
+    let mut posts = sim.subscribe_posts();
+    let before = std::time::Instant::now();
+    let v = api(
+        &sim,
+        "chat.postMessage",
+        json!({"channel": "C0ACCESS", "text": "request #1"}),
+    )
+    .await;
+    let ts = ok(&v)["ts"].as_str().unwrap().to_string();
+    let after_post = std::time::Instant::now();
+    api(
+        &sim,
+        "chat.postMessage",
+        json!({"channel": "C0ACCESS", "text": "in the thread", "thread_ts": ts}),
+    )
+    .await;
+    api(
+        &sim,
+        "chat.update",
+        json!({"channel": "C0ACCESS", "ts": ts, "text": "request #1: approved"}),
+    )
+    .await;
+    // A DM (to a user id) is announced under its conversation id.
+    api(
+        &sim,
+        "chat.postMessage",
+        json!({"channel": "U0ALICE", "text": "you now have access"}),
+    )
+    .await;
+    // Refused calls and other methods are not announced.
+    api(
+        &sim,
+        "chat.postMessage",
+        json!({"channel": "C0NOPE", "text": "x"}),
+    )
+    .await;
+    api(&sim, "auth.test", json!({})).await;
+
+    let next = |p: &mut tokio::sync::broadcast::Receiver<slack_sim::Posted>| p.try_recv().unwrap();
+    let first = next(&mut posts);
+    assert_eq!(
+        (first.method, first.channel.as_str(), first.ts.as_str()),
+        ("chat.postMessage", "C0ACCESS", ts.as_str())
+    );
+    assert_eq!((first.text.as_str(), first.thread_ts), ("request #1", None));
+    assert!(before <= first.at && first.at <= after_post);
+    let reply = next(&mut posts);
+    assert_eq!(reply.thread_ts.as_deref(), Some(ts.as_str()));
+    assert_ne!(reply.ts, ts);
+    assert!(reply.at >= first.at);
+    let update = next(&mut posts);
+    assert_eq!(
+        (update.method, update.ts.as_str(), update.text.as_str()),
+        ("chat.update", ts.as_str(), "request #1: approved")
+    );
+    let dm = next(&mut posts);
+    assert_eq!(Some(dm.channel), sim.im_channel("U0ALICE"));
+    assert_eq!(dm.text, "you now have access");
+    assert!(posts.try_recv().is_err(), "nothing else was announced");
+}
