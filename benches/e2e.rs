@@ -406,6 +406,26 @@ async fn measure(backend: &str, s: &Settings) {
         "{backend}: requesters' own ✅ explained to them alone: {explained} of {}",
         counts.get(&Kind::OwnCheck).copied().unwrap_or(0)
     );
+    // Where the work went: Gatehouse's Web API calls and jobs, per method and kind.
+    let mut calls = std::collections::BTreeMap::new();
+    for c in sim.api_calls() {
+        *calls.entry(c.method).or_insert(0usize) += 1;
+    }
+    let calls: Vec<String> = calls.iter().map(|(m, n)| format!("{n} {m}")).collect();
+    let db = gatehouse::store::Db::connect(&db_url).await.unwrap();
+    let mut jobs = std::collections::BTreeMap::new();
+    for j in gatehouse::store::jobs::list(db.conn(), None).await.unwrap() {
+        *jobs
+            .entry(format!("{} {}", j.kind, j.status.as_str()))
+            .or_insert(0usize) += 1;
+    }
+    db.close().await.unwrap();
+    let jobs: Vec<String> = jobs.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    println!(
+        "{backend}: Gatehouse's Slack Web API calls: {}; its jobs: {}",
+        calls.join(", "),
+        jobs.join(", ")
+    );
     let complaints = gh.complaints();
     if !complaints.is_empty() {
         println!(
