@@ -53,6 +53,20 @@ struct Settings {
     platform_rate: u32,
 }
 
+/// The server URL without its password, for printing.
+fn shown(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) => {
+                let user = user.split(':').next().unwrap_or(user);
+                format!("{scheme}://{user}@{host}")
+            }
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 fn env_num(key: &str, default: u64) -> u64 {
     std::env::var(key)
         .ok()
@@ -464,13 +478,16 @@ async fn main() {
             "error: the PostgreSQL server at GATEHOUSE_TEST_POSTGRES_URL ({}) is not reachable: {e}.\n\
              This benchmark grants real roles on it (and, for the postgres backend, keeps Gatehouse's \
              database there); start it or point GATEHOUSE_TEST_POSTGRES_URL at one.",
-            s.server
+            shown(&s.server)
         );
         std::process::exit(1);
     }
     println!(
         "{} envelopes/s (GATEHOUSE_BENCH_RATE) for {} s (GATEHOUSE_BENCH_SECS), open loop; platform: PostgreSQL roles at {}, connector rate_per_second = {} (GATEHOUSE_BENCH_PLATFORM_RATE); GATEHOUSE_SLACK_PACE=none",
-        s.rate, s.secs, s.server, s.platform_rate
+        s.rate,
+        s.secs,
+        shown(&s.server),
+        s.platform_rate
     );
     let only = std::env::var("GATEHOUSE_BENCH_BACKEND").ok();
     for b in ["sqlite", "postgres"] {
