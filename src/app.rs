@@ -78,7 +78,8 @@ pub struct App {
     workflow: Arc<Workflow>,
     slack: Option<crate::slack::Runtime>,
     worker: Worker,
-    background: Option<(JoinHandle<()>, String)>,
+    /// The background workers and their ids (empty when turned off).
+    background: Vec<(JoinHandle<()>, String)>,
     shutdown: CancellationToken,
     http: Option<HttpServer>,
     metrics: Arc<Metrics>,
@@ -203,11 +204,18 @@ impl App {
             }
             None => None,
         };
-        let background = opts.background_worker.then(|| {
-            let worker = new_worker();
-            let id = worker.id().to_owned();
-            (tokio::spawn(worker.run(shutdown.clone())), id)
-        });
+        let workers = if opts.background_worker {
+            config.settings.job_workers
+        } else {
+            0
+        };
+        let background = (0..workers)
+            .map(|_| {
+                let worker = new_worker();
+                let id = worker.id().to_owned();
+                (tokio::spawn(worker.run(shutdown.clone())), id)
+            })
+            .collect();
         tracing::info!(
             resources = workflow.catalog().resources.len(),
             postgres = db.is_postgres(),
@@ -270,10 +278,10 @@ impl App {
         {
             tracing::warn!("Socket Mode did not close within 2 s; going on");
         }
-        if let Some((mut task, worker)) = self.background.take() {
+        for (mut task, worker) in std::mem::take(&mut self.background) {
             match tokio::time::timeout_at(deadline, &mut task).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "the job worker ended abnormally"),
+                Ok(Err(e)) => tracing::error!(error = %e, "a job worker ended abnormally"),
                 Err(_) => {
                     task.abort();
                     self.release_jobs_of(&worker).await;

@@ -7,6 +7,7 @@ mod m20261128_000001_create_tables;
 mod m20261128_000002_app_settings;
 mod m20261129_000003_grant_receipts;
 mod m20261129_000004_requests_by_identity;
+mod m20261129_000005_jobs_by_request;
 
 /// The first audit row's `prev_hash`.
 pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_app_settings::Migration),
             Box::new(m20261129_000003_grant_receipts::Migration),
             Box::new(m20261129_000004_requests_by_identity::Migration),
+            Box::new(m20261129_000005_jobs_by_request::Migration),
         ]
     }
 }

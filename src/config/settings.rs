@@ -54,6 +54,8 @@ pub struct Settings {
     pub job_lease: Duration,
     /// The longest a worker sleeps without looking for jobs that other processes added.
     pub job_poll: Duration,
+    /// How many jobs one process runs at once (jobs of one request still run one at a time).
+    pub job_workers: usize,
     /// How often each platform is compared with the live grants (drift reconciliation).
     pub reconcile_every: Duration,
     /// The language model for free-form questions, when all of its variables are set.
@@ -131,6 +133,7 @@ impl Settings {
         let job_max_attempts = number("GATEHOUSE_JOB_MAX_ATTEMPTS", 10, 1, 100) as u32;
         let job_lease = Duration::from_secs(number("GATEHOUSE_JOB_LEASE_SECS", 300, 5, 86_400));
         let job_poll = Duration::from_secs(number("GATEHOUSE_JOB_POLL_SECS", 30, 1, 3_600));
+        let job_workers = number("GATEHOUSE_JOB_WORKERS", 4, 1, 64) as usize;
         let reconcile_every = Duration::from_secs(
             60 * number("GATEHOUSE_RECONCILE_EVERY_MINUTES", 60, 1, 7 * 24 * 60),
         );
@@ -259,6 +262,7 @@ impl Settings {
             job_max_attempts,
             job_lease,
             job_poll,
+            job_workers,
             reconcile_every,
             llm,
             http_addr,

@@ -50,6 +50,9 @@ pub struct SlackNotifier {
     channel: Channel,
     /// Time zones by user, so that each DM does not cost a users.info call.
     zones: Mutex<HashMap<String, Option<String>>>,
+    /// DM channels by user: a person's DM with the bot keeps its ID, so each DM does not cost
+    /// a conversations.open call.
+    dm_channels: Mutex<HashMap<String, String>>,
 }
 
 /// Codes that say the person cannot receive a DM any more (they left, or were deactivated).
@@ -66,7 +69,25 @@ impl SlackNotifier {
             api,
             channel,
             zones: Mutex::new(HashMap::new()),
+            dm_channels: Mutex::new(HashMap::new()),
         }
+    }
+
+    async fn dm_channel(&self, user: &str) -> Result<String, SlackError> {
+        if let Some(c) = self
+            .dm_channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user)
+        {
+            return Ok(c.clone());
+        }
+        let channel = self.api.open_dm(user).await?;
+        self.dm_channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_owned(), channel.clone());
+        Ok(channel)
     }
 
     async fn zone_of(&self, user: &str) -> Option<String> {
@@ -143,7 +164,7 @@ impl SlackNotifier {
         delivery: Option<&Delivery>,
     ) -> Result<(), SlackError> {
         let result = async {
-            let channel = self.api.open_dm(user).await?;
+            let channel = self.dm_channel(user).await?;
             self.post_once(&channel, msg, None, &format!("dm:{user}"), delivery)
                 .await
                 .map(drop)

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Alias, Expr, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -156,6 +156,47 @@ fn claimable(now: DateTime<Utc>) -> Condition {
         )
 }
 
+/// A request's jobs run one at a time and in order, across workers and processes: a job waits
+/// while another job of its request runs (lease not over), or is due or abandoned before it.
+/// Without this, a card's first posting and its first update could race and post two cards.
+fn first_of_its_request(now: DateTime<Utc>) -> Condition {
+    use sea_orm::sea_query::ExprTrait;
+    let (jobs, other) = (Alias::new("jobs"), Alias::new("other"));
+    let of = |table: &Alias, column: &str| Expr::col((table.clone(), Alias::new(column)));
+    let running_live = Condition::all()
+        .add(of(&other, "status").eq(JobStatus::Running.as_str()))
+        .add(of(&other, "lease_until").gte(now));
+    let queued_due = Condition::all()
+        .add(of(&other, "status").eq(JobStatus::Queued.as_str()))
+        .add(of(&other, "run_at").lte(now));
+    let running_dead = Condition::all()
+        .add(of(&other, "status").eq(JobStatus::Running.as_str()))
+        .add(of(&other, "lease_until").lt(now));
+    let earlier = Condition::any()
+        .add(of(&other, "run_at").lt(of(&jobs, "run_at")))
+        .add(
+            Condition::all()
+                .add(of(&other, "run_at").eq(of(&jobs, "run_at")))
+                .add(of(&other, "id").lt(of(&jobs, "id"))),
+        );
+    let blocking = Query::select()
+        .expr(Expr::val(1))
+        .from_as(Entity, other.clone())
+        .and_where(of(&other, "request_id").eq(of(&jobs, "request_id")))
+        .and_where(of(&other, "id").ne(of(&jobs, "id")))
+        .cond_where(
+            Condition::any().add(running_live).add(
+                Condition::all()
+                    .add(Condition::any().add(queued_due).add(running_dead))
+                    .add(earlier),
+            ),
+        )
+        .to_owned();
+    Condition::any()
+        .add(of(&jobs, "request_id").is_null())
+        .add(Expr::exists(blocking).not())
+}
+
 /// Outcome of a claim attempt.
 #[derive(Debug)]
 pub enum Claim {
@@ -175,6 +216,7 @@ pub async fn claim(
     let tx = db.begin().await?;
     let found = Entity::find()
         .filter(claimable(now))
+        .filter(first_of_its_request(now))
         .order_by_asc(Column::RunAt)
         .order_by_asc(Column::Id)
         .limit(1)

@@ -296,3 +296,132 @@ async fn a_job_that_panics_is_retried_and_the_worker_carries_on() {
         db.close().await;
     }
 }
+
+/// Records, per request, which of its jobs ran, in what order, and whether two overlapped.
+#[derive(Default)]
+struct PerRequest {
+    running: Mutex<HashMap<i64, i64>>,
+    order: Mutex<HashMap<i64, Vec<i64>>>,
+    overlaps: Mutex<Vec<(i64, i64, i64)>>,
+}
+
+struct OrderRunner(Arc<PerRequest>);
+
+#[async_trait::async_trait]
+impl Runner for OrderRunner {
+    async fn run(&self, _spec: &JobSpec, job: &Job) -> Result<Outcome, JobError> {
+        let Some(request) = job.request_id else {
+            return Ok(Outcome::Done);
+        };
+        if let Some(other) = self.0.running.lock().unwrap().insert(request, job.id) {
+            self.0
+                .overlaps
+                .lock()
+                .unwrap()
+                .push((request, other, job.id));
+        }
+        self.0
+            .order
+            .lock()
+            .unwrap()
+            .entry(request)
+            .or_default()
+            .push(job.id);
+        // Long enough for the other workers to try this request's next job meanwhile.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        self.0.running.lock().unwrap().remove(&request);
+        Ok(Outcome::Done)
+    }
+
+    async fn gave_up(&self, _spec: &JobSpec, _job: &Job, _error: &str) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order() {
+    for db in backends().await {
+        let clock: SharedClock = Arc::new(SystemClock);
+        let setup = migrated(&db).await;
+        let now = clock.now();
+        let tx = setup.begin().await.unwrap();
+        // Five jobs for each of 20 requests, queued request by request, all due now.
+        for n in 1..=20 {
+            let request = RequestId::new(n);
+            for spec in [
+                JobSpec::Provision { request },
+                JobSpec::Remind { request },
+                JobSpec::Lapse { request },
+                JobSpec::Revoke { request },
+            ] {
+                jobs::enqueue(&tx, &spec, now, 3, now).await.unwrap();
+            }
+            let notify = JobSpec::Notify {
+                request,
+                notice: gatehouse::workflow::Notice::Approved,
+                audience: gatehouse::workflow::Audience::Requester,
+            };
+            jobs::enqueue(&tx, &notify, now, 3, now).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let seen = Arc::new(PerRequest::default());
+        let mut handles = Vec::new();
+        for _ in 0..4 {
+            let w = Worker::new(
+                db.connect().await,
+                clock.clone(),
+                Arc::new(OrderRunner(seen.clone())),
+                Arc::new(Notify::new()),
+                WorkerSettings {
+                    max_attempts: 3,
+                    lease: Duration::from_secs(60),
+                    poll: Duration::from_millis(50),
+                },
+            );
+            handles.push(tokio::spawn(async move { w.run_due().await.unwrap() }));
+        }
+        let mut ran = Vec::new();
+        for h in handles {
+            ran.push(h.await.unwrap());
+        }
+        // A worker that finds only blocked jobs stops early: run the rest through one of them.
+        let last = Worker::new(
+            db.connect().await,
+            clock.clone(),
+            Arc::new(OrderRunner(seen.clone())),
+            Arc::new(Notify::new()),
+            WorkerSettings {
+                max_attempts: 3,
+                lease: Duration::from_secs(60),
+                poll: Duration::from_millis(50),
+            },
+        );
+        let rest = last.run_due().await.unwrap();
+        assert_eq!(ran.iter().sum::<usize>() + rest, 100, "{}", db.name);
+        assert!(
+            ran.iter().filter(|n| **n > 0).count() > 1,
+            "{}: the workers shared the work: {ran:?}",
+            db.name
+        );
+
+        let overlaps = seen.overlaps.lock().unwrap().clone();
+        assert!(
+            overlaps.is_empty(),
+            "{}: two jobs of one request ran at once: {overlaps:?}",
+            db.name
+        );
+        for (request, order) in seen.order.lock().unwrap().iter() {
+            let mut sorted = order.clone();
+            sorted.sort();
+            assert_eq!(
+                order, &sorted,
+                "{}: request {request} out of order",
+                db.name
+            );
+            assert_eq!(order.len(), 5);
+        }
+        setup.close().await.unwrap();
+        db.close().await;
+    }
+}
