@@ -28,6 +28,8 @@ pub struct SlackSettings {
     /// Pace Web API calls to Slack's published limits (true), or rely on 429s alone (false:
     /// for slack-sim, demos and load tests).
     pub pace: bool,
+    /// Socket Mode connections held open (Slack spreads envelopes across them, up to 10).
+    pub connections: u32,
 }
 
 /// An OpenAI-compatible chat-completions endpoint for free-form questions ("Ask Gatehouse").
@@ -134,6 +136,9 @@ impl Settings {
         let job_lease = Duration::from_secs(number("GATEHOUSE_JOB_LEASE_SECS", 300, 5, 86_400));
         let job_poll = Duration::from_secs(number("GATEHOUSE_JOB_POLL_SECS", 30, 1, 3_600));
         let job_workers = number("GATEHOUSE_JOB_WORKERS", 4, 1, 64) as usize;
+        // Each connection handles its envelopes one after another: two keep acks quick under
+        // load, and one survives while Slack refreshes the other.
+        let connections = number("GATEHOUSE_SLACK_CONNECTIONS", 2, 1, 10) as u32;
         let reconcile_every = Duration::from_secs(
             60 * number("GATEHOUSE_RECONCILE_EVERY_MINUTES", 60, 1, 7 * 24 * 60),
         );
@@ -174,6 +179,7 @@ impl Settings {
                     true
                 }
             },
+            connections,
         };
         if let Some(t) = &slack.bot_token
             && !t.expose().starts_with("xoxb-")

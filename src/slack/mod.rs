@@ -47,6 +47,7 @@ pub struct SlackParts {
     pub channel: Channel,
     pub bot: BotInfo,
     app_token: Secret,
+    connections: u32,
 }
 
 fn classify(e: SlackError, refused: fn(String) -> SlackStartError) -> SlackStartError {
@@ -79,6 +80,7 @@ pub async fn connect(
         channel: Channel::new(channel.to_owned()),
         bot,
         app_token: app_token.clone(),
+        connections: settings.connections,
     })
 }
 
@@ -112,7 +114,7 @@ impl SlackParts {
             ask,
             connected,
         });
-        let listener = socket::listen(self.client, &self.app_token, ctx)
+        let listener = socket::listen(self.client, &self.app_token, self.connections, ctx)
             .await
             .map_err(SlackStartError::Unreachable)?;
         Ok(Runtime {

@@ -207,6 +207,7 @@ fn on_error(
 pub async fn listen(
     client: Arc<SlackHyperClient>,
     app_token: &crate::config::Secret,
+    connections: u32,
     ctx: Arc<SlackContext>,
 ) -> Result<SlackClientSocketModeListener<SlackClientHyperHttpsConnector>, super::api::SlackError> {
     let env = Arc::new(
@@ -220,7 +221,7 @@ pub async fn listen(
         .with_interaction_events(on_interaction)
         .with_push_events(on_push);
     let listener = SlackClientSocketModeListener::new(
-        &SlackClientSocketModeConfig::new().with_max_connections_count(1),
+        &SlackClientSocketModeConfig::new().with_max_connections_count(connections),
         env,
         callbacks,
     );

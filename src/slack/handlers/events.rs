@@ -66,13 +66,16 @@ pub async fn reaction_added(ctx: &SlackContext, event: &Value) -> Result<(), Mal
         request.id.get(),
         say(&e)
     );
-    if let Err(err) = ctx
-        .api
-        .post_ephemeral(channel, user.as_str(), &views::note(&text))
-        .await
-    {
-        tracing::warn!(error = %err, "cannot explain a refused reaction");
-    }
+    // Told after the ack: the explanation changes nothing, so the ✅'s ack need not wait for it.
+    let (api, channel, user) = (ctx.api.clone(), channel.to_owned(), user.to_string());
+    tokio::spawn(async move {
+        if let Err(err) = api
+            .post_ephemeral(&channel, &user, &views::note(&text))
+            .await
+        {
+            tracing::warn!(error = %err, "cannot explain a refused reaction");
+        }
+    });
     Ok(())
 }
 
