@@ -66,9 +66,6 @@ const PATTERN: [Kind; 20] = {
     ]
 };
 
-/// Share of envelopes that create a request (one-line or form opened): sizes the people × roles.
-pub const CREATING: f64 = 10.0 / 20.0;
-
 /// A pending request's message in the channel, as the bench saw it posted.
 #[derive(Clone, Debug)]
 struct Card {
