@@ -8,6 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::{ConfigError, ConfigErrors};
+use crate::domain::approval::{Need, Stage};
 use crate::domain::{
     ConnectorId, DurationRules, GrantDuration, Principal, ResourceId, Unit, UnitKind,
 };
@@ -257,6 +258,8 @@ pub struct Resource {
     pub lapse_after: GrantDuration,
     /// What reconciliation does when access Gatehouse granted is missing on the platform.
     pub on_drift: OnDrift,
+    /// The approval stages, in order; empty means one stage: any one of `reviewers`.
+    pub approval: Vec<Stage>,
 }
 
 /// What to do when a live grant is missing on its platform.
@@ -620,6 +623,21 @@ struct RawResource {
     remind_before: Option<GrantDuration>,
     lapse_after: Option<GrantDuration>,
     on_drift: Option<OnDrift>,
+    /// Approval stages in order; without them, any one of `reviewers` approves.
+    #[serde(default)]
+    approval: Vec<Spanned<RawStage>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    reviewers: Vec<Principal>,
+    #[serde(default = "any_one")]
+    need: Need,
+}
+
+fn any_one() -> Need {
+    Need::Any
 }
 
 /// Built-in bounds when neither the resource nor `[defaults]` say otherwise.
@@ -750,6 +768,26 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 ),
             ));
         }
+        let mut approval = Vec::new();
+        for (n, raw_stage) in r.approval.into_iter().enumerate() {
+            let at = raw_stage.span().start;
+            let stage = raw_stage.into_inner();
+            // With user groups in the set, who is in it is only known from Slack, at review.
+            let only_people = stage
+                .reviewers
+                .iter()
+                .all(|p| matches!(p, Principal::User(_)));
+            if only_people && let Err(why) = stage.need.check_reachable(stage.reviewers.len()) {
+                errors.push(err_at(
+                    at,
+                    format!("resource `{id}`: approval stage {} {why}", n + 1),
+                ));
+            }
+            approval.push(Stage {
+                reviewers: stage.reviewers,
+                need: stage.need,
+            });
+        }
         if let (Some(connector), Some(durations), Some(grant)) = (connector, durations, grant) {
             resources.push(Resource {
                 id,
@@ -769,6 +807,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                     .or(d.lapse_after)
                     .unwrap_or(BUILTIN_LAPSE_AFTER),
                 on_drift: r.on_drift.or(d.on_drift).unwrap_or_default(),
+                approval,
             });
         }
     }
@@ -1014,5 +1053,40 @@ connector = "pg"
             .unwrap_err()
             .to_string();
         assert!(err.contains("copy gatehouse.example.toml"), "{err}");
+    }
+
+    #[test]
+    fn approval_stages_are_read_in_order_and_an_unmeetable_one_is_refused_with_its_line() {
+        let src = r#"
+[connectors.db]
+kind = "manual"
+
+[[resources]]
+id = "finance-pii"
+name = "Finance with PII"
+connector = "db"
+approval = [
+  { reviewers = ["S0FINANCE"] },
+  { reviewers = ["U0ANNA", "U0BEN", "U0CARA"], need = 2 },
+  { reviewers = ["U0SEC"], need = "all" },
+]
+"#;
+        let c = parse(src).unwrap();
+        let stages = &c.resources[0].approval;
+        assert_eq!(
+            stages.iter().map(|s| s.need).collect::<Vec<_>>(),
+            [Need::Any, Need::AtLeast(2), Need::All]
+        );
+        assert_eq!(stages[1].reviewers.len(), 3);
+
+        let bad = src.replace("need = 2 }", "need = 4 }");
+        let err = parse(&bad).unwrap_err();
+        assert!(
+            err.contains("gatehouse.toml:11")
+                && err.contains("approval stage 2 needs 4 approvals but only 3 people can approve"),
+            "{err}"
+        );
+        let err = parse(&src.replace("need = \"all\"", "need = \"most\"")).unwrap_err();
+        assert!(err.contains("`most` is not a number of approvals"), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! Pure rules of Gatehouse: identifiers, durations, the request lifecycle and who may do what.
 //! No IO, no async, no database, no Slack, no clock: callers pass the facts in.
 
+pub mod approval;
 pub mod duration;
 pub mod ids;
 pub mod lifecycle;
