@@ -7,6 +7,7 @@
 use serde::Deserialize;
 
 use super::ids::{Principal, SlackUserId};
+use super::policy::Refusal;
 
 /// How many of a stage's reviewers must approve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,15 +110,6 @@ pub enum Standing {
     Met,
 }
 
-/// Why one more approval does not count.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotCounted {
-    #[error("you have already approved this request; another reviewer has to")]
-    AlreadyApproved,
-    #[error("you cannot approve this step; it is for {0}")]
-    NotThisStage(String),
-}
-
 /// Where a request stands, given the approvals so far and, per stage, who can approve it.
 pub fn standing(stages: &[Stage], eligible: &[Vec<SlackUserId>], given: &[Given]) -> Standing {
     for (i, stage) in stages.iter().enumerate() {
@@ -154,18 +146,21 @@ pub fn counts(
     given: &[Given],
     user: &SlackUserId,
     stage_reviewers: impl Fn(usize) -> String,
-) -> Result<usize, NotCounted> {
+) -> Result<usize, Refusal> {
     if given.iter().any(|g| &g.user == user) {
-        return Err(NotCounted::AlreadyApproved);
+        return Err(Refusal::AlreadyApproved);
     }
     let Standing::Waiting { stage, .. } = standing else {
-        return Err(NotCounted::AlreadyApproved);
+        return Err(Refusal::AlreadyApproved);
     };
     let can = eligible.get(*stage).map(Vec::as_slice).unwrap_or(&[]);
     if can.contains(user) {
         Ok(*stage)
     } else {
-        Err(NotCounted::NotThisStage(stage_reviewers(*stage)))
+        Err(Refusal::NotThisStage {
+            step: stage + 1,
+            who: stage_reviewers(*stage),
+        })
     }
 }
 
@@ -208,7 +203,13 @@ mod tests {
         );
         // Someone of the second stage cannot jump the queue.
         let err = counts(&s, &eligible, &g, &u("UC"), |_| "A and B".into()).unwrap_err();
-        assert_eq!(err, NotCounted::NotThisStage("A and B".into()));
+        assert_eq!(
+            err,
+            Refusal::NotThisStage {
+                step: 1,
+                who: "A and B".into()
+            }
+        );
 
         g.push(given(
             "UA",
@@ -251,12 +252,12 @@ mod tests {
         let s = standing(&stages, &eligible, &g);
         assert_eq!(
             counts(&s, &eligible, &g, &u("UC"), |_| String::new()),
-            Err(NotCounted::AlreadyApproved)
+            Err(Refusal::AlreadyApproved)
         );
         // A first-stage approver cannot count again in the second stage.
         assert_eq!(
             counts(&s, &eligible, &g, &u("UA"), |_| String::new()),
-            Err(NotCounted::AlreadyApproved)
+            Err(Refusal::AlreadyApproved)
         );
         assert!(
             matches!(

@@ -34,6 +34,14 @@ pub enum Refusal {
     CannotEnd(ResourceId),
     #[error("you can ask about your own access; asking about other people is for {0}")]
     AskOnlyAboutYourself(&'static str),
+    #[error("guests cannot approve or deny requests; a full member of the workspace has to")]
+    Guest,
+    #[error("a deactivated account cannot approve or deny requests")]
+    Deactivated,
+    #[error("you have already approved this request; another reviewer has to")]
+    AlreadyApproved,
+    #[error("this request is waiting for step {step} of its approval, which is for {who}")]
+    NotThisStage { step: usize, who: String },
 }
 
 /// Who may ask Gatehouse about other people's access (everyone may ask about themselves).

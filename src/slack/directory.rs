@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use super::api::SlackApi;
 use crate::domain::{GroupId, SlackUserId};
-use crate::workflow::Directory;
+use crate::workflow::{Directory, Membership};
 
 const FRESH_FOR: Duration = Duration::from_secs(300);
 
 pub struct SlackDirectory {
     api: SlackApi,
     cache: Mutex<HashMap<GroupId, (Instant, Vec<SlackUserId>)>>,
+    accounts: Mutex<HashMap<SlackUserId, (Instant, Membership)>>,
 }
 
 impl SlackDirectory {
@@ -21,6 +22,7 @@ impl SlackDirectory {
         SlackDirectory {
             api,
             cache: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -50,6 +52,35 @@ impl Directory for SlackDirectory {
             .unwrap_or_else(|p| p.into_inner())
             .insert(group.clone(), (Instant::now(), members.clone()));
         Ok(members)
+    }
+
+    async fn membership_of(&self, user: &SlackUserId) -> Result<Membership, String> {
+        if let Some((at, m)) = self
+            .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user)
+            && at.elapsed() < FRESH_FOR
+        {
+            return Ok(*m);
+        }
+        let info = self
+            .api
+            .user_info(user.as_str())
+            .await
+            .map_err(|e| e.to_string())?;
+        let m = if info.deleted {
+            Membership::Deactivated
+        } else if info.restricted {
+            Membership::Guest
+        } else {
+            Membership::Member
+        };
+        self.accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.clone(), (Instant::now(), m));
+        Ok(m)
     }
 
     async fn email_of(&self, user: &SlackUserId) -> Result<Option<String>, String> {

@@ -45,6 +45,7 @@ pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option
         ),
         Notice::RevokeByHand => format!("An admin is removing your access to *{name}* by hand."),
         Notice::ExpiringSoon
+        | Notice::ApprovalCounted
         | Notice::RevocationFailing
         | Notice::DriftMissing { .. }
         | Notice::DriftRevoked => String::new(),

@@ -10,7 +10,7 @@ use crate::config::Resource;
 use crate::domain::Principal;
 use crate::store::requests::Request;
 use crate::workflow::{
-    Audience, Delivery, ExternalError, MessageRef, Notice, NoticeContext, Notifier,
+    Audience, Delivery, ExternalError, MessageRef, Notice, NoticeContext, Notifier, Progress,
 };
 
 /// How far before the job's creation a retry reads back: our clock and Slack's may differ a little.
@@ -186,8 +186,9 @@ impl SlackNotifier {
         notice: Notice,
         chosen: Option<&str>,
         delivery: Option<&Delivery>,
+        progress: Option<&Progress>,
     ) -> Result<Option<MessageRef>, SlackError> {
-        let card = views::request_message(r, resource);
+        let card = views::request_message(r, resource, progress);
         let (posted, at) = match (&r.slack_channel, &r.slack_ts) {
             (Some(channel), Some(ts)) => {
                 self.api.update_message(channel, ts, &card).await?;
@@ -215,7 +216,7 @@ impl SlackNotifier {
         if notice != Notice::Submitted {
             self.post_once(
                 &at.channel,
-                &views::thread_note(r, resource, notice),
+                &views::thread_note(r, resource, notice, progress),
                 Some(&at.ts),
                 "note",
                 delivery,
@@ -262,6 +263,7 @@ impl Notifier for SlackNotifier {
                     notice,
                     context.channel.as_deref(),
                     context.delivery.as_ref(),
+                    context.progress.as_ref(),
                 )
                 .await?),
             Audience::Requester => {

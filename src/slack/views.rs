@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 pub use super::api::Message;
 use crate::config::Resource;
-use crate::domain::Status;
+use crate::domain::{Principal, Status};
 use crate::store::requests::Request;
-use crate::workflow::Notice;
+use crate::workflow::{Notice, Progress};
 
 /// Slack's mrkdwn escaping: `&`, `<` and `>` are the only control characters. Without it a
 /// reason like `<!channel>` would ping everyone.
@@ -21,6 +21,38 @@ pub fn escape(text: &str) -> String {
 
 pub(super) fn user(id: &str) -> String {
     format!("<@{id}>")
+}
+
+/// A reviewer set as Slack mentions: people and user groups.
+fn principals(set: &[Principal]) -> String {
+    let names: Vec<String> = set
+        .iter()
+        .map(|p| match p {
+            Principal::User(u) => user(u.as_str()),
+            Principal::Group(g) => format!("<!subteam^{g}>"),
+        })
+        .collect();
+    names.join(", ")
+}
+
+fn people(set: &[crate::domain::SlackUserId]) -> String {
+    let names: Vec<String> = set.iter().map(|u| user(u.as_str())).collect();
+    names.join(", ")
+}
+
+/// A pending request's place in its approval stages: who approved, and who can now.
+fn progress_line(p: &Progress) -> String {
+    let mut line = format!(
+        "⏳ *Waiting for approval* — step {} of {}: {} more from {}",
+        p.step,
+        p.steps,
+        p.more,
+        principals(&p.can_approve)
+    );
+    if !p.approved.is_empty() {
+        line.push_str(&format!(" · approved by {}", people(&p.approved)));
+    }
+    line
 }
 
 /// A time every reader sees in their own time zone, with a UTC fallback.
@@ -98,7 +130,7 @@ pub fn status_line(r: &Request) -> String {
 }
 
 /// The request's message in the Access Requests channel; rebuilt whole at every step.
-pub fn request_message(r: &Request, resource: &Resource) -> Message {
+pub fn request_message(r: &Request, resource: &Resource, progress: Option<&Progress>) -> Message {
     let id = r.id.get();
     let reason = r
         .reason
@@ -119,7 +151,10 @@ pub fn request_message(r: &Request, resource: &Resource) -> Message {
         json!({ "type": "header", "text": { "type": "plain_text", "text": format!("Access request #{id}") } }),
         json!({ "type": "section", "fields": fields }),
         section(format!("*Reason*\n{reason}")),
-        section(status_line(r)),
+        section(match progress {
+            Some(p) if r.status == Status::Pending => progress_line(p),
+            _ => status_line(r),
+        }),
     ];
     if r.status == Status::Pending {
         blocks.push(json!({
@@ -189,7 +224,12 @@ fn by_hand(r: &Request, resource: &Resource, grant: bool) -> Message {
 }
 
 /// A line in the request's thread for each step.
-pub fn thread_note(r: &Request, resource: &Resource, notice: Notice) -> Message {
+pub fn thread_note(
+    r: &Request,
+    resource: &Resource,
+    notice: Notice,
+    progress: Option<&Progress>,
+) -> Message {
     match notice {
         Notice::IdentityNeeded => {
             let text = format!(
@@ -244,6 +284,18 @@ pub fn thread_note(r: &Request, resource: &Resource, notice: Notice) -> Message 
         Notice::ExpiringSoon => "⏰ Ends soon; the holder was reminded".into(),
         Notice::ExtensionDenied => "🚫 A reviewer did not grant more time".into(),
         Notice::Submitted => format!("{} asked for access", user(r.requester.as_str())),
+        // Only the reviewers of the stage now waiting are mentioned.
+        Notice::ApprovalCounted => match progress {
+            Some(p) => format!(
+                "☑️ {} approved; step {} of {} needs {} more from {}",
+                p.approved.last().map(|u| user(u.as_str())).unwrap_or_default(),
+                p.step,
+                p.steps,
+                p.more,
+                principals(&p.can_approve)
+            ),
+            None => "☑️ One more approval counted".into(),
+        },
         Notice::Approved => format!("✅ Approved by {by}"),
         Notice::Denied => match &r.decision_note {
             Some(n) => format!("⛔ Denied by {by}: {}", escape(n)),

@@ -1,6 +1,7 @@
 //! Gatehouse's own database: the only code that names sea-orm entities or writes SQL for it.
 //! Each function takes a connection or a transaction, so `workflow` decides what is atomic.
 
+pub mod approvals;
 pub mod audit;
 mod entities;
 pub mod events;

@@ -3,6 +3,7 @@
 //! causes, so a crash at any point loses nothing and repeats nothing harmful.
 
 mod answers;
+mod approvals;
 mod by_hand;
 mod errors;
 mod extension;
@@ -33,8 +34,8 @@ pub use answers::{AccessFact, Answer, Asker, GrantFact, LIVE_CHECK_LIMIT, Live, 
 pub use errors::{Field, WorkflowError};
 pub use linking::PersonAccess;
 pub use ports::{
-    Applied, Audience, Delivery, Directory, ExternalError, Holding, MessageRef, NoGroups, Notice,
-    NoticeContext, Notifier, PlatformIdentity, Provisioner, Undo,
+    Applied, Audience, Delivery, Directory, ExternalError, Holding, Membership, MessageRef,
+    NoGroups, Notice, NoticeContext, Notifier, PlatformIdentity, Progress, Provisioner, Undo,
 };
 pub use queries::FoundIdentity;
 pub use reconcile::Drift;
@@ -157,18 +158,18 @@ impl Workflow {
     /// The user groups that matter (named as reviewers or admins anywhere) that `user` is in.
     async fn groups_of(&self, user: &SlackUserId) -> Result<Vec<GroupId>, WorkflowError> {
         let mut candidates: Vec<GroupId> = Vec::new();
-        let named = self
-            .catalog
-            .resources
-            .iter()
-            .flat_map(|r| r.reviewers.iter())
-            .chain(self.admins.iter())
-            .cloned();
+        let mut named: Vec<Principal> = self.admins.clone();
+        for r in &self.catalog.resources {
+            named.extend(r.reviewers.iter().cloned());
+            for stage in &r.approval {
+                named.extend(stage.reviewers.iter().cloned());
+            }
+        }
         let added = roles::all(self.db.conn())
             .await?
             .into_iter()
             .map(|g| g.principal);
-        for p in named.chain(added) {
+        for p in named.into_iter().chain(added) {
             if let Principal::Group(g) = p
                 && !candidates.contains(&g)
             {

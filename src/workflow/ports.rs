@@ -18,6 +18,21 @@ pub trait Directory: Send + Sync + 'static {
     async fn email_of(&self, _user: &SlackUserId) -> Result<Option<String>, String> {
         Ok(None)
     }
+
+    /// A full member, a guest or a deactivated account (only full members approve).
+    /// Directories that cannot tell say a member.
+    async fn membership_of(&self, _user: &SlackUserId) -> Result<Membership, String> {
+        Ok(Membership::Member)
+    }
+}
+
+/// What kind of account a person has in the workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    Member,
+    /// A multi-channel or single-channel guest (Slack's restricted and ultra-restricted).
+    Guest,
+    Deactivated,
 }
 
 /// A directory for setups without Slack user groups: every group is empty.
@@ -151,6 +166,8 @@ pub trait Provisioner: Send + Sync + 'static {
 #[serde(rename_all = "snake_case")]
 pub enum Notice {
     Submitted,
+    /// One more approval counted toward the request's approval stages; more are needed.
+    ApprovalCounted,
     /// Approved, but a reviewer must choose the identity to grant to.
     IdentityNeeded,
     /// The access ends soon: the holder may ask for more time.
@@ -215,6 +232,22 @@ pub struct NoticeContext {
     pub channel: Option<String>,
     /// Which delivery job this is, so each message it posts is posted once across its retries.
     pub delivery: Option<Delivery>,
+    /// For a pending request of a resource with approval stages: where it stands.
+    pub progress: Option<Progress>,
+}
+
+/// Where a pending request stands in its resource's approval stages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The stage waiting for approvals, counted from 1.
+    pub step: usize,
+    pub steps: usize,
+    /// Approvals still needed in this stage.
+    pub more: usize,
+    /// Everyone who approved so far, in order.
+    pub approved: Vec<SlackUserId>,
+    /// Who can approve this stage (and only they are mentioned).
+    pub can_approve: Vec<crate::domain::Principal>,
 }
 
 /// A delivery job's identity. Jobs run at least once (a process may die after Slack accepted a
@@ -250,6 +283,7 @@ impl Notice {
     pub fn audiences(self) -> &'static [Audience] {
         match self {
             Notice::Submitted
+            | Notice::ApprovalCounted
             | Notice::GrantByHand
             | Notice::RevokeByHand
             | Notice::IdentityNeeded

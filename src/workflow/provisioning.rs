@@ -464,8 +464,11 @@ impl Workflow {
             }),
             ..NoticeContext::default()
         };
-        if audience == Audience::Channel && request.slack_ts.is_none() {
-            context.channel = self.requests_channel().await?;
+        if audience == Audience::Channel {
+            if request.slack_ts.is_none() {
+                context.channel = self.requests_channel().await?;
+            }
+            context.progress = self.progress_of(&request, resource).await?;
         }
         // Failures only an admin may be able to fix reach the admins as well as the reviewers.
         let for_admins = matches!(

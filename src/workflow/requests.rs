@@ -5,11 +5,14 @@ use serde_json::json;
 use super::errors::MAX_REASON;
 use super::{Step, Workflow, WorkflowError};
 use crate::audit::{self, Actor, Entry};
-use crate::domain::policy::{self, Who};
-use crate::domain::{EndReason, Event, GrantDuration, RequestId, ResourceId, SlackUserId};
+use crate::domain::approval::{self, Given};
+use crate::domain::policy::{self, Refusal, Who};
+use crate::domain::{
+    EndReason, Event, GrantDuration, Principal, RequestId, ResourceId, SlackUserId, Status,
+};
 use crate::jobs::JobSpec;
 use crate::store::requests::{Changes, NewRequest, Request};
-use crate::store::{self, StoreError};
+use crate::store::{self, StoreError, approvals};
 
 /// A person's request, as typed in Slack (or on the command line).
 #[derive(Debug, Clone)]
@@ -154,18 +157,76 @@ impl Workflow {
         identity: Option<&str>,
     ) -> Result<Request, WorkflowError> {
         let groups = self.groups_of(by).await?;
+        self.require_member(by).await?;
+        // Who can approve each stage is resolved through Slack before the transaction, which
+        // holds SQLite's write lock.
+        let seen = self.request(id).await?;
+        let resource = self.resource_of(&seen)?;
+        let reviewers = self.reviewers_of(self.db.conn(), resource).await?;
+        let stages = Self::stages_of(resource, &reviewers);
+        let eligible = match seen.status {
+            Status::Pending => self.eligible(&stages, &seen.requester).await?,
+            _ => Vec::new(),
+        };
         let result = async {
             let tx = self.db.begin().await?;
             let current = self.load(&tx, id).await?;
             let resource = self.resource_of(&current)?;
-            let reviewers = self.reviewers_of(&tx, resource).await?;
+            let anyone: Vec<Principal> = stages
+                .iter()
+                .flat_map(|s| s.reviewers.iter().cloned())
+                .collect();
             let who = Who {
                 user: by,
                 groups: &groups,
             };
-            policy::may_review(who, &current.requester, &resource.id, &reviewers)?;
+            policy::may_review(who, &current.requester, &resource.id, &anyone)?;
             let now = self.clock.now();
             let identity = identity.map(str::trim).filter(|i| !i.is_empty());
+            // Approvals gather while the request is pending; anything else falls through to the
+            // transition below, which explains why it cannot be approved now.
+            let mut given = Vec::new();
+            if current.status == Status::Pending && seen.status == Status::Pending {
+                given = approvals::of_request(&tx, id).await?;
+                let before = approval::standing(&stages, &eligible, &given);
+                let stage = approval::counts(&before, &eligible, &given, by, |i| {
+                    stages
+                        .get(i)
+                        .map(super::approvals::who_can)
+                        .unwrap_or_default()
+                })?;
+                if !approvals::record(&tx, id, by, stage, via.as_str(), now).await? {
+                    return Err(Refusal::AlreadyApproved.into());
+                }
+                given.push(Given {
+                    user: by.clone(),
+                    stage,
+                });
+                let after = super::approvals::progress(&stages, &eligible, &given);
+                if after.more > 0 {
+                    audit::record(
+                        &tx,
+                        now,
+                        Entry {
+                            actor: &Actor::User(by.clone()),
+                            action: "approval_counted",
+                            request: Some(id),
+                            details: json!({
+                                "via": via.as_str(),
+                                "stage": stage + 1,
+                                "waiting_for_stage": after.step,
+                                "more": after.more,
+                            }),
+                        },
+                    )
+                    .await?;
+                    self.enqueue_notices(&tx, id, super::Notice::ApprovalCounted)
+                        .await?;
+                    self.commit(tx, true).await?;
+                    return Ok(current);
+                }
+            }
+            let approvers: Vec<String> = given.iter().map(|g| g.user.to_string()).collect();
             let updated = self
                 .apply(
                     &tx,
@@ -179,7 +240,11 @@ impl Workflow {
                             identity: identity.map(str::to_owned),
                             ..Changes::default()
                         },
-                        details: json!({ "via": via.as_str(), "identity": identity }),
+                        details: json!({
+                            "via": via.as_str(),
+                            "identity": identity,
+                            "approvers": approvers,
+                        }),
                         jobs: vec![(JobSpec::Provision { request: id }, now)],
                     },
                 )
@@ -213,11 +278,16 @@ impl Workflow {
         {
             return Err(WorkflowError::ReasonTooLong(r.chars().count()));
         }
+        self.require_member(by).await?;
         let result = async {
             let tx = self.db.begin().await?;
             let current = self.load(&tx, id).await?;
             let resource = self.resource_of(&current)?;
-            let reviewers = self.reviewers_of(&tx, resource).await?;
+            // A reviewer of any stage may deny, ending the request whatever stage it is in.
+            let mut reviewers = self.reviewers_of(&tx, resource).await?;
+            for stage in &resource.approval {
+                reviewers.extend(stage.reviewers.iter().cloned());
+            }
             let who = Who {
                 user: by,
                 groups: &groups,

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod approvals;
 mod ask;
 mod ask_llm;
 mod audit_log;

@@ -2,6 +2,7 @@
 
 pub mod app_roles;
 pub mod app_settings;
+pub mod approvals;
 pub mod audit_events;
 pub mod audit_head;
 pub mod grants;
