@@ -109,7 +109,9 @@ impl App {
         let s = &config.settings.slack;
         let slack = match (&s.bot_token, &s.app_token, &s.channel) {
             (Some(bot), Some(app), Some(channel)) if opts.connect_slack => {
-                Some(crate::slack::connect(s, bot, app, channel, metrics.clone()).await?)
+                let parts = crate::slack::connect(s, bot, app, channel, metrics.clone()).await?;
+                parts.check_catalog(&config.catalog).await?;
+                Some(parts)
             }
             _ => None,
         };

@@ -238,6 +238,8 @@ pub struct ConnectorConfig {
     pub rate_per_second: std::num::NonZeroU32,
     /// How Slack users are linked to this platform's users (`link`).
     pub link: LinkRule,
+    /// Where requests for this connector's resources are posted, when not the default channel.
+    pub channel: Option<String>,
 }
 
 /// Something people can ask access to.
@@ -260,6 +262,9 @@ pub struct Resource {
     pub on_drift: OnDrift,
     /// The approval stages, in order; empty means one stage: any one of `reviewers`.
     pub approval: Vec<Stage>,
+    /// Where its requests are posted (its own `channel`, else its connector's); None: the
+    /// Access Requests channel.
+    pub channel: Option<String>,
 }
 
 /// What to do when a live grant is missing on its platform.
@@ -343,13 +348,16 @@ struct RawDefaults {
 #[derive(Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 enum RawConnector {
-    Manual {},
+    Manual {
+        channel: Option<String>,
+    },
     Postgres {
         url: super::SecretRef,
         #[serde(default)]
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
         link: LinkRule,
+        channel: Option<String>,
     },
     Mysql {
         url: super::SecretRef,
@@ -357,6 +365,7 @@ enum RawConnector {
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
         link: LinkRule,
+        channel: Option<String>,
     },
     Redshift {
         url: super::SecretRef,
@@ -364,6 +373,7 @@ enum RawConnector {
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
         link: LinkRule,
+        channel: Option<String>,
     },
     Snowflake {
         account: String,
@@ -376,6 +386,7 @@ enum RawConnector {
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
         link: LinkRule,
+        channel: Option<String>,
     },
     Looker {
         base_url: String,
@@ -385,6 +396,7 @@ enum RawConnector {
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
         link: LinkRule,
+        channel: Option<String>,
     },
     Tableau {
         base_url: String,
@@ -398,6 +410,7 @@ enum RawConnector {
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
         link: LinkRule,
+        channel: Option<String>,
     },
     Sigma {
         base_url: String,
@@ -407,6 +420,7 @@ enum RawConnector {
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
         link: LinkRule,
+        channel: Option<String>,
     },
     Bigquery {
         key: super::SecretRef,
@@ -418,6 +432,7 @@ enum RawConnector {
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
         link: LinkRule,
+        channel: Option<String>,
     },
     Databricks {
         host: String,
@@ -428,6 +443,7 @@ enum RawConnector {
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
         link: LinkRule,
+        channel: Option<String>,
     },
     Powerbi {
         tenant_id: String,
@@ -440,6 +456,7 @@ enum RawConnector {
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
         link: LinkRule,
+        channel: Option<String>,
     },
 }
 
@@ -448,24 +465,40 @@ fn default_tableau_version() -> String {
 }
 
 impl RawConnector {
-    fn into_config(self, id: ConnectorId) -> ConnectorConfig {
-        let (kind, rate, link) = match self {
-            RawConnector::Manual {} => (ConnectorKind::Manual, None, LinkRule::default()),
+    /// The connector's settings, and the channel it names (checked by the caller).
+    fn into_config(self, id: ConnectorId) -> (ConnectorConfig, Option<String>) {
+        let (kind, rate, link, channel) = match self {
+            RawConnector::Manual { channel } => {
+                (ConnectorKind::Manual, None, LinkRule::default(), channel)
+            }
             RawConnector::Postgres {
                 url,
                 rate_per_second,
                 link,
-            } => (ConnectorKind::Postgres { url }, rate_per_second, link),
+                channel,
+            } => (
+                ConnectorKind::Postgres { url },
+                rate_per_second,
+                link,
+                channel,
+            ),
             RawConnector::Mysql {
                 url,
                 rate_per_second,
                 link,
-            } => (ConnectorKind::Mysql { url }, rate_per_second, link),
+                channel,
+            } => (ConnectorKind::Mysql { url }, rate_per_second, link, channel),
             RawConnector::Redshift {
                 url,
                 rate_per_second,
                 link,
-            } => (ConnectorKind::Redshift { url }, rate_per_second, link),
+                channel,
+            } => (
+                ConnectorKind::Redshift { url },
+                rate_per_second,
+                link,
+                channel,
+            ),
             RawConnector::Snowflake {
                 account,
                 user,
@@ -475,6 +508,7 @@ impl RawConnector {
                 base_url,
                 rate_per_second,
                 link,
+                channel,
             } => (
                 ConnectorKind::Snowflake(SnowflakeSettings {
                     account,
@@ -486,6 +520,7 @@ impl RawConnector {
                 }),
                 rate_per_second,
                 link,
+                channel,
             ),
             RawConnector::Looker {
                 base_url,
@@ -493,6 +528,7 @@ impl RawConnector {
                 client_secret,
                 rate_per_second,
                 link,
+                channel,
             } => (
                 ConnectorKind::Looker(ApiSettings {
                     base_url,
@@ -501,6 +537,7 @@ impl RawConnector {
                 }),
                 rate_per_second,
                 link,
+                channel,
             ),
             RawConnector::Sigma {
                 base_url,
@@ -508,6 +545,7 @@ impl RawConnector {
                 client_secret,
                 rate_per_second,
                 link,
+                channel,
             } => (
                 ConnectorKind::Sigma(ApiSettings {
                     base_url,
@@ -516,6 +554,7 @@ impl RawConnector {
                 }),
                 rate_per_second,
                 link,
+                channel,
             ),
             RawConnector::Bigquery {
                 key,
@@ -525,6 +564,7 @@ impl RawConnector {
                 directory_url,
                 rate_per_second,
                 link,
+                channel,
             } => (
                 ConnectorKind::Bigquery(BigquerySettings {
                     key,
@@ -535,6 +575,7 @@ impl RawConnector {
                 }),
                 rate_per_second,
                 link,
+                channel,
             ),
             RawConnector::Databricks {
                 host,
@@ -543,6 +584,7 @@ impl RawConnector {
                 client_secret,
                 rate_per_second,
                 link,
+                channel,
             } => (
                 ConnectorKind::Databricks(DatabricksSettings {
                     host,
@@ -552,6 +594,7 @@ impl RawConnector {
                 }),
                 rate_per_second,
                 link,
+                channel,
             ),
             RawConnector::Powerbi {
                 tenant_id,
@@ -562,6 +605,7 @@ impl RawConnector {
                 graph_url,
                 rate_per_second,
                 link,
+                channel,
             } => (
                 ConnectorKind::Powerbi(PowerbiSettings {
                     tenant_id,
@@ -573,6 +617,7 @@ impl RawConnector {
                 }),
                 rate_per_second,
                 link,
+                channel,
             ),
             RawConnector::Tableau {
                 base_url,
@@ -582,6 +627,7 @@ impl RawConnector {
                 token_secret,
                 rate_per_second,
                 link,
+                channel,
             } => (
                 ConnectorKind::Tableau(TableauSettings {
                     base_url,
@@ -592,17 +638,20 @@ impl RawConnector {
                 }),
                 rate_per_second,
                 link,
+                channel,
             ),
         };
         let rate_per_second = rate.unwrap_or_else(|| {
             std::num::NonZeroU32::new(kind.default_rate()).unwrap_or(std::num::NonZeroU32::MIN)
         });
-        ConnectorConfig {
+        let config = ConnectorConfig {
             id,
             kind,
             rate_per_second,
             link,
-        }
+            channel: None,
+        };
+        (config, channel)
     }
 }
 
@@ -626,6 +675,8 @@ struct RawResource {
     /// Approval stages in order; without them, any one of `reviewers` approves.
     #[serde(default)]
     approval: Vec<Spanned<RawStage>>,
+    /// Where its requests are posted, when not its connector's or the default channel.
+    channel: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -638,6 +689,22 @@ struct RawStage {
 
 fn any_one() -> Need {
     Need::Any
+}
+
+/// A channel named in the catalog: by ID, which survives renames (like reviewers).
+fn channel_id(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let id_like = t.len() >= 3
+        && matches!(t.as_bytes()[0], b'C' | b'G')
+        && t.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if id_like {
+        Ok(t.to_owned())
+    } else {
+        Err(format!(
+            "`{t}` is not a Slack channel ID; copy it from the channel's details (it looks like C024BE91L)"
+        ))
+    }
 }
 
 /// Built-in bounds when neither the resource nor `[defaults]` say otherwise.
@@ -655,7 +722,15 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
     for (name, raw_conn) in raw.connectors {
         match ConnectorId::parse(name.get_ref()) {
             Ok(id) => {
-                connectors.insert(id.clone(), raw_conn.into_config(id));
+                let (mut config, channel) = raw_conn.into_config(id.clone());
+                // (Spans do not survive the connector table's `kind` tag: its name's line.)
+                if let Some(c) = channel {
+                    match channel_id(&c) {
+                        Ok(c) => config.channel = Some(c),
+                        Err(e) => errors.push(err_at(name.span().start, e)),
+                    }
+                }
+                connectors.insert(id, config);
             }
             Err(e) => errors.push(err_at(name.span().start, e.to_string())),
         }
@@ -788,6 +863,22 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 need: stage.need,
             });
         }
+        let own_channel = match r.channel {
+            Some(c) => match channel_id(c.get_ref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    errors.push(err_at(c.span().start, e));
+                    None
+                }
+            },
+            None => None,
+        };
+        let channel = own_channel.or_else(|| {
+            connector
+                .as_ref()
+                .and_then(|c| connectors.get(c))
+                .and_then(|c| c.channel.clone())
+        });
         if let (Some(connector), Some(durations), Some(grant)) = (connector, durations, grant) {
             resources.push(Resource {
                 id,
@@ -808,6 +899,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                     .unwrap_or(BUILTIN_LAPSE_AFTER),
                 on_drift: r.on_drift.or(d.on_drift).unwrap_or_default(),
                 approval,
+                channel,
             });
         }
     }

@@ -491,6 +491,17 @@ impl SlackApi {
             })
             .unwrap_or_default())
     }
+
+    /// Reads one message of the channel: Slack answers `not_in_channel` or `channel_not_found`
+    /// when the bot could not post there either (history needs membership, as posting does).
+    pub async fn can_read(&self, channel: &str) -> Result<(), SlackError> {
+        self.get(
+            "conversations.history",
+            &[("channel", channel), ("limit", "1")],
+        )
+        .await
+        .map(drop)
+    }
 }
 
 fn str_field(v: &Value, key: &str, method: &'static str) -> Result<String, SlackError> {

@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod home;
 pub mod modals;
 pub mod notifier;
+pub mod preflight;
 pub mod socket;
 pub mod views;
 
@@ -38,6 +39,8 @@ pub enum SlackStartError {
     AppToken(String),
     #[error("cannot reach Slack at SLACK_API_URL: {0}")]
     Unreachable(SlackError),
+    #[error("the catalog does not fit the Slack workspace:\n  - {}", .0.join("\n  - "))]
+    Catalog(Vec<String>),
 }
 
 /// Everything needed to talk to Slack, checked before anything else starts.
@@ -85,6 +88,18 @@ pub async fn connect(
 }
 
 impl SlackParts {
+    /// Checks the catalog's channels, user groups and approval stages against the workspace.
+    pub async fn check_catalog(
+        &self,
+        catalog: &crate::config::Catalog,
+    ) -> Result<(), SlackStartError> {
+        match preflight::check(&self.api, catalog).await {
+            Ok(problems) if problems.is_empty() => Ok(()),
+            Ok(problems) => Err(SlackStartError::Catalog(problems)),
+            Err(e) => Err(SlackStartError::Unreachable(e)),
+        }
+    }
+
     pub fn notifier(&self) -> Arc<dyn Notifier> {
         Arc::new(notifier::SlackNotifier::new(
             self.api.clone(),

@@ -228,7 +228,8 @@ pub struct NoticeContext {
     pub reviewers: Vec<crate::domain::Principal>,
     /// For failures: what went wrong, in the platform's words.
     pub error: Option<String>,
-    /// The Access Requests channel an admin chose from Slack (shared by all processes), if any.
+    /// Where a request not yet posted goes: its resource's channel, or the Access Requests
+    /// channel an admin chose from Slack (shared by all processes); None: the default.
     pub channel: Option<String>,
     /// Which delivery job this is, so each message it posts is posted once across its retries.
     pub delivery: Option<Delivery>,

@@ -466,7 +466,11 @@ impl Workflow {
         };
         if audience == Audience::Channel {
             if request.slack_ts.is_none() {
-                context.channel = self.requests_channel().await?;
+                // The resource's own channel (or its connector's), else the default one.
+                context.channel = match &resource.channel {
+                    Some(c) => Some(c.clone()),
+                    None => self.requests_channel().await?,
+                };
             }
             context.progress = self.progress_of(&request, resource).await?;
         }

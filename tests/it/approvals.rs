@@ -173,3 +173,168 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         t.stop().await;
     }
 }
+
+const ROUTED: &str = r#"
+admins = ["UADA"]
+
+[connectors.manual]
+kind = "manual"
+
+[connectors.finance-db]
+kind = "manual"
+channel = "C0FINANCE"
+
+[[resources]]
+id = "analytics-ro"
+name = "Analytics (read-only)"
+connector = "manual"
+grant = { task = "ANALYTICS_RO" }
+reviewers = ["UBOB"]
+reason_required = false
+
+[[resources]]
+id = "ledger"
+name = "Ledger"
+connector = "finance-db"
+grant = { task = "LEDGER" }
+reviewers = ["S0FINANCE"]
+reason_required = false
+
+[[resources]]
+id = "payroll"
+name = "Payroll"
+connector = "manual"
+grant = { task = "PAYROLL" }
+reviewers = ["UFIONA"]
+reason_required = false
+channel = "C0PAYROLL"
+"#;
+
+/// The test workspace with two more channels Gatehouse is in: #finance and #payroll.
+fn routed_workspace() -> slack_sim::SimConfig {
+    let mut ws = workspace();
+    let members = ws.channels[0].members.clone();
+    for (id, name) in [("C0FINANCE", "finance"), ("C0PAYROLL", "payroll")] {
+        ws.channels.push(slack_sim::ChannelSeed {
+            id: id.into(),
+            name: name.into(),
+            is_private: false,
+            members: members.clone(),
+        });
+    }
+    ws
+}
+
+#[tokio::test]
+async fn requests_go_to_their_resources_channel_or_their_connectors_and_are_approved_there() {
+    for db in backends().await {
+        let t = SlackTestApp::start_with(&db, ROUTED, routed_workspace()).await;
+        for (who, ask) in [
+            ("UALICE", "analytics-ro 2h"),
+            ("UALICE", "ledger 2h"),
+            ("UDAVE", "payroll 2h"),
+        ] {
+            t.sim
+                .slash_command(who, CHANNEL, "/request-access", ask)
+                .await
+                .unwrap();
+        }
+        t.request_message_in(CHANNEL, 1).await;
+        let ledger = t.request_message_in("C0FINANCE", 2).await;
+        let payroll = t.request_message_in("C0PAYROLL", 3).await;
+        for (channel, other) in [(CHANNEL, 2), ("C0FINANCE", 3), ("C0PAYROLL", 1)] {
+            let title = format!("Access request #{other}:");
+            assert!(
+                !t.sim
+                    .messages(channel)
+                    .iter()
+                    .any(|m| m.text.starts_with(&title)),
+                "{}: #{other} is not in {channel}",
+                db.name
+            );
+        }
+        // A ✅ in the resource's channel approves, by a member of the group that reviews it.
+        t.sim
+            .add_reaction("UCARL", "C0FINANCE", &ledger.ts, "white_check_mark")
+            .await
+            .unwrap();
+        t.sim
+            .add_reaction("UFIONA", "C0PAYROLL", &payroll.ts, "white_check_mark")
+            .await
+            .unwrap();
+        eventually("both granted", 30, || async {
+            (t.platform.holds("ualice", "LEDGER") && t.platform.holds("udave", "PAYROLL"))
+                .then_some(())
+        })
+        .await;
+        eventually("the ledger card updated in its channel", 30, || async {
+            let card = shown(&t.request_message_in("C0FINANCE", 2).await);
+            card.contains("Active").then_some(())
+        })
+        .await;
+        t.stop().await;
+    }
+}
+
+/// `App::start` with `catalog` against the routed workspace; the error it stops with.
+async fn start_error(catalog: &str, ws: slack_sim::SimConfig) -> String {
+    let db = crate::support::TestDb::sqlite();
+    let sim = slack_sim::SlackSim::start(ws).await.unwrap();
+    let api_url = sim.api_url();
+    let config = crate::support::app::config_for(
+        &db,
+        catalog,
+        &[
+            ("SLACK_BOT_TOKEN", sim.bot_token()),
+            ("SLACK_APP_TOKEN", sim.app_token()),
+            ("SLACK_API_URL", api_url.as_str()),
+            ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
+        ],
+    );
+    let platform = crate::support::platform::FakePlatform::default();
+    let opts = gatehouse::AppOptions::new(std::sync::Arc::new(platform));
+    match gatehouse::App::start(config, opts).await {
+        Ok(_) => panic!("the start should have been refused"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_catalog_that_cannot_work_in_the_workspace_stops_the_start_saying_what_to_fix() {
+    // Gatehouse is not in #general; S0NOPE does not exist; S0FINANCE has one member, Carl.
+    let bad = ROUTED
+        .replace("channel = \"C0PAYROLL\"", "channel = \"C0GENERAL\"")
+        .replace("channel = \"C0FINANCE\"", "channel = \"C0NOSUCH\"")
+        .replace("reviewers = [\"UBOB\"]", "reviewers = [\"S0NOPE\"]")
+        + r#"
+[[resources]]
+id = "secrets"
+name = "Secrets"
+connector = "manual"
+grant = { task = "SECRETS" }
+reason_required = false
+approval = [{ reviewers = ["S0FINANCE", "UFIONA"], need = 3 }]
+"#;
+    let err = start_error(&bad, routed_workspace()).await;
+    for needle in [
+        "the catalog does not fit the Slack workspace",
+        "resource `payroll` posts in channel C0GENERAL, where Gatehouse is not a member; `/invite @Gatehouse` there",
+        "connector `finance-db` names channel C0NOSUCH, which Gatehouse cannot see",
+        "user group S0NOPE does not exist in this workspace",
+        "resource `secrets`: approval stage 1 needs 3 approvals but only 2 people can approve",
+    ] {
+        assert!(err.contains(needle), "{needle:?} is not in:\n{err}");
+    }
+}
+
+#[test]
+fn a_channel_named_by_name_instead_of_id_is_refused_with_its_line() {
+    let bad = ROUTED.replace("channel = \"C0PAYROLL\"", "channel = \"#payroll\"");
+    let err = gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`#payroll` is not a Slack channel ID; copy it from the channel's details"),
+        "{err}"
+    );
+}
