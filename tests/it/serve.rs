@@ -36,15 +36,7 @@ fn serve_command(
 
 #[tokio::test]
 async fn serve_connects_handles_a_request_and_stops_cleanly_on_sigterm() {
-    // The example catalog's reviewers include the user group S0DATAREV; at start Gatehouse
-    // checks that it exists.
-    let mut ws = workspace();
-    ws.usergroups.push(slack_sim::UsergroupSeed {
-        id: "S0DATAREV".into(),
-        handle: "data-reviewers".into(),
-        users: vec!["UBOB".into()],
-    });
-    let sim = SlackSim::start(ws).await.unwrap();
+    let sim = SlackSim::start(workspace()).await.unwrap();
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
     let mut child = serve_command(

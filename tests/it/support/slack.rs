@@ -63,11 +63,20 @@ pub fn workspace() -> SimConfig {
             members: people.iter().map(|p| p.0.to_string()).collect(),
         },
     ];
-    c.usergroups = vec![UsergroupSeed {
-        id: "S0FINANCE".into(),
-        handle: "finance-reviewers".into(),
-        users: vec!["UCARL".into()],
-    }];
+    c.usergroups = vec![
+        UsergroupSeed {
+            id: "S0FINANCE".into(),
+            handle: "finance-reviewers".into(),
+            users: vec!["UCARL".into()],
+        },
+        // Named by gatehouse.example.toml, which the `serve` tests run with; Gatehouse checks at
+        // start that the catalog's user groups exist.
+        UsergroupSeed {
+            id: "S0DATAREV".into(),
+            handle: "data-reviewers".into(),
+            users: vec!["UBOB".into()],
+        },
+    ];
     c
 }
 
