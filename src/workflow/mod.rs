@@ -2,6 +2,7 @@
 //! Each decision is one transaction that writes the new status, its audit row and the jobs it
 //! causes, so a crash at any point loses nothing and repeats nothing harmful.
 
+mod admin_grant;
 mod answers;
 mod approvals;
 mod by_hand;

@@ -33,19 +33,35 @@ pub enum Via {
     Reaction,
     Button,
     CommandLine,
+    /// An admin granted the access directly (`/access-admin grant`).
+    AdminGrant,
 }
 
 impl Via {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Via::Reaction => "reaction",
             Via::Button => "button",
             Via::CommandLine => "cli",
+            Via::AdminGrant => "admin_grant",
         }
     }
 }
 
 impl Workflow {
+    /// The catalog's resource with the id someone typed; a "did you mean" when there is none.
+    pub(super) fn resource_named(
+        &self,
+        typed: &str,
+    ) -> Result<&crate::config::Resource, WorkflowError> {
+        let unknown = || WorkflowError::UnknownResource {
+            name: typed.trim().to_owned(),
+            suggestion: self.suggest(typed),
+        };
+        let id = ResourceId::parse(typed.trim()).map_err(|_| unknown())?;
+        self.catalog.resource(&id).ok_or_else(unknown)
+    }
+
     /// The closest catalog id to what someone typed, for "did you mean".
     pub(super) fn suggest(&self, typed: &str) -> Option<ResourceId> {
         let typed = typed.trim().to_lowercase();
@@ -64,12 +80,8 @@ impl Workflow {
 
     #[tracing::instrument(name = "request", skip_all, fields(request_id = tracing::field::Empty))]
     pub async fn submit(&self, s: Submission<'_>) -> Result<Request, WorkflowError> {
-        let unknown = || WorkflowError::UnknownResource {
-            name: s.resource.trim().to_owned(),
-            suggestion: self.suggest(s.resource),
-        };
-        let id = ResourceId::parse(s.resource.trim()).map_err(|_| unknown())?;
-        let resource = self.catalog.resource(&id).ok_or_else(unknown)?;
+        let resource = self.resource_named(s.resource)?;
+        let id = resource.id.clone();
         let duration = resource.durations.resolve(s.duration)?;
         let reason = s.reason.map(str::trim).filter(|r| !r.is_empty());
         if resource.reason_required && reason.is_none() {
@@ -134,7 +146,11 @@ impl Workflow {
         Ok(request)
     }
 
-    async fn already_open(&self, requester: &SlackUserId, resource: &ResourceId) -> WorkflowError {
+    pub(super) async fn already_open(
+        &self,
+        requester: &SlackUserId,
+        resource: &ResourceId,
+    ) -> WorkflowError {
         match store::requests::find_open(self.db.conn(), requester, resource).await {
             Ok(Some(existing)) => WorkflowError::AlreadyOpen {
                 resource: resource.clone(),

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod admin_grant;
 mod approvals;
 mod ask;
 mod ask_llm;

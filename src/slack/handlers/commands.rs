@@ -130,7 +130,7 @@ pub fn parse_channel(word: &str) -> Option<String> {
     ok.then(|| id.to_owned())
 }
 
-const ADMIN_COMMANDS: &str = "Usage:\n• `/access-admin reviewers add @person-or-@group [RESOURCE]`\n• `/access-admin reviewers remove @person-or-@group [RESOURCE]`\n• `/access-admin reviewers list [RESOURCE]`\n• `/access-admin channel #channel`\n";
+const ADMIN_COMMANDS: &str = "Usage:\n• `/access-admin grant @person RESOURCE [DURATION] REASON…`\n• `/access-admin reviewers add @person-or-@group [RESOURCE]`\n• `/access-admin reviewers remove @person-or-@group [RESOURCE]`\n• `/access-admin reviewers list [RESOURCE]`\n• `/access-admin channel #channel`\n";
 
 fn admin_usage() -> String {
     format!(
@@ -190,6 +190,9 @@ pub async fn access_admin(ctx: &SlackContext, user: &SlackUserId, text: &str) ->
             list_reviewers(ctx, user, rest.first().copied()).await
         }
         ["channel", channel] => change_channel(ctx, user, channel).await,
+        ["grant", who, rest @ ..] if !rest.is_empty() => {
+            admin_grant(ctx, user, who, &rest.join(" ")).await
+        }
         ["identities", who] => identity_admin::show(ctx, user, who).await,
         ["link", ..] => identity_admin::link(ctx, user, text).await,
         ["unlink", who, connector] => identity_admin::unlink(ctx, user, who, connector).await,
@@ -243,6 +246,37 @@ async fn list_reviewers(ctx: &SlackContext, user: &SlackUserId, resource: Option
         lines.push(format!("• `{}`: {names}", r.id));
     }
     format!("*Reviewers*\n{}", lines.join("\n"))
+}
+
+/// `grant @person RESOURCE [DURATION] REASON…`: access without a request of theirs.
+async fn admin_grant(ctx: &SlackContext, admin: &SlackUserId, who: &str, rest: &str) -> String {
+    let Some(Principal::User(person)) = parse_principal(who) else {
+        return format!(
+            "`{who}` is not a person; mention them, like `/access-admin grant @maria analytics-ro 4h incident 4411`."
+        );
+    };
+    let line = match parse_one_line(rest) {
+        Ok(l) => l,
+        Err(e) => {
+            return format!("{e}. Usage: `/access-admin grant @person RESOURCE [DURATION] REASON…`");
+        }
+    };
+    let (Some(resource), Some(reason)) = (line.resource, line.reason.as_deref()) else {
+        return "Say why: `/access-admin grant @person RESOURCE [DURATION] REASON…` (the reason is kept in the audit log and shown to them).".into();
+    };
+    match ctx
+        .workflow
+        .admin_grant(admin, &person, resource, line.duration, reason)
+        .await
+    {
+        Ok(r) => format!(
+            "Granting <@{person}> `{}` for {} (request #{}); they get a DM when it is in place, and it ends on its own.",
+            r.resource,
+            r.duration,
+            r.id.get()
+        ),
+        Err(e) => say(&e),
+    }
 }
 
 async fn change_channel(ctx: &SlackContext, user: &SlackUserId, word: &str) -> String {

@@ -1,0 +1,99 @@
+//! `/access-admin grant @person RESOURCE [DURATION] REASON…`: an admin gives access without a
+//! request of the person's, with the same grant, expiry, DMs and audit as any request.
+
+use gatehouse::domain::Status;
+use gatehouse::store;
+
+use crate::support::backends;
+use crate::support::slack::{CHANNEL, SlackTestApp};
+
+async fn admin(t: &SlackTestApp, who: &str, text: &str) -> String {
+    let ack = t
+        .sim
+        .slash_command(who, CHANNEL, "/access-admin", text)
+        .await
+        .unwrap();
+    ack.payload.unwrap()["text"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expires() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+
+        // Only admins; a reason is required; a typo gets the closest resource.
+        let reply = admin(
+            &t,
+            "UBOB",
+            "grant <@UDAVE|dave> analytics-ro 2h incident 4411",
+        )
+        .await;
+        assert!(
+            reply.contains("only a Gatehouse admin can do that"),
+            "{reply}"
+        );
+        let reply = admin(&t, "UADA", "grant <@UDAVE|dave> analytics-ro 2h").await;
+        assert!(reply.contains("Say why"), "{reply}");
+        let reply = admin(&t, "UADA", "grant <@UDAVE|dave> analytcs-ro 2h incident").await;
+        assert!(reply.contains("did you mean `analytics-ro`"), "{reply}");
+        let reply = admin(&t, "UADA", "grant <@UDAVE|dave> analytics-ro 9d incident").await;
+        assert!(reply.contains("longer than"), "{}: {reply}", db.name);
+        assert!(
+            store::requests::list_all(t.app.db().conn())
+                .await
+                .unwrap()
+                .is_empty(),
+            "refusals make no request"
+        );
+
+        let reply = admin(
+            &t,
+            "UADA",
+            "grant <@UDAVE|dave> analytics-ro 2h incident 4411: restore the revenue table",
+        )
+        .await;
+        assert!(
+            reply.contains("Granting <@UDAVE> `analytics-ro` for 2h (request #1)"),
+            "{reply}"
+        );
+        t.wait_for(1, Status::Active).await;
+        assert!(t.platform.holds("udave", "ANALYTICS_RO"));
+        let dm = t.dm_for("UDAVE", "You now have access").await;
+        assert!(dm.contains("Analytics (read-only)"), "{dm}");
+        let card = crate::support::slack::shown(&t.request_message(1).await);
+        assert!(
+            card.contains("<@UDAVE>") && card.contains("approved by <@UADA>"),
+            "{card}"
+        );
+
+        let audit = store::audit::for_request(t.app.db().conn(), 1)
+            .await
+            .unwrap();
+        let actions: Vec<(&str, &str)> = audit
+            .iter()
+            .map(|e| (e.action.as_str(), e.actor.as_str()))
+            .collect();
+        assert_eq!(
+            actions[..2],
+            [("requested", "UADA"), ("approved", "UADA")],
+            "{actions:?}"
+        );
+        let requested: serde_json::Value = serde_json::from_str(&audit[0].details).unwrap();
+        assert_eq!(requested["on_behalf_of"], "UDAVE");
+        assert_eq!(requested["via"], "admin_grant");
+        assert_eq!(
+            requested["reason"],
+            "incident 4411: restore the revenue table"
+        );
+
+        // A second grant of what Dave already holds is refused, not doubled.
+        let reply = admin(&t, "UADA", "grant <@UDAVE|dave> analytics-ro 1h again").await;
+        assert!(reply.contains("already"), "{reply}");
+
+        // It ends on its own, like any grant.
+        t.expire(1, chrono::Duration::hours(3)).await;
+        assert!(!t.platform.holds("udave", "ANALYTICS_RO"));
+        t.dm_for("UDAVE", "has expired").await;
+        t.stop().await;
+    }
+}
