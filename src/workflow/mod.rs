@@ -40,7 +40,7 @@ pub use ports::{
 };
 pub use queries::FoundIdentity;
 pub use reconcile::Drift;
-pub use requests::{Submission, Via};
+pub use requests::{Submission, Submitted, Via};
 pub use reviewers::Scope;
 
 /// How `workflow` reaches the rest of the app.

@@ -27,6 +27,19 @@ pub struct Submission<'a> {
     pub identity: Option<&'a str>,
 }
 
+/// What became of someone's request for access.
+#[derive(Debug)]
+pub enum Submitted {
+    /// A new request, waiting for its reviewers.
+    New(Request),
+    /// They already hold this access: their grant `request` is to be extended by `more`, which
+    /// its reviewers decide (a request for what one holds is never a second grant).
+    Extension {
+        request: Request,
+        more: GrantDuration,
+    },
+}
+
 /// How a decision was made, for the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
@@ -76,6 +89,26 @@ impl Workflow {
             .filter(|(score, _)| *score >= 0.5)
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, id)| id.clone())
+    }
+
+    /// A request for access as people make it: a new request, or, for access they already
+    /// hold, a request to extend it.
+    pub async fn request_access(&self, s: Submission<'_>) -> Result<Submitted, WorkflowError> {
+        let existing = match self.submit(s.clone()).await {
+            Ok(r) => return Ok(Submitted::New(r)),
+            Err(WorkflowError::AlreadyOpen { existing, resource }) => (existing, resource),
+            Err(e) => return Err(e),
+        };
+        let held = self.request(existing.0).await?;
+        if held.status != Status::Active {
+            return Err(WorkflowError::AlreadyOpen {
+                existing: existing.0,
+                resource: existing.1,
+            });
+        }
+        let more = self.resource_of(&held)?.durations.resolve(s.duration)?;
+        let request = self.ask_extension(held.id, s.requester, more).await?;
+        Ok(Submitted::Extension { request, more })
     }
 
     #[tracing::instrument(name = "request", skip_all, fields(request_id = tracing::field::Empty))]

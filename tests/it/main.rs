@@ -8,7 +8,7 @@
 
 mod support;
 
-mod admin_grant;
+mod admin_and_overlap;
 mod approvals;
 mod ask;
 mod ask_llm;

@@ -4,7 +4,7 @@ use super::{identity_admin, say};
 use crate::domain::{GrantDuration, Principal, ResourceId, SlackUserId};
 use crate::slack::context::SlackContext;
 use crate::slack::modals::{self, Prefill};
-use crate::workflow::{Scope, Submission};
+use crate::workflow::{Scope, Submission, Submitted};
 
 /// How the command is answered: a note only the person sees, or nothing (a modal opened).
 #[derive(Debug, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub async fn request_access(
     if let (true, Some(resource)) = (complete, resource) {
         let submitted = ctx
             .workflow
-            .submit(Submission {
+            .request_access(Submission {
                 requester: user,
                 resource: resource.id.as_str(),
                 duration: line.duration,
@@ -76,13 +76,14 @@ pub async fn request_access(
             _ => ctx.channel.get(),
         };
         return Reply::Ephemeral(match submitted {
-            Ok(r) => format!(
+            Ok(Submitted::New(r)) => format!(
                 "✅ Request #{} for *{}* ({}) is submitted. Reviewers see it in <#{}>; you will get a DM when it is decided.",
                 r.id.get(),
                 crate::slack::views::escape(&resource.name),
                 r.duration,
                 channel
             ),
+            Ok(Submitted::Extension { request, more }) => extension_asked(&request, resource, more),
             Err(e) => say(&e),
         });
     }
@@ -248,6 +249,23 @@ async fn list_reviewers(ctx: &SlackContext, user: &SlackUserId, resource: Option
     format!("*Reviewers*\n{}", lines.join("\n"))
 }
 
+/// The answer to a request for access one already holds.
+pub fn extension_asked(
+    held: &crate::store::requests::Request,
+    resource: &crate::config::Resource,
+    more: GrantDuration,
+) -> String {
+    let until = held
+        .expires_at
+        .map(|at| format!(" until {}", crate::slack::views::slack_date(at)))
+        .unwrap_or_default();
+    format!(
+        "⏩ You already have *{}*{until} (request #{}), so this asks its reviewers for {more} more instead of a second grant; you will get a DM when they decide.",
+        crate::slack::views::escape(&resource.name),
+        held.id.get()
+    )
+}
+
 /// `grant @person RESOURCE [DURATION] REASON…`: access without a request of theirs.
 async fn admin_grant(ctx: &SlackContext, admin: &SlackUserId, who: &str, rest: &str) -> String {
     let Some(Principal::User(person)) = parse_principal(who) else {
@@ -258,7 +276,9 @@ async fn admin_grant(ctx: &SlackContext, admin: &SlackUserId, who: &str, rest: &
     let line = match parse_one_line(rest) {
         Ok(l) => l,
         Err(e) => {
-            return format!("{e}. Usage: `/access-admin grant @person RESOURCE [DURATION] REASON…`");
+            return format!(
+                "{e}. Usage: `/access-admin grant @person RESOURCE [DURATION] REASON…`"
+            );
         }
     };
     let (Some(resource), Some(reason)) = (line.resource, line.reason.as_deref()) else {

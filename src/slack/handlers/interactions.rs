@@ -9,7 +9,7 @@ use crate::domain::{GrantDuration, RequestId};
 use crate::slack::context::SlackContext;
 use crate::slack::modals::{self, B_DURATION, B_DURATION_CUSTOM, B_IDENTITY, B_REASON, B_RESOURCE};
 use crate::slack::{home, views};
-use crate::workflow::{Field, Submission, Via};
+use crate::workflow::{Field, Submission, Submitted, Via};
 
 /// How a modal submission is answered.
 #[derive(Debug, PartialEq)]
@@ -69,7 +69,7 @@ pub async fn view_submission(
             };
             let submitted = ctx
                 .workflow
-                .submit(Submission {
+                .request_access(Submission {
                     requester: &user,
                     resource,
                     duration,
@@ -78,7 +78,14 @@ pub async fn view_submission(
                 })
                 .await;
             Ok(match submitted {
-                Ok(_) => SubmitReply::Close,
+                Ok(Submitted::New(_)) => SubmitReply::Close,
+                Ok(Submitted::Extension { request, more }) => {
+                    if let Some(r) = ctx.workflow.catalog().resource(&request.resource) {
+                        let text = super::commands::extension_asked(&request, r, more);
+                        tell(ctx, payload, user.as_str(), &text).await;
+                    }
+                    SubmitReply::Close
+                }
                 Err(e) => match e.field() {
                     Some(Field::Resource) => error_at(B_RESOURCE, e.to_string()),
                     Some(Field::Duration) => error_at(duration_block, e.to_string()),

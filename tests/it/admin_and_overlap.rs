@@ -1,5 +1,6 @@
-//! `/access-admin grant @person RESOURCE [DURATION] REASON…`: an admin gives access without a
-//! request of the person's, with the same grant, expiry, DMs and audit as any request.
+//! Access given without a new request: an admin's `/access-admin grant @person RESOURCE
+//! [DURATION] REASON…` (the same grant, expiry, DMs and audit as any request), and a request for
+//! access one already holds, which asks to extend that grant instead of making a second one.
 
 use gatehouse::domain::Status;
 use gatehouse::store;
@@ -94,6 +95,85 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
         t.expire(1, chrono::Duration::hours(3)).await;
         assert!(!t.platform.holds("udave", "ANALYTICS_RO"));
         t.dm_for("UDAVE", "has expired").await;
+        t.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_second_grant() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        // Alice holds analytics-ro for 8 h from 09:00 UTC (request #1).
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 8h report",
+            )
+            .await
+            .unwrap();
+        let card = t.request_message(1).await;
+        t.sim
+            .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
+            .await
+            .unwrap();
+        t.wait_for(1, Status::Active).await;
+        let grants_before = t.platform.calls().0;
+
+        let ack = t
+            .sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 4h still on it",
+            )
+            .await
+            .unwrap();
+        let reply = ack.payload.unwrap()["text"].as_str().unwrap().to_owned();
+        assert!(
+            reply.contains("You already have *Analytics (read-only)*")
+                && reply.contains("(request #1)")
+                && reply.contains("4h more instead of a second grant"),
+            "{}: {reply}",
+            db.name
+        );
+        let msg = t.request_message(1).await;
+        let ask = crate::support::slack::eventually("the ask in the thread", 30, || async {
+            t.sim
+                .thread(CHANNEL, &msg.ts)
+                .into_iter()
+                .find(|m| crate::support::slack::shown(m).contains("asks for 4h more"))
+        })
+        .await;
+        t.sim
+            .click_button(
+                "UBOB",
+                slack_sim::ButtonTarget::Message {
+                    channel: CHANNEL.into(),
+                    ts: ask.ts.clone(),
+                },
+                "extend_approve",
+                Some("1:240"),
+                None,
+            )
+            .await
+            .unwrap();
+        crate::support::slack::eventually("the longer grant", 30, || async {
+            let r = t
+                .app
+                .workflow()
+                .request(gatehouse::domain::RequestId::new(1))
+                .await
+                .ok()?;
+            (r.expires_at == Some(crate::support::app::at(2026, 11, 28, 21, 0))).then_some(())
+        })
+        .await;
+        // Still one request and one grant on the platform.
+        let all = store::requests::list_all(t.app.db().conn()).await.unwrap();
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(t.platform.calls().0, grants_before, "no second grant");
         t.stop().await;
     }
 }
