@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use super::error::{ConfigError, ConfigErrors};
 use crate::domain::approval::{Need, Stage};
+use crate::domain::auto_approval::AutoRule;
 use crate::domain::{
     ConnectorId, DurationRules, GrantDuration, Principal, ResourceId, Unit, UnitKind,
 };
@@ -265,6 +266,8 @@ pub struct Resource {
     /// Where its requests are posted (its own `channel`, else its connector's); None: the
     /// Access Requests channel.
     pub channel: Option<String>,
+    /// Rules under which a request is approved without a reviewer; any one rule suffices.
+    pub auto_approve: Vec<AutoRule>,
 }
 
 /// What to do when a live grant is missing on its platform.
@@ -677,6 +680,16 @@ struct RawResource {
     approval: Vec<Spanned<RawStage>>,
     /// Where its requests are posted, when not its connector's or the default channel.
     channel: Option<Spanned<String>>,
+    /// Rules under which a request is approved without a reviewer.
+    #[serde(default)]
+    auto_approve: Vec<Spanned<RawAutoRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAutoRule {
+    group: Option<crate::domain::GroupId>,
+    max_duration: Option<GrantDuration>,
 }
 
 #[derive(Deserialize)]
@@ -879,6 +892,24 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 .and_then(|c| connectors.get(c))
                 .and_then(|c| c.channel.clone())
         });
+        let mut auto_approve = Vec::new();
+        for raw_rule in r.auto_approve {
+            let at = raw_rule.span().start;
+            let rule = raw_rule.into_inner();
+            if rule.group.is_none() && rule.max_duration.is_none() {
+                errors.push(err_at(
+                    at,
+                    format!(
+                        "resource `{id}`: an auto_approve rule with no condition would approve everything; give it a group, a max_duration or both"
+                    ),
+                ));
+                continue;
+            }
+            auto_approve.push(AutoRule {
+                group: rule.group,
+                max_duration: rule.max_duration,
+            });
+        }
         if let (Some(connector), Some(durations), Some(grant)) = (connector, durations, grant) {
             resources.push(Resource {
                 id,
@@ -900,6 +931,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 on_drift: r.on_drift.or(d.on_drift).unwrap_or_default(),
                 approval,
                 channel,
+                auto_approve,
             });
         }
     }

@@ -2,6 +2,7 @@
 //! No IO, no async, no database, no Slack, no clock: callers pass the facts in.
 
 pub mod approval;
+pub mod auto_approval;
 pub mod duration;
 pub mod ids;
 pub mod lifecycle;

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::views::{Message, button, escape, local_time, section, user};
+use super::views::{Message, button, decider, escape, local_time, section, user};
 use crate::config::Resource;
 use crate::store::requests::Request;
 use crate::workflow::Notice;
@@ -32,11 +32,7 @@ pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option
     }
     let name = escape(&resource.name);
     let id = r.id.get();
-    let by = r
-        .decided_by
-        .as_deref()
-        .map(user)
-        .unwrap_or_else(|| "a reviewer".into());
+    let by = decider(r);
     let text = match notice {
         Notice::Submitted => format!("Your request #{id} for *{name}* is waiting for a reviewer."),
         Notice::GrantByHand => format!("An admin is granting your access to *{name}* by hand."),

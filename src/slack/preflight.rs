@@ -41,15 +41,17 @@ pub async fn check(api: &SlackApi, catalog: &Catalog) -> Result<Vec<String>, Sla
 
     // Each group once; the sizes feed the stage check below.
     let mut groups: Vec<(GroupId, Option<Vec<String>>)> = Vec::new();
-    let named = catalog
-        .admins
-        .iter()
-        .chain(catalog.resources.iter().flat_map(|r| {
-            r.reviewers
-                .iter()
-                .chain(r.approval.iter().flat_map(|s| s.reviewers.iter()))
-        }));
-    for p in named {
+    let mut named: Vec<Principal> = catalog.admins.clone();
+    for r in &catalog.resources {
+        named.extend(r.reviewers.iter().cloned());
+        for stage in &r.approval {
+            named.extend(stage.reviewers.iter().cloned());
+        }
+        for rule in &r.auto_approve {
+            named.extend(rule.group.iter().cloned().map(Principal::Group));
+        }
+    }
+    for p in &named {
         if let Principal::Group(g) = p
             && !groups.iter().any(|(known, _)| known == g)
         {

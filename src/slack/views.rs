@@ -23,6 +23,19 @@ pub(super) fn user(id: &str) -> String {
     format!("<@{id}>")
 }
 
+/// Who decided a request, for people: a reviewer's mention, or Gatehouse and the rule that
+/// approved it automatically.
+pub(super) fn decider(r: &Request) -> String {
+    match (&r.decided_by, &r.decision_note) {
+        (Some(u), _) => user(u),
+        // Gatehouse's own words, from the catalog's validated IDs: shown as written.
+        (None, Some(note)) if note.starts_with(crate::workflow::AUTO_APPROVED) => {
+            format!("Gatehouse ({note})")
+        }
+        _ => "a reviewer".into(),
+    }
+}
+
 /// A reviewer set as Slack mentions: people and user groups.
 fn principals(set: &[Principal]) -> String {
     let names: Vec<String> = set
@@ -98,11 +111,7 @@ pub(super) fn button(text: &str, action_id: &str, value: String, style: Option<&
 
 /// The one-line state of a request, as the channel message shows it.
 pub fn status_line(r: &Request) -> String {
-    let by = r
-        .decided_by
-        .as_deref()
-        .map(user)
-        .unwrap_or_else(|| "a reviewer".into());
+    let by = decider(r);
     match r.status {
         Status::Pending => {
             "⏳ *Waiting for a reviewer* — react with ✅ to approve, ❌ to deny".into()
@@ -271,11 +280,7 @@ pub fn thread_note(
         Notice::RevokeByHand => return by_hand(r, resource, false),
         _ => {}
     }
-    let by = r
-        .decided_by
-        .as_deref()
-        .map(user)
-        .unwrap_or_else(|| "a reviewer".into());
+    let by = decider(r);
     let text = match notice {
         Notice::GrantByHand
         | Notice::RevokeByHand

@@ -43,6 +43,10 @@ pub use reconcile::Drift;
 pub use requests::{Submission, Submitted, Via};
 pub use reviewers::Scope;
 
+/// How an automatic approval's note begins (the rule follows), so that people are shown
+/// Gatehouse and the rule as the decider.
+pub const AUTO_APPROVED: &str = "auto-approved";
+
 /// How `workflow` reaches the rest of the app.
 pub struct Workflow {
     db: Db,
@@ -164,6 +168,9 @@ impl Workflow {
             named.extend(r.reviewers.iter().cloned());
             for stage in &r.approval {
                 named.extend(stage.reviewers.iter().cloned());
+            }
+            for rule in &r.auto_approve {
+                named.extend(rule.group.iter().cloned().map(Principal::Group));
             }
         }
         let added = roles::all(self.db.conn())

@@ -6,6 +6,7 @@ use super::errors::MAX_REASON;
 use super::{Step, Workflow, WorkflowError};
 use crate::audit::{self, Actor, Entry};
 use crate::domain::approval::{self, Given};
+use crate::domain::auto_approval;
 use crate::domain::policy::{self, Refusal, Who};
 use crate::domain::{
     EndReason, Event, GrantDuration, Principal, RequestId, ResourceId, SlackUserId, Status,
@@ -126,6 +127,14 @@ impl Workflow {
             return Err(WorkflowError::ReasonTooLong(r.chars().count()));
         }
         let identity = s.identity.map(str::trim).filter(|i| !i.is_empty());
+        // Decided before the transaction: group membership is asked of Slack.
+        let auto = match resource.auto_approve.is_empty() {
+            true => None,
+            false => {
+                let groups = self.groups_of(s.requester).await?;
+                auto_approval::first_match(&resource.auto_approve, &groups, duration).cloned()
+            }
+        };
 
         let now = self.clock.now();
         let tx = self.db.begin().await?;
@@ -169,11 +178,40 @@ impl Workflow {
         .await?;
         self.enqueue_notices(&tx, request.id, super::Notice::Submitted)
             .await?;
-        let lapse_at = now + resource.lapse_after.to_chrono();
-        let lapse = JobSpec::Lapse {
-            request: request.id,
+        let request = match &auto {
+            None => {
+                let lapse_at = now + resource.lapse_after.to_chrono();
+                let lapse = JobSpec::Lapse {
+                    request: request.id,
+                };
+                crate::jobs::enqueue(&tx, &lapse, lapse_at, self.max_attempts, now).await?;
+                request
+            }
+            Some(rule) => {
+                let why = rule.describe();
+                self.apply(
+                    &tx,
+                    &request,
+                    Step {
+                        actor: &Actor::System,
+                        event: Event::Approve,
+                        changes: Changes {
+                            decided_at: Some(now),
+                            decision_note: Some(format!("{}: {why}", super::AUTO_APPROVED)),
+                            ..Changes::default()
+                        },
+                        details: json!({ "via": "auto_approval", "rule": why }),
+                        jobs: vec![(
+                            JobSpec::Provision {
+                                request: request.id,
+                            },
+                            now,
+                        )],
+                    },
+                )
+                .await?
+            }
         };
-        crate::jobs::enqueue(&tx, &lapse, lapse_at, self.max_attempts, now).await?;
         self.commit(tx, true).await?;
         tracing::info!(request = %request.id, resource = %resource.id, "request submitted");
         Ok(request)

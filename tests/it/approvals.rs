@@ -338,3 +338,89 @@ fn a_channel_named_by_name_instead_of_id_is_refused_with_its_line() {
         "{err}"
     );
 }
+
+const AUTO: &str = r#"
+admins = ["UADA"]
+
+[connectors.manual]
+kind = "manual"
+
+[[resources]]
+id = "prod-logs"
+name = "Production logs"
+connector = "manual"
+grant = { task = "PROD_LOGS" }
+reviewers = ["UBOB"]
+reason_required = false
+max_duration = "1d"
+auto_approve = [
+  { group = "S0FINANCE", max_duration = "4h" },   # Carl is in it
+  { max_duration = "30m" },
+]
+"#;
+
+#[tokio::test]
+async fn auto_approval_by_group_and_by_short_duration_is_granted_audited_and_posted() {
+    for db in backends().await {
+        let t = SlackTestApp::start_with(&db, AUTO, workspace()).await;
+        // Carl is in the group: 2h is approved by the first rule.
+        t.sim
+            .slash_command("UCARL", CHANNEL, "/request-access", "prod-logs 2h")
+            .await
+            .unwrap();
+        // Alice is not, but 30m is short enough for the second rule.
+        t.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", "prod-logs 30m")
+            .await
+            .unwrap();
+        // Dave asks for 2h and is in no group: a reviewer decides.
+        t.sim
+            .slash_command("UDAVE", CHANNEL, "/request-access", "prod-logs 2h")
+            .await
+            .unwrap();
+        eventually("both automatic grants", 30, || async {
+            (t.platform.holds("ucarl", "PROD_LOGS") && t.platform.holds("ualice", "PROD_LOGS"))
+                .then_some(())
+        })
+        .await;
+        assert_eq!(t.status(3).await, Status::Pending, "{}", db.name);
+        assert!(!t.platform.holds("udave", "PROD_LOGS"));
+
+        let card = eventually("Carl's card, active", 30, || async {
+            let card = shown(&t.request_message(1).await);
+            card.contains("Active").then_some(card)
+        })
+        .await;
+        assert!(
+            card.contains("approved by Gatehouse (auto-approved: the requester is in <!subteam^S0FINANCE> and it is for 4h or less)"),
+            "{card}"
+        );
+        let dm = t.dm_for("UALICE", "approved your request").await;
+        assert!(
+            dm.contains("Gatehouse (auto-approved: it is for 30m or less)"),
+            "{dm}"
+        );
+
+        let audit = store::audit::for_request(t.app.db().conn(), 2)
+            .await
+            .unwrap();
+        let approved = audit.iter().find(|e| e.action == "approved").unwrap();
+        assert_eq!(approved.actor, "gatehouse");
+        let details: serde_json::Value = serde_json::from_str(&approved.details).unwrap();
+        assert_eq!(details["rule"], "it is for 30m or less", "{details}");
+        assert_eq!(details["via"], "auto_approval");
+        t.stop().await;
+    }
+}
+
+#[test]
+fn an_auto_approve_rule_without_a_condition_is_refused() {
+    let bad = AUTO.replace("{ max_duration = \"30m\" },", "{ },");
+    let err = gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("an auto_approve rule with no condition would approve everything"),
+        "{err}"
+    );
+}
