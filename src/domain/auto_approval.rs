@@ -64,7 +64,7 @@ mod tests {
         let two_h = GrantDuration::minutes(120);
         let four_h = GrantDuration::minutes(240);
         assert_eq!(
-            first_match(&rules, &[oncall.clone()], two_h),
+            first_match(&rules, std::slice::from_ref(&oncall), two_h),
             Some(&rules[0])
         );
         assert_eq!(first_match(&rules, &[oncall], four_h), None);
