@@ -10,6 +10,7 @@ pub mod connectors;
 pub mod demo;
 pub mod domain;
 pub mod jobs;
+pub mod oncall;
 pub mod ops;
 pub mod slack;
 pub mod store;
