@@ -27,6 +27,7 @@ mod logs;
 mod looker_connector;
 mod manifest;
 mod mysql_connector;
+mod oncall;
 mod ops;
 mod postgres_connector;
 mod powerbi_connector;

@@ -6,6 +6,8 @@ pub mod databricks_fake;
 pub mod db;
 pub mod looker_fake;
 pub mod mariadb;
+pub mod opsgenie_fake;
+pub mod pagerduty_fake;
 pub mod pg;
 pub mod platform;
 pub mod powerbi_fake;
