@@ -25,6 +25,8 @@ pub struct AppOptions {
     pub notifier: Option<Arc<dyn Notifier>>,
     /// Connect to Slack when its settings are there (commands that only sync or read turn it off).
     pub connect_slack: bool,
+    /// On-call services for auto-approval rules, by `[oncall.<id>]` (see `oncall::from_catalog`).
+    pub on_call: crate::workflow::OnCallServices,
     /// Run the job worker in the background. Tests that drive time by hand turn it off and
     /// call `App::run_due_jobs`.
     pub background_worker: bool,
@@ -43,6 +45,7 @@ impl AppOptions {
             notifier: None,
             connect_slack: true,
             background_worker: true,
+            on_call: Default::default(),
             http: false,
         }
     }
@@ -143,6 +146,7 @@ impl App {
             reconcile_every: config.settings.reconcile_every,
             wake: wake.clone(),
             metrics: metrics.clone(),
+            on_call: opts.on_call,
         }));
         let settings = WorkerSettings {
             max_attempts: config.settings.job_max_attempts,

@@ -287,6 +287,8 @@ async fn serve() -> anyhow::Result<ExitCode> {
         Arc::new(Registry::new(&config.catalog, &env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?);
     let mut opts = AppOptions::new(registry);
     opts.http = true;
+    opts.on_call = gatehouse::oncall::from_catalog(&config.catalog, &env_lookup)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = App::start(config, opts).await?;
     // Listening for SIGTERM from here on, also while waiting for Slack's hello: a signal in
     // those seconds still stops gracefully.

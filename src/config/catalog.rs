@@ -288,6 +288,8 @@ pub struct Catalog {
     pub ask_about_others: crate::domain::policy::AskAboutOthers,
     pub connectors: BTreeMap<ConnectorId, ConnectorConfig>,
     pub resources: Vec<Resource>,
+    /// On-call schedules by id (`[oncall.<id>]`).
+    pub oncall: BTreeMap<String, OnCallConfig>,
 }
 
 impl Catalog {
@@ -332,6 +334,30 @@ struct RawCatalog {
     connectors: BTreeMap<Spanned<String>, RawConnector>,
     #[serde(default)]
     resources: Vec<RawResource>,
+    /// On-call schedules that auto-approval rules may name.
+    #[serde(default)]
+    oncall: BTreeMap<Spanned<String>, OnCallConfig>,
+}
+
+/// Where to ask who is on call (`[oncall.<id>]`), for `auto_approve = [{ on_call = "<id>" }]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum OnCallConfig {
+    /// PagerDuty's REST API: on call in these schedules or escalation policies (none: any).
+    Pagerduty {
+        token: super::SecretRef,
+        #[serde(default)]
+        schedule_ids: Vec<String>,
+        #[serde(default)]
+        escalation_policy_ids: Vec<String>,
+        base_url: Option<String>,
+    },
+    /// Opsgenie's who-is-on-call API, for these schedules (by ID or name).
+    Opsgenie {
+        key: super::SecretRef,
+        schedules: Vec<String>,
+        base_url: Option<String>,
+    },
 }
 
 #[derive(Deserialize, Default)]
@@ -690,6 +716,7 @@ struct RawResource {
 struct RawAutoRule {
     group: Option<crate::domain::GroupId>,
     max_duration: Option<GrantDuration>,
+    on_call: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -896,11 +923,28 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
         for raw_rule in r.auto_approve {
             let at = raw_rule.span().start;
             let rule = raw_rule.into_inner();
-            if rule.group.is_none() && rule.max_duration.is_none() {
+            if rule.group.is_none() && rule.max_duration.is_none() && rule.on_call.is_none() {
                 errors.push(err_at(
                     at,
                     format!(
-                        "resource `{id}`: an auto_approve rule with no condition would approve everything; give it a group, a max_duration or both"
+                        "resource `{id}`: an auto_approve rule with no condition would approve everything; give it a group, a max_duration, an on_call or several"
+                    ),
+                ));
+                continue;
+            }
+            if let Some(o) = &rule.on_call
+                && !raw.oncall.keys().any(|k| k.get_ref() == o)
+            {
+                let known: Vec<&str> = raw.oncall.keys().map(|k| k.get_ref().as_str()).collect();
+                errors.push(err_at(
+                    at,
+                    format!(
+                        "resource `{id}`: on_call = \"{o}\" names no [oncall.{o}] table; {}",
+                        if known.is_empty() {
+                            "add one (kind = \"pagerduty\" or \"opsgenie\")".to_owned()
+                        } else {
+                            format!("use one of: {}", known.join(", "))
+                        }
                     ),
                 ));
                 continue;
@@ -908,6 +952,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
             auto_approve.push(AutoRule {
                 group: rule.group,
                 max_duration: rule.max_duration,
+                on_call: rule.on_call,
             });
         }
         if let (Some(connector), Some(durations), Some(grant)) = (connector, durations, grant) {
@@ -945,6 +990,11 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
         ask_about_others: raw.ask_about_others,
         connectors,
         resources,
+        oncall: raw
+            .oncall
+            .into_iter()
+            .map(|(k, v)| (k.into_inner(), v))
+            .collect(),
     })
 }
 

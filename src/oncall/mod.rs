@@ -58,6 +58,60 @@ pub trait OnCall: Send + Sync {
     async fn on_call_now(&self, email: &str) -> Result<bool, OnCallError>;
 }
 
+/// The on-call services of the catalog's `[oncall.<id>]` tables, by id, with their secrets
+/// read through `lookup`; a missing secret or a bad setting is a start error naming the table.
+pub fn from_catalog(
+    catalog: &crate::config::Catalog,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<std::collections::HashMap<String, std::sync::Arc<dyn OnCall>>, String> {
+    use crate::config::OnCallConfig;
+    let mut all: std::collections::HashMap<String, std::sync::Arc<dyn OnCall>> =
+        std::collections::HashMap::new();
+    for (id, config) in &catalog.oncall {
+        let client: std::sync::Arc<dyn OnCall> = match config {
+            OnCallConfig::Pagerduty {
+                token,
+                schedule_ids,
+                escalation_policy_ids,
+                base_url,
+            } => {
+                let mut settings = PagerDutySettings::new(
+                    token
+                        .resolve(lookup)
+                        .map_err(|e| format!("[oncall.{id}]: {e}"))?,
+                );
+                settings.schedule_ids = schedule_ids.clone();
+                settings.escalation_policy_ids = escalation_policy_ids.clone();
+                if let Some(u) = base_url {
+                    settings.base_url = u.clone();
+                }
+                std::sync::Arc::new(
+                    PagerDuty::new(settings).map_err(|e| format!("[oncall.{id}]: {e}"))?,
+                )
+            }
+            OnCallConfig::Opsgenie {
+                key,
+                schedules,
+                base_url,
+            } => {
+                let mut settings = OpsgenieSettings::new(
+                    key.resolve(lookup)
+                        .map_err(|e| format!("[oncall.{id}]: {e}"))?,
+                    schedules.clone(),
+                );
+                if let Some(u) = base_url {
+                    settings.base_url = u.clone();
+                }
+                std::sync::Arc::new(
+                    Opsgenie::new(settings).map_err(|e| format!("[oncall.{id}]: {e}"))?,
+                )
+            }
+        };
+        all.insert(id.clone(), client);
+    }
+    Ok(all)
+}
+
 /// Emails match whatever their case (services keep what the user typed).
 pub(crate) fn same_email(a: &str, b: &str) -> bool {
     let (a, b) = (a.trim(), b.trim());

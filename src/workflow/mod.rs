@@ -43,6 +43,9 @@ pub use reconcile::Drift;
 pub use requests::{Submission, Submitted, Via};
 pub use reviewers::Scope;
 
+/// On-call services by the catalog's `[oncall.<id>]`.
+pub type OnCallServices = std::collections::HashMap<String, Arc<dyn crate::oncall::OnCall>>;
+
 /// How an automatic approval's note begins (the rule follows), so that people are shown
 /// Gatehouse and the rule as the decider.
 pub const AUTO_APPROVED: &str = "auto-approved";
@@ -60,6 +63,7 @@ pub struct Workflow {
     reconcile_every: std::time::Duration,
     wake: Arc<Notify>,
     metrics: Arc<crate::ops::Metrics>,
+    on_call: OnCallServices,
 }
 
 pub struct WorkflowDeps {
@@ -79,6 +83,8 @@ pub struct WorkflowDeps {
     pub wake: Arc<Notify>,
     /// Provisioning and revocation latencies are recorded here.
     pub metrics: Arc<crate::ops::Metrics>,
+    /// On-call services by `[oncall.<id>]`, for auto-approval rules that name one.
+    pub on_call: OnCallServices,
 }
 
 /// One step of a request's life, applied by `Workflow::apply`.
@@ -110,6 +116,7 @@ impl Workflow {
             reconcile_every: deps.reconcile_every,
             wake: deps.wake,
             metrics: deps.metrics,
+            on_call: deps.on_call,
         }
     }
 

@@ -76,6 +76,42 @@ impl Workflow {
         self.catalog.resource(&id).ok_or_else(unknown)
     }
 
+    /// The on-call schedules named by `rules` that `person` is on call in now. A service that
+    /// cannot answer counts as "not on call": the request waits for a reviewer instead.
+    async fn on_call_now(
+        &self,
+        person: &SlackUserId,
+        rules: &[auto_approval::AutoRule],
+    ) -> Vec<String> {
+        let named: Vec<&String> = rules.iter().filter_map(|r| r.on_call.as_ref()).collect();
+        if named.is_empty() {
+            return Vec::new();
+        }
+        let email = match self.directory.email_of(person).await {
+            Ok(Some(e)) => e,
+            Ok(None) => return Vec::new(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look up the requester's email for an on-call rule; a reviewer decides");
+                return Vec::new();
+            }
+        };
+        let mut on = Vec::new();
+        for id in named {
+            let Some(service) = self.on_call.get(id) else {
+                tracing::warn!(oncall = %id, "no on-call service is set up under this name; a reviewer decides");
+                continue;
+            };
+            match service.on_call_now(&email).await {
+                Ok(true) => on.push(id.clone()),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(oncall = %id, error = %e, "cannot ask who is on call; a reviewer decides")
+                }
+            }
+        }
+        on
+    }
+
     /// The closest catalog id to what someone typed, for "did you mean".
     pub(super) fn suggest(&self, typed: &str) -> Option<ResourceId> {
         let typed = typed.trim().to_lowercase();
@@ -132,7 +168,13 @@ impl Workflow {
             true => None,
             false => {
                 let groups = self.groups_of(s.requester).await?;
-                auto_approval::first_match(&resource.auto_approve, &groups, duration).cloned()
+                let on_call = self.on_call_now(s.requester, &resource.auto_approve).await;
+                let facts = auto_approval::Facts {
+                    groups: &groups,
+                    duration,
+                    on_call: &on_call,
+                };
+                auto_approval::first_match(&resource.auto_approve, &facts).cloned()
             }
         };
 

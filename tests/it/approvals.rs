@@ -424,3 +424,123 @@ fn an_auto_approve_rule_without_a_condition_is_refused() {
         "{err}"
     );
 }
+
+const ON_CALL: &str = r#"
+admins = ["UADA"]
+
+[connectors.manual]
+kind = "manual"
+
+[oncall.pd]
+kind = "pagerduty"
+token = { env = "GH_TEST_UNUSED_PD_TOKEN" }
+schedule_ids = ["PS1"]
+
+[oncall.og]
+kind = "opsgenie"
+key = { env = "GH_TEST_UNUSED_OG_KEY" }
+schedules = ["Data Platform"]
+
+[[resources]]
+id = "prod-db"
+name = "Production database"
+connector = "manual"
+grant = { task = "PROD_DB" }
+reviewers = ["UBOB"]
+reason_required = false
+auto_approve = [
+  { on_call = "pd" },
+  { on_call = "og", max_duration = "4h" },
+]
+"#;
+
+#[tokio::test]
+async fn whoever_is_on_call_now_in_pagerduty_or_opsgenie_is_approved_at_once() {
+    use crate::support::opsgenie_fake::OpsgenieFake;
+    use crate::support::pagerduty_fake::PagerDutyFake;
+    // On-call services answer for the real now, whatever the app's manual clock says.
+    let now = gatehouse::clock::Clock::now(&gatehouse::clock::SystemClock);
+    let pd = PagerDutyFake::start().await;
+    // Alice is on call now (her Slack email, another case); Carl's shift ended an hour ago.
+    pd.add(
+        "PS1",
+        "Alice@Example.com",
+        Some(now - chrono::Duration::hours(2)),
+        Some(now + chrono::Duration::hours(6)),
+    );
+    pd.add(
+        "PS1",
+        "carl@example.com",
+        Some(now - chrono::Duration::hours(9)),
+        Some(now - chrono::Duration::hours(1)),
+    );
+    let og = OpsgenieFake::start().await;
+    og.add_schedule("5f1c2b7e-0000-4000-8000-000000000001", "Data Platform");
+    og.add_shift(
+        "Data Platform",
+        "dave@example.com",
+        now - chrono::Duration::hours(1),
+        now + chrono::Duration::hours(1),
+    );
+    for db in backends().await {
+        let mut services: gatehouse::workflow::OnCallServices = Default::default();
+        services.insert("pd".into(), std::sync::Arc::new(pd.client(&["PS1"], &[])));
+        services.insert(
+            "og".into(),
+            std::sync::Arc::new(og.client(&["Data Platform"])),
+        );
+        let t = SlackTestApp::start_on_call(
+            &db,
+            ON_CALL,
+            slack_sim::SlackSim::start(workspace()).await.unwrap(),
+            false,
+            crate::support::platform::FakePlatform::default(),
+            &[],
+            services,
+        )
+        .await;
+        for (who, ask) in [
+            ("UALICE", "prod-db 8h"),
+            ("UDAVE", "prod-db 2h"),
+            ("UCARL", "prod-db 2h"),
+        ] {
+            t.sim
+                .slash_command(who, CHANNEL, "/request-access", ask)
+                .await
+                .unwrap();
+        }
+        eventually("the on-call grants", 30, || async {
+            (t.platform.holds("ualice", "PROD_DB") && t.platform.holds("udave", "PROD_DB"))
+                .then_some(())
+        })
+        .await;
+        assert_eq!(
+            t.status(3).await,
+            Status::Pending,
+            "{}: Carl is off call",
+            db.name
+        );
+        let audit = store::audit::for_request(t.app.db().conn(), 2)
+            .await
+            .unwrap();
+        let approved = audit.iter().find(|e| e.action == "approved").unwrap();
+        let details: serde_json::Value = serde_json::from_str(&approved.details).unwrap();
+        assert_eq!(
+            details["rule"], "it is for 4h or less and the requester is on call now (og)",
+            "{details}"
+        );
+        t.stop().await;
+    }
+}
+
+#[test]
+fn an_on_call_rule_naming_no_oncall_table_is_refused() {
+    let bad = ON_CALL.replace("{ on_call = \"pd\" },", "{ on_call = \"pager\" },");
+    let err = gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("on_call = \"pager\" names no [oncall.pager] table; use one of: og, pd"),
+        "{err}"
+    );
+}

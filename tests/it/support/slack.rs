@@ -140,6 +140,19 @@ impl SlackTestApp {
         platform: FakePlatform,
         env: &[(&str, &str)],
     ) -> SlackTestApp {
+        Self::start_on_call(db, catalog, sim, by_hand, platform, env, Default::default()).await
+    }
+
+    /// With on-call services for auto-approval rules, by `[oncall.<id>]`.
+    pub async fn start_on_call(
+        db: &TestDb,
+        catalog: &str,
+        sim: SimHandle,
+        by_hand: bool,
+        platform: FakePlatform,
+        env: &[(&str, &str)],
+        on_call: gatehouse::workflow::OnCallServices,
+    ) -> SlackTestApp {
         let clock = ManualClock::new(at(2026, 11, 28, 9, 0));
         let provisioner: Arc<dyn gatehouse::workflow::Provisioner> = if by_hand {
             let parsed =
@@ -153,6 +166,7 @@ impl SlackTestApp {
         };
         let mut opts = AppOptions::new(provisioner);
         opts.clock = Arc::new(clock.clone());
+        opts.on_call = on_call;
         // The HTTP endpoints only for tests that ask for them, and then on port 0: tests run
         // in parallel and must never share (or take) a port.
         opts.http = env.iter().any(|(k, _)| *k == "GATEHOUSE_HTTP_ADDR");
