@@ -166,6 +166,14 @@ impl Workflow {
             && self.provisioner.needs_identity(resource)
         {
             let connector = resource.connector.clone();
+            // Linking reads the platform's users as last synced. Right after start the first
+            // sync may still be queued (another worker's job): sync here rather than ask a
+            // reviewer for an identity the rule would have found.
+            if !store::identities::any_synced(self.db.conn(), connector.as_str()).await? {
+                if let Err(e) = self.sync_identities(&connector).await {
+                    tracing::warn!(connector = %connector, error = %e, "cannot list the platform's users to link the requester");
+                }
+            }
             // Linking needs Slack (users.info); when it cannot answer, a reviewer still can.
             match self.identity_from_link(id, &connector).await {
                 Ok(true) => return Box::pin(self.run_provision(id)).await,
