@@ -169,10 +169,10 @@ impl Workflow {
             // Linking reads the platform's users as last synced. Right after start the first
             // sync may still be queued (another worker's job): sync here rather than ask a
             // reviewer for an identity the rule would have found.
-            if !store::identities::any_synced(self.db.conn(), connector.as_str()).await? {
-                if let Err(e) = self.sync_identities(&connector).await {
-                    tracing::warn!(connector = %connector, error = %e, "cannot list the platform's users to link the requester");
-                }
+            if !store::identities::any_synced(self.db.conn(), connector.as_str()).await?
+                && let Err(e) = self.sync_identities(&connector).await
+            {
+                tracing::warn!(connector = %connector, error = %e, "cannot list the platform's users to link the requester");
             }
             // Linking needs Slack (users.info); when it cannot answer, a reviewer still can.
             match self.identity_from_link(id, &connector).await {

@@ -149,11 +149,8 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
             .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
-        eventually("the grant", 30, || async {
-            t.platform.holds("ualice", "FINANCE_PII").then_some(())
-        })
-        .await;
-        assert_eq!(t.status(1).await, Status::Active);
+        t.wait_for(1, Status::Active).await;
+        assert!(t.platform.holds("ualice", "FINANCE_PII"));
 
         let audit = store::audit::for_request(t.app.db().conn(), 1)
             .await
