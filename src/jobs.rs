@@ -30,6 +30,8 @@ pub enum JobSpec {
     Remind { request: RequestId },
     /// End the request if nobody has reviewed it by then (due `lapse_after` after it was made).
     Lapse { request: RequestId },
+    /// Break-glass access must have been reviewed by now, or it is taken away and flagged.
+    BreakGlassReview { request: RequestId },
     /// Compare what a connector's platform holds with the live grants; runs again regularly.
     Reconcile {
         connector: crate::domain::ConnectorId,
@@ -54,6 +56,7 @@ impl JobSpec {
             JobSpec::Notify { .. } => "notify",
             JobSpec::Remind { .. } => "remind",
             JobSpec::Lapse { .. } => "lapse",
+            JobSpec::BreakGlassReview { .. } => "break_glass_review",
             JobSpec::SyncIdentities { .. } => "sync_identities",
             JobSpec::Reconcile { .. } => "reconcile",
         }
@@ -65,6 +68,7 @@ impl JobSpec {
             | JobSpec::Revoke { request }
             | JobSpec::Remind { request }
             | JobSpec::Lapse { request }
+            | JobSpec::BreakGlassReview { request }
             | JobSpec::Notify { request, .. } => Some(*request),
             JobSpec::SyncIdentities { .. } | JobSpec::Reconcile { .. } => None,
         }
@@ -85,6 +89,9 @@ impl JobSpec {
             JobSpec::Revoke { request } => Some(format!("revoke:{}", request.get())),
             JobSpec::Remind { request } => Some(format!("remind:{}", request.get())),
             JobSpec::Lapse { request } => Some(format!("lapse:{}", request.get())),
+            JobSpec::BreakGlassReview { request } => {
+                Some(format!("break_glass_review:{}", request.get()))
+            }
             JobSpec::Notify { .. } => None,
             JobSpec::SyncIdentities { connector } => Some(format!("sync:{connector}")),
             JobSpec::Reconcile { connector } => Some(format!("reconcile:{connector}")),

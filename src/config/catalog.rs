@@ -268,6 +268,8 @@ pub struct Resource {
     pub channel: Option<String>,
     /// Rules under which a request is approved without a reviewer; any one rule suffices.
     pub auto_approve: Vec<AutoRule>,
+    /// Emergency access, when the resource allows it.
+    pub break_glass: Option<BreakGlass>,
 }
 
 /// What to do when a live grant is missing on its platform.
@@ -709,6 +711,17 @@ struct RawResource {
     /// Rules under which a request is approved without a reviewer.
     #[serde(default)]
     auto_approve: Vec<Spanned<RawAutoRule>>,
+    /// Emergency access: granted at once for a short time, reviewed after.
+    break_glass: Option<Spanned<BreakGlass>>,
+}
+
+/// A resource's emergency access: at most `max`, and a reviewer must review it within
+/// `review_within` or it is taken away and flagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlass {
+    pub max: GrantDuration,
+    pub review_within: GrantDuration,
 }
 
 #[derive(Deserialize)]
@@ -955,6 +968,20 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 on_call: rule.on_call,
             });
         }
+        let break_glass = match r.break_glass {
+            Some(b) if b.get_ref().review_within >= b.get_ref().max => {
+                errors.push(err_at(
+                    b.span().start,
+                    format!(
+                        "resource `{id}`: break_glass review_within ({}) must be shorter than its max ({}), or the access ends before anyone must review it",
+                        b.get_ref().review_within,
+                        b.get_ref().max
+                    ),
+                ));
+                None
+            }
+            b => b.map(Spanned::into_inner),
+        };
         if let (Some(connector), Some(durations), Some(grant)) = (connector, durations, grant) {
             resources.push(Resource {
                 id,
@@ -977,6 +1004,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 approval,
                 channel,
                 auto_approve,
+                break_glass,
             });
         }
     }

@@ -42,6 +42,9 @@ pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option
         Notice::RevokeByHand => format!("An admin is removing your access to *{name}* by hand."),
         Notice::ExpiringSoon
         | Notice::ApprovalCounted
+        | Notice::BreakGlass
+        | Notice::BreakGlassReviewed
+        | Notice::BreakGlassUnreviewed
         | Notice::RevocationFailing
         | Notice::DriftMissing { .. }
         | Notice::DriftRevoked => String::new(),
@@ -115,6 +118,12 @@ pub fn reviewer_dm(
         ),
         Notice::DriftMissing { regranted: false } => format!(
             "🔎 {who}'s access to *{name}* (request #{id}, `{identity}`) is missing on the platform, though it should last until it expires. Someone changed it outside Gatehouse."
+        ),
+        Notice::BreakGlass => format!(
+            "🚨 {who} used *break-glass* access to *{name}* (request #{id}); it is granted now. Review it in the Access Requests channel (✅ on the request) before it is taken away."
+        ),
+        Notice::BreakGlassUnreviewed => format!(
+            "🚨 Nobody reviewed {who}'s break-glass access to *{name}* (request #{id}) in time: Gatehouse took it away and flagged it in the audit log."
         ),
         _ => format!(
             "⚠️ Granting {who} access to *{name}* failed (request #{id}){why}. An admin can retry it from Gatehouse's App Home."

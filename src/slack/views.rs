@@ -32,8 +32,20 @@ pub(super) fn decider(r: &Request) -> String {
         (None, Some(note)) if note.starts_with(crate::workflow::AUTO_APPROVED) => {
             format!("Gatehouse ({note})")
         }
+        (None, Some(note)) if note.starts_with(crate::workflow::BREAK_GLASS) => {
+            "Gatehouse (break-glass, granted at once)".into()
+        }
         _ => "a reviewer".into(),
     }
+}
+
+/// Who reviewed break-glass access, from the note the review left.
+fn decider_review(r: &Request) -> String {
+    r.decision_note
+        .as_deref()
+        .and_then(|n| n.rsplit_once("reviewed by "))
+        .map(|(_, u)| user(u))
+        .unwrap_or_else(|| "a reviewer".into())
 }
 
 /// A reviewer set as Slack mentions: people and user groups.
@@ -289,6 +301,14 @@ pub fn thread_note(
         Notice::ExpiringSoon => "⏰ Ends soon; the holder was reminded".into(),
         Notice::ExtensionDenied => "🚫 A reviewer did not grant more time".into(),
         Notice::Submitted => format!("{} asked for access", user(r.requester.as_str())),
+        Notice::BreakGlass => format!(
+            "<!here> 🚨 *Break-glass*: {} has this access now, without a review. A reviewer must review it (✅ on the request) or it is taken away.",
+            user(r.requester.as_str())
+        ),
+        Notice::BreakGlassReviewed => format!("☑️ Break-glass access reviewed by {}", decider_review(r)),
+        Notice::BreakGlassUnreviewed => {
+            "🚨 Nobody reviewed this break-glass access in time: it was taken away and flagged".into()
+        }
         // Only the reviewers of the stage now waiting are mentioned.
         Notice::ApprovalCounted => match progress {
             Some(p) => format!(

@@ -33,6 +33,8 @@ pub enum WorkflowError {
     },
     #[error("there is no request {0}")]
     NotFound(RequestId),
+    #[error("{0} has no break-glass access; ask for it the usual way")]
+    NoBreakGlass(ResourceId),
     #[error("{0}")]
     NotAllowed(#[from] Refusal),
     #[error("{0}")]

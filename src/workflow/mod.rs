@@ -5,6 +5,7 @@
 mod admin_grant;
 mod answers;
 mod approvals;
+mod break_glass;
 mod by_hand;
 mod errors;
 mod extension;
@@ -32,6 +33,7 @@ use crate::store::roles::{self, AppRole};
 use crate::store::{self, Db, Tx};
 
 pub use answers::{AccessFact, Answer, Asker, GrantFact, LIVE_CHECK_LIMIT, Live, ResourceRef};
+pub use break_glass::BREAK_GLASS;
 pub use errors::{Field, WorkflowError};
 pub use linking::PersonAccess;
 pub use ports::{

@@ -168,6 +168,12 @@ pub enum Notice {
     Submitted,
     /// One more approval counted toward the request's approval stages; more are needed.
     ApprovalCounted,
+    /// Break-glass access was granted at once; a reviewer must review it in time.
+    BreakGlass,
+    /// A reviewer reviewed break-glass access: it stays until it ends.
+    BreakGlassReviewed,
+    /// Nobody reviewed break-glass access in time: it is taken away and flagged.
+    BreakGlassUnreviewed,
     /// Approved, but a reviewer must choose the identity to grant to.
     IdentityNeeded,
     /// The access ends soon: the holder may ask for more time.
@@ -283,8 +289,12 @@ impl Notice {
     /// Who hears about each step.
     pub fn audiences(self) -> &'static [Audience] {
         match self {
+            Notice::BreakGlass | Notice::BreakGlassUnreviewed => {
+                &[Audience::Channel, Audience::Reviewers]
+            }
             Notice::Submitted
             | Notice::ApprovalCounted
+            | Notice::BreakGlassReviewed
             | Notice::GrantByHand
             | Notice::RevokeByHand
             | Notice::IdentityNeeded

@@ -534,6 +534,7 @@ impl Runner for Workflow {
             } => self.run_notify(*request, *notice, *audience, job).await,
             JobSpec::Remind { request } => self.run_remind(*request).await,
             JobSpec::Lapse { request } => self.run_lapse(*request).await,
+            JobSpec::BreakGlassReview { request } => self.run_break_glass_review(*request).await,
             JobSpec::SyncIdentities { connector } => {
                 self.sync_identities(connector).await?;
                 Ok(Outcome::RunAgainAt(
@@ -558,6 +559,7 @@ impl Runner for Workflow {
             JobSpec::Notify { .. }
             | JobSpec::Remind { .. }
             | JobSpec::Lapse { .. }
+            | JobSpec::BreakGlassReview { .. }
             | JobSpec::SyncIdentities { .. }
             | JobSpec::Reconcile { .. } => {}
         }

@@ -49,6 +49,8 @@ pub enum Via {
     CommandLine,
     /// An admin granted the access directly (`/access-admin grant`).
     AdminGrant,
+    /// Emergency access, granted at once and reviewed after.
+    BreakGlass,
 }
 
 impl Via {
@@ -58,6 +60,7 @@ impl Via {
             Via::Button => "button",
             Via::CommandLine => "cli",
             Via::AdminGrant => "admin_grant",
+            Via::BreakGlass => "break_glass",
         }
     }
 }
@@ -290,6 +293,10 @@ impl Workflow {
         // Who can approve each stage is resolved through Slack before the transaction, which
         // holds SQLite's write lock.
         let seen = self.request(id).await?;
+        // A ✅ on break-glass access reviews it after the fact.
+        if Self::awaits_break_glass_review(&seen) {
+            return self.review_break_glass(id, by, &groups).await;
+        }
         let resource = self.resource_of(&seen)?;
         let reviewers = self.reviewers_of(self.db.conn(), resource).await?;
         let stages = Self::stages_of(resource, &reviewers);

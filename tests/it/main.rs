@@ -14,6 +14,7 @@ mod ask;
 mod ask_llm;
 mod audit_log;
 mod bigquery_connector;
+mod break_glass;
 mod cli;
 mod databricks_connector;
 mod demo;

@@ -46,6 +46,9 @@ pub async fn request_access(
     text: &str,
     trigger_id: &str,
 ) -> Reply {
+    if let Some(rest) = text.trim().strip_prefix("break-glass") {
+        return Reply::Ephemeral(break_glass(ctx, user, rest).await);
+    }
     let line = match parse_one_line(text) {
         Ok(l) => l,
         Err(e) => {
@@ -247,6 +250,31 @@ async fn list_reviewers(ctx: &SlackContext, user: &SlackUserId, resource: Option
         lines.push(format!("• `{}`: {names}", r.id));
     }
     format!("*Reviewers*\n{}", lines.join("\n"))
+}
+
+/// `/request-access break-glass RESOURCE [DURATION] REASON…`: emergency access, at once.
+async fn break_glass(ctx: &SlackContext, user: &SlackUserId, rest: &str) -> String {
+    const USAGE: &str = "Usage: `/request-access break-glass RESOURCE [DURATION] REASON…`";
+    let line = match parse_one_line(rest) {
+        Ok(l) => l,
+        Err(e) => return format!("{e}. {USAGE}"),
+    };
+    let (Some(resource), Some(reason)) = (line.resource, line.reason.as_deref()) else {
+        return format!("Say what for and why: {USAGE} (the reason is shown to the reviewers).");
+    };
+    match ctx
+        .workflow
+        .break_glass(user, resource, line.duration, reason)
+        .await
+    {
+        Ok(r) => format!(
+            "🚨 Break-glass access to `{}` for {} is being granted now (request #{}). The reviewers have been told; if none reviews it in time, it is taken away.",
+            r.resource,
+            r.duration,
+            r.id.get()
+        ),
+        Err(e) => say(&e),
+    }
 }
 
 /// The answer to a request for access one already holds.

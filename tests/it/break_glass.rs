@@ -1,0 +1,160 @@
+//! Break-glass through slack-sim: emergency access granted at once, announced to the channel
+//! and the reviewers, kept when a reviewer reviews it, taken away and flagged when nobody does.
+
+use chrono::Duration;
+use gatehouse::domain::Status;
+use gatehouse::store;
+
+use crate::support::backends;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+
+const CATALOG: &str = r#"
+admins = ["UADA"]
+
+[connectors.manual]
+kind = "manual"
+
+[[resources]]
+id = "prod-db"
+name = "Production database"
+connector = "manual"
+grant = { task = "PROD_DB" }
+reviewers = ["UBOB"]
+reason_required = false
+break_glass = { max = "1h", review_within = "30m" }
+
+[[resources]]
+id = "finance-pii"
+name = "Finance with PII"
+connector = "manual"
+grant = { task = "FINANCE_PII" }
+reviewers = ["UFIONA"]
+"#;
+
+async fn ask(t: &SlackTestApp, who: &str, text: &str) -> String {
+    let ack = t
+        .sim
+        .slash_command(who, CHANNEL, "/request-access", text)
+        .await
+        .unwrap();
+    ack.payload.unwrap()["text"].as_str().unwrap().to_owned()
+}
+
+fn actions(audit: &[store::audit::StoredEvent]) -> Vec<String> {
+    audit.iter().map(|e| e.action.clone()).collect()
+}
+
+#[tokio::test]
+async fn break_glass_is_granted_at_once_kept_when_reviewed_and_taken_away_when_not() {
+    for db in backends().await {
+        let t = SlackTestApp::start_with(&db, CATALOG, workspace()).await;
+
+        // Refused: over the cap, a resource without it, no reason.
+        let reply = ask(&t, "UALICE", "break-glass prod-db 2h db on fire").await;
+        assert!(reply.contains("longer than"), "{}: {reply}", db.name);
+        let reply = ask(&t, "UALICE", "break-glass finance-pii 30m audit").await;
+        assert!(
+            reply.contains("finance-pii has no break-glass access"),
+            "{reply}"
+        );
+        let reply = ask(&t, "UALICE", "break-glass prod-db 30m").await;
+        assert!(reply.contains("Say what for and why"), "{reply}");
+
+        // Alice: granted now, announced loudly, reviewers told.
+        let reply = ask(&t, "UALICE", "break-glass prod-db 45m primary is down").await;
+        assert!(
+            reply.contains(
+                "Break-glass access to `prod-db` for 45m is being granted now (request #1)"
+            ),
+            "{reply}"
+        );
+        t.wait_for(1, Status::Active).await;
+        assert!(t.platform.holds("ualice", "PROD_DB"));
+        let card = t.request_message(1).await;
+        eventually("the loud note in the thread", 30, || async {
+            t.sim
+                .thread(CHANNEL, &card.ts)
+                .iter()
+                .map(shown)
+                .find(|m| m.contains("<!here> 🚨 *Break-glass*: <@UALICE> has this access now"))
+        })
+        .await;
+        let dm = t.dm_for("UBOB", "break-glass").await;
+        assert!(
+            dm.contains("<@UALICE> used *break-glass* access to *Production database*"),
+            "{dm}"
+        );
+        // Her own ✅ does not review her own emergency access.
+        t.sim
+            .add_reaction("UALICE", CHANNEL, &card.ts, "white_check_mark")
+            .await
+            .unwrap();
+        t.ephemeral_for("UALICE", "cannot approve or deny your own request")
+            .await;
+
+        // Dave too; Bob reviews Dave's with a ✅, nobody reviews Alice's.
+        ask(&t, "UDAVE", "break-glass prod-db 45m replica lag").await;
+        t.wait_for(2, Status::Active).await;
+        let dave_card = t.request_message(2).await;
+        t.sim
+            .add_reaction("UBOB", CHANNEL, &dave_card.ts, "white_check_mark")
+            .await
+            .unwrap();
+        eventually("Bob's review recorded", 30, || async {
+            let audit = store::audit::for_request(t.app.db().conn(), 2).await.ok()?;
+            actions(&audit)
+                .contains(&"break_glass_reviewed".to_owned())
+                .then_some(())
+        })
+        .await;
+
+        // The review deadline passes.
+        t.clock.advance(Duration::minutes(31));
+        t.run_jobs().await;
+        eventually("Alice's access taken away", 30, || async {
+            (t.status(1).await == Status::Revoked).then_some(())
+        })
+        .await;
+        assert!(!t.platform.holds("ualice", "PROD_DB"));
+        assert_eq!(t.status(2).await, Status::Active, "reviewed: it stays");
+        assert!(t.platform.holds("udave", "PROD_DB"));
+
+        let audit = actions(
+            &store::audit::for_request(t.app.db().conn(), 1)
+                .await
+                .unwrap(),
+        );
+        assert!(
+            audit.contains(&"break_glass_unreviewed".to_owned())
+                && !audit.contains(&"break_glass_reviewed".to_owned()),
+            "{audit:?}"
+        );
+        eventually("the flag in the thread", 30, || async {
+            t.sim
+                .thread(CHANNEL, &card.ts)
+                .iter()
+                .map(shown)
+                .find(|m| m.contains("Nobody reviewed this break-glass access in time"))
+        })
+        .await;
+        t.dm_for("UBOB", "Nobody reviewed <@UALICE>'s break-glass access")
+            .await;
+        t.stop().await;
+    }
+}
+
+#[test]
+fn a_review_deadline_after_the_access_ends_is_refused() {
+    let bad = CATALOG.replace(
+        "break_glass = { max = \"1h\", review_within = \"30m\" }",
+        "break_glass = { max = \"1h\", review_within = \"2h\" }",
+    );
+    let err = gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("gatehouse.toml:14")
+            && err.contains("break_glass review_within (2h) must be shorter than its max (1h)"),
+        "{err}"
+    );
+}
