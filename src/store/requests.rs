@@ -77,6 +77,7 @@ impl TryFrom<Model> for Request {
     }
 }
 
+#[derive(Clone, Copy)]
 pub struct NewRequest<'a> {
     pub requester: &'a SlackUserId,
     pub resource: &'a ResourceId,

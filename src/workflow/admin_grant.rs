@@ -6,10 +6,9 @@ use serde_json::json;
 
 use super::requests::Via;
 use super::{Step, Workflow, WorkflowError};
-use crate::audit::{self, Actor, Entry};
+use crate::audit::Actor;
 use crate::domain::{Event, GrantDuration, SlackUserId};
 use crate::jobs::JobSpec;
-use crate::store;
 use crate::store::requests::{Changes, NewRequest, Request};
 
 impl Workflow {
@@ -35,47 +34,17 @@ impl Workflow {
             return Err(WorkflowError::ReasonTooLong(reason.chars().count()));
         }
         let now = self.clock.now();
-        let tx = self.db.begin().await?;
-        let inserted = store::requests::insert(
-            &tx,
-            NewRequest {
-                requester: person,
-                resource: &resource.id,
-                connector: &resource.connector,
-                duration,
-                reason: Some(reason),
-                identity: None,
-            },
-            now,
-        )
-        .await;
-        let request = match inserted {
-            Ok(r) => r,
-            Err(e) if e.is_unique_violation() => {
-                drop(tx);
-                return Err(self.already_open(person, &resource.id).await);
-            }
-            Err(e) => return Err(e.into()),
+        let new = NewRequest {
+            requester: person,
+            resource: &resource.id,
+            connector: &resource.connector,
+            duration,
+            reason: Some(reason),
+            identity: None,
         };
-        tracing::Span::current().record("request_id", request.id.get());
         let actor = Actor::User(by.clone());
-        audit::record(
-            &tx,
-            now,
-            Entry {
-                actor: &actor,
-                action: "requested",
-                request: Some(request.id),
-                details: json!({
-                    "resource": resource.id,
-                    "duration": duration,
-                    "reason": reason,
-                    "on_behalf_of": person,
-                    "via": Via::AdminGrant.as_str(),
-                }),
-            },
-        )
-        .await?;
+        let details = json!({ "on_behalf_of": person, "via": Via::AdminGrant.as_str() });
+        let (tx, request) = self.open_request(new, &actor, details, now).await?;
         let granted = self
             .apply(
                 &tx,

@@ -46,45 +46,17 @@ impl Workflow {
             return Err(WorkflowError::ReasonRequired(resource.id.clone()));
         }
         let now = self.clock.now();
-        let tx = self.db.begin().await?;
-        let inserted = store::requests::insert(
-            &tx,
-            NewRequest {
-                requester,
-                resource: &resource.id,
-                connector: &resource.connector,
-                duration,
-                reason: Some(reason),
-                identity: None,
-            },
-            now,
-        )
-        .await;
-        let request = match inserted {
-            Ok(r) => r,
-            Err(e) if e.is_unique_violation() => {
-                drop(tx);
-                return Err(self.already_open(requester, &resource.id).await);
-            }
-            Err(e) => return Err(e.into()),
+        let new = NewRequest {
+            requester,
+            resource: &resource.id,
+            connector: &resource.connector,
+            duration,
+            reason: Some(reason),
+            identity: None,
         };
-        tracing::Span::current().record("request_id", request.id.get());
-        audit::record(
-            &tx,
-            now,
-            Entry {
-                actor: &Actor::User(requester.clone()),
-                action: "requested",
-                request: Some(request.id),
-                details: json!({
-                    "resource": resource.id,
-                    "duration": duration,
-                    "reason": reason,
-                    "via": Via::BreakGlass.as_str(),
-                }),
-            },
-        )
-        .await?;
+        let actor = Actor::User(requester.clone());
+        let details = json!({ "via": Via::BreakGlass.as_str() });
+        let (tx, request) = self.open_request(new, &actor, details, now).await?;
         let review_by = now + rules.review_within.to_chrono();
         let granted = self
             .apply(

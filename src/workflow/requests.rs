@@ -182,45 +182,17 @@ impl Workflow {
         };
 
         let now = self.clock.now();
-        let tx = self.db.begin().await?;
-        let inserted = store::requests::insert(
-            &tx,
-            NewRequest {
-                requester: s.requester,
-                resource: &resource.id,
-                connector: &resource.connector,
-                duration,
-                reason,
-                identity,
-            },
-            now,
-        )
-        .await;
-        let request = match inserted {
-            Ok(r) => r,
-            Err(e) if e.is_unique_violation() => {
-                drop(tx);
-                return Err(self.already_open(s.requester, &resource.id).await);
-            }
-            Err(e) => return Err(e.into()),
+        let new = NewRequest {
+            requester: s.requester,
+            resource: &resource.id,
+            connector: &resource.connector,
+            duration,
+            reason,
+            identity,
         };
-        tracing::Span::current().record("request_id", request.id.get());
-        audit::record(
-            &tx,
-            now,
-            Entry {
-                actor: &Actor::User(s.requester.clone()),
-                action: "requested",
-                request: Some(request.id),
-                details: json!({
-                    "resource": resource.id,
-                    "duration": duration,
-                    "reason": reason,
-                    "identity": identity,
-                }),
-            },
-        )
-        .await?;
+        let actor = Actor::User(s.requester.clone());
+        let details = json!({ "identity": identity });
+        let (tx, request) = self.open_request(new, &actor, details, now).await?;
         self.enqueue_notices(&tx, request.id, super::Notice::Submitted)
             .await?;
         let request = match &auto {
@@ -260,6 +232,49 @@ impl Workflow {
         self.commit(tx, true).await?;
         tracing::info!(request = %request.id, resource = %resource.id, "request submitted");
         Ok(request)
+    }
+
+    /// Opens a transaction, inserts the request and its `requested` audit row (`details` added
+    /// to the resource, duration and reason), and names the request in the current span. A
+    /// request already open for the same person and resource is refused, naming it.
+    pub(super) async fn open_request(
+        &self,
+        new: NewRequest<'_>,
+        actor: &Actor,
+        details: serde_json::Value,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(store::Tx, Request), WorkflowError> {
+        let tx = self.db.begin().await?;
+        let request = match store::requests::insert(&tx, new, now).await {
+            Ok(r) => r,
+            Err(e) if e.is_unique_violation() => {
+                // SQLite has one connection: let it go before looking the open request up.
+                drop(tx);
+                return Err(self.already_open(new.requester, new.resource).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tracing::Span::current().record("request_id", request.id.get());
+        let mut all = json!({
+            "resource": new.resource,
+            "duration": new.duration,
+            "reason": new.reason,
+        });
+        if let (Some(all), Some(extra)) = (all.as_object_mut(), details.as_object()) {
+            all.extend(extra.clone());
+        }
+        audit::record(
+            &tx,
+            now,
+            Entry {
+                actor,
+                action: "requested",
+                request: Some(request.id),
+                details: all,
+            },
+        )
+        .await?;
+        Ok((tx, request))
     }
 
     pub(super) async fn already_open(
