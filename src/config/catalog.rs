@@ -295,6 +295,21 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Everyone the catalog names as admin, reviewer, stage reviewer or auto-approval group.
+    pub fn named_principals(&self) -> Vec<Principal> {
+        let mut named: Vec<Principal> = self.admins.clone();
+        for r in &self.resources {
+            named.extend(r.reviewers.iter().cloned());
+            for stage in &r.approval {
+                named.extend(stage.reviewers.iter().cloned());
+            }
+            for rule in &r.auto_approve {
+                named.extend(rule.group.iter().cloned().map(Principal::Group));
+            }
+        }
+        named
+    }
+
     pub fn resource(&self, id: &ResourceId) -> Option<&Resource> {
         self.resources.iter().find(|r| &r.id == id)
     }

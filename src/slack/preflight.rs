@@ -41,17 +41,7 @@ pub async fn check(api: &SlackApi, catalog: &Catalog) -> Result<Vec<String>, Sla
 
     // Each group once; the sizes feed the stage check below.
     let mut groups: Vec<(GroupId, Option<Vec<String>>)> = Vec::new();
-    let mut named: Vec<Principal> = catalog.admins.clone();
-    for r in &catalog.resources {
-        named.extend(r.reviewers.iter().cloned());
-        for stage in &r.approval {
-            named.extend(stage.reviewers.iter().cloned());
-        }
-        for rule in &r.auto_approve {
-            named.extend(rule.group.iter().cloned().map(Principal::Group));
-        }
-    }
-    for p in &named {
+    for p in &catalog.named_principals() {
         if let Principal::Group(g) = p
             && !groups.iter().any(|(known, _)| known == g)
         {

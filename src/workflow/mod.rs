@@ -172,16 +172,9 @@ impl Workflow {
     /// The user groups that matter (named as reviewers or admins anywhere) that `user` is in.
     async fn groups_of(&self, user: &SlackUserId) -> Result<Vec<GroupId>, WorkflowError> {
         let mut candidates: Vec<GroupId> = Vec::new();
+        // The environment's admins, then everyone the catalog names.
         let mut named: Vec<Principal> = self.admins.clone();
-        for r in &self.catalog.resources {
-            named.extend(r.reviewers.iter().cloned());
-            for stage in &r.approval {
-                named.extend(stage.reviewers.iter().cloned());
-            }
-            for rule in &r.auto_approve {
-                named.extend(rule.group.iter().cloned().map(Principal::Group));
-            }
-        }
+        named.extend(self.catalog.named_principals());
         let added = roles::all(self.db.conn())
             .await?
             .into_iter()
