@@ -307,7 +307,8 @@ impl SlackTestApp {
             .unwrap();
     }
 
-    /// Alice asks for analytics-ro for 8 h as request #1 and Bob's ✅ makes it active.
+    /// Alice asks for analytics-ro for 8 h as request #1 and Bob's ✅ makes it active; returns
+    /// once she has been told (so later DMs to her are answers, not this news arriving late).
     pub async fn alice_gets_analytics_from_bob(&self) {
         self.sim
             .slash_command("UALICE", CHANNEL, "/request-access", "analytics-ro 8h")
@@ -319,6 +320,8 @@ impl SlackTestApp {
             .await
             .unwrap();
         self.wait_for(1, gatehouse::domain::Status::Active).await;
+        self.dm_for("UALICE", "You now have access to *Analytics (read-only)*")
+            .await;
     }
 
     /// Waits until request `id` is `status`.
