@@ -200,6 +200,7 @@ async fn populate(
             duration: Some(GrantDuration::parse("1h").unwrap()),
             reason: None,
             identity: None,
+            start: None,
         })
         .await
         .unwrap();

@@ -164,6 +164,7 @@ async fn lifecycles(url: &str, n: usize) -> (f64, f64) {
                 duration: Some(GrantDuration::parse("1h").unwrap()),
                 reason: None,
                 identity: None,
+                start: None,
             })
             .await
             .unwrap();

@@ -298,7 +298,7 @@ impl Worker {
             }
             Ok(Outcome::RunAgainAt(at)) => {
                 self.count(&job.kind, "rescheduled");
-                rows::retry_later(self.db.conn(), job.id, &self.id, "rescheduled", at, now).await?;
+                rows::reschedule(self.db.conn(), job.id, &self.id, at, now).await?;
             }
             Err(e) if spec.never_gives_up() => {
                 let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);

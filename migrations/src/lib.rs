@@ -9,6 +9,7 @@ mod m20261129_000003_grant_receipts;
 mod m20261129_000004_requests_by_identity;
 mod m20261129_000005_jobs_by_request;
 mod m20261129_000006_approvals;
+mod m20261129_000007_scheduled_start;
 
 /// The first audit row's `prev_hash`.
 pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_requests_by_identity::Migration),
             Box::new(m20261129_000005_jobs_by_request::Migration),
             Box::new(m20261129_000006_approvals::Migration),
+            Box::new(m20261129_000007_scheduled_start::Migration),
         ]
     }
 }

@@ -268,6 +268,8 @@ pub struct Resource {
     pub channel: Option<String>,
     /// Rules under which a request is approved without a reviewer; any one rule suffices.
     pub auto_approve: Vec<AutoRule>,
+    /// Whether requests those rules approve are posted to the channel or only audited.
+    pub auto_approved: AutoApprovedPosting,
     /// Emergency access, when the resource allows it.
     pub break_glass: Option<BreakGlass>,
 }
@@ -281,6 +283,19 @@ pub enum OnDrift {
     Report,
     /// Tell admins, audit it, and grant the access again.
     Regrant,
+}
+
+/// What the channel sees of a request an `auto_approve` rule approved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoApprovedPosting {
+    /// Posted like any request, the rule shown on it.
+    #[default]
+    Post,
+    /// Nothing in the channel while all goes well; the audit log has it, the requester gets
+    /// their DMs, and anything that needs a person (an identity to choose, a failure) is still
+    /// posted.
+    Quiet,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -387,6 +402,7 @@ struct RawDefaults {
     remind_before: Option<GrantDuration>,
     lapse_after: Option<GrantDuration>,
     on_drift: Option<OnDrift>,
+    auto_approved: Option<AutoApprovedPosting>,
 }
 
 /// A connector's table: `kind` and that platform's settings, then the settings every platform
@@ -726,6 +742,8 @@ struct RawResource {
     /// Rules under which a request is approved without a reviewer.
     #[serde(default)]
     auto_approve: Vec<Spanned<RawAutoRule>>,
+    /// "post" (the default) or "quiet".
+    auto_approved: Option<AutoApprovedPosting>,
     /// Emergency access: granted at once for a short time, reviewed after.
     break_glass: Option<Spanned<BreakGlass>>,
 }
@@ -983,6 +1001,14 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 on_call: rule.on_call,
             });
         }
+        if r.auto_approved == Some(AutoApprovedPosting::Quiet) && auto_approve.is_empty() {
+            errors.push(err_at(
+                r.id.span().start,
+                format!(
+                    "resource `{id}`: auto_approved = \"quiet\" has nothing to keep quiet without auto_approve rules; add a rule or remove it"
+                ),
+            ));
+        }
         let break_glass = match r.break_glass {
             Some(b) if b.get_ref().review_within >= b.get_ref().max => {
                 errors.push(err_at(
@@ -1019,6 +1045,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 approval,
                 channel,
                 auto_approve,
+                auto_approved: r.auto_approved.or(d.auto_approved).unwrap_or_default(),
                 break_glass,
             });
         }

@@ -9,8 +9,8 @@ mod settings;
 
 pub use catalog::BigquerySettings;
 pub use catalog::{
-    ApiSettings, Catalog, ConnectorConfig, ConnectorKind, DatabricksSettings, LinkRule,
-    OnCallConfig, OnDrift, PowerbiSettings, Resource, SnowflakeSettings, TableauSettings,
+    ApiSettings, AutoApprovedPosting, Catalog, ConnectorConfig, ConnectorKind, DatabricksSettings,
+    LinkRule, OnCallConfig, OnDrift, PowerbiSettings, Resource, SnowflakeSettings, TableauSettings,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use secret::{Secret, SecretRef};

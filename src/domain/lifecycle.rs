@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! pending ──approve──▶ approved ──▶ provisioning ──▶ active ──expire/revoke──▶ revoking ──▶ expired | revoked
-//!    │                                  │
-//!    ├──deny──▶ denied                  └──(retries exhausted)──▶ failed ──retry──▶ provisioning
-//!    ├──cancel──▶ cancelled
+//!    │                    │              │
+//!    ├──deny──▶ denied    └─cancel─┐     └──(retries exhausted)──▶ failed ──retry──▶ provisioning
+//!    ├──cancel──▶ cancelled ◀──────┘  (approved is not yet granted: a later start, say)
 //!    └──(no review in time)──▶ lapsed
 //! ```
 
@@ -217,6 +217,8 @@ pub fn transition(from: Status, event: Event) -> Result<Status, IllegalTransitio
         (S::Pending, E::Cancel) => S::Cancelled,
         (S::Pending, E::Lapse) => S::Lapsed,
         (S::Approved, E::StartProvisioning) => S::Provisioning,
+        // Approved access not yet granted (a later start, or waiting for its identity).
+        (S::Approved, E::Cancel) => S::Cancelled,
         (S::Provisioning, E::Provisioned) => S::Active,
         (S::Provisioning, E::ProvisioningFailed) => S::Failed,
         (S::Failed, E::Retry) => S::Provisioning,
@@ -273,6 +275,19 @@ mod tests {
             s = transition(s, e).unwrap();
         }
         assert_eq!(s, Status::Expired);
+    }
+
+    #[test]
+    fn approved_access_can_be_cancelled_until_it_is_granted() {
+        assert_eq!(
+            transition(Status::Approved, Event::Cancel),
+            Ok(Status::Cancelled)
+        );
+        let err = transition(Status::Provisioning, Event::Cancel).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "this request cannot be cancelled because its access is being provisioned"
+        );
     }
 
     #[test]

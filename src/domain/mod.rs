@@ -8,6 +8,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod policy;
 pub mod question;
+pub mod start;
 pub mod unit;
 
 pub use duration::{DurationRules, GrantDuration};

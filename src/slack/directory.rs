@@ -14,7 +14,14 @@ const FRESH_FOR: Duration = Duration::from_secs(300);
 pub struct SlackDirectory {
     api: SlackApi,
     cache: Mutex<HashMap<GroupId, (Instant, Vec<SlackUserId>)>>,
-    accounts: Mutex<HashMap<SlackUserId, (Instant, Membership)>>,
+    accounts: Mutex<HashMap<SlackUserId, (Instant, Account)>>,
+}
+
+/// What users.info says of a person that decisions need.
+#[derive(Clone)]
+struct Account {
+    membership: Membership,
+    tz: Option<String>,
 }
 
 impl SlackDirectory {
@@ -24,6 +31,41 @@ impl SlackDirectory {
             cache: Mutex::new(HashMap::new()),
             accounts: Mutex::new(HashMap::new()),
         }
+    }
+}
+
+impl SlackDirectory {
+    async fn account(&self, user: &SlackUserId) -> Result<Account, String> {
+        if let Some((at, a)) = self
+            .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user)
+            && at.elapsed() < FRESH_FOR
+        {
+            return Ok(a.clone());
+        }
+        let info = self
+            .api
+            .user_info(user.as_str())
+            .await
+            .map_err(|e| e.to_string())?;
+        let membership = if info.deleted {
+            Membership::Deactivated
+        } else if info.restricted {
+            Membership::Guest
+        } else {
+            Membership::Member
+        };
+        let account = Account {
+            membership,
+            tz: info.tz,
+        };
+        self.accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.clone(), (Instant::now(), account.clone()));
+        Ok(account)
     }
 }
 
@@ -55,32 +97,11 @@ impl Directory for SlackDirectory {
     }
 
     async fn membership_of(&self, user: &SlackUserId) -> Result<Membership, String> {
-        if let Some((at, m)) = self
-            .accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(user)
-            && at.elapsed() < FRESH_FOR
-        {
-            return Ok(*m);
-        }
-        let info = self
-            .api
-            .user_info(user.as_str())
-            .await
-            .map_err(|e| e.to_string())?;
-        let m = if info.deleted {
-            Membership::Deactivated
-        } else if info.restricted {
-            Membership::Guest
-        } else {
-            Membership::Member
-        };
-        self.accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(user.clone(), (Instant::now(), m));
-        Ok(m)
+        Ok(self.account(user).await?.membership)
+    }
+
+    async fn time_zone_of(&self, user: &SlackUserId) -> Result<Option<String>, String> {
+        Ok(self.account(user).await?.tz)
     }
 
     async fn email_of(&self, user: &SlackUserId) -> Result<Option<String>, String> {

@@ -33,6 +33,23 @@ pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option
     let name = escape(&resource.name);
     let id = r.id.get();
     let by = decider(r);
+    // Approved to start later: when, and a way to call it off until then.
+    if let (Notice::Approved, Some(at)) = (notice, r.starts_at) {
+        let text = format!(
+            "✅ {by} approved your request #{id} for *{name}*. Your access starts {} and lasts {} from then.",
+            local_time(at, tz),
+            r.duration
+        );
+        return Message {
+            blocks: json!([
+                section(text.clone()),
+                { "type": "actions", "block_id": "scheduled", "elements": [
+                    button("Cancel it", "cancel", id.to_string(), None),
+                ] }
+            ]),
+            text,
+        };
+    }
     let text = match notice {
         Notice::Submitted => format!("Your request #{id} for *{name}* is waiting for a reviewer."),
         Notice::GrantByHand => format!("An admin is granting your access to *{name}* by hand."),

@@ -66,7 +66,8 @@ pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, Workf
         blocks.push(plain_section("_No open requests._".into()));
     }
     for r in open {
-        blocks.push(if r.status == Status::Pending {
+        // Until access is granted, the requester can call it off.
+        blocks.push(if matches!(r.status, Status::Pending | Status::Approved) {
             with_button(line(ctx, r), "Cancel", "cancel", r.id.get(), None)
         } else {
             plain_section(line(ctx, r))

@@ -17,6 +17,7 @@ pub const B_RESOURCE: &str = "resource";
 pub const B_DURATION: &str = "duration";
 pub const B_DURATION_CUSTOM: &str = "duration_custom";
 pub const B_REASON: &str = "reason";
+pub const B_STARTS: &str = "starts";
 pub const B_IDENTITY: &str = "identity";
 
 /// The preset durations offered; a custom one can be typed beside them.
@@ -40,6 +41,7 @@ pub fn resource_option(r: &Resource) -> Value {
 pub struct Prefill<'a> {
     pub resource: Option<&'a Resource>,
     pub duration: Option<GrantDuration>,
+    pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
     pub reason: Option<&'a str>,
 }
 
@@ -77,6 +79,10 @@ pub fn request_form(p: &Prefill<'_>) -> Value {
             custom["initial_value"] = json!(text);
         }
     }
+    let mut starts = json!({ "type": "datetimepicker", "action_id": B_STARTS });
+    if let Some(at) = p.starts_at {
+        starts["initial_date_time"] = json!(at.timestamp());
+    }
     let mut reason = json!({
         "type": "plain_text_input",
         "action_id": B_REASON,
@@ -97,6 +103,10 @@ pub fn request_form(p: &Prefill<'_>) -> Value {
             { "type": "input", "block_id": B_RESOURCE, "label": plain("Resource"), "element": resource },
             { "type": "input", "block_id": B_DURATION, "label": plain("For how long"), "optional": true, "element": preset },
             { "type": "input", "block_id": B_DURATION_CUSTOM, "label": plain("Or another duration"), "optional": true, "element": custom },
+            // Slack shows the picker in the person's own time zone and sends a Unix time.
+            { "type": "input", "block_id": B_STARTS, "label": plain("Starting at"), "optional": true,
+              "element": starts,
+              "hint": plain("Leave empty to start as soon as it is approved. The duration counts from the start.") },
             { "type": "input", "block_id": B_REASON, "label": plain("Reason"), "optional": true, "element": reason,
               "hint": plain("Some resources require a reason.") }
         ]

@@ -128,7 +128,10 @@ pub fn status_line(r: &Request) -> String {
         Status::Pending => {
             "⏳ *Waiting for a reviewer* — react with ✅ to approve, ❌ to deny".into()
         }
-        Status::Approved => format!("✅ *Approved* by {by} — granting access…"),
+        Status::Approved => match r.starts_at {
+            Some(at) => format!("✅ *Approved* by {by} — access starts {}", slack_date(at)),
+            None => format!("✅ *Approved* by {by} — granting access…"),
+        },
         Status::Provisioning => format!("⚙️ *Approved* by {by} — granting access…"),
         Status::Active => match r.expires_at {
             Some(at) => format!("🟢 *Active* until {} — approved by {by}", slack_date(at)),
@@ -163,6 +166,9 @@ pub fn request_message(r: &Request, resource: &Resource, progress: Option<&Progr
         json!({ "type": "mrkdwn", "text": format!("*Resource*\n{} (`{}`)", escape(&resource.name), resource.id) }),
         json!({ "type": "mrkdwn", "text": format!("*Duration*\n{}", r.duration) }),
     ];
+    if let Some(at) = r.starts_at {
+        fields.push(json!({ "type": "mrkdwn", "text": format!("*Starts*\n{}", slack_date(at)) }));
+    }
     if let Some(identity) = &r.identity {
         fields.push(
             json!({ "type": "mrkdwn", "text": format!("*Grant to*\n`{}`", escape(identity)) }),

@@ -323,6 +323,34 @@ pub async fn retry_later(
     Ok(res.rows_affected == 1)
 }
 
+/// Puts the job back until `run_at` because it is not due yet (a scheduled start, an expiry
+/// moved later): not a failure, so the attempt it used is given back and its last error kept.
+pub async fn reschedule(
+    c: &impl Conn,
+    id: i64,
+    worker: &str,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let res = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(JobStatus::Queued.as_str()))
+        .col_expr(Column::RunAt, Expr::value(run_at))
+        .col_expr(
+            Column::Attempts,
+            sea_orm::sea_query::ExprTrait::sub(Expr::col(Column::Attempts), 1),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .filter(mine(id, worker))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Gives up on the job: it stays `failed`, visible to admins, until someone retries it.
 pub async fn fail(
     c: &impl Conn,

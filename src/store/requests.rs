@@ -34,6 +34,8 @@ pub struct Request {
     pub ended_at: Option<DateTime<Utc>>,
     pub slack_channel: Option<String>,
     pub slack_ts: Option<String>,
+    /// When the access is to start, for a request that asked for a later start.
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 fn corrupt(id: i64, what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -73,6 +75,7 @@ impl TryFrom<Model> for Request {
             ended_at: m.ended_at,
             slack_channel: m.slack_channel,
             slack_ts: m.slack_ts,
+            starts_at: m.starts_at,
         })
     }
 }
@@ -85,6 +88,8 @@ pub struct NewRequest<'a> {
     pub duration: GrantDuration,
     pub reason: Option<&'a str>,
     pub identity: Option<&'a str>,
+    /// None: as soon as it is approved.
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 fn open_key(requester: &SlackUserId, resource: &ResourceId) -> String {
@@ -119,6 +124,7 @@ pub async fn insert(
         ended_at: Set(None),
         slack_channel: Set(None),
         slack_ts: Set(None),
+        starts_at: Set(new.starts_at),
         ..Default::default()
     };
     model.insert(c).await?.try_into()

@@ -4,29 +4,41 @@
 
 use serde_json::json;
 
-use super::requests::Via;
+use super::requests::{Start, Via};
 use super::{Step, Workflow, WorkflowError};
 use crate::audit::Actor;
 use crate::domain::{Event, GrantDuration, SlackUserId};
 use crate::jobs::JobSpec;
 use crate::store::requests::{Changes, NewRequest, Request};
 
+/// What an admin grants, as typed.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminGrant<'a> {
+    pub person: &'a SlackUserId,
+    /// As typed; matched against the catalog's ids.
+    pub resource: &'a str,
+    /// None: the resource's default, within its bounds.
+    pub duration: Option<GrantDuration>,
+    /// None: at once. Words are read in the admin's time zone: the admin wrote them.
+    pub start: Option<Start>,
+    /// Required: it is kept in the audit log and shown to the person.
+    pub reason: &'a str,
+}
+
 impl Workflow {
-    /// Grants `person` the resource typed as `resource` for `duration` (the resource's default
-    /// when None, within its bounds), with the admin's reason, which is required.
+    /// Grants `g.person` the resource, approved by the admin `by` at once.
     #[tracing::instrument(name = "request", skip_all, fields(request_id = tracing::field::Empty))]
     pub async fn admin_grant(
         &self,
         by: &SlackUserId,
-        person: &SlackUserId,
-        resource: &str,
-        duration: Option<GrantDuration>,
-        reason: &str,
+        g: AdminGrant<'_>,
     ) -> Result<Request, WorkflowError> {
         self.require_admin(by).await?;
-        let resource = self.resource_named(resource)?;
-        let duration = resource.durations.resolve(duration)?;
-        let reason = reason.trim();
+        let person = g.person;
+        let resource = self.resource_named(g.resource)?;
+        let duration = resource.durations.resolve(g.duration)?;
+        let starts_at = self.starts_at(by, g.start).await?;
+        let reason = g.reason.trim();
         if reason.is_empty() {
             return Err(WorkflowError::ReasonRequired(resource.id.clone()));
         }
@@ -41,9 +53,14 @@ impl Workflow {
             duration,
             reason: Some(reason),
             identity: None,
+            starts_at,
         };
         let actor = Actor::User(by.clone());
-        let details = json!({ "on_behalf_of": person, "via": Via::AdminGrant.as_str() });
+        let details = json!({
+            "on_behalf_of": person,
+            "via": Via::AdminGrant.as_str(),
+            "starts_at": starts_at,
+        });
         let (tx, request) = self.open_request(new, &actor, details, now).await?;
         let granted = self
             .apply(

@@ -53,6 +53,7 @@ impl Workflow {
             duration,
             reason: Some(reason),
             identity: None,
+            starts_at: None,
         };
         let actor = Actor::User(requester.clone());
         let details = json!({ "via": Via::BreakGlass.as_str() });

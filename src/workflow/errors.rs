@@ -11,6 +11,7 @@ pub enum Field {
     Resource,
     Duration,
     Reason,
+    Start,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,15 @@ pub enum WorkflowError {
         resource: ResourceId,
         existing: RequestId,
     },
+    #[error(
+        "you already have {resource} (request {existing}); to keep it longer ask for more time without `from`, or ask again once it has ended"
+    )]
+    HeldAlready {
+        resource: ResourceId,
+        existing: RequestId,
+    },
+    #[error("{0}")]
+    Start(#[from] crate::domain::start::StartError),
     #[error("there is no request {0}")]
     NotFound(RequestId),
     #[error("{0} has no break-glass access; ask for it the usual way")]
@@ -86,8 +96,10 @@ impl WorkflowError {
         match self {
             WorkflowError::UnknownResource { .. }
             | WorkflowError::AlreadyOpen { .. }
+            | WorkflowError::HeldAlready { .. }
             | WorkflowError::ResourceGone(_) => Some(Field::Resource),
             WorkflowError::Duration(_) => Some(Field::Duration),
+            WorkflowError::Start(_) => Some(Field::Start),
             WorkflowError::ReasonRequired(_) | WorkflowError::ReasonTooLong(_) => {
                 Some(Field::Reason)
             }

@@ -32,6 +32,7 @@ use crate::store::requests::{Changes, Request};
 use crate::store::roles::{self, AppRole};
 use crate::store::{self, Db, Tx};
 
+pub use admin_grant::AdminGrant;
 pub use answers::{AccessFact, Answer, Asker, GrantFact, LIVE_CHECK_LIMIT, Live, ResourceRef};
 pub use break_glass::BREAK_GLASS;
 pub use errors::{Field, WorkflowError};
@@ -42,7 +43,7 @@ pub use ports::{
 };
 pub use queries::FoundIdentity;
 pub use reconcile::Drift;
-pub use requests::{Submission, Submitted, Via};
+pub use requests::{Start, Submission, Submitted, Via};
 pub use reviewers::Scope;
 
 /// On-call services by the catalog's `[oncall.<id>]`.
@@ -369,6 +370,24 @@ pub fn reminder_at(
 ) -> DateTime<Utc> {
     let window = before.to_chrono().min(duration.to_chrono() / 2);
     expires_at - window
+}
+
+/// Whether an `auto_approve` rule, not a person, approved the request.
+pub fn was_auto_approved(r: &crate::store::requests::Request) -> bool {
+    r.decided_by.is_none()
+        && r.decision_note
+            .as_deref()
+            .is_some_and(|n| n.starts_with(AUTO_APPROVED))
+}
+
+/// When a request nobody reviewed lapses: `lapse_after` from when it was made, and never
+/// before the start it asked for (reviewers may take until then).
+pub fn lapse_at(
+    r: &crate::store::requests::Request,
+    lapse_after: crate::domain::GrantDuration,
+) -> DateTime<Utc> {
+    let due = r.created_at + lapse_after.to_chrono();
+    r.starts_at.map_or(due, |start| due.max(start))
 }
 
 /// What people hear about each step; steps in between (provisioning started, revoking) are quiet.

@@ -24,6 +24,11 @@ pub trait Directory: Send + Sync + 'static {
     async fn membership_of(&self, _user: &SlackUserId) -> Result<Membership, String> {
         Ok(Membership::Member)
     }
+
+    /// The person's time zone (IANA name, like `Europe/Paris`), when the directory knows it.
+    async fn time_zone_of(&self, _user: &SlackUserId) -> Result<Option<String>, String> {
+        Ok(None)
+    }
 }
 
 /// What kind of account a person has in the workspace.
@@ -287,6 +292,36 @@ pub trait Notifier: Send + Sync + 'static {
 
 impl Notice {
     /// Who hears about each step.
+    /// A step of a request going as planned, which needs nobody's attention: a resource with
+    /// `auto_approved = "quiet"` keeps these out of the channel for requests a rule approved.
+    pub fn needs_no_one(self) -> bool {
+        match self {
+            Notice::Submitted
+            | Notice::Approved
+            | Notice::Active
+            | Notice::Extended
+            | Notice::ExpiringSoon
+            | Notice::Cancelled
+            | Notice::Expired
+            | Notice::Revoked => true,
+            Notice::ApprovalCounted
+            | Notice::BreakGlass
+            | Notice::BreakGlassReviewed
+            | Notice::BreakGlassUnreviewed
+            | Notice::IdentityNeeded
+            | Notice::ExtensionRequested { .. }
+            | Notice::ExtensionDenied
+            | Notice::GrantByHand
+            | Notice::RevokeByHand
+            | Notice::Denied
+            | Notice::Lapsed
+            | Notice::ProvisioningFailed
+            | Notice::RevocationFailing
+            | Notice::DriftMissing { .. }
+            | Notice::DriftRevoked => false,
+        }
+    }
+
     pub fn audiences(self) -> &'static [Audience] {
         match self {
             Notice::BreakGlass | Notice::BreakGlassUnreviewed => {

@@ -7,6 +7,7 @@ use super::{
     Applied, Audience, ExternalError, Notice, NoticeContext, Step, Undo, Workflow, WorkflowError,
 };
 use crate::audit::{self, Actor, Entry};
+use crate::config::AutoApprovedPosting;
 use crate::domain::{EndReason, Event, RequestId, Status};
 use crate::jobs::{JobError, JobSpec, Outcome, Runner};
 use crate::store::jobs::Job;
@@ -188,6 +189,13 @@ impl Workflow {
             self.ask(&current, Notice::IdentityNeeded, "identity_needed")
                 .await?;
             return Ok(Outcome::Done);
+        }
+        // The identity is settled as soon as it is approved; the access waits for its start.
+        if current.status == Status::Approved
+            && let Some(at) = current.starts_at
+            && at > self.clock.now()
+        {
+            return Ok(Outcome::RunAgainAt(at));
         }
         match current.status {
             Status::Approved => {
@@ -400,8 +408,7 @@ impl Workflow {
         if current.status != Status::Pending {
             return Ok(Outcome::Done);
         }
-        let lapse_after = self.resource_of(&current)?.lapse_after.to_chrono();
-        let due = current.created_at + lapse_after;
+        let due = super::lapse_at(&current, self.resource_of(&current)?.lapse_after);
         if self.clock.now() < due {
             return Ok(Outcome::RunAgainAt(due));
         }
@@ -463,6 +470,17 @@ impl Workflow {
         };
         let request = self.request(id).await?;
         let resource = self.resource_of(&request)?;
+        // Quietly logged: the audit log has it; the channel hears of it only once a person is
+        // needed (and from then on, as the card is there).
+        if audience == Audience::Channel
+            && notice.needs_no_one()
+            && resource.auto_approved == AutoApprovedPosting::Quiet
+            && request.slack_ts.is_none()
+            && super::was_auto_approved(&request)
+        {
+            tracing::debug!(?notice, "not posted: auto-approved on a quiet resource");
+            return Ok(Outcome::Done);
+        }
         let mut context = NoticeContext {
             // A requeued failed job starts its attempts afresh but keeps its last error.
             delivery: Some(super::Delivery {

@@ -1,16 +1,17 @@
 //! Use cases people start: submit, approve, deny, cancel, extend, revoke, retry, lapse.
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::errors::MAX_REASON;
 use super::{Step, Workflow, WorkflowError};
 use crate::audit::{self, Actor, Entry};
 use crate::domain::approval::{self, Given};
-use crate::domain::auto_approval;
 use crate::domain::policy::{self, Refusal, Who};
 use crate::domain::{
     EndReason, Event, GrantDuration, Principal, RequestId, ResourceId, SlackUserId, Status,
 };
+use crate::domain::{auto_approval, start};
 use crate::jobs::JobSpec;
 use crate::store::requests::{Changes, NewRequest, Request};
 use crate::store::{self, StoreError, approvals};
@@ -26,6 +27,17 @@ pub struct Submission<'a> {
     pub reason: Option<&'a str>,
     /// The platform identity to grant, when the requester named one.
     pub identity: Option<&'a str>,
+    /// None: as soon as it is approved.
+    pub start: Option<Start>,
+}
+
+/// When access is to start, as the person gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// A moment picked in the form: Slack's date-time picker already gives one.
+    At(DateTime<Utc>),
+    /// Words typed on one line (`from tomorrow 9:00`), read in the writer's time zone.
+    Words(start::When),
 }
 
 /// What became of someone's request for access.
@@ -115,6 +127,34 @@ impl Workflow {
         on
     }
 
+    /// The moment `start` names, read in `writer`'s time zone (UTC when Slack does not say);
+    /// None when access is to start as soon as it is approved.
+    pub async fn starts_at(
+        &self,
+        writer: &SlackUserId,
+        start: Option<Start>,
+    ) -> Result<Option<DateTime<Utc>>, WorkflowError> {
+        let now = self.clock.now();
+        let at = match start {
+            None => return Ok(None),
+            Some(Start::At(at)) => start::check(at, now)?,
+            Some(Start::Words(when)) => {
+                let zone = match self.directory.time_zone_of(writer).await {
+                    Ok(z) => z,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot look up the time zone; reading the start in UTC");
+                        None
+                    }
+                };
+                let tz = zone
+                    .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
+                    .unwrap_or(chrono_tz::Tz::UTC);
+                start::check(when.resolve(now, tz)?, now)?
+            }
+        };
+        Ok(at)
+    }
+
     /// The closest catalog id to what someone typed, for "did you mean".
     pub(super) fn suggest(&self, typed: &str) -> Option<ResourceId> {
         let typed = typed.trim().to_lowercase();
@@ -146,6 +186,14 @@ impl Workflow {
                 resource: existing.1,
             });
         }
+        // Access held now and asked for again from later: more time is asked for without a
+        // start, so say so rather than guess how the two should join.
+        if s.start.is_some() {
+            return Err(WorkflowError::HeldAlready {
+                resource: existing.1,
+                existing: existing.0,
+            });
+        }
         let more = self.resource_of(&held)?.durations.resolve(s.duration)?;
         let request = self.ask_extension(held.id, s.requester, more).await?;
         Ok(Submitted::Extension { request, more })
@@ -166,6 +214,7 @@ impl Workflow {
             return Err(WorkflowError::ReasonTooLong(r.chars().count()));
         }
         let identity = s.identity.map(str::trim).filter(|i| !i.is_empty());
+        let starts_at = self.starts_at(s.requester, s.start).await?;
         // Decided before the transaction: group membership is asked of Slack.
         let auto = match resource.auto_approve.is_empty() {
             true => None,
@@ -189,15 +238,16 @@ impl Workflow {
             duration,
             reason,
             identity,
+            starts_at,
         };
         let actor = Actor::User(s.requester.clone());
-        let details = json!({ "identity": identity });
+        let details = json!({ "identity": identity, "starts_at": starts_at });
         let (tx, request) = self.open_request(new, &actor, details, now).await?;
         self.enqueue_notices(&tx, request.id, super::Notice::Submitted)
             .await?;
         let request = match &auto {
             None => {
-                let lapse_at = now + resource.lapse_after.to_chrono();
+                let lapse_at = super::lapse_at(&request, resource.lapse_after);
                 let lapse = JobSpec::Lapse {
                     request: request.id,
                 };
@@ -476,7 +526,8 @@ impl Workflow {
         }
     }
 
-    /// The requester withdraws a request nobody has decided on yet.
+    /// The requester withdraws a request before its access is granted: one nobody has
+    /// decided on yet, or one approved to start later.
     #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn cancel(&self, id: RequestId, by: &SlackUserId) -> Result<Request, WorkflowError> {
         let tx = self.db.begin().await?;

@@ -410,6 +410,109 @@ async fn auto_approval_by_group_and_by_short_duration_is_granted_audited_and_pos
     }
 }
 
+#[tokio::test]
+async fn a_quiet_resource_audits_auto_approved_requests_without_posting_them() {
+    let catalog = format!(
+        "{AUTO}{}",
+        r#"
+[[resources]]
+id = "prod-traces"
+name = "Production traces"
+connector = "manual"
+grant = { task = "PROD_TRACES" }
+reviewers = ["UBOB"]
+reason_required = false
+auto_approve = [{ max_duration = "30m" }]
+auto_approved = "quiet"
+"#
+    );
+    for db in backends().await {
+        let t = SlackTestApp::start_with(&db, &catalog, workspace()).await;
+        // #1 is approved by the rule on the quiet resource, #2 by a rule on a posting one, and
+        // #3 is too long for the rule: a reviewer must see it.
+        for (who, text) in [
+            ("UALICE", "prod-traces 30m"),
+            ("UALICE", "prod-logs 30m"),
+            ("UDAVE", "prod-traces 2h"),
+        ] {
+            t.sim
+                .slash_command(who, CHANNEL, "/request-access", text)
+                .await
+                .unwrap();
+        }
+        t.wait_for(1, Status::Active).await;
+        t.wait_for(2, Status::Active).await;
+        assert!(t.platform.holds("ualice", "PROD_TRACES"));
+        t.request_message(2).await;
+        t.request_message(3).await;
+        t.dm_for("UALICE", "You now have access to *Production traces*")
+            .await;
+        let dm = t.dm_for("UALICE", "approved your request #1").await;
+        assert!(
+            dm.contains("Gatehouse (auto-approved: it is for 30m or less)"),
+            "{dm}"
+        );
+
+        // The audit log has it, with the rule; then it expires, still without a word posted.
+        let audit = store::audit::for_request(t.app.db().conn(), 1)
+            .await
+            .unwrap();
+        let approved = audit.iter().find(|e| e.action == "approved").unwrap();
+        assert!(
+            approved.details.contains("it is for 30m or less"),
+            "{}",
+            approved.details
+        );
+        t.expire(1, chrono::Duration::minutes(31)).await;
+        t.dm_for("UALICE", "Your access to *Production traces* has expired")
+            .await;
+        t.run_jobs().await;
+        let posted: Vec<String> = t.sim.messages(CHANNEL).iter().map(shown).collect();
+        assert!(
+            !posted.iter().any(|m| m.contains("Access request #1")),
+            "{}: {posted:?}",
+            db.name
+        );
+        assert!(posted.iter().any(|m| m.contains("Access request #3")));
+        t.stop().await;
+    }
+}
+
+#[test]
+fn quiet_without_rules_and_an_unknown_posting_are_refused() {
+    let parse = |extra: &str| {
+        let bad = AUTO.replace(
+            "max_duration = \"1d\"\n",
+            &format!("max_duration = \"1d\"\n{extra}\n"),
+        );
+        gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &bad)
+            .map(drop)
+            .unwrap_err()
+            .to_string()
+    };
+    let err = parse("auto_approved = \"silent\"");
+    assert!(
+        err.contains("unknown variant `silent`, expected `post` or `quiet`"),
+        "{err}"
+    );
+    let without_rules = AUTO
+        .replace("auto_approve = [", "# auto_approve = [")
+        .replace("  { group", "#  { group")
+        .replace(
+            "  { max_duration = \"30m\" },\n]",
+            "#  { max_duration = \"30m\" },\n# ]\nauto_approved = \"quiet\"",
+        );
+    let err =
+        gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &without_rules)
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("resource `prod-logs`: auto_approved = \"quiet\" has nothing to keep quiet without auto_approve rules"),
+        "{err}\n{without_rules}"
+    );
+}
+
 #[test]
 fn an_auto_approve_rule_without_a_condition_is_refused() {
     let bad = AUTO.replace("{ max_duration = \"30m\" },", "{ },");

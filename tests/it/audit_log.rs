@@ -18,6 +18,7 @@ async fn history(t: &TestApp) {
                 duration: Some(GrantDuration::parse("1h").unwrap()),
                 reason: Some("weekly report"),
                 identity: None,
+                start: None,
             })
             .await
             .unwrap();

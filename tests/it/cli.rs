@@ -159,6 +159,7 @@ async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
                 duration: None,
                 reason: Some("weekly numbers"),
                 identity: None,
+                start: None,
             })
             .await
             .unwrap();

@@ -68,6 +68,7 @@ async fn a_platform_failing_a_third_of_its_calls_still_gets_every_grant_and_revo
                         duration: GrantDuration::from_minutes(i64::from(minutes)),
                         reason: None,
                         identity: None,
+                        start: None,
                     })
                     .await
                     .unwrap();

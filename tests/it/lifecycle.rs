@@ -15,6 +15,7 @@ fn submission<'a>(who: &'a gatehouse::domain::SlackUserId, resource: &'a str) ->
         duration: Some(GrantDuration::parse("2h").unwrap()),
         reason: Some("quarterly revenue report"),
         identity: None,
+        start: None,
     }
 }
 

@@ -247,6 +247,7 @@ async fn an_approved_request_is_granted_to_the_linked_identity_without_a_picker(
                 duration: None,
                 reason: None,
                 identity: None,
+                start: None,
             })
             .await
             .unwrap();

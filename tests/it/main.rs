@@ -35,6 +35,7 @@ mod powerbi_connector;
 mod properties;
 mod redshift_connector;
 mod requests;
+mod scheduled;
 mod serve;
 mod sigma_connector;
 mod slack_admin;

@@ -66,6 +66,7 @@ async fn play(actions: Vec<Action>) -> Result<(), TestCaseError> {
                         duration: Some(GrantDuration::parse("2h").unwrap()),
                         reason: Some("prop"),
                         identity: None,
+                        start: None,
                     })
                     .await
                 {

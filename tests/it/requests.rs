@@ -24,6 +24,7 @@ async fn bad_submissions_say_what_to_fix_and_write_nothing() {
             duration: None,
             reason: Some("need it"),
             identity: None,
+            start: None,
         };
         let cases: Vec<(Submission<'_>, Field, &str)> = vec![
             (
@@ -113,6 +114,7 @@ async fn a_second_open_request_names_the_first() {
             duration: None,
             reason: Some("dashboards"),
             identity: None,
+            start: None,
         };
         let first = t.wf().submit(s.clone()).await.unwrap();
         let err = t.wf().submit(s.clone()).await.unwrap_err();
@@ -149,6 +151,7 @@ async fn racing_submissions_of_the_same_request_create_one() {
             duration: None,
             reason: Some("dashboards"),
             identity: None,
+            start: None,
         };
         let results = futures_join(t.wf().submit(s.clone()), t.wf().submit(s.clone())).await;
         let oks = results.iter().filter(|r| r.is_ok()).count();
@@ -187,6 +190,7 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
                 duration: None,
                 reason: Some("audit"),
                 identity: None,
+                start: None,
             })
             .await
             .unwrap();
@@ -257,6 +261,7 @@ async fn reviewers_added_in_the_database_count_like_the_catalogs() {
                 duration: None,
                 reason: None,
                 identity: None,
+                start: None,
             })
             .await
             .unwrap();
@@ -301,6 +306,7 @@ async fn two_reviewers_approving_at_once_approve_once() {
                 duration: None,
                 reason: Some("x"),
                 identity: None,
+                start: None,
             })
             .await
             .unwrap();

@@ -18,6 +18,15 @@ async fn open_form(t: &SlackTestApp, user: &str, text: &str) -> Value {
     eventually("the request form", 30, || async { t.sim.top_modal(user) }).await
 }
 
+/// The element of the form's input block `id`.
+fn block<'a>(form: &'a Value, id: &str) -> &'a Value {
+    form["blocks"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["block_id"] == id))
+        .map(|b| &b["element"])
+        .unwrap_or_else(|| panic!("no block {id}: {form}"))
+}
+
 fn view_id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
@@ -183,8 +192,17 @@ async fn an_incomplete_one_liner_opens_the_form_prefilled() {
         // An unknown resource opens the form too, with nothing chosen.
         let form = open_form(&t, "UDAVE", "analytcs 2h1m need it").await;
         assert!(form["blocks"][0]["element"].get("initial_option").is_none());
-        assert_eq!(form["blocks"][2]["element"]["initial_value"], "2h1m");
-        assert_eq!(form["blocks"][3]["element"]["initial_value"], "need it");
+        assert_eq!(block(&form, "duration_custom")["initial_value"], "2h1m");
+        assert_eq!(block(&form, "reason")["initial_value"], "need it");
+        assert!(block(&form, "starts").get("initial_date_time").is_none());
+        // A start typed on the line is kept: 9:00 tomorrow in Carl's zone (UTC).
+        let form = open_form(&t, "UCARL", "analytics-ro 4h from tomorrow 9:00").await;
+        assert_eq!(
+            block(&form, "starts")["initial_date_time"],
+            chrono::DateTime::parse_from_rfc3339("2026-11-29T09:00:00Z")
+                .unwrap()
+                .timestamp()
+        );
         // An unreadable duration is explained at once.
         let ack = t
             .sim

@@ -1,10 +1,11 @@
 //! `/request-access` and `/access-admin`.
 
 use super::{identity_admin, say};
+use crate::domain::start::When;
 use crate::domain::{GrantDuration, Principal, ResourceId, SlackUserId};
 use crate::slack::context::SlackContext;
 use crate::slack::modals::{self, Prefill};
-use crate::workflow::{Scope, Submission, Submitted};
+use crate::workflow::{Scope, Start, Submission, Submitted};
 
 /// How the command is answered: a note only the person sees, or nothing (a modal opened).
 #[derive(Debug, PartialEq, Eq)]
@@ -13,29 +14,51 @@ pub enum Reply {
     Nothing,
 }
 
-/// `RESOURCE [DURATION] [REASON…]`, each part optional from the right.
+/// `RESOURCE [DURATION] [from WHEN] [REASON…]`, each part optional from the right (the
+/// duration may also follow the start).
 #[derive(Debug, PartialEq, Eq)]
 pub struct OneLine<'a> {
     pub resource: Option<&'a str>,
     pub duration: Option<GrantDuration>,
+    /// `from tomorrow 9:00`: read in the writer's time zone by the workflow.
+    pub start: Option<When>,
     pub reason: Option<String>,
 }
+
+const USAGE: &str = "Usage: `/request-access RESOURCE [DURATION] [from WHEN] [REASON…]`, like `/request-access analytics-ro 8h from tomorrow 9:00 quarterly report`";
 
 pub fn parse_one_line(text: &str) -> Result<OneLine<'_>, String> {
     let mut words = text.split_whitespace();
     let resource = words.next();
     let rest: Vec<&str> = words.collect();
-    let (duration, reason_words) = match rest.first() {
-        Some(w) if w.starts_with(|c: char| c.is_ascii_digit()) => match GrantDuration::parse(w) {
-            Ok(d) => (Some(d), &rest[1..]),
-            Err(e) => return Err(e.to_string()),
-        },
-        _ => (None, &rest[..]),
+    let mut at = 0;
+    let mut duration = None;
+    let take_duration = |at: &mut usize, duration: &mut Option<GrantDuration>| match rest.get(*at) {
+        Some(w) if duration.is_none() && w.starts_with(|c: char| c.is_ascii_digit()) => {
+            *duration = Some(GrantDuration::parse(w).map_err(|e| e.to_string())?);
+            *at += 1;
+            Ok::<(), String>(())
+        }
+        _ => Ok(()),
     };
+    take_duration(&mut at, &mut duration)?;
+    let mut start = None;
+    if rest.get(at).is_some_and(|w| w.eq_ignore_ascii_case("from")) {
+        // `from` that is not followed by a day or a time begins the reason.
+        if let Some((when, used)) =
+            crate::domain::start::read(&rest[at + 1..]).map_err(|e| e.to_string())?
+        {
+            start = Some(when);
+            at += 1 + used;
+            take_duration(&mut at, &mut duration)?;
+        }
+    }
+    let reason_words = &rest[at..];
     let reason = (!reason_words.is_empty()).then(|| reason_words.join(" "));
     Ok(OneLine {
         resource,
         duration,
+        start,
         reason,
     })
 }
@@ -52,9 +75,7 @@ pub async fn request_access(
     let line = match parse_one_line(text) {
         Ok(l) => l,
         Err(e) => {
-            return Reply::Ephemeral(format!(
-                "{e}. Usage: `/request-access RESOURCE [DURATION] [REASON…]`"
-            ));
+            return Reply::Ephemeral(format!("{e}. {USAGE}"));
         }
     };
     let catalog = ctx.workflow.catalog();
@@ -72,27 +93,44 @@ pub async fn request_access(
                 duration: line.duration,
                 reason: line.reason.as_deref(),
                 identity: None,
+                start: line.start.map(Start::Words),
             })
             .await;
-        let channel = match ctx.workflow.requests_channel().await {
-            Ok(Some(c)) => c,
-            _ => ctx.channel.get(),
+        let channel = match resource.channel.clone() {
+            Some(c) => c,
+            None => match ctx.workflow.requests_channel().await {
+                Ok(Some(c)) => c,
+                _ => ctx.channel.get(),
+            },
         };
         return Reply::Ephemeral(match submitted {
             Ok(Submitted::New(r)) => format!(
-                "✅ Request #{} for *{}* ({}) is submitted. Reviewers see it in <#{}>; you will get a DM when it is decided.",
+                "✅ Request #{} for *{}* ({}{}) is submitted. Reviewers see it in <#{}>; you will get a DM when it is decided.",
                 r.id.get(),
                 crate::slack::views::escape(&resource.name),
                 r.duration,
+                r.starts_at
+                    .map(|at| format!(", from {}", crate::slack::views::slack_date(at)))
+                    .unwrap_or_default(),
                 channel
             ),
             Ok(Submitted::Extension { request, more }) => extension_asked(&request, resource, more),
             Err(e) => say(&e),
         });
     }
+    // The form shows the start typed, so nothing typed is lost.
+    let starts_at = match ctx
+        .workflow
+        .starts_at(user, line.start.map(Start::Words))
+        .await
+    {
+        Ok(at) => at,
+        Err(e) => return Reply::Ephemeral(format!("{}. {USAGE}", say(&e))),
+    };
     let prefill = Prefill {
         resource,
         duration: line.duration,
+        starts_at,
         reason: line.reason.as_deref(),
     };
     match ctx
@@ -134,7 +172,7 @@ pub fn parse_channel(word: &str) -> Option<String> {
     ok.then(|| id.to_owned())
 }
 
-const ADMIN_COMMANDS: &str = "Usage:\n• `/access-admin grant @person RESOURCE [DURATION] REASON…`\n• `/access-admin reviewers add @person-or-@group [RESOURCE]`\n• `/access-admin reviewers remove @person-or-@group [RESOURCE]`\n• `/access-admin reviewers list [RESOURCE]`\n• `/access-admin channel #channel`\n";
+const ADMIN_COMMANDS: &str = "Usage:\n• `/access-admin grant @person RESOURCE [DURATION] [from WHEN] REASON…`\n• `/access-admin reviewers add @person-or-@group [RESOURCE]`\n• `/access-admin reviewers remove @person-or-@group [RESOURCE]`\n• `/access-admin reviewers list [RESOURCE]`\n• `/access-admin channel #channel`\n";
 
 fn admin_usage() -> String {
     format!(
@@ -262,6 +300,11 @@ async fn break_glass(ctx: &SlackContext, user: &SlackUserId, rest: &str) -> Stri
     let (Some(resource), Some(reason)) = (line.resource, line.reason.as_deref()) else {
         return format!("Say what for and why: {USAGE} (the reason is shown to the reviewers).");
     };
+    if line.start.is_some() {
+        return format!(
+            "Break-glass access starts at once; for access later, ask the usual way with `from`. {USAGE}"
+        );
+    }
     match ctx
         .workflow
         .break_glass(user, resource, line.duration, reason)
@@ -305,22 +348,28 @@ async fn admin_grant(ctx: &SlackContext, admin: &SlackUserId, who: &str, rest: &
         Ok(l) => l,
         Err(e) => {
             return format!(
-                "{e}. Usage: `/access-admin grant @person RESOURCE [DURATION] REASON…`"
+                "{e}. Usage: `/access-admin grant @person RESOURCE [DURATION] [from WHEN] REASON…`"
             );
         }
     };
     let (Some(resource), Some(reason)) = (line.resource, line.reason.as_deref()) else {
-        return "Say why: `/access-admin grant @person RESOURCE [DURATION] REASON…` (the reason is kept in the audit log and shown to them).".into();
+        return "Say why: `/access-admin grant @person RESOURCE [DURATION] [from WHEN] REASON…` (the reason is kept in the audit log and shown to them).".into();
     };
-    match ctx
-        .workflow
-        .admin_grant(admin, &person, resource, line.duration, reason)
-        .await
-    {
+    let grant = crate::workflow::AdminGrant {
+        person: &person,
+        resource,
+        duration: line.duration,
+        start: line.start.map(Start::Words),
+        reason,
+    };
+    match ctx.workflow.admin_grant(admin, grant).await {
         Ok(r) => format!(
-            "Granting <@{person}> `{}` for {} (request #{}); they get a DM when it is in place, and it ends on its own.",
+            "Granting <@{person}> `{}` for {}{} (request #{}); they get a DM when it is in place, and it ends on its own.",
             r.resource,
             r.duration,
+            r.starts_at
+                .map(|at| format!(" from {}", crate::slack::views::slack_date(at)))
+                .unwrap_or_default(),
             r.id.get()
         ),
         Err(e) => say(&e),
@@ -377,6 +426,27 @@ mod tests {
         assert_eq!(l.resource, None);
         let err = parse_one_line("analytics-ro 8x because").unwrap_err();
         assert!(err.contains("`8x` is not a duration"), "{err}");
+    }
+
+    #[test]
+    fn a_start_is_read_after_the_duration_or_before_it() {
+        let l = parse_one_line("analytics-ro 8h from tomorrow 9:00 quarterly report").unwrap();
+        assert_eq!(l.duration.map(|d| d.to_string()), Some("8h".into()));
+        let when = l.start.unwrap();
+        assert_eq!(when.day, Some(crate::domain::start::Day::Tomorrow));
+        assert_eq!(when.time.map(|t| t.to_string()), Some("09:00:00".into()));
+        assert_eq!(l.reason.as_deref(), Some("quarterly report"));
+        let l = parse_one_line("analytics-ro from monday at 2pm 4h onboarding").unwrap();
+        assert_eq!(l.duration.map(|d| d.to_string()), Some("4h".into()));
+        assert!(l.start.is_some());
+        assert_eq!(l.reason.as_deref(), Some("onboarding"));
+        // `from` that begins the reason stays in it.
+        let l = parse_one_line("analytics-ro 1d from the finance team").unwrap();
+        assert_eq!(l.start, None);
+        assert_eq!(l.reason.as_deref(), Some("from the finance team"));
+        // A misspelt day is refused, not silently taken as the reason.
+        let err = parse_one_line("analytics-ro 8h from tomorow 9:00 audit").unwrap_err();
+        assert!(err.contains("`tomorow 9:00`"), "{err}");
     }
 
     #[test]

@@ -7,9 +7,11 @@ use serde_json::{Value, json};
 use super::{Malformed, say, str_at, user_at};
 use crate::domain::{GrantDuration, RequestId};
 use crate::slack::context::SlackContext;
-use crate::slack::modals::{self, B_DURATION, B_DURATION_CUSTOM, B_IDENTITY, B_REASON, B_RESOURCE};
+use crate::slack::modals::{
+    self, B_DURATION, B_DURATION_CUSTOM, B_IDENTITY, B_REASON, B_RESOURCE, B_STARTS,
+};
 use crate::slack::{home, views};
-use crate::workflow::{Field, Submission, Submitted, Via};
+use crate::workflow::{Field, Start, Submission, Submitted, Via};
 
 /// How a modal submission is answered.
 #[derive(Debug, PartialEq)]
@@ -39,6 +41,12 @@ fn state_value<'a>(view: &'a Value, block: &str) -> Option<&'a str> {
         })
         .map(str::trim)
         .filter(|v| !v.is_empty())
+}
+
+/// A date-time picker's choice: Slack sends the Unix time of the moment picked.
+fn picked_time(view: &Value, block: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let at = view.pointer(&format!("/state/values/{block}/{block}/selected_date_time"))?;
+    chrono::DateTime::from_timestamp(at.as_i64()?, 0)
 }
 
 fn request_id_of(v: Option<&str>) -> Result<RequestId, Malformed> {
@@ -75,6 +83,7 @@ pub async fn view_submission(
                     duration,
                     reason: state_value(view, B_REASON),
                     identity: None,
+                    start: picked_time(view, B_STARTS).map(Start::At),
                 })
                 .await;
             Ok(match submitted {
@@ -90,6 +99,7 @@ pub async fn view_submission(
                     Some(Field::Resource) => error_at(B_RESOURCE, e.to_string()),
                     Some(Field::Duration) => error_at(duration_block, e.to_string()),
                     Some(Field::Reason) => error_at(B_REASON, e.to_string()),
+                    Some(Field::Start) => error_at(B_STARTS, e.to_string()),
                     None => error_at(B_RESOURCE, say(&e)),
                 },
             })

@@ -27,6 +27,7 @@ pub struct Model {
     pub ended_at: Option<DateTimeUtc>,
     pub slack_channel: Option<String>,
     pub slack_ts: Option<String>,
+    pub starts_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

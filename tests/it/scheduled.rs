@@ -1,0 +1,272 @@
+//! Access that starts later, through slack-sim with a manual clock: `from tomorrow 9:00` read in
+//! the requester's time zone, granted at that moment and not before, its expiry counted from
+//! then, cancellable until it starts; and the form's "Starting at" picker.
+
+use chrono::{DateTime, Duration, Utc};
+use gatehouse::domain::{RequestId, Status};
+use gatehouse::store;
+use serde_json::{Value, json};
+use slack_sim::ButtonTarget;
+
+use crate::support::backends;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn ask(t: &SlackTestApp, who: &str, text: &str) -> String {
+    let ack = t
+        .sim
+        .slash_command(who, CHANNEL, "/request-access", text)
+        .await
+        .unwrap();
+    ack.payload
+        .map(|p| p["text"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default()
+}
+
+async fn approve(t: &SlackTestApp, n: i64, reviewer: &str) {
+    let card = t.request_message(n).await;
+    t.sim
+        .add_reaction(reviewer, CHANNEL, &card.ts, "white_check_mark")
+        .await
+        .unwrap();
+    t.wait_for(n, Status::Approved).await;
+}
+
+async fn request(t: &SlackTestApp, n: i64) -> store::requests::Request {
+    t.app.workflow().request(RequestId::new(n)).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_scheduled_start_is_granted_at_its_time_expires_from_then_and_can_be_called_off() {
+    for db in backends().await {
+        // The clock says Saturday 28 November 2026, 09:00 UTC: 10:00 for Alice in Paris.
+        let t = SlackTestApp::start(&db).await;
+
+        // Refused, saying what to fix; nothing is made.
+        let reply = ask(&t, "UCARL", "analytics-ro 1h from 8:00 backfill").await;
+        assert!(
+            reply.contains("08:00 today has already passed; write `from tomorrow 08:00`"),
+            "{}: {reply}",
+            db.name
+        );
+        let reply = ask(&t, "UCARL", "analytics-ro 1h from tomorow 8:00 backfill").await;
+        assert!(
+            reply.contains("`tomorow 8:00` is not a start I can read"),
+            "{reply}"
+        );
+        let reply = ask(&t, "UCARL", "analytics-ro 1h from 2027-06-01 backfill").await;
+        assert!(reply.contains("more than 90 days away"), "{reply}");
+        assert!(
+            store::requests::list_all(t.app.db().conn())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Alice asks for 2h from 09:00 tomorrow, her time.
+        let reply = ask(
+            &t,
+            "UALICE",
+            "analytics-ro 2h from tomorrow 9:00 quarterly close",
+        )
+        .await;
+        assert!(
+            reply.contains("Request #1 for *Analytics (read-only)* (2h, from <!date^"),
+            "{reply}"
+        );
+        let r = request(&t, 1).await;
+        assert_eq!(
+            r.starts_at,
+            Some(utc("2026-11-29T08:00:00Z")),
+            "09:00 in Paris"
+        );
+        assert_eq!(r.reason.as_deref(), Some("quarterly close"));
+        let card = shown(&t.request_message(1).await);
+        assert!(card.contains("*Starts*"), "{card}");
+
+        // Bob approves: approved, told when it starts, and nothing granted yet.
+        approve(&t, 1, "UBOB").await;
+        let dm = t.dm_for("UALICE", "approved your request #1").await;
+        assert!(
+            dm.contains(
+                "Your access starts Sun 29 Nov, 09:00 CET (Europe/Paris) and lasts 2h from then"
+            ),
+            "{dm}"
+        );
+        t.run_jobs().await;
+        assert_eq!(t.status(1).await, Status::Approved);
+        assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
+        let card = eventually("the card says when", 30, || async {
+            let c = shown(&t.request_message(1).await);
+            c.contains("access starts").then_some(c)
+        })
+        .await;
+        assert!(card.contains("*Approved* by <@UBOB>"), "{card}");
+
+        // A minute before: still nothing.
+        t.clock.advance(Duration::hours(22) + Duration::minutes(59));
+        t.run_jobs().await;
+        assert_eq!(t.status(1).await, Status::Approved);
+        assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
+
+        // At 09:00 in Paris: granted, for 2h from then.
+        t.clock.advance(Duration::minutes(1));
+        t.run_jobs().await;
+        t.wait_for(1, Status::Active).await;
+        assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
+        let r = request(&t, 1).await;
+        assert_eq!(r.active_since, Some(utc("2026-11-29T08:00:00Z")));
+        assert_eq!(r.expires_at, Some(utc("2026-11-29T10:00:00Z")));
+        t.dm_for(
+            "UALICE",
+            "You now have access to *Analytics (read-only)* until Sun 29 Nov, 11:00 CET",
+        )
+        .await;
+
+        // Dave (Tokyo) asks from Monday 9am his time; Rita approves; Dave calls it off from
+        // the DM before it starts.
+        ask(&t, "UDAVE", "analytics-ro 1h from monday 9am onboarding").await;
+        assert_eq!(
+            request(&t, 2).await.starts_at,
+            Some(utc("2026-11-30T00:00:00Z"))
+        );
+        approve(&t, 2, "URITA").await;
+        let approved = eventually("Dave's DM with its Cancel button", 30, || async {
+            t.sim
+                .dms("UDAVE")
+                .into_iter()
+                .find(|m| shown(m).contains("Your access starts Mon 30 Nov, 09:00 JST"))
+        })
+        .await;
+        t.sim
+            .click_button(
+                "UDAVE",
+                ButtonTarget::Message {
+                    channel: t.sim.im_channel("UDAVE").unwrap(),
+                    ts: approved.ts.clone(),
+                },
+                "cancel",
+                Some("2"),
+                None,
+            )
+            .await
+            .unwrap();
+        t.wait_for(2, Status::Cancelled).await;
+
+        // Past both: Alice's access ended on time, Dave's never began.
+        t.clock.advance(Duration::days(1));
+        t.run_jobs().await;
+        t.wait_for(1, Status::Expired).await;
+        assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
+        assert!(!t.platform.holds("udave", "ANALYTICS_RO"));
+        let actions: Vec<String> = store::audit::for_request(t.app.db().conn(), 2)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            actions,
+            ["requested", "approved", "cancelled"],
+            "{}",
+            db.name
+        );
+        let requested = &store::audit::for_request(t.app.db().conn(), 1)
+            .await
+            .unwrap()[0];
+        assert!(
+            requested.details.contains("2026-11-29T08:00:00"),
+            "the start is audited: {}",
+            requested.details
+        );
+        t.stop().await;
+    }
+}
+
+fn form_values(resource: &str, starts: Option<i64>) -> Value {
+    let mut v = json!({
+        "resource": { "resource": { "type": "external_select", "selected_option": { "text": { "type": "plain_text", "text": resource }, "value": resource } } },
+        "reason": { "reason": { "type": "plain_text_input", "value": "month end" } },
+    });
+    if let Some(at) = starts {
+        v["starts"] = json!({ "starts": { "type": "datetimepicker", "selected_date_time": at } });
+    }
+    v
+}
+
+#[tokio::test]
+async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_later_one() {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        t.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", "")
+            .await
+            .unwrap();
+        let form = eventually("the request form", 30, || async {
+            t.sim.top_modal("UALICE")
+        })
+        .await;
+        assert!(
+            form["blocks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|b| b["element"]["type"] == "datetimepicker"),
+            "{form}"
+        );
+        let id = form["id"].as_str().unwrap().to_owned();
+        let now = gatehouse::clock::Clock::now(&t.clock);
+
+        let out = t
+            .sim
+            .submit_view(
+                "UALICE",
+                &id,
+                form_values("analytics-ro", Some((now - Duration::hours(2)).timestamp())),
+            )
+            .await
+            .unwrap();
+        let errors = out.errors.expect("a past start is refused");
+        assert!(
+            errors["starts"]
+                .as_str()
+                .unwrap()
+                .contains("has already passed"),
+            "{errors}"
+        );
+        assert_eq!(out.stack, vec![id.clone()], "the form stays open");
+
+        let later = now + Duration::hours(3);
+        let out = t
+            .sim
+            .submit_view(
+                "UALICE",
+                &id,
+                form_values("analytics-ro", Some(later.timestamp())),
+            )
+            .await
+            .unwrap();
+        assert!(out.errors.is_none(), "{:?}", out.errors);
+        assert_eq!(request(&t, 1).await.starts_at, Some(later));
+
+        // No start picked: as soon as it is approved, as before.
+        t.sim
+            .slash_command("UDAVE", CHANNEL, "/request-access", "")
+            .await
+            .unwrap();
+        let form = eventually("Dave's form", 30, || async { t.sim.top_modal("UDAVE") }).await;
+        t.sim
+            .submit_view(
+                "UDAVE",
+                form["id"].as_str().unwrap(),
+                form_values("analytics-ro", None),
+            )
+            .await
+            .unwrap();
+        assert_eq!(request(&t, 2).await.starts_at, None);
+        t.stop().await;
+    }
+}
