@@ -7,7 +7,7 @@ use serde_json::json;
 use super::requests::{Start, Via};
 use super::{Step, Workflow, WorkflowError};
 use crate::audit::Actor;
-use crate::domain::{Event, GrantDuration, SlackUserId};
+use crate::domain::{Event, GrantDuration, SlackUserId, Status};
 use crate::jobs::JobSpec;
 use crate::store::requests::{Changes, NewRequest, Request};
 
@@ -25,14 +25,24 @@ pub struct AdminGrant<'a> {
     pub reason: &'a str,
 }
 
+/// What an admin's grant did.
+#[derive(Debug)]
+pub enum AdminGranted {
+    /// A new grant, approved by the admin.
+    New(Request),
+    /// The person already held this access: it now lasts `duration` longer.
+    Extended(Request),
+}
+
 impl Workflow {
-    /// Grants `g.person` the resource, approved by the admin `by` at once.
+    /// Grants `g.person` the resource, approved by the admin `by` at once. Access they already
+    /// hold is extended instead (an admin needs nobody's approval for more time).
     #[tracing::instrument(name = "request", skip_all, fields(request_id = tracing::field::Empty))]
     pub async fn admin_grant(
         &self,
         by: &SlackUserId,
         g: AdminGrant<'_>,
-    ) -> Result<Request, WorkflowError> {
+    ) -> Result<AdminGranted, WorkflowError> {
         self.require_admin(by).await?;
         let person = g.person;
         let resource = self.resource_named(g.resource)?;
@@ -61,7 +71,20 @@ impl Workflow {
             "via": Via::AdminGrant.as_str(),
             "starts_at": starts_at,
         });
-        let (tx, request) = self.open_request(new, &actor, details, now).await?;
+        let (tx, request) = match self.open_request(new, &actor, details, now).await {
+            Ok(opened) => opened,
+            Err(WorkflowError::AlreadyOpen { existing, resource }) => {
+                let held = self.request(existing).await?;
+                if held.status != Status::Active || starts_at.is_some() {
+                    return Err(WorkflowError::AlreadyOpen { existing, resource });
+                }
+                let extended = self
+                    .extend_noting(existing, by, duration, Some(reason))
+                    .await?;
+                return Ok(AdminGranted::Extended(extended));
+            }
+            Err(e) => return Err(e),
+        };
         let granted = self
             .apply(
                 &tx,
@@ -86,6 +109,6 @@ impl Workflow {
             .await?;
         self.commit(tx, true).await?;
         tracing::info!(by = %by, resource = %resource.id, "access granted by an admin");
-        Ok(granted)
+        Ok(AdminGranted::New(granted))
     }
 }

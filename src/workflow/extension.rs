@@ -12,12 +12,23 @@ use crate::store::requests::{Changes, Request};
 impl Workflow {
     /// A reviewer or admin lengthens active access by `by`; the whole remaining time may not
     /// exceed the resource's maximum. The revocation moves with the expiry.
-    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn extend(
         &self,
         id: RequestId,
         by_user: &SlackUserId,
         by: GrantDuration,
+    ) -> Result<Request, WorkflowError> {
+        self.extend_noting(id, by_user, by, None).await
+    }
+
+    /// `extend`, with why (an admin's grant of access the person already holds says why).
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
+    pub(super) async fn extend_noting(
+        &self,
+        id: RequestId,
+        by_user: &SlackUserId,
+        by: GrantDuration,
+        note: Option<&str>,
     ) -> Result<Request, WorkflowError> {
         let groups = self.groups_of(by_user).await?;
         let tx = self.db.begin().await?;
@@ -54,7 +65,7 @@ impl Workflow {
                         expires_at: Some(new_expiry),
                         ..Changes::default()
                     },
-                    details: json!({ "by": by, "old_expiry": old, "new_expiry": new_expiry }),
+                    details: json!({ "by": by, "old_expiry": old, "new_expiry": new_expiry, "note": note }),
                     jobs: self.expiry_jobs(&current, now, new_expiry),
                 },
             )

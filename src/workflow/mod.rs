@@ -32,7 +32,7 @@ use crate::store::requests::{Changes, Request};
 use crate::store::roles::{self, AppRole};
 use crate::store::{self, Db, Tx};
 
-pub use admin_grant::AdminGrant;
+pub use admin_grant::{AdminGrant, AdminGranted};
 pub use answers::{AccessFact, Answer, Asker, GrantFact, LIVE_CHECK_LIMIT, Live, ResourceRef};
 pub use break_glass::BREAK_GLASS;
 pub use errors::{Field, WorkflowError};

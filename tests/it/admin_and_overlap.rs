@@ -2,7 +2,7 @@
 //! [DURATION] REASON…` (the same grant, expiry, DMs and audit as any request), and a request for
 //! access one already holds, which asks to extend that grant instead of making a second one.
 
-use gatehouse::domain::Status;
+use gatehouse::domain::{RequestId, Status};
 use gatehouse::store;
 
 use crate::support::backends;
@@ -87,12 +87,50 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
             "incident 4411: restore the revenue table"
         );
 
-        // A second grant of what Dave already holds is refused, not doubled.
-        let reply = admin(&t, "UADA", "grant <@UDAVE|dave> analytics-ro 1h again").await;
-        assert!(reply.contains("already"), "{reply}");
+        // A second grant of what Dave already holds extends it: one grant, 1h longer, the
+        // admin's reason audited, Dave told.
+        let before = t.app.workflow().request(RequestId::new(1)).await.unwrap();
+        let reply = admin(
+            &t,
+            "UADA",
+            "grant <@UDAVE|dave> analytics-ro 1h incident continues",
+        )
+        .await;
+        assert!(
+            reply.contains(
+                "<@UDAVE> already had `analytics-ro` (request #1); it now lasts until <!date^"
+            ),
+            "{reply}"
+        );
+        let after = t.app.workflow().request(RequestId::new(1)).await.unwrap();
+        assert_eq!(
+            after.expires_at,
+            before.expires_at.map(|at| at + chrono::Duration::hours(1))
+        );
+        assert_eq!(t.platform.calls().0, 1, "granted once");
+        let extended = store::audit::for_request(t.app.db().conn(), 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.action == "extended")
+            .unwrap();
+        assert_eq!(extended.actor, "UADA");
+        assert!(
+            extended.details.contains("incident continues"),
+            "{}",
+            extended.details
+        );
+        t.dm_for("UDAVE", "now lasts until").await;
+        assert_eq!(
+            store::requests::list_all(t.app.db().conn())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
 
         // It ends on its own, like any grant.
-        t.expire(1, chrono::Duration::hours(3)).await;
+        t.expire(1, chrono::Duration::hours(4)).await;
         assert!(!t.platform.holds("udave", "ANALYTICS_RO"));
         t.dm_for("UDAVE", "has expired").await;
         t.stop().await;

@@ -644,3 +644,36 @@ fn an_on_call_rule_naming_no_oncall_table_is_refused() {
         "{err}"
     );
 }
+
+/// The README's policy example is a catalog Gatehouse accepts, as written.
+#[test]
+fn the_readmes_policy_example_parses() {
+    let readme = include_str!("../../README.md");
+    let example = readme
+        .split("For example, a table anyone on call")
+        .nth(1)
+        .and_then(|rest| rest.split("```toml\n").nth(1))
+        .and_then(|block| block.split("```").next())
+        .expect("the README's policy example");
+    let catalog = format!(
+        r#"
+[connectors.warehouse]
+kind = "postgres"
+url = {{ env = "WAREHOUSE_PG_URL" }}
+
+[oncall.pd]
+kind = "pagerduty"
+token = {{ env = "PAGERDUTY_TOKEN" }}
+
+{example}"#
+    );
+    let parsed = gatehouse::config::Catalog::parse(std::path::Path::new("README.md"), &catalog)
+        .unwrap_or_else(|e| panic!("{e}\n{catalog}"));
+    let payments = &parsed.resources[0];
+    assert_eq!(payments.approval.len(), 2);
+    assert_eq!(
+        payments.auto_approved,
+        gatehouse::config::AutoApprovedPosting::Quiet
+    );
+    assert!(payments.break_glass.is_some());
+}

@@ -363,7 +363,15 @@ async fn admin_grant(ctx: &SlackContext, admin: &SlackUserId, who: &str, rest: &
         reason,
     };
     match ctx.workflow.admin_grant(admin, grant).await {
-        Ok(r) => format!(
+        Ok(crate::workflow::AdminGranted::Extended(r)) => format!(
+            "<@{person}> already had `{}` (request #{}); it now lasts until {}.",
+            r.resource,
+            r.id.get(),
+            r.expires_at
+                .map(crate::slack::views::slack_date)
+                .unwrap_or_else(|| "its new end".into())
+        ),
+        Ok(crate::workflow::AdminGranted::New(r)) => format!(
             "Granting <@{person}> `{}` for {}{} (request #{}); they get a DM when it is in place, and it ends on its own.",
             r.resource,
             r.duration,
