@@ -143,7 +143,9 @@ impl Load {
         b.next_pair += 1;
         assert!(
             k < self.people * self.roles,
-            "ran out of (person, role) pairs"
+            "ran out of (person, role) pairs after {} envelopes, {} of them requests made because no card or form was ready",
+            b.sent.len(),
+            b.fallbacks
         );
         (k % self.people, k / self.people)
     }
@@ -155,6 +157,8 @@ impl Load {
         let reviewer = REVIEWERS[n % REVIEWERS.len()];
         let planned = match want {
             Kind::OneLine => None,
+            // When everyone has a form open (submissions lag behind opens), a request instead.
+            Kind::FormOpen if b.in_form.len() >= self.people => None,
             Kind::FormOpen => {
                 let mut skipped = Vec::new();
                 let (person, role) = loop {

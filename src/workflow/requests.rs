@@ -365,6 +365,18 @@ impl Workflow {
         let resource = self.resource_of(&seen)?;
         let reviewers = self.reviewers_of(self.db.conn(), resource).await?;
         let stages = Self::stages_of(resource, &reviewers);
+        let anyone: Vec<Principal> = stages
+            .iter()
+            .flat_map(|s| s.reviewers.iter().cloned())
+            .collect();
+        let who = Who {
+            user: by,
+            groups: &groups,
+        };
+        // One's own request, or a resource one does not review, is refused before the write
+        // transaction (on SQLite the only writer): no write can change that answer. It is asked
+        // again inside, where it counts.
+        policy::may_review(who, &seen.requester, &resource.id, &anyone)?;
         let eligible = match seen.status {
             Status::Pending => self.eligible(&stages, &seen.requester).await?,
             _ => Vec::new(),
@@ -373,14 +385,6 @@ impl Workflow {
             let tx = self.db.begin().await?;
             let current = self.load(&tx, id).await?;
             let resource = self.resource_of(&current)?;
-            let anyone: Vec<Principal> = stages
-                .iter()
-                .flat_map(|s| s.reviewers.iter().cloned())
-                .collect();
-            let who = Who {
-                user: by,
-                groups: &groups,
-            };
             policy::may_review(who, &current.requester, &resource.id, &anyone)?;
             let now = self.clock.now();
             let identity = identity.map(str::trim).filter(|i| !i.is_empty());
