@@ -147,8 +147,12 @@ fn user(i: usize) -> SlackUserId {
 }
 
 async fn start(url: &str, provisioner: Arc<Recorder>, background: bool) -> App {
-    let settings =
-        Settings::from_lookup(&|k| (k == "DATABASE_URL").then(|| url.to_owned())).unwrap();
+    let settings = Settings::from_lookup(&|k| match k {
+        "DATABASE_URL" => Some(url.to_owned()),
+        "GATEHOUSE_JOB_WORKERS" => std::env::var(k).ok(),
+        _ => None,
+    })
+    .unwrap();
     let catalog = Catalog::parse(Path::new("bench.toml"), CATALOG).unwrap();
     let mut opts = AppOptions::new(provisioner);
     opts.background_worker = background;
@@ -490,8 +494,9 @@ async fn main() {
     let n = env_num("GATEHOUSE_BENCH_GRANTS", 100_000) as usize;
     let spread = Duration::from_secs(env_num("GATEHOUSE_BENCH_SPREAD_SECS", 600));
     println!(
-        "{n} active grants (GATEHOUSE_BENCH_GRANTS), expiries spread uniformly over {} s (GATEHOUSE_BENCH_SPREAD_SECS), real clock, one background worker",
-        spread.as_secs()
+        "{n} active grants (GATEHOUSE_BENCH_GRANTS), expiries spread uniformly over {} s (GATEHOUSE_BENCH_SPREAD_SECS), real clock, {} job workers (GATEHOUSE_JOB_WORKERS)",
+        spread.as_secs(),
+        std::env::var("GATEHOUSE_JOB_WORKERS").unwrap_or_else(|_| "4".into())
     );
     let mut backends = vec!["sqlite"];
     if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_ok() {
