@@ -191,9 +191,15 @@ pub fn read(words: &[&str]) -> Result<Option<(When, usize)>, StartError> {
     }
     if day.is_none() && time.is_none() {
         // `from tomorow 9:00`: a time right after an unreadable day is a misspelt start, not
-        // the first words of a reason.
+        // the first words of a reason; so is a number (`from 9`, `from 9.30`).
         if words.get(1).is_some_and(|w| time_word(w).is_some()) {
             return Err(StartError::Unreadable(words[..2].join(" ")));
+        }
+        if let Some(w) = words
+            .first()
+            .filter(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            return Err(StartError::Unreadable((*w).to_owned()));
         }
         return Ok(None);
     }
@@ -257,7 +263,6 @@ mod tests {
     #[test]
     fn words_that_are_not_a_start_are_left_for_the_reason() {
         assert_eq!(read(&["the", "finance", "team"]).unwrap(), None);
-        assert_eq!(read(&["8", "people"]).unwrap(), None);
         assert_eq!(read(&[]).unwrap(), None);
         // A day then the reason: only the day is taken.
         let (w, used) = read(&["friday", "quarter", "close"]).unwrap().unwrap();
@@ -271,6 +276,10 @@ mod tests {
         assert!(e.to_string().contains("`tomorow 9:00`"), "{e}");
         assert!(e.to_string().contains("from tomorrow 9:00"), "{e}");
         assert!(read(&["tomorrow", "at", "soon"]).is_err());
+        // A bare number after `from` is a time missing its minutes or am/pm.
+        let e = read(&["9", "audit"]).unwrap_err();
+        assert!(e.to_string().contains("`9` is not a start"), "{e}");
+        assert!(read(&["9.30"]).is_err());
         assert_eq!(time_word("25:00"), None);
         assert_eq!(time_word("13pm"), None);
         assert_eq!(time_word("9:5"), None);
