@@ -143,9 +143,9 @@ pub async fn enqueue(c: &impl Conn, job: NewJob, now: DateTime<Utc>) -> StoreRes
 
 /// The two kinds of claimable job: queued and due, and running past its lease (a worker that
 /// died, or stalled, gives its job back). Each is asked separately: as one `OR`, SQLite reads
-/// every due job, checks each against its request, and sorts them all to take the first, so a
-/// claim cost grew with the backlog, and the backlog with it (the e2e bench fell off that cliff).
-/// Apart, each is an ordered walk of `jobs_due` that stops at the first job free to run.
+/// every due job, checks each against its request, and sorts them all to take the first (and
+/// PostgreSQL scans and sorts too), so a claim cost grows with the backlog, and the backlog with
+/// it. Apart, each is an ordered walk of `jobs_due` that stops at the first job free to run.
 fn claimable(now: DateTime<Utc>) -> [Condition; 2] {
     [
         Condition::all()

@@ -394,6 +394,12 @@ impl Workflow {
             if current.status == Status::Pending && seen.status == Status::Pending {
                 given = approvals::of_request(&tx, id).await?;
                 let before = approval::standing(&stages, &eligible, &given);
+                // Met already, yet still pending here: another approval completed it between
+                // our read of the request and of its approvals (PostgreSQL reads each
+                // statement afresh). The request moved on; explain_conflict says how.
+                if before == approval::Standing::Met && !given.iter().any(|g| &g.user == by) {
+                    return Err(WorkflowError::Conflict(id));
+                }
                 let stage = approval::counts(&before, &eligible, &given, by, |i| {
                     stages
                         .get(i)
