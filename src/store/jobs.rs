@@ -319,20 +319,7 @@ pub async fn retry_later(
     run_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let res = Entity::update_many()
-        .col_expr(Column::Status, Expr::value(JobStatus::Queued.as_str()))
-        .col_expr(Column::RunAt, Expr::value(run_at))
-        .col_expr(Column::LastError, Expr::value(error))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(
-            Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
-        .filter(mine(id, worker))
-        .exec(c)
-        .await?;
-    Ok(res.rows_affected == 1)
+    requeue(c, id, worker, run_at, now, Requeue::Failed(error)).await
 }
 
 /// Puts the job back until `run_at` because it is not due yet (a scheduled start, an expiry
@@ -344,22 +331,42 @@ pub async fn reschedule(
     run_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let res = Entity::update_many()
+    requeue(c, id, worker, run_at, now, Requeue::NotDue).await
+}
+
+/// Why a held job goes back to the queue.
+enum Requeue<'a> {
+    /// The attempt failed with this error; it counts.
+    Failed(&'a str),
+    /// It ran too early; the attempt is given back.
+    NotDue,
+}
+
+async fn requeue(
+    c: &impl Conn,
+    id: i64,
+    worker: &str,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    why: Requeue<'_>,
+) -> StoreResult<bool> {
+    let q = Entity::update_many()
         .col_expr(Column::Status, Expr::value(JobStatus::Queued.as_str()))
         .col_expr(Column::RunAt, Expr::value(run_at))
-        .col_expr(
-            Column::Attempts,
-            sea_orm::sea_query::ExprTrait::sub(Expr::col(Column::Attempts), 1),
-        )
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .col_expr(
             Column::LeaseUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
-        .filter(mine(id, worker))
-        .exec(c)
-        .await?;
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None));
+    let q = match why {
+        Requeue::Failed(error) => q.col_expr(Column::LastError, Expr::value(error)),
+        Requeue::NotDue => q.col_expr(
+            Column::Attempts,
+            sea_orm::sea_query::ExprTrait::sub(Expr::col(Column::Attempts), 1),
+        ),
+    };
+    let res = q.filter(mine(id, worker)).exec(c).await?;
     Ok(res.rows_affected == 1)
 }
 
