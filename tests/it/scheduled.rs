@@ -16,14 +16,7 @@ fn utc(s: &str) -> DateTime<Utc> {
 }
 
 async fn ask(t: &SlackTestApp, who: &str, text: &str) -> String {
-    let ack = t
-        .sim
-        .slash_command(who, CHANNEL, "/request-access", text)
-        .await
-        .unwrap();
-    ack.payload
-        .map(|p| p["text"].as_str().unwrap_or_default().to_owned())
-        .unwrap_or_default()
+    t.reply(who, "/request-access", text).await
 }
 
 async fn approve(t: &SlackTestApp, n: i64, reviewer: &str) {
@@ -272,12 +265,7 @@ async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_lat
 }
 
 async fn admin(t: &SlackTestApp, who: &str, text: &str) -> String {
-    let ack = t
-        .sim
-        .slash_command(who, CHANNEL, "/access-admin", text)
-        .await
-        .unwrap();
-    ack.payload.unwrap()["text"].as_str().unwrap().to_owned()
+    t.reply(who, "/access-admin", text).await
 }
 
 #[tokio::test]

@@ -10,12 +10,7 @@ use crate::support::backends;
 use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, shown, workspace};
 
 async fn admin(t: &SlackTestApp, user: &str, text: &str) -> String {
-    let ack = t
-        .sim
-        .slash_command(user, CHANNEL, "/access-admin", text)
-        .await
-        .unwrap();
-    ack.payload.unwrap()["text"].as_str().unwrap().to_owned()
+    t.reply(user, "/access-admin", text).await
 }
 
 #[tokio::test]

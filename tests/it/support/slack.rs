@@ -230,6 +230,19 @@ impl SlackTestApp {
         .await
     }
 
+    /// What Gatehouse answers `who` to `command text`, seen by them alone (empty when it
+    /// answered with a form instead).
+    pub async fn reply(&self, who: &str, command: &str, text: &str) -> String {
+        let ack = self
+            .sim
+            .slash_command(who, CHANNEL, command, text)
+            .await
+            .unwrap();
+        ack.payload
+            .and_then(|p| p["text"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
     /// Waits for a note only `user` sees containing `needle`.
     pub async fn ephemeral_for(&self, user: &str, needle: &str) -> String {
         eventually(&format!("an ephemeral note to {user}"), 30, || async {
