@@ -18,11 +18,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use gatehouse::clock::{Clock, SystemClock};
-use gatehouse::config::{Catalog, Config, Resource, Settings};
+use gatehouse::config::{Catalog, Config, Settings};
 use gatehouse::domain::{GrantDuration, SlackUserId};
-use gatehouse::store::requests::Request;
 use gatehouse::store::{self, Db};
-use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Undo, Via};
+use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Target, Undo, Via};
 use gatehouse::{App, AppOptions};
 use sea_orm::{ConnectionTrait, Database, Statement, Value};
 
@@ -45,28 +44,28 @@ const BATCH: usize = 1000;
 /// Records when each revocation reached "the platform": the moment the access was lost.
 #[derive(Default)]
 struct Recorder {
-    revoked: Mutex<HashMap<i64, DateTime<Utc>>>,
+    /// By identity: each copy's is its own.
+    revoked: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 #[async_trait::async_trait]
 impl Provisioner for Recorder {
-    async fn grant(&self, r: &Request, _: &Resource) -> Result<Applied, ExternalError> {
+    async fn grant(&self, target: Target<'_>) -> Result<Applied, ExternalError> {
         Ok(Applied {
-            identity: r.requester.to_string(),
+            identity: target.identity.to_owned(),
             action: "granted".into(),
             receipt: None,
         })
     }
-    async fn revoke(
-        &self,
-        r: &Request,
-        _: &Resource,
-        _: Undo<'_>,
-    ) -> Result<Applied, ExternalError> {
+    async fn revoke(&self, target: Target<'_>, _: Undo<'_>) -> Result<Applied, ExternalError> {
         let at = now();
-        self.revoked.lock().unwrap().insert(r.id.get(), at);
+        // Each copy grants to an identity of its own (its requester's id).
+        self.revoked
+            .lock()
+            .unwrap()
+            .insert(target.identity.to_owned(), at);
         Ok(Applied {
-            identity: r.requester.to_string(),
+            identity: target.identity.to_owned(),
             action: "revoked".into(),
             receipt: None,
         })
@@ -192,7 +191,7 @@ async fn populate(
     url: &str,
     n: usize,
     expiry: impl Fn(usize) -> DateTime<Utc>,
-) -> Vec<(i64, DateTime<Utc>)> {
+) -> Vec<(String, DateTime<Utc>)> {
     let app = start(url, Arc::new(Recorder::default()), false).await;
     let db = app.db().clone();
     let template_user = user(0);
@@ -276,7 +275,7 @@ async fn populate(
         )
         .await;
 
-        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
         let mut vals: Vec<Value> = Vec::new();
         for &(id, _) in chunk {
             let who = user((id - t.id.get()) as usize).to_string();
@@ -291,13 +290,14 @@ async fn populate(
                 g.revoked_at.into(),
                 g.revoke_applied.clone().into(),
                 g.receipt.clone().into(),
+                g.held_before.into(),
             ]);
         }
         exec(
             &db,
             &format!(
                 "INSERT INTO grants (request_id, connector_id, identity, spec, applied, \
-                 granted_at, revoked_at, revoke_applied, receipt) VALUES {rows}"
+                 granted_at, revoked_at, revoke_applied, receipt, held_before) VALUES {rows}"
             ),
             vals,
         )
@@ -392,7 +392,11 @@ async fn populate(
     j.request_id = t_revoke.request_id;
     assert_eq!(&j, t_revoke, "copied revoke job differs");
     app.shutdown().await;
+    // The revocations are recorded by identity: each copy's is its requester's id.
     copies
+        .into_iter()
+        .map(|(id, at)| (user((id - t.id.get()) as usize).to_string(), at))
+        .collect()
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -449,7 +453,7 @@ async fn measure(backend: &str, n: usize, spread: Duration) {
 
     let mut lags: Vec<i64> = copies
         .iter()
-        .filter_map(|(id, at)| revoked.get(id).map(|r| (*r - *at).num_milliseconds()))
+        .filter_map(|(who, at)| revoked.get(who).map(|r| (*r - *at).num_milliseconds()))
         .collect();
     lags.sort_unstable();
     let late = lags.iter().filter(|&&l| l > 1000).count();

@@ -13,13 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatehouse::clock::{ManualClock, SharedClock};
-use gatehouse::config::{Catalog, Config, Resource, Settings};
+use gatehouse::config::{Catalog, Config, Settings};
 use gatehouse::domain::{GrantDuration, RequestId, SlackUserId};
 use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSettings};
 use gatehouse::store::Db;
 use gatehouse::store::jobs::Job;
-use gatehouse::store::requests::Request;
-use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Undo, Via};
+use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Target, Undo, Via};
 use gatehouse::{App, AppOptions};
 use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::Notify;
@@ -51,21 +50,16 @@ struct AlwaysSucceeds;
 
 #[async_trait::async_trait]
 impl Provisioner for AlwaysSucceeds {
-    async fn grant(&self, r: &Request, _: &Resource) -> Result<Applied, ExternalError> {
+    async fn grant(&self, target: Target<'_>) -> Result<Applied, ExternalError> {
         Ok(Applied {
-            identity: r.requester.to_string(),
+            identity: target.identity.to_owned(),
             action: "granted".into(),
             receipt: None,
         })
     }
-    async fn revoke(
-        &self,
-        r: &Request,
-        _: &Resource,
-        _: Undo<'_>,
-    ) -> Result<Applied, ExternalError> {
+    async fn revoke(&self, target: Target<'_>, _: Undo<'_>) -> Result<Applied, ExternalError> {
         Ok(Applied {
-            identity: r.requester.to_string(),
+            identity: target.identity.to_owned(),
             action: "revoked".into(),
             receipt: None,
         })

@@ -34,6 +34,9 @@ pub struct AppOptions {
     /// on; one-shot commands, embedded apps and tests leave it off (or ask for port 0), so
     /// that they never take the port of a running Gatehouse or of each other.
     pub http: bool,
+    /// Refuse to start when a connector removed from the catalog still holds live grants
+    /// (nothing could take them away). One-shot commands turn it off, to revoke them.
+    pub refuse_stranded_grants: bool,
 }
 
 impl AppOptions {
@@ -47,6 +50,7 @@ impl AppOptions {
             background_worker: true,
             on_call: Default::default(),
             http: false,
+            refuse_stranded_grants: true,
         }
     }
 }
@@ -59,6 +63,10 @@ pub enum StartError {
     Migrate(#[source] StoreError),
     #[error("cannot record the catalog's resources: {0}")]
     Catalog(#[source] StoreError),
+    #[error("cannot compare the catalog with the live grants: {0}")]
+    Grants(#[source] StoreError),
+    #[error("{0}")]
+    Stranded(String),
     #[error(transparent)]
     Slack(#[from] crate::slack::SlackStartError),
     #[error("cannot set up the language model (GATEHOUSE_LLM_*): {0}")]
@@ -107,6 +115,19 @@ impl App {
         store::resources::sync(db.conn(), &config.catalog.resources, opts.clock.now())
             .await
             .map_err(StartError::Catalog)?;
+        // Live grants end as they were granted; say which no longer match the catalog.
+        let edits = crate::workflow::catalog_edits(db.conn(), &config.catalog)
+            .await
+            .map_err(StartError::Grants)?;
+        for edited in &edits.changed {
+            tracing::warn!("{edited}");
+        }
+        if let Some(refusal) = edits.refusal() {
+            if opts.refuse_stranded_grants {
+                return Err(StartError::Stranded(refusal));
+            }
+            tracing::warn!("{refusal}");
+        }
 
         // Slack is on when all of its settings are there; its tokens are checked before anything runs.
         let s = &config.settings.slack;

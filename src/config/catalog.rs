@@ -274,6 +274,37 @@ pub struct Resource {
     pub break_glass: Option<BreakGlass>,
 }
 
+impl Resource {
+    /// What is left to know of a resource the catalog no longer has, for requests and grants
+    /// made while it had it: its id, and its connector and unit as the grant recorded them.
+    /// Nobody can ask for it, so its rules are the tightest; only admins are told about it.
+    pub fn removed(id: ResourceId, connector: ConnectorId, grant: Unit) -> Resource {
+        let any = GrantDuration::minutes(1);
+        Resource {
+            name: id.as_str().to_owned(),
+            id,
+            description: None,
+            connector,
+            grant,
+            reviewers: Vec::new(),
+            durations: DurationRules {
+                min: any,
+                default: any,
+                max: any,
+            },
+            reason_required: true,
+            remind_before: BUILTIN_REMIND_BEFORE,
+            lapse_after: any,
+            on_drift: OnDrift::Report,
+            approval: Vec::new(),
+            channel: None,
+            auto_approve: Vec::new(),
+            auto_approved: AutoApprovedPosting::default(),
+            break_glass: None,
+        }
+    }
+}
+
 /// What to do when a live grant is missing on its platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -23,11 +23,10 @@ use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::config::{Catalog, ConnectorKind, Resource};
+use crate::config::{Catalog, ConnectorKind};
 use crate::domain::{ConnectorId, Unit};
-use crate::store::requests::Request;
 pub use crate::workflow::Undo;
-use crate::workflow::{Applied, ExternalError, Provisioner};
+use crate::workflow::{Applied, ExternalError, Provisioner, Target};
 
 /// A connector's failure, classed by whether trying again can help. Messages are the platform's
 /// own words (for the audit log and reviewers), never a secret.
@@ -369,64 +368,37 @@ impl Registry {
         self.connectors.get(id)?.as_ref()
     }
 
-    fn for_resource(&self, resource: &Resource) -> Result<&Arc<dyn Connector>, ExternalError> {
-        match self.connectors.get(&resource.connector) {
+    fn platform(&self, id: &ConnectorId) -> Result<&Arc<dyn Connector>, ExternalError> {
+        match self.connectors.get(id) {
             Some(Some(c)) => Ok(c),
             Some(None) => Err(ExternalError::Permanent(
                 "the manual connector is done by hand, never called".into(),
             )),
             None => Err(ExternalError::Permanent(format!(
-                "connector `{}` is not in the catalog any more",
-                resource.connector
+                "connector `{id}` is not in the catalog any more; put it back until its grants end"
             ))),
         }
     }
 }
 
-/// The platform identity to change: the one a reviewer settled.
-fn identity_of(request: &Request) -> Result<&str, ExternalError> {
-    request.identity.as_deref().ok_or_else(|| {
-        ExternalError::Permanent("no platform user was chosen for this request".into())
-    })
-}
-
 #[async_trait::async_trait]
 impl Provisioner for Registry {
-    fn by_hand(&self, resource: &Resource) -> bool {
-        matches!(self.connectors.get(&resource.connector), Some(None))
+    fn by_hand(&self, connector: &ConnectorId) -> bool {
+        matches!(self.connectors.get(connector), Some(None))
     }
 
-    fn needs_identity(&self, resource: &Resource) -> bool {
-        matches!(self.connectors.get(&resource.connector), Some(Some(_)))
+    fn needs_identity(&self, connector: &ConnectorId) -> bool {
+        matches!(self.connectors.get(connector), Some(Some(_)))
     }
 
-    async fn grant(
-        &self,
-        request: &Request,
-        resource: &Resource,
-    ) -> Result<Applied, ExternalError> {
-        let who = identity_of(request)?;
-        let connector = self.for_resource(resource)?.as_ref();
-        let added = grant_recorded(connector, who, &resource.grant).await?;
+    async fn grant(&self, target: Target<'_>) -> Result<Applied, ExternalError> {
+        let connector = self.platform(target.connector)?.as_ref();
+        let added = grant_recorded(connector, target.identity, target.unit).await?;
         Ok(Applied {
-            identity: who.to_owned(),
+            identity: target.identity.to_owned(),
             action: added.did,
             receipt: added.receipt,
         })
-    }
-
-    async fn holds(
-        &self,
-        request: &Request,
-        resource: &Resource,
-    ) -> Result<Option<bool>, ExternalError> {
-        let (Some(who), Some(Some(c))) = (
-            request.identity.as_deref(),
-            self.connectors.get(&resource.connector),
-        ) else {
-            return Ok(None);
-        };
-        Ok(Some(c.check(who, &resource.grant).await?.direct))
     }
 
     async fn check(
@@ -456,17 +428,11 @@ impl Provisioner for Registry {
         }
     }
 
-    async fn revoke(
-        &self,
-        request: &Request,
-        resource: &Resource,
-        undo: Undo<'_>,
-    ) -> Result<Applied, ExternalError> {
-        let who = identity_of(request)?;
-        let connector = self.for_resource(resource)?.as_ref();
+    async fn revoke(&self, target: Target<'_>, undo: Undo<'_>) -> Result<Applied, ExternalError> {
+        let connector = self.platform(target.connector)?.as_ref();
         Ok(Applied {
-            identity: who.to_owned(),
-            action: revoke_leaving(connector, who, &resource.grant, undo).await?,
+            identity: target.identity.to_owned(),
+            action: revoke_leaving(connector, target.identity, target.unit, undo).await?,
             receipt: None,
         })
     }

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! pending ──approve──▶ approved ──▶ provisioning ──▶ active ──expire/revoke──▶ revoking ──▶ expired | revoked
+//!                                                                       (an admin's close ──▶ revoked)
 //!    │                    │              │
 //!    ├──deny──▶ denied    └─cancel─┐     └──(retries exhausted)──▶ failed ──retry──▶ provisioning
 //!    ├──cancel──▶ cancelled ◀──────┘  (approved is not yet granted: a later start, say)
@@ -126,10 +127,13 @@ pub enum Event {
     Revoke,
     /// The platform no longer grants the access; `why` is what sent the request to `revoking`.
     RevocationDone(EndReason),
+    /// An admin ends a revocation that cannot complete (the platform lost the user, say),
+    /// answering for the access being gone.
+    Close,
 }
 
 impl Event {
-    pub const ALL: [Event; 13] = [
+    pub const ALL: [Event; 14] = [
         Event::Approve,
         Event::Deny,
         Event::Cancel,
@@ -143,6 +147,7 @@ impl Event {
         Event::Revoke,
         Event::RevocationDone(EndReason::Expired),
         Event::RevocationDone(EndReason::Revoked),
+        Event::Close,
     ];
 
     /// The audit log's name for this event.
@@ -161,6 +166,7 @@ impl Event {
             Event::Revoke => "revoking",
             Event::RevocationDone(EndReason::Expired) => "expired",
             Event::RevocationDone(EndReason::Revoked) => "revoked",
+            Event::Close => "closed",
         }
     }
 
@@ -178,6 +184,7 @@ impl Event {
             Event::Expire => "expired",
             Event::Revoke => "revoked",
             Event::RevocationDone(_) => "marked as ended",
+            Event::Close => "closed",
         }
     }
 }
@@ -227,6 +234,7 @@ pub fn transition(from: Status, event: Event) -> Result<Status, IllegalTransitio
         (S::Active, E::Revoke) => S::Revoking,
         (S::Revoking, E::RevocationDone(EndReason::Expired)) => S::Expired,
         (S::Revoking, E::RevocationDone(EndReason::Revoked)) => S::Revoked,
+        (S::Revoking, E::Close) => S::Revoked,
         (
             S::Pending
             | S::Approved
@@ -250,7 +258,8 @@ pub fn transition(from: Status, event: Event) -> Result<Status, IllegalTransitio
             | E::Extend
             | E::Expire
             | E::Revoke
-            | E::RevocationDone(_),
+            | E::RevocationDone(_)
+            | E::Close,
         ) => return Err(IllegalTransition { from, event }),
     };
     Ok(to)

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
-use crate::config::{Catalog, Resource};
+use crate::config::Catalog;
 use crate::domain::{ConnectorId, Unit};
 use crate::store::requests::Request;
-use crate::workflow::{Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Undo};
+use crate::workflow::{
+    Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Target, Undo,
+};
 
 use super::{ErrorClass, Metrics};
 
@@ -56,21 +58,21 @@ impl Watched {
 
 #[async_trait::async_trait]
 impl Provisioner for Watched {
-    fn by_hand(&self, resource: &Resource) -> bool {
-        self.inner.by_hand(resource)
+    fn by_hand(&self, connector: &ConnectorId) -> bool {
+        self.inner.by_hand(connector)
     }
 
-    fn needs_identity(&self, resource: &Resource) -> bool {
-        self.inner.needs_identity(resource)
+    fn needs_identity(&self, connector: &ConnectorId) -> bool {
+        self.inner.needs_identity(connector)
     }
 
-    async fn grant(
-        &self,
-        request: &Request,
-        resource: &Resource,
-    ) -> Result<Applied, ExternalError> {
-        let result = self.inner.grant(request, resource).await;
-        self.note(&resource.connector, &result);
+    fn identity_for(&self, request: &Request) -> Option<String> {
+        self.inner.identity_for(request)
+    }
+
+    async fn grant(&self, target: Target<'_>) -> Result<Applied, ExternalError> {
+        let result = self.inner.grant(target).await;
+        self.note(target.connector, &result);
         result
     }
 
@@ -100,14 +102,9 @@ impl Provisioner for Watched {
         result
     }
 
-    async fn revoke(
-        &self,
-        request: &Request,
-        resource: &Resource,
-        undo: Undo<'_>,
-    ) -> Result<Applied, ExternalError> {
-        let result = self.inner.revoke(request, resource, undo).await;
-        self.note(&resource.connector, &result);
+    async fn revoke(&self, target: Target<'_>, undo: Undo<'_>) -> Result<Applied, ExternalError> {
+        let result = self.inner.revoke(target, undo).await;
+        self.note(target.connector, &result);
         result
     }
 
@@ -121,18 +118,6 @@ impl Provisioner for Watched {
         // None: the connector cannot tell (manual) and did not talk to a platform.
         if !matches!(result, Ok(None)) {
             self.note(connector, &result);
-        }
-        result
-    }
-
-    async fn holds(
-        &self,
-        request: &Request,
-        resource: &Resource,
-    ) -> Result<Option<bool>, ExternalError> {
-        let result = self.inner.holds(request, resource).await;
-        if !matches!(result, Ok(None)) {
-            self.note(&resource.connector, &result);
         }
         result
     }

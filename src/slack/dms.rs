@@ -9,7 +9,13 @@ use crate::store::requests::Request;
 use crate::workflow::Notice;
 
 /// The DM the requester gets for a step, with times in their own zone.
-pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option<&str>) -> Message {
+pub fn requester_dm(
+    r: &Request,
+    resource: &Resource,
+    notice: Notice,
+    tz: Option<&str>,
+    held_before: bool,
+) -> Message {
     if notice == Notice::ExpiringSoon {
         let until = r
             .expires_at
@@ -102,8 +108,19 @@ pub fn requester_dm(r: &Request, resource: &Resource, notice: Notice, tz: Option
         Notice::ProvisioningFailed => format!(
             "⚠️ Your request #{id} for *{name}* was approved, but granting the access failed. The reviewers have been told and an admin can retry it."
         ),
+        Notice::Expired if held_before => format!(
+            "⌛ Your access to *{name}* through request #{id} has ended. You already had this access before Gatehouse granted it, so it was left as it was."
+        ),
+        Notice::Revoked if held_before => format!(
+            "🔒 Your request #{id} for *{name}* was ended. You already had this access before Gatehouse granted it, so it was left as it was."
+        ),
         Notice::Expired => format!("⌛ Your access to *{name}* has expired and was removed."),
         Notice::Revoked => format!("🔒 Your access to *{name}* was removed (request #{id})."),
+    };
+    let text = if held_before && notice == Notice::Active {
+        format!("{text} You already had this access; when it ends, it is left as it was.")
+    } else {
+        text
     };
     Message {
         blocks: json!([section(text.clone())]),

@@ -269,7 +269,13 @@ impl Notifier for SlackNotifier {
             Audience::Requester => {
                 let user = request.requester.as_str();
                 let zone = self.zone_of(user).await;
-                let msg = dms::requester_dm(request, resource, notice, zone.as_deref());
+                let msg = dms::requester_dm(
+                    request,
+                    resource,
+                    notice,
+                    zone.as_deref(),
+                    context.held_before,
+                );
                 self.dm(user, &msg, context.delivery.as_ref()).await?;
                 Ok(None)
             }

@@ -1,11 +1,21 @@
-//! What was actually granted on a platform for a request, and when it was taken away.
+//! The grant record: what was (or is being) granted on a platform for a request, and when it
+//! was taken away. Revocation, reconciliation and "who has access" read it, never today's
+//! catalog: it keeps the connector, the identity, the unit, the receipt, and whether the
+//! identity held the unit before Gatehouse granted it.
+//!
+//! A row is written before the platform is changed (an intent: `applied` is empty) and settled
+//! when the change is confirmed, so a grant that gave up after the platform may have applied it
+//! still has a record to undo.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
-use super::entities::grants::{ActiveModel, Column, Entity};
-use super::{Conn, StoreResult};
+use super::entities::grants::{ActiveModel, Column, Entity, Model};
+use super::{Conn, StoreError, StoreResult};
+use crate::domain::{ConnectorId, Unit};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -13,73 +23,47 @@ pub struct Grant {
     pub request_id: i64,
     pub connector_id: String,
     pub identity: String,
+    /// The unit granted, as the connector's JSON (`Unit`); see [`Grant::unit`].
     pub spec: String,
+    /// What the platform call did; empty while the grant is only intended.
     pub applied: String,
     pub granted_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoke_applied: Option<String>,
     /// Which privileges the grant added, for connectors that keep such a record.
     pub receipt: Option<String>,
+    /// The identity held the unit directly before Gatehouse granted it: its end leaves it.
+    pub held_before: bool,
 }
 
-pub struct NewGrant<'a> {
-    pub request_id: i64,
-    pub connector_id: &'a str,
-    pub identity: &'a str,
-    pub spec: &'a str,
-    pub applied: &'a str,
-    pub receipt: Option<&'a str>,
+impl Grant {
+    pub fn unit(&self) -> StoreResult<Unit> {
+        serde_json::from_str(&self.spec).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "grant {} of request {}: unit `{}`: {e}",
+                self.id, self.request_id, self.spec
+            ))
+        })
+    }
+
+    pub fn connector(&self) -> StoreResult<ConnectorId> {
+        ConnectorId::parse(&self.connector_id)
+            .map_err(|e| StoreError::Corrupt(format!("grant {}: connector: {e}", self.id)))
+    }
+
+    /// The platform change was confirmed (not only intended).
+    pub fn settled(&self) -> bool {
+        !self.applied.is_empty()
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.revoked_at.is_none()
+    }
 }
 
-pub async fn insert(c: &impl Conn, g: NewGrant<'_>, now: DateTime<Utc>) -> StoreResult<i64> {
-    let model = ActiveModel {
-        request_id: Set(g.request_id),
-        connector_id: Set(g.connector_id.to_owned()),
-        identity: Set(g.identity.to_owned()),
-        spec: Set(g.spec.to_owned()),
-        applied: Set(g.applied.to_owned()),
-        granted_at: Set(now),
-        revoked_at: Set(None),
-        revoke_applied: Set(None),
-        receipt: Set(g.receipt.map(str::to_owned)),
-        ..Default::default()
-    };
-    Ok(model.insert(c).await?.id)
-}
-
-/// Marks the request's live grants as revoked.
-pub async fn mark_revoked(
-    c: &impl Conn,
-    request_id: i64,
-    applied: &str,
-    now: DateTime<Utc>,
-) -> StoreResult<u64> {
-    let res = Entity::update_many()
-        .col_expr(Column::RevokedAt, Expr::value(now))
-        .col_expr(Column::RevokeApplied, Expr::value(applied))
-        .filter(Column::RequestId.eq(request_id))
-        .filter(Column::RevokedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok(res.rows_affected)
-}
-
-/// The request's grant that has not been revoked yet, if any.
-pub async fn live_for_request(c: &impl Conn, request_id: i64) -> StoreResult<Option<Grant>> {
-    Ok(for_request(c, request_id)
-        .await?
-        .into_iter()
-        .rfind(|g| g.revoked_at.is_none()))
-}
-
-pub async fn for_request(c: &impl Conn, request_id: i64) -> StoreResult<Vec<Grant>> {
-    Ok(Entity::find()
-        .filter(Column::RequestId.eq(request_id))
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(|m| Grant {
+impl From<Model> for Grant {
+    fn from(m: Model) -> Self {
+        Grant {
             id: m.id,
             request_id: m.request_id,
             connector_id: m.connector_id,
@@ -90,6 +74,184 @@ pub async fn for_request(c: &impl Conn, request_id: i64) -> StoreResult<Vec<Gran
             revoked_at: m.revoked_at,
             revoke_applied: m.revoke_applied,
             receipt: m.receipt,
+            held_before: m.held_before,
+        }
+    }
+}
+
+/// A grant about to be made: written before the platform is changed.
+pub struct NewGrant<'a> {
+    pub request_id: i64,
+    pub connector_id: &'a str,
+    pub identity: &'a str,
+    pub unit: &'a Unit,
+    pub held_before: bool,
+}
+
+pub async fn insert(c: &impl Conn, g: NewGrant<'_>, now: DateTime<Utc>) -> StoreResult<Grant> {
+    let spec = serde_json::to_string(g.unit)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode the unit: {e}")))?;
+    let model = ActiveModel {
+        request_id: Set(g.request_id),
+        connector_id: Set(g.connector_id.to_owned()),
+        identity: Set(g.identity.to_owned()),
+        spec: Set(spec),
+        applied: Set(String::new()),
+        granted_at: Set(now),
+        revoked_at: Set(None),
+        revoke_applied: Set(None),
+        receipt: Set(None),
+        held_before: Set(g.held_before),
+        ..Default::default()
+    };
+    Ok(model.insert(c).await?.into())
+}
+
+/// The platform confirmed the grant: what it did, its receipt, and when.
+pub async fn settle(
+    c: &impl Conn,
+    id: i64,
+    applied: &str,
+    receipt: Option<&str>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    Entity::update_many()
+        .col_expr(Column::Applied, Expr::value(applied))
+        .col_expr(Column::Receipt, Expr::value(receipt.map(str::to_owned)))
+        .col_expr(Column::GrantedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Marks one grant as taken away (or found gone). False when it already was.
+pub async fn mark_revoked(
+    c: &impl Conn,
+    id: i64,
+    applied: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let res = Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .col_expr(Column::RevokeApplied, Expr::value(applied))
+        .filter(Column::Id.eq(id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The request's grant that has not been revoked yet, if any.
+pub async fn live_for_request(c: &impl Conn, request_id: i64) -> StoreResult<Option<Grant>> {
+    Ok(for_request(c, request_id)
+        .await?
+        .into_iter()
+        .rfind(Grant::is_live))
+}
+
+/// The request's latest grant, live or not.
+pub async fn latest_for_request(c: &impl Conn, request_id: i64) -> StoreResult<Option<Grant>> {
+    Ok(for_request(c, request_id).await?.pop())
+}
+
+pub async fn for_request(c: &impl Conn, request_id: i64) -> StoreResult<Vec<Grant>> {
+    Ok(Entity::find()
+        .filter(Column::RequestId.eq(request_id))
+        .order_by_asc(Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Grant::from)
+        .collect())
+}
+
+/// Live grants of other requests that give `identity` something on `connector`: what revoking
+/// one grant must leave (two resources may share a role, or two tables a catalog).
+pub async fn live_for_identity(
+    c: &impl Conn,
+    connector: &str,
+    identity: &str,
+    except_request: i64,
+) -> StoreResult<Vec<Grant>> {
+    Ok(Entity::find()
+        .filter(Column::ConnectorId.eq(connector))
+        .filter(Column::Identity.eq(identity))
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::RequestId.ne(except_request))
+        .order_by_asc(Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Grant::from)
+        .collect())
+}
+
+/// Grants through `connector` that are live, or were taken away (or made) since `since`: what
+/// reconciliation compares with the platform.
+pub async fn on_connector(
+    c: &impl Conn,
+    connector: &str,
+    since: DateTime<Utc>,
+) -> StoreResult<Vec<Grant>> {
+    let recent = Condition::any()
+        .add(Column::RevokedAt.is_null())
+        .add(Column::RevokedAt.gte(since))
+        .add(Column::GrantedAt.gte(since));
+    Ok(Entity::find()
+        .filter(Column::ConnectorId.eq(connector))
+        .filter(recent)
+        .order_by_asc(Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Grant::from)
+        .collect())
+}
+
+/// Live grants, counted by the resource they were asked for and what they grant (connector and
+/// unit, as recorded): the start-up check compares these with the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveGroup {
+    pub resource_id: String,
+    pub connector_id: String,
+    /// The unit as recorded (JSON); see [`Grant::unit`].
+    pub spec: String,
+    pub count: i64,
+}
+
+pub async fn live_by_resource(c: &impl Conn) -> StoreResult<Vec<LiveGroup>> {
+    use sea_orm::Statement;
+    // One grouped read, whatever the number of live grants (an ORM join per row would not be).
+    let sql = "SELECT r.resource_id, g.connector_id, g.spec, COUNT(*) AS n \
+               FROM grants g JOIN requests r ON r.id = g.request_id \
+               WHERE g.revoked_at IS NULL \
+               GROUP BY r.resource_id, g.connector_id, g.spec \
+               ORDER BY r.resource_id, g.connector_id, g.spec";
+    let rows = c
+        .query_all_raw(Statement::from_string(c.get_database_backend(), sql))
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(LiveGroup {
+                resource_id: row.try_get("", "resource_id")?,
+                connector_id: row.try_get("", "connector_id")?,
+                spec: row.try_get("", "spec")?,
+                count: row.try_get("", "n")?,
+            })
         })
+        .collect()
+}
+
+/// The live grants made through `connector`.
+pub async fn live_on_connector(c: &impl Conn, connector: &str) -> StoreResult<Vec<Grant>> {
+    Ok(Entity::find()
+        .filter(Column::ConnectorId.eq(connector))
+        .filter(Column::RevokedAt.is_null())
+        .order_by_asc(Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Grant::from)
         .collect())
 }

@@ -163,51 +163,6 @@ pub async fn list_by_status(c: &impl Conn, status: Status) -> StoreResult<Vec<Re
         .collect()
 }
 
-/// Other requests whose access this identity holds, or is being given, on this connector.
-pub async fn live_for_identity(
-    c: &impl Conn,
-    connector: &ConnectorId,
-    identity: &str,
-    except: RequestId,
-) -> StoreResult<Vec<Request>> {
-    Entity::find()
-        .filter(Column::ConnectorId.eq(connector.as_str()))
-        .filter(Column::Identity.eq(identity))
-        .filter(Column::Status.is_in([Status::Active.as_str(), Status::Provisioning.as_str()]))
-        .filter(Column::Id.ne(except.get()))
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Request::try_from)
-        .collect()
-}
-
-/// Requests on this connector that are active now, or ended (expired or revoked) since `since`.
-pub async fn on_connector(
-    c: &impl Conn,
-    connector: &ConnectorId,
-    since: DateTime<Utc>,
-) -> StoreResult<Vec<Request>> {
-    use sea_orm::Condition;
-    let ended = Condition::all()
-        .add(Column::Status.is_in([Status::Expired.as_str(), Status::Revoked.as_str()]))
-        .add(Column::EndedAt.gte(since));
-    Entity::find()
-        .filter(Column::ConnectorId.eq(connector.as_str()))
-        .filter(
-            Condition::any()
-                .add(Column::Status.eq(Status::Active.as_str()))
-                .add(ended),
-        )
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Request::try_from)
-        .collect()
-}
-
 pub async fn list_all(c: &impl Conn) -> StoreResult<Vec<Request>> {
     Entity::find()
         .order_by_asc(Column::Id)

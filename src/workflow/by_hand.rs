@@ -33,17 +33,22 @@ impl Workflow {
     ) -> Result<Request, WorkflowError> {
         self.require_admin(by).await?;
         let current = self.request(id).await?;
-        let applied = Applied {
-            identity: current
-                .identity
-                .clone()
-                .unwrap_or_else(|| current.requester.to_string()),
+        let done_by_hand = |grant: &crate::store::grants::Grant| Applied {
+            identity: grant.identity.clone(),
             action: format!("done by hand, confirmed by {by}"),
             receipt: None,
         };
         match (current.status, done) {
-            (Status::Provisioning, true) => self.provisioned(&current, &applied).await,
-            (Status::Revoking, true) => self.revocation_done(&current, &applied).await,
+            (Status::Provisioning, true) => {
+                let grant = self.record_of(&current).await?;
+                self.provisioned(&current, &grant, &done_by_hand(&grant))
+                    .await
+            }
+            (Status::Revoking, true) => {
+                let grant = self.record_of(&current).await?;
+                self.revocation_done(&current, &grant, &done_by_hand(&grant))
+                    .await
+            }
             (Status::Provisioning, false) => {
                 self.system_step(
                     &current,

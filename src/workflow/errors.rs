@@ -41,6 +41,9 @@ pub enum WorkflowError {
     },
     #[error("{0}")]
     Start(#[from] crate::domain::start::StartError),
+    /// Ending someone's access early needs a reason, said here.
+    #[error("{0}")]
+    NoReason(&'static str),
     #[error("there is no request {0}")]
     NotFound(RequestId),
     #[error("{0} has no break-glass access; ask for it the usual way")]
@@ -74,6 +77,9 @@ pub enum WorkflowError {
     },
     #[error("the platform did not answer as expected: {0}")]
     Platform(String),
+    /// A platform call made for a decision or a job, classed by whether trying again helps.
+    #[error("the platform: {0}")]
+    External(#[from] super::ExternalError),
     #[error("cannot look up Slack user groups: {0}")]
     Directory(String),
     #[error(transparent)]
@@ -111,7 +117,10 @@ impl WorkflowError {
     pub fn is_internal(&self) -> bool {
         matches!(
             self,
-            WorkflowError::Store(_) | WorkflowError::Directory(_) | WorkflowError::Platform(_)
+            WorkflowError::Store(_)
+                | WorkflowError::Directory(_)
+                | WorkflowError::Platform(_)
+                | WorkflowError::External(_)
         )
     }
 }

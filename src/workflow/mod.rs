@@ -7,6 +7,7 @@ mod answers;
 mod approvals;
 mod break_glass;
 mod by_hand;
+mod catalog_edits;
 mod errors;
 mod extension;
 mod identities;
@@ -35,11 +36,13 @@ use crate::store::{self, Db, Tx};
 pub use admin_grant::{AdminGrant, AdminGranted};
 pub use answers::{AccessFact, Answer, Asker, GrantFact, LIVE_CHECK_LIMIT, Live, ResourceRef};
 pub use break_glass::BREAK_GLASS;
+pub use catalog_edits::{CatalogEdits, Edited, catalog_edits};
 pub use errors::{Field, WorkflowError};
 pub use linking::PersonAccess;
 pub use ports::{
     Applied, Audience, Delivery, Directory, ExternalError, Holding, Membership, MessageRef,
-    NoGroups, Notice, NoticeContext, Notifier, PlatformIdentity, Progress, Provisioner, Undo,
+    NoGroups, Notice, NoticeContext, Notifier, PlatformIdentity, Progress, Provisioner, Target,
+    Undo,
 };
 pub use queries::FoundIdentity;
 pub use reconcile::Drift;
@@ -168,6 +171,32 @@ impl Workflow {
         self.catalog
             .resource(&req.resource)
             .ok_or_else(|| WorkflowError::ResourceGone(req.resource.clone()))
+    }
+
+    /// The request's resource, or, once the catalog no longer has it, what its grant record
+    /// says of it: requests made before an edit are still told about and ended.
+    async fn resource_or_record(
+        &self,
+        req: &Request,
+    ) -> Result<std::borrow::Cow<'_, Resource>, WorkflowError> {
+        if let Some(r) = self.catalog.resource(&req.resource) {
+            return Ok(std::borrow::Cow::Borrowed(r));
+        }
+        let recorded = store::grants::latest_for_request(self.db.conn(), req.id.get()).await?;
+        let (connector, unit) = match recorded {
+            Some(g) => (g.connector()?, g.unit()?),
+            None => (
+                req.connector.clone(),
+                crate::domain::Unit::Task {
+                    task: format!("access to {}", req.resource),
+                },
+            ),
+        };
+        Ok(std::borrow::Cow::Owned(Resource::removed(
+            req.resource.clone(),
+            connector,
+            unit,
+        )))
     }
 
     /// The user groups that matter (named as reviewers or admins anywhere) that `user` is in.
@@ -401,7 +430,9 @@ fn notice_for(event: Event) -> Option<Notice> {
         Event::ProvisioningFailed => Some(Notice::ProvisioningFailed),
         Event::Extend => Some(Notice::Extended),
         Event::RevocationDone(crate::domain::EndReason::Expired) => Some(Notice::Expired),
-        Event::RevocationDone(crate::domain::EndReason::Revoked) => Some(Notice::Revoked),
+        Event::RevocationDone(crate::domain::EndReason::Revoked) | Event::Close => {
+            Some(Notice::Revoked)
+        }
         Event::StartProvisioning | Event::Retry | Event::Expire | Event::Revoke => None,
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Resource;
-use crate::domain::{GroupId, SlackUserId};
+use crate::domain::{ConnectorId, GroupId, SlackUserId, Unit};
 use crate::store::requests::Request;
 
 /// Who is in a Slack user group.
@@ -62,13 +62,22 @@ pub struct Applied {
     pub receipt: Option<String>,
 }
 
+/// One grant, in the connector's terms: what a grant changes and what its revocation undoes.
+/// Revocation builds it from the grant record, never from today's catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub connector: &'a ConnectorId,
+    pub identity: &'a str,
+    pub unit: &'a Unit,
+}
+
 /// What a revocation should leave alone.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Undo<'a> {
     /// The grant's receipt, if its connector kept one.
     pub receipt: Option<&'a str>,
     /// Units the same identity holds on the same connector through other live grants.
-    pub keep: &'a [crate::domain::Unit],
+    pub keep: &'a [Unit],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,58 +119,52 @@ pub struct PlatformIdentity {
 /// Grants and revokes access on platforms. Both are idempotent and verify the result.
 #[async_trait::async_trait]
 pub trait Provisioner: Send + Sync + 'static {
-    /// True when a person makes this resource's changes by hand (the `manual` connector):
+    /// True when a person makes this connector's changes by hand (the `manual` connector):
     /// Gatehouse then asks an admin in the request's thread and waits for their confirmation.
-    fn by_hand(&self, _resource: &Resource) -> bool {
+    fn by_hand(&self, _connector: &ConnectorId) -> bool {
         false
     }
 
     /// True when a grant needs a reviewer to settle the platform identity (user or role) first;
     /// false when the connector can work it out from the requester.
-    fn needs_identity(&self, _resource: &Resource) -> bool {
+    fn needs_identity(&self, _connector: &ConnectorId) -> bool {
         false
     }
 
-    async fn grant(&self, request: &Request, resource: &Resource)
-    -> Result<Applied, ExternalError>;
+    /// The platform identity a request's grant changes: the one settled for it. None when
+    /// nothing is settled (a grant then cannot start).
+    fn identity_for(&self, request: &Request) -> Option<String> {
+        request.identity.clone()
+    }
+
+    /// Gives the target its unit: check, change, check again.
+    async fn grant(&self, target: Target<'_>) -> Result<Applied, ExternalError>;
+
+    /// Takes the unit away from the target, leaving what `undo` says: check, change, check again.
+    /// An identity the platform no longer has counts as access already gone.
+    async fn revoke(&self, target: Target<'_>, undo: Undo<'_>) -> Result<Applied, ExternalError>;
+
     /// Can the connector reach its platform right now? None for connectors with nothing to reach.
-    async fn health(&self, _connector: &crate::domain::ConnectorId) -> Option<Result<(), String>> {
+    async fn health(&self, _connector: &ConnectorId) -> Option<Result<(), String>> {
         None
     }
 
     /// Everyone the connector's platform knows, or None for connectors that cannot list (manual).
     async fn list_identities(
         &self,
-        _connector: &crate::domain::ConnectorId,
+        _connector: &ConnectorId,
     ) -> Result<Option<Vec<PlatformIdentity>>, ExternalError> {
         Ok(None)
     }
-
-    async fn revoke(
-        &self,
-        request: &Request,
-        resource: &Resource,
-        undo: Undo<'_>,
-    ) -> Result<Applied, ExternalError>;
 
     /// Does `identity` hold `unit` on the connector's platform now, and how? None when the
     /// connector cannot tell (manual).
     async fn check(
         &self,
-        _connector: &crate::domain::ConnectorId,
+        _connector: &ConnectorId,
         _identity: &str,
-        _unit: &crate::domain::Unit,
+        _unit: &Unit,
     ) -> Result<Option<Holding>, ExternalError> {
-        Ok(None)
-    }
-
-    /// Does the request's identity hold the resource's access directly on the platform now?
-    /// None when the connector cannot tell (manual) or no identity is settled.
-    async fn holds(
-        &self,
-        _request: &Request,
-        _resource: &Resource,
-    ) -> Result<Option<bool>, ExternalError> {
         Ok(None)
     }
 }
@@ -246,6 +249,8 @@ pub struct NoticeContext {
     pub delivery: Option<Delivery>,
     /// For a pending request of a resource with approval stages: where it stands.
     pub progress: Option<Progress>,
+    /// The identity held the access before Gatehouse granted it, so its end leaves it as it was.
+    pub held_before: bool,
 }
 
 /// Where a pending request stands in its resource's approval stages.

@@ -4,15 +4,25 @@
 use serde_json::json;
 
 use super::{
-    Applied, Audience, ExternalError, Notice, NoticeContext, Step, Undo, Workflow, WorkflowError,
+    Applied, Audience, ExternalError, Notice, NoticeContext, Step, Target, Undo, Workflow,
+    WorkflowError,
 };
 use crate::audit::{self, Actor, Entry};
-use crate::config::AutoApprovedPosting;
+use crate::config::{AutoApprovedPosting, Resource};
 use crate::domain::{EndReason, Event, RequestId, Status};
 use crate::jobs::{JobError, JobSpec, Outcome, Runner};
+use crate::store::grants::{Grant, NewGrant};
 use crate::store::jobs::Job;
 use crate::store::requests::{Changes, Request};
-use crate::store::{self, grants::NewGrant};
+use crate::store::{self};
+
+/// What revoking a grant did when the identity held the unit before Gatehouse granted it.
+pub const LEFT_AS_IT_WAS: &str = "left as it was: held before Gatehouse granted it";
+
+/// Whether a revocation's answer says it changed the platform.
+fn changed_platform(action: &str) -> bool {
+    action != "already absent" && !action.starts_with("kept") && action != LEFT_AS_IT_WAS
+}
 
 impl From<ExternalError> for JobError {
     fn from(e: ExternalError) -> Self {
@@ -39,6 +49,7 @@ impl From<WorkflowError> for JobError {
                     retry_after: None,
                 }
             }
+            WorkflowError::External(e) => e.into(),
             other => JobError::Permanent(other.to_string()),
         }
     }
@@ -73,13 +84,13 @@ impl Workflow {
     }
 
     /// The platform now grants the access: it is active until `now + duration`, and its
-    /// revocation is queued for then.
+    /// revocation is queued for then. The grant record is settled with what the platform did.
     pub(super) async fn provisioned(
         &self,
         current: &Request,
+        grant: &Grant,
         applied: &Applied,
     ) -> Result<Request, WorkflowError> {
-        let resource = self.resource_of(current)?;
         let now = self.clock.now();
         let expires_at = now + current.duration.to_chrono();
         let tx = self.db.begin().await?;
@@ -91,42 +102,40 @@ impl Workflow {
                     actor: &Actor::System,
                     event: Event::Provisioned,
                     changes: Changes {
-                        identity: Some(applied.identity.clone()),
+                        identity: Some(grant.identity.clone()),
                         active_since: Some(now),
                         expires_at: Some(expires_at),
                         ..Changes::default()
                     },
                     details: json!({
-                        "connector": current.connector,
-                        "identity": applied.identity,
+                        "connector": grant.connector_id,
+                        "identity": grant.identity,
+                        "unit": grant.spec,
                         "applied": applied.action,
+                        "held_before": grant.held_before,
                         "expires_at": expires_at,
                     }),
                     jobs: self.expiry_jobs(current, now, expires_at),
                 },
             )
             .await?;
-        store::grants::insert(
+        store::grants::settle(
             &tx,
-            NewGrant {
-                request_id: current.id.get(),
-                connector_id: current.connector.as_str(),
-                identity: &applied.identity,
-                spec: &serde_json::to_string(&resource.grant).unwrap_or_default(),
-                applied: &applied.action,
-                receipt: applied.receipt.as_deref(),
-            },
+            grant.id,
+            &applied.action,
+            applied.receipt.as_deref(),
             now,
         )
         .await?;
         self.commit(tx, true).await?;
-        tracing::info!(request = %current.id, identity = %applied.identity, %expires_at, "access granted");
+        tracing::info!(request = %current.id, identity = %grant.identity, %expires_at, "access granted");
         Ok(updated)
     }
 
     pub(super) async fn revocation_done(
         &self,
         current: &Request,
+        grant: &Grant,
         applied: &Applied,
     ) -> Result<Request, WorkflowError> {
         let why = current.end_reason.unwrap_or(EndReason::Expired);
@@ -144,18 +153,100 @@ impl Workflow {
                         ..Changes::default()
                     },
                     details: json!({
-                        "connector": current.connector,
-                        "identity": applied.identity,
+                        "connector": grant.connector_id,
+                        "identity": grant.identity,
+                        "unit": grant.spec,
                         "applied": applied.action,
                     }),
                     jobs: vec![],
                 },
             )
             .await?;
-        store::grants::mark_revoked(&tx, current.id.get(), &applied.action, now).await?;
+        store::grants::mark_revoked(&tx, grant.id, &applied.action, now).await?;
         self.commit(tx, true).await?;
-        tracing::info!(request = %current.id, identity = %applied.identity, reason = why.as_str(), "access removed");
+        tracing::info!(request = %current.id, identity = %grant.identity, reason = why.as_str(), "access removed");
         Ok(updated)
+    }
+
+    /// The grant record a provisioning works on: the one an earlier attempt wrote, or a new one.
+    /// Before the first change the platform is asked whether the identity already holds the
+    /// unit, and the answer is committed before anything is granted: a later attempt that finds
+    /// the unit held (an earlier attempt's change whose answer was lost) must not take it for
+    /// access the person had before.
+    async fn grant_intent(
+        &self,
+        current: &Request,
+        resource: &Resource,
+    ) -> Result<Grant, WorkflowError> {
+        let identity = self.provisioner.identity_for(current);
+        let live = store::grants::live_for_request(self.db.conn(), current.id.get()).await?;
+        if let Some(g) = live {
+            if identity.is_none() || identity.as_deref() == Some(g.identity.as_str()) {
+                return Ok(g);
+            }
+            // Retried with another identity: the earlier one's grant may have been made.
+            self.compensate(current, &g).await?;
+        }
+        let by_hand = self.provisioner.by_hand(&resource.connector);
+        let identity = match identity {
+            Some(i) => i,
+            // Done by hand: the admin knows whom to grant; the record names the requester.
+            None if by_hand => current.requester.to_string(),
+            None => {
+                return Err(ExternalError::Permanent(
+                    "no platform user was chosen for this request".into(),
+                )
+                .into());
+            }
+        };
+        let held_before = self
+            .provisioner
+            .check(&resource.connector, &identity, &resource.grant)
+            .await?
+            .is_some_and(|h| h.direct);
+        let tx = self.db.begin().await?;
+        let grant = store::grants::insert(
+            &tx,
+            NewGrant {
+                request_id: current.id.get(),
+                connector_id: resource.connector.as_str(),
+                identity: &identity,
+                unit: &resource.grant,
+                held_before,
+            },
+            self.clock.now(),
+        )
+        .await?;
+        self.commit(tx, false).await?;
+        Ok(grant)
+    }
+
+    /// The grant record of a request, written now from the catalog when an older version of
+    /// Gatehouse left none (a grant made by hand before records were kept).
+    pub(super) async fn record_of(&self, current: &Request) -> Result<Grant, WorkflowError> {
+        if let Some(g) = store::grants::live_for_request(self.db.conn(), current.id.get()).await? {
+            return Ok(g);
+        }
+        let resource = self.resource_of(current)?;
+        let identity = current
+            .identity
+            .clone()
+            .unwrap_or_else(|| current.requester.to_string());
+        let tx = self.db.begin().await?;
+        let grant = store::grants::insert(
+            &tx,
+            NewGrant {
+                request_id: current.id.get(),
+                connector_id: resource.connector.as_str(),
+                identity: &identity,
+                unit: &resource.grant,
+                held_before: false,
+            },
+            self.clock.now(),
+        )
+        .await?;
+        self.commit(tx, false).await?;
+        Ok(grant)
     }
 
     async fn run_provision(&self, id: RequestId) -> Result<Outcome, JobError> {
@@ -164,7 +255,7 @@ impl Workflow {
         let resource = self.resource_of(&current)?;
         if current.status == Status::Approved
             && current.identity.is_none()
-            && self.provisioner.needs_identity(resource)
+            && self.provisioner.needs_identity(&resource.connector)
         {
             let connector = resource.connector.clone();
             // Linking reads the platform's users as last synced. Right after start the first
@@ -222,17 +313,25 @@ impl Workflow {
             | Status::Failed => return Ok(Outcome::Done),
         }
         let resource = self.resource_of(&current)?;
-        if self.provisioner.by_hand(resource) {
+        let grant = self.grant_intent(&current, resource).await?;
+        let connector = grant.connector()?;
+        if self.provisioner.by_hand(&connector) {
             self.ask_by_hand(&current, Notice::GrantByHand).await?;
             return Ok(Outcome::Done);
         }
-        let applied = self.provisioner.grant(&current, resource).await?;
+        let unit = grant.unit()?;
+        let target = Target {
+            connector: &connector,
+            identity: &grant.identity,
+            unit: &unit,
+        };
+        let applied = self.provisioner.grant(target).await?;
         self.metrics.provisioned(
-            self.platform_of(&resource.connector),
-            resource.connector.as_str(),
+            self.platform_of(&connector),
+            connector.as_str(),
             started.elapsed(),
         );
-        self.provisioned(&current, &applied).await?;
+        self.provisioned(&current, &grant, &applied).await?;
         Ok(Outcome::Done)
     }
 
@@ -261,6 +360,15 @@ impl Workflow {
                     .await?;
             }
             Status::Revoking => {}
+            // A grant that gave up may have been made: undo what its record says.
+            Status::Failed => {
+                if let Some(grant) =
+                    store::grants::live_for_request(self.db.conn(), id.get()).await?
+                {
+                    self.compensate(&current, &grant).await?;
+                }
+                return Ok(Outcome::Done);
+            }
             Status::Pending
             | Status::Approved
             | Status::Provisioning
@@ -268,59 +376,112 @@ impl Workflow {
             | Status::Revoked
             | Status::Denied
             | Status::Cancelled
-            | Status::Lapsed
-            | Status::Failed => return Ok(Outcome::Done),
+            | Status::Lapsed => return Ok(Outcome::Done),
         }
-        let resource = self.resource_of(&current)?;
-        if self.provisioner.by_hand(resource) {
+        // What was granted, as recorded: not what the catalog says today.
+        let grant = self.record_of(&current).await?;
+        let connector = grant.connector()?;
+        if self.provisioner.by_hand(&connector) && !grant.held_before {
             self.ask_by_hand(&current, Notice::RevokeByHand).await?;
             return Ok(Outcome::Done);
         }
-        let (receipt, keep) = self.what_to_leave(&current).await?;
-        let undo = Undo {
-            receipt: receipt.as_deref(),
-            keep: &keep,
-        };
-        let applied = self.provisioner.revoke(&current, resource, undo).await?;
+        let applied = self.undo(&grant).await?;
         self.metrics.revoked(
-            self.platform_of(&resource.connector),
-            resource.connector.as_str(),
+            self.platform_of(&connector),
+            connector.as_str(),
             started.elapsed(),
         );
-        self.revocation_done(&current, &applied).await?;
+        self.revocation_done(&current, &grant, &applied).await?;
         Ok(Outcome::Done)
     }
 
-    /// What revoking `current` must leave: its grant's receipt, and the units other live grants
-    /// give the same identity on the same connector (two resources may share a role, or two
-    /// tables a catalog).
-    pub(super) async fn what_to_leave(
-        &self,
-        current: &Request,
-    ) -> Result<(Option<String>, Vec<crate::domain::Unit>), WorkflowError> {
-        let receipt = store::grants::live_for_request(self.db.conn(), current.id.get())
-            .await?
-            .and_then(|g| g.receipt);
-        let Some(identity) = current.identity.as_deref() else {
-            return Ok((receipt, Vec::new()));
-        };
-        let others = store::requests::live_for_identity(
+    /// Takes away what `grant` gave, as its record says: nothing when the identity held the unit
+    /// before Gatehouse granted it, and nothing another live grant of the same identity still
+    /// gives (two resources may share a role, or two tables a catalog).
+    pub(super) async fn undo(&self, grant: &Grant) -> Result<Applied, WorkflowError> {
+        if grant.held_before {
+            return Ok(Applied {
+                identity: grant.identity.clone(),
+                action: LEFT_AS_IT_WAS.into(),
+                receipt: None,
+            });
+        }
+        let connector = grant.connector()?;
+        let unit = grant.unit()?;
+        let keep = store::grants::live_for_identity(
             self.db.conn(),
-            &current.connector,
-            identity,
-            current.id,
+            &grant.connector_id,
+            &grant.identity,
+            grant.request_id,
         )
-        .await?;
-        let keep = others
-            .iter()
-            .filter_map(|r| self.catalog.resource(&r.resource))
-            .filter(|r| r.connector == current.connector)
-            .map(|r| r.grant.clone())
-            .collect();
-        Ok((receipt, keep))
+        .await?
+        .iter()
+        .map(Grant::unit)
+        .collect::<Result<Vec<_>, _>>()?;
+        let target = Target {
+            connector: &connector,
+            identity: &grant.identity,
+            unit: &unit,
+        };
+        let undo = Undo {
+            receipt: grant.receipt.as_deref(),
+            keep: &keep,
+        };
+        Ok(self.provisioner.revoke(target, undo).await?)
     }
 
-    /// Provisioning gave up: the request is `failed`, which reviewers and admins see.
+    /// A grant that will not be used (its request failed, or is retried for someone else) may
+    /// have been made on the platform before its answer was lost: take it away, as recorded,
+    /// and close its record. The request's status does not change.
+    pub(super) async fn compensate(
+        &self,
+        current: &Request,
+        grant: &Grant,
+    ) -> Result<(), WorkflowError> {
+        let connector = grant.connector()?;
+        let applied = if self.provisioner.by_hand(&connector) {
+            // Nothing is granted by hand until an admin confirms it, and this one was not.
+            Applied {
+                identity: grant.identity.clone(),
+                action: "nothing was granted by hand".into(),
+                receipt: None,
+            }
+        } else {
+            self.undo(grant).await?
+        };
+        let now = self.clock.now();
+        let tx = self.db.begin().await?;
+        // Audited when the platform was changed; a check that found nothing to undo is not a step.
+        if store::grants::mark_revoked(&tx, grant.id, &applied.action, now).await?
+            && changed_platform(&applied.action)
+        {
+            audit::record(
+                &tx,
+                now,
+                Entry {
+                    actor: &Actor::System,
+                    action: "grant_undone",
+                    request: Some(current.id),
+                    details: json!({
+                        "connector": grant.connector_id,
+                        "identity": grant.identity,
+                        "unit": grant.spec,
+                        "applied": applied.action,
+                        "status": current.status.as_str(),
+                    }),
+                },
+            )
+            .await?;
+        }
+        self.commit(tx, false).await?;
+        tracing::info!(request = %current.id, identity = %grant.identity, applied = %applied.action, "unused grant undone");
+        Ok(())
+    }
+
+    /// Provisioning gave up: the request is `failed`, which reviewers and admins see. The
+    /// platform may have applied the grant before an answer was lost (a timeout on the last
+    /// attempt), so a revocation of what the record says is queued: failed never means
+    /// "maybe still granted".
     async fn provisioning_gave_up(&self, id: RequestId, error: &str) -> Result<(), WorkflowError> {
         let mut current = self.request(id).await?;
         if current.status == Status::Approved {
@@ -335,12 +496,21 @@ impl Workflow {
                 .await?;
         }
         if current.status == Status::Provisioning {
+            let intended = store::grants::live_for_request(self.db.conn(), id.get())
+                .await?
+                .is_some();
+            let now = self.clock.now();
+            let undo = if intended {
+                vec![(JobSpec::Revoke { request: id }, now)]
+            } else {
+                vec![]
+            };
             self.system_step(
                 &current,
                 Event::ProvisioningFailed,
                 Changes::default(),
                 json!({ "error": error }),
-                vec![],
+                undo,
             )
             .await?;
         }
@@ -408,7 +578,9 @@ impl Workflow {
         if current.status != Status::Pending {
             return Ok(Outcome::Done);
         }
-        let due = super::lapse_at(&current, self.resource_of(&current)?.lapse_after);
+        // A resource removed from the catalog lapses its pending requests now.
+        let lapse_after = self.resource_or_record(&current).await?.lapse_after;
+        let due = super::lapse_at(&current, lapse_after);
         if self.clock.now() < due {
             return Ok(Outcome::RunAgainAt(due));
         }
@@ -469,7 +641,9 @@ impl Workflow {
             return Ok(Outcome::Done);
         };
         let request = self.request(id).await?;
-        let resource = self.resource_of(&request)?;
+        let resource = self.resource_or_record(&request).await?;
+        let removed = self.catalog.resource(&request.resource).is_none();
+        let resource = resource.as_ref();
         // Quietly logged: the audit log has it; the channel hears of it only once a person is
         // needed (and from then on, as the card is there).
         if audience == Audience::Channel
@@ -501,10 +675,12 @@ impl Workflow {
             context.progress = self.progress_of(&request, resource).await?;
         }
         // Failures only an admin may be able to fix reach the admins as well as the reviewers.
-        let for_admins = matches!(
-            notice,
-            Notice::RevocationFailing | Notice::DriftMissing { .. }
-        );
+        // So do all notices of a resource the catalog no longer has: it has no reviewers now.
+        let for_admins = removed
+            || matches!(
+                notice,
+                Notice::RevocationFailing | Notice::DriftMissing { .. }
+            );
         if audience == Audience::Reviewers {
             context.reviewers = self.reviewers_of(self.db.conn(), resource).await?;
             if for_admins {
@@ -514,6 +690,11 @@ impl Workflow {
                     }
                 }
             }
+        }
+        if matches!(notice, Notice::Active | Notice::Expired | Notice::Revoked) {
+            context.held_before = store::grants::latest_for_request(self.db.conn(), id.get())
+                .await?
+                .is_some_and(|g| g.held_before);
         }
         let failure = match notice {
             Notice::ProvisioningFailed => Some("provisioning_failed"),

@@ -1,4 +1,5 @@
-//! Drift reconciliation: what each platform holds against what Gatehouse granted. Access that
+//! Drift reconciliation: what each platform holds against what Gatehouse granted (the grant
+//! records, never today's catalog). Access that
 //! ended but is still there is removed again; a live grant missing on its platform is reported
 //! to reviewers and admins (and granted again when the resource says so). Every finding is
 //! audited; a finding already reported is not reported again.
@@ -6,10 +7,10 @@
 use chrono::Duration;
 use serde_json::json;
 
-use super::{Notice, Undo, Workflow, WorkflowError};
+use super::{Notice, Target, Workflow, WorkflowError};
 use crate::audit::{self, Actor, Entry};
 use crate::config::OnDrift;
-use crate::domain::{ConnectorId, Status};
+use crate::domain::{ConnectorId, RequestId, Status};
 use crate::store;
 use crate::store::requests::Request;
 
@@ -33,29 +34,55 @@ pub struct Drift {
 }
 
 impl Workflow {
-    /// Compares `connector`'s platform with the grants Gatehouse made through it.
+    /// Compares `connector`'s platform with the grants Gatehouse made through it, as their
+    /// records say (the identity, the unit, what was held before), whatever the catalog says now.
     pub async fn reconcile(&self, connector: &ConnectorId) -> Result<Drift, WorkflowError> {
         let since = self.clock.now() - ENDED_WINDOW;
-        let requests = store::requests::on_connector(self.db.conn(), connector, since).await?;
+        let grants = store::grants::on_connector(self.db.conn(), connector.as_str(), since).await?;
         let mut drift = Drift::default();
-        for r in requests {
-            let Some(resource) = self.catalog.resource(&r.resource) else {
+        for g in grants {
+            let Some(r) =
+                store::requests::get(self.db.conn(), RequestId::new(g.request_id)).await?
+            else {
                 continue;
             };
-            let holds = match self.provisioner.holds(&r, resource).await {
-                Ok(Some(h)) => h,
+            // In flight: the job that is granting or removing it decides.
+            if matches!(
+                r.status,
+                Status::Pending | Status::Approved | Status::Provisioning | Status::Revoking
+            ) {
+                continue;
+            }
+            let expected = r.status == Status::Active && g.is_live();
+            // The person's own access from before: never Gatehouse's to take away.
+            if !expected && g.held_before {
+                continue;
+            }
+            let unit = g.unit()?;
+            let holding = match self.provisioner.check(connector, &g.identity, &unit).await {
+                Ok(Some(h)) => h.direct,
                 Ok(None) => continue,
                 Err(e) => {
                     drift.unknown.push((r.id.get(), e.to_string()));
                     continue;
                 }
             };
-            match (r.status, holds) {
-                (Status::Active, true) => drift.in_step += 1,
-                (Status::Active, false) => {
+            match (expected, holding) {
+                (true, true) => drift.in_step += 1,
+                (true, false) => {
                     drift.missing.push(r.id.get());
-                    if resource.on_drift == OnDrift::Regrant {
-                        match self.provisioner.grant(&r, resource).await {
+                    // Whether to grant again is the resource's rule, while the catalog has it.
+                    let regrant = self
+                        .catalog
+                        .resource(&r.resource)
+                        .is_some_and(|res| res.on_drift == OnDrift::Regrant);
+                    if regrant {
+                        let target = Target {
+                            connector,
+                            identity: &g.identity,
+                            unit: &unit,
+                        };
+                        match self.provisioner.grant(target).await {
                             Ok(applied) => {
                                 drift.regranted.push(r.id.get());
                                 let notice = Notice::DriftMissing { regranted: true };
@@ -73,23 +100,26 @@ impl Workflow {
                         self.found(&r, "drift_missing", "", notice).await?;
                     }
                 }
-                (_, true) => {
-                    let (receipt, keep) = self.what_to_leave(&r).await?;
-                    let undo = Undo {
-                        receipt: receipt.as_deref(),
-                        keep: &keep,
-                    };
-                    match self.provisioner.revoke(&r, resource, undo).await {
-                        Ok(applied) if applied.action.starts_with("kept") => {}
-                        Ok(applied) => {
-                            drift.revoked.push(r.id.get());
-                            self.found(&r, "drift_revoked", &applied.action, Notice::DriftRevoked)
-                                .await?;
+                (false, true) => match self.undo(&g).await {
+                    Ok(applied) if applied.action.starts_with("kept") => {}
+                    Ok(applied) => {
+                        drift.revoked.push(r.id.get());
+                        if g.is_live() {
+                            // A failed grant whose undoing had not run yet: it has now.
+                            store::grants::mark_revoked(
+                                self.db.conn(),
+                                g.id,
+                                &applied.action,
+                                self.clock.now(),
+                            )
+                            .await?;
                         }
-                        Err(e) => drift.unknown.push((r.id.get(), e.to_string())),
+                        self.found(&r, "drift_revoked", &applied.action, Notice::DriftRevoked)
+                            .await?;
                     }
-                }
-                (_, false) => {}
+                    Err(e) => drift.unknown.push((r.id.get(), e.to_string())),
+                },
+                (false, false) => {}
             }
         }
         if drift.missing.len() + drift.revoked.len() > 0 {

@@ -594,7 +594,10 @@ impl Workflow {
         Ok(updated)
     }
 
-    /// Ends active access now: the holder relinquishes it, or a reviewer or admin revokes it.
+    /// Ends active access now: the holder relinquishes it, or a reviewer or admin of the
+    /// resource revokes it (an incident, an abused break-glass). Others are refused and nothing
+    /// changes. The revocation works from the grant record, so a resource since edited or removed
+    /// from the catalog is revoked as it was granted.
     #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn revoke(
         &self,
@@ -605,33 +608,110 @@ impl Workflow {
         let groups = self.groups_of(by).await?;
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
-        let resource = self.resource_of(&current)?;
-        let reviewers = self.reviewers_of(&tx, resource).await?;
+        let resource = self.resource_or_record(&current).await?;
+        let reviewers = self.reviewers_of(&tx, &resource).await?;
         let admins = self.admins(&tx).await?;
         let who = Who {
             user: by,
             groups: &groups,
         };
         policy::may_end_access(who, &current.requester, &resource.id, &reviewers, &admins)?;
+        self.end_now(tx, &current, &Actor::User(by.clone()), note)
+            .await
+    }
+
+    /// `gatehouse revoke ID --reason TEXT`: the operator, who runs Gatehouse itself, ends access
+    /// now (a connector about to leave the catalog, say).
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
+    pub async fn revoke_as_operator(
+        &self,
+        id: RequestId,
+        reason: &str,
+    ) -> Result<Request, WorkflowError> {
+        if reason.trim().is_empty() {
+            return Err(WorkflowError::NoReason(
+                "revoking access needs a reason (--reason TEXT)",
+            ));
+        }
+        let tx = self.db.begin().await?;
+        let current = self.load(&tx, id).await?;
+        self.end_now(tx, &current, &Actor::Cli, Some(reason)).await
+    }
+
+    async fn end_now(
+        &self,
+        tx: crate::store::Tx,
+        current: &Request,
+        actor: &Actor,
+        note: Option<&str>,
+    ) -> Result<Request, WorkflowError> {
+        let id = current.id;
         let now = self.clock.now();
         let note = note.map(str::trim).filter(|n| !n.is_empty());
+        let relinquished = matches!(actor, Actor::User(u) if u == &current.requester);
         let updated = self
             .apply(
                 &tx,
-                &current,
+                current,
                 Step {
-                    actor: &Actor::User(by.clone()),
+                    actor,
                     event: Event::Revoke,
                     changes: Changes {
                         end_reason: Some(EndReason::Revoked),
                         decision_note: note.map(str::to_owned),
                         ..Changes::default()
                     },
-                    details: json!({ "note": note, "relinquished": by == &current.requester }),
+                    details: json!({ "note": note, "relinquished": relinquished }),
                     jobs: vec![(JobSpec::Revoke { request: id }, now)],
                 },
             )
             .await?;
+        self.commit(tx, true).await?;
+        Ok(updated)
+    }
+
+    /// An admin closes a request stuck in `revoking` (its revocation cannot complete: the
+    /// platform is gone, or someone removed the access by hand), answering for the access being
+    /// gone. Audited with the reason; the channel and the holder are told.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
+    pub async fn close(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+        reason: &str,
+    ) -> Result<Request, WorkflowError> {
+        self.require_admin(by).await?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(WorkflowError::NoReason(
+                "closing a request needs a reason: say how you know the access is gone",
+            ));
+        }
+        let tx = self.db.begin().await?;
+        let current = self.load(&tx, id).await?;
+        let now = self.clock.now();
+        let updated = self
+            .apply(
+                &tx,
+                &current,
+                Step {
+                    actor: &Actor::User(by.clone()),
+                    event: Event::Close,
+                    changes: Changes {
+                        end_reason: Some(EndReason::Revoked),
+                        decision_note: Some(reason.to_owned()),
+                        ended_at: Some(now),
+                        ..Changes::default()
+                    },
+                    details: json!({ "note": reason, "checked_on_platform": false }),
+                    jobs: vec![],
+                },
+            )
+            .await?;
+        if let Some(grant) = store::grants::live_for_request(&tx, id.get()).await? {
+            let said = format!("closed by {by}, not checked on the platform: {reason}");
+            store::grants::mark_revoked(&tx, grant.id, &said, now).await?;
+        }
         self.commit(tx, true).await?;
         Ok(updated)
     }

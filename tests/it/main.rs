@@ -20,6 +20,7 @@ mod databricks_connector;
 mod demo;
 mod expiry;
 mod faults;
+mod grant_records;
 mod hostile_names;
 mod jobs;
 mod lifecycle;

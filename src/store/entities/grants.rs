@@ -16,6 +16,7 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     pub revoke_applied: Option<String>,
     pub receipt: Option<String>,
+    pub held_before: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

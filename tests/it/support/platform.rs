@@ -5,10 +5,11 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gatehouse::config::Resource;
 use gatehouse::domain::ConnectorId;
 use gatehouse::store::requests::Request;
-use gatehouse::workflow::{Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Undo};
+use gatehouse::workflow::{
+    Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Target, Undo,
+};
 
 #[derive(Default)]
 struct State {
@@ -27,6 +28,8 @@ struct State {
     flaky: f64,
     /// How long a check takes (a platform that is slow to answer).
     check_delay: Duration,
+    /// Grant calls that make the change and then lose the answer (a timeout), before the rest.
+    lost_answers: usize,
     /// Changes actually made, per (identity, what): grants and revocations that changed state.
     changes: std::collections::BTreeMap<(String, String), (usize, usize)>,
 }
@@ -64,17 +67,6 @@ pub struct FakePlatform {
     state: Arc<Mutex<State>>,
 }
 
-fn what(resource: &Resource) -> String {
-    resource.grant.name().to_owned()
-}
-
-fn identity(request: &Request) -> String {
-    request
-        .identity
-        .clone()
-        .unwrap_or_else(|| request.requester.as_str().to_lowercase())
-}
-
 impl FakePlatform {
     pub fn holds(&self, identity: &str, what: &str) -> bool {
         self.state
@@ -96,6 +88,11 @@ impl FakePlatform {
                 ExternalError::Permanent("role ANALYTICS_RO does not exist".into())
             });
         }
+    }
+
+    /// The next `n` grant calls make the change, then time out: the caller cannot tell.
+    pub fn lose_answers(&self, n: usize) {
+        self.state.lock().unwrap().lost_answers = n;
     }
 
     /// The next call answers like HTTP 429 with `Retry-After: secs`.
@@ -162,8 +159,19 @@ impl FakePlatform {
 
 #[async_trait::async_trait]
 impl Provisioner for FakePlatform {
-    fn needs_identity(&self, _resource: &Resource) -> bool {
+    fn needs_identity(&self, _connector: &ConnectorId) -> bool {
         self.state.lock().unwrap().needs_identity
+    }
+
+    /// Like a platform whose accounts are named after people: the requester's own, lowercased,
+    /// unless a reviewer chose one.
+    fn identity_for(&self, request: &Request) -> Option<String> {
+        Some(
+            request
+                .identity
+                .clone()
+                .unwrap_or_else(|| request.requester.as_str().to_lowercase()),
+        )
     }
 
     async fn check(
@@ -188,21 +196,22 @@ impl Provisioner for FakePlatform {
         Ok(self.state.lock().unwrap().identities.clone())
     }
 
-    async fn grant(
-        &self,
-        request: &Request,
-        resource: &Resource,
-    ) -> Result<Applied, ExternalError> {
+    async fn grant(&self, target: Target<'_>) -> Result<Applied, ExternalError> {
         let mut s = self.state.lock().unwrap();
         s.grant_calls += 1;
         if let Some(e) = s.failures.pop_front() {
             return Err(e);
         }
-        let fate = flake(s.flaky);
+        let fate = if s.lost_answers > 0 {
+            s.lost_answers -= 1;
+            Flake::LostAnswer
+        } else {
+            flake(s.flaky)
+        };
         if let Flake::Refused = fate {
             return Err(retryable("platform answered 503 Service Unavailable"));
         }
-        let key = (identity(request), what(resource));
+        let key = (target.identity.to_owned(), target.unit.name().to_owned());
         let action = if s.held.insert(key.clone()) {
             s.changes.entry(key.clone()).or_default().0 += 1;
             format!("granted {} to {}", key.1, key.0)
@@ -219,12 +228,7 @@ impl Provisioner for FakePlatform {
         })
     }
 
-    async fn revoke(
-        &self,
-        request: &Request,
-        resource: &Resource,
-        _undo: Undo<'_>,
-    ) -> Result<Applied, ExternalError> {
+    async fn revoke(&self, target: Target<'_>, undo: Undo<'_>) -> Result<Applied, ExternalError> {
         let mut s = self.state.lock().unwrap();
         s.revoke_calls += 1;
         if let Some(e) = s.failures.pop_front() {
@@ -234,8 +238,10 @@ impl Provisioner for FakePlatform {
         if let Flake::Refused = fate {
             return Err(retryable("platform answered 503 Service Unavailable"));
         }
-        let key = (identity(request), what(resource));
-        let action = if s.held.remove(&key) {
+        let key = (target.identity.to_owned(), target.unit.name().to_owned());
+        let action = if undo.keep.contains(target.unit) {
+            "kept: another active grant gives the same access".to_owned()
+        } else if s.held.remove(&key) {
             s.changes.entry(key.clone()).or_default().1 += 1;
             format!("revoked {} from {}", key.1, key.0)
         } else {

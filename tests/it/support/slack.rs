@@ -485,6 +485,12 @@ impl SlackTestApp {
         self.app.shutdown().await;
         self.sim.shutdown().await;
     }
+
+    /// Stops Gatehouse but not the Slack workspace, to start it again (with another catalog).
+    pub async fn restart_later(self) -> SimHandle {
+        self.app.shutdown().await;
+        self.sim
+    }
 }
 
 /// What a person reads in a message: its blocks as text, or its fallback text.

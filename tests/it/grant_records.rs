@@ -1,0 +1,395 @@
+//! Access ends as it was granted: revocation works from the grant record (connector, unit,
+//! identity, what was held before), whatever the catalog, the request or the platform becomes.
+//! Through slack-sim, on real PostgreSQL roles, with Gatehouse's own data on SQLite and on
+//! PostgreSQL.
+
+use chrono::Duration;
+use gatehouse::app::{App, AppOptions, StartError};
+use gatehouse::domain::{RequestId, Status};
+use sea_orm::ConnectionTrait;
+use slack_sim::SlackSim;
+
+use crate::support::TestDb;
+use crate::support::app::config_for;
+use crate::support::db::{backends, postgres_server};
+use crate::support::pg::{Roles, prefix, quoted};
+use crate::support::platform::FakePlatform;
+use crate::support::slack::{CHANNEL, SlackTestApp, workspace};
+
+/// A catalog with a `warehouse` PostgreSQL connector (unless `connector` is false) and a
+/// `finance` resource granting `role` (unless `role` is None). A manual resource keeps it valid.
+fn catalog(connector: bool, role: Option<&str>) -> String {
+    let mut c = String::from(
+        r#"admins = ["UADA"]
+
+[connectors.desk]
+kind = "manual"
+
+[[resources]]
+id = "keys"
+name = "Office keys"
+connector = "desk"
+grant = { task = "hand over the keys" }
+reviewers = ["UBOB"]
+reason_required = false
+"#,
+    );
+    if connector {
+        c += "\n[connectors.warehouse]\nkind = \"postgres\"\nurl = { env = \"GATEHOUSE_TEST_POSTGRES_URL\" }\n";
+    }
+    if let Some(role) = role {
+        c += &format!(
+            "\n[[resources]]\nid = \"finance\"\nname = \"Finance\"\nconnector = \"warehouse\"\ngrant = {{ role = \"{role}\" }}\nreviewers = [\"UBOB\"]\nreason_required = false\n"
+        );
+    }
+    c
+}
+
+/// Roles A and B and a login role for Alice, made for one test.
+struct Stage {
+    roles: Roles,
+    alice: String,
+    a: String,
+    b: String,
+}
+
+async fn stage(url: &str) -> Stage {
+    let p = prefix();
+    let mut roles = Roles::new(url).await;
+    let (alice, a, b) = (
+        format!("{p}_alice"),
+        format!("{p}_fin_a"),
+        format!("{p}_fin_b"),
+    );
+    roles.make(&alice, true).await;
+    roles.make(&a, false).await;
+    roles.make(&b, false).await;
+    Stage { roles, alice, a, b }
+}
+
+/// Alice asks for `finance` for 2 h; Bob approves and picks her platform user; she has it.
+async fn alice_gets_finance(t: &SlackTestApp, alice: &str) {
+    t.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "finance 2h")
+        .await
+        .unwrap();
+    let msg = t.request_message(1).await;
+    let form = t.approve_and_open_picker_of(1, &msg, "UBOB").await;
+    t.pick(&form, "UBOB", alice).await;
+    t.wait_for(1, Status::Active).await;
+}
+
+async fn actions(t: &SlackTestApp) -> Vec<String> {
+    gatehouse::store::audit::for_request(t.app.db().conn(), RequestId::new(1).get())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_role_changed_in_the_catalog_while_granted_is_revoked_as_granted_and_the_new_one_untouched()
+ {
+    let Some(url) = postgres_server("a_role_changed_in_the_catalog") else {
+        return;
+    };
+    for db in backends().await {
+        let s = stage(&url).await;
+        let sim = SlackSim::start(workspace()).await.unwrap();
+        let t = SlackTestApp::start_registry(&db, &catalog(true, Some(&s.a)), sim).await;
+        alice_gets_finance(&t, &s.alice).await;
+        assert!(s.roles.member(&s.alice, &s.a).await);
+
+        // An admin changes finance from role A to role B and restarts Gatehouse.
+        let edited = catalog(true, Some(&s.b));
+        let parsed =
+            gatehouse::config::Catalog::parse(std::path::Path::new("t.toml"), &edited).unwrap();
+        let edits = gatehouse::workflow::catalog_edits(t.app.db().conn(), &parsed)
+            .await
+            .unwrap();
+        let said = edits
+            .changed
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].starts_with(&format!("1 live grant of `finance` grant role `{}`", s.a))
+                && said[0].contains(&format!("the catalog now says role `{}`", s.b))
+                && said[0].ends_with("they end as granted"),
+            "{}",
+            said[0]
+        );
+        assert_eq!(edits.refusal(), None);
+        let sim = t.restart_later().await;
+        let t = SlackTestApp::start_registry(&db, &edited, sim).await;
+
+        t.expire(1, Duration::hours(2)).await;
+        assert!(
+            !s.roles.member(&s.alice, &s.a).await,
+            "role A was taken away"
+        );
+        assert!(
+            !s.roles.member(&s.alice, &s.b).await,
+            "role B was never given"
+        );
+        t.dm_for("UALICE", "has expired").await;
+        // Reconciliation checks what was granted (A), not what the catalog says now (B).
+        let warehouse = gatehouse::domain::ConnectorId::parse("warehouse").unwrap();
+        let drift = t.app.workflow().reconcile(&warehouse).await.unwrap();
+        assert!(
+            drift.revoked.is_empty() && drift.unknown.is_empty(),
+            "{drift:?}"
+        );
+        s.roles
+            .admin
+            .execute_unprepared(&format!("GRANT {} TO {}", quoted(&s.a), quoted(&s.alice)))
+            .await
+            .unwrap();
+        let drift = t.app.workflow().reconcile(&warehouse).await.unwrap();
+        assert_eq!(
+            drift.revoked,
+            vec![1],
+            "A given back by hand is found and removed"
+        );
+        assert!(!s.roles.member(&s.alice, &s.a).await);
+        t.stop().await;
+        s.roles.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn a_resource_removed_from_the_catalog_while_granted_is_revoked_at_its_end_as_granted() {
+    let Some(url) = postgres_server("a_resource_removed_from_the_catalog") else {
+        return;
+    };
+    for db in backends().await {
+        let s = stage(&url).await;
+        let sim = SlackSim::start(workspace()).await.unwrap();
+        let t = SlackTestApp::start_registry(&db, &catalog(true, Some(&s.a)), sim).await;
+        alice_gets_finance(&t, &s.alice).await;
+
+        let sim = t.restart_later().await;
+        let t = SlackTestApp::start_registry(&db, &catalog(true, None), sim).await;
+        t.clock.advance(Duration::minutes(119));
+        t.run_jobs().await;
+        assert!(s.roles.member(&s.alice, &s.a).await, "kept until its end");
+        t.expire(1, Duration::minutes(1)).await;
+        assert!(
+            !s.roles.member(&s.alice, &s.a).await,
+            "taken away at its end"
+        );
+        t.dm_for("UALICE", "has expired").await;
+        assert!(
+            actions(&t)
+                .await
+                .ends_with(&["expiring".into(), "expired".into()])
+        );
+        t.stop().await;
+        s.roles.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn a_connector_removed_while_it_holds_live_grants_stops_the_start_until_they_are_revoked() {
+    let Some(url) = postgres_server("a_connector_removed_while_it_holds_live_grants") else {
+        return;
+    };
+    for db in backends().await {
+        let s = stage(&url).await;
+        let sim = SlackSim::start(workspace()).await.unwrap();
+        let t = SlackTestApp::start_registry(&db, &catalog(true, Some(&s.a)), sim).await;
+        alice_gets_finance(&t, &s.alice).await;
+        t.app.shutdown().await;
+
+        // Without the connector nothing could take role A away: the start is refused.
+        let without = catalog(false, None);
+        let start = |catalog: String, refuse: bool| {
+            let db = &db;
+            async move {
+                let mut opts = AppOptions::new(std::sync::Arc::new(FakePlatform::default()));
+                opts.refuse_stranded_grants = refuse;
+                opts.background_worker = false;
+                App::start(config_for(db, &catalog, &[]), opts).await
+            }
+        };
+        let Err(StartError::Stranded(why)) = start(without.clone(), true).await else {
+            panic!("the start went ahead with a live grant on a removed connector");
+        };
+        assert!(
+            why.contains("connector `warehouse` is no longer in the catalog")
+                && why.contains("(requests #1)")
+                && why.contains("put the connector back")
+                && why.contains("gatehouse revoke ID --reason TEXT"),
+            "{why}"
+        );
+
+        // With the connector still there, the operator revokes it now (`gatehouse revoke`).
+        let registry = {
+            let parsed = gatehouse::config::Catalog::parse(
+                std::path::Path::new("t.toml"),
+                &catalog(true, Some(&s.a)),
+            )
+            .unwrap();
+            gatehouse::connectors::Registry::new(&parsed, &|k| std::env::var(k).ok()).unwrap()
+        };
+        let mut opts = AppOptions::new(std::sync::Arc::new(registry));
+        opts.background_worker = false;
+        opts.refuse_stranded_grants = false;
+        let app = App::start(config_for(&db, &catalog(true, Some(&s.a)), &[]), opts)
+            .await
+            .unwrap();
+        let ended = app
+            .workflow()
+            .revoke_as_operator(RequestId::new(1), "the warehouse connector is retired")
+            .await
+            .unwrap();
+        assert_eq!(ended.status, Status::Revoking);
+        app.run_due_jobs().await.unwrap();
+        assert_eq!(
+            app.workflow()
+                .request(RequestId::new(1))
+                .await
+                .unwrap()
+                .status,
+            Status::Revoked
+        );
+        assert!(!s.roles.member(&s.alice, &s.a).await);
+        let audit = gatehouse::store::audit::for_request(app.db().conn(), 1)
+            .await
+            .unwrap();
+        let revoking = audit.iter().find(|e| e.action == "revoking").unwrap();
+        assert_eq!(revoking.actor, "command-line");
+        assert!(
+            revoking
+                .details
+                .contains("the warehouse connector is retired")
+        );
+        app.shutdown().await;
+
+        // Now the connector can go.
+        let app = start(without, true).await.unwrap();
+        app.shutdown().await;
+        t.sim.shutdown().await;
+        s.roles.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn a_grant_applied_before_its_last_attempt_timed_out_ends_failed_and_is_taken_away() {
+    for db in backends().await {
+        let sim = SlackSim::start(workspace()).await.unwrap();
+        let platform = FakePlatform::default();
+        // Attempt 1: 503. Attempt 2, the last: the platform applies the grant, then times out.
+        platform.fail_next(1, true);
+        platform.lose_answers(1);
+        let t = SlackTestApp::start_env(
+            &db,
+            crate::support::app::CATALOG,
+            sim,
+            false,
+            platform,
+            &[("GATEHOUSE_JOB_MAX_ATTEMPTS", "2")],
+        )
+        .await;
+        t.sim
+            .slash_command(
+                "UALICE",
+                CHANNEL,
+                "/request-access",
+                "analytics-ro 2h needed for the close",
+            )
+            .await
+            .unwrap();
+        let msg = t.request_message(1).await;
+        t.sim
+            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        // The first attempt fails; the retry comes after a backoff on the manual clock.
+        t.wait_for(1, Status::Provisioning).await;
+        crate::support::slack::eventually("the last attempt", 30, || async {
+            t.clock.advance(Duration::minutes(1));
+            t.run_jobs().await;
+            (t.status(1).await == Status::Failed).then_some(())
+        })
+        .await;
+        // The failure is told, and what the platform applied is undone.
+        t.dm_for("UALICE", "granting the access failed").await;
+        assert!(
+            !t.platform.holds("ualice", "ANALYTICS_RO"),
+            "no access is left"
+        );
+        assert_eq!(t.platform.changes("ualice", "ANALYTICS_RO"), (1, 1));
+        let done = actions(&t).await;
+        assert!(
+            done.ends_with(&["provisioning_failed".into(), "grant_undone".into()]),
+            "{done:?}"
+        );
+        t.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_person_who_already_held_the_role_keeps_it_after_the_grant_ends() {
+    let Some(url) = postgres_server("a_person_who_already_held_the_role") else {
+        return;
+    };
+    for db in backends().await {
+        let s = stage(&url).await;
+        s.roles
+            .admin
+            .execute_unprepared(&format!("GRANT {} TO {}", quoted(&s.a), quoted(&s.alice)))
+            .await
+            .unwrap();
+        let sim = SlackSim::start(workspace()).await.unwrap();
+        let t = SlackTestApp::start_registry(&db, &catalog(true, Some(&s.a)), sim).await;
+        alice_gets_finance(&t, &s.alice).await;
+        t.dm_for("UALICE", "You already had this access").await;
+        t.expire(1, Duration::hours(2)).await;
+        assert!(
+            s.roles.member(&s.alice, &s.a).await,
+            "her standing access stays"
+        );
+        t.dm_for("UALICE", "it was left as it was").await;
+        let warehouse = gatehouse::domain::ConnectorId::parse("warehouse").unwrap();
+        let drift = t.app.workflow().reconcile(&warehouse).await.unwrap();
+        assert!(drift.revoked.is_empty(), "{drift:?}");
+        assert!(
+            s.roles.member(&s.alice, &s.a).await,
+            "and reconciliation leaves it"
+        );
+        t.stop().await;
+        s.roles.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn an_operator_revoke_needs_a_reason_and_changes_nothing_without_one() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start_with(&db, &catalog(false, None), workspace()).await;
+    t.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "keys 2h")
+        .await
+        .unwrap();
+    let msg = t.request_message(1).await;
+    t.sim
+        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+        .await
+        .unwrap();
+    t.wait_for(1, Status::Active).await;
+    let err = t
+        .app
+        .workflow()
+        .revoke_as_operator(RequestId::new(1), "  ")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "revoking access needs a reason (--reason TEXT)"
+    );
+    assert_eq!(t.status(1).await, Status::Active);
+    assert!(t.platform.holds("ualice", "hand over the keys"));
+    t.stop().await;
+}
