@@ -3,7 +3,8 @@
 //! whether the identity held that unit before Gatehouse granted it (`held_before`: such access
 //! is left as it was when the grant ends). The row is written before the platform is changed
 //! (an intent, `applied` empty), so a grant that gives up after the platform may have applied it
-//! can still be checked and undone. Other live grants of the same identity are found by index.
+//! can still be checked and undone. A request has at most one live grant; other live grants of
+//! the same identity are found by index.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -34,10 +35,23 @@ impl MigrationTrait for Migration {
                 .col("identity")
                 .take(),
         )
-        .await
+        .await?;
+        // One live grant per request: two workers provisioning the same request (a lease that
+        // ran out under load) must share one record, not each write an intent of its own.
+        // Partial unique indexes are written alike on SQLite and PostgreSQL.
+        m.get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX grants_live_per_request ON grants (request_id) \
+                 WHERE revoked_at IS NULL",
+            )
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.get_connection()
+            .execute_unprepared("DROP INDEX grants_live_per_request")
+            .await?;
         m.drop_index(
             Index::drop()
                 .name("grants_by_identity")

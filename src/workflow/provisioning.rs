@@ -199,13 +199,32 @@ impl Workflow {
                 .into());
             }
         };
-        let held_before = self
+        let held_now = self
             .provisioner
             .check(&resource.connector, &identity, &resource.grant)
             .await?
             .is_some_and(|h| h.direct);
+        // Read after the check: a grant of Gatehouse's that gives the same unit (another
+        // resource with the same role, a catalog edited meanwhile) writes its record before it
+        // changes the platform, so whatever the check saw of it is here too. Access Gatehouse
+        // gave is not access held before; the last of such grants to end takes it away.
+        let sharing: Vec<Grant> = store::grants::live_for_identity(
+            self.db.conn(),
+            resource.connector.as_str(),
+            &identity,
+            current.id.get(),
+        )
+        .await?
+        .into_iter()
+        .filter(|g| g.unit().is_ok_and(|u| u == resource.grant))
+        .collect();
+        let held_before = if sharing.is_empty() {
+            held_now
+        } else {
+            sharing.iter().any(|g| g.held_before)
+        };
         let tx = self.db.begin().await?;
-        let grant = store::grants::insert(
+        let inserted = store::grants::insert(
             &tx,
             NewGrant {
                 request_id: current.id.get(),
@@ -216,9 +235,22 @@ impl Workflow {
             },
             self.clock.now(),
         )
-        .await?;
-        self.commit(tx, false).await?;
-        Ok(grant)
+        .await;
+        match inserted {
+            Ok(grant) => {
+                self.commit(tx, false).await?;
+                Ok(grant)
+            }
+            // Another worker wrote the intent first (its check came first, and so did any
+            // change it made): use its record, whose answer about earlier access stands.
+            Err(e) if e.is_unique_violation() => {
+                drop(tx);
+                store::grants::live_for_request(self.db.conn(), current.id.get())
+                    .await?
+                    .ok_or(WorkflowError::Conflict(current.id))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The grant record of a request, written now from the catalog when an older version of
@@ -392,7 +424,48 @@ impl Workflow {
             started.elapsed(),
         );
         self.revocation_done(&current, &grant, &applied).await?;
+        if applied.action.starts_with("kept") {
+            self.last_to_leave(&current, &grant).await;
+        }
         Ok(Outcome::Done)
+    }
+
+    /// Two grants that give the same unit can end at the same moment, in two workers, each
+    /// keeping the unit for the other. Once this one's record is closed, look again: the last
+    /// to close finds no other keeper and takes the unit away. Should this fail, reconciliation
+    /// finds the access still there after its end and removes it.
+    async fn last_to_leave(&self, current: &Request, grant: &Grant) {
+        let applied = match self.undo(grant).await {
+            Ok(a) if a.action.starts_with("kept") => return,
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(request = %current.id, error = %e, "cannot remove access no other grant keeps; reconciliation will");
+                return;
+            }
+        };
+        let recorded = async {
+            let tx = self.db.begin().await?;
+            audit::record(
+                &tx,
+                self.clock.now(),
+                Entry {
+                    actor: &Actor::System,
+                    action: "kept_access_removed",
+                    request: Some(current.id),
+                    details: json!({
+                        "connector": grant.connector_id,
+                        "identity": grant.identity,
+                        "unit": grant.spec,
+                        "applied": applied.action,
+                    }),
+                },
+            )
+            .await?;
+            self.commit(tx, false).await
+        };
+        if let Err(e) = recorded.await {
+            tracing::warn!(request = %current.id, error = %e, "cannot audit the removal of access no other grant keeps");
+        }
     }
 
     /// Takes away what `grant` gave, as its record says: nothing when the identity held the unit

@@ -106,16 +106,20 @@ async fn a_platform_failing_a_third_of_its_calls_still_gets_every_grant_and_revo
     }
 }
 
-/// `gatehouse serve` processes, killed and replaced at will.
+/// `gatehouse serve` processes, killed and replaced at will; each starts with the next of
+/// `catalogs` (an admin editing the catalog between restarts).
 struct Fleet {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
     running: Vec<tokio::process::Child>,
     started: usize,
+    catalogs: Vec<String>,
 }
 
 impl Fleet {
     fn spawn(&mut self) {
+        let catalog = &self.catalogs[self.started % self.catalogs.len()];
+        std::fs::write(self.dir.path().join("gatehouse.toml"), catalog).unwrap();
         self.started += 1;
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -201,11 +205,16 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
     let sim = SlackSim::start(ws).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let catalog = catalog(
-        "[connectors.warehouse]\nkind = \"postgres\"\nurl = { env = \"GATEHOUSE_TEST_POSTGRES_URL\" }\nlink = \"local-part\"",
-        |j| format!("{{ role = \"{p}_r{j}\" }}"),
-    );
-    std::fs::write(dir.path().join("gatehouse.toml"), catalog).unwrap();
+    // Every restart edits the catalog: each resource's role moves to the next one and back, so
+    // live grants outlive the catalog that granted them (and two of a person's grants may give
+    // the same role, ending at the same moment).
+    let warehouse = "[connectors.warehouse]\nkind = \"postgres\"\nurl = { env = \"GATEHOUSE_TEST_POSTGRES_URL\" }\nlink = \"local-part\"";
+    let catalogs = vec![
+        catalog(warehouse, |j| format!("{{ role = \"{p}_r{j}\" }}")),
+        catalog(warehouse, |j| {
+            format!("{{ role = \"{p}_r{}\" }}", (j + 1) % RESOURCES)
+        }),
+    ];
     let env = [
         ("DATABASE_URL", db.url.as_str()),
         ("GATEHOUSE_TEST_POSTGRES_URL", server.as_str()),
@@ -233,6 +242,7 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
         env,
         running: Vec::new(),
         started: 0,
+        catalogs,
     };
     // Two processes on one database, the second once the first has migrated it.
     fleet.spawn();

@@ -366,6 +366,55 @@ async fn a_person_who_already_held_the_role_keeps_it_after_the_grant_ends() {
 }
 
 #[tokio::test]
+async fn two_grants_of_the_same_role_keep_it_until_the_last_ends_and_neither_counts_as_held_before()
+{
+    let Some(url) = postgres_server("two_grants_of_the_same_role") else {
+        return;
+    };
+    for db in backends().await {
+        let s = stage(&url).await;
+        // `finance` and `ledger` grant the same role (two resources, or a catalog edited meanwhile).
+        let both = format!(
+            "{}\n[[resources]]\nid = \"ledger\"\nname = \"Ledger\"\nconnector = \"warehouse\"\ngrant = {{ role = \"{}\" }}\nreviewers = [\"UBOB\"]\nreason_required = false\n",
+            catalog(true, Some(&s.a)),
+            s.a
+        );
+        let sim = SlackSim::start(workspace()).await.unwrap();
+        let t = SlackTestApp::start_registry(&db, &both, sim).await;
+        alice_gets_finance(&t, &s.alice).await;
+        t.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", "ledger 3h")
+            .await
+            .unwrap();
+        let msg = t.request_message(2).await;
+        let form = t.approve_and_open_picker_of(2, &msg, "UBOB").await;
+        t.pick(&form, "UBOB", &s.alice).await;
+        t.wait_for(2, Status::Active).await;
+        let second = gatehouse::store::grants::live_for_request(t.app.db().conn(), 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            !second.held_before,
+            "Gatehouse's own grant is not access held before"
+        );
+
+        t.expire(1, Duration::hours(2)).await;
+        assert!(
+            s.roles.member(&s.alice, &s.a).await,
+            "ledger still gives it"
+        );
+        t.expire(2, Duration::hours(1)).await;
+        assert!(
+            !s.roles.member(&s.alice, &s.a).await,
+            "the last to end took it away"
+        );
+        t.stop().await;
+        s.roles.drop_all().await;
+    }
+}
+
+#[tokio::test]
 async fn an_operator_revoke_needs_a_reason_and_changes_nothing_without_one() {
     let db = TestDb::sqlite();
     let t = SlackTestApp::start_with(&db, &catalog(false, None), workspace()).await;

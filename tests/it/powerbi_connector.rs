@@ -159,6 +159,45 @@ async fn powerbi_a_lower_role_is_raised_with_put_and_a_higher_one_left_alone() {
 }
 
 #[tokio::test]
+async fn powerbi_a_raised_viewer_is_put_back_to_viewer_when_the_grant_ends() {
+    let t = tenant().await;
+    let c = t.fake.connector();
+    t.fake.set_role(&t.finance, ALICE, "Viewer");
+    let unit = role("Finance", "Contributor");
+    let added = connectors::grant_recorded(&c, ALICE, &unit).await.unwrap();
+    assert!(
+        added.did.contains("from Viewer to Contributor"),
+        "{}",
+        added.did
+    );
+    assert_eq!(
+        t.fake.role(&t.finance, ALICE).as_deref(),
+        Some("Contributor")
+    );
+    let undo = connectors::Undo {
+        receipt: added.receipt.as_deref(),
+        keep: &[],
+    };
+    let did = connectors::revoke_leaving(&c, ALICE, &unit, undo)
+        .await
+        .unwrap();
+    assert!(
+        did.contains("back from Contributor to Viewer (PUT "),
+        "{did}"
+    );
+    // Her standing Viewer role is what she had before: it stays.
+    assert_eq!(t.fake.role(&t.finance, ALICE).as_deref(), Some("Viewer"));
+    assert_eq!(
+        t.fake.calls(
+            "DELETE",
+            &format!("{}/{ALICE}", users_path(&t.finance)),
+            200
+        ),
+        0
+    );
+}
+
+#[tokio::test]
 async fn powerbi_check_reports_the_exact_role_in_the_named_workspace() {
     let t = tenant().await;
     let c = t.fake.connector();

@@ -12,7 +12,7 @@ use crate::connectors::bounded_probe;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Connector, ConnectorError, Holding, PlatformIdentity};
+use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity};
 use crate::config::{PowerbiSettings, Secret};
 use crate::domain::Unit;
 use api::{Service, rows};
@@ -131,6 +131,29 @@ impl PowerBi {
         }
     }
 
+    /// Gives `upn` `role` in workspace `wid`: `PUT` (Groups - Update Group User) when they are
+    /// a user of it already, `POST` (Groups - Add Group User) when not.
+    async fn put_or_post(
+        &self,
+        wid: &str,
+        upn: &str,
+        role: &str,
+        in_workspace: bool,
+    ) -> Result<(), ConnectorError> {
+        let url = self.api.powerbi_url(&["groups", wid, "users"]);
+        let body = json!({ "identifier": upn, "principalType": "User",
+            "groupUserAccessRight": role });
+        let method = if in_workspace {
+            Method::PUT
+        } else {
+            Method::POST
+        };
+        self.api
+            .expect(Service::PowerBi, method, url, Some(&body))
+            .await?;
+        Ok(())
+    }
+
     /// The role `upn` has in workspace `wid` as a user, if any (identifiers compared without
     /// case, as Entra compares UPNs).
     async fn role_of(&self, wid: &str, upn: &str) -> Result<Option<String>, ConnectorError> {
@@ -192,6 +215,12 @@ impl Connector for PowerBi {
     /// `POST /groups/{id}/users` for someone not in the workspace; `PUT` (a role change) for
     /// someone with a lower role. Someone with a higher role is not lowered.
     async fn add(&self, upn: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        Ok(self.add_recorded(upn, unit).await?.did)
+    }
+
+    /// [`Connector::add`], keeping the role a raise replaced (`{"was":"Viewer"}`) as the
+    /// receipt, so that the grant's end puts it back instead of removing the person.
+    async fn add_recorded(&self, upn: &str, unit: &Unit) -> Result<Added, ConnectorError> {
         let (workspace, role) = workspace_role(unit)?;
         let wid = self.workspace_id(workspace).await?;
         let held = self.role_of(&wid, upn).await?;
@@ -203,27 +232,59 @@ impl Connector for PowerBi {
                  {role}; Gatehouse does not lower it"
             )));
         }
-        let url = self.api.powerbi_url(&["groups", &wid, "users"]);
-        let body = json!({ "identifier": upn, "principalType": "User",
-            "groupUserAccessRight": role });
-        let method = if held.is_some() {
-            Method::PUT
-        } else {
-            Method::POST
-        };
-        self.api
-            .expect(Service::PowerBi, method.clone(), url, Some(&body))
-            .await?;
+        self.put_or_post(&wid, upn, role, held.is_some()).await?;
         Ok(match held {
-            Some(h) => format!(
-                "changed {upn}'s role in Power BI workspace `{workspace}` from {h} to {role} \
-                 (PUT /v1.0/myorg/groups/{wid}/users)"
-            ),
-            None => format!(
-                "gave {upn} the {role} role in Power BI workspace `{workspace}` \
-                 (POST /v1.0/myorg/groups/{wid}/users)"
-            ),
+            Some(h) => Added {
+                did: format!(
+                    "changed {upn}'s role in Power BI workspace `{workspace}` from {h} to {role} \
+                     (PUT /v1.0/myorg/groups/{wid}/users)"
+                ),
+                receipt: Some(json!({ "was": h }).to_string()),
+            },
+            None => Added {
+                did: format!(
+                    "gave {upn} the {role} role in Power BI workspace `{workspace}` \
+                     (POST /v1.0/myorg/groups/{wid}/users)"
+                ),
+                receipt: None,
+            },
         })
+    }
+
+    /// With a receipt of the role a raise replaced, and the raised role still held: `PUT` the
+    /// earlier role back (Groups - Update Group User), which the person had before Gatehouse.
+    async fn remove_recorded(
+        &self,
+        upn: &str,
+        unit: &Unit,
+        receipt: Option<&str>,
+        _keep: &[Unit],
+    ) -> Result<String, ConnectorError> {
+        let was = receipt
+            .and_then(|r| serde_json::from_str::<Value>(r).ok())
+            .and_then(|r| text(&r, "was"))
+            .and_then(|w| ROLES.iter().find(|r| r.eq_ignore_ascii_case(&w)).copied());
+        let Some(was) = was else {
+            return self.remove(upn, unit).await;
+        };
+        let (workspace, role) = workspace_role(unit)?;
+        let wid = self.workspace_id(workspace).await?;
+        match self.role_of(&wid, upn).await? {
+            Some(h) if h.eq_ignore_ascii_case(role) => {
+                self.put_or_post(&wid, upn, was, true).await?;
+                Ok(format!(
+                    "put {upn}'s role in Power BI workspace `{workspace}` back from {role} to \
+                     {was} (PUT /v1.0/myorg/groups/{wid}/users)"
+                ))
+            }
+            Some(h) => Ok(format!(
+                "left {upn}'s {h} role in Power BI workspace `{workspace}` as it is (not \
+                 the {role} role Gatehouse granted)"
+            )),
+            None => Ok(format!(
+                "{upn} is no longer in Power BI workspace `{workspace}`"
+            )),
+        }
     }
 
     /// `DELETE /groups/{id}/users/{upn}`, only while the UPN holds exactly this role: another
