@@ -340,9 +340,10 @@ async fn groups(
 
 /// Query User on Site (`GET users/{id}`): the user, or 404 with code 404002, "User not found:
 /// the user ID in the URI doesn't correspond to an existing user", as the reference's error
-/// table for this method says (help.tableau.com/current/api/rest_api/en-us/REST/
-/// rest_api_ref_users_and_groups.htm#query_user_on_site; the same table as generated from it in
-/// github.com/iamdavehart/tabbycat, src/api-errors.js, `queryUserOnSite`).
+/// table for this method says (Users and Groups Methods, help.tableau.com/current/api/
+/// rest_api/en-us/REST/rest_api_ref_users_and_groups.htm, "Query User on Site"; read here as
+/// generated from that reference in github.com/iamdavehart/tabbycat, src/api-errors.js,
+/// `queryUserOnSite`).
 async fn user(
     State(state): State<Shared>,
     Path((_ver, site, uid)): Path<(String, String, String)>,
