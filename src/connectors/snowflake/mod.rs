@@ -94,10 +94,11 @@ impl Snowflake {
     /// is gone (dropped, or renamed away from this name) and for one the service role may not
     /// see. Gone holds nothing, so the check answers "not held", but only when two other
     /// answers agree: SHOW USERS does not list the name, and the role's own grants (SHOW GRANTS
-    /// OF ROLE) do not name the user either — SHOW USERS leaves out users the active role may
-    /// not see, the grants of a role it manages do not. Anything else keeps the first error;
-    /// a role that does not exist stays an error too. Run only after the check failed, so a
-    /// user who exists costs nothing more.
+    /// OF ROLE) do not name the user either. SHOW USERS leaves out users the active role may
+    /// not see (bundle 2023_06, bcr-975); that SHOW GRANTS OF ROLE, on a role the service role
+    /// grants, still lists such a user is assumed, not yet seen on a real account. Anything else
+    /// keeps the first error; a role that does not exist stays an error too. Run only after the
+    /// check failed, so a user who exists costs nothing more.
     async fn unless_gone(
         &self,
         user: &str,
