@@ -137,6 +137,32 @@ async fn databricks_grant_is_made_once_and_held_by_the_workspace() {
     assert_eq!(w.fake.state().members.len(), 1);
 }
 
+/// A user deleted from the workspace holds no group membership: the check reads the group's
+/// members and never looks the user up, so the revocation completes as already absent.
+#[tokio::test]
+async fn databricks_a_deleted_users_group_membership_is_already_absent() {
+    let w = workspace_fake().await;
+    let c = w.fake.connector();
+    grant(&c, &w.alice, "finance-analysts").await.unwrap();
+    grant(&c, &w.bob, "finance-analysts").await.unwrap();
+    w.fake.delete_user(&w.alice);
+    assert_eq!(
+        c.check(&w.alice, &group("finance-analysts")).await.unwrap(),
+        connectors::Holding::default()
+    );
+    let before = patches(&w, &w.finance);
+    assert_eq!(
+        revoke(&c, &w.alice, "finance-analysts").await.unwrap(),
+        "already absent"
+    );
+    assert_eq!(patches(&w, &w.finance), before, "nothing to remove");
+    assert!(w.fake.holds(&w.bob, &w.finance), "Bob keeps his");
+    // A grant to the deleted user still fails: Databricks answers 404 for the member.
+    let err = grant(&c, &w.alice, "finance-analysts").await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
+    assert!(!w.fake.holds(&w.alice, &w.finance));
+}
+
 #[tokio::test]
 async fn databricks_revoke_removes_the_membership_and_a_missing_one_is_already_absent() {
     let w = workspace_fake().await;

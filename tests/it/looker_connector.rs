@@ -173,6 +173,37 @@ async fn check_reports_direct_membership_of_the_named_group() {
     assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
 }
 
+/// A user deleted in Looker holds nothing: the check lists the group's users (`GET
+/// /groups/{id}/users`), where a deleted user is simply absent, so the revocation completes.
+#[tokio::test]
+async fn a_deleted_users_membership_is_already_absent_and_no_longer_held() {
+    let i = instance().await;
+    let c = i.fake.connector();
+    grant(&c, &i.alice, "Finance analysts").await.unwrap();
+    grant(&c, &i.bob, "Finance analysts").await.unwrap();
+    i.fake.delete_user(&i.alice);
+    assert_eq!(
+        c.check(&i.alice, &group("Finance analysts")).await.unwrap(),
+        connectors::Holding::default()
+    );
+    assert_eq!(
+        revoke(&c, &i.alice, "Finance analysts").await.unwrap(),
+        "already absent"
+    );
+    assert_eq!(
+        i.fake.log().iter().filter(|c| c.method == "DELETE").count(),
+        0,
+        "nothing to remove"
+    );
+    assert!(i.fake.holds(&i.bob, &i.finance), "Bob keeps his");
+    // A grant to the deleted user still fails, in Looker's words.
+    let err = grant(&c, &i.alice, "Finance analysts").await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains("Not found")),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn an_expired_token_is_renewed_once_and_the_call_succeeds() {
     let i = instance().await;

@@ -88,6 +88,53 @@ async fn a_role_is_granted_made_default_and_revoked_idempotently() {
     server.drop_all().await;
 }
 
+/// An account dropped on the server (DROP USER removes its rows from the grant tables,
+/// `mysql.roles_mapping` included) holds nothing: the check reads roles_mapping with bound
+/// values, where a missing account is no row, so the revocation completes as already absent.
+#[tokio::test]
+async fn a_dropped_accounts_role_is_already_absent_and_no_longer_held() {
+    let Some(url) = mariadb_server("a_dropped_accounts_role_is_already_absent_and_no_longer_held")
+    else {
+        return;
+    };
+    let p = prefix();
+    let (alice, bob, analysts) = (
+        format!("{p}_alice"),
+        format!("{p}_bob"),
+        format!("{p}_analysts"),
+    );
+    let mut server = Server::new(&url).await;
+    server.user(&alice).await;
+    server.user(&bob).await;
+    server.role(&analysts).await;
+    let db = MySql::new(&url).unwrap();
+    db.grant_role(&alice, &analysts).await.unwrap();
+    db.grant_role(&bob, &analysts).await.unwrap();
+
+    server.exec(format!("DROP USER {}@'%'", tick(&alice))).await;
+    assert!(!server.has(&alice, &analysts).await, "the server took it");
+    let unit = gatehouse::domain::Unit::Role {
+        role: analysts.clone(),
+    };
+    assert_eq!(
+        db.check(&alice, &unit).await.unwrap(),
+        gatehouse::connectors::Holding::default()
+    );
+    assert_eq!(
+        db.revoke_role(&alice, &analysts).await.unwrap(),
+        "already absent"
+    );
+    assert!(server.has(&bob, &analysts).await, "Bob keeps his");
+    let err = db.grant_role(&alice, &analysts).await.unwrap_err();
+    assert_eq!(
+        err,
+        gatehouse::connectors::ConnectorError::Permanent(format!(
+            "there is no account `{alice}`@`%` on the server"
+        ))
+    );
+    server.drop_all().await;
+}
+
 #[tokio::test]
 async fn hostile_names_are_backticked_and_only_the_grant_runs() {
     let Some(url) = mariadb_server("hostile_names_are_backticked_and_only_the_grant_runs") else {

@@ -64,6 +64,59 @@ async fn grant_check_and_revoke_are_idempotent_and_verified() {
     roles.drop_all().await;
 }
 
+/// A login dropped on the server (DROP ROLE takes its memberships with it) holds nothing: the
+/// check reads the catalogs, where a missing name is simply no row, so the revocation completes.
+#[tokio::test]
+async fn a_dropped_users_membership_is_already_absent_and_no_longer_held() {
+    let Some(url) =
+        postgres_server("a_dropped_users_membership_is_already_absent_and_no_longer_held")
+    else {
+        return;
+    };
+    let p = prefix();
+    let (alice, bob, analysts) = (
+        format!("{p}_alice"),
+        format!("{p}_bob"),
+        format!("{p}_analysts"),
+    );
+    let mut roles = Roles::new(&url).await;
+    roles.make(&alice, true).await;
+    roles.make(&bob, true).await;
+    roles.make(&analysts, false).await;
+    let pg = Postgres::new(&url).unwrap();
+    pg.grant_role(&alice, &analysts).await.unwrap();
+    pg.grant_role(&bob, &analysts).await.unwrap();
+
+    roles
+        .admin
+        .execute_unprepared(&format!("DROP ROLE {}", quoted(&alice)))
+        .await
+        .unwrap();
+    let unit = gatehouse::domain::Unit::Role {
+        role: analysts.clone(),
+    };
+    assert_eq!(
+        pg.check(&alice, &unit).await.unwrap(),
+        gatehouse::connectors::Holding::default()
+    );
+    assert_eq!(
+        pg.revoke_role(&alice, &analysts).await.unwrap(),
+        "already absent"
+    );
+    assert!(!roles.member(&alice, &analysts).await);
+    assert!(roles.member(&bob, &analysts).await, "Bob keeps his");
+
+    // A grant to the login that is gone still fails, saying so.
+    let err = pg.grant_role(&alice, &analysts).await.unwrap_err();
+    assert_eq!(
+        err,
+        gatehouse::connectors::ConnectorError::Permanent(format!(
+            "there is no user named `{alice}` on the PostgreSQL server"
+        ))
+    );
+    roles.drop_all().await;
+}
+
 #[tokio::test]
 async fn hostile_names_become_one_quoted_identifier_and_only_the_grant_runs() {
     let Some(url) =

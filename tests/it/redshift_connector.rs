@@ -204,6 +204,60 @@ async fn role_checks_read_svv_user_grants_and_one_level_of_svv_role_grants() {
     s.drop_all().await;
 }
 
+/// A user dropped on the cluster holds nothing: the check reads the catalogs (`pg_group`,
+/// `svv_user_grants`) with the name bound, where a missing user is no row, so the revocation
+/// completes as already absent instead of failing for ever.
+#[tokio::test]
+async fn a_dropped_users_group_and_role_are_already_absent_and_no_longer_held() {
+    let Some(server) =
+        postgres_server("a_dropped_users_group_and_role_are_already_absent_and_no_longer_held")
+    else {
+        return;
+    };
+    let mut s = Stage::new(&server).await;
+    let p = s.p.clone();
+    let alice = s.user(&format!("{p}_alice")).await;
+    let bob = s.user(&format!("{p}_bob")).await;
+    let analysts = s.group(&format!("{p}_analysts")).await;
+    let reader = s.group(&format!("{p}_role_reader")).await;
+    let rs = s.connector();
+    for who in [&alice, &bob] {
+        connectors::grant(&rs, who, &group(&analysts))
+            .await
+            .unwrap();
+        // What GRANT ROLE would leave in svv_user_grants, made the PostgreSQL way.
+        s.exec(format!("GRANT {} TO {}", quoted(&reader), quoted(who)))
+            .await;
+    }
+    assert!(rs.check(&alice, &role(&reader)).await.unwrap().direct);
+
+    // Redshift's DROP USER; on the stand-in server, DROP ROLE, which takes the memberships.
+    s.exec(format!("DROP ROLE {}", quoted(&alice))).await;
+    for unit in [group(&analysts), role(&reader)] {
+        assert_eq!(
+            rs.check(&alice, &unit).await.unwrap(),
+            connectors::Holding::default(),
+            "{unit:?}"
+        );
+        assert_eq!(
+            connectors::revoke(&rs, &alice, &unit).await.unwrap(),
+            "already absent"
+        );
+    }
+    assert_eq!(s.members(&analysts).await, vec![bob.clone()]);
+    assert_eq!(s.members(&reader).await, vec![bob.clone()]);
+    let err = connectors::grant(&rs, &alice, &group(&analysts))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(format!(
+            "there is no user named `{alice}` on the Redshift cluster"
+        ))
+    );
+    s.drop_all().await;
+}
+
 #[tokio::test]
 async fn users_roles_and_groups_are_listed_across_several_pages() {
     let Some(server) = postgres_server("users_roles_and_groups_are_listed_across_several_pages")

@@ -154,11 +154,98 @@ async fn an_unknown_role_fails_permanently_in_snowflakes_words() {
             "SQL compilation error:\nRole 'NOPE' does not exist or not authorized. (Snowflake error 002003)".into()
         )
     );
-    let err = sf.connector().holds("NOBODY", "ANALYST").await.unwrap_err();
-    assert!(
-        err.to_string().contains("User 'NOBODY' does not exist"),
-        "{err}"
+}
+
+#[tokio::test]
+async fn a_dropped_users_role_is_already_absent_and_no_longer_held() {
+    let sf = account().await;
+    let c = sf.connector();
+    c.grant_role("ALICE", "ANALYST").await.unwrap();
+    c.grant_role("BOB", "ANALYST").await.unwrap();
+    let before = sf.log().len();
+    assert!(c.holds("ALICE", "ANALYST").await.unwrap());
+    assert_eq!(
+        sf.log()[before..],
+        [r#"SHOW GRANTS TO USER "ALICE""#],
+        "a check on a user who exists costs one statement, as before"
     );
+
+    sf.drop_user("ALICE");
+    assert_eq!(
+        c.check("ALICE", &role("ANALYST")).await.unwrap(),
+        Holding::default(),
+        "{:?}",
+        sf.log()
+    );
+    assert_eq!(
+        c.revoke_role("alice", "ANALYST").await.unwrap(),
+        "already absent"
+    );
+    assert_eq!(
+        sf.executed("REVOKE"),
+        0,
+        "nothing to revoke: {:?}",
+        sf.log()
+    );
+    assert!(sf.holds("BOB", "ANALYST"), "Bob's grant is not touched");
+    assert!(
+        !sf.state()
+            .account
+            .user_grants
+            .iter()
+            .any(|(u, _)| u == "ALICE"),
+        "the account holds nothing for Alice"
+    );
+}
+
+#[tokio::test]
+async fn a_grant_to_a_user_that_does_not_exist_fails_permanently_in_snowflakes_words() {
+    let sf = account().await;
+    let c = sf.connector();
+    assert!(!c.holds("NOBODY", "ANALYST").await.unwrap());
+    let err = c.grant_role("NOBODY", "ANALYST").await.unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(
+            "SQL compilation error:\nUser 'NOBODY' does not exist or not authorized. (Snowflake error 002003)".into()
+        )
+    );
+    assert!(!sf.holds("NOBODY", "ANALYST"));
+}
+
+#[tokio::test]
+async fn a_check_on_a_role_that_does_not_exist_stays_an_error_when_the_user_is_gone() {
+    let sf = account().await;
+    let c = sf.connector();
+    c.grant_role("ALICE", "ANALYST").await.unwrap();
+    sf.drop_user("ALICE");
+    let err = c.check("ALICE", &role("NOPE")).await.unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(
+            "SQL compilation error:\nRole 'NOPE' does not exist or not authorized. (Snowflake error 002003)".into()
+        )
+    );
+    assert!(c.revoke_role("ALICE", "NOPE").await.is_err());
+}
+
+#[tokio::test]
+async fn a_user_the_service_role_may_not_see_is_not_taken_for_gone() {
+    let sf = account().await;
+    let c = sf.connector();
+    c.grant_role("ALICE", "ANALYST").await.unwrap();
+    // Alice still exists, but the service role lost sight of her: SHOW USERS leaves her out and
+    // SHOW GRANTS TO USER says "does not exist or not authorized".
+    sf.state().account.hidden.insert("ALICE".into());
+    let err = c.check("ALICE", &role("ANALYST")).await.unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::Permanent(
+            "SQL compilation error:\nUser 'ALICE' does not exist or not authorized. (Snowflake error 002003)".into()
+        )
+    );
+    assert!(c.revoke_role("ALICE", "ANALYST").await.is_err());
+    assert!(sf.holds("ALICE", "ANALYST"), "her grant is still there");
 }
 
 #[tokio::test]
@@ -288,6 +375,15 @@ async fn hostile_names_become_one_identifier_that_the_account_resolves() {
         assert!(sf.holds(name, "ANALYST"), "{name:?}: {:?}", sf.log());
         c.revoke_role(name, "ANALYST").await.unwrap();
         assert!(!sf.holds(name, "ANALYST"), "{name:?}");
+        // Dropped after a grant, the user is looked for by that name, quoted as a string.
+        c.grant_role(name, "ANALYST").await.unwrap();
+        sf.drop_user(name);
+        assert_eq!(
+            c.revoke_role(name, "ANALYST").await.unwrap(),
+            "already absent",
+            "{name:?}: {:?}",
+            sf.log()
+        );
     }
     assert!(
         sf.state().account.users.contains_key("BOB"),

@@ -52,6 +52,7 @@ in_both_forms!(
     an_outage_is_retryable_and_changes_nothing,
     an_unknown_group_is_refused_by_name_and_nothing_changes,
     tableaus_error_words_reach_the_message,
+    a_user_removed_from_the_site_holds_nothing_and_their_revoke_completes,
 );
 
 /// A fake site with alice (who has an email), bob, and the groups Finance and Sales.
@@ -173,10 +174,10 @@ async fn a_check_reads_the_users_groups_across_pages(form: Form) {
     // The name is matched by the filter (without case, as Tableau does) and then exactly.
     assert!(c.check(&bob, &group("sales")).await.unwrap().direct);
     assert!(t.calls("filter=name%3Aeq%3ASales") >= 1, "{:#?}", t.log());
-    let err = c.check("no-such-user", &group("Sales")).await.unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Permanent(m) if m.contains("404002")),
-        "{err:?}"
+    // A user the site does not have holds nothing (Query User on Site says 404002).
+    assert_eq!(
+        c.check("no-such-user", &group("Sales")).await.unwrap(),
+        Holding::default()
     );
     let err = c
         .check(
@@ -330,6 +331,53 @@ async fn an_unknown_group_is_refused_by_name_and_nothing_changes(form: Form) {
         "{:#?}",
         t.log()
     );
+}
+
+/// Removed from the site after the grant (Remove User from Site takes the memberships), the
+/// user holds nothing: Get Groups for a User answers 404, Query User on Site confirms with
+/// 404002 "User not found", and the revocation completes instead of failing for ever.
+async fn a_user_removed_from_the_site_holds_nothing_and_their_revoke_completes(form: Form) {
+    let t = site(form).await;
+    let c = t.connector();
+    let (alice, bob) = (t.user_id("alice"), t.user_id("bob"));
+    for who in [&alice, &bob] {
+        connectors::grant(&c, who, &group("Finance")).await.unwrap();
+    }
+    let before = t.log().len();
+    assert!(c.check(&alice, &group("Finance")).await.unwrap().direct);
+    assert!(
+        !t.log()[before..]
+            .iter()
+            .any(|l| l.contains(&format!("users/{alice} "))),
+        "a check on a user who is there does not look the user up: {:#?}",
+        &t.log()[before..]
+    );
+
+    t.remove_from_site(&alice);
+    assert_eq!(
+        c.check(&alice, &group("Finance")).await.unwrap(),
+        Holding::default()
+    );
+    assert_eq!(
+        connectors::revoke(&c, &alice, &group("Finance"))
+            .await
+            .unwrap(),
+        "already absent"
+    );
+    assert_eq!(t.calls("DELETE "), 0, "{:#?}", t.log());
+    assert!(t.holds("bob", "Finance"), "Bob keeps his");
+
+    // A grant to the removed user still fails, in Tableau's words.
+    let err = connectors::grant(&c, &alice, &group("Finance"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains("404002")),
+        "{err:?}"
+    );
+    // A group that does not exist stays an error, whoever is asked about.
+    let err = c.check(&alice, &group("Ghosts")).await.unwrap_err();
+    assert!(err.to_string().contains("no group `Ghosts`"), "{err}");
 }
 
 async fn tableaus_error_words_reach_the_message(form: Form) {

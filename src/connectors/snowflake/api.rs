@@ -26,6 +26,32 @@ pub(super) struct Api {
     warehouse: Option<String>,
 }
 
+/// A statement Snowflake refused to run: HTTP 422 with a QueryFailureStatus, `{"code":
+/// "002003", "sqlState": "02000", "message": "…", "statementHandle": "…", …}`
+/// (docs.snowflake.com/en/developer-guide/sql-api/handling-errors). Kept apart from the other
+/// failures so that the caller can tell one error code from another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SqlError {
+    pub(super) code: Option<String>,
+    /// The platform's words, with the code: what a `ConnectorError` carries.
+    pub(super) said: String,
+}
+
+impl SqlError {
+    /// 002003: "Object 'X' does not exist or not authorized" (`User 'X'`, `Role 'X'`, …).
+    /// Snowflake answers the same for an object that is missing and for one the active role
+    /// may not see.
+    pub(super) fn is_missing_or_hidden(&self) -> bool {
+        self.code.as_deref() == Some("002003")
+    }
+}
+
+impl From<SqlError> for ConnectorError {
+    fn from(e: SqlError) -> Self {
+        ConnectorError::Permanent(e.said)
+    }
+}
+
 /// Snowflake's error body: `{"code": "002003", "message": "…", "sqlState": "02000", …}`.
 fn platform_message(body: &Value) -> String {
     let message = body["message"].as_str().unwrap_or("").trim();
@@ -147,6 +173,15 @@ impl Api {
 
     /// Runs one statement and returns every row of its result.
     pub(super) async fn execute(&self, statement: &str) -> Result<ResultSet, ConnectorError> {
+        Ok(self.try_execute(statement).await??)
+    }
+
+    /// [`Api::execute`], with the statement's own failure (HTTP 422) apart from the others
+    /// (unreachable, throttled, refused login …), for a caller that handles some error codes.
+    pub(super) async fn try_execute(
+        &self,
+        statement: &str,
+    ) -> Result<Result<ResultSet, SqlError>, ConnectorError> {
         let deadline = tokio::time::Instant::now() + POLL_FOR;
         let mut body = json!({ "statement": statement, "timeout": STATEMENT_TIMEOUT.as_secs() });
         if let Some(role) = &self.role {
@@ -178,6 +213,12 @@ impl Api {
             pause = (pause * 2).min(Duration::from_secs(2));
             (status, headers, answer) = self.send(Method::GET, url, None).await?;
         }
+        if status == StatusCode::UNPROCESSABLE_ENTITY {
+            return Ok(Err(SqlError {
+                code: answer["code"].as_str().map(str::to_owned),
+                said: platform_message(&answer),
+            }));
+        }
         if status != StatusCode::OK {
             return Err(self.failure(status, &headers, &answer));
         }
@@ -204,6 +245,6 @@ impl Api {
                 })?);
             }
         }
-        Ok(ResultSet::new(first, later))
+        Ok(Ok(ResultSet::new(first, later)))
     }
 }

@@ -421,30 +421,44 @@ impl Api {
         list: fn(Answer) -> Vec<Item>,
         page_size: usize,
     ) -> Result<Vec<Item>, ConnectorError> {
+        self.all_pages_of_found(under_site, query, list, page_size)
+            .await?
+            .map_err(|missing| missing.failure())
+    }
+
+    /// [`Api::all_pages`], with a 404 to the first page apart (the inner `Err`, Tableau's
+    /// answer itself), for a caller that asks what was not found.
+    pub(super) async fn all_pages_of_found(
+        &self,
+        under_site: &[&str],
+        query: &[(&str, &str)],
+        list: fn(Answer) -> Vec<Item>,
+        page_size: usize,
+    ) -> Result<Result<Vec<Item>, Reply>, ConnectorError> {
         let size = page_size.to_string();
         let mut out = Vec::new();
         for page in 1usize.. {
             let number = page.to_string();
             let mut q = query.to_vec();
             q.extend([("pageSize", size.as_str()), ("pageNumber", number.as_str())]);
-            let answer: Answer = self
-                .call(Method::GET, under_site, &q, None)
-                .await?
-                .ok()?
-                .read()?;
+            let reply = self.call(Method::GET, under_site, &q, None).await?;
+            if page == 1 && reply.status == StatusCode::NOT_FOUND {
+                return Ok(Err(reply));
+            }
+            let answer: Answer = reply.ok()?.read()?;
             let total = answer.pagination.as_ref().and_then(|p| p.total);
             let items = list(answer);
             let got = items.len();
             out.extend(items);
             match total {
                 Some(total) if out.len() < total && got > 0 => continue,
-                Some(_) => return Ok(out),
+                Some(_) => return Ok(Ok(out)),
                 // No pagination object: a short page is the last.
                 None if got == page_size => continue,
-                None => return Ok(out),
+                None => return Ok(Ok(out)),
             }
         }
-        Ok(out)
+        Ok(Ok(out))
     }
 }
 

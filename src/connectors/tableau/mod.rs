@@ -1,7 +1,8 @@
 //! Tableau Server or Cloud through the REST API with a personal access token: the unit of access
 //! is group membership. The catalog names the group; it is resolved to its id on every call
 //! (a renamed or recreated group is found again). Users are named by their id, as listed.
-//! Adding a member who is one already (409) and removing one who is not (404) count as done.
+//! Adding a member who is one already (409) and removing one who is not (404) count as done;
+//! a user removed from the site holds nothing.
 
 mod api;
 
@@ -98,18 +99,38 @@ impl Tableau {
         })
     }
 
-    /// The ids of the groups `user` belongs to.
-    async fn groups_of(&self, user: &str) -> Result<Vec<String>, ConnectorError> {
+    /// The ids of the groups `user` belongs to; the inner `Err` is Tableau's 404 (Get Groups
+    /// for a User names no other resource than the site, known to exist by then, and the user).
+    async fn groups_of(
+        &self,
+        user: &str,
+    ) -> Result<Result<Vec<String>, api::Reply>, ConnectorError> {
         let groups = self
             .api
-            .all_pages(
+            .all_pages_of_found(
                 &["users", user, "groups"],
                 &[],
                 |a| a.groups.group,
                 self.page_size,
             )
             .await?;
-        Ok(groups.iter().filter_map(|g| text(&g.id)).collect())
+        Ok(groups.map(|g| g.iter().filter_map(|g| text(&g.id)).collect()))
+    }
+
+    /// Get Groups for a User answered 404. Its documented error table names the case "User
+    /// not found" but with a code other methods use for a group, so Query User on Site
+    /// (`GET users/{id}`) is asked: its 404002 "User not found" means the user was removed from
+    /// the site and holds nothing here. Any other answer keeps the first 404 as the error.
+    /// Asked only after the check failed, so a user who is there costs nothing more.
+    async fn unless_gone(&self, user: &str, failed: api::Reply) -> Result<Holding, ConnectorError> {
+        let reply = self
+            .api
+            .call(Method::GET, &["users", user], &[], None)
+            .await?;
+        if reply.status == StatusCode::NOT_FOUND && reply.code() == "404002" {
+            return Ok(Holding::default());
+        }
+        Err(failed.failure())
     }
 }
 
@@ -169,8 +190,12 @@ impl Connector for Tableau {
     /// else gives the membership.
     async fn check(&self, user: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
         let group = self.group_id(group_in(unit)?).await?;
+        let groups = match self.groups_of(user).await? {
+            Ok(groups) => groups,
+            Err(not_found) => return self.unless_gone(user, not_found).await,
+        };
         Ok(Holding {
-            direct: self.groups_of(user).await?.contains(&group),
+            direct: groups.contains(&group),
             through: Vec::new(),
         })
     }

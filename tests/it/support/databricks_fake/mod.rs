@@ -269,6 +269,15 @@ impl DatabricksFake {
             .insert((group.to_owned(), member.to_owned()));
     }
 
+    /// `DELETE /api/2.0/preview/scim/v2/Users/{id}` done by an admin behind Gatehouse's back:
+    /// the user goes and no group lists it any more (SCIM: a deleted resource is omitted from
+    /// later query results, RFC 7644 §3.6; that group `members` follow is assumed here).
+    pub fn delete_user(&self, id: &str) {
+        let mut s = self.state();
+        s.users.retain(|u| u.id != id);
+        s.members.retain(|(_, m)| m != id);
+    }
+
     pub fn holds(&self, member: &str, group: &str) -> bool {
         self.state()
             .members

@@ -230,6 +230,14 @@ impl LookerFake {
             .insert((group.to_owned(), user.to_owned()));
     }
 
+    /// Delete User (`DELETE /api/4.0/users/{user_id}`, "Delete the user with a specific id"),
+    /// done by an admin behind Gatehouse's back: the user goes, and with it its memberships.
+    pub fn delete_user(&self, id: &str) {
+        let mut s = self.state();
+        s.users.retain(|u| u.id != id);
+        s.members.retain(|(_, u)| u != id);
+    }
+
     pub fn holds(&self, user: &str, group: &str) -> bool {
         self.state()
             .members

@@ -34,6 +34,12 @@ pub struct Account {
     pub role_grants: BTreeSet<(String, String)>,
     /// Roles the service role may not grant: changes to them are "not executed".
     pub not_grantable: BTreeSet<String>,
+    /// Users that exist but that the service role may not see (it neither owns them nor has
+    /// CREATE USER): SHOW USERS leaves them out, as its output is filtered by the active role's
+    /// privileges (docs.snowflake.com/en/release-notes/bcr-bundles/2023_06/bcr-975), and a
+    /// statement naming them fails as if they did not exist ("… does not exist or not
+    /// authorized"). Grants of the roles the service role owns still list them.
+    pub hidden: BTreeSet<String>,
 }
 
 const CREATED: &str = "1764320400.000 -0800";
@@ -43,6 +49,12 @@ fn some(s: &str) -> Option<String> {
     Some(s.to_owned())
 }
 
+/// Snowflake's answer for an object that is missing *or* that the active role may not see: the
+/// same code, state and words whichever it is, e.g. `002003 (02000): SQL compilation error:
+/// User 'X' does not exist or not authorized.` after a `DROP USER`
+/// (github.com/snowflakedb/terraform-provider-snowflake/issues/1174 and #1176, where the REVOKE
+/// of a dropped user's role fails this way). The SQL API carries it in a 422 QueryFailureStatus
+/// (docs.snowflake.com/en/developer-guide/sql-api/handling-errors).
 fn missing(what: &str, name: &str) -> SqlError {
     SqlError {
         code: "002003",
@@ -61,6 +73,15 @@ fn status(text: &str) -> Rows {
 }
 
 impl Account {
+    /// `DROP USER`: the user goes, and with it every role granted to it. The docs say a dropped
+    /// user "cannot be recovered; they must be recreated"
+    /// (docs.snowflake.com/en/sql-reference/sql/drop-user); that a user created again under the
+    /// same name starts without the old grants is assumed, not documented.
+    pub fn drop_user(&mut self, user: &str) {
+        self.users.remove(user);
+        self.user_grants.retain(|(u, _)| u != user);
+    }
+
     fn need_role(&self, role: &str) -> Result<(), SqlError> {
         if self.roles.contains(role) {
             Ok(())
@@ -70,7 +91,7 @@ impl Account {
     }
 
     fn need_user(&self, user: &str) -> Result<(), SqlError> {
-        if self.users.contains_key(user) {
+        if self.users.contains_key(user) && !self.hidden.contains(user) {
             Ok(())
         } else {
             Err(missing("User", user))
@@ -83,10 +104,21 @@ impl Account {
                 columns: vec![("1", "fixed")],
                 data: vec![vec![some("1")]],
             },
-            Statement::ShowUsers { limit, from } => {
+            Statement::ShowUsers {
+                starts_with,
+                limit,
+                from,
+            } => {
                 let rows = self
                     .users
                     .iter()
+                    .filter(|(name, _)| !self.hidden.contains(name.as_str()))
+                    // STARTS WITH is case-sensitive and has no wildcards.
+                    .filter(|(name, _)| {
+                        starts_with
+                            .as_ref()
+                            .is_none_or(|p| name.starts_with(p.as_str()))
+                    })
                     // FROM 'x' starts after the first name that matches x.
                     .filter(|(name, _)| from.as_ref().is_none_or(|f| name.as_str() > f.as_str()))
                     .take(limit.unwrap_or(usize::MAX))
@@ -227,6 +259,39 @@ impl Account {
                         ("granted_by", "text"),
                     ],
                     data,
+                }
+            }
+            // The users and roles the role is granted to, in the columns SHOW GRANTS OF ROLE
+            // prints: created_on, role, granted_to, grantee_name, granted_by.
+            Statement::GrantsOfRole(role) => {
+                self.need_role(role)?;
+                let users = self
+                    .user_grants
+                    .iter()
+                    .filter(|(_, r)| r == role)
+                    .map(|(u, _)| ("USER", u));
+                let roles = self
+                    .role_grants
+                    .iter()
+                    .filter(|(_, child)| child == role)
+                    .map(|(parent, _)| ("ROLE", parent));
+                Rows {
+                    columns: vec![
+                        ("created_on", "timestamp_ltz"),
+                        ("role", "text"),
+                        ("granted_to", "text"),
+                        ("grantee_name", "text"),
+                        ("granted_by", "text"),
+                    ],
+                    data: users
+                        .chain(roles)
+                        .map(|(kind, grantee)| {
+                            [CREATED, role, kind, grantee, "USERADMIN"]
+                                .iter()
+                                .map(|v| some(v))
+                                .collect()
+                        })
+                        .collect(),
                 }
             }
             Statement::Grant { role, user } | Statement::Revoke { role, user } => {

@@ -96,6 +96,18 @@ fn error(status: StatusCode, code: &str, message: &str, sql_state: &str) -> Resp
     (status, Json(body)).into_response()
 }
 
+/// A statement that failed: HTTP 422 with a QueryFailureStatus (`code`, `sqlState`, `message`,
+/// `statementHandle`, `createdOn`, `statementStatusUrl`), as
+/// docs.snowflake.com/en/developer-guide/sql-api/handling-errors and the SQL API reference
+/// (docs.snowflake.com/en/developer-guide/sql-api/reference, response 422) describe it.
+fn sql_error(code: &str, message: &str, sql_state: &str) -> Response {
+    let handle = uuid::Uuid::new_v4().to_string();
+    let body = json!({ "code": code, "message": message, "sqlState": sql_state,
+        "statementHandle": handle, "createdOn": 1764320400000u64,
+        "statementStatusUrl": format!("/api/v2/statements/{handle}") });
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
 fn unauthorized(why: &str) -> Response {
     error(
         StatusCode::UNAUTHORIZED,
@@ -179,6 +191,11 @@ impl SnowflakeFake {
     pub fn grant_to_role(&self, parent: &str, child: &str) {
         let pair = (parent.to_owned(), child.to_owned());
         self.state().account.role_grants.insert(pair);
+    }
+
+    /// `DROP USER` run on the platform behind Gatehouse's back.
+    pub fn drop_user(&self, name: &str) {
+        self.state().account.drop_user(name);
     }
 
     pub fn holds(&self, user: &str, role: &str) -> bool {
@@ -330,24 +347,12 @@ async fn submit(
                 "SQL compilation error:\nsyntax error line 1 at position {} unexpected '{}'.",
                 e.position, e.near
             );
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "001003",
-                &message,
-                "42000",
-            );
+            return sql_error("001003", &message, "42000");
         }
     };
     let rows = match s.account.run(&statement) {
         Ok(rows) => rows,
-        Err(e) => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                e.code,
-                &e.message,
-                e.sql_state,
-            );
-        }
+        Err(e) => return sql_error(e.code, &e.message, e.sql_state),
     };
     let size = s.partition_size.max(1);
     let mut partitions: Vec<_> = rows.data.chunks(size).map(<[_]>::to_vec).collect();

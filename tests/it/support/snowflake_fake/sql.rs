@@ -16,13 +16,19 @@ enum Token {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Statement {
     SelectOne,
+    /// `SHOW USERS [STARTS WITH '…'] [LIMIT n [FROM '…']]`
+    /// (docs.snowflake.com/en/sql-reference/sql/show-users).
     ShowUsers {
+        starts_with: Option<String>,
         limit: Option<usize>,
         from: Option<String>,
     },
     ShowRoles,
     GrantsToUser(String),
     GrantsToRole(String),
+    /// `SHOW GRANTS OF ROLE r`: the users and roles r is granted to
+    /// (docs.snowflake.com/en/sql-reference/sql/show-grants).
+    GrantsOfRole(String),
     Grant {
         role: String,
         user: String,
@@ -217,7 +223,12 @@ impl Parser {
             self.keyword("SHOW")?;
             if self.peek_keyword("USERS") {
                 self.keyword("USERS")?;
-                let (mut limit, mut from) = (None, None);
+                let (mut starts_with, mut limit, mut from) = (None, None, None);
+                if self.peek_keyword("STARTS") {
+                    self.keyword("STARTS")?;
+                    self.keyword("WITH")?;
+                    starts_with = Some(self.string()?);
+                }
                 if self.peek_keyword("LIMIT") {
                     self.keyword("LIMIT")?;
                     limit = Some(self.number()? as usize);
@@ -226,12 +237,22 @@ impl Parser {
                         from = Some(self.string()?);
                     }
                 }
-                Statement::ShowUsers { limit, from }
+                Statement::ShowUsers {
+                    starts_with,
+                    limit,
+                    from,
+                }
             } else if self.peek_keyword("ROLES") {
                 self.keyword("ROLES")?;
                 Statement::ShowRoles
             } else {
                 self.keyword("GRANTS")?;
+                if self.peek_keyword("OF") {
+                    self.keyword("OF")?;
+                    self.keyword("ROLE")?;
+                    let role = self.name()?;
+                    return self.end(Statement::GrantsOfRole(role));
+                }
                 self.keyword("TO")?;
                 if self.peek_keyword("USER") {
                     self.keyword("USER")?;
@@ -262,6 +283,11 @@ impl Parser {
                 user: self.name()?,
             }
         };
+        self.end(s)
+    }
+
+    /// The statement, if nothing follows it.
+    fn end(&self, s: Statement) -> Result<Statement, SyntaxError> {
         if self.at != self.tokens.len() {
             return Err(self.fail());
         }
@@ -291,15 +317,30 @@ fn the_grammar_reads_quoted_names_and_refuses_the_rest() {
     assert_eq!(
         parse("SHOW USERS LIMIT 2 FROM 'it''s\\\\'").unwrap(),
         Statement::ShowUsers {
+            starts_with: None,
             limit: Some(2),
             from: Some("it's\\".into())
         }
+    );
+    assert_eq!(
+        parse("SHOW USERS STARTS WITH 'o''b'").unwrap(),
+        Statement::ShowUsers {
+            starts_with: Some("o'b".into()),
+            limit: None,
+            from: None
+        }
+    );
+    assert_eq!(
+        parse(r#"SHOW GRANTS OF ROLE "An""alyst""#).unwrap(),
+        Statement::GrantsOfRole("An\"alyst".into())
     );
     for bad in [
         "GRANT ROLE a TO USER b; DROP USER c",
         "GRANT ROLE a TO USER b --",
         "GRANT ROLE \"a\" TO USER \"b",
-        "SHOW GRANTS OF ROLE a",
+        "SHOW GRANTS OF SHARE a",
+        "SHOW GRANTS OF ROLE a b",
+        "SHOW USERS STARTS WITH a",
         "DROP USER a",
         "select 2",
     ] {

@@ -141,6 +141,14 @@ impl TableauFake {
         id
     }
 
+    /// Remove User from Site (`DELETE users/{id}`), done by an admin behind Gatehouse's back:
+    /// the user goes, and with it every group membership.
+    pub fn remove_from_site(&self, id: &str) {
+        let mut s = self.state();
+        s.users.retain(|u| u.id != id);
+        s.members.retain(|(_, u)| u != id);
+    }
+
     pub fn user_id(&self, name: &str) -> String {
         let s = self.state();
         s.users.iter().find(|u| u.name == name).unwrap().id.clone()
