@@ -409,10 +409,8 @@ async fn hostile_names_become_one_identifier_that_the_account_resolves() {
     assert_eq!(sf.log().len(), before, "refused before anything was sent");
 }
 
-#[tokio::test]
-async fn a_request_for_a_snowflake_role_goes_through_slack_to_the_account_and_back() {
-    let sf = account().await;
-    let catalog = format!(
+fn slack_catalog(url: &str) -> String {
+    format!(
         r#"admins = ["UADA"]
 
 [connectors.snowflake]
@@ -439,8 +437,14 @@ grant = {{ role = "NO_SUCH_ROLE" }}
 reviewers = ["UBOB"]
 reason_required = false
 "#,
-        sf.url
-    );
+        url
+    )
+}
+
+#[tokio::test]
+async fn a_request_for_a_snowflake_role_goes_through_slack_to_the_account_and_back() {
+    let sf = account().await;
+    let catalog = slack_catalog(&sf.url);
     sf.add_user("DAVE", None);
     let db = TestDb::sqlite();
     let sim = SlackSim::start(workspace()).await.unwrap();
@@ -456,5 +460,39 @@ reason_required = false
 
     t.a_permanent_failure_reaches_the_reviewers(3, "snowflake-missing", "NO_SUCH_ROLE")
         .await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_dropped_on_snowflake_while_granted_ends_at_expiry_instead_of_revoking_for_ever() {
+    let sf = account().await;
+    sf.add_user("DAVE", None);
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, &slack_catalog(&sf.url), sim).await;
+    t.sim
+        .slash_command(
+            "UDAVE",
+            crate::support::slack::CHANNEL,
+            "/request-access",
+            "snowflake-analysts 2h",
+        )
+        .await
+        .unwrap();
+    let msg = t.request_message(1).await;
+    let form = t.approve_and_open_picker_of(1, &msg, "UBOB").await;
+    t.pick(&form, "UBOB", "DAVE").await;
+    t.wait_for(1, gatehouse::domain::Status::Active).await;
+    assert!(sf.holds("DAVE", "ANALYST"));
+
+    // An admin drops Dave's user on Snowflake; at expiry there is nothing left to take away.
+    sf.drop_user("DAVE");
+    t.expire(1, chrono::Duration::hours(2)).await;
+    t.dm_for("UDAVE", "has expired and was removed").await;
+    assert_eq!(
+        sf.executed("REVOKE ROLE"),
+        0,
+        "nothing to revoke from a user that is gone"
+    );
     t.stop().await;
 }
