@@ -301,15 +301,29 @@ impl Workflow {
             .filter(|r| r.resource == resource.id)
             .filter(|r| LIVE.contains(&r.status))
             .max_by_key(|r| r.id.get());
+        // A live grant is checked as it was granted (its record's connector, identity and
+        // unit), whatever the catalog says of the resource now.
+        let record = match &grant {
+            Some(g) => store::grants::live_for_request(self.db.conn(), g.id.get()).await?,
+            None => None,
+        };
+        let (connector, unit) = match &record {
+            Some(r) => (r.connector()?, r.unit()?),
+            None => (resource.connector.clone(), resource.grant.clone()),
+        };
         let platform_connector = self
             .catalog
             .connectors
-            .get(&resource.connector)
+            .get(&connector)
             .is_some_and(|c| c.kind != ConnectorKind::Manual);
-        let identity = match grant.as_ref().and_then(|g| g.identity.clone()) {
+        let identity = match record
+            .as_ref()
+            .map(|r| r.identity.clone())
+            .or_else(|| grant.as_ref().and_then(|g| g.identity.clone()))
+        {
             Some(i) => Some(i),
             None if platform_connector => self
-                .linked_identity(user, &resource.connector)
+                .linked_identity(user, &connector)
                 .await?
                 .map(|l| l.platform_id),
             None => None,
@@ -319,7 +333,7 @@ impl Workflow {
                 why: "changes to it are made by hand, so there is no platform to ask".into(),
             }
         } else if let Some(identity) = &identity {
-            self.live_check(resource, identity).await
+            self.live_check(&connector, &unit, identity).await
         } else {
             Live::CannotCheck {
                 why: format!(
@@ -331,10 +345,13 @@ impl Workflow {
         Ok(fact(user, resource, identity, grant.as_ref(), platform))
     }
 
-    async fn live_check(&self, resource: &Resource, identity: &str) -> Live {
-        let asked = self
-            .provisioner
-            .check(&resource.connector, identity, &resource.grant);
+    async fn live_check(
+        &self,
+        connector: &crate::domain::ConnectorId,
+        unit: &crate::domain::Unit,
+        identity: &str,
+    ) -> Live {
+        let asked = self.provisioner.check(connector, identity, unit);
         match tokio::time::timeout(LIVE_CHECK_LIMIT, asked).await {
             Ok(Ok(Some(h))) if h.held() => Live::Held {
                 direct: h.direct,

@@ -125,6 +125,22 @@ async fn a_role_changed_in_the_catalog_while_granted_is_revoked_as_granted_and_t
         let sim = t.restart_later().await;
         let t = SlackTestApp::start_registry(&db, &edited, sim).await;
 
+        // "Does Alice have access to finance?" is answered from what was granted (role A).
+        let asked = gatehouse::domain::question::Question::Check {
+            who: gatehouse::domain::question::Subject::User(crate::support::u("UALICE")),
+            resource: "finance".into(),
+        };
+        let answer = t
+            .app
+            .workflow()
+            .answer(&gatehouse::workflow::Asker::CommandLine, &asked)
+            .await
+            .unwrap();
+        let gatehouse::workflow::Answer::Check(fact) = answer else {
+            panic!("not a check: {answer:?}");
+        };
+        assert!(fact.has_access && fact.drift.is_none(), "{fact:?}");
+
         t.expire(1, Duration::hours(2)).await;
         assert!(
             !s.roles.member(&s.alice, &s.a).await,
