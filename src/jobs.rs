@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use crate::clock::SharedClock;
 use crate::domain::RequestId;
-use crate::store::jobs::{self as rows, Claim, Job, NewJob};
+use crate::store::jobs::{self as rows, Claim, Job, NewJob, OnExisting};
 use crate::store::{Conn, Db, StoreError};
 use crate::workflow::{Audience, Notice};
 
@@ -100,7 +100,8 @@ impl JobSpec {
 }
 
 /// Adds a job inside the caller's transaction, so it exists exactly when the change that
-/// caused it commits. Call `Jobs::wake` after the commit.
+/// caused it commits. Call `Jobs::wake` after the commit. A live job with the same key is moved
+/// to `run_at` (see `JobSpec::dedupe_key`).
 pub async fn enqueue(
     c: &impl Conn,
     spec: &JobSpec,
@@ -108,9 +109,32 @@ pub async fn enqueue(
     max_attempts: u32,
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
+    enqueue_or(c, spec, run_at, max_attempts, now, OnExisting::Move).await
+}
+
+/// Like `enqueue`, but a live job with the same key keeps its time unless `run_at` is earlier:
+/// for jobs that repeat on their own, scheduled again at every start.
+pub async fn enqueue_unless_sooner(
+    c: &impl Conn,
+    spec: &JobSpec,
+    run_at: DateTime<Utc>,
+    max_attempts: u32,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    enqueue_or(c, spec, run_at, max_attempts, now, OnExisting::Earlier).await
+}
+
+async fn enqueue_or(
+    c: &impl Conn,
+    spec: &JobSpec,
+    run_at: DateTime<Utc>,
+    max_attempts: u32,
+    now: DateTime<Utc>,
+    on_existing: OnExisting,
+) -> Result<i64, StoreError> {
     let payload = serde_json::to_string(spec)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode job: {e}")))?;
-    rows::enqueue(
+    rows::enqueue_or(
         c,
         NewJob {
             kind: spec.kind().to_owned(),
@@ -125,6 +149,7 @@ pub async fn enqueue(
             request_id: spec.request().map(RequestId::get),
         },
         now,
+        on_existing,
     )
     .await
 }

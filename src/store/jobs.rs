@@ -97,19 +97,44 @@ pub struct NewJob {
     pub request_id: Option<i64>,
 }
 
+/// What enqueueing does to a live job that has the same `dedupe_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnExisting {
+    /// Move it to the new `run_at`, later or earlier (a revocation follows its expiry).
+    Move,
+    /// Move it only if that makes it earlier: a job that repeats on its own (reconciliation)
+    /// is not pushed back each time a process starts, yet a shorter interval takes effect.
+    Earlier,
+}
+
 /// Adds a job, or, when a live job has the same `dedupe_key`, moves that job to `run_at`
 /// (and queues it again if it had failed). Returns the job's id.
 pub async fn enqueue(c: &impl Conn, job: NewJob, now: DateTime<Utc>) -> StoreResult<i64> {
+    enqueue_or(c, job, now, OnExisting::Move).await
+}
+
+/// Like `enqueue`, choosing what happens to a live job with the same key. A failed one is
+/// always queued again at `run_at`.
+pub async fn enqueue_or(
+    c: &impl Conn,
+    job: NewJob,
+    now: DateTime<Utc>,
+    on_existing: OnExisting,
+) -> StoreResult<i64> {
     if let Some(key) = &job.dedupe_key
         && let Some(existing) = Entity::find()
             .filter(Column::DedupeKey.eq(key.as_str()))
             .one(c)
             .await?
     {
+        let failed = existing.status == JobStatus::Failed.as_str();
+        if on_existing == OnExisting::Earlier && !failed && existing.run_at <= job.run_at {
+            return Ok(existing.id);
+        }
         let mut q = Entity::update_many()
             .col_expr(Column::RunAt, Expr::value(job.run_at))
             .col_expr(Column::UpdatedAt, Expr::value(now));
-        if existing.status == JobStatus::Failed.as_str() {
+        if failed {
             q = q
                 .col_expr(Column::Status, Expr::value(JobStatus::Queued.as_str()))
                 .col_expr(Column::Attempts, Expr::value(0))
