@@ -86,6 +86,7 @@ pub struct App {
     shutdown: CancellationToken,
     http: Option<HttpServer>,
     metrics: Arc<Metrics>,
+    clock: SharedClock,
 }
 
 impl App {
@@ -236,6 +237,7 @@ impl App {
             shutdown,
             http,
             metrics,
+            clock: opts.clock,
         })
     }
 
@@ -300,8 +302,7 @@ impl App {
     }
 
     async fn release_jobs_of(&self, worker: &str) {
-        let now = self.workflow.now();
-        let release = crate::store::jobs::release(self.db().conn(), worker, now);
+        let release = crate::store::jobs::release(self.db().conn(), worker, &*self.clock);
         match tokio::time::timeout(Duration::from_secs(1), release).await {
             Ok(Ok(kinds)) => {
                 for kind in &kinds {

@@ -7,6 +7,13 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 pub trait Clock: Send + Sync + 'static {
     /// Now, truncated to whole microseconds so that it survives a round trip through any database.
     fn now(&self) -> DateTime<Utc>;
+
+    /// How far this clock is set from the wall clock: zero for the wall clock itself. Job
+    /// leases are judged by the database's clock shifted by this (see `store::jobs`), so that a
+    /// test's manual clock moves leases as it moves everything else.
+    fn offset_from_wall(&self) -> TimeDelta {
+        TimeDelta::zero()
+    }
 }
 
 pub type SharedClock = Arc<dyn Clock>;
@@ -59,5 +66,13 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         ManualClock::now(self)
+    }
+
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the offset from the wall clock is what is asked"
+    )]
+    fn offset_from_wall(&self) -> TimeDelta {
+        ManualClock::now(self) - to_micros(Utc::now())
     }
 }

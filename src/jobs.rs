@@ -272,12 +272,13 @@ impl Worker {
         &self.id
     }
 
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX)
+    }
+
     /// Claims and runs one due job. False when nothing is due.
     pub async fn run_one(&self) -> Result<bool, StoreError> {
-        let now = self.clock.now();
-        let lease =
-            chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
-        let job = match rows::claim(&self.db, &self.id, now, now + lease).await? {
+        let job = match rows::claim(&self.db, &self.id, &*self.clock, self.lease()).await? {
             Claim::Nothing => return Ok(false),
             Claim::Abandoned(job) => {
                 let error = job.last_error.clone().unwrap_or_default();
@@ -438,7 +439,7 @@ impl Worker {
     }
 
     async fn until_next(&self) -> Duration {
-        match rows::next_wakeup(self.db.conn()).await {
+        match rows::next_wakeup(self.db.conn(), &*self.clock).await {
             Ok(Some(at)) => (at - self.clock.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)

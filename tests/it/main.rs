@@ -22,6 +22,7 @@ mod expiry;
 mod faults;
 mod hostile_names;
 mod jobs;
+mod leases;
 mod lifecycle;
 mod linking;
 mod logs;
