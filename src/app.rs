@@ -149,11 +149,11 @@ impl App {
             metrics: metrics.clone(),
             on_call: opts.on_call,
         }));
-        let settings = WorkerSettings {
-            max_attempts: config.settings.job_max_attempts,
-            lease: config.settings.job_lease,
-            poll: config.settings.job_poll,
-        };
+        let settings = WorkerSettings::new(
+            config.settings.job_max_attempts,
+            config.settings.job_lease,
+            config.settings.job_poll,
+        );
         let new_worker = || {
             Worker::new(
                 db.clone(),

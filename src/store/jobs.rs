@@ -356,6 +356,29 @@ fn mine(id: i64, worker: &str) -> Condition {
         .add(Column::Status.eq(JobStatus::Running.as_str()))
 }
 
+/// Extends the lease of a job `worker` still holds to `lease` from now, on the database's
+/// clock. False when the job is no longer its (its lease lapsed and another worker took it
+/// over, or it ended): the run in hand must stop.
+pub async fn renew(
+    c: &impl Conn,
+    id: i64,
+    worker: &str,
+    clock: &dyn Clock,
+    lease: TimeDelta,
+) -> StoreResult<bool> {
+    let until = lease_now(c, clock)
+        .await?
+        .checked_add_signed(lease)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let res = Entity::update_many()
+        .col_expr(Column::LeaseUntil, Expr::value(until))
+        .col_expr(Column::UpdatedAt, Expr::value(clock.now()))
+        .filter(mine(id, worker))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Marks the job done. False when the worker no longer held it (its lease expired and another took it).
 pub async fn complete(
     c: &impl Conn,

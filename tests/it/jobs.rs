@@ -64,11 +64,7 @@ fn worker(db: Db, clock: SharedClock, counter: &Arc<Counter>, name: &str) -> Wor
             name: name.to_owned(),
         }),
         Arc::new(Notify::new()),
-        WorkerSettings {
-            max_attempts: 3,
-            lease: Duration::from_secs(60),
-            poll: Duration::from_millis(50),
-        },
+        WorkerSettings::new(3, Duration::from_secs(60), Duration::from_millis(50)),
     )
 }
 
@@ -143,12 +139,12 @@ async fn a_background_worker_sleeps_until_woken_and_stops_on_shutdown() {
                 name: "bg".into(),
             }),
             wake.clone(),
-            WorkerSettings {
-                max_attempts: 3,
-                lease: Duration::from_secs(60),
+            WorkerSettings::new(
+                3,
+                Duration::from_secs(60),
                 // Long enough that only the wake-up can explain a prompt run.
-                poll: Duration::from_secs(600),
-            },
+                Duration::from_secs(600),
+            ),
         );
         let stop = CancellationToken::new();
         let task = tokio::spawn(w.run(stop.clone()));
@@ -263,11 +259,7 @@ async fn a_job_that_panics_is_retried_and_the_worker_carries_on() {
                 seen: Mutex::default(),
             }),
             Arc::new(Notify::new()),
-            WorkerSettings {
-                max_attempts: 3,
-                lease: Duration::from_secs(60),
-                poll: Duration::from_secs(1),
-            },
+            WorkerSettings::new(3, Duration::from_secs(60), Duration::from_secs(1)),
         );
         assert_eq!(
             w.run_due().await.unwrap(),
@@ -377,11 +369,7 @@ async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order() {
                 clock.clone(),
                 Arc::new(OrderRunner(seen.clone())),
                 Arc::new(Notify::new()),
-                WorkerSettings {
-                    max_attempts: 3,
-                    lease: Duration::from_secs(60),
-                    poll: Duration::from_millis(50),
-                },
+                WorkerSettings::new(3, Duration::from_secs(60), Duration::from_millis(50)),
             );
             handles.push(tokio::spawn(async move { w.run_due().await.unwrap() }));
         }
@@ -395,11 +383,7 @@ async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order() {
             clock.clone(),
             Arc::new(OrderRunner(seen.clone())),
             Arc::new(Notify::new()),
-            WorkerSettings {
-                max_attempts: 3,
-                lease: Duration::from_secs(60),
-                poll: Duration::from_millis(50),
-            },
+            WorkerSettings::new(3, Duration::from_secs(60), Duration::from_millis(50)),
         );
         let rest = last.run_due().await.unwrap();
         assert_eq!(ran.iter().sum::<usize>() + rest, 100, "{}", db.name);
