@@ -261,13 +261,15 @@ pub async fn database_now(c: &impl Conn) -> StoreResult<DateTime<Utc>> {
 }
 
 /// The time leases are judged by: the database's clock, which every process sharing the
-/// database reads alike, shifted by `clock`'s deliberate offset from the wall clock. That
-/// offset is zero in production (the system clock); a test's manual clock has one, so moving
-/// it moves leases too, as it moves `run_at`. Values are read here and bound like any other
-/// time, so they are stored and compared in the same format as the rest of the column (on
-/// SQLite a text timestamp, where the database's own `CURRENT_TIMESTAMP` would differ).
+/// database reads alike whatever its own clock says, unless `clock` decides it (a test's manual
+/// clock does, so that moving it lapses leases as it makes jobs due). The time is read here and
+/// bound like any other, so it is stored and compared in the column's own format (on SQLite a
+/// text timestamp, which the database's `CURRENT_TIMESTAMP` would not match).
 pub async fn lease_now(c: &impl Conn, clock: &dyn Clock) -> StoreResult<DateTime<Utc>> {
-    Ok(database_now(c).await? + clock.offset_from_wall())
+    match clock.lease_now() {
+        Some(now) => Ok(now),
+        None => database_now(c).await,
+    }
 }
 
 /// Takes the most overdue job for `worker`, leased for `lease` from now on the database's clock.
