@@ -191,11 +191,12 @@ async fn a_job_slower_than_its_lease_keeps_it_and_runs_once_with_two_workers() {
         let clock: SharedClock = Arc::new(SystemClock);
         let setup = migrated(&db).await;
         let id = enqueue_one(&setup, &*clock, 1).await;
-        let lease = Duration::from_millis(900);
+        // Short, but with room for a renewal (every 0.5 s) held up on a busy machine.
+        let lease = Duration::from_millis(1500);
         let platform = Arc::new(SlowPlatform {
             calls: AtomicUsize::new(0),
-            // Nearly three leases: without renewal the other worker would take the job over.
-            work: Duration::from_millis(2500),
+            // Well past the lease: without renewal the other worker would take the job over.
+            work: Duration::from_millis(3500),
             db: db.connect().await,
             leases: Mutex::default(),
         });
@@ -245,7 +246,7 @@ async fn a_job_slower_than_its_lease_keeps_it_and_runs_once_with_two_workers() {
             panic!("{}: one run that saw its lease: {leases:?}", db.name);
         };
         assert!(
-            last > claimed + TimeDelta::milliseconds(900),
+            last > claimed + TimeDelta::milliseconds(1500),
             "{}: the lease was renewed while the job ran: claimed until {claimed}, then {last}",
             db.name
         );
