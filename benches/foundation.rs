@@ -119,11 +119,7 @@ async fn queue_drain(url: &str, jobs_n: i64, workers: usize) -> f64 {
             clock.clone(),
             Arc::new(Noop),
             Arc::new(Notify::new()),
-            WorkerSettings {
-                max_attempts: 3,
-                lease: Duration::from_secs(60),
-                poll: Duration::from_secs(1),
-            },
+            WorkerSettings::new(3, Duration::from_secs(60), Duration::from_secs(1)),
         );
         tasks.push(tokio::spawn(async move { w.run_due().await.unwrap() }));
     }

@@ -94,6 +94,7 @@ pub struct App {
     shutdown: CancellationToken,
     http: Option<HttpServer>,
     metrics: Arc<Metrics>,
+    clock: SharedClock,
 }
 
 impl App {
@@ -169,11 +170,11 @@ impl App {
             metrics: metrics.clone(),
             on_call: opts.on_call,
         }));
-        let settings = WorkerSettings {
-            max_attempts: config.settings.job_max_attempts,
-            lease: config.settings.job_lease,
-            poll: config.settings.job_poll,
-        };
+        let settings = WorkerSettings::new(
+            config.settings.job_max_attempts,
+            config.settings.job_lease,
+            config.settings.job_poll,
+        );
         let new_worker = || {
             Worker::new(
                 db.clone(),
@@ -257,6 +258,7 @@ impl App {
             shutdown,
             http,
             metrics,
+            clock: opts.clock,
         })
     }
 
@@ -321,8 +323,7 @@ impl App {
     }
 
     async fn release_jobs_of(&self, worker: &str) {
-        let now = self.workflow.now();
-        let release = crate::store::jobs::release(self.db().conn(), worker, now);
+        let release = crate::store::jobs::release(self.db().conn(), worker, &*self.clock);
         match tokio::time::timeout(Duration::from_secs(1), release).await {
             Ok(Ok(kinds)) => {
                 for kind in &kinds {

@@ -7,6 +7,13 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 pub trait Clock: Send + Sync + 'static {
     /// Now, truncated to whole microseconds so that it survives a round trip through any database.
     fn now(&self) -> DateTime<Utc>;
+
+    /// The time job leases are judged by, when this clock decides it. None, the default and the
+    /// wall clock's answer, leaves it to the database's clock, which every process sharing the
+    /// database reads alike (see `store::jobs::lease_now`).
+    fn lease_now(&self) -> Option<DateTime<Utc>> {
+        None
+    }
 }
 
 pub type SharedClock = Arc<dyn Clock>;
@@ -59,5 +66,13 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         ManualClock::now(self)
+    }
+
+    /// Its own now: tests move leases exactly as they move everything else. (The database's
+    /// clock shifted by this clock's offset from the wall clock would move too, but by however
+    /// long reading the two took, so a lease advanced exactly its length would lapse or not at
+    /// random.)
+    fn lease_now(&self) -> Option<DateTime<Utc>> {
+        Some(ManualClock::now(self))
     }
 }

@@ -1,6 +1,10 @@
 //! The durable job queue's worker: claims due jobs with a lease, runs them, retries failures
 //! with exponential backoff and jitter, and gives up after the last attempt (`failed`, visible
 //! to admins). It sleeps until the next job is due, woken early when one is added here.
+//!
+//! A job runs at most once at a time: it must finish within its deadline (shorter than the
+//! lease), and while it runs its worker renews the lease; a run whose job another worker took
+//! over meanwhile (a paused process, a lost database) is stopped, not left to finish twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +18,7 @@ use tracing::Instrument;
 
 use crate::clock::SharedClock;
 use crate::domain::RequestId;
-use crate::store::jobs::{self as rows, Claim, Job, NewJob};
+use crate::store::jobs::{self as rows, Claim, Job, NewJob, OnExisting};
 use crate::store::{Conn, Db, StoreError};
 use crate::workflow::{Audience, Notice};
 
@@ -100,7 +104,8 @@ impl JobSpec {
 }
 
 /// Adds a job inside the caller's transaction, so it exists exactly when the change that
-/// caused it commits. Call `Jobs::wake` after the commit.
+/// caused it commits. Call `Jobs::wake` after the commit. A live job with the same key is moved
+/// to `run_at` (see `JobSpec::dedupe_key`).
 pub async fn enqueue(
     c: &impl Conn,
     spec: &JobSpec,
@@ -108,9 +113,32 @@ pub async fn enqueue(
     max_attempts: u32,
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
+    enqueue_or(c, spec, run_at, max_attempts, now, OnExisting::Move).await
+}
+
+/// Like `enqueue`, but a live job with the same key keeps its time unless `run_at` is earlier:
+/// for jobs that repeat on their own, scheduled again at every start.
+pub async fn enqueue_unless_sooner(
+    c: &impl Conn,
+    spec: &JobSpec,
+    run_at: DateTime<Utc>,
+    max_attempts: u32,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    enqueue_or(c, spec, run_at, max_attempts, now, OnExisting::Earlier).await
+}
+
+async fn enqueue_or(
+    c: &impl Conn,
+    spec: &JobSpec,
+    run_at: DateTime<Utc>,
+    max_attempts: u32,
+    now: DateTime<Utc>,
+    on_existing: OnExisting,
+) -> Result<i64, StoreError> {
     let payload = serde_json::to_string(spec)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode job: {e}")))?;
-    rows::enqueue(
+    rows::enqueue_or(
         c,
         NewJob {
             kind: spec.kind().to_owned(),
@@ -125,6 +153,7 @@ pub async fn enqueue(
             request_id: spec.request().map(RequestId::get),
         },
         now,
+        on_existing,
     )
     .await
 }
@@ -196,8 +225,37 @@ pub fn backoff(attempt: u32, rng: &mut impl Rng) -> Duration {
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     pub max_attempts: u32,
+    /// How long a claimed job stays this worker's without a word from it; renewed every third
+    /// of it while the job runs.
     pub lease: Duration,
+    /// How long one run may take before it is stopped and retried. Keep it shorter than the
+    /// lease (see `deadline_for`): a run then ends before its first lease could lapse, even if
+    /// renewing fails. A test may make it longer, to show renewal carrying a slow job.
+    pub deadline: Duration,
     pub poll: Duration,
+}
+
+impl WorkerSettings {
+    /// Settings whose deadline is `deadline_for(lease)`.
+    pub fn new(max_attempts: u32, lease: Duration, poll: Duration) -> Self {
+        WorkerSettings {
+            max_attempts,
+            lease,
+            deadline: deadline_for(lease),
+            poll,
+        }
+    }
+}
+
+/// A job's deadline for a lease: four fifths of it (240 s of the default 300 s lease), leaving
+/// the rest for the claim, the bookkeeping after the run, and a slow clock.
+pub fn deadline_for(lease: Duration) -> Duration {
+    lease.mul_f64(0.8)
+}
+
+/// "1 s", "0.25 s", "240 s": a duration for people, in seconds.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 /// One worker; run several (in one process or many) against one database safely.
@@ -247,12 +305,13 @@ impl Worker {
         &self.id
     }
 
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX)
+    }
+
     /// Claims and runs one due job. False when nothing is due.
     pub async fn run_one(&self) -> Result<bool, StoreError> {
-        let now = self.clock.now();
-        let lease =
-            chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::MAX);
-        let job = match rows::claim(&self.db, &self.id, now, now + lease).await? {
+        let job = match rows::claim(&self.db, &self.id, &*self.clock, self.lease()).await? {
             Claim::Nothing => return Ok(false),
             Claim::Abandoned(job) => {
                 let error = job.last_error.clone().unwrap_or_default();
@@ -285,7 +344,11 @@ impl Worker {
                 return Ok(());
             }
         };
-        let result = self.run_isolated(&spec, &job).await;
+        let Some(result) = self.run_guarded(&spec, &job).await else {
+            // Another worker holds the job now: its run decides; this one writes nothing.
+            self.count(&job.kind, "taken_over");
+            return Ok(());
+        };
         let now = self.clock.now();
         match result {
             Ok(Outcome::Done) => {
@@ -351,19 +414,61 @@ impl Worker {
         Ok(())
     }
 
-    /// Runs the job in its own task, so that a bug that panics fails this job, not the worker.
-    async fn run_isolated(&self, spec: &JobSpec, job: &Job) -> Result<Outcome, JobError> {
-        let (runner, spec, job) = (self.runner.clone(), spec.clone(), job.clone());
-        let task = async move { runner.run(&spec, &job).await }.in_current_span();
-        let handle = tokio::spawn(task);
-        // A worker dropped at shutdown (past its grace period) takes its job's run with it.
+    /// Runs the job in its own task, so that a bug that panics fails this job, not the worker;
+    /// within the deadline, past which the run is stopped and fails retryably; and renewing
+    /// the lease meanwhile. None when the job was taken over: the run was stopped.
+    async fn run_guarded(&self, spec: &JobSpec, job: &Job) -> Option<Result<Outcome, JobError>> {
+        let (runner, spec, held) = (self.runner.clone(), spec.clone(), job.clone());
+        let task = async move { runner.run(&spec, &held).await }.in_current_span();
+        let mut handle = tokio::spawn(task);
+        // A worker dropped at shutdown (past its grace period) takes its job's run with it, and
+        // so does every early return here.
         let _abort = AbortOnDrop(handle.abort_handle());
-        match handle.await {
-            Ok(result) => result,
-            Err(e) => Err(JobError::Retryable {
-                message: format!("the job crashed: {e}"),
-                retry_after: None,
+        let deadline = self.settings.deadline;
+        tokio::select! {
+            joined = tokio::time::timeout(deadline, &mut handle) => Some(match joined {
+                Ok(Ok(result)) => result,
+                Ok(Err(e)) => Err(JobError::Retryable {
+                    message: format!("the job crashed: {e}"),
+                    retry_after: None,
+                }),
+                Err(_) => {
+                    handle.abort();
+                    tracing::warn!(deadline_secs = deadline.as_secs_f64(), "job stopped at its deadline");
+                    Err(JobError::Retryable {
+                        message: format!("the job did not finish within {}", seconds(deadline)),
+                        retry_after: None,
+                    })
+                }
             }),
+            () = self.keep_lease(job.id) => {
+                handle.abort();
+                None
+            }
+        }
+    }
+
+    /// Renews the job's lease every third of it, for as long as the run lasts. Returns only when
+    /// the job is no longer this worker's, or may not be: renewing found another worker holding
+    /// it, or the database has not answered for so long that the lease may have lapsed.
+    async fn keep_lease(&self, id: i64) {
+        let every = self.settings.lease / 3;
+        let mut held_at = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(every).await;
+            let asked_at = tokio::time::Instant::now();
+            match rows::renew(self.db.conn(), id, &self.id, &*self.clock, self.lease()).await {
+                Ok(true) => held_at = asked_at,
+                Ok(false) => {
+                    tracing::warn!("another worker took the job over; stopping this run");
+                    return;
+                }
+                Err(e) if held_at.elapsed() + every >= self.settings.lease => {
+                    tracing::error!(error = %e, "cannot renew the job's lease before it lapses; stopping this run");
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot renew the job's lease; trying again"),
+            }
         }
     }
 
@@ -413,7 +518,7 @@ impl Worker {
     }
 
     async fn until_next(&self) -> Duration {
-        match rows::next_wakeup(self.db.conn()).await {
+        match rows::next_wakeup(self.db.conn(), &*self.clock).await {
             Ok(Some(at)) => (at - self.clock.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)

@@ -6,6 +6,7 @@ use crate::connectors::bounded_probe;
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
+use super::postgres::Bounded;
 use super::{Connector, ConnectorError, Holding, PlatformIdentity, quoting, role_in};
 use crate::domain::Unit;
 
@@ -74,7 +75,8 @@ impl MySql {
         }
         let n: i64 = q
             .fetch_one(&self.pool)
-            .await
+            .bounded("MySQL/MariaDB")
+            .await?
             .map_err(classify)?
             .try_get(0)
             .map_err(classify)?;
@@ -91,7 +93,8 @@ impl MySql {
         .bind(host)
         .bind(role)
         .fetch_one(&self.pool)
-        .await
+        .bounded("MySQL/MariaDB")
+        .await?
         .map_err(classify)?
         .try_get(0)
         .map_err(classify)?;
@@ -114,7 +117,8 @@ impl MySql {
         .bind(host)
         .bind(role)
         .fetch_all(&self.pool)
-        .await
+        .bounded("MySQL/MariaDB")
+        .await?
         .map_err(classify)?;
         rows.iter()
             .map(|r| r.try_get::<String, _>(0).map(|p| format!("role `{p}`")))
@@ -129,7 +133,8 @@ impl MySql {
         .bind(user)
         .bind(host)
         .fetch_optional(&self.pool)
-        .await
+        .bounded("MySQL/MariaDB")
+        .await?
         .map_err(classify)?;
         Ok(match row {
             Some(r) => r
@@ -144,7 +149,8 @@ impl MySql {
         // Every name in `statement` was quoted by `quoting::mysql`.
         sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
             .execute(&self.pool)
-            .await
+            .bounded("MySQL/MariaDB")
+            .await?
             .map_err(classify)?;
         Ok(())
     }
@@ -228,7 +234,8 @@ impl Connector for MySql {
     async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
         let rows = sqlx::query("SELECT CAST(User AS CHAR), CAST(Host AS CHAR), is_role FROM mysql.user ORDER BY User, Host")
             .fetch_all(&self.pool)
-            .await
+            .bounded("MySQL/MariaDB")
+            .await?
             .map_err(classify)?;
         rows.iter()
             .map(|r| {

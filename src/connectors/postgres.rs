@@ -17,6 +17,35 @@ fn classify(e: sqlx::Error) -> ConnectorError {
     classify_wire(e, "PostgreSQL")
 }
 
+/// How long one statement may take (its wait for a connection included) before it is given up,
+/// retryably: a GRANT queued behind another session's lock must not hold its job until the
+/// job's own deadline. Shared by the SQL connectors.
+const STATEMENT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A call to a SQL platform, bounded by `STATEMENT_LIMIT`. The outer error is the timeout; the
+/// inner one is the driver's, for the connector to class.
+pub(super) trait Bounded<T>:
+    std::future::Future<Output = Result<T, sqlx::Error>> + Sized
+{
+    fn bounded(
+        self,
+        platform: &'static str,
+    ) -> impl std::future::Future<Output = Result<Result<T, sqlx::Error>, ConnectorError>> {
+        async move {
+            tokio::time::timeout(STATEMENT_LIMIT, self)
+                .await
+                .map_err(|_| {
+                    ConnectorError::Retryable(format!(
+                        "{platform} gave no answer within {} s",
+                        STATEMENT_LIMIT.as_secs()
+                    ))
+                })
+        }
+    }
+}
+
+impl<T, F: std::future::Future<Output = Result<T, sqlx::Error>>> Bounded<T> for F {}
+
 /// Classes an error from a server speaking PostgreSQL's wire protocol (PostgreSQL, Redshift):
 /// the server's own message, and whether trying again can help. Never the URL or password.
 pub(super) fn classify_wire(e: sqlx::Error, platform: &str) -> ConnectorError {
@@ -56,7 +85,8 @@ impl Postgres {
         let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
             .bind(name)
             .fetch_one(&self.pool)
-            .await
+            .bounded("PostgreSQL")
+            .await?
             .map_err(classify)?;
         row.try_get::<bool, _>(0).map_err(classify)
     }
@@ -71,7 +101,8 @@ impl Postgres {
         .bind(role)
         .bind(member)
         .fetch_one(&self.pool)
-        .await
+        .bounded("PostgreSQL")
+        .await?
         .map_err(classify)?;
         row.try_get::<bool, _>(0).map_err(classify)
     }
@@ -92,7 +123,8 @@ impl Postgres {
         .bind(member)
         .bind(role)
         .fetch_all(&self.pool)
-        .await
+        .bounded("PostgreSQL")
+        .await?
         .map_err(classify)?;
         rows.iter()
             .map(|r| r.try_get::<String, _>(0).map(|p| format!("role `{p}`")))
@@ -115,7 +147,8 @@ impl Postgres {
     async fn run(&self, statement: String) -> Result<String, ConnectorError> {
         sqlx::raw_sql(AssertSqlSafe(statement.clone()))
             .execute(&self.pool)
-            .await
+            .bounded("PostgreSQL")
+            .await?
             .map_err(classify)?;
         Ok(statement)
     }
@@ -164,7 +197,8 @@ impl Connector for Postgres {
     async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
         let rows = sqlx::query("SELECT rolname::text, rolcanlogin FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%' ORDER BY rolname")
             .fetch_all(&self.pool)
-            .await
+            .bounded("PostgreSQL")
+            .await?
             .map_err(classify)?;
         rows.iter()
             .map(|r| {

@@ -206,7 +206,7 @@ impl Metrics {
         let jobs = Family::<JobLabels, Counter>::default();
         registry.register(
             "jobs",
-            "Job runs by kind and how they ended: done, rescheduled, retry, failed, released (given back at shutdown)",
+            "Job runs by kind and how they ended: done, rescheduled, retry, failed, released (given back at shutdown), taken_over (stopped: another worker holds the job)",
             jobs.clone(),
         );
         Metrics {
@@ -298,7 +298,7 @@ impl Metrics {
             .inc_by(waited.as_secs_f64());
     }
 
-    /// A job run ended: `outcome` is done, rescheduled, retry, failed or released.
+    /// A job run ended: `outcome` is done, rescheduled, retry, failed, released or taken_over.
     pub fn job_ran(&self, kind: &str, outcome: &'static str) {
         self.jobs
             .get_or_create(&JobLabels {

@@ -1,5 +1,6 @@
 //! Slack's Web API, as Gatehouse uses it: one client, JSON in and out through slack-morphism's
-//! session, limits per method tier and per channel (governor), and errors that never carry a token.
+//! session, limits per method tier and per channel (governor), a bound on how long each call
+//! waits for an answer, and errors that never carry a token.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -137,6 +138,10 @@ fn tier(method: &str) -> u8 {
     }
 }
 
+/// How long one Web API call waits for Slack's answer before it fails (retryably). Slack answers
+/// in well under a second; a call past this is lost, and a job holding it would hold its lease.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct SlackApi {
     client: Arc<SlackHyperClient>,
@@ -146,6 +151,8 @@ pub struct SlackApi {
     pace: bool,
     /// Calls, errors and rate-limit waits are counted here.
     metrics: Arc<Metrics>,
+    /// See `CALL_TIMEOUT`.
+    timeout: Duration,
 }
 
 /// The connector of slack.md §4.4: https or plain http (for slack-sim), with `SLACK_API_URL`.
@@ -178,6 +185,7 @@ impl SlackApi {
             token: SlackApiToken::new(bot_token.expose().to_owned().into()),
             pace,
             metrics,
+            timeout: CALL_TIMEOUT,
             limits: Arc::new(Limits {
                 tier2: DefaultKeyedRateLimiter::keyed(per_minute(20)),
                 tier3: DefaultKeyedRateLimiter::keyed(per_minute(50)),
@@ -185,6 +193,28 @@ impl SlackApi {
                 channels: DefaultKeyedRateLimiter::keyed(
                     Quota::per_second(per_second).allow_burst(burst),
                 ),
+            }),
+        }
+    }
+
+    /// Waits at most `timeout` (instead of `CALL_TIMEOUT`) for each answer.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs one call within `timeout`; past it, the call is dropped and fails retryably. The
+    /// error names the method only: the URL (and so nothing near the token) stays out of it.
+    async fn answered<T>(
+        &self,
+        method: &'static str,
+        call: impl std::future::Future<Output = Result<T, SlackClientError>>,
+    ) -> Result<T, SlackError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result.map_err(|e| Self::map_err(method, e)),
+            Err(_) => Err(SlackError::Transport {
+                method,
+                detail: format!("no answer in {} s", self.timeout.as_secs_f64()),
             }),
         }
     }
@@ -245,11 +275,10 @@ impl SlackApi {
     async fn post(&self, method: &'static str, body: Value) -> Result<Value, SlackError> {
         self.throttle(method).await;
         let session = self.client.open_session(&self.token);
-        let result = session
+        let call = session
             .http_session_api
-            .http_post::<Value, Value>(method, &body, None)
-            .await
-            .map_err(|e| Self::map_err(method, e));
+            .http_post::<Value, Value>(method, &body, None);
+        let result = self.answered(method, call).await;
         self.count(method, &result);
         result
     }
@@ -263,11 +292,10 @@ impl SlackApi {
         let session = self.client.open_session(&self.token);
         let params: Vec<(&str, Option<&str>)> =
             params.iter().map(|(k, v)| (*k, Some(*v))).collect();
-        let result = session
+        let call = session
             .http_session_api
-            .http_get::<Value, _, &str>(method, &params, None)
-            .await
-            .map_err(|e| Self::map_err(method, e));
+            .http_get::<Value, _, &str>(method, &params, None);
+        let result = self.answered(method, call).await;
         self.count(method, &result);
         result
     }
@@ -276,12 +304,13 @@ impl SlackApi {
     pub async fn check_app_token(&self, app_token: &Secret) -> Result<(), SlackError> {
         let token = SlackApiToken::new(app_token.expose().to_owned().into());
         let session = self.client.open_session(&token);
-        session
-            .http_session_api
-            .http_post::<Value, Value>("apps.connections.open", &json!({}), None)
-            .await
-            .map(drop)
-            .map_err(|e| Self::map_err("apps.connections.open", e))
+        let body = json!({});
+        let call = session.http_session_api.http_post::<Value, Value>(
+            "apps.connections.open",
+            &body,
+            None,
+        );
+        self.answered("apps.connections.open", call).await.map(drop)
     }
 
     pub async fn auth_test(&self) -> Result<BotInfo, SlackError> {

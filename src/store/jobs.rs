@@ -1,18 +1,23 @@
 //! The durable job queue's rows: enqueue, claim with a lease, finish, retry, fail.
 //! PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so several processes never take one job;
 //! SQLite has a single writer, which makes the same claim exclusive.
+//!
+//! Two clocks meet here. When a job is due (`run_at`) is judged by the app's `Clock`, which
+//! tests drive by hand. Whose lease has lapsed is judged by the database's clock (see
+//! `lease_now`), so that processes whose own clocks disagree still agree on it.
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Alias, Expr, LockBehavior, LockType, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 
 use super::entities::jobs::{ActiveModel, Column, Entity, Model};
 use super::{Conn, Db, StoreError, StoreResult};
+use crate::clock::Clock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobStatus {
@@ -97,19 +102,44 @@ pub struct NewJob {
     pub request_id: Option<i64>,
 }
 
+/// What enqueueing does to a live job that has the same `dedupe_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnExisting {
+    /// Move it to the new `run_at`, later or earlier (a revocation follows its expiry).
+    Move,
+    /// Move it only if that makes it earlier: a job that repeats on its own (reconciliation)
+    /// is not pushed back each time a process starts, yet a shorter interval takes effect.
+    Earlier,
+}
+
 /// Adds a job, or, when a live job has the same `dedupe_key`, moves that job to `run_at`
 /// (and queues it again if it had failed). Returns the job's id.
 pub async fn enqueue(c: &impl Conn, job: NewJob, now: DateTime<Utc>) -> StoreResult<i64> {
+    enqueue_or(c, job, now, OnExisting::Move).await
+}
+
+/// Like `enqueue`, choosing what happens to a live job with the same key. A failed one is
+/// always queued again at `run_at`.
+pub async fn enqueue_or(
+    c: &impl Conn,
+    job: NewJob,
+    now: DateTime<Utc>,
+    on_existing: OnExisting,
+) -> StoreResult<i64> {
     if let Some(key) = &job.dedupe_key
         && let Some(existing) = Entity::find()
             .filter(Column::DedupeKey.eq(key.as_str()))
             .one(c)
             .await?
     {
+        let failed = existing.status == JobStatus::Failed.as_str();
+        if on_existing == OnExisting::Earlier && !failed && existing.run_at <= job.run_at {
+            return Ok(existing.id);
+        }
         let mut q = Entity::update_many()
             .col_expr(Column::RunAt, Expr::value(job.run_at))
             .col_expr(Column::UpdatedAt, Expr::value(now));
-        if existing.status == JobStatus::Failed.as_str() {
+        if failed {
             q = q
                 .col_expr(Column::Status, Expr::value(JobStatus::Queued.as_str()))
                 .col_expr(Column::Attempts, Expr::value(0))
@@ -146,33 +176,34 @@ pub async fn enqueue(c: &impl Conn, job: NewJob, now: DateTime<Utc>) -> StoreRes
 /// every due job, checks each against its request, and sorts them all to take the first (and
 /// PostgreSQL scans and sorts too), so a claim cost grows with the backlog, and the backlog with
 /// it. Apart, each is an ordered walk of `jobs_due` that stops at the first job free to run.
-fn claimable(now: DateTime<Utc>) -> [Condition; 2] {
+/// `now` is the app's clock (due), `lease_now` the database's (lapsed).
+fn claimable(now: DateTime<Utc>, lease_now: DateTime<Utc>) -> [Condition; 2] {
     [
         Condition::all()
             .add(Column::Status.eq(JobStatus::Queued.as_str()))
             .add(Column::RunAt.lte(now)),
         Condition::all()
             .add(Column::Status.eq(JobStatus::Running.as_str()))
-            .add(Column::LeaseUntil.lt(now)),
+            .add(Column::LeaseUntil.lt(lease_now)),
     ]
 }
 
 /// A request's jobs run one at a time and in order, across workers and processes: a job waits
 /// while another job of its request runs (lease not over), or is due or abandoned before it.
 /// Without this, a card's first posting and its first update could race and post two cards.
-fn first_of_its_request(now: DateTime<Utc>) -> Condition {
+fn first_of_its_request(now: DateTime<Utc>, lease_now: DateTime<Utc>) -> Condition {
     use sea_orm::sea_query::ExprTrait;
     let (jobs, other) = (Alias::new("jobs"), Alias::new("other"));
     let of = |table: &Alias, column: &str| Expr::col((table.clone(), Alias::new(column)));
     let running_live = Condition::all()
         .add(of(&other, "status").eq(JobStatus::Running.as_str()))
-        .add(of(&other, "lease_until").gte(now));
+        .add(of(&other, "lease_until").gte(lease_now));
     let queued_due = Condition::all()
         .add(of(&other, "status").eq(JobStatus::Queued.as_str()))
         .add(of(&other, "run_at").lte(now));
     let running_dead = Condition::all()
         .add(of(&other, "status").eq(JobStatus::Running.as_str()))
-        .add(of(&other, "lease_until").lt(now));
+        .add(of(&other, "lease_until").lt(lease_now));
     let earlier = Condition::any()
         .add(of(&other, "run_at").lt(of(&jobs, "run_at")))
         .add(
@@ -207,19 +238,58 @@ pub enum Claim {
     Nothing,
 }
 
-/// Takes the most overdue job for `worker` until `lease_until`.
+/// The database server's current time, to the microsecond (SQLite: to the millisecond). Our
+/// Db is SQLite or PostgreSQL; anything but PostgreSQL is asked in SQLite's words.
+pub async fn database_now(c: &impl Conn) -> StoreResult<DateTime<Utc>> {
+    let backend = c.get_database_backend();
+    let sql = match backend {
+        // clock_timestamp(), not now(): now() is when the transaction began.
+        DbBackend::Postgres => {
+            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT) AS micros"
+        }
+        _ => {
+            "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) * 1000 AS micros"
+        }
+    };
+    let row = c
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("the database did not tell its time".into()))?;
+    let micros: i64 = row.try_get("", "micros")?;
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| StoreError::Corrupt(format!("the database's time is {micros} µs")))
+}
+
+/// The time leases are judged by: the database's clock, which every process sharing the
+/// database reads alike whatever its own clock says, unless `clock` decides it (a test's manual
+/// clock does, so that moving it lapses leases as it makes jobs due). The time is read here and
+/// bound like any other, so it is stored and compared in the column's own format (on SQLite a
+/// text timestamp, which the database's `CURRENT_TIMESTAMP` would not match).
+pub async fn lease_now(c: &impl Conn, clock: &dyn Clock) -> StoreResult<DateTime<Utc>> {
+    match clock.lease_now() {
+        Some(now) => Ok(now),
+        None => database_now(c).await,
+    }
+}
+
+/// Takes the most overdue job for `worker`, leased for `lease` from now on the database's clock.
 pub async fn claim(
     db: &Db,
     worker: &str,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
+    clock: &dyn Clock,
+    lease: TimeDelta,
 ) -> StoreResult<Claim> {
     let tx = db.begin().await?;
+    let now = clock.now();
+    let lease_now = lease_now(&tx, clock).await?;
+    let lease_until = lease_now
+        .checked_add_signed(lease)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let mut found: Option<Model> = None;
-    for kind in claimable(now) {
+    for kind in claimable(now, lease_now) {
         let first = Entity::find()
             .filter(kind)
-            .filter(first_of_its_request(now))
+            .filter(first_of_its_request(now, lease_now))
             .order_by_asc(Column::RunAt)
             .order_by_asc(Column::Id)
             .limit(1)
@@ -286,6 +356,29 @@ fn mine(id: i64, worker: &str) -> Condition {
         .add(Column::Id.eq(id))
         .add(Column::LockedBy.eq(worker))
         .add(Column::Status.eq(JobStatus::Running.as_str()))
+}
+
+/// Extends the lease of a job `worker` still holds to `lease` from now, on the database's
+/// clock. False when the job is no longer its (its lease lapsed and another worker took it
+/// over, or it ended): the run in hand must stop.
+pub async fn renew(
+    c: &impl Conn,
+    id: i64,
+    worker: &str,
+    clock: &dyn Clock,
+    lease: TimeDelta,
+) -> StoreResult<bool> {
+    let until = lease_now(c, clock)
+        .await?
+        .checked_add_signed(lease)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let res = Entity::update_many()
+        .col_expr(Column::LeaseUntil, Expr::value(until))
+        .col_expr(Column::UpdatedAt, Expr::value(clock.now()))
+        .filter(mine(id, worker))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected == 1)
 }
 
 /// Marks the job done. False when the worker no longer held it (its lease expired and another took it).
@@ -413,8 +506,9 @@ pub async fn requeue_failed(c: &impl Conn, id: i64, now: DateTime<Utc>) -> Store
     Ok(res.rows_affected == 1)
 }
 
-/// When the worker next has something to do: the earliest queued job, or the earliest lease to lapse.
-pub async fn next_wakeup(c: &impl Conn) -> StoreResult<Option<DateTime<Utc>>> {
+/// When the worker next has something to do, on `clock`: the earliest queued job, or the
+/// earliest lease to lapse (judged on the database's clock, and told in `clock`'s time).
+pub async fn next_wakeup(c: &impl Conn, clock: &dyn Clock) -> StoreResult<Option<DateTime<Utc>>> {
     let queued = Entity::find()
         .filter(Column::Status.eq(JobStatus::Queued.as_str()))
         .order_by_asc(Column::RunAt)
@@ -428,6 +522,10 @@ pub async fn next_wakeup(c: &impl Conn) -> StoreResult<Option<DateTime<Utc>>> {
         .one(c)
         .await?
         .and_then(|j| j.lease_until);
+    let lease = match lease {
+        Some(until) => Some(clock.now() + (until - lease_now(c, clock).await?)),
+        None => None,
+    };
     Ok(match (queued, lease) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -505,8 +603,9 @@ pub async fn due(c: &impl Conn, now: DateTime<Utc>) -> StoreResult<(u64, Option<
 
 /// Gives back the jobs `worker` still holds, at shutdown: their lease ends now, so another
 /// process claims them at once instead of after the lease, and the interrupted attempt is not
-/// counted (it did not fail). Returns the kinds of the jobs released.
-pub async fn release(c: &impl Conn, worker: &str, now: DateTime<Utc>) -> StoreResult<Vec<String>> {
+/// counted (it did not fail). "Now" for the lease is the database's (see `lease_now`).
+/// Returns the kinds of the jobs released.
+pub async fn release(c: &impl Conn, worker: &str, clock: &dyn Clock) -> StoreResult<Vec<String>> {
     let held = Condition::all()
         .add(Column::LockedBy.eq(worker))
         .add(Column::Status.eq(JobStatus::Running.as_str()))
@@ -515,8 +614,9 @@ pub async fn release(c: &impl Conn, worker: &str, now: DateTime<Utc>) -> StoreRe
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
+    let (now, lease_now) = (clock.now(), lease_now(c, clock).await?);
     Entity::update_many()
-        .col_expr(Column::LeaseUntil, Expr::value(now))
+        .col_expr(Column::LeaseUntil, Expr::value(lease_now))
         .col_expr(
             Column::Attempts,
             sea_orm::sea_query::ExprTrait::sub(Expr::col(Column::Attempts), 1),

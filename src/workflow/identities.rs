@@ -60,7 +60,7 @@ impl Workflow {
         Ok(Some(report))
     }
 
-    /// Queues a sync of each connector now (moving an already queued one to now).
+    /// Queues a sync of each connector now (moving an already queued one to now, never later).
     pub async fn schedule_identity_syncs(
         &self,
         connectors: &[ConnectorId],
@@ -74,7 +74,7 @@ impl Workflow {
             let spec = crate::jobs::JobSpec::SyncIdentities {
                 connector: c.clone(),
             };
-            crate::jobs::enqueue(&tx, &spec, now, self.max_attempts, now).await?;
+            crate::jobs::enqueue_unless_sooner(&tx, &spec, now, self.max_attempts, now).await?;
         }
         self.commit(tx, true).await
     }

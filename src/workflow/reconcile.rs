@@ -168,7 +168,9 @@ impl Workflow {
         self.commit(tx, true).await
     }
 
-    /// Queues a reconciliation of each platform connector `every` from now.
+    /// Queues a reconciliation of each platform connector `every` from now, unless one is queued
+    /// already for sooner: each start calls this, and a start must not push the next check back
+    /// (restarting more often than `every` would otherwise mean drift is never checked).
     pub async fn schedule_reconciliation(
         &self,
         connectors: &[ConnectorId],
@@ -184,7 +186,7 @@ impl Workflow {
             let spec = crate::jobs::JobSpec::Reconcile {
                 connector: c.clone(),
             };
-            crate::jobs::enqueue(&tx, &spec, at, self.max_attempts, now).await?;
+            crate::jobs::enqueue_unless_sooner(&tx, &spec, at, self.max_attempts, now).await?;
         }
         self.commit(tx, true).await
     }

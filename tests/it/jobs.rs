@@ -1,18 +1,22 @@
-//! The durable job queue under concurrency: several workers, one database, each job once.
+//! The durable job queue under concurrency: several workers, one database, each job once; and
+//! jobs that repeat on their own keep their time across restarts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gatehouse::clock::{SharedClock, SystemClock};
-use gatehouse::domain::RequestId;
+use chrono::TimeDelta;
+use gatehouse::clock::{ManualClock, SharedClock, SystemClock};
+use gatehouse::domain::{ConnectorId, RequestId};
 use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSettings};
 use gatehouse::store::jobs::{Job, JobStatus};
 use gatehouse::store::{self, Db};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{TestDb, backends};
+use crate::support::app::{CATALOG, config_for};
+use crate::support::platform::FakePlatform;
+use crate::support::{TestApp, TestDb, backends};
 
 /// Counts how often each job ran, and by which worker.
 #[derive(Default)]
@@ -60,11 +64,7 @@ fn worker(db: Db, clock: SharedClock, counter: &Arc<Counter>, name: &str) -> Wor
             name: name.to_owned(),
         }),
         Arc::new(Notify::new()),
-        WorkerSettings {
-            max_attempts: 3,
-            lease: Duration::from_secs(60),
-            poll: Duration::from_millis(50),
-        },
+        WorkerSettings::new(3, Duration::from_secs(60), Duration::from_millis(50)),
     )
 }
 
@@ -139,12 +139,12 @@ async fn a_background_worker_sleeps_until_woken_and_stops_on_shutdown() {
                 name: "bg".into(),
             }),
             wake.clone(),
-            WorkerSettings {
-                max_attempts: 3,
-                lease: Duration::from_secs(60),
+            WorkerSettings::new(
+                3,
+                Duration::from_secs(60),
                 // Long enough that only the wake-up can explain a prompt run.
-                poll: Duration::from_secs(600),
-            },
+                Duration::from_secs(600),
+            ),
         );
         let stop = CancellationToken::new();
         let task = tokio::spawn(w.run(stop.clone()));
@@ -259,11 +259,7 @@ async fn a_job_that_panics_is_retried_and_the_worker_carries_on() {
                 seen: Mutex::default(),
             }),
             Arc::new(Notify::new()),
-            WorkerSettings {
-                max_attempts: 3,
-                lease: Duration::from_secs(60),
-                poll: Duration::from_secs(1),
-            },
+            WorkerSettings::new(3, Duration::from_secs(60), Duration::from_secs(1)),
         );
         assert_eq!(
             w.run_due().await.unwrap(),
@@ -373,11 +369,7 @@ async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order() {
                 clock.clone(),
                 Arc::new(OrderRunner(seen.clone())),
                 Arc::new(Notify::new()),
-                WorkerSettings {
-                    max_attempts: 3,
-                    lease: Duration::from_secs(60),
-                    poll: Duration::from_millis(50),
-                },
+                WorkerSettings::new(3, Duration::from_secs(60), Duration::from_millis(50)),
             );
             handles.push(tokio::spawn(async move { w.run_due().await.unwrap() }));
         }
@@ -391,11 +383,7 @@ async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order() {
             clock.clone(),
             Arc::new(OrderRunner(seen.clone())),
             Arc::new(Notify::new()),
-            WorkerSettings {
-                max_attempts: 3,
-                lease: Duration::from_secs(60),
-                poll: Duration::from_millis(50),
-            },
+            WorkerSettings::new(3, Duration::from_secs(60), Duration::from_millis(50)),
         );
         let rest = last.run_due().await.unwrap();
         assert_eq!(ran.iter().sum::<usize>() + rest, 100, "{}", db.name);
@@ -422,6 +410,74 @@ async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order() {
             assert_eq!(order.len(), 5);
         }
         setup.close().await.unwrap();
+        db.close().await;
+    }
+}
+
+/// A platform connector, so that the app schedules its reconciliation (the fake platform stands in).
+const WITH_WAREHOUSE: &str = r#"
+[connectors.warehouse]
+kind = "postgres"
+url = { env = "UNUSED_BY_THE_FAKE_PLATFORM" }
+"#;
+
+async fn reconcile_job(db: &Db) -> Job {
+    store::jobs::list(db.conn(), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.kind == "reconcile")
+        .expect("a reconcile job")
+}
+
+#[tokio::test]
+async fn a_restart_does_not_push_the_next_reconciliation_back() {
+    for db in backends().await {
+        let catalog = format!("{CATALOG}{WITH_WAREHOUSE}");
+        let first = TestApp::start_with(&db, &catalog).await;
+        let start = first.clock.now();
+        let queued = reconcile_job(first.app.db()).await;
+        assert_eq!(queued.run_at, start + TimeDelta::hours(1), "{}", db.name);
+        first.stop().await;
+
+        // Half an hour later, the app starts again on the same database.
+        let clock = ManualClock::new(start + TimeDelta::minutes(30));
+        let mut opts = gatehouse::AppOptions::new(Arc::new(FakePlatform::default()));
+        opts.clock = Arc::new(clock.clone());
+        opts.background_worker = false;
+        let again = gatehouse::App::start(config_for(&db, &catalog, &[]), opts)
+            .await
+            .unwrap();
+        let kept = reconcile_job(again.db()).await;
+        assert_eq!(kept.id, queued.id);
+        assert_eq!(
+            kept.run_at, queued.run_at,
+            "{}: still due an hour after the first start",
+            db.name
+        );
+
+        // A shorter interval (a new setting at a restart) takes effect at once.
+        let warehouse = ConnectorId::parse("warehouse").unwrap();
+        again
+            .workflow()
+            .schedule_reconciliation(&[warehouse], Duration::from_secs(10 * 60))
+            .await
+            .unwrap();
+        let sooner = reconcile_job(again.db()).await;
+        assert_eq!(sooner.run_at, clock.now() + TimeDelta::minutes(10));
+
+        // When it is due, it runs, and the next one is an interval after that run.
+        clock.advance(TimeDelta::minutes(10));
+        again.run_due_jobs().await.unwrap();
+        let next = reconcile_job(again.db()).await;
+        assert_eq!(next.status, JobStatus::Queued);
+        assert_eq!(
+            next.run_at,
+            clock.now() + TimeDelta::hours(1),
+            "{}",
+            db.name
+        );
+        again.shutdown().await;
         db.close().await;
     }
 }

@@ -405,12 +405,11 @@ async fn a_job_whose_worker_died_is_taken_over_after_its_lease() {
             .await
             .unwrap();
         // A worker claims the job and dies without finishing.
-        let now = t.clock.now();
         let claim = gatehouse::store::jobs::claim(
             t.app.db(),
             "dead-worker",
-            now,
-            now + Duration::minutes(5),
+            &t.clock,
+            Duration::minutes(5),
         )
         .await
         .unwrap();

@@ -23,6 +23,7 @@ mod faults;
 mod grant_records;
 mod hostile_names;
 mod jobs;
+mod leases;
 mod lifecycle;
 mod linking;
 mod logs;

@@ -1,7 +1,14 @@
 //! Slack misbehaving: redelivered events, a disconnect in the middle of a flow, malformed or
-//! unknown payloads, a person who left. Nothing is lost, nothing is done twice, nothing panics.
+//! unknown payloads, a person who left, a Web API call that never answers. Nothing is lost,
+//! nothing is done twice, nothing panics, nothing waits forever.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse::config::Secret;
 use gatehouse::domain::Status;
+use gatehouse::ops::Metrics;
+use gatehouse::slack::api::{SlackApi, SlackError, hyper_client};
 use serde_json::json;
 use slack_sim::ButtonTarget;
 
@@ -300,4 +307,47 @@ async fn two_gatehouse_processes_on_one_database_share_the_work_and_do_each_step
         first.stop().await;
         db.close().await;
     }
+}
+
+#[tokio::test]
+async fn a_slack_call_that_gets_no_answer_gives_up_retryably() {
+    // A server that accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let client = hyper_client(&format!("http://{addr}/api/")).unwrap();
+    let api = SlackApi::new(
+        client,
+        &Secret::new("xoxb-1-2-secretsecret"),
+        false,
+        Arc::new(Metrics::new()),
+    )
+    .with_timeout(Duration::from_millis(300));
+    let err = tokio::time::timeout(Duration::from_secs(10), api.auth_test())
+        .await
+        .expect("the call gives up by itself")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SlackError::Transport {
+                method: "auth.test",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    let said = err.to_string();
+    assert_eq!(said, "cannot reach Slack for auth.test: no answer in 0.3 s");
+    assert!(
+        !said.contains("xox") && !said.contains("127.0.0.1"),
+        "{said}"
+    );
+    silent.abort();
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
+use super::postgres::Bounded;
 use super::postgres::classify_wire;
 use super::{Connector, ConnectorError, Holding, PlatformIdentity, quoting};
 use crate::domain::Unit;
@@ -104,7 +105,8 @@ impl Redshift {
             q = q.bind(*name);
         }
         q.fetch_one(&self.pool)
-            .await
+            .bounded("Redshift")
+            .await?
             .map_err(classify)?
             .try_get::<i64, _>(0)
             .map_err(classify)
@@ -131,7 +133,8 @@ impl Redshift {
             .bind(user)
             .bind(role)
             .fetch_all(&self.pool)
-            .await
+            .bounded("Redshift")
+            .await?
             .map_err(classify)?;
         rows.iter()
             .map(|r| r.try_get::<String, _>(0).map(|p| format!("role `{p}`")))
@@ -143,7 +146,8 @@ impl Redshift {
     async fn run(&self, statement: String) -> Result<String, ConnectorError> {
         sqlx::raw_sql(AssertSqlSafe(statement.clone()))
             .execute(&self.pool)
-            .await
+            .bounded("Redshift")
+            .await?
             .map_err(classify)?;
         Ok(statement)
     }
@@ -157,7 +161,11 @@ impl Redshift {
             if let Some(last) = names.last() {
                 q = q.bind(last.clone());
             }
-            let rows = q.fetch_all(&self.pool).await.map_err(classify)?;
+            let rows = q
+                .fetch_all(&self.pool)
+                .bounded("Redshift")
+                .await?
+                .map_err(classify)?;
             let got = rows.len();
             for row in rows {
                 names.push(row.try_get::<String, _>(0).map_err(classify)?);
