@@ -223,13 +223,27 @@ impl Workflow {
         } else {
             sharing.iter().any(|g| g.held_before)
         };
+        self.write_record(current, resource, &identity, held_before)
+            .await
+    }
+
+    /// Writes the request's grant record, before the platform is changed. A request has one
+    /// live record: when another worker wrote it first (its check came first, and so did any
+    /// change it made), that record is used, and its answer about earlier access stands.
+    async fn write_record(
+        &self,
+        current: &Request,
+        resource: &Resource,
+        identity: &str,
+        held_before: bool,
+    ) -> Result<Grant, WorkflowError> {
         let tx = self.db.begin().await?;
         let inserted = store::grants::insert(
             &tx,
             NewGrant {
                 request_id: current.id.get(),
                 connector_id: resource.connector.as_str(),
-                identity: &identity,
+                identity,
                 unit: &resource.grant,
                 held_before,
             },
@@ -241,8 +255,6 @@ impl Workflow {
                 self.commit(tx, false).await?;
                 Ok(grant)
             }
-            // Another worker wrote the intent first (its check came first, and so did any
-            // change it made): use its record, whose answer about earlier access stands.
             Err(e) if e.is_unique_violation() => {
                 drop(tx);
                 store::grants::live_for_request(self.db.conn(), current.id.get())
@@ -264,21 +276,7 @@ impl Workflow {
             .identity
             .clone()
             .unwrap_or_else(|| current.requester.to_string());
-        let tx = self.db.begin().await?;
-        let grant = store::grants::insert(
-            &tx,
-            NewGrant {
-                request_id: current.id.get(),
-                connector_id: resource.connector.as_str(),
-                identity: &identity,
-                unit: &resource.grant,
-                held_before: false,
-            },
-            self.clock.now(),
-        )
-        .await?;
-        self.commit(tx, false).await?;
-        Ok(grant)
+        self.write_record(current, resource, &identity, false).await
     }
 
     async fn run_provision(&self, id: RequestId) -> Result<Outcome, JobError> {
