@@ -696,6 +696,18 @@ impl Workflow {
                 .await?
                 .is_some_and(|g| g.held_before);
         }
+        // Ended early: who did it (a reviewer, an admin, the holder, the operator or Gatehouse).
+        if matches!(request.status, Status::Revoking | Status::Revoked) {
+            let ended = store::audit::for_request(self.db.conn(), id.get())
+                .await?
+                .into_iter()
+                .rev()
+                .find(|e| e.action == "revoking" || e.action == "closed");
+            if let Some(e) = ended {
+                context.ended_by = crate::audit::Actor::read(&e.actor);
+                context.closed = e.action == "closed";
+            }
+        }
         let failure = match notice {
             Notice::ProvisioningFailed => Some("provisioning_failed"),
             Notice::RevocationFailing => Some("revocation_failing"),
