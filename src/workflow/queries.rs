@@ -45,6 +45,25 @@ impl Workflow {
         Ok(queue)
     }
 
+    /// The grant record a request's access was given (and, once ended, taken away) by.
+    pub async fn grant_of(
+        &self,
+        id: RequestId,
+    ) -> Result<Option<store::grants::Grant>, WorkflowError> {
+        Ok(store::grants::latest_for_request(self.db.conn(), id.get()).await?)
+    }
+
+    /// Why the revocation of request `id` has not completed yet, when its last attempt failed:
+    /// the platform's words, as the job recorded them.
+    pub async fn revocation_error(&self, id: RequestId) -> Result<Option<String>, WorkflowError> {
+        Ok(store::jobs::for_request(self.db.conn(), id.get())
+            .await?
+            .into_iter()
+            .rev()
+            .find(|j| j.kind == "revoke" && j.status != store::jobs::JobStatus::Done)
+            .and_then(|j| j.last_error))
+    }
+
     pub async fn is_admin(&self, user: &SlackUserId) -> Result<bool, WorkflowError> {
         match self.require_admin(user).await {
             Ok(()) => Ok(true),
