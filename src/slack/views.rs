@@ -20,6 +20,9 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The action of the Revoke button (the card, App Home), whose value is the request id.
+pub const REVOKE: &str = "revoke";
+
 pub(super) fn user(id: &str) -> String {
     format!("<@{id}>")
 }
@@ -201,6 +204,14 @@ pub fn request_message(
                 button("Deny", "deny", id.to_string(), Some("danger")),
                 button("Choose role or identity", "choose_identity", id.to_string(), None),
             ]
+        }));
+    }
+    // Reviewers and admins end access now (an incident, an abused break-glass); a modal asks why.
+    if r.status == Status::Active {
+        blocks.push(json!({
+            "type": "actions",
+            "block_id": "active_actions",
+            "elements": [button("Revoke", REVOKE, id.to_string(), Some("danger"))]
         }));
     }
     Message {
