@@ -36,7 +36,9 @@ enum Command {
     Serve,
     /// Create or update the database schema, then exit.
     Migrate,
-    /// Check the environment and the catalog, print what was found, then exit.
+    /// Check the environment and the catalog, print what was found, then exit. When the
+    /// database can be read, also compare the catalog with the live grants: list those whose
+    /// resource changed, and fail as `serve` would if a removed connector still holds some.
     CheckConfig,
     /// Identities ingested from the platforms.
     Identities {
@@ -206,7 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     r.id, r.name, r.connector, r.durations.default, r.durations.max
                 );
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(compare_live_grants(&config).await)
         }
         Command::Identities {
             command: IdentitiesCommand::Sync,
@@ -318,6 +320,64 @@ async fn offline_app() -> anyhow::Result<App> {
     opts.connect_slack = false;
     opts.background_worker = false;
     Ok(App::start(config, opts).await?)
+}
+
+/// `check-config`: the catalog against the live grants, when the database can be read; the
+/// exit code `serve` would start with.
+async fn compare_live_grants(config: &Config) -> ExitCode {
+    let url = read_only(&config.settings.database_url);
+    let opened = tokio::time::timeout(Duration::from_secs(5), Db::connect(&url)).await;
+    let db = match opened {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => {
+            println!("live grants not compared: cannot open the database (DATABASE_URL): {e}");
+            return ExitCode::SUCCESS;
+        }
+        Err(_) => {
+            println!(
+                "live grants not compared: the database (DATABASE_URL) did not answer within 5 s"
+            );
+            return ExitCode::SUCCESS;
+        }
+    };
+    let edits = match gatehouse::workflow::catalog_edits(db.conn(), &config.catalog).await {
+        Ok(edits) => edits,
+        Err(e) => {
+            println!(
+                "live grants not compared: cannot read them ({e}); has `gatehouse migrate` run?"
+            );
+            return ExitCode::SUCCESS;
+        }
+    };
+    if edits.changed.is_empty() {
+        println!("live grants: all match the catalog");
+    }
+    for edited in &edits.changed {
+        println!("  {edited}");
+    }
+    match edits.refusal() {
+        Some(refusal) => {
+            eprintln!("error: `gatehouse serve` would not start: {refusal}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
+    }
+}
+
+/// A SQLite URL opened read-only, so that checking never creates a database file.
+fn read_only(url: &str) -> String {
+    if !url.starts_with("sqlite:") {
+        return url.to_owned();
+    }
+    if url.contains("mode=") {
+        ["mode=rwc", "mode=rw"]
+            .iter()
+            .fold(url.to_owned(), |u, m| u.replace(m, "mode=ro"))
+    } else if url.contains('?') {
+        format!("{url}&mode=ro")
+    } else {
+        format!("{url}?mode=ro")
+    }
 }
 
 /// A question as typed at the command line, people named as the operator wrote them.

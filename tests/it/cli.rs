@@ -215,3 +215,104 @@ async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
         stderr(&out)
     );
 }
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A catalog with two manual connectors; `keys` is granted through `vault` as `task`, unless
+/// `vault` is None (the connector and its resource removed).
+fn vault_catalog(vault: Option<&str>) -> String {
+    let mut c = String::from(
+        "admins = [\"UADA\"]\n\n[connectors.desk]\nkind = \"manual\"\n\n[[resources]]\nid = \"badge\"\nname = \"Badge\"\nconnector = \"desk\"\ngrant = { task = \"print a badge\" }\nreviewers = [\"UBOB\"]\nreason_required = false\n",
+    );
+    if let Some(task) = vault {
+        c += &format!(
+            "\n[connectors.vault]\nkind = \"manual\"\n\n[[resources]]\nid = \"keys\"\nname = \"Keys\"\nconnector = \"vault\"\ngrant = {{ task = \"{task}\" }}\nreviewers = [\"UBOB\"]\nreason_required = false\n"
+        );
+    }
+    c
+}
+
+#[tokio::test]
+async fn check_config_lists_live_grants_the_catalog_changed_and_fails_on_a_stranded_connector() {
+    use crate::support::app::{TestApp, u};
+    use gatehouse::workflow::{Submission, Via};
+    let db = crate::support::TestDb::sqlite();
+    {
+        let t = TestApp::start_with(&db, &vault_catalog(Some("hand over key A"))).await;
+        let r = t
+            .wf()
+            .submit(Submission {
+                requester: &u("UALICE"),
+                resource: "keys",
+                duration: None,
+                reason: None,
+                identity: None,
+                start: None,
+            })
+            .await
+            .unwrap();
+        t.wf()
+            .approve(r.id, &u("UBOB"), Via::Reaction, None)
+            .await
+            .unwrap();
+        t.run_jobs().await;
+        t.stop().await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let check = |catalog: String| {
+        std::fs::write(dir.path().join("gatehouse.toml"), catalog).unwrap();
+        gatehouse(
+            dir.path(),
+            &["check-config"],
+            &[("DATABASE_URL", db.url.as_str())],
+        )
+    };
+
+    let out = check(vault_catalog(Some("hand over key A")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("live grants: all match the catalog"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = check(vault_catalog(Some("hand over key B")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 live grant of `keys` grant task “hand over key A” on `vault` (the catalog now says task “hand over key B” on `vault`); they end as granted"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = check(vault_catalog(None));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("1 live grant of `keys`")
+            && stdout(&out).contains("the resource is no longer in the catalog"),
+        "{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("`gatehouse serve` would not start: connector `vault` is no longer in the catalog, but live grants made through it must still be taken away (requests #1)")
+            && err.contains("gatehouse revoke ID --reason TEXT"),
+        "{err}"
+    );
+
+    // No database there: said in one line, the catalog still checked, and no file made.
+    let out = gatehouse(dir.path(), &["check-config"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| l.contains("live grants"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with("live grants not compared: cannot open the database (DATABASE_URL)"),
+        "{said:?}"
+    );
+    assert!(!dir.path().join("gatehouse.db").exists());
+}
