@@ -638,7 +638,11 @@ impl Workflow {
         job: &Job,
     ) -> Result<Outcome, JobError> {
         let Some(notifier) = &self.notifier else {
-            return Ok(Outcome::Done);
+            // Only a process that talks to Slack queues notices: one that does not (a one-shot
+            // command run without Slack) leaves them to it rather than count them delivered.
+            return Ok(Outcome::RunAgainAt(
+                self.clock.now() + chrono::Duration::minutes(1),
+            ));
         };
         let request = self.request(id).await?;
         let resource = self.resource_or_record(&request).await?;

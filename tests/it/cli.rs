@@ -531,6 +531,17 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
     .await;
 
     // Slack cannot be reached: the access is still ended, and the operator is told what is left.
+    // A notice `serve` queued meanwhile is left for it, not counted as delivered.
+    let check = gatehouse::store::Db::connect(&db.url).await.unwrap();
+    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
+    let spec = gatehouse::jobs::JobSpec::Notify {
+        request: gatehouse::domain::RequestId::new(2),
+        notice: gatehouse::workflow::Notice::ExpiringSoon,
+        audience: gatehouse::workflow::Audience::Requester,
+    };
+    let queued = gatehouse::jobs::enqueue(check.conn(), &spec, now, 3, now)
+        .await
+        .unwrap();
     env[3] = ("SLACK_API_URL", "http://127.0.0.1:9/api");
     let args = ["revoke", "2", "--reason", "incident 4411"];
     let out = gatehouse_async(dir.path(), &args, &env).await;
@@ -546,7 +557,13 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
         "{err}"
     );
     assert!(!err.contains(sim.bot_token()), "no token in the output");
-    let check = gatehouse::store::Db::connect(&db.url).await.unwrap();
+    let left = gatehouse::store::jobs::for_request(check.conn(), 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.id == queued)
+        .unwrap();
+    assert_eq!(left.status, gatehouse::store::jobs::JobStatus::Queued);
     let status =
         gatehouse::store::requests::get(check.conn(), gatehouse::domain::RequestId::new(2))
             .await
