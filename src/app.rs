@@ -25,6 +25,10 @@ pub struct AppOptions {
     pub notifier: Option<Arc<dyn Notifier>>,
     /// Connect to Slack when its settings are there (commands that only sync or read turn it off).
     pub connect_slack: bool,
+    /// Once connected to Slack, take envelopes over Socket Mode. A one-shot command that only
+    /// tells people (`gatehouse revoke`) turns it off: it posts through the Web API and never
+    /// takes a person's click or command meant for the running Gatehouse.
+    pub listen_slack: bool,
     /// On-call services for auto-approval rules, by `[oncall.<id>]` (see `oncall::from_catalog`).
     pub on_call: crate::workflow::OnCallServices,
     /// Run the job worker in the background. Tests that drive time by hand turn it off and
@@ -47,6 +51,7 @@ impl AppOptions {
             directory: Arc::new(NoGroups),
             notifier: None,
             connect_slack: true,
+            listen_slack: true,
             background_worker: true,
             on_call: Default::default(),
             http: false,
@@ -186,7 +191,7 @@ impl App {
             .with_metrics(metrics.clone())
         };
         let slack = match slack {
-            Some(parts) => {
+            Some(parts) if opts.listen_slack => {
                 let ask = match &config.settings.llm {
                     Some(c) => {
                         let settings = crate::ask::llm::LlmSettings::from_config(c);
@@ -198,7 +203,7 @@ impl App {
                 };
                 Some(parts.listen(workflow.clone(), ask).await?)
             }
-            None => None,
+            _ => None,
         };
         // Identities of every platform connector are synced at start (and hourly after).
         let listing: Vec<_> = workflow

@@ -31,6 +31,17 @@ impl std::fmt::Display for Actor {
     }
 }
 
+impl Actor {
+    /// The actor a stored row names, as `Display` wrote it; None for anything else.
+    pub fn read(stored: &str) -> Option<Actor> {
+        match stored {
+            "gatehouse" => Some(Actor::System),
+            "command-line" => Some(Actor::Cli),
+            other => SlackUserId::parse(other).ok().map(Actor::User),
+        }
+    }
+}
+
 /// One thing a compliance reviewer may ask about.
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
@@ -300,6 +311,18 @@ pub async fn export(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_stored_actor_reads_back_as_written() {
+        for actor in [
+            Actor::System,
+            Actor::Cli,
+            Actor::User(SlackUserId::parse("UADA").unwrap()),
+        ] {
+            assert_eq!(Actor::read(&actor.to_string()), Some(actor));
+        }
+        assert_eq!(Actor::read("someone else"), None);
+    }
 
     #[test]
     fn the_hash_covers_every_field() {

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use gatehouse::audit::{self, ExportFormat, Verdict};
 use gatehouse::config::{Config, Settings};
 use gatehouse::connectors::Registry;
+use gatehouse::domain::RequestId;
 use gatehouse::domain::question::{Question, Subject};
 use gatehouse::slack::answers::{Style, render};
 use gatehouse::store::Db;
@@ -36,8 +37,21 @@ enum Command {
     Serve,
     /// Create or update the database schema, then exit.
     Migrate,
-    /// Check the environment and the catalog, print what was found, then exit.
+    /// Check the environment and the catalog, print what was found, then exit. When the
+    /// database can be read, also compare the catalog with the live grants: list those whose
+    /// resource changed, and fail as `serve` would if a removed connector still holds some.
     CheckConfig,
+    /// End a person's access now, as the operator (a connector about to leave the catalog, an
+    /// incident): the platform change is made before the command returns, and the holder is
+    /// told in Slack when Slack is configured.
+    Revoke {
+        /// The request's number (12 or #12).
+        #[arg(value_parser = parse_request_id)]
+        id: RequestId,
+        /// Why, for the holder and the audit log (required).
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Identities ingested from the platforms.
     Identities {
         #[command(subcommand)]
@@ -144,6 +158,11 @@ fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
     ))
 }
 
+fn parse_request_id(s: &str) -> Result<RequestId, String> {
+    s.parse()
+        .map_err(|e: gatehouse::domain::ids::InvalidId| e.to_string())
+}
+
 fn env_lookup(key: &str) -> Option<String> {
     std::env::var(key).ok()
 }
@@ -206,8 +225,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     r.id, r.name, r.connector, r.durations.default, r.durations.max
                 );
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(compare_live_grants(&config).await)
         }
+        Command::Revoke { id, reason } => revoke(id, reason.as_deref().unwrap_or("")).await,
         Command::Identities {
             command: IdentitiesCommand::Sync,
         } => sync_identities().await,
@@ -312,12 +332,180 @@ async fn serve() -> anyhow::Result<ExitCode> {
 /// that do one thing and exit.
 async fn offline_app() -> anyhow::Result<App> {
     let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
+    offline_app_of(config, false).await
+}
+
+/// `tell`: with Slack's Web API (not Socket Mode) when Slack is configured, so that people
+/// hear what the command did.
+async fn offline_app_of(config: Config, tell: bool) -> anyhow::Result<App> {
     let registry =
         Arc::new(Registry::new(&config.catalog, &env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?);
     let mut opts = AppOptions::new(registry);
-    opts.connect_slack = false;
+    opts.connect_slack = tell;
+    opts.listen_slack = false;
     opts.background_worker = false;
+    // A connector removed while it holds live grants is reported, not a reason to stop: these
+    // commands are how those grants are looked at and revoked.
+    opts.refuse_stranded_grants = false;
     Ok(App::start(config, opts).await?)
+}
+
+/// `gatehouse revoke ID --reason TEXT`: ends the access now, then runs what is due (the
+/// revocation, and the messages) so that it is gone when the command returns.
+async fn revoke(id: RequestId, reason: &str) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let slack = &config.settings.slack;
+    let mut tell =
+        slack.bot_token.is_some() && slack.app_token.is_some() && slack.channel.is_some();
+    let app = match offline_app_of(config.clone(), tell).await {
+        // Access is ended even when Slack cannot be reached; only the telling is lost.
+        Err(e) if tell && is_slack(&e) => {
+            eprintln!("warning: {e:#}; revoking without telling anyone in Slack");
+            tell = false;
+            offline_app_of(config, false).await?
+        }
+        other => other?,
+    };
+    let result = revoke_now(&app, id, reason, tell).await;
+    app.shutdown().await;
+    let (line, ok) = result?;
+    if ok {
+        println!("{line}");
+        if !tell {
+            println!(
+                "The holder was not told: Slack is not configured here, or could not be reached (SLACK_BOT_TOKEN, SLACK_APP_TOKEN, ACCESS_REQUESTS_CHANNEL)."
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{line}");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn is_slack(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<gatehouse::StartError>(),
+        Some(gatehouse::StartError::Slack(_))
+    )
+}
+
+/// What became of the revocation, in one line, and whether the access is gone (or in an
+/// admin's hands, for changes made by hand). `told`: Slack hears of it.
+async fn revoke_now(
+    app: &App,
+    id: RequestId,
+    reason: &str,
+    told: bool,
+) -> anyhow::Result<(String, bool)> {
+    let wf = app.workflow();
+    wf.revoke_as_operator(id, reason)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot revoke request {id}: {e}"))?;
+    app.run_due_jobs().await.context(
+        "the revocation is recorded, but its job could not run; `gatehouse serve` runs it",
+    )?;
+    let request = wf.request(id).await?;
+    let grant = wf.grant_of(id).await?;
+    if request.status == gatehouse::domain::Status::Revoked {
+        let how = grant
+            .and_then(|g| g.revoke_applied)
+            .unwrap_or_else(|| "nothing was granted".into());
+        return Ok((format!("request {id}: access removed ({how})"), true));
+    }
+    if let Some(error) = wf.revocation_error(id).await? {
+        return Ok((
+            format!(
+                "request {id}: the access may still be there: the platform refused to remove it for now ({error}); `gatehouse serve` keeps retrying, and admins see it in App Home"
+            ),
+            false,
+        ));
+    }
+    let by_hand = grant
+        .and_then(|g| g.connector().ok())
+        .and_then(|c| wf.catalog().connectors.get(&c))
+        .is_some_and(|c| c.kind == gatehouse::config::ConnectorKind::Manual);
+    if by_hand && told {
+        return Ok((
+            format!(
+                "request {id}: being revoked by hand: an admin is asked in the request's Slack thread to remove the access and press Done"
+            ),
+            true,
+        ));
+    }
+    if by_hand {
+        return Ok((
+            format!(
+                "request {id}: its access is removed by hand, and Slack could not ask an admin to: remove it yourself, then close the request with `/access-admin close {id} REASON`"
+            ),
+            false,
+        ));
+    }
+    Ok((
+        format!(
+            "request {id}: {}; `gatehouse serve` finishes it",
+            request.status
+        ),
+        false,
+    ))
+}
+
+/// `check-config`: the catalog against the live grants, when the database can be read; the
+/// exit code `serve` would start with.
+async fn compare_live_grants(config: &Config) -> ExitCode {
+    let url = read_only(&config.settings.database_url);
+    let opened = tokio::time::timeout(Duration::from_secs(5), Db::connect(&url)).await;
+    let db = match opened {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => {
+            println!("live grants not compared: cannot open the database (DATABASE_URL): {e}");
+            return ExitCode::SUCCESS;
+        }
+        Err(_) => {
+            println!(
+                "live grants not compared: the database (DATABASE_URL) did not answer within 5 s"
+            );
+            return ExitCode::SUCCESS;
+        }
+    };
+    let edits = match gatehouse::workflow::catalog_edits(db.conn(), &config.catalog).await {
+        Ok(edits) => edits,
+        Err(e) => {
+            println!(
+                "live grants not compared: cannot read them ({e}); has `gatehouse migrate` run?"
+            );
+            return ExitCode::SUCCESS;
+        }
+    };
+    if edits.changed.is_empty() {
+        println!("live grants: all match the catalog");
+    }
+    for edited in &edits.changed {
+        println!("  {edited}");
+    }
+    match edits.refusal() {
+        Some(refusal) => {
+            eprintln!("error: `gatehouse serve` would not start: {refusal}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
+    }
+}
+
+/// A SQLite URL opened read-only, so that checking never creates a database file.
+fn read_only(url: &str) -> String {
+    if !url.starts_with("sqlite:") {
+        return url.to_owned();
+    }
+    if url.contains("mode=") {
+        ["mode=rwc", "mode=rw"]
+            .iter()
+            .fold(url.to_owned(), |u, m| u.replace(m, "mode=ro"))
+    } else if url.contains('?') {
+        format!("{url}&mode=ro")
+    } else {
+        format!("{url}?mode=ro")
+    }
 }
 
 /// A question as typed at the command line, people named as the operator wrote them.

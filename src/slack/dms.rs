@@ -3,18 +3,21 @@
 
 use serde_json::json;
 
+use super::ended::Ended;
 use super::views::{Message, button, decider, escape, local_time, section, user};
 use crate::config::Resource;
 use crate::store::requests::Request;
 use crate::workflow::Notice;
 
-/// The DM the requester gets for a step, with times in their own zone.
+/// The DM the requester gets for a step, with times in their own zone. `ended`: who ended the
+/// access early, when someone other than them did.
 pub fn requester_dm(
     r: &Request,
     resource: &Resource,
     notice: Notice,
     tz: Option<&str>,
     held_before: bool,
+    ended: Option<&Ended>,
 ) -> Message {
     if notice == Notice::ExpiringSoon {
         let until = r
@@ -53,6 +56,14 @@ pub fn requester_dm(
                     button("Cancel it", "cancel", id.to_string(), None),
                 ] }
             ]),
+            text,
+        };
+    }
+    // Ended early by someone else: who, and why.
+    if let (Notice::Revoked, Some(e)) = (notice, ended) {
+        let text = e.holder_dm(r, &name, held_before);
+        return Message {
+            blocks: json!([section(text.clone())]),
             text,
         };
     }

@@ -1,5 +1,5 @@
-//! App Home: the person's open requests and access, their review queue, and for admins the
-//! requests whose provisioning failed.
+//! App Home: the person's open requests and access, their review queue, the active access of
+//! others they may revoke, and for admins the requests whose provisioning failed.
 
 use serde_json::{Value, json};
 
@@ -109,10 +109,48 @@ pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, Workf
             }));
         }
     }
+    blocks.extend(revocable_blocks(ctx, user).await?);
     if wf.is_admin(user).await? {
         blocks.extend(admin_blocks(ctx).await?);
     }
     Ok(json!({ "type": "home", "blocks": blocks }))
+}
+
+/// How many others' grants App Home lists with Revoke (Slack allows 100 blocks in all).
+const REVOCABLE_SHOWN: usize = 20;
+
+/// For reviewers and admins: others' active access they may end now, each with Revoke.
+async fn revocable_blocks(
+    ctx: &SlackContext,
+    user: &SlackUserId,
+) -> Result<Vec<Value>, WorkflowError> {
+    let active = ctx.workflow.revocable_by(user).await?;
+    if active.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut blocks = vec![header("Access you can revoke")];
+    for r in active.iter().take(REVOCABLE_SHOWN) {
+        let text = format!(
+            "{}\nHeld by <@{}> as `{}`",
+            line(ctx, r),
+            r.requester,
+            escape(r.identity.as_deref().unwrap_or("?"))
+        );
+        blocks.push(with_button(
+            text,
+            "Revoke",
+            super::views::REVOKE,
+            r.id.get(),
+            Some("danger"),
+        ));
+    }
+    if active.len() > REVOCABLE_SHOWN {
+        blocks.push(plain_section(format!(
+            "_…and {} more; revoke any with `/access-admin revoke #ID REASON` or the Revoke button on its request._",
+            active.len() - REVOCABLE_SHOWN
+        )));
+    }
+    Ok(blocks)
 }
 
 /// For admins: failed provisioning and failed jobs (with Retry), reviewers, connectors.

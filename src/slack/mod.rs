@@ -6,6 +6,7 @@ pub mod api;
 pub mod context;
 pub mod directory;
 pub mod dms;
+pub mod ended;
 pub mod handlers;
 pub mod home;
 pub mod modals;

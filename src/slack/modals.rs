@@ -1,5 +1,5 @@
-//! Modals: the request form, the deny form and the role-or-identity picker. Block and action
-//! ids are constants here because handlers read the submitted state by them.
+//! Modals: the request form, the deny and revoke forms and the role-or-identity picker. Block
+//! and action ids are constants here because handlers read the submitted state by them.
 
 use serde_json::{Value, json};
 
@@ -10,6 +10,7 @@ pub const REQUEST_FORM: &str = "request_access";
 pub const DENY_FORM: &str = "deny_request";
 pub const PICKER_FORM: &str = "choose_identity";
 pub const EXTEND_FORM: &str = "extend_request";
+pub const REVOKE_FORM: &str = "revoke_access";
 pub const IDENTITY_SEARCH: &str = "identity_search";
 pub const B_QUERY: &str = "query";
 
@@ -125,6 +126,32 @@ pub fn deny_form(request: i64) -> Value {
             { "type": "section", "text": { "type": "mrkdwn", "text": format!("Deny access request #{request}? The requester will see your reason.") } },
             { "type": "input", "block_id": B_REASON, "label": plain("Reason"), "optional": true,
               "element": { "type": "plain_text_input", "action_id": B_REASON, "multiline": true, "max_length": 3000 } }
+        ]
+    })
+}
+
+/// A reviewer or admin ends someone's access now: the reason is required, and the holder reads
+/// it. `from_home`: the click came from App Home, which is refreshed after.
+pub fn revoke_form(request: i64, holder: &str, resource_name: &str, from_home: bool) -> Value {
+    let metadata = if from_home {
+        format!("{request}:home")
+    } else {
+        request.to_string()
+    };
+    json!({
+        "type": "modal",
+        "callback_id": REVOKE_FORM,
+        "private_metadata": metadata,
+        "title": plain("Revoke access"),
+        "submit": plain("Revoke access"),
+        "close": plain("Cancel"),
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn", "text": format!(
+                "End <@{holder}>'s access to *{}* (request #{request}) now? It is taken away at once, and they are told who ended it and why.",
+                crate::slack::views::escape(resource_name)) } },
+            { "type": "input", "block_id": B_REASON, "label": plain("Reason"), "optional": false,
+              "element": { "type": "plain_text_input", "action_id": B_REASON, "multiline": true, "max_length": 3000,
+                           "placeholder": plain("Why now? The holder reads this; it is kept in the audit log.") } }
         ]
     })
 }

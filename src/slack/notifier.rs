@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::api::{SlackApi, SlackError};
+use super::ended::Ended;
 use super::{dms, views};
 use crate::config::Resource;
 use crate::domain::Principal;
 use crate::store::requests::Request;
 use crate::workflow::{
-    Audience, Delivery, ExternalError, MessageRef, Notice, NoticeContext, Notifier, Progress,
+    Audience, Delivery, ExternalError, MessageRef, Notice, NoticeContext, Notifier,
 };
 
 /// How far before the job's creation a retry reads back: our clock and Slack's may differ a little.
@@ -184,11 +185,12 @@ impl SlackNotifier {
         r: &Request,
         resource: &Resource,
         notice: Notice,
-        chosen: Option<&str>,
-        delivery: Option<&Delivery>,
-        progress: Option<&Progress>,
+        context: &NoticeContext,
     ) -> Result<Option<MessageRef>, SlackError> {
-        let card = views::request_message(r, resource, progress);
+        let (chosen, delivery) = (context.channel.as_deref(), context.delivery.as_ref());
+        let progress = context.progress.as_ref();
+        let ended = Ended::of(r, context.ended_by.as_ref(), context.closed);
+        let card = views::request_message(r, resource, progress, ended.as_ref());
         let (posted, at) = match (&r.slack_channel, &r.slack_ts) {
             (Some(channel), Some(ts)) => {
                 self.api.update_message(channel, ts, &card).await?;
@@ -216,7 +218,7 @@ impl SlackNotifier {
         if notice != Notice::Submitted {
             self.post_once(
                 &at.channel,
-                &views::thread_note(r, resource, notice, progress),
+                &views::thread_note(r, resource, notice, progress, ended.as_ref()),
                 Some(&at.ts),
                 "note",
                 delivery,
@@ -256,16 +258,7 @@ impl Notifier for SlackNotifier {
         context: &NoticeContext,
     ) -> Result<Option<MessageRef>, ExternalError> {
         match audience {
-            Audience::Channel => Ok(self
-                .to_channel(
-                    request,
-                    resource,
-                    notice,
-                    context.channel.as_deref(),
-                    context.delivery.as_ref(),
-                    context.progress.as_ref(),
-                )
-                .await?),
+            Audience::Channel => Ok(self.to_channel(request, resource, notice, context).await?),
             Audience::Requester => {
                 let user = request.requester.as_str();
                 let zone = self.zone_of(user).await;
@@ -275,6 +268,7 @@ impl Notifier for SlackNotifier {
                     notice,
                     zone.as_deref(),
                     context.held_before,
+                    Ended::of(request, context.ended_by.as_ref(), context.closed).as_ref(),
                 );
                 self.dm(user, &msg, context.delivery.as_ref()).await?;
                 Ok(None)

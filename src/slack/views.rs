@@ -6,6 +6,7 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 pub use super::api::Message;
+use super::ended::Ended;
 use crate::config::Resource;
 use crate::domain::{Principal, Status};
 use crate::store::requests::Request;
@@ -18,6 +19,9 @@ pub fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
+
+/// The action of the Revoke button (the card, App Home), whose value is the request id.
+pub const REVOKE: &str = "revoke";
 
 pub(super) fn user(id: &str) -> String {
     format!("<@{id}>")
@@ -153,8 +157,14 @@ pub fn status_line(r: &Request) -> String {
     }
 }
 
-/// The request's message in the Access Requests channel; rebuilt whole at every step.
-pub fn request_message(r: &Request, resource: &Resource, progress: Option<&Progress>) -> Message {
+/// The request's message in the Access Requests channel; rebuilt whole at every step. `ended`:
+/// who ended the access early, when someone other than the holder did.
+pub fn request_message(
+    r: &Request,
+    resource: &Resource,
+    progress: Option<&Progress>,
+    ended: Option<&Ended>,
+) -> Message {
     let id = r.id.get();
     let reason = r
         .reason
@@ -178,8 +188,10 @@ pub fn request_message(r: &Request, resource: &Resource, progress: Option<&Progr
         json!({ "type": "header", "text": { "type": "plain_text", "text": format!("Access request #{id}") } }),
         json!({ "type": "section", "fields": fields }),
         section(format!("*Reason*\n{reason}")),
-        section(match progress {
-            Some(p) if r.status == Status::Pending => progress_line(p),
+        section(match (progress, ended) {
+            (Some(p), _) if r.status == Status::Pending => progress_line(p),
+            (_, Some(e)) if r.status == Status::Revoked => e.status_line(),
+            (_, Some(e)) if r.status == Status::Revoking => e.ending_line(),
             _ => status_line(r),
         }),
     ];
@@ -192,6 +204,14 @@ pub fn request_message(r: &Request, resource: &Resource, progress: Option<&Progr
                 button("Deny", "deny", id.to_string(), Some("danger")),
                 button("Choose role or identity", "choose_identity", id.to_string(), None),
             ]
+        }));
+    }
+    // Reviewers and admins end access now (an incident, an abused break-glass); a modal asks why.
+    if r.status == Status::Active {
+        blocks.push(json!({
+            "type": "actions",
+            "block_id": "active_actions",
+            "elements": [button("Revoke", REVOKE, id.to_string(), Some("danger"))]
         }));
     }
     Message {
@@ -256,6 +276,7 @@ pub fn thread_note(
     resource: &Resource,
     notice: Notice,
     progress: Option<&Progress>,
+    ended: Option<&Ended>,
 ) -> Message {
     match notice {
         Notice::IdentityNeeded => {
@@ -360,7 +381,10 @@ pub fn thread_note(
             "🔎 The access was still on the platform after it ended; Gatehouse removed it".into()
         }
         Notice::Expired => "⌛ Expired; access removed".into(),
-        Notice::Revoked => "🔒 Revoked; access removed".into(),
+        Notice::Revoked => match ended {
+            Some(e) => e.thread_note(),
+            None => "🔒 Revoked; access removed".into(),
+        },
     };
     Message {
         blocks: json!([section(text.clone())]),

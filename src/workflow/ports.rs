@@ -251,6 +251,11 @@ pub struct NoticeContext {
     pub progress: Option<Progress>,
     /// The identity held the access before Gatehouse granted it, so its end leaves it as it was.
     pub held_before: bool,
+    /// For access ended early (revoking or revoked): who ended it, as the latest `revoking` or
+    /// `closed` audit row names them; the reason is the request's `decision_note`.
+    pub ended_by: Option<crate::audit::Actor>,
+    /// An admin closed the request (its revocation could not complete), rather than revoking it.
+    pub closed: bool,
 }
 
 /// Where a pending request stands in its resource's approval stages.

@@ -709,7 +709,11 @@ impl Workflow {
         job: &Job,
     ) -> Result<Outcome, JobError> {
         let Some(notifier) = &self.notifier else {
-            return Ok(Outcome::Done);
+            // Only a process that talks to Slack queues notices: one that does not (a one-shot
+            // command run without Slack) leaves them to it rather than count them delivered.
+            return Ok(Outcome::RunAgainAt(
+                self.clock.now() + chrono::Duration::minutes(1),
+            ));
         };
         let request = self.request(id).await?;
         let resource = self.resource_or_record(&request).await?;
@@ -766,6 +770,18 @@ impl Workflow {
             context.held_before = store::grants::latest_for_request(self.db.conn(), id.get())
                 .await?
                 .is_some_and(|g| g.held_before);
+        }
+        // Ended early: who did it (a reviewer, an admin, the holder, the operator or Gatehouse).
+        if matches!(request.status, Status::Revoking | Status::Revoked) {
+            let ended = store::audit::for_request(self.db.conn(), id.get())
+                .await?
+                .into_iter()
+                .rev()
+                .find(|e| e.action == "revoking" || e.action == "closed");
+            if let Some(e) = ended {
+                context.ended_by = crate::audit::Actor::read(&e.actor);
+                context.closed = e.action == "closed";
+            }
         }
         let failure = match notice {
             Notice::ProvisioningFailed => Some("provisioning_failed"),

@@ -45,6 +45,70 @@ impl Workflow {
         Ok(queue)
     }
 
+    /// Active access of others that this person may end now: grants of the resources they
+    /// review, and every grant for admins. The holder's own are not listed (they relinquish).
+    pub async fn revocable_by(&self, user: &SlackUserId) -> Result<Vec<Request>, WorkflowError> {
+        let groups = self.groups_of(user).await?;
+        let admins = self.admins(self.db.conn()).await?;
+        let who = Who {
+            user,
+            groups: &groups,
+        };
+        let mut mine = Vec::new();
+        for r in store::requests::list_by_status(self.db.conn(), Status::Active).await? {
+            if &r.requester == user {
+                continue;
+            }
+            let resource = self.resource_or_record(&r).await?;
+            let reviewers = self.reviewers_of(self.db.conn(), &resource).await?;
+            if policy::may_end_access(who, &r.requester, &resource.id, &reviewers, &admins).is_ok()
+            {
+                mine.push(r);
+            }
+        }
+        Ok(mine)
+    }
+
+    /// Before asking `by` why they end request `id`'s access: the request, if they may end it
+    /// and it is active; else why not, as `revoke` would refuse. `revoke` asks again.
+    pub async fn may_revoke(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+    ) -> Result<Request, WorkflowError> {
+        let groups = self.groups_of(by).await?;
+        let current = self.request(id).await?;
+        let resource = self.resource_or_record(&current).await?;
+        let reviewers = self.reviewers_of(self.db.conn(), &resource).await?;
+        let admins = self.admins(self.db.conn()).await?;
+        let who = Who {
+            user: by,
+            groups: &groups,
+        };
+        policy::may_end_access(who, &current.requester, &resource.id, &reviewers, &admins)?;
+        crate::domain::transition(current.status, crate::domain::Event::Revoke)?;
+        Ok(current)
+    }
+
+    /// The grant record a request's access was given (and, once ended, taken away) by.
+    pub async fn grant_of(
+        &self,
+        id: RequestId,
+    ) -> Result<Option<store::grants::Grant>, WorkflowError> {
+        Ok(store::grants::latest_for_request(self.db.conn(), id.get()).await?)
+    }
+
+    /// Why the revocation of request `id` has not completed yet, when its last attempt failed:
+    /// the platform's words, as the job recorded them.
+    pub async fn revocation_error(&self, id: RequestId) -> Result<Option<String>, WorkflowError> {
+        Ok(store::jobs::for_request(self.db.conn(), id.get())
+            .await?
+            .into_iter()
+            .rev()
+            .find(|j| j.kind == "revoke" && j.status != store::jobs::JobStatus::Done)
+            .and_then(|j| j.last_error))
+    }
+
     pub async fn is_admin(&self, user: &SlackUserId) -> Result<bool, WorkflowError> {
         match self.require_admin(user).await {
             Ok(()) => Ok(true),

@@ -215,3 +215,361 @@ async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
         stderr(&out)
     );
 }
+
+/// `gatehouse` with these arguments and settings, off the test's runtime (which may be serving
+/// slack-sim to it).
+async fn gatehouse_async(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = dir.to_owned();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        gatehouse(&dir, &args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn the_operator_revokes_access_at_the_command_line_and_the_holder_is_told_why() {
+    use crate::support::pg::{Roles, prefix};
+    use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+    use gatehouse::domain::Status;
+    let Some(url) = crate::support::db::postgres_server("the_operator_revokes_access") else {
+        return;
+    };
+    for db in crate::support::backends().await {
+        let p = prefix();
+        let mut roles = Roles::new(&url).await;
+        let (alice, role) = (format!("{p}_alice"), format!("{p}_fin"));
+        roles.make(&alice, true).await;
+        roles.make(&role, false).await;
+        let catalog = format!(
+            "admins = [\"UADA\"]\n\n[connectors.warehouse]\nkind = \"postgres\"\nurl = {{ env = \"GATEHOUSE_TEST_POSTGRES_URL\" }}\n\n[[resources]]\nid = \"finance\"\nname = \"Finance\"\nconnector = \"warehouse\"\ngrant = {{ role = \"{role}\" }}\nreviewers = [\"UBOB\"]\nreason_required = false\n"
+        );
+        let sim = slack_sim::SlackSim::start(workspace()).await.unwrap();
+        let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+        // The command runs on the real clock: the grant is made on it too, so that it has not
+        // ended by then.
+        t.clock.set(chrono::DateTime::<chrono::Utc>::from(
+            std::time::SystemTime::now(),
+        ));
+        t.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", "finance 2h")
+            .await
+            .unwrap();
+        let msg = t.request_message(1).await;
+        let form = t.approve_and_open_picker_of(1, &msg, "UBOB").await;
+        t.pick(&form, "UBOB", &alice).await;
+        t.wait_for(1, Status::Active).await;
+        t.dm_for("UALICE", "You now have access to *Finance*").await;
+        assert!(roles.member(&alice, &role).await);
+        // Gatehouse is stopped; the operator is at the command line.
+        let sim = t.restart_later().await;
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("gatehouse.toml"), &catalog).unwrap();
+        let api_url = sim.api_url();
+        let env = [
+            ("DATABASE_URL", db.url.as_str()),
+            ("SLACK_BOT_TOKEN", sim.bot_token()),
+            ("SLACK_APP_TOKEN", sim.app_token()),
+            ("SLACK_API_URL", api_url.as_str()),
+            ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
+        ];
+        let out = gatehouse_async(dir.path(), &["revoke", "1"], &env).await;
+        assert_eq!(out.status.code(), Some(1), "{}", db.name);
+        assert!(
+            stderr(&out).contains(
+                "cannot revoke request #1: revoking access needs a reason (--reason TEXT)"
+            ),
+            "{}",
+            stderr(&out)
+        );
+        let out = gatehouse_async(dir.path(), &["revoke", "99", "--reason", "x"], &env).await;
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("cannot revoke request #99: there is no request #99"),
+            "{}",
+            stderr(&out)
+        );
+        let out = gatehouse_async(dir.path(), &["revoke", "one", "--reason", "x"], &env).await;
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            stderr(&out).contains("`one` is not a request number; write it like 42 or #42"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(roles.member(&alice, &role).await, "nothing changed yet");
+
+        let why = "the warehouse connector is retired";
+        let out = gatehouse_async(dir.path(), &["revoke", "#1", "--reason", why], &env).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out).trim(),
+            format!("request #1: access removed (REVOKE \"{role}\" FROM \"{alice}\")"),
+            "{}",
+            db.name
+        );
+        assert!(
+            !roles.member(&alice, &role).await,
+            "gone when the command returns"
+        );
+        let told = sim
+            .dms("UALICE")
+            .iter()
+            .map(shown)
+            .find(|d| d.contains("removed your access"))
+            .unwrap_or_default();
+        assert_eq!(
+            told,
+            format!(
+                "🔒 The Gatehouse operator removed your access to *Finance* (request #1): {why}"
+            )
+        );
+        let card = eventually("the card", 5, || async {
+            sim.messages(CHANNEL)
+                .into_iter()
+                .map(|m| shown(&m))
+                .find(|m| m.contains("Access request #1"))
+        })
+        .await;
+        assert!(
+            card.contains(&format!(
+                "🔒 *Revoked* by the Gatehouse operator: {why} — access removed"
+            )),
+            "{card}"
+        );
+        let check = gatehouse::store::Db::connect(&db.url).await.unwrap();
+        let audit: Vec<(String, String)> = gatehouse::store::audit::for_request(check.conn(), 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.actor, e.action))
+            .collect();
+        assert!(
+            audit.ends_with(&[
+                ("command-line".into(), "revoking".into()),
+                ("gatehouse".into(), "revoked".into())
+            ]),
+            "{audit:?}"
+        );
+        check.conn().clone().close().await.ok();
+
+        let out = gatehouse_async(dir.path(), &["revoke", "1", "--reason", why], &env).await;
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains(
+                "cannot revoke request #1: this request cannot be revoked because it has been revoked"
+            ),
+            "{}",
+            stderr(&out)
+        );
+        sim.shutdown().await;
+        roles.drop_all().await;
+        db.close().await;
+    }
+}
+
+/// A catalog with two manual connectors; `keys` is granted through `vault` as `task`, unless
+/// `vault` is None (the connector and its resource removed).
+fn vault_catalog(vault: Option<&str>) -> String {
+    let mut c = String::from(
+        "admins = [\"UADA\"]\n\n[connectors.desk]\nkind = \"manual\"\n\n[[resources]]\nid = \"badge\"\nname = \"Badge\"\nconnector = \"desk\"\ngrant = { task = \"print a badge\" }\nreviewers = [\"UBOB\"]\nreason_required = false\n",
+    );
+    if let Some(task) = vault {
+        c += &format!(
+            "\n[connectors.vault]\nkind = \"manual\"\n\n[[resources]]\nid = \"keys\"\nname = \"Keys\"\nconnector = \"vault\"\ngrant = {{ task = \"{task}\" }}\nreviewers = [\"UBOB\"]\nreason_required = false\n"
+        );
+    }
+    c
+}
+
+#[tokio::test]
+async fn check_config_lists_live_grants_the_catalog_changed_and_fails_on_a_stranded_connector() {
+    use crate::support::app::{TestApp, u};
+    use gatehouse::workflow::{Submission, Via};
+    let db = crate::support::TestDb::sqlite();
+    {
+        let t = TestApp::start_with(&db, &vault_catalog(Some("hand over key A"))).await;
+        let r = t
+            .wf()
+            .submit(Submission {
+                requester: &u("UALICE"),
+                resource: "keys",
+                duration: None,
+                reason: None,
+                identity: None,
+                start: None,
+            })
+            .await
+            .unwrap();
+        t.wf()
+            .approve(r.id, &u("UBOB"), Via::Reaction, None)
+            .await
+            .unwrap();
+        t.run_jobs().await;
+        t.stop().await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let check = |catalog: String| {
+        std::fs::write(dir.path().join("gatehouse.toml"), catalog).unwrap();
+        gatehouse(
+            dir.path(),
+            &["check-config"],
+            &[("DATABASE_URL", db.url.as_str())],
+        )
+    };
+
+    let out = check(vault_catalog(Some("hand over key A")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("live grants: all match the catalog"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = check(vault_catalog(Some("hand over key B")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 live grant of `keys` grant task “hand over key A” on `vault` (the catalog now says task “hand over key B” on `vault`); they end as granted"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = check(vault_catalog(None));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("1 live grant of `keys`")
+            && stdout(&out).contains("the resource is no longer in the catalog"),
+        "{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("`gatehouse serve` would not start: connector `vault` is no longer in the catalog, but live grants made through it must still be taken away (requests #1)")
+            && err.contains("gatehouse revoke ID --reason TEXT"),
+        "{err}"
+    );
+
+    // No database there: said in one line, the catalog still checked, and no file made.
+    let out = gatehouse(dir.path(), &["check-config"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| l.contains("live grants"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with("live grants not compared: cannot open the database (DATABASE_URL)"),
+        "{said:?}"
+    );
+    assert!(!dir.path().join("gatehouse.db").exists());
+}
+
+#[tokio::test]
+async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_without_slack() {
+    use crate::support::app::CATALOG;
+    use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
+    use gatehouse::domain::Status;
+    let db = crate::support::TestDb::sqlite();
+    let t = SlackTestApp::start(&db).await;
+    // The command runs on the real clock: the grants are made on it too, so that neither has
+    // ended by then.
+    t.clock.set(chrono::DateTime::<chrono::Utc>::from(
+        std::time::SystemTime::now(),
+    ));
+    for (n, who, reviewer, ask) in [
+        (1, "UALICE", "UBOB", "analytics-ro 8h month end"),
+        (2, "UDAVE", "UFIONA", "finance-pii 2h"),
+    ] {
+        t.sim
+            .slash_command(who, CHANNEL, "/request-access", ask)
+            .await
+            .unwrap();
+        let msg = t.request_message(n).await;
+        t.sim
+            .add_reaction(reviewer, CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        t.wait_for(n, Status::Active).await;
+    }
+    let card = t.request_message(1).await;
+    let sim = t.restart_later().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gatehouse.toml"), CATALOG).unwrap();
+    let api_url = sim.api_url();
+    let mut env = vec![
+        ("DATABASE_URL", db.url.as_str()),
+        ("SLACK_BOT_TOKEN", sim.bot_token()),
+        ("SLACK_APP_TOKEN", sim.app_token()),
+        ("SLACK_API_URL", api_url.as_str()),
+        ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
+    ];
+    let args = ["revoke", "1", "--reason", "incident 4411"];
+    let out = gatehouse_async(dir.path(), &args, &env).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "request #1: being revoked by hand: an admin is asked in the request's Slack thread to remove the access and press Done"
+    );
+    eventually("the admin's task in the thread", 5, || async {
+        sim.thread(CHANNEL, &card.ts)
+            .iter()
+            .map(shown)
+            .find(|m| m.contains("By hand, for an admin:* undo this for"))
+    })
+    .await;
+
+    // Slack cannot be reached: the access is still ended, and the operator is told what is left.
+    // A notice `serve` queued meanwhile is left for it, not counted as delivered.
+    let check = gatehouse::store::Db::connect(&db.url).await.unwrap();
+    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
+    let spec = gatehouse::jobs::JobSpec::Notify {
+        request: gatehouse::domain::RequestId::new(2),
+        notice: gatehouse::workflow::Notice::ExpiringSoon,
+        audience: gatehouse::workflow::Audience::Requester,
+    };
+    let queued = gatehouse::jobs::enqueue(check.conn(), &spec, now, 3, now)
+        .await
+        .unwrap();
+    env[3] = ("SLACK_API_URL", "http://127.0.0.1:9/api");
+    let args = ["revoke", "2", "--reason", "incident 4411"];
+    let out = gatehouse_async(dir.path(), &args, &env).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: cannot reach Slack at SLACK_API_URL")
+            && err.contains("revoking without telling anyone in Slack"),
+        "{err}"
+    );
+    assert!(
+        err.contains("request #2: its access is removed by hand, and Slack could not ask an admin to: remove it yourself, then close the request with `/access-admin close #2 REASON`"),
+        "{err}"
+    );
+    assert!(!err.contains(sim.bot_token()), "no token in the output");
+    let left = gatehouse::store::jobs::for_request(check.conn(), 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.id == queued)
+        .unwrap();
+    assert_eq!(left.status, gatehouse::store::jobs::JobStatus::Queued);
+    let status =
+        gatehouse::store::requests::get(check.conn(), gatehouse::domain::RequestId::new(2))
+            .await
+            .unwrap()
+            .unwrap()
+            .status;
+    assert_eq!(status, Status::Revoking);
+    sim.shutdown().await;
+}

@@ -37,6 +37,7 @@ mod powerbi_connector;
 mod properties;
 mod redshift_connector;
 mod requests;
+mod revoke_now;
 mod scheduled;
 mod serve;
 mod sigma_connector;

@@ -2,7 +2,7 @@
 
 use super::{identity_admin, say};
 use crate::domain::start::When;
-use crate::domain::{GrantDuration, Principal, ResourceId, SlackUserId};
+use crate::domain::{GrantDuration, Principal, RequestId, ResourceId, SlackUserId};
 use crate::slack::context::SlackContext;
 use crate::slack::modals::{self, Prefill};
 use crate::workflow::{Scope, Start, Submission, Submitted};
@@ -172,7 +172,7 @@ pub fn parse_channel(word: &str) -> Option<String> {
     ok.then(|| id.to_owned())
 }
 
-const ADMIN_COMMANDS: &str = "Usage:\n• `/access-admin grant @person RESOURCE [DURATION] [from WHEN] REASON…`\n• `/access-admin reviewers add @person-or-@group [RESOURCE]`\n• `/access-admin reviewers remove @person-or-@group [RESOURCE]`\n• `/access-admin reviewers list [RESOURCE]`\n• `/access-admin channel #channel`\n";
+const ADMIN_COMMANDS: &str = "Usage:\n• `/access-admin grant @person RESOURCE [DURATION] [from WHEN] REASON…`\n• `/access-admin reviewers add @person-or-@group [RESOURCE]`\n• `/access-admin reviewers remove @person-or-@group [RESOURCE]`\n• `/access-admin reviewers list [RESOURCE]`\n• `/access-admin channel #channel`\n• `/access-admin revoke #ID REASON…` — end someone's access now\n• `/access-admin close #ID REASON…` — close a request stuck in revoking (its access is gone already)\n";
 
 fn admin_usage() -> String {
     format!(
@@ -235,12 +235,59 @@ pub async fn access_admin(ctx: &SlackContext, user: &SlackUserId, text: &str) ->
         ["grant", who, rest @ ..] if !rest.is_empty() => {
             admin_grant(ctx, user, who, &rest.join(" ")).await
         }
+        [verb @ ("revoke" | "close"), rest @ ..] => end_access(ctx, user, verb, rest).await,
         ["identities", who] => identity_admin::show(ctx, user, who).await,
         ["link", ..] => identity_admin::link(ctx, user, text).await,
         ["unlink", who, connector] => identity_admin::unlink(ctx, user, who, connector).await,
         _ => admin_usage(),
     };
     Reply::Ephemeral(reply)
+}
+
+const REVOKE_USAGE: &str = "Usage: `/access-admin revoke #ID REASON…`, like `/access-admin revoke #12 incident 4411` (the holder reads the reason; it is kept in the audit log).";
+const CLOSE_USAGE: &str = "Usage: `/access-admin close #ID REASON…` for a request stuck in revoking, like `/access-admin close #12 platform user deleted by IT` (say how you know the access is gone; it is kept in the audit log).";
+
+/// `revoke #ID REASON…` ends access now; `close #ID REASON…` closes a request whose revocation
+/// cannot complete. Admins only.
+async fn end_access(ctx: &SlackContext, admin: &SlackUserId, verb: &str, words: &[&str]) -> String {
+    let (closing, usage) = match verb {
+        "close" => (true, CLOSE_USAGE),
+        _ => (false, REVOKE_USAGE),
+    };
+    let Some((id, reason)) = words.split_first() else {
+        return usage.into();
+    };
+    let id: RequestId = match id.parse() {
+        Ok(id) => id,
+        Err(e) => return format!("{e}. {usage}"),
+    };
+    if reason.is_empty() {
+        return format!("Say why. {usage}");
+    }
+    let reason = reason.join(" ");
+    match ctx.workflow.is_admin(admin).await {
+        Ok(true) => {}
+        Ok(false) => return "only a Gatehouse admin can do that".into(),
+        Err(e) => return say(&e),
+    }
+    let n = id.get();
+    let done = if closing {
+        ctx.workflow.close(id, admin, &reason).await
+    } else {
+        ctx.workflow.revoke(id, admin, Some(&reason)).await
+    };
+    match (done, closing) {
+        (Ok(r), false) => format!(
+            "🔒 Removing <@{}>'s access to `{}` (request #{n}) now; they are told you ended it and why.",
+            r.requester, r.resource
+        ),
+        (Ok(r), true) => format!(
+            "🔒 Closed request #{n} (<@{}>'s `{}`) as revoked, without checking the platform; they are told you closed it and why.",
+            r.requester, r.resource
+        ),
+        (Err(e), false) => format!("Request #{n} was not revoked: {}", say(&e)),
+        (Err(e), true) => format!("Request #{n} was not closed: {}", say(&e)),
+    }
 }
 
 async fn list_reviewers(ctx: &SlackContext, user: &SlackUserId, resource: Option<&str>) -> String {

@@ -1,6 +1,7 @@
 //! Interactions: buttons, modal submissions and the resource search of the request form.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -56,7 +57,7 @@ fn request_id_of(v: Option<&str>) -> Result<RequestId, Malformed> {
 }
 
 pub async fn view_submission(
-    ctx: &SlackContext,
+    ctx: &Arc<SlackContext>,
     payload: &Value,
 ) -> Result<SubmitReply, Malformed> {
     let user = user_at(payload, "/user/id")?;
@@ -113,6 +114,32 @@ pub async fn view_submission(
                     Err(e) => error_at(B_REASON, say(&e)),
                 },
             )
+        }
+        modals::REVOKE_FORM => {
+            // `ID`, or `ID:home` when App Home is to be refreshed after.
+            let metadata = view.get("private_metadata").and_then(Value::as_str);
+            let (id, from_home) = match metadata.and_then(|m| m.split_once(':')) {
+                Some((id, "home")) => (Some(id), true),
+                _ => (metadata, false),
+            };
+            let id = request_id_of(id)?;
+            let Some(reason) = state_value(view, B_REASON) else {
+                return Ok(error_at(
+                    B_REASON,
+                    "say why you end this access now; the holder reads it".into(),
+                ));
+            };
+            Ok(match ctx.workflow.revoke(id, &user, Some(reason)).await {
+                Ok(_) => {
+                    if from_home {
+                        // After the ack: building App Home may ask platforms how they are.
+                        let ctx = ctx.clone();
+                        tokio::spawn(async move { home::publish(&ctx, &user).await });
+                    }
+                    SubmitReply::Close
+                }
+                Err(e) => error_at(B_REASON, say(&e)),
+            })
         }
         modals::EXTEND_FORM => {
             let id = request_id_of(view.get("private_metadata").and_then(Value::as_str))?;
@@ -300,6 +327,37 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 .map(drop)
                 .map_err(|e| say(&e))
         }
+        views::REVOKE => {
+            // Only the request id is read from the button; who may end it is decided anew.
+            let id = request_id_of(value)?;
+            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            match ctx.workflow.may_revoke(id, &user).await {
+                Err(e) => Err(format!(
+                    "Request #{} was not revoked: {}",
+                    id.get(),
+                    say(&e)
+                )),
+                Ok(r) => {
+                    let name = ctx
+                        .workflow
+                        .catalog()
+                        .resource(&r.resource)
+                        .map(|res| res.name.clone())
+                        .unwrap_or_else(|| r.resource.to_string());
+                    let form = modals::revoke_form(
+                        id.get(),
+                        r.requester.as_str(),
+                        &name,
+                        in_home(payload),
+                    );
+                    ctx.api
+                        .open_view(trigger, &form)
+                        .await
+                        .map(drop)
+                        .map_err(|e| format!("Slack would not open the form ({e}); try again."))
+                }
+            }
+        }
         "relinquish" => {
             let id = request_id_of(value)?;
             ctx.workflow
@@ -347,13 +405,17 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
     if let Err(text) = outcome {
         tell(ctx, payload, user.as_str(), &text).await;
     }
-    // A click in App Home changes what it should show.
-    if payload.pointer("/container/type").and_then(Value::as_str) == Some("view")
-        && payload.pointer("/view/type").and_then(Value::as_str) == Some("home")
-    {
+    // A click in App Home changes what it should show (Revoke only asks why, in a modal).
+    if in_home(payload) && action_id != views::REVOKE {
         home::publish(ctx, &user).await;
     }
     Ok(())
+}
+
+/// Whether a click came from App Home.
+fn in_home(payload: &Value) -> bool {
+    payload.pointer("/container/type").and_then(Value::as_str) == Some("view")
+        && payload.pointer("/view/type").and_then(Value::as_str) == Some("home")
 }
 
 /// The ack payload for `response_action: update`.
