@@ -90,6 +90,11 @@ impl FakePlatform {
         }
     }
 
+    /// The platform answers normally again: failures still queued are dropped.
+    pub fn heal(&self) {
+        self.state.lock().unwrap().failures.clear();
+    }
+
     /// The next `n` grant calls make the change, then time out: the caller cannot tell.
     pub fn lose_answers(&self, n: usize) {
         self.state.lock().unwrap().lost_answers = n;
