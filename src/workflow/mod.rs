@@ -10,6 +10,7 @@ mod by_hand;
 mod catalog_edits;
 mod errors;
 mod extension;
+mod grant_record;
 mod identities;
 mod linking;
 mod ports;
