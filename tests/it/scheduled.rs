@@ -328,6 +328,9 @@ async fn admin_grants_may_start_later_and_held_access_break_glass_and_lapses_res
         t.clock.advance(Duration::days(2));
         t.run_jobs().await;
         assert_eq!(t.status(carl.id.get()).await, Status::Pending);
+        // Dave's access has started (the background worker may be the one granting it): its
+        // 4 h count from now, so the clock moves on only once it is granted.
+        t.wait_for(1, Status::Active).await;
         t.clock.advance(Duration::days(5));
         t.run_jobs().await;
         t.wait_for(carl.id.get(), Status::Lapsed).await;
