@@ -605,6 +605,7 @@ impl Workflow {
         by: &SlackUserId,
         note: Option<&str>,
     ) -> Result<Request, WorkflowError> {
+        within_limit(note.unwrap_or_default())?;
         let groups = self.groups_of(by).await?;
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
@@ -633,6 +634,7 @@ impl Workflow {
                 "revoking access needs a reason (--reason TEXT)",
             ));
         }
+        within_limit(reason)?;
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
         self.end_now(tx, &current, &Actor::Cli, Some(reason)).await
@@ -687,6 +689,7 @@ impl Workflow {
                 "closing a request needs a reason: say how you know the access is gone",
             ));
         }
+        within_limit(reason)?;
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
         let now = self.clock.now();
@@ -739,4 +742,14 @@ impl Workflow {
         self.commit(tx, true).await?;
         Ok(updated)
     }
+}
+
+/// A reason people read (the holder's DM, the card, the audit log) is at most `MAX_REASON`
+/// characters, as Slack's own text inputs are; a longer one is refused, never cut.
+fn within_limit(reason: &str) -> Result<(), WorkflowError> {
+    let n = reason.trim().chars().count();
+    if n > MAX_REASON {
+        return Err(WorkflowError::ReasonTooLong(n));
+    }
+    Ok(())
 }

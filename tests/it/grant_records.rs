@@ -441,7 +441,7 @@ async fn two_grants_of_the_same_role_keep_it_until_the_last_ends_and_neither_cou
 }
 
 #[tokio::test]
-async fn an_operator_revoke_needs_a_reason_and_changes_nothing_without_one() {
+async fn an_operator_revoke_needs_a_reason_within_bounds_and_changes_nothing_without_one() {
     let db = TestDb::sqlite();
     let t = SlackTestApp::start_with(&db, &catalog(false, None), workspace()).await;
     t.sim
@@ -463,6 +463,17 @@ async fn an_operator_revoke_needs_a_reason_and_changes_nothing_without_one() {
     assert_eq!(
         err.to_string(),
         "revoking access needs a reason (--reason TEXT)"
+    );
+    let long = "x".repeat(3001);
+    let err = t
+        .app
+        .workflow()
+        .revoke_as_operator(RequestId::new(1), &long)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, gatehouse::workflow::WorkflowError::ReasonTooLong(3001)),
+        "{err}"
     );
     assert_eq!(t.status(1).await, Status::Active);
     assert!(t.platform.holds("ualice", "hand over the keys"));
