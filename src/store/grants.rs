@@ -51,11 +51,6 @@ impl Grant {
             .map_err(|e| StoreError::Corrupt(format!("grant {}: connector: {e}", self.id)))
     }
 
-    /// The platform change was confirmed (not only intended).
-    pub fn settled(&self) -> bool {
-        !self.applied.is_empty()
-    }
-
     pub fn is_live(&self) -> bool {
         self.revoked_at.is_none()
     }
@@ -156,8 +151,13 @@ pub async fn latest_for_request(c: &impl Conn, request_id: i64) -> StoreResult<O
 }
 
 pub async fn for_request(c: &impl Conn, request_id: i64) -> StoreResult<Vec<Grant>> {
+    find(c, Condition::all().add(Column::RequestId.eq(request_id))).await
+}
+
+/// The grants that meet `which`, oldest first.
+async fn find(c: &impl Conn, which: Condition) -> StoreResult<Vec<Grant>> {
     Ok(Entity::find()
-        .filter(Column::RequestId.eq(request_id))
+        .filter(which)
         .order_by_asc(Column::Id)
         .all(c)
         .await?
@@ -174,17 +174,12 @@ pub async fn live_for_identity(
     identity: &str,
     except_request: i64,
 ) -> StoreResult<Vec<Grant>> {
-    Ok(Entity::find()
-        .filter(Column::ConnectorId.eq(connector))
-        .filter(Column::Identity.eq(identity))
-        .filter(Column::RevokedAt.is_null())
-        .filter(Column::RequestId.ne(except_request))
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Grant::from)
-        .collect())
+    let which = Condition::all()
+        .add(Column::ConnectorId.eq(connector))
+        .add(Column::Identity.eq(identity))
+        .add(Column::RevokedAt.is_null())
+        .add(Column::RequestId.ne(except_request));
+    find(c, which).await
 }
 
 /// Grants through `connector` that are live, or were taken away (or made) since `since`: what
@@ -198,15 +193,13 @@ pub async fn on_connector(
         .add(Column::RevokedAt.is_null())
         .add(Column::RevokedAt.gte(since))
         .add(Column::GrantedAt.gte(since));
-    Ok(Entity::find()
-        .filter(Column::ConnectorId.eq(connector))
-        .filter(recent)
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Grant::from)
-        .collect())
+    find(
+        c,
+        Condition::all()
+            .add(Column::ConnectorId.eq(connector))
+            .add(recent),
+    )
+    .await
 }
 
 /// Live grants, counted by the resource they were asked for and what they grant (connector and
@@ -245,13 +238,8 @@ pub async fn live_by_resource(c: &impl Conn) -> StoreResult<Vec<LiveGroup>> {
 
 /// The live grants made through `connector`.
 pub async fn live_on_connector(c: &impl Conn, connector: &str) -> StoreResult<Vec<Grant>> {
-    Ok(Entity::find()
-        .filter(Column::ConnectorId.eq(connector))
-        .filter(Column::RevokedAt.is_null())
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Grant::from)
-        .collect())
+    let which = Condition::all()
+        .add(Column::ConnectorId.eq(connector))
+        .add(Column::RevokedAt.is_null());
+    find(c, which).await
 }

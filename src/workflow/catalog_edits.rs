@@ -92,10 +92,8 @@ pub async fn catalog_edits(c: &impl Conn, catalog: &Catalog) -> Result<CatalogEd
             now,
         });
     }
-    let mut connectors: Vec<&str> = edits.changed.iter().map(|e| e.connector.as_str()).collect();
-    connectors.dedup();
     let mut gone = Vec::new();
-    for connector in connectors {
+    for connector in edits.changed.iter().map(|e| e.connector.as_str()) {
         let known = crate::domain::ConnectorId::parse(connector)
             .ok()
             .is_some_and(|id| catalog.connectors.contains_key(&id));

@@ -479,3 +479,46 @@ async fn an_operator_revoke_needs_a_reason_within_bounds_and_changes_nothing_wit
     assert!(t.platform.holds("ualice", "hand over the keys"));
     t.stop().await;
 }
+
+#[tokio::test]
+async fn a_reviewer_and_an_admin_revoking_at_the_same_instant_end_the_access_once() {
+    for db in backends().await {
+        let t = SlackTestApp::start_with(&db, &catalog(false, None), workspace()).await;
+        t.sim
+            .slash_command("UALICE", CHANNEL, "/request-access", "keys 2h")
+            .await
+            .unwrap();
+        let msg = t.request_message(1).await;
+        t.sim
+            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+        t.wait_for(1, Status::Active).await;
+        let wf = t.app.workflow();
+        let (bob, ada) = (crate::support::u("UBOB"), crate::support::u("UADA"));
+        let (a, b) = tokio::join!(
+            wf.revoke(RequestId::new(1), &bob, Some("incident 42")),
+            wf.revoke(RequestId::new(1), &ada, Some("incident 42, too")),
+        );
+        assert_eq!(
+            [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+            1,
+            "{}: {a:?} {b:?}",
+            db.name
+        );
+        t.wait_for(1, Status::Revoked).await;
+        let done = actions(&t).await;
+        assert_eq!(
+            done.iter().filter(|a| *a == "revoking").count(),
+            1,
+            "{done:?}"
+        );
+        assert_eq!(
+            done.iter().filter(|a| *a == "revoked").count(),
+            1,
+            "{done:?}"
+        );
+        assert_eq!(t.platform.changes("ualice", "hand over the keys"), (1, 1));
+        t.stop().await;
+    }
+}
