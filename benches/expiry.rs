@@ -212,7 +212,6 @@ async fn populate(
             r.id,
             &SlackUserId::parse("UREVIEWER").unwrap(),
             Via::Reaction,
-            None,
         )
         .await
         .unwrap();

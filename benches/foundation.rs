@@ -159,7 +159,7 @@ async fn lifecycles(url: &str, n: usize) -> (f64, f64) {
             .await
             .unwrap();
         app.workflow()
-            .approve(r.id, &reviewer, Via::Reaction, None)
+            .approve(r.id, &reviewer, Via::Reaction)
             .await
             .unwrap();
         app.run_due_jobs().await.unwrap();

@@ -11,6 +11,7 @@ mod m20261129_000005_jobs_by_request;
 mod m20261129_000006_approvals;
 mod m20261129_000007_scheduled_start;
 mod m20261206_000008_grant_record;
+mod m20261206_000009_extension_asks;
 
 /// The first audit row's `prev_hash`.
 pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_approvals::Migration),
             Box::new(m20261129_000007_scheduled_start::Migration),
             Box::new(m20261206_000008_grant_record::Migration),
+            Box::new(m20261206_000009_extension_asks::Migration),
         ]
     }
 }

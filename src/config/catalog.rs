@@ -275,6 +275,19 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// Everyone the catalog names as reviewing this resource: its `reviewers` and the reviewers
+    /// of each approval stage. A stage's reviewer reviews the resource everywhere (chooses the
+    /// identity, decides extensions, reviews break-glass, sees the queue, gets the DMs).
+    pub fn all_reviewers(&self) -> Vec<Principal> {
+        let mut all = self.reviewers.clone();
+        for p in self.approval.iter().flat_map(|s| s.reviewers.iter()) {
+            if !all.contains(p) {
+                all.push(p.clone());
+            }
+        }
+        all
+    }
+
     /// What is left to know of a resource the catalog no longer has, for requests and grants
     /// made while it had it: its id, and its connector and unit as the grant recorded them.
     /// Nobody can ask for it, so its rules are the tightest; only admins are told about it.

@@ -6,6 +6,7 @@
 //!    │                    │              │
 //!    ├──deny──▶ denied    └─cancel─┐     └──(retries exhausted)──▶ failed ──retry──▶ provisioning
 //!    ├──cancel──▶ cancelled ◀──────┘  (approved is not yet granted: a later start, say)
+//!    │◀──reopen── approved  (another identity chosen: approvals start again)
 //!    └──(no review in time)──▶ lapsed
 //! ```
 
@@ -130,10 +131,13 @@ pub enum Event {
     /// An admin ends a revocation that cannot complete (the platform lost the user, say),
     /// answering for the access being gone.
     Close,
+    /// What was approved changed before it was granted (another identity was chosen): the
+    /// request waits for its reviewers again, its approvals no longer counted.
+    Reopen,
 }
 
 impl Event {
-    pub const ALL: [Event; 14] = [
+    pub const ALL: [Event; 15] = [
         Event::Approve,
         Event::Deny,
         Event::Cancel,
@@ -148,6 +152,7 @@ impl Event {
         Event::RevocationDone(EndReason::Expired),
         Event::RevocationDone(EndReason::Revoked),
         Event::Close,
+        Event::Reopen,
     ];
 
     /// The audit log's name for this event.
@@ -167,6 +172,7 @@ impl Event {
             Event::RevocationDone(EndReason::Expired) => "expired",
             Event::RevocationDone(EndReason::Revoked) => "revoked",
             Event::Close => "closed",
+            Event::Reopen => "reopened",
         }
     }
 
@@ -185,6 +191,7 @@ impl Event {
             Event::Revoke => "revoked",
             Event::RevocationDone(_) => "marked as ended",
             Event::Close => "closed",
+            Event::Reopen => "sent back to its reviewers",
         }
     }
 }
@@ -226,6 +233,7 @@ pub fn transition(from: Status, event: Event) -> Result<Status, IllegalTransitio
         (S::Approved, E::StartProvisioning) => S::Provisioning,
         // Approved access not yet granted (a later start, or waiting for its identity).
         (S::Approved, E::Cancel) => S::Cancelled,
+        (S::Approved, E::Reopen) => S::Pending,
         (S::Provisioning, E::Provisioned) => S::Active,
         (S::Provisioning, E::ProvisioningFailed) => S::Failed,
         (S::Failed, E::Retry) => S::Provisioning,
@@ -259,7 +267,8 @@ pub fn transition(from: Status, event: Event) -> Result<Status, IllegalTransitio
             | E::Expire
             | E::Revoke
             | E::RevocationDone(_)
-            | E::Close,
+            | E::Close
+            | E::Reopen,
         ) => return Err(IllegalTransition { from, event }),
     };
     Ok(to)

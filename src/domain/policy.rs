@@ -26,6 +26,12 @@ pub enum Refusal {
     OwnRequest(ResourceId),
     #[error("only a reviewer of {0} can approve or deny this request")]
     NotReviewer(ResourceId),
+    #[error("a reviewer of {0} chooses the account your own request is granted to, not you")]
+    OwnIdentityChoice(ResourceId),
+    #[error("only a reviewer of {0} or an admin can choose the account this access is granted to")]
+    CannotChooseIdentity(ResourceId),
+    #[error("you cannot extend your own access to {0}; a reviewer decides your ask for more time")]
+    OwnExtension(ResourceId),
     #[error("only a Gatehouse admin can do that")]
     NotAdmin,
     #[error("only the person who asked for this access can do that")]

@@ -9,6 +9,29 @@ use crate::config::Resource;
 use crate::store::requests::Request;
 use crate::workflow::Notice;
 
+/// The requester hears which account their access is to go to, so that a reviewer sending it
+/// to another account does not go unseen.
+pub fn identity_chosen(
+    r: &Request,
+    resource: &Resource,
+    by: Option<&crate::audit::Actor>,
+) -> Message {
+    let who = match by {
+        Some(crate::audit::Actor::User(u)) => format!("<@{u}>"),
+        _ => "Gatehouse".to_owned(),
+    };
+    let text = format!(
+        "🔁 {who} chose `{}` as the account your request #{} for *{}* is granted to. If it is not yours, say so in the request's thread.",
+        escape(r.identity.as_deref().unwrap_or("?")),
+        r.id.get(),
+        escape(&resource.name)
+    );
+    Message {
+        blocks: json!([section(text.clone())]),
+        text,
+    }
+}
+
 /// The DM the requester gets for a step, with times in their own zone. `ended`: who ended the
 /// access early, when someone other than them did.
 pub fn requester_dm(
@@ -75,6 +98,7 @@ pub fn requester_dm(
         ),
         Notice::RevokeByHand => format!("An admin is removing your access to *{name}* by hand."),
         Notice::ExpiringSoon
+        | Notice::IdentityChosen
         | Notice::ApprovalCounted
         | Notice::BreakGlass
         | Notice::BreakGlassReviewed

@@ -209,7 +209,7 @@ async fn admin_blocks(ctx: &SlackContext) -> Result<Vec<Value>, WorkflowError> {
         let added = wf
             .reviewers_added(&crate::workflow::Scope::Resource(r.id.clone()))
             .await?;
-        let mut names: Vec<String> = r.reviewers.iter().map(principal).collect();
+        let mut names: Vec<String> = r.all_reviewers().iter().map(principal).collect();
         names.extend(added.iter().map(|g| principal(&g.principal)));
         names.dedup();
         let names = if names.is_empty() {

@@ -216,14 +216,12 @@ impl SlackNotifier {
             }
         };
         if notice != Notice::Submitted {
-            self.post_once(
-                &at.channel,
-                &views::thread_note(r, resource, notice, progress, ended.as_ref()),
-                Some(&at.ts),
-                "note",
-                delivery,
-            )
-            .await?;
+            let note = match notice {
+                Notice::IdentityChosen => views::identity_chosen(r, context.chosen_by.as_ref()),
+                _ => views::thread_note(r, resource, notice, progress, ended.as_ref()),
+            };
+            self.post_once(&at.channel, &note, Some(&at.ts), "note", delivery)
+                .await?;
         }
         Ok(posted)
     }
@@ -262,14 +260,19 @@ impl Notifier for SlackNotifier {
             Audience::Requester => {
                 let user = request.requester.as_str();
                 let zone = self.zone_of(user).await;
-                let msg = dms::requester_dm(
-                    request,
-                    resource,
-                    notice,
-                    zone.as_deref(),
-                    context.held_before,
-                    Ended::of(request, context.ended_by.as_ref(), context.closed).as_ref(),
-                );
+                let msg = match notice {
+                    Notice::IdentityChosen => {
+                        dms::identity_chosen(request, resource, context.chosen_by.as_ref())
+                    }
+                    _ => dms::requester_dm(
+                        request,
+                        resource,
+                        notice,
+                        zone.as_deref(),
+                        context.held_before,
+                        Ended::of(request, context.ended_by.as_ref(), context.closed).as_ref(),
+                    ),
+                };
                 self.dm(user, &msg, context.delivery.as_ref()).await?;
                 Ok(None)
             }

@@ -261,11 +261,33 @@ fn by_hand(r: &Request, resource: &Resource, grant: bool) -> Message {
                 "type": "actions",
                 "block_id": format!("by_hand_{kind}"),
                 "elements": [
-                    button("Done", "by_hand_done", id.to_string(), Some("primary")),
-                    button("Failed", "by_hand_failed", id.to_string(), Some("danger")),
+                    button("Done", "by_hand_done", format!("{kind}:{id}"), Some("primary")),
+                    button("Failed", "by_hand_failed", format!("{kind}:{id}"), Some("danger")),
                 ]
             }
         ]),
+        text,
+    }
+}
+
+/// The thread note for an identity chosen: by whom, and what reviewers must now check. A
+/// request sent back to its reviewers says that earlier approvals no longer count.
+pub fn identity_chosen(r: &Request, by: Option<&crate::audit::Actor>) -> Message {
+    let who = match by {
+        Some(crate::audit::Actor::User(u)) => user(u.as_str()),
+        _ => "Gatehouse".to_owned(),
+    };
+    let identity = escape(r.identity.as_deref().unwrap_or("?"));
+    let requester = user(r.requester.as_str());
+    let text = if r.status == Status::Pending {
+        format!(
+            "🔁 {who} chose `{identity}` as the account to grant to. Approvals given before it was chosen no longer count: approve (✅) only if it is {requester}'s own."
+        )
+    } else {
+        format!("🔁 {who} chose `{identity}` as the account to grant to; granting it now.")
+    };
+    Message {
+        blocks: json!([section(text.clone())]),
         text,
     }
 }
@@ -294,7 +316,7 @@ pub fn thread_note(
                 text,
             };
         }
-        Notice::ExtensionRequested { minutes } => {
+        Notice::ExtensionRequested { minutes, ask } => {
             let more = crate::domain::GrantDuration::from_minutes(minutes)
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| format!("{minutes}m"));
@@ -303,7 +325,8 @@ pub fn thread_note(
                 user(r.requester.as_str()),
                 r.id.get()
             );
-            let value = format!("{}:{minutes}", r.id.get());
+            // The buttons decide this ask, once; the request is found from it.
+            let value = format!("ask:{ask}");
             return Message {
                 blocks: json!([
                     section(text.clone()),
@@ -324,6 +347,7 @@ pub fn thread_note(
         Notice::GrantByHand
         | Notice::RevokeByHand
         | Notice::IdentityNeeded
+        | Notice::IdentityChosen
         | Notice::ExtensionRequested { .. } => String::new(),
         Notice::ExpiringSoon => "⏰ Ends soon; the holder was reminded".into(),
         Notice::ExtensionDenied => "🚫 A reviewer did not grant more time".into(),

@@ -53,3 +53,12 @@ pub async fn of_request(c: &impl Conn, request: RequestId) -> StoreResult<Vec<Gi
         })
         .collect()
 }
+
+/// Forgets the request's approvals (what they approved changed); how many there were.
+pub async fn clear(c: &impl Conn, request: RequestId) -> StoreResult<u64> {
+    let res = Entity::delete_many()
+        .filter(Column::RequestId.eq(request.get()))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
+}

@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod audit;
 mod entities;
 pub mod events;
+pub mod extension_asks;
 pub mod grants;
 pub mod identities;
 pub mod jobs;

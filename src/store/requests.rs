@@ -138,6 +138,20 @@ pub async fn get(c: &impl Conn, id: RequestId) -> StoreResult<Option<Request>> {
         .transpose()
 }
 
+/// The request, its row locked until the transaction ends (`SELECT … FOR UPDATE` on
+/// PostgreSQL), so that two people deciding on it at once are served one after the other and
+/// the second reads what the first wrote. SQLite has one writer and no row locks: its
+/// transactions are already serial.
+pub async fn get_for_update(c: &impl Conn, id: RequestId) -> StoreResult<Option<Request>> {
+    use sea_orm::QuerySelect;
+    Entity::find_by_id(id.get())
+        .lock_exclusive()
+        .one(c)
+        .await?
+        .map(Request::try_from)
+        .transpose()
+}
+
 /// The open request of this person for this resource, if any.
 pub async fn find_open(
     c: &impl Conn,

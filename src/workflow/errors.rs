@@ -56,12 +56,21 @@ pub enum WorkflowError {
     Conflict(RequestId),
     #[error("resource `{0}` is no longer in the catalog")]
     ResourceGone(ResourceId),
+    /// A button or ask that no longer applies (decided already, replaced, or for another step).
+    #[error("{0}")]
+    Stale(String),
     #[error("there is nothing to confirm: the request is {0}")]
     NothingToConfirm(crate::domain::Status),
     #[error("the identity can no longer change: the request is {0}")]
     IdentityTooLate(crate::domain::Status),
     #[error("write the platform user or role to grant to (at most 255 characters)")]
     BadIdentity,
+    #[error("`{identity}` is {}; choose the requester's own account", if *.yours { "linked to you in Gatehouse" } else { "linked to someone other than the requester" })]
+    IdentityOfSomeoneElse { identity: String, yours: bool },
+    #[error(
+        "`{identity}` is a {kind} on the platform, not a person's account: granting it would give the access to everyone in it; choose the requester's own user (an admin can grant to a {kind})"
+    )]
+    NotAPerson { identity: String, kind: String },
     #[error("there is no platform connector `{name}`; use one of: {known}")]
     UnknownConnector { name: String, known: String },
     #[error("`{connector}` has no user `{identity}`{}; run `gatehouse identities sync` if it is new", suggestions_text(.suggestions))]

@@ -1,17 +1,26 @@
-//! More time on active access: the holder asks, a reviewer or admin extends (or refuses).
-//! The expiry moves only when someone other than the holder agrees.
+//! More time on active access: the holder asks, and the resource's reviewers (or an admin)
+//! decide that ask once. The expiry moves only when someone other than the holder agrees, and
+//! an ask made before the expiry last moved is stale: approving it would extend twice.
 
 use serde_json::json;
 
 use super::{Step, Workflow, WorkflowError};
 use crate::audit::{self, Actor, Entry};
-use crate::domain::policy::{self, Who};
-use crate::domain::{Event, GrantDuration, RequestId, SlackUserId};
+use crate::domain::policy::{self, Refusal, Who};
+use crate::domain::{Event, GrantDuration, RequestId, SlackUserId, Status};
+use crate::store::extension_asks::{self, APPROVED, Ask, DENIED, PENDING};
 use crate::store::requests::{Changes, Request};
 
+/// A reviewer's answer to an ask for more time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Approve,
+    Deny,
+}
+
 impl Workflow {
-    /// A reviewer or admin lengthens active access by `by`; the whole remaining time may not
-    /// exceed the resource's maximum. The revocation moves with the expiry.
+    /// A reviewer or admin lengthens active access by `by` without an ask (the holder never
+    /// extends their own); the whole remaining time may not exceed the resource's maximum.
     pub async fn extend(
         &self,
         id: RequestId,
@@ -30,34 +39,72 @@ impl Workflow {
         by: GrantDuration,
         note: Option<&str>,
     ) -> Result<Request, WorkflowError> {
+        self.require_member(by_user).await?;
         let groups = self.groups_of(by_user).await?;
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
-        let resource = self.resource_of(&current)?;
-        let reviewers = self.reviewers_of(&tx, resource).await?;
-        let admins = self.admins(&tx).await?;
-        let who = Who {
-            user: by_user,
-            groups: &groups,
-        };
-        if policy::may_review(who, &current.requester, &resource.id, &reviewers).is_err() {
-            policy::may_administer(who, &admins)?;
+        self.may_extend(&tx, &current, by_user, &groups).await?;
+        let updated = self
+            .lengthen(&tx, &current, by_user, by, json!({ "note": note }))
+            .await?;
+        self.commit(tx, true).await?;
+        Ok(updated)
+    }
+
+    /// The reviewers of the resource and admins extend access; the holder never does, even
+    /// when they are one of them.
+    async fn may_extend(
+        &self,
+        c: &impl crate::store::Conn,
+        current: &Request,
+        by: &SlackUserId,
+        groups: &[crate::domain::GroupId],
+    ) -> Result<(), WorkflowError> {
+        let resource = self.resource_of(current)?;
+        if by == &current.requester {
+            return Err(Refusal::OwnExtension(resource.id.clone()).into());
         }
+        let reviewers = self.reviewers_of(c, resource).await?;
+        let admins = self.admins(c).await?;
+        let who = Who { user: by, groups };
+        if policy::may_review(who, &current.requester, &resource.id, &reviewers).is_err() {
+            policy::may_administer(who, &admins)
+                .map_err(|_| Refusal::NotReviewer(resource.id.clone()))?;
+        }
+        Ok(())
+    }
+
+    /// Moves the expiry of `current` by `more` (within the resource's maximum), and with it the
+    /// revocation and reminder; asks still pending go stale (they were made against the old
+    /// expiry).
+    async fn lengthen(
+        &self,
+        tx: &crate::store::Tx,
+        current: &Request,
+        by_user: &SlackUserId,
+        more: GrantDuration,
+        details: serde_json::Value,
+    ) -> Result<Request, WorkflowError> {
+        let resource = self.resource_of(current)?;
         let now = self.clock.now();
         let old = current.expires_at.unwrap_or(now);
-        let new_expiry = old.max(now) + by.to_chrono();
+        let new_expiry = old.max(now) + more.to_chrono();
         let remaining = (new_expiry - now).num_minutes();
         if remaining > resource.durations.max.seconds() / 60 {
             return Err(crate::domain::duration::DurationRuleError::TooLong {
-                asked: GrantDuration::from_minutes(remaining).unwrap_or(by),
+                asked: GrantDuration::from_minutes(remaining).unwrap_or(more),
                 max: resource.durations.max,
             }
             .into());
         }
+        let mut all = json!({ "by": more, "old_expiry": old, "new_expiry": new_expiry });
+        if let (Some(all), Some(extra)) = (all.as_object_mut(), details.as_object()) {
+            all.extend(extra.clone());
+        }
         let updated = self
             .apply(
-                &tx,
-                &current,
+                tx,
+                current,
                 Step {
                     actor: &Actor::User(by_user.clone()),
                     event: Event::Extend,
@@ -65,16 +112,17 @@ impl Workflow {
                         expires_at: Some(new_expiry),
                         ..Changes::default()
                     },
-                    details: json!({ "by": by, "old_expiry": old, "new_expiry": new_expiry, "note": note }),
-                    jobs: self.expiry_jobs(&current, now, new_expiry),
+                    details: all,
+                    jobs: self.expiry_jobs(current, now, new_expiry),
                 },
             )
             .await?;
-        self.commit(tx, true).await?;
+        extension_asks::go_stale(tx, current.id, now).await?;
         Ok(updated)
     }
 
-    /// The holder asks for more time; reviewers decide in the thread (`extend` or `deny_extension`).
+    /// The holder asks for more time; the resource's reviewers decide in the thread
+    /// (`decide_extension`). A newer ask replaces one still waiting.
     #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn ask_extension(
         &self,
@@ -91,7 +139,7 @@ impl Workflow {
             },
             &current.requester,
         )?;
-        if current.status != crate::domain::Status::Active {
+        if current.status != Status::Active {
             return Err(WorkflowError::Illegal(crate::domain::IllegalTransition {
                 from: current.status,
                 event: Event::Extend,
@@ -107,6 +155,7 @@ impl Workflow {
             }
             .into());
         }
+        let ask = extension_asks::insert(&tx, id, by, more, current.expires_at, now).await?;
         audit::record(
             &tx,
             now,
@@ -114,7 +163,7 @@ impl Workflow {
                 actor: &Actor::User(by.clone()),
                 action: "extension_requested",
                 request: Some(id),
-                details: json!({ "more": more }),
+                details: json!({ "more": more, "ask": ask.id }),
             },
         )
         .await?;
@@ -123,6 +172,7 @@ impl Workflow {
             id,
             super::Notice::ExtensionRequested {
                 minutes: more.seconds() / 60,
+                ask: ask.id,
             },
         )
         .await?;
@@ -130,40 +180,109 @@ impl Workflow {
         Ok(current)
     }
 
-    /// A reviewer says no to more time; the access ends as planned.
-    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
-    pub async fn deny_extension(
+    /// A reviewer of the resource (or an admin), never the holder, answers ask `ask_id` once:
+    /// a second click, an ask replaced by a newer one, or one made before the expiry last moved
+    /// is refused, saying why, and changes nothing.
+    #[tracing::instrument(name = "request", skip_all, fields(ask = ask_id))]
+    pub async fn decide_extension(
         &self,
-        id: RequestId,
+        ask_id: i64,
         by: &SlackUserId,
-    ) -> Result<(), WorkflowError> {
+        answer: Answer,
+    ) -> Result<Request, WorkflowError> {
+        self.require_member(by).await?;
         let groups = self.groups_of(by).await?;
+        let Some(ask) = extension_asks::get(self.db.conn(), ask_id).await? else {
+            return Err(WorkflowError::Stale(
+                "there is no such ask for more time".into(),
+            ));
+        };
         let tx = self.db.begin().await?;
-        let current = self.load(&tx, id).await?;
-        let resource = self.resource_of(&current)?;
-        let reviewers = self.reviewers_of(&tx, resource).await?;
-        policy::may_review(
-            Who {
-                user: by,
-                groups: &groups,
-            },
-            &current.requester,
-            &resource.id,
-            &reviewers,
-        )?;
-        audit::record(
-            &tx,
-            self.clock.now(),
-            Entry {
-                actor: &Actor::User(by.clone()),
-                action: "extension_denied",
-                request: Some(id),
-                details: json!({}),
-            },
-        )
-        .await?;
-        self.enqueue_notices(&tx, id, super::Notice::ExtensionDenied)
-            .await?;
-        self.commit(tx, true).await
+        let current = self.load(&tx, ask.request).await?;
+        self.may_extend(&tx, &current, by, &groups).await?;
+        let ask = extension_asks::get(&tx, ask_id).await?.unwrap_or(ask);
+        if let Some(why) = self.stale_ask(&ask, &current) {
+            if ask.status == PENDING {
+                // Settled now so that its buttons never act later; the refusal still stands.
+                extension_asks::go_stale(&tx, current.id, self.clock.now()).await?;
+                self.commit(tx, false).await?;
+            }
+            return Err(WorkflowError::Stale(why));
+        }
+        let now = self.clock.now();
+        let status = match answer {
+            Answer::Approve => APPROVED,
+            Answer::Deny => DENIED,
+        };
+        if !extension_asks::decide(&tx, ask.id, status, by, now).await? {
+            return Err(WorkflowError::Conflict(current.id));
+        }
+        let updated = match answer {
+            Answer::Approve => {
+                self.lengthen(&tx, &current, by, ask.more, json!({ "ask": ask.id }))
+                    .await?
+            }
+            Answer::Deny => {
+                audit::record(
+                    &tx,
+                    now,
+                    Entry {
+                        actor: &Actor::User(by.clone()),
+                        action: "extension_denied",
+                        request: Some(current.id),
+                        details: json!({ "ask": ask.id, "more": ask.more }),
+                    },
+                )
+                .await?;
+                self.enqueue_notices(&tx, current.id, super::Notice::ExtensionDenied)
+                    .await?;
+                current
+            }
+        };
+        self.commit(tx, true).await?;
+        Ok(updated)
+    }
+
+    /// Why `ask` can no longer be decided, if it cannot.
+    fn stale_ask(&self, ask: &Ask, current: &Request) -> Option<String> {
+        let who = |d: &Option<String>| {
+            d.as_deref()
+                .map(|u| format!(" by <@{u}>"))
+                .unwrap_or_default()
+        };
+        match ask.status.as_str() {
+            APPROVED => {
+                return Some(format!(
+                    "this ask for {} more was already approved{}",
+                    ask.more,
+                    who(&ask.decided_by)
+                ));
+            }
+            DENIED => {
+                return Some(format!(
+                    "this ask for {} more was already denied{}",
+                    ask.more,
+                    who(&ask.decided_by)
+                ));
+            }
+            PENDING => {}
+            _ => {
+                return Some(
+                    "this ask for more time was replaced by a newer one, or the access was extended since; decide the newest ask".into(),
+                );
+            }
+        }
+        if current.status != Status::Active {
+            return Some(format!(
+                "the access is no longer active (the request is {})",
+                current.status
+            ));
+        }
+        if current.expires_at != ask.expiry_then {
+            return Some(
+                "the access was extended since this ask was made; the holder can ask again".into(),
+            );
+        }
+        None
     }
 }

@@ -12,6 +12,7 @@ mod errors;
 mod extension;
 mod grant_record;
 mod identities;
+mod identity_choice;
 mod linking;
 mod ports;
 mod provisioning;
@@ -37,8 +38,10 @@ use crate::store::{self, Db, Tx};
 pub use admin_grant::{AdminGrant, AdminGranted};
 pub use answers::{AccessFact, Answer, Asker, GrantFact, LIVE_CHECK_LIMIT, Live, ResourceRef};
 pub use break_glass::BREAK_GLASS;
+pub use by_hand::Task as ByHandTask;
 pub use catalog_edits::{CatalogEdits, Edited, catalog_edits};
 pub use errors::{Field, WorkflowError};
+pub use extension::Answer as ExtensionAnswer;
 pub use linking::PersonAccess;
 pub use ports::{
     Applied, Audience, Delivery, Directory, ExternalError, Holding, Membership, MessageRef,
@@ -231,13 +234,14 @@ impl Workflow {
         Ok(mine)
     }
 
-    /// Reviewers of a resource: the catalog's, and those added from Slack.
+    /// "The reviewers of R", the one set every decision uses: the catalog's `reviewers`, every
+    /// approval stage's reviewers, and those added from Slack.
     async fn reviewers_of(
         &self,
         tx: &impl store::Conn,
         resource: &Resource,
     ) -> Result<Vec<Principal>, WorkflowError> {
-        let mut all = resource.reviewers.clone();
+        let mut all = resource.all_reviewers();
         for g in roles::holders(tx, AppRole::Reviewer, resource.id.as_str()).await? {
             if !all.contains(&g.principal) {
                 all.push(g.principal);
@@ -270,8 +274,10 @@ impl Workflow {
         Ok(())
     }
 
+    /// The request as one decision sees it: its row is locked until `tx` ends, so deciders
+    /// take turns (one decider per request) and each sees the last one's effect.
     async fn load(&self, tx: &Tx, id: RequestId) -> Result<Request, WorkflowError> {
-        store::requests::get(tx, id)
+        store::requests::get_for_update(tx, id)
             .await?
             .ok_or(WorkflowError::NotFound(id))
     }
@@ -410,13 +416,15 @@ pub fn was_auto_approved(r: &crate::store::requests::Request) -> bool {
             .is_some_and(|n| n.starts_with(AUTO_APPROVED))
 }
 
-/// When a request nobody reviewed lapses: `lapse_after` from when it was made, and never
-/// before the start it asked for (reviewers may take until then).
+/// When a request nobody reviewed lapses: `lapse_after` from when it was made (or sent back to
+/// its reviewers, when another identity was chosen), and never before the start it asked for
+/// (reviewers may take until then).
 pub fn lapse_at(
     r: &crate::store::requests::Request,
     lapse_after: crate::domain::GrantDuration,
 ) -> DateTime<Utc> {
-    let due = r.created_at + lapse_after.to_chrono();
+    let asked = r.decided_at.map_or(r.created_at, |d| d.max(r.created_at));
+    let due = asked + lapse_after.to_chrono();
     r.starts_at.map_or(due, |start| due.max(start))
 }
 
@@ -434,6 +442,7 @@ fn notice_for(event: Event) -> Option<Notice> {
         Event::RevocationDone(crate::domain::EndReason::Revoked) | Event::Close => {
             Some(Notice::Revoked)
         }
+        Event::Reopen => Some(Notice::IdentityChosen),
         Event::StartProvisioning | Event::Retry | Event::Expire | Event::Revoke => None,
     }
 }

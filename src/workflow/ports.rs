@@ -184,11 +184,16 @@ pub enum Notice {
     BreakGlassUnreviewed,
     /// Approved, but a reviewer must choose the identity to grant to.
     IdentityNeeded,
+    /// A reviewer or admin chose the identity to grant to (approvals given before stop counting).
+    IdentityChosen,
     /// The access ends soon: the holder may ask for more time.
     ExpiringSoon,
     /// The holder asks reviewers for `minutes` more.
     ExtensionRequested {
         minutes: i64,
+        /// The stored ask its buttons decide (0 in notices queued before asks were kept).
+        #[serde(default)]
+        ask: i64,
     },
     /// A reviewer said no to more time.
     ExtensionDenied,
@@ -256,6 +261,8 @@ pub struct NoticeContext {
     pub ended_by: Option<crate::audit::Actor>,
     /// An admin closed the request (its revocation could not complete), rather than revoking it.
     pub closed: bool,
+    /// For `IdentityChosen`: who chose, as the latest `identity_chosen` audit row names them.
+    pub chosen_by: Option<crate::audit::Actor>,
 }
 
 /// Where a pending request stands in its resource's approval stages.
@@ -319,6 +326,7 @@ impl Notice {
             | Notice::BreakGlassReviewed
             | Notice::BreakGlassUnreviewed
             | Notice::IdentityNeeded
+            | Notice::IdentityChosen
             | Notice::ExtensionRequested { .. }
             | Notice::ExtensionDenied
             | Notice::GrantByHand
@@ -345,7 +353,10 @@ impl Notice {
             | Notice::IdentityNeeded
             | Notice::ExtensionRequested { .. } => &[Audience::Channel],
             Notice::ExpiringSoon => &[Audience::Requester],
-            Notice::ExtensionDenied => &[Audience::Channel, Audience::Requester],
+            // The holder hears where their access goes: a redirect would not go unseen.
+            Notice::ExtensionDenied | Notice::IdentityChosen => {
+                &[Audience::Channel, Audience::Requester]
+            }
             Notice::ProvisioningFailed => {
                 &[Audience::Channel, Audience::Requester, Audience::Reviewers]
             }

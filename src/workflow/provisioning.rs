@@ -542,6 +542,14 @@ impl Workflow {
                 context.closed = e.action == "closed";
             }
         }
+        if notice == Notice::IdentityChosen {
+            context.chosen_by = store::audit::for_request(self.db.conn(), id.get())
+                .await?
+                .into_iter()
+                .rev()
+                .find(|e| e.action == "identity_chosen")
+                .and_then(|e| crate::audit::Actor::read(&e.actor));
+        }
         let failure = match notice {
             Notice::ProvisioningFailed => Some("provisioning_failed"),
             Notice::RevocationFailing => Some("revocation_failing"),

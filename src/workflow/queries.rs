@@ -116,68 +116,6 @@ impl Workflow {
             Err(e) => Err(e),
         }
     }
-
-    /// A reviewer settles which platform identity a request grants to, before provisioning.
-    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
-    pub async fn set_identity(
-        &self,
-        id: RequestId,
-        by: &SlackUserId,
-        identity: &str,
-    ) -> Result<Request, WorkflowError> {
-        let identity = identity.trim();
-        let groups = self.groups_of(by).await?;
-        let tx = self.db.begin().await?;
-        let current = self.load(&tx, id).await?;
-        let resource = self.resource_of(&current)?;
-        let reviewers = self.reviewers_of(&tx, resource).await?;
-        policy::may_review(
-            Who {
-                user: by,
-                groups: &groups,
-            },
-            &current.requester,
-            &resource.id,
-            &reviewers,
-        )?;
-        if !matches!(
-            current.status,
-            Status::Pending | Status::Approved | Status::Failed
-        ) {
-            return Err(WorkflowError::IdentityTooLate(current.status));
-        }
-        if identity.is_empty() || identity.len() > 255 {
-            return Err(WorkflowError::BadIdentity);
-        }
-        if !store::requests::set_identity(&tx, &current, identity, self.clock.now()).await? {
-            return Err(WorkflowError::Conflict(id));
-        }
-        audit::record(
-            &tx,
-            self.clock.now(),
-            Entry {
-                actor: &Actor::User(by.clone()),
-                action: "identity_chosen",
-                request: Some(id),
-                details: json!({ "identity": identity }),
-            },
-        )
-        .await?;
-        // Approved and waiting for exactly this: provision now.
-        let now = self.clock.now();
-        if current.status == Status::Approved {
-            crate::jobs::enqueue(
-                &tx,
-                &crate::jobs::JobSpec::Provision { request: id },
-                now,
-                self.max_attempts,
-                now,
-            )
-            .await?;
-        }
-        self.commit(tx, true).await?;
-        self.request(id).await
-    }
 }
 
 impl Workflow {

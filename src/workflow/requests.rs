@@ -344,14 +344,14 @@ impl Workflow {
         }
     }
 
-    /// A reviewer of the resource (never the requester) approves; provisioning is queued.
+    /// A reviewer of the resource (never the requester) approves the request as it stands (the
+    /// identity is chosen apart, by `set_identity`); provisioning is queued.
     #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn approve(
         &self,
         id: RequestId,
         by: &SlackUserId,
         via: Via,
-        identity: Option<&str>,
     ) -> Result<Request, WorkflowError> {
         let groups = self.groups_of(by).await?;
         self.require_member(by).await?;
@@ -387,7 +387,6 @@ impl Workflow {
             let resource = self.resource_of(&current)?;
             policy::may_review(who, &current.requester, &resource.id, &anyone)?;
             let now = self.clock.now();
-            let identity = identity.map(str::trim).filter(|i| !i.is_empty());
             // Approvals gather while the request is pending; anything else falls through to the
             // transition below, which explains why it cannot be approved now.
             let mut given = Vec::new();
@@ -448,12 +447,11 @@ impl Workflow {
                         changes: Changes {
                             decided_by: Some(by.to_string()),
                             decided_at: Some(now),
-                            identity: identity.map(str::to_owned),
                             ..Changes::default()
                         },
                         details: json!({
                             "via": via.as_str(),
-                            "identity": identity,
+                            "identity": current.identity,
                             "approvers": approvers,
                         }),
                         jobs: vec![(JobSpec::Provision { request: id }, now)],
@@ -471,6 +469,27 @@ impl Workflow {
             }
             Err(e) => Err(self.explain_conflict(id, Event::Approve, e).await),
         }
+    }
+
+    /// Before asking `by` why they deny request `id`: the request, if they may deny it now;
+    /// else why not, as `deny` would refuse. `deny` asks again.
+    pub async fn may_deny(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+    ) -> Result<Request, WorkflowError> {
+        self.require_member(by).await?;
+        let groups = self.groups_of(by).await?;
+        let current = self.request(id).await?;
+        let resource = self.resource_of(&current)?;
+        let reviewers = self.reviewers_of(self.db.conn(), resource).await?;
+        let who = Who {
+            user: by,
+            groups: &groups,
+        };
+        policy::may_review(who, &current.requester, &resource.id, &reviewers)?;
+        crate::domain::transition(current.status, Event::Deny)?;
+        Ok(current)
     }
 
     /// A reviewer of the resource (never the requester) denies, with an optional reason.
@@ -495,10 +514,7 @@ impl Workflow {
             let current = self.load(&tx, id).await?;
             let resource = self.resource_of(&current)?;
             // A reviewer of any stage may deny, ending the request whatever stage it is in.
-            let mut reviewers = self.reviewers_of(&tx, resource).await?;
-            for stage in &resource.approval {
-                reviewers.extend(stage.reviewers.iter().cloned());
-            }
+            let reviewers = self.reviewers_of(&tx, resource).await?;
             let who = Who {
                 user: by,
                 groups: &groups,
@@ -607,6 +623,12 @@ impl Workflow {
     ) -> Result<Request, WorkflowError> {
         within_limit(note.unwrap_or_default())?;
         let groups = self.groups_of(by).await?;
+        // The holder may always give their access up; ending someone else's is a decision,
+        // for full members only.
+        let holder = self.request(id).await?.requester;
+        if by != &holder {
+            self.require_member(by).await?;
+        }
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
         let resource = self.resource_or_record(&current).await?;
@@ -618,6 +640,26 @@ impl Workflow {
         };
         policy::may_end_access(who, &current.requester, &resource.id, &reviewers, &admins)?;
         self.end_now(tx, &current, &Actor::User(by.clone()), note)
+            .await
+    }
+
+    /// The holder gives their access up now (Relinquish): nobody else's click can.
+    #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
+    pub async fn relinquish(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+    ) -> Result<Request, WorkflowError> {
+        let tx = self.db.begin().await?;
+        let current = self.load(&tx, id).await?;
+        policy::may_act_as_requester(
+            Who {
+                user: by,
+                groups: &[],
+            },
+            &current.requester,
+        )?;
+        self.end_now(tx, &current, &Actor::User(by.clone()), Some("relinquished"))
             .await
     }
 

@@ -188,7 +188,7 @@ async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_seco
                     ts: ask.ts.clone(),
                 },
                 "extend_approve",
-                Some("1:240"),
+                None,
                 None,
             )
             .await

@@ -26,7 +26,7 @@ async fn history(t: &TestApp) {
     }
     let first = gatehouse::domain::RequestId::new(1);
     t.wf()
-        .approve(first, &u("UBOB"), Via::Reaction, None)
+        .approve(first, &u("UBOB"), Via::Reaction)
         .await
         .unwrap();
     t.run_jobs().await;

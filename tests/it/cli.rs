@@ -164,7 +164,7 @@ async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
             .await
             .unwrap();
         t.wf()
-            .approve(r.id, &u("UBOB"), Via::Reaction, None)
+            .approve(r.id, &u("UBOB"), Via::Reaction)
             .await
             .unwrap();
         t.run_jobs().await;
@@ -413,7 +413,7 @@ async fn check_config_lists_live_grants_the_catalog_changed_and_fails_on_a_stran
             .await
             .unwrap();
         t.wf()
-            .approve(r.id, &u("UBOB"), Via::Reaction, None)
+            .approve(r.id, &u("UBOB"), Via::Reaction)
             .await
             .unwrap();
         t.run_jobs().await;

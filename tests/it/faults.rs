@@ -72,9 +72,7 @@ async fn a_platform_failing_a_third_of_its_calls_still_gets_every_grant_and_revo
                     })
                     .await
                     .unwrap();
-                wf.approve(r.id, &u("UBOB"), Via::Reaction, None)
-                    .await
-                    .unwrap();
+                wf.approve(r.id, &u("UBOB"), Via::Reaction).await.unwrap();
                 ids.push(r.id);
             }
         }

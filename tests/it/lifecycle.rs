@@ -39,7 +39,7 @@ async fn an_approved_request_is_granted_then_revoked_at_expiry() {
 
         let approved = t
             .wf()
-            .approve(req.id, &u("UBOB"), Via::Reaction, None)
+            .approve(req.id, &u("UBOB"), Via::Reaction)
             .await
             .unwrap();
         assert_eq!(approved.status, Status::Approved);
@@ -100,7 +100,7 @@ async fn a_throttled_platform_is_asked_again_no_sooner_than_it_said() {
             .await
             .unwrap();
         t.wf()
-            .approve(req.id, &u("UBOB"), Via::Button, None)
+            .approve(req.id, &u("UBOB"), Via::Button)
             .await
             .unwrap();
         t.platform.throttle_next(90);
@@ -141,7 +141,7 @@ async fn a_platform_outage_is_retried_until_the_grant_lands() {
             .await
             .unwrap();
         t.wf()
-            .approve(req.id, &u("UBOB"), Via::Button, None)
+            .approve(req.id, &u("UBOB"), Via::Button)
             .await
             .unwrap();
         t.platform.fail_next(2, true);
@@ -191,7 +191,7 @@ async fn provisioning_that_keeps_failing_ends_failed_and_an_admin_retry_recovers
             .await
             .unwrap();
         t.wf()
-            .approve(req.id, &u("UBOB"), Via::Button, None)
+            .approve(req.id, &u("UBOB"), Via::Button)
             .await
             .unwrap();
         t.platform.fail_next(3, true); // GATEHOUSE_JOB_MAX_ATTEMPTS=3 in tests
@@ -244,7 +244,7 @@ async fn a_permanent_platform_error_fails_at_once() {
             .await
             .unwrap();
         t.wf()
-            .approve(req.id, &u("UBOB"), Via::Button, None)
+            .approve(req.id, &u("UBOB"), Via::Button)
             .await
             .unwrap();
         t.platform.fail_next(1, false);
@@ -276,7 +276,7 @@ async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
             .await
             .unwrap();
         t.wf()
-            .approve(req.id, &u("UBOB"), Via::Reaction, None)
+            .approve(req.id, &u("UBOB"), Via::Reaction)
             .await
             .unwrap();
         t.run_jobs().await;
@@ -284,7 +284,10 @@ async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
 
         let two_h = GrantDuration::parse("2h").unwrap();
         let err = t.wf().extend(req.id, &alice, two_h).await.unwrap_err();
-        assert_eq!(err.to_string(), "only a Gatehouse admin can do that");
+        assert_eq!(
+            err.to_string(),
+            "you cannot extend your own access to analytics-ro; a reviewer decides your ask for more time"
+        );
         let extended = t.wf().extend(req.id, &u("URITA"), two_h).await.unwrap();
         assert_eq!(extended.expires_at, Some(started + Duration::hours(4)));
         let too_long = t
@@ -343,7 +346,7 @@ async fn a_revocation_that_keeps_failing_is_reported_once_and_retried_until_it_s
             .await
             .unwrap();
         t.wf()
-            .approve(req.id, &u("UBOB"), Via::Reaction, None)
+            .approve(req.id, &u("UBOB"), Via::Reaction)
             .await
             .unwrap();
         t.run_jobs().await;
@@ -401,7 +404,7 @@ async fn a_job_whose_worker_died_is_taken_over_after_its_lease() {
             .await
             .unwrap();
         t.wf()
-            .approve(req.id, &u("UBOB"), Via::Reaction, None)
+            .approve(req.id, &u("UBOB"), Via::Reaction)
             .await
             .unwrap();
         // A worker claims the job and dies without finishing.
@@ -450,7 +453,7 @@ async fn cancel_and_lapse_end_pending_requests_and_free_the_slot() {
         assert_eq!(lapsed.status, Status::Lapsed);
         let err = t
             .wf()
-            .approve(again.id, &u("UBOB"), Via::Button, None)
+            .approve(again.id, &u("UBOB"), Via::Button)
             .await
             .unwrap_err();
         assert_eq!(

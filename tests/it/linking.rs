@@ -251,10 +251,7 @@ async fn an_approved_request_is_granted_to_the_linked_identity_without_a_picker(
             })
             .await
             .unwrap();
-        t.wf()
-            .approve(r.id, &u("UBOB"), Via::Button, None)
-            .await
-            .unwrap();
+        t.wf().approve(r.id, &u("UBOB"), Via::Button).await.unwrap();
         t.run_jobs().await;
         assert_eq!(t.wf().request(r.id).await.unwrap().status, Status::Active);
         assert!(

@@ -17,6 +17,7 @@ mod bigquery_connector;
 mod break_glass;
 mod cli;
 mod databricks_connector;
+mod deciders;
 mod demo;
 mod expiry;
 mod faults;

@@ -75,10 +75,7 @@ async fn play(actions: Vec<Action>) -> Result<(), TestCaseError> {
             }
             Action::Approve { req, by } => {
                 if let Some(id) = pick(&ids, req) {
-                    let _ = t
-                        .wf()
-                        .approve(id, &u(PEOPLE[by]), Via::Reaction, None)
-                        .await;
+                    let _ = t.wf().approve(id, &u(PEOPLE[by]), Via::Reaction).await;
                 }
             }
             Action::Deny { req, by } => {

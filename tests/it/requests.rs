@@ -196,7 +196,7 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
             .unwrap();
         let err = t
             .wf()
-            .approve(own.id, &bob, Via::Reaction, None)
+            .approve(own.id, &bob, Via::Reaction)
             .await
             .unwrap_err();
         assert_eq!(
@@ -205,7 +205,7 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
         );
         let err = t
             .wf()
-            .approve(own.id, &u("UDAVE"), Via::Reaction, None)
+            .approve(own.id, &u("UDAVE"), Via::Reaction)
             .await
             .unwrap_err();
         assert_eq!(
@@ -214,7 +214,7 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
         );
         let err = t
             .wf()
-            .approve(own.id, &u("UFIONA"), Via::Reaction, None)
+            .approve(own.id, &u("UFIONA"), Via::Reaction)
             .await
             .unwrap_err();
         assert!(
@@ -236,7 +236,7 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
         assert_eq!(denied.decision_note.as_deref(), Some("use the sandbox"));
         let err = t
             .wf()
-            .approve(own.id, &u("URITA"), Via::Reaction, None)
+            .approve(own.id, &u("URITA"), Via::Reaction)
             .await
             .unwrap_err();
         assert_eq!(
@@ -266,12 +266,7 @@ async fn reviewers_added_in_the_database_count_like_the_catalogs() {
             .await
             .unwrap();
         let carl = u("UCARL");
-        assert!(
-            t.wf()
-                .approve(req.id, &carl, Via::Reaction, None)
-                .await
-                .is_err()
-        );
+        assert!(t.wf().approve(req.id, &carl, Via::Reaction).await.is_err());
         let principal = gatehouse::domain::Principal::User(carl.clone());
         store::roles::add(
             t.app.db().conn(),
@@ -283,12 +278,8 @@ async fn reviewers_added_in_the_database_count_like_the_catalogs() {
         )
         .await
         .unwrap();
-        let ok = t
-            .wf()
-            .approve(req.id, &carl, Via::Reaction, Some("CARL_FIN"))
-            .await
-            .unwrap();
-        assert_eq!(ok.identity.as_deref(), Some("CARL_FIN"));
+        let ok = t.wf().approve(req.id, &carl, Via::Reaction).await.unwrap();
+        assert_eq!(ok.status, Status::Approved);
         t.stop().await;
         db.close().await;
     }
@@ -312,8 +303,8 @@ async fn two_reviewers_approving_at_once_approve_once() {
             .unwrap();
         let (bob, rita) = (u("UBOB"), u("URITA"));
         let (a, b) = tokio::join!(
-            t.wf().approve(req.id, &bob, Via::Reaction, None),
-            t.wf().approve(req.id, &rita, Via::Button, None)
+            t.wf().approve(req.id, &bob, Via::Reaction),
+            t.wf().approve(req.id, &rita, Via::Button)
         );
         let results = [a, b];
         assert_eq!(

@@ -272,7 +272,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
             ts: ask.ts.clone(),
         };
         t.sim
-            .click_button("URITA", target, "extend_approve", Some("1:120"), None)
+            .click_button("URITA", target, "extend_approve", None, None)
             .await
             .unwrap();
         t.dm_for("UALICE", "now lasts until Sat 28 Nov, 16:00 CET")

@@ -307,27 +307,17 @@ async fn a_reviewer_chooses_the_identity_to_grant_to() {
             channel: CHANNEL.into(),
             ts: msg.ts.clone(),
         };
-        // The requester may not pick for herself.
+        // The requester may not pick for herself: the picker does not even open.
         t.sim
             .click_button("UALICE", target.clone(), "choose_identity", Some("1"), None)
             .await
             .unwrap();
-        let form = eventually("the picker", 30, || async { t.sim.top_modal("UALICE") }).await;
-        let out = t
-            .sim
-            .submit_view(
-                "UALICE",
-                &view_id(&form),
-                json!({ "identity": { "identity": typed("ADMIN") } }),
-            )
-            .await
-            .unwrap();
-        assert!(
-            out.errors.unwrap()["identity"]
-                .as_str()
-                .unwrap()
-                .contains("your own request")
+        let told = t.ephemeral_for("UALICE", "was not changed").await;
+        assert_eq!(
+            told,
+            "The account for request #1 was not changed: a reviewer of analytics-ro chooses the account your own request is granted to, not you"
         );
+        assert!(t.sim.top_modal("UALICE").is_none(), "no picker for Alice");
 
         t.sim
             .click_button("UBOB", target.clone(), "choose_identity", Some("1"), None)
@@ -420,6 +410,27 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
                 &view_id(&form),
                 json!({ "identity": { "identity": typed("ALICE_ANALYST") } }),
             )
+            .await
+            .unwrap();
+        // Bob approved the request, not this account: it goes back to its reviewers, who see
+        // which account it is, and Alice is told.
+        t.wait_for(1, Status::Pending).await;
+        eventually("the note in the thread", 30, || async {
+            t.sim.thread(CHANNEL, &msg.ts).iter().map(shown).find(|m| {
+                m.contains("<@URITA> chose `ALICE_ANALYST` as the account to grant to. Approvals given before it was chosen no longer count")
+            })
+        })
+        .await;
+        t.dm_for(
+            "UALICE",
+            "<@URITA> chose `ALICE_ANALYST` as the account your request #1 for *Analytics (read-only)* is granted to",
+        )
+        .await;
+        assert_eq!(t.platform.calls().0, 0, "nothing granted yet");
+        let card = t.request_message(1).await;
+        assert!(shown(&card).contains("ALICE_ANALYST"), "{}", shown(&card));
+        t.sim
+            .add_reaction("URITA", CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
         eventually("the grant to the chosen identity", 30, || async {

@@ -321,7 +321,7 @@ async fn list_reviewers(ctx: &SlackContext, user: &SlackUserId, resource: Option
             Ok(a) => a,
             Err(e) => return say(&e),
         };
-        let mut names: Vec<String> = r.reviewers.iter().map(show).collect();
+        let mut names: Vec<String> = r.all_reviewers().iter().map(show).collect();
         names.extend(
             added
                 .iter()

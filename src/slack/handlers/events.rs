@@ -40,9 +40,7 @@ pub async fn reaction_added(ctx: &SlackContext, event: &Value) -> Result<(), Mal
         return Ok(());
     };
     let result = if approve {
-        ctx.workflow
-            .approve(request.id, &user, Via::Reaction, None)
-            .await
+        ctx.workflow.approve(request.id, &user, Via::Reaction).await
     } else {
         ctx.workflow
             .deny(request.id, &user, Via::Reaction, None)

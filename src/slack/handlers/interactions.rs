@@ -12,7 +12,7 @@ use crate::slack::modals::{
     self, B_DURATION, B_DURATION_CUSTOM, B_IDENTITY, B_REASON, B_RESOURCE, B_STARTS,
 };
 use crate::slack::{home, views};
-use crate::workflow::{Field, Start, Submission, Submitted, Via};
+use crate::workflow::{ByHandTask, ExtensionAnswer, Field, Start, Submission, Submitted, Via};
 
 /// How a modal submission is answered.
 #[derive(Debug, PartialEq)]
@@ -235,26 +235,53 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
     let action_id = str_at(action, "/action_id")?;
     let value = action.get("value").and_then(Value::as_str);
     let trigger = payload.get("trigger_id").and_then(Value::as_str);
+    // Set when the click was refused because its button no longer applies: the button goes.
+    let mut stale = false;
     let outcome: Result<(), String> = match action_id {
         "approve" => {
             let id = request_id_of(value)?;
             ctx.workflow
-                .approve(id, &user, Via::Button, None)
+                .approve(id, &user, Via::Button)
                 .await
                 .map(drop)
-                .map_err(|e| format!("Request #{} was not approved: {}", id.get(), say(&e)))
+                .map_err(|e| {
+                    format!(
+                        "Request #{} was not approved: {}",
+                        id.get(),
+                        refused(&e, &mut stale)
+                    )
+                })
         }
-        "deny" | "choose_identity" => {
+        "deny" => {
             let id = request_id_of(value)?;
             let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
-            let view = if action_id == "deny" {
-                modals::deny_form(id.get())
-            } else {
-                let request = ctx.workflow.request(id).await.ok();
-                let mut current = request.as_ref().and_then(|r| r.identity.clone());
-                let mut choices = Vec::new();
-                if let Some(r) = &request {
-                    choices = ctx
+            match ctx.workflow.may_deny(id, &user).await {
+                Err(e) => Err(format!(
+                    "Request #{} was not denied: {}",
+                    id.get(),
+                    refused(&e, &mut stale)
+                )),
+                Ok(_) => ctx
+                    .api
+                    .open_view(trigger, &modals::deny_form(id.get()))
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("Slack would not open the form ({e}); try again.")),
+            }
+        }
+        "choose_identity" => {
+            let id = request_id_of(value)?;
+            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            // The picker lists the platform's users: it opens only for those who may choose.
+            match ctx.workflow.may_choose_identity(id, &user).await {
+                Err(e) => Err(format!(
+                    "The account for request #{} was not changed: {}",
+                    id.get(),
+                    say(&e)
+                )),
+                Ok(r) => {
+                    let mut current = r.identity.clone();
+                    let mut choices = ctx
                         .workflow
                         .users_of(&r.connector)
                         .await
@@ -269,14 +296,16 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                     if let Some(c) = current.as_ref().filter(|c| !choices.contains(c)) {
                         choices.insert(0, c.clone());
                     }
+                    ctx.api
+                        .open_view(
+                            trigger,
+                            &modals::picker_form(id.get(), current.as_deref(), &choices),
+                        )
+                        .await
+                        .map(drop)
+                        .map_err(|e| format!("Slack would not open the form ({e}); try again."))
                 }
-                modals::picker_form(id.get(), current.as_deref(), &choices)
-            };
-            ctx.api
-                .open_view(trigger, &view)
-                .await
-                .map(drop)
-                .map_err(|e| format!("Slack would not open the form ({e}); try again."))
+            }
         }
         "extend" => {
             let id = request_id_of(value)?;
@@ -297,26 +326,26 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 .map_err(|e| format!("Slack would not open the form ({e}); try again."))
         }
         "extend_approve" | "extend_deny" => {
-            let (id, minutes) = value
-                .and_then(|v| v.split_once(':'))
-                .ok_or(Malformed::Missing("request:minutes"))?;
-            let id = request_id_of(Some(id))?;
-            if action_id == "extend_deny" {
-                ctx.workflow
-                    .deny_extension(id, &user)
-                    .await
-                    .map_err(|e| say(&e))
+            let answer = if action_id == "extend_approve" {
+                ExtensionAnswer::Approve
             } else {
-                let more = minutes
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(GrantDuration::from_minutes)
-                    .ok_or_else(|| Malformed::Invalid(format!("bad extension `{minutes}`")))?;
-                ctx.workflow
-                    .extend(id, &user, more)
+                ExtensionAnswer::Deny
+            };
+            // `ask:N` names the ask the buttons decide; older buttons named only the request.
+            match value
+                .and_then(|v| v.strip_prefix("ask:"))
+                .and_then(|n| n.parse::<i64>().ok())
+            {
+                Some(ask) => ctx
+                    .workflow
+                    .decide_extension(ask, &user, answer)
                     .await
                     .map(drop)
-                    .map_err(|e| say(&e))
+                    .map_err(|e| refused(&e, &mut stale)),
+                None => {
+                    stale = true;
+                    Err("This ask for more time is from an older Gatehouse and can no longer be decided; the holder can ask again.".to_owned())
+                }
             }
         }
         "cancel" => {
@@ -361,18 +390,33 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         "relinquish" => {
             let id = request_id_of(value)?;
             ctx.workflow
-                .revoke(id, &user, Some("relinquished"))
+                .relinquish(id, &user)
                 .await
                 .map(drop)
                 .map_err(|e| say(&e))
         }
         "by_hand_done" | "by_hand_failed" => {
-            let id = request_id_of(value)?;
+            // `grant:N` or `revoke:N`: which task the buttons confirm. Older messages carried
+            // the request alone; their block says which task it was.
+            let block = action.get("block_id").and_then(Value::as_str).unwrap_or("");
+            let (task, id) = match value.and_then(|v| v.split_once(':')) {
+                Some((task, id)) => (task, id),
+                None => (
+                    block.strip_prefix("by_hand_").unwrap_or(""),
+                    value.unwrap_or(""),
+                ),
+            };
+            let task = match task {
+                "grant" => ByHandTask::Grant,
+                "revoke" => ByHandTask::Revoke,
+                other => return Err(Malformed::Invalid(format!("unknown task `{other}`"))),
+            };
+            let id = request_id_of(Some(id))?;
             ctx.workflow
-                .confirm_by_hand(id, &user, action_id == "by_hand_done")
+                .confirm_by_hand(id, &user, task, action_id == "by_hand_done")
                 .await
                 .map(drop)
-                .map_err(|e| say(&e))
+                .map_err(|e| refused(&e, &mut stale))
         }
         "identity_search" => {
             let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
@@ -402,14 +446,90 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         }
         other => return Err(Malformed::Invalid(format!("unknown action `{other}`"))),
     };
-    if let Err(text) = outcome {
-        tell(ctx, payload, user.as_str(), &text).await;
+    match &outcome {
+        Err(text) => {
+            tell(ctx, payload, user.as_str(), text).await;
+            if stale {
+                retire(ctx, payload, &format!("_No longer applies: {text}_")).await;
+            }
+        }
+        // A decided ask or task keeps its words in the thread, not its buttons.
+        Ok(()) => {
+            let done = match action_id {
+                "extend_approve" => Some("✅ More time approved"),
+                "extend_deny" => Some("🚫 More time denied"),
+                "by_hand_done" => Some("✅ Marked done"),
+                "by_hand_failed" => Some("⚠️ Marked failed"),
+                _ => None,
+            };
+            if let Some(done) = done {
+                retire(ctx, payload, &format!("{done} by <@{user}>")).await;
+            }
+        }
     }
     // A click in App Home changes what it should show (Revoke only asks why, in a modal).
     if in_home(payload) && action_id != views::REVOKE {
         home::publish(ctx, &user).await;
     }
     Ok(())
+}
+
+/// Words for a refused click; a button that no longer applies (a decided ask, a task for
+/// another step, a request that moved on) is marked `stale`.
+fn refused(e: &crate::workflow::WorkflowError, stale: &mut bool) -> String {
+    use crate::workflow::WorkflowError as E;
+    *stale = matches!(e, E::Stale(_) | E::Illegal(_) | E::NothingToConfirm(_));
+    say(e)
+}
+
+/// Takes the clicked button's row off the message it was on and says why (`note`, mrkdwn), so
+/// that nobody presses a button that no longer applies. The rest of the message stays.
+async fn retire(ctx: &SlackContext, payload: &Value, note: &str) {
+    let (Some(channel), Some(ts)) = (
+        payload
+            .pointer("/container/channel_id")
+            .and_then(Value::as_str),
+        payload
+            .pointer("/container/message_ts")
+            .and_then(Value::as_str),
+    ) else {
+        return;
+    };
+    // Only thread replies (tasks, asks): a request's card is redrawn whole at each step, and
+    // a copy of it taken from this click could overwrite a newer one.
+    let thread = payload
+        .pointer("/message/thread_ts")
+        .and_then(Value::as_str);
+    if thread.is_none_or(|t| t == ts) {
+        return;
+    }
+    let Some(blocks) = payload.pointer("/message/blocks").and_then(Value::as_array) else {
+        return;
+    };
+    let clicked = payload
+        .pointer("/actions/0/block_id")
+        .and_then(Value::as_str);
+    let mut kept: Vec<Value> = blocks
+        .iter()
+        .filter(|b| b.get("block_id").and_then(Value::as_str) != clicked)
+        .cloned()
+        .collect();
+    kept.push(json!({
+        "type": "context",
+        "elements": [{ "type": "mrkdwn", "text": note }]
+    }));
+    let text = payload
+        .pointer("/message/text")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let msg = crate::slack::api::Message {
+        text,
+        blocks: Value::Array(kept),
+    };
+    if let Err(e) = ctx.api.update_message(channel, ts, &msg).await {
+        tracing::warn!(error = %e, "cannot take a stale button off its message");
+    }
 }
 
 /// Whether a click came from App Home.

@@ -5,6 +5,7 @@ pub mod app_settings;
 pub mod approvals;
 pub mod audit_events;
 pub mod audit_head;
+pub mod extension_asks;
 pub mod grants;
 pub mod identities;
 pub mod identity_links;
