@@ -17,6 +17,7 @@ mod ports;
 mod provisioning;
 mod queries;
 mod reconcile;
+mod requesters;
 mod requests;
 mod reviewers;
 
