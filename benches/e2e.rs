@@ -82,9 +82,7 @@ fn person(id: &str, name: &str) -> UserSeed {
         email: Some(format!("{name}@example.com")),
         tz: "Europe/Paris".into(),
         tz_offset: 3600,
-        is_bot: false,
-        deleted: false,
-        is_restricted: false,
+        ..UserSeed::default()
     }
 }
 

@@ -105,6 +105,9 @@ pub struct App {
 impl App {
     pub async fn start(config: Config, opts: AppOptions) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::new());
+        for warning in config.catalog.warnings() {
+            tracing::warn!("{warning}");
+        }
         let listener = match config.settings.http_addr {
             Some(addr) if opts.http => Some((
                 addr,

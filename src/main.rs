@@ -225,6 +225,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     r.id, r.name, r.connector, r.durations.default, r.durations.max
                 );
             }
+            for warning in c.warnings() {
+                println!("warning: {warning}");
+            }
             Ok(compare_live_grants(&config).await)
         }
         Command::Revoke { id, reason } => revoke(id, reason.as_deref().unwrap_or("")).await,

@@ -35,6 +35,8 @@ pub struct SimConfig {
     pub usergroups: Vec<UsergroupSeed>,
 }
 
+/// A person (or bot) in the workspace. The account-kind flags are those of Slack's user object
+/// (https://api.slack.com/types/user), served as they are by users.info.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserSeed {
@@ -50,10 +52,43 @@ pub struct UserSeed {
     pub tz_offset: i64,
     #[serde(default)]
     pub is_bot: bool,
+    /// Deactivated.
     #[serde(default)]
     pub deleted: bool,
+    /// A guest (multi-channel; with `is_ultra_restricted` too, single-channel).
     #[serde(default)]
     pub is_restricted: bool,
+    #[serde(default)]
+    pub is_ultra_restricted: bool,
+    #[serde(default)]
+    pub is_app_user: bool,
+    /// From another workspace, met through a Slack Connect channel.
+    #[serde(default)]
+    pub is_stranger: bool,
+    /// The person's own workspace; None: the simulated one. A Slack Connect user has another.
+    #[serde(default)]
+    pub team_id: Option<String>,
+}
+
+impl Default for UserSeed {
+    /// A full member with no name yet; fill in `id` and `name`.
+    fn default() -> Self {
+        UserSeed {
+            id: String::new(),
+            name: String::new(),
+            real_name: String::new(),
+            email: None,
+            tz: default_tz(),
+            tz_offset: 0,
+            is_bot: false,
+            deleted: false,
+            is_restricted: false,
+            is_ultra_restricted: false,
+            is_app_user: false,
+            is_stranger: false,
+            team_id: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,9 +171,7 @@ impl SimConfig {
             email: Some(format!("{name}@example.com")),
             tz: tz.into(),
             tz_offset: off,
-            is_bot: false,
-            deleted: false,
-            is_restricted: false,
+            ..UserSeed::default()
         };
         let bot = "U0BOT";
         SimConfig {
@@ -187,8 +220,7 @@ impl SimConfig {
                     tz: "UTC".into(),
                     tz_offset: 0,
                     is_bot: true,
-                    deleted: false,
-                    is_restricted: false,
+                    ..UserSeed::default()
                 },
             ],
             channels: vec![

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::{ConfigError, ConfigErrors};
+use super::link::{Link, RawLink};
 use crate::domain::approval::{Need, Stage};
 use crate::domain::auto_approval::AutoRule;
 use crate::domain::{
@@ -128,37 +129,6 @@ pub struct SnowflakeSettings {
     pub base_url: Option<String>,
 }
 
-/// How a Slack user's platform identity is found when no admin has set it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LinkRule {
-    /// The platform user whose email is the Slack user's email.
-    #[default]
-    Email,
-    /// The email's local part as it is (`maria.lopez@example.com` → `maria.lopez`).
-    LocalPart,
-    /// The email's local part upper-cased, as Snowflake stores unquoted names.
-    LocalPartUpper,
-    /// The email's local part lower-cased, as PostgreSQL and Redshift fold unquoted names.
-    LocalPartLower,
-}
-
-impl LinkRule {
-    /// The platform user name this rule derives from an email, if it derives one.
-    pub fn derive(self, email: &str) -> Option<String> {
-        let local = email
-            .split_once('@')
-            .map(|(l, _)| l)
-            .filter(|l| !l.is_empty())?;
-        match self {
-            LinkRule::Email => None,
-            LinkRule::LocalPart => Some(local.to_owned()),
-            LinkRule::LocalPartUpper => Some(local.to_uppercase()),
-            LinkRule::LocalPartLower => Some(local.to_lowercase()),
-        }
-    }
-}
-
 impl ConnectorKind {
     pub fn name(&self) -> &'static str {
         match self {
@@ -237,8 +207,9 @@ pub struct ConnectorConfig {
     pub kind: ConnectorKind,
     /// The most calls a second Gatehouse sends this platform (`rate_per_second`).
     pub rate_per_second: std::num::NonZeroU32,
-    /// How Slack users are linked to this platform's users (`link`).
-    pub link: LinkRule,
+    /// How Slack users are linked to this platform's users (`link`), and from which email
+    /// domains.
+    pub link: Link,
     /// Where requests for this connector's resources are posted, when not the default channel.
     pub channel: Option<String>,
 }
@@ -253,6 +224,9 @@ pub struct Resource {
     /// What the connector grants: a role, a group, or a task done by hand.
     pub grant: Unit,
     pub reviewers: Vec<Principal>,
+    /// Who may ask for it (people and user groups); empty: anyone. Admins' direct grants are
+    /// not bound by it.
+    pub requesters: Vec<Principal>,
     pub durations: DurationRules,
     pub reason_required: bool,
     /// How long before expiry the holder is reminded (at most half the grant).
@@ -300,6 +274,7 @@ impl Resource {
             connector,
             grant,
             reviewers: Vec::new(),
+            requesters: Vec::new(),
             durations: DurationRules {
                 min: any,
                 default: any,
@@ -354,11 +329,13 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Everyone the catalog names as admin, reviewer, stage reviewer or auto-approval group.
+    /// Everyone the catalog names as admin, reviewer, stage reviewer, requester or
+    /// auto-approval group.
     pub fn named_principals(&self) -> Vec<Principal> {
         let mut named: Vec<Principal> = self.admins.clone();
         for r in &self.resources {
             named.extend(r.reviewers.iter().cloned());
+            named.extend(r.requesters.iter().cloned());
             for stage in &r.approval {
                 named.extend(stage.reviewers.iter().cloned());
             }
@@ -367,6 +344,21 @@ impl Catalog {
             }
         }
         named
+    }
+
+    /// What is allowed but probably not meant, for `serve` to log and `check-config` to print.
+    pub fn warnings(&self) -> Vec<String> {
+        self.connectors
+            .values()
+            .filter(|c| c.link.rule.by_local_part() && c.link.domains.is_empty())
+            .map(|c| {
+                let rule = c.link.rule.as_str();
+                format!(
+                    "[connectors.{id}] link = \"{rule}\" links people from any email domain by the part before the @, so alice@contractor.io would be linked to the platform user for alice; name your domains: link = {{ rule = \"{rule}\", domains = [\"example.com\"] }}",
+                    id = c.id
+                )
+            })
+            .collect()
     }
 
     pub fn resource(&self, id: &ResourceId) -> Option<&Resource> {
@@ -462,7 +454,7 @@ enum RawConnector {
         #[serde(default)]
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
-        link: LinkRule,
+        link: RawLink,
         channel: Option<String>,
     },
     Mysql {
@@ -470,7 +462,7 @@ enum RawConnector {
         #[serde(default)]
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
-        link: LinkRule,
+        link: RawLink,
         channel: Option<String>,
     },
     Redshift {
@@ -478,7 +470,7 @@ enum RawConnector {
         #[serde(default)]
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
-        link: LinkRule,
+        link: RawLink,
         channel: Option<String>,
     },
     Snowflake {
@@ -491,7 +483,7 @@ enum RawConnector {
         #[serde(default)]
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
-        link: LinkRule,
+        link: RawLink,
         channel: Option<String>,
     },
     Looker {
@@ -501,7 +493,7 @@ enum RawConnector {
         #[serde(default)]
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
-        link: LinkRule,
+        link: RawLink,
         channel: Option<String>,
     },
     Tableau {
@@ -515,7 +507,7 @@ enum RawConnector {
         #[serde(default)]
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
-        link: LinkRule,
+        link: RawLink,
         channel: Option<String>,
     },
     Sigma {
@@ -525,7 +517,7 @@ enum RawConnector {
         #[serde(default)]
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
-        link: LinkRule,
+        link: RawLink,
         channel: Option<String>,
     },
     Bigquery {
@@ -537,7 +529,7 @@ enum RawConnector {
         #[serde(default)]
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
-        link: LinkRule,
+        link: RawLink,
         channel: Option<String>,
     },
     Databricks {
@@ -548,7 +540,7 @@ enum RawConnector {
         #[serde(default)]
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
-        link: LinkRule,
+        link: RawLink,
         channel: Option<String>,
     },
     Powerbi {
@@ -561,7 +553,7 @@ enum RawConnector {
         #[serde(default)]
         rate_per_second: Option<std::num::NonZeroU32>,
         #[serde(default)]
-        link: LinkRule,
+        link: RawLink,
         channel: Option<String>,
     },
 }
@@ -571,11 +563,12 @@ fn default_tableau_version() -> String {
 }
 
 impl RawConnector {
-    /// The connector's settings, and the channel it names (checked by the caller).
-    fn into_config(self, id: ConnectorId) -> (ConnectorConfig, Option<String>) {
+    /// The connector's settings, the channel it names and its `link` (both checked by the
+    /// caller).
+    fn into_config(self, id: ConnectorId) -> (ConnectorConfig, Option<String>, RawLink) {
         let (kind, rate, link, channel) = match self {
             RawConnector::Manual { channel } => {
-                (ConnectorKind::Manual, None, LinkRule::default(), channel)
+                (ConnectorKind::Manual, None, RawLink::default(), channel)
             }
             RawConnector::Postgres {
                 url,
@@ -754,10 +747,10 @@ impl RawConnector {
             id,
             kind,
             rate_per_second,
-            link,
+            link: Link::default(),
             channel: None,
         };
-        (config, channel)
+        (config, channel, link)
     }
 }
 
@@ -771,6 +764,9 @@ struct RawResource {
     grant: Option<Spanned<toml::Table>>,
     #[serde(default)]
     reviewers: Vec<Principal>,
+    /// Who may ask for it; empty: anyone.
+    #[serde(default)]
+    requesters: Vec<Principal>,
     min_duration: Option<Spanned<GrantDuration>>,
     default_duration: Option<Spanned<GrantDuration>>,
     max_duration: Option<Spanned<GrantDuration>>,
@@ -852,7 +848,13 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
     for (name, raw_conn) in raw.connectors {
         match ConnectorId::parse(name.get_ref()) {
             Ok(id) => {
-                let (mut config, channel) = raw_conn.into_config(id.clone());
+                let (mut config, channel, link) = raw_conn.into_config(id.clone());
+                match link.check() {
+                    Ok(link) => config.link = link,
+                    Err(e) => {
+                        errors.push(err_at(name.span().start, format!("connector `{id}`: {e}")))
+                    }
+                }
                 // (Spans do not survive the connector table's `kind` tag: its name's line.)
                 if let Some(c) = channel {
                     match channel_id(&c) {
@@ -1075,6 +1077,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
                 connector,
                 grant,
                 reviewers: r.reviewers,
+                requesters: r.requesters,
                 durations,
                 reason_required: r.reason_required.or(d.reason_required).unwrap_or(true),
                 remind_before: r
@@ -1114,6 +1117,7 @@ fn validate(path: &Path, source: &str, raw: RawCatalog) -> Result<Catalog, Confi
 
 #[cfg(test)]
 mod tests {
+    use super::super::link::LinkRule;
     use super::*;
 
     fn parse(src: &str) -> Result<Catalog, String> {
@@ -1278,25 +1282,80 @@ connector = "pg"
         let c = parse(&format!("{base}grant = {{ role = \"analytics_ro\" }}\n")).unwrap();
         let pg = c.connectors.values().next().unwrap();
         assert_eq!(pg.rate_per_second.get(), 3);
-        assert_eq!(pg.link, LinkRule::LocalPartLower);
+        assert_eq!(pg.link.rule, LinkRule::LocalPartLower);
         assert_eq!(c.resources[0].grant.name(), "analytics_ro");
     }
 
     #[test]
-    fn link_rules_derive_a_platform_name_from_an_email() {
-        let email = "Maria.Lopez@example.com";
-        assert_eq!(LinkRule::Email.derive(email), None);
-        assert_eq!(LinkRule::LocalPart.derive(email).unwrap(), "Maria.Lopez");
-        assert_eq!(
-            LinkRule::LocalPartUpper.derive(email).unwrap(),
-            "MARIA.LOPEZ"
+    fn link_domains_are_read_and_a_bad_one_names_its_connector_and_the_fix() {
+        let with = |link: &str| {
+            format!(
+                "[connectors.pg]\nkind = \"postgres\"\nurl = {{ env = \"PG_URL\" }}\nlink = {link}\n"
+            )
+        };
+        let c = parse(&with(
+            r#"{ rule = "local-part", domains = ["Example.com", "eu.example.com"] }"#,
+        ))
+        .unwrap();
+        let pg = c.connectors.values().next().unwrap();
+        assert_eq!(pg.link.rule, LinkRule::LocalPart);
+        assert_eq!(pg.link.domains, ["example.com", "eu.example.com"]);
+        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+
+        let err = parse(&with(
+            r#"{ rule = "local-part", domains = ["@example.com"] }"#,
+        ))
+        .unwrap_err();
+        assert!(err.contains("gatehouse.toml:1: [connectors.pg]"), "{err}");
+        assert!(
+            err.contains("connector `pg`: link domains: `@example.com` has an @ in it; write the part of the email after the @"),
+            "{err}"
         );
-        assert_eq!(
-            LinkRule::LocalPartLower.derive(email).unwrap(),
-            "maria.lopez"
+        let err = parse(&with(r#"{ rule = "local-part", domains = [""] }"#)).unwrap_err();
+        assert!(err.contains("an empty domain"), "{err}");
+        let err = parse(&with(
+            r#"{ rule = "local-part", domain = ["example.com"] }"#,
+        ))
+        .unwrap_err();
+        assert!(err.contains("unknown field `domain`"), "{err}");
+        let err = parse(&with(r#""local""#)).unwrap_err();
+        assert!(err.contains("unknown variant `local`"), "{err}");
+
+        // The plain form still parses; a local-part rule without domains is warned about.
+        let c = parse(&with(r#""local-part-upper""#)).unwrap();
+        let warnings = c.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains(
+                "[connectors.pg] link = \"local-part-upper\" links people from any email domain"
+            ),
+            "{}",
+            warnings[0]
         );
-        assert_eq!(LinkRule::LocalPart.derive("@example.com"), None);
-        assert_eq!(LinkRule::LocalPart.derive("no-at-sign"), None);
+        assert!(parse(&with(r#""email""#)).unwrap().warnings().is_empty());
+    }
+
+    #[test]
+    fn requesters_are_read_like_reviewers() {
+        let src = r#"
+[connectors.m]
+kind = "manual"
+
+[[resources]]
+id = "payroll"
+name = "Payroll"
+connector = "m"
+requesters = ["U0ANNA", "S0FINANCE"]
+"#;
+        let c = parse(src).unwrap();
+        assert_eq!(c.resources[0].requesters.len(), 2);
+        assert!(
+            c.named_principals()
+                .iter()
+                .any(|p| p.as_str() == "S0FINANCE")
+        );
+        let err = parse(&src.replace("\"U0ANNA\"", "\"anna\"")).unwrap_err();
+        assert!(err.contains("requesters"), "{err}");
     }
 
     #[test]

@@ -4,15 +4,17 @@
 
 mod catalog;
 mod error;
+mod link;
 mod secret;
 mod settings;
 
 pub use catalog::BigquerySettings;
 pub use catalog::{
     ApiSettings, AutoApprovedPosting, Catalog, ConnectorConfig, ConnectorKind, DatabricksSettings,
-    LinkRule, OnCallConfig, OnDrift, PowerbiSettings, Resource, SnowflakeSettings, TableauSettings,
+    OnCallConfig, OnDrift, PowerbiSettings, Resource, SnowflakeSettings, TableauSettings,
 };
 pub use error::{ConfigError, ConfigErrors};
+pub use link::{Link, LinkRule, parse_domain};
 pub use secret::{Secret, SecretRef};
 pub use settings::{LlmConfig, LogFormat, Settings, SlackSettings};
 

@@ -59,9 +59,7 @@ pub fn sim_config(port: Option<u16>) -> SimConfig {
         email: Some(format!("{}@example.com", p.handle)),
         tz: p.tz.into(),
         tz_offset: 0,
-        is_bot: false,
-        deleted: false,
-        is_restricted: false,
+        ..UserSeed::default()
     };
     let mut users: Vec<UserSeed> = PEOPLE.iter().map(seed).collect();
     users.extend(c.users.iter().filter(|u| u.is_bot).cloned());

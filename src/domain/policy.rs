@@ -44,6 +44,20 @@ pub enum Refusal {
     Guest,
     #[error("a deactivated account cannot approve or deny requests")]
     Deactivated,
+    #[error(
+        "people from another organisation (Slack Connect) cannot approve or deny requests; a full member of the workspace has to"
+    )]
+    External,
+    #[error("bots and app accounts cannot approve or deny requests; a person has to")]
+    Bot,
+    /// Break-glass skips the reviewers, so only full members may use it. The words name the
+    /// kind of account (`Membership::describe`).
+    #[error(
+        "break-glass access is only for full members of the workspace, and yours is {0}; ask for {1} the usual way with /request-access {1} and a reviewer will decide"
+    )]
+    BreakGlassMembersOnly(&'static str, ResourceId),
+    #[error("only {who} may ask for {resource}; ask one of them, or an admin, if you need it")]
+    NotARequester { resource: ResourceId, who: String },
     #[error("you have already approved this request; another reviewer has to")]
     AlreadyApproved,
     #[error("this request is waiting for step {step} of its approval, which is for {who}")]
@@ -111,6 +125,29 @@ pub fn may_review(
         return Err(Refusal::NotReviewer(resource.clone()));
     }
     Ok(())
+}
+
+/// Ask for a resource: anyone when it names no `requesters`, else only those people and the
+/// members of those groups.
+pub fn may_ask_for(
+    who: Who<'_>,
+    resource: &ResourceId,
+    requesters: &[Principal],
+) -> Result<(), Refusal> {
+    if requesters.is_empty() || who.is_in(requesters) {
+        return Ok(());
+    }
+    let names: Vec<String> = requesters
+        .iter()
+        .map(|p| match p {
+            Principal::User(u) => format!("<@{u}>"),
+            Principal::Group(g) => format!("the members of <!subteam^{g}>"),
+        })
+        .collect();
+    Err(Refusal::NotARequester {
+        resource: resource.clone(),
+        who: names.join(", "),
+    })
 }
 
 /// Manage reviewers and the channel, retry failed jobs: admins only.
@@ -195,6 +232,29 @@ mod tests {
         assert_eq!(
             may_review(who, &u("UALICE"), &res, &[Principal::Group(group)]),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn only_the_named_requesters_may_ask_when_a_resource_names_them() {
+        let res = ResourceId::parse("payroll").unwrap();
+        let (alice, eve) = (u("UALICE"), u("UEVE"));
+        let group = GroupId::parse("SFINANCE").unwrap();
+        let who = |user, groups| Who { user, groups };
+        assert_eq!(may_ask_for(who(&eve, &[]), &res, &[]), Ok(()));
+        let requesters = [
+            Principal::User(alice.clone()),
+            Principal::Group(group.clone()),
+        ];
+        assert_eq!(may_ask_for(who(&alice, &[]), &res, &requesters), Ok(()));
+        assert_eq!(
+            may_ask_for(who(&eve, std::slice::from_ref(&group)), &res, &requesters),
+            Ok(())
+        );
+        let refused = may_ask_for(who(&eve, &[]), &res, &requesters).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "only <@UALICE>, the members of <!subteam^SFINANCE> may ask for payroll; ask one of them, or an admin, if you need it"
         );
     }
 

@@ -103,6 +103,8 @@ pub struct Message {
 pub struct BotInfo {
     pub user_id: String,
     pub team_id: String,
+    /// The Enterprise Grid organisation, on an org's workspace.
+    pub enterprise_id: Option<String>,
 }
 
 /// What Gatehouse needs to know of a person.
@@ -115,6 +117,14 @@ pub struct UserInfo {
     pub deleted: bool,
     pub restricted: bool,
     pub is_bot: bool,
+    /// An app's account (Slack lists `is_app_user` apart from `is_bot`).
+    pub is_app_user: bool,
+    /// Slack says the person belongs to another workspace (Slack Connect).
+    pub is_stranger: bool,
+    /// The workspace the person belongs to.
+    pub team_id: Option<String>,
+    /// Their Enterprise Grid organisation (`enterprise_user.enterprise_id`), if any.
+    pub enterprise_id: Option<String>,
 }
 
 struct Limits {
@@ -318,6 +328,10 @@ impl SlackApi {
         Ok(BotInfo {
             user_id: str_field(&v, "user_id", "auth.test")?,
             team_id: str_field(&v, "team_id", "auth.test")?,
+            enterprise_id: v["enterprise_id"]
+                .as_str()
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned),
         })
     }
 
@@ -504,6 +518,12 @@ impl SlackApi {
             restricted: u["is_restricted"].as_bool().unwrap_or(false)
                 || u["is_ultra_restricted"].as_bool().unwrap_or(false),
             is_bot: u["is_bot"].as_bool().unwrap_or(false),
+            is_app_user: u["is_app_user"].as_bool().unwrap_or(false),
+            is_stranger: u["is_stranger"].as_bool().unwrap_or(false),
+            team_id: u["team_id"].as_str().map(str::to_owned),
+            enterprise_id: u["enterprise_user"]["enterprise_id"]
+                .as_str()
+                .map(str::to_owned),
         })
     }
 

@@ -1,11 +1,12 @@
 //! Slack user groups as reviewer and admin groups: members from usergroups.users.list,
-//! cached for a few minutes so that every decision does not cost a call.
+//! cached for a few minutes so that every decision does not cost a call. And what kind of
+//! account each person has (member, guest, external, deactivated, bot), from users.info.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::api::SlackApi;
+use super::api::{SlackApi, UserInfo};
 use crate::domain::{GroupId, SlackUserId};
 use crate::workflow::{Directory, Membership};
 
@@ -13,8 +14,16 @@ const FRESH_FOR: Duration = Duration::from_secs(300);
 
 pub struct SlackDirectory {
     api: SlackApi,
+    home: Home,
     cache: Mutex<HashMap<GroupId, (Instant, Vec<SlackUserId>)>>,
     accounts: Mutex<HashMap<SlackUserId, (Instant, Account)>>,
+}
+
+/// The workspace Gatehouse is installed in (auth.test), to tell people from other ones.
+#[derive(Debug, Clone, Default)]
+pub struct Home {
+    pub team_id: String,
+    pub enterprise_id: Option<String>,
 }
 
 /// What users.info says of a person that decisions need.
@@ -24,10 +33,40 @@ struct Account {
     tz: Option<String>,
 }
 
+/// Slackbot's id: Slack's user object for it says `is_bot: false`.
+const SLACKBOT: &str = "USLACKBOT";
+
+/// The kind of account users.info describes, by the user object's fields
+/// (https://api.slack.com/types/user: `deleted`, `is_bot`, `is_app_user`, `is_restricted`,
+/// `is_ultra_restricted`, `is_stranger`, `team_id`, `enterprise_user`). Someone whose `team_id`
+/// is not ours is from another organisation (Slack Connect,
+/// https://api.slack.com/apis/channels-between-orgs: "users originating from other teams"),
+/// unless they are in our Enterprise Grid organisation, whose members may belong to another of
+/// its workspaces. A bot stays a bot when deactivated; otherwise deactivation comes first.
+fn kind_of(info: &UserInfo, home: &Home) -> Membership {
+    let same_org = home.enterprise_id.is_some() && info.enterprise_id == home.enterprise_id;
+    let other_team = info
+        .team_id
+        .as_deref()
+        .is_some_and(|t| !t.is_empty() && t != home.team_id);
+    if info.is_bot || info.is_app_user || info.id == SLACKBOT {
+        Membership::Bot
+    } else if info.deleted {
+        Membership::Deactivated
+    } else if info.is_stranger || (other_team && !same_org) {
+        Membership::External
+    } else if info.restricted {
+        Membership::Guest
+    } else {
+        Membership::Member
+    }
+}
+
 impl SlackDirectory {
-    pub fn new(api: SlackApi) -> Self {
+    pub fn new(api: SlackApi, home: Home) -> Self {
         SlackDirectory {
             api,
+            home,
             cache: Mutex::new(HashMap::new()),
             accounts: Mutex::new(HashMap::new()),
         }
@@ -50,15 +89,8 @@ impl SlackDirectory {
             .user_info(user.as_str())
             .await
             .map_err(|e| e.to_string())?;
-        let membership = if info.deleted {
-            Membership::Deactivated
-        } else if info.restricted {
-            Membership::Guest
-        } else {
-            Membership::Member
-        };
         let account = Account {
-            membership,
+            membership: kind_of(&info, &self.home),
             tz: info.tz,
         };
         self.accounts
@@ -66,6 +98,22 @@ impl SlackDirectory {
             .unwrap_or_else(|p| p.into_inner())
             .insert(user.clone(), (Instant::now(), account.clone()));
         Ok(account)
+    }
+
+    /// Whether the person is a bot or app. An account never turns into a bot or out of one, so a
+    /// cached answer of any age stands: expanding a group costs users.info calls only for people
+    /// not seen before.
+    async fn is_bot(&self, user: &SlackUserId) -> Result<bool, String> {
+        let known = self
+            .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user)
+            .map(|(_, a)| a.membership == Membership::Bot);
+        match known {
+            Some(bot) => Ok(bot),
+            None => Ok(self.account(user).await?.membership == Membership::Bot),
+        }
     }
 }
 
@@ -81,7 +129,7 @@ impl Directory for SlackDirectory {
         {
             return Ok(members.clone());
         }
-        let members: Vec<SlackUserId> = self
+        let listed: Vec<SlackUserId> = self
             .api
             .usergroup_members(group.as_str())
             .await
@@ -89,6 +137,13 @@ impl Directory for SlackDirectory {
             .iter()
             .filter_map(|u| SlackUserId::parse(u).ok())
             .collect();
+        // Bots in a group are not people: they never count as reviewers, admins or requesters.
+        let mut members = Vec::with_capacity(listed.len());
+        for u in listed {
+            if !self.is_bot(&u).await? {
+                members.push(u);
+            }
+        }
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -112,5 +167,103 @@ impl Directory for SlackDirectory {
             .await
             .map_err(|e| e.to_string())?;
         Ok(info.email.filter(|e| e.contains('@')))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: &str) -> UserInfo {
+        UserInfo {
+            id: id.into(),
+            name: id.into(),
+            email: None,
+            tz: None,
+            deleted: false,
+            restricted: false,
+            is_bot: false,
+            is_app_user: false,
+            is_stranger: false,
+            team_id: Some("T0HOME".into()),
+            enterprise_id: None,
+        }
+    }
+
+    #[test]
+    fn the_user_objects_fields_tell_every_kind_of_account_apart() {
+        let home = Home {
+            team_id: "T0HOME".into(),
+            enterprise_id: None,
+        };
+        let kind = |u: UserInfo| kind_of(&u, &home);
+        assert_eq!(kind(info("U1")), Membership::Member);
+        assert_eq!(
+            kind(UserInfo {
+                restricted: true,
+                ..info("U1")
+            }),
+            Membership::Guest
+        );
+        assert_eq!(
+            kind(UserInfo {
+                deleted: true,
+                restricted: true,
+                ..info("U1")
+            }),
+            Membership::Deactivated
+        );
+        assert_eq!(
+            kind(UserInfo {
+                is_stranger: true,
+                ..info("U1")
+            }),
+            Membership::External
+        );
+        assert_eq!(
+            kind(UserInfo {
+                team_id: Some("T0OTHER".into()),
+                ..info("U1")
+            }),
+            Membership::External
+        );
+        for bot in [
+            UserInfo {
+                is_bot: true,
+                ..info("U1")
+            },
+            UserInfo {
+                is_app_user: true,
+                ..info("U1")
+            },
+            UserInfo {
+                is_bot: true,
+                deleted: true,
+                ..info("U1")
+            },
+            info(SLACKBOT),
+        ] {
+            assert_eq!(kind(bot), Membership::Bot);
+        }
+    }
+
+    #[test]
+    fn another_workspace_of_our_enterprise_grid_org_is_not_external() {
+        let home = Home {
+            team_id: "T0HOME".into(),
+            enterprise_id: Some("E0ORG".into()),
+        };
+        let colleague = UserInfo {
+            team_id: Some("T0SISTER".into()),
+            enterprise_id: Some("E0ORG".into()),
+            ..info("W1")
+        };
+        assert_eq!(kind_of(&colleague, &home), Membership::Member);
+        let outsider = UserInfo {
+            team_id: Some("T0ELSE".into()),
+            enterprise_id: Some("E0ELSE".into()),
+            ..info("W2")
+        };
+        assert_eq!(kind_of(&outsider, &home), Membership::External);
     }
 }

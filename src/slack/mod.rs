@@ -109,7 +109,11 @@ impl SlackParts {
     }
 
     pub fn directory(&self) -> Arc<dyn Directory> {
-        Arc::new(directory::SlackDirectory::new(self.api.clone()))
+        let home = directory::Home {
+            team_id: self.bot.team_id.clone(),
+            enterprise_id: self.bot.enterprise_id.clone(),
+        };
+        Arc::new(directory::SlackDirectory::new(self.api.clone(), home))
     }
 
     /// Connects Socket Mode and starts handling envelopes.

@@ -1,6 +1,6 @@
 //! A resource's approval stages applied to a request: who can approve each stage (groups
-//! expanded; the requester, guests and deactivated accounts left out), and where a request
-//! stands. `domain::approval` decides; this resolves the facts it decides on.
+//! expanded; the requester, guests, external and deactivated accounts and bots left out), and
+//! where a request stands. `domain::approval` decides; this resolves the facts it decides on.
 
 use crate::config::Resource;
 use crate::domain::approval::{self, Given, Need, Stage, Standing};
@@ -25,7 +25,8 @@ impl Workflow {
         }
     }
 
-    /// Refuses guests and deactivated accounts before anything else is looked at.
+    /// Refuses guests, external (Slack Connect) and deactivated accounts and bots before
+    /// anything else is looked at: only full members of the workspace decide.
     pub(super) async fn require_member(&self, user: &SlackUserId) -> Result<(), WorkflowError> {
         match self
             .directory
@@ -35,7 +36,9 @@ impl Workflow {
         {
             Membership::Member => Ok(()),
             Membership::Guest => Err(Refusal::Guest.into()),
+            Membership::External => Err(Refusal::External.into()),
             Membership::Deactivated => Err(Refusal::Deactivated.into()),
+            Membership::Bot => Err(Refusal::Bot.into()),
         }
     }
 

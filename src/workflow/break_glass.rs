@@ -1,7 +1,8 @@
 //! Break-glass: emergency access granted at once for a short, capped time, announced loudly to
 //! the channel and the reviewers, and reviewed after the fact. A reviewer's ✅ on the request
 //! reviews it; if nobody does within the resource's `review_within`, the access is taken away
-//! and the request flagged in the audit log.
+//! and the request flagged in the audit log. Only a full member of the workspace who may ask
+//! for the resource may use it (`requesters.rs`).
 
 use serde_json::json;
 
@@ -33,6 +34,8 @@ impl Workflow {
         let Some(rules) = resource.break_glass else {
             return Err(WorkflowError::NoBreakGlass(resource.id.clone()));
         };
+        self.require_break_glass_allowed(requester, resource)
+            .await?;
         let duration = duration.unwrap_or(rules.max);
         if duration > rules.max {
             return Err(DurationRuleError::TooLong {

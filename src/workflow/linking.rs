@@ -55,17 +55,25 @@ impl Workflow {
     ) -> Result<Option<Link>, WorkflowError> {
         let c = self.db.conn();
         let existing = links::get(c, user.as_str(), connector.as_str()).await?;
-        if let Some(link) = &existing {
+        let config = self.catalog.connectors.get(connector);
+        let mut remembered = None;
+        if let Some(link) = existing {
+            // An admin's word stands even before a sync has seen the user.
+            if link.method == Method::Admin {
+                return Ok(Some(link));
+            }
             let present = !identities::users_named(c, connector.as_str(), &link.platform_id)
                 .await?
                 .is_empty();
-            // An admin's word stands even before a sync has seen the user.
-            if link.method == Method::Admin || present {
-                return Ok(existing);
+            if present {
+                remembered = Some(link);
             }
         }
-        let Some(config) = self.catalog.connectors.get(connector) else {
-            return Ok(None);
+        // With `domains`, a link found automatically holds only while the email is inside them
+        // (one remembered before `domains` was set, or before the email changed, does not).
+        let Some(config) = config.filter(|c| !c.link.domains.is_empty() || remembered.is_none())
+        else {
+            return Ok(remembered);
         };
         let Some(email) = self
             .directory
@@ -75,6 +83,13 @@ impl Workflow {
         else {
             return Ok(None);
         };
+        if !config.link.admits(&email) {
+            tracing::info!(connector = %connector, "not linking automatically: the email's domain is outside the connector's link domains");
+            return Ok(None);
+        }
+        if remembered.is_some() {
+            return Ok(remembered);
+        }
         let by_email = identities::users_with_email(c, connector.as_str(), &email).await?;
         let found = if let [one] = by_email.as_slice() {
             Some((one.platform_id.clone(), Method::Email))

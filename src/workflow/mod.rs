@@ -18,6 +18,7 @@ mod ports;
 mod provisioning;
 mod queries;
 mod reconcile;
+mod requesters;
 mod requests;
 mod reviewers;
 

@@ -19,8 +19,8 @@ pub trait Directory: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// A full member, a guest or a deactivated account (only full members approve).
-    /// Directories that cannot tell say a member.
+    /// What kind of account the person has (only full members approve, use break-glass or
+    /// are auto-approved). Directories that cannot tell say a member.
     async fn membership_of(&self, _user: &SlackUserId) -> Result<Membership, String> {
         Ok(Membership::Member)
     }
@@ -37,7 +37,24 @@ pub enum Membership {
     Member,
     /// A multi-channel or single-channel guest (Slack's restricted and ultra-restricted).
     Guest,
+    /// Someone from another organisation, seen through a Slack Connect channel.
+    External,
     Deactivated,
+    /// A bot or app account: never a person, so never a reviewer or a requester of note.
+    Bot,
+}
+
+impl Membership {
+    /// The kind of account in words, for refusals and the audit log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Membership::Member => "a full member of the workspace",
+            Membership::Guest => "a guest account",
+            Membership::External => "an external (Slack Connect) account",
+            Membership::Deactivated => "a deactivated account",
+            Membership::Bot => "a bot or app account",
+        }
+    }
 }
 
 /// A directory for setups without Slack user groups: every group is empty.

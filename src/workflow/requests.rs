@@ -93,7 +93,7 @@ impl Workflow {
 
     /// The on-call schedules named by `rules` that `person` is on call in now. A service that
     /// cannot answer counts as "not on call": the request waits for a reviewer instead.
-    async fn on_call_now(
+    pub(super) async fn on_call_now(
         &self,
         person: &SlackUserId,
         rules: &[auto_approval::AutoRule],
@@ -215,20 +215,9 @@ impl Workflow {
         }
         let identity = s.identity.map(str::trim).filter(|i| !i.is_empty());
         let starts_at = self.starts_at(s.requester, s.start).await?;
-        // Decided before the transaction: group membership is asked of Slack.
-        let auto = match resource.auto_approve.is_empty() {
-            true => None,
-            false => {
-                let groups = self.groups_of(s.requester).await?;
-                let on_call = self.on_call_now(s.requester, &resource.auto_approve).await;
-                let facts = auto_approval::Facts {
-                    groups: &groups,
-                    duration,
-                    on_call: &on_call,
-                };
-                auto_approval::first_match(&resource.auto_approve, &facts).cloned()
-            }
-        };
+        // Decided before the transaction: who may ask, and auto-approval, are asked of Slack.
+        let vetted = self.vet_submission(s.requester, resource, duration).await?;
+        let auto = vetted.auto.clone();
 
         let now = self.clock.now();
         let new = NewRequest {
@@ -241,7 +230,8 @@ impl Workflow {
             starts_at,
         };
         let actor = Actor::User(s.requester.clone());
-        let details = json!({ "identity": identity, "starts_at": starts_at });
+        let mut details = json!({ "identity": identity, "starts_at": starts_at });
+        vetted.note(&mut details);
         let (tx, request) = self.open_request(new, &actor, details, now).await?;
         self.enqueue_notices(&tx, request.id, super::Notice::Submitted)
             .await?;

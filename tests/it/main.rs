@@ -37,6 +37,7 @@ mod postgres_connector;
 mod powerbi_connector;
 mod properties;
 mod redshift_connector;
+mod requesters;
 mod requests;
 mod revoke_now;
 mod scheduled;

@@ -8,10 +8,14 @@ use serde_json::{Value, json};
 /// The users.info shape for a seeded user.
 pub fn user_json(inner: &Inner, id: &str) -> Option<Value> {
     let u = inner.cfg.users.iter().find(|u| u.id == id)?;
+    let team = u.team_id.as_deref().unwrap_or(&inner.cfg.team_id);
     Some(json!({
-        "id": u.id, "team_id": inner.cfg.team_id, "name": u.name, "real_name": u.real_name,
-        "deleted": u.deleted, "is_bot": u.is_bot, "is_restricted": u.is_restricted,
-        "is_ultra_restricted": false, "is_admin": false, "is_owner": false, "is_app_user": false,
+        "id": u.id, "team_id": team, "name": u.name, "real_name": u.real_name,
+        "deleted": u.deleted, "is_bot": u.is_bot,
+        // A single-channel guest is restricted too, as Slack reports it.
+        "is_restricted": u.is_restricted || u.is_ultra_restricted,
+        "is_ultra_restricted": u.is_ultra_restricted, "is_admin": false, "is_owner": false,
+        "is_app_user": u.is_app_user, "is_stranger": u.is_stranger,
         "tz": u.tz, "tz_label": u.tz, "tz_offset": u.tz_offset,
         "profile": {"email": u.email, "real_name": u.real_name, "display_name": u.name,
                     "real_name_normalized": u.real_name, "display_name_normalized": u.name},

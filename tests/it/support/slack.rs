@@ -22,9 +22,7 @@ pub fn person(id: &str, name: &str, tz: &str) -> UserSeed {
         email: Some(format!("{name}@example.com")),
         tz: tz.into(),
         tz_offset: 0,
-        is_bot: false,
-        deleted: false,
-        is_restricted: false,
+        ..UserSeed::default()
     }
 }
 
