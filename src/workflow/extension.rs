@@ -130,6 +130,10 @@ impl Workflow {
         by: &SlackUserId,
         more: GrantDuration,
     ) -> Result<Request, WorkflowError> {
+        // Asked of Slack (group memberships) before the transaction, which on SQLite holds the
+        // only connection.
+        let seen = self.request(id).await?;
+        self.require_requester(by, self.resource_of(&seen)?).await?;
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
         policy::may_act_as_requester(

@@ -180,14 +180,16 @@ impl Workflow {
 
     /// The request's resource, or, once the catalog no longer has it, what its grant record
     /// says of it: requests made before an edit are still told about and ended.
+    /// Read through `c`: inside a decision's transaction, its own (SQLite has one connection).
     async fn resource_or_record(
         &self,
+        c: &impl store::Conn,
         req: &Request,
     ) -> Result<std::borrow::Cow<'_, Resource>, WorkflowError> {
         if let Some(r) = self.catalog.resource(&req.resource) {
             return Ok(std::borrow::Cow::Borrowed(r));
         }
-        let recorded = store::grants::latest_for_request(self.db.conn(), req.id.get()).await?;
+        let recorded = store::grants::latest_for_request(c, req.id.get()).await?;
         let (connector, unit) = match recorded {
             Some(g) => (g.connector()?, g.unit()?),
             None => (

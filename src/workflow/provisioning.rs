@@ -409,7 +409,10 @@ impl Workflow {
             return Ok(Outcome::Done);
         }
         // A resource removed from the catalog lapses its pending requests now.
-        let lapse_after = self.resource_or_record(&current).await?.lapse_after;
+        let lapse_after = self
+            .resource_or_record(self.db.conn(), &current)
+            .await?
+            .lapse_after;
         let due = super::lapse_at(&current, lapse_after);
         if self.clock.now() < due {
             return Ok(Outcome::RunAgainAt(due));
@@ -475,7 +478,7 @@ impl Workflow {
             ));
         };
         let request = self.request(id).await?;
-        let resource = self.resource_or_record(&request).await?;
+        let resource = self.resource_or_record(self.db.conn(), &request).await?;
         let removed = self.catalog.resource(&request.resource).is_none();
         let resource = resource.as_ref();
         // Quietly logged: the audit log has it; the channel hears of it only once a person is

@@ -59,7 +59,7 @@ impl Workflow {
             if &r.requester == user {
                 continue;
             }
-            let resource = self.resource_or_record(&r).await?;
+            let resource = self.resource_or_record(self.db.conn(), &r).await?;
             let reviewers = self.reviewers_of(self.db.conn(), &resource).await?;
             if policy::may_end_access(who, &r.requester, &resource.id, &reviewers, &admins).is_ok()
             {
@@ -78,7 +78,7 @@ impl Workflow {
     ) -> Result<Request, WorkflowError> {
         let groups = self.groups_of(by).await?;
         let current = self.request(id).await?;
-        let resource = self.resource_or_record(&current).await?;
+        let resource = self.resource_or_record(self.db.conn(), &current).await?;
         let reviewers = self.reviewers_of(self.db.conn(), &resource).await?;
         let admins = self.admins(self.db.conn()).await?;
         let who = Who {

@@ -621,7 +621,7 @@ impl Workflow {
         }
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
-        let resource = self.resource_or_record(&current).await?;
+        let resource = self.resource_or_record(&tx, &current).await?;
         let reviewers = self.reviewers_of(&tx, &resource).await?;
         let admins = self.admins(&tx).await?;
         let who = Who {

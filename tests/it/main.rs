@@ -23,6 +23,7 @@ mod expiry;
 mod faults;
 mod grant_records;
 mod hostile_names;
+mod identity_choice;
 mod jobs;
 mod leases;
 mod lifecycle;

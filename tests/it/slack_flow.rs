@@ -271,12 +271,40 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
             channel: CHANNEL.into(),
             ts: ask.ts.clone(),
         };
-        t.sim
-            .click_button("URITA", target, "extend_approve", None, None)
-            .await
-            .unwrap();
+        // Rita double-clicks Approve: the ask is decided once, and extends once.
+        let (first, second) = tokio::join!(
+            t.sim
+                .click_button("URITA", target.clone(), "extend_approve", None, None),
+            t.sim
+                .click_button("URITA", target, "extend_approve", None, None)
+        );
+        // The second click may find the button already gone; that is the point.
+        assert!(first.is_ok() || second.is_ok(), "{first:?} {second:?}");
         t.dm_for("UALICE", "now lasts until Sat 28 Nov, 16:00 CET")
             .await;
+        // Its buttons go, saying who approved (the refused second click may say it last).
+        let answered = eventually("the ask marked approved", 30, || async {
+            let m = t.sim.message(CHANNEL, &ask.ts)?;
+            shown(&m).contains("approved by <@URITA>").then_some(m)
+        })
+        .await;
+        assert!(!shown(&answered).contains("[Approve extension]"));
+        let extended = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "extended")
+            .count();
+        assert_eq!(extended, 1, "{}: one extension", db.name);
+        assert_eq!(
+            t.app
+                .workflow()
+                .request(RequestId::new(1))
+                .await
+                .unwrap()
+                .expires_at,
+            Some(crate::support::app::at(2026, 11, 28, 15, 0))
+        );
 
         // The old expiry passes; the access stays until the new one.
         t.clock.advance(Duration::hours(1));

@@ -38,7 +38,7 @@ async fn click(t: &SlackTestApp, user: &str, msg: &slack_sim::Message, action: &
                 ts: msg.ts.clone(),
             },
             action,
-            Some("1"),
+            None,
             None,
         )
         .await
@@ -92,11 +92,47 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
         })
         .await;
 
+        // The task answered keeps its words, not its buttons.
+        let answered = eventually("the grant task marked done", 30, || async {
+            let m = t.sim.message(CHANNEL, &task.ts)?;
+            shown(&m).contains("✅ Marked done by <@UADA>").then_some(m)
+        })
+        .await;
+        assert!(!shown(&answered).contains("[Done]"), "{}", shown(&answered));
+
         // At expiry Gatehouse asks for the removal the same way.
         t.clock.advance(Duration::hours(4));
         t.run_jobs().await;
         let undo = by_hand_task(&t, &msg.ts, "undo this").await;
         assert_eq!(status(&t).await, Status::Revoking);
+        // The grant's Done, had it stayed on screen, cannot record a removal nobody made.
+        let audit_rows = gatehouse::store::audit::head(t.app.db().conn())
+            .await
+            .unwrap()
+            .0;
+        let stale = t
+            .app
+            .workflow()
+            .confirm_by_hand(
+                RequestId::new(1),
+                &crate::support::u("UADA"),
+                gatehouse::workflow::ByHandTask::Grant,
+                true,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            stale.to_string(),
+            "this task was to grant the access, and the request is revoking now; nothing was recorded (use the newest task in the thread, if any)"
+        );
+        assert_eq!(status(&t).await, Status::Revoking);
+        assert_eq!(
+            gatehouse::store::audit::head(t.app.db().conn())
+                .await
+                .unwrap()
+                .0,
+            audit_rows
+        );
         click(&t, "UADA", &undo, "by_hand_done").await;
         eventually("expired", 30, || async {
             (status(&t).await == Status::Expired).then_some(())
