@@ -324,3 +324,54 @@ async fn a_free_form_question_goes_to_the_model_and_gatehouse_runs_its_tool() {
     assert!(!refused.contains("has_access"), "{refused}");
     t.stop().await;
 }
+
+/// Links Alice to the platform user `maria.lopez` (listed by the platform, linked by an admin).
+async fn alice_is_maria_lopez(t: &SlackTestApp) {
+    t.platform
+        .set_users(&[("maria.lopez", Some("maria@example.com")), ("sam", None)]);
+    let wf = t.app.workflow();
+    wf.sync_identities(&gatehouse::domain::ConnectorId::parse("warehouse").unwrap())
+        .await
+        .unwrap();
+    let id = |u: &str| gatehouse::domain::SlackUserId::parse(u).unwrap();
+    wf.link_identity(&id("UADA"), &id("UALICE"), "warehouse", "maria.lopez")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_stranger_gets_one_refusal_for_real_and_unknown_names_and_no_platform_is_asked() {
+    let (t, _db) = start(&[]).await;
+    t.alice_gets_analytics_from_bob().await;
+    alice_is_maria_lopez(&t).await;
+    // The name resolves for someone who may ask about others: it is Alice.
+    let bob = ask_in_dm(&t, "UBOB", "does maria.lopez have access to analytics-ro?").await;
+    assert!(bob.starts_with("✅ Yes: <@UALICE> has access"), "{bob}");
+
+    let checks = t.platform.checks();
+    let refusal = "you can ask about your own access; asking about other people is for the resource's reviewers and admins";
+    for question in [
+        "does maria.lopez have access to analytics-ro?",
+        "does maria@example.com have access to analytics-ro?",
+        "does nobody.here have access to analytics-ro?",
+        "does maria.lopes have access to analytics-ro?",
+        "what does maria.lopez have access to?",
+        "what does nobody.here have access to?",
+        "who has access to analytics-ro?",
+    ] {
+        assert_eq!(
+            ask_in_dm(&t, "UDAVE", question).await,
+            refusal,
+            "{question}"
+        );
+    }
+    for typed in ["maria.lopez analytics-ro", "nobody.here analytics-ro"] {
+        assert_eq!(access_check(&t, "UDAVE", typed).await, refusal, "{typed}");
+    }
+    assert_eq!(
+        t.platform.checks(),
+        checks,
+        "a refused question asks no platform"
+    );
+    t.stop().await;
+}
