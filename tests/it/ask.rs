@@ -375,3 +375,38 @@ async fn a_stranger_gets_one_refusal_for_real_and_unknown_names_and_no_platform_
     );
     t.stop().await;
 }
+
+#[tokio::test]
+async fn the_models_answer_is_shown_escaped_so_it_pings_nobody_and_links_nowhere() {
+    let chat = ChatFake::start(vec![Reply::Say(
+        "<!channel> <@UALICE|boss> has it & so does <!here>; see <https://evil.example/x|click here> or <mailto:a@b.c|mail>",
+    )])
+    .await;
+    let (t, _db) = start(&[
+        ("GATEHOUSE_LLM_URL", &chat.url),
+        ("GATEHOUSE_LLM_MODEL", "gpt-test"),
+        ("GATEHOUSE_LLM_KEY", KEY),
+    ])
+    .await;
+    let answer = ask_in_dm(&t, "UBOB", "anyone in the analytics thing?").await;
+    assert_eq!(
+        answer,
+        "&lt;!channel&gt; <@UALICE> has it &amp; so does &lt;!here&gt;; see &lt;https://evil.example/x|click here&gt; or &lt;mailto:a@b.c|mail&gt;"
+    );
+    // What Slack would act on in the posted text: only the one person mentioned.
+    let dm = t
+        .sim
+        .dms("UBOB")
+        .into_iter()
+        .rfind(|m| m.user == BOT)
+        .unwrap();
+    for text in [dm.text.clone(), shown(&dm)] {
+        let markup: Vec<&str> = text
+            .split('<')
+            .skip(1)
+            .map(|rest| rest.split('>').next().unwrap_or(rest))
+            .collect();
+        assert_eq!(markup, ["@UALICE"], "{text}");
+    }
+    t.stop().await;
+}

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{Malformed, say, str_at, user_at};
 use crate::domain::SlackUserId;
 use crate::domain::question::{self, EXAMPLES, Question, Subject};
-use crate::slack::answers::{Style, render};
+use crate::slack::answers::{Style, model_words, render};
 use crate::slack::context::SlackContext;
 use crate::slack::views::note;
 use crate::workflow::Asker;
@@ -33,15 +33,11 @@ pub async fn answer_text(ctx: &SlackContext, asker: &SlackUserId, text: &str) ->
                     workflow: &ctx.workflow,
                     asker: Asker::Slack(asker.clone()),
                 };
+                // The model's words (and an error quoting its server) are text like any
+                // other: escaped, never read as Slack markup.
                 return match llm.answer(asker.as_str(), text, &tools).await {
-                    Ok(answer) => answer,
-                    Err(e) => format!(
-                        "{}
-
-{}",
-                        e,
-                        help(text)
-                    ),
+                    Ok(answer) => model_words(&answer),
+                    Err(e) => format!("{}\n\n{}", model_words(&e.to_string()), help(text)),
                 };
             }
             None => return help(text),
