@@ -201,7 +201,11 @@ impl App {
                     }
                     None => None,
                 };
-                Some(parts.listen(workflow.clone(), ask).await?)
+                let questions = crate::slack::question_limit::QuestionLimit::new(
+                    config.settings.questions_per_minute,
+                    opts.clock.clone(),
+                );
+                Some(parts.listen(workflow.clone(), ask, questions).await?)
             }
             _ => None,
         };

@@ -16,6 +16,8 @@ pub struct SlackContext {
     pub bot_user: String,
     /// The language model for free-form questions, when one is configured.
     pub ask: Option<Arc<crate::ask::llm::Llm>>,
+    /// How many questions each person may ask a minute.
+    pub questions: super::question_limit::QuestionLimit,
     /// Counts `hello`s: above zero once the socket is connected.
     pub connected: watch::Sender<u32>,
 }

@@ -12,6 +12,7 @@ pub mod home;
 pub mod modals;
 pub mod notifier;
 pub mod preflight;
+pub mod question_limit;
 pub mod socket;
 pub mod views;
 
@@ -117,6 +118,7 @@ impl SlackParts {
         self,
         workflow: Arc<Workflow>,
         ask: Option<Arc<crate::ask::llm::Llm>>,
+        questions: question_limit::QuestionLimit,
     ) -> Result<Runtime, SlackStartError> {
         if let Ok(Some(chosen)) = workflow.requests_channel().await {
             self.channel.set(chosen);
@@ -128,6 +130,7 @@ impl SlackParts {
             channel: self.channel,
             bot_user: self.bot.user_id,
             ask,
+            questions,
             connected,
         });
         let listener = socket::listen(self.client, &self.app_token, self.connections, ctx)

@@ -410,3 +410,34 @@ async fn the_models_answer_is_shown_escaped_so_it_pings_nobody_and_links_nowhere
     }
     t.stop().await;
 }
+
+#[tokio::test]
+async fn the_question_after_the_limit_is_refused_until_the_minute_has_passed() {
+    let (t, _db) = start(&[("GATEHOUSE_QUESTIONS_PER_MINUTE", "2")]).await;
+    t.alice_gets_analytics_from_bob().await;
+    for _ in 0..2 {
+        let yes = ask_in_dm(&t, "UBOB", "does <@UALICE> have access to analytics-ro?").await;
+        assert!(yes.starts_with("✅ Yes"), "{yes}");
+    }
+    let checks = t.platform.checks();
+    assert_eq!(
+        access_check(&t, "UBOB", "<@UALICE> analytics-ro").await,
+        "you asked 2 questions in the last minute; try again in 30 s"
+    );
+    assert_eq!(
+        ask_in_dm(&t, "UBOB", "who has access to analytics-ro?").await,
+        "you asked 2 questions in the last minute; try again in 30 s"
+    );
+    assert_eq!(
+        t.platform.checks(),
+        checks,
+        "a refused question asks nothing"
+    );
+    // Others ask as usual.
+    let alice = ask_in_dm(&t, "UALICE", "do I have access to analytics-ro?").await;
+    assert!(alice.starts_with("✅ Yes"), "{alice}");
+    t.clock.advance(chrono::Duration::seconds(30));
+    let again = ask_in_dm(&t, "UBOB", "who has access to analytics-ro?").await;
+    assert!(again.starts_with("1 person has access"), "{again}");
+    t.stop().await;
+}

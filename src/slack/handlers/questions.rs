@@ -24,6 +24,9 @@ fn help(text: &str) -> String {
 
 /// The answer to a question in words, or why there is none.
 pub async fn answer_text(ctx: &SlackContext, asker: &SlackUserId, text: &str) -> String {
+    if let Some(wait) = ctx.questions.ask(asker) {
+        return wait;
+    }
     let question = match question::parse(text, Some(&ctx.bot_user)) {
         Ok(q) => q,
         Err(_) => match &ctx.ask {
@@ -81,7 +84,10 @@ pub fn check_usage() -> String {
 
 /// After the ack: answers `/access-check` to the asker alone.
 pub async fn access_check(ctx: &SlackContext, user: &SlackUserId, channel: &str, q: &Question) {
-    let text = answer_question(ctx, user, q).await;
+    let text = match ctx.questions.ask(user) {
+        Some(wait) => wait,
+        None => answer_question(ctx, user, q).await,
+    };
     answer_privately(ctx, channel, user, &text).await;
 }
 
