@@ -375,7 +375,10 @@ impl Workflow {
         unit: &crate::domain::Unit,
         identity: &str,
     ) -> Live {
-        let asked = self.provisioner.check(connector, identity, unit);
+        // From the questions' own budget: a burst of "who has X" never delays a revocation.
+        let asked = self
+            .provisioner
+            .check_for_question(connector, identity, unit);
         match tokio::time::timeout(LIVE_CHECK_LIMIT, asked).await {
             Ok(Ok(Some(h))) if h.held() => Live::Held {
                 direct: h.direct,

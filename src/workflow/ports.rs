@@ -167,6 +167,18 @@ pub trait Provisioner: Send + Sync + 'static {
     ) -> Result<Option<Holding>, ExternalError> {
         Ok(None)
     }
+
+    /// `check` asked for a question ("does X have access", "who has X"): the same answer, but
+    /// spending a budget of platform calls kept for questions, so that a burst of questions
+    /// never delays a grant or a revocation. Provisioners without budgets just check.
+    async fn check_for_question(
+        &self,
+        connector: &ConnectorId,
+        identity: &str,
+        unit: &Unit,
+    ) -> Result<Option<Holding>, ExternalError> {
+        self.check(connector, identity, unit).await
+    }
 }
 
 /// Something people should hear about a request.
