@@ -6,10 +6,12 @@ use tokio::sync::watch;
 
 use super::api::SlackApi;
 use super::notifier::Channel;
-use crate::workflow::Workflow;
+use crate::workflow::{Directory, Workflow};
 
 pub struct SlackContext {
     pub workflow: Arc<Workflow>,
+    /// The directory `workflow` decides with, told when Slack says groups or people changed.
+    pub directory: Arc<dyn Directory>,
     pub api: SlackApi,
     pub channel: Channel,
     /// The bot's own user id (from auth.test), to ignore its own reactions.

@@ -53,6 +53,8 @@ pub struct SlackParts {
     pub bot: BotInfo,
     app_token: Secret,
     connections: u32,
+    /// One directory for the workflow and the events that invalidate what it remembers.
+    directory: Arc<directory::SlackDirectory>,
 }
 
 fn classify(e: SlackError, refused: fn(String) -> SlackStartError) -> SlackStartError {
@@ -81,6 +83,7 @@ pub async fn connect(
         .map_err(|e| classify(e, SlackStartError::AppToken))?;
     Ok(SlackParts {
         client,
+        directory: Arc::new(directory::SlackDirectory::new(api.clone())),
         api,
         channel: Channel::new(channel.to_owned()),
         bot,
@@ -110,7 +113,7 @@ impl SlackParts {
     }
 
     pub fn directory(&self) -> Arc<dyn Directory> {
-        Arc::new(directory::SlackDirectory::new(self.api.clone()))
+        self.directory.clone()
     }
 
     /// Connects Socket Mode and starts handling envelopes.
@@ -126,6 +129,7 @@ impl SlackParts {
         let (connected, watcher) = watch::channel(0u32);
         let ctx = Arc::new(context::SlackContext {
             workflow,
+            directory: self.directory,
             api: self.api,
             channel: self.channel,
             bot_user: self.bot.user_id,

@@ -29,6 +29,13 @@ pub trait Directory: Send + Sync + 'static {
     async fn time_zone_of(&self, _user: &SlackUserId) -> Result<Option<String>, String> {
         Ok(None)
     }
+
+    /// Slack said the group's members changed: whatever is remembered of them is stale, and
+    /// the next decision must ask again. Directories that remember nothing do nothing.
+    fn forget_group(&self, _group: &GroupId) {}
+
+    /// Slack said the person's account changed (deactivated, made a guest, moved time zone).
+    fn forget_user(&self, _user: &SlackUserId) {}
 }
 
 /// What kind of account a person has in the workspace.

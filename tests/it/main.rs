@@ -18,6 +18,7 @@ mod break_glass;
 mod cli;
 mod databricks_connector;
 mod demo;
+mod directory_events;
 mod expiry;
 mod faults;
 mod grant_records;
