@@ -43,6 +43,8 @@ pub enum SlackStartError {
     Unreachable(SlackError),
     #[error("the catalog does not fit the Slack workspace:\n  - {}", .0.join("\n  - "))]
     Catalog(Vec<String>),
+    #[error("{0}")]
+    RequestsChannel(String),
 }
 
 /// Everything needed to talk to Slack, checked before anything else starts.
@@ -93,6 +95,23 @@ pub async fn connect(
 }
 
 impl SlackParts {
+    /// Checks that Gatehouse can post in the Access Requests channel: the one an admin chose
+    /// in Slack (`chosen`), else ACCESS_REQUESTS_CHANNEL.
+    pub async fn check_requests_channel(
+        &self,
+        chosen: Option<&str>,
+    ) -> Result<(), SlackStartError> {
+        let (channel, source) = match chosen {
+            Some(c) => (c.to_owned(), preflight::ChannelSource::ChosenInSlack),
+            None => (self.channel.get(), preflight::ChannelSource::Environment),
+        };
+        match preflight::requests_channel(&self.api, &channel, source).await {
+            Ok(None) => Ok(()),
+            Ok(Some(problem)) => Err(SlackStartError::RequestsChannel(problem)),
+            Err(e) => Err(SlackStartError::Unreachable(e)),
+        }
+    }
+
     /// Checks the catalog's channels, user groups and approval stages against the workspace.
     pub async fn check_catalog(
         &self,
