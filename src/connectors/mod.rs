@@ -356,6 +356,9 @@ impl Budgets {
     }
 }
 
+/// A platform connector as built, with its catalog `rate_per_second`.
+type Platform = (Arc<dyn Connector>, NonZeroU32);
+
 /// Every connector of the catalog, by id; `None` for manual ones.
 pub struct Registry {
     connectors: BTreeMap<ConnectorId, Option<Arc<dyn Connector>>>,
@@ -379,7 +382,7 @@ impl Registry {
     }
 
     /// Each platform connector behind its two budgets (see `Budgets`).
-    fn limited(built: BTreeMap<ConnectorId, Option<(Arc<dyn Connector>, NonZeroU32)>>) -> Registry {
+    fn limited(built: BTreeMap<ConnectorId, Option<Platform>>) -> Registry {
         let mut registry = Registry::from_connectors(BTreeMap::new());
         for (id, platform) in built {
             let Some((inner, rate)) = platform else {
