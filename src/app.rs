@@ -70,6 +70,8 @@ pub enum StartError {
     Catalog(#[source] StoreError),
     #[error("cannot compare the catalog with the live grants: {0}")]
     Grants(#[source] StoreError),
+    #[error("cannot read the settings stored in the database: {0}")]
+    Settings(#[source] StoreError),
     #[error("{0}")]
     Stranded(String),
     #[error(transparent)]
@@ -143,6 +145,11 @@ impl App {
         let slack = match (&s.bot_token, &s.app_token, &s.channel) {
             (Some(bot), Some(app), Some(channel)) if opts.connect_slack => {
                 let parts = crate::slack::connect(s, bot, app, channel, metrics.clone()).await?;
+                // Without the channel every request would fail later with not_in_channel.
+                let chosen = store::settings::get(db.conn(), store::settings::REQUESTS_CHANNEL)
+                    .await
+                    .map_err(StartError::Settings)?;
+                parts.check_requests_channel(chosen.as_deref()).await?;
                 parts.check_catalog(&config.catalog).await?;
                 Some(parts)
             }
@@ -204,7 +211,11 @@ impl App {
                     }
                     None => None,
                 };
-                Some(parts.listen(workflow.clone(), ask).await?)
+                let questions = crate::slack::question_limit::QuestionLimit::new(
+                    config.settings.questions_per_minute,
+                    opts.clock.clone(),
+                );
+                Some(parts.listen(workflow.clone(), ask, questions).await?)
             }
             _ => None,
         };

@@ -164,6 +164,8 @@ pub struct ChannelRec {
 #[derive(Debug, Default)]
 pub struct State {
     pub channels: BTreeMap<String, ChannelRec>,
+    /// User group id → its members now (seeded from the config; changed through the control API).
+    pub usergroups: BTreeMap<String, Vec<String>>,
     /// user id → IM channel id (stable for the life of the sim).
     pub ims: HashMap<String, String>,
     pub messages: Vec<Message>,
@@ -200,6 +202,9 @@ impl State {
                     members: c.members.clone(),
                 },
             );
+        }
+        for g in &cfg.usergroups {
+            s.usergroups.insert(g.id.clone(), g.users.clone());
         }
         s
     }

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::llm::AccessTools;
+use crate::domain::SlackUserId;
 use crate::domain::question::{Question, Subject};
 use crate::workflow::{Asker, Workflow};
 
@@ -24,37 +25,30 @@ impl WorkflowTools<'_> {
             Err(e) => json!({ "error": e.to_string() }),
         }
     }
+}
 
-    /// A person as the model named them: a Slack ID, or a platform user someone is linked to.
-    async fn person(&self, user: &str) -> Result<Subject, Value> {
-        self.workflow
-            .find_person(user)
-            .await
-            .map(Subject::User)
-            .map_err(|e| json!({ "error": e.to_string() }))
+/// A person as the model named them: a Slack ID, or a name that `Workflow::answer` resolves
+/// only once the asker may ask about others (so the model, like the asker, learns nothing of
+/// who exists from a refused question).
+fn person(user: &str) -> Subject {
+    match SlackUserId::parse(user.trim()) {
+        Ok(id) => Subject::User(id),
+        Err(_) => Subject::Named(user.trim().to_owned()),
     }
 }
 
 #[async_trait::async_trait]
 impl AccessTools for WorkflowTools<'_> {
     async fn check_access(&self, user: &str, resource: &str) -> Value {
-        match self.person(user).await {
-            Ok(who) => {
-                self.ask(Question::Check {
-                    who,
-                    resource: resource.to_owned(),
-                })
-                .await
-            }
-            Err(e) => e,
-        }
+        self.ask(Question::Check {
+            who: person(user),
+            resource: resource.to_owned(),
+        })
+        .await
     }
 
     async fn list_access(&self, user: &str) -> Value {
-        match self.person(user).await {
-            Ok(who) => self.ask(Question::AccessOf { who }).await,
-            Err(e) => e,
-        }
+        self.ask(Question::AccessOf { who: person(user) }).await
     }
 
     async fn who_has(&self, resource: &str) -> Value {

@@ -60,6 +60,8 @@ pub struct Settings {
     pub job_workers: usize,
     /// How often each platform is compared with the live grants (drift reconciliation).
     pub reconcile_every: Duration,
+    /// How many questions one person may ask a minute (`/access-check`, DMs, mentions).
+    pub questions_per_minute: u32,
     /// The language model for free-form questions, when all of its variables are set.
     pub llm: Option<LlmConfig>,
     /// Where `/healthz`, `/readyz` and `/metrics` are served (`GATEHOUSE_HTTP_ADDR`); None: off.
@@ -142,6 +144,9 @@ impl Settings {
         let reconcile_every = Duration::from_secs(
             60 * number("GATEHOUSE_RECONCILE_EVERY_MINUTES", 60, 1, 7 * 24 * 60),
         );
+        // Ten is more than anyone types in a minute, and few enough that one person cannot
+        // keep every platform (and the language model) busy.
+        let questions_per_minute = number("GATEHOUSE_QUESTIONS_PER_MINUTE", 10, 1, 1_000) as u32;
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         if !(database_url.starts_with("sqlite:")
@@ -270,6 +275,7 @@ impl Settings {
             job_poll,
             job_workers,
             reconcile_every,
+            questions_per_minute,
             llm,
             http_addr,
         })

@@ -18,6 +18,7 @@ pub mod snowflake;
 pub mod tableau;
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -230,10 +231,10 @@ pub(crate) fn role_in<'u>(unit: &'u Unit, platform: &str) -> Result<&'u str, Con
     }
 }
 
-/// A connector behind its own rate limit: every call to the platform waits for a permit.
+/// A connector behind a rate limit: every call to the platform waits for a permit.
 struct Limited {
-    inner: Box<dyn Connector>,
-    limiter: DefaultDirectRateLimiter,
+    inner: Arc<dyn Connector>,
+    limiter: Arc<DefaultDirectRateLimiter>,
 }
 
 #[async_trait::async_trait]
@@ -336,31 +337,86 @@ fn build(
     }))
 }
 
+/// A connector's two budgets of platform calls: one for grants, revocations and everything
+/// else Gatehouse must do, one for answering questions, so that questions never delay the rest.
+struct Budgets {
+    operations: Arc<DefaultDirectRateLimiter>,
+    questions: Arc<DefaultDirectRateLimiter>,
+}
+
+impl Budgets {
+    /// `rate_per_second` for operations; half of it (at least one a second) for questions,
+    /// so that both together stay within one and a half times what the catalog allows.
+    fn new(rate_per_second: NonZeroU32) -> Budgets {
+        let half = NonZeroU32::new(rate_per_second.get() / 2).unwrap_or(NonZeroU32::MIN);
+        Budgets {
+            operations: Arc::new(RateLimiter::direct(Quota::per_second(rate_per_second))),
+            questions: Arc::new(RateLimiter::direct(Quota::per_second(half))),
+        }
+    }
+}
+
+/// A platform connector as built, with its catalog `rate_per_second`.
+type Platform = (Arc<dyn Connector>, NonZeroU32);
+
 /// Every connector of the catalog, by id; `None` for manual ones.
 pub struct Registry {
     connectors: BTreeMap<ConnectorId, Option<Arc<dyn Connector>>>,
+    /// The same platforms behind the questions' budget (connectors built from the catalog only).
+    for_questions: BTreeMap<ConnectorId, Arc<dyn Connector>>,
+    budgets: BTreeMap<ConnectorId, Budgets>,
 }
 
 impl Registry {
     /// Builds every connector, resolving its secrets now so that a missing one stops the start.
     pub fn new(catalog: &Catalog, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let mut connectors = BTreeMap::new();
+        let mut built = BTreeMap::new();
         for (id, c) in &catalog.connectors {
-            let built = build(&c.kind, lookup).map_err(|e| format!("connector `{id}`: {e}"))?;
-            let limited = built.map(|inner| {
-                Arc::new(Limited {
-                    inner,
-                    limiter: RateLimiter::direct(Quota::per_second(c.rate_per_second)),
-                }) as Arc<dyn Connector>
-            });
-            connectors.insert(id.clone(), limited);
+            let platform = build(&c.kind, lookup).map_err(|e| format!("connector `{id}`: {e}"))?;
+            built.insert(
+                id.clone(),
+                platform.map(|p| (Arc::from(p), c.rate_per_second)),
+            );
         }
-        Ok(Registry { connectors })
+        Ok(Registry::limited(built))
     }
 
-    /// A registry over connectors built elsewhere (tests, and platforms wired by hand).
+    /// Each platform connector behind its two budgets (see `Budgets`).
+    fn limited(built: BTreeMap<ConnectorId, Option<Platform>>) -> Registry {
+        let mut registry = Registry::from_connectors(BTreeMap::new());
+        for (id, platform) in built {
+            let Some((inner, rate)) = platform else {
+                registry.connectors.insert(id, None);
+                continue;
+            };
+            let budgets = Budgets::new(rate);
+            let operations = Limited {
+                inner: inner.clone(),
+                limiter: budgets.operations.clone(),
+            };
+            let questions = Limited {
+                inner,
+                limiter: budgets.questions.clone(),
+            };
+            registry
+                .connectors
+                .insert(id.clone(), Some(Arc::new(operations)));
+            registry
+                .for_questions
+                .insert(id.clone(), Arc::new(questions));
+            registry.budgets.insert(id, budgets);
+        }
+        registry
+    }
+
+    /// A registry over connectors built elsewhere (tests, and platforms wired by hand), called
+    /// as they are: questions share whatever limits they have.
     pub fn from_connectors(connectors: BTreeMap<ConnectorId, Option<Arc<dyn Connector>>>) -> Self {
-        Registry { connectors }
+        Registry {
+            connectors,
+            for_questions: BTreeMap::new(),
+            budgets: BTreeMap::new(),
+        }
     }
 
     /// The platform connector with this id; None when it is manual or unknown.
@@ -410,6 +466,18 @@ impl Provisioner for Registry {
         match self.connector(connector) {
             Some(c) => Ok(Some(c.check(identity, unit).await?)),
             None => Ok(None),
+        }
+    }
+
+    async fn check_for_question(
+        &self,
+        connector: &ConnectorId,
+        identity: &str,
+        unit: &Unit,
+    ) -> Result<Option<Holding>, ExternalError> {
+        match self.for_questions.get(connector) {
+            Some(c) => Ok(Some(c.check(identity, unit).await?)),
+            None => self.check(connector, identity, unit).await,
         }
     }
 
@@ -550,8 +618,10 @@ mod tests {
     #[tokio::test]
     async fn each_connector_waits_for_its_own_rate_limit() {
         let limited = Limited {
-            inner: Box::new(Memberships::default()),
-            limiter: RateLimiter::direct(Quota::per_second(std::num::NonZeroU32::new(2).unwrap())),
+            inner: Arc::new(Memberships::default()),
+            limiter: Arc::new(RateLimiter::direct(Quota::per_second(
+                NonZeroU32::new(2).unwrap(),
+            ))),
         };
         let started = std::time::Instant::now();
         for _ in 0..4 {
@@ -563,5 +633,34 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn questions_spend_their_own_budget_and_never_the_one_revocations_use() {
+        let id = ConnectorId::parse("warehouse").unwrap();
+        let platform = Arc::new(Memberships::default());
+        let registry = Registry::limited(BTreeMap::from([(
+            id.clone(),
+            Some((
+                platform.clone() as Arc<dyn Connector>,
+                NonZeroU32::new(2).unwrap(),
+            )),
+        )]));
+        let budgets = &registry.budgets[&id];
+        // A burst of "who has" live checks: the questions' budget (1 a second) is spent...
+        let asked = registry
+            .check_for_question(&id, "alice", &analysts())
+            .await
+            .unwrap();
+        assert_eq!(asked.map(|h| h.held()), Some(false));
+        assert!(
+            budgets.questions.check().is_err(),
+            "the next question waits"
+        );
+        // ...and every permit of grants and revocations is still there.
+        assert!(matches!(
+            budgets.operations.check_n(NonZeroU32::new(2).unwrap()),
+            Ok(Ok(()))
+        ));
     }
 }

@@ -121,4 +121,20 @@ impl Provisioner for Watched {
         }
         result
     }
+
+    async fn check_for_question(
+        &self,
+        connector: &ConnectorId,
+        identity: &str,
+        unit: &Unit,
+    ) -> Result<Option<Holding>, ExternalError> {
+        let result = self
+            .inner
+            .check_for_question(connector, identity, unit)
+            .await;
+        if !matches!(result, Ok(None)) {
+            self.note(connector, &result);
+        }
+        result
+    }
 }

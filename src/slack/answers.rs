@@ -123,6 +123,35 @@ pub fn render(answer: &Answer, style: Style) -> String {
     }
 }
 
+/// A language model's answer, shown like any other text: `&`, `<` and `>` escaped, so a
+/// `<!channel>` it writes pings nobody and a `<https://…|click>` links nowhere. Only a mention
+/// of one Slack user (`<@U123>`, which the prompt asks for and which notifies no one in an
+/// ephemeral or the bot's DM) is kept, without any label the model put in it.
+pub fn model_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("<@") {
+        out += &super::views::escape(&rest[..at]);
+        let after = &rest[at + 2..];
+        let mention = after.find('>').and_then(|end| {
+            let id = after[..end].split('|').next().unwrap_or("");
+            crate::domain::SlackUserId::parse(id).ok().map(|u| (u, end))
+        });
+        match mention {
+            Some((user, end)) => {
+                out += &super::views::user(user.as_str());
+                rest = &after[end + 1..];
+            }
+            None => {
+                out += "&lt;@";
+                rest = after;
+            }
+        }
+    }
+    out += &super::views::escape(rest);
+    out
+}
+
 fn count(n: usize, what: &str) -> String {
     match (n, what) {
         (1, _) => format!("1 {what}"),
@@ -248,6 +277,19 @@ mod tests {
              • Gatehouse: request #7 (active), approved by UBOB, granted 2026-11-28 09:00 UTC, expires 2026-11-28 17:00 UTC\n\
              • Platform (`warehouse` as `maria`): the platform confirms it (directly, through role `analysts`)"
         );
+    }
+
+    #[test]
+    fn model_words_keep_user_mentions_and_escape_everything_else() {
+        assert_eq!(
+            model_words("<!channel> see <https://evil.example|click> & ask <@U0MARIA|boss>"),
+            "&lt;!channel&gt; see &lt;https://evil.example|click&gt; &amp; ask <@U0MARIA>"
+        );
+        assert_eq!(
+            model_words("<@<!here>> <@lower> <@U1"),
+            "&lt;@&lt;!here&gt;&gt; &lt;@lower&gt; &lt;@U1"
+        );
+        assert_eq!(model_words("<@U0A|<!everyone>>"), "<@U0A>&gt;");
     }
 
     #[test]

@@ -6,16 +6,20 @@ use tokio::sync::watch;
 
 use super::api::SlackApi;
 use super::notifier::Channel;
-use crate::workflow::Workflow;
+use crate::workflow::{Directory, Workflow};
 
 pub struct SlackContext {
     pub workflow: Arc<Workflow>,
+    /// The directory `workflow` decides with, told when Slack says groups or people changed.
+    pub directory: Arc<dyn Directory>,
     pub api: SlackApi,
     pub channel: Channel,
     /// The bot's own user id (from auth.test), to ignore its own reactions.
     pub bot_user: String,
     /// The language model for free-form questions, when one is configured.
     pub ask: Option<Arc<crate::ask::llm::Llm>>,
+    /// How many questions each person may ask a minute.
+    pub questions: super::question_limit::QuestionLimit,
     /// Counts `hello`s: above zero once the socket is connected.
     pub connected: watch::Sender<u32>,
 }

@@ -1,6 +1,8 @@
 //! Slack user groups as reviewer and admin groups: members from usergroups.users.list,
-//! cached for a few minutes so that every decision does not cost a call. And what kind of
-//! account each person has (member, guest, external, deactivated, bot), from users.info.
+//! cached for a few minutes so that every decision does not cost a call, and forgotten as soon
+//! as Slack says a group or a person changed (`subteam_members_changed`, `user_change`). And
+//! what kind of account each person has (member, guest, external, deactivated, bot), from
+//! users.info.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -157,6 +159,20 @@ impl Directory for SlackDirectory {
 
     async fn time_zone_of(&self, user: &SlackUserId) -> Result<Option<String>, String> {
         Ok(self.account(user).await?.tz)
+    }
+
+    fn forget_group(&self, group: &GroupId) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(group);
+    }
+
+    fn forget_user(&self, user: &SlackUserId) {
+        self.accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(user);
     }
 
     async fn email_of(&self, user: &SlackUserId) -> Result<Option<String>, String> {

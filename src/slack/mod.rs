@@ -12,6 +12,7 @@ pub mod home;
 pub mod modals;
 pub mod notifier;
 pub mod preflight;
+pub mod question_limit;
 pub mod socket;
 pub mod views;
 
@@ -42,6 +43,8 @@ pub enum SlackStartError {
     Unreachable(SlackError),
     #[error("the catalog does not fit the Slack workspace:\n  - {}", .0.join("\n  - "))]
     Catalog(Vec<String>),
+    #[error("{0}")]
+    RequestsChannel(String),
 }
 
 /// Everything needed to talk to Slack, checked before anything else starts.
@@ -52,6 +55,8 @@ pub struct SlackParts {
     pub bot: BotInfo,
     app_token: Secret,
     connections: u32,
+    /// One directory for the workflow and the events that invalidate what it remembers.
+    directory: Arc<directory::SlackDirectory>,
 }
 
 fn classify(e: SlackError, refused: fn(String) -> SlackStartError) -> SlackStartError {
@@ -78,8 +83,13 @@ pub async fn connect(
     api.check_app_token(app_token)
         .await
         .map_err(|e| classify(e, SlackStartError::AppToken))?;
+    let home = directory::Home {
+        team_id: bot.team_id.clone(),
+        enterprise_id: bot.enterprise_id.clone(),
+    };
     Ok(SlackParts {
         client,
+        directory: Arc::new(directory::SlackDirectory::new(api.clone(), home)),
         api,
         channel: Channel::new(channel.to_owned()),
         bot,
@@ -89,6 +99,23 @@ pub async fn connect(
 }
 
 impl SlackParts {
+    /// Checks that Gatehouse can post in the Access Requests channel: the one an admin chose
+    /// in Slack (`chosen`), else ACCESS_REQUESTS_CHANNEL.
+    pub async fn check_requests_channel(
+        &self,
+        chosen: Option<&str>,
+    ) -> Result<(), SlackStartError> {
+        let (channel, source) = match chosen {
+            Some(c) => (c.to_owned(), preflight::ChannelSource::ChosenInSlack),
+            None => (self.channel.get(), preflight::ChannelSource::Environment),
+        };
+        match preflight::requests_channel(&self.api, &channel, source).await {
+            Ok(None) => Ok(()),
+            Ok(Some(problem)) => Err(SlackStartError::RequestsChannel(problem)),
+            Err(e) => Err(SlackStartError::Unreachable(e)),
+        }
+    }
+
     /// Checks the catalog's channels, user groups and approval stages against the workspace.
     pub async fn check_catalog(
         &self,
@@ -109,11 +136,7 @@ impl SlackParts {
     }
 
     pub fn directory(&self) -> Arc<dyn Directory> {
-        let home = directory::Home {
-            team_id: self.bot.team_id.clone(),
-            enterprise_id: self.bot.enterprise_id.clone(),
-        };
-        Arc::new(directory::SlackDirectory::new(self.api.clone(), home))
+        self.directory.clone()
     }
 
     /// Connects Socket Mode and starts handling envelopes.
@@ -121,6 +144,7 @@ impl SlackParts {
         self,
         workflow: Arc<Workflow>,
         ask: Option<Arc<crate::ask::llm::Llm>>,
+        questions: question_limit::QuestionLimit,
     ) -> Result<Runtime, SlackStartError> {
         if let Ok(Some(chosen)) = workflow.requests_channel().await {
             self.channel.set(chosen);
@@ -128,10 +152,12 @@ impl SlackParts {
         let (connected, watcher) = watch::channel(0u32);
         let ctx = Arc::new(context::SlackContext {
             workflow,
+            directory: self.directory,
             api: self.api,
             channel: self.channel,
             bot_user: self.bot.user_id,
             ask,
+            questions,
             connected,
         });
         let listener = socket::listen(self.client, &self.app_token, self.connections, ctx)

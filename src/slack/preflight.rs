@@ -1,11 +1,54 @@
 //! The catalog checked against the Slack workspace at start: every channel it names is one
 //! Gatehouse can post in, every user group exists, and every approval stage has enough people
-//! to be met. A catalog that cannot work stops the start with what to fix.
+//! to be met. A catalog that cannot work stops the start with what to fix. So does an Access
+//! Requests channel Gatehouse cannot post in: otherwise every request would fail later.
 
 use crate::config::Catalog;
 use crate::domain::{GroupId, Principal};
 
 use super::api::{SlackApi, SlackError};
+
+/// Where the Access Requests channel was set, for saying how to fix it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelSource {
+    /// `ACCESS_REQUESTS_CHANNEL`.
+    Environment,
+    /// An admin's `/access-admin channel`, which takes precedence over the environment.
+    ChosenInSlack,
+}
+
+/// Why Gatehouse cannot post in the Access Requests channel `channel`, in words that say how to
+/// fix it; None when it can. Read like the catalog's channels (a member can read its history).
+pub async fn requests_channel(
+    api: &SlackApi,
+    channel: &str,
+    source: ChannelSource,
+) -> Result<Option<String>, SlackError> {
+    let whence = match source {
+        ChannelSource::Environment => "ACCESS_REQUESTS_CHANNEL",
+        ChannelSource::ChosenInSlack => {
+            "chosen with `/access-admin channel`, which takes precedence over ACCESS_REQUESTS_CHANNEL"
+        }
+    };
+    let instead = match source {
+        ChannelSource::Environment => {
+            "or set ACCESS_REQUESTS_CHANNEL to the ID of a channel Gatehouse is in"
+        }
+        ChannelSource::ChosenInSlack => "then start Gatehouse again",
+    };
+    match api.can_read(channel).await {
+        Ok(()) => Ok(None),
+        Err(e) => match e.code() {
+            Some("not_in_channel") => Ok(Some(format!(
+                "Gatehouse is not a member of the Access Requests channel {channel} ({whence}), so no request could be posted; `/invite @Gatehouse` in that channel, {instead}"
+            ))),
+            Some("channel_not_found") => Ok(Some(format!(
+                "Gatehouse cannot see the Access Requests channel {channel} ({whence}); check the ID (channel details, at the bottom), and if the channel is private `/invite @Gatehouse` there first, {instead}"
+            ))),
+            _ => Err(e),
+        },
+    }
+}
 
 /// What does not fit, one line each; or the error that kept us from looking.
 pub async fn check(api: &SlackApi, catalog: &Catalog) -> Result<Vec<String>, SlackError> {

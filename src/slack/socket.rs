@@ -149,6 +149,17 @@ async fn on_push(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
+    // Groups and people changing only make the directory forget: done before the ack, in
+    // memory, and harmless when Slack redelivers.
+    if matches!(
+        kind.as_str(),
+        "subteam_members_changed" | "subteam_updated" | "user_change"
+    ) {
+        if let Err(e) = events::directory_changed(&ctx, &event) {
+            log_malformed(&kind, &e);
+        }
+        return Ok(());
+    }
     let direct_message =
         kind == "message" && event.get("channel_type").and_then(Value::as_str) == Some("im");
     if !(matches!(

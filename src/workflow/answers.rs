@@ -103,15 +103,26 @@ pub enum Answer {
 
 impl Workflow {
     /// Answers `question` for `asker`, checking that they may ask it.
+    ///
+    /// The may-ask rule is applied before anyone is looked up: a person named in plain words is
+    /// resolved (platform users, links) only for an asker who may ask about others, so a refused
+    /// asker gets the same refusal whether or not the name exists, and no platform is asked.
     pub async fn answer(
         &self,
         asker: &Asker,
         question: &Question,
     ) -> Result<Answer, WorkflowError> {
-        let subject = match question.subject() {
+        let resource = match question {
+            Question::Check { resource, .. }
+            | Question::Expiry { resource, .. }
+            | Question::WhoHas { resource } => Some(self.find_resource(resource)?),
+            Question::AccessOf { .. } => None,
+        };
+        // Who the question is about, as far as it can be told without a look-up.
+        let known = match question.subject() {
             None => None,
             Some(Subject::User(u)) => Some(u.clone()),
-            Some(Subject::Named(name)) => Some(self.find_person(name).await?),
+            Some(Subject::Named(name)) => SlackUserId::parse(name.trim()).ok(),
             Some(Subject::Me) => match asker {
                 Asker::Slack(u) => Some(u.clone()),
                 Asker::CommandLine => {
@@ -122,13 +133,17 @@ impl Workflow {
                 }
             },
         };
-        let resource = match question {
-            Question::Check { resource, .. }
-            | Question::Expiry { resource, .. }
-            | Question::WhoHas { resource } => Some(self.find_resource(resource)?),
-            Question::AccessOf { .. } => None,
+        let named = match question.subject() {
+            Some(Subject::Named(name)) if known.is_none() => Some(name),
+            _ => None,
         };
-        self.may_ask(asker, subject.as_ref(), resource).await?;
+        // A name not yet resolved is judged as someone else: only who may ask about others
+        // gets it looked up.
+        self.may_ask(asker, known.as_ref(), resource).await?;
+        let subject = match named {
+            Some(name) => Some(self.find_person(name).await?),
+            None => known,
+        };
         self.audit_question(asker, subject.as_ref(), resource, question)
             .await?;
         Ok(match (question, subject, resource) {
@@ -236,6 +251,15 @@ impl Workflow {
         let admins = self.admins(self.db.conn()).await?;
         let reviewers = match resource {
             Some(r) => Some(self.reviewers_of(self.db.conn(), r).await?),
+            // Everything someone has (no one resource) is for those who review something: the
+            // answer lists only what they review, and a stranger would learn who is linked.
+            None if subject != Some(user) => {
+                let mut all = Vec::new();
+                for r in &self.catalog.resources {
+                    all.extend(self.reviewers_of(self.db.conn(), r).await?);
+                }
+                Some(all)
+            }
             None => None,
         };
         policy::may_ask_about(
@@ -351,7 +375,10 @@ impl Workflow {
         unit: &crate::domain::Unit,
         identity: &str,
     ) -> Live {
-        let asked = self.provisioner.check(connector, identity, unit);
+        // From the questions' own budget: a burst of "who has X" never delays a revocation.
+        let asked = self
+            .provisioner
+            .check_for_question(connector, identity, unit);
         match tokio::time::timeout(LIVE_CHECK_LIMIT, asked).await {
             Ok(Ok(Some(h))) if h.held() => Live::Held {
                 direct: h.direct,

@@ -29,6 +29,13 @@ pub trait Directory: Send + Sync + 'static {
     async fn time_zone_of(&self, _user: &SlackUserId) -> Result<Option<String>, String> {
         Ok(None)
     }
+
+    /// Slack said the group's members changed: whatever is remembered of them is stale, and
+    /// the next decision must ask again. Directories that remember nothing do nothing.
+    fn forget_group(&self, _group: &GroupId) {}
+
+    /// Slack said the person's account changed (deactivated, made a guest, moved time zone).
+    fn forget_user(&self, _user: &SlackUserId) {}
 }
 
 /// What kind of account a person has in the workspace.
@@ -183,6 +190,18 @@ pub trait Provisioner: Send + Sync + 'static {
         _unit: &Unit,
     ) -> Result<Option<Holding>, ExternalError> {
         Ok(None)
+    }
+
+    /// `check` asked for a question ("does X have access", "who has X"): the same answer, but
+    /// spending a budget of platform calls kept for questions, so that a burst of questions
+    /// never delays a grant or a revocation. Provisioners without budgets just check.
+    async fn check_for_question(
+        &self,
+        connector: &ConnectorId,
+        identity: &str,
+        unit: &Unit,
+    ) -> Result<Option<Holding>, ExternalError> {
+        self.check(connector, identity, unit).await
     }
 }
 

@@ -324,3 +324,120 @@ async fn a_free_form_question_goes_to_the_model_and_gatehouse_runs_its_tool() {
     assert!(!refused.contains("has_access"), "{refused}");
     t.stop().await;
 }
+
+/// Links Alice to the platform user `maria.lopez` (listed by the platform, linked by an admin).
+async fn alice_is_maria_lopez(t: &SlackTestApp) {
+    t.platform
+        .set_users(&[("maria.lopez", Some("maria@example.com")), ("sam", None)]);
+    let wf = t.app.workflow();
+    wf.sync_identities(&gatehouse::domain::ConnectorId::parse("warehouse").unwrap())
+        .await
+        .unwrap();
+    let id = |u: &str| gatehouse::domain::SlackUserId::parse(u).unwrap();
+    wf.link_identity(&id("UADA"), &id("UALICE"), "warehouse", "maria.lopez")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_stranger_gets_one_refusal_for_real_and_unknown_names_and_no_platform_is_asked() {
+    let (t, _db) = start(&[]).await;
+    t.alice_gets_analytics_from_bob().await;
+    alice_is_maria_lopez(&t).await;
+    // The name resolves for someone who may ask about others: it is Alice.
+    let bob = ask_in_dm(&t, "UBOB", "does maria.lopez have access to analytics-ro?").await;
+    assert!(bob.starts_with("✅ Yes: <@UALICE> has access"), "{bob}");
+
+    let checks = t.platform.checks();
+    let refusal = "you can ask about your own access; asking about other people is for the resource's reviewers and admins";
+    for question in [
+        "does maria.lopez have access to analytics-ro?",
+        "does maria@example.com have access to analytics-ro?",
+        "does nobody.here have access to analytics-ro?",
+        "does maria.lopes have access to analytics-ro?",
+        "what does maria.lopez have access to?",
+        "what does nobody.here have access to?",
+        "who has access to analytics-ro?",
+    ] {
+        assert_eq!(
+            ask_in_dm(&t, "UDAVE", question).await,
+            refusal,
+            "{question}"
+        );
+    }
+    for typed in ["maria.lopez analytics-ro", "nobody.here analytics-ro"] {
+        assert_eq!(access_check(&t, "UDAVE", typed).await, refusal, "{typed}");
+    }
+    assert_eq!(
+        t.platform.checks(),
+        checks,
+        "a refused question asks no platform"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_models_answer_is_shown_escaped_so_it_pings_nobody_and_links_nowhere() {
+    let chat = ChatFake::start(vec![Reply::Say(
+        "<!channel> <@UALICE|boss> has it & so does <!here>; see <https://evil.example/x|click here> or <mailto:a@b.c|mail>",
+    )])
+    .await;
+    let (t, _db) = start(&[
+        ("GATEHOUSE_LLM_URL", &chat.url),
+        ("GATEHOUSE_LLM_MODEL", "gpt-test"),
+        ("GATEHOUSE_LLM_KEY", KEY),
+    ])
+    .await;
+    let answer = ask_in_dm(&t, "UBOB", "anyone in the analytics thing?").await;
+    assert_eq!(
+        answer,
+        "&lt;!channel&gt; <@UALICE> has it &amp; so does &lt;!here&gt;; see &lt;https://evil.example/x|click here&gt; or &lt;mailto:a@b.c|mail&gt;"
+    );
+    // What Slack would act on in the posted text: only the one person mentioned.
+    let dm = t
+        .sim
+        .dms("UBOB")
+        .into_iter()
+        .rfind(|m| m.user == BOT)
+        .unwrap();
+    for text in [dm.text.clone(), shown(&dm)] {
+        let markup: Vec<&str> = text
+            .split('<')
+            .skip(1)
+            .map(|rest| rest.split('>').next().unwrap_or(rest))
+            .collect();
+        assert_eq!(markup, ["@UALICE"], "{text}");
+    }
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_question_after_the_limit_is_refused_until_the_minute_has_passed() {
+    let (t, _db) = start(&[("GATEHOUSE_QUESTIONS_PER_MINUTE", "2")]).await;
+    t.alice_gets_analytics_from_bob().await;
+    for _ in 0..2 {
+        let yes = ask_in_dm(&t, "UBOB", "does <@UALICE> have access to analytics-ro?").await;
+        assert!(yes.starts_with("✅ Yes"), "{yes}");
+    }
+    let checks = t.platform.checks();
+    assert_eq!(
+        access_check(&t, "UBOB", "<@UALICE> analytics-ro").await,
+        "you asked 2 questions in the last minute; try again in 30 s"
+    );
+    assert_eq!(
+        ask_in_dm(&t, "UBOB", "who has access to analytics-ro?").await,
+        "you asked 2 questions in the last minute; try again in 30 s"
+    );
+    assert_eq!(
+        t.platform.checks(),
+        checks,
+        "a refused question asks nothing"
+    );
+    // Others ask as usual.
+    let alice = ask_in_dm(&t, "UALICE", "do I have access to analytics-ro?").await;
+    assert!(alice.starts_with("✅ Yes"), "{alice}");
+    t.clock.advance(chrono::Duration::seconds(30));
+    let again = ask_in_dm(&t, "UBOB", "who has access to analytics-ro?").await;
+    assert!(again.starts_with("1 person has access"), "{again}");
+    t.stop().await;
+}

@@ -22,6 +22,8 @@ pub(crate) enum Reply {
     Calls(Vec<(&'static str, &'static str, &'static str)>),
     /// Words quoting the `content` of the tool messages with these ids, in this order.
     Quote(Vec<&'static str>),
+    /// These words, as the model's answer.
+    Say(&'static str),
     /// The same tool call again, whatever was sent.
     Forever,
     /// Sleep before answering.
@@ -164,6 +166,7 @@ async fn chat(
                 json!({"role": "assistant", "content": format!("Per Gatehouse: {}", quoted.join(" | "))}),
             )
         }
+        Reply::Say(words) => message(json!({"role": "assistant", "content": words})),
         Reply::Status(code) => {
             let auth = headers
                 .get("authorization")

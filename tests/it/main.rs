@@ -19,6 +19,7 @@ mod cli;
 mod databricks_connector;
 mod deciders;
 mod demo;
+mod directory_events;
 mod expiry;
 mod faults;
 mod grant_records;

@@ -105,6 +105,14 @@ fn every_method_the_code_calls_has_its_scope_and_no_scope_is_spare() {
     // The events that carry questions: mentions, and DMs (message.im needs im:history).
     needed.insert("app_mentions:read".into());
     needed.insert("im:history".into());
+    // The events that make the directory forget: groups' members and people's accounts.
+    let events = list_under(&manifest, "bot_events");
+    if events.iter().any(|e| e.starts_with("subteam_")) {
+        needed.insert("usergroups:read".into());
+    }
+    if events.contains("user_change") {
+        needed.insert("users:read".into());
+    }
     // Not a method either: identity linking reads the email users.info returns only with it.
     let directory = std::fs::read_to_string(root().join("src/slack/directory.rs")).unwrap();
     if directory.contains("info.email") {
@@ -133,6 +141,10 @@ fn the_manifest_subscribes_to_what_the_code_handles() {
             "reaction_added".to_owned(),
             "app_mention".to_owned(),
             "message.im".to_owned(),
+            // What the directory remembers of groups and people is forgotten when they change.
+            "subteam_members_changed".to_owned(),
+            "subteam_updated".to_owned(),
+            "user_change".to_owned(),
         ])
     );
     let socket = std::fs::read_to_string(root().join("src/slack/socket.rs")).unwrap();

@@ -560,6 +560,13 @@ async fn readyz_is_503_until_socket_mode_says_hello() {
                 )
             }),
         )
+        // The start-up check that Gatehouse is in the Access Requests channel.
+        .route(
+            "/api/conversations.history",
+            axum::routing::get(|| async {
+                axum::Json(serde_json::json!({ "ok": true, "messages": [] }))
+            }),
+        )
         .route(
             "/api/apps.connections.open",
             axum::routing::post(move || {

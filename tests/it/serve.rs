@@ -125,3 +125,91 @@ async fn serve_with_a_refused_token_says_which_and_never_prints_it() {
     );
     assert!(!err.contains("wrong-app-secret"), "{err}");
 }
+
+#[tokio::test]
+async fn serve_refuses_to_start_without_the_access_requests_channel_and_says_how_to_fix_it() {
+    // Gatehouse was never invited to #access-requests.
+    let mut ws = workspace();
+    ws.channels[0]
+        .members
+        .retain(|m| m != crate::support::slack::BOT);
+    let sim = SlackSim::start(ws).await.unwrap();
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let out = serve_command(
+        dir.path(),
+        &db,
+        &sim.api_url(),
+        sim.bot_token(),
+        sim.app_token(),
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "Gatehouse is not a member of the Access Requests channel {CHANNEL} (ACCESS_REQUESTS_CHANNEL), so no request could be posted; `/invite @Gatehouse` in that channel, or set ACCESS_REQUESTS_CHANNEL to the ID of a channel Gatehouse is in"
+        )),
+        "{err}"
+    );
+    assert_eq!(sim.connection_count(), 0, "it never listened");
+
+    // A channel that does not exist (or is private and Gatehouse was not invited).
+    let out = serve_command(
+        dir.path(),
+        &db,
+        &sim.api_url(),
+        sim.bot_token(),
+        sim.app_token(),
+    )
+    .env("ACCESS_REQUESTS_CHANNEL", "C0NOSUCH")
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Gatehouse cannot see the Access Requests channel C0NOSUCH (ACCESS_REQUESTS_CHANNEL); check the ID"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_channel_an_admin_chose_in_slack_is_the_one_checked_at_start() {
+    let db = TestDb::sqlite();
+    let t = crate::support::slack::SlackTestApp::start(&db).await;
+    let ada = gatehouse::domain::SlackUserId::parse("UADA").unwrap();
+    // Chosen while Gatehouse was in it; it has since been removed from it (Gatehouse is not
+    // in #general).
+    t.app
+        .workflow()
+        .set_requests_channel(&ada, "C0GENERAL")
+        .await
+        .unwrap();
+    let crate::support::slack::SlackTestApp { app, sim, .. } = t;
+    app.shutdown().await;
+    let api_url = sim.api_url();
+    let config = crate::support::app::config_for(
+        &db,
+        crate::support::app::CATALOG,
+        &[
+            ("SLACK_BOT_TOKEN", sim.bot_token()),
+            ("SLACK_APP_TOKEN", sim.app_token()),
+            ("SLACK_API_URL", api_url.as_str()),
+            ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
+        ],
+    );
+    let opts = gatehouse::AppOptions::new(std::sync::Arc::new(
+        crate::support::platform::FakePlatform::default(),
+    ));
+    let err = match gatehouse::App::start(config, opts).await {
+        Ok(_) => panic!("the start should have been refused"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(
+        err,
+        "Gatehouse is not a member of the Access Requests channel C0GENERAL (chosen with `/access-admin channel`, which takes precedence over ACCESS_REQUESTS_CHANNEL), so no request could be posted; `/invite @Gatehouse` in that channel, then start Gatehouse again"
+    );
+}

@@ -123,6 +123,108 @@ impl Sim {
         }
     }
 
+    /// An admin sets the members of user group `group_id` to `users`, and Slack says nothing
+    /// (as to an app not subscribed to the group's events): usergroups.users.list answers the
+    /// new list from now on. Returns the members before.
+    pub fn set_usergroup_members(
+        &self,
+        group_id: &str,
+        users: &[&str],
+    ) -> Result<Vec<String>, ControlError> {
+        for u in users {
+            self.check_user(u)?;
+        }
+        self.inner.with(|st| {
+            let members = st
+                .usergroups
+                .get_mut(group_id)
+                .ok_or_else(|| ControlError::UnknownUsergroup(group_id.into()))?;
+            Ok(std::mem::replace(
+                members,
+                users.iter().map(|u| (*u).to_owned()).collect(),
+            ))
+        })
+    }
+
+    /// An admin sets the members of user group `group_id` to `users` (see
+    /// [`Sim::set_usergroup_members`]), and `subteam_members_changed` carries the difference,
+    /// shaped as https://docs.slack.dev/reference/events/subteam_members_changed/ shows it (the
+    /// counts are strings there). Slack sends `subteam_updated` for the same change too; send it
+    /// with [`Sim::usergroup_updated`].
+    pub async fn change_usergroup_members(
+        &self,
+        group_id: &str,
+        users: &[&str],
+    ) -> Result<EventOutcome, ControlError> {
+        let before = self.set_usergroup_members(group_id, users)?;
+        let added: Vec<&str> = users
+            .iter()
+            .copied()
+            .filter(|u| !before.iter().any(|b| b == u))
+            .collect();
+        let removed: Vec<&String> = before
+            .iter()
+            .filter(|b| !users.contains(&b.as_str()))
+            .collect();
+        let now = now_secs();
+        let event = json!({
+            "type": "subteam_members_changed", "subteam_id": group_id,
+            "team_id": self.inner.cfg.team_id,
+            "date_previous_update": now.saturating_sub(1), "date_update": now,
+            "added_users": added, "added_users_count": added.len().to_string(),
+            "removed_users": removed, "removed_users_count": removed.len().to_string(),
+            "event_ts": self.inner.with(|st| st.next_ts()),
+        });
+        Ok(self.send_event_callback(event).await)
+    }
+
+    /// `subteam_updated` for user group `group_id`, with the group as it is now, shaped as
+    /// https://docs.slack.dev/reference/events/subteam_updated/ shows it (Slack sends it when a
+    /// group's name, handle or members change).
+    pub async fn usergroup_updated(&self, group_id: &str) -> Result<EventOutcome, ControlError> {
+        let cfg = &self.inner.cfg;
+        let seed = cfg
+            .usergroups
+            .iter()
+            .find(|g| g.id == group_id)
+            .ok_or_else(|| ControlError::UnknownUsergroup(group_id.into()))?;
+        let event = self.inner.with(|st| {
+            let users = st.usergroups.get(group_id).cloned().unwrap_or_default();
+            let now = now_secs();
+            json!({
+                "type": "subteam_updated",
+                "subteam": {
+                    "id": group_id, "team_id": cfg.team_id, "is_usergroup": true,
+                    "is_subteam": true, "name": seed.handle, "description": "",
+                    "handle": seed.handle, "is_external": false, "date_create": now,
+                    "date_update": now, "date_delete": 0, "auto_type": null,
+                    "auto_provision": false, "enterprise_subteam_id": "",
+                    "created_by": cfg.bot_user_id, "updated_by": cfg.bot_user_id,
+                    "deleted_by": null, "prefs": {"channels": [], "groups": []},
+                    "user_count": users.len(), "users": users, "channel_count": 0,
+                },
+                "event_ts": st.next_ts(),
+            })
+        });
+        Ok(self.send_event_callback(event).await)
+    }
+
+    /// `user_change` for `user_id`: the user as users.info shows them, shaped as
+    /// https://docs.slack.dev/reference/events/user_change/ shows it (Slack sends it when a
+    /// member's profile or account changes: deactivated, made a guest, renamed).
+    pub async fn user_changed(&self, user_id: &str) -> Result<EventOutcome, ControlError> {
+        self.check_user(user_id)?;
+        let user = crate::web_api::user_json(&self.inner, user_id)
+            .ok_or_else(|| ControlError::UnknownUser(user_id.into()))?;
+        let event = self.inner.with(|st| {
+            json!({
+                "type": "user_change", "user": user,
+                "cache_ts": now_secs(), "event_ts": st.next_ts(),
+            })
+        });
+        Ok(self.send_event_callback(event).await)
+    }
+
     /// `user_id` opens the app's Home tab: `app_home_opened` with tab "home" (and the published view).
     pub async fn open_app_home(&self, user_id: &str) -> Result<EventOutcome, ControlError> {
         self.check_user(user_id)?;

@@ -27,6 +27,8 @@ pub enum ControlError {
     AlreadyReacted(String, String),
     #[error("{0} has no {1} reaction there")]
     NoReaction(String, String),
+    #[error("unknown user group {0}")]
+    UnknownUsergroup(String),
 }
 
 impl ControlError {
@@ -40,6 +42,7 @@ impl ControlError {
             ControlError::ActionNotFound(_) => "action_not_found",
             ControlError::AlreadyReacted(..) => "already_reacted",
             ControlError::NoReaction(..) => "no_reaction",
+            ControlError::UnknownUsergroup(_) => "no_such_subteam",
         }
     }
 }

@@ -355,12 +355,10 @@ fn dispatch(inner: &Inner, method: &str, headers: &HeaderMap, args: &Args) -> R 
         }
         "usergroups.users.list" => {
             let g = s(args, "usergroup").ok_or(err("no_such_subteam"))?;
-            let g = cfg
-                .usergroups
-                .iter()
-                .find(|x| x.id == g)
+            let users = inner
+                .with(|st| st.usergroups.get(g).cloned())
                 .ok_or(err("no_such_subteam"))?;
-            Ok(json!({ "users": g.users }))
+            Ok(json!({ "users": users }))
         }
         "reactions.add" => inner.with(|st| reactions_add(inner, st, args)),
         _ => Err(err("unknown_method")),

@@ -1,8 +1,10 @@
-//! Events: ✅ and ❌ reactions on request messages, and App Home being opened.
+//! Events: ✅ and ❌ reactions on request messages, App Home being opened, and user groups and
+//! people changing (which makes the directory forget what it remembered of them).
 
 use serde_json::Value;
 
 use super::{Malformed, say, str_at, user_at};
+use crate::domain::{GroupId, SlackUserId};
 use crate::slack::context::SlackContext;
 use crate::slack::{home, views};
 use crate::workflow::{Via, WorkflowError};
@@ -110,6 +112,33 @@ pub async fn app_home_opened(ctx: &SlackContext, event: &Value) -> Result<(), Ma
     let user = user_at(event, "/user")?;
     home::publish(ctx, &user).await;
     Ok(())
+}
+
+/// A user group or a person changed in Slack: the directory forgets what it remembered, so the
+/// next decision (a ✅, a question) sees reviewers added or removed at once, not minutes later.
+/// Payloads as Slack documents them:
+/// - `subteam_members_changed` names the group in `subteam_id`, with only the members added and
+///   removed (https://docs.slack.dev/reference/events/subteam_members_changed/);
+/// - `subteam_updated` carries the whole group in `subteam`, its `users` cut at 500, so it is
+///   a reason to ask again, never the list itself (https://docs.slack.dev/reference/events/subteam_updated/);
+/// - `user_change` carries the person in `user` (https://docs.slack.dev/reference/events/user_change/).
+pub fn directory_changed(ctx: &SlackContext, event: &Value) -> Result<(), Malformed> {
+    match event.get("type").and_then(Value::as_str) {
+        Some("subteam_members_changed") => {
+            ctx.directory.forget_group(&group_at(event, "/subteam_id")?)
+        }
+        Some("subteam_updated") => ctx.directory.forget_group(&group_at(event, "/subteam/id")?),
+        Some("user_change") => {
+            let user: SlackUserId = user_at(event, "/user/id")?;
+            ctx.directory.forget_user(&user);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn group_at(v: &Value, pointer: &'static str) -> Result<GroupId, Malformed> {
+    GroupId::parse(str_at(v, pointer)?).map_err(|e| Malformed::Invalid(e.to_string()))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{Malformed, say, str_at, user_at};
 use crate::domain::SlackUserId;
 use crate::domain::question::{self, EXAMPLES, Question, Subject};
-use crate::slack::answers::{Style, render};
+use crate::slack::answers::{Style, model_words, render};
 use crate::slack::context::SlackContext;
 use crate::slack::views::note;
 use crate::workflow::Asker;
@@ -24,6 +24,9 @@ fn help(text: &str) -> String {
 
 /// The answer to a question in words, or why there is none.
 pub async fn answer_text(ctx: &SlackContext, asker: &SlackUserId, text: &str) -> String {
+    if let Some(wait) = ctx.questions.ask(asker) {
+        return wait;
+    }
     let question = match question::parse(text, Some(&ctx.bot_user)) {
         Ok(q) => q,
         Err(_) => match &ctx.ask {
@@ -33,15 +36,11 @@ pub async fn answer_text(ctx: &SlackContext, asker: &SlackUserId, text: &str) ->
                     workflow: &ctx.workflow,
                     asker: Asker::Slack(asker.clone()),
                 };
+                // The model's words (and an error quoting its server) are text like any
+                // other: escaped, never read as Slack markup.
                 return match llm.answer(asker.as_str(), text, &tools).await {
-                    Ok(answer) => answer,
-                    Err(e) => format!(
-                        "{}
-
-{}",
-                        e,
-                        help(text)
-                    ),
+                    Ok(answer) => model_words(&answer),
+                    Err(e) => format!("{}\n\n{}", model_words(&e.to_string()), help(text)),
                 };
             }
             None => return help(text),
@@ -85,7 +84,10 @@ pub fn check_usage() -> String {
 
 /// After the ack: answers `/access-check` to the asker alone.
 pub async fn access_check(ctx: &SlackContext, user: &SlackUserId, channel: &str, q: &Question) {
-    let text = answer_question(ctx, user, q).await;
+    let text = match ctx.questions.ask(user) {
+        Some(wait) => wait,
+        None => answer_question(ctx, user, q).await,
+    };
     answer_privately(ctx, channel, user, &text).await;
 }
 

@@ -19,6 +19,8 @@ struct State {
     failures: VecDeque<ExternalError>,
     grant_calls: usize,
     revoke_calls: usize,
+    /// Live checks asked ("does X have access", reconciliation).
+    checks: usize,
     /// Like a platform whose accounts cannot be derived from Slack: a reviewer must pick one.
     needs_identity: bool,
     /// What the platform lists, once a test says (None: it cannot list, like `manual`).
@@ -156,6 +158,11 @@ impl FakePlatform {
             .unwrap_or_default()
     }
 
+    /// How many times the platform was asked whether someone holds something.
+    pub fn checks(&self) -> usize {
+        self.state.lock().unwrap().checks
+    }
+
     pub fn calls(&self) -> (usize, usize) {
         let s = self.state.lock().unwrap();
         (s.grant_calls, s.revoke_calls)
@@ -185,7 +192,11 @@ impl Provisioner for FakePlatform {
         identity: &str,
         unit: &gatehouse::domain::Unit,
     ) -> Result<Option<Holding>, ExternalError> {
-        let delay = self.state.lock().unwrap().check_delay;
+        let delay = {
+            let mut s = self.state.lock().unwrap();
+            s.checks += 1;
+            s.check_delay
+        };
         tokio::time::sleep(delay).await;
         let key = (identity.to_owned(), unit.name().to_owned());
         Ok(Some(Holding {
