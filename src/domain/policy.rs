@@ -78,7 +78,8 @@ pub enum AskAboutOthers {
 }
 
 impl AskAboutOthers {
-    fn who(self) -> &'static str {
+    /// Who may ask about others, in words for a refusal.
+    pub fn who(self) -> &'static str {
         match self {
             AskAboutOthers::Reviewers => "the resource's reviewers and admins",
             AskAboutOthers::Admins => "admins",

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{Workflow, WorkflowError};
 use crate::audit::{self, Actor, Entry};
 use crate::config::{ConnectorKind, Resource};
-use crate::domain::policy::{self, Who};
+use crate::domain::policy::{self, Refusal, Who};
 use crate::domain::question::{Question, Subject};
 use crate::domain::{SlackUserId, Status};
 use crate::store;
@@ -247,6 +247,13 @@ impl Workflow {
         let Asker::Slack(user) = asker else {
             return Ok(());
         };
+        // Other people's access is for full members of the workspace only: a guest, an
+        // external account or a bot named as a reviewer asks about itself alone.
+        if subject != Some(user)
+            && let Err(WorkflowError::NotAllowed(_)) = self.require_member(user).await
+        {
+            return Err(Refusal::AskOnlyAboutYourself(self.catalog.ask_about_others.who()).into());
+        }
         let groups = self.groups_of(user).await?;
         let admins = self.admins(self.db.conn()).await?;
         let reviewers = match resource {

@@ -78,6 +78,9 @@ impl Workflow {
     ) -> Result<Request, WorkflowError> {
         let groups = self.groups_of(by).await?;
         let current = self.request(id).await?;
+        if by != &current.requester {
+            self.require_member(by).await?;
+        }
         let resource = self.resource_or_record(self.db.conn(), &current).await?;
         let reviewers = self.reviewers_of(self.db.conn(), &resource).await?;
         let admins = self.admins(self.db.conn()).await?;

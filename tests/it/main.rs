@@ -13,6 +13,7 @@ mod approvals;
 mod ask;
 mod ask_llm;
 mod audit_log;
+mod authorization;
 mod bigquery_connector;
 mod break_glass;
 mod cli;

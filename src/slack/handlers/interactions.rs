@@ -341,7 +341,12 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                     .decide_extension(ask, &user, answer)
                     .await
                     .map(drop)
-                    .map_err(|e| refused(&e, &mut stale)),
+                    .map_err(|e| {
+                        format!(
+                            "The ask for more time was not decided: {}",
+                            refused(&e, &mut stale)
+                        )
+                    }),
                 None => {
                     stale = true;
                     Err("This ask for more time is from an older Gatehouse and can no longer be decided; the holder can ask again.".to_owned())
@@ -416,7 +421,13 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 .confirm_by_hand(id, &user, task, action_id == "by_hand_done")
                 .await
                 .map(drop)
-                .map_err(|e| refused(&e, &mut stale))
+                .map_err(|e| {
+                    format!(
+                        "The task for request #{} was not confirmed: {}",
+                        id.get(),
+                        refused(&e, &mut stale)
+                    )
+                })
         }
         "identity_search" => {
             let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;

@@ -23,6 +23,8 @@ struct State {
     checks: usize,
     /// Like a platform whose accounts cannot be derived from Slack: a reviewer must pick one.
     needs_identity: bool,
+    /// Connectors whose changes an admin makes by hand, like `manual`'s.
+    by_hand: BTreeSet<String>,
     /// What the platform lists, once a test says (None: it cannot list, like `manual`).
     identities: Option<Vec<PlatformIdentity>>,
     /// The share of calls that fail: half answer 503 having changed nothing, half time out
@@ -158,6 +160,15 @@ impl FakePlatform {
             .unwrap_or_default()
     }
 
+    /// `connector`'s changes are made by hand: Gatehouse asks an admin in the thread.
+    pub fn by_hand_on(&self, connector: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .by_hand
+            .insert(connector.to_owned());
+    }
+
     /// How many times the platform was asked whether someone holds something.
     pub fn checks(&self) -> usize {
         self.state.lock().unwrap().checks
@@ -171,6 +182,14 @@ impl FakePlatform {
 
 #[async_trait::async_trait]
 impl Provisioner for FakePlatform {
+    fn by_hand(&self, connector: &ConnectorId) -> bool {
+        self.state
+            .lock()
+            .unwrap()
+            .by_hand
+            .contains(connector.as_str())
+    }
+
     fn needs_identity(&self, _connector: &ConnectorId) -> bool {
         self.state.lock().unwrap().needs_identity
     }
