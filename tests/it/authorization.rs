@@ -387,17 +387,20 @@ async fn fixture(t: &SlackTestApp, state: State, who: &str, resource: &'static s
     f
 }
 
+/// A request as a refused cell must leave it: its status, identity and expiry.
+type RequestState = (
+    i64,
+    Status,
+    Option<String>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
 /// What must not move when a cell is refused.
 #[derive(Debug, PartialEq, Eq)]
 struct Snapshot {
     audit_rows: i64,
     jobs: usize,
-    statuses: Vec<(
-        i64,
-        Status,
-        Option<String>,
-        Option<chrono::DateTime<chrono::Utc>>,
-    )>,
+    statuses: Vec<RequestState>,
     reviewers_added: usize,
     links: usize,
 }
