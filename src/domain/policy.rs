@@ -40,15 +40,15 @@ pub enum Refusal {
     CannotEnd(ResourceId),
     #[error("you can ask about your own access; asking about other people is for {0}")]
     AskOnlyAboutYourself(&'static str),
-    #[error("guests cannot approve or deny requests; a full member of the workspace has to")]
+    #[error("guests cannot decide on requests or access; a full member of the workspace has to")]
     Guest,
-    #[error("a deactivated account cannot approve or deny requests")]
+    #[error("a deactivated account cannot decide on requests or access")]
     Deactivated,
     #[error(
-        "people from another organisation (Slack Connect) cannot approve or deny requests; a full member of the workspace has to"
+        "people from another organisation (Slack Connect) cannot decide on requests or access; a full member of the workspace has to"
     )]
     External,
-    #[error("bots and app accounts cannot approve or deny requests; a person has to")]
+    #[error("bots and app accounts cannot decide on requests or access; a person has to")]
     Bot,
     /// Break-glass skips the reviewers, so only full members may use it. The words name the
     /// kind of account (`Membership::describe`).

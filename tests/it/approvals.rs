@@ -115,7 +115,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
             .await
             .unwrap();
         let note = t.ephemeral_for("UGUEST", "did nothing").await;
-        assert!(note.contains("guests cannot approve"), "{note}");
+        assert!(note.contains("guests cannot decide on requests"), "{note}");
 
         // Fiona's ✅ counts now, and her Approve click after it does not count again.
         t.sim

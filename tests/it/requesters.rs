@@ -243,7 +243,7 @@ async fn a_bot_in_a_reviewer_group_is_not_a_reviewer_and_an_all_of_stage_does_no
             .unwrap();
         t.ephemeral_for(
             "UROBOT",
-            "bots and app accounts cannot approve or deny requests",
+            "bots and app accounts cannot decide on requests or access",
         )
         .await;
         assert!(
