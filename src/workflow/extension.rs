@@ -136,13 +136,7 @@ impl Workflow {
         self.require_requester(by, self.resource_of(&seen)?).await?;
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
-        policy::may_act_as_requester(
-            Who {
-                user: by,
-                groups: &[],
-            },
-            &current.requester,
-        )?;
+        policy::may_act_as_requester(by, &current.requester)?;
         if current.status != Status::Active {
             return Err(WorkflowError::Illegal(crate::domain::IllegalTransition {
                 from: current.status,

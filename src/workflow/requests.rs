@@ -548,13 +548,7 @@ impl Workflow {
     pub async fn cancel(&self, id: RequestId, by: &SlackUserId) -> Result<Request, WorkflowError> {
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
-        policy::may_act_as_requester(
-            Who {
-                user: by,
-                groups: &[],
-            },
-            &current.requester,
-        )?;
+        policy::may_act_as_requester(by, &current.requester)?;
         let updated = self
             .apply(
                 &tx,
@@ -642,13 +636,7 @@ impl Workflow {
     ) -> Result<Request, WorkflowError> {
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
-        policy::may_act_as_requester(
-            Who {
-                user: by,
-                groups: &[],
-            },
-            &current.requester,
-        )?;
+        policy::may_act_as_requester(by, &current.requester)?;
         self.end_now(tx, &current, &Actor::User(by.clone()), Some("relinquished"))
             .await
     }

@@ -261,50 +261,19 @@ async fn ask(t: &SlackTestApp, who: &str, resource: &'static str) -> (i64, slack
     (id, t.request_message(id).await)
 }
 
-async fn thread_reply(
-    t: &SlackTestApp,
-    card: &slack_sim::Message,
-    needle: &str,
-) -> slack_sim::Message {
-    eventually(&format!("a thread reply saying {needle:?}"), 30, || async {
-        t.sim
-            .thread(CHANNEL, &card.ts)
-            .into_iter()
-            .skip(1)
-            .rfind(|m| shown(m).contains(needle))
-    })
-    .await
-}
-
-async fn click(t: &SlackTestApp, who: &str, msg: &slack_sim::Message, action: &str) {
-    t.sim
-        .click_button(
-            who,
-            ButtonTarget::Message {
-                channel: CHANNEL.into(),
-                ts: msg.ts.clone(),
-            },
-            action,
-            None,
-            None,
-        )
-        .await
-        .unwrap();
-}
-
 /// Both stages approve request `n`; returns the by-hand grant task.
 async fn approved(t: &SlackTestApp, n: i64, card: &slack_sim::Message) -> slack_sim::Message {
     t.sim
         .add_reaction(REVIEWER, CHANNEL, &card.ts, "white_check_mark")
         .await
         .unwrap();
-    thread_reply(t, card, "step 2 of 2").await;
+    t.thread_reply(&card.ts, "step 2 of 2").await;
     t.sim
         .add_reaction(STAGE_TWO, CHANNEL, &card.ts, "white_check_mark")
         .await
         .unwrap();
     t.wait_for(n, Status::Provisioning).await;
-    thread_reply(t, card, "By hand, for an admin").await
+    t.thread_reply(&card.ts, "By hand, for an admin").await
 }
 
 async fn fixture(t: &SlackTestApp, state: State, who: &str, resource: &'static str) -> Fixture {
@@ -353,12 +322,12 @@ async fn fixture(t: &SlackTestApp, state: State, who: &str, resource: &'static s
         State::ByHand => f.reply = Some(approved(t, n, &card).await),
         State::Failed => {
             let task = approved(t, n, &card).await;
-            click(t, ADMIN, &task, "by_hand_failed").await;
+            t.click(ADMIN, &task, "by_hand_failed").await;
             t.wait_for(n, Status::Failed).await;
         }
         State::Active | State::Revoking => {
             let task = approved(t, n, &card).await;
-            click(t, ADMIN, &task, "by_hand_done").await;
+            t.click(ADMIN, &task, "by_hand_done").await;
             t.wait_for(n, Status::Active).await;
             if state == State::Revoking {
                 t.sim
@@ -371,14 +340,14 @@ async fn fixture(t: &SlackTestApp, state: State, who: &str, resource: &'static s
                     .await
                     .unwrap();
                 t.wait_for(n, Status::Revoking).await;
-                f.reply = Some(thread_reply(t, &card, "undo this").await);
+                f.reply = Some(t.thread_reply(&card.ts, "undo this").await);
             } else {
                 // The holder asks for more time; the ask waits in the thread.
                 t.sim
                     .slash_command(who, CHANNEL, "/request-access", &format!("{resource} 1h"))
                     .await
                     .unwrap();
-                f.reply = Some(thread_reply(t, &card, "more (request").await);
+                f.reply = Some(t.thread_reply(&card.ts, "more (request").await);
             }
         }
     }
@@ -497,6 +466,28 @@ async fn modal_opened(t: &SlackTestApp, who: &str, callback: &str) -> Option<Val
     None
 }
 
+/// `who` clicks `button` on `msg`; if that opens the form `callback`, they answer its text input
+/// `block` with `value` and submit. Returns the form's errors, if it showed any.
+async fn click_and_submit(
+    t: &SlackTestApp,
+    who: &str,
+    msg: &slack_sim::Message,
+    button: &str,
+    callback: &str,
+    block: &str,
+    value: &str,
+) -> Option<String> {
+    t.click(who, msg, button).await;
+    let form = modal_opened(t, who, callback).await?;
+    let values = json!({ block: { block: { "type": "plain_text_input", "value": value } } });
+    let out = t
+        .sim
+        .submit_view(who, form["id"].as_str().unwrap(), values)
+        .await
+        .unwrap();
+    out.errors.map(|e| e.to_string())
+}
+
 /// `who` makes decision `d` on `f`. Returns what they were told, or None when the control was
 /// not offered to them at all.
 async fn make(
@@ -522,66 +513,35 @@ async fn make(
             None
         }
         D::ApproveButton => {
-            click(t, who, f.card.as_ref().unwrap(), "approve").await;
+            t.click(who, f.card.as_ref().unwrap(), "approve").await;
             None
         }
         D::DenyButton => {
-            click(t, who, f.card.as_ref().unwrap(), "deny").await;
-            if let Some(form) = modal_opened(t, who, "deny_request").await {
-                let out = t
-                    .sim
-                    .submit_view(
-                        who,
-                        form["id"].as_str().unwrap(),
-                        json!({ "reason": { "reason": { "type": "plain_text_input", "value": "not needed" } } }),
-                    )
-                    .await
-                    .unwrap();
-                if let Some(e) = out.errors {
-                    return Some(e.to_string());
-                }
-            }
-            None
+            let card = f.card.as_ref().unwrap();
+            click_and_submit(t, who, card, "deny", "deny_request", "reason", "not needed").await
         }
         D::ChooseIdentity => {
-            click(t, who, f.card.as_ref().unwrap(), "choose_identity").await;
-            if let Some(form) = modal_opened(t, who, "choose_identity").await {
-                let out = t
-                    .sim
-                    .submit_view(
-                        who,
-                        form["id"].as_str().unwrap(),
-                        json!({ "identity": { "identity": { "type": "plain_text_input", "value": "carl_x" } } }),
-                    )
-                    .await
-                    .unwrap();
-                if let Some(e) = out.errors {
-                    return Some(e.to_string());
-                }
-            }
-            None
+            let card = f.card.as_ref().unwrap();
+            let (button, form) = ("choose_identity", "choose_identity");
+            click_and_submit(t, who, card, button, form, "identity", "carl_x").await
         }
         D::ExtensionApprove => {
-            click(t, who, f.reply.as_ref().unwrap(), "extend_approve").await;
+            t.click(who, f.reply.as_ref().unwrap(), "extend_approve")
+                .await;
             None
         }
         D::Revoke => {
-            click(t, who, f.card.as_ref().unwrap(), "revoke").await;
-            if let Some(form) = modal_opened(t, who, "revoke_access").await {
-                let out = t
-                    .sim
-                    .submit_view(
-                        who,
-                        form["id"].as_str().unwrap(),
-                        json!({ "reason": { "reason": { "type": "plain_text_input", "value": "incident" } } }),
-                    )
-                    .await
-                    .unwrap();
-                if let Some(e) = out.errors {
-                    return Some(e.to_string());
-                }
-            }
-            None
+            let card = f.card.as_ref().unwrap();
+            click_and_submit(
+                t,
+                who,
+                card,
+                "revoke",
+                "revoke_access",
+                "reason",
+                "incident",
+            )
+            .await
         }
         D::Done | D::Failed => {
             let action = if d == D::Done {
@@ -589,7 +549,7 @@ async fn make(
             } else {
                 "by_hand_failed"
             };
-            click(t, who, f.reply.as_ref().unwrap(), action).await;
+            t.click(who, f.reply.as_ref().unwrap(), action).await;
             None
         }
         // Controls of a person's own App Home: offered there, or not at all.

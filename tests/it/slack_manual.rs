@@ -3,7 +3,6 @@
 
 use chrono::Duration;
 use gatehouse::domain::{RequestId, Status};
-use slack_sim::ButtonTarget;
 
 use crate::support::backends;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
@@ -15,34 +14,6 @@ async fn status(t: &SlackTestApp) -> Status {
         .await
         .unwrap()
         .status
-}
-
-/// The newest thread reply asking for a change by hand.
-async fn by_hand_task(t: &SlackTestApp, parent: &str, needle: &str) -> slack_sim::Message {
-    eventually("a by-hand task in the thread", 30, || async {
-        t.sim
-            .thread(CHANNEL, parent)
-            .into_iter()
-            .skip(1)
-            .rfind(|m| shown(m).contains(needle))
-    })
-    .await
-}
-
-async fn click(t: &SlackTestApp, user: &str, msg: &slack_sim::Message, action: &str) {
-    t.sim
-        .click_button(
-            user,
-            ButtonTarget::Message {
-                channel: CHANNEL.into(),
-                ts: msg.ts.clone(),
-            },
-            action,
-            None,
-            None,
-        )
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -62,13 +33,13 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
         .await;
 
         // Fiona approves with the button.
-        click(&t, "UFIONA", &msg, "approve").await;
-        let task = by_hand_task(&t, &msg.ts, "By hand, for an admin").await;
+        t.click("UFIONA", &msg, "approve").await;
+        let task = t.thread_reply(&msg.ts, "By hand, for an admin").await;
         assert!(shown(&task).contains("FINANCE_PII"), "{}", shown(&task));
         assert_eq!(status(&t).await, Status::Provisioning, "{}", db.name);
 
         // Only an admin may confirm.
-        click(&t, "UBOB", &task, "by_hand_done").await;
+        t.click("UBOB", &task, "by_hand_done").await;
         eventually("Bob's refusal", 30, || async {
             t.sim
                 .ephemerals("UBOB")
@@ -78,7 +49,7 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
         .await;
         assert_eq!(status(&t).await, Status::Provisioning);
 
-        click(&t, "UADA", &task, "by_hand_done").await;
+        t.click("UADA", &task, "by_hand_done").await;
         eventually("active", 30, || async {
             (status(&t).await == Status::Active).then_some(())
         })
@@ -103,7 +74,7 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
         // At expiry Gatehouse asks for the removal the same way.
         t.clock.advance(Duration::hours(4));
         t.run_jobs().await;
-        let undo = by_hand_task(&t, &msg.ts, "undo this").await;
+        let undo = t.thread_reply(&msg.ts, "undo this").await;
         assert_eq!(status(&t).await, Status::Revoking);
         // The grant's Done, had it stayed on screen, cannot record a removal nobody made.
         let audit_rows = gatehouse::store::audit::head(t.app.db().conn())
@@ -133,7 +104,7 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
                 .0,
             audit_rows
         );
-        click(&t, "UADA", &undo, "by_hand_done").await;
+        t.click("UADA", &undo, "by_hand_done").await;
         eventually("expired", 30, || async {
             (status(&t).await == Status::Expired).then_some(())
         })

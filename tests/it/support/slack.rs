@@ -190,6 +190,30 @@ impl SlackTestApp {
         }
     }
 
+    /// `who` presses the button `action` on channel message `msg`, with the value it carries.
+    pub async fn click(&self, who: &str, msg: &slack_sim::Message, action: &str) {
+        let target = slack_sim::ButtonTarget::Message {
+            channel: CHANNEL.into(),
+            ts: msg.ts.clone(),
+        };
+        self.sim
+            .click_button(who, target, action, None, None)
+            .await
+            .unwrap();
+    }
+
+    /// The newest reply in the thread of `parent` (a message in the channel) showing `needle`.
+    pub async fn thread_reply(&self, parent: &str, needle: &str) -> slack_sim::Message {
+        eventually(&format!("a thread reply saying {needle:?}"), 30, || async {
+            self.sim
+                .thread(CHANNEL, parent)
+                .into_iter()
+                .skip(1)
+                .rfind(|m| shown(m).contains(needle))
+        })
+        .await
+    }
+
     /// The status of request `n`, as stored.
     pub async fn status(&self, n: i64) -> gatehouse::domain::Status {
         self.app
