@@ -335,7 +335,6 @@ async fn a_document_grant_is_posted_once_and_held() {
 async fn a_document_revoke_deletes_only_that_members_grant_of_that_permission() {
     let sg = org().await;
     let alices = sg.put_grant("wb-q3", ("memberId", "m-alice"), "view");
-    sg.put_grant("wb-q3", ("memberId", "m-alice"), "edit");
     sg.put_grant("wb-q3", ("memberId", "m-bob"), "view");
     sg.put_grant("wb-q3", ("teamId", "t-fin"), "view");
     let c = sg.connector();
@@ -345,13 +344,13 @@ async fn a_document_revoke_deletes_only_that_members_grant_of_that_permission() 
             .unwrap(),
         format!("DELETE /v2/grants/{alices}")
     );
-    assert_eq!(sg.member_grants("wb-q3", "m-alice"), ["edit"]);
+    assert!(sg.member_grants("wb-q3", "m-alice").is_empty());
     assert_eq!(
         sg.member_grants("wb-q3", "m-bob"),
         ["view"],
         "Bob's grant stays"
     );
-    assert_eq!(sg.state().grants.len(), 3, "the team's grant stays");
+    assert_eq!(sg.state().grants.len(), 2, "the team's grant stays");
     assert_eq!(
         connectors::revoke(&c, "m-alice", &doc("wb-q3", "view"))
             .await
@@ -362,17 +361,27 @@ async fn a_document_revoke_deletes_only_that_members_grant_of_that_permission() 
 }
 
 #[tokio::test]
-async fn a_document_check_reads_other_permissions_as_through_across_pages() {
+async fn a_document_check_reads_another_permission_and_the_members_teams_as_through() {
     let sg = org().await;
-    for p in ["explore", "edit", "organize"] {
-        sg.put_grant("wb-q3", ("memberId", "m-alice"), p);
-    }
+    sg.put_in_team("t-fin", "m-alice");
+    sg.put_in_team("t-sales", "m-alice");
+    sg.put_grant("wb-q3", ("memberId", "m-alice"), "edit");
+    sg.put_grant("wb-q3", ("teamId", "t-fin"), "view");
+    sg.put_grant("wb-q3", ("teamId", "t-sales"), "explore");
     sg.put_grant("wb-q3", ("memberId", "m-bob"), "view");
+    // Three entries apply to Alice: her own and her two teams', over two pages.
     let c = sg.connector().with_page_size(2);
     let held = c.check("m-alice", &doc("wb-q3", "view")).await.unwrap();
     assert!(!held.direct && held.held(), "{held:?}");
-    assert!(
-        held.through.contains(&"the `edit` permission".to_owned()) && held.through.len() == 3,
+    let mut through = held.through.clone();
+    through.sort();
+    assert_eq!(
+        through,
+        [
+            "the `edit` permission",
+            "the `explore` permission of team `t-sales`",
+            "the `view` permission of team `t-fin`",
+        ],
         "{held:?}"
     );
     assert!(
@@ -394,6 +403,73 @@ async fn a_document_check_reads_other_permissions_as_through_across_pages() {
     );
     assert_eq!(sg.state().grants.len(), 4);
     assert_eq!(sg.calls("DELETE"), 0);
+}
+
+/// Sigma raises a member's grant in place: Gatehouse's `edit` over Alice's own `view` is one
+/// grant, and its end must give her `view` back, not leave her with nothing.
+#[tokio::test]
+async fn a_raised_grant_is_put_back_as_it_was_when_it_ends() {
+    let sg = org().await;
+    let own = sg.put_grant("wb-q3", ("memberId", "m-alice"), "view");
+    let c = sg.connector();
+    let added = connectors::grant_recorded(&c, "m-alice", &doc("wb-q3", "edit"))
+        .await
+        .unwrap();
+    assert_eq!(sg.member_grants("wb-q3", "m-alice"), ["edit"]);
+    assert_eq!(
+        sg.state().grants.len(),
+        1,
+        "raised in place: {:?}",
+        sg.log()
+    );
+    assert!(sg.state().grants.contains_key(&own));
+    let receipt = added.receipt.expect("what the raise replaced");
+    let undo = connectors::Undo {
+        receipt: Some(&receipt),
+        keep: &[],
+    };
+    connectors::revoke_leaving(&c, "m-alice", &doc("wb-q3", "edit"), undo)
+        .await
+        .unwrap();
+    assert_eq!(
+        sg.member_grants("wb-q3", "m-alice"),
+        ["view"],
+        "{:?}",
+        sg.log()
+    );
+    // Ended again (a retry): nothing more changes.
+    connectors::revoke_leaving(&c, "m-alice", &doc("wb-q3", "edit"), undo)
+        .await
+        .unwrap();
+    assert_eq!(sg.member_grants("wb-q3", "m-alice"), ["view"]);
+    // A grant below what she holds is refused rather than lowering hers.
+    sg.put_grant("wb-q3", ("memberId", "m-bob"), "edit");
+    let err = connectors::grant(&c, "m-bob", &doc("wb-q3", "view"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains("already has the `edit` permission")),
+        "{err:?}"
+    );
+    assert_eq!(sg.member_grants("wb-q3", "m-bob"), ["edit"]);
+}
+
+/// Sigma may list a document under its URL slug: a grant listed so is still the document's.
+#[tokio::test]
+async fn a_document_listed_under_its_slug_is_still_granted_checked_and_revoked() {
+    let sg = org().await;
+    sg.add_document_with_slug("6f1c2a9e-0b7d-4e4b-9a51-2f1e0c3d4b5a", "q3-board-pack");
+    let unit = doc("6f1c2a9e-0b7d-4e4b-9a51-2f1e0c3d4b5a", "view");
+    let c = sg.connector();
+    connectors::grant(&c, "m-alice", &unit).await.unwrap();
+    assert!(c.check("m-alice", &unit).await.unwrap().direct);
+    connectors::revoke(&c, "m-alice", &unit).await.unwrap();
+    assert!(
+        sg.member_grants("6f1c2a9e-0b7d-4e4b-9a51-2f1e0c3d4b5a", "m-alice")
+            .is_empty(),
+        "{:?}",
+        sg.log()
+    );
 }
 
 #[tokio::test]

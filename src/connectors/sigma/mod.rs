@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{Connector, ConnectorError, Holding, PlatformIdentity};
+use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity};
 use crate::config::{ApiSettings, Secret};
 use crate::domain::Unit;
 
@@ -218,15 +218,33 @@ impl Connector for Sigma {
     }
 
     async fn add(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        match document_in(unit) {
-            Some((doc, permission)) => self.add_grant(member_in(member)?, doc, permission).await,
-            None => self.change(member, unit, "add").await,
-        }
+        Ok(self.add_recorded(member, unit).await?.did)
     }
 
     async fn remove(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        self.remove_recorded(member, unit, None, &[]).await
+    }
+
+    /// A document grant raising the member's own lower one keeps it as the receipt.
+    async fn add_recorded(&self, member: &str, unit: &Unit) -> Result<Added, ConnectorError> {
         match document_in(unit) {
-            Some((doc, p)) => self.remove_grant(member_in(member)?, doc, p).await,
+            Some((doc, permission)) => self.add_grant(member_in(member)?, doc, permission).await,
+            None => Ok(Added {
+                did: self.change(member, unit, "add").await?,
+                receipt: None,
+            }),
+        }
+    }
+
+    async fn remove_recorded(
+        &self,
+        member: &str,
+        unit: &Unit,
+        receipt: Option<&str>,
+        _keep: &[Unit],
+    ) -> Result<String, ConnectorError> {
+        match document_in(unit) {
+            Some((doc, p)) => self.remove_grant(member_in(member)?, doc, p, receipt).await,
             None => self.change(member, unit, "remove").await,
         }
     }

@@ -1,5 +1,15 @@
 //! The fake's grants on documents: `GET /v2/grants` (filtered by `inodeId`, `userId`, `teamId`,
 //! paged), `POST /v2/grants` and `DELETE /v2/grants/{grantId}`, 404 for an unknown inode or grant.
+//!
+//! Shaped from Sigma's API reference (https://help.sigmacomputing.com/reference/listgrants,
+//! /creategrant; its OpenAPI definition `sigma-computing-rest-api-openapi.yaml`):
+//! - each listed grant has `memberId` and `teamId` at its top level, one of them null, beside
+//!   `grantId`, `inodeId`, `organizationId`, `permission`, `inodeType` and the timestamps;
+//! - `POST /v2/grants` "create[s] a grant or update[s] an existing grant", and "can only be used
+//!   to escalate the level of access": a grantee has one grant per document, raised in place,
+//!   never lowered; it answers with the grant;
+//! - a document may be listed under its URL slug rather than its inode UUID;
+//! - `userId` lists what applies to the user, their teams' grants included.
 
 use std::collections::HashMap;
 
@@ -25,15 +35,29 @@ fn no_inode(inode: &str) -> Response {
     )
 }
 
-fn entry(id: &str, g: &FakeGrant) -> Value {
+fn entry(s: &super::FakeState, id: &str, g: &FakeGrant) -> Value {
+    let (member, team) = match g.grantee.0.as_str() {
+        "memberId" => (Value::from(g.grantee.1.clone()), Value::Null),
+        _ => (Value::Null, Value::from(g.grantee.1.clone())),
+    };
+    let inode = s.slugs.get(&g.inode).unwrap_or(&g.inode);
     json!({
-        "grantId": id, "inodeId": g.inode, "grantee": { g.grantee.0.clone(): g.grantee.1 },
-        "permission": g.permission, "createdBy": "admin", "updatedBy": "admin",
+        "grantId": id, "inodeId": inode, "organizationId": "org-1",
+        "memberId": member, "teamId": team, "permission": g.permission, "inodeType": "workbook",
+        "createdBy": "admin", "updatedBy": "admin",
         "createdAt": "2026-01-05T10:00:00.000Z", "updatedAt": "2026-01-05T10:00:00.000Z",
     })
 }
 
-/// `userId` matches grants made to that member only: team grants are asked for by `teamId`.
+/// How much a document permission gives, for "only escalate" (Can View < Can Explore < Can
+/// Contribute (`organize`) < Can Manage (`edit`)); None for the others.
+pub(super) fn rank(permission: &str) -> Option<usize> {
+    ["view", "explore", "organize", "edit"]
+        .iter()
+        .position(|p| *p == permission)
+}
+
+/// `userId` matches the member's own grants and those of the teams they are in.
 pub(super) async fn list_grants(
     State(state): State<Shared>,
     Query(q): Query<HashMap<String, String>>,
@@ -46,16 +70,22 @@ pub(super) async fn list_grants(
     if let Some(inode) = q.get("inodeId").filter(|i| !s.inodes.contains(*i)) {
         return no_inode(inode);
     }
-    let wants = |key: &str, g: &FakeGrant, value: &str| {
-        q.get(key)
-            .is_none_or(|v| g.grantee.0 == value && g.grantee.1 == *v)
+    let for_user = |g: &FakeGrant, user: &str| match g.grantee.0.as_str() {
+        "memberId" => g.grantee.1 == user,
+        _ => s
+            .memberships
+            .contains(&(g.grantee.1.clone(), user.to_owned())),
     };
     let all = s
         .grants
         .iter()
         .filter(|(_, g)| q.get("inodeId").is_none_or(|i| *i == g.inode))
-        .filter(|(_, g)| wants("userId", g, "memberId") && wants("teamId", g, "teamId"))
-        .map(|(id, g)| entry(id, g))
+        .filter(|(_, g)| q.get("userId").is_none_or(|u| for_user(g, u)))
+        .filter(|(_, g)| {
+            q.get("teamId")
+                .is_none_or(|t| g.grantee.0 == "teamId" && g.grantee.1 == *t)
+        })
+        .map(|(id, g)| entry(&s, id, g))
         .collect();
     let mut q = q;
     q.entry("limit".into()).or_insert_with(|| "50".into());
@@ -97,16 +127,9 @@ pub(super) async fn post_grant(
     if !s.inodes.contains(inode) {
         return no_inode(inode);
     }
-    let grant = FakeGrant {
-        inode: inode.into(),
-        grantee: (grantee.0.into(), grantee.1.into()),
-        permission: permission.into(),
-    };
-    // The same grant again changes nothing.
-    if !s.grants.values().any(|g| *g == grant) {
-        s.new_grant(grant);
-    }
-    Json(json!({})).into_response()
+    let id = s.escalate(inode, (grantee.0, grantee.1), permission);
+    let body = entry(&s, &id, &s.grants[&id]);
+    Json(body).into_response()
 }
 
 pub(super) async fn delete_grant(

@@ -45,6 +45,8 @@ pub struct FakeGrant {
 pub struct FakeState {
     /// Documents (inode ids) and grantId → grant.
     pub inodes: BTreeSet<String>,
+    /// inode id → the URL slug Sigma lists it under, for documents that have one.
+    pub slugs: BTreeMap<String, String>,
     pub grants: BTreeMap<String, FakeGrant>,
     next_grant: usize,
     /// memberId → member; teamId → name; (teamId, memberId) memberships.
@@ -144,14 +146,18 @@ impl SigmaFake {
         self.state().inodes.insert(inode.into());
     }
 
-    /// A grant made outside Gatehouse; `grantee` is `("memberId"|"teamId", id)`. Returns its id.
-    pub fn put_grant(&self, inode: &str, grantee: (&str, &str), permission: &str) -> String {
+    /// A document Sigma lists under `slug` rather than its inode id.
+    pub fn add_document_with_slug(&self, inode: &str, slug: &str) {
         let mut s = self.state();
-        s.new_grant(FakeGrant {
-            inode: inode.into(),
-            grantee: (grantee.0.into(), grantee.1.into()),
-            permission: permission.into(),
-        })
+        s.inodes.insert(inode.into());
+        s.slugs.insert(inode.into(), slug.into());
+    }
+
+    /// A grant made outside Gatehouse, as `POST /v2/grants` makes it (raising the grantee's
+    /// grant on the document, never lowering it); `grantee` is `("memberId"|"teamId", id)`.
+    /// Returns the grant's id.
+    pub fn put_grant(&self, inode: &str, grantee: (&str, &str), permission: &str) -> String {
+        self.state().escalate(inode, grantee, permission)
     }
 
     /// The permissions `member` holds on `inode` by direct grants, sorted.
@@ -184,6 +190,35 @@ impl SigmaFake {
 }
 
 impl FakeState {
+    /// One grant per grantee and document: a new one, or the grantee's raised in place when
+    /// `permission` gives more (a permission outside the ranked four replaces it). Its id.
+    pub(super) fn escalate(
+        &mut self,
+        inode: &str,
+        grantee: (&str, &str),
+        permission: &str,
+    ) -> String {
+        let existing = self
+            .grants
+            .iter_mut()
+            .find(|(_, g)| g.inode == inode && g.grantee == (grantee.0.into(), grantee.1.into()));
+        if let Some((id, g)) = existing {
+            let raise = match (grants::rank(&g.permission), grants::rank(permission)) {
+                (Some(old), Some(new)) => new > old,
+                _ => g.permission != permission,
+            };
+            if raise {
+                g.permission = permission.into();
+            }
+            return id.clone();
+        }
+        self.new_grant(FakeGrant {
+            inode: inode.into(),
+            grantee: (grantee.0.into(), grantee.1.into()),
+            permission: permission.into(),
+        })
+    }
+
     pub(super) fn new_grant(&mut self, grant: FakeGrant) -> String {
         self.next_grant += 1;
         let id = format!("g-{}", self.next_grant);
