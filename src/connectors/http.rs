@@ -32,10 +32,19 @@ pub fn client(request_timeout: Duration) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
-/// The `Retry-After` of a 429 or 503, in seconds (the form every platform here uses).
+/// The `Retry-After` of a 429 or 503, in either of its forms (RFC 9110 §10.2.3): a number
+/// of seconds, or an HTTP date, read against the machine's clock (a date past is "now").
 pub fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    retry_after_at(value, std::time::SystemTime::now())
+}
+
+fn retry_after_at(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// A request that got no answer: worth trying again later.
@@ -125,6 +134,34 @@ impl TokenCache {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        use std::time::UNIX_EPOCH;
+        // Sun, 06 Dec 2026 12:00:00 GMT.
+        let now = UNIX_EPOCH + Duration::from_secs(1_796_558_400);
+        assert_eq!(retry_after_at("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after_at("Sun, 06 Dec 2026 12:02:00 GMT", now),
+            Some(Duration::from_secs(120))
+        );
+        // The two older date forms RFC 9110 still asks a recipient to read.
+        assert_eq!(
+            retry_after_at("Sunday, 06-Dec-26 12:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after_at("Sun Dec  6 12:00:05 2026", now),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            retry_after_at("Sun, 06 Dec 2026 11:59:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date past means now"
+        );
+        assert_eq!(retry_after_at("soon", now), None);
+        assert_eq!(retry_after_at("-5", now), None);
+    }
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

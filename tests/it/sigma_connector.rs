@@ -233,6 +233,26 @@ async fn a_throttled_call_is_throttled_and_changes_nothing() {
         other => panic!("{other:?}"),
     }
     assert!(!sg.in_team("t-fin", "m-alice"));
+    // The same wait said as an HTTP date is read as well (to the second).
+    {
+        let mut s = sg.state();
+        s.throttle_next = 1;
+        s.retry_after = Some(60);
+        s.retry_after_as_date = true;
+    }
+    match connectors::grant(&c, "m-alice", &team("Finance"))
+        .await
+        .unwrap_err()
+    {
+        ConnectorError::Throttled { retry_after, .. } => {
+            let wait = retry_after.expect("the date read as a wait");
+            assert!(
+                (Duration::from_secs(58)..=Duration::from_secs(60)).contains(&wait),
+                "{wait:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     connectors::grant(&c, "m-alice", &team("Finance"))
         .await
         .unwrap();

@@ -64,6 +64,9 @@ pub struct FakeState {
     pub throttle_next: usize,
     pub unavailable_next: usize,
     pub retry_after: Option<u64>,
+    /// Say `retry_after` as an HTTP date (`Retry-After: Sun, 06 Dec 2026 12:02:00 GMT`), the
+    /// header's other form (RFC 9110 §10.2.3), rather than as seconds.
+    pub retry_after_as_date: bool,
 }
 
 pub(super) type Shared = Arc<Mutex<FakeState>>;
@@ -301,8 +304,14 @@ pub(super) fn admit(s: &mut FakeState, headers: &HeaderMap, call: String) -> Res
             "Too many requests",
         );
         if let Some(secs) = s.retry_after {
+            let value = if s.retry_after_as_date {
+                let at = std::time::SystemTime::now() + std::time::Duration::from_secs(secs);
+                httpdate::fmt_http_date(at)
+            } else {
+                secs.to_string()
+            };
             resp.headers_mut()
-                .insert("retry-after", secs.to_string().parse().unwrap());
+                .insert("retry-after", value.parse().unwrap());
         }
         return Err(resp);
     }
