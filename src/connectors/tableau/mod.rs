@@ -64,12 +64,13 @@ impl Tableau {
         self
     }
 
-    /// The id of the group called `name`. Tableau's `filter=name:eq:` has no escape for `,`
-    /// and `:`, so such names are looked for in the whole list; the exact name wins over a
-    /// match that differs only in case.
+    /// The id of the group called `name`. Tableau's filter values may hold neither `&` nor
+    /// `,`, "even encoded" (they separate expressions: Filtering and Sorting in the REST API),
+    /// and `:` separates the filter's own parts, so such names are looked for in the whole
+    /// list; the exact name wins over a match that differs only in case.
     async fn group_id(&self, name: &str) -> Result<String, ConnectorError> {
         let filter = format!("name:eq:{name}");
-        let query: Vec<(&str, &str)> = if name.contains([',', ':']) {
+        let query: Vec<(&str, &str)> = if name.contains([',', ':', '&']) {
             Vec::new()
         } else {
             vec![("filter", filter.as_str())]

@@ -315,10 +315,23 @@ async fn groups(
         return r;
     }
     // `filter=name:eq:<value>`: the only filter the connector sends (names compare without case).
+    // "Filter expressions can't contain ampersand (&) or comma (,) characters because these
+    // characters are used as field expression separators", encoded or not
+    // (https://help.tableau.com/current/api/rest_api/en-us/REST/rest_api_concepts_filtering_and_sorting.htm).
     let wanted = match q.get("filter") {
         None => None,
         Some(f) => match f.strip_prefix("name:eq:") {
-            Some(v) if !v.contains(',') => Some(v.to_lowercase()),
+            Some(v) if !v.contains([',', '&']) => Some(v.to_lowercase()),
+            Some(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "400065",
+                    "Bad Request",
+                    &format!(
+                        "The filter expression '{f}' is invalid: filter expressions can't contain ampersand (&) or comma (,) characters."
+                    ),
+                );
+            }
             _ => {
                 return error(
                     StatusCode::BAD_REQUEST,
