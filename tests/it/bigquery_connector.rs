@@ -162,6 +162,48 @@ async fn bigquery_a_revoke_removes_only_that_entry_and_a_missing_one_is_already_
     assert_eq!(fake.calls("PATCH", "/datasets/sales", 200), 1);
 }
 
+/// A dataset with an IAM condition on one of its entries: read and written with
+/// `accessPolicyVersion=3`, its conditional entries kept as they are, and a conditional READER
+/// of Alice's own is not the READER Gatehouse grants (nor removed when that one ends).
+#[tokio::test]
+async fn bigquery_a_dataset_with_conditional_bindings_keeps_them_through_a_grant_and_its_end() {
+    let fake = fake().await;
+    let until = json!({
+        "title": "until year end",
+        "expression": "request.time < timestamp(\"2027-01-01T00:00:00Z\")"
+    });
+    let mut access = fake.access(SALES);
+    access
+        .push(json!({ "role": "WRITER", "userByEmail": "carol@example.com", "condition": until }));
+    access.push(json!({ "role": "READER", "userByEmail": ALICE, "condition": until }));
+    fake.add_dataset(SALES, access.clone());
+    let c = fake.connector();
+    // Alice's conditional READER ends with its condition: it is not the access asked for.
+    assert!(!c.check(ALICE, &reader(SALES)).await.unwrap().direct);
+    grant(&c, ALICE).await.unwrap();
+    grant(&c, BOB).await.unwrap();
+    let mut expected = access.clone();
+    expected.extend([user("READER", ALICE), user("READER", BOB)]);
+    assert_eq!(
+        fake.access(SALES),
+        expected,
+        "the conditions are kept as they were"
+    );
+    revoke(&c, ALICE).await.unwrap();
+    revoke(&c, BOB).await.unwrap();
+    assert_eq!(fake.access(SALES), access, "only Gatehouse's entries went");
+    let unversioned: Vec<_> = fake
+        .log()
+        .into_iter()
+        .filter(|c| c.path.ends_with("/datasets/sales"))
+        .filter(|c| !c.query.split('&').any(|kv| kv == "accessPolicyVersion=3"))
+        .collect();
+    assert!(
+        unversioned.is_empty(),
+        "every read and write asks for version 3: {unversioned:?}"
+    );
+}
+
 #[tokio::test]
 async fn bigquery_check_names_the_group_it_may_come_through() {
     let fake = fake().await;

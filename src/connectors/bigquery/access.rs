@@ -39,10 +39,13 @@ pub(super) fn same_role(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
+/// Whether `entry` is the user's plain entry of that role: one with an IAM `condition` (until a
+/// date, say) is not the access Gatehouse grants, and is never taken for it nor removed.
 pub(super) fn is_entry_of(entry: &Value, email: &str, role: &str) -> bool {
-    entry["userByEmail"]
-        .as_str()
-        .is_some_and(|u| u.eq_ignore_ascii_case(email.trim()))
+    entry.get("condition").is_none()
+        && entry["userByEmail"]
+            .as_str()
+            .is_some_and(|u| u.eq_ignore_ascii_case(email.trim()))
         && entry["role"].as_str().is_some_and(|r| same_role(r, role))
 }
 

@@ -78,9 +78,16 @@ impl Bigquery {
         self
     }
 
+    /// `datasets.get` and `datasets.patch` of a dataset, asking for access policy version 3:
+    /// "Requests for conditional access policy binding in datasets must specify version 3",
+    /// and an older read shows a conditional entry's role as `…_with_conditionalbinding_…`,
+    /// which no write accepts (https://cloud.google.com/bigquery/docs/reference/v2/datasets/get).
     fn dataset_url(&self, project: &str, dataset: &str) -> reqwest::Url {
         let segments = ["bigquery", "v2", "projects", project, "datasets", dataset];
-        self.api.url(Service::Bigquery, &segments)
+        let mut url = self.api.url(Service::Bigquery, &segments);
+        url.query_pairs_mut()
+            .append_pair("accessPolicyVersion", "3");
+        url
     }
 
     /// `datasets.get`: the access list and its etag. An unknown dataset is named.

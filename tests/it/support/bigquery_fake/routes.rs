@@ -115,13 +115,33 @@ impl FakeState {
             .into_response()
     }
 
-    fn dataset_json(&self, name: &str) -> Option<Value> {
+    /// The dataset as `datasets.get` shows it. "If unset or if 0 or 1 value is used for dataset
+    /// with conditional bindings, access entry with condition will have role string appended by
+    /// 'withcond' string followed by a hash value" (datasets.get, `accessPolicyVersion`:
+    /// https://cloud.google.com/bigquery/docs/reference/v2/datasets/get).
+    fn dataset_json(&self, name: &str, policy_version_3: bool) -> Option<Value> {
         let d = self.datasets.get(name)?;
         let (p, id) = name.rsplit_once('.')?;
+        let access: Vec<Value> = d
+            .access
+            .iter()
+            .map(|e| match (policy_version_3, e.get("condition")) {
+                (false, Some(_)) => {
+                    let mut shown = e.clone();
+                    let role = e["role"].as_str().unwrap_or_default();
+                    shown["role"] = json!(format!("{role}_with_conditionalbinding_7a34awqsda"));
+                    if let Some(o) = shown.as_object_mut() {
+                        o.remove("condition");
+                    }
+                    shown
+                }
+                _ => e.clone(),
+            })
+            .collect();
         Some(
             json!({ "kind": "bigquery#dataset", "id": format!("{p}:{id}"), "etag": d.etag,
             "datasetReference": { "projectId": p, "datasetId": id },
-            "access": d.access, "location": "US", "type": "DEFAULT" }),
+            "access": access, "location": "US", "type": "DEFAULT" }),
         )
     }
 
@@ -136,6 +156,7 @@ impl FakeState {
     ) -> Response {
         let p: Vec<&str> = path.iter().map(String::as_str).collect();
         let may = |scope: &str| issued.scopes.iter().any(|s| s == scope);
+        let version_3 = query.split('&').any(|kv| kv == "accessPolicyVersion=3");
         let denied = || {
             error(
                 StatusCode::FORBIDDEN,
@@ -165,7 +186,7 @@ impl FakeState {
                     .into_response()
             }
             ("GET", ["bigquery", "v2", "projects", project, "datasets", dataset]) => {
-                match self.dataset_json(&format!("{project}.{dataset}")) {
+                match self.dataset_json(&format!("{project}.{dataset}"), version_3) {
                     Some(d) => axum::Json(d).into_response(),
                     None => not_found(project, dataset),
                 }
@@ -199,6 +220,26 @@ impl FakeState {
                     );
                 };
                 for e in access {
+                    // datasets.patch: "Operations updating conditional access policy binding in
+                    // datasets must specify version 3"; a role read as `…_with_conditionalbinding_…`
+                    // is no role at all (https://cloud.google.com/iam/docs/troubleshooting-withcond).
+                    if e.get("condition").is_some() && !version_3 {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid",
+                            "Requests for conditional access policy binding in datasets must specify version 3.",
+                        );
+                    }
+                    if e["role"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("_with_conditionalbinding_"))
+                    {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid",
+                            &format!("Role {} is not supported for this resource.", e["role"]),
+                        );
+                    }
                     let principals = PRINCIPALS.iter().filter(|k| e.get(**k).is_some()).count();
                     if principals != 1 || (e.get("view").is_none() && e["role"].as_str().is_none())
                     {
@@ -214,7 +255,7 @@ impl FakeState {
                 d.access = access.clone();
                 d.etag = etag;
                 d.updates += 1;
-                axum::Json(self.dataset_json(&name).unwrap()).into_response()
+                axum::Json(self.dataset_json(&name, version_3).unwrap()).into_response()
             }
             (
                 "POST",
