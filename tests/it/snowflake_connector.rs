@@ -496,3 +496,31 @@ async fn a_user_dropped_on_snowflake_while_granted_ends_at_expiry_instead_of_rev
     );
     t.stop().await;
 }
+
+/// Each documented way of writing the account signs as the account Snowflake knows: the
+/// locator without its region and cloud, `orgname.account_name` as `ORGNAME-ACCOUNT_NAME`,
+/// and a PrivateLink host's account without `.privatelink`.
+#[tokio::test]
+async fn every_documented_form_of_the_account_signs_in_as_that_account() {
+    let forms = [
+        ("myorg-myaccount", "MYORG-MYACCOUNT"),
+        ("myorg.myaccount", "MYORG-MYACCOUNT"),
+        ("MyOrg.My_Account", "MYORG-MY_ACCOUNT"),
+        ("xy12345", "XY12345"),
+        ("xy12345.us-east-2.aws", "XY12345"),
+        ("xy12345.privatelink", "XY12345"),
+        ("xy12345.us-east-2.aws.privatelink", "XY12345"),
+        ("myorg-myaccount.privatelink", "MYORG-MYACCOUNT"),
+    ];
+    for (written, known_as) in forms {
+        let sf = SnowflakeFake::start_as(known_as).await;
+        sf.add_role("ANALYST");
+        let mut settings = sf.settings(KEY_FILE);
+        settings.account = written.into();
+        let pem = std::fs::read_to_string(KEY_FILE).unwrap();
+        let c = gatehouse::connectors::snowflake::Snowflake::new(&settings, &pem).unwrap();
+        c.ping()
+            .await
+            .unwrap_or_else(|e| panic!("`{written}` should sign in as {known_as}: {e}"));
+    }
+}

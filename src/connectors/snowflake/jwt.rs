@@ -17,16 +17,59 @@ const LIFETIME: Duration = Duration::from_secs(3600);
 /// A cached token is renewed when less than this is left of it.
 const RENEW_BEFORE: Duration = Duration::from_secs(10 * 60);
 
-/// The account part of the JWT's `iss` and `sub`, upper-cased: `xy12345.us-east-1` (a locator
-/// with its region) becomes `XY12345`, and `myorg.myaccount` becomes `MYORG-MYACCOUNT`. Account
-/// names hold only letters, digits and underscores, so a part after the first `.` that holds a
-/// `-` is a region (`us-east-1`, `west-europe.azure`).
-pub(super) fn account_for_jwt(account: &str) -> String {
-    let account = account.trim().to_ascii_uppercase();
-    match account.split_once('.') {
-        Some((locator, rest)) if rest.contains('-') => locator.to_owned(),
-        _ => account.replace('.', "-"),
+/// An account identifier as people write it, read into its documented parts
+/// (docs.snowflake.com/en/user-guide/admin-account-identifier): `orgname-account_name`, or
+/// `orgname.account_name` as SQL writes it; an account locator, alone or with its region and
+/// cloud (`xy12345.us-east-2.aws`); either followed by `.privatelink`. Account names hold only
+/// letters, digits and underscores, so a part after the first `.` that holds a `-` is a region.
+struct Identifier {
+    /// `orgname-account_name` or the locator, lower-cased.
+    account: String,
+    /// `.us-east-2.aws` for a locator outside the first region, else empty.
+    region: String,
+    privatelink: bool,
+}
+
+impl Identifier {
+    fn read(written: &str) -> Identifier {
+        let lower = written.trim().to_ascii_lowercase();
+        let (core, privatelink) = match lower.strip_suffix(".privatelink") {
+            Some(core) => (core.to_owned(), true),
+            None => (lower, false),
+        };
+        let (account, region) = match core.split_once('.') {
+            Some((locator, region)) if region.contains('-') => {
+                (locator.to_owned(), format!(".{region}"))
+            }
+            Some((org, name)) => (format!("{org}-{}", name.replace('.', "-")), String::new()),
+            None => (core, String::new()),
+        };
+        Identifier {
+            account,
+            region,
+            privatelink,
+        }
     }
+}
+
+/// The account part of the JWT's `iss` and `sub`: "the account identifier in uppercase",
+/// without region, cloud or `.privatelink`, and `orgname-account_name` with a hyphen
+/// (docs.snowflake.com/en/developer-guide/sql-api/authenticating).
+pub(super) fn account_for_jwt(account: &str) -> String {
+    Identifier::read(account).account.to_ascii_uppercase()
+}
+
+/// The account's host: `orgname-account_name.snowflakecomputing.com` (an underscore, not
+/// allowed in a host name, written as a hyphen, as Snowflake accepts), or the locator's with
+/// its region and cloud, and `.privatelink` before the domain when it is one.
+pub(super) fn host_for(account: &str) -> String {
+    let id = Identifier::read(account);
+    format!(
+        "{}{}{}.snowflakecomputing.com",
+        id.account.replace('_', "-"),
+        id.region,
+        if id.privatelink { ".privatelink" } else { "" }
+    )
 }
 
 /// The signing key and the fingerprint Snowflake stores as the user's `RSA_PUBLIC_KEY_FP`.
@@ -141,6 +184,38 @@ mod tests {
         assert_eq!(account_for_jwt("xy12345.west-europe.azure"), "XY12345");
         assert_eq!(account_for_jwt("myorg.my_account"), "MYORG-MY_ACCOUNT");
         assert_eq!(account_for_jwt("myorg-myaccount"), "MYORG-MYACCOUNT");
+        assert_eq!(account_for_jwt("acct.privatelink"), "ACCT");
+        assert_eq!(account_for_jwt("myorg-acct.privatelink"), "MYORG-ACCT");
+        assert_eq!(
+            account_for_jwt("xy12345.us-east-2.aws.privatelink"),
+            "XY12345"
+        );
+    }
+
+    #[test]
+    fn each_form_of_the_account_has_its_documented_host() {
+        let host = |a: &str| host_for(a);
+        assert_eq!(
+            host("myorg-myaccount"),
+            "myorg-myaccount.snowflakecomputing.com"
+        );
+        assert_eq!(
+            host("MyOrg.My_Account"),
+            "myorg-my-account.snowflakecomputing.com"
+        );
+        assert_eq!(host("xy12345"), "xy12345.snowflakecomputing.com");
+        assert_eq!(
+            host("xy12345.us-east-2.aws"),
+            "xy12345.us-east-2.aws.snowflakecomputing.com"
+        );
+        assert_eq!(
+            host("myorg-acct.privatelink"),
+            "myorg-acct.privatelink.snowflakecomputing.com"
+        );
+        assert_eq!(
+            host("xy12345.us-east-2.aws.privatelink"),
+            "xy12345.us-east-2.aws.privatelink.snowflakecomputing.com"
+        );
     }
 
     #[test]

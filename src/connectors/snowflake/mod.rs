@@ -50,10 +50,7 @@ impl Snowflake {
         let tokens = jwt::Tokens::new(account, &settings.user, private_key_pem)?;
         let base = match &settings.base_url {
             Some(url) => url.clone(),
-            None => format!(
-                "https://{}.snowflakecomputing.com",
-                account.to_ascii_lowercase()
-            ),
+            None => format!("https://{}", jwt::host_for(account)),
         };
         let api = api::Api::new(
             &base,

@@ -120,12 +120,18 @@ fn unauthorized(why: &str) -> Response {
 impl SnowflakeFake {
     /// A fake account whose service user has the test key registered.
     pub async fn start() -> SnowflakeFake {
+        Self::start_as(&ACCOUNT.to_uppercase()).await
+    }
+
+    /// A fake account that knows itself as `account` in JWTs: key-pair authentication wants
+    /// `iss` and `sub` to start with "the account identifier in uppercase", the account locator
+    /// without its region or cloud, the `orgname-account_name` form with a hyphen, and no
+    /// `.privatelink` (docs.snowflake.com/en/developer-guide/sql-api/authenticating, "Generate a
+    /// JWT"; /en/user-guide/admin-account-identifier for the forms).
+    pub async fn start_as(account: &str) -> SnowflakeFake {
         let mut keys = HashMap::new();
         let key = std::fs::read_to_string(KEY_FILE).unwrap();
-        keys.insert(
-            format!("{}.{SERVICE_USER}", ACCOUNT.to_uppercase()),
-            public_of(&key),
-        );
+        keys.insert(format!("{account}.{SERVICE_USER}"), public_of(&key));
         let state = Arc::new(Mutex::new(FakeState {
             account: Account::default(),
             log: Vec::new(),
