@@ -416,8 +416,18 @@ async fn status(
     }
     match query.get("partition").map(|p| p.parse::<usize>()) {
         None => Json(result_set(&handle, kept)).into_response(),
+        // Partitions after the first come gzip-compressed ("Content-Encoding: gzip"; their
+        // PartitionInfo gives a `compressedSize`: docs.snowflake.com/en/developer-guide/sql-api/
+        // handling-responses, "Retrieving additional partitions").
         Some(Ok(n)) if n < kept.partitions.len() => {
-            Json(json!({ "data": kept.partitions[n] })).into_response()
+            let body = json!({ "data": kept.partitions[n] }).to_string();
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            std::io::Write::write_all(&mut gz, body.as_bytes()).unwrap();
+            let headers = [
+                (axum::http::header::CONTENT_TYPE, "application/json"),
+                (axum::http::header::CONTENT_ENCODING, "gzip"),
+            ];
+            (headers, gz.finish().unwrap()).into_response()
         }
         Some(_) => error(
             StatusCode::UNPROCESSABLE_ENTITY,
