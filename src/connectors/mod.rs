@@ -9,6 +9,7 @@ pub mod databricks;
 pub mod http;
 pub mod looker;
 pub mod mysql;
+mod mysql_flavour;
 pub mod postgres;
 pub mod powerbi;
 pub mod quoting;

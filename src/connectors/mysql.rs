@@ -1,11 +1,13 @@
-//! MySQL and MariaDB: the unit of access is a role granted to an account (`user@host`), made
+//! MySQL 8 and MariaDB: the unit of access is a role granted to an account (`user@host`), made
 //! the account's default role when it has none, so that the access works at the next login.
-//! Memberships are read from `mysql.roles_mapping` (MariaDB) before and after each change.
+//! Memberships are read from the server's grant tables before and after each change; which
+//! tables and statements depends on the server (`mysql_flavour`), read once from its version.
 
 use crate::connectors::bounded_probe;
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
+use super::mysql_flavour::Flavour;
 use super::postgres::Bounded;
 use super::{Connector, ConnectorError, Holding, PlatformIdentity, quoting, role_in};
 use crate::domain::Unit;
@@ -16,6 +18,8 @@ const HOST_MAX: usize = 255;
 
 pub struct MySql {
     pool: MySqlPool,
+    /// Read from the server on first use.
+    flavour: tokio::sync::OnceCell<Flavour>,
 }
 
 /// An account as `user@host`; a bare `user` means `user@%`.
@@ -60,19 +64,38 @@ impl MySql {
                     e.to_string().replace(url, "***")
                 ))
             })?;
-        Ok(MySql { pool })
+        Ok(MySql {
+            pool,
+            flavour: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// MariaDB or MySQL 8, from `VERSION()` and `@@version_comment`; any other server (MySQL
+    /// before 8, TiDB…) is refused saying what to do.
+    async fn flavour(&self) -> Result<Flavour, ConnectorError> {
+        self.flavour
+            .get_or_try_init(|| async {
+                let row =
+                    sqlx::query("SELECT CAST(VERSION() AS CHAR), CAST(@@version_comment AS CHAR)")
+                        .fetch_one(&self.pool)
+                        .bounded("MySQL/MariaDB")
+                        .await?
+                        .map_err(classify)?;
+                let version: String = row.try_get(0).map_err(classify)?;
+                let comment: Option<String> = row.try_get(1).map_err(classify)?;
+                Flavour::of(&version, comment.as_deref().unwrap_or(""))
+            })
+            .await
+            .copied()
     }
 
     async fn exists(&self, user: &str, host: &str, role: bool) -> Result<bool, ConnectorError> {
-        let sql = if role {
-            "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND is_role = 'Y'"
+        let flavour = self.flavour().await?;
+        let q = if role {
+            sqlx::query(flavour.role_exists()).bind(user)
         } else {
-            "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ? AND is_role = 'N'"
+            sqlx::query(flavour.account_exists()).bind(user).bind(host)
         };
-        let mut q = sqlx::query(sql).bind(user);
-        if !role {
-            q = q.bind(host);
-        }
         let n: i64 = q
             .fetch_one(&self.pool)
             .bounded("MySQL/MariaDB")
@@ -86,63 +109,59 @@ impl MySql {
     /// Is the account `identity` granted `role` directly?
     async fn is_granted(&self, identity: &str, role: &str) -> Result<bool, ConnectorError> {
         let (user, host) = account(identity);
-        let n: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM mysql.roles_mapping WHERE User = ? AND Host = ? AND Role = ?",
-        )
-        .bind(user)
-        .bind(host)
-        .bind(role)
-        .fetch_one(&self.pool)
-        .bounded("MySQL/MariaDB")
-        .await?
-        .map_err(classify)?
-        .try_get(0)
-        .map_err(classify)?;
+        let n: i64 = sqlx::query(self.flavour().await?.is_granted())
+            .bind(user)
+            .bind(host)
+            .bind(role)
+            .fetch_one(&self.pool)
+            .bounded("MySQL/MariaDB")
+            .await?
+            .map_err(classify)?
+            .try_get(0)
+            .map_err(classify)?;
         Ok(n > 0)
     }
 
-    /// The account's roles that were themselves granted `role` (one level, as MariaDB shows).
+    /// The account's roles that were themselves granted `role` (one level, as the grant
+    /// tables show).
     async fn granted_through(
         &self,
         identity: &str,
         role: &str,
     ) -> Result<Vec<String>, ConnectorError> {
         let (user, host) = account(identity);
-        let rows = sqlx::query(
-            "SELECT CAST(a.Role AS CHAR) FROM mysql.roles_mapping a \
-             JOIN mysql.roles_mapping b ON b.User = a.Role AND b.Host = '' \
-             WHERE a.User = ? AND a.Host = ? AND b.Role = ? ORDER BY 1",
-        )
-        .bind(user)
-        .bind(host)
-        .bind(role)
-        .fetch_all(&self.pool)
-        .bounded("MySQL/MariaDB")
-        .await?
-        .map_err(classify)?;
+        let rows = sqlx::query(self.flavour().await?.granted_through())
+            .bind(user)
+            .bind(host)
+            .bind(role)
+            .fetch_all(&self.pool)
+            .bounded("MySQL/MariaDB")
+            .await?
+            .map_err(classify)?;
         rows.iter()
             .map(|r| r.try_get::<String, _>(0).map(|p| format!("role `{p}`")))
             .collect::<Result<_, _>>()
             .map_err(classify)
     }
 
-    async fn default_role(&self, user: &str, host: &str) -> Result<String, ConnectorError> {
-        let row = sqlx::query(
-            "SELECT CAST(default_role AS CHAR) FROM mysql.user WHERE User = ? AND Host = ?",
-        )
-        .bind(user)
-        .bind(host)
-        .fetch_optional(&self.pool)
-        .bounded("MySQL/MariaDB")
-        .await?
-        .map_err(classify)?;
-        Ok(match row {
-            Some(r) => r
-                .try_get::<Option<String>, _>(0)
-                .map_err(classify)?
-                .unwrap_or_default(),
-            None => String::new(),
-        })
+    /// The account's default roles (none, one, or on MySQL 8 several).
+    async fn default_roles(&self, user: &str, host: &str) -> Result<Vec<String>, ConnectorError> {
+        let rows = sqlx::query(self.flavour().await?.default_roles())
+            .bind(user)
+            .bind(host)
+            .fetch_all(&self.pool)
+            .bounded("MySQL/MariaDB")
+            .await?
+            .map_err(classify)?;
+        let mut roles = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(role) = r.try_get::<Option<String>, _>(0).map_err(classify)?
+                && !role.is_empty()
+            {
+                roles.push(role);
+            }
+        }
+        Ok(roles)
     }
 
     async fn run(&self, statement: &str) -> Result<(), ConnectorError> {
@@ -159,9 +178,10 @@ impl MySql {
 #[async_trait::async_trait]
 impl Connector for MySql {
     /// A round trip to the server, bounded to 2 s (App Home waits for it).
+    /// A round trip that also reads which server it is: one Gatehouse cannot work with is
+    /// refused here, at start, rather than at the first grant.
     async fn ping(&self) -> Result<(), ConnectorError> {
-        let probe = sqlx::query("SELECT 1").execute(&self.pool);
-        bounded_probe("MySQL/MariaDB", async { probe.await.map_err(classify) }).await
+        bounded_probe("MySQL/MariaDB", self.flavour()).await
     }
 
     async fn check(&self, identity: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
@@ -195,14 +215,15 @@ impl Connector for MySql {
         }
         let grant = format!("GRANT {role_q} TO {target}");
         self.run(&grant).await?;
-        let current = self.default_role(user, host).await?;
+        let current = self.default_roles(user, host).await?;
         if current.is_empty() {
-            let default = format!("SET DEFAULT ROLE {role_q} FOR {target}");
+            let default = self.flavour().await?.set_default_role(&role_q, &target);
             self.run(&default).await?;
             Ok(format!("{grant}; {default}"))
         } else {
             Ok(format!(
-                "{grant} (default role left as `{current}`; activate with SET ROLE)"
+                "{grant} (default role left as `{}`; activate with SET ROLE)",
+                current.join("`, `")
             ))
         }
     }
@@ -219,8 +240,8 @@ impl Connector for MySql {
         );
         let role_q = quoting::mysql(role, NAME_MAX)?;
         let mut done = Vec::new();
-        if self.default_role(user, host).await? == role {
-            let clear = format!("SET DEFAULT ROLE NONE FOR {target}");
+        if self.default_roles(user, host).await? == [role] {
+            let clear = self.flavour().await?.clear_default_role(&target);
             self.run(&clear).await?;
             done.push(clear);
         }
@@ -232,7 +253,7 @@ impl Connector for MySql {
 
     /// Accounts are users (`user@host`), the rest are roles.
     async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
-        let rows = sqlx::query("SELECT CAST(User AS CHAR), CAST(Host AS CHAR), is_role FROM mysql.user ORDER BY User, Host")
+        let rows = sqlx::query(self.flavour().await?.list_accounts())
             .fetch_all(&self.pool)
             .bounded("MySQL/MariaDB")
             .await?
