@@ -65,7 +65,37 @@ pub(super) fn classify_wire(e: sqlx::Error, platform: &str) -> ConnectorError {
     }
 }
 
+/// What the service account needs to grant `role` on a server of `server_version_num`
+/// (`160000` for 16.0): from PostgreSQL 16, `CREATEROLE` no longer lets a role grant
+/// membership in roles it did not create; it needs `ADMIN OPTION` on each (release notes of
+/// 16, "Restrict the privileges of CREATEROLE").
+pub(crate) fn right_to_grant(server_version_num: i32, role: &str) -> String {
+    let role = quoting::postgres(role).unwrap_or_else(|_| "the role".into());
+    if server_version_num >= 160_000 {
+        format!(
+            "PostgreSQL 16 and later need ADMIN OPTION on the role: run \
+             `GRANT {role} TO <service account> WITH ADMIN OPTION` as a superuser or the role's \
+             admin (CREATEROLE alone is no longer enough)"
+        )
+    } else {
+        format!(
+            "give the service account CREATEROLE, or ADMIN OPTION on the role \
+             (`GRANT {role} TO <service account> WITH ADMIN OPTION`)"
+        )
+    }
+}
+
 impl Postgres {
+    /// `server_version_num` (`150019` for 15.19).
+    async fn server_version_num(&self) -> Result<i32, ConnectorError> {
+        let row = sqlx::query("SELECT current_setting('server_version_num')::int")
+            .fetch_one(&self.pool)
+            .bounded("PostgreSQL")
+            .await?
+            .map_err(classify)?;
+        row.try_get::<i32, _>(0).map_err(classify)
+    }
+
     /// A small lazy pool: nothing connects until the first grant or check.
     pub fn new(url: &str) -> Result<Self, ConnectorError> {
         let pool = PgPoolOptions::new()
@@ -178,7 +208,19 @@ impl Connector for Postgres {
             quoting::postgres(member)?
         );
         self.both_exist(member, role).await?;
-        self.run(statement).await
+        match self.run(statement).await {
+            // Refused for want of a right: say which one this server's version needs.
+            Err(ConnectorError::Permanent(said))
+                if said.contains("admin option") || said.contains("permission denied") =>
+            {
+                let version = self.server_version_num().await.unwrap_or(0);
+                Err(ConnectorError::Permanent(format!(
+                    "{said}; {}",
+                    right_to_grant(version, role)
+                )))
+            }
+            other => other,
+        }
     }
 
     async fn remove(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
@@ -212,5 +254,22 @@ impl Connector for Postgres {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_right_to_grant_follows_the_servers_version() {
+        let old = right_to_grant(150_019, "analytics_ro");
+        assert!(old.contains("CREATEROLE, or ADMIN OPTION"), "{old}");
+        let new = right_to_grant(160_002, "analytics_ro");
+        assert!(
+            new.contains("PostgreSQL 16 and later need ADMIN OPTION")
+                && new.contains("GRANT \"analytics_ro\" TO <service account> WITH ADMIN OPTION"),
+            "{new}"
+        );
     }
 }

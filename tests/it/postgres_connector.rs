@@ -432,6 +432,11 @@ async fn a_service_account_without_the_privilege_gets_the_servers_refusal_and_no
         "the server's own words: {words}"
     );
     assert!(!err.to_string().contains("svc-pw"));
+    // …and what to give the service account, for this server's version.
+    assert!(
+        words.contains("ADMIN OPTION") && words.contains(&format!("GRANT \"{analysts}\" TO")),
+        "{words}"
+    );
     assert!(!roles.member(&alice, &analysts).await);
 
     // A server that does not answer is worth trying again later.
