@@ -89,37 +89,45 @@ impl MySql {
             .copied()
     }
 
-    async fn exists(&self, user: &str, host: &str, role: bool) -> Result<bool, ConnectorError> {
-        let flavour = self.flavour().await?;
-        let q = if role {
-            sqlx::query(flavour.role_exists()).bind(user)
-        } else {
-            sqlx::query(flavour.account_exists()).bind(user).bind(host)
-        };
-        let n: i64 = q
-            .fetch_one(&self.pool)
+    /// The rows `sql` (one of the flavour's read statements) gives with `binds`, in order.
+    async fn rows(
+        &self,
+        sql: &'static str,
+        binds: &[&str],
+    ) -> Result<Vec<sqlx::mysql::MySqlRow>, ConnectorError> {
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        q.fetch_all(&self.pool)
             .bounded("MySQL/MariaDB")
             .await?
-            .map_err(classify)?
-            .try_get(0)
-            .map_err(classify)?;
+            .map_err(classify)
+    }
+
+    /// The first column of the first row, a count.
+    async fn count(&self, sql: &'static str, binds: &[&str]) -> Result<i64, ConnectorError> {
+        match self.rows(sql, binds).await?.first() {
+            Some(r) => r.try_get(0).map_err(classify),
+            None => Ok(0),
+        }
+    }
+
+    async fn exists(&self, user: &str, host: &str, role: bool) -> Result<bool, ConnectorError> {
+        let flavour = self.flavour().await?;
+        let n = if role {
+            self.count(flavour.role_exists(), &[user]).await?
+        } else {
+            self.count(flavour.account_exists(), &[user, host]).await?
+        };
         Ok(n > 0)
     }
 
     /// Is the account `identity` granted `role` directly?
     async fn is_granted(&self, identity: &str, role: &str) -> Result<bool, ConnectorError> {
         let (user, host) = account(identity);
-        let n: i64 = sqlx::query(self.flavour().await?.is_granted())
-            .bind(user)
-            .bind(host)
-            .bind(role)
-            .fetch_one(&self.pool)
-            .bounded("MySQL/MariaDB")
-            .await?
-            .map_err(classify)?
-            .try_get(0)
-            .map_err(classify)?;
-        Ok(n > 0)
+        let sql = self.flavour().await?.is_granted();
+        Ok(self.count(sql, &[user, host, role]).await? > 0)
     }
 
     /// The account's roles that were themselves granted `role` (one level, as the grant
@@ -130,15 +138,10 @@ impl MySql {
         role: &str,
     ) -> Result<Vec<String>, ConnectorError> {
         let (user, host) = account(identity);
-        let rows = sqlx::query(self.flavour().await?.granted_through())
-            .bind(user)
-            .bind(host)
-            .bind(role)
-            .fetch_all(&self.pool)
-            .bounded("MySQL/MariaDB")
+        let sql = self.flavour().await?.granted_through();
+        self.rows(sql, &[user, host, role])
             .await?
-            .map_err(classify)?;
-        rows.iter()
+            .iter()
             .map(|r| r.try_get::<String, _>(0).map(|p| format!("role `{p}`")))
             .collect::<Result<_, _>>()
             .map_err(classify)
@@ -146,15 +149,9 @@ impl MySql {
 
     /// The account's default roles (none, one, or on MySQL 8 several).
     async fn default_roles(&self, user: &str, host: &str) -> Result<Vec<String>, ConnectorError> {
-        let rows = sqlx::query(self.flavour().await?.default_roles())
-            .bind(user)
-            .bind(host)
-            .fetch_all(&self.pool)
-            .bounded("MySQL/MariaDB")
-            .await?
-            .map_err(classify)?;
-        let mut roles = Vec::with_capacity(rows.len());
-        for r in &rows {
+        let sql = self.flavour().await?.default_roles();
+        let mut roles = Vec::new();
+        for r in self.rows(sql, &[user, host]).await? {
             if let Some(role) = r.try_get::<Option<String>, _>(0).map_err(classify)?
                 && !role.is_empty()
             {
