@@ -250,11 +250,9 @@ impl Connector for MySql {
 
     /// Accounts are users (`user@host`), the rest are roles.
     async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
-        let rows = sqlx::query(self.flavour().await?.list_accounts())
-            .fetch_all(&self.pool)
-            .bounded("MySQL/MariaDB")
-            .await?
-            .map_err(classify)?;
+        let rows = self
+            .rows(self.flavour().await?.list_accounts(), &[])
+            .await?;
         rows.iter()
             .map(|r| {
                 let user: String = r.try_get(0).map_err(classify)?;
