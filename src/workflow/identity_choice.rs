@@ -9,14 +9,16 @@ use serde_json::json;
 use super::{Step, Workflow, WorkflowError};
 use crate::audit::{self, Actor, Entry};
 use crate::domain::policy::{Refusal, Who};
-use crate::domain::{Event, RequestId, SlackUserId, Status};
+use crate::domain::{ConnectorId, Event, RequestId, SlackUserId, Status};
 use crate::jobs::JobSpec;
 use crate::store::requests::{Changes, Request};
 use crate::store::{self, approvals};
 
 /// Who is choosing, as far as the choice goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chooser {
+pub(super) enum Chooser {
+    /// The requester naming their account when they ask: only a user the platform listed.
+    Requester,
     /// A reviewer of the resource: only an account the platform listed as a user.
     Reviewer,
     /// An admin: any identity the platform may have (a role, one not yet synced).
@@ -81,7 +83,8 @@ impl Workflow {
         let seen = self.request(id).await?;
         let chooser = self.chooser(&seen, by).await?;
         // Asked of the platform before the transaction (it may sync the platform's users).
-        self.may_grant_to(&seen, by, identity, chooser).await?;
+        self.may_grant_to(&seen.connector, &seen.requester, by, identity, chooser)
+            .await?;
 
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
@@ -120,7 +123,10 @@ impl Workflow {
                     "identity": identity,
                     "before": before,
                     "approvals_reset": reset,
-                    "as": match chooser { Chooser::Admin => "admin", Chooser::Reviewer => "reviewer" },
+                    "as": match chooser {
+                        Chooser::Admin => "admin",
+                        Chooser::Reviewer | Chooser::Requester => "reviewer",
+                    },
                 }),
             },
         )
@@ -169,22 +175,23 @@ impl Workflow {
         self.request(id).await
     }
 
-    /// Refuses an identity the request may not be granted to: one linked to another person in
-    /// Slack (the chooser included), and, for reviewers, one the platform did not list as a
-    /// user (a role would give the access to all its members).
-    async fn may_grant_to(
+    /// Refuses an identity a request of `requester` may not be granted to: one linked to
+    /// another person in Slack (the chooser included), and, unless an admin chooses, one the
+    /// platform did not list as a user (a role would give the access to all its members).
+    pub(super) async fn may_grant_to(
         &self,
-        current: &Request,
+        on: &ConnectorId,
+        requester: &SlackUserId,
         by: &SlackUserId,
         identity: &str,
         chooser: Chooser,
     ) -> Result<(), WorkflowError> {
-        let connector = current.connector.as_str();
+        let connector = on.as_str();
         let links = store::links::to_identities(self.db.conn(), &[identity.to_owned()]).await?;
         let someone_else = links
             .iter()
             .filter(|l| l.connector_id == connector)
-            .any(|l| l.slack_user != current.requester.as_str());
+            .any(|l| l.slack_user != requester.as_str());
         if someone_else {
             return Err(WorkflowError::IdentityOfSomeoneElse {
                 identity: identity.to_owned(),
@@ -199,7 +206,7 @@ impl Workflow {
         // A connector that lists its users is chosen from that list; one that cannot (a task
         // done by hand) takes what is typed.
         if !store::identities::any_synced(self.db.conn(), connector).await?
-            && self.sync_identities(&current.connector).await?.is_none()
+            && self.sync_identities(on).await?.is_none()
         {
             return Ok(());
         }

@@ -214,6 +214,22 @@ impl Workflow {
             return Err(WorkflowError::ReasonTooLong(r.chars().count()));
         }
         let identity = s.identity.map(str::trim).filter(|i| !i.is_empty());
+        // An account named when asking is held to what a reviewer may choose: the requester's
+        // own, never someone else's nor a role whose members would all get the access.
+        if let Some(account) = identity {
+            if account.chars().count() > 255 {
+                return Err(WorkflowError::BadIdentity);
+            }
+            let requester = super::identity_choice::Chooser::Requester;
+            self.may_grant_to(
+                &resource.connector,
+                s.requester,
+                s.requester,
+                account,
+                requester,
+            )
+            .await?;
+        }
         let starts_at = self.starts_at(s.requester, s.start).await?;
         // Decided before the transaction: who may ask, and auto-approval, are asked of Slack.
         let vetted = self.vet_submission(s.requester, resource, duration).await?;

@@ -185,3 +185,40 @@ async fn a_reviewer_cannot_send_a_colleagues_access_to_their_own_account_anyone_
         db.close().await;
     }
 }
+
+/// The account a requester names when asking is held to the same rule: their own, never
+/// someone else's nor a role.
+#[tokio::test]
+async fn a_requester_cannot_name_someone_elses_account_or_a_role_when_asking() {
+    for db in backends().await {
+        let t = started(&db).await;
+        let alice = u("UALICE");
+        let ask_as = |account: &'static str| Submission {
+            requester: &alice,
+            resource: "vault",
+            duration: None,
+            reason: None,
+            identity: Some(account),
+            start: None,
+        };
+        let rows = t.audit_len().await;
+        for (account, said) in [
+            (
+                "udave",
+                "`udave` is linked to someone other than the requester; choose the requester's own account",
+            ),
+            (
+                "ops_team",
+                "`ops_team` is a role on the platform, not a person's account: granting it would give the access to everyone in it; choose the requester's own user (an admin can grant to a role)",
+            ),
+        ] {
+            let err = t.wf().submit(ask_as(account)).await.unwrap_err();
+            assert_eq!(err.to_string(), said, "{} {account}", db.name);
+        }
+        assert_eq!(t.audit_len().await, rows, "nothing asked: {}", db.name);
+        let r = t.wf().submit(ask_as("ualice")).await.unwrap();
+        assert_eq!(r.identity.as_deref(), Some("ualice"));
+        t.stop().await;
+        db.close().await;
+    }
+}
