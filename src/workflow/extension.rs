@@ -88,15 +88,7 @@ impl Workflow {
         let resource = self.resource_of(current)?;
         let now = self.clock.now();
         let old = current.expires_at.unwrap_or(now);
-        let new_expiry = old.max(now) + more.to_chrono();
-        let remaining = (new_expiry - now).num_minutes();
-        if remaining > resource.durations.max.seconds() / 60 {
-            return Err(crate::domain::duration::DurationRuleError::TooLong {
-                asked: GrantDuration::from_minutes(remaining).unwrap_or(more),
-                max: resource.durations.max,
-            }
-            .into());
-        }
+        let new_expiry = extended_expiry(current, resource, more, now)?;
         let mut all = json!({ "by": more, "old_expiry": old, "new_expiry": new_expiry });
         if let (Some(all), Some(extra)) = (all.as_object_mut(), details.as_object()) {
             all.extend(extra.clone());
@@ -145,14 +137,7 @@ impl Workflow {
         }
         let resource = self.resource_of(&current)?;
         let now = self.clock.now();
-        let remaining = current.expires_at.unwrap_or(now).max(now) + more.to_chrono() - now;
-        if remaining.num_minutes() > resource.durations.max.seconds() / 60 {
-            return Err(crate::domain::duration::DurationRuleError::TooLong {
-                asked: GrantDuration::from_minutes(remaining.num_minutes()).unwrap_or(more),
-                max: resource.durations.max,
-            }
-            .into());
-        }
+        extended_expiry(&current, resource, more, now)?;
         let ask = extension_asks::insert(&tx, id, by, more, current.expires_at, now).await?;
         audit::record(
             &tx,
@@ -283,4 +268,24 @@ impl Workflow {
         }
         None
     }
+}
+
+/// The expiry `more` time gives `current` from `now`; refused when the whole remaining time
+/// would exceed the resource's maximum (an ask is held to it as its approval will be).
+fn extended_expiry(
+    current: &Request,
+    resource: &crate::config::Resource,
+    more: GrantDuration,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, WorkflowError> {
+    let new_expiry = current.expires_at.unwrap_or(now).max(now) + more.to_chrono();
+    let remaining = (new_expiry - now).num_minutes();
+    if remaining > resource.durations.max.seconds() / 60 {
+        return Err(crate::domain::duration::DurationRuleError::TooLong {
+            asked: GrantDuration::from_minutes(remaining).unwrap_or(more),
+            max: resource.durations.max,
+        }
+        .into());
+    }
+    Ok(new_expiry)
 }
