@@ -75,7 +75,7 @@ impl From<ConnectorError> for ExternalError {
 
 pub use crate::workflow::PlatformIdentity;
 
-pub use crate::workflow::Holding;
+pub use crate::workflow::{Holding, Readiness};
 
 /// One platform. Implementations change exactly one unit for one identity per call and report
 /// what they did in the platform's terms (the statement or the API call), for the audit log.
@@ -95,6 +95,16 @@ pub trait Connector: Send + Sync {
 
     /// Does `identity` hold `unit` now, and through what?
     async fn check(&self, identity: &str, unit: &Unit) -> Result<Holding, ConnectorError>;
+
+    /// Before anyone asks: does the unit exist, and may the account Gatehouse uses grant and
+    /// revoke it? Changes nothing on the platform. `Missing` names the statement or setting
+    /// that fixes it; an error means the platform could not be asked.
+    async fn readiness(&self, _unit: &Unit) -> Result<Readiness, ConnectorError> {
+        // PLATFORMS-PENDING: removed once every connector answers.
+        Err(ConnectorError::Permanent(
+            "this connector cannot check its grants yet".into(),
+        ))
+    }
 
     /// Makes the change that gives `identity` the unit directly. Called only after a check
     /// found it missing; says what it ran.
@@ -255,6 +265,10 @@ impl Connector for Limited {
     async fn check(&self, identity: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
         self.limiter.until_ready().await;
         self.inner.check(identity, unit).await
+    }
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        self.limiter.until_ready().await;
+        self.inner.readiness(unit).await
     }
     async fn add(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
         self.limiter.until_ready().await;
@@ -479,6 +493,20 @@ impl Provisioner for Registry {
         match self.for_questions.get(connector) {
             Some(c) => Ok(Some(c.check(identity, unit).await?)),
             None => self.check(connector, identity, unit).await,
+        }
+    }
+
+    async fn readiness(
+        &self,
+        connector: &ConnectorId,
+        unit: &Unit,
+    ) -> Option<Result<Readiness, ExternalError>> {
+        match self.connectors.get(connector) {
+            Some(None) => None,
+            Some(Some(c)) => Some(c.readiness(unit).await.map_err(ExternalError::from)),
+            None => Some(Err(ExternalError::Permanent(format!(
+                "connector `{connector}` is not in the catalog"
+            )))),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::config::Catalog;
 use crate::domain::{ConnectorId, Unit};
 use crate::store::requests::Request;
 use crate::workflow::{
-    Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Target, Undo,
+    Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Readiness, Target, Undo,
 };
 
 use super::{ErrorClass, Metrics};
@@ -120,6 +120,16 @@ impl Provisioner for Watched {
             self.note(connector, &result);
         }
         result
+    }
+
+    async fn readiness(
+        &self,
+        connector: &ConnectorId,
+        unit: &Unit,
+    ) -> Option<Result<Readiness, ExternalError>> {
+        let result = self.inner.readiness(connector, unit).await?;
+        self.note(connector, &result);
+        Some(result)
     }
 
     async fn check_for_question(

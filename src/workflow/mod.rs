@@ -46,8 +46,8 @@ pub use extension::Answer as ExtensionAnswer;
 pub use linking::PersonAccess;
 pub use ports::{
     Applied, Audience, Delivery, Directory, ExternalError, Holding, Membership, MessageRef,
-    NoGroups, Notice, NoticeContext, Notifier, PlatformIdentity, Progress, Provisioner, Target,
-    Undo,
+    NoGroups, Notice, NoticeContext, Notifier, PlatformIdentity, Progress, Provisioner, Readiness,
+    Target, Undo,
 };
 pub use queries::FoundIdentity;
 pub use reconcile::Drift;

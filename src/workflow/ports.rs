@@ -131,6 +131,17 @@ impl Holding {
     }
 }
 
+/// Whether a connector can grant and revoke a unit, as its platform says before anyone asks
+/// (`gatehouse check-config --platforms`, `serve` at start, App Home).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// The unit exists and the account Gatehouse uses may grant and revoke it: what was seen
+    /// (e.g. "role exists; ADMIN OPTION on it").
+    Ready(String),
+    /// What is missing, and the statement or setting that fixes it.
+    Missing { what: String, fix: String },
+}
+
 /// A user, role or group as a platform lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformIdentity {
@@ -190,6 +201,16 @@ pub trait Provisioner: Send + Sync + 'static {
         _unit: &Unit,
     ) -> Result<Option<Holding>, ExternalError> {
         Ok(None)
+    }
+
+    /// Before anyone asks: does the unit exist on the connector's platform, and may Gatehouse's
+    /// account grant and revoke it? Changes nothing. None for connectors done by hand.
+    async fn readiness(
+        &self,
+        _connector: &ConnectorId,
+        _unit: &Unit,
+    ) -> Option<Result<Readiness, ExternalError>> {
+        None
     }
 
     /// `check` asked for a question ("does X have access", "who has X"): the same answer, but
