@@ -6,7 +6,7 @@ use crate::connectors::bounded_probe;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Connector, ConnectorError, Holding, PlatformIdentity, quoting, role_in};
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness, quoting, role_in};
 use crate::domain::Unit;
 
 pub struct Postgres {
@@ -65,23 +65,69 @@ pub(super) fn classify_wire(e: sqlx::Error, platform: &str) -> ConnectorError {
     }
 }
 
-/// What the service account needs to grant `role` on a server of `server_version_num`
-/// (`160000` for 16.0): from PostgreSQL 16, `CREATEROLE` no longer lets a role grant
-/// membership in roles it did not create; it needs `ADMIN OPTION` on each (release notes of
-/// 16, "Restrict the privileges of CREATEROLE").
-pub(crate) fn right_to_grant(server_version_num: i32, role: &str) -> String {
+/// What `account` (the service account, or None when unknown) needs to grant `role` on a
+/// server of `server_version_num` (`160000` for 16.0): from PostgreSQL 16, `CREATEROLE` no
+/// longer lets a role grant membership in roles it did not create; it needs `ADMIN OPTION` on
+/// each (release notes of 16, "Restrict the privileges of CREATEROLE").
+pub(crate) fn right_to_grant(server_version_num: i32, role: &str, account: Option<&str>) -> String {
     let role = quoting::postgres(role).unwrap_or_else(|_| "the role".into());
+    let account = account
+        .and_then(|a| quoting::postgres(a).ok())
+        .unwrap_or_else(|| "<service account>".into());
     if server_version_num >= 160_000 {
         format!(
             "PostgreSQL 16 and later need ADMIN OPTION on the role: run \
-             `GRANT {role} TO <service account> WITH ADMIN OPTION` as a superuser or the role's \
+             `GRANT {role} TO {account} WITH ADMIN OPTION` as a superuser or the role's \
              admin (CREATEROLE alone is no longer enough)"
         )
     } else {
         format!(
-            "give the service account CREATEROLE, or ADMIN OPTION on the role \
-             (`GRANT {role} TO <service account> WITH ADMIN OPTION`)"
+            "give the service account CREATEROLE (`ALTER ROLE {account} CREATEROLE`), or ADMIN \
+             OPTION on the role (`GRANT {role} TO {account} WITH ADMIN OPTION`)"
         )
+    }
+}
+
+/// What the service account may do with one role, as `readiness` reads it from the catalogs.
+struct RoleRights {
+    account: String,
+    version: i32,
+    account_is_superuser: bool,
+    account_creates_roles: bool,
+    role_is_superuser: bool,
+    admin_option: bool,
+}
+
+impl RoleRights {
+    fn readiness(&self, role: &str) -> Readiness {
+        let account = &self.account;
+        if self.account_is_superuser {
+            return Readiness::Ready(format!(
+                "role `{role}` exists; the service account `{account}` is a superuser"
+            ));
+        }
+        if self.admin_option {
+            return Readiness::Ready(format!(
+                "role `{role}` exists; the service account `{account}` has ADMIN OPTION on it"
+            ));
+        }
+        if self.role_is_superuser {
+            return Readiness::Missing {
+                what: format!(
+                    "role `{role}` is a superuser role, which only a superuser may grant"
+                ),
+                fix: "grant a role without SUPERUSER instead, in the catalog's `grant`".into(),
+            };
+        }
+        if self.version < 160_000 && self.account_creates_roles {
+            return Readiness::Ready(format!(
+                "role `{role}` exists; the service account `{account}` has CREATEROLE (enough before PostgreSQL 16)"
+            ));
+        }
+        Readiness::Missing {
+            what: format!("the service account `{account}` may not grant role `{role}`"),
+            fix: right_to_grant(self.version, role, Some(account)),
+        }
     }
 }
 
@@ -162,6 +208,31 @@ impl Postgres {
             .map_err(classify)
     }
 
+    /// What the connecting account may do with `role`; None when the role does not exist.
+    async fn rights_on(&self, role: &str) -> Result<Option<RoleRights>, ConnectorError> {
+        let row = sqlx::query(
+            "SELECT current_user::text, current_setting('server_version_num')::int, \
+             me.rolsuper, me.rolcreaterole, r.rolsuper, \
+             pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION') \
+             FROM pg_roles r JOIN pg_roles me ON me.rolname = current_user \
+             WHERE r.rolname = $1",
+        )
+        .bind(role)
+        .fetch_optional(&self.pool)
+        .bounded("PostgreSQL")
+        .await?
+        .map_err(classify)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(RoleRights {
+            account: row.try_get(0).map_err(classify)?,
+            version: row.try_get(1).map_err(classify)?,
+            account_is_superuser: row.try_get(2).map_err(classify)?,
+            account_creates_roles: row.try_get(3).map_err(classify)?,
+            role_is_superuser: row.try_get(4).map_err(classify)?,
+            admin_option: row.try_get(5).map_err(classify)?,
+        }))
+    }
+
     async fn both_exist(&self, member: &str, role: &str) -> Result<(), ConnectorError> {
         for (name, what) in [(member, "user"), (role, "role")] {
             if !self.role_exists(name).await? {
@@ -200,6 +271,20 @@ impl Connector for Postgres {
         })
     }
 
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        let role = role_in(unit, "PostgreSQL")?;
+        Ok(match self.rights_on(role).await? {
+            Some(rights) => rights.readiness(role),
+            None => Readiness::Missing {
+                what: format!("role `{role}` does not exist on the server"),
+                fix: format!(
+                    "create it (`CREATE ROLE {} NOLOGIN`) and give it its privileges, or correct `grant` in the catalog",
+                    quoting::postgres(role)?
+                ),
+            },
+        })
+    }
+
     async fn add(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
         let role = role_in(unit, "PostgreSQL")?;
         let statement = format!(
@@ -216,7 +301,7 @@ impl Connector for Postgres {
                 let version = self.server_version_num().await.unwrap_or(0);
                 Err(ConnectorError::Permanent(format!(
                     "{said}; {}",
-                    right_to_grant(version, role)
+                    right_to_grant(version, role, None)
                 )))
             }
             other => other,
@@ -263,9 +348,12 @@ mod tests {
 
     #[test]
     fn the_right_to_grant_follows_the_servers_version() {
-        let old = right_to_grant(150_019, "analytics_ro");
-        assert!(old.contains("CREATEROLE, or ADMIN OPTION"), "{old}");
-        let new = right_to_grant(160_002, "analytics_ro");
+        let old = right_to_grant(150_019, "analytics_ro", Some("gatehouse"));
+        assert!(
+            old.contains("CREATEROLE (`ALTER ROLE \"gatehouse\" CREATEROLE`), or ADMIN OPTION"),
+            "{old}"
+        );
+        let new = right_to_grant(160_002, "analytics_ro", None);
         assert!(
             new.contains("PostgreSQL 16 and later need ADMIN OPTION")
                 && new.contains("GRANT \"analytics_ro\" TO <service account> WITH ADMIN OPTION"),

@@ -13,7 +13,8 @@ use crate::support::db::postgres_server;
 use crate::support::pg::{Roles, prefix, quoted};
 use crate::support::roles::RoleOps;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, offered, workspace};
-use gatehouse::connectors::Connector;
+use gatehouse::connectors::{Connector, Readiness};
+use gatehouse::domain::Unit;
 
 #[tokio::test]
 async fn grant_check_and_revoke_are_idempotent_and_verified() {
@@ -447,5 +448,115 @@ async fn a_service_account_without_the_privilege_gets_the_servers_refusal_and_no
         "{err:?}"
     );
     assert!(!err.to_string().contains("secret-pw"), "{err}");
+    roles.drop_all().await;
+}
+
+/// `check-config --platforms` asks each role before anyone requests it: one that exists and
+/// may be granted, one that does not exist, and a service account without the right, each
+/// said with its fix for this server's version; nothing on the server changes.
+#[tokio::test]
+async fn readiness_says_which_roles_the_service_account_may_grant_and_how_to_fix_the_rest() {
+    let Some(url) = postgres_server(
+        "readiness_says_which_roles_the_service_account_may_grant_and_how_to_fix_the_rest",
+    ) else {
+        return;
+    };
+    let p = prefix();
+    let (analysts, svc, root) = (
+        format!("{p}_analysts"),
+        format!("{p}_svc"),
+        format!("{p}_root"),
+    );
+    let mut roles = Roles::new(&url).await;
+    roles.make(&analysts, false).await;
+    roles.make(&svc, true).await;
+    roles.make(&root, false).await;
+    let alter = |sql: String| {
+        let admin = &roles.admin;
+        async move { admin.execute_unprepared(&sql).await.unwrap() }
+    };
+    alter(format!("ALTER ROLE {} PASSWORD 'svc-pw'", quoted(&svc))).await;
+    alter(format!("ALTER ROLE {} SUPERUSER", quoted(&root))).await;
+    let role = |name: &str| Unit::Role { role: name.into() };
+    let version: i32 = {
+        let row = roles
+            .admin
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT current_setting('server_version_num')::int",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index(0).unwrap()
+    };
+
+    // The test's own superuser may grant anything that exists.
+    let admin = Postgres::new(&url).unwrap();
+    let ready = admin.readiness(&role(&analysts)).await.unwrap();
+    assert!(
+        matches!(&ready, Readiness::Ready(how) if how.contains(&format!("role `{analysts}` exists")) && how.contains("is a superuser")),
+        "{ready:?}"
+    );
+    let missing = admin.readiness(&role(&format!("{p}_nope"))).await.unwrap();
+    let Readiness::Missing { what, fix } = missing else {
+        panic!("{missing:?}")
+    };
+    assert_eq!(
+        what,
+        format!("role `{p}_nope` does not exist on the server")
+    );
+    assert!(
+        fix.contains(&format!("CREATE ROLE \"{p}_nope\" NOLOGIN")) && fix.contains("catalog"),
+        "{fix}"
+    );
+
+    // A service account with no right: what to give it, for this version, by name.
+    let weak = Postgres::new(&as_login(&url, &svc, "svc-pw")).unwrap();
+    let Readiness::Missing { what, fix } = weak.readiness(&role(&analysts)).await.unwrap() else {
+        panic!("a service account without the right is not ready")
+    };
+    assert_eq!(
+        what,
+        format!("the service account `{svc}` may not grant role `{analysts}`")
+    );
+    assert!(
+        fix.contains(&format!(
+            "GRANT \"{analysts}\" TO \"{svc}\" WITH ADMIN OPTION"
+        )),
+        "{fix}"
+    );
+    assert_eq!(
+        fix.contains("CREATEROLE (`ALTER ROLE"),
+        version < 160_000,
+        "{fix}"
+    );
+
+    // CREATEROLE is enough before 16 (never for a superuser role); ADMIN OPTION always is.
+    alter(format!("ALTER ROLE {} CREATEROLE", quoted(&svc))).await;
+    let with_createrole = weak.readiness(&role(&analysts)).await.unwrap();
+    assert_eq!(
+        matches!(with_createrole, Readiness::Ready(_)),
+        version < 160_000,
+        "{with_createrole:?}"
+    );
+    let superuser_role = weak.readiness(&role(&root)).await.unwrap();
+    assert!(
+        matches!(&superuser_role, Readiness::Missing { what, .. } if what.contains("superuser role")),
+        "{superuser_role:?}"
+    );
+    alter(format!("ALTER ROLE {} NOCREATEROLE", quoted(&svc))).await;
+    alter(format!(
+        "GRANT {} TO {} WITH ADMIN OPTION",
+        quoted(&analysts),
+        quoted(&svc)
+    ))
+    .await;
+    let with_admin = weak.readiness(&role(&analysts)).await.unwrap();
+    assert!(
+        matches!(&with_admin, Readiness::Ready(how) if how.contains("has ADMIN OPTION on it")),
+        "{with_admin:?}"
+    );
+    assert!(!format!("{with_admin:?}").contains("svc-pw"));
     roles.drop_all().await;
 }

@@ -14,7 +14,7 @@
 
 use chrono::Duration;
 use gatehouse::connectors::redshift;
-use gatehouse::connectors::{self, Connector, ConnectorError};
+use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
 use gatehouse::domain::{Status, Unit};
 use slack_sim::SlackSim;
 use sqlx::Connection;
@@ -465,5 +465,76 @@ reason_required = false
         "the membership is gone from the server"
     );
     t.stop().await;
+    s.drop_all().await;
+}
+
+/// Before anyone asks: a role or group that exists is ready for a superuser; one that does not
+/// exist says how to create it; a service user that is no superuser may grant a role only as
+/// its administrator (ADMIN OPTION), and a group never.
+#[tokio::test]
+async fn readiness_follows_redshifts_rules_for_roles_and_groups() {
+    let Some(server) = postgres_server("readiness_follows_redshifts_rules_for_roles_and_groups")
+    else {
+        return;
+    };
+    let mut s = Stage::new(&server).await;
+    let p = s.p.clone();
+    let analysts = s.group(&format!("{p}_analysts")).await;
+    let finance = s.group(&format!("{p}_role_finance")).await;
+    let (svc, svc_url) = s.service_user(&format!("{p}_svc"), "svc-pw").await;
+    let said = |r: Readiness| format!("{r:?}");
+
+    let admin = s.connector();
+    for unit in [group(&analysts), role(&finance)] {
+        let ready = admin.readiness(&unit).await.unwrap();
+        assert!(
+            matches!(&ready, Readiness::Ready(how) if how.contains("is a superuser")),
+            "{ready:?}"
+        );
+    }
+    let missing = admin
+        .readiness(&role(&format!("{p}_role_Nope")))
+        .await
+        .unwrap();
+    assert_eq!(
+        missing,
+        Readiness::Missing {
+            what: format!("role `{p}_role_nope` does not exist on the cluster"),
+            fix: format!(
+                "create it (`CREATE ROLE \"{p}_role_nope\"`), or correct `grant` in the catalog"
+            ),
+        }
+    );
+
+    let weak = redshift::Redshift::new(&svc_url).unwrap();
+    let Readiness::Missing { what, fix } = weak.readiness(&group(&analysts)).await.unwrap() else {
+        panic!("only a superuser alters groups")
+    };
+    assert_eq!(
+        what,
+        format!("the service user `{svc}` may not change members of group `{analysts}`")
+    );
+    assert!(fix.starts_with("only a superuser alters groups"), "{fix}");
+    let Readiness::Missing { fix, .. } = weak.readiness(&role(&finance)).await.unwrap() else {
+        panic!("no ADMIN OPTION yet")
+    };
+    assert!(
+        fix.contains(&format!(
+            "GRANT ROLE \"{finance}\" TO \"{svc}\" WITH ADMIN OPTION"
+        )),
+        "{fix}"
+    );
+    s.exec(format!(
+        "GRANT {} TO {} WITH ADMIN OPTION",
+        quoted(&finance),
+        quoted(&svc)
+    ))
+    .await;
+    let ready = weak.readiness(&role(&finance)).await.unwrap();
+    assert!(
+        matches!(&ready, Readiness::Ready(how) if how.contains("has ADMIN OPTION")),
+        "{ready:?}"
+    );
+    assert!(!said(ready).contains("svc-pw"));
     s.drop_all().await;
 }

@@ -14,7 +14,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::postgres::Bounded;
 use super::postgres::classify_wire;
-use super::{Connector, ConnectorError, Holding, PlatformIdentity, quoting};
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness, quoting};
 use crate::domain::Unit;
 
 /// Names read from each catalog per query; a large cluster is read in pages of this many.
@@ -127,6 +127,17 @@ impl Redshift {
         Ok(())
     }
 
+    /// The user this connector logs in as.
+    async fn current_user(&self) -> Result<String, ConnectorError> {
+        sqlx::query("SELECT current_user::text")
+            .fetch_one(&self.pool)
+            .bounded("Redshift")
+            .await?
+            .map_err(classify)?
+            .try_get::<String, _>(0)
+            .map_err(classify)
+    }
+
     /// The roles `user` is granted that carry `role` (one level down).
     async fn role_through(&self, user: &str, role: &str) -> Result<Vec<String>, ConnectorError> {
         let rows = sqlx::query(sql::ROLE_THROUGH)
@@ -218,6 +229,51 @@ impl Connector for Redshift {
                     through: Vec::new(),
                 }
             }
+        })
+    }
+
+    /// A role: superusers and the role's administrators may grant it; a group: superusers only.
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        let (exists, what, name) = match target(unit)? {
+            Target::Role(role) => (sql::ROLE_EXISTS, "role", role),
+            Target::Group(group) => (sql::GROUP_EXISTS, "group", group),
+        };
+        let quoted = quoting::redshift(name)?;
+        let name = stored(name)?;
+        if self.count(exists, &[&name]).await? == 0 {
+            let create = if what == "role" {
+                "CREATE ROLE"
+            } else {
+                "CREATE GROUP"
+            };
+            return Ok(Readiness::Missing {
+                what: format!("{what} `{name}` does not exist on the cluster"),
+                fix: format!("create it (`{create} {quoted}`), or correct `grant` in the catalog"),
+            });
+        }
+        let me = self.current_user().await?;
+        if self.count(sql::AM_SUPERUSER, &[]).await? > 0 {
+            return Ok(Readiness::Ready(format!(
+                "{what} `{name}` exists; the service user `{me}` is a superuser"
+            )));
+        }
+        if what == "role" && self.count(sql::AM_ROLE_ADMIN, &[&name]).await? > 0 {
+            return Ok(Readiness::Ready(format!(
+                "role `{name}` exists; the service user `{me}` owns it or has ADMIN OPTION on it"
+            )));
+        }
+        let me_quoted = quoting::redshift(&me)?;
+        Ok(Readiness::Missing {
+            what: format!("the service user `{me}` may not change members of {what} `{name}`"),
+            fix: if what == "role" {
+                format!(
+                    "as a superuser or the role's owner, run `GRANT ROLE {quoted} TO {me_quoted} WITH ADMIN OPTION`"
+                )
+            } else {
+                format!(
+                    "only a superuser alters groups: make `{me}` one (`ALTER USER {me_quoted} CREATEUSER`), or grant a role instead of a group"
+                )
+            },
         })
     }
 

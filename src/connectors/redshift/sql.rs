@@ -44,6 +44,18 @@ pub const USER_EXISTS: &str = "SELECT COUNT(*) FROM pg_user WHERE usename = $1";
 pub const ROLE_EXISTS: &str = "SELECT COUNT(*) FROM svv_roles WHERE role_name = $1";
 pub const GROUP_EXISTS: &str = "SELECT COUNT(*) FROM pg_group WHERE groname = $1";
 
+/// Is the connecting user a superuser? Only a superuser alters groups (Redshift's "Creating,
+/// altering, and deleting groups", r_Groups-creating-altering-and-deleting-groups.html).
+pub const AM_SUPERUSER: &str =
+    "SELECT COUNT(*) FROM pg_user WHERE usename = current_user AND usesuper";
+
+/// Is the connecting user an administrator of role $1: its owner, or granted it WITH ADMIN
+/// OPTION? Only they (and superusers) grant and revoke it (Redshift's "Role assignment",
+/// t_role_assignment.html).
+pub const AM_ROLE_ADMIN: &str = "SELECT (SELECT COUNT(*) FROM svv_roles \
+     WHERE role_name = $1 AND role_owner = current_user) + (SELECT COUNT(*) FROM svv_user_grants \
+     WHERE role_name = $1 AND user_name = current_user AND admin_option)";
+
 /// Is user $1 granted role $2 directly?
 pub const HAS_ROLE: &str =
     "SELECT COUNT(*) FROM svv_user_grants WHERE user_name = $1 AND role_name = $2";

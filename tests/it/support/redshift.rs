@@ -91,6 +91,22 @@ impl Stage {
         self.make(name, true).await
     }
 
+    /// A login without superuser that may read the stand-in views, and the connector's URL for
+    /// logging in as it.
+    pub async fn service_user(&mut self, name: &str, password: &str) -> (String, String) {
+        let user = self.user(name).await;
+        let (u, schema) = (quoted(&user), &self.schema);
+        self.exec(format!("ALTER ROLE {u} PASSWORD '{password}'"))
+            .await;
+        self.exec(format!(
+            "GRANT USAGE ON SCHEMA {schema} TO {u}; GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {u}"
+        ))
+        .await;
+        let (scheme, rest) = self.url.split_once("://").unwrap();
+        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        (user.clone(), format!("{scheme}://{user}:{password}@{host}"))
+    }
+
     /// A group, or a Redshift role when the name starts with `<p>_role`.
     pub async fn group(&mut self, name: &str) -> String {
         self.make(name, false).await
@@ -109,6 +125,9 @@ impl Stage {
     }
 
     pub async fn drop_all(self) {
+        // The schema first: a service user's privileges on it would keep its role alive.
+        self.exec(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+            .await;
         for name in self.made.iter().rev() {
             let _ = sqlx::raw_sql(AssertSqlSafe(format!(
                 "DROP ROLE IF EXISTS {}",
@@ -117,8 +136,6 @@ impl Stage {
             .execute(&self.admin)
             .await;
         }
-        self.exec(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
-            .await;
         self.admin.close().await;
     }
 }
