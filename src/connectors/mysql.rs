@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::mysql_flavour::Flavour;
 use super::postgres::Bounded;
-use super::{Connector, ConnectorError, Holding, PlatformIdentity, quoting, role_in};
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness, quoting, role_in};
 use crate::domain::Unit;
 
 /// MariaDB 10.6+ allows user and role names of up to 80 characters; hosts up to 255.
@@ -161,6 +161,17 @@ impl MySql {
         Ok(roles)
     }
 
+    /// The connecting account, `user@host`, as the server matched it.
+    async fn current_account(&self) -> Result<String, ConnectorError> {
+        let rows = self
+            .rows("SELECT CAST(CURRENT_USER() AS CHAR)", &[])
+            .await?;
+        match rows.first() {
+            Some(r) => r.try_get(0).map_err(classify),
+            None => Ok(String::new()),
+        }
+    }
+
     async fn run(&self, statement: &str) -> Result<(), ConnectorError> {
         // Every name in `statement` was quoted by `quoting::mysql`.
         sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
@@ -187,6 +198,58 @@ impl Connector for MySql {
             direct: self.is_granted(identity, role).await?,
             through: self.granted_through(identity, role).await?,
         })
+    }
+
+    /// The role exists, the account may grant it (an admin of it), and may make it another
+    /// account's default role (without which a granted role gives nothing).
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        let role = role_in(unit, "MySQL/MariaDB")?;
+        let role_q = quoting::mysql(role, NAME_MAX)?;
+        let flavour = self.flavour().await?;
+        let me = self.current_account().await?;
+        let (user, host) = me.rsplit_once('@').unwrap_or((&me, "%"));
+        let me_q = format!(
+            "{}@{}",
+            quoting::mysql(user, NAME_MAX)?,
+            quoting::mysql(host, HOST_MAX)?
+        );
+        match self.exists(role, "", true).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Ok(Readiness::Missing {
+                    what: format!("role `{role}` does not exist on the server"),
+                    fix: format!(
+                        "create it (`CREATE ROLE {role_q}`) and give it its privileges, or correct `grant` in the catalog"
+                    ),
+                });
+            }
+            Err(ConnectorError::Permanent(said)) if said.contains("denied") => {
+                return Ok(Readiness::Missing {
+                    what: format!(
+                        "the service account `{me}` cannot read the grant tables ({said})"
+                    ),
+                    fix: format!("run `GRANT SELECT ON mysql.* TO {me_q}`"),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+        if self.count(flavour.role_admin(), &[role]).await? == 0 {
+            return Ok(Readiness::Missing {
+                what: format!("the service account `{me}` may not grant role `{role}`"),
+                fix: flavour.fix_role_admin(&role_q, &me_q),
+            });
+        }
+        if self.count(flavour.default_role_setter(), &[]).await? == 0 {
+            return Ok(Readiness::Missing {
+                what: format!(
+                    "the service account `{me}` may not set other accounts' default roles, so a granted role would stay inactive"
+                ),
+                fix: flavour.fix_default_role_setter(&me_q),
+            });
+        }
+        Ok(Readiness::Ready(format!(
+            "role `{role}` exists; the service account `{me}` may grant it and set default roles"
+        )))
     }
 
     /// Grants the role and, when the account has no default role, makes it the default: a

@@ -15,6 +15,16 @@
 
 use super::ConnectorError;
 
+/// The connecting account as information_schema names grantees: `'user'@'host'`. The user part
+/// is everything before the last `@` (user names may be emails).
+macro_rules! me {
+    () => {
+        "CONCAT('''', SUBSTRING(CURRENT_USER(), 1, CHAR_LENGTH(CURRENT_USER()) - \
+         CHAR_LENGTH(SUBSTRING_INDEX(CURRENT_USER(), '@', -1)) - 1), '''@''', \
+         SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
+    };
+}
+
 /// Which server the connector talks to, read once from `SELECT VERSION(), @@version_comment`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavour {
@@ -141,6 +151,82 @@ impl Flavour {
         }
     }
 
+    /// How many ways the connecting account may grant and revoke a role; binds the role.
+    /// MariaDB: only the role's admins (`WITH ADMIN OPTION`; SUPER is not enough, as tried on
+    /// 10.11). MySQL 8: admins, or the ROLE_ADMIN (or SUPER) privilege
+    /// (https://dev.mysql.com/doc/refman/8.0/en/grant.html#grant-roles).
+    pub fn role_admin(self) -> &'static str {
+        match self {
+            Flavour::MariaDb => {
+                "SELECT COUNT(*) FROM information_schema.APPLICABLE_ROLES \
+                 WHERE ROLE_NAME = ? AND IS_GRANTABLE = 'YES'"
+            }
+            Flavour::MySql8 => concat!(
+                "SELECT (SELECT COUNT(*) FROM information_schema.APPLICABLE_ROLES \
+                 WHERE ROLE_NAME = ? AND ROLE_HOST = '%' AND IS_GRANTABLE = 'YES') + \
+                 (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES \
+                 WHERE PRIVILEGE_TYPE IN ('ROLE_ADMIN', 'SUPER') AND GRANTEE = ",
+                me!(),
+                ")"
+            ),
+        }
+    }
+
+    /// How many ways the connecting account may set another account's default role.
+    /// MariaDB: write access to the `mysql` database (set-default-role/; CREATE USER alone is
+    /// refused, as tried on 10.11). MySQL 8: CREATE USER, or UPDATE on `mysql.default_roles`
+    /// (https://dev.mysql.com/doc/refman/8.0/en/set-default-role.html).
+    pub fn default_role_setter(self) -> &'static str {
+        match self {
+            Flavour::MariaDb => concat!(
+                "SELECT (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES \
+                 WHERE PRIVILEGE_TYPE = 'UPDATE' AND GRANTEE = ",
+                me!(),
+                ") + (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES \
+                 WHERE TABLE_SCHEMA = 'mysql' AND PRIVILEGE_TYPE = 'UPDATE' AND GRANTEE = ",
+                me!(),
+                ")"
+            ),
+            Flavour::MySql8 => concat!(
+                "SELECT (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES \
+                 WHERE PRIVILEGE_TYPE IN ('CREATE USER', 'UPDATE') AND GRANTEE = ",
+                me!(),
+                ") + (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES \
+                 WHERE TABLE_SCHEMA = 'mysql' AND PRIVILEGE_TYPE = 'UPDATE' AND GRANTEE = ",
+                me!(),
+                ") + (SELECT COUNT(*) FROM information_schema.TABLE_PRIVILEGES \
+                 WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'default_roles' \
+                 AND PRIVILEGE_TYPE = 'UPDATE' AND GRANTEE = ",
+                me!(),
+                ")"
+            ),
+        }
+    }
+
+    /// What gives `account` (quoted) the right to grant `role` (quoted), in this server's words.
+    pub fn fix_role_admin(self, role: &str, account: &str) -> String {
+        match self {
+            Flavour::MariaDb => format!(
+                "as an admin of the role, run `GRANT {role} TO {account} WITH ADMIN OPTION` \
+                 (MariaDB lets only a role's admins grant it; SUPER is not enough)"
+            ),
+            Flavour::MySql8 => format!(
+                "run `GRANT {role} TO {account} WITH ADMIN OPTION`, or give it every role with \
+                 `GRANT ROLE_ADMIN ON *.* TO {account}`"
+            ),
+        }
+    }
+
+    /// What lets `account` (quoted) set other accounts' default roles.
+    pub fn fix_default_role_setter(self, account: &str) -> String {
+        match self {
+            Flavour::MariaDb => format!("run `GRANT UPDATE ON mysql.* TO {account}`"),
+            Flavour::MySql8 => format!(
+                "run `GRANT UPDATE ON mysql.default_roles TO {account}` (or give it CREATE USER)"
+            ),
+        }
+    }
+
     /// Every account and role: user, host, and 'Y' for a role. MySQL 8 has no role flag: a
     /// role is an account that cannot log in (locked, no password), as `CREATE ROLE` makes it.
     pub fn list_accounts(self) -> &'static str {
@@ -231,6 +317,32 @@ mod tests {
         );
         assert!(m.granted_through().contains("JOIN mysql.role_edges b"));
         assert!(m.list_accounts().contains("account_locked = 'Y'"));
+        // Readiness: ROLE_ADMIN grants any role; default roles need CREATE USER or UPDATE on
+        // mysql.default_roles (MySQL 8.0 reference, GRANT and SET DEFAULT ROLE).
+        assert!(
+            m.role_admin()
+                .contains("ROLE_HOST = '%' AND IS_GRANTABLE = 'YES'")
+                && m.role_admin()
+                    .contains("PRIVILEGE_TYPE IN ('ROLE_ADMIN', 'SUPER')"),
+            "{}",
+            m.role_admin()
+        );
+        assert!(
+            m.default_role_setter()
+                .contains("TABLE_NAME = 'default_roles'")
+        );
+        assert!(
+            m.default_role_setter()
+                .contains("('CREATE USER', 'UPDATE')")
+        );
+        assert_eq!(
+            m.fix_role_admin("`analyst`", "`gh`@`%`"),
+            "run `GRANT `analyst` TO `gh`@`%` WITH ADMIN OPTION`, or give it every role with `GRANT ROLE_ADMIN ON *.* TO `gh`@`%``"
+        );
+        assert_eq!(
+            m.fix_default_role_setter("`gh`@`%`"),
+            "run `GRANT UPDATE ON mysql.default_roles TO `gh`@`%`` (or give it CREATE USER)"
+        );
         for sql in [
             m.is_granted(),
             m.default_roles(),

@@ -13,7 +13,8 @@ use crate::support::db::mariadb_server;
 use crate::support::mariadb::{Server, prefix, tick};
 use crate::support::roles::RoleOps;
 use crate::support::slack::{CHANNEL, SlackTestApp, workspace};
-use gatehouse::connectors::Connector;
+use gatehouse::connectors::{Connector, Readiness};
+use gatehouse::domain::Unit;
 
 #[tokio::test]
 async fn a_role_is_granted_made_default_and_revoked_idempotently() {
@@ -244,20 +245,11 @@ async fn a_service_account_without_the_privilege_gets_the_servers_refusal_and_no
     let mut server = Server::new(&url).await;
     server.user(&alice).await;
     server.role(&analysts).await;
-    server.user(&svc).await;
-    server
-        .exec(format!(
-            "ALTER USER {}@'%' IDENTIFIED BY 'svc-pw'",
-            tick(&svc)
-        ))
-        .await;
+    let weak = service_account(&mut server, &url, &svc).await;
     // It may read the grant tables, so the checks pass; the GRANT is refused mid-way.
     server
         .exec(format!("GRANT SELECT ON mysql.* TO {}@'%'", tick(&svc)))
         .await;
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let weak = MySql::new(&format!("{scheme}://{svc}:svc-pw@{host}")).unwrap();
     let err = weak.grant_role(&alice, &analysts).await.unwrap_err();
     assert!(
         matches!(err, gatehouse::connectors::ConnectorError::Permanent(_)),
@@ -277,5 +269,97 @@ async fn a_service_account_without_the_privilege_gets_the_servers_refusal_and_no
         "{err:?}"
     );
     assert!(!err.to_string().contains("secret-pw"), "{err}");
+    server.drop_all().await;
+}
+
+/// A login `name`@`%` with password `svc-pw` and no privileges, and a connector using it.
+async fn service_account(server: &mut Server, url: &str, name: &str) -> MySql {
+    server.user(name).await;
+    server
+        .exec(format!(
+            "ALTER USER {}@'%' IDENTIFIED BY 'svc-pw'",
+            tick(name)
+        ))
+        .await;
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    // The database everyone may use, so that logging in needs no privilege.
+    let host = host.split_once('/').map_or(host, |(h, _)| h);
+    MySql::new(&format!(
+        "{scheme}://{name}:svc-pw@{host}/information_schema"
+    ))
+    .unwrap()
+}
+
+/// `check-config --platforms` on MariaDB: each right the connector needs is named with the
+/// statement that gives it, one after the other, until the account is ready, and then the
+/// grant it promised works.
+#[tokio::test]
+async fn readiness_names_each_missing_right_until_the_grant_works() {
+    let Some(url) = mariadb_server("readiness_names_each_missing_right_until_the_grant_works")
+    else {
+        return;
+    };
+    let p = prefix();
+    let (alice, analysts, svc) = (
+        format!("{p}_alice"),
+        format!("{p}_analysts"),
+        format!("{p}_svc"),
+    );
+    let mut server = Server::new(&url).await;
+    server.user(&alice).await;
+    server.role(&analysts).await;
+    let role = |name: &str| Unit::Role { role: name.into() };
+    let admin = MySql::new(&url).unwrap();
+    let ready = admin.readiness(&role(&analysts)).await.unwrap();
+    assert!(matches!(ready, Readiness::Ready(_)), "{ready:?}");
+    assert_eq!(
+        admin.readiness(&role(&format!("{p}_nope"))).await.unwrap(),
+        Readiness::Missing {
+            what: format!("role `{p}_nope` does not exist on the server"),
+            fix: format!(
+                "create it (`CREATE ROLE `{p}_nope``) and give it its privileges, or correct `grant` in the catalog"
+            ),
+        }
+    );
+
+    let weak = service_account(&mut server, &url, &svc).await;
+    let account = format!("`{svc}`@`%`");
+    let fix = |r: Readiness| match r {
+        Readiness::Missing { fix, .. } => fix,
+        ready => panic!("not ready yet: {ready:?}"),
+    };
+    let steps = [
+        (
+            format!("GRANT SELECT ON mysql.* TO {account}"),
+            format!("GRANT SELECT ON mysql.* TO `{svc}`@'%'"),
+        ),
+        (
+            format!("GRANT `{analysts}` TO {account} WITH ADMIN OPTION"),
+            format!("GRANT `{analysts}` TO `{svc}`@'%' WITH ADMIN OPTION"),
+        ),
+        (
+            format!("GRANT UPDATE ON mysql.* TO {account}"),
+            format!("GRANT UPDATE ON mysql.* TO `{svc}`@'%'"),
+        ),
+    ];
+    for (said, run) in steps {
+        let missing = fix(weak.readiness(&role(&analysts)).await.unwrap());
+        assert!(missing.contains(&said), "{missing} should say {said}");
+        assert!(!server.has(&alice, &analysts).await);
+        server.exec(run).await;
+    }
+    let ready = weak.readiness(&role(&analysts)).await.unwrap();
+    assert_eq!(
+        ready,
+        Readiness::Ready(format!(
+            "role `{analysts}` exists; the service account `{svc}@%` may grant it and set default roles"
+        ))
+    );
+    // What it promised holds: the service account grants, sets the default role, and revokes.
+    weak.grant_role(&alice, &analysts).await.unwrap();
+    assert_eq!(server.default_role(&alice).await, analysts);
+    weak.revoke_role(&alice, &analysts).await.unwrap();
+    assert!(!server.has(&alice, &analysts).await);
     server.drop_all().await;
 }
