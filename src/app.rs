@@ -41,6 +41,9 @@ pub struct AppOptions {
     /// Refuse to start when a connector removed from the catalog still holds live grants
     /// (nothing could take them away). One-shot commands turn it off, to revoke them.
     pub refuse_stranded_grants: bool,
+    /// Ask every platform whether each resource can be granted, at start and hourly, logging
+    /// what cannot as warnings (App Home shows the last answer). `serve` turns it on.
+    pub check_platforms: bool,
 }
 
 impl AppOptions {
@@ -56,7 +59,31 @@ impl AppOptions {
             on_call: Default::default(),
             http: false,
             refuse_stranded_grants: true,
+            check_platforms: false,
         }
+    }
+}
+
+/// How often `serve` asks the platforms again whether each resource can be granted.
+const PLATFORMS_EVERY: Duration = Duration::from_secs(3600);
+
+/// Asks every platform whether its resources can be granted, now and every hour until the app
+/// stops; what cannot is logged as a warning with its fix. Never stops the start.
+async fn check_platforms_now_and_hourly(workflow: Arc<Workflow>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(PLATFORMS_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let report = tokio::select! {
+            report = workflow.check_platforms() => report,
+            () = stop.cancelled() => return,
+        };
+        for problem in report.problems() {
+            tracing::warn!("{problem}");
+        }
+        tracing::info!("platforms: {}", report.summary());
     }
 }
 
@@ -256,13 +283,18 @@ impl App {
         } else {
             0
         };
-        let background = (0..workers)
+        let background: Vec<(JoinHandle<()>, String)> = (0..workers)
             .map(|_| {
                 let worker = new_worker();
                 let id = worker.id().to_owned();
                 (tokio::spawn(worker.run(shutdown.clone())), id)
             })
             .collect();
+        let mut background = background;
+        if opts.check_platforms {
+            let task = check_platforms_now_and_hourly(workflow.clone(), shutdown.clone());
+            background.push((tokio::spawn(task), "platform-readiness".into()));
+        }
         tracing::info!(
             resources = workflow.catalog().resources.len(),
             postgres = db.is_postgres(),

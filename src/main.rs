@@ -40,7 +40,12 @@ enum Command {
     /// Check the environment and the catalog, print what was found, then exit. When the
     /// database can be read, also compare the catalog with the live grants: list those whose
     /// resource changed, and fail as `serve` would if a removed connector still holds some.
-    CheckConfig,
+    CheckConfig {
+        /// Also ask each platform, for every resource, whether the role, group, dataset… exists
+        /// and Gatehouse's account may grant and revoke it; exit 1 if any cannot be.
+        #[arg(long)]
+        platforms: bool,
+    },
     /// End a person's access now, as the operator (a connector about to leave the catalog, an
     /// incident): the platform change is made before the command returns, and the holder is
     /// told in Slack when Slack is configured.
@@ -209,7 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("database is up to date");
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig => {
+        Command::CheckConfig { platforms } => {
             let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
             let c = &config.catalog;
             println!(
@@ -228,7 +233,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for warning in c.warnings() {
                 println!("warning: {warning}");
             }
-            Ok(compare_live_grants(&config).await)
+            let grants = compare_live_grants(&config).await;
+            if !platforms {
+                return Ok(grants);
+            }
+            let asked = ask_platforms(&config).await?;
+            Ok(if grants == ExitCode::SUCCESS {
+                asked
+            } else {
+                grants
+            })
         }
         Command::Revoke { id, reason } => revoke(id, reason.as_deref().unwrap_or("")).await,
         Command::Identities {
@@ -310,6 +324,7 @@ async fn serve() -> anyhow::Result<ExitCode> {
         Arc::new(Registry::new(&config.catalog, &env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?);
     let mut opts = AppOptions::new(registry);
     opts.http = true;
+    opts.check_platforms = true;
     opts.on_call = gatehouse::oncall::from_catalog(&config.catalog, &env_lookup)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = App::start(config, opts).await?;
@@ -493,6 +508,29 @@ async fn compare_live_grants(config: &Config) -> ExitCode {
         }
         None => ExitCode::SUCCESS,
     }
+}
+
+/// `check-config --platforms`: one line per resource, ✅ or what is missing and its fix; the
+/// exit code says whether every resource can be granted and revoked.
+async fn ask_platforms(config: &Config) -> anyhow::Result<ExitCode> {
+    let registry =
+        Registry::new(&config.catalog, &env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "platforms (each resource asked within {} s):",
+        gatehouse::workflow::READINESS_LIMIT.as_secs()
+    );
+    let report =
+        gatehouse::workflow::platform_readiness(&config.catalog, &registry, chrono::Utc::now())
+            .await;
+    for resource in &report.resources {
+        println!("  {resource}");
+    }
+    println!("{}", report.summary());
+    Ok(if report.problems().next().is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// A SQLite URL opened read-only, so that checking never creates a database file.

@@ -234,7 +234,45 @@ async fn admin_blocks(ctx: &SlackContext) -> Result<Vec<Value>, WorkflowError> {
         "*Connectors*\n{}",
         connectors.join("\n")
     )));
+    blocks.push(plain_section(platforms(wf.last_platform_report())));
     Ok(blocks)
+}
+
+/// How many resources App Home lists under "Platforms" (those that cannot be granted first).
+const PLATFORM_LINES: usize = 15;
+
+/// Slack's limit on a section's text (Block Kit reference, section block).
+const SECTION_MAX: usize = 3000;
+
+/// What the platforms said of each resource when `serve` last asked them.
+fn platforms(report: Option<crate::workflow::PlatformReport>) -> String {
+    let Some(report) = report else {
+        return "*Platforms*\n_Not asked yet: Gatehouse asks each platform when it starts, then hourly; `gatehouse check-config --platforms` asks now._".into();
+    };
+    let mut lines: Vec<_> = report.problems().collect();
+    lines.extend(report.resources.iter().filter(|r| r.ok()));
+    let mut text = format!(
+        "*Platforms* — {}, as asked {}",
+        report.summary(),
+        super::views::slack_date(report.checked_at)
+    );
+    let mut shown = 0;
+    for r in lines.iter().take(PLATFORM_LINES) {
+        let line = format!("\n{}", escape(&r.to_string()));
+        // A section's text holds 3,000 characters at most; the rest are counted below.
+        if text.len() + line.len() > SECTION_MAX - 120 {
+            break;
+        }
+        text.push_str(&line);
+        shown += 1;
+    }
+    if lines.len() > shown {
+        text.push_str(&format!(
+            "\n_…and {} more: `gatehouse check-config --platforms` lists them all._",
+            lines.len() - shown
+        ));
+    }
+    text
 }
 
 fn principal(p: &crate::domain::Principal) -> String {

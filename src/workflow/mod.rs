@@ -14,6 +14,7 @@ mod grant_record;
 mod identities;
 mod identity_choice;
 mod linking;
+mod platform_readiness;
 mod ports;
 mod provisioning;
 mod queries;
@@ -44,6 +45,9 @@ pub use catalog_edits::{CatalogEdits, Edited, catalog_edits};
 pub use errors::{Field, WorkflowError};
 pub use extension::Answer as ExtensionAnswer;
 pub use linking::PersonAccess;
+pub use platform_readiness::{
+    PlatformReport, READINESS_LIMIT, ResourceReadiness, Verdict, platform_readiness,
+};
 pub use ports::{
     Applied, Audience, Delivery, Directory, ExternalError, Holding, Membership, MessageRef,
     NoGroups, Notice, NoticeContext, Notifier, PlatformIdentity, Progress, Provisioner, Readiness,
@@ -75,6 +79,8 @@ pub struct Workflow {
     wake: Arc<Notify>,
     metrics: Arc<crate::ops::Metrics>,
     on_call: OnCallServices,
+    /// The last `check_platforms` report, for App Home.
+    platforms: std::sync::Mutex<Option<PlatformReport>>,
 }
 
 pub struct WorkflowDeps {
@@ -128,6 +134,7 @@ impl Workflow {
             wake: deps.wake,
             metrics: deps.metrics,
             on_call: deps.on_call,
+            platforms: std::sync::Mutex::new(None),
         }
     }
 

@@ -573,3 +573,125 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
     assert_eq!(status, Status::Revoking);
     sim.shutdown().await;
 }
+
+/// `check-config --platforms` on the real PostgreSQL: one line per resource — a role that
+/// exists, one that does not, a service account without the right, a server that does not
+/// answer, a task done by hand — and exit 1 until every resource can be granted.
+#[tokio::test]
+async fn check_config_platforms_says_what_each_resource_lacks_and_fails_until_all_can_be_granted() {
+    use crate::support::pg::{Roles, prefix, quoted};
+    use sea_orm::ConnectionTrait;
+    let Some(url) = crate::support::db::postgres_server(
+        "check_config_platforms_says_what_each_resource_lacks_and_fails_until_all_can_be_granted",
+    ) else {
+        return;
+    };
+    let p = prefix();
+    let (analysts, svc) = (format!("{p}_analysts"), format!("{p}_svc"));
+    let mut roles = Roles::new(&url).await;
+    roles.make(&analysts, false).await;
+    roles.make(&svc, true).await;
+    let run = |sql: String| {
+        let admin = &roles.admin;
+        async move { admin.execute_unprepared(&sql).await.unwrap() }
+    };
+    run(format!("ALTER ROLE {} PASSWORD 'svc-pw'", quoted(&svc))).await;
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let weak_url = format!("{scheme}://{svc}:svc-pw@{host}");
+    let resource = |id: &str, connector: &str, grant: &str| {
+        format!(
+            "\n[[resources]]\nid = \"{id}\"\nname = \"{id}\"\nconnector = \"{connector}\"\ngrant = {grant}\nreviewers = [\"UBOB\"]\nreason_required = false\n"
+        )
+    };
+    let mut catalog = String::from("admins = [\"UADA\"]\n");
+    for (id, env) in [
+        ("warehouse", "WAREHOUSE_URL"),
+        ("weak", "WEAK_URL"),
+        ("down", "DOWN_URL"),
+    ] {
+        catalog +=
+            &format!("\n[connectors.{id}]\nkind = \"postgres\"\nurl = {{ env = \"{env}\" }}\n");
+    }
+    catalog += "\n[connectors.desk]\nkind = \"manual\"\n";
+    let role = |name: &str| format!("{{ role = \"{name}\" }}");
+    let fine = resource("analysts", "warehouse", &role(&analysts))
+        + &resource("weak-analysts", "weak", &role(&analysts))
+        + &resource("badge", "desk", "{ task = \"print a badge\" }");
+    let broken = resource("ghost", "warehouse", &role(&format!("{p}_ghost")))
+        + &resource("far", "down", &role(&analysts));
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("WAREHOUSE_URL", url.as_str()),
+        ("WEAK_URL", weak_url.as_str()),
+        ("DOWN_URL", "postgres://nobody:down-pw@127.0.0.1:1/none"),
+    ];
+    let check = |resources: String| {
+        std::fs::write(
+            dir.path().join("gatehouse.toml"),
+            format!("{catalog}{resources}"),
+        )
+        .unwrap();
+        gatehouse_async(dir.path(), &["check-config", "--platforms"], &env)
+    };
+
+    let out = check(format!("{fine}{broken}")).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stdout(&out);
+    let line = |start: &str| {
+        said.lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line starting {start}: {said}"))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(
+        line("✅ `analysts`"),
+        format!(
+            "✅ `analysts`: role `{analysts}` on `warehouse`: role `{analysts}` exists; the service account `postgres` is a superuser"
+        )
+    );
+    assert_eq!(
+        line("❌ `ghost`"),
+        format!(
+            "❌ `ghost`: role `{p}_ghost` on `warehouse`: role `{p}_ghost` does not exist on the server. Fix: create it (`CREATE ROLE \"{p}_ghost\" NOLOGIN`) and give it its privileges, or correct `grant` in the catalog"
+        )
+    );
+    let weak = line("❌ `weak-analysts`");
+    assert!(
+        weak.contains(&format!(
+            "the service account `{svc}` may not grant role `{analysts}`. Fix: "
+        )) && weak.contains(&format!(
+            "GRANT \"{analysts}\" TO \"{svc}\" WITH ADMIN OPTION"
+        )),
+        "{weak}"
+    );
+    assert!(
+        line("⚠️ `far`").contains("the platform could not be asked: cannot reach PostgreSQL"),
+        "{said}"
+    );
+    assert_eq!(
+        line("✋ `badge`"),
+        "✋ `badge`: task “print a badge” on `desk`: made by hand, nothing to ask"
+    );
+    assert!(
+        said.contains("2 of 5 resource(s) can be granted and revoked"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("svc-pw") && !said.contains("down-pw"),
+        "{said}"
+    );
+
+    // Fixed as the line said, and the broken resources taken out: every resource can be granted.
+    run(format!(
+        "GRANT {} TO {} WITH ADMIN OPTION",
+        quoted(&analysts),
+        quoted(&svc)
+    ))
+    .await;
+    let out = check(fine).await;
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("3 of 3 resource(s) can be granted and revoked"));
+    roles.drop_all().await;
+}

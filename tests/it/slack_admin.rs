@@ -3,11 +3,12 @@
 
 use gatehouse::domain::Status;
 use serde_json::Value;
-use slack_sim::{ButtonTarget, ChannelSeed, render_text};
+use slack_sim::{ButtonTarget, ChannelSeed, SlackSim, render_text};
 
 use crate::support::app::CATALOG;
-use crate::support::backends;
+use crate::support::platform::FakePlatform;
 use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, shown, workspace};
+use crate::support::{TestDb, backends};
 
 async fn admin(t: &SlackTestApp, user: &str, text: &str) -> String {
     t.reply(user, "/access-admin", text).await
@@ -516,4 +517,56 @@ async fn app_home_shows_each_connectors_health() {
     );
     assert!(!home.contains("secret-pw"), "no secret in Slack: {home}");
     t.stop().await;
+}
+
+/// What `serve` asked each platform at start is in the admins' App Home: a resource that
+/// cannot be granted first, with its fix; nobody else sees it.
+#[tokio::test]
+async fn admins_see_in_app_home_which_resources_their_platforms_cannot_grant() {
+    let db = TestDb::sqlite();
+    let platform = FakePlatform::default();
+    platform.readiness_is(
+        "FINANCE_PII",
+        gatehouse::workflow::Readiness::Missing {
+            what: "group `FINANCE_PII` does not exist".into(),
+            fix: "create it <or> correct `grant`".into(),
+        },
+    );
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_env(
+        &db,
+        CATALOG,
+        sim,
+        false,
+        platform,
+        &[("TEST_CHECK_PLATFORMS", "on")],
+    )
+    .await;
+    t.sim.open_app_home("UADA").await.unwrap();
+    let ada = eventually("the platforms in Ada's Home", 30, || async {
+        home_text(&t, "UADA").filter(|h| h.contains("can be granted and revoked"))
+    })
+    .await;
+    assert!(
+        ada.contains(
+            "*Platforms* — 1 of 2 resource(s) can be granted and revoked, as asked <!date^"
+        ),
+        "{ada}"
+    );
+    let missing = ada
+        .find("❌ `finance-pii`: task “FINANCE_PII” on `manual`: group `FINANCE_PII` does not exist. Fix: create it &lt;or&gt; correct `grant`")
+        .unwrap_or_else(|| panic!("{ada}"));
+    let ready = ada
+        .find("✅ `analytics-ro`: task “ANALYTICS_RO” on `manual`: task “ANALYTICS_RO” exists")
+        .unwrap_or_else(|| panic!("{ada}"));
+    assert!(missing < ready, "what needs a fix comes first: {ada}");
+
+    t.sim.open_app_home("UALICE").await.unwrap();
+    let alice = eventually("Alice's Home", 30, || async {
+        home_text(&t, "UALICE").filter(|h| h.contains("Your access"))
+    })
+    .await;
+    assert!(!alice.contains("Platforms"), "{alice}");
+    t.stop().await;
+    db.close().await;
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use gatehouse::domain::ConnectorId;
 use gatehouse::store::requests::Request;
 use gatehouse::workflow::{
-    Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Target, Undo,
+    Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Readiness, Target, Undo,
 };
 
 #[derive(Default)]
@@ -34,6 +34,8 @@ struct State {
     check_delay: Duration,
     /// Grant calls that make the change and then lose the answer (a timeout), before the rest.
     lost_answers: usize,
+    /// What the platform says of a unit before anyone asks (by its name); unlisted: ready.
+    readiness: std::collections::BTreeMap<String, Readiness>,
     /// Changes actually made, per (identity, what): grants and revocations that changed state.
     changes: std::collections::BTreeMap<(String, String), (usize, usize)>,
 }
@@ -169,6 +171,15 @@ impl FakePlatform {
             .insert(connector.to_owned());
     }
 
+    /// What the platform answers when asked whether `what` can be granted.
+    pub fn readiness_is(&self, what: &str, readiness: Readiness) {
+        self.state
+            .lock()
+            .unwrap()
+            .readiness
+            .insert(what.to_owned(), readiness);
+    }
+
     /// How many times the platform was asked whether someone holds something.
     pub fn checks(&self) -> usize {
         self.state.lock().unwrap().checks
@@ -188,6 +199,20 @@ impl Provisioner for FakePlatform {
             .unwrap()
             .by_hand
             .contains(connector.as_str())
+    }
+
+    async fn readiness(
+        &self,
+        connector: &ConnectorId,
+        unit: &gatehouse::domain::Unit,
+    ) -> Option<Result<Readiness, ExternalError>> {
+        if self.by_hand(connector) {
+            return None;
+        }
+        let s = self.state.lock().unwrap();
+        Some(Ok(s.readiness.get(unit.name()).cloned().unwrap_or_else(
+            || Readiness::Ready(format!("{unit} exists")),
+        )))
     }
 
     fn needs_identity(&self, _connector: &ConnectorId) -> bool {

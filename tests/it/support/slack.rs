@@ -168,6 +168,8 @@ impl SlackTestApp {
         // The HTTP endpoints only for tests that ask for them, and then on port 0: tests run
         // in parallel and must never share (or take) a port.
         opts.http = env.iter().any(|(k, _)| *k == "GATEHOUSE_HTTP_ADDR");
+        // As `serve` does: ask the platforms at start (off elsewhere, to keep calls countable).
+        opts.check_platforms = env.contains(&("TEST_CHECK_PLATFORMS", "on"));
         let api_url = sim.api_url();
         let mut settings = vec![
             ("SLACK_BOT_TOKEN", sim.bot_token()),
