@@ -519,9 +519,12 @@ async fn ask_platforms(config: &Config) -> anyhow::Result<ExitCode> {
         "platforms (each resource asked within {} s):",
         gatehouse::workflow::READINESS_LIMIT.as_secs()
     );
-    let report =
-        gatehouse::workflow::platform_readiness(&config.catalog, &registry, chrono::Utc::now())
-            .await;
+    let report = gatehouse::workflow::platform_readiness(
+        &config.catalog,
+        &registry,
+        gatehouse::clock::Clock::now(&gatehouse::clock::SystemClock),
+    )
+    .await;
     for resource in &report.resources {
         println!("  {resource}");
     }
