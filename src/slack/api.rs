@@ -282,7 +282,17 @@ impl SlackApi {
     }
 
     /// POSTs JSON to `method`; returns Slack's answer (already checked for `ok`).
-    async fn post(&self, method: &'static str, body: Value) -> Result<Value, SlackError> {
+    async fn post(&self, method: &'static str, mut body: Value) -> Result<Value, SlackError> {
+        // Slack refuses a whole post for one text over its block's limit: cut, never refused.
+        let cut = match body.get_mut("view") {
+            Some(view) => super::limits::fit_view(view),
+            None => body
+                .get_mut("blocks")
+                .is_some_and(super::limits::fit_message),
+        };
+        if cut {
+            tracing::info!(method, "cut a text to Slack's Block Kit limits");
+        }
         self.throttle(method).await;
         let session = self.client.open_session(&self.token);
         let call = session

@@ -9,6 +9,7 @@ pub mod dms;
 pub mod ended;
 pub mod handlers;
 pub mod home;
+pub mod limits;
 pub mod modals;
 pub mod notifier;
 pub mod preflight;

@@ -212,6 +212,11 @@ impl SlackNotifier {
                     .post_once(&channel, &card, None, "card", delivery)
                     .await?;
                 let at = MessageRef { channel, ts };
+                // A reason too long for the card is kept whole in its thread.
+                if let Some(full) = views::reason_in_full(r) {
+                    self.post_once(&at.channel, &full, Some(&at.ts), "reason", delivery)
+                        .await?;
+                }
                 (Some(at.clone()), at)
             }
         };

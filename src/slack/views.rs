@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 pub use super::api::Message;
 use super::ended::Ended;
+use super::limits;
 use crate::config::Resource;
 use crate::domain::{Principal, Status};
 use crate::store::requests::Request;
@@ -187,7 +188,7 @@ pub fn request_message(
     let mut blocks = vec![
         json!({ "type": "header", "text": { "type": "plain_text", "text": format!("Access request #{id}") } }),
         json!({ "type": "section", "fields": fields }),
-        section(format!("*Reason*\n{reason}")),
+        section(reason_section(reason)),
         section(match (progress, ended) {
             (Some(p), _) if r.status == Status::Pending => progress_line(p),
             (_, Some(e)) if r.status == Status::Revoked => e.status_line(),
@@ -224,6 +225,38 @@ pub fn request_message(
         ),
         blocks: Value::Array(blocks),
     }
+}
+
+/// The card's Reason section: the reason whole when it fits the section, else cut, saying
+/// where the whole of it is (`reason_in_full`, in the thread).
+fn reason_section(reason: String) -> String {
+    let whole = format!("*Reason*\n{reason}");
+    if whole.chars().count() <= limits::SECTION_TEXT {
+        return whole;
+    }
+    let room = limits::SECTION_TEXT - 60;
+    format!(
+        "{}\n_The whole reason is in the thread._",
+        limits::cut(&whole, room)
+    )
+}
+
+/// The whole reason, posted in the request's thread, when the card had to cut it.
+pub fn reason_in_full(r: &Request) -> Option<Message> {
+    let reason = escape(r.reason.as_deref()?);
+    if format!("*Reason*\n{reason}").chars().count() <= limits::SECTION_TEXT {
+        return None;
+    }
+    let mut blocks = vec![section("*The whole reason*".into())];
+    blocks.extend(
+        limits::pieces(&reason, limits::SECTION_TEXT)
+            .into_iter()
+            .map(section),
+    );
+    Some(Message {
+        text: format!("The whole reason for request #{}", r.id.get()),
+        blocks: Value::Array(blocks),
+    })
 }
 
 /// What a person must do by hand, from the resource's `grant` (e.g. `task = "…"`).

@@ -51,6 +51,7 @@ mod slack_delivery;
 mod slack_flow;
 mod slack_forms;
 mod slack_identities;
+mod slack_limits;
 mod slack_manual;
 mod slack_resilience;
 mod snowflake_connector;

@@ -1,6 +1,7 @@
 //! The Web API under `/api/<method>`: argument parsing (query, JSON, form), token checks, 429 injection,
 //! and each supported method. Answers are always HTTP 200 JSON except injected 429s.
 
+mod block_limits;
 mod chat;
 mod history;
 mod people;
@@ -154,7 +155,11 @@ fn blocks_arg(args: &Args) -> Result<Option<Value>, ApiErr> {
     match json_arg(args, "blocks").map_err(|_| err("invalid_blocks"))? {
         None => Ok(None),
         Some(Value::Array(a)) if a.is_empty() => Ok(None),
-        Some(v @ Value::Array(_)) => Ok(Some(v)),
+        Some(Value::Array(a)) => match block_limits::broken(&a, 50) {
+            // Slack says which limit in response_metadata; the code is what callers see.
+            Some(_) => Err(err("invalid_blocks")),
+            None => Ok(Some(Value::Array(a))),
+        },
         Some(_) => Err(err("invalid_blocks")),
     }
 }

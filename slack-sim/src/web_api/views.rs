@@ -57,6 +57,9 @@ fn check_view(view: &Map<String, Value>, want: &str) -> Result<(), ApiErr> {
     if want == "modal" && view.get("title").is_none() {
         return Err(err("invalid_arguments"));
     }
+    if super::block_limits::view_broken(view).is_some() {
+        return Err(err("invalid_arguments"));
+    }
     Ok(())
 }
 
