@@ -106,6 +106,8 @@ pub fn requester_dm(
         | Notice::RevocationFailing
         | Notice::DriftMissing { .. }
         | Notice::DriftRevoked => String::new(),
+        // Its own DM, with Slack's words: `not_delivered`.
+        Notice::NotDelivered => not_delivered(r, resource, None).text,
         Notice::ExtensionRequested { .. } => {
             format!("You asked for more time on *{name}*; the reviewers will decide.")
         }
@@ -165,6 +167,23 @@ pub fn requester_dm(
 
 /// The DM reviewers (and, for what only they can fix, admins) get when something needs a person:
 /// provisioning failed, a revocation keeps failing, or the platform drifted from the grant.
+/// To the requester: Slack refused a notice of their request for good, in Slack's words.
+pub fn not_delivered(r: &Request, resource: &Resource, error: Option<&str>) -> Message {
+    let why = error
+        .map(|e| format!(" (Slack said: {})", escape(e)))
+        .unwrap_or_default();
+    let text = format!(
+        "⚠️ Gatehouse could not post an update of your request #{} for *{}* in Slack{why}. Your request is not lost: it is {}, and the admins have been told.",
+        r.id.get(),
+        escape(&resource.name),
+        r.status
+    );
+    Message {
+        blocks: json!([section(text.clone())]),
+        text,
+    }
+}
+
 pub fn reviewer_dm(
     r: &Request,
     resource: &Resource,
@@ -193,6 +212,10 @@ pub fn reviewer_dm(
         ),
         Notice::BreakGlassUnreviewed => format!(
             "🚨 Nobody reviewed {who}'s break-glass access to *{name}* (request #{id}) in time: Gatehouse took it away and flagged it in the audit log."
+        ),
+        Notice::NotDelivered => format!(
+            "⚠️ Slack refused for good to post an update of {who}'s request #{id} for *{name}*{why}. The request is {}; nothing about it is lost. Retry the failed job from Gatehouse's App Home once the cause is fixed.",
+            r.status
         ),
         _ => format!(
             "⚠️ Granting {who} access to *{name}* failed (request #{id}){why}. An admin can retry it from Gatehouse's App Home."

@@ -269,6 +269,9 @@ impl Notifier for SlackNotifier {
                     Notice::IdentityChosen => {
                         dms::identity_chosen(request, resource, context.chosen_by.as_ref())
                     }
+                    Notice::NotDelivered => {
+                        dms::not_delivered(request, resource, context.error.as_deref())
+                    }
                     _ => dms::requester_dm(
                         request,
                         resource,

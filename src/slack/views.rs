@@ -438,6 +438,9 @@ pub fn thread_note(
             "🔎 The access was still on the platform after it ended; Gatehouse removed it".into()
         }
         Notice::Expired => "⌛ Expired; access removed".into(),
+        Notice::NotDelivered => {
+            "⚠️ Slack refused an update of this request; the requester and admins were told".into()
+        }
         Notice::Revoked => match ended {
             Some(e) => e.thread_note(),
             None => "🔒 Revoked; access removed".into(),

@@ -276,6 +276,9 @@ pub enum Notice {
     DriftRevoked,
     Expired,
     Revoked,
+    /// Slack refused a notice of the request for good (`invalid_blocks`, a channel gone…):
+    /// the requester and the admins hear it, with Slack's words.
+    NotDelivered,
 }
 
 /// Who hears it.
@@ -393,7 +396,8 @@ impl Notice {
             | Notice::ProvisioningFailed
             | Notice::RevocationFailing
             | Notice::DriftMissing { .. }
-            | Notice::DriftRevoked => false,
+            | Notice::DriftRevoked
+            | Notice::NotDelivered => false,
         }
     }
 
@@ -420,6 +424,8 @@ impl Notice {
             Notice::RevocationFailing | Notice::DriftMissing { .. } => {
                 &[Audience::Channel, Audience::Reviewers]
             }
+            // Not the channel: what failed may be the channel's card itself.
+            Notice::NotDelivered => &[Audience::Requester, Audience::Reviewers],
             Notice::DriftRevoked => &[Audience::Channel],
             Notice::Approved
             | Notice::Denied

@@ -378,6 +378,34 @@ impl Workflow {
         self.commit(tx, true).await
     }
 
+    /// A notice could not be delivered, for good: audited, and the requester and admins are
+    /// told in a plain DM (never about the failure of that DM itself, so this cannot loop).
+    async fn notice_gave_up(
+        &self,
+        id: RequestId,
+        notice: Notice,
+        audience: Audience,
+        error: &str,
+    ) -> Result<(), WorkflowError> {
+        if notice == Notice::NotDelivered {
+            return Ok(());
+        }
+        let tx = self.db.begin().await?;
+        audit::record(
+            &tx,
+            self.clock.now(),
+            Entry {
+                actor: &Actor::System,
+                action: "notice_failed",
+                request: Some(id),
+                details: json!({ "notice": notice, "audience": audience, "error": error }),
+            },
+        )
+        .await?;
+        self.enqueue_notices(&tx, id, Notice::NotDelivered).await?;
+        self.commit(tx, true).await
+    }
+
     /// Revocation gave up: the access may still be there. The request stays `revoking` and the
     /// failed job waits for an admin's retry; the audit log says so.
     pub(super) async fn revocation_gave_up(
@@ -516,8 +544,17 @@ impl Workflow {
         let for_admins = removed
             || matches!(
                 notice,
-                Notice::RevocationFailing | Notice::DriftMissing { .. }
+                Notice::RevocationFailing | Notice::DriftMissing { .. } | Notice::NotDelivered
             );
+        if notice == Notice::NotDelivered {
+            context.error = store::audit::for_request(self.db.conn(), id.get())
+                .await?
+                .into_iter()
+                .rev()
+                .find(|e| e.action == "notice_failed")
+                .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.details).ok())
+                .and_then(|d| d["error"].as_str().map(str::to_owned));
+        }
         if audience == Audience::Reviewers {
             context.reviewers = self.reviewers_of(self.db.conn(), resource).await?;
             if for_admins {
@@ -610,10 +647,17 @@ impl Runner for Workflow {
         match spec {
             JobSpec::Provision { request } => self.provisioning_gave_up(*request, error).await?,
             JobSpec::Revoke { request } => self.revocation_gave_up(*request, error).await?,
-            // A message that could not be delivered is logged by the worker and kept as a
-            // failed job that admins see; the request itself is unaffected.
-            JobSpec::Notify { .. }
-            | JobSpec::Remind { .. }
+            // A message Slack refused for good reaches the requester and the admins (the
+            // request itself is unaffected); the failed job waits in App Home for a retry.
+            JobSpec::Notify {
+                request,
+                notice,
+                audience,
+            } => {
+                self.notice_gave_up(*request, *notice, *audience, error)
+                    .await?
+            }
+            JobSpec::Remind { .. }
             | JobSpec::Lapse { .. }
             | JobSpec::BreakGlassReview { .. }
             | JobSpec::SyncIdentities { .. }

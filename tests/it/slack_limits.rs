@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::support::TestDb;
-use crate::support::slack::{SlackTestApp, shown};
+use crate::support::slack::{CHANNEL, SlackTestApp, shown};
 
 /// The texts of a message's sections, in order.
 fn sections(m: &slack_sim::Message) -> Vec<String> {
@@ -48,4 +48,41 @@ async fn a_reason_too_long_for_the_card_is_cut_there_and_kept_whole_in_the_threa
         t.stop().await;
         db.close().await;
     }
+}
+
+/// A card Slack refuses for good is never a silence: the requester hears their request is not
+/// lost, and the admins hear what Slack said and where to retry; both with Slack's words.
+#[tokio::test]
+async fn a_post_slack_refuses_for_good_reaches_the_requester_and_the_admins() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start(&db).await;
+    t.sim.sim().fail_next_post(CHANNEL, "invalid_blocks");
+    t.reply(
+        "UALICE",
+        "/request-access",
+        "analytics-ro 1h quarterly report",
+    )
+    .await;
+    let alice = t
+        .dm_for("UALICE", "could not post an update of your request #1")
+        .await;
+    assert!(
+        alice.contains("Slack said: ") && alice.contains("invalid_blocks"),
+        "{alice}"
+    );
+    assert!(
+        alice.contains("Your request is not lost: it is pending"),
+        "{alice}"
+    );
+    let ada = t.dm_for("UADA", "Slack refused for good").await;
+    assert!(
+        ada.contains("request #1") && ada.contains("invalid_blocks") && ada.contains("App Home"),
+        "{ada}"
+    );
+    let audit = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|e| e.action == "notice_failed"));
+    t.stop().await;
+    db.close().await;
 }
