@@ -309,6 +309,12 @@ impl Sim {
         self.inner.posts.subscribe()
     }
 
+    /// Events that find no Socket Mode connection open are dropped at once, as for an app that
+    /// is down, instead of waiting for one to appear.
+    pub fn lose_events_while_disconnected(&self) {
+        self.inner.with(|s| s.drop_undeliverable_events = true);
+    }
+
     /// Makes the next chat.postMessage to `target` (a conversation id, or a user for their DM
     /// with the bot) fail with the error `code`, once: a failure in the middle of a job.
     pub fn fail_next_post(&self, target: &str, code: &str) {

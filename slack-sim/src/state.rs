@@ -182,6 +182,9 @@ pub struct State {
     pub rate_limits: HashMap<String, (u32, u64)>,
     /// chat.postMessage to these conversations (or to the DM of these users) fails once with the code.
     pub post_failures: Vec<(String, String)>,
+    /// Events sent while no Socket Mode connection is open are dropped at once instead of held
+    /// for one: the case of an app that was down (`Sim::lose_events_while_disconnected`).
+    pub drop_undeliverable_events: bool,
     pub tickets: HashMap<String, bool>,
     pub connections_opened: u64,
     counter: u64,

@@ -496,6 +496,37 @@ impl SlackApi {
             .map(drop)
     }
 
+    /// The reactions on a message: each emoji's name and everyone who added it, in full
+    /// (`reactions.get` with `full=true`; docs.slack.dev/reference/methods/reactions.get).
+    pub async fn reactions_of(
+        &self,
+        channel: &str,
+        ts: &str,
+    ) -> Result<Vec<(String, Vec<String>)>, SlackError> {
+        let v = self
+            .get(
+                "reactions.get",
+                &[("channel", channel), ("timestamp", ts), ("full", "true")],
+            )
+            .await?;
+        let reactions = v["message"]["reactions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(reactions
+            .iter()
+            .filter_map(|r| {
+                let name = r["name"].as_str()?.to_owned();
+                let users = r["users"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect();
+                Some((name, users))
+            })
+            .collect())
+    }
+
     /// The DM channel with `user`.
     pub async fn open_dm(&self, user: &str) -> Result<String, SlackError> {
         let v = self

@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod api;
+pub mod catch_up;
 pub mod context;
 pub mod directory;
 pub mod dms;
@@ -161,20 +162,36 @@ impl SlackParts {
             questions,
             connected,
         });
-        let listener = socket::listen(self.client, &self.app_token, self.connections, ctx)
+        let listener = socket::listen(self.client, &self.app_token, self.connections, ctx.clone())
             .await
             .map_err(SlackStartError::Unreachable)?;
+        let catching_up = tokio::spawn(catch_up_every(ctx, watcher.clone()));
         Ok(Runtime {
             listener,
             connected: watcher,
+            catching_up,
         })
     }
 }
 
-/// The running Socket Mode listener.
+/// Once connected, and every few minutes after, applies the ✅ and ❌ Gatehouse never heard.
+async fn catch_up_every(ctx: Arc<context::SlackContext>, mut connected: watch::Receiver<u32>) {
+    if connected.wait_for(|n| *n > 0).await.is_err() {
+        return;
+    }
+    let tried = catch_up::Tried::default();
+    let mut every = tokio::time::interval(catch_up::CATCH_UP_EVERY);
+    loop {
+        every.tick().await;
+        catch_up::catch_up(&ctx, &tried).await;
+    }
+}
+
+/// The running Socket Mode listener, and the catch-up on reactions it may have missed.
 pub struct Runtime {
     listener: SlackClientSocketModeListener<SlackClientHyperHttpsConnector>,
     connected: watch::Receiver<u32>,
+    catching_up: tokio::task::JoinHandle<()>,
 }
 
 impl Runtime {
@@ -192,6 +209,7 @@ impl Runtime {
     }
 
     pub async fn shutdown(self) {
+        self.catching_up.abort();
         self.listener.shutdown().await;
     }
 }

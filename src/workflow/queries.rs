@@ -163,6 +163,15 @@ impl Workflow {
     pub async fn requests_in(&self, status: Status) -> Result<Vec<Request>, WorkflowError> {
         Ok(store::requests::list_by_status(self.db.conn(), status).await?)
     }
+
+    /// Everyone whose approval of the request counts now.
+    pub async fn approvers_of(
+        &self,
+        id: crate::domain::RequestId,
+    ) -> Result<Vec<crate::domain::SlackUserId>, WorkflowError> {
+        let given = store::approvals::of_request(self.db.conn(), id).await?;
+        Ok(given.into_iter().map(|g| g.user).collect())
+    }
 }
 
 impl Workflow {

@@ -16,6 +16,7 @@ mod audit_log;
 mod authorization;
 mod bigquery_connector;
 mod break_glass;
+mod catch_up;
 mod cli;
 mod databricks_connector;
 mod deciders;

@@ -32,7 +32,11 @@ async fn event_loop(
 ) {
     let mut first = Some(first);
     let mut attempt = 0;
-    let patience = Duration::from_millis(inner.cfg.ack_timeout_ms.max(100) * 20);
+    let patience = if inner.with(|st| st.drop_undeliverable_events) {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(inner.cfg.ack_timeout_ms.max(100) * 20)
+    };
     loop {
         if *inner.shutdown.borrow() {
             return;

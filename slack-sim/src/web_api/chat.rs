@@ -3,7 +3,7 @@
 use super::{ApiErr, Args, R, blocks_arg, err, json_arg, s, s_owned};
 use crate::Inner;
 use crate::state::{Ephemeral, Message, State};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Resolves `channel` as Slack does for chat.*: an id, a `#name`, or a user id (their DM with the bot).
 fn resolve_channel(inner: &Inner, st: &mut State, channel: &str) -> Result<String, ApiErr> {
@@ -215,4 +215,26 @@ pub(super) fn reactions_add(inner: &Inner, st: &mut State, args: &Args) -> R {
         }),
     }
     Ok(json!({}))
+}
+
+/// reactions.get (docs.slack.dev/reference/methods/reactions.get): the message with its
+/// `reactions` (`name`, `users`, `count`). Without `full`, Slack may cut each `users` list; the
+/// sim always answers in full. Needs the bot in the channel, as reading history does.
+pub(super) fn reactions_get(inner: &Inner, st: &mut State, args: &Args) -> R {
+    let ch = s(args, "channel").ok_or(err("no_item_specified"))?;
+    let ts = s_owned(args, "timestamp").ok_or(err("no_item_specified"))?;
+    let ch = resolve_channel(inner, st, ch)?;
+    let m = st
+        .find_message_mut(&ch, &ts)
+        .ok_or(err("message_not_found"))?;
+    let reactions: Vec<Value> = m
+        .reactions
+        .iter()
+        .map(|r| json!({ "name": r.name, "users": r.users, "count": r.users.len() }))
+        .collect();
+    Ok(json!({
+        "type": "message",
+        "channel": ch,
+        "message": { "type": "message", "user": m.user, "text": m.text, "ts": m.ts, "reactions": reactions },
+    }))
 }

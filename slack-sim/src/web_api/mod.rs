@@ -10,7 +10,7 @@ mod views;
 pub use people::user_json;
 pub use views::full_view;
 
-use chat::{permalink, post_ephemeral, post_message, reactions_add, update_message};
+use chat::{permalink, post_ephemeral, post_message, reactions_add, reactions_get, update_message};
 use history::{conversations_history, conversations_replies};
 use people::conversations_open;
 use views::{views_open, views_publish, views_update};
@@ -57,6 +57,7 @@ pub const METHODS: &[&str] = &[
     "users.lookupByEmail",
     "usergroups.users.list",
     "reactions.add",
+    "reactions.get",
 ];
 
 /// The bot scope each method needs (None: no scope check).
@@ -68,6 +69,7 @@ fn needed_scope(method: &str) -> Option<&'static str> {
         "users.lookupByEmail" => "users:read.email",
         "usergroups.users.list" => "usergroups:read",
         "reactions.add" => "reactions:write",
+        "reactions.get" => "reactions:read",
         _ => return None,
     })
 }
@@ -331,6 +333,7 @@ fn dispatch(inner: &Inner, method: &str, headers: &HeaderMap, args: &Args) -> R 
         "chat.update" => inner.with(|st| update_message(inner, st, args)),
         "chat.postEphemeral" => inner.with(|st| post_ephemeral(inner, st, args)),
         "chat.getPermalink" => inner.with(|st| permalink(inner, st, args)),
+        "reactions.get" => inner.with(|st| reactions_get(inner, st, args)),
         "views.open" => inner.with(|st| views_open(inner, st, args, false)),
         "views.push" => inner.with(|st| views_open(inner, st, args, true)),
         "views.update" => inner.with(|st| views_update(inner, st, args)),
