@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use gatehouse::connectors::{self, Connector, ConnectorError};
+use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
 use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
@@ -52,6 +52,76 @@ async fn grant(c: &dyn Connector, who: &str, name: &str) -> Result<String, Conne
 
 async fn revoke(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
     connectors::revoke(c, who, &group(name)).await
+}
+
+/// `name`'s readiness, asserting that asking changed nothing in the instance.
+async fn readiness(i: &Instance, name: &str) -> Readiness {
+    i.fake.add_member(&i.finance, &i.bob);
+    let r = i.fake.connector().readiness(&group(name)).await.unwrap();
+    let log = i.fake.log();
+    assert!(
+        log.iter()
+            .all(|c| c.method == "GET" || c.path == "/api/4.0/login"),
+        "{log:?}"
+    );
+    assert_eq!(i.fake.state().members.len(), 1);
+    r
+}
+
+#[tokio::test]
+async fn readiness_of_a_group_with_an_admin_api_user_is_ready() {
+    let i = instance().await;
+    assert_eq!(
+        readiness(&i, "Finance analysts").await,
+        Readiness::Ready(
+            "group `Finance analysts` exists and is managed in Looker; the API key's user has \
+             the `Admin` role (Admin permission set)"
+                .into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn readiness_of_a_missing_or_externally_managed_group_names_it_and_the_fix() {
+    let i = instance().await;
+    assert_eq!(
+        readiness(&i, "Finance_analysts%").await,
+        Readiness::Missing {
+            what: "group `Finance_analysts%` does not exist in Looker (or the API user cannot \
+                   see it)"
+                .into(),
+            fix: "create it in Looker (Admin > Groups), or correct `grant` in the catalog".into(),
+        }
+    );
+    i.fake.add_group("Okta Finance", true);
+    let Readiness::Missing { what, fix } = readiness(&i, "Okta Finance").await else {
+        panic!("an externally managed group cannot be granted")
+    };
+    assert!(
+        what.contains("`Okta Finance` are managed outside Looker"),
+        "{what}"
+    );
+    assert!(
+        fix.starts_with("grant it in the identity provider"),
+        "{fix}"
+    );
+}
+
+#[tokio::test]
+async fn readiness_without_the_admin_role_names_the_right_and_the_fix() {
+    let i = instance().await;
+    i.fake.api_user_not_admin();
+    assert_eq!(
+        readiness(&i, "Finance analysts").await,
+        Readiness::Missing {
+            what: "the API key's user has no role with the Admin permission set (its roles: \
+                   Developer), and only Looker admins may add users to groups or remove them"
+                .into(),
+            fix: "give the API key's user the Admin role in Looker (Admin > Users), or use an \
+                  API key of an admin"
+                .into(),
+        }
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use gatehouse::connectors::{self, Connector, ConnectorError};
+use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
 use gatehouse::domain::{Status, Unit};
 use slack_sim::SlackSim;
 
@@ -54,6 +54,74 @@ async fn grant(c: &dyn Connector, who: &str, r: &str) -> Result<String, Connecto
 
 async fn revoke(c: &dyn Connector, who: &str, r: &str) -> Result<String, ConnectorError> {
     connectors::revoke(c, who, &role("Finance", r)).await
+}
+
+/// The readiness of a role in `workspace`, asserting that asking changed nothing in Power BI.
+async fn readiness(t: &Tenant, workspace: &str) -> Readiness {
+    t.fake.set_role(&t.finance, BOB, "Viewer");
+    let r = t
+        .fake
+        .connector()
+        .readiness(&role(workspace, "Member"))
+        .await;
+    let log = t.fake.log();
+    assert!(
+        log.iter()
+            .all(|c| c.method == "GET" || c.service == Service::Entra),
+        "{log:?}"
+    );
+    assert_eq!(t.fake.state().members[&t.finance].len(), 1);
+    r.unwrap()
+}
+
+#[tokio::test]
+async fn powerbi_readiness_of_a_workspace_the_app_is_admin_of_is_ready() {
+    let t = tenant().await;
+    assert_eq!(
+        readiness(&t, "Finance").await,
+        Readiness::Ready(
+            "workspace `Finance` exists; Gatehouse's app (its service principal) is Admin of it"
+                .into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn powerbi_readiness_of_a_workspace_missing_or_unseen_names_it_and_the_fix() {
+    let t = tenant().await;
+    let missing = |name: &str| Readiness::Missing {
+        what: format!(
+            "workspace `{name}` does not exist in Power BI, or Gatehouse's app is not in it"
+        ),
+        fix: format!(
+            "add the app's service principal to workspace `{name}` as Admin, or correct `grant` \
+             in the catalog"
+        ),
+    };
+    assert_eq!(readiness(&t, "Ghosts").await, missing("Ghosts"));
+    let marketing = t.fake.state().workspaces[1].id.clone();
+    t.fake.app_role(&marketing, None);
+    assert_eq!(readiness(&t, "Marketing").await, missing("Marketing"));
+}
+
+#[tokio::test]
+async fn powerbi_readiness_with_the_app_below_admin_names_its_role_and_the_fix() {
+    let t = tenant().await;
+    for below in ["Member", "Contributor", "Viewer"] {
+        t.fake.app_role(&t.finance, Some(below));
+        assert_eq!(
+            readiness(&t, "Finance").await,
+            Readiness::Missing {
+                what: format!(
+                    "Gatehouse's app is only {below} of workspace `Finance`, and only an Admin of \
+                     a workspace may add, change and remove its users"
+                ),
+                fix: "add the app's service principal to workspace `Finance` as Admin (Manage \
+                      access in Power BI)"
+                    .into(),
+            }
+        );
+    }
 }
 
 #[tokio::test]

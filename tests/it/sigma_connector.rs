@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use gatehouse::connectors::{self, Connector, ConnectorError, Holding};
+use gatehouse::connectors::{self, Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
@@ -37,6 +37,81 @@ fn doc(inode: &str, permission: &str) -> Unit {
 
 fn team(name: &str) -> Unit {
     Unit::Group { group: name.into() }
+}
+
+/// `unit`'s readiness, asserting that asking changed nothing in the organisation.
+async fn readiness(sg: &SigmaFake, unit: &Unit) -> Readiness {
+    sg.put_in_team("t-fin", "m-bob");
+    sg.put_grant("wb-q3", ("memberId", "m-bob"), "view");
+    let r = sg.connector().readiness(unit).await.unwrap();
+    assert!(
+        sg.log().iter().all(|c| c.starts_with("GET ")),
+        "{:?}",
+        sg.log()
+    );
+    let s = sg.state();
+    assert_eq!((s.memberships.len(), s.grants.len()), (1, 1));
+    r
+}
+
+#[tokio::test]
+async fn readiness_of_an_existing_team_or_document_with_admin_credentials_is_ready() {
+    let sg = org().await;
+    sg.add_document_with_slug("wb-slugged", "q3-review-7f3k");
+    let admin = "the API credentials' owner has the Admin account type";
+    for (unit, seen) in [
+        (team("Finance"), "team `Finance` exists"),
+        (doc("wb-q3", "view"), "document `wb-q3` exists"),
+        (doc("wb-slugged", "edit"), "document `wb-slugged` exists"),
+    ] {
+        let ready = Readiness::Ready(format!("{seen}; {admin}"));
+        assert_eq!(readiness(&sg, &unit).await, ready);
+    }
+}
+
+#[tokio::test]
+async fn readiness_of_a_missing_team_or_document_names_it_and_the_fix() {
+    let sg = org().await;
+    assert_eq!(
+        readiness(&sg, &team("Ghosts")).await,
+        Readiness::Missing {
+            what: "team `Ghosts` does not exist in Sigma".into(),
+            fix: "create it in Sigma (Administration > Teams), or correct `grant` in the catalog"
+                .into(),
+        }
+    );
+    let Readiness::Missing { what, fix } = readiness(&sg, &doc("wb/../nope", "view")).await else {
+        panic!("an unknown document is missing")
+    };
+    assert_eq!(
+        what,
+        "document `wb/../nope` does not exist in Sigma (or the API credentials cannot see it)"
+    );
+    assert!(fix.starts_with("correct `grant`'s document"), "{fix}");
+    assert_eq!(
+        sg.calls("GET /v2/files/wb/../nope"),
+        1,
+        "one encoded segment"
+    );
+}
+
+#[tokio::test]
+async fn readiness_with_credentials_of_a_non_admin_names_the_account_type_and_the_fix() {
+    let sg = org().await;
+    sg.owner_account_type("Creator");
+    for unit in [team("Finance"), doc("wb-q3", "view")] {
+        assert_eq!(
+            readiness(&sg, &unit).await,
+            Readiness::Missing {
+                what: "the API credentials' owner has the Creator account type, and only admins \
+                       may change team members and other people's access to documents"
+                    .into(),
+                fix: "give the credentials' owner the Admin account type in Sigma \
+                      (Administration > People), or create credentials owned by an admin"
+                    .into(),
+            }
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use gatehouse::connectors::{self, Connector, ConnectorError, Holding};
+use gatehouse::connectors::{self, Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
@@ -54,6 +54,9 @@ in_both_forms!(
     an_unknown_group_is_refused_by_name_and_nothing_changes,
     tableaus_error_words_reach_the_message,
     a_user_removed_from_the_site_holds_nothing_and_their_revoke_completes,
+    readiness_of_an_existing_group_with_an_admin_token_is_ready,
+    readiness_of_a_missing_group_names_it_and_the_fix,
+    readiness_of_a_token_without_an_admin_role_names_the_role_and_the_fix,
 );
 
 /// A fake site with alice (who has an email), bob, and the groups Finance and Sales.
@@ -431,6 +434,59 @@ async fn tableaus_error_words_reach_the_message(form: Form) {
     assert!(!t.holds("alice", "Finance"));
 }
 
+/// `group`'s readiness, asserting that asking changed nothing on the site.
+async fn readiness(t: &TableauFake, group_name: &str) -> Readiness {
+    t.join("bob", "Sales");
+    let r = t.connector().readiness(&group(group_name)).await.unwrap();
+    let writes = t.log().iter().filter(|l| !l.starts_with("GET ")).count();
+    assert_eq!(writes, t.sign_ins(), "only sign-ins: {:#?}", t.log());
+    assert_eq!(t.state().members.len(), 1);
+    r
+}
+
+async fn readiness_of_an_existing_group_with_an_admin_token_is_ready(form: Form) {
+    let t = site(form).await;
+    let r = readiness(&t, "Finance").await;
+    assert_eq!(
+        r,
+        Readiness::Ready(
+            "group `Finance` exists on site `acme`; the token's user is a site administrator \
+             (SiteAdministratorCreator)"
+                .into()
+        )
+    );
+    t.token_site_role("SiteAdministratorExplorer");
+    assert!(matches!(readiness(&t, "Sales").await, Readiness::Ready(_)));
+}
+
+async fn readiness_of_a_missing_group_names_it_and_the_fix(form: Form) {
+    let t = site(form).await;
+    assert_eq!(
+        readiness(&t, "Ghosts, Inc").await,
+        Readiness::Missing {
+            what: "group `Ghosts, Inc` does not exist on site `acme`".into(),
+            fix: "create it in Tableau, or correct `grant` in the catalog".into(),
+        }
+    );
+}
+
+async fn readiness_of_a_token_without_an_admin_role_names_the_role_and_the_fix(form: Form) {
+    let t = site(form).await;
+    t.token_site_role("Creator");
+    let Readiness::Missing { what, fix } = readiness(&t, "Finance").await else {
+        panic!("a Creator may not change memberships")
+    };
+    assert_eq!(
+        what,
+        "the personal access token `gatehouse` signs in as a user whose site role is Creator, \
+         and only administrators may add users to groups or remove them"
+    );
+    assert!(
+        fix.starts_with("give that user the Site Administrator Creator"),
+        "{fix}"
+    );
+}
+
 /// The fake's XML is Tableau's, as in tableau/server-client-python's test assets; read raw.
 #[tokio::test]
 async fn the_fake_answers_in_tableaus_xml_shapes() {
@@ -452,6 +508,7 @@ async fn the_fake_answers_in_tableaus_xml_shapes() {
     );
     let text = resp.text().await.unwrap();
     let site_id = t.state().site_id.clone();
+    let me = t.state().token_user.id.clone();
     assert!(
         text.starts_with(
             "<?xml version='1.0' encoding='UTF-8'?>\n<tsResponse xmlns=\"http://tableau.com/api\""
@@ -467,7 +524,7 @@ async fn the_fake_answers_in_tableaus_xml_shapes() {
         .unwrap();
     assert!(
         text.contains(&format!(
-            "<credentials token=\"{token}\"><site contentUrl=\"{SITE}\" id=\"{site_id}\"/><user id=\"svc-user-id\"/></credentials></tsResponse>"
+            "<credentials token=\"{token}\"><site contentUrl=\"{SITE}\" id=\"{site_id}\"/><user id=\"{me}\"/></credentials></tsResponse>"
         )),
         "{text}"
     );

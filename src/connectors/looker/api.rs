@@ -151,6 +151,19 @@ impl Api {
         url: Url,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), ConnectorError> {
+        self.call_keeping(method, url, body, &[StatusCode::NOT_FOUND])
+            .await
+    }
+
+    /// [`Api::call`], returning the statuses in `kept` to the caller (with a success) rather
+    /// than as failures.
+    pub(super) async fn call_keeping(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        kept: &[StatusCode],
+    ) -> Result<(StatusCode, Value), ConnectorError> {
         let mut relogged = false;
         loop {
             let token = self.tokens.get(|| self.login()).await?;
@@ -173,7 +186,7 @@ impl Api {
                 self.tokens.invalidate().await;
                 continue;
             }
-            if status.is_success() || status == StatusCode::NOT_FOUND {
+            if status.is_success() || kept.contains(&status) {
                 return Ok((status, json));
             }
             return Err(http::failure(

@@ -3,6 +3,7 @@
 //! deleted group is noticed at once). Ids reach URL paths only as pushed path segments.
 
 mod api;
+mod readiness;
 
 use crate::connectors::bounded_probe;
 use std::collections::BTreeSet;
@@ -10,7 +11,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Connector, ConnectorError, Holding, PlatformIdentity};
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
 use crate::config::{ApiSettings, Secret};
 use crate::domain::Unit;
 use api::id_of;
@@ -63,26 +64,38 @@ impl Looker {
         self
     }
 
-    /// The id of the group called `name`. `GET /groups/search?name=` matches case-insensitively
-    /// and treats `%` and `_` as wildcards, so the answer is filtered to the exact name (or, when
-    /// none matches exactly, the one group whose name differs only in case).
+    /// The id of the group called `name`.
     async fn group_id(&self, name: &str) -> Result<String, ConnectorError> {
+        let group = self.find_group(name).await?.ok_or_else(|| {
+            ConnectorError::Permanent(format!(
+                "Looker has no group named `{name}` (or the API user cannot see it); check \
+                 the resource's grant in the catalog"
+            ))
+        })?;
+        Ok(id_of(&group))
+    }
+
+    /// The group called `name` (`id`, `name`, `externally_managed`), or `None`.
+    /// `GET /groups/search?name=` matches case-insensitively and treats `%` and `_` as
+    /// wildcards, so the answer is filtered to the exact name (or, when none matches exactly,
+    /// the one group whose name differs only in case).
+    async fn find_group(&self, name: &str) -> Result<Option<Value>, ConnectorError> {
         let rows = self
             .api
             .all(
                 &["groups", "search"],
-                &[("name", name), ("fields", "id,name")],
+                &[("name", name), ("fields", "id,name,externally_managed")],
                 self.page_size,
             )
             .await?;
-        let named = |exact: bool| -> Vec<String> {
+        let named = |exact: bool| -> Vec<&Value> {
             rows.iter()
                 .filter(|r| match r["name"].as_str() {
                     Some(n) if exact => n == name,
                     Some(n) => n.to_lowercase() == name.to_lowercase(),
                     None => false,
                 })
-                .map(id_of)
+                .filter(|r| !id_of(r).is_empty())
                 .collect()
         };
         let exact = named(true);
@@ -92,11 +105,8 @@ impl Looker {
             exact
         };
         match found.as_slice() {
-            [id] if !id.is_empty() => Ok(id.clone()),
-            [] => Err(ConnectorError::Permanent(format!(
-                "Looker has no group named `{name}` (or the API user cannot see it); check \
-                 the resource's grant in the catalog"
-            ))),
+            [group] => Ok(Some((*group).clone())),
+            [] => Ok(None),
             _ => Err(ConnectorError::Permanent(format!(
                 "Looker has several groups named `{name}`; rename one so the grant is unambiguous"
             ))),
@@ -166,6 +176,11 @@ impl Connector for Looker {
             direct: members.iter().any(|m| id_of(m) == user),
             through: Vec::new(),
         })
+    }
+
+    /// The group exists and is managed in Looker, and the API user is a Looker admin.
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        self.group_readiness(group_in(unit)?).await
     }
 
     /// `POST /groups/{id}/users {"user_id": …}`. An externally managed group (SCIM, SAML, LDAP)

@@ -238,6 +238,20 @@ impl Api {
         url: Url,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), ConnectorError> {
+        let kept = [StatusCode::NOT_FOUND];
+        self.call_keeping(service, method, url, body, &kept).await
+    }
+
+    /// [`Api::call`], returning the statuses in `kept` (after the one renewal a stale token
+    /// gets) to the caller rather than as failures.
+    pub(super) async fn call_keeping(
+        &self,
+        service: Service,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        kept: &[StatusCode],
+    ) -> Result<(StatusCode, Value), ConnectorError> {
         let mut renewed = false;
         loop {
             let cache = self.tokens(service);
@@ -264,12 +278,35 @@ impl Api {
                 cache.invalidate().await;
                 continue;
             }
-            if status.is_success() || status == StatusCode::NOT_FOUND {
+            if status.is_success() || kept.contains(&status) {
                 return Ok((status, json));
             }
             let said = platform_message(&json);
             return Err(http::failure(service.name(), status, &headers, &said));
         }
+    }
+
+    /// The object id of the app's service principal: the `oid` claim of its Power BI token
+    /// (Entra's access tokens are JWTs; only the payload is read, to find the app among a
+    /// workspace's users, never to trust anything). `None` when the token does not say.
+    pub(super) async fn own_object_id(&self) -> Result<Option<String>, ConnectorError> {
+        use base64::Engine as _;
+        let service = Service::PowerBi;
+        let token = self
+            .tokens(service)
+            .get(|| self.fetch_token(service))
+            .await?;
+        let payload = token.split('.').nth(1).unwrap_or("").trim_end_matches('=');
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        Ok(claims.and_then(|c| c["oid"].as_str().map(str::to_owned)))
+    }
+
+    /// The app registration's client id.
+    pub(super) fn client_id(&self) -> &str {
+        &self.client_id
     }
 
     /// A call whose 404 is a failure too.

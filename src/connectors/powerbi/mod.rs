@@ -6,13 +6,14 @@
 
 mod api;
 mod listing;
+mod readiness;
 
 use crate::connectors::bounded_probe;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity};
+use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
 use crate::config::{PowerbiSettings, Secret};
 use crate::domain::Unit;
 use api::{Service, rows};
@@ -93,6 +94,16 @@ impl PowerBi {
     /// The id of the workspace called `name` (`$filter=name eq '…'`; the exact name is taken, or
     /// failing that the one whose name differs only in case).
     async fn workspace_id(&self, name: &str) -> Result<String, ConnectorError> {
+        self.find_workspace(name).await?.ok_or_else(|| {
+            ConnectorError::Permanent(format!(
+                "Power BI has no workspace named `{name}` that Gatehouse's app can see (it must \
+                 be Admin or Member of it); check the resource's grant in the catalog"
+            ))
+        })
+    }
+
+    /// [`PowerBi::workspace_id`], with a workspace the app cannot see as `None`.
+    async fn find_workspace(&self, name: &str) -> Result<Option<String>, ConnectorError> {
         let mut url = self.api.powerbi_url(&["groups"]);
         url.query_pairs_mut()
             .append_pair("$filter", &format!("name eq {}", odata_string(name)));
@@ -119,11 +130,8 @@ impl PowerBi {
             exact
         };
         match ids.as_slice() {
-            [id] => Ok(id.clone()),
-            [] => Err(ConnectorError::Permanent(format!(
-                "Power BI has no workspace named `{name}` that Gatehouse's app can see (it must \
-                 be Admin or Member of it); check the resource's grant in the catalog"
-            ))),
+            [id] => Ok(Some(id.clone())),
+            [] => Ok(None),
             _ => Err(ConnectorError::Permanent(format!(
                 "Power BI has several workspaces named `{name}`; rename one so the grant is \
                  unambiguous"
@@ -210,6 +218,12 @@ impl Connector for PowerBi {
             _ => {}
         }
         Ok(holding)
+    }
+
+    /// The workspace exists and the app's service principal is its Admin.
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        let (workspace, _) = workspace_role(unit)?;
+        self.workspace_readiness(workspace).await
     }
 
     /// `POST /groups/{id}/users` for someone not in the workspace; `PUT` (a role change) for

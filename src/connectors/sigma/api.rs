@@ -186,15 +186,26 @@ impl Api {
         url: Url,
         body: Option<&Value>,
     ) -> Result<Value, ConnectorError> {
+        Ok(self.call_keeping(method, url, body, &[]).await?.1)
+    }
+
+    /// [`Api::call`], returning the statuses in `kept` to the caller rather than as failures.
+    pub(super) async fn call_keeping(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        kept: &[StatusCode],
+    ) -> Result<(StatusCode, Value), ConnectorError> {
         let (mut status, mut headers, mut json) = self.send_once(&method, &url, body).await?;
         if status == StatusCode::UNAUTHORIZED {
             self.tokens.invalidate().await;
             (status, headers, json) = self.send_once(&method, &url, body).await?;
         }
-        if !status.is_success() {
+        if !status.is_success() && !kept.contains(&status) {
             return Err(failure("Sigma", status, &headers, &said(&json)));
         }
-        Ok(json)
+        Ok((status, json))
     }
 
     /// Every entry of a paged list: `query`, then `limit` on each call and `page` from the

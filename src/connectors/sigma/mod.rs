@@ -7,6 +7,7 @@
 
 mod api;
 mod grants;
+mod readiness;
 
 use crate::connectors::bounded_probe;
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity};
+use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
 use crate::config::{ApiSettings, Secret};
 use crate::domain::Unit;
 
@@ -124,17 +125,21 @@ impl Sigma {
         if let Some(id) = self.teams.lock().await.get(name) {
             return Ok(id.clone());
         }
+        self.find_team(name).await?.ok_or_else(|| {
+            ConnectorError::Permanent(format!(
+                "Sigma has no team named `{name}`; the resource's grant = {{ team = \"{name}\" }} \
+                 must name an existing team exactly"
+            ))
+        })
+    }
+
+    /// The teamId of the team named `name` in a new listing (never the cache), or `None`.
+    async fn find_team(&self, name: &str) -> Result<Option<String>, ConnectorError> {
         let teams = self.list_teams().await?;
-        teams
+        Ok(teams
             .into_iter()
             .find(|t| t.name == name)
-            .map(|t| t.team_id)
-            .ok_or_else(|| {
-                ConnectorError::Permanent(format!(
-                    "Sigma has no team named `{name}`; the resource's grant = {{ team = \"{name}\" }} \
-                     must name an existing team exactly"
-                ))
-            })
+            .map(|t| t.team_id))
     }
 
     async fn change(
@@ -215,6 +220,18 @@ impl Connector for Sigma {
             direct: entries.iter().any(|e| e.user_id == member),
             through: Vec::new(),
         })
+    }
+
+    /// The document or team exists, and the credentials' owner is an admin.
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        let seen = match document_in(unit) {
+            Some((doc, _)) => self.document_seen(doc).await?,
+            None => self.team_seen(team_in(unit)?).await?,
+        };
+        match seen {
+            Ok(seen) => self.owner_readiness(seen).await,
+            Err(missing) => Ok(missing),
+        }
     }
 
     async fn add(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {

@@ -33,6 +33,8 @@ pub(super) struct Answer {
     pub users: Users,
     #[serde(default)]
     pub groups: Groups,
+    /// Query User on Site's answer.
+    pub user: Option<Item>,
     pub error: Option<TsError>,
 }
 
@@ -41,6 +43,8 @@ pub(super) struct Credentials {
     #[serde(alias = "@token")]
     pub token: Option<String>,
     pub site: Option<Item>,
+    /// The user the token signs in as.
+    pub user: Option<Item>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,6 +80,8 @@ pub(super) struct Item {
     pub name: Option<String>,
     #[serde(alias = "@email")]
     pub email: Option<String>,
+    #[serde(rename = "siteRole", alias = "@siteRole")]
+    pub site_role: Option<String>,
 }
 
 /// `{"error":{"summary","detail","code"}}`, or `<error code><summary/><detail/></error>`.
@@ -336,14 +342,35 @@ impl Api {
                 "Tableau's sign-in answer has no credentials.token or credentials.site.id".into(),
             ));
         };
-        Ok((format!("{site_id}\n{token}"), SESSION_LIFE))
+        // Ids and tokens hold no newline; an answer without the user keeps an empty one.
+        let user = credentials.user.and_then(|u| u.id).unwrap_or_default();
+        Ok((format!("{site_id}\n{user}\n{token}"), SESSION_LIFE))
     }
 
-    /// The current session (signing in when there is none): the site id and the token.
+    /// The current session (signing in when there is none): the site id, the id of the
+    /// token's user (empty when the sign-in did not name it) and the token.
+    async fn session_parts(&self) -> Result<(String, String, String), ConnectorError> {
+        let all = self.session.get(|| self.sign_in()).await?;
+        let mut parts = all.splitn(3, '\n').map(str::to_owned);
+        let mut next = || parts.next().unwrap_or_default();
+        Ok((next(), next(), next()))
+    }
+
+    /// The current session: the site id and the token.
     async fn session(&self) -> Result<(String, String), ConnectorError> {
-        let both = self.session.get(|| self.sign_in()).await?;
-        let (site, token) = both.split_once('\n').unwrap_or_default();
-        Ok((site.to_owned(), token.to_owned()))
+        let (site, _, token) = self.session_parts().await?;
+        Ok((site, token))
+    }
+
+    /// The id of the user the personal access token signs in as, if the sign-in named it.
+    pub(super) async fn token_user(&self) -> Result<Option<String>, ConnectorError> {
+        let (_, user, _) = self.session_parts().await?;
+        Ok(Some(user).filter(|u| !u.is_empty()))
+    }
+
+    /// The site's content URL and the token's name, for messages.
+    pub(super) fn names(&self) -> (&str, &str) {
+        (&self.site, &self.token_name)
     }
 
     /// One HTTP exchange; `token` is sent as `X-Tableau-Auth`.

@@ -5,13 +5,14 @@
 //! a user removed from the site holds nothing.
 
 mod api;
+mod readiness;
 
 use crate::connectors::bounded_probe;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::{Connector, ConnectorError, Holding, PlatformIdentity};
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
 use crate::config::{Secret, TableauSettings};
 use crate::domain::Unit;
 
@@ -69,6 +70,16 @@ impl Tableau {
     /// and `:` separates the filter's own parts, so such names are looked for in the whole
     /// list; the exact name wins over a match that differs only in case.
     async fn group_id(&self, name: &str) -> Result<String, ConnectorError> {
+        self.find_group(name).await?.ok_or_else(|| {
+            ConnectorError::Permanent(format!(
+                "Tableau has no group `{name}` on this site; check the resource's \
+                 grant = {{ group = \"…\" }} against the site's groups"
+            ))
+        })
+    }
+
+    /// [`Tableau::group_id`], with a group the site does not have as `None`.
+    async fn find_group(&self, name: &str) -> Result<Option<String>, ConnectorError> {
         let filter = format!("name:eq:{name}");
         let query: Vec<(&str, &str)> = if name.contains([',', ':', '&']) {
             Vec::new()
@@ -92,12 +103,7 @@ impl Tableau {
                 (near.len() == 1).then(|| near[0])
             }
         };
-        found.and_then(|g| text(&g.id)).ok_or_else(|| {
-            ConnectorError::Permanent(format!(
-                "Tableau has no group `{name}` on this site; check the resource's \
-                 grant = {{ group = \"…\" }} against the site's groups"
-            ))
-        })
+        Ok(found.and_then(|g| text(&g.id)))
     }
 
     /// The ids of the groups `user` belongs to; the inner `Err` is Tableau's 404 (Get Groups
@@ -199,6 +205,11 @@ impl Connector for Tableau {
             direct: groups.contains(&group),
             through: Vec::new(),
         })
+    }
+
+    /// The group exists, and the token's user has a site role that may change memberships.
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        self.group_readiness(group_in(unit)?).await
     }
 
     async fn add(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {

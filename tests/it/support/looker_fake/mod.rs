@@ -39,6 +39,16 @@ pub struct Group {
     pub externally_managed: bool,
 }
 
+/// A role as Looker's API shows it: a name and its permission set (`all_access` is true for
+/// the built-in Admin set, which holds every permission).
+#[derive(Clone, Debug)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub all_access: bool,
+    pub permissions: Vec<String>,
+}
+
 /// One request as received: method, path, query and the status it was answered with.
 #[derive(Clone, Debug)]
 pub struct Call {
@@ -54,6 +64,8 @@ pub struct FakeState {
     pub groups: Vec<Group>,
     /// (group id, user id).
     pub members: BTreeSet<(String, String)>,
+    /// The roles of the API key's own user (id 1), through its groups included.
+    pub api_user_roles: Vec<Role>,
     /// Tokens issued and still valid.
     tokens: BTreeSet<String>,
     next_id: u64,
@@ -153,6 +165,12 @@ impl LookerFake {
     pub async fn start() -> LookerFake {
         let state = Arc::new(Mutex::new(FakeState {
             next_id: 1,
+            api_user_roles: vec![Role {
+                id: "2".into(),
+                name: "Admin".into(),
+                all_access: true,
+                permissions: vec!["administer".into()],
+            }],
             ..FakeState::default()
         }));
         let app = axum::Router::new()
@@ -222,6 +240,25 @@ impl LookerFake {
             externally_managed,
         });
         id
+    }
+
+    /// The API key's user loses the Admin role and keeps a Developer role, whose permission
+    /// set lacks admin rights.
+    pub fn api_user_not_admin(&self) {
+        self.state().api_user_roles = vec![Role {
+            id: "3".into(),
+            name: "Developer".into(),
+            all_access: false,
+            permissions: [
+                "access_data",
+                "see_looks",
+                "explore",
+                "develop",
+                "see_users",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }];
     }
 
     pub fn add_member(&self, group: &str, user: &str) {

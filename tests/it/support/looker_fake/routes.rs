@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{CLIENT_ID, CLIENT_SECRET};
-use super::{DOCS, FakeState, Group, User};
+use super::{DOCS, FakeState, Group, Role, User};
 
 pub(super) fn error(status: StatusCode, message: &str) -> Response {
     let body = json!({ "message": message, "documentation_url": DOCS });
@@ -83,6 +83,18 @@ impl FakeState {
             "user_count": count, "include_by_default": false, "can_add_to_content_metadata": true })
     }
 
+    /// A Role with its permission set and model set inlined, as `GET /users/{id}/roles`
+    /// answers (types/Role and types/PermissionSet in the API 4.0 reference,
+    /// https://cloud.google.com/looker/docs/reference/looker-api/latest/types/Role).
+    fn role_json(r: &Role) -> Value {
+        json!({ "id": r.id, "name": r.name, "can": {},
+            "permission_set": { "id": format!("ps-{}", r.id), "name": r.name,
+                "all_access": r.all_access, "built_in": r.all_access, "permissions": r.permissions },
+            "model_set": { "id": "1", "name": "All", "all_access": true, "built_in": true,
+                "models": [] },
+            "url": format!("/api/4.0/roles/{}", r.id), "users_url": format!("/api/4.0/roles/{}/users", r.id) })
+    }
+
     fn group(&self, id: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.id == id)
     }
@@ -112,6 +124,17 @@ impl FakeState {
         match (method.as_str(), p.as_slice()) {
             ("GET", ["user"]) => {
                 axum::Json(json!({ "id": "1", "display_name": "Gatehouse API" })).into_response()
+            }
+            // User: user_roles (`GET /users/{user_id}/roles`): the user's roles, those through
+            // its groups too unless `direct_association_only`; the API user is id 1.
+            ("GET", ["users", "1", "roles"]) => {
+                page(self.api_user_roles.iter().map(Self::role_json).collect(), q)
+            }
+            ("GET", ["users", uid, "roles"]) => {
+                if !self.users.iter().any(|u| u.id == *uid) {
+                    return error(StatusCode::NOT_FOUND, "Not found");
+                }
+                page(Vec::new(), q)
             }
             ("GET", ["users"]) => page(self.users.iter().map(|u| self.user_json(u)).collect(), q),
             ("GET", ["groups"]) => {

@@ -31,6 +31,9 @@ pub const CLIENT_ID: &str = "5a6b7c8d-gatehouse-app";
 pub const CLIENT_SECRET: &str = "pbi-test-secret-Q8~xYz";
 pub const POWERBI_SCOPE: &str = "https://analysis.windows.net/powerbi/api/.default";
 pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+/// The object id of the app's service principal in the tenant: the `oid` claim of its tokens
+/// and its `identifier` among a workspace's users.
+pub const APP_OBJECT_ID: &str = "9e8d7c6b-gatehouse-service-principal";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
@@ -69,6 +72,11 @@ pub struct FakeState {
     pub workspaces: Vec<Workspace>,
     /// workspace id → (identifier as added, role).
     pub members: BTreeMap<String, Vec<(String, String)>>,
+    /// workspace id → the role of the app's service principal. `GET /groups` lists only the
+    /// workspaces it is in ("Returns a list of workspaces the user has access to", Groups - Get
+    /// Groups, https://learn.microsoft.com/en-us/rest/api/power-bi/groups/get-groups), and
+    /// `GET /groups/{id}/users` lists it as a user of type `App`.
+    pub app_roles: BTreeMap<String, String>,
     /// token → (scope, valid until).
     tokens: HashMap<String, (String, Instant)>,
     /// Tokens issued, by scope.
@@ -222,7 +230,17 @@ impl PowerBiFake {
             id: id.clone(),
             name: name.to_owned(),
         });
+        s.app_roles.insert(id.clone(), "Admin".into());
         id
+    }
+
+    /// The app's role in workspace `id` (`None`: it is not in the workspace).
+    pub fn app_role(&self, id: &str, role: Option<&str>) {
+        let mut s = self.state();
+        match role {
+            Some(r) => s.app_roles.insert(id.to_owned(), r.to_owned()),
+            None => s.app_roles.remove(id),
+        };
     }
 
     pub fn set_role(&self, workspace: &str, upn: &str, role: &str) {
@@ -274,8 +292,25 @@ impl FakeState {
             .map(|(_, r)| r.clone())
     }
 
+    /// An access token shaped as Entra's: a JWT whose payload carries `aud`, `appid`, `tid`
+    /// and `oid`, "the object ID of the service principal" for an app's own token (Access token
+    /// claims reference, https://learn.microsoft.com/en-us/entra/identity-platform/
+    /// access-token-claims-reference). Not signed: the fake knows its tokens by their text.
     fn issue(&mut self, scope: &str) -> String {
-        let token = uuid::Uuid::new_v4().simple().to_string();
+        use base64::Engine as _;
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let audience = scope.trim_end_matches("/.default");
+        let token = format!(
+            "{}.{}.{}",
+            b64(serde_json::json!({ "typ": "JWT", "alg": "none" })),
+            b64(
+                serde_json::json!({ "aud": audience, "appid": CLIENT_ID, "tid": TENANT,
+                "oid": APP_OBJECT_ID, "idtyp": "app", "uti": uuid::Uuid::new_v4().simple().to_string() })
+            ),
+            uuid::Uuid::new_v4().simple()
+        );
         let until = Instant::now() + Duration::from_secs(self.token_lifetime);
         self.tokens.insert(token.clone(), (scope.to_owned(), until));
         *self.issued.entry(scope.to_owned()).or_default() += 1;

@@ -6,7 +6,9 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{CLIENT_ID, CLIENT_SECRET, FakeState, GRAPH_SCOPE, POWERBI_SCOPE, TENANT};
+use super::{
+    APP_OBJECT_ID, CLIENT_ID, CLIENT_SECRET, FakeState, GRAPH_SCOPE, POWERBI_SCOPE, TENANT,
+};
 
 const ROLES: [&str; 4] = ["Viewer", "Contributor", "Member", "Admin"];
 
@@ -153,6 +155,7 @@ impl FakeState {
                 let rows: Vec<Value> = self
                     .workspaces
                     .iter()
+                    .filter(|w| self.app_roles.contains_key(&w.id))
                     .filter(|w| wanted.as_ref().is_none_or(|n| *n == w.name))
                     .skip(number(q, "$skip", 0))
                     .take(number(q, "$top", 5000))
@@ -168,6 +171,13 @@ impl FakeState {
                 if !self.known_workspace(wid) {
                     return not_found();
                 }
+                // Groups - Get Group Users: a GroupUser's `identifier` is the UPN of a `User`
+                // and the object id of any other principal, such as an `App`
+                // (https://learn.microsoft.com/en-us/rest/api/power-bi/groups/get-group-users).
+                let app = self.app_roles.get(*wid).map(|role| {
+                    json!({ "identifier": APP_OBJECT_ID, "groupUserAccessRight": role,
+                        "principalType": "App", "displayName": "Gatehouse" })
+                });
                 let rows: Vec<Value> = self
                     .members
                     .get(*wid)
@@ -180,6 +190,7 @@ impl FakeState {
                             "emailAddress": user.and_then(|u| u.mail.clone()),
                             "displayName": user.map(|u| u.display_name.clone()) })
                     })
+                    .chain(app)
                     .collect();
                 axum::Json(json!({ "value": rows })).into_response()
             }

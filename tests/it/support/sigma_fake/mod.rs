@@ -20,7 +20,7 @@ use serde_json::json;
 mod grants;
 mod routes;
 use grants::{delete_grant, list_grants, post_grant};
-use routes::{members, patch_team, team_members, teams};
+use routes::{file, member, members, patch_team, team_members, teams, whoami};
 
 pub const CLIENT_ID: &str = "gatehouse-client";
 pub const CLIENT_SECRET: &str = "sigma-test-secret-0f9e8d";
@@ -43,6 +43,12 @@ pub struct FakeGrant {
 
 #[derive(Default)]
 pub struct FakeState {
+    /// The member who owns the client credentials, and its account type: API calls "use the
+    /// permissions of this user's account type" (Generate API client credentials,
+    /// https://help.sigmacomputing.com/docs/generate-api-client-credentials). Answered by
+    /// `GET /v2/whoami` and `GET /v2/members/{memberId}`, but kept out of `members` so that
+    /// listings hold only the tests' people.
+    pub owner: (String, String),
     /// Documents (inode ids) and grantId → grant.
     pub inodes: BTreeSet<String>,
     /// inode id → the URL slug Sigma lists it under, for documents that have one.
@@ -86,9 +92,13 @@ pub(super) fn error(status: StatusCode, code: &str, message: &str) -> Response {
 impl SigmaFake {
     pub async fn start() -> SigmaFake {
         let state: Shared = Arc::default();
+        state.lock().unwrap().owner = ("m-owner".into(), "Admin".into());
         let app = Router::new()
             .route("/v2/auth/token", post(token))
+            .route("/v2/whoami", get(whoami))
             .route("/v2/members", get(members))
+            .route("/v2/members/{member}", get(member))
+            .route("/v2/files/{inode}", get(file))
             .route("/v2/teams", get(teams))
             .route(
                 "/v2/teams/{team}/members",
@@ -128,6 +138,11 @@ impl SigmaFake {
             inactive: false,
         };
         self.state().members.insert(id.into(), m);
+    }
+
+    /// The account type of the credentials' owner (`Admin`, `Creator`, `Viewer` or a custom one).
+    pub fn owner_account_type(&self, account_type: &str) {
+        self.state().owner.1 = account_type.into();
     }
 
     pub fn add_team(&self, id: &str, name: &str) {

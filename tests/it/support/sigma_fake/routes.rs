@@ -59,6 +59,91 @@ pub(super) fn paged(all: Vec<Value>, q: &HashMap<String, String>) -> Response {
     .into_response()
 }
 
+/// Members' JSON as `GET /v2/members` lists them.
+fn member_json(id: &str, m: &super::FakeMember, member_type: &str) -> Value {
+    json!({
+        "organizationId": "org-1", "memberId": id, "memberType": member_type,
+        "firstName": m.first_name, "lastName": m.last_name, "email": m.email,
+        "profileImgUrl": null, "createdBy": "admin", "updatedBy": "admin",
+        "createdAt": "2026-01-05T10:00:00.000Z", "updatedAt": "2026-01-05T10:00:00.000Z",
+        "homeFolderId": format!("home-{id}"), "userKind": "internal",
+        "isArchived": false, "isInactive": m.inactive,
+    })
+}
+
+/// `GET /v2/whoami`: `{userId, organizationId}` of the credentials' owner (Whoami in Sigma's
+/// API reference, https://help.sigmacomputing.com/reference/whoami).
+pub(super) async fn whoami(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let mut s = state.lock().unwrap();
+    if let Err(r) = admit(&mut s, &headers, "GET /v2/whoami".into()) {
+        return r;
+    }
+    Json(json!({ "userId": s.owner.0, "organizationId": "org-1" })).into_response()
+}
+
+/// `GET /v2/members/{memberId}`: one member, with its account type as `memberType`.
+pub(super) async fn member(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    if let Err(r) = admit(&mut s, &headers, format!("GET /v2/members/{id}")) {
+        return r;
+    }
+    if id == s.owner.0 {
+        let owner = super::FakeMember {
+            email: "owner@example.com".into(),
+            first_name: "API".into(),
+            last_name: "Owner".into(),
+            inactive: false,
+        };
+        return Json(member_json(&id, &owner, &s.owner.1)).into_response();
+    }
+    match s.members.get(&id) {
+        Some(m) => Json(member_json(&id, m, "Creator")).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("Member {id} not found"),
+        ),
+    }
+}
+
+/// `GET /v2/files/{inodeId}` (Get file information, https://help.sigmacomputing.com/reference/
+/// filesget): `id`, `urlId` (the slug), `name`, `type`, `permission` (the caller's), `path`,
+/// `isArchived` and the rest; 404 for an unknown inode.
+pub(super) async fn file(
+    State(state): State<Shared>,
+    Path(inode): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    if let Err(r) = admit(&mut s, &headers, format!("GET /v2/files/{inode}")) {
+        return r;
+    }
+    if !s.inodes.contains(&inode) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("Inode {inode} not found"),
+        );
+    }
+    let url_id = s
+        .slugs
+        .get(&inode)
+        .cloned()
+        .unwrap_or_else(|| format!("url-{inode}"));
+    Json(json!({
+        "id": inode, "urlId": url_id, "name": format!("Workbook {inode}"), "type": "workbook",
+        "parentId": "folder-1", "parentUrlId": "url-folder-1", "permission": "edit",
+        "path": "Shared/Finance", "badge": null, "isArchived": false, "ownerId": "m-owner",
+        "createdBy": "m-owner", "updatedBy": "m-owner",
+        "createdAt": "2026-01-05T10:00:00.000Z", "updatedAt": "2026-01-05T10:00:00.000Z",
+    }))
+    .into_response()
+}
+
 pub(super) async fn members(
     State(state): State<Shared>,
     Query(q): Query<HashMap<String, String>>,
@@ -76,16 +161,7 @@ pub(super) async fn members(
             q.get("email")
                 .is_none_or(|e| e.eq_ignore_ascii_case(&m.email))
         })
-        .map(|(id, m)| {
-            json!({
-                "organizationId": "org-1", "memberId": id, "memberType": "Creator",
-                "firstName": m.first_name, "lastName": m.last_name, "email": m.email,
-                "profileImgUrl": null, "createdBy": "admin", "updatedBy": "admin",
-                "createdAt": "2026-01-05T10:00:00.000Z", "updatedAt": "2026-01-05T10:00:00.000Z",
-                "homeFolderId": format!("home-{id}"), "userKind": "internal",
-                "isArchived": false, "isInactive": m.inactive,
-            })
-        })
+        .map(|(id, m)| member_json(id, m, "Creator"))
         .collect();
     paged(all, &q)
 }

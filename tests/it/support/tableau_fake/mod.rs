@@ -57,6 +57,10 @@ pub struct FakeState {
     /// Answer in Tableau's XML whatever the Accept header asks, as its default and some
     /// servers and proxies do.
     pub xml: bool,
+    /// The user the personal access token signs in as: named by the sign-in answer
+    /// (`credentials.user.id`) and answered by Query User on Site, but kept out of the listed
+    /// `users` so that listings hold only the tests' people.
+    pub token_user: User,
 }
 
 #[derive(Clone)]
@@ -87,6 +91,12 @@ impl TableauFake {
             retry_after: None,
             unavailable_next: 0,
             xml: false,
+            token_user: User {
+                id: new_id(),
+                name: "gatehouse-svc".into(),
+                email: None,
+                site_role: "SiteAdministratorCreator".into(),
+            },
         }));
         let app = routes::router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -117,6 +127,12 @@ impl TableauFake {
     /// The connector, as Gatehouse would build it.
     pub fn connector(&self) -> Tableau {
         Tableau::new(&self.settings(), TOKEN_SECRET).unwrap()
+    }
+
+    /// The site role of the token's user (one of Tableau's: `SiteAdministratorCreator`,
+    /// `SiteAdministratorExplorer`, `Creator`, `Explorer`, `Viewer`, `Unlicensed`, …).
+    pub fn token_site_role(&self, role: &str) {
+        self.state().token_user.site_role = role.into();
     }
 
     /// Adds a user; returns its id.

@@ -207,6 +207,10 @@ fn authenticate(s: &FakeState, headers: &HeaderMap, site: &str) -> Result<(), Re
     Ok(())
 }
 
+/// Sign In with a personal access token: `credentials` holds the session's token, the site
+/// and the user the token belongs to (`<credentials token><site id contentUrl/><user id/>`,
+/// Authentication Methods, help.tableau.com/current/api/rest_api/en-us/REST/
+/// rest_api_ref_authentication.htm, "Sign In").
 async fn sign_in(State(state): State<Shared>, Json(body): Json<Value>) -> Response {
     let mut s = state.lock().unwrap();
     let c = &body["credentials"];
@@ -236,7 +240,7 @@ async fn sign_in(State(state): State<Shared>, Json(body): Json<Value>) -> Respon
     );
     Json(json!({ "credentials": {
         "site": { "id": s.site_id, "contentUrl": s.content_url },
-        "user": { "id": "svc-user-id" },
+        "user": { "id": s.token_user.id },
         "token": token,
     }}))
     .into_response()
@@ -351,7 +355,7 @@ async fn groups(
     page(&q, "groups", "group", items)
 }
 
-/// Query User on Site (`GET users/{id}`): the user, or 404 with code 404002, "User not found:
+/// Query User on Site (`GET users/{id}`): the user with its `siteRole`, or 404 with code 404002, "User not found:
 /// the user ID in the URI doesn't correspond to an existing user", as the reference's error
 /// table for this method says (Users and Groups Methods, help.tableau.com/current/api/
 /// rest_api/en-us/REST/rest_api_ref_users_and_groups.htm, "Query User on Site"; read here as
@@ -366,7 +370,8 @@ async fn user(
     if let Err(r) = authenticate(&s, &headers, &site) {
         return r;
     }
-    match s.users.iter().find(|u| u.id == uid) {
+    let token_user = Some(&s.token_user).filter(|u| u.id == uid);
+    match s.users.iter().find(|u| u.id == uid).or(token_user) {
         Some(u) => Json(
             json!({ "user": { "id": u.id, "name": u.name, "siteRole": u.site_role,
             "externalAuthUserId": "", "lastLogin": "2026-11-01T09:00:00Z" } }),
