@@ -169,26 +169,20 @@ async fn on_push(
     {
         return Ok(());
     }
-    // A ✅ decides access: it is acted on before the ack and recorded after, so a process
-    // that dies in between leaves it unacked and Slack's redelivery is acted on, not dropped.
-    // (Acting twice is harmless: the second approval of a request is refused.)
-    if kind == "reaction_added" {
-        if ctx.workflow.already_handled(ev.event_id.as_ref()).await? {
-            return Ok(());
-        }
-        if let Err(e) = events::reaction_added(&ctx, &event).await {
-            log_malformed(&kind, &e);
-        }
-        ctx.workflow.first_delivery(ev.event_id.as_ref()).await?;
-        return Ok(());
-    }
-    // The rest (Home, questions) only inform: recorded first, so a redelivery never answers
-    // twice, then handled after the ack.
-    if !ctx.workflow.first_delivery(ev.event_id.as_ref()).await? {
-        return Ok(());
-    }
+    // Everything is handled after the ack, on its own task, recorded first so that a
+    // redelivery never acts twice. A ✅ or ❌ whose process dies before deciding is not lost:
+    // the catch-up (`catch_up`) reads the card's reactions back at the next start.
+    let event_id = ev.event_id.to_string();
     tokio::spawn(async move {
+        match ctx.workflow.first_delivery(&event_id).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, kind, "cannot record an event; handling it anyway");
+            }
+        }
         let result = match kind.as_str() {
+            "reaction_added" => events::reaction_added(&ctx, &event).await,
             "app_mention" => questions::app_mention(&ctx, &event).await,
             "message" => questions::direct_message(&ctx, &event).await,
             _ => events::app_home_opened(&ctx, &event).await,

@@ -6,14 +6,6 @@ use sea_orm::{EntityTrait, Set};
 use super::entities::processed_events::{ActiveModel, Entity};
 use super::{Conn, StoreError, StoreResult};
 
-/// Whether `event_id` was recorded already.
-pub async fn seen(c: &impl Conn, event_id: &str) -> StoreResult<bool> {
-    Ok(Entity::find_by_id(event_id.to_owned())
-        .one(c)
-        .await?
-        .is_some())
-}
-
 /// Records `event_id`; false when it was already there.
 pub async fn record(c: &impl Conn, event_id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
     let res = Entity::insert(ActiveModel {

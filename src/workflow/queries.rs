@@ -16,11 +16,6 @@ impl Workflow {
         Ok(store::events::record(self.db.conn(), event_id, self.clock.now()).await?)
     }
 
-    /// Whether an event was acted on already (recorded by `first_delivery` after acting).
-    pub async fn already_handled(&self, event_id: &str) -> Result<bool, WorkflowError> {
-        Ok(store::events::seen(self.db.conn(), event_id).await?)
-    }
-
     pub async fn requests_of(&self, user: &SlackUserId) -> Result<Vec<Request>, WorkflowError> {
         Ok(store::requests::list_by_requester(self.db.conn(), user).await?)
     }
