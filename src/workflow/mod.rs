@@ -321,11 +321,14 @@ impl Workflow {
             },
         )
         .await?;
-        for (spec, at) in &step.jobs {
-            jobs::enqueue(tx, spec, *at, self.max_attempts, now).await?;
-        }
+        // A request's jobs run in the order they were queued: the people hear of the step
+        // before its effects run (the requester first), so "approved" is not held up by the
+        // grant; the grant's own notice ("you now have access") follows the grant.
         if let Some(notice) = notice_for(step.event) {
             self.enqueue_notices(tx, current.id, notice).await?;
+        }
+        for (spec, at) in &step.jobs {
+            jobs::enqueue(tx, spec, *at, self.max_attempts, now).await?;
         }
         self.load(tx, current.id).await
     }

@@ -401,6 +401,7 @@ impl Notice {
         }
     }
 
+    /// Who hears it, in the order they are told: the requester before the channel's card.
     pub fn audiences(self) -> &'static [Audience] {
         match self {
             Notice::BreakGlass | Notice::BreakGlassUnreviewed => {
@@ -416,10 +417,10 @@ impl Notice {
             Notice::ExpiringSoon => &[Audience::Requester],
             // The holder hears where their access goes: a redirect would not go unseen.
             Notice::ExtensionDenied | Notice::IdentityChosen => {
-                &[Audience::Channel, Audience::Requester]
+                &[Audience::Requester, Audience::Channel]
             }
             Notice::ProvisioningFailed => {
-                &[Audience::Channel, Audience::Requester, Audience::Reviewers]
+                &[Audience::Requester, Audience::Channel, Audience::Reviewers]
             }
             Notice::RevocationFailing | Notice::DriftMissing { .. } => {
                 &[Audience::Channel, Audience::Reviewers]
@@ -433,7 +434,7 @@ impl Notice {
             | Notice::Active
             | Notice::Extended
             | Notice::Expired
-            | Notice::Revoked => &[Audience::Channel, Audience::Requester],
+            | Notice::Revoked => &[Audience::Requester, Audience::Channel],
             Notice::Cancelled => &[Audience::Channel],
         }
     }
