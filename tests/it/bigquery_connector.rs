@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use gatehouse::config::Secret;
 use gatehouse::connectors::bigquery::Bigquery;
-use gatehouse::connectors::{self, Connector, ConnectorError};
+use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
 use gatehouse::domain::{Status, Unit};
 use serde_json::{Value, json};
 use slack_sim::SlackSim;
@@ -738,6 +738,106 @@ async fn bigquery_a_service_account_without_set_iam_policy_fails_permanently() {
     assert!(
         m.contains("HTTP 403") && m.contains("bigquery.tables.setIamPolicy"),
         "{m}"
+    );
+    assert_eq!(fake.table_updates(ORDERS), 0);
+}
+
+/// Whether `unit` can be granted, checking that asking it wrote nothing.
+async fn readiness_of(fake: &BigqueryFake, unit: &Unit) -> Result<Readiness, ConnectorError> {
+    let ready = fake.connector().readiness(unit).await;
+    let writes = fake
+        .log()
+        .into_iter()
+        .filter(|c| c.method == "PATCH" || c.path.ends_with(":setIamPolicy") || c.method == "PUT");
+    assert_eq!(writes.count(), 0, "{:?}", fake.log());
+    ready
+}
+
+#[tokio::test]
+async fn bigquery_dataset_readiness_sees_an_owner_entry_or_the_projects_roles() {
+    let fake = fake().await;
+    assert_eq!(
+        readiness_of(&fake, &reader(SALES)).await.unwrap(),
+        Readiness::Ready(format!(
+            "dataset `{SALES}` exists; {CLIENT_EMAIL} is an OWNER in its access list"
+        ))
+    );
+    fake.add_dataset("acme-data.hr", vec![user("READER", BOB)]);
+    assert_eq!(
+        readiness_of(&fake, &reader("acme-data.hr")).await.unwrap(),
+        Readiness::Ready(format!(
+            "dataset `acme-data.hr` exists; {CLIENT_EMAIL} holds bigquery.datasets.update on \
+             project `acme-data`"
+        ))
+    );
+    assert_eq!(fake.updates(SALES) + fake.updates("acme-data.hr"), 0);
+}
+
+#[tokio::test]
+async fn bigquery_dataset_readiness_names_a_missing_dataset_or_the_missing_permission() {
+    let fake = fake().await;
+    assert_eq!(
+        readiness_of(&fake, &reader("acme-data.gone"))
+            .await
+            .unwrap(),
+        Readiness::Missing {
+            what: "dataset `acme-data.gone` does not exist (or the service account cannot see it)"
+                .into(),
+            fix: "create it, or correct `grant` in the catalog".into()
+        }
+    );
+    fake.add_dataset("acme-data.hr", vec![user("READER", BOB)]);
+    fake.state().lacks.insert("bigquery.datasets.update".into());
+    let Ok(Readiness::Missing { what, fix }) = readiness_of(&fake, &reader("acme-data.hr")).await
+    else {
+        panic!("{:?}", fake.log())
+    };
+    assert!(what.contains("lacks bigquery.datasets.update"), "{what}");
+    assert!(
+        fix.contains(&format!("{{role: OWNER, userByEmail: {CLIENT_EMAIL}}}"))
+            && fix.contains("roles/bigquery.dataOwner"),
+        "{fix}"
+    );
+    fake.state().unavailable_next = 1;
+    let err = readiness_of(&fake, &reader(SALES)).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Retryable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn bigquery_table_readiness_is_ready_missing_or_lacks_set_iam_policy() {
+    let fake = table_fake().await;
+    assert_eq!(
+        readiness_of(&fake, &viewer(ORDERS)).await.unwrap(),
+        Readiness::Ready(format!(
+            "table `{ORDERS}` exists; {CLIENT_EMAIL} may read and set its IAM policy"
+        ))
+    );
+    let Ok(Readiness::Missing { what, fix }) =
+        readiness_of(&fake, &viewer("acme-data.sales.gone")).await
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (what.as_str(), fix.as_str()),
+        (
+            "table `acme-data.sales.gone` does not exist (or the service account cannot see it)",
+            "create it, or correct `grant` in the catalog"
+        )
+    );
+    fake.state().deny_set_policy = true;
+    assert_eq!(
+        readiness_of(&fake, &viewer(ORDERS)).await.unwrap(),
+        Readiness::Missing {
+            what: format!(
+                "{CLIENT_EMAIL} may not change the IAM policy of table `{ORDERS}`: it lacks \
+                 bigquery.tables.setIamPolicy"
+            ),
+            fix: format!(
+                "grant {CLIENT_EMAIL} a role holding bigquery.tables.getIamPolicy and \
+                 bigquery.tables.setIamPolicy on table `{ORDERS}` or its dataset, such as \
+                 roles/bigquery.dataOwner"
+            )
+        }
     );
     assert_eq!(fake.table_updates(ORDERS), 0);
 }

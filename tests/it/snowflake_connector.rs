@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use gatehouse::connectors::{Connector, ConnectorError, Holding};
+use gatehouse::connectors::snowflake::Snowflake;
+use gatehouse::connectors::{Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
@@ -407,6 +408,94 @@ async fn hostile_names_become_one_identifier_that_the_account_resolves() {
     let err = c.grant_role("a\nb", "ANALYST").await.unwrap_err();
     assert!(err.to_string().contains("control character"), "{err}");
     assert_eq!(sf.log().len(), before, "refused before anything was sent");
+}
+
+/// Whether `name` can be granted, checking that asking changed nothing on the account.
+async fn readiness_of(sf: &SnowflakeFake, c: &Snowflake, name: &str) -> Readiness {
+    let ready = c.readiness(&role(name)).await;
+    let wrote = sf.log().into_iter().filter(|s| !s.starts_with("SHOW "));
+    assert_eq!(wrote.count(), 0, "only SHOW statements: {:?}", sf.log());
+    assert!(sf.state().account.user_grants.is_empty());
+    ready.unwrap()
+}
+
+#[tokio::test]
+async fn snowflake_readiness_is_ready_when_the_service_role_owns_inherits_or_manages_grants() {
+    let sf = account().await;
+    let c = sf.connector();
+    assert_eq!(
+        readiness_of(&sf, &c, "analyst").await,
+        Readiness::Ready("role `ANALYST` exists; the service role `USERADMIN` owns it".into())
+    );
+    sf.add_role("GRANTERS");
+    sf.set_owner("LOADER", "GRANTERS");
+    sf.grant_to_role("USERADMIN", "GRANTERS");
+    assert_eq!(
+        readiness_of(&sf, &c, "LOADER").await,
+        Readiness::Ready(
+            "role `LOADER` exists; it is owned by role `GRANTERS`, which is granted to the \
+             service role `USERADMIN`"
+                .into()
+        )
+    );
+    // A name with LIKE's wildcards and a backslash is found exactly, not a look-alike.
+    let (name, look_alike) = ("FIN_%\\x", "FINa%\\x");
+    sf.add_role(look_alike);
+    let absent = readiness_of(&sf, &c, name).await;
+    assert!(matches!(absent, Readiness::Missing { .. }), "{absent:?}");
+    sf.add_role(name);
+    sf.set_owner(name, "SYSADMIN");
+    sf.grant_manage_grants("USERADMIN");
+    let Readiness::Ready(seen) = readiness_of(&sf, &c, name).await else {
+        panic!("{:?}", sf.log())
+    };
+    assert!(seen.contains("`USERADMIN` holds MANAGE GRANTS"), "{seen}");
+}
+
+#[tokio::test]
+async fn snowflake_readiness_names_a_missing_role_and_how_to_create_it() {
+    let sf = account().await;
+    assert_eq!(
+        readiness_of(&sf, &sf.connector(), "fin_old").await,
+        Readiness::Missing {
+            what: "role `FIN_OLD` does not exist on the account".into(),
+            fix: r#"create it (`CREATE ROLE "FIN_OLD"`) or correct `grant` in the catalog"#.into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn snowflake_readiness_without_ownership_or_manage_grants_says_how_to_give_either() {
+    let sf = account().await;
+    sf.set_owner("ANALYST", "SYSADMIN");
+    let c = sf.connector();
+    let Readiness::Missing { what, fix } = readiness_of(&sf, &c, "ANALYST").await else {
+        panic!("{:?}", sf.log())
+    };
+    assert!(what.contains("`SYSADMIN` owns it"), "{what}");
+    assert!(
+        what.contains("`USERADMIN` holds neither OWNERSHIP on it nor MANAGE GRANTS"),
+        "{what}"
+    );
+    for statement in [
+        r#"GRANT OWNERSHIP ON ROLE "ANALYST" TO ROLE "USERADMIN""#,
+        r#"GRANT MANAGE GRANTS ON ACCOUNT TO ROLE "USERADMIN""#,
+    ] {
+        assert!(fix.contains(statement), "{fix}");
+    }
+    // Without a configured role, which role grants is unknown: the setting is the fix.
+    let mut settings = sf.settings(KEY_FILE);
+    settings.role = None;
+    let pem = std::fs::read_to_string(KEY_FILE).unwrap();
+    let unnamed = Snowflake::new(&settings, &pem).unwrap();
+    let Readiness::Missing { fix, .. } = readiness_of(&sf, &unnamed, "LOADER").await else {
+        panic!()
+    };
+    assert!(fix.starts_with("set `role = "), "{fix}");
+    // The platform not answering is an error to retry, not a missing right.
+    sf.state().unavailable_next = 1;
+    let err = c.readiness(&role("ANALYST")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Retryable(_)), "{err:?}");
 }
 
 fn slack_catalog(url: &str) -> String {

@@ -22,6 +22,9 @@ pub(super) const PLATFORM: &str = "BigQuery";
 pub(super) enum Service {
     Bigquery,
     Directory,
+    /// Cloud Resource Manager, asked only whether the service account holds a permission on a
+    /// project.
+    ResourceManager,
 }
 
 pub(super) struct Api {
@@ -29,9 +32,11 @@ pub(super) struct Api {
     sa: ServiceAccount,
     bigquery: Url,
     directory: Url,
+    resource_manager: Url,
     directory_admin: Option<String>,
     bigquery_tokens: TokenCache,
     directory_tokens: TokenCache,
+    resource_manager_tokens: TokenCache,
 }
 
 impl std::fmt::Debug for Api {
@@ -88,9 +93,18 @@ impl Api {
         directory_url: Option<&str>,
         directory_admin: Option<&str>,
     ) -> Result<Self, String> {
+        // The settings have no Resource Manager URL of their own: an `api_url` override (a
+        // proxy, or a test's fake) is taken to serve it too.
+        let resource_manager = base(
+            api_url,
+            "https://cloudresourcemanager.googleapis.com",
+            "Resource Manager",
+        )?;
         Ok(Api {
             http: http::client(REQUEST_TIMEOUT)?,
             sa,
+            resource_manager,
+            resource_manager_tokens: TokenCache::default(),
             bigquery: base(api_url, "https://bigquery.googleapis.com", "BigQuery")?,
             directory: base(directory_url, "https://admin.googleapis.com", "Directory")?,
             directory_admin: directory_admin
@@ -106,6 +120,11 @@ impl Api {
         self.sa.project_id.as_deref()
     }
 
+    /// The service account Gatehouse acts as (its email, never its key).
+    pub(super) fn client_email(&self) -> &str {
+        &self.sa.client_email
+    }
+
     pub(super) fn directory_admin(&self) -> Option<&str> {
         self.directory_admin.as_deref()
     }
@@ -115,6 +134,7 @@ impl Api {
         let mut url = match service {
             Service::Bigquery => self.bigquery.clone(),
             Service::Directory => self.directory.clone(),
+            Service::ResourceManager => self.resource_manager.clone(),
         };
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty();
@@ -136,6 +156,12 @@ impl Api {
                 let admin = self.directory_admin.as_deref();
                 self.directory_tokens
                     .get(|| self.sa.exchange(&self.http, auth::DIRECTORY_SCOPE, admin))
+                    .await
+            }
+            Service::ResourceManager => {
+                let scope = auth::CLOUD_PLATFORM_READ_SCOPE;
+                self.resource_manager_tokens
+                    .get(|| self.sa.exchange(&self.http, scope, None))
                     .await
             }
         }
@@ -198,20 +224,15 @@ impl Api {
                 match service {
                     Service::Bigquery => self.bigquery_tokens.invalidate().await,
                     Service::Directory => self.directory_tokens.invalidate().await,
+                    Service::ResourceManager => self.resource_manager_tokens.invalidate().await,
                 }
                 continue;
-            }
-            if status.is_success()
-                || status == StatusCode::NOT_FOUND
-                || status == StatusCode::PRECONDITION_FAILED
-                || Some(status) == also
-            {
-                return Ok(Answer { status, json });
             }
             let said = platform_message(&json);
             let platform = match service {
                 Service::Bigquery => PLATFORM,
                 Service::Directory => "The Google Workspace Directory",
+                Service::ResourceManager => "Google Cloud Resource Manager",
             };
             // BigQuery throttles with 403 `rateLimitExceeded`/`quotaExceeded` as well as 429.
             if status == StatusCode::FORBIDDEN
@@ -224,6 +245,14 @@ impl Api {
                     message: format!("{platform} is throttling requests (HTTP 403: {said})"),
                     retry_after: http::retry_after(&headers),
                 });
+            }
+            // A throttling 403 was taken above: a caller allowing 403 gets only refusals.
+            if status.is_success()
+                || status == StatusCode::NOT_FOUND
+                || status == StatusCode::PRECONDITION_FAILED
+                || Some(status) == also
+            {
+                return Ok(Answer { status, json });
             }
             return Err(http::failure(platform, status, &headers, &said));
         }

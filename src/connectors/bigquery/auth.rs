@@ -17,6 +17,10 @@ use super::super::http;
 pub(super) const BIGQUERY_SCOPE: &str = "https://www.googleapis.com/auth/bigquery";
 pub(super) const DIRECTORY_SCOPE: &str =
     "https://www.googleapis.com/auth/admin.directory.user.readonly";
+/// Read-only, enough for Resource Manager's projects.testIamPermissions (which lists it among
+/// its scopes: https://cloud.google.com/resource-manager/reference/rest/v1/projects/testIamPermissions).
+pub(super) const CLOUD_PLATFORM_READ_SCOPE: &str =
+    "https://www.googleapis.com/auth/cloud-platform.read-only";
 const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 /// `urn:ietf:params:oauth:grant-type:jwt-bearer`, form-encoded.
 const JWT_BEARER_FORM: &str = "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer";

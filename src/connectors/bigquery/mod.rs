@@ -11,6 +11,7 @@ mod access;
 mod api;
 mod auth;
 mod iam;
+mod readiness;
 
 use crate::connectors::bounded_probe;
 use std::collections::BTreeSet;
@@ -18,7 +19,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Connector, ConnectorError, Holding, PlatformIdentity};
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
 use crate::config::{BigquerySettings, Secret};
 use crate::domain::Unit;
 use access::{dataset_in, is_entry_of, same_role};
@@ -410,6 +411,12 @@ impl Connector for Bigquery {
             }
         }
         Ok(holding)
+    }
+
+    /// The dataset or table exists, and the service account may change its access list or IAM
+    /// policy: see `readiness.rs`.
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        self.unit_readiness(unit).await
     }
 
     /// Appends `{"role", "userByEmail"}` to the dataset's access list (`datasets.patch` with

@@ -106,6 +106,11 @@ impl Api {
         })
     }
 
+    /// The role statements run as, when the connector names one.
+    pub(super) fn role(&self) -> Option<&str> {
+        self.role.as_deref()
+    }
+
     fn url(&self, handle: Option<&str>) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {

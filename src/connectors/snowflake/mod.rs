@@ -7,11 +7,12 @@
 mod api;
 mod jwt;
 mod parse;
+mod readiness;
 
 use crate::connectors::bounded_probe;
 use std::collections::BTreeSet;
 
-use super::{Connector, ConnectorError, Holding, PlatformIdentity, quoting, role_in};
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness, quoting, role_in};
 use crate::config::SnowflakeSettings;
 use crate::domain::Unit;
 use api::SqlError;
@@ -240,6 +241,12 @@ impl Connector for Snowflake {
             }
         }
         Ok(Holding { direct, through })
+    }
+
+    /// The role exists, and the service role owns it (or inherits its owner) or holds MANAGE
+    /// GRANTS: see `readiness.rs`.
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        self.role_readiness(role_in(unit, "Snowflake")?).await
     }
 
     async fn add(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {

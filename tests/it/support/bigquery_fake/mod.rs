@@ -11,6 +11,13 @@
 //! setIamPolicy (→ 409), answer the next calls 429 (or 403 `rateLimitExceeded`) or 503; every
 //! call is logged.
 //!
+//! `tables.get` and `tables/{t}:testIamPermissions` (an empty set for a table that does not
+//! exist, as https://cloud.google.com/bigquery/docs/reference/rest/v2/tables/testIamPermissions
+//! says), and Resource Manager's `v1/projects/{p}:testIamPermissions` (scope `cloud-platform` or
+//! `cloud-platform.read-only`, no permission needed to call it:
+//! https://cloud.google.com/resource-manager/reference/rest/v1/projects/testIamPermissions),
+//! both answering `{"permissions": [...]}` with what the service account holds (knob: `lacks`).
+//!
 //! Chosen here where Google documents nothing: a PATCH without `If-Match` is refused 412 too,
 //! and a setIamPolicy without an etag 400 (so the connector is seen to send them); a policy
 //! with a conditional binding read below version 3 is refused 400; the 5-updates-per-10-s
@@ -18,7 +25,7 @@
 
 mod routes;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
@@ -93,6 +100,10 @@ pub struct FakeState {
     pub concurrent_policy_next: Option<(String, String)>,
     /// setIamPolicy answers 403, as for a service account without the permission.
     pub deny_set_policy: bool,
+    /// IAM permissions the service account lacks on the project (and so on every dataset and
+    /// table in it, unless a dataset's access list makes it an OWNER): testIamPermissions leaves
+    /// them out, and a dataset PATCH without `bigquery.datasets.update` is refused 403.
+    pub lacks: BTreeSet<String>,
     pub throttle_next: usize,
     /// 429 by default; 403 answers with reason `rateLimitExceeded`.
     pub throttle_status: u16,
@@ -230,6 +241,7 @@ impl BigqueryFake {
             concurrent_next: None,
             concurrent_policy_next: None,
             deny_set_policy: false,
+            lacks: BTreeSet::new(),
             throttle_next: 0,
             throttle_status: 429,
             retry_after: None,

@@ -12,6 +12,11 @@ use super::{ADMIN, CLIENT_EMAIL, FakeState, Issued, KEY_ID, error};
 
 const BIGQUERY: &str = "https://www.googleapis.com/auth/bigquery";
 const DIRECTORY: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
+/// The scopes Resource Manager's projects.testIamPermissions accepts (among others).
+const CLOUD_PLATFORM: [&str; 2] = [
+    "https://www.googleapis.com/auth/cloud-platform",
+    "https://www.googleapis.com/auth/cloud-platform.read-only",
+];
 const PRINCIPALS: [&str; 6] = [
     "userByEmail",
     "groupByEmail",
@@ -166,6 +171,44 @@ impl FakeState {
         };
         match (method.as_str(), p.as_slice()) {
             (_, ["bigquery", "v2", ..]) if !may(BIGQUERY) || issued.sub.is_some() => denied(),
+            (_, ["v1", "projects", ..])
+                if !CLOUD_PLATFORM.iter().any(|s| may(s)) || issued.sub.is_some() =>
+            {
+                denied()
+            }
+            ("POST", ["v1", "projects", last]) => match last.rsplit_once(':') {
+                Some((_, "testIamPermissions")) => self.test_permissions(true, body),
+                _ => error(StatusCode::NOT_FOUND, "notFound", "Not found"),
+            },
+            (
+                "GET",
+                [
+                    "bigquery",
+                    "v2",
+                    "projects",
+                    project,
+                    "datasets",
+                    dataset,
+                    "tables",
+                    table,
+                ],
+            ) => {
+                if self
+                    .tables
+                    .contains_key(&format!("{project}.{dataset}.{table}"))
+                {
+                    axum::Json(json!({ "kind": "bigquery#table",
+                        "id": format!("{project}:{dataset}.{table}"), "type": "TABLE",
+                        "tableReference": { "projectId": project, "datasetId": dataset, "tableId": table } }))
+                    .into_response()
+                } else {
+                    error(
+                        StatusCode::NOT_FOUND,
+                        "notFound",
+                        &format!("Not found: Table {project}:{dataset}.{table}"),
+                    )
+                }
+            }
             (_, ["admin", ..]) if !may(DIRECTORY) || issued.sub.as_deref() != Some(ADMIN) => error(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -195,6 +238,18 @@ impl FakeState {
                 let name = format!("{project}.{dataset}");
                 if !self.datasets.contains_key(&name) {
                     return not_found(project, dataset);
+                }
+                let owner = json!({ "role": "OWNER", "userByEmail": CLIENT_EMAIL });
+                if self.lacks.contains("bigquery.datasets.update")
+                    && !self.datasets[&name].access.contains(&owner)
+                {
+                    return error(
+                        StatusCode::FORBIDDEN,
+                        "accessDenied",
+                        &format!(
+                            "Access Denied: Dataset {project}:{dataset}: Permission bigquery.datasets.update denied on dataset {project}:{dataset} (or it may not exist)."
+                        ),
+                    );
                 }
                 if let Some(entry) = self.concurrent_next.take() {
                     let etag = self.new_etag();
@@ -275,6 +330,9 @@ impl FakeState {
                     return error(StatusCode::NOT_FOUND, "notFound", "Not found");
                 };
                 let name = format!("{project}.{dataset}.{table}");
+                if verb == "testIamPermissions" {
+                    return self.test_permissions(self.tables.contains_key(&name), body);
+                }
                 if !self.tables.contains_key(&name) {
                     return error(
                         StatusCode::NOT_FOUND,
@@ -292,6 +350,24 @@ impl FakeState {
             ("GET", ["admin", "directory", "v1", "users"]) => self.users_page(&pairs(query)),
             _ => error(StatusCode::NOT_FOUND, "notFound", "Not found"),
         }
+    }
+
+    /// `…:testIamPermissions`: the asked permissions the service account holds, none on a
+    /// resource that does not exist; an empty set is `{}`, as Google leaves out empty lists.
+    fn test_permissions(&self, exists: bool, body: &[u8]) -> Response {
+        let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let held: Vec<&str> = parsed["permissions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter(|p| exists && !self.lacks.contains(*p))
+            .filter(|p| !(self.deny_set_policy && *p == "bigquery.tables.setIamPolicy"))
+            .collect();
+        if held.is_empty() {
+            return axum::Json(json!({})).into_response();
+        }
+        axum::Json(json!({ "permissions": held })).into_response()
     }
 
     /// `tables.getIamPolicy`: the policy; a conditional binding needs version 3 asked for.

@@ -40,6 +40,37 @@ pub struct Account {
     /// statement naming them fails as if they did not exist ("… does not exist or not
     /// authorized"). Grants of the roles the service role owns still list them.
     pub hidden: BTreeSet<String>,
+    /// Role → the role holding OWNERSHIP on it; a role not listed is owned by USERADMIN, which
+    /// creates roles by default (docs.snowflake.com/en/user-guide/security-access-control-overview,
+    /// "System-defined roles").
+    pub owners: BTreeMap<String, String>,
+    /// Roles holding the global MANAGE GRANTS privilege ("GRANT MANAGE GRANTS ON ACCOUNT TO ROLE
+    /// r"; docs.snowflake.com/en/sql-reference/sql/grant-privilege). SECURITYADMIN has it by
+    /// default; this fake starts with no one.
+    pub manage_grants: BTreeSet<String>,
+}
+
+/// The roles every account has (docs.snowflake.com/en/user-guide/security-access-control-overview,
+/// "System-defined roles"). They exist for statements naming them; SHOW ROLES leaves them out
+/// here, to keep the lists tests compare short.
+const SYSTEM_ROLES: [&str; 5] = [
+    "ACCOUNTADMIN",
+    "SECURITYADMIN",
+    "USERADMIN",
+    "SYSADMIN",
+    "PUBLIC",
+];
+
+/// SHOW … LIKE: case-insensitive, `%` any run of characters, `_` any one character
+/// (docs.snowflake.com/en/sql-reference/sql/show-roles, "LIKE 'pattern'").
+fn like(pattern: &[char], name: &[char]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some(('%', rest)) => (0..=name.len()).any(|i| like(rest, &name[i..])),
+        Some((p, rest)) => name.split_first().is_some_and(|(n, more)| {
+            (*p == '_' || p.to_lowercase().eq(n.to_lowercase())) && like(rest, more)
+        }),
+    }
 }
 
 const CREATED: &str = "1764320400.000 -0800";
@@ -82,8 +113,15 @@ impl Account {
         self.user_grants.retain(|(u, _)| u != user);
     }
 
+    pub fn owner_of(&self, role: &str) -> String {
+        self.owners
+            .get(role)
+            .cloned()
+            .unwrap_or_else(|| "USERADMIN".into())
+    }
+
     fn need_role(&self, role: &str) -> Result<(), SqlError> {
-        if self.roles.contains(role) {
+        if self.roles.contains(role) || SYSTEM_ROLES.contains(&role) {
             Ok(())
         } else {
             Err(missing("Role", role))
@@ -153,7 +191,7 @@ impl Account {
                     data: rows,
                 }
             }
-            Statement::ShowRoles => Rows {
+            Statement::ShowRoles(pattern) => Rows {
                 columns: vec![
                     ("created_on", "timestamp_ltz"),
                     ("name", "text"),
@@ -166,6 +204,12 @@ impl Account {
                 data: self
                     .roles
                     .iter()
+                    .filter(|r| {
+                        let name: Vec<char> = r.chars().collect();
+                        pattern
+                            .as_ref()
+                            .is_none_or(|p| like(&p.chars().collect::<Vec<_>>(), &name))
+                    })
                     .map(|r| {
                         let users = self.user_grants.iter().filter(|(_, g)| g == r).count();
                         vec![
@@ -174,7 +218,7 @@ impl Account {
                             some("N"),
                             some("N"),
                             some(&users.to_string()),
-                            some("USERADMIN"),
+                            some(&self.owner_of(r)),
                             some(""),
                         ]
                     })
@@ -234,6 +278,19 @@ impl Account {
                     .map(|v| some(v))
                     .collect::<Vec<_>>(),
                 ];
+                if self.manage_grants.contains(role) {
+                    let row = [
+                        CREATED,
+                        "MANAGE GRANTS",
+                        "ACCOUNT",
+                        "GATEHOUSE-TEST",
+                        "ROLE",
+                        role,
+                        "false",
+                        "ACCOUNTADMIN",
+                    ];
+                    data.push(row.iter().map(|v| some(v)).collect());
+                }
                 for (_, child) in self.role_grants.iter().filter(|(g, _)| g == role) {
                     let row = [
                         CREATED,
@@ -292,6 +349,34 @@ impl Account {
                                 .collect()
                         })
                         .collect(),
+                }
+            }
+            // The OWNERSHIP row, in SHOW GRANTS ON's columns.
+            Statement::GrantsOnRole(role) => {
+                self.need_role(role)?;
+                let owner = self.owner_of(role);
+                let row = [
+                    CREATED,
+                    "OWNERSHIP",
+                    "ROLE",
+                    role,
+                    "ROLE",
+                    &owner,
+                    "true",
+                    &owner,
+                ];
+                Rows {
+                    columns: vec![
+                        ("created_on", "timestamp_ltz"),
+                        ("privilege", "text"),
+                        ("granted_on", "text"),
+                        ("name", "text"),
+                        ("granted_to", "text"),
+                        ("grantee_name", "text"),
+                        ("grant_option", "text"),
+                        ("granted_by", "text"),
+                    ],
+                    data: vec![row.iter().map(|v| some(v)).collect()],
                 }
             }
             Statement::Grant { role, user } | Statement::Revoke { role, user } => {

@@ -194,6 +194,17 @@ impl SnowflakeFake {
         self.state().account.roles.insert(name.to_owned());
     }
 
+    /// OWNERSHIP on `role` moved to `owner` (`GRANT OWNERSHIP ON ROLE …`).
+    pub fn set_owner(&self, role: &str, owner: &str) {
+        let mut s = self.state();
+        s.account.owners.insert(role.to_owned(), owner.to_owned());
+    }
+
+    /// `GRANT MANAGE GRANTS ON ACCOUNT TO ROLE <role>`.
+    pub fn grant_manage_grants(&self, role: &str) {
+        self.state().account.manage_grants.insert(role.to_owned());
+    }
+
     pub fn grant_to_role(&self, parent: &str, child: &str) {
         let pair = (parent.to_owned(), child.to_owned());
         self.state().account.role_grants.insert(pair);

@@ -23,12 +23,17 @@ pub enum Statement {
         limit: Option<usize>,
         from: Option<String>,
     },
-    ShowRoles,
+    /// `SHOW ROLES [LIKE '…']`: LIKE is case-insensitive, with the SQL wildcards `%` and `_`
+    /// (docs.snowflake.com/en/sql-reference/sql/show-roles).
+    ShowRoles(Option<String>),
     GrantsToUser(String),
     GrantsToRole(String),
     /// `SHOW GRANTS OF ROLE r`: the users and roles r is granted to
     /// (docs.snowflake.com/en/sql-reference/sql/show-grants).
     GrantsOfRole(String),
+    /// `SHOW GRANTS ON ROLE r`: the privileges held on r, its OWNERSHIP among them
+    /// (docs.snowflake.com/en/sql-reference/sql/show-grants, "SHOW GRANTS ON <object_type>").
+    GrantsOnRole(String),
     Grant {
         role: String,
         user: String,
@@ -244,9 +249,20 @@ impl Parser {
                 }
             } else if self.peek_keyword("ROLES") {
                 self.keyword("ROLES")?;
-                Statement::ShowRoles
+                let mut like = None;
+                if self.peek_keyword("LIKE") {
+                    self.keyword("LIKE")?;
+                    like = Some(self.string()?);
+                }
+                Statement::ShowRoles(like)
             } else {
                 self.keyword("GRANTS")?;
+                if self.peek_keyword("ON") {
+                    self.keyword("ON")?;
+                    self.keyword("ROLE")?;
+                    let role = self.name()?;
+                    return self.end(Statement::GrantsOnRole(role));
+                }
                 if self.peek_keyword("OF") {
                     self.keyword("OF")?;
                     self.keyword("ROLE")?;
@@ -331,6 +347,14 @@ fn the_grammar_reads_quoted_names_and_refuses_the_rest() {
         }
     );
     assert_eq!(
+        parse("SHOW ROLES LIKE 'fin_%'").unwrap(),
+        Statement::ShowRoles(Some("fin_%".into()))
+    );
+    assert_eq!(
+        parse(r#"SHOW GRANTS ON ROLE "Fin""x""#).unwrap(),
+        Statement::GrantsOnRole("Fin\"x".into())
+    );
+    assert_eq!(
         parse(r#"SHOW GRANTS OF ROLE "An""alyst""#).unwrap(),
         Statement::GrantsOfRole("An\"alyst".into())
     );
@@ -341,6 +365,8 @@ fn the_grammar_reads_quoted_names_and_refuses_the_rest() {
         "SHOW GRANTS OF SHARE a",
         "SHOW GRANTS OF ROLE a b",
         "SHOW USERS STARTS WITH a",
+        "SHOW ROLES LIKE a",
+        "SHOW GRANTS ON ROLE a b",
         "DROP USER a",
         "select 2",
     ] {
