@@ -1,0 +1,126 @@
+//! Socket Mode as Gatehouse receives it: one slow handler delays no other envelope's ack.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gatehouse::oncall::{OnCall, OnCallError};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::support::TestDb;
+use crate::support::platform::FakePlatform;
+use crate::support::slack::{CHANNEL, SlackTestApp, workspace};
+
+/// An on-call service that takes `delay` to answer: the auto-approval rule of `prod-db` asks
+/// it while `/request-access` is handled, before that command's ack.
+struct SlowOnCall {
+    asked: Arc<Notify>,
+    delay: Duration,
+}
+
+#[async_trait::async_trait]
+impl OnCall for SlowOnCall {
+    async fn on_call_now(&self, _email: &str) -> Result<bool, OnCallError> {
+        self.asked.notify_one();
+        tokio::time::sleep(self.delay).await;
+        Ok(false)
+    }
+}
+
+const SLOW_ON_CALL: &str = r#"
+admins = ["UADA"]
+
+[connectors.manual]
+kind = "manual"
+
+[oncall.pd]
+kind = "pagerduty"
+token = { env = "GH_TEST_UNUSED_PD_TOKEN" }
+schedule_ids = ["PS1"]
+
+[[resources]]
+id = "prod-db"
+name = "Production database"
+connector = "manual"
+grant = { task = "PROD_DB" }
+reviewers = ["UBOB"]
+reason_required = false
+auto_approve = [{ on_call = "pd" }]
+"#;
+
+fn reaction(event_id: &str) -> serde_json::Value {
+    json!({
+        "token": "sim", "team_id": "T0SIM", "api_app_id": "A0SIM", "type": "event_callback",
+        "event_id": event_id, "event_time": 1_800_000_000,
+        "event": { "type": "reaction_added", "user": "UBOB", "reaction": "eyes",
+                   "item": { "type": "message", "channel": CHANNEL, "ts": "1.000000" },
+                   "item_user": "U0BOT", "event_ts": "1800000000.000100" }
+    })
+}
+
+#[tokio::test]
+async fn a_handler_blocked_for_seconds_delays_no_other_envelopes_ack() {
+    let db = TestDb::sqlite();
+    let asked = Arc::new(Notify::new());
+    let mut services: gatehouse::workflow::OnCallServices = Default::default();
+    services.insert(
+        "pd".into(),
+        Arc::new(SlowOnCall {
+            asked: asked.clone(),
+            delay: Duration::from_millis(2500),
+        }),
+    );
+    let mut slack = workspace();
+    slack.ack_timeout_ms = 6000;
+    let sim = slack_sim::SlackSim::start(slack).await.unwrap();
+    // One connection: every envelope travels behind the slow one.
+    let t = SlackTestApp::start_on_call(
+        &db,
+        SLOW_ON_CALL,
+        sim,
+        false,
+        FakePlatform::default(),
+        &[("GATEHOUSE_SLACK_CONNECTIONS", "1")],
+        services,
+    )
+    .await;
+
+    let sim = t.sim.clone();
+    let started = Instant::now();
+    let slow = tokio::spawn(async move {
+        sim.slash_command("UALICE", CHANNEL, "/request-access", "prod-db 2h")
+            .await
+    });
+    tokio::time::timeout(Duration::from_secs(10), asked.notified())
+        .await
+        .expect("the on-call service is asked");
+
+    let mut fast = Vec::new();
+    for i in 0..5 {
+        let out = t.sim.send_event(reaction(&format!("Ev0FAST{i}"))).await;
+        assert!(out.acked, "{i}");
+        fast.push(out.envelope_id.expect("an envelope"));
+    }
+    let acks = t.sim.acks();
+    for id in &fast {
+        let ack = acks.iter().find(|a| &a.envelope_id == id).expect("acked");
+        println!(
+            "an event's ack behind the slow command: {} µs",
+            ack.latency_us
+        );
+        assert!(
+            ack.latency_ms < 100,
+            "an event waited {} ms for its ack behind the slow command",
+            ack.latency_ms
+        );
+    }
+
+    let reply = slow.await.unwrap().unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(2500),
+        "the command really was slow"
+    );
+    let text = reply.payload.unwrap()["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("is submitted"), "{text}");
+    t.stop().await;
+}
