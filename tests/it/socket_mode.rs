@@ -1,15 +1,18 @@
-//! Socket Mode as Gatehouse receives it: one slow handler delays no other envelope's ack.
+//! Socket Mode as Gatehouse receives it: one slow handler delays no other envelope's ack, and
+//! `/readyz` says whether a connection is open now, not whether one ever said hello.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatehouse::oncall::{OnCall, OnCallError};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
-use crate::support::TestDb;
 use crate::support::platform::FakePlatform;
-use crate::support::slack::{CHANNEL, SlackTestApp, workspace};
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
+use crate::support::{TestDb, backends};
 
 /// An on-call service that takes `delay` to answer: the auto-approval rule of `prod-db` asks
 /// it while `/request-access` is handled, before that command's ack.
@@ -123,4 +126,64 @@ async fn a_handler_blocked_for_seconds_delays_no_other_envelopes_ack() {
     let text = reply.payload.unwrap()["text"].as_str().unwrap().to_owned();
     assert!(text.contains("is submitted"), "{text}");
     t.stop().await;
+}
+
+/// A plain HTTP/1.1 GET; returns the status code and the body.
+async fn get(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    (status, serde_json::from_str(body).unwrap())
+}
+
+#[tokio::test]
+async fn readyz_says_not_ready_while_no_socket_mode_connection_is_open() {
+    for db in backends().await {
+        let sim = slack_sim::SlackSim::start(workspace()).await.unwrap();
+        let t = SlackTestApp::start_env(
+            &db,
+            crate::support::app::CATALOG,
+            sim,
+            false,
+            FakePlatform::default(),
+            &[("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0")],
+        )
+        .await;
+        let addr = t.app.http_addr().expect("the HTTP server is on");
+        eventually("ready", 10, || async {
+            (get(addr, "/readyz").await.0 == 200).then_some(())
+        })
+        .await;
+
+        // Slack closes every connection, and refuses new ones for a while.
+        t.sim.rate_limit("apps.connections.open", 3, 1);
+        assert!(t.sim.disconnect("refresh_requested", None) > 0);
+        let body = eventually("not ready while no connection is open", 10, || async {
+            let (status, body) = get(addr, "/readyz").await;
+            (status == 503).then_some(body)
+        })
+        .await;
+        assert_eq!(body["checks"]["slack"]["ok"], false, "{body}");
+        assert_eq!(
+            body["checks"]["slack"]["state"], "no Socket Mode connection open",
+            "{body}"
+        );
+
+        // Gatehouse reconnects by itself, and is ready again.
+        eventually("ready again after the reconnection", 30, || async {
+            (get(addr, "/readyz").await.0 == 200).then_some(())
+        })
+        .await;
+        assert!(t.sim.connection_count() > 0);
+        t.stop().await;
+        db.close().await;
+    }
 }
