@@ -1,6 +1,7 @@
 //! The operator's HTTP endpoints, on `GATEHOUSE_HTTP_ADDR` (hyper, HTTP/1):
 //! - `GET /healthz`: 200 `ok` while the process runs;
-//! - `GET /readyz`: 200 when the database answers and Socket Mode is connected, 503 otherwise,
+//! - `GET /readyz`: 200 when the database answers and a Socket Mode connection is open now, 503
+//!   otherwise,
 //!   with a JSON body naming each check and each connector's last answer;
 //! - `GET /metrics`: the Prometheus text exposition of `Metrics`.
 //!
@@ -34,7 +35,7 @@ const DB_CHECK: Duration = Duration::from_secs(1);
 pub struct OpsState {
     pub workflow: Arc<Workflow>,
     pub metrics: Arc<Metrics>,
-    /// Socket Mode's hello count, when Slack is configured.
+    /// How many Socket Mode connections are open now, when Slack is configured.
     pub slack: Option<watch::Receiver<u32>>,
     /// Cancelled when the app begins to stop: from then on it is not ready.
     pub stopping: CancellationToken,
@@ -167,7 +168,7 @@ async fn database_state(state: &OpsState) -> Result<(), &'static str> {
 
 async fn readiness(state: &OpsState) -> Response<Full<Bytes>> {
     let database = database_state(state).await;
-    let slack = state.slack.as_ref().map(|rx| *rx.borrow() > 0);
+    let slack = state.slack.as_ref().map(|rx| *rx.borrow());
     let stopping = state.stopping.is_cancelled();
     let (ready, body) = readiness_report(
         database,
@@ -189,23 +190,24 @@ async fn readiness(state: &OpsState) -> Response<Full<Bytes>> {
 /// platform, approvals and expiry reminders still work, and failed jobs are retried).
 fn readiness_report(
     database: Result<(), &'static str>,
-    slack: Option<bool>,
+    slack: Option<u32>,
     stopping: bool,
     checks: std::collections::BTreeMap<String, super::ConnectorCheck>,
     catalog: &crate::config::Catalog,
 ) -> (bool, serde_json::Value) {
-    let mut ready = database.is_ok() && slack != Some(false) && !stopping;
+    let mut ready = database.is_ok() && slack != Some(0) && !stopping;
     let mut report = serde_json::Map::new();
     report.insert(
         "database".into(),
         json!({ "ok": database.is_ok(), "state": database.err().unwrap_or("ok") }),
     );
-    if let Some(connected) = slack {
+    if let Some(open) = slack {
         report.insert(
             "slack".into(),
             json!({
-                "ok": connected,
-                "state": if connected { "connected" } else { "not connected to Socket Mode (no hello yet)" },
+                "ok": open > 0,
+                "state": if open > 0 { "connected" } else { "no Socket Mode connection open" },
+                "open_connections": open,
             }),
         );
     }
@@ -296,11 +298,15 @@ mod tests {
     }
 
     #[test]
-    fn not_ready_before_socket_mode_said_hello_and_the_body_says_why() {
+    fn not_ready_while_no_socket_mode_connection_is_open_and_the_body_says_why() {
         let (ready, body) =
-            readiness_report(Ok(()), Some(false), false, Default::default(), &catalog());
+            readiness_report(Ok(()), Some(0), false, Default::default(), &catalog());
         assert!(!ready);
         assert_eq!(body["checks"]["slack"]["ok"], false, "{body}");
+        assert_eq!(
+            body["checks"]["slack"]["state"], "no Socket Mode connection open",
+            "{body}"
+        );
         assert_eq!(body["checks"]["database"]["ok"], true, "{body}");
     }
 
@@ -316,7 +322,7 @@ mod tests {
                 last_error_class: Some("retryable"),
             },
         );
-        let (ready, body) = readiness_report(Ok(()), Some(true), false, checks, &catalog());
+        let (ready, body) = readiness_report(Ok(()), Some(2), false, checks, &catalog());
         assert!(ready, "{body}");
         assert_eq!(body["connectors"]["wh"]["state"], "failing", "{body}");
         assert_eq!(body["connectors"]["wh"]["last_error_class"], "retryable");

@@ -1,4 +1,4 @@
-//! What every Slack handler can reach, shared through slack-morphism's user state.
+//! What every Slack handler can reach, shared by every envelope's task.
 
 use std::sync::Arc;
 
@@ -20,6 +20,6 @@ pub struct SlackContext {
     pub ask: Option<Arc<crate::ask::llm::Llm>>,
     /// How many questions each person may ask a minute.
     pub questions: super::question_limit::QuestionLimit,
-    /// Counts `hello`s: above zero once the socket is connected.
-    pub connected: watch::Sender<u32>,
+    /// Socket Mode connections open now: counted from their `hello` until they close.
+    pub open: watch::Sender<u32>,
 }

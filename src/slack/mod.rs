@@ -16,13 +16,12 @@ pub mod notifier;
 pub mod preflight;
 pub mod question_limit;
 pub mod socket;
+pub mod socket_mode;
 pub mod views;
 
 use std::sync::Arc;
 
-use slack_morphism::prelude::{
-    SlackClientHyperHttpsConnector, SlackClientSocketModeListener, SlackHyperClient,
-};
+use slack_morphism::prelude::SlackHyperClient;
 use tokio::sync::watch;
 
 use crate::config::{Secret, SlackSettings};
@@ -151,7 +150,7 @@ impl SlackParts {
         if let Ok(Some(chosen)) = workflow.requests_channel().await {
             self.channel.set(chosen);
         }
-        let (connected, watcher) = watch::channel(0u32);
+        let (open, watcher) = watch::channel(0u32);
         let ctx = Arc::new(context::SlackContext {
             workflow,
             directory: self.directory,
@@ -160,23 +159,21 @@ impl SlackParts {
             bot_user: self.bot.user_id,
             ask,
             questions,
-            connected,
+            open,
         });
-        let listener = socket::listen(self.client, &self.app_token, self.connections, ctx.clone())
-            .await
-            .map_err(SlackStartError::Unreachable)?;
+        let listener = socket::listen(self.client, &self.app_token, self.connections, ctx.clone());
         let catching_up = tokio::spawn(catch_up_every(ctx, watcher.clone()));
         Ok(Runtime {
             listener,
-            connected: watcher,
+            open: watcher,
             catching_up,
         })
     }
 }
 
-/// Once connected, and every few minutes after, applies the ✅ and ❌ Gatehouse never heard.
-async fn catch_up_every(ctx: Arc<context::SlackContext>, mut connected: watch::Receiver<u32>) {
-    if connected.wait_for(|n| *n > 0).await.is_err() {
+/// Once a connection is open, and every few minutes after, applies the ✅ and ❌ Gatehouse never heard.
+async fn catch_up_every(ctx: Arc<context::SlackContext>, mut open: watch::Receiver<u32>) {
+    if open.wait_for(|n| *n > 0).await.is_err() {
         return;
     }
     let tried = catch_up::Tried::default();
@@ -187,27 +184,34 @@ async fn catch_up_every(ctx: Arc<context::SlackContext>, mut connected: watch::R
     }
 }
 
-/// The running Socket Mode listener, and the catch-up on reactions it may have missed.
+/// The running Socket Mode connections, and the catch-up on reactions they may have missed.
 pub struct Runtime {
-    listener: SlackClientSocketModeListener<SlackClientHyperHttpsConnector>,
-    connected: watch::Receiver<u32>,
+    listener: socket_mode::Listener,
+    open: watch::Receiver<u32>,
     catching_up: tokio::task::JoinHandle<()>,
 }
 
 impl Runtime {
-    /// Waits until Slack said hello (at most `timeout`); false if it did not.
+    /// Waits until a connection is open, i.e. Slack said hello on it (at most `timeout`);
+    /// false if none is.
     pub async fn wait_connected(&self, timeout: std::time::Duration) -> bool {
-        let mut rx = self.connected.clone();
+        let mut rx = self.open.clone();
         tokio::time::timeout(timeout, rx.wait_for(|n| *n > 0))
             .await
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// Socket Mode's hello count (above zero once connected), for the readiness check.
-    pub fn hellos(&self) -> watch::Receiver<u32> {
-        self.connected.clone()
+    /// How many Socket Mode connections are open now, for the readiness check.
+    pub fn open_connections(&self) -> watch::Receiver<u32> {
+        self.open.clone()
     }
 
+    /// The same as `open_connections` (the name `app.rs` still calls; it counted hellos once).
+    pub fn hellos(&self) -> watch::Receiver<u32> {
+        self.open_connections()
+    }
+
+    /// Closes every connection and stops reconnecting.
     pub async fn shutdown(self) {
         self.catching_up.abort();
         self.listener.shutdown().await;

@@ -1,5 +1,6 @@
-//! Socket Mode: slack-morphism's listener, and the thin callbacks that hand each envelope to a
-//! handler. Acks go out when a callback returns, so callbacks only do quick work.
+//! Socket Mode envelopes: what each one means and what its ack carries. `socket_mode` moves the
+//! frames; each envelope is handled on its own task and acked when its handler returns, so a
+//! slow handler delays only its own ack (still, handlers do quick work and spawn the rest).
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use slack_morphism::prelude::*;
 
 use super::context::SlackContext;
 use super::handlers::{Malformed, commands, events, interactions, questions};
+use super::socket_mode::{Ack, Listener};
 use crate::domain::SlackUserId;
 
 /// Marks an envelope answered on purpose without a payload (e.g. a command that opened a modal).
@@ -15,39 +17,19 @@ use crate::domain::SlackUserId;
 #[error("acknowledged without a payload")]
 struct BareAck;
 
-async fn context(
-    states: &SlackClientEventsUserState,
-) -> Result<Arc<SlackContext>, Box<dyn std::error::Error + Send + Sync>> {
-    states
-        .read()
-        .await
-        .get_user_state::<Arc<SlackContext>>()
-        .cloned()
-        .ok_or_else(|| "Slack context missing from the listener state".into())
-}
-
 fn log_malformed(kind: &str, e: &Malformed) {
     tracing::warn!(kind, error = %e, "ignored a Slack payload");
 }
 
-/// Generic: slack-morphism 2.31 does not export the hello event's type.
-async fn on_hello<E: Send + 'static>(
-    _: E,
-    _: Arc<SlackHyperClient>,
-    states: SlackClientEventsUserState,
-) {
-    if let Ok(ctx) = context(&states).await {
-        tracing::info!("connected to Slack (Socket Mode)");
-        ctx.connected.send_modify(|n| *n += 1);
-    }
+/// A connection said hello (`socket_mode` counts it as open).
+pub(super) fn on_hello(_: &SlackContext) {
+    tracing::info!("connected to Slack (Socket Mode)");
 }
 
 async fn on_command(
     ev: SlackCommandEvent,
-    _: Arc<SlackHyperClient>,
-    states: SlackClientEventsUserState,
+    ctx: Arc<SlackContext>,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
-    let ctx = context(&states).await?;
     let text = ev.text.as_deref().unwrap_or("");
     let reply = match SlackUserId::parse(ev.user_id.as_ref()) {
         Err(e) => commands::Reply::Ephemeral(format!("Gatehouse cannot act for this user: {e}")),
@@ -83,10 +65,8 @@ async fn on_command(
 
 async fn on_interaction(
     ev: SlackInteractionEvent,
-    _: Arc<SlackHyperClient>,
-    states: SlackClientEventsUserState,
+    ctx: Arc<SlackContext>,
 ) -> UserCallbackResult<SlackInteractionResponse> {
-    let ctx = context(&states).await?;
     let payload: Value = serde_json::to_value(&ev)?;
     let kind = payload
         .get("type")
@@ -137,12 +117,7 @@ async fn on_interaction(
     }
 }
 
-async fn on_push(
-    ev: SlackPushEventCallback,
-    _: Arc<SlackHyperClient>,
-    states: SlackClientEventsUserState,
-) -> UserCallbackResult<()> {
-    let ctx = context(&states).await?;
+async fn on_push(ev: SlackPushEventCallback, ctx: Arc<SlackContext>) -> UserCallbackResult<()> {
     let event: Value = serde_json::to_value(&ev.event)?;
     let kind = event
         .get("type")
@@ -196,48 +171,68 @@ async fn on_push(
 
 /// Acks what we chose to answer bare; anything else is logged and left unacked, so that Slack
 /// redelivers an event whose handling failed (the ledger keeps redeliveries from acting twice).
-fn on_error(
-    err: Box<dyn std::error::Error + Send + Sync>,
-    _: Arc<SlackHyperClient>,
-    _: SlackClientEventsUserState,
-) -> HttpStatusCode {
+fn on_error(err: Box<dyn std::error::Error + Send + Sync>) -> Ack {
     if err.downcast_ref::<BareAck>().is_some() {
-        return HttpStatusCode::OK;
+        return Ack::Bare;
     }
     tracing::error!(error = %super::api::redact(&err.to_string()), "a Slack envelope could not be handled");
-    HttpStatusCode::INTERNAL_SERVER_ERROR
+    Ack::Withheld
 }
 
-/// Starts the listener; returns it so the app can shut it down.
-pub async fn listen(
+/// Handles one envelope of type `kind`; says what its ack carries. A payload that does not
+/// parse, or an envelope type Gatehouse does not know, is logged and acked bare: it would not
+/// parse better when redelivered.
+pub(super) async fn answer(
+    ctx: Arc<SlackContext>,
+    kind: &str,
+    payload: Value,
+    accepts_response_payload: bool,
+) -> Ack {
+    let result = match kind {
+        "slash_commands" => match serde_json::from_value::<SlackCommandEvent>(payload) {
+            Ok(ev) => on_command(ev, ctx)
+                .await
+                .and_then(|reply| Ok(Ack::With(serde_json::to_value(reply)?))),
+            Err(e) => return unreadable(kind, &e),
+        },
+        "interactive" => match serde_json::from_value::<SlackInteractionEvent>(payload) {
+            Ok(ev) => on_interaction(ev, ctx).await.and_then(|reply| match reply {
+                SlackInteractionResponse::Empty => Ok(Ack::Bare),
+                reply if accepts_response_payload => Ok(Ack::With(serde_json::to_value(reply)?)),
+                _ => {
+                    tracing::warn!("dropped an interaction response Slack did not accept");
+                    Ok(Ack::Bare)
+                }
+            }),
+            Err(e) => return unreadable(kind, &e),
+        },
+        "events_api" => match serde_json::from_value::<SlackPushEventCallback>(payload) {
+            Ok(ev) => on_push(ev, ctx).await.map(|()| Ack::Bare),
+            Err(e) => return unreadable(kind, &e),
+        },
+        _ => {
+            tracing::warn!(
+                kind,
+                "acked a Socket Mode envelope of a type Gatehouse does not know"
+            );
+            return Ack::Bare;
+        }
+    };
+    result.unwrap_or_else(on_error)
+}
+
+fn unreadable(kind: &str, e: &serde_json::Error) -> Ack {
+    tracing::warn!(kind, error = %e, "acked a Socket Mode envelope whose payload does not parse");
+    Ack::Bare
+}
+
+/// Starts `connections` Socket Mode connections; returns them so the app can shut them down.
+pub fn listen(
     client: Arc<SlackHyperClient>,
     app_token: &crate::config::Secret,
     connections: u32,
     ctx: Arc<SlackContext>,
-) -> Result<SlackClientSocketModeListener<SlackClientHyperHttpsConnector>, super::api::SlackError> {
-    let env = Arc::new(
-        SlackClientEventsListenerEnvironment::new(client)
-            .with_error_handler(on_error)
-            .with_user_state(ctx),
-    );
-    let callbacks = SlackSocketModeListenerCallbacks::new()
-        .with_hello_events(on_hello)
-        .with_command_events(on_command)
-        .with_interaction_events(on_interaction)
-        .with_push_events(on_push);
-    let listener = SlackClientSocketModeListener::new(
-        &SlackClientSocketModeConfig::new().with_max_connections_count(connections),
-        env,
-        callbacks,
-    );
+) -> Listener {
     let token = SlackApiToken::new(app_token.expose().to_owned().into());
-    listener
-        .listen_for(&token)
-        .await
-        .map_err(|e| super::api::SlackError::Transport {
-            method: "apps.connections.open",
-            detail: super::api::redact(&e.to_string()),
-        })?;
-    listener.start().await;
-    Ok(listener)
+    super::socket_mode::start(client, token, connections, ctx)
 }

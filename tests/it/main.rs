@@ -56,5 +56,6 @@ mod slack_limits;
 mod slack_manual;
 mod slack_resilience;
 mod snowflake_connector;
+mod socket_mode;
 mod tableau_connector;
 mod tidy;
