@@ -268,7 +268,7 @@ impl App {
                 let state = Arc::new(OpsState {
                     workflow: workflow.clone(),
                     metrics: metrics.clone(),
-                    slack: slack.as_ref().map(crate::slack::Runtime::hellos),
+                    slack: slack.as_ref().map(crate::slack::Runtime::open_connections),
                     stopping: shutdown.clone(),
                 });
                 Some(

@@ -206,11 +206,6 @@ impl Runtime {
         self.open.clone()
     }
 
-    /// The same as `open_connections` (the name `app.rs` still calls; it counted hellos once).
-    pub fn hellos(&self) -> watch::Receiver<u32> {
-        self.open_connections()
-    }
-
     /// Closes every connection and stops reconnecting.
     pub async fn shutdown(self) {
         self.catching_up.abort();
