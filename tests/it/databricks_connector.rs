@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use gatehouse::config::{DatabricksSettings, Secret, SecretRef};
 use gatehouse::connectors::databricks::Databricks;
-use gatehouse::connectors::{self, Connector, ConnectorError, Undo};
+use gatehouse::connectors::{self, Connector, ConnectorError, Readiness, Undo};
 use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
@@ -875,4 +875,107 @@ reason_required = false
     t.a_permanent_failure_reaches_the_reviewers(3, "dbx-missing-table", "does not exist")
         .await;
     t.stop().await;
+}
+
+/// Whether `unit` can be granted, checking that asking it wrote nothing to the workspace.
+async fn readiness_of(w: &Workspace, unit: &Unit) -> Result<Readiness, ConnectorError> {
+    let held = || {
+        let s = w.fake.state();
+        (s.members.clone(), s.uc_grants.clone())
+    };
+    let before = held();
+    let ready = w.fake.connector().readiness(unit).await;
+    let log = w.fake.log();
+    let writes = log
+        .iter()
+        .filter(|c| c.method != "GET" && c.path != TOKEN_PATH);
+    assert_eq!(writes.count(), 0, "{log:?}");
+    assert_eq!(before, held());
+    ready
+}
+
+#[tokio::test]
+async fn databricks_group_readiness_needs_the_group_and_a_workspace_admin() {
+    let w = workspace_fake().await;
+    assert_eq!(
+        readiness_of(&w, &group("finance-analysts")).await.unwrap(),
+        Readiness::Ready(format!(
+            "group `finance-analysts` exists; Gatehouse's principal `{CLIENT_ID}` is a workspace \
+             admin"
+        ))
+    );
+    assert_eq!(
+        readiness_of(&w, &group("finance-old")).await.unwrap(),
+        Readiness::Missing {
+            what: "group `finance-old` does not exist in the workspace".into(),
+            fix: "create it, or correct `grant` in the catalog".into()
+        }
+    );
+    w.fake.state().caller_is_admin = false;
+    let Ok(Readiness::Missing { what, fix }) = readiness_of(&w, &group("marketing")).await else {
+        panic!("{:?}", w.fake.log())
+    };
+    assert!(what.contains("is not a workspace admin"), "{what}");
+    assert!(
+        fix.starts_with(&format!(
+            "add `{CLIENT_ID}` to the workspace's `admins` group"
+        )),
+        "{fix}"
+    );
+    w.fake.state().unavailable_next = 1;
+    let err = readiness_of(&w, &group("marketing")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Retryable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn databricks_table_readiness_needs_the_table_and_ownership_or_manage_on_each_level() {
+    let w = uc_fake().await;
+    let Ok(Readiness::Missing { what, fix }) = readiness_of(&w, &table(ORDERS)).await else {
+        panic!("{:?}", w.fake.log())
+    };
+    assert!(
+        what.contains(
+            "may not grant on catalog `main`, schema `main.sales`, table `main.sales.orders`"
+        ),
+        "{what}"
+    );
+    assert!(
+        fix.contains(&format!(
+            "`GRANT MANAGE ON CATALOG `main` TO `{CLIENT_ID}``"
+        )),
+        "{fix}"
+    );
+    // The caller's `admins` group owns the schema: only the catalog is left to grant on.
+    w.fake.set_uc_owner("schema", "main.sales", "admins");
+    let Ok(Readiness::Missing { what, .. }) = readiness_of(&w, &table(ORDERS)).await else {
+        panic!()
+    };
+    assert!(
+        what.contains("may not grant on catalog `main`: it neither"),
+        "{what}"
+    );
+    w.fake.grant_uc("catalog", "main", CLIENT_ID, "MANAGE");
+    let ready = |t: &str| {
+        Readiness::Ready(format!(
+            "table `{t}` exists; Gatehouse's principal `{CLIENT_ID}` may grant on it, its schema \
+             and its catalog (as owner or with MANAGE)"
+        ))
+    };
+    assert_eq!(
+        readiness_of(&w, &table(ORDERS)).await.unwrap(),
+        ready(ORDERS)
+    );
+    w.fake.state().uc_grants.clear();
+    w.fake.set_uc_owner("catalog", "main", CLIENT_ID);
+    assert_eq!(
+        readiness_of(&w, &table(RETURNS)).await.unwrap(),
+        ready(RETURNS)
+    );
+    assert_eq!(
+        readiness_of(&w, &table("main.sales.gone")).await.unwrap(),
+        Readiness::Missing {
+            what: "table `main.sales.gone` does not exist in Unity Catalog".into(),
+            fix: "create it, or correct `grant` in the catalog".into()
+        }
+    );
 }

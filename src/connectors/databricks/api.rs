@@ -194,7 +194,19 @@ impl Api {
         url: Url,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), ConnectorError> {
-        self.call_as(method, url, body, SCIM_JSON).await
+        self.call_as(method, url, body, SCIM_JSON, None).await
+    }
+
+    /// A read whose 403 and 404 are answers for the caller (readiness asks whether a right is
+    /// there; a refusal says it is not). `scim` picks the media type.
+    pub(super) async fn probe(
+        &self,
+        url: Url,
+        scim: bool,
+    ) -> Result<(StatusCode, Value), ConnectorError> {
+        let media = if scim { SCIM_JSON } else { "application/json" };
+        self.call_as(Method::GET, url, None, media, Some(StatusCode::FORBIDDEN))
+            .await
     }
 
     /// A Unity Catalog REST call (plain JSON bodies); every failure, 404 included, is classed
@@ -205,7 +217,9 @@ impl Api {
         url: Url,
         body: Option<&Value>,
     ) -> Result<Value, ConnectorError> {
-        let (status, json) = self.call_as(method, url, body, "application/json").await?;
+        let (status, json) = self
+            .call_as(method, url, body, "application/json", None)
+            .await?;
         if status == StatusCode::NOT_FOUND {
             return Err(http::failure(
                 PLATFORM,
@@ -217,13 +231,14 @@ impl Api {
         Ok(json)
     }
 
-    /// [`Api::call`] with the body sent as `media`.
+    /// [`Api::call`] with the body sent as `media`, also returning `also` to the caller.
     async fn call_as(
         &self,
         method: Method,
         url: Url,
         body: Option<&Value>,
         media: &str,
+        also: Option<StatusCode>,
     ) -> Result<(StatusCode, Value), ConnectorError> {
         let mut renewed = false;
         loop {
@@ -250,7 +265,7 @@ impl Api {
                 tokens.invalidate().await;
                 continue;
             }
-            if status.is_success() || status == StatusCode::NOT_FOUND {
+            if status.is_success() || status == StatusCode::NOT_FOUND || Some(status) == also {
                 return Ok((status, json));
             }
             return Err(http::failure(

@@ -5,6 +5,7 @@
 //! segments. Identities are SCIM ids either way.
 
 mod api;
+mod readiness;
 mod uc;
 
 use crate::connectors::bounded_probe;
@@ -13,7 +14,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity};
+use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
 use crate::config::{DatabricksSettings, Secret};
 use crate::domain::Unit;
 
@@ -149,22 +150,7 @@ impl Databricks {
             ("attributes", "id,displayName"),
         ];
         let rows = self.api.all("Groups", &query, self.page_size).await?;
-        let named = |exact: bool| -> Vec<String> {
-            rows.iter()
-                .filter(|r| match r["displayName"].as_str() {
-                    Some(n) if exact => n == name,
-                    Some(n) => n.to_lowercase() == name.to_lowercase(),
-                    None => false,
-                })
-                .filter_map(|r| text(r, "id"))
-                .collect()
-        };
-        let exact = named(true);
-        let found = if exact.is_empty() {
-            named(false)
-        } else {
-            exact
-        };
+        let found = matching_ids(&rows, name);
         match found.as_slice() {
             [id] => Ok(id.clone()),
             [] => Err(ConnectorError::Permanent(format!(
@@ -193,6 +179,27 @@ impl Databricks {
         let url = self.api.url(&["Groups", gid]);
         self.api.expect(Method::PATCH, url, Some(&body)).await?;
         Ok(())
+    }
+}
+
+/// The ids of the groups named `name` among SCIM rows: the exact name, or, when none matches
+/// exactly, the names differing only in case (SCIM's `eq` on displayName ignores case).
+fn matching_ids(rows: &[Value], name: &str) -> Vec<String> {
+    let named = |exact: bool| -> Vec<String> {
+        rows.iter()
+            .filter(|r| match r["displayName"].as_str() {
+                Some(n) if exact => n == name,
+                Some(n) => n.to_lowercase() == name.to_lowercase(),
+                None => false,
+            })
+            .filter_map(|r| text(r, "id"))
+            .collect()
+    };
+    let exact = named(true);
+    if exact.is_empty() {
+        named(false)
+    } else {
+        exact
     }
 }
 
@@ -278,6 +285,15 @@ impl Connector for Databricks {
             }
         }
         Ok(Holding { direct, through })
+    }
+
+    /// A group exists and Gatehouse is a workspace admin; a table exists and Gatehouse may grant
+    /// on it, its schema and its catalog: see `readiness.rs`.
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        match unit {
+            Unit::Table { table } => self.table_readiness(table).await,
+            _ => self.group_readiness(group_in(unit)?).await,
+        }
     }
 
     /// `PATCH /Groups/{id}` with a PatchOp `add` of the member. A group synced from the

@@ -4,12 +4,12 @@
 //! directly. The grant's receipt lists exactly what it added, so a revocation takes away only
 //! that (and nothing another live grant still needs); without a receipt only `SELECT` goes.
 
-use reqwest::Method;
+use reqwest::{Method, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Databricks;
-use crate::connectors::{Added, ConnectorError, Holding};
+use crate::connectors::{Added, ConnectorError, Holding, http};
 use crate::domain::Unit;
 
 const ALL: &str = "ALL_PRIVILEGES";
@@ -17,9 +17,9 @@ const ALL: &str = "ALL_PRIVILEGES";
 /// A table's three-level name, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct TableName {
-    catalog: String,
-    schema: String,
-    table: String,
+    pub(super) catalog: String,
+    pub(super) schema: String,
+    pub(super) table: String,
 }
 
 impl TableName {
@@ -135,6 +135,22 @@ impl Databricks {
         full_name: &str,
         principal: &str,
     ) -> Result<Vec<Value>, ConnectorError> {
+        self.assignments_or_refusal(path, securable_type, full_name, principal)
+            .await?
+            .map_err(|(status, said)| {
+                http::failure("Databricks", status, &header::HeaderMap::new(), &said)
+            })
+    }
+
+    /// [`Databricks::assignments`], with a 403 or 404 returned as the status and Databricks'
+    /// words, for readiness to tell a missing right from a failure.
+    pub(super) async fn assignments_or_refusal(
+        &self,
+        path: &str,
+        securable_type: &str,
+        full_name: &str,
+        principal: &str,
+    ) -> Result<Result<Vec<Value>, (StatusCode, String)>, ConnectorError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -147,7 +163,10 @@ impl Databricks {
                     q.append_pair("page_token", t);
                 }
             }
-            let page = self.api.uc(Method::GET, url, None).await?;
+            let (status, page) = self.api.probe(url, false).await?;
+            if !status.is_success() {
+                return Ok(Err((status, super::api::platform_message(&page))));
+            }
             out.extend(
                 page["privilege_assignments"]
                     .as_array()
@@ -157,7 +176,7 @@ impl Databricks {
             // An empty page may still carry a token; only its absence ends the list.
             match page["next_page_token"].as_str().filter(|t| !t.is_empty()) {
                 Some(t) if token.as_deref() != Some(t) => token = Some(t.to_owned()),
-                _ => return Ok(out),
+                _ => return Ok(Ok(out)),
             }
         }
     }

@@ -78,7 +78,18 @@ pub struct FakeState {
     pub uc_grants: BTreeSet<(String, String, String, String)>,
     /// Privilege assignments a UC page holds, when set (else all in one page).
     pub uc_page_size: Option<usize>,
+    /// Owners of UC securables, by (type, full name); one not listed is owned by
+    /// [`OTHER_OWNER`]. Tables, schemas and catalogs get answer it as `owner`.
+    pub uc_owners: std::collections::BTreeMap<(String, String), String>,
+    /// Whether the principal Gatehouse signs in as is a workspace admin: `Me` lists the `admins`
+    /// group among its `groups`, and only then may it change a group's members (a PATCH is
+    /// refused 403 otherwise), as docs.databricks.com/en/admin/users-groups/groups says of
+    /// workspace-local groups.
+    pub caller_is_admin: bool,
 }
+
+/// Who owns a UC securable nobody set an owner for: someone other than Gatehouse.
+pub const OTHER_OWNER: &str = "data-platform@example.com";
 
 #[derive(Clone)]
 pub struct DatabricksFake {
@@ -164,6 +175,7 @@ impl DatabricksFake {
     pub async fn start() -> DatabricksFake {
         let state = Arc::new(Mutex::new(FakeState {
             next_id: 1000,
+            caller_is_admin: true,
             ..FakeState::default()
         }));
         let app = axum::Router::new()
@@ -326,6 +338,12 @@ impl DatabricksFake {
             principal.into(),
             privilege.into(),
         ));
+    }
+
+    /// Makes `owner` the owner of a UC securable.
+    pub fn set_uc_owner(&self, securable_type: &str, full_name: &str, owner: &str) {
+        let key = (securable_type.to_owned(), full_name.to_owned());
+        self.state().uc_owners.insert(key, owner.to_owned());
     }
 
     /// Whether the principal holds `privilege` on the securable directly.

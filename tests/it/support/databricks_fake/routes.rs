@@ -159,8 +159,16 @@ impl FakeState {
     ) -> Response {
         let p: Vec<&str> = path.iter().map(String::as_str).collect();
         match (method.as_str(), p.as_slice()) {
+            // The caller as a User resource, with its `groups` ({display, value, $ref, type}) as
+            // docs.databricks.com/api/workspace/currentuser/me shows them.
             ("GET", ["Me"]) => {
-                axum::Json(json!({ "id": "1", "userName": CLIENT_ID })).into_response()
+                let groups = if self.caller_is_admin {
+                    json!([{ "display": "admins", "value": "9", "$ref": "Groups/9", "type": "direct" }])
+                } else {
+                    json!([])
+                };
+                axum::Json(json!({ "id": "1", "userName": CLIENT_ID, "groups": groups }))
+                    .into_response()
             }
             ("GET", ["Users"]) => list(
                 (0..self.users.len()).map(|i| self.user_json(i)).collect(),
@@ -212,6 +220,9 @@ impl FakeState {
                         StatusCode::NOT_FOUND,
                         &format!("Group with id {gid} not found."),
                     );
+                }
+                if !self.caller_is_admin {
+                    return scim_error(StatusCode::FORBIDDEN, "User not authorized.");
                 }
                 self.patch(gid, body)
             }

@@ -179,6 +179,11 @@ impl FakeState {
         body: &[u8],
     ) -> Response {
         let p: Vec<&str> = path.iter().map(String::as_str).collect();
+        if let ([plural @ ("tables" | "schemas" | "catalogs"), name], "GET") =
+            (p.as_slice(), method.as_str())
+        {
+            return self.securable_info(plural.trim_end_matches('s'), name);
+        }
         let (verb, ty, name) = match p.as_slice() {
             [verb @ ("permissions" | "effective-permissions"), ty, name] => (*verb, *ty, *name),
             _ => {
@@ -214,6 +219,28 @@ impl FakeState {
                 "No API found for this method",
             ),
         }
+    }
+
+    /// `GET /api/2.1/unity-catalog/{tables|schemas|catalogs}/{full_name}`: the securable's info
+    /// with its `owner` (TableInfo, SchemaInfo, CatalogInfo in docs.databricks.com/api/workspace/
+    /// tables/get and its siblings); a missing one is `TABLE_DOES_NOT_EXIST` and the like.
+    fn securable_info(&self, ty: &str, name: &str) -> Response {
+        let key = (ty.to_owned(), name.to_owned());
+        if !self.securables.contains(&key) {
+            return uc_error(
+                StatusCode::NOT_FOUND,
+                &format!("{}_DOES_NOT_EXIST", ty.to_uppercase()),
+                &format!("{} '{name}' does not exist.", capitalised(ty)),
+            );
+        }
+        let owner = self
+            .uc_owners
+            .get(&key)
+            .map_or(super::OTHER_OWNER, String::as_str);
+        let short = name.rsplit('.').next().unwrap_or(name);
+        axum::Json(json!({ "name": short, "full_name": name, "owner": owner,
+            "metastore_id": "11111111-2222-3333-4444-555555555555" }))
+        .into_response()
     }
 
     /// `{"changes": [{"principal", "add": [...], "remove": [...]}]}`, checked whole first.
