@@ -99,12 +99,7 @@ pub trait Connector: Send + Sync {
     /// Before anyone asks: does the unit exist, and may the account Gatehouse uses grant and
     /// revoke it? Changes nothing on the platform. `Missing` names the statement or setting
     /// that fixes it; an error means the platform could not be asked.
-    async fn readiness(&self, _unit: &Unit) -> Result<Readiness, ConnectorError> {
-        // PLATFORMS-PENDING: removed once every connector answers.
-        Err(ConnectorError::Permanent(
-            "this connector cannot check its grants yet".into(),
-        ))
-    }
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError>;
 
     /// Makes the change that gives `identity` the unit directly. Called only after a check
     /// found it missing; says what it ran.
@@ -564,6 +559,9 @@ mod tests {
                 direct: self.held.lock().unwrap().contains(&key),
                 through: Vec::new(),
             })
+        }
+        async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+            Ok(Readiness::Ready(format!("{unit} exists")))
         }
         async fn add(&self, who: &str, unit: &Unit) -> Result<String, ConnectorError> {
             *self.changes.lock().unwrap() += 1;
