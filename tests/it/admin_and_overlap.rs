@@ -56,11 +56,14 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
         assert!(t.platform.holds("udave", "ANALYTICS_RO"));
         let dm = t.dm_for("UDAVE", "You now have access").await;
         assert!(dm.contains("Analytics (read-only)"), "{dm}");
-        let card = crate::support::slack::shown(&t.request_message(1).await);
-        assert!(
-            card.contains("<@UDAVE>") && card.contains("approved by <@UADA>"),
-            "{card}"
-        );
+        // The holder hears first; the card follows.
+        let card =
+            crate::support::slack::eventually("the card of the granted access", 30, || async {
+                let card = crate::support::slack::shown(&t.request_message(1).await);
+                card.contains("approved by <@UADA>").then_some(card)
+            })
+            .await;
+        assert!(card.contains("<@UDAVE>"), "{card}");
 
         let audit = store::audit::for_request(t.app.db().conn(), 1)
             .await

@@ -75,6 +75,7 @@ fn scopes_of(method: &str) -> &'static [&'static str] {
         "users.lookupByEmail" => &["users:read.email"],
         "usergroups.users.list" => &["usergroups:read"],
         "reactions.add" => &["reactions:write"],
+        "reactions.get" => &["reactions:read"],
         "auth.test"
         | "views.open"
         | "views.publish"
