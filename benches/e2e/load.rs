@@ -80,6 +80,9 @@ struct Card {
 pub struct Approval {
     pub sent: Instant,
     pub grant: Option<Instant>,
+    /// "✅ … approved your request": the requester hears of the decision.
+    pub approved_dm: Option<Instant>,
+    /// "You now have access": the requester hears of the grant.
     pub dm: Option<Instant>,
 }
 
@@ -215,6 +218,7 @@ impl Load {
             Approval {
                 sent: Instant::now(),
                 grant: None,
+                approved_dm: None,
                 dm: None,
             },
         );
@@ -355,8 +359,10 @@ impl Load {
                 }
                 continue;
             }
-            let Some(role) = access_dm_role(&p.text) else {
-                continue;
+            let (role, approved) = match (access_dm_role(&p.text), approved_dm_role(&p.text)) {
+                (Some(role), _) => (role, false),
+                (None, Some(role)) => (role, true),
+                (None, None) => continue,
             };
             if !dm_channels.contains_key(&p.channel) {
                 for i in 0..self.people {
@@ -368,9 +374,18 @@ impl Load {
             let mut b = self.lock();
             let approval = dm_channels
                 .get(&p.channel)
-                .and_then(|person| b.approvals.get_mut(&(*person, role)))
-                .filter(|a| a.dm.is_none());
-            let first = approval.map(|a| a.dm = Some(p.at)).is_some();
+                .and_then(|person| b.approvals.get_mut(&(*person, role)));
+            let first = match approval {
+                Some(a) if approved && a.approved_dm.is_none() => {
+                    a.approved_dm = Some(p.at);
+                    true
+                }
+                Some(a) if !approved && a.dm.is_none() => {
+                    a.dm = Some(p.at);
+                    true
+                }
+                _ => false,
+            };
             if !first {
                 b.stray_dms += 1;
             }
@@ -424,6 +439,13 @@ fn card_of(text: &str) -> Option<(usize, usize)> {
         .parse()
         .ok()?;
     Some((person, role))
+}
+
+/// `✅ <@UP001> approved your request #12 for *Role 7*. Granting access now…` → 7.
+fn approved_dm_role(text: &str) -> Option<usize> {
+    let rest = text.split_once("approved your request #")?.1;
+    let rest = rest.split_once(" for *Role ")?.1;
+    rest.split_once('*')?.0.parse().ok()
 }
 
 /// `🟢 You now have access to *Role 7* until …` → 7.
