@@ -361,21 +361,14 @@ impl Workflow {
         if told {
             return Ok(());
         }
-        let tx = self.db.begin().await?;
-        audit::record(
-            &tx,
-            self.clock.now(),
-            Entry {
-                actor: &Actor::System,
-                action: "revocation_failing",
-                request: Some(id),
-                details: json!({ "error": error }),
-            },
+        let details = json!({ "error": error });
+        self.audited(
+            id,
+            "revocation_failing",
+            details,
+            Some(Notice::RevocationFailing),
         )
-        .await?;
-        self.enqueue_notices(&tx, id, Notice::RevocationFailing)
-            .await?;
-        self.commit(tx, true).await
+        .await
     }
 
     /// A notice could not be delivered, for good: audited, and the requester and admins are
@@ -390,20 +383,9 @@ impl Workflow {
         if notice == Notice::NotDelivered {
             return Ok(());
         }
-        let tx = self.db.begin().await?;
-        audit::record(
-            &tx,
-            self.clock.now(),
-            Entry {
-                actor: &Actor::System,
-                action: "notice_failed",
-                request: Some(id),
-                details: json!({ "notice": notice, "audience": audience, "error": error }),
-            },
-        )
-        .await?;
-        self.enqueue_notices(&tx, id, Notice::NotDelivered).await?;
-        self.commit(tx, true).await
+        let details = json!({ "notice": notice, "audience": audience, "error": error });
+        self.audited(id, "notice_failed", details, Some(Notice::NotDelivered))
+            .await
     }
 
     /// Revocation gave up: the access may still be there. The request stays `revoking` and the
@@ -413,19 +395,31 @@ impl Workflow {
         id: RequestId,
         error: &str,
     ) -> Result<(), WorkflowError> {
+        self.audited(id, "revocation_failed", json!({ "error": error }), None)
+            .await
+    }
+
+    /// One audit row of Gatehouse's own, and the notice that tells people of it, if any, in
+    /// one transaction.
+    pub(super) async fn audited(
+        &self,
+        id: RequestId,
+        action: &str,
+        details: serde_json::Value,
+        notice: Option<Notice>,
+    ) -> Result<(), WorkflowError> {
         let tx = self.db.begin().await?;
-        audit::record(
-            &tx,
-            self.clock.now(),
-            Entry {
-                actor: &Actor::System,
-                action: "revocation_failed",
-                request: Some(id),
-                details: json!({ "error": error }),
-            },
-        )
-        .await?;
-        self.commit(tx, false).await
+        let entry = Entry {
+            actor: &Actor::System,
+            action,
+            request: Some(id),
+            details,
+        };
+        audit::record(&tx, self.clock.now(), entry).await?;
+        if let Some(notice) = notice {
+            self.enqueue_notices(&tx, id, notice).await?;
+        }
+        self.commit(tx, notice.is_some()).await
     }
 }
 
@@ -475,20 +469,9 @@ impl Workflow {
         notice: Notice,
         action: &str,
     ) -> Result<(), WorkflowError> {
-        let tx = self.db.begin().await?;
-        audit::record(
-            &tx,
-            self.clock.now(),
-            Entry {
-                actor: &Actor::System,
-                action,
-                request: Some(current.id),
-                details: json!({ "connector": current.connector }),
-            },
-        )
-        .await?;
-        self.enqueue_notices(&tx, current.id, notice).await?;
-        self.commit(tx, true).await
+        let details = json!({ "connector": current.connector });
+        self.audited(current.id, action, details, Some(notice))
+            .await
     }
 
     async fn run_notify(

@@ -21,7 +21,7 @@ use crate::support::{TestDb, backends};
 const HTTP_ON_ANY_PORT: (&str, &str) = ("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0");
 
 /// A plain HTTP/1.1 GET; returns the status code and the body.
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use gatehouse::oncall::{OnCall, OnCallError};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use crate::support::platform::FakePlatform;
@@ -128,20 +127,10 @@ async fn a_handler_blocked_for_seconds_delays_no_other_envelopes_ack() {
     t.stop().await;
 }
 
-/// A plain HTTP/1.1 GET; returns the status code and the body.
+/// `/readyz` and the like, read as JSON.
 async fn get(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    (status, serde_json::from_str(body).unwrap())
+    let (status, body) = crate::ops::get(addr, path).await;
+    (status, serde_json::from_str(&body).unwrap())
 }
 
 #[tokio::test]
