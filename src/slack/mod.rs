@@ -178,6 +178,8 @@ async fn catch_up_every(ctx: Arc<context::SlackContext>, mut open: watch::Receiv
     }
     let tried = catch_up::Tried::default();
     let mut every = tokio::time::interval(catch_up::CATCH_UP_EVERY);
+    // A long round (many pending requests, paced reads) is followed by a full wait, not a burst.
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
         catch_up::catch_up(&ctx, &tried).await;

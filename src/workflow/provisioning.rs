@@ -539,7 +539,12 @@ impl Workflow {
                 .and_then(|d| d["error"].as_str().map(str::to_owned));
         }
         if audience == Audience::Reviewers {
-            context.reviewers = self.reviewers_of(self.db.conn(), resource).await?;
+            // A refused notice is for the admins alone: only they can fix Slack's side.
+            context.reviewers = if notice == Notice::NotDelivered {
+                Vec::new()
+            } else {
+                self.reviewers_of(self.db.conn(), resource).await?
+            };
             if for_admins {
                 for a in self.admins(self.db.conn()).await? {
                     if !context.reviewers.contains(&a) {

@@ -75,6 +75,31 @@ async fn a_post_slack_refuses_for_good_reaches_the_requester_and_the_admins() {
         "{alice}"
     );
     let ada = t.dm_for("UADA", "Slack refused for good").await;
+    // Bob reviews the resource, but only an admin can fix what Slack refused: once every
+    // delivery of the request has run, he has heard nothing of it.
+    crate::support::slack::eventually("every delivery run", 30, || async {
+        let jobs = gatehouse::store::jobs::for_request(t.app.db().conn(), 1)
+            .await
+            .unwrap();
+        jobs.iter()
+            .filter(|j| j.kind == "notify")
+            .all(|j| {
+                !matches!(
+                    j.status,
+                    gatehouse::store::jobs::JobStatus::Queued
+                        | gatehouse::store::jobs::JobStatus::Running
+                )
+            })
+            .then_some(())
+    })
+    .await;
+    assert!(
+        !t.sim
+            .dms("UBOB")
+            .iter()
+            .any(|m| shown(m).contains("Slack refused")),
+        "reviewers are not told"
+    );
     assert!(
         ada.contains("request #1") && ada.contains("invalid_blocks") && ada.contains("App Home"),
         "{ada}"
