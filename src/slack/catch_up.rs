@@ -2,8 +2,10 @@
 //! app, so a reaction given while no Gatehouse process was connected (a deploy, an outage) is
 //! never sent; and one acked by a process that died before deciding is not sent again. At start
 //! and every few minutes, the reactions on the posts of pending requests are read back
-//! (`reactions.get`) and each ✅ or ❌ of a person not yet counted is applied as if it had just
-//! been given: ❌ first (a denial wins over approvals given in the same gap), then ✅.
+//! (`reactions.get`) and each ✅ or ❌ of a person who never decided on the request is applied
+//! as if it had just been given: ❌ first (a denial wins over approvals given in the same gap),
+//! then ✅. Someone who decided before is passed over, even if their approval was since cleared
+//! (a new account chosen): a ✅ left on the card must not bring it back.
 //! Deciding is idempotent (the approval rows, one decider per request), so several processes
 //! catching up at once, or a live event and a catch-up, count each person once.
 
@@ -82,11 +84,15 @@ async fn catch_up_request(ctx: &SlackContext, tried: &Tried, request: &Request) 
             return 0;
         }
     };
-    let counted = ctx
-        .workflow
-        .approvers_of(request.id)
-        .await
-        .unwrap_or_default();
+    // Someone who decided already is never decided for again from a reaction left on the card:
+    // their approval may have stopped counting on purpose (a new account was chosen).
+    let decided = match ctx.workflow.deciders_of(request.id).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(request = request.id.get(), error = %e, "cannot read who decided; catching up later");
+            return 0;
+        }
+    };
     let people = |want: fn(&str) -> bool| -> Vec<SlackUserId> {
         reactions
             .iter()
@@ -94,6 +100,7 @@ async fn catch_up_request(ctx: &SlackContext, tried: &Tried, request: &Request) 
             .flat_map(|(_, users)| users.iter())
             .filter(|u| **u != ctx.bot_user)
             .filter_map(|u| SlackUserId::parse(u).ok())
+            .filter(|u| !decided.contains(u))
             .collect()
     };
     for user in people(is_denial) {
@@ -112,7 +119,7 @@ async fn catch_up_request(ctx: &SlackContext, tried: &Tried, request: &Request) 
     }
     let mut applied = 0;
     for user in people(is_approval) {
-        if counted.contains(&user) || tried.before(request.id, &user, true) {
+        if tried.before(request.id, &user, true) {
             continue;
         }
         match ctx.workflow.approve(request.id, &user, Via::Reaction).await {

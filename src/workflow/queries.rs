@@ -159,13 +159,27 @@ impl Workflow {
         Ok(store::requests::list_by_status(self.db.conn(), status).await?)
     }
 
-    /// Everyone whose approval of the request counts now.
-    pub async fn approvers_of(
+    /// Everyone who has ever approved or denied the request, as the audit log says: their
+    /// approvals may since have stopped counting (a new account was chosen), and a ✅ they
+    /// left on the card must not bring them back.
+    pub async fn deciders_of(
         &self,
         id: crate::domain::RequestId,
     ) -> Result<Vec<crate::domain::SlackUserId>, WorkflowError> {
-        let given = store::approvals::of_request(self.db.conn(), id).await?;
-        Ok(given.into_iter().map(|g| g.user).collect())
+        let rows = store::audit::for_request(self.db.conn(), id.get()).await?;
+        Ok(rows
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.action.as_str(),
+                    "approved" | "approval_counted" | "denied"
+                )
+            })
+            .filter_map(|e| match crate::audit::Actor::read(&e.actor) {
+                Some(crate::audit::Actor::User(u)) => Some(u),
+                _ => None,
+            })
+            .collect())
     }
 }
 

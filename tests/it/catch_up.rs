@@ -70,3 +70,79 @@ async fn a_check_mark_given_while_gatehouse_was_stopped_counts_at_the_next_start
     t.stop().await;
     db.close().await;
 }
+
+/// A ✅ left on the card by someone whose approval stopped counting (an admin chose a new
+/// account for the request) is never brought back by the catch-up; a new reviewer's ✅ is.
+#[tokio::test]
+async fn a_check_mark_whose_approval_was_cleared_is_not_brought_back() {
+    const TWO_STAGES: &str = r#"
+admins = ["UADA"]
+
+[connectors.manual]
+kind = "manual"
+
+[[resources]]
+id = "vault"
+name = "Vault"
+connector = "manual"
+grant = { task = "VAULT" }
+reason_required = false
+approval = [
+  { reviewers = ["UBOB", "URITA"], need = "any" },
+  { reviewers = ["UFIONA"], need = "any" },
+]
+"#;
+    let db = TestDb::sqlite();
+    let sim = slack_sim::SlackSim::start(crate::support::slack::workspace())
+        .await
+        .unwrap();
+    let t =
+        SlackTestApp::start_env(&db, TWO_STAGES, sim, false, FakePlatform::default(), &[]).await;
+    t.reply("UALICE", "/request-access", "vault 1h").await;
+    let card = t.request_message(1).await;
+    t.sim
+        .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
+        .await
+        .unwrap();
+    let id = gatehouse::domain::RequestId::new(1);
+    let approvers = |t: &SlackTestApp| {
+        let conn = t.app.db().conn().clone();
+        async move {
+            gatehouse::store::approvals::of_request(&conn, id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|g| g.user.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    eventually("Bob's approval counted", 30, || async {
+        (approvers(&t).await == ["UBOB"]).then_some(())
+    })
+    .await;
+    // An admin sends the access to another account: Bob's approval stops counting.
+    t.app
+        .workflow()
+        .set_identity(id, &crate::support::u("UADA"), "alice-admin")
+        .await
+        .unwrap();
+    assert!(approvers(&t).await.is_empty());
+
+    let sim = t.restart_later().await;
+    sim.sim().lose_events_while_disconnected();
+    sim.add_reaction("URITA", CHANNEL, &card.ts, "white_check_mark")
+        .await
+        .unwrap();
+    let t =
+        SlackTestApp::start_env(&db, TWO_STAGES, sim, false, FakePlatform::default(), &[]).await;
+    // Bob's ✅ is read first (it was there first), and is passed over; Rita's counts.
+    eventually("Rita's approval caught up", 30, || async {
+        let now = approvers(&t).await;
+        (!now.is_empty()).then_some(now)
+    })
+    .await;
+    assert_eq!(approvers(&t).await, ["URITA"]);
+    assert_eq!(t.status(1).await, Status::Pending, "Fiona's stage is next");
+    t.stop().await;
+    db.close().await;
+}
