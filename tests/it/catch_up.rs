@@ -75,23 +75,8 @@ async fn a_check_mark_given_while_gatehouse_was_stopped_counts_at_the_next_start
 /// account for the request) is never brought back by the catch-up; a new reviewer's ✅ is.
 #[tokio::test]
 async fn a_check_mark_whose_approval_was_cleared_is_not_brought_back() {
-    const TWO_STAGES: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "vault"
-name = "Vault"
-connector = "manual"
-grant = { task = "VAULT" }
-reason_required = false
-approval = [
-  { reviewers = ["UBOB", "URITA"], need = "any" },
-  { reviewers = ["UFIONA"], need = "any" },
-]
-"#;
+    // Vault: one stage of Bob or Rita, then one of Fiona.
+    const TWO_STAGES: &str = crate::identity_choice::CATALOG;
     let db = TestDb::sqlite();
     let sim = slack_sim::SlackSim::start(crate::support::slack::workspace())
         .await

@@ -13,7 +13,7 @@ use crate::support::{TestApp, backends, u};
 
 /// One stage of Bob or Rita, then one of Fiona: a request approved halfway has an approval
 /// that a new identity must wipe.
-const CATALOG: &str = r#"
+pub(crate) const CATALOG: &str = r#"
 admins = ["UADA"]
 
 [connectors.manual]
