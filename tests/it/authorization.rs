@@ -299,6 +299,17 @@ async fn fixture(t: &SlackTestApp, state: State, who: &str, resource: &'static s
             .unwrap()
             .request_id
             .unwrap();
+        // Giving up is told to the requester and the admins: wait for that to be queued, so
+        // that its deliveries settle before any snapshot.
+        eventually("the give-up recorded", 30, || async {
+            store::audit::for_request(t.app.db().conn(), n)
+                .await
+                .unwrap()
+                .iter()
+                .any(|e| e.action == "notice_failed")
+                .then_some(())
+        })
+        .await;
         return Fixture {
             n,
             requester: who.into(),
