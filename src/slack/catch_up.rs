@@ -1,7 +1,7 @@
 //! ✅ and ❌ that Gatehouse never heard. Slack delivers Socket Mode events only to a connected
 //! app, so a reaction given while no Gatehouse process was connected (a deploy, an outage) is
 //! never sent; and one acked by a process that died before deciding is not sent again. At start
-//! and every few minutes, the reactions on the posts of pending requests are read back
+//! and every 30 seconds, the reactions on the posts of pending requests are read back
 //! (`reactions.get`) and each ✅ or ❌ of a person who never decided on the request is applied
 //! as if it had just been given: ❌ first (a denial wins over approvals given in the same gap),
 //! then ✅. Someone who decided before is passed over, even if their approval was since cleared
@@ -20,10 +20,10 @@ use crate::store::requests::Request;
 use crate::workflow::{Via, WorkflowError};
 
 /// How often the reactions of pending requests are read back.
-pub const CATCH_UP_EVERY: Duration = Duration::from_secs(300);
+pub const CATCH_UP_EVERY: Duration = Duration::from_secs(30);
 
 /// Reactions already tried and refused (a person who may not decide), so that each is tried
-/// once per process rather than every few minutes.
+/// once per process rather than every round.
 #[derive(Default)]
 pub struct Tried(Mutex<HashSet<(RequestId, String, bool)>>);
 

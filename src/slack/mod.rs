@@ -171,7 +171,7 @@ impl SlackParts {
     }
 }
 
-/// Once a connection is open, and every few minutes after, applies the ✅ and ❌ Gatehouse never heard.
+/// Once a connection is open, and every 30 seconds after, applies the ✅ and ❌ Gatehouse never heard.
 async fn catch_up_every(ctx: Arc<context::SlackContext>, mut open: watch::Receiver<u32>) {
     if open.wait_for(|n| *n > 0).await.is_err() {
         return;
