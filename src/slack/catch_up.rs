@@ -84,6 +84,13 @@ async fn catch_up_request(ctx: &SlackContext, tried: &Tried, request: &Request) 
             return 0;
         }
     };
+    // Most cards carry no ✅ or ❌ yet: nothing more to read for them this round.
+    if !reactions
+        .iter()
+        .any(|(name, _)| is_approval(name) || is_denial(name))
+    {
+        return 0;
+    }
     // Someone who decided already is never decided for again from a reaction left on the card:
     // their approval may have stopped counting on purpose (a new account was chosen).
     let decided = match ctx.workflow.deciders_of(request.id).await {
