@@ -44,6 +44,9 @@ pub enum JobSpec {
     SyncIdentities {
         connector: crate::domain::ConnectorId,
     },
+    /// Check a new request against its resource's `auto_approve` rules: approve it, or post
+    /// it for the reviewers.
+    AutoApproval { request: RequestId },
     /// Tell people about a step of the request.
     Notify {
         request: RequestId,
@@ -60,6 +63,7 @@ impl JobSpec {
             JobSpec::Notify { .. } => "notify",
             JobSpec::Remind { .. } => "remind",
             JobSpec::Lapse { .. } => "lapse",
+            JobSpec::AutoApproval { .. } => "auto_approval",
             JobSpec::BreakGlassReview { .. } => "break_glass_review",
             JobSpec::SyncIdentities { .. } => "sync_identities",
             JobSpec::Reconcile { .. } => "reconcile",
@@ -72,6 +76,7 @@ impl JobSpec {
             | JobSpec::Revoke { request }
             | JobSpec::Remind { request }
             | JobSpec::Lapse { request }
+            | JobSpec::AutoApproval { request }
             | JobSpec::BreakGlassReview { request }
             | JobSpec::Notify { request, .. } => Some(*request),
             JobSpec::SyncIdentities { .. } | JobSpec::Reconcile { .. } => None,
@@ -93,6 +98,7 @@ impl JobSpec {
             JobSpec::Revoke { request } => Some(format!("revoke:{}", request.get())),
             JobSpec::Remind { request } => Some(format!("remind:{}", request.get())),
             JobSpec::Lapse { request } => Some(format!("lapse:{}", request.get())),
+            JobSpec::AutoApproval { request } => Some(format!("auto_approval:{}", request.get())),
             JobSpec::BreakGlassReview { request } => {
                 Some(format!("break_glass_review:{}", request.get()))
             }

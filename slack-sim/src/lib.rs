@@ -330,6 +330,13 @@ impl Sim {
         });
     }
 
+    /// Makes every call of `method` take `delay` before it is answered: a Slack that is slow
+    /// to answer one method, for tests of what waits on it.
+    pub fn slow_down(&self, method: &str, delay: std::time::Duration) {
+        self.inner
+            .with(|s| s.slow_methods.insert(method.to_string(), delay));
+    }
+
     /// Sends `disconnect` to all connections (or one); `refresh_requested` also closes them.
     pub fn disconnect(&self, reason: &str, connection_id: Option<u64>) -> usize {
         self.inner.hub.disconnect(reason, connection_id)

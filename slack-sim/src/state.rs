@@ -180,6 +180,8 @@ pub struct State {
     pub failures: Vec<Failure>,
     /// method → (calls still to refuse, Retry-After seconds).
     pub rate_limits: HashMap<String, (u32, u64)>,
+    /// method → how long each call takes before it is answered (`Sim::slow_down`).
+    pub slow_methods: HashMap<String, std::time::Duration>,
     /// chat.postMessage to these conversations (or to the DM of these users) fails once with the code.
     pub post_failures: Vec<(String, String)>,
     /// Events sent while no Socket Mode connection is open are dropped at once instead of held

@@ -615,6 +615,7 @@ impl Runner for Workflow {
             } => self.run_notify(*request, *notice, *audience, job).await,
             JobSpec::Remind { request } => self.run_remind(*request).await,
             JobSpec::Lapse { request } => self.run_lapse(*request).await,
+            JobSpec::AutoApproval { request } => self.run_auto_approval(*request).await,
             JobSpec::BreakGlassReview { request } => self.run_break_glass_review(*request).await,
             JobSpec::SyncIdentities { connector } => {
                 self.sync_identities(connector).await?;
@@ -644,6 +645,9 @@ impl Runner for Workflow {
             } => {
                 self.notice_gave_up(*request, *notice, *audience, error)
                     .await?
+            }
+            JobSpec::AutoApproval { request } => {
+                self.auto_approval_gave_up(*request, error).await?
             }
             JobSpec::Remind { .. }
             | JobSpec::Lapse { .. }

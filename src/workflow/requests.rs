@@ -231,9 +231,7 @@ impl Workflow {
             .await?;
         }
         let starts_at = self.starts_at(s.requester, s.start).await?;
-        // Decided before the transaction: who may ask, and auto-approval, are asked of Slack.
-        let vetted = self.vet_submission(s.requester, resource, duration).await?;
-        let auto = vetted.auto.clone();
+        self.require_requester(s.requester, resource).await?;
 
         let now = self.clock.now();
         let new = NewRequest {
@@ -246,45 +244,24 @@ impl Workflow {
             starts_at,
         };
         let actor = Actor::User(s.requester.clone());
-        let mut details = json!({ "identity": identity, "starts_at": starts_at });
-        vetted.note(&mut details);
+        let details = json!({ "identity": identity, "starts_at": starts_at });
         let (tx, request) = self.open_request(new, &actor, details, now).await?;
-        self.enqueue_notices(&tx, request.id, super::Notice::Submitted)
-            .await?;
-        let request = match &auto {
-            None => {
-                let lapse_at = super::lapse_at(&request, resource.lapse_after);
-                let lapse = JobSpec::Lapse {
-                    request: request.id,
-                };
-                crate::jobs::enqueue(&tx, &lapse, lapse_at, self.max_attempts, now).await?;
-                request
-            }
-            Some(rule) => {
-                let why = rule.describe();
-                self.apply(
-                    &tx,
-                    &request,
-                    Step {
-                        actor: &Actor::System,
-                        event: Event::Approve,
-                        changes: Changes {
-                            decided_at: Some(now),
-                            decision_note: Some(format!("{}: {why}", super::AUTO_APPROVED)),
-                            ..Changes::default()
-                        },
-                        details: json!({ "via": "auto_approval", "rule": why }),
-                        jobs: vec![(
-                            JobSpec::Provision {
-                                request: request.id,
-                            },
-                            now,
-                        )],
-                    },
-                )
-                .await?
-            }
-        };
+        if resource.auto_approve.is_empty() {
+            self.enqueue_notices(&tx, request.id, super::Notice::Submitted)
+                .await?;
+            let lapse_at = super::lapse_at(&request, resource.lapse_after);
+            let lapse = JobSpec::Lapse {
+                request: request.id,
+            };
+            crate::jobs::enqueue(&tx, &lapse, lapse_at, self.max_attempts, now).await?;
+        } else {
+            // Auto-approval asks Slack and on-call services, which the submission's ack must
+            // not wait for: its job checks the rules, then approves or posts the card.
+            let check = JobSpec::AutoApproval {
+                request: request.id,
+            };
+            crate::jobs::enqueue(&tx, &check, now, self.max_attempts, now).await?;
+        }
         self.commit(tx, true).await?;
         tracing::info!(request = %request.id, resource = %resource.id, "request submitted");
         Ok(request)

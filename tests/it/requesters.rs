@@ -165,8 +165,11 @@ async fn guests_external_users_deactivated_accounts_and_bots_are_never_auto_appr
                 "{who}: no approval recorded"
             );
             let audit = store::audit::for_request(c, id).await.unwrap();
-            let requested = audit.iter().find(|e| e.action == "requested").unwrap();
-            let details: serde_json::Value = serde_json::from_str(&requested.details).unwrap();
+            let checked = audit
+                .iter()
+                .find(|e| e.action == "auto_approval_checked")
+                .unwrap();
+            let details: serde_json::Value = serde_json::from_str(&checked.details).unwrap();
             let why = details["auto_approval_not_applied"]
                 .as_str()
                 .unwrap_or_default();

@@ -14,7 +14,7 @@ use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
 use crate::support::{TestDb, backends};
 
 /// An on-call service that takes `delay` to answer: the auto-approval rule of `prod-db` asks
-/// it while `/request-access` is handled, before that command's ack.
+/// it for every request of that resource.
 struct SlowOnCall {
     asked: Arc<Notify>,
     delay: Duration,
@@ -48,6 +48,16 @@ grant = { task = "PROD_DB" }
 reviewers = ["UBOB"]
 reason_required = false
 auto_approve = [{ on_call = "pd" }]
+
+# Only the finance group may ask: who is in it is asked of Slack before the command's ack.
+[[resources]]
+id = "ledger"
+name = "Ledger"
+connector = "manual"
+grant = { task = "LEDGER" }
+reviewers = ["UBOB"]
+reason_required = false
+requesters = ["S0FINANCE"]
 "#;
 
 fn reaction(event_id: &str) -> serde_json::Value {
@@ -60,15 +70,12 @@ fn reaction(event_id: &str) -> serde_json::Value {
     })
 }
 
-#[tokio::test]
-async fn a_handler_blocked_for_seconds_delays_no_other_envelopes_ack() {
-    let db = TestDb::sqlite();
-    let asked = Arc::new(Notify::new());
+async fn slow_on_call_app(db: &TestDb, asked: Arc<Notify>) -> SlackTestApp {
     let mut services: gatehouse::workflow::OnCallServices = Default::default();
     services.insert(
         "pd".into(),
         Arc::new(SlowOnCall {
-            asked: asked.clone(),
+            asked,
             delay: Duration::from_millis(2500),
         }),
     );
@@ -76,8 +83,8 @@ async fn a_handler_blocked_for_seconds_delays_no_other_envelopes_ack() {
     slack.ack_timeout_ms = 6000;
     let sim = slack_sim::SlackSim::start(slack).await.unwrap();
     // One connection: every envelope travels behind the slow one.
-    let t = SlackTestApp::start_on_call(
-        &db,
+    SlackTestApp::start_on_call(
+        db,
         SLOW_ON_CALL,
         sim,
         false,
@@ -85,17 +92,27 @@ async fn a_handler_blocked_for_seconds_delays_no_other_envelopes_ack() {
         &[("GATEHOUSE_SLACK_CONNECTIONS", "1")],
         services,
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_handler_blocked_for_seconds_delays_no_other_envelopes_ack() {
+    let db = TestDb::sqlite();
+    let t = slow_on_call_app(&db, Arc::new(Notify::new())).await;
+    // Slack answers who is in a group only after 2.5 s: Carl's command waits for it.
+    t.sim
+        .slow_down("usergroups.users.list", Duration::from_millis(2500));
 
     let sim = t.sim.clone();
     let started = Instant::now();
     let slow = tokio::spawn(async move {
-        sim.slash_command("UALICE", CHANNEL, "/request-access", "prod-db 2h")
+        sim.slash_command("UCARL", CHANNEL, "/request-access", "ledger 2h")
             .await
     });
-    tokio::time::timeout(Duration::from_secs(10), asked.notified())
-        .await
-        .expect("the on-call service is asked");
+    eventually("Slack is asked who is in the group", 10, || async {
+        (!t.sim.api_calls_of("usergroups.users.list").is_empty()).then_some(())
+    })
+    .await;
 
     let mut fast = Vec::new();
     for i in 0..5 {
@@ -124,6 +141,49 @@ async fn a_handler_blocked_for_seconds_delays_no_other_envelopes_ack() {
     );
     let text = reply.payload.unwrap()["text"].as_str().unwrap().to_owned();
     assert!(text.contains("is submitted"), "{text}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_is_acked_without_waiting_for_the_on_call_service_its_rule_asks() {
+    let db = TestDb::sqlite();
+    let asked = Arc::new(Notify::new());
+    let t = slow_on_call_app(&db, asked.clone()).await;
+
+    let started = Instant::now();
+    let reply = t
+        .sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "prod-db 2h")
+        .await
+        .unwrap();
+    let acked_after = started.elapsed();
+    let text = reply.payload.unwrap()["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains("Request #1") && text.contains("is submitted"),
+        "{text}"
+    );
+    assert!(
+        acked_after < Duration::from_millis(1000),
+        "the ack waited {acked_after:?} for the on-call service"
+    );
+
+    // The rule is checked after the ack; Alice is not on call, so the card goes to a reviewer.
+    tokio::time::timeout(Duration::from_secs(10), asked.notified())
+        .await
+        .expect("the on-call service is asked");
+    let card = t.request_message(1).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(2500),
+        "the card is posted once the on-call service answered"
+    );
+    let card = crate::support::slack::shown(&card);
+    assert!(card.contains("Waiting for a reviewer"), "{card}");
+    assert_eq!(t.status(1).await, gatehouse::domain::Status::Pending);
+    let audit = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["requested", "auto_approval_checked"]);
     t.stop().await;
 }
 

@@ -209,6 +209,10 @@ pub async fn handle(
         return r;
     }
 
+    let slow = inner.with(|st| st.slow_methods.get(&method).copied());
+    if let Some(delay) = slow {
+        tokio::time::sleep(delay).await;
+    }
     let result = match parsed {
         Err(e) => Err(e),
         Ok(args) => dispatch(&inner, &method, &headers, &args),
