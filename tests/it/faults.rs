@@ -402,3 +402,121 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
     roles.drop_all().await;
     db.close().await;
 }
+
+/// A ✅ Slack delivered, and Gatehouse acked, is not redelivered: if the process dies between
+/// the ack and the decision, only the catch-up (reactions read back at the next start) can
+/// apply it. Slack answering `users.info` slowly holds the decision open for the SIGKILL.
+#[tokio::test]
+async fn a_check_mark_acked_just_before_a_sigkill_is_applied_after_the_restart() {
+    const CATALOG: &str = r#"
+admins = ["UADA"]
+
+[connectors.desk]
+kind = "manual"
+
+[[resources]]
+id = "ledger"
+name = "Ledger"
+connector = "desk"
+grant = { task = "Add them to the ledger readers" }
+reviewers = ["UBOB"]
+reason_required = false
+"#;
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("GATEHOUSE_CONFIG", "gatehouse.toml"),
+        ("SLACK_API_URL", &sim.api_url()),
+        ("SLACK_BOT_TOKEN", sim.bot_token()),
+        ("SLACK_APP_TOKEN", sim.app_token()),
+        ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
+        ("GATEHOUSE_LOG", "info"),
+        ("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0"),
+        ("GATEHOUSE_SLACK_CONNECTIONS", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let log = dir.path().join("serve.log");
+    let mut fleet = Fleet {
+        dir,
+        env,
+        running: Vec::new(),
+        started: 0,
+        catalogs: vec![CATALOG.to_owned()],
+    };
+    fleet.spawn();
+    within("the process to connect", 60, &log, || async {
+        (sim.connection_count() > 0).then_some(())
+    })
+    .await;
+    let ack = sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "ledger 1h")
+        .await
+        .unwrap();
+    assert!(
+        ack.payload.unwrap()["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is submitted")
+    );
+    let card = within("the request's card", 30, &log, || async {
+        sim.messages(CHANNEL)
+            .into_iter()
+            .find(|m| shown(m).contains("Access request #1"))
+    })
+    .await;
+
+    // Bob's ✅ is acked at once; deciding it asks Slack about people (users.info), slowly now.
+    sim.sim().slow_down("users.info", Duration::from_secs(30));
+    let out = sim
+        .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
+        .await
+        .unwrap()
+        .expect("the event is sent");
+    assert!(out.acked, "the ✅ is acked");
+    // The decision waits on Slack (whose answer the app gives up on after 10 s): kill it there.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let wf_db = store::Db::connect(&db.url).await.unwrap();
+    let pending = store::requests::get(wf_db.conn(), gatehouse::domain::RequestId::new(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.status, Status::Pending, "killed before deciding");
+    fleet.kill_one(0).await;
+
+    // Slack is quick again; the ✅ event is never sent again. The next process reads it back.
+    sim.sim().slow_down("users.info", Duration::ZERO);
+    fleet.spawn();
+    let decided = within("the ✅ applied after the restart", 30, &log, || async {
+        let r = store::requests::get(wf_db.conn(), gatehouse::domain::RequestId::new(1))
+            .await
+            .unwrap()
+            .unwrap();
+        (r.status != Status::Pending).then_some(r)
+    })
+    .await;
+    assert_eq!(decided.decided_by.as_deref(), Some("UBOB"));
+    let approvals =
+        store::approvals::of_request(wf_db.conn(), gatehouse::domain::RequestId::new(1))
+            .await
+            .unwrap();
+    assert_eq!(approvals.len(), 1, "{approvals:?}");
+    within("Alice's DM that Bob approved", 30, &log, || async {
+        sim.dms("UALICE")
+            .iter()
+            .map(shown)
+            .find(|t| t.contains("approved your request #1"))
+    })
+    .await;
+    let sent: Vec<_> = sim
+        .envelopes()
+        .into_iter()
+        .filter(|e| e.event_id.as_deref() == Some(out.event_id.as_str()))
+        .collect();
+    assert_eq!(sent.len(), 1, "Slack sent the ✅ once: {sent:?}");
+    fleet.kill_one(0).await;
+    db.close().await;
+}
