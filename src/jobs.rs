@@ -90,6 +90,21 @@ impl JobSpec {
         matches!(self, JobSpec::Revoke { .. })
     }
 
+    /// Which of its request's lanes the job runs in: jobs of a lane run in the order queued,
+    /// lanes side by side. The requester's DMs, the channel's card and thread (and reviewers'
+    /// DMs, which point at it), and everything that acts on the platform or the request's
+    /// state: a DM never waits for a card update or a grant, and a grant never waits for either.
+    pub fn lane(&self) -> &'static str {
+        match self {
+            JobSpec::Notify {
+                audience: Audience::Requester,
+                ..
+            } => "requester",
+            JobSpec::Notify { .. } => "channel",
+            _ => "",
+        }
+    }
+
     /// Jobs with a key exist at most once while live: a request has one revocation, moved
     /// when the expiry moves.
     fn dedupe_key(&self) -> Option<String> {
@@ -157,6 +172,7 @@ async fn enqueue_or(
             },
             dedupe_key: spec.dedupe_key(),
             request_id: spec.request().map(RequestId::get),
+            lane: spec.lane(),
         },
         now,
         on_existing,

@@ -12,6 +12,7 @@ mod m20261129_000006_approvals;
 mod m20261129_000007_scheduled_start;
 mod m20261206_000008_grant_record;
 mod m20261206_000009_extension_asks;
+mod m20261206_000010_job_lanes;
 
 /// The first audit row's `prev_hash`.
 pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_scheduled_start::Migration),
             Box::new(m20261206_000008_grant_record::Migration),
             Box::new(m20261206_000009_extension_asks::Migration),
+            Box::new(m20261206_000010_job_lanes::Migration),
         ]
     }
 }

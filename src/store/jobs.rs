@@ -63,6 +63,7 @@ pub struct Job {
     pub last_error: Option<String>,
     pub dedupe_key: Option<String>,
     pub request_id: Option<i64>,
+    pub lane: String,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
 }
@@ -85,6 +86,7 @@ impl TryFrom<Model> for Job {
             last_error: m.last_error,
             dedupe_key: m.dedupe_key,
             request_id: m.request_id,
+            lane: m.lane,
             created_at: m.created_at,
             finished_at: m.finished_at,
         })
@@ -100,6 +102,8 @@ pub struct NewJob {
     /// At most one live job per key: enqueueing again moves the existing job's time instead.
     pub dedupe_key: Option<String>,
     pub request_id: Option<i64>,
+    /// Within a request, jobs of one lane run in order; lanes run side by side.
+    pub lane: &'static str,
 }
 
 /// What enqueueing does to a live job that has the same `dedupe_key`.
@@ -163,6 +167,7 @@ pub async fn enqueue_or(
         last_error: Set(None),
         dedupe_key: Set(job.dedupe_key),
         request_id: Set(job.request_id),
+        lane: Set(job.lane.to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
         finished_at: Set(None),
@@ -188,9 +193,10 @@ fn claimable(now: DateTime<Utc>, lease_now: DateTime<Utc>) -> [Condition; 2] {
     ]
 }
 
-/// A request's jobs run one at a time and in order, across workers and processes: a job waits
-/// while another job of its request runs (lease not over), or is due or abandoned before it.
-/// Without this, a card's first posting and its first update could race and post two cards.
+/// A request's jobs of one lane run one at a time and in order, across workers and processes:
+/// a job waits while another job of its request and lane runs (lease not over), or is due or
+/// abandoned before it. Without this, a card's first posting and its first update could race
+/// and post two cards. Other lanes do not wait: the requester's DM is not held up by the card.
 fn first_of_its_request(now: DateTime<Utc>, lease_now: DateTime<Utc>) -> Condition {
     use sea_orm::sea_query::ExprTrait;
     let (jobs, other) = (Alias::new("jobs"), Alias::new("other"));
@@ -215,6 +221,7 @@ fn first_of_its_request(now: DateTime<Utc>, lease_now: DateTime<Utc>) -> Conditi
         .expr(Expr::val(1))
         .from_as(Entity, other.clone())
         .and_where(of(&other, "request_id").eq(of(&jobs, "request_id")))
+        .and_where(of(&other, "lane").eq(of(&jobs, "lane")))
         .and_where(of(&other, "id").ne(of(&jobs, "id")))
         .cond_where(
             Condition::any().add(running_live).add(

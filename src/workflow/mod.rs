@@ -321,26 +321,13 @@ impl Workflow {
             },
         )
         .await?;
-        // A request's jobs run in the order they were queued. People hear of a step before its
-        // effects run (the requester first), so "approved" is not held up by the grant, whose
-        // own notice ("you now have access") follows it; but taking access away never waits
-        // for a message.
-        let revokes = step
-            .jobs
-            .iter()
-            .any(|(spec, _)| matches!(spec, JobSpec::Revoke { .. }));
-        if revokes {
-            for (spec, at) in &step.jobs {
-                jobs::enqueue(tx, spec, *at, self.max_attempts, now).await?;
-            }
-        }
+        // Jobs run in lanes (`JobSpec::lane`): the requester's DM, the card and the platform's
+        // work do not wait for one another; within a lane, in the order queued here.
         if let Some(notice) = notice_for(step.event) {
             self.enqueue_notices(tx, current.id, notice).await?;
         }
-        if !revokes {
-            for (spec, at) in &step.jobs {
-                jobs::enqueue(tx, spec, *at, self.max_attempts, now).await?;
-            }
+        for (spec, at) in &step.jobs {
+            jobs::enqueue(tx, spec, *at, self.max_attempts, now).await?;
         }
         self.load(tx, current.id).await
     }

@@ -293,11 +293,12 @@ async fn a_job_that_panics_is_retried_and_the_worker_carries_on() {
     }
 }
 
-/// Records, per request, which of its jobs ran, in what order, and whether two overlapped.
+/// Records, per request and lane, which of its jobs ran, in what order, and whether two
+/// overlapped.
 #[derive(Default)]
 struct PerRequest {
-    running: Mutex<HashMap<i64, i64>>,
-    order: Mutex<HashMap<i64, Vec<i64>>>,
+    running: Mutex<HashMap<(i64, String), i64>>,
+    order: Mutex<HashMap<(i64, String), Vec<i64>>>,
     overlaps: Mutex<Vec<(i64, i64, i64)>>,
 }
 
@@ -309,7 +310,8 @@ impl Runner for OrderRunner {
         let Some(request) = job.request_id else {
             return Ok(Outcome::Done);
         };
-        if let Some(other) = self.0.running.lock().unwrap().insert(request, job.id) {
+        let lane = (request, job.lane.clone());
+        if let Some(other) = self.0.running.lock().unwrap().insert(lane.clone(), job.id) {
             self.0
                 .overlaps
                 .lock()
@@ -320,12 +322,12 @@ impl Runner for OrderRunner {
             .order
             .lock()
             .unwrap()
-            .entry(request)
+            .entry(lane.clone())
             .or_default()
             .push(job.id);
         // Long enough for the other workers to try this request's next job meanwhile.
         tokio::time::sleep(Duration::from_millis(3)).await;
-        self.0.running.lock().unwrap().remove(&request);
+        self.0.running.lock().unwrap().remove(&lane);
         Ok(Outcome::Done)
     }
 
@@ -335,7 +337,7 @@ impl Runner for OrderRunner {
 }
 
 #[tokio::test]
-async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order() {
+async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order_within_each_lane() {
     for db in backends().await {
         let clock: SharedClock = Arc::new(SystemClock);
         let setup = migrated(&db).await;
@@ -396,7 +398,7 @@ async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order() {
         let overlaps = seen.overlaps.lock().unwrap().clone();
         assert!(
             overlaps.is_empty(),
-            "{}: two jobs of one request ran at once: {overlaps:?}",
+            "{}: two jobs of one request's lane ran at once: {overlaps:?}",
             db.name
         );
         for (request, order) in seen.order.lock().unwrap().iter() {
@@ -404,10 +406,12 @@ async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order() {
             sorted.sort();
             assert_eq!(
                 order, &sorted,
-                "{}: request {request} out of order",
+                "{}: request {request:?} out of order",
                 db.name
             );
-            assert_eq!(order.len(), 5);
+            // The four platform jobs in one lane, the requester's DM in its own.
+            let expected = if request.1.is_empty() { 4 } else { 1 };
+            assert_eq!(order.len(), expected, "{request:?}");
         }
         setup.close().await.unwrap();
         db.close().await;
@@ -478,6 +482,100 @@ async fn a_restart_does_not_push_the_next_reconciliation_back() {
             db.name
         );
         again.shutdown().await;
+        db.close().await;
+    }
+}
+
+/// Holds every grant until the requester's DM and the card of its request were delivered.
+struct GrantAfterMessages {
+    delivered: Arc<Notify>,
+    messages: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl Runner for GrantAfterMessages {
+    async fn run(&self, spec: &JobSpec, _job: &Job) -> Result<Outcome, JobError> {
+        match spec {
+            JobSpec::Provision { .. } => {
+                while self.messages.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+                    self.delivered.notified().await;
+                }
+            }
+            _ => {
+                self.messages
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                self.delivered.notify_waiters();
+            }
+        }
+        Ok(Outcome::Done)
+    }
+
+    async fn gave_up(&self, _spec: &JobSpec, _job: &Job, _error: &str) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+/// The grant, queued first, is slow: the requester's DM and the card, queued after it, are
+/// delivered meanwhile instead of waiting behind it (as they did when a request's jobs ran
+/// one at a time).
+#[tokio::test]
+async fn a_requests_dm_and_card_do_not_wait_behind_its_grant() {
+    for db in backends().await {
+        let clock: SharedClock = Arc::new(SystemClock);
+        let setup = migrated(&db).await;
+        let now = clock.now();
+        let request = RequestId::new(1);
+        let tx = setup.begin().await.unwrap();
+        jobs::enqueue(&tx, &JobSpec::Provision { request }, now, 3, now)
+            .await
+            .unwrap();
+        for audience in [
+            gatehouse::workflow::Audience::Requester,
+            gatehouse::workflow::Audience::Channel,
+        ] {
+            let notify = JobSpec::Notify {
+                request,
+                notice: gatehouse::workflow::Notice::Approved,
+                audience,
+            };
+            jobs::enqueue(&tx, &notify, now, 3, now).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let runner = Arc::new(GrantAfterMessages {
+            delivered: Arc::new(Notify::new()),
+            messages: Arc::default(),
+        });
+        let mut handles = Vec::new();
+        for _ in 0..3 {
+            let w = Worker::new(
+                db.connect().await,
+                clock.clone(),
+                runner.clone(),
+                Arc::new(Notify::new()),
+                WorkerSettings::new(3, Duration::from_secs(60), Duration::from_millis(50)),
+            );
+            handles.push(tokio::spawn(async move {
+                // Each worker comes back for what became due while it ran.
+                let mut n = 0;
+                for _ in 0..20 {
+                    n += w.run_due().await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                n
+            }));
+        }
+        let ran = tokio::time::timeout(Duration::from_secs(20), async {
+            let mut ran = 0;
+            for h in handles {
+                ran += h.await.unwrap();
+            }
+            ran
+        })
+        .await
+        .expect("the grant is not waited for by the messages queued after it");
+        assert_eq!(ran, 3, "{}", db.name);
+        setup.close().await.unwrap();
         db.close().await;
     }
 }

@@ -18,6 +18,8 @@ pub struct Model {
     pub last_error: Option<String>,
     pub dedupe_key: Option<String>,
     pub request_id: Option<i64>,
+    /// Jobs of one request run in order within their lane (see `JobSpec::lane`).
+    pub lane: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
