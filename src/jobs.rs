@@ -540,7 +540,7 @@ impl Worker {
     }
 
     async fn until_next(&self) -> Duration {
-        match rows::next_wakeup(self.db.conn(), &*self.clock).await {
+        match rows::next_wakeup(self.db.reads(), &*self.clock).await {
             Ok(Some(at)) => (at - self.clock.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)

@@ -44,15 +44,22 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// SQLite connections for reads (`Db::reads`).
+const READERS: u32 = 4;
+
 /// A pool on SQLite or PostgreSQL.
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: DatabaseConnection,
+    /// SQLite only: connections for reads, which WAL lets run beside the one writer instead of
+    /// queueing behind every write on its single connection.
+    reader: Option<DatabaseConnection>,
 }
 
 impl Db {
-    /// SQLite gets WAL, a busy timeout and one connection: one writer at a time is SQLite's own
-    /// rule, and keeping it in the pool avoids "database is locked" between our own tasks.
+    /// SQLite gets WAL, a busy timeout and one connection for writes: one writer at a time is
+    /// SQLite's own rule, and keeping it in the pool avoids "database is locked" between our own
+    /// tasks. Reads that need not see a transaction of their own go through `reads`.
     pub async fn connect(url: &str) -> StoreResult<Db> {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)
@@ -69,9 +76,25 @@ impl Db {
         } else {
             opts.max_connections(10).min_connections(1);
         }
-        Ok(Db {
-            conn: Database::connect(opts).await?,
-        })
+        let conn = Database::connect(opts).await?;
+        // An in-memory database is one per connection: it has no readers apart.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let reader = if url.starts_with("sqlite:") && !in_memory {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.sqlx_logging(false)
+                .acquire_timeout(Duration::from_secs(30))
+                .max_connections(READERS)
+                .min_connections(1)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.busy_timeout(Duration::from_secs(10))
+                        .foreign_keys(true)
+                        .read_only(true)
+                });
+            Some(Database::connect(opts).await?)
+        } else {
+            None
+        };
+        Ok(Db { conn, reader })
     }
 
     /// Brings the schema up to date. On PostgreSQL several processes may start at once: a
@@ -97,6 +120,13 @@ impl Db {
         &self.conn
     }
 
+    /// For reads only, outside any transaction: on SQLite a pool of read-only connections
+    /// beside the writer (each read sees everything committed before it began); elsewhere the
+    /// same pool as `conn`.
+    pub fn reads(&self) -> &DatabaseConnection {
+        self.reader.as_ref().unwrap_or(&self.conn)
+    }
+
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
     /// IMMEDIATE`): a transaction that read first and wrote later would otherwise fail with
     /// "database is locked" when another process wrote in between, instead of waiting its turn.
@@ -113,6 +143,9 @@ impl Db {
     }
 
     pub async fn close(self) -> StoreResult<()> {
+        if let Some(reader) = self.reader {
+            reader.close().await?;
+        }
         Ok(self.conn.close().await?)
     }
 }

@@ -99,7 +99,7 @@ impl Workflow {
         }
         let stages = resource.approval.clone();
         let eligible = self.eligible(&stages, &request.requester).await?;
-        let given = approvals::of_request(self.db.conn(), request.id).await?;
+        let given = approvals::of_request(self.db.reads(), request.id).await?;
         Ok(Some(progress(&stages, &eligible, &given)))
     }
 }

@@ -164,7 +164,7 @@ impl Workflow {
     }
 
     pub async fn request(&self, id: RequestId) -> Result<Request, WorkflowError> {
-        store::requests::get(self.db.conn(), id)
+        store::requests::get(self.db.reads(), id)
             .await?
             .ok_or(WorkflowError::NotFound(id))
     }
@@ -219,7 +219,7 @@ impl Workflow {
         // The environment's admins, then everyone the catalog names.
         let mut named: Vec<Principal> = self.admins.clone();
         named.extend(self.catalog.named_principals());
-        let added = roles::all(self.db.conn())
+        let added = roles::all(self.db.reads())
             .await?
             .into_iter()
             .map(|g| g.principal);
@@ -273,7 +273,7 @@ impl Workflow {
     /// Refuses unless `by` is an admin (from the environment, the catalog, or added from Slack).
     async fn require_admin(&self, by: &SlackUserId) -> Result<(), WorkflowError> {
         let groups = self.groups_of(by).await?;
-        let admins = self.admins(self.db.conn()).await?;
+        let admins = self.admins(self.db.reads()).await?;
         crate::domain::policy::may_administer(
             crate::domain::policy::Who {
                 user: by,
@@ -377,7 +377,7 @@ impl Workflow {
         channel: &str,
         ts: &str,
     ) -> Result<Option<Request>, WorkflowError> {
-        Ok(store::requests::find_by_message(self.db.conn(), channel, ts).await?)
+        Ok(store::requests::find_by_message(self.db.reads(), channel, ts).await?)
     }
 
     /// Commits, then wakes the job worker if the step added jobs.

@@ -354,7 +354,7 @@ impl Workflow {
         id: RequestId,
         error: &str,
     ) -> Result<(), WorkflowError> {
-        let told = store::audit::for_request(self.db.conn(), id.get())
+        let told = store::audit::for_request(self.db.reads(), id.get())
             .await?
             .iter()
             .any(|e| e.action == "revocation_failing");
@@ -489,7 +489,7 @@ impl Workflow {
             ));
         };
         let request = self.request(id).await?;
-        let resource = self.resource_or_record(self.db.conn(), &request).await?;
+        let resource = self.resource_or_record(self.db.reads(), &request).await?;
         let removed = self.catalog.resource(&request.resource).is_none();
         let resource = resource.as_ref();
         // Quietly logged: the audit log has it; the channel hears of it only once a person is
@@ -530,7 +530,7 @@ impl Workflow {
                 Notice::RevocationFailing | Notice::DriftMissing { .. } | Notice::NotDelivered
             );
         if notice == Notice::NotDelivered {
-            context.error = store::audit::for_request(self.db.conn(), id.get())
+            context.error = store::audit::for_request(self.db.reads(), id.get())
                 .await?
                 .into_iter()
                 .rev()
@@ -543,10 +543,10 @@ impl Workflow {
             context.reviewers = if notice == Notice::NotDelivered {
                 Vec::new()
             } else {
-                self.reviewers_of(self.db.conn(), resource).await?
+                self.reviewers_of(self.db.reads(), resource).await?
             };
             if for_admins {
-                for a in self.admins(self.db.conn()).await? {
+                for a in self.admins(self.db.reads()).await? {
                     if !context.reviewers.contains(&a) {
                         context.reviewers.push(a);
                     }
@@ -554,13 +554,13 @@ impl Workflow {
             }
         }
         if matches!(notice, Notice::Active | Notice::Expired | Notice::Revoked) {
-            context.held_before = store::grants::latest_for_request(self.db.conn(), id.get())
+            context.held_before = store::grants::latest_for_request(self.db.reads(), id.get())
                 .await?
                 .is_some_and(|g| g.held_before);
         }
         // Ended early: who did it (a reviewer, an admin, the holder, the operator or Gatehouse).
         if matches!(request.status, Status::Revoking | Status::Revoked) {
-            let ended = store::audit::for_request(self.db.conn(), id.get())
+            let ended = store::audit::for_request(self.db.reads(), id.get())
                 .await?
                 .into_iter()
                 .rev()
@@ -571,7 +571,7 @@ impl Workflow {
             }
         }
         if notice == Notice::IdentityChosen {
-            context.chosen_by = store::audit::for_request(self.db.conn(), id.get())
+            context.chosen_by = store::audit::for_request(self.db.reads(), id.get())
                 .await?
                 .into_iter()
                 .rev()
@@ -584,7 +584,7 @@ impl Workflow {
             _ => None,
         };
         if let Some(action) = failure {
-            context.error = store::audit::for_request(self.db.conn(), id.get())
+            context.error = store::audit::for_request(self.db.reads(), id.get())
                 .await?
                 .into_iter()
                 .rev()

@@ -119,7 +119,7 @@ impl Workflow {
 impl Workflow {
     /// The channel an admin chose from Slack, if any (it overrides ACCESS_REQUESTS_CHANNEL).
     pub async fn requests_channel(&self) -> Result<Option<String>, WorkflowError> {
-        Ok(store::settings::get(self.db.conn(), store::settings::REQUESTS_CHANNEL).await?)
+        Ok(store::settings::get(self.db.reads(), store::settings::REQUESTS_CHANNEL).await?)
     }
 
     pub async fn set_requests_channel(

@@ -346,7 +346,7 @@ impl Workflow {
             return self.review_break_glass(id, by, &groups).await;
         }
         let resource = self.resource_of(&seen)?;
-        let reviewers = self.reviewers_of(self.db.conn(), resource).await?;
+        let reviewers = self.reviewers_of(self.db.reads(), resource).await?;
         let stages = Self::stages_of(resource, &reviewers);
         let anyone: Vec<Principal> = stages
             .iter()
@@ -465,7 +465,7 @@ impl Workflow {
         let groups = self.groups_of(by).await?;
         let current = self.request(id).await?;
         let resource = self.resource_of(&current)?;
-        let reviewers = self.reviewers_of(self.db.conn(), resource).await?;
+        let reviewers = self.reviewers_of(self.db.reads(), resource).await?;
         let who = Who {
             user: by,
             groups: &groups,
