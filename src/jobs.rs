@@ -18,9 +18,9 @@ use tracing::Instrument;
 
 use crate::clock::SharedClock;
 use crate::domain::RequestId;
+use crate::domain::{Audience, Notice};
 use crate::store::jobs::{self as rows, Claim, Job, NewJob, OnExisting};
 use crate::store::{Conn, Db, StoreError};
-use crate::workflow::{Audience, Notice};
 
 /// What a job does. Stored as its `kind` and a JSON payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,7 +288,7 @@ pub struct Worker {
     wake: Arc<Notify>,
     id: String,
     settings: WorkerSettings,
-    metrics: Option<Arc<crate::ops::Metrics>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Worker {
@@ -312,7 +312,7 @@ impl Worker {
     }
 
     /// Counts each job run in `metrics` (`gatehouse_jobs_total`).
-    pub fn with_metrics(mut self, metrics: Arc<crate::ops::Metrics>) -> Self {
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
         self.metrics = Some(metrics);
         self
     }

@@ -6,7 +6,6 @@
 
 pub mod bigquery;
 pub mod databricks;
-pub mod http;
 pub mod looker;
 pub mod mysql;
 mod mysql_flavour;
@@ -27,55 +26,14 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::config::{Catalog, ConnectorKind};
 use crate::domain::{ConnectorId, Unit};
-pub use crate::workflow::Undo;
-use crate::workflow::{Applied, ExternalError, Provisioner, Target};
-
-/// A connector's failure, classed by whether trying again can help. Messages are the platform's
-/// own words (for the audit log and reviewers), never a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConnectorError {
-    /// Timeouts, 5xx, lock conflicts: the same call may succeed later.
-    #[error("{0}")]
-    Retryable(String),
-    /// The platform asked us to slow down (HTTP 429), saying when to come back if it did.
-    #[error("{message}")]
-    Throttled {
-        message: String,
-        retry_after: Option<Duration>,
-    },
-    /// Unknown role, missing privilege, bad name: trying again cannot help.
-    #[error("{0}")]
-    Permanent(String),
-}
+use crate::platform::{Applied, ExternalError, Provisioner, Target};
+pub use crate::platform::{ConnectorError, Holding, PlatformIdentity, Readiness, Undo, http};
 
 impl From<quoting::BadName> for ConnectorError {
     fn from(e: quoting::BadName) -> Self {
         ConnectorError::Permanent(e.to_string())
     }
 }
-
-impl From<ConnectorError> for ExternalError {
-    fn from(e: ConnectorError) -> Self {
-        match e {
-            ConnectorError::Retryable(message) => ExternalError::Retryable {
-                message,
-                retry_after: None,
-            },
-            ConnectorError::Throttled {
-                message,
-                retry_after,
-            } => ExternalError::Retryable {
-                message,
-                retry_after,
-            },
-            ConnectorError::Permanent(m) => ExternalError::Permanent(m),
-        }
-    }
-}
-
-pub use crate::workflow::PlatformIdentity;
-
-pub use crate::workflow::{Holding, Readiness};
 
 /// One platform. Implementations change exactly one unit for one identity per call and report
 /// what they did in the platform's terms (the statement or the API call), for the audit log.

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use reqwest::{StatusCode, header};
 
-use crate::connectors::ConnectorError;
-use crate::connectors::http;
+use crate::platform::ConnectorError;
+use crate::platform::http;
 
 pub use opsgenie::{Opsgenie, OpsgenieSettings};
 pub use pagerduty::{PagerDuty, PagerDutySettings};

@@ -1,8 +1,8 @@
-//! Operating Gatehouse: the HTTP endpoints (`/healthz`, `/readyz`, `/metrics`), the metrics they
-//! expose, and the watch kept on each connector's last answer.
+//! Operating Gatehouse: the HTTP endpoints (`/healthz`, `/readyz`, `/metrics`) and the watch
+//! kept on each connector's last answer. The metrics themselves are `crate::metrics`, which
+//! every layer counts into.
 
 pub mod http;
-pub mod metrics;
 pub mod watched;
 
-pub use metrics::{ConnectorCheck, ErrorClass, Metrics, WaitCause};
+pub use crate::metrics::{ConnectorCheck, ErrorClass, Metrics, WaitCause};

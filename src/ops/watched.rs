@@ -8,10 +8,10 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::Catalog;
 use crate::domain::{ConnectorId, Unit};
-use crate::store::requests::Request;
-use crate::workflow::{
+use crate::platform::{
     Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Readiness, Target, Undo,
 };
+use crate::store::requests::Request;
 
 use super::{ErrorClass, Metrics};
 

@@ -12,7 +12,7 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
 use crate::config::Secret;
-use crate::ops::{Metrics, WaitCause};
+use crate::metrics::{Metrics, WaitCause};
 
 /// What a Slack call can fail with. Messages are safe to log and show: tokens are redacted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! its thread and the holder's DM say it. The holder's own relinquish and Gatehouse's own
 //! revocations (break-glass not reviewed in time) keep the plain words.
 
-use super::views::{escape, user};
+use super::mrkdwn::{escape, user};
 use crate::audit::Actor;
 use crate::store::requests::Request;
 

@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod home;
 pub mod limits;
 pub mod modals;
+pub mod mrkdwn;
 pub mod notifier;
 pub mod preflight;
 pub mod question_limit;
@@ -73,7 +74,7 @@ pub async fn connect(
     bot_token: &Secret,
     app_token: &Secret,
     channel: &str,
-    metrics: Arc<crate::ops::Metrics>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> Result<SlackParts, SlackStartError> {
     let client = api::hyper_client(&settings.api_url).map_err(SlackStartError::Unreachable)?;
     let api = SlackApi::new(client.clone(), bot_token, settings.pace, metrics);

@@ -22,10 +22,6 @@ fn log_malformed(kind: &str, e: &Malformed) {
 }
 
 /// A connection said hello (`socket_mode` counts it as open).
-pub(super) fn on_hello(_: &SlackContext) {
-    tracing::info!("connected to Slack (Socket Mode)");
-}
-
 async fn on_command(
     ev: SlackCommandEvent,
     ctx: Arc<SlackContext>,
@@ -234,5 +230,13 @@ pub fn listen(
     ctx: Arc<SlackContext>,
 ) -> Listener {
     let token = SlackApiToken::new(app_token.expose().to_owned().into());
-    super::socket_mode::start(client, token, connections, ctx)
+    super::socket_mode::start(
+        client,
+        token,
+        connections,
+        ctx,
+        |ctx, kind, payload, accepts| {
+            Box::pin(async move { answer(ctx, &kind, payload, accepts).await })
+        },
+    )
 }

@@ -9,7 +9,7 @@
 //!
 //! Here each envelope is handled on its own task (at most `IN_FLIGHT` per process) and acked
 //! as soon as its handler returns, whatever the order. What an envelope means, and what its ack
-//! carries, is decided in `socket.rs`; this module only moves frames.
+//! carries, is decided by the `Answer` it is given (`socket.rs`); this module only moves frames.
 //!
 //! Each of the `connections` slots holds one connection: `apps.connections.open` with the app
 //! token gives a `wss://` URL; `hello` makes the connection count as open (until it closes); a
@@ -70,7 +70,13 @@ pub(super) enum Ack {
     Withheld,
 }
 
+/// What an envelope means and what its ack carries (`socket::answer`): given the envelope's
+/// type, payload and whether its ack may carry a payload.
+pub(super) type Answer =
+    fn(Arc<SlackContext>, String, Value, bool) -> futures::future::BoxFuture<'static, Ack>;
+
 struct Shared {
+    answer: Answer,
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     ctx: Arc<SlackContext>,
@@ -90,9 +96,11 @@ pub(super) fn start(
     token: SlackApiToken,
     connections: u32,
     ctx: Arc<SlackContext>,
+    answer: Answer,
 ) -> Listener {
     let stop = CancellationToken::new();
     let shared = Arc::new(Shared {
+        answer,
         client,
         token,
         ctx,
@@ -419,7 +427,7 @@ impl Conn {
                 if !self.said_hello {
                     self.said_hello = true;
                     self.shared.ctx.open.send_modify(|n| *n += 1);
-                    super::socket::on_hello(&self.shared.ctx);
+                    tracing::info!("connected to Slack (Socket Mode)");
                 }
                 if let Some(h) = self.hello.take() {
                     let _ = h.send(());
@@ -467,9 +475,10 @@ impl Conn {
                 };
                 let Ok(permit) = permit else { return };
                 let ctx = self.shared.ctx.clone();
+                let answer = self.shared.answer;
                 let tx = self.tx.clone();
                 self.handlers.spawn(async move {
-                    let ack = super::socket::answer(ctx, &kind, payload, accepts).await;
+                    let ack = (answer)(ctx, kind, payload, accepts).await;
                     drop(permit);
                     let body = match ack {
                         Ack::Withheld => return,

@@ -8,25 +8,15 @@ use serde_json::{Value, json};
 pub use super::api::Message;
 use super::ended::Ended;
 use super::limits;
+pub use super::mrkdwn::escape;
+pub(super) use super::mrkdwn::user;
 use crate::config::Resource;
 use crate::domain::{Principal, Status};
 use crate::store::requests::Request;
 use crate::workflow::{Notice, Progress};
 
-/// Slack's mrkdwn escaping: `&`, `<` and `>` are the only control characters. Without it a
-/// reason like `<!channel>` would ping everyone.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// The action of the Revoke button (the card, App Home), whose value is the request id.
 pub const REVOKE: &str = "revoke";
-
-pub(super) fn user(id: &str) -> String {
-    format!("<@{id}>")
-}
 
 /// Who decided a request, for people: a reviewer's mention, or Gatehouse and the rule that
 /// approved it automatically.

@@ -37,6 +37,10 @@ use crate::store::requests::{Changes, Request};
 use crate::store::roles::{self, AppRole};
 use crate::store::{self, Db, Tx};
 
+pub use crate::domain::{Audience, Notice};
+pub use crate::platform::{
+    Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Readiness, Target, Undo,
+};
 pub use admin_grant::{AdminGrant, AdminGranted};
 pub use answers::{AccessFact, Answer, Asker, GrantFact, LIVE_CHECK_LIMIT, Live, ResourceRef};
 pub use break_glass::BREAK_GLASS;
@@ -49,9 +53,7 @@ pub use platform_readiness::{
     PlatformReport, READINESS_LIMIT, ResourceReadiness, Verdict, platform_readiness,
 };
 pub use ports::{
-    Applied, Audience, Delivery, Directory, ExternalError, Holding, Membership, MessageRef,
-    NoGroups, Notice, NoticeContext, Notifier, PlatformIdentity, Progress, Provisioner, Readiness,
-    Target, Undo,
+    Delivery, Directory, Membership, MessageRef, NoGroups, NoticeContext, Notifier, Progress,
 };
 pub use queries::FoundIdentity;
 pub use reconcile::Drift;
@@ -77,7 +79,7 @@ pub struct Workflow {
     max_attempts: u32,
     reconcile_every: std::time::Duration,
     wake: Arc<Notify>,
-    metrics: Arc<crate::ops::Metrics>,
+    metrics: Arc<crate::metrics::Metrics>,
     on_call: OnCallServices,
     /// The last `check_platforms` report, for App Home.
     platforms: std::sync::Mutex<Option<PlatformReport>>,
@@ -99,7 +101,7 @@ pub struct WorkflowDeps {
     /// Notified after a commit that added jobs.
     pub wake: Arc<Notify>,
     /// Provisioning and revocation latencies are recorded here.
-    pub metrics: Arc<crate::ops::Metrics>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// On-call services by `[oncall.<id>]`, for auto-approval rules that name one.
     pub on_call: OnCallServices,
 }
@@ -146,7 +148,7 @@ impl Workflow {
         &self.catalog
     }
 
-    pub fn metrics(&self) -> &Arc<crate::ops::Metrics> {
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
         &self.metrics
     }
 

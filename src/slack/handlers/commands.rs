@@ -1,5 +1,6 @@
 //! `/request-access` and `/access-admin`.
 
+use super::mentions::{parse_channel, parse_principal};
 use super::{identity_admin, say};
 use crate::domain::start::When;
 use crate::domain::{GrantDuration, Principal, RequestId, ResourceId, SlackUserId};
@@ -146,30 +147,6 @@ pub async fn request_access(
             )
         }
     }
-}
-
-/// Reads `<@U123|name>`, `<!subteam^S123|@group>` or a bare ID.
-pub fn parse_principal(word: &str) -> Option<Principal> {
-    let inner = word.trim_start_matches('<').trim_end_matches('>');
-    let id = inner
-        .strip_prefix('@')
-        .or_else(|| inner.strip_prefix("!subteam^"))
-        .unwrap_or(inner);
-    let id = id.split('|').next().unwrap_or(id);
-    id.parse().ok()
-}
-
-/// Reads `<#C123|name>` or a bare channel ID.
-pub fn parse_channel(word: &str) -> Option<String> {
-    let inner = word.trim_start_matches('<').trim_end_matches('>');
-    let id = inner.strip_prefix('#').unwrap_or(inner);
-    let id = id.split('|').next().unwrap_or(id);
-    let ok = id.len() >= 3
-        && (id.starts_with('C') || id.starts_with('G'))
-        && id
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    ok.then(|| id.to_owned())
 }
 
 const ADMIN_COMMANDS: &str = "Usage:\n• `/access-admin grant @person RESOURCE [DURATION] [from WHEN] REASON…`\n• `/access-admin reviewers add @person-or-@group [RESOURCE]`\n• `/access-admin reviewers remove @person-or-@group [RESOURCE]`\n• `/access-admin reviewers list [RESOURCE]`\n• `/access-admin channel #channel`\n• `/access-admin revoke #ID REASON…` — end someone's access now\n• `/access-admin close #ID REASON…` — close a request stuck in revoking (its access is gone already)\n";

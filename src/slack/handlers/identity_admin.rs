@@ -1,7 +1,7 @@
 //! `/access-admin link|unlink|identities`: admins see a person's platform identities and the
 //! access they hold now, and fix a link that was found wrongly or not at all.
 
-use super::commands::parse_principal;
+use super::mentions::parse_principal;
 use super::say;
 use crate::domain::{Principal, SlackUserId};
 use crate::slack::context::SlackContext;

@@ -5,6 +5,7 @@ pub mod commands;
 pub mod events;
 pub mod identity_admin;
 pub mod interactions;
+pub mod mentions;
 pub mod questions;
 
 use serde_json::Value;

@@ -95,14 +95,14 @@ impl ErrorClass {
         }
     }
 
-    pub fn of(e: &crate::workflow::ExternalError) -> Self {
+    pub fn of(e: &crate::platform::ExternalError) -> Self {
         match e {
-            crate::workflow::ExternalError::Retryable {
+            crate::platform::ExternalError::Retryable {
                 retry_after: Some(_),
                 ..
             } => ErrorClass::Throttled,
-            crate::workflow::ExternalError::Retryable { .. } => ErrorClass::Retryable,
-            crate::workflow::ExternalError::Permanent(_) => ErrorClass::Permanent,
+            crate::platform::ExternalError::Retryable { .. } => ErrorClass::Retryable,
+            crate::platform::ExternalError::Permanent(_) => ErrorClass::Permanent,
         }
     }
 }
