@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::super::link::LinkRule;
-use super::*;
+use super::Catalog;
 use crate::domain::approval::Need;
 use crate::domain::{ResourceId, Unit};
 
