@@ -1,0 +1,19 @@
+//! The catalog file (`gatehouse.toml`): connectors, resources, reviewers and admins.
+//! Parsed strictly (unknown keys are errors) and validated as a whole, reporting every problem.
+//!
+//! Split by concern: `model` (the types and their queries), `read` (file and TOML into raw
+//! shapes) and `check` (raw shapes into the model, with every error message). This file only
+//! wires them together and re-exports the model; it must hold no logic of its own.
+
+mod check;
+mod model;
+mod read;
+
+pub use model::{
+    ApiSettings, AutoApprovedPosting, BigquerySettings, Catalog, ConnectorConfig, ConnectorKind,
+    DatabricksSettings, OnCallConfig, OnDrift, PowerbiSettings, Resource, SnowflakeSettings,
+    TableauSettings,
+};
+
+#[cfg(test)]
+mod tests;
