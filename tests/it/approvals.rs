@@ -645,16 +645,16 @@ fn an_on_call_rule_naming_no_oncall_table_is_refused() {
     );
 }
 
-/// The README's policy example is a catalog Gatehouse accepts, as written.
+/// The policy example in docs/configuration.md is a catalog Gatehouse accepts, as written.
 #[test]
-fn the_readmes_policy_example_parses() {
-    let readme = include_str!("../../README.md");
-    let example = readme
+fn the_configuration_docs_policy_example_parses() {
+    let doc = include_str!("../../docs/configuration.md");
+    let example = doc
         .split("For example, a table anyone on call")
         .nth(1)
         .and_then(|rest| rest.split("```toml\n").nth(1))
         .and_then(|block| block.split("```").next())
-        .expect("the README's policy example");
+        .expect("the policy example in docs/configuration.md");
     let catalog = format!(
         r#"
 [connectors.warehouse]
@@ -667,8 +667,9 @@ token = {{ env = "PAGERDUTY_TOKEN" }}
 
 {example}"#
     );
-    let parsed = gatehouse::config::Catalog::parse(std::path::Path::new("README.md"), &catalog)
-        .unwrap_or_else(|e| panic!("{e}\n{catalog}"));
+    let parsed =
+        gatehouse::config::Catalog::parse(std::path::Path::new("docs/configuration.md"), &catalog)
+            .unwrap_or_else(|e| panic!("{e}\n{catalog}"));
     let payments = &parsed.resources[0];
     assert_eq!(payments.approval.len(), 2);
     assert_eq!(

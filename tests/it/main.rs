@@ -22,6 +22,7 @@ mod databricks_connector;
 mod deciders;
 mod demo;
 mod directory_events;
+mod docs;
 mod expiry;
 mod faults;
 mod grant_records;
