@@ -1,4 +1,6 @@
-//! The command line: which command runs, and the app that one-shot commands share.
+//! The command line: which command runs with which logging, and the app that one-shot
+//! commands share. Query commands (`check`, `access`, `audit`, `check-config`) print their
+//! answer alone: they log only warnings and errors, and never migrate the database.
 
 mod admin;
 pub mod args;
@@ -9,7 +11,7 @@ mod serve;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use gatehouse::config::{Config, Settings};
 use gatehouse::connectors::Registry;
@@ -20,6 +22,18 @@ use query::Asked;
 
 fn env_lookup(key: &str) -> Option<String> {
     std::env::var(key).ok()
+}
+
+/// Whether the command's output is an answer to read (or pipe): it logs only warnings and
+/// errors, and leaves the schema as it finds it.
+fn is_query(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Check { .. }
+            | Command::Access { .. }
+            | Command::Audit { .. }
+            | Command::CheckConfig { .. }
+    )
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -33,7 +47,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return serve::demo(interactive, port, postgres_url).await;
     }
     let settings = Settings::from_lookup(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
-    gatehouse::telemetry::init(settings.log_format, &settings.log_filter);
+    if is_query(&cli.command) {
+        gatehouse::telemetry::init_quiet(settings.log_format, &settings.log_filter);
+    } else {
+        gatehouse::telemetry::init(settings.log_format, &settings.log_filter);
+    }
     match cli.command {
         Command::Serve => serve::serve().await,
         Command::Migrate => admin::migrate(&settings.database_url).await,
@@ -57,9 +75,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             (None, None) => bail!("say --user USER or --resource RESOURCE"),
         },
         Command::Audit { command } => {
-            let db = gatehouse::store::Db::connect(&settings.database_url)
-                .await
-                .context("cannot open the database (DATABASE_URL)")?;
+            let db = query::open_current(&settings.database_url).await?;
             query::audit_command(&db, command).await
         }
         Command::Demo {
