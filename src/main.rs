@@ -20,6 +20,8 @@ async fn main() -> ExitCode {
     }
     match cli::run(cli).await {
         Ok(code) => code,
+        // The reader of standard output stopped early (`| head`): a normal, quiet end.
+        Err(_) if cli::output::closed() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

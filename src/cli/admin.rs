@@ -9,6 +9,7 @@ use gatehouse::config::Config;
 use gatehouse::domain::RequestId;
 use gatehouse::store::Db;
 
+use super::output::outln;
 use super::{env_lookup, offline_app, offline_app_of};
 
 /// `gatehouse migrate`: the schema brought up to date.
@@ -17,7 +18,7 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot open the database (DATABASE_URL)")?;
     db.migrate().await.context("migration failed")?;
-    println!("database is up to date");
+    outln!("database is up to date")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -41,11 +42,11 @@ pub async fn revoke(id: RequestId, reason: &str) -> anyhow::Result<ExitCode> {
     app.shutdown().await;
     let (line, ok) = result?;
     if ok {
-        println!("{line}");
+        outln!("{line}")?;
         if !tell {
-            println!(
+            outln!(
                 "The holder was not told: Slack is not configured here, or could not be reached (SLACK_BOT_TOKEN, SLACK_APP_TOKEN, ACCESS_REQUESTS_CHANNEL)."
-            );
+            )?;
         }
         Ok(ExitCode::SUCCESS)
     } else {
@@ -131,6 +132,9 @@ pub async fn sync_identities() -> anyhow::Result<ExitCode> {
         .cloned()
         .collect();
     let mut failed = false;
+    // Once standard output cannot be written (its reader gone), the remaining connectors are
+    // still synced, unsaid.
+    let mut unwritten = None;
     // On a terminal, a bar over the connectors with the one being listed; hidden otherwise.
     let bar = indicatif::ProgressBar::new(connectors.len() as u64);
     bar.set_style(
@@ -150,14 +154,20 @@ pub async fn sync_identities() -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        bar.suspend(|| println!("{line}"));
+        if unwritten.is_none()
+            && let Err(e) = bar.suspend(|| outln!("{line}"))
+        {
+            unwritten = Some(e);
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
     app.shutdown().await;
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    if failed {
+        return Ok(ExitCode::FAILURE);
+    }
+    match unwritten {
+        Some(e) => Err(e).context("cannot write to standard output"),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }

@@ -9,27 +9,32 @@ use gatehouse::connectors::Registry;
 use gatehouse::store::Db;
 
 use super::env_lookup;
+use super::output::outln;
 use super::query::SCHEMA_BEHIND;
 
 /// What was found, then the live grants, then (`platforms`) what each platform says.
 pub async fn check_config(platforms: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
     let c = &config.catalog;
-    println!(
+    outln!(
         "{}: {} connector(s), {} resource(s), {} admin(s) in the catalog",
         c.path.display(),
         c.connectors.len(),
         c.resources.len(),
         c.admins.len()
-    );
+    )?;
     for r in &c.resources {
-        println!(
+        outln!(
             "  {} ({}) via {}: default {}, max {}",
-            r.id, r.name, r.connector, r.durations.default, r.durations.max
-        );
+            r.id,
+            r.name,
+            r.connector,
+            r.durations.default,
+            r.durations.max
+        )?;
     }
     for warning in c.warnings() {
-        println!("warning: {warning}");
+        outln!("warning: {warning}")?;
     }
     let grants = compare_live_grants(&config).await?;
     if !platforms {
@@ -51,13 +56,13 @@ async fn compare_live_grants(config: &Config) -> anyhow::Result<ExitCode> {
     let db = match opened {
         Ok(Ok(db)) => db,
         Ok(Err(e)) => {
-            println!("live grants not compared: cannot open the database (DATABASE_URL): {e}");
+            outln!("live grants not compared: cannot open the database (DATABASE_URL): {e}")?;
             return Ok(ExitCode::SUCCESS);
         }
         Err(_) => {
-            println!(
+            outln!(
                 "live grants not compared: the database (DATABASE_URL) did not answer within 5 s"
-            );
+            )?;
             return Ok(ExitCode::SUCCESS);
         }
     };
@@ -65,28 +70,28 @@ async fn compare_live_grants(config: &Config) -> anyhow::Result<ExitCode> {
     match db.pending_migrations().await {
         Ok(pending) if pending.is_empty() => {}
         Ok(_) => {
-            println!("live grants not compared: {SCHEMA_BEHIND}");
+            outln!("live grants not compared: {SCHEMA_BEHIND}")?;
             return Ok(ExitCode::SUCCESS);
         }
         Err(e) => {
-            println!("live grants not compared: cannot read the database schema's version ({e})");
+            outln!("live grants not compared: cannot read the database schema's version ({e})")?;
             return Ok(ExitCode::SUCCESS);
         }
     }
     let edits = match gatehouse::workflow::catalog_edits(db.conn(), &config.catalog).await {
         Ok(edits) => edits,
         Err(e) => {
-            println!(
+            outln!(
                 "live grants not compared: cannot read them ({e}); has `gatehouse migrate` run?"
-            );
+            )?;
             return Ok(ExitCode::SUCCESS);
         }
     };
     if edits.changed.is_empty() {
-        println!("live grants: all match the catalog");
+        outln!("live grants: all match the catalog")?;
     }
     for edited in &edits.changed {
-        println!("  {edited}");
+        outln!("  {edited}")?;
     }
     match edits.refusal() {
         Some(refusal) => {
@@ -102,10 +107,10 @@ async fn compare_live_grants(config: &Config) -> anyhow::Result<ExitCode> {
 async fn ask_platforms(config: &Config) -> anyhow::Result<ExitCode> {
     let registry =
         Registry::new(&config.catalog, &env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!(
+    outln!(
         "platforms (each resource asked within {} s):",
         gatehouse::workflow::READINESS_LIMIT.as_secs()
-    );
+    )?;
     let report = gatehouse::workflow::platform_readiness(
         &config.catalog,
         &registry,
@@ -113,9 +118,9 @@ async fn ask_platforms(config: &Config) -> anyhow::Result<ExitCode> {
     )
     .await;
     for resource in &report.resources {
-        println!("  {resource}");
+        outln!("  {resource}")?;
     }
-    println!("{}", report.summary());
+    outln!("{}", report.summary())?;
     Ok(if report.problems().next().is_none() {
         ExitCode::SUCCESS
     } else {

@@ -5,6 +5,7 @@
 mod admin;
 pub mod args;
 mod check_config;
+pub mod output;
 mod query;
 mod serve;
 

@@ -15,6 +15,7 @@ use gatehouse::store::Db;
 use gatehouse::workflow::Asker;
 
 use super::args::{AuditCommand, Format};
+use super::output::{self, outln};
 use super::{env_lookup, offline_app_of};
 
 /// What a query says, in one line, of a database that `gatehouse migrate` has not brought up to
@@ -98,9 +99,9 @@ pub async fn ask(json: bool, asked: Asked) -> anyhow::Result<ExitCode> {
     app.shutdown().await;
     let answer = result.map_err(|e| anyhow::anyhow!("{e}"))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        outln!("{}", serde_json::to_string_pretty(&answer)?)?;
     } else {
-        println!("{}", render(&answer, Style::Plain));
+        outln!("{}", render(&answer, Style::Plain))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -112,7 +113,7 @@ pub async fn audit_command(db: &Db, command: AuditCommand) -> anyhow::Result<Exi
             .context("cannot read the audit log")?
         {
             v @ Verdict::Intact { .. } => {
-                println!("{v}");
+                outln!("{v}")?;
                 Ok(ExitCode::SUCCESS)
             }
             v @ Verdict::Broken { .. } => {
@@ -135,13 +136,13 @@ pub async fn audit_command(db: &Db, command: AuditCommand) -> anyhow::Result<Exi
                     std::fs::File::create(path)
                         .with_context(|| format!("cannot create {}", path.display()))?,
                 )),
-                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                None => Box::new(std::io::BufWriter::new(output::Stdout)),
             };
             let n = audit::export(db, since, until, format, &mut out).await?;
             out.flush()?;
             // On standard output the rows are the answer; in a file, how many were written.
             if let Some(path) = &output {
-                println!("exported {n} audit row(s) to {}", path.display());
+                outln!("exported {n} audit row(s) to {}", path.display())?;
             }
             Ok(ExitCode::SUCCESS)
         }
