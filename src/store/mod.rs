@@ -112,6 +112,17 @@ impl Db {
         Ok(())
     }
 
+    /// The migrations this binary has that the database has not had yet, by name, oldest
+    /// first. Reads only: unlike `migrate`, it creates nothing, not even the migrations table,
+    /// so commands that must not change the schema can refuse a database that is behind.
+    pub async fn pending_migrations(&self) -> StoreResult<Vec<String>> {
+        Ok(Migrator::get_pending_migrations_read_only(&self.conn)
+            .await?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect())
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.conn.get_database_backend() == DbBackend::Postgres
     }

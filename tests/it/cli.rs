@@ -5,7 +5,13 @@ use std::process::{Command, Output};
 
 fn gatehouse(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    cmd.args(args).current_dir(dir);
+    cmd.args(args);
+    scrubbed(cmd, dir, env).output().unwrap()
+}
+
+/// `cmd` in `dir` with only the settings in `env` (none from the test's environment).
+fn scrubbed(mut cmd: Command, dir: &std::path::Path, env: &[(&str, &str)]) -> Command {
+    cmd.current_dir(dir);
     for var in [
         "DATABASE_URL",
         "GATEHOUSE_CONFIG",
@@ -13,13 +19,15 @@ fn gatehouse(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Outp
         "SLACK_APP_TOKEN",
         "ACCESS_REQUESTS_CHANNEL",
         "GATEHOUSE_ADMINS",
+        "GATEHOUSE_LOG",
+        "GATEHOUSE_LOG_FORMAT",
     ] {
         cmd.env_remove(var);
     }
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().unwrap()
+    cmd
 }
 
 fn stderr(o: &Output) -> String {
@@ -695,4 +703,230 @@ async fn check_config_platforms_says_what_each_resource_lacks_and_fails_until_al
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("3 of 3 resource(s) can be granted and revoked"));
     roles.drop_all().await;
+}
+
+/// `gatehouse ARGS 2>&1`: what a person at a terminal sees, both streams in one.
+fn gatehouse_2_to_1(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        r#"exec "$0" "$@" 2>&1"#,
+        env!("CARGO_BIN_EXE_gatehouse"),
+    ])
+    .args(args);
+    scrubbed(cmd, dir, env).output().unwrap()
+}
+
+/// A directory with the test catalog and a SQLite file the binary has migrated; the file's
+/// URL.
+fn migrated_sqlite() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gatehouse.toml"),
+        crate::support::app::CATALOG,
+    )
+    .unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+    let out = gatehouse(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (dir, url)
+}
+
+/// The names of the tables in a SQLite database.
+async fn sqlite_tables(url: &str) -> Vec<String> {
+    use sea_orm::ConnectionTrait;
+    let db = gatehouse::store::Db::connect(url).await.unwrap();
+    let rows = db
+        .conn()
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        ))
+        .await
+        .unwrap();
+    let names = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect();
+    db.close().await.unwrap();
+    names
+}
+
+#[test]
+fn a_query_prints_its_answer_alone_even_with_info_logging() {
+    let (dir, url) = migrated_sqlite();
+    // As `.env.example` sets it: the queries still log nothing below a warning.
+    let env = [("DATABASE_URL", url.as_str()), ("GATEHOUSE_LOG", "info")];
+    let answer = "❌ No: UALICE does not have access to Analytics (read-only) (`analytics-ro`).\n\
+        • Gatehouse: no grant of this access is live\n\
+        • Platform (`manual`): not checked on the platform: changes to it are made by hand, so there is no platform to ask\n";
+    let out = gatehouse(dir.path(), &["check", "UALICE", "analytics-ro"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "nothing but the answer");
+    assert_eq!(stdout(&out), answer);
+    let both = gatehouse_2_to_1(dir.path(), &["check", "UALICE", "analytics-ro"], &env);
+    assert!(both.status.success());
+    assert_eq!(stdout(&both), answer, "no log line among the answer's");
+
+    for args in [
+        &["access", "--resource", "analytics-ro", "--json"][..],
+        &["access", "--user", "UALICE"],
+        &["audit", "verify"],
+        &["audit", "export"],
+        &["check-config"],
+    ] {
+        let out = gatehouse(dir.path(), args, &env);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+        assert!(!stdout(&out).is_empty(), "{args:?}");
+        let both = gatehouse_2_to_1(dir.path(), args, &env);
+        let lines = |o: &Output| stdout(o).lines().count();
+        assert_eq!(lines(&both), lines(&out), "{args:?}: {}", stdout(&both));
+        assert!(!stdout(&both).contains("INFO"), "{args:?}");
+    }
+    // The two checks were audited: the export is those rows, in JSON lines, and nothing else.
+    let out = gatehouse(dir.path(), &["audit", "export"], &env);
+    let rows: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows.len() >= 2, "{}", stdout(&out));
+    assert!(rows.iter().all(|r| r["seq"].is_i64()), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn a_query_refuses_a_database_whose_schema_is_behind_and_leaves_it_so() {
+    let behind = "error: the database schema is out of date: run `gatehouse migrate` first";
+    let queries = [
+        &["check", "UALICE", "analytics-ro"][..],
+        &["access", "--user", "UALICE"],
+        &["access", "--resource", "analytics-ro"],
+        &["audit", "verify"],
+        &["audit", "export"],
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gatehouse.toml"),
+        crate::support::app::CATALOG,
+    )
+    .unwrap();
+
+    // An empty file: every migration is pending.
+    let file = dir.path().join("empty.db");
+    std::fs::File::create(&file).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    for args in queries {
+        let out = gatehouse_async(dir.path(), args, &[("DATABASE_URL", &url)]).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr(&out).trim(), behind, "{args:?}");
+        assert_eq!(stdout(&out), "", "{args:?}");
+    }
+    assert_eq!(
+        sqlite_tables(&url).await,
+        Vec::<String>::new(),
+        "no table made"
+    );
+
+    // Migrated by an older Gatehouse: the last migration not yet recorded as applied.
+    let (dir, url) = migrated_sqlite();
+    {
+        use sea_orm::ConnectionTrait;
+        let db = gatehouse::store::Db::connect(&url).await.unwrap();
+        db.conn()
+            .execute_unprepared(
+                "DELETE FROM seaql_migrations WHERE version = (SELECT MAX(version) FROM seaql_migrations)",
+            )
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    }
+    let pending = || async {
+        let db = gatehouse::store::Db::connect(&url).await.unwrap();
+        let pending = db.pending_migrations().await.unwrap();
+        db.close().await.unwrap();
+        pending
+    };
+    assert_eq!(pending().await.len(), 1);
+    for args in queries {
+        let out = gatehouse_async(dir.path(), args, &[("DATABASE_URL", &url)]).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr(&out).trim(), behind, "{args:?}");
+    }
+    assert_eq!(
+        pending().await.len(),
+        1,
+        "still behind: the queries migrated nothing"
+    );
+    let out = gatehouse_async(dir.path(), &["check-config"], &[("DATABASE_URL", &url)]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "live grants not compared: the database schema is out of date: run `gatehouse migrate` first"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    // No file at all: said so, and none is made.
+    let missing = dir.path().join("missing.db");
+    let url = format!("sqlite://{}?mode=rwc", missing.display());
+    let out = gatehouse_async(dir.path(), &["audit", "verify"], &[("DATABASE_URL", &url)]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out).trim(),
+        format!(
+            "error: there is no database at {} (DATABASE_URL): run `gatehouse migrate` first",
+            missing.display()
+        )
+    );
+    assert!(!missing.exists());
+}
+
+#[tokio::test]
+async fn an_export_whose_reader_stops_after_one_line_ends_quietly() {
+    use std::io::BufRead;
+    let (dir, url) = migrated_sqlite();
+    // Far more than a pipe holds (64 KiB), so that the export is still writing when its reader
+    // goes.
+    {
+        let db = gatehouse::store::Db::connect(&url).await.unwrap();
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let tx = db.begin().await.unwrap();
+        for n in 0..2000 {
+            gatehouse::audit::record(
+                &tx,
+                at + chrono::Duration::seconds(n),
+                gatehouse::audit::Entry {
+                    actor: &gatehouse::audit::Actor::System,
+                    action: "test_row",
+                    request: None,
+                    details: serde_json::json!({ "n": n, "padding": "x".repeat(200) }),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        db.close().await.unwrap();
+    }
+    for format in ["jsonl", "csv"] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.args(["audit", "export", "--format", format]);
+        let mut child = scrubbed(cmd, dir.path(), &[("DATABASE_URL", &url)])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        {
+            let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+            reader.read_line(&mut first).unwrap();
+        } // as `head -1` does: one line, then the pipe closed
+        assert!(first.len() > 10, "{format}: {first}");
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stderr(&out), "", "{format}");
+        assert_eq!(out.status.code(), Some(0), "{format}");
+    }
 }
