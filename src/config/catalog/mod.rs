@@ -1,11 +1,12 @@
 //! The catalog file (`gatehouse.toml`): connectors, resources, reviewers and admins.
 //! Parsed strictly (unknown keys are errors) and validated as a whole, reporting every problem.
 //!
-//! Split by concern: `model` (the types and their queries), `read` (file and TOML into raw
-//! shapes) and `check` (raw shapes into the model, with every error message). This file only
-//! wires them together and re-exports the model; it must hold no logic of its own.
+//! Split by concern: `model` (the types and their queries), `read` (the raw shapes of the
+//! TOML), `check` (raw shapes into the model, with every error message) and `load` (file and
+//! TOML through both). This file only wires them together and re-exports the model.
 
 mod check;
+mod load;
 mod model;
 mod read;
 

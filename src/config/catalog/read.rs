@@ -1,51 +1,23 @@
-//! Reading the catalog: the file, the TOML, and the raw shapes it is deserialised into
-//! (`RawCatalog`, `RawConnector`, `RawResource`…), strict about unknown keys. Secrets stay
+//! The raw shapes the catalog's TOML is deserialised into (`RawCatalog`, `RawConnector`,
+//! `RawResource`…), strict about unknown keys. Secrets stay
 //! references (`SecretRef`, see `config::secret`); whoever needs one resolves it later.
 //!
 //! It must not judge what it read: every rule about what a catalog may say, and its message,
 //! belongs to `check`, which turns the raw shapes into the model.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::super::error::{ConfigError, ConfigErrors};
 use super::super::link::{Link, RawLink};
-use super::check::validate;
 use super::model::{
-    ApiSettings, AutoApprovedPosting, BigquerySettings, BreakGlass, Catalog, ConnectorConfig,
-    ConnectorKind, DatabricksSettings, OnCallConfig, OnDrift, PowerbiSettings, SnowflakeSettings,
-    TableauSettings,
+    ApiSettings, AutoApprovedPosting, BigquerySettings, BreakGlass, ConnectorConfig, ConnectorKind,
+    DatabricksSettings, OnCallConfig, OnDrift, PowerbiSettings, SnowflakeSettings, TableauSettings,
 };
 use crate::config::SecretRef;
 use crate::domain::approval::Need;
 use crate::domain::{ConnectorId, GrantDuration, Principal, ResourceId};
-
-impl Catalog {
-    pub fn load(path: &Path) -> Result<Catalog, ConfigErrors> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::file(
-                path,
-                format!(
-                    "cannot read the catalog ({e}); copy gatehouse.example.toml to {} or set GATEHOUSE_CONFIG",
-                    path.display()
-                ),
-            )
-        })?;
-        Catalog::parse(path, &source)
-    }
-
-    /// `path` only labels errors; `source` is the file's text.
-    pub fn parse(path: &Path, source: &str) -> Result<Catalog, ConfigErrors> {
-        let raw: RawCatalog = toml::from_str(source).map_err(|e| {
-            let at = e.span().map(|s| s.start).unwrap_or(0);
-            ConfigError::at(path, source, at, e.message().to_owned())
-        })?;
-        validate(path, source, raw)
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
