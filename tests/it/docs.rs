@@ -1,4 +1,4 @@
-//! The documentation a newcomer reads — README.md and every file in docs/ — stays true: its
+//! The documentation a newcomer reads — README.md, ARCHITECTURE.md and every file in docs/ — stays true: its
 //! relative links lead somewhere, and its catalog examples are catalogs Gatehouse accepts.
 
 use std::path::{Path, PathBuf};
@@ -7,9 +7,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// README.md and every markdown file in docs/, as paths relative to the repository's root.
+/// README.md, ARCHITECTURE.md and every markdown file in docs/, as paths relative to the repository's root.
 fn markdown_files() -> Vec<PathBuf> {
-    let mut files = vec![PathBuf::from("README.md")];
+    let mut files = vec![PathBuf::from("README.md"), PathBuf::from("ARCHITECTURE.md")];
     let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
