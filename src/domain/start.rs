@@ -299,8 +299,11 @@ mod tests {
         assert!(matches!(e, StartError::TooFar(_)), "{e:?}");
         // Paris springs forward at 02:00 on 28 March 2027.
         let paris: Tz = "Europe/Paris".parse().unwrap();
-        let e = when("2027-02-28 2:30").resolve(utc("2027-02-27T12:00:00Z"), paris);
-        assert!(e.is_ok());
+        // A month before, 02:30 exists: Paris is UTC+1 then.
+        let at = when("2027-02-28 2:30")
+            .resolve(utc("2027-02-27T12:00:00Z"), paris)
+            .unwrap();
+        assert_eq!(at, utc("2027-02-28T01:30:00Z"));
         let e = when("2027-03-28 2:30")
             .resolve(utc("2027-03-20T12:00:00Z"), paris)
             .unwrap_err();

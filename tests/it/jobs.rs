@@ -579,3 +579,62 @@ async fn a_requests_dm_and_card_do_not_wait_behind_its_grant() {
         db.close().await;
     }
 }
+
+/// Claims decide the order, whatever the timing: while a request's grant runs, its revocation
+/// (same lane) cannot be claimed by anyone, its requester's DM (another lane) can; once the
+/// grant is done, the revocation is next.
+#[tokio::test]
+async fn a_running_job_holds_back_its_lane_and_only_its_lane() {
+    for db in backends().await {
+        let clock: SharedClock = Arc::new(SystemClock);
+        let conn = migrated(&db).await;
+        let now = clock.now();
+        let request = RequestId::new(7);
+        let tx = conn.begin().await.unwrap();
+        for spec in [
+            JobSpec::Provision { request },
+            JobSpec::Revoke { request },
+            JobSpec::Notify {
+                request,
+                notice: gatehouse::workflow::Notice::Approved,
+                audience: gatehouse::workflow::Audience::Requester,
+            },
+        ] {
+            jobs::enqueue(&tx, &spec, now, 3, now).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let lease = TimeDelta::seconds(60);
+        let claim = |who: &'static str| {
+            let conn = conn.clone();
+            async move {
+                match store::jobs::claim(&conn, who, &SystemClock, lease)
+                    .await
+                    .unwrap()
+                {
+                    store::jobs::Claim::Job(job) => Some(job),
+                    _ => None,
+                }
+            }
+        };
+        let grant = claim("w1").await.expect("the grant, queued first");
+        assert_eq!(grant.kind, "provision", "{}", db.name);
+        let dm = claim("w2").await.expect("the DM, in its own lane");
+        assert_eq!(dm.kind, "notify", "{}", db.name);
+        assert!(
+            claim("w3").await.is_none(),
+            "{}: the revocation waits while the grant runs",
+            db.name
+        );
+        assert!(
+            store::jobs::complete(conn.conn(), grant.id, "w1", clock.now())
+                .await
+                .unwrap()
+        );
+        let next = claim("w3")
+            .await
+            .expect("the revocation, once the grant is done");
+        assert_eq!(next.kind, "revoke", "{}", db.name);
+        conn.close().await.unwrap();
+        db.close().await;
+    }
+}

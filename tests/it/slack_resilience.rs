@@ -231,6 +231,11 @@ async fn a_requester_who_left_gets_no_dm_and_the_flow_goes_on() {
         })
         .await;
         t.run_jobs().await;
+        // What people see: no DM reached the deactivated account, and the card and its thread
+        // still followed the request to the end.
+        assert!(t.sim.dms("UDAVE").is_empty(), "{}", db.name);
+        let card = crate::support::slack::shown(&t.request_message(1).await);
+        assert!(card.contains("Active"), "{}: {card}", db.name);
         let failed = gatehouse::store::jobs::list(
             t.app.db().conn(),
             Some(gatehouse::store::jobs::JobStatus::Failed),
