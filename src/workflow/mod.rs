@@ -8,6 +8,8 @@ mod approvals;
 mod break_glass;
 mod by_hand;
 mod catalog_edits;
+mod decisions;
+mod endings;
 mod errors;
 mod extension;
 mod grant_record;
