@@ -24,6 +24,8 @@ mod reconcile;
 mod requesters;
 mod requests;
 mod reviewers;
+mod revocation;
+mod runner;
 
 use std::sync::Arc;
 
