@@ -8,6 +8,8 @@ mod approvals;
 mod break_glass;
 mod by_hand;
 mod catalog_edits;
+mod decisions;
+mod endings;
 mod errors;
 mod extension;
 mod grant_record;
@@ -22,6 +24,8 @@ mod reconcile;
 mod requesters;
 mod requests;
 mod reviewers;
+mod revocation;
+mod runner;
 
 use std::sync::Arc;
 
