@@ -123,7 +123,7 @@ fn the_demo_plays_the_whole_story_on_the_manual_connector_without_postgres() {
         "the temporary directory is removed: {:?}",
         leftovers(dir.path())
     );
-    assert!(took.as_secs() < 30, "the demo took {took:?}");
+    eprintln!("the demo took {took:?} (benches/process.rs measures it against its target)");
 }
 
 #[tokio::test]
