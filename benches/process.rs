@@ -4,6 +4,11 @@
 //! that these happen and how, not how fast).
 //!
 //! `cargo bench --bench process` (`GATEHOUSE_BENCH_RUNS`, default 5, runs of each).
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark that cannot go on should stop"
+)]
 
 use std::time::{Duration, Instant};
 
