@@ -5,18 +5,27 @@
 //! Two clocks meet here. When a job is due (`run_at`) is judged by the app's `Clock`, which
 //! tests drive by hand. Whose lease has lapsed is judged by the database's clock (see
 //! `lease_now`), so that processes whose own clocks disagree still agree on it.
+//!
+//! This file owns a job's shape, enqueueing, and what a worker does with a job it holds
+//! (renew, complete, retry, reschedule, fail, release). The claim is in `claiming`, the lease
+//! clock in `lease_clock`, and the read-only questions in `queries`.
+
+mod claiming;
+mod lease_clock;
+mod queries;
+
+pub use claiming::{Claim, claim};
+pub use lease_clock::{database_now, lease_now};
+pub use queries::{count, due, for_request, get, list, next_wakeup, still_failing};
 
 use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::sea_query::{Alias, Expr, LockBehavior, LockType, Query};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
 
 use super::entities::jobs::{ActiveModel, Column, Entity, Model};
-use super::{Conn, Db, StoreError, StoreResult};
+use super::{Conn, StoreError, StoreResult};
 use crate::clock::Clock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -176,188 +185,6 @@ pub async fn enqueue_or(
     Ok(model.insert(c).await?.id)
 }
 
-/// The two kinds of claimable job: queued and due, and running past its lease (a worker that
-/// died, or stalled, gives its job back). Each is asked separately: as one `OR`, SQLite reads
-/// every due job, checks each against its request, and sorts them all to take the first (and
-/// PostgreSQL scans and sorts too), so a claim cost grows with the backlog, and the backlog with
-/// it. Apart, each is an ordered walk of `jobs_due` that stops at the first job free to run.
-/// `now` is the app's clock (due), `lease_now` the database's (lapsed).
-fn claimable(now: DateTime<Utc>, lease_now: DateTime<Utc>) -> [Condition; 2] {
-    [
-        Condition::all()
-            .add(Column::Status.eq(JobStatus::Queued.as_str()))
-            .add(Column::RunAt.lte(now)),
-        Condition::all()
-            .add(Column::Status.eq(JobStatus::Running.as_str()))
-            .add(Column::LeaseUntil.lt(lease_now)),
-    ]
-}
-
-/// A request's jobs of one lane run one at a time and in order, across workers and processes:
-/// a job waits while another job of its request and lane runs (lease not over), or is due or
-/// abandoned before it. Without this, a card's first posting and its first update could race
-/// and post two cards. Other lanes do not wait: the requester's DM is not held up by the card.
-fn first_of_its_request(now: DateTime<Utc>, lease_now: DateTime<Utc>) -> Condition {
-    use sea_orm::sea_query::ExprTrait;
-    let (jobs, other) = (Alias::new("jobs"), Alias::new("other"));
-    let of = |table: &Alias, column: &str| Expr::col((table.clone(), Alias::new(column)));
-    let running_live = Condition::all()
-        .add(of(&other, "status").eq(JobStatus::Running.as_str()))
-        .add(of(&other, "lease_until").gte(lease_now));
-    let queued_due = Condition::all()
-        .add(of(&other, "status").eq(JobStatus::Queued.as_str()))
-        .add(of(&other, "run_at").lte(now));
-    let running_dead = Condition::all()
-        .add(of(&other, "status").eq(JobStatus::Running.as_str()))
-        .add(of(&other, "lease_until").lt(lease_now));
-    let earlier = Condition::any()
-        .add(of(&other, "run_at").lt(of(&jobs, "run_at")))
-        .add(
-            Condition::all()
-                .add(of(&other, "run_at").eq(of(&jobs, "run_at")))
-                .add(of(&other, "id").lt(of(&jobs, "id"))),
-        );
-    let blocking = Query::select()
-        .expr(Expr::val(1))
-        .from_as(Entity, other.clone())
-        .and_where(of(&other, "request_id").eq(of(&jobs, "request_id")))
-        .and_where(of(&other, "lane").eq(of(&jobs, "lane")))
-        .and_where(of(&other, "id").ne(of(&jobs, "id")))
-        .cond_where(
-            Condition::any().add(running_live).add(
-                Condition::all()
-                    .add(Condition::any().add(queued_due).add(running_dead))
-                    .add(earlier),
-            ),
-        )
-        .to_owned();
-    Condition::any()
-        .add(of(&jobs, "request_id").is_null())
-        .add(Expr::exists(blocking).not())
-}
-
-/// Outcome of a claim attempt.
-#[derive(Debug)]
-pub enum Claim {
-    Job(Job),
-    /// A job whose worker lost its lease on its last allowed attempt: now `failed`.
-    Abandoned(Job),
-    Nothing,
-}
-
-/// The database server's current time, to the microsecond (SQLite: to the millisecond). Our
-/// Db is SQLite or PostgreSQL; anything but PostgreSQL is asked in SQLite's words.
-pub async fn database_now(c: &impl Conn) -> StoreResult<DateTime<Utc>> {
-    let backend = c.get_database_backend();
-    let sql = match backend {
-        // clock_timestamp(), not now(): now() is when the transaction began.
-        DbBackend::Postgres => {
-            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT) AS micros"
-        }
-        _ => {
-            "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) * 1000 AS micros"
-        }
-    };
-    let row = c
-        .query_one_raw(Statement::from_string(backend, sql))
-        .await?
-        .ok_or_else(|| StoreError::Corrupt("the database did not tell its time".into()))?;
-    let micros: i64 = row.try_get("", "micros")?;
-    DateTime::from_timestamp_micros(micros)
-        .ok_or_else(|| StoreError::Corrupt(format!("the database's time is {micros} µs")))
-}
-
-/// The time leases are judged by: the database's clock, which every process sharing the
-/// database reads alike whatever its own clock says, unless `clock` decides it (a test's manual
-/// clock does, so that moving it lapses leases as it makes jobs due). The time is read here and
-/// bound like any other, so it is stored and compared in the column's own format (on SQLite a
-/// text timestamp, which the database's `CURRENT_TIMESTAMP` would not match).
-pub async fn lease_now(c: &impl Conn, clock: &dyn Clock) -> StoreResult<DateTime<Utc>> {
-    match clock.lease_now() {
-        Some(now) => Ok(now),
-        None => database_now(c).await,
-    }
-}
-
-/// Takes the most overdue job for `worker`, leased for `lease` from now on the database's clock.
-pub async fn claim(
-    db: &Db,
-    worker: &str,
-    clock: &dyn Clock,
-    lease: TimeDelta,
-) -> StoreResult<Claim> {
-    let tx = db.begin().await?;
-    let now = clock.now();
-    let lease_now = lease_now(&tx, clock).await?;
-    let lease_until = lease_now
-        .checked_add_signed(lease)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    let mut found: Option<Model> = None;
-    for kind in claimable(now, lease_now) {
-        let first = Entity::find()
-            .filter(kind)
-            .filter(first_of_its_request(now, lease_now))
-            .order_by_asc(Column::RunAt)
-            .order_by_asc(Column::Id)
-            .limit(1)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .one(&tx)
-            .await?;
-        found = match (found, first) {
-            (Some(a), Some(b)) => Some(if (b.run_at, b.id) < (a.run_at, a.id) {
-                b
-            } else {
-                a
-            }),
-            (a, b) => a.or(b),
-        };
-    }
-    let Some(found) = found else {
-        tx.commit().await?;
-        return Ok(Claim::Nothing);
-    };
-    let abandoned =
-        found.status == JobStatus::Running.as_str() && found.attempts >= found.max_attempts;
-    let mut q = Entity::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
-    q = if abandoned {
-        q.col_expr(Column::Status, Expr::value(JobStatus::Failed.as_str()))
-            .col_expr(Column::FinishedAt, Expr::value(now))
-            .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(
-                Column::LastError,
-                Expr::value(format!(
-                    "the worker running attempt {} stopped before finishing (crash or shutdown); no attempts left",
-                    found.attempts
-                )),
-            )
-    } else {
-        q.col_expr(Column::Status, Expr::value(JobStatus::Running.as_str()))
-            .col_expr(Column::Attempts, Expr::value(found.attempts + 1))
-            .col_expr(Column::LeaseUntil, Expr::value(lease_until))
-            .col_expr(Column::LockedBy, Expr::value(worker))
-    };
-    let res = q
-        .filter(Column::Id.eq(found.id))
-        .filter(Column::Attempts.eq(found.attempts))
-        .filter(Column::Status.eq(found.status.as_str()))
-        .exec(&tx)
-        .await?;
-    let job = Entity::find_by_id(found.id).one(&tx).await?;
-    tx.commit().await?;
-    match job {
-        Some(job) if res.rows_affected == 1 => {
-            let job = Job::try_from(job)?;
-            Ok(if abandoned {
-                Claim::Abandoned(job)
-            } else {
-                Claim::Job(job)
-            })
-        }
-        // Another process won the race for this row (possible only without SKIP LOCKED).
-        _ => Ok(Claim::Nothing),
-    }
-}
-
 fn mine(id: i64, worker: &str) -> Condition {
     Condition::all()
         .add(Column::Id.eq(id))
@@ -511,101 +338,6 @@ pub async fn requeue_failed(c: &impl Conn, id: i64, now: DateTime<Utc>) -> Store
         .exec(c)
         .await?;
     Ok(res.rows_affected == 1)
-}
-
-/// When the worker next has something to do, on `clock`: the earliest queued job, or the
-/// earliest lease to lapse (judged on the database's clock, and told in `clock`'s time).
-pub async fn next_wakeup(c: &impl Conn, clock: &dyn Clock) -> StoreResult<Option<DateTime<Utc>>> {
-    let queued = Entity::find()
-        .filter(Column::Status.eq(JobStatus::Queued.as_str()))
-        .order_by_asc(Column::RunAt)
-        .one(c)
-        .await?
-        .map(|j| j.run_at);
-    let lease = Entity::find()
-        .filter(Column::Status.eq(JobStatus::Running.as_str()))
-        .filter(Column::LeaseUntil.is_not_null())
-        .order_by_asc(Column::LeaseUntil)
-        .one(c)
-        .await?
-        .and_then(|j| j.lease_until);
-    let lease = match lease {
-        Some(until) => Some(clock.now() + (until - lease_now(c, clock).await?)),
-        None => None,
-    };
-    Ok(match (queued, lease) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    })
-}
-
-pub async fn get(c: &impl Conn, id: i64) -> StoreResult<Option<Job>> {
-    Entity::find_by_id(id)
-        .one(c)
-        .await?
-        .map(Job::try_from)
-        .transpose()
-}
-
-pub async fn list(c: &impl Conn, status: Option<JobStatus>) -> StoreResult<Vec<Job>> {
-    let mut q = Entity::find();
-    if let Some(s) = status {
-        q = q.filter(Column::Status.eq(s.as_str()));
-    }
-    q.order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Job::try_from)
-        .collect()
-}
-
-/// Queued jobs that have failed at least `attempts` times and are still being retried (the
-/// ones that never give up, such as revocations).
-pub async fn still_failing(c: &impl Conn, attempts: u32) -> StoreResult<Vec<Job>> {
-    Entity::find()
-        .filter(Column::Status.eq(JobStatus::Queued.as_str()))
-        .filter(Column::Attempts.gte(i32::try_from(attempts).unwrap_or(i32::MAX)))
-        .filter(Column::LastError.is_not_null())
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Job::try_from)
-        .collect()
-}
-
-pub async fn for_request(c: &impl Conn, request_id: i64) -> StoreResult<Vec<Job>> {
-    Entity::find()
-        .filter(Column::RequestId.eq(request_id))
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Job::try_from)
-        .collect()
-}
-
-pub async fn count(c: &impl Conn, status: JobStatus) -> StoreResult<u64> {
-    Ok(Entity::find()
-        .filter(Column::Status.eq(status.as_str()))
-        .count(c)
-        .await?)
-}
-
-/// Jobs due at `now` and not done (queued or running): how many, and since when the oldest is due.
-pub async fn due(c: &impl Conn, now: DateTime<Utc>) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
-    let due = Condition::all()
-        .add(Column::Status.is_in([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]))
-        .add(Column::RunAt.lte(now));
-    let n = Entity::find().filter(due.clone()).count(c).await?;
-    let oldest = Entity::find()
-        .filter(due)
-        .order_by_asc(Column::RunAt)
-        .one(c)
-        .await?
-        .map(|j| j.run_at);
-    Ok((n, oldest))
 }
 
 /// Gives back the jobs `worker` still holds, at shutdown: their lease ends now, so another
