@@ -58,5 +58,6 @@ mod slack_manual;
 mod slack_resilience;
 mod snowflake_connector;
 mod socket_mode;
+mod structure;
 mod tableau_connector;
 mod tidy;
