@@ -11,8 +11,16 @@ use gatehouse::domain::RequestId;
 ///
 /// Settings come from the environment (and a `.env` file in the working directory); the
 /// catalog of resources from the file GATEHOUSE_CONFIG names (default gatehouse.toml).
+/// The version and the commit it was built from (`build.rs`), as `--version` prints them.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("GATEHOUSE_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
-#[command(name = "gatehouse", version)]
+#[command(name = "gatehouse", version = VERSION)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
