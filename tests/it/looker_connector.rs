@@ -3,8 +3,6 @@
 //! once; throttling, outages, unknown and externally managed groups classed right; and a whole
 //! request through Slack that leaves the membership in the instance, then takes it away.
 
-use std::time::Duration;
-
 use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
 use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
