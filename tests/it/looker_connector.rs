@@ -91,14 +91,7 @@ impl Faults for Instance {
     fn expire_tokens(&self) {
         self.fake.expire_tokens();
     }
-    fn throttle_next(&self, retry_after_secs: u64) {
-        let mut s = self.fake.state();
-        s.throttle_next = 1;
-        s.retry_after = Some(retry_after_secs);
-    }
-    fn fail_next(&self) {
-        self.fake.state().unavailable_next = 1;
-    }
+    contract::fault_knobs!(|p| p.fake.state());
     fn unreachable(&self) -> Box<dyn Connector> {
         let mut gone = self.fake.settings();
         gone.base_url = "http://127.0.0.1:9".into();

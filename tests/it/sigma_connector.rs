@@ -76,14 +76,7 @@ impl Faults for SigmaFake {
         self.token_window_passes();
         SigmaFake::expire_tokens(self);
     }
-    fn throttle_next(&self, retry_after_secs: u64) {
-        let mut s = self.state();
-        s.throttle_next = 1;
-        s.retry_after = Some(retry_after_secs);
-    }
-    fn fail_next(&self) {
-        self.state().unavailable_next = 1;
-    }
+    contract::fault_knobs!(|p| p.state());
     fn unreachable(&self) -> Box<dyn Connector> {
         let mut gone = self.settings();
         gone.base_url = "http://127.0.0.1:9".into();

@@ -56,6 +56,24 @@ pub trait Faults: Platform {
     fn unreachable(&self) -> Box<dyn Connector>;
 }
 
+/// [`Faults::throttle_next`] and [`Faults::fail_next`] for a fake whose state (reached from
+/// `self` by `$state`) has the usual knobs: `throttle_next`, `retry_after`, `unavailable_next`.
+macro_rules! fault_knobs {
+    (|$p:ident| $state:expr) => {
+        fn throttle_next(&self, retry_after_secs: u64) {
+            let $p = self;
+            let mut s = $state;
+            s.throttle_next = 1;
+            s.retry_after = Some(retry_after_secs);
+        }
+        fn fail_next(&self) {
+            let $p = self;
+            $state.unavailable_next = 1;
+        }
+    };
+}
+pub(crate) use fault_knobs;
+
 /// Who and what a case is about.
 pub struct Case {
     /// The identity the grant is for.
