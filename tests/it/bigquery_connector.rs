@@ -17,6 +17,7 @@ use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::bigquery_fake::{ADMIN, BigqueryFake, CLIENT_EMAIL, OTHER_KEY_PEM};
+use crate::support::contract::{self, Case, Faults, Listed, Platform};
 use crate::support::slack::{CHANNEL, SlackTestApp, workspace};
 
 const SALES: &str = "acme-data.sales";
@@ -27,6 +28,75 @@ fn reader(dataset: &str) -> Unit {
     Unit::Dataset {
         dataset: dataset.into(),
         role: "READER".into(),
+    }
+}
+
+/// Alice is made a READER of the sales dataset; Bob looks on.
+fn case() -> Case {
+    Case {
+        identity: ALICE.into(),
+        bystander: BOB.into(),
+        unit: reader(SALES),
+        other_unit: Unit::Dataset {
+            dataset: SALES.into(),
+            role: "WRITER".into(),
+        },
+        foreign_unit: Some(Unit::Group {
+            group: "sales".into(),
+        }),
+    }
+}
+
+fn entry(unit: &Unit) -> (&str, &str) {
+    let Unit::Dataset { dataset, role } = unit else {
+        panic!("{unit:?}")
+    };
+    (dataset, role)
+}
+
+impl Platform for BigqueryFake {
+    fn connector(&self) -> Box<dyn Connector> {
+        Box::new(BigqueryFake::connector(self))
+    }
+    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
+        let (dataset, role) = entry(unit);
+        BigqueryFake::holds(self, dataset, identity, role)
+    }
+    async fn give(&self, identity: &str, unit: &Unit) {
+        let (dataset, role) = entry(unit);
+        let mut access = self.access(dataset);
+        access.push(user(role, identity));
+        self.add_dataset(dataset, access);
+    }
+    fn changes(&self) -> usize {
+        self.log().iter().filter(|c| c.method == "PATCH").count()
+    }
+}
+
+impl Faults for BigqueryFake {
+    fn sign_ins(&self) -> usize {
+        self.state().exchanges.len()
+    }
+    fn refused(&self) -> usize {
+        self.log().iter().filter(|c| c.status == 401).count()
+    }
+    fn expire_tokens(&self) {
+        BigqueryFake::expire_tokens(self);
+    }
+    fn throttle_next(&self, retry_after_secs: u64) {
+        let mut s = self.state();
+        s.throttle_next = 1;
+        s.throttle_status = 429;
+        s.retry_after = Some(retry_after_secs);
+    }
+    fn fail_next(&self) {
+        self.state().unavailable_next = 1;
+    }
+    fn unreachable(&self) -> Box<dyn Connector> {
+        let mut gone = self.settings(Some(ADMIN));
+        gone.api_url = Some("http://127.0.0.1:9".into());
+        let key = Secret::new(self.key_json(crate::support::bigquery_fake::KEY_PEM));
+        Box::new(Bigquery::new(&gone, key).unwrap())
     }
 }
 
@@ -64,18 +134,14 @@ async fn bigquery_directory_users_are_listed_across_pages() {
         fake.add_user(&format!("user{n}@example.com"), &format!("User {n}"));
     }
     let c = fake.connector().with_page_size(4);
-    let all = c.list_identities().await.unwrap();
-    assert_eq!(all.len(), 10, "{all:?}");
-    assert!(all.iter().all(|i| i.kind == "user"));
-    let alice = &all[0];
-    assert_eq!(
-        (
-            alice.id.as_str(),
-            alice.name.as_str(),
-            alice.email.as_deref()
-        ),
-        (ALICE, "Alice Martin", Some(ALICE))
-    );
+    let alice = Listed {
+        kind: "user",
+        id: ALICE,
+        name: "Alice Martin",
+        email: Some(ALICE),
+    };
+    let all = contract::list_pages_through_everything(&c, &[("user", 10)], &[alice], &[]).await;
+    assert_eq!(all[0].id, ALICE, "in the Directory's order");
     // 10 users at 4 a page: 4, 4, 2, the later pages asked for by the previous page's token.
     let pages: Vec<String> = fake
         .log()
@@ -83,12 +149,11 @@ async fn bigquery_directory_users_are_listed_across_pages() {
         .filter(|c| c.path == "/admin/directory/v1/users" && c.status == 200)
         .map(|c| c.query.clone())
         .collect();
-    assert_eq!(pages.len(), 3, "{:?}", fake.log());
+    assert_eq!(pages.len(), 6, "listed twice: {:?}", fake.log());
     assert!(pages[0].contains("customer=my_customer") && pages[0].contains("maxResults=4"));
     assert!(!pages[0].contains("pageToken") && pages[2].contains("pageToken=pg%7E8"));
     // The Directory is read as the delegated admin; nothing else was exchanged.
     assert_eq!(fake.state().exchanges, [Some(ADMIN.to_owned())]);
-    assert!(c.list_grantable().await.unwrap().is_empty());
 
     // Without a directory admin, no one is listed and the Directory is not asked.
     let bare = Bigquery::new(
@@ -107,21 +172,10 @@ async fn bigquery_directory_users_are_listed_across_pages() {
 #[tokio::test]
 async fn bigquery_a_grant_is_made_once_and_held_by_the_dataset() {
     let fake = fake().await;
-    let c = fake.connector();
     let before = fake.access(SALES);
-    let did = grant(&c, ALICE).await.unwrap();
-    assert!(
-        did.contains("PATCH /bigquery/v2/projects/acme-data/datasets/sales"),
-        "{did}"
-    );
-    assert!(fake.holds(SALES, ALICE, "READER"));
-    assert_eq!(grant(&c, ALICE).await.unwrap(), "already held");
-    assert_eq!(
-        fake.calls("PATCH", "/datasets/sales", 200),
-        1,
-        "{:?}",
-        fake.log()
-    );
+    let did_says = "PATCH /bigquery/v2/projects/acme-data/datasets/sales";
+    contract::grant_is_idempotent_and_verified(&fake, &case(), did_says).await;
+    assert_eq!(fake.calls("PATCH", "/datasets/sales", 200), 1);
     let after = fake.access(SALES);
     assert_eq!(after.len(), before.len() + 1);
     assert_eq!(after[..before.len()], before[..], "every other entry kept");
@@ -133,6 +187,12 @@ async fn bigquery_a_grant_is_made_once_and_held_by_the_dataset() {
 #[tokio::test]
 async fn bigquery_a_revoke_removes_only_that_entry_and_a_missing_one_is_already_absent() {
     let fake = fake().await;
+    let says = "removed {role: READER, userByEmail: alice@example.com}";
+    contract::revoke_is_idempotent(&fake, &case(), says).await;
+    assert_eq!(fake.updates(SALES), 1);
+    // Only that entry: an email in another case is the same user; her other role, Bob, a
+    // domain, the group and the owners stay.
+    let fake = self::fake().await;
     let mut access = fake.access(SALES);
     access.extend([
         user("READER", "Alice@Example.com"),
@@ -141,25 +201,13 @@ async fn bigquery_a_revoke_removes_only_that_entry_and_a_missing_one_is_already_
         json!({ "role": "READER", "domain": "partner.example" }),
     ]);
     fake.add_dataset(SALES, access.clone());
-    let c = fake.connector();
-    let did = revoke(&c, ALICE).await.unwrap();
-    assert!(
-        did.contains("removed {role: READER, userByEmail: alice@example.com}"),
-        "{did}"
-    );
+    revoke(&fake.connector(), ALICE).await.unwrap();
     let kept: Vec<Value> = access
         .iter()
         .filter(|e| e["userByEmail"] != "Alice@Example.com")
         .cloned()
         .collect();
-    assert_eq!(
-        fake.access(SALES),
-        kept,
-        "Bob, the group, the owners and Alice's WRITER stay"
-    );
-    assert_eq!(revoke(&c, ALICE).await.unwrap(), "already absent");
-    assert_eq!(fake.updates(SALES), 1);
-    assert_eq!(fake.calls("PATCH", "/datasets/sales", 200), 1);
+    assert_eq!(fake.access(SALES), kept);
 }
 
 /// A dataset with an IAM condition on one of its entries: read and written with
@@ -283,45 +331,12 @@ async fn bigquery_a_change_between_read_and_write_is_kept_and_the_grant_made_aga
 
 #[tokio::test]
 async fn bigquery_an_expired_token_is_exchanged_once_more_and_the_call_succeeds() {
-    let fake = fake().await;
-    let c = fake.connector();
-    c.ping().await.unwrap();
-    assert_eq!(fake.state().exchanges.len(), 1);
-    fake.expire_tokens();
-    grant(&c, ALICE).await.unwrap();
-    assert!(fake.holds(SALES, ALICE, "READER"));
-    assert_eq!(
-        fake.state().exchanges.len(),
-        2,
-        "one new exchange: {:?}",
-        fake.log()
-    );
-    assert_eq!(fake.log().iter().filter(|c| c.status == 401).count(), 1);
+    contract::expired_token_is_renewed(&fake().await, &case()).await;
 }
 
 #[tokio::test]
 async fn bigquery_throttling_says_when_to_come_back() {
     let fake = fake().await;
-    let c = fake.connector();
-    c.ping().await.unwrap();
-    {
-        let mut s = fake.state();
-        s.throttle_next = 1;
-        s.retry_after = Some(7);
-    }
-    match grant(&c, ALICE).await.unwrap_err() {
-        ConnectorError::Throttled {
-            message,
-            retry_after,
-        } => {
-            assert_eq!(retry_after, Some(Duration::from_secs(7)));
-            assert!(
-                message.contains("HTTP 429") && message.contains("rateLimitExceeded"),
-                "{message}"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
     // BigQuery also throttles with 403 rateLimitExceeded.
     {
         let mut s = fake.state();
@@ -329,37 +344,21 @@ async fn bigquery_throttling_says_when_to_come_back() {
         s.throttle_status = 403;
         s.retry_after = None;
     }
-    let err = grant(&c, ALICE).await.unwrap_err();
+    let err = grant(&fake.connector(), ALICE).await.unwrap_err();
     assert!(
         matches!(&err, ConnectorError::Throttled { message, .. } if message.contains("HTTP 403")),
         "{err:?}"
     );
-    assert!(!fake.holds(SALES, ALICE, "READER"));
-    grant(&c, ALICE).await.unwrap();
-    assert!(fake.holds(SALES, ALICE, "READER"));
+    let says = ["HTTP 429", "rateLimitExceeded"];
+    contract::throttling_is_retryable_with_retry_after(&fake, &case(), &says).await;
 }
 
 #[tokio::test]
 async fn bigquery_an_outage_is_retryable_and_changes_nothing() {
     let fake = fake().await;
-    let c = fake.connector();
-    c.ping().await.unwrap();
-    fake.state().unavailable_next = 1;
-    let err = grant(&c, ALICE).await.unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503: The service is currently unavailable.")),
-        "{err:?}"
-    );
+    let says = "HTTP 503: The service is currently unavailable.";
+    contract::outage_is_retryable(&fake, &case(), says).await;
     assert_eq!(fake.updates(SALES), 0);
-    // Nothing listens any more: also retryable.
-    let mut gone = fake.settings(Some(ADMIN));
-    gone.api_url = Some("http://127.0.0.1:9".into());
-    let c = Bigquery::new(
-        &gone,
-        Secret::new(fake.key_json(crate::support::bigquery_fake::KEY_PEM)),
-    )
-    .unwrap();
-    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
 }
 
 #[tokio::test]

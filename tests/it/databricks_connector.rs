@@ -15,6 +15,7 @@ use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
+use crate::support::contract::{self, Case, Faults, Listed, Platform};
 use crate::support::databricks_fake::{CLIENT_ID, CLIENT_SECRET, DatabricksFake, PAT};
 use crate::support::slack::{SlackTestApp, workspace};
 
@@ -43,6 +44,71 @@ async fn workspace_fake() -> Workspace {
     }
 }
 
+impl Workspace {
+    /// Alice is put in finance-analysts; Bob looks on.
+    fn case(&self) -> Case {
+        Case {
+            identity: self.alice.clone(),
+            bystander: self.bob.clone(),
+            unit: group("finance-analysts"),
+            other_unit: group("marketing"),
+            foreign_unit: Some(Unit::Role { role: "x".into() }),
+        }
+    }
+
+    fn group_id(&self, unit: &Unit) -> String {
+        let Unit::Group { group } = unit else {
+            panic!("{unit:?}")
+        };
+        let s = self.fake.state();
+        let g = s.groups.iter().find(|g| &g.display_name == group).unwrap();
+        g.id.clone()
+    }
+}
+
+impl Platform for Workspace {
+    fn connector(&self) -> Box<dyn Connector> {
+        Box::new(self.fake.connector())
+    }
+    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
+        self.fake.holds(identity, &self.group_id(unit))
+    }
+    async fn give(&self, identity: &str, unit: &Unit) {
+        self.fake.add_member(&self.group_id(unit), identity);
+    }
+    fn changes(&self) -> usize {
+        let log = self.fake.log();
+        log.iter()
+            .filter(|c| c.method != "GET" && c.path != TOKEN_PATH)
+            .count()
+    }
+    /// In "contractors", which is a member of the group.
+    async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
+        let contractors = self.fake.add_group("contractors");
+        self.fake.add_member(&contractors, identity);
+        self.fake.add_member(&self.group_id(unit), &contractors);
+        Some(vec!["group `contractors`".into()])
+    }
+}
+
+impl Faults for Workspace {
+    fn sign_ins(&self) -> usize {
+        self.fake.state().tokens_issued
+    }
+    fn refused(&self) -> usize {
+        self.fake.log().iter().filter(|c| c.status == 401).count()
+    }
+    fn expire_tokens(&self) {
+        self.fake.expire_tokens();
+    }
+    contract::fault_knobs!(|p| p.fake.state());
+    fn unreachable(&self) -> Box<dyn Connector> {
+        let mut gone = self.fake.oauth_settings();
+        gone.host = "http://127.0.0.1:9".into();
+        Box::new(Databricks::new(&gone, None, Some(Secret::new(CLIENT_SECRET))).unwrap())
+    }
+}
+
 fn group(name: &str) -> Unit {
     Unit::Group { group: name.into() }
 }
@@ -62,7 +128,8 @@ fn patches(w: &Workspace, gid: &str) -> usize {
 #[tokio::test]
 async fn databricks_identities_are_listed_across_pages() {
     let w = workspace_fake().await;
-    for n in 0..9 {
+    let user0 = w.fake.add_user("user0@example.com", None);
+    for n in 1..9 {
         w.fake.add_user(&format!("user{n}@example.com"), None);
     }
     for n in 0..3 {
@@ -70,22 +137,24 @@ async fn databricks_identities_are_listed_across_pages() {
     }
     let robot = w.fake.add_service_principal("etl robot");
     let c = w.fake.connector().with_page_size(4);
-    let all = c.list_identities().await.unwrap();
+    let user = |id, name, email| Listed {
+        kind: "user",
+        id,
+        name,
+        email,
+    };
+    let all = contract::list_pages_through_everything(
+        &c,
+        &[("user", 11), ("group", 5), ("service_principal", 1)],
+        &[
+            user(&w.alice, "Alice Martin", Some("alice@example.com")),
+            user(&w.bob, "bob", None),
+            user(&user0, "user0@example.com", Some("user0@example.com")),
+        ],
+        &["group"],
+    )
+    .await;
     let of = |kind: &str| all.iter().filter(|x| x.kind == kind).collect::<Vec<_>>();
-    let users = of("user");
-    assert_eq!(users.len(), 11, "{users:?}");
-    let alice = users.iter().find(|u| u.id == w.alice).unwrap();
-    assert_eq!(
-        (alice.name.as_str(), alice.email.as_deref()),
-        ("Alice Martin", Some("alice@example.com"))
-    );
-    let bob = users.iter().find(|u| u.id == w.bob).unwrap();
-    assert_eq!((bob.name.as_str(), bob.email.as_deref()), ("bob", None));
-    let user0 = users
-        .iter()
-        .find(|u| u.name == "user0@example.com")
-        .unwrap();
-    assert_eq!(user0.email.as_deref(), Some("user0@example.com"));
     let groups: Vec<_> = of("group").iter().map(|g| g.name.clone()).collect();
     assert_eq!(
         groups,
@@ -99,7 +168,7 @@ async fn databricks_identities_are_listed_across_pages() {
     );
     let sps = of("service_principal");
     assert!(sps.len() == 1 && sps[0].id == robot && sps[0].name == "etl robot");
-    // 11 users at 4 a page: startIndex 1, 5, 9. 5 groups: 1, 5.
+    // 11 users at 4 a page: startIndex 1, 5, 9. 5 groups: 1, 5. Listed twice (all, grantable).
     let log = w.fake.log();
     let pages = |path: &str| {
         log.iter()
@@ -108,32 +177,20 @@ async fn databricks_identities_are_listed_across_pages() {
             .collect::<Vec<_>>()
     };
     let user_pages = pages("/api/2.0/preview/scim/v2/Users");
-    assert_eq!(user_pages.len(), 3, "{log:?}");
+    assert_eq!(user_pages.len(), 6, "{log:?}");
     assert!(
         user_pages[2].contains("startIndex=9") && user_pages[2].contains("count=4"),
         "{user_pages:?}"
     );
-    assert_eq!(pages("/api/2.0/preview/scim/v2/Groups").len(), 2, "{log:?}");
-    let grantable = c.list_grantable().await.unwrap();
-    assert!(grantable.iter().all(|g| g.kind == "group") && grantable.len() == 5);
+    assert_eq!(pages("/api/2.0/preview/scim/v2/Groups").len(), 4, "{log:?}");
 }
 
 #[tokio::test]
 async fn databricks_grant_is_made_once_and_held_by_the_workspace() {
     let w = workspace_fake().await;
-    let c = w.fake.connector();
-    let did = grant(&c, &w.alice, "finance-analysts").await.unwrap();
-    assert!(
-        did.contains("PATCH /api/2.0/preview/scim/v2/Groups/"),
-        "{did}"
-    );
-    assert!(w.fake.holds(&w.alice, &w.finance), "the workspace holds it");
-    assert_eq!(
-        grant(&c, &w.alice, "finance-analysts").await.unwrap(),
-        "already held"
-    );
+    let says = "PATCH /api/2.0/preview/scim/v2/Groups/";
+    contract::grant_is_idempotent_and_verified(&w, &w.case(), says).await;
     assert_eq!(patches(&w, &w.finance), 1, "{:?}", w.fake.log());
-    assert!(!w.fake.holds(&w.bob, &w.finance));
     assert_eq!(w.fake.state().members.len(), 1);
 }
 
@@ -166,53 +223,14 @@ async fn databricks_a_deleted_users_group_membership_is_already_absent() {
 #[tokio::test]
 async fn databricks_revoke_removes_the_membership_and_a_missing_one_is_already_absent() {
     let w = workspace_fake().await;
-    w.fake.add_member(&w.finance, &w.alice);
-    w.fake.add_member(&w.finance, &w.bob);
-    let c = w.fake.connector();
-    let did = revoke(&c, &w.alice, "finance-analysts").await.unwrap();
-    assert!(did.contains("op remove"), "{did}");
-    assert!(!w.fake.holds(&w.alice, &w.finance));
-    assert!(w.fake.holds(&w.bob, &w.finance), "Bob keeps his membership");
-    assert_eq!(
-        revoke(&c, &w.alice, "finance-analysts").await.unwrap(),
-        "already absent"
-    );
+    contract::revoke_is_idempotent(&w, &w.case(), "op remove").await;
     assert_eq!(patches(&w, &w.finance), 1, "{:?}", w.fake.log());
 }
 
 #[tokio::test]
 async fn databricks_check_reports_direct_and_nested_membership() {
     let w = workspace_fake().await;
-    let c = w.fake.connector();
-    let before = c.check(&w.alice, &group("finance-analysts")).await.unwrap();
-    assert!(!before.held(), "{before:?}");
-    w.fake.add_member(&w.finance, &w.alice);
-    let after = c.check(&w.alice, &group("finance-analysts")).await.unwrap();
-    assert!(after.direct && after.through.is_empty(), "{after:?}");
-    assert!(
-        !c.check(&w.alice, &group("marketing")).await.unwrap().held(),
-        "membership of another group is not this one"
-    );
-    // Bob is in "contractors", which is a member of finance-analysts.
-    let contractors = w.fake.add_group("contractors");
-    w.fake.add_member(&contractors, &w.bob);
-    w.fake.add_member(&w.finance, &contractors);
-    let bob = c.check(&w.bob, &group("finance-analysts")).await.unwrap();
-    assert!(
-        !bob.direct && bob.through == ["group `contractors`"],
-        "{bob:?}"
-    );
-    // Not Gatehouse's to take away: revoke finds nothing direct.
-    assert_eq!(
-        revoke(&c, &w.bob, "finance-analysts").await.unwrap(),
-        "already absent"
-    );
-    assert!(w.fake.holds(&w.bob, &contractors));
-    let err = c
-        .check(&w.alice, &Unit::Role { role: "x".into() })
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
+    contract::check_reports_direct_and_inherited(&w, &w.case()).await;
 }
 
 #[tokio::test]
@@ -266,63 +284,20 @@ async fn databricks_oauth_token_is_fetched_once_with_basic_auth_and_kept() {
 #[tokio::test]
 async fn databricks_expired_token_is_renewed_once_and_the_call_succeeds() {
     let w = workspace_fake().await;
-    let c = w.fake.connector();
-    c.ping().await.unwrap();
-    w.fake.expire_tokens();
-    grant(&c, &w.alice, "finance-analysts").await.unwrap();
-    assert!(w.fake.holds(&w.alice, &w.finance));
-    assert_eq!(w.fake.state().tokens_issued, 2, "{:?}", w.fake.log());
-    let refused = w.fake.log().iter().filter(|c| c.status == 401).count();
-    assert_eq!(
-        refused,
-        1,
-        "one call refused, then retried: {:?}",
-        w.fake.log()
-    );
+    contract::expired_token_is_renewed(&w, &w.case()).await;
 }
 
 #[tokio::test]
 async fn databricks_throttled_call_says_when_to_come_back() {
     let w = workspace_fake().await;
-    let c = w.fake.connector();
-    c.ping().await.unwrap();
-    {
-        let mut s = w.fake.state();
-        s.throttle_next = 1;
-        s.retry_after = Some(7);
-    }
-    match grant(&c, &w.alice, "finance-analysts").await.unwrap_err() {
-        ConnectorError::Throttled {
-            message,
-            retry_after,
-        } => {
-            assert_eq!(retry_after, Some(Duration::from_secs(7)));
-            assert!(message.contains("HTTP 429: Too many requests"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(!w.fake.holds(&w.alice, &w.finance));
-    grant(&c, &w.alice, "finance-analysts").await.unwrap();
-    assert!(w.fake.holds(&w.alice, &w.finance));
+    let says = ["HTTP 429: Too many requests"];
+    contract::throttling_is_retryable_with_retry_after(&w, &w.case(), &says).await;
 }
 
 #[tokio::test]
 async fn databricks_outage_is_retryable_and_changes_nothing() {
     let w = workspace_fake().await;
-    let c = w.fake.connector();
-    c.ping().await.unwrap();
-    w.fake.state().unavailable_next = 1;
-    let err = grant(&c, &w.alice, "finance-analysts").await.unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503")),
-        "{err:?}"
-    );
-    assert!(!w.fake.holds(&w.alice, &w.finance));
-    assert!(w.fake.log().iter().all(|c| c.method != "PATCH"));
-    let mut gone = w.fake.oauth_settings();
-    gone.host = "http://127.0.0.1:9".into();
-    let c = Databricks::new(&gone, None, Some(Secret::new(CLIENT_SECRET))).unwrap();
-    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+    contract::outage_is_retryable(&w, &w.case(), "HTTP 503").await;
 }
 
 #[tokio::test]

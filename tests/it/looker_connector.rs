@@ -3,13 +3,12 @@
 //! once; throttling, outages, unknown and externally managed groups classed right; and a whole
 //! request through Slack that leaves the membership in the instance, then takes it away.
 
-use std::time::Duration;
-
 use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
 use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
+use crate::support::contract::{self, Case, Faults, Listed, Platform};
 use crate::support::looker_fake::{CLIENT_ID, CLIENT_SECRET, LookerFake};
 use crate::support::slack::{SlackTestApp, workspace};
 
@@ -35,6 +34,74 @@ async fn instance() -> Instance {
         alice,
         bob,
         finance,
+    }
+}
+
+impl Instance {
+    /// Alice is granted "Finance analysts"; Bob looks on.
+    fn case(&self) -> Case {
+        Case {
+            identity: self.alice.clone(),
+            bystander: self.bob.clone(),
+            unit: group("Finance analysts"),
+            other_unit: group("Marketing"),
+            foreign_unit: Some(Unit::Role { role: "x".into() }),
+        }
+    }
+
+    fn group_id(&self, unit: &Unit) -> String {
+        let Unit::Group { group } = unit else {
+            panic!("{unit:?}")
+        };
+        let s = self.fake.state();
+        s.groups
+            .iter()
+            .find(|g| &g.name == group)
+            .unwrap()
+            .id
+            .clone()
+    }
+}
+
+impl Platform for Instance {
+    fn connector(&self) -> Box<dyn Connector> {
+        Box::new(self.fake.connector())
+    }
+    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
+        self.fake.holds(identity, &self.group_id(unit))
+    }
+    async fn give(&self, identity: &str, unit: &Unit) {
+        self.fake.add_member(&self.group_id(unit), identity);
+    }
+    fn changes(&self) -> usize {
+        let log = self.fake.log();
+        log.iter()
+            .filter(|c| c.method != "GET" && c.path != "/api/4.0/login")
+            .count()
+    }
+}
+
+impl Faults for Instance {
+    fn sign_ins(&self) -> usize {
+        self.fake.state().logins
+    }
+    fn refused(&self) -> usize {
+        self.fake.log().iter().filter(|c| c.status == 401).count()
+    }
+    fn expire_tokens(&self) {
+        self.fake.expire_tokens();
+    }
+    contract::fault_knobs!(|p| p.fake.state());
+    fn unreachable(&self) -> Box<dyn Connector> {
+        let mut gone = self.fake.settings();
+        gone.base_url = "http://127.0.0.1:9".into();
+        Box::new(
+            gatehouse::connectors::looker::Looker::new(
+                &gone,
+                gatehouse::config::Secret::new(CLIENT_SECRET),
+            )
+            .unwrap(),
+        )
     }
 }
 
@@ -135,17 +202,37 @@ async fn identities_are_listed_across_pages() {
         i.fake.add_group(&format!("Team {n}"), false);
     }
     let c = i.fake.connector().with_page_size(4);
-    let all = c.list_identities().await.unwrap();
-    let users: Vec<_> = all.iter().filter(|x| x.kind == "user").collect();
-    let groups: Vec<_> = all.iter().filter(|x| x.kind == "group").collect();
-    assert_eq!(users.len(), 11, "{users:?}");
-    let alice = users.iter().find(|u| u.id == i.alice).unwrap();
-    assert_eq!(
-        (alice.name.as_str(), alice.email.as_deref()),
-        ("Alice Martin", Some("alice@example.com"))
-    );
-    assert_eq!(users.iter().find(|u| u.id == i.bob).unwrap().email, None);
-    let names: Vec<_> = groups.iter().map(|g| g.name.as_str()).collect();
+    let all = contract::list_pages_through_everything(
+        &c,
+        &[("user", 11), ("group", 5)],
+        &[
+            Listed {
+                kind: "user",
+                id: &i.alice,
+                name: "Alice Martin",
+                email: Some("alice@example.com"),
+            },
+            Listed {
+                kind: "user",
+                id: &i.bob,
+                name: "Bob Stone",
+                email: None,
+            },
+            Listed {
+                kind: "group",
+                id: &i.finance,
+                name: "Finance analysts",
+                email: None,
+            },
+        ],
+        &["group"],
+    )
+    .await;
+    let names: Vec<_> = all
+        .iter()
+        .filter(|x| x.kind == "group")
+        .map(|g| g.name.as_str())
+        .collect();
     assert_eq!(
         names,
         [
@@ -156,8 +243,7 @@ async fn identities_are_listed_across_pages() {
             "Team 2"
         ]
     );
-    assert_eq!(groups[0].id, i.finance);
-    // 11 users at 4 a page: 4, 4, 3. 5 groups: 4, 1.
+    // 11 users at 4 a page: 4, 4, 3. 5 groups: 4, 1. Listed twice (identities, grantable).
     let log = i.fake.log();
     let pages = |path: &str| {
         log.iter()
@@ -166,81 +252,41 @@ async fn identities_are_listed_across_pages() {
             .collect::<Vec<_>>()
     };
     let user_pages = pages("/api/4.0/users");
-    assert_eq!(user_pages.len(), 3, "{log:?}");
+    assert_eq!(user_pages.len(), 6, "{log:?}");
     assert!(
         user_pages[2].contains("limit=4") && user_pages[2].contains("offset=8"),
         "{user_pages:?}"
     );
     assert!(user_pages[0].contains("fields=id%2Cemail%2Cdisplay_name"));
-    assert_eq!(pages("/api/4.0/groups").len(), 2, "{log:?}");
-    let grantable = c.list_grantable().await.unwrap();
-    assert!(grantable.iter().all(|g| g.kind == "group") && grantable.len() == 5);
+    assert_eq!(pages("/api/4.0/groups").len(), 4, "{log:?}");
 }
 
 #[tokio::test]
 async fn a_grant_is_made_once_and_held_by_the_instance() {
     let i = instance().await;
-    let c = i.fake.connector();
-    let did = grant(&c, &i.alice, "Finance analysts").await.unwrap();
-    assert!(did.contains("POST /api/4.0/groups/"), "{did}");
-    assert!(i.fake.holds(&i.alice, &i.finance), "the instance holds it");
-    assert_eq!(
-        grant(&c, &i.alice, "Finance analysts").await.unwrap(),
-        "already held"
-    );
-    assert_eq!(
-        i.fake.calls("POST", &members_path(&i.finance), 200),
-        1,
-        "{:?}",
-        i.fake.log()
-    );
-    assert!(!i.fake.holds(&i.bob, &i.finance));
+    contract::grant_is_idempotent_and_verified(&i, &i.case(), "POST /api/4.0/groups/").await;
+    assert_eq!(i.fake.calls("POST", &members_path(&i.finance), 200), 1);
     assert_eq!(i.fake.state().members.len(), 1);
 }
 
 #[tokio::test]
 async fn a_revoke_removes_the_membership_and_a_missing_one_is_already_absent() {
     let i = instance().await;
-    i.fake.add_member(&i.finance, &i.alice);
-    i.fake.add_member(&i.finance, &i.bob);
-    let c = i.fake.connector();
-    let did = revoke(&c, &i.alice, "Finance analysts").await.unwrap();
-    assert!(did.contains("DELETE /api/4.0/groups/"), "{did}");
-    assert!(!i.fake.holds(&i.alice, &i.finance));
-    assert!(i.fake.holds(&i.bob, &i.finance), "Bob keeps his membership");
-    assert_eq!(
-        revoke(&c, &i.alice, "Finance analysts").await.unwrap(),
-        "already absent"
-    );
-    let deletes = i.fake.log().iter().filter(|c| c.method == "DELETE").count();
-    assert_eq!(deletes, 1, "{:?}", i.fake.log());
+    contract::revoke_is_idempotent(&i, &i.case(), "DELETE /api/4.0/groups/").await;
 }
 
 #[tokio::test]
 async fn check_reports_direct_membership_of_the_named_group() {
     let i = instance().await;
-    let c = i.fake.connector();
-    let before = c.check(&i.alice, &group("Finance analysts")).await.unwrap();
-    assert!(!before.held(), "{before:?}");
-    i.fake.add_member(&i.finance, &i.alice);
-    let after = c.check(&i.alice, &group("Finance analysts")).await.unwrap();
-    assert!(after.direct && after.through.is_empty(), "{after:?}");
+    contract::check_reports_direct_and_inherited(&i, &i.case()).await;
     // Search matches case-insensitively with wildcards; only the exact group counts.
-    assert!(
-        !c.check(&i.alice, &group("Marketing")).await.unwrap().held(),
-        "membership of another group is not this one"
-    );
+    let c = i.fake.connector();
     assert!(
         c.check(&i.alice, &group("finance analysts"))
             .await
             .unwrap()
             .direct
     );
-    let err = c
-        .check(&i.alice, &Unit::Role { role: "x".into() })
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
 }
 
 /// A user deleted in Looker holds nothing: the check lists the group's users (`GET
@@ -277,79 +323,19 @@ async fn a_deleted_users_membership_is_already_absent_and_no_longer_held() {
 #[tokio::test]
 async fn an_expired_token_is_renewed_once_and_the_call_succeeds() {
     let i = instance().await;
-    let c = i.fake.connector();
-    c.ping().await.unwrap();
-    assert_eq!(i.fake.state().logins, 1);
-    i.fake.expire_tokens();
-    grant(&c, &i.alice, "Finance analysts").await.unwrap();
-    assert!(i.fake.holds(&i.alice, &i.finance));
-    assert_eq!(
-        i.fake.state().logins,
-        2,
-        "one new login: {:?}",
-        i.fake.log()
-    );
-    let refused = i.fake.log().iter().filter(|c| c.status == 401).count();
-    assert_eq!(
-        refused,
-        1,
-        "one call refused, then retried: {:?}",
-        i.fake.log()
-    );
+    contract::expired_token_is_renewed(&i, &i.case()).await;
 }
 
 #[tokio::test]
 async fn a_throttled_call_says_when_to_come_back() {
     let i = instance().await;
-    let c = i.fake.connector();
-    c.ping().await.unwrap();
-    {
-        let mut s = i.fake.state();
-        s.throttle_next = 1;
-        s.retry_after = Some(7);
-    }
-    match grant(&c, &i.alice, "Finance analysts").await.unwrap_err() {
-        ConnectorError::Throttled {
-            message,
-            retry_after,
-        } => {
-            assert_eq!(retry_after, Some(Duration::from_secs(7)));
-            assert!(message.contains("HTTP 429"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(!i.fake.holds(&i.alice, &i.finance));
-    grant(&c, &i.alice, "Finance analysts").await.unwrap();
-    assert!(i.fake.holds(&i.alice, &i.finance));
+    contract::throttling_is_retryable_with_retry_after(&i, &i.case(), &["HTTP 429"]).await;
 }
 
 #[tokio::test]
 async fn an_outage_is_retryable_and_changes_nothing() {
     let i = instance().await;
-    let c = i.fake.connector();
-    c.ping().await.unwrap();
-    i.fake.state().unavailable_next = 1;
-    let err = grant(&c, &i.alice, "Finance analysts").await.unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503: Service Unavailable")),
-        "{err:?}"
-    );
-    assert!(!i.fake.holds(&i.alice, &i.finance));
-    assert!(
-        i.fake
-            .log()
-            .iter()
-            .all(|c| c.method != "POST" || c.path == "/api/4.0/login")
-    );
-    // Nothing listens any more: also retryable.
-    let mut gone = i.fake.settings();
-    gone.base_url = "http://127.0.0.1:9".into();
-    let c = gatehouse::connectors::looker::Looker::new(
-        &gone,
-        gatehouse::config::Secret::new(CLIENT_SECRET),
-    )
-    .unwrap();
-    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+    contract::outage_is_retryable(&i, &i.case(), "HTTP 503: Service Unavailable").await;
 }
 
 #[tokio::test]

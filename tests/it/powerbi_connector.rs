@@ -11,6 +11,7 @@ use gatehouse::domain::{Status, Unit};
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
+use crate::support::contract::{self, Case, Faults, Listed, Platform};
 use crate::support::powerbi_fake::{
     CLIENT_ID, CLIENT_SECRET, GRAPH_SCOPE, POWERBI_SCOPE, PowerBiFake, Service, TENANT,
 };
@@ -35,6 +36,81 @@ async fn tenant() -> Tenant {
     let finance = fake.add_workspace("Finance");
     fake.add_workspace("Marketing");
     Tenant { fake, finance }
+}
+
+impl Tenant {
+    /// Alice is made Viewer of Finance; Bob looks on.
+    fn case(&self) -> Case {
+        Case {
+            identity: ALICE.into(),
+            bystander: BOB.into(),
+            unit: role("Finance", "Viewer"),
+            other_unit: role("Marketing", "Viewer"),
+            foreign_unit: Some(Unit::Role { role: "x".into() }),
+        }
+    }
+
+    /// The workspace id and the role a unit names.
+    fn place(&self, unit: &Unit) -> (String, String) {
+        let Unit::WorkspaceRole { workspace, role } = unit else {
+            panic!("{unit:?}")
+        };
+        let s = self.fake.state();
+        let w = s.workspaces.iter().find(|w| &w.name == workspace).unwrap();
+        (w.id.clone(), role.clone())
+    }
+}
+
+impl Platform for Tenant {
+    fn connector(&self) -> Box<dyn Connector> {
+        Box::new(self.fake.connector())
+    }
+    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
+        let (wid, role) = self.place(unit);
+        self.fake
+            .role(&wid, identity)
+            .is_some_and(|r| r.eq_ignore_ascii_case(&role))
+    }
+    async fn give(&self, identity: &str, unit: &Unit) {
+        let (wid, role) = self.place(unit);
+        self.fake.set_role(&wid, identity, &role);
+    }
+    fn changes(&self) -> usize {
+        let log = self.fake.log();
+        log.iter()
+            .filter(|c| c.method != "GET" && c.service != Service::Entra)
+            .count()
+    }
+    /// A Contributor holds Viewer's access through the higher role.
+    async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
+        let (wid, _) = self.place(unit);
+        self.fake.set_role(&wid, identity, "Contributor");
+        Some(vec!["the Contributor role in the workspace".into()])
+    }
+}
+
+impl Faults for Tenant {
+    fn sign_ins(&self) -> usize {
+        self.fake.issued(POWERBI_SCOPE)
+    }
+    fn refused(&self) -> usize {
+        self.fake.log().iter().filter(|c| c.status == 401).count()
+    }
+    fn expire_tokens(&self) {
+        self.fake.expire_tokens();
+    }
+    contract::fault_knobs!(|p| p.fake.state());
+    fn unreachable(&self) -> Box<dyn Connector> {
+        let mut gone = self.fake.settings();
+        gone.api_url = Some("http://127.0.0.1:9".into());
+        Box::new(
+            gatehouse::connectors::powerbi::PowerBi::new(
+                &gone,
+                gatehouse::config::Secret::new(CLIENT_SECRET),
+            )
+            .unwrap(),
+        )
+    }
 }
 
 fn role(workspace: &str, role: &str) -> Unit {
@@ -135,26 +211,37 @@ async fn powerbi_graph_users_are_listed_across_pages_with_the_workspaces() {
         );
     }
     let c = t.fake.connector().with_page_size(4);
-    let all = c.list_identities().await.unwrap();
-    let users: Vec<_> = all.iter().filter(|x| x.kind == "user").collect();
-    assert_eq!(users.len(), 11, "{users:?}");
-    let alice = users.iter().find(|u| u.id == ALICE).unwrap();
-    assert_eq!(
-        (alice.name.as_str(), alice.email.as_deref()),
-        ("Alice Martin", Some("alice@example.com"))
-    );
+    let all = contract::list_pages_through_everything(
+        &c,
+        &[("user", 11), ("workspace", 2)],
+        &[
+            Listed {
+                kind: "user",
+                id: ALICE,
+                name: "Alice Martin",
+                email: Some("alice@example.com"),
+            },
+            Listed {
+                kind: "workspace",
+                id: &t.finance,
+                name: "Finance",
+                email: None,
+            },
+        ],
+        &["workspace"],
+    )
+    .await;
     let spaces: Vec<_> = all.iter().filter(|x| x.kind == "workspace").collect();
     let names: Vec<_> = spaces.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(names, ["Finance", "Marketing"]);
-    assert_eq!(spaces[0].id, t.finance);
-    // 11 users at 4 a page: 3 Graph calls, the last two by @odata.nextLink.
+    // 11 users at 4 a page: 3 Graph calls, the last two by @odata.nextLink; listed twice.
     let graph: Vec<_> = t
         .fake
         .log()
         .into_iter()
         .filter(|c| c.service == Service::Graph)
         .collect();
-    assert_eq!(graph.len(), 3, "{graph:?}");
+    assert_eq!(graph.len(), 6, "{graph:?}");
     assert!(graph[0].query.contains("%24top=4") || graph[0].query.contains("$top=4"));
     assert!(graph[2].query.contains("skiptoken=8"), "{graph:?}");
     assert_eq!(
@@ -183,22 +270,13 @@ async fn powerbi_a_next_link_to_another_host_is_not_followed() {
 #[tokio::test]
 async fn powerbi_a_grant_adds_the_user_once_and_a_revoke_removes_them_once() {
     let t = tenant().await;
-    let c = t.fake.connector();
-    let did = grant(&c, ALICE, "viewer").await.unwrap();
-    assert!(did.contains("POST /v1.0/myorg/groups/"), "{did}");
-    assert_eq!(t.fake.role(&t.finance, ALICE).as_deref(), Some("Viewer"));
-    assert_eq!(grant(&c, ALICE, "Viewer").await.unwrap(), "already held");
+    contract::grant_is_idempotent_and_verified(&t, &t.case(), "POST /v1.0/myorg/groups/").await;
     assert_eq!(t.fake.calls("POST", &users_path(&t.finance), 200), 1);
-    assert_eq!(t.fake.role(&t.finance, BOB), None);
-
-    t.fake.set_role(&t.finance, BOB, "Member");
-    let did = revoke(&c, ALICE, "Viewer").await.unwrap();
-    assert!(did.contains("DELETE /v1.0/myorg/groups/"), "{did}");
-    assert_eq!(t.fake.role(&t.finance, ALICE), None);
-    assert_eq!(t.fake.role(&t.finance, BOB).as_deref(), Some("Member"));
-    assert_eq!(revoke(&c, ALICE, "Viewer").await.unwrap(), "already absent");
-    let deletes = t.fake.log().iter().filter(|c| c.method == "DELETE").count();
-    assert_eq!(deletes, 1, "{:?}", t.fake.log());
+    // Role names are matched without case.
+    let c = t.fake.connector();
+    assert_eq!(grant(&c, ALICE, "viewer").await.unwrap(), "already held");
+    let t = tenant().await;
+    contract::revoke_is_idempotent(&t, &t.case(), "DELETE /v1.0/myorg/groups/").await;
 }
 
 #[tokio::test]
@@ -268,13 +346,8 @@ async fn powerbi_a_raised_viewer_is_put_back_to_viewer_when_the_grant_ends() {
 #[tokio::test]
 async fn powerbi_check_reports_the_exact_role_in_the_named_workspace() {
     let t = tenant().await;
+    contract::check_reports_direct_and_inherited(&t, &t.case()).await;
     let c = t.fake.connector();
-    assert!(
-        !c.check(ALICE, &role("Finance", "Viewer"))
-            .await
-            .unwrap()
-            .held()
-    );
     t.fake
         .set_role(&t.finance, "Alice@Contoso.Example", "Contributor");
     let h = c
@@ -282,12 +355,6 @@ async fn powerbi_check_reports_the_exact_role_in_the_named_workspace() {
         .await
         .unwrap();
     assert!(h.direct && h.through.is_empty(), "{h:?}");
-    assert!(
-        !c.check(ALICE, &role("Marketing", "Contributor"))
-            .await
-            .unwrap()
-            .held()
-    );
     // A lower role than asked is not holding it.
     assert!(
         !c.check(ALICE, &role("Finance", "Member"))
@@ -295,8 +362,6 @@ async fn powerbi_check_reports_the_exact_role_in_the_named_workspace() {
             .unwrap()
             .held()
     );
-    let h = c.check(ALICE, &role("Finance", "Viewer")).await.unwrap();
-    assert!(!h.direct && h.through == ["the Contributor role in the workspace"]);
 }
 
 #[tokio::test]
@@ -318,15 +383,7 @@ async fn powerbi_a_guest_upn_is_granted_and_revoked_with_its_hashes_encoded() {
 #[tokio::test]
 async fn powerbi_an_expired_token_is_renewed_once_and_the_call_succeeds() {
     let t = tenant().await;
-    let c = t.fake.connector();
-    c.ping().await.unwrap();
-    assert_eq!(t.fake.issued(POWERBI_SCOPE), 1);
-    t.fake.expire_tokens();
-    grant(&c, ALICE, "Viewer").await.unwrap();
-    assert_eq!(t.fake.role(&t.finance, ALICE).as_deref(), Some("Viewer"));
-    assert_eq!(t.fake.issued(POWERBI_SCOPE), 2, "{:?}", t.fake.log());
-    let refused = t.fake.log().iter().filter(|c| c.status == 401).count();
-    assert_eq!(refused, 1, "{:?}", t.fake.log());
+    contract::expired_token_is_renewed(&t, &t.case()).await;
     assert_eq!(t.fake.issued(GRAPH_SCOPE), 0, "no Graph token was needed");
 }
 
@@ -370,51 +427,14 @@ async fn powerbi_the_fake_refuses_foreign_tokens_and_a_post_for_an_existing_user
 #[tokio::test]
 async fn powerbi_a_throttled_call_says_when_to_come_back() {
     let t = tenant().await;
-    let c = t.fake.connector();
-    c.ping().await.unwrap();
-    {
-        let mut s = t.fake.state();
-        s.throttle_next = 1;
-        s.retry_after = Some(7);
-    }
-    match grant(&c, ALICE, "Viewer").await.unwrap_err() {
-        ConnectorError::Throttled {
-            message,
-            retry_after,
-        } => {
-            assert_eq!(retry_after, Some(Duration::from_secs(7)));
-            assert!(
-                message.contains("Power BI") && message.contains("HTTP 429"),
-                "{message}"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(t.fake.role(&t.finance, ALICE), None);
-    grant(&c, ALICE, "Viewer").await.unwrap();
-    assert_eq!(t.fake.role(&t.finance, ALICE).as_deref(), Some("Viewer"));
+    contract::throttling_is_retryable_with_retry_after(&t, &t.case(), &["Power BI", "HTTP 429"])
+        .await;
 }
 
 #[tokio::test]
 async fn powerbi_an_outage_is_retryable_and_changes_nothing() {
     let t = tenant().await;
-    let c = t.fake.connector();
-    c.ping().await.unwrap();
-    t.fake.state().unavailable_next = 1;
-    let err = grant(&c, ALICE, "Viewer").await.unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503")),
-        "{err:?}"
-    );
-    assert_eq!(t.fake.role(&t.finance, ALICE), None);
-    let mut gone = t.fake.settings();
-    gone.api_url = Some("http://127.0.0.1:9".into());
-    let c = gatehouse::connectors::powerbi::PowerBi::new(
-        &gone,
-        gatehouse::config::Secret::new(CLIENT_SECRET),
-    )
-    .unwrap();
-    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+    contract::outage_is_retryable(&t, &t.case(), "HTTP 503").await;
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use gatehouse::domain::Unit;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
+use crate::support::contract::{self, Case, Faults, Listed, Platform};
 use crate::support::sigma_fake::{CLIENT_SECRET, SigmaFake};
 use crate::support::slack::{SlackTestApp, workspace};
 
@@ -26,6 +27,62 @@ async fn org() -> SigmaFake {
     sg.add_team("t-sales", "Sales");
     sg.add_document("wb-q3");
     sg
+}
+
+/// Alice is put in Finance; Bob looks on.
+fn case() -> Case {
+    Case {
+        identity: "m-alice".into(),
+        bystander: "m-bob".into(),
+        unit: team("Finance"),
+        other_unit: team("Sales"),
+        foreign_unit: Some(Unit::Role { role: "x".into() }),
+    }
+}
+
+fn team_id(sg: &SigmaFake, unit: &Unit) -> String {
+    let Unit::Group { group } = unit else {
+        panic!("{unit:?}")
+    };
+    let s = sg.state();
+    let (id, _) = s.teams.iter().find(|(_, name)| *name == group).unwrap();
+    id.clone()
+}
+
+impl Platform for SigmaFake {
+    fn connector(&self) -> Box<dyn Connector> {
+        Box::new(SigmaFake::connector(self))
+    }
+    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
+        self.in_team(&team_id(self, unit), identity)
+    }
+    async fn give(&self, identity: &str, unit: &Unit) {
+        self.put_in_team(&team_id(self, unit), identity);
+    }
+    fn changes(&self) -> usize {
+        self.calls("PATCH")
+    }
+}
+
+impl Faults for SigmaFake {
+    fn sign_ins(&self) -> usize {
+        self.state().tokens_issued
+    }
+    fn refused(&self) -> usize {
+        self.state().refused
+    }
+    /// The token endpoint allows one call a second: that second passes too.
+    fn expire_tokens(&self) {
+        self.token_window_passes();
+        SigmaFake::expire_tokens(self);
+    }
+    contract::fault_knobs!(|p| p.state());
+    fn unreachable(&self) -> Box<dyn Connector> {
+        let mut gone = self.settings();
+        gone.base_url = "http://127.0.0.1:9".into();
+        let secret = gatehouse::config::Secret::new("x");
+        Box::new(gatehouse::connectors::sigma::Sigma::new(&gone, secret).unwrap())
+    }
 }
 
 fn doc(inode: &str, permission: &str) -> Unit {
@@ -117,44 +174,15 @@ async fn readiness_with_credentials_of_a_non_admin_names_the_account_type_and_th
 #[tokio::test]
 async fn a_grant_is_made_once_and_held_by_the_team() {
     let sg = org().await;
-    let c = sg.connector();
-    assert_eq!(
-        connectors::grant(&c, "m-alice", &team("Finance"))
-            .await
-            .unwrap(),
-        r#"PATCH /v2/teams/t-fin/members {"add":["m-alice"]}"#
-    );
-    assert!(sg.in_team("t-fin", "m-alice"), "the team holds Alice");
-    assert_eq!(
-        connectors::grant(&c, "m-alice", &team("Finance"))
-            .await
-            .unwrap(),
-        "already held"
-    );
-    assert_eq!(sg.calls("PATCH"), 1, "{:?}", sg.log());
-    assert!(!sg.in_team("t-fin", "m-bob") && !sg.in_team("t-sales", "m-alice"));
+    let says = r#"PATCH /v2/teams/t-fin/members {"add":["m-alice"]}"#;
+    contract::grant_is_idempotent_and_verified(&sg, &case(), says).await;
 }
 
 #[tokio::test]
 async fn a_revoke_removes_the_member_and_a_missing_one_is_already_absent() {
     let sg = org().await;
-    sg.put_in_team("t-fin", "m-alice");
-    sg.put_in_team("t-fin", "m-bob");
-    let c = sg.connector();
-    assert_eq!(
-        connectors::revoke(&c, "m-alice", &team("Finance"))
-            .await
-            .unwrap(),
-        r#"PATCH /v2/teams/t-fin/members {"remove":["m-alice"]}"#
-    );
-    assert!(!sg.in_team("t-fin", "m-alice") && sg.in_team("t-fin", "m-bob"));
-    assert_eq!(
-        connectors::revoke(&c, "m-alice", &team("Finance"))
-            .await
-            .unwrap(),
-        "already absent"
-    );
-    assert_eq!(sg.calls("PATCH"), 1, "{:?}", sg.log());
+    let says = r#"PATCH /v2/teams/t-fin/members {"remove":["m-alice"]}"#;
+    contract::revoke_is_idempotent(&sg, &case(), says).await;
 }
 
 #[tokio::test]
@@ -197,21 +225,24 @@ async fn identities_are_listed_across_pages_without_inactive_members() {
     sg.add_member("m-noname", "nobody@example.com", "", "");
     sg.add_team("t-ops", "Ops");
     let c = sg.connector().with_page_size(3);
-    let all = c.list_identities().await.unwrap();
-    let users: Vec<_> = all.iter().filter(|i| i.kind == "user").collect();
-    assert_eq!(
-        users.len(),
-        9,
-        "10 members but Carol, who is inactive: {users:?}"
-    );
-    assert!(users.iter().all(|u| u.id != "m-carol"));
-    let alice = users.iter().find(|u| u.id == "m-alice").unwrap();
-    assert_eq!(
-        (alice.name.as_str(), alice.email.as_deref()),
-        ("Alice Liddell", Some("alice@example.com"))
-    );
-    let nameless = users.iter().find(|u| u.id == "m-noname").unwrap();
-    assert_eq!(nameless.name, "nobody@example.com");
+    let user = |id, name, email| Listed {
+        kind: "user",
+        id,
+        name,
+        email,
+    };
+    // 10 members but Carol, who is inactive.
+    let all = contract::list_pages_through_everything(
+        &c,
+        &[("user", 9), ("group", 3)],
+        &[
+            user("m-alice", "Alice Liddell", Some("alice@example.com")),
+            user("m-noname", "nobody@example.com", Some("nobody@example.com")),
+        ],
+        &["group"],
+    )
+    .await;
+    assert!(all.iter().all(|u| u.id != "m-carol"));
     let teams: Vec<_> = all
         .iter()
         .filter(|i| i.kind == "group")
@@ -221,14 +252,12 @@ async fn identities_are_listed_across_pages_without_inactive_members() {
         teams,
         [("t-fin", "Finance"), ("t-ops", "Ops"), ("t-sales", "Sales")]
     );
-    assert_eq!(sg.calls("GET /v2/members"), 4, "10 members, 3 a page");
+    assert_eq!(sg.calls("GET /v2/members"), 8, "twice 10 members, 3 a page");
     assert!(
         sg.log()
             .contains(&"GET /v2/members?limit=3&page=pg_3".to_owned())
     );
-    assert_eq!(sg.calls("GET /v2/teams?"), 1, "3 teams, 3 a page: one page");
-    let grantable = c.list_grantable().await.unwrap();
-    assert!(grantable.len() == 3 && grantable.iter().all(|i| i.kind == "group"));
+    assert_eq!(sg.calls("GET /v2/teams?"), 2, "3 teams, 3 a page: one page");
 }
 
 #[tokio::test]
@@ -254,15 +283,7 @@ async fn one_token_serves_many_calls() {
 #[tokio::test]
 async fn an_expired_token_is_renewed_once_and_the_call_succeeds() {
     let sg = org().await;
-    let c = sg.connector();
-    c.ping().await.unwrap();
-    // The token endpoint allows one call a second.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    sg.expire_tokens();
-    connectors::grant(&c, "m-alice", &team("Finance"))
-        .await
-        .unwrap();
-    assert!(sg.in_team("t-fin", "m-alice"));
+    contract::expired_token_is_renewed(&sg, &case()).await;
     let s = sg.state();
     assert_eq!((s.token_calls, s.tokens_issued), (2, 2));
 }
@@ -288,26 +309,7 @@ async fn a_token_refused_for_coming_too_soon_is_asked_for_again_a_second_later()
 #[tokio::test]
 async fn a_throttled_call_is_throttled_and_changes_nothing() {
     let sg = org().await;
-    let c = sg.connector();
-    {
-        let mut s = sg.state();
-        s.throttle_next = 1;
-        s.retry_after = Some(4);
-    }
-    match connectors::grant(&c, "m-alice", &team("Finance"))
-        .await
-        .unwrap_err()
-    {
-        ConnectorError::Throttled {
-            message,
-            retry_after,
-        } => {
-            assert_eq!(retry_after, Some(Duration::from_secs(4)));
-            assert!(message.contains("Too many requests"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(!sg.in_team("t-fin", "m-alice"));
+    contract::throttling_is_retryable_with_retry_after(&sg, &case(), &["Too many requests"]).await;
     // The same wait said as an HTTP date is read as well (to the second).
     {
         let mut s = sg.state();
@@ -315,7 +317,8 @@ async fn a_throttled_call_is_throttled_and_changes_nothing() {
         s.retry_after = Some(60);
         s.retry_after_as_date = true;
     }
-    match connectors::grant(&c, "m-alice", &team("Finance"))
+    let c = sg.connector();
+    match connectors::grant(&c, "m-bob", &team("Finance"))
         .await
         .unwrap_err()
     {
@@ -328,30 +331,13 @@ async fn a_throttled_call_is_throttled_and_changes_nothing() {
         }
         other => panic!("{other:?}"),
     }
-    connectors::grant(&c, "m-alice", &team("Finance"))
-        .await
-        .unwrap();
-    assert!(sg.in_team("t-fin", "m-alice"));
+    assert!(!sg.in_team("t-fin", "m-bob"));
 }
 
 #[tokio::test]
 async fn an_outage_is_retryable_and_changes_nothing() {
     let sg = org().await;
-    sg.state().unavailable_next = 1;
-    let c = sg.connector();
-    let err = connectors::grant(&c, "m-alice", &team("Finance"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503: Service Unavailable")),
-        "{err:?}"
-    );
-    assert!(!sg.in_team("t-fin", "m-alice") && sg.calls("PATCH") == 0);
-    let mut gone = sg.settings();
-    gone.base_url = "http://127.0.0.1:9".into();
-    let c = gatehouse::connectors::sigma::Sigma::new(&gone, gatehouse::config::Secret::new("x"))
-        .unwrap();
-    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+    contract::outage_is_retryable(&sg, &case(), "HTTP 503: Service Unavailable").await;
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod bigquery_fake;
+pub mod contract;
 pub mod databricks_fake;
 pub mod db;
 pub mod looker_fake;

@@ -65,6 +65,8 @@ pub struct FakeState {
     /// Calls to the token endpoint (refused ones too) and tokens issued.
     pub token_calls: usize,
     pub tokens_issued: usize,
+    /// API calls refused with 401 for their token.
+    pub refused: usize,
     /// Every authenticated API call as `METHOD /path?query`, before the knobs answer it.
     pub log: Vec<String>,
     pub throttle_next: usize,
@@ -197,6 +199,11 @@ impl SigmaFake {
         self.state().tokens.values_mut().for_each(|t| *t = now);
     }
 
+    /// A second passes for the token endpoint, which takes a call again.
+    pub fn token_window_passes(&self) {
+        self.state().last_token_at = None;
+    }
+
     pub fn log(&self) -> Vec<String> {
         self.state().log.clone()
     }
@@ -300,6 +307,7 @@ pub(super) fn admit(s: &mut FakeState, headers: &HeaderMap, call: String) -> Res
         .and_then(|t| s.tokens.get(t))
         .is_some_and(|until| Instant::now() < *until);
     if !valid {
+        s.refused += 1;
         return Err(error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

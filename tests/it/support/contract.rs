@@ -1,0 +1,293 @@
+//! One contract for every connector, told once: grant twice ("already held"), revoke twice
+//! ("already absent"), check direct and inherited access, list identities across pages, and
+//! the three faults every platform has — an expired token, a 429 with `Retry-After`, a 503.
+//! In the manner of `object_store`'s shared integration tests (`put_get_delete_list` run
+//! against every store): each `*_connector.rs` implements [`Platform`] for its fake or server
+//! and calls these functions, then adds what only its platform does.
+//!
+//! Every function asserts on what the platform itself holds, never only on what the connector
+//! says, so a connector that answers success without making the change still fails.
+
+use std::time::Duration;
+
+use gatehouse::connectors::{self, Connector, ConnectorError, Holding, PlatformIdentity};
+use gatehouse::domain::Unit;
+
+/// A platform as the contract sees it: the connector under test, a way to read the
+/// platform's own state, and its fault knobs.
+#[allow(
+    async_fn_in_trait,
+    reason = "used only by this test binary, never as dyn"
+)]
+pub trait Platform {
+    /// The connector, as Gatehouse would build it.
+    fn connector(&self) -> Box<dyn Connector>;
+
+    /// Does the platform itself hold `unit` for `identity`, directly?
+    async fn holds(&self, identity: &str, unit: &Unit) -> bool;
+
+    /// Gives `identity` the unit directly, behind Gatehouse's back (as an admin would).
+    async fn give(&self, identity: &str, unit: &Unit);
+
+    /// Calls so far that asked the platform to change access (whatever their answer).
+    fn changes(&self) -> usize;
+
+    /// Gives `identity` the unit through something else (a nested group, a role granted to a
+    /// role, a higher workspace role) and returns what `check` must name it through; None
+    /// when the platform has no such thing.
+    async fn give_inherited(&self, _identity: &str, _unit: &Unit) -> Option<Vec<String>> {
+        None
+    }
+}
+
+/// A platform reached over HTTP with tokens: the fault knobs of its fake.
+pub trait Faults: Platform {
+    /// Tokens (or sessions) issued so far.
+    fn sign_ins(&self) -> usize;
+    /// Calls so far refused with 401.
+    fn refused(&self) -> usize;
+    /// Every issued token stops working.
+    fn expire_tokens(&self);
+    /// The next call is answered 429 with `Retry-After: secs`.
+    fn throttle_next(&self, retry_after_secs: u64);
+    /// The next call is answered 503.
+    fn fail_next(&self);
+    /// The connector, pointed at a port where nothing listens.
+    fn unreachable(&self) -> Box<dyn Connector>;
+}
+
+/// [`Faults::throttle_next`] and [`Faults::fail_next`] for a fake whose state (reached from
+/// `self` by `$state`) has the usual knobs: `throttle_next`, `retry_after`, `unavailable_next`.
+macro_rules! fault_knobs {
+    (|$p:ident| $state:expr) => {
+        fn throttle_next(&self, retry_after_secs: u64) {
+            let $p = self;
+            let mut s = $state;
+            s.throttle_next = 1;
+            s.retry_after = Some(retry_after_secs);
+        }
+        fn fail_next(&self) {
+            let $p = self;
+            $state.unavailable_next = 1;
+        }
+    };
+}
+pub(crate) use fault_knobs;
+
+/// Who and what a case is about.
+pub struct Case {
+    /// The identity the grant is for.
+    pub identity: String,
+    /// Someone else, whose access must be left alone.
+    pub bystander: String,
+    /// The unit granted.
+    pub unit: Unit,
+    /// Another unit of the same kind on the same platform, which must not count as `unit`.
+    pub other_unit: Unit,
+    /// A unit of a kind the connector does not grant, refused permanently.
+    pub foreign_unit: Option<Unit>,
+}
+
+/// Grants once (the platform holds it, the connector says `did_says`), grants again ("already
+/// held", no second change), and neither the bystander nor another unit is touched.
+pub async fn grant_is_idempotent_and_verified(p: &impl Platform, case: &Case, did_says: &str) {
+    let c = p.connector();
+    assert!(!p.holds(&case.identity, &case.unit).await, "held before");
+    let did = connectors::grant(c.as_ref(), &case.identity, &case.unit)
+        .await
+        .unwrap();
+    assert!(did.contains(did_says), "{did}");
+    assert!(
+        p.holds(&case.identity, &case.unit).await,
+        "the platform holds it"
+    );
+    assert_eq!(
+        connectors::grant(c.as_ref(), &case.identity, &case.unit)
+            .await
+            .unwrap(),
+        "already held"
+    );
+    assert_eq!(p.changes(), 1, "one change, made once");
+    assert!(!p.holds(&case.bystander, &case.unit).await, "bystander");
+    assert!(
+        !p.holds(&case.identity, &case.other_unit).await,
+        "other unit"
+    );
+}
+
+/// With the identity and the bystander both holding the unit: a revoke takes only the
+/// identity's (the connector says `did_says`), and a second one is "already absent".
+pub async fn revoke_is_idempotent(p: &impl Platform, case: &Case, did_says: &str) {
+    p.give(&case.identity, &case.unit).await;
+    p.give(&case.bystander, &case.unit).await;
+    let c = p.connector();
+    let did = connectors::revoke(c.as_ref(), &case.identity, &case.unit)
+        .await
+        .unwrap();
+    assert!(did.contains(did_says), "{did}");
+    assert!(!p.holds(&case.identity, &case.unit).await, "still held");
+    assert!(
+        p.holds(&case.bystander, &case.unit).await,
+        "bystander keeps it"
+    );
+    assert_eq!(
+        connectors::revoke(c.as_ref(), &case.identity, &case.unit)
+            .await
+            .unwrap(),
+        "already absent"
+    );
+    assert_eq!(p.changes(), 1, "one change, made once");
+}
+
+/// `check` reports nothing, then direct access once given, never another unit's access, a
+/// foreign kind of unit as a permanent error; and access through something else as indirect,
+/// which a revoke leaves alone ("already absent").
+pub async fn check_reports_direct_and_inherited(p: &impl Platform, case: &Case) {
+    let c = p.connector();
+    let before = c.check(&case.identity, &case.unit).await.unwrap();
+    assert!(!before.held(), "{before:?}");
+    p.give(&case.identity, &case.unit).await;
+    let after = c.check(&case.identity, &case.unit).await.unwrap();
+    assert!(after.direct && after.through.is_empty(), "{after:?}");
+    let other = c.check(&case.identity, &case.other_unit).await.unwrap();
+    assert!(!other.held(), "another unit is not this one: {other:?}");
+    if let Some(foreign) = &case.foreign_unit {
+        let err = c.check(&case.identity, foreign).await.unwrap_err();
+        assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
+    }
+    let Some(through) = p.give_inherited(&case.bystander, &case.unit).await else {
+        return;
+    };
+    let h = c.check(&case.bystander, &case.unit).await.unwrap();
+    assert_eq!(
+        h,
+        Holding {
+            direct: false,
+            through: through.clone()
+        }
+    );
+    // Not Gatehouse's to take away: the revoke finds nothing direct, and the access stays.
+    assert_eq!(
+        connectors::revoke(c.as_ref(), &case.bystander, &case.unit)
+            .await
+            .unwrap(),
+        "already absent"
+    );
+    let h = c.check(&case.bystander, &case.unit).await.unwrap();
+    assert_eq!(h.through, through);
+}
+
+/// One identity as a listing must show it.
+pub struct Listed<'a> {
+    pub kind: &'a str,
+    pub id: &'a str,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+}
+
+/// `c` (built with a small page size) lists every identity: `counts` of each kind, each of
+/// `known` as given; and `list_grantable` exactly the `grantable` kinds, `counts` of them.
+/// The pages themselves are the caller's to count, in its platform's paging words; returns
+/// what the first listing gave.
+pub async fn list_pages_through_everything(
+    c: &dyn Connector,
+    counts: &[(&str, usize)],
+    known: &[Listed<'_>],
+    grantable: &[&str],
+) -> Vec<PlatformIdentity> {
+    let all = c.list_identities().await.unwrap();
+    for (kind, n) in counts {
+        let of: Vec<_> = all.iter().filter(|x| x.kind == *kind).collect();
+        assert_eq!(of.len(), *n, "{kind}: {of:?}");
+    }
+    let total: usize = counts.iter().map(|(_, n)| n).sum();
+    assert_eq!(all.len(), total, "no other kinds: {all:?}");
+    for k in known {
+        let found = all
+            .iter()
+            .find(|x| x.kind == k.kind && x.id == k.id)
+            .unwrap_or_else(|| panic!("{} {} not listed: {all:?}", k.kind, k.id));
+        assert_eq!(
+            (found.name.as_str(), found.email.as_deref()),
+            (k.name, k.email),
+            "{found:?}"
+        );
+    }
+    let g = c.list_grantable().await.unwrap();
+    assert!(
+        g.iter().all(|x| grantable.contains(&x.kind.as_str())),
+        "{g:?}"
+    );
+    let want: usize = counts
+        .iter()
+        .filter(|(kind, _)| grantable.contains(kind))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(g.len(), want, "{g:?}");
+    all
+}
+
+/// After one sign-in, every token expires: the grant signs in once more, one call is refused
+/// and retried, and the platform holds the grant.
+pub async fn expired_token_is_renewed(p: &impl Faults, case: &Case) {
+    let c = p.connector();
+    c.ping().await.unwrap();
+    assert_eq!(p.sign_ins(), 1, "one sign-in");
+    p.expire_tokens();
+    connectors::grant(c.as_ref(), &case.identity, &case.unit)
+        .await
+        .unwrap();
+    assert!(p.holds(&case.identity, &case.unit).await);
+    assert_eq!(p.sign_ins(), 2, "one new sign-in");
+    assert_eq!(p.refused(), 1, "one call refused, then retried");
+}
+
+/// A 429 with `Retry-After: 7` is `Throttled` for 7 s, its message holding each of `says`;
+/// nothing changed; the grant made later succeeds.
+pub async fn throttling_is_retryable_with_retry_after(p: &impl Faults, case: &Case, says: &[&str]) {
+    let c = p.connector();
+    c.ping().await.unwrap();
+    p.throttle_next(7);
+    match connectors::grant(c.as_ref(), &case.identity, &case.unit)
+        .await
+        .unwrap_err()
+    {
+        ConnectorError::Throttled {
+            message,
+            retry_after,
+        } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)));
+            for s in says {
+                assert!(message.contains(s), "{s:?} not in {message}");
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!p.holds(&case.identity, &case.unit).await);
+    connectors::grant(c.as_ref(), &case.identity, &case.unit)
+        .await
+        .unwrap();
+    assert!(p.holds(&case.identity, &case.unit).await);
+}
+
+/// A 503 is `Retryable`, its message holding `says`, and nothing was asked to change; a
+/// platform where nothing listens is retryable too.
+pub async fn outage_is_retryable(p: &impl Faults, case: &Case, says: &str) {
+    let c = p.connector();
+    c.ping().await.unwrap();
+    p.fail_next();
+    let err = connectors::grant(c.as_ref(), &case.identity, &case.unit)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Retryable(m) if m.contains(says)),
+        "{err:?}"
+    );
+    assert!(!p.holds(&case.identity, &case.unit).await);
+    assert_eq!(p.changes(), 0, "nothing asked to change");
+    let gone = p.unreachable();
+    assert!(matches!(
+        gone.ping().await,
+        Err(ConnectorError::Retryable(_))
+    ));
+}
