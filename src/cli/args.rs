@@ -30,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Connect to Slack and the database and handle requests until stopped.
     Serve,
+    /// Ask this process's own /healthz (on GATEHOUSE_HTTP_ADDR): exit 0 when it is up. For a
+    /// container's health check.
+    Healthcheck,
     /// Create or update the database schema, then exit.
     Migrate,
     /// Check the environment and the catalog, print what was found, then exit. When the

@@ -5,6 +5,7 @@
 mod admin;
 pub mod args;
 mod check_config;
+mod healthcheck;
 pub mod output;
 mod query;
 mod serve;
@@ -47,6 +48,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         return serve::demo(interactive, port, postgres_url).await;
     }
+    // A container's health check runs with the container's environment, needing none of it.
+    if let Command::Healthcheck = cli.command {
+        return healthcheck::healthcheck().await;
+    }
     let settings = Settings::from_lookup(&env_lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
     if is_query(&cli.command) {
         gatehouse::telemetry::init_quiet(settings.log_format, &settings.log_filter);
@@ -84,6 +89,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             port,
             postgres_url,
         } => serve::demo(interactive, port, postgres_url).await,
+        Command::Healthcheck => healthcheck::healthcheck().await,
     }
 }
 

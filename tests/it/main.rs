@@ -18,6 +18,7 @@ mod bigquery_connector;
 mod break_glass;
 mod catch_up;
 mod cli;
+mod containers;
 mod databricks_connector;
 mod deciders;
 mod demo;
