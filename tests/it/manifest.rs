@@ -30,14 +30,22 @@ fn list_under(manifest: &str, key: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Every Slack method named in the Slack module's code.
+/// Every Slack method named in the Slack module's code (src/slack and every folder below it).
 fn methods_called() -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    for entry in std::fs::read_dir(root().join("src/slack")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
         }
+    }
+    let mut files = Vec::new();
+    sources(&root().join("src/slack"), &mut files);
+    let mut found = BTreeSet::new();
+    for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         let code = text.split("#[cfg(test)]").next().unwrap_or(&text);
         for literal in code.split('"').skip(1).step_by(2) {
