@@ -157,27 +157,43 @@ async fn enqueue_or(
     now: DateTime<Utc>,
     on_existing: OnExisting,
 ) -> Result<i64, StoreError> {
+    let job = new_job(spec, run_at, max_attempts)?;
+    rows::enqueue_or(c, job, now, on_existing).await
+}
+
+/// Adds the first jobs of something created in the caller's transaction (a request just
+/// submitted), in one statement: their keys name it, so no live job can have them, and the
+/// unique key would refuse a clash rather than queue a job twice. One statement instead of a
+/// look-up and an insert each, because a submission's ack waits for this transaction.
+pub async fn enqueue_first(
+    c: &impl Conn,
+    jobs: &[(JobSpec, DateTime<Utc>)],
+    max_attempts: u32,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let jobs = jobs
+        .iter()
+        .map(|(spec, run_at)| new_job(spec, *run_at, max_attempts))
+        .collect::<Result<Vec<_>, _>>()?;
+    rows::insert_new(c, jobs, now).await
+}
+
+fn new_job(spec: &JobSpec, run_at: DateTime<Utc>, max_attempts: u32) -> Result<NewJob, StoreError> {
     let payload = serde_json::to_string(spec)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode job: {e}")))?;
-    rows::enqueue_or(
-        c,
-        NewJob {
-            kind: spec.kind().to_owned(),
-            payload,
-            run_at,
-            max_attempts: if spec.never_gives_up() {
-                i32::MAX
-            } else {
-                i32::try_from(max_attempts).unwrap_or(i32::MAX)
-            },
-            dedupe_key: spec.dedupe_key(),
-            request_id: spec.request().map(RequestId::get),
-            lane: spec.lane(),
+    Ok(NewJob {
+        kind: spec.kind().to_owned(),
+        payload,
+        run_at,
+        max_attempts: if spec.never_gives_up() {
+            i32::MAX
+        } else {
+            i32::try_from(max_attempts).unwrap_or(i32::MAX)
         },
-        now,
-        on_existing,
-    )
-    .await
+        dedupe_key: spec.dedupe_key(),
+        request_id: spec.request().map(RequestId::get),
+        lane: spec.lane(),
+    })
 }
 
 /// Aborts a task when dropped (a no-op once it finished).

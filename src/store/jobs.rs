@@ -164,7 +164,22 @@ pub async fn enqueue_or(
         q.filter(Column::Id.eq(existing.id)).exec(c).await?;
         return Ok(existing.id);
     }
-    let model = ActiveModel {
+    Ok(row(job, now).insert(c).await?.id)
+}
+
+/// Inserts jobs no live job can share a key with, in one statement (`jobs::enqueue_first`).
+pub async fn insert_new(c: &impl Conn, jobs: Vec<NewJob>, now: DateTime<Utc>) -> StoreResult<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    Entity::insert_many(jobs.into_iter().map(|job| row(job, now)))
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+fn row(job: NewJob, now: DateTime<Utc>) -> ActiveModel {
+    ActiveModel {
         kind: Set(job.kind),
         payload: Set(job.payload),
         status: Set(JobStatus::Queued.as_str().to_owned()),
@@ -181,8 +196,7 @@ pub async fn enqueue_or(
         updated_at: Set(now),
         finished_at: Set(None),
         ..Default::default()
-    };
-    Ok(model.insert(c).await?.id)
+    }
 }
 
 fn mine(id: i64, worker: &str) -> Condition {

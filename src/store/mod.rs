@@ -14,6 +14,7 @@ pub mod requests;
 pub mod resources;
 pub mod roles;
 pub mod settings;
+mod write_turn;
 
 use std::time::Duration;
 
@@ -25,7 +26,8 @@ use sea_orm::{
 };
 
 pub use sea_orm::ConnectionTrait as Conn;
-pub use sea_orm::DatabaseTransaction as Tx;
+use write_turn::WriteTurn;
+pub use write_turn::{Priority, Tx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -54,6 +56,8 @@ pub struct Db {
     /// SQLite only: connections for reads, which WAL lets run beside the one writer instead of
     /// queueing behind every write on its single connection.
     reader: Option<DatabaseConnection>,
+    /// SQLite only: who writes next on its one write connection (`begin`).
+    turn: Option<std::sync::Arc<WriteTurn>>,
 }
 
 impl Db {
@@ -94,7 +98,10 @@ impl Db {
         } else {
             None
         };
-        Ok(Db { conn, reader })
+        let turn = url
+            .starts_with("sqlite:")
+            .then(|| std::sync::Arc::new(WriteTurn::default()));
+        Ok(Db { conn, reader, turn })
     }
 
     /// Brings the schema up to date. On PostgreSQL several processes may start at once: a
@@ -138,15 +145,30 @@ impl Db {
         self.reader.as_ref().unwrap_or(&self.conn)
     }
 
-    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// Begins a write transaction for background work (a job's claim, its outcome).
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        self.begin_as(Priority::Background).await
+    }
+
+    /// Begins a write transaction a person is waiting on: a submission before its ack, a
+    /// decision they made. On SQLite it goes before the queued background writes.
+    pub async fn begin_foreground(&self) -> StoreResult<Tx> {
+        self.begin_as(Priority::Foreground).await
+    }
+
+    /// On SQLite, waits for its turn (`write_turn`), then takes the write lock at once (`BEGIN
     /// IMMEDIATE`): a transaction that read first and wrote later would otherwise fail with
     /// "database is locked" when another process wrote in between, instead of waiting its turn.
-    pub async fn begin(&self) -> StoreResult<Tx> {
+    async fn begin_as(&self, priority: Priority) -> StoreResult<Tx> {
+        let held = match &self.turn {
+            Some(turn) => Some(turn.take(priority).await),
+            None => None,
+        };
         let opts = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        Ok(self.conn.begin_with_options(opts).await?)
+        Ok(Tx::new(self.conn.begin_with_options(opts).await?, held))
     }
 
     pub async fn ping(&self) -> StoreResult<()> {

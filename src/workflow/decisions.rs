@@ -54,7 +54,7 @@ impl Workflow {
             _ => Vec::new(),
         };
         let result = async {
-            let tx = self.db.begin().await?;
+            let tx = self.db.begin_foreground().await?;
             let current = self.load(&tx, id).await?;
             let resource = self.resource_of(&current)?;
             policy::may_review(who, &current.requester, &resource.id, &anyone)?;
@@ -182,7 +182,7 @@ impl Workflow {
         }
         self.require_member(by).await?;
         let result = async {
-            let tx = self.db.begin().await?;
+            let tx = self.db.begin_foreground().await?;
             let current = self.load(&tx, id).await?;
             let resource = self.resource_of(&current)?;
             // A reviewer of any stage may deny, ending the request whatever stage it is in.

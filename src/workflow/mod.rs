@@ -362,19 +362,27 @@ impl Workflow {
         id: RequestId,
         notice: Notice,
     ) -> Result<(), WorkflowError> {
-        if self.notifier.is_none() {
-            return Ok(());
-        }
         let now = self.clock.now();
-        for audience in notice.audiences() {
-            let spec = JobSpec::Notify {
-                request: id,
-                notice,
-                audience: *audience,
-            };
+        for spec in self.notice_jobs(id, notice) {
             jobs::enqueue(tx, &spec, now, self.max_attempts, now).await?;
         }
         Ok(())
+    }
+
+    /// The jobs that tell each audience of `notice` (none without Slack).
+    fn notice_jobs(&self, id: RequestId, notice: Notice) -> Vec<JobSpec> {
+        if self.notifier.is_none() {
+            return Vec::new();
+        }
+        notice
+            .audiences()
+            .iter()
+            .map(|audience| JobSpec::Notify {
+                request: id,
+                notice,
+                audience: *audience,
+            })
+            .collect()
     }
 
     /// The request whose channel message this is, if any.

@@ -245,22 +245,26 @@ impl Workflow {
         let actor = Actor::User(s.requester.clone());
         let details = json!({ "identity": identity, "starts_at": starts_at });
         let (tx, request) = self.open_request(new, &actor, details, now).await?;
-        if resource.auto_approve.is_empty() {
-            self.enqueue_notices(&tx, request.id, super::Notice::Submitted)
-                .await?;
-            let lapse_at = super::lapse_at(&request, resource.lapse_after);
+        let first = if resource.auto_approve.is_empty() {
             let lapse = JobSpec::Lapse {
                 request: request.id,
             };
-            crate::jobs::enqueue(&tx, &lapse, lapse_at, self.max_attempts, now).await?;
+            let lapse_at = super::lapse_at(&request, resource.lapse_after);
+            let notices = self.notice_jobs(request.id, super::Notice::Submitted);
+            notices
+                .into_iter()
+                .map(|n| (n, now))
+                .chain([(lapse, lapse_at)])
+                .collect()
         } else {
             // Auto-approval asks Slack and on-call services, which the submission's ack must
             // not wait for: its job checks the rules, then approves or posts the card.
             let check = JobSpec::AutoApproval {
                 request: request.id,
             };
-            crate::jobs::enqueue(&tx, &check, now, self.max_attempts, now).await?;
-        }
+            vec![(check, now)]
+        };
+        crate::jobs::enqueue_first(&tx, &first, self.max_attempts, now).await?;
         self.commit(tx, true).await?;
         tracing::info!(request = %request.id, resource = %resource.id, "request submitted");
         Ok(request)
@@ -276,7 +280,7 @@ impl Workflow {
         details: serde_json::Value,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(store::Tx, Request), WorkflowError> {
-        let tx = self.db.begin().await?;
+        let tx = self.db.begin_foreground().await?;
         let request = match store::requests::insert(&tx, new, now).await {
             Ok(r) => r,
             Err(e) if e.is_unique_violation() => {
