@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use gatehouse::connectors::{self, Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
-use slack_sim::SlackSim;
 
-use crate::support::TestDb;
 use crate::support::contract::{self, Case, Faults, Listed, Platform};
+use crate::support::round_trip;
 use crate::support::sigma_fake::{CLIENT_SECRET, SigmaFake};
-use crate::support::slack::{SlackTestApp, workspace};
 
 /// An organisation with Alice, Bob and an inactive Carol, and the teams Finance and Sales.
 async fn org() -> SigmaFake {
@@ -583,47 +581,35 @@ async fn a_request_for_a_team_goes_through_slack_to_the_team_and_back() {
     sg.add_member("m-dave", "d.kato@corp.example", "Dave", "Kato");
     let secret = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(secret.path(), CLIENT_SECRET).unwrap();
-    let catalog = format!(
-        r#"admins = ["UADA"]
-
-[connectors.sigma]
-kind = "sigma"
+    let settings = format!(
+        r#"kind = "sigma"
 base_url = "{}"
 client_id = "gatehouse-client"
-client_secret = {{ file = "{}" }}
-
-[[resources]]
-id = "sigma-finance"
-name = "Finance team in Sigma"
-connector = "sigma"
-grant = {{ team = "Finance" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "sigma-missing"
-name = "Missing"
-connector = "sigma"
-grant = {{ team = "No such team" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
+client_secret = {{ file = "{}" }}"#,
         sg.url,
         secret.path().display()
     );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
+    let resources = [
+        (
+            "sigma-finance",
+            "Finance team in Sigma",
+            r#"{ team = "Finance" }"#,
+        ),
+        ("sigma-missing", "Missing", r#"{ team = "No such team" }"#),
+    ];
+    let catalog = round_trip::catalog("sigma", &settings, &resources);
     // Sigma lists Alice's email, which is her Slack one; Dave's is not his: he is picked.
-    t.alice_linked_and_dave_picked("sigma-finance", "m-dave", &["t-fin", "m-carol"], |who| {
-        sg.in_team("t-fin", &format!("m-{who}"))
-    })
+    let trip = ["sigma-finance", "m-dave", "sigma-missing", "No such team"];
+    let holds = |who: &str| sg.in_team("t-fin", &format!("m-{who}"));
+    round_trip::linked_picked_expired_and_failed(
+        &catalog,
+        trip,
+        &["t-fin", "m-carol"],
+        holds,
+        || {
+            assert_eq!(sg.calls("PATCH"), 4, "{:?}", sg.log());
+            assert_eq!(sg.state().token_calls, 1);
+        },
+    )
     .await;
-    assert_eq!(sg.calls("PATCH"), 4, "{:?}", sg.log());
-    assert_eq!(sg.state().token_calls, 1);
-
-    t.a_permanent_failure_reaches_the_reviewers(3, "sigma-missing", "No such team")
-        .await;
-    t.stop().await;
 }

@@ -8,11 +8,9 @@ use std::time::Duration;
 use gatehouse::connectors::snowflake::Snowflake;
 use gatehouse::connectors::{Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
-use slack_sim::SlackSim;
 
-use crate::support::TestDb;
 use crate::support::roles::RoleOps;
-use crate::support::slack::{SlackTestApp, workspace};
+use crate::support::round_trip;
 use crate::support::snowflake_fake::{KEY_FILE, OTHER_KEY_FILE, SnowflakeFake};
 
 /// A fake account with ALICE and BOB, and the roles ANALYST and LOADER.
@@ -498,36 +496,29 @@ async fn snowflake_readiness_without_ownership_or_manage_grants_says_how_to_give
     assert!(matches!(err, ConnectorError::Retryable(_)), "{err:?}");
 }
 
+/// A catalog with the account at `url` and two roles: ANALYST, and one it does not have.
 fn slack_catalog(url: &str) -> String {
-    format!(
-        r#"admins = ["UADA"]
-
-[connectors.snowflake]
-kind = "snowflake"
+    let settings = format!(
+        r#"kind = "snowflake"
 account = "gatehouse-test"
 user = "gatehouse_svc"
 role = "USERADMIN"
 private_key = {{ file = "{KEY_FILE}" }}
-base_url = "{}"
-
-[[resources]]
-id = "snowflake-analysts"
-name = "Snowflake analysts"
-connector = "snowflake"
-grant = {{ role = "ANALYST" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "snowflake-missing"
-name = "Missing"
-connector = "snowflake"
-grant = {{ role = "NO_SUCH_ROLE" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
-        url
-    )
+base_url = "{url}""#
+    );
+    let resources = [
+        (
+            "snowflake-analysts",
+            "Snowflake analysts",
+            r#"{ role = "ANALYST" }"#,
+        ),
+        (
+            "snowflake-missing",
+            "Missing",
+            r#"{ role = "NO_SUCH_ROLE" }"#,
+        ),
+    ];
+    round_trip::catalog("snowflake", &settings, &resources)
 }
 
 #[tokio::test]
@@ -535,30 +526,26 @@ async fn a_request_for_a_snowflake_role_goes_through_slack_to_the_account_and_ba
     let sf = account().await;
     let catalog = slack_catalog(&sf.url);
     sf.add_user("DAVE", None);
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
     // Snowflake lists Alice's email, which is her Slack email; Dave's user has none.
-    t.alice_linked_and_dave_picked("snowflake-analysts", "DAVE", &["ANALYST"], |who| {
-        sf.holds(&who.to_uppercase(), "ANALYST")
+    let trip = [
+        "snowflake-analysts",
+        "DAVE",
+        "snowflake-missing",
+        "NO_SUCH_ROLE",
+    ];
+    let holds = |who: &str| sf.holds(&who.to_uppercase(), "ANALYST");
+    round_trip::linked_picked_expired_and_failed(&catalog, trip, &["ANALYST"], holds, || {
+        assert_eq!(sf.executed("GRANT ROLE"), 2);
+        assert_eq!(sf.executed("REVOKE ROLE"), 2);
     })
     .await;
-    assert_eq!(sf.executed("GRANT ROLE"), 2);
-    assert_eq!(sf.executed("REVOKE ROLE"), 2);
-
-    t.a_permanent_failure_reaches_the_reviewers(3, "snowflake-missing", "NO_SUCH_ROLE")
-        .await;
-    t.stop().await;
 }
 
 #[tokio::test]
 async fn a_user_dropped_on_snowflake_while_granted_ends_at_expiry_instead_of_revoking_for_ever() {
     let sf = account().await;
     sf.add_user("DAVE", None);
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &slack_catalog(&sf.url), sim).await;
+    let (_db, t) = round_trip::start(&slack_catalog(&sf.url)).await;
     t.sim
         .slash_command(
             "UDAVE",

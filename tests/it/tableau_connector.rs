@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use gatehouse::connectors::{self, Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
-use slack_sim::SlackSim;
 
-use crate::support::TestDb;
-use crate::support::slack::{SlackTestApp, workspace};
+use crate::support::round_trip;
 use crate::support::tableau_fake::{SITE, TOKEN_NAME, TOKEN_SECRET, TableauFake, VERSION};
 
 /// The form the site answers in.
@@ -568,52 +566,38 @@ async fn a_request_for_a_tableau_group_goes_through_slack_to_the_site_and_back()
     let dave = t.add_user("dave", None);
     let secret = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(secret.path(), TOKEN_SECRET).unwrap();
-    let catalog = format!(
-        r#"admins = ["UADA"]
-
-[connectors.tableau]
-kind = "tableau"
+    let settings = format!(
+        r#"kind = "tableau"
 base_url = "{}"
 site = "{SITE}"
 api_version = "{VERSION}"
 token_name = "{TOKEN_NAME}"
-token_secret = {{ file = "{}" }}
-
-[[resources]]
-id = "tableau-finance"
-name = "Finance dashboards"
-connector = "tableau"
-grant = {{ group = "Finance" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "tableau-missing"
-name = "Missing"
-connector = "tableau"
-grant = {{ group = "No such group" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
+token_secret = {{ file = "{}" }}"#,
         t.url,
         secret.path().display()
     );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let app = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
+    let resources = [
+        (
+            "tableau-finance",
+            "Finance dashboards",
+            r#"{ group = "Finance" }"#,
+        ),
+        (
+            "tableau-missing",
+            "Missing",
+            r#"{ group = "No such group" }"#,
+        ),
+    ];
+    let catalog = round_trip::catalog("tableau", &settings, &resources);
     // Tableau lists Alice's email, which is her Slack email; Dave's user has none.
     let groups: Vec<String> = t.state().groups.iter().map(|g| g.id.clone()).collect();
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-    app.alice_linked_and_dave_picked("tableau-finance", &dave, &groups, |who| {
-        t.holds(who, "Finance")
+    let trip = ["tableau-finance", &dave, "tableau-missing", "No such group"];
+    let holds = |who: &str| t.holds(who, "Finance");
+    round_trip::linked_picked_expired_and_failed(&catalog, trip, &groups, holds, || {
+        assert_eq!(t.calls("/users -> 200"), 2, "two adds: {:#?}", t.log());
+        assert_eq!(t.calls("DELETE "), 2, "{:#?}", t.log());
+        assert_eq!(t.sign_ins(), 1, "one session throughout: {:#?}", t.log());
     })
     .await;
-    assert_eq!(t.calls("/users -> 200"), 2, "two adds: {:#?}", t.log());
-    assert_eq!(t.calls("DELETE "), 2, "{:#?}", t.log());
-    assert_eq!(t.sign_ins(), 1, "one session throughout: {:#?}", t.log());
-
-    app.a_permanent_failure_reaches_the_reviewers(3, "tableau-missing", "No such group")
-        .await;
-    app.stop().await;
 }

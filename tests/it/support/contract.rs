@@ -8,9 +8,13 @@
 //! Every function asserts on what the platform itself holds, never only on what the connector
 //! says, so a connector that answers success without making the change still fails.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gatehouse::connectors::{self, Connector, ConnectorError, Holding, PlatformIdentity};
+use gatehouse::connectors::{
+    self, Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness,
+};
 use gatehouse::domain::Unit;
 
 /// A platform as the contract sees it: the connector under test, a way to read the
@@ -88,9 +92,119 @@ pub struct Case {
     pub foreign_unit: Option<Unit>,
 }
 
+/// Calls that changed access through the connectors it wraps: [`Platform::changes`] for a
+/// real server, which keeps no log of the statements it ran.
+#[derive(Clone, Default)]
+pub struct Changes(Arc<AtomicUsize>);
+
+impl Changes {
+    /// `c`, counting here each call it makes to add or remove access.
+    pub fn wrap(&self, c: impl Connector + 'static) -> Box<dyn Connector> {
+        Box::new(Counted {
+            inner: c,
+            changes: self.clone(),
+        })
+    }
+
+    /// The calls counted so far.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct Counted<C> {
+    inner: C,
+    changes: Changes,
+}
+
+impl<C> Counted<C> {
+    fn count(&self) {
+        self.changes.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl<C: Connector> Connector for Counted<C> {
+    async fn ping(&self) -> Result<(), ConnectorError> {
+        self.inner.ping().await
+    }
+    async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        self.inner.list_identities().await
+    }
+    async fn list_grantable(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        self.inner.list_grantable().await
+    }
+    async fn check(&self, identity: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        self.inner.check(identity, unit).await
+    }
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        self.inner.readiness(unit).await
+    }
+    async fn add(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        self.count();
+        self.inner.add(identity, unit).await
+    }
+    async fn remove(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        self.count();
+        self.inner.remove(identity, unit).await
+    }
+    async fn add_recorded(&self, identity: &str, unit: &Unit) -> Result<Added, ConnectorError> {
+        self.count();
+        self.inner.add_recorded(identity, unit).await
+    }
+    async fn remove_recorded(
+        &self,
+        identity: &str,
+        unit: &Unit,
+        receipt: Option<&str>,
+        keep: &[Unit],
+    ) -> Result<String, ConnectorError> {
+        self.count();
+        self.inner
+            .remove_recorded(identity, unit, receipt, keep)
+            .await
+    }
+}
+
+/// The names a test on a real server makes, each `<prefix>_<name>`; its case: alice is
+/// granted the role analysts, bob looks on, other is another role, and a group is foreign.
+pub struct Prefixed(pub String);
+
+impl Prefixed {
+    pub fn name(&self, of: &str) -> String {
+        format!("{}_{of}", self.0)
+    }
+
+    pub fn role_case(&self) -> Case {
+        let role = |of| Unit::Role {
+            role: self.name(of),
+        };
+        Case {
+            identity: self.name("alice"),
+            bystander: self.name("bob"),
+            unit: role("analysts"),
+            other_unit: role("other"),
+            foreign_unit: Some(Unit::Group { group: "g".into() }),
+        }
+    }
+}
+
+/// The role a role unit names.
+pub fn role_of(unit: &Unit) -> &str {
+    let Unit::Role { role } = unit else {
+        panic!("{unit:?}")
+    };
+    role
+}
+
 /// Grants once (the platform holds it, the connector says `did_says`), grants again ("already
-/// held", no second change), and neither the bystander nor another unit is touched.
-pub async fn grant_is_idempotent_and_verified(p: &impl Platform, case: &Case, did_says: &str) {
+/// held", no second change), and neither the bystander nor another unit is touched. Returns
+/// what the first grant said, for a platform whose statement is known to the letter.
+pub async fn grant_is_idempotent_and_verified(
+    p: &impl Platform,
+    case: &Case,
+    did_says: &str,
+) -> String {
     let c = p.connector();
     assert!(!p.holds(&case.identity, &case.unit).await, "held before");
     let did = connectors::grant(c.as_ref(), &case.identity, &case.unit)
@@ -113,11 +227,12 @@ pub async fn grant_is_idempotent_and_verified(p: &impl Platform, case: &Case, di
         !p.holds(&case.identity, &case.other_unit).await,
         "other unit"
     );
+    did
 }
 
 /// With the identity and the bystander both holding the unit: a revoke takes only the
-/// identity's (the connector says `did_says`), and a second one is "already absent".
-pub async fn revoke_is_idempotent(p: &impl Platform, case: &Case, did_says: &str) {
+/// identity's (the connector says `did_says`, returned), and a second one is "already absent".
+pub async fn revoke_is_idempotent(p: &impl Platform, case: &Case, did_says: &str) -> String {
     p.give(&case.identity, &case.unit).await;
     p.give(&case.bystander, &case.unit).await;
     let c = p.connector();
@@ -137,6 +252,7 @@ pub async fn revoke_is_idempotent(p: &impl Platform, case: &Case, did_says: &str
         "already absent"
     );
     assert_eq!(p.changes(), 1, "one change, made once");
+    did
 }
 
 /// `check` reports nothing, then direct access once given, never another unit's access, a
