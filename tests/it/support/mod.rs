@@ -13,6 +13,7 @@ pub mod pg;
 pub mod platform;
 pub mod powerbi_fake;
 pub mod redshift;
+pub mod rest_fake;
 pub mod roles;
 pub mod round_trip;
 pub mod sigma_fake;

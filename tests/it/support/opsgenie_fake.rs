@@ -75,9 +75,7 @@ impl OpsgenieFake {
         let app = Router::new()
             .route("/v2/schedules/{identifier}/on-calls", get(on_calls))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = crate::support::rest_fake::listen(app).await;
         OpsgenieFake { url, state }
     }
 

@@ -77,9 +77,7 @@ impl PagerDutyFake {
         let app = Router::new()
             .route("/oncalls", get(oncalls))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = crate::support::rest_fake::listen(app).await;
         PagerDutyFake { url, state }
     }
 

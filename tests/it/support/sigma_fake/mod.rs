@@ -109,9 +109,7 @@ impl SigmaFake {
             .route("/v2/grants", get(list_grants).post(post_grant))
             .route("/v2/grants/{grant}", delete(delete_grant))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = crate::support::rest_fake::listen(app).await;
         SigmaFake { url, state }
     }
 

@@ -150,9 +150,7 @@ impl SnowflakeFake {
             .route("/api/v2/statements", post(submit))
             .route("/api/v2/statements/{handle}", get(status))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = crate::support::rest_fake::listen(app).await;
         SnowflakeFake { url, state }
     }
 

@@ -99,9 +99,7 @@ impl TableauFake {
             },
         }));
         let app = routes::router(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = crate::support::rest_fake::listen(app).await;
         TableauFake { url, state }
     }
 
