@@ -9,6 +9,7 @@ use gatehouse::connectors::snowflake::Snowflake;
 use gatehouse::connectors::{Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
 
+use crate::support::contract::{self, Case, Platform};
 use crate::support::roles::RoleOps;
 use crate::support::round_trip;
 use crate::support::snowflake_fake::{KEY_FILE, OTHER_KEY_FILE, SnowflakeFake};
@@ -27,63 +28,84 @@ fn role(name: &str) -> Unit {
     Unit::Role { role: name.into() }
 }
 
+/// The account as the contract sees it; names are given in lower case, as Snowflake folds
+/// unquoted ones.
+struct Account(SnowflakeFake);
+
+impl Account {
+    /// alice is granted analyst; bob looks on; loader is the other role; a group is foreign.
+    fn case(&self) -> Case {
+        Case {
+            identity: "alice".into(),
+            bystander: "bob".into(),
+            unit: role("analyst"),
+            other_unit: role("loader"),
+            foreign_unit: Some(Unit::Group { group: "g".into() }),
+        }
+    }
+}
+
+/// A user's and a role unit's names as the account stores them.
+fn stored(identity: &str, unit: &Unit) -> (String, String) {
+    let Unit::Role { role } = unit else {
+        panic!("{unit:?}")
+    };
+    (identity.to_uppercase(), role.to_uppercase())
+}
+
+impl Platform for Account {
+    fn connector(&self) -> Box<dyn Connector> {
+        Box::new(self.0.connector())
+    }
+    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
+        let (user, role) = stored(identity, unit);
+        self.0.holds(&user, &role)
+    }
+    async fn give(&self, identity: &str, unit: &Unit) {
+        let grant = stored(identity, unit);
+        self.0.state().account.user_grants.insert(grant);
+    }
+    fn changes(&self) -> usize {
+        self.0.executed("GRANT") + self.0.executed("REVOKE")
+    }
+    /// Through the role TEAM, which is granted the unit's role.
+    async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
+        let (user, role) = stored(identity, unit);
+        self.0.add_role("TEAM");
+        self.0.grant_to_role("TEAM", &role);
+        self.0
+            .state()
+            .account
+            .user_grants
+            .insert((user, "TEAM".into()));
+        Some(vec!["role `TEAM`".into()])
+    }
+}
+
 #[tokio::test]
 async fn a_grant_is_made_once_and_held_by_the_account() {
-    let sf = account().await;
-    let c = sf.connector();
-    assert!(!c.holds("alice", "analyst").await.unwrap());
-    assert_eq!(
-        c.grant_role("alice", "analyst").await.unwrap(),
-        r#"GRANT ROLE "ANALYST" TO USER "ALICE""#
-    );
-    assert!(sf.holds("ALICE", "ANALYST"), "the account holds the grant");
-    assert_eq!(
-        c.grant_role("ALICE", "ANALYST").await.unwrap(),
-        "already held"
-    );
-    assert_eq!(sf.executed("GRANT"), 1, "{:?}", sf.log());
-    assert!(!sf.holds("BOB", "ANALYST"));
+    let a = Account(account().await);
+    let did = contract::grant_is_idempotent_and_verified(&a, &a.case(), "GRANT ROLE").await;
+    assert_eq!(did, r#"GRANT ROLE "ANALYST" TO USER "ALICE""#);
 }
 
 #[tokio::test]
 async fn a_revoke_removes_the_grant_and_a_missing_one_is_already_absent() {
-    let sf = account().await;
-    let c = sf.connector();
-    c.grant_role("ALICE", "ANALYST").await.unwrap();
-    assert_eq!(
-        c.revoke_role("ALICE", "ANALYST").await.unwrap(),
-        r#"REVOKE ROLE "ANALYST" FROM USER "ALICE""#
-    );
-    assert!(!sf.holds("ALICE", "ANALYST"));
-    assert_eq!(
-        c.revoke_role("ALICE", "ANALYST").await.unwrap(),
-        "already absent"
-    );
-    assert_eq!(sf.executed("REVOKE"), 1, "{:?}", sf.log());
+    let a = Account(account().await);
+    let did = contract::revoke_is_idempotent(&a, &a.case(), "REVOKE ROLE").await;
+    assert_eq!(did, r#"REVOKE ROLE "ANALYST" FROM USER "ALICE""#);
 }
 
 #[tokio::test]
 async fn a_role_held_through_another_role_is_reported_and_not_taken() {
-    let sf = account().await;
-    sf.grant_to_role("LOADER", "ANALYST");
-    let c = sf.connector();
-    c.grant_role("ALICE", "LOADER").await.unwrap();
-    assert_eq!(
-        c.check("ALICE", &role("ANALYST")).await.unwrap(),
-        Holding {
-            direct: false,
-            through: vec!["role `LOADER`".into()]
-        }
-    );
-    // Only a direct grant is Gatehouse's to revoke: nothing runs, LOADER stays.
-    assert_eq!(
-        c.revoke_role("ALICE", "ANALYST").await.unwrap(),
-        "already absent"
-    );
-    assert!(sf.holds("ALICE", "LOADER"));
-    c.grant_role("ALICE", "ANALYST").await.unwrap();
-    let both = c.check("ALICE", &role("ANALYST")).await.unwrap();
-    assert!(both.direct && both.through == ["role `LOADER`"], "{both:?}");
+    let a = Account(account().await);
+    contract::check_reports_direct_and_inherited(&a, &a.case()).await;
+    // Granted directly too: both ways are reported, and TEAM stays.
+    let c = a.0.connector();
+    c.grant_role("BOB", "ANALYST").await.unwrap();
+    let both = c.check("BOB", &role("ANALYST")).await.unwrap();
+    assert!(both.direct && both.through == ["role `TEAM`"], "{both:?}");
+    assert!(a.0.holds("BOB", "TEAM"));
 }
 
 #[tokio::test]
