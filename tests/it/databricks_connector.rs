@@ -263,40 +263,21 @@ async fn databricks_oauth_token_is_fetched_once_with_basic_auth_and_kept() {
     c.ping().await.unwrap();
     grant(&c, &w.alice, "finance-analysts").await.unwrap();
     assert_eq!(w.fake.state().tokens_issued, 1, "{:?}", w.fake.log());
-    assert!(!format!("{c:?}").contains(CLIENT_SECRET));
     // A wrong secret: a clear permanent failure naming the client, not the secret.
-    let wrong = Databricks::new(
-        &w.fake.oauth_settings(),
-        None,
-        Some(Secret::new("not-the-secret-Zz9")),
-    )
-    .unwrap();
-    let err = wrong.ping().await.unwrap_err();
-    let ConnectorError::Permanent(m) = &err else {
-        panic!("{err:?}")
-    };
-    assert!(m.contains(CLIENT_ID) && m.contains("invalid_client"), "{m}");
-    assert!(!m.contains("not-the-secret-Zz9"));
+    let secret = "not-the-secret-Zz9";
+    let oauth = w.fake.oauth_settings();
+    let wrong = Databricks::new(&oauth, None, Some(Secret::new(secret))).unwrap();
+    let says = [CLIENT_ID, "invalid_client"];
+    contract::a_wrong_secret_is_permanent_and_never_shown(&wrong, secret, &says, &c, CLIENT_SECRET)
+        .await;
 }
 
-#[tokio::test]
-async fn databricks_expired_token_is_renewed_once_and_the_call_succeeds() {
-    let w = workspace_fake().await;
-    contract::expired_token_is_renewed(&w, &w.case()).await;
-}
-
-#[tokio::test]
-async fn databricks_throttled_call_says_when_to_come_back() {
-    let w = workspace_fake().await;
-    let says = ["HTTP 429: Too many requests"];
-    contract::throttling_is_retryable_with_retry_after(&w, &w.case(), &says).await;
-}
-
-#[tokio::test]
-async fn databricks_outage_is_retryable_and_changes_nothing() {
-    let w = workspace_fake().await;
-    contract::outage_is_retryable(&w, &w.case(), "HTTP 503").await;
-}
+contract::fault_cases!(
+    workspace_fake(),
+    |w| w.case(),
+    ["HTTP 429: Too many requests"],
+    "HTTP 503"
+);
 
 #[tokio::test]
 async fn databricks_unknown_group_fails_permanently_naming_it() {

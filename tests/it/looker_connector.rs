@@ -318,23 +318,12 @@ async fn a_deleted_users_membership_is_already_absent_and_no_longer_held() {
     );
 }
 
-#[tokio::test]
-async fn an_expired_token_is_renewed_once_and_the_call_succeeds() {
-    let i = instance().await;
-    contract::expired_token_is_renewed(&i, &i.case()).await;
-}
-
-#[tokio::test]
-async fn a_throttled_call_says_when_to_come_back() {
-    let i = instance().await;
-    contract::throttling_is_retryable_with_retry_after(&i, &i.case(), &["HTTP 429"]).await;
-}
-
-#[tokio::test]
-async fn an_outage_is_retryable_and_changes_nothing() {
-    let i = instance().await;
-    contract::outage_is_retryable(&i, &i.case(), "HTTP 503: Service Unavailable").await;
-}
+contract::fault_cases!(
+    instance(),
+    |i| i.case(),
+    ["HTTP 429"],
+    "HTTP 503: Service Unavailable"
+);
 
 #[tokio::test]
 async fn an_unknown_group_fails_permanently_naming_it() {
@@ -388,16 +377,10 @@ async fn a_wrong_secret_is_a_clear_permanent_failure_without_the_secret() {
         gatehouse::config::Secret::new(wrong),
     )
     .unwrap();
-    let err = c.ping().await.unwrap_err();
-    let ConnectorError::Permanent(message) = &err else {
-        panic!("{err:?}")
-    };
-    assert!(
-        message.contains(CLIENT_ID) && message.contains("HTTP 404"),
-        "{message}"
-    );
-    assert!(!message.contains(wrong) && !format!("{c:?}").contains(wrong));
-    assert!(!format!("{:?}", i.fake.connector()).contains(CLIENT_SECRET));
+    let says = [CLIENT_ID, "HTTP 404"];
+    let right = i.fake.connector();
+    contract::a_wrong_secret_is_permanent_and_never_shown(&c, wrong, &says, &right, CLIENT_SECRET)
+        .await;
     assert_eq!(i.fake.state().logins, 0);
 }
 

@@ -78,6 +78,37 @@ macro_rules! fault_knobs {
 }
 pub(crate) use fault_knobs;
 
+/// The contract's three fault cases (expired token, 429, 503) as tests of their own, in a
+/// module `faults`: `$fresh` (awaited) makes each its platform, `$case` the case it tells, and
+/// the 429's and the 503's messages hold `$throttled` and `$outage`.
+macro_rules! fault_cases {
+    ($fresh:expr, |$p:ident| $case:expr, $throttled:expr, $outage:expr $(,)?) => {
+        mod faults {
+            use super::*;
+            use crate::support::contract;
+
+            #[tokio::test]
+            async fn an_expired_token_is_renewed_once_and_the_call_succeeds() {
+                let $p = $fresh.await;
+                contract::expired_token_is_renewed(&$p, &$case).await;
+            }
+
+            #[tokio::test]
+            async fn a_throttled_call_says_when_to_come_back() {
+                let $p = $fresh.await;
+                contract::throttling_is_retryable_with_retry_after(&$p, &$case, &$throttled).await;
+            }
+
+            #[tokio::test]
+            async fn an_outage_is_retryable_and_changes_nothing() {
+                let $p = $fresh.await;
+                contract::outage_is_retryable(&$p, &$case, $outage).await;
+            }
+        }
+    };
+}
+pub(crate) use fault_cases;
+
 /// Who and what a case is about.
 pub struct Case {
     /// The identity the grant is for.
@@ -406,4 +437,27 @@ pub async fn outage_is_retryable(p: &impl Faults, case: &Case, says: &str) {
         gone.ping().await,
         Err(ConnectorError::Retryable(_))
     ));
+}
+
+/// `wrong` holds the secret `secret`, which the platform refuses: its ping fails permanently,
+/// saying each of `says` and never the secret, which its `Debug` does not show either; nor
+/// does `right`'s show the secret `right_secret` it holds. Returns the message.
+pub async fn a_wrong_secret_is_permanent_and_never_shown(
+    wrong: &(impl Connector + std::fmt::Debug),
+    secret: &str,
+    says: &[&str],
+    right: &impl std::fmt::Debug,
+    right_secret: &str,
+) -> String {
+    let err = wrong.ping().await.unwrap_err();
+    let ConnectorError::Permanent(message) = err else {
+        panic!("{err:?}")
+    };
+    for s in says {
+        assert!(message.contains(s), "{s:?} not in {message}");
+    }
+    assert!(!message.contains(secret), "{message}");
+    assert!(!format!("{wrong:?}").contains(secret));
+    assert!(!format!("{right:?}").contains(right_secret));
+    message
 }
