@@ -124,3 +124,13 @@ pub fn secret_dir(name: &str, secret: &str) -> std::sync::Arc<tempfile::TempDir>
     std::fs::write(dir.path().join(name), secret).unwrap();
     std::sync::Arc::new(dir)
 }
+
+/// `routes` served with a fresh `S` (shared between the handlers and the test) as their state;
+/// returns the base URL and the state.
+pub async fn serve<S: Default + Send + 'static>(
+    routes: axum::Router<std::sync::Arc<std::sync::Mutex<S>>>,
+) -> (String, std::sync::Arc<std::sync::Mutex<S>>) {
+    let state = std::sync::Arc::<std::sync::Mutex<S>>::default();
+    let url = listen(routes.with_state(state.clone())).await;
+    (url, state)
+}

@@ -93,9 +93,7 @@ pub(super) fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 impl SigmaFake {
     pub async fn start() -> SigmaFake {
-        let state: Shared = Arc::default();
-        state.lock().unwrap().owner = ("m-owner".into(), "Admin".into());
-        let app = Router::new()
+        let routes = Router::new()
             .route("/v2/auth/token", post(token))
             .route("/v2/whoami", get(whoami))
             .route("/v2/members", get(members))
@@ -107,9 +105,9 @@ impl SigmaFake {
                 get(team_members).patch(patch_team),
             )
             .route("/v2/grants", get(list_grants).post(post_grant))
-            .route("/v2/grants/{grant}", delete(delete_grant))
-            .with_state(state.clone());
-        let url = crate::support::rest_fake::listen(app).await;
+            .route("/v2/grants/{grant}", delete(delete_grant));
+        let (url, state) = crate::support::rest_fake::serve::<FakeState>(routes).await;
+        state.lock().unwrap().owner = ("m-owner".into(), "Admin".into());
         SigmaFake { url, state }
     }
 
