@@ -9,9 +9,10 @@ use gatehouse::connectors::snowflake::Snowflake;
 use gatehouse::connectors::{Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
 
-use crate::support::contract::{self, Case, Platform};
+use crate::support::contract;
 use crate::support::roles::RoleOps;
 use crate::support::round_trip;
+use crate::support::snowflake_fake::contract::Account;
 use crate::support::snowflake_fake::{KEY_FILE, OTHER_KEY_FILE, SnowflakeFake};
 
 /// A fake account with ALICE and BOB, and the roles ANALYST and LOADER.
@@ -26,60 +27,6 @@ async fn account() -> SnowflakeFake {
 
 fn role(name: &str) -> Unit {
     Unit::Role { role: name.into() }
-}
-
-/// The account as the contract sees it; names are given in lower case, as Snowflake folds
-/// unquoted ones.
-struct Account(SnowflakeFake);
-
-impl Account {
-    /// alice is granted analyst; bob looks on; loader is the other role; a group is foreign.
-    fn case(&self) -> Case {
-        Case {
-            identity: "alice".into(),
-            bystander: "bob".into(),
-            unit: role("analyst"),
-            other_unit: role("loader"),
-            foreign_unit: Some(Unit::Group { group: "g".into() }),
-        }
-    }
-}
-
-/// A user's and a role unit's names as the account stores them.
-fn stored(identity: &str, unit: &Unit) -> (String, String) {
-    let Unit::Role { role } = unit else {
-        panic!("{unit:?}")
-    };
-    (identity.to_uppercase(), role.to_uppercase())
-}
-
-impl Platform for Account {
-    fn connector(&self) -> Box<dyn Connector> {
-        Box::new(self.0.connector())
-    }
-    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
-        let (user, role) = stored(identity, unit);
-        self.0.holds(&user, &role)
-    }
-    async fn give(&self, identity: &str, unit: &Unit) {
-        let grant = stored(identity, unit);
-        self.0.state().account.user_grants.insert(grant);
-    }
-    fn changes(&self) -> usize {
-        self.0.executed("GRANT") + self.0.executed("REVOKE")
-    }
-    /// Through the role TEAM, which is granted the unit's role.
-    async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
-        let (user, role) = stored(identity, unit);
-        self.0.add_role("TEAM");
-        self.0.grant_to_role("TEAM", &role);
-        self.0
-            .state()
-            .account
-            .user_grants
-            .insert((user, "TEAM".into()));
-        Some(vec!["role `TEAM`".into()])
-    }
 }
 
 #[tokio::test]

@@ -10,8 +10,9 @@ use std::time::Duration;
 use gatehouse::connectors::{self, Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
 
-use crate::support::contract::{self, Case, Faults, Platform};
+use crate::support::contract::{self, Platform};
 use crate::support::round_trip;
+use crate::support::tableau_fake::contract::Site;
 use crate::support::tableau_fake::{SITE, TOKEN_NAME, TOKEN_SECRET, TableauFake, VERSION};
 
 /// The form the site answers in.
@@ -72,70 +73,6 @@ async fn site(form: Form) -> TableauFake {
 
 fn group(name: &str) -> Unit {
     Unit::Group { group: name.into() }
-}
-
-/// The site as the contract sees it: identities are user ids, units groups by name.
-struct Site(TableauFake);
-
-impl Site {
-    /// Alice joins Finance; Bob looks on; Sales is the other group; a role is foreign.
-    fn case(&self) -> Case {
-        Case {
-            identity: self.0.user_id("alice"),
-            bystander: self.0.user_id("bob"),
-            unit: group("Finance"),
-            other_unit: group("Sales"),
-            foreign_unit: Some(Unit::Role {
-                role: "Sales".into(),
-            }),
-        }
-    }
-
-    /// The name of the user with `id`, and the group a unit names.
-    fn names(&self, id: &str, unit: &Unit) -> (String, String) {
-        let Unit::Group { group } = unit else {
-            panic!("{unit:?}")
-        };
-        let s = self.0.state();
-        let user = s.users.iter().find(|u| u.id == id).unwrap();
-        (user.name.clone(), group.clone())
-    }
-}
-
-impl Platform for Site {
-    fn connector(&self) -> Box<dyn Connector> {
-        Box::new(self.0.connector())
-    }
-    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
-        let (user, group) = self.names(identity, unit);
-        self.0.holds(&user, &group)
-    }
-    async fn give(&self, identity: &str, unit: &Unit) {
-        let (user, group) = self.names(identity, unit);
-        self.0.join(&user, &group);
-    }
-    /// Add User to Group (POST …/sites/…/groups/…/users) and Remove User from Group (DELETE).
-    fn changes(&self) -> usize {
-        self.0.calls("POST /api/3.24/sites/") + self.0.calls("DELETE ")
-    }
-}
-
-impl Faults for Site {
-    fn sign_ins(&self) -> usize {
-        self.0.sign_ins()
-    }
-    fn refused(&self) -> usize {
-        self.0.calls("-> 401")
-    }
-    fn expire_tokens(&self) {
-        self.0.expire_sessions();
-    }
-    contract::fault_knobs!(|p| p.0.state());
-    fn unreachable(&self) -> Box<dyn Connector> {
-        let mut gone = self.0.settings();
-        gone.base_url = "http://127.0.0.1:9".into();
-        Box::new(gatehouse::connectors::tableau::Tableau::new(&gone, TOKEN_SECRET).unwrap())
-    }
 }
 
 async fn identities_are_listed_across_pages_with_their_emails(form: Form) {

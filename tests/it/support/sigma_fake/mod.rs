@@ -17,6 +17,7 @@ use gatehouse::config::{ApiSettings, Secret, SecretRef};
 use gatehouse::connectors::sigma::Sigma;
 use serde_json::json;
 
+mod contract;
 mod grants;
 mod routes;
 use grants::{delete_grant, list_grants, post_grant};

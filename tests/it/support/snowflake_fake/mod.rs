@@ -3,6 +3,7 @@
 //! response shapes (ResultSet with partitions, 202 QueryStatus, 422 errors), and knobs for
 //! 202/429/503 answers. Tests assert on what its account holds, not on what was sent.
 
+pub mod contract;
 mod exec;
 pub mod sql;
 

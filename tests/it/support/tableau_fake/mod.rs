@@ -4,6 +4,7 @@
 //! pageNumber paging with the `pagination` object; the documented error body and codes; and
 //! knobs for expired sessions and 429/503 answers. Tests assert on what the site holds.
 
+pub mod contract;
 mod routes;
 
 use std::collections::{BTreeSet, HashMap};
