@@ -81,6 +81,18 @@ pub fn token<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
         .and_then(|v| v.strip_prefix(scheme))
 }
 
+/// The fault knobs (`unavailable_next`, `throttle_next`, `retry_after`) of the fake state `s`.
+macro_rules! knobs {
+    ($s:expr) => {
+        $crate::support::rest_fake::Knobs {
+            unavailable_next: &mut $s.unavailable_next,
+            throttle_next: &mut $s.throttle_next,
+            retry_after: $s.retry_after,
+        }
+    };
+}
+pub(crate) use knobs;
+
 /// The fault knobs of a fake's state, borrowed for one call.
 pub struct Knobs<'s> {
     pub unavailable_next: &'s mut usize,

@@ -140,11 +140,7 @@ async fn handle(
     let token_call = method == Method::POST && path == ["token"];
     let s = &mut *s;
     let throttle_status = StatusCode::from_u16(s.throttle_status).unwrap();
-    let knobs = rest_fake::Knobs {
-        unavailable_next: &mut s.unavailable_next,
-        throttle_next: &mut s.throttle_next,
-        retry_after: s.retry_after,
-    };
+    let knobs = rest_fake::knobs!(s);
     // The token endpoint is never faulted: the knobs wait for the next API call.
     let fault = (!token_call).then(|| {
         knobs.fault(

@@ -105,11 +105,7 @@ async fn handle(
     let path = rest_fake::segments(&uri, percent_decode);
     let auth = rest_fake::token(&headers, "").unwrap_or("");
     let s = &mut *s;
-    let knobs = rest_fake::Knobs {
-        unavailable_next: &mut s.unavailable_next,
-        throttle_next: &mut s.throttle_next,
-        retry_after: s.retry_after,
-    };
+    let knobs = rest_fake::knobs!(s);
     let fault = knobs.fault(
         || (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
         || scim_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),

@@ -89,11 +89,7 @@ async fn handle(
     let query = uri.query().unwrap_or("").to_owned();
     let path = rest_fake::segments(&uri, rest_fake::decode);
     let s = &mut *s;
-    let knobs = rest_fake::Knobs {
-        unavailable_next: &mut s.unavailable_next,
-        throttle_next: &mut s.throttle_next,
-        retry_after: s.retry_after,
-    };
+    let knobs = rest_fake::knobs!(s);
     let fault = knobs.fault(
         || (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
         || error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),

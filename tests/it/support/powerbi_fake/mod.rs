@@ -307,11 +307,7 @@ impl FakeState {
         if service == Service::Entra {
             return self.token(&p, body);
         }
-        let knobs = rest_fake::Knobs {
-            unavailable_next: &mut self.unavailable_next,
-            throttle_next: &mut self.throttle_next,
-            retry_after: self.retry_after,
-        };
+        let knobs = rest_fake::knobs!(self);
         let fault = knobs.fault(
             || routes::error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", ""),
             || {
