@@ -1,12 +1,14 @@
 //! What every REST connector shares: one TLS client setup (rustls on ring, the platform's trusted
-//! roots), a bearer-token cache renewed before expiry, and the classing of HTTP answers into
-//! `ConnectorError`s. Platform modules add their paths, bodies and pagination.
+//! roots), a bearer-token cache renewed before expiry, one authenticated call renewed once when
+//! the token died early, the reading of token and JSON answers, and the classing of HTTP
+//! answers into `ConnectorError`s. Platform modules add their paths, bodies and pagination.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, header};
+use serde_json::Value;
 
 use super::ConnectorError;
 
@@ -81,6 +83,111 @@ pub fn failure(
         )),
         _ => ConnectorError::Permanent(format!("{platform} answered HTTP {code}: {said}")),
     }
+}
+
+/// A 404 as a failure in the platform's words, for calls where nothing missing is an answer.
+pub fn not_found(platform: &str, said: &str) -> ConnectorError {
+    failure(
+        platform,
+        StatusCode::NOT_FOUND,
+        &header::HeaderMap::new(),
+        said,
+    )
+}
+
+/// A sign-in the platform refused: 400 to 404 blame the connector's credentials and are
+/// permanent (`refused` says which to check); anything else is classed as any answer.
+pub fn sign_in_failure(
+    platform: &str,
+    status: StatusCode,
+    headers: &header::HeaderMap,
+    said: &str,
+    refused: impl FnOnce() -> String,
+) -> ConnectorError {
+    match status.as_u16() {
+        400..=404 => ConnectorError::Permanent(refused()),
+        _ => failure(platform, status, headers, said),
+    }
+}
+
+/// A token endpoint's answer: its `access_token`, and how long it lives (`expires_in`, or
+/// `default_secs` when left out). `whose` names the answer for the error, as in "Looker's
+/// login answer".
+pub fn access_token(
+    json: &Value,
+    whose: &str,
+    default_secs: u64,
+) -> Result<(String, Duration), ConnectorError> {
+    let token = json["access_token"].as_str().unwrap_or("");
+    if token.is_empty() {
+        return Err(ConnectorError::Permanent(format!(
+            "{whose} has no access_token"
+        )));
+    }
+    let lives = json["expires_in"].as_u64().unwrap_or(default_secs);
+    Ok((token.to_owned(), Duration::from_secs(lives)))
+}
+
+/// The answer's body as JSON: `Null` when empty, a JSON string when it is not JSON (a proxy's
+/// page), for the platform's words to quote.
+pub async fn read_json(platform: &str, resp: reqwest::Response) -> Result<Value, ConnectorError> {
+    let text = resp.text().await.map_err(|e| unreachable(platform, &e))?;
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// An answer read: its status, headers and JSON body.
+pub type Answer = (StatusCode, header::HeaderMap, Value);
+
+/// Sends what `request` builds with the token `token()` gives. When the answer is `stale`
+/// (a 401, or the platform's own words for an expired token) and `renew` holds the token, the
+/// token died early: it is forgotten, a new one fetched, and the call sent once more.
+pub async fn send_renewing<T, Fut>(
+    platform: &str,
+    token: T,
+    renew: Option<&TokenCache>,
+    request: impl Fn(&str) -> reqwest::RequestBuilder,
+    stale: impl Fn(StatusCode, &Value) -> bool,
+) -> Result<Answer, ConnectorError>
+where
+    T: Fn() -> Fut,
+    Fut: Future<Output = Result<String, ConnectorError>>,
+{
+    let mut renewed = false;
+    loop {
+        let token = token().await?;
+        let resp = request(&token)
+            .send()
+            .await
+            .map_err(|e| unreachable(platform, &e))?;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let json = read_json(platform, resp).await?;
+        if let Some(cache) = renew
+            && !renewed
+            && stale(status, &json)
+        {
+            renewed = true;
+            cache.invalidate().await;
+            continue;
+        }
+        return Ok((status, headers, json));
+    }
+}
+
+/// `answer` when it is a success or one of `kept` (statuses the caller reads as answers);
+/// otherwise its failure, in the words `said` finds in the body.
+pub fn kept_or_failure(
+    platform: &str,
+    (status, headers, json): Answer,
+    kept: &[StatusCode],
+    said: fn(&Value) -> String,
+) -> Result<(StatusCode, Value), ConnectorError> {
+    if status.is_success() || kept.contains(&status) {
+        return Ok((status, json));
+    }
+    Err(failure(platform, status, &headers, &said(&json)))
 }
 
 /// A bearer token and when to stop using it.

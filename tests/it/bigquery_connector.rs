@@ -11,14 +11,12 @@ use std::time::Duration;
 use gatehouse::config::Secret;
 use gatehouse::connectors::bigquery::Bigquery;
 use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
-use gatehouse::domain::{Status, Unit};
+use gatehouse::domain::Unit;
 use serde_json::{Value, json};
-use slack_sim::SlackSim;
 
-use crate::support::TestDb;
 use crate::support::bigquery_fake::{ADMIN, BigqueryFake, CLIENT_EMAIL, OTHER_KEY_PEM};
 use crate::support::contract::{self, Case, Faults, Listed, Platform};
-use crate::support::slack::{CHANNEL, SlackTestApp, workspace};
+use crate::support::round_trip;
 
 const SALES: &str = "acme-data.sales";
 const ALICE: &str = "alice@example.com";
@@ -401,76 +399,45 @@ async fn bigquery_a_key_google_does_not_know_is_a_clear_permanent_failure() {
     assert!(fake.state().exchanges.is_empty());
 }
 
-#[tokio::test]
-async fn a_request_for_a_bigquery_dataset_goes_through_slack_to_the_dataset_and_back() {
-    let fake = fake().await;
-    fake.add_user(ALICE, "Alice Martin");
-    fake.add_user("dave.kim@corp.example", "Dave Kim");
-    let catalog = format!(
-        r#"admins = ["UADA"]
+/// Dave's Directory email, which is not his Slack one.
+const DAVE: &str = "dave.kim@corp.example";
 
-[connectors.bigquery]
-kind = "bigquery"
+/// The connector's settings for `fake`, as a catalog names them.
+fn settings(fake: &BigqueryFake) -> String {
+    format!(
+        r#"kind = "bigquery"
 key = {{ file = "{}" }}
 directory_admin = "{ADMIN}"
 api_url = "{}"
 directory_url = "{}"
-link = "email"
-
-[[resources]]
-id = "bq-sales"
-name = "Sales dataset"
-connector = "bigquery"
-grant = {{ dataset = "{SALES}", role = "READER" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "bigquery-missing"
-name = "Missing"
-connector = "bigquery"
-grant = {{ dataset = "{SALES}-gone", role = "READER" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
+link = "email""#,
         fake.key_file(),
         fake.url,
         fake.url
-    );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+    )
+}
 
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "bq-sales 2h")
-        .await
-        .unwrap();
-    // The Directory lists Alice's email, which is her Slack email: the ✅ grants at once.
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
-    t.wait_for(1, Status::Active).await;
-    assert!(fake.holds(SALES, ALICE, "READER"), "{:?}", fake.log());
-    t.dm_for("UALICE", "You now have access").await;
-
-    t.expire(1, chrono::Duration::hours(2)).await;
-    assert!(
-        !fake.holds(SALES, ALICE, "READER"),
-        "the entry is gone from the dataset"
-    );
-    assert_eq!(
-        fake.access(SALES).len(),
-        3,
-        "the dataset's own entries stay"
-    );
-    t.dm_for("UALICE", "has expired and was removed").await;
-    assert_eq!(fake.calls("PATCH", "/datasets/sales", 200), 2);
-
-    t.a_permanent_failure_reaches_the_reviewers(2, "bigquery-missing", "-gone")
-        .await;
-    t.stop().await;
+#[tokio::test]
+async fn a_request_for_a_bigquery_dataset_goes_through_slack_to_the_dataset_and_back() {
+    let fake = fake().await;
+    fake.add_user(ALICE, "Alice Martin");
+    fake.add_user(DAVE, "Dave Kim");
+    let grant = format!(r#"{{ dataset = "{SALES}", role = "READER" }}"#);
+    let gone = format!(r#"{{ dataset = "{SALES}-gone", role = "READER" }}"#);
+    let resources = [
+        ("bq-sales", "Sales dataset", grant.as_str()),
+        ("bigquery-missing", "Missing", &gone),
+    ];
+    let catalog = round_trip::catalog("bigquery", &settings(&fake), &resources);
+    // The Directory lists Alice's Slack email; Dave's is not his, so Bob picks him.
+    let trip = ["bq-sales", DAVE, "bigquery-missing", "-gone"];
+    let holds = |who: &str| fake.holds(SALES, if who == "alice" { ALICE } else { DAVE }, "READER");
+    round_trip::linked_picked_expired_and_failed(&catalog, trip, &[], holds, || {
+        let entries = fake.access(SALES);
+        assert_eq!(entries.len(), 3, "the dataset's own entries stay");
+        assert_eq!(fake.calls("PATCH", "/datasets/sales", 200), 4);
+    })
+    .await;
 }
 
 // ---- Table IAM: a role on one table, a member of its policy's binding. ----
@@ -845,60 +812,26 @@ async fn bigquery_table_readiness_is_ready_missing_or_lacks_set_iam_policy() {
 async fn a_request_for_a_bigquery_table_goes_through_slack_to_the_policy_and_back() {
     let fake = table_fake().await;
     fake.add_user(ALICE, "Alice Martin");
-    fake.add_user("dave.kim@corp.example", "Dave Kim");
-    let catalog = format!(
-        r#"admins = ["UADA"]
-
-[connectors.bigquery]
-kind = "bigquery"
-key = {{ file = "{}" }}
-directory_admin = "{ADMIN}"
-api_url = "{}"
-directory_url = "{}"
-link = "email"
-
-[[resources]]
-id = "bq-orders"
-name = "Orders table"
-connector = "bigquery"
-grant = {{ table = "{ORDERS}", role = "{VIEWER}" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "bq-orders-missing"
-name = "Missing"
-connector = "bigquery"
-grant = {{ table = "{ORDERS}_gone", role = "{VIEWER}" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
-        fake.key_file(),
-        fake.url,
-        fake.url
-    );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
+    fake.add_user(DAVE, "Dave Kim");
+    let grant = format!(r#"{{ table = "{ORDERS}", role = "{VIEWER}" }}"#);
+    let gone = format!(r#"{{ table = "{ORDERS}_gone", role = "{VIEWER}" }}"#);
+    let resources = [
+        ("bq-orders", "Orders table", grant.as_str()),
+        ("bq-orders-missing", "Missing", &gone),
+    ];
+    let catalog = round_trip::catalog("bigquery", &settings(&fake), &resources);
     // The Directory lists Alice's Slack email; Dave's is not his, so Bob picks him.
-    t.alice_linked_and_dave_picked("bq-orders", "dave.kim@corp.example", &[], |who| {
-        let email = if who == "alice" {
-            ALICE
-        } else {
-            "dave.kim@corp.example"
-        };
-        fake.table_holds(ORDERS, email, VIEWER)
+    let trip = ["bq-orders", DAVE, "bq-orders-missing", "orders_gone"];
+    let holds =
+        |who: &str| fake.table_holds(ORDERS, if who == "alice" { ALICE } else { DAVE }, VIEWER);
+    round_trip::linked_picked_expired_and_failed(&catalog, trip, &[], holds, || {
+        let bindings = &fake.policy(ORDERS)["bindings"];
+        assert_eq!(
+            bindings,
+            &json!(table_bindings()),
+            "the table's own bindings stay"
+        );
+        assert_eq!(fake.calls("POST", SET, 200), 4);
     })
     .await;
-    assert_eq!(
-        fake.policy(ORDERS)["bindings"],
-        json!(table_bindings()),
-        "the table's own bindings stay"
-    );
-    assert_eq!(fake.calls("POST", SET, 200), 4);
-
-    t.a_permanent_failure_reaches_the_reviewers(3, "bq-orders-missing", "orders_gone")
-        .await;
-    t.stop().await;
 }

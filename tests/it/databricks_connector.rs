@@ -12,12 +12,10 @@ use gatehouse::config::{DatabricksSettings, Secret, SecretRef};
 use gatehouse::connectors::databricks::Databricks;
 use gatehouse::connectors::{self, Connector, ConnectorError, Readiness, Undo};
 use gatehouse::domain::Unit;
-use slack_sim::SlackSim;
 
-use crate::support::TestDb;
 use crate::support::contract::{self, Case, Faults, Listed, Platform};
 use crate::support::databricks_fake::{CLIENT_ID, CLIENT_SECRET, DatabricksFake, PAT};
-use crate::support::slack::{SlackTestApp, workspace};
+use crate::support::round_trip;
 
 const TOKEN_PATH: &str = "/oidc/v1/token";
 
@@ -265,40 +263,21 @@ async fn databricks_oauth_token_is_fetched_once_with_basic_auth_and_kept() {
     c.ping().await.unwrap();
     grant(&c, &w.alice, "finance-analysts").await.unwrap();
     assert_eq!(w.fake.state().tokens_issued, 1, "{:?}", w.fake.log());
-    assert!(!format!("{c:?}").contains(CLIENT_SECRET));
     // A wrong secret: a clear permanent failure naming the client, not the secret.
-    let wrong = Databricks::new(
-        &w.fake.oauth_settings(),
-        None,
-        Some(Secret::new("not-the-secret-Zz9")),
-    )
-    .unwrap();
-    let err = wrong.ping().await.unwrap_err();
-    let ConnectorError::Permanent(m) = &err else {
-        panic!("{err:?}")
-    };
-    assert!(m.contains(CLIENT_ID) && m.contains("invalid_client"), "{m}");
-    assert!(!m.contains("not-the-secret-Zz9"));
+    let secret = "not-the-secret-Zz9";
+    let oauth = w.fake.oauth_settings();
+    let wrong = Databricks::new(&oauth, None, Some(Secret::new(secret))).unwrap();
+    let says = [CLIENT_ID, "invalid_client"];
+    contract::a_wrong_secret_is_permanent_and_never_shown(&wrong, secret, &says, &c, CLIENT_SECRET)
+        .await;
 }
 
-#[tokio::test]
-async fn databricks_expired_token_is_renewed_once_and_the_call_succeeds() {
-    let w = workspace_fake().await;
-    contract::expired_token_is_renewed(&w, &w.case()).await;
-}
-
-#[tokio::test]
-async fn databricks_throttled_call_says_when_to_come_back() {
-    let w = workspace_fake().await;
-    let says = ["HTTP 429: Too many requests"];
-    contract::throttling_is_retryable_with_retry_after(&w, &w.case(), &says).await;
-}
-
-#[tokio::test]
-async fn databricks_outage_is_retryable_and_changes_nothing() {
-    let w = workspace_fake().await;
-    contract::outage_is_retryable(&w, &w.case(), "HTTP 503").await;
-}
+contract::fault_cases!(
+    workspace_fake(),
+    |w| w.case(),
+    ["HTTP 429: Too many requests"],
+    "HTTP 503"
+);
 
 #[tokio::test]
 async fn databricks_unknown_group_fails_permanently_naming_it() {
@@ -399,51 +378,43 @@ reviewers = ["UBOB"]
 async fn a_request_for_a_databricks_group_goes_through_slack_to_the_workspace_and_back() {
     let w = workspace_fake().await;
     let dave = w.fake.add_user("dave.kim@corp.example", Some("Dave Kim"));
-    let catalog = format!(
-        r#"admins = ["UADA"]
-
-[connectors.databricks]
-kind = "databricks"
-host = "{}"
-client_id = "{CLIENT_ID}"
-client_secret = {{ file = "{}" }}
-
-[[resources]]
-id = "dbx-finance"
-name = "Databricks finance"
-connector = "databricks"
-grant = {{ group = "finance-analysts" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "databricks-missing"
-name = "Missing"
-connector = "databricks"
-grant = {{ group = "no-such-group" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
-        w.fake.url,
-        w.fake.secret_file("client-secret")
-    );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
+    let resources = [
+        (
+            "dbx-finance",
+            "Databricks finance",
+            r#"{ group = "finance-analysts" }"#,
+        ),
+        (
+            "databricks-missing",
+            "Missing",
+            r#"{ group = "no-such-group" }"#,
+        ),
+    ];
+    let catalog = round_trip::catalog("databricks", &settings(&w), &resources);
     // Databricks lists Alice's email, which is her Slack one; Dave's is not his: he is picked.
-    t.alice_linked_and_dave_picked("dbx-finance", &dave, &[&w.finance], |who| {
-        let user = if who == "alice" { &w.alice } else { &dave };
-        w.fake.holds(user, &w.finance)
+    let trip = ["dbx-finance", &dave, "databricks-missing", "no-such-group"];
+    let holds = |who: &str| {
+        w.fake
+            .holds(if who == "alice" { &w.alice } else { &dave }, &w.finance)
+    };
+    round_trip::linked_picked_expired_and_failed(&catalog, trip, &[&w.finance], holds, || {
+        // Two adds and two removes, all with one OAuth token.
+        assert_eq!(patches(&w, &w.finance), 4, "{:?}", w.fake.log());
+        assert_eq!(w.fake.state().tokens_issued, 1);
     })
     .await;
-    // Two adds and two removes, all with one OAuth token.
-    assert_eq!(patches(&w, &w.finance), 4, "{:?}", w.fake.log());
-    assert_eq!(w.fake.state().tokens_issued, 1);
+}
 
-    t.a_permanent_failure_reaches_the_reviewers(3, "databricks-missing", "no-such-group")
-        .await;
-    t.stop().await;
+/// The connector's settings for `w`, signing in with OAuth, as a catalog names them.
+fn settings(w: &Workspace) -> String {
+    format!(
+        r#"kind = "databricks"
+host = "{}"
+client_id = "{CLIENT_ID}"
+client_secret = {{ file = "{}" }}"#,
+        w.fake.url,
+        w.fake.secret_file("client-secret")
+    )
 }
 
 const ALICE: &str = "alice@example.com";
@@ -802,54 +773,28 @@ async fn a_request_for_a_databricks_table_goes_through_slack_to_unity_catalog_an
     let w = uc_fake().await;
     const DAVE: &str = "dave.kim@corp.example";
     let dave = w.fake.add_user(DAVE, Some("Dave Kim"));
-    let catalog = format!(
-        r#"admins = ["UADA"]
-
-[connectors.databricks]
-kind = "databricks"
-host = "{}"
-client_id = "{CLIENT_ID}"
-client_secret = {{ file = "{}" }}
-
-[[resources]]
-id = "dbx-orders"
-name = "Orders table in Databricks"
-connector = "databricks"
-grant = {{ table = "{ORDERS}" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "dbx-missing-table"
-name = "Missing table"
-connector = "databricks"
-grant = {{ table = "main.sales.gone" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
-        w.fake.url,
-        w.fake.secret_file("client-secret")
-    );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
-    t.alice_linked_and_dave_picked("dbx-orders", &dave, &[&w.finance], |who| {
+    let orders = format!(r#"{{ table = "{ORDERS}" }}"#);
+    let resources = [
+        ("dbx-orders", "Orders table in Databricks", orders.as_str()),
+        (
+            "dbx-missing-table",
+            "Missing table",
+            r#"{ table = "main.sales.gone" }"#,
+        ),
+    ];
+    let catalog = round_trip::catalog("databricks", &settings(&w), &resources);
+    let trip = ["dbx-orders", &dave, "dbx-missing-table", "does not exist"];
+    let holds = |who: &str| {
         let name = if who == "alice" { ALICE } else { DAVE };
         w.fake.uc_holds("table", ORDERS, name, "SELECT")
+    };
+    round_trip::linked_picked_expired_and_failed(&catalog, trip, &[&w.finance], holds, || {
+        // Both grants added all three privileges, so their expiry took all three away.
+        let left = w.fake.state().uc_grants.clone();
+        assert!(left.is_empty(), "{left:?}");
+        assert_eq!(uc_patches(&w), 12, "{:?}", w.fake.log());
     })
     .await;
-    // Both grants added all three privileges, so their expiry took all three away.
-    assert!(
-        w.fake.state().uc_grants.is_empty(),
-        "{:?}",
-        w.fake.state().uc_grants
-    );
-    assert_eq!(uc_patches(&w), 12, "{:?}", w.fake.log());
-
-    t.a_permanent_failure_reaches_the_reviewers(3, "dbx-missing-table", "does not exist")
-        .await;
-    t.stop().await;
 }
 
 /// Whether `unit` can be granted, checking that asking it wrote nothing to the workspace.

@@ -5,12 +5,10 @@
 
 use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
 use gatehouse::domain::Unit;
-use slack_sim::SlackSim;
 
-use crate::support::TestDb;
 use crate::support::contract::{self, Case, Faults, Listed, Platform};
 use crate::support::looker_fake::{CLIENT_ID, CLIENT_SECRET, LookerFake};
-use crate::support::slack::{SlackTestApp, workspace};
+use crate::support::round_trip;
 
 const MEMBERS: &str = "/api/4.0/groups/{gid}/users";
 
@@ -320,23 +318,12 @@ async fn a_deleted_users_membership_is_already_absent_and_no_longer_held() {
     );
 }
 
-#[tokio::test]
-async fn an_expired_token_is_renewed_once_and_the_call_succeeds() {
-    let i = instance().await;
-    contract::expired_token_is_renewed(&i, &i.case()).await;
-}
-
-#[tokio::test]
-async fn a_throttled_call_says_when_to_come_back() {
-    let i = instance().await;
-    contract::throttling_is_retryable_with_retry_after(&i, &i.case(), &["HTTP 429"]).await;
-}
-
-#[tokio::test]
-async fn an_outage_is_retryable_and_changes_nothing() {
-    let i = instance().await;
-    contract::outage_is_retryable(&i, &i.case(), "HTTP 503: Service Unavailable").await;
-}
+contract::fault_cases!(
+    instance(),
+    |i| i.case(),
+    ["HTTP 429"],
+    "HTTP 503: Service Unavailable"
+);
 
 #[tokio::test]
 async fn an_unknown_group_fails_permanently_naming_it() {
@@ -390,16 +377,10 @@ async fn a_wrong_secret_is_a_clear_permanent_failure_without_the_secret() {
         gatehouse::config::Secret::new(wrong),
     )
     .unwrap();
-    let err = c.ping().await.unwrap_err();
-    let ConnectorError::Permanent(message) = &err else {
-        panic!("{err:?}")
-    };
-    assert!(
-        message.contains(CLIENT_ID) && message.contains("HTTP 404"),
-        "{message}"
-    );
-    assert!(!message.contains(wrong) && !format!("{c:?}").contains(wrong));
-    assert!(!format!("{:?}", i.fake.connector()).contains(CLIENT_SECRET));
+    let says = [CLIENT_ID, "HTTP 404"];
+    let right = i.fake.connector();
+    contract::a_wrong_secret_is_permanent_and_never_shown(&c, wrong, &says, &right, CLIENT_SECRET)
+        .await;
     assert_eq!(i.fake.state().logins, 0);
 }
 
@@ -407,56 +388,45 @@ async fn a_wrong_secret_is_a_clear_permanent_failure_without_the_secret() {
 async fn a_request_for_a_looker_group_goes_through_slack_to_the_instance_and_back() {
     let i = instance().await;
     let dave = i.fake.add_user("Dave Kim", Some("dave.kim@corp.example"));
-    let catalog = format!(
-        r#"admins = ["UADA"]
-
-[connectors.looker]
-kind = "looker"
+    let settings = format!(
+        r#"kind = "looker"
 base_url = "{}"
 client_id = "{CLIENT_ID}"
-client_secret = {{ file = "{}" }}
-
-[[resources]]
-id = "looker-finance"
-name = "Looker finance"
-connector = "looker"
-grant = {{ group = "Finance analysts" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "looker-missing"
-name = "Missing"
-connector = "looker"
-grant = {{ group = "No such group" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
+client_secret = {{ file = "{}" }}"#,
         i.fake.url,
         i.fake.secret_file()
     );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
+    let catalog = round_trip::catalog(
+        "looker",
+        &settings,
+        &[
+            (
+                "looker-finance",
+                "Looker finance",
+                r#"{ group = "Finance analysts" }"#,
+            ),
+            (
+                "looker-missing",
+                "Missing",
+                r#"{ group = "No such group" }"#,
+            ),
+        ],
+    );
     // Looker lists Alice's email, which is her Slack one; Dave's is not his: he is picked.
-    t.alice_linked_and_dave_picked("looker-finance", &dave, &[&i.finance], |who| {
+    let trip = ["looker-finance", &dave, "looker-missing", "No such group"];
+    let holds = |who: &str| {
         let user = if who == "alice" { &i.alice } else { &dave };
         i.fake.holds(user, &i.finance)
+    };
+    round_trip::linked_picked_expired_and_failed(&catalog, trip, &[&i.finance], holds, || {
+        assert!(i.fake.state().members.is_empty());
+        let path = members_path(&i.finance);
+        assert_eq!(i.fake.calls("POST", &path, 200), 2);
+        let log = i.fake.log();
+        let deletes = log
+            .iter()
+            .filter(|c| c.method == "DELETE" && c.status == 204);
+        assert_eq!(deletes.count(), 2);
     })
     .await;
-    assert!(i.fake.state().members.is_empty());
-    let path = members_path(&i.finance);
-    assert_eq!(i.fake.calls("POST", &path, 200), 2);
-    let deletes = i
-        .fake
-        .log()
-        .iter()
-        .filter(|c| c.method == "DELETE" && c.status == 204)
-        .count();
-    assert_eq!(deletes, 2);
-
-    t.a_permanent_failure_reaches_the_reviewers(3, "looker-missing", "No such group")
-        .await;
-    t.stop().await;
 }

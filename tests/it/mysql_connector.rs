@@ -2,75 +2,146 @@
 //! and made its default role, checked and revoked idempotently; hostile names backticked so
 //! that only the grant runs; and a whole request through Slack to the server and back.
 
-use chrono::Duration;
 use gatehouse::connectors::mysql::MySql;
-use gatehouse::domain::Status;
-use slack_sim::SlackSim;
 use sqlx::Row;
 
-use crate::support::TestDb;
+use crate::support::contract::{self, Changes, Platform, Prefixed, role_of};
 use crate::support::db::mariadb_server;
 use crate::support::mariadb::{Server, prefix, tick};
 use crate::support::roles::RoleOps;
-use crate::support::slack::{CHANNEL, SlackTestApp, workspace};
+use crate::support::round_trip;
 use gatehouse::connectors::{Connector, Readiness};
 use gatehouse::domain::Unit;
 
+/// The server with the accounts alice and bob and the roles analysts, other and team (which
+/// is granted analysts), made for one test; the connector's changes are counted.
+struct Shop {
+    server: Server,
+    url: String,
+    changes: Changes,
+    names: Prefixed,
+}
+
+impl Shop {
+    /// None when the test is skipped for want of a server.
+    async fn start(test: &str) -> Option<Shop> {
+        let url = mariadb_server(test)?;
+        let names = Prefixed(prefix());
+        let mut server = Server::new(&url).await;
+        server.user(&names.name("alice")).await;
+        server.user(&names.name("bob")).await;
+        for role in ["analysts", "other", "team"] {
+            server.role(&names.name(role)).await;
+        }
+        let changes = Changes::default();
+        Some(Shop {
+            server,
+            url,
+            changes,
+            names,
+        })
+    }
+}
+
+impl Platform for Shop {
+    fn connector(&self) -> Box<dyn Connector> {
+        self.changes.wrap(MySql::new(&self.url).unwrap())
+    }
+    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
+        self.server.has(identity, role_of(unit)).await
+    }
+    async fn give(&self, identity: &str, unit: &Unit) {
+        let role = tick(role_of(unit));
+        self.server
+            .exec(format!("GRANT {role} TO {}@'%'", tick(identity)))
+            .await;
+    }
+    fn changes(&self) -> usize {
+        self.changes.count()
+    }
+    /// Through the role team, which is granted the unit's role.
+    async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
+        let team = self.names.name("team");
+        let role = tick(role_of(unit));
+        self.server
+            .exec(format!("GRANT {role} TO {}", tick(&team)))
+            .await;
+        self.server
+            .exec(format!("GRANT {} TO {}@'%'", tick(&team), tick(identity)))
+            .await;
+        Some(vec![format!("role `{team}`")])
+    }
+}
+
 #[tokio::test]
-async fn a_role_is_granted_made_default_and_revoked_idempotently() {
-    let Some(url) = mariadb_server("a_role_is_granted_made_default_and_revoked_idempotently")
-    else {
+async fn a_role_is_granted_once_and_made_the_default_role() {
+    let Some(s) = Shop::start("a_role_is_granted_once_and_made_the_default_role").await else {
         return;
     };
-    let p = prefix();
-    let (alice, analysts, other) = (
-        format!("{p}_alice"),
-        format!("{p}_analysts"),
-        format!("{p}_other"),
-    );
-    let mut server = Server::new(&url).await;
-    server.user(&alice).await;
-    server.role(&analysts).await;
-    server.role(&other).await;
-    let db = MySql::new(&url).unwrap();
-
-    let done = db.grant_role(&alice, &analysts).await.unwrap();
+    let case = s.names.role_case();
+    let (alice, analysts) = (&case.identity, role_of(&case.unit));
+    let done = contract::grant_is_idempotent_and_verified(&s, &case, "GRANT").await;
     assert_eq!(
         done,
         format!(
             "GRANT `{analysts}` TO `{alice}`@`%`; SET DEFAULT ROLE `{analysts}` FOR `{alice}`@`%`"
         )
     );
-    assert!(server.has(&alice, &analysts).await);
     assert_eq!(
-        server.default_role(&alice).await,
+        s.server.default_role(alice).await,
         analysts,
         "active at the next login"
     );
-    assert_eq!(
-        db.grant_role(&alice, &analysts).await.unwrap(),
-        "already held"
-    );
-    assert!(db.holds(&alice, &analysts).await.unwrap());
-
     // A second role does not steal the default.
-    let second = db.grant_role(&alice, &other).await.unwrap();
+    let db = MySql::new(&s.url).unwrap();
+    let second = db.grant_role(alice, &s.names.name("other")).await.unwrap();
     assert!(
         second.contains(&format!("default role left as `{analysts}`")),
         "{second}"
     );
-
-    let undone = db.revoke_role(&alice, &analysts).await.unwrap();
+    // The default role it set is cleared with it.
     assert_eq!(
-        undone,
+        db.revoke_role(alice, analysts).await.unwrap(),
         format!("SET DEFAULT ROLE NONE FOR `{alice}`@`%`; REVOKE `{analysts}` FROM `{alice}`@`%`")
     );
-    assert!(!server.has(&alice, &analysts).await);
-    assert_eq!(
-        db.revoke_role(&alice, &analysts).await.unwrap(),
-        "already absent"
-    );
+    assert!(!s.server.has(alice, analysts).await);
+    assert_eq!(s.server.default_role(alice).await, "");
+    s.server.drop_all().await;
+}
 
+#[tokio::test]
+async fn a_revoke_takes_only_that_role_and_a_missing_one_is_already_absent() {
+    let Some(s) =
+        Shop::start("a_revoke_takes_only_that_role_and_a_missing_one_is_already_absent").await
+    else {
+        return;
+    };
+    let case = s.names.role_case();
+    let (alice, analysts) = (&case.identity, role_of(&case.unit));
+    // Given by hand, not as the default role: only the REVOKE runs.
+    let undone = contract::revoke_is_idempotent(&s, &case, "REVOKE").await;
+    assert_eq!(undone, format!("REVOKE `{analysts}` FROM `{alice}`@`%`"));
+    s.server.drop_all().await;
+}
+
+#[tokio::test]
+async fn a_check_reports_direct_and_inherited_roles() {
+    let Some(s) = Shop::start("a_check_reports_direct_and_inherited_roles").await else {
+        return;
+    };
+    contract::check_reports_direct_and_inherited(&s, &s.names.role_case()).await;
+    s.server.drop_all().await;
+}
+
+#[tokio::test]
+async fn an_unknown_account_is_refused_and_the_listing_shows_accounts_and_roles() {
+    let Some(s) =
+        Shop::start("an_unknown_account_is_refused_and_the_listing_shows_accounts_and_roles").await
+    else {
+        return;
+    };
+    let (p, alice, analysts) = (&s.names.0, s.names.name("alice"), s.names.name("analysts"));
+    let db = MySql::new(&s.url).unwrap();
     let err = db
         .grant_role(&format!("{p}_nobody"), &analysts)
         .await
@@ -86,7 +157,7 @@ async fn a_role_is_granted_made_default_and_revoked_idempotently() {
             .any(|i| i.id == format!("{alice}@%") && i.kind == "user")
     );
     assert!(listed.iter().any(|i| i.id == analysts && i.kind == "role"));
-    server.drop_all().await;
+    s.server.drop_all().await;
 }
 
 /// An account dropped on the server (DROP USER removes its rows from the grant tables,
@@ -193,39 +264,17 @@ async fn a_request_for_a_mariadb_role_goes_through_slack_to_the_server_and_back(
     let mut server = Server::new(&url).await;
     server.user(&alice).await;
     server.role(&analysts).await;
-    let catalog = format!(
-        r#"
-[connectors.shop]
-kind = "mysql"
-url = {{ env = "GATEHOUSE_TEST_MARIADB_URL" }}
-
-[[resources]]
-id = "shop-analysts"
-name = "Shop analysts"
-connector = "shop"
-grant = {{ role = "{analysts}" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#
+    let settings = r#"kind = "mysql"
+url = { env = "GATEHOUSE_TEST_MARIADB_URL" }"#;
+    let grant = format!(r#"{{ role = "{analysts}" }}"#);
+    let catalog = round_trip::catalog(
+        "shop",
+        settings,
+        &[("shop-analysts", "Shop analysts", &grant)],
     );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "shop-analysts 2h")
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    let form = t.approve_and_open_picker(&msg, "UBOB").await;
-    t.pick(&form, "UBOB", &format!("{alice}@%")).await;
-    t.wait_for(1, Status::Active).await;
-    assert!(server.has(&alice, &analysts).await);
-    t.expire(1, Duration::hours(2)).await;
-    assert!(
-        !server.has(&alice, &analysts).await,
-        "the role is gone from the server"
-    );
-    t.stop().await;
+    let trip = ["shop-analysts", &format!("{alice}@%")];
+    let holds = async || server.has(&alice, &analysts).await;
+    round_trip::picked_and_expired(&catalog, trip, &[&analysts], None, holds).await;
     server.drop_all().await;
 }
 

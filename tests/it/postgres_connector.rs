@@ -6,50 +6,125 @@ use chrono::Duration;
 use gatehouse::connectors::postgres::Postgres;
 use gatehouse::domain::Status;
 use sea_orm::ConnectionTrait;
-use slack_sim::SlackSim;
 
-use crate::support::TestDb;
+use crate::support::contract::{self, Changes, Platform, Prefixed, role_of};
 use crate::support::db::postgres_server;
 use crate::support::pg::{Roles, prefix, quoted};
 use crate::support::roles::RoleOps;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, offered, workspace};
+use crate::support::round_trip;
+use crate::support::slack::CHANNEL;
 use gatehouse::connectors::{Connector, Readiness};
 use gatehouse::domain::Unit;
 
+/// The server with the logins alice and bob and the roles analysts, other and team (which
+/// gives analysts), made for one test; the connector's changes are counted.
+struct Server {
+    roles: Roles,
+    url: String,
+    changes: Changes,
+    names: Prefixed,
+}
+
+impl Server {
+    /// None when the test is skipped for want of a server.
+    async fn start(test: &str) -> Option<Server> {
+        let url = postgres_server(test)?;
+        let names = Prefixed(prefix());
+        let mut roles = Roles::new(&url).await;
+        roles.make(&names.name("alice"), true).await;
+        roles.make(&names.name("bob"), true).await;
+        for role in ["analysts", "other", "team"] {
+            roles.make(&names.name(role), false).await;
+        }
+        let changes = Changes::default();
+        Some(Server {
+            roles,
+            url,
+            changes,
+            names,
+        })
+    }
+
+    async fn exec(&self, sql: String) {
+        self.roles.admin.execute_unprepared(&sql).await.unwrap();
+    }
+}
+
+impl Platform for Server {
+    fn connector(&self) -> Box<dyn Connector> {
+        self.changes.wrap(Postgres::new(&self.url).unwrap())
+    }
+    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
+        self.roles.member(identity, role_of(unit)).await
+    }
+    async fn give(&self, identity: &str, unit: &Unit) {
+        let role = quoted(role_of(unit));
+        self.exec(format!("GRANT {role} TO {}", quoted(identity)))
+            .await;
+    }
+    fn changes(&self) -> usize {
+        self.changes.count()
+    }
+    /// Through the role team, which is granted the unit's role.
+    async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
+        let team = self.names.name("team");
+        self.exec(format!(
+            "GRANT {} TO {}",
+            quoted(role_of(unit)),
+            quoted(&team)
+        ))
+        .await;
+        self.exec(format!("GRANT {} TO {}", quoted(&team), quoted(identity)))
+            .await;
+        Some(vec![format!("role `{team}`")])
+    }
+}
+
 #[tokio::test]
-async fn grant_check_and_revoke_are_idempotent_and_verified() {
-    let Some(url) = postgres_server("grant_check_and_revoke_are_idempotent_and_verified") else {
+async fn a_grant_is_made_once_and_held_by_the_server() {
+    let Some(s) = Server::start("a_grant_is_made_once_and_held_by_the_server").await else {
         return;
     };
-    let p = prefix();
-    let (alice, analysts) = (format!("{p}_alice"), format!("{p}_analysts"));
-    let mut roles = Roles::new(&url).await;
-    roles.make(&alice, true).await;
-    roles.make(&analysts, false).await;
-    let pg = Postgres::new(&url).unwrap();
+    let case = s.names.role_case();
+    let did = contract::grant_is_idempotent_and_verified(&s, &case, "GRANT").await;
+    let role = role_of(&case.unit);
+    assert_eq!(did, format!("GRANT \"{role}\" TO \"{}\"", case.identity));
+    s.roles.drop_all().await;
+}
 
-    assert!(!pg.holds(&alice, &analysts).await.unwrap());
-    let done = pg.grant_role(&alice, &analysts).await.unwrap();
-    assert_eq!(done, format!("GRANT \"{analysts}\" TO \"{alice}\""));
-    assert!(
-        roles.member(&alice, &analysts).await,
-        "the server holds the membership"
-    );
-    assert_eq!(
-        pg.grant_role(&alice, &analysts).await.unwrap(),
-        "already held"
-    );
+#[tokio::test]
+async fn a_revoke_takes_only_that_membership_and_a_missing_one_is_already_absent() {
+    let Some(s) =
+        Server::start("a_revoke_takes_only_that_membership_and_a_missing_one_is_already_absent")
+            .await
+    else {
+        return;
+    };
+    let case = s.names.role_case();
+    let did = contract::revoke_is_idempotent(&s, &case, "REVOKE").await;
+    let role = role_of(&case.unit);
+    assert_eq!(did, format!("REVOKE \"{role}\" FROM \"{}\"", case.identity));
+    s.roles.drop_all().await;
+}
 
-    assert_eq!(
-        pg.revoke_role(&alice, &analysts).await.unwrap(),
-        format!("REVOKE \"{analysts}\" FROM \"{alice}\"")
-    );
-    assert!(!roles.member(&alice, &analysts).await);
-    assert_eq!(
-        pg.revoke_role(&alice, &analysts).await.unwrap(),
-        "already absent"
-    );
+#[tokio::test]
+async fn a_check_reports_direct_and_inherited_membership() {
+    let Some(s) = Server::start("a_check_reports_direct_and_inherited_membership").await else {
+        return;
+    };
+    contract::check_reports_direct_and_inherited(&s, &s.names.role_case()).await;
+    s.roles.drop_all().await;
+}
 
+#[tokio::test]
+async fn an_unknown_role_is_refused_and_the_listing_shows_users_and_roles() {
+    let Some(s) =
+        Server::start("an_unknown_role_is_refused_and_the_listing_shows_users_and_roles").await
+    else {
+        return;
+    };
+    let (p, alice, analysts) = (&s.names.0, s.names.name("alice"), s.names.name("analysts"));
+    let pg = Postgres::new(&s.url).unwrap();
     let err = pg
         .grant_role(&alice, &format!("{p}_nope"))
         .await
@@ -62,7 +137,7 @@ async fn grant_check_and_revoke_are_idempotent_and_verified() {
     assert!(listed.iter().any(|i| i.id == alice && i.kind == "user"));
     assert!(listed.iter().any(|i| i.id == analysts && i.kind == "role"));
     assert!(!listed.iter().any(|i| i.id.starts_with("pg_")));
-    roles.drop_all().await;
+    s.roles.drop_all().await;
 }
 
 /// A login dropped on the server (DROP ROLE takes its memberships with it) holds nothing: the
@@ -187,64 +262,22 @@ async fn a_request_for_a_postgres_role_goes_through_slack_to_the_server_and_back
     let mut roles = Roles::new(&url).await;
     roles.make(&alice, true).await;
     roles.make(&analysts, false).await;
-    let catalog = format!(
-        r#"
-[connectors.warehouse]
-kind = "postgres"
-url = {{ env = "GATEHOUSE_TEST_POSTGRES_URL" }}
-
-[[resources]]
-id = "warehouse-analysts"
-name = "Warehouse analysts"
-connector = "warehouse"
-grant = {{ role = "{analysts}" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#
+    let grant = format!(r#"{{ role = "{analysts}" }}"#);
+    let catalog = round_trip::catalog(
+        "warehouse",
+        SETTINGS,
+        &[("warehouse-analysts", "Warehouse analysts", &grant)],
     );
-    let catalog = format!("admins = [\"UADA\"]\n{catalog}");
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
-    t.sim
-        .slash_command(
-            "UALICE",
-            CHANNEL,
-            "/request-access",
-            "warehouse-analysts 2h",
-        )
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    let form = t.approve_and_open_picker(&msg, "UBOB").await;
-    // The server's users were synced at start: the reviewer picks one instead of typing it.
-    assert!(
-        !offered(&form).contains(&analysts),
-        "roles are not offered as users"
-    );
-    t.pick(&form, "UBOB", &alice).await;
-    t.wait_for(1, Status::Active).await;
-    assert!(roles.member(&alice, &analysts).await);
-
-    t.sim.open_app_home("UADA").await.unwrap();
-    eventually("the connector's health in App Home", 30, || async {
-        let home = slack_sim::render_text(&t.sim.home_view("UADA")?);
-        home.contains(
-            "`warehouse` (postgres): role memberships on a PostgreSQL server — ✅ reachable",
-        )
-        .then_some(())
-    })
-    .await;
-
-    t.expire(1, Duration::hours(2)).await;
-    assert!(
-        !roles.member(&alice, &analysts).await,
-        "the membership is gone from the server"
-    );
-    t.stop().await;
+    let health = "`warehouse` (postgres): role memberships on a PostgreSQL server — ✅ reachable";
+    let trip = ["warehouse-analysts", alice.as_str()];
+    let holds = async || roles.member(&alice, &analysts).await;
+    round_trip::picked_and_expired(&catalog, trip, &[&analysts], Some(health), holds).await;
     roles.drop_all().await;
 }
+
+/// The connector as a catalog names it, reaching the test's server.
+const SETTINGS: &str = r#"kind = "postgres"
+url = { env = "GATEHOUSE_TEST_POSTGRES_URL" }"#;
 
 #[tokio::test]
 async fn a_role_two_live_grants_give_stays_until_the_last_one_expires() {
@@ -258,34 +291,13 @@ async fn a_role_two_live_grants_give_stays_until_the_last_one_expires() {
     roles.make(&alice, true).await;
     roles.make(&analysts, false).await;
     // Two resources, one role: a week-long one and a two-hour one.
-    let catalog = format!(
-        r#"
-admins = ["UADA"]
-
-[connectors.warehouse]
-kind = "postgres"
-url = {{ env = "GATEHOUSE_TEST_POSTGRES_URL" }}
-
-[[resources]]
-id = "analysts-short"
-name = "Analysts (short)"
-connector = "warehouse"
-grant = {{ role = "{analysts}" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "analysts-long"
-name = "Analysts (long)"
-connector = "warehouse"
-grant = {{ role = "{analysts}" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#
-    );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
+    let grant = format!(r#"{{ role = "{analysts}" }}"#);
+    let resources = [
+        ("analysts-short", "Analysts (short)", grant.as_str()),
+        ("analysts-long", "Analysts (long)", &grant),
+    ];
+    let catalog = round_trip::catalog("warehouse", SETTINGS, &resources);
+    let (_db, t) = round_trip::start(&catalog).await;
     for (n, ask) in [(1, "analysts-long 7d"), (2, "analysts-short 2h")] {
         t.sim
             .slash_command("UALICE", CHANNEL, "/request-access", ask)

@@ -12,17 +12,15 @@
 //! server; the grant and revoke statements are tested as exact SQL strings by the unit tests in
 //! `src/connectors/redshift/sql.rs`. Roles made here are dropped at the end of each test.
 
-use chrono::Duration;
 use gatehouse::connectors::redshift;
 use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
-use gatehouse::domain::{Status, Unit};
-use slack_sim::SlackSim;
+use gatehouse::domain::Unit;
 use sqlx::Connection;
 
-use crate::support::TestDb;
+use crate::support::contract::{self, Case, Changes, Platform};
 use crate::support::db::postgres_server;
 use crate::support::redshift::{Stage, quoted};
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, offered, workspace};
+use crate::support::round_trip;
 
 fn group(name: &str) -> Unit {
     Unit::Group {
@@ -36,52 +34,118 @@ fn role(name: &str) -> Unit {
     }
 }
 
+/// The stand-in cluster with the users alice and bob and the groups analysts and other;
+/// the connector's changes are counted.
+struct Cluster {
+    s: Stage,
+    changes: Changes,
+}
+
+impl Cluster {
+    /// None when the test is skipped for want of a server.
+    async fn start(test: &str) -> Option<Cluster> {
+        let server = postgres_server(test)?;
+        let mut s = Stage::new(&server).await;
+        let p = s.p.clone();
+        for user in ["alice", "bob"] {
+            s.user(&format!("{p}_{user}")).await;
+        }
+        for g in ["analysts", "other"] {
+            s.group(&format!("{p}_{g}")).await;
+        }
+        let changes = Changes::default();
+        Some(Cluster { s, changes })
+    }
+
+    /// Alice joins the group analysts; Bob looks on; a table is no unit of Redshift's.
+    fn case(&self) -> Case {
+        let name = |of| format!("{}_{of}", self.s.p);
+        Case {
+            identity: name("alice"),
+            bystander: name("bob"),
+            unit: group(&name("analysts")),
+            other_unit: group(&name("other")),
+            foreign_unit: Some(Unit::Table { table: "t".into() }),
+        }
+    }
+}
+
+fn group_of(unit: &Unit) -> &str {
+    let Unit::Group { group } = unit else {
+        panic!("{unit:?}")
+    };
+    group
+}
+
+impl Platform for Cluster {
+    fn connector(&self) -> Box<dyn Connector> {
+        self.changes.wrap(self.s.connector())
+    }
+    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
+        let members = self.s.members(group_of(unit)).await;
+        members.iter().any(|m| m == identity)
+    }
+    async fn give(&self, identity: &str, unit: &Unit) {
+        let (g, u) = (quoted(group_of(unit)), quoted(identity));
+        self.s.exec(format!("ALTER GROUP {g} ADD USER {u}")).await;
+    }
+    fn changes(&self) -> usize {
+        self.changes.count()
+    }
+}
+
 #[tokio::test]
-async fn a_group_membership_is_granted_checked_and_revoked_idempotently() {
-    let Some(server) =
-        postgres_server("a_group_membership_is_granted_checked_and_revoked_idempotently")
+async fn a_group_membership_is_granted_once_and_held_by_the_server() {
+    let Some(c) = Cluster::start("a_group_membership_is_granted_once_and_held_by_the_server").await
     else {
         return;
     };
-    let mut s = Stage::new(&server).await;
-    let p = s.p.clone();
-    let alice = s.user(&format!("{p}_alice")).await;
-    let analysts = s.group(&format!("{p}_analysts")).await;
-    let rs = s.connector();
-    let unit = group(&analysts);
-
-    let before = rs.check(&alice, &unit).await.unwrap();
-    assert!(!before.held(), "{before:?}");
+    let case = c.case();
+    let did = contract::grant_is_idempotent_and_verified(&c, &case, "ALTER GROUP").await;
+    let (alice, analysts) = (&case.identity, group_of(&case.unit));
     assert_eq!(
-        connectors::grant(&rs, &alice, &unit).await.unwrap(),
+        did,
         format!("ALTER GROUP \"{analysts}\" ADD USER \"{alice}\"")
     );
-    assert_eq!(s.members(&analysts).await, vec![alice.clone()]);
+    c.s.drop_all().await;
+}
+
+#[tokio::test]
+async fn a_group_membership_is_revoked_once_and_a_missing_one_is_already_absent() {
+    let Some(c) =
+        Cluster::start("a_group_membership_is_revoked_once_and_a_missing_one_is_already_absent")
+            .await
+    else {
+        return;
+    };
+    let case = c.case();
+    let did = contract::revoke_is_idempotent(&c, &case, "ALTER GROUP").await;
+    let (alice, analysts) = (&case.identity, group_of(&case.unit));
     assert_eq!(
-        connectors::grant(&rs, &alice, &unit).await.unwrap(),
-        "already held"
+        did,
+        format!("ALTER GROUP \"{analysts}\" DROP USER \"{alice}\"")
     );
-    let now = rs.check(&alice, &unit).await.unwrap();
-    assert!(now.direct && now.through.is_empty(), "{now:?}");
+    c.s.drop_all().await;
+}
+
+#[tokio::test]
+async fn a_group_membership_is_checked_in_any_case() {
+    let Some(c) = Cluster::start("a_group_membership_is_checked_in_any_case").await else {
+        return;
+    };
+    let case = c.case();
+    contract::check_reports_direct_and_inherited(&c, &case).await;
     // Redshift folds names, so the same membership answers to any case.
+    let (alice, analysts) = (&case.identity, group_of(&case.unit));
+    let upper = group(&analysts.to_uppercase());
+    let rs = c.s.connector();
     assert!(
-        rs.check(&alice.to_uppercase(), &group(&analysts.to_uppercase()))
+        rs.check(&alice.to_uppercase(), &upper)
             .await
             .unwrap()
             .direct
     );
-
-    assert_eq!(
-        connectors::revoke(&rs, &alice, &unit).await.unwrap(),
-        format!("ALTER GROUP \"{analysts}\" DROP USER \"{alice}\"")
-    );
-    assert!(s.members(&analysts).await.is_empty());
-    assert_eq!(
-        connectors::revoke(&rs, &alice, &unit).await.unwrap(),
-        "already absent"
-    );
-    assert!(!rs.check(&alice, &unit).await.unwrap().held());
-    s.drop_all().await;
+    c.s.drop_all().await;
 }
 
 #[tokio::test]
@@ -408,63 +472,22 @@ async fn a_request_for_a_redshift_group_goes_through_slack_to_the_server_and_bac
     let secrets = tempfile::tempdir().unwrap();
     let url_file = secrets.path().join("redshift-url");
     std::fs::write(&url_file, &s.url).unwrap();
-    let catalog = format!(
-        r#"admins = ["UADA"]
-
-[connectors.warehouse]
-kind = "redshift"
-url = {{ file = "{}" }}
-
-[[resources]]
-id = "warehouse-analysts"
-name = "Warehouse analysts"
-connector = "warehouse"
-grant = {{ group = "{analysts}" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
+    let settings = format!(
+        r#"kind = "redshift"
+url = {{ file = "{}" }}"#,
         url_file.display()
     );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
-    t.sim
-        .slash_command(
-            "UALICE",
-            CHANNEL,
-            "/request-access",
-            "warehouse-analysts 2h",
-        )
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    let form = t.approve_and_open_picker(&msg, "UBOB").await;
-    // The cluster's users were synced at start: the reviewer picks one instead of typing it.
-    assert!(
-        !offered(&form).contains(&analysts),
-        "groups are not offered as users"
+    let grant = format!(r#"{{ group = "{analysts}" }}"#);
+    let catalog = round_trip::catalog(
+        "warehouse",
+        &settings,
+        &[("warehouse-analysts", "Warehouse analysts", &grant)],
     );
-    t.pick(&form, "UBOB", &alice).await;
-    t.wait_for(1, Status::Active).await;
-    assert_eq!(s.members(&analysts).await, vec![alice.clone()]);
-
-    t.sim.open_app_home("UADA").await.unwrap();
-    eventually("the connector's health in App Home", 30, || async {
-        let home = slack_sim::render_text(&t.sim.home_view("UADA")?);
-        home.contains(
-            "`warehouse` (redshift): roles and groups on an Amazon Redshift cluster — ✅ reachable",
-        )
-        .then_some(())
-    })
-    .await;
-
-    t.expire(1, Duration::hours(2)).await;
-    assert!(
-        s.members(&analysts).await.is_empty(),
-        "the membership is gone from the server"
-    );
-    t.stop().await;
+    let health =
+        "`warehouse` (redshift): roles and groups on an Amazon Redshift cluster — ✅ reachable";
+    let trip = ["warehouse-analysts", alice.as_str()];
+    let holds = async || s.members(&analysts).await == [alice.clone()];
+    round_trip::picked_and_expired(&catalog, trip, &[&analysts], Some(health), holds).await;
     s.drop_all().await;
 }
 

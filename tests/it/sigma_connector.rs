@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use gatehouse::connectors::{self, Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
-use slack_sim::SlackSim;
 
-use crate::support::TestDb;
-use crate::support::contract::{self, Case, Faults, Listed, Platform};
+use crate::support::contract::{self, Case, Listed};
+use crate::support::round_trip;
 use crate::support::sigma_fake::{CLIENT_SECRET, SigmaFake};
-use crate::support::slack::{SlackTestApp, workspace};
 
 /// An organisation with Alice, Bob and an inactive Carol, and the teams Finance and Sales.
 async fn org() -> SigmaFake {
@@ -37,51 +35,6 @@ fn case() -> Case {
         unit: team("Finance"),
         other_unit: team("Sales"),
         foreign_unit: Some(Unit::Role { role: "x".into() }),
-    }
-}
-
-fn team_id(sg: &SigmaFake, unit: &Unit) -> String {
-    let Unit::Group { group } = unit else {
-        panic!("{unit:?}")
-    };
-    let s = sg.state();
-    let (id, _) = s.teams.iter().find(|(_, name)| *name == group).unwrap();
-    id.clone()
-}
-
-impl Platform for SigmaFake {
-    fn connector(&self) -> Box<dyn Connector> {
-        Box::new(SigmaFake::connector(self))
-    }
-    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
-        self.in_team(&team_id(self, unit), identity)
-    }
-    async fn give(&self, identity: &str, unit: &Unit) {
-        self.put_in_team(&team_id(self, unit), identity);
-    }
-    fn changes(&self) -> usize {
-        self.calls("PATCH")
-    }
-}
-
-impl Faults for SigmaFake {
-    fn sign_ins(&self) -> usize {
-        self.state().tokens_issued
-    }
-    fn refused(&self) -> usize {
-        self.state().refused
-    }
-    /// The token endpoint allows one call a second: that second passes too.
-    fn expire_tokens(&self) {
-        self.token_window_passes();
-        SigmaFake::expire_tokens(self);
-    }
-    contract::fault_knobs!(|p| p.state());
-    fn unreachable(&self) -> Box<dyn Connector> {
-        let mut gone = self.settings();
-        gone.base_url = "http://127.0.0.1:9".into();
-        let secret = gatehouse::config::Secret::new("x");
-        Box::new(gatehouse::connectors::sigma::Sigma::new(&gone, secret).unwrap())
     }
 }
 
@@ -373,13 +326,12 @@ async fn wrong_credentials_fail_permanently_without_the_secret() {
         gatehouse::config::Secret::new("not-the-secret-42"),
     )
     .unwrap();
-    let err = c.ping().await.unwrap_err();
-    let ConnectorError::Permanent(message) = &err else {
-        panic!("{err:?}")
-    };
-    assert!(message.contains("Invalid client credentials"), "{message}");
-    assert!(!message.contains("not-the-secret-42") && !format!("{c:?}").contains("secret-42"));
-    assert!(!format!("{:?}", sg.connector()).contains(CLIENT_SECRET));
+    let says = ["Invalid client credentials"];
+    let right = sg.connector();
+    let wrong = "not-the-secret-42";
+    contract::a_wrong_secret_is_permanent_and_never_shown(&c, wrong, &says, &right, CLIENT_SECRET)
+        .await;
+    assert!(!format!("{c:?}").contains("secret-42"));
     assert!(sg.log().is_empty());
 }
 
@@ -583,47 +535,35 @@ async fn a_request_for_a_team_goes_through_slack_to_the_team_and_back() {
     sg.add_member("m-dave", "d.kato@corp.example", "Dave", "Kato");
     let secret = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(secret.path(), CLIENT_SECRET).unwrap();
-    let catalog = format!(
-        r#"admins = ["UADA"]
-
-[connectors.sigma]
-kind = "sigma"
+    let settings = format!(
+        r#"kind = "sigma"
 base_url = "{}"
 client_id = "gatehouse-client"
-client_secret = {{ file = "{}" }}
-
-[[resources]]
-id = "sigma-finance"
-name = "Finance team in Sigma"
-connector = "sigma"
-grant = {{ team = "Finance" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "sigma-missing"
-name = "Missing"
-connector = "sigma"
-grant = {{ team = "No such team" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
+client_secret = {{ file = "{}" }}"#,
         sg.url,
         secret.path().display()
     );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
+    let resources = [
+        (
+            "sigma-finance",
+            "Finance team in Sigma",
+            r#"{ team = "Finance" }"#,
+        ),
+        ("sigma-missing", "Missing", r#"{ team = "No such team" }"#),
+    ];
+    let catalog = round_trip::catalog("sigma", &settings, &resources);
     // Sigma lists Alice's email, which is her Slack one; Dave's is not his: he is picked.
-    t.alice_linked_and_dave_picked("sigma-finance", "m-dave", &["t-fin", "m-carol"], |who| {
-        sg.in_team("t-fin", &format!("m-{who}"))
-    })
+    let trip = ["sigma-finance", "m-dave", "sigma-missing", "No such team"];
+    let holds = |who: &str| sg.in_team("t-fin", &format!("m-{who}"));
+    round_trip::linked_picked_expired_and_failed(
+        &catalog,
+        trip,
+        &["t-fin", "m-carol"],
+        holds,
+        || {
+            assert_eq!(sg.calls("PATCH"), 4, "{:?}", sg.log());
+            assert_eq!(sg.state().token_calls, 1);
+        },
+    )
     .await;
-    assert_eq!(sg.calls("PATCH"), 4, "{:?}", sg.log());
-    assert_eq!(sg.state().token_calls, 1);
-
-    t.a_permanent_failure_reaches_the_reviewers(3, "sigma-missing", "No such team")
-        .await;
-    t.stop().await;
 }

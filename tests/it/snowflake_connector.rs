@@ -8,11 +8,11 @@ use std::time::Duration;
 use gatehouse::connectors::snowflake::Snowflake;
 use gatehouse::connectors::{Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
-use slack_sim::SlackSim;
 
-use crate::support::TestDb;
+use crate::support::contract;
 use crate::support::roles::RoleOps;
-use crate::support::slack::{SlackTestApp, workspace};
+use crate::support::round_trip;
+use crate::support::snowflake_fake::contract::Account;
 use crate::support::snowflake_fake::{KEY_FILE, OTHER_KEY_FILE, SnowflakeFake};
 
 /// A fake account with ALICE and BOB, and the roles ANALYST and LOADER.
@@ -31,61 +31,28 @@ fn role(name: &str) -> Unit {
 
 #[tokio::test]
 async fn a_grant_is_made_once_and_held_by_the_account() {
-    let sf = account().await;
-    let c = sf.connector();
-    assert!(!c.holds("alice", "analyst").await.unwrap());
-    assert_eq!(
-        c.grant_role("alice", "analyst").await.unwrap(),
-        r#"GRANT ROLE "ANALYST" TO USER "ALICE""#
-    );
-    assert!(sf.holds("ALICE", "ANALYST"), "the account holds the grant");
-    assert_eq!(
-        c.grant_role("ALICE", "ANALYST").await.unwrap(),
-        "already held"
-    );
-    assert_eq!(sf.executed("GRANT"), 1, "{:?}", sf.log());
-    assert!(!sf.holds("BOB", "ANALYST"));
+    let a = Account(account().await);
+    let did = contract::grant_is_idempotent_and_verified(&a, &a.case(), "GRANT ROLE").await;
+    assert_eq!(did, r#"GRANT ROLE "ANALYST" TO USER "ALICE""#);
 }
 
 #[tokio::test]
 async fn a_revoke_removes_the_grant_and_a_missing_one_is_already_absent() {
-    let sf = account().await;
-    let c = sf.connector();
-    c.grant_role("ALICE", "ANALYST").await.unwrap();
-    assert_eq!(
-        c.revoke_role("ALICE", "ANALYST").await.unwrap(),
-        r#"REVOKE ROLE "ANALYST" FROM USER "ALICE""#
-    );
-    assert!(!sf.holds("ALICE", "ANALYST"));
-    assert_eq!(
-        c.revoke_role("ALICE", "ANALYST").await.unwrap(),
-        "already absent"
-    );
-    assert_eq!(sf.executed("REVOKE"), 1, "{:?}", sf.log());
+    let a = Account(account().await);
+    let did = contract::revoke_is_idempotent(&a, &a.case(), "REVOKE ROLE").await;
+    assert_eq!(did, r#"REVOKE ROLE "ANALYST" FROM USER "ALICE""#);
 }
 
 #[tokio::test]
 async fn a_role_held_through_another_role_is_reported_and_not_taken() {
-    let sf = account().await;
-    sf.grant_to_role("LOADER", "ANALYST");
-    let c = sf.connector();
-    c.grant_role("ALICE", "LOADER").await.unwrap();
-    assert_eq!(
-        c.check("ALICE", &role("ANALYST")).await.unwrap(),
-        Holding {
-            direct: false,
-            through: vec!["role `LOADER`".into()]
-        }
-    );
-    // Only a direct grant is Gatehouse's to revoke: nothing runs, LOADER stays.
-    assert_eq!(
-        c.revoke_role("ALICE", "ANALYST").await.unwrap(),
-        "already absent"
-    );
-    assert!(sf.holds("ALICE", "LOADER"));
-    c.grant_role("ALICE", "ANALYST").await.unwrap();
-    let both = c.check("ALICE", &role("ANALYST")).await.unwrap();
-    assert!(both.direct && both.through == ["role `LOADER`"], "{both:?}");
+    let a = Account(account().await);
+    contract::check_reports_direct_and_inherited(&a, &a.case()).await;
+    // Granted directly too: both ways are reported, and TEAM stays.
+    let c = a.0.connector();
+    c.grant_role("BOB", "ANALYST").await.unwrap();
+    let both = c.check("BOB", &role("ANALYST")).await.unwrap();
+    assert!(both.direct && both.through == ["role `TEAM`"], "{both:?}");
+    assert!(a.0.holds("BOB", "TEAM"));
 }
 
 #[tokio::test]
@@ -498,36 +465,29 @@ async fn snowflake_readiness_without_ownership_or_manage_grants_says_how_to_give
     assert!(matches!(err, ConnectorError::Retryable(_)), "{err:?}");
 }
 
+/// A catalog with the account at `url` and two roles: ANALYST, and one it does not have.
 fn slack_catalog(url: &str) -> String {
-    format!(
-        r#"admins = ["UADA"]
-
-[connectors.snowflake]
-kind = "snowflake"
+    let settings = format!(
+        r#"kind = "snowflake"
 account = "gatehouse-test"
 user = "gatehouse_svc"
 role = "USERADMIN"
 private_key = {{ file = "{KEY_FILE}" }}
-base_url = "{}"
-
-[[resources]]
-id = "snowflake-analysts"
-name = "Snowflake analysts"
-connector = "snowflake"
-grant = {{ role = "ANALYST" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "snowflake-missing"
-name = "Missing"
-connector = "snowflake"
-grant = {{ role = "NO_SUCH_ROLE" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
-        url
-    )
+base_url = "{url}""#
+    );
+    let resources = [
+        (
+            "snowflake-analysts",
+            "Snowflake analysts",
+            r#"{ role = "ANALYST" }"#,
+        ),
+        (
+            "snowflake-missing",
+            "Missing",
+            r#"{ role = "NO_SUCH_ROLE" }"#,
+        ),
+    ];
+    round_trip::catalog("snowflake", &settings, &resources)
 }
 
 #[tokio::test]
@@ -535,30 +495,26 @@ async fn a_request_for_a_snowflake_role_goes_through_slack_to_the_account_and_ba
     let sf = account().await;
     let catalog = slack_catalog(&sf.url);
     sf.add_user("DAVE", None);
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
     // Snowflake lists Alice's email, which is her Slack email; Dave's user has none.
-    t.alice_linked_and_dave_picked("snowflake-analysts", "DAVE", &["ANALYST"], |who| {
-        sf.holds(&who.to_uppercase(), "ANALYST")
+    let trip = [
+        "snowflake-analysts",
+        "DAVE",
+        "snowflake-missing",
+        "NO_SUCH_ROLE",
+    ];
+    let holds = |who: &str| sf.holds(&who.to_uppercase(), "ANALYST");
+    round_trip::linked_picked_expired_and_failed(&catalog, trip, &["ANALYST"], holds, || {
+        assert_eq!(sf.executed("GRANT ROLE"), 2);
+        assert_eq!(sf.executed("REVOKE ROLE"), 2);
     })
     .await;
-    assert_eq!(sf.executed("GRANT ROLE"), 2);
-    assert_eq!(sf.executed("REVOKE ROLE"), 2);
-
-    t.a_permanent_failure_reaches_the_reviewers(3, "snowflake-missing", "NO_SUCH_ROLE")
-        .await;
-    t.stop().await;
 }
 
 #[tokio::test]
 async fn a_user_dropped_on_snowflake_while_granted_ends_at_expiry_instead_of_revoking_for_ever() {
     let sf = account().await;
     sf.add_user("DAVE", None);
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, &slack_catalog(&sf.url), sim).await;
+    let (_db, t) = round_trip::start(&slack_catalog(&sf.url)).await;
     t.sim
         .slash_command(
             "UDAVE",

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use gatehouse::connectors::{self, Connector, ConnectorError, Holding, Readiness};
 use gatehouse::domain::Unit;
-use slack_sim::SlackSim;
 
-use crate::support::TestDb;
-use crate::support::slack::{SlackTestApp, workspace};
+use crate::support::contract::{self, Platform};
+use crate::support::round_trip;
+use crate::support::tableau_fake::contract::Site;
 use crate::support::tableau_fake::{SITE, TOKEN_NAME, TOKEN_SECRET, TableauFake, VERSION};
 
 /// The form the site answers in.
@@ -48,6 +48,7 @@ in_both_forms!(
     a_check_reads_the_users_groups_across_pages,
     one_sign_in_serves_many_calls,
     an_ended_session_is_signed_in_again_once_and_the_call_succeeds,
+    sessions_ended_by_another_sign_in_or_together_sign_in_again_once,
     a_refused_token_is_permanent_and_never_shows_the_secret,
     a_throttled_call_is_throttled_and_changes_nothing,
     an_outage_is_retryable_and_changes_nothing,
@@ -113,42 +114,20 @@ async fn identities_are_listed_across_pages_with_their_emails(form: Form) {
 }
 
 async fn a_grant_is_made_once_and_held_by_the_site(form: Form) {
-    let t = site(form).await;
-    let c = t.connector();
-    let alice = t.user_id("alice");
-    let did = connectors::grant(&c, &alice, &group("Finance"))
-        .await
-        .unwrap();
-    assert!(did.contains("add to group `Finance`"), "{did}");
-    assert!(t.holds("alice", "Finance"), "the site holds the membership");
-    assert!(!t.holds("alice", "Sales") && !t.holds("bob", "Finance"));
-    assert_eq!(
-        connectors::grant(&c, &alice, &group("Finance"))
-            .await
-            .unwrap(),
-        "already held"
-    );
-    assert_eq!(t.calls("POST /api/3.24/sites/"), 1, "{:#?}", t.log());
+    let t = Site(site(form).await);
+    contract::grant_is_idempotent_and_verified(&t, &t.case(), "add to group `Finance`").await;
 }
 
 async fn a_revoke_removes_the_membership_and_a_missing_one_is_already_absent(form: Form) {
-    let t = site(form).await;
-    t.join("alice", "Finance");
-    t.join("alice", "Sales");
+    let site = Site(site(form).await);
+    site.0.join("alice", "Sales");
+    let did = contract::revoke_is_idempotent(&site, &site.case(), "DELETE groups/").await;
+    assert!(did.starts_with("DELETE groups/"), "{did}");
+    let t = &site.0;
+    assert!(t.holds("alice", "Sales"), "another group stays");
+    assert_eq!(t.calls("DELETE "), 1, "{:#?}", t.log());
     let c = t.connector();
     let alice = t.user_id("alice");
-    let did = connectors::revoke(&c, &alice, &group("Finance"))
-        .await
-        .unwrap();
-    assert!(did.starts_with("DELETE groups/"), "{did}");
-    assert!(!t.holds("alice", "Finance") && t.holds("alice", "Sales"));
-    assert_eq!(
-        connectors::revoke(&c, &alice, &group("Finance"))
-            .await
-            .unwrap(),
-        "already absent"
-    );
-    assert_eq!(t.calls("DELETE "), 1, "{:#?}", t.log());
     // A removal racing another (the membership already gone: 404) is done, not an error.
     c.remove(&alice, &group("Finance")).await.unwrap();
     assert_eq!(t.calls("-> 404"), 1, "{:#?}", t.log());
@@ -213,22 +192,22 @@ async fn one_sign_in_serves_many_calls(form: Form) {
 }
 
 async fn an_ended_session_is_signed_in_again_once_and_the_call_succeeds(form: Form) {
+    let site = Site(site(form).await);
+    contract::expired_token_is_renewed(&site, &site.case()).await;
+}
+
+async fn sessions_ended_by_another_sign_in_or_together_sign_in_again_once(form: Form) {
     let t = site(form).await;
     let c = t.connector();
     c.ping().await.unwrap();
-    t.expire_sessions();
     let alice = t.user_id("alice");
-    connectors::grant(&c, &alice, &group("Finance"))
-        .await
-        .unwrap();
-    assert!(t.holds("alice", "Finance"));
-    assert_eq!(t.sign_ins(), 2, "{:#?}", t.log());
-    assert_eq!(t.calls("-> 401"), 1, "one refused call: {:#?}", t.log());
+    t.join("alice", "Finance");
+    assert_eq!(t.sign_ins(), 1, "{:#?}", t.log());
     // Another process signing in with the same token ends this session: signed in again too.
     let other = t.connector();
     other.ping().await.unwrap();
     assert!(c.check(&alice, &group("Finance")).await.unwrap().direct);
-    assert_eq!(t.sign_ins(), 4, "{:#?}", t.log());
+    assert_eq!(t.sign_ins(), 3, "{:#?}", t.log());
     // Calls refused together sign in once between them.
     t.expire_sessions();
     let sales = group("Sales");
@@ -242,7 +221,7 @@ async fn an_ended_session_is_signed_in_again_once_and_the_call_succeeds(form: Fo
         let holding = answer.expect("answered after signing in again");
         assert!(!holding.held(), "{holding:?}");
     }
-    assert_eq!(t.sign_ins(), 5, "{:#?}", t.log());
+    assert_eq!(t.sign_ins(), 4, "{:#?}", t.log());
 }
 
 async fn a_refused_token_is_permanent_and_never_shows_the_secret(form: Form) {
@@ -260,57 +239,19 @@ async fn a_refused_token_is_permanent_and_never_shows_the_secret(form: Form) {
 }
 
 async fn a_throttled_call_is_throttled_and_changes_nothing(form: Form) {
-    let t = site(form).await;
-    let c = t.connector();
-    c.ping().await.unwrap();
-    {
-        let mut s = t.state();
-        s.throttle_next = 1;
-        s.retry_after = Some(60);
-    }
-    let alice = t.user_id("alice");
-    match connectors::grant(&c, &alice, &group("Finance"))
-        .await
-        .unwrap_err()
-    {
-        ConnectorError::Throttled {
-            message,
-            retry_after,
-        } => {
-            assert_eq!(retry_after, Some(Duration::from_secs(60)));
-            assert!(message.contains("429000"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(!t.holds("alice", "Finance"));
-    connectors::grant(&c, &alice, &group("Finance"))
-        .await
-        .unwrap();
-    assert!(t.holds("alice", "Finance"));
+    let t = Site(site(form).await);
+    contract::throttling_is_retryable_with_retry_after(&t, &t.case(), &["429000"]).await;
 }
 
 async fn an_outage_is_retryable_and_changes_nothing(form: Form) {
-    let t = site(form).await;
-    let c = t.connector();
-    t.state().unavailable_next = 1;
-    let alice = t.user_id("alice");
-    let err = connectors::grant(&c, &alice, &group("Finance"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Retryable(m) if m.contains("HTTP 503")),
-        "{err:?}"
-    );
-    assert!(!t.holds("alice", "Finance"));
-    connectors::grant(&c, &alice, &group("Finance"))
+    let site = Site(site(form).await);
+    let case = site.case();
+    contract::outage_is_retryable(&site, &case, "HTTP 503").await;
+    // The outage over, the same grant goes through.
+    connectors::grant(&*site.connector(), &case.identity, &case.unit)
         .await
         .unwrap();
-    assert!(t.holds("alice", "Finance"));
-    // Nothing listens: also retryable.
-    let mut gone = t.settings();
-    gone.base_url = "http://127.0.0.1:9".into();
-    let c = gatehouse::connectors::tableau::Tableau::new(&gone, TOKEN_SECRET).unwrap();
-    assert!(matches!(c.ping().await, Err(ConnectorError::Retryable(_))));
+    assert!(site.0.holds("alice", "Finance"));
 }
 
 async fn an_unknown_group_is_refused_by_name_and_nothing_changes(form: Form) {
@@ -568,52 +509,38 @@ async fn a_request_for_a_tableau_group_goes_through_slack_to_the_site_and_back()
     let dave = t.add_user("dave", None);
     let secret = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(secret.path(), TOKEN_SECRET).unwrap();
-    let catalog = format!(
-        r#"admins = ["UADA"]
-
-[connectors.tableau]
-kind = "tableau"
+    let settings = format!(
+        r#"kind = "tableau"
 base_url = "{}"
 site = "{SITE}"
 api_version = "{VERSION}"
 token_name = "{TOKEN_NAME}"
-token_secret = {{ file = "{}" }}
-
-[[resources]]
-id = "tableau-finance"
-name = "Finance dashboards"
-connector = "tableau"
-grant = {{ group = "Finance" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "tableau-missing"
-name = "Missing"
-connector = "tableau"
-grant = {{ group = "No such group" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#,
+token_secret = {{ file = "{}" }}"#,
         t.url,
         secret.path().display()
     );
-    let db = TestDb::sqlite();
-    let sim = SlackSim::start(workspace()).await.unwrap();
-    let app = SlackTestApp::start_registry(&db, &catalog, sim).await;
-
+    let resources = [
+        (
+            "tableau-finance",
+            "Finance dashboards",
+            r#"{ group = "Finance" }"#,
+        ),
+        (
+            "tableau-missing",
+            "Missing",
+            r#"{ group = "No such group" }"#,
+        ),
+    ];
+    let catalog = round_trip::catalog("tableau", &settings, &resources);
     // Tableau lists Alice's email, which is her Slack email; Dave's user has none.
     let groups: Vec<String> = t.state().groups.iter().map(|g| g.id.clone()).collect();
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-    app.alice_linked_and_dave_picked("tableau-finance", &dave, &groups, |who| {
-        t.holds(who, "Finance")
+    let trip = ["tableau-finance", &dave, "tableau-missing", "No such group"];
+    let holds = |who: &str| t.holds(who, "Finance");
+    round_trip::linked_picked_expired_and_failed(&catalog, trip, &groups, holds, || {
+        assert_eq!(t.calls("/users -> 200"), 2, "two adds: {:#?}", t.log());
+        assert_eq!(t.calls("DELETE "), 2, "{:#?}", t.log());
+        assert_eq!(t.sign_ins(), 1, "one session throughout: {:#?}", t.log());
     })
     .await;
-    assert_eq!(t.calls("/users -> 200"), 2, "two adds: {:#?}", t.log());
-    assert_eq!(t.calls("DELETE "), 2, "{:#?}", t.log());
-    assert_eq!(t.sign_ins(), 1, "one session throughout: {:#?}", t.log());
-
-    app.a_permanent_failure_reaches_the_reviewers(3, "tableau-missing", "No such group")
-        .await;
-    app.stop().await;
 }

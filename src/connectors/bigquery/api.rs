@@ -191,71 +191,55 @@ impl Api {
         body: Option<&Value>,
         also: Option<StatusCode>,
     ) -> Result<Answer, ConnectorError> {
-        let mut renewed = false;
-        loop {
-            let token = self.token(service).await?;
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(&token)
+        let request = |token: &str| {
+            let req = self.http.request(method.clone(), url.clone());
+            let mut req = req
+                .bearer_auth(token)
                 .header(header::ACCEPT, "application/json");
             if let Some(etag) = if_match {
                 req = req.header(header::IF_MATCH, etag);
             }
-            if let Some(b) = body {
-                req = req.json(b);
+            match body {
+                Some(b) => req.json(b),
+                None => req,
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| http::unreachable(PLATFORM, &e))?;
-            let (status, headers) = (resp.status(), resp.headers().clone());
-            let text = resp
-                .text()
-                .await
-                .map_err(|e| http::unreachable(PLATFORM, &e))?;
-            let json = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            };
-            if status == StatusCode::UNAUTHORIZED && !renewed {
-                renewed = true;
-                match service {
-                    Service::Bigquery => self.bigquery_tokens.invalidate().await,
-                    Service::Directory => self.directory_tokens.invalidate().await,
-                    Service::ResourceManager => self.resource_manager_tokens.invalidate().await,
-                }
-                continue;
-            }
-            let said = platform_message(&json);
-            let platform = match service {
-                Service::Bigquery => PLATFORM,
-                Service::Directory => "The Google Workspace Directory",
-                Service::ResourceManager => "Google Cloud Resource Manager",
-            };
-            // BigQuery throttles with 403 `rateLimitExceeded`/`quotaExceeded` as well as 429.
-            if status == StatusCode::FORBIDDEN
-                && matches!(
-                    reason_of(&json),
-                    Some("rateLimitExceeded" | "quotaExceeded")
-                )
-            {
-                return Err(ConnectorError::Throttled {
-                    message: format!("{platform} is throttling requests (HTTP 403: {said})"),
-                    retry_after: http::retry_after(&headers),
-                });
-            }
-            // A throttling 403 was taken above: a caller allowing 403 gets only refusals.
-            if status.is_success()
-                || status == StatusCode::NOT_FOUND
-                || status == StatusCode::PRECONDITION_FAILED
-                || Some(status) == also
-            {
-                return Ok(Answer { status, json });
-            }
-            return Err(http::failure(platform, status, &headers, &said));
+        };
+        let cache = match service {
+            Service::Bigquery => &self.bigquery_tokens,
+            Service::Directory => &self.directory_tokens,
+            Service::ResourceManager => &self.resource_manager_tokens,
+        };
+        let stale = |status, _: &Value| status == StatusCode::UNAUTHORIZED;
+        let token = || self.token(service);
+        let (status, headers, json) =
+            http::send_renewing(PLATFORM, token, Some(cache), request, stale).await?;
+        let said = platform_message(&json);
+        let platform = match service {
+            Service::Bigquery => PLATFORM,
+            Service::Directory => "The Google Workspace Directory",
+            Service::ResourceManager => "Google Cloud Resource Manager",
+        };
+        // BigQuery throttles with 403 `rateLimitExceeded`/`quotaExceeded` as well as 429.
+        if status == StatusCode::FORBIDDEN
+            && matches!(
+                reason_of(&json),
+                Some("rateLimitExceeded" | "quotaExceeded")
+            )
+        {
+            return Err(ConnectorError::Throttled {
+                message: format!("{platform} is throttling requests (HTTP 403: {said})"),
+                retry_after: http::retry_after(&headers),
+            });
         }
+        // A throttling 403 was taken above: a caller allowing 403 gets only refusals.
+        if status.is_success()
+            || status == StatusCode::NOT_FOUND
+            || status == StatusCode::PRECONDITION_FAILED
+            || Some(status) == also
+        {
+            return Ok(Answer { status, json });
+        }
+        Err(http::failure(platform, status, &headers, &said))
     }
 }
 

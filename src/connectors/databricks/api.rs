@@ -148,26 +148,24 @@ impl Api {
             .await
             .map_err(|e| http::unreachable(PLATFORM, &e))?;
         let (status, headers) = (resp.status(), resp.headers().clone());
-        let json = read_json(resp).await?;
+        let json = http::read_json(PLATFORM, resp).await?;
         if !status.is_success() {
             let said = platform_message(&json);
-            return Err(match status.as_u16() {
-                400..=404 => ConnectorError::Permanent(format!(
-                    "Databricks refused an OAuth token to service principal {client_id} (HTTP {}: \
+            return Err(http::sign_in_failure(
+                PLATFORM,
+                status,
+                &headers,
+                &said,
+                || {
+                    format!(
+                        "Databricks refused an OAuth token to service principal {client_id} (HTTP {}: \
                      {said}); check the connector's client_id and client_secret",
-                    status.as_u16()
-                )),
-                _ => http::failure(PLATFORM, status, &headers, &said),
-            });
-        }
-        let token = json["access_token"].as_str().unwrap_or("").to_owned();
-        if token.is_empty() {
-            return Err(ConnectorError::Permanent(
-                "Databricks' token answer has no access_token".into(),
+                        status.as_u16()
+                    )
+                },
             ));
         }
-        let lives = json["expires_in"].as_u64().unwrap_or(3600);
-        Ok((token, Duration::from_secs(lives)))
+        http::access_token(&json, "Databricks' token answer", 3600)
     }
 
     async fn bearer(&self) -> Result<String, ConnectorError> {
@@ -221,12 +219,7 @@ impl Api {
             .call_as(method, url, body, "application/json", None)
             .await?;
         if status == StatusCode::NOT_FOUND {
-            return Err(http::failure(
-                PLATFORM,
-                status,
-                &header::HeaderMap::new(),
-                &platform_message(&json),
-            ));
+            return Err(http::not_found(PLATFORM, &platform_message(&json)));
         }
         Ok(json)
     }
@@ -240,41 +233,24 @@ impl Api {
         media: &str,
         also: Option<StatusCode>,
     ) -> Result<(StatusCode, Value), ConnectorError> {
-        let mut renewed = false;
-        loop {
-            let token = self.bearer().await?;
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token)
-                .header(header::ACCEPT, "application/scim+json, application/json");
-            if let Some(b) = body {
-                req = req.header(header::CONTENT_TYPE, media).body(b.to_string());
+        let request = |token: &str| {
+            let req = self.http.request(method.clone(), url.clone());
+            let req = req.bearer_auth(token);
+            let req = req.header(header::ACCEPT, "application/scim+json, application/json");
+            match body {
+                Some(b) => req.header(header::CONTENT_TYPE, media).body(b.to_string()),
+                None => req,
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| http::unreachable(PLATFORM, &e))?;
-            let (status, headers) = (resp.status(), resp.headers().clone());
-            let json = read_json(resp).await?;
-            if status == StatusCode::UNAUTHORIZED
-                && !renewed
-                && let Auth::OAuth { tokens, .. } = &self.auth
-            {
-                renewed = true;
-                tokens.invalidate().await;
-                continue;
-            }
-            if status.is_success() || status == StatusCode::NOT_FOUND || Some(status) == also {
-                return Ok((status, json));
-            }
-            return Err(http::failure(
-                PLATFORM,
-                status,
-                &headers,
-                &platform_message(&json),
-            ));
-        }
+        };
+        // Only an OAuth token is renewed; a fixed token that gets a 401 is refused for good.
+        let renew = match &self.auth {
+            Auth::OAuth { tokens, .. } => Some(tokens),
+            Auth::Token(_) => None,
+        };
+        let stale = |status, _: &Value| status == StatusCode::UNAUTHORIZED;
+        let answer = http::send_renewing(PLATFORM, || self.bearer(), renew, request, stale).await?;
+        let kept = [StatusCode::NOT_FOUND, also.unwrap_or(StatusCode::NOT_FOUND)];
+        http::kept_or_failure(PLATFORM, answer, &kept, platform_message)
     }
 
     /// A call whose 404 is a failure too.
@@ -286,12 +262,7 @@ impl Api {
     ) -> Result<Value, ConnectorError> {
         let (status, json) = self.call(method, url, body).await?;
         if status == StatusCode::NOT_FOUND {
-            return Err(http::failure(
-                PLATFORM,
-                status,
-                &header::HeaderMap::new(),
-                &platform_message(&json),
-            ));
+            return Err(http::not_found(PLATFORM, &platform_message(&json)));
         }
         Ok(json)
     }
@@ -338,15 +309,4 @@ impl Api {
             start += step;
         }
     }
-}
-
-async fn read_json(resp: reqwest::Response) -> Result<Value, ConnectorError> {
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| http::unreachable(PLATFORM, &e))?;
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }

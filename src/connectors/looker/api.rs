@@ -120,27 +120,25 @@ impl Api {
             .await
             .map_err(|e| http::unreachable(PLATFORM, &e))?;
         let (status, headers) = (resp.status(), resp.headers().clone());
-        let json = read_json(resp).await?;
+        let json = http::read_json(PLATFORM, resp).await?;
         if !status.is_success() {
             let said = platform_message(&json);
-            return Err(match status.as_u16() {
-                400..=404 => ConnectorError::Permanent(format!(
-                    "Looker refused the login of API key {} (HTTP {}: {said}); check the \
+            return Err(http::sign_in_failure(
+                PLATFORM,
+                status,
+                &headers,
+                &said,
+                || {
+                    format!(
+                        "Looker refused the login of API key {} (HTTP {}: {said}); check the \
                      connector's client_id and client_secret",
-                    self.client_id,
-                    status.as_u16()
-                )),
-                _ => http::failure(PLATFORM, status, &headers, &said),
-            });
-        }
-        let token = json["access_token"].as_str().unwrap_or("").to_owned();
-        if token.is_empty() {
-            return Err(ConnectorError::Permanent(
-                "Looker's login answer has no access_token".into(),
+                        self.client_id,
+                        status.as_u16()
+                    )
+                },
             ));
         }
-        let lives = json["expires_in"].as_u64().unwrap_or(3600);
-        Ok((token, Duration::from_secs(lives)))
+        http::access_token(&json, "Looker's login answer", 3600)
     }
 
     /// One authenticated call. A 401 means the token died early (revoked, instance restarted):
@@ -164,38 +162,20 @@ impl Api {
         body: Option<&Value>,
         kept: &[StatusCode],
     ) -> Result<(StatusCode, Value), ConnectorError> {
-        let mut relogged = false;
-        loop {
-            let token = self.tokens.get(|| self.login()).await?;
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
-                .header(header::AUTHORIZATION, format!("token {token}"))
-                .header(header::ACCEPT, "application/json");
-            if let Some(b) = body {
-                req = req.json(b);
+        let request = |token: &str| {
+            let req = self.http.request(method.clone(), url.clone());
+            let req = req.header(header::AUTHORIZATION, format!("token {token}"));
+            let req = req.header(header::ACCEPT, "application/json");
+            match body {
+                Some(b) => req.json(b),
+                None => req,
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| http::unreachable(PLATFORM, &e))?;
-            let (status, headers) = (resp.status(), resp.headers().clone());
-            let json = read_json(resp).await?;
-            if status == StatusCode::UNAUTHORIZED && !relogged {
-                relogged = true;
-                self.tokens.invalidate().await;
-                continue;
-            }
-            if status.is_success() || kept.contains(&status) {
-                return Ok((status, json));
-            }
-            return Err(http::failure(
-                PLATFORM,
-                status,
-                &headers,
-                &platform_message(&json),
-            ));
-        }
+        };
+        let token = || self.tokens.get(|| self.login());
+        let stale = |status, _: &Value| status == StatusCode::UNAUTHORIZED;
+        let answer =
+            http::send_renewing(PLATFORM, token, Some(&self.tokens), request, stale).await?;
+        http::kept_or_failure(PLATFORM, answer, kept, platform_message)
     }
 
     /// A call whose 404 is a failure too.
@@ -207,12 +187,7 @@ impl Api {
     ) -> Result<Value, ConnectorError> {
         let (status, json) = self.call(method, url, body).await?;
         if status == StatusCode::NOT_FOUND {
-            return Err(http::failure(
-                PLATFORM,
-                status,
-                &header::HeaderMap::new(),
-                &platform_message(&json),
-            ));
+            return Err(http::not_found(PLATFORM, &platform_message(&json)));
         }
         Ok(json)
     }
@@ -267,15 +242,4 @@ pub(super) fn id_of(row: &Value) -> String {
         Value::Number(n) => n.to_string(),
         _ => String::new(),
     }
-}
-
-async fn read_json(resp: reqwest::Response) -> Result<Value, ConnectorError> {
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| http::unreachable(PLATFORM, &e))?;
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }

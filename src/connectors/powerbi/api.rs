@@ -204,28 +204,26 @@ impl Api {
             .await
             .map_err(|e| http::unreachable(ENTRA, &e))?;
         let (status, headers) = (resp.status(), resp.headers().clone());
-        let json = read_json(resp).await?;
+        let json = http::read_json("Power BI", resp).await?;
         if !status.is_success() {
             let said = platform_message(&json);
-            return Err(match status.as_u16() {
-                400..=404 => ConnectorError::Permanent(format!(
-                    "{ENTRA} refused a {} token to app {} (HTTP {}: {said}); check the \
+            return Err(http::sign_in_failure(
+                ENTRA,
+                status,
+                &headers,
+                &said,
+                || {
+                    format!(
+                        "{ENTRA} refused a {} token to app {} (HTTP {}: {said}); check the \
                      connector's tenant_id, client_id and client_secret",
-                    service.name(),
-                    self.client_id,
-                    status.as_u16()
-                )),
-                _ => http::failure(ENTRA, status, &headers, &said),
-            });
+                        service.name(),
+                        self.client_id,
+                        status.as_u16()
+                    )
+                },
+            ));
         }
-        let token = json["access_token"].as_str().unwrap_or("").to_owned();
-        if token.is_empty() {
-            return Err(ConnectorError::Permanent(format!(
-                "{ENTRA}'s token answer has no access_token"
-            )));
-        }
-        let lives = json["expires_in"].as_u64().unwrap_or(3599);
-        Ok((token, Duration::from_secs(lives)))
+        http::access_token(&json, &format!("{ENTRA}'s token answer"), 3599)
     }
 
     /// One authenticated call. A 401 (or Power BI's 403 `TokenExpired`) means the token died
@@ -252,38 +250,26 @@ impl Api {
         body: Option<&Value>,
         kept: &[StatusCode],
     ) -> Result<(StatusCode, Value), ConnectorError> {
-        let mut renewed = false;
-        loop {
-            let cache = self.tokens(service);
-            let token = cache.get(|| self.fetch_token(service)).await?;
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
+        let cache = self.tokens(service);
+        let request = |token: &str| {
+            let req = self.http.request(method.clone(), url.clone());
+            let req = req
                 .bearer_auth(token)
                 .header(header::ACCEPT, "application/json");
-            if let Some(b) = body {
-                req = req.json(b);
+            match body {
+                Some(b) => req.json(b),
+                None => req,
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| http::unreachable(service.name(), &e))?;
-            let (status, headers) = (resp.status(), resp.headers().clone());
-            let json = read_json(resp).await?;
-            let stale = status == StatusCode::UNAUTHORIZED
+        };
+        let stale = |status, json: &Value| {
+            status == StatusCode::UNAUTHORIZED
                 || (status == StatusCode::FORBIDDEN
-                    && platform_message(&json).starts_with("TokenExpired"));
-            if stale && !renewed {
-                renewed = true;
-                cache.invalidate().await;
-                continue;
-            }
-            if status.is_success() || kept.contains(&status) {
-                return Ok((status, json));
-            }
-            let said = platform_message(&json);
-            return Err(http::failure(service.name(), status, &headers, &said));
-        }
+                    && platform_message(json).starts_with("TokenExpired"))
+        };
+        let token = || cache.get(|| self.fetch_token(service));
+        let answer =
+            http::send_renewing(service.name(), token, Some(cache), request, stale).await?;
+        http::kept_or_failure(service.name(), answer, kept, platform_message)
     }
 
     /// The object id of the app's service principal: the `oid` claim of its Power BI token
@@ -351,15 +337,4 @@ pub(super) fn rows(
             other.to_string().chars().take(200).collect::<String>()
         ))),
     }
-}
-
-async fn read_json(resp: reqwest::Response) -> Result<Value, ConnectorError> {
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| http::unreachable("Power BI", &e))?;
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }

@@ -8,9 +8,13 @@
 //! Every function asserts on what the platform itself holds, never only on what the connector
 //! says, so a connector that answers success without making the change still fails.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gatehouse::connectors::{self, Connector, ConnectorError, Holding, PlatformIdentity};
+use gatehouse::connectors::{
+    self, Connector, ConnectorError, Holding, PlatformIdentity, Readiness,
+};
 use gatehouse::domain::Unit;
 
 /// A platform as the contract sees it: the connector under test, a way to read the
@@ -74,6 +78,37 @@ macro_rules! fault_knobs {
 }
 pub(crate) use fault_knobs;
 
+/// The contract's three fault cases (expired token, 429, 503) as tests of their own, in a
+/// module `faults`: `$fresh` (awaited) makes each its platform, `$case` the case it tells, and
+/// the 429's and the 503's messages hold `$throttled` and `$outage`.
+macro_rules! fault_cases {
+    ($fresh:expr, |$p:ident| $case:expr, $throttled:expr, $outage:expr $(,)?) => {
+        mod faults {
+            use super::*;
+            use crate::support::contract;
+
+            #[tokio::test]
+            async fn an_expired_token_is_renewed_once_and_the_call_succeeds() {
+                let $p = $fresh.await;
+                contract::expired_token_is_renewed(&$p, &$case).await;
+            }
+
+            #[tokio::test]
+            async fn a_throttled_call_says_when_to_come_back() {
+                let $p = $fresh.await;
+                contract::throttling_is_retryable_with_retry_after(&$p, &$case, &$throttled).await;
+            }
+
+            #[tokio::test]
+            async fn an_outage_is_retryable_and_changes_nothing() {
+                let $p = $fresh.await;
+                contract::outage_is_retryable(&$p, &$case, $outage).await;
+            }
+        }
+    };
+}
+pub(crate) use fault_cases;
+
 /// Who and what a case is about.
 pub struct Case {
     /// The identity the grant is for.
@@ -88,9 +123,105 @@ pub struct Case {
     pub foreign_unit: Option<Unit>,
 }
 
+/// Calls that changed access through the connectors it wraps: [`Platform::changes`] for a
+/// real server, which keeps no log of the statements it ran. Only for connectors that keep no
+/// receipts: the wrapper leaves `add_recorded` and `remove_recorded` to their defaults, which
+/// call its counted `add` and `remove`.
+#[derive(Clone, Default)]
+pub struct Changes(Arc<AtomicUsize>);
+
+impl Changes {
+    /// `c`, counting here each call it makes to add or remove access.
+    pub fn wrap(&self, c: impl Connector + 'static) -> Box<dyn Connector> {
+        Box::new(Counted {
+            inner: c,
+            changes: self.clone(),
+        })
+    }
+
+    /// The calls counted so far.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct Counted<C> {
+    inner: C,
+    changes: Changes,
+}
+
+impl<C> Counted<C> {
+    fn count(&self) {
+        self.changes.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl<C: Connector> Connector for Counted<C> {
+    async fn ping(&self) -> Result<(), ConnectorError> {
+        self.inner.ping().await
+    }
+    async fn list_identities(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        self.inner.list_identities().await
+    }
+    async fn list_grantable(&self) -> Result<Vec<PlatformIdentity>, ConnectorError> {
+        self.inner.list_grantable().await
+    }
+    async fn check(&self, identity: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
+        self.inner.check(identity, unit).await
+    }
+    async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
+        self.inner.readiness(unit).await
+    }
+    async fn add(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        self.count();
+        self.inner.add(identity, unit).await
+    }
+    async fn remove(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
+        self.count();
+        self.inner.remove(identity, unit).await
+    }
+}
+
+/// The names a test on a real server makes, each `<prefix>_<name>`; its case: alice is
+/// granted the role analysts, bob looks on, other is another role, and a group is foreign.
+pub struct Prefixed(pub String);
+
+impl Prefixed {
+    pub fn name(&self, of: &str) -> String {
+        format!("{}_{of}", self.0)
+    }
+
+    pub fn role_case(&self) -> Case {
+        let role = |of| Unit::Role {
+            role: self.name(of),
+        };
+        Case {
+            identity: self.name("alice"),
+            bystander: self.name("bob"),
+            unit: role("analysts"),
+            other_unit: role("other"),
+            foreign_unit: Some(Unit::Group { group: "g".into() }),
+        }
+    }
+}
+
+/// The role a role unit names.
+pub fn role_of(unit: &Unit) -> &str {
+    let Unit::Role { role } = unit else {
+        panic!("{unit:?}")
+    };
+    role
+}
+
 /// Grants once (the platform holds it, the connector says `did_says`), grants again ("already
-/// held", no second change), and neither the bystander nor another unit is touched.
-pub async fn grant_is_idempotent_and_verified(p: &impl Platform, case: &Case, did_says: &str) {
+/// held", no second change), and neither the bystander nor another unit is touched. Returns
+/// what the first grant said, for a platform whose statement is known to the letter.
+pub async fn grant_is_idempotent_and_verified(
+    p: &impl Platform,
+    case: &Case,
+    did_says: &str,
+) -> String {
     let c = p.connector();
     assert!(!p.holds(&case.identity, &case.unit).await, "held before");
     let did = connectors::grant(c.as_ref(), &case.identity, &case.unit)
@@ -113,11 +244,12 @@ pub async fn grant_is_idempotent_and_verified(p: &impl Platform, case: &Case, di
         !p.holds(&case.identity, &case.other_unit).await,
         "other unit"
     );
+    did
 }
 
 /// With the identity and the bystander both holding the unit: a revoke takes only the
-/// identity's (the connector says `did_says`), and a second one is "already absent".
-pub async fn revoke_is_idempotent(p: &impl Platform, case: &Case, did_says: &str) {
+/// identity's (the connector says `did_says`, returned), and a second one is "already absent".
+pub async fn revoke_is_idempotent(p: &impl Platform, case: &Case, did_says: &str) -> String {
     p.give(&case.identity, &case.unit).await;
     p.give(&case.bystander, &case.unit).await;
     let c = p.connector();
@@ -137,6 +269,7 @@ pub async fn revoke_is_idempotent(p: &impl Platform, case: &Case, did_says: &str
         "already absent"
     );
     assert_eq!(p.changes(), 1, "one change, made once");
+    did
 }
 
 /// `check` reports nothing, then direct access once given, never another unit's access, a
@@ -290,4 +423,27 @@ pub async fn outage_is_retryable(p: &impl Faults, case: &Case, says: &str) {
         gone.ping().await,
         Err(ConnectorError::Retryable(_))
     ));
+}
+
+/// `wrong` holds the secret `secret`, which the platform refuses: its ping fails permanently,
+/// saying each of `says` and never the secret, which its `Debug` does not show either; nor
+/// does `right`'s show the secret `right_secret` it holds. Returns the message.
+pub async fn a_wrong_secret_is_permanent_and_never_shown(
+    wrong: &(impl Connector + std::fmt::Debug),
+    secret: &str,
+    says: &[&str],
+    right: &impl std::fmt::Debug,
+    right_secret: &str,
+) -> String {
+    let err = wrong.ping().await.unwrap_err();
+    let ConnectorError::Permanent(message) = err else {
+        panic!("{err:?}")
+    };
+    for s in says {
+        assert!(message.contains(s), "{s:?} not in {message}");
+    }
+    assert!(!message.contains(secret), "{message}");
+    assert!(!format!("{wrong:?}").contains(secret));
+    assert!(!format!("{right:?}").contains(right_secret));
+    message
 }

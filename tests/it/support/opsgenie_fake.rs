@@ -71,13 +71,8 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 impl OpsgenieFake {
     pub async fn start() -> OpsgenieFake {
-        let state: Shared = Arc::default();
-        let app = Router::new()
-            .route("/v2/schedules/{identifier}/on-calls", get(on_calls))
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let routes = Router::new().route("/v2/schedules/{identifier}/on-calls", get(on_calls));
+        let (url, state) = crate::support::rest_fake::serve(routes).await;
         OpsgenieFake { url, state }
     }
 

@@ -73,13 +73,8 @@ fn error(status: StatusCode, code: u32, message: &str, errors: &[&str]) -> Respo
 
 impl PagerDutyFake {
     pub async fn start() -> PagerDutyFake {
-        let state: Shared = Arc::default();
-        let app = Router::new()
-            .route("/oncalls", get(oncalls))
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let routes = Router::new().route("/oncalls", get(oncalls));
+        let (url, state) = crate::support::rest_fake::serve(routes).await;
         PagerDutyFake { url, state }
     }
 

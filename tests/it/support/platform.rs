@@ -74,6 +74,42 @@ pub struct FakePlatform {
 }
 
 impl FakePlatform {
+    /// One grant or revoke, counted by `calls`: a queued failure, or the flake rate's 503
+    /// before the change or lost answer after it (a grant also takes `lost_answers`); otherwise
+    /// what `change` did to the holdings.
+    fn apply(
+        &self,
+        target: Target<'_>,
+        calls: fn(&mut State) -> &mut usize,
+        may_lose: bool,
+        change: impl FnOnce(&mut State, &(String, String)) -> String,
+    ) -> Result<Applied, ExternalError> {
+        let mut s = self.state.lock().unwrap();
+        *calls(&mut s) += 1;
+        if let Some(e) = s.failures.pop_front() {
+            return Err(e);
+        }
+        let fate = if may_lose && s.lost_answers > 0 {
+            s.lost_answers -= 1;
+            Flake::LostAnswer
+        } else {
+            flake(s.flaky)
+        };
+        if let Flake::Refused = fate {
+            return Err(retryable("platform answered 503 Service Unavailable"));
+        }
+        let key = (target.identity.to_owned(), target.unit.name().to_owned());
+        let action = change(&mut s, &key);
+        if let Flake::LostAnswer = fate {
+            return Err(retryable("the platform did not answer within 10 s"));
+        }
+        Ok(Applied {
+            identity: key.0,
+            action,
+            receipt: None,
+        })
+    }
+
     pub fn holds(&self, identity: &str, what: &str) -> bool {
         self.state
             .lock()
@@ -257,63 +293,36 @@ impl Provisioner for FakePlatform {
     }
 
     async fn grant(&self, target: Target<'_>) -> Result<Applied, ExternalError> {
-        let mut s = self.state.lock().unwrap();
-        s.grant_calls += 1;
-        if let Some(e) = s.failures.pop_front() {
-            return Err(e);
-        }
-        let fate = if s.lost_answers > 0 {
-            s.lost_answers -= 1;
-            Flake::LostAnswer
-        } else {
-            flake(s.flaky)
-        };
-        if let Flake::Refused = fate {
-            return Err(retryable("platform answered 503 Service Unavailable"));
-        }
-        let key = (target.identity.to_owned(), target.unit.name().to_owned());
-        let action = if s.held.insert(key.clone()) {
-            s.changes.entry(key.clone()).or_default().0 += 1;
-            format!("granted {} to {}", key.1, key.0)
-        } else {
-            "already held".to_owned()
-        };
-        if let Flake::LostAnswer = fate {
-            return Err(retryable("the platform did not answer within 10 s"));
-        }
-        Ok(Applied {
-            identity: key.0,
-            action,
-            receipt: None,
-        })
+        self.apply(
+            target,
+            |s| &mut s.grant_calls,
+            true,
+            |s, key| {
+                if s.held.insert(key.clone()) {
+                    s.changes.entry(key.clone()).or_default().0 += 1;
+                    format!("granted {} to {}", key.1, key.0)
+                } else {
+                    "already held".to_owned()
+                }
+            },
+        )
     }
 
     async fn revoke(&self, target: Target<'_>, undo: Undo<'_>) -> Result<Applied, ExternalError> {
-        let mut s = self.state.lock().unwrap();
-        s.revoke_calls += 1;
-        if let Some(e) = s.failures.pop_front() {
-            return Err(e);
-        }
-        let fate = flake(s.flaky);
-        if let Flake::Refused = fate {
-            return Err(retryable("platform answered 503 Service Unavailable"));
-        }
-        let key = (target.identity.to_owned(), target.unit.name().to_owned());
-        let action = if undo.keep.contains(target.unit) {
-            "kept: another active grant gives the same access".to_owned()
-        } else if s.held.remove(&key) {
-            s.changes.entry(key.clone()).or_default().1 += 1;
-            format!("revoked {} from {}", key.1, key.0)
-        } else {
-            "already absent".to_owned()
-        };
-        if let Flake::LostAnswer = fate {
-            return Err(retryable("the platform did not answer within 10 s"));
-        }
-        Ok(Applied {
-            identity: key.0,
-            action,
-            receipt: None,
-        })
+        self.apply(
+            target,
+            |s| &mut s.revoke_calls,
+            false,
+            |s, key| {
+                if undo.keep.contains(target.unit) {
+                    "kept: another active grant gives the same access".to_owned()
+                } else if s.held.remove(key) {
+                    s.changes.entry(key.clone()).or_default().1 += 1;
+                    format!("revoked {} from {}", key.1, key.0)
+                } else {
+                    "already absent".to_owned()
+                }
+            },
+        )
     }
 }

@@ -37,6 +37,8 @@ use jsonwebtoken::DecodingKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::{Value, json};
 
+use crate::support::rest_fake;
+
 pub const CLIENT_EMAIL: &str = "gatehouse@acme-data.iam.gserviceaccount.com";
 pub const KEY_ID: &str = "5f1c0a7e9d2b4c6e8a0f1e2d3c4b5a6978877665";
 pub const PROJECT: &str = "acme-data";
@@ -45,13 +47,7 @@ pub const KEY_PEM: &str = include_str!("../../../fixtures/snowflake_test_key.pem
 pub const OTHER_KEY_PEM: &str = include_str!("../../../fixtures/snowflake_other_test_key.pem");
 
 /// One request as received: method, path, query and the status it was answered with.
-#[derive(Clone, Debug)]
-pub struct Call {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub status: u16,
-}
+pub use crate::support::rest_fake::Call;
 
 #[derive(Clone, Debug)]
 pub struct Dataset {
@@ -119,29 +115,6 @@ pub struct BigqueryFake {
     dir: Arc<tempfile::TempDir>,
 }
 
-fn decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Google's error body.
 pub(super) fn error(status: StatusCode, reason: &str, message: &str) -> Response {
     let body = json!({ "error": { "code": status.as_u16(), "message": message,
@@ -163,40 +136,39 @@ async fn handle(
 ) -> Response {
     let mut s = state.lock().unwrap();
     let query = uri.query().unwrap_or("").to_owned();
-    let path: Vec<String> = uri
-        .path()
-        .trim_start_matches('/')
-        .split('/')
-        .map(decode)
-        .collect();
-    let answer = if method == Method::POST && path == ["token"] {
-        s.exchange(&String::from_utf8_lossy(&body))
-    } else if s.unavailable_next > 0 {
-        s.unavailable_next -= 1;
-        error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "backendError",
-            "The service is currently unavailable.",
+    let path = rest_fake::segments(&uri, rest_fake::decode);
+    let token_call = method == Method::POST && path == ["token"];
+    let s = &mut *s;
+    let throttle_status = StatusCode::from_u16(s.throttle_status).unwrap();
+    let knobs = rest_fake::knobs!(s);
+    // The token endpoint is never faulted: the knobs wait for the next API call.
+    let fault = (!token_call).then(|| {
+        knobs.fault(
+            || {
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "backendError",
+                    "The service is currently unavailable.",
+                )
+            },
+            || {
+                error(
+                    throttle_status,
+                    "rateLimitExceeded",
+                    "Exceeded rate limits: too many api requests per user per method for this user_method.",
+                )
+            },
         )
-    } else if s.throttle_next > 0 {
-        s.throttle_next -= 1;
-        let status = StatusCode::from_u16(s.throttle_status).unwrap();
-        let mut resp = error(
-            status,
-            "rateLimitExceeded",
-            "Exceeded rate limits: too many api requests per user per method for this user_method.",
-        );
-        if let Some(secs) = s.retry_after {
-            resp.headers_mut()
-                .insert("retry-after", secs.to_string().parse().unwrap());
-        }
-        resp
+    });
+    let answer = if token_call {
+        s.exchange(&String::from_utf8_lossy(&body))
+    } else if let Some(Some(fault)) = fault {
+        fault
     } else {
-        let token = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        match token.and_then(|t| s.tokens.get(t)).cloned() {
+        match rest_fake::token(&headers, "Bearer ")
+            .and_then(|t| s.tokens.get(t))
+            .cloned()
+        {
             Some(issued) => s.serve(&issued, &method, &path, &query, &headers, &body),
             None => error(
                 StatusCode::UNAUTHORIZED,
@@ -205,12 +177,7 @@ async fn handle(
             ),
         }
     };
-    s.log.push(Call {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query,
-        status: answer.status().as_u16(),
-    });
+    s.log.push(Call::new(&method, &uri, query, &answer));
     answer
 }
 

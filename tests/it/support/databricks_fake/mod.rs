@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse::config::{DatabricksSettings, Secret, SecretRef};
 use gatehouse::connectors::databricks::Databricks;
 
+use crate::support::rest_fake;
 use routes::{pairs, scim_error};
 
 pub const PAT: &str = "dapi-test-token-0f3b9c2d";
@@ -48,13 +49,7 @@ pub struct Group {
 }
 
 /// One request as received: method, path, query and the status it was answered with.
-#[derive(Clone, Debug)]
-pub struct Call {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub status: u16,
-}
+pub use crate::support::rest_fake::Call;
 
 #[derive(Default)]
 pub struct FakeState {
@@ -107,27 +102,16 @@ async fn handle(
 ) -> Response {
     let mut s = state.lock().unwrap();
     let query = uri.query().unwrap_or("").to_owned();
-    let path: Vec<String> = uri
-        .path()
-        .trim_start_matches('/')
-        .split('/')
-        .map(percent_decode)
-        .collect();
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let answer = if s.unavailable_next > 0 {
-        s.unavailable_next -= 1;
-        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
-    } else if s.throttle_next > 0 {
-        s.throttle_next -= 1;
-        let mut resp = scim_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
-        if let Some(secs) = s.retry_after {
-            resp.headers_mut()
-                .insert("retry-after", secs.to_string().parse().unwrap());
-        }
-        resp
+    let path = rest_fake::segments(&uri, percent_decode);
+    let auth = rest_fake::token(&headers, "").unwrap_or("");
+    let s = &mut *s;
+    let knobs = rest_fake::knobs!(s);
+    let fault = knobs.fault(
+        || (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
+        || scim_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+    );
+    let answer = if let Some(fault) = fault {
+        fault
     } else if method == Method::POST && path == ["oidc", "v1", "token"] {
         s.token(auth, &String::from_utf8_lossy(&body))
     } else if path.len() >= 3 && path[..3] == ["api", "2.1", "unity-catalog"] {
@@ -151,12 +135,7 @@ async fn handle(
             _ => scim_error(StatusCode::UNAUTHORIZED, "Invalid access token."),
         }
     };
-    s.log.push(Call {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query,
-        status: answer.status().as_u16(),
-    });
+    s.log.push(Call::new(&method, &uri, query, &answer));
     answer
 }
 
@@ -181,16 +160,12 @@ impl DatabricksFake {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let secret_dir = tempfile::tempdir().unwrap();
-        std::fs::write(secret_dir.path().join("client-secret"), CLIENT_SECRET).unwrap();
+        let secret_dir = rest_fake::secret_dir("client-secret", CLIENT_SECRET);
         std::fs::write(secret_dir.path().join("token"), PAT).unwrap();
         DatabricksFake {
-            url,
+            url: rest_fake::listen(app).await,
             state,
-            secret_dir: Arc::new(secret_dir),
+            secret_dir,
         }
     }
 
@@ -307,10 +282,7 @@ impl DatabricksFake {
 
     /// How many `method` calls to `path` were answered `status`.
     pub fn calls(&self, method: &str, path: &str, status: u16) -> usize {
-        self.log()
-            .iter()
-            .filter(|c| c.method == method && c.path == path && c.status == status)
-            .count()
+        rest_fake::count(&self.log(), method, path, status)
     }
 
     /// Seeds a UC table and its catalog and schema (`catalog.schema.table`).

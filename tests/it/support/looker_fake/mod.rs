@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse::config::{ApiSettings, Secret, SecretRef};
 use gatehouse::connectors::looker::Looker;
 
+use crate::support::rest_fake;
 use routes::{error, pairs};
 
 pub const CLIENT_ID: &str = "gatehouse-client-id";
@@ -50,13 +51,7 @@ pub struct Role {
 }
 
 /// One request as received: method, path, query and the status it was answered with.
-#[derive(Clone, Debug)]
-pub struct Call {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub status: u16,
-}
+pub use crate::support::rest_fake::Call;
 
 #[derive(Default)]
 pub struct FakeState {
@@ -83,29 +78,6 @@ pub struct LookerFake {
     secret_dir: Arc<tempfile::TempDir>,
 }
 
-fn decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 async fn handle(
     axum::extract::State(state): axum::extract::State<Arc<Mutex<FakeState>>>,
     method: Method,
@@ -115,23 +87,15 @@ async fn handle(
 ) -> Response {
     let mut s = state.lock().unwrap();
     let query = uri.query().unwrap_or("").to_owned();
-    let path: Vec<String> = uri
-        .path()
-        .trim_start_matches('/')
-        .split('/')
-        .map(decode)
-        .collect();
-    let answer = if s.unavailable_next > 0 {
-        s.unavailable_next -= 1;
-        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
-    } else if s.throttle_next > 0 {
-        s.throttle_next -= 1;
-        let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
-        if let Some(secs) = s.retry_after {
-            resp.headers_mut()
-                .insert("retry-after", secs.to_string().parse().unwrap());
-        }
-        resp
+    let path = rest_fake::segments(&uri, rest_fake::decode);
+    let s = &mut *s;
+    let knobs = rest_fake::knobs!(s);
+    let fault = knobs.fault(
+        || (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
+        || error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
+    );
+    let answer = if let Some(fault) = fault {
+        fault
     } else if path.len() < 2 || path[0] != "api" || path[1] != "4.0" {
         error(StatusCode::NOT_FOUND, "Not found")
     } else if method == Method::POST && path[2..] == ["login".to_owned()] {
@@ -142,21 +106,12 @@ async fn handle(
         };
         s.login(&form)
     } else {
-        let token = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("token "));
-        match token {
+        match rest_fake::token(&headers, "token ") {
             Some(t) if s.tokens.contains(t) => s.serve(&method, &path[2..], &pairs(&query), &body),
             _ => error(StatusCode::UNAUTHORIZED, "Requires authentication."),
         }
     };
-    s.log.push(Call {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query,
-        status: answer.status().as_u16(),
-    });
+    s.log.push(Call::new(&method, &uri, query, &answer));
     answer
 }
 
@@ -176,15 +131,10 @@ impl LookerFake {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let secret_dir = tempfile::tempdir().unwrap();
-        std::fs::write(secret_dir.path().join("looker-secret"), CLIENT_SECRET).unwrap();
         LookerFake {
-            url,
+            url: rest_fake::listen(app).await,
             state,
-            secret_dir: Arc::new(secret_dir),
+            secret_dir: rest_fake::secret_dir("looker-secret", CLIENT_SECRET),
         }
     }
 
@@ -292,9 +242,6 @@ impl LookerFake {
 
     /// How many `method` calls to `path` were answered `status`.
     pub fn calls(&self, method: &str, path: &str, status: u16) -> usize {
-        self.log()
-            .iter()
-            .filter(|c| c.method == method && c.path == path && c.status == status)
-            .count()
+        rest_fake::count(&self.log(), method, path, status)
     }
 }

@@ -26,6 +26,8 @@ use axum::response::Response;
 use gatehouse::config::{PowerbiSettings, Secret, SecretRef};
 use gatehouse::connectors::powerbi::PowerBi;
 
+use crate::support::rest_fake;
+
 pub const TENANT: &str = "7f1d2c3b-contoso-tenant";
 pub const CLIENT_ID: &str = "5a6b7c8d-gatehouse-app";
 pub const CLIENT_SECRET: &str = "pbi-test-secret-Q8~xYz";
@@ -102,29 +104,6 @@ pub struct PowerBiFake {
     secret_dir: Arc<tempfile::TempDir>,
 }
 
-fn decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 async fn handle(
     State((state, service)): State<(Shared, Service)>,
     method: Method,
@@ -134,12 +113,7 @@ async fn handle(
 ) -> Response {
     let mut s = state.lock().unwrap();
     let query = uri.query().unwrap_or("").to_owned();
-    let path: Vec<String> = uri
-        .path()
-        .trim_start_matches('/')
-        .split('/')
-        .map(decode)
-        .collect();
+    let path = rest_fake::segments(&uri, rest_fake::decode);
     let answer = s.answer(service, &method, &path, &query, &headers, &body);
     s.log.push(Call {
         service,
@@ -155,10 +129,7 @@ async fn serve(state: &Shared, service: Service) -> String {
     let app = axum::Router::new()
         .fallback(handle)
         .with_state((state.clone(), service));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    rest_fake::listen(app).await
 }
 
 impl PowerBiFake {
@@ -276,10 +247,9 @@ impl PowerBiFake {
 
     /// How many `method` calls to `path` (raw, encoded) were answered `status`.
     pub fn calls(&self, method: &str, path: &str, status: u16) -> usize {
-        self.log()
-            .iter()
-            .filter(|c| c.method == method && c.path == path && c.status == status)
-            .count()
+        let log = self.log();
+        let calls = log.iter().filter(|c| c.method == method && c.path == path);
+        calls.filter(|c| c.status == status).count()
     }
 }
 
@@ -319,10 +289,7 @@ impl FakeState {
 
     /// Whether `headers` carry a live token for `scope`.
     fn authorized(&self, headers: &HeaderMap, scope: &str) -> bool {
-        let bearer = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+        let bearer = rest_fake::token(headers, "Bearer ");
         matches!(bearer.and_then(|t| self.tokens.get(t)),
             Some((s, until)) if s == scope && Instant::now() < *until)
     }
@@ -340,22 +307,16 @@ impl FakeState {
         if service == Service::Entra {
             return self.token(&p, body);
         }
-        if self.unavailable_next > 0 {
-            self.unavailable_next -= 1;
-            return routes::error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "");
-        }
-        if self.throttle_next > 0 {
-            self.throttle_next -= 1;
-            let mut resp = routes::error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                "Too many requests, retry later",
-            );
-            if let Some(secs) = self.retry_after {
-                resp.headers_mut()
-                    .insert("retry-after", secs.to_string().parse().unwrap());
-            }
-            return resp;
+        let knobs = rest_fake::knobs!(self);
+        let fault = knobs.fault(
+            || routes::error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", ""),
+            || {
+                let says = "Too many requests, retry later";
+                routes::error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", says)
+            },
+        );
+        if let Some(fault) = fault {
+            return fault;
         }
         let q = routes::pairs(query);
         match service {

@@ -17,6 +17,7 @@ use gatehouse::config::{ApiSettings, Secret, SecretRef};
 use gatehouse::connectors::sigma::Sigma;
 use serde_json::json;
 
+mod contract;
 mod grants;
 mod routes;
 use grants::{delete_grant, list_grants, post_grant};
@@ -93,9 +94,7 @@ pub(super) fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 impl SigmaFake {
     pub async fn start() -> SigmaFake {
-        let state: Shared = Arc::default();
-        state.lock().unwrap().owner = ("m-owner".into(), "Admin".into());
-        let app = Router::new()
+        let routes = Router::new()
             .route("/v2/auth/token", post(token))
             .route("/v2/whoami", get(whoami))
             .route("/v2/members", get(members))
@@ -107,11 +106,9 @@ impl SigmaFake {
                 get(team_members).patch(patch_team),
             )
             .route("/v2/grants", get(list_grants).post(post_grant))
-            .route("/v2/grants/{grant}", delete(delete_grant))
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+            .route("/v2/grants/{grant}", delete(delete_grant));
+        let (url, state) = crate::support::rest_fake::serve::<FakeState>(routes).await;
+        state.lock().unwrap().owner = ("m-owner".into(), "Admin".into());
         SigmaFake { url, state }
     }
 

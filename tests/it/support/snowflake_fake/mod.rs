@@ -3,6 +3,7 @@
 //! response shapes (ResultSet with partitions, 202 QueryStatus, 422 errors), and knobs for
 //! 202/429/503 answers. Tests assert on what its account holds, not on what was sent.
 
+pub mod contract;
 mod exec;
 pub mod sql;
 
@@ -150,9 +151,7 @@ impl SnowflakeFake {
             .route("/api/v2/statements", post(submit))
             .route("/api/v2/statements/{handle}", get(status))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = crate::support::rest_fake::listen(app).await;
         SnowflakeFake { url, state }
     }
 

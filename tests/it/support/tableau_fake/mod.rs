@@ -4,6 +4,7 @@
 //! pageNumber paging with the `pagination` object; the documented error body and codes; and
 //! knobs for expired sessions and 429/503 answers. Tests assert on what the site holds.
 
+pub mod contract;
 mod routes;
 
 use std::collections::{BTreeSet, HashMap};
@@ -99,9 +100,7 @@ impl TableauFake {
             },
         }));
         let app = routes::router(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = crate::support::rest_fake::listen(app).await;
         TableauFake { url, state }
     }
 

@@ -1,0 +1,148 @@
+//! What every fake REST platform does the same way, written once: listening on a free local
+//! port, splitting and decoding the path, reading the bearer token, the 503 and 429 fault
+//! knobs (the body of each stays the fake's own, in its vendor's shape), and the call log.
+
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+
+/// Serves `app` on a free port of 127.0.0.1 for the rest of the test; returns its base URL.
+pub async fn listen(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// One call as the fake answered it.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+}
+
+impl Call {
+    pub fn new(method: &axum::http::Method, uri: &Uri, query: String, answer: &Response) -> Call {
+        Call {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            query,
+            status: answer.status().as_u16(),
+        }
+    }
+}
+
+/// How many `method` calls to `path` in `log` were answered `status`.
+pub fn count(log: &[Call], method: &str, path: &str, status: u16) -> usize {
+    log.iter()
+        .filter(|c| c.method == method && c.path == path && c.status == status)
+        .count()
+}
+
+/// One path segment with its `%XX` escapes decoded (a `+` stays itself, as in a path).
+pub fn decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The path's segments, each decoded by `decode`.
+pub fn segments(uri: &Uri, decode: fn(&str) -> String) -> Vec<String> {
+    uri.path()
+        .trim_start_matches('/')
+        .split('/')
+        .map(decode)
+        .collect()
+}
+
+/// The token after `scheme` (`"Bearer "`, `"token "`) in the Authorization header.
+pub fn token<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix(scheme))
+}
+
+/// The fault knobs (`unavailable_next`, `throttle_next`, `retry_after`) of the fake state `s`.
+macro_rules! knobs {
+    ($s:expr) => {
+        $crate::support::rest_fake::Knobs {
+            unavailable_next: &mut $s.unavailable_next,
+            throttle_next: &mut $s.throttle_next,
+            retry_after: $s.retry_after,
+        }
+    };
+}
+pub(crate) use knobs;
+
+/// The fault knobs of a fake's state, borrowed for one call.
+pub struct Knobs<'s> {
+    pub unavailable_next: &'s mut usize,
+    pub throttle_next: &'s mut usize,
+    pub retry_after: Option<u64>,
+}
+
+impl Knobs<'_> {
+    /// The fault this call gets, if any: the next 503 (`unavailable()`) first, then the next
+    /// 429 (`throttled()`, with `Retry-After` when set); each knob counts down by one.
+    pub fn fault(
+        self,
+        unavailable: impl FnOnce() -> Response,
+        throttled: impl FnOnce() -> Response,
+    ) -> Option<Response> {
+        if *self.unavailable_next > 0 {
+            *self.unavailable_next -= 1;
+            return Some(unavailable());
+        }
+        if *self.throttle_next > 0 {
+            *self.throttle_next -= 1;
+            return Some(retry_after(throttled(), self.retry_after));
+        }
+        None
+    }
+}
+
+/// `resp` with `Retry-After: secs` when `secs` is set.
+pub fn retry_after(mut resp: Response, secs: Option<u64>) -> Response {
+    if let Some(secs) = secs {
+        resp.headers_mut()
+            .insert("retry-after", secs.to_string().parse().unwrap());
+    }
+    resp
+}
+
+/// A folder holding `secret` in the file `name`, for catalogs' `{ file = … }`; kept as long as
+/// the fake.
+pub fn secret_dir(name: &str, secret: &str) -> std::sync::Arc<tempfile::TempDir> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(name), secret).unwrap();
+    std::sync::Arc::new(dir)
+}
+
+/// `routes` served with a fresh `S` (shared between the handlers and the test) as their state;
+/// returns the base URL and the state.
+pub async fn serve<S: Default + Send + 'static>(
+    routes: axum::Router<std::sync::Arc<std::sync::Mutex<S>>>,
+) -> (String, std::sync::Arc<std::sync::Mutex<S>>) {
+    let state = std::sync::Arc::<std::sync::Mutex<S>>::default();
+    let url = listen(routes.with_state(state.clone())).await;
+    (url, state)
+}

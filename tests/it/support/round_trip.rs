@@ -1,0 +1,97 @@
+//! The whole request every connector's Slack test tells, written once: a catalog of one
+//! connector whose resources Bob reviews, Gatehouse started on it with a fresh workspace, and
+//! Alice linked by the email the platform lists, Dave picked, both expired, and a resource
+//! the platform lacks failing permanently in its own words.
+
+use gatehouse::domain::Status;
+use slack_sim::SlackSim;
+
+use crate::support::TestDb;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, offered, workspace};
+
+/// A catalog with Ada as admin, the connector `name` (its `settings`, `kind` first, as they
+/// stand below `[connectors.NAME]`), and `resources` as (id, name, grant) reviewed by Bob
+/// with no reason asked.
+pub fn catalog(name: &str, settings: &str, resources: &[(&str, &str, &str)]) -> String {
+    let mut toml = format!(
+        "admins = [\"UADA\"]\n\n[connectors.{name}]\n{}\n",
+        settings.trim()
+    );
+    for (id, title, grant) in resources {
+        toml.push_str(&format!(
+            "\n[[resources]]\nid = \"{id}\"\nname = \"{title}\"\nconnector = \"{name}\"\n\
+             grant = {grant}\nreviewers = [\"UBOB\"]\nreason_required = false\n"
+        ));
+    }
+    toml
+}
+
+/// Gatehouse on `catalog`, with its own SQLite database (kept alive beside it) and workspace.
+pub async fn start(catalog: &str) -> (TestDb, SlackTestApp) {
+    let db = TestDb::sqlite();
+    let sim = SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, catalog, sim).await;
+    (db, t)
+}
+
+/// On `catalog`: `[resource, dave, missing, says]` — Alice asks for `resource` and is linked
+/// by her email, Dave is picked as `dave` (none of `not_offered` on offer), `holds(who)` as
+/// each is granted and no more after expiry; `after` checks what the platform was asked; then
+/// `missing` fails permanently and Bob reads `says`.
+pub async fn linked_picked_expired_and_failed(
+    catalog: &str,
+    [resource, dave, missing, says]: [&str; 4],
+    not_offered: &[&str],
+    holds: impl Fn(&str) -> bool,
+    after: impl FnOnce(),
+) {
+    let (_db, t) = start(catalog).await;
+    t.alice_linked_and_dave_picked(resource, dave, not_offered, holds)
+        .await;
+    after();
+    t.a_permanent_failure_reaches_the_reviewers(3, missing, says)
+        .await;
+    t.stop().await;
+}
+
+/// On `catalog`, for a platform whose identities carry no email: Alice asks for `resource`,
+/// Bob approves and picks `pick` (none of `not_offered` on offer), and `holds()` once it is
+/// active; Ada's App Home shows `health` for the connector; after the expiry, `!holds()`.
+pub async fn picked_and_expired(
+    catalog: &str,
+    [resource, pick]: [&str; 2],
+    not_offered: &[&str],
+    health: Option<&str>,
+    holds: impl AsyncFn() -> bool,
+) {
+    let (_db, t) = start(catalog).await;
+    let ask = format!("{resource} 2h");
+    t.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", &ask)
+        .await
+        .unwrap();
+    let msg = t.request_message(1).await;
+    let form = t.approve_and_open_picker(&msg, "UBOB").await;
+    // The platform's users were synced at start: the reviewer picks one instead of typing it.
+    let choices = offered(&form);
+    for no in not_offered {
+        assert!(
+            !choices.contains(&no.to_string()),
+            "{no} offered: {choices:?}"
+        );
+    }
+    t.pick(&form, "UBOB", pick).await;
+    t.wait_for(1, Status::Active).await;
+    assert!(holds().await, "the platform holds the access");
+    if let Some(health) = health {
+        t.sim.open_app_home("UADA").await.unwrap();
+        eventually("the connector's health in App Home", 30, || async {
+            let home = slack_sim::render_text(&t.sim.home_view("UADA")?);
+            home.contains(health).then_some(())
+        })
+        .await;
+    }
+    t.expire(1, chrono::Duration::hours(2)).await;
+    assert!(!holds().await, "the access is gone from the platform");
+    t.stop().await;
+}
