@@ -14,6 +14,7 @@ mod ask;
 mod ask_llm;
 mod audit_log;
 mod authorization;
+mod auto_approval_races;
 mod bigquery_connector;
 mod break_glass;
 mod catch_up;
