@@ -191,6 +191,19 @@ pub fn picker_form(request: i64, current: Option<&str>, choices: &[String]) -> V
     })
 }
 
+/// What the request form becomes once submitted: what happens next, and a Done button.
+pub fn submitted(text: &str) -> Value {
+    json!({
+        "type": "modal",
+        "callback_id": "request_submitted",
+        "title": plain("Request submitted"),
+        "close": plain("Done"),
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn", "text": text } }
+        ]
+    })
+}
+
 /// The holder asks for more time.
 pub fn extend_form(request: i64, resource_name: &str) -> Value {
     let options: Vec<Value> = ["30m", "1h", "2h", "4h", "8h", "1d"]

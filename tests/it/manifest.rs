@@ -178,3 +178,20 @@ fn the_manifest_subscribes_to_what_the_code_handles() {
     assert!(manifest.contains("socket_mode_enabled: true"));
     assert!(manifest.contains("home_tab_enabled: true"));
 }
+
+/// People are invited to DM the app a question (`message.im` is handled): its Messages tab
+/// must let them write, which a read-only tab would not.
+#[test]
+fn people_can_write_to_the_app_in_its_messages_tab() {
+    let manifest = std::fs::read_to_string(root().join("manifest.yml")).unwrap();
+    let setting = |key: &str| {
+        manifest
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix(':'))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("manifest.yml has no {key}"))
+            .to_owned()
+    };
+    assert_eq!(setting("messages_tab_enabled"), "true");
+    assert_eq!(setting("messages_tab_read_only_enabled"), "false");
+}

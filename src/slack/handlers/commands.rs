@@ -97,24 +97,8 @@ pub async fn request_access(
                 start: line.start.map(Start::Words),
             })
             .await;
-        let channel = match resource.channel.clone() {
-            Some(c) => c,
-            None => match ctx.workflow.requests_channel().await {
-                Ok(Some(c)) => c,
-                _ => ctx.channel.get(),
-            },
-        };
         return Reply::Ephemeral(match submitted {
-            Ok(Submitted::New(r)) => format!(
-                "✅ Request #{} for *{}* ({}{}) is submitted. Reviewers see it in <#{}>; you will get a DM when it is decided.",
-                r.id.get(),
-                crate::slack::views::escape(&resource.name),
-                r.duration,
-                r.starts_at
-                    .map(|at| format!(", from {}", crate::slack::views::slack_date(at)))
-                    .unwrap_or_default(),
-                channel
-            ),
+            Ok(Submitted::New(r)) => super::submitted::confirmation(ctx, &r, resource).await,
             Ok(Submitted::Extension { request, more }) => extension_asked(&request, resource, more),
             Err(e) => say(&e),
         });

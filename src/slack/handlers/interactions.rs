@@ -88,7 +88,13 @@ pub async fn view_submission(
                 })
                 .await;
             Ok(match submitted {
-                Ok(Submitted::New(_)) => SubmitReply::Close,
+                // The form becomes the confirmation, so the requester sees what happens next.
+                Ok(Submitted::New(r)) => match ctx.workflow.catalog().resource(&r.resource) {
+                    Some(found) => SubmitReply::Update(modals::submitted(
+                        &super::submitted::confirmation(ctx, &r, found).await,
+                    )),
+                    None => SubmitReply::Close,
+                },
                 Ok(Submitted::Extension { request, more }) => {
                     if let Some(r) = ctx.workflow.catalog().resource(&request.resource) {
                         let text = super::commands::extension_asked(&request, r, more);
@@ -551,6 +557,9 @@ fn in_home(payload: &Value) -> bool {
 
 /// The ack payload for `response_action: update`.
 pub fn update_payload(view: &Value) -> Value {
+    // Like every view sent through the Web API, cut to Slack's limits (`limits::fit_view`).
+    let mut view = view.clone();
+    crate::slack::limits::fit_view(&mut view);
     json!({ "response_action": "update", "view": view })
 }
 
