@@ -140,20 +140,8 @@ async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_seco
     for db in backends().await {
         let t = SlackTestApp::start(&db).await;
         // Alice holds analytics-ro for 8 h from 09:00 UTC (request #1).
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 8h report",
-            )
-            .await
-            .unwrap();
-        let card = t.request_message(1).await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let card = t.ask("UALICE", "analytics-ro 8h report", 1).await;
+        t.tick("UBOB", &card).await;
         t.wait_for(1, Status::Active).await;
         let grants_before = t.platform.calls().0;
 

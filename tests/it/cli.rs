@@ -270,11 +270,7 @@ async fn the_operator_revokes_access_at_the_command_line_and_the_holder_is_told_
         t.clock.set(chrono::DateTime::<chrono::Utc>::from(
             std::time::SystemTime::now(),
         ));
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance 2h")
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
+        let msg = t.ask("UALICE", "finance 2h", 1).await;
         let form = t.approve_and_open_picker_of(1, &msg, "UBOB").await;
         t.pick(&form, "UBOB", &alice).await;
         t.wait_for(1, Status::Active).await;
@@ -500,15 +496,8 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
         (1, "UALICE", "UBOB", "analytics-ro 8h month end"),
         (2, "UDAVE", "UFIONA", "finance-pii 2h"),
     ] {
-        t.sim
-            .slash_command(who, CHANNEL, "/request-access", ask)
-            .await
-            .unwrap();
-        let msg = t.request_message(n).await;
-        t.sim
-            .add_reaction(reviewer, CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask(who, ask, n).await;
+        t.tick(reviewer, &msg).await;
         t.wait_for(n, Status::Active).await;
     }
     let card = t.request_message(1).await;

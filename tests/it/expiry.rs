@@ -158,11 +158,7 @@ on_drift = "regrant"
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
     for (n, ask) in [(1, "reports 2h"), (2, "regrants 2h")] {
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", ask)
-            .await
-            .unwrap();
-        let msg = t.request_message(n).await;
+        let msg = t.ask("UALICE", ask, n).await;
         let form = t.approve_and_open_picker_of(n, &msg, "UBOB").await;
         t.pick(&form, "UBOB", &alice).await;
         t.wait_for(n, Status::Active).await;

@@ -86,20 +86,8 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 /// Alice asks for analytics-ro with a reason, and Bob's ✅ makes it active (request #1).
 async fn alice_gets_analytics(t: &SlackTestApp) {
-    t.sim
-        .slash_command(
-            "UALICE",
-            CHANNEL,
-            "/request-access",
-            "analytics-ro 8h weekly numbers",
-        )
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    let msg = t.ask("UALICE", "analytics-ro 8h weekly numbers", 1).await;
+    t.tick("UBOB", &msg).await;
     t.wait_for(1, Status::Active).await;
 }
 
@@ -226,10 +214,7 @@ async fn health_readiness_and_metrics_follow_a_real_request() {
         // Fiona approves, and the platform refuses: counted by platform and class, reported
         // in /readyz, which still says ready (one platform's trouble is not the bot's).
         t.platform.fail_next(1, false);
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UFIONA", &msg).await;
         t.wait_for(2, Status::Failed).await;
         metric_reaches(
             addr,

@@ -76,20 +76,8 @@ fn with_guest() -> SimConfig {
 /// Alice asks for analytics-ro and Bob's ✅ makes request `n` active; returns once its card
 /// offers Revoke.
 async fn alice_holds_analytics(t: &SlackTestApp, n: i64) -> slack_sim::Message {
-    t.sim
-        .slash_command(
-            HOLDER,
-            CHANNEL,
-            "/request-access",
-            "analytics-ro 8h month end",
-        )
-        .await
-        .unwrap();
-    let msg = t.request_message(n).await;
-    t.sim
-        .add_reaction(REVIEWER, CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    let msg = t.ask(HOLDER, "analytics-ro 8h month end", n).await;
+    t.tick(REVIEWER, &msg).await;
     t.wait_for(n, Status::Active).await;
     card_once(t, n, "[Revoke]").await
 }
@@ -304,15 +292,8 @@ async fn ending_access_now_is_for_the_holder_a_reviewer_of_the_resource_and_admi
         let t = SlackTestApp::start_env(&db, CATALOG, sim, false, platform, &unpaced).await;
         let card = alice_holds_analytics(&t, 1).await;
         // Dave holds finance-pii (#2): Fiona, its reviewer, has a Revoke button in her Home.
-        t.sim
-            .slash_command(STRANGER, CHANNEL, "/request-access", "finance-pii 2h")
-            .await
-            .unwrap();
-        let msg = t.request_message(2).await;
-        t.sim
-            .add_reaction(OTHER_REVIEWER, CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask(STRANGER, "finance-pii 2h", 2).await;
+        t.tick(OTHER_REVIEWER, &msg).await;
         t.wait_for(2, Status::Active).await;
 
         // Each refused cell, tried on Alice's request #1.

@@ -21,10 +21,7 @@ async fn ask(t: &SlackTestApp, who: &str, text: &str) -> String {
 
 async fn approve(t: &SlackTestApp, n: i64, reviewer: &str) {
     let card = t.request_message(n).await;
-    t.sim
-        .add_reaction(reviewer, CHANNEL, &card.ts, "white_check_mark")
-        .await
-        .unwrap();
+    t.tick(reviewer, &card).await;
     t.wait_for(n, Status::Approved).await;
 }
 
@@ -294,10 +291,7 @@ async fn admin_grants_may_start_later_and_held_access_break_glass_and_lapses_res
         // Alice holds it now; asking for it again from later is explained, not guessed at.
         ask(&t, "UALICE", "analytics-ro 8h dashboards").await;
         let card = t.request_message(2).await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UBOB", &card).await;
         t.wait_for(2, Status::Active).await;
         let reply = ask(&t, "UALICE", "analytics-ro 2h from tomorrow 9:00 more work").await;
         assert!(

@@ -7,7 +7,7 @@ use slack_sim::{ButtonTarget, ChannelSeed, SlackSim, render_text};
 
 use crate::support::app::CATALOG;
 use crate::support::platform::FakePlatform;
-use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, shown, workspace};
+use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, workspace};
 use crate::support::{TestDb, backends};
 
 async fn admin(t: &SlackTestApp, user: &str, text: &str) -> String {
@@ -37,20 +37,8 @@ async fn admins_manage_reviewers_including_user_groups() {
                 .starts_with("Usage:")
         );
 
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 1h check",
-            )
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
-        t.sim
-            .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask("UALICE", "analytics-ro 1h check", 1).await;
+        t.tick("UCARL", &msg).await;
         eventually("Carl's approval", 30, || async {
             (t.status(1).await != Status::Pending).then_some(())
         })
@@ -60,15 +48,8 @@ async fn admins_manage_reviewers_including_user_groups() {
             admin(&t, "UADA", "reviewers remove <@UCARL|carl> analytics-ro").await,
             "<@UCARL> no longer reviews `analytics-ro`."
         );
-        t.sim
-            .slash_command("UDAVE", CHANNEL, "/request-access", "analytics-ro 1h check")
-            .await
-            .unwrap();
-        let msg = t.request_message(2).await;
-        t.sim
-            .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask("UDAVE", "analytics-ro 1h check", 2).await;
+        t.tick("UCARL", &msg).await;
         eventually("Carl's refusal", 30, || async {
             t.sim
                 .ephemerals("UCARL")
@@ -88,15 +69,8 @@ async fn admins_manage_reviewers_including_user_groups() {
             .await,
             "<!subteam^S0FINANCE> now reviews `finance-pii`."
         );
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
-            .await
-            .unwrap();
-        let msg = t.request_message(3).await;
-        t.sim
-            .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask("UALICE", "finance-pii 1h", 3).await;
+        t.tick("UCARL", &msg).await;
         eventually("the group member's approval", 30, || async {
             (t.status(3).await != Status::Pending).then_some(())
         })
@@ -220,10 +194,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             )
             .await
             .unwrap();
-        eventually("approval from Home", 30, || async {
-            (t.status(1).await == Status::Active).then_some(())
-        })
-        .await;
+        t.wait_for(1, Status::Active).await;
 
         t.sim.open_app_home("UALICE").await.unwrap();
         let alice = eventually("Alice's Home", 30, || async {
@@ -254,34 +225,14 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             )
             .await
             .unwrap();
-        eventually("cancelled", 30, || async {
-            (t.status(2).await == Status::Cancelled).then_some(())
-        })
-        .await;
+        t.wait_for(2, Status::Cancelled).await;
 
         // Admins see failed provisioning with Retry.
-        t.sim
-            .slash_command("UDAVE", CHANNEL, "/request-access", "finance-pii 2h")
-            .await
-            .unwrap();
-        let msg = t.request_message(3).await;
+        let msg = t.ask("UDAVE", "finance-pii 2h", 3).await;
         t.platform.fail_next(1, false);
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("failed provisioning", 30, || async {
-            (t.status(3).await == Status::Failed).then_some(())
-        })
-        .await;
-        eventually("the reviewers' DM about the failure", 30, || async {
-            t.sim
-                .dms("UFIONA")
-                .iter()
-                .map(shown)
-                .find(|d| d.contains("role ANALYTICS_RO does not exist"))
-        })
-        .await;
+        t.tick("UFIONA", &msg).await;
+        t.wait_for(3, Status::Failed).await;
+        t.dm_for("UFIONA", "role ANALYTICS_RO does not exist").await;
         t.sim.open_app_home("UADA").await.unwrap();
         let ada = eventually("Ada's Home", 30, || async {
             home_text(&t, "UADA").filter(|h| h.contains("Admin"))
@@ -305,10 +256,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             )
             .await
             .unwrap();
-        eventually("retried and active", 30, || async {
-            (t.status(3).await == Status::Active).then_some(())
-        })
-        .await;
+        t.wait_for(3, Status::Active).await;
         t.stop().await;
         db.close().await;
     }
@@ -318,19 +266,9 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
 async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a_job() {
     for db in backends().await {
         let t = SlackTestApp::start(&db).await;
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("active", 30, || async {
-            (t.status(1).await == Status::Active).then_some(())
-        })
-        .await;
+        let msg = t.ask("UALICE", "finance-pii 1h", 1).await;
+        t.tick("UFIONA", &msg).await;
+        t.wait_for(1, Status::Active).await;
         // The revocation keeps failing past the attempts jobs get in tests (3); a revocation
         // never gives up, so it is shown as failing. The background worker and these explicit
         // runs share the attempts (and the clock moves under the worker), so wait for it rather
@@ -401,10 +339,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
             )
             .await
             .unwrap();
-        eventually("the retried revocation", 30, || async {
-            (t.status(1).await == Status::Expired).then_some(())
-        })
-        .await;
+        t.wait_for(1, Status::Expired).await;
         assert!(!t.platform.holds("ualice", "FINANCE_PII"));
         t.stop().await;
         db.close().await;

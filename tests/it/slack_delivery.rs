@@ -43,20 +43,8 @@ async fn rerun_after_kill(t: &SlackTestApp, job: &Job) {
 }
 
 async fn submit_and_approve(t: &SlackTestApp) -> slack_sim::Message {
-    t.sim
-        .slash_command(
-            "UALICE",
-            CHANNEL,
-            "/request-access",
-            "analytics-ro 1h numbers",
-        )
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
+    t.tick("UBOB", &msg).await;
     t.wait_for(1, Status::Active).await;
     msg
 }
@@ -112,16 +100,7 @@ async fn a_dm_whose_job_was_killed_after_posting_is_not_sent_again() {
 async fn a_card_posted_before_a_kill_is_found_and_kept_as_the_requests_message() {
     for db in backends().await {
         let t = SlackTestApp::start(&db).await;
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 1h numbers",
-            )
-            .await
-            .unwrap();
-        let card = t.request_message(1).await;
+        let card = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
         let job = t.done_notify_job(1, "submitted", "channel").await;
         // Killed after chat.postMessage, before the card's place was stored.
         t.app
@@ -143,10 +122,7 @@ async fn a_card_posted_before_a_kill_is_found_and_kept_as_the_requests_message()
         );
 
         // The thread note of a later step, likewise.
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UBOB", &card).await;
         t.wait_for(1, Status::Active).await;
         let approved = t.done_notify_job(1, "approved", "channel").await;
         t.done_notify_job(1, "active", "channel").await;
@@ -210,19 +186,7 @@ async fn reviewers_told_before_a_failure_halfway_are_not_told_again_on_the_retry
 }
 
 async fn submit_and_approve_failing(t: &SlackTestApp) {
-    t.sim
-        .slash_command(
-            "UALICE",
-            CHANNEL,
-            "/request-access",
-            "analytics-ro 1h numbers",
-        )
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
+    t.tick("UBOB", &msg).await;
     t.wait_for(1, Status::Failed).await;
 }

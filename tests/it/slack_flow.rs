@@ -37,10 +37,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
         assert!(text.contains("Waiting for a reviewer"), "{text}");
 
         // Alice cannot approve her own request; Dave is no reviewer.
-        t.sim
-            .add_reaction("UALICE", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UALICE", &msg).await;
         let note = t.ephemeral_for("UALICE", "did nothing").await;
         assert!(
             note.contains("you cannot approve or deny your own request"),
@@ -96,10 +93,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
 
         t.clock.advance(Duration::hours(2));
         t.run_jobs().await;
-        eventually("expiry", 30, || async {
-            (t.status(1).await == Status::Expired).then_some(())
-        })
-        .await;
+        t.wait_for(1, Status::Expired).await;
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
         t.dm_for("UALICE", "has expired and was removed").await;
         eventually("the channel message to say expired", 30, || async {
@@ -153,10 +147,7 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
             .add_reaction("URITA", CHANNEL, &msg.ts, "x")
             .await
             .unwrap();
-        eventually("denied", 30, || async {
-            (t.status(1).await == Status::Denied).then_some(())
-        })
-        .await;
+        t.wait_for(1, Status::Denied).await;
 
         let acks = t.sim.acks();
         assert!(!acks.is_empty());
@@ -175,24 +166,9 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
 async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
     for db in backends().await {
         let t = SlackTestApp::start(&db).await;
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 4h modelling",
-            )
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("active", 30, || async {
-            (t.status(1).await == Status::Active).then_some(())
-        })
-        .await;
+        let msg = t.ask("UALICE", "analytics-ro 4h modelling", 1).await;
+        t.tick("UBOB", &msg).await;
+        t.wait_for(1, Status::Active).await;
 
         // An hour before the end (13:00 UTC = 14:00 in Paris), Alice is reminded.
         t.clock.advance(Duration::minutes(179));
@@ -312,10 +288,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         assert_eq!(t.status(1).await, Status::Active, "{}", db.name);
         t.clock.advance(Duration::hours(2));
         t.run_jobs().await;
-        eventually("expired", 30, || async {
-            (t.status(1).await == Status::Expired).then_some(())
-        })
-        .await;
+        t.wait_for(1, Status::Expired).await;
         t.stop().await;
         db.close().await;
     }

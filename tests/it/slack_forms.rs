@@ -260,14 +260,7 @@ async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
             .await
             .unwrap();
         assert!(out.errors.is_none());
-        let dm = eventually("the denial DM", 30, || async {
-            t.sim
-                .dms("UALICE")
-                .iter()
-                .map(shown)
-                .find(|d| d.contains("denied"))
-        })
-        .await;
+        let dm = t.dm_for("UALICE", "denied").await;
         assert_eq!(
             dm,
             "⛔ <@URITA> denied your request #1 for *Analytics (read-only)*: use the &lt;!channel&gt; sandbox instead"
@@ -370,10 +363,7 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
                 .find(|m| shown(m).contains("Access request #1"))
         })
         .await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UBOB", &msg).await;
         let ask = eventually("the question in the thread", 30, || async {
             t.sim
                 .thread(CHANNEL, &msg.ts)
@@ -429,10 +419,7 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
         assert_eq!(t.platform.calls().0, 0, "nothing granted yet");
         let card = t.request_message(1).await;
         assert!(shown(&card).contains("ALICE_ANALYST"), "{}", shown(&card));
-        t.sim
-            .add_reaction("URITA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("URITA", &msg).await;
         eventually("the grant to the chosen identity", 30, || async {
             t.platform
                 .holds("ALICE_ANALYST", "ANALYTICS_RO")

@@ -75,15 +75,8 @@ reason_required = false
     })
     .await;
 
-    t.sim
-        .slash_command("UPAT", CHANNEL, "/request-access", "warehouse-analysts 2h")
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    let msg = t.ask("UPAT", "warehouse-analysts 2h", 1).await;
+    t.tick("UBOB", &msg).await;
     t.wait_for(1, Status::Active).await;
     assert!(
         roles.member(&pat, &analysts).await,

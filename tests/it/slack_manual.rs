@@ -54,14 +54,8 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
             (status(&t).await == Status::Active).then_some(())
         })
         .await;
-        eventually("Alice's DM", 30, || async {
-            t.sim
-                .dms("UALICE")
-                .iter()
-                .map(shown)
-                .find(|d| d.contains("You now have access to *Finance with PII*"))
-        })
-        .await;
+        t.dm_for("UALICE", "You now have access to *Finance with PII*")
+            .await;
 
         // The task answered keeps its words, not its buttons.
         let answered = eventually("the grant task marked done", 30, || async {

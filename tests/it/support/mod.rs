@@ -14,6 +14,7 @@ pub mod platform;
 pub mod powerbi_fake;
 pub mod redshift;
 pub mod roles;
+pub mod scenario;
 pub mod sigma_fake;
 pub mod slack;
 pub mod snowflake_fake;
