@@ -7,7 +7,8 @@ use gatehouse::store::jobs::{Job, JobStatus};
 use gatehouse::store::requests::Request;
 use gatehouse::workflow::{Via, WorkflowError};
 
-use crate::support::{TestApp, backends, u};
+use crate::support::scenario::on_every_backend;
+use crate::support::{TestApp, u};
 
 /// Alice asks for analytics-ro for 2 h, as every test here starts.
 async fn alices_ask(t: &TestApp) -> Request {
@@ -35,9 +36,8 @@ async fn provision_job(t: &TestApp, req: &Request) -> Job {
 
 #[tokio::test]
 async fn an_approved_request_is_granted_then_revoked_at_expiry() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = alices_ask(&t).await;
+    on_every_backend(async |t, db| {
+        let req = alices_ask(t).await;
         assert_eq!(req.status, Status::Pending);
         assert_eq!(
             t.run_jobs().await,
@@ -90,20 +90,18 @@ async fn an_approved_request_is_granted_then_revoked_at_expiry() {
             audit::verify(t.app.db()).await.unwrap(),
             Verdict::Intact { rows: 6, .. }
         ));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_throttled_platform_is_asked_again_no_sooner_than_it_said() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = approved_by_bob(&t, Via::Button).await;
+    on_every_backend(async |t, _| {
+        let req = approved_by_bob(t, Via::Button).await;
         t.platform.throttle_next(90);
 
         assert_eq!(t.run_jobs().await, 1);
-        let job = provision_job(&t, &req).await;
+        let job = provision_job(t, &req).await;
         assert_eq!(job.last_error.as_deref(), Some("429 Too Many Requests"));
         assert!(
             job.run_at - t.clock.now() >= Duration::seconds(90),
@@ -121,19 +119,18 @@ async fn a_throttled_platform_is_asked_again_no_sooner_than_it_said() {
         t.run_jobs().await;
         assert_eq!(t.status(req.id).await, Status::Active);
         assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
-        t.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_platform_outage_is_retried_until_the_grant_lands() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = approved_by_bob(&t, Via::Button).await;
+    on_every_backend(async |t, db| {
+        let req = approved_by_bob(t, Via::Button).await;
         t.platform.fail_next(2, true);
 
         assert_eq!(t.run_jobs().await, 1);
-        let job = provision_job(&t, &req).await;
+        let job = provision_job(t, &req).await;
         assert_eq!(job.status, JobStatus::Queued);
         assert_eq!(job.attempts, 1);
         assert_eq!(
@@ -154,16 +151,14 @@ async fn a_platform_outage_is_retried_until_the_grant_lands() {
         assert_eq!(t.status(req.id).await, Status::Active, "{}", db.name);
         assert_eq!(t.platform.calls().0, 3);
         assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn provisioning_that_keeps_failing_ends_failed_and_an_admin_retry_recovers_it() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = approved_by_bob(&t, Via::Button).await;
+    on_every_backend(async |t, db| {
+        let req = approved_by_bob(t, Via::Button).await;
         t.platform.fail_next(3, true); // GATEHOUSE_JOB_MAX_ATTEMPTS=3 in tests
         for _ in 0..3 {
             t.run_jobs().await;
@@ -199,16 +194,14 @@ async fn provisioning_that_keeps_failing_ends_failed_and_an_admin_retry_recovers
                 "provisioned"
             ]
         );
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_permanent_platform_error_fails_at_once() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = approved_by_bob(&t, Via::Button).await;
+    on_every_backend(async |t, _| {
+        let req = approved_by_bob(t, Via::Button).await;
         t.platform.fail_next(1, false);
         t.run_jobs().await;
         assert_eq!(t.status(req.id).await, Status::Failed);
@@ -222,17 +215,15 @@ async fn a_permanent_platform_error_fails_at_once() {
             "{}",
             last.details
         );
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, db| {
         let alice = u("UALICE");
-        let req = approved_by_bob(&t, Via::Reaction).await;
+        let req = approved_by_bob(t, Via::Reaction).await;
         t.run_jobs().await;
         let started = t.clock.now();
 
@@ -282,16 +273,14 @@ async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
         t.clock.advance(Duration::hours(3));
         assert_eq!(t.run_jobs().await, 0);
         assert_eq!(t.platform.calls(), (1, 1));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_revocation_that_keeps_failing_is_reported_once_and_retried_until_it_succeeds() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = approved_by_bob(&t, Via::Reaction).await;
+    on_every_backend(async |t, _| {
+        let req = approved_by_bob(t, Via::Reaction).await;
         t.run_jobs().await;
         t.clock.advance(Duration::hours(2));
         // Five failures, past the three attempts other jobs get; then one refusal that
@@ -326,16 +315,14 @@ async fn a_revocation_that_keeps_failing_is_reported_once_and_retried_until_it_s
         t.run_jobs().await;
         assert_eq!(t.status(req.id).await, Status::Expired);
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_job_whose_worker_died_is_taken_over_after_its_lease() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = approved_by_bob(&t, Via::Reaction).await;
+    on_every_backend(async |t, db| {
+        let req = approved_by_bob(t, Via::Reaction).await;
         // A worker claims the job and dies without finishing.
         let claim = gatehouse::store::jobs::claim(
             t.app.db(),
@@ -350,17 +337,15 @@ async fn a_job_whose_worker_died_is_taken_over_after_its_lease() {
         t.clock.advance(Duration::minutes(6));
         assert_eq!(t.run_jobs().await, 1);
         assert_eq!(t.status(req.id).await, Status::Active);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn cancel_and_lapse_end_pending_requests_and_free_the_slot() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, _| {
         let alice = u("UALICE");
-        let req = alices_ask(&t).await;
+        let req = alices_ask(t).await;
         let err = t.wf().cancel(req.id, &u("UBOB")).await.unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -369,7 +354,7 @@ async fn cancel_and_lapse_end_pending_requests_and_free_the_slot() {
         let cancelled = t.wf().cancel(req.id, &alice).await.unwrap();
         assert_eq!(cancelled.status, Status::Cancelled);
         // A new request for the same resource is welcome now.
-        let again = alices_ask(&t).await;
+        let again = alices_ask(t).await;
         let lapsed = t.wf().lapse(again.id).await.unwrap();
         assert_eq!(lapsed.status, Status::Lapsed);
         let err = t
@@ -382,7 +367,6 @@ async fn cancel_and_lapse_end_pending_requests_and_free_the_slot() {
             "this request cannot be approved because it lapsed without a review"
         );
         assert!(matches!(err, WorkflowError::Illegal(_)));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }

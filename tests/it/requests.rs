@@ -4,6 +4,7 @@ use gatehouse::domain::{GrantDuration, Status};
 use gatehouse::store;
 use gatehouse::workflow::{Field, Submission, Via, WorkflowError};
 
+use crate::support::scenario::on_every_backend;
 use crate::support::{TestApp, backends, u};
 
 async fn request_count(t: &TestApp) -> usize {
@@ -15,8 +16,7 @@ async fn request_count(t: &TestApp) -> usize {
 
 #[tokio::test]
 async fn bad_submissions_say_what_to_fix_and_write_nothing() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, db| {
         let alice = u("UALICE");
         let base = Submission {
             requester: &alice,
@@ -83,7 +83,7 @@ async fn bad_submissions_say_what_to_fix_and_write_nothing() {
             .await
             .unwrap_err();
         assert_eq!(err.field(), Some(Field::Reason));
-        assert_eq!(request_count(&t).await, 0);
+        assert_eq!(request_count(t).await, 0);
         assert_eq!(t.audit_len().await, 0);
 
         // Finance needs no reason; the default duration applies.
@@ -98,15 +98,13 @@ async fn bad_submissions_say_what_to_fix_and_write_nothing() {
             .unwrap();
         assert_eq!(ok.duration.to_string(), "8h");
         assert_eq!(ok.reason, None);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_second_open_request_names_the_first() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, _| {
         let alice = u("UALICE");
         let s = Submission {
             requester: &alice,
@@ -133,17 +131,15 @@ async fn a_second_open_request_names_the_first() {
             })
             .await
             .unwrap();
-        assert_eq!(request_count(&t).await, 2);
+        assert_eq!(request_count(t).await, 2);
         assert_eq!(t.audit_len().await, 2);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn racing_submissions_of_the_same_request_create_one() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, db| {
         let alice = u("UALICE");
         let s = Submission {
             requester: &alice,
@@ -161,11 +157,10 @@ async fn racing_submissions_of_the_same_request_create_one() {
                 .iter()
                 .any(|r| matches!(r, Err(WorkflowError::AlreadyOpen { .. })))
         );
-        assert_eq!(request_count(&t).await, 1);
+        assert_eq!(request_count(t).await, 1);
         assert_eq!(t.audit_len().await, 1);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 async fn futures_join<T>(
@@ -178,8 +173,7 @@ async fn futures_join<T>(
 
 #[tokio::test]
 async fn only_a_reviewer_other_than_the_requester_decides() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, _| {
         let bob = u("UBOB");
         // Bob reviews analytics, but this is his own request.
         let own = t
@@ -244,15 +238,13 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
             "this request cannot be approved because it was denied"
         );
         assert_eq!(t.audit_actions(own.id).await, ["requested", "denied"]);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn reviewers_added_in_the_database_count_like_the_catalogs() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, _| {
         let req = t
             .wf()
             .submit(Submission {
@@ -280,15 +272,13 @@ async fn reviewers_added_in_the_database_count_like_the_catalogs() {
         .unwrap();
         let ok = t.wf().approve(req.id, &carl, Via::Reaction).await.unwrap();
         assert_eq!(ok.status, Status::Approved);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn two_reviewers_approving_at_once_approve_once() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, db| {
         let req = t
             .wf()
             .submit(Submission {
@@ -327,9 +317,8 @@ async fn two_reviewers_approving_at_once_approve_once() {
             .unwrap();
         let provisioning = jobs.iter().filter(|j| j.kind == "provision").count();
         assert_eq!(provisioning, 1, "one provisioning job");
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

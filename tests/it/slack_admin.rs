@@ -7,6 +7,7 @@ use slack_sim::{ButtonTarget, ChannelSeed, SlackSim, render_text};
 
 use crate::support::app::CATALOG;
 use crate::support::platform::FakePlatform;
+use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, workspace};
 use crate::support::{TestDb, backends};
 
@@ -16,23 +17,22 @@ async fn admin(t: &SlackTestApp, user: &str, text: &str) -> String {
 
 #[tokio::test]
 async fn admins_manage_reviewers_including_user_groups() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         assert_eq!(
-            admin(&t, "UBOB", "reviewers add <@UCARL|carl> analytics-ro").await,
+            admin(t, "UBOB", "reviewers add <@UCARL|carl> analytics-ro").await,
             "only a Gatehouse admin can do that"
         );
         assert_eq!(
-            admin(&t, "UADA", "reviewers add <@UCARL|carl> analytics-ro").await,
+            admin(t, "UADA", "reviewers add <@UCARL|carl> analytics-ro").await,
             "<@UCARL> now reviews `analytics-ro`."
         );
-        let list = admin(&t, "UADA", "reviewers list analytics-ro").await;
+        let list = admin(t, "UADA", "reviewers list analytics-ro").await;
         assert_eq!(
             list,
             "*Reviewers*\n• `analytics-ro`: <@UBOB>, <@URITA>, <@UCARL> (added by <@UADA>)"
         );
         assert!(
-            admin(&t, "UADA", "reviewers frobnicate")
+            admin(t, "UADA", "reviewers frobnicate")
                 .await
                 .starts_with("Usage:")
         );
@@ -45,7 +45,7 @@ async fn admins_manage_reviewers_including_user_groups() {
         .await;
 
         assert_eq!(
-            admin(&t, "UADA", "reviewers remove <@UCARL|carl> analytics-ro").await,
+            admin(t, "UADA", "reviewers remove <@UCARL|carl> analytics-ro").await,
             "<@UCARL> no longer reviews `analytics-ro`."
         );
         let msg = t.ask("UDAVE", "analytics-ro 1h check", 2).await;
@@ -62,7 +62,7 @@ async fn admins_manage_reviewers_including_user_groups() {
         // A user group reviews: its members approve (Carl is in S0FINANCE).
         assert_eq!(
             admin(
-                &t,
+                t,
                 "UADA",
                 "reviewers add <!subteam^S0FINANCE|@finance-reviewers> finance-pii"
             )
@@ -93,9 +93,8 @@ async fn admins_manage_reviewers_including_user_groups() {
             "{}",
             db.name
         );
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -156,8 +155,7 @@ fn home_text(t: &SlackTestApp, user: &str) -> Option<String> {
 
 #[tokio::test]
 async fn app_home_shows_requests_access_reviews_and_failures() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, _| {
         t.sim
             .slash_command(
                 "UALICE",
@@ -174,7 +172,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
         t.request_message(2).await;
 
         t.sim.open_app_home("UBOB").await.unwrap();
-        let bob = eventually("Bob's Home", 30, || async { home_text(&t, "UBOB") }).await;
+        let bob = eventually("Bob's Home", 30, || async { home_text(t, "UBOB") }).await;
         assert!(bob.contains("Waiting for your review"), "{bob}");
         assert!(
             bob.contains("#1 Analytics (read-only)") && !bob.contains("#2 Finance"),
@@ -198,7 +196,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
 
         t.sim.open_app_home("UALICE").await.unwrap();
         let alice = eventually("Alice's Home", 30, || async {
-            home_text(&t, "UALICE").filter(|h| h.contains("Your access"))
+            home_text(t, "UALICE").filter(|h| h.contains("Your access"))
         })
         .await;
         assert!(alice.contains("#2 Finance with PII"), "{alice}");
@@ -235,7 +233,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
         t.dm_for("UFIONA", "role ANALYTICS_RO does not exist").await;
         t.sim.open_app_home("UADA").await.unwrap();
         let ada = eventually("Ada's Home", 30, || async {
-            home_text(&t, "UADA").filter(|h| h.contains("Admin"))
+            home_text(t, "UADA").filter(|h| h.contains("Admin"))
         })
         .await;
         assert!(
@@ -257,15 +255,13 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             .await
             .unwrap();
         t.wait_for(3, Status::Active).await;
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a_job() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         let msg = t.ask("UALICE", "finance-pii 1h", 1).await;
         t.tick("UFIONA", &msg).await;
         t.wait_for(1, Status::Active).await;
@@ -289,7 +285,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
 
         t.sim.open_app_home("UADA").await.unwrap();
         let home = eventually("Ada's Home with the failing job", 30, || async {
-            home_text(&t, "UADA").filter(|h| h.contains("Failing job (Gatehouse keeps retrying)"))
+            home_text(t, "UADA").filter(|h| h.contains("Failing job (Gatehouse keeps retrying)"))
         })
         .await;
         let attempts: u32 = home
@@ -314,7 +310,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
 
         // Non-admins see no Admin section.
         t.sim.open_app_home("UBOB").await.unwrap();
-        let bob = eventually("Bob's Home", 30, || async { home_text(&t, "UBOB") }).await;
+        let bob = eventually("Bob's Home", 30, || async { home_text(t, "UBOB") }).await;
         assert!(!bob.contains("Admin"), "{bob}");
 
         t.platform.heal();
@@ -341,9 +337,8 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
             .unwrap();
         t.wait_for(1, Status::Expired).await;
         assert!(!t.platform.holds("ualice", "FINANCE_PII"));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use chrono::Duration;
 use gatehouse::domain::{RequestId, Status};
 
 use crate::support::backends;
+use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
 
 #[tokio::test]
@@ -64,10 +65,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark::skin-tone-3")
             .await
             .unwrap();
-        eventually("the grant", 30, || async {
-            t.platform.holds("ualice", "ANALYTICS_RO").then_some(())
-        })
-        .await;
+        t.holds_soon("ualice", "ANALYTICS_RO").await;
         let dm = t.dm_for("UALICE", "You now have access").await;
         assert_eq!(
             dm,
@@ -109,8 +107,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
 
 #[tokio::test]
 async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         t.sim.rate_limit("chat.postMessage", 1, 2);
         t.sim
             .slash_command(
@@ -157,9 +154,8 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
             .collect();
         assert!(late.is_empty(), "{}: late acks {late:?}", db.name);
         assert!(t.sim.failures().is_empty(), "{:?}", t.sim.failures());
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use serde_json::json;
 use slack_sim::ButtonTarget;
 
 use crate::support::backends;
+use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
 
 fn reaction(event_id: &str, user: &str, ts: &str) -> serde_json::Value {
@@ -27,8 +28,7 @@ fn reaction(event_id: &str, user: &str, ts: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn a_redelivered_approval_is_acted_on_once() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
         // Slack delivers the same event (same event_id) again, as it does after a slow ack.
         for _ in 0..3 {
@@ -55,15 +55,13 @@ async fn a_redelivered_approval_is_acted_on_once() {
             .filter(|m| shown(m).contains("approved your request"))
             .count();
         assert_eq!(dms, 1);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_disconnect_in_the_middle_of_a_flow_loses_nothing() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, _| {
         let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
         let opened = t.sim.connections_opened();
         assert!(t.sim.disconnect("refresh_requested", None) > 0);
@@ -74,15 +72,13 @@ async fn a_disconnect_in_the_middle_of_a_flow_loses_nothing() {
         t.tick("UBOB", &msg).await;
         t.wait_for(1, Status::Active).await;
         t.dm_for("UALICE", "You now have access").await;
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
         let audit_before = gatehouse::store::audit::head(t.app.db().conn())
             .await
@@ -146,9 +142,8 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
         // And Gatehouse still works.
         t.tick("URITA", &msg).await;
         t.wait_for(1, Status::Active).await;
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -6,7 +6,10 @@ use gatehouse::store::requests::Request;
 use gatehouse::workflow::{Submission, Via};
 
 use super::app::{TestApp, u};
-use super::slack::{CHANNEL, SlackTestApp};
+use super::db::{TestDb, backends};
+use serde_json::Value;
+
+use super::slack::{CHANNEL, SlackTestApp, eventually};
 
 impl SlackTestApp {
     /// `who` runs `/request-access text` in the channel; returns the message of request `n`
@@ -25,6 +28,36 @@ impl SlackTestApp {
             .add_reaction(who, CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
+    }
+
+    /// Waits until the fake platform holds `what` for `who`.
+    pub async fn holds_soon(&self, who: &str, what: &str) {
+        let waiting = format!("the platform to hold {what} for {who}");
+        eventually(&waiting, 30, || async {
+            self.platform.holds(who, what).then_some(())
+        })
+        .await;
+    }
+
+    /// `who` presses the button `action`, carrying `value`, on the channel message `ts`.
+    pub async fn press(&self, who: &str, ts: &str, action: &str, value: &str) {
+        let target = slack_sim::ButtonTarget::Message {
+            channel: CHANNEL.into(),
+            ts: ts.to_owned(),
+        };
+        self.sim
+            .click_button(who, target, action, Some(value), None)
+            .await
+            .unwrap();
+    }
+
+    /// `who` presses `action` (carrying `value`) on the channel message `ts`; the form it opened.
+    pub async fn button_form(&self, who: &str, ts: &str, action: &str, value: &str) -> Value {
+        self.press(who, ts, action, value).await;
+        eventually(&format!("the {action} form"), 30, || async {
+            self.sim.top_modal(who)
+        })
+        .await
     }
 }
 
@@ -77,5 +110,26 @@ impl TestApp {
         gatehouse::store::jobs::for_request(self.app.db().conn(), id.get())
             .await
             .unwrap()
+    }
+}
+
+/// Runs `test` on a fresh `TestApp` on every backend, stopping the app and dropping the
+/// database after each (the loop most workflow tests would otherwise spell out).
+pub async fn on_every_backend(test: impl AsyncFn(&TestApp, &TestDb)) {
+    for db in backends().await {
+        let t = TestApp::start(&db).await;
+        test(&t, &db).await;
+        t.stop().await;
+        db.close().await;
+    }
+}
+
+/// The same with the app connected to slack-sim.
+pub async fn in_slack_on_every_backend(test: impl AsyncFn(&SlackTestApp, &TestDb)) {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        test(&t, &db).await;
+        t.stop().await;
+        db.close().await;
     }
 }
