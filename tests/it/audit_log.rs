@@ -2,25 +2,23 @@
 
 use chrono::Duration;
 use gatehouse::audit::{self, ExportFormat, Verdict};
-use gatehouse::domain::GrantDuration;
-use gatehouse::workflow::{Submission, Via};
+use gatehouse::workflow::Via;
 use sea_orm::ConnectionTrait;
 
 use crate::support::scenario::on_every_backend;
+use crate::support::scenario::submission;
 use crate::support::{TestApp, TestDb, u};
 
 /// Five requests, one approved and provisioned: 8 audit rows, an hour apart per request.
 async fn history(t: &TestApp) {
     for who in ["UALICE", "UDAVE", "UERIN", "UFRED", "UGINA"] {
         t.wf()
-            .submit(Submission {
-                requester: &u(who),
-                resource: "analytics-ro",
-                duration: Some(GrantDuration::parse("1h").unwrap()),
-                reason: Some("weekly report"),
-                identity: None,
-                start: None,
-            })
+            .submit(submission(
+                &u(who),
+                "analytics-ro",
+                Some("1h"),
+                Some("weekly report"),
+            ))
             .await
             .unwrap();
         t.clock.advance(Duration::hours(1));

@@ -1,6 +1,6 @@
 //! The `gatehouse` binary as a newcomer meets it: clear errors that name the file, line and
 //! key, or the missing setting.
-
+use crate::support::scenario::submission;
 use std::process::{Command, Output};
 
 fn gatehouse(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -153,7 +153,7 @@ fn bad_export_dates_say_how_to_write_them() {
 #[tokio::test]
 async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
     use crate::support::app::{CATALOG, TestApp, u};
-    use gatehouse::workflow::{Submission, Via};
+    use gatehouse::workflow::Via;
     let db = crate::support::TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("gatehouse.toml"), CATALOG).unwrap();
@@ -161,14 +161,12 @@ async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
         let t = TestApp::start(&db).await;
         let r = t
             .wf()
-            .submit(Submission {
-                requester: &u("UALICE"),
-                resource: "analytics-ro",
-                duration: None,
-                reason: Some("weekly numbers"),
-                identity: None,
-                start: None,
-            })
+            .submit(submission(
+                &u("UALICE"),
+                "analytics-ro",
+                None,
+                Some("weekly numbers"),
+            ))
             .await
             .unwrap();
         t.wf()
@@ -400,20 +398,13 @@ fn vault_catalog(vault: Option<&str>) -> String {
 #[tokio::test]
 async fn check_config_lists_live_grants_the_catalog_changed_and_fails_on_a_stranded_connector() {
     use crate::support::app::{TestApp, u};
-    use gatehouse::workflow::{Submission, Via};
+    use gatehouse::workflow::Via;
     let db = crate::support::TestDb::sqlite();
     {
         let t = TestApp::start_with(&db, &vault_catalog(Some("hand over key A"))).await;
         let r = t
             .wf()
-            .submit(Submission {
-                requester: &u("UALICE"),
-                resource: "keys",
-                duration: None,
-                reason: None,
-                identity: None,
-                start: None,
-            })
+            .submit(submission(&u("UALICE"), "keys", None, None))
             .await
             .unwrap();
         t.wf()

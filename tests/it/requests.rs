@@ -5,6 +5,7 @@ use gatehouse::store;
 use gatehouse::workflow::{Field, Submission, Via, WorkflowError};
 
 use crate::support::scenario::on_every_backend;
+use crate::support::scenario::submission;
 use crate::support::{TestApp, backends, u};
 
 async fn request_count(t: &TestApp) -> usize {
@@ -18,14 +19,7 @@ async fn request_count(t: &TestApp) -> usize {
 async fn bad_submissions_say_what_to_fix_and_write_nothing() {
     on_every_backend(async |t, db| {
         let alice = u("UALICE");
-        let base = Submission {
-            requester: &alice,
-            resource: "analytics-ro",
-            duration: None,
-            reason: Some("need it"),
-            identity: None,
-            start: None,
-        };
+        let base = submission(&alice, "analytics-ro", None, Some("need it"));
         let cases: Vec<(Submission<'_>, Field, &str)> = vec![
             (
                 Submission {
@@ -106,14 +100,7 @@ async fn bad_submissions_say_what_to_fix_and_write_nothing() {
 async fn a_second_open_request_names_the_first() {
     on_every_backend(async |t, _| {
         let alice = u("UALICE");
-        let s = Submission {
-            requester: &alice,
-            resource: "analytics-ro",
-            duration: None,
-            reason: Some("dashboards"),
-            identity: None,
-            start: None,
-        };
+        let s = submission(&alice, "analytics-ro", None, Some("dashboards"));
         let first = t.wf().submit(s.clone()).await.unwrap();
         let err = t.wf().submit(s.clone()).await.unwrap_err();
         assert_eq!(
@@ -141,14 +128,7 @@ async fn a_second_open_request_names_the_first() {
 async fn racing_submissions_of_the_same_request_create_one() {
     on_every_backend(async |t, db| {
         let alice = u("UALICE");
-        let s = Submission {
-            requester: &alice,
-            resource: "analytics-ro",
-            duration: None,
-            reason: Some("dashboards"),
-            identity: None,
-            start: None,
-        };
+        let s = submission(&alice, "analytics-ro", None, Some("dashboards"));
         let results = futures_join(t.wf().submit(s.clone()), t.wf().submit(s.clone())).await;
         let oks = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(oks, 1, "{}: {results:?}", db.name);
@@ -178,14 +158,7 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
         // Bob reviews analytics, but this is his own request.
         let own = t
             .wf()
-            .submit(Submission {
-                requester: &bob,
-                resource: "analytics-ro",
-                duration: None,
-                reason: Some("audit"),
-                identity: None,
-                start: None,
-            })
+            .submit(submission(&bob, "analytics-ro", None, Some("audit")))
             .await
             .unwrap();
         let err = t
@@ -213,7 +186,7 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
             .unwrap_err();
         assert!(
             matches!(err, WorkflowError::NotAllowed(_)),
-            "a finance reviewer is not an analytics reviewer"
+            "a finance reviewer is not an analytics reviewer: {err:?}"
         );
         assert_eq!(
             t.wf().request(own.id).await.unwrap().status,
@@ -247,14 +220,7 @@ async fn reviewers_added_in_the_database_count_like_the_catalogs() {
     on_every_backend(async |t, _| {
         let req = t
             .wf()
-            .submit(Submission {
-                requester: &u("UALICE"),
-                resource: "finance-pii",
-                duration: None,
-                reason: None,
-                identity: None,
-                start: None,
-            })
+            .submit(submission(&u("UALICE"), "finance-pii", None, None))
             .await
             .unwrap();
         let carl = u("UCARL");
@@ -281,14 +247,7 @@ async fn two_reviewers_approving_at_once_approve_once() {
     on_every_backend(async |t, db| {
         let req = t
             .wf()
-            .submit(Submission {
-                requester: &u("UALICE"),
-                resource: "analytics-ro",
-                duration: None,
-                reason: Some("x"),
-                identity: None,
-                start: None,
-            })
+            .submit(submission(&u("UALICE"), "analytics-ro", None, Some("x")))
             .await
             .unwrap();
         let (bob, rita) = (u("UBOB"), u("URITA"));
