@@ -8,6 +8,8 @@
     reason = "a benchmark that cannot go on should stop"
 )]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,19 +22,7 @@ use gatehouse::store::Db;
 use gatehouse::store::jobs::Job;
 use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Target, Undo, Via};
 use gatehouse::{App, AppOptions};
-use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::Notify;
-
-const CATALOG: &str = r#"
-[connectors.manual]
-kind = "manual"
-[[resources]]
-id = "warehouse"
-name = "Warehouse"
-connector = "manual"
-reviewers = ["UREVIEWER"]
-reason_required = false
-"#;
 
 struct Noop;
 
@@ -51,44 +41,17 @@ struct AlwaysSucceeds;
 #[async_trait::async_trait]
 impl Provisioner for AlwaysSucceeds {
     async fn grant(&self, target: Target<'_>) -> Result<Applied, ExternalError> {
-        Ok(Applied {
-            identity: target.identity.to_owned(),
-            action: "granted".into(),
-            receipt: None,
-        })
+        Ok(common::applied(&target, "granted"))
     }
     async fn revoke(&self, target: Target<'_>, _: Undo<'_>) -> Result<Applied, ExternalError> {
-        Ok(Applied {
-            identity: target.identity.to_owned(),
-            action: "revoked".into(),
-            receipt: None,
-        })
+        Ok(common::applied(&target, "revoked"))
     }
 }
 
 /// A fresh database URL per measurement.
 async fn fresh(backend: &str, n: usize) -> (String, Option<tempfile::TempDir>) {
-    if backend == "sqlite" {
-        let dir = tempfile::tempdir().unwrap();
-        (
-            format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display()),
-            Some(dir),
-        )
-    } else {
-        let admin_url = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").unwrap();
-        let name = format!("gatehouse_test_bench_{}_{n}", std::process::id());
-        let admin = Database::connect(admin_url.as_str()).await.unwrap();
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-            .await
-            .unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let base = admin_url.rsplit_once('/').unwrap().0.to_owned();
-        (format!("{base}/{name}"), None)
-    }
+    let name = format!("gatehouse_test_bench_{}_{n}", std::process::id());
+    common::fresh(backend, &name).await
 }
 
 async fn queue_drain(url: &str, jobs_n: i64, workers: usize) -> f64 {
@@ -135,7 +98,7 @@ async fn lifecycles(url: &str, n: usize) -> (f64, f64) {
     let clock = ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
     let settings =
         Settings::from_lookup(&|k| (k == "DATABASE_URL").then(|| url.to_owned())).unwrap();
-    let catalog = Catalog::parse(Path::new("bench.toml"), CATALOG).unwrap();
+    let catalog = Catalog::parse(Path::new("bench.toml"), common::CATALOG).unwrap();
     let mut opts = AppOptions::new(Arc::new(AlwaysSucceeds));
     opts.clock = Arc::new(clock.clone());
     opts.background_worker = false;
