@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SubsecRound, Utc};
 use gatehouse::clock::{Clock, SystemClock};
 use gatehouse::config::{Catalog, Config, Settings};
-use gatehouse::domain::{GrantDuration, SlackUserId};
+use gatehouse::domain::SlackUserId;
 use gatehouse::store::{self, Db};
-use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Target, Undo, Via};
+use gatehouse::workflow::{Applied, ExternalError, Provisioner, Target, Undo};
 use gatehouse::{App, AppOptions};
 use sea_orm::{ConnectionTrait, Database, Statement, Value};
 
@@ -139,31 +139,9 @@ async fn populate(
     let app = start(url, Arc::new(Recorder::default()), false).await;
     let db = app.db().clone();
     let template_user = user(0);
-    let r = app
-        .workflow()
-        .submit(Submission {
-            requester: &template_user,
-            resource: "warehouse",
-            duration: Some(GrantDuration::parse("1h").unwrap()),
-            reason: None,
-            identity: None,
-            start: None,
-        })
-        .await
-        .unwrap();
-    app.workflow()
-        .approve(
-            r.id,
-            &SlackUserId::parse("UREVIEWER").unwrap(),
-            Via::Reaction,
-        )
-        .await
-        .unwrap();
+    let id = common::approved_hour(&app, &template_user).await;
     app.run_due_jobs().await.unwrap();
-    let t = store::requests::get(db.conn(), r.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let t = store::requests::get(db.conn(), id).await.unwrap().unwrap();
     let t_grant = store::grants::live_for_request(db.conn(), t.id.get())
         .await
         .unwrap()

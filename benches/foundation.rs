@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use gatehouse::clock::{ManualClock, SharedClock};
 use gatehouse::config::{Catalog, Config, Settings};
-use gatehouse::domain::{GrantDuration, RequestId, SlackUserId};
+use gatehouse::domain::{RequestId, SlackUserId};
 use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSettings};
 use gatehouse::store::Db;
 use gatehouse::store::jobs::Job;
-use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Target, Undo, Via};
+use gatehouse::workflow::{Applied, ExternalError, Provisioner, Target, Undo};
 use gatehouse::{App, AppOptions};
 use tokio::sync::Notify;
 
@@ -105,26 +105,10 @@ async fn lifecycles(url: &str, n: usize) -> (f64, f64) {
     let app = App::start(Config { settings, catalog }, opts)
         .await
         .unwrap();
-    let reviewer = SlackUserId::parse("UREVIEWER").unwrap();
     let start = Instant::now();
     for i in 0..n {
         let who = SlackUserId::parse(&format!("U{i:08}")).unwrap();
-        let r = app
-            .workflow()
-            .submit(Submission {
-                requester: &who,
-                resource: "warehouse",
-                duration: Some(GrantDuration::parse("1h").unwrap()),
-                reason: None,
-                identity: None,
-                start: None,
-            })
-            .await
-            .unwrap();
-        app.workflow()
-            .approve(r.id, &reviewer, Via::Reaction)
-            .await
-            .unwrap();
+        common::approved_hour(&app, &who).await;
         app.run_due_jobs().await.unwrap();
     }
     clock.advance(chrono::Duration::hours(2));

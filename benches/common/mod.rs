@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use gatehouse::workflow::{Applied, Target};
+use gatehouse::App;
+use gatehouse::domain::{GrantDuration, RequestId, SlackUserId};
+use gatehouse::workflow::{Applied, Submission, Target, Via};
 use sea_orm::{ConnectionTrait, Database};
 
 /// One by-hand resource that anyone may ask for without a reason.
@@ -45,6 +47,28 @@ pub async fn fresh(backend: &str, name: &str) -> (String, Option<tempfile::TempD
         let base = admin_url.rsplit_once('/').unwrap().0.to_owned();
         (format!("{base}/{name}"), None)
     }
+}
+
+/// `who` asks for an hour of the warehouse and UREVIEWER approves it; the request's id.
+pub async fn approved_hour(app: &App, who: &SlackUserId) -> RequestId {
+    let r = app
+        .workflow()
+        .submit(Submission {
+            requester: who,
+            resource: "warehouse",
+            duration: Some(GrantDuration::parse("1h").unwrap()),
+            reason: None,
+            identity: None,
+            start: None,
+        })
+        .await
+        .unwrap();
+    let reviewer = SlackUserId::parse("UREVIEWER").unwrap();
+    app.workflow()
+        .approve(r.id, &reviewer, Via::Reaction)
+        .await
+        .unwrap();
+    r.id
 }
 
 /// What a platform that always succeeds answers: `action` done to the target's identity.

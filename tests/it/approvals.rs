@@ -258,23 +258,7 @@ async fn requests_go_to_their_resources_channel_or_their_connectors_and_are_appr
 async fn start_error(catalog: &str, ws: slack_sim::SimConfig) -> String {
     let db = crate::support::TestDb::sqlite();
     let sim = slack_sim::SlackSim::start(ws).await.unwrap();
-    let api_url = sim.api_url();
-    let config = crate::support::app::config_for(
-        &db,
-        catalog,
-        &[
-            ("SLACK_BOT_TOKEN", sim.bot_token()),
-            ("SLACK_APP_TOKEN", sim.app_token()),
-            ("SLACK_API_URL", api_url.as_str()),
-            ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
-        ],
-    );
-    let platform = crate::support::platform::FakePlatform::default();
-    let opts = gatehouse::AppOptions::new(std::sync::Arc::new(platform));
-    match gatehouse::App::start(config, opts).await {
-        Ok(_) => panic!("the start should have been refused"),
-        Err(e) => e.to_string(),
-    }
+    crate::support::serve_env::start_refusal(&db, catalog, &sim).await
 }
 
 #[tokio::test]

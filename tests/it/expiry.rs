@@ -9,7 +9,8 @@ use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::db::postgres_server;
-use crate::support::pg::{Roles, prefix, quoted};
+use crate::support::made_roles::made_roles;
+use crate::support::pg::{prefix, quoted};
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
 
 const TIMED: &str = r#"
@@ -118,16 +119,9 @@ async fn drift_is_reported_once_regranted_where_asked_and_access_kept_after_its_
     ) else {
         return;
     };
+    let wanted = [("alice", true), ("reports", false), ("regrants", false)];
     let p = prefix();
-    let (alice, reports, regrants) = (
-        format!("{p}_alice"),
-        format!("{p}_reports"),
-        format!("{p}_regrants"),
-    );
-    let mut roles = Roles::new(&url).await;
-    roles.make(&alice, true).await;
-    roles.make(&reports, false).await;
-    roles.make(&regrants, false).await;
+    let (roles, [alice, reports, regrants]) = made_roles(&url, &p, wanted).await;
     let catalog = format!(
         r#"
 admins = ["UADA"]

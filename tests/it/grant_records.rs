@@ -12,6 +12,7 @@ use slack_sim::SlackSim;
 use crate::support::TestDb;
 use crate::support::app::config_for;
 use crate::support::db::{backends, postgres_server};
+use crate::support::made_roles::made_roles;
 use crate::support::pg::{Roles, prefix, quoted};
 use crate::support::platform::FakePlatform;
 use crate::support::slack::{SlackTestApp, workspace};
@@ -54,16 +55,9 @@ struct Stage {
 }
 
 async fn stage(url: &str) -> Stage {
+    let wanted = [("alice", true), ("fin_a", false), ("fin_b", false)];
     let p = prefix();
-    let mut roles = Roles::new(url).await;
-    let (alice, a, b) = (
-        format!("{p}_alice"),
-        format!("{p}_fin_a"),
-        format!("{p}_fin_b"),
-    );
-    roles.make(&alice, true).await;
-    roles.make(&a, false).await;
-    roles.make(&b, false).await;
+    let (roles, [alice, a, b]) = made_roles(url, &p, wanted).await;
     Stage { roles, alice, a, b }
 }
 

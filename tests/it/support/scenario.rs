@@ -9,7 +9,7 @@ use super::app::{TestApp, u};
 use super::db::{TestDb, backends};
 use serde_json::Value;
 
-use super::slack::{CHANNEL, SlackTestApp, eventually};
+use super::slack::{CHANNEL, SlackTestApp, eventually, person, workspace};
 
 impl SlackTestApp {
     /// `who` runs `/request-access text` in the channel; returns the message of request `n`
@@ -132,4 +132,19 @@ pub async fn in_slack_on_every_backend(test: impl AsyncFn(&SlackTestApp, &TestDb
         t.stop().await;
         db.close().await;
     }
+}
+
+/// The test workspace with `n` more people, UP00, UP01, …, whose Slack email local parts are
+/// `<prefix>_u00`, `<prefix>_u01`, … (their server logins), in every channel; their ids.
+pub fn workspace_with_people(prefix: &str, n: usize) -> (slack_sim::SimConfig, Vec<String>) {
+    let mut ws = workspace();
+    let people: Vec<String> = (0..n).map(|i| format!("UP{i:02}")).collect();
+    for (i, id) in people.iter().enumerate() {
+        ws.users
+            .push(person(id, &format!("{prefix}_u{i:02}"), "Europe/Paris"));
+    }
+    for c in &mut ws.channels {
+        c.members.extend(people.iter().cloned());
+    }
+    (ws, people)
 }
