@@ -21,7 +21,7 @@ use crate::support::pg::{Roles, prefix};
 use crate::support::platform::FakePlatform;
 use crate::support::scenario::workspace_with_people;
 use crate::support::serve_env::serve_env;
-use crate::support::slack::{CHANNEL, shown, workspace};
+use crate::support::slack::{CHANNEL, eventually_saying, shown, workspace};
 use crate::support::{TestDb, u};
 
 const PEOPLE: usize = 20;
@@ -154,23 +154,13 @@ fn tail(path: &std::path::Path) -> String {
 }
 
 /// Polls `check` until it returns Some; after `secs` fails with the processes' log.
-async fn within<T, F, Fut>(what: &str, secs: u64, log: &std::path::Path, mut check: F) -> T
+async fn within<T, F, Fut>(what: &str, secs: u64, log: &std::path::Path, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; the processes said:\n{}",
-            tail(log)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let said = || format!("; the processes said:\n{}", tail(log));
+    eventually_saying(what, secs, said, check).await
 }
 
 #[tokio::test]

@@ -63,12 +63,7 @@ async fn first_attempts_read_no_history_and_every_message_carries_its_delivery_k
             db.name
         );
         assert_eq!(key_of(&card), Some(format!("{}:card", submitted.id)));
-        let dm = t
-            .sim
-            .dms("UALICE")
-            .into_iter()
-            .find(|m| shown(m).contains("approved your request"))
-            .unwrap();
+        let dm = t.dms_saying("UALICE", "approved your request").remove(0);
         assert_eq!(key_of(&dm), Some(format!("{}:dm:UALICE", approved.id)));
     })
     .await;
@@ -81,12 +76,7 @@ async fn a_dm_whose_job_was_killed_after_posting_is_not_sent_again() {
         let job = t.done_notify_job(1, "approved", "requester").await;
         rerun_after_kill(t, &job).await;
         assert!(history_reads(t) > 0, "{}: the retry looked", db.name);
-        let dms = t
-            .sim
-            .dms("UALICE")
-            .iter()
-            .filter(|m| shown(m).contains("approved your request"))
-            .count();
+        let dms = t.dms_saying("UALICE", "approved your request").len();
         assert_eq!(dms, 1, "{}", db.name);
     })
     .await;

@@ -48,12 +48,7 @@ async fn a_redelivered_approval_is_acted_on_once() {
             t.sim.ephemerals("UBOB").is_empty(),
             "no confusing note to Bob"
         );
-        let dms = t
-            .sim
-            .dms("UALICE")
-            .iter()
-            .filter(|m| shown(m).contains("approved your request"))
-            .count();
+        let dms = t.dms_saying("UALICE", "approved your request").len();
         assert_eq!(dms, 1);
     })
     .await;

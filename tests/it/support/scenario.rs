@@ -9,7 +9,7 @@ use super::app::{TestApp, u};
 use super::db::{TestDb, backends};
 use serde_json::Value;
 
-use super::slack::{CHANNEL, SlackTestApp, eventually, person, workspace};
+use super::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
 
 impl SlackTestApp {
     /// `who` runs `/request-access text` in the channel; returns the message of request `n`
@@ -28,6 +28,12 @@ impl SlackTestApp {
             .add_reaction(who, CHANNEL, &msg.ts, "white_check_mark")
             .await
             .unwrap();
+    }
+
+    /// The DMs `who` has been sent so far that show `needle`.
+    pub fn dms_saying(&self, who: &str, needle: &str) -> Vec<slack_sim::Message> {
+        let dms = self.sim.dms(who).into_iter();
+        dms.filter(|m| shown(m).contains(needle)).collect()
     }
 
     /// Waits until the fake platform holds `what` for `who`.
