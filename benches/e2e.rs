@@ -17,6 +17,8 @@
 )]
 
 // The crate root is benches/e2e.rs, so its modules are named by path.
+#[path = "common/mod.rs"]
+mod common;
 #[path = "e2e/load.rs"]
 mod load;
 #[path = "e2e/platform.rs"]

@@ -11,6 +11,8 @@
     reason = "a benchmark that cannot go on should stop"
 )]
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -19,22 +21,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SubsecRound, Utc};
 use gatehouse::clock::{Clock, SystemClock};
 use gatehouse::config::{Catalog, Config, Settings};
-use gatehouse::domain::{GrantDuration, SlackUserId};
+use gatehouse::domain::SlackUserId;
 use gatehouse::store::{self, Db};
-use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Target, Undo, Via};
+use gatehouse::workflow::{Applied, ExternalError, Provisioner, Target, Undo};
 use gatehouse::{App, AppOptions};
 use sea_orm::{ConnectionTrait, Database, Statement, Value};
-
-const CATALOG: &str = r#"
-[connectors.manual]
-kind = "manual"
-[[resources]]
-id = "warehouse"
-name = "Warehouse"
-connector = "manual"
-reviewers = ["UREVIEWER"]
-reason_required = false
-"#;
 
 /// Quiet time before the first expiry, in which idle CPU is measured.
 const QUIET: Duration = Duration::from_secs(10);
@@ -51,11 +42,7 @@ struct Recorder {
 #[async_trait::async_trait]
 impl Provisioner for Recorder {
     async fn grant(&self, target: Target<'_>) -> Result<Applied, ExternalError> {
-        Ok(Applied {
-            identity: target.identity.to_owned(),
-            action: "granted".into(),
-            receipt: None,
-        })
+        Ok(common::applied(&target, "granted"))
     }
     async fn revoke(&self, target: Target<'_>, _: Undo<'_>) -> Result<Applied, ExternalError> {
         let at = now();
@@ -64,11 +51,7 @@ impl Provisioner for Recorder {
             .lock()
             .unwrap()
             .insert(target.identity.to_owned(), at);
-        Ok(Applied {
-            identity: target.identity.to_owned(),
-            action: "revoked".into(),
-            receipt: None,
-        })
+        Ok(common::applied(&target, "revoked"))
     }
 }
 
@@ -84,30 +67,6 @@ fn env_num(key: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// A fresh database URL (as benches/foundation.rs makes them).
-async fn fresh(backend: &str) -> (String, Option<tempfile::TempDir>) {
-    if backend == "sqlite" {
-        let dir = tempfile::tempdir().unwrap();
-        (
-            format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display()),
-            Some(dir),
-        )
-    } else {
-        let admin = Database::connect(admin_url().as_str()).await.unwrap();
-        let name = pg_name();
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-            .await
-            .unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let base = admin_url().rsplit_once('/').unwrap().0.to_owned();
-        (format!("{base}/{name}"), None)
-    }
-}
-
 fn admin_url() -> String {
     std::env::var("GATEHOUSE_TEST_POSTGRES_URL").unwrap()
 }
@@ -116,29 +75,14 @@ fn pg_name() -> String {
     format!("gatehouse_test_expiry_{}", std::process::id())
 }
 
-/// User + system CPU time of the whole process (all threads), from /proc/self/stat.
+/// User + system CPU time of the whole process (all threads).
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    // USER_HZ is 100 on every Linux userspace ABI; reading it needs libc's sysconf.
-    Duration::from_millis(ticks * 10)
+    common::cpu_time_from("/proc/self/stat")
 }
 
-/// VmRSS and VmHWM (peak) in MB, from /proc/self/status.
+/// VmRSS and VmHWM (peak) in MB.
 fn memory() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kb = |key: &str| -> f64 {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0)
+    common::memory_from("/proc/self/status")
 }
 
 fn user(i: usize) -> SlackUserId {
@@ -152,7 +96,7 @@ async fn start(url: &str, provisioner: Arc<Recorder>, background: bool) -> App {
         _ => None,
     })
     .unwrap();
-    let catalog = Catalog::parse(Path::new("bench.toml"), CATALOG).unwrap();
+    let catalog = Catalog::parse(Path::new("bench.toml"), common::CATALOG).unwrap();
     let mut opts = AppOptions::new(provisioner);
     opts.background_worker = background;
     App::start(Config { settings, catalog }, opts)
@@ -195,31 +139,9 @@ async fn populate(
     let app = start(url, Arc::new(Recorder::default()), false).await;
     let db = app.db().clone();
     let template_user = user(0);
-    let r = app
-        .workflow()
-        .submit(Submission {
-            requester: &template_user,
-            resource: "warehouse",
-            duration: Some(GrantDuration::parse("1h").unwrap()),
-            reason: None,
-            identity: None,
-            start: None,
-        })
-        .await
-        .unwrap();
-    app.workflow()
-        .approve(
-            r.id,
-            &SlackUserId::parse("UREVIEWER").unwrap(),
-            Via::Reaction,
-        )
-        .await
-        .unwrap();
+    let id = common::approved_hour(&app, &template_user).await;
     app.run_due_jobs().await.unwrap();
-    let t = store::requests::get(db.conn(), r.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let t = store::requests::get(db.conn(), id).await.unwrap().unwrap();
     let t_grant = store::grants::live_for_request(db.conn(), t.id.get())
         .await
         .unwrap()
@@ -407,7 +329,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 }
 
 async fn measure(backend: &str, n: usize, spread: Duration) {
-    let (url, _dir) = fresh(backend).await;
+    let (url, _dir) = common::fresh(backend, &pg_name()).await;
     let setup = Instant::now();
     // Insertion takes a while: start the expiries after it (estimated at 5,000 grants a second,
     // checked below) and a quiet window.

@@ -8,31 +8,21 @@
     reason = "a benchmark that cannot go on should stop"
 )]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatehouse::clock::{ManualClock, SharedClock};
 use gatehouse::config::{Catalog, Config, Settings};
-use gatehouse::domain::{GrantDuration, RequestId, SlackUserId};
+use gatehouse::domain::{RequestId, SlackUserId};
 use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSettings};
 use gatehouse::store::Db;
 use gatehouse::store::jobs::Job;
-use gatehouse::workflow::{Applied, ExternalError, Provisioner, Submission, Target, Undo, Via};
+use gatehouse::workflow::{Applied, ExternalError, Provisioner, Target, Undo};
 use gatehouse::{App, AppOptions};
-use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::Notify;
-
-const CATALOG: &str = r#"
-[connectors.manual]
-kind = "manual"
-[[resources]]
-id = "warehouse"
-name = "Warehouse"
-connector = "manual"
-reviewers = ["UREVIEWER"]
-reason_required = false
-"#;
 
 struct Noop;
 
@@ -51,44 +41,17 @@ struct AlwaysSucceeds;
 #[async_trait::async_trait]
 impl Provisioner for AlwaysSucceeds {
     async fn grant(&self, target: Target<'_>) -> Result<Applied, ExternalError> {
-        Ok(Applied {
-            identity: target.identity.to_owned(),
-            action: "granted".into(),
-            receipt: None,
-        })
+        Ok(common::applied(&target, "granted"))
     }
     async fn revoke(&self, target: Target<'_>, _: Undo<'_>) -> Result<Applied, ExternalError> {
-        Ok(Applied {
-            identity: target.identity.to_owned(),
-            action: "revoked".into(),
-            receipt: None,
-        })
+        Ok(common::applied(&target, "revoked"))
     }
 }
 
 /// A fresh database URL per measurement.
 async fn fresh(backend: &str, n: usize) -> (String, Option<tempfile::TempDir>) {
-    if backend == "sqlite" {
-        let dir = tempfile::tempdir().unwrap();
-        (
-            format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display()),
-            Some(dir),
-        )
-    } else {
-        let admin_url = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").unwrap();
-        let name = format!("gatehouse_test_bench_{}_{n}", std::process::id());
-        let admin = Database::connect(admin_url.as_str()).await.unwrap();
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-            .await
-            .unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let base = admin_url.rsplit_once('/').unwrap().0.to_owned();
-        (format!("{base}/{name}"), None)
-    }
+    let name = format!("gatehouse_test_bench_{}_{n}", std::process::id());
+    common::fresh(backend, &name).await
 }
 
 async fn queue_drain(url: &str, jobs_n: i64, workers: usize) -> f64 {
@@ -135,33 +98,17 @@ async fn lifecycles(url: &str, n: usize) -> (f64, f64) {
     let clock = ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
     let settings =
         Settings::from_lookup(&|k| (k == "DATABASE_URL").then(|| url.to_owned())).unwrap();
-    let catalog = Catalog::parse(Path::new("bench.toml"), CATALOG).unwrap();
+    let catalog = Catalog::parse(Path::new("bench.toml"), common::CATALOG).unwrap();
     let mut opts = AppOptions::new(Arc::new(AlwaysSucceeds));
     opts.clock = Arc::new(clock.clone());
     opts.background_worker = false;
     let app = App::start(Config { settings, catalog }, opts)
         .await
         .unwrap();
-    let reviewer = SlackUserId::parse("UREVIEWER").unwrap();
     let start = Instant::now();
     for i in 0..n {
         let who = SlackUserId::parse(&format!("U{i:08}")).unwrap();
-        let r = app
-            .workflow()
-            .submit(Submission {
-                requester: &who,
-                resource: "warehouse",
-                duration: Some(GrantDuration::parse("1h").unwrap()),
-                reason: None,
-                identity: None,
-                start: None,
-            })
-            .await
-            .unwrap();
-        app.workflow()
-            .approve(r.id, &reviewer, Via::Reaction)
-            .await
-            .unwrap();
+        common::approved_hour(&app, &who).await;
         app.run_due_jobs().await.unwrap();
     }
     clock.advance(chrono::Duration::hours(2));

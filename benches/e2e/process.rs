@@ -33,29 +33,14 @@ impl Gatehouse {
         self.child.try_wait().ok().flatten()
     }
 
-    /// User + system CPU time of the whole process (all threads), from /proc/PID/stat.
+    /// User + system CPU time of the whole process (all threads).
     pub fn cpu(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap();
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = rest.split(' ').collect();
-        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-        // USER_HZ is 100 on every Linux userspace ABI; reading it needs libc's sysconf.
-        Duration::from_millis(ticks * 10)
+        super::common::cpu_time_from(&format!("/proc/{}/stat", self.pid))
     }
 
-    /// VmRSS and VmHWM (peak) in MB, from /proc/PID/status.
+    /// VmRSS and VmHWM (peak) in MB.
     pub fn memory(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
-        let kb = |key: &str| -> f64 {
-            status
-                .lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(f64::NAN)
-        };
-        (kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0)
+        super::common::memory_from(&format!("/proc/{}/status", self.pid))
     }
 
     /// The lines it logged at warn or error (the bench runs it with GATEHOUSE_LOG=warn).

@@ -6,6 +6,7 @@ use gatehouse::domain::{RequestId, Status};
 use gatehouse::store;
 
 use crate::support::backends;
+use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp};
 
 async fn admin(t: &SlackTestApp, who: &str, text: &str) -> String {
@@ -14,12 +15,10 @@ async fn admin(t: &SlackTestApp, who: &str, text: &str) -> String {
 
 #[tokio::test]
 async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expires() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
-
+    in_slack_on_every_backend(async |t, db| {
         // Only admins; a reason is required; a typo gets the closest resource.
         let reply = admin(
-            &t,
+            t,
             "UBOB",
             "grant <@UDAVE|dave> analytics-ro 2h incident 4411",
         )
@@ -28,11 +27,11 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
             reply.contains("only a Gatehouse admin can do that"),
             "{reply}"
         );
-        let reply = admin(&t, "UADA", "grant <@UDAVE|dave> analytics-ro 2h").await;
+        let reply = admin(t, "UADA", "grant <@UDAVE|dave> analytics-ro 2h").await;
         assert!(reply.contains("Say why"), "{reply}");
-        let reply = admin(&t, "UADA", "grant <@UDAVE|dave> analytcs-ro 2h incident").await;
+        let reply = admin(t, "UADA", "grant <@UDAVE|dave> analytcs-ro 2h incident").await;
         assert!(reply.contains("did you mean `analytics-ro`"), "{reply}");
-        let reply = admin(&t, "UADA", "grant <@UDAVE|dave> analytics-ro 9d incident").await;
+        let reply = admin(t, "UADA", "grant <@UDAVE|dave> analytics-ro 9d incident").await;
         assert!(reply.contains("longer than"), "{}: {reply}", db.name);
         assert!(
             store::requests::list_all(t.app.db().conn())
@@ -43,7 +42,7 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
         );
 
         let reply = admin(
-            &t,
+            t,
             "UADA",
             "grant <@UDAVE|dave> analytics-ro 2h incident 4411: restore the revenue table",
         )
@@ -89,7 +88,7 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
         // admin's reason audited, Dave told.
         let before = t.app.workflow().request(RequestId::new(1)).await.unwrap();
         let reply = admin(
-            &t,
+            t,
             "UADA",
             "grant <@UDAVE|dave> analytics-ro 1h incident continues",
         )
@@ -131,8 +130,8 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
         t.expire(1, chrono::Duration::hours(4)).await;
         assert!(!t.platform.holds("udave", "ANALYTICS_RO"));
         t.dm_for("UDAVE", "has expired").await;
-        t.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -140,20 +139,8 @@ async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_seco
     for db in backends().await {
         let t = SlackTestApp::start(&db).await;
         // Alice holds analytics-ro for 8 h from 09:00 UTC (request #1).
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 8h report",
-            )
-            .await
-            .unwrap();
-        let card = t.request_message(1).await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let card = t.ask("UALICE", "analytics-ro 8h report", 1).await;
+        t.tick("UBOB", &card).await;
         t.wait_for(1, Status::Active).await;
         let grants_before = t.platform.calls().0;
 

@@ -38,11 +38,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
             c.members.push("UGUEST".into());
         }
         let t = SlackTestApp::start_with(&db, CATALOG, ws).await;
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 2h")
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
+        let msg = t.ask("UALICE", "finance-pii 2h", 1).await;
         let card = shown(&msg);
         // Only the first step's reviewers are mentioned.
         assert!(
@@ -56,10 +52,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         );
 
         // Fiona reviews the second step: her ✅ now counts for nothing.
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UFIONA", &msg).await;
         let note = t.ephemeral_for("UFIONA", "did nothing").await;
         assert!(
             note.contains(
@@ -69,10 +62,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         );
 
         // Bob counts once, however many times he ✅s.
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UBOB", &msg).await;
         let card = eventually("Bob's approval on the card", 30, || async {
             let card = shown(&t.request_message(1).await);
             card.contains("approved by <@UBOB>").then_some(card)
@@ -91,10 +81,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         assert_eq!(t.status(1).await, Status::Pending);
 
         // Rita completes the first step; the thread now mentions the second step's reviewers.
-        t.sim
-            .add_reaction("URITA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("URITA", &msg).await;
         let reply = eventually("the thread note for step 2", 30, || async {
             t.sim
                 .thread(CHANNEL, &msg.ts)
@@ -110,10 +97,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         assert_eq!(t.status(1).await, Status::Pending);
 
         // A guest never approves, even one named as a reviewer.
-        t.sim
-            .add_reaction("UGUEST", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UGUEST", &msg).await;
         let note = t.ephemeral_for("UGUEST", "did nothing").await;
         assert!(note.contains("guests cannot decide on requests"), "{note}");
 
@@ -145,10 +129,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         assert_eq!(t.status(1).await, Status::Pending);
 
         // Carl is the second different person of step 2: the request is approved and granted.
-        t.sim
-            .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UCARL", &msg).await;
         t.wait_for(1, Status::Active).await;
         assert!(t.platform.holds("ualice", "FINANCE_PII"));
 
@@ -277,23 +258,7 @@ async fn requests_go_to_their_resources_channel_or_their_connectors_and_are_appr
 async fn start_error(catalog: &str, ws: slack_sim::SimConfig) -> String {
     let db = crate::support::TestDb::sqlite();
     let sim = slack_sim::SlackSim::start(ws).await.unwrap();
-    let api_url = sim.api_url();
-    let config = crate::support::app::config_for(
-        &db,
-        catalog,
-        &[
-            ("SLACK_BOT_TOKEN", sim.bot_token()),
-            ("SLACK_APP_TOKEN", sim.app_token()),
-            ("SLACK_API_URL", api_url.as_str()),
-            ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
-        ],
-    );
-    let platform = crate::support::platform::FakePlatform::default();
-    let opts = gatehouse::AppOptions::new(std::sync::Arc::new(platform));
-    match gatehouse::App::start(config, opts).await {
-        Ok(_) => panic!("the start should have been refused"),
-        Err(e) => e.to_string(),
-    }
+    crate::support::serve_env::start_refusal(&db, catalog, &sim).await
 }
 
 #[tokio::test]

@@ -43,6 +43,41 @@ async fn start(env: &[(&str, &str)]) -> (SlackTestApp, TestDb) {
     (t, db)
 }
 
+/// Gatehouse once Alice holds analytics-ro (request #1, approved by Bob).
+async fn alice_holds_analytics() -> (SlackTestApp, TestDb) {
+    let (t, db) = start(&[]).await;
+    t.alice_gets_analytics_from_bob().await;
+    (t, db)
+}
+
+/// Gatehouse with the language model `chat` behind its free-form questions.
+async fn start_with_model(chat: &ChatFake) -> (SlackTestApp, TestDb) {
+    start(&[
+        ("GATEHOUSE_LLM_URL", &chat.url),
+        ("GATEHOUSE_LLM_MODEL", "gpt-test"),
+        ("GATEHOUSE_LLM_KEY", KEY),
+    ])
+    .await
+}
+
+/// Checks that `answer` (to `question`) starts with `start` and says each of `parts`.
+fn says(question: &str, answer: &str, start: &str, parts: &[&str]) {
+    assert!(answer.starts_with(start), "{question}: {answer}");
+    for part in parts {
+        assert!(answer.contains(part), "{question}: {part}: {answer}");
+    }
+}
+
+/// Checks `/access-check question` as `who` the way `says` does.
+async fn check_says(t: &SlackTestApp, who: &str, question: &str, start: &str, parts: &[&str]) {
+    says(
+        question,
+        &access_check(t, who, question).await,
+        start,
+        parts,
+    );
+}
+
 /// The bot's answer in `user`'s DM to `question`.
 async fn ask_in_dm(t: &SlackTestApp, user: &str, question: &str) -> String {
     let before = t.sim.dms(user).len();
@@ -79,77 +114,76 @@ async fn access_check(t: &SlackTestApp, user: &str, text: &str) -> String {
 
 #[tokio::test]
 async fn access_check_says_yes_with_the_grant_and_the_platforms_word() {
-    let (t, _db) = start(&[]).await;
-    t.alice_gets_analytics_from_bob().await;
-    let answer = access_check(&t, "UBOB", "<@UALICE|alice> analytics-ro").await;
-    assert!(
-        answer.starts_with("✅ Yes: <@UALICE> has access to *Analytics (read-only)*"),
-        "{answer}"
-    );
-    for part in [
-        "request #1 (active), approved by <@UBOB>",
-        "expires <!date^",
-        "Platform (`warehouse` as `ualice`): the platform confirms it (directly)",
-    ] {
-        assert!(answer.contains(part), "{part}: {answer}");
-    }
-    let no = access_check(&t, "UFIONA", "<@UALICE> finance-warehouse").await;
-    assert!(
-        no.starts_with("❌ No: <@UALICE> does not have access to *Finance warehouse*"),
-        "{no}"
-    );
+    let (t, _db) = alice_holds_analytics().await;
+    check_says(
+        &t,
+        "UBOB",
+        "<@UALICE|alice> analytics-ro",
+        "✅ Yes: <@UALICE> has access to *Analytics (read-only)*",
+        &[
+            "request #1 (active), approved by <@UBOB>",
+            "expires <!date^",
+            "Platform (`warehouse` as `ualice`): the platform confirms it (directly)",
+        ],
+    )
+    .await;
+    check_says(
+        &t,
+        "UFIONA",
+        "<@UALICE> finance-warehouse",
+        "❌ No: <@UALICE> does not have access to *Finance warehouse*",
+        &[],
+    )
+    .await;
     t.stop().await;
 }
 
 #[tokio::test]
 async fn each_question_form_is_answered_in_a_dm() {
-    let (t, _db) = start(&[]).await;
-    t.alice_gets_analytics_from_bob().await;
+    let (t, _db) = alice_holds_analytics().await;
 
-    let yes = ask_in_dm(&t, "UBOB", "does <@UALICE> have access to analytics-ro?").await;
-    assert!(yes.starts_with("✅ Yes: <@UALICE> has access"), "{yes}");
-
-    let who = ask_in_dm(&t, "URITA", "who can read analytics-ro?").await;
-    assert!(
-        who.starts_with("1 person has access to *Analytics (read-only)* (`analytics-ro`):"),
-        "{who}"
-    );
-    assert!(
-        who.contains("• <@UALICE> — *Analytics (read-only)* — until"),
-        "{who}"
-    );
-
-    let what = ask_in_dm(&t, "UADA", "what does <@UALICE> have access to?").await;
-    assert!(
-        what.starts_with("<@UALICE> has access to 1 resource:"),
-        "{what}"
-    );
-    assert!(what.contains("request #1"), "{what}");
-
-    let when = ask_in_dm(
-        &t,
-        "UBOB",
-        "when does <@UALICE>'s access to analytics-ro expire?",
-    )
-    .await;
-    assert!(
-        when.starts_with("⏳ <@UALICE>'s access to *Analytics (read-only)* ends <!date^"),
-        "{when}"
-    );
-    assert!(when.contains("(request #1)"), "{when}");
-
-    let mine = ask_in_dm(&t, "UALICE", "what can I access?").await;
-    assert!(
-        mine.starts_with("<@UALICE> has access to 1 resource"),
-        "{mine}"
-    );
+    // Who asks, what, how the answer starts, and what else it says.
+    let cases: [(&str, &str, &str, &[&str]); 5] = [
+        (
+            "UBOB",
+            "does <@UALICE> have access to analytics-ro?",
+            "✅ Yes: <@UALICE> has access",
+            &[],
+        ),
+        (
+            "URITA",
+            "who can read analytics-ro?",
+            "1 person has access to *Analytics (read-only)* (`analytics-ro`):",
+            &["• <@UALICE> — *Analytics (read-only)* — until"],
+        ),
+        (
+            "UADA",
+            "what does <@UALICE> have access to?",
+            "<@UALICE> has access to 1 resource:",
+            &["request #1"],
+        ),
+        (
+            "UBOB",
+            "when does <@UALICE>'s access to analytics-ro expire?",
+            "⏳ <@UALICE>'s access to *Analytics (read-only)* ends <!date^",
+            &["(request #1)"],
+        ),
+        (
+            "UALICE",
+            "what can I access?",
+            "<@UALICE> has access to 1 resource",
+            &[],
+        ),
+    ];
+    for (who, question, start, parts) in cases {
+        says(question, &ask_in_dm(&t, who, question).await, start, parts);
+    }
     t.stop().await;
 }
 
 #[tokio::test]
 async fn a_mention_in_a_channel_is_answered_to_the_asker_alone() {
-    let (t, _db) = start(&[]).await;
-    t.alice_gets_analytics_from_bob().await;
+    let (t, _db) = alice_holds_analytics().await;
     let before = t.sim.messages(CHANNEL).len();
     t.sim
         .mention_bot("UBOB", CHANNEL, "<@U0BOT> who has access to analytics-ro?")
@@ -206,41 +240,38 @@ async fn unknown_names_get_the_closest_and_unknown_questions_the_forms() {
 
 #[tokio::test]
 async fn a_platform_that_does_not_answer_in_time_is_named_and_gatehouses_record_still_given() {
-    let (t, _db) = start(&[]).await;
-    t.alice_gets_analytics_from_bob().await;
+    let (t, _db) = alice_holds_analytics().await;
     t.platform.slow_checks(Duration::from_secs(6));
-    let answer = access_check(&t, "UBOB", "<@UALICE> analytics-ro").await;
-    assert!(
-        answer.starts_with("✅ Yes"),
-        "Gatehouse's grant stands: {answer}"
-    );
-    assert!(
-        answer.contains("the platform did not answer: the platform did not answer within 3 s"),
-        "{answer}"
-    );
+    // Gatehouse's grant stands, and the silent platform is named.
+    check_says(
+        &t,
+        "UBOB",
+        "<@UALICE> analytics-ro",
+        "✅ Yes",
+        &["the platform did not answer: the platform did not answer within 3 s"],
+    )
+    .await;
     t.stop().await;
 }
 
 #[tokio::test]
 async fn drift_between_the_grant_and_the_platform_is_named() {
-    let (t, _db) = start(&[]).await;
-    t.alice_gets_analytics_from_bob().await;
+    let (t, _db) = alice_holds_analytics().await;
     t.platform.take_away("ualice", "ANALYTICS_RO");
-    let answer = access_check(&t, "UBOB", "<@UALICE> analytics-ro").await;
-    assert!(answer.starts_with("❌ No"), "{answer}");
-    assert!(
-        answer.contains(
-            "⚠️ Drift: Gatehouse granted it (request #1), but the platform no longer has it"
-        ),
-        "{answer}"
-    );
+    check_says(
+        &t,
+        "UBOB",
+        "<@UALICE> analytics-ro",
+        "❌ No",
+        &["⚠️ Drift: Gatehouse granted it (request #1), but the platform no longer has it"],
+    )
+    .await;
     t.stop().await;
 }
 
 #[tokio::test]
 async fn people_ask_about_themselves_reviewers_about_their_resources_and_it_is_audited() {
-    let (t, _db) = start(&[]).await;
-    t.alice_gets_analytics_from_bob().await;
+    let (t, _db) = alice_holds_analytics().await;
     let dave = ask_in_dm(&t, "UDAVE", "does <@UALICE> have access to analytics-ro?").await;
     assert_eq!(
         dave,
@@ -291,12 +322,7 @@ async fn a_free_form_question_goes_to_the_model_and_gatehouse_runs_its_tool() {
         Reply::Quote(vec!["call_2"]),
     ])
     .await;
-    let (t, _db) = start(&[
-        ("GATEHOUSE_LLM_URL", &chat.url),
-        ("GATEHOUSE_LLM_MODEL", "gpt-test"),
-        ("GATEHOUSE_LLM_KEY", KEY),
-    ])
-    .await;
+    let (t, _db) = start_with_model(&chat).await;
     t.alice_gets_analytics_from_bob().await;
     let answer = ask_in_dm(
         &t,
@@ -341,8 +367,7 @@ async fn alice_is_maria_lopez(t: &SlackTestApp) {
 
 #[tokio::test]
 async fn a_stranger_gets_one_refusal_for_real_and_unknown_names_and_no_platform_is_asked() {
-    let (t, _db) = start(&[]).await;
-    t.alice_gets_analytics_from_bob().await;
+    let (t, _db) = alice_holds_analytics().await;
     alice_is_maria_lopez(&t).await;
     // The name resolves for someone who may ask about others: it is Alice.
     let bob = ask_in_dm(&t, "UBOB", "does maria.lopez have access to analytics-ro?").await;
@@ -382,12 +407,7 @@ async fn the_models_answer_is_shown_escaped_so_it_pings_nobody_and_links_nowhere
         "<!channel> <@UALICE|boss> has it & so does <!here>; see <https://evil.example/x|click here> or <mailto:a@b.c|mail>",
     )])
     .await;
-    let (t, _db) = start(&[
-        ("GATEHOUSE_LLM_URL", &chat.url),
-        ("GATEHOUSE_LLM_MODEL", "gpt-test"),
-        ("GATEHOUSE_LLM_KEY", KEY),
-    ])
-    .await;
+    let (t, _db) = start_with_model(&chat).await;
     let answer = ask_in_dm(&t, "UBOB", "anyone in the analytics thing?").await;
     assert_eq!(
         answer,

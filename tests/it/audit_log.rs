@@ -2,24 +2,23 @@
 
 use chrono::Duration;
 use gatehouse::audit::{self, ExportFormat, Verdict};
-use gatehouse::domain::GrantDuration;
-use gatehouse::workflow::{Submission, Via};
+use gatehouse::workflow::Via;
 use sea_orm::ConnectionTrait;
 
-use crate::support::{TestApp, TestDb, backends, u};
+use crate::support::scenario::on_every_backend;
+use crate::support::scenario::submission;
+use crate::support::{TestApp, TestDb, u};
 
 /// Five requests, one approved and provisioned: 8 audit rows, an hour apart per request.
 async fn history(t: &TestApp) {
     for who in ["UALICE", "UDAVE", "UERIN", "UFRED", "UGINA"] {
         t.wf()
-            .submit(Submission {
-                requester: &u(who),
-                resource: "analytics-ro",
-                duration: Some(GrantDuration::parse("1h").unwrap()),
-                reason: Some("weekly report"),
-                identity: None,
-                start: None,
-            })
+            .submit(submission(
+                &u(who),
+                "analytics-ro",
+                Some("1h"),
+                Some("weekly report"),
+            ))
             .await
             .unwrap();
         t.clock.advance(Duration::hours(1));
@@ -38,14 +37,13 @@ async fn exec(t: &TestApp, sql: &str) {
 
 #[tokio::test]
 async fn editing_one_row_in_the_database_is_found_and_named() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        history(&t).await;
+    on_every_backend(async |t, db| {
+        history(t).await;
         assert!(matches!(
             audit::verify(t.app.db()).await.unwrap(),
             Verdict::Intact { rows: 8, .. }
         ));
-        exec(&t, "UPDATE audit_events SET actor = 'UEVE' WHERE seq = 6").await;
+        exec(t, "UPDATE audit_events SET actor = 'UEVE' WHERE seq = 6").await;
         assert_eq!(
             audit::verify(t.app.db()).await.unwrap(),
             Verdict::Broken {
@@ -55,16 +53,14 @@ async fn editing_one_row_in_the_database_is_found_and_named() {
             "{}",
             db.name
         );
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_rewritten_row_with_a_fresh_hash_is_still_found() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        history(&t).await;
+    on_every_backend(async |t, _| {
+        history(t).await;
         // The forger recomputes row 3's own hash, but row 4 still points at the old one.
         let rows = gatehouse::store::audit::page(t.app.db().conn(), 2, 1)
             .await
@@ -80,7 +76,7 @@ async fn a_rewritten_row_with_a_fresh_hash_is_still_found() {
             &r.prev_hash,
         );
         exec(
-            &t,
+            t,
             &format!("UPDATE audit_events SET actor = 'UEVE', hash = '{forged}' WHERE seq = 3"),
         )
         .await;
@@ -92,17 +88,15 @@ async fn a_rewritten_row_with_a_fresh_hash_is_still_found() {
                 problem: "row 3 was changed or replaced: row 4 does not follow from it".into()
             }
         );
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn removed_rows_are_found_in_the_middle_and_at_the_end() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        history(&t).await;
-        exec(&t, "DELETE FROM audit_events WHERE seq = 8").await;
+    on_every_backend(async |t, db| {
+        history(t).await;
+        exec(t, "DELETE FROM audit_events WHERE seq = 8").await;
         assert_eq!(
             audit::verify(t.app.db()).await.unwrap(),
             Verdict::Broken {
@@ -112,7 +106,7 @@ async fn removed_rows_are_found_in_the_middle_and_at_the_end() {
             "{}",
             db.name
         );
-        exec(&t, "DELETE FROM audit_events WHERE seq IN (2, 3)").await;
+        exec(t, "DELETE FROM audit_events WHERE seq IN (2, 3)").await;
         assert_eq!(
             audit::verify(t.app.db()).await.unwrap(),
             Verdict::Broken {
@@ -120,9 +114,8 @@ async fn removed_rows_are_found_in_the_middle_and_at_the_end() {
                 problem: "rows 2 to 3 were removed".into()
             }
         );
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -165,10 +158,9 @@ async fn the_cli_verify_exits_non_zero_naming_the_changed_row() {
 
 #[tokio::test]
 async fn export_writes_the_range_as_json_lines_or_csv() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, db| {
         let start = t.clock.now();
-        history(&t).await;
+        history(t).await;
         // Rows 2 and 3 were written at start+1h and start+2h.
         let (since, until) = (
             Some(start + Duration::hours(1)),
@@ -214,7 +206,6 @@ async fn export_writes_the_range_as_json_lines_or_csv() {
         assert_eq!(records.len(), 8);
         assert_eq!(&records[5][3], "approved");
         assert_eq!(&records[5][2], "UBOB");
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }

@@ -263,15 +263,9 @@ async fn ask(t: &SlackTestApp, who: &str, resource: &'static str) -> (i64, slack
 
 /// Both stages approve request `n`; returns the by-hand grant task.
 async fn approved(t: &SlackTestApp, n: i64, card: &slack_sim::Message) -> slack_sim::Message {
-    t.sim
-        .add_reaction(REVIEWER, CHANNEL, &card.ts, "white_check_mark")
-        .await
-        .unwrap();
+    t.tick(REVIEWER, card).await;
     t.thread_reply(&card.ts, "step 2 of 2").await;
-    t.sim
-        .add_reaction(STAGE_TWO, CHANNEL, &card.ts, "white_check_mark")
-        .await
-        .unwrap();
+    t.tick(STAGE_TWO, card).await;
     t.wait_for(n, Status::Provisioning).await;
     t.thread_reply(&card.ts, "By hand, for an admin").await
 }

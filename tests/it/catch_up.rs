@@ -85,10 +85,7 @@ async fn a_check_mark_whose_approval_was_cleared_is_not_brought_back() {
         SlackTestApp::start_env(&db, TWO_STAGES, sim, false, FakePlatform::default(), &[]).await;
     t.reply("UALICE", "/request-access", "vault 1h").await;
     let card = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
-        .await
-        .unwrap();
+    t.tick("UBOB", &card).await;
     let id = gatehouse::domain::RequestId::new(1);
     let approvers = |t: &SlackTestApp| {
         let conn = t.app.db().conn().clone();

@@ -1,6 +1,8 @@
 //! The `gatehouse` binary as a newcomer meets it: clear errors that name the file, line and
 //! key, or the missing setting.
-
+use crate::support::made_roles::made_roles;
+use crate::support::scenario::submission;
+use crate::support::serve_env::{pairs, serve_env};
 use std::process::{Command, Output};
 
 fn gatehouse(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -28,6 +30,12 @@ fn scrubbed(mut cmd: Command, dir: &std::path::Path, env: &[(&str, &str)]) -> Co
         cmd.env(k, v);
     }
     cmd
+}
+
+/// Checks that the command exited with `code` and said `message` on stderr.
+fn failed_saying(out: &Output, code: i32, message: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).contains(message), "{}", stderr(out));
 }
 
 fn stderr(o: &Output) -> String {
@@ -78,12 +86,7 @@ fn a_malformed_catalog_is_reported_with_file_line_and_key() {
 fn a_missing_catalog_says_how_to_make_one() {
     let dir = tempfile::tempdir().unwrap();
     let out = gatehouse(dir.path(), &["check-config"], &[]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("gatehouse.toml: cannot read the catalog"),
-        "{}",
-        stderr(&out)
-    );
+    failed_saying(&out, 1, "gatehouse.toml: cannot read the catalog");
     assert!(stderr(&out).contains("copy gatehouse.example.toml"));
 }
 
@@ -93,24 +96,14 @@ fn serve_without_slack_tokens_names_the_missing_setting() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/gatehouse.example.toml");
     std::fs::copy(example, dir.path().join("gatehouse.toml")).unwrap();
     let out = gatehouse(dir.path(), &["serve"], &[]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("SLACK_BOT_TOKEN is not set"),
-        "{}",
-        stderr(&out)
-    );
+    failed_saying(&out, 1, "SLACK_BOT_TOKEN is not set");
 
     let out = gatehouse(
         dir.path(),
         &["serve"],
         &[("SLACK_BOT_TOKEN", "xoxp-user-token-secret-123")],
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("SLACK_BOT_TOKEN: is not a bot token"),
-        "{}",
-        stderr(&out)
-    );
+    failed_saying(&out, 1, "SLACK_BOT_TOKEN: is not a bot token");
     assert!(
         !stderr(&out).contains("secret-123"),
         "the token is never printed"
@@ -142,18 +135,13 @@ fn bad_export_dates_say_how_to_write_them() {
         &["audit", "export", "--since", "last tuesday"],
         &[],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("write 2026-11-01 or 2026-11-01T09:00:00Z"),
-        "{}",
-        stderr(&out)
-    );
+    failed_saying(&out, 2, "write 2026-11-01 or 2026-11-01T09:00:00Z");
 }
 
 #[tokio::test]
 async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
     use crate::support::app::{CATALOG, TestApp, u};
-    use gatehouse::workflow::{Submission, Via};
+    use gatehouse::workflow::Via;
     let db = crate::support::TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("gatehouse.toml"), CATALOG).unwrap();
@@ -161,14 +149,12 @@ async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
         let t = TestApp::start(&db).await;
         let r = t
             .wf()
-            .submit(Submission {
-                requester: &u("UALICE"),
-                resource: "analytics-ro",
-                duration: None,
-                reason: Some("weekly numbers"),
-                identity: None,
-                start: None,
-            })
+            .submit(submission(
+                &u("UALICE"),
+                "analytics-ro",
+                None,
+                Some("weekly numbers"),
+            ))
             .await
             .unwrap();
         t.wf()
@@ -248,18 +234,16 @@ fn stdout(o: &Output) -> String {
 
 #[tokio::test]
 async fn the_operator_revokes_access_at_the_command_line_and_the_holder_is_told_why() {
-    use crate::support::pg::{Roles, prefix};
+    use crate::support::pg::prefix;
     use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
     use gatehouse::domain::Status;
     let Some(url) = crate::support::db::postgres_server("the_operator_revokes_access") else {
         return;
     };
     for db in crate::support::backends().await {
+        let wanted = [("alice", true), ("fin", false)];
         let p = prefix();
-        let mut roles = Roles::new(&url).await;
-        let (alice, role) = (format!("{p}_alice"), format!("{p}_fin"));
-        roles.make(&alice, true).await;
-        roles.make(&role, false).await;
+        let (roles, [alice, role]) = made_roles(&url, &p, wanted).await;
         let catalog = format!(
             "admins = [\"UADA\"]\n\n[connectors.warehouse]\nkind = \"postgres\"\nurl = {{ env = \"GATEHOUSE_TEST_POSTGRES_URL\" }}\n\n[[resources]]\nid = \"finance\"\nname = \"Finance\"\nconnector = \"warehouse\"\ngrant = {{ role = \"{role}\" }}\nreviewers = [\"UBOB\"]\nreason_required = false\n"
         );
@@ -270,11 +254,7 @@ async fn the_operator_revokes_access_at_the_command_line_and_the_holder_is_told_
         t.clock.set(chrono::DateTime::<chrono::Utc>::from(
             std::time::SystemTime::now(),
         ));
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance 2h")
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
+        let msg = t.ask("UALICE", "finance 2h", 1).await;
         let form = t.approve_and_open_picker_of(1, &msg, "UBOB").await;
         t.pick(&form, "UBOB", &alice).await;
         t.wait_for(1, Status::Active).await;
@@ -285,37 +265,30 @@ async fn the_operator_revokes_access_at_the_command_line_and_the_holder_is_told_
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("gatehouse.toml"), &catalog).unwrap();
-        let api_url = sim.api_url();
-        let env = [
-            ("DATABASE_URL", db.url.as_str()),
-            ("SLACK_BOT_TOKEN", sim.bot_token()),
-            ("SLACK_APP_TOKEN", sim.app_token()),
-            ("SLACK_API_URL", api_url.as_str()),
-            ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
-        ];
-        let out = gatehouse_async(dir.path(), &["revoke", "1"], &env).await;
-        assert_eq!(out.status.code(), Some(1), "{}", db.name);
-        assert!(
-            stderr(&out).contains(
-                "cannot revoke request #1: revoking access needs a reason (--reason TEXT)"
+        let env = serve_env(&db.url, &sim, &[]);
+        let env = pairs(&env);
+        // What is typed, the exit code, and what the operator reads.
+        let refused: [(&[&str], i32, &str); 3] = [
+            (
+                &["revoke", "1"],
+                1,
+                "cannot revoke request #1: revoking access needs a reason (--reason TEXT)",
             ),
-            "{}",
-            stderr(&out)
-        );
-        let out = gatehouse_async(dir.path(), &["revoke", "99", "--reason", "x"], &env).await;
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            stderr(&out).contains("cannot revoke request #99: there is no request #99"),
-            "{}",
-            stderr(&out)
-        );
-        let out = gatehouse_async(dir.path(), &["revoke", "one", "--reason", "x"], &env).await;
-        assert_eq!(out.status.code(), Some(2));
-        assert!(
-            stderr(&out).contains("`one` is not a request number; write it like 42 or #42"),
-            "{}",
-            stderr(&out)
-        );
+            (
+                &["revoke", "99", "--reason", "x"],
+                1,
+                "cannot revoke request #99: there is no request #99",
+            ),
+            (
+                &["revoke", "one", "--reason", "x"],
+                2,
+                "`one` is not a request number; write it like 42 or #42",
+            ),
+        ];
+        for (args, code, message) in refused {
+            let out = gatehouse_async(dir.path(), args, &env).await;
+            failed_saying(&out, code, message);
+        }
         assert!(roles.member(&alice, &role).await, "nothing changed yet");
 
         let why = "the warehouse connector is retired";
@@ -373,13 +346,10 @@ async fn the_operator_revokes_access_at_the_command_line_and_the_holder_is_told_
         check.conn().clone().close().await.ok();
 
         let out = gatehouse_async(dir.path(), &["revoke", "1", "--reason", why], &env).await;
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            stderr(&out).contains(
-                "cannot revoke request #1: this request cannot be revoked because it has been revoked"
-            ),
-            "{}",
-            stderr(&out)
+        failed_saying(
+            &out,
+            1,
+            "cannot revoke request #1: this request cannot be revoked because it has been revoked",
         );
         sim.shutdown().await;
         roles.drop_all().await;
@@ -404,20 +374,13 @@ fn vault_catalog(vault: Option<&str>) -> String {
 #[tokio::test]
 async fn check_config_lists_live_grants_the_catalog_changed_and_fails_on_a_stranded_connector() {
     use crate::support::app::{TestApp, u};
-    use gatehouse::workflow::{Submission, Via};
+    use gatehouse::workflow::Via;
     let db = crate::support::TestDb::sqlite();
     {
         let t = TestApp::start_with(&db, &vault_catalog(Some("hand over key A"))).await;
         let r = t
             .wf()
-            .submit(Submission {
-                requester: &u("UALICE"),
-                resource: "keys",
-                duration: None,
-                reason: None,
-                identity: None,
-                start: None,
-            })
+            .submit(submission(&u("UALICE"), "keys", None, None))
             .await
             .unwrap();
         t.wf()
@@ -500,15 +463,8 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
         (1, "UALICE", "UBOB", "analytics-ro 8h month end"),
         (2, "UDAVE", "UFIONA", "finance-pii 2h"),
     ] {
-        t.sim
-            .slash_command(who, CHANNEL, "/request-access", ask)
-            .await
-            .unwrap();
-        let msg = t.request_message(n).await;
-        t.sim
-            .add_reaction(reviewer, CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask(who, ask, n).await;
+        t.tick(reviewer, &msg).await;
         t.wait_for(n, Status::Active).await;
     }
     let card = t.request_message(1).await;
@@ -587,18 +543,16 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
 /// answer, a task done by hand — and exit 1 until every resource can be granted.
 #[tokio::test]
 async fn check_config_platforms_says_what_each_resource_lacks_and_fails_until_all_can_be_granted() {
-    use crate::support::pg::{Roles, prefix, quoted};
+    use crate::support::pg::{prefix, quoted};
     use sea_orm::ConnectionTrait;
     let Some(url) = crate::support::db::postgres_server(
         "check_config_platforms_says_what_each_resource_lacks_and_fails_until_all_can_be_granted",
     ) else {
         return;
     };
+    let wanted = [("analysts", false), ("svc", true)];
     let p = prefix();
-    let (analysts, svc) = (format!("{p}_analysts"), format!("{p}_svc"));
-    let mut roles = Roles::new(&url).await;
-    roles.make(&analysts, false).await;
-    roles.make(&svc, true).await;
+    let (roles, [analysts, svc]) = made_roles(&url, &p, wanted).await;
     let run = |sql: String| {
         let admin = &roles.admin;
         async move { admin.execute_unprepared(&sql).await.unwrap() }

@@ -22,7 +22,8 @@ use slack_sim::SlackSim;
 use crate::support::TestDb;
 use crate::support::db::postgres_server;
 use crate::support::pg::{Roles, prefix};
-use crate::support::slack::{CHANNEL, eventually, person, shown, workspace};
+use crate::support::scenario::workspace_with_people;
+use crate::support::slack::{CHANNEL, eventually, shown};
 
 const PEOPLE: usize = 12;
 const PORTS: [u16; 2] = [18_081, 18_082];
@@ -157,18 +158,10 @@ async fn two_replicas_of_the_image_share_the_work_and_a_sigterm_loses_and_repeat
     let p = prefix();
     let mut roles = Roles::new(&server).await;
     roles.make(&format!("{p}_ledger"), false).await;
-    let mut ws = workspace();
-    let mut people = Vec::new();
     for i in 0..PEOPLE {
         roles.make(&format!("{p}_u{i:02}"), true).await;
-        let id = format!("UP{i:02}");
-        ws.users
-            .push(person(&id, &format!("{p}_u{i:02}"), "Europe/Paris"));
-        people.push(id);
     }
-    for c in &mut ws.channels {
-        c.members.extend(people.iter().cloned());
-    }
+    let (ws, people) = workspace_with_people(&p, PEOPLE);
     let sim = SlackSim::start(ws).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();

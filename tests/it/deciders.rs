@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use gatehouse::domain::{RequestId, Status};
 use gatehouse::store;
-use gatehouse::workflow::{Submission, Via};
+use gatehouse::workflow::Via;
 use tokio::sync::Barrier;
 
+use crate::support::scenario::submission;
 use crate::support::{TestApp, backends, u};
 
 const CATALOG: &str = r#"
@@ -38,14 +39,7 @@ enum Racer {
 
 async fn ask(t: &TestApp, requester: &str) -> RequestId {
     t.wf()
-        .submit(Submission {
-            requester: &u(requester),
-            resource: "vault",
-            duration: None,
-            reason: None,
-            identity: None,
-            start: None,
-        })
+        .submit(submission(&u(requester), "vault", None, None))
         .await
         .unwrap()
         .id

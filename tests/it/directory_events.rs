@@ -35,10 +35,7 @@ async fn ask(t: &SlackTestApp, who: &str, n: i64) -> slack_sim::Message {
 /// `reviewer` ✅s request `n`.
 async fn approve(t: &SlackTestApp, reviewer: &str, n: i64) {
     let msg = t.request_message(n).await;
-    t.sim
-        .add_reaction(reviewer, CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    t.tick(reviewer, &msg).await;
 }
 
 async fn decided(t: &SlackTestApp, n: i64) {

@@ -9,7 +9,8 @@ use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::db::postgres_server;
-use crate::support::pg::{Roles, prefix, quoted};
+use crate::support::made_roles::made_roles;
+use crate::support::pg::{prefix, quoted};
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
 
 const TIMED: &str = r#"
@@ -118,16 +119,9 @@ async fn drift_is_reported_once_regranted_where_asked_and_access_kept_after_its_
     ) else {
         return;
     };
+    let wanted = [("alice", true), ("reports", false), ("regrants", false)];
     let p = prefix();
-    let (alice, reports, regrants) = (
-        format!("{p}_alice"),
-        format!("{p}_reports"),
-        format!("{p}_regrants"),
-    );
-    let mut roles = Roles::new(&url).await;
-    roles.make(&alice, true).await;
-    roles.make(&reports, false).await;
-    roles.make(&regrants, false).await;
+    let (roles, [alice, reports, regrants]) = made_roles(&url, &p, wanted).await;
     let catalog = format!(
         r#"
 admins = ["UADA"]
@@ -158,11 +152,7 @@ on_drift = "regrant"
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_registry(&db, &catalog, sim).await;
     for (n, ask) in [(1, "reports 2h"), (2, "regrants 2h")] {
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", ask)
-            .await
-            .unwrap();
-        let msg = t.request_message(n).await;
+        let msg = t.ask("UALICE", ask, n).await;
         let form = t.approve_and_open_picker_of(n, &msg, "UBOB").await;
         t.pick(&form, "UBOB", &alice).await;
         t.wait_for(n, Status::Active).await;

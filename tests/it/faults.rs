@@ -19,7 +19,9 @@ use crate::support::app::{at, config_for};
 use crate::support::db::{backends, postgres_server};
 use crate::support::pg::{Roles, prefix};
 use crate::support::platform::FakePlatform;
-use crate::support::slack::{CHANNEL, person, shown, workspace};
+use crate::support::scenario::workspace_with_people;
+use crate::support::serve_env::serve_env;
+use crate::support::slack::{CHANNEL, eventually_saying, shown, workspace};
 use crate::support::{TestDb, u};
 
 const PEOPLE: usize = 20;
@@ -152,23 +154,13 @@ fn tail(path: &std::path::Path) -> String {
 }
 
 /// Polls `check` until it returns Some; after `secs` fails with the processes' log.
-async fn within<T, F, Fut>(what: &str, secs: u64, log: &std::path::Path, mut check: F) -> T
+async fn within<T, F, Fut>(what: &str, secs: u64, log: &std::path::Path, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; the processes said:\n{}",
-            tail(log)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let said = || format!("; the processes said:\n{}", tail(log));
+    eventually_saying(what, secs, said, check).await
 }
 
 #[tokio::test]
@@ -189,17 +181,7 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
     }
 
     // Each person's Slack email local part is their server login: linked by rule, no picker.
-    let mut ws = workspace();
-    let mut people = Vec::new();
-    for i in 0..PEOPLE {
-        let id = format!("UP{i:02}");
-        ws.users
-            .push(person(&id, &format!("{p}_u{i:02}"), "Europe/Paris"));
-        people.push(id);
-    }
-    for c in &mut ws.channels {
-        c.members.extend(people.iter().cloned());
-    }
+    let (ws, people) = workspace_with_people(&p, PEOPLE);
     let sim = SlackSim::start(ws).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -213,27 +195,23 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
             format!("{{ role = \"{p}_r{}\" }}", (j + 1) % RESOURCES)
         }),
     ];
-    let env = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("GATEHOUSE_TEST_POSTGRES_URL", server.as_str()),
-        ("GATEHOUSE_CONFIG", "gatehouse.toml"),
-        ("SLACK_API_URL", &sim.api_url()),
-        ("SLACK_BOT_TOKEN", sim.bot_token()),
-        ("SLACK_APP_TOKEN", sim.app_token()),
-        ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
-        // A killed process's job comes back to the others quickly.
-        ("GATEHOUSE_JOB_LEASE_SECS", "5"),
-        ("GATEHOUSE_JOB_POLL_SECS", "1"),
-        ("GATEHOUSE_LOG", "warn"),
-        // Two processes at once, beside other tests: each takes a free port for /healthz.
-        ("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0"),
-        // 200 requests in one channel within minutes is more than Slack's one message a second
-        // there; slack-sim does not mind, and this test is about crashes, not pacing.
-        ("GATEHOUSE_SLACK_PACE", "none"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let env = serve_env(
+        &db.url,
+        &sim,
+        &[
+            ("GATEHOUSE_TEST_POSTGRES_URL", server.as_str()),
+            ("GATEHOUSE_CONFIG", "gatehouse.toml"),
+            // A killed process's job comes back to the others quickly.
+            ("GATEHOUSE_JOB_LEASE_SECS", "5"),
+            ("GATEHOUSE_JOB_POLL_SECS", "1"),
+            ("GATEHOUSE_LOG", "warn"),
+            // Two processes at once, beside other tests: each takes a free port for /healthz.
+            ("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0"),
+            // 200 requests in one channel within minutes is more than Slack's one message a second
+            // there; slack-sim does not mind, and this test is about crashes, not pacing.
+            ("GATEHOUSE_SLACK_PACE", "none"),
+        ],
+    );
     let log = dir.path().join("serve.log");
     let mut fleet = Fleet {
         dir,
@@ -429,20 +407,16 @@ reason_required = false
     let db = TestDb::sqlite();
     let sim = SlackSim::start(workspace()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let env = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("GATEHOUSE_CONFIG", "gatehouse.toml"),
-        ("SLACK_API_URL", &sim.api_url()),
-        ("SLACK_BOT_TOKEN", sim.bot_token()),
-        ("SLACK_APP_TOKEN", sim.app_token()),
-        ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
-        ("GATEHOUSE_LOG", "info"),
-        ("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0"),
-        ("GATEHOUSE_SLACK_CONNECTIONS", "1"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let env = serve_env(
+        &db.url,
+        &sim,
+        &[
+            ("GATEHOUSE_CONFIG", "gatehouse.toml"),
+            ("GATEHOUSE_LOG", "info"),
+            ("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0"),
+            ("GATEHOUSE_SLACK_CONNECTIONS", "1"),
+        ],
+    );
     let log = dir.path().join("serve.log");
     let mut fleet = Fleet {
         dir,

@@ -12,9 +12,10 @@ use slack_sim::SlackSim;
 use crate::support::TestDb;
 use crate::support::app::config_for;
 use crate::support::db::{backends, postgres_server};
+use crate::support::made_roles::made_roles;
 use crate::support::pg::{Roles, prefix, quoted};
 use crate::support::platform::FakePlatform;
-use crate::support::slack::{CHANNEL, SlackTestApp, workspace};
+use crate::support::slack::{SlackTestApp, workspace};
 
 /// A catalog with a `warehouse` PostgreSQL connector (unless `connector` is false) and a
 /// `finance` resource granting `role` (unless `role` is None). A manual resource keeps it valid.
@@ -54,16 +55,9 @@ struct Stage {
 }
 
 async fn stage(url: &str) -> Stage {
+    let wanted = [("alice", true), ("fin_a", false), ("fin_b", false)];
     let p = prefix();
-    let mut roles = Roles::new(url).await;
-    let (alice, a, b) = (
-        format!("{p}_alice"),
-        format!("{p}_fin_a"),
-        format!("{p}_fin_b"),
-    );
-    roles.make(&alice, true).await;
-    roles.make(&a, false).await;
-    roles.make(&b, false).await;
+    let (roles, [alice, a, b]) = made_roles(url, &p, wanted).await;
     Stage { roles, alice, a, b }
 }
 
@@ -77,11 +71,7 @@ async fn started(db: &TestDb, url: &str) -> (Stage, SlackTestApp) {
 
 /// Alice asks for `finance` for 2 h; Bob approves and picks her platform user; she has it.
 async fn alice_gets_finance(t: &SlackTestApp, alice: &str) {
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "finance 2h")
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
+    let msg = t.ask("UALICE", "finance 2h", 1).await;
     bob_picks(t, 1, &msg, alice).await;
 }
 
@@ -321,20 +311,10 @@ async fn a_grant_applied_before_its_last_attempt_timed_out_ends_failed_and_is_ta
             &[("GATEHOUSE_JOB_MAX_ATTEMPTS", "2")],
         )
         .await;
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 2h needed for the close",
-            )
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t
+            .ask("UALICE", "analytics-ro 2h needed for the close", 1)
+            .await;
+        t.tick("UBOB", &msg).await;
         // The first attempt fails; the retry comes after a backoff on the manual clock.
         t.wait_for(1, Status::Provisioning).await;
         crate::support::slack::eventually("the last attempt", 30, || async {
@@ -410,11 +390,7 @@ async fn two_grants_of_the_same_role_keep_it_until_the_last_ends_and_neither_cou
         let sim = SlackSim::start(workspace()).await.unwrap();
         let t = SlackTestApp::start_registry(&db, &both, sim).await;
         alice_gets_finance(&t, &s.alice).await;
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "ledger 3h")
-            .await
-            .unwrap();
-        let msg = t.request_message(2).await;
+        let msg = t.ask("UALICE", "ledger 3h", 2).await;
         bob_picks(&t, 2, &msg, &s.alice).await;
         let second = gatehouse::store::grants::live_for_request(t.app.db().conn(), 2)
             .await
@@ -444,15 +420,8 @@ async fn two_grants_of_the_same_role_keep_it_until_the_last_ends_and_neither_cou
 async fn an_operator_revoke_needs_a_reason_within_bounds_and_changes_nothing_without_one() {
     let db = TestDb::sqlite();
     let t = SlackTestApp::start_with(&db, &catalog(false, None), workspace()).await;
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "keys 2h")
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    let msg = t.ask("UALICE", "keys 2h", 1).await;
+    t.tick("UBOB", &msg).await;
     t.wait_for(1, Status::Active).await;
     let err = t
         .app
@@ -484,15 +453,8 @@ async fn an_operator_revoke_needs_a_reason_within_bounds_and_changes_nothing_wit
 async fn a_reviewer_and_an_admin_revoking_at_the_same_instant_end_the_access_once() {
     for db in backends().await {
         let t = SlackTestApp::start_with(&db, &catalog(false, None), workspace()).await;
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "keys 2h")
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask("UALICE", "keys 2h", 1).await;
+        t.tick("UBOB", &msg).await;
         t.wait_for(1, Status::Active).await;
         let wf = t.app.workflow();
         let (bob, ada) = (crate::support::u("UBOB"), crate::support::u("UADA"));

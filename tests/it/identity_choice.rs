@@ -9,6 +9,7 @@ use gatehouse::store::identities::Seen;
 use gatehouse::workflow::{Submission, Via, WorkflowError};
 
 use crate::support::platform::FakePlatform;
+use crate::support::scenario::submission;
 use crate::support::{TestApp, backends, u};
 
 /// One stage of Bob or Rita, then one of Fiona: a request approved halfway has an approval
@@ -76,14 +77,7 @@ async fn started(db: &crate::support::db::TestDb) -> TestApp {
 
 async fn alice_asks(t: &TestApp) -> RequestId {
     t.wf()
-        .submit(Submission {
-            requester: &u("UALICE"),
-            resource: "vault",
-            duration: None,
-            reason: None,
-            identity: None,
-            start: None,
-        })
+        .submit(submission(&u("UALICE"), "vault", None, None))
         .await
         .unwrap()
         .id

@@ -3,32 +3,41 @@
 use chrono::Duration;
 use gatehouse::audit::{self, Verdict};
 use gatehouse::domain::{GrantDuration, Status};
-use gatehouse::store::jobs::JobStatus;
-use gatehouse::workflow::{Submission, Via, WorkflowError};
+use gatehouse::store::jobs::{Job, JobStatus};
+use gatehouse::store::requests::Request;
+use gatehouse::workflow::{Via, WorkflowError};
 
-use crate::support::{TestApp, backends, u};
+use crate::support::scenario::on_every_backend;
+use crate::support::{TestApp, u};
 
-fn submission<'a>(who: &'a gatehouse::domain::SlackUserId, resource: &'a str) -> Submission<'a> {
-    Submission {
-        requester: who,
-        resource,
-        duration: Some(GrantDuration::parse("2h").unwrap()),
-        reason: Some("quarterly revenue report"),
-        identity: None,
-        start: None,
-    }
+/// Alice asks for analytics-ro for 2 h, as every test here starts.
+async fn alices_ask(t: &TestApp) -> Request {
+    t.submit(
+        "UALICE",
+        "analytics-ro",
+        Some("2h"),
+        Some("quarterly revenue report"),
+    )
+    .await
+}
+
+/// Alice's ask, approved by Bob by `via` (nothing run yet).
+async fn approved_by_bob(t: &TestApp, via: Via) -> Request {
+    let req = alices_ask(t).await;
+    t.approve(&req, "UBOB", via).await;
+    req
+}
+
+/// Request `req`'s provisioning job, as stored.
+async fn provision_job(t: &TestApp, req: &Request) -> Job {
+    let jobs = t.jobs_of(req.id).await;
+    jobs.into_iter().find(|j| j.kind == "provision").unwrap()
 }
 
 #[tokio::test]
 async fn an_approved_request_is_granted_then_revoked_at_expiry() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let alice = u("UALICE");
-        let req = t
-            .wf()
-            .submit(submission(&alice, "analytics-ro"))
-            .await
-            .unwrap();
+    on_every_backend(async |t, db| {
+        let req = alices_ask(t).await;
         assert_eq!(req.status, Status::Pending);
         assert_eq!(
             t.run_jobs().await,
@@ -37,11 +46,7 @@ async fn an_approved_request_is_granted_then_revoked_at_expiry() {
             db.name
         );
 
-        let approved = t
-            .wf()
-            .approve(req.id, &u("UBOB"), Via::Reaction)
-            .await
-            .unwrap();
+        let approved = t.approve(&req, "UBOB", Via::Reaction).await;
         assert_eq!(approved.status, Status::Approved);
         assert_eq!(approved.decided_by.as_deref(), Some("UBOB"));
 
@@ -85,31 +90,18 @@ async fn an_approved_request_is_granted_then_revoked_at_expiry() {
             audit::verify(t.app.db()).await.unwrap(),
             Verdict::Intact { rows: 6, .. }
         ));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_throttled_platform_is_asked_again_no_sooner_than_it_said() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = t
-            .wf()
-            .submit(submission(&u("UALICE"), "analytics-ro"))
-            .await
-            .unwrap();
-        t.wf()
-            .approve(req.id, &u("UBOB"), Via::Button)
-            .await
-            .unwrap();
+    on_every_backend(async |t, _| {
+        let req = approved_by_bob(t, Via::Button).await;
         t.platform.throttle_next(90);
 
         assert_eq!(t.run_jobs().await, 1);
-        let jobs = gatehouse::store::jobs::for_request(t.app.db().conn(), req.id.get())
-            .await
-            .unwrap();
-        let job = jobs.iter().find(|j| j.kind == "provision").unwrap();
+        let job = provision_job(t, &req).await;
         assert_eq!(job.last_error.as_deref(), Some("429 Too Many Requests"));
         assert!(
             job.run_at - t.clock.now() >= Duration::seconds(90),
@@ -125,32 +117,20 @@ async fn a_throttled_platform_is_asked_again_no_sooner_than_it_said() {
         );
         t.clock.advance(Duration::seconds(31));
         t.run_jobs().await;
-        assert_eq!(t.wf().request(req.id).await.unwrap().status, Status::Active);
+        assert_eq!(t.status(req.id).await, Status::Active);
         assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
-        t.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_platform_outage_is_retried_until_the_grant_lands() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = t
-            .wf()
-            .submit(submission(&u("UALICE"), "analytics-ro"))
-            .await
-            .unwrap();
-        t.wf()
-            .approve(req.id, &u("UBOB"), Via::Button)
-            .await
-            .unwrap();
+    on_every_backend(async |t, db| {
+        let req = approved_by_bob(t, Via::Button).await;
         t.platform.fail_next(2, true);
 
         assert_eq!(t.run_jobs().await, 1);
-        let jobs = gatehouse::store::jobs::for_request(t.app.db().conn(), req.id.get())
-            .await
-            .unwrap();
-        let job = jobs.iter().find(|j| j.kind == "provision").unwrap();
+        let job = provision_job(t, &req).await;
         assert_eq!(job.status, JobStatus::Queued);
         assert_eq!(job.attempts, 1);
         assert_eq!(
@@ -168,32 +148,17 @@ async fn a_platform_outage_is_retried_until_the_grant_lands() {
         t.run_jobs().await;
         t.clock.advance(Duration::seconds(10));
         t.run_jobs().await;
-        assert_eq!(
-            t.wf().request(req.id).await.unwrap().status,
-            Status::Active,
-            "{}",
-            db.name
-        );
+        assert_eq!(t.status(req.id).await, Status::Active, "{}", db.name);
         assert_eq!(t.platform.calls().0, 3);
         assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn provisioning_that_keeps_failing_ends_failed_and_an_admin_retry_recovers_it() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = t
-            .wf()
-            .submit(submission(&u("UALICE"), "analytics-ro"))
-            .await
-            .unwrap();
-        t.wf()
-            .approve(req.id, &u("UBOB"), Via::Button)
-            .await
-            .unwrap();
+    on_every_backend(async |t, db| {
+        let req = approved_by_bob(t, Via::Button).await;
         t.platform.fail_next(3, true); // GATEHOUSE_JOB_MAX_ATTEMPTS=3 in tests
         for _ in 0..3 {
             t.run_jobs().await;
@@ -217,7 +182,7 @@ async fn provisioning_that_keeps_failing_ends_failed_and_an_admin_retry_recovers
         assert_eq!(refused.to_string(), "only a Gatehouse admin can do that");
         t.wf().retry(req.id, &u("UADA")).await.unwrap();
         t.run_jobs().await;
-        assert_eq!(t.wf().request(req.id).await.unwrap().status, Status::Active);
+        assert_eq!(t.status(req.id).await, Status::Active);
         assert_eq!(
             t.audit_actions(req.id).await,
             [
@@ -229,27 +194,17 @@ async fn provisioning_that_keeps_failing_ends_failed_and_an_admin_retry_recovers
                 "provisioned"
             ]
         );
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_permanent_platform_error_fails_at_once() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = t
-            .wf()
-            .submit(submission(&u("UALICE"), "analytics-ro"))
-            .await
-            .unwrap();
-        t.wf()
-            .approve(req.id, &u("UBOB"), Via::Button)
-            .await
-            .unwrap();
+    on_every_backend(async |t, _| {
+        let req = approved_by_bob(t, Via::Button).await;
         t.platform.fail_next(1, false);
         t.run_jobs().await;
-        assert_eq!(t.wf().request(req.id).await.unwrap().status, Status::Failed);
+        assert_eq!(t.status(req.id).await, Status::Failed);
         let events = gatehouse::store::audit::for_request(t.app.db().conn(), req.id.get())
             .await
             .unwrap();
@@ -260,25 +215,15 @@ async fn a_permanent_platform_error_fails_at_once() {
             "{}",
             last.details
         );
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, db| {
         let alice = u("UALICE");
-        let req = t
-            .wf()
-            .submit(submission(&alice, "analytics-ro"))
-            .await
-            .unwrap();
-        t.wf()
-            .approve(req.id, &u("UBOB"), Via::Reaction)
-            .await
-            .unwrap();
+        let req = approved_by_bob(t, Via::Reaction).await;
         t.run_jobs().await;
         let started = t.clock.now();
 
@@ -305,7 +250,7 @@ async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
         // The old expiry passes: nothing happens.
         t.clock.advance(Duration::hours(2));
         assert_eq!(t.run_jobs().await, 0, "{}", db.name);
-        assert_eq!(t.wf().request(req.id).await.unwrap().status, Status::Active);
+        assert_eq!(t.status(req.id).await, Status::Active);
 
         // Alice gives it back early.
         t.clock.advance(Duration::minutes(30));
@@ -321,34 +266,21 @@ async fn extending_moves_the_revocation_and_revoking_ends_access_now() {
             "this request cannot be revoked because its access is already being removed"
         );
         assert_eq!(t.run_jobs().await, 1);
-        assert_eq!(
-            t.wf().request(req.id).await.unwrap().status,
-            Status::Revoked
-        );
+        assert_eq!(t.status(req.id).await, Status::Revoked);
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
 
         // The original expiry passes too: the single revocation job is long done.
         t.clock.advance(Duration::hours(3));
         assert_eq!(t.run_jobs().await, 0);
         assert_eq!(t.platform.calls(), (1, 1));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_revocation_that_keeps_failing_is_reported_once_and_retried_until_it_succeeds() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = t
-            .wf()
-            .submit(submission(&u("UALICE"), "analytics-ro"))
-            .await
-            .unwrap();
-        t.wf()
-            .approve(req.id, &u("UBOB"), Via::Reaction)
-            .await
-            .unwrap();
+    on_every_backend(async |t, _| {
+        let req = approved_by_bob(t, Via::Reaction).await;
         t.run_jobs().await;
         t.clock.advance(Duration::hours(2));
         // Five failures, past the three attempts other jobs get; then one refusal that
@@ -359,10 +291,7 @@ async fn a_revocation_that_keeps_failing_is_reported_once_and_retried_until_it_s
             t.run_jobs().await;
             t.clock.advance(Duration::hours(1));
         }
-        assert_eq!(
-            t.wf().request(req.id).await.unwrap().status,
-            Status::Revoking
-        );
+        assert_eq!(t.status(req.id).await, Status::Revoking);
         assert!(
             t.platform.holds("ualice", "ANALYTICS_RO"),
             "the grant is still there, and we say so"
@@ -384,29 +313,16 @@ async fn a_revocation_that_keeps_failing_is_reported_once_and_retried_until_it_s
         // The platform answers again: the next attempt finishes the revocation.
         t.clock.advance(Duration::hours(1));
         t.run_jobs().await;
-        assert_eq!(
-            t.wf().request(req.id).await.unwrap().status,
-            Status::Expired
-        );
+        assert_eq!(t.status(req.id).await, Status::Expired);
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_job_whose_worker_died_is_taken_over_after_its_lease() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
-        let req = t
-            .wf()
-            .submit(submission(&u("UALICE"), "analytics-ro"))
-            .await
-            .unwrap();
-        t.wf()
-            .approve(req.id, &u("UBOB"), Via::Reaction)
-            .await
-            .unwrap();
+    on_every_backend(async |t, db| {
+        let req = approved_by_bob(t, Via::Reaction).await;
         // A worker claims the job and dies without finishing.
         let claim = gatehouse::store::jobs::claim(
             t.app.db(),
@@ -420,22 +336,16 @@ async fn a_job_whose_worker_died_is_taken_over_after_its_lease() {
         assert_eq!(t.run_jobs().await, 0, "{}: the lease still holds", db.name);
         t.clock.advance(Duration::minutes(6));
         assert_eq!(t.run_jobs().await, 1);
-        assert_eq!(t.wf().request(req.id).await.unwrap().status, Status::Active);
-        t.stop().await;
-        db.close().await;
-    }
+        assert_eq!(t.status(req.id).await, Status::Active);
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn cancel_and_lapse_end_pending_requests_and_free_the_slot() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, _| {
         let alice = u("UALICE");
-        let req = t
-            .wf()
-            .submit(submission(&alice, "analytics-ro"))
-            .await
-            .unwrap();
+        let req = alices_ask(t).await;
         let err = t.wf().cancel(req.id, &u("UBOB")).await.unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -444,11 +354,7 @@ async fn cancel_and_lapse_end_pending_requests_and_free_the_slot() {
         let cancelled = t.wf().cancel(req.id, &alice).await.unwrap();
         assert_eq!(cancelled.status, Status::Cancelled);
         // A new request for the same resource is welcome now.
-        let again = t
-            .wf()
-            .submit(submission(&alice, "analytics-ro"))
-            .await
-            .unwrap();
+        let again = alices_ask(t).await;
         let lapsed = t.wf().lapse(again.id).await.unwrap();
         assert_eq!(lapsed.status, Status::Lapsed);
         let err = t
@@ -461,7 +367,6 @@ async fn cancel_and_lapse_end_pending_requests_and_free_the_slot() {
             "this request cannot be approved because it lapsed without a review"
         );
         assert!(matches!(err, WorkflowError::Illegal(_)));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }

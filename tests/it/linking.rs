@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use gatehouse::domain::{ConnectorId, GroupId, SlackUserId, Status};
 use gatehouse::store::links::Method;
-use gatehouse::workflow::{Directory, Submission, Via, WorkflowError};
+use gatehouse::workflow::{Directory, Via, WorkflowError};
 
 use crate::support::platform::FakePlatform;
+use crate::support::scenario::submission;
 use crate::support::{TestApp, backends, u};
 
 /// Slack's users.info, as far as linking reads it: emails, and how often it was asked.
@@ -78,27 +79,22 @@ async fn start(
     (t, directory)
 }
 
+/// The platform identity `who` is linked to on the `wh` connector, if any.
+async fn linked(t: &TestApp, who: &str) -> Option<gatehouse::store::links::Link> {
+    let wh = ConnectorId::parse("wh").unwrap();
+    t.wf().linked_identity(&u(who), &wh).await.unwrap()
+}
+
 #[tokio::test]
 async fn an_email_match_links_once_and_is_remembered() {
     for db in backends().await {
         let (t, dir) = start(&db, "email", &[("UMARIA", "maria@example.com")]).await;
-        let wh = ConnectorId::parse("wh").unwrap();
-        let link = t
-            .wf()
-            .linked_identity(&u("UMARIA"), &wh)
-            .await
-            .unwrap()
-            .unwrap();
+        let link = linked(&t, "UMARIA").await.unwrap();
         assert_eq!(
             (link.platform_id.as_str(), link.method),
             ("MARIA", Method::Email)
         );
-        let again = t
-            .wf()
-            .linked_identity(&u("UMARIA"), &wh)
-            .await
-            .unwrap()
-            .unwrap();
+        let again = linked(&t, "UMARIA").await.unwrap();
         assert_eq!(again.platform_id, "MARIA");
         assert_eq!(
             *dir.asked.lock().unwrap(),
@@ -106,13 +102,7 @@ async fn an_email_match_links_once_and_is_remembered() {
             "a remembered link costs no Slack call"
         );
         // Nobody on the platform has Carl's email, and the rule is `email`: no link.
-        assert!(
-            t.wf()
-                .linked_identity(&u("UCARL"), &wh)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(linked(&t, "UCARL").await.is_none());
         t.stop().await;
     }
 }
@@ -129,23 +119,13 @@ async fn a_rule_links_only_to_a_user_the_platform_listed() {
             ],
         )
         .await;
-        let wh = ConnectorId::parse("wh").unwrap();
-        let link = t
-            .wf()
-            .linked_identity(&u("UDAVE"), &wh)
-            .await
-            .unwrap()
-            .unwrap();
+        let link = linked(&t, "UDAVE").await.unwrap();
         assert_eq!(
             (link.platform_id.as_str(), link.method),
             ("DAVE.SMITH", Method::Rule)
         );
         assert!(
-            t.wf()
-                .linked_identity(&u("UCARL"), &wh)
-                .await
-                .unwrap()
-                .is_none(),
+            linked(&t, "UCARL").await.is_none(),
             "CARL is not a platform user"
         );
         t.stop().await;
@@ -156,42 +136,39 @@ async fn a_rule_links_only_to_a_user_the_platform_listed() {
 async fn an_admin_link_wins_a_typo_is_refused_with_a_suggestion_and_unlinking_restores_the_match() {
     for db in backends().await {
         let (t, _) = start(&db, "email", &[("UMARIA", "maria@example.com")]).await;
-        let wh = ConnectorId::parse("wh").unwrap();
         let err = t
             .wf()
             .link_identity(&u("UBOB"), &u("UMARIA"), "wh", "SAM")
             .await
             .unwrap_err();
         assert!(matches!(err, WorkflowError::NotAllowed(_)), "{err}");
-        let err = t
-            .wf()
-            .link_identity(&u("UADA"), &u("UMARIA"), "wh", "SA")
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "`wh` has no user `SA` (did you mean `SAM`?); run `gatehouse identities sync` if it is new"
-        );
-        let err = t
-            .wf()
-            .link_identity(&u("UADA"), &u("UMARIA"), "warehouse", "SAM")
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "there is no platform connector `warehouse`; use one of: wh"
-        );
+        // Ada's typos: the connector and user she named, and what she is told.
+        let refused = [
+            (
+                "wh",
+                "SA",
+                "`wh` has no user `SA` (did you mean `SAM`?); run `gatehouse identities sync` if it is new",
+            ),
+            (
+                "warehouse",
+                "SAM",
+                "there is no platform connector `warehouse`; use one of: wh",
+            ),
+        ];
+        for (connector, user, message) in refused {
+            let err = t
+                .wf()
+                .link_identity(&u("UADA"), &u("UMARIA"), connector, user)
+                .await
+                .unwrap_err();
+            assert_eq!(err.to_string(), message, "{user} on {connector}");
+        }
 
         t.wf()
             .link_identity(&u("UADA"), &u("UMARIA"), "wh", "SAM")
             .await
             .unwrap();
-        let link = t
-            .wf()
-            .linked_identity(&u("UMARIA"), &wh)
-            .await
-            .unwrap()
-            .unwrap();
+        let link = linked(&t, "UMARIA").await.unwrap();
         assert_eq!(
             (link.platform_id.as_str(), link.method),
             ("SAM", Method::Admin)
@@ -223,12 +200,7 @@ async fn an_admin_link_wins_a_typo_is_refused_with_a_suggestion_and_unlinking_re
                 .await
                 .unwrap()
         );
-        let link = t
-            .wf()
-            .linked_identity(&u("UMARIA"), &wh)
-            .await
-            .unwrap()
-            .unwrap();
+        let link = linked(&t, "UMARIA").await.unwrap();
         assert_eq!(link.platform_id, "MARIA", "found by email again");
         t.stop().await;
     }
@@ -241,14 +213,7 @@ async fn an_approved_request_is_granted_to_the_linked_identity_without_a_picker(
         let maria = u("UMARIA");
         let r = t
             .wf()
-            .submit(Submission {
-                requester: &maria,
-                resource: "warehouse",
-                duration: None,
-                reason: None,
-                identity: None,
-                start: None,
-            })
+            .submit(submission(&maria, "warehouse", None, None))
             .await
             .unwrap();
         t.wf().approve(r.id, &u("UBOB"), Via::Button).await.unwrap();

@@ -13,8 +13,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::app::CATALOG;
 use crate::support::db::postgres_server;
-use crate::support::pg::{Roles, prefix, quoted};
+use crate::support::made_roles::made_roles;
+use crate::support::pg::{prefix, quoted};
 use crate::support::platform::FakePlatform;
+use crate::support::serve_env::serve_env;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, workspace};
 use crate::support::{TestDb, backends};
 
@@ -86,20 +88,8 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 /// Alice asks for analytics-ro with a reason, and Bob's ✅ makes it active (request #1).
 async fn alice_gets_analytics(t: &SlackTestApp) {
-    t.sim
-        .slash_command(
-            "UALICE",
-            CHANNEL,
-            "/request-access",
-            "analytics-ro 8h weekly numbers",
-        )
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    let msg = t.ask("UALICE", "analytics-ro 8h weekly numbers", 1).await;
+    t.tick("UBOB", &msg).await;
     t.wait_for(1, Status::Active).await;
 }
 
@@ -226,10 +216,7 @@ async fn health_readiness_and_metrics_follow_a_real_request() {
         // Fiona approves, and the platform refuses: counted by platform and class, reported
         // in /readyz, which still says ready (one platform's trouble is not the bot's).
         t.platform.fail_next(1, false);
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UFIONA", &msg).await;
         t.wait_for(2, Status::Failed).await;
         metric_reaches(
             addr,
@@ -360,18 +347,11 @@ async fn sigterm_with_nothing_in_hand_exits_promptly() {
     let dir = tempfile::tempdir().unwrap();
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/gatehouse.example.toml");
     std::fs::copy(example, dir.path().join("gatehouse.toml")).unwrap();
-    let env: Vec<(String, String)> = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("SLACK_API_URL", &sim.api_url()),
-        ("SLACK_BOT_TOKEN", sim.bot_token()),
-        ("SLACK_APP_TOKEN", sim.app_token()),
-        ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
-        HTTP_ON_ANY_PORT,
-        ("GATEHOUSE_LOG", "info"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let env = serve_env(
+        &db.url,
+        &sim,
+        &[HTTP_ON_ANY_PORT, ("GATEHOUSE_LOG", "info")],
+    );
     let mut child = serve(dir.path(), &env);
     eventually("serve to connect", 60, || async {
         (sim.connection_count() > 0).then_some(())
@@ -393,10 +373,7 @@ async fn sigterm_gives_back_a_job_stuck_on_its_platform_and_another_process_fini
     };
     let db = TestDb::postgres().await.expect("a PostgreSQL server");
     let p = prefix();
-    let (who, role) = (format!("{p}_pat"), format!("{p}_role"));
-    let mut roles = Roles::new(&server).await;
-    roles.make(&who, true).await;
-    roles.make(&role, false).await;
+    let (roles, [who, role]) = made_roles(&server, &p, [("pat", true), ("role", false)]).await;
 
     let mut ws = workspace();
     ws.users.push(person("UPAT", &who, "UTC"));
@@ -412,21 +389,17 @@ async fn sigterm_gives_back_a_job_stuck_on_its_platform_and_another_process_fini
          grant = {{ role = \"{role}\" }}\nreviewers = [\"UBOB\"]\n"
     );
     std::fs::write(dir.path().join("gatehouse.toml"), catalog).unwrap();
-    let env: Vec<(String, String)> = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("WAREHOUSE_URL", server.as_str()),
-        ("GATEHOUSE_CONFIG", "gatehouse.toml"),
-        ("SLACK_API_URL", &sim.api_url()),
-        ("SLACK_BOT_TOKEN", sim.bot_token()),
-        ("SLACK_APP_TOKEN", sim.app_token()),
-        ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
-        ("GATEHOUSE_SLACK_PACE", "none"),
-        HTTP_ON_ANY_PORT,
-        ("GATEHOUSE_LOG", "info"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let env = serve_env(
+        &db.url,
+        &sim,
+        &[
+            ("WAREHOUSE_URL", server.as_str()),
+            ("GATEHOUSE_CONFIG", "gatehouse.toml"),
+            ("GATEHOUSE_SLACK_PACE", "none"),
+            HTTP_ON_ANY_PORT,
+            ("GATEHOUSE_LOG", "info"),
+        ],
+    );
 
     // The test grants the same membership in a transaction it keeps open: the platform's own
     // GRANT waits on that row's lock for as long as the test likes.

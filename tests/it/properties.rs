@@ -8,9 +8,10 @@ use chrono::Duration;
 use gatehouse::audit::{self, Verdict};
 use gatehouse::domain::{GrantDuration, RequestId, Status};
 use gatehouse::store;
-use gatehouse::workflow::{Submission, Via};
+use gatehouse::workflow::Via;
 use proptest::prelude::*;
 
+use crate::support::scenario::submission;
 use crate::support::{TestApp, TestDb, u};
 
 const PEOPLE: [&str; 4] = ["UALICE", "UBOB", "URITA", "UADA"];
@@ -60,14 +61,12 @@ async fn play(actions: Vec<Action>) -> Result<(), TestCaseError> {
             Action::Submit { who, resource } => {
                 if let Ok(r) = t
                     .wf()
-                    .submit(Submission {
-                        requester: &u(PEOPLE[who]),
-                        resource: RESOURCES[resource],
-                        duration: Some(GrantDuration::parse("2h").unwrap()),
-                        reason: Some("prop"),
-                        identity: None,
-                        start: None,
-                    })
+                    .submit(submission(
+                        &u(PEOPLE[who]),
+                        RESOURCES[resource],
+                        Some("2h"),
+                        Some("prop"),
+                    ))
                     .await
                 {
                     ids.push(r.id);

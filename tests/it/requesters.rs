@@ -240,10 +240,7 @@ async fn a_bot_in_a_reviewer_group_is_not_a_reviewer_and_an_all_of_stage_does_no
         let t = SlackTestApp::start_with(&db, CATALOG, with_outsiders()).await;
         t.reply("UALICE", "/request-access", "ledger 2h").await;
         let card = t.request_message(1).await;
-        t.sim
-            .add_reaction("UROBOT", CHANNEL, &card.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UROBOT", &card).await;
         t.ephemeral_for(
             "UROBOT",
             "bots and app accounts cannot decide on requests or access",
@@ -259,10 +256,7 @@ async fn a_bot_in_a_reviewer_group_is_not_a_reviewer_and_an_all_of_stage_does_no
         );
         assert_eq!(t.status(1).await, Status::Pending);
         // All of the group is Bob alone: his ✅ meets the stage.
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UBOB", &card).await;
         eventually("the request approved by Bob alone", 30, || async {
             (t.status(1).await != Status::Pending).then_some(())
         })
@@ -310,20 +304,14 @@ async fn a_contractors_email_is_not_linked_by_a_local_part_rule_limited_to_the_c
         // Alice (alice@example.com) is linked to `alice` and granted on Bob's ✅.
         t.reply("UALICE", "/request-access", "warehouse 2h").await;
         let card = t.request_message(1).await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UBOB", &card).await;
         t.wait_for(1, Status::Active).await;
         assert!(t.platform.holds("alice", "ANALYST"), "{}", db.name);
 
         // The contractor (alice@contractor.io) is not: Bob is asked who to grant it to.
         t.reply("UCONTRA", "/request-access", "warehouse 2h").await;
         let card = t.request_message(2).await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UBOB", &card).await;
         eventually("the identity question", 30, || async {
             t.sim
                 .thread(CHANNEL, &card.ts)

@@ -4,6 +4,8 @@ use gatehouse::domain::{GrantDuration, Status};
 use gatehouse::store;
 use gatehouse::workflow::{Field, Submission, Via, WorkflowError};
 
+use crate::support::scenario::on_every_backend;
+use crate::support::scenario::submission;
 use crate::support::{TestApp, backends, u};
 
 async fn request_count(t: &TestApp) -> usize {
@@ -15,17 +17,9 @@ async fn request_count(t: &TestApp) -> usize {
 
 #[tokio::test]
 async fn bad_submissions_say_what_to_fix_and_write_nothing() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, db| {
         let alice = u("UALICE");
-        let base = Submission {
-            requester: &alice,
-            resource: "analytics-ro",
-            duration: None,
-            reason: Some("need it"),
-            identity: None,
-            start: None,
-        };
+        let base = submission(&alice, "analytics-ro", None, Some("need it"));
         let cases: Vec<(Submission<'_>, Field, &str)> = vec![
             (
                 Submission {
@@ -83,7 +77,7 @@ async fn bad_submissions_say_what_to_fix_and_write_nothing() {
             .await
             .unwrap_err();
         assert_eq!(err.field(), Some(Field::Reason));
-        assert_eq!(request_count(&t).await, 0);
+        assert_eq!(request_count(t).await, 0);
         assert_eq!(t.audit_len().await, 0);
 
         // Finance needs no reason; the default duration applies.
@@ -98,24 +92,15 @@ async fn bad_submissions_say_what_to_fix_and_write_nothing() {
             .unwrap();
         assert_eq!(ok.duration.to_string(), "8h");
         assert_eq!(ok.reason, None);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_second_open_request_names_the_first() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, _| {
         let alice = u("UALICE");
-        let s = Submission {
-            requester: &alice,
-            resource: "analytics-ro",
-            duration: None,
-            reason: Some("dashboards"),
-            identity: None,
-            start: None,
-        };
+        let s = submission(&alice, "analytics-ro", None, Some("dashboards"));
         let first = t.wf().submit(s.clone()).await.unwrap();
         let err = t.wf().submit(s.clone()).await.unwrap_err();
         assert_eq!(
@@ -133,26 +118,17 @@ async fn a_second_open_request_names_the_first() {
             })
             .await
             .unwrap();
-        assert_eq!(request_count(&t).await, 2);
+        assert_eq!(request_count(t).await, 2);
         assert_eq!(t.audit_len().await, 2);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn racing_submissions_of_the_same_request_create_one() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, db| {
         let alice = u("UALICE");
-        let s = Submission {
-            requester: &alice,
-            resource: "analytics-ro",
-            duration: None,
-            reason: Some("dashboards"),
-            identity: None,
-            start: None,
-        };
+        let s = submission(&alice, "analytics-ro", None, Some("dashboards"));
         let results = futures_join(t.wf().submit(s.clone()), t.wf().submit(s.clone())).await;
         let oks = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(oks, 1, "{}: {results:?}", db.name);
@@ -161,11 +137,10 @@ async fn racing_submissions_of_the_same_request_create_one() {
                 .iter()
                 .any(|r| matches!(r, Err(WorkflowError::AlreadyOpen { .. })))
         );
-        assert_eq!(request_count(&t).await, 1);
+        assert_eq!(request_count(t).await, 1);
         assert_eq!(t.audit_len().await, 1);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 async fn futures_join<T>(
@@ -178,20 +153,12 @@ async fn futures_join<T>(
 
 #[tokio::test]
 async fn only_a_reviewer_other_than_the_requester_decides() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, _| {
         let bob = u("UBOB");
         // Bob reviews analytics, but this is his own request.
         let own = t
             .wf()
-            .submit(Submission {
-                requester: &bob,
-                resource: "analytics-ro",
-                duration: None,
-                reason: Some("audit"),
-                identity: None,
-                start: None,
-            })
+            .submit(submission(&bob, "analytics-ro", None, Some("audit")))
             .await
             .unwrap();
         let err = t
@@ -219,7 +186,7 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
             .unwrap_err();
         assert!(
             matches!(err, WorkflowError::NotAllowed(_)),
-            "a finance reviewer is not an analytics reviewer"
+            "a finance reviewer is not an analytics reviewer: {err:?}"
         );
         assert_eq!(
             t.wf().request(own.id).await.unwrap().status,
@@ -244,25 +211,16 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
             "this request cannot be approved because it was denied"
         );
         assert_eq!(t.audit_actions(own.id).await, ["requested", "denied"]);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn reviewers_added_in_the_database_count_like_the_catalogs() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, _| {
         let req = t
             .wf()
-            .submit(Submission {
-                requester: &u("UALICE"),
-                resource: "finance-pii",
-                duration: None,
-                reason: None,
-                identity: None,
-                start: None,
-            })
+            .submit(submission(&u("UALICE"), "finance-pii", None, None))
             .await
             .unwrap();
         let carl = u("UCARL");
@@ -280,25 +238,16 @@ async fn reviewers_added_in_the_database_count_like_the_catalogs() {
         .unwrap();
         let ok = t.wf().approve(req.id, &carl, Via::Reaction).await.unwrap();
         assert_eq!(ok.status, Status::Approved);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn two_reviewers_approving_at_once_approve_once() {
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, db| {
         let req = t
             .wf()
-            .submit(Submission {
-                requester: &u("UALICE"),
-                resource: "analytics-ro",
-                duration: None,
-                reason: Some("x"),
-                identity: None,
-                start: None,
-            })
+            .submit(submission(&u("UALICE"), "analytics-ro", None, Some("x")))
             .await
             .unwrap();
         let (bob, rita) = (u("UBOB"), u("URITA"));
@@ -327,9 +276,8 @@ async fn two_reviewers_approving_at_once_approve_once() {
             .unwrap();
         let provisioning = jobs.iter().filter(|j| j.kind == "provision").count();
         assert_eq!(provisioning, 1, "one provisioning job");
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use slack_sim::{ButtonTarget, SimConfig, render_text};
 
 use crate::support::app::CATALOG;
 use crate::support::backends;
+use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
 
 const HOLDER: &str = "UALICE";
@@ -76,20 +77,8 @@ fn with_guest() -> SimConfig {
 /// Alice asks for analytics-ro and Bob's ✅ makes request `n` active; returns once its card
 /// offers Revoke.
 async fn alice_holds_analytics(t: &SlackTestApp, n: i64) -> slack_sim::Message {
-    t.sim
-        .slash_command(
-            HOLDER,
-            CHANNEL,
-            "/request-access",
-            "analytics-ro 8h month end",
-        )
-        .await
-        .unwrap();
-    let msg = t.request_message(n).await;
-    t.sim
-        .add_reaction(REVIEWER, CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    let msg = t.ask(HOLDER, "analytics-ro 8h month end", n).await;
+    t.tick(REVIEWER, &msg).await;
     t.wait_for(n, Status::Active).await;
     card_once(t, n, "[Revoke]").await
 }
@@ -304,15 +293,8 @@ async fn ending_access_now_is_for_the_holder_a_reviewer_of_the_resource_and_admi
         let t = SlackTestApp::start_env(&db, CATALOG, sim, false, platform, &unpaced).await;
         let card = alice_holds_analytics(&t, 1).await;
         // Dave holds finance-pii (#2): Fiona, its reviewer, has a Revoke button in her Home.
-        t.sim
-            .slash_command(STRANGER, CHANNEL, "/request-access", "finance-pii 2h")
-            .await
-            .unwrap();
-        let msg = t.request_message(2).await;
-        t.sim
-            .add_reaction(OTHER_REVIEWER, CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask(STRANGER, "finance-pii 2h", 2).await;
+        t.tick(OTHER_REVIEWER, &msg).await;
         t.wait_for(2, Status::Active).await;
 
         // Each refused cell, tried on Alice's request #1.
@@ -410,9 +392,8 @@ async fn ending_access_now_is_for_the_holder_a_reviewer_of_the_resource_and_admi
 
 #[tokio::test]
 async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_nobody_else() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
-        alice_holds_analytics(&t, 1).await;
+    in_slack_on_every_backend(async |t, db| {
+        alice_holds_analytics(t, 1).await;
         // Only a request stuck in revoking can be closed.
         assert_eq!(
             t.reply(ADMIN, "/access-admin", "close #1 gone already")
@@ -442,13 +423,13 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
         .await;
         assert_eq!(t.status(1).await, Status::Revoking);
         card_once(
-            &t,
+            t,
             1,
             "⏳ *Being revoked* by <@UADA>: key leaked — removing access…",
         )
         .await;
 
-        let before = audit_len(&t).await;
+        let before = audit_len(t).await;
         for who in [HOLDER, REVIEWER, OTHER_REVIEWER, STRANGER] {
             assert_eq!(
                 t.reply(who, "/access-admin", "close #1 it is gone").await,
@@ -466,7 +447,7 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
                 .starts_with("`#x` is not a request number; write it like 42 or #42."),
         );
         assert_eq!(t.status(1).await, Status::Revoking, "{}", db.name);
-        assert_eq!(audit_len(&t).await, before, "nothing written");
+        assert_eq!(audit_len(t).await, before, "nothing written");
 
         assert_eq!(
             t.reply(
@@ -478,7 +459,7 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
             "🔒 Closed request #1 (<@UALICE>'s `analytics-ro`) as revoked, without checking the platform; they are told you closed it and why."
         );
         assert_eq!(t.status(1).await, Status::Revoked);
-        let audit = audit_of(&t, 1).await;
+        let audit = audit_of(t, 1).await;
         assert_eq!(
             audit.last(),
             Some(&("UADA".to_owned(), "closed".to_owned())),
@@ -490,7 +471,7 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
         )
         .await;
         card_once(
-            &t,
+            t,
             1,
             "🔒 *Closed* by <@UADA>: platform user deleted by IT — not checked on the platform",
         )
@@ -506,9 +487,8 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
             grant.revoke_applied.as_deref(),
             Some("closed by UADA, not checked on the platform: platform user deleted by IT")
         );
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use slack_sim::ButtonTarget;
 
 use crate::support::backends;
+use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
 
 fn utc(s: &str) -> DateTime<Utc> {
@@ -21,10 +22,7 @@ async fn ask(t: &SlackTestApp, who: &str, text: &str) -> String {
 
 async fn approve(t: &SlackTestApp, n: i64, reviewer: &str) {
     let card = t.request_message(n).await;
-    t.sim
-        .add_reaction(reviewer, CHANNEL, &card.ts, "white_check_mark")
-        .await
-        .unwrap();
+    t.tick(reviewer, &card).await;
     t.wait_for(n, Status::Approved).await;
 }
 
@@ -192,8 +190,7 @@ fn form_values(resource: &str, starts: Option<i64>) -> Value {
 
 #[tokio::test]
 async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_later_one() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, _| {
         t.sim
             .slash_command("UALICE", CHANNEL, "/request-access", "")
             .await
@@ -243,7 +240,7 @@ async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_lat
             .await
             .unwrap();
         assert!(out.errors.is_none(), "{:?}", out.errors);
-        assert_eq!(request(&t, 1).await.starts_at, Some(later));
+        assert_eq!(request(t, 1).await.starts_at, Some(later));
 
         // No start picked: as soon as it is approved, as before.
         t.sim
@@ -259,9 +256,9 @@ async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_lat
             )
             .await
             .unwrap();
-        assert_eq!(request(&t, 2).await.starts_at, None);
-        t.stop().await;
-    }
+        assert_eq!(request(t, 2).await.starts_at, None);
+    })
+    .await;
 }
 
 async fn admin(t: &SlackTestApp, who: &str, text: &str) -> String {
@@ -294,10 +291,7 @@ async fn admin_grants_may_start_later_and_held_access_break_glass_and_lapses_res
         // Alice holds it now; asking for it again from later is explained, not guessed at.
         ask(&t, "UALICE", "analytics-ro 8h dashboards").await;
         let card = t.request_message(2).await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UBOB", &card).await;
         t.wait_for(2, Status::Active).await;
         let reply = ask(&t, "UALICE", "analytics-ro 2h from tomorrow 9:00 more work").await;
         assert!(

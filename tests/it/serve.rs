@@ -34,6 +34,13 @@ fn serve_command(
     cmd
 }
 
+/// Runs `cmd`, which must refuse to start (exit 1); what it said on stderr.
+async fn refusal(cmd: &mut tokio::process::Command) -> String {
+    let out = cmd.output().await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[tokio::test]
 async fn serve_connects_handles_a_request_and_stops_cleanly_on_sigterm() {
     let sim = SlackSim::start(workspace()).await.unwrap();
@@ -89,41 +96,20 @@ async fn serve_with_a_refused_token_says_which_and_never_prints_it() {
     let sim = SlackSim::start(workspace()).await.unwrap();
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
-    let out = serve_command(
-        dir.path(),
-        &db,
-        &sim.api_url(),
-        "xoxb-wrong-secret-value",
-        sim.app_token(),
-    )
-    .output()
-    .await
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("Slack refused SLACK_BOT_TOKEN (invalid_auth)"),
-        "{err}"
-    );
-    assert!(!err.contains("wrong-secret-value"), "{err}");
-
-    let out = serve_command(
-        dir.path(),
-        &db,
-        &sim.api_url(),
-        sim.bot_token(),
-        "xapp-1-wrong-app-secret",
-    )
-    .output()
-    .await
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("Slack refused SLACK_APP_TOKEN (invalid_auth)"),
-        "{err}"
-    );
-    assert!(!err.contains("wrong-app-secret"), "{err}");
+    // The token that is wrong, which setting it is, and its secret part.
+    let bot = ("xoxb-wrong-secret-value", sim.app_token());
+    let app = (sim.bot_token(), "xapp-1-wrong-app-secret");
+    let cases = [
+        (bot, "SLACK_BOT_TOKEN", "wrong-secret-value"),
+        (app, "SLACK_APP_TOKEN", "wrong-app-secret"),
+    ];
+    for ((bot, app), setting, secret) in cases {
+        let mut cmd = serve_command(dir.path(), &db, &sim.api_url(), bot, app);
+        let err = refusal(&mut cmd).await;
+        let says = format!("Slack refused {setting} (invalid_auth)");
+        assert!(err.contains(&says), "{err}");
+        assert!(!err.contains(secret), "{err}");
+    }
 }
 
 #[tokio::test]
@@ -136,18 +122,14 @@ async fn serve_refuses_to_start_without_the_access_requests_channel_and_says_how
     let sim = SlackSim::start(ws).await.unwrap();
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
-    let out = serve_command(
+    let mut cmd = serve_command(
         dir.path(),
         &db,
         &sim.api_url(),
         sim.bot_token(),
         sim.app_token(),
-    )
-    .output()
-    .await
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
+    let err = refusal(&mut cmd).await;
     assert!(
         err.contains(&format!(
             "Gatehouse is not a member of the Access Requests channel {CHANNEL} (ACCESS_REQUESTS_CHANNEL), so no request could be posted; `/invite @Gatehouse` in that channel, or set ACCESS_REQUESTS_CHANNEL to the ID of a channel Gatehouse is in"
@@ -157,19 +139,7 @@ async fn serve_refuses_to_start_without_the_access_requests_channel_and_says_how
     assert_eq!(sim.connection_count(), 0, "it never listened");
 
     // A channel that does not exist (or is private and Gatehouse was not invited).
-    let out = serve_command(
-        dir.path(),
-        &db,
-        &sim.api_url(),
-        sim.bot_token(),
-        sim.app_token(),
-    )
-    .env("ACCESS_REQUESTS_CHANNEL", "C0NOSUCH")
-    .output()
-    .await
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refusal(cmd.env("ACCESS_REQUESTS_CHANNEL", "C0NOSUCH")).await;
     assert!(
         err.contains("Gatehouse cannot see the Access Requests channel C0NOSUCH (ACCESS_REQUESTS_CHANNEL); check the ID"),
         "{err}"
@@ -190,24 +160,8 @@ async fn the_channel_an_admin_chose_in_slack_is_the_one_checked_at_start() {
         .unwrap();
     let crate::support::slack::SlackTestApp { app, sim, .. } = t;
     app.shutdown().await;
-    let api_url = sim.api_url();
-    let config = crate::support::app::config_for(
-        &db,
-        crate::support::app::CATALOG,
-        &[
-            ("SLACK_BOT_TOKEN", sim.bot_token()),
-            ("SLACK_APP_TOKEN", sim.app_token()),
-            ("SLACK_API_URL", api_url.as_str()),
-            ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
-        ],
-    );
-    let opts = gatehouse::AppOptions::new(std::sync::Arc::new(
-        crate::support::platform::FakePlatform::default(),
-    ));
-    let err = match gatehouse::App::start(config, opts).await {
-        Ok(_) => panic!("the start should have been refused"),
-        Err(e) => e.to_string(),
-    };
+    let err =
+        crate::support::serve_env::start_refusal(&db, crate::support::app::CATALOG, &sim).await;
     assert_eq!(
         err,
         "Gatehouse is not a member of the Access Requests channel C0GENERAL (chosen with `/access-admin channel`, which takes precedence over ACCESS_REQUESTS_CHANNEL), so no request could be posted; `/invite @Gatehouse` in that channel, then start Gatehouse again"

@@ -7,7 +7,8 @@ use slack_sim::{ButtonTarget, ChannelSeed, SlackSim, render_text};
 
 use crate::support::app::CATALOG;
 use crate::support::platform::FakePlatform;
-use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, shown, workspace};
+use crate::support::scenario::in_slack_on_every_backend;
+use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, workspace};
 use crate::support::{TestDb, backends};
 
 async fn admin(t: &SlackTestApp, user: &str, text: &str) -> String {
@@ -16,59 +17,39 @@ async fn admin(t: &SlackTestApp, user: &str, text: &str) -> String {
 
 #[tokio::test]
 async fn admins_manage_reviewers_including_user_groups() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         assert_eq!(
-            admin(&t, "UBOB", "reviewers add <@UCARL|carl> analytics-ro").await,
+            admin(t, "UBOB", "reviewers add <@UCARL|carl> analytics-ro").await,
             "only a Gatehouse admin can do that"
         );
         assert_eq!(
-            admin(&t, "UADA", "reviewers add <@UCARL|carl> analytics-ro").await,
+            admin(t, "UADA", "reviewers add <@UCARL|carl> analytics-ro").await,
             "<@UCARL> now reviews `analytics-ro`."
         );
-        let list = admin(&t, "UADA", "reviewers list analytics-ro").await;
+        let list = admin(t, "UADA", "reviewers list analytics-ro").await;
         assert_eq!(
             list,
             "*Reviewers*\n• `analytics-ro`: <@UBOB>, <@URITA>, <@UCARL> (added by <@UADA>)"
         );
         assert!(
-            admin(&t, "UADA", "reviewers frobnicate")
+            admin(t, "UADA", "reviewers frobnicate")
                 .await
                 .starts_with("Usage:")
         );
 
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 1h check",
-            )
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
-        t.sim
-            .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask("UALICE", "analytics-ro 1h check", 1).await;
+        t.tick("UCARL", &msg).await;
         eventually("Carl's approval", 30, || async {
             (t.status(1).await != Status::Pending).then_some(())
         })
         .await;
 
         assert_eq!(
-            admin(&t, "UADA", "reviewers remove <@UCARL|carl> analytics-ro").await,
+            admin(t, "UADA", "reviewers remove <@UCARL|carl> analytics-ro").await,
             "<@UCARL> no longer reviews `analytics-ro`."
         );
-        t.sim
-            .slash_command("UDAVE", CHANNEL, "/request-access", "analytics-ro 1h check")
-            .await
-            .unwrap();
-        let msg = t.request_message(2).await;
-        t.sim
-            .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask("UDAVE", "analytics-ro 1h check", 2).await;
+        t.tick("UCARL", &msg).await;
         eventually("Carl's refusal", 30, || async {
             t.sim
                 .ephemerals("UCARL")
@@ -81,22 +62,15 @@ async fn admins_manage_reviewers_including_user_groups() {
         // A user group reviews: its members approve (Carl is in S0FINANCE).
         assert_eq!(
             admin(
-                &t,
+                t,
                 "UADA",
                 "reviewers add <!subteam^S0FINANCE|@finance-reviewers> finance-pii"
             )
             .await,
             "<!subteam^S0FINANCE> now reviews `finance-pii`."
         );
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
-            .await
-            .unwrap();
-        let msg = t.request_message(3).await;
-        t.sim
-            .add_reaction("UCARL", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask("UALICE", "finance-pii 1h", 3).await;
+        t.tick("UCARL", &msg).await;
         eventually("the group member's approval", 30, || async {
             (t.status(3).await != Status::Pending).then_some(())
         })
@@ -119,9 +93,8 @@ async fn admins_manage_reviewers_including_user_groups() {
             "{}",
             db.name
         );
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -182,8 +155,7 @@ fn home_text(t: &SlackTestApp, user: &str) -> Option<String> {
 
 #[tokio::test]
 async fn app_home_shows_requests_access_reviews_and_failures() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, _| {
         t.sim
             .slash_command(
                 "UALICE",
@@ -200,7 +172,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
         t.request_message(2).await;
 
         t.sim.open_app_home("UBOB").await.unwrap();
-        let bob = eventually("Bob's Home", 30, || async { home_text(&t, "UBOB") }).await;
+        let bob = eventually("Bob's Home", 30, || async { home_text(t, "UBOB") }).await;
         assert!(bob.contains("Waiting for your review"), "{bob}");
         assert!(
             bob.contains("#1 Analytics (read-only)") && !bob.contains("#2 Finance"),
@@ -220,14 +192,11 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             )
             .await
             .unwrap();
-        eventually("approval from Home", 30, || async {
-            (t.status(1).await == Status::Active).then_some(())
-        })
-        .await;
+        t.wait_for(1, Status::Active).await;
 
         t.sim.open_app_home("UALICE").await.unwrap();
         let alice = eventually("Alice's Home", 30, || async {
-            home_text(&t, "UALICE").filter(|h| h.contains("Your access"))
+            home_text(t, "UALICE").filter(|h| h.contains("Your access"))
         })
         .await;
         assert!(alice.contains("#2 Finance with PII"), "{alice}");
@@ -254,37 +223,17 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             )
             .await
             .unwrap();
-        eventually("cancelled", 30, || async {
-            (t.status(2).await == Status::Cancelled).then_some(())
-        })
-        .await;
+        t.wait_for(2, Status::Cancelled).await;
 
         // Admins see failed provisioning with Retry.
-        t.sim
-            .slash_command("UDAVE", CHANNEL, "/request-access", "finance-pii 2h")
-            .await
-            .unwrap();
-        let msg = t.request_message(3).await;
+        let msg = t.ask("UDAVE", "finance-pii 2h", 3).await;
         t.platform.fail_next(1, false);
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("failed provisioning", 30, || async {
-            (t.status(3).await == Status::Failed).then_some(())
-        })
-        .await;
-        eventually("the reviewers' DM about the failure", 30, || async {
-            t.sim
-                .dms("UFIONA")
-                .iter()
-                .map(shown)
-                .find(|d| d.contains("role ANALYTICS_RO does not exist"))
-        })
-        .await;
+        t.tick("UFIONA", &msg).await;
+        t.wait_for(3, Status::Failed).await;
+        t.dm_for("UFIONA", "role ANALYTICS_RO does not exist").await;
         t.sim.open_app_home("UADA").await.unwrap();
         let ada = eventually("Ada's Home", 30, || async {
-            home_text(&t, "UADA").filter(|h| h.contains("Admin"))
+            home_text(t, "UADA").filter(|h| h.contains("Admin"))
         })
         .await;
         assert!(
@@ -305,32 +254,17 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             )
             .await
             .unwrap();
-        eventually("retried and active", 30, || async {
-            (t.status(3).await == Status::Active).then_some(())
-        })
-        .await;
-        t.stop().await;
-        db.close().await;
-    }
+        t.wait_for(3, Status::Active).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a_job() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 1h")
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("active", 30, || async {
-            (t.status(1).await == Status::Active).then_some(())
-        })
-        .await;
+    in_slack_on_every_backend(async |t, db| {
+        let msg = t.ask("UALICE", "finance-pii 1h", 1).await;
+        t.tick("UFIONA", &msg).await;
+        t.wait_for(1, Status::Active).await;
         // The revocation keeps failing past the attempts jobs get in tests (3); a revocation
         // never gives up, so it is shown as failing. The background worker and these explicit
         // runs share the attempts (and the clock moves under the worker), so wait for it rather
@@ -351,7 +285,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
 
         t.sim.open_app_home("UADA").await.unwrap();
         let home = eventually("Ada's Home with the failing job", 30, || async {
-            home_text(&t, "UADA").filter(|h| h.contains("Failing job (Gatehouse keeps retrying)"))
+            home_text(t, "UADA").filter(|h| h.contains("Failing job (Gatehouse keeps retrying)"))
         })
         .await;
         let attempts: u32 = home
@@ -376,7 +310,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
 
         // Non-admins see no Admin section.
         t.sim.open_app_home("UBOB").await.unwrap();
-        let bob = eventually("Bob's Home", 30, || async { home_text(&t, "UBOB") }).await;
+        let bob = eventually("Bob's Home", 30, || async { home_text(t, "UBOB") }).await;
         assert!(!bob.contains("Admin"), "{bob}");
 
         t.platform.heal();
@@ -401,14 +335,10 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
             )
             .await
             .unwrap();
-        eventually("the retried revocation", 30, || async {
-            (t.status(1).await == Status::Expired).then_some(())
-        })
-        .await;
+        t.wait_for(1, Status::Expired).await;
         assert!(!t.platform.holds("ualice", "FINANCE_PII"));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

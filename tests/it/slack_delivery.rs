@@ -7,7 +7,7 @@ use gatehouse::domain::{RequestId, Status};
 use gatehouse::store::Conn;
 use gatehouse::store::jobs::Job;
 
-use crate::support::backends;
+use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
 
 fn key_of(m: &slack_sim::Message) -> Option<String> {
@@ -43,85 +43,49 @@ async fn rerun_after_kill(t: &SlackTestApp, job: &Job) {
 }
 
 async fn submit_and_approve(t: &SlackTestApp) -> slack_sim::Message {
-    t.sim
-        .slash_command(
-            "UALICE",
-            CHANNEL,
-            "/request-access",
-            "analytics-ro 1h numbers",
-        )
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
+    t.tick("UBOB", &msg).await;
     t.wait_for(1, Status::Active).await;
     msg
 }
 
 #[tokio::test]
 async fn first_attempts_read_no_history_and_every_message_carries_its_delivery_key() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
-        let card = submit_and_approve(&t).await;
+    in_slack_on_every_backend(async |t, db| {
+        let card = submit_and_approve(t).await;
         let submitted = t.done_notify_job(1, "submitted", "channel").await;
         let approved = t.done_notify_job(1, "approved", "requester").await;
         t.done_notify_job(1, "active", "requester").await;
         assert_eq!(
-            history_reads(&t),
+            history_reads(t),
             0,
             "{}: no extra call in the normal path",
             db.name
         );
         assert_eq!(key_of(&card), Some(format!("{}:card", submitted.id)));
-        let dm = t
-            .sim
-            .dms("UALICE")
-            .into_iter()
-            .find(|m| shown(m).contains("approved your request"))
-            .unwrap();
+        let dm = t.dms_saying("UALICE", "approved your request").remove(0);
         assert_eq!(key_of(&dm), Some(format!("{}:dm:UALICE", approved.id)));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_dm_whose_job_was_killed_after_posting_is_not_sent_again() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
-        submit_and_approve(&t).await;
+    in_slack_on_every_backend(async |t, db| {
+        submit_and_approve(t).await;
         let job = t.done_notify_job(1, "approved", "requester").await;
-        rerun_after_kill(&t, &job).await;
-        assert!(history_reads(&t) > 0, "{}: the retry looked", db.name);
-        let dms = t
-            .sim
-            .dms("UALICE")
-            .iter()
-            .filter(|m| shown(m).contains("approved your request"))
-            .count();
+        rerun_after_kill(t, &job).await;
+        assert!(history_reads(t) > 0, "{}: the retry looked", db.name);
+        let dms = t.dms_saying("UALICE", "approved your request").len();
         assert_eq!(dms, 1, "{}", db.name);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_card_posted_before_a_kill_is_found_and_kept_as_the_requests_message() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 1h numbers",
-            )
-            .await
-            .unwrap();
-        let card = t.request_message(1).await;
+    in_slack_on_every_backend(async |t, db| {
+        let card = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
         let job = t.done_notify_job(1, "submitted", "channel").await;
         // Killed after chat.postMessage, before the card's place was stored.
         t.app
@@ -132,7 +96,7 @@ async fn a_card_posted_before_a_kill_is_found_and_kept_as_the_requests_message()
             )
             .await
             .unwrap();
-        rerun_after_kill(&t, &job).await;
+        rerun_after_kill(t, &job).await;
         assert_eq!(t.sim.messages(CHANNEL).len(), 1, "{}: one card", db.name);
         let stored = t.app.workflow().request(RequestId::new(1)).await.unwrap();
         assert_eq!(
@@ -143,30 +107,25 @@ async fn a_card_posted_before_a_kill_is_found_and_kept_as_the_requests_message()
         );
 
         // The thread note of a later step, likewise.
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UBOB", &card).await;
         t.wait_for(1, Status::Active).await;
         let approved = t.done_notify_job(1, "approved", "channel").await;
         t.done_notify_job(1, "active", "channel").await;
         let notes = t.sim.thread(CHANNEL, &card.ts).len();
-        rerun_after_kill(&t, &approved).await;
+        rerun_after_kill(t, &approved).await;
         assert_eq!(t.sim.thread(CHANNEL, &card.ts).len(), notes, "{}", db.name);
         assert_eq!(t.sim.messages(CHANNEL).len(), 1, "{}", db.name);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn reviewers_told_before_a_failure_halfway_are_not_told_again_on_the_retry() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         t.platform.fail_next(1, false);
         // Bob is DMed first (reviewers go in order), then Slack fails Rita's DM once.
         t.sim.sim().fail_next_post("URITA", "internal_error");
-        submit_and_approve_failing(&t).await;
+        submit_and_approve_failing(t).await;
         let told = |user: &'static str| {
             let t = &t;
             async move {
@@ -204,25 +163,12 @@ async fn reviewers_told_before_a_failure_halfway_are_not_told_again_on_the_retry
         assert_eq!(done.attempts, 2, "{}", db.name);
         assert_eq!(told("UBOB").await, 1, "{}: Bob once", db.name);
         assert_eq!(told("URITA").await, 1, "{}: Rita once", db.name);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 async fn submit_and_approve_failing(t: &SlackTestApp) {
-    t.sim
-        .slash_command(
-            "UALICE",
-            CHANNEL,
-            "/request-access",
-            "analytics-ro 1h numbers",
-        )
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
+    t.tick("UBOB", &msg).await;
     t.wait_for(1, Status::Failed).await;
 }

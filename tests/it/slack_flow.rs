@@ -5,6 +5,7 @@ use chrono::Duration;
 use gatehouse::domain::{RequestId, Status};
 
 use crate::support::backends;
+use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
 
 #[tokio::test]
@@ -37,10 +38,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
         assert!(text.contains("Waiting for a reviewer"), "{text}");
 
         // Alice cannot approve her own request; Dave is no reviewer.
-        t.sim
-            .add_reaction("UALICE", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        t.tick("UALICE", &msg).await;
         let note = t.ephemeral_for("UALICE", "did nothing").await;
         assert!(
             note.contains("you cannot approve or deny your own request"),
@@ -67,10 +65,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark::skin-tone-3")
             .await
             .unwrap();
-        eventually("the grant", 30, || async {
-            t.platform.holds("ualice", "ANALYTICS_RO").then_some(())
-        })
-        .await;
+        t.holds_soon("ualice", "ANALYTICS_RO").await;
         let dm = t.dm_for("UALICE", "You now have access").await;
         assert_eq!(
             dm,
@@ -96,10 +91,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
 
         t.clock.advance(Duration::hours(2));
         t.run_jobs().await;
-        eventually("expiry", 30, || async {
-            (t.status(1).await == Status::Expired).then_some(())
-        })
-        .await;
+        t.wait_for(1, Status::Expired).await;
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
         t.dm_for("UALICE", "has expired and was removed").await;
         eventually("the channel message to say expired", 30, || async {
@@ -115,8 +107,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
 
 #[tokio::test]
 async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         t.sim.rate_limit("chat.postMessage", 1, 2);
         t.sim
             .slash_command(
@@ -153,10 +144,7 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
             .add_reaction("URITA", CHANNEL, &msg.ts, "x")
             .await
             .unwrap();
-        eventually("denied", 30, || async {
-            (t.status(1).await == Status::Denied).then_some(())
-        })
-        .await;
+        t.wait_for(1, Status::Denied).await;
 
         let acks = t.sim.acks();
         assert!(!acks.is_empty());
@@ -166,33 +154,17 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
             .collect();
         assert!(late.is_empty(), "{}: late acks {late:?}", db.name);
         assert!(t.sim.failures().is_empty(), "{:?}", t.sim.failures());
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
     for db in backends().await {
         let t = SlackTestApp::start(&db).await;
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 4h modelling",
-            )
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("active", 30, || async {
-            (t.status(1).await == Status::Active).then_some(())
-        })
-        .await;
+        let msg = t.ask("UALICE", "analytics-ro 4h modelling", 1).await;
+        t.tick("UBOB", &msg).await;
+        t.wait_for(1, Status::Active).await;
 
         // An hour before the end (13:00 UTC = 14:00 in Paris), Alice is reminded.
         t.clock.advance(Duration::minutes(179));
@@ -312,10 +284,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         assert_eq!(t.status(1).await, Status::Active, "{}", db.name);
         t.clock.advance(Duration::hours(2));
         t.run_jobs().await;
-        eventually("expired", 30, || async {
-            (t.status(1).await == Status::Expired).then_some(())
-        })
-        .await;
+        t.wait_for(1, Status::Expired).await;
         t.stop().await;
         db.close().await;
     }

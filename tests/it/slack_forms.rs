@@ -3,9 +3,10 @@
 
 use gatehouse::domain::{RequestId, Status};
 use serde_json::{Value, json};
-use slack_sim::{ButtonTarget, render_text};
+use slack_sim::render_text;
 
 use crate::support::backends;
+use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
 
 async fn open_form(t: &SlackTestApp, user: &str, text: &str) -> Value {
@@ -59,9 +60,8 @@ fn values(
 
 #[tokio::test]
 async fn the_form_searches_the_catalog_and_shows_each_error_beside_its_field() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
-        let form = open_form(&t, "UALICE", "").await;
+    in_slack_on_every_backend(async |t, db| {
+        let form = open_form(t, "UALICE", "").await;
         let id = view_id(&form);
         assert!(
             render_text(&form).contains("Request access"),
@@ -155,7 +155,7 @@ async fn the_form_searches_the_catalog_and_shows_each_error_beside_its_field() {
         assert_eq!(r.duration.to_string(), "1h30m");
 
         // A second request for the same resource is refused, naming the first.
-        let again = open_form(&t, "UALICE", "").await;
+        let again = open_form(t, "UALICE", "").await;
         let out = t
             .sim
             .submit_view(
@@ -169,17 +169,15 @@ async fn the_form_searches_the_catalog_and_shows_each_error_beside_its_field() {
             out.errors.unwrap()["resource"],
             "you already have an open request for analytics-ro: #1"
         );
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_incomplete_one_liner_opens_the_form_prefilled() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, _| {
         // analytics-ro needs a reason, which is missing.
-        let form = open_form(&t, "UALICE", "analytics-ro 4h").await;
+        let form = open_form(t, "UALICE", "analytics-ro 4h").await;
         let text = serde_json::to_string(&form).unwrap();
         assert!(
             form["blocks"][0]["element"]["initial_option"]["value"] == "analytics-ro",
@@ -190,13 +188,13 @@ async fn an_incomplete_one_liner_opens_the_form_prefilled() {
             "4h"
         );
         // An unknown resource opens the form too, with nothing chosen.
-        let form = open_form(&t, "UDAVE", "analytcs 2h1m need it").await;
+        let form = open_form(t, "UDAVE", "analytcs 2h1m need it").await;
         assert!(form["blocks"][0]["element"].get("initial_option").is_none());
         assert_eq!(block(&form, "duration_custom")["initial_value"], "2h1m");
         assert_eq!(block(&form, "reason")["initial_value"], "need it");
         assert!(block(&form, "starts").get("initial_date_time").is_none());
         // A start typed on the line is kept: 9:00 tomorrow in Carl's zone (UTC).
-        let form = open_form(&t, "UCARL", "analytics-ro 4h from tomorrow 9:00").await;
+        let form = open_form(t, "UCARL", "analytics-ro 4h from tomorrow 9:00").await;
         assert_eq!(
             block(&form, "starts")["initial_date_time"],
             chrono::DateTime::parse_from_rfc3339("2026-11-29T09:00:00Z")
@@ -204,52 +202,20 @@ async fn an_incomplete_one_liner_opens_the_form_prefilled() {
                 .timestamp()
         );
         // An unreadable duration is explained at once.
-        let ack = t
-            .sim
-            .slash_command(
-                "UDAVE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 3x because",
-            )
-            .await
-            .unwrap();
-        let text = ack.payload.unwrap()["text"].as_str().unwrap().to_owned();
+        let text = t
+            .reply("UDAVE", "/request-access", "analytics-ro 3x because")
+            .await;
         assert!(text.contains("`3x` is not a duration"), "{text}");
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
     for db in backends().await {
         let t = SlackTestApp::start(&db).await;
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 2h churn study",
-            )
-            .await
-            .unwrap();
-        let msg = eventually("the request message", 30, || async {
-            t.sim
-                .messages(CHANNEL)
-                .into_iter()
-                .find(|m| shown(m).contains("Access request #1"))
-        })
-        .await;
-        let target = ButtonTarget::Message {
-            channel: CHANNEL.into(),
-            ts: msg.ts.clone(),
-        };
-        t.sim
-            .click_button("URITA", target.clone(), "deny", Some("1"), None)
-            .await
-            .unwrap();
-        let form = eventually("the deny form", 30, || async { t.sim.top_modal("URITA") }).await;
+        let msg = t.ask("UALICE", "analytics-ro 2h churn study", 1).await;
+        let form = t.button_form("URITA", &msg.ts, "deny", "1").await;
         let out = t
             .sim
             .submit_view(
@@ -260,14 +226,7 @@ async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
             .await
             .unwrap();
         assert!(out.errors.is_none());
-        let dm = eventually("the denial DM", 30, || async {
-            t.sim
-                .dms("UALICE")
-                .iter()
-                .map(shown)
-                .find(|d| d.contains("denied"))
-        })
-        .await;
+        let dm = t.dm_for("UALICE", "denied").await;
         assert_eq!(
             dm,
             "⛔ <@URITA> denied your request #1 for *Analytics (read-only)*: use the &lt;!channel&gt; sandbox instead"
@@ -285,33 +244,10 @@ async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
 
 #[tokio::test]
 async fn a_reviewer_chooses_the_identity_to_grant_to() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 2h churn study",
-            )
-            .await
-            .unwrap();
-        let msg = eventually("the request message", 30, || async {
-            t.sim
-                .messages(CHANNEL)
-                .into_iter()
-                .find(|m| shown(m).contains("Access request #1"))
-        })
-        .await;
-        let target = ButtonTarget::Message {
-            channel: CHANNEL.into(),
-            ts: msg.ts.clone(),
-        };
+    in_slack_on_every_backend(async |t, _| {
+        let msg = t.ask("UALICE", "analytics-ro 2h churn study", 1).await;
         // The requester may not pick for herself: the picker does not even open.
-        t.sim
-            .click_button("UALICE", target.clone(), "choose_identity", Some("1"), None)
-            .await
-            .unwrap();
+        t.press("UALICE", &msg.ts, "choose_identity", "1").await;
         let told = t.ephemeral_for("UALICE", "was not changed").await;
         assert_eq!(
             told,
@@ -319,11 +255,7 @@ async fn a_reviewer_chooses_the_identity_to_grant_to() {
         );
         assert!(t.sim.top_modal("UALICE").is_none(), "no picker for Alice");
 
-        t.sim
-            .click_button("UBOB", target.clone(), "choose_identity", Some("1"), None)
-            .await
-            .unwrap();
-        let form = eventually("the picker", 30, || async { t.sim.top_modal("UBOB") }).await;
+        let form = t.button_form("UBOB", &msg.ts, "choose_identity", "1").await;
         let out = t
             .sim
             .submit_view(
@@ -334,46 +266,18 @@ async fn a_reviewer_chooses_the_identity_to_grant_to() {
             .await
             .unwrap();
         assert!(out.errors.is_none(), "{:?}", out.errors);
-        t.sim
-            .click_button("UBOB", target, "approve", Some("1"), None)
-            .await
-            .unwrap();
-        eventually("the grant to the chosen identity", 30, || async {
-            t.platform
-                .holds("ALICE_ANALYST", "ANALYTICS_RO")
-                .then_some(())
-        })
-        .await;
-        t.stop().await;
-        db.close().await;
-    }
+        t.press("UBOB", &msg.ts, "approve", "1").await;
+        t.holds_soon("ALICE_ANALYST", "ANALYTICS_RO").await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         t.platform.require_identity();
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 2h churn study",
-            )
-            .await
-            .unwrap();
-        let msg = eventually("the request message", 30, || async {
-            t.sim
-                .messages(CHANNEL)
-                .into_iter()
-                .find(|m| shown(m).contains("Access request #1"))
-        })
-        .await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = t.ask("UALICE", "analytics-ro 2h churn study", 1).await;
+        t.tick("UBOB", &msg).await;
         let ask = eventually("the question in the thread", 30, || async {
             t.sim
                 .thread(CHANNEL, &msg.ts)
@@ -383,27 +287,16 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
         })
         .await;
         assert_eq!(
-            t.app
-                .workflow()
-                .request(RequestId::new(1))
-                .await
-                .unwrap()
-                .status,
+            t.status(1).await,
             Status::Approved,
             "{}: nothing is granted before the identity is settled",
             db.name
         );
         assert_eq!(t.platform.calls().0, 0);
 
-        let target = ButtonTarget::Message {
-            channel: CHANNEL.into(),
-            ts: ask.ts.clone(),
-        };
-        t.sim
-            .click_button("URITA", target, "choose_identity", Some("1"), None)
-            .await
-            .unwrap();
-        let form = eventually("the picker", 30, || async { t.sim.top_modal("URITA") }).await;
+        let form = t
+            .button_form("URITA", &ask.ts, "choose_identity", "1")
+            .await;
         t.sim
             .submit_view(
                 "URITA",
@@ -429,17 +322,8 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
         assert_eq!(t.platform.calls().0, 0, "nothing granted yet");
         let card = t.request_message(1).await;
         assert!(shown(&card).contains("ALICE_ANALYST"), "{}", shown(&card));
-        t.sim
-            .add_reaction("URITA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("the grant to the chosen identity", 30, || async {
-            t.platform
-                .holds("ALICE_ANALYST", "ANALYTICS_RO")
-                .then_some(())
-        })
-        .await;
-        t.stop().await;
-        db.close().await;
-    }
+        t.tick("URITA", &msg).await;
+        t.holds_soon("ALICE_ANALYST", "ANALYTICS_RO").await;
+    })
+    .await;
 }

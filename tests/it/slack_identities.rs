@@ -8,7 +8,8 @@ use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::db::postgres_server;
-use crate::support::pg::{Roles, prefix};
+use crate::support::made_roles::made_roles;
+use crate::support::pg::prefix;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, workspace};
 
 async fn admin(t: &SlackTestApp, text: &str) -> String {
@@ -27,16 +28,9 @@ async fn a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can
     ) else {
         return;
     };
+    let wanted = [("pat", true), ("other", true), ("analysts", false)];
     let p = prefix();
-    let (pat, other, analysts) = (
-        format!("{p}_pat"),
-        format!("{p}_other"),
-        format!("{p}_analysts"),
-    );
-    let mut roles = Roles::new(&url).await;
-    roles.make(&pat, true).await;
-    roles.make(&other, true).await;
-    roles.make(&analysts, false).await;
+    let (roles, [pat, other, analysts]) = made_roles(&url, &p, wanted).await;
     let catalog = format!(
         r#"
 admins = ["UADA"]
@@ -75,15 +69,8 @@ reason_required = false
     })
     .await;
 
-    t.sim
-        .slash_command("UPAT", CHANNEL, "/request-access", "warehouse-analysts 2h")
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
-    t.sim
-        .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-        .await
-        .unwrap();
+    let msg = t.ask("UPAT", "warehouse-analysts 2h", 1).await;
+    t.tick("UBOB", &msg).await;
     t.wait_for(1, Status::Active).await;
     assert!(
         roles.member(&pat, &analysts).await,

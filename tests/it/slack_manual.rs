@@ -8,29 +8,14 @@ use crate::support::backends;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
 
 async fn status(t: &SlackTestApp) -> Status {
-    t.app
-        .workflow()
-        .request(RequestId::new(1))
-        .await
-        .unwrap()
-        .status
+    t.status(1).await
 }
 
 #[tokio::test]
 async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
     for db in backends().await {
         let t = SlackTestApp::start_by_hand(&db).await;
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 4h")
-            .await
-            .unwrap();
-        let msg = eventually("the request message", 30, || async {
-            t.sim
-                .messages(CHANNEL)
-                .into_iter()
-                .find(|m| shown(m).contains("Access request #1"))
-        })
-        .await;
+        let msg = t.ask("UALICE", "finance-pii 4h", 1).await;
 
         // Fiona approves with the button.
         t.click("UFIONA", &msg, "approve").await;
@@ -54,14 +39,8 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
             (status(&t).await == Status::Active).then_some(())
         })
         .await;
-        eventually("Alice's DM", 30, || async {
-            t.sim
-                .dms("UALICE")
-                .iter()
-                .map(shown)
-                .find(|d| d.contains("You now have access to *Finance with PII*"))
-        })
-        .await;
+        t.dm_for("UALICE", "You now have access to *Finance with PII*")
+            .await;
 
         // The task answered keeps its words, not its buttons.
         let answered = eventually("the grant task marked done", 30, || async {

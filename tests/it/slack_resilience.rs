@@ -13,6 +13,7 @@ use serde_json::json;
 use slack_sim::ButtonTarget;
 
 use crate::support::backends;
+use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
 
 fn reaction(event_id: &str, user: &str, ts: &str) -> serde_json::Value {
@@ -27,27 +28,14 @@ fn reaction(event_id: &str, user: &str, ts: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn a_redelivered_approval_is_acted_on_once() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 1h numbers",
-            )
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
+    in_slack_on_every_backend(async |t, db| {
+        let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
         // Slack delivers the same event (same event_id) again, as it does after a slow ack.
         for _ in 0..3 {
             let out = t.sim.send_event(reaction("Ev0SAME", "UBOB", &msg.ts)).await;
             assert!(out.acked);
         }
-        eventually("active", 30, || async {
-            (t.status(1).await == Status::Active).then_some(())
-        })
-        .await;
+        t.wait_for(1, Status::Active).await;
         let approvals = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
             .await
             .unwrap()
@@ -55,85 +43,38 @@ async fn a_redelivered_approval_is_acted_on_once() {
             .filter(|e| e.action == "approved")
             .count();
         assert_eq!(approvals, 1, "{}", db.name);
-        eventually("the grant DM", 30, || async {
-            t.sim
-                .dms("UALICE")
-                .iter()
-                .map(shown)
-                .find(|d| d.contains("You now have access"))
-        })
-        .await;
+        t.dm_for("UALICE", "You now have access").await;
         assert!(
             t.sim.ephemerals("UBOB").is_empty(),
             "no confusing note to Bob"
         );
-        let dms = t
-            .sim
-            .dms("UALICE")
-            .iter()
-            .filter(|m| shown(m).contains("approved your request"))
-            .count();
+        let dms = t.dms_saying("UALICE", "approved your request").len();
         assert_eq!(dms, 1);
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_disconnect_in_the_middle_of_a_flow_loses_nothing() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 1h numbers",
-            )
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
+    in_slack_on_every_backend(async |t, _| {
+        let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
         let opened = t.sim.connections_opened();
         assert!(t.sim.disconnect("refresh_requested", None) > 0);
         eventually("the reconnection", 30, || async {
             (t.sim.connections_opened() > opened && t.sim.connection_count() > 0).then_some(())
         })
         .await;
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("active after the reconnect", 30, || async {
-            (t.status(1).await == Status::Active).then_some(())
-        })
-        .await;
-        eventually("the DM", 30, || async {
-            t.sim
-                .dms("UALICE")
-                .iter()
-                .map(shown)
-                .find(|d| d.contains("You now have access"))
-        })
-        .await;
-        t.stop().await;
-        db.close().await;
-    }
+        t.tick("UBOB", &msg).await;
+        t.wait_for(1, Status::Active).await;
+        t.dm_for("UALICE", "You now have access").await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 1h numbers",
-            )
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
+    in_slack_on_every_backend(async |t, db| {
+        let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
         let audit_before = gatehouse::store::audit::head(t.app.db().conn())
             .await
             .unwrap()
@@ -194,17 +135,10 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
             audit_before
         );
         // And Gatehouse still works.
-        t.sim
-            .add_reaction("URITA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("active", 30, || async {
-            (t.status(1).await == Status::Active).then_some(())
-        })
-        .await;
-        t.stop().await;
-        db.close().await;
-    }
+        t.tick("URITA", &msg).await;
+        t.wait_for(1, Status::Active).await;
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -217,25 +151,19 @@ async fn a_requester_who_left_gets_no_dm_and_the_flow_goes_on() {
         let t =
             crate::support::slack::SlackTestApp::start_with(&db, crate::support::app::CATALOG, ws)
                 .await;
-        t.sim
-            .slash_command("UDAVE", CHANNEL, "/request-access", "finance-pii 1h")
-            .await
-            .unwrap();
-        let msg = t.request_message(1).await;
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("active", 30, || async {
-            (t.status(1).await == Status::Active).then_some(())
-        })
-        .await;
+        let msg = t.ask("UDAVE", "finance-pii 1h", 1).await;
+        t.tick("UFIONA", &msg).await;
+        t.wait_for(1, Status::Active).await;
         t.run_jobs().await;
         // What people see: no DM reached the deactivated account, and the card and its thread
         // still followed the request to the end.
         assert!(t.sim.dms("UDAVE").is_empty(), "{}", db.name);
-        let card = crate::support::slack::shown(&t.request_message(1).await);
-        assert!(card.contains("Active"), "{}: {card}", db.name);
+        // The card's update is a job of its own, delivered after the grant: wait for it.
+        eventually("the card to say Active", 30, || async {
+            let card = crate::support::slack::shown(&t.request_message(1).await);
+            card.contains("Active").then_some(())
+        })
+        .await;
         let failed = gatehouse::store::jobs::list(
             t.app.db().conn(),
             Some(gatehouse::store::jobs::JobStatus::Failed),
@@ -264,29 +192,14 @@ async fn two_gatehouse_processes_on_one_database_share_the_work_and_do_each_step
                 .await
                 .unwrap();
             let msg = first.request_message(i as i64 + 1).await;
-            first
-                .sim
-                .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark")
-                .await
-                .unwrap();
+            first.tick("UFIONA", &msg).await;
         }
         for n in 1..=3 {
-            eventually("active", 30, || async {
-                (first.status(n).await == Status::Active).then_some(())
-            })
-            .await;
+            first.wait_for(n, Status::Active).await;
         }
         // Each request has one channel message, and each requester one "now have access" DM.
         for who in ["UALICE", "UDAVE", "UCARL"] {
-            eventually("the DM", 30, || async {
-                first
-                    .sim
-                    .dms(who)
-                    .iter()
-                    .map(shown)
-                    .find(|d| d.contains("You now have access"))
-            })
-            .await;
+            first.dm_for(who, "You now have access").await;
         }
         let posts = first
             .sim

@@ -2,6 +2,7 @@
 
 use crate::common::*;
 use serde_json::{Value, json};
+use slack_sim::SimHandle;
 
 fn texts(v: &Value) -> Vec<&str> {
     v["messages"]
@@ -14,6 +15,13 @@ fn texts(v: &Value) -> Vec<&str> {
 
 fn next_cursor(v: &Value) -> &str {
     v["response_metadata"]["next_cursor"].as_str().unwrap()
+}
+
+/// Checks that `method` with `query` fails with `error`; the answer.
+async fn fails(sim: &SimHandle, method: &str, query: &[(&str, &str)], error: &str) -> Value {
+    let v = get(sim, method, query).await;
+    assert_eq!(err(&v), error, "{method} {query:?}");
+    v
 }
 
 #[tokio::test]
@@ -84,20 +92,20 @@ async fn history_pages_newest_first_within_its_window() {
     .await;
     assert_eq!(texts(ok(&v)), ["m4", "m3", "m2", "m1"]);
 
-    let v = get(
+    fails(
         &sim,
         "conversations.history",
         &[("channel", "C0ACCESS"), ("cursor", "not-a-cursor")],
+        "invalid_cursor",
     )
     .await;
-    assert_eq!(err(&v), "invalid_cursor");
-    let v = get(
+    fails(
         &sim,
         "conversations.history",
         &[("channel", "C0ACCESS"), ("latest", "soon")],
+        "invalid_ts_latest",
     )
     .await;
-    assert_eq!(err(&v), "invalid_ts_latest");
 }
 
 #[tokio::test]
@@ -216,41 +224,61 @@ async fn replies_start_with_the_parent_and_page_oldest_first() {
     .await;
     assert_eq!(texts(ok(&v)), ["parent", "r2", "r3"]);
 
-    let v = get(
+    fails(
         &sim,
         "conversations.replies",
         &[("channel", "C0ACCESS"), ("ts", "1.000001")],
+        "thread_not_found",
     )
     .await;
-    assert_eq!(err(&v), "thread_not_found");
 }
 
 #[tokio::test]
 async fn reading_needs_the_history_scope_of_the_conversation_kind_and_membership() {
     let sim = start_with(|c| c.bot_scopes.retain(|s| s != "im:history")).await;
-    let v = get(&sim, "conversations.history", &[("channel", "C0NOPE")]).await;
-    assert_eq!(err(&v), "channel_not_found");
-    let v = get(&sim, "conversations.history", &[("channel", "C0GENERAL")]).await;
-    assert_eq!(err(&v), "not_in_channel");
-    let v = get(&sim, "conversations.history", &[("channel", "G0SECRET")]).await;
-    assert_eq!(err(&v), "channel_not_found");
+    fails(
+        &sim,
+        "conversations.history",
+        &[("channel", "C0NOPE")],
+        "channel_not_found",
+    )
+    .await;
+    fails(
+        &sim,
+        "conversations.history",
+        &[("channel", "C0GENERAL")],
+        "not_in_channel",
+    )
+    .await;
+    fails(
+        &sim,
+        "conversations.history",
+        &[("channel", "G0SECRET")],
+        "channel_not_found",
+    )
+    .await;
     let v = api(&sim, "conversations.open", json!({"users": ["U0ALICE"]})).await;
     let dm = ok(&v)["channel"]["id"].as_str().unwrap().to_string();
-    let v = get(&sim, "conversations.history", &[("channel", &dm)]).await;
-    assert_eq!(err(&v), "missing_scope");
+    let v = fails(
+        &sim,
+        "conversations.history",
+        &[("channel", &dm)],
+        "missing_scope",
+    )
+    .await;
     assert_eq!(v["needed"], json!("im:history"));
     assert!(!v["provided"].as_str().unwrap().contains("im:history"));
     let v = get(&sim, "conversations.history", &[("channel", "C0ACCESS")]).await;
     assert_eq!(ok(&v)["messages"], json!([]));
 
     let sim = start_with(|c| c.bot_scopes.retain(|s| s != "channels:history")).await;
-    let v = get(
+    let v = fails(
         &sim,
         "conversations.replies",
         &[("channel", "C0ACCESS"), ("ts", "1.1")],
+        "missing_scope",
     )
     .await;
-    assert_eq!(err(&v), "missing_scope");
     assert_eq!(v["needed"], json!("channels:history"));
 }
 

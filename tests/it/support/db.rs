@@ -29,36 +29,35 @@ pub async fn backends() -> Vec<TestDb> {
 /// The PostgreSQL server's admin URL for tests that need the server itself (not a database of
 /// ours), or None with a note; under CI a missing server is a failure.
 pub fn postgres_server(test: &str) -> Option<String> {
-    match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            let required = std::env::var("GATEHOUSE_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "GATEHOUSE_TEST_REQUIRE_POSTGRES=1 but GATEHOUSE_TEST_POSTGRES_URL is not set"
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: {test} SKIPPED: it needs a PostgreSQL server; set GATEHOUSE_TEST_POSTGRES_URL"
-            );
-            None
-        }
-    }
+    server(
+        test,
+        "PostgreSQL",
+        "GATEHOUSE_TEST_POSTGRES_URL",
+        "GATEHOUSE_TEST_REQUIRE_POSTGRES",
+    )
 }
 
 /// The MariaDB (or MySQL) server's admin URL, like `postgres_server`.
 pub fn mariadb_server(test: &str) -> Option<String> {
-    match std::env::var("GATEHOUSE_TEST_MARIADB_URL") {
+    server(
+        test,
+        "MariaDB",
+        "GATEHOUSE_TEST_MARIADB_URL",
+        "GATEHOUSE_TEST_REQUIRE_MARIADB",
+    )
+}
+
+/// The URL in `url_var`, or None with a note that `test` was skipped for want of a `server`;
+/// a failure instead when `required_var` is 1 (CI).
+fn server(test: &str, server: &str, url_var: &str, required_var: &str) -> Option<String> {
+    match std::env::var(url_var) {
         Ok(url) => Some(url),
         Err(_) => {
-            let required = std::env::var("GATEHOUSE_TEST_REQUIRE_MARIADB").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "GATEHOUSE_TEST_REQUIRE_MARIADB=1 but GATEHOUSE_TEST_MARIADB_URL is not set"
-            );
+            let required = std::env::var(required_var).is_ok_and(|v| v == "1");
+            assert!(!required, "{required_var}=1 but {url_var} is not set");
             let _ = writeln!(
                 std::io::stderr(),
-                "note: {test} SKIPPED: it needs a MariaDB server; set GATEHOUSE_TEST_MARIADB_URL"
+                "note: {test} SKIPPED: it needs a {server} server; set {url_var}"
             );
             None
         }

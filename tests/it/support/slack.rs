@@ -296,10 +296,7 @@ impl SlackTestApp {
         msg: &slack_sim::Message,
         reviewer: &str,
     ) -> serde_json::Value {
-        self.sim
-            .add_reaction(reviewer, CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        self.tick(reviewer, msg).await;
         let ask = eventually("the identity question", 30, || async {
             self.sim
                 .thread(CHANNEL, &msg.ts)
@@ -347,15 +344,8 @@ impl SlackTestApp {
     /// Alice asks for analytics-ro for 8 h as request #1 and Bob's ✅ makes it active; returns
     /// once she has been told (so later DMs to her are answers, not this news arriving late).
     pub async fn alice_gets_analytics_from_bob(&self) {
-        self.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "analytics-ro 8h")
-            .await
-            .unwrap();
-        let msg = self.request_message(1).await;
-        self.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = self.ask("UALICE", "analytics-ro 8h", 1).await;
+        self.tick("UBOB", &msg).await;
         self.wait_for(1, gatehouse::domain::Status::Active).await;
         self.dm_for("UALICE", "You now have access to *Analytics (read-only)*")
             .await;
@@ -389,24 +379,13 @@ impl SlackTestApp {
         holds: impl Fn(&str) -> bool,
     ) {
         let ask = format!("{resource} 2h");
-        self.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", &ask)
-            .await
-            .unwrap();
-        let msg = self.request_message(1).await;
-        self.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = self.ask("UALICE", &ask, 1).await;
+        self.tick("UBOB", &msg).await;
         self.wait_for(1, gatehouse::domain::Status::Active).await;
         assert!(holds("alice"), "the platform holds Alice's access");
         self.dm_for("UALICE", "You now have access").await;
 
-        self.sim
-            .slash_command("UDAVE", CHANNEL, "/request-access", &ask)
-            .await
-            .unwrap();
-        let msg = self.request_message(2).await;
+        let msg = self.ask("UDAVE", &ask, 2).await;
         let form = self.approve_and_open_picker_of(2, &msg, "UBOB").await;
         let choices = offered(&form);
         for no in not_offered {
@@ -437,20 +416,8 @@ impl SlackTestApp {
         resource: &str,
         words: &str,
     ) {
-        self.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                &format!("{resource} 1h"),
-            )
-            .await
-            .unwrap();
-        let msg = self.request_message(id).await;
-        self.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark")
-            .await
-            .unwrap();
+        let msg = self.ask("UALICE", &format!("{resource} 1h"), id).await;
+        self.tick("UBOB", &msg).await;
         self.wait_for(id, gatehouse::domain::Status::Failed).await;
         let told = self
             .dm_for("UBOB", &format!("failed (request #{id})"))
@@ -526,7 +493,21 @@ pub fn shown(m: &slack_sim::Message) -> String {
 }
 
 /// Polls `check` until it returns Some, or fails the test after `secs` seconds.
-pub async fn eventually<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, secs: u64, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    eventually_saying(what, secs, String::new, check).await
+}
+
+/// As `eventually`, ending the failure with `said()` (the processes' log, say).
+pub async fn eventually_saying<T, F, Fut>(
+    what: &str,
+    secs: u64,
+    said: impl Fn() -> String,
+    mut check: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -538,7 +519,8 @@ where
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
+            "timed out waiting for {what}{}",
+            said()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -1,0 +1,156 @@
+//! Steps many tests take the same way: ask in the channel, ✅ a request, submit and approve
+//! through the workflow.
+
+use gatehouse::domain::{GrantDuration, RequestId, SlackUserId, Status};
+use gatehouse::store::requests::Request;
+use gatehouse::workflow::{Submission, Via};
+
+use super::app::{TestApp, u};
+use super::db::{TestDb, backends};
+use serde_json::Value;
+
+use super::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
+
+impl SlackTestApp {
+    /// `who` runs `/request-access text` in the channel; returns the message of request `n`
+    /// (the one this ask makes) once it is posted.
+    pub async fn ask(&self, who: &str, text: &str, n: i64) -> slack_sim::Message {
+        self.sim
+            .slash_command(who, CHANNEL, "/request-access", text)
+            .await
+            .unwrap();
+        self.request_message(n).await
+    }
+
+    /// `who` reacts ✅ to `msg` in the channel.
+    pub async fn tick(&self, who: &str, msg: &slack_sim::Message) {
+        self.sim
+            .add_reaction(who, CHANNEL, &msg.ts, "white_check_mark")
+            .await
+            .unwrap();
+    }
+
+    /// The DMs `who` has been sent so far that show `needle`.
+    pub fn dms_saying(&self, who: &str, needle: &str) -> Vec<slack_sim::Message> {
+        let dms = self.sim.dms(who).into_iter();
+        dms.filter(|m| shown(m).contains(needle)).collect()
+    }
+
+    /// Waits until the fake platform holds `what` for `who`.
+    pub async fn holds_soon(&self, who: &str, what: &str) {
+        let waiting = format!("the platform to hold {what} for {who}");
+        eventually(&waiting, 30, || async {
+            self.platform.holds(who, what).then_some(())
+        })
+        .await;
+    }
+
+    /// `who` presses the button `action`, carrying `value`, on the channel message `ts`.
+    pub async fn press(&self, who: &str, ts: &str, action: &str, value: &str) {
+        let target = slack_sim::ButtonTarget::Message {
+            channel: CHANNEL.into(),
+            ts: ts.to_owned(),
+        };
+        self.sim
+            .click_button(who, target, action, Some(value), None)
+            .await
+            .unwrap();
+    }
+
+    /// `who` presses `action` (carrying `value`) on the channel message `ts`; the form it opened.
+    pub async fn button_form(&self, who: &str, ts: &str, action: &str, value: &str) -> Value {
+        self.press(who, ts, action, value).await;
+        eventually(&format!("the {action} form"), 30, || async {
+            self.sim.top_modal(who)
+        })
+        .await
+    }
+}
+
+/// What a test asks for through the workflow: `resource` for `duration` (the resource's default
+/// when None), with `reason`.
+pub fn submission<'a>(
+    who: &'a SlackUserId,
+    resource: &'a str,
+    duration: Option<&str>,
+    reason: Option<&'a str>,
+) -> Submission<'a> {
+    Submission {
+        requester: who,
+        resource,
+        duration: duration.map(|d| GrantDuration::parse(d).unwrap()),
+        reason,
+        identity: None,
+        start: None,
+    }
+}
+
+impl TestApp {
+    /// `who` asks for `resource` for `duration` with `reason`; the request it opened.
+    pub async fn submit(
+        &self,
+        who: &str,
+        resource: &str,
+        duration: Option<&str>,
+        reason: Option<&str>,
+    ) -> Request {
+        let who = u(who);
+        self.wf()
+            .submit(submission(&who, resource, duration, reason))
+            .await
+            .unwrap()
+    }
+
+    /// `reviewer` approves request `req` by `via`; the request as approved.
+    pub async fn approve(&self, req: &Request, reviewer: &str, via: Via) -> Request {
+        self.wf().approve(req.id, &u(reviewer), via).await.unwrap()
+    }
+
+    /// The status of request `id`, as stored.
+    pub async fn status(&self, id: RequestId) -> Status {
+        self.wf().request(id).await.unwrap().status
+    }
+
+    /// The jobs of request `id` (every kind and status), as stored.
+    pub async fn jobs_of(&self, id: RequestId) -> Vec<gatehouse::store::jobs::Job> {
+        gatehouse::store::jobs::for_request(self.app.db().conn(), id.get())
+            .await
+            .unwrap()
+    }
+}
+
+/// Runs `test` on a fresh `TestApp` on every backend, stopping the app and dropping the
+/// database after each (the loop most workflow tests would otherwise spell out).
+pub async fn on_every_backend(test: impl AsyncFn(&TestApp, &TestDb)) {
+    for db in backends().await {
+        let t = TestApp::start(&db).await;
+        test(&t, &db).await;
+        t.stop().await;
+        db.close().await;
+    }
+}
+
+/// The same with the app connected to slack-sim.
+pub async fn in_slack_on_every_backend(test: impl AsyncFn(&SlackTestApp, &TestDb)) {
+    for db in backends().await {
+        let t = SlackTestApp::start(&db).await;
+        test(&t, &db).await;
+        t.stop().await;
+        db.close().await;
+    }
+}
+
+/// The test workspace with `n` more people, UP00, UP01, …, whose Slack email local parts are
+/// `<prefix>_u00`, `<prefix>_u01`, … (their server logins), in every channel; their ids.
+pub fn workspace_with_people(prefix: &str, n: usize) -> (slack_sim::SimConfig, Vec<String>) {
+    let mut ws = workspace();
+    let people: Vec<String> = (0..n).map(|i| format!("UP{i:02}")).collect();
+    for (i, id) in people.iter().enumerate() {
+        ws.users
+            .push(person(id, &format!("{prefix}_u{i:02}"), "Europe/Paris"));
+    }
+    for c in &mut ws.channels {
+        c.members.extend(people.iter().cloned());
+    }
+    (ws, people)
+}
