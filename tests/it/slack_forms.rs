@@ -150,7 +150,11 @@ async fn the_form_searches_the_catalog_and_shows_each_error_beside_its_field() {
             .await
             .unwrap();
         assert!(out.errors.is_none(), "{:?}", out.errors);
-        assert!(out.stack.is_empty(), "the form closes");
+        let confirmed = t.sim.top_modal("UALICE").map(|v| render_text(&v));
+        assert!(
+            confirmed.is_some_and(|c| c.contains("(1h30m) is submitted")),
+            "the form becomes its confirmation"
+        );
         let r = t.app.workflow().request(RequestId::new(1)).await.unwrap();
         assert_eq!(r.duration.to_string(), "1h30m");
 
