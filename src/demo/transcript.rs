@@ -170,8 +170,14 @@ impl Transcript {
             match self.sim.top_modal(p.id) {
                 Some(view) => {
                     let text = render_text(&view);
-                    if self.modal_seen.get(p.id) != Some(&text) {
-                        Self::block(&format!("{} — a form opens:", p.name), &text);
+                    let before = self.modal_seen.get(p.id);
+                    if before != Some(&text) {
+                        let what = if before.is_some() {
+                            "the form now shows"
+                        } else {
+                            "a form opens"
+                        };
+                        Self::block(&format!("{} — {what}:", p.name), &text);
                         self.modal_seen.insert(p.id, text);
                     }
                 }
