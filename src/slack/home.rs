@@ -276,10 +276,7 @@ fn platforms(report: Option<crate::workflow::PlatformReport>) -> String {
 }
 
 fn principal(p: &crate::domain::Principal) -> String {
-    match p {
-        crate::domain::Principal::User(u) => format!("<@{u}>"),
-        crate::domain::Principal::Group(g) => format!("<!subteam^{g}>"),
-    }
+    super::views::mention(p)
 }
 
 /// Publishes `user`'s Home; failures are logged, never shown as errors to anyone.

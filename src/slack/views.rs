@@ -43,15 +43,17 @@ fn decider_review(r: &Request) -> String {
         .unwrap_or_else(|| "a reviewer".into())
 }
 
+/// A person or a user group as Slack shows it: `<@U…>` or `<!subteam^S…>`.
+pub fn mention(p: &Principal) -> String {
+    match p {
+        Principal::User(u) => user(u.as_str()),
+        Principal::Group(g) => format!("<!subteam^{g}>"),
+    }
+}
+
 /// A reviewer set as Slack mentions: people and user groups.
 fn principals(set: &[Principal]) -> String {
-    let names: Vec<String> = set
-        .iter()
-        .map(|p| match p {
-            Principal::User(u) => user(u.as_str()),
-            Principal::Group(g) => format!("<!subteam^{g}>"),
-        })
-        .collect();
+    let names: Vec<String> = set.iter().map(mention).collect();
     names.join(", ")
 }
 

@@ -163,10 +163,7 @@ pub async fn access_admin(ctx: &SlackContext, user: &SlackUserId, text: &str) ->
                 Scope::All => "every resource".to_owned(),
                 Scope::Resource(r) => format!("`{r}`"),
             };
-            let shown = match &principal {
-                Principal::User(u) => format!("<@{u}>"),
-                Principal::Group(g) => format!("<!subteam^{g}>"),
-            };
+            let shown = crate::slack::views::mention(&principal);
             let result = if *verb == "add" {
                 ctx.workflow
                     .add_reviewer(user, &principal, &scope)
@@ -268,10 +265,7 @@ async fn list_reviewers(ctx: &SlackContext, user: &SlackUserId, resource: Option
             None => return format!("there is no resource `{r}`"),
         },
     };
-    let show = |p: &Principal| match p {
-        Principal::User(u) => format!("<@{u}>"),
-        Principal::Group(g) => format!("<!subteam^{g}>"),
-    };
+    let show = crate::slack::views::mention;
     let mut lines = Vec::new();
     for r in resources {
         let added = match ctx

@@ -3,9 +3,8 @@
 //! and that a DM follows. Said in the ack, so it names no one in a way that notifies them.
 
 use crate::config::Resource;
-use crate::domain::Principal;
 use crate::slack::context::SlackContext;
-use crate::slack::views::{escape, slack_date};
+use crate::slack::views::{escape, mention, slack_date};
 use crate::store::requests::Request;
 use crate::workflow::Scope;
 
@@ -44,10 +43,6 @@ pub async fn confirmation(ctx: &SlackContext, r: &Request, resource: &Resource) 
 
 /// The catalog's reviewers of `resource` and those added in Slack, as Slack shows them.
 async fn reviewers(ctx: &SlackContext, resource: &Resource) -> Vec<String> {
-    let show = |p: &Principal| match p {
-        Principal::User(u) => format!("<@{u}>"),
-        Principal::Group(g) => format!("<!subteam^{g}>"),
-    };
     let mut all = resource.all_reviewers();
     // A read; if it fails the catalog's names are still right, only incomplete.
     if let Ok(added) = ctx
@@ -61,7 +56,7 @@ async fn reviewers(ctx: &SlackContext, resource: &Resource) -> Vec<String> {
             }
         }
     }
-    all.iter().map(show).collect()
+    all.iter().map(mention).collect()
 }
 
 /// "review" for several, "reviews" for one person or group.
