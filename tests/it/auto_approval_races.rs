@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use gatehouse::domain::{RequestId, Status};
 use gatehouse::store;
-use gatehouse::workflow::{Submission, Via};
+use gatehouse::workflow::Via;
 use sea_orm::ConnectionTrait;
 use tokio::sync::Barrier;
 
@@ -30,25 +30,13 @@ auto_approve = [{ max_duration = "30m" }]
 "#;
 
 async fn ask(t: &TestApp, requester: &str, duration: &str) -> RequestId {
-    t.wf()
-        .submit(Submission {
-            requester: &u(requester),
-            resource: "logs",
-            duration: Some(duration.parse().unwrap()),
-            reason: None,
-            identity: None,
-            start: None,
-        })
-        .await
-        .unwrap()
-        .id
+    t.submit(requester, "logs", Some(duration), None).await.id
 }
 
 /// How many of the request's jobs are of `kind`, whatever their state.
 async fn jobs_of(t: &TestApp, id: RequestId, kind: &str) -> usize {
-    store::jobs::for_request(t.app.db().conn(), id.get())
+    t.jobs_of(id)
         .await
-        .unwrap()
         .iter()
         .filter(|j| j.kind == kind)
         .count()

@@ -51,7 +51,6 @@ mod scheduled;
 mod serve;
 mod sigma_connector;
 mod slack_admin;
-mod slack_answered;
 mod slack_delivery;
 mod slack_flow;
 mod slack_forms;

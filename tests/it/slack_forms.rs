@@ -1,5 +1,6 @@
 //! The request form (type-ahead, presets, custom durations, field errors), the form prefilled
-//! from an incomplete one-liner, denial with a reason, and the role-or-identity picker.
+//! from an incomplete one-liner, the confirmation a submitted request gets (by form or in one
+//! line), denial with a reason, and the role-or-identity picker.
 
 use gatehouse::domain::{RequestId, Status};
 use serde_json::{Value, json};
@@ -328,6 +329,54 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
         assert!(shown(&card).contains("ALICE_ANALYST"), "{}", shown(&card));
         t.tick("URITA", &msg).await;
         t.holds_soon("ALICE_ANALYST", "ANALYTICS_RO").await;
+    })
+    .await;
+}
+
+/// What a requester reads on submitting a request for analytics-ro (reviewed by Bob and Rita),
+/// by the form or in one line.
+fn confirms(text: &str, duration: &str) {
+    for said in [
+        format!("Request #1 for *Analytics (read-only)* ({duration}) is submitted."),
+        format!("<@UBOB>, <@URITA> review it in <#{CHANNEL}>; if nobody decides by <!date^"),
+        ", it lapses. You will get a DM when it is decided.".to_owned(),
+    ] {
+        assert!(text.contains(&said), "{said:?} not in {text}");
+    }
+}
+
+#[tokio::test]
+async fn the_form_becomes_a_confirmation_of_what_happens_next() {
+    in_slack_on_every_backend(async |t, db| {
+        let id = view_id(&open_form(t, "UALICE", "").await);
+        let vals = values(
+            Some("analytics-ro"),
+            Some("2h"),
+            None,
+            Some("quarterly report"),
+        );
+        let out = t.sim.submit_view("UALICE", &id, vals).await.unwrap();
+        assert!(out.errors.is_none(), "{}: {:?}", db.name, out.errors);
+        assert_eq!(out.stack, vec![id.clone()], "the form stays, updated");
+        let shown = t.sim.view(&id).unwrap();
+        assert_eq!(shown["title"]["text"], "Request submitted", "{shown}");
+        assert!(shown["submit"].is_null(), "nothing more to submit: {shown}");
+        confirms(&render_text(&shown), "2h");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_one_line_request_is_confirmed_with_its_reviewers_and_lapse() {
+    in_slack_on_every_backend(async |t, _| {
+        let reply = t
+            .reply(
+                "UALICE",
+                "/request-access",
+                "analytics-ro 2h quarterly report",
+            )
+            .await;
+        confirms(&reply, "2h");
     })
     .await;
 }
