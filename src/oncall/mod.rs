@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use reqwest::{StatusCode, header};
 
-use crate::platform::ConnectorError;
 use crate::platform::http;
 
 pub use opsgenie::{Opsgenie, OpsgenieSettings};
@@ -18,38 +17,11 @@ pub use pagerduty::{PagerDuty, PagerDutySettings};
 /// How long one call to an on-call service may take.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A lookup's failure, classed by whether trying again can help.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OnCallError {
-    /// No answer in time, a 5xx, or a 429 (with the service's Retry-After when it gave one).
-    #[error("{message}")]
-    Retryable {
-        message: String,
-        retry_after: Option<Duration>,
-    },
-    /// Refused credentials, unknown schedule, bad settings: trying again cannot help.
-    #[error("{0}")]
-    Permanent(String),
-}
-
-impl From<ConnectorError> for OnCallError {
-    fn from(e: ConnectorError) -> Self {
-        match e {
-            ConnectorError::Retryable(message) => OnCallError::Retryable {
-                message,
-                retry_after: None,
-            },
-            ConnectorError::Throttled {
-                message,
-                retry_after,
-            } => OnCallError::Retryable {
-                message,
-                retry_after,
-            },
-            ConnectorError::Permanent(m) => OnCallError::Permanent(m),
-        }
-    }
-}
+/// A lookup's failure, classed by whether trying again can help: the same two classes as a
+/// platform's (no answer in time, a 5xx or a 429 with its Retry-After; or refused credentials,
+/// an unknown schedule, bad settings), so it is the platform's type, with its conversion from
+/// a `ConnectorError` (what the shared HTTP client's classing gives).
+pub type OnCallError = crate::platform::ExternalError;
 
 /// Someone's on-call status, asked of one service.
 #[async_trait::async_trait]
