@@ -51,6 +51,26 @@ pub struct Entry<'a> {
     pub details: serde_json::Value,
 }
 
+impl<'a> Entry<'a> {
+    /// `actor` did `action` (about no request in particular), with `details`.
+    pub fn new(actor: &'a Actor, action: &'a str, details: serde_json::Value) -> Self {
+        Entry {
+            actor,
+            action,
+            request: None,
+            details,
+        }
+    }
+
+    /// The same entry, about request `id`.
+    pub fn about(self, id: RequestId) -> Self {
+        Entry {
+            request: Some(id),
+            ..self
+        }
+    }
+}
+
 fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }

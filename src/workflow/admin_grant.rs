@@ -89,22 +89,19 @@ impl Workflow {
             .apply(
                 &tx,
                 &request,
-                Step {
-                    actor: &actor,
-                    event: Event::Approve,
-                    changes: Changes {
+                Step::new(&actor, Event::Approve)
+                    .changes(Changes {
                         decided_by: Some(by.to_string()),
                         decided_at: Some(now),
                         ..Changes::default()
-                    },
-                    details: json!({ "via": Via::AdminGrant.as_str(), "approvers": [by] }),
-                    jobs: vec![(
+                    })
+                    .details(json!({ "via": Via::AdminGrant.as_str(), "approvers": [by] }))
+                    .jobs(vec![(
                         JobSpec::Provision {
                             request: request.id,
                         },
                         now,
-                    )],
-                },
+                    )]),
             )
             .await?;
         self.commit(tx, true).await?;

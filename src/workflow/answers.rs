@@ -305,16 +305,15 @@ impl Workflow {
         audit::record(
             &tx,
             self.clock.now(),
-            Entry {
-                actor: &actor,
-                action: "access_question",
-                request: None,
-                details: json!({
+            Entry::new(
+                &actor,
+                "access_question",
+                json!({
                     "question": kind,
                     "about": subject,
                     "resource": resource.map(|r| r.id.as_str()),
                 }),
-            },
+            ),
         )
         .await?;
         self.commit(tx, false).await

@@ -66,16 +66,14 @@ impl Workflow {
             .apply(
                 &tx,
                 &request,
-                Step {
-                    actor: &Actor::System,
-                    event: Event::Approve,
-                    changes: Changes {
+                Step::new(&Actor::System, Event::Approve)
+                    .changes(Changes {
                         decided_at: Some(now),
                         decision_note: Some(BREAK_GLASS.to_owned()),
                         ..Changes::default()
-                    },
-                    details: json!({ "via": Via::BreakGlass.as_str(), "review_by": review_by }),
-                    jobs: vec![
+                    })
+                    .details(json!({ "via": Via::BreakGlass.as_str(), "review_by": review_by }))
+                    .jobs(vec![
                         (
                             JobSpec::Provision {
                                 request: request.id,
@@ -88,8 +86,7 @@ impl Workflow {
                             },
                             review_by,
                         ),
-                    ],
-                },
+                    ]),
             )
             .await?;
         self.enqueue_notices(&tx, request.id, Notice::BreakGlass)
@@ -140,12 +137,7 @@ impl Workflow {
         audit::record(
             &tx,
             now,
-            Entry {
-                actor: &Actor::User(by.clone()),
-                action: "break_glass_reviewed",
-                request: Some(id),
-                details: json!({}),
-            },
+            Entry::new(&Actor::User(by.clone()), "break_glass_reviewed", json!({})).about(id),
         )
         .await?;
         self.enqueue_notices(&tx, id, Notice::BreakGlassReviewed)
@@ -171,28 +163,25 @@ impl Workflow {
         audit::record(
             &tx,
             now,
-            Entry {
-                actor: &Actor::System,
-                action: "break_glass_unreviewed",
-                request: Some(id),
-                details: json!({ "flagged": true }),
-            },
+            Entry::new(
+                &Actor::System,
+                "break_glass_unreviewed",
+                json!({ "flagged": true }),
+            )
+            .about(id),
         )
         .await?;
         let step = self
             .apply(
                 &tx,
                 &current,
-                Step {
-                    actor: &Actor::System,
-                    event: Event::Revoke,
-                    changes: Changes {
+                Step::new(&Actor::System, Event::Revoke)
+                    .changes(Changes {
                         end_reason: Some(EndReason::Revoked),
                         ..Changes::default()
-                    },
-                    details: json!({ "note": "break-glass access not reviewed in time" }),
-                    jobs: vec![(JobSpec::Revoke { request: id }, now)],
-                },
+                    })
+                    .details(json!({ "note": "break-glass access not reviewed in time" }))
+                    .jobs(vec![(JobSpec::Revoke { request: id }, now)]),
             )
             .await;
         match step {

@@ -3,9 +3,10 @@
 
 use serde_json::json;
 
-use super::{Applied, Notice, Workflow, WorkflowError};
+use super::{Applied, Notice, Step, Workflow, WorkflowError};
+use crate::audit::Actor;
 use crate::domain::{Event, RequestId, Status};
-use crate::store::requests::{Changes, Request};
+use crate::store::requests::Request;
 
 /// Which change a person was asked to make by hand; their Done or Failed is for that one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,14 +75,10 @@ impl Workflow {
                     .await
             }
             (Status::Provisioning, false) => {
-                self.system_step(
-                    &current,
-                    Event::ProvisioningFailed,
-                    Changes::default(),
-                    json!({ "error": format!("{by} could not make the grant by hand") }),
-                    vec![],
-                )
-                .await
+                let error = format!("{by} could not make the grant by hand");
+                let step = Step::new(&Actor::System, Event::ProvisioningFailed)
+                    .details(json!({ "error": error }));
+                self.system_step(&current, step).await
             }
             (Status::Revoking, false) => {
                 self.revocation_gave_up(id, &format!("{by} could not remove the access by hand"))

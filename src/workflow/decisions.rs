@@ -89,17 +89,17 @@ impl Workflow {
                     audit::record(
                         &tx,
                         now,
-                        Entry {
-                            actor: &Actor::User(by.clone()),
-                            action: "approval_counted",
-                            request: Some(id),
-                            details: json!({
+                        Entry::new(
+                            &Actor::User(by.clone()),
+                            "approval_counted",
+                            json!({
                                 "via": via.as_str(),
                                 "stage": stage + 1,
                                 "waiting_for_stage": after.step,
                                 "more": after.more,
                             }),
-                        },
+                        )
+                        .about(id),
                     )
                     .await?;
                     self.enqueue_notices(&tx, id, super::Notice::ApprovalCounted)
@@ -109,38 +109,25 @@ impl Workflow {
                 }
             }
             let approvers: Vec<String> = given.iter().map(|g| g.user.to_string()).collect();
-            let updated = self
-                .apply(
-                    &tx,
-                    &current,
-                    Step {
-                        actor: &Actor::User(by.clone()),
-                        event: Event::Approve,
-                        changes: Changes {
-                            decided_by: Some(by.to_string()),
-                            decided_at: Some(now),
-                            ..Changes::default()
-                        },
-                        details: json!({
-                            "via": via.as_str(),
-                            "identity": current.identity,
-                            "approvers": approvers,
-                        }),
-                        jobs: vec![(JobSpec::Provision { request: id }, now)],
-                    },
-                )
-                .await?;
+            let actor = Actor::User(by.clone());
+            let step = Step::new(&actor, Event::Approve)
+                .changes(Changes {
+                    decided_by: Some(by.to_string()),
+                    decided_at: Some(now),
+                    ..Changes::default()
+                })
+                .details(json!({
+                    "via": via.as_str(),
+                    "identity": current.identity,
+                    "approvers": approvers,
+                }))
+                .jobs(vec![(JobSpec::Provision { request: id }, now)]);
+            let updated = self.apply(&tx, &current, step).await?;
             self.commit(tx, true).await?;
             Ok(updated)
         }
         .await;
-        match result {
-            Ok(r) => {
-                tracing::info!(by = %by, via = via.as_str(), "request approved");
-                Ok(r)
-            }
-            Err(e) => Err(self.explain_conflict(id, Event::Approve, e).await),
-        }
+        self.settle(id, Event::Approve, by, via, result).await
     }
 
     /// Before asking `by` why they deny request `id`: the request, if they may deny it now;
@@ -181,70 +168,48 @@ impl Workflow {
             return Err(WorkflowError::ReasonTooLong(r.chars().count()));
         }
         self.require_member(by).await?;
-        let result = async {
-            let tx = self.db.begin_foreground().await?;
-            let current = self.load(&tx, id).await?;
-            let resource = self.resource_of(&current)?;
-            // A reviewer of any stage may deny, ending the request whatever stage it is in.
-            let reviewers = self.reviewers_of(&tx, resource).await?;
-            let who = Who {
-                user: by,
-                groups: &groups,
-            };
-            policy::may_review(who, &current.requester, &resource.id, &reviewers)?;
-            let now = self.clock.now();
-            let updated = self
-                .apply(
-                    &tx,
-                    &current,
-                    Step {
-                        actor: &Actor::User(by.clone()),
-                        event: Event::Deny,
-                        changes: Changes {
-                            decided_by: Some(by.to_string()),
-                            decided_at: Some(now),
-                            decision_note: reason.map(str::to_owned),
-                            ..Changes::default()
-                        },
-                        details: json!({ "via": via.as_str(), "reason": reason }),
-                        jobs: vec![],
-                    },
-                )
-                .await?;
-            self.commit(tx, true).await?;
-            Ok(updated)
-        }
-        .await;
-        match result {
-            Ok(r) => {
-                tracing::info!(by = %by, via = via.as_str(), "request denied");
-                Ok(r)
-            }
-            Err(e) => Err(self.explain_conflict(id, Event::Deny, e).await),
-        }
+        // As for approvals, who reviews is read before the write transaction; the resource a
+        // request is for never changes.
+        let seen = self.request(id).await?;
+        let reviewers = self
+            .reviewers_of(self.db.reads(), self.resource_of(&seen)?)
+            .await?;
+        let who = Who {
+            user: by,
+            groups: &groups,
+        };
+        let actor = Actor::User(by.clone());
+        let tx = self.db.begin_foreground().await?;
+        let result = self
+            .transition(tx, id, |current| {
+                let resource = self.resource_of(current)?;
+                // A reviewer of any stage may deny, ending the request whatever stage it is in.
+                policy::may_review(who, &current.requester, &resource.id, &reviewers)?;
+                let now = self.clock.now();
+                Ok(Step::new(&actor, Event::Deny)
+                    .changes(Changes {
+                        decided_by: Some(by.to_string()),
+                        decided_at: Some(now),
+                        decision_note: reason.map(str::to_owned),
+                        ..Changes::default()
+                    })
+                    .details(json!({ "via": via.as_str(), "reason": reason })))
+            })
+            .await;
+        self.settle(id, Event::Deny, by, via, result).await
     }
 
     /// An admin sends a request whose provisioning failed back to provisioning.
     #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn retry(&self, id: RequestId, by: &SlackUserId) -> Result<Request, WorkflowError> {
         self.require_admin(by).await?;
+        let actor = Actor::User(by.clone());
         let tx = self.db.begin().await?;
-        let current = self.load(&tx, id).await?;
-        let now = self.clock.now();
-        let updated = self
-            .apply(
-                &tx,
-                &current,
-                Step {
-                    actor: &Actor::User(by.clone()),
-                    event: Event::Retry,
-                    changes: Changes::default(),
-                    details: json!({}),
-                    jobs: vec![(JobSpec::Provision { request: id }, now)],
-                },
-            )
-            .await?;
-        self.commit(tx, true).await?;
-        Ok(updated)
+        self.transition(tx, id, |_| {
+            let now = self.clock.now();
+            Ok(Step::new(&actor, Event::Retry)
+                .jobs(vec![(JobSpec::Provision { request: id }, now)]))
+        })
+        .await
     }
 }

@@ -18,52 +18,31 @@ impl Workflow {
     /// decided on yet, or one approved to start later.
     #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn cancel(&self, id: RequestId, by: &SlackUserId) -> Result<Request, WorkflowError> {
+        let actor = Actor::User(by.clone());
         let tx = self.db.begin().await?;
-        let current = self.load(&tx, id).await?;
-        policy::may_act_as_requester(by, &current.requester)?;
-        let updated = self
-            .apply(
-                &tx,
-                &current,
-                Step {
-                    actor: &Actor::User(by.clone()),
-                    event: Event::Cancel,
-                    changes: Changes {
-                        ended_at: Some(self.clock.now()),
-                        ..Changes::default()
-                    },
-                    details: json!({}),
-                    jobs: vec![],
-                },
-            )
-            .await?;
-        self.commit(tx, true).await?;
-        Ok(updated)
+        self.transition(tx, id, |current| {
+            policy::may_act_as_requester(by, &current.requester)?;
+            Ok(Step::new(&actor, Event::Cancel).changes(self.ended_now()))
+        })
+        .await
     }
 
     /// Nobody reviewed the request in time.
     #[tracing::instrument(name = "request", skip_all, fields(request_id = id.get()))]
     pub async fn lapse(&self, id: RequestId) -> Result<Request, WorkflowError> {
         let tx = self.db.begin().await?;
-        let current = self.load(&tx, id).await?;
-        let updated = self
-            .apply(
-                &tx,
-                &current,
-                Step {
-                    actor: &Actor::System,
-                    event: Event::Lapse,
-                    changes: Changes {
-                        ended_at: Some(self.clock.now()),
-                        ..Changes::default()
-                    },
-                    details: json!({}),
-                    jobs: vec![],
-                },
-            )
-            .await?;
-        self.commit(tx, true).await?;
-        Ok(updated)
+        self.transition(tx, id, |_| {
+            Ok(Step::new(&Actor::System, Event::Lapse).changes(self.ended_now()))
+        })
+        .await
+    }
+
+    /// What a request that ends now, with nothing to revoke, records.
+    fn ended_now(&self) -> Changes {
+        Changes {
+            ended_at: Some(self.clock.now()),
+            ..Changes::default()
+        }
     }
 
     /// Ends active access now: the holder relinquishes it, or a reviewer or admin of the
@@ -95,8 +74,12 @@ impl Workflow {
             groups: &groups,
         };
         policy::may_end_access(who, &current.requester, &resource.id, &reviewers, &admins)?;
-        self.end_now(tx, &current, &Actor::User(by.clone()), note)
-            .await
+        let actor = Actor::User(by.clone());
+        let updated = self
+            .apply(&tx, &current, self.end_now(&current, &actor, note))
+            .await?;
+        self.commit(tx, true).await?;
+        Ok(updated)
     }
 
     /// The holder gives their access up now (Relinquish): nobody else's click can.
@@ -106,11 +89,13 @@ impl Workflow {
         id: RequestId,
         by: &SlackUserId,
     ) -> Result<Request, WorkflowError> {
+        let actor = Actor::User(by.clone());
         let tx = self.db.begin().await?;
-        let current = self.load(&tx, id).await?;
-        policy::may_act_as_requester(by, &current.requester)?;
-        self.end_now(tx, &current, &Actor::User(by.clone()), Some("relinquished"))
-            .await
+        self.transition(tx, id, |current| {
+            policy::may_act_as_requester(by, &current.requester)?;
+            Ok(self.end_now(current, &actor, Some("relinquished")))
+        })
+        .await
     }
 
     /// `gatehouse revoke ID --reason TEXT`: the operator, who runs Gatehouse itself, ends access
@@ -128,40 +113,29 @@ impl Workflow {
         }
         within_limit(reason)?;
         let tx = self.db.begin().await?;
-        let current = self.load(&tx, id).await?;
-        self.end_now(tx, &current, &Actor::Cli, Some(reason)).await
+        self.transition(tx, id, |current| {
+            Ok(self.end_now(current, &Actor::Cli, Some(reason)))
+        })
+        .await
     }
 
-    async fn end_now(
-        &self,
-        tx: crate::store::Tx,
-        current: &Request,
-        actor: &Actor,
-        note: Option<&str>,
-    ) -> Result<Request, WorkflowError> {
-        let id = current.id;
-        let now = self.clock.now();
+    /// Ends `current`'s access now: its revocation is queued at once.
+    fn end_now<'a>(&self, current: &Request, actor: &'a Actor, note: Option<&str>) -> Step<'a> {
         let note = note.map(str::trim).filter(|n| !n.is_empty());
         let relinquished = matches!(actor, Actor::User(u) if u == &current.requester);
-        let updated = self
-            .apply(
-                &tx,
-                current,
-                Step {
-                    actor,
-                    event: Event::Revoke,
-                    changes: Changes {
-                        end_reason: Some(EndReason::Revoked),
-                        decision_note: note.map(str::to_owned),
-                        ..Changes::default()
-                    },
-                    details: json!({ "note": note, "relinquished": relinquished }),
-                    jobs: vec![(JobSpec::Revoke { request: id }, now)],
+        Step::new(actor, Event::Revoke)
+            .changes(Changes {
+                end_reason: Some(EndReason::Revoked),
+                decision_note: note.map(str::to_owned),
+                ..Changes::default()
+            })
+            .details(json!({ "note": note, "relinquished": relinquished }))
+            .jobs(vec![(
+                JobSpec::Revoke {
+                    request: current.id,
                 },
-            )
-            .await?;
-        self.commit(tx, true).await?;
-        Ok(updated)
+                self.clock.now(),
+            )])
     }
 
     /// An admin closes a request stuck in `revoking` (its revocation cannot complete: the
@@ -185,24 +159,16 @@ impl Workflow {
         let tx = self.db.begin().await?;
         let current = self.load(&tx, id).await?;
         let now = self.clock.now();
-        let updated = self
-            .apply(
-                &tx,
-                &current,
-                Step {
-                    actor: &Actor::User(by.clone()),
-                    event: Event::Close,
-                    changes: Changes {
-                        end_reason: Some(EndReason::Revoked),
-                        decision_note: Some(reason.to_owned()),
-                        ended_at: Some(now),
-                        ..Changes::default()
-                    },
-                    details: json!({ "note": reason, "checked_on_platform": false }),
-                    jobs: vec![],
-                },
-            )
-            .await?;
+        let actor = Actor::User(by.clone());
+        let step = Step::new(&actor, Event::Close)
+            .changes(Changes {
+                end_reason: Some(EndReason::Revoked),
+                decision_note: Some(reason.to_owned()),
+                ended_at: Some(now),
+                ..Changes::default()
+            })
+            .details(json!({ "note": reason, "checked_on_platform": false }));
+        let updated = self.apply(&tx, &current, step).await?;
         if let Some(grant) = store::grants::live_for_request(&tx, id.get()).await? {
             let said = format!("closed by {by}, not checked on the platform: {reason}");
             store::grants::mark_revoked(&tx, grant.id, &said, now).await?;

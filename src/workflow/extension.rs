@@ -97,16 +97,13 @@ impl Workflow {
             .apply(
                 tx,
                 current,
-                Step {
-                    actor: &Actor::User(by_user.clone()),
-                    event: Event::Extend,
-                    changes: Changes {
+                Step::new(&Actor::User(by_user.clone()), Event::Extend)
+                    .changes(Changes {
                         expires_at: Some(new_expiry),
                         ..Changes::default()
-                    },
-                    details: all,
-                    jobs: self.expiry_jobs(current, now, new_expiry),
-                },
+                    })
+                    .details(all)
+                    .jobs(self.expiry_jobs(current, now, new_expiry)),
             )
             .await?;
         extension_asks::go_stale(tx, current.id, now).await?;
@@ -142,12 +139,12 @@ impl Workflow {
         audit::record(
             &tx,
             now,
-            Entry {
-                actor: &Actor::User(by.clone()),
-                action: "extension_requested",
-                request: Some(id),
-                details: json!({ "more": more, "ask": ask.id }),
-            },
+            Entry::new(
+                &Actor::User(by.clone()),
+                "extension_requested",
+                json!({ "more": more, "ask": ask.id }),
+            )
+            .about(id),
         )
         .await?;
         self.enqueue_notices(
@@ -209,12 +206,12 @@ impl Workflow {
                 audit::record(
                     &tx,
                     now,
-                    Entry {
-                        actor: &Actor::User(by.clone()),
-                        action: "extension_denied",
-                        request: Some(current.id),
-                        details: json!({ "ask": ask.id, "more": ask.more }),
-                    },
+                    Entry::new(
+                        &Actor::User(by.clone()),
+                        "extension_denied",
+                        json!({ "ask": ask.id, "more": ask.more }),
+                    )
+                    .about(current.id),
                 )
                 .await?;
                 self.enqueue_notices(&tx, current.id, super::Notice::ExtensionDenied)

@@ -14,6 +14,16 @@ use crate::store::requests::Request;
 /// What revoking a grant did when the identity held the unit before Gatehouse granted it.
 pub const LEFT_AS_IT_WAS: &str = "left as it was: held before Gatehouse granted it";
 
+/// What an audit row says of a grant the platform acted on.
+pub(super) fn applied_details(grant: &Grant, applied: &Applied) -> serde_json::Value {
+    json!({
+        "connector": grant.connector_id,
+        "identity": grant.identity,
+        "unit": grant.spec,
+        "applied": applied.action,
+    })
+}
+
 /// Whether a revocation's answer says it changed the platform.
 fn changed_platform(action: &str) -> bool {
     action != "already absent" && !action.starts_with("kept") && action != LEFT_AS_IT_WAS
@@ -149,17 +159,12 @@ impl Workflow {
             audit::record(
                 &tx,
                 self.clock.now(),
-                Entry {
-                    actor: &Actor::System,
-                    action: "kept_access_removed",
-                    request: Some(current.id),
-                    details: json!({
-                        "connector": grant.connector_id,
-                        "identity": grant.identity,
-                        "unit": grant.spec,
-                        "applied": applied.action,
-                    }),
-                },
+                Entry::new(
+                    &Actor::System,
+                    "kept_access_removed",
+                    applied_details(grant, &applied),
+                )
+                .about(current.id),
             )
             .await?;
             self.commit(tx, false).await
@@ -225,6 +230,8 @@ impl Workflow {
         };
         let now = self.clock.now();
         let tx = self.db.begin().await?;
+        let mut details = applied_details(grant, &applied);
+        details["status"] = current.status.as_str().into();
         // Audited when the platform was changed; a check that found nothing to undo is not a step.
         if store::grants::mark_revoked(&tx, grant.id, &applied.action, now).await?
             && changed_platform(&applied.action)
@@ -232,18 +239,7 @@ impl Workflow {
             audit::record(
                 &tx,
                 now,
-                Entry {
-                    actor: &Actor::System,
-                    action: "grant_undone",
-                    request: Some(current.id),
-                    details: json!({
-                        "connector": grant.connector_id,
-                        "identity": grant.identity,
-                        "unit": grant.spec,
-                        "applied": applied.action,
-                        "status": current.status.as_str(),
-                    }),
-                },
+                Entry::new(&Actor::System, "grant_undone", details).about(current.id),
             )
             .await?;
         }

@@ -48,12 +48,11 @@ impl Workflow {
         audit::record(
             &tx,
             now,
-            Entry {
-                actor: &Actor::System,
-                action: "identities_synced",
-                request: None,
-                details: json!({ "connector": connector, "seen": report.seen, "newly_missing": missing }),
-            },
+            Entry::new(
+                &Actor::System,
+                "identities_synced",
+                json!({ "connector": connector, "seen": report.seen, "newly_missing": missing }),
+            ),
         )
         .await?;
         self.commit(tx, false).await?;
@@ -65,18 +64,11 @@ impl Workflow {
         &self,
         connectors: &[ConnectorId],
     ) -> Result<(), WorkflowError> {
-        if connectors.is_empty() {
-            return Ok(());
-        }
         let now = self.clock.now();
-        let tx = self.db.begin().await?;
-        for c in connectors {
-            let spec = crate::jobs::JobSpec::SyncIdentities {
-                connector: c.clone(),
-            };
-            crate::jobs::enqueue_unless_sooner(&tx, &spec, now, self.max_attempts, now).await?;
-        }
-        self.commit(tx, true).await
+        self.schedule_each(connectors, now, |connector| {
+            crate::jobs::JobSpec::SyncIdentities { connector }
+        })
+        .await
     }
 
     /// Whether each connector reaches its platform now (None: nothing to reach).

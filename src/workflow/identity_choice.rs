@@ -115,11 +115,10 @@ impl Workflow {
         audit::record(
             &tx,
             now,
-            Entry {
-                actor: &Actor::User(by.clone()),
-                action: "identity_chosen",
-                request: Some(id),
-                details: json!({
+            Entry::new(
+                &Actor::User(by.clone()),
+                "identity_chosen",
+                json!({
                     "identity": identity,
                     "before": before,
                     "approvals_reset": reset,
@@ -128,7 +127,8 @@ impl Workflow {
                         Chooser::Reviewer | Chooser::Requester => "reviewer",
                     },
                 }),
-            },
+            )
+            .about(id),
         )
         .await?;
         if current.status == Status::Approved && !own_approval {
@@ -139,17 +139,16 @@ impl Workflow {
             self.apply(
                 &tx,
                 &current,
-                Step {
-                    actor: &Actor::User(by.clone()),
-                    event: Event::Reopen,
-                    changes: Changes {
+                Step::new(&Actor::User(by.clone()), Event::Reopen)
+                    .changes(Changes {
                         identity: Some(identity.to_owned()),
                         decided_at: Some(now),
                         ..Changes::default()
-                    },
-                    details: json!({ "identity": identity, "before": before, "approvals_reset": reset }),
-                    jobs: vec![(JobSpec::Lapse { request: id }, lapse)],
-                },
+                    })
+                    .details(
+                        json!({ "identity": identity, "before": before, "approvals_reset": reset }),
+                    )
+                    .jobs(vec![(JobSpec::Lapse { request: id }, lapse)]),
             )
             .await?;
         } else {

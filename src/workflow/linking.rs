@@ -121,12 +121,7 @@ impl Workflow {
         audit::record(
             &tx,
             now,
-            Entry {
-                actor: &Actor::System,
-                action: "identity_linked",
-                request: None,
-                details: json!({ "user": user, "connector": connector, "identity": platform_id, "method": method.as_str() }),
-            },
+            Entry::new(&Actor::System, "identity_linked", json!({ "user": user, "connector": connector, "identity": platform_id, "method": method.as_str() })),
         )
         .await?;
         self.commit(tx, false).await?;
@@ -163,12 +158,12 @@ impl Workflow {
         audit::record(
             &tx,
             now,
-            Entry {
-                actor: &Actor::System,
-                action: "identity_chosen",
-                request: Some(id),
-                details: json!({ "identity": link.platform_id, "linked_by": link.method.as_str() }),
-            },
+            Entry::new(
+                &Actor::System,
+                "identity_chosen",
+                json!({ "identity": link.platform_id, "linked_by": link.method.as_str() }),
+            )
+            .about(id),
         )
         .await?;
         self.commit(tx, false).await?;
@@ -225,12 +220,7 @@ impl Workflow {
         audit::record(
             &tx,
             now,
-            Entry {
-                actor: &Actor::User(by.clone()),
-                action: "identity_linked",
-                request: None,
-                details: json!({ "user": user, "connector": connector, "identity": platform_id, "method": "admin" }),
-            },
+            Entry::new(&Actor::User(by.clone()), "identity_linked", json!({ "user": user, "connector": connector, "identity": platform_id, "method": "admin" })),
         )
         .await?;
         self.commit(tx, false).await?;
@@ -260,12 +250,11 @@ impl Workflow {
             audit::record(
                 &tx,
                 now,
-                Entry {
-                    actor: &Actor::User(by.clone()),
-                    action: "identity_unlinked",
-                    request: None,
-                    details: json!({ "user": user, "connector": connector }),
-                },
+                Entry::new(
+                    &Actor::User(by.clone()),
+                    "identity_unlinked",
+                    json!({ "user": user, "connector": connector }),
+                ),
             )
             .await?;
         }

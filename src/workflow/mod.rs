@@ -35,7 +35,7 @@ use tokio::sync::Notify;
 use crate::audit::{self, Actor, Entry};
 use crate::clock::SharedClock;
 use crate::config::{Catalog, Resource};
-use crate::domain::{Event, GroupId, Principal, RequestId, SlackUserId, transition};
+use crate::domain::{ConnectorId, Event, GroupId, Principal, RequestId, SlackUserId, transition};
 use crate::jobs::{self, JobSpec};
 use crate::store::requests::{Changes, Request};
 use crate::store::roles::{self, AppRole};
@@ -119,6 +119,31 @@ struct Step<'a> {
     jobs: Vec<(JobSpec, DateTime<Utc>)>,
 }
 
+impl<'a> Step<'a> {
+    /// `event` by `actor`, changing nothing but the status, with no details and no jobs.
+    fn new(actor: &'a Actor, event: Event) -> Self {
+        Step {
+            actor,
+            event,
+            changes: Changes::default(),
+            details: serde_json::json!({}),
+            jobs: Vec::new(),
+        }
+    }
+
+    fn changes(self, changes: Changes) -> Self {
+        Step { changes, ..self }
+    }
+
+    fn details(self, details: serde_json::Value) -> Self {
+        Step { details, ..self }
+    }
+
+    fn jobs(self, jobs: Vec<(JobSpec, DateTime<Utc>)>) -> Self {
+        Step { jobs, ..self }
+    }
+}
+
 impl Workflow {
     pub fn new(deps: WorkflowDeps) -> Self {
         let mut admins = deps.admins;
@@ -157,7 +182,7 @@ impl Workflow {
     }
 
     /// The platform kind of a connector (`postgres`, `looker`…), for metrics labels.
-    pub(crate) fn platform_of(&self, connector: &crate::domain::ConnectorId) -> &'static str {
+    pub(crate) fn platform_of(&self, connector: &ConnectorId) -> &'static str {
         self.catalog
             .connectors
             .get(connector)
@@ -319,12 +344,7 @@ impl Workflow {
         audit::record(
             tx,
             now,
-            Entry {
-                actor: step.actor,
-                action: step.event.action(),
-                request: Some(current.id),
-                details,
-            },
+            Entry::new(step.actor, step.event.action(), details).about(current.id),
         )
         .await?;
         // Jobs run in lanes (`JobSpec::lane`): the requester's DM, the card and the platform's
@@ -392,6 +412,61 @@ impl Workflow {
         ts: &str,
     ) -> Result<Option<Request>, WorkflowError> {
         Ok(store::requests::find_by_message(self.db.reads(), channel, ts).await?)
+    }
+
+    /// The whole of a step that needs nothing else read or written: loads request `id` for
+    /// update in `tx`, lets `decide` refuse or choose the step from what it holds, applies the
+    /// step and commits.
+    async fn transition<'a>(
+        &self,
+        tx: Tx,
+        id: RequestId,
+        decide: impl FnOnce(&Request) -> Result<Step<'a>, WorkflowError>,
+    ) -> Result<Request, WorkflowError> {
+        let current = self.load(&tx, id).await?;
+        let step = decide(&current)?;
+        let updated = self.apply(&tx, &current, step).await?;
+        self.commit(tx, true).await?;
+        Ok(updated)
+    }
+
+    /// A reviewer's decision as they will hear of it: logged when it stands, else explained by
+    /// the status that won the race (`explain_conflict`).
+    async fn settle(
+        &self,
+        id: RequestId,
+        event: Event,
+        by: &SlackUserId,
+        via: Via,
+        result: Result<Request, WorkflowError>,
+    ) -> Result<Request, WorkflowError> {
+        match result {
+            Ok(r) => {
+                tracing::info!(by = %by, via = via.as_str(), "request {}", event.action());
+                Ok(r)
+            }
+            Err(e) => Err(self.explain_conflict(id, event, e).await),
+        }
+    }
+
+    /// Queues `job(connector)` of each connector at `at`, unless one is queued already for
+    /// sooner: for the jobs that repeat on their own, scheduled again at every start.
+    async fn schedule_each(
+        &self,
+        connectors: &[ConnectorId],
+        at: DateTime<Utc>,
+        job: impl Fn(ConnectorId) -> JobSpec,
+    ) -> Result<(), WorkflowError> {
+        if connectors.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let tx = self.db.begin().await?;
+        for c in connectors {
+            let spec = job(c.clone());
+            jobs::enqueue_unless_sooner(&tx, &spec, at, self.max_attempts, now).await?;
+        }
+        self.commit(tx, true).await
     }
 
     /// Commits, then wakes the job worker if the step added jobs.

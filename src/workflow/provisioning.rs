@@ -14,31 +14,26 @@ use crate::store::grants::Grant;
 use crate::store::requests::{Changes, Request};
 
 impl Workflow {
-    /// A step Gatehouse takes by itself.
+    /// A step Gatehouse takes by itself, in a transaction of its own.
     pub(super) async fn system_step(
         &self,
         current: &Request,
-        event: Event,
-        changes: Changes,
-        details: serde_json::Value,
-        jobs: Vec<(JobSpec, chrono::DateTime<chrono::Utc>)>,
+        step: Step<'_>,
     ) -> Result<Request, WorkflowError> {
         let tx = self.db.begin().await?;
-        let updated = self
-            .apply(
-                &tx,
-                current,
-                Step {
-                    actor: &Actor::System,
-                    event,
-                    changes,
-                    details,
-                    jobs,
-                },
-            )
-            .await?;
+        let updated = self.apply(&tx, current, step).await?;
         self.commit(tx, true).await?;
         Ok(updated)
+    }
+
+    /// Gatehouse itself moves `current` by `event`, changing nothing else.
+    pub(super) async fn system_event(
+        &self,
+        current: &Request,
+        event: Event,
+    ) -> Result<Request, WorkflowError> {
+        self.system_step(current, Step::new(&Actor::System, event))
+            .await
     }
 
     /// The platform now grants the access: it is active until `now + duration`, and its
@@ -51,32 +46,20 @@ impl Workflow {
     ) -> Result<Request, WorkflowError> {
         let now = self.clock.now();
         let expires_at = now + current.duration.to_chrono();
+        let mut details = super::grant_record::applied_details(grant, applied);
+        details["held_before"] = grant.held_before.into();
+        details["expires_at"] = json!(expires_at);
+        let step = Step::new(&Actor::System, Event::Provisioned)
+            .changes(Changes {
+                identity: Some(grant.identity.clone()),
+                active_since: Some(now),
+                expires_at: Some(expires_at),
+                ..Changes::default()
+            })
+            .details(details)
+            .jobs(self.expiry_jobs(current, now, expires_at));
         let tx = self.db.begin().await?;
-        let updated = self
-            .apply(
-                &tx,
-                current,
-                Step {
-                    actor: &Actor::System,
-                    event: Event::Provisioned,
-                    changes: Changes {
-                        identity: Some(grant.identity.clone()),
-                        active_since: Some(now),
-                        expires_at: Some(expires_at),
-                        ..Changes::default()
-                    },
-                    details: json!({
-                        "connector": grant.connector_id,
-                        "identity": grant.identity,
-                        "unit": grant.spec,
-                        "applied": applied.action,
-                        "held_before": grant.held_before,
-                        "expires_at": expires_at,
-                    }),
-                    jobs: self.expiry_jobs(current, now, expires_at),
-                },
-            )
-            .await?;
+        let updated = self.apply(&tx, current, step).await?;
         store::grants::settle(
             &tx,
             grant.id,
@@ -132,13 +115,7 @@ impl Workflow {
         match current.status {
             Status::Approved => {
                 current = self
-                    .system_step(
-                        &current,
-                        Event::StartProvisioning,
-                        Changes::default(),
-                        json!({}),
-                        vec![],
-                    )
+                    .system_event(&current, Event::StartProvisioning)
                     .await?;
             }
             Status::Provisioning => {}
@@ -188,13 +165,7 @@ impl Workflow {
         let mut current = self.request(id).await?;
         if current.status == Status::Approved {
             current = self
-                .system_step(
-                    &current,
-                    Event::StartProvisioning,
-                    Changes::default(),
-                    json!({}),
-                    vec![],
-                )
+                .system_event(&current, Event::StartProvisioning)
                 .await?;
         }
         if current.status == Status::Provisioning {
@@ -207,14 +178,10 @@ impl Workflow {
             } else {
                 vec![]
             };
-            self.system_step(
-                &current,
-                Event::ProvisioningFailed,
-                Changes::default(),
-                json!({ "error": error }),
-                undo,
-            )
-            .await?;
+            let step = Step::new(&Actor::System, Event::ProvisioningFailed)
+                .details(json!({ "error": error }))
+                .jobs(undo);
+            self.system_step(&current, step).await?;
         }
         Ok(())
     }

@@ -142,12 +142,11 @@ impl Workflow {
         audit::record(
             &tx,
             now,
-            Entry {
-                actor: &Actor::User(by.clone()),
-                action: "channel_changed",
-                request: None,
-                details: json!({ "from": old, "to": channel }),
-            },
+            Entry::new(
+                &Actor::User(by.clone()),
+                "channel_changed",
+                json!({ "from": old, "to": channel }),
+            ),
         )
         .await?;
         self.commit(tx, false).await

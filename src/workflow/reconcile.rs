@@ -151,17 +151,17 @@ impl Workflow {
         audit::record(
             &tx,
             self.clock.now(),
-            Entry {
-                actor: &Actor::System,
+            Entry::new(
+                &Actor::System,
                 action,
-                request: Some(r.id),
-                details: json!({
+                json!({
                     "connector": r.connector,
                     "identity": r.identity,
                     "status": r.status.as_str(),
                     "platform": detail,
                 }),
-            },
+            )
+            .about(r.id),
         )
         .await?;
         self.enqueue_notices(&tx, r.id, notice).await?;
@@ -176,18 +176,10 @@ impl Workflow {
         connectors: &[ConnectorId],
         every: std::time::Duration,
     ) -> Result<(), WorkflowError> {
-        if connectors.is_empty() {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        let at = now + Duration::from_std(every).unwrap_or(Duration::hours(1));
-        let tx = self.db.begin().await?;
-        for c in connectors {
-            let spec = crate::jobs::JobSpec::Reconcile {
-                connector: c.clone(),
-            };
-            crate::jobs::enqueue_unless_sooner(&tx, &spec, at, self.max_attempts, now).await?;
-        }
-        self.commit(tx, true).await
+        let at = self.clock.now() + Duration::from_std(every).unwrap_or(Duration::hours(1));
+        self.schedule_each(connectors, at, |connector| {
+            crate::jobs::JobSpec::Reconcile { connector }
+        })
+        .await
     }
 }

@@ -199,12 +199,7 @@ impl Workflow {
         audit::record(
             &tx,
             now,
-            Entry {
-                actor: &Actor::System,
-                action: CHECKED,
-                request: Some(id),
-                details: vetted.details(),
-            },
+            Entry::new(&Actor::System, CHECKED, vetted.details()).about(id),
         )
         .await?;
         self.enqueue_notices(&tx, id, Notice::Submitted).await?;
@@ -219,17 +214,14 @@ impl Workflow {
                 self.apply(
                     &tx,
                     &current,
-                    Step {
-                        actor: &Actor::System,
-                        event: Event::Approve,
-                        changes: Changes {
+                    Step::new(&Actor::System, Event::Approve)
+                        .changes(Changes {
                             decided_at: Some(now),
                             decision_note: Some(format!("{}: {why}", super::AUTO_APPROVED)),
                             ..Changes::default()
-                        },
-                        details: json!({ "via": "auto_approval", "rule": why }),
-                        jobs: vec![(JobSpec::Provision { request: id }, now)],
-                    },
+                        })
+                        .details(json!({ "via": "auto_approval", "rule": why }))
+                        .jobs(vec![(JobSpec::Provision { request: id }, now)]),
                 )
                 .await?;
             }

@@ -302,12 +302,7 @@ impl Workflow {
         audit::record(
             &tx,
             now,
-            Entry {
-                actor,
-                action: "requested",
-                request: Some(request.id),
-                details: all,
-            },
+            Entry::new(actor, "requested", all).about(request.id),
         )
         .await?;
         Ok((tx, request))

@@ -85,16 +85,15 @@ impl Workflow {
             audit::record(
                 &tx,
                 now,
-                Entry {
-                    actor: &Actor::User(by.clone()),
-                    action: if add {
+                Entry::new(
+                    &Actor::User(by.clone()),
+                    if add {
                         "reviewer_added"
                     } else {
                         "reviewer_removed"
                     },
-                    request: None,
-                    details: json!({ "reviewer": reviewer.to_string(), "scope": scope.as_str() }),
-                },
+                    json!({ "reviewer": reviewer.to_string(), "scope": scope.as_str() }),
+                ),
             )
             .await?;
         }

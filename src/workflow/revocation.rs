@@ -22,28 +22,14 @@ impl Workflow {
     ) -> Result<Request, WorkflowError> {
         let why = current.end_reason.unwrap_or(EndReason::Expired);
         let now = self.clock.now();
+        let step = Step::new(&Actor::System, Event::RevocationDone(why))
+            .changes(Changes {
+                ended_at: Some(now),
+                ..Changes::default()
+            })
+            .details(super::grant_record::applied_details(grant, applied));
         let tx = self.db.begin().await?;
-        let updated = self
-            .apply(
-                &tx,
-                current,
-                Step {
-                    actor: &Actor::System,
-                    event: Event::RevocationDone(why),
-                    changes: Changes {
-                        ended_at: Some(now),
-                        ..Changes::default()
-                    },
-                    details: json!({
-                        "connector": grant.connector_id,
-                        "identity": grant.identity,
-                        "unit": grant.spec,
-                        "applied": applied.action,
-                    }),
-                    jobs: vec![],
-                },
-            )
-            .await?;
+        let updated = self.apply(&tx, current, step).await?;
         store::grants::mark_revoked(&tx, grant.id, &applied.action, now).await?;
         self.commit(tx, true).await?;
         tracing::info!(request = %current.id, identity = %grant.identity, reason = why.as_str(), "access removed");
@@ -61,18 +47,13 @@ impl Workflow {
                     Some(at) if at > now => return Ok(Outcome::RunAgainAt(at)),
                     _ => {}
                 }
-                current = self
-                    .system_step(
-                        &current,
-                        Event::Expire,
-                        Changes {
-                            end_reason: Some(EndReason::Expired),
-                            ..Changes::default()
-                        },
-                        json!({ "expires_at": current.expires_at }),
-                        vec![],
-                    )
-                    .await?;
+                let step = Step::new(&Actor::System, Event::Expire)
+                    .changes(Changes {
+                        end_reason: Some(EndReason::Expired),
+                        ..Changes::default()
+                    })
+                    .details(json!({ "expires_at": current.expires_at }));
+                current = self.system_step(&current, step).await?;
             }
             Status::Revoking => {}
             // A grant that gave up may have been made: undo what its record says.

@@ -111,12 +111,7 @@ impl Workflow {
         notice: Option<Notice>,
     ) -> Result<(), WorkflowError> {
         let tx = self.db.begin().await?;
-        let entry = Entry {
-            actor: &Actor::System,
-            action,
-            request: Some(id),
-            details,
-        };
+        let entry = Entry::new(&Actor::System, action, details).about(id);
         audit::record(&tx, self.clock.now(), entry).await?;
         if let Some(notice) = notice {
             self.enqueue_notices(&tx, id, notice).await?;
