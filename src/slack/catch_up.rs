@@ -2,9 +2,9 @@
 //! app, so a reaction given while no Gatehouse process was connected (a deploy, an outage) is
 //! never sent; and one acked by a process that died before deciding is not sent again. At start
 //! and every 30 seconds, the reactions on the posts of pending requests are read back
-//! (`reactions.get`) and each ✅ or ❌ of a person who never decided on the request is applied
-//! as if it had just been given: ❌ first (a denial wins over approvals given in the same gap),
-//! then ✅. Someone who decided before is passed over, even if their approval was since cleared
+//! (`reactions.get`) and each ✅ or ❌ of a person who never decided on the request is taken
+//! as if it had just been given: a ❌ asks its reviewer (once per process) to confirm the denial
+//! and say why, as a live ❌ does; a ✅ approves. Someone who decided before is passed over, even if their approval was since cleared
 //! (a new account chosen): a ✅ left on the card must not bring it back.
 //! Deciding is idempotent (the approval rows, one decider per request), so several processes
 //! catching up at once, or a live event and a catch-up, count each person once.
@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::context::SlackContext;
-use super::handlers::events::{is_approval, is_denial};
+use super::handlers::events::{ask_before_denying, is_approval, is_denial};
 use crate::domain::{RequestId, SlackUserId, Status};
 use crate::store::requests::Request;
 use crate::workflow::{Via, WorkflowError};
@@ -110,18 +110,15 @@ async fn catch_up_request(ctx: &SlackContext, tried: &Tried, request: &Request) 
             .filter(|u| !decided.contains(u))
             .collect()
     };
+    // A ❌ asks its reviewer before it denies, as a live one does: once per process.
     for user in people(is_denial) {
-        if tried.before(request.id, &user, false) {
+        if tried.before(request.id, &user, false)
+            || !ctx.denials_asked.first_time(request.id, &user)
+        {
             continue;
         }
-        match ctx
-            .workflow
-            .deny(request.id, &user, Via::Reaction, None)
-            .await
-        {
-            // Denied: nothing after it can change the request.
-            Ok(_) => return 1,
-            Err(e) => tried.refused(request.id, &user, false, &e),
+        if let Err(e) = ask_before_denying(ctx, channel, &user, request).await {
+            tried.refused(request.id, &user, false, &e);
         }
     }
     let mut applied = 0;

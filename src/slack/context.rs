@@ -6,6 +6,7 @@ use tokio::sync::watch;
 
 use super::api::SlackApi;
 use super::notifier::Channel;
+use crate::domain::{RequestId, SlackUserId};
 use crate::workflow::{Directory, Workflow};
 
 pub struct SlackContext {
@@ -22,4 +23,18 @@ pub struct SlackContext {
     pub questions: super::question_limit::QuestionLimit,
     /// Socket Mode connections open now: counted from their `hello` until they close.
     pub open: watch::Sender<u32>,
+    /// The ❌s whose reviewer this process asked why: the catch-up does not ask again.
+    pub denials_asked: DenialsAsked,
+}
+
+/// Who was asked, for which request, after a ❌.
+#[derive(Default)]
+pub struct DenialsAsked(std::sync::Mutex<std::collections::HashSet<(RequestId, String)>>);
+
+impl DenialsAsked {
+    /// Records that `user` was asked about `id`; false if they had been already.
+    pub fn first_time(&self, id: RequestId, user: &SlackUserId) -> bool {
+        let mut asked = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        asked.insert((id, user.to_string()))
+    }
 }

@@ -4,7 +4,9 @@
 use serde_json::json;
 
 use super::ended::Ended;
-use super::views::{Message, button, decider, escape, local_time, section, user};
+use super::views::{
+    Message, button, cancel_button, decider, escape, local_time, relinquish_button, section, user,
+};
 use crate::config::Resource;
 use crate::store::requests::Request;
 use crate::workflow::Notice;
@@ -56,7 +58,7 @@ pub fn requester_dm(
                 section(text.clone()),
                 { "type": "actions", "block_id": "expiring", "elements": [
                     button("Extend", "extend", r.id.get().to_string(), Some("primary")),
-                    button("Relinquish now", "relinquish", r.id.get().to_string(), None),
+                    relinquish_button(r.id.get(), &escape(&resource.name)),
                 ] }
             ]),
             text,
@@ -76,7 +78,7 @@ pub fn requester_dm(
             blocks: json!([
                 section(text.clone()),
                 { "type": "actions", "block_id": "scheduled", "elements": [
-                    button("Cancel it", "cancel", id.to_string(), None),
+                    cancel_button(id),
                 ] }
             ]),
             text,
@@ -159,10 +161,22 @@ pub fn requester_dm(
     } else {
         text
     };
-    Message {
-        blocks: json!([section(text.clone())]),
-        text,
-    }
+    // A request that ended without the access they wanted (or with it gone): asking again is
+    // the form, filled in as last time.
+    let again = matches!(notice, Notice::Denied | Notice::Lapsed)
+        || (notice == Notice::Expired && !held_before);
+    let blocks = if again {
+        let mut button = button("Request again", "request_again", id.to_string(), None);
+        let label = format!("Request {} again, as in request #{id}", resource.name);
+        button["accessibility_label"] = json!(super::limits::cut(&label, 75));
+        json!([
+            section(text.clone()),
+            { "type": "actions", "block_id": "request_again", "elements": [button] }
+        ])
+    } else {
+        json!([section(text.clone())])
+    };
+    Message { blocks, text }
 }
 
 /// The DM reviewers (and, for what only they can fix, admins) get when something needs a person:

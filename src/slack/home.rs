@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::context::SlackContext;
-use super::views::{escape, status_line};
+use super::views::{cancel_button, escape, relinquish_button, status_line};
 use crate::domain::{SlackUserId, Status};
 use crate::store::requests::Request;
 use crate::workflow::WorkflowError;
@@ -13,13 +13,17 @@ fn header(text: &str) -> Value {
     json!({ "type": "header", "text": { "type": "plain_text", "text": text } })
 }
 
-fn line(ctx: &SlackContext, r: &Request) -> String {
-    let name = ctx
-        .workflow
+/// The resource's name, escaped for mrkdwn (its id once it has left the catalog).
+fn resource_name(ctx: &SlackContext, r: &Request) -> String {
+    ctx.workflow
         .catalog()
         .resource(&r.resource)
         .map(|res| escape(&res.name))
-        .unwrap_or_else(|| r.resource.to_string());
+        .unwrap_or_else(|| escape(r.resource.as_str()))
+}
+
+fn line(ctx: &SlackContext, r: &Request) -> String {
+    let name = resource_name(ctx, r);
     format!(
         "*#{} {name}* ({})\n{}",
         r.id.get(),
@@ -68,7 +72,7 @@ pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, Workf
     for r in open {
         // Until access is granted, the requester can call it off.
         blocks.push(if matches!(r.status, Status::Pending | Status::Approved) {
-            with_button(line(ctx, r), "Cancel", "cancel", r.id.get(), None)
+            json!({ "type": "section", "text": { "type": "mrkdwn", "text": line(ctx, r) }, "accessory": cancel_button(r.id.get()) })
         } else {
             plain_section(line(ctx, r))
         });
@@ -85,7 +89,7 @@ pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, Workf
             "type": "actions",
             "elements": [
                 { "type": "button", "text": { "type": "plain_text", "text": "Extend" }, "action_id": "extend", "value": id },
-                { "type": "button", "text": { "type": "plain_text", "text": "Relinquish" }, "style": "danger", "action_id": "relinquish", "value": id }
+                relinquish_button(r.id.get(), &resource_name(ctx, r))
             ]
         }));
     }

@@ -161,6 +161,7 @@ impl SlackParts {
             ask,
             questions,
             open,
+            denials_asked: context::DenialsAsked::default(),
         });
         let listener = socket::listen(self.client, &self.app_token, self.connections, ctx.clone());
         let catching_up = tokio::spawn(catch_up_every(ctx, watcher.clone()));

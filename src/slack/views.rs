@@ -118,6 +118,52 @@ pub(super) fn button(text: &str, action_id: &str, value: String, style: Option<&
     b
 }
 
+/// `button`, asking first in a dialog of Slack's own (Block Kit's `confirm` object): for what
+/// takes something away. Nothing reaches Gatehouse unless the person confirms.
+pub(super) fn asking_first(mut button: Value, title: &str, text: &str, yes: &str) -> Value {
+    // Slack's limits: title 100, text 300, buttons 30 characters.
+    button["confirm"] = json!({
+        "title": { "type": "plain_text", "text": super::limits::cut(title, 100) },
+        "text": { "type": "mrkdwn", "text": super::limits::cut(text, 300) },
+        "confirm": { "type": "plain_text", "text": super::limits::cut(yes, 30) },
+        "deny": { "type": "plain_text", "text": "Keep it" },
+        "style": "danger",
+    });
+    button
+}
+
+/// Relinquish, asking first: the holder's access is taken away at once.
+pub(super) fn relinquish_button(id: i64, resource: &str) -> Value {
+    let mut b = button(
+        "Relinquish now",
+        "relinquish",
+        id.to_string(),
+        Some("danger"),
+    );
+    // Said by screen readers, where a list repeats the same button for each access.
+    b["accessibility_label"] = json!(format!("Relinquish the access of request #{id}"));
+    asking_first(
+        b,
+        "Give up this access now?",
+        &format!(
+            "Your access to *{resource}* is removed now. To have it again, you will need to ask again."
+        ),
+        "Relinquish",
+    )
+}
+
+/// Cancel, asking first: a request withdrawn cannot be taken back.
+pub(super) fn cancel_button(id: i64) -> Value {
+    let mut b = button("Cancel it", "cancel", id.to_string(), None);
+    b["accessibility_label"] = json!(format!("Cancel request #{id}"));
+    asking_first(
+        b,
+        &format!("Cancel request #{id}?"),
+        "Nobody will review it and no access will be granted. To have it, you will need to ask again.",
+        "Cancel request",
+    )
+}
+
 /// The one-line state of a request, as the channel message shows it.
 pub fn status_line(r: &Request) -> String {
     let by = decider(r);
@@ -287,7 +333,12 @@ fn by_hand(r: &Request, resource: &Resource, grant: bool) -> Message {
                 "block_id": format!("by_hand_{kind}"),
                 "elements": [
                     button("Done", "by_hand_done", format!("{kind}:{id}"), Some("primary")),
-                    button("Failed", "by_hand_failed", format!("{kind}:{id}"), Some("danger")),
+                    asking_first(
+                        button("Failed", "by_hand_failed", format!("{kind}:{id}"), Some("danger")),
+                        "Record this task as failed?",
+                        &format!("Gatehouse records that the change for request #{id} could not be made by hand, and tells the people waiting on it."),
+                        "It failed",
+                    ),
                 ]
             }
         ]),
@@ -357,7 +408,12 @@ pub fn thread_note(
                     section(text.clone()),
                     { "type": "actions", "block_id": "extension", "elements": [
                         button("Approve extension", "extend_approve", value.clone(), Some("primary")),
-                        button("Deny extension", "extend_deny", value, Some("danger")),
+                        asking_first(
+                            button("Deny extension", "extend_deny", value, Some("danger")),
+                            "Deny more time?",
+                            &format!("The access of request #{} ends as planned; the holder is told.", r.id.get()),
+                            "Deny extension",
+                        ),
                     ] }
                 ]),
                 text,
@@ -445,6 +501,24 @@ pub fn thread_note(
 }
 
 /// A short note only one person sees.
+/// To a reviewer who reacted ❌, alone: the denial waits for their word, and a reason.
+pub fn deny_ask(r: &Request) -> Message {
+    let id = r.id.get();
+    let text = format!(
+        "You reacted ❌ to request #{id} by {}. Deny it? You can say why; they will read it.",
+        user(r.requester.as_str())
+    );
+    let mut deny = button("Deny…", "deny", id.to_string(), Some("danger"));
+    deny["accessibility_label"] = json!(format!("Deny request #{id}, with a reason if you wish"));
+    Message {
+        blocks: json!([
+            section(text.clone()),
+            { "type": "actions", "block_id": "deny_ask", "elements": [deny] }
+        ]),
+        text,
+    }
+}
+
 pub fn note(text: &str) -> Message {
     Message {
         text: text.to_owned(),

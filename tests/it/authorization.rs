@@ -327,7 +327,7 @@ async fn fixture(t: &SlackTestApp, state: State, who: &str, resource: &'static s
         State::ByHand => f.reply = Some(approved(t, n, &card).await),
         State::Failed => {
             let task = approved(t, n, &card).await;
-            t.click(ADMIN, &task, "by_hand_failed").await;
+            t.click_confirmed(ADMIN, &task, "by_hand_failed").await;
             t.wait_for(n, Status::Failed).await;
         }
         State::Active | State::Revoking => {
@@ -505,6 +505,12 @@ async fn make(
     let since = seen(t, who);
     let n = f.n;
     let reply = match d {
+        // An allowed ❌ is asked why, and answered: that is the denial.
+        D::DenyReaction if !refused => {
+            let card = f.card.as_ref().unwrap();
+            t.deny_by_cross(who, card, n, "not needed").await;
+            None
+        }
         D::ApproveReaction | D::DenyReaction => {
             let emoji = if d == D::ApproveReaction {
                 "white_check_mark"
@@ -554,7 +560,12 @@ async fn make(
             } else {
                 "by_hand_failed"
             };
-            t.click(who, f.reply.as_ref().unwrap(), action).await;
+            if d == D::Done {
+                t.click(who, f.reply.as_ref().unwrap(), action).await;
+            } else {
+                t.click_confirmed(who, f.reply.as_ref().unwrap(), action)
+                    .await;
+            }
             None
         }
         // Controls of a person's own App Home: offered there, or not at all.
@@ -573,18 +584,22 @@ async fn make(
             if !offers(&h, action, value) {
                 return None;
             }
-            t.sim
-                .click_button(
-                    who,
-                    ButtonTarget::View {
-                        view_id: h["id"].as_str().unwrap().to_owned(),
-                    },
-                    action,
-                    Some(&value.to_string()),
-                    None,
-                )
-                .await
-                .unwrap();
+            let target = ButtonTarget::View {
+                view_id: h["id"].as_str().unwrap().to_owned(),
+            };
+            let value = Some(value.to_string());
+            // Cancel and Relinquish take something away: Slack asks first, and they confirm.
+            if matches!(d, D::Cancel | D::Relinquish) {
+                t.sim
+                    .click_button_confirmed(who, target, action, value.as_deref(), None)
+                    .await
+                    .unwrap();
+            } else {
+                t.sim
+                    .click_button(who, target, action, value.as_deref(), None)
+                    .await
+                    .unwrap();
+            }
             None
         }
         D::Admin(words) => {

@@ -180,7 +180,7 @@ async fn a_whole_flow_logged(format: Option<&str>, secrets: &Secrets) -> String 
             .filter(|v| v.to_string().contains("relinquish"))
     })
     .await;
-    sim.click_button(
+    sim.click_button_confirmed(
         "UALICE",
         slack_sim::ButtonTarget::View {
             view_id: home["id"].as_str().unwrap().to_owned(),

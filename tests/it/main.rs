@@ -51,6 +51,8 @@ mod scheduled;
 mod serve;
 mod sigma_connector;
 mod slack_admin;
+mod slack_again;
+mod slack_confirm;
 mod slack_delivery;
 mod slack_flow;
 mod slack_forms;

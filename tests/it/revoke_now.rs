@@ -256,7 +256,17 @@ async fn allowed(
     match way {
         Way::Relinquish => {
             let home = home_where(t, who, "Relinquish", |h| offers(h, "relinquish", &id)).await;
-            click_in_home(t, who, &home, "relinquish", &id).await;
+            let view_id = home["id"].as_str().unwrap().to_owned();
+            t.sim
+                .click_button_confirmed(
+                    who,
+                    ButtonTarget::View { view_id },
+                    "relinquish",
+                    Some(&id),
+                    None,
+                )
+                .await
+                .unwrap();
         }
         Way::CardButton => {
             click_on_card(t, who, card, &id).await;

@@ -133,7 +133,7 @@ async fn a_scheduled_start_is_granted_at_its_time_expires_from_then_and_can_be_c
         })
         .await;
         t.sim
-            .click_button(
+            .click_button_confirmed(
                 "UDAVE",
                 ButtonTarget::Message {
                     channel: t.sim.im_channel("UDAVE").unwrap(),

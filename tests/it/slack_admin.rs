@@ -214,7 +214,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             .unwrap()
             .to_owned();
         t.sim
-            .click_button(
+            .click_button_confirmed(
                 "UALICE",
                 ButtonTarget::View { view_id: home_id },
                 "cancel",

@@ -139,11 +139,8 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
         t.run_jobs().await;
         let msg = t.request_message(1).await;
 
-        // ❌ from a reviewer denies.
-        t.sim
-            .add_reaction("URITA", CHANNEL, &msg.ts, "x")
-            .await
-            .unwrap();
+        // ❌ from a reviewer asks them why, and their answer denies.
+        t.deny_by_cross("URITA", &msg, 1, "not this quarter").await;
         t.wait_for(1, Status::Denied).await;
 
         let acks = t.sim.acks();

@@ -89,7 +89,8 @@ impl Sim {
         Ok(out)
     }
 
-    /// Clicks a button (or any block element with `action_id`) in a message or a view.
+    /// Clicks a button (or any block element with `action_id`) in a message or a view. One
+    /// that asks first (`confirm`) shows its dialog and sends nothing.
     pub async fn click_button(
         &self,
         user_id: &str,
@@ -97,6 +98,32 @@ impl Sim {
         action_id: &str,
         value: Option<&str>,
         block_id: Option<&str>,
+    ) -> Result<AckOutcome, ControlError> {
+        self.click(user_id, target, action_id, value, block_id, false)
+            .await
+    }
+
+    /// Clicks a button that asks first, and confirms in its dialog.
+    pub async fn click_button_confirmed(
+        &self,
+        user_id: &str,
+        target: ButtonTarget,
+        action_id: &str,
+        value: Option<&str>,
+        block_id: Option<&str>,
+    ) -> Result<AckOutcome, ControlError> {
+        self.click(user_id, target, action_id, value, block_id, true)
+            .await
+    }
+
+    async fn click(
+        &self,
+        user_id: &str,
+        target: ButtonTarget,
+        action_id: &str,
+        value: Option<&str>,
+        block_id: Option<&str>,
+        confirmed: bool,
     ) -> Result<AckOutcome, ControlError> {
         let inner = &self.inner;
         let user = inner.user_obj(user_id)?;
@@ -111,6 +138,21 @@ impl Sim {
                     json!({"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false}),
                     json!({"channel": {"id": channel, "name": name}, "message": msg, "state": {"values": {}}}),
                     m.blocks.clone().unwrap_or(Value::Null),
+                ))
+            }
+            ButtonTarget::Ephemeral { ts } => {
+                let e = st
+                    .ephemerals
+                    .iter()
+                    .find(|e| &e.ts == ts && e.user == user_id)
+                    .ok_or_else(|| ControlError::MessageNotFound(user_id.into(), ts.clone()))?;
+                let name = st.channels.get(&e.channel).map(|c| c.name.clone());
+                // As Slack sends it: the container says ephemeral, and no `message` comes
+                // with it (the app never had one to read back).
+                Ok((
+                    json!({"type": "message", "message_ts": ts, "channel_id": e.channel, "is_ephemeral": true}),
+                    json!({"channel": {"id": e.channel, "name": name}, "state": {"values": {}}}),
+                    e.blocks.clone().unwrap_or(Value::Null),
                 ))
             }
             ButtonTarget::View { view_id } => {
@@ -129,6 +171,17 @@ impl Sim {
         let (bid, el) = find_element(&blocks, action_id)
             .filter(|(b, _)| block_id.is_none_or(|x| x == b))
             .ok_or_else(|| ControlError::ActionNotFound(action_id.into()))?;
+        match (el.get("confirm"), confirmed) {
+            (Some(c), false) => {
+                let said = |f: &str| c[f]["text"].as_str().unwrap_or_default().to_owned();
+                return Err(ControlError::ConfirmationShown {
+                    title: said("title"),
+                    text: said("text"),
+                });
+            }
+            (None, true) => return Err(ControlError::NoConfirmation(action_id.into())),
+            _ => {}
+        }
         let trigger = inner.with(|st| st.issue_trigger(user_id));
         let action_ts = inner.with(|st| st.next_ts());
         let mut action = json!({

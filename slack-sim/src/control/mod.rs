@@ -29,6 +29,13 @@ pub enum ControlError {
     NoReaction(String, String),
     #[error("unknown user group {0}")]
     UnknownUsergroup(String),
+    /// The element asks first (a `confirm` object): Slack shows the dialog and sends nothing
+    /// until the person confirms (`click_button_confirmed`).
+    #[error("Slack asks first, and sent nothing: {title} — {text}")]
+    ConfirmationShown { title: String, text: String },
+    /// `click_button_confirmed` on an element that asks nothing: the test expected a dialog.
+    #[error("{0} shows no confirmation dialog")]
+    NoConfirmation(String),
 }
 
 impl ControlError {
@@ -43,6 +50,8 @@ impl ControlError {
             ControlError::AlreadyReacted(..) => "already_reacted",
             ControlError::NoReaction(..) => "no_reaction",
             ControlError::UnknownUsergroup(_) => "no_such_subteam",
+            ControlError::ConfirmationShown { .. } => "confirmation_shown",
+            ControlError::NoConfirmation(_) => "no_confirmation",
         }
     }
 }
@@ -82,8 +91,17 @@ pub struct EventOutcome {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ButtonTarget {
-    Message { channel: String, ts: String },
-    View { view_id: String },
+    Message {
+        channel: String,
+        ts: String,
+    },
+    View {
+        view_id: String,
+    },
+    /// An ephemeral message, which only the person it was posted to sees (and can click).
+    Ephemeral {
+        ts: String,
+    },
 }
 
 impl Inner {

@@ -4,7 +4,7 @@
 //! message, 100 a view; section text 3,000, fields 2,000 each and at most 10; header 150;
 //! context at most 10 elements; actions at most 25 elements), block elements (/block-elements:
 //! button text 75, value 2,000), composition objects (/composition-objects: option text 75,
-//! value 150) and views (/surfaces/views: title, submit and close 24).
+//! value 150; confirm dialogs) and views (/surfaces/views: title, submit and close 24).
 
 use serde_json::Value;
 
@@ -66,12 +66,27 @@ fn block(b: &Value) -> Option<String> {
 fn element(e: &Value) -> Option<String> {
     text_over(e.get("text"), 75, "button text")
         .or_else(|| str_over(e.get("value"), 2000, "button value"))
+        .or_else(|| confirm(e.get("confirm")?))
         .or_else(|| {
             e["options"].as_array()?.iter().find_map(|o| {
                 text_over(o.get("text"), 75, "option text")
                     .or_else(|| str_over(o.get("value"), 150, "option value"))
             })
         })
+}
+
+/// A confirmation dialog's texts (/composition-objects#confirm: title 100, text 300, confirm
+/// and deny 30), each required but `deny`.
+fn confirm(c: &Value) -> Option<String> {
+    for field in ["title", "text", "confirm"] {
+        if c.get(field).and_then(|t| t.get("text")).is_none() {
+            return Some(format!("a confirm object without its {field}"));
+        }
+    }
+    text_over(c.get("title"), 100, "confirm title")
+        .or_else(|| text_over(c.get("text"), 300, "confirm text"))
+        .or_else(|| text_over(c.get("confirm"), 30, "confirm button"))
+        .or_else(|| text_over(c.get("deny"), 30, "deny button"))
 }
 
 /// A text object's `text` longer than `max` characters.

@@ -20,8 +20,9 @@ pub fn is_denial(reaction: &str) -> bool {
     matches!(base, "x" | "no_entry")
 }
 
-/// `reaction_added`: a reviewer's ✅ approves, ❌ denies. Anything else, or on any other
-/// message, is ignored. A refused ✅ is explained to its author alone.
+/// `reaction_added`: a reviewer's ✅ approves; a ❌ asks them, alone, to confirm the denial and
+/// say why (a stray ❌ denies nothing, and the requester hears a reason). Anything else, or on
+/// any other message, is ignored. A refused ✅ or ❌ is explained to its author alone.
 pub async fn reaction_added(ctx: &SlackContext, event: &Value) -> Result<(), Malformed> {
     let reaction = str_at(event, "/reaction")?;
     let approve = is_approval(reaction);
@@ -42,11 +43,13 @@ pub async fn reaction_added(ctx: &SlackContext, event: &Value) -> Result<(), Mal
         return Ok(());
     };
     let result = if approve {
-        ctx.workflow.approve(request.id, &user, Via::Reaction).await
-    } else {
         ctx.workflow
-            .deny(request.id, &user, Via::Reaction, None)
+            .approve(request.id, &user, Via::Reaction)
             .await
+            .map(drop)
+    } else {
+        ctx.denials_asked.first_time(request.id, &user);
+        ask_before_denying(ctx, channel, &user, &request).await
     };
     let Err(e) = result else { return Ok(()) };
     // The same person reacting again, or Slack redelivering: the decision stands, say nothing.
@@ -74,6 +77,29 @@ pub async fn reaction_added(ctx: &SlackContext, event: &Value) -> Result<(), Mal
             .await
         {
             tracing::warn!(error = %err, "cannot explain a refused reaction");
+        }
+    });
+    Ok(())
+}
+
+/// After a ❌: asks `user`, in `channel` and to them alone, whether to deny `request` and why
+/// (the card's own Deny, which opens the reason form). Refused as a denial would be, when they
+/// may not deny it now.
+pub async fn ask_before_denying(
+    ctx: &SlackContext,
+    channel: &str,
+    user: &SlackUserId,
+    request: &crate::store::requests::Request,
+) -> Result<(), WorkflowError> {
+    let current = ctx.workflow.may_deny(request.id, user).await?;
+    // Posted after the ack: the question changes nothing until they answer it.
+    let (api, channel, user) = (ctx.api.clone(), channel.to_owned(), user.to_string());
+    tokio::spawn(async move {
+        if let Err(e) = api
+            .post_ephemeral(&channel, &user, &views::deny_ask(&current))
+            .await
+        {
+            tracing::warn!(error = %e, "cannot ask a reviewer why they deny");
         }
     });
     Ok(())

@@ -398,6 +398,11 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 }
             }
         }
+        "request_again" => {
+            let id = request_id_of(value)?;
+            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            super::request_again::open(ctx, &user, id, trigger).await
+        }
         "relinquish" => {
             let id = request_id_of(value)?;
             ctx.workflow

@@ -7,6 +7,7 @@ pub mod identity_admin;
 pub mod interactions;
 pub mod mentions;
 pub mod questions;
+mod request_again;
 mod submitted;
 
 use serde_json::Value;

@@ -204,6 +204,18 @@ impl SlackTestApp {
             .unwrap();
     }
 
+    /// `who` presses the button `action` on `msg`, which asks first, and confirms in its dialog.
+    pub async fn click_confirmed(&self, who: &str, msg: &slack_sim::Message, action: &str) {
+        let target = slack_sim::ButtonTarget::Message {
+            channel: msg.channel.clone(),
+            ts: msg.ts.clone(),
+        };
+        self.sim
+            .click_button_confirmed(who, target, action, None, None)
+            .await
+            .unwrap();
+    }
+
     /// The newest reply in the thread of `parent` (a message in the channel) showing `needle`.
     pub async fn thread_reply(&self, parent: &str, needle: &str) -> slack_sim::Message {
         eventually(&format!("a thread reply saying {needle:?}"), 30, || async {
@@ -277,6 +289,33 @@ impl SlackTestApp {
                 .find(|text| text.contains(needle))
         })
         .await
+    }
+
+    /// `who` reacts ❌ to `msg`, the card of request `n`, then denies in what Gatehouse asks
+    /// them: its Deny… button and the reason form, submitted with `reason`.
+    pub async fn deny_by_cross(&self, who: &str, msg: &slack_sim::Message, n: i64, reason: &str) {
+        self.sim
+            .add_reaction(who, CHANNEL, &msg.ts, "x")
+            .await
+            .unwrap();
+        let asked = eventually(&format!("Gatehouse asking {who} why"), 30, || async {
+            self.sim
+                .ephemerals(who)
+                .into_iter()
+                .find(|e| e.text.contains(&format!("You reacted ❌ to request #{n} ")))
+        })
+        .await;
+        let target = slack_sim::ButtonTarget::Ephemeral { ts: asked.ts };
+        self.sim
+            .click_button(who, target, "deny", None, None)
+            .await
+            .unwrap();
+        let form = eventually("the deny form", 30, || async { self.sim.top_modal(who) }).await;
+        let why = serde_json::json!({ "reason": { "reason": { "type": "plain_text_input", "value": reason } } });
+        self.sim
+            .submit_view(who, form["id"].as_str().unwrap(), why)
+            .await
+            .unwrap();
     }
 
     /// `reviewer` ✅s request 1 (whose identity is unsettled), clicks the button Gatehouse posts

@@ -1,0 +1,262 @@
+//! Buttons that take something away ask first, in Slack's own dialog (Block Kit's `confirm`
+//! object): Relinquish, Cancel, a by-hand task's Failed and Deny extension. slack-sim, as Slack,
+//! sends nothing to Gatehouse until the person confirms, so a slip of the mouse changes nothing.
+
+use gatehouse::domain::Status;
+use serde_json::Value;
+use slack_sim::{ButtonTarget, ControlError};
+
+use crate::support::db::TestDb;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
+
+/// `who`'s App Home once it offers `action`.
+async fn home_offering(t: &SlackTestApp, who: &str, action: &str) -> ButtonTarget {
+    t.sim.open_app_home(who).await.unwrap();
+    let home: Value = eventually(&format!("{who}'s Home offering {action}"), 30, || async {
+        t.sim.home_view(who).filter(|v| {
+            v.to_string()
+                .contains(&format!("\"action_id\":\"{action}\""))
+        })
+    })
+    .await;
+    ButtonTarget::View {
+        view_id: home["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// The dialog Slack shows for a click on `action` in `target`, which reached nobody.
+async fn dialog_of(
+    t: &SlackTestApp,
+    who: &str,
+    target: &ButtonTarget,
+    action: &str,
+    value: Option<&str>,
+) -> (String, String) {
+    match t
+        .sim
+        .click_button(who, target.clone(), action, value, None)
+        .await
+    {
+        Err(ControlError::ConfirmationShown { title, text }) => (title, text),
+        other => panic!("{action} should ask first, not {other:?}"),
+    }
+}
+
+/// Alice asks for analytics-ro for 8 h as request #1 and Bob's ✅ grants it; its card.
+async fn alice_holds_analytics(t: &SlackTestApp) -> slack_sim::Message {
+    let card = t.ask("UALICE", "analytics-ro 8h quarterly report", 1).await;
+    t.tick("UBOB", &card).await;
+    t.wait_for(1, Status::Active).await;
+    t.dm_for("UALICE", "You now have access to *Analytics (read-only)*")
+        .await;
+    card
+}
+
+/// How many rows the audit log holds.
+async fn audit_rows(t: &SlackTestApp) -> i64 {
+    gatehouse::store::audit::head(t.app.db().conn())
+        .await
+        .unwrap()
+        .0
+}
+
+#[tokio::test]
+async fn relinquish_asks_first_and_nothing_is_removed_until_the_holder_confirms() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start(&db).await;
+    alice_holds_analytics(&t).await;
+    let home = home_offering(&t, "UALICE", "relinquish").await;
+    let before = audit_rows(&t).await;
+
+    let (title, text) = dialog_of(&t, "UALICE", &home, "relinquish", Some("1")).await;
+    assert_eq!(title, "Give up this access now?");
+    assert!(
+        text.contains("*Analytics (read-only)* is removed now"),
+        "{text}"
+    );
+    // Dismissed: the access is as it was, and nothing was recorded.
+    t.run_jobs().await;
+    assert_eq!(t.status(1).await, Status::Active);
+    assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
+    assert_eq!(audit_rows(&t).await, before);
+
+    t.sim
+        .click_button_confirmed("UALICE", home, "relinquish", Some("1"), None)
+        .await
+        .unwrap();
+    t.wait_for(1, Status::Revoked).await;
+    assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
+    t.stop().await;
+    db.close().await;
+}
+
+#[tokio::test]
+async fn cancel_asks_first_in_app_home_and_in_the_scheduled_dm() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start(&db).await;
+    t.ask("UALICE", "analytics-ro 8h quarterly report", 1).await;
+    let home = home_offering(&t, "UALICE", "cancel").await;
+
+    let (title, text) = dialog_of(&t, "UALICE", &home, "cancel", Some("1")).await;
+    assert_eq!(title, "Cancel request #1?");
+    assert!(text.contains("no access will be granted"), "{text}");
+    assert_eq!(t.status(1).await, Status::Pending);
+
+    t.sim
+        .click_button_confirmed("UALICE", home, "cancel", Some("1"), None)
+        .await
+        .unwrap();
+    t.wait_for(1, Status::Cancelled).await;
+    t.stop().await;
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_by_hand_task_failed_asks_first_and_its_done_does_not() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start_by_hand(&db).await;
+    let card = t.ask("UALICE", "finance-pii 4h", 1).await;
+    t.click("UFIONA", &card, "approve").await;
+    let task = t.thread_reply(&card.ts, "By hand, for an admin").await;
+    let target = ButtonTarget::Message {
+        channel: CHANNEL.into(),
+        ts: task.ts.clone(),
+    };
+
+    let (title, text) = dialog_of(&t, "UADA", &target, "by_hand_failed", None).await;
+    assert_eq!(title, "Record this task as failed?");
+    assert!(
+        text.contains("request #1 could not be made by hand"),
+        "{text}"
+    );
+    t.run_jobs().await;
+    assert_eq!(t.status(1).await, Status::Provisioning);
+    // Done adds access rather than taking it away: it does not ask.
+    assert!(
+        matches!(
+            t.sim
+                .click_button_confirmed("UADA", target, "by_hand_done", None, None)
+                .await,
+            Err(ControlError::NoConfirmation(_))
+        ),
+        "Done shows no dialog"
+    );
+
+    t.click_confirmed("UADA", &task, "by_hand_failed").await;
+    t.wait_for(1, Status::Failed).await;
+    t.stop().await;
+    db.close().await;
+}
+
+#[tokio::test]
+async fn deny_extension_asks_first_and_the_holder_hears_only_once_it_is_confirmed() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start(&db).await;
+    let card = alice_holds_analytics(&t).await;
+    // Asking again for what she holds asks for more time, in the thread.
+    t.sim
+        .slash_command(
+            "UALICE",
+            CHANNEL,
+            "/request-access",
+            "analytics-ro 2h to finish the report",
+        )
+        .await
+        .unwrap();
+    let ask = t.thread_reply(&card.ts, "asks for 2h more").await;
+    let target = ButtonTarget::Message {
+        channel: CHANNEL.into(),
+        ts: ask.ts.clone(),
+    };
+
+    let (title, text) = dialog_of(&t, "UBOB", &target, "extend_deny", None).await;
+    assert_eq!(title, "Deny more time?");
+    assert!(text.contains("request #1 ends as planned"), "{text}");
+    t.run_jobs().await;
+    let denied = "did not grant more time";
+    assert!(
+        t.sim
+            .dms("UALICE")
+            .iter()
+            .all(|m| !shown(m).contains(denied))
+    );
+
+    t.click_confirmed("UBOB", &ask, "extend_deny").await;
+    t.dm_for("UALICE", denied).await;
+    t.stop().await;
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_cross_asks_its_reviewer_why_and_denies_only_once_they_answer() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start(&db).await;
+    let card = t.ask("UALICE", "analytics-ro 8h quarterly report", 1).await;
+
+    // Dave reviews nothing: his ❌ is explained to him, and asks him nothing.
+    t.sim
+        .add_reaction("UDAVE", CHANNEL, &card.ts, "x")
+        .await
+        .unwrap();
+    t.ephemeral_for("UDAVE", "Your reaction on request #1 did nothing")
+        .await;
+    // Rita reviews it: her ❌ asks her, alone, with the card's Deny.
+    t.sim
+        .add_reaction("URITA", CHANNEL, &card.ts, "x")
+        .await
+        .unwrap();
+    let asked = t
+        .ephemeral_for("URITA", "You reacted ❌ to request #1")
+        .await;
+    assert!(asked.contains("Deny it? You can say why"), "{asked}");
+    assert!(
+        t.sim
+            .ephemerals("UDAVE")
+            .iter()
+            .all(|e| !e.text.contains("You reacted ❌")),
+        "only a reviewer is asked"
+    );
+    t.run_jobs().await;
+    assert_eq!(
+        t.status(1).await,
+        Status::Pending,
+        "a ❌ alone denies nothing"
+    );
+    assert!(
+        t.sim
+            .dms("UALICE")
+            .iter()
+            .all(|m| !shown(m).contains("denied"))
+    );
+
+    let ask = t
+        .sim
+        .ephemerals("URITA")
+        .into_iter()
+        .find(|e| e.text.contains("You reacted ❌"))
+        .unwrap();
+    t.sim
+        .click_button(
+            "URITA",
+            ButtonTarget::Ephemeral { ts: ask.ts },
+            "deny",
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let form = eventually("the deny form", 30, || async { t.sim.top_modal("URITA") }).await;
+    let why = serde_json::json!({ "reason": { "reason": { "type": "plain_text_input", "value": "budget freeze" } } });
+    t.sim
+        .submit_view("URITA", form["id"].as_str().unwrap(), why)
+        .await
+        .unwrap();
+    t.wait_for(1, Status::Denied).await;
+    t.dm_for(
+        "UALICE",
+        "denied your request #1 for *Analytics (read-only)*: budget freeze",
+    )
+    .await;
+    t.stop().await;
+    db.close().await;
+}
