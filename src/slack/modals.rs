@@ -34,7 +34,12 @@ pub fn resource_option(r: &Resource) -> Value {
     if label.chars().count() > 75 {
         label = label.chars().take(74).collect::<String>() + "…";
     }
-    json!({ "text": plain(&label), "value": r.id.as_str() })
+    let mut option = json!({ "text": plain(&label), "value": r.id.as_str() });
+    // Shown under the name in the picker (at most 75 characters): what the access is for.
+    if let Some(d) = r.description.as_deref().filter(|d| !d.trim().is_empty()) {
+        option["description"] = plain(&super::limits::cut(d, 75));
+    }
+    option
 }
 
 /// What the form shows already filled in.

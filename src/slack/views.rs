@@ -62,17 +62,23 @@ fn people(set: &[crate::domain::SlackUserId]) -> String {
     names.join(", ")
 }
 
-/// A pending request's place in its approval stages: who approved, and who can now.
+/// A pending request's place in its approval stages: who can approve it now (mentioned, so
+/// they hear of it when the card is first posted), who approved, and when it lapses.
 fn progress_line(p: &Progress) -> String {
-    let mut line = format!(
-        "⏳ *Waiting for approval* — step {} of {}: {} more from {}",
-        p.step,
-        p.steps,
-        p.more,
-        principals(&p.can_approve)
-    );
+    let who = principals(&p.can_approve);
+    let mut line = if p.steps <= 1 {
+        format!("⏳ *Waiting for a reviewer* — {who} can approve with ✅ or deny with ❌")
+    } else {
+        format!(
+            "⏳ *Waiting for approval* — step {} of {}: {} more from {who}",
+            p.step, p.steps, p.more,
+        )
+    };
     if !p.approved.is_empty() {
         line.push_str(&format!(" · approved by {}", people(&p.approved)));
+    }
+    if let Some(at) = p.lapses_at {
+        line.push_str(&format!(" · lapses {} if nobody decides", slack_date(at)));
     }
     line
 }
@@ -213,7 +219,9 @@ pub fn request_message(
     let mut fields = vec![
         json!({ "type": "mrkdwn", "text": format!("*Requester*\n{}", user(r.requester.as_str())) }),
         json!({ "type": "mrkdwn", "text": format!("*Resource*\n{} (`{}`)", escape(&resource.name), resource.id) }),
-        json!({ "type": "mrkdwn", "text": format!("*Duration*\n{}", r.duration) }),
+        json!({ "type": "mrkdwn", "text": format!("*Duration*\n{} (at most {})", r.duration, resource.durations.max) }),
+        // What a reviewer is asked to give: the unit and where it lives.
+        json!({ "type": "mrkdwn", "text": format!("*Grants*\n{} through `{}`", escape(&resource.grant.to_string()), resource.connector) }),
     ];
     if let Some(at) = r.starts_at {
         fields.push(json!({ "type": "mrkdwn", "text": format!("*Starts*\n{}", slack_date(at)) }));
@@ -226,6 +234,15 @@ pub fn request_message(
     let mut blocks = vec![
         json!({ "type": "header", "text": { "type": "plain_text", "text": format!("Access request #{id}") } }),
         json!({ "type": "section", "fields": fields }),
+    ];
+    if let Some(d) = resource
+        .description
+        .as_deref()
+        .filter(|d| !d.trim().is_empty())
+    {
+        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": super::limits::cut(&escape(d), 2000) }] }));
+    }
+    blocks.extend([
         section(reason_section(reason)),
         section(match (progress, ended) {
             (Some(p), _) if r.status == Status::Pending => progress_line(p),
@@ -233,7 +250,7 @@ pub fn request_message(
             (_, Some(e)) if r.status == Status::Revoking => e.ending_line(),
             _ => status_line(r),
         }),
-    ];
+    ]);
     if r.status == Status::Pending {
         blocks.push(json!({
             "type": "actions",

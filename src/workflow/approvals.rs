@@ -87,20 +87,24 @@ impl Workflow {
         Ok(all)
     }
 
-    /// Where a pending request of a resource with approval stages stands, for its channel
-    /// message; None otherwise (a single any-one stage needs no progress shown).
+    /// Where a pending request stands, for its channel message: who can approve it now (the
+    /// catalog's reviewers and those added in Slack, or its stage's), and when it lapses. None
+    /// once it is no longer pending.
     pub(super) async fn progress_of(
         &self,
         request: &Request,
         resource: &Resource,
     ) -> Result<Option<Progress>, WorkflowError> {
-        if request.status != Status::Pending || resource.approval.is_empty() {
+        if request.status != Status::Pending {
             return Ok(None);
         }
-        let stages = resource.approval.clone();
+        let reviewers = self.reviewers_of(self.db.reads(), resource).await?;
+        let stages = Self::stages_of(resource, &reviewers);
         let eligible = self.eligible(&stages, &request.requester).await?;
         let given = approvals::of_request(self.db.reads(), request.id).await?;
-        Ok(Some(progress(&stages, &eligible, &given)))
+        let mut shown = progress(&stages, &eligible, &given);
+        shown.lapses_at = Some(super::lapse_at(request, resource.lapse_after));
+        Ok(Some(shown))
     }
 }
 
@@ -121,6 +125,7 @@ pub(super) fn progress(
                 .get(stage)
                 .map(|s| s.reviewers.clone())
                 .unwrap_or_default(),
+            lapses_at: None,
         },
         Standing::Met => Progress {
             step: stages.len(),
@@ -128,6 +133,7 @@ pub(super) fn progress(
             more: 0,
             approved,
             can_approve: Vec::new(),
+            lapses_at: None,
         },
     }
 }

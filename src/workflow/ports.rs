@@ -115,6 +115,8 @@ pub struct Progress {
     pub approved: Vec<SlackUserId>,
     /// Who can approve this stage (and only they are mentioned).
     pub can_approve: Vec<crate::domain::Principal>,
+    /// When the request lapses if nobody decides.
+    pub lapses_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A delivery job's identity. Jobs run at least once (a process may die after Slack accepted a

@@ -71,6 +71,7 @@ fn element(e: &Value) -> Option<String> {
             e["options"].as_array()?.iter().find_map(|o| {
                 text_over(o.get("text"), 75, "option text")
                     .or_else(|| str_over(o.get("value"), 150, "option value"))
+                    .or_else(|| text_over(o.get("description"), 75, "option description"))
             })
         })
 }

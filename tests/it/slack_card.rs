@@ -1,0 +1,96 @@
+//! The card says what is asked and who decides: the resource's description, the unit granted
+//! and through which connector, the duration within its bound, who can approve it (mentioned,
+//! so they hear of it when it is first posted, people and groups alike) and when it lapses; the
+//! resource picker carries each description.
+
+use serde_json::Value;
+
+use crate::support::db::TestDb;
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+
+const CATALOG: &str = r#"
+admins = ["UADA"]
+
+[connectors.manual]
+kind = "manual"
+
+[[resources]]
+id = "analytics-ro"
+name = "Analytics (read-only)"
+description = "Read the analytics warehouse: dashboards & ad-hoc queries, no PII"
+connector = "manual"
+grant = { task = "ANALYTICS_RO" }
+reviewers = ["UBOB", "URITA"]
+reason_required = false
+max_duration = "3d"
+lapse_after = "1d"
+"#;
+
+#[tokio::test]
+async fn the_card_says_what_is_granted_and_mentions_who_can_approve_until_it_lapses() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start_with(&db, CATALOG, workspace()).await;
+    let card = shown(&t.ask("UALICE", "analytics-ro 8h", 1).await);
+
+    assert!(
+        card.contains("Read the analytics warehouse: dashboards &amp; ad-hoc queries, no PII"),
+        "the description, escaped: {card}"
+    );
+    assert!(
+        card.contains("task “ANALYTICS_RO” through `manual`"),
+        "{card}"
+    );
+    assert!(card.contains("8h (at most 3d)"), "{card}");
+    assert!(
+        card.contains("<@UBOB>, <@URITA> can approve with ✅ or deny with ❌"),
+        "{card}"
+    );
+    // Submitted at the test clock's now (Sat 28 Nov 2026, 09:00 UTC); a day to decide.
+    let lapses = chrono::DateTime::parse_from_rfc3339("2026-11-29T09:00:00Z").unwrap();
+    assert!(
+        card.contains(&format!("lapses <!date^{}^", lapses.timestamp())),
+        "{card}"
+    );
+
+    // Once approved, the card stops asking anyone.
+    let msg = t.request_message(1).await;
+    t.tick("UBOB", &msg).await;
+    let decided = eventually("the card approved", 30, || async {
+        let m = t.sim.message(CHANNEL, &msg.ts)?;
+        let text = shown(&m);
+        text.contains("Active").then_some(text)
+    })
+    .await;
+    assert!(!decided.contains("can approve"), "{decided}");
+    t.stop().await;
+    db.close().await;
+}
+
+#[tokio::test]
+async fn the_resource_picker_shows_each_resources_description() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start_with(&db, CATALOG, workspace()).await;
+    t.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "")
+        .await
+        .unwrap();
+    let form: Value = eventually("the form", 30, || async { t.sim.top_modal("UALICE") }).await;
+    let found = t
+        .sim
+        .block_suggestion(
+            "UALICE",
+            form["id"].as_str().unwrap(),
+            "resource",
+            "resource",
+            "ana",
+        )
+        .await
+        .unwrap();
+    let options = found.payload.unwrap()["options"].clone();
+    assert_eq!(
+        options[0]["description"]["text"],
+        "Read the analytics warehouse: dashboards & ad-hoc queries, no PII"
+    );
+    t.stop().await;
+    db.close().await;
+}
