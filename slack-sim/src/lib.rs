@@ -6,6 +6,7 @@
 pub mod config;
 pub mod control;
 pub mod control_http;
+mod hooks;
 pub mod render;
 pub mod socket;
 pub mod state;
@@ -92,6 +93,7 @@ impl SlackSim {
             .route("/api/{method}", axum::routing::any(web_api::handle))
             .route("/link", axum::routing::get(socket::link))
             .route("/link/", axum::routing::get(socket::link))
+            .route("/hooks/{team}/{token}", axum::routing::post(hooks::respond))
             .merge(control_http::router())
             .with_state(inner.clone());
         let server = tokio::spawn(async move {
@@ -240,6 +242,27 @@ impl Sim {
                 .unwrap_or_default()
         })
     }
+    /// A direct message between two people (the bot not in it, as on Slack): its channel id.
+    pub fn dm_between(&self, a: &str, b: &str) -> String {
+        let id = format!(
+            "D0{}{}",
+            a.trim_start_matches('U'),
+            b.trim_start_matches('U')
+        );
+        self.inner.with(|s| {
+            s.channels
+                .entry(id.clone())
+                .or_insert_with(|| state::ChannelRec {
+                    id: id.clone(),
+                    name: format!("{a}-{b}"),
+                    is_private: true,
+                    is_im: true,
+                    members: vec![a.to_owned(), b.to_owned()],
+                });
+        });
+        id
+    }
+
     pub fn im_channel(&self, user: &str) -> Option<String> {
         self.inner.read(|s| s.ims.get(user).cloned())
     }

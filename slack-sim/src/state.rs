@@ -152,6 +152,16 @@ pub struct Trigger {
     pub used: bool,
 }
 
+/// Where a response URL answers: to whom, in which conversation, and which message a click
+/// came from (for `replace_original`). Slack allows five uses within 30 minutes.
+#[derive(Debug, Clone)]
+pub struct ResponseUrl {
+    pub user: String,
+    pub channel: String,
+    pub message_ts: Option<String>,
+    pub uses: u8,
+}
+
 #[derive(Debug, Clone)]
 pub struct ChannelRec {
     pub id: String,
@@ -170,6 +180,8 @@ pub struct State {
     pub ims: HashMap<String, String>,
     pub messages: Vec<Message>,
     pub ephemerals: Vec<Ephemeral>,
+    /// The response URLs handed out with slash commands and clicks, by their token.
+    pub response_urls: HashMap<String, ResponseUrl>,
     pub views: HashMap<String, ViewRec>,
     pub modal_stacks: HashMap<String, Vec<String>>,
     pub homes: HashMap<String, String>,

@@ -41,6 +41,9 @@ pub struct SlackApi {
     metrics: Arc<Metrics>,
     /// See `CALL_TIMEOUT`.
     timeout: Duration,
+    /// The Web API's own origin (`SLACK_API_URL`: slack-sim, or a proxy before Slack): the one
+    /// place besides Slack's hooks host that a `response_url` may point to.
+    api_origin: Option<reqwest::Url>,
 }
 
 /// The connector of slack.md §4.4: https or plain http (for slack-sim), with `SLACK_API_URL`.
@@ -73,7 +76,47 @@ impl SlackApi {
             metrics,
             timeout: CALL_TIMEOUT,
             limits: Arc::new(Limits::new()),
+            api_origin: None,
         }
+    }
+
+    /// Trusts `response_url`s on the origin of `api_url` (`SLACK_API_URL`) too.
+    pub fn with_api_url(mut self, api_url: &str) -> Self {
+        self.api_origin = reqwest::Url::parse(api_url).ok();
+        self
+    }
+
+    /// Answers an interaction through its `response_url`, to the person alone
+    /// (docs.slack.dev/interactivity/handling-user-interaction#message_responses): unlike
+    /// `chat.postEphemeral` it reaches them in any conversation, one Gatehouse is not in too.
+    pub async fn respond(&self, response_url: &str, msg: &Message) -> Result<(), SlackError> {
+        const METHOD: &str = "response_url";
+        let url = reqwest::Url::parse(response_url)
+            .ok()
+            .filter(|u| may_respond_to(self.api_origin.as_ref(), u))
+            .ok_or(SlackError::Unexpected {
+                method: METHOD,
+                what: "a response_url on Slack's hooks host",
+            })?;
+        let mut blocks = msg.blocks.clone();
+        super::limits::fit_message(&mut blocks);
+        let body = json!({ "response_type": "ephemeral", "text": msg.text, "blocks": blocks });
+        let span = tracing::debug_span!("slack response_url");
+        // The URL is a capability: slack-morphism keeps it out of its logs (sensitive).
+        let context = SlackClientApiCallContext {
+            rate_control_params: None,
+            token: None,
+            tracing_span: &span,
+            is_sensitive_url: true,
+        };
+        let call = self
+            .client
+            .http_api
+            .connector
+            .http_post_uri::<Value, Value>(url, &body, context);
+        let result = self.answered(METHOD, call).await.map(drop);
+        self.count(METHOD, &result);
+        result
     }
 
     /// Waits at most `timeout` (instead of `CALL_TIMEOUT`) for each answer.
@@ -211,4 +254,44 @@ fn str_field(v: &Value, key: &str, method: &'static str) -> Result<String, Slack
             method,
             what: "a field it always sends",
         })
+}
+
+/// Whether `url` is a response URL Slack could have given: https on `hooks.slack.com`, or the
+/// Web API's own origin (`api_origin`). A payload naming anything else is not answered there,
+/// so a forged one cannot make Gatehouse send what it knows to a host of its choosing.
+fn may_respond_to(api_origin: Option<&reqwest::Url>, url: &reqwest::Url) -> bool {
+    let slack = url.scheme() == "https" && url.host_str() == Some("hooks.slack.com");
+    let ours = api_origin.is_some_and(|api| {
+        api.scheme() == url.scheme()
+            && api.host_str() == url.host_str()
+            && api.port_or_known_default() == url.port_or_known_default()
+    });
+    slack || ours
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_slacks_hooks_host_and_the_apis_own_origin_are_answered() {
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        let (slack, sim) = (
+            url("https://slack.com/api/"),
+            url("http://127.0.0.1:4321/api/"),
+        );
+        let yes = |api: &reqwest::Url, u: &str| may_respond_to(Some(api), &url(u));
+        assert!(yes(&slack, "https://hooks.slack.com/commands/T1/2/abc"));
+        assert!(
+            !yes(&slack, "http://hooks.slack.com/commands/T1/2/abc"),
+            "not over http"
+        );
+        assert!(!yes(&slack, "https://hooks.slack.com.evil.example/x"));
+        assert!(!yes(&slack, "https://169.254.169.254/latest/meta-data"));
+        assert!(yes(&sim, "http://127.0.0.1:4321/hooks/T0SIM/1"));
+        assert!(
+            !yes(&sim, "http://127.0.0.1:5432/hooks/T0SIM/1"),
+            "another port"
+        );
+    }
 }

@@ -77,7 +77,8 @@ pub async fn connect(
     metrics: Arc<crate::metrics::Metrics>,
 ) -> Result<SlackParts, SlackStartError> {
     let client = api::hyper_client(&settings.api_url).map_err(SlackStartError::Unreachable)?;
-    let api = SlackApi::new(client.clone(), bot_token, settings.pace, metrics);
+    let api = SlackApi::new(client.clone(), bot_token, settings.pace, metrics)
+        .with_api_url(&settings.api_url);
     let bot = api
         .auth_test()
         .await

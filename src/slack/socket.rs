@@ -39,8 +39,9 @@ async fn on_command(
                 Some(q) => {
                     // The platform may take seconds to answer: ack now, answer after.
                     let channel = ev.channel_id.to_string();
+                    let response_url = ev.response_url.0.to_string();
                     tokio::spawn(async move {
-                        questions::access_check(&ctx, &user, &channel, &q).await;
+                        questions::access_check(&ctx, &user, &channel, &response_url, &q).await;
                     });
                     commands::Reply::Nothing
                 }

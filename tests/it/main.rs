@@ -52,6 +52,7 @@ mod serve;
 mod sigma_connector;
 mod slack_admin;
 mod slack_again;
+mod slack_answers;
 mod slack_card;
 mod slack_confirm;
 mod slack_delivery;

@@ -184,6 +184,16 @@ impl Sim {
         }
         let trigger = inner.with(|st| st.issue_trigger(user_id));
         let action_ts = inner.with(|st| st.next_ts());
+        // Clicks in messages (ephemeral ones too) come with a response URL; in views, none.
+        let response_url = match &target {
+            ButtonTarget::Message { channel, ts } => {
+                Some(inner.with(|st| crate::hooks::issue(inner, st, user_id, channel, Some(ts))))
+            }
+            ButtonTarget::Ephemeral { .. } => container["channel_id"]
+                .as_str()
+                .map(|c| inner.with(|st| crate::hooks::issue(inner, st, user_id, c, None))),
+            ButtonTarget::View { .. } => None,
+        };
         let mut action = json!({
             "action_id": action_id, "block_id": bid,
             "type": el.get("type").cloned().unwrap_or(json!("button")), "action_ts": action_ts,
@@ -201,7 +211,7 @@ impl Sim {
             "type": "block_actions", "user": user, "api_app_id": inner.cfg.app_id,
             "token": "sim-verification-token", "container": container, "trigger_id": trigger,
             "team": inner.team_obj(), "enterprise": null, "is_enterprise_install": false,
-            "response_url": format!("https://hooks.sim.slack/actions/{}/sim/{}", inner.cfg.team_id, action_ts.replace('.', "")),
+            "response_url": response_url,
             "actions": [action],
         });
         if let (Some(p), Value::Object(e)) = (payload.as_object_mut(), extra) {

@@ -100,7 +100,7 @@ impl Sim {
     ) -> Result<AckOutcome, ControlError> {
         let inner = &self.inner;
         let u = inner.user_obj(user_id)?;
-        let (trigger, channel_name) = inner
+        let (trigger, channel_name, response_url) = inner
             .with(|st| {
                 let name = st.channels.get(channel_id).map(|c| {
                     if c.is_im {
@@ -109,7 +109,8 @@ impl Sim {
                         c.name.clone()
                     }
                 });
-                name.map(|n| (st.issue_trigger(user_id), n))
+                let hook = crate::hooks::issue(inner, st, user_id, channel_id, None);
+                name.map(|n| (st.issue_trigger(user_id), n, hook))
             })
             .ok_or_else(|| ControlError::UnknownChannel(channel_id.into()))?;
         let cfg = &inner.cfg;
@@ -118,7 +119,7 @@ impl Sim {
             "channel_id": channel_id, "channel_name": channel_name, "user_id": user_id,
             "user_name": u["name"], "command": command, "text": text, "api_app_id": cfg.app_id,
             "is_enterprise_install": "false",
-            "response_url": format!("https://hooks.sim.slack/commands/{}/{}/sim", cfg.team_id, trigger.replace('.', "")),
+            "response_url": response_url,
             "trigger_id": trigger,
         });
         let out = inner

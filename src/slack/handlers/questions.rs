@@ -82,13 +82,27 @@ pub fn check_usage() -> String {
     "Ask `/access-check @person RESOURCE` (or `/access-check RESOURCE` about yourself), or DM me a question like “who can read analytics-ro?”".into()
 }
 
-/// After the ack: answers `/access-check` to the asker alone.
-pub async fn access_check(ctx: &SlackContext, user: &SlackUserId, channel: &str, q: &Question) {
+/// After the ack: answers `/access-check` to the asker alone, through the command's
+/// `response_url`, which reaches them wherever they asked (a DM between two people, a private
+/// channel Gatehouse is not in); `chat.postEphemeral` only if that URL is refused.
+pub async fn access_check(
+    ctx: &SlackContext,
+    user: &SlackUserId,
+    channel: &str,
+    response_url: &str,
+    q: &Question,
+) {
     let text = match ctx.questions.ask(user) {
         Some(wait) => wait,
         None => answer_question(ctx, user, q).await,
     };
-    answer_privately(ctx, channel, user, &text).await;
+    match ctx.api.respond(response_url, &note(&text)).await {
+        Ok(()) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "could not answer /access-check through its response_url");
+            answer_privately(ctx, channel, user, &text).await;
+        }
+    }
 }
 
 /// Shows an answer in `channel` to `user` alone: who has what is not for the whole channel.
