@@ -260,3 +260,82 @@ async fn a_cross_asks_its_reviewer_why_and_denies_only_once_they_answer() {
     t.stop().await;
     db.close().await;
 }
+
+/// The DM message `who` got showing `needle`, as it is now.
+async fn dm_showing(t: &SlackTestApp, who: &str, needle: &str) -> slack_sim::Message {
+    eventually(&format!("a DM to {who} showing {needle:?}"), 30, || async {
+        t.sim
+            .dms(who)
+            .into_iter()
+            .find(|m| shown(m).contains(needle))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_used_dm_button_leaves_an_outcome_line_and_a_stale_one_is_answered_and_taken_off() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start(&db).await;
+    let card = t.ask("UALICE", "analytics-ro 4h modelling", 1).await;
+    t.tick("UBOB", &card).await;
+    t.wait_for(1, Status::Active).await;
+    // An hour before the end she is reminded, with Extend and Relinquish.
+    t.clock.advance(chrono::Duration::minutes(180));
+    t.run_jobs().await;
+    let reminder = dm_showing(&t, "UALICE", "Need more time?").await;
+    // She lets it end; later she presses Relinquish on the old reminder.
+    t.expire(1, chrono::Duration::hours(1)).await;
+    let target = ButtonTarget::Message {
+        channel: reminder.channel.clone(),
+        ts: reminder.ts.clone(),
+    };
+    t.sim
+        .click_button_confirmed("UALICE", target.clone(), "relinquish", Some("1"), None)
+        .await
+        .unwrap();
+    let answered = eventually("the reminder without its buttons", 30, || async {
+        let m = t.sim.message(&reminder.channel, &reminder.ts)?;
+        let text = shown(&m);
+        text.contains("No longer applies").then_some(text)
+    })
+    .await;
+    assert!(
+        answered.contains("Need more time?"),
+        "keeps its words: {answered}"
+    );
+    assert!(
+        !answered.contains("[Relinquish now]") && !answered.contains("[Extend]"),
+        "{answered}"
+    );
+    assert!(matches!(
+        t.sim
+            .click_button("UALICE", target, "extend", Some("1"), None)
+            .await,
+        Err(ControlError::ActionNotFound(_))
+    ));
+
+    // Dave's access is approved to start tomorrow; he calls it off from the DM saying so.
+    let card = t
+        .ask("UDAVE", "analytics-ro 2h from tomorrow 9:00 month end", 2)
+        .await;
+    t.tick("UBOB", &card).await;
+    let approved = dm_showing(&t, "UDAVE", "Your access starts").await;
+    let target = ButtonTarget::Message {
+        channel: approved.channel.clone(),
+        ts: approved.ts.clone(),
+    };
+    t.sim
+        .click_button_confirmed("UDAVE", target, "cancel", Some("2"), None)
+        .await
+        .unwrap();
+    t.wait_for(2, Status::Cancelled).await;
+    let done = eventually("the DM marked cancelled", 30, || async {
+        let m = t.sim.message(&approved.channel, &approved.ts)?;
+        let text = shown(&m);
+        text.contains("🚫 Cancelled by <@UDAVE>").then_some(text)
+    })
+    .await;
+    assert!(!done.contains("[Cancel it]"), "{done}");
+    t.stop().await;
+    db.close().await;
+}

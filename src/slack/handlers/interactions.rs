@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::retire::{self, retire};
 use super::{Malformed, say, str_at, user_at};
 use crate::domain::{GrantDuration, RequestId};
 use crate::slack::context::SlackContext;
@@ -365,7 +366,7 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 .cancel(id, &user)
                 .await
                 .map(drop)
-                .map_err(|e| say(&e))
+                .map_err(|e| refused(&e, &mut stale))
         }
         views::REVOKE => {
             // Only the request id is read from the button; who may end it is decided anew.
@@ -409,7 +410,7 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 .relinquish(id, &user)
                 .await
                 .map(drop)
-                .map_err(|e| say(&e))
+                .map_err(|e| refused(&e, &mut stale))
         }
         "by_hand_done" | "by_hand_failed" => {
             // `grant:N` or `revoke:N`: which task the buttons confirm. Older messages carried
@@ -475,16 +476,9 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 retire(ctx, payload, &format!("_No longer applies: {text}_")).await;
             }
         }
-        // A decided ask or task keeps its words in the thread, not its buttons.
+        // A decided ask or task keeps its words, not its buttons.
         Ok(()) => {
-            let done = match action_id {
-                "extend_approve" => Some("✅ More time approved"),
-                "extend_deny" => Some("🚫 More time denied"),
-                "by_hand_done" => Some("✅ Marked done"),
-                "by_hand_failed" => Some("⚠️ Marked failed"),
-                _ => None,
-            };
-            if let Some(done) = done {
+            if let Some(done) = retire::outcome(action_id) {
                 retire(ctx, payload, &format!("{done} by <@{user}>")).await;
             }
         }
@@ -502,56 +496,6 @@ fn refused(e: &crate::workflow::WorkflowError, stale: &mut bool) -> String {
     use crate::workflow::WorkflowError as E;
     *stale = matches!(e, E::Stale(_) | E::Illegal(_) | E::NothingToConfirm(_));
     say(e)
-}
-
-/// Takes the clicked button's row off the message it was on and says why (`note`, mrkdwn), so
-/// that nobody presses a button that no longer applies. The rest of the message stays.
-async fn retire(ctx: &SlackContext, payload: &Value, note: &str) {
-    let (Some(channel), Some(ts)) = (
-        payload
-            .pointer("/container/channel_id")
-            .and_then(Value::as_str),
-        payload
-            .pointer("/container/message_ts")
-            .and_then(Value::as_str),
-    ) else {
-        return;
-    };
-    // Only thread replies (tasks, asks): a request's card is redrawn whole at each step, and
-    // a copy of it taken from this click could overwrite a newer one.
-    let thread = payload
-        .pointer("/message/thread_ts")
-        .and_then(Value::as_str);
-    if thread.is_none_or(|t| t == ts) {
-        return;
-    }
-    let Some(blocks) = payload.pointer("/message/blocks").and_then(Value::as_array) else {
-        return;
-    };
-    let clicked = payload
-        .pointer("/actions/0/block_id")
-        .and_then(Value::as_str);
-    let mut kept: Vec<Value> = blocks
-        .iter()
-        .filter(|b| b.get("block_id").and_then(Value::as_str) != clicked)
-        .cloned()
-        .collect();
-    kept.push(json!({
-        "type": "context",
-        "elements": [{ "type": "mrkdwn", "text": note }]
-    }));
-    let text = payload
-        .pointer("/message/text")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let msg = crate::slack::api::Message {
-        text,
-        blocks: Value::Array(kept),
-    };
-    if let Err(e) = ctx.api.update_message(channel, ts, &msg).await {
-        tracing::warn!(error = %e, "cannot take a stale button off its message");
-    }
 }
 
 /// Whether a click came from App Home.

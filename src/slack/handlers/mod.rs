@@ -8,6 +8,7 @@ pub mod interactions;
 pub mod mentions;
 pub mod questions;
 mod request_again;
+mod retire;
 mod submitted;
 
 use serde_json::Value;
