@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::{StatusCode, header};
+use reqwest::{StatusCode, Url, header};
 use serde_json::Value;
 
 use super::ConnectorError;
@@ -34,6 +34,37 @@ pub fn client(request_timeout: Duration) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
+/// A platform's base URL: `text` parsed, http(s) and able to take a path, its query left off.
+/// Errors name it as "the `what` `shown`" (what the person wrote, before any trimming).
+pub fn base_url(text: &str, what: &str, shown: &str) -> Result<Url, String> {
+    let mut url =
+        Url::parse(text).map_err(|e| format!("the {what} `{shown}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(format!("the {what} `{shown}` is not an http(s) URL"));
+    }
+    url.set_query(None);
+    Ok(url)
+}
+
+/// `base` with `segments` added to its path, each percent-encoded as one path segment, so a
+/// name holding `/`, `?` or `#` stays one segment.
+pub fn join<S: AsRef<str>>(base: &Url, segments: impl IntoIterator<Item = S>) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+/// A JSON row's text `field`, trimmed; None when absent, not a string, or blank.
+pub fn text(row: &Value, field: &str) -> Option<String> {
+    row[field]
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
 /// The `Retry-After` of a 429 or 503, in either of its forms (RFC 9110 §10.2.3): a number
 /// of seconds, or an HTTP date, read against the machine's clock (a date past is "now").
 pub fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
@@ -51,15 +82,19 @@ fn retry_after_at(value: &str, now: std::time::SystemTime) -> Option<Duration> {
 
 /// A request that got no answer: worth trying again later.
 pub fn unreachable(platform: &str, e: &reqwest::Error) -> ConnectorError {
-    let what = if e.is_timeout() {
+    // Without the URL: some platforms put identifiers (never secrets, but still) in it.
+    ConnectorError::Retryable(format!("cannot reach {platform} ({})", no_answer(e)))
+}
+
+/// Why a request got no answer, in a few words.
+pub fn no_answer(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
         "no answer in time"
     } else if e.is_connect() {
         "cannot connect"
     } else {
         "the connection failed"
-    };
-    // Without the URL: some platforms put identifiers (never secrets, but still) in it.
-    ConnectorError::Retryable(format!("cannot reach {platform} ({what})"))
+    }
 }
 
 /// Classes an answer that is not a success. `said` is the platform's own message.
@@ -93,6 +128,19 @@ pub fn not_found(platform: &str, said: &str) -> ConnectorError {
         &header::HeaderMap::new(),
         said,
     )
+}
+
+/// The body of an answer whose 404 was kept for the caller, for a call where nothing missing
+/// is an answer after all: the 404 is a failure in the platform's words (`said`).
+pub fn found(
+    platform: &str,
+    (status, json): (StatusCode, Value),
+    said: fn(&Value) -> String,
+) -> Result<Value, ConnectorError> {
+    if status == StatusCode::NOT_FOUND {
+        return Err(not_found(platform, &said(&json)));
+    }
+    Ok(json)
 }
 
 /// A sign-in the platform refused: 400 to 404 blame the connector's credentials and are

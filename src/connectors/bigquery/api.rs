@@ -77,11 +77,7 @@ fn reason_of(body: &Value) -> Option<&str> {
 
 fn base(url: Option<&str>, default: &str, what: &str) -> Result<Url, String> {
     let raw = url.unwrap_or(default).trim().trim_end_matches('/');
-    let mut u = Url::parse(raw).map_err(|e| format!("the {what} URL `{raw}` is not a URL: {e}"))?;
-    if !matches!(u.scheme(), "http" | "https") || u.cannot_be_a_base() {
-        return Err(format!("the {what} URL `{raw}` is not an http(s) URL"));
-    }
-    u.set_query(None);
+    let mut u = http::base_url(raw, &format!("{what} URL"), raw)?;
     u.set_fragment(None);
     Ok(u)
 }
@@ -131,18 +127,12 @@ impl Api {
 
     /// `{base}/<segments…>` of one API, each segment percent-encoded as one path segment.
     pub(super) fn url(&self, service: Service, segments: &[&str]) -> Url {
-        let mut url = match service {
-            Service::Bigquery => self.bigquery.clone(),
-            Service::Directory => self.directory.clone(),
-            Service::ResourceManager => self.resource_manager.clone(),
+        let base = match service {
+            Service::Bigquery => &self.bigquery,
+            Service::Directory => &self.directory,
+            Service::ResourceManager => &self.resource_manager,
         };
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty();
-            for s in segments {
-                path.push(s);
-            }
-        }
-        url
+        http::join(base, segments)
     }
 
     async fn token(&self, service: Service) -> Result<String, ConnectorError> {

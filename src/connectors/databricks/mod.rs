@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::http::text;
 use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
 use crate::config::{DatabricksSettings, Secret};
 use crate::domain::Unit;
@@ -45,14 +46,6 @@ fn group_in(unit: &Unit) -> Result<&str, ConnectorError> {
             other.kind().word()
         ))),
     }
-}
-
-fn text(row: &Value, field: &str) -> Option<String> {
-    row[field]
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 /// A SCIM filter's string literal: `"` and `\` escaped (RFC 7644 §3.4.2.2 uses JSON strings).

@@ -69,25 +69,9 @@ fn base(configured: Option<&str>, default: &str, what: &str) -> Result<Url, Stri
     let raw = configured.map(str::trim).filter(|s| !s.is_empty());
     let text = raw.unwrap_or(default).trim_end_matches('/');
     let text = text.strip_suffix("/v1.0").unwrap_or(text);
-    let mut url = Url::parse(text).map_err(|e| format!("the {what} `{text}` is not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(format!("the {what} `{text}` is not an http(s) URL"));
-    }
-    url.set_query(None);
+    let mut url = http::base_url(text, what, text)?;
     url.set_fragment(None);
     Ok(url)
-}
-
-/// `base` with `segments` pushed, each percent-encoded as one path segment.
-fn join(base: &Url, segments: &[&str]) -> Url {
-    let mut url = base.clone();
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty();
-        for s in segments {
-            path.push(s);
-        }
-    }
-    url
 }
 
 /// The service's words from an error body: Power BI and Graph send
@@ -134,7 +118,7 @@ impl Api {
         )?;
         Ok(Api {
             http: http::client(REQUEST_TIMEOUT)?,
-            token_url: join(&authority, &[tenant, "oauth2", "v2.0", "token"]),
+            token_url: http::join(&authority, [tenant, "oauth2", "v2.0", "token"]),
             powerbi: base(
                 settings.api_url.as_deref(),
                 "https://api.powerbi.com",
@@ -156,14 +140,14 @@ impl Api {
     pub(super) fn powerbi_url(&self, segments: &[&str]) -> Url {
         let mut all = vec!["v1.0", "myorg"];
         all.extend_from_slice(segments);
-        join(&self.powerbi, &all)
+        http::join(&self.powerbi, &all)
     }
 
     /// `{graph}/v1.0/<segments…>`.
     pub(super) fn graph_url(&self, segments: &[&str]) -> Url {
         let mut all = vec!["v1.0"];
         all.extend_from_slice(segments);
-        join(&self.graph, &all)
+        http::join(&self.graph, &all)
     }
 
     /// Whether a `@odata.nextLink` points at the configured Graph (scheme, host and port), so

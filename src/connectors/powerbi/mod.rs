@@ -13,6 +13,7 @@ use crate::connectors::bounded_probe;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use super::http::text;
 use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
 use crate::config::{PowerbiSettings, Secret};
 use crate::domain::Unit;
@@ -59,14 +60,6 @@ fn workspace_role(unit: &Unit) -> Result<(&str, &'static str), ConnectorError> {
 
 fn rank(role: &str) -> Option<usize> {
     ROLES.iter().position(|r| r.eq_ignore_ascii_case(role))
-}
-
-fn text(row: &Value, field: &str) -> Option<String> {
-    row[field]
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 /// An OData string literal: in single quotes, a quote doubled.

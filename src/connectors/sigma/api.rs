@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::super::ConnectorError;
-use super::super::http::{TokenCache, client, failure, retry_after, unreachable};
+use super::super::http::{self, TokenCache, client, failure, retry_after, unreachable};
 use crate::config::Secret;
 
 /// How long one HTTP exchange may take.
@@ -71,15 +71,10 @@ impl Api {
         client_id: &str,
         client_secret: Secret,
     ) -> Result<Self, String> {
-        let mut base = Url::parse(base_url.trim_end_matches('/'))
-            .map_err(|e| format!("the Sigma URL `{base_url}` is not a URL: {e}"))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(format!("the Sigma URL `{base_url}` is not an http(s) URL"));
-        }
+        let base = http::base_url(base_url.trim_end_matches('/'), "Sigma URL", base_url)?;
         if client_id.trim().is_empty() {
             return Err("a Sigma connector needs `client_id`".into());
         }
-        base.set_query(None);
         Ok(Api {
             http: client(REQUEST_TIMEOUT)?,
             base,
@@ -91,14 +86,7 @@ impl Api {
 
     /// `{base}/v2/<segments…>`, each segment percent-encoded as one.
     pub(super) fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().push("v2");
-            for s in segments {
-                path.push(s);
-            }
-        }
-        url
+        http::join(&self.base, ["v2"].iter().chain(segments))
     }
 
     /// A new token: `POST /v2/auth/token` with the client credentials, form-encoded.
