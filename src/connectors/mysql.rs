@@ -286,13 +286,8 @@ impl Connector for MySql {
     /// Grants the role and, when the account has no default role, makes it the default: a
     /// granted role gives nothing until it is active.
     async fn add(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let Grantee {
-            role,
-            user,
-            host,
-            role_q,
-            target,
-        } = Grantee::of(identity, unit)?;
+        let g = Grantee::of(identity, unit)?;
+        let (user, host, role) = (g.user, g.host, g.role);
         if !self.exists(user, host, false).await? {
             return Err(ConnectorError::Permanent(format!(
                 "there is no account `{user}`@`{host}` on the server"
@@ -303,11 +298,11 @@ impl Connector for MySql {
                 "there is no role named `{role}` on the server"
             )));
         }
-        let grant = format!("GRANT {role_q} TO {target}");
+        let grant = format!("GRANT {} TO {}", g.role_q, g.target);
         self.run(&grant).await?;
         let current = self.default_roles(user, host).await?;
         if current.is_empty() {
-            let default = self.flavour().await?.set_default_role(&role_q, &target);
+            let default = self.flavour().await?.set_default_role(&g.role_q, &g.target);
             self.run(&default).await?;
             Ok(format!("{grant}; {default}"))
         } else {
@@ -321,20 +316,14 @@ impl Connector for MySql {
     /// Clears the default role if it is this one, then revokes it. Called only when the role
     /// is held: MariaDB errors on revoking what is not granted.
     async fn remove(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let Grantee {
-            role,
-            user,
-            host,
-            role_q,
-            target,
-        } = Grantee::of(identity, unit)?;
+        let g = Grantee::of(identity, unit)?;
         let mut done = Vec::new();
-        if self.default_roles(user, host).await? == [role] {
-            let clear = self.flavour().await?.clear_default_role(&target);
+        if self.default_roles(g.user, g.host).await? == [g.role] {
+            let clear = self.flavour().await?.clear_default_role(&g.target);
             self.run(&clear).await?;
             done.push(clear);
         }
-        let revoke = format!("REVOKE {role_q} FROM {target}");
+        let revoke = format!("REVOKE {} FROM {}", g.role_q, g.target);
         self.run(&revoke).await?;
         done.push(revoke);
         Ok(done.join("; "))

@@ -171,6 +171,22 @@ impl Api {
             .await
     }
 
+    /// A GET whose 404 is a failure, in the words `missing` makes of Google's message.
+    pub(super) async fn get_found(
+        &self,
+        service: Service,
+        url: Url,
+        missing: impl FnOnce(String) -> String,
+    ) -> Result<Value, ConnectorError> {
+        let a = self.call(service, Method::GET, url, None, None).await?;
+        if a.status == StatusCode::NOT_FOUND {
+            return Err(ConnectorError::Permanent(missing(platform_message(
+                &a.json,
+            ))));
+        }
+        Ok(a.json)
+    }
+
     /// [`Api::call`], also returning `also` to the caller (IAM's 409 on a stale etag).
     pub(super) async fn call_allowing(
         &self,

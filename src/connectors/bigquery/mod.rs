@@ -98,18 +98,14 @@ impl Bigquery {
         dataset: &str,
     ) -> Result<(Vec<Value>, String), ConnectorError> {
         let url = self.dataset_url(project, dataset);
-        let a = self
+        let json = self
             .api
-            .call(Service::Bigquery, Method::GET, url, None, None)
+            .get_found(Service::Bigquery, url, |said| format!(
+                "BigQuery has no dataset `{project}.{dataset}` (or the service account cannot see it): {said}"
+            ))
             .await?;
-        if a.status == StatusCode::NOT_FOUND {
-            return Err(ConnectorError::Permanent(format!(
-                "BigQuery has no dataset `{project}.{dataset}` (or the service account cannot see it): {}",
-                api::platform_message(&a.json)
-            )));
-        }
-        let access = a.json["access"].as_array().cloned().unwrap_or_default();
-        let etag = a.json["etag"].as_str().unwrap_or("").to_owned();
+        let access = json["access"].as_array().cloned().unwrap_or_default();
+        let etag = json["etag"].as_str().unwrap_or("").to_owned();
         Ok((access, etag))
     }
 
@@ -343,18 +339,16 @@ impl Connector for Bigquery {
             if let Some(t) = &page_token {
                 url.query_pairs_mut().append_pair("pageToken", t);
             }
-            let a = self
+            let json = self
                 .api
-                .call(Service::Directory, Method::GET, url, None, None)
+                .get_found(Service::Directory, url, |said| {
+                    format!(
+                        "the Google Workspace Directory does not know customer `{}`: {said}",
+                        self.customer
+                    )
+                })
                 .await?;
-            if a.status == StatusCode::NOT_FOUND {
-                return Err(ConnectorError::Permanent(format!(
-                    "the Google Workspace Directory does not know customer `{}`: {}",
-                    self.customer,
-                    api::platform_message(&a.json)
-                )));
-            }
-            for u in a.json["users"].as_array().into_iter().flatten() {
+            for u in json["users"].as_array().into_iter().flatten() {
                 let Some(email) = text(u, "/primaryEmail") else {
                     continue;
                 };
@@ -368,7 +362,7 @@ impl Connector for Bigquery {
                     email: Some(email),
                 });
             }
-            match text(&a.json, "/nextPageToken") {
+            match text(&json, "/nextPageToken") {
                 // A token seen before would loop for ever.
                 Some(t) if tokens.insert(t.clone()) => page_token = Some(t),
                 _ => return Ok(all),

@@ -6,38 +6,31 @@ use crate::connectors::quoting::{self, BadName};
 
 /// `GRANT ROLE "role" TO "user"`: Redshift's RBAC roles (PostgreSQL would say `GRANT r TO u`).
 pub fn grant_role(role: &str, user: &str) -> Result<String, BadName> {
-    Ok(format!(
-        "GRANT ROLE {} TO {}",
-        quoting::redshift(role)?,
-        quoting::redshift(user)?
-    ))
+    quoted(role, user, |r, u| format!("GRANT ROLE {r} TO {u}"))
 }
 
 /// `REVOKE ROLE "role" FROM "user"`.
 pub fn revoke_role(role: &str, user: &str) -> Result<String, BadName> {
-    Ok(format!(
-        "REVOKE ROLE {} FROM {}",
-        quoting::redshift(role)?,
-        quoting::redshift(user)?
-    ))
+    quoted(role, user, |r, u| format!("REVOKE ROLE {r} FROM {u}"))
 }
 
 /// `ALTER GROUP "group" ADD USER "user"`: Redshift's legacy user groups.
 pub fn add_to_group(group: &str, user: &str) -> Result<String, BadName> {
-    Ok(format!(
-        "ALTER GROUP {} ADD USER {}",
-        quoting::redshift(group)?,
-        quoting::redshift(user)?
-    ))
+    quoted(group, user, |g, u| format!("ALTER GROUP {g} ADD USER {u}"))
 }
 
 /// `ALTER GROUP "group" DROP USER "user"`.
 pub fn drop_from_group(group: &str, user: &str) -> Result<String, BadName> {
-    Ok(format!(
-        "ALTER GROUP {} DROP USER {}",
-        quoting::redshift(group)?,
-        quoting::redshift(user)?
-    ))
+    quoted(group, user, |g, u| format!("ALTER GROUP {g} DROP USER {u}"))
+}
+
+/// The statement `write` makes of two names, each quoted by [`quoting::redshift`] first.
+fn quoted(
+    first: &str,
+    second: &str,
+    write: impl FnOnce(String, String) -> String,
+) -> Result<String, BadName> {
+    Ok(write(quoting::redshift(first)?, quoting::redshift(second)?))
 }
 
 pub const USER_EXISTS: &str = "SELECT COUNT(*) FROM pg_user WHERE usename = $1";

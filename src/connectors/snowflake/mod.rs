@@ -27,6 +27,12 @@ pub struct Snowflake {
 }
 
 /// The name as Snowflake stores it and SHOW prints it: what `quoting::snowflake` quotes.
+/// The unit's role and the user, both quoted for a statement.
+fn role_and_user(unit: &Unit, user: &str) -> Result<(String, String), ConnectorError> {
+    let role = role_in(unit, "Snowflake")?;
+    Ok((quoting::snowflake(role)?, quoting::snowflake(user)?))
+}
+
 fn stored(name: &str) -> Result<String, ConnectorError> {
     let quoted = quoting::snowflake(name)?;
     Ok(quoted[1..quoted.len() - 1].replace("\"\"", "\""))
@@ -250,23 +256,15 @@ impl Connector for Snowflake {
     }
 
     async fn add(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let role = role_in(unit, "Snowflake")?;
-        self.change(format!(
-            "GRANT ROLE {} TO USER {}",
-            quoting::snowflake(role)?,
-            quoting::snowflake(user)?
-        ))
-        .await
+        let (role, user) = role_and_user(unit, user)?;
+        self.change(format!("GRANT ROLE {role} TO USER {user}"))
+            .await
     }
 
     async fn remove(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let role = role_in(unit, "Snowflake")?;
-        self.change(format!(
-            "REVOKE ROLE {} FROM USER {}",
-            quoting::snowflake(role)?,
-            quoting::snowflake(user)?
-        ))
-        .await
+        let (role, user) = role_and_user(unit, user)?;
+        self.change(format!("REVOKE ROLE {role} FROM USER {user}"))
+            .await
     }
 }
 
