@@ -158,8 +158,16 @@ impl Postgres {
     }
 
     async fn role_exists(&self, name: &str) -> Result<bool, ConnectorError> {
-        let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-            .bind(name)
+        let query = sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)");
+        self.answer(query.bind(name)).await
+    }
+
+    /// The one boolean a `SELECT EXISTS (…)` answers.
+    async fn answer(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<bool, ConnectorError> {
+        let row = query
             .fetch_one(&self.pool)
             .bounded("PostgreSQL")
             .await?
@@ -169,18 +177,12 @@ impl Postgres {
 
     /// Is `member` a direct member of `role`?
     async fn is_member(&self, member: &str, role: &str) -> Result<bool, ConnectorError> {
-        let row = sqlx::query(
+        let query = sqlx::query(
             "SELECT EXISTS (SELECT 1 FROM pg_auth_members a \
              JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
              WHERE r.rolname = $1 AND m.rolname = $2)",
-        )
-        .bind(role)
-        .bind(member)
-        .fetch_one(&self.pool)
-        .bounded("PostgreSQL")
-        .await?
-        .map_err(classify)?;
-        row.try_get::<bool, _>(0).map_err(classify)
+        );
+        self.answer(query.bind(role).bind(member)).await
     }
 
     /// The roles `member` belongs to directly that themselves lead to `role`.

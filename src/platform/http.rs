@@ -65,6 +65,27 @@ pub fn text(row: &Value, field: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The ids of the JSON rows whose `field` is `name`: those matching exactly, or, when none
+/// does, those differing only in case (platforms whose lookups ignore case).
+pub fn ids_named(rows: &[Value], field: &str, name: &str) -> Vec<String> {
+    let named = |exact: bool| -> Vec<String> {
+        rows.iter()
+            .filter(|r| match r[field].as_str() {
+                Some(n) if exact => n == name,
+                Some(n) => n.to_lowercase() == name.to_lowercase(),
+                None => false,
+            })
+            .filter_map(|r| text(r, "id"))
+            .collect()
+    };
+    let exact = named(true);
+    if exact.is_empty() {
+        named(false)
+    } else {
+        exact
+    }
+}
+
 /// The `Retry-After` of a 429 or 503, in either of its forms (RFC 9110 §10.2.3): a number
 /// of seconds, or an HTTP date, read against the machine's clock (a date past is "now").
 pub fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
@@ -186,8 +207,73 @@ pub async fn read_json(platform: &str, resp: reqwest::Response) -> Result<Value,
     Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
+/// Sends `request` and reads its whole answer: the status, the headers and the body as text.
+pub async fn send_for_text(
+    platform: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<(StatusCode, header::HeaderMap, String), ConnectorError> {
+    let resp = request
+        .send()
+        .await
+        .map_err(|e| unreachable(platform, &e))?;
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let text = resp.text().await.map_err(|e| unreachable(platform, &e))?;
+    Ok((status, headers, text))
+}
+
+/// `method url` with the bearer `token`, asking for JSON, and `body` sent as JSON when given.
+pub fn bearer_json(
+    client: &reqwest::Client,
+    method: &reqwest::Method,
+    url: &Url,
+    token: &str,
+    body: Option<&Value>,
+) -> reqwest::RequestBuilder {
+    let req = client
+        .request(method.clone(), url.clone())
+        .bearer_auth(token)
+        .header(header::ACCEPT, "application/json");
+    match body {
+        Some(b) => req.json(b),
+        None => req,
+    }
+}
+
 /// An answer read: its status, headers and JSON body.
 pub type Answer = (StatusCode, header::HeaderMap, Value);
+
+/// Sends `request` and reads its answer, the body as [`read_json`] reads it.
+pub async fn send_for_json(
+    platform: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<Answer, ConnectorError> {
+    let resp = request
+        .send()
+        .await
+        .map_err(|e| unreachable(platform, &e))?;
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let json = read_json(platform, resp).await?;
+    Ok((status, headers, json))
+}
+
+/// A token endpoint's answer: on a success, its token and life (see [`access_token`], whose
+/// arguments `whose` and `default_secs` are); otherwise a [`sign_in_failure`] whose words
+/// `refused` writes from the status and the platform's own (`said`).
+pub fn token_answer(
+    platform: &str,
+    (status, headers, json): Answer,
+    said: fn(&Value) -> String,
+    refused: impl FnOnce(StatusCode, &str) -> String,
+    whose: &str,
+    default_secs: u64,
+) -> Result<(String, Duration), ConnectorError> {
+    if !status.is_success() {
+        let said = said(&json);
+        let refused = || refused(status, &said);
+        return Err(sign_in_failure(platform, status, &headers, &said, refused));
+    }
+    access_token(&json, whose, default_secs)
+}
 
 /// Sends what `request` builds with the token `token()` gives. When the answer is `stale`
 /// (a 401, or the platform's own words for an expired token) and `renew` holds the token, the
@@ -206,12 +292,7 @@ where
     let mut renewed = false;
     loop {
         let token = token().await?;
-        let resp = request(&token)
-            .send()
-            .await
-            .map_err(|e| unreachable(platform, &e))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let json = read_json(platform, resp).await?;
+        let (status, headers, json) = send_for_json(platform, request(&token)).await?;
         if let Some(cache) = renew
             && !renewed
             && stale(status, &json)

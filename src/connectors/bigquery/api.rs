@@ -198,15 +198,9 @@ impl Api {
         also: Option<StatusCode>,
     ) -> Result<Answer, ConnectorError> {
         let request = |token: &str| {
-            let req = self.http.request(method.clone(), url.clone());
-            let mut req = req
-                .bearer_auth(token)
-                .header(header::ACCEPT, "application/json");
-            if let Some(etag) = if_match {
-                req = req.header(header::IF_MATCH, etag);
-            }
-            match body {
-                Some(b) => req.json(b),
+            let req = http::bearer_json(&self.http, &method, &url, token, body);
+            match if_match {
+                Some(etag) => req.header(header::IF_MATCH, etag),
                 None => req,
             }
         };

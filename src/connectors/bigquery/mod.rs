@@ -231,33 +231,33 @@ impl Bigquery {
         })
     }
 
-    async fn add_table(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
+    /// Adds `email` to the binding of the unit's role on its table, or (not `adding`) takes it
+    /// out, in one read-modify-write of the table's IAM policy.
+    async fn change_table(
+        &self,
+        email: &str,
+        unit: &Unit,
+        adding: bool,
+    ) -> Result<String, ConnectorError> {
         let t = table_in(unit)?;
         let email = email.trim();
-        let attempts = self
-            .modify_policy(&t, |p| iam::add(p, t.role, email))
-            .await?;
+        let (change, did, to) = if adding {
+            (
+                iam::add as fn(&mut Value, &str, &str) -> bool,
+                "added",
+                "to",
+            )
+        } else {
+            (
+                iam::remove as fn(&mut Value, &str, &str) -> bool,
+                "removed",
+                "from",
+            )
+        };
+        let attempts = self.modify_policy(&t, |p| change(p, t.role, email)).await?;
         Ok(format!(
-            "added {} to the {} binding of BigQuery table `{t}` (POST /bigquery/v2/projects/{}/\
+            "{did} {} {to} the {} binding of BigQuery table `{t}` (POST /bigquery/v2/projects/{}/\
              datasets/{}/tables/{}:setIamPolicy{})",
-            iam::member_of(email),
-            t.role,
-            t.project,
-            t.dataset,
-            t.table,
-            retried(attempts)
-        ))
-    }
-
-    async fn remove_table(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let t = table_in(unit)?;
-        let email = email.trim();
-        let attempts = self
-            .modify_policy(&t, |p| iam::remove(p, t.role, email))
-            .await?;
-        Ok(format!(
-            "removed {} from the {} binding of BigQuery table `{t}` (POST /bigquery/v2/projects/\
-             {}/datasets/{}/tables/{}:setIamPolicy{})",
             iam::member_of(email),
             t.role,
             t.project,
@@ -417,7 +417,7 @@ impl Connector for Bigquery {
     /// `If-Match`), keeping every other entry.
     async fn add(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
         if let Unit::TableRole { .. } = unit {
-            return self.add_table(email, unit).await;
+            return self.change_table(email, unit, true).await;
         }
         let (project, dataset, role) = dataset_in(unit)?;
         let email = email.trim();
@@ -440,7 +440,7 @@ impl Connector for Bigquery {
     /// Drops exactly the user's entries with that role (`datasets.patch` with `If-Match`).
     async fn remove(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
         if let Unit::TableRole { .. } = unit {
-            return self.remove_table(email, unit).await;
+            return self.change_table(email, unit, false).await;
         }
         let (project, dataset, role) = dataset_in(unit)?;
         let attempts = self

@@ -123,35 +123,23 @@ impl Api {
     ) -> Result<(String, Duration), ConnectorError> {
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{client_id}:{}", secret.expose()));
-        let resp = self
+        let request = self
             .http
             .post(self.under(&["oidc", "v1", "token"], &[]))
             .header(header::AUTHORIZATION, format!("Basic {basic}"))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
-            .body("grant_type=client_credentials&scope=all-apis")
-            .send()
-            .await
-            .map_err(|e| http::unreachable(PLATFORM, &e))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let json = http::read_json(PLATFORM, resp).await?;
-        if !status.is_success() {
-            let said = platform_message(&json);
-            return Err(http::sign_in_failure(
-                PLATFORM,
-                status,
-                &headers,
-                &said,
-                || {
-                    format!(
-                        "Databricks refused an OAuth token to service principal {client_id} (HTTP {}: \
-                     {said}); check the connector's client_id and client_secret",
-                        status.as_u16()
-                    )
-                },
-            ));
-        }
-        http::access_token(&json, "Databricks' token answer", 3600)
+            .body("grant_type=client_credentials&scope=all-apis");
+        let answer = http::send_for_json(PLATFORM, request).await?;
+        let refused = |status: StatusCode, said: &str| {
+            format!(
+                "Databricks refused an OAuth token to service principal {client_id} (HTTP {}: \
+                 {said}); check the connector's client_id and client_secret",
+                status.as_u16()
+            )
+        };
+        let whose = "Databricks' token answer";
+        http::token_answer(PLATFORM, answer, platform_message, refused, whose, 3600)
     }
 
     async fn bearer(&self) -> Result<String, ConnectorError> {

@@ -175,25 +175,10 @@ impl Databricks {
     }
 }
 
-/// The ids of the groups named `name` among SCIM rows: the exact name, or, when none matches
-/// exactly, the names differing only in case (SCIM's `eq` on displayName ignores case).
+/// The ids of the groups named `name` among SCIM rows (SCIM's `eq` on displayName ignores
+/// case, so a name differing only in case is found too when none matches exactly).
 fn matching_ids(rows: &[Value], name: &str) -> Vec<String> {
-    let named = |exact: bool| -> Vec<String> {
-        rows.iter()
-            .filter(|r| match r["displayName"].as_str() {
-                Some(n) if exact => n == name,
-                Some(n) => n.to_lowercase() == name.to_lowercase(),
-                None => false,
-            })
-            .filter_map(|r| text(r, "id"))
-            .collect()
-    };
-    let exact = named(true);
-    if exact.is_empty() {
-        named(false)
-    } else {
-        exact
-    }
+    super::http::ids_named(rows, "displayName", name)
 }
 
 fn is_group(member: &Value) -> bool {

@@ -98,35 +98,23 @@ impl Api {
         let mut encoder = self.base.clone();
         encoder.query_pairs_mut().clear().extend_pairs(form);
         let body = encoder.query().unwrap_or("").to_owned();
-        let resp = self
+        let request = self
             .http
             .post(self.url(&["login"]))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| http::unreachable(PLATFORM, &e))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let json = http::read_json(PLATFORM, resp).await?;
-        if !status.is_success() {
-            let said = platform_message(&json);
-            return Err(http::sign_in_failure(
-                PLATFORM,
-                status,
-                &headers,
-                &said,
-                || {
-                    format!(
-                        "Looker refused the login of API key {} (HTTP {}: {said}); check the \
-                     connector's client_id and client_secret",
-                        self.client_id,
-                        status.as_u16()
-                    )
-                },
-            ));
-        }
-        http::access_token(&json, "Looker's login answer", 3600)
+            .body(body);
+        let answer = http::send_for_json(PLATFORM, request).await?;
+        let refused = |status: StatusCode, said: &str| {
+            format!(
+                "Looker refused the login of API key {} (HTTP {}: {said}); check the \
+                 connector's client_id and client_secret",
+                self.client_id,
+                status.as_u16()
+            )
+        };
+        let whose = "Looker's login answer";
+        http::token_answer(PLATFORM, answer, platform_message, refused, whose, 3600)
     }
 
     /// One authenticated call. A 401 means the token died early (revoked, instance restarted):

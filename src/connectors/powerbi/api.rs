@@ -189,25 +189,18 @@ impl Api {
             .map_err(|e| http::unreachable(ENTRA, &e))?;
         let (status, headers) = (resp.status(), resp.headers().clone());
         let json = http::read_json("Power BI", resp).await?;
-        if !status.is_success() {
-            let said = platform_message(&json);
-            return Err(http::sign_in_failure(
-                ENTRA,
-                status,
-                &headers,
-                &said,
-                || {
-                    format!(
-                        "{ENTRA} refused a {} token to app {} (HTTP {}: {said}); check the \
-                     connector's tenant_id, client_id and client_secret",
-                        service.name(),
-                        self.client_id,
-                        status.as_u16()
-                    )
-                },
-            ));
-        }
-        http::access_token(&json, &format!("{ENTRA}'s token answer"), 3599)
+        let refused = |status: StatusCode, said: &str| {
+            format!(
+                "{ENTRA} refused a {} token to app {} (HTTP {}: {said}); check the \
+                 connector's tenant_id, client_id and client_secret",
+                service.name(),
+                self.client_id,
+                status.as_u16()
+            )
+        };
+        let whose = format!("{ENTRA}'s token answer");
+        let answer = (status, headers, json);
+        http::token_answer(ENTRA, answer, platform_message, refused, &whose, 3599)
     }
 
     /// One authenticated call. A 401 (or Power BI's 403 `TokenExpired`) means the token died
@@ -235,16 +228,7 @@ impl Api {
         kept: &[StatusCode],
     ) -> Result<(StatusCode, Value), ConnectorError> {
         let cache = self.tokens(service);
-        let request = |token: &str| {
-            let req = self.http.request(method.clone(), url.clone());
-            let req = req
-                .bearer_auth(token)
-                .header(header::ACCEPT, "application/json");
-            match body {
-                Some(b) => req.json(b),
-                None => req,
-            }
-        };
+        let request = |token: &str| http::bearer_json(&self.http, &method, &url, token, body);
         let stale = |status, json: &Value| {
             status == StatusCode::UNAUTHORIZED
                 || (status == StatusCode::FORBIDDEN

@@ -105,24 +105,8 @@ impl PowerBi {
             .expect(Service::PowerBi, Method::GET, url, None)
             .await?;
         let found = rows(Service::PowerBi, "/groups", body)?;
-        let named = |exact: bool| -> Vec<String> {
-            found
-                .iter()
-                .filter(|w| match w["name"].as_str() {
-                    Some(n) if exact => n == name,
-                    Some(n) => n.to_lowercase() == name.to_lowercase(),
-                    None => false,
-                })
-                .filter_map(|w| text(w, "id"))
-                .collect()
-        };
-        let exact = named(true);
-        let ids = if exact.is_empty() {
-            named(false)
-        } else {
-            exact
-        };
-        match ids.as_slice() {
+        // OData's `eq` is exact; Power BI's names are not, so a name differing in case counts.
+        match super::http::ids_named(&found, "name", name).as_slice() {
             [id] => Ok(Some(id.clone())),
             [] => Ok(None),
             _ => Err(ConnectorError::Permanent(format!(

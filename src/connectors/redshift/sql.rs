@@ -113,22 +113,26 @@ mod tests {
     /// latest/dg/r_GRANT.html, r_REVOKE.html, r_ALTER_GROUP.html), with every name delimited.
     #[test]
     fn statements_follow_redshifts_documented_forms() {
-        assert_eq!(
-            grant_role("analyst_ro", "alice").unwrap(),
-            r#"GRANT ROLE "analyst_ro" TO "alice""#
-        );
-        assert_eq!(
-            revoke_role("analyst_ro", "alice").unwrap(),
-            r#"REVOKE ROLE "analyst_ro" FROM "alice""#
-        );
-        assert_eq!(
-            add_to_group("admin_group", "dwuser").unwrap(),
-            r#"ALTER GROUP "admin_group" ADD USER "dwuser""#
-        );
-        assert_eq!(
-            drop_from_group("admin_group", "dwuser").unwrap(),
-            r#"ALTER GROUP "admin_group" DROP USER "dwuser""#
-        );
+        for (statement, documented) in [
+            (
+                grant_role("analyst_ro", "alice"),
+                r#"GRANT ROLE "analyst_ro" TO "alice""#,
+            ),
+            (
+                revoke_role("analyst_ro", "alice"),
+                r#"REVOKE ROLE "analyst_ro" FROM "alice""#,
+            ),
+            (
+                add_to_group("admin_group", "dwuser"),
+                r#"ALTER GROUP "admin_group" ADD USER "dwuser""#,
+            ),
+            (
+                drop_from_group("admin_group", "dwuser"),
+                r#"ALTER GROUP "admin_group" DROP USER "dwuser""#,
+            ),
+        ] {
+            assert_eq!(statement.unwrap(), documented);
+        }
     }
 
     #[test]

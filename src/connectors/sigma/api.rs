@@ -117,7 +117,7 @@ impl Api {
                 tokio::time::sleep(wait.min(Duration::from_secs(2))).await;
                 continue;
             }
-            break (status, headers, read(resp).await?);
+            break (status, headers, http::read_json("Sigma", resp).await?);
         };
         if !status.is_success() {
             return Err(match status {
@@ -133,38 +133,11 @@ impl Api {
                 _ => failure("Sigma", status, &headers, &said(&json)),
             });
         }
-        let token = json["access_token"].as_str().filter(|t| !t.is_empty());
-        let token = token.ok_or_else(|| {
-            ConnectorError::Permanent("Sigma's token answer has no access_token".into())
-        })?;
-        let lives = json["expires_in"]
-            .as_u64()
-            .map_or(DEFAULT_TOKEN_LIFE, Duration::from_secs);
-        Ok((token.to_owned(), lives))
+        http::access_token(&json, "Sigma's token answer", DEFAULT_TOKEN_LIFE.as_secs())
     }
 
     async fn token(&self) -> Result<String, ConnectorError> {
         self.tokens.get(|| self.fetch_token()).await
-    }
-
-    async fn send_once(
-        &self,
-        method: &Method,
-        url: &Url,
-        body: Option<&Value>,
-    ) -> Result<(StatusCode, header::HeaderMap, Value), ConnectorError> {
-        let token = self.token().await?;
-        let mut req = self
-            .http
-            .request(method.clone(), url.clone())
-            .bearer_auth(token)
-            .header(header::ACCEPT, "application/json");
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.map_err(|e| unreachable("Sigma", &e))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        Ok((status, headers, read(resp).await?))
     }
 
     /// One authenticated call; a 401 gets a new token and one more try. Returns the JSON body.
@@ -185,15 +158,12 @@ impl Api {
         body: Option<&Value>,
         kept: &[StatusCode],
     ) -> Result<(StatusCode, Value), ConnectorError> {
-        let (mut status, mut headers, mut json) = self.send_once(&method, &url, body).await?;
-        if status == StatusCode::UNAUTHORIZED {
-            self.tokens.invalidate().await;
-            (status, headers, json) = self.send_once(&method, &url, body).await?;
-        }
-        if !status.is_success() && !kept.contains(&status) {
-            return Err(failure("Sigma", status, &headers, &said(&json)));
-        }
-        Ok((status, json))
+        let request = |token: &str| http::bearer_json(&self.http, &method, &url, token, body);
+        let stale = |status, _: &Value| status == StatusCode::UNAUTHORIZED;
+        let answer =
+            http::send_renewing("Sigma", || self.token(), Some(&self.tokens), request, stale)
+                .await?;
+        http::kept_or_failure("Sigma", answer, kept, said)
     }
 
     /// Every entry of a paged list: `query`, then `limit` on each call and `page` from the
@@ -231,12 +201,6 @@ impl Api {
             }
         }
     }
-}
-
-/// The answer's body as JSON, or as a JSON string when it is not JSON.
-async fn read(resp: reqwest::Response) -> Result<Value, ConnectorError> {
-    let text = resp.text().await.map_err(|e| unreachable("Sigma", &e))?;
-    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 #[cfg(test)]

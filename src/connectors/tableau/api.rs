@@ -170,15 +170,7 @@ impl Api {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| http::unreachable("Tableau", &e))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| http::unreachable("Tableau", &e))?;
+        let (status, headers, text) = http::send_for_text("Tableau", req).await?;
         Ok(Reply {
             status,
             headers,
