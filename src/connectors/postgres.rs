@@ -13,6 +13,15 @@ pub struct Postgres {
     pool: PgPool,
 }
 
+/// `GRANT role TO member` or `REVOKE role FROM member`, both names quoted.
+fn membership(verb: &str, role: &str, to: &str, member: &str) -> Result<String, quoting::BadName> {
+    Ok(format!(
+        "{verb} {} {to} {}",
+        quoting::postgres(role)?,
+        quoting::postgres(member)?
+    ))
+}
+
 fn classify(e: sqlx::Error) -> ConnectorError {
     classify_wire(e, "PostgreSQL")
 }
@@ -289,11 +298,7 @@ impl Connector for Postgres {
 
     async fn add(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
         let role = role_in(unit, "PostgreSQL")?;
-        let statement = format!(
-            "GRANT {} TO {}",
-            quoting::postgres(role)?,
-            quoting::postgres(member)?
-        );
+        let statement = membership("GRANT", role, "TO", member)?;
         self.both_exist(member, role).await?;
         match self.run(statement).await {
             // Refused for want of a right: say which one this server's version needs.
@@ -312,11 +317,7 @@ impl Connector for Postgres {
 
     async fn remove(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
         let role = role_in(unit, "PostgreSQL")?;
-        let statement = format!(
-            "REVOKE {} FROM {}",
-            quoting::postgres(role)?,
-            quoting::postgres(member)?
-        );
+        let statement = membership("REVOKE", role, "FROM", member)?;
         // A membership granted by another grantor survives this (PostgreSQL 16+); the re-check
         // that follows reports it.
         self.run(statement).await
