@@ -13,6 +13,7 @@ mod m20261129_000007_scheduled_start;
 mod m20261206_000008_grant_record;
 mod m20261206_000009_extension_asks;
 mod m20261206_000010_job_lanes;
+mod parts;
 
 /// The first audit row's `prev_hash`.
 pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -5,14 +5,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 use crate::AUDIT_GENESIS;
-
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261128_000001_create_tables"
-    }
-}
+use crate::parts::{drop_table, index, migration, unique_index};
 
 fn at(col: &'static str) -> ColumnDef {
     timestamp_with_time_zone(col)
@@ -22,18 +15,8 @@ fn at_null(col: &'static str) -> ColumnDef {
     timestamp_with_time_zone_null(col)
 }
 
-fn index(table: &'static str, name: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(table);
-    for c in cols {
-        i.col(*c);
-    }
-    i.take()
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+migration! {
+    up(m) {
         m.create_table(
             Table::create()
                 .table("requests")
@@ -113,15 +96,11 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(
-            index(
+        m.create_index(unique_index(
                 "identities",
                 "identities_unique",
                 &["connector_id", "kind", "platform_id"],
-            )
-            .unique()
-            .take(),
-        )
+        ))
         .await?;
         m.create_index(index("identities", "identities_by_email", &["email"]))
             .await?;
@@ -139,15 +118,11 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(
-            index(
+        m.create_index(unique_index(
                 "identity_links",
                 "identity_links_unique",
                 &["slack_user_id", "connector_id"],
-            )
-            .unique()
-            .take(),
-        )
+        ))
         .await?;
 
         m.create_table(
@@ -176,15 +151,11 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(
-            index(
+        m.create_index(unique_index(
                 "app_roles",
                 "app_roles_unique",
                 &["principal", "role", "scope"],
-            )
-            .unique()
-            .take(),
-        )
+        ))
         .await?;
 
         m.create_table(
@@ -265,8 +236,7 @@ impl MigrationTrait for Migration {
         .await?;
         Ok(())
     }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+    down(m) {
         for t in [
             "processed_events",
             "audit_head",
@@ -279,7 +249,7 @@ impl MigrationTrait for Migration {
             "grants",
             "requests",
         ] {
-            m.drop_table(Table::drop().table(t).take()).await?;
+            m.drop_table(drop_table(t)).await?;
         }
         Ok(())
     }

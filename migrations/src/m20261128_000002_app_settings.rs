@@ -3,17 +3,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-pub struct Migration;
+use crate::parts::{drop_table, migration};
 
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261128_000002_app_settings"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+migration! {
+    up(m) {
         m.create_table(
             Table::create()
                 .table("app_settings")
@@ -25,9 +18,7 @@ impl MigrationTrait for Migration {
         )
         .await
     }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table("app_settings").take())
-            .await
+    down(m) {
+        m.drop_table(drop_table("app_settings")).await
     }
 }

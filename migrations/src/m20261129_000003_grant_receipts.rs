@@ -4,28 +4,14 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-pub struct Migration;
+use crate::parts::{add_column, drop_column, migration};
 
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261129_000003_grant_receipts"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table("grants")
-                .add_column(text_null("receipt"))
-                .take(),
-        )
-        .await
-    }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(Table::alter().table("grants").drop_column("receipt").take())
+migration! {
+    up(m) {
+        m.alter_table(add_column("grants", text_null("receipt")))
             .await
+    }
+    down(m) {
+        m.alter_table(drop_column("grants", "receipt")).await
     }
 }

@@ -4,35 +4,19 @@
 
 use sea_orm_migration::prelude::*;
 
-pub struct Migration;
+use crate::parts::{drop_index, index, migration};
 
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261129_000004_requests_by_identity"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.create_index(
-            Index::create()
-                .name("requests_by_identity")
-                .table("requests")
-                .col("connector_id")
-                .col("identity")
-                .take(),
-        )
+migration! {
+    up(m) {
+        m.create_index(index(
+            "requests",
+            "requests_by_identity",
+            &["connector_id", "identity"],
+        ))
         .await
     }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_index(
-            Index::drop()
-                .name("requests_by_identity")
-                .table("requests")
-                .to_owned(),
-        )
-        .await
+    down(m) {
+        m.drop_index(drop_index("requests", "requests_by_identity"))
+            .await
     }
 }

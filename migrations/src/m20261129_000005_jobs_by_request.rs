@@ -3,35 +3,14 @@
 
 use sea_orm_migration::prelude::*;
 
-pub struct Migration;
+use crate::parts::{drop_index, index, migration};
 
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261129_000005_jobs_by_request"
+migration! {
+    up(m) {
+        m.create_index(index("jobs", "jobs_by_request", &["request_id", "status"]))
+            .await
     }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.create_index(
-            Index::create()
-                .name("jobs_by_request")
-                .table("jobs")
-                .col("request_id")
-                .col("status")
-                .take(),
-        )
-        .await
-    }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_index(
-            Index::drop()
-                .name("jobs_by_request")
-                .table("jobs")
-                .to_owned(),
-        )
-        .await
+    down(m) {
+        m.drop_index(drop_index("jobs", "jobs_by_request")).await
     }
 }

@@ -4,17 +4,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-pub struct Migration;
+use crate::parts::{drop_table, migration, unique_index};
 
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261129_000006_approvals"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+migration! {
+    up(m) {
         m.create_table(
             Table::create()
                 .table("approvals")
@@ -28,19 +21,14 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("approvals_once_per_person")
-                .table("approvals")
-                .col("request_id")
-                .col("approver")
-                .unique()
-                .take(),
-        )
+        m.create_index(unique_index(
+            "approvals",
+            "approvals_once_per_person",
+            &["request_id", "approver"],
+        ))
         .await
     }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table("approvals").take()).await
+    down(m) {
+        m.drop_table(drop_table("approvals")).await
     }
 }

@@ -4,33 +4,17 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-pub struct Migration;
+use crate::parts::{add_column, drop_column, migration};
 
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261129_000007_scheduled_start"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table("requests")
-                .add_column(timestamp_with_time_zone_null("starts_at"))
-                .take(),
-        )
+migration! {
+    up(m) {
+        m.alter_table(add_column(
+            "requests",
+            timestamp_with_time_zone_null("starts_at"),
+        ))
         .await
     }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table("requests")
-                .drop_column("starts_at")
-                .take(),
-        )
-        .await
+    down(m) {
+        m.alter_table(drop_column("requests", "starts_at")).await
     }
 }

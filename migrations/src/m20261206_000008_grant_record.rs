@@ -9,32 +9,20 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-pub struct Migration;
+use crate::parts::{add_column, drop_column, drop_index, index, migration};
 
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261206_000008_grant_record"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table("grants")
-                .add_column(boolean("held_before").default(false))
-                .take(),
-        )
+migration! {
+    up(m) {
+        m.alter_table(add_column(
+            "grants",
+            boolean("held_before").default(false),
+        ))
         .await?;
-        m.create_index(
-            Index::create()
-                .name("grants_by_identity")
-                .table("grants")
-                .col("connector_id")
-                .col("identity")
-                .take(),
-        )
+        m.create_index(index(
+            "grants",
+            "grants_by_identity",
+            &["connector_id", "identity"],
+        ))
         .await?;
         // One live grant per request: two workers provisioning the same request (a lease that
         // ran out under load) must share one record, not each write an intent of its own.
@@ -47,24 +35,12 @@ impl MigrationTrait for Migration {
             .await?;
         Ok(())
     }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+    down(m) {
         m.get_connection()
             .execute_unprepared("DROP INDEX grants_live_per_request")
             .await?;
-        m.drop_index(
-            Index::drop()
-                .name("grants_by_identity")
-                .table("grants")
-                .to_owned(),
-        )
-        .await?;
-        m.alter_table(
-            Table::alter()
-                .table("grants")
-                .drop_column("held_before")
-                .take(),
-        )
-        .await
+        m.drop_index(drop_index("grants", "grants_by_identity"))
+            .await?;
+        m.alter_table(drop_column("grants", "held_before")).await
     }
 }

@@ -4,17 +4,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-pub struct Migration;
+use crate::parts::{drop_table, index, migration};
 
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261206_000009_extension_asks"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+migration! {
+    up(m) {
         m.create_table(
             Table::create()
                 .table("extension_asks")
@@ -32,18 +25,14 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("extension_asks_by_request")
-                .table("extension_asks")
-                .col("request_id")
-                .take(),
-        )
+        m.create_index(index(
+            "extension_asks",
+            "extension_asks_by_request",
+            &["request_id"],
+        ))
         .await
     }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table("extension_asks").take())
-            .await
+    down(m) {
+        m.drop_table(drop_table("extension_asks")).await
     }
 }

@@ -5,45 +5,25 @@
 
 use sea_orm_migration::prelude::*;
 
-pub struct Migration;
+use crate::parts::{add_column, drop_column, drop_index, index, migration};
 
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261206_000010_job_lanes"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table("jobs")
-                .add_column(ColumnDef::new("lane").string().not_null().default(""))
-                .to_owned(),
-        )
+migration! {
+    up(m) {
+        m.alter_table(add_column(
+            "jobs",
+            ColumnDef::new("lane").string().not_null().default(""),
+        ))
         .await?;
-        m.create_index(
-            Index::create()
-                .name("jobs_by_request_lane")
-                .table("jobs")
-                .col("request_id")
-                .col("lane")
-                .col("status")
-                .take(),
-        )
+        m.create_index(index(
+            "jobs",
+            "jobs_by_request_lane",
+            &["request_id", "lane", "status"],
+        ))
         .await
     }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_index(
-            Index::drop()
-                .name("jobs_by_request_lane")
-                .table("jobs")
-                .to_owned(),
-        )
-        .await?;
-        m.alter_table(Table::alter().table("jobs").drop_column("lane").to_owned())
-            .await
+    down(m) {
+        m.drop_index(drop_index("jobs", "jobs_by_request_lane"))
+            .await?;
+        m.alter_table(drop_column("jobs", "lane")).await
     }
 }

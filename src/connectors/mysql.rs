@@ -30,6 +30,41 @@ pub fn account(identity: &str) -> (&str, &str) {
     }
 }
 
+/// A grant's two sides, read and quoted once: the role, the account (`user`@`host`), and both
+/// as they go into a statement.
+struct Grantee<'a> {
+    role: &'a str,
+    user: &'a str,
+    host: &'a str,
+    role_q: String,
+    target: String,
+}
+
+impl<'a> Grantee<'a> {
+    fn of(identity: &'a str, unit: &'a Unit) -> Result<Self, ConnectorError> {
+        let role = role_in(unit, "MySQL/MariaDB")?;
+        let (user, host) = account(identity);
+        let target = quoted_account(user, host)?;
+        let role_q = quoting::mysql(role, NAME_MAX)?;
+        Ok(Grantee {
+            role,
+            user,
+            host,
+            role_q,
+            target,
+        })
+    }
+}
+
+/// `'user'@'host'`, each side quoted within its own length limit.
+fn quoted_account(user: &str, host: &str) -> Result<String, quoting::BadName> {
+    Ok(format!(
+        "{}@{}",
+        quoting::mysql(user, NAME_MAX)?,
+        quoting::mysql(host, HOST_MAX)?
+    ))
+}
+
 fn classify(e: sqlx::Error) -> ConnectorError {
     match &e {
         sqlx::Error::Database(db) => match db.code().as_deref() {
@@ -208,11 +243,7 @@ impl Connector for MySql {
         let flavour = self.flavour().await?;
         let me = self.current_account().await?;
         let (user, host) = me.rsplit_once('@').unwrap_or((&me, "%"));
-        let me_q = format!(
-            "{}@{}",
-            quoting::mysql(user, NAME_MAX)?,
-            quoting::mysql(host, HOST_MAX)?
-        );
+        let me_q = quoted_account(user, host)?;
         match self.exists(role, "", true).await {
             Ok(true) => {}
             Ok(false) => {
@@ -255,14 +286,8 @@ impl Connector for MySql {
     /// Grants the role and, when the account has no default role, makes it the default: a
     /// granted role gives nothing until it is active.
     async fn add(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let role = role_in(unit, "MySQL/MariaDB")?;
-        let (user, host) = account(identity);
-        let target = format!(
-            "{}@{}",
-            quoting::mysql(user, NAME_MAX)?,
-            quoting::mysql(host, HOST_MAX)?
-        );
-        let role_q = quoting::mysql(role, NAME_MAX)?;
+        let g = Grantee::of(identity, unit)?;
+        let (user, host, role) = (g.user, g.host, g.role);
         if !self.exists(user, host, false).await? {
             return Err(ConnectorError::Permanent(format!(
                 "there is no account `{user}`@`{host}` on the server"
@@ -273,11 +298,11 @@ impl Connector for MySql {
                 "there is no role named `{role}` on the server"
             )));
         }
-        let grant = format!("GRANT {role_q} TO {target}");
+        let grant = format!("GRANT {} TO {}", g.role_q, g.target);
         self.run(&grant).await?;
         let current = self.default_roles(user, host).await?;
         if current.is_empty() {
-            let default = self.flavour().await?.set_default_role(&role_q, &target);
+            let default = self.flavour().await?.set_default_role(&g.role_q, &g.target);
             self.run(&default).await?;
             Ok(format!("{grant}; {default}"))
         } else {
@@ -291,21 +316,14 @@ impl Connector for MySql {
     /// Clears the default role if it is this one, then revokes it. Called only when the role
     /// is held: MariaDB errors on revoking what is not granted.
     async fn remove(&self, identity: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let role = role_in(unit, "MySQL/MariaDB")?;
-        let (user, host) = account(identity);
-        let target = format!(
-            "{}@{}",
-            quoting::mysql(user, NAME_MAX)?,
-            quoting::mysql(host, HOST_MAX)?
-        );
-        let role_q = quoting::mysql(role, NAME_MAX)?;
+        let g = Grantee::of(identity, unit)?;
         let mut done = Vec::new();
-        if self.default_roles(user, host).await? == [role] {
-            let clear = self.flavour().await?.clear_default_role(&target);
+        if self.default_roles(g.user, g.host).await? == [g.role] {
+            let clear = self.flavour().await?.clear_default_role(&g.target);
             self.run(&clear).await?;
             done.push(clear);
         }
-        let revoke = format!("REVOKE {role_q} FROM {target}");
+        let revoke = format!("REVOKE {} FROM {}", g.role_q, g.target);
         self.run(&revoke).await?;
         done.push(revoke);
         Ok(done.join("; "))

@@ -13,6 +13,15 @@ pub struct Postgres {
     pool: PgPool,
 }
 
+/// `GRANT role TO member` or `REVOKE role FROM member`, both names quoted.
+fn membership(verb: &str, role: &str, to: &str, member: &str) -> Result<String, quoting::BadName> {
+    Ok(format!(
+        "{verb} {} {to} {}",
+        quoting::postgres(role)?,
+        quoting::postgres(member)?
+    ))
+}
+
 fn classify(e: sqlx::Error) -> ConnectorError {
     classify_wire(e, "PostgreSQL")
 }
@@ -158,8 +167,16 @@ impl Postgres {
     }
 
     async fn role_exists(&self, name: &str) -> Result<bool, ConnectorError> {
-        let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-            .bind(name)
+        let query = sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)");
+        self.answer(query.bind(name)).await
+    }
+
+    /// The one boolean a `SELECT EXISTS (…)` answers.
+    async fn answer(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<bool, ConnectorError> {
+        let row = query
             .fetch_one(&self.pool)
             .bounded("PostgreSQL")
             .await?
@@ -169,18 +186,12 @@ impl Postgres {
 
     /// Is `member` a direct member of `role`?
     async fn is_member(&self, member: &str, role: &str) -> Result<bool, ConnectorError> {
-        let row = sqlx::query(
+        let query = sqlx::query(
             "SELECT EXISTS (SELECT 1 FROM pg_auth_members a \
              JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
              WHERE r.rolname = $1 AND m.rolname = $2)",
-        )
-        .bind(role)
-        .bind(member)
-        .fetch_one(&self.pool)
-        .bounded("PostgreSQL")
-        .await?
-        .map_err(classify)?;
-        row.try_get::<bool, _>(0).map_err(classify)
+        );
+        self.answer(query.bind(role).bind(member)).await
     }
 
     /// The roles `member` belongs to directly that themselves lead to `role`.
@@ -287,11 +298,7 @@ impl Connector for Postgres {
 
     async fn add(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
         let role = role_in(unit, "PostgreSQL")?;
-        let statement = format!(
-            "GRANT {} TO {}",
-            quoting::postgres(role)?,
-            quoting::postgres(member)?
-        );
+        let statement = membership("GRANT", role, "TO", member)?;
         self.both_exist(member, role).await?;
         match self.run(statement).await {
             // Refused for want of a right: say which one this server's version needs.
@@ -310,11 +317,7 @@ impl Connector for Postgres {
 
     async fn remove(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
         let role = role_in(unit, "PostgreSQL")?;
-        let statement = format!(
-            "REVOKE {} FROM {}",
-            quoting::postgres(role)?,
-            quoting::postgres(member)?
-        );
+        let statement = membership("REVOKE", role, "FROM", member)?;
         // A membership granted by another grantor survives this (PostgreSQL 16+); the re-check
         // that follows reports it.
         self.run(statement).await

@@ -67,15 +67,24 @@ impl Story<'_> {
             .map(|r| r.status)
     }
 
-    async fn wait_status(&self, want: Status) -> anyhow::Result<()> {
+    /// Waits for request #1 to reach `want`; with `run_jobs`, running the jobs due at each look
+    /// (what a jump of the clock made due).
+    async fn wait_status(&self, want: Status, run_jobs: bool) -> anyhow::Result<()> {
         wait(&format!("request #1 {want}"), || async {
+            if run_jobs {
+                let _ = self.app.run_due_jobs().await;
+            }
             (self.status().await == Some(want)).then_some(())
         })
         .await
     }
 
-    async fn dm(&self, user: &str, needle: &str) -> anyhow::Result<()> {
+    /// Waits for a DM to `user` saying `needle`; `run_jobs` as for [`Story::wait_status`].
+    async fn dm(&self, user: &str, needle: &str, run_jobs: bool) -> anyhow::Result<()> {
         wait(&format!("DM saying “{needle}”"), || async {
+            if run_jobs {
+                let _ = self.app.run_due_jobs().await;
+            }
             self.sim
                 .dms(user)
                 .iter()
@@ -148,6 +157,33 @@ impl Story<'_> {
         Ok(())
     }
 
+    /// Ada does what the manual connector's thread reply (the one saying `asks`) asks of her
+    /// (`change`, in a step's words; `did`, what she does) and presses Done in the thread.
+    async fn by_hand(
+        &mut self,
+        card_ts: &str,
+        asks: &str,
+        change: &str,
+        did: &str,
+    ) -> anyhow::Result<()> {
+        let task = self.thread_reply(card_ts, asks).await?;
+        self.show().await?;
+        let ada = ADMIN;
+        self.transcript.scene(
+            &format!("{} {change} by hand and presses Done", ada.name),
+            &format!("{} {did}, then presses Done in the thread.", ada.name),
+        );
+        self.click(ada.id, &task, "by_hand_done").await
+    }
+
+    /// Maya is told (a DM saying `needle`), and with PostgreSQL the server is asked whether
+    /// she `holds` the role now.
+    async fn told(&mut self, needle: &str, holds: bool) -> anyhow::Result<()> {
+        self.dm(REQUESTER.id, needle, false).await?;
+        self.show().await?;
+        self.ask_server(holds).await
+    }
+
     /// What the PostgreSQL server says about the membership, as one line of the transcript.
     async fn ask_server(&mut self, expect: bool) -> anyhow::Result<()> {
         let Some(pg) = self.pg.as_deref_mut() else {
@@ -198,14 +234,13 @@ impl Story<'_> {
             self.show().await?;
         }
 
-        self.transcript.step(&format!(
-            "{} asks for access with /request-access",
-            maya.name
-        ));
-        self.transcript.say(&format!(
-            "{} types /request-access in #access-requests, with nothing after it.",
-            maya.name
-        ));
+        self.transcript.scene(
+            &format!("{} asks for access with /request-access", maya.name),
+            &format!(
+                "{} types /request-access in #access-requests, with nothing after it.",
+                maya.name
+            ),
+        );
         self.sim
             .slash_command(maya.id, CHANNEL, "/request-access", "")
             .await
@@ -263,12 +298,10 @@ impl Story<'_> {
         .await?;
         self.show().await?;
 
-        self.transcript.step(&format!(
-            "{} tries to approve her own request with ✅",
-            maya.name
-        ));
-        self.transcript
-            .say(&format!("{} adds ✅ to the request.", maya.name));
+        self.transcript.scene(
+            &format!("{} tries to approve her own request with ✅", maya.name),
+            &format!("{} adds ✅ to the request.", maya.name),
+        );
         self.react(maya.id, &card.ts).await?;
         wait("note refusing the self-approval", || async {
             (!self.sim.ephemerals(maya.id).is_empty()).then_some(())
@@ -281,69 +314,45 @@ impl Story<'_> {
         self.transcript
             .say("Nothing else changes: the request still waits for a reviewer.");
 
-        self.transcript
-            .step(&format!("{} approves with ✅", ravi.name));
-        self.transcript
-            .say(&format!("{} adds ✅ to the request.", ravi.name));
+        self.transcript.scene(
+            &format!("{} approves with ✅", ravi.name),
+            &format!("{} adds ✅ to the request.", ravi.name),
+        );
         self.react(ravi.id, &card.ts).await?;
-        if on_pg {
-            self.wait_status(Status::Active).await?;
-            self.dm(maya.id, "You now have access").await?;
-            self.show().await?;
-            self.ask_server(true).await?;
-        } else {
-            let task = self.thread_reply(&card.ts, "By hand").await?;
-            self.show().await?;
-            self.transcript.step(&format!(
-                "{} makes the change by hand and presses Done",
-                ada.name
-            ));
-            self.transcript.say(&format!(
-                "{} adds Maya to ANALYTICS_RO in the warehouse, then presses Done in the thread.",
-                ada.name
-            ));
-            self.click(ada.id, &task, "by_hand_done").await?;
-            self.wait_status(Status::Active).await?;
-            self.dm(maya.id, "You now have access").await?;
-            self.show().await?;
+        if !on_pg {
+            let did = "adds Maya to ANALYTICS_RO in the warehouse";
+            self.by_hand(&card.ts, "By hand", "makes the change", did)
+                .await?;
         }
+        self.wait_status(Status::Active, false).await?;
+        self.told("You now have access", true).await?;
 
-        self.transcript
-            .step("7 hours later: the reminder before the end");
-        self.transcript
-            .say("(The demo's clock jumps 7 hours; Gatehouse runs the jobs now due.)");
+        self.transcript.scene(
+            "7 hours later: the reminder before the end",
+            "(The demo's clock jumps 7 hours; Gatehouse runs the jobs now due.)",
+        );
         self.clock.advance(TimeDelta::hours(7));
-        self.dm_after_jobs(maya.id, "Need more time?").await?;
+        self.dm(maya.id, "Need more time?", true).await?;
         self.show().await?;
 
-        self.transcript
-            .step("1 hour later: the access expires and is removed");
-        self.transcript
-            .say("(The clock jumps 1 more hour, to the end of the 8 hours.)");
+        self.transcript.scene(
+            "1 hour later: the access expires and is removed",
+            "(The clock jumps 1 more hour, to the end of the 8 hours.)",
+        );
         self.clock.advance(TimeDelta::hours(1));
         if on_pg {
-            self.wait_status_after_jobs(Status::Expired).await?;
-            self.dm(maya.id, "has expired and was removed").await?;
-            self.show().await?;
-            self.ask_server(false).await?;
+            self.wait_status(Status::Expired, true).await?;
         } else {
             self.app
                 .run_due_jobs()
                 .await
                 .context("running Gatehouse's due jobs")?;
-            let undo = self.thread_reply(&card.ts, "undo this").await?;
-            self.show().await?;
-            self.transcript
-                .step(&format!("{} removes it by hand and presses Done", ada.name));
-            self.transcript.say(&format!(
-                "{} takes Maya out of ANALYTICS_RO, then presses Done in the thread.",
-                ada.name
-            ));
-            self.click(ada.id, &undo, "by_hand_done").await?;
-            self.wait_status(Status::Expired).await?;
-            self.dm(maya.id, "has expired and was removed").await?;
-            self.show().await?;
+            let did = "takes Maya out of ANALYTICS_RO";
+            self.by_hand(&card.ts, "undo this", "removes it", did)
+                .await?;
+            self.wait_status(Status::Expired, false).await?;
         }
+        self.told("has expired and was removed", false).await?;
 
         let dms: usize = [maya, ravi, ada]
             .iter()
@@ -365,25 +374,5 @@ impl Story<'_> {
                 .sum::<usize>(),
             started.elapsed().as_secs_f64()
         ))
-    }
-
-    async fn dm_after_jobs(&self, user: &str, needle: &str) -> anyhow::Result<()> {
-        wait(&format!("DM saying “{needle}”"), || async {
-            let _ = self.app.run_due_jobs().await;
-            self.sim
-                .dms(user)
-                .iter()
-                .any(|m| shown(m).contains(needle))
-                .then_some(())
-        })
-        .await
-    }
-
-    async fn wait_status_after_jobs(&self, want: Status) -> anyhow::Result<()> {
-        wait(&format!("request #1 {want}"), || async {
-            let _ = self.app.run_due_jobs().await;
-            (self.status().await == Some(want)).then_some(())
-        })
-        .await
     }
 }

@@ -133,6 +133,12 @@ impl Transcript {
         outln!("  {text}");
     }
 
+    /// A numbered step and what its person does in it.
+    pub fn scene(&mut self, title: &str, text: &str) {
+        self.step(title);
+        self.say(text);
+    }
+
     fn block(header: &str, body: &str) {
         outln!("  {header}");
         for line in readable(body).lines() {

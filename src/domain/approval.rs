@@ -187,6 +187,14 @@ mod tests {
         }
     }
 
+    /// The stage a request waits on and how many more approvals it needs; None once met.
+    fn waits(s: &Standing) -> Option<(usize, usize)> {
+        match s {
+            Standing::Waiting { stage, more, .. } => Some((*stage, *more)),
+            Standing::Met => None,
+        }
+    }
+
     #[test]
     fn two_stages_an_all_of_then_two_of_three() {
         let stages = [stage(Need::All), stage(Need::AtLeast(2))];
@@ -211,45 +219,19 @@ mod tests {
             }
         );
 
-        g.push(given(
-            "UA",
-            counts(&s, &eligible, &g, &u("UA"), |_| String::new()).unwrap(),
-        ));
-        let s = standing(&stages, &eligible, &g);
-        assert!(
-            matches!(
-                s,
-                Standing::Waiting {
-                    stage: 0,
-                    more: 1,
-                    ..
-                }
-            ),
-            "{s:?}"
-        );
-        g.push(given(
-            "UB",
-            counts(&s, &eligible, &g, &u("UB"), |_| String::new()).unwrap(),
-        ));
-        let s = standing(&stages, &eligible, &g);
-        assert!(
-            matches!(
-                s,
-                Standing::Waiting {
-                    stage: 1,
-                    more: 2,
-                    ..
-                }
-            ),
-            "{s:?}"
-        );
+        // One approval counted toward the stage `s` waits on, and where the request then stands.
+        let approve = |g: &mut Vec<Given>, s: &Standing, who: &str| {
+            let counted = counts(s, &eligible, g, &u(who), |_| String::new()).unwrap();
+            g.push(given(who, counted));
+            standing(&stages, &eligible, g)
+        };
+        let s = approve(&mut g, &s, "UA");
+        assert_eq!(waits(&s), Some((0, 1)), "{s:?}");
+        let s = approve(&mut g, &s, "UB");
+        assert_eq!(waits(&s), Some((1, 2)), "{s:?}");
 
         // The same reviewer twice counts once.
-        g.push(given(
-            "UC",
-            counts(&s, &eligible, &g, &u("UC"), |_| String::new()).unwrap(),
-        ));
-        let s = standing(&stages, &eligible, &g);
+        let s = approve(&mut g, &s, "UC");
         assert_eq!(
             counts(&s, &eligible, &g, &u("UC"), |_| String::new()),
             Err(Refusal::AlreadyApproved)
@@ -259,22 +241,8 @@ mod tests {
             counts(&s, &eligible, &g, &u("UA"), |_| String::new()),
             Err(Refusal::AlreadyApproved)
         );
-        assert!(
-            matches!(
-                s,
-                Standing::Waiting {
-                    stage: 1,
-                    more: 1,
-                    ..
-                }
-            ),
-            "{s:?}"
-        );
-        g.push(given(
-            "UE",
-            counts(&s, &eligible, &g, &u("UE"), |_| String::new()).unwrap(),
-        ));
-        assert_eq!(standing(&stages, &eligible, &g), Standing::Met);
+        assert_eq!(waits(&s), Some((1, 1)), "{s:?}");
+        assert_eq!(approve(&mut g, &s, "UE"), Standing::Met);
     }
 
     #[test]

@@ -197,27 +197,15 @@ mod tests {
         let res = ResourceId::parse("analytics").unwrap();
         let (alice, bob, carol) = (u("UALICE"), u("UBOB"), u("UCAROL"));
         let reviewers = vec![Principal::User(bob.clone()), Principal::User(alice.clone())];
-        let bob_who = Who {
-            user: &bob,
-            groups: &[],
-        };
-        assert_eq!(may_review(bob_who, &alice, &res, &reviewers), Ok(()));
-        let alice_who = Who {
-            user: &alice,
-            groups: &[],
-        };
-        assert_eq!(
-            may_review(alice_who, &alice, &res, &reviewers),
-            Err(Refusal::OwnRequest(res.clone()))
-        );
-        let carol_who = Who {
-            user: &carol,
-            groups: &[],
-        };
-        assert_eq!(
-            may_review(carol_who, &alice, &res, &reviewers),
-            Err(Refusal::NotReviewer(res.clone()))
-        );
+        // Alice asked; Bob and Alice are reviewers, Carol is not.
+        for (user, answer) in [
+            (&bob, Ok(())),
+            (&alice, Err(Refusal::OwnRequest(res.clone()))),
+            (&carol, Err(Refusal::NotReviewer(res.clone()))),
+        ] {
+            let who = Who { user, groups: &[] };
+            assert_eq!(may_review(who, &alice, &res, &reviewers), answer, "{user}");
+        }
     }
 
     #[test]

@@ -134,18 +134,6 @@ pub(crate) fn base_url(service: &str, raw: &str) -> Result<reqwest::Url, OnCallE
     Ok(url)
 }
 
-/// `base` with each segment appended, percent-encoded as one segment.
-pub(crate) fn url(base: &reqwest::Url, segments: &[&str]) -> reqwest::Url {
-    let mut url = base.clone();
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty();
-        for s in segments {
-            path.push(s);
-        }
-    }
-    url
-}
-
 /// Sends a GET and returns the JSON of a success; anything else becomes an `OnCallError`
 /// carrying the service's own words, read from the body by `said`.
 pub(crate) async fn get_json(
@@ -220,7 +208,7 @@ mod tests {
     #[test]
     fn a_segment_is_encoded_as_one() {
         let base = base_url("Opsgenie", "https://api.opsgenie.com/").unwrap();
-        let u = url(&base, &["v2", "schedules", "Data / EU", "on-calls"]);
+        let u = http::join(&base, ["v2", "schedules", "Data / EU", "on-calls"]);
         assert_eq!(
             u.as_str(),
             "https://api.opsgenie.com/v2/schedules/Data%20%2F%20EU/on-calls"

@@ -11,6 +11,7 @@ use reqwest::header;
 
 use super::{OnCall, OnCallError};
 use crate::config::Secret;
+use crate::platform::http;
 
 const SERVICE: &str = "Opsgenie";
 
@@ -85,7 +86,7 @@ impl Opsgenie {
     /// The emails on call now in one schedule.
     async fn recipients(&self, schedule: &str) -> Result<Vec<String>, OnCallError> {
         // The identifier is one path segment, encoded: names hold spaces and slashes.
-        let url = super::url(&self.base, &["v2", "schedules", schedule, "on-calls"]);
+        let url = http::join(&self.base, ["v2", "schedules", schedule, "on-calls"]);
         let request = self
             .http
             .get(url)

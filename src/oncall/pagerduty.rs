@@ -19,6 +19,7 @@ use serde::Deserialize;
 use super::{OnCall, OnCallError};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Secret;
+use crate::platform::http;
 
 const SERVICE: &str = "PagerDuty";
 /// PagerDuty's largest page.
@@ -149,7 +150,7 @@ impl PagerDuty {
         );
         let request = self
             .http
-            .get(super::url(&self.base, &["oncalls"]))
+            .get(http::join(&self.base, ["oncalls"]))
             .header(
                 header::AUTHORIZATION,
                 format!("Token token={}", self.token.expose()),

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::{StatusCode, header};
+use reqwest::{StatusCode, Url, header};
 use serde_json::Value;
 
 use super::ConnectorError;
@@ -34,6 +34,58 @@ pub fn client(request_timeout: Duration) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
+/// A platform's base URL: `text` parsed, http(s) and able to take a path, its query left off.
+/// Errors name it as "the `what` `shown`" (what the person wrote, before any trimming).
+pub fn base_url(text: &str, what: &str, shown: &str) -> Result<Url, String> {
+    let mut url =
+        Url::parse(text).map_err(|e| format!("the {what} `{shown}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(format!("the {what} `{shown}` is not an http(s) URL"));
+    }
+    url.set_query(None);
+    Ok(url)
+}
+
+/// `base` with `segments` added to its path, each percent-encoded as one path segment, so a
+/// name holding `/`, `?` or `#` stays one segment.
+pub fn join<S: AsRef<str>>(base: &Url, segments: impl IntoIterator<Item = S>) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+/// A JSON row's text `field`, trimmed; None when absent, not a string, or blank.
+pub fn text(row: &Value, field: &str) -> Option<String> {
+    row[field]
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The ids of the JSON rows whose `field` is `name`: those matching exactly, or, when none
+/// does, those differing only in case (platforms whose lookups ignore case).
+pub fn ids_named(rows: &[Value], field: &str, name: &str) -> Vec<String> {
+    let named = |exact: bool| -> Vec<String> {
+        rows.iter()
+            .filter(|r| match r[field].as_str() {
+                Some(n) if exact => n == name,
+                Some(n) => n.to_lowercase() == name.to_lowercase(),
+                None => false,
+            })
+            .filter_map(|r| text(r, "id"))
+            .collect()
+    };
+    let exact = named(true);
+    if exact.is_empty() {
+        named(false)
+    } else {
+        exact
+    }
+}
+
 /// The `Retry-After` of a 429 or 503, in either of its forms (RFC 9110 §10.2.3): a number
 /// of seconds, or an HTTP date, read against the machine's clock (a date past is "now").
 pub fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
@@ -51,15 +103,19 @@ fn retry_after_at(value: &str, now: std::time::SystemTime) -> Option<Duration> {
 
 /// A request that got no answer: worth trying again later.
 pub fn unreachable(platform: &str, e: &reqwest::Error) -> ConnectorError {
-    let what = if e.is_timeout() {
+    // Without the URL: some platforms put identifiers (never secrets, but still) in it.
+    ConnectorError::Retryable(format!("cannot reach {platform} ({})", no_answer(e)))
+}
+
+/// Why a request got no answer, in a few words.
+pub fn no_answer(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
         "no answer in time"
     } else if e.is_connect() {
         "cannot connect"
     } else {
         "the connection failed"
-    };
-    // Without the URL: some platforms put identifiers (never secrets, but still) in it.
-    ConnectorError::Retryable(format!("cannot reach {platform} ({what})"))
+    }
 }
 
 /// Classes an answer that is not a success. `said` is the platform's own message.
@@ -93,6 +149,19 @@ pub fn not_found(platform: &str, said: &str) -> ConnectorError {
         &header::HeaderMap::new(),
         said,
     )
+}
+
+/// The body of an answer whose 404 was kept for the caller, for a call where nothing missing
+/// is an answer after all: the 404 is a failure in the platform's words (`said`).
+pub fn found(
+    platform: &str,
+    (status, json): (StatusCode, Value),
+    said: fn(&Value) -> String,
+) -> Result<Value, ConnectorError> {
+    if status == StatusCode::NOT_FOUND {
+        return Err(not_found(platform, &said(&json)));
+    }
+    Ok(json)
 }
 
 /// A sign-in the platform refused: 400 to 404 blame the connector's credentials and are
@@ -138,8 +207,73 @@ pub async fn read_json(platform: &str, resp: reqwest::Response) -> Result<Value,
     Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
+/// Sends `request` and reads its whole answer: the status, the headers and the body as text.
+pub async fn send_for_text(
+    platform: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<(StatusCode, header::HeaderMap, String), ConnectorError> {
+    let resp = request
+        .send()
+        .await
+        .map_err(|e| unreachable(platform, &e))?;
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let text = resp.text().await.map_err(|e| unreachable(platform, &e))?;
+    Ok((status, headers, text))
+}
+
+/// `method url` with the bearer `token`, asking for JSON, and `body` sent as JSON when given.
+pub fn bearer_json(
+    client: &reqwest::Client,
+    method: &reqwest::Method,
+    url: &Url,
+    token: &str,
+    body: Option<&Value>,
+) -> reqwest::RequestBuilder {
+    let req = client
+        .request(method.clone(), url.clone())
+        .bearer_auth(token)
+        .header(header::ACCEPT, "application/json");
+    match body {
+        Some(b) => req.json(b),
+        None => req,
+    }
+}
+
 /// An answer read: its status, headers and JSON body.
 pub type Answer = (StatusCode, header::HeaderMap, Value);
+
+/// Sends `request` and reads its answer, the body as [`read_json`] reads it.
+pub async fn send_for_json(
+    platform: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<Answer, ConnectorError> {
+    let resp = request
+        .send()
+        .await
+        .map_err(|e| unreachable(platform, &e))?;
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let json = read_json(platform, resp).await?;
+    Ok((status, headers, json))
+}
+
+/// A token endpoint's answer: on a success, its token and life (see [`access_token`], whose
+/// arguments `whose` and `default_secs` are); otherwise a [`sign_in_failure`] whose words
+/// `refused` writes from the status and the platform's own (`said`).
+pub fn token_answer(
+    platform: &str,
+    (status, headers, json): Answer,
+    said: fn(&Value) -> String,
+    refused: impl FnOnce(StatusCode, &str) -> String,
+    whose: &str,
+    default_secs: u64,
+) -> Result<(String, Duration), ConnectorError> {
+    if !status.is_success() {
+        let said = said(&json);
+        let refused = || refused(status, &said);
+        return Err(sign_in_failure(platform, status, &headers, &said, refused));
+    }
+    access_token(&json, whose, default_secs)
+}
 
 /// Sends what `request` builds with the token `token()` gives. When the answer is `stale`
 /// (a 401, or the platform's own words for an expired token) and `renew` holds the token, the
@@ -158,12 +292,7 @@ where
     let mut renewed = false;
     loop {
         let token = token().await?;
-        let resp = request(&token)
-            .send()
-            .await
-            .map_err(|e| unreachable(platform, &e))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let json = read_json(platform, resp).await?;
+        let (status, headers, json) = send_for_json(platform, request(&token)).await?;
         if let Some(cache) = renew
             && !renewed
             && stale(status, &json)

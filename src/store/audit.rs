@@ -5,7 +5,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::entities::{audit_events, audit_head};
-use super::{Conn, StoreError, StoreResult};
+use super::{Conn, StoreError, StoreResult, rows};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
@@ -78,15 +78,7 @@ pub async fn append(c: &impl Conn, e: &StoredEvent) -> StoreResult<()> {
 
 /// Up to `limit` events after `after_seq`, in chain order.
 pub async fn page(c: &impl Conn, after_seq: i64, limit: u64) -> StoreResult<Vec<StoredEvent>> {
-    Ok(audit_events::Entity::find()
-        .filter(audit_events::Column::Seq.gt(after_seq))
-        .order_by_asc(audit_events::Column::Seq)
-        .limit(limit)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(StoredEvent::from)
-        .collect())
+    page_in_range(c, None, None, after_seq, limit).await
 }
 
 /// Up to `limit` events at or after `since` and before `until`, after `after_seq`.
@@ -104,22 +96,12 @@ pub async fn page_in_range(
     if let Some(u) = until {
         q = q.filter(audit_events::Column::At.lt(u));
     }
-    Ok(q.order_by_asc(audit_events::Column::Seq)
-        .limit(limit)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(StoredEvent::from)
-        .collect())
+    rows::all(c, q.order_by_asc(audit_events::Column::Seq).limit(limit)).await
 }
 
 pub async fn for_request(c: &impl Conn, request_id: i64) -> StoreResult<Vec<StoredEvent>> {
-    Ok(audit_events::Entity::find()
+    let query = audit_events::Entity::find()
         .filter(audit_events::Column::RequestId.eq(request_id))
-        .order_by_asc(audit_events::Column::Seq)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(StoredEvent::from)
-        .collect())
+        .order_by_asc(audit_events::Column::Seq);
+    rows::all(c, query).await
 }

@@ -6,7 +6,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, NotSet, QueryFilter, QueryOrder, Set};
 
 use super::entities::extension_asks::{ActiveModel, Column, Entity, Model};
-use super::{Conn, StoreError, StoreResult};
+use super::{Conn, StoreError, StoreResult, rows};
 use crate::domain::{GrantDuration, RequestId, SlackUserId};
 
 pub const PENDING: &str = "pending";
@@ -73,22 +73,15 @@ pub async fn insert(
 }
 
 pub async fn get(c: &impl Conn, id: i64) -> StoreResult<Option<Ask>> {
-    Entity::find_by_id(id)
-        .one(c)
-        .await?
-        .map(Ask::try_from)
-        .transpose()
+    rows::one(c, Entity::find_by_id(id)).await
 }
 
 /// The request's newest ask, if any.
 pub async fn latest(c: &impl Conn, request: RequestId) -> StoreResult<Option<Ask>> {
-    Entity::find()
+    let query = Entity::find()
         .filter(Column::RequestId.eq(request.get()))
-        .order_by_desc(Column::Id)
-        .one(c)
-        .await?
-        .map(Ask::try_from)
-        .transpose()
+        .order_by_desc(Column::Id);
+    rows::one(c, query).await
 }
 
 /// Decides a pending ask (`APPROVED` or `DENIED`); false when it was no longer pending, so

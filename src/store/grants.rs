@@ -14,7 +14,7 @@ use sea_orm::{
 };
 
 use super::entities::grants::{ActiveModel, Column, Entity, Model};
-use super::{Conn, StoreError, StoreResult};
+use super::{Conn, StoreError, StoreResult, rows};
 use crate::domain::{ConnectorId, Unit};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,14 +156,7 @@ pub async fn for_request(c: &impl Conn, request_id: i64) -> StoreResult<Vec<Gran
 
 /// The grants that meet `which`, oldest first.
 async fn find(c: &impl Conn, which: Condition) -> StoreResult<Vec<Grant>> {
-    Ok(Entity::find()
-        .filter(which)
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Grant::from)
-        .collect())
+    rows::all(c, Entity::find().filter(which).order_by_asc(Column::Id)).await
 }
 
 /// Live grants of other requests that give `identity` something on `connector`: what revoking

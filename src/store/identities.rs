@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use super::entities::identities::{ActiveModel, Column, Entity, Model};
-use super::{Conn, StoreResult};
+use super::{Conn, StoreResult, rows};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -92,7 +92,7 @@ pub async fn search(c: &impl Conn, query: &str, limit: u64) -> StoreResult<Vec<I
     let like = |col: Column| {
         Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'))
     };
-    Ok(Entity::find()
+    let query = Entity::find()
         .filter(
             Condition::any()
                 .add(like(Column::Name))
@@ -102,12 +102,8 @@ pub async fn search(c: &impl Conn, query: &str, limit: u64) -> StoreResult<Vec<I
         .order_by_with_nulls(Column::MissingSince, Order::Asc, NullOrdering::First)
         .order_by_asc(Column::ConnectorId)
         .order_by_asc(Column::Name)
-        .limit(limit)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Identity::from)
-        .collect())
+        .limit(limit);
+    rows::all(c, query).await
 }
 
 /// Marks the connector's identities not seen since `synced_at` (the sync that just ran) as
@@ -144,28 +140,18 @@ pub async fn users_with_email(
     connector: &str,
     email: &str,
 ) -> StoreResult<Vec<Identity>> {
-    Ok(present_users(connector)
-        .filter(Column::Email.eq(email.trim().to_lowercase()))
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Identity::from)
-        .collect())
+    let query = present_users(connector).filter(Column::Email.eq(email.trim().to_lowercase()));
+    rows::all(c, query).await
 }
 
 /// The connector's present users whose id or name is exactly `name`.
 pub async fn users_named(c: &impl Conn, connector: &str, name: &str) -> StoreResult<Vec<Identity>> {
-    Ok(present_users(connector)
-        .filter(
-            Condition::any()
-                .add(Column::PlatformId.eq(name))
-                .add(Column::Name.eq(name)),
-        )
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Identity::from)
-        .collect())
+    let query = present_users(connector).filter(
+        Condition::any()
+            .add(Column::PlatformId.eq(name))
+            .add(Column::Name.eq(name)),
+    );
+    rows::all(c, query).await
 }
 
 /// One identity of the connector by its platform id, present or missing.
@@ -174,13 +160,11 @@ pub async fn find(
     connector: &str,
     platform_id: &str,
 ) -> StoreResult<Option<Identity>> {
-    Ok(Entity::find()
+    let query = Entity::find()
         .filter(Column::ConnectorId.eq(connector))
         .filter(Column::PlatformId.eq(platform_id))
-        .order_by_asc(Column::Kind)
-        .one(c)
-        .await?
-        .map(Identity::from))
+        .order_by_asc(Column::Kind);
+    rows::one(c, query).await
 }
 
 /// Has the connector ever listed an identity?

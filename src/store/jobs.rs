@@ -22,7 +22,9 @@ use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set, UpdateMany,
+};
 
 use super::entities::jobs::{ActiveModel, Column, Entity, Model};
 use super::{Conn, StoreError, StoreResult};
@@ -206,6 +208,29 @@ fn mine(id: i64, worker: &str) -> Condition {
         .add(Column::Status.eq(JobStatus::Running.as_str()))
 }
 
+/// Applies `update` to the job only while `worker` holds it; false when it no longer does.
+async fn if_mine(
+    c: &impl Conn,
+    id: i64,
+    worker: &str,
+    update: UpdateMany<Entity>,
+) -> StoreResult<bool> {
+    let res = update.filter(mine(id, worker)).exec(c).await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The run ends in `status` (done or failed) at `now`, and its lease with it.
+fn ended(status: JobStatus, now: DateTime<Utc>) -> UpdateMany<Entity> {
+    Entity::update_many()
+        .col_expr(Column::Status, Expr::value(status.as_str()))
+        .col_expr(Column::FinishedAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+}
+
 /// Extends the lease of a job `worker` still holds to `lease` from now, on the database's
 /// clock. False when the job is no longer its (its lease lapsed and another worker took it
 /// over, or it ended): the run in hand must stop.
@@ -220,13 +245,10 @@ pub async fn renew(
         .await?
         .checked_add_signed(lease)
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    let res = Entity::update_many()
+    let update = Entity::update_many()
         .col_expr(Column::LeaseUntil, Expr::value(until))
-        .col_expr(Column::UpdatedAt, Expr::value(clock.now()))
-        .filter(mine(id, worker))
-        .exec(c)
-        .await?;
-    Ok(res.rows_affected == 1)
+        .col_expr(Column::UpdatedAt, Expr::value(clock.now()));
+    if_mine(c, id, worker, update).await
 }
 
 /// Marks the job done. False when the worker no longer held it (its lease expired and another took it).
@@ -236,19 +258,9 @@ pub async fn complete(
     worker: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let res = Entity::update_many()
-        .col_expr(Column::Status, Expr::value(JobStatus::Done.as_str()))
-        .col_expr(Column::FinishedAt, Expr::value(now))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(
-            Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(Column::DedupeKey, Expr::value(Option::<String>::None))
-        .filter(mine(id, worker))
-        .exec(c)
-        .await?;
-    Ok(res.rows_affected == 1)
+    let update = ended(JobStatus::Done, now)
+        .col_expr(Column::DedupeKey, Expr::value(Option::<String>::None));
+    if_mine(c, id, worker, update).await
 }
 
 /// Puts the job back in the queue for another attempt at `run_at`.
@@ -307,8 +319,7 @@ async fn requeue(
             sea_orm::sea_query::ExprTrait::sub(Expr::col(Column::Attempts), 1),
         ),
     };
-    let res = q.filter(mine(id, worker)).exec(c).await?;
-    Ok(res.rows_affected == 1)
+    if_mine(c, id, worker, q).await
 }
 
 /// Gives up on the job: it stays `failed`, visible to admins, until someone retries it.
@@ -319,19 +330,8 @@ pub async fn fail(
     error: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let res = Entity::update_many()
-        .col_expr(Column::Status, Expr::value(JobStatus::Failed.as_str()))
-        .col_expr(Column::LastError, Expr::value(error))
-        .col_expr(Column::FinishedAt, Expr::value(now))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(
-            Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(mine(id, worker))
-        .exec(c)
-        .await?;
-    Ok(res.rows_affected == 1)
+    let update = ended(JobStatus::Failed, now).col_expr(Column::LastError, Expr::value(error));
+    if_mine(c, id, worker, update).await
 }
 
 /// Queues a failed job again with a fresh set of attempts. False if it was not failed.

@@ -6,7 +6,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::entities::identity_links::{ActiveModel, Column, Entity, Model};
-use super::{Conn, StoreResult};
+use super::{Conn, StoreResult, rows};
 
 /// How a link was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,36 +61,26 @@ impl From<Model> for Link {
 }
 
 pub async fn get(c: &impl Conn, slack_user: &str, connector: &str) -> StoreResult<Option<Link>> {
-    Ok(Entity::find()
+    let query = Entity::find()
         .filter(Column::SlackUserId.eq(slack_user))
-        .filter(Column::ConnectorId.eq(connector))
-        .one(c)
-        .await?
-        .map(Link::from))
+        .filter(Column::ConnectorId.eq(connector));
+    rows::one(c, query).await
 }
 
 /// Every link of one Slack user, by connector.
 pub async fn of_user(c: &impl Conn, slack_user: &str) -> StoreResult<Vec<Link>> {
-    Ok(Entity::find()
+    let query = Entity::find()
         .filter(Column::SlackUserId.eq(slack_user))
-        .order_by_asc(Column::ConnectorId)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Link::from)
-        .collect())
+        .order_by_asc(Column::ConnectorId);
+    rows::all(c, query).await
 }
 
 /// Every link to a user of `connector`.
 pub async fn of_connector(c: &impl Conn, connector: &str) -> StoreResult<Vec<Link>> {
-    Ok(Entity::find()
+    let query = Entity::find()
         .filter(Column::ConnectorId.eq(connector))
-        .order_by_asc(Column::SlackUserId)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Link::from)
-        .collect())
+        .order_by_asc(Column::SlackUserId);
+    rows::all(c, query).await
 }
 
 /// Sets (or replaces) the user's link for the connector.
@@ -142,12 +132,8 @@ pub async fn to_identities(c: &impl Conn, platform_ids: &[String]) -> StoreResul
     if platform_ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(Entity::find()
+    let query = Entity::find()
         .filter(Column::PlatformId.is_in(platform_ids.iter().cloned()))
-        .order_by_asc(Column::SlackUserId)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Link::from)
-        .collect())
+        .order_by_asc(Column::SlackUserId);
+    rows::all(c, query).await
 }

@@ -13,6 +13,7 @@ pub mod links;
 pub mod requests;
 pub mod resources;
 pub mod roles;
+mod rows;
 pub mod settings;
 mod write_turn;
 
@@ -41,6 +42,13 @@ impl StoreError {
     /// A unique index said no: the thing exists already (an open request, a processed event…).
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Db(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
+    }
+}
+
+/// A conversion that cannot fail (a row read as it is) fails the same way as one that can.
+impl From<std::convert::Infallible> for StoreError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
     }
 }
 

@@ -5,7 +5,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::entities::requests::{ActiveModel, Column, Entity, Model};
-use super::{Conn, StoreError, StoreResult};
+use super::{Conn, StoreError, StoreResult, rows};
 use crate::domain::{
     ConnectorId, EndReason, GrantDuration, RequestId, ResourceId, SlackUserId, Status,
 };
@@ -131,11 +131,7 @@ pub async fn insert(
 }
 
 pub async fn get(c: &impl Conn, id: RequestId) -> StoreResult<Option<Request>> {
-    Entity::find_by_id(id.get())
-        .one(c)
-        .await?
-        .map(Request::try_from)
-        .transpose()
+    rows::one(c, Entity::find_by_id(id.get())).await
 }
 
 /// The request, its row locked until the transaction ends (`SELECT … FOR UPDATE` on
@@ -144,12 +140,7 @@ pub async fn get(c: &impl Conn, id: RequestId) -> StoreResult<Option<Request>> {
 /// transactions are already serial.
 pub async fn get_for_update(c: &impl Conn, id: RequestId) -> StoreResult<Option<Request>> {
     use sea_orm::QuerySelect;
-    Entity::find_by_id(id.get())
-        .lock_exclusive()
-        .one(c)
-        .await?
-        .map(Request::try_from)
-        .transpose()
+    rows::one(c, Entity::find_by_id(id.get()).lock_exclusive()).await
 }
 
 /// The open request of this person for this resource, if any.
@@ -158,33 +149,19 @@ pub async fn find_open(
     requester: &SlackUserId,
     resource: &ResourceId,
 ) -> StoreResult<Option<Request>> {
-    Entity::find()
-        .filter(Column::OpenKey.eq(open_key(requester, resource)))
-        .one(c)
-        .await?
-        .map(Request::try_from)
-        .transpose()
+    let query = Entity::find().filter(Column::OpenKey.eq(open_key(requester, resource)));
+    rows::one(c, query).await
 }
 
 pub async fn list_by_status(c: &impl Conn, status: Status) -> StoreResult<Vec<Request>> {
-    Entity::find()
+    let query = Entity::find()
         .filter(Column::Status.eq(status.as_str()))
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Request::try_from)
-        .collect()
+        .order_by_asc(Column::Id);
+    rows::all(c, query).await
 }
 
 pub async fn list_all(c: &impl Conn) -> StoreResult<Vec<Request>> {
-    Entity::find()
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Request::try_from)
-        .collect()
+    rows::all(c, Entity::find().order_by_asc(Column::Id)).await
 }
 
 /// Fields a change sets besides the status; `None` leaves a field as it is.
@@ -280,27 +257,20 @@ pub async fn find_by_message(
     channel: &str,
     ts: &str,
 ) -> StoreResult<Option<Request>> {
-    Entity::find()
+    let query = Entity::find()
         .filter(Column::SlackChannel.eq(channel))
-        .filter(Column::SlackTs.eq(ts))
-        .one(c)
-        .await?
-        .map(Request::try_from)
-        .transpose()
+        .filter(Column::SlackTs.eq(ts));
+    rows::one(c, query).await
 }
 
 pub async fn list_by_requester(
     c: &impl Conn,
     requester: &SlackUserId,
 ) -> StoreResult<Vec<Request>> {
-    Entity::find()
+    let query = Entity::find()
         .filter(Column::Requester.eq(requester.as_str()))
-        .order_by_desc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Request::try_from)
-        .collect()
+        .order_by_desc(Column::Id);
+    rows::all(c, query).await
 }
 
 /// Sets the identity to grant to, guarded like a status change (and bumping the version).

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::entities::app_roles::{ActiveModel, Column, Entity, Model};
-use super::{Conn, StoreError, StoreResult};
+use super::{Conn, StoreError, StoreResult, rows};
 use crate::domain::Principal;
 
 /// A role someone holds in Gatehouse itself.
@@ -64,22 +64,15 @@ pub async fn add(
     by: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let res = Entity::insert(ActiveModel {
+    let row = ActiveModel {
         principal: Set(principal.to_string()),
         role: Set(role.as_str().to_owned()),
         scope: Set(scope.to_owned()),
         created_at: Set(now),
         created_by: Set(by.to_owned()),
         ..Default::default()
-    })
-    .exec(c)
-    .await
-    .map_err(StoreError::from);
-    match res {
-        Ok(_) => Ok(true),
-        Err(e) if e.is_unique_violation() => Ok(false),
-        Err(e) => Err(e),
-    }
+    };
+    rows::insert_once(c, row).await
 }
 
 /// Removes the role; false if it was not there.
@@ -100,24 +93,14 @@ pub async fn remove(
 
 /// Everyone holding `role` for `scope` or for all resources.
 pub async fn holders(c: &impl Conn, role: AppRole, scope: &str) -> StoreResult<Vec<RoleGrant>> {
-    Entity::find()
+    let query = Entity::find()
         .filter(Column::Role.eq(role.as_str()))
         .filter(Column::Scope.is_in([scope, ALL_RESOURCES]))
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(RoleGrant::try_from)
-        .collect()
+        .order_by_asc(Column::Id);
+    rows::all(c, query).await
 }
 
 /// Every role granted from Slack.
 pub async fn all(c: &impl Conn) -> StoreResult<Vec<RoleGrant>> {
-    Entity::find()
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(RoleGrant::try_from)
-        .collect()
+    rows::all(c, Entity::find().order_by_asc(Column::Id)).await
 }

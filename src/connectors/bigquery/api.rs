@@ -77,11 +77,7 @@ fn reason_of(body: &Value) -> Option<&str> {
 
 fn base(url: Option<&str>, default: &str, what: &str) -> Result<Url, String> {
     let raw = url.unwrap_or(default).trim().trim_end_matches('/');
-    let mut u = Url::parse(raw).map_err(|e| format!("the {what} URL `{raw}` is not a URL: {e}"))?;
-    if !matches!(u.scheme(), "http" | "https") || u.cannot_be_a_base() {
-        return Err(format!("the {what} URL `{raw}` is not an http(s) URL"));
-    }
-    u.set_query(None);
+    let mut u = http::base_url(raw, &format!("{what} URL"), raw)?;
     u.set_fragment(None);
     Ok(u)
 }
@@ -131,18 +127,12 @@ impl Api {
 
     /// `{base}/<segments…>` of one API, each segment percent-encoded as one path segment.
     pub(super) fn url(&self, service: Service, segments: &[&str]) -> Url {
-        let mut url = match service {
-            Service::Bigquery => self.bigquery.clone(),
-            Service::Directory => self.directory.clone(),
-            Service::ResourceManager => self.resource_manager.clone(),
+        let base = match service {
+            Service::Bigquery => &self.bigquery,
+            Service::Directory => &self.directory,
+            Service::ResourceManager => &self.resource_manager,
         };
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty();
-            for s in segments {
-                path.push(s);
-            }
-        }
-        url
+        http::join(base, segments)
     }
 
     async fn token(&self, service: Service) -> Result<String, ConnectorError> {
@@ -181,6 +171,22 @@ impl Api {
             .await
     }
 
+    /// A GET whose 404 is a failure, in the words `missing` makes of Google's message.
+    pub(super) async fn get_found(
+        &self,
+        service: Service,
+        url: Url,
+        missing: impl FnOnce(String) -> String,
+    ) -> Result<Value, ConnectorError> {
+        let a = self.call(service, Method::GET, url, None, None).await?;
+        if a.status == StatusCode::NOT_FOUND {
+            return Err(ConnectorError::Permanent(missing(platform_message(
+                &a.json,
+            ))));
+        }
+        Ok(a.json)
+    }
+
     /// [`Api::call`], also returning `also` to the caller (IAM's 409 on a stale etag).
     pub(super) async fn call_allowing(
         &self,
@@ -192,15 +198,9 @@ impl Api {
         also: Option<StatusCode>,
     ) -> Result<Answer, ConnectorError> {
         let request = |token: &str| {
-            let req = self.http.request(method.clone(), url.clone());
-            let mut req = req
-                .bearer_auth(token)
-                .header(header::ACCEPT, "application/json");
-            if let Some(etag) = if_match {
-                req = req.header(header::IF_MATCH, etag);
-            }
-            match body {
-                Some(b) => req.json(b),
+            let req = http::bearer_json(&self.http, &method, &url, token, body);
+            match if_match {
+                Some(etag) => req.header(header::IF_MATCH, etag),
                 None => req,
             }
         };

@@ -128,19 +128,13 @@ impl ServiceAccount {
             .map_err(ConnectorError::Permanent)?;
         // A JWT holds only base64url characters and dots, which need no form encoding.
         let body = format!("grant_type={JWT_BEARER_FORM}&assertion={assertion}");
-        let resp = client
+        let request = client
             .post(&self.token_uri)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| http::unreachable("Google's token endpoint", &e))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| http::unreachable("Google's token endpoint", &e))?;
+            .body(body);
+        let (status, headers, text) =
+            http::send_for_text("Google's token endpoint", request).await?;
         let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if !status.is_success() {
             // OAuth's error body: {"error": "invalid_grant", "error_description": "…"}.

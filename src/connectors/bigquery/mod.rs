@@ -98,18 +98,14 @@ impl Bigquery {
         dataset: &str,
     ) -> Result<(Vec<Value>, String), ConnectorError> {
         let url = self.dataset_url(project, dataset);
-        let a = self
+        let json = self
             .api
-            .call(Service::Bigquery, Method::GET, url, None, None)
+            .get_found(Service::Bigquery, url, |said| format!(
+                "BigQuery has no dataset `{project}.{dataset}` (or the service account cannot see it): {said}"
+            ))
             .await?;
-        if a.status == StatusCode::NOT_FOUND {
-            return Err(ConnectorError::Permanent(format!(
-                "BigQuery has no dataset `{project}.{dataset}` (or the service account cannot see it): {}",
-                api::platform_message(&a.json)
-            )));
-        }
-        let access = a.json["access"].as_array().cloned().unwrap_or_default();
-        let etag = a.json["etag"].as_str().unwrap_or("").to_owned();
+        let access = json["access"].as_array().cloned().unwrap_or_default();
+        let etag = json["etag"].as_str().unwrap_or("").to_owned();
         Ok((access, etag))
     }
 
@@ -235,33 +231,33 @@ impl Bigquery {
         })
     }
 
-    async fn add_table(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
+    /// Adds `email` to the binding of the unit's role on its table, or (not `adding`) takes it
+    /// out, in one read-modify-write of the table's IAM policy.
+    async fn change_table(
+        &self,
+        email: &str,
+        unit: &Unit,
+        adding: bool,
+    ) -> Result<String, ConnectorError> {
         let t = table_in(unit)?;
         let email = email.trim();
-        let attempts = self
-            .modify_policy(&t, |p| iam::add(p, t.role, email))
-            .await?;
+        let (change, did, to) = if adding {
+            (
+                iam::add as fn(&mut Value, &str, &str) -> bool,
+                "added",
+                "to",
+            )
+        } else {
+            (
+                iam::remove as fn(&mut Value, &str, &str) -> bool,
+                "removed",
+                "from",
+            )
+        };
+        let attempts = self.modify_policy(&t, |p| change(p, t.role, email)).await?;
         Ok(format!(
-            "added {} to the {} binding of BigQuery table `{t}` (POST /bigquery/v2/projects/{}/\
+            "{did} {} {to} the {} binding of BigQuery table `{t}` (POST /bigquery/v2/projects/{}/\
              datasets/{}/tables/{}:setIamPolicy{})",
-            iam::member_of(email),
-            t.role,
-            t.project,
-            t.dataset,
-            t.table,
-            retried(attempts)
-        ))
-    }
-
-    async fn remove_table(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let t = table_in(unit)?;
-        let email = email.trim();
-        let attempts = self
-            .modify_policy(&t, |p| iam::remove(p, t.role, email))
-            .await?;
-        Ok(format!(
-            "removed {} from the {} binding of BigQuery table `{t}` (POST /bigquery/v2/projects/\
-             {}/datasets/{}/tables/{}:setIamPolicy{})",
             iam::member_of(email),
             t.role,
             t.project,
@@ -343,18 +339,16 @@ impl Connector for Bigquery {
             if let Some(t) = &page_token {
                 url.query_pairs_mut().append_pair("pageToken", t);
             }
-            let a = self
+            let json = self
                 .api
-                .call(Service::Directory, Method::GET, url, None, None)
+                .get_found(Service::Directory, url, |said| {
+                    format!(
+                        "the Google Workspace Directory does not know customer `{}`: {said}",
+                        self.customer
+                    )
+                })
                 .await?;
-            if a.status == StatusCode::NOT_FOUND {
-                return Err(ConnectorError::Permanent(format!(
-                    "the Google Workspace Directory does not know customer `{}`: {}",
-                    self.customer,
-                    api::platform_message(&a.json)
-                )));
-            }
-            for u in a.json["users"].as_array().into_iter().flatten() {
+            for u in json["users"].as_array().into_iter().flatten() {
                 let Some(email) = text(u, "/primaryEmail") else {
                     continue;
                 };
@@ -368,7 +362,7 @@ impl Connector for Bigquery {
                     email: Some(email),
                 });
             }
-            match text(&a.json, "/nextPageToken") {
+            match text(&json, "/nextPageToken") {
                 // A token seen before would loop for ever.
                 Some(t) if tokens.insert(t.clone()) => page_token = Some(t),
                 _ => return Ok(all),
@@ -423,7 +417,7 @@ impl Connector for Bigquery {
     /// `If-Match`), keeping every other entry.
     async fn add(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
         if let Unit::TableRole { .. } = unit {
-            return self.add_table(email, unit).await;
+            return self.change_table(email, unit, true).await;
         }
         let (project, dataset, role) = dataset_in(unit)?;
         let email = email.trim();
@@ -446,7 +440,7 @@ impl Connector for Bigquery {
     /// Drops exactly the user's entries with that role (`datasets.patch` with `If-Match`).
     async fn remove(&self, email: &str, unit: &Unit) -> Result<String, ConnectorError> {
         if let Unit::TableRole { .. } = unit {
-            return self.remove_table(email, unit).await;
+            return self.change_table(email, unit, false).await;
         }
         let (project, dataset, role) = dataset_in(unit)?;
         let attempts = self

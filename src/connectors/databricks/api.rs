@@ -91,14 +91,7 @@ impl Api {
         } else {
             format!("https://{trimmed}")
         };
-        let mut base = Url::parse(&with_scheme)
-            .map_err(|e| format!("the Databricks host `{host}` is not a URL: {e}"))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(format!(
-                "the Databricks host `{host}` is not an http(s) URL"
-            ));
-        }
-        base.set_query(None);
+        let mut base = http::base_url(&with_scheme, "Databricks host", host)?;
         base.set_fragment(None);
         Ok(Api {
             http: http::client(REQUEST_TIMEOUT)?,
@@ -108,14 +101,7 @@ impl Api {
     }
 
     fn under(&self, prefix: &[&str], segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(prefix);
-            for s in segments {
-                path.push(s);
-            }
-        }
-        url
+        http::join(&self.base, prefix.iter().chain(segments))
     }
 
     /// `{host}/api/2.0/preview/scim/v2/<segments…>`, each segment percent-encoded as one.
@@ -137,35 +123,23 @@ impl Api {
     ) -> Result<(String, Duration), ConnectorError> {
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{client_id}:{}", secret.expose()));
-        let resp = self
+        let request = self
             .http
             .post(self.under(&["oidc", "v1", "token"], &[]))
             .header(header::AUTHORIZATION, format!("Basic {basic}"))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
-            .body("grant_type=client_credentials&scope=all-apis")
-            .send()
-            .await
-            .map_err(|e| http::unreachable(PLATFORM, &e))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let json = http::read_json(PLATFORM, resp).await?;
-        if !status.is_success() {
-            let said = platform_message(&json);
-            return Err(http::sign_in_failure(
-                PLATFORM,
-                status,
-                &headers,
-                &said,
-                || {
-                    format!(
-                        "Databricks refused an OAuth token to service principal {client_id} (HTTP {}: \
-                     {said}); check the connector's client_id and client_secret",
-                        status.as_u16()
-                    )
-                },
-            ));
-        }
-        http::access_token(&json, "Databricks' token answer", 3600)
+            .body("grant_type=client_credentials&scope=all-apis");
+        let answer = http::send_for_json(PLATFORM, request).await?;
+        let refused = |status: StatusCode, said: &str| {
+            format!(
+                "Databricks refused an OAuth token to service principal {client_id} (HTTP {}: \
+                 {said}); check the connector's client_id and client_secret",
+                status.as_u16()
+            )
+        };
+        let whose = "Databricks' token answer";
+        http::token_answer(PLATFORM, answer, platform_message, refused, whose, 3600)
     }
 
     async fn bearer(&self) -> Result<String, ConnectorError> {
@@ -215,13 +189,10 @@ impl Api {
         url: Url,
         body: Option<&Value>,
     ) -> Result<Value, ConnectorError> {
-        let (status, json) = self
+        let answer = self
             .call_as(method, url, body, "application/json", None)
             .await?;
-        if status == StatusCode::NOT_FOUND {
-            return Err(http::not_found(PLATFORM, &platform_message(&json)));
-        }
-        Ok(json)
+        http::found(PLATFORM, answer, platform_message)
     }
 
     /// [`Api::call`] with the body sent as `media`, also returning `also` to the caller.
@@ -260,11 +231,8 @@ impl Api {
         url: Url,
         body: Option<&Value>,
     ) -> Result<Value, ConnectorError> {
-        let (status, json) = self.call(method, url, body).await?;
-        if status == StatusCode::NOT_FOUND {
-            return Err(http::not_found(PLATFORM, &platform_message(&json)));
-        }
-        Ok(json)
+        let answer = self.call(method, url, body).await?;
+        http::found(PLATFORM, answer, platform_message)
     }
 
     /// Every resource of a SCIM list (`Users`, `Groups`, `ServicePrincipals`), `count` at a

@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::http::text;
 use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
 use crate::config::{DatabricksSettings, Secret};
 use crate::domain::Unit;
@@ -45,14 +46,6 @@ fn group_in(unit: &Unit) -> Result<&str, ConnectorError> {
             other.kind().word()
         ))),
     }
-}
-
-fn text(row: &Value, field: &str) -> Option<String> {
-    row[field]
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 /// A SCIM filter's string literal: `"` and `\` escaped (RFC 7644 §3.4.2.2 uses JSON strings).
@@ -182,25 +175,10 @@ impl Databricks {
     }
 }
 
-/// The ids of the groups named `name` among SCIM rows: the exact name, or, when none matches
-/// exactly, the names differing only in case (SCIM's `eq` on displayName ignores case).
+/// The ids of the groups named `name` among SCIM rows (SCIM's `eq` on displayName ignores
+/// case, so a name differing only in case is found too when none matches exactly).
 fn matching_ids(rows: &[Value], name: &str) -> Vec<String> {
-    let named = |exact: bool| -> Vec<String> {
-        rows.iter()
-            .filter(|r| match r["displayName"].as_str() {
-                Some(n) if exact => n == name,
-                Some(n) => n.to_lowercase() == name.to_lowercase(),
-                None => false,
-            })
-            .filter_map(|r| text(r, "id"))
-            .collect()
-    };
-    let exact = named(true);
-    if exact.is_empty() {
-        named(false)
-    } else {
-        exact
-    }
+    super::http::ids_named(rows, "displayName", name)
 }
 
 fn is_group(member: &Value) -> bool {

@@ -12,14 +12,19 @@ fn settings(token: bool, client_id: Option<&str>, secret: bool) -> DatabricksSet
     }
 }
 
-#[test]
-fn ids_are_pushed_as_one_encoded_segment_under_scim() {
-    let d = Databricks::new(
+/// A connector signing in with a personal access token.
+fn with_token() -> Databricks {
+    Databricks::new(
         &settings(true, None, false),
         Some(Secret::new("dapiS3cr3t")),
         None,
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn ids_are_pushed_as_one_encoded_segment_under_scim() {
+    let d = with_token();
     let url = d.api.url(&["Groups", "1/../../x?y#z"]);
     assert_eq!(
         url.as_str(),
@@ -90,12 +95,7 @@ fn a_table_names_its_catalog_schema_and_table() {
 
 #[test]
 fn a_securables_full_name_is_one_encoded_segment_under_unity_catalog() {
-    let d = Databricks::new(
-        &settings(true, None, false),
-        Some(Secret::new("dapiS3cr3t")),
-        None,
-    )
-    .unwrap();
+    let d = with_token();
     let url = d
         .api
         .uc_url(&["permissions", "table", "main.sales.q3/../x?y#z %25+"]);

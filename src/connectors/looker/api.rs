@@ -70,12 +70,7 @@ impl Api {
     ) -> Result<Self, String> {
         let trimmed = base_url.trim().trim_end_matches('/');
         let trimmed = trimmed.strip_suffix("/api/4.0").unwrap_or(trimmed);
-        let mut base = Url::parse(trimmed)
-            .map_err(|e| format!("the Looker URL `{base_url}` is not a URL: {e}"))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(format!("the Looker URL `{base_url}` is not an http(s) URL"));
-        }
-        base.set_query(None);
+        let mut base = http::base_url(trimmed, "Looker URL", base_url)?;
         base.set_fragment(None);
         if client_id.trim().is_empty() {
             return Err("a Looker connector needs the API key's `client_id`".into());
@@ -91,14 +86,7 @@ impl Api {
 
     /// `{base}/api/4.0/<segments…>`, each segment percent-encoded as one path segment.
     pub(super) fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["api", "4.0"]);
-            for s in segments {
-                path.push(s);
-            }
-        }
-        url
+        http::join(&self.base, ["api", "4.0"].iter().chain(segments))
     }
 
     /// `POST /api/4.0/login` with the key in a form body; the token and how long it lives.
@@ -110,35 +98,23 @@ impl Api {
         let mut encoder = self.base.clone();
         encoder.query_pairs_mut().clear().extend_pairs(form);
         let body = encoder.query().unwrap_or("").to_owned();
-        let resp = self
+        let request = self
             .http
             .post(self.url(&["login"]))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| http::unreachable(PLATFORM, &e))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let json = http::read_json(PLATFORM, resp).await?;
-        if !status.is_success() {
-            let said = platform_message(&json);
-            return Err(http::sign_in_failure(
-                PLATFORM,
-                status,
-                &headers,
-                &said,
-                || {
-                    format!(
-                        "Looker refused the login of API key {} (HTTP {}: {said}); check the \
-                     connector's client_id and client_secret",
-                        self.client_id,
-                        status.as_u16()
-                    )
-                },
-            ));
-        }
-        http::access_token(&json, "Looker's login answer", 3600)
+            .body(body);
+        let answer = http::send_for_json(PLATFORM, request).await?;
+        let refused = |status: StatusCode, said: &str| {
+            format!(
+                "Looker refused the login of API key {} (HTTP {}: {said}); check the \
+                 connector's client_id and client_secret",
+                self.client_id,
+                status.as_u16()
+            )
+        };
+        let whose = "Looker's login answer";
+        http::token_answer(PLATFORM, answer, platform_message, refused, whose, 3600)
     }
 
     /// One authenticated call. A 401 means the token died early (revoked, instance restarted):
@@ -185,11 +161,8 @@ impl Api {
         url: Url,
         body: Option<&Value>,
     ) -> Result<Value, ConnectorError> {
-        let (status, json) = self.call(method, url, body).await?;
-        if status == StatusCode::NOT_FOUND {
-            return Err(http::not_found(PLATFORM, &platform_message(&json)));
-        }
-        Ok(json)
+        let answer = self.call(method, url, body).await?;
+        http::found(PLATFORM, answer, platform_message)
     }
 
     /// Every row of a listing, `page` at a time (`limit`/`offset`, sorted by id so pages do not

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use super::http::text;
 use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
 use crate::config::{ApiSettings, Secret};
 use crate::domain::Unit;
@@ -39,14 +40,6 @@ fn group_in(unit: &Unit) -> Result<&str, ConnectorError> {
             other.kind().word()
         ))),
     }
-}
-
-fn text(row: &Value, field: &str) -> Option<String> {
-    row[field]
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 impl Looker {

@@ -69,25 +69,9 @@ fn base(configured: Option<&str>, default: &str, what: &str) -> Result<Url, Stri
     let raw = configured.map(str::trim).filter(|s| !s.is_empty());
     let text = raw.unwrap_or(default).trim_end_matches('/');
     let text = text.strip_suffix("/v1.0").unwrap_or(text);
-    let mut url = Url::parse(text).map_err(|e| format!("the {what} `{text}` is not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(format!("the {what} `{text}` is not an http(s) URL"));
-    }
-    url.set_query(None);
+    let mut url = http::base_url(text, what, text)?;
     url.set_fragment(None);
     Ok(url)
-}
-
-/// `base` with `segments` pushed, each percent-encoded as one path segment.
-fn join(base: &Url, segments: &[&str]) -> Url {
-    let mut url = base.clone();
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty();
-        for s in segments {
-            path.push(s);
-        }
-    }
-    url
 }
 
 /// The service's words from an error body: Power BI and Graph send
@@ -134,7 +118,7 @@ impl Api {
         )?;
         Ok(Api {
             http: http::client(REQUEST_TIMEOUT)?,
-            token_url: join(&authority, &[tenant, "oauth2", "v2.0", "token"]),
+            token_url: http::join(&authority, [tenant, "oauth2", "v2.0", "token"]),
             powerbi: base(
                 settings.api_url.as_deref(),
                 "https://api.powerbi.com",
@@ -156,14 +140,14 @@ impl Api {
     pub(super) fn powerbi_url(&self, segments: &[&str]) -> Url {
         let mut all = vec!["v1.0", "myorg"];
         all.extend_from_slice(segments);
-        join(&self.powerbi, &all)
+        http::join(&self.powerbi, &all)
     }
 
     /// `{graph}/v1.0/<segments…>`.
     pub(super) fn graph_url(&self, segments: &[&str]) -> Url {
         let mut all = vec!["v1.0"];
         all.extend_from_slice(segments);
-        join(&self.graph, &all)
+        http::join(&self.graph, &all)
     }
 
     /// Whether a `@odata.nextLink` points at the configured Graph (scheme, host and port), so
@@ -205,25 +189,18 @@ impl Api {
             .map_err(|e| http::unreachable(ENTRA, &e))?;
         let (status, headers) = (resp.status(), resp.headers().clone());
         let json = http::read_json("Power BI", resp).await?;
-        if !status.is_success() {
-            let said = platform_message(&json);
-            return Err(http::sign_in_failure(
-                ENTRA,
-                status,
-                &headers,
-                &said,
-                || {
-                    format!(
-                        "{ENTRA} refused a {} token to app {} (HTTP {}: {said}); check the \
-                     connector's tenant_id, client_id and client_secret",
-                        service.name(),
-                        self.client_id,
-                        status.as_u16()
-                    )
-                },
-            ));
-        }
-        http::access_token(&json, &format!("{ENTRA}'s token answer"), 3599)
+        let refused = |status: StatusCode, said: &str| {
+            format!(
+                "{ENTRA} refused a {} token to app {} (HTTP {}: {said}); check the \
+                 connector's tenant_id, client_id and client_secret",
+                service.name(),
+                self.client_id,
+                status.as_u16()
+            )
+        };
+        let whose = format!("{ENTRA}'s token answer");
+        let answer = (status, headers, json);
+        http::token_answer(ENTRA, answer, platform_message, refused, &whose, 3599)
     }
 
     /// One authenticated call. A 401 (or Power BI's 403 `TokenExpired`) means the token died
@@ -251,16 +228,7 @@ impl Api {
         kept: &[StatusCode],
     ) -> Result<(StatusCode, Value), ConnectorError> {
         let cache = self.tokens(service);
-        let request = |token: &str| {
-            let req = self.http.request(method.clone(), url.clone());
-            let req = req
-                .bearer_auth(token)
-                .header(header::ACCEPT, "application/json");
-            match body {
-                Some(b) => req.json(b),
-                None => req,
-            }
-        };
+        let request = |token: &str| http::bearer_json(&self.http, &method, &url, token, body);
         let stale = |status, json: &Value| {
             status == StatusCode::UNAUTHORIZED
                 || (status == StatusCode::FORBIDDEN

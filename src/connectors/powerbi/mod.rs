@@ -13,6 +13,7 @@ use crate::connectors::bounded_probe;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use super::http::text;
 use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
 use crate::config::{PowerbiSettings, Secret};
 use crate::domain::Unit;
@@ -61,14 +62,6 @@ fn rank(role: &str) -> Option<usize> {
     ROLES.iter().position(|r| r.eq_ignore_ascii_case(role))
 }
 
-fn text(row: &Value, field: &str) -> Option<String> {
-    row[field]
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
 /// An OData string literal: in single quotes, a quote doubled.
 fn odata_string(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -112,24 +105,8 @@ impl PowerBi {
             .expect(Service::PowerBi, Method::GET, url, None)
             .await?;
         let found = rows(Service::PowerBi, "/groups", body)?;
-        let named = |exact: bool| -> Vec<String> {
-            found
-                .iter()
-                .filter(|w| match w["name"].as_str() {
-                    Some(n) if exact => n == name,
-                    Some(n) => n.to_lowercase() == name.to_lowercase(),
-                    None => false,
-                })
-                .filter_map(|w| text(w, "id"))
-                .collect()
-        };
-        let exact = named(true);
-        let ids = if exact.is_empty() {
-            named(false)
-        } else {
-            exact
-        };
-        match ids.as_slice() {
+        // OData's `eq` is exact; Power BI's names are not, so a name differing in case counts.
+        match super::http::ids_named(&found, "name", name).as_slice() {
             [id] => Ok(Some(id.clone())),
             [] => Ok(None),
             _ => Err(ConnectorError::Permanent(format!(

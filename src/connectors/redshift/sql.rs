@@ -6,38 +6,31 @@ use crate::connectors::quoting::{self, BadName};
 
 /// `GRANT ROLE "role" TO "user"`: Redshift's RBAC roles (PostgreSQL would say `GRANT r TO u`).
 pub fn grant_role(role: &str, user: &str) -> Result<String, BadName> {
-    Ok(format!(
-        "GRANT ROLE {} TO {}",
-        quoting::redshift(role)?,
-        quoting::redshift(user)?
-    ))
+    quoted(role, user, |r, u| format!("GRANT ROLE {r} TO {u}"))
 }
 
 /// `REVOKE ROLE "role" FROM "user"`.
 pub fn revoke_role(role: &str, user: &str) -> Result<String, BadName> {
-    Ok(format!(
-        "REVOKE ROLE {} FROM {}",
-        quoting::redshift(role)?,
-        quoting::redshift(user)?
-    ))
+    quoted(role, user, |r, u| format!("REVOKE ROLE {r} FROM {u}"))
 }
 
 /// `ALTER GROUP "group" ADD USER "user"`: Redshift's legacy user groups.
 pub fn add_to_group(group: &str, user: &str) -> Result<String, BadName> {
-    Ok(format!(
-        "ALTER GROUP {} ADD USER {}",
-        quoting::redshift(group)?,
-        quoting::redshift(user)?
-    ))
+    quoted(group, user, |g, u| format!("ALTER GROUP {g} ADD USER {u}"))
 }
 
 /// `ALTER GROUP "group" DROP USER "user"`.
 pub fn drop_from_group(group: &str, user: &str) -> Result<String, BadName> {
-    Ok(format!(
-        "ALTER GROUP {} DROP USER {}",
-        quoting::redshift(group)?,
-        quoting::redshift(user)?
-    ))
+    quoted(group, user, |g, u| format!("ALTER GROUP {g} DROP USER {u}"))
+}
+
+/// The statement `write` makes of two names, each quoted by [`quoting::redshift`] first.
+fn quoted(
+    first: &str,
+    second: &str,
+    write: impl FnOnce(String, String) -> String,
+) -> Result<String, BadName> {
+    Ok(write(quoting::redshift(first)?, quoting::redshift(second)?))
 }
 
 pub const USER_EXISTS: &str = "SELECT COUNT(*) FROM pg_user WHERE usename = $1";
@@ -120,22 +113,26 @@ mod tests {
     /// latest/dg/r_GRANT.html, r_REVOKE.html, r_ALTER_GROUP.html), with every name delimited.
     #[test]
     fn statements_follow_redshifts_documented_forms() {
-        assert_eq!(
-            grant_role("analyst_ro", "alice").unwrap(),
-            r#"GRANT ROLE "analyst_ro" TO "alice""#
-        );
-        assert_eq!(
-            revoke_role("analyst_ro", "alice").unwrap(),
-            r#"REVOKE ROLE "analyst_ro" FROM "alice""#
-        );
-        assert_eq!(
-            add_to_group("admin_group", "dwuser").unwrap(),
-            r#"ALTER GROUP "admin_group" ADD USER "dwuser""#
-        );
-        assert_eq!(
-            drop_from_group("admin_group", "dwuser").unwrap(),
-            r#"ALTER GROUP "admin_group" DROP USER "dwuser""#
-        );
+        for (statement, documented) in [
+            (
+                grant_role("analyst_ro", "alice"),
+                r#"GRANT ROLE "analyst_ro" TO "alice""#,
+            ),
+            (
+                revoke_role("analyst_ro", "alice"),
+                r#"REVOKE ROLE "analyst_ro" FROM "alice""#,
+            ),
+            (
+                add_to_group("admin_group", "dwuser"),
+                r#"ALTER GROUP "admin_group" ADD USER "dwuser""#,
+            ),
+            (
+                drop_from_group("admin_group", "dwuser"),
+                r#"ALTER GROUP "admin_group" DROP USER "dwuser""#,
+            ),
+        ] {
+            assert_eq!(statement.unwrap(), documented);
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::super::ConnectorError;
-use super::super::http::{TokenCache, client, failure, retry_after, unreachable};
+use super::super::http::{self, TokenCache, client, failure, retry_after, unreachable};
 use crate::config::Secret;
 
 /// How long one HTTP exchange may take.
@@ -71,15 +71,10 @@ impl Api {
         client_id: &str,
         client_secret: Secret,
     ) -> Result<Self, String> {
-        let mut base = Url::parse(base_url.trim_end_matches('/'))
-            .map_err(|e| format!("the Sigma URL `{base_url}` is not a URL: {e}"))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(format!("the Sigma URL `{base_url}` is not an http(s) URL"));
-        }
+        let base = http::base_url(base_url.trim_end_matches('/'), "Sigma URL", base_url)?;
         if client_id.trim().is_empty() {
             return Err("a Sigma connector needs `client_id`".into());
         }
-        base.set_query(None);
         Ok(Api {
             http: client(REQUEST_TIMEOUT)?,
             base,
@@ -91,14 +86,7 @@ impl Api {
 
     /// `{base}/v2/<segments…>`, each segment percent-encoded as one.
     pub(super) fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().push("v2");
-            for s in segments {
-                path.push(s);
-            }
-        }
-        url
+        http::join(&self.base, ["v2"].iter().chain(segments))
     }
 
     /// A new token: `POST /v2/auth/token` with the client credentials, form-encoded.
@@ -129,7 +117,7 @@ impl Api {
                 tokio::time::sleep(wait.min(Duration::from_secs(2))).await;
                 continue;
             }
-            break (status, headers, read(resp).await?);
+            break (status, headers, http::read_json("Sigma", resp).await?);
         };
         if !status.is_success() {
             return Err(match status {
@@ -145,38 +133,11 @@ impl Api {
                 _ => failure("Sigma", status, &headers, &said(&json)),
             });
         }
-        let token = json["access_token"].as_str().filter(|t| !t.is_empty());
-        let token = token.ok_or_else(|| {
-            ConnectorError::Permanent("Sigma's token answer has no access_token".into())
-        })?;
-        let lives = json["expires_in"]
-            .as_u64()
-            .map_or(DEFAULT_TOKEN_LIFE, Duration::from_secs);
-        Ok((token.to_owned(), lives))
+        http::access_token(&json, "Sigma's token answer", DEFAULT_TOKEN_LIFE.as_secs())
     }
 
     async fn token(&self) -> Result<String, ConnectorError> {
         self.tokens.get(|| self.fetch_token()).await
-    }
-
-    async fn send_once(
-        &self,
-        method: &Method,
-        url: &Url,
-        body: Option<&Value>,
-    ) -> Result<(StatusCode, header::HeaderMap, Value), ConnectorError> {
-        let token = self.token().await?;
-        let mut req = self
-            .http
-            .request(method.clone(), url.clone())
-            .bearer_auth(token)
-            .header(header::ACCEPT, "application/json");
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.map_err(|e| unreachable("Sigma", &e))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        Ok((status, headers, read(resp).await?))
     }
 
     /// One authenticated call; a 401 gets a new token and one more try. Returns the JSON body.
@@ -197,15 +158,12 @@ impl Api {
         body: Option<&Value>,
         kept: &[StatusCode],
     ) -> Result<(StatusCode, Value), ConnectorError> {
-        let (mut status, mut headers, mut json) = self.send_once(&method, &url, body).await?;
-        if status == StatusCode::UNAUTHORIZED {
-            self.tokens.invalidate().await;
-            (status, headers, json) = self.send_once(&method, &url, body).await?;
-        }
-        if !status.is_success() && !kept.contains(&status) {
-            return Err(failure("Sigma", status, &headers, &said(&json)));
-        }
-        Ok((status, json))
+        let request = |token: &str| http::bearer_json(&self.http, &method, &url, token, body);
+        let stale = |status, _: &Value| status == StatusCode::UNAUTHORIZED;
+        let answer =
+            http::send_renewing("Sigma", || self.token(), Some(&self.tokens), request, stale)
+                .await?;
+        http::kept_or_failure("Sigma", answer, kept, said)
     }
 
     /// Every entry of a paged list: `query`, then `limit` on each call and `page` from the
@@ -243,12 +201,6 @@ impl Api {
             }
         }
     }
-}
-
-/// The answer's body as JSON, or as a JSON string when it is not JSON.
-async fn read(resp: reqwest::Response) -> Result<Value, ConnectorError> {
-    let text = resp.text().await.map_err(|e| unreachable("Sigma", &e))?;
-    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode, Url, header};
 use serde_json::{Value, json};
 
 use super::super::ConnectorError;
+use super::super::http;
 use super::jwt::Tokens;
 use super::parse::{FirstPartition, LaterPartition, ResultSet};
 
@@ -68,18 +69,12 @@ fn platform_message(body: &Value) -> String {
 
 fn unreachable_error(e: &reqwest::Error) -> ConnectorError {
     // The URL in reqwest's message holds only the request id: nothing secret.
-    let what = if e.is_timeout() {
-        "no answer in time"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "the connection failed"
-    };
+    let what = http::no_answer(e);
     ConnectorError::Retryable(format!("cannot reach Snowflake ({what}): {e}"))
 }
 
 fn http_client() -> Result<reqwest::Client, String> {
-    super::super::http::client(REQUEST_TIMEOUT)
+    http::client(REQUEST_TIMEOUT)
 }
 
 impl Api {
@@ -89,14 +84,7 @@ impl Api {
         role: Option<String>,
         warehouse: Option<String>,
     ) -> Result<Self, String> {
-        let mut base = Url::parse(base_url.trim_end_matches('/'))
-            .map_err(|e| format!("the Snowflake URL `{base_url}` is not a URL: {e}"))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(format!(
-                "the Snowflake URL `{base_url}` is not an http(s) URL"
-            ));
-        }
-        base.set_query(None);
+        let base = http::base_url(base_url.trim_end_matches('/'), "Snowflake URL", base_url)?;
         Ok(Api {
             http: http_client()?,
             base,
@@ -112,14 +100,8 @@ impl Api {
     }
 
     fn url(&self, handle: Option<&str>) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["api", "v2", "statements"]);
-            if let Some(h) = handle {
-                path.push(h);
-            }
-        }
-        url
+        let path = ["api", "v2", "statements"].into_iter().chain(handle);
+        http::join(&self.base, path)
     }
 
     /// One HTTP exchange, authenticated; the answer's status, headers and JSON body.

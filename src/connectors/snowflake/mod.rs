@@ -27,6 +27,12 @@ pub struct Snowflake {
 }
 
 /// The name as Snowflake stores it and SHOW prints it: what `quoting::snowflake` quotes.
+/// The unit's role and the user, both quoted for a statement.
+fn role_and_user(unit: &Unit, user: &str) -> Result<(String, String), ConnectorError> {
+    let role = role_in(unit, "Snowflake")?;
+    Ok((quoting::snowflake(role)?, quoting::snowflake(user)?))
+}
+
 fn stored(name: &str) -> Result<String, ConnectorError> {
     let quoted = quoting::snowflake(name)?;
     Ok(quoted[1..quoted.len() - 1].replace("\"\"", "\""))
@@ -116,13 +122,7 @@ impl Snowflake {
                 return Err(failed.into());
             }
         }
-        let grants = self
-            .api
-            .execute(&format!(
-                "SHOW GRANTS OF ROLE {}",
-                quoting::snowflake(role)?
-            ))
-            .await?;
+        let grants = self.show_grants("OF", role).await?;
         for r in grants.rows() {
             if r.need("granted_to")?.eq_ignore_ascii_case("USER") && r.need("grantee_name")? == name
             {
@@ -132,15 +132,28 @@ impl Snowflake {
         Ok(Holding::default())
     }
 
+    /// `SHOW GRANTS <which> ROLE <quoted>` (`OF`: who holds the role; `TO`: what it holds;
+    /// `ON`: who owns it), the statement's own failure apart from the others.
+    async fn try_show_grants(
+        &self,
+        which: &str,
+        quoted: &str,
+    ) -> Result<Result<ResultSet, SqlError>, ConnectorError> {
+        self.api
+            .try_execute(&format!("SHOW GRANTS {which} ROLE {quoted}"))
+            .await
+    }
+
+    /// [`Snowflake::try_show_grants`] for a role by name; every failure is an error.
+    async fn show_grants(&self, which: &str, role: &str) -> Result<ResultSet, ConnectorError> {
+        Ok(self
+            .try_show_grants(which, &quoting::snowflake(role)?)
+            .await??)
+    }
+
     /// The roles granted to `role` (its `USAGE ON ROLE` rows).
     async fn roles_of_role(&self, role: &str) -> Result<Vec<String>, ConnectorError> {
-        let set = self
-            .api
-            .execute(&format!(
-                "SHOW GRANTS TO ROLE {}",
-                quoting::snowflake(role)?
-            ))
-            .await?;
+        let set = self.show_grants("TO", role).await?;
         let mut out = Vec::new();
         for r in set.rows() {
             if r.need("granted_on")?.eq_ignore_ascii_case("ROLE")
@@ -250,23 +263,15 @@ impl Connector for Snowflake {
     }
 
     async fn add(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let role = role_in(unit, "Snowflake")?;
-        self.change(format!(
-            "GRANT ROLE {} TO USER {}",
-            quoting::snowflake(role)?,
-            quoting::snowflake(user)?
-        ))
-        .await
+        let (role, user) = role_and_user(unit, user)?;
+        self.change(format!("GRANT ROLE {role} TO USER {user}"))
+            .await
     }
 
     async fn remove(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let role = role_in(unit, "Snowflake")?;
-        self.change(format!(
-            "REVOKE ROLE {} FROM USER {}",
-            quoting::snowflake(role)?,
-            quoting::snowflake(user)?
-        ))
-        .await
+        let (role, user) = role_and_user(unit, user)?;
+        self.change(format!("REVOKE ROLE {role} FROM USER {user}"))
+            .await
     }
 }
 

@@ -107,11 +107,7 @@ impl Snowflake {
         &self,
         quoted: &str,
     ) -> Result<Result<Option<String>, SqlError>, ConnectorError> {
-        let set = match self
-            .api
-            .try_execute(&format!("SHOW GRANTS ON ROLE {quoted}"))
-            .await?
-        {
+        let set = match self.try_show_grants("ON", quoted).await? {
             Ok(set) => set,
             Err(failed) => return Ok(Err(failed)),
         };
@@ -125,11 +121,7 @@ impl Snowflake {
 
     /// `SHOW GRANTS TO ROLE <service role>`: the roles it inherits, and MANAGE GRANTS.
     async fn powers(&self, quoted: &str) -> Result<Result<Powers, SqlError>, ConnectorError> {
-        let set = match self
-            .api
-            .try_execute(&format!("SHOW GRANTS TO ROLE {quoted}"))
-            .await?
-        {
+        let set = match self.try_show_grants("TO", quoted).await? {
             Ok(set) => set,
             Err(failed) => return Ok(Err(failed)),
         };

@@ -57,13 +57,7 @@ impl Api {
         token_name: &str,
         token_secret: Secret,
     ) -> Result<Self, String> {
-        let mut root = Url::parse(base_url.trim_end_matches('/'))
-            .map_err(|e| format!("the Tableau URL `{base_url}` is not a URL: {e}"))?;
-        if !matches!(root.scheme(), "http" | "https") || root.cannot_be_a_base() {
-            return Err(format!(
-                "the Tableau URL `{base_url}` is not an http(s) URL"
-            ));
-        }
+        let mut root = http::base_url(base_url.trim_end_matches('/'), "Tableau URL", base_url)?;
         let version = version.trim();
         if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit() || c == '.') {
             return Err(format!(
@@ -73,11 +67,8 @@ impl Api {
         if token_name.trim().is_empty() || token_secret.expose().is_empty() {
             return Err("a Tableau connector needs `token_name` and `token_secret`".into());
         }
-        root.set_query(None);
         root.set_fragment(None);
-        if let Ok(mut path) = root.path_segments_mut() {
-            path.pop_if_empty().extend(["api", version]);
-        }
+        let root = http::join(&root, ["api", version]);
         Ok(Api {
             http: http::client(REQUEST_TIMEOUT)?,
             root,
@@ -90,13 +81,7 @@ impl Api {
     }
 
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.root.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            for s in segments {
-                path.push(s);
-            }
-        }
-        url
+        http::join(&self.root, segments)
     }
 
     /// Signs in with the personal access token: the session's token and the site's id.
@@ -185,15 +170,7 @@ impl Api {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| http::unreachable("Tableau", &e))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| http::unreachable("Tableau", &e))?;
+        let (status, headers, text) = http::send_for_text("Tableau", req).await?;
         Ok(Reply {
             status,
             headers,

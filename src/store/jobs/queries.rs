@@ -8,7 +8,7 @@ use super::lease_clock::lease_now;
 use super::{Job, JobStatus};
 use crate::clock::Clock;
 use crate::store::entities::jobs::{Column, Entity};
-use crate::store::{Conn, StoreResult};
+use crate::store::{Conn, StoreResult, rows};
 
 /// When the worker next has something to do, on `clock`: the earliest queued job, or the
 /// earliest lease to lapse (judged on the database's clock, and told in `clock`'s time).
@@ -37,11 +37,7 @@ pub async fn next_wakeup(c: &impl Conn, clock: &dyn Clock) -> StoreResult<Option
 }
 
 pub async fn get(c: &impl Conn, id: i64) -> StoreResult<Option<Job>> {
-    Entity::find_by_id(id)
-        .one(c)
-        .await?
-        .map(Job::try_from)
-        .transpose()
+    rows::one(c, Entity::find_by_id(id)).await
 }
 
 pub async fn list(c: &impl Conn, status: Option<JobStatus>) -> StoreResult<Vec<Job>> {
@@ -49,38 +45,25 @@ pub async fn list(c: &impl Conn, status: Option<JobStatus>) -> StoreResult<Vec<J
     if let Some(s) = status {
         q = q.filter(Column::Status.eq(s.as_str()));
     }
-    q.order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Job::try_from)
-        .collect()
+    rows::all(c, q.order_by_asc(Column::Id)).await
 }
 
 /// Queued jobs that have failed at least `attempts` times and are still being retried (the
 /// ones that never give up, such as revocations).
 pub async fn still_failing(c: &impl Conn, attempts: u32) -> StoreResult<Vec<Job>> {
-    Entity::find()
+    let query = Entity::find()
         .filter(Column::Status.eq(JobStatus::Queued.as_str()))
         .filter(Column::Attempts.gte(i32::try_from(attempts).unwrap_or(i32::MAX)))
         .filter(Column::LastError.is_not_null())
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Job::try_from)
-        .collect()
+        .order_by_asc(Column::Id);
+    rows::all(c, query).await
 }
 
 pub async fn for_request(c: &impl Conn, request_id: i64) -> StoreResult<Vec<Job>> {
-    Entity::find()
+    let query = Entity::find()
         .filter(Column::RequestId.eq(request_id))
-        .order_by_asc(Column::Id)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Job::try_from)
-        .collect()
+        .order_by_asc(Column::Id);
+    rows::all(c, query).await
 }
 
 pub async fn count(c: &impl Conn, status: JobStatus) -> StoreResult<u64> {
