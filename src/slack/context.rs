@@ -6,8 +6,9 @@ use tokio::sync::watch;
 
 use super::api::SlackApi;
 use super::notifier::Channel;
+use super::views::mention;
 use crate::domain::{RequestId, SlackUserId};
-use crate::workflow::{Directory, Workflow};
+use crate::workflow::{Directory, Scope, Workflow};
 
 pub struct SlackContext {
     pub workflow: Arc<Workflow>,
@@ -25,6 +26,26 @@ pub struct SlackContext {
     pub open: watch::Sender<u32>,
     /// The ❌s whose reviewer this process asked why: the catch-up does not ask again.
     pub denials_asked: DenialsAsked,
+}
+
+impl SlackContext {
+    /// The catalog's reviewers of `resource` and those added in Slack, as Slack shows them.
+    pub async fn reviewer_mentions(&self, resource: &crate::config::Resource) -> Vec<String> {
+        let mut all = resource.all_reviewers();
+        // A read; if it fails the catalog's names are still right, only incomplete.
+        if let Ok(added) = self
+            .workflow
+            .reviewers_added(&Scope::Resource(resource.id.clone()))
+            .await
+        {
+            for g in added {
+                if !all.contains(&g.principal) {
+                    all.push(g.principal);
+                }
+            }
+        }
+        all.iter().map(mention).collect()
+    }
 }
 
 /// Who was asked, for which request, after a ❌.

@@ -55,7 +55,9 @@ pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, Workf
     let mine = wf.requests_of(user).await?;
     let mut blocks = vec![
         header("Your access requests"),
-        plain_section("Ask for access with `/request-access`.".into()),
+        json!({ "type": "actions", "block_id": "start", "elements": [
+            { "type": "button", "text": { "type": "plain_text", "text": "Request access" }, "style": "primary", "action_id": "request_access", "value": "new" }
+        ] }),
     ];
     let open: Vec<&Request> = mine
         .iter()
@@ -69,20 +71,22 @@ pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, Workf
     if open.is_empty() {
         blocks.push(plain_section("_No open requests._".into()));
     }
-    for r in open {
+    for r in open.iter().take(LIST_SHOWN) {
+        let text = own_line(ctx, r).await;
         // Until access is granted, the requester can call it off.
         blocks.push(if matches!(r.status, Status::Pending | Status::Approved) {
-            json!({ "type": "section", "text": { "type": "mrkdwn", "text": line(ctx, r) }, "accessory": cancel_button(r.id.get()) })
+            json!({ "type": "section", "text": { "type": "mrkdwn", "text": text }, "accessory": cancel_button(r.id.get()) })
         } else {
-            plain_section(line(ctx, r))
+            plain_section(text)
         });
     }
+    blocks.extend(more(open.len()));
     blocks.push(header("Your access"));
     let active: Vec<&Request> = mine.iter().filter(|r| r.status == Status::Active).collect();
     if active.is_empty() {
         blocks.push(plain_section("_No active access._".into()));
     }
-    for r in active {
+    for r in active.iter().take(LIST_SHOWN) {
         let id = r.id.get().to_string();
         blocks.push(plain_section(line(ctx, r)));
         blocks.push(json!({
@@ -93,10 +97,11 @@ pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, Workf
             ]
         }));
     }
+    blocks.extend(more(active.len()));
     let queue = wf.review_queue(user).await?;
     if !queue.is_empty() {
         blocks.push(header("Waiting for your review"));
-        for r in &queue {
+        for r in queue.iter().take(LIST_SHOWN) {
             let text = format!(
                 "{}\nRequested by <@{}>: {}",
                 line(ctx, r),
@@ -113,11 +118,69 @@ pub async fn view(ctx: &SlackContext, user: &SlackUserId) -> Result<Value, Workf
             }));
         }
     }
+    if !queue.is_empty() {
+        blocks.extend(more(queue.len()));
+    }
+    blocks.extend(history(ctx, &mine));
     blocks.extend(revocable_blocks(ctx, user).await?);
     if wf.is_admin(user).await? {
         blocks.extend(admin_blocks(ctx).await?);
     }
     Ok(json!({ "type": "home", "blocks": blocks }))
+}
+
+/// How many of each of one's own lists App Home shows: the rest is counted (Slack allows 100
+/// blocks in a view, and the admin section needs its share).
+const LIST_SHOWN: usize = 8;
+
+/// How many ended requests "Recently ended" shows.
+const HISTORY_SHOWN: usize = 5;
+
+/// "…and N more" under a list of `len` of which `LIST_SHOWN` are shown.
+fn more(len: usize) -> Option<Value> {
+    (len > LIST_SHOWN).then(|| {
+        plain_section(format!(
+            "_…and {} more. `/access-check` answers about any of them._",
+            len - LIST_SHOWN
+        ))
+    })
+}
+
+/// A line of one's own request. A pending one says who it waits for: the reviewers, not the
+/// ✅ and ❌ meant for them.
+async fn own_line(ctx: &SlackContext, r: &Request) -> String {
+    let resource = ctx.workflow.catalog().resource(&r.resource);
+    let (Status::Pending, Some(resource)) = (r.status, resource) else {
+        return line(ctx, r);
+    };
+    let who = ctx.reviewer_mentions(resource).await;
+    let who = if who.is_empty() {
+        "a reviewer (none is named yet; an admin can add one)".to_owned()
+    } else {
+        who.join(" or ")
+    };
+    format!(
+        "*#{} {}* ({})\n⏳ Waiting for {who}",
+        r.id.get(),
+        resource_name(ctx, r),
+        r.duration
+    )
+}
+
+/// One's latest requests that ended, newest first, as the channel shows them.
+fn history(ctx: &SlackContext, mine: &[Request]) -> Vec<Value> {
+    let ended: Vec<&Request> = mine
+        .iter()
+        .rev()
+        .filter(|r| r.status.is_final())
+        .take(HISTORY_SHOWN)
+        .collect();
+    if ended.is_empty() {
+        return Vec::new();
+    }
+    let mut blocks = vec![header("Recently ended")];
+    blocks.extend(ended.into_iter().map(|r| plain_section(line(ctx, r))));
+    blocks
 }
 
 /// How many others' grants App Home lists with Revoke (Slack allows 100 blocks in all).

@@ -58,6 +58,7 @@ mod slack_confirm;
 mod slack_delivery;
 mod slack_flow;
 mod slack_forms;
+mod slack_home;
 mod slack_identities;
 mod slack_limits;
 mod slack_manual;

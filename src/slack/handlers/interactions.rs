@@ -399,6 +399,10 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 }
             }
         }
+        "request_access" => {
+            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            super::request_again::open_new(ctx, trigger).await
+        }
         "request_again" => {
             let id = request_id_of(value)?;
             let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;

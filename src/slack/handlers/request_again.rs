@@ -1,9 +1,19 @@
-//! "Request again" on a DM that ends a request (expired, lapsed, denied): the request form,
+//! The request form opened by a button rather than `/request-access`: App Home's "Request
+//! access" (empty), and "Request again" on a DM that ends a request (expired, lapsed, denied),
 //! filled in as the person asked last time, so asking again is one click and a Submit.
 
 use crate::domain::{RequestId, SlackUserId};
 use crate::slack::context::SlackContext;
 use crate::slack::modals::{self, Prefill};
+
+/// Opens the empty form (App Home's "Request access").
+pub async fn open_new(ctx: &SlackContext, trigger: &str) -> Result<(), String> {
+    ctx.api
+        .open_view(trigger, &modals::request_form(&Prefill::default()))
+        .await
+        .map(drop)
+        .map_err(|e| format!("Slack would not open the request form ({e}); try again."))
+}
 
 /// Opens the form for `user`, prefilled from their request `id`. Only its requester: the DM is
 /// theirs, and someone else's reason is not theirs to read.

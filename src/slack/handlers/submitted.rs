@@ -4,9 +4,8 @@
 
 use crate::config::Resource;
 use crate::slack::context::SlackContext;
-use crate::slack::views::{escape, mention, slack_date};
+use crate::slack::views::{escape, slack_date};
 use crate::store::requests::Request;
-use crate::workflow::Scope;
 
 /// The confirmation of request `r`, just submitted for `resource`.
 pub async fn confirmation(ctx: &SlackContext, r: &Request, resource: &Resource) -> String {
@@ -21,7 +20,7 @@ pub async fn confirmation(ctx: &SlackContext, r: &Request, resource: &Resource) 
         .starts_at
         .map(|at| format!(", from {}", slack_date(at)))
         .unwrap_or_default();
-    let reviewers = reviewers(ctx, resource).await;
+    let reviewers = ctx.reviewer_mentions(resource).await;
     let who = if reviewers.is_empty() {
         "No reviewer is named for it yet (a Gatehouse admin can add one); it waits".to_owned()
     } else {
@@ -39,24 +38,6 @@ pub async fn confirmation(ctx: &SlackContext, r: &Request, resource: &Resource) 
         escape(&resource.name),
         r.duration,
     )
-}
-
-/// The catalog's reviewers of `resource` and those added in Slack, as Slack shows them.
-async fn reviewers(ctx: &SlackContext, resource: &Resource) -> Vec<String> {
-    let mut all = resource.all_reviewers();
-    // A read; if it fails the catalog's names are still right, only incomplete.
-    if let Ok(added) = ctx
-        .workflow
-        .reviewers_added(&Scope::Resource(resource.id.clone()))
-        .await
-    {
-        for g in added {
-            if !all.contains(&g.principal) {
-                all.push(g.principal);
-            }
-        }
-    }
-    all.iter().map(mention).collect()
 }
 
 /// "review" for several, "reviews" for one person or group.
