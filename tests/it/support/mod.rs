@@ -22,6 +22,7 @@ pub mod serve_env;
 pub mod sigma_fake;
 pub mod slack;
 pub mod snowflake_fake;
+pub mod sql_suite;
 pub mod tableau_fake;
 
 pub use app::{TestApp, u};

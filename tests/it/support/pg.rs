@@ -47,6 +47,27 @@ impl Roles {
             .is_some()
     }
 
+    /// The direct members of `role`, in name order, but for the test's own login (which
+    /// PostgreSQL 16 makes a member of the roles a CREATEROLE login creates).
+    pub async fn members(&self, role: &str) -> Vec<String> {
+        let sql = format!(
+            "SELECT m.rolname::text AS m FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid \
+             JOIN pg_roles m ON m.oid = a.member WHERE r.rolname = '{}' AND m.rolname <> current_user ORDER BY 1",
+            role.replace('\'', "''")
+        );
+        let rows = self
+            .admin
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                sql,
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.try_get::<String>("", "m").unwrap())
+            .collect()
+    }
+
     pub async fn drop_all(self) {
         for name in self.made.iter().rev() {
             let _ = self
