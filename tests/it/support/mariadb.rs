@@ -53,6 +53,19 @@ impl Server {
         n > 0
     }
 
+    /// The accounts at `%` granted `role` (not the one that made it, which holds it with
+    /// ADMIN OPTION), in name order.
+    pub async fn holders(&self, role: &str) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT CAST(User AS CHAR) FROM mysql.roles_mapping \
+             WHERE Host = '%' AND Role = ? AND Admin_option <> 'Y' ORDER BY 1",
+        )
+        .bind(role)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
     pub async fn default_role(&self, user: &str) -> String {
         let row = sqlx::query(
             "SELECT CAST(default_role AS CHAR) FROM mysql.user WHERE User = ? AND Host = '%'",
