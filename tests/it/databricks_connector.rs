@@ -15,6 +15,7 @@ use gatehouse::domain::Unit;
 
 use crate::support::contract::{self, Case, Faults, Listed, Platform};
 use crate::support::databricks_fake::{CLIENT_ID, CLIENT_SECRET, DatabricksFake, PAT};
+use crate::support::roles::{grant_group as grant, group, revoke_group as revoke};
 use crate::support::round_trip;
 
 const TOKEN_PATH: &str = "/oidc/v1/token";
@@ -90,33 +91,12 @@ impl Platform for Workspace {
 }
 
 impl Faults for Workspace {
-    fn sign_ins(&self) -> usize {
-        self.fake.state().tokens_issued
-    }
-    fn refused(&self) -> usize {
-        self.fake.log().iter().filter(|c| c.status == 401).count()
-    }
-    fn expire_tokens(&self) {
-        self.fake.expire_tokens();
-    }
-    contract::fault_knobs!(|p| p.fake.state());
+    contract::token_faults!(|p| p.fake, p.fake.state().tokens_issued);
     fn unreachable(&self) -> Box<dyn Connector> {
         let mut gone = self.fake.oauth_settings();
         gone.host = "http://127.0.0.1:9".into();
         Box::new(Databricks::new(&gone, None, Some(Secret::new(CLIENT_SECRET))).unwrap())
     }
-}
-
-fn group(name: &str) -> Unit {
-    Unit::Group { group: name.into() }
-}
-
-async fn grant(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
-    connectors::grant(c, who, &group(name)).await
-}
-
-async fn revoke(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
-    connectors::revoke(c, who, &group(name)).await
 }
 
 fn patches(w: &Workspace, gid: &str) -> usize {

@@ -8,6 +8,7 @@ use gatehouse::domain::Unit;
 
 use crate::support::contract::{self, Case, Faults, Listed, Platform};
 use crate::support::looker_fake::{CLIENT_ID, CLIENT_SECRET, LookerFake};
+use crate::support::roles::{grant_group as grant, group, revoke_group as revoke};
 use crate::support::round_trip;
 
 const MEMBERS: &str = "/api/4.0/groups/{gid}/users";
@@ -80,16 +81,7 @@ impl Platform for Instance {
 }
 
 impl Faults for Instance {
-    fn sign_ins(&self) -> usize {
-        self.fake.state().logins
-    }
-    fn refused(&self) -> usize {
-        self.fake.log().iter().filter(|c| c.status == 401).count()
-    }
-    fn expire_tokens(&self) {
-        self.fake.expire_tokens();
-    }
-    contract::fault_knobs!(|p| p.fake.state());
+    contract::token_faults!(|p| p.fake, p.fake.state().logins);
     fn unreachable(&self) -> Box<dyn Connector> {
         let mut gone = self.fake.settings();
         gone.base_url = "http://127.0.0.1:9".into();
@@ -103,20 +95,8 @@ impl Faults for Instance {
     }
 }
 
-fn group(name: &str) -> Unit {
-    Unit::Group { group: name.into() }
-}
-
 fn members_path(gid: &str) -> String {
     MEMBERS.replace("{gid}", gid)
-}
-
-async fn grant(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
-    connectors::grant(c, who, &group(name)).await
-}
-
-async fn revoke(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
-    connectors::revoke(c, who, &group(name)).await
 }
 
 /// `name`'s readiness, asserting that asking changed nothing in the instance.

@@ -20,14 +20,9 @@ use sqlx::Connection;
 use crate::support::contract::{Case, Changes, Platform};
 use crate::support::db::postgres_server;
 use crate::support::redshift::{Stage, quoted};
+use crate::support::roles::group;
 use crate::support::round_trip;
 use crate::support::sql_suite::{SqlServer, on_server, sql_suite};
-
-fn group(name: &str) -> Unit {
-    Unit::Group {
-        group: name.to_owned(),
-    }
-}
 
 fn role(name: &str) -> Unit {
     Unit::Role {

@@ -1,5 +1,5 @@
-//! Connector calls in a test's words: a role granted, revoked or checked by name, through the
-//! same check → change → re-check that Gatehouse runs.
+//! Connector calls in a test's words: a role or group granted, revoked or checked by name,
+//! through the same check → change → re-check that Gatehouse runs.
 
 use gatehouse::connectors::{self, Connector, ConnectorError};
 use gatehouse::domain::Unit;
@@ -29,4 +29,29 @@ impl<C: Connector> RoleOps for C {
     async fn holds(&self, who: &str, name: &str) -> Result<bool, ConnectorError> {
         Ok(self.check(who, &role(name)).await?.direct)
     }
+}
+
+/// The group unit named `name`.
+pub fn group(name: &str) -> Unit {
+    Unit::Group {
+        group: name.to_owned(),
+    }
+}
+
+/// Grants the group `name` to `who` through Gatehouse's check → change → re-check.
+pub async fn grant_group(
+    c: &dyn Connector,
+    who: &str,
+    name: &str,
+) -> Result<String, ConnectorError> {
+    connectors::grant(c, who, &group(name)).await
+}
+
+/// Revokes the group `name` from `who` through Gatehouse's check → change → re-check.
+pub async fn revoke_group(
+    c: &dyn Connector,
+    who: &str,
+    name: &str,
+) -> Result<String, ConnectorError> {
+    connectors::revoke(c, who, &group(name)).await
 }
