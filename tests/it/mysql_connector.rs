@@ -3,123 +3,14 @@
 //! that only the grant runs; and a whole request through Slack to the server and back.
 
 use gatehouse::connectors::mysql::MySql;
-use sqlx::Row;
 
-use crate::support::contract::{Case, Changes, Platform, Prefixed, role_of};
-use crate::support::db::mariadb_server;
-use crate::support::mariadb::{Server, prefix, tick};
+use crate::support::contract::{Case, Platform, role_of};
+use crate::support::mariadb::{Server, Shop, tick};
 use crate::support::roles::RoleOps;
 use crate::support::round_trip;
 use crate::support::sql_suite::{self as sql, SqlServer, on_server, sql_suite};
 use gatehouse::connectors::{Connector, Readiness};
 use gatehouse::domain::Unit;
-
-/// The server with the accounts alice and bob and the roles analysts, other and team (which
-/// is granted analysts), made for one test; the connector's changes are counted.
-struct Shop {
-    server: Server,
-    url: String,
-    changes: Changes,
-    names: Prefixed,
-}
-
-impl Platform for Shop {
-    fn connector(&self) -> Box<dyn Connector> {
-        self.changes.wrap(MySql::new(&self.url).unwrap())
-    }
-    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
-        self.server.has(identity, role_of(unit)).await
-    }
-    async fn give(&self, identity: &str, unit: &Unit) {
-        let role = tick(role_of(unit));
-        self.server
-            .exec(format!("GRANT {role} TO {}@'%'", tick(identity)))
-            .await;
-    }
-    fn changes(&self) -> usize {
-        self.changes.count()
-    }
-    /// Through the role team, which is granted the unit's role.
-    async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
-        let team = self.names.name("team");
-        let role = tick(role_of(unit));
-        self.server
-            .exec(format!("GRANT {role} TO {}", tick(&team)))
-            .await;
-        self.server
-            .exec(format!("GRANT {} TO {}@'%'", tick(&team), tick(identity)))
-            .await;
-        Some(vec![format!("role `{team}`")])
-    }
-}
-
-impl SqlServer for Shop {
-    async fn start(test: &str) -> Option<Shop> {
-        let url = mariadb_server(test)?;
-        let names = Prefixed(prefix());
-        let mut server = Server::new(&url).await;
-        server.user(&names.name("alice")).await;
-        server.user(&names.name("bob")).await;
-        for role in ["analysts", "other", "team"] {
-            server.role(&names.name(role)).await;
-        }
-        let changes = Changes::default();
-        Some(Shop {
-            server,
-            url,
-            changes,
-            names,
-        })
-    }
-    fn prefix(&self) -> &str {
-        &self.names.0
-    }
-    fn case(&self) -> Case {
-        self.names.role_case()
-    }
-    fn unit(name: &str) -> Unit {
-        Unit::Role { role: name.into() }
-    }
-    async fn login(&mut self, name: &str) -> String {
-        self.server.user(name).await;
-        name.to_owned()
-    }
-    async fn make_unit(&mut self, name: &str) {
-        self.server.role(name).await;
-    }
-    async fn holders(&self, unit: &Unit) -> Vec<String> {
-        self.server.holders(role_of(unit)).await
-    }
-    async fn drop_login(&self, name: &str) {
-        self.server
-            .exec(format!("DROP USER {}@'%'", tick(name)))
-            .await;
-    }
-    async fn plant_canary(&self) -> String {
-        let canary = self.names.name("canary");
-        self.server
-            .exec(format!("CREATE DATABASE {}", tick(&canary)))
-            .await;
-        canary
-    }
-    async fn canary_survives(&self) -> bool {
-        let canary = self.names.name("canary");
-        let n: i64 =
-            sqlx::query("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
-                .bind(&canary)
-                .fetch_one(&self.server.pool)
-                .await
-                .unwrap()
-                .get(0);
-        self.server
-            .exec(format!("DROP DATABASE IF EXISTS {}", tick(&canary)))
-            .await;
-        n == 1
-    }
-    async fn finish(self) {
-        self.server.drop_all().await;
-    }
-}
 
 sql_suite!(Shop {
     granted: |c: &Case| {

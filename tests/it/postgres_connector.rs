@@ -7,128 +7,13 @@ use gatehouse::connectors::postgres::Postgres;
 use gatehouse::domain::Status;
 use sea_orm::ConnectionTrait;
 
-use crate::support::contract::{Case, Changes, Platform, Prefixed, role_of};
-use crate::support::db::postgres_server;
-use crate::support::pg::{Roles, prefix, quoted};
+use crate::support::contract::{Case, Platform, role_of};
+use crate::support::pg::{Server, quoted};
 use crate::support::round_trip;
 use crate::support::slack::CHANNEL;
 use crate::support::sql_suite::{self as sql, SqlServer, on_server, sql_suite};
 use gatehouse::connectors::{Connector, Readiness};
 use gatehouse::domain::Unit;
-
-/// The server with the logins alice and bob and the roles analysts, other and team (which
-/// gives analysts), made for one test; the connector's changes are counted.
-struct Server {
-    roles: Roles,
-    url: String,
-    changes: Changes,
-    names: Prefixed,
-    canary: String,
-}
-
-impl Server {
-    async fn exec(&self, sql: String) {
-        self.roles.admin.execute_unprepared(&sql).await.unwrap();
-    }
-
-    async fn one(&self, sql: String) -> bool {
-        let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql);
-        let row = self.roles.admin.query_one_raw(stmt).await.unwrap();
-        row.is_some()
-    }
-}
-
-impl Platform for Server {
-    fn connector(&self) -> Box<dyn Connector> {
-        self.changes.wrap(Postgres::new(&self.url).unwrap())
-    }
-    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
-        self.roles.member(identity, role_of(unit)).await
-    }
-    async fn give(&self, identity: &str, unit: &Unit) {
-        let role = quoted(role_of(unit));
-        self.exec(format!("GRANT {role} TO {}", quoted(identity)))
-            .await;
-    }
-    fn changes(&self) -> usize {
-        self.changes.count()
-    }
-    /// Through the role team, which is granted the unit's role.
-    async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
-        let team = self.names.name("team");
-        self.exec(format!(
-            "GRANT {} TO {}",
-            quoted(role_of(unit)),
-            quoted(&team)
-        ))
-        .await;
-        self.exec(format!("GRANT {} TO {}", quoted(&team), quoted(identity)))
-            .await;
-        Some(vec![format!("role `{team}`")])
-    }
-}
-
-impl SqlServer for Server {
-    async fn start(test: &str) -> Option<Server> {
-        let url = postgres_server(test)?;
-        let names = Prefixed(prefix());
-        let mut roles = Roles::new(&url).await;
-        roles.make(&names.name("alice"), true).await;
-        roles.make(&names.name("bob"), true).await;
-        for role in ["analysts", "other", "team"] {
-            roles.make(&names.name(role), false).await;
-        }
-        let changes = Changes::default();
-        let canary = names.name("canary");
-        Some(Server {
-            roles,
-            url,
-            changes,
-            names,
-            canary,
-        })
-    }
-    fn prefix(&self) -> &str {
-        &self.names.0
-    }
-    fn case(&self) -> Case {
-        self.names.role_case()
-    }
-    fn unit(name: &str) -> Unit {
-        Unit::Role { role: name.into() }
-    }
-    async fn login(&mut self, name: &str) -> String {
-        self.roles.make(name, true).await;
-        name.to_owned()
-    }
-    async fn make_unit(&mut self, name: &str) {
-        self.roles.make(name, false).await;
-    }
-    async fn holders(&self, unit: &Unit) -> Vec<String> {
-        self.roles.members(role_of(unit)).await
-    }
-    async fn drop_login(&self, name: &str) {
-        self.exec(format!("DROP ROLE {}", quoted(name))).await;
-    }
-    async fn plant_canary(&self) -> String {
-        self.exec(format!("CREATE TABLE {} (x int)", self.canary))
-            .await;
-        self.canary.clone()
-    }
-    async fn canary_survives(&self) -> bool {
-        let sql = format!(
-            "SELECT 1 FROM pg_tables WHERE tablename = '{}'",
-            self.canary
-        );
-        let there = self.one(sql).await;
-        self.exec(format!("DROP TABLE IF EXISTS {}", self.canary))
-            .await;
-        there
-    }
-    async fn finish(self) {
-        self.roles.drop_all().await;
-    }
-}
 
 sql_suite!(Server {
     granted: |c: &Case| format!("GRANT \"{}\" TO \"{}\"", role_of(&c.unit), c.identity),

@@ -135,6 +135,15 @@ impl SqlServer for Cluster {
         .unwrap();
         survived == 1
     }
+    async fn principals(&self) -> usize {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pg_roles WHERE starts_with(rolname, $1)")
+                .bind(&self.s.p)
+                .fetch_one(&self.s.admin)
+                .await
+                .unwrap();
+        n as usize
+    }
     async fn finish(self) {
         self.s.drop_all().await;
     }

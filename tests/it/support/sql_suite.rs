@@ -41,6 +41,8 @@ pub trait SqlServer: Platform + Sized {
     async fn plant_canary(&self) -> String;
     /// Does the canary still stand? (Then it is removed.)
     async fn canary_survives(&self) -> bool;
+    /// How many logins and roles (or groups) on the server start with the prefix.
+    async fn principals(&self) -> usize;
     /// Drops everything the test made.
     async fn finish(self);
 }
