@@ -15,22 +15,27 @@ use crate::support::sql_suite::SqlServer;
 
 /// Names assembled from the fragments injections are made of.
 fn hostile_name() -> impl Strategy<Value = String> {
+    let injected = prop::sample::select(vec![
+        "\"",
+        "`",
+        "'",
+        ";",
+        "--",
+        "/*",
+        "*/",
+        " ",
+        "\\",
+        "%",
+        "$$",
+        "DROP TABLE canary",
+        ") OR (1=1",
+    ])
+    .prop_map(String::from);
+    // Weighted as when each injected fragment was an arm of its own.
     let fragment = prop_oneof![
-        Just("\"".to_owned()),
-        Just("`".to_owned()),
-        Just("'".to_owned()),
-        Just(";".to_owned()),
-        Just("--".to_owned()),
-        Just("/*".to_owned()),
-        Just("*/".to_owned()),
-        Just(" ".to_owned()),
-        Just("\\".to_owned()),
-        Just("%".to_owned()),
-        Just("$$".to_owned()),
-        Just("DROP TABLE canary".to_owned()),
-        Just(") OR (1=1".to_owned()),
-        "[a-zA-Z0-9_]{1,6}",
-        "[é✅ñ漢ß]{1,3}",
+        13 => injected,
+        1 => "[a-zA-Z0-9_]{1,6}",
+        1 => "[é✅ñ漢ß]{1,3}",
     ];
     prop::collection::vec(fragment, 1..7).prop_map(|parts| parts.concat())
 }

@@ -71,16 +71,10 @@ impl Platform for Cluster {
 }
 
 impl SqlServer for Cluster {
-    async fn start(test: &str) -> Option<Cluster> {
+    const ALSO: &'static str = "role_reader";
+    async fn empty(test: &str) -> Option<Cluster> {
         let server = postgres_server(test)?;
-        let mut s = Stage::new(&server).await;
-        let p = s.p.clone();
-        for user in ["alice", "bob"] {
-            s.user(&format!("{p}_{user}")).await;
-        }
-        for g in ["analysts", "other", "role_reader"] {
-            s.group(&format!("{p}_{g}")).await;
-        }
+        let s = Stage::new(&server).await;
         let changes = Changes::default();
         Some(Cluster { s, changes })
     }

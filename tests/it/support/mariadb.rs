@@ -146,21 +146,15 @@ impl Platform for Shop {
 }
 
 impl SqlServer for Shop {
-    async fn start(test: &str) -> Option<Shop> {
+    const ALSO: &'static str = "team";
+    async fn empty(test: &str) -> Option<Shop> {
         let url = mariadb_server(test)?;
-        let names = Prefixed(prefix());
-        let mut server = Server::new(&url).await;
-        server.user(&names.name("alice")).await;
-        server.user(&names.name("bob")).await;
-        for role in ["analysts", "other", "team"] {
-            server.role(&names.name(role)).await;
-        }
         let changes = Changes::default();
         Some(Shop {
-            server,
+            server: Server::new(&url).await,
             url,
             changes,
-            names,
+            names: Prefixed(prefix()),
         })
     }
     fn prefix(&self) -> &str {

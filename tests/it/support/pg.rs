@@ -143,19 +143,14 @@ impl Platform for Server {
 }
 
 impl SqlServer for Server {
-    async fn start(test: &str) -> Option<Server> {
+    const ALSO: &'static str = "team";
+    async fn empty(test: &str) -> Option<Server> {
         let url = postgres_server(test)?;
         let names = Prefixed(prefix());
-        let mut roles = Roles::new(&url).await;
-        roles.make(&names.name("alice"), true).await;
-        roles.make(&names.name("bob"), true).await;
-        for role in ["analysts", "other", "team"] {
-            roles.make(&names.name(role), false).await;
-        }
         let changes = Changes::default();
         let canary = names.name("canary");
         Some(Server {
-            roles,
+            roles: Roles::new(&url).await,
             url,
             changes,
             names,

@@ -16,9 +16,25 @@ use crate::support::contract::{Case, Platform};
     reason = "used only by this test binary, never as dyn"
 )]
 pub trait SqlServer: Platform + Sized {
-    /// The server with the case's logins and units made for `test` (their names start with
-    /// [`SqlServer::prefix`]); None when the test is skipped for want of a server.
-    async fn start(test: &str) -> Option<Self>;
+    /// The server for `test`, with nothing made yet; None when the test is skipped for want
+    /// of a server.
+    async fn empty(test: &str) -> Option<Self>;
+    /// The unit made besides analysts and other (what inherited access goes through, or
+    /// another kind of unit), below the prefix.
+    const ALSO: &'static str;
+    /// The server with the logins alice and bob and the units analysts, other and
+    /// [`SqlServer::ALSO`] made for `test`, each named `<prefix>_<name>`.
+    async fn start(test: &str) -> Option<Self> {
+        let mut s = Self::empty(test).await?;
+        let p = s.prefix().to_owned();
+        for who in ["alice", "bob"] {
+            s.login(&format!("{p}_{who}")).await;
+        }
+        for unit in ["analysts", "other", Self::ALSO] {
+            s.make_unit(&format!("{p}_{unit}")).await;
+        }
+        Some(s)
+    }
     /// What every name this test makes starts with.
     fn prefix(&self) -> &str;
     /// Alice granted analysts, Bob looking on, another unit, and a foreign kind of unit.
