@@ -17,7 +17,7 @@ use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
 use gatehouse::domain::Unit;
 use sqlx::Connection;
 
-use crate::support::contract::{Case, Changes, Platform};
+use crate::support::contract::{Case, Changes, Platform, Prefixed};
 use crate::support::db::postgres_server;
 use crate::support::redshift::{Stage, quoted};
 use crate::support::roles::group;
@@ -35,12 +35,7 @@ fn role(name: &str) -> Unit {
 struct Cluster {
     s: Stage,
     changes: Changes,
-}
-
-impl Cluster {
-    fn name(&self, of: &str) -> String {
-        format!("{}_{of}", self.s.p)
-    }
+    names: Prefixed,
 }
 
 /// The group or role a unit names.
@@ -76,18 +71,23 @@ impl SqlServer for Cluster {
         let server = postgres_server(test)?;
         let s = Stage::new(&server).await;
         let changes = Changes::default();
-        Some(Cluster { s, changes })
+        let names = Prefixed(s.p.clone());
+        Some(Cluster { s, changes, names })
     }
-    fn prefix(&self) -> &str {
-        &self.s.p
+    fn names(&self) -> &Prefixed {
+        &self.names
+    }
+    /// Redshift nests no groups, and this suite gives no role to a role.
+    async fn nest(&self, unit: &Unit, role: &str) {
+        panic!("{unit:?} nested in {role}")
     }
     /// Alice joins the group analysts; Bob looks on; a table is no unit of Redshift's.
     fn case(&self) -> Case {
         Case {
-            identity: self.name("alice"),
-            bystander: self.name("bob"),
-            unit: group(&self.name("analysts")),
-            other_unit: group(&self.name("other")),
+            identity: self.names.name("alice"),
+            bystander: self.names.name("bob"),
+            unit: group(&self.names.name("analysts")),
+            other_unit: group(&self.names.name("other")),
             foreign_unit: Some(Unit::Table { table: "t".into() }),
         }
     }
@@ -110,7 +110,7 @@ impl SqlServer for Cluster {
     }
     /// The group and the role.
     fn dropped_units(&self, case: &Case) -> Vec<Unit> {
-        vec![case.unit.clone(), role(&self.name("role_reader"))]
+        vec![case.unit.clone(), role(&self.names.name("role_reader"))]
     }
     /// A table where the connector's search_path looks.
     async fn plant_canary(&self) -> String {
@@ -187,9 +187,9 @@ on_server!(
     Cluster,
     unknown_roles_are_refused_and_known_ones_reach_the_server,
     |s| {
-        let (alice, reader) = (s.name("alice"), s.name("role_reader"));
+        let (alice, reader) = (s.names.name("alice"), s.names.name("role_reader"));
         let rs = s.s.connector();
-        let nope = s.name("role_nope");
+        let nope = s.names.name("role_nope");
         let err = connectors::grant(&rs, &alice, &role(&nope))
             .await
             .unwrap_err();

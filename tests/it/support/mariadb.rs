@@ -7,7 +7,7 @@ use gatehouse::domain::Unit;
 use sqlx::mysql::MySqlPool;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::contract::{Case, Changes, Platform, Prefixed, role_of};
+use super::contract::{Changes, Platform, Prefixed, role_of};
 use super::db::mariadb_server;
 use super::sql_suite::SqlServer;
 
@@ -131,17 +131,8 @@ impl Platform for Shop {
     fn changes(&self) -> usize {
         self.changes.count()
     }
-    /// Through the role team, which is granted the unit's role.
     async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
-        let team = self.names.name("team");
-        let role = tick(role_of(unit));
-        self.server
-            .exec(format!("GRANT {role} TO {}", tick(&team)))
-            .await;
-        self.server
-            .exec(format!("GRANT {} TO {}@'%'", tick(&team), tick(identity)))
-            .await;
-        Some(vec![format!("role `{team}`")])
+        self.through_team(identity, unit).await
     }
 }
 
@@ -157,14 +148,13 @@ impl SqlServer for Shop {
             names: Prefixed(prefix()),
         })
     }
-    fn prefix(&self) -> &str {
-        &self.names.0
+    fn names(&self) -> &Prefixed {
+        &self.names
     }
-    fn case(&self) -> Case {
-        self.names.role_case()
-    }
-    fn unit(name: &str) -> Unit {
-        Unit::Role { role: name.into() }
+    /// A role granted to a role names no host.
+    async fn nest(&self, unit: &Unit, role: &str) {
+        let (granted, to) = (tick(role_of(unit)), tick(role));
+        self.server.exec(format!("GRANT {granted} TO {to}")).await;
     }
     async fn login(&mut self, name: &str) -> String {
         self.server.user(name).await;

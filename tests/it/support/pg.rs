@@ -6,7 +6,7 @@ use gatehouse::connectors::postgres::Postgres;
 use gatehouse::domain::Unit;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
-use super::contract::{Case, Changes, Platform, Prefixed, role_of};
+use super::contract::{Changes, Platform, Prefixed, role_of};
 use super::db::postgres_server;
 use super::sql_suite::SqlServer;
 
@@ -127,18 +127,8 @@ impl Platform for Server {
     fn changes(&self) -> usize {
         self.changes.count()
     }
-    /// Through the role team, which is granted the unit's role.
     async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
-        let team = self.names.name("team");
-        self.exec(format!(
-            "GRANT {} TO {}",
-            quoted(role_of(unit)),
-            quoted(&team)
-        ))
-        .await;
-        self.exec(format!("GRANT {} TO {}", quoted(&team), quoted(identity)))
-            .await;
-        Some(vec![format!("role `{team}`")])
+        self.through_team(identity, unit).await
     }
 }
 
@@ -157,14 +147,12 @@ impl SqlServer for Server {
             canary,
         })
     }
-    fn prefix(&self) -> &str {
-        &self.names.0
+    fn names(&self) -> &Prefixed {
+        &self.names
     }
-    fn case(&self) -> Case {
-        self.names.role_case()
-    }
-    fn unit(name: &str) -> Unit {
-        Unit::Role { role: name.into() }
+    /// On PostgreSQL a role is given to a role as to a login.
+    async fn nest(&self, unit: &Unit, role: &str) {
+        self.give(role, unit).await;
     }
     async fn login(&mut self, name: &str) -> String {
         self.roles.make(name, true).await;

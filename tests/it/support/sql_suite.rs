@@ -8,7 +8,7 @@
 use gatehouse::connectors::{self, Connector, ConnectorError, Holding};
 use gatehouse::domain::Unit;
 
-use crate::support::contract::{Case, Platform};
+use crate::support::contract::{Case, Platform, Prefixed};
 
 /// A real server as the suite sees it: the contract's [`Platform`], and the names it makes.
 #[allow(
@@ -35,12 +35,30 @@ pub trait SqlServer: Platform + Sized {
         }
         Some(s)
     }
+    /// The names this test makes.
+    fn names(&self) -> &Prefixed;
     /// What every name this test makes starts with.
-    fn prefix(&self) -> &str;
-    /// Alice granted analysts, Bob looking on, another unit, and a foreign kind of unit.
-    fn case(&self) -> Case;
-    /// The unit that `name` (a role, or a group) would be.
-    fn unit(name: &str) -> Unit;
+    fn prefix(&self) -> &str {
+        &self.names().0
+    }
+    /// Alice granted analysts, Bob looking on, another unit, and a foreign kind of unit: by
+    /// default the roles' case.
+    fn case(&self) -> Case {
+        self.names().role_case()
+    }
+    /// The unit that `name` would be: a role by default.
+    fn unit(name: &str) -> Unit {
+        Unit::Role { role: name.into() }
+    }
+    /// Gives `unit` to the role `role` (not a login), as an admin would.
+    async fn nest(&self, unit: &Unit, role: &str);
+    /// [`Platform::give_inherited`] through the role team, which is given the unit.
+    async fn through_team(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
+        let team = self.names().name("team");
+        self.nest(unit, &team).await;
+        self.give(identity, &Self::unit(&team)).await;
+        Some(vec![format!("role `{team}`")])
+    }
     /// Makes the login `name`; returns it as the server stores it.
     async fn login(&mut self, name: &str) -> String;
     /// Makes the role or group `name`.
