@@ -6,20 +6,22 @@
 use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
 use gatehouse::domain::Unit;
 
-use crate::support::contract::{self, Case, Faults, Listed, Platform};
+use crate::support::contract::{self, Faults, Listed};
+use crate::support::group_platform::group_platform;
 use crate::support::looker_fake::{CLIENT_ID, CLIENT_SECRET, LookerFake};
 use crate::support::roles::{grant_group as grant, group, revoke_group as revoke};
 use crate::support::round_trip;
 
 const MEMBERS: &str = "/api/4.0/groups/{gid}/users";
 
-/// An instance with Alice (alice@example.com) and Bob (no email), and the groups
-/// "Finance analysts" and "Marketing".
-struct Instance {
-    fake: LookerFake,
-    alice: String,
-    bob: String,
-    finance: String,
+group_platform! {
+    /// An instance with Alice (alice@example.com) and Bob (no email), and the groups
+    /// "Finance analysts" and "Marketing".
+    Instance(LookerFake) {
+        group_name: name,
+        sign_in: "/api/4.0/login",
+        case: ["Finance analysts", "Marketing"],
+    }
 }
 
 async fn instance() -> Instance {
@@ -33,50 +35,6 @@ async fn instance() -> Instance {
         alice,
         bob,
         finance,
-    }
-}
-
-impl Instance {
-    /// Alice is granted "Finance analysts"; Bob looks on.
-    fn case(&self) -> Case {
-        Case {
-            identity: self.alice.clone(),
-            bystander: self.bob.clone(),
-            unit: group("Finance analysts"),
-            other_unit: group("Marketing"),
-            foreign_unit: Some(Unit::Role { role: "x".into() }),
-        }
-    }
-
-    fn group_id(&self, unit: &Unit) -> String {
-        let Unit::Group { group } = unit else {
-            panic!("{unit:?}")
-        };
-        let s = self.fake.state();
-        s.groups
-            .iter()
-            .find(|g| &g.name == group)
-            .unwrap()
-            .id
-            .clone()
-    }
-}
-
-impl Platform for Instance {
-    fn connector(&self) -> Box<dyn Connector> {
-        Box::new(self.fake.connector())
-    }
-    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
-        self.fake.holds(identity, &self.group_id(unit))
-    }
-    async fn give(&self, identity: &str, unit: &Unit) {
-        self.fake.add_member(&self.group_id(unit), identity);
-    }
-    fn changes(&self) -> usize {
-        let log = self.fake.log();
-        log.iter()
-            .filter(|c| c.method != "GET" && c.path != "/api/4.0/login")
-            .count()
     }
 }
 

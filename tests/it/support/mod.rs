@@ -5,6 +5,7 @@ pub mod bigquery_fake;
 pub mod contract;
 pub mod databricks_fake;
 pub mod db;
+pub mod group_platform;
 pub mod looker_fake;
 pub mod made_roles;
 pub mod mariadb;
