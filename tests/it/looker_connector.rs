@@ -9,6 +9,7 @@ use gatehouse::domain::Unit;
 use crate::support::contract::{self, Faults, Listed};
 use crate::support::group_platform::group_platform;
 use crate::support::looker_fake::{CLIENT_ID, CLIENT_SECRET, LookerFake};
+use crate::support::rest_fake::Fake;
 use crate::support::roles::{grant_group as grant, group, revoke_group as revoke};
 use crate::support::round_trip;
 
