@@ -155,9 +155,19 @@ pub trait Ledger {
     fn expire_tokens(&mut self);
 }
 
-/// [`Ledger`] for a fake's state with the fields `log: Vec<Call>` and `tokens` (any collection).
-macro_rules! ledger {
-    ($state:ty) => {
+/// [`Fake`] for `$fake`, whose field `state` holds its `$state` behind a lock; and [`Ledger`]
+/// for `$state`, whose fields are `log: Vec<Call>` and `tokens` (any collection), with
+/// [`Memberships`] from its field `members` when the fake is one of groups.
+macro_rules! fake {
+    ($fake:ty => $state:ty $(, $members:ident)?) => {
+        impl $crate::support::rest_fake::Fake for $fake {
+            type State = $state;
+
+            fn state(&self) -> std::sync::MutexGuard<'_, $state> {
+                self.state.lock().unwrap()
+            }
+        }
+
         impl $crate::support::rest_fake::Ledger for $state {
             fn log(&self) -> &[$crate::support::rest_fake::Call] {
                 &self.log
@@ -166,9 +176,17 @@ macro_rules! ledger {
                 self.tokens.clear();
             }
         }
+
+        $(
+            impl $crate::support::rest_fake::Memberships for $state {
+                fn members(&mut self) -> &mut std::collections::BTreeSet<(String, String)> {
+                    &mut self.$members
+                }
+            }
+        )?
     };
 }
-pub(crate) use ledger;
+pub(crate) use fake;
 
 /// Who is in which group, as (group id, member id): the memberships of a fake of groups.
 pub trait Memberships {

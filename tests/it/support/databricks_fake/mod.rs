@@ -18,7 +18,7 @@ mod routes;
 mod uc;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -320,18 +320,4 @@ impl DatabricksFake {
     }
 }
 
-rest_fake::ledger!(FakeState);
-
-impl rest_fake::Memberships for FakeState {
-    fn members(&mut self) -> &mut BTreeSet<(String, String)> {
-        &mut self.members
-    }
-}
-
-impl Fake for DatabricksFake {
-    type State = FakeState;
-
-    fn state(&self) -> MutexGuard<'_, FakeState> {
-        self.state.lock().unwrap()
-    }
-}
+rest_fake::fake!(DatabricksFake => FakeState, members);

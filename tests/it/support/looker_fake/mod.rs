@@ -11,7 +11,7 @@
 mod routes;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -216,18 +216,4 @@ impl LookerFake {
     }
 }
 
-rest_fake::ledger!(FakeState);
-
-impl rest_fake::Memberships for FakeState {
-    fn members(&mut self) -> &mut BTreeSet<(String, String)> {
-        &mut self.members
-    }
-}
-
-impl Fake for LookerFake {
-    type State = FakeState;
-
-    fn state(&self) -> MutexGuard<'_, FakeState> {
-        self.state.lock().unwrap()
-    }
-}
+rest_fake::fake!(LookerFake => FakeState, members);
