@@ -137,7 +137,6 @@ impl Platform for Shop {
 }
 
 impl SqlServer for Shop {
-    const ALSO: &'static str = "team";
     async fn empty(test: &str) -> Option<Shop> {
         let url = mariadb_server(test)?;
         let changes = Changes::default();

@@ -133,7 +133,6 @@ impl Platform for Server {
 }
 
 impl SqlServer for Server {
-    const ALSO: &'static str = "team";
     async fn empty(test: &str) -> Option<Server> {
         let url = postgres_server(test)?;
         let names = Prefixed(prefix());

@@ -19,9 +19,9 @@ pub trait SqlServer: Platform + Sized {
     /// The server for `test`, with nothing made yet; None when the test is skipped for want
     /// of a server.
     async fn empty(test: &str) -> Option<Self>;
-    /// The unit made besides analysts and other (what inherited access goes through, or
-    /// another kind of unit), below the prefix.
-    const ALSO: &'static str;
+    /// The unit made besides analysts and other, below the prefix: by default team, which
+    /// inherited access goes through.
+    const ALSO: &'static str = "team";
     /// The server with the logins alice and bob and the units analysts, other and
     /// [`SqlServer::ALSO`] made for `test`, each named `<prefix>_<name>`.
     async fn start(test: &str) -> Option<Self> {
