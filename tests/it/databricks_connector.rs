@@ -13,19 +13,30 @@ use gatehouse::connectors::databricks::Databricks;
 use gatehouse::connectors::{self, Connector, ConnectorError, Readiness, Undo};
 use gatehouse::domain::Unit;
 
-use crate::support::contract::{self, Case, Faults, Listed, Platform};
+use crate::support::contract::{self, Faults, Listed};
 use crate::support::databricks_fake::{CLIENT_ID, CLIENT_SECRET, DatabricksFake, PAT};
+use crate::support::group_platform::group_platform;
+use crate::support::rest_fake::Fake;
+use crate::support::roles::{grant_group as grant, group, revoke_group as revoke};
 use crate::support::round_trip;
 
 const TOKEN_PATH: &str = "/oidc/v1/token";
 
-/// A workspace with Alice (alice@example.com), Bob (userName "bob", no email), and the groups
-/// "finance-analysts" and "marketing".
-struct Workspace {
-    fake: DatabricksFake,
-    alice: String,
-    bob: String,
-    finance: String,
+group_platform! {
+    /// A workspace with Alice (alice@example.com), Bob (userName "bob", no email), and the
+    /// groups "finance-analysts" and "marketing".
+    Workspace(DatabricksFake) {
+        group_name: display_name,
+        sign_in: TOKEN_PATH,
+        case: ["finance-analysts", "marketing"],
+        /// In "contractors", which is a member of the group.
+        async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
+            let contractors = self.fake.add_group("contractors");
+            self.fake.add_member(&contractors, identity);
+            self.fake.add_member(&self.group_id(unit), &contractors);
+            Some(vec!["group `contractors`".into()])
+        }
+    }
 }
 
 async fn workspace_fake() -> Workspace {
@@ -42,81 +53,13 @@ async fn workspace_fake() -> Workspace {
     }
 }
 
-impl Workspace {
-    /// Alice is put in finance-analysts; Bob looks on.
-    fn case(&self) -> Case {
-        Case {
-            identity: self.alice.clone(),
-            bystander: self.bob.clone(),
-            unit: group("finance-analysts"),
-            other_unit: group("marketing"),
-            foreign_unit: Some(Unit::Role { role: "x".into() }),
-        }
-    }
-
-    fn group_id(&self, unit: &Unit) -> String {
-        let Unit::Group { group } = unit else {
-            panic!("{unit:?}")
-        };
-        let s = self.fake.state();
-        let g = s.groups.iter().find(|g| &g.display_name == group).unwrap();
-        g.id.clone()
-    }
-}
-
-impl Platform for Workspace {
-    fn connector(&self) -> Box<dyn Connector> {
-        Box::new(self.fake.connector())
-    }
-    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
-        self.fake.holds(identity, &self.group_id(unit))
-    }
-    async fn give(&self, identity: &str, unit: &Unit) {
-        self.fake.add_member(&self.group_id(unit), identity);
-    }
-    fn changes(&self) -> usize {
-        let log = self.fake.log();
-        log.iter()
-            .filter(|c| c.method != "GET" && c.path != TOKEN_PATH)
-            .count()
-    }
-    /// In "contractors", which is a member of the group.
-    async fn give_inherited(&self, identity: &str, unit: &Unit) -> Option<Vec<String>> {
-        let contractors = self.fake.add_group("contractors");
-        self.fake.add_member(&contractors, identity);
-        self.fake.add_member(&self.group_id(unit), &contractors);
-        Some(vec!["group `contractors`".into()])
-    }
-}
-
 impl Faults for Workspace {
-    fn sign_ins(&self) -> usize {
-        self.fake.state().tokens_issued
-    }
-    fn refused(&self) -> usize {
-        self.fake.log().iter().filter(|c| c.status == 401).count()
-    }
-    fn expire_tokens(&self) {
-        self.fake.expire_tokens();
-    }
-    contract::fault_knobs!(|p| p.fake.state());
+    contract::token_faults!(|p| p.fake, p.fake.state().tokens_issued);
     fn unreachable(&self) -> Box<dyn Connector> {
         let mut gone = self.fake.oauth_settings();
         gone.host = "http://127.0.0.1:9".into();
         Box::new(Databricks::new(&gone, None, Some(Secret::new(CLIENT_SECRET))).unwrap())
     }
-}
-
-fn group(name: &str) -> Unit {
-    Unit::Group { group: name.into() }
-}
-
-async fn grant(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
-    connectors::grant(c, who, &group(name)).await
-}
-
-async fn revoke(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
-    connectors::revoke(c, who, &group(name)).await
 }
 
 fn patches(w: &Workspace, gid: &str) -> usize {

@@ -6,35 +6,36 @@
 
 use std::cell::Cell;
 
-use gatehouse::connectors::mysql::MySql;
-use gatehouse::connectors::postgres::Postgres;
+use gatehouse::connectors;
 use proptest::prelude::*;
-use sea_orm::ConnectionTrait;
-use sqlx::Row;
 
-use crate::support::db::{mariadb_server, postgres_server};
-use crate::support::mariadb::{self, Server, tick};
-use crate::support::pg::{self, Roles, quoted};
-use crate::support::roles::RoleOps;
+use crate::support::mariadb::{Shop, tick};
+use crate::support::pg::{Server, quoted};
+use crate::support::sql_suite::SqlServer;
 
 /// Names assembled from the fragments injections are made of.
 fn hostile_name() -> impl Strategy<Value = String> {
+    let injected = prop::sample::select(vec![
+        "\"",
+        "`",
+        "'",
+        ";",
+        "--",
+        "/*",
+        "*/",
+        " ",
+        "\\",
+        "%",
+        "$$",
+        "DROP TABLE canary",
+        ") OR (1=1",
+    ])
+    .prop_map(String::from);
+    // Weighted as when each injected fragment was an arm of its own.
     let fragment = prop_oneof![
-        Just("\"".to_owned()),
-        Just("`".to_owned()),
-        Just("'".to_owned()),
-        Just(";".to_owned()),
-        Just("--".to_owned()),
-        Just("/*".to_owned()),
-        Just("*/".to_owned()),
-        Just(" ".to_owned()),
-        Just("\\".to_owned()),
-        Just("%".to_owned()),
-        Just("$$".to_owned()),
-        Just("DROP TABLE canary".to_owned()),
-        Just(") OR (1=1".to_owned()),
-        "[a-zA-Z0-9_]{1,6}",
-        "[é✅ñ漢ß]{1,3}",
+        13 => injected,
+        1 => "[a-zA-Z0-9_]{1,6}",
+        1 => "[é✅ñ漢ß]{1,3}",
     ];
     prop::collection::vec(fragment, 1..7).prop_map(|parts| parts.concat())
 }
@@ -54,155 +55,78 @@ fn config() -> ProptestConfig {
     }
 }
 
-/// How many roles whose names start with the test's prefix the server holds.
-async fn count_ours(admin: &sea_orm::DatabaseConnection, p: &str) -> i64 {
-    let sql = format!("SELECT count(*)::bigint AS n FROM pg_roles WHERE rolname LIKE '{p}%'");
-    let row = admin
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            sql,
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
+/// Whatever a login is called, `S`'s connector refuses it when `refused(name)` names the words
+/// it must use, or else grants the role with the statement `granted(role, name)`, the server
+/// holds exactly that membership, then none after the revoke, and no login or role but the
+/// test's own was made or dropped; the canary survives every name.
+fn only_the_grant_runs<S: SqlServer>(
+    test: &str,
+    refused: fn(&str) -> Option<&'static [&'static str]>,
+    granted: fn(&str, &str) -> String,
+) {
+    let rt = runtime();
+    // The connectors' pools are made, and dropped, inside the runtime.
+    let _inside = rt.enter();
+    let Some(mut s) = rt.block_on(S::start(test)) else {
+        return;
+    };
+    let p = s.prefix().to_owned();
+    let role = format!("{p}_role");
+    rt.block_on(async {
+        s.make_unit(&role).await;
+        s.plant_canary().await;
+    });
+    let (c, unit) = (s.connector(), S::unit(&role));
+    let n = Cell::new(0);
+    let cell = tokio::sync::Mutex::new(s);
+    proptest!(config(), |(tail in hostile_name())| {
+        n.set(n.get() + 1);
+        let name = format!("{p}{}{tail}", n.get());
+        rt.block_on(async {
+            let mut s = cell.lock().await;
+            if let Some(words) = refused(&name) {
+                let err = connectors::grant(c.as_ref(), &name, &unit).await.unwrap_err().to_string();
+                prop_assert!(words.iter().any(|w| err.contains(w)), "{err}");
+                return Ok(());
+            }
+            let before = s.principals().await;
+            let login = s.login(&name).await;
+            let did = connectors::grant(c.as_ref(), &name, &unit).await.unwrap();
+            prop_assert_eq!(did, granted(&role, &name));
+            prop_assert_eq!(s.holders(&unit).await, vec![login], "{:?}", name);
+            connectors::revoke(c.as_ref(), &name, &unit).await.unwrap();
+            prop_assert!(s.holders(&unit).await.is_empty(), "{:?}", name);
+            prop_assert_eq!(s.principals().await, before + 1, "no login or role made or dropped but the test's");
+            Ok(())
+        })?;
+    });
+    let s = cell.into_inner();
+    rt.block_on(async {
+        assert!(s.canary_survives().await, "the canary survived every name");
+        s.finish().await;
+    });
 }
 
 #[test]
 fn postgres_runs_only_the_grant_whatever_the_names() {
-    let Some(url) = postgres_server("postgres_runs_only_the_grant_whatever_the_names") else {
-        return;
-    };
-    let rt = runtime();
-    let p = pg::prefix();
-    let (roles, pg_conn) = rt.block_on(async {
-        let mut roles = Roles::new(&url).await;
-        roles.make(&format!("{p}_role"), false).await;
-        let canary = format!("{p}_canary");
-        roles
-            .admin
-            .execute_unprepared(&format!("CREATE TABLE {canary} (x int)"))
-            .await
-            .unwrap();
-        (roles, Postgres::new(&url).unwrap())
-    });
-    let role = format!("{p}_role");
-    let n = Cell::new(0);
-    let cell = tokio::sync::Mutex::new(roles);
-    proptest!(config(), |(tail in hostile_name())| {
-        n.set(n.get() + 1);
-        let name = format!("{p}{}{tail}", n.get());
-        rt.block_on(async {
-            let mut roles = cell.lock().await;
-            if name.len() > 63 {
-                let err = pg_conn.grant_role(&name, &role).await.unwrap_err();
-                prop_assert!(err.to_string().contains("longer than 63 bytes"), "{err}");
-                return Ok(());
-            }
-            let before = count_ours(&roles.admin, &p).await;
-            roles.make(&name, true).await;
-            let granted = pg_conn.grant_role(&name, &role).await.unwrap();
-            prop_assert_eq!(&granted, &format!("GRANT {} TO {}", quoted(&role), quoted(&name)));
-            prop_assert!(roles.member(&name, &role).await, "{:?}", name);
-            pg_conn.revoke_role(&name, &role).await.unwrap();
-            prop_assert!(!roles.member(&name, &role).await, "{:?}", name);
-            prop_assert_eq!(count_ours(&roles.admin, &p).await, before + 1, "no role made or dropped but the test's");
-            Ok(())
-        })?;
-    });
-    let mut roles = cell.into_inner();
-    rt.block_on(async {
-        let canary = roles
-            .admin
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                format!("SELECT 1 FROM pg_tables WHERE tablename = '{p}_canary'"),
-            ))
-            .await
-            .unwrap();
-        assert!(canary.is_some(), "the canary table survived every name");
-        roles
-            .admin
-            .execute_unprepared(&format!("DROP TABLE {p}_canary"))
-            .await
-            .unwrap();
-        std::mem::take(&mut roles.made);
-        let made: Vec<String> = {
-            let rows = roles
-                .admin
-                .query_all_raw(sea_orm::Statement::from_string(
-                    sea_orm::DbBackend::Postgres,
-                    format!("SELECT rolname::text AS r FROM pg_roles WHERE rolname LIKE '{p}%'"),
-                ))
-                .await
-                .unwrap();
-            rows.iter()
-                .map(|r| r.try_get::<String>("", "r").unwrap())
-                .collect()
-        };
-        roles.made = made;
-        roles.drop_all().await;
-    });
+    only_the_grant_runs::<Server>(
+        "postgres_runs_only_the_grant_whatever_the_names",
+        |name| (name.len() > 63).then_some(&["longer than 63 bytes"]),
+        |role, name| format!("GRANT {} TO {}", quoted(role), quoted(name)),
+    );
 }
 
 #[test]
 fn mariadb_runs_only_the_grant_whatever_the_names() {
-    let Some(url) = mariadb_server("mariadb_runs_only_the_grant_whatever_the_names") else {
-        return;
-    };
-    let rt = runtime();
-    let p = mariadb::prefix();
-    let role = format!("{p}_role");
-    let canary = format!("{p}_canary");
-    let (server, db) = rt.block_on(async {
-        let mut server = Server::new(&url).await;
-        server.role(&role).await;
-        server
-            .exec(format!("CREATE DATABASE {}", tick(&canary)))
-            .await;
-        (server, MySql::new(&url).unwrap())
-    });
-    let n = Cell::new(0);
-    let cell = tokio::sync::Mutex::new(server);
-    proptest!(config(), |(tail in hostile_name())| {
-        n.set(n.get() + 1);
-        let name = format!("{p}{}{tail}", n.get());
-        rt.block_on(async {
-            let mut server = cell.lock().await;
-            let chars = name.chars().count();
-            if chars > 80 || name.ends_with(' ') {
-                let err = db.grant_role(&name, &role).await.unwrap_err().to_string();
-                prop_assert!(err.contains("longer than") || err.contains("ends with a space"), "{err}");
-                return Ok(());
-            }
-            server.user(&name).await;
-            db.grant_role(&name, &role).await.unwrap();
-            prop_assert!(server.has(&name, &role).await, "{:?}", name);
-            db.revoke_role(&name, &role).await.unwrap();
-            prop_assert!(!server.has(&name, &role).await, "{:?}", name);
-            let ours: i64 = sqlx::query("SELECT COUNT(*) FROM mysql.user WHERE User LIKE CONCAT(?, '%')")
-                .bind(&p)
-                .fetch_one(&server.pool)
-                .await
-                .unwrap()
-                .get(0);
-            prop_assert_eq!(ours as usize, server.users.len() + 1, "no account made or dropped but the test's");
-            Ok(())
-        })?;
-    });
-    let server = cell.into_inner();
-    rt.block_on(async {
-        let n: i64 =
-            sqlx::query("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
-                .bind(&canary)
-                .fetch_one(&server.pool)
-                .await
-                .unwrap()
-                .get(0);
-        assert_eq!(n, 1, "the canary database survived every name");
-        server
-            .exec(format!("DROP DATABASE {}", tick(&canary)))
-            .await;
-        server.drop_all().await;
-    });
+    only_the_grant_runs::<Shop>(
+        "mariadb_runs_only_the_grant_whatever_the_names",
+        |name| {
+            (name.chars().count() > 80 || name.ends_with(' '))
+                .then_some(&["longer than", "ends with a space"])
+        },
+        |role, name| {
+            let (r, n) = (tick(role), tick(name));
+            format!("GRANT {r} TO {n}@`%`; SET DEFAULT ROLE {r} FOR {n}@`%`")
+        },
+    );
 }

@@ -6,19 +6,23 @@
 use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
 use gatehouse::domain::Unit;
 
-use crate::support::contract::{self, Case, Faults, Listed, Platform};
+use crate::support::contract::{self, Faults, Listed};
+use crate::support::group_platform::group_platform;
 use crate::support::looker_fake::{CLIENT_ID, CLIENT_SECRET, LookerFake};
+use crate::support::rest_fake::Fake;
+use crate::support::roles::{grant_group as grant, group, revoke_group as revoke};
 use crate::support::round_trip;
 
 const MEMBERS: &str = "/api/4.0/groups/{gid}/users";
 
-/// An instance with Alice (alice@example.com) and Bob (no email), and the groups
-/// "Finance analysts" and "Marketing".
-struct Instance {
-    fake: LookerFake,
-    alice: String,
-    bob: String,
-    finance: String,
+group_platform! {
+    /// An instance with Alice (alice@example.com) and Bob (no email), and the groups
+    /// "Finance analysts" and "Marketing".
+    Instance(LookerFake) {
+        group_name: name,
+        sign_in: "/api/4.0/login",
+        case: ["Finance analysts", "Marketing"],
+    }
 }
 
 async fn instance() -> Instance {
@@ -35,61 +39,8 @@ async fn instance() -> Instance {
     }
 }
 
-impl Instance {
-    /// Alice is granted "Finance analysts"; Bob looks on.
-    fn case(&self) -> Case {
-        Case {
-            identity: self.alice.clone(),
-            bystander: self.bob.clone(),
-            unit: group("Finance analysts"),
-            other_unit: group("Marketing"),
-            foreign_unit: Some(Unit::Role { role: "x".into() }),
-        }
-    }
-
-    fn group_id(&self, unit: &Unit) -> String {
-        let Unit::Group { group } = unit else {
-            panic!("{unit:?}")
-        };
-        let s = self.fake.state();
-        s.groups
-            .iter()
-            .find(|g| &g.name == group)
-            .unwrap()
-            .id
-            .clone()
-    }
-}
-
-impl Platform for Instance {
-    fn connector(&self) -> Box<dyn Connector> {
-        Box::new(self.fake.connector())
-    }
-    async fn holds(&self, identity: &str, unit: &Unit) -> bool {
-        self.fake.holds(identity, &self.group_id(unit))
-    }
-    async fn give(&self, identity: &str, unit: &Unit) {
-        self.fake.add_member(&self.group_id(unit), identity);
-    }
-    fn changes(&self) -> usize {
-        let log = self.fake.log();
-        log.iter()
-            .filter(|c| c.method != "GET" && c.path != "/api/4.0/login")
-            .count()
-    }
-}
-
 impl Faults for Instance {
-    fn sign_ins(&self) -> usize {
-        self.fake.state().logins
-    }
-    fn refused(&self) -> usize {
-        self.fake.log().iter().filter(|c| c.status == 401).count()
-    }
-    fn expire_tokens(&self) {
-        self.fake.expire_tokens();
-    }
-    contract::fault_knobs!(|p| p.fake.state());
+    contract::token_faults!(|p| p.fake, p.fake.state().logins);
     fn unreachable(&self) -> Box<dyn Connector> {
         let mut gone = self.fake.settings();
         gone.base_url = "http://127.0.0.1:9".into();
@@ -103,20 +54,8 @@ impl Faults for Instance {
     }
 }
 
-fn group(name: &str) -> Unit {
-    Unit::Group { group: name.into() }
-}
-
 fn members_path(gid: &str) -> String {
     MEMBERS.replace("{gid}", gid)
-}
-
-async fn grant(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
-    connectors::grant(c, who, &group(name)).await
-}
-
-async fn revoke(c: &dyn Connector, who: &str, name: &str) -> Result<String, ConnectorError> {
-    connectors::revoke(c, who, &group(name)).await
 }
 
 /// `name`'s readiness, asserting that asking changed nothing in the instance.

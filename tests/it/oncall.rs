@@ -110,19 +110,30 @@ async fn pagerduty_refuses_a_wrong_token_permanently_without_echoing_it() {
     let mut settings = pd.settings(&["PS1"], &[]);
     let wrong = "pd-wrong-token-0000aaaa";
     settings.token = Secret::new(wrong);
-    let err = PagerDuty::new(settings)
-        .unwrap()
+    let client = PagerDuty::new(settings).unwrap();
+    let says = ["HTTP 401", "Authentication failed"];
+    refused_without_the_secret(&client, wrong, TOKEN, &says).await;
+}
+
+/// Maya's lookup with `client`, whose secret `wrong` the service refuses: a permanent error
+/// saying each of `says`, which shows neither `wrong` nor the right `secret`.
+async fn refused_without_the_secret(
+    client: &impl OnCall,
+    wrong: &str,
+    secret: &str,
+    says: &[&str],
+) {
+    let err = client
         .on_call_now("maya.chen@example.com")
         .await
         .unwrap_err();
     let OnCallError::Permanent(text) = &err else {
         panic!("expected a permanent error, got {err:?}");
     };
-    assert!(
-        text.contains("HTTP 401") && text.contains("Authentication failed"),
-        "{text}"
-    );
-    assert!(!text.contains(wrong) && !text.contains(TOKEN), "{text}");
+    for s in says {
+        assert!(text.contains(s), "{s:?} not in {text}");
+    }
+    assert!(!text.contains(wrong) && !text.contains(secret), "{text}");
     assert!(!format!("{err:?}").contains(wrong));
 }
 
@@ -130,34 +141,42 @@ async fn pagerduty_refuses_a_wrong_token_permanently_without_echoing_it() {
 async fn pagerduty_throttling_and_outages_are_retryable() {
     let pd = pagerduty().await;
     let client = pd.client(&["PS1"], &[]);
-    {
+    let throttle = || {
         let mut s = pd.state();
         s.throttle_next = 1;
         s.retry_after = Some(30);
-    }
-    let err = client
-        .on_call_now("maya.chen@example.com")
-        .await
-        .unwrap_err();
-    match err {
-        OnCallError::Retryable {
+    };
+    let fail = || pd.state().unavailable_next = 1;
+    let says = "HTTP 429: Rate Limit Exceeded";
+    throttled_then_down_then_answered(&client, throttle, fail, 30, says).await;
+}
+
+/// Maya's lookup with `client` when the service throttles (`throttle()`, asking to come back in
+/// `secs`): retryable after `secs`, saying `says`; when it is down (`fail()`): retryable; and
+/// once it is back, the answer comes.
+async fn throttled_then_down_then_answered(
+    client: &impl OnCall,
+    throttle: impl FnOnce(),
+    fail: impl FnOnce(),
+    secs: u64,
+    says: &str,
+) {
+    throttle();
+    match client.on_call_now("maya.chen@example.com").await {
+        Err(OnCallError::Retryable {
             message,
             retry_after,
-        } => {
-            assert_eq!(retry_after, Some(Duration::from_secs(30)));
-            assert!(
-                message.contains("HTTP 429: Rate Limit Exceeded"),
-                "{message}"
-            );
+        }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(secs)));
+            assert!(message.contains(says), "{message}");
         }
         other => panic!("expected retryable, got {other:?}"),
     }
-    pd.state().unavailable_next = 1;
+    fail();
     assert!(matches!(
         client.on_call_now("maya.chen@example.com").await,
         Err(OnCallError::Retryable { .. })
     ));
-    // And once the service is back, the answer comes.
     assert!(client.on_call_now("maya.chen@example.com").await.unwrap());
 }
 
@@ -236,37 +255,20 @@ async fn opsgenie_unknown_schedules_and_wrong_keys_are_permanent_and_never_echo_
     let mut settings = og.settings(&[PLATFORM]);
     let wrong = "og-wrong-key-ffff0000";
     settings.key = Secret::new(wrong);
-    let err = Opsgenie::new(settings)
-        .unwrap()
-        .on_call_now("maya.chen@example.com")
-        .await
-        .unwrap_err();
-    let OnCallError::Permanent(text) = &err else {
-        panic!("expected a permanent error, got {err:?}");
-    };
-    assert!(text.contains("HTTP 401: Could not authenticate"), "{text}");
-    assert!(!text.contains(wrong) && !text.contains(KEY), "{text}");
+    let client = Opsgenie::new(settings).unwrap();
+    let says = ["HTTP 401: Could not authenticate"];
+    refused_without_the_secret(&client, wrong, KEY, &says).await;
 }
 
 #[tokio::test]
 async fn opsgenie_throttling_is_retryable_with_its_retry_after() {
     let og = opsgenie().await;
     let client = og.client(&[PLATFORM]);
-    {
+    let throttle = || {
         let mut s = og.state();
         s.throttle_next = 1;
         s.retry_after = Some(7);
-    }
-    match client.on_call_now("maya.chen@example.com").await {
-        Err(OnCallError::Retryable { retry_after, .. }) => {
-            assert_eq!(retry_after, Some(Duration::from_secs(7)))
-        }
-        other => panic!("expected retryable, got {other:?}"),
-    }
-    og.state().unavailable_next = 1;
-    assert!(matches!(
-        client.on_call_now("maya.chen@example.com").await,
-        Err(OnCallError::Retryable { .. })
-    ));
-    assert!(client.on_call_now("maya.chen@example.com").await.unwrap());
+    };
+    let fail = || og.state().unavailable_next = 1;
+    throttled_then_down_then_answered(&client, throttle, fail, 7, "HTTP 429").await;
 }

@@ -88,16 +88,7 @@ impl Platform for Tenant {
 }
 
 impl Faults for Tenant {
-    fn sign_ins(&self) -> usize {
-        self.fake.issued(POWERBI_SCOPE)
-    }
-    fn refused(&self) -> usize {
-        self.fake.log().iter().filter(|c| c.status == 401).count()
-    }
-    fn expire_tokens(&self) {
-        self.fake.expire_tokens();
-    }
-    contract::fault_knobs!(|p| p.fake.state());
+    contract::token_faults!(|p| p.fake, p.fake.issued(POWERBI_SCOPE));
     fn unreachable(&self) -> Box<dyn Connector> {
         let mut gone = self.fake.settings();
         gone.api_url = Some("http://127.0.0.1:9".into());

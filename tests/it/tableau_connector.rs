@@ -11,6 +11,7 @@ use gatehouse::connectors::{self, Connector, ConnectorError, Holding, Readiness}
 use gatehouse::domain::Unit;
 
 use crate::support::contract::{self, Platform};
+use crate::support::roles::group;
 use crate::support::round_trip;
 use crate::support::tableau_fake::contract::Site;
 use crate::support::tableau_fake::{SITE, TOKEN_NAME, TOKEN_SECRET, TableauFake, VERSION};
@@ -69,10 +70,6 @@ async fn site(form: Form) -> TableauFake {
     t.add_group("Finance");
     t.add_group("Sales");
     t
-}
-
-fn group(name: &str) -> Unit {
-    Unit::Group { group: name.into() }
 }
 
 async fn identities_are_listed_across_pages_with_their_emails(form: Form) {

@@ -78,6 +78,28 @@ macro_rules! fault_knobs {
 }
 pub(crate) use fault_knobs;
 
+/// All of [`Faults`] but `unreachable`, for a platform whose fake (reached from `self` by
+/// `$fake`) signs in with tokens (`$sign_ins` of them so far), logs its calls, answers 401 to
+/// an expired token, and has the usual knobs in its state.
+macro_rules! token_faults {
+    (|$p:ident| $fake:expr, $sign_ins:expr) => {
+        fn sign_ins(&self) -> usize {
+            let $p = self;
+            $sign_ins
+        }
+        fn refused(&self) -> usize {
+            let $p = self;
+            $fake.log().iter().filter(|c| c.status == 401).count()
+        }
+        fn expire_tokens(&self) {
+            let $p = self;
+            $fake.expire_tokens();
+        }
+        $crate::support::contract::fault_knobs!(|$p| $fake.state());
+    };
+}
+pub(crate) use token_faults;
+
 /// The contract's three fault cases (expired token, 429, 503) as tests of their own, in a
 /// module `faults`: `$fresh` (awaited) makes each its platform, `$case` the case it tells, and
 /// the 429's and the 503's messages hold `$throttled` and `$outage`.

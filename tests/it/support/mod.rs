@@ -5,6 +5,7 @@ pub mod bigquery_fake;
 pub mod contract;
 pub mod databricks_fake;
 pub mod db;
+pub mod group_platform;
 pub mod looker_fake;
 pub mod made_roles;
 pub mod mariadb;
@@ -22,6 +23,7 @@ pub mod serve_env;
 pub mod sigma_fake;
 pub mod slack;
 pub mod snowflake_fake;
+pub mod sql_suite;
 pub mod tableau_fake;
 
 pub use app::{TestApp, u};

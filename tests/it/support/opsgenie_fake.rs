@@ -19,6 +19,8 @@ use gatehouse::config::Secret;
 use gatehouse::oncall::{Opsgenie, OpsgenieSettings};
 use serde_json::json;
 
+use crate::support::rest_fake;
+
 pub const KEY: &str = "og-test-key-51d0c8e2";
 
 #[derive(Clone)]
@@ -72,7 +74,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 impl OpsgenieFake {
     pub async fn start() -> OpsgenieFake {
         let routes = Router::new().route("/v2/schedules/{identifier}/on-calls", get(on_calls));
-        let (url, state) = crate::support::rest_fake::serve(routes).await;
+        let (url, state) = rest_fake::serve(routes).await;
         OpsgenieFake { url, state }
     }
 
@@ -126,11 +128,7 @@ async fn on_calls(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let mut s = state.lock().unwrap();
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if auth != format!("GenieKey {KEY}") {
+    if rest_fake::token(&headers, "GenieKey ") != Some(KEY) {
         return error(StatusCode::UNAUTHORIZED, "Could not authenticate");
     }
     let identifier_type = query
@@ -144,21 +142,18 @@ async fn on_calls(
         identifier_type: identifier_type.clone(),
         flat,
     });
-    if s.throttle_next > 0 {
-        s.throttle_next -= 1;
-        let mut resp = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "You are making too many requests! To avoid errors, we recommend you limit requests.",
-        );
-        if let Some(secs) = s.retry_after {
-            resp.headers_mut()
-                .insert("retry-after", secs.to_string().parse().unwrap());
-        }
-        return resp;
-    }
-    if s.unavailable_next > 0 {
-        s.unavailable_next -= 1;
-        return error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    let s = &mut *s;
+    let fault = rest_fake::knobs!(s).fault(
+        || error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+        || {
+            error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "You are making too many requests! To avoid errors, we recommend you limit requests.",
+            )
+        },
+    );
+    if let Some(fault) = fault {
+        return fault;
     }
     let schedule = match identifier_type.as_str() {
         "id" => s.schedules.iter().find(|x| x.id == identifier),

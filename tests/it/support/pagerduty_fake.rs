@@ -19,6 +19,8 @@ use gatehouse::config::Secret;
 use gatehouse::oncall::{PagerDuty, PagerDutySettings};
 use serde_json::{Value, json};
 
+use crate::support::rest_fake;
+
 pub const TOKEN: &str = "pd-test-token-7f3e2a91";
 
 #[derive(Clone)]
@@ -74,7 +76,7 @@ fn error(status: StatusCode, code: u32, message: &str, errors: &[&str]) -> Respo
 impl PagerDutyFake {
     pub async fn start() -> PagerDutyFake {
         let routes = Router::new().route("/oncalls", get(oncalls));
-        let (url, state) = crate::support::rest_fake::serve(routes).await;
+        let (url, state) = rest_fake::serve(routes).await;
         PagerDutyFake { url, state }
     }
 
@@ -156,37 +158,32 @@ async fn oncalls(
     RawQuery(query): RawQuery,
 ) -> Response {
     let mut s = state.lock().unwrap();
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if auth != format!("Token token={TOKEN}") {
+    if rest_fake::token(&headers, "Token token=") != Some(TOKEN) {
         return error(StatusCode::UNAUTHORIZED, 2006, "Authentication failed", &[]);
     }
     let query = query.unwrap_or_default();
     s.log.push(query.clone());
-    if s.throttle_next > 0 {
-        s.throttle_next -= 1;
-        let mut resp = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            2020,
-            "Rate Limit Exceeded",
-            &[],
-        );
-        if let Some(secs) = s.retry_after {
-            resp.headers_mut()
-                .insert("retry-after", secs.to_string().parse().unwrap());
-        }
-        return resp;
-    }
-    if s.unavailable_next > 0 {
-        s.unavailable_next -= 1;
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            2000,
-            "Service Unavailable",
-            &[],
-        );
+    let s = &mut *s;
+    let fault = rest_fake::knobs!(s).fault(
+        || {
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                2000,
+                "Service Unavailable",
+                &[],
+            )
+        },
+        || {
+            error(
+                StatusCode::TOO_MANY_REQUESTS,
+                2020,
+                "Rate Limit Exceeded",
+                &[],
+            )
+        },
+    );
+    if let Some(fault) = fault {
+        return fault;
     }
     let pairs: Vec<(String, String)> = reqwest::Url::parse(&format!("http://q/?{query}"))
         .unwrap()

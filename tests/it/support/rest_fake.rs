@@ -146,3 +146,90 @@ pub async fn serve<S: Default + Send + 'static>(
     let url = listen(routes.with_state(state.clone())).await;
     (url, state)
 }
+
+/// What a token-signing fake's state keeps the same way: its call log and its tokens.
+pub trait Ledger {
+    /// Every call answered so far.
+    fn log(&self) -> &[Call];
+    /// Forgets every token issued.
+    fn expire_tokens(&mut self);
+}
+
+/// [`Fake`] for `$fake`, whose field `state` holds its `$state` behind a lock; and [`Ledger`]
+/// for `$state`, whose fields are `log: Vec<Call>` and `tokens` (any collection), with
+/// [`Memberships`] from its field `members` when the fake is one of groups.
+macro_rules! fake {
+    ($fake:ty => $state:ty $(, $members:ident)?) => {
+        impl $crate::support::rest_fake::Fake for $fake {
+            type State = $state;
+
+            fn state(&self) -> std::sync::MutexGuard<'_, $state> {
+                self.state.lock().unwrap()
+            }
+        }
+
+        impl $crate::support::rest_fake::Ledger for $state {
+            fn log(&self) -> &[$crate::support::rest_fake::Call] {
+                &self.log
+            }
+            fn expire_tokens(&mut self) {
+                self.tokens.clear();
+            }
+        }
+
+        $(
+            impl $crate::support::rest_fake::Memberships for $state {
+                fn members(&mut self) -> &mut std::collections::BTreeSet<(String, String)> {
+                    &mut self.$members
+                }
+            }
+        )?
+    };
+}
+pub(crate) use fake;
+
+/// Who is in which group, as (group id, member id): the memberships of a fake of groups.
+pub trait Memberships {
+    fn members(&mut self) -> &mut std::collections::BTreeSet<(String, String)>;
+}
+
+/// A test's handle on a fake: its state behind the lock, and what tests read and change in
+/// it, written once.
+pub trait Fake {
+    type State: Ledger;
+
+    fn state(&self) -> std::sync::MutexGuard<'_, Self::State>;
+
+    /// Every call answered so far.
+    fn log(&self) -> Vec<Call> {
+        self.state().log().to_vec()
+    }
+
+    /// How many `method` calls to `path` were answered `status`.
+    fn calls(&self, method: &str, path: &str, status: u16) -> usize {
+        count(&self.log(), method, path, status)
+    }
+
+    /// Every issued token stops working, as after its hour.
+    fn expire_tokens(&self) {
+        self.state().expire_tokens();
+    }
+
+    /// Puts `member` in `group` directly, as an admin would.
+    fn add_member(&self, group: &str, member: &str)
+    where
+        Self::State: Memberships,
+    {
+        let key = (group.to_owned(), member.to_owned());
+        self.state().members().insert(key);
+    }
+
+    /// Is `member` directly in `group`?
+    fn holds(&self, member: &str, group: &str) -> bool
+    where
+        Self::State: Memberships,
+    {
+        let key = (group.to_owned(), member.to_owned());
+        self.state().members().contains(&key)
+    }
+}

@@ -18,7 +18,7 @@ mod routes;
 mod uc;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse::config::{DatabricksSettings, Secret, SecretRef};
 use gatehouse::connectors::databricks::Databricks;
 
-use crate::support::rest_fake;
+use crate::support::rest_fake::{self, Fake};
 use routes::{pairs, scim_error};
 
 pub const PAT: &str = "dapi-test-token-0f3b9c2d";
@@ -169,10 +169,6 @@ impl DatabricksFake {
         }
     }
 
-    pub fn state(&self) -> MutexGuard<'_, FakeState> {
-        self.state.lock().unwrap()
-    }
-
     /// A file holding the OAuth client's secret, or (`"token"`) the PAT, for catalogs.
     pub fn secret_file(&self, name: &str) -> String {
         self.secret_dir.path().join(name).display().to_string()
@@ -250,12 +246,6 @@ impl DatabricksFake {
         id
     }
 
-    pub fn add_member(&self, group: &str, member: &str) {
-        self.state()
-            .members
-            .insert((group.to_owned(), member.to_owned()));
-    }
-
     /// `DELETE /api/2.0/preview/scim/v2/Users/{id}` done by an admin behind Gatehouse's back:
     /// the user goes and no group lists it any more (SCIM: a deleted resource is omitted from
     /// later query results, RFC 7644 §3.6; that group `members` follow is assumed here).
@@ -263,26 +253,6 @@ impl DatabricksFake {
         let mut s = self.state();
         s.users.retain(|u| u.id != id);
         s.members.retain(|(_, m)| m != id);
-    }
-
-    pub fn holds(&self, member: &str, group: &str) -> bool {
-        self.state()
-            .members
-            .contains(&(group.to_owned(), member.to_owned()))
-    }
-
-    /// Every issued OAuth token stops working, as after its hour.
-    pub fn expire_tokens(&self) {
-        self.state().tokens.clear();
-    }
-
-    pub fn log(&self) -> Vec<Call> {
-        self.state().log.clone()
-    }
-
-    /// How many `method` calls to `path` were answered `status`.
-    pub fn calls(&self, method: &str, path: &str, status: u16) -> usize {
-        rest_fake::count(&self.log(), method, path, status)
     }
 
     /// Seeds a UC table and its catalog and schema (`catalog.schema.table`).
@@ -349,3 +319,5 @@ impl DatabricksFake {
         format!("/api/2.0/preview/scim/v2/Groups/{gid}")
     }
 }
+
+rest_fake::fake!(DatabricksFake => FakeState, members);

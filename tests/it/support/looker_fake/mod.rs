@@ -11,7 +11,7 @@
 mod routes;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse::config::{ApiSettings, Secret, SecretRef};
 use gatehouse::connectors::looker::Looker;
 
-use crate::support::rest_fake;
+use crate::support::rest_fake::{self, Fake};
 use routes::{error, pairs};
 
 pub const CLIENT_ID: &str = "gatehouse-client-id";
@@ -138,10 +138,6 @@ impl LookerFake {
         }
     }
 
-    pub fn state(&self) -> MutexGuard<'_, FakeState> {
-        self.state.lock().unwrap()
-    }
-
     /// A file holding the API key's secret, for catalogs (`client_secret = { file = … }`).
     pub fn secret_file(&self) -> String {
         self.secret_dir
@@ -211,12 +207,6 @@ impl LookerFake {
         }];
     }
 
-    pub fn add_member(&self, group: &str, user: &str) {
-        self.state()
-            .members
-            .insert((group.to_owned(), user.to_owned()));
-    }
-
     /// Delete User (`DELETE /api/4.0/users/{user_id}`, "Delete the user with a specific id"),
     /// done by an admin behind Gatehouse's back: the user goes, and with it its memberships.
     pub fn delete_user(&self, id: &str) {
@@ -224,24 +214,6 @@ impl LookerFake {
         s.users.retain(|u| u.id != id);
         s.members.retain(|(_, u)| u != id);
     }
-
-    pub fn holds(&self, user: &str, group: &str) -> bool {
-        self.state()
-            .members
-            .contains(&(group.to_owned(), user.to_owned()))
-    }
-
-    /// Every issued token stops working, as after their hour or a revocation.
-    pub fn expire_tokens(&self) {
-        self.state().tokens.clear();
-    }
-
-    pub fn log(&self) -> Vec<Call> {
-        self.state().log.clone()
-    }
-
-    /// How many `method` calls to `path` were answered `status`.
-    pub fn calls(&self, method: &str, path: &str, status: u16) -> usize {
-        rest_fake::count(&self.log(), method, path, status)
-    }
 }
+
+rest_fake::fake!(LookerFake => FakeState, members);
