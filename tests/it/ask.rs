@@ -2,44 +2,32 @@
 //! question form, answers with their reasons, unknown names with a suggestion, a platform that
 //! does not answer in time, who may ask about whom, and the language model's path.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use slack_sim::SlackSim;
 
 use crate::ask_llm::{ChatFake, KEY, Reply};
 use crate::support::TestDb;
+use crate::support::catalog::{self, role};
 use crate::support::platform::FakePlatform;
 use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, shown, workspace};
 
 /// A platform connector (never called: the fake platform stands in) so that answers ask it.
-const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.warehouse]
-kind = "postgres"
-url = { env = "UNUSED_BY_THE_FAKE_PLATFORM" }
-
-[[resources]]
-id = "analytics-ro"
-name = "Analytics (read-only)"
-connector = "warehouse"
-grant = { role = "ANALYTICS_RO" }
-reviewers = ["UBOB", "URITA"]
-reason_required = false
-
-[[resources]]
-id = "finance-warehouse"
-name = "Finance warehouse"
-connector = "warehouse"
-grant = { role = "FINANCE" }
-reviewers = ["UFIONA"]
-reason_required = false
-"#;
+static CATALOG: LazyLock<String> = LazyLock::new(|| {
+    catalog::with(
+        &catalog::stand_in_warehouse(),
+        &[
+            role("analytics-ro", "ANALYTICS_RO", &["UBOB", "URITA"]),
+            role("finance-warehouse", "FINANCE", &["UFIONA"]),
+        ],
+    )
+});
 
 async fn start(env: &[(&str, &str)]) -> (SlackTestApp, TestDb) {
     let db = TestDb::sqlite();
     let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_env(&db, CATALOG, sim, false, FakePlatform::default(), env).await;
+    let t = SlackTestApp::start_env(&db, &CATALOG, sim, false, FakePlatform::default(), env).await;
     (t, db)
 }
 

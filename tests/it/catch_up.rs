@@ -44,7 +44,7 @@ async fn a_check_mark_given_while_gatehouse_was_stopped_counts_at_the_next_start
         "the events were lost, as Slack loses them"
     );
 
-    let t = SlackTestApp::start_env(&db, CATALOG, sim, false, FakePlatform::default(), &[]).await;
+    let t = SlackTestApp::start_env(&db, &CATALOG, sim, false, FakePlatform::default(), &[]).await;
     for n in [1, 2] {
         eventually(&format!("request #{n} active"), 30, || async {
             (t.status(n).await == Status::Active).then_some(())

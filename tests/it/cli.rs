@@ -144,7 +144,7 @@ async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
     use gatehouse::workflow::Via;
     let db = crate::support::TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("gatehouse.toml"), CATALOG).unwrap();
+    std::fs::write(dir.path().join("gatehouse.toml"), &*CATALOG).unwrap();
     {
         let t = TestApp::start(&db).await;
         let r = t
@@ -470,7 +470,7 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
     let card = t.request_message(1).await;
     let sim = t.restart_later().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("gatehouse.toml"), CATALOG).unwrap();
+    std::fs::write(dir.path().join("gatehouse.toml"), &*CATALOG).unwrap();
     let api_url = sim.api_url();
     let mut env = vec![
         ("DATABASE_URL", db.url.as_str()),
@@ -677,7 +677,7 @@ fn migrated_sqlite() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("gatehouse.toml"),
-        crate::support::app::CATALOG,
+        &*crate::support::app::CATALOG,
     )
     .unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
@@ -761,7 +761,7 @@ async fn a_query_refuses_a_database_whose_schema_is_behind_and_leaves_it_so() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("gatehouse.toml"),
-        crate::support::app::CATALOG,
+        &*crate::support::app::CATALOG,
     )
     .unwrap();
 

@@ -304,7 +304,7 @@ async fn a_grant_applied_before_its_last_attempt_timed_out_ends_failed_and_is_ta
         platform.lose_answers(1);
         let t = SlackTestApp::start_env(
             &db,
-            crate::support::app::CATALOG,
+            &crate::support::app::CATALOG,
             sim,
             false,
             platform,

@@ -437,7 +437,7 @@ async fn reconcile_job(db: &Db) -> Job {
 #[tokio::test]
 async fn a_restart_does_not_push_the_next_reconciliation_back() {
     for db in backends().await {
-        let catalog = format!("{CATALOG}{WITH_WAREHOUSE}");
+        let catalog = format!("{}{WITH_WAREHOUSE}", *CATALOG);
         let first = TestApp::start_with(&db, &catalog).await;
         let start = first.clock.now();
         let queued = reconcile_job(first.app.db()).await;

@@ -97,7 +97,7 @@ async fn with_http(db: &TestDb) -> (SlackTestApp, SocketAddr) {
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_env(
         db,
-        CATALOG,
+        &CATALOG,
         sim,
         false,
         FakePlatform::default(),
@@ -496,7 +496,7 @@ async fn a_taken_port_is_a_clear_start_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let db = TestDb::sqlite();
-    let config = crate::support::app::config_for(&db, CATALOG, &[("GATEHOUSE_HTTP_ADDR", &addr)]);
+    let config = crate::support::app::config_for(&db, &CATALOG, &[("GATEHOUSE_HTTP_ADDR", &addr)]);
     let mut opts = gatehouse::AppOptions::new(std::sync::Arc::new(FakePlatform::default()));
     opts.background_worker = false;
     opts.http = true;
@@ -552,7 +552,7 @@ async fn readyz_is_503_until_socket_mode_says_hello() {
     let db = TestDb::sqlite();
     let config = crate::support::app::config_for(
         &db,
-        CATALOG,
+        &CATALOG,
         &[
             ("SLACK_BOT_TOKEN", "xoxb-test-token"),
             ("SLACK_APP_TOKEN", "xapp-test-token"),

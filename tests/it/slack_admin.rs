@@ -107,7 +107,7 @@ async fn an_admin_moves_the_channel_once_the_bot_can_post_there() {
             is_private: true,
             members: vec![BOT.into(), "UADA".into()],
         });
-        let t = SlackTestApp::start_with(&db, CATALOG, ws).await;
+        let t = SlackTestApp::start_with(&db, &CATALOG, ws).await;
         let refused = admin(&t, "UADA", "channel <#C0GENERAL|general>").await;
         assert_eq!(
             refused,
@@ -465,7 +465,7 @@ async fn admins_see_in_app_home_which_resources_their_platforms_cannot_grant() {
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_env(
         &db,
-        CATALOG,
+        &CATALOG,
         sim,
         false,
         platform,

@@ -149,7 +149,7 @@ async fn a_requester_who_left_gets_no_dm_and_the_flow_goes_on() {
             u.deleted = true;
         }
         let t =
-            crate::support::slack::SlackTestApp::start_with(&db, crate::support::app::CATALOG, ws)
+            crate::support::slack::SlackTestApp::start_with(&db, &crate::support::app::CATALOG, ws)
                 .await;
         let msg = t.ask("UDAVE", "finance-pii 1h", 1).await;
         t.tick("UFIONA", &msg).await;

@@ -199,7 +199,7 @@ async fn readyz_says_not_ready_while_no_socket_mode_connection_is_open() {
         let sim = slack_sim::SlackSim::start(workspace()).await.unwrap();
         let t = SlackTestApp::start_env(
             &db,
-            crate::support::app::CATALOG,
+            &crate::support::app::CATALOG,
             sim,
             false,
             FakePlatform::default(),

@@ -1,7 +1,9 @@
 //! Test scaffolding: databases, a stateful fake platform, and an app builder.
 
 pub mod app;
+pub mod audit;
 pub mod bigquery_fake;
+pub mod catalog;
 pub mod contract;
 pub mod databricks_fake;
 pub mod db;
