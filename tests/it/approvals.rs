@@ -292,8 +292,8 @@ async fn auto_approval_by_group_and_by_short_duration_is_granted_audited_and_pos
 
 #[tokio::test]
 async fn a_quiet_resource_audits_auto_approved_requests_without_posting_them() {
-    let quiet = "auto_approve = [{ max_duration = \"30m\" }]\nauto_approved = \"quiet\"\n";
-    let catalog = auto() + &task("prod-traces", &["UBOB"]) + quiet;
+    let quiet = format!("{}auto_approved = \"quiet\"\n", catalog::AUTO_30M);
+    let catalog = auto() + &task("prod-traces", &["UBOB"]) + &quiet;
     for db in backends().await {
         let t = SlackTestApp::start_with(&db, &catalog, workspace()).await;
         // #1 is approved by the rule on the quiet resource, #2 by a rule on a posting one, and
@@ -370,13 +370,8 @@ fn an_auto_approve_rule_without_a_condition_is_refused() {
     );
 }
 
-/// The on-call schedules of PagerDuty and Opsgenie, for production database's rules.
-const ON_CALL: &str = r#"
-[oncall.pd]
-kind = "pagerduty"
-token = { env = "GH_TEST_UNUSED_PD_TOKEN" }
-schedule_ids = ["PS1"]
-
+/// Opsgenie's schedule "Data Platform", beside PagerDuty's, for production database's rules.
+const OPSGENIE: &str = r#"
 [oncall.og]
 kind = "opsgenie"
 key = { env = "GH_TEST_UNUSED_OG_KEY" }
@@ -391,7 +386,7 @@ const ON_CALL_RULES: &str = r#"auto_approve = [
 "#;
 
 fn on_call() -> String {
-    let connectors = format!("{}{ON_CALL}", catalog::MANUAL);
+    let connectors = [catalog::MANUAL, catalog::PAGERDUTY, OPSGENIE].concat();
     catalog::with(&connectors, &[task("prod-db", &["UBOB"]) + ON_CALL_RULES])
 }
 

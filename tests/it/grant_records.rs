@@ -11,6 +11,7 @@ use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::app::config_for;
+use crate::support::catalog;
 use crate::support::db::{backends, postgres_server};
 use crate::support::made_roles::made_roles;
 use crate::support::pg::{Roles, prefix, quoted};
@@ -20,30 +21,19 @@ use crate::support::slack::{SlackTestApp, workspace};
 /// A catalog with a `warehouse` PostgreSQL connector (unless `connector` is false) and a
 /// `finance` resource granting `role` (unless `role` is None). A manual resource keeps it valid.
 fn catalog(connector: bool, role: Option<&str>) -> String {
-    let mut c = String::from(
-        r#"admins = ["UADA"]
-
-[connectors.desk]
-kind = "manual"
-
-[[resources]]
-id = "keys"
-name = "Office keys"
-connector = "desk"
-grant = { task = "hand over the keys" }
-reviewers = ["UBOB"]
-reason_required = false
-"#,
+    let keys = catalog::resource(
+        "keys",
+        "desk",
+        "{ task = \"hand over the keys\" }",
+        &["UBOB"],
     );
+    let mut connectors = catalog::connector("desk", "manual", "");
     if connector {
-        c += "\n[connectors.warehouse]\nkind = \"postgres\"\nurl = { env = \"GATEHOUSE_TEST_POSTGRES_URL\" }\n";
+        connectors += &catalog::test_server_warehouse();
     }
-    if let Some(role) = role {
-        c += &format!(
-            "\n[[resources]]\nid = \"finance\"\nname = \"Finance\"\nconnector = \"warehouse\"\ngrant = {{ role = \"{role}\" }}\nreviewers = [\"UBOB\"]\nreason_required = false\n"
-        );
-    }
-    c
+    let mut resources = vec![keys];
+    resources.extend(role.map(|role| catalog::role("finance", role, &["UBOB"])));
+    catalog::with(&connectors, &resources)
 }
 
 /// Roles A and B and a login role for Alice, made for one test.

@@ -11,6 +11,18 @@ pub const MANUAL: &str = "\n[connectors.manual]\nkind = \"manual\"\n";
 /// A break-glass setting: an hour at most, reviewed within half an hour.
 pub const BREAK_GLASS: &str = "break_glass = { max = \"1h\", review_within = \"30m\" }\n";
 
+/// Requests for 30 minutes or less are approved without a reviewer.
+pub const AUTO_30M: &str = "auto_approve = [{ max_duration = \"30m\" }]\n";
+
+/// PagerDuty's schedule PS1 as the on-call service `pd` (its token never read: tests hand
+/// Gatehouse the service itself).
+pub const PAGERDUTY: &str = r#"
+[oncall.pd]
+kind = "pagerduty"
+token = { env = "GH_TEST_UNUSED_PD_TOKEN" }
+schedule_ids = ["PS1"]
+"#;
+
 /// A catalog administered by `admin`, with `connectors` (TOML tables), then `resources`.
 pub fn administered_by(admin: &str, connectors: &str, resources: &[String]) -> String {
     format!("admins = [\"{admin}\"]\n{connectors}{}", resources.concat())
@@ -124,4 +136,9 @@ pub fn stand_in_warehouse() -> String {
 pub fn refusal(toml: &str) -> String {
     let parsed = gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), toml);
     parsed.map(drop).unwrap_err().to_string()
+}
+
+/// The PostgreSQL connector `warehouse` on the tests' server (GATEHOUSE_TEST_POSTGRES_URL).
+pub fn test_server_warehouse() -> String {
+    postgres("warehouse", "GATEHOUSE_TEST_POSTGRES_URL")
 }

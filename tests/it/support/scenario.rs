@@ -29,10 +29,14 @@ impl SlackTestApp {
 
     /// What request `n`'s message in `channel` shows, once it says `needle`.
     pub async fn card_saying_in(&self, channel: &str, n: i64, needle: &str) -> String {
-        eventually(&format!("request #{n}'s card saying {needle:?}"), 30, || async {
-            let card = shown(&self.request_message_in(channel, n).await);
-            card.contains(needle).then_some(card)
-        })
+        eventually(
+            &format!("request #{n}'s card saying {needle:?}"),
+            30,
+            || async {
+                let card = shown(&self.request_message_in(channel, n).await);
+                card.contains(needle).then_some(card)
+            },
+        )
         .await
     }
 
