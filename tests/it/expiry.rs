@@ -8,6 +8,7 @@ use sea_orm::ConnectionTrait;
 use slack_sim::SlackSim;
 
 use crate::support::db::postgres_server;
+use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::{prefix, quoted};
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
@@ -103,9 +104,7 @@ async fn a_revocation_that_keeps_failing_reaches_the_reviewers_and_admins_and_th
 
 #[tokio::test]
 async fn drift_is_reported_once_regranted_where_asked_and_access_kept_after_its_end_is_removed() {
-    let Some(url) = postgres_server(
-        "drift_is_reported_once_regranted_where_asked_and_access_kept_after_its_end_is_removed",
-    ) else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     let wanted = [("alice", true), ("reports", false), ("regrants", false)];

@@ -17,6 +17,7 @@ use slack_sim::SlackSim;
 
 use crate::support::app::{at, config_for};
 use crate::support::db::{backends, postgres_server};
+use crate::support::here::test_name;
 use crate::support::pg::{Roles, prefix};
 use crate::support::platform::FakePlatform;
 use crate::support::scenario::workspace_with_people;
@@ -165,9 +166,7 @@ where
 
 #[tokio::test]
 async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repeat_nothing() {
-    let Some(server) = postgres_server(
-        "processes_killed_at_random_while_200_requests_run_lose_nothing_and_repeat_nothing",
-    ) else {
+    let Some(server) = postgres_server(test_name!()) else {
         return;
     };
     let db = TestDb::postgres().await.expect("a PostgreSQL server");

@@ -13,6 +13,7 @@ use crate::support::TestDb;
 use crate::support::app::config_for;
 use crate::support::catalog;
 use crate::support::db::{backends, postgres_server};
+use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::{Roles, prefix, quoted};
 use crate::support::platform::FakePlatform;
@@ -89,7 +90,7 @@ async fn actions(t: &SlackTestApp) -> Vec<String> {
 #[tokio::test]
 async fn a_role_changed_in_the_catalog_while_granted_is_revoked_as_granted_and_the_new_one_untouched()
  {
-    let Some(url) = postgres_server("a_role_changed_in_the_catalog") else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     for db in backends().await {
@@ -173,7 +174,7 @@ async fn a_role_changed_in_the_catalog_while_granted_is_revoked_as_granted_and_t
 
 #[tokio::test]
 async fn a_resource_removed_from_the_catalog_while_granted_is_revoked_at_its_end_as_granted() {
-    let Some(url) = postgres_server("a_resource_removed_from_the_catalog") else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     for db in backends().await {
@@ -203,7 +204,7 @@ async fn a_resource_removed_from_the_catalog_while_granted_is_revoked_at_its_end
 
 #[tokio::test]
 async fn a_connector_removed_while_it_holds_live_grants_stops_the_start_until_they_are_revoked() {
-    let Some(url) = postgres_server("a_connector_removed_while_it_holds_live_grants") else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     for db in backends().await {
@@ -331,7 +332,7 @@ async fn a_grant_applied_before_its_last_attempt_timed_out_ends_failed_and_is_ta
 
 #[tokio::test]
 async fn a_person_who_already_held_the_role_keeps_it_after_the_grant_ends() {
-    let Some(url) = postgres_server("a_person_who_already_held_the_role") else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     for db in backends().await {
@@ -366,7 +367,7 @@ async fn a_person_who_already_held_the_role_keeps_it_after_the_grant_ends() {
 #[tokio::test]
 async fn two_grants_of_the_same_role_keep_it_until_the_last_ends_and_neither_counts_as_held_before()
 {
-    let Some(url) = postgres_server("two_grants_of_the_same_role") else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     for db in backends().await {

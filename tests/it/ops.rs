@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::app::CATALOG;
 use crate::support::db::postgres_server;
+use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::{prefix, quoted};
 use crate::support::platform::FakePlatform;
@@ -275,7 +276,7 @@ async fn two_apps_in_one_process_count_apart() {
 
 #[tokio::test]
 async fn readyz_names_the_database_when_it_is_gone() {
-    let Some(server) = postgres_server("readyz_names_the_database_when_it_is_gone") else {
+    let Some(server) = postgres_server(test_name!()) else {
         return;
     };
     let db = TestDb::postgres().await.expect("a PostgreSQL server");
@@ -366,9 +367,7 @@ async fn sigterm_with_nothing_in_hand_exits_promptly() {
 
 #[tokio::test]
 async fn sigterm_gives_back_a_job_stuck_on_its_platform_and_another_process_finishes_it() {
-    let Some(server) = postgres_server(
-        "sigterm_gives_back_a_job_stuck_on_its_platform_and_another_process_finishes_it",
-    ) else {
+    let Some(server) = postgres_server(test_name!()) else {
         return;
     };
     let db = TestDb::postgres().await.expect("a PostgreSQL server");

@@ -9,6 +9,7 @@ use slack_sim::SlackSim;
 use crate::support::TestDb;
 use crate::support::catalog;
 use crate::support::db::postgres_server;
+use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::prefix;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, workspace};
@@ -24,9 +25,7 @@ async fn admin(t: &SlackTestApp, text: &str) -> String {
 
 #[tokio::test]
 async fn a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can_fix_the_link() {
-    let Some(url) = postgres_server(
-        "a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can_fix_the_link",
-    ) else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     let wanted = [("pat", true), ("other", true), ("analysts", false)];

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod contract;
 pub mod databricks_fake;
 pub mod db;
+pub mod here;
 pub mod looker_fake;
 pub mod made_roles;
 pub mod mariadb;
