@@ -17,6 +17,12 @@ pub async fn actions(app: &App, n: i64) -> Vec<String> {
     rows(app, n).await.into_iter().map(|e| e.action).collect()
 }
 
+/// How many rows of request `n` record `action`.
+pub async fn count(app: &App, n: i64, action: &str) -> usize {
+    let actions = actions(app, n).await;
+    actions.iter().filter(|a| *a == action).count()
+}
+
 /// The latest row of request `n` recording `action`; the test fails when there is none.
 pub async fn row(app: &App, n: i64, action: &str) -> StoredEvent {
     let rows = rows(app, n).await;

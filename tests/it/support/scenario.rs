@@ -40,6 +40,15 @@ impl SlackTestApp {
         .await
     }
 
+    /// What the channel message `ts` shows, once it says `needle`.
+    pub async fn message_saying(&self, ts: &str, needle: &str) -> String {
+        eventually(&format!("the message saying {needle:?}"), 30, || async {
+            let shown = shown(&self.sim.message(CHANNEL, ts)?);
+            shown.contains(needle).then_some(shown)
+        })
+        .await
+    }
+
     /// The same in the Access Requests channel.
     pub async fn card_saying(&self, n: i64, needle: &str) -> String {
         self.card_saying_in(CHANNEL, n, needle).await
