@@ -66,6 +66,11 @@ async fn check_says(t: &SlackTestApp, who: &str, question: &str, start: &str, pa
     );
 }
 
+/// Bob's `/access-check` of Alice's analytics-ro starts with `start` and says `part`.
+async fn bob_checks_alice(t: &SlackTestApp, start: &str, part: &str) {
+    check_says(t, "UBOB", "<@UALICE> analytics-ro", start, &[part]).await;
+}
+
 /// The bot's answer in `user`'s DM to `question`.
 async fn ask_in_dm(t: &SlackTestApp, user: &str, question: &str) -> String {
     let before = t.sim.dms(user).len();
@@ -231,14 +236,8 @@ async fn a_platform_that_does_not_answer_in_time_is_named_and_gatehouses_record_
     let (t, _db) = alice_holds_analytics().await;
     t.platform.slow_checks(Duration::from_secs(6));
     // Gatehouse's grant stands, and the silent platform is named.
-    check_says(
-        &t,
-        "UBOB",
-        "<@UALICE> analytics-ro",
-        "✅ Yes",
-        &["the platform did not answer: the platform did not answer within 3 s"],
-    )
-    .await;
+    let silent = "the platform did not answer: the platform did not answer within 3 s";
+    bob_checks_alice(&t, "✅ Yes", silent).await;
     t.stop().await;
 }
 
@@ -246,14 +245,8 @@ async fn a_platform_that_does_not_answer_in_time_is_named_and_gatehouses_record_
 async fn drift_between_the_grant_and_the_platform_is_named() {
     let (t, _db) = alice_holds_analytics().await;
     t.platform.take_away("ualice", "ANALYTICS_RO");
-    check_says(
-        &t,
-        "UBOB",
-        "<@UALICE> analytics-ro",
-        "❌ No",
-        &["⚠️ Drift: Gatehouse granted it (request #1), but the platform no longer has it"],
-    )
-    .await;
+    let drift = "⚠️ Drift: Gatehouse granted it (request #1), but the platform no longer has it";
+    bob_checks_alice(&t, "❌ No", drift).await;
     t.stop().await;
 }
 

@@ -16,6 +16,7 @@ pub mod pagerduty_fake;
 pub mod pg;
 pub mod platform;
 pub mod powerbi_fake;
+pub mod queue;
 pub mod redshift;
 pub mod rest_fake;
 pub mod roles;
