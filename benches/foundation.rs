@@ -9,6 +9,9 @@
 )]
 
 mod common;
+// The tests' queue helpers: the same workers and bulk-queued jobs the job tests use.
+#[path = "../tests/it/support/queue.rs"]
+mod queue;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,13 +19,12 @@ use std::time::{Duration, Instant};
 
 use gatehouse::clock::{ManualClock, SharedClock};
 use gatehouse::config::{Catalog, Config, Settings};
-use gatehouse::domain::{RequestId, SlackUserId};
-use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSettings};
+use gatehouse::domain::SlackUserId;
+use gatehouse::jobs::{JobError, JobSpec, Outcome, Runner};
 use gatehouse::store::Db;
 use gatehouse::store::jobs::Job;
 use gatehouse::workflow::{Applied, ExternalError, Provisioner, Target, Undo};
 use gatehouse::{App, AppOptions};
-use tokio::sync::Notify;
 
 struct Noop;
 
@@ -59,31 +61,12 @@ async fn queue_drain(url: &str, jobs_n: i64, workers: usize) -> f64 {
     let db = Db::connect(url).await.unwrap();
     db.migrate().await.unwrap();
     let now = clock.now();
-    let tx = db.begin().await.unwrap();
-    for i in 1..=jobs_n {
-        jobs::enqueue(
-            &tx,
-            &JobSpec::Provision {
-                request: RequestId::new(i),
-            },
-            now,
-            3,
-            now,
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    queue::provisions(&db, jobs_n, now).await;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..workers {
-        let w = Worker::new(
-            Db::connect(url).await.unwrap(),
-            clock.clone(),
-            Arc::new(Noop),
-            Arc::new(Notify::new()),
-            WorkerSettings::new(3, Duration::from_secs(60), Duration::from_secs(1)),
-        );
+        let db = Db::connect(url).await.unwrap();
+        let w = queue::worker(db, clock.clone(), Arc::new(Noop), Duration::from_secs(1));
         tasks.push(tokio::spawn(async move { w.run_due().await.unwrap() }));
     }
     let mut ran = 0;

@@ -14,20 +14,10 @@ use std::time::{Duration, Instant};
 
 use slack_sim::{SimConfig, SlackSim};
 
-const CATALOG: &str = r#"
-admins = ["U0BOB"]
-
-[connectors.desk]
-kind = "manual"
-
-[[resources]]
-id = "ledger"
-name = "Ledger"
-connector = "desk"
-grant = { task = "Add them to the ledger readers" }
-reviewers = ["U0BOB"]
-reason_required = false
-"#;
+// The tests' catalog builder: the same ledger the tests' killed processes serve.
+#[allow(dead_code, reason = "the benchmark uses one of its catalogs")]
+#[path = "../tests/it/support/catalog.rs"]
+mod catalog;
 
 fn runs() -> usize {
     std::env::var("GATEHOUSE_BENCH_RUNS")
@@ -74,7 +64,8 @@ async fn sigterm() -> Vec<Duration> {
     for _ in 0..runs() {
         let sim = SlackSim::start(SimConfig::demo()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("gatehouse.toml"), CATALOG).unwrap();
+        let ledger = catalog::desk_ledger("U0BOB", "U0BOB");
+        std::fs::write(dir.path().join("gatehouse.toml"), ledger).unwrap();
         let db = format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("gatehouse.db").display()

@@ -400,15 +400,9 @@ impl Sim {
         pred: impl Fn(&Message) -> bool,
         timeout: Duration,
     ) -> Result<Message, WaitTimeout> {
-        self.wait_until(&format!("a message in {channel}"), timeout, |sim| {
-            sim.inner.read(|s| {
-                s.messages
-                    .iter()
-                    .find(|m| m.channel == channel && pred(m))
-                    .cloned()
-            })
-        })
-        .await
+        let what = format!("a message in {channel}");
+        self.wait_in(&what, |_| Some(channel.to_owned()), pred, timeout)
+            .await
     }
 
     /// Waits for a DM from the bot to `user` matching `pred`.
@@ -418,12 +412,25 @@ impl Sim {
         pred: impl Fn(&Message) -> bool,
         timeout: Duration,
     ) -> Result<Message, WaitTimeout> {
-        self.wait_until(&format!("a DM to {user}"), timeout, |sim| {
+        let what = format!("a DM to {user}");
+        self.wait_in(&what, |s| s.ims.get(user).cloned(), pred, timeout)
+            .await
+    }
+
+    /// Waits for a message matching `pred` in the channel `channel` names (once it does).
+    async fn wait_in(
+        &self,
+        what: &str,
+        channel: impl Fn(&State) -> Option<String>,
+        pred: impl Fn(&Message) -> bool,
+        timeout: Duration,
+    ) -> Result<Message, WaitTimeout> {
+        self.wait_until(what, timeout, |sim| {
             sim.inner.read(|s| {
-                let d = s.ims.get(user)?;
+                let c = channel(s)?;
                 s.messages
                     .iter()
-                    .find(|m| &m.channel == d && pred(m))
+                    .find(|m| m.channel == c && pred(m))
                     .cloned()
             })
         })

@@ -85,15 +85,7 @@ fn block(b: &Value, out: &mut Vec<String>) {
                 out.push(element(a));
             }
         }
-        "context" => {
-            let parts: Vec<String> = b
-                .get("elements")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(element).filter(|s| !s.is_empty()).collect())
-                .unwrap_or_default();
-            out.push(parts.join(" "));
-        }
-        "actions" => {
+        "context" | "actions" => {
             let parts: Vec<String> = b
                 .get("elements")
                 .and_then(Value::as_array)

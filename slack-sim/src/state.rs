@@ -37,6 +37,23 @@ pub struct Message {
 }
 
 impl Message {
+    /// A new top-level message: `text` (and `blocks`) by `user` in `channel` at `ts`, with no
+    /// reactions, replies or metadata yet.
+    pub fn new(channel: &str, ts: &str, user: &str, text: &str, blocks: Option<Value>) -> Message {
+        Message {
+            channel: channel.into(),
+            ts: ts.into(),
+            user: user.into(),
+            text: text.into(),
+            blocks,
+            thread_ts: None,
+            reactions: vec![],
+            edited: false,
+            replies: vec![],
+            metadata: None,
+        }
+    }
+
     /// The Web API shape (`message` in chat.postMessage / chat.update answers, `message` in block_actions).
     pub fn to_slack_json(&self, cfg: &SimConfig) -> Value {
         let mut m = json!({

@@ -5,7 +5,6 @@
 use gatehouse::domain::{RequestId, Status};
 use gatehouse::store;
 
-use crate::support::backends;
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp};
 
@@ -136,8 +135,7 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
 
 #[tokio::test]
 async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_second_grant() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         // Alice holds analytics-ro for 8 h from 09:00 UTC (request #1).
         let card = t.ask("UALICE", "analytics-ro 8h report", 1).await;
         t.tick("UBOB", &card).await;
@@ -197,6 +195,6 @@ async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_seco
         let all = store::requests::list_all(t.app.db().conn()).await.unwrap();
         assert_eq!(all.len(), 1, "{all:?}");
         assert_eq!(t.platform.calls().0, grants_before, "no second grant");
-        t.stop().await;
-    }
+    })
+    .await;
 }

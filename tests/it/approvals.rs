@@ -3,24 +3,13 @@
 //! a guest's ✅ refused, and the grant made when the last step is met.
 
 use gatehouse::domain::Status;
-use gatehouse::store;
 
-use crate::support::backends;
+use crate::support::catalog::{self, task};
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
+use crate::support::{audit, backends};
 
-const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "finance-pii"
-name = "Finance with PII"
-connector = "manual"
-grant = { task = "FINANCE_PII" }
-reason_required = false
-approval = [
+/// Finance with PII needs both Bob and Rita, then two of Fiona, Carl, Ada and a guest.
+const STAGES: &str = r#"approval = [
   { reviewers = ["UBOB", "URITA"], need = "all" },
   { reviewers = ["UFIONA", "UCARL", "UADA", "UGUEST"], need = 2 },
 ]
@@ -37,7 +26,8 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         for c in &mut ws.channels {
             c.members.push("UGUEST".into());
         }
-        let t = SlackTestApp::start_with(&db, CATALOG, ws).await;
+        let stages = catalog::manual(&[task("finance-pii", &[]) + STAGES]);
+        let t = SlackTestApp::start_with(&db, &stages, ws).await;
         let msg = t.ask("UALICE", "finance-pii 2h", 1).await;
         let card = shown(&msg);
         // Only the first step's reviewers are mentioned.
@@ -63,11 +53,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
 
         // Bob counts once, however many times he ✅s.
         t.tick("UBOB", &msg).await;
-        let card = eventually("Bob's approval on the card", 30, || async {
-            let card = shown(&t.request_message(1).await);
-            card.contains("approved by <@UBOB>").then_some(card)
-        })
-        .await;
+        let card = t.card_saying(1, "approved by <@UBOB>").await;
         assert!(card.contains("step 1 of 2: 1 more from"), "{card}");
         t.sim
             .add_reaction("UBOB", CHANNEL, &msg.ts, "heavy_check_mark")
@@ -106,11 +92,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
             .add_reaction("UFIONA", CHANNEL, &msg.ts, "heavy_check_mark")
             .await
             .unwrap();
-        eventually("Fiona's approval on the card", 30, || async {
-            let card = shown(&t.request_message(1).await);
-            card.contains("step 2 of 2: 1 more from").then_some(())
-        })
-        .await;
+        t.card_saying(1, "step 2 of 2: 1 more from").await;
         t.sim
             .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark::skin-tone-2")
             .await
@@ -133,16 +115,10 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         t.wait_for(1, Status::Active).await;
         assert!(t.platform.holds("ualice", "FINANCE_PII"));
 
-        let audit = store::audit::for_request(t.app.db().conn(), 1)
-            .await
-            .unwrap();
-        let counted = audit
-            .iter()
-            .filter(|e| e.action == "approval_counted")
-            .count();
+        let actions = audit::actions(&t.app, 1).await;
+        let counted = actions.iter().filter(|a| *a == "approval_counted").count();
         assert_eq!(counted, 3, "Bob, Rita and Fiona counted before Carl");
-        let approved = audit.iter().find(|e| e.action == "approved").unwrap();
-        let details: serde_json::Value = serde_json::from_str(&approved.details).unwrap();
+        let details = audit::details(&audit::row(&t.app, 1, "approved").await);
         assert_eq!(
             details["approvers"],
             serde_json::json!(["UBOB", "URITA", "UFIONA", "UCARL"]),
@@ -152,41 +128,19 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
     }
 }
 
-const ROUTED: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[connectors.finance-db]
-kind = "manual"
-channel = "C0FINANCE"
-
-[[resources]]
-id = "analytics-ro"
-name = "Analytics (read-only)"
-connector = "manual"
-grant = { task = "ANALYTICS_RO" }
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "ledger"
-name = "Ledger"
-connector = "finance-db"
-grant = { task = "LEDGER" }
-reviewers = ["S0FINANCE"]
-reason_required = false
-
-[[resources]]
-id = "payroll"
-name = "Payroll"
-connector = "manual"
-grant = { task = "PAYROLL" }
-reviewers = ["UFIONA"]
-reason_required = false
-channel = "C0PAYROLL"
-"#;
+/// Analytics is asked for in the Access Requests channel; the ledger in its connector's
+/// #finance, where its group reviews it; payroll in its own #payroll.
+fn routed() -> String {
+    let finance_db = catalog::connector("finance-db", "manual", "channel = \"C0FINANCE\"\n");
+    catalog::with(
+        &format!("{}{finance_db}", catalog::MANUAL),
+        &[
+            task("analytics-ro", &["UBOB"]),
+            catalog::task_on("finance-db", "ledger", &["S0FINANCE"]),
+            task("payroll", &["UFIONA"]) + "channel = \"C0PAYROLL\"\n",
+        ],
+    )
+}
 
 /// The test workspace with two more channels Gatehouse is in: #finance and #payroll.
 fn routed_workspace() -> slack_sim::SimConfig {
@@ -206,16 +160,13 @@ fn routed_workspace() -> slack_sim::SimConfig {
 #[tokio::test]
 async fn requests_go_to_their_resources_channel_or_their_connectors_and_are_approved_there() {
     for db in backends().await {
-        let t = SlackTestApp::start_with(&db, ROUTED, routed_workspace()).await;
+        let t = SlackTestApp::start_with(&db, &routed(), routed_workspace()).await;
         for (who, ask) in [
             ("UALICE", "analytics-ro 2h"),
             ("UALICE", "ledger 2h"),
             ("UDAVE", "payroll 2h"),
         ] {
-            t.sim
-                .slash_command(who, CHANNEL, "/request-access", ask)
-                .await
-                .unwrap();
+            t.request_access(who, ask).await;
         }
         t.request_message_in(CHANNEL, 1).await;
         let ledger = t.request_message_in("C0FINANCE", 2).await;
@@ -245,11 +196,7 @@ async fn requests_go_to_their_resources_channel_or_their_connectors_and_are_appr
                 .then_some(())
         })
         .await;
-        eventually("the ledger card updated in its channel", 30, || async {
-            let card = shown(&t.request_message_in("C0FINANCE", 2).await);
-            card.contains("Active").then_some(())
-        })
-        .await;
+        t.card_saying_in("C0FINANCE", 2, "Active").await;
         t.stop().await;
     }
 }
@@ -264,19 +211,13 @@ async fn start_error(catalog: &str, ws: slack_sim::SimConfig) -> String {
 #[tokio::test]
 async fn a_catalog_that_cannot_work_in_the_workspace_stops_the_start_saying_what_to_fix() {
     // Gatehouse is not in #general; S0NOPE does not exist; S0FINANCE has one member, Carl.
-    let bad = ROUTED
+    let secrets = r#"approval = [{ reviewers = ["S0FINANCE", "UFIONA"], need = 3 }]"#;
+    let bad = routed()
         .replace("channel = \"C0PAYROLL\"", "channel = \"C0GENERAL\"")
         .replace("channel = \"C0FINANCE\"", "channel = \"C0NOSUCH\"")
         .replace("reviewers = [\"UBOB\"]", "reviewers = [\"S0NOPE\"]")
-        + r#"
-[[resources]]
-id = "secrets"
-name = "Secrets"
-connector = "manual"
-grant = { task = "SECRETS" }
-reason_required = false
-approval = [{ reviewers = ["S0FINANCE", "UFIONA"], need = 3 }]
-"#;
+        + &task("secrets", &[])
+        + secrets;
     let err = start_error(&bad, routed_workspace()).await;
     for needle in [
         "the catalog does not fit the Slack workspace",
@@ -291,55 +232,36 @@ approval = [{ reviewers = ["S0FINANCE", "UFIONA"], need = 3 }]
 
 #[test]
 fn a_channel_named_by_name_instead_of_id_is_refused_with_its_line() {
-    let bad = ROUTED.replace("channel = \"C0PAYROLL\"", "channel = \"#payroll\"");
-    let err = gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &bad)
-        .unwrap_err()
-        .to_string();
+    let bad = routed().replace("channel = \"C0PAYROLL\"", "channel = \"#payroll\"");
+    let err = catalog::refusal(&bad);
     assert!(
         err.contains("`#payroll` is not a Slack channel ID; copy it from the channel's details"),
         "{err}"
     );
 }
 
-const AUTO: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "prod-logs"
-name = "Production logs"
-connector = "manual"
-grant = { task = "PROD_LOGS" }
-reviewers = ["UBOB"]
-reason_required = false
-max_duration = "1d"
+/// Production logs: Carl's group gets up to 4 h, anyone 30 min, without a reviewer.
+const AUTO_RULES: &str = r#"max_duration = "1d"
 auto_approve = [
   { group = "S0FINANCE", max_duration = "4h" },   # Carl is in it
   { max_duration = "30m" },
 ]
 "#;
 
+fn auto() -> String {
+    catalog::manual(&[task("prod-logs", &["UBOB"]) + AUTO_RULES])
+}
+
 #[tokio::test]
 async fn auto_approval_by_group_and_by_short_duration_is_granted_audited_and_posted() {
     for db in backends().await {
-        let t = SlackTestApp::start_with(&db, AUTO, workspace()).await;
+        let t = SlackTestApp::start_with(&db, &auto(), workspace()).await;
         // Carl is in the group: 2h is approved by the first rule.
-        t.sim
-            .slash_command("UCARL", CHANNEL, "/request-access", "prod-logs 2h")
-            .await
-            .unwrap();
+        t.request_access("UCARL", "prod-logs 2h").await;
         // Alice is not, but 30m is short enough for the second rule.
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "prod-logs 30m")
-            .await
-            .unwrap();
+        t.request_access("UALICE", "prod-logs 30m").await;
         // Dave asks for 2h and is in no group: a reviewer decides.
-        t.sim
-            .slash_command("UDAVE", CHANNEL, "/request-access", "prod-logs 2h")
-            .await
-            .unwrap();
+        t.request_access("UDAVE", "prod-logs 2h").await;
         eventually("both automatic grants", 30, || async {
             (t.platform.holds("ucarl", "PROD_LOGS") && t.platform.holds("ualice", "PROD_LOGS"))
                 .then_some(())
@@ -348,11 +270,7 @@ async fn auto_approval_by_group_and_by_short_duration_is_granted_audited_and_pos
         assert_eq!(t.status(3).await, Status::Pending, "{}", db.name);
         assert!(!t.platform.holds("udave", "PROD_LOGS"));
 
-        let card = eventually("Carl's card, active", 30, || async {
-            let card = shown(&t.request_message(1).await);
-            card.contains("Active").then_some(card)
-        })
-        .await;
+        let card = t.card_saying(1, "Active").await;
         assert!(
             card.contains("approved by Gatehouse (auto-approved: the requester is in <!subteam^S0FINANCE> and it is for 4h or less)"),
             "{card}"
@@ -363,12 +281,9 @@ async fn auto_approval_by_group_and_by_short_duration_is_granted_audited_and_pos
             "{dm}"
         );
 
-        let audit = store::audit::for_request(t.app.db().conn(), 2)
-            .await
-            .unwrap();
-        let approved = audit.iter().find(|e| e.action == "approved").unwrap();
+        let approved = audit::row(&t.app, 2, "approved").await;
         assert_eq!(approved.actor, "gatehouse");
-        let details: serde_json::Value = serde_json::from_str(&approved.details).unwrap();
+        let details = audit::details(&approved);
         assert_eq!(details["rule"], "it is for 30m or less", "{details}");
         assert_eq!(details["via"], "auto_approval");
         t.stop().await;
@@ -377,20 +292,8 @@ async fn auto_approval_by_group_and_by_short_duration_is_granted_audited_and_pos
 
 #[tokio::test]
 async fn a_quiet_resource_audits_auto_approved_requests_without_posting_them() {
-    let catalog = format!(
-        "{AUTO}{}",
-        r#"
-[[resources]]
-id = "prod-traces"
-name = "Production traces"
-connector = "manual"
-grant = { task = "PROD_TRACES" }
-reviewers = ["UBOB"]
-reason_required = false
-auto_approve = [{ max_duration = "30m" }]
-auto_approved = "quiet"
-"#
-    );
+    let quiet = format!("{}auto_approved = \"quiet\"\n", catalog::AUTO_30M);
+    let catalog = auto() + &task("prod-traces", &["UBOB"]) + &quiet;
     for db in backends().await {
         let t = SlackTestApp::start_with(&db, &catalog, workspace()).await;
         // #1 is approved by the rule on the quiet resource, #2 by a rule on a posting one, and
@@ -400,10 +303,7 @@ auto_approved = "quiet"
             ("UALICE", "prod-logs 30m"),
             ("UDAVE", "prod-traces 2h"),
         ] {
-            t.sim
-                .slash_command(who, CHANNEL, "/request-access", text)
-                .await
-                .unwrap();
+            t.request_access(who, text).await;
         }
         t.wait_for(1, Status::Active).await;
         t.wait_for(2, Status::Active).await;
@@ -419,10 +319,7 @@ auto_approved = "quiet"
         );
 
         // The audit log has it, with the rule; then it expires, still without a word posted.
-        let audit = store::audit::for_request(t.app.db().conn(), 1)
-            .await
-            .unwrap();
-        let approved = audit.iter().find(|e| e.action == "approved").unwrap();
+        let approved = audit::row(&t.app, 1, "approved").await;
         assert!(
             approved.details.contains("it is for 30m or less"),
             "{}",
@@ -445,33 +342,19 @@ auto_approved = "quiet"
 
 #[test]
 fn quiet_without_rules_and_an_unknown_posting_are_refused() {
-    let parse = |extra: &str| {
-        let bad = AUTO.replace(
-            "max_duration = \"1d\"\n",
-            &format!("max_duration = \"1d\"\n{extra}\n"),
-        );
-        gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &bad)
-            .map(drop)
-            .unwrap_err()
-            .to_string()
-    };
-    let err = parse("auto_approved = \"silent\"");
+    let err = catalog::refusal(&(auto() + "auto_approved = \"silent\"\n"));
     assert!(
         err.contains("unknown variant `silent`, expected `post` or `quiet`"),
         "{err}"
     );
-    let without_rules = AUTO
+    let without_rules = auto()
         .replace("auto_approve = [", "# auto_approve = [")
         .replace("  { group", "#  { group")
         .replace(
             "  { max_duration = \"30m\" },\n]",
             "#  { max_duration = \"30m\" },\n# ]\nauto_approved = \"quiet\"",
         );
-    let err =
-        gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &without_rules)
-            .map(drop)
-            .unwrap_err()
-            .to_string();
+    let err = catalog::refusal(&without_rules);
     assert!(
         err.contains("resource `prod-logs`: auto_approved = \"quiet\" has nothing to keep quiet without auto_approve rules"),
         "{err}\n{without_rules}"
@@ -480,44 +363,32 @@ fn quiet_without_rules_and_an_unknown_posting_are_refused() {
 
 #[test]
 fn an_auto_approve_rule_without_a_condition_is_refused() {
-    let bad = AUTO.replace("{ max_duration = \"30m\" },", "{ },");
-    let err = gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &bad)
-        .unwrap_err()
-        .to_string();
+    let err = catalog::refusal(&auto().replace("{ max_duration = \"30m\" },", "{ },"));
     assert!(
         err.contains("an auto_approve rule with no condition would approve everything"),
         "{err}"
     );
 }
 
-const ON_CALL: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[oncall.pd]
-kind = "pagerduty"
-token = { env = "GH_TEST_UNUSED_PD_TOKEN" }
-schedule_ids = ["PS1"]
-
+/// Opsgenie's schedule "Data Platform", beside PagerDuty's, for production database's rules.
+const OPSGENIE: &str = r#"
 [oncall.og]
 kind = "opsgenie"
 key = { env = "GH_TEST_UNUSED_OG_KEY" }
 schedules = ["Data Platform"]
+"#;
 
-[[resources]]
-id = "prod-db"
-name = "Production database"
-connector = "manual"
-grant = { task = "PROD_DB" }
-reviewers = ["UBOB"]
-reason_required = false
-auto_approve = [
+/// Production database: whoever is on call in either, for 4 h at most by Opsgenie's.
+const ON_CALL_RULES: &str = r#"auto_approve = [
   { on_call = "pd" },
   { on_call = "og", max_duration = "4h" },
 ]
 "#;
+
+fn on_call() -> String {
+    let connectors = [catalog::MANUAL, catalog::PAGERDUTY, OPSGENIE].concat();
+    catalog::with(&connectors, &[task("prod-db", &["UBOB"]) + ON_CALL_RULES])
+}
 
 #[tokio::test]
 async fn whoever_is_on_call_now_in_pagerduty_or_opsgenie_is_approved_at_once() {
@@ -556,7 +427,7 @@ async fn whoever_is_on_call_now_in_pagerduty_or_opsgenie_is_approved_at_once() {
         );
         let t = SlackTestApp::start_on_call(
             &db,
-            ON_CALL,
+            &on_call(),
             slack_sim::SlackSim::start(workspace()).await.unwrap(),
             false,
             crate::support::platform::FakePlatform::default(),
@@ -569,10 +440,7 @@ async fn whoever_is_on_call_now_in_pagerduty_or_opsgenie_is_approved_at_once() {
             ("UDAVE", "prod-db 2h"),
             ("UCARL", "prod-db 2h"),
         ] {
-            t.sim
-                .slash_command(who, CHANNEL, "/request-access", ask)
-                .await
-                .unwrap();
+            t.request_access(who, ask).await;
         }
         eventually("the on-call grants", 30, || async {
             (t.platform.holds("ualice", "PROD_DB") && t.platform.holds("udave", "PROD_DB"))
@@ -585,11 +453,7 @@ async fn whoever_is_on_call_now_in_pagerduty_or_opsgenie_is_approved_at_once() {
             "{}: Carl is off call",
             db.name
         );
-        let audit = store::audit::for_request(t.app.db().conn(), 2)
-            .await
-            .unwrap();
-        let approved = audit.iter().find(|e| e.action == "approved").unwrap();
-        let details: serde_json::Value = serde_json::from_str(&approved.details).unwrap();
+        let details = audit::details(&audit::row(&t.app, 2, "approved").await);
         assert_eq!(
             details["rule"], "it is for 4h or less and the requester is on call now (og)",
             "{details}"
@@ -600,10 +464,8 @@ async fn whoever_is_on_call_now_in_pagerduty_or_opsgenie_is_approved_at_once() {
 
 #[test]
 fn an_on_call_rule_naming_no_oncall_table_is_refused() {
-    let bad = ON_CALL.replace("{ on_call = \"pd\" },", "{ on_call = \"pager\" },");
-    let err = gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &bad)
-        .unwrap_err()
-        .to_string();
+    let bad = on_call().replace("{ on_call = \"pd\" },", "{ on_call = \"pager\" },");
+    let err = catalog::refusal(&bad);
     assert!(
         err.contains("on_call = \"pager\" names no [oncall.pager] table; use one of: og, pd"),
         "{err}"

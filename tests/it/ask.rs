@@ -2,44 +2,32 @@
 //! question form, answers with their reasons, unknown names with a suggestion, a platform that
 //! does not answer in time, who may ask about whom, and the language model's path.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use slack_sim::SlackSim;
 
 use crate::ask_llm::{ChatFake, KEY, Reply};
 use crate::support::TestDb;
+use crate::support::catalog::{self, role};
 use crate::support::platform::FakePlatform;
 use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, shown, workspace};
 
 /// A platform connector (never called: the fake platform stands in) so that answers ask it.
-const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.warehouse]
-kind = "postgres"
-url = { env = "UNUSED_BY_THE_FAKE_PLATFORM" }
-
-[[resources]]
-id = "analytics-ro"
-name = "Analytics (read-only)"
-connector = "warehouse"
-grant = { role = "ANALYTICS_RO" }
-reviewers = ["UBOB", "URITA"]
-reason_required = false
-
-[[resources]]
-id = "finance-warehouse"
-name = "Finance warehouse"
-connector = "warehouse"
-grant = { role = "FINANCE" }
-reviewers = ["UFIONA"]
-reason_required = false
-"#;
+static CATALOG: LazyLock<String> = LazyLock::new(|| {
+    catalog::with(
+        &catalog::stand_in_warehouse(),
+        &[
+            role("analytics-ro", "ANALYTICS_RO", &["UBOB", "URITA"]),
+            role("finance-warehouse", "FINANCE", &["UFIONA"]),
+        ],
+    )
+});
 
 async fn start(env: &[(&str, &str)]) -> (SlackTestApp, TestDb) {
     let db = TestDb::sqlite();
     let sim = SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_env(&db, CATALOG, sim, false, FakePlatform::default(), env).await;
+    let t = SlackTestApp::start_env(&db, &CATALOG, sim, false, FakePlatform::default(), env).await;
     (t, db)
 }
 
@@ -76,6 +64,11 @@ async fn check_says(t: &SlackTestApp, who: &str, question: &str, start: &str, pa
         start,
         parts,
     );
+}
+
+/// Bob's `/access-check` of Alice's analytics-ro starts with `start` and says `part`.
+async fn bob_checks_alice(t: &SlackTestApp, start: &str, part: &str) {
+    check_says(t, "UBOB", "<@UALICE> analytics-ro", start, &[part]).await;
 }
 
 /// The bot's answer in `user`'s DM to `question`.
@@ -243,14 +236,8 @@ async fn a_platform_that_does_not_answer_in_time_is_named_and_gatehouses_record_
     let (t, _db) = alice_holds_analytics().await;
     t.platform.slow_checks(Duration::from_secs(6));
     // Gatehouse's grant stands, and the silent platform is named.
-    check_says(
-        &t,
-        "UBOB",
-        "<@UALICE> analytics-ro",
-        "✅ Yes",
-        &["the platform did not answer: the platform did not answer within 3 s"],
-    )
-    .await;
+    let silent = "the platform did not answer: the platform did not answer within 3 s";
+    bob_checks_alice(&t, "✅ Yes", silent).await;
     t.stop().await;
 }
 
@@ -258,14 +245,8 @@ async fn a_platform_that_does_not_answer_in_time_is_named_and_gatehouses_record_
 async fn drift_between_the_grant_and_the_platform_is_named() {
     let (t, _db) = alice_holds_analytics().await;
     t.platform.take_away("ualice", "ANALYTICS_RO");
-    check_says(
-        &t,
-        "UBOB",
-        "<@UALICE> analytics-ro",
-        "❌ No",
-        &["⚠️ Drift: Gatehouse granted it (request #1), but the platform no longer has it"],
-    )
-    .await;
+    let drift = "⚠️ Drift: Gatehouse granted it (request #1), but the platform no longer has it";
+    bob_checks_alice(&t, "❌ No", drift).await;
     t.stop().await;
 }
 

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use slack_sim::{ButtonTarget, SimConfig, UserSeed};
 
 use crate::support::backends;
+use crate::support::catalog;
 use crate::support::db::TestDb;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
 
@@ -47,27 +48,9 @@ const PEOPLE: [(&str, &str); 9] = [
 /// stage 2 is Rita alone. Fiona reviews `finance` only. The connector is `manual`: admins make
 /// each change by hand and press Done.
 fn catalog() -> String {
-    let mut c = String::from(
-        r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-# A platform to link people to; the fake platform stands in for it.
-[connectors.warehouse]
-kind = "postgres"
-url = { env = "UNUSED_BY_THE_FAKE_PLATFORM" }
-
-[[resources]]
-id = "finance"
-name = "Finance"
-connector = "manual"
-grant = { task = "FINANCE" }
-reviewers = ["UFIONA"]
-reason_required = false
-"#,
-    );
+    // The warehouse is a platform to link people to.
+    let connectors = format!("{}{}", catalog::MANUAL, catalog::stand_in_warehouse());
+    let mut c = catalog::with(&connectors, &[catalog::task("finance", &["UFIONA"])]);
     for id in ["vault", "lab", "safe", "den", "attic", "cellar"] {
         c.push_str(&format!(
             r#"

@@ -11,23 +11,12 @@ use gatehouse::workflow::Via;
 use sea_orm::ConnectionTrait;
 use tokio::sync::Barrier;
 
-use crate::support::{TestApp, backends, u};
+use crate::support::{TestApp, backends, catalog, u};
 
-const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "logs"
-name = "Logs"
-connector = "manual"
-grant = { task = "LOGS" }
-reviewers = ["UBOB"]
-reason_required = false
-auto_approve = [{ max_duration = "30m" }]
-"#;
+/// Logs: anything up to 30 min is approved without a reviewer.
+fn catalog() -> String {
+    catalog::manual(&[catalog::task("logs", &["UBOB"]) + catalog::AUTO_30M])
+}
 
 async fn ask(t: &TestApp, requester: &str, duration: &str) -> RequestId {
     t.submit(requester, "logs", Some(duration), None).await.id
@@ -49,7 +38,7 @@ fn count(actions: &[String], action: &str) -> usize {
 #[tokio::test]
 async fn the_auto_approval_job_and_a_reviewer_at_the_same_instant_approve_once() {
     for db in backends().await {
-        let t = Arc::new(TestApp::start_with(&db, CATALOG).await);
+        let t = Arc::new(TestApp::start_with(&db, &catalog()).await);
         // Several rounds, each released by a barrier, so both orders are met.
         for round in 0..8 {
             let id = ask(&t, &format!("UREQ{round}"), "20m").await;
@@ -101,7 +90,7 @@ async fn the_auto_approval_job_and_a_reviewer_at_the_same_instant_approve_once()
 #[tokio::test]
 async fn an_auto_approval_check_run_again_after_its_commit_changes_nothing() {
     for db in backends().await {
-        let t = TestApp::start_with(&db, CATALOG).await;
+        let t = TestApp::start_with(&db, &catalog()).await;
         // One the rule approves, one it leaves to a reviewer (2h is over its 30m).
         let approved = ask(&t, "UALICE", "20m").await;
         let waiting = ask(&t, "UDAVE", "2h").await;

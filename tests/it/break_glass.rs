@@ -5,31 +5,16 @@ use chrono::Duration;
 use gatehouse::domain::Status;
 use gatehouse::store;
 
-use crate::support::backends;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+use crate::support::{backends, catalog};
 
-const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "prod-db"
-name = "Production database"
-connector = "manual"
-grant = { task = "PROD_DB" }
-reviewers = ["UBOB"]
-reason_required = false
-break_glass = { max = "1h", review_within = "30m" }
-
-[[resources]]
-id = "finance-pii"
-name = "Finance with PII"
-connector = "manual"
-grant = { task = "FINANCE_PII" }
-reviewers = ["UFIONA"]
-"#;
+/// Production database has break-glass access; Finance with PII has none.
+fn catalog() -> String {
+    catalog::manual(&[
+        catalog::task("prod-db", &["UBOB"]) + catalog::BREAK_GLASS,
+        catalog::with_reason(catalog::task("finance-pii", &["UFIONA"])),
+    ])
+}
 
 async fn ask(t: &SlackTestApp, who: &str, text: &str) -> String {
     t.reply(who, "/request-access", text).await
@@ -42,7 +27,7 @@ fn actions(audit: &[store::audit::StoredEvent]) -> Vec<String> {
 #[tokio::test]
 async fn break_glass_is_granted_at_once_kept_when_reviewed_and_taken_away_when_not() {
     for db in backends().await {
-        let t = SlackTestApp::start_with(&db, CATALOG, workspace()).await;
+        let t = SlackTestApp::start_with(&db, &catalog(), workspace()).await;
 
         // Refused: over the cap, a resource without it, no reason.
         let reply = ask(&t, "UALICE", "break-glass prod-db 2h db on fire").await;
@@ -131,15 +116,18 @@ async fn break_glass_is_granted_at_once_kept_when_reviewed_and_taken_away_when_n
 
 #[test]
 fn a_review_deadline_after_the_access_ends_is_refused() {
-    let bad = CATALOG.replace(
+    let bad = catalog().replace(
         "break_glass = { max = \"1h\", review_within = \"30m\" }",
         "break_glass = { max = \"1h\", review_within = \"2h\" }",
     );
-    let err = gatehouse::config::Catalog::parse(std::path::Path::new("gatehouse.toml"), &bad)
-        .unwrap_err()
-        .to_string();
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("break_glass"))
+        .unwrap()
+        + 1;
+    let err = catalog::refusal(&bad);
     assert!(
-        err.contains("gatehouse.toml:14")
+        err.contains(&format!("gatehouse.toml:{line}"))
             && err.contains("break_glass review_within (2h) must be shorter than its max (1h)"),
         "{err}"
     );

@@ -44,7 +44,7 @@ async fn a_check_mark_given_while_gatehouse_was_stopped_counts_at_the_next_start
         "the events were lost, as Slack loses them"
     );
 
-    let t = SlackTestApp::start_env(&db, CATALOG, sim, false, FakePlatform::default(), &[]).await;
+    let t = SlackTestApp::start_env(&db, &CATALOG, sim, false, FakePlatform::default(), &[]).await;
     for n in [1, 2] {
         eventually(&format!("request #{n} active"), 30, || async {
             (t.status(n).await == Status::Active).then_some(())
@@ -76,13 +76,13 @@ async fn a_check_mark_given_while_gatehouse_was_stopped_counts_at_the_next_start
 #[tokio::test]
 async fn a_check_mark_whose_approval_was_cleared_is_not_brought_back() {
     // Vault: one stage of Bob or Rita, then one of Fiona.
-    const TWO_STAGES: &str = crate::identity_choice::CATALOG;
+    let two_stages = crate::identity_choice::catalog();
     let db = TestDb::sqlite();
     let sim = slack_sim::SlackSim::start(crate::support::slack::workspace())
         .await
         .unwrap();
     let t =
-        SlackTestApp::start_env(&db, TWO_STAGES, sim, false, FakePlatform::default(), &[]).await;
+        SlackTestApp::start_env(&db, &two_stages, sim, false, FakePlatform::default(), &[]).await;
     t.reply("UALICE", "/request-access", "vault 1h").await;
     let card = t.request_message(1).await;
     t.tick("UBOB", &card).await;
@@ -116,7 +116,7 @@ async fn a_check_mark_whose_approval_was_cleared_is_not_brought_back() {
         .await
         .unwrap();
     let t =
-        SlackTestApp::start_env(&db, TWO_STAGES, sim, false, FakePlatform::default(), &[]).await;
+        SlackTestApp::start_env(&db, &two_stages, sim, false, FakePlatform::default(), &[]).await;
     // Bob's ✅ is read first (it was there first), and is passed over; Rita's counts.
     eventually("Rita's approval caught up", 30, || async {
         let now = approvers(&t).await;

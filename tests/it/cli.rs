@@ -1,5 +1,7 @@
 //! The `gatehouse` binary as a newcomer meets it: clear errors that name the file, line and
 //! key, or the missing setting.
+use crate::support::db::postgres_server;
+use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::scenario::submission;
 use crate::support::serve_env::{pairs, serve_env};
@@ -144,7 +146,7 @@ async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
     use gatehouse::workflow::Via;
     let db = crate::support::TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("gatehouse.toml"), CATALOG).unwrap();
+    std::fs::write(dir.path().join("gatehouse.toml"), &*CATALOG).unwrap();
     {
         let t = TestApp::start(&db).await;
         let r = t
@@ -237,7 +239,7 @@ async fn the_operator_revokes_access_at_the_command_line_and_the_holder_is_told_
     use crate::support::pg::prefix;
     use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
     use gatehouse::domain::Status;
-    let Some(url) = crate::support::db::postgres_server("the_operator_revokes_access") else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     for db in crate::support::backends().await {
@@ -470,7 +472,7 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
     let card = t.request_message(1).await;
     let sim = t.restart_later().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("gatehouse.toml"), CATALOG).unwrap();
+    std::fs::write(dir.path().join("gatehouse.toml"), &*CATALOG).unwrap();
     let api_url = sim.api_url();
     let mut env = vec![
         ("DATABASE_URL", db.url.as_str()),
@@ -545,9 +547,7 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
 async fn check_config_platforms_says_what_each_resource_lacks_and_fails_until_all_can_be_granted() {
     use crate::support::pg::{prefix, quoted};
     use sea_orm::ConnectionTrait;
-    let Some(url) = crate::support::db::postgres_server(
-        "check_config_platforms_says_what_each_resource_lacks_and_fails_until_all_can_be_granted",
-    ) else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     let wanted = [("analysts", false), ("svc", true)];
@@ -677,7 +677,7 @@ fn migrated_sqlite() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("gatehouse.toml"),
-        crate::support::app::CATALOG,
+        &*crate::support::app::CATALOG,
     )
     .unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
@@ -761,7 +761,7 @@ async fn a_query_refuses_a_database_whose_schema_is_behind_and_leaves_it_so() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("gatehouse.toml"),
-        crate::support::app::CATALOG,
+        &*crate::support::app::CATALOG,
     )
     .unwrap();
 

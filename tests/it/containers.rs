@@ -21,6 +21,7 @@ use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::db::postgres_server;
+use crate::support::here::test_name;
 use crate::support::pg::{Roles, prefix};
 use crate::support::scenario::workspace_with_people;
 use crate::support::slack::{CHANNEL, eventually, shown};
@@ -153,7 +154,7 @@ async fn ready(port: u16) -> bool {
 #[tokio::test]
 async fn two_replicas_of_the_image_share_the_work_and_a_sigterm_loses_and_repeats_nothing() {
     let Some(image) = image() else { return };
-    let server = postgres_server("two_replicas_of_the_image").expect("a PostgreSQL server");
+    let server = postgres_server(test_name!()).expect("a PostgreSQL server");
     let db = TestDb::postgres().await.expect("a PostgreSQL database");
     let p = prefix();
     let mut roles = Roles::new(&server).await;

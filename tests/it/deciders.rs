@@ -11,22 +11,13 @@ use gatehouse::workflow::Via;
 use tokio::sync::Barrier;
 
 use crate::support::scenario::submission;
-use crate::support::{TestApp, backends, u};
+use crate::support::{TestApp, backends, catalog, u};
 
-const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "vault"
-name = "Vault"
-connector = "manual"
-grant = { task = "VAULT" }
-reason_required = false
-approval = [{ reviewers = ["UBOB", "URITA", "UFIONA", "UCARL"], need = 2 }]
-"#;
+/// Vault: two of Bob, Rita, Fiona and Carl.
+fn catalog() -> String {
+    let two = r#"approval = [{ reviewers = ["UBOB", "URITA", "UFIONA", "UCARL"], need = 2 }]"#;
+    catalog::manual(&[catalog::task("vault", &[]) + two])
+}
 
 const REVIEWERS: [&str; 4] = ["UBOB", "URITA", "UFIONA", "UCARL"];
 
@@ -95,7 +86,7 @@ async fn outcome(t: &TestApp, id: RequestId) -> (Status, Vec<String>, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reviewers_approving_a_need_two_stage_at_the_same_instant_approve_it_once() {
     for db in backends().await {
-        let t = Arc::new(TestApp::start_with(&db, CATALOG).await);
+        let t = Arc::new(TestApp::start_with(&db, &catalog()).await);
         for round in 0..10 {
             let requester = format!("UASKER{round}");
             let id = ask(&t, &requester).await;
@@ -119,7 +110,7 @@ async fn reviewers_approving_a_need_two_stage_at_the_same_instant_approve_it_onc
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_approval_racing_a_denial_or_a_cancellation_ends_with_exactly_one_outcome() {
     for db in backends().await {
-        let t = Arc::new(TestApp::start_with(&db, CATALOG).await);
+        let t = Arc::new(TestApp::start_with(&db, &catalog()).await);
         for round in 0..10 {
             let requester = format!("UASKER{round}");
             let id = ask(&t, &requester).await;

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use sea_orm::{ConnectionTrait, Database};
 
 use crate::support::db::postgres_server;
+use crate::support::here::test_name;
 
 /// Nothing listens on port 1 of loopback: the demo goes on without PostgreSQL.
 const NO_POSTGRES: &str = "postgres://postgres@127.0.0.1:1/postgres";
@@ -128,9 +129,7 @@ fn the_demo_plays_the_whole_story_on_the_manual_connector_without_postgres() {
 
 #[tokio::test]
 async fn the_demo_grants_and_removes_a_real_postgres_role_and_drops_its_roles() {
-    let Some(url) =
-        postgres_server("the_demo_grants_and_removes_a_real_postgres_role_and_drops_its_roles")
-    else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -5,23 +5,13 @@
 
 use gatehouse::domain::Status;
 
+use crate::support::catalog;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
 
 /// `ledger` is reviewed by the user group S0FINANCE, which starts as Carl alone.
-const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "ledger"
-name = "Ledger"
-connector = "manual"
-grant = { task = "LEDGER" }
-reviewers = ["S0FINANCE"]
-reason_required = false
-"#;
+fn catalog() -> String {
+    catalog::manual(&[catalog::task("ledger", &["S0FINANCE"])])
+}
 
 /// `who` asks for the ledger; the number of their request.
 async fn ask(t: &SlackTestApp, who: &str, n: i64) -> slack_sim::Message {
@@ -48,7 +38,7 @@ async fn decided(t: &SlackTestApp, n: i64) {
 #[tokio::test]
 async fn a_reviewer_removed_from_the_group_is_refused_at_once_and_one_added_approves() {
     let db = crate::support::TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, CATALOG, workspace()).await;
+    let t = SlackTestApp::start_with(&db, &catalog(), workspace()).await;
     ask(&t, "UALICE", 1).await;
     approve(&t, "UCARL", 1).await;
     decided(&t, 1).await;
@@ -79,7 +69,7 @@ async fn a_reviewer_removed_from_the_group_is_refused_at_once_and_one_added_appr
 #[tokio::test]
 async fn subteam_updated_also_makes_the_group_be_asked_again_and_user_change_the_person() {
     let db = crate::support::TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, CATALOG, workspace()).await;
+    let t = SlackTestApp::start_with(&db, &catalog(), workspace()).await;
     for (n, who) in [(1, "UALICE"), (2, "UDAVE"), (3, "URITA")] {
         ask(&t, who, n).await;
     }

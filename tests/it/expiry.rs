@@ -7,34 +7,24 @@ use gatehouse::domain::{ConnectorId, RequestId, Status};
 use sea_orm::ConnectionTrait;
 use slack_sim::SlackSim;
 
-use crate::support::TestDb;
 use crate::support::db::postgres_server;
+use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::{prefix, quoted};
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+use crate::support::{TestDb, catalog};
 
-const TIMED: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "analytics-ro"
-name = "Analytics (read-only)"
-connector = "manual"
-grant = { task = "ANALYTICS_RO" }
-reviewers = ["UBOB", "URITA"]
-reason_required = false
-default_duration = "8h"
-remind_before = "30m"
-lapse_after = "2h"
-"#;
+/// Analytics: 8 h unless asked otherwise, a reminder 30 min before the end, and two hours for
+/// a reviewer before a request lapses.
+fn timed() -> String {
+    let timing = "default_duration = \"8h\"\nremind_before = \"30m\"\nlapse_after = \"2h\"\n";
+    catalog::manual(&[catalog::task("analytics-ro", &["UBOB", "URITA"]) + timing])
+}
 
 #[tokio::test]
 async fn a_request_nobody_reviews_lapses_and_the_requester_is_told() {
     let db = TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, TIMED, workspace()).await;
+    let t = SlackTestApp::start_with(&db, &timed(), workspace()).await;
     t.sim
         .slash_command("UALICE", CHANNEL, "/request-access", "analytics-ro 8h")
         .await
@@ -59,7 +49,7 @@ async fn a_request_nobody_reviews_lapses_and_the_requester_is_told() {
 #[tokio::test]
 async fn a_reviewed_request_does_not_lapse() {
     let db = TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, TIMED, workspace()).await;
+    let t = SlackTestApp::start_with(&db, &timed(), workspace()).await;
     t.alice_gets_analytics_from_bob().await;
     t.clock.advance(Duration::hours(3));
     t.run_jobs().await;
@@ -70,7 +60,7 @@ async fn a_reviewed_request_does_not_lapse() {
 #[tokio::test]
 async fn the_reminder_comes_when_the_resource_says() {
     let db = TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, TIMED, workspace()).await;
+    let t = SlackTestApp::start_with(&db, &timed(), workspace()).await;
     t.alice_gets_analytics_from_bob().await;
     t.run_jobs().await;
     let reminded = || {
@@ -91,7 +81,7 @@ async fn the_reminder_comes_when_the_resource_says() {
 #[tokio::test]
 async fn a_revocation_that_keeps_failing_reaches_the_reviewers_and_admins_and_then_succeeds() {
     let db = TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, TIMED, workspace()).await;
+    let t = SlackTestApp::start_with(&db, &timed(), workspace()).await;
     t.alice_gets_analytics_from_bob().await;
     t.platform.fail_next(1, false);
     t.clock.advance(Duration::hours(8));
@@ -114,39 +104,18 @@ async fn a_revocation_that_keeps_failing_reaches_the_reviewers_and_admins_and_th
 
 #[tokio::test]
 async fn drift_is_reported_once_regranted_where_asked_and_access_kept_after_its_end_is_removed() {
-    let Some(url) = postgres_server(
-        "drift_is_reported_once_regranted_where_asked_and_access_kept_after_its_end_is_removed",
-    ) else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     let wanted = [("alice", true), ("reports", false), ("regrants", false)];
     let p = prefix();
     let (roles, [alice, reports, regrants]) = made_roles(&url, &p, wanted).await;
-    let catalog = format!(
-        r#"
-admins = ["UADA"]
-
-[connectors.warehouse]
-kind = "postgres"
-url = {{ env = "GATEHOUSE_TEST_POSTGRES_URL" }}
-
-[[resources]]
-id = "reports"
-name = "Reports"
-connector = "warehouse"
-grant = {{ role = "{reports}" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "regrants"
-name = "Regrants"
-connector = "warehouse"
-grant = {{ role = "{regrants}" }}
-reviewers = ["UBOB"]
-reason_required = false
-on_drift = "regrant"
-"#
+    let catalog = catalog::with(
+        &catalog::test_server_warehouse(),
+        &[
+            catalog::role("reports", &reports, &["UBOB"]),
+            catalog::role("regrants", &regrants, &["UBOB"]) + "on_drift = \"regrant\"\n",
+        ],
     );
     let db = TestDb::sqlite();
     let sim = SlackSim::start(workspace()).await.unwrap();

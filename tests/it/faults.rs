@@ -17,6 +17,7 @@ use slack_sim::SlackSim;
 
 use crate::support::app::{at, config_for};
 use crate::support::db::{backends, postgres_server};
+use crate::support::here::test_name;
 use crate::support::pg::{Roles, prefix};
 use crate::support::platform::FakePlatform;
 use crate::support::scenario::workspace_with_people;
@@ -165,9 +166,7 @@ where
 
 #[tokio::test]
 async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repeat_nothing() {
-    let Some(server) = postgres_server(
-        "processes_killed_at_random_while_200_requests_run_lose_nothing_and_repeat_nothing",
-    ) else {
+    let Some(server) = postgres_server(test_name!()) else {
         return;
     };
     let db = TestDb::postgres().await.expect("a PostgreSQL server");
@@ -390,20 +389,6 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
 /// apply it. Slack answering `users.info` slowly holds the decision open for the SIGKILL.
 #[tokio::test]
 async fn a_check_mark_acked_just_before_a_sigkill_is_applied_after_the_restart() {
-    const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.desk]
-kind = "manual"
-
-[[resources]]
-id = "ledger"
-name = "Ledger"
-connector = "desk"
-grant = { task = "Add them to the ledger readers" }
-reviewers = ["UBOB"]
-reason_required = false
-"#;
     let db = TestDb::sqlite();
     let sim = SlackSim::start(workspace()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -423,7 +408,7 @@ reason_required = false
         env,
         running: Vec::new(),
         started: 0,
-        catalogs: vec![CATALOG.to_owned()],
+        catalogs: vec![crate::support::catalog::desk_ledger("UADA", "UBOB")],
     };
     fleet.spawn();
     within("the process to connect", 60, &log, || async {

@@ -11,7 +11,9 @@ use slack_sim::SlackSim;
 
 use crate::support::TestDb;
 use crate::support::app::config_for;
+use crate::support::catalog;
 use crate::support::db::{backends, postgres_server};
+use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::{Roles, prefix, quoted};
 use crate::support::platform::FakePlatform;
@@ -20,30 +22,19 @@ use crate::support::slack::{SlackTestApp, workspace};
 /// A catalog with a `warehouse` PostgreSQL connector (unless `connector` is false) and a
 /// `finance` resource granting `role` (unless `role` is None). A manual resource keeps it valid.
 fn catalog(connector: bool, role: Option<&str>) -> String {
-    let mut c = String::from(
-        r#"admins = ["UADA"]
-
-[connectors.desk]
-kind = "manual"
-
-[[resources]]
-id = "keys"
-name = "Office keys"
-connector = "desk"
-grant = { task = "hand over the keys" }
-reviewers = ["UBOB"]
-reason_required = false
-"#,
+    let keys = catalog::resource(
+        "keys",
+        "desk",
+        "{ task = \"hand over the keys\" }",
+        &["UBOB"],
     );
+    let mut connectors = catalog::connector("desk", "manual", "");
     if connector {
-        c += "\n[connectors.warehouse]\nkind = \"postgres\"\nurl = { env = \"GATEHOUSE_TEST_POSTGRES_URL\" }\n";
+        connectors += &catalog::test_server_warehouse();
     }
-    if let Some(role) = role {
-        c += &format!(
-            "\n[[resources]]\nid = \"finance\"\nname = \"Finance\"\nconnector = \"warehouse\"\ngrant = {{ role = \"{role}\" }}\nreviewers = [\"UBOB\"]\nreason_required = false\n"
-        );
-    }
-    c
+    let mut resources = vec![keys];
+    resources.extend(role.map(|role| catalog::role("finance", role, &["UBOB"])));
+    catalog::with(&connectors, &resources)
 }
 
 /// Roles A and B and a login role for Alice, made for one test.
@@ -99,7 +90,7 @@ async fn actions(t: &SlackTestApp) -> Vec<String> {
 #[tokio::test]
 async fn a_role_changed_in_the_catalog_while_granted_is_revoked_as_granted_and_the_new_one_untouched()
  {
-    let Some(url) = postgres_server("a_role_changed_in_the_catalog") else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     for db in backends().await {
@@ -183,7 +174,7 @@ async fn a_role_changed_in_the_catalog_while_granted_is_revoked_as_granted_and_t
 
 #[tokio::test]
 async fn a_resource_removed_from_the_catalog_while_granted_is_revoked_at_its_end_as_granted() {
-    let Some(url) = postgres_server("a_resource_removed_from_the_catalog") else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     for db in backends().await {
@@ -213,7 +204,7 @@ async fn a_resource_removed_from_the_catalog_while_granted_is_revoked_at_its_end
 
 #[tokio::test]
 async fn a_connector_removed_while_it_holds_live_grants_stops_the_start_until_they_are_revoked() {
-    let Some(url) = postgres_server("a_connector_removed_while_it_holds_live_grants") else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     for db in backends().await {
@@ -304,7 +295,7 @@ async fn a_grant_applied_before_its_last_attempt_timed_out_ends_failed_and_is_ta
         platform.lose_answers(1);
         let t = SlackTestApp::start_env(
             &db,
-            crate::support::app::CATALOG,
+            &crate::support::app::CATALOG,
             sim,
             false,
             platform,
@@ -341,7 +332,7 @@ async fn a_grant_applied_before_its_last_attempt_timed_out_ends_failed_and_is_ta
 
 #[tokio::test]
 async fn a_person_who_already_held_the_role_keeps_it_after_the_grant_ends() {
-    let Some(url) = postgres_server("a_person_who_already_held_the_role") else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     for db in backends().await {
@@ -376,7 +367,7 @@ async fn a_person_who_already_held_the_role_keeps_it_after_the_grant_ends() {
 #[tokio::test]
 async fn two_grants_of_the_same_role_keep_it_until_the_last_ends_and_neither_counts_as_held_before()
 {
-    let Some(url) = postgres_server("two_grants_of_the_same_role") else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     for db in backends().await {

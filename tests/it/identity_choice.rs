@@ -10,27 +10,18 @@ use gatehouse::workflow::{Submission, Via, WorkflowError};
 
 use crate::support::platform::FakePlatform;
 use crate::support::scenario::submission;
-use crate::support::{TestApp, backends, u};
+use crate::support::{TestApp, backends, catalog, u};
 
 /// One stage of Bob or Rita, then one of Fiona: a request approved halfway has an approval
 /// that a new identity must wipe.
-pub(crate) const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "vault"
-name = "Vault"
-connector = "manual"
-grant = { task = "VAULT" }
-reason_required = false
-approval = [
+pub(crate) fn catalog() -> String {
+    let stages = r#"approval = [
   { reviewers = ["UBOB", "URITA"], need = "any" },
   { reviewers = ["UFIONA"], need = "any" },
 ]
 "#;
+    catalog::manual(&[catalog::task("vault", &[]) + stages])
+}
 
 async fn started(db: &crate::support::db::TestDb) -> TestApp {
     let platform = FakePlatform::default();
@@ -41,7 +32,7 @@ async fn started(db: &crate::support::db::TestDb) -> TestApp {
     ]);
     let t = TestApp::start_custom(
         db,
-        CATALOG,
+        &catalog(),
         platform,
         std::sync::Arc::new(gatehouse::workflow::NoGroups),
     )

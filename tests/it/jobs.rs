@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::app::{CATALOG, config_for};
 use crate::support::platform::FakePlatform;
-use crate::support::{TestApp, TestDb, backends};
+use crate::support::{TestApp, TestDb, backends, queue};
 
 /// Counts how often each job ran, and by which worker.
 #[derive(Default)]
@@ -74,21 +74,7 @@ async fn two_workers_on_one_database_run_each_of_1000_jobs_exactly_once() {
         let clock: SharedClock = Arc::new(SystemClock);
         let setup = migrated(&db).await;
         let now = clock.now();
-        let tx = setup.begin().await.unwrap();
-        for i in 1..=1000 {
-            jobs::enqueue(
-                &tx,
-                &JobSpec::Provision {
-                    request: RequestId::new(i),
-                },
-                now,
-                3,
-                now,
-            )
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
+        queue::provisions(&setup, 1000, now).await;
 
         let counter = Arc::new(Counter::default());
         // Each worker has its own pool, as two processes would.
@@ -366,12 +352,11 @@ async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order_within_each
         let seen = Arc::new(PerRequest::default());
         let mut handles = Vec::new();
         for _ in 0..4 {
-            let w = Worker::new(
+            let w = queue::worker(
                 db.connect().await,
                 clock.clone(),
                 Arc::new(OrderRunner(seen.clone())),
-                Arc::new(Notify::new()),
-                WorkerSettings::new(3, Duration::from_secs(60), Duration::from_millis(50)),
+                Duration::from_millis(50),
             );
             handles.push(tokio::spawn(async move { w.run_due().await.unwrap() }));
         }
@@ -380,12 +365,11 @@ async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order_within_each
             ran.push(h.await.unwrap());
         }
         // A worker that finds only blocked jobs stops early: run the rest through one of them.
-        let last = Worker::new(
+        let last = queue::worker(
             db.connect().await,
             clock.clone(),
             Arc::new(OrderRunner(seen.clone())),
-            Arc::new(Notify::new()),
-            WorkerSettings::new(3, Duration::from_secs(60), Duration::from_millis(50)),
+            Duration::from_millis(50),
         );
         let rest = last.run_due().await.unwrap();
         assert_eq!(ran.iter().sum::<usize>() + rest, 100, "{}", db.name);
@@ -437,7 +421,7 @@ async fn reconcile_job(db: &Db) -> Job {
 #[tokio::test]
 async fn a_restart_does_not_push_the_next_reconciliation_back() {
     for db in backends().await {
-        let catalog = format!("{CATALOG}{WITH_WAREHOUSE}");
+        let catalog = format!("{}{WITH_WAREHOUSE}", *CATALOG);
         let first = TestApp::start_with(&db, &catalog).await;
         let start = first.clock.now();
         let queued = reconcile_job(first.app.db()).await;
@@ -548,12 +532,11 @@ async fn a_requests_dm_and_card_do_not_wait_behind_its_grant() {
         });
         let mut handles = Vec::new();
         for _ in 0..3 {
-            let w = Worker::new(
+            let w = queue::worker(
                 db.connect().await,
                 clock.clone(),
                 runner.clone(),
-                Arc::new(Notify::new()),
-                WorkerSettings::new(3, Duration::from_secs(60), Duration::from_millis(50)),
+                Duration::from_millis(50),
             );
             handles.push(tokio::spawn(async move {
                 // Each worker comes back for what became due while it ran.

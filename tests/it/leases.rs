@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::app::at;
 use crate::support::slack::eventually;
-use crate::support::{TestDb, backends};
+use crate::support::{TestDb, backends, queue};
 
 async fn migrated(db: &TestDb) -> Db {
     let conn = db.connect().await;
@@ -77,12 +77,11 @@ async fn a_process_whose_clock_runs_ahead_does_not_take_over_a_live_lease() {
         assert!(matches!(claim, Claim::Job(_)), "{}", db.name);
 
         let runner = Arc::new(Quick::default());
-        let ahead = Worker::new(
+        let ahead = queue::worker(
             db.connect().await,
             Arc::new(Skewed(TimeDelta::minutes(10))),
             runner.clone(),
-            Arc::new(Notify::new()),
-            WorkerSettings::new(3, Duration::from_secs(60), Duration::from_secs(1)),
+            Duration::from_secs(1),
         );
         assert_eq!(
             ahead.run_due().await.unwrap(),
@@ -126,12 +125,11 @@ async fn a_lease_lapses_when_the_manual_clock_passes_it() {
             .await
             .unwrap();
         assert!(matches!(claim, Claim::Job(_)));
-        let w = Worker::new(
+        let w = queue::worker(
             conn.clone(),
             Arc::new(clock.clone()),
             Arc::new(Quick::default()),
-            Arc::new(Notify::new()),
-            WorkerSettings::new(3, Duration::from_secs(60), Duration::from_secs(1)),
+            Duration::from_secs(1),
         );
         assert_eq!(
             w.run_due().await.unwrap(),

@@ -9,6 +9,7 @@ use gatehouse::domain::{ConnectorId, GroupId, SlackUserId, Status};
 use gatehouse::store::links::Method;
 use gatehouse::workflow::{Directory, Via, WorkflowError};
 
+use crate::support::catalog;
 use crate::support::platform::FakePlatform;
 use crate::support::scenario::submission;
 use crate::support::{TestApp, backends, u};
@@ -31,24 +32,13 @@ impl Directory for Emails {
     }
 }
 
+/// The warehouse `wh` links people by the rule `link`.
 fn catalog(link: &str) -> String {
-    format!(
-        r#"
-admins = ["UADA"]
-
-[connectors.wh]
-kind = "postgres"
-url = {{ env = "NEVER_RESOLVED_IN_THESE_TESTS" }}
-link = "{link}"
-
-[[resources]]
-id = "warehouse"
-name = "Warehouse"
-connector = "wh"
-grant = {{ role = "ANALYST" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#
+    let wh = catalog::postgres("wh", "NEVER_RESOLVED_IN_THESE_TESTS");
+    let linked = format!("{wh}link = \"{link}\"\n");
+    catalog::with(
+        &linked,
+        &[catalog::role_on("wh", "warehouse", "ANALYST", &["UBOB"])],
     )
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use slack_sim::{SimConfig, SlackSim};
 
 use crate::support::TestDb;
+use crate::support::catalog;
 use crate::support::slack::{CHANNEL, eventually, workspace};
 use crate::support::snowflake_fake::{KEY_FILE, SnowflakeFake};
 
@@ -55,9 +56,8 @@ impl Secrets {
 }
 
 fn catalog(snowflake_url: &str) -> String {
-    format!(
-        r#"admins = ["UADA"]
-
+    let snowflake = format!(
+        r#"
 [connectors.snowflake]
 kind = "snowflake"
 account = "gatehouse-test"
@@ -65,28 +65,16 @@ user = "gatehouse_svc"
 role = "USERADMIN"
 private_key = {{ file = "{KEY_FILE}" }}
 base_url = "{snowflake_url}"
-
-# Unreachable on purpose: its identity sync fails and is logged.
-[connectors.warehouse]
-kind = "postgres"
-url = {{ env = "GH_LOGS_WAREHOUSE_URL" }}
-
-[[resources]]
-id = "snowflake-analysts"
-name = "Snowflake analysts"
-connector = "snowflake"
-grant = {{ role = "ANALYST" }}
-reviewers = ["UBOB"]
-reason_required = false
-
-[[resources]]
-id = "warehouse-ro"
-name = "Warehouse (read-only)"
-connector = "warehouse"
-grant = {{ role = "reader" }}
-reviewers = ["UBOB"]
-reason_required = false
 "#
+    );
+    // The warehouse is unreachable on purpose: its identity sync fails and is logged.
+    let warehouse = catalog::postgres("warehouse", "GH_LOGS_WAREHOUSE_URL");
+    catalog::with(
+        &(snowflake + &warehouse),
+        &[
+            catalog::role_on("snowflake", "snowflake-analysts", "ANALYST", &["UBOB"]),
+            catalog::role("warehouse-ro", "reader", &["UBOB"]),
+        ],
     )
 }
 

@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::app::CATALOG;
 use crate::support::db::postgres_server;
+use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::{prefix, quoted};
 use crate::support::platform::FakePlatform;
@@ -97,7 +98,7 @@ async fn with_http(db: &TestDb) -> (SlackTestApp, SocketAddr) {
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_env(
         db,
-        CATALOG,
+        &CATALOG,
         sim,
         false,
         FakePlatform::default(),
@@ -275,7 +276,7 @@ async fn two_apps_in_one_process_count_apart() {
 
 #[tokio::test]
 async fn readyz_names_the_database_when_it_is_gone() {
-    let Some(server) = postgres_server("readyz_names_the_database_when_it_is_gone") else {
+    let Some(server) = postgres_server(test_name!()) else {
         return;
     };
     let db = TestDb::postgres().await.expect("a PostgreSQL server");
@@ -366,9 +367,7 @@ async fn sigterm_with_nothing_in_hand_exits_promptly() {
 
 #[tokio::test]
 async fn sigterm_gives_back_a_job_stuck_on_its_platform_and_another_process_finishes_it() {
-    let Some(server) = postgres_server(
-        "sigterm_gives_back_a_job_stuck_on_its_platform_and_another_process_finishes_it",
-    ) else {
+    let Some(server) = postgres_server(test_name!()) else {
         return;
     };
     let db = TestDb::postgres().await.expect("a PostgreSQL server");
@@ -496,7 +495,7 @@ async fn a_taken_port_is_a_clear_start_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let db = TestDb::sqlite();
-    let config = crate::support::app::config_for(&db, CATALOG, &[("GATEHOUSE_HTTP_ADDR", &addr)]);
+    let config = crate::support::app::config_for(&db, &CATALOG, &[("GATEHOUSE_HTTP_ADDR", &addr)]);
     let mut opts = gatehouse::AppOptions::new(std::sync::Arc::new(FakePlatform::default()));
     opts.background_worker = false;
     opts.http = true;
@@ -552,7 +551,7 @@ async fn readyz_is_503_until_socket_mode_says_hello() {
     let db = TestDb::sqlite();
     let config = crate::support::app::config_for(
         &db,
-        CATALOG,
+        &CATALOG,
         &[
             ("SLACK_BOT_TOKEN", "xoxb-test-token"),
             ("SLACK_APP_TOKEN", "xapp-test-token"),

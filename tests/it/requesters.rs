@@ -7,43 +7,21 @@ use gatehouse::domain::{ConnectorId, RequestId, Status};
 use gatehouse::store;
 use slack_sim::{SimConfig, UserSeed, UsergroupSeed};
 
-use crate::support::backends;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, workspace};
+use crate::support::{backends, catalog};
 
-const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "prod-db"
-name = "Production database"
-connector = "manual"
-grant = { task = "PROD_DB" }
-reviewers = ["UBOB"]
-reason_required = false
-break_glass = { max = "1h", review_within = "30m" }
-auto_approve = [{ max_duration = "1h" }]
-
-[[resources]]
-id = "payroll"
-name = "Payroll"
-connector = "manual"
-grant = { task = "PAYROLL" }
-reviewers = ["UBOB"]
-reason_required = false
-requesters = ["UFIONA", "S0FINANCE"]
-break_glass = { max = "1h", review_within = "30m" }
-
-[[resources]]
-id = "ledger"
-name = "Ledger"
-connector = "manual"
-grant = { task = "LEDGER" }
-reason_required = false
-approval = [{ reviewers = ["S0WITHBOT"], need = "all" }]
-"#;
+/// Production database: break glass, and auto-approval up to an hour; payroll: asked for by
+/// Fiona and the finance group alone; the ledger: reviewed by a group with a bot in it.
+fn catalog() -> String {
+    let auto = "auto_approve = [{ max_duration = \"1h\" }]\n";
+    let finance = "requesters = [\"UFIONA\", \"S0FINANCE\"]\n";
+    let with_bot = r#"approval = [{ reviewers = ["S0WITHBOT"], need = "all" }]"#;
+    catalog::manual(&[
+        catalog::task("prod-db", &["UBOB"]) + catalog::BREAK_GLASS + auto,
+        catalog::task("payroll", &["UBOB"]) + finance + catalog::BREAK_GLASS,
+        catalog::task("ledger", &[]) + with_bot,
+    ])
+}
 
 /// Someone who is not a full member of the workspace.
 const OUTSIDERS: [(&str, &str); 4] = [
@@ -100,7 +78,7 @@ async fn footprint(t: &SlackTestApp) -> (usize, usize, usize) {
 #[tokio::test]
 async fn guests_external_users_deactivated_accounts_and_bots_cannot_use_break_glass() {
     for db in backends().await {
-        let t = SlackTestApp::start_with(&db, CATALOG, with_outsiders()).await;
+        let t = SlackTestApp::start_with(&db, &catalog(), with_outsiders()).await;
         let before = footprint(&t).await;
         for (who, kind) in OUTSIDERS {
             let reply = t
@@ -145,7 +123,7 @@ async fn guests_external_users_deactivated_accounts_and_bots_cannot_use_break_gl
 #[tokio::test]
 async fn guests_external_users_deactivated_accounts_and_bots_are_never_auto_approved() {
     for db in backends().await {
-        let t = SlackTestApp::start_with(&db, CATALOG, with_outsiders()).await;
+        let t = SlackTestApp::start_with(&db, &catalog(), with_outsiders()).await;
         // The rule (30 minutes is within its 1h) approves a full member at once.
         t.reply("UDAVE", "/request-access", "prod-db 30m").await;
         t.wait_for(1, Status::Active).await;
@@ -192,7 +170,7 @@ async fn guests_external_users_deactivated_accounts_and_bots_are_never_auto_appr
 #[tokio::test]
 async fn only_a_resources_requesters_may_ask_for_it_and_a_group_member_may() {
     for db in backends().await {
-        let t = SlackTestApp::start_with(&db, CATALOG, with_outsiders()).await;
+        let t = SlackTestApp::start_with(&db, &catalog(), with_outsiders()).await;
         let before = footprint(&t).await;
         let refused = "only <@UFIONA>, the members of <!subteam^S0FINANCE> may ask for payroll; ask one of them, or an admin, if you need it";
         let reply = t.reply("UDAVE", "/request-access", "payroll 2h").await;
@@ -237,7 +215,7 @@ async fn only_a_resources_requesters_may_ask_for_it_and_a_group_member_may() {
 #[tokio::test]
 async fn a_bot_in_a_reviewer_group_is_not_a_reviewer_and_an_all_of_stage_does_not_wait_for_it() {
     for db in backends().await {
-        let t = SlackTestApp::start_with(&db, CATALOG, with_outsiders()).await;
+        let t = SlackTestApp::start_with(&db, &catalog(), with_outsiders()).await;
         t.reply("UALICE", "/request-access", "ledger 2h").await;
         let card = t.request_message(1).await;
         t.tick("UROBOT", &card).await;
@@ -265,22 +243,15 @@ async fn a_bot_in_a_reviewer_group_is_not_a_reviewer_and_an_all_of_stage_does_no
     }
 }
 
-const LINKED: &str = r#"
-admins = ["UADA"]
-
-[connectors.wh]
-kind = "postgres"
-url = { env = "NEVER_RESOLVED_IN_THESE_TESTS" }
-link = { rule = "local-part", domains = ["example.com"] }
-
-[[resources]]
-id = "warehouse"
-name = "Warehouse"
-connector = "wh"
-grant = { role = "ANALYST" }
-reviewers = ["UBOB"]
-reason_required = false
-"#;
+/// The warehouse links people by their email's local part, for company addresses only.
+fn linked() -> String {
+    let link = "link = { rule = \"local-part\", domains = [\"example.com\"] }\n";
+    let wh = catalog::postgres("wh", "NEVER_RESOLVED_IN_THESE_TESTS") + link;
+    catalog::with(
+        &wh,
+        &[catalog::role_on("wh", "warehouse", "ANALYST", &["UBOB"])],
+    )
+}
 
 #[tokio::test]
 async fn a_contractors_email_is_not_linked_by_a_local_part_rule_limited_to_the_company_domain() {
@@ -297,7 +268,7 @@ async fn a_contractors_email_is_not_linked_by_a_local_part_rule_limited_to_the_c
         let platform = crate::support::platform::FakePlatform::default();
         platform.require_identity();
         platform.set_users(&[("alice", None)]);
-        let t = SlackTestApp::start_env(&db, LINKED, sim, false, platform, &[]).await;
+        let t = SlackTestApp::start_env(&db, &linked(), sim, false, platform, &[]).await;
         let wh = ConnectorId::parse("wh").unwrap();
         t.app.workflow().sync_identities(&wh).await.unwrap();
 

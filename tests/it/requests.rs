@@ -6,7 +6,7 @@ use gatehouse::workflow::{Field, Submission, Via, WorkflowError};
 
 use crate::support::scenario::on_every_backend;
 use crate::support::scenario::submission;
-use crate::support::{TestApp, backends, u};
+use crate::support::{TestApp, u};
 
 async fn request_count(t: &TestApp) -> usize {
     store::requests::list_all(t.app.db().conn())
@@ -284,8 +284,7 @@ async fn two_reviewers_approving_at_once_approve_once() {
 async fn admins_add_and_remove_reviewers_and_each_change_is_audited() {
     use gatehouse::domain::{Principal, ResourceId};
     use gatehouse::workflow::Scope;
-    for db in backends().await {
-        let t = TestApp::start(&db).await;
+    on_every_backend(async |t, db| {
         let carl = Principal::User(u("UCARL"));
         let finance = Scope::Resource(ResourceId::parse("finance-pii").unwrap());
         let err = t
@@ -351,7 +350,6 @@ async fn admins_add_and_remove_reviewers_and_each_change_is_audited() {
             db.name
         );
         assert!(rows[0].details.contains("\"reviewer\":\"UCARL\""));
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }

@@ -300,7 +300,7 @@ async fn ending_access_now_is_for_the_holder_a_reviewer_of_the_resource_and_admi
         let sim = slack_sim::SlackSim::start(with_guest()).await.unwrap();
         let unpaced = [("GATEHOUSE_SLACK_PACE", "none")];
         let platform = crate::support::platform::FakePlatform::default();
-        let t = SlackTestApp::start_env(&db, CATALOG, sim, false, platform, &unpaced).await;
+        let t = SlackTestApp::start_env(&db, &CATALOG, sim, false, platform, &unpaced).await;
         let card = alice_holds_analytics(&t, 1).await;
         // Dave holds finance-pii (#2): Fiona, its reviewer, has a Revoke button in her Home.
         let msg = t.ask(STRANGER, "finance-pii 2h", 2).await;

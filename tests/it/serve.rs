@@ -161,7 +161,7 @@ async fn the_channel_an_admin_chose_in_slack_is_the_one_checked_at_start() {
     let crate::support::slack::SlackTestApp { app, sim, .. } = t;
     app.shutdown().await;
     let err =
-        crate::support::serve_env::start_refusal(&db, crate::support::app::CATALOG, &sim).await;
+        crate::support::serve_env::start_refusal(&db, &crate::support::app::CATALOG, &sim).await;
     assert_eq!(
         err,
         "Gatehouse is not a member of the Access Requests channel C0GENERAL (chosen with `/access-admin channel`, which takes precedence over ACCESS_REQUESTS_CHANNEL), so no request could be posted; `/invite @Gatehouse` in that channel, then start Gatehouse again"

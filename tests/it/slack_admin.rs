@@ -50,13 +50,8 @@ async fn admins_manage_reviewers_including_user_groups() {
         );
         let msg = t.ask("UDAVE", "analytics-ro 1h check", 2).await;
         t.tick("UCARL", &msg).await;
-        eventually("Carl's refusal", 30, || async {
-            t.sim
-                .ephemerals("UCARL")
-                .into_iter()
-                .find(|e| e.text.contains("only a reviewer of analytics-ro"))
-        })
-        .await;
+        t.ephemeral_for("UCARL", "only a reviewer of analytics-ro")
+            .await;
         assert_eq!(t.status(2).await, Status::Pending);
 
         // A user group reviews: its members approve (Carl is in S0FINANCE).
@@ -107,7 +102,7 @@ async fn an_admin_moves_the_channel_once_the_bot_can_post_there() {
             is_private: true,
             members: vec![BOT.into(), "UADA".into()],
         });
-        let t = SlackTestApp::start_with(&db, CATALOG, ws).await;
+        let t = SlackTestApp::start_with(&db, &CATALOG, ws).await;
         let refused = admin(&t, "UADA", "channel <#C0GENERAL|general>").await;
         assert_eq!(
             refused,
@@ -344,8 +339,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
 #[tokio::test]
 async fn admins_search_the_identities_ingested_from_platforms() {
     use gatehouse::store::identities::{self, Seen};
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         let now = t.clock.now();
         for (kind, id, name, email) in [
             ("user", "ALICE_M", "Alice Martin", Some("Alice@Example.com")),
@@ -412,9 +406,8 @@ async fn admins_search_the_identities_ingested_from_platforms() {
             .unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].identity.platform_id, "50%_OFF");
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -465,7 +458,7 @@ async fn admins_see_in_app_home_which_resources_their_platforms_cannot_grant() {
     let sim = SlackSim::start(workspace()).await.unwrap();
     let t = SlackTestApp::start_env(
         &db,
-        CATALOG,
+        &CATALOG,
         sim,
         false,
         platform,

@@ -4,14 +4,12 @@
 use chrono::Duration;
 use gatehouse::domain::{RequestId, Status};
 
-use crate::support::backends;
 use crate::support::scenario::in_slack_on_every_backend;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
+use crate::support::slack::{CHANNEL, eventually, shown};
 
 #[tokio::test]
 async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         let ack = t
             .sim
             .slash_command(
@@ -72,11 +70,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             "🟢 You now have access to *Analytics (read-only)* until Sat 28 Nov, 12:00 CET (Europe/Paris)."
         );
         t.dm_for("UALICE", "<@UBOB> approved your request #1").await;
-        eventually("the channel message to say active", 30, || async {
-            let m = t.sim.message(CHANNEL, &msg.ts)?;
-            shown(&m).contains("Active").then_some(())
-        })
-        .await;
+        t.message_saying(&msg.ts, "Active").await;
         let thread: Vec<String> = t
             .sim
             .thread(CHANNEL, &msg.ts)
@@ -94,15 +88,9 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
         t.wait_for(1, Status::Expired).await;
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
         t.dm_for("UALICE", "has expired and was removed").await;
-        eventually("the channel message to say expired", 30, || async {
-            shown(&t.sim.message(CHANNEL, &msg.ts)?)
-                .contains("Expired")
-                .then_some(())
-        })
-        .await;
-        t.stop().await;
-        db.close().await;
-    }
+        t.message_saying(&msg.ts, "Expired").await;
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -157,8 +145,7 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
 
 #[tokio::test]
 async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
         let msg = t.ask("UALICE", "analytics-ro 4h modelling", 1).await;
         t.tick("UBOB", &msg).await;
         t.wait_for(1, Status::Active).await;
@@ -252,18 +239,9 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         t.dm_for("UALICE", "now lasts until Sat 28 Nov, 16:00 CET")
             .await;
         // Its buttons go, saying who approved (the refused second click may say it last).
-        let answered = eventually("the ask marked approved", 30, || async {
-            let m = t.sim.message(CHANNEL, &ask.ts)?;
-            shown(&m).contains("approved by <@URITA>").then_some(m)
-        })
-        .await;
-        assert!(!shown(&answered).contains("[Approve extension]"));
-        let extended = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.action == "extended")
-            .count();
+        let answered = t.message_saying(&ask.ts, "approved by <@URITA>").await;
+        assert!(!answered.contains("[Approve extension]"));
+        let extended = crate::support::audit::count(&t.app, 1, "extended").await;
         assert_eq!(extended, 1, "{}: one extension", db.name);
         assert_eq!(
             t.app
@@ -282,7 +260,6 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         t.clock.advance(Duration::hours(2));
         t.run_jobs().await;
         t.wait_for(1, Status::Expired).await;
-        t.stop().await;
-        db.close().await;
-    }
+    })
+    .await;
 }

@@ -6,7 +6,6 @@ use gatehouse::domain::{RequestId, Status};
 use serde_json::{Value, json};
 use slack_sim::render_text;
 
-use crate::support::backends;
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
 
@@ -217,8 +216,7 @@ async fn an_incomplete_one_liner_opens_the_form_prefilled() {
 
 #[tokio::test]
 async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, _| {
         let msg = t.ask("UALICE", "analytics-ro 2h churn study", 1).await;
         let form = t.button_form("URITA", &msg.ts, "deny", "1").await;
         let out = t
@@ -236,15 +234,10 @@ async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
             dm.lines().next().unwrap(),
             "⛔ <@URITA> denied your request #1 for *Analytics (read-only)*: use the &lt;!channel&gt; sandbox instead"
         );
-        eventually("the channel message to say denied", 30, || async {
-            let m = t.sim.message(CHANNEL, &msg.ts)?;
-            let text = shown(&m);
-            (text.contains("Denied") && !text.contains("Approve")).then_some(())
-        })
-        .await;
-        t.stop().await;
-        db.close().await;
-    }
+        let card = t.message_saying(&msg.ts, "Denied").await;
+        assert!(!card.contains("Approve"), "{card}");
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@ use gatehouse::domain::Status;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
+use crate::support::catalog;
 use crate::support::db::postgres_server;
+use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::prefix;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, workspace};
@@ -23,32 +25,15 @@ async fn admin(t: &SlackTestApp, text: &str) -> String {
 
 #[tokio::test]
 async fn a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can_fix_the_link() {
-    let Some(url) = postgres_server(
-        "a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can_fix_the_link",
-    ) else {
+    let Some(url) = postgres_server(test_name!()) else {
         return;
     };
     let wanted = [("pat", true), ("other", true), ("analysts", false)];
     let p = prefix();
     let (roles, [pat, other, analysts]) = made_roles(&url, &p, wanted).await;
-    let catalog = format!(
-        r#"
-admins = ["UADA"]
-
-[connectors.warehouse]
-kind = "postgres"
-url = {{ env = "GATEHOUSE_TEST_POSTGRES_URL" }}
-link = "local-part-lower"
-
-[[resources]]
-id = "warehouse-analysts"
-name = "Warehouse analysts"
-connector = "warehouse"
-grant = {{ role = "{analysts}" }}
-reviewers = ["UBOB"]
-reason_required = false
-"#
-    );
+    let linked = catalog::test_server_warehouse() + "link = \"local-part-lower\"\n";
+    let resource = catalog::role("warehouse-analysts", &analysts, &["UBOB"]);
+    let catalog = catalog::with(&linked, &[resource]);
     // Pat's Slack email is Pat.<prefix>… in mixed case; the rule lower-cases its local part.
     let mut ws = workspace();
     let mut seed = person("UPAT", "pat", "UTC");

@@ -5,7 +5,7 @@ use chrono::Duration;
 use gatehouse::domain::{RequestId, Status};
 
 use crate::support::backends;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
+use crate::support::slack::{SlackTestApp, eventually, shown};
 
 async fn status(t: &SlackTestApp) -> Status {
     t.status(1).await
@@ -25,13 +25,8 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
 
         // Only an admin may confirm.
         t.click("UBOB", &task, "by_hand_done").await;
-        eventually("Bob's refusal", 30, || async {
-            t.sim
-                .ephemerals("UBOB")
-                .into_iter()
-                .find(|e| e.text.contains("only a Gatehouse admin can do that"))
-        })
-        .await;
+        t.ephemeral_for("UBOB", "only a Gatehouse admin can do that")
+            .await;
         assert_eq!(status(&t).await, Status::Provisioning);
 
         t.click("UADA", &task, "by_hand_done").await;
@@ -43,12 +38,10 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
             .await;
 
         // The task answered keeps its words, not its buttons.
-        let answered = eventually("the grant task marked done", 30, || async {
-            let m = t.sim.message(CHANNEL, &task.ts)?;
-            shown(&m).contains("✅ Marked done by <@UADA>").then_some(m)
-        })
-        .await;
-        assert!(!shown(&answered).contains("[Done]"), "{}", shown(&answered));
+        let answered = t
+            .message_saying(&task.ts, "✅ Marked done by <@UADA>")
+            .await;
+        assert!(!answered.contains("[Done]"), "{answered}");
 
         // At expiry Gatehouse asks for the removal the same way.
         t.clock.advance(Duration::hours(4));

@@ -36,12 +36,7 @@ async fn a_redelivered_approval_is_acted_on_once() {
             assert!(out.acked);
         }
         t.wait_for(1, Status::Active).await;
-        let approvals = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.action == "approved")
-            .count();
+        let approvals = crate::support::audit::count(&t.app, 1, "approved").await;
         assert_eq!(approvals, 1, "{}", db.name);
         t.dm_for("UALICE", "You now have access").await;
         assert!(
@@ -102,13 +97,7 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
             .click_button("UBOB", target.clone(), "approve", Some("999"), None)
             .await
             .unwrap();
-        eventually("the note about #999", 30, || async {
-            t.sim
-                .ephemerals("UBOB")
-                .into_iter()
-                .find(|e| e.text.contains("there is no request #999"))
-        })
-        .await;
+        t.ephemeral_for("UBOB", "there is no request #999").await;
         t.sim
             .click_button("UBOB", target, "approve", Some("not-a-number"), None)
             .await
@@ -149,7 +138,7 @@ async fn a_requester_who_left_gets_no_dm_and_the_flow_goes_on() {
             u.deleted = true;
         }
         let t =
-            crate::support::slack::SlackTestApp::start_with(&db, crate::support::app::CATALOG, ws)
+            crate::support::slack::SlackTestApp::start_with(&db, &crate::support::app::CATALOG, ws)
                 .await;
         let msg = t.ask("UDAVE", "finance-pii 1h", 1).await;
         t.tick("UFIONA", &msg).await;

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use crate::support::platform::FakePlatform;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
-use crate::support::{TestDb, backends};
+use crate::support::{TestDb, backends, catalog};
 
 /// An on-call service that takes `delay` to answer: the auto-approval rule of `prod-db` asks
 /// it for every request of that resource.
@@ -29,36 +29,18 @@ impl OnCall for SlowOnCall {
     }
 }
 
-const SLOW_ON_CALL: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[oncall.pd]
-kind = "pagerduty"
-token = { env = "GH_TEST_UNUSED_PD_TOKEN" }
-schedule_ids = ["PS1"]
-
-[[resources]]
-id = "prod-db"
-name = "Production database"
-connector = "manual"
-grant = { task = "PROD_DB" }
-reviewers = ["UBOB"]
-reason_required = false
-auto_approve = [{ on_call = "pd" }]
-
-# Only the finance group may ask: who is in it is asked of Slack before the command's ack.
-[[resources]]
-id = "ledger"
-name = "Ledger"
-connector = "manual"
-grant = { task = "LEDGER" }
-reviewers = ["UBOB"]
-reason_required = false
-requesters = ["S0FINANCE"]
-"#;
+/// Production database asks PagerDuty who is on call; only the finance group may ask for the
+/// ledger, which is asked of Slack before the command's ack.
+fn slow_on_call() -> String {
+    let on_call = "auto_approve = [{ on_call = \"pd\" }]\n";
+    catalog::with(
+        &[catalog::MANUAL, catalog::PAGERDUTY].concat(),
+        &[
+            catalog::task("prod-db", &["UBOB"]) + on_call,
+            catalog::task("ledger", &["UBOB"]) + "requesters = [\"S0FINANCE\"]\n",
+        ],
+    )
+}
 
 fn reaction(event_id: &str) -> serde_json::Value {
     json!({
@@ -85,7 +67,7 @@ async fn slow_on_call_app(db: &TestDb, asked: Arc<Notify>) -> SlackTestApp {
     // One connection: every envelope travels behind the slow one.
     SlackTestApp::start_on_call(
         db,
-        SLOW_ON_CALL,
+        &slow_on_call(),
         sim,
         false,
         FakePlatform::default(),
@@ -199,7 +181,7 @@ async fn readyz_says_not_ready_while_no_socket_mode_connection_is_open() {
         let sim = slack_sim::SlackSim::start(workspace()).await.unwrap();
         let t = SlackTestApp::start_env(
             &db,
-            crate::support::app::CATALOG,
+            &crate::support::app::CATALOG,
             sim,
             false,
             FakePlatform::default(),

@@ -19,18 +19,8 @@ impl Sim {
                 return Err(ControlError::UnknownChannel(channel.into()));
             }
             let ts = st.next_ts();
-            st.messages.push(Message {
-                channel: channel.into(),
-                ts: ts.clone(),
-                user: user.into(),
-                text: text.into(),
-                blocks: None,
-                thread_ts: None,
-                reactions: vec![],
-                edited: false,
-                replies: vec![],
-                metadata: None,
-            });
+            st.messages
+                .push(Message::new(channel, &ts, user, text, None));
             Ok(ts)
         })
     }
@@ -43,18 +33,8 @@ impl Sim {
         let (channel, ts) = self.inner.with(|st| {
             let channel = st.im_for(&cfg, user);
             let ts = st.next_ts();
-            st.messages.push(Message {
-                channel: channel.clone(),
-                ts: ts.clone(),
-                user: user.into(),
-                text: text.into(),
-                blocks: None,
-                thread_ts: None,
-                reactions: vec![],
-                edited: false,
-                replies: vec![],
-                metadata: None,
-            });
+            st.messages
+                .push(Message::new(&channel, &ts, user, text, None));
             (channel, ts)
         });
         let event = json!({
@@ -133,18 +113,9 @@ impl Sim {
                 inner.with(|st| {
                     let ts = st.next_ts();
                     if rt == Some("in_channel") {
-                        st.messages.push(Message {
-                            channel: channel_id.into(),
-                            ts,
-                            user: cfg.bot_user_id.clone(),
-                            text: text.into(),
-                            blocks,
-                            thread_ts: None,
-                            reactions: vec![],
-                            edited: false,
-                            replies: vec![],
-                            metadata: None,
-                        });
+                        let bot = &cfg.bot_user_id;
+                        let m = Message::new(channel_id, &ts, bot, text, blocks);
+                        st.messages.push(m);
                     } else {
                         st.ephemerals.push(Ephemeral {
                             channel: channel_id.into(),

@@ -78,16 +78,9 @@ pub(super) fn post_message(inner: &Inner, st: &mut State, args: &Args) -> R {
     });
     let ts = st.next_ts();
     let m = Message {
-        channel: ch.clone(),
-        ts: ts.clone(),
-        user: inner.cfg.bot_user_id.clone(),
-        text,
-        blocks,
         thread_ts: thread_ts.clone(),
-        reactions: vec![],
-        edited: false,
-        replies: vec![],
         metadata,
+        ..Message::new(&ch, &ts, &inner.cfg.bot_user_id, &text, blocks)
     };
     let msg = m.to_slack_json(&inner.cfg);
     // The parent becomes a thread root.

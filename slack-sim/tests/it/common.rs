@@ -47,31 +47,27 @@ pub async fn api(sim: &SimHandle, method: &str, body: Value) -> Value {
     v
 }
 
+/// Sends `request` with the bot token and returns the body.
+async fn as_bot(request: reqwest::RequestBuilder) -> Value {
+    let resp = request.bearer_auth(BOT).send().await.unwrap();
+    resp.json().await.unwrap()
+}
+
 pub async fn get(sim: &SimHandle, method: &str, query: &[(&str, &str)]) -> Value {
-    http()
-        .get(format!("{}/{method}", sim.api_url()))
-        .bearer_auth(BOT)
-        .query(query)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    as_bot(
+        http()
+            .get(format!("{}/{method}", sim.api_url()))
+            .query(query),
+    )
+    .await
 }
 
 pub async fn form(sim: &SimHandle, method: &str, pairs: &[(&str, &str)]) -> Value {
-    http()
+    let request = http()
         .post(format!("{}/{method}", sim.api_url()))
-        .bearer_auth(BOT)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(pairs).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+        .body(serde_urlencoded::to_string(pairs).unwrap());
+    as_bot(request).await
 }
 
 pub fn err(v: &Value) -> &str {

@@ -17,6 +17,18 @@ fn next_cursor(v: &Value) -> &str {
     v["response_metadata"]["next_cursor"].as_str().unwrap()
 }
 
+/// conversations.history of #access-requests, with `more` of the query.
+async fn history(sim: &SimHandle, more: &[(&str, &str)]) -> Value {
+    let query = [&[("channel", "C0ACCESS")], more].concat();
+    get(sim, "conversations.history", &query).await
+}
+
+/// conversations.replies of the thread of `ts` in #access-requests, with `more` of the query.
+async fn replies(sim: &SimHandle, ts: &str, more: &[(&str, &str)]) -> Value {
+    let query = [&[("channel", "C0ACCESS"), ("ts", ts)], more].concat();
+    get(sim, "conversations.replies", &query).await
+}
+
 /// Checks that `method` with `query` fails with `error`; the answer.
 async fn fails(sim: &SimHandle, method: &str, query: &[(&str, &str)], error: &str) -> Value {
     let v = get(sim, method, query).await;
@@ -39,51 +51,25 @@ async fn history_pages_newest_first_within_its_window() {
     )
     .await;
 
-    let v = get(
-        &sim,
-        "conversations.history",
-        &[("channel", "C0ACCESS"), ("limit", "2")],
-    )
-    .await;
+    let v = history(&sim, &[("limit", "2")]).await;
     assert_eq!(texts(ok(&v)), ["m4", "m3"]);
     assert_eq!(v["has_more"], json!(true));
     let c = next_cursor(&v).to_string();
-    let v = get(
-        &sim,
-        "conversations.history",
-        &[("channel", "C0ACCESS"), ("limit", "2"), ("cursor", &c)],
-    )
-    .await;
+    let v = history(&sim, &[("limit", "2"), ("cursor", &c)]).await;
     assert_eq!(texts(ok(&v)), ["m2", "m1"]);
     let c = next_cursor(&v).to_string();
-    let v = get(
-        &sim,
-        "conversations.history",
-        &[("channel", "C0ACCESS"), ("limit", "2"), ("cursor", &c)],
-    )
-    .await;
+    let v = history(&sim, &[("limit", "2"), ("cursor", &c)]).await;
     assert_eq!(texts(ok(&v)), ["m0"]);
     assert_eq!(v["has_more"], json!(false));
     assert_eq!(next_cursor(&v), "");
     assert_eq!(v["messages"][0]["reply_count"], json!(1));
 
     // oldest/latest are exclusive unless `inclusive`.
-    let v = get(
-        &sim,
-        "conversations.history",
-        &[
-            ("channel", "C0ACCESS"),
-            ("oldest", &ts[1]),
-            ("latest", &ts[4]),
-        ],
-    )
-    .await;
+    let v = history(&sim, &[("oldest", &ts[1]), ("latest", &ts[4])]).await;
     assert_eq!(texts(ok(&v)), ["m3", "m2"]);
-    let v = get(
+    let v = history(
         &sim,
-        "conversations.history",
         &[
-            ("channel", "C0ACCESS"),
             ("oldest", &ts[1]),
             ("latest", &ts[4]),
             ("inclusive", "true"),
@@ -134,26 +120,12 @@ async fn metadata_is_stored_and_returned_only_when_asked_for() {
     .await;
     ok(&v);
 
-    let v = get(&sim, "conversations.history", &[("channel", "C0ACCESS")]).await;
+    let v = history(&sim, &[]).await;
     assert!(ok(&v)["messages"][0].get("metadata").is_none());
-    let v = get(
-        &sim,
-        "conversations.history",
-        &[("channel", "C0ACCESS"), ("include_all_metadata", "true")],
-    )
-    .await;
+    let v = history(&sim, &[("include_all_metadata", "true")]).await;
     assert_eq!(ok(&v)["messages"][0]["metadata"], md);
 
-    let v = get(
-        &sim,
-        "conversations.replies",
-        &[
-            ("channel", "C0ACCESS"),
-            ("ts", &parent),
-            ("include_all_metadata", "true"),
-        ],
-    )
-    .await;
+    let v = replies(&sim, &parent, &[("include_all_metadata", "true")]).await;
     assert_eq!(texts(ok(&v)), ["card", "note"]);
     assert_eq!(v["messages"][1]["metadata"], note_md);
     assert_eq!(v["messages"][1]["thread_ts"], json!(parent));
@@ -178,7 +150,7 @@ async fn metadata_is_stored_and_returned_only_when_asked_for() {
 async fn replies_start_with_the_parent_and_page_oldest_first() {
     let sim = start().await;
     let parent = seed_message(&sim, "parent").await;
-    let mut replies = Vec::new();
+    let mut in_thread = Vec::new();
     for i in 0..4 {
         let v = api(
             &sim,
@@ -186,42 +158,18 @@ async fn replies_start_with_the_parent_and_page_oldest_first() {
             json!({"channel": "C0ACCESS", "text": format!("r{i}"), "thread_ts": parent}),
         )
         .await;
-        replies.push(v["ts"].as_str().unwrap().to_string());
+        in_thread.push(v["ts"].as_str().unwrap().to_string());
     }
-    let v = get(
-        &sim,
-        "conversations.replies",
-        &[("channel", "C0ACCESS"), ("ts", &parent), ("limit", "3")],
-    )
-    .await;
+    let v = replies(&sim, &parent, &[("limit", "3")]).await;
     assert_eq!(texts(ok(&v)), ["parent", "r0", "r1"]);
     assert_eq!(v["has_more"], json!(true));
     let c = next_cursor(&v).to_string();
-    let v = get(
-        &sim,
-        "conversations.replies",
-        &[
-            ("channel", "C0ACCESS"),
-            ("ts", &parent),
-            ("limit", "3"),
-            ("cursor", &c),
-        ],
-    )
-    .await;
+    let v = replies(&sim, &parent, &[("limit", "3"), ("cursor", &c)]).await;
     assert_eq!(texts(ok(&v)), ["r2", "r3"]);
     assert_eq!(v["has_more"], json!(false));
 
     // Any message of the thread names it; `oldest` leaves out earlier replies, not the parent.
-    let v = get(
-        &sim,
-        "conversations.replies",
-        &[
-            ("channel", "C0ACCESS"),
-            ("ts", &replies[2]),
-            ("oldest", &replies[1]),
-        ],
-    )
-    .await;
+    let v = replies(&sim, &in_thread[2], &[("oldest", &in_thread[1])]).await;
     assert_eq!(texts(ok(&v)), ["parent", "r2", "r3"]);
 
     fails(
@@ -236,27 +184,20 @@ async fn replies_start_with_the_parent_and_page_oldest_first() {
 #[tokio::test]
 async fn reading_needs_the_history_scope_of_the_conversation_kind_and_membership() {
     let sim = start_with(|c| c.bot_scopes.retain(|s| s != "im:history")).await;
-    fails(
-        &sim,
-        "conversations.history",
-        &[("channel", "C0NOPE")],
-        "channel_not_found",
-    )
-    .await;
-    fails(
-        &sim,
-        "conversations.history",
-        &[("channel", "C0GENERAL")],
-        "not_in_channel",
-    )
-    .await;
-    fails(
-        &sim,
-        "conversations.history",
-        &[("channel", "G0SECRET")],
-        "channel_not_found",
-    )
-    .await;
+    // No such channel; one the bot is not in; a private one it cannot see.
+    for (channel, error) in [
+        ("C0NOPE", "channel_not_found"),
+        ("C0GENERAL", "not_in_channel"),
+        ("G0SECRET", "channel_not_found"),
+    ] {
+        fails(
+            &sim,
+            "conversations.history",
+            &[("channel", channel)],
+            error,
+        )
+        .await;
+    }
     let v = api(&sim, "conversations.open", json!({"users": ["U0ALICE"]})).await;
     let dm = ok(&v)["channel"]["id"].as_str().unwrap().to_string();
     let v = fails(
@@ -268,7 +209,7 @@ async fn reading_needs_the_history_scope_of_the_conversation_kind_and_membership
     .await;
     assert_eq!(v["needed"], json!("im:history"));
     assert!(!v["provided"].as_str().unwrap().contains("im:history"));
-    let v = get(&sim, "conversations.history", &[("channel", "C0ACCESS")]).await;
+    let v = history(&sim, &[]).await;
     assert_eq!(ok(&v)["messages"], json!([]));
 
     let sim = start_with(|c| c.bot_scopes.retain(|s| s != "channels:history")).await;
@@ -288,19 +229,15 @@ async fn a_post_failure_can_be_injected_once_for_a_persons_dm() {
     sim.sim().fail_next_post("U0ALICE", "internal_error");
     let v = api(&sim, "conversations.open", json!({"users": ["U0ALICE"]})).await;
     let dm = ok(&v)["channel"]["id"].as_str().unwrap().to_string();
-    let v = api(
-        &sim,
-        "chat.postMessage",
-        json!({"channel": dm, "text": "hi"}),
-    )
-    .await;
-    assert_eq!(err(&v), "internal_error");
-    let v = api(
-        &sim,
-        "chat.postMessage",
-        json!({"channel": dm, "text": "hi"}),
-    )
-    .await;
-    ok(&v);
+    let post = async || {
+        api(
+            &sim,
+            "chat.postMessage",
+            json!({"channel": dm, "text": "hi"}),
+        )
+        .await
+    };
+    assert_eq!(err(&post().await), "internal_error");
+    ok(&post().await);
     assert_eq!(sim.sim().dms("U0ALICE").len(), 1);
 }

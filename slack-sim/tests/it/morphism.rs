@@ -293,11 +293,12 @@ async fn slack_morphism_web_api_calls_parse_and_send_the_documented_shapes() {
     let c = client(&sim);
     let token = SlackApiToken::new(BOT.to_string().into());
     let s = c.open_session(&token);
+    let message = |channel: &str, text: &str| {
+        let content = SlackMessageContent::new().with_text(text.into());
+        SlackApiChatPostMessageRequest::new(channel.into(), content)
+    };
     let posted = s
-        .chat_post_message(&SlackApiChatPostMessageRequest::new(
-            "C0ACCESS".into(),
-            SlackMessageContent::new().with_text("Request #1: pending".into()),
-        ))
+        .chat_post_message(&message("C0ACCESS", "Request #1: pending"))
         .await
         .unwrap();
     let upd = s
@@ -311,10 +312,7 @@ async fn slack_morphism_web_api_calls_parse_and_send_the_documented_shapes() {
     assert_eq!(upd.ts, posted.ts);
     assert_eq!(sim.messages("C0ACCESS")[0].text, "Request #1: approved");
     let e = s
-        .chat_post_message(&SlackApiChatPostMessageRequest::new(
-            "C0GENERAL".into(),
-            SlackMessageContent::new().with_text("x".into()),
-        ))
+        .chat_post_message(&message("C0GENERAL", "x"))
         .await
         .unwrap_err();
     assert!(

@@ -1,8 +1,10 @@
 //! Socket Mode protocol with a bare WebSocket client: hello, round-robin, redelivery, failures, limits.
 
 use crate::common::*;
-use serde_json::json;
+use serde_json::{Value, json};
+use slack_sim::{AckOutcome, ControlError, SimHandle};
 use std::time::Duration;
+use tokio::task::JoinHandle;
 
 #[tokio::test]
 async fn hello_carries_every_field_slack_morphism_needs_and_tickets_are_single_use() {
@@ -142,16 +144,26 @@ async fn an_event_never_acked_is_tried_four_times_then_reported() {
     .unwrap();
 }
 
-#[tokio::test]
-async fn an_interaction_not_acked_in_time_is_a_user_visible_failure_not_a_retry() {
-    let sim = start_with(|c| c.ack_timeout_ms = 200).await;
-    let (mut ws, _) = connect(&sim).await;
-    let s2 = sim.sim();
+/// Connects to `sim`, and Alice types `/request-access text`, waiting on the ack in the
+/// background: the socket, that wait, and the envelope the app receives.
+async fn alice_requests_access(
+    sim: &SimHandle,
+    text: &str,
+) -> (RawWs, JoinHandle<Result<AckOutcome, ControlError>>, Value) {
+    let (mut ws, _) = connect(sim).await;
+    let (s2, text) = (sim.sim(), text.to_owned());
     let h = tokio::spawn(async move {
-        s2.slash_command("U0ALICE", "C0ACCESS", "/request-access", "prod")
+        s2.slash_command("U0ALICE", "C0ACCESS", "/request-access", &text)
             .await
     });
     let env = next_json(&mut ws).await.unwrap();
+    (ws, h, env)
+}
+
+#[tokio::test]
+async fn an_interaction_not_acked_in_time_is_a_user_visible_failure_not_a_retry() {
+    let sim = start_with(|c| c.ack_timeout_ms = 200).await;
+    let (mut ws, h, env) = alice_requests_access(&sim, "prod").await;
     assert_eq!(env["type"], "slash_commands");
     assert_eq!(env["accepts_response_payload"], true);
     assert!(env.get("retry_attempt").is_none());
@@ -187,13 +199,7 @@ async fn an_interaction_not_acked_in_time_is_a_user_visible_failure_not_a_retry(
 #[tokio::test]
 async fn acks_record_latency_payload_and_slash_text_becomes_an_ephemeral() {
     let sim = start().await;
-    let (mut ws, _) = connect(&sim).await;
-    let s2 = sim.sim();
-    let h = tokio::spawn(async move {
-        s2.slash_command("U0ALICE", "C0ACCESS", "/request-access", "")
-            .await
-    });
-    let env = next_json(&mut ws).await.unwrap();
+    let (mut ws, h, env) = alice_requests_access(&sim, "").await;
     tokio::time::sleep(Duration::from_millis(120)).await;
     ack(
         &mut ws,

@@ -39,27 +39,20 @@ async fn tokens_are_checked_and_each_token_type_is_confined_to_its_methods() {
 #[tokio::test]
 async fn post_message_checks_channel_membership_text_and_threads() {
     let sim = start().await;
-    let v = api(
-        &sim,
-        "chat.postMessage",
-        json!({"channel": "C0NOPE", "text": "x"}),
-    )
-    .await;
-    assert_eq!(err(&v), "channel_not_found");
-    let v = api(
-        &sim,
-        "chat.postMessage",
-        json!({"channel": "C0GENERAL", "text": "x"}),
-    )
-    .await;
-    assert_eq!(err(&v), "not_in_channel");
-    let v = api(
-        &sim,
-        "chat.postMessage",
-        json!({"channel": "G0SECRET", "text": "x"}),
-    )
-    .await;
-    assert_eq!(err(&v), "channel_not_found");
+    // No such channel; a channel the bot is not in; a private one it cannot see.
+    for (channel, error) in [
+        ("C0NOPE", "channel_not_found"),
+        ("C0GENERAL", "not_in_channel"),
+        ("G0SECRET", "channel_not_found"),
+    ] {
+        let v = api(
+            &sim,
+            "chat.postMessage",
+            json!({"channel": channel, "text": "x"}),
+        )
+        .await;
+        assert_eq!(err(&v), error, "{channel}");
+    }
     let v = api(&sim, "chat.postMessage", json!({"channel": "C0ACCESS"})).await;
     assert_eq!(err(&v), "no_text");
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, TimeZone, Utc};
 use gatehouse::clock::ManualClock;
@@ -12,34 +12,19 @@ use gatehouse::store;
 use gatehouse::workflow::{Directory, NoGroups, Workflow};
 use gatehouse::{App, AppOptions};
 
+use super::catalog;
 use super::db::TestDb;
 use super::platform::FakePlatform;
 
 /// Alice and Dave ask; Bob and Rita review analytics; Fiona's group reviews finance; Ada administers.
-pub const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "analytics-ro"
-name = "Analytics (read-only)"
-connector = "manual"
-grant = { task = "ANALYTICS_RO" }
-reviewers = ["UBOB", "URITA"]
-default_duration = "8h"
-max_duration = "3d"
-
-[[resources]]
-id = "finance-pii"
-name = "Finance with PII"
-connector = "manual"
-grant = { task = "FINANCE_PII" }
-reviewers = ["UFIONA"]
-reason_required = false
-max_duration = "1d"
-"#;
+pub static CATALOG: LazyLock<String> = LazyLock::new(|| {
+    let analytics = catalog::task("analytics-ro", &["UBOB", "URITA"]);
+    let finance = catalog::task("finance-pii", &["UFIONA"]);
+    catalog::manual(&[
+        catalog::with_reason(analytics) + "default_duration = \"8h\"\nmax_duration = \"3d\"\n",
+        finance + "max_duration = \"1d\"\n",
+    ])
+});
 
 pub fn u(s: &str) -> SlackUserId {
     SlackUserId::parse(s).unwrap()
@@ -70,7 +55,7 @@ pub fn config_for(db: &TestDb, catalog: &str, extra: &[(&str, &str)]) -> Config 
 
 impl TestApp {
     pub async fn start(db: &TestDb) -> TestApp {
-        Self::start_with(db, CATALOG).await
+        Self::start_with(db, &CATALOG).await
     }
 
     pub async fn start_with(db: &TestDb, catalog: &str) -> TestApp {

@@ -1,11 +1,14 @@
 //! Test scaffolding: databases, a stateful fake platform, and an app builder.
 
 pub mod app;
+pub mod audit;
 pub mod bigquery_fake;
+pub mod catalog;
 pub mod contract;
 pub mod databricks_fake;
 pub mod db;
 pub mod group_platform;
+pub mod here;
 pub mod looker_fake;
 pub mod made_roles;
 pub mod mariadb;
@@ -14,6 +17,7 @@ pub mod pagerduty_fake;
 pub mod pg;
 pub mod platform;
 pub mod powerbi_fake;
+pub mod queue;
 pub mod redshift;
 pub mod rest_fake;
 pub mod roles;

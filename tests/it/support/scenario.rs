@@ -15,11 +15,43 @@ impl SlackTestApp {
     /// `who` runs `/request-access text` in the channel; returns the message of request `n`
     /// (the one this ask makes) once it is posted.
     pub async fn ask(&self, who: &str, text: &str, n: i64) -> slack_sim::Message {
+        self.request_access(who, text).await;
+        self.request_message(n).await
+    }
+
+    /// `who` runs `/request-access text` in the channel, and goes on at once.
+    pub async fn request_access(&self, who: &str, text: &str) {
         self.sim
             .slash_command(who, CHANNEL, "/request-access", text)
             .await
             .unwrap();
-        self.request_message(n).await
+    }
+
+    /// What request `n`'s message in `channel` shows, once it says `needle`.
+    pub async fn card_saying_in(&self, channel: &str, n: i64, needle: &str) -> String {
+        eventually(
+            &format!("request #{n}'s card saying {needle:?}"),
+            30,
+            || async {
+                let card = shown(&self.request_message_in(channel, n).await);
+                card.contains(needle).then_some(card)
+            },
+        )
+        .await
+    }
+
+    /// What the channel message `ts` shows, once it says `needle`.
+    pub async fn message_saying(&self, ts: &str, needle: &str) -> String {
+        eventually(&format!("the message saying {needle:?}"), 30, || async {
+            let shown = shown(&self.sim.message(CHANNEL, ts)?);
+            shown.contains(needle).then_some(shown)
+        })
+        .await
+    }
+
+    /// The same in the Access Requests channel.
+    pub async fn card_saying(&self, n: i64, needle: &str) -> String {
+        self.card_saying_in(CHANNEL, n, needle).await
     }
 
     /// `who` reacts ✅ to `msg` in the channel.

@@ -87,7 +87,7 @@ pub struct SlackTestApp {
 
 impl SlackTestApp {
     pub async fn start(db: &TestDb) -> SlackTestApp {
-        Self::start_with(db, CATALOG, workspace()).await
+        Self::start_with(db, &CATALOG, workspace()).await
     }
 
     pub async fn start_with(db: &TestDb, catalog: &str, workspace: SimConfig) -> SlackTestApp {
@@ -96,7 +96,7 @@ impl SlackTestApp {
 
     /// With the real connector registry (the catalog's `manual` connector) instead of the fake platform.
     pub async fn start_by_hand(db: &TestDb) -> SlackTestApp {
-        Self::start_full(db, CATALOG, workspace(), true).await
+        Self::start_full(db, &CATALOG, workspace(), true).await
     }
 
     async fn start_full(
@@ -116,7 +116,7 @@ impl SlackTestApp {
 
     /// Another Gatehouse process on the same database, Slack workspace and platform.
     pub async fn another(&self, db: &TestDb) -> SlackTestApp {
-        Self::start_on(db, CATALOG, self.sim.clone(), false, self.platform.clone()).await
+        Self::start_on(db, &CATALOG, self.sim.clone(), false, self.platform.clone()).await
     }
 
     async fn start_on(
