@@ -24,8 +24,9 @@ impl Who<'_> {
 pub enum Refusal {
     #[error("you cannot approve or deny your own request; a reviewer of {0} has to")]
     OwnRequest(ResourceId),
-    #[error("only a reviewer of {0} can approve or deny this request")]
-    NotReviewer(ResourceId),
+    /// `who`: the reviewers in words, so the person refused knows whom to ask.
+    #[error("only a reviewer of {resource} ({who}) can approve or deny this request")]
+    NotReviewer { resource: ResourceId, who: String },
     #[error("a reviewer of {0} chooses the account your own request is granted to, not you")]
     OwnIdentityChoice(ResourceId),
     #[error("only a reviewer of {0} or an admin can choose the account this access is granted to")]
@@ -123,9 +124,31 @@ pub fn may_review(
         return Err(Refusal::OwnRequest(resource.clone()));
     }
     if !who.is_in(reviewers) {
-        return Err(Refusal::NotReviewer(resource.clone()));
+        return Err(Refusal::NotReviewer {
+            resource: resource.clone(),
+            who: in_words(reviewers, "or"),
+        });
     }
     Ok(())
+}
+
+/// A person or a group as Slack shows them in a refusal.
+fn named(p: &Principal) -> String {
+    match p {
+        Principal::User(u) => format!("<@{u}>"),
+        Principal::Group(g) => format!("the members of <!subteam^{g}>"),
+    }
+}
+
+/// People and groups as Slack shows them, joined by `and_or` before the last: "<@U1>, <@U2> or
+/// the members of <!subteam^S1>"; "nobody yet" for none.
+pub fn in_words(principals: &[Principal], and_or: &str) -> String {
+    let names: Vec<String> = principals.iter().map(named).collect();
+    match names.as_slice() {
+        [] => "nobody yet".to_owned(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} {and_or} {last}", rest.join(", ")),
+    }
 }
 
 /// Ask for a resource: anyone when it names no `requesters`, else only those people and the
@@ -138,13 +161,7 @@ pub fn may_ask_for(
     if requesters.is_empty() || who.is_in(requesters) {
         return Ok(());
     }
-    let names: Vec<String> = requesters
-        .iter()
-        .map(|p| match p {
-            Principal::User(u) => format!("<@{u}>"),
-            Principal::Group(g) => format!("the members of <!subteam^{g}>"),
-        })
-        .collect();
+    let names: Vec<String> = requesters.iter().map(named).collect();
     Err(Refusal::NotARequester {
         resource: resource.clone(),
         who: names.join(", "),
@@ -201,7 +218,13 @@ mod tests {
         for (user, answer) in [
             (&bob, Ok(())),
             (&alice, Err(Refusal::OwnRequest(res.clone()))),
-            (&carol, Err(Refusal::NotReviewer(res.clone()))),
+            (
+                &carol,
+                Err(Refusal::NotReviewer {
+                    resource: res.clone(),
+                    who: "<@UBOB> or <@UALICE>".into(),
+                }),
+            ),
         ] {
             let who = Who { user, groups: &[] };
             assert_eq!(may_review(who, &alice, &res, &reviewers), answer, "{user}");

@@ -68,8 +68,10 @@ impl Workflow {
         let admins = self.admins(c).await?;
         let who = Who { user: by, groups };
         if policy::may_review(who, &current.requester, &resource.id, &reviewers).is_err() {
-            policy::may_administer(who, &admins)
-                .map_err(|_| Refusal::NotReviewer(resource.id.clone()))?;
+            policy::may_administer(who, &admins).map_err(|_| Refusal::NotReviewer {
+                resource: resource.id.clone(),
+                who: policy::in_words(&reviewers, "or"),
+            })?;
         }
         Ok(())
     }

@@ -177,7 +177,7 @@ async fn only_a_reviewer_other_than_the_requester_decides() {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "only a reviewer of analytics-ro can approve or deny this request"
+            "only a reviewer of analytics-ro (<@UBOB> or <@URITA>) can approve or deny this request"
         );
         let err = t
             .wf()

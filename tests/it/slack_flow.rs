@@ -48,7 +48,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             .unwrap();
         let note = t.ephemeral_for("UDAVE", "did nothing").await;
         assert!(
-            note.contains("only a reviewer of analytics-ro can approve or deny this request"),
+            note.contains("only a reviewer of analytics-ro (<@UBOB> or <@URITA>) can approve or deny this request"),
             "{note}"
         );
         // Other reactions mean nothing.
