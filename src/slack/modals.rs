@@ -61,7 +61,14 @@ pub fn request_form(p: &Prefill<'_>) -> Value {
     if let Some(r) = p.resource {
         resource["initial_option"] = resource_option(r);
     }
-    let options: Vec<Value> = PRESETS
+    // With its resource known, only the presets it allows: no 3d for one capped at 1d.
+    let allowed = |d: &str| {
+        p.resource.is_none_or(|r| {
+            GrantDuration::parse(d).is_ok_and(|d| r.durations.min <= d && d <= r.durations.max)
+        })
+    };
+    let presets: Vec<&str> = PRESETS.into_iter().filter(|d| allowed(d)).collect();
+    let options: Vec<Value> = presets
         .iter()
         .map(|d| json!({ "text": plain(d), "value": d }))
         .collect();
@@ -79,7 +86,8 @@ pub fn request_form(p: &Prefill<'_>) -> Value {
     });
     if let Some(d) = p.duration {
         let text = d.to_string();
-        if PRESETS.contains(&text.as_str()) {
+        // An initial option must be one of the options (Slack refuses the view otherwise).
+        if presets.contains(&text.as_str()) {
             preset["initial_option"] = json!({ "text": plain(&text), "value": text });
         } else {
             custom["initial_value"] = json!(text);
@@ -99,6 +107,12 @@ pub fn request_form(p: &Prefill<'_>) -> Value {
     if let Some(r) = p.reason {
         reason["initial_value"] = json!(r);
     }
+    // Whether the reason is required, once the resource says.
+    let (reason_optional, reason_hint) = match p.resource {
+        Some(r) if r.reason_required => (false, "Required for this resource: reviewers read it."),
+        Some(_) => (true, "Optional for this resource."),
+        None => (true, "Some resources require a reason."),
+    };
     json!({
         "type": "modal",
         "callback_id": REQUEST_FORM,
@@ -113,8 +127,8 @@ pub fn request_form(p: &Prefill<'_>) -> Value {
             { "type": "input", "block_id": B_STARTS, "label": plain("Starting at"), "optional": true,
               "element": starts,
               "hint": plain("Leave empty to start as soon as it is approved. The duration counts from the start.") },
-            { "type": "input", "block_id": B_REASON, "label": plain("Reason"), "optional": true, "element": reason,
-              "hint": plain("Some resources require a reason.") }
+            { "type": "input", "block_id": B_REASON, "label": plain("Reason"), "optional": reason_optional, "element": reason,
+              "hint": plain(reason_hint) }
         ]
     })
 }

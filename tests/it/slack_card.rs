@@ -1,7 +1,7 @@
 //! The card says what is asked and who decides: the resource's description, the unit granted
 //! and through which connector, the duration within its bound, who can approve it (mentioned,
 //! so they hear of it when it is first posted, people and groups alike) and when it lapses; the
-//! resource picker carries each description.
+//! resource picker carries each description, and a form opened for a resource fits it.
 
 use serde_json::Value;
 
@@ -24,6 +24,14 @@ reviewers = ["UBOB", "URITA"]
 reason_required = false
 max_duration = "3d"
 lapse_after = "1d"
+
+[[resources]]
+id = "finance"
+name = "Finance"
+connector = "manual"
+grant = { task = "FINANCE" }
+reviewers = ["UFIONA"]
+max_duration = "1d"
 "#;
 
 #[tokio::test]
@@ -91,6 +99,54 @@ async fn the_resource_picker_shows_each_resources_description() {
         options[0]["description"]["text"],
         "Read the analytics warehouse: dashboards & ad-hoc queries, no PII"
     );
+    t.stop().await;
+    db.close().await;
+}
+
+/// The form `/request-access text` opens for `who`.
+async fn form_for(t: &SlackTestApp, who: &str, text: &str) -> Value {
+    t.sim
+        .slash_command(who, CHANNEL, "/request-access", text)
+        .await
+        .unwrap();
+    eventually("the form", 30, || async { t.sim.top_modal(who) }).await
+}
+
+/// The form's input block `id`.
+fn input<'a>(form: &'a Value, id: &str) -> &'a Value {
+    form["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["block_id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {form}"))
+}
+
+fn presets(form: &Value) -> Vec<String> {
+    input(form, "duration")["element"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_form_for_a_resource_offers_only_its_durations_and_says_whether_a_reason_is_required() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start_with(&db, CATALOG, workspace()).await;
+    // Finance is capped at 1d and needs a reason: named alone, it opens the form.
+    let form = form_for(&t, "UALICE", "finance").await;
+    assert_eq!(presets(&form), ["1h", "4h", "8h", "1d"], "no 3d, no 7d");
+    assert_eq!(input(&form, "reason")["optional"], false);
+    assert_eq!(
+        input(&form, "reason")["hint"]["text"],
+        "Required for this resource: reviewers read it."
+    );
+    // With no resource yet, every preset, and the reason as the resource will say.
+    let form = form_for(&t, "UDAVE", "").await;
+    assert_eq!(presets(&form), ["1h", "4h", "8h", "1d", "3d", "7d"]);
+    assert_eq!(input(&form, "reason")["optional"], true);
     t.stop().await;
     db.close().await;
 }
