@@ -223,7 +223,14 @@ impl SlackNotifier {
         if notice != Notice::Submitted {
             let note = match notice {
                 Notice::IdentityChosen => views::identity_chosen(r, context.chosen_by.as_ref()),
-                _ => views::thread_note(r, resource, notice, progress, ended.as_ref()),
+                _ => views::thread_note(
+                    r,
+                    resource,
+                    notice,
+                    progress,
+                    ended.as_ref(),
+                    &context.to_act,
+                ),
             };
             self.post_once(&at.channel, &note, Some(&at.ts), "note", delivery)
                 .await?;

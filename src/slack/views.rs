@@ -323,7 +323,7 @@ fn task_of(resource: &Resource) -> String {
 }
 
 /// The thread message asking an admin to make a change by hand, with Done and Failed buttons.
-fn by_hand(r: &Request, resource: &Resource, grant: bool) -> Message {
+fn by_hand(r: &Request, resource: &Resource, grant: bool, admins: &str) -> Message {
     let id = r.id.get();
     let who = r
         .identity
@@ -332,12 +332,12 @@ fn by_hand(r: &Request, resource: &Resource, grant: bool) -> Message {
         .unwrap_or_else(|| user(r.requester.as_str()));
     let text = if grant {
         format!(
-            "🛠️ *By hand, for an admin:* {} — for {who}, then press Done.",
+            "🛠️ *By hand, for an admin* ({admins}): {} — for {who}, then press Done.",
             task_of(resource)
         )
     } else {
         format!(
-            "🛠️ *By hand, for an admin:* undo this for {who}: {}. Then press Done.",
+            "🛠️ *By hand, for an admin* ({admins}): undo this for {who}: {}. Then press Done.",
             task_of(resource)
         )
     };
@@ -392,11 +392,21 @@ pub fn thread_note(
     notice: Notice,
     progress: Option<&Progress>,
     ended: Option<&Ended>,
+    to_act: &[Principal],
 ) -> Message {
+    // Those who must act are mentioned, so that Slack tells them; else "a reviewer".
+    let named = |fallback: &str| {
+        if to_act.is_empty() {
+            fallback.to_owned()
+        } else {
+            principals(to_act)
+        }
+    };
     match notice {
         Notice::IdentityNeeded => {
             let text = format!(
-                "❓ Approved — which platform user or role should get this access? A reviewer chooses it here (request #{}).",
+                "❓ Approved — which platform user or role should get this access? {}: please choose it here (request #{}).",
+                named("A reviewer"),
                 r.id.get()
             );
             return Message {
@@ -414,9 +424,10 @@ pub fn thread_note(
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| format!("{minutes}m"));
             let text = format!(
-                "⏩ {} asks for {more} more (request #{}). A reviewer decides:",
+                "⏩ {} asks for {more} more (request #{}). {}, please decide:",
                 user(r.requester.as_str()),
-                r.id.get()
+                r.id.get(),
+                named("A reviewer")
             );
             // The buttons decide this ask, once; the request is found from it.
             let value = format!("ask:{ask}");
@@ -436,8 +447,8 @@ pub fn thread_note(
                 text,
             };
         }
-        Notice::GrantByHand => return by_hand(r, resource, true),
-        Notice::RevokeByHand => return by_hand(r, resource, false),
+        Notice::GrantByHand => return by_hand(r, resource, true, &named("an admin")),
+        Notice::RevokeByHand => return by_hand(r, resource, false, &named("an admin")),
         _ => {}
     }
     let by = decider(r);

@@ -101,6 +101,9 @@ pub struct NoticeContext {
     pub closed: bool,
     /// For `IdentityChosen`: who chose, as the latest `identity_chosen` audit row names them.
     pub chosen_by: Option<crate::audit::Actor>,
+    /// For a thread note that waits on someone (an account to choose, more time to decide, a
+    /// change by hand): who can act, to be mentioned, the requester never among them.
+    pub to_act: Vec<crate::domain::Principal>,
 }
 
 /// Where a pending request stands in its resource's approval stages.

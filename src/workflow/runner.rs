@@ -227,6 +227,17 @@ impl Workflow {
                 context.closed = e.action == "closed";
             }
         }
+        if audience == Audience::Channel {
+            context.to_act = match notice {
+                Notice::IdentityNeeded | Notice::ExtensionRequested { .. } => {
+                    self.reviewers_of(self.db.reads(), resource).await?
+                }
+                Notice::GrantByHand | Notice::RevokeByHand => self.admins(self.db.reads()).await?,
+                _ => Vec::new(),
+            };
+            let requester = crate::domain::Principal::User(request.requester.clone());
+            context.to_act.retain(|p| p != &requester);
+        }
         if notice == Notice::IdentityChosen {
             context.chosen_by = store::audit::for_request(self.db.reads(), id.get())
                 .await?

@@ -492,7 +492,7 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
         sim.thread(CHANNEL, &card.ts)
             .iter()
             .map(shown)
-            .find(|m| m.contains("By hand, for an admin:* undo this for"))
+            .find(|m| m.contains("By hand, for an admin* (") && m.contains("undo this for"))
     })
     .await;
 

@@ -92,7 +92,7 @@ fn the_demo_plays_the_whole_story_on_the_manual_connector_without_postgres() {
             "3. Ravi Patel approves with ✅",
             "Approved by @Ravi Patel",
             "│ ✅ Approved by @Ravi Patel",
-            "By hand, for an admin: Add the person to the ANALYTICS_RO role",
+            "By hand, for an admin (@Ada Okafor): Add the person to the ANALYTICS_RO role",
             "Maya Chen — a DM from Gatehouse:",
             "@Ravi Patel approved your request #1 for Analytics warehouse (read-only)",
             "4. Ada Okafor makes the change by hand and presses Done",

@@ -339,3 +339,35 @@ async fn a_used_dm_button_leaves_an_outcome_line_and_a_stale_one_is_answered_and
     t.stop().await;
     db.close().await;
 }
+
+#[tokio::test]
+async fn notes_that_wait_on_someone_mention_them_and_never_the_requester() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start_by_hand(&db).await;
+    // A change by hand: the admins are named (mentioned) on the task.
+    let card = t.ask("UALICE", "finance-pii 4h", 1).await;
+    t.click("UFIONA", &card, "approve").await;
+    let task = t.thread_reply(&card.ts, "By hand, for an admin").await;
+    assert!(
+        shown(&task).contains("By hand, for an admin* (<@UADA>)"),
+        "{}",
+        shown(&task)
+    );
+    t.click("UADA", &task, "by_hand_done").await;
+    t.wait_for(1, Status::Active).await;
+    // More time: the reviewers are asked by name; Alice, who asks, is not among them.
+    t.sim
+        .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 2h")
+        .await
+        .unwrap();
+    let ask = t.thread_reply(&card.ts, "asks for 2h more").await;
+    let text = shown(&ask);
+    assert!(text.contains("<@UFIONA>, please decide"), "{text}");
+    assert_eq!(
+        text.matches("<@UALICE>").count(),
+        1,
+        "named once, as the asker: {text}"
+    );
+    t.stop().await;
+    db.close().await;
+}
