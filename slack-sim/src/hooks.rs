@@ -78,18 +78,8 @@ pub(crate) async fn respond(
             }
         } else if body["response_type"].as_str() == Some("in_channel") {
             let ts = st.next_ts();
-            st.messages.push(Message {
-                channel: r.channel.clone(),
-                ts,
-                user: bot,
-                text,
-                blocks,
-                thread_ts: None,
-                reactions: vec![],
-                edited: false,
-                replies: vec![],
-                metadata: None,
-            });
+            st.messages
+                .push(Message::new(&r.channel, &ts, &bot, &text, blocks));
         } else {
             let ts = st.next_ts();
             st.ephemerals.push(Ephemeral {

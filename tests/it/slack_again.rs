@@ -89,9 +89,8 @@ async fn a_denied_request_is_asked_again_from_its_dm_with_the_form_filled_in() {
 async fn lapsed_and_expired_dms_offer_it_and_nobody_else_can_use_them() {
     let db = TestDb::sqlite();
     let t = SlackTestApp::start(&db).await;
-    let card = t.ask("UALICE", "analytics-ro 8h quarterly report", 1).await;
-    t.tick("UBOB", &card).await;
-    t.wait_for(1, Status::Active).await;
+    t.granted("UALICE", "analytics-ro 8h quarterly report", 1, "UBOB")
+        .await;
     t.expire(1, chrono::Duration::hours(9)).await;
     let form = again_from(&t, "UALICE", "has expired and was removed").await;
     assert_eq!(

@@ -9,9 +9,8 @@ use crate::support::slack::{SlackTestApp, eventually};
 async fn access_check_in_a_dm_between_two_people_is_answered_there_to_the_asker_alone() {
     let db = TestDb::sqlite();
     let t = SlackTestApp::start(&db).await;
-    let card = t.ask("UALICE", "analytics-ro 8h quarterly report", 1).await;
-    t.tick("UBOB", &card).await;
-    t.wait_for(1, gatehouse::domain::Status::Active).await;
+    t.granted("UALICE", "analytics-ro 8h quarterly report", 1, "UBOB")
+        .await;
 
     let dm = t.sim.dm_between("UBOB", "UDAVE");
     t.sim

@@ -44,9 +44,9 @@ async fn dialog_of(
 
 /// Alice asks for analytics-ro for 8 h as request #1 and Bob's ✅ grants it; its card.
 async fn alice_holds_analytics(t: &SlackTestApp) -> slack_sim::Message {
-    let card = t.ask("UALICE", "analytics-ro 8h quarterly report", 1).await;
-    t.tick("UBOB", &card).await;
-    t.wait_for(1, Status::Active).await;
+    let card = t
+        .granted("UALICE", "analytics-ro 8h quarterly report", 1, "UBOB")
+        .await;
     t.dm_for("UALICE", "You now have access to *Analytics (read-only)*")
         .await;
     card
@@ -276,9 +276,8 @@ async fn dm_showing(t: &SlackTestApp, who: &str, needle: &str) -> slack_sim::Mes
 async fn a_used_dm_button_leaves_an_outcome_line_and_a_stale_one_is_answered_and_taken_off() {
     let db = TestDb::sqlite();
     let t = SlackTestApp::start(&db).await;
-    let card = t.ask("UALICE", "analytics-ro 4h modelling", 1).await;
-    t.tick("UBOB", &card).await;
-    t.wait_for(1, Status::Active).await;
+    t.granted("UALICE", "analytics-ro 4h modelling", 1, "UBOB")
+        .await;
     // An hour before the end she is reminded, with Extend and Relinquish.
     t.clock.advance(chrono::Duration::minutes(180));
     t.run_jobs().await;

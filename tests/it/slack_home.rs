@@ -2,7 +2,6 @@
 //! whom it waits for (not the ✅ meant for reviewers), each list capped with "and N more", and
 //! what ended lately.
 
-use gatehouse::domain::Status;
 use serde_json::Value;
 use slack_sim::ButtonTarget;
 
@@ -42,9 +41,7 @@ async fn app_home_starts_a_request_says_whom_it_waits_for_caps_lists_and_shows_w
     let t = SlackTestApp::start_with(&db, &catalog(), workspace()).await;
     // Alice holds r1 … r9 (nine grants), asks for r0, and cancelled nothing yet.
     for i in 1..10 {
-        let card = t.ask("UALICE", &format!("r{i} 8h"), i).await;
-        t.tick("UBOB", &card).await;
-        t.wait_for(i, Status::Active).await;
+        t.granted("UALICE", &format!("r{i} 8h"), i, "UBOB").await;
     }
     t.ask("UALICE", "r0 8h", 10).await;
 

@@ -69,17 +69,19 @@ pub async fn reaction_added(ctx: &SlackContext, event: &Value) -> Result<(), Mal
         request.id.get(),
         say(&e)
     );
-    // Told after the ack: the explanation changes nothing, so the ✅'s ack need not wait for it.
+    tell_after_the_ack(ctx, channel, &user, views::note(&text));
+    Ok(())
+}
+
+/// Shows `msg` to `user` alone in `channel`, after the ack: what is said changes nothing, so the
+/// reaction's ack need not wait for Slack to take it.
+fn tell_after_the_ack(ctx: &SlackContext, channel: &str, user: &SlackUserId, msg: views::Message) {
     let (api, channel, user) = (ctx.api.clone(), channel.to_owned(), user.to_string());
     tokio::spawn(async move {
-        if let Err(err) = api
-            .post_ephemeral(&channel, &user, &views::note(&text))
-            .await
-        {
-            tracing::warn!(error = %err, "cannot explain a refused reaction");
+        if let Err(e) = api.post_ephemeral(&channel, &user, &msg).await {
+            tracing::warn!(error = %e, "cannot tell a reviewer about their reaction");
         }
     });
-    Ok(())
 }
 
 /// After a ❌: asks `user`, in `channel` and to them alone, whether to deny `request` and why
@@ -92,16 +94,7 @@ pub async fn ask_before_denying(
     request: &crate::store::requests::Request,
 ) -> Result<(), WorkflowError> {
     let current = ctx.workflow.may_deny(request.id, user).await?;
-    // Posted after the ack: the question changes nothing until they answer it.
-    let (api, channel, user) = (ctx.api.clone(), channel.to_owned(), user.to_string());
-    tokio::spawn(async move {
-        if let Err(e) = api
-            .post_ephemeral(&channel, &user, &views::deny_ask(&current))
-            .await
-        {
-            tracing::warn!(error = %e, "cannot ask a reviewer why they deny");
-        }
-    });
+    tell_after_the_ack(ctx, channel, user, views::deny_ask(&current));
     Ok(())
 }
 

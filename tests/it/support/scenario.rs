@@ -12,6 +12,21 @@ use serde_json::Value;
 use super::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
 
 impl SlackTestApp {
+    /// `who` asks with `/request-access text` (request `n`) and `reviewer`'s ✅ makes it
+    /// active; its card.
+    pub async fn granted(
+        &self,
+        who: &str,
+        text: &str,
+        n: i64,
+        reviewer: &str,
+    ) -> slack_sim::Message {
+        let card = self.ask(who, text, n).await;
+        self.tick(reviewer, &card).await;
+        self.wait_for(n, Status::Active).await;
+        card
+    }
+
     /// `who` runs `/request-access text` in the channel; returns the message of request `n`
     /// (the one this ask makes) once it is posted.
     pub async fn ask(&self, who: &str, text: &str, n: i64) -> slack_sim::Message {
