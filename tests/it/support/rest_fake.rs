@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, State};
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::Response;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 
 /// Serves `app` on a free port of 127.0.0.1 for the rest of the test; returns its base URL.
 pub async fn listen(app: axum::Router) -> String {
@@ -201,6 +201,13 @@ impl Knobs<'_> {
         }
         None
     }
+}
+
+/// [`Knobs::fault`] whose 503 is a load balancer's plain-text `Service Unavailable` (as the
+/// Databricks and Looker fakes answer), not the API's own error body.
+pub fn plain_fault(knobs: Knobs<'_>, throttled: impl FnOnce() -> Response) -> Option<Response> {
+    let unavailable = || (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
+    knobs.fault(unavailable, throttled)
 }
 
 /// `resp` with `Retry-After: secs` when `secs` is set.

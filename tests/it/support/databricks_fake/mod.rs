@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use gatehouse::config::{DatabricksSettings, Secret, SecretRef};
 use gatehouse::connectors::databricks::Databricks;
 
@@ -97,11 +97,8 @@ impl rest_fake::Answers for FakeState {
         let (method, path, body) = (&r.method, &r.path, &r.body);
         let query = pairs(&r.query);
         let auth = rest_fake::token(&r.headers, "").unwrap_or("");
-        let knobs = rest_fake::knobs!(self);
-        let fault = knobs.fault(
-            || (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
-            || scim_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
-        );
+        let throttled = || scim_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+        let fault = rest_fake::plain_fault(rest_fake::knobs!(self), throttled);
         if let Some(fault) = fault {
             fault
         } else if method == Method::POST && path == &["oidc", "v1", "token"] {

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use gatehouse::config::{ApiSettings, Secret, SecretRef};
 use gatehouse::connectors::looker::Looker;
 
@@ -80,11 +80,8 @@ pub struct LookerFake {
 impl rest_fake::Answers for FakeState {
     fn answer(&mut self, r: &Req) -> Response {
         let path = &r.path;
-        let knobs = rest_fake::knobs!(self);
-        let fault = knobs.fault(
-            || (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
-            || error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
-        );
+        let throttled = || error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        let fault = rest_fake::plain_fault(rest_fake::knobs!(self), throttled);
         if let Some(fault) = fault {
             fault
         } else if path.len() < 2 || path[0] != "api" || path[1] != "4.0" {
