@@ -2,6 +2,7 @@
 //! port, splitting and decoding the path, reading the bearer token, the 503 and 429 fault
 //! knobs (the body of each stays the fake's own, in its vendor's shape), and the call log.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -58,10 +59,21 @@ pub struct Req {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub query: String,
+    /// The query's pairs, decoded.
+    pub q: HashMap<String, String>,
     pub path: Vec<String>,
 }
 
 impl Req {
+    /// The method, and the path's segments after the first `skip` (the API's prefix).
+    pub fn route(&self, skip: usize) -> (&str, Vec<&str>) {
+        let rest = self.path.get(skip..).unwrap_or_default();
+        (
+            self.method.as_str(),
+            rest.iter().map(String::as_str).collect(),
+        )
+    }
+
     /// The body as text (a form or JSON).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -78,8 +90,10 @@ impl<S: Send + Sync> FromRequest<S> for Req {
             state,
         )
         .await?;
+        let query = parts.uri.query().unwrap_or("").to_owned();
         Ok(Req {
-            query: parts.uri.query().unwrap_or("").to_owned(),
+            q: pairs(&query),
+            query,
             path: segments(&parts.uri, decode),
             method: parts.method,
             uri: parts.uri,
@@ -121,6 +135,13 @@ pub fn serve_answers_on<S: Answers>(listener: tokio::net::TcpListener, state: S)
 pub async fn serve_answers<S: Answers>(state: S) -> (String, Arc<Mutex<S>>) {
     let (listener, url) = bind().await;
     (url, serve_answers_on(listener, state))
+}
+
+/// The pairs of a query or form, decoded.
+pub fn pairs(text: &str) -> HashMap<String, String> {
+    reqwest::Url::parse(&format!("http://fake.invalid/?{text}"))
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
 }
 
 /// One path segment with its `%XX` escapes decoded (a `+` stays itself, as in a path).

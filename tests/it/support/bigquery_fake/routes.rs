@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Value, json};
 
 use super::{ADMIN, CLIENT_EMAIL, FakeState, Issued, KEY_ID, error};
+use crate::support::rest_fake::pairs;
 
 const BIGQUERY: &str = "https://www.googleapis.com/auth/bigquery";
 const DIRECTORY: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
@@ -25,12 +26,6 @@ const PRINCIPALS: [&str; 6] = [
     "iamMember",
     "view",
 ];
-
-fn pairs(text: &str) -> HashMap<String, String> {
-    reqwest::Url::parse(&format!("http://fake.invalid/?{text}"))
-        .map(|u| u.query_pairs().into_owned().collect())
-        .unwrap_or_default()
-}
 
 /// OAuth's error body, as Google's token endpoint answers.
 fn oauth_error(error: &str, description: &str) -> Response {

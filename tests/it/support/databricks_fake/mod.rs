@@ -26,7 +26,7 @@ use gatehouse::config::{DatabricksSettings, Secret, SecretRef};
 use gatehouse::connectors::databricks::Databricks;
 
 use crate::support::rest_fake::{self, Fake, Req};
-use routes::{pairs, scim_error};
+use routes::scim_error;
 
 pub const PAT: &str = "dapi-test-token-0f3b9c2d";
 pub const CLIENT_ID: &str = "6f2c1a9e-gatehouse-sp";
@@ -94,8 +94,7 @@ pub struct DatabricksFake {
 
 impl rest_fake::Answers for FakeState {
     fn answer(&mut self, r: &Req) -> Response {
-        let (method, path, body) = (&r.method, &r.path, &r.body);
-        let query = pairs(&r.query);
+        let (method, path) = (&r.method, &r.path);
         let auth = rest_fake::token(&r.headers, "").unwrap_or("");
         let throttled = || scim_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
         let fault = rest_fake::plain_fault(rest_fake::knobs!(self), throttled);
@@ -105,9 +104,7 @@ impl rest_fake::Answers for FakeState {
             self.token(auth, &r.text())
         } else if path.len() >= 3 && path[..3] == ["api", "2.1", "unity-catalog"] {
             match auth.strip_prefix("Bearer ") {
-                Some(t) if t == PAT || self.tokens.contains(t) => {
-                    self.serve_uc(method, &path[3..], &query, body)
-                }
+                Some(t) if t == PAT || self.tokens.contains(t) => self.serve_uc(r, 3),
                 _ => uc::uc_error(
                     StatusCode::UNAUTHORIZED,
                     "UNAUTHENTICATED",
@@ -118,9 +115,7 @@ impl rest_fake::Answers for FakeState {
             scim_error(StatusCode::NOT_FOUND, "No API found")
         } else {
             match auth.strip_prefix("Bearer ") {
-                Some(t) if t == PAT || self.tokens.contains(t) => {
-                    self.serve(method, &path[5..], &query, body)
-                }
+                Some(t) if t == PAT || self.tokens.contains(t) => self.serve(r, 5),
                 _ => scim_error(StatusCode::UNAUTHORIZED, "Invalid access token."),
             }
         }

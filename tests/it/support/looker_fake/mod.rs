@@ -19,7 +19,7 @@ use gatehouse::config::{ApiSettings, Secret, SecretRef};
 use gatehouse::connectors::looker::Looker;
 
 use crate::support::rest_fake::{self, Fake, Req};
-use routes::{error, pairs};
+use routes::error;
 
 pub const CLIENT_ID: &str = "gatehouse-client-id";
 pub const CLIENT_SECRET: &str = "looker-test-secret-4QDkCyCtZz";
@@ -95,9 +95,7 @@ impl rest_fake::Answers for FakeState {
             self.login(&form)
         } else {
             match rest_fake::token(&r.headers, "token ") {
-                Some(t) if self.tokens.contains(t) => {
-                    self.serve(&r.method, &path[2..], &pairs(&r.query), &r.body)
-                }
+                Some(t) if self.tokens.contains(t) => self.serve(r, 2),
                 _ => error(StatusCode::UNAUTHORIZED, "Requires authentication."),
             }
         }

@@ -302,7 +302,7 @@ impl FakeState {
         if let Some(fault) = fault {
             return fault;
         }
-        let q = routes::pairs(&r.query);
+        let q = &r.q;
         match service {
             Service::PowerBi if !self.authorized(headers, POWERBI_SCOPE) => routes::error(
                 StatusCode::UNAUTHORIZED,
@@ -314,8 +314,8 @@ impl FakeState {
                 "InvalidAuthenticationToken",
                 "Access token validation failure. Invalid audience or expired.",
             ),
-            Service::PowerBi => self.powerbi(method, &p, &q, body),
-            _ => self.graph(method, &p, &q),
+            Service::PowerBi => self.powerbi(method, &p, q, body),
+            _ => self.graph(method, &p, q),
         }
     }
 }
