@@ -59,6 +59,15 @@ fn page(rows: Vec<Value>, q: &HashMap<String, String>) -> Response {
     axum::Json(rows).into_response()
 }
 
+/// 422 for a change to a group whose membership is managed outside Looker.
+fn managed_externally() -> Response {
+    invalid(
+        "group",
+        "externally_managed",
+        "Group membership is managed externally and cannot be changed in Looker",
+    )
+}
+
 impl FakeState {
     fn user_json(&self, u: &User) -> Value {
         let group_ids: Vec<&str> = self
@@ -166,11 +175,7 @@ impl FakeState {
                     return error(StatusCode::NOT_FOUND, "Not found");
                 };
                 if group.externally_managed {
-                    return invalid(
-                        "group",
-                        "externally_managed",
-                        "Group membership is managed externally and cannot be changed in Looker",
-                    );
+                    return managed_externally();
                 }
                 self.members.insert((group.id, user.id.clone()));
                 axum::Json(self.user_json(&user)).into_response()
@@ -180,11 +185,7 @@ impl FakeState {
                     return error(StatusCode::NOT_FOUND, "Not found");
                 };
                 if group.externally_managed {
-                    return invalid(
-                        "group",
-                        "externally_managed",
-                        "Group membership is managed externally and cannot be changed in Looker",
-                    );
+                    return managed_externally();
                 }
                 if self.members.remove(&(group.id, uid.to_string())) {
                     StatusCode::NO_CONTENT.into_response()
