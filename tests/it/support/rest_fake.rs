@@ -104,9 +104,13 @@ impl<S: Send + Sync> FromRequest<S> for Req {
 }
 
 /// A fake's state that answers every request itself (one fallback handler) and logs each call.
-pub trait Answers: Send + 'static {
+pub trait Answers: Logged + Send + 'static {
     /// The answer to `req`; the caller logs the call.
     fn answer(&mut self, req: &Req) -> Response;
+}
+
+/// A fake's state that keeps a call log.
+pub trait Logged {
     /// Where the calls are logged.
     fn log_mut(&mut self) -> &mut Vec<Call>;
 }
@@ -266,8 +270,8 @@ pub trait Ledger {
     fn expire_tokens(&mut self);
 }
 
-/// [`Fake`] for `$fake`, whose field `state` holds its `$state` behind a lock; and [`Ledger`]
-/// for `$state`, whose fields are `log: Vec<Call>` and `tokens` (any collection), with
+/// [`Fake`] for `$fake`, whose field `state` holds its `$state` behind a lock; and [`Logged`]
+/// and [`Ledger`] for `$state`, whose fields are `log: Vec<Call>` and `tokens` (any collection), with
 /// [`Memberships`] from its field `members` when the fake is one of groups.
 macro_rules! fake {
     ($fake:ty => $state:ty $(, $members:ident)?) => {
@@ -276,6 +280,12 @@ macro_rules! fake {
 
             fn state(&self) -> std::sync::MutexGuard<'_, $state> {
                 self.state.lock().unwrap()
+            }
+        }
+
+        impl $crate::support::rest_fake::Logged for $state {
+            fn log_mut(&mut self) -> &mut Vec<$crate::support::rest_fake::Call> {
+                &mut self.log
             }
         }
 

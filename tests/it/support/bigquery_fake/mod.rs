@@ -166,7 +166,9 @@ impl rest_fake::Answers for FakeState {
             ),
         }
     }
+}
 
+impl rest_fake::Logged for FakeState {
     fn log_mut(&mut self) -> &mut Vec<Call> {
         &mut self.log
     }

@@ -120,10 +120,6 @@ impl rest_fake::Answers for FakeState {
             }
         }
     }
-
-    fn log_mut(&mut self) -> &mut Vec<Call> {
-        &mut self.log
-    }
 }
 
 impl DatabricksFake {
