@@ -2,15 +2,26 @@
 //! port, splitting and decoding the path, reading the bearer token, the 503 and 429 fault
 //! knobs (the body of each stays the fake's own, in its vendor's shape), and the call log.
 
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 
 /// Serves `app` on a free port of 127.0.0.1 for the rest of the test; returns its base URL.
 pub async fn listen(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (listener, url) = bind().await;
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
+}
+
+/// A free port of 127.0.0.1, bound, and its base URL (for a fake whose state needs its URL).
+pub async fn bind() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
 }
 
 /// One call as the fake answered it.
@@ -38,6 +49,103 @@ pub fn count(log: &[Call], method: &str, path: &str, status: u16) -> usize {
     log.iter()
         .filter(|c| c.method == method && c.path == path && c.status == status)
         .count()
+}
+
+/// One request as a fake reads it: what axum hands a handler, with its query and its path's
+/// segments (each decoded by [`decode`]) ready.
+pub struct Req {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub query: String,
+    /// The query's pairs, decoded.
+    pub q: HashMap<String, String>,
+    pub path: Vec<String>,
+}
+
+impl Req {
+    /// The method, and the path's segments after the first `skip` (the API's prefix).
+    pub fn route(&self, skip: usize) -> (&str, Vec<&str>) {
+        let rest = self.path.get(skip..).unwrap_or_default();
+        (
+            self.method.as_str(),
+            rest.iter().map(String::as_str).collect(),
+        )
+    }
+
+    /// The body as text (a form or JSON).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Req {
+    type Rejection = axum::extract::rejection::BytesRejection;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Req, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let body = Bytes::from_request(
+            axum::extract::Request::from_parts(parts.clone(), body),
+            state,
+        )
+        .await?;
+        let query = parts.uri.query().unwrap_or("").to_owned();
+        Ok(Req {
+            q: pairs(&query),
+            query,
+            path: segments(&parts.uri, decode),
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+/// A fake's state that answers every request itself (one fallback handler) and logs each call.
+pub trait Answers: Logged + Send + 'static {
+    /// The answer to `req`; the caller logs the call.
+    fn answer(&mut self, req: &Req) -> Response;
+}
+
+/// A fake's state that keeps a call log.
+pub trait Logged {
+    /// Where the calls are logged.
+    fn log_mut(&mut self) -> &mut Vec<Call>;
+}
+
+/// The fallback handler of an [`Answers`] fake: the answer, logged.
+async fn answer_logged<S: Answers>(State(state): State<Arc<Mutex<S>>>, req: Req) -> Response {
+    let mut s = state.lock().unwrap();
+    let answer = s.answer(&req);
+    let call = Call::new(&req.method, &req.uri, req.query.clone(), &answer);
+    s.log_mut().push(call);
+    answer
+}
+
+/// Serves `state` (shared between the handler and the test) on `listener`, every request
+/// answered by [`Answers::answer`] and logged; returns the state.
+pub fn serve_answers_on<S: Answers>(listener: tokio::net::TcpListener, state: S) -> Arc<Mutex<S>> {
+    let state = Arc::new(Mutex::new(state));
+    let app = axum::Router::new()
+        .fallback(answer_logged::<S>)
+        .with_state(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    state
+}
+
+/// [`serve_answers_on`] a free port of 127.0.0.1; returns the base URL and the state.
+pub async fn serve_answers<S: Answers>(state: S) -> (String, Arc<Mutex<S>>) {
+    let (listener, url) = bind().await;
+    (url, serve_answers_on(listener, state))
+}
+
+/// The pairs of a query or form, decoded.
+pub fn pairs(text: &str) -> HashMap<String, String> {
+    reqwest::Url::parse(&format!("http://fake.invalid/?{text}"))
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
 }
 
 /// One path segment with its `%XX` escapes decoded (a `+` stays itself, as in a path).
@@ -120,6 +228,13 @@ impl Knobs<'_> {
     }
 }
 
+/// [`Knobs::fault`] whose 503 is a load balancer's plain-text `Service Unavailable` (as the
+/// Databricks and Looker fakes answer), not the API's own error body.
+pub fn plain_fault(knobs: Knobs<'_>, throttled: impl FnOnce() -> Response) -> Option<Response> {
+    let unavailable = || (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
+    knobs.fault(unavailable, throttled)
+}
+
 /// `resp` with `Retry-After: secs` when `secs` is set.
 pub fn retry_after(mut resp: Response, secs: Option<u64>) -> Response {
     if let Some(secs) = secs {
@@ -155,8 +270,8 @@ pub trait Ledger {
     fn expire_tokens(&mut self);
 }
 
-/// [`Fake`] for `$fake`, whose field `state` holds its `$state` behind a lock; and [`Ledger`]
-/// for `$state`, whose fields are `log: Vec<Call>` and `tokens` (any collection), with
+/// [`Fake`] for `$fake`, whose field `state` holds its `$state` behind a lock; and [`Logged`]
+/// and [`Ledger`] for `$state`, whose fields are `log: Vec<Call>` and `tokens` (any collection), with
 /// [`Memberships`] from its field `members` when the fake is one of groups.
 macro_rules! fake {
     ($fake:ty => $state:ty $(, $members:ident)?) => {
@@ -165,6 +280,12 @@ macro_rules! fake {
 
             fn state(&self) -> std::sync::MutexGuard<'_, $state> {
                 self.state.lock().unwrap()
+            }
+        }
+
+        impl $crate::support::rest_fake::Logged for $state {
+            fn log_mut(&mut self) -> &mut Vec<$crate::support::rest_fake::Call> {
+                &mut self.log
             }
         }
 

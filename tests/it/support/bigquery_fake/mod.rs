@@ -28,8 +28,7 @@ mod routes;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse::config::{BigquerySettings, Secret, SecretRef};
 use gatehouse::connectors::bigquery::Bigquery;
@@ -37,7 +36,7 @@ use jsonwebtoken::DecodingKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::{Value, json};
 
-use crate::support::rest_fake;
+use crate::support::rest_fake::{self, Req};
 
 pub const CLIENT_EMAIL: &str = "gatehouse@acme-data.iam.gserviceaccount.com";
 pub const KEY_ID: &str = "5f1c0a7e9d2b4c6e8a0f1e2d3c4b5a6978877665";
@@ -127,23 +126,16 @@ pub(super) fn error(status: StatusCode, reason: &str, message: &str) -> Response
     (status, axum::Json(body)).into_response()
 }
 
-async fn handle(
-    axum::extract::State(state): axum::extract::State<Arc<Mutex<FakeState>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    let query = uri.query().unwrap_or("").to_owned();
-    let path = rest_fake::segments(&uri, rest_fake::decode);
-    let token_call = method == Method::POST && path == ["token"];
-    let s = &mut *s;
-    let throttle_status = StatusCode::from_u16(s.throttle_status).unwrap();
-    let knobs = rest_fake::knobs!(s);
-    // The token endpoint is never faulted: the knobs wait for the next API call.
-    let fault = (!token_call).then(|| {
-        knobs.fault(
+impl rest_fake::Answers for FakeState {
+    fn answer(&mut self, r: &Req) -> Response {
+        let token_call = r.method == Method::POST && r.path == ["token"];
+        if token_call {
+            // The token endpoint is never faulted: the knobs wait for the next API call.
+            return self.exchange(&r.text());
+        }
+        let throttle_status = StatusCode::from_u16(self.throttle_status).unwrap();
+        let knobs = rest_fake::knobs!(self);
+        let fault = knobs.fault(
             || {
                 error(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -158,27 +150,28 @@ async fn handle(
                     "Exceeded rate limits: too many api requests per user per method for this user_method.",
                 )
             },
-        )
-    });
-    let answer = if token_call {
-        s.exchange(&String::from_utf8_lossy(&body))
-    } else if let Some(Some(fault)) = fault {
-        fault
-    } else {
-        match rest_fake::token(&headers, "Bearer ")
-            .and_then(|t| s.tokens.get(t))
+        );
+        if let Some(fault) = fault {
+            return fault;
+        }
+        match rest_fake::token(&r.headers, "Bearer ")
+            .and_then(|t| self.tokens.get(t))
             .cloned()
         {
-            Some(issued) => s.serve(&issued, &method, &path, &query, &headers, &body),
+            Some(issued) => self.serve(&issued, &r.method, &r.path, &r.query, &r.headers, &r.body),
             None => error(
                 StatusCode::UNAUTHORIZED,
                 "authError",
                 "Request had invalid authentication credentials. Expected OAuth 2 access token.",
             ),
         }
-    };
-    s.log.push(Call::new(&method, &uri, query, &answer));
-    answer
+    }
+}
+
+impl rest_fake::Logged for FakeState {
+    fn log_mut(&mut self) -> &mut Vec<Call> {
+        &mut self.log
+    }
 }
 
 /// The public key of a PKCS#8 private key, for checking signatures.
@@ -194,9 +187,8 @@ fn public_of(private_pem: &str) -> DecodingKey {
 impl BigqueryFake {
     /// No datasets, no users; the service account's public key registered.
     pub async fn start() -> BigqueryFake {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(FakeState {
+        let (listener, url) = rest_fake::bind().await;
+        let state = FakeState {
             datasets: BTreeMap::new(),
             users: Vec::new(),
             tokens: BTreeMap::new(),
@@ -214,11 +206,8 @@ impl BigqueryFake {
             retry_after: None,
             unavailable_next: 0,
             log: Vec::new(),
-        }));
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        };
+        let state = rest_fake::serve_answers_on(listener, state);
         let dir = tempfile::tempdir().unwrap();
         let fake = BigqueryFake {
             url,

@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Value, json};
 
 use super::{ADMIN, CLIENT_EMAIL, FakeState, Issued, KEY_ID, error};
+use crate::support::rest_fake::pairs;
 
 const BIGQUERY: &str = "https://www.googleapis.com/auth/bigquery";
 const DIRECTORY: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
@@ -25,12 +26,6 @@ const PRINCIPALS: [&str; 6] = [
     "iamMember",
     "view",
 ];
-
-fn pairs(text: &str) -> HashMap<String, String> {
-    reqwest::Url::parse(&format!("http://fake.invalid/?{text}"))
-        .map(|u| u.query_pairs().into_owned().collect())
-        .unwrap_or_default()
-}
 
 /// OAuth's error body, as Google's token endpoint answers.
 fn oauth_error(error: &str, description: &str) -> Response {
@@ -181,7 +176,7 @@ impl FakeState {
                 _ => error(StatusCode::NOT_FOUND, "notFound", "Not found"),
             },
             (
-                "GET",
+                verb @ ("GET" | "POST"),
                 [
                     "bigquery",
                     "v2",
@@ -190,25 +185,9 @@ impl FakeState {
                     "datasets",
                     dataset,
                     "tables",
-                    table,
+                    last,
                 ],
-            ) => {
-                if self
-                    .tables
-                    .contains_key(&format!("{project}.{dataset}.{table}"))
-                {
-                    axum::Json(json!({ "kind": "bigquery#table",
-                        "id": format!("{project}:{dataset}.{table}"), "type": "TABLE",
-                        "tableReference": { "projectId": project, "datasetId": dataset, "tableId": table } }))
-                    .into_response()
-                } else {
-                    error(
-                        StatusCode::NOT_FOUND,
-                        "notFound",
-                        &format!("Not found: Table {project}:{dataset}.{table}"),
-                    )
-                }
-            }
+            ) => self.table_call(verb == "POST", [project, dataset, last], body),
             (_, ["admin", ..]) if !may(DIRECTORY) || issued.sub.as_deref() != Some(ADMIN) => error(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -312,42 +291,50 @@ impl FakeState {
                 d.updates += 1;
                 axum::Json(self.dataset_json(&name, version_3).unwrap()).into_response()
             }
-            (
-                "POST",
-                [
-                    "bigquery",
-                    "v2",
-                    "projects",
-                    project,
-                    "datasets",
-                    dataset,
-                    "tables",
-                    last,
-                ],
-            ) => {
-                // `{table}:{verb}` is one path segment; the verb follows the last colon.
-                let Some((table, verb)) = last.rsplit_once(':') else {
-                    return error(StatusCode::NOT_FOUND, "notFound", "Not found");
-                };
-                let name = format!("{project}.{dataset}.{table}");
-                if verb == "testIamPermissions" {
-                    return self.test_permissions(self.tables.contains_key(&name), body);
-                }
-                if !self.tables.contains_key(&name) {
-                    return error(
-                        StatusCode::NOT_FOUND,
-                        "notFound",
-                        &format!("Not found: Table {project}:{dataset}.{table}"),
-                    );
-                }
-                let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-                match verb {
-                    "getIamPolicy" => self.get_policy(&name, &parsed),
-                    "setIamPolicy" => self.set_policy(&name, &parsed),
-                    _ => error(StatusCode::NOT_FOUND, "notFound", "Not found"),
-                }
-            }
             ("GET", ["admin", "directory", "v1", "users"]) => self.users_page(&pairs(query)),
+            _ => error(StatusCode::NOT_FOUND, "notFound", "Not found"),
+        }
+    }
+
+    /// `GET …/tables/{table}` (`tables.get`), or `POST …/tables/{table}:{verb}` (the table's
+    /// IAM calls), `at` naming the project, the dataset and the path's last segment.
+    fn table_call(&mut self, post: bool, at: [&str; 3], body: &[u8]) -> Response {
+        let [project, dataset, last] = at;
+        let no_table = |table: &str| {
+            error(
+                StatusCode::NOT_FOUND,
+                "notFound",
+                &format!("Not found: Table {project}:{dataset}.{table}"),
+            )
+        };
+        if !post {
+            let table = last;
+            if !self
+                .tables
+                .contains_key(&format!("{project}.{dataset}.{table}"))
+            {
+                return no_table(table);
+            }
+            return axum::Json(json!({ "kind": "bigquery#table",
+                "id": format!("{project}:{dataset}.{table}"), "type": "TABLE",
+                "tableReference": { "projectId": project, "datasetId": dataset, "tableId": table } }))
+            .into_response();
+        }
+        // `{table}:{verb}` is one path segment; the verb follows the last colon.
+        let Some((table, verb)) = last.rsplit_once(':') else {
+            return error(StatusCode::NOT_FOUND, "notFound", "Not found");
+        };
+        let name = format!("{project}.{dataset}.{table}");
+        if verb == "testIamPermissions" {
+            return self.test_permissions(self.tables.contains_key(&name), body);
+        }
+        if !self.tables.contains_key(&name) {
+            return no_table(table);
+        }
+        let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        match verb {
+            "getIamPolicy" => self.get_policy(&name, &parsed),
+            "setIamPolicy" => self.set_policy(&name, &parsed),
             _ => error(StatusCode::NOT_FOUND, "notFound", "Not found"),
         }
     }

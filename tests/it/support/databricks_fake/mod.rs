@@ -20,14 +20,13 @@ mod uc;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use gatehouse::config::{DatabricksSettings, Secret, SecretRef};
 use gatehouse::connectors::databricks::Databricks;
 
-use crate::support::rest_fake::{self, Fake};
-use routes::{pairs, scim_error};
+use crate::support::rest_fake::{self, Fake, Req};
+use routes::scim_error;
 
 pub const PAT: &str = "dapi-test-token-0f3b9c2d";
 pub const CLIENT_ID: &str = "6f2c1a9e-gatehouse-sp";
@@ -93,77 +92,49 @@ pub struct DatabricksFake {
     secret_dir: Arc<tempfile::TempDir>,
 }
 
-async fn handle(
-    axum::extract::State(state): axum::extract::State<Arc<Mutex<FakeState>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    let query = uri.query().unwrap_or("").to_owned();
-    let path = rest_fake::segments(&uri, percent_decode);
-    let auth = rest_fake::token(&headers, "").unwrap_or("");
-    let s = &mut *s;
-    let knobs = rest_fake::knobs!(s);
-    let fault = knobs.fault(
-        || (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
-        || scim_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
-    );
-    let answer = if let Some(fault) = fault {
-        fault
-    } else if method == Method::POST && path == ["oidc", "v1", "token"] {
-        s.token(auth, &String::from_utf8_lossy(&body))
-    } else if path.len() >= 3 && path[..3] == ["api", "2.1", "unity-catalog"] {
-        match auth.strip_prefix("Bearer ") {
-            Some(t) if t == PAT || s.tokens.contains(t) => {
-                s.serve_uc(&method, &path[3..], &pairs(&query), &body)
+impl rest_fake::Answers for FakeState {
+    fn answer(&mut self, r: &Req) -> Response {
+        let (method, path) = (&r.method, &r.path);
+        let auth = rest_fake::token(&r.headers, "").unwrap_or("");
+        let throttled = || scim_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+        let fault = rest_fake::plain_fault(rest_fake::knobs!(self), throttled);
+        if let Some(fault) = fault {
+            fault
+        } else if method == Method::POST && path == &["oidc", "v1", "token"] {
+            self.token(auth, &r.text())
+        } else if path.len() >= 3 && path[..3] == ["api", "2.1", "unity-catalog"] {
+            match auth.strip_prefix("Bearer ") {
+                Some(t) if t == PAT || self.tokens.contains(t) => self.serve_uc(r, 3),
+                _ => uc::uc_error(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHENTICATED",
+                    "Invalid access token.",
+                ),
             }
-            _ => uc::uc_error(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "Invalid access token.",
-            ),
-        }
-    } else if path.len() < 5 || path[..5] != ["api", "2.0", "preview", "scim", "v2"] {
-        scim_error(StatusCode::NOT_FOUND, "No API found")
-    } else {
-        match auth.strip_prefix("Bearer ") {
-            Some(t) if t == PAT || s.tokens.contains(t) => {
-                s.serve(&method, &path[5..], &pairs(&query), &body)
+        } else if path.len() < 5 || path[..5] != ["api", "2.0", "preview", "scim", "v2"] {
+            scim_error(StatusCode::NOT_FOUND, "No API found")
+        } else {
+            match auth.strip_prefix("Bearer ") {
+                Some(t) if t == PAT || self.tokens.contains(t) => self.serve(r, 5),
+                _ => scim_error(StatusCode::UNAUTHORIZED, "Invalid access token."),
             }
-            _ => scim_error(StatusCode::UNAUTHORIZED, "Invalid access token."),
         }
-    };
-    s.log.push(Call::new(&method, &uri, query, &answer));
-    answer
-}
-
-fn percent_decode(segment: &str) -> String {
-    // A `+` in a path is itself, not a space as in a query.
-    let segment = segment.replace('+', "%2B");
-    let u = reqwest::Url::parse(&format!("http://x.invalid/?s={segment}")).unwrap();
-    u.query_pairs()
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    }
 }
 
 impl DatabricksFake {
     /// An empty workspace.
     pub async fn start() -> DatabricksFake {
-        let state = Arc::new(Mutex::new(FakeState {
+        let (url, state) = rest_fake::serve_answers(FakeState {
             next_id: 1000,
             caller_is_admin: true,
             ..FakeState::default()
-        }));
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(state.clone());
+        })
+        .await;
         let secret_dir = rest_fake::secret_dir("client-secret", CLIENT_SECRET);
         std::fs::write(secret_dir.path().join("token"), PAT).unwrap();
         DatabricksFake {
-            url: rest_fake::listen(app).await,
+            url,
             state,
             secret_dir,
         }

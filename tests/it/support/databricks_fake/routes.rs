@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::{CLIENT_ID, CLIENT_SECRET, FakeState};
+use crate::support::rest_fake::{Req, pairs};
 
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -18,13 +19,6 @@ pub(super) fn scim_error(status: StatusCode, detail: &str) -> Response {
     let body =
         json!({ "schemas": [ERROR], "detail": detail, "status": status.as_u16().to_string() });
     (status, axum::Json(body)).into_response()
-}
-
-/// Form or query pairs, decoded.
-pub(super) fn pairs(text: &str) -> HashMap<String, String> {
-    reqwest::Url::parse(&format!("http://fake.invalid/?{text}"))
-        .map(|u| u.query_pairs().into_owned().collect())
-        .unwrap_or_default()
 }
 
 /// `attr eq "value"` → (attr, value), the value read as the JSON string it is.
@@ -150,15 +144,10 @@ impl FakeState {
         .into_response()
     }
 
-    pub(super) fn serve(
-        &mut self,
-        method: &Method,
-        path: &[String],
-        q: &HashMap<String, String>,
-        body: &[u8],
-    ) -> Response {
-        let p: Vec<&str> = path.iter().map(String::as_str).collect();
-        match (method.as_str(), p.as_slice()) {
+    /// A SCIM call, `prefix` segments into the path.
+    pub(super) fn serve(&mut self, r: &Req, prefix: usize) -> Response {
+        let ((method, p), q, body) = (r.route(prefix), &r.q, &r.body[..]);
+        match (method, p.as_slice()) {
             // The caller as a User resource, with its `groups` ({display, value, $ref, type}) as
             // docs.databricks.com/api/workspace/currentuser/me shows them.
             ("GET", ["Me"]) => {

@@ -6,11 +6,12 @@
 
 use std::collections::HashMap;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::FakeState;
+use crate::support::rest_fake::Req;
 
 pub(super) fn uc_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({ "error_code": code, "message": message });
@@ -171,16 +172,11 @@ impl FakeState {
         axum::Json(body).into_response()
     }
 
-    pub(super) fn serve_uc(
-        &mut self,
-        method: &Method,
-        path: &[String],
-        q: &HashMap<String, String>,
-        body: &[u8],
-    ) -> Response {
-        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+    /// A Unity Catalog call, `prefix` segments into the path.
+    pub(super) fn serve_uc(&mut self, r: &Req, prefix: usize) -> Response {
+        let ((method, p), q, body) = (r.route(prefix), &r.q, &r.body[..]);
         if let ([plural @ ("tables" | "schemas" | "catalogs"), name], "GET") =
-            (p.as_slice(), method.as_str())
+            (p.as_slice(), method)
         {
             return self.securable_info(plural.trim_end_matches('s'), name);
         }
@@ -209,7 +205,7 @@ impl FakeState {
             );
         }
         let principal = q.get("principal").map(String::as_str);
-        match (method.as_str(), verb) {
+        match (method, verb) {
             ("GET", "permissions") => self.page(self.assignments(ty, name, principal), q),
             ("GET", "effective-permissions") => self.page(self.effective(ty, name, principal), q),
             ("PATCH", "permissions") => self.update(ty, name, body),

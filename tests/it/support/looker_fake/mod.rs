@@ -13,14 +13,13 @@ mod routes;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use gatehouse::config::{ApiSettings, Secret, SecretRef};
 use gatehouse::connectors::looker::Looker;
 
-use crate::support::rest_fake::{self, Fake};
-use routes::{error, pairs};
+use crate::support::rest_fake::{self, Fake, Req};
+use routes::error;
 
 pub const CLIENT_ID: &str = "gatehouse-client-id";
 pub const CLIENT_SECRET: &str = "looker-test-secret-4QDkCyCtZz";
@@ -78,47 +77,35 @@ pub struct LookerFake {
     secret_dir: Arc<tempfile::TempDir>,
 }
 
-async fn handle(
-    axum::extract::State(state): axum::extract::State<Arc<Mutex<FakeState>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    let query = uri.query().unwrap_or("").to_owned();
-    let path = rest_fake::segments(&uri, rest_fake::decode);
-    let s = &mut *s;
-    let knobs = rest_fake::knobs!(s);
-    let fault = knobs.fault(
-        || (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
-        || error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
-    );
-    let answer = if let Some(fault) = fault {
-        fault
-    } else if path.len() < 2 || path[0] != "api" || path[1] != "4.0" {
-        error(StatusCode::NOT_FOUND, "Not found")
-    } else if method == Method::POST && path[2..] == ["login".to_owned()] {
-        let form = if query.is_empty() {
-            String::from_utf8_lossy(&body).into_owned()
+impl rest_fake::Answers for FakeState {
+    fn answer(&mut self, r: &Req) -> Response {
+        let path = &r.path;
+        let throttled = || error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        let fault = rest_fake::plain_fault(rest_fake::knobs!(self), throttled);
+        if let Some(fault) = fault {
+            fault
+        } else if path.len() < 2 || path[0] != "api" || path[1] != "4.0" {
+            error(StatusCode::NOT_FOUND, "Not found")
+        } else if r.method == Method::POST && path[2..] == ["login".to_owned()] {
+            let form = if r.query.is_empty() {
+                r.text()
+            } else {
+                r.query.clone()
+            };
+            self.login(&form)
         } else {
-            query.clone()
-        };
-        s.login(&form)
-    } else {
-        match rest_fake::token(&headers, "token ") {
-            Some(t) if s.tokens.contains(t) => s.serve(&method, &path[2..], &pairs(&query), &body),
-            _ => error(StatusCode::UNAUTHORIZED, "Requires authentication."),
+            match rest_fake::token(&r.headers, "token ") {
+                Some(t) if self.tokens.contains(t) => self.serve(r, 2),
+                _ => error(StatusCode::UNAUTHORIZED, "Requires authentication."),
+            }
         }
-    };
-    s.log.push(Call::new(&method, &uri, query, &answer));
-    answer
+    }
 }
 
 impl LookerFake {
     /// An empty instance (its API user, id 1, is not listed).
     pub async fn start() -> LookerFake {
-        let state = Arc::new(Mutex::new(FakeState {
+        let (url, state) = rest_fake::serve_answers(FakeState {
             next_id: 1,
             api_user_roles: vec![Role {
                 id: "2".into(),
@@ -127,12 +114,10 @@ impl LookerFake {
                 permissions: vec!["administer".into()],
             }],
             ..FakeState::default()
-        }));
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(state.clone());
+        })
+        .await;
         LookerFake {
-            url: rest_fake::listen(app).await,
+            url,
             state,
             secret_dir: rest_fake::secret_dir("looker-secret", CLIENT_SECRET),
         }

@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{CLIENT_ID, CLIENT_SECRET};
 use super::{DOCS, FakeState, Group, Role, User};
+use crate::support::rest_fake::{Req, pairs};
 
 pub(super) fn error(status: StatusCode, message: &str) -> Response {
     let body = json!({ "message": message, "documentation_url": DOCS });
@@ -18,13 +19,6 @@ fn invalid(field: &str, code: &str, message: &str) -> Response {
     let body = json!({ "message": "Validation Failed", "documentation_url": DOCS,
         "errors": [{ "field": field, "code": code, "message": message, "documentation_url": DOCS }] });
     (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
-}
-
-/// Form or query pairs, decoded.
-pub(super) fn pairs(text: &str) -> HashMap<String, String> {
-    reqwest::Url::parse(&format!("http://fake.invalid/?{text}"))
-        .map(|u| u.query_pairs().into_owned().collect())
-        .unwrap_or_default()
 }
 
 /// SQL LIKE, case-insensitive, as Looker's search parameters match.
@@ -63,6 +57,15 @@ fn page(rows: Vec<Value>, q: &HashMap<String, String>) -> Response {
         })
         .collect();
     axum::Json(rows).into_response()
+}
+
+/// 422 for a change to a group whose membership is managed outside Looker.
+fn managed_externally() -> Response {
+    invalid(
+        "group",
+        "externally_managed",
+        "Group membership is managed externally and cannot be changed in Looker",
+    )
 }
 
 impl FakeState {
@@ -113,15 +116,10 @@ impl FakeState {
             .into_response()
     }
 
-    pub(super) fn serve(
-        &mut self,
-        method: &Method,
-        path: &[String],
-        q: &HashMap<String, String>,
-        body: &[u8],
-    ) -> Response {
-        let p: Vec<&str> = path.iter().map(String::as_str).collect();
-        match (method.as_str(), p.as_slice()) {
+    /// An API call, `prefix` segments into the path.
+    pub(super) fn serve(&mut self, r: &Req, prefix: usize) -> Response {
+        let ((method, p), q, body) = (r.route(prefix), &r.q, &r.body[..]);
+        match (method, p.as_slice()) {
             ("GET", ["user"]) => {
                 axum::Json(json!({ "id": "1", "display_name": "Gatehouse API" })).into_response()
             }
@@ -177,11 +175,7 @@ impl FakeState {
                     return error(StatusCode::NOT_FOUND, "Not found");
                 };
                 if group.externally_managed {
-                    return invalid(
-                        "group",
-                        "externally_managed",
-                        "Group membership is managed externally and cannot be changed in Looker",
-                    );
+                    return managed_externally();
                 }
                 self.members.insert((group.id, user.id.clone()));
                 axum::Json(self.user_json(&user)).into_response()
@@ -191,11 +185,7 @@ impl FakeState {
                     return error(StatusCode::NOT_FOUND, "Not found");
                 };
                 if group.externally_managed {
-                    return invalid(
-                        "group",
-                        "externally_managed",
-                        "Group membership is managed externally and cannot be changed in Looker",
-                    );
+                    return managed_externally();
                 }
                 if self.members.remove(&(group.id, uid.to_string())) {
                     StatusCode::NO_CONTENT.into_response()

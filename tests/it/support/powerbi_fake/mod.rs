@@ -19,14 +19,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gatehouse::config::{PowerbiSettings, Secret, SecretRef};
 use gatehouse::connectors::powerbi::PowerBi;
 
-use crate::support::rest_fake;
+use crate::support::rest_fake::{self, Req};
 
 pub const TENANT: &str = "7f1d2c3b-contoso-tenant";
 pub const CLIENT_ID: &str = "5a6b7c8d-gatehouse-app";
@@ -104,22 +103,14 @@ pub struct PowerBiFake {
     secret_dir: Arc<tempfile::TempDir>,
 }
 
-async fn handle(
-    State((state, service)): State<(Shared, Service)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State((state, service)): State<(Shared, Service)>, r: Req) -> Response {
     let mut s = state.lock().unwrap();
-    let query = uri.query().unwrap_or("").to_owned();
-    let path = rest_fake::segments(&uri, rest_fake::decode);
-    let answer = s.answer(service, &method, &path, &query, &headers, &body);
+    let answer = s.answer(service, &r);
     s.log.push(Call {
         service,
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query,
+        method: r.method.to_string(),
+        path: r.uri.path().to_owned(),
+        query: r.query,
         status: answer.status().as_u16(),
     });
     answer
@@ -294,16 +285,9 @@ impl FakeState {
             Some((s, until)) if s == scope && Instant::now() < *until)
     }
 
-    fn answer(
-        &mut self,
-        service: Service,
-        method: &Method,
-        path: &[String],
-        query: &str,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Response {
-        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+    fn answer(&mut self, service: Service, r: &Req) -> Response {
+        let (method, headers, body) = (&r.method, &r.headers, &r.body[..]);
+        let p: Vec<&str> = r.path.iter().map(String::as_str).collect();
         if service == Service::Entra {
             return self.token(&p, body);
         }
@@ -318,7 +302,7 @@ impl FakeState {
         if let Some(fault) = fault {
             return fault;
         }
-        let q = routes::pairs(query);
+        let q = &r.q;
         match service {
             Service::PowerBi if !self.authorized(headers, POWERBI_SCOPE) => routes::error(
                 StatusCode::UNAUTHORIZED,
@@ -330,8 +314,8 @@ impl FakeState {
                 "InvalidAuthenticationToken",
                 "Access token validation failure. Invalid audience or expired.",
             ),
-            Service::PowerBi => self.powerbi(method, &p, &q, body),
-            _ => self.graph(method, &p, &q),
+            Service::PowerBi => self.powerbi(method, &p, q, body),
+            _ => self.graph(method, &p, q),
         }
     }
 }

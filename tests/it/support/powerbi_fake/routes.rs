@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::{
     APP_OBJECT_ID, CLIENT_ID, CLIENT_SECRET, FakeState, GRAPH_SCOPE, POWERBI_SCOPE, TENANT,
 };
+use crate::support::rest_fake::pairs;
 
 const ROLES: [&str; 4] = ["Viewer", "Contributor", "Member", "Admin"];
 
@@ -27,13 +28,6 @@ fn entra_error(status: StatusCode, error: &str, description: &str) -> Response {
     let body = json!({ "error": error, "error_description": description,
         "error_codes": [], "trace_id": "00000000-0000-0000-0000-000000000000" });
     (status, axum::Json(body)).into_response()
-}
-
-/// Form or query pairs, decoded.
-pub(super) fn pairs(text: &str) -> HashMap<String, String> {
-    reqwest::Url::parse(&format!("http://fake.invalid/?{text}"))
-        .map(|u| u.query_pairs().into_owned().collect())
-        .unwrap_or_default()
 }
 
 /// The value of `name eq '…'` (quotes doubled inside), the only `$filter` the fake knows.

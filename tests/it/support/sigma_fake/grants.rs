@@ -11,16 +11,14 @@
 //! - a document may be listed under its URL slug rather than its inode UUID;
 //! - `userId` lists what applies to the user, their teams' grants included.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::routes::{call, paged};
-use super::{FakeGrant, Shared, admit, error};
+use super::routes::{Caller, paged_by_50};
+use super::{FakeGrant, error};
 
 /// Sigma's document permissions (connections have others, not modelled here).
 const PERMISSIONS: &[&str] = &[
@@ -58,17 +56,10 @@ pub(super) fn rank(permission: &str) -> Option<usize> {
 }
 
 /// `userId` matches the member's own grants and those of the teams they are in.
-pub(super) async fn list_grants(
-    State(state): State<Shared>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = admit(&mut s, &headers, call("GET", "/v2/grants", &q)) {
-        return r;
-    }
+pub(super) async fn list_grants(c: Caller) -> Result<Response, Response> {
+    let (s, q) = (c.admit()?, &c.q);
     if let Some(inode) = q.get("inodeId").filter(|i| !s.inodes.contains(*i)) {
-        return no_inode(inode);
+        return Err(no_inode(inode));
     }
     let for_user = |g: &FakeGrant, user: &str| match g.grantee.0.as_str() {
         "memberId" => g.grantee.1 == user,
@@ -87,20 +78,11 @@ pub(super) async fn list_grants(
         })
         .map(|(id, g)| entry(&s, id, g))
         .collect();
-    let mut q = q;
-    q.entry("limit".into()).or_insert_with(|| "50".into());
-    paged(all, &q)
+    Ok(paged_by_50(all, c.q.clone()))
 }
 
-pub(super) async fn post_grant(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = admit(&mut s, &headers, format!("POST /v2/grants {body}")) {
-        return r;
-    }
+pub(super) async fn post_grant(c: Caller, Json(body): Json<Value>) -> Result<Response, Response> {
+    let mut s = c.admit_body(&body)?;
     let grantee = match (
         body["grantee"]["memberId"].as_str(),
         body["grantee"]["teamId"].as_str(),
@@ -108,45 +90,41 @@ pub(super) async fn post_grant(
         (Some(m), None) if s.members.contains_key(m) => ("memberId", m),
         (None, Some(t)) if s.teams.contains_key(t) => ("teamId", t),
         _ => {
-            return error(
+            return Err(error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "grantee must name one existing memberId or teamId",
-            );
+            ));
         }
     };
     let permission = body["permission"].as_str().unwrap_or("");
     if !PERMISSIONS.contains(&permission) {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             &format!("Invalid permission `{permission}`"),
-        );
+        ));
     }
     let inode = body["inodeId"].as_str().unwrap_or("");
     if !s.inodes.contains(inode) {
-        return no_inode(inode);
+        return Err(no_inode(inode));
     }
     let id = s.escalate(inode, (grantee.0, grantee.1), permission);
     let body = entry(&s, &id, &s.grants[&id]);
-    Json(body).into_response()
+    Ok(Json(body).into_response())
 }
 
 pub(super) async fn delete_grant(
-    State(state): State<Shared>,
+    c: Caller,
     Path(grant): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = admit(&mut s, &headers, format!("DELETE /v2/grants/{grant}")) {
-        return r;
-    }
+) -> Result<Response, Response> {
+    let mut s = c.admit()?;
     if s.grants.remove(&grant).is_none() {
-        return error(
+        return Err(error(
             StatusCode::NOT_FOUND,
             "not_found",
             &format!("Grant {grant} not found"),
-        );
+        ));
     }
-    Json(json!({})).into_response()
+    Ok(Json(json!({})).into_response())
 }

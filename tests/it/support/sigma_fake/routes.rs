@@ -1,14 +1,67 @@
 //! The fake's listing and membership routes: the documented page shape and team changes.
 
+#![expect(
+    clippy::result_large_err,
+    reason = "a test fake; a refusal is the response"
+)]
+
 use std::collections::HashMap;
+use std::sync::MutexGuard;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Shared, admit, error};
+use super::{FakeState, Shared, admit, error};
+use crate::support::rest_fake;
+
+/// A call to the API: the fake's state, the headers, the query, and the call as the log writes
+/// it (`METHOD /path?sorted=query`).
+pub(super) struct Caller {
+    state: Shared,
+    headers: HeaderMap,
+    pub q: HashMap<String, String>,
+    line: String,
+}
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = axum::extract::rejection::QueryRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<Caller, Self::Rejection> {
+        let Query(q) = Query::try_from_uri(&parts.uri)?;
+        let path = rest_fake::decode(parts.uri.path());
+        Ok(Caller {
+            line: call(parts.method.as_str(), &path, &q),
+            state: state.clone(),
+            headers: parts.headers.clone(),
+            q,
+        })
+    }
+}
+
+impl Caller {
+    /// The state, once [`admit`] lets the call through (and logs it).
+    pub(super) fn admit(&self) -> Result<MutexGuard<'_, FakeState>, Response> {
+        self.admit_as(self.line.clone())
+    }
+
+    /// [`Caller::admit`] for a call with a JSON body, logged after the call.
+    pub(super) fn admit_body(&self, body: &Value) -> Result<MutexGuard<'_, FakeState>, Response> {
+        self.admit_as(format!("{} {body}", self.line))
+    }
+
+    fn admit_as(&self, line: String) -> Result<MutexGuard<'_, FakeState>, Response> {
+        let mut s = self.state.lock().unwrap();
+        admit(&mut s, &self.headers, line)?;
+        Ok(s)
+    }
+}
 
 pub(super) fn call(method: &str, path: &str, q: &HashMap<String, String>) -> String {
     let mut pairs: Vec<_> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -18,6 +71,12 @@ pub(super) fn call(method: &str, path: &str, q: &HashMap<String, String>) -> Str
     } else {
         format!("{method} {path}?{}", pairs.join("&"))
     }
+}
+
+/// [`paged`], 50 a page unless the query says otherwise (endpoints that always paginate).
+pub(super) fn paged_by_50(all: Vec<Value>, mut q: HashMap<String, String>) -> Response {
+    q.entry("limit".into()).or_insert_with(|| "50".into());
+    paged(all, &q)
 }
 
 /// One page of `all` as Sigma answers it: `limit` entries from the opaque `page`; without
@@ -73,24 +132,14 @@ fn member_json(id: &str, m: &super::FakeMember, member_type: &str) -> Value {
 
 /// `GET /v2/whoami`: `{userId, organizationId}` of the credentials' owner (Whoami in Sigma's
 /// API reference, https://help.sigmacomputing.com/reference/whoami).
-pub(super) async fn whoami(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = admit(&mut s, &headers, "GET /v2/whoami".into()) {
-        return r;
-    }
-    Json(json!({ "userId": s.owner.0, "organizationId": "org-1" })).into_response()
+pub(super) async fn whoami(c: Caller) -> Result<Response, Response> {
+    let s = c.admit()?;
+    Ok(Json(json!({ "userId": s.owner.0, "organizationId": "org-1" })).into_response())
 }
 
 /// `GET /v2/members/{memberId}`: one member, with its account type as `memberType`.
-pub(super) async fn member(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = admit(&mut s, &headers, format!("GET /v2/members/{id}")) {
-        return r;
-    }
+pub(super) async fn member(c: Caller, Path(id): Path<String>) -> Result<Response, Response> {
+    let s = c.admit()?;
     if id == s.owner.0 {
         let owner = super::FakeMember {
             email: "owner@example.com".into(),
@@ -98,61 +147,47 @@ pub(super) async fn member(
             last_name: "Owner".into(),
             inactive: false,
         };
-        return Json(member_json(&id, &owner, &s.owner.1)).into_response();
+        return Ok(Json(member_json(&id, &owner, &s.owner.1)).into_response());
     }
-    match s.members.get(&id) {
+    Ok(match s.members.get(&id) {
         Some(m) => Json(member_json(&id, m, "Creator")).into_response(),
         None => error(
             StatusCode::NOT_FOUND,
             "not_found",
             &format!("Member {id} not found"),
         ),
-    }
+    })
 }
 
 /// `GET /v2/files/{inodeId}` (Get file information, https://help.sigmacomputing.com/reference/
 /// filesget): `id`, `urlId` (the slug), `name`, `type`, `permission` (the caller's), `path`,
 /// `isArchived` and the rest; 404 for an unknown inode.
-pub(super) async fn file(
-    State(state): State<Shared>,
-    Path(inode): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = admit(&mut s, &headers, format!("GET /v2/files/{inode}")) {
-        return r;
-    }
+pub(super) async fn file(c: Caller, Path(inode): Path<String>) -> Result<Response, Response> {
+    let s = c.admit()?;
     if !s.inodes.contains(&inode) {
-        return error(
+        return Err(error(
             StatusCode::NOT_FOUND,
             "not_found",
             &format!("Inode {inode} not found"),
-        );
+        ));
     }
     let url_id = s
         .slugs
         .get(&inode)
         .cloned()
         .unwrap_or_else(|| format!("url-{inode}"));
-    Json(json!({
+    Ok(Json(json!({
         "id": inode, "urlId": url_id, "name": format!("Workbook {inode}"), "type": "workbook",
         "parentId": "folder-1", "parentUrlId": "url-folder-1", "permission": "edit",
         "path": "Shared/Finance", "badge": null, "isArchived": false, "ownerId": "m-owner",
         "createdBy": "m-owner", "updatedBy": "m-owner",
         "createdAt": "2026-01-05T10:00:00.000Z", "updatedAt": "2026-01-05T10:00:00.000Z",
     }))
-    .into_response()
+    .into_response())
 }
 
-pub(super) async fn members(
-    State(state): State<Shared>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = admit(&mut s, &headers, call("GET", "/v2/members", &q)) {
-        return r;
-    }
+pub(super) async fn members(c: Caller) -> Result<Response, Response> {
+    let (s, q) = (c.admit()?, &c.q);
     // Inactive members are listed with their flag: the connector must leave them out itself.
     let all = s
         .members
@@ -163,18 +198,11 @@ pub(super) async fn members(
         })
         .map(|(id, m)| member_json(id, m, "Creator"))
         .collect();
-    paged(all, &q)
+    Ok(paged(all, q))
 }
 
-pub(super) async fn teams(
-    State(state): State<Shared>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = admit(&mut s, &headers, call("GET", "/v2/teams", &q)) {
-        return r;
-    }
+pub(super) async fn teams(c: Caller) -> Result<Response, Response> {
+    let s = c.admit()?;
     let all = s
         .teams
         .iter()
@@ -186,30 +214,15 @@ pub(super) async fn teams(
             })
         })
         .collect();
-    paged(all, &q)
+    Ok(paged(all, &c.q))
 }
 
 pub(super) async fn team_members(
-    State(state): State<Shared>,
+    c: Caller,
     Path(team): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = admit(
-        &mut s,
-        &headers,
-        call("GET", &format!("/v2/teams/{team}/members"), &q),
-    ) {
-        return r;
-    }
-    if !s.teams.contains_key(&team) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            &format!("Team {team} not found"),
-        );
-    }
+) -> Result<Response, Response> {
+    let s = c.admit()?;
+    known_team(&s, &team)?;
     let all = s
         .memberships
         .iter()
@@ -217,32 +230,28 @@ pub(super) async fn team_members(
         .map(|(_, m)| json!({ "userId": m, "isTeamAdmin": false, "addedBy": "admin" }))
         .collect();
     // This endpoint is always paginated.
-    let mut q = q;
-    q.entry("limit".into()).or_insert_with(|| "50".into());
-    paged(all, &q)
+    Ok(paged_by_50(all, c.q.clone()))
+}
+
+/// 404 for a team that does not exist.
+fn known_team(s: &FakeState, team: &str) -> Result<(), Response> {
+    if s.teams.contains_key(team) {
+        return Ok(());
+    }
+    Err(error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("Team {team} not found"),
+    ))
 }
 
 pub(super) async fn patch_team(
-    State(state): State<Shared>,
+    c: Caller,
     Path(team): Path<String>,
-    headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = admit(
-        &mut s,
-        &headers,
-        format!("PATCH /v2/teams/{team}/members {body}"),
-    ) {
-        return r;
-    }
-    if !s.teams.contains_key(&team) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            &format!("Team {team} not found"),
-        );
-    }
+) -> Result<Response, Response> {
+    let mut s = c.admit_body(&body)?;
+    known_team(&s, &team)?;
     let ids = |key: &str| -> Option<Vec<String>> {
         match &body[key] {
             Value::Null => Some(Vec::new()),
@@ -251,30 +260,30 @@ pub(super) async fn patch_team(
         }
     };
     let (Some(add), Some(remove)) = (ids("add"), ids("remove")) else {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "add and remove must be arrays of memberIds",
-        );
+        ));
     };
     // All or nothing: every member is checked before anything changes.
     for id in add.iter().chain(&remove) {
         match s.members.get(id) {
             None => {
-                return error(
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     &format!("Member {id} not found"),
-                );
+                ));
             }
             Some(m) if m.inactive => {
-                return error(
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     &format!(
                         "Member {id} is inactive: inactive members cannot be added or removed from a team"
                     ),
-                );
+                ));
             }
             Some(_) => {}
         }
@@ -285,5 +294,5 @@ pub(super) async fn patch_team(
     for id in remove {
         s.memberships.remove(&(team.clone(), id));
     }
-    Json(json!({})).into_response()
+    Ok(Json(json!({})).into_response())
 }

@@ -76,6 +76,18 @@ fn like(pattern: &[char], name: &[char]) -> bool {
 const CREATED: &str = "1764320400.000 -0800";
 const DONE: &str = "Statement executed successfully.";
 
+/// The columns SHOW GRANTS TO ROLE and SHOW GRANTS ON print.
+const SHOW_GRANTS: [(&str, &str); 8] = [
+    ("created_on", "timestamp_ltz"),
+    ("privilege", "text"),
+    ("granted_on", "text"),
+    ("name", "text"),
+    ("granted_to", "text"),
+    ("grantee_name", "text"),
+    ("grant_option", "text"),
+    ("granted_by", "text"),
+];
+
 fn some(s: &str) -> Option<String> {
     Some(s.to_owned())
 }
@@ -305,16 +317,7 @@ impl Account {
                     data.push(row.iter().map(|v| some(v)).collect());
                 }
                 Rows {
-                    columns: vec![
-                        ("created_on", "timestamp_ltz"),
-                        ("privilege", "text"),
-                        ("granted_on", "text"),
-                        ("name", "text"),
-                        ("granted_to", "text"),
-                        ("grantee_name", "text"),
-                        ("grant_option", "text"),
-                        ("granted_by", "text"),
-                    ],
+                    columns: SHOW_GRANTS.to_vec(),
                     data,
                 }
             }
@@ -366,16 +369,7 @@ impl Account {
                     &owner,
                 ];
                 Rows {
-                    columns: vec![
-                        ("created_on", "timestamp_ltz"),
-                        ("privilege", "text"),
-                        ("granted_on", "text"),
-                        ("name", "text"),
-                        ("granted_to", "text"),
-                        ("grantee_name", "text"),
-                        ("grant_option", "text"),
-                        ("granted_by", "text"),
-                    ],
+                    columns: SHOW_GRANTS.to_vec(),
                     data: vec![row.iter().map(|v| some(v)).collect()],
                 }
             }

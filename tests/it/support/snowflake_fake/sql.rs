@@ -86,58 +86,15 @@ fn tokens(sql: &str) -> Result<Vec<(usize, Token)>, SyntaxError> {
             let n = chars[start..i].iter().collect::<String>();
             out.push((start, Token::Number(n.parse().map_err(|_| err(start))?)));
         } else if c == '"' {
-            let mut text = String::new();
-            i += 1;
-            loop {
-                match chars.get(i) {
-                    None => return Err(err(start)),
-                    Some('"') if chars.get(i + 1) == Some(&'"') => {
-                        text.push('"');
-                        i += 2;
-                    }
-                    Some('"') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(&ch) => {
-                        text.push(ch);
-                        i += 1;
-                    }
-                }
-            }
+            let text;
+            (text, i) = quoted(&chars, start, false).map_err(err)?;
             if text.is_empty() || text.chars().count() > 255 {
                 return Err(err(start));
             }
             out.push((start, Token::Word { text, quoted: true }));
         } else if c == '\'' {
-            let mut text = String::new();
-            i += 1;
-            loop {
-                match chars.get(i) {
-                    None => return Err(err(start)),
-                    Some('\'') if chars.get(i + 1) == Some(&'\'') => {
-                        text.push('\'');
-                        i += 2;
-                    }
-                    Some('\'') => {
-                        i += 1;
-                        break;
-                    }
-                    Some('\\') => {
-                        let escaped = *chars.get(i + 1).ok_or_else(|| err(i))?;
-                        text.push(match escaped {
-                            'n' => '\n',
-                            't' => '\t',
-                            other => other,
-                        });
-                        i += 2;
-                    }
-                    Some(&ch) => {
-                        text.push(ch);
-                        i += 1;
-                    }
-                }
-            }
+            let text;
+            (text, i) = quoted(&chars, start, true).map_err(err)?;
             out.push((start, Token::Str(text)));
         } else {
             // `;`, `-`, `/`, `(`, `=` …: nothing in the grammar uses them.
@@ -145,6 +102,38 @@ fn tokens(sql: &str) -> Result<Vec<(usize, Token)>, SyntaxError> {
         }
     }
     Ok(out)
+}
+
+/// The text quoted from `chars[start]` (an identifier's `"` or a string's `'`) to the closing
+/// quote, a doubled quote standing for itself and, when `escapes`, `\n`, `\t` and `\x` for
+/// their character; and the index after it. Err: where the syntax error is.
+fn quoted(chars: &[char], start: usize, escapes: bool) -> Result<(String, usize), usize> {
+    let q = chars[start];
+    let mut text = String::new();
+    let mut i = start + 1;
+    loop {
+        match chars.get(i) {
+            None => return Err(start),
+            Some(&c) if c == q && chars.get(i + 1) == Some(&q) => {
+                text.push(q);
+                i += 2;
+            }
+            Some(&c) if c == q => return Ok((text, i + 1)),
+            Some('\\') if escapes => {
+                let escaped = *chars.get(i + 1).ok_or(i)?;
+                text.push(match escaped {
+                    'n' => '\n',
+                    't' => '\t',
+                    other => other,
+                });
+                i += 2;
+            }
+            Some(&ch) => {
+                text.push(ch);
+                i += 1;
+            }
+        }
+    }
 }
 
 struct Parser {

@@ -2,12 +2,18 @@
 //! "users":{"user":[…]}}`, `{"error":{"summary","detail","code"}}`, and numbers as strings.
 //! In XML mode `gate` rewrites each JSON answer into the XML Tableau sends for it (`xml`).
 
+#![expect(
+    clippy::result_large_err,
+    reason = "a test fake; a refusal is the response"
+)]
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +21,7 @@ use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 
 use super::{FakeState, Session, new_id};
+use crate::support::rest_fake;
 
 type Shared = Arc<Mutex<FakeState>>;
 type Q = Query<HashMap<String, String>>;
@@ -49,28 +56,24 @@ async fn gate(State(state): State<Shared>, req: Request, next: Next) -> Response
         req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("")
     );
     let early = {
-        let mut s = state.lock().unwrap();
+        let mut guard = state.lock().unwrap();
+        let s = &mut *guard;
         let json = req
             .headers()
             .get("accept")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("application/json"));
-        if s.unavailable_next > 0 {
-            s.unavailable_next -= 1;
-            Some((StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response())
-        } else if s.throttle_next > 0 {
-            s.throttle_next -= 1;
-            let mut r = error(
+        let throttled = || {
+            error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "429000",
                 "Too Many Requests",
                 "Too many requests. Retry after 1 minutes.",
-            );
-            if let Some(secs) = s.retry_after {
-                r.headers_mut()
-                    .insert("retry-after", secs.to_string().parse().unwrap());
-            }
-            Some(r)
+            )
+        };
+        let fault = rest_fake::plain_fault(rest_fake::knobs!(s), throttled);
+        if fault.is_some() {
+            fault
         } else if !json {
             Some(error(
                 StatusCode::NOT_ACCEPTABLE,
@@ -175,10 +178,49 @@ mod xml {
 }
 
 /// The session's token must be valid and for this site.
-#[expect(
-    clippy::result_large_err,
-    reason = "a test fake; the refusal is the response"
-)]
+/// A call on a site: the fake's state, the call's headers and the site its path names.
+struct OnSite {
+    state: Shared,
+    headers: HeaderMap,
+    site: String,
+}
+
+impl FromRequestParts<Shared> for OnSite {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<OnSite, Self::Rejection> {
+        // `/api/{ver}/sites/{site}/…`
+        let site = rest_fake::segments(&parts.uri, rest_fake::decode).swap_remove(3);
+        Ok(OnSite {
+            state: state.clone(),
+            headers: parts.headers.clone(),
+            site,
+        })
+    }
+}
+
+impl OnSite {
+    /// The state, once the session is seen to be signed in to the site.
+    fn authenticate(&self) -> Result<MutexGuard<'_, FakeState>, Response> {
+        let s = self.state.lock().unwrap();
+        authenticate(&s, &self.headers, &self.site)?;
+        Ok(s)
+    }
+}
+
+/// 404002, the answer for a user the site does not have.
+fn no_user(uid: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "404002",
+        "Resource Not Found",
+        &format!("User '{uid}' could not be found."),
+    )
+}
+
 fn authenticate(s: &FakeState, headers: &HeaderMap, site: &str) -> Result<(), Response> {
     let unauthorized = || {
         error(
@@ -277,16 +319,8 @@ fn page(q: &HashMap<String, String>, outer: &str, inner: &str, items: Vec<Value>
     .into_response()
 }
 
-async fn users(
-    State(state): State<Shared>,
-    Path((_ver, site)): Path<(String, String)>,
-    Query(q): Q,
-    headers: HeaderMap,
-) -> Response {
-    let s = state.lock().unwrap();
-    if let Err(r) = authenticate(&s, &headers, &site) {
-        return r;
-    }
+async fn users(on: OnSite, Query(q): Q) -> Result<Response, Response> {
+    let s = on.authenticate()?;
     let fields = q.get("fields").map(String::as_str).unwrap_or("");
     let with_email = fields.split(',').any(|f| f == "email" || f == "_all_");
     let items = s
@@ -301,23 +335,15 @@ async fn users(
             v
         })
         .collect();
-    page(&q, "users", "user", items)
+    Ok(page(&q, "users", "user", items))
 }
 
 fn group_json(g: &super::Group) -> Value {
     json!({ "id": g.id, "name": g.name, "domain": { "name": "local" } })
 }
 
-async fn groups(
-    State(state): State<Shared>,
-    Path((_ver, site)): Path<(String, String)>,
-    Query(q): Q,
-    headers: HeaderMap,
-) -> Response {
-    let s = state.lock().unwrap();
-    if let Err(r) = authenticate(&s, &headers, &site) {
-        return r;
-    }
+async fn groups(on: OnSite, Query(q): Q) -> Result<Response, Response> {
+    let s = on.authenticate()?;
     // `filter=name:eq:<value>`: the only filter the connector sends (names compare without case).
     // "Filter expressions can't contain ampersand (&) or comma (,) characters because these
     // characters are used as field expression separators", encoded or not
@@ -327,22 +353,22 @@ async fn groups(
         Some(f) => match f.strip_prefix("name:eq:") {
             Some(v) if !v.contains([',', '&']) => Some(v.to_lowercase()),
             Some(_) => {
-                return error(
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     "400065",
                     "Bad Request",
                     &format!(
                         "The filter expression '{f}' is invalid: filter expressions can't contain ampersand (&) or comma (,) characters."
                     ),
-                );
+                ));
             }
             _ => {
-                return error(
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     "400065",
                     "Bad Request",
                     &format!("The filter expression '{f}' is not supported by this fake."),
-                );
+                ));
             }
         },
     };
@@ -352,7 +378,7 @@ async fn groups(
         .filter(|g| wanted.as_ref().is_none_or(|w| g.name.to_lowercase() == *w))
         .map(group_json)
         .collect();
-    page(&q, "groups", "group", items)
+    Ok(page(&q, "groups", "group", items))
 }
 
 /// Query User on Site (`GET users/{id}`): the user with its `siteRole`, or 404 with code 404002, "User not found:
@@ -362,28 +388,18 @@ async fn groups(
 /// generated from that reference in github.com/iamdavehart/tabbycat, src/api-errors.js,
 /// `queryUserOnSite`).
 async fn user(
-    State(state): State<Shared>,
-    Path((_ver, site, uid)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let s = state.lock().unwrap();
-    if let Err(r) = authenticate(&s, &headers, &site) {
-        return r;
-    }
+    on: OnSite,
+    Path((_ver, _site, uid)): Path<(String, String, String)>,
+) -> Result<Response, Response> {
+    let s = on.authenticate()?;
     let token_user = Some(&s.token_user).filter(|u| u.id == uid);
-    match s.users.iter().find(|u| u.id == uid).or(token_user) {
-        Some(u) => Json(
-            json!({ "user": { "id": u.id, "name": u.name, "siteRole": u.site_role,
-            "externalAuthUserId": "", "lastLogin": "2026-11-01T09:00:00Z" } }),
-        )
-        .into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "404002",
-            "Resource Not Found",
-            &format!("User '{uid}' could not be found."),
-        ),
-    }
+    let u = s.users.iter().find(|u| u.id == uid).or(token_user);
+    let u = u.ok_or_else(|| no_user(&uid))?;
+    Ok(Json(
+        json!({ "user": { "id": u.id, "name": u.name, "siteRole": u.site_role,
+        "externalAuthUserId": "", "lastLogin": "2026-11-01T09:00:00Z" } }),
+    )
+    .into_response())
 }
 
 /// Get Groups for a User: 404 for a user the site does not have. The reference's error table
@@ -391,22 +407,13 @@ async fn user(
 /// methods use for a missing group) and words it as a group ID, so the code is not to be relied
 /// on; this fake answers 404002, as Query User on Site does.
 async fn groups_of(
-    State(state): State<Shared>,
-    Path((_ver, site, uid)): Path<(String, String, String)>,
+    on: OnSite,
+    Path((_ver, _site, uid)): Path<(String, String, String)>,
     Query(q): Q,
-    headers: HeaderMap,
-) -> Response {
-    let s = state.lock().unwrap();
-    if let Err(r) = authenticate(&s, &headers, &site) {
-        return r;
-    }
+) -> Result<Response, Response> {
+    let s = on.authenticate()?;
     if !s.users.iter().any(|u| u.id == uid) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "404002",
-            "Resource Not Found",
-            &format!("User '{uid}' could not be found."),
-        );
+        return Err(no_user(&uid));
     }
     let items = s
         .groups
@@ -414,14 +421,10 @@ async fn groups_of(
         .filter(|g| s.members.contains(&(g.id.clone(), uid.clone())))
         .map(group_json)
         .collect();
-    page(&q, "groups", "group", items)
+    Ok(page(&q, "groups", "group", items))
 }
 
 /// 404011 for an unknown group, 404002 for an unknown user.
-#[expect(
-    clippy::result_large_err,
-    reason = "a test fake; the refusal is the response"
-)]
 fn both_exist(s: &FakeState, gid: &str, uid: &str) -> Result<(), Response> {
     if !s.groups.iter().any(|g| g.id == gid) {
         return Err(error(
@@ -432,68 +435,52 @@ fn both_exist(s: &FakeState, gid: &str, uid: &str) -> Result<(), Response> {
         ));
     }
     if !s.users.iter().any(|u| u.id == uid) {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "404002",
-            "Resource Not Found",
-            &format!("User '{uid}' could not be found."),
-        ));
+        return Err(no_user(uid));
     }
     Ok(())
 }
 
 async fn add(
-    State(state): State<Shared>,
-    Path((_ver, site, gid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    on: OnSite,
+    Path((_ver, _site, gid)): Path<(String, String, String)>,
     Json(body): Json<Value>,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = authenticate(&s, &headers, &site) {
-        return r;
-    }
+) -> Result<Response, Response> {
+    let mut s = on.authenticate()?;
     let Some(uid) = body["user"]["id"].as_str().map(str::to_owned) else {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "400000",
             "Bad Request",
             "The request body has no user.id.",
-        );
+        ));
     };
-    if let Err(r) = both_exist(&s, &gid, &uid) {
-        return r;
-    }
+    both_exist(&s, &gid, &uid)?;
     if !s.members.insert((gid.clone(), uid.clone())) {
-        return error(
+        return Err(error(
             StatusCode::CONFLICT,
             "409011",
             "Resource Conflict",
             &format!("User '{uid}' is already a member of group '{gid}'."),
-        );
+        ));
     }
     let u = s.users.iter().find(|u| u.id == uid).unwrap();
-    Json(json!({ "user": { "id": u.id, "name": u.name, "siteRole": u.site_role } })).into_response()
+    let user = json!({ "user": { "id": u.id, "name": u.name, "siteRole": u.site_role } });
+    Ok(Json(user).into_response())
 }
 
 async fn remove(
-    State(state): State<Shared>,
-    Path((_ver, site, gid, uid)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(r) = authenticate(&s, &headers, &site) {
-        return r;
-    }
-    if let Err(r) = both_exist(&s, &gid, &uid) {
-        return r;
-    }
+    on: OnSite,
+    Path((_ver, _site, gid, uid)): Path<(String, String, String, String)>,
+) -> Result<Response, Response> {
+    let mut s = on.authenticate()?;
+    both_exist(&s, &gid, &uid)?;
     if !s.members.remove(&(gid.clone(), uid.clone())) {
-        return error(
+        return Err(error(
             StatusCode::NOT_FOUND,
             "404002",
             "Resource Not Found",
             &format!("User '{uid}' is not a member of group '{gid}'."),
-        );
+        ));
     }
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
