@@ -274,8 +274,12 @@ impl Load {
                 } } });
                 let out = sim.submit_view(&person_id(p), &view, values).await.unwrap();
                 self.lock().in_form.remove(&p);
-                let problem = (out.ack.acked && (out.errors.is_some() || !out.stack.is_empty()))
-                    .then(|| format!("the form stayed open: {:?}", out.errors));
+                // Submitted, the form becomes its confirmation ("Request submitted").
+                let confirmed = sim
+                    .top_modal(&person_id(p))
+                    .is_some_and(|v| v["callback_id"] == "request_submitted");
+                let problem = (out.ack.acked && (out.errors.is_some() || !confirmed))
+                    .then(|| format!("the form was not confirmed: {:?}", out.errors));
                 self.record(kind, out.ack.envelope_id, out.ack.acked, problem);
             }
             Action::Check(card, reviewer) => {
