@@ -48,14 +48,21 @@ impl SlackContext {
     }
 }
 
-/// Who was asked, for which request, after a ❌.
-#[derive(Default)]
-pub struct DenialsAsked(std::sync::Mutex<std::collections::HashSet<(RequestId, String)>>);
+/// Who was asked, for which request, after a ❌. Shared with the task that posts the question,
+/// which forgets a question Slack did not take, so that the catch-up asks it again.
+#[derive(Default, Clone)]
+pub struct DenialsAsked(Arc<std::sync::Mutex<std::collections::HashSet<(RequestId, String)>>>);
 
 impl DenialsAsked {
-    /// Records that `user` was asked about `id`; false if they had been already.
+    /// Records that `user` is being asked about `id`; false if they had been already.
     pub fn first_time(&self, id: RequestId, user: &SlackUserId) -> bool {
         let mut asked = self.0.lock().unwrap_or_else(|e| e.into_inner());
         asked.insert((id, user.to_string()))
+    }
+
+    /// The question did not reach `user`: they have not been asked after all.
+    pub fn forget(&self, id: RequestId, user: &SlackUserId) {
+        let mut asked = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        asked.remove(&(id, user.to_string()));
     }
 }

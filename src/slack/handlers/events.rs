@@ -94,7 +94,15 @@ pub async fn ask_before_denying(
     request: &crate::store::requests::Request,
 ) -> Result<(), WorkflowError> {
     let current = ctx.workflow.may_deny(request.id, user).await?;
-    tell_after_the_ack(ctx, channel, user, views::deny_ask(&current));
+    let (api, asked) = (ctx.api.clone(), ctx.denials_asked.clone());
+    let (channel, user, id) = (channel.to_owned(), user.clone(), request.id);
+    let msg = views::deny_ask(&current);
+    tokio::spawn(async move {
+        if let Err(e) = api.post_ephemeral(&channel, user.as_str(), &msg).await {
+            tracing::warn!(error = %e, "cannot ask a reviewer about their ❌; the catch-up asks again");
+            asked.forget(id, &user);
+        }
+    });
     Ok(())
 }
 
