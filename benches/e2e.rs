@@ -213,6 +213,9 @@ async fn measure(backend: &str, s: &Settings) {
     )
     .unwrap();
     let db_url = database(backend, s, dir.path()).await;
+    // GATEHOUSE_BENCH_LOG widens what the process logs (to find where its time goes); its log
+    // is then kept as serve.log in the current directory.
+    let log_filter = std::env::var("GATEHOUSE_BENCH_LOG").unwrap_or_else(|_| "warn".into());
     let env: Vec<(String, String)> = [
         ("DATABASE_URL", db_url.as_str()),
         ("GATEHOUSE_CONFIG", "gatehouse.toml"),
@@ -223,7 +226,7 @@ async fn measure(backend: &str, s: &Settings) {
         ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
         ("GATEHOUSE_SLACK_PACE", "none"),
         ("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0"),
-        ("GATEHOUSE_LOG", "warn"),
+        ("GATEHOUSE_LOG", &log_filter),
         ("GATEHOUSE_LOG_FORMAT", "json"),
     ]
     .iter()
@@ -461,6 +464,9 @@ async fn measure(backend: &str, s: &Settings) {
         calls.join(", "),
         jobs.join(", ")
     );
+    if std::env::var_os("GATEHOUSE_BENCH_LOG").is_some() {
+        std::fs::copy(&gh.log, "serve.log").unwrap();
+    }
     let complaints = gh.complaints();
     if !complaints.is_empty() {
         println!(

@@ -66,9 +66,22 @@ pub struct Db {
     reader: Option<DatabaseConnection>,
     /// SQLite only: who writes next on its one write connection (`begin`).
     turn: Option<std::sync::Arc<WriteTurn>>,
+    /// When this process last looked for jobs past their lease (`jobs::claim`).
+    lapsed_looked: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl Db {
+    /// Whether `every` has passed since this process last looked for jobs past their lease;
+    /// if so, the look is counted as made now.
+    pub(crate) fn lapsed_due(&self, every: Duration) -> bool {
+        let mut last = self.lapsed_looked.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|at| at.elapsed() >= every);
+        if due {
+            *last = Some(std::time::Instant::now());
+        }
+        due
+    }
+
     /// SQLite gets WAL, a busy timeout and one connection for writes: one writer at a time is
     /// SQLite's own rule, and keeping it in the pool avoids "database is locked" between our own
     /// tasks. Reads that need not see a transaction of their own go through `reads`.
@@ -109,7 +122,12 @@ impl Db {
         let turn = url
             .starts_with("sqlite:")
             .then(|| std::sync::Arc::new(WriteTurn::default()));
-        Ok(Db { conn, reader, turn })
+        Ok(Db {
+            conn,
+            reader,
+            turn,
+            lapsed_looked: Default::default(),
+        })
     }
 
     /// Brings the schema up to date. On PostgreSQL several processes may start at once: a

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use super::lease_clock::lease_now;
 use super::{Job, JobStatus};
 use crate::clock::Clock;
-use crate::store::entities::jobs::{Column, Entity, Model};
+use crate::store::entities::jobs::{Column, Entity};
 use crate::store::{Db, StoreResult};
 
 /// The two kinds of claimable job: queued and due, and running past its lease (a worker that
@@ -81,7 +81,15 @@ pub enum Claim {
     Nothing,
 }
 
+/// How often a busy process also looks for jobs past their lease (see `claim`).
+const LAPSED_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Takes the most overdue job for `worker`, leased for `lease` from now on the database's clock.
+///
+/// A job past its lease is looked for whenever no queued job is due, and otherwise at most every
+/// `LAPSED_EVERY` in this process: under load that is one query fewer in most claims, and a dead
+/// worker's job still runs again within a second. A clock that decides leases itself (a test's)
+/// is always looked at, so that moving it lapses a lease at once, as it makes a job due.
 pub async fn claim(
     db: &Db,
     worker: &str,
@@ -94,23 +102,20 @@ pub async fn claim(
     let lease_until = lease_now
         .checked_add_signed(lease)
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    let mut found: Option<Model> = None;
-    for kind in claimable(now, lease_now) {
-        let first = Entity::find()
+    let [due, lapsed] = claimable(now, lease_now);
+    let first = |kind: Condition| {
+        Entity::find()
             .filter(kind)
             .filter(first_of_its_request(now, lease_now))
             .order_by_asc(Column::RunAt)
             .order_by_asc(Column::Id)
             .limit(1)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .one(&tx)
-            .await?;
-        found = match (found, first) {
-            (Some(a), Some(b)) => Some(if (b.run_at, b.id) < (a.run_at, a.id) {
-                b
-            } else {
-                a
-            }),
+    };
+    let mut found = first(due).one(&tx).await?;
+    if found.is_none() || clock.lease_now().is_some() || db.lapsed_due(LAPSED_EVERY) {
+        found = match (found, first(lapsed).one(&tx).await?) {
+            (Some(a), Some(b)) if (b.run_at, b.id) < (a.run_at, a.id) => Some(b),
             (a, b) => a.or(b),
         };
     }
@@ -124,13 +129,13 @@ pub async fn claim(
     q = if abandoned {
         q.col_expr(Column::Status, Expr::value(JobStatus::Failed.as_str()))
             .col_expr(Column::FinishedAt, Expr::value(now))
-            .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .col_expr(
                 Column::LastError,
-                Expr::value(format!(
-                    "the worker running attempt {} stopped before finishing (crash or shutdown); no attempts left",
-                    found.attempts
-                )),
+                Expr::value(abandoned_error(found.attempts)),
             )
     } else {
         q.col_expr(Column::Status, Expr::value(JobStatus::Running.as_str()))
@@ -144,18 +149,35 @@ pub async fn claim(
         .filter(Column::Status.eq(found.status.as_str()))
         .exec(&tx)
         .await?;
-    let job = Entity::find_by_id(found.id).one(&tx).await?;
     tx.commit().await?;
-    match job {
-        Some(job) if res.rows_affected == 1 => {
-            let job = Job::try_from(job)?;
-            Ok(if abandoned {
-                Claim::Abandoned(job)
-            } else {
-                Claim::Job(job)
-            })
-        }
-        // Another process won the race for this row (possible only without SKIP LOCKED).
-        _ => Ok(Claim::Nothing),
+    if res.rows_affected != 1 {
+        return Ok(Claim::Nothing);
     }
+    // The row as the update left it, without reading it back.
+    let mut job = found;
+    job.updated_at = now;
+    if abandoned {
+        job.status = JobStatus::Failed.as_str().to_owned();
+        job.finished_at = Some(now);
+        job.lease_until = None;
+        job.last_error = Some(abandoned_error(job.attempts));
+    } else {
+        job.status = JobStatus::Running.as_str().to_owned();
+        job.attempts += 1;
+        job.lease_until = Some(lease_until);
+        job.locked_by = Some(worker.to_owned());
+    }
+    let job = Job::try_from(job)?;
+    Ok(if abandoned {
+        Claim::Abandoned(job)
+    } else {
+        Claim::Job(job)
+    })
+}
+
+/// Why a job whose worker lost it on its last attempt failed.
+fn abandoned_error(attempts: i32) -> String {
+    format!(
+        "the worker running attempt {attempts} stopped before finishing (crash or shutdown); no attempts left"
+    )
 }

@@ -5,22 +5,25 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, Statement};
 
-use crate::clock::Clock;
+use chrono::DurationRound;
+
+use crate::clock::{Clock, SystemClock};
 use crate::store::{Conn, StoreError, StoreResult};
 
-/// The database server's current time, to the microsecond (SQLite: to the millisecond). Our
-/// Db is SQLite or PostgreSQL; anything but PostgreSQL is asked in SQLite's words.
+/// The database server's current time, to the microsecond (SQLite: to the millisecond, as its
+/// own `julianday('now')` tells it). Our Db is SQLite or PostgreSQL. A SQLite database is a file
+/// on this host (its WAL needs memory shared between the processes using it, so they all run
+/// here), so its clock is this machine's and is read without a round trip to its thread.
 pub async fn database_now(c: &impl Conn) -> StoreResult<DateTime<Utc>> {
     let backend = c.get_database_backend();
-    let sql = match backend {
-        // clock_timestamp(), not now(): now() is when the transaction began.
-        DbBackend::Postgres => {
-            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT) AS micros"
-        }
-        _ => {
-            "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) * 1000 AS micros"
-        }
-    };
+    if backend != DbBackend::Postgres {
+        let now = SystemClock.now();
+        return Ok(now
+            .duration_trunc(chrono::TimeDelta::milliseconds(1))
+            .unwrap_or(now));
+    }
+    // clock_timestamp(), not now(): now() is when the transaction began.
+    let sql = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT) AS micros";
     let row = c
         .query_one_raw(Statement::from_string(backend, sql))
         .await?
