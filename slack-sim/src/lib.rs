@@ -7,6 +7,7 @@ pub mod config;
 pub mod control;
 pub mod control_http;
 mod hooks;
+pub mod notifications;
 pub mod render;
 pub mod socket;
 pub mod state;
@@ -261,6 +262,17 @@ impl Sim {
                 });
         });
         id
+    }
+
+    /// The notifications `user` received, oldest first (see `notifications`).
+    pub fn notifications(&self, user: &str) -> Vec<notifications::Notification> {
+        self.inner.read(|s| {
+            s.notifications
+                .iter()
+                .filter(|n| n.user == user)
+                .cloned()
+                .collect()
+        })
     }
 
     pub fn im_channel(&self, user: &str) -> Option<String> {

@@ -197,6 +197,8 @@ pub struct State {
     pub ims: HashMap<String, String>,
     pub messages: Vec<Message>,
     pub ephemerals: Vec<Ephemeral>,
+    /// Who each new message notified (`crate::notifications`).
+    pub notifications: Vec<crate::notifications::Notification>,
     /// The response URLs handed out with slash commands and clicks, by their token.
     pub response_urls: HashMap<String, ResponseUrl>,
     pub views: HashMap<String, ViewRec>,

@@ -18,6 +18,8 @@ pub struct Transcript {
     ephemerals_seen: HashMap<&'static str, usize>,
     /// user → the form last shown to them.
     modal_seen: HashMap<&'static str, String>,
+    /// user → how many of their Slack notifications were shown.
+    pings_seen: HashMap<&'static str, usize>,
 }
 
 /// What a person reads in a message: its blocks as text, or its fallback text.
@@ -108,6 +110,7 @@ impl Transcript {
             seen: HashMap::new(),
             ephemerals_seen: HashMap::new(),
             modal_seen: HashMap::new(),
+            pings_seen: HashMap::new(),
         }
     }
 
@@ -158,6 +161,18 @@ impl Transcript {
             for m in self.sim.dms(p.id) {
                 self.message(&m, Place::Dm(p.name));
             }
+            // Who Slack notified of a mention (a DM notifies its reader, shown above).
+            let pings = self.sim.notifications(p.id);
+            let already = self.pings_seen.get(p.id).copied().unwrap_or(0);
+            for n in pings.iter().skip(already).filter(|n| n.why != "dm") {
+                let how = match n.why.as_str() {
+                    "group" => "a group of theirs is mentioned",
+                    "channel" => "@here",
+                    _ => "mentioned",
+                };
+                outln!("  🔔 Slack notifies {} ({how} in #{CHANNEL_NAME})", p.name);
+            }
+            self.pings_seen.insert(p.id, pings.len());
             let notes = self.sim.ephemerals(p.id);
             let already = self.ephemerals_seen.get(p.id).copied().unwrap_or(0);
             for e in notes.iter().skip(already) {

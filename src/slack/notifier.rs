@@ -49,11 +49,50 @@ impl Channel {
 pub struct SlackNotifier {
     api: SlackApi,
     channel: Channel,
-    /// Time zones by user, so that each DM does not cost a users.info call.
-    zones: Mutex<HashMap<String, Option<String>>>,
+    /// Time zones and names by user, so that each DM or note does not cost a users.info call.
+    people: Mutex<HashMap<String, Person>>,
     /// DM channels by user: a person's DM with the bot keeps its ID, so each DM does not cost
     /// a conversations.open call.
     dm_channels: Mutex<HashMap<String, String>>,
+}
+
+/// What notices need of a person.
+#[derive(Clone)]
+struct Person {
+    tz: Option<String>,
+    name: String,
+}
+
+/// Replaces `from` with `to` in every string of `v`.
+fn replace_in(v: &mut serde_json::Value, from: &str, to: &str) {
+    match v {
+        serde_json::Value::String(s) if s.contains(from) => *s = s.replace(from, to),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| replace_in(x, from, to)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| replace_in(x, from, to)),
+        _ => {}
+    }
+}
+
+/// Everyone `msg` mentions, in its text or its blocks.
+fn mentions_in(msg: &views::Message) -> Vec<String> {
+    let mut all = crate::slack::mrkdwn::mentioned(&msg.text);
+    for u in crate::slack::mrkdwn::mentioned(&msg.blocks.to_string()) {
+        if !all.contains(&u) {
+            all.push(u);
+        }
+    }
+    all
+}
+
+/// The people (not groups) among `principals`.
+fn users_in(principals: &[Principal]) -> Vec<String> {
+    principals
+        .iter()
+        .filter_map(|p| match p {
+            Principal::User(u) => Some(u.to_string()),
+            Principal::Group(_) => None,
+        })
+        .collect()
 }
 
 /// Codes that say the person cannot receive a DM any more (they left, or were deactivated).
@@ -69,7 +108,7 @@ impl SlackNotifier {
         SlackNotifier {
             api,
             channel,
-            zones: Mutex::new(HashMap::new()),
+            people: Mutex::new(HashMap::new()),
             dm_channels: Mutex::new(HashMap::new()),
         }
     }
@@ -91,27 +130,54 @@ impl SlackNotifier {
         Ok(channel)
     }
 
-    async fn zone_of(&self, user: &str) -> Option<String> {
-        if let Some(z) = self
-            .zones
+    /// The person's time zone and name, from users.info once per process.
+    async fn person(&self, user: &str) -> Option<Person> {
+        if let Some(p) = self
+            .people
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(user)
         {
-            return z.clone();
+            return Some(p.clone());
         }
-        let zone = match self.api.user_info(user).await {
-            Ok(info) => info.tz,
+        match self.api.user_info(user).await {
+            Ok(info) => {
+                let p = Person {
+                    tz: info.tz,
+                    name: info.name,
+                };
+                self.people
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(user.to_owned(), p.clone());
+                Some(p)
+            }
             Err(e) => {
-                tracing::warn!(user, error = %e, "no time zone for user; using UTC");
+                tracing::warn!(user, error = %e, "cannot look up a person");
                 None
             }
-        };
-        self.zones
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(user.to_owned(), zone.clone());
-        zone
+        }
+    }
+
+    async fn zone_of(&self, user: &str) -> Option<String> {
+        self.person(user).await.and_then(|p| p.tz)
+    }
+
+    /// `msg` with each person it mentions shown by name instead, except those in `to_ping`: a
+    /// mention notifies, and a thread note must not ping people for what they did themselves
+    /// (or what someone else did). Someone who cannot be looked up stays mentioned.
+    async fn quietly(&self, mut msg: views::Message, to_ping: &[String]) -> views::Message {
+        for user in mentions_in(&msg) {
+            if to_ping.contains(&user) {
+                continue;
+            }
+            if let Some(p) = self.person(&user).await {
+                let (mention, name) = (crate::slack::mrkdwn::user(&user), views::escape(&p.name));
+                msg.text = msg.text.replace(&mention, &name);
+                replace_in(&mut msg.blocks, &mention, &name);
+            }
+        }
+        msg
     }
 
     /// Posts `msg` once per delivery: a retry first looks for the message an earlier attempt
@@ -190,7 +256,13 @@ impl SlackNotifier {
         let (chosen, delivery) = (context.channel.as_deref(), context.delivery.as_ref());
         let progress = context.progress.as_ref();
         let ended = Ended::of(r, context.ended_by.as_ref(), context.closed);
+        // The card names its requester and never pings them: the request is their own doing.
         let card = views::request_message(r, resource, progress, ended.as_ref());
+        let others: Vec<String> = mentions_in(&card)
+            .into_iter()
+            .filter(|u| u != r.requester.as_str())
+            .collect();
+        let card = self.quietly(card, &others).await;
         let (posted, at) = match (&r.slack_channel, &r.slack_ts) {
             (Some(channel), Some(ts)) => {
                 self.api.update_message(channel, ts, &card).await?;
@@ -207,6 +279,12 @@ impl SlackNotifier {
                 let channel = chosen
                     .map(str::to_owned)
                     .unwrap_or_else(|| self.channel.get());
+                // When first posted, the card pings only who can approve it. (An edit pings no
+                // one, so later versions keep their mentions, which Slack shows as links.)
+                let can_approve = progress
+                    .map(|p| users_in(&p.can_approve))
+                    .unwrap_or_default();
+                let card = self.quietly(card, &can_approve).await;
                 // A card an earlier attempt posted is found and recorded, not posted again.
                 let ts = self
                     .post_once(&channel, &card, None, "card", delivery)
@@ -232,6 +310,14 @@ impl SlackNotifier {
                     &context.to_act,
                 ),
             };
+            // Only those who must act now are pinged: the note's own reviewers or admins.
+            let mut to_ping = users_in(&context.to_act);
+            if notice == Notice::ApprovalCounted
+                && let Some(p) = progress
+            {
+                to_ping.extend(users_in(&p.can_approve));
+            }
+            let note = self.quietly(note, &to_ping).await;
             self.post_once(&at.channel, &note, Some(&at.ts), "note", delivery)
                 .await?;
         }

@@ -61,7 +61,10 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
                 card.contains("approved by <@UADA>").then_some(card)
             })
             .await;
-        assert!(card.contains("<@UDAVE>"), "{card}");
+        assert!(
+            card.contains("*Requester*\ndave"),
+            "named, not pinged: {card}"
+        );
 
         let audit = store::audit::for_request(t.app.db().conn(), 1)
             .await

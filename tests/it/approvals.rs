@@ -77,7 +77,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         })
         .await;
         assert!(
-            reply.contains("<@URITA> approved; step 2 of 2 needs 2 more from <@UFIONA>, <@UCARL>, <@UADA>, <@UGUEST>"),
+            reply.contains("rita approved; step 2 of 2 needs 2 more from <@UFIONA>, <@UCARL>, <@UADA>, <@UGUEST>"),
             "{reply}"
         );
         assert_eq!(t.status(1).await, Status::Pending);

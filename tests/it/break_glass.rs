@@ -56,7 +56,7 @@ async fn break_glass_is_granted_at_once_kept_when_reviewed_and_taken_away_when_n
                 .thread(CHANNEL, &card.ts)
                 .iter()
                 .map(shown)
-                .find(|m| m.contains("<!here> 🚨 *Break-glass*: <@UALICE> has this access now"))
+                .find(|m| m.contains("<!here> 🚨 *Break-glass*: alice has this access now"))
         })
         .await;
         let dm = t.dm_for("UBOB", "break-glass").await;

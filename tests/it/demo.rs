@@ -86,12 +86,13 @@ fn the_demo_plays_the_whole_story_on_the_manual_connector_without_postgres() {
             "#access-requests — Gatehouse posts:",
             "│ Access request #1",
             "│ Quarterly revenue report",
+            "🔔 Slack notifies Ravi Patel (mentioned in #access-requests)",
             "2. Maya Chen tries to approve her own request with ✅",
             "Maya Chen — a note only Maya sees:",
             "you cannot approve or deny your own request",
             "3. Ravi Patel approves with ✅",
             "Approved by @Ravi Patel",
-            "│ ✅ Approved by @Ravi Patel",
+            "│ ✅ Approved by Ravi Patel",
             "By hand, for an admin (@Ada Okafor): Add the person to the ANALYTICS_RO role",
             "Maya Chen — a DM from Gatehouse:",
             "@Ravi Patel approved your request #1 for Analytics warehouse (read-only)",
@@ -115,6 +116,14 @@ fn the_demo_plays_the_whole_story_on_the_manual_connector_without_postgres() {
             "Removed ",
         ],
     );
+    // The reviewer is pinged once, when the request is posted; the requester never is (her
+    // DMs are her notices), nor is the admin asked by hand after the first time.
+    assert_eq!(
+        stdout.matches("🔔 Slack notifies Ravi Patel").count(),
+        1,
+        "{stdout}"
+    );
+    assert!(!stdout.contains("🔔 Slack notifies Maya Chen"), "{stdout}");
     assert!(
         !stdout.contains("\u{1b}["),
         "no terminal colours when stdout is not a terminal"

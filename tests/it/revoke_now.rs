@@ -381,7 +381,9 @@ async fn ending_access_now_is_for_the_holder_a_reviewer_of_the_resource_and_admi
                 assert!(!shown(&card).contains("[Revoke]"), "{cell}");
                 eventually("the thread note", 30, || async {
                     t.sim.thread(CHANNEL, &card.ts).iter().map(shown).find(|m| {
-                        m.contains(&format!("🔒 Revoked by <@{who}>: {said}; access removed"))
+                        // Named in the thread, not pinged (slack-sim's people are named by id).
+                        let name = who[1..].to_lowercase();
+                        m.contains(&format!("🔒 Revoked by {name}: {said}; access removed"))
                     })
                 })
                 .await;

@@ -150,3 +150,61 @@ async fn a_form_for_a_resource_offers_only_its_durations_and_says_whether_a_reas
     t.stop().await;
     db.close().await;
 }
+
+/// Who was pinged, as Slack counts it (slack-sim's notifications: mentions of members and
+/// their groups in new posts, and DMs): each reviewer once, when the card is first posted;
+/// nobody for their own action; the admins once, when a change by hand waits for them; the
+/// requester only in their DMs, never by a mention in the channel.
+#[tokio::test]
+async fn reviewers_are_pinged_once_per_request_and_nobody_for_their_own_action() {
+    let db = TestDb::sqlite();
+    // The catalog's own manual connector: a change by hand, which waits for an admin.
+    let sim = slack_sim::SlackSim::start(workspace()).await.unwrap();
+    let t = SlackTestApp::start_registry(&db, CATALOG, sim).await;
+    let card = t.ask("UALICE", "analytics-ro 8h", 1).await;
+    let pings = |who: &str| t.sim.notifications(who);
+    for reviewer in ["UBOB", "URITA"] {
+        let got = pings(reviewer);
+        assert_eq!(got.len(), 1, "{reviewer}: {got:?}");
+        assert_eq!(
+            (got[0].ts.as_str(), got[0].why.as_str()),
+            (card.ts.as_str(), "mention")
+        );
+    }
+
+    t.tick("UBOB", &card).await;
+    // The change is by hand: the thread asks the admins, once.
+    let ada = eventually("the admin asked in the thread", 30, || async {
+        let got = pings("UADA");
+        (!got.is_empty()).then_some(got)
+    })
+    .await;
+    for _ in 0..3 {
+        t.run_jobs().await;
+    }
+    let ada_again = pings("UADA");
+    assert_eq!(ada_again.len(), 1, "{ada_again:?}");
+    assert_eq!(ada[0].channel, CHANNEL);
+    assert_ne!(ada[0].ts, card.ts, "in the thread, not the card");
+
+    let bob = pings("UBOB");
+    let said: Vec<String> = bob
+        .iter()
+        .filter_map(|n| t.sim.message(&n.channel, &n.ts))
+        .map(|m| shown(&m))
+        .collect();
+    assert_eq!(bob.len(), 1, "Bob is not pinged about his own ✅: {said:?}");
+    assert_eq!(
+        pings("URITA").len(),
+        1,
+        "Rita is not pinged again once it is decided"
+    );
+    let alice = pings("UALICE");
+    assert!(!alice.is_empty(), "Alice hears of the decision");
+    assert!(
+        alice.iter().all(|n| n.why == "dm"),
+        "the requester is told in her DMs, never mentioned in the channel: {alice:?}"
+    );
+    t.stop().await;
+    db.close().await;
+}

@@ -30,7 +30,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
         let msg = t.request_message(1).await;
         let text = shown(&msg);
         assert!(
-            text.contains("<@UALICE>") && text.contains("quarterly revenue report"),
+            text.contains("*Requester*\nalice") && text.contains("quarterly revenue report"),
             "{text}"
         );
         assert!(text.contains("Waiting for a reviewer"), "{text}");
@@ -79,7 +79,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             .map(shown)
             .collect();
         assert!(
-            thread.iter().any(|r| r.contains("Approved by <@UBOB>")),
+            thread.iter().any(|r| r.contains("Approved by bob")),
             "{thread:?}"
         );
 

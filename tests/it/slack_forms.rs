@@ -308,7 +308,7 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
         t.wait_for(1, Status::Pending).await;
         eventually("the note in the thread", 30, || async {
             t.sim.thread(CHANNEL, &msg.ts).iter().map(shown).find(|m| {
-                m.contains("<@URITA> chose `ALICE_ANALYST` as the account to grant to. Approvals given before it was chosen no longer count")
+                m.contains("rita chose `ALICE_ANALYST` as the account to grant to. Approvals given before it was chosen no longer count")
             })
         })
         .await;

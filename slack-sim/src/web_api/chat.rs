@@ -90,6 +90,8 @@ pub(super) fn post_message(inner: &Inner, st: &mut State, args: &Args) -> R {
     {
         p.thread_ts = Some(t.clone());
     }
+    let told = crate::notifications::of_post(st, &m.user, &ch, &ts, &m.text, m.blocks.as_ref());
+    st.notifications.extend(told);
     st.messages.push(m);
     Ok(json!({"channel": ch, "ts": ts, "message": msg}))
 }

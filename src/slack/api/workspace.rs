@@ -86,10 +86,10 @@ impl SlackApi {
     pub async fn user_info(&self, user: &str) -> Result<UserInfo, SlackError> {
         let v = self.get("users.info", &[("user", user)]).await?;
         let u = &v["user"];
-        let name = u["real_name"]
-            .as_str()
-            .or(u["profile"]["real_name"].as_str())
-            .or(u["name"].as_str())
+        let name = [&u["real_name"], &u["profile"]["real_name"], &u["name"]]
+            .into_iter()
+            .filter_map(Value::as_str)
+            .find(|n| !n.trim().is_empty())
             .unwrap_or(user)
             .to_owned();
         Ok(UserInfo {
