@@ -33,6 +33,10 @@ pub struct SimConfig {
     pub channels: Vec<ChannelSeed>,
     #[serde(default)]
     pub usergroups: Vec<UsergroupSeed>,
+    /// The app manifest's `features.app_home.messages_tab_read_only_enabled`: people cannot
+    /// write to the app in its Messages tab, so `message_bot` is refused.
+    #[serde(default)]
+    pub messages_tab_read_only: bool,
 }
 
 /// A person (or bot) in the workspace. The account-kind flags are those of Slack's user object
@@ -254,6 +258,7 @@ impl SimConfig {
                 handle: "data-reviewers".into(),
                 users: vec!["U0BOB".into(), "U0CAROL".into()],
             }],
+            messages_tab_read_only: false,
         }
     }
 }

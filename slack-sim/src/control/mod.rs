@@ -36,6 +36,9 @@ pub enum ControlError {
     /// `click_button_confirmed` on an element that asks nothing: the test expected a dialog.
     #[error("{0} shows no confirmation dialog")]
     NoConfirmation(String),
+    /// The app's Messages tab is read-only: Slack offers no box to write in.
+    #[error("the app's Messages tab is read-only: {0} cannot write to it")]
+    MessagesTabReadOnly(String),
 }
 
 impl ControlError {
@@ -52,6 +55,7 @@ impl ControlError {
             ControlError::UnknownUsergroup(_) => "no_such_subteam",
             ControlError::ConfirmationShown { .. } => "confirmation_shown",
             ControlError::NoConfirmation(_) => "no_confirmation",
+            ControlError::MessagesTabReadOnly(_) => "messages_tab_read_only",
         }
     }
 }

@@ -29,6 +29,9 @@ impl Sim {
     /// event with `channel_type: "im"` (what the `message.im` subscription delivers).
     pub async fn message_bot(&self, user: &str, text: &str) -> Result<EventOutcome, ControlError> {
         self.check_user(user)?;
+        if self.inner.cfg.messages_tab_read_only {
+            return Err(ControlError::MessagesTabReadOnly(user.to_owned()));
+        }
         let cfg = self.inner.cfg.clone();
         let (channel, ts) = self.inner.with(|st| {
             let channel = st.im_for(&cfg, user);

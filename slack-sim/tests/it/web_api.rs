@@ -524,3 +524,58 @@ async fn subscribers_see_each_post_and_update_with_the_instant_its_call_arrived(
     assert_eq!(dm.text, "you now have access");
     assert!(posts.try_recv().is_err(), "nothing else was announced");
 }
+
+/// Who a new post notifies, as Slack's default preferences do: a mentioned member and a
+/// group's members, each once; an edit notifies no one; a DM notifies its reader.
+#[tokio::test]
+async fn a_post_notifies_mentioned_members_and_groups_once_and_an_edit_notifies_no_one() {
+    let sim = start().await;
+    let v = api(
+        &sim,
+        "chat.postMessage",
+        json!({"channel": "C0ACCESS", "text": "<@U0ALICE|alice> and <!subteam^S0REVIEW>, <@U0BOB> again",
+               "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "ask <@U0DAVE>"}}]}),
+    )
+    .await;
+    let ts = ok(&v)["ts"].as_str().unwrap().to_owned();
+    let why = |user: &str| -> Vec<String> {
+        sim.notifications(user)
+            .iter()
+            .map(|n| n.why.clone())
+            .collect()
+    };
+    assert_eq!(why("U0ALICE"), ["mention"]);
+    assert_eq!(why("U0BOB"), ["group"], "once, though named twice");
+    assert_eq!(why("U0CAROL"), ["group"]);
+    assert_eq!(why("U0DAVE"), ["mention"], "mentions in blocks count too");
+
+    let edited = api(
+        &sim,
+        "chat.update",
+        json!({"channel": "C0ACCESS", "ts": ts, "text": "now <@U0ALICE> and <!here>"}),
+    )
+    .await;
+    ok(&edited);
+    assert_eq!(why("U0ALICE"), ["mention"], "an edit notifies no one");
+
+    api(
+        &sim,
+        "chat.postMessage",
+        json!({"channel": "U0DAVE", "text": "your DM"}),
+    )
+    .await;
+    assert_eq!(why("U0DAVE"), ["mention", "dm"]);
+}
+
+/// A read-only Messages tab (the manifest's `messages_tab_read_only_enabled`) gives people no
+/// box to write to the app in: `message_bot` is refused, as Slack would not let them.
+#[tokio::test]
+async fn a_read_only_messages_tab_lets_nobody_write_to_the_app() {
+    let sim = start_with(|c| c.messages_tab_read_only = true).await;
+    let refused = sim.sim().message_bot("U0ALICE", "hello").await;
+    assert!(
+        matches!(refused, Err(slack_sim::ControlError::MessagesTabReadOnly(ref u)) if u == "U0ALICE"),
+        "{refused:?}"
+    );
+    assert!(sim.dms("U0ALICE").is_empty(), "nothing was written");
+}

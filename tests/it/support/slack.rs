@@ -27,8 +27,18 @@ pub fn person(id: &str, name: &str, tz: &str) -> UserSeed {
 }
 
 /// Alice (Paris) and Dave ask; Bob and Rita review analytics; Fiona finance; Ada administers.
+/// The shipped manifest's Messages tab setting: the tests write to the app in its DMs only
+/// as people could (slack-sim refuses `message_bot` when the tab is read-only).
+fn messages_tab_read_only() -> bool {
+    include_str!("../../../manifest.yml")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("messages_tab_read_only_enabled:"))
+        .is_none_or(|v| v.trim() != "false")
+}
+
 pub fn workspace() -> SimConfig {
     let mut c = SimConfig::demo();
+    c.messages_tab_read_only = messages_tab_read_only();
     c.bot_user_id = BOT.into();
     c.ack_timeout_ms = 3000;
     let people = [
