@@ -22,6 +22,8 @@ pub enum Notice {
     IdentityChosen,
     /// The access ends soon: the holder may ask for more time.
     ExpiringSoon,
+    /// Nobody has decided and the request lapses soon: its reviewers are asked once more.
+    LapsesSoon,
     /// The holder asks reviewers for `minutes` more.
     ExtensionRequested {
         minutes: i64,
@@ -85,6 +87,7 @@ impl Notice {
             | Notice::Expired
             | Notice::Revoked => true,
             Notice::ApprovalCounted
+            | Notice::LapsesSoon
             | Notice::BreakGlass
             | Notice::BreakGlassReviewed
             | Notice::BreakGlassUnreviewed
@@ -112,6 +115,7 @@ impl Notice {
             }
             Notice::Submitted
             | Notice::ApprovalCounted
+            | Notice::LapsesSoon
             | Notice::BreakGlassReviewed
             | Notice::GrantByHand
             | Notice::RevokeByHand

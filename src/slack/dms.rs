@@ -100,6 +100,7 @@ pub fn requester_dm(
         ),
         Notice::RevokeByHand => format!("An admin is removing your access to *{name}* by hand."),
         Notice::ExpiringSoon
+        | Notice::LapsesSoon
         | Notice::IdentityChosen
         | Notice::ApprovalCounted
         | Notice::BreakGlass

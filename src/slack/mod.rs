@@ -13,6 +13,7 @@ pub mod home;
 pub mod limits;
 pub mod modals;
 pub mod mrkdwn;
+pub mod notes;
 pub mod notifier;
 pub mod preflight;
 pub mod question_limit;

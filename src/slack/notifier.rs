@@ -300,8 +300,10 @@ impl SlackNotifier {
         };
         if notice != Notice::Submitted {
             let note = match notice {
-                Notice::IdentityChosen => views::identity_chosen(r, context.chosen_by.as_ref()),
-                _ => views::thread_note(
+                Notice::IdentityChosen => {
+                    super::notes::identity_chosen(r, context.chosen_by.as_ref())
+                }
+                _ => super::notes::thread_note(
                     r,
                     resource,
                     notice,
@@ -312,7 +314,7 @@ impl SlackNotifier {
             };
             // Only those who must act now are pinged: the note's own reviewers or admins.
             let mut to_ping = users_in(&context.to_act);
-            if notice == Notice::ApprovalCounted
+            if matches!(notice, Notice::ApprovalCounted | Notice::LapsesSoon)
                 && let Some(p) = progress
             {
                 to_ping.extend(users_in(&p.can_approve));

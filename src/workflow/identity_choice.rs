@@ -135,7 +135,7 @@ impl Workflow {
             let resource = self.resource_of(&current)?;
             let mut reopened = current.clone();
             reopened.decided_at = Some(now);
-            let lapse = super::lapse_at(&reopened, resource.lapse_after);
+            let lapse = super::nudge_at(&reopened, resource.lapse_after);
             self.apply(
                 &tx,
                 &current,

@@ -529,6 +529,16 @@ pub fn lapse_at(
     r.starts_at.map_or(due, |start| due.max(start))
 }
 
+/// When a pending request's reviewers are reminded that it is about to lapse: an hour before,
+/// or a quarter of its time to decide before when that is under four hours.
+pub fn nudge_at(
+    r: &crate::store::requests::Request,
+    lapse_after: crate::domain::GrantDuration,
+) -> DateTime<Utc> {
+    let lead = (lapse_after.to_chrono() / 4).min(chrono::TimeDelta::hours(1));
+    lapse_at(r, lapse_after) - lead
+}
+
 /// What people hear about each step; steps in between (provisioning started, revoking) are quiet.
 fn notice_for(event: Event) -> Option<Notice> {
     match event {

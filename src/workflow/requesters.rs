@@ -205,7 +205,7 @@ impl Workflow {
         self.enqueue_notices(&tx, id, Notice::Submitted).await?;
         match &vetted.auto {
             None => {
-                let lapse_at = super::lapse_at(&current, resource.lapse_after);
+                let lapse_at = super::nudge_at(&current, resource.lapse_after);
                 let lapse = JobSpec::Lapse { request: id };
                 crate::jobs::enqueue(&tx, &lapse, lapse_at, self.max_attempts, now).await?;
             }

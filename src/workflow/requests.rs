@@ -249,7 +249,7 @@ impl Workflow {
             let lapse = JobSpec::Lapse {
                 request: request.id,
             };
-            let lapse_at = super::lapse_at(&request, resource.lapse_after);
+            let lapse_at = super::nudge_at(&request, resource.lapse_after);
             let notices = self.notice_jobs(request.id, super::Notice::Submitted);
             notices
                 .into_iter()

@@ -45,6 +45,9 @@ impl From<WorkflowError> for JobError {
     }
 }
 
+/// The audit action of the reminder before a request lapses.
+const NUDGED: &str = "lapse_nudged";
+
 impl Workflow {
     /// Ends a request nobody reviewed in time; one that was reviewed meanwhile is left alone.
     async fn run_lapse(&self, id: RequestId) -> Result<Outcome, JobError> {
@@ -58,7 +61,15 @@ impl Workflow {
             .await?
             .lapse_after;
         let due = super::lapse_at(&current, lapse_after);
-        if self.clock.now() < due {
+        let now = self.clock.now();
+        if now < due {
+            // Its reviewers are reminded once, shortly before it lapses (the job is queued for
+            // then); a job queued for the lapse itself, or run late, just lapses it.
+            let nudge = super::nudge_at(&current, lapse_after);
+            if now < nudge {
+                return Ok(Outcome::RunAgainAt(nudge));
+            }
+            self.nudge_once(id).await?;
             return Ok(Outcome::RunAgainAt(due));
         }
         match self.lapse(id).await {
@@ -67,6 +78,30 @@ impl Workflow {
             Err(WorkflowError::Illegal(_) | WorkflowError::Conflict(_)) => Ok(Outcome::Done),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Reminds the reviewers of a pending request that it lapses soon, once for each wait to
+    /// decide (a request reopened since waits afresh). The request's row is held until the
+    /// commit, so a second run of the job (a retry, or a worker that took over a lapsed lease)
+    /// waits for the first and then finds its audit row.
+    async fn nudge_once(&self, id: RequestId) -> Result<(), WorkflowError> {
+        let tx = self.db.begin().await?;
+        let Some(r) = store::requests::get_for_update(&tx, id).await? else {
+            return self.commit(tx, false).await;
+        };
+        let since = r.decided_at.map_or(r.created_at, |d| d.max(r.created_at));
+        let done = r.status != Status::Pending
+            || store::audit::for_request(&tx, id.get())
+                .await?
+                .iter()
+                .any(|e| e.action == NUDGED && e.at >= since);
+        if !done {
+            let details = json!({ "connector": r.connector });
+            let entry = Entry::new(&Actor::System, NUDGED, details).about(id);
+            audit::record(&tx, self.clock.now(), entry).await?;
+            self.enqueue_notices(&tx, id, Notice::LapsesSoon).await?;
+        }
+        self.commit(tx, !done).await
     }
 
     async fn run_remind(&self, id: RequestId) -> Result<Outcome, JobError> {

@@ -208,3 +208,53 @@ async fn reviewers_are_pinged_once_per_request_and_nobody_for_their_own_action()
     t.stop().await;
     db.close().await;
 }
+
+/// Shortly before a request nobody decided lapses, its reviewers are reminded in its thread,
+/// once; a decided request is left alone, and the lapse still happens at its time.
+#[tokio::test]
+async fn reviewers_are_reminded_once_before_a_request_lapses_and_only_if_undecided() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start_with(&db, CATALOG, workspace()).await;
+    let waiting = t.ask("UALICE", "analytics-ro 8h", 1).await;
+    let decided = t.ask("UDAVE", "analytics-ro 8h", 2).await;
+    t.tick("URITA", &decided).await;
+    t.wait_for(2, gatehouse::domain::Status::Active).await;
+    let pings = |who: &str| t.sim.notifications(who).len();
+    assert_eq!((pings("UBOB"), pings("URITA")), (2, 2), "one card each");
+    let nudge = |ts: &str| {
+        t.sim
+            .thread(CHANNEL, ts)
+            .iter()
+            .map(shown)
+            .find(|m| m.contains("Nobody has decided yet"))
+    };
+
+    // lapse_after = 1d: the reminder comes an hour before; 23h in, nothing yet.
+    t.clock.advance(chrono::Duration::hours(23));
+    t.run_jobs().await;
+    assert!(nudge(&waiting.ts).is_none());
+    t.clock.advance(chrono::Duration::minutes(30));
+    t.run_jobs().await;
+    let note = eventually("the reminder in the thread", 30, || async {
+        nudge(&waiting.ts)
+    })
+    .await;
+    assert!(note.contains("request #1 lapses"), "{note}");
+    assert!(note.contains("<@UBOB>, <@URITA>, please approve"), "{note}");
+    assert_eq!((pings("UBOB"), pings("URITA")), (3, 3), "reminded once");
+    assert!(
+        nudge(&decided.ts).is_none(),
+        "a decided request is not nudged"
+    );
+    assert_eq!(t.status(1).await, gatehouse::domain::Status::Pending);
+
+    // Again a little later: no second reminder; at its time, it lapses.
+    t.clock.advance(chrono::Duration::minutes(10));
+    t.run_jobs().await;
+    assert_eq!((pings("UBOB"), pings("URITA")), (3, 3));
+    t.clock.advance(chrono::Duration::minutes(21));
+    t.run_jobs().await;
+    t.wait_for(1, gatehouse::domain::Status::Lapsed).await;
+    t.stop().await;
+    db.close().await;
+}
