@@ -431,10 +431,12 @@ impl Load {
     }
 }
 
-/// `Access request #12: <@UP003> asks for Role 7 for 8h — pending` → (3, 7).
+/// `Access request #12: gh_bench_1_u003 asks for Role 7 for 8h — pending` → (3, 7).
 fn card_of(text: &str) -> Option<(usize, usize)> {
     let rest = text.strip_prefix("Access request #")?;
-    let person = rest.split_once("<@UP")?.1.split_once('>')?.0.parse().ok()?;
+    // The card names its requester by their Slack name (the platform login, `…_u007`).
+    let who = rest.split_once(": ")?.1.split_once(" asks for ")?.0;
+    let person = who.rsplit_once("_u")?.1.parse().ok()?;
     let role = rest
         .split_once("asks for Role ")?
         .1
