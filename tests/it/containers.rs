@@ -273,12 +273,15 @@ async fn two_replicas_of_the_image_share_the_work_and_a_sigterm_loses_and_repeat
     }
     // Each person's card (request numbers come from a PostgreSQL sequence, so they may skip).
     let mut numbers = Vec::new();
-    for who in &people {
-        let mention = format!("<@{who}>");
+    for (i, who) in people.iter().enumerate() {
+        // The card names its requester (it pings nobody for their own request); mentioned
+        // only if Slack could not say their name.
+        let (named, mention) = (format!("*Requester*\n{p}_u{i:02}"), format!("<@{who}>"));
         let card = eventually(&format!("{who}'s card"), 60, || async {
-            sim.messages(CHANNEL)
-                .into_iter()
-                .find(|m| shown(m).contains(&mention))
+            sim.messages(CHANNEL).into_iter().find(|m| {
+                let text = shown(m);
+                text.contains(&named) || text.contains(&mention)
+            })
         })
         .await;
         let title = shown(&card);

@@ -69,17 +69,24 @@ pub async fn reaction_added(ctx: &SlackContext, event: &Value) -> Result<(), Mal
         request.id.get(),
         say(&e)
     );
-    tell_after_the_ack(ctx, channel, &user, views::note(&text));
+    tell_after_the_ack(ctx, channel, &user, views::note(&text), || ());
     Ok(())
 }
 
 /// Shows `msg` to `user` alone in `channel`, after the ack: what is said changes nothing, so the
-/// reaction's ack need not wait for Slack to take it.
-fn tell_after_the_ack(ctx: &SlackContext, channel: &str, user: &SlackUserId, msg: views::Message) {
+/// reaction's ack need not wait for Slack to take it. `missed` runs if Slack does not take it.
+fn tell_after_the_ack(
+    ctx: &SlackContext,
+    channel: &str,
+    user: &SlackUserId,
+    msg: views::Message,
+    missed: impl FnOnce() + Send + 'static,
+) {
     let (api, channel, user) = (ctx.api.clone(), channel.to_owned(), user.to_string());
     tokio::spawn(async move {
         if let Err(e) = api.post_ephemeral(&channel, &user, &msg).await {
             tracing::warn!(error = %e, "cannot tell a reviewer about their reaction");
+            missed();
         }
     });
 }
@@ -94,15 +101,10 @@ pub async fn ask_before_denying(
     request: &crate::store::requests::Request,
 ) -> Result<(), WorkflowError> {
     let current = ctx.workflow.may_deny(request.id, user).await?;
-    let (api, asked) = (ctx.api.clone(), ctx.denials_asked.clone());
-    let (channel, user, id) = (channel.to_owned(), user.clone(), request.id);
-    let msg = views::deny_ask(&current);
-    tokio::spawn(async move {
-        if let Err(e) = api.post_ephemeral(&channel, user.as_str(), &msg).await {
-            tracing::warn!(error = %e, "cannot ask a reviewer about their ❌; the catch-up asks again");
-            asked.forget(id, &user);
-        }
-    });
+    // Not asked after all if Slack did not take it: the catch-up asks again.
+    let (asked, who, id) = (ctx.denials_asked.clone(), user.clone(), request.id);
+    let missed = move || asked.forget(id, &who);
+    tell_after_the_ack(ctx, channel, user, views::deny_ask(&current), missed);
     Ok(())
 }
 
