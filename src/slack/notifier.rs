@@ -256,13 +256,20 @@ impl SlackNotifier {
         let (chosen, delivery) = (context.channel.as_deref(), context.delivery.as_ref());
         let progress = context.progress.as_ref();
         let ended = Ended::of(r, context.ended_by.as_ref(), context.closed);
-        // The card names its requester and never pings them: the request is their own doing.
+        // When first posted, the card pings only who can approve it; an edit pings no one, so
+        // later versions keep their mentions, which Slack shows as links. It never pings its
+        // requester: the request is their own doing.
         let card = views::request_message(r, resource, progress, ended.as_ref());
-        let others: Vec<String> = mentions_in(&card)
-            .into_iter()
-            .filter(|u| u != r.requester.as_str())
-            .collect();
-        let card = self.quietly(card, &others).await;
+        let to_ping: Vec<String> = match (&r.slack_channel, &r.slack_ts) {
+            (Some(_), Some(_)) => mentions_in(&card),
+            _ => progress
+                .map(|p| users_in(&p.can_approve))
+                .unwrap_or_default(),
+        }
+        .into_iter()
+        .filter(|u| u != r.requester.as_str())
+        .collect();
+        let card = self.quietly(card, &to_ping).await;
         let (posted, at) = match (&r.slack_channel, &r.slack_ts) {
             (Some(channel), Some(ts)) => {
                 self.api.update_message(channel, ts, &card).await?;
@@ -279,12 +286,6 @@ impl SlackNotifier {
                 let channel = chosen
                     .map(str::to_owned)
                     .unwrap_or_else(|| self.channel.get());
-                // When first posted, the card pings only who can approve it. (An edit pings no
-                // one, so later versions keep their mentions, which Slack shows as links.)
-                let can_approve = progress
-                    .map(|p| users_in(&p.can_approve))
-                    .unwrap_or_default();
-                let card = self.quietly(card, &can_approve).await;
                 // A card an earlier attempt posted is found and recorded, not posted again.
                 let ts = self
                     .post_once(&channel, &card, None, "card", delivery)
