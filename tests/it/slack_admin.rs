@@ -265,13 +265,13 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
         // runs share the attempts (and the clock moves under the worker), so wait for it rather
         // than count runs, and keep the platform failing until the admin retries.
         t.platform.fail_next(1000, true);
-        t.clock.advance(chrono::Duration::hours(1));
+        t.later(chrono::Duration::hours(1)).await;
         eventually("the revocation to keep failing", 30, || async {
             t.run_jobs().await;
             let failed = t.app.workflow().failed_jobs().await.unwrap();
             let failing = failed.iter().any(|j| j.kind == "revoke");
             if !failing {
-                t.clock.advance(chrono::Duration::minutes(5));
+                t.later(chrono::Duration::minutes(5)).await;
             }
             failing.then_some(())
         })

@@ -100,7 +100,7 @@ async fn lapsed_and_expired_dms_offer_it_and_nobody_else_can_use_them() {
 
     // Nobody reviews Dave's request in time: it lapses, and his DM offers it again.
     t.ask("UDAVE", "analytics-ro 1h month end", 2).await;
-    t.clock.advance(chrono::Duration::days(8));
+    t.later(chrono::Duration::days(8)).await;
     t.run_jobs().await;
     t.wait_for(2, Status::Lapsed).await;
     let lapsed = "in time, so it lapsed";

@@ -229,11 +229,13 @@ async fn reviewers_are_reminded_once_before_a_request_lapses_and_only_if_undecid
             .find(|m| m.contains("Nobody has decided yet"))
     };
 
-    // lapse_after = 1d: the reminder comes an hour before; 23h in, nothing yet.
-    t.clock.advance(chrono::Duration::hours(23));
+    // lapse_after = 1d: the reminder comes an hour before; a minute earlier, nothing yet.
+    t.later(chrono::Duration::hours(22) + chrono::Duration::minutes(59))
+        .await;
     t.run_jobs().await;
+    t.settled().await;
     assert!(nudge(&waiting.ts).is_none());
-    t.clock.advance(chrono::Duration::minutes(30));
+    t.later(chrono::Duration::minutes(1)).await;
     t.run_jobs().await;
     let note = eventually("the reminder in the thread", 30, || async {
         nudge(&waiting.ts)
@@ -241,6 +243,7 @@ async fn reviewers_are_reminded_once_before_a_request_lapses_and_only_if_undecid
     .await;
     assert!(note.contains("request #1 lapses"), "{note}");
     assert!(note.contains("<@UBOB>, <@URITA>, please approve"), "{note}");
+    t.settled().await;
     assert_eq!((pings("UBOB"), pings("URITA")), (3, 3), "reminded once");
     assert!(
         nudge(&decided.ts).is_none(),
@@ -249,10 +252,11 @@ async fn reviewers_are_reminded_once_before_a_request_lapses_and_only_if_undecid
     assert_eq!(t.status(1).await, gatehouse::domain::Status::Pending);
 
     // Again a little later: no second reminder; at its time, it lapses.
-    t.clock.advance(chrono::Duration::minutes(10));
+    t.later(chrono::Duration::minutes(40)).await;
     t.run_jobs().await;
+    t.settled().await;
     assert_eq!((pings("UBOB"), pings("URITA")), (3, 3));
-    t.clock.advance(chrono::Duration::minutes(21));
+    t.later(chrono::Duration::minutes(20)).await;
     t.run_jobs().await;
     t.wait_for(1, gatehouse::domain::Status::Lapsed).await;
     t.stop().await;

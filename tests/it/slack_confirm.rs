@@ -279,7 +279,7 @@ async fn a_used_dm_button_leaves_an_outcome_line_and_a_stale_one_is_answered_and
     t.granted("UALICE", "analytics-ro 4h modelling", 1, "UBOB")
         .await;
     // An hour before the end she is reminded, with Extend and Relinquish.
-    t.clock.advance(chrono::Duration::minutes(180));
+    t.later(chrono::Duration::minutes(180)).await;
     t.run_jobs().await;
     let reminder = dm_showing(&t, "UALICE", "Need more time?").await;
     // She lets it end; later she presses Relinquish on the old reminder.

@@ -150,7 +150,7 @@ async fn reviewers_told_before_a_failure_halfway_are_not_told_again_on_the_retry
         .await;
         assert_eq!(told("URITA").await, 0);
         // Past the backoff: the retry runs.
-        t.clock.advance(chrono::Duration::minutes(2));
+        t.later(chrono::Duration::minutes(2)).await;
         t.run_jobs().await;
         eventually("Rita's DM", 30, || async {
             (told("URITA").await == 1).then_some(())

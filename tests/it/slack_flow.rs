@@ -83,7 +83,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             "{thread:?}"
         );
 
-        t.clock.advance(Duration::hours(2));
+        t.later(Duration::hours(2)).await;
         t.run_jobs().await;
         t.wait_for(1, Status::Expired).await;
         assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
@@ -123,7 +123,7 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
             "Retry-After is honoured"
         );
         assert!(t.sim.messages(CHANNEL).is_empty());
-        t.clock.advance(Duration::seconds(10));
+        t.later(Duration::seconds(10)).await;
         t.run_jobs().await;
         let msg = t.request_message(1).await;
 
@@ -151,7 +151,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         t.wait_for(1, Status::Active).await;
 
         // An hour before the end (13:00 UTC = 14:00 in Paris), Alice is reminded.
-        t.clock.advance(Duration::minutes(179));
+        t.later(Duration::minutes(179)).await;
         t.run_jobs().await;
         assert!(
             t.sim
@@ -160,7 +160,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
                 .all(|m| !shown(m).contains("ends")),
             "not yet"
         );
-        t.clock.advance(Duration::minutes(1));
+        t.later(Duration::minutes(1)).await;
         t.run_jobs().await;
         let reminder = eventually("the reminder", 30, || async {
             t.sim
@@ -254,10 +254,10 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         );
 
         // The old expiry passes; the access stays until the new one.
-        t.clock.advance(Duration::hours(1));
+        t.later(Duration::hours(1)).await;
         t.run_jobs().await;
         assert_eq!(t.status(1).await, Status::Active, "{}", db.name);
-        t.clock.advance(Duration::hours(2));
+        t.later(Duration::hours(2)).await;
         t.run_jobs().await;
         t.wait_for(1, Status::Expired).await;
     })

@@ -44,7 +44,7 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
         assert!(!answered.contains("[Done]"), "{answered}");
 
         // At expiry Gatehouse asks for the removal the same way.
-        t.clock.advance(Duration::hours(4));
+        t.later(Duration::hours(4)).await;
         t.run_jobs().await;
         let undo = t.thread_reply(&msg.ts, "undo this").await;
         assert_eq!(status(&t).await, Status::Revoking);

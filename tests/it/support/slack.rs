@@ -408,10 +408,29 @@ impl SlackTestApp {
         .await;
     }
 
+    /// Waits until no job is due or running: what the workers had to do by now is done, so
+    /// a test may say what did not happen.
+    pub async fn settled(&self) {
+        eventually("the due jobs to be done", 30, || async {
+            let due = gatehouse::store::jobs::due(self.app.db().conn(), self.clock.now()).await;
+            (due.unwrap().0 == 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Moves the clock `by` once the workers have settled. The manual clock also judges job
+    /// leases: moving it past a running job's lease would hand that job to a second worker, as
+    /// if its process had died, and both would post (a post waits out Slack's pace for a
+    /// second or so). Real time never jumps like that; `crash_after_running` does it on purpose.
+    pub async fn later(&self, by: chrono::Duration) {
+        self.settled().await;
+        self.clock.advance(by);
+    }
+
     /// Moves the clock `by` (past request `id`'s expiry), runs what is due, and waits for the
     /// request to have expired.
     pub async fn expire(&self, id: i64, by: chrono::Duration) {
-        self.clock.advance(by);
+        self.later(by).await;
         self.run_jobs().await;
         self.wait_for(id, gatehouse::domain::Status::Expired).await;
     }
