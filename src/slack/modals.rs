@@ -42,16 +42,26 @@ pub fn resource_option(r: &Resource) -> Value {
     option
 }
 
+/// The duration select's last option: the person types the duration instead.
+pub const OTHER_DURATION: &str = "other";
+
 /// What the form shows already filled in.
 #[derive(Debug, Default, Clone)]
 pub struct Prefill<'a> {
     pub resource: Option<&'a Resource>,
     pub duration: Option<GrantDuration>,
+    /// "Other…" is chosen in the duration select: the typed duration is asked for beside it.
+    pub other_duration: bool,
     pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
     pub reason: Option<&'a str>,
 }
 
-pub fn request_form(p: &Prefill<'_>) -> Value {
+/// The request form, fitted to its resource once one is chosen: only the presets within its
+/// bounds, the reason marked required where it is, and who reviews it (`reviewers`, as Slack
+/// mentions; a modal notifies no one). Choosing a resource or a duration sends an action
+/// (`dispatch_action`) so that the form is fitted again; block and action ids stay the same, so
+/// Slack keeps what was entered.
+pub fn request_form(p: &Prefill<'_>, reviewers: &[String]) -> Value {
     let mut resource = json!({
         "type": "external_select",
         "action_id": B_RESOURCE,
@@ -68,30 +78,29 @@ pub fn request_form(p: &Prefill<'_>) -> Value {
         })
     };
     let presets: Vec<&str> = PRESETS.into_iter().filter(|d| allowed(d)).collect();
-    let options: Vec<Value> = presets
+    let other = json!({ "text": plain("Other…"), "value": OTHER_DURATION });
+    let mut options: Vec<Value> = presets
         .iter()
         .map(|d| json!({ "text": plain(d), "value": d }))
         .collect();
+    options.push(other.clone());
+    let default = p.resource.map_or("The resource's default".to_owned(), |r| {
+        format!("Its default, {}", r.durations.default)
+    });
     let mut preset = json!({
         "type": "static_select",
         "action_id": B_DURATION,
-        "placeholder": plain("The resource's default"),
+        "placeholder": plain(&default),
         "options": options
     });
-    let mut custom = json!({
-        "type": "plain_text_input",
-        "action_id": B_DURATION_CUSTOM,
-        "placeholder": plain("or type one: 30m, 2h, 5d, 1h30m"),
-        "max_length": 20
-    });
-    if let Some(d) = p.duration {
-        let text = d.to_string();
+    let typed = p.duration.map(|d| d.to_string());
+    // A duration that is not a preset here is shown typed, under "Other…".
+    let typing = p.other_duration || typed.as_deref().is_some_and(|d| !presets.contains(&d));
+    if typing {
+        preset["initial_option"] = other;
+    } else if let Some(text) = typed.as_deref() {
         // An initial option must be one of the options (Slack refuses the view otherwise).
-        if presets.contains(&text.as_str()) {
-            preset["initial_option"] = json!({ "text": plain(&text), "value": text });
-        } else {
-            custom["initial_value"] = json!(text);
-        }
+        preset["initial_option"] = json!({ "text": plain(text), "value": text });
     }
     let mut starts = json!({ "type": "datetimepicker", "action_id": B_STARTS });
     if let Some(at) = p.starts_at {
@@ -111,26 +120,72 @@ pub fn request_form(p: &Prefill<'_>) -> Value {
     let (reason_optional, reason_hint) = match p.resource {
         Some(r) if r.reason_required => (false, "Required for this resource: reviewers read it."),
         Some(_) => (true, "Optional for this resource."),
-        None => (true, "Some resources require a reason."),
+        None => (
+            true,
+            "Choose a resource first: the form then says whether it needs one.",
+        ),
     };
+    let mut blocks = vec![
+        json!({ "type": "input", "block_id": B_RESOURCE, "dispatch_action": true,
+        "label": plain("Resource"), "element": resource }),
+    ];
+    if let Some(r) = p.resource {
+        blocks.push(json!({ "type": "context", "elements": [
+            { "type": "mrkdwn", "text": about(r, reviewers) } ] }));
+    }
+    blocks.push(
+        json!({ "type": "input", "block_id": B_DURATION, "dispatch_action": true,
+        "label": plain("For how long"), "optional": true, "element": preset }),
+    );
+    if typing {
+        let bound = p
+            .resource
+            .map(|r| format!(" At most {} for this resource.", r.durations.max))
+            .unwrap_or_default();
+        let mut custom = json!({
+            "type": "plain_text_input",
+            "action_id": B_DURATION_CUSTOM,
+            "placeholder": plain("30m, 2h, 5d, 1h30m"),
+            "max_length": 20
+        });
+        if let Some(text) = typed.filter(|t| !presets.contains(&t.as_str())) {
+            custom["initial_value"] = json!(text);
+        }
+        blocks.push(json!({ "type": "input", "block_id": B_DURATION_CUSTOM, "label": plain("Other duration"),
+            "element": custom, "hint": plain(&format!("Minutes, hours or days, e.g. 90m or 1h30m.{bound}")) }));
+    }
+    // Slack shows the picker in the person's own time zone and sends a Unix time.
+    blocks.push(json!({ "type": "input", "block_id": B_STARTS, "label": plain("Starting at"), "optional": true,
+        "element": starts,
+        "hint": plain("Leave empty to start as soon as it is approved. The duration counts from the start.") }));
+    blocks.push(json!({ "type": "input", "block_id": B_REASON, "label": plain("Reason"), "optional": reason_optional,
+        "element": reason, "hint": plain(reason_hint) }));
     json!({
         "type": "modal",
         "callback_id": REQUEST_FORM,
         "title": plain("Request access"),
         "submit": plain("Request"),
         "close": plain("Cancel"),
-        "blocks": [
-            { "type": "input", "block_id": B_RESOURCE, "label": plain("Resource"), "element": resource },
-            { "type": "input", "block_id": B_DURATION, "label": plain("For how long"), "optional": true, "element": preset },
-            { "type": "input", "block_id": B_DURATION_CUSTOM, "label": plain("Or another duration"), "optional": true, "element": custom },
-            // Slack shows the picker in the person's own time zone and sends a Unix time.
-            { "type": "input", "block_id": B_STARTS, "label": plain("Starting at"), "optional": true,
-              "element": starts,
-              "hint": plain("Leave empty to start as soon as it is approved. The duration counts from the start.") },
-            { "type": "input", "block_id": B_REASON, "label": plain("Reason"), "optional": reason_optional, "element": reason,
-              "hint": plain(reason_hint) }
-        ]
+        "blocks": blocks
     })
+}
+
+/// Under the chosen resource: what it is for, who reviews it, and its bounds.
+fn about(r: &Resource, reviewers: &[String]) -> String {
+    let mut parts = Vec::new();
+    if let Some(d) = r.description.as_deref().filter(|d| !d.trim().is_empty()) {
+        parts.push(crate::slack::views::escape(&super::limits::cut(d, 300)));
+    }
+    parts.push(if reviewers.is_empty() {
+        "No reviewer is named yet; a Gatehouse admin can add one".to_owned()
+    } else {
+        format!("Reviewed by {}", reviewers.join(", "))
+    });
+    parts.push(format!(
+        "granted for {} to {}; lapses if nobody decides within {}",
+        r.durations.min, r.durations.max, r.lapse_after
+    ));
+    parts.join(" · ")
 }
 
 pub fn deny_form(request: i64) -> Value {

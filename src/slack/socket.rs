@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::Value;
 use slack_morphism::prelude::*;
 
@@ -61,10 +62,9 @@ async fn on_command(
 }
 
 async fn on_interaction(
-    ev: SlackInteractionEvent,
+    payload: Value,
     ctx: Arc<SlackContext>,
 ) -> UserCallbackResult<SlackInteractionResponse> {
-    let payload: Value = serde_json::to_value(&ev)?;
     let kind = payload
         .get("type")
         .and_then(Value::as_str)
@@ -192,15 +192,22 @@ pub(super) async fn answer(
                 .and_then(|reply| Ok(Ack::With(serde_json::to_value(reply)?))),
             Err(e) => return unreadable(kind, &e),
         },
-        "interactive" => match serde_json::from_value::<SlackInteractionEvent>(payload) {
-            Ok(ev) => on_interaction(ev, ctx).await.and_then(|reply| match reply {
-                SlackInteractionResponse::Empty => Ok(Ack::Bare),
-                reply if accepts_response_payload => Ok(Ack::With(serde_json::to_value(reply)?)),
-                _ => {
-                    tracing::warn!("dropped an interaction response Slack did not accept");
-                    Ok(Ack::Bare)
-                }
-            }),
+        // Read as slack-morphism's type only to refuse what is not an interaction: handlers
+        // read the payload as Slack sent it, since the type drops a block action's view id,
+        // hash and state, which fitting the request form to a choice needs.
+        "interactive" => match SlackInteractionEvent::deserialize(&payload) {
+            Ok(_) => on_interaction(payload, ctx)
+                .await
+                .and_then(|reply| match reply {
+                    SlackInteractionResponse::Empty => Ok(Ack::Bare),
+                    reply if accepts_response_payload => {
+                        Ok(Ack::With(serde_json::to_value(reply)?))
+                    }
+                    _ => {
+                        tracing::warn!("dropped an interaction response Slack did not accept");
+                        Ok(Ack::Bare)
+                    }
+                }),
             Err(e) => return unreadable(kind, &e),
         },
         "events_api" => match serde_json::from_value::<SlackPushEventCallback>(payload) {

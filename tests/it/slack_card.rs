@@ -137,7 +137,11 @@ async fn a_form_for_a_resource_offers_only_its_durations_and_says_whether_a_reas
     let t = SlackTestApp::start_with(&db, CATALOG, workspace()).await;
     // Finance is capped at 1d and needs a reason: named alone, it opens the form.
     let form = form_for(&t, "UALICE", "finance").await;
-    assert_eq!(presets(&form), ["1h", "4h", "8h", "1d"], "no 3d, no 7d");
+    assert_eq!(
+        presets(&form),
+        ["1h", "4h", "8h", "1d", "other"],
+        "no 3d, no 7d"
+    );
     assert_eq!(input(&form, "reason")["optional"], false);
     assert_eq!(
         input(&form, "reason")["hint"]["text"],
@@ -145,8 +149,107 @@ async fn a_form_for_a_resource_offers_only_its_durations_and_says_whether_a_reas
     );
     // With no resource yet, every preset, and the reason as the resource will say.
     let form = form_for(&t, "UDAVE", "").await;
-    assert_eq!(presets(&form), ["1h", "4h", "8h", "1d", "3d", "7d"]);
+    assert_eq!(
+        presets(&form),
+        ["1h", "4h", "8h", "1d", "3d", "7d", "other"]
+    );
     assert_eq!(input(&form, "reason")["optional"], true);
+    t.stop().await;
+    db.close().await;
+}
+
+fn option(label: &str, value: &str) -> Value {
+    serde_json::json!({ "text": { "type": "plain_text", "text": label }, "value": value })
+}
+
+/// What the form says under its chosen resource.
+fn about(form: &Value) -> Option<String> {
+    let blocks = form["blocks"].as_array()?;
+    let context = blocks.iter().find(|b| b["type"] == "context")?;
+    context["elements"][0]["text"].as_str().map(str::to_owned)
+}
+
+/// The form fits what is chosen in it: a resource narrows the presets to its bounds, marks the
+/// reason required where it is and says who reviews it; "Other…" asks for the duration typed.
+/// What was already entered stays, and the request is made as the form last showed it.
+#[tokio::test]
+async fn the_form_fits_the_resource_chosen_in_it_and_keeps_what_was_entered() {
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start_with(&db, CATALOG, workspace()).await;
+    let form = form_for(&t, "UALICE", "").await;
+    let id = form["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        presets(&form),
+        ["1h", "4h", "8h", "1d", "3d", "7d", "other"]
+    );
+    let has = |form: &Value, block: &str| {
+        form["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["block_id"] == block)
+    };
+    assert!(!has(&form, "duration_custom"), "one duration input");
+    assert!(about(&form).is_none(), "nothing to say before a resource");
+    assert!(
+        input(&form, "reason")["hint"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Choose a resource first"),
+        "{form}"
+    );
+
+    t.sim
+        .type_text("UALICE", &id, "reason", "month-end close")
+        .await
+        .unwrap();
+    let told = t
+        .sim
+        .choose(
+            "UALICE",
+            &id,
+            "resource",
+            option("Finance (finance)", "finance"),
+        )
+        .await
+        .unwrap();
+    assert!(told.is_some_and(|ack| ack.acked), "the choice is sent");
+    let fitted = eventually("the form fitted to Finance", 30, || async {
+        let v = t.sim.view(&id)?;
+        (input(&v, "reason")["optional"] == false).then_some(v)
+    })
+    .await;
+    assert_eq!(presets(&fitted), ["1h", "4h", "8h", "1d", "other"]);
+    let said = about(&fitted).unwrap();
+    assert!(said.contains("Reviewed by <@UFIONA>"), "{said}");
+    assert!(said.contains("to 1d"), "{said}");
+    assert_eq!(
+        fitted["state"]["values"]["reason"]["reason"]["value"], "month-end close",
+        "what was typed stays"
+    );
+
+    // "Other…": the duration is typed beside it, within the resource's bound.
+    t.sim
+        .choose("UALICE", &id, "duration", option("Other…", "other"))
+        .await
+        .unwrap();
+    let typed = eventually("the typed duration asked for", 30, || async {
+        t.sim.view(&id).filter(|v| has(v, "duration_custom"))
+    })
+    .await;
+    let hint = input(&typed, "duration_custom")["hint"]["text"].clone();
+    assert!(hint.as_str().unwrap().contains("At most 1d"), "{hint}");
+    t.sim
+        .type_text("UALICE", &id, "duration_custom", "90m")
+        .await
+        .unwrap();
+    let as_shown = t.sim.view(&id).unwrap()["state"]["values"].clone();
+    let out = t.sim.submit_view("UALICE", &id, as_shown).await.unwrap();
+    assert!(out.errors.is_none(), "{:?}", out.errors);
+    t.wait_for(1, gatehouse::domain::Status::Pending).await;
+    let card = shown(&t.request_message(1).await);
+    assert!(card.contains("1h30m (at most 1d)"), "{card}");
+    assert!(card.contains("month-end close"), "{card}");
     t.stop().await;
     db.close().await;
 }

@@ -134,7 +134,7 @@ async fn the_form_searches_the_catalog_and_shows_each_error_beside_its_field() {
                 .is_empty()
         );
 
-        // A custom duration wins over the preset.
+        // "Other…" chosen: the duration typed beside it.
         let out = t
             .sim
             .submit_view(
@@ -142,7 +142,7 @@ async fn the_form_searches_the_catalog_and_shows_each_error_beside_its_field() {
                 &id,
                 values(
                     Some("analytics-ro"),
-                    Some("8h"),
+                    Some("other"),
                     Some("1h30m"),
                     Some("dashboards"),
                 ),
@@ -187,10 +187,7 @@ async fn an_incomplete_one_liner_opens_the_form_prefilled() {
             form["blocks"][0]["element"]["initial_option"]["value"] == "analytics-ro",
             "{text}"
         );
-        assert_eq!(
-            form["blocks"][1]["element"]["initial_option"]["value"],
-            "4h"
-        );
+        assert_eq!(block(&form, "duration")["initial_option"]["value"], "4h");
         // An unknown resource opens the form too, with nothing chosen.
         let form = open_form(t, "UDAVE", "analytcs 2h1m need it").await;
         assert!(form["blocks"][0]["element"].get("initial_option").is_none());

@@ -222,6 +222,97 @@ impl Sim {
             .await)
     }
 
+    /// Chooses `selected` (an option object: `{ "text": …, "value": … }`) in the select
+    /// `action_id` of the open view `view_id`, as a person does before submitting. The choice
+    /// goes into the view's state; Slack tells the app only when the select's input block sets
+    /// `dispatch_action` (https://api.slack.com/reference/block-kit/blocks#input), with a
+    /// `block_actions` payload carrying the view, its state and the `selected_option`
+    /// (https://api.slack.com/reference/interaction-payloads/block-actions). None: not told.
+    pub async fn choose(
+        &self,
+        user_id: &str,
+        view_id: &str,
+        action_id: &str,
+        selected: Value,
+    ) -> Result<Option<AckOutcome>, ControlError> {
+        self.enter(
+            user_id,
+            view_id,
+            action_id,
+            json!({ "selected_option": selected }),
+            true,
+        )
+        .await
+    }
+
+    /// Types `text` into the text input `action_id` of the open view `view_id`: it goes into the
+    /// view's state, and the app is not told (a text input tells only with a
+    /// `dispatch_action_config`, which this does not model).
+    pub async fn type_text(
+        &self,
+        user_id: &str,
+        view_id: &str,
+        action_id: &str,
+        text: &str,
+    ) -> Result<(), ControlError> {
+        self.enter(user_id, view_id, action_id, json!({ "value": text }), false)
+            .await
+            .map(drop)
+    }
+
+    async fn enter(
+        &self,
+        user_id: &str,
+        view_id: &str,
+        action_id: &str,
+        entry: Value,
+        may_dispatch: bool,
+    ) -> Result<Option<AckOutcome>, ControlError> {
+        let inner = &self.inner;
+        let user = inner.user_obj(user_id)?;
+        let (view, block, kind, dispatch) = inner.with(|st| {
+            let r = st
+                .views
+                .get_mut(view_id)
+                .filter(|r| r.open && r.user == user_id)
+                .ok_or_else(|| ControlError::ViewNotOpen(view_id.into()))?;
+            let blocks = r.view.get("blocks").cloned().unwrap_or(Value::Null);
+            let (block, el) = find_element(&blocks, action_id)
+                .ok_or_else(|| ControlError::ActionNotFound(action_id.into()))?;
+            let kind = el.get("type").cloned().unwrap_or(Value::Null);
+            let dispatch = may_dispatch
+                && blocks.as_array().into_iter().flatten().any(|b| {
+                    b["block_id"] == block.as_str()
+                        && b["type"] == "input"
+                        && b["dispatch_action"] == true
+                });
+            let mut state = entry.clone();
+            state["type"] = kind.clone();
+            r.view["state"]["values"][&block][action_id] = state;
+            Ok::<_, ControlError>((r.view.clone(), block, kind, dispatch))
+        })?;
+        if !dispatch {
+            return Ok(None);
+        }
+        let (trigger, action_ts) = inner.with(|st| (st.issue_trigger(user_id), st.next_ts()));
+        let mut action = json!({ "type": kind, "action_id": action_id, "block_id": block,
+                                 "action_ts": action_ts });
+        if let (Some(a), Some(e)) = (action.as_object_mut(), entry.as_object()) {
+            a.extend(e.clone());
+        }
+        let payload = json!({
+            "type": "block_actions", "user": user, "api_app_id": inner.cfg.app_id,
+            "token": "sim-verification-token", "container": {"type": "view", "view_id": view_id},
+            "trigger_id": trigger, "team": inner.team_obj(), "enterprise": null,
+            "is_enterprise_install": false, "view": view, "actions": [action],
+        });
+        Ok(Some(
+            inner
+                .interact("interactive", payload, false, user_id, Some(trigger))
+                .await,
+        ))
+    }
+
     /// Types `query` into an external select in a view; the outcome's payload holds the options.
     pub async fn block_suggestion(
         &self,

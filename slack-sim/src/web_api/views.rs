@@ -116,6 +116,28 @@ fn trigger_user(st: &State, args: &Args) -> String {
         .unwrap_or_default()
 }
 
+/// What was entered in a view that an update keeps: "Data entered or selected in input blocks
+/// can be preserved while updating views. The new view object […] should contain the same input
+/// blocks and elements with identical block_id and action_id values."
+/// (https://api.slack.com/methods/views.update, "Preserving input entry"). The rest is dropped.
+fn kept_entries(state: &Value, blocks: &Value) -> Value {
+    let mut kept = serde_json::Map::new();
+    let Some(values) = state["values"].as_object() else {
+        return json!({ "values": {} });
+    };
+    for b in blocks.as_array().into_iter().flatten() {
+        let (Some(block), Some(action)) =
+            (b["block_id"].as_str(), b["element"]["action_id"].as_str())
+        else {
+            continue;
+        };
+        if let Some(entry) = values.get(block).and_then(|v| v.get(action)) {
+            kept.insert(block.to_owned(), json!({ action: entry }));
+        }
+    }
+    json!({ "values": kept })
+}
+
 pub(super) fn views_update(inner: &Inner, st: &mut State, args: &Args) -> R {
     let sent = view_arg(args)?;
     let id = if let Some(id) = s(args, "view_id") {
@@ -148,9 +170,10 @@ pub(super) fn views_update(inner: &Inner, st: &mut State, args: &Args) -> R {
     }
     let old = rec.view.clone();
     let mut v = full_view(inner, st, &id, &sent);
-    for k in ["previous_view_id", "root_view_id", "state"] {
+    for k in ["previous_view_id", "root_view_id"] {
         v[k] = old[k].clone();
     }
+    v["state"] = kept_entries(&old["state"], &v["blocks"]);
     if let Some(r) = st.views.get_mut(&id) {
         r.view = v.clone();
     }

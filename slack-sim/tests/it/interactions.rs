@@ -268,3 +268,82 @@ async fn app_home_opened_carries_the_published_view_and_reactions_round_trip() {
             .is_none()
     );
 }
+
+/// A form of two selects and a text input; the first select's block dispatches its choice.
+fn form(extra_block: bool) -> Value {
+    let select = |id: &str| {
+        json!({"type": "static_select", "action_id": id,
+        "options": [{"text": {"type": "plain_text", "text": "A"}, "value": "a"}]})
+    };
+    let mut blocks = vec![
+        json!({"type": "input", "block_id": "kind", "dispatch_action": true, "label": {"type": "plain_text", "text": "Kind"}, "element": select("kind")}),
+        json!({"type": "input", "block_id": "size", "label": {"type": "plain_text", "text": "Size"}, "element": select("size")}),
+        json!({"type": "input", "block_id": "why", "label": {"type": "plain_text", "text": "Why"},
+               "element": {"type": "plain_text_input", "action_id": "why"}}),
+    ];
+    if extra_block {
+        blocks.push(json!({"type": "input", "block_id": "more", "label": {"type": "plain_text", "text": "More"},
+               "element": {"type": "plain_text_input", "action_id": "more"}}));
+    }
+    json!({"type": "modal", "callback_id": "form", "title": {"type": "plain_text", "text": "Form"}, "blocks": blocks})
+}
+
+#[tokio::test]
+async fn a_choice_in_a_form_is_sent_only_where_its_block_dispatches_and_an_update_keeps_what_was_entered()
+ {
+    let sim = start().await;
+    let (mut ws, _) = connect(&sim).await;
+    let t = sim.issue_trigger("U0BOB");
+    let v = api(
+        &sim,
+        "views.open",
+        json!({"trigger_id": t, "view": form(true)}),
+    )
+    .await;
+    let id = v["view"]["id"].as_str().unwrap().to_owned();
+    let option = json!({"text": {"type": "plain_text", "text": "A"}, "value": "a"});
+
+    // Typed text and a choice in a block that does not dispatch: state only, no envelope.
+    sim.type_text("U0BOB", &id, "why", "because").await.unwrap();
+    sim.type_text("U0BOB", &id, "more", "extra").await.unwrap();
+    let quiet = sim.choose("U0BOB", &id, "size", option.clone()).await;
+    assert!(quiet.unwrap().is_none());
+    // A choice in the dispatching block: a block_actions with the view, its hash and state.
+    let (s, vid, o) = (sim.sim(), id.clone(), option.clone());
+    let (out, env) = answered(&sim, &mut ws, None, async move {
+        s.choose("U0BOB", &vid, "kind", o).await
+    })
+    .await;
+    assert!(out.unwrap().unwrap().acked);
+    let p = &env["payload"];
+    assert_eq!(p["type"], "block_actions");
+    assert_eq!(p["container"], json!({"type": "view", "view_id": id}));
+    assert_eq!(p["actions"][0]["selected_option"]["value"], "a");
+    assert_eq!(p["actions"][0]["block_id"], "kind");
+    assert_eq!(
+        p["view"]["state"]["values"]["why"]["why"]["value"],
+        "because"
+    );
+    let hash = p["view"]["hash"].as_str().unwrap().to_owned();
+
+    // The app updates the view without the `more` block: the other entries stay, its goes.
+    let v = api(
+        &sim,
+        "views.update",
+        json!({"view_id": id, "hash": hash, "view": form(false)}),
+    )
+    .await;
+    ok(&v);
+    let values = &sim.view(&id).unwrap()["state"]["values"];
+    assert_eq!(values["why"]["why"]["value"], "because");
+    assert_eq!(values["size"]["size"]["selected_option"]["value"], "a");
+    assert!(values.get("more").is_none(), "{values}");
+    // The old hash is stale now.
+    let v = api(
+        &sim,
+        "views.update",
+        json!({"view_id": id, "hash": hash, "view": form(false)}),
+    )
+    .await;
+    assert_eq!(v["error"], "hash_conflict");
+}

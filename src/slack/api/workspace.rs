@@ -63,6 +63,22 @@ impl SlackApi {
             })
     }
 
+    /// Replaces an open modal; `hash` is the view's as last seen, so a view that changed since
+    /// is not overwritten (Slack answers `hash_conflict`).
+    pub async fn update_view(
+        &self,
+        view_id: &str,
+        hash: &str,
+        view: &Value,
+    ) -> Result<(), SlackError> {
+        self.post(
+            "views.update",
+            json!({ "view_id": view_id, "hash": hash, "view": view }),
+        )
+        .await
+        .map(drop)
+    }
+
     pub async fn publish_home(&self, user: &str, view: &Value) -> Result<(), SlackError> {
         self.post("views.publish", json!({ "user_id": user, "view": view }))
             .await

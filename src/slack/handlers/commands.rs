@@ -5,7 +5,7 @@ use super::{identity_admin, say};
 use crate::domain::start::When;
 use crate::domain::{GrantDuration, Principal, RequestId, ResourceId, SlackUserId};
 use crate::slack::context::SlackContext;
-use crate::slack::modals::{self, Prefill};
+use crate::slack::modals::Prefill;
 use crate::workflow::{Scope, Start, Submission, Submitted};
 
 /// How the command is answered: a note only the person sees, or nothing (a modal opened).
@@ -115,12 +115,13 @@ pub async fn request_access(
     let prefill = Prefill {
         resource,
         duration: line.duration,
+        other_duration: false,
         starts_at,
         reason: line.reason.as_deref(),
     };
     match ctx
         .api
-        .open_view(trigger_id, &modals::request_form(&prefill))
+        .open_view(trigger_id, &super::request_form::form(ctx, &prefill).await)
         .await
     {
         Ok(_) => Reply::Nothing,

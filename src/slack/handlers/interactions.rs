@@ -31,7 +31,7 @@ fn error_at(block: &str, message: String) -> SubmitReply {
 }
 
 /// A submitted value: a text input's `value` or a select's `selected_option.value`.
-fn state_value<'a>(view: &'a Value, block: &str) -> Option<&'a str> {
+pub(super) fn state_value<'a>(view: &'a Value, block: &str) -> Option<&'a str> {
     let action = view.pointer(&format!("/state/values/{block}/{block}"))?;
     action
         .get("value")
@@ -45,8 +45,34 @@ fn state_value<'a>(view: &'a Value, block: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The request form's duration, and the block it came from: a preset, or "Other…" and the
+/// duration typed beside it. None: the resource's default.
+fn duration_in(view: &Value) -> Result<(&'static str, Option<&str>), SubmitReply> {
+    let chosen = state_value(view, B_DURATION);
+    let typed = state_value(view, B_DURATION_CUSTOM);
+    match (chosen, typed) {
+        (Some(modals::OTHER_DURATION), None) => {
+            // The typed duration's block is there once the form was fitted to "Other…".
+            let shown = view
+                .pointer(&format!("/state/values/{B_DURATION_CUSTOM}"))
+                .is_some()
+                || view["blocks"].as_array().is_some_and(|blocks| {
+                    blocks.iter().any(|b| b["block_id"] == B_DURATION_CUSTOM)
+                });
+            let block = if shown { B_DURATION_CUSTOM } else { B_DURATION };
+            Err(error_at(
+                block,
+                "type how long, e.g. 90m, 2h or 1h30m".into(),
+            ))
+        }
+        (Some(preset), _) if preset != modals::OTHER_DURATION => Ok((B_DURATION, Some(preset))),
+        (_, Some(t)) => Ok((B_DURATION_CUSTOM, Some(t))),
+        _ => Ok((B_DURATION, None)),
+    }
+}
+
 /// A date-time picker's choice: Slack sends the Unix time of the moment picked.
-fn picked_time(view: &Value, block: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(super) fn picked_time(view: &Value, block: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     let at = view.pointer(&format!("/state/values/{block}/{block}/selected_date_time"))?;
     chrono::DateTime::from_timestamp(at.as_i64()?, 0)
 }
@@ -68,10 +94,9 @@ pub async fn view_submission(
             let Some(resource) = state_value(view, B_RESOURCE) else {
                 return Ok(error_at(B_RESOURCE, "pick a resource".into()));
             };
-            let custom = state_value(view, B_DURATION_CUSTOM);
-            let (duration_block, duration_text) = match custom {
-                Some(c) => (B_DURATION_CUSTOM, Some(c)),
-                None => (B_DURATION, state_value(view, B_DURATION)),
+            let (duration_block, duration_text) = match duration_in(view) {
+                Ok(found) => found,
+                Err(reply) => return Ok(reply),
             };
             let duration = match duration_text.map(GrantDuration::parse).transpose() {
                 Ok(d) => d,
@@ -240,6 +265,12 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         .pointer("/actions/0")
         .ok_or(Malformed::Missing("/actions/0"))?;
     let action_id = str_at(action, "/action_id")?;
+    // A choice in the request form that changes what the form asks: fitted again.
+    let in_form = payload.pointer("/view/callback_id").and_then(Value::as_str);
+    if in_form == Some(modals::REQUEST_FORM) && matches!(action_id, B_RESOURCE | B_DURATION) {
+        super::request_form::refit(ctx, payload).await;
+        return Ok(());
+    }
     let value = action.get("value").and_then(Value::as_str);
     let trigger = payload.get("trigger_id").and_then(Value::as_str);
     // Set when the click was refused because its button no longer applies: the button goes.

@@ -8,6 +8,7 @@ pub mod interactions;
 pub mod mentions;
 pub mod questions;
 mod request_again;
+mod request_form;
 mod retire;
 mod submitted;
 

@@ -4,12 +4,15 @@
 
 use crate::domain::{RequestId, SlackUserId};
 use crate::slack::context::SlackContext;
-use crate::slack::modals::{self, Prefill};
+use crate::slack::modals::Prefill;
 
 /// Opens the empty form (App Home's "Request access").
 pub async fn open_new(ctx: &SlackContext, trigger: &str) -> Result<(), String> {
     ctx.api
-        .open_view(trigger, &modals::request_form(&Prefill::default()))
+        .open_view(
+            trigger,
+            &super::request_form::form(ctx, &Prefill::default()).await,
+        )
         .await
         .map(drop)
         .map_err(|e| format!("Slack would not open the request form ({e}); try again."))
@@ -37,11 +40,12 @@ pub async fn open(
     let prefill = Prefill {
         resource,
         duration: Some(earlier.duration),
+        other_duration: false,
         starts_at: None,
         reason: earlier.reason.as_deref(),
     };
     ctx.api
-        .open_view(trigger, &modals::request_form(&prefill))
+        .open_view(trigger, &super::request_form::form(ctx, &prefill).await)
         .await
         .map(drop)
         .map_err(|e| format!("Slack would not open the request form ({e}); try again."))
