@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::request_form::{picked_time, state_value};
 use super::retire::{self, retire};
 use super::{Malformed, say, str_at, user_at};
 use crate::domain::{GrantDuration, RequestId};
@@ -28,21 +29,6 @@ pub enum SubmitReply {
 
 fn error_at(block: &str, message: String) -> SubmitReply {
     SubmitReply::Errors(HashMap::from([(block.to_owned(), message)]))
-}
-
-/// A submitted value: a text input's `value` or a select's `selected_option.value`.
-pub(super) fn state_value<'a>(view: &'a Value, block: &str) -> Option<&'a str> {
-    let action = view.pointer(&format!("/state/values/{block}/{block}"))?;
-    action
-        .get("value")
-        .and_then(Value::as_str)
-        .or_else(|| {
-            action
-                .pointer("/selected_option/value")
-                .and_then(Value::as_str)
-        })
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
 }
 
 /// The request form's duration, and the block it came from: a preset, or "Other…" and the
@@ -69,12 +55,6 @@ fn duration_in(view: &Value) -> Result<(&'static str, Option<&str>), SubmitReply
         (_, Some(t)) => Ok((B_DURATION_CUSTOM, Some(t))),
         _ => Ok((B_DURATION, None)),
     }
-}
-
-/// A date-time picker's choice: Slack sends the Unix time of the moment picked.
-pub(super) fn picked_time(view: &Value, block: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    let at = view.pointer(&format!("/state/values/{block}/{block}/selected_date_time"))?;
-    chrono::DateTime::from_timestamp(at.as_i64()?, 0)
 }
 
 fn request_id_of(v: Option<&str>) -> Result<RequestId, Malformed> {

@@ -3,7 +3,6 @@
 
 use serde_json::Value;
 
-use super::interactions::{picked_time, state_value};
 use crate::domain::{GrantDuration, ResourceId};
 use crate::slack::context::SlackContext;
 use crate::slack::modals::{self, B_DURATION, B_DURATION_CUSTOM, B_REASON, B_STARTS, Prefill};
@@ -46,4 +45,25 @@ pub async fn refit(ctx: &SlackContext, payload: &Value) {
     if let Err(e) = ctx.api.update_view(id, hash, &fitted).await {
         tracing::info!(error = %e, "the request form was not fitted to its resource");
     }
+}
+
+/// A submitted value: a text input's `value` or a select's `selected_option.value`.
+pub(super) fn state_value<'a>(view: &'a Value, block: &str) -> Option<&'a str> {
+    let action = view.pointer(&format!("/state/values/{block}/{block}"))?;
+    action
+        .get("value")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            action
+                .pointer("/selected_option/value")
+                .and_then(Value::as_str)
+        })
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// A date-time picker's choice: Slack sends the Unix time of the moment picked.
+pub(super) fn picked_time(view: &Value, block: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let at = view.pointer(&format!("/state/values/{block}/{block}/selected_date_time"))?;
+    chrono::DateTime::from_timestamp(at.as_i64()?, 0)
 }
