@@ -374,7 +374,7 @@ async fn measure(backend: &str, s: &Settings) {
     to_approved_dm.sort_unstable();
     let approved_p99 = report::percentile(&to_approved_dm, 0.99);
     println!(
-        "{backend}: ✅/Approve → \"approved\" DM at slack-sim: {} ({} of {}) — target p99 < 20 ms: {}",
+        "{backend}: ✅/Approve → the requester's DM saying it is approved, at slack-sim: {} ({} of {}) — target p99 < 20 ms: {}",
         spread(&mut to_approved_dm),
         to_approved_dm.len(),
         approvals.len(),

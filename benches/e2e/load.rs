@@ -80,7 +80,8 @@ struct Card {
 pub struct Approval {
     pub sent: Instant,
     pub grant: Option<Instant>,
-    /// "✅ … approved your request": the requester hears of the decision.
+    /// The requester hears of the decision: "✅ … approved your request", or, for a grant at
+    /// once, the "you now have access" DM that names who approved.
     pub approved_dm: Option<Instant>,
     /// "You now have access": the requester hears of the grant.
     pub dm: Option<Instant>,
@@ -386,6 +387,8 @@ impl Load {
                 }
                 Some(a) if !approved && a.dm.is_none() => {
                     a.dm = Some(p.at);
+                    // A grant at once is told in this one DM, which names who approved.
+                    a.approved_dm.get_or_insert(p.at);
                     true
                 }
                 _ => false,

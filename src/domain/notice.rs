@@ -119,8 +119,10 @@ impl Notice {
             | Notice::BreakGlassReviewed
             | Notice::GrantByHand
             | Notice::RevokeByHand
-            | Notice::IdentityNeeded
             | Notice::ExtensionRequested { .. } => &[Audience::Channel],
+            // Its requester, approved, hears why the access waits (a grant at once is told to
+            // them only when it is done).
+            Notice::IdentityNeeded => &[Audience::Requester, Audience::Channel],
             Notice::ExpiringSoon => &[Audience::Requester],
             // The holder hears where their access goes: a redirect would not go unseen.
             Notice::ExtensionDenied | Notice::IdentityChosen => {

@@ -117,9 +117,10 @@ pub fn requester_dm(
         Notice::ExtensionDenied => {
             format!("🚫 A reviewer did not grant more time on *{name}*; it ends as planned.")
         }
-        Notice::Approved => {
-            format!("✅ {by} approved your request #{id} for *{name}*. Granting access now…")
-        }
+        // Sent only when the grant waits (an admin's hands): a grant at once says it all.
+        Notice::Approved => format!(
+            "✅ {by} approved your request #{id} for *{name}*. It is being granted; you will get a DM once you have access."
+        ),
         Notice::Denied => match &r.decision_note {
             Some(n) => format!(
                 "⛔ {by} denied your request #{id} for *{name}*: {}",
@@ -131,12 +132,15 @@ pub fn requester_dm(
         Notice::Lapsed => format!(
             "💤 Nobody reviewed your request #{id} for *{name}* in time, so it lapsed. You can ask again."
         ),
+        // Also the news of the approval, which a grant at once does not send on its own.
         Notice::Active => match r.expires_at {
             Some(at) => format!(
-                "🟢 You now have access to *{name}* until {}.",
+                "🟢 You now have access to *{name}* until {}: {by} approved your request #{id}.",
                 local_time(at, tz)
             ),
-            None => format!("🟢 You now have access to *{name}*."),
+            None => {
+                format!("🟢 You now have access to *{name}*: {by} approved your request #{id}.")
+            }
         },
         Notice::Extended => match r.expires_at {
             Some(at) => format!(

@@ -84,6 +84,12 @@ pub fn identity_chosen(r: &Request, by: Option<&crate::audit::Actor>) -> Message
     }
 }
 
+/// Steps the card shows in full once updated (granted, with its account and end; expired and
+/// removed): a note would repeat it. The thread keeps decisions and exceptions.
+pub fn repeats_the_card(notice: Notice) -> bool {
+    matches!(notice, Notice::Active | Notice::Expired)
+}
+
 /// A line in the request's thread for each step.
 pub fn thread_note(
     r: &Request,
@@ -156,7 +162,10 @@ pub fn thread_note(
         | Notice::RevokeByHand
         | Notice::IdentityNeeded
         | Notice::IdentityChosen
-        | Notice::ExtensionRequested { .. } => String::new(),
+        | Notice::ExtensionRequested { .. }
+        // Not posted: the card says it (`repeats_the_card`).
+        | Notice::Active
+        | Notice::Expired => String::new(),
         Notice::ExpiringSoon => "⏰ Ends soon; the holder was reminded".into(),
         // Its reviewers are mentioned: this note is the reminder, once, before it lapses.
         Notice::LapsesSoon => format!(
@@ -200,14 +209,6 @@ pub fn thread_note(
         },
         Notice::Cancelled => "🚫 Cancelled by the requester".into(),
         Notice::Lapsed => "💤 Lapsed: nobody reviewed it in time".into(),
-        Notice::Active => match r.expires_at {
-            Some(at) => format!(
-                "🟢 Access granted to `{}`, until {}",
-                escape(r.identity.as_deref().unwrap_or("?")),
-                slack_date(at)
-            ),
-            None => "🟢 Access granted".into(),
-        },
         Notice::Extended => match r.expires_at {
             Some(at) => format!("⏩ Extended until {}", slack_date(at)),
             None => "⏩ Extended".into(),
@@ -225,7 +226,6 @@ pub fn thread_note(
         Notice::DriftRevoked => {
             "🔎 The access was still on the platform after it ended; Gatehouse removed it".into()
         }
-        Notice::Expired => "⌛ Expired; access removed".into(),
         Notice::NotDelivered => {
             "⚠️ Slack refused an update of this request; the requester and admins were told".into()
         }

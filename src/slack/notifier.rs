@@ -299,7 +299,7 @@ impl SlackNotifier {
                 (Some(at.clone()), at)
             }
         };
-        if notice != Notice::Submitted {
+        if notice != Notice::Submitted && !super::notes::repeats_the_card(notice) {
             let note = match notice {
                 Notice::IdentityChosen => {
                     super::notes::identity_chosen(r, context.chosen_by.as_ref())

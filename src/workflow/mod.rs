@@ -350,7 +350,20 @@ impl Workflow {
         // Jobs run in lanes (`JobSpec::lane`): the requester's DM, the card and the platform's
         // work do not wait for one another; within a lane, in the order queued here.
         if let Some(notice) = notice_for(step.event) {
-            self.enqueue_notices(tx, current.id, notice).await?;
+            let now_granted = notice == Notice::Approved && self.granted_at_once(current, now);
+            for spec in self.notice_jobs(current.id, notice) {
+                // Approved and granted is one DM to its requester, the grant's.
+                let said_by_the_grant = matches!(
+                    spec,
+                    JobSpec::Notify {
+                        audience: Audience::Requester,
+                        ..
+                    }
+                ) && now_granted;
+                if !said_by_the_grant {
+                    jobs::enqueue(tx, &spec, now, self.max_attempts, now).await?;
+                }
+            }
         }
         for (spec, at) in &step.jobs {
             jobs::enqueue(tx, spec, *at, self.max_attempts, now).await?;
@@ -373,6 +386,14 @@ impl Workflow {
             jobs.push((JobSpec::Remind { request: id }, remind));
         }
         jobs
+    }
+
+    /// Whether an approval of `r` is granted as soon as the platform answers, so that its
+    /// requester hears once, when the access is theirs ("you now have access", naming who
+    /// approved), or when granting fails, or when a reviewer must choose the account. Not when it
+    /// waits for its start or for an admin's hands: then "approved" is news of its own.
+    fn granted_at_once(&self, r: &Request, now: DateTime<Utc>) -> bool {
+        r.starts_at.is_none_or(|at| at <= now) && !self.provisioner.by_hand(&r.connector)
     }
 
     /// Queues the deliveries of `notice`, one job per audience, when there is a notifier.

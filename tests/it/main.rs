@@ -56,6 +56,7 @@ mod slack_answers;
 mod slack_card;
 mod slack_confirm;
 mod slack_delivery;
+mod slack_dms;
 mod slack_flow;
 mod slack_forms;
 mod slack_home;

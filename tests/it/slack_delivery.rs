@@ -54,8 +54,8 @@ async fn first_attempts_read_no_history_and_every_message_carries_its_delivery_k
     in_slack_on_every_backend(async |t, db| {
         let card = submit_and_approve(t).await;
         let submitted = t.done_notify_job(1, "submitted", "channel").await;
-        let approved = t.done_notify_job(1, "approved", "requester").await;
-        t.done_notify_job(1, "active", "requester").await;
+        // Approved and granted at once: the requester's one DM is the grant's.
+        let granted = t.done_notify_job(1, "active", "requester").await;
         assert_eq!(
             history_reads(t),
             0,
@@ -63,8 +63,8 @@ async fn first_attempts_read_no_history_and_every_message_carries_its_delivery_k
             db.name
         );
         assert_eq!(key_of(&card), Some(format!("{}:card", submitted.id)));
-        let dm = t.dms_saying("UALICE", "approved your request").remove(0);
-        assert_eq!(key_of(&dm), Some(format!("{}:dm:UALICE", approved.id)));
+        let dm = t.dms_saying("UALICE", "You now have access").remove(0);
+        assert_eq!(key_of(&dm), Some(format!("{}:dm:UALICE", granted.id)));
     })
     .await;
 }
@@ -73,10 +73,10 @@ async fn first_attempts_read_no_history_and_every_message_carries_its_delivery_k
 async fn a_dm_whose_job_was_killed_after_posting_is_not_sent_again() {
     in_slack_on_every_backend(async |t, db| {
         submit_and_approve(t).await;
-        let job = t.done_notify_job(1, "approved", "requester").await;
+        let job = t.done_notify_job(1, "active", "requester").await;
         rerun_after_kill(t, &job).await;
         assert!(history_reads(t) > 0, "{}: the retry looked", db.name);
-        let dms = t.dms_saying("UALICE", "approved your request").len();
+        let dms = t.dms_saying("UALICE", "You now have access").len();
         assert_eq!(dms, 1, "{}", db.name);
     })
     .await;

@@ -67,9 +67,8 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
         let dm = t.dm_for("UALICE", "You now have access").await;
         assert_eq!(
             dm,
-            "🟢 You now have access to *Analytics (read-only)* until Sat 28 Nov, 12:00 CET (Europe/Paris)."
+            "🟢 You now have access to *Analytics (read-only)* until Sat 28 Nov, 12:00 CET (Europe/Paris): <@UBOB> approved your request #1."
         );
-        t.dm_for("UALICE", "<@UBOB> approved your request #1").await;
         t.message_saying(&msg.ts, "Active").await;
         let thread: Vec<String> = t
             .sim

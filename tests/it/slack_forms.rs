@@ -288,6 +288,12 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
             db.name
         );
         assert_eq!(t.platform.calls().0, 0);
+        // Alice hears why her approved request waits.
+        t.dm_for(
+            "UALICE",
+            "is approved; a reviewer is choosing the account to grant it to",
+        )
+        .await;
 
         let form = t
             .button_form("URITA", &ask.ts, "choose_identity", "1")
