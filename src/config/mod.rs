@@ -11,7 +11,8 @@ mod settings;
 pub use catalog::BigquerySettings;
 pub use catalog::{
     ApiSettings, AutoApprovedPosting, Catalog, ConnectorConfig, ConnectorKind, DatabricksSettings,
-    OnCallConfig, OnDrift, PowerbiSettings, Resource, SnowflakeSettings, TableauSettings,
+    NotifyReviewers, OnCallConfig, OnDrift, PowerbiSettings, Resource, SnowflakeSettings,
+    TableauSettings,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use link::{Link, LinkRule, parse_domain};

@@ -184,6 +184,38 @@ pub fn requester_dm(
     Message { blocks, text }
 }
 
+/// A new request, to each who can approve it, for a resource with `notify_reviewers = "dm"`:
+/// what is asked and why, with Approve and Deny here (the card in `channel` has them too).
+pub fn review_request(r: &Request, resource: &Resource, channel: Option<&str>) -> Message {
+    let (id, name) = (r.id.get(), escape(&resource.name));
+    let reason = r
+        .reason
+        .as_deref()
+        .map(|why| format!(" “{}”", escape(&super::limits::cut(why, 500))))
+        .unwrap_or_default();
+    let card = channel
+        .map(|c| format!(" (its card is in <#{c}>)"))
+        .unwrap_or_default();
+    let text = format!(
+        "📝 {} asks for *{name}* for {}{reason}. Request #{id} waits for you{card}.",
+        user(r.requester.as_str()),
+        r.duration
+    );
+    let label =
+        |what: &str| super::limits::cut(&format!("{what} request #{id} for {}", resource.name), 75);
+    let mut approve = button("Approve", "approve", id.to_string(), Some("primary"));
+    approve["accessibility_label"] = json!(label("Approve"));
+    let mut deny = button("Deny", "deny", id.to_string(), Some("danger"));
+    deny["accessibility_label"] = json!(label("Deny"));
+    Message {
+        blocks: json!([
+            section(text.clone()),
+            { "type": "actions", "block_id": "review", "elements": [approve, deny] }
+        ]),
+        text,
+    }
+}
+
 /// The DM reviewers (and, for what only they can fix, admins) get when something needs a person:
 /// provisioning failed, a revocation keeps failing, or the platform drifted from the grant.
 /// To the requester: Slack refused a notice of their request for good, in Slack's words.

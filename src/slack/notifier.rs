@@ -260,8 +260,11 @@ impl SlackNotifier {
         // later versions keep their mentions, which Slack shows as links. It never pings its
         // requester: the request is their own doing.
         let card = views::request_message(r, resource, progress, ended.as_ref());
+        // With `notify_reviewers = "dm"` they are told in their DMs instead, once.
+        let by_dm = resource.notify_reviewers == crate::config::NotifyReviewers::Dm;
         let to_ping: Vec<String> = match (&r.slack_channel, &r.slack_ts) {
             (Some(_), Some(_)) => mentions_in(&card),
+            _ if by_dm => Vec::new(),
             _ => progress
                 .map(|p| users_in(&p.can_approve))
                 .unwrap_or_default(),
@@ -381,7 +384,12 @@ impl Notifier for SlackNotifier {
                 Ok(None)
             }
             Audience::Reviewers => {
-                let msg = dms::reviewer_dm(request, resource, notice, context.error.as_deref());
+                let msg = match notice {
+                    Notice::Submitted => {
+                        dms::review_request(request, resource, request.slack_channel.as_deref())
+                    }
+                    _ => dms::reviewer_dm(request, resource, notice, context.error.as_deref()),
+                };
                 for user in self.reviewer_users(&context.reviewers).await {
                     if user != request.requester.as_str() {
                         // Each reviewer has their own key: a retry after a failure

@@ -410,6 +410,20 @@ impl Workflow {
         Ok(())
     }
 
+    /// The jobs that tell of a new request that waits for its reviewers: its card, and for a
+    /// resource with `notify_reviewers = "dm"` a DM to each who can approve it.
+    fn submitted_jobs(&self, id: RequestId, resource: &Resource) -> Vec<JobSpec> {
+        let mut jobs = self.notice_jobs(id, Notice::Submitted);
+        if !jobs.is_empty() && resource.notify_reviewers == crate::config::NotifyReviewers::Dm {
+            jobs.push(JobSpec::Notify {
+                request: id,
+                notice: Notice::Submitted,
+                audience: Audience::Reviewers,
+            });
+        }
+        jobs
+    }
+
     /// The jobs that tell each audience of `notice` (none without Slack).
     fn notice_jobs(&self, id: RequestId, notice: Notice) -> Vec<JobSpec> {
         if self.notifier.is_none() {

@@ -202,14 +202,17 @@ impl Workflow {
             Entry::new(&Actor::System, CHECKED, vetted.details()).about(id),
         )
         .await?;
-        self.enqueue_notices(&tx, id, Notice::Submitted).await?;
         match &vetted.auto {
             None => {
+                for spec in self.submitted_jobs(id, resource) {
+                    crate::jobs::enqueue(&tx, &spec, now, self.max_attempts, now).await?;
+                }
                 let lapse_at = super::nudge_at(&current, resource.lapse_after);
                 let lapse = JobSpec::Lapse { request: id };
                 crate::jobs::enqueue(&tx, &lapse, lapse_at, self.max_attempts, now).await?;
             }
             Some(rule) => {
+                self.enqueue_notices(&tx, id, Notice::Submitted).await?;
                 let why = rule.describe();
                 self.apply(
                     &tx,

@@ -250,7 +250,7 @@ impl Workflow {
                 request: request.id,
             };
             let lapse_at = super::nudge_at(&request, resource.lapse_after);
-            let notices = self.notice_jobs(request.id, super::Notice::Submitted);
+            let notices = self.submitted_jobs(request.id, resource);
             notices
                 .into_iter()
                 .map(|n| (n, now))

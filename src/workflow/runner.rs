@@ -234,6 +234,17 @@ impl Workflow {
             // A refused notice is for the admins alone: only they can fix Slack's side.
             context.reviewers = if notice == Notice::NotDelivered {
                 Vec::new()
+            } else if notice == Notice::Submitted {
+                // `notify_reviewers = "dm"`: those who can approve it now, each with the buttons.
+                // Nobody left to ask (it was decided meanwhile): nobody is told.
+                if request.status == Status::Pending {
+                    context.progress = self.progress_of(&request, resource).await?;
+                }
+                context
+                    .progress
+                    .as_ref()
+                    .map(|p| p.can_approve.clone())
+                    .unwrap_or_default()
             } else {
                 self.reviewers_of(self.db.reads(), resource).await?
             };

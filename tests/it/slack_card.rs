@@ -26,6 +26,15 @@ max_duration = "3d"
 lapse_after = "1d"
 
 [[resources]]
+id = "payroll"
+name = "Payroll"
+connector = "manual"
+grant = { task = "PAYROLL" }
+reviewers = ["UBOB", "URITA"]
+reason_required = false
+notify_reviewers = "dm"
+
+[[resources]]
 id = "finance"
 name = "Finance"
 connector = "manual"
@@ -362,6 +371,83 @@ async fn reviewers_are_reminded_once_before_a_request_lapses_and_only_if_undecid
     t.later(chrono::Duration::minutes(20)).await;
     t.run_jobs().await;
     t.wait_for(1, gatehouse::domain::Status::Lapsed).await;
+    t.stop().await;
+    db.close().await;
+}
+
+/// With `notify_reviewers = "dm"`, each who can approve hears of a new request once, in a DM
+/// with Approve and Deny, and is not mentioned on the card. The first to approve there decides;
+/// their DM says so, and the other's button, once pressed, is answered and taken off.
+#[tokio::test]
+async fn reviewers_told_by_dm_approve_there_and_are_not_mentioned_in_the_channel() {
+    use slack_sim::ButtonTarget;
+    let db = TestDb::sqlite();
+    let t = SlackTestApp::start_with(&db, CATALOG, workspace()).await;
+    let card = shown(&t.ask("UALICE", "payroll 4h closing the books", 1).await);
+    assert!(!card.contains("<@UBOB>"), "named, not mentioned: {card}");
+    assert!(card.contains("bob"), "{card}");
+    let asked = |who: &'static str| {
+        let t = &t;
+        async move {
+            eventually("the reviewer's DM", 30, || async {
+                t.sim
+                    .dms(who)
+                    .into_iter()
+                    .find(|m| shown(m).contains("asks for *Payroll*"))
+            })
+            .await
+        }
+    };
+    let (bob_dm, rita_dm) = (asked("UBOB").await, asked("URITA").await);
+    t.settled().await;
+    for who in ["UBOB", "URITA"] {
+        let heard = t.sim.notifications(who);
+        assert_eq!(heard.len(), 1, "{who} is told once: {heard:?}");
+        assert_eq!(heard[0].why, "dm", "{who}: {heard:?}");
+    }
+    let text = shown(&bob_dm);
+    assert!(text.contains("closing the books"), "{text}");
+    assert!(text.contains("[Approve] [Deny]"), "{text}");
+    assert!(
+        t.sim
+            .dms("UALICE")
+            .iter()
+            .all(|m| !shown(m).contains("asks for"))
+    );
+
+    let press = |who: &str, dm: &slack_sim::Message| {
+        let target = ButtonTarget::Message {
+            channel: dm.channel.clone(),
+            ts: dm.ts.clone(),
+        };
+        let (sim, who) = (t.sim.clone(), who.to_owned());
+        async move {
+            sim.click_button(&who, target, "approve", None, None)
+                .await
+                .unwrap()
+        }
+    };
+    press("UBOB", &bob_dm).await;
+    t.wait_for(1, gatehouse::domain::Status::Active).await;
+    let bobs = eventually("Bob's DM to say it is done", 30, || async {
+        let m = shown(&t.sim.message(&bob_dm.channel, &bob_dm.ts)?);
+        m.contains("✅ Approved by <@UBOB>").then_some(m)
+    })
+    .await;
+    assert!(!bobs.contains("[Approve]"), "{bobs}");
+
+    press("URITA", &rita_dm).await;
+    let ritas = eventually("Rita's stale button taken off", 30, || async {
+        let m = shown(&t.sim.message(&rita_dm.channel, &rita_dm.ts)?);
+        m.contains("No longer applies").then_some(m)
+    })
+    .await;
+    assert!(!ritas.contains("[Approve]"), "{ritas}");
+    let audit = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
+        .await
+        .unwrap();
+    let approvals = audit.iter().filter(|e| e.action == "approved").count();
+    assert_eq!(approvals, 1, "approved once");
     t.stop().await;
     db.close().await;
 }

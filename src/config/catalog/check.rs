@@ -294,6 +294,10 @@ pub(super) fn validate(
                 channel,
                 auto_approve,
                 auto_approved: r.auto_approved.or(d.auto_approved).unwrap_or_default(),
+                notify_reviewers: r
+                    .notify_reviewers
+                    .or(d.notify_reviewers)
+                    .unwrap_or_default(),
                 break_glass,
             });
         }

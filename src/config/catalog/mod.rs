@@ -12,8 +12,8 @@ mod read;
 
 pub use model::{
     ApiSettings, AutoApprovedPosting, BigquerySettings, Catalog, ConnectorConfig, ConnectorKind,
-    DatabricksSettings, OnCallConfig, OnDrift, PowerbiSettings, Resource, SnowflakeSettings,
-    TableauSettings,
+    DatabricksSettings, NotifyReviewers, OnCallConfig, OnDrift, PowerbiSettings, Resource,
+    SnowflakeSettings, TableauSettings,
 };
 
 #[cfg(test)]

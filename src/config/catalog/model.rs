@@ -248,6 +248,8 @@ pub struct Resource {
     pub auto_approve: Vec<AutoRule>,
     /// Whether requests those rules approve are posted to the channel or only audited.
     pub auto_approved: AutoApprovedPosting,
+    /// How those who can approve a new request hear of it.
+    pub notify_reviewers: NotifyReviewers,
     /// Emergency access, when the resource allows it.
     pub break_glass: Option<BreakGlass>,
 }
@@ -292,6 +294,7 @@ impl Resource {
             channel: None,
             auto_approve: Vec::new(),
             auto_approved: AutoApprovedPosting::default(),
+            notify_reviewers: NotifyReviewers::default(),
             break_glass: None,
         }
     }
@@ -319,6 +322,19 @@ pub enum AutoApprovedPosting {
     /// their DMs, and anything that needs a person (an identity to choose, a failure) is still
     /// posted.
     Quiet,
+}
+
+/// How those who can approve a new request hear of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyReviewers {
+    /// Mentioned on its card in the channel.
+    #[default]
+    Channel,
+    /// Each person who can approve it is told in a DM with Approve and Deny; the card names
+    /// those people without a mention, so they are not told twice (a user group on the card
+    /// is still mentioned: Gatehouse does not rewrite group mentions).
+    Dm,
 }
 
 #[derive(Debug, Clone, PartialEq)]

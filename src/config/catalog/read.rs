@@ -13,7 +13,8 @@ use toml::Spanned;
 use super::super::link::{Link, RawLink};
 use super::model::{
     ApiSettings, AutoApprovedPosting, BigquerySettings, BreakGlass, ConnectorConfig, ConnectorKind,
-    DatabricksSettings, OnCallConfig, OnDrift, PowerbiSettings, SnowflakeSettings, TableauSettings,
+    DatabricksSettings, NotifyReviewers, OnCallConfig, OnDrift, PowerbiSettings, SnowflakeSettings,
+    TableauSettings,
 };
 use crate::config::SecretRef;
 use crate::domain::approval::Need;
@@ -49,6 +50,7 @@ pub(super) struct RawDefaults {
     pub(super) lapse_after: Option<GrantDuration>,
     pub(super) on_drift: Option<OnDrift>,
     pub(super) auto_approved: Option<AutoApprovedPosting>,
+    pub(super) notify_reviewers: Option<NotifyReviewers>,
 }
 
 /// A connector's table: `kind` and that platform's settings, then the settings every platform
@@ -394,6 +396,8 @@ pub(super) struct RawResource {
     pub(super) auto_approve: Vec<Spanned<RawAutoRule>>,
     /// "post" (the default) or "quiet".
     pub(super) auto_approved: Option<AutoApprovedPosting>,
+    /// "channel" (the default) or "dm".
+    pub(super) notify_reviewers: Option<NotifyReviewers>,
     /// Emergency access: granted at once for a short time, reviewed after.
     pub(super) break_glass: Option<Spanned<BreakGlass>>,
 }

@@ -10,6 +10,8 @@ use crate::slack::context::SlackContext;
 /// stays (it opens a form, or the message is redrawn whole).
 pub fn outcome(action_id: &str) -> Option<&'static str> {
     match action_id {
+        // A reviewer's DM (a card is redrawn whole and keeps its buttons until decided).
+        "approve" => Some("✅ Approved"),
         "extend_approve" => Some("✅ More time approved"),
         "extend_deny" => Some("🚫 More time denied"),
         "by_hand_done" => Some("✅ Marked done"),
