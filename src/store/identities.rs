@@ -80,8 +80,8 @@ pub async fn upsert(
     Ok(())
 }
 
-/// Identities whose name, id or email contains `query` (case-insensitive), missing ones last.
-pub async fn search(c: &impl Conn, query: &str, limit: u64) -> StoreResult<Vec<Identity>> {
+/// Whose name, platform id or email contains `query` (case-insensitive).
+fn containing(query: &str) -> Condition {
     let q = query.trim().to_lowercase();
     // LIKE wildcards typed by a person are matched literally.
     let escaped = q
@@ -92,13 +92,16 @@ pub async fn search(c: &impl Conn, query: &str, limit: u64) -> StoreResult<Vec<I
     let like = |col: Column| {
         Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'))
     };
+    Condition::any()
+        .add(like(Column::Name))
+        .add(like(Column::PlatformId))
+        .add(like(Column::Email))
+}
+
+/// Identities whose name, id or email contains `query` (case-insensitive), missing ones last.
+pub async fn search(c: &impl Conn, query: &str, limit: u64) -> StoreResult<Vec<Identity>> {
     let query = Entity::find()
-        .filter(
-            Condition::any()
-                .add(like(Column::Name))
-                .add(like(Column::PlatformId))
-                .add(like(Column::Email)),
-        )
+        .filter(containing(query))
         .order_by_with_nulls(Column::MissingSince, Order::Asc, NullOrdering::First)
         .order_by_asc(Column::ConnectorId)
         .order_by_asc(Column::Name)
@@ -132,6 +135,25 @@ pub async fn users_of(c: &impl Conn, connector: &str, limit: u64) -> StoreResult
         .into_iter()
         .map(|m| m.platform_id)
         .collect())
+}
+
+/// The connector's present users whose platform id, name or email contains `query`
+/// (case-insensitive), by platform id; `first`, when it is one of them, comes before the rest,
+/// so that it is offered even when more than `limit` match.
+pub async fn search_users_of(
+    c: &impl Conn,
+    connector: &str,
+    query: &str,
+    first: Option<&str>,
+    limit: u64,
+) -> StoreResult<Vec<Identity>> {
+    let mut found = present(connector).filter(containing(query));
+    if let Some(first) = first {
+        // True sorts after false in SQLite and PostgreSQL alike.
+        found = found.order_by(Expr::col(Column::PlatformId).eq(first), Order::Desc);
+    }
+    let found = found.order_by_asc(Column::PlatformId).limit(limit);
+    rows::all(c, found).await
 }
 
 /// The connector's present users whose email is `email` (emails are stored lower-cased).
@@ -176,10 +198,15 @@ pub async fn any_synced(c: &impl Conn, connector: &str) -> StoreResult<bool> {
         .is_some())
 }
 
-fn present_users(connector: &str) -> sea_orm::Select<Entity> {
+/// The connector's users that its last sync still listed.
+fn present(connector: &str) -> sea_orm::Select<Entity> {
     Entity::find()
         .filter(Column::ConnectorId.eq(connector))
         .filter(Column::Kind.eq("user"))
         .filter(Column::MissingSince.is_null())
-        .order_by_asc(Column::PlatformId)
+}
+
+/// The same, by platform id.
+fn present_users(connector: &str) -> sea_orm::Select<Entity> {
+    present(connector).order_by_asc(Column::PlatformId)
 }

@@ -5,8 +5,18 @@ use serde_json::json;
 
 use super::{Workflow, WorkflowError};
 use crate::audit::{self, Actor, Entry};
-use crate::domain::ConnectorId;
-use crate::store::identities::{self, Seen};
+use crate::domain::{ConnectorId, RequestId, SlackUserId};
+use crate::store::identities::{self, Identity, Seen};
+use crate::store::requests::Request;
+
+/// What the identity picker of a request opens with.
+#[derive(Debug, Clone)]
+pub struct IdentityPicker {
+    /// Shown chosen: the request's identity, else the requester's link.
+    pub suggested: Option<String>,
+    /// The connector has users to search; without any, the reviewer types the identity.
+    pub searchable: bool,
+}
 
 /// What one sync found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,8 +86,58 @@ impl Workflow {
         self.provisioner.health(connector).await
     }
 
-    /// The users a connector has synced, for the reviewer's picker.
+    /// The users a connector has synced (the first hundred, by platform id).
     pub async fn users_of(&self, connector: &ConnectorId) -> Result<Vec<String>, WorkflowError> {
         Ok(identities::users_of(self.db.conn(), connector.as_str(), 100).await?)
+    }
+
+    /// The picker of request `id`'s identity, for `by`, who must be allowed to choose it.
+    pub async fn identity_picker(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+    ) -> Result<IdentityPicker, WorkflowError> {
+        let request = self.may_choose_identity(id, by).await?;
+        let suggested = self.suggested_identity(&request).await?;
+        let searchable = !identities::users_of(self.db.conn(), request.connector.as_str(), 1)
+            .await?
+            .is_empty();
+        Ok(IdentityPicker {
+            suggested,
+            searchable,
+        })
+    }
+
+    /// The present users of request `id`'s connector matching `query` (platform id, name or
+    /// email), at most `limit`, the suggested one first when it matches. Only for those who may
+    /// choose the identity: the list is the platform's, not the requester's or anyone else's.
+    pub async fn identity_options(
+        &self,
+        id: RequestId,
+        by: &SlackUserId,
+        query: &str,
+        limit: u64,
+    ) -> Result<Vec<Identity>, WorkflowError> {
+        let request = self.may_choose_identity(id, by).await?;
+        let suggested = self.suggested_identity(&request).await?;
+        Ok(identities::search_users_of(
+            self.db.conn(),
+            request.connector.as_str(),
+            query,
+            suggested.as_deref(),
+            limit,
+        )
+        .await?)
+    }
+
+    /// The identity the picker proposes: the request's own, else the requester's link.
+    async fn suggested_identity(&self, r: &Request) -> Result<Option<String>, WorkflowError> {
+        if r.identity.is_some() {
+            return Ok(r.identity.clone());
+        }
+        Ok(self
+            .link_of(&r.requester, &r.connector)
+            .await?
+            .map(|l| l.platform_id))
     }
 }

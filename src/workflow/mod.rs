@@ -52,6 +52,7 @@ pub use by_hand::Task as ByHandTask;
 pub use catalog_edits::{CatalogEdits, Edited, catalog_edits};
 pub use errors::{Field, WorkflowError};
 pub use extension::Answer as ExtensionAnswer;
+pub use identities::IdentityPicker;
 pub use linking::PersonAccess;
 pub use platform_readiness::{
     PlatformReport, READINESS_LIMIT, ResourceReadiness, Verdict, platform_readiness,
