@@ -322,13 +322,42 @@ impl Sim {
         block_id: &str,
         query: &str,
     ) -> Result<AckOutcome, ControlError> {
+        self.suggest(user_id, view_id, true, action_id, block_id, query)
+            .await
+    }
+
+    /// A `block_suggestion` Slack never sends: `user_id` typing into `view_id`, a view open for
+    /// someone else. For testing that an app decides whom it shows options to by the person in
+    /// the payload, not by the view it names (and the view's `private_metadata`).
+    pub async fn forged_block_suggestion(
+        &self,
+        user_id: &str,
+        view_id: &str,
+        action_id: &str,
+        block_id: &str,
+        query: &str,
+    ) -> Result<AckOutcome, ControlError> {
+        self.suggest(user_id, view_id, false, action_id, block_id, query)
+            .await
+    }
+
+    /// A `block_suggestion` from `user_id` in `view_id`, which must be theirs when `own`.
+    async fn suggest(
+        &self,
+        user_id: &str,
+        view_id: &str,
+        own: bool,
+        action_id: &str,
+        block_id: &str,
+        query: &str,
+    ) -> Result<AckOutcome, ControlError> {
         let inner = &self.inner;
         let user = inner.user_obj(user_id)?;
         let view = inner
             .read(|st| {
                 st.views
                     .get(view_id)
-                    .filter(|r| r.open && r.user == user_id)
+                    .filter(|r| r.open && (r.user == user_id || !own))
                     .map(|r| r.view.clone())
             })
             .ok_or_else(|| ControlError::ViewNotOpen(view_id.into()))?;
