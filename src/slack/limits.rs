@@ -19,10 +19,12 @@ const FIELD_TEXT: usize = 2000;
 /// A header block's text.
 const HEADER_TEXT: usize = 150;
 /// A button's text, an option's text and description.
-const BUTTON_TEXT: usize = 75;
+pub const BUTTON_TEXT: usize = 75;
 /// A button's value, an option's value.
 const BUTTON_VALUE: usize = 2000;
-const OPTION_VALUE: usize = 150;
+pub const OPTION_VALUE: usize = 150;
+/// The options an external select is sent at once (/block-elements/select-menus).
+pub const OPTIONS: usize = 100;
 /// A placeholder's text.
 const PLACEHOLDER: usize = 150;
 /// An input's label and hint.

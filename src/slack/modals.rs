@@ -3,8 +3,10 @@
 
 use serde_json::{Value, json};
 
+use super::limits;
 use crate::config::Resource;
 use crate::domain::GrantDuration;
+use crate::store::identities::Identity;
 
 pub const REQUEST_FORM: &str = "request_access";
 pub const DENY_FORM: &str = "deny_request";
@@ -230,25 +232,24 @@ pub fn revoke_form(request: i64, holder: &str, resource_name: &str, from_home: b
     })
 }
 
-/// The reviewer picks the platform identity (user or role) to update. `choices` are what the
-/// connector has ingested; with none, the reviewer types it.
-pub fn picker_form(request: i64, current: Option<&str>, choices: &[String]) -> Value {
-    let element = if choices.is_empty() {
+/// The reviewer picks the platform identity to grant to. With users to choose from
+/// (`searchable`), a search of them all as the reviewer types (`block_suggestion`); without,
+/// the reviewer types it. `current` is shown chosen, whether or not it is among the options.
+pub fn picker_form(request: i64, current: Option<&str>, searchable: bool) -> Value {
+    let element = if searchable {
+        let mut e = json!({ "type": "external_select", "action_id": B_IDENTITY, "min_query_length": 0,
+                            "placeholder": plain("Type a name, email or platform id") });
+        // A longer id than an option may carry is not shown: cut, it would name someone else.
+        if let Some(c) = current.filter(|c| c.chars().count() <= limits::OPTION_VALUE) {
+            e["initial_option"] =
+                json!({ "text": plain(&limits::cut(c, limits::BUTTON_TEXT)), "value": c });
+        }
+        e
+    } else {
         let mut e = json!({ "type": "plain_text_input", "action_id": B_IDENTITY, "max_length": 255,
                             "placeholder": plain("The platform user or role to grant to") });
         if let Some(c) = current {
             e["initial_value"] = json!(c);
-        }
-        e
-    } else {
-        let options: Vec<Value> = choices
-            .iter()
-            .take(100)
-            .map(|c| json!({ "text": plain(c), "value": c }))
-            .collect();
-        let mut e = json!({ "type": "static_select", "action_id": B_IDENTITY, "options": options });
-        if let Some(c) = current.filter(|c| choices.iter().any(|x| x == c)) {
-            e["initial_option"] = json!({ "text": plain(c), "value": c });
         }
         e
     };
@@ -263,6 +264,23 @@ pub fn picker_form(request: i64, current: Option<&str>, choices: &[String]) -> V
             { "type": "input", "block_id": B_IDENTITY, "label": plain(&format!("Grant request #{request} to")), "element": element }
         ]
     })
+}
+
+/// A platform user as the picker offers it: its platform id, and who it is beneath. None for
+/// an id longer than an option's value may be (Slack would refuse them all; cut, it would
+/// name someone else).
+pub fn identity_option(i: &Identity) -> Option<Value> {
+    if i.platform_id.chars().count() > limits::OPTION_VALUE {
+        return None;
+    }
+    let mut option = json!({ "text": plain(&limits::cut(&i.platform_id, limits::BUTTON_TEXT)),
+                             "value": i.platform_id });
+    let name = Some(i.name.trim()).filter(|n| !n.is_empty() && *n != i.platform_id);
+    let about: Vec<&str> = name.into_iter().chain(i.email.as_deref()).collect();
+    if !about.is_empty() {
+        option["description"] = plain(&limits::cut(&about.join(" · "), limits::BUTTON_TEXT));
+    }
+    Some(option)
 }
 
 /// What the request form becomes once submitted: what happens next, and a Done button.
@@ -346,4 +364,63 @@ pub fn identity_results(query: &str, found: &[crate::workflow::FoundIdentity]) -
             crate::slack::views::escape(&i.name), i.kind, i.connector_id, crate::slack::views::escape(&i.platform_id)) } }));
     }
     json!({ "type": "modal", "callback_id": "identity_results", "title": plain("Identities"), "close": plain("Done"), "blocks": blocks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(platform_id: &str, name: &str, email: Option<&str>) -> Identity {
+        Identity {
+            connector_id: "warehouse".into(),
+            kind: "user".into(),
+            platform_id: platform_id.into(),
+            name: name.into(),
+            email: email.map(str::to_owned),
+            last_seen_at: chrono::DateTime::UNIX_EPOCH,
+            missing_since: None,
+        }
+    }
+
+    #[test]
+    fn an_option_names_the_user_beneath_its_id_within_slacks_limits() {
+        let o = identity_option(&user("ALICE", "Alice Martin", Some("alice@example.com")));
+        assert_eq!(
+            o,
+            Some(json!({ "text": plain("ALICE"), "value": "ALICE",
+                         "description": plain("Alice Martin · alice@example.com") }))
+        );
+        // A name that only repeats the id says nothing more.
+        let o = identity_option(&user("bob", "bob", None)).unwrap();
+        assert!(o.get("description").is_none(), "{o}");
+        let long = "x".repeat(100);
+        let o = identity_option(&user(&long, &"n".repeat(100), None)).unwrap();
+        assert_eq!(o["value"], long.as_str(), "the value is never cut");
+        assert_eq!(o["text"]["text"].as_str().unwrap().chars().count(), 75);
+        assert_eq!(
+            o["description"]["text"].as_str().unwrap().chars().count(),
+            75
+        );
+        // Longer than a value may be: cut, it would name someone else.
+        assert_eq!(identity_option(&user(&"y".repeat(151), "Y", None)), None);
+    }
+
+    #[test]
+    fn the_picker_searches_the_users_or_asks_to_type_one() {
+        let form = picker_form(7, Some("ALICE"), true);
+        let e = &form["blocks"][0]["element"];
+        assert_eq!(e["type"], "external_select");
+        assert_eq!(e["action_id"], B_IDENTITY);
+        assert_eq!(form["blocks"][0]["block_id"], B_IDENTITY);
+        assert_eq!(e["min_query_length"], 0);
+        assert_eq!(e["initial_option"]["value"], "ALICE");
+        assert_eq!(form["private_metadata"], "7");
+        let too_long = "z".repeat(151);
+        let form = picker_form(7, Some(&too_long), true);
+        assert!(form["blocks"][0]["element"].get("initial_option").is_none());
+        let form = picker_form(7, Some("ALICE"), false);
+        let e = &form["blocks"][0]["element"];
+        assert_eq!(e["type"], "plain_text_input");
+        assert_eq!(e["initial_value"], "ALICE");
+    }
 }

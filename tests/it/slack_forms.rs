@@ -251,6 +251,8 @@ async fn a_reviewer_chooses_the_identity_to_grant_to() {
         assert!(t.sim.top_modal("UALICE").is_none(), "no picker for Alice");
 
         let form = t.button_form("UBOB", &msg.ts, "choose_identity", "1").await;
+        // The platform has listed no one: Bob types the account.
+        assert_eq!(block(&form, "identity")["type"], "plain_text_input", "{form}");
         let out = t
             .sim
             .submit_view(
@@ -263,6 +265,137 @@ async fn a_reviewer_chooses_the_identity_to_grant_to() {
         assert!(out.errors.is_none(), "{:?}", out.errors);
         t.press("UBOB", &msg.ts, "approve", "1").await;
         t.holds_soon("ALICE_ANALYST", "ANALYTICS_RO").await;
+    })
+    .await;
+}
+
+/// The `manual` connector's users as its syncs left them: `USER_000` … `USER_149` are on the
+/// platform, the 120th (`USER_119`) is Zoë Quintero; `GONE_QUINTERO` left it since.
+async fn a_platform_of_150_users(t: &SlackTestApp) {
+    use gatehouse::store::identities::{self, Seen};
+    let c = t.app.db().conn();
+    let now = t.clock.now();
+    let gone = Seen {
+        kind: "user",
+        platform_id: "GONE_QUINTERO",
+        name: "Old Quintero",
+        email: Some("old.quintero@example.com"),
+    };
+    identities::upsert(c, "manual", &gone, now - chrono::Duration::days(1))
+        .await
+        .unwrap();
+    for i in 0..150 {
+        let (id, email) = (format!("USER_{i:03}"), format!("user{i:03}@example.com"));
+        let name = if i == 119 {
+            "Zoë Quintero".to_owned()
+        } else {
+            format!("Person {i:03}")
+        };
+        let seen = Seen {
+            kind: "user",
+            platform_id: &id,
+            name: &name,
+            email: Some(&email),
+        };
+        identities::upsert(c, "manual", &seen, now).await.unwrap();
+    }
+    // The last sync, now, no longer listed the one who left.
+    assert_eq!(identities::mark_missing(c, "manual", now).await.unwrap(), 1);
+}
+
+/// The options `who` is shown on typing `query` in the picker `form`.
+async fn suggested(t: &SlackTestApp, who: &str, form: &Value, query: &str) -> Vec<Value> {
+    let ack = t
+        .sim
+        .block_suggestion(who, &view_id(form), "identity", "identity", query)
+        .await
+        .unwrap();
+    ack.payload.unwrap()["options"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_reviewer_finds_any_of_a_big_platforms_users_by_typing_in_the_picker() {
+    in_slack_on_every_backend(async |t, db| {
+        a_platform_of_150_users(t).await;
+        // Alice is known on the platform as a user past the first hundred.
+        gatehouse::store::links::set(
+            t.app.db().conn(),
+            "UALICE",
+            "manual",
+            "USER_149",
+            gatehouse::store::links::Method::Admin,
+            Some("UADA"),
+            t.clock.now(),
+        )
+        .await
+        .unwrap();
+        let msg = t.ask("UALICE", "analytics-ro 2h churn study", 1).await;
+        let form = t.button_form("UBOB", &msg.ts, "choose_identity", "1").await;
+        let element = block(&form, "identity");
+        assert_eq!(element["type"], "external_select", "{form}");
+        assert_eq!(element["min_query_length"], 0);
+        assert_eq!(element["initial_option"]["value"], "USER_149", "{form}");
+
+        // Before typing: a hundred (Slack's most), Alice's own account first, then by id.
+        let all = t.offered(&form, "UBOB", "").await;
+        assert_eq!(all.len(), 100, "{}: {all:?}", db.name);
+        assert_eq!(all[..3], ["USER_149", "USER_000", "USER_001"]);
+        // Typing part of the 120th user's name finds her alone: the one who left is not offered.
+        let found = suggested(t, "UBOB", &form, "QUINT").await;
+        assert_eq!(found.len(), 1, "{}: {found:?}", db.name);
+        assert_eq!(found[0]["value"], "USER_119");
+        assert_eq!(found[0]["text"]["text"], "USER_119");
+        assert_eq!(
+            found[0]["description"]["text"],
+            "Zoë Quintero · user119@example.com"
+        );
+        assert_eq!(
+            t.offered(&form, "UBOB", "user_14").await,
+            [
+                "USER_149", "USER_140", "USER_141", "USER_142", "USER_143", "USER_144", "USER_145",
+                "USER_146", "USER_147", "USER_148"
+            ],
+            "by id or email, and Alice's account first"
+        );
+        assert_eq!(t.offered(&form, "UBOB", "gone").await, Vec::<String>::new());
+        // Someone who may not choose sees none of the platform's users, whatever view their
+        // payload names: neither a colleague who does not review it, nor Alice herself.
+        for who in ["UCARL", "UALICE"] {
+            let forged = t
+                .sim
+                .forged_block_suggestion(who, &view_id(&form), "identity", "identity", "")
+                .await
+                .unwrap();
+            assert!(forged.acked);
+            let options = forged.payload.unwrap()["options"].clone();
+            let shown = options.as_array().map_or(0, Vec::len);
+            assert!(
+                options.is_array() && shown == 0,
+                "{who} is shown {shown} users"
+            );
+        }
+
+        let out = t
+            .sim
+            .submit_view(
+                "UBOB",
+                &view_id(&form),
+                json!({ "identity": { "identity": {
+                    "type": "external_select", "selected_option": found[0].clone() } } }),
+            )
+            .await
+            .unwrap();
+        assert!(out.errors.is_none(), "{:?}", out.errors);
+        // Opened again, the picker shows the account chosen, offered first.
+        let again = t.button_form("UBOB", &msg.ts, "choose_identity", "1").await;
+        assert_eq!(
+            block(&again, "identity")["initial_option"]["value"],
+            "USER_119"
+        );
+        assert_eq!(t.offered(&again, "UBOB", "").await[0], "USER_119");
+
+        t.press("UBOB", &msg.ts, "approve", "1").await;
+        t.holds_soon("USER_119", "ANALYTICS_RO").await;
     })
     .await;
 }

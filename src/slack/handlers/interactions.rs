@@ -1,4 +1,4 @@
-//! Interactions: buttons, modal submissions and the resource search of the request form.
+//! Interactions: buttons, modal submissions and the searches of selects as people type.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::request_form::{picked_time, state_value};
 use super::retire::{self, retire};
-use super::{Malformed, say, str_at, user_at};
-use crate::domain::{GrantDuration, RequestId};
+use super::{Malformed, request_id_of, say, str_at, user_at};
+use crate::domain::GrantDuration;
 use crate::slack::context::SlackContext;
 use crate::slack::modals::{
     self, B_DURATION, B_DURATION_CUSTOM, B_IDENTITY, B_REASON, B_RESOURCE, B_STARTS,
@@ -55,12 +55,6 @@ fn duration_in(view: &Value) -> Result<(&'static str, Option<&str>), SubmitReply
         (_, Some(t)) => Ok((B_DURATION_CUSTOM, Some(t))),
         _ => Ok((B_DURATION, None)),
     }
-}
-
-fn request_id_of(v: Option<&str>) -> Result<RequestId, Malformed> {
-    v.ok_or(Malformed::Missing("request id"))?
-        .parse()
-        .map_err(|e: crate::domain::ids::InvalidId| Malformed::Invalid(e.to_string()))
 }
 
 pub async fn view_submission(
@@ -213,6 +207,7 @@ pub async fn block_suggestion(
             ctx,
             payload.get("value").and_then(Value::as_str).unwrap_or(""),
         )),
+        B_IDENTITY => super::identity_picker::options(ctx, payload).await,
         other => Err(Malformed::Invalid(format!("no options for `{other}`"))),
     }
 }
@@ -290,40 +285,7 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         "choose_identity" => {
             let id = request_id_of(value)?;
             let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
-            // The picker lists the platform's users: it opens only for those who may choose.
-            match ctx.workflow.may_choose_identity(id, &user).await {
-                Err(e) => Err(format!(
-                    "The account for request #{} was not changed: {}",
-                    id.get(),
-                    say(&e)
-                )),
-                Ok(r) => {
-                    let mut current = r.identity.clone();
-                    let mut choices = ctx
-                        .workflow
-                        .users_of(&r.connector)
-                        .await
-                        .unwrap_or_default();
-                    // The requester's link, if any, is the reviewer's first suggestion.
-                    if current.is_none()
-                        && let Ok(Some(link)) =
-                            ctx.workflow.link_of(&r.requester, &r.connector).await
-                    {
-                        current = Some(link.platform_id);
-                    }
-                    if let Some(c) = current.as_ref().filter(|c| !choices.contains(c)) {
-                        choices.insert(0, c.clone());
-                    }
-                    ctx.api
-                        .open_view(
-                            trigger,
-                            &modals::picker_form(id.get(), current.as_deref(), &choices),
-                        )
-                        .await
-                        .map(drop)
-                        .map_err(|e| format!("Slack would not open the form ({e}); try again."))
-                }
-            }
+            super::identity_picker::open(ctx, &user, id, trigger).await
         }
         "extend" => {
             let id = request_id_of(value)?;

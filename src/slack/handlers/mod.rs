@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod events;
 pub mod identity_admin;
+mod identity_picker;
 pub mod interactions;
 pub mod mentions;
 pub mod questions;
@@ -14,7 +15,7 @@ mod submitted;
 
 use serde_json::Value;
 
-use crate::domain::SlackUserId;
+use crate::domain::{RequestId, SlackUserId};
 use crate::workflow::WorkflowError;
 
 /// A reason to stop handling a payload, logged once with its context.
@@ -34,6 +35,13 @@ pub fn str_at<'a>(v: &'a Value, pointer: &'static str) -> Result<&'a str, Malfor
 
 pub fn user_at(v: &Value, pointer: &'static str) -> Result<SlackUserId, Malformed> {
     SlackUserId::parse(str_at(v, pointer)?).map_err(|e| Malformed::Invalid(e.to_string()))
+}
+
+/// The request id a button or a view carries.
+fn request_id_of(v: Option<&str>) -> Result<RequestId, Malformed> {
+    v.ok_or(Malformed::Missing("request id"))?
+        .parse()
+        .map_err(|e: crate::domain::ids::InvalidId| Malformed::Invalid(e.to_string()))
 }
 
 /// What a person is told when their action failed: their own error in full; ours, vaguely.

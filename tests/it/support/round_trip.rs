@@ -7,7 +7,7 @@ use gatehouse::domain::Status;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, offered, workspace};
+use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
 
 /// A catalog with Ada as admin, the connector `name` (its `settings`, `kind` first, as they
 /// stand below `[connectors.NAME]`), and `resources` as (id, name, grant) reviewed by Bob
@@ -73,8 +73,8 @@ pub async fn picked_and_expired(
     let msg = t.request_message(1).await;
     let form = t.approve_and_open_picker(&msg, "UBOB").await;
     // The platform's users were synced at start: the reviewer picks one instead of typing it.
-    let choices = offered(&form);
     for no in not_offered {
+        let choices = t.offered(&form, "UBOB", no).await;
         assert!(
             !choices.contains(&no.to_string()),
             "{no} offered: {choices:?}"

@@ -370,24 +370,55 @@ impl SlackTestApp {
         eventually("the picker", 30, || async { self.sim.top_modal(reviewer) }).await
     }
 
-    /// `reviewer` settles the identity in the picker `form`: chosen from the synced users when
-    /// the picker offers them, typed otherwise.
+    /// `reviewer` settles the identity in the picker `form`: chosen among the synced users it
+    /// finds as they type it when the picker searches them, typed otherwise.
     pub async fn pick(&self, form: &serde_json::Value, reviewer: &str, identity: &str) {
         let element = &form["blocks"][0]["element"];
-        let chosen = if element["type"] == "static_select" {
+        let chosen = if element["type"] == "external_select" {
+            let found = self.offered(form, reviewer, identity).await;
             assert!(
-                offered(form).iter().any(|o| o == identity),
-                "{identity} is offered: {form}"
+                found.iter().any(|o| o == identity),
+                "{identity} is offered: {found:?}"
             );
-            serde_json::json!({ "identity": { "identity": { "type": "static_select",
+            serde_json::json!({ "identity": { "identity": { "type": "external_select",
                 "selected_option": { "text": { "type": "plain_text", "text": identity }, "value": identity } } } })
         } else {
             serde_json::json!({ "identity": { "identity": { "type": "plain_text_input", "value": identity } } })
         };
-        self.sim
+        let out = self
+            .sim
             .submit_view(reviewer, form["id"].as_str().unwrap(), chosen)
             .await
             .unwrap();
+        assert!(out.errors.is_none(), "{identity}: {:?}", out.errors);
+    }
+
+    /// The platform users `reviewer` is offered on typing `query` in the picker `form`, in
+    /// order (none when the picker asks to type one).
+    pub async fn offered(
+        &self,
+        form: &serde_json::Value,
+        reviewer: &str,
+        query: &str,
+    ) -> Vec<String> {
+        if form["blocks"][0]["element"]["type"] != "external_select" {
+            return Vec::new();
+        }
+        let view = form["id"].as_str().unwrap();
+        let ack = self
+            .sim
+            .block_suggestion(reviewer, view, "identity", "identity", query)
+            .await
+            .unwrap();
+        assert!(ack.acked, "{ack:?}");
+        ack.payload.unwrap_or_default()["options"]
+            .as_array()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|o| o["value"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Alice asks for analytics-ro for 8 h as request #1 and Bob's ✅ makes it active; returns
@@ -455,8 +486,8 @@ impl SlackTestApp {
 
         let msg = self.ask("UDAVE", &ask, 2).await;
         let form = self.approve_and_open_picker_of(2, &msg, "UBOB").await;
-        let choices = offered(&form);
         for no in not_offered {
+            let choices = self.offered(&form, "UBOB", no).await;
             assert!(
                 !choices.iter().any(|c| c == no),
                 "{no} is not offered: {choices:?}"
@@ -592,16 +623,4 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// The platform users a picker offers (empty when it asks to type one).
-pub fn offered(form: &serde_json::Value) -> Vec<String> {
-    form["blocks"][0]["element"]["options"]
-        .as_array()
-        .map(|o| {
-            o.iter()
-                .filter_map(|o| o["value"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
