@@ -9,18 +9,21 @@ use crate::store::requests::Request;
 
 /// The confirmation of request `r`, just submitted for `resource`.
 pub async fn confirmation(ctx: &SlackContext, r: &Request, resource: &Resource) -> String {
-    let channel = match resource.channel.clone() {
-        Some(c) => c,
-        None => match ctx.workflow.requests_channel().await {
-            Ok(Some(c)) => c,
-            _ => ctx.channel.get(),
-        },
+    // Two reads the reply (and so the ack) waits for: made together.
+    let channel = async {
+        match resource.channel.clone() {
+            Some(c) => c,
+            None => match ctx.workflow.requests_channel().await {
+                Ok(Some(c)) => c,
+                _ => ctx.channel.get(),
+            },
+        }
     };
+    let (channel, reviewers) = tokio::join!(channel, ctx.reviewer_mentions(resource));
     let from = r
         .starts_at
         .map(|at| format!(", from {}", slack_date(at)))
         .unwrap_or_default();
-    let reviewers = ctx.reviewer_mentions(resource).await;
     let who = if reviewers.is_empty() {
         "No reviewer is named for it yet (a Gatehouse admin can add one); it waits".to_owned()
     } else {
