@@ -99,7 +99,7 @@ impl Workflow {
     ) -> Result<IdentityPicker, WorkflowError> {
         let request = self.may_choose_identity(id, by).await?;
         let suggested = self.suggested_identity(&request).await?;
-        let searchable = !identities::users_of(self.db.conn(), request.connector.as_str(), 1)
+        let searchable = !identities::users_of(self.db.reads(), request.connector.as_str(), 1)
             .await?
             .is_empty();
         Ok(IdentityPicker {
@@ -120,8 +120,9 @@ impl Workflow {
     ) -> Result<Vec<Identity>, WorkflowError> {
         let request = self.may_choose_identity(id, by).await?;
         let suggested = self.suggested_identity(&request).await?;
+        // Asked at each keystroke: on SQLite a read connection, not the one writer.
         Ok(identities::search_users_of(
-            self.db.conn(),
+            self.db.reads(),
             request.connector.as_str(),
             query,
             suggested.as_deref(),

@@ -253,7 +253,7 @@ impl Workflow {
         user: &SlackUserId,
         connector: &crate::domain::ConnectorId,
     ) -> Result<Option<store::links::Link>, WorkflowError> {
-        Ok(store::links::get(self.db.conn(), user.as_str(), connector.as_str()).await?)
+        Ok(store::links::get(self.db.reads(), user.as_str(), connector.as_str()).await?)
     }
 }
 
