@@ -64,6 +64,13 @@ pub(super) fn classify_wire(e: sqlx::Error, platform: &str) -> ConnectorError {
             Some("40001" | "40P01" | "55P03" | "53300" | "57P03") => {
                 ConnectorError::Retryable(db.message().to_owned())
             }
+            // Two GRANTs (or REVOKEs) of one membership at once: PostgreSQL does not serialize
+            // them, so the second fails on pg_auth_members' unique index ("duplicate key
+            // value"), or finds its row gone ("tuple concurrently deleted"). Again finds it done.
+            Some("23505") => ConnectorError::Retryable(db.message().to_owned()),
+            Some("XX000") if db.message().starts_with("tuple concurrently") => {
+                ConnectorError::Retryable(db.message().to_owned())
+            }
             _ => ConnectorError::Permanent(db.message().to_owned()),
         },
         sqlx::Error::Io(_)
@@ -300,7 +307,7 @@ impl Connector for Postgres {
         let role = role_in(unit, "PostgreSQL")?;
         let statement = membership("GRANT", role, "TO", member)?;
         self.both_exist(member, role).await?;
-        match self.run(statement).await {
+        match self.run(statement.clone()).await {
             // Refused for want of a right: say which one this server's version needs.
             Err(ConnectorError::Permanent(said))
                 if said.contains("admin option") || said.contains("permission denied") =>
@@ -311,6 +318,11 @@ impl Connector for Postgres {
                     right_to_grant(version, role, None)
                 )))
             }
+            // A race with another GRANT of it, or no answer in time: it may have been made.
+            Err(e @ ConnectorError::Retryable(_)) => match self.is_member(member, role).await {
+                Ok(true) => Ok(statement),
+                _ => Err(e),
+            },
             other => other,
         }
     }
@@ -320,7 +332,14 @@ impl Connector for Postgres {
         let statement = membership("REVOKE", role, "FROM", member)?;
         // A membership granted by another grantor survives this (PostgreSQL 16+); the re-check
         // that follows reports it.
-        self.run(statement).await
+        match self.run(statement.clone()).await {
+            // A race with another REVOKE of it, or no answer in time: it may be gone.
+            Err(e @ ConnectorError::Retryable(_)) => match self.is_member(member, role).await {
+                Ok(false) => Ok(statement),
+                _ => Err(e),
+            },
+            other => other,
+        }
     }
 
     /// Login roles are users, the rest are roles; PostgreSQL's own `pg_*` roles are left out.

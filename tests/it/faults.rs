@@ -187,7 +187,7 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
     // Every restart edits the catalog: each resource's role moves to the next one and back, so
     // live grants outlive the catalog that granted them (and two of a person's grants may give
     // the same role, ending at the same moment).
-    let warehouse = "[connectors.warehouse]\nkind = \"postgres\"\nurl = { env = \"GATEHOUSE_TEST_POSTGRES_URL\" }\nlink = \"local-part\"";
+    let warehouse = "[connectors.warehouse]\nkind = \"postgres\"\nurl = { env = \"GATEHOUSE_TEST_POSTGRES_URL\" }\nlink = { rule = \"local-part\", domains = [\"example.com\"] }";
     let catalogs = vec![
         catalog(warehouse, |j| format!("{{ role = \"{p}_r{j}\" }}")),
         catalog(warehouse, |j| {
@@ -303,12 +303,40 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
             .unwrap();
     }
 
+    // On a timeout, the requests still short of expired and the jobs not done say where it stuck.
+    let short = std::sync::Mutex::new(String::new());
     let expired = || async {
         let all = store::requests::list_all(conn.conn()).await.ok()?;
-        let done = all.iter().filter(|r| r.status == Status::Expired).count() as i64;
-        (done == total).then_some(all)
+        let left: Vec<String> = all
+            .iter()
+            .filter(|r| r.status != Status::Expired)
+            .map(|r| format!("#{} {:?}", r.id, r.status))
+            .collect();
+        if left.is_empty() {
+            return Some(all);
+        }
+        let jobs = store::jobs::list(conn.conn(), None).await.ok()?;
+        let open: Vec<String> = jobs
+            .iter()
+            .filter(|j| j.status != store::jobs::JobStatus::Done)
+            .map(|j| {
+                format!(
+                    "{} #{:?} {} run at {} attempts {} ({:?})",
+                    j.kind, j.request_id, j.status, j.run_at, j.attempts, j.last_error
+                )
+            })
+            .collect();
+        *short.lock().unwrap() = format!("\nnot expired: {left:?}\njobs not done: {open:?}");
+        None
     };
-    let all = within("every request to be granted and expire", 300, &log, expired).await;
+    let said = || {
+        format!(
+            "{}; the processes said:\n{}",
+            short.lock().unwrap(),
+            tail(&log)
+        )
+    };
+    let all = eventually_saying("every request to be granted and expire", 300, said, expired).await;
     stop.store(true, Ordering::Relaxed);
     let (fleet, kills) = killer.await.unwrap();
     assert!(kills >= 10, "only {kills} kills");
