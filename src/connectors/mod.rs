@@ -120,7 +120,21 @@ pub async fn grant_recorded(
             receipt: None,
         });
     }
-    let added = c.add_recorded(identity, unit).await?;
+    let added = match c.add_recorded(identity, unit).await {
+        Ok(added) => added,
+        // Another grant of the same unit ran at the same instant (SQL servers do not
+        // serialize two GRANTs of one membership: the second fails), or the platform applied
+        // it and then failed to answer: what was asked holds.
+        Err(e) => match c.check(identity, unit).await {
+            Ok(held) if held.direct => {
+                return Ok(Added {
+                    did: "already held".into(),
+                    receipt: None,
+                });
+            }
+            _ => return Err(e),
+        },
+    };
     if !c.check(identity, unit).await?.direct {
         return Err(ConnectorError::Permanent(format!(
             "the platform accepted `{}`, but `{identity}` still does not hold the {unit}",
@@ -156,9 +170,19 @@ pub async fn revoke_leaving(
     if undo.receipt.is_none() && !c.check(identity, unit).await?.direct {
         return Ok("already absent".into());
     }
-    let did = c
+    let did = match c
         .remove_recorded(identity, unit, undo.receipt, undo.keep)
-        .await?;
+        .await
+    {
+        Ok(did) => did,
+        // As in `grant_recorded`: a revoke of the same unit at the same instant, or one applied
+        // without an answer. Only without a receipt, where held or not is the whole story.
+        Err(e) if undo.receipt.is_none() => match c.check(identity, unit).await {
+            Ok(held) if !held.direct => return Ok("already absent".into()),
+            _ => return Err(e),
+        },
+        Err(e) => return Err(e),
+    };
     if c.check(identity, unit).await?.direct {
         return Err(ConnectorError::Permanent(format!(
             "the platform accepted `{did}`, but `{identity}` still holds the {unit}"

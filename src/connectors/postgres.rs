@@ -307,7 +307,7 @@ impl Connector for Postgres {
         let role = role_in(unit, "PostgreSQL")?;
         let statement = membership("GRANT", role, "TO", member)?;
         self.both_exist(member, role).await?;
-        match self.run(statement.clone()).await {
+        match self.run(statement).await {
             // Refused for want of a right: say which one this server's version needs.
             Err(ConnectorError::Permanent(said))
                 if said.contains("admin option") || said.contains("permission denied") =>
@@ -318,11 +318,6 @@ impl Connector for Postgres {
                     right_to_grant(version, role, None)
                 )))
             }
-            // A race with another GRANT of it, or no answer in time: it may have been made.
-            Err(e @ ConnectorError::Retryable(_)) => match self.is_member(member, role).await {
-                Ok(true) => Ok(statement),
-                _ => Err(e),
-            },
             other => other,
         }
     }
@@ -332,14 +327,7 @@ impl Connector for Postgres {
         let statement = membership("REVOKE", role, "FROM", member)?;
         // A membership granted by another grantor survives this (PostgreSQL 16+); the re-check
         // that follows reports it.
-        match self.run(statement.clone()).await {
-            // A race with another REVOKE of it, or no answer in time: it may be gone.
-            Err(e @ ConnectorError::Retryable(_)) => match self.is_member(member, role).await {
-                Ok(false) => Ok(statement),
-                _ => Err(e),
-            },
-            other => other,
-        }
+        self.run(statement).await
     }
 
     /// Login roles are users, the rest are roles; PostgreSQL's own `pg_*` roles are left out.

@@ -132,6 +132,7 @@ macro_rules! fault_cases {
 pub(crate) use fault_cases;
 
 /// Who and what a case is about.
+#[derive(Clone)]
 pub struct Case {
     /// The identity the grant is for.
     pub identity: String,
