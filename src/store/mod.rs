@@ -3,6 +3,7 @@
 
 pub mod approvals;
 pub mod audit;
+mod checkpoint;
 mod entities;
 pub mod events;
 pub mod extension_asks;
@@ -66,6 +67,8 @@ pub struct Db {
     reader: Option<DatabaseConnection>,
     /// SQLite only: who writes next on its one write connection (`begin`).
     turn: Option<std::sync::Arc<WriteTurn>>,
+    /// SQLite on a file only: copies the write-ahead log back off the writer (`checkpoint`).
+    _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
     /// When this process last looked for jobs past their lease (`jobs::claim`).
     lapsed_looked: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
@@ -89,21 +92,23 @@ impl Db {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)
             .acquire_timeout(Duration::from_secs(30));
+        // An in-memory database is one per connection: it has no readers apart.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if url.starts_with("sqlite:") {
             opts.max_connections(1)
                 .min_connections(1)
-                .map_sqlx_sqlite_opts(|o| {
+                .map_sqlx_sqlite_opts(move |o| {
                     o.journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal)
                         .busy_timeout(Duration::from_secs(10))
                         .foreign_keys(true)
+                        // `checkpoint` does it, on a connection of its own.
+                        .pragma("wal_autocheckpoint", if in_memory { "1000" } else { "0" })
                 });
         } else {
             opts.max_connections(10).min_connections(1);
         }
         let conn = Database::connect(opts).await?;
-        // An in-memory database is one per connection: it has no readers apart.
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let reader = if url.starts_with("sqlite:") && !in_memory {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.sqlx_logging(false)
@@ -122,10 +127,17 @@ impl Db {
         let turn = url
             .starts_with("sqlite:")
             .then(|| std::sync::Arc::new(WriteTurn::default()));
+        let checkpointer = match reader.is_some() {
+            true => Some(std::sync::Arc::new(
+                checkpoint::Checkpointer::start(url).await?,
+            )),
+            false => None,
+        };
         Ok(Db {
             conn,
             reader,
             turn,
+            _checkpointer: checkpointer,
             lapsed_looked: Default::default(),
         })
     }
