@@ -128,7 +128,7 @@ pub async fn grant_recorded(
         Err(e) => match c.check(identity, unit).await {
             Ok(held) if held.direct => {
                 return Ok(Added {
-                    did: "already held".into(),
+                    did: format!("held when checked again (the platform had answered: {e})"),
                     receipt: None,
                 });
             }
@@ -178,7 +178,11 @@ pub async fn revoke_leaving(
         // As in `grant_recorded`: a revoke of the same unit at the same instant, or one applied
         // without an answer. Only without a receipt, where held or not is the whole story.
         Err(e) if undo.receipt.is_none() => match c.check(identity, unit).await {
-            Ok(held) if !held.direct => return Ok("already absent".into()),
+            Ok(held) if !held.direct => {
+                return Ok(format!(
+                    "absent when checked again (the platform had answered: {e})"
+                ));
+            }
             _ => return Err(e),
         },
         Err(e) => return Err(e),
