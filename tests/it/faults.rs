@@ -13,7 +13,7 @@ use gatehouse::domain::{GrantDuration, Status};
 use gatehouse::store;
 use gatehouse::workflow::{NoGroups, Submission, Via};
 use rand::Rng;
-use slack_sim::SlackSim;
+use slack_sim::{SimHandle, SlackSim};
 
 use crate::support::app::{at, config_for};
 use crate::support::db::{backends, postgres_server};
@@ -118,6 +118,27 @@ struct Fleet {
 }
 
 impl Fleet {
+    /// `gatehouse serve` processes on `db_url` and `sim`, with `env` besides, run in a folder of
+    /// their own where each start writes the next of `catalogs`; and the log they share.
+    fn new(
+        db_url: &str,
+        sim: &SimHandle,
+        env: &[(&str, &str)],
+        catalogs: Vec<String>,
+    ) -> (Fleet, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("serve.log");
+        let env = serve_env(db_url, sim, env);
+        let fleet = Fleet {
+            dir,
+            env,
+            running: Vec::new(),
+            started: 0,
+            catalogs,
+        };
+        (fleet, log)
+    }
+
     fn spawn(&mut self) {
         let catalog = &self.catalogs[self.started % self.catalogs.len()];
         std::fs::write(self.dir.path().join("gatehouse.toml"), catalog).unwrap();
@@ -183,7 +204,6 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
     let (ws, people) = workspace_with_people(&p, PEOPLE);
     let sim = SlackSim::start(ws).await.unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
     // Every restart edits the catalog: each resource's role moves to the next one and back, so
     // live grants outlive the catalog that granted them (and two of a person's grants may give
     // the same role, ending at the same moment).
@@ -194,7 +214,7 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
             format!("{{ role = \"{p}_r{}\" }}", (j + 1) % RESOURCES)
         }),
     ];
-    let env = serve_env(
+    let (mut fleet, log) = Fleet::new(
         &db.url,
         &sim,
         &[
@@ -210,15 +230,8 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
             // there; slack-sim does not mind, and this test is about crashes, not pacing.
             ("GATEHOUSE_SLACK_PACE", "none"),
         ],
-    );
-    let log = dir.path().join("serve.log");
-    let mut fleet = Fleet {
-        dir,
-        env,
-        running: Vec::new(),
-        started: 0,
         catalogs,
-    };
+    );
     // Two processes on one database, the second once the first has migrated it.
     fleet.spawn();
     within("the first process to connect", 60, &log, || async {
@@ -419,8 +432,7 @@ async fn processes_killed_at_random_while_200_requests_run_lose_nothing_and_repe
 async fn a_check_mark_acked_just_before_a_sigkill_is_applied_after_the_restart() {
     let db = TestDb::sqlite();
     let sim = SlackSim::start(workspace()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let env = serve_env(
+    let (mut fleet, log) = Fleet::new(
         &db.url,
         &sim,
         &[
@@ -429,15 +441,8 @@ async fn a_check_mark_acked_just_before_a_sigkill_is_applied_after_the_restart()
             ("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0"),
             ("GATEHOUSE_SLACK_CONNECTIONS", "1"),
         ],
+        vec![crate::support::catalog::desk_ledger("UADA", "UBOB")],
     );
-    let log = dir.path().join("serve.log");
-    let mut fleet = Fleet {
-        dir,
-        env,
-        running: Vec::new(),
-        started: 0,
-        catalogs: vec![crate::support::catalog::desk_ledger("UADA", "UBOB")],
-    };
     fleet.spawn();
     within("the process to connect", 60, &log, || async {
         (sim.connection_count() > 0).then_some(())
