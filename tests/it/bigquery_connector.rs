@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::support::bigquery_fake::{ADMIN, BigqueryFake, CLIENT_EMAIL, OTHER_KEY_PEM};
 use crate::support::contract::{self, Case, Faults, Listed, Platform};
+use crate::support::rest_fake;
 use crate::support::round_trip;
 
 const SALES: &str = "acme-data.sales";
@@ -132,21 +133,11 @@ async fn bigquery_directory_users_are_listed_across_pages() {
         fake.add_user(&format!("user{n}@example.com"), &format!("User {n}"));
     }
     let c = fake.connector().with_page_size(4);
-    let alice = Listed {
-        kind: "user",
-        id: ALICE,
-        name: "Alice Martin",
-        email: Some(ALICE),
-    };
+    let alice = Listed::user(ALICE, "Alice Martin", Some(ALICE));
     let all = contract::list_pages_through_everything(&c, &[("user", 10)], &[alice], &[]).await;
     assert_eq!(all[0].id, ALICE, "in the Directory's order");
     // 10 users at 4 a page: 4, 4, 2, the later pages asked for by the previous page's token.
-    let pages: Vec<String> = fake
-        .log()
-        .iter()
-        .filter(|c| c.path == "/admin/directory/v1/users" && c.status == 200)
-        .map(|c| c.query.clone())
-        .collect();
+    let pages = rest_fake::pages(&fake.log(), "/admin/directory/v1/users");
     assert_eq!(pages.len(), 6, "listed twice: {:?}", fake.log());
     assert!(pages[0].contains("customer=my_customer") && pages[0].contains("maxResults=4"));
     assert!(!pages[0].contains("pageToken") && pages[2].contains("pageToken=pg%7E8"));

@@ -16,7 +16,7 @@ use gatehouse::domain::Unit;
 use crate::support::contract::{self, Faults, Listed};
 use crate::support::databricks_fake::{CLIENT_ID, CLIENT_SECRET, DatabricksFake, PAT};
 use crate::support::group_platform::group_platform;
-use crate::support::rest_fake::Fake;
+use crate::support::rest_fake::{self, Fake};
 use crate::support::roles::{grant_group as grant, group, revoke_group as revoke};
 use crate::support::round_trip;
 
@@ -78,12 +78,7 @@ async fn databricks_identities_are_listed_across_pages() {
     }
     let robot = w.fake.add_service_principal("etl robot");
     let c = w.fake.connector().with_page_size(4);
-    let user = |id, name, email| Listed {
-        kind: "user",
-        id,
-        name,
-        email,
-    };
+    let user = Listed::user;
     let all = contract::list_pages_through_everything(
         &c,
         &[("user", 11), ("group", 5), ("service_principal", 1)],
@@ -111,12 +106,7 @@ async fn databricks_identities_are_listed_across_pages() {
     assert!(sps.len() == 1 && sps[0].id == robot && sps[0].name == "etl robot");
     // 11 users at 4 a page: startIndex 1, 5, 9. 5 groups: 1, 5. Listed twice (all, grantable).
     let log = w.fake.log();
-    let pages = |path: &str| {
-        log.iter()
-            .filter(|c| c.path == path && c.status == 200)
-            .map(|c| c.query.clone())
-            .collect::<Vec<_>>()
-    };
+    let pages = |path| rest_fake::pages(&log, path);
     let user_pages = pages("/api/2.0/preview/scim/v2/Users");
     assert_eq!(user_pages.len(), 6, "{log:?}");
     assert!(

@@ -9,7 +9,7 @@ use gatehouse::domain::Unit;
 use crate::support::contract::{self, Faults, Listed};
 use crate::support::group_platform::group_platform;
 use crate::support::looker_fake::{CLIENT_ID, CLIENT_SECRET, LookerFake};
-use crate::support::rest_fake::Fake;
+use crate::support::rest_fake::{self, Fake};
 use crate::support::roles::{grant_group as grant, group, revoke_group as revoke};
 use crate::support::round_trip;
 
@@ -143,24 +143,9 @@ async fn identities_are_listed_across_pages() {
         &c,
         &[("user", 11), ("group", 5)],
         &[
-            Listed {
-                kind: "user",
-                id: &i.alice,
-                name: "Alice Martin",
-                email: Some("alice@example.com"),
-            },
-            Listed {
-                kind: "user",
-                id: &i.bob,
-                name: "Bob Stone",
-                email: None,
-            },
-            Listed {
-                kind: "group",
-                id: &i.finance,
-                name: "Finance analysts",
-                email: None,
-            },
+            Listed::user(&i.alice, "Alice Martin", Some("alice@example.com")),
+            Listed::user(&i.bob, "Bob Stone", None),
+            Listed::named("group", &i.finance, "Finance analysts"),
         ],
         &["group"],
     )
@@ -182,12 +167,7 @@ async fn identities_are_listed_across_pages() {
     );
     // 11 users at 4 a page: 4, 4, 3. 5 groups: 4, 1. Listed twice (identities, grantable).
     let log = i.fake.log();
-    let pages = |path: &str| {
-        log.iter()
-            .filter(|c| c.path == path && c.status == 200)
-            .map(|c| c.query.clone())
-            .collect::<Vec<_>>()
-    };
+    let pages = |path| rest_fake::pages(&log, path);
     let user_pages = pages("/api/4.0/users");
     assert_eq!(user_pages.len(), 6, "{log:?}");
     assert!(
@@ -311,11 +291,7 @@ async fn an_externally_managed_group_fails_permanently_in_lookers_words() {
 async fn a_wrong_secret_is_a_clear_permanent_failure_without_the_secret() {
     let i = instance().await;
     let wrong = "not-the-secret-Zz9";
-    let c = gatehouse::connectors::looker::Looker::new(
-        &i.fake.settings(),
-        gatehouse::config::Secret::new(wrong),
-    )
-    .unwrap();
+    let c = i.fake.connector_with_secret(wrong);
     let says = [CLIENT_ID, "HTTP 404"];
     let right = i.fake.connector();
     contract::a_wrong_secret_is_permanent_and_never_shown(&c, wrong, &says, &right, CLIENT_SECRET)

@@ -204,18 +204,8 @@ async fn powerbi_graph_users_are_listed_across_pages_with_the_workspaces() {
         &c,
         &[("user", 11), ("workspace", 2)],
         &[
-            Listed {
-                kind: "user",
-                id: ALICE,
-                name: "Alice Martin",
-                email: Some("alice@example.com"),
-            },
-            Listed {
-                kind: "workspace",
-                id: &t.finance,
-                name: "Finance",
-                email: None,
-            },
+            Listed::user(ALICE, "Alice Martin", Some("alice@example.com")),
+            Listed::named("workspace", &t.finance, "Finance"),
         ],
         &["workspace"],
     )
@@ -458,11 +448,7 @@ async fn powerbi_an_unknown_workspace_or_a_bad_role_fails_permanently() {
 async fn powerbi_a_wrong_secret_is_a_clear_permanent_failure_without_the_secret() {
     let t = tenant().await;
     let wrong = "not-the-secret-Zz9";
-    let c = gatehouse::connectors::powerbi::PowerBi::new(
-        &t.fake.settings(),
-        gatehouse::config::Secret::new(wrong),
-    )
-    .unwrap();
+    let c = t.fake.connector_with_secret(wrong);
     let says = [CLIENT_ID, "AADSTS7000215"];
     let right = t.fake.connector();
     contract::a_wrong_secret_is_permanent_and_never_shown(&c, wrong, &says, &right, CLIENT_SECRET)

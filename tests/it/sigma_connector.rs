@@ -178,12 +178,7 @@ async fn identities_are_listed_across_pages_without_inactive_members() {
     sg.add_member("m-noname", "nobody@example.com", "", "");
     sg.add_team("t-ops", "Ops");
     let c = sg.connector().with_page_size(3);
-    let user = |id, name, email| Listed {
-        kind: "user",
-        id,
-        name,
-        email,
-    };
+    let user = Listed::user;
     // 10 members but Carol, who is inactive.
     let all = contract::list_pages_through_everything(
         &c,
@@ -321,14 +316,10 @@ async fn an_unknown_team_or_an_inactive_member_fails_permanently_and_changes_not
 #[tokio::test]
 async fn wrong_credentials_fail_permanently_without_the_secret() {
     let sg = org().await;
-    let c = gatehouse::connectors::sigma::Sigma::new(
-        &sg.settings(),
-        gatehouse::config::Secret::new("not-the-secret-42"),
-    )
-    .unwrap();
+    let wrong = "not-the-secret-42";
+    let c = sg.connector_with_secret(wrong);
     let says = ["Invalid client credentials"];
     let right = sg.connector();
-    let wrong = "not-the-secret-42";
     contract::a_wrong_secret_is_permanent_and_never_shown(&c, wrong, &says, &right, CLIENT_SECRET)
         .await;
     assert!(!format!("{c:?}").contains("secret-42"));
@@ -533,15 +524,13 @@ async fn a_request_for_a_team_goes_through_slack_to_the_team_and_back() {
     let sg = org().await;
     // Dave's Sigma email is not his Slack email: the reviewer picks him.
     sg.add_member("m-dave", "d.kato@corp.example", "Dave", "Kato");
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(secret.path(), CLIENT_SECRET).unwrap();
     let settings = format!(
         r#"kind = "sigma"
 base_url = "{}"
 client_id = "gatehouse-client"
 client_secret = {{ file = "{}" }}"#,
         sg.url,
-        secret.path().display()
+        sg.secret_file()
     );
     let resources = [
         (

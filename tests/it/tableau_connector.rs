@@ -504,8 +504,6 @@ async fn the_fake_answers_in_tableaus_xml_shapes() {
 async fn a_request_for_a_tableau_group_goes_through_slack_to_the_site_and_back() {
     let t = site(Form::Json).await;
     let dave = t.add_user("dave", None);
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(secret.path(), TOKEN_SECRET).unwrap();
     let settings = format!(
         r#"kind = "tableau"
 base_url = "{}"
@@ -514,7 +512,7 @@ api_version = "{VERSION}"
 token_name = "{TOKEN_NAME}"
 token_secret = {{ file = "{}" }}"#,
         t.url,
-        secret.path().display()
+        t.secret_file()
     );
     let resources = [
         (

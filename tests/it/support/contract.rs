@@ -210,7 +210,18 @@ impl<C: Connector> Connector for Counted<C> {
 /// granted the role analysts, bob looks on, other is another role, and a group is foreign.
 pub struct Prefixed(pub String);
 
+/// A new prefix for the names one test makes on a real server: `gh_t` and 8 hex digits, which
+/// CI drops leftovers of.
+pub fn prefix() -> String {
+    format!("gh_t{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
 impl Prefixed {
+    /// Names under a new [`prefix`].
+    pub fn fresh() -> Prefixed {
+        Prefixed(prefix())
+    }
+
     pub fn name(&self, of: &str) -> String {
         format!("{}_{of}", self.0)
     }
@@ -339,6 +350,28 @@ pub struct Listed<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub email: Option<&'a str>,
+}
+
+impl<'a> Listed<'a> {
+    /// A user, with the email the platform gives it, if any.
+    pub fn user(id: &'a str, name: &'a str, email: Option<&'a str>) -> Listed<'a> {
+        Listed {
+            kind: "user",
+            id,
+            name,
+            email,
+        }
+    }
+
+    /// An identity of `kind` without an email (a group, a workspace).
+    pub fn named(kind: &'a str, id: &'a str, name: &'a str) -> Listed<'a> {
+        Listed {
+            kind,
+            id,
+            name,
+            email: None,
+        }
+    }
 }
 
 /// `c` (built with a small page size) lists every identity: `counts` of each kind, each of

@@ -102,10 +102,6 @@ impl Server {
     }
 }
 
-pub fn prefix() -> String {
-    format!("gh_t{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-}
-
 /// The server with the accounts alice and bob and the roles analysts, other and team (which
 /// is granted analysts), made for one test; the connector's changes are counted.
 pub struct Shop {
@@ -144,7 +140,7 @@ impl SqlServer for Shop {
             server: Server::new(&url).await,
             url,
             changes,
-            names: Prefixed(prefix()),
+            names: Prefixed::fresh(),
         })
     }
     fn names(&self) -> &Prefixed {

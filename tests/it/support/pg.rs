@@ -10,6 +10,9 @@ use super::contract::{Changes, Platform, Prefixed, role_of};
 use super::db::postgres_server;
 use super::sql_suite::SqlServer;
 
+/// The prefix the other tests on this server name what they make with.
+pub use super::contract::prefix;
+
 /// Roles made for one test, dropped at the end; names start with `gh_t` (CI drops leftovers).
 pub struct Roles {
     pub admin: DatabaseConnection,
@@ -86,10 +89,6 @@ impl Roles {
     }
 }
 
-pub fn prefix() -> String {
-    format!("gh_t{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-}
-
 /// The server with the logins alice and bob and the roles analysts, other and team (which
 /// gives analysts), made for one test; the connector's changes are counted.
 pub struct Server {
@@ -135,7 +134,7 @@ impl Platform for Server {
 impl SqlServer for Server {
     async fn empty(test: &str) -> Option<Server> {
         let url = postgres_server(test)?;
-        let names = Prefixed(prefix());
+        let names = Prefixed::fresh();
         let changes = Changes::default();
         let canary = names.name("canary");
         Some(Server {

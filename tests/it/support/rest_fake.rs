@@ -51,6 +51,14 @@ pub fn count(log: &[Call], method: &str, path: &str, status: u16) -> usize {
         .count()
 }
 
+/// The queries of the `path` calls in `log` answered 200, in order: the pages a listing read.
+pub fn pages(log: &[Call], path: &str) -> Vec<String> {
+    log.iter()
+        .filter(|c| c.path == path && c.status == 200)
+        .map(|c| c.query.clone())
+        .collect()
+}
+
 /// One request as a fake reads it: what axum hands a handler, with its query and its path's
 /// segments (each decoded by [`decode`]) ready.
 pub struct Req {
@@ -229,7 +237,7 @@ impl Knobs<'_> {
 }
 
 /// [`Knobs::fault`] whose 503 is a load balancer's plain-text `Service Unavailable` (as the
-/// Databricks and Looker fakes answer), not the API's own error body.
+/// Databricks, Looker, Snowflake and Tableau fakes answer), not the API's own error body.
 pub fn plain_fault(knobs: Knobs<'_>, throttled: impl FnOnce() -> Response) -> Option<Response> {
     let unavailable = || (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
     knobs.fault(unavailable, throttled)
@@ -244,12 +252,25 @@ pub fn retry_after(mut resp: Response, secs: Option<u64>) -> Response {
     resp
 }
 
-/// A folder holding `secret` in the file `name`, for catalogs' `{ file = … }`; kept as long as
-/// the fake.
-pub fn secret_dir(name: &str, secret: &str) -> std::sync::Arc<tempfile::TempDir> {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(name), secret).unwrap();
-    std::sync::Arc::new(dir)
+/// A fake's secrets in files, for catalogs' `{ file = … }`: a folder kept as long as the fake
+/// (or any clone of it).
+#[derive(Clone)]
+pub struct Secrets(Arc<tempfile::TempDir>);
+
+impl Secrets {
+    /// A folder holding each `(name, secret)` in the file `name`.
+    pub fn new(files: &[(&str, &str)]) -> Secrets {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, secret) in files {
+            std::fs::write(dir.path().join(name), secret).unwrap();
+        }
+        Secrets(Arc::new(dir))
+    }
+
+    /// The path of the file `name`, as a catalog writes it.
+    pub fn path(&self, name: &str) -> String {
+        self.0.path().join(name).display().to_string()
+    }
 }
 
 /// `routes` served with a fresh `S` (shared between the handlers and the test) as their state;

@@ -89,7 +89,7 @@ pub const OTHER_OWNER: &str = "data-platform@example.com";
 pub struct DatabricksFake {
     pub url: String,
     state: Arc<Mutex<FakeState>>,
-    secret_dir: Arc<tempfile::TempDir>,
+    secrets: rest_fake::Secrets,
 }
 
 impl rest_fake::Answers for FakeState {
@@ -131,18 +131,17 @@ impl DatabricksFake {
             ..FakeState::default()
         })
         .await;
-        let secret_dir = rest_fake::secret_dir("client-secret", CLIENT_SECRET);
-        std::fs::write(secret_dir.path().join("token"), PAT).unwrap();
+        let secrets = rest_fake::Secrets::new(&[("client-secret", CLIENT_SECRET), ("token", PAT)]);
         DatabricksFake {
             url,
             state,
-            secret_dir,
+            secrets,
         }
     }
 
     /// A file holding the OAuth client's secret, or (`"token"`) the PAT, for catalogs.
     pub fn secret_file(&self, name: &str) -> String {
-        self.secret_dir.path().join(name).display().to_string()
+        self.secrets.path(name)
     }
 
     /// OAuth machine-to-machine settings.

@@ -74,7 +74,7 @@ pub struct FakeState {
 pub struct LookerFake {
     pub url: String,
     state: Arc<Mutex<FakeState>>,
-    secret_dir: Arc<tempfile::TempDir>,
+    secrets: rest_fake::Secrets,
 }
 
 impl rest_fake::Answers for FakeState {
@@ -119,17 +119,13 @@ impl LookerFake {
         LookerFake {
             url,
             state,
-            secret_dir: rest_fake::secret_dir("looker-secret", CLIENT_SECRET),
+            secrets: rest_fake::Secrets::new(&[("looker-secret", CLIENT_SECRET)]),
         }
     }
 
     /// A file holding the API key's secret, for catalogs (`client_secret = { file = … }`).
     pub fn secret_file(&self) -> String {
-        self.secret_dir
-            .path()
-            .join("looker-secret")
-            .display()
-            .to_string()
+        self.secrets.path("looker-secret")
     }
 
     pub fn settings(&self) -> ApiSettings {
@@ -142,7 +138,12 @@ impl LookerFake {
 
     /// The connector, as Gatehouse would build it.
     pub fn connector(&self) -> Looker {
-        Looker::new(&self.settings(), Secret::new(CLIENT_SECRET)).unwrap()
+        self.connector_with_secret(CLIENT_SECRET)
+    }
+
+    /// The connector, built with `secret` (a wrong one, say) instead of the right one.
+    pub fn connector_with_secret(&self, secret: &str) -> Looker {
+        Looker::new(&self.settings(), Secret::new(secret)).unwrap()
     }
 
     fn next_id(&self) -> String {

@@ -100,7 +100,7 @@ pub struct PowerBiFake {
     pub api_url: String,
     pub graph_url: String,
     state: Shared,
-    secret_dir: Arc<tempfile::TempDir>,
+    secrets: rest_fake::Secrets,
 }
 
 async fn handle(State((state, service)): State<(Shared, Service)>, r: Req) -> Response {
@@ -134,14 +134,12 @@ impl PowerBiFake {
         let api_url = serve(&state, Service::PowerBi).await;
         let graph_url = serve(&state, Service::Graph).await;
         state.lock().unwrap().graph_link_base = graph_url.clone();
-        let secret_dir = tempfile::tempdir().unwrap();
-        std::fs::write(secret_dir.path().join("powerbi-secret"), CLIENT_SECRET).unwrap();
         PowerBiFake {
             authority_url,
             api_url,
             graph_url,
             state,
-            secret_dir: Arc::new(secret_dir),
+            secrets: rest_fake::Secrets::new(&[("powerbi-secret", CLIENT_SECRET)]),
         }
     }
 
@@ -151,8 +149,7 @@ impl PowerBiFake {
 
     /// A file holding the app's secret, for catalogs (`client_secret = { file = … }`).
     pub fn secret_file(&self) -> String {
-        let path = self.secret_dir.path().join("powerbi-secret");
-        path.display().to_string()
+        self.secrets.path("powerbi-secret")
     }
 
     pub fn settings(&self) -> PowerbiSettings {
@@ -168,7 +165,12 @@ impl PowerBiFake {
 
     /// The connector, as Gatehouse would build it.
     pub fn connector(&self) -> PowerBi {
-        PowerBi::new(&self.settings(), Secret::new(CLIENT_SECRET)).unwrap()
+        self.connector_with_secret(CLIENT_SECRET)
+    }
+
+    /// The connector, built with `secret` (a wrong one, say) instead of the right one.
+    pub fn connector_with_secret(&self, secret: &str) -> PowerBi {
+        PowerBi::new(&self.settings(), Secret::new(secret)).unwrap()
     }
 
     /// Adds a Graph user and returns its UPN.

@@ -84,6 +84,7 @@ pub(super) type Shared = Arc<Mutex<FakeState>>;
 pub struct SigmaFake {
     pub url: String,
     state: Shared,
+    secrets: crate::support::rest_fake::Secrets,
 }
 
 pub(super) fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -109,7 +110,12 @@ impl SigmaFake {
             .route("/v2/grants/{grant}", delete(delete_grant));
         let (url, state) = crate::support::rest_fake::serve::<FakeState>(routes).await;
         state.lock().unwrap().owner = ("m-owner".into(), "Admin".into());
-        SigmaFake { url, state }
+        let secrets = crate::support::rest_fake::Secrets::new(&[("sigma-secret", CLIENT_SECRET)]);
+        SigmaFake {
+            url,
+            state,
+            secrets,
+        }
     }
 
     pub fn state(&self) -> MutexGuard<'_, FakeState> {
@@ -124,9 +130,19 @@ impl SigmaFake {
         }
     }
 
+    /// A file holding the client secret, for catalogs (`client_secret = { file = … }`).
+    pub fn secret_file(&self) -> String {
+        self.secrets.path("sigma-secret")
+    }
+
     /// The connector, as Gatehouse builds it, with the right secret.
     pub fn connector(&self) -> Sigma {
-        Sigma::new(&self.settings(), Secret::new(CLIENT_SECRET)).unwrap()
+        self.connector_with_secret(CLIENT_SECRET)
+    }
+
+    /// The connector, built with `secret` (a wrong one, say) instead of the right one.
+    pub fn connector_with_secret(&self, secret: &str) -> Sigma {
+        Sigma::new(&self.settings(), Secret::new(secret)).unwrap()
     }
 
     pub fn add_member(&self, id: &str, email: &str, first: &str, last: &str) {
@@ -296,10 +312,7 @@ async fn token(State(state): State<Shared>, Form(form): Form<HashMap<String, Str
     reason = "a test fake; the refusal is the response"
 )]
 pub(super) fn admit(s: &mut FakeState, headers: &HeaderMap, call: String) -> Result<(), Response> {
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let bearer = crate::support::rest_fake::token(headers, "Bearer ");
     let valid = bearer
         .and_then(|t| s.tokens.get(t))
         .is_some_and(|until| Instant::now() < *until);

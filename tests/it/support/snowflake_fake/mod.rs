@@ -24,6 +24,8 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::support::rest_fake;
+
 pub use exec::{Account, User};
 
 pub const KEY_FILE: &str = concat!(
@@ -151,7 +153,7 @@ impl SnowflakeFake {
             .route("/api/v2/statements", post(submit))
             .route("/api/v2/statements/{handle}", get(status))
             .with_state(state.clone());
-        let url = crate::support::rest_fake::listen(app).await;
+        let url = rest_fake::listen(app).await;
         SnowflakeFake { url, state }
     }
 
@@ -249,11 +251,8 @@ fn authenticate(state: &FakeState, headers: &HeaderMap) -> Result<(), Response> 
     if kind != Some("KEYPAIR_JWT") {
         return Err(unauthorized("unsupported authorization token type"));
     }
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| unauthorized("no bearer token"))?;
+    let token =
+        rest_fake::token(headers, "Bearer ").ok_or_else(|| unauthorized("no bearer token"))?;
     // Which key to check the signature with depends on `sub`, read before the check.
     let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(token)
         .map_err(|_| unauthorized("malformed"))?
@@ -317,8 +316,9 @@ async fn submit(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let mut s = state.lock().unwrap();
-    if let Err(refused) = authenticate(&s, &headers) {
+    let mut guard = state.lock().unwrap();
+    let s = &mut *guard;
+    if let Err(refused) = authenticate(s, &headers) {
         return refused;
     }
     if !query.contains_key("requestId") {
@@ -329,23 +329,16 @@ async fn submit(
             "",
         );
     }
-    if s.unavailable_next > 0 {
-        s.unavailable_next -= 1;
-        return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
-    }
-    if s.throttle_next > 0 {
-        s.throttle_next -= 1;
-        let mut resp = error(
+    let throttled = || {
+        error(
             StatusCode::TOO_MANY_REQUESTS,
             "390501",
             "Request rate exceeds max.",
             "",
-        );
-        if let Some(secs) = s.retry_after {
-            resp.headers_mut()
-                .insert("retry-after", secs.to_string().parse().unwrap());
-        }
-        return resp;
+        )
+    };
+    if let Some(fault) = rest_fake::plain_fault(rest_fake::knobs!(s), throttled) {
+        return fault;
     }
     let Some(text) = body["statement"].as_str() else {
         return error(

@@ -68,6 +68,7 @@ pub struct FakeState {
 pub struct TableauFake {
     pub url: String,
     state: Arc<Mutex<FakeState>>,
+    secrets: crate::support::rest_fake::Secrets,
 }
 
 fn new_id() -> String {
@@ -101,7 +102,12 @@ impl TableauFake {
         }));
         let app = routes::router(state.clone());
         let url = crate::support::rest_fake::listen(app).await;
-        TableauFake { url, state }
+        let secrets = crate::support::rest_fake::Secrets::new(&[("token-secret", TOKEN_SECRET)]);
+        TableauFake {
+            url,
+            state,
+            secrets,
+        }
     }
 
     /// Every answer from now on (success and error) in XML, or in JSON again.
@@ -121,6 +127,11 @@ impl TableauFake {
             token_name: TOKEN_NAME.into(),
             token_secret: SecretRef::Env("TABLEAU_TEST_SECRET".into()),
         }
+    }
+
+    /// A file holding the token's secret, for catalogs (`token_secret = { file = … }`).
+    pub fn secret_file(&self) -> String {
+        self.secrets.path("token-secret")
     }
 
     /// The connector, as Gatehouse would build it.
