@@ -360,13 +360,6 @@ async fn powerbi_a_guest_upn_is_granted_and_revoked_with_its_hashes_encoded() {
 }
 
 #[tokio::test]
-async fn powerbi_an_expired_token_is_renewed_once_and_the_call_succeeds() {
-    let t = tenant().await;
-    contract::expired_token_is_renewed(&t, &t.case()).await;
-    assert_eq!(t.fake.issued(GRAPH_SCOPE), 0, "no Graph token was needed");
-}
-
-#[tokio::test]
 async fn powerbi_the_fake_refuses_foreign_tokens_and_a_post_for_an_existing_user() {
     let t = tenant().await;
     let http = gatehouse::connectors::http::client(Duration::from_secs(10)).unwrap();
@@ -403,18 +396,13 @@ async fn powerbi_the_fake_refuses_foreign_tokens_and_a_post_for_an_existing_user
     assert_eq!(t.fake.role(&t.finance, ALICE).as_deref(), Some("Viewer"));
 }
 
-#[tokio::test]
-async fn powerbi_a_throttled_call_says_when_to_come_back() {
-    let t = tenant().await;
-    contract::throttling_is_retryable_with_retry_after(&t, &t.case(), &["Power BI", "HTTP 429"])
-        .await;
-}
-
-#[tokio::test]
-async fn powerbi_an_outage_is_retryable_and_changes_nothing() {
-    let t = tenant().await;
-    contract::outage_is_retryable(&t, &t.case(), "HTTP 503").await;
-}
+contract::fault_cases!(
+    tenant(),
+    |t| t.case(),
+    ["Power BI", "HTTP 429"],
+    "HTTP 503",
+    renewed: assert_eq!(t.fake.issued(GRAPH_SCOPE), 0, "no Graph token was needed"),
+);
 
 #[tokio::test]
 async fn powerbi_an_unknown_workspace_or_a_bad_role_fails_permanently() {

@@ -102,9 +102,16 @@ pub(crate) use token_faults;
 
 /// The contract's three fault cases (expired token, 429, 503) as tests of their own, in a
 /// module `faults`: `$fresh` (awaited) makes each its platform, `$case` the case it tells, and
-/// the 429's and the 503's messages hold `$throttled` and `$outage`.
+/// the 429's and the 503's messages hold `$throttled` and `$outage`; `renewed:` is what the
+/// platform must also hold after the renewed token's call, when it says more.
 macro_rules! fault_cases {
-    ($fresh:expr, |$p:ident| $case:expr, $throttled:expr, $outage:expr $(,)?) => {
+    (
+        $fresh:expr,
+        |$p:ident| $case:expr,
+        $throttled:expr,
+        $outage:expr
+        $(, renewed: $renewed:expr)? $(,)?
+    ) => {
         mod faults {
             use super::*;
             use crate::support::contract;
@@ -113,6 +120,7 @@ macro_rules! fault_cases {
             async fn an_expired_token_is_renewed_once_and_the_call_succeeds() {
                 let $p = $fresh.await;
                 contract::expired_token_is_renewed(&$p, &$case).await;
+                $($renewed;)?
             }
 
             #[tokio::test]
