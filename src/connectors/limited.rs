@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
+use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness, Undo};
 use crate::domain::Unit;
 
 /// A connector behind a rate limit: every call to the platform waits for a permit.
@@ -53,13 +53,10 @@ impl Connector for Limited {
         &self,
         identity: &str,
         unit: &Unit,
-        receipt: Option<&str>,
-        keep: &[Unit],
+        undo: Undo<'_>,
     ) -> Result<String, ConnectorError> {
         self.limiter.until_ready().await;
-        self.inner
-            .remove_recorded(identity, unit, receipt, keep)
-            .await
+        self.inner.remove_recorded(identity, unit, undo).await
     }
 }
 

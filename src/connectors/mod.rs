@@ -77,14 +77,14 @@ pub trait Connector: Send + Sync {
         })
     }
 
-    /// `remove`, given the grant's receipt (None when the grant added nothing or kept no record)
-    /// and the units the identity still holds through other grants, whose privileges stay.
+    /// `remove`, given what `undo` says: the grant's receipt (None when the grant added nothing
+    /// or kept no record) and the units the identity still holds through other grants, whose
+    /// privileges stay.
     async fn remove_recorded(
         &self,
         identity: &str,
         unit: &Unit,
-        _receipt: Option<&str>,
-        _keep: &[Unit],
+        _undo: Undo<'_>,
     ) -> Result<String, ConnectorError> {
         self.remove(identity, unit).await
     }
@@ -170,10 +170,7 @@ pub async fn revoke_leaving(
     if undo.receipt.is_none() && !c.check(identity, unit).await?.direct {
         return Ok("already absent".into());
     }
-    let did = match c
-        .remove_recorded(identity, unit, undo.receipt, undo.keep)
-        .await
-    {
+    let did = match c.remove_recorded(identity, unit, undo).await {
         Ok(did) => did,
         // As in `grant_recorded`: a revoke of the same unit at the same instant, or one applied
         // without an answer. Only without a receipt, where held or not is the whole story.

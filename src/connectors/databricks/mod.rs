@@ -15,7 +15,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::http::text;
-use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
+use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness, Undo};
 use crate::config::{DatabricksSettings, Secret};
 use crate::domain::Unit;
 
@@ -293,7 +293,7 @@ impl Connector for Databricks {
     /// `PATCH /Groups/{id}` with a PatchOp `remove` of `members[value eq "<id>"]`.
     async fn remove(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
         if let Unit::Table { table } = unit {
-            return self.remove_table(user, table, None, &[]).await;
+            return self.remove_table(user, table, Undo::default()).await;
         }
         let name = group_in(unit)?;
         let gid = self.group_id(name).await?;
@@ -321,11 +321,10 @@ impl Connector for Databricks {
         &self,
         user: &str,
         unit: &Unit,
-        receipt: Option<&str>,
-        keep: &[Unit],
+        undo: Undo<'_>,
     ) -> Result<String, ConnectorError> {
         match unit {
-            Unit::Table { table } => self.remove_table(user, table, receipt, keep).await,
+            Unit::Table { table } => self.remove_table(user, table, undo).await,
             _ => self.remove(user, unit).await,
         }
     }

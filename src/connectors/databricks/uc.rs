@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Databricks;
-use crate::connectors::{Added, ConnectorError, Holding, http};
+use crate::connectors::{Added, ConnectorError, Holding, Undo, http};
 use crate::domain::Unit;
 
 const ALL: &str = "ALL_PRIVILEGES";
@@ -324,11 +324,10 @@ impl Databricks {
         &self,
         id: &str,
         name: &str,
-        receipt: Option<&str>,
-        keep: &[Unit],
+        undo: Undo<'_>,
     ) -> Result<String, ConnectorError> {
         let t = TableName::parse(name)?;
-        let listed = match receipt {
+        let listed = match undo.receipt {
             Some(r) => {
                 serde_json::from_str::<Receipt>(r)
                     .map_err(|e| {
@@ -341,7 +340,8 @@ impl Databricks {
             // Usage privileges may have been there before Gatehouse: not ours to take.
             None => vec![t.needs()[2].clone()],
         };
-        let kept: Vec<Privilege> = keep
+        let kept: Vec<Privilege> = undo
+            .keep
             .iter()
             .filter_map(|u| match u {
                 Unit::Table { table } => TableName::parse(table).ok(),

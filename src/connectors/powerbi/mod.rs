@@ -14,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::http::text;
-use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
+use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness, Undo};
 use crate::config::{PowerbiSettings, Secret};
 use crate::domain::Unit;
 use api::{Service, rows};
@@ -248,10 +248,10 @@ impl Connector for PowerBi {
         &self,
         upn: &str,
         unit: &Unit,
-        receipt: Option<&str>,
-        _keep: &[Unit],
+        undo: Undo<'_>,
     ) -> Result<String, ConnectorError> {
-        let was = receipt
+        let was = undo
+            .receipt
             .and_then(|r| serde_json::from_str::<Value>(r).ok())
             .and_then(|r| text(&r, "was"))
             .and_then(|w| ROLES.iter().find(|r| r.eq_ignore_ascii_case(&w)).copied());

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
+use super::{Added, Connector, ConnectorError, Holding, PlatformIdentity, Readiness, Undo};
 use crate::config::{ApiSettings, Secret};
 use crate::domain::Unit;
 
@@ -239,7 +239,7 @@ impl Connector for Sigma {
     }
 
     async fn remove(&self, member: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        self.remove_recorded(member, unit, None, &[]).await
+        self.remove_recorded(member, unit, Undo::default()).await
     }
 
     /// A document grant raising the member's own lower one keeps it as the receipt.
@@ -257,11 +257,13 @@ impl Connector for Sigma {
         &self,
         member: &str,
         unit: &Unit,
-        receipt: Option<&str>,
-        _keep: &[Unit],
+        undo: Undo<'_>,
     ) -> Result<String, ConnectorError> {
         match document_in(unit) {
-            Some((doc, p)) => self.remove_grant(member_in(member)?, doc, p, receipt).await,
+            Some((doc, p)) => {
+                let member = member_in(member)?;
+                self.remove_grant(member, doc, p, undo.receipt).await
+            }
             None => self.change(member, unit, "remove").await,
         }
     }
