@@ -141,15 +141,7 @@ pub(crate) async fn get_json(
     request: reqwest::RequestBuilder,
     said: fn(&serde_json::Value) -> Option<String>,
 ) -> Result<serde_json::Value, OnCallError> {
-    let resp = request
-        .send()
-        .await
-        .map_err(|e| OnCallError::from(http::unreachable(service, &e)))?;
-    let (status, headers) = (resp.status(), resp.headers().clone());
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| OnCallError::from(http::unreachable(service, &e)))?;
+    let (status, headers, text) = http::send_for_text(service, request).await?;
     let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
     if status.is_success() {
         return json.ok_or_else(|| {

@@ -86,6 +86,20 @@ pub fn ids_named(rows: &[Value], field: &str, name: &str) -> Vec<String> {
     }
 }
 
+/// A body that is not the platform's JSON error (a proxy's page, an empty answer), for an
+/// error message: its start, to tell what answered, or "no message".
+pub fn quoted(body: &Value) -> String {
+    match body.as_str().map(str::trim) {
+        Some(text) if !text.is_empty() => text.chars().take(200).collect(),
+        _ => "no message".to_owned(),
+    }
+}
+
+/// The start of an answer that is not the shape asked for, for an error message.
+pub fn start_of(json: &Value) -> String {
+    json.to_string().chars().take(200).collect()
+}
+
 /// The `Retry-After` of a 429 or 503, in either of its forms (RFC 9110 §10.2.3): a number
 /// of seconds, or an HTTP date, read against the machine's clock (a date past is "now").
 pub fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
@@ -237,6 +251,23 @@ pub fn bearer_json(
         Some(b) => req.json(b),
         None => req,
     }
+}
+
+/// `POST url` with `form` as a form-encoded body, asking for JSON: a token request.
+pub fn form_post(
+    client: &reqwest::Client,
+    url: Url,
+    form: &[(&str, &str)],
+) -> reqwest::RequestBuilder {
+    // The form body is what a query string is: `Url` encodes it, so no form feature needed.
+    let mut encoder = url.clone();
+    encoder.query_pairs_mut().clear().extend_pairs(form);
+    let body = encoder.query().unwrap_or("").to_owned();
+    client
+        .post(url)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .body(body)
 }
 
 /// An answer read: its status, headers and JSON body.

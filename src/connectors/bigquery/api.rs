@@ -64,10 +64,7 @@ pub(super) fn platform_message(body: &Value) -> String {
         (false, Some(r)) => format!("{message} ({r})"),
         (false, None) => message.to_owned(),
         (true, Some(r)) => r.to_owned(),
-        (true, None) => match body.as_str().map(str::trim) {
-            Some(t) if !t.is_empty() => t.chars().take(200).collect(),
-            _ => "no message".to_owned(),
-        },
+        (true, None) => http::quoted(body),
     }
 }
 

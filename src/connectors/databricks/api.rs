@@ -77,10 +77,7 @@ pub(super) fn platform_message(body: &Value) -> String {
         (Some(e), None) | (None, Some(e)) => return e,
         (None, None) => {}
     }
-    match body.as_str().map(str::trim) {
-        Some(text) if !text.is_empty() => text.chars().take(200).collect(),
-        _ => "no message".to_owned(),
-    }
+    http::quoted(body)
 }
 
 impl Api {
@@ -123,13 +120,9 @@ impl Api {
     ) -> Result<(String, Duration), ConnectorError> {
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{client_id}:{}", secret.expose()));
-        let request = self
-            .http
-            .post(self.under(&["oidc", "v1", "token"], &[]))
-            .header(header::AUTHORIZATION, format!("Basic {basic}"))
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .body("grant_type=client_credentials&scope=all-apis");
+        let form = [("grant_type", "client_credentials"), ("scope", "all-apis")];
+        let request = http::form_post(&self.http, self.under(&["oidc", "v1", "token"], &[]), &form)
+            .header(header::AUTHORIZATION, format!("Basic {basic}"));
         let answer = http::send_for_json(PLATFORM, request).await?;
         let refused = |status: StatusCode, said: &str| {
             format!(
@@ -260,7 +253,7 @@ impl Api {
                 other => {
                     return Err(ConnectorError::Permanent(format!(
                         "Databricks' {resource} list has no Resources array: {}",
-                        other.to_string().chars().take(200).collect::<String>()
+                        http::start_of(other)
                     )));
                 }
             };

@@ -55,10 +55,7 @@ pub(super) fn platform_message(body: &Value) -> String {
         (false, true) => message,
         (false, false) => format!("{message}: {}", details.join("; ")),
         (true, false) => details.join("; "),
-        (true, true) => match body.as_str().map(str::trim) {
-            Some(text) if !text.is_empty() => text.chars().take(200).collect(),
-            _ => "no message".to_owned(),
-        },
+        (true, true) => http::quoted(body),
     }
 }
 
@@ -95,15 +92,7 @@ impl Api {
             ("client_id", self.client_id.as_str()),
             ("client_secret", self.client_secret.expose()),
         ];
-        let mut encoder = self.base.clone();
-        encoder.query_pairs_mut().clear().extend_pairs(form);
-        let body = encoder.query().unwrap_or("").to_owned();
-        let request = self
-            .http
-            .post(self.url(&["login"]))
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .body(body);
+        let request = http::form_post(&self.http, self.url(&["login"]), &form);
         let answer = http::send_for_json(PLATFORM, request).await?;
         let refused = |status: StatusCode, said: &str| {
             format!(
@@ -189,7 +178,7 @@ impl Api {
                     return Err(ConnectorError::Permanent(format!(
                         "Looker's answer to /{} is not a list: {}",
                         segments.join("/"),
-                        other.to_string().chars().take(200).collect::<String>()
+                        http::start_of(&other)
                     )));
                 }
             };

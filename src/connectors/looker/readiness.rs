@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::Looker;
 use super::api::id_of;
-use crate::connectors::{ConnectorError, Readiness};
+use crate::connectors::{ConnectorError, Readiness, http};
 
 /// What the API user lacks, and how to give it.
 fn not_admin(seen: &str) -> Readiness {
@@ -90,7 +90,7 @@ impl Looker {
             Value::Array(roles) => Ok(Some(roles)),
             other => Err(ConnectorError::Permanent(format!(
                 "Looker's answer to /users/{me}/roles is not a list: {}",
-                other.to_string().chars().take(200).collect::<String>()
+                http::start_of(&other)
             ))),
         }
     }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode, Url, header};
+use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
 use super::super::ConnectorError;
@@ -95,10 +95,7 @@ pub(super) fn platform_message(body: &Value) -> String {
         (false, false) => format!("{code}: {message}"),
         (false, true) => code.to_owned(),
         (true, false) => message.to_owned(),
-        (true, true) => match body.as_str().map(str::trim) {
-            Some(text) if !text.is_empty() => text.chars().take(200).collect(),
-            _ => "no message".to_owned(),
-        },
+        (true, true) => http::quoted(body),
     }
 }
 
@@ -173,17 +170,7 @@ impl Api {
             ("client_secret", self.client_secret.expose()),
             ("scope", service.scope()),
         ];
-        let mut encoder = Url::parse("http://form.invalid/").map_err(|e| {
-            ConnectorError::Permanent(format!("cannot encode the token request: {e}"))
-        })?;
-        encoder.query_pairs_mut().extend_pairs(form);
-        let body = encoder.query().unwrap_or("").to_owned();
-        let resp = self
-            .http
-            .post(self.token_url.clone())
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .body(body)
+        let resp = http::form_post(&self.http, self.token_url.clone(), &form)
             .send()
             .await
             .map_err(|e| http::unreachable(ENTRA, &e))?;
@@ -271,17 +258,8 @@ impl Api {
         url: Url,
         body: Option<&Value>,
     ) -> Result<Value, ConnectorError> {
-        let (status, json) = self.call(service, method, url, body).await?;
-        if status == StatusCode::NOT_FOUND {
-            let said = platform_message(&json);
-            return Err(http::failure(
-                service.name(),
-                status,
-                &header::HeaderMap::new(),
-                &said,
-            ));
-        }
-        Ok(json)
+        let answer = self.call(service, method, url, body).await?;
+        http::found(service.name(), answer, platform_message)
     }
 }
 
@@ -302,7 +280,7 @@ pub(super) fn rows(
         other => Err(ConnectorError::Permanent(format!(
             "{}'s answer to {what} is not an object: {}",
             service.name(),
-            other.to_string().chars().take(200).collect::<String>()
+            http::start_of(&other)
         ))),
     }
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode, Url, header};
+use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -48,10 +48,7 @@ pub(super) struct Page<T> {
 fn said(body: &Value) -> String {
     let message = body["message"].as_str().unwrap_or("").trim();
     if message.is_empty() {
-        return match body.as_str().map(str::trim) {
-            Some(text) if !text.is_empty() => text.chars().take(200).collect(),
-            _ => "no message".to_owned(),
-        };
+        return http::quoted(body);
     }
     let mut out = message.to_owned();
     let code = body["code"].as_str();
@@ -91,22 +88,15 @@ impl Api {
 
     /// A new token: `POST /v2/auth/token` with the client credentials, form-encoded.
     async fn fetch_token(&self) -> Result<(String, Duration), ConnectorError> {
-        // The form body is what a query string is: `Url` encodes it, so no form feature needed.
-        let mut form = Url::parse("form:").map_err(|e| ConnectorError::Permanent(e.to_string()))?;
-        form.query_pairs_mut()
-            .append_pair("grant_type", "client_credentials")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("client_secret", self.client_secret.expose());
-        let body = form.query().unwrap_or_default().to_owned();
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose()),
+        ];
         let mut tries = 0;
         let (status, headers, json) = loop {
             tries += 1;
-            let resp = self
-                .http
-                .post(self.url(&["auth", "token"]))
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .header(header::ACCEPT, "application/json")
-                .body(body.clone())
+            let resp = http::form_post(&self.http, self.url(&["auth", "token"]), &form)
                 .send()
                 .await
                 .map_err(|e| unreachable("Sigma", &e))?;

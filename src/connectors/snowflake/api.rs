@@ -59,11 +59,8 @@ fn platform_message(body: &Value) -> String {
     match body["code"].as_str() {
         Some(code) if !message.is_empty() => format!("{message} (Snowflake error {code})"),
         _ if !message.is_empty() => message.to_owned(),
-        _ => match body.as_str().map(str::trim) {
-            // Not Snowflake's JSON (a proxy's page): its start, to tell what answered.
-            Some(text) if !text.is_empty() => text.chars().take(200).collect(),
-            _ => "no message".to_owned(),
-        },
+        // Not Snowflake's JSON (a proxy's page): its start, to tell what answered.
+        _ => http::quoted(body),
     }
 }
 
