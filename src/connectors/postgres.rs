@@ -1,6 +1,9 @@
 //! PostgreSQL: the unit of access is role membership (`GRANT "role" TO "user"`). Grants and
 //! revokes check, change and check again, because PostgreSQL answers success (with a NOTICE or
 //! WARNING) for a grant or revoke that changed nothing.
+//!
+//! It also owns what the servers of PostgreSQL's wire protocol (PostgreSQL, Redshift) share: the
+//! time bound on a statement, the classing of their errors, and `Wire`'s calls.
 
 use crate::connectors::bounded_probe;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -81,6 +84,47 @@ pub(super) fn classify_wire(e: sqlx::Error, platform: &str) -> ConnectorError {
     }
 }
 
+/// A server speaking PostgreSQL's wire protocol, for the calls PostgreSQL and Redshift make
+/// alike: its pool, its name in messages, and how its errors are classed.
+pub(super) struct Wire<'a> {
+    pub(super) pool: &'a PgPool,
+    pub(super) platform: &'static str,
+    pub(super) classify: fn(sqlx::Error) -> ConnectorError,
+}
+
+impl Wire<'_> {
+    /// Runs one statement whose names were quoted; says what it ran.
+    pub(super) async fn run(&self, statement: String) -> Result<String, ConnectorError> {
+        sqlx::raw_sql(AssertSqlSafe(statement.clone()))
+            .execute(self.pool)
+            .bounded(self.platform)
+            .await?
+            .map_err(self.classify)?;
+        Ok(statement)
+    }
+
+    /// The roles `sql` names in its first column for `member` ($1) and `role` ($2): those
+    /// through which the member holds the role, as `role `…``.
+    pub(super) async fn roles_through(
+        &self,
+        sql: &'static str,
+        member: &str,
+        role: &str,
+    ) -> Result<Vec<String>, ConnectorError> {
+        let rows = sqlx::query(sql)
+            .bind(member)
+            .bind(role)
+            .fetch_all(self.pool)
+            .bounded(self.platform)
+            .await?
+            .map_err(self.classify)?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map(|p| format!("role `{p}`")))
+            .collect::<Result<_, _>>()
+            .map_err(self.classify)
+    }
+}
+
 /// What `account` (the service account, or None when unknown) needs to grant `role` on a
 /// server of `server_version_num` (`160000` for 16.0): from PostgreSQL 16, `CREATEROLE` no
 /// longer lets a role grant membership in roles it did not create; it needs `ADMIN OPTION` on
@@ -148,6 +192,14 @@ impl RoleRights {
 }
 
 impl Postgres {
+    fn wire(&self) -> Wire<'_> {
+        Wire {
+            pool: &self.pool,
+            platform: "PostgreSQL",
+            classify,
+        }
+    }
+
     /// `server_version_num` (`150019` for 15.19).
     async fn server_version_num(&self) -> Result<i32, ConnectorError> {
         let row = sqlx::query("SELECT current_setting('server_version_num')::int")
@@ -207,23 +259,12 @@ impl Postgres {
         member: &str,
         role: &str,
     ) -> Result<Vec<String>, ConnectorError> {
-        let rows = sqlx::query(
-            "SELECT p.rolname::text FROM pg_auth_members a \
+        let sql = "SELECT p.rolname::text FROM pg_auth_members a \
              JOIN pg_roles p ON p.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
              JOIN pg_roles r ON r.rolname = $2 \
              WHERE m.rolname = $1 AND p.oid <> r.oid AND pg_has_role(p.oid, r.oid, 'MEMBER') \
-             ORDER BY 1",
-        )
-        .bind(member)
-        .bind(role)
-        .fetch_all(&self.pool)
-        .bounded("PostgreSQL")
-        .await?
-        .map_err(classify)?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>(0).map(|p| format!("role `{p}`")))
-            .collect::<Result<_, _>>()
-            .map_err(classify)
+             ORDER BY 1";
+        self.wire().roles_through(sql, member, role).await
     }
 
     /// What the connecting account may do with `role`; None when the role does not exist.
@@ -264,12 +305,7 @@ impl Postgres {
 
     /// Runs one statement whose names were quoted by `quoting::postgres`.
     async fn run(&self, statement: String) -> Result<String, ConnectorError> {
-        sqlx::raw_sql(AssertSqlSafe(statement.clone()))
-            .execute(&self.pool)
-            .bounded("PostgreSQL")
-            .await?
-            .map_err(classify)?;
-        Ok(statement)
+        self.wire().run(statement).await
     }
 }
 

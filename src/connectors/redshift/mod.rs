@@ -12,8 +12,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::postgres::Bounded;
-use super::postgres::classify_wire;
+use super::postgres::{Bounded, Wire, classify_wire};
 use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness, quoting};
 use crate::domain::Unit;
 
@@ -98,6 +97,14 @@ impl Redshift {
         self
     }
 
+    fn wire(&self) -> Wire<'_> {
+        Wire {
+            pool: &self.pool,
+            platform: "Redshift",
+            classify,
+        }
+    }
+
     /// A `SELECT COUNT(*)` with bound names.
     async fn count(&self, query: &'static str, names: &[&str]) -> Result<i64, ConnectorError> {
         let mut q = sqlx::query(query);
@@ -140,27 +147,14 @@ impl Redshift {
 
     /// The roles `user` is granted that carry `role` (one level down).
     async fn role_through(&self, user: &str, role: &str) -> Result<Vec<String>, ConnectorError> {
-        let rows = sqlx::query(sql::ROLE_THROUGH)
-            .bind(user)
-            .bind(role)
-            .fetch_all(&self.pool)
-            .bounded("Redshift")
-            .await?
-            .map_err(classify)?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>(0).map(|p| format!("role `{p}`")))
-            .collect::<Result<_, _>>()
-            .map_err(classify)
+        self.wire()
+            .roles_through(sql::ROLE_THROUGH, user, role)
+            .await
     }
 
     /// Runs one statement built by `sql` (every name quoted by `quoting::redshift`).
     async fn run(&self, statement: String) -> Result<String, ConnectorError> {
-        sqlx::raw_sql(AssertSqlSafe(statement.clone()))
-            .execute(&self.pool)
-            .bounded("Redshift")
-            .await?
-            .map_err(classify)?;
-        Ok(statement)
+        self.wire().run(statement).await
     }
 
     /// Every name in one catalog, page after page.
