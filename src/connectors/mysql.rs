@@ -8,7 +8,7 @@ use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::mysql_flavour::Flavour;
-use super::postgres::Bounded;
+use super::postgres::{Bounded, bound};
 use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness, quoting, role_in};
 use crate::domain::Unit;
 
@@ -130,11 +130,8 @@ impl MySql {
         sql: &'static str,
         binds: &[&str],
     ) -> Result<Vec<sqlx::mysql::MySqlRow>, ConnectorError> {
-        let mut q = sqlx::query(sql);
-        for b in binds {
-            q = q.bind(*b);
-        }
-        q.fetch_all(&self.pool)
+        bound(sql, binds)
+            .fetch_all(&self.pool)
             .bounded("MySQL/MariaDB")
             .await?
             .map_err(classify)

@@ -58,6 +58,17 @@ pub(super) trait Bounded<T>:
 
 impl<T, F: std::future::Future<Output = Result<T, sqlx::Error>>> Bounded<T> for F {}
 
+/// `sql` with `binds` bound in order, for the SQL connectors' reads of their catalogs.
+pub(super) fn bound<'q, DB: sqlx::Database>(
+    sql: &'static str,
+    binds: &[&'q str],
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    binds.iter().fold(sqlx::query(sql), |q, b| q.bind(*b))
+}
+
 /// Classes an error from a server speaking PostgreSQL's wire protocol (PostgreSQL, Redshift):
 /// the server's own message, and whether trying again can help. Never the URL or password.
 pub(super) fn classify_wire(e: sqlx::Error, platform: &str) -> ConnectorError {
@@ -101,6 +112,24 @@ impl Wire<'_> {
             .await?
             .map_err(self.classify)?;
         Ok(statement)
+    }
+
+    /// The first column of the one row `sql` answers with `binds` (a count, a yes or no).
+    pub(super) async fn one<T>(
+        &self,
+        sql: &'static str,
+        binds: &[&str],
+    ) -> Result<T, ConnectorError>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+    {
+        bound(sql, binds)
+            .fetch_one(self.pool)
+            .bounded(self.platform)
+            .await?
+            .map_err(self.classify)?
+            .try_get::<T, _>(0)
+            .map_err(self.classify)
     }
 
     /// The roles `sql` names in its first column for `member` ($1) and `role` ($2): those
@@ -202,12 +231,8 @@ impl Postgres {
 
     /// `server_version_num` (`150019` for 15.19).
     async fn server_version_num(&self) -> Result<i32, ConnectorError> {
-        let row = sqlx::query("SELECT current_setting('server_version_num')::int")
-            .fetch_one(&self.pool)
-            .bounded("PostgreSQL")
-            .await?
-            .map_err(classify)?;
-        row.try_get::<i32, _>(0).map_err(classify)
+        let sql = "SELECT current_setting('server_version_num')::int";
+        self.wire().one(sql, &[]).await
     }
 
     /// A small lazy pool: nothing connects until the first grant or check.
@@ -226,31 +251,16 @@ impl Postgres {
     }
 
     async fn role_exists(&self, name: &str) -> Result<bool, ConnectorError> {
-        let query = sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)");
-        self.answer(query.bind(name)).await
-    }
-
-    /// The one boolean a `SELECT EXISTS (…)` answers.
-    async fn answer(
-        &self,
-        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    ) -> Result<bool, ConnectorError> {
-        let row = query
-            .fetch_one(&self.pool)
-            .bounded("PostgreSQL")
-            .await?
-            .map_err(classify)?;
-        row.try_get::<bool, _>(0).map_err(classify)
+        let sql = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)";
+        self.wire().one(sql, &[name]).await
     }
 
     /// Is `member` a direct member of `role`?
     async fn is_member(&self, member: &str, role: &str) -> Result<bool, ConnectorError> {
-        let query = sqlx::query(
-            "SELECT EXISTS (SELECT 1 FROM pg_auth_members a \
+        let sql = "SELECT EXISTS (SELECT 1 FROM pg_auth_members a \
              JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
-             WHERE r.rolname = $1 AND m.rolname = $2)",
-        );
-        self.answer(query.bind(role).bind(member)).await
+             WHERE r.rolname = $1 AND m.rolname = $2)";
+        self.wire().one(sql, &[role, member]).await
     }
 
     /// The roles `member` belongs to directly that themselves lead to `role`.

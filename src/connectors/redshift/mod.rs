@@ -107,16 +107,7 @@ impl Redshift {
 
     /// A `SELECT COUNT(*)` with bound names.
     async fn count(&self, query: &'static str, names: &[&str]) -> Result<i64, ConnectorError> {
-        let mut q = sqlx::query(query);
-        for name in names {
-            q = q.bind(*name);
-        }
-        q.fetch_one(&self.pool)
-            .bounded("Redshift")
-            .await?
-            .map_err(classify)?
-            .try_get::<i64, _>(0)
-            .map_err(classify)
+        self.wire().one(query, names).await
     }
 
     /// Refuses a change for a name the cluster does not know, saying which.
@@ -136,13 +127,7 @@ impl Redshift {
 
     /// The user this connector logs in as.
     async fn current_user(&self) -> Result<String, ConnectorError> {
-        sqlx::query("SELECT current_user::text")
-            .fetch_one(&self.pool)
-            .bounded("Redshift")
-            .await?
-            .map_err(classify)?
-            .try_get::<String, _>(0)
-            .map_err(classify)
+        self.wire().one("SELECT current_user::text", &[]).await
     }
 
     /// The roles `user` is granted that carry `role` (one level down).
