@@ -261,27 +261,20 @@ mod tests {
     #[test]
     fn each_server_is_told_apart_by_its_version() {
         let of = |v: &str, c: &str| Flavour::of(v, c);
-        assert_eq!(
-            of("10.11.6-MariaDB-0+deb12u1", "Debian 12").unwrap(),
-            Flavour::MariaDb
-        );
-        assert_eq!(
-            of("11.4.2-MariaDB", "mariadb.org binary distribution").unwrap(),
-            Flavour::MariaDb
-        );
-        // MariaDB may hide behind a 5.5.5- prefix for old clients.
-        assert_eq!(
-            of("5.5.5-10.6.16-MariaDB", "MariaDB Server").unwrap(),
-            Flavour::MariaDb
-        );
-        assert_eq!(
-            of("8.0.36-0ubuntu0.22.04.1", "(Ubuntu)").unwrap(),
-            Flavour::MySql8
-        );
-        assert_eq!(
-            of("8.4.0", "MySQL Community Server - GPL").unwrap(),
-            Flavour::MySql8
-        );
+        for (version, comment, flavour) in [
+            ("10.11.6-MariaDB-0+deb12u1", "Debian 12", Flavour::MariaDb),
+            (
+                "11.4.2-MariaDB",
+                "mariadb.org binary distribution",
+                Flavour::MariaDb,
+            ),
+            // MariaDB may hide behind a 5.5.5- prefix for old clients.
+            ("5.5.5-10.6.16-MariaDB", "MariaDB Server", Flavour::MariaDb),
+            ("8.0.36-0ubuntu0.22.04.1", "(Ubuntu)", Flavour::MySql8),
+            ("8.4.0", "MySQL Community Server - GPL", Flavour::MySql8),
+        ] {
+            assert_eq!(of(version, comment).unwrap(), flavour, "{version}");
+        }
         let old = of("5.7.44", "MySQL Community Server (GPL)").unwrap_err();
         assert!(old.to_string().contains("MySQL 8.0 or later"), "{old}");
         let tidb = of("5.7.25-TiDB-v7.5.0", "").unwrap_err();

@@ -111,16 +111,19 @@ mod tests {
         }
     }
 
-    /// `quote` refuses an empty name, a control character, and a name over `max` bytes.
+    /// `quote` refuses an empty name, a control character, and a name over `max` bytes (bytes,
+    /// not characters: two-byte letters reach the limit at half as many).
     fn refuses(quote: Quote, control: &str, max: usize) {
         assert_eq!(quote(""), Err(BadName::Empty));
         assert_eq!(quote(control), Err(BadName::Control));
         assert!(quote(&"a".repeat(max)).is_ok());
-        let long = quote(&"a".repeat(max + 1));
-        assert!(
-            matches!(long, Err(BadName::TooLong(_, m)) if m == max),
-            "{long:?}"
-        );
+        for long in ["a".repeat(max + 1), "é".repeat(max / 2 + 1)] {
+            let long = quote(&long);
+            assert!(
+                matches!(long, Err(BadName::TooLong(_, m)) if m == max),
+                "{long:?}"
+            );
+        }
     }
 
     #[test]
@@ -133,10 +136,6 @@ mod tests {
             ],
         );
         refuses(postgres, "a\0b", 63);
-        assert!(matches!(
-            postgres(&"é".repeat(32)),
-            Err(BadName::TooLong(_, 63))
-        ));
     }
 
     #[test]
@@ -163,11 +162,6 @@ mod tests {
             ],
         );
         refuses(redshift, "a\nb", 127);
-        // Bytes, not characters: 64 two-byte letters are 128 bytes.
-        assert!(matches!(
-            redshift(&"é".repeat(64)),
-            Err(BadName::TooLong(_, 127))
-        ));
     }
 
     #[test]
