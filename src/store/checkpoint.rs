@@ -18,10 +18,11 @@ const EVERY: Duration = Duration::from_secs(1);
 /// Frames (pages) left uncopied past which something is holding the log open: said once.
 const STUCK_FRAMES: i64 = 100_000;
 
-/// Runs checkpoints until dropped.
+/// Runs checkpoints until stopped or dropped.
 #[derive(Debug)]
 pub(super) struct Checkpointer {
     task: tokio::task::JoinHandle<()>,
+    conn: DatabaseConnection,
 }
 
 impl Checkpointer {
@@ -32,8 +33,17 @@ impl Checkpointer {
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30));
         let conn = Database::connect(opts).await?;
-        let task = tokio::spawn(run(conn));
-        Ok(Checkpointer { task })
+        let task = tokio::spawn(run(conn.clone()));
+        Ok(Checkpointer { task, conn })
+    }
+
+    /// Stops, closing its connection: the database's last connection to close (the writer,
+    /// after this) copies the log back and removes it, so a clean stop leaves one file.
+    pub(super) async fn stop(mut self) -> StoreResult<()> {
+        self.task.abort();
+        // The task's clone of the pool goes with it; closing waits for the connection.
+        let _ = (&mut self.task).await;
+        Ok(self.conn.clone().close().await?)
     }
 }
 
@@ -139,5 +149,24 @@ mod tests {
             size(&wal)
         );
         db.close().await.unwrap();
+    }
+
+    /// A clean close leaves the database in its one file, the log copied back and removed, as
+    /// SQLite's own last close does.
+    #[tokio::test]
+    async fn a_clean_close_leaves_no_log_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, wal) = (dir.path().join("g.db"), dir.path().join("g.db-wal"));
+        let db = Db::connect(&format!("sqlite://{}?mode=rwc", file.display()))
+            .await
+            .unwrap();
+        db.conn()
+            .execute_unprepared("CREATE TABLE t (x BLOB)")
+            .await
+            .unwrap();
+        write_5_mb(&db).await;
+        db.close().await.unwrap();
+        assert_eq!(size(&wal), 0, "the log is left behind");
+        assert!(size(&file) > 5_000_000, "the file is {} bytes", size(&file));
     }
 }

@@ -214,6 +214,13 @@ impl Db {
     }
 
     pub async fn close(self) -> StoreResult<()> {
+        // Other clones of this Db still open keep it running; it stops with the last.
+        if let Some(checkpointer) = self
+            ._checkpointer
+            .and_then(|c| std::sync::Arc::try_unwrap(c).ok())
+        {
+            checkpointer.stop().await?;
+        }
         if let Some(reader) = self.reader {
             reader.close().await?;
         }
