@@ -11,118 +11,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::clock::SharedClock;
 use crate::domain::RequestId;
-use crate::domain::{Audience, Notice};
 use crate::store::jobs::{self as rows, Claim, Job, NewJob, OnExisting};
-use crate::store::{Conn, Db, StoreError};
+use crate::store::{Conn, Db, Priority, StoreError, Writer};
 
-/// What a job does. Stored as its `kind` and a JSON payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum JobSpec {
-    /// Grant the access of an approved request on its platform.
-    Provision { request: RequestId },
-    /// Take the access away: due at expiry, or now when someone revokes it.
-    Revoke { request: RequestId },
-    /// Remind the holder that the access ends soon (due a while before expiry).
-    Remind { request: RequestId },
-    /// End the request if nobody has reviewed it by then (due `lapse_after` after it was made).
-    Lapse { request: RequestId },
-    /// Break-glass access must have been reviewed by now, or it is taken away and flagged.
-    BreakGlassReview { request: RequestId },
-    /// Compare what a connector's platform holds with the live grants; runs again regularly.
-    Reconcile {
-        connector: crate::domain::ConnectorId,
-    },
-    /// Store what a connector's platform lists (users, roles, groups); runs again every hour.
-    SyncIdentities {
-        connector: crate::domain::ConnectorId,
-    },
-    /// Check a new request against its resource's `auto_approve` rules: approve it, or post
-    /// it for the reviewers.
-    AutoApproval { request: RequestId },
-    /// Tell people about a step of the request.
-    Notify {
-        request: RequestId,
-        notice: Notice,
-        audience: Audience,
-    },
-}
-
-impl JobSpec {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            JobSpec::Provision { .. } => "provision",
-            JobSpec::Revoke { .. } => "revoke",
-            JobSpec::Notify { .. } => "notify",
-            JobSpec::Remind { .. } => "remind",
-            JobSpec::Lapse { .. } => "lapse",
-            JobSpec::AutoApproval { .. } => "auto_approval",
-            JobSpec::BreakGlassReview { .. } => "break_glass_review",
-            JobSpec::SyncIdentities { .. } => "sync_identities",
-            JobSpec::Reconcile { .. } => "reconcile",
-        }
-    }
-
-    pub fn request(&self) -> Option<RequestId> {
-        match self {
-            JobSpec::Provision { request }
-            | JobSpec::Revoke { request }
-            | JobSpec::Remind { request }
-            | JobSpec::Lapse { request }
-            | JobSpec::AutoApproval { request }
-            | JobSpec::BreakGlassReview { request }
-            | JobSpec::Notify { request, .. } => Some(*request),
-            JobSpec::SyncIdentities { .. } | JobSpec::Reconcile { .. } => None,
-        }
-    }
-
-    /// A revocation is never abandoned: access must not silently stay. Past its attempts (or on
-    /// an error retrying may not fix, such as a missing privilege an admin can restore) it keeps
-    /// running at the longest backoff, and people are told.
-    pub fn never_gives_up(&self) -> bool {
-        matches!(self, JobSpec::Revoke { .. })
-    }
-
-    /// Which of its request's lanes the job runs in: jobs of a lane run in the order queued,
-    /// lanes side by side. The requester's DMs, the channel's card and thread (and reviewers'
-    /// DMs, which point at it), and everything that acts on the platform or the request's
-    /// state: a DM never waits for a card update or a grant, and a grant never waits for either.
-    pub fn lane(&self) -> &'static str {
-        match self {
-            JobSpec::Notify {
-                audience: Audience::Requester,
-                ..
-            } => "requester",
-            JobSpec::Notify { .. } => "channel",
-            _ => "",
-        }
-    }
-
-    /// Jobs with a key exist at most once while live: a request has one revocation, moved
-    /// when the expiry moves.
-    fn dedupe_key(&self) -> Option<String> {
-        match self {
-            JobSpec::Provision { request } => Some(format!("provision:{}", request.get())),
-            JobSpec::Revoke { request } => Some(format!("revoke:{}", request.get())),
-            JobSpec::Remind { request } => Some(format!("remind:{}", request.get())),
-            JobSpec::Lapse { request } => Some(format!("lapse:{}", request.get())),
-            JobSpec::AutoApproval { request } => Some(format!("auto_approval:{}", request.get())),
-            JobSpec::BreakGlassReview { request } => {
-                Some(format!("break_glass_review:{}", request.get()))
-            }
-            JobSpec::Notify { .. } => None,
-            JobSpec::SyncIdentities { connector } => Some(format!("sync:{connector}")),
-            JobSpec::Reconcile { connector } => Some(format!("reconcile:{connector}")),
-        }
-    }
-}
+mod spec;
+pub use spec::JobSpec;
 
 /// Adds a job inside the caller's transaction, so it exists exactly when the change that
 /// caused it commits. Call `Jobs::wake` after the commit. A live job with the same key is moved
@@ -378,7 +277,8 @@ impl Worker {
             Err(e) => {
                 let error = format!("unknown job `{}`: {e}", job.kind);
                 tracing::error!(%error, "job cannot run");
-                rows::fail(self.db.conn(), job.id, &self.id, &error, self.clock.now()).await?;
+                let now = self.clock.now();
+                rows::fail(&self.turn().await, job.id, &self.id, &error, now).await?;
                 return Ok(());
             }
         };
@@ -391,7 +291,7 @@ impl Worker {
         match result {
             Ok(Outcome::Done) => {
                 self.count(&job.kind, "done");
-                if !rows::complete(self.db.conn(), job.id, &self.id, now).await? {
+                if !rows::complete(&self.turn().await, job.id, &self.id, now).await? {
                     tracing::warn!(
                         "job finished after its lease was taken over; the run was idempotent"
                     );
@@ -399,7 +299,7 @@ impl Worker {
             }
             Ok(Outcome::RunAgainAt(at)) => {
                 self.count(&job.kind, "rescheduled");
-                rows::reschedule(self.db.conn(), job.id, &self.id, at, now).await?;
+                rows::reschedule(&self.turn().await, job.id, &self.id, at, now).await?;
             }
             Err(e) if spec.never_gives_up() => {
                 let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
@@ -416,7 +316,7 @@ impl Worker {
                 let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
                 tracing::warn!(error = %message, retry_at = %at, "job failed; it never gives up");
                 self.count(&job.kind, "retry");
-                rows::retry_later(self.db.conn(), job.id, &self.id, &message, at, now).await?;
+                rows::retry_later(&self.turn().await, job.id, &self.id, &message, at, now).await?;
                 if (permanent || attempts >= self.settings.max_attempts)
                     && let Err(e) = self.runner.failing(&spec, &job, &message).await
                 {
@@ -433,7 +333,7 @@ impl Worker {
                 let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
                 tracing::warn!(error = %message, retry_at = %at, "job failed; will retry");
                 self.count(&job.kind, "retry");
-                rows::retry_later(self.db.conn(), job.id, &self.id, &message, at, now).await?;
+                rows::retry_later(&self.turn().await, job.id, &self.id, &message, at, now).await?;
             }
             Err(e) => {
                 let error = match &e {
@@ -444,7 +344,8 @@ impl Worker {
                 };
                 tracing::error!(%error, "job failed");
                 self.count(&job.kind, "failed");
-                if rows::fail(self.db.conn(), job.id, &self.id, &error, now).await? {
+                let failed = rows::fail(&self.turn().await, job.id, &self.id, &error, now).await?;
+                if failed {
                     self.report_give_up(&spec, &job, &error).await;
                 }
             }
@@ -486,6 +387,12 @@ impl Worker {
         }
     }
 
+    /// The pool in a background turn, for one statement about a run (its outcome, its lease):
+    /// a write someone is waiting on goes first. Dropped before anything else is written.
+    async fn turn(&self) -> Writer {
+        self.db.writer(Priority::Background).await
+    }
+
     /// Renews the job's lease every third of it, for as long as the run lasts. Returns only when
     /// the job is no longer this worker's, or may not be: renewing found another worker holding
     /// it, or the database has not answered for so long that the lease may have lapsed.
@@ -495,7 +402,9 @@ impl Worker {
         loop {
             tokio::time::sleep(every).await;
             let asked_at = tokio::time::Instant::now();
-            match rows::renew(self.db.conn(), id, &self.id, &*self.clock, self.lease()).await {
+            let renewed =
+                rows::renew(&self.turn().await, id, &self.id, &*self.clock, self.lease()).await;
+            match renewed {
                 Ok(true) => held_at = asked_at,
                 Ok(false) => {
                     tracing::warn!("another worker took the job over; stopping this run");

@@ -7,11 +7,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc rather than glibc's malloc: under load the served process spent about a tenth of
-/// its CPU in glibc's allocator (perf, `docs/benchmarks.md`), most of it in consolidation.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::args::Cli::parse();

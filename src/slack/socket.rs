@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
 use serde_json::Value;
 use slack_morphism::prelude::*;
 
@@ -61,10 +60,10 @@ async fn on_command(
     }
 }
 
-async fn on_interaction(
-    payload: Value,
-    ctx: Arc<SlackContext>,
-) -> UserCallbackResult<SlackInteractionResponse> {
+/// Handles an interaction; returns what its ack carries, if anything (a view's update or its
+/// field errors, a menu's options). Built as JSON and sent as built: reading it into
+/// slack-morphism's types and back would cost the ack a parse of the whole view.
+async fn on_interaction(payload: Value, ctx: Arc<SlackContext>) -> Option<Value> {
     let kind = payload
         .get("type")
         .and_then(Value::as_str)
@@ -72,20 +71,16 @@ async fn on_interaction(
         .to_owned();
     match kind.as_str() {
         "view_submission" => match interactions::view_submission(&ctx, &payload).await {
-            Ok(interactions::SubmitReply::Close) => Ok(SlackInteractionResponse::Empty),
+            Ok(interactions::SubmitReply::Close) => None,
             Ok(interactions::SubmitReply::Update(view)) => {
-                Ok(SlackInteractionResponse::ViewSubmission(
-                    serde_json::from_value(interactions::update_payload(&view))?,
-                ))
+                Some(interactions::update_payload(&view))
             }
             Ok(interactions::SubmitReply::Errors(errors)) => {
-                Ok(SlackInteractionResponse::ViewSubmission(
-                    serde_json::from_value(interactions::errors_payload(&errors))?,
-                ))
+                Some(interactions::errors_payload(&errors))
             }
             Err(e) => {
                 log_malformed("view_submission", &e);
-                Ok(SlackInteractionResponse::Empty)
+                None
             }
         },
         "block_suggestion" => {
@@ -95,11 +90,7 @@ async fn on_interaction(
                     log_malformed("block_suggestion", &e);
                     Vec::new()
                 });
-            let options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> =
-                serde_json::from_value(Value::Array(options))?;
-            Ok(SlackInteractionResponse::BlockSuggestion(
-                SlackBlockSuggestionResponse::Options(SlackBlockSuggestionOptions::new(options)),
-            ))
+            Some(serde_json::json!({ "options": options }))
         }
         "block_actions" => {
             // Clicks may call Slack several times (modals, ephemerals, Home): answer first.
@@ -108,9 +99,9 @@ async fn on_interaction(
                     log_malformed("block_actions", &e);
                 }
             });
-            Ok(SlackInteractionResponse::Empty)
+            None
         }
-        _ => Ok(SlackInteractionResponse::Empty),
+        _ => None,
     }
 }
 
@@ -192,23 +183,21 @@ pub(super) async fn answer(
                 .and_then(|reply| Ok(Ack::With(serde_json::to_value(reply)?))),
             Err(e) => return unreadable(kind, &e),
         },
-        // Read as slack-morphism's type only to refuse what is not an interaction: handlers
-        // read the payload as Slack sent it, since the type drops a block action's view id,
-        // hash and state, which fitting the request form to a choice needs.
-        "interactive" => match SlackInteractionEvent::deserialize(&payload) {
-            Ok(_) => on_interaction(payload, ctx)
-                .await
-                .and_then(|reply| match reply {
-                    SlackInteractionResponse::Empty => Ok(Ack::Bare),
-                    reply if accepts_response_payload => {
-                        Ok(Ack::With(serde_json::to_value(reply)?))
-                    }
-                    _ => {
-                        tracing::warn!("dropped an interaction response Slack did not accept");
-                        Ok(Ack::Bare)
-                    }
-                }),
-            Err(e) => return unreadable(kind, &e),
+        // Handlers read the payload as Slack sent it: slack-morphism's type drops a block
+        // action's view id, hash and state, which fitting the request form to a choice needs.
+        "interactive" => match payload.get("type").and_then(Value::as_str) {
+            Some(_) => Ok(match on_interaction(payload, ctx).await {
+                None => Ack::Bare,
+                Some(reply) if accepts_response_payload => Ack::With(reply),
+                Some(_) => {
+                    tracing::warn!("dropped an interaction response Slack did not accept");
+                    Ack::Bare
+                }
+            }),
+            None => {
+                tracing::warn!(kind, "acked an interaction payload that names no type");
+                return Ack::Bare;
+            }
         },
         "events_api" => match serde_json::from_value::<SlackPushEventCallback>(payload) {
             Ok(ev) => on_push(ev, ctx).await.map(|()| Ack::Bare),

@@ -29,7 +29,7 @@ use sea_orm::{
 
 pub use sea_orm::ConnectionTrait as Conn;
 use write_turn::WriteTurn;
-pub use write_turn::{Priority, Tx};
+pub use write_turn::{Priority, Turned, Tx, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -194,14 +194,25 @@ impl Db {
         self.begin_as(Priority::Foreground).await
     }
 
+    /// The pool, for statements written outside a transaction (a job's outcome, its lease's
+    /// renewal, the event ledger). On SQLite it first waits for its turn, as `begin` does, so
+    /// that a write someone is waiting on is not queued in the pool behind background writes.
+    pub async fn writer(&self, priority: Priority) -> Writer {
+        Turned::new(self.conn.clone(), self.turn(priority).await)
+    }
+
+    async fn turn(&self, priority: Priority) -> Option<write_turn::Held> {
+        match &self.turn {
+            Some(turn) => Some(turn.take(priority).await),
+            None => None,
+        }
+    }
+
     /// On SQLite, waits for its turn (`write_turn`), then takes the write lock at once (`BEGIN
     /// IMMEDIATE`): a transaction that read first and wrote later would otherwise fail with
     /// "database is locked" when another process wrote in between, instead of waiting its turn.
     async fn begin_as(&self, priority: Priority) -> StoreResult<Tx> {
-        let held = match &self.turn {
-            Some(turn) => Some(turn.take(priority).await),
-            None => None,
-        };
+        let held = self.turn(priority).await;
         let opts = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()

@@ -54,21 +54,30 @@ impl WriteTurn {
     }
 }
 
-/// A write transaction, holding its turn (on SQLite) until it is committed, rolled back or
-/// dropped.
+/// A connection held with its turn (on SQLite) until dropped: a write transaction (`Tx`), or
+/// the pool itself for a single statement written outside one (`Db::background`).
 #[derive(Debug)]
-pub struct Tx {
+pub struct Turned<C> {
     // Dropped before `held`: the rollback of an abandoned transaction is queued on the
     // connection before the next writer gets its turn.
-    inner: DatabaseTransaction,
+    inner: C,
     _held: Option<Held>,
 }
 
-impl Tx {
-    pub(super) fn new(inner: DatabaseTransaction, held: Option<Held>) -> Tx {
-        Tx { inner, _held: held }
-    }
+/// A write transaction, holding its turn (on SQLite) until it is committed, rolled back or
+/// dropped.
+pub type Tx = Turned<DatabaseTransaction>;
 
+/// The pool, holding a turn (on SQLite) for statements written outside a transaction.
+pub type Writer = Turned<sea_orm::DatabaseConnection>;
+
+impl<C> Turned<C> {
+    pub(super) fn new(inner: C, held: Option<Held>) -> Turned<C> {
+        Turned { inner, _held: held }
+    }
+}
+
+impl Tx {
     pub async fn commit(self) -> Result<(), DbErr> {
         self.inner.commit().await
     }
@@ -78,9 +87,9 @@ impl Tx {
     }
 }
 
-// Delegation only: `Tx` is used wherever sea-orm takes a connection.
+// Delegation only: a `Turned` is used wherever sea-orm takes a connection.
 #[async_trait]
-impl ConnectionTrait for Tx {
+impl<C: ConnectionTrait + Send + Sync> ConnectionTrait for Turned<C> {
     fn get_database_backend(&self) -> DbBackend {
         self.inner.get_database_backend()
     }
@@ -138,5 +147,57 @@ mod tests {
         }
         let order = order.lock().map(|o| o.clone()).unwrap_or_default();
         assert_eq!(order, ["foreground", "background 1", "background 2"]);
+    }
+
+    /// A statement written outside a transaction (a job's outcome) waits for its turn like a
+    /// transaction does: with a background write in progress and an outcome queued behind it,
+    /// a submission's transaction is next, not third.
+    #[tokio::test]
+    async fn a_write_outside_a_transaction_waits_behind_a_foreground_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+        let db = crate::store::Db::connect(&url).await.unwrap();
+        db.conn()
+            .execute_unprepared("CREATE TABLE t (who TEXT NOT NULL)")
+            .await
+            .unwrap();
+        let first = db.begin().await.unwrap();
+        let outcome = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let c = db.writer(Priority::Background).await;
+                c.execute_unprepared("INSERT INTO t VALUES ('outcome')")
+                    .await
+                    .unwrap();
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let submission = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let tx = db.begin_foreground().await.unwrap();
+                tx.execute_unprepared("INSERT INTO t VALUES ('submission')")
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        first.commit().await.unwrap();
+        outcome.await.unwrap();
+        submission.await.unwrap();
+        let rows = db
+            .reads()
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT who FROM t ORDER BY rowid",
+            ))
+            .await
+            .unwrap();
+        let order: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String>("", "who").unwrap())
+            .collect();
+        assert_eq!(order, ["submission", "outcome"]);
     }
 }

@@ -41,7 +41,7 @@ impl Workflow {
         resource: &Resource,
     ) -> Result<Grant, WorkflowError> {
         let identity = self.provisioner.identity_for(current);
-        let live = store::grants::live_for_request(self.db.conn(), current.id.get()).await?;
+        let live = store::grants::live_for_request(self.db.reads(), current.id.get()).await?;
         if let Some(g) = live {
             if identity.is_none() || identity.as_deref() == Some(g.identity.as_str()) {
                 return Ok(g);
@@ -71,7 +71,7 @@ impl Workflow {
         // changes the platform, so whatever the check saw of it is here too. Access Gatehouse
         // gave is not access held before; the last of such grants to end takes it away.
         let sharing: Vec<Grant> = store::grants::live_for_identity(
-            self.db.conn(),
+            self.db.reads(),
             resource.connector.as_str(),
             &identity,
             current.id.get(),
@@ -119,7 +119,7 @@ impl Workflow {
             }
             Err(e) if e.is_unique_violation() => {
                 drop(tx);
-                store::grants::live_for_request(self.db.conn(), current.id.get())
+                store::grants::live_for_request(self.db.reads(), current.id.get())
                     .await?
                     .ok_or(WorkflowError::Conflict(current.id))
             }
@@ -130,7 +130,7 @@ impl Workflow {
     /// The grant record of a request, written now from the catalog when an older version of
     /// Gatehouse left none (a grant made by hand before records were kept).
     pub(super) async fn record_of(&self, current: &Request) -> Result<Grant, WorkflowError> {
-        if let Some(g) = store::grants::live_for_request(self.db.conn(), current.id.get()).await? {
+        if let Some(g) = store::grants::live_for_request(self.db.reads(), current.id.get()).await? {
             return Ok(g);
         }
         let resource = self.resource_of(current)?;
@@ -188,7 +188,7 @@ impl Workflow {
         let connector = grant.connector()?;
         let unit = grant.unit()?;
         let keep = store::grants::live_for_identity(
-            self.db.conn(),
+            self.db.reads(),
             &grant.connector_id,
             &grant.identity,
             grant.request_id,

@@ -85,7 +85,7 @@ impl Workflow {
             // Linking reads the platform's users as last synced. Right after start the first
             // sync may still be queued (another worker's job): sync here rather than ask a
             // reviewer for an identity the rule would have found.
-            if !store::identities::any_synced(self.db.conn(), connector.as_str()).await?
+            if !store::identities::any_synced(self.db.reads(), connector.as_str()).await?
                 && let Err(e) = self.sync_identities(&connector).await
             {
                 tracing::warn!(connector = %connector, error = %e, "cannot list the platform's users to link the requester");
@@ -169,7 +169,7 @@ impl Workflow {
                 .await?;
         }
         if current.status == Status::Provisioning {
-            let intended = store::grants::live_for_request(self.db.conn(), id.get())
+            let intended = store::grants::live_for_request(self.db.reads(), id.get())
                 .await?
                 .is_some();
             let now = self.clock.now();

@@ -13,7 +13,9 @@ use crate::store::requests::Request;
 impl Workflow {
     /// True the first time an event id is seen; false for Slack's redeliveries.
     pub async fn first_delivery(&self, event_id: &str) -> Result<bool, WorkflowError> {
-        Ok(store::events::record(self.db.conn(), event_id, self.clock.now()).await?)
+        // A decision follows, which someone is waiting for.
+        let c = self.db.writer(store::Priority::Foreground).await;
+        Ok(store::events::record(&c, event_id, self.clock.now()).await?)
     }
 
     pub async fn requests_of(&self, user: &SlackUserId) -> Result<Vec<Request>, WorkflowError> {

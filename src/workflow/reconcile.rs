@@ -38,11 +38,12 @@ impl Workflow {
     /// records say (the identity, the unit, what was held before), whatever the catalog says now.
     pub async fn reconcile(&self, connector: &ConnectorId) -> Result<Drift, WorkflowError> {
         let since = self.clock.now() - ENDED_WINDOW;
-        let grants = store::grants::on_connector(self.db.conn(), connector.as_str(), since).await?;
+        let grants =
+            store::grants::on_connector(self.db.reads(), connector.as_str(), since).await?;
         let mut drift = Drift::default();
         for g in grants {
             let Some(r) =
-                store::requests::get(self.db.conn(), RequestId::new(g.request_id)).await?
+                store::requests::get(self.db.reads(), RequestId::new(g.request_id)).await?
             else {
                 continue;
             };
@@ -138,7 +139,7 @@ impl Workflow {
         detail: &str,
         notice: Notice,
     ) -> Result<(), WorkflowError> {
-        let history = store::audit::for_request(self.db.conn(), r.id.get()).await?;
+        let history = store::audit::for_request(self.db.reads(), r.id.get()).await?;
         let latest_drift = history
             .iter()
             .rev()

@@ -59,7 +59,7 @@ impl Workflow {
             // A grant that gave up may have been made: undo what its record says.
             Status::Failed => {
                 if let Some(grant) =
-                    store::grants::live_for_request(self.db.conn(), id.get()).await?
+                    store::grants::live_for_request(self.db.reads(), id.get()).await?
                 {
                     self.compensate(&current, &grant).await?;
                 }

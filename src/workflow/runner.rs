@@ -57,7 +57,7 @@ impl Workflow {
         }
         // A resource removed from the catalog lapses its pending requests now.
         let lapse_after = self
-            .resource_or_record(self.db.conn(), &current)
+            .resource_or_record(self.db.reads(), &current)
             .await?
             .lapse_after;
         let due = super::lapse_at(&current, lapse_after);
@@ -310,7 +310,13 @@ impl Workflow {
             .notify(&request, resource, notice, audience, &context)
             .await?
         {
-            store::requests::set_message(self.db.conn(), id, &at.channel, &at.ts).await?;
+            store::requests::set_message(
+                &self.db.writer(store::Priority::Background).await,
+                id,
+                &at.channel,
+                &at.ts,
+            )
+            .await?;
         }
         Ok(Outcome::Done)
     }
