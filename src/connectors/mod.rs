@@ -222,6 +222,9 @@ pub(crate) fn role_in<'u>(unit: &'u Unit, platform: &str) -> Result<&'u str, Con
 }
 
 #[cfg(test)]
+mod shown;
+
+#[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
     use std::sync::Mutex;

@@ -31,16 +31,11 @@ const PAGE: usize = 500;
 /// How many times a change is tried when each try meets a concurrent change (412 or 409).
 const ATTEMPTS: usize = 5;
 
+#[derive(Debug)]
 pub struct Bigquery {
     api: Api,
     customer: String,
     page_size: usize,
-}
-
-impl std::fmt::Debug for Bigquery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bigquery").field("api", &self.api).finish()
-    }
 }
 
 fn text(row: &Value, pointer: &str) -> Option<String> {

@@ -23,17 +23,10 @@ use crate::domain::Unit;
 const PAGE: usize = 100;
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
+#[derive(Debug)]
 pub struct Databricks {
     api: api::Api,
     page_size: usize,
-}
-
-impl std::fmt::Debug for Databricks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Databricks")
-            .field("api", &self.api)
-            .finish()
-    }
 }
 
 /// The group a unit names.

@@ -20,15 +20,10 @@ use api::id_of;
 /// Rows asked for per page (Looker publishes no maximum; its SDKs use a few hundred).
 const PAGE: usize = 500;
 
+#[derive(Debug)]
 pub struct Looker {
     api: api::Api,
     page_size: usize,
-}
-
-impl std::fmt::Debug for Looker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Looker").field("api", &self.api).finish()
-    }
 }
 
 /// The group a unit names.

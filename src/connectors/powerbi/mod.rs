@@ -26,16 +26,11 @@ const GRAPH_PAGE: usize = 999;
 /// Workspaces per page (`$top` of `GET /groups`, which allows up to 5000).
 const WORKSPACE_PAGE: usize = 1000;
 
+#[derive(Debug)]
 pub struct PowerBi {
     api: api::Api,
     graph_page: usize,
     workspace_page: usize,
-}
-
-impl std::fmt::Debug for PowerBi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PowerBi").field("api", &self.api).finish()
-    }
 }
 
 /// The workspace and the role (in Power BI's spelling) a unit names.
