@@ -221,6 +221,17 @@ pub(crate) fn role_in<'u>(unit: &'u Unit, platform: &str) -> Result<&'u str, Con
     }
 }
 
+/// The group a unit names, for platforms whose unit is group membership.
+pub(crate) fn group_in<'u>(unit: &'u Unit, platform: &str) -> Result<&'u str, ConnectorError> {
+    match unit {
+        Unit::Group { group } => Ok(group),
+        other => Err(ConnectorError::Permanent(format!(
+            "{platform} grants group memberships, not a {}; write grant = {{ group = \"…\" }}",
+            other.kind().word()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod shown;
 

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::http::text;
-use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness, group_in};
 use crate::config::{ApiSettings, Secret};
 use crate::domain::Unit;
 use api::id_of;
@@ -24,17 +24,6 @@ const PAGE: usize = 500;
 pub struct Looker {
     api: api::Api,
     page_size: usize,
-}
-
-/// The group a unit names.
-fn group_in(unit: &Unit) -> Result<&str, ConnectorError> {
-    match unit {
-        Unit::Group { group } => Ok(group),
-        other => Err(ConnectorError::Permanent(format!(
-            "Looker grants group memberships, not a {}; write grant = {{ group = \"…\" }}",
-            other.kind().word()
-        ))),
-    }
 }
 
 impl Looker {
@@ -158,7 +147,7 @@ impl Connector for Looker {
     /// (`/groups/{id}/groups`) would each need their own listing, and membership through them is
     /// not Gatehouse's to add or take away; a reviewer sees the group's users in Looker itself.
     async fn check(&self, user: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
-        let gid = self.group_id(group_in(unit)?).await?;
+        let gid = self.group_id(group_in(unit, "Looker")?).await?;
         let members = self.listing(&["groups", &gid, "users"], "id").await?;
         Ok(Holding {
             direct: members.iter().any(|m| id_of(m) == user),
@@ -168,13 +157,13 @@ impl Connector for Looker {
 
     /// The group exists and is managed in Looker, and the API user is a Looker admin.
     async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
-        self.group_readiness(group_in(unit)?).await
+        self.group_readiness(group_in(unit, "Looker")?).await
     }
 
     /// `POST /groups/{id}/users {"user_id": …}`. An externally managed group (SCIM, SAML, LDAP)
     /// is refused by Looker with a 4xx, reported in its words.
     async fn add(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let name = group_in(unit)?;
+        let name = group_in(unit, "Looker")?;
         let gid = self.group_id(name).await?;
         let url = self.api.url(&["groups", &gid, "users"]);
         let body = json!({ "user_id": user });
@@ -187,7 +176,7 @@ impl Connector for Looker {
     /// `DELETE /groups/{id}/users/{user}` (204). A 404 (the user left the group meanwhile) is
     /// left to `revoke`'s second check, which says whether the membership is gone.
     async fn remove(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let name = group_in(unit)?;
+        let name = group_in(unit, "Looker")?;
         let gid = self.group_id(name).await?;
         let url = self.api.url(&["groups", &gid, "users", user]);
         let (status, _) = self.api.call(Method::DELETE, url, None).await?;
@@ -248,7 +237,7 @@ mod tests {
 
     #[test]
     fn a_unit_other_than_a_group_is_refused() {
-        let err = group_in(&Unit::Role { role: "x".into() }).unwrap_err();
+        let err = group_in(&Unit::Role { role: "x".into() }, "Looker").unwrap_err();
         assert!(err.to_string().contains("group memberships"), "{err}");
     }
 }

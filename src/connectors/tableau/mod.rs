@@ -12,7 +12,7 @@ use crate::connectors::bounded_probe;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness};
+use super::{Connector, ConnectorError, Holding, PlatformIdentity, Readiness, group_in};
 use crate::config::{Secret, TableauSettings};
 use crate::domain::Unit;
 
@@ -23,17 +23,6 @@ const PAGE: usize = 1000;
 pub struct Tableau {
     api: api::Api,
     page_size: usize,
-}
-
-/// The group a unit names.
-fn group_in(unit: &Unit) -> Result<&str, ConnectorError> {
-    match unit {
-        Unit::Group { group } => Ok(group),
-        other => Err(ConnectorError::Permanent(format!(
-            "Tableau grants group memberships, not a {}; write grant = {{ group = \"…\" }}",
-            other.kind().word()
-        ))),
-    }
 }
 
 fn text(v: &Option<String>) -> Option<String> {
@@ -196,7 +185,7 @@ impl Connector for Tableau {
     /// Direct: the group is among the user's groups. Tableau groups do not nest, so nothing
     /// else gives the membership.
     async fn check(&self, user: &str, unit: &Unit) -> Result<Holding, ConnectorError> {
-        let group = self.group_id(group_in(unit)?).await?;
+        let group = self.group_id(group_in(unit, "Tableau")?).await?;
         let groups = match self.groups_of(user).await? {
             Ok(groups) => groups,
             Err(not_found) => return self.unless_gone(user, not_found).await,
@@ -209,11 +198,11 @@ impl Connector for Tableau {
 
     /// The group exists, and the token's user has a site role that may change memberships.
     async fn readiness(&self, unit: &Unit) -> Result<Readiness, ConnectorError> {
-        self.group_readiness(group_in(unit)?).await
+        self.group_readiness(group_in(unit, "Tableau")?).await
     }
 
     async fn add(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let name = group_in(unit)?;
+        let name = group_in(unit, "Tableau")?;
         let group = self.group_id(name).await?;
         let body = json!({ "user": { "id": user } });
         let reply = self
@@ -230,7 +219,7 @@ impl Connector for Tableau {
     }
 
     async fn remove(&self, user: &str, unit: &Unit) -> Result<String, ConnectorError> {
-        let name = group_in(unit)?;
+        let name = group_in(unit, "Tableau")?;
         let group = self.group_id(name).await?;
         let reply = self
             .api
