@@ -214,10 +214,7 @@ pub(crate) async fn bounded_probe<T>(
 pub(crate) fn role_in<'u>(unit: &'u Unit, platform: &str) -> Result<&'u str, ConnectorError> {
     match unit {
         Unit::Role { role } => Ok(role),
-        other => Err(ConnectorError::Permanent(format!(
-            "{platform} grants roles, not a {}; write grant = {{ role = \"…\" }}",
-            other.kind().word()
-        ))),
+        other => Err(not_granted(platform, "roles", "role", other)),
     }
 }
 
@@ -225,11 +222,16 @@ pub(crate) fn role_in<'u>(unit: &'u Unit, platform: &str) -> Result<&'u str, Con
 pub(crate) fn group_in<'u>(unit: &'u Unit, platform: &str) -> Result<&'u str, ConnectorError> {
     match unit {
         Unit::Group { group } => Ok(group),
-        other => Err(ConnectorError::Permanent(format!(
-            "{platform} grants group memberships, not a {}; write grant = {{ group = \"…\" }}",
-            other.kind().word()
-        ))),
+        other => Err(not_granted(platform, "group memberships", "group", other)),
     }
+}
+
+/// `platform` cannot grant `other`: what it grants, and how to write it.
+fn not_granted(platform: &str, grants: &str, key: &str, other: &Unit) -> ConnectorError {
+    ConnectorError::Permanent(format!(
+        "{platform} grants {grants}, not a {}; write grant = {{ {key} = \"…\" }}",
+        other.kind().word()
+    ))
 }
 
 #[cfg(test)]
