@@ -88,6 +88,14 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
             )
             .await;
         t.sim.send_raw_frame("{not json", None);
+        // Interactions Slack never sends: no type; a form submitted with no view nor user.
+        for forged in [
+            json!({ "user": { "id": "UBOB" } }),
+            json!({ "type": "view_submission" }),
+        ] {
+            let ack = t.sim.forged_interaction("UBOB", forged.clone()).await;
+            assert!(ack.acked && ack.payload.is_none(), "{forged}: {ack:?}");
+        }
         // A button whose request number does not exist, and one that is not a number.
         let target = ButtonTarget::Message {
             channel: CHANNEL.into(),

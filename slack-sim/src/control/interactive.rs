@@ -341,6 +341,15 @@ impl Sim {
             .await
     }
 
+    /// An `interactive` envelope carrying `payload` as given, which Slack would never send (no
+    /// `type`, no view, no user): for testing that an app acks what it cannot read and acts on
+    /// none of it. `user_id` only names who the failures are reported against.
+    pub async fn forged_interaction(&self, user_id: &str, payload: Value) -> AckOutcome {
+        self.inner
+            .interact("interactive", payload, true, user_id, None)
+            .await
+    }
+
     /// A `block_suggestion` from `user_id` in `view_id`, which must be theirs when `own`.
     async fn suggest(
         &self,
