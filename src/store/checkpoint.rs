@@ -94,7 +94,7 @@ async fn checkpoint(conn: &DatabaseConnection) -> Result<(i64, i64), sea_orm::Db
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
     use std::time::Duration;
 
     use sea_orm::ConnectionTrait;
@@ -103,6 +103,19 @@ mod tests {
 
     fn size(path: &Path) -> u64 {
         std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// A database file in `dir` with a table `t` of blobs; its file and its log.
+    async fn with_a_table(dir: &Path) -> (Db, PathBuf, PathBuf) {
+        let (file, wal) = (dir.join("g.db"), dir.join("g.db-wal"));
+        let db = Db::connect(&format!("sqlite://{}?mode=rwc", file.display()))
+            .await
+            .unwrap();
+        db.conn()
+            .execute_unprepared("CREATE TABLE t (x BLOB)")
+            .await
+            .unwrap();
+        (db, file, wal)
     }
 
     async fn write_5_mb(db: &Db) {
@@ -120,14 +133,7 @@ mod tests {
     #[tokio::test]
     async fn the_write_ahead_log_is_copied_back_and_started_over() {
         let dir = tempfile::tempdir().unwrap();
-        let (file, wal) = (dir.path().join("g.db"), dir.path().join("g.db-wal"));
-        let db = Db::connect(&format!("sqlite://{}?mode=rwc", file.display()))
-            .await
-            .unwrap();
-        db.conn()
-            .execute_unprepared("CREATE TABLE t (x BLOB)")
-            .await
-            .unwrap();
+        let (db, file, wal) = with_a_table(dir.path()).await;
         write_5_mb(&db).await;
         // Without the checkpointer the file stays as it was and the pages stay in the log.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -156,14 +162,7 @@ mod tests {
     #[tokio::test]
     async fn a_clean_close_leaves_no_log_behind() {
         let dir = tempfile::tempdir().unwrap();
-        let (file, wal) = (dir.path().join("g.db"), dir.path().join("g.db-wal"));
-        let db = Db::connect(&format!("sqlite://{}?mode=rwc", file.display()))
-            .await
-            .unwrap();
-        db.conn()
-            .execute_unprepared("CREATE TABLE t (x BLOB)")
-            .await
-            .unwrap();
+        let (db, file, wal) = with_a_table(dir.path()).await;
         write_5_mb(&db).await;
         db.close().await.unwrap();
         assert_eq!(size(&wal), 0, "the log is left behind");
