@@ -1,6 +1,7 @@
 //! What a connector shows of itself in a log line (`Debug`): its addresses and client ids,
 //! never a secret. Each REST client writes its own `Debug` (a `Url` as the address it is, not
-//! the parts `derive` would print); these tests hold that none of them shows the secret.
+//! the parts `derive` would print); this test holds that Looker's, Sigma's, Power BI's and
+//! Databricks' show no secret (Tableau, BigQuery and Snowflake have tests of their own).
 
 use crate::config::{ApiSettings, DatabricksSettings, PowerbiSettings, Secret, SecretRef};
 
