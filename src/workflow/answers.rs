@@ -184,7 +184,7 @@ impl Workflow {
         if let Ok(id) = SlackUserId::parse(t) {
             return Ok(id);
         }
-        let c = self.db.conn();
+        let c = self.db.reads();
         let found = store::identities::search(c, t, 50).await?;
         let exact: Vec<String> = found
             .iter()
@@ -215,7 +215,7 @@ impl Workflow {
 
     /// The linked platform users whose name or email is closest to `typed`, for "did you mean".
     async fn people_like(&self, typed: &str) -> Result<Vec<String>, WorkflowError> {
-        let c = self.db.conn();
+        let c = self.db.reads();
         let typed = typed.to_lowercase();
         let mut scored: Vec<(f64, String)> = Vec::new();
         for i in store::identities::search(c, "", 10_000).await? {
@@ -255,15 +255,15 @@ impl Workflow {
             return Err(Refusal::AskOnlyAboutYourself(self.catalog.ask_about_others.who()).into());
         }
         let groups = self.groups_of(user).await?;
-        let admins = self.admins(self.db.conn()).await?;
+        let admins = self.admins(self.db.reads()).await?;
         let reviewers = match resource {
-            Some(r) => Some(self.reviewers_of(self.db.conn(), r).await?),
+            Some(r) => Some(self.reviewers_of(self.db.reads(), r).await?),
             // Everything someone has (no one resource) is for those who review something: the
             // answer lists only what they review, and a stranger would learn who is linked.
             None if subject != Some(user) => {
                 let mut all = Vec::new();
                 for r in &self.catalog.resources {
-                    all.extend(self.reviewers_of(self.db.conn(), r).await?);
+                    all.extend(self.reviewers_of(self.db.reads(), r).await?);
                 }
                 Some(all)
             }
@@ -325,7 +325,7 @@ impl Workflow {
         user: &SlackUserId,
         resource: &Resource,
     ) -> Result<AccessFact, WorkflowError> {
-        let grant = store::requests::list_by_requester(self.db.conn(), user)
+        let grant = store::requests::list_by_requester(self.db.reads(), user)
             .await?
             .into_iter()
             .filter(|r| r.resource == resource.id)
@@ -334,7 +334,7 @@ impl Workflow {
         // A live grant is checked as it was granted (its record's connector, identity and
         // unit), whatever the catalog says of the resource now.
         let record = match &grant {
-            Some(g) => store::grants::live_for_request(self.db.conn(), g.id.get()).await?,
+            Some(g) => store::grants::live_for_request(self.db.reads(), g.id.get()).await?,
             None => None,
         };
         let (connector, unit) = match &record {
@@ -409,7 +409,7 @@ impl Workflow {
     /// Everything `user` has access to that the asker may see: what Gatehouse granted, and on
     /// each platform where they are linked, what the platform says for every resource.
     async fn access_of(&self, asker: &Asker, user: &SlackUserId) -> Result<Answer, WorkflowError> {
-        let c = self.db.conn();
+        let c = self.db.reads();
         let granted: Vec<Request> = store::requests::list_by_requester(c, user)
             .await?
             .into_iter()
@@ -453,7 +453,7 @@ impl Workflow {
     /// Everyone with access to `resource`: Gatehouse's grants, and the linked people the
     /// platform says hold it.
     async fn who_has(&self, resource: &Resource) -> Result<Answer, WorkflowError> {
-        let c = self.db.conn();
+        let c = self.db.reads();
         let mut people: Vec<SlackUserId> = Vec::new();
         for status in LIVE {
             for r in store::requests::list_by_status(c, status).await? {

@@ -174,7 +174,7 @@ impl Workflow {
     ) -> Result<Request, WorkflowError> {
         self.require_member(by).await?;
         let groups = self.groups_of(by).await?;
-        let Some(ask) = extension_asks::get(self.db.conn(), ask_id).await? else {
+        let Some(ask) = extension_asks::get(self.db.reads(), ask_id).await? else {
             return Err(WorkflowError::Stale(
                 "there is no such ask for more time".into(),
             ));

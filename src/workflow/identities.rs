@@ -88,7 +88,7 @@ impl Workflow {
 
     /// The users a connector has synced (the first hundred, by platform id).
     pub async fn users_of(&self, connector: &ConnectorId) -> Result<Vec<String>, WorkflowError> {
-        Ok(identities::users_of(self.db.conn(), connector.as_str(), 100).await?)
+        Ok(identities::users_of(self.db.reads(), connector.as_str(), 100).await?)
     }
 
     /// The picker of request `id`'s identity, for `by`, who must be allowed to choose it.

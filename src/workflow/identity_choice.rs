@@ -47,8 +47,8 @@ impl Workflow {
             groups: &groups,
         };
         let resource = self.resource_of(current)?;
-        let reviewers = self.reviewers_of(self.db.conn(), resource).await?;
-        let admins = self.admins(self.db.conn()).await?;
+        let reviewers = self.reviewers_of(self.db.reads(), resource).await?;
+        let admins = self.admins(self.db.reads()).await?;
         // Nobody chooses where their own request's access goes: they named it when asking.
         let chooser = if who.user == &current.requester {
             return Err(Refusal::OwnIdentityChoice(resource.id.clone()).into());
@@ -186,7 +186,7 @@ impl Workflow {
         chooser: Chooser,
     ) -> Result<(), WorkflowError> {
         let connector = on.as_str();
-        let links = store::links::to_identities(self.db.conn(), &[identity.to_owned()]).await?;
+        let links = store::links::to_identities(self.db.reads(), &[identity.to_owned()]).await?;
         let someone_else = links
             .iter()
             .filter(|l| l.connector_id == connector)
@@ -204,12 +204,12 @@ impl Workflow {
         }
         // A connector that lists its users is chosen from that list; one that cannot (a task
         // done by hand) takes what is typed.
-        if !store::identities::any_synced(self.db.conn(), connector).await?
+        if !store::identities::any_synced(self.db.reads(), connector).await?
             && self.sync_identities(on).await?.is_none()
         {
             return Ok(());
         }
-        match store::identities::find(self.db.conn(), connector, identity).await? {
+        match store::identities::find(self.db.reads(), connector, identity).await? {
             Some(i) if i.kind == "user" && i.missing_since.is_none() => Ok(()),
             Some(i) if i.missing_since.is_some() => Err(WorkflowError::UnknownIdentity {
                 connector: connector.to_owned(),

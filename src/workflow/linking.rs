@@ -53,7 +53,7 @@ impl Workflow {
         user: &SlackUserId,
         connector: &ConnectorId,
     ) -> Result<Option<Link>, WorkflowError> {
-        let c = self.db.conn();
+        let c = self.db.reads();
         let existing = links::get(c, user.as_str(), connector.as_str()).await?;
         let config = self.catalog.connectors.get(connector);
         let mut remembered = None;
@@ -184,7 +184,7 @@ impl Workflow {
         if platform_id.is_empty() || platform_id.len() > 255 {
             return Err(WorkflowError::BadIdentity);
         }
-        let c = self.db.conn();
+        let c = self.db.reads();
         // Once a connector has synced, only a user it listed can be linked: a typo would
         // otherwise surface as a failed grant much later.
         if identities::any_synced(c, connector.as_str()).await?
@@ -269,7 +269,7 @@ impl Workflow {
         user: &SlackUserId,
     ) -> Result<PersonAccess, WorkflowError> {
         self.require_admin(by).await?;
-        let c = self.db.conn();
+        let c = self.db.reads();
         let links = links::of_user(c, user.as_str()).await?;
         let active = store::requests::list_by_requester(c, user)
             .await?

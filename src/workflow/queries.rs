@@ -19,18 +19,18 @@ impl Workflow {
     }
 
     pub async fn requests_of(&self, user: &SlackUserId) -> Result<Vec<Request>, WorkflowError> {
-        Ok(store::requests::list_by_requester(self.db.conn(), user).await?)
+        Ok(store::requests::list_by_requester(self.db.reads(), user).await?)
     }
 
     /// Pending requests this person may decide on.
     pub async fn review_queue(&self, user: &SlackUserId) -> Result<Vec<Request>, WorkflowError> {
         let groups = self.groups_of(user).await?;
         let mut queue = Vec::new();
-        for r in store::requests::list_by_status(self.db.conn(), Status::Pending).await? {
+        for r in store::requests::list_by_status(self.db.reads(), Status::Pending).await? {
             let Some(resource) = self.catalog.resource(&r.resource) else {
                 continue;
             };
-            let reviewers = self.reviewers_of(self.db.conn(), resource).await?;
+            let reviewers = self.reviewers_of(self.db.reads(), resource).await?;
             let who = Who {
                 user,
                 groups: &groups,
@@ -46,18 +46,18 @@ impl Workflow {
     /// review, and every grant for admins. The holder's own are not listed (they relinquish).
     pub async fn revocable_by(&self, user: &SlackUserId) -> Result<Vec<Request>, WorkflowError> {
         let groups = self.groups_of(user).await?;
-        let admins = self.admins(self.db.conn()).await?;
+        let admins = self.admins(self.db.reads()).await?;
         let who = Who {
             user,
             groups: &groups,
         };
         let mut mine = Vec::new();
-        for r in store::requests::list_by_status(self.db.conn(), Status::Active).await? {
+        for r in store::requests::list_by_status(self.db.reads(), Status::Active).await? {
             if &r.requester == user {
                 continue;
             }
-            let resource = self.resource_or_record(self.db.conn(), &r).await?;
-            let reviewers = self.reviewers_of(self.db.conn(), &resource).await?;
+            let resource = self.resource_or_record(self.db.reads(), &r).await?;
+            let reviewers = self.reviewers_of(self.db.reads(), &resource).await?;
             if policy::may_end_access(who, &r.requester, &resource.id, &reviewers, &admins).is_ok()
             {
                 mine.push(r);
@@ -78,9 +78,9 @@ impl Workflow {
         if by != &current.requester {
             self.require_member(by).await?;
         }
-        let resource = self.resource_or_record(self.db.conn(), &current).await?;
-        let reviewers = self.reviewers_of(self.db.conn(), &resource).await?;
-        let admins = self.admins(self.db.conn()).await?;
+        let resource = self.resource_or_record(self.db.reads(), &current).await?;
+        let reviewers = self.reviewers_of(self.db.reads(), &resource).await?;
+        let admins = self.admins(self.db.reads()).await?;
         let who = Who {
             user: by,
             groups: &groups,
@@ -95,13 +95,13 @@ impl Workflow {
         &self,
         id: RequestId,
     ) -> Result<Option<store::grants::Grant>, WorkflowError> {
-        Ok(store::grants::latest_for_request(self.db.conn(), id.get()).await?)
+        Ok(store::grants::latest_for_request(self.db.reads(), id.get()).await?)
     }
 
     /// Why the revocation of request `id` has not completed yet, when its last attempt failed:
     /// the platform's words, as the job recorded them.
     pub async fn revocation_error(&self, id: RequestId) -> Result<Option<String>, WorkflowError> {
-        Ok(store::jobs::for_request(self.db.conn(), id.get())
+        Ok(store::jobs::for_request(self.db.reads(), id.get())
             .await?
             .into_iter()
             .rev()
@@ -157,7 +157,7 @@ impl Workflow {
 
 impl Workflow {
     pub async fn requests_in(&self, status: Status) -> Result<Vec<Request>, WorkflowError> {
-        Ok(store::requests::list_by_status(self.db.conn(), status).await?)
+        Ok(store::requests::list_by_status(self.db.reads(), status).await?)
     }
 
     /// Everyone who has ever approved or denied the request, as the audit log says: their
@@ -167,7 +167,7 @@ impl Workflow {
         &self,
         id: crate::domain::RequestId,
     ) -> Result<Vec<crate::domain::SlackUserId>, WorkflowError> {
-        let rows = store::audit::for_request(self.db.conn(), id.get()).await?;
+        let rows = store::audit::for_request(self.db.reads(), id.get()).await?;
         Ok(rows
             .iter()
             .filter(|e| {
@@ -189,8 +189,8 @@ impl Workflow {
     /// Jobs that gave up, then those that never give up (revocations) and keep failing.
     pub async fn failed_jobs(&self) -> Result<Vec<crate::store::jobs::Job>, WorkflowError> {
         let mut jobs =
-            store::jobs::list(self.db.conn(), Some(store::jobs::JobStatus::Failed)).await?;
-        jobs.extend(store::jobs::still_failing(self.db.conn(), self.max_attempts).await?);
+            store::jobs::list(self.db.reads(), Some(store::jobs::JobStatus::Failed)).await?;
+        jobs.extend(store::jobs::still_failing(self.db.reads(), self.max_attempts).await?);
         Ok(jobs)
     }
 
@@ -229,7 +229,7 @@ impl Workflow {
         query: &str,
     ) -> Result<Vec<FoundIdentity>, WorkflowError> {
         self.require_admin(by).await?;
-        let c = self.db.conn();
+        let c = self.db.reads();
         let found = store::identities::search(c, query, 50).await?;
         let ids: Vec<String> = found.iter().map(|i| i.platform_id.clone()).collect();
         let links = store::links::to_identities(c, &ids).await?;

@@ -108,7 +108,7 @@ impl Workflow {
                         if g.is_live() {
                             // A failed grant whose undoing had not run yet: it has now.
                             store::grants::mark_revoked(
-                                self.db.conn(),
+                                &self.db.writer(store::Priority::Background).await,
                                 g.id,
                                 &applied.action,
                                 self.clock.now(),

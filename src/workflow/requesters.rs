@@ -152,7 +152,7 @@ impl Workflow {
             return Ok(Outcome::Done);
         }
         // A resource removed from the catalog since: no rules, a reviewer decides (or it lapses).
-        let resource = self.resource_or_record(self.db.conn(), &seen).await?;
+        let resource = self.resource_or_record(self.db.reads(), &seen).await?;
         let vetted = self
             .vet_auto_approval(&seen.requester, &resource, seen.duration)
             .await?;
@@ -168,7 +168,7 @@ impl Workflow {
         error: &str,
     ) -> Result<(), WorkflowError> {
         let seen = self.request(id).await?;
-        let resource = self.resource_or_record(self.db.conn(), &seen).await?;
+        let resource = self.resource_or_record(self.db.reads(), &seen).await?;
         let why =
             format!("the auto-approval rules could not be checked ({error}); a reviewer decides");
         let vetted = Vetted {

@@ -313,7 +313,7 @@ impl Workflow {
         requester: &SlackUserId,
         resource: &ResourceId,
     ) -> WorkflowError {
-        match store::requests::find_open(self.db.conn(), requester, resource).await {
+        match store::requests::find_open(self.db.reads(), requester, resource).await {
             Ok(Some(existing)) => WorkflowError::AlreadyOpen {
                 resource: resource.clone(),
                 existing: existing.id,

@@ -103,6 +103,6 @@ impl Workflow {
 
     /// Reviewers added from Slack for `scope` (including those for every resource).
     pub async fn reviewers_added(&self, scope: &Scope) -> Result<Vec<RoleGrant>, WorkflowError> {
-        Ok(roles::holders(self.db.conn(), AppRole::Reviewer, scope.as_str()).await?)
+        Ok(roles::holders(self.db.reads(), AppRole::Reviewer, scope.as_str()).await?)
     }
 }
