@@ -9,6 +9,7 @@ use crate::audit::{self, Actor, Entry};
 use crate::config::Resource;
 use crate::store;
 use crate::store::grants::{Grant, NewGrant};
+use crate::store::links::Link;
 use crate::store::requests::Request;
 
 /// What revoking a grant did when the identity held the unit before Gatehouse granted it.
@@ -30,7 +31,8 @@ fn changed_platform(action: &str) -> bool {
 }
 
 impl Workflow {
-    /// The grant record a provisioning works on: the one an earlier attempt wrote, or a new one.
+    /// The grant record a provisioning works on: the one an earlier attempt wrote, or a new one,
+    /// returned with the request as it now is (`provisioning`, with the identity `linked` gave).
     /// Before the first change the platform is asked whether the identity already holds the
     /// unit, and the answer is committed before anything is granted: a later attempt that finds
     /// the unit held (an earlier attempt's change whose answer was lost) must not take it for
@@ -39,12 +41,22 @@ impl Workflow {
         &self,
         current: &Request,
         resource: &Resource,
-    ) -> Result<Grant, WorkflowError> {
-        let identity = self.provisioner.identity_for(current);
+        linked: Option<&Link>,
+    ) -> Result<(Request, Grant), WorkflowError> {
+        let identity = match linked {
+            Some(link) => Some(link.platform_id.clone()),
+            None => self.provisioner.identity_for(current),
+        };
         let live = store::grants::live_for_request(self.db.reads(), current.id.get()).await?;
         if let Some(g) = live {
             if identity.is_none() || identity.as_deref() == Some(g.identity.as_str()) {
-                return Ok(g);
+                if current.status != crate::domain::Status::Approved {
+                    return Ok((current.clone(), g));
+                }
+                let tx = self.db.begin().await?;
+                let current = self.start_provisioning(&tx, current, linked).await?;
+                self.commit(tx, false).await?;
+                return Ok((current, g));
             }
             // Retried with another identity: the earlier one's grant may have been made.
             self.compensate(current, &g).await?;
@@ -85,21 +97,24 @@ impl Workflow {
         } else {
             sharing.iter().any(|g| g.held_before)
         };
-        self.write_record(current, resource, &identity, held_before)
+        self.write_record(current, resource, &identity, held_before, linked)
             .await
     }
 
-    /// Writes the request's grant record, before the platform is changed. A request has one
-    /// live record: when another worker wrote it first (its check came first, and so did any
-    /// change it made), that record is used, and its answer about earlier access stands.
+    /// Writes the request's grant record, before the platform is changed, with an approved
+    /// request's move to `provisioning`. A request has one live record: when another worker
+    /// wrote it first (its check came first, and so did any change it made), that record is
+    /// used, and its answer about earlier access stands.
     async fn write_record(
         &self,
         current: &Request,
         resource: &Resource,
         identity: &str,
         held_before: bool,
-    ) -> Result<Grant, WorkflowError> {
+        linked: Option<&Link>,
+    ) -> Result<(Request, Grant), WorkflowError> {
         let tx = self.db.begin().await?;
+        let updated = self.start_provisioning(&tx, current, linked).await?;
         let inserted = store::grants::insert(
             &tx,
             NewGrant {
@@ -115,14 +130,18 @@ impl Workflow {
         match inserted {
             Ok(grant) => {
                 self.commit(tx, false).await?;
-                Ok(grant)
+                Ok((updated, grant))
             }
-            Err(e) if e.is_unique_violation() => {
+            // The request was provisioning already (a move to it would have lost the race to
+            // the worker that wrote the record): that worker's record stands.
+            Err(e) if e.is_unique_violation() && updated.version == current.version => {
                 drop(tx);
-                store::grants::live_for_request(self.db.reads(), current.id.get())
+                let grant = store::grants::live_for_request(self.db.reads(), current.id.get())
                     .await?
-                    .ok_or(WorkflowError::Conflict(current.id))
+                    .ok_or(WorkflowError::Conflict(current.id))?;
+                Ok((current.clone(), grant))
             }
+            Err(e) if e.is_unique_violation() => Err(WorkflowError::Conflict(current.id)),
             Err(e) => Err(e.into()),
         }
     }
@@ -138,7 +157,10 @@ impl Workflow {
             .identity
             .clone()
             .unwrap_or_else(|| current.requester.to_string());
-        self.write_record(current, resource, &identity, false).await
+        let (_, grant) = self
+            .write_record(current, resource, &identity, false, None)
+            .await?;
+        Ok(grant)
     }
 
     /// Two grants that give the same unit can end at the same moment, in two workers, each

@@ -9,6 +9,7 @@ use super::{Workflow, WorkflowError};
 use crate::audit::{self, Actor, Entry};
 use crate::config::ConnectorKind;
 use crate::domain::{ConnectorId, RequestId, SlackUserId, Status};
+use crate::store::requests::Request;
 use crate::store::{self, identities, links, links::Link, links::Method};
 
 /// What an admin sees of one person: their links and the access they hold now.
@@ -135,39 +136,20 @@ impl Workflow {
         }))
     }
 
-    /// Settles an approved request's identity from the requester's link, if there is one.
-    /// Returns whether it did.
-    pub(super) async fn identity_from_link(
+    /// Writes `link`'s identity on an approved request whose access waits for its start (a
+    /// request provisioned now gets it with its move to `provisioning`, in one transaction).
+    pub(super) async fn settle_identity(
         &self,
-        id: RequestId,
-        connector: &ConnectorId,
-    ) -> Result<bool, WorkflowError> {
-        let current = self.request(id).await?;
-        let Some(link) = self.linked_identity(&current.requester, connector).await? else {
-            return Ok(false);
-        };
+        current: &Request,
+        link: &Link,
+    ) -> Result<(), WorkflowError> {
         let now = self.clock.now();
         let tx = self.db.begin().await?;
-        let current = self.load(&tx, id).await?;
-        if current.status != Status::Approved || current.identity.is_some() {
-            return Ok(false);
+        if !store::requests::set_identity(&tx, current, &link.platform_id, now).await? {
+            return Err(WorkflowError::Conflict(current.id));
         }
-        if !store::requests::set_identity(&tx, &current, &link.platform_id, now).await? {
-            return Err(WorkflowError::Conflict(id));
-        }
-        audit::record(
-            &tx,
-            now,
-            Entry::new(
-                &Actor::System,
-                "identity_chosen",
-                json!({ "identity": link.platform_id, "linked_by": link.method.as_str() }),
-            )
-            .about(id),
-        )
-        .await?;
-        self.commit(tx, false).await?;
-        Ok(true)
+        audit::record(&tx, now, identity_linked_for(current.id, link)).await?;
+        self.commit(tx, false).await
     }
 
     /// An admin links a person to a platform user, replacing any link found automatically.
@@ -278,4 +260,15 @@ impl Workflow {
             .collect();
         Ok(PersonAccess { links, active })
     }
+}
+
+/// The audit row of an approved request's identity settled from its requester's link.
+pub(super) fn identity_linked_for(id: RequestId, link: &Link) -> Entry<'static> {
+    const SYSTEM: &Actor = &Actor::System;
+    Entry::new(
+        SYSTEM,
+        "identity_chosen",
+        json!({ "identity": link.platform_id, "linked_by": link.method.as_str() }),
+    )
+    .about(id)
 }

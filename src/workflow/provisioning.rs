@@ -6,12 +6,12 @@
 use serde_json::json;
 
 use super::{Applied, Notice, Step, Target, Workflow, WorkflowError};
-use crate::audit::Actor;
+use crate::audit::{self, Actor};
 use crate::domain::{Event, RequestId, Status};
 use crate::jobs::{JobError, JobSpec, Outcome};
-use crate::store;
 use crate::store::grants::Grant;
 use crate::store::requests::{Changes, Request};
+use crate::store::{self, Tx, links::Link};
 
 impl Workflow {
     /// A step Gatehouse takes by itself, in a transaction of its own.
@@ -75,50 +75,52 @@ impl Workflow {
 
     pub(super) async fn run_provision(&self, id: RequestId) -> Result<Outcome, JobError> {
         let started = std::time::Instant::now();
-        let mut current = self.request(id).await?;
+        let current = self.request(id).await?;
         let resource = self.resource_of(&current)?;
+        // The identity the requester's link gives, when none was chosen: written with the
+        // request's move to `provisioning` and its grant record, in one transaction.
+        let mut linked = None;
         if current.status == Status::Approved
             && current.identity.is_none()
             && self.provisioner.needs_identity(&resource.connector)
         {
-            let connector = resource.connector.clone();
+            let connector = &resource.connector;
             // Linking reads the platform's users as last synced. Right after start the first
             // sync may still be queued (another worker's job): sync here rather than ask a
             // reviewer for an identity the rule would have found.
             if !store::identities::any_synced(self.db.reads(), connector.as_str()).await?
-                && let Err(e) = self.sync_identities(&connector).await
+                && let Err(e) = self.sync_identities(connector).await
             {
                 tracing::warn!(connector = %connector, error = %e, "cannot list the platform's users to link the requester");
             }
             // Linking needs Slack (users.info); when it cannot answer, a reviewer still can.
-            match self.identity_from_link(id, &connector).await {
-                Ok(true) => return Box::pin(self.run_provision(id)).await,
-                Ok(false) => {}
+            match self.linked_identity(&current.requester, connector).await {
+                Ok(found) => linked = found,
                 Err(WorkflowError::Directory(e)) => {
                     tracing::warn!(request = %id, error = %e, "cannot look up the requester's email to link an identity");
                 }
                 Err(e) => return Err(e.into()),
             }
-            // A ✅ carries no trigger for a modal: ask in the thread, with a button that opens
-            // the picker. Choosing the identity queues provisioning again.
-            self.ask(&current, Notice::IdentityNeeded, "identity_needed")
-                .await?;
-            return Ok(Outcome::Done);
+            if linked.is_none() {
+                // A ✅ carries no trigger for a modal: ask in the thread, with a button that
+                // opens the picker. Choosing the identity queues provisioning again.
+                self.ask(&current, Notice::IdentityNeeded, "identity_needed")
+                    .await?;
+                return Ok(Outcome::Done);
+            }
         }
         // The identity is settled as soon as it is approved; the access waits for its start.
         if current.status == Status::Approved
             && let Some(at) = current.starts_at
             && at > self.clock.now()
         {
+            if let Some(link) = &linked {
+                self.settle_identity(&current, link).await?;
+            }
             return Ok(Outcome::RunAgainAt(at));
         }
         match current.status {
-            Status::Approved => {
-                current = self
-                    .system_event(&current, Event::StartProvisioning)
-                    .await?;
-            }
-            Status::Provisioning => {}
+            Status::Approved | Status::Provisioning => {}
             // Already done, or nothing to provision any more: running again changes nothing.
             Status::Pending
             | Status::Active
@@ -130,8 +132,9 @@ impl Workflow {
             | Status::Lapsed
             | Status::Failed => return Ok(Outcome::Done),
         }
-        let resource = self.resource_of(&current)?;
-        let grant = self.grant_intent(&current, resource).await?;
+        let (current, grant) = self
+            .grant_intent(&current, resource, linked.as_ref())
+            .await?;
         let connector = grant.connector()?;
         if self.provisioner.by_hand(&connector) {
             self.ask_by_hand(&current, Notice::GrantByHand).await?;
@@ -151,6 +154,32 @@ impl Workflow {
         );
         self.provisioned(&current, &grant, &applied).await?;
         Ok(Outcome::Done)
+    }
+
+    /// An approved request moves to `provisioning`, with the identity its requester's link
+    /// gave, if any, inside `tx`: the transaction that writes its grant record, so that the
+    /// three are one write. A request already provisioning is returned as it is.
+    pub(super) async fn start_provisioning(
+        &self,
+        tx: &Tx,
+        current: &Request,
+        linked: Option<&Link>,
+    ) -> Result<Request, WorkflowError> {
+        if current.status != Status::Approved {
+            return Ok(current.clone());
+        }
+        let mut changes = Changes::default();
+        if let Some(link) = linked {
+            audit::record(
+                tx,
+                self.clock.now(),
+                super::linking::identity_linked_for(current.id, link),
+            )
+            .await?;
+            changes.identity = Some(link.platform_id.clone());
+        }
+        let step = Step::new(&Actor::System, Event::StartProvisioning).changes(changes);
+        self.apply(tx, current, step).await
     }
 
     /// Provisioning gave up: the request is `failed`, which reviewers and admins see. The
