@@ -224,3 +224,78 @@ async fn an_approved_request_is_granted_to_the_linked_identity_without_a_picker(
         t.stop().await;
     }
 }
+
+/// Slack's users.info for one person, held on its first call until the test lets it answer.
+struct HeldEmail {
+    email: String,
+    asked: tokio::sync::Notify,
+    answer: tokio::sync::Notify,
+    held: Mutex<bool>,
+}
+
+#[async_trait::async_trait]
+impl Directory for HeldEmail {
+    async fn members_of(&self, _group: &GroupId) -> Result<Vec<SlackUserId>, String> {
+        Ok(Vec::new())
+    }
+    async fn email_of(&self, _user: &SlackUserId) -> Result<Option<String>, String> {
+        let first = !std::mem::replace(&mut *self.held.lock().unwrap(), true);
+        if first {
+            self.asked.notify_one();
+            self.answer.notified().await;
+        }
+        Ok(Some(self.email.clone()))
+    }
+}
+
+#[tokio::test]
+async fn a_request_withdrawn_while_its_identity_is_looked_up_is_never_granted() {
+    for db in backends().await {
+        let platform = FakePlatform::default();
+        platform.require_identity();
+        platform.set_users(&[("MARIA", Some("maria@example.com"))]);
+        let directory = Arc::new(HeldEmail {
+            email: "maria@example.com".into(),
+            asked: tokio::sync::Notify::new(),
+            answer: tokio::sync::Notify::new(),
+            held: Mutex::new(false),
+        });
+        let t = TestApp::start_custom(&db, &catalog("email"), platform, directory.clone()).await;
+        let wh = ConnectorId::parse("wh").unwrap();
+        t.wf().sync_identities(&wh).await.unwrap();
+        let maria = u("UMARIA");
+        let r = t
+            .wf()
+            .submit(submission(&maria, "warehouse", None, None))
+            .await
+            .unwrap();
+        t.wf().approve(r.id, &u("UBOB"), Via::Button).await.unwrap();
+        // The grant's job waits on Maria's email; she withdraws the request meanwhile.
+        let withdraw = async {
+            directory.asked.notified().await;
+            let cancelled = t.wf().cancel(r.id, &maria).await.unwrap();
+            directory.answer.notify_one();
+            cancelled
+        };
+        let (_, cancelled) = tokio::join!(t.run_jobs(), withdraw);
+        assert_eq!(cancelled.status, Status::Cancelled);
+        // The grant's job tries again later, and finds nothing to do.
+        t.clock.advance(chrono::TimeDelta::hours(2));
+        t.run_jobs().await;
+        assert_eq!(
+            t.wf().request(r.id).await.unwrap().status,
+            Status::Cancelled
+        );
+        assert!(!t.platform.holds("MARIA", "ANALYST"), "{}", db.name);
+        assert_eq!(t.platform.calls(), (0, 0), "the platform was never changed");
+        let actions = t.audit_actions(r.id).await;
+        assert!(
+            !actions.iter().any(|a| {
+                a == "identity_chosen" || a == "provisioning_started" || a == "identity_needed"
+            }),
+            "nothing was chosen, started or asked for: {actions:?}"
+        );
+        assert_eq!(t.wf().request(r.id).await.unwrap().identity, None);
+        t.stop().await;
+    }
+}
