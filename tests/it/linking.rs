@@ -19,6 +19,15 @@ use crate::support::{TestApp, backends, u};
 struct Emails {
     by_user: HashMap<String, String>,
     asked: Mutex<usize>,
+    /// When set, the first question waits for the test to let it be answered.
+    hold: Option<Hold>,
+}
+
+/// A question held: `asked` says it came, `answer` lets it go on.
+#[derive(Default)]
+struct Hold {
+    asked: tokio::sync::Notify,
+    answer: tokio::sync::Notify,
 }
 
 #[async_trait::async_trait]
@@ -27,7 +36,15 @@ impl Directory for Emails {
         Ok(Vec::new())
     }
     async fn email_of(&self, user: &SlackUserId) -> Result<Option<String>, String> {
-        *self.asked.lock().unwrap() += 1;
+        let first = {
+            let mut asked = self.asked.lock().unwrap();
+            *asked += 1;
+            *asked == 1
+        };
+        if let (true, Some(hold)) = (first, &self.hold) {
+            hold.asked.notify_one();
+            hold.answer.notified().await;
+        }
         Ok(self.by_user.get(user.as_str()).cloned())
     }
 }
@@ -47,6 +64,16 @@ async fn start(
     link: &str,
     emails: &[(&str, &str)],
 ) -> (TestApp, Arc<Emails>) {
+    start_held(db, link, emails, None).await
+}
+
+/// `start`, with Slack's first answer about an email held by `hold`.
+async fn start_held(
+    db: &crate::support::TestDb,
+    link: &str,
+    emails: &[(&str, &str)],
+    hold: Option<Hold>,
+) -> (TestApp, Arc<Emails>) {
     let platform = FakePlatform::default();
     platform.require_identity();
     platform.set_users(&[
@@ -59,6 +86,7 @@ async fn start(
             .iter()
             .map(|(u, e)| (u.to_string(), e.to_string()))
             .collect(),
+        hold,
         ..Default::default()
     });
     let t = TestApp::start_custom(db, &catalog(link), platform, directory.clone()).await;
@@ -196,17 +224,23 @@ async fn an_admin_link_wins_a_typo_is_refused_with_a_suggestion_and_unlinking_re
     }
 }
 
+/// Maria asks for the warehouse and Bob approves: her request, not yet provisioned.
+async fn approved_for_maria(t: &TestApp) -> (SlackUserId, gatehouse::store::requests::Request) {
+    let maria = u("UMARIA");
+    let r = t
+        .wf()
+        .submit(submission(&maria, "warehouse", None, None))
+        .await
+        .unwrap();
+    t.wf().approve(r.id, &u("UBOB"), Via::Button).await.unwrap();
+    (maria, r)
+}
+
 #[tokio::test]
 async fn an_approved_request_is_granted_to_the_linked_identity_without_a_picker() {
     for db in backends().await {
         let (t, _) = start(&db, "email", &[("UMARIA", "maria@example.com")]).await;
-        let maria = u("UMARIA");
-        let r = t
-            .wf()
-            .submit(submission(&maria, "warehouse", None, None))
-            .await
-            .unwrap();
-        t.wf().approve(r.id, &u("UBOB"), Via::Button).await.unwrap();
+        let (maria, r) = approved_for_maria(&t).await;
         t.run_jobs().await;
         assert_eq!(t.wf().request(r.id).await.unwrap().status, Status::Active);
         assert!(
@@ -225,56 +259,18 @@ async fn an_approved_request_is_granted_to_the_linked_identity_without_a_picker(
     }
 }
 
-/// Slack's users.info for one person, held on its first call until the test lets it answer.
-struct HeldEmail {
-    email: String,
-    asked: tokio::sync::Notify,
-    answer: tokio::sync::Notify,
-    held: Mutex<bool>,
-}
-
-#[async_trait::async_trait]
-impl Directory for HeldEmail {
-    async fn members_of(&self, _group: &GroupId) -> Result<Vec<SlackUserId>, String> {
-        Ok(Vec::new())
-    }
-    async fn email_of(&self, _user: &SlackUserId) -> Result<Option<String>, String> {
-        let first = !std::mem::replace(&mut *self.held.lock().unwrap(), true);
-        if first {
-            self.asked.notify_one();
-            self.answer.notified().await;
-        }
-        Ok(Some(self.email.clone()))
-    }
-}
-
 #[tokio::test]
 async fn a_request_withdrawn_while_its_identity_is_looked_up_is_never_granted() {
     for db in backends().await {
-        let platform = FakePlatform::default();
-        platform.require_identity();
-        platform.set_users(&[("MARIA", Some("maria@example.com"))]);
-        let directory = Arc::new(HeldEmail {
-            email: "maria@example.com".into(),
-            asked: tokio::sync::Notify::new(),
-            answer: tokio::sync::Notify::new(),
-            held: Mutex::new(false),
-        });
-        let t = TestApp::start_custom(&db, &catalog("email"), platform, directory.clone()).await;
-        let wh = ConnectorId::parse("wh").unwrap();
-        t.wf().sync_identities(&wh).await.unwrap();
-        let maria = u("UMARIA");
-        let r = t
-            .wf()
-            .submit(submission(&maria, "warehouse", None, None))
-            .await
-            .unwrap();
-        t.wf().approve(r.id, &u("UBOB"), Via::Button).await.unwrap();
+        let emails = [("UMARIA", "maria@example.com")];
+        let (t, directory) = start_held(&db, "email", &emails, Some(Hold::default())).await;
+        let hold = directory.hold.as_ref().unwrap();
+        let (maria, r) = approved_for_maria(&t).await;
         // The grant's job waits on Maria's email; she withdraws the request meanwhile.
         let withdraw = async {
-            directory.asked.notified().await;
+            hold.asked.notified().await;
             let cancelled = t.wf().cancel(r.id, &maria).await.unwrap();
-            directory.answer.notify_one();
+            hold.answer.notify_one();
             cancelled
         };
         let (_, cancelled) = tokio::join!(t.run_jobs(), withdraw);
