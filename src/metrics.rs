@@ -54,6 +54,11 @@ struct JobLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EnvelopeLabels {
+    envelope: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WaitLabels {
     cause: &'static str,
 }
@@ -64,6 +69,11 @@ type Latency = Family<PlatformLabels, Histogram, fn() -> Histogram>;
 /// lock or a retry in seconds to minutes.
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.01, 2.0, 17))
+}
+
+/// 0.25 ms to about 4 s: an ack is due within Slack's 3 seconds, and should take a few ms.
+fn ack_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
 }
 
 /// Why Gatehouse waited before calling Slack.
@@ -131,6 +141,7 @@ pub struct Metrics {
     waited: Family<WaitLabels, Counter<f64, AtomicU64>>,
     connector_errors: Family<ConnectorErrorLabels, Counter>,
     jobs: Family<JobLabels, Counter>,
+    acks: Family<EnvelopeLabels, Histogram, fn() -> Histogram>,
     checks: Mutex<BTreeMap<String, ConnectorCheck>>,
 }
 
@@ -209,6 +220,13 @@ impl Metrics {
             "Job runs by kind and how they ended: done, rescheduled, retry, failed, released (given back at shutdown), taken_over (stopped: another worker holds the job)",
             jobs.clone(),
         );
+        let acks: Family<EnvelopeLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(ack_histogram);
+        registry.register(
+            "slack_ack_seconds",
+            "From a Socket Mode envelope read to its ack handed to the socket's writer, by envelope type (slash_commands, interactive, events_api, other): Slack wants it within 3 s",
+            acks.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -222,6 +240,7 @@ impl Metrics {
             waited,
             connector_errors,
             jobs,
+            acks,
             checks: Mutex::new(BTreeMap::new()),
         }
     }
@@ -298,6 +317,20 @@ impl Metrics {
             .inc_by(waited.as_secs_f64());
     }
 
+    /// A Socket Mode envelope of type `envelope` was acked `took` after it was read. The type
+    /// comes from the wire: one Slack does not send is counted as `other`.
+    pub fn acked(&self, envelope: &str, took: Duration) {
+        let envelope = match envelope {
+            "slash_commands" => "slash_commands",
+            "interactive" => "interactive",
+            "events_api" => "events_api",
+            _ => "other",
+        };
+        self.acks
+            .get_or_create(&EnvelopeLabels { envelope })
+            .observe(took.as_secs_f64());
+    }
+
     /// A job run ended: `outcome` is done, rescheduled, retry, failed, released or taken_over.
     pub fn job_ran(&self, kind: &str, outcome: &'static str) {
         self.jobs
@@ -368,5 +401,27 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn an_ack_is_counted_under_its_envelope_type_and_a_type_slack_never_sends_under_other() {
+        let m = Metrics::new();
+        m.acked("events_api", Duration::from_micros(600));
+        m.acked("interactive", Duration::from_millis(3));
+        for forged in ["x\"}evil", "", "slash_commands "] {
+            m.acked(forged, Duration::from_millis(20));
+        }
+        let text = m.encode().unwrap();
+        for line in [
+            "gatehouse_slack_ack_seconds_count{envelope=\"events_api\"} 1",
+            "gatehouse_slack_ack_seconds_bucket{le=\"0.001\",envelope=\"events_api\"} 1",
+            "gatehouse_slack_ack_seconds_bucket{le=\"0.0005\",envelope=\"events_api\"} 0",
+            "gatehouse_slack_ack_seconds_bucket{le=\"0.002\",envelope=\"interactive\"} 0",
+            "gatehouse_slack_ack_seconds_bucket{le=\"0.004\",envelope=\"interactive\"} 1",
+            "gatehouse_slack_ack_seconds_count{envelope=\"other\"} 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+        assert!(!text.contains("evil"), "{text}");
     }
 }

@@ -63,6 +63,11 @@ pub fn hyper_client(api_url: &str) -> Result<Arc<SlackHyperClient>, SlackError> 
 }
 
 impl SlackApi {
+    /// Where Slack's calls, and the process's acks, are counted.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     pub fn new(
         client: Arc<SlackHyperClient>,
         bot_token: &Secret,

@@ -408,6 +408,7 @@ impl Conn {
     /// A text frame: hello, disconnect, or an envelope handed to its own task. Anything else
     /// is logged (never its content, which may hold people's words) and skipped.
     async fn on_text(&mut self, text: &str, stopping: bool) {
+        let read_at = Instant::now();
         let slot = self.slot;
         let Ok(mut frame) = serde_json::from_str::<Value>(text) else {
             tracing::warn!(
@@ -478,6 +479,7 @@ impl Conn {
                 let answer = self.shared.answer;
                 let tx = self.tx.clone();
                 self.handlers.spawn(async move {
+                    let counted = (ctx.clone(), kind.clone());
                     let ack = (answer)(ctx, kind, payload, accepts).await;
                     drop(permit);
                     let body = match ack {
@@ -489,6 +491,8 @@ impl Conn {
                     };
                     // A closed connection drops the ack: Slack redelivers.
                     let _ = tx.send(Out::Frame(Message::Text(body.to_string().into())));
+                    let (ctx, kind) = counted;
+                    ctx.api.metrics().acked(&kind, read_at.elapsed());
                 });
             }
         }

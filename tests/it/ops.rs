@@ -169,6 +169,23 @@ async fn health_readiness_and_metrics_follow_a_real_request() {
         )
         .unwrap_or(0.0);
         assert!(posted >= 1.0, "{text}");
+        // Alice's one-line request and Bob's ✅, each acked once, within Slack's 3 seconds.
+        for envelope in ["slash_commands", "events_api"] {
+            let acked = |name| value(&text, name, &[("envelope", envelope)]);
+            assert!(
+                acked("gatehouse_slack_ack_seconds_count") >= Some(1.0),
+                "{text}"
+            );
+            assert_eq!(
+                acked("gatehouse_slack_ack_seconds_count"),
+                value(
+                    &text,
+                    "gatehouse_slack_ack_seconds_bucket",
+                    &[("le", "2.048"), ("envelope", envelope)]
+                ),
+                "{text}"
+            );
+        }
         assert_eq!(
             value(
                 &text,
