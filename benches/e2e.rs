@@ -216,6 +216,11 @@ async fn measure(backend: &str, s: &Settings) {
     // GATEHOUSE_BENCH_LOG widens what the process logs (to find where its time goes); its log
     // is then kept as serve.log in the current directory.
     let log_filter = std::env::var("GATEHOUSE_BENCH_LOG").unwrap_or_else(|_| "warn".into());
+    // A port of our own for /metrics (the process would pick one, but not say which here).
+    let http = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .to_string();
     let env: Vec<(String, String)> = [
         ("DATABASE_URL", db_url.as_str()),
         ("GATEHOUSE_CONFIG", "gatehouse.toml"),
@@ -225,7 +230,7 @@ async fn measure(backend: &str, s: &Settings) {
         ("SLACK_APP_TOKEN", sim.app_token()),
         ("ACCESS_REQUESTS_CHANNEL", CHANNEL),
         ("GATEHOUSE_SLACK_PACE", "none"),
-        ("GATEHOUSE_HTTP_ADDR", "127.0.0.1:0"),
+        ("GATEHOUSE_HTTP_ADDR", http.as_str()),
         ("GATEHOUSE_LOG", &log_filter),
         ("GATEHOUSE_LOG_FORMAT", "json"),
     ]
@@ -366,6 +371,25 @@ async fn measure(backend: &str, s: &Settings) {
         })
         .collect();
     println!("{backend}: ack latency by kind: {}", kinds.join("; "));
+    // What Gatehouse itself counts, from each envelope read to its ack handed to the socket:
+    // beside slack-sim's figures it tells time inside the process from time on the way (the
+    // socket, and the two cores the sender, slack-sim and PostgreSQL share with it).
+    let over = |bound: Duration| latencies.iter().filter(|d| **d > bound).count();
+    match report::get_metrics(&http).await {
+        Ok(text) => {
+            let buckets = report::ack_buckets(&text);
+            let within = |bound: f64| buckets.iter().find(|b| b.0 == bound).map_or(0, |b| b.1);
+            let all = buckets.iter().map(|b| b.1).max().unwrap_or(0) as usize;
+            println!(
+                "{backend}: ack time inside Gatehouse (gatehouse_slack_ack_seconds): {}; over 8 ms: {} of {all} inside, {} of {} at slack-sim",
+                report::ack_shares(&buckets, 0.0009, 0.009),
+                all - within(0.008) as usize,
+                over(Duration::from_millis(8)),
+                latencies.len()
+            );
+        }
+        Err(e) => println!("{backend}: cannot read Gatehouse's /metrics: {e}"),
+    }
     println!(
         "{backend}: not acked within 3 s: {} ({late} late, {never} never) — target none: {}",
         late + never,

@@ -29,3 +29,51 @@ pub fn spread(values: &mut [Duration]) -> String {
 pub fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }
+
+/// The `gatehouse_slack_ack_seconds` histogram in a `/metrics` exposition, every envelope type
+/// together: (upper bound in seconds, acks at most that long), in the exposition's order.
+pub fn ack_buckets(exposition: &str) -> Vec<(f64, u64)> {
+    let mut sums: Vec<(f64, u64)> = Vec::new();
+    for line in exposition.lines() {
+        let Some(rest) = line.strip_prefix("gatehouse_slack_ack_seconds_bucket{le=\"") else {
+            continue;
+        };
+        let Some((le, rest)) = rest.split_once('"') else {
+            continue;
+        };
+        let (Ok(le), Some(Ok(n))) = (
+            le.parse::<f64>(),
+            rest.rsplit_once(' ').map(|(_, n)| n.parse::<u64>()),
+        ) else {
+            continue;
+        };
+        match sums.iter_mut().find(|(bound, _)| *bound == le) {
+            Some((_, total)) => *total += n,
+            None => sums.push((le, n)),
+        }
+    }
+    sums
+}
+
+/// "≤ 1 ms 97.0 %, ≤ 2 ms …": the share of acks within each bound from `from` to `to` seconds.
+pub fn ack_shares(buckets: &[(f64, u64)], from: f64, to: f64) -> String {
+    let all = buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1) as f64;
+    buckets
+        .iter()
+        .filter(|(le, _)| (from..=to).contains(le))
+        .map(|(le, n)| format!("≤ {} ms {:.1} %", le * 1000.0, 100.0 * *n as f64 / all))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `GET /metrics` from the process's HTTP address: one HTTP/1.0 exchange, which is all it takes.
+pub async fn get_metrics(addr: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: gatehouse\r\n\r\n")
+        .await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    Ok(answer)
+}
