@@ -390,17 +390,26 @@ mod tests {
         m.provisioned("postgres", "warehouse", Duration::from_millis(30));
         m.slack_call("chat.postMessage");
         m.rate_limit_wait(WaitCause::RetryAfter, Duration::from_secs(2));
+        shows(
+            &m,
+            &[
+                "gatehouse_requests{state=\"active\"} 2",
+                "gatehouse_requests{state=\"pending\"} 0",
+                "gatehouse_provisioning_seconds_count{platform=\"postgres\",connector=\"warehouse\"} 1",
+                "gatehouse_slack_api_calls_total{method=\"chat.postMessage\"} 1",
+                "gatehouse_rate_limit_waits_total{cause=\"retry_after\"} 1",
+                "gatehouse_rate_limit_wait_seconds_total{cause=\"retry_after\"} 2.0",
+            ],
+        );
+    }
+
+    /// Fails unless the exposition of `m` has each of `lines`; returns it.
+    fn shows(m: &Metrics, lines: &[&str]) -> String {
         let text = m.encode().unwrap();
-        for line in [
-            "gatehouse_requests{state=\"active\"} 2",
-            "gatehouse_requests{state=\"pending\"} 0",
-            "gatehouse_provisioning_seconds_count{platform=\"postgres\",connector=\"warehouse\"} 1",
-            "gatehouse_slack_api_calls_total{method=\"chat.postMessage\"} 1",
-            "gatehouse_rate_limit_waits_total{cause=\"retry_after\"} 1",
-            "gatehouse_rate_limit_wait_seconds_total{cause=\"retry_after\"} 2.0",
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        for line in lines {
+            assert!(text.lines().any(|l| l == *line), "{line} in:\n{text}");
         }
+        text
     }
 
     #[test]
@@ -411,17 +420,17 @@ mod tests {
         for forged in ["x\"}evil", "", "slash_commands "] {
             m.acked(forged, Duration::from_millis(20));
         }
-        let text = m.encode().unwrap();
-        for line in [
-            "gatehouse_slack_ack_seconds_count{envelope=\"events_api\"} 1",
-            "gatehouse_slack_ack_seconds_bucket{le=\"0.001\",envelope=\"events_api\"} 1",
-            "gatehouse_slack_ack_seconds_bucket{le=\"0.0005\",envelope=\"events_api\"} 0",
-            "gatehouse_slack_ack_seconds_bucket{le=\"0.002\",envelope=\"interactive\"} 0",
-            "gatehouse_slack_ack_seconds_bucket{le=\"0.004\",envelope=\"interactive\"} 1",
-            "gatehouse_slack_ack_seconds_count{envelope=\"other\"} 3",
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
-        }
+        let text = shows(
+            &m,
+            &[
+                "gatehouse_slack_ack_seconds_count{envelope=\"events_api\"} 1",
+                "gatehouse_slack_ack_seconds_bucket{le=\"0.001\",envelope=\"events_api\"} 1",
+                "gatehouse_slack_ack_seconds_bucket{le=\"0.0005\",envelope=\"events_api\"} 0",
+                "gatehouse_slack_ack_seconds_bucket{le=\"0.002\",envelope=\"interactive\"} 0",
+                "gatehouse_slack_ack_seconds_bucket{le=\"0.004\",envelope=\"interactive\"} 1",
+                "gatehouse_slack_ack_seconds_count{envelope=\"other\"} 3",
+            ],
+        );
         assert!(!text.contains("evil"), "{text}");
     }
 }
