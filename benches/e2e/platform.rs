@@ -29,8 +29,28 @@ fn quoted(name: &str) -> String {
 }
 
 impl Platform {
-    /// `people` logins `gh_bench_…_uNNN` and `roles` group roles `gh_bench_…_rNNN`.
+    /// `people` logins `gh_bench_…_uNNN` and `roles` group roles `gh_bench_…_rNNN`, after
+    /// dropping those an earlier run left (one that panicked, or was killed, before `drop_all`):
+    /// left there, they would outnumber a test's users on a shared server. Runs of the bench
+    /// are one at a time, so none of these belongs to a run still going.
     pub async fn make(pool: PgPool, people: usize, roles: usize) -> Platform {
+        let left: Vec<String> = sqlx::query_scalar(
+            "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'gh\\_bench\\_%'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        if !left.is_empty() {
+            eprintln!("dropping {} roles an earlier run left", left.len());
+            let sql: String = left
+                .iter()
+                .map(|n| format!("DROP ROLE IF EXISTS {};\n", quoted(n)))
+                .collect();
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
         let prefix = format!(
             "gh_bench_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..8]
