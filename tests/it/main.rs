@@ -27,6 +27,7 @@ mod directory_events;
 mod docs;
 mod expiry;
 mod faults;
+mod grant_races;
 mod grant_records;
 mod hostile_names;
 mod identity_choice;

@@ -32,6 +32,9 @@ struct State {
     flaky: f64,
     /// How long a check takes (a platform that is slow to answer).
     check_delay: Duration,
+    /// Checks wait here until as many have arrived as it holds (two workers' checks answered
+    /// at the same instant).
+    check_gate: Option<Arc<tokio::sync::Barrier>>,
     /// Grant calls that make the change and then lose the answer (a timeout), before the rest.
     lost_answers: usize,
     /// What the platform says of a unit before anyone asks (by its name); unlisted: ready.
@@ -184,6 +187,11 @@ impl FakePlatform {
         self.state.lock().unwrap().check_delay = delay;
     }
 
+    /// Each check waits until `together` checks are under way, then all are answered at once.
+    pub fn answer_checks_together(&self, together: usize) {
+        self.state.lock().unwrap().check_gate = Some(Arc::new(tokio::sync::Barrier::new(together)));
+    }
+
     /// Makes `rate` of the grant and revoke calls fail (see `Flake`).
     pub fn flaky(&self, rate: f64) {
         self.state.lock().unwrap().flaky = rate;
@@ -272,12 +280,15 @@ impl Provisioner for FakePlatform {
         identity: &str,
         unit: &gatehouse::domain::Unit,
     ) -> Result<Option<Holding>, ExternalError> {
-        let delay = {
+        let (delay, gate) = {
             let mut s = self.state.lock().unwrap();
             s.checks += 1;
-            s.check_delay
+            (s.check_delay, s.check_gate.clone())
         };
         tokio::time::sleep(delay).await;
+        if let Some(gate) = gate {
+            gate.wait().await;
+        }
         let key = (identity.to_owned(), unit.name().to_owned());
         Ok(Some(Holding {
             direct: self.state.lock().unwrap().held.contains(&key),
