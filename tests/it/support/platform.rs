@@ -10,6 +10,8 @@ use gatehouse::store::requests::Request;
 use gatehouse::workflow::{
     Applied, ExternalError, Holding, PlatformIdentity, Provisioner, Readiness, Target, Undo,
 };
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 #[derive(Default)]
 struct State {
@@ -30,6 +32,8 @@ struct State {
     /// The share of calls that fail: half answer 503 having changed nothing, half time out
     /// after making the change (the caller cannot tell which).
     flaky: f64,
+    /// Which calls fail, drawn from a seed the test prints.
+    fates: Option<StdRng>,
     /// How long a check takes (a platform that is slow to answer).
     check_delay: Duration,
     /// Checks wait here until as many have arrived as it holds (two workers' checks answered
@@ -52,16 +56,28 @@ enum Flake {
     LostAnswer,
 }
 
-fn flake(rate: f64) -> Flake {
-    use rand::Rng;
-    let mut rng = rand::rng();
-    if rate <= 0.0 || !rng.random_bool(rate.min(1.0)) {
-        Flake::Fine
-    } else if rng.random_bool(0.5) {
-        Flake::Refused
-    } else {
-        Flake::LostAnswer
+impl Flake {
+    /// The fate of one call when `rate` of them fail.
+    fn of(rng: &mut StdRng, rate: f64) -> Flake {
+        if rate <= 0.0 || !rng.random_bool(rate.min(1.0)) {
+            Flake::Fine
+        } else if rng.random_bool(0.5) {
+            Flake::Refused
+        } else {
+            Flake::LostAnswer
+        }
     }
+}
+
+/// The seed of a test's random choices: GATEHOUSE_TEST_SEED replays a failed run, else a new
+/// one, printed so that it can be.
+pub fn test_seed(what: &str) -> u64 {
+    let seed = std::env::var("GATEHOUSE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(|| rand::rng().random());
+    eprintln!("{what} with GATEHOUSE_TEST_SEED={seed}");
+    seed
 }
 
 fn retryable(message: &str) -> ExternalError {
@@ -96,7 +112,10 @@ impl FakePlatform {
             s.lost_answers -= 1;
             Flake::LostAnswer
         } else {
-            flake(s.flaky)
+            let rate = s.flaky;
+            s.fates
+                .as_mut()
+                .map_or(Flake::Fine, |rng| Flake::of(rng, rate))
         };
         if let Flake::Refused = fate {
             return Err(retryable("platform answered 503 Service Unavailable"));
@@ -192,9 +211,12 @@ impl FakePlatform {
         self.state.lock().unwrap().check_gate = Some(Arc::new(tokio::sync::Barrier::new(together)));
     }
 
-    /// Makes `rate` of the grant and revoke calls fail (see `Flake`).
+    /// Makes `rate` of the grant and revoke calls fail (see `Flake`), drawn from a printed seed.
     pub fn flaky(&self, rate: f64) {
-        self.state.lock().unwrap().flaky = rate;
+        let fates = StdRng::seed_from_u64(test_seed("the platform fails calls at random"));
+        let mut s = self.state.lock().unwrap();
+        s.flaky = rate;
+        s.fates = Some(fates);
     }
 
     /// How many times the platform really gave and took away `what` for `identity`.
