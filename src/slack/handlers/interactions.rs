@@ -247,7 +247,6 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         return Ok(());
     }
     let value = action.get("value").and_then(Value::as_str);
-    let trigger = payload.get("trigger_id").and_then(Value::as_str);
     // Set when the click was refused because its button no longer applies: the button goes.
     let mut stale = false;
     let outcome: Result<(), String> = match action_id {
@@ -267,7 +266,7 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         }
         "deny" => {
             let id = request_id_of(value)?;
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             match ctx.workflow.may_deny(id, &user).await {
                 Err(e) => Err(format!(
                     "Request #{} was not denied: {}",
@@ -279,12 +278,12 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         }
         "choose_identity" => {
             let id = request_id_of(value)?;
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             super::identity_picker::open(ctx, &user, id, trigger).await
         }
         "extend" => {
             let id = request_id_of(value)?;
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             let name = match ctx.workflow.request(id).await {
                 Ok(r) => resource_name(ctx, &r.resource),
                 Err(e) => return Err(Malformed::Invalid(e.to_string())),
@@ -330,7 +329,7 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         views::REVOKE => {
             // Only the request id is read from the button; who may end it is decided anew.
             let id = request_id_of(value)?;
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             match ctx.workflow.may_revoke(id, &user).await {
                 Err(e) => Err(format!(
                     "Request #{} was not revoked: {}",
@@ -350,12 +349,12 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
             }
         }
         "request_access" => {
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             super::request_again::open_new(ctx, trigger).await
         }
         "request_again" => {
             let id = request_id_of(value)?;
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             super::request_again::open(ctx, &user, id, trigger).await
         }
         "relinquish" => {
@@ -396,7 +395,7 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 })
         }
         "identity_search" => {
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             open_modal(ctx, trigger, &modals::identity_search_form(), "search").await
         }
         "retry_job" => {
