@@ -14,7 +14,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use crate::domain::Status;
 
@@ -145,6 +145,13 @@ pub struct Metrics {
     checks: Mutex<BTreeMap<String, ConnectorCheck>>,
 }
 
+/// Registers `metric` under `name` and hands it back: the registry keeps a clone, which shares
+/// its counts.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -154,94 +161,81 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("gatehouse");
-        let requests = Family::<StateLabels, Gauge>::default();
-        registry.register(
-            "requests",
-            "Access requests by state, read from the database at scrape time",
-            requests.clone(),
-        );
-        let provisioning: Latency = Family::new_with_constructor(latency_histogram);
-        registry.register(
-            "provisioning_seconds",
-            "From the start of a grant job's run to the platform's answer, by platform",
-            provisioning.clone(),
-        );
-        let revocation: Latency = Family::new_with_constructor(latency_histogram);
-        registry.register(
-            "revocation_seconds",
-            "From the start of a revocation job's run to the platform's answer, by platform",
-            revocation.clone(),
-        );
-        let queue_depth = Gauge::default();
-        registry.register(
-            "job_queue_depth",
-            "Jobs due now and not done (queued or running)",
-            queue_depth.clone(),
-        );
-        let oldest_due = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "job_oldest_due_age_seconds",
-            "How long the oldest job due and not done has been due (0 when none is)",
-            oldest_due.clone(),
-        );
-        let slack_calls = Family::<MethodLabels, Counter>::default();
-        registry.register(
-            "slack_api_calls",
-            "Slack Web API calls made, by method",
-            slack_calls.clone(),
-        );
-        let slack_errors = Family::<SlackErrorLabels, Counter>::default();
-        registry.register(
-            "slack_api_errors",
-            "Slack Web API calls that failed, by method and Slack's error code (or rate_limited, transport)",
-            slack_errors.clone(),
-        );
-        let waits = Family::<WaitLabels, Counter>::default();
-        registry.register(
-            "rate_limit_waits",
-            "Times Gatehouse waited before calling Slack: our own pacing, or a 429's Retry-After",
-            waits.clone(),
-        );
-        let waited = Family::<WaitLabels, Counter<f64, AtomicU64>>::default();
-        registry.register(
-            "rate_limit_wait_seconds",
-            "Seconds waited before calling Slack, by cause",
-            waited.clone(),
-        );
-        let connector_errors = Family::<ConnectorErrorLabels, Counter>::default();
-        registry.register(
-            "connector_errors",
-            "Connector calls that failed, by platform, connector and error class",
-            connector_errors.clone(),
-        );
-        let jobs = Family::<JobLabels, Counter>::default();
-        registry.register(
-            "jobs",
-            "Job runs by kind and how they ended: done, rescheduled, retry, failed, released (given back at shutdown), taken_over (stopped: another worker holds the job)",
-            jobs.clone(),
-        );
-        let acks: Family<EnvelopeLabels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(ack_histogram);
-        registry.register(
-            "slack_ack_seconds",
-            "From a Socket Mode envelope read to its ack handed to the socket's writer, by envelope type (slash_commands, interactive, events_api, other): Slack wants it within 3 s",
-            acks.clone(),
-        );
         Metrics {
-            registry,
-            requests,
-            provisioning,
-            revocation,
-            queue_depth,
-            oldest_due,
-            slack_calls,
-            slack_errors,
-            waits,
-            waited,
-            connector_errors,
-            jobs,
-            acks,
+            requests: registered(
+                &mut registry,
+                "requests",
+                "Access requests by state, read from the database at scrape time",
+                Family::default(),
+            ),
+            provisioning: registered(
+                &mut registry,
+                "provisioning_seconds",
+                "From the start of a grant job's run to the platform's answer, by platform",
+                Family::new_with_constructor(latency_histogram),
+            ),
+            revocation: registered(
+                &mut registry,
+                "revocation_seconds",
+                "From the start of a revocation job's run to the platform's answer, by platform",
+                Family::new_with_constructor(latency_histogram),
+            ),
+            queue_depth: registered(
+                &mut registry,
+                "job_queue_depth",
+                "Jobs due now and not done (queued or running)",
+                Gauge::default(),
+            ),
+            oldest_due: registered(
+                &mut registry,
+                "job_oldest_due_age_seconds",
+                "How long the oldest job due and not done has been due (0 when none is)",
+                Gauge::default(),
+            ),
+            slack_calls: registered(
+                &mut registry,
+                "slack_api_calls",
+                "Slack Web API calls made, by method",
+                Family::default(),
+            ),
+            slack_errors: registered(
+                &mut registry,
+                "slack_api_errors",
+                "Slack Web API calls that failed, by method and Slack's error code (or rate_limited, transport)",
+                Family::default(),
+            ),
+            waits: registered(
+                &mut registry,
+                "rate_limit_waits",
+                "Times Gatehouse waited before calling Slack: our own pacing, or a 429's Retry-After",
+                Family::default(),
+            ),
+            waited: registered(
+                &mut registry,
+                "rate_limit_wait_seconds",
+                "Seconds waited before calling Slack, by cause",
+                Family::default(),
+            ),
+            connector_errors: registered(
+                &mut registry,
+                "connector_errors",
+                "Connector calls that failed, by platform, connector and error class",
+                Family::default(),
+            ),
+            jobs: registered(
+                &mut registry,
+                "jobs",
+                "Job runs by kind and how they ended: done, rescheduled, retry, failed, released (given back at shutdown), taken_over (stopped: another worker holds the job)",
+                Family::default(),
+            ),
+            acks: registered(
+                &mut registry,
+                "slack_ack_seconds",
+                "From a Socket Mode envelope read to its ack handed to the socket's writer, by envelope type (slash_commands, interactive, events_api, other): Slack wants it within 3 s",
+                Family::new_with_constructor(ack_histogram),
+            ),
             checks: Mutex::new(BTreeMap::new()),
+            registry,
         }
     }
 

@@ -54,6 +54,14 @@ impl Watched {
             }
         }
     }
+
+    /// [`Watched::note`] for a question a connector may decline: `Ok(None)` means it cannot
+    /// tell (manual) and did not talk to a platform, so there is nothing to note.
+    fn note_asked<T>(&self, connector: &ConnectorId, result: &Result<Option<T>, ExternalError>) {
+        if !matches!(result, Ok(None)) {
+            self.note(connector, result);
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -95,10 +103,7 @@ impl Provisioner for Watched {
         connector: &ConnectorId,
     ) -> Result<Option<Vec<PlatformIdentity>>, ExternalError> {
         let result = self.inner.list_identities(connector).await;
-        // None: the connector cannot tell (manual) and did not talk to a platform.
-        if !matches!(result, Ok(None)) {
-            self.note(connector, &result);
-        }
+        self.note_asked(connector, &result);
         result
     }
 
@@ -115,10 +120,7 @@ impl Provisioner for Watched {
         unit: &Unit,
     ) -> Result<Option<Holding>, ExternalError> {
         let result = self.inner.check(connector, identity, unit).await;
-        // None: the connector cannot tell (manual) and did not talk to a platform.
-        if !matches!(result, Ok(None)) {
-            self.note(connector, &result);
-        }
+        self.note_asked(connector, &result);
         result
     }
 
@@ -142,9 +144,7 @@ impl Provisioner for Watched {
             .inner
             .check_for_question(connector, identity, unit)
             .await;
-        if !matches!(result, Ok(None)) {
-            self.note(connector, &result);
-        }
+        self.note_asked(connector, &result);
         result
     }
 }

@@ -4,11 +4,10 @@
 //! what kind of account each person has (member, guest, external, deactivated, bot), from
 //! users.info.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::api::{SlackApi, UserInfo};
+use super::remembered::Remembered;
 use crate::domain::{GroupId, SlackUserId};
 use crate::workflow::{Directory, Membership};
 
@@ -17,8 +16,8 @@ const FRESH_FOR: Duration = Duration::from_secs(300);
 pub struct SlackDirectory {
     api: SlackApi,
     home: Home,
-    cache: Mutex<HashMap<GroupId, (Instant, Vec<SlackUserId>)>>,
-    accounts: Mutex<HashMap<SlackUserId, (Instant, Account)>>,
+    cache: Remembered<GroupId, (Instant, Vec<SlackUserId>)>,
+    accounts: Remembered<SlackUserId, (Instant, Account)>,
 }
 
 /// The workspace Gatehouse is installed in (auth.test), to tell people from other ones.
@@ -69,22 +68,18 @@ impl SlackDirectory {
         SlackDirectory {
             api,
             home,
-            cache: Mutex::new(HashMap::new()),
-            accounts: Mutex::new(HashMap::new()),
+            cache: Remembered::default(),
+            accounts: Remembered::default(),
         }
     }
 }
 
 impl SlackDirectory {
     async fn account(&self, user: &SlackUserId) -> Result<Account, String> {
-        if let Some((at, a)) = self
-            .accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(user)
+        if let Some((at, a)) = self.accounts.get(user)
             && at.elapsed() < FRESH_FOR
         {
-            return Ok(a.clone());
+            return Ok(a);
         }
         let info = self
             .api
@@ -96,9 +91,7 @@ impl SlackDirectory {
             tz: info.tz,
         };
         self.accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(user.clone(), (Instant::now(), account.clone()));
+            .keep(user.clone(), (Instant::now(), account.clone()));
         Ok(account)
     }
 
@@ -108,8 +101,6 @@ impl SlackDirectory {
     async fn is_bot(&self, user: &SlackUserId) -> Result<bool, String> {
         let known = self
             .accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .get(user)
             .map(|(_, a)| a.membership == Membership::Bot);
         match known {
@@ -122,14 +113,10 @@ impl SlackDirectory {
 #[async_trait::async_trait]
 impl Directory for SlackDirectory {
     async fn members_of(&self, group: &GroupId) -> Result<Vec<SlackUserId>, String> {
-        if let Some((at, members)) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(group)
+        if let Some((at, members)) = self.cache.get(group)
             && at.elapsed() < FRESH_FOR
         {
-            return Ok(members.clone());
+            return Ok(members);
         }
         let listed: Vec<SlackUserId> = self
             .api
@@ -147,9 +134,7 @@ impl Directory for SlackDirectory {
             }
         }
         self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(group.clone(), (Instant::now(), members.clone()));
+            .keep(group.clone(), (Instant::now(), members.clone()));
         Ok(members)
     }
 
@@ -162,17 +147,11 @@ impl Directory for SlackDirectory {
     }
 
     fn forget_group(&self, group: &GroupId) {
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(group);
+        self.cache.forget(group);
     }
 
     fn forget_user(&self, user: &SlackUserId) {
-        self.accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(user);
+        self.accounts.forget(user);
     }
 
     async fn email_of(&self, user: &SlackUserId) -> Result<Option<String>, String> {

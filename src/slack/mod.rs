@@ -17,6 +17,7 @@ pub mod notes;
 pub mod notifier;
 pub mod preflight;
 pub mod question_limit;
+mod remembered;
 pub mod socket;
 pub mod socket_mode;
 pub mod views;

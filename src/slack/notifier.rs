@@ -1,11 +1,11 @@
 //! Delivers notices in Slack: the request's channel message (posted once, then updated) with
 //! a thread note per step, DMs to the requester (times in their zone) and to reviewers.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use super::api::{SlackApi, SlackError};
 use super::ended::Ended;
+use super::remembered::Remembered;
 use super::{dms, views};
 use crate::config::Resource;
 use crate::domain::Principal;
@@ -50,10 +50,10 @@ pub struct SlackNotifier {
     api: SlackApi,
     channel: Channel,
     /// Time zones and names by user, so that each DM or note does not cost a users.info call.
-    people: Mutex<HashMap<String, Person>>,
+    people: Remembered<String, Person>,
     /// DM channels by user: a person's DM with the bot keeps its ID, so each DM does not cost
     /// a conversations.open call.
-    dm_channels: Mutex<HashMap<String, String>>,
+    dm_channels: Remembered<String, String>,
 }
 
 /// What notices need of a person.
@@ -108,37 +108,24 @@ impl SlackNotifier {
         SlackNotifier {
             api,
             channel,
-            people: Mutex::new(HashMap::new()),
-            dm_channels: Mutex::new(HashMap::new()),
+            people: Remembered::default(),
+            dm_channels: Remembered::default(),
         }
     }
 
     async fn dm_channel(&self, user: &str) -> Result<String, SlackError> {
-        if let Some(c) = self
-            .dm_channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(user)
-        {
-            return Ok(c.clone());
+        if let Some(c) = self.dm_channels.get(user) {
+            return Ok(c);
         }
         let channel = self.api.open_dm(user).await?;
-        self.dm_channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(user.to_owned(), channel.clone());
+        self.dm_channels.keep(user.to_owned(), channel.clone());
         Ok(channel)
     }
 
     /// The person's time zone and name, from users.info once per process.
     async fn person(&self, user: &str) -> Option<Person> {
-        if let Some(p) = self
-            .people
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(user)
-        {
-            return Some(p.clone());
+        if let Some(p) = self.people.get(user) {
+            return Some(p);
         }
         match self.api.user_info(user).await {
             Ok(info) => {
@@ -146,10 +133,7 @@ impl SlackNotifier {
                     tz: info.tz,
                     name: info.name,
                 };
-                self.people
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(user.to_owned(), p.clone());
+                self.people.keep(user.to_owned(), p.clone());
                 Some(p)
             }
             Err(e) => {

@@ -107,33 +107,41 @@ impl Workflow {
         let Some((platform_id, method)) = found else {
             return Ok(None);
         };
-        let now = self.clock.now();
-        let tx = self.db.begin().await?;
-        links::set(
-            &tx,
-            user.as_str(),
-            connector.as_str(),
-            &platform_id,
-            method,
-            None,
-            now,
-        )
-        .await?;
-        audit::record(
-            &tx,
-            now,
-            Entry::new(&Actor::System, "identity_linked", json!({ "user": user, "connector": connector, "identity": platform_id, "method": method.as_str() })),
-        )
-        .await?;
-        self.commit(tx, false).await?;
-        Ok(Some(Link {
+        let link = Link {
             slack_user: user.to_string(),
             connector_id: connector.to_string(),
             platform_id,
             method,
-            created_at: now,
+            created_at: self.clock.now(),
             created_by: None,
-        }))
+        };
+        self.save_link(&link, &Actor::System).await?;
+        Ok(Some(link))
+    }
+
+    /// Remembers `link`, replacing the user's earlier one for its connector, with its
+    /// `identity_linked` audit row (by `actor`) in the same transaction.
+    async fn save_link(&self, link: &Link, actor: &Actor) -> Result<(), WorkflowError> {
+        let now = link.created_at;
+        let tx = self.db.begin().await?;
+        links::set(
+            &tx,
+            &link.slack_user,
+            &link.connector_id,
+            &link.platform_id,
+            link.method,
+            link.created_by.as_deref(),
+            now,
+        )
+        .await?;
+        let details = json!({
+            "user": link.slack_user,
+            "connector": link.connector_id,
+            "identity": link.platform_id,
+            "method": link.method.as_str(),
+        });
+        audit::record(&tx, now, Entry::new(actor, "identity_linked", details)).await?;
+        self.commit(tx, false).await
     }
 
     /// Writes `link`'s identity on an approved request whose access waits for its start (a
@@ -187,33 +195,16 @@ impl Workflow {
                 suggestions,
             });
         }
-        let now = self.clock.now();
-        let tx = self.db.begin().await?;
-        links::set(
-            &tx,
-            user.as_str(),
-            connector.as_str(),
-            platform_id,
-            Method::Admin,
-            Some(by.as_str()),
-            now,
-        )
-        .await?;
-        audit::record(
-            &tx,
-            now,
-            Entry::new(&Actor::User(by.clone()), "identity_linked", json!({ "user": user, "connector": connector, "identity": platform_id, "method": "admin" })),
-        )
-        .await?;
-        self.commit(tx, false).await?;
-        Ok(Link {
+        let link = Link {
             slack_user: user.to_string(),
             connector_id: connector.to_string(),
             platform_id: platform_id.to_owned(),
             method: Method::Admin,
-            created_at: now,
+            created_at: self.clock.now(),
             created_by: Some(by.to_string()),
-        })
+        };
+        self.save_link(&link, &Actor::User(by.clone())).await?;
+        Ok(link)
     }
 
     /// An admin removes a person's link; the next request finds one again or asks a reviewer.

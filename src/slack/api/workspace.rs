@@ -33,6 +33,16 @@ pub struct UserInfo {
     pub enterprise_id: Option<String>,
 }
 
+/// The string Slack's answer to `method` holds at `path`, a dotted path such as `view.id`
+/// (`{"view": {"id": …}}`); its absence is an error naming the path.
+fn str_at(answer: &Value, path: &'static str, method: &'static str) -> Result<String, SlackError> {
+    path.split('.')
+        .fold(answer, |v, key| &v[key])
+        .as_str()
+        .map(str::to_owned)
+        .ok_or(SlackError::Unexpected { method, what: path })
+}
+
 impl SlackApi {
     pub async fn auth_test(&self) -> Result<BotInfo, SlackError> {
         let v = self.post("auth.test", json!({})).await?;
@@ -54,13 +64,7 @@ impl SlackApi {
                 json!({ "trigger_id": trigger_id, "view": view }),
             )
             .await?;
-        v["view"]["id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or(SlackError::Unexpected {
-                method: "views.open",
-                what: "view.id",
-            })
+        str_at(&v, "view.id", "views.open")
     }
 
     /// Replaces an open modal; `hash` is the view's as last seen, so a view that changed since
@@ -90,13 +94,7 @@ impl SlackApi {
         let v = self
             .post("conversations.open", json!({ "users": [user] }))
             .await?;
-        v["channel"]["id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or(SlackError::Unexpected {
-                method: "conversations.open",
-                what: "channel.id",
-            })
+        str_at(&v, "channel.id", "conversations.open")
     }
 
     pub async fn user_info(&self, user: &str) -> Result<UserInfo, SlackError> {

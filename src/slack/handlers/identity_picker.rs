@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Malformed, request_id_of, say, user_at};
+use super::{Malformed, open_modal, request_id_of, say, user_at};
 use crate::domain::{RequestId, SlackUserId};
 use crate::slack::context::SlackContext;
 use crate::slack::{limits, modals};
@@ -25,11 +25,7 @@ pub async fn open(
         )
     })?;
     let form = modals::picker_form(id.get(), picker.suggested.as_deref(), picker.searchable);
-    ctx.api
-        .open_view(trigger, &form)
-        .await
-        .map(drop)
-        .map_err(|e| format!("Slack would not open the form ({e}); try again."))
+    open_modal(ctx, trigger, &form, "form").await
 }
 
 /// The options for what the reviewer typed in the picker (a `block_suggestion`); none for

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::request_form::{picked_time, state_value};
 use super::retire::{self, retire};
-use super::{Malformed, request_id_of, say, str_at, user_at};
+use super::{Malformed, open_modal, request_id_of, say, str_at, user_at};
 use crate::domain::GrantDuration;
 use crate::slack::context::SlackContext;
 use crate::slack::modals::{
@@ -247,7 +247,6 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         return Ok(());
     }
     let value = action.get("value").and_then(Value::as_str);
-    let trigger = payload.get("trigger_id").and_then(Value::as_str);
     // Set when the click was refused because its button no longer applies: the button goes.
     let mut stale = false;
     let outcome: Result<(), String> = match action_id {
@@ -267,43 +266,29 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         }
         "deny" => {
             let id = request_id_of(value)?;
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             match ctx.workflow.may_deny(id, &user).await {
                 Err(e) => Err(format!(
                     "Request #{} was not denied: {}",
                     id.get(),
                     refused(&e, &mut stale)
                 )),
-                Ok(_) => ctx
-                    .api
-                    .open_view(trigger, &modals::deny_form(id.get()))
-                    .await
-                    .map(drop)
-                    .map_err(|e| format!("Slack would not open the form ({e}); try again.")),
+                Ok(_) => open_modal(ctx, trigger, &modals::deny_form(id.get()), "form").await,
             }
         }
         "choose_identity" => {
             let id = request_id_of(value)?;
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             super::identity_picker::open(ctx, &user, id, trigger).await
         }
         "extend" => {
             let id = request_id_of(value)?;
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             let name = match ctx.workflow.request(id).await {
-                Ok(r) => ctx
-                    .workflow
-                    .catalog()
-                    .resource(&r.resource)
-                    .map(|res| res.name.clone())
-                    .unwrap_or_else(|| r.resource.to_string()),
+                Ok(r) => resource_name(ctx, &r.resource),
                 Err(e) => return Err(Malformed::Invalid(e.to_string())),
             };
-            ctx.api
-                .open_view(trigger, &modals::extend_form(id.get(), &name))
-                .await
-                .map(drop)
-                .map_err(|e| format!("Slack would not open the form ({e}); try again."))
+            open_modal(ctx, trigger, &modals::extend_form(id.get(), &name), "form").await
         }
         "extend_approve" | "extend_deny" => {
             let answer = if action_id == "extend_approve" {
@@ -344,7 +329,7 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
         views::REVOKE => {
             // Only the request id is read from the button; who may end it is decided anew.
             let id = request_id_of(value)?;
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             match ctx.workflow.may_revoke(id, &user).await {
                 Err(e) => Err(format!(
                     "Request #{} was not revoked: {}",
@@ -352,33 +337,24 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                     say(&e)
                 )),
                 Ok(r) => {
-                    let name = ctx
-                        .workflow
-                        .catalog()
-                        .resource(&r.resource)
-                        .map(|res| res.name.clone())
-                        .unwrap_or_else(|| r.resource.to_string());
+                    let name = resource_name(ctx, &r.resource);
                     let form = modals::revoke_form(
                         id.get(),
                         r.requester.as_str(),
                         &name,
                         in_home(payload),
                     );
-                    ctx.api
-                        .open_view(trigger, &form)
-                        .await
-                        .map(drop)
-                        .map_err(|e| format!("Slack would not open the form ({e}); try again."))
+                    open_modal(ctx, trigger, &form, "form").await
                 }
             }
         }
         "request_access" => {
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             super::request_again::open_new(ctx, trigger).await
         }
         "request_again" => {
             let id = request_id_of(value)?;
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
+            let trigger = str_at(payload, "/trigger_id")?;
             super::request_again::open(ctx, &user, id, trigger).await
         }
         "relinquish" => {
@@ -419,12 +395,8 @@ pub async fn block_actions(ctx: &SlackContext, payload: &Value) -> Result<(), Ma
                 })
         }
         "identity_search" => {
-            let trigger = trigger.ok_or(Malformed::Missing("/trigger_id"))?;
-            ctx.api
-                .open_view(trigger, &modals::identity_search_form())
-                .await
-                .map(drop)
-                .map_err(|e| format!("Slack would not open the search ({e}); try again."))
+            let trigger = str_at(payload, "/trigger_id")?;
+            open_modal(ctx, trigger, &modals::identity_search_form(), "search").await
         }
         "retry_job" => {
             let job = value
@@ -473,6 +445,15 @@ fn refused(e: &crate::workflow::WorkflowError, stale: &mut bool) -> String {
     use crate::workflow::WorkflowError as E;
     *stale = matches!(e, E::Stale(_) | E::Illegal(_) | E::NothingToConfirm(_));
     say(e)
+}
+
+/// The resource's name in the catalog, or its id when the catalog no longer has it.
+fn resource_name(ctx: &SlackContext, id: &crate::domain::ResourceId) -> String {
+    ctx.workflow
+        .catalog()
+        .resource(id)
+        .map(|res| res.name.clone())
+        .unwrap_or_else(|| id.to_string())
 }
 
 /// Whether a click came from App Home.

@@ -16,6 +16,7 @@ mod submitted;
 use serde_json::Value;
 
 use crate::domain::{RequestId, SlackUserId};
+use crate::slack::context::SlackContext;
 use crate::workflow::WorkflowError;
 
 /// A reason to stop handling a payload, logged once with its context.
@@ -42,6 +43,21 @@ fn request_id_of(v: Option<&str>) -> Result<RequestId, Malformed> {
     v.ok_or(Malformed::Missing("request id"))?
         .parse()
         .map_err(|e: crate::domain::ids::InvalidId| Malformed::Invalid(e.to_string()))
+}
+
+/// Opens `view` as a modal for `trigger`; when Slack will not, what the person is told (`what`
+/// names the view: "form", "request form", "search").
+async fn open_modal(
+    ctx: &SlackContext,
+    trigger: &str,
+    view: &Value,
+    what: &str,
+) -> Result<(), String> {
+    ctx.api
+        .open_view(trigger, view)
+        .await
+        .map(drop)
+        .map_err(|e| format!("Slack would not open the {what} ({e}); try again."))
 }
 
 /// What a person is told when their action failed: their own error in full; ours, vaguely.

@@ -8,14 +8,8 @@ use crate::slack::modals::Prefill;
 
 /// Opens the empty form (App Home's "Request access").
 pub async fn open_new(ctx: &SlackContext, trigger: &str) -> Result<(), String> {
-    ctx.api
-        .open_view(
-            trigger,
-            &super::request_form::form(ctx, &Prefill::default()).await,
-        )
-        .await
-        .map(drop)
-        .map_err(|e| format!("Slack would not open the request form ({e}); try again."))
+    let form = super::request_form::form(ctx, &Prefill::default()).await;
+    super::open_modal(ctx, trigger, &form, "request form").await
 }
 
 /// Opens the form for `user`, prefilled from their request `id`. Only its requester: the DM is
@@ -44,9 +38,6 @@ pub async fn open(
         starts_at: None,
         reason: earlier.reason.as_deref(),
     };
-    ctx.api
-        .open_view(trigger, &super::request_form::form(ctx, &prefill).await)
-        .await
-        .map(drop)
-        .map_err(|e| format!("Slack would not open the request form ({e}); try again."))
+    let form = super::request_form::form(ctx, &prefill).await;
+    super::open_modal(ctx, trigger, &form, "request form").await
 }
