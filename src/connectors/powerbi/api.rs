@@ -175,7 +175,7 @@ impl Api {
             .await
             .map_err(|e| http::unreachable(ENTRA, &e))?;
         let (status, headers) = (resp.status(), resp.headers().clone());
-        let json = http::read_json("Power BI", resp).await?;
+        let json = http::read_json(ENTRA, resp).await?;
         let refused = |status: StatusCode, said: &str| {
             format!(
                 "{ENTRA} refused a {} token to app {} (HTTP {}: {said}); check the \
