@@ -1,5 +1,6 @@
 //! The `gatehouse` binary as a newcomer meets it: clear errors that name the file, line and
 //! key, or the missing setting.
+use crate::support::bin::scrubbed;
 use crate::support::db::postgres_server;
 use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
@@ -11,27 +12,6 @@ fn gatehouse(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Outp
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     cmd.args(args);
     scrubbed(cmd, dir, env).output().unwrap()
-}
-
-/// `cmd` in `dir` with only the settings in `env` (none from the test's environment).
-fn scrubbed(mut cmd: Command, dir: &std::path::Path, env: &[(&str, &str)]) -> Command {
-    cmd.current_dir(dir);
-    for var in [
-        "DATABASE_URL",
-        "GATEHOUSE_CONFIG",
-        "SLACK_BOT_TOKEN",
-        "SLACK_APP_TOKEN",
-        "ACCESS_REQUESTS_CHANNEL",
-        "GATEHOUSE_ADMINS",
-        "GATEHOUSE_LOG",
-        "GATEHOUSE_LOG_FORMAT",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
 }
 
 /// Checks that the command exited with `code` and said `message` on stderr.
@@ -465,9 +445,7 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
         (1, "UALICE", "UBOB", "analytics-ro 8h month end"),
         (2, "UDAVE", "UFIONA", "finance-pii 2h"),
     ] {
-        let msg = t.ask(who, ask, n).await;
-        t.tick(reviewer, &msg).await;
-        t.wait_for(n, Status::Active).await;
+        t.granted(who, ask, n, reviewer).await;
     }
     let card = t.request_message(1).await;
     let sim = t.restart_later().await;

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod audit;
 pub mod bigquery_fake;
+pub mod bin;
 pub mod catalog;
 pub mod contract;
 pub mod databricks_fake;
