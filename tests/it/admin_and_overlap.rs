@@ -140,9 +140,7 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
 async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_second_grant() {
     in_slack_on_every_backend(async |t, db| {
         // Alice holds analytics-ro for 8 h from 09:00 UTC (request #1).
-        let card = t.ask("UALICE", "analytics-ro 8h report", 1).await;
-        t.tick("UBOB", &card).await;
-        t.wait_for(1, Status::Active).await;
+        t.granted("UALICE", "analytics-ro 8h report", 1, "UBOB").await;
         let grants_before = t.platform.calls().0;
 
         let ack = t

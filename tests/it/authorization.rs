@@ -14,6 +14,7 @@ use slack_sim::{ButtonTarget, SimConfig, UserSeed};
 use crate::support::backends;
 use crate::support::catalog;
 use crate::support::db::TestDb;
+use crate::support::home::{fresh_home, offers_button};
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
 
 // The whole table runs on both backends in one test: it is long, and every cell matters.
@@ -380,36 +381,9 @@ async fn snapshot(t: &SlackTestApp) -> Snapshot {
 
 /// Whether a view or message offers a button `action` whose value names request `n`.
 fn offers(blocks: &Value, action: &str, n: i64) -> bool {
-    match blocks {
-        Value::Object(o) => {
-            (o.get("action_id").and_then(Value::as_str) == Some(action)
-                && o.get("value")
-                    .and_then(Value::as_str)
-                    .is_some_and(|v| v == n.to_string() || v.ends_with(&format!(":{n}"))))
-                || o.values().any(|v| offers(v, action, n))
-        }
-        Value::Array(a) => a.iter().any(|v| offers(v, action, n)),
-        _ => false,
-    }
-}
-
-/// `who`'s App Home, freshly published.
-async fn home(t: &SlackTestApp, who: &str) -> Value {
-    let published = || {
-        t.sim
-            .api_calls_of("views.publish")
-            .iter()
-            .filter(|c| c.args["user_id"] == who)
-            .count()
-    };
-    let before = published();
-    t.sim.open_app_home(who).await.unwrap();
-    eventually(&format!("{who}'s Home"), 30, || async {
-        (published() > before)
-            .then(|| t.sim.home_view(who))
-            .flatten()
+    offers_button(blocks, action, &|v| {
+        v == n.to_string() || v.ends_with(&format!(":{n}"))
     })
-    .await
 }
 
 /// The newest note `who` was shown (ephemeral, DM or modal error) after `since` of them.
@@ -563,7 +537,7 @@ async fn make(
             if !can_be_told(who) {
                 return None;
             }
-            let h = home(t, who).await;
+            let h = fresh_home(t, who, "published", |_| true).await;
             if !offers(&h, action, value) {
                 return None;
             }

@@ -257,9 +257,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
 #[tokio::test]
 async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a_job() {
     in_slack_on_every_backend(async |t, db| {
-        let msg = t.ask("UALICE", "finance-pii 1h", 1).await;
-        t.tick("UFIONA", &msg).await;
-        t.wait_for(1, Status::Active).await;
+        t.granted("UALICE", "finance-pii 1h", 1, "UFIONA").await;
         // The revocation keeps failing past the attempts jobs get in tests (3); a revocation
         // never gives up, so it is shown as failing. The background worker and these explicit
         // runs share the attempts (and the clock moves under the worker), so wait for it rather

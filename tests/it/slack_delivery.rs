@@ -43,9 +43,7 @@ async fn rerun_after_kill(t: &SlackTestApp, job: &Job) {
 }
 
 async fn submit_and_approve(t: &SlackTestApp) -> slack_sim::Message {
-    let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
-    t.tick("UBOB", &msg).await;
-    t.wait_for(1, Status::Active).await;
+    let msg = t.granted("UALICE", "analytics-ro 1h numbers", 1, "UBOB").await;
     msg
 }
 

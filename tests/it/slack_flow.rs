@@ -145,9 +145,7 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
 #[tokio::test]
 async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
     in_slack_on_every_backend(async |t, db| {
-        let msg = t.ask("UALICE", "analytics-ro 4h modelling", 1).await;
-        t.tick("UBOB", &msg).await;
-        t.wait_for(1, Status::Active).await;
+        let msg = t.granted("UALICE", "analytics-ro 4h modelling", 1, "UBOB").await;
 
         // An hour before the end (13:00 UTC = 14:00 in Paris), Alice is reminded.
         t.later(Duration::minutes(179)).await;

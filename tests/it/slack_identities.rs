@@ -3,7 +3,6 @@
 //! picker; admins see the link and the access, fix a link, and are told when they mistype.
 
 use chrono::Duration;
-use gatehouse::domain::Status;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
@@ -52,9 +51,7 @@ async fn a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can
     })
     .await;
 
-    let msg = t.ask("UPAT", "warehouse-analysts 2h", 1).await;
-    t.tick("UBOB", &msg).await;
-    t.wait_for(1, Status::Active).await;
+    t.granted("UPAT", "warehouse-analysts 2h", 1, "UBOB").await;
     assert!(
         roles.member(&pat, &analysts).await,
         "the server holds Pat's membership"

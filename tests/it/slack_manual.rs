@@ -49,10 +49,7 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
         let undo = t.thread_reply(&msg.ts, "undo this").await;
         assert_eq!(status(&t).await, Status::Revoking);
         // The grant's Done, had it stayed on screen, cannot record a removal nobody made.
-        let audit_rows = gatehouse::store::audit::head(t.app.db().conn())
-            .await
-            .unwrap()
-            .0;
+        let audit_rows = t.audit_rows().await;
         let stale = t
             .app
             .workflow()
@@ -69,13 +66,7 @@ async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
             "this task was to grant the access, and the request is revoking now; nothing was recorded (use the newest task in the thread, if any)"
         );
         assert_eq!(status(&t).await, Status::Revoking);
-        assert_eq!(
-            gatehouse::store::audit::head(t.app.db().conn())
-                .await
-                .unwrap()
-                .0,
-            audit_rows
-        );
+        assert_eq!(t.audit_rows().await, audit_rows);
         t.click("UADA", &undo, "by_hand_done").await;
         eventually("expired", 30, || async {
             (status(&t).await == Status::Expired).then_some(())

@@ -10,6 +10,7 @@ pub mod databricks_fake;
 pub mod db;
 pub mod group_platform;
 pub mod here;
+pub mod home;
 pub mod looker_fake;
 pub mod made_roles;
 pub mod mariadb;

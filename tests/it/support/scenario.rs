@@ -69,6 +69,14 @@ impl SlackTestApp {
         self.card_saying_in(CHANNEL, n, needle).await
     }
 
+    /// How many rows the audit log holds: a count to compare, to show nothing was recorded.
+    pub async fn audit_rows(&self) -> i64 {
+        gatehouse::store::audit::head(self.app.db().conn())
+            .await
+            .unwrap()
+            .0
+    }
+
     /// `who` reacts ✅ to `msg` in the channel.
     pub async fn tick(&self, who: &str, msg: &slack_sim::Message) {
         self.sim
