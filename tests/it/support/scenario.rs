@@ -195,6 +195,20 @@ pub async fn in_slack_on_every_backend(test: impl AsyncFn(&SlackTestApp, &TestDb
     }
 }
 
+/// Runs `test` on Gatehouse as `start` starts it on a fresh SQLite database against slack-sim,
+/// stopping the app and dropping the database after (the opening and closing most Slack tests
+/// would otherwise spell out).
+pub async fn in_slack_on_sqlite(
+    start: impl AsyncFn(&TestDb) -> SlackTestApp,
+    test: impl AsyncFn(&SlackTestApp),
+) {
+    let db = TestDb::sqlite();
+    let t = start(&db).await;
+    test(&t).await;
+    t.stop().await;
+    db.close().await;
+}
+
 /// The test workspace with `n` more people, UP00, UP01, …, whose Slack email local parts are
 /// `<prefix>_u00`, `<prefix>_u01`, … (their server logins), in every channel; their ids.
 pub fn workspace_with_people(prefix: &str, n: usize) -> (slack_sim::SimConfig, Vec<String>) {
