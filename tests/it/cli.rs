@@ -1,11 +1,13 @@
 //! The `gatehouse` binary as a newcomer meets it: clear errors that name the file, line and
 //! key, or the missing setting.
+use crate::support::TestDb;
+use crate::support::app::TestApp;
 use crate::support::bin::scrubbed;
 use crate::support::db::postgres_server;
 use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
-use crate::support::scenario::submission;
 use crate::support::serve_env::{pairs, serve_env};
+use gatehouse::workflow::Via;
 use std::process::{Command, Output};
 
 fn gatehouse(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -22,6 +24,16 @@ fn failed_saying(out: &Output, code: i32, message: &str) {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// With `catalog` on `db`, Alice asks for `resource` (saying `reason`) and Bob approves it; the
+/// jobs that follow have run and Gatehouse has stopped when it returns, for the binary to read.
+async fn alice_approved_by_bob(db: &TestDb, catalog: &str, resource: &str, reason: Option<&str>) {
+    let t = TestApp::start_with(db, catalog).await;
+    let r = t.submit("UALICE", resource, None, reason).await;
+    t.approve(&r, "UBOB", Via::Reaction).await;
+    t.run_jobs().await;
+    t.stop().await;
 }
 
 #[test]
@@ -122,30 +134,11 @@ fn bad_export_dates_say_how_to_write_them() {
 
 #[tokio::test]
 async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
-    use crate::support::app::{CATALOG, TestApp, u};
-    use gatehouse::workflow::Via;
+    use crate::support::app::CATALOG;
     let db = crate::support::TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("gatehouse.toml"), &*CATALOG).unwrap();
-    {
-        let t = TestApp::start(&db).await;
-        let r = t
-            .wf()
-            .submit(submission(
-                &u("UALICE"),
-                "analytics-ro",
-                None,
-                Some("weekly numbers"),
-            ))
-            .await
-            .unwrap();
-        t.wf()
-            .approve(r.id, &u("UBOB"), Via::Reaction)
-            .await
-            .unwrap();
-        t.run_jobs().await;
-        t.stop().await;
-    }
+    alice_approved_by_bob(&db, &CATALOG, "analytics-ro", Some("weekly numbers")).await;
     let env = [("DATABASE_URL", db.url.as_str())];
 
     let out = gatehouse(dir.path(), &["check", "UALICE", "analytics-ro"], &env);
@@ -355,23 +348,8 @@ fn vault_catalog(vault: Option<&str>) -> String {
 
 #[tokio::test]
 async fn check_config_lists_live_grants_the_catalog_changed_and_fails_on_a_stranded_connector() {
-    use crate::support::app::{TestApp, u};
-    use gatehouse::workflow::Via;
     let db = crate::support::TestDb::sqlite();
-    {
-        let t = TestApp::start_with(&db, &vault_catalog(Some("hand over key A"))).await;
-        let r = t
-            .wf()
-            .submit(submission(&u("UALICE"), "keys", None, None))
-            .await
-            .unwrap();
-        t.wf()
-            .approve(r.id, &u("UBOB"), Via::Reaction)
-            .await
-            .unwrap();
-        t.run_jobs().await;
-        t.stop().await;
-    }
+    alice_approved_by_bob(&db, &vault_catalog(Some("hand over key A")), "keys", None).await;
     let dir = tempfile::tempdir().unwrap();
     let check = |catalog: String| {
         std::fs::write(dir.path().join("gatehouse.toml"), catalog).unwrap();
