@@ -55,10 +55,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         t.tick("UBOB", &msg).await;
         let card = t.card_saying(1, "approved by <@UBOB>").await;
         assert!(card.contains("step 1 of 2: 1 more from"), "{card}");
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "heavy_check_mark")
-            .await
-            .unwrap();
+        t.react("UBOB", &msg, "heavy_check_mark").await;
         let note = t.ephemeral_for("UBOB", "did nothing").await;
         assert!(
             note.contains("you have already approved this request"),
@@ -88,15 +85,10 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         assert!(note.contains("guests cannot decide on requests"), "{note}");
 
         // Fiona's ✅ counts now, and her Approve click after it does not count again.
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "heavy_check_mark")
-            .await
-            .unwrap();
+        t.react("UFIONA", &msg, "heavy_check_mark").await;
         t.card_saying(1, "step 2 of 2: 1 more from").await;
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark::skin-tone-2")
-            .await
-            .unwrap();
+        t.react("UFIONA", &msg, "white_check_mark::skin-tone-2")
+            .await;
         let notes = || {
             t.sim
                 .ephemerals("UFIONA")

@@ -42,27 +42,18 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             note.contains("you cannot approve or deny your own request"),
             "{note}"
         );
-        t.sim
-            .add_reaction("UDAVE", CHANNEL, &msg.ts, "heavy_check_mark")
-            .await
-            .unwrap();
+        t.react("UDAVE", &msg, "heavy_check_mark").await;
         let note = t.ephemeral_for("UDAVE", "did nothing").await;
         assert!(
             note.contains("only a reviewer of analytics-ro (<@UBOB> or <@URITA>) can approve or deny this request"),
             "{note}"
         );
         // Other reactions mean nothing.
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "eyes")
-            .await
-            .unwrap();
+        t.react("UBOB", &msg, "eyes").await;
         assert_eq!(t.status(1).await, Status::Pending);
 
         // Bob's ✅, in his skin tone, approves.
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark::skin-tone-3")
-            .await
-            .unwrap();
+        t.react("UBOB", &msg, "white_check_mark::skin-tone-3").await;
         t.holds_soon("ualice", "ANALYTICS_RO").await;
         let dm = t.dm_for("UALICE", "You now have access").await;
         assert_eq!(

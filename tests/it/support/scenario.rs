@@ -79,8 +79,13 @@ impl SlackTestApp {
 
     /// `who` reacts ✅ to `msg` in the channel.
     pub async fn tick(&self, who: &str, msg: &slack_sim::Message) {
+        self.react(who, msg, "white_check_mark").await;
+    }
+
+    /// `who` reacts with `emoji` (its name, as Slack sends it) to `msg` in the channel.
+    pub async fn react(&self, who: &str, msg: &slack_sim::Message, emoji: &str) {
         self.sim
-            .add_reaction(who, CHANNEL, &msg.ts, "white_check_mark")
+            .add_reaction(who, CHANNEL, &msg.ts, emoji)
             .await
             .unwrap();
     }
