@@ -9,12 +9,12 @@
 use gatehouse::domain::Status;
 use gatehouse::store;
 use serde_json::{Value, json};
-use slack_sim::{ButtonTarget, SimConfig, UserSeed};
+use slack_sim::{SimConfig, UserSeed};
 
 use crate::support::backends;
 use crate::support::catalog;
 use crate::support::db::TestDb;
-use crate::support::home::{fresh_home, offers_button};
+use crate::support::home::{fresh_home, in_view, offers_button};
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
 
 // The whole table runs on both backends in one test: it is long, and every cell matters.
@@ -474,10 +474,7 @@ async fn make(
             } else {
                 "x"
             };
-            t.sim
-                .add_reaction(who, CHANNEL, &f.card.as_ref().unwrap().ts, emoji)
-                .await
-                .unwrap();
+            t.react(who, f.card.as_ref().unwrap(), emoji).await;
             None
         }
         D::ApproveButton => {
@@ -541,9 +538,7 @@ async fn make(
             if !offers(&h, action, value) {
                 return None;
             }
-            let target = ButtonTarget::View {
-                view_id: h["id"].as_str().unwrap().to_owned(),
-            };
+            let target = in_view(&h);
             let value = Some(value.to_string());
             // Cancel and Relinquish take something away: Slack asks first, and they confirm.
             if matches!(d, D::Cancel | D::Relinquish) {

@@ -9,7 +9,7 @@ use slack_sim::{ButtonTarget, SimConfig, render_text};
 
 use crate::support::app::CATALOG;
 use crate::support::backends;
-use crate::support::home::{fresh_home, offers_button};
+use crate::support::home::{fresh_home, offers_button, press_in_view, press_in_view_confirmed};
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
 
@@ -78,7 +78,8 @@ fn with_guest() -> SimConfig {
 /// Alice asks for analytics-ro and Bob's ✅ makes request `n` active; returns once its card
 /// offers Revoke.
 async fn alice_holds_analytics(t: &SlackTestApp, n: i64) -> slack_sim::Message {
-    t.granted(HOLDER, "analytics-ro 8h month end", n, REVIEWER).await;
+    t.granted(HOLDER, "analytics-ro 8h month end", n, REVIEWER)
+        .await;
     card_once(t, n, "[Revoke]").await
 }
 
@@ -99,20 +100,6 @@ fn offers(blocks: &Value, action: &str, value: &str) -> bool {
 /// `who` opens App Home; returns it once published anew and showing `needle`.
 async fn home_of(t: &SlackTestApp, who: &str, needle: &str) -> Value {
     fresh_home(t, who, needle, |h| render_text(h).contains(needle)).await
-}
-
-async fn click_in_home(t: &SlackTestApp, who: &str, home: &Value, action: &str, value: &str) {
-    let view_id = home["id"].as_str().unwrap().to_owned();
-    t.sim
-        .click_button(
-            who,
-            ButtonTarget::View { view_id },
-            action,
-            Some(value),
-            None,
-        )
-        .await
-        .unwrap();
 }
 
 async fn click_on_card(t: &SlackTestApp, who: &str, msg: &slack_sim::Message, value: &str) {
@@ -222,17 +209,7 @@ async fn allowed(
     match way {
         Way::Relinquish => {
             let home = fresh_home(t, who, "Relinquish", |h| offers(h, "relinquish", &id)).await;
-            let view_id = home["id"].as_str().unwrap().to_owned();
-            t.sim
-                .click_button_confirmed(
-                    who,
-                    ButtonTarget::View { view_id },
-                    "relinquish",
-                    Some(&id),
-                    None,
-                )
-                .await
-                .unwrap();
+            press_in_view_confirmed(t, who, &home, "relinquish", &id).await;
         }
         Way::CardButton => {
             click_on_card(t, who, card, &id).await;
@@ -240,7 +217,7 @@ async fn allowed(
         }
         Way::HomeButton => {
             let home = fresh_home(t, who, "Revoke", |h| offers(h, "revoke", &id)).await;
-            click_in_home(t, who, &home, "revoke", &id).await;
+            press_in_view(t, who, &home, "revoke", &id).await;
             give_reason(t, who, n, reason).await;
         }
         Way::AdminCommand => {
@@ -269,7 +246,8 @@ async fn ending_access_now_is_for_the_holder_a_reviewer_of_the_resource_and_admi
         let t = SlackTestApp::start_env(&db, &CATALOG, sim, false, platform, &unpaced).await;
         let card = alice_holds_analytics(&t, 1).await;
         // Dave holds finance-pii (#2): Fiona, its reviewer, has a Revoke button in her Home.
-        t.granted(STRANGER, "finance-pii 2h", 2, OTHER_REVIEWER).await;
+        t.granted(STRANGER, "finance-pii 2h", 2, OTHER_REVIEWER)
+            .await;
 
         // Each refused cell, tried on Alice's request #1.
         for (who, kind) in PEOPLE {
@@ -290,7 +268,7 @@ async fn ending_access_now_is_for_the_holder_a_reviewer_of_the_resource_and_admi
         let before = t.audit_rows().await;
         let fiona = home_of(&t, OTHER_REVIEWER, "Access you can revoke").await;
         assert!(offers(&fiona, "revoke", "2") && !offers(&fiona, "revoke", "1"));
-        click_in_home(&t, OTHER_REVIEWER, &fiona, "revoke", "1").await;
+        press_in_view(&t, OTHER_REVIEWER, &fiona, "revoke", "1").await;
         let told = t.dm_for(OTHER_REVIEWER, "Request #1 was not revoked").await;
         assert!(told.contains(REFUSAL), "{told}");
         assert!(t.sim.top_modal(OTHER_REVIEWER).is_none());

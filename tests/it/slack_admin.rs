@@ -3,9 +3,10 @@
 
 use gatehouse::domain::Status;
 use serde_json::Value;
-use slack_sim::{ButtonTarget, ChannelSeed, SlackSim, render_text};
+use slack_sim::{ChannelSeed, SlackSim, render_text};
 
 use crate::support::app::CATALOG;
+use crate::support::home::{press_in_view, press_in_view_confirmed};
 use crate::support::platform::FakePlatform;
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, workspace};
@@ -176,17 +177,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
 
         // Approving from Home works like the channel button.
         let bob_home = t.sim.home_view("UBOB").unwrap();
-        let home_id = bob_home["id"].as_str().unwrap().to_owned();
-        t.sim
-            .click_button(
-                "UBOB",
-                ButtonTarget::View { view_id: home_id },
-                "approve",
-                Some("1"),
-                None,
-            )
-            .await
-            .unwrap();
+        press_in_view(t, "UBOB", &bob_home, "approve", "1").await;
         t.wait_for(1, Status::Active).await;
 
         t.sim.open_app_home("UALICE").await.unwrap();
@@ -204,20 +195,8 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
         );
 
         // Alice cancels #2 from her Home; the Home refreshes.
-        let home_id = t.sim.home_view("UALICE").unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        t.sim
-            .click_button_confirmed(
-                "UALICE",
-                ButtonTarget::View { view_id: home_id },
-                "cancel",
-                Some("2"),
-                None,
-            )
-            .await
-            .unwrap();
+        let alice_home = t.sim.home_view("UALICE").unwrap();
+        press_in_view_confirmed(t, "UALICE", &alice_home, "cancel", "2").await;
         t.wait_for(2, Status::Cancelled).await;
 
         // Admins see failed provisioning with Retry.
@@ -235,20 +214,8 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             ada.contains("#3 Finance with PII") && ada.contains("Retry"),
             "{ada}"
         );
-        let home_id = t.sim.home_view("UADA").unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        t.sim
-            .click_button(
-                "UADA",
-                ButtonTarget::View { view_id: home_id },
-                "retry",
-                Some("3"),
-                None,
-            )
-            .await
-            .unwrap();
+        let ada_home = t.sim.home_view("UADA").unwrap();
+        press_in_view(t, "UADA", &ada_home, "retry", "3").await;
         t.wait_for(3, Status::Active).await;
     })
     .await;
@@ -307,10 +274,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
         assert!(!bob.contains("Admin"), "{bob}");
 
         t.platform.heal();
-        let home_id = t.sim.home_view("UADA").unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let ada_home = t.sim.home_view("UADA").unwrap();
         let failed = t.app.workflow().failed_jobs().await.unwrap();
         let job = failed
             .iter()
@@ -318,16 +282,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
             .unwrap()
             .id
             .to_string();
-        t.sim
-            .click_button(
-                "UADA",
-                ButtonTarget::View { view_id: home_id },
-                "retry_job",
-                Some(&job),
-                None,
-            )
-            .await
-            .unwrap();
+        press_in_view(t, "UADA", &ada_home, "retry_job", &job).await;
         t.wait_for(1, Status::Expired).await;
         assert!(!t.platform.holds("ualice", "FINANCE_PII"));
     })
@@ -365,17 +320,7 @@ async fn admins_search_the_identities_ingested_from_platforms() {
 
         t.sim.open_app_home("UADA").await.unwrap();
         let home = eventually("Ada's Home", 30, || async { t.sim.home_view("UADA") }).await;
-        let home_id = home["id"].as_str().unwrap().to_owned();
-        t.sim
-            .click_button(
-                "UADA",
-                ButtonTarget::View { view_id: home_id },
-                "identity_search",
-                Some("search"),
-                None,
-            )
-            .await
-            .unwrap();
+        press_in_view(t, "UADA", &home, "identity_search", "search").await;
         let form = eventually("the search form", 30, || async { t.sim.top_modal("UADA") }).await;
         let query = serde_json::json!({ "query": { "query": { "type": "plain_text_input", "value": "ALI" } } });
         let out = t

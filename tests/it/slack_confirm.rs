@@ -6,6 +6,7 @@ use gatehouse::domain::Status;
 use serde_json::Value;
 use slack_sim::{ButtonTarget, ControlError};
 
+use crate::support::home::in_view;
 use crate::support::scenario::in_slack_on_sqlite;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
 
@@ -19,9 +20,7 @@ async fn home_offering(t: &SlackTestApp, who: &str, action: &str) -> ButtonTarge
         })
     })
     .await;
-    ButtonTarget::View {
-        view_id: home["id"].as_str().unwrap().to_owned(),
-    }
+    in_view(&home)
 }
 
 /// The dialog Slack shows for a click on `action` in `target`, which reached nobody.
@@ -181,17 +180,11 @@ async fn a_cross_asks_its_reviewer_why_and_denies_only_once_they_answer() {
     let card = t.ask("UALICE", "analytics-ro 8h quarterly report", 1).await;
 
     // Dave reviews nothing: his ❌ is explained to him, and asks him nothing.
-    t.sim
-        .add_reaction("UDAVE", CHANNEL, &card.ts, "x")
-        .await
-        .unwrap();
+    t.react("UDAVE", &card, "x").await;
     t.ephemeral_for("UDAVE", "Your reaction on request #1 did nothing")
         .await;
     // Rita reviews it: her ❌ asks her, alone, with the card's Deny.
-    t.sim
-        .add_reaction("URITA", CHANNEL, &card.ts, "x")
-        .await
-        .unwrap();
+    t.react("URITA", &card, "x").await;
     let asked = t
         .ephemeral_for("URITA", "You reacted ❌ to request #1")
         .await;

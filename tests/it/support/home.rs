@@ -2,6 +2,7 @@
 //! the buttons it (or any view or message) offers.
 
 use serde_json::Value;
+use slack_sim::ButtonTarget;
 
 use super::slack::{SlackTestApp, eventually};
 
@@ -41,4 +42,33 @@ pub async fn fresh_home(
         t.sim.home_view(who).filter(|h| fresh && ok(h))
     })
     .await
+}
+
+/// Where a click in `view` (App Home or a modal, as slack-sim returns it) lands.
+pub fn in_view(view: &Value) -> ButtonTarget {
+    ButtonTarget::View {
+        view_id: view["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// `who` presses the button `action`, carrying `value`, in `view`.
+pub async fn press_in_view(t: &SlackTestApp, who: &str, view: &Value, action: &str, value: &str) {
+    t.sim
+        .click_button(who, in_view(view), action, Some(value), None)
+        .await
+        .unwrap();
+}
+
+/// The same for a button that asks first (Block Kit's `confirm`), confirmed in its dialog.
+pub async fn press_in_view_confirmed(
+    t: &SlackTestApp,
+    who: &str,
+    view: &Value,
+    action: &str,
+    value: &str,
+) {
+    t.sim
+        .click_button_confirmed(who, in_view(view), action, Some(value), None)
+        .await
+        .unwrap();
 }
