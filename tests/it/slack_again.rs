@@ -44,42 +44,42 @@ async fn again_from(t: &SlackTestApp, who: &str, needle: &str) -> Value {
 #[tokio::test]
 async fn a_denied_request_is_asked_again_from_its_dm_with_the_form_filled_in() {
     in_slack_on_sqlite(SlackTestApp::start, async |t| {
-    t.ask("UALICE", "analytics-ro 8h quarterly report", 1).await;
-    let bob = SlackUserId::parse("UBOB").unwrap();
-    t.app
-        .workflow()
-        .deny(
-            RequestId::new(1),
-            &bob,
-            Via::Button,
-            Some("ask after the freeze"),
-        )
-        .await
-        .unwrap();
-    let form = again_from(t, "UALICE", "denied your request #1").await;
-    assert_eq!(
-        element(&form, "resource")["initial_option"]["value"],
-        "analytics-ro"
-    );
-    assert_eq!(element(&form, "duration")["initial_option"]["value"], "8h");
-    assert_eq!(
-        element(&form, "reason")["initial_value"],
-        "quarterly report"
-    );
+        t.ask("UALICE", "analytics-ro 8h quarterly report", 1).await;
+        let bob = SlackUserId::parse("UBOB").unwrap();
+        t.app
+            .workflow()
+            .deny(
+                RequestId::new(1),
+                &bob,
+                Via::Button,
+                Some("ask after the freeze"),
+            )
+            .await
+            .unwrap();
+        let form = again_from(t, "UALICE", "denied your request #1").await;
+        assert_eq!(
+            element(&form, "resource")["initial_option"]["value"],
+            "analytics-ro"
+        );
+        assert_eq!(element(&form, "duration")["initial_option"]["value"], "8h");
+        assert_eq!(
+            element(&form, "reason")["initial_value"],
+            "quarterly report"
+        );
 
-    // Submitted as it stands, it is a new request, waiting for a reviewer.
-    let values = json!({
-        "resource": { "resource": { "type": "external_select", "selected_option": { "text": { "type": "plain_text", "text": "Analytics" }, "value": "analytics-ro" } } },
-        "duration": { "duration": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": "8h" }, "value": "8h" } } },
-        "duration_custom": { "duration_custom": { "type": "plain_text_input", "value": null } },
-        "reason": { "reason": { "type": "plain_text_input", "value": "quarterly report" } },
-    });
-    t.sim
-        .submit_view("UALICE", form["id"].as_str().unwrap(), values)
-        .await
-        .unwrap();
-    t.wait_for(2, Status::Pending).await;
-    assert!(shown(&t.request_message(2).await).contains("quarterly report"));
+        // Submitted as it stands, it is a new request, waiting for a reviewer.
+        let values = json!({
+            "resource": { "resource": { "type": "external_select", "selected_option": { "text": { "type": "plain_text", "text": "Analytics" }, "value": "analytics-ro" } } },
+            "duration": { "duration": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": "8h" }, "value": "8h" } } },
+            "duration_custom": { "duration_custom": { "type": "plain_text_input", "value": null } },
+            "reason": { "reason": { "type": "plain_text_input", "value": "quarterly report" } },
+        });
+        t.sim
+            .submit_view("UALICE", form["id"].as_str().unwrap(), values)
+            .await
+            .unwrap();
+        t.wait_for(2, Status::Pending).await;
+        assert!(shown(&t.request_message(2).await).contains("quarterly report"));
     })
     .await;
 }

@@ -177,66 +177,66 @@ async fn deny_extension_asks_first_and_the_holder_hears_only_once_it_is_confirme
 #[tokio::test]
 async fn a_cross_asks_its_reviewer_why_and_denies_only_once_they_answer() {
     in_slack_on_sqlite(SlackTestApp::start, async |t| {
-    let card = t.ask("UALICE", "analytics-ro 8h quarterly report", 1).await;
+        let card = t.ask("UALICE", "analytics-ro 8h quarterly report", 1).await;
 
-    // Dave reviews nothing: his ❌ is explained to him, and asks him nothing.
-    t.react("UDAVE", &card, "x").await;
-    t.ephemeral_for("UDAVE", "Your reaction on request #1 did nothing")
-        .await;
-    // Rita reviews it: her ❌ asks her, alone, with the card's Deny.
-    t.react("URITA", &card, "x").await;
-    let asked = t
-        .ephemeral_for("URITA", "You reacted ❌ to request #1")
-        .await;
-    assert!(asked.contains("Deny it? You can say why"), "{asked}");
-    assert!(
-        t.sim
-            .ephemerals("UDAVE")
-            .iter()
-            .all(|e| !e.text.contains("You reacted ❌")),
-        "only a reviewer is asked"
-    );
-    t.run_jobs().await;
-    assert_eq!(
-        t.status(1).await,
-        Status::Pending,
-        "a ❌ alone denies nothing"
-    );
-    assert!(
-        t.sim
-            .dms("UALICE")
-            .iter()
-            .all(|m| !shown(m).contains("denied"))
-    );
+        // Dave reviews nothing: his ❌ is explained to him, and asks him nothing.
+        t.react("UDAVE", &card, "x").await;
+        t.ephemeral_for("UDAVE", "Your reaction on request #1 did nothing")
+            .await;
+        // Rita reviews it: her ❌ asks her, alone, with the card's Deny.
+        t.react("URITA", &card, "x").await;
+        let asked = t
+            .ephemeral_for("URITA", "You reacted ❌ to request #1")
+            .await;
+        assert!(asked.contains("Deny it? You can say why"), "{asked}");
+        assert!(
+            t.sim
+                .ephemerals("UDAVE")
+                .iter()
+                .all(|e| !e.text.contains("You reacted ❌")),
+            "only a reviewer is asked"
+        );
+        t.run_jobs().await;
+        assert_eq!(
+            t.status(1).await,
+            Status::Pending,
+            "a ❌ alone denies nothing"
+        );
+        assert!(
+            t.sim
+                .dms("UALICE")
+                .iter()
+                .all(|m| !shown(m).contains("denied"))
+        );
 
-    let ask = t
-        .sim
-        .ephemerals("URITA")
-        .into_iter()
-        .find(|e| e.text.contains("You reacted ❌"))
-        .unwrap();
-    t.sim
-        .click_button(
-            "URITA",
-            ButtonTarget::Ephemeral { ts: ask.ts },
-            "deny",
-            None,
-            None,
+        let ask = t
+            .sim
+            .ephemerals("URITA")
+            .into_iter()
+            .find(|e| e.text.contains("You reacted ❌"))
+            .unwrap();
+        t.sim
+            .click_button(
+                "URITA",
+                ButtonTarget::Ephemeral { ts: ask.ts },
+                "deny",
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+        let form = eventually("the deny form", 30, || async { t.sim.top_modal("URITA") }).await;
+        let why = serde_json::json!({ "reason": { "reason": { "type": "plain_text_input", "value": "budget freeze" } } });
+        t.sim
+            .submit_view("URITA", form["id"].as_str().unwrap(), why)
+            .await
+            .unwrap();
+        t.wait_for(1, Status::Denied).await;
+        t.dm_for(
+            "UALICE",
+            "denied your request #1 for *Analytics (read-only)*: budget freeze",
         )
-        .await
-        .unwrap();
-    let form = eventually("the deny form", 30, || async { t.sim.top_modal("URITA") }).await;
-    let why = serde_json::json!({ "reason": { "reason": { "type": "plain_text_input", "value": "budget freeze" } } });
-    t.sim
-        .submit_view("URITA", form["id"].as_str().unwrap(), why)
-        .await
-        .unwrap();
-    t.wait_for(1, Status::Denied).await;
-    t.dm_for(
-        "UALICE",
-        "denied your request #1 for *Analytics (read-only)*: budget freeze",
-    )
-    .await;
+        .await;
     })
     .await;
 }
