@@ -258,10 +258,7 @@ async fn fixture(t: &SlackTestApp, state: State, who: &str, resource: &'static s
     if state == State::FailedJob {
         // Slack refuses the next card for good: its delivery job gives up.
         t.sim.sim().fail_next_post(CHANNEL, "is_archived");
-        t.sim
-            .slash_command(who, CHANNEL, "/request-access", "finance 1h")
-            .await
-            .unwrap();
+        t.request_access(who, "finance 1h").await;
         let job = eventually("a delivery job that gave up", 30, || async {
             store::jobs::list(t.app.db().conn(), Some(store::jobs::JobStatus::Failed))
                 .await

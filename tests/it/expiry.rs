@@ -12,7 +12,7 @@ use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::{prefix, quoted};
 use crate::support::scenario::in_slack_on_sqlite;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+use crate::support::slack::{SlackTestApp, eventually, shown, workspace};
 use crate::support::{TestDb, catalog};
 
 /// Analytics: 8 h unless asked otherwise, a reminder 30 min before the end, and two hours for
@@ -30,10 +30,7 @@ async fn started(db: &TestDb) -> SlackTestApp {
 #[tokio::test]
 async fn a_request_nobody_reviews_lapses_and_the_requester_is_told() {
     in_slack_on_sqlite(started, async |t| {
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "analytics-ro 8h")
-            .await
-            .unwrap();
+        t.request_access("UALICE", "analytics-ro 8h").await;
         t.request_message(1).await;
         t.clock.advance(Duration::minutes(119));
         t.run_jobs().await;

@@ -90,7 +90,8 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 /// Alice asks for analytics-ro with a reason, and Bob's ✅ makes it active (request #1).
 async fn alice_gets_analytics(t: &SlackTestApp) {
-    t.granted("UALICE", "analytics-ro 8h weekly numbers", 1, "UBOB").await;
+    t.granted("UALICE", "analytics-ro 8h weekly numbers", 1, "UBOB")
+        .await;
 }
 
 async fn with_http(db: &TestDb) -> (SlackTestApp, SocketAddr) {
@@ -197,10 +198,7 @@ async fn health_readiness_and_metrics_follow_a_real_request() {
 
         // Slack answers the next post with 429 Retry-After: 7; the job waits that long.
         t.sim.rate_limit("chat.postMessage", 1, 7);
-        t.sim
-            .slash_command("UDAVE", CHANNEL, "/request-access", "finance-pii 1h")
-            .await
-            .unwrap();
+        t.request_access("UDAVE", "finance-pii 1h").await;
         let text = metric_reaches(
             addr,
             "gatehouse_rate_limit_waits_total",

@@ -10,7 +10,7 @@ use slack_sim::ButtonTarget;
 
 use crate::support::backends;
 use crate::support::scenario::in_slack_on_every_backend;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
+use crate::support::slack::{SlackTestApp, eventually, shown};
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -191,10 +191,7 @@ fn form_values(resource: &str, starts: Option<i64>) -> Value {
 #[tokio::test]
 async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_later_one() {
     in_slack_on_every_backend(async |t, _| {
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "")
-            .await
-            .unwrap();
+        t.request_access("UALICE", "").await;
         let form = eventually("the request form", 30, || async {
             t.sim.top_modal("UALICE")
         })
@@ -243,10 +240,7 @@ async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_lat
         assert_eq!(request(t, 1).await.starts_at, Some(later));
 
         // No start picked: as soon as it is approved, as before.
-        t.sim
-            .slash_command("UDAVE", CHANNEL, "/request-access", "")
-            .await
-            .unwrap();
+        t.request_access("UDAVE", "").await;
         let form = eventually("Dave's form", 30, || async { t.sim.top_modal("UDAVE") }).await;
         t.sim
             .submit_view(

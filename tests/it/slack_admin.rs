@@ -152,19 +152,8 @@ fn home_text(t: &SlackTestApp, user: &str) -> Option<String> {
 #[tokio::test]
 async fn app_home_shows_requests_access_reviews_and_failures() {
     in_slack_on_every_backend(async |t, _| {
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 1h report",
-            )
-            .await
-            .unwrap();
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 2h")
-            .await
-            .unwrap();
+        t.request_access("UALICE", "analytics-ro 1h report").await;
+        t.request_access("UALICE", "finance-pii 2h").await;
         t.request_message(2).await;
 
         t.sim.open_app_home("UBOB").await.unwrap();

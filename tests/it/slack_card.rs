@@ -91,10 +91,7 @@ async fn the_card_says_what_is_granted_and_mentions_who_can_approve_until_it_lap
 #[tokio::test]
 async fn the_resource_picker_shows_each_resources_description() {
     in_slack_on_sqlite(started, async |t| {
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "")
-            .await
-            .unwrap();
+        t.request_access("UALICE", "").await;
         let form: Value = eventually("the form", 30, || async { t.sim.top_modal("UALICE") }).await;
         let found = t
             .sim
@@ -118,10 +115,7 @@ async fn the_resource_picker_shows_each_resources_description() {
 
 /// The form `/request-access text` opens for `who`.
 async fn form_for(t: &SlackTestApp, who: &str, text: &str) -> Value {
-    t.sim
-        .slash_command(who, CHANNEL, "/request-access", text)
-        .await
-        .unwrap();
+    t.request_access(who, text).await;
     eventually("the form", 30, || async { t.sim.top_modal(who) }).await
 }
 

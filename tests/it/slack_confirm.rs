@@ -141,15 +141,8 @@ async fn deny_extension_asks_first_and_the_holder_hears_only_once_it_is_confirme
     in_slack_on_sqlite(SlackTestApp::start, async |t| {
         let card = alice_holds_analytics(t).await;
         // Asking again for what she holds asks for more time, in the thread.
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 2h to finish the report",
-            )
-            .await
-            .unwrap();
+        t.request_access("UALICE", "analytics-ro 2h to finish the report")
+            .await;
         let ask = t.thread_reply(&card.ts, "asks for 2h more").await;
         let target = ButtonTarget::Message {
             channel: CHANNEL.into(),
@@ -333,10 +326,7 @@ async fn notes_that_wait_on_someone_mention_them_and_never_the_requester() {
         t.click("UADA", &task, "by_hand_done").await;
         t.wait_for(1, Status::Active).await;
         // More time: the reviewers are asked by name; Alice, who asks, is not among them.
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 2h")
-            .await
-            .unwrap();
+        t.request_access("UALICE", "finance-pii 2h").await;
         let ask = t.thread_reply(&card.ts, "asks for 2h more").await;
         let text = shown(&ask);
         assert!(text.contains("<@UFIONA>, please decide"), "{text}");

@@ -87,15 +87,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
 async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
     in_slack_on_every_backend(async |t, db| {
         t.sim.rate_limit("chat.postMessage", 1, 2);
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 1h numbers",
-            )
-            .await
-            .unwrap();
+        t.request_access("UALICE", "analytics-ro 1h numbers").await;
         let job = eventually("the rate-limited post to be put back", 30, || async {
             gatehouse::store::jobs::list(t.app.db().conn(), None)
                 .await
