@@ -11,6 +11,7 @@ use gatehouse::domain::{ConnectorId, RequestId};
 use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSettings};
 use gatehouse::store::jobs::{Job, JobStatus};
 use gatehouse::store::{self, Db};
+use gatehouse::workflow::Audience;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -255,6 +256,15 @@ async fn a_job_that_panics_is_retried_and_the_worker_carries_on() {
     }
 }
 
+/// The message to `audience` that `request` was approved: a job in a lane of its own.
+fn approved_notice(request: RequestId, audience: Audience) -> JobSpec {
+    JobSpec::Notify {
+        request,
+        notice: gatehouse::workflow::Notice::Approved,
+        audience,
+    }
+}
+
 /// Records, per request and lane, which of its jobs ran, in what order, and whether two
 /// overlapped.
 #[derive(Default)]
@@ -303,27 +313,17 @@ async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order_within_each
     for db in backends().await {
         let clock: SharedClock = Arc::new(SystemClock);
         let setup = db.migrated().await;
-        let now = clock.now();
-        let tx = setup.begin().await.unwrap();
         // Five jobs for each of 20 requests, queued request by request, all due now.
-        for n in 1..=20 {
-            let request = RequestId::new(n);
-            for spec in [
+        let specs = (1..=20).map(RequestId::new).flat_map(|request| {
+            [
                 JobSpec::Provision { request },
                 JobSpec::Remind { request },
                 JobSpec::Lapse { request },
                 JobSpec::Revoke { request },
-            ] {
-                jobs::enqueue(&tx, &spec, now, 3, now).await.unwrap();
-            }
-            let notify = JobSpec::Notify {
-                request,
-                notice: gatehouse::workflow::Notice::Approved,
-                audience: gatehouse::workflow::Audience::Requester,
-            };
-            jobs::enqueue(&tx, &notify, now, 3, now).await.unwrap();
-        }
-        tx.commit().await.unwrap();
+                approved_notice(request, Audience::Requester),
+            ]
+        });
+        queue::enqueue_all(&setup, specs, clock.now()).await;
 
         let seen = Arc::new(PerRequest::default());
         let mut handles = Vec::new();
@@ -483,24 +483,13 @@ async fn a_requests_dm_and_card_do_not_wait_behind_its_grant() {
     for db in backends().await {
         let clock: SharedClock = Arc::new(SystemClock);
         let setup = db.migrated().await;
-        let now = clock.now();
         let request = RequestId::new(1);
-        let tx = setup.begin().await.unwrap();
-        jobs::enqueue(&tx, &JobSpec::Provision { request }, now, 3, now)
-            .await
-            .unwrap();
-        for audience in [
-            gatehouse::workflow::Audience::Requester,
-            gatehouse::workflow::Audience::Channel,
-        ] {
-            let notify = JobSpec::Notify {
-                request,
-                notice: gatehouse::workflow::Notice::Approved,
-                audience,
-            };
-            jobs::enqueue(&tx, &notify, now, 3, now).await.unwrap();
-        }
-        tx.commit().await.unwrap();
+        let specs = [
+            JobSpec::Provision { request },
+            approved_notice(request, Audience::Requester),
+            approved_notice(request, Audience::Channel),
+        ];
+        queue::enqueue_all(&setup, specs, clock.now()).await;
 
         let runner = Arc::new(GrantAfterMessages {
             delivered: Arc::new(Notify::new()),
@@ -547,21 +536,13 @@ async fn a_running_job_holds_back_its_lane_and_only_its_lane() {
     for db in backends().await {
         let clock: SharedClock = Arc::new(SystemClock);
         let conn = db.migrated().await;
-        let now = clock.now();
         let request = RequestId::new(7);
-        let tx = conn.begin().await.unwrap();
-        for spec in [
+        let specs = [
             JobSpec::Provision { request },
             JobSpec::Revoke { request },
-            JobSpec::Notify {
-                request,
-                notice: gatehouse::workflow::Notice::Approved,
-                audience: gatehouse::workflow::Audience::Requester,
-            },
-        ] {
-            jobs::enqueue(&tx, &spec, now, 3, now).await.unwrap();
-        }
-        tx.commit().await.unwrap();
+            approved_notice(request, Audience::Requester),
+        ];
+        queue::enqueue_all(&conn, specs, clock.now()).await;
         let lease = TimeDelta::seconds(60);
         let claim = |who: &'static str| {
             let conn = conn.clone();
