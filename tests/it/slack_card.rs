@@ -5,48 +5,29 @@
 
 use serde_json::Value;
 
+use crate::support::catalog;
 use crate::support::db::TestDb;
 use crate::support::scenario::in_slack_on_sqlite;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
 
-const CATALOG: &str = r#"
-admins = ["UADA"]
-
-[connectors.manual]
-kind = "manual"
-
-[[resources]]
-id = "analytics-ro"
-name = "Analytics (read-only)"
-description = "Read the analytics warehouse: dashboards & ad-hoc queries, no PII"
-connector = "manual"
-grant = { task = "ANALYTICS_RO" }
-reviewers = ["UBOB", "URITA"]
-reason_required = false
-max_duration = "3d"
-lapse_after = "1d"
-
-[[resources]]
-id = "payroll"
-name = "Payroll"
-connector = "manual"
-grant = { task = "PAYROLL" }
-reviewers = ["UBOB", "URITA"]
-reason_required = false
-notify_reviewers = "dm"
-
-[[resources]]
-id = "finance"
-name = "Finance"
-connector = "manual"
-grant = { task = "FINANCE" }
-reviewers = ["UFIONA"]
-max_duration = "1d"
-"#;
+/// Analytics described, at most 3 days, lapsing after a day; Payroll, whose reviewers are told
+/// in their DMs; Finance, asked for with a reason, at most a day. All by hand.
+fn catalog() -> String {
+    let described =
+        "description = \"Read the analytics warehouse: dashboards & ad-hoc queries, no PII\"\n";
+    let analytics = catalog::task("analytics-ro", &["UBOB", "URITA"]);
+    let payroll = catalog::task("payroll", &["UBOB", "URITA"]);
+    let finance = catalog::with_reason(catalog::task("finance", &["UFIONA"]));
+    catalog::manual(&[
+        analytics + described + "max_duration = \"3d\"\nlapse_after = \"1d\"\n",
+        payroll + "notify_reviewers = \"dm\"\n",
+        finance + "max_duration = \"1d\"\n",
+    ])
+}
 
 /// Gatehouse with this file's catalog, in the test workspace.
 async fn started(db: &TestDb) -> SlackTestApp {
-    SlackTestApp::start_with(db, CATALOG, workspace()).await
+    SlackTestApp::start_with(db, &catalog(), workspace()).await
 }
 
 #[tokio::test]
@@ -268,7 +249,7 @@ async fn reviewers_are_pinged_once_per_request_and_nobody_for_their_own_action()
     let db = TestDb::sqlite();
     // The catalog's own manual connector: a change by hand, which waits for an admin.
     let sim = slack_sim::SlackSim::start(workspace()).await.unwrap();
-    let t = SlackTestApp::start_registry(&db, CATALOG, sim).await;
+    let t = SlackTestApp::start_registry(&db, &catalog(), sim).await;
     let card = t.ask("UALICE", "analytics-ro 8h", 1).await;
     let pings = |who: &str| t.sim.notifications(who);
     for reviewer in ["UBOB", "URITA"] {
