@@ -308,19 +308,8 @@ async fn a_contractors_email_is_not_linked_by_a_local_part_rule_limited_to_the_c
 /// The `requesters` example in docs/configuration.md is a catalog Gatehouse accepts, as written.
 #[test]
 fn the_configuration_docs_requesters_example_parses() {
-    let doc = include_str!("../../docs/configuration.md");
-    let example = doc
-        .split("### Who may ask")
-        .nth(1)
-        .and_then(|rest| rest.split("```toml\n").nth(1))
-        .and_then(|block| block.split("```").next())
-        .expect("the requesters example in docs/configuration.md");
-    let catalog = format!(
-        "[connectors.warehouse]\nkind = \"postgres\"\nurl = {{ env = \"WAREHOUSE_PG_URL\" }}\nlink = {{ rule = \"local-part-lower\", domains = [\"example.com\"] }}\n\n{example}"
-    );
-    let parsed =
-        gatehouse::config::Catalog::parse(std::path::Path::new("docs/configuration.md"), &catalog)
-            .unwrap_or_else(|e| panic!("{e}\n{catalog}"));
+    let tables = "[connectors.warehouse]\nkind = \"postgres\"\nurl = { env = \"WAREHOUSE_PG_URL\" }\nlink = { rule = \"local-part-lower\", domains = [\"example.com\"] }\n";
+    let parsed = catalog::docs_example("### Who may ask", tables);
     assert_eq!(parsed.resources[0].requesters.len(), 2);
     assert!(parsed.warnings().is_empty(), "{:?}", parsed.warnings());
 }
