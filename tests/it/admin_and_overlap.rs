@@ -2,7 +2,7 @@
 //! [DURATION] REASON…` (the same grant, expiry, DMs and audit as any request), and a request for
 //! access one already holds, which asks to extend that grant instead of making a second one.
 
-use gatehouse::domain::{RequestId, Status};
+use gatehouse::domain::Status;
 use gatehouse::store;
 
 use crate::support::scenario::in_slack_on_every_backend;
@@ -88,7 +88,7 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
 
         // A second grant of what Dave already holds extends it: one grant, 1h longer, the
         // admin's reason audited, Dave told.
-        let before = t.app.workflow().request(RequestId::new(1)).await.unwrap();
+        let before = t.request(1).await;
         let reply = admin(
             t,
             "UADA",
@@ -101,7 +101,7 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
             ),
             "{reply}"
         );
-        let after = t.app.workflow().request(RequestId::new(1)).await.unwrap();
+        let after = t.request(1).await;
         assert_eq!(
             after.expires_at,
             before.expires_at.map(|at| at + chrono::Duration::hours(1))
@@ -140,7 +140,8 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
 async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_second_grant() {
     in_slack_on_every_backend(async |t, db| {
         // Alice holds analytics-ro for 8 h from 09:00 UTC (request #1).
-        t.granted("UALICE", "analytics-ro 8h report", 1, "UBOB").await;
+        t.granted("UALICE", "analytics-ro 8h report", 1, "UBOB")
+            .await;
         let grants_before = t.platform.calls().0;
 
         let ack = t

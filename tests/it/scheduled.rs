@@ -3,7 +3,7 @@
 //! then, cancellable until it starts; and the form's "Starting at" picker.
 
 use chrono::{DateTime, Duration, Utc};
-use gatehouse::domain::{RequestId, Status};
+use gatehouse::domain::Status;
 use gatehouse::store;
 use serde_json::{Value, json};
 use slack_sim::ButtonTarget;
@@ -24,10 +24,6 @@ async fn approve(t: &SlackTestApp, n: i64, reviewer: &str) {
     let card = t.request_message(n).await;
     t.tick(reviewer, &card).await;
     t.wait_for(n, Status::Approved).await;
-}
-
-async fn request(t: &SlackTestApp, n: i64) -> store::requests::Request {
-    t.app.workflow().request(RequestId::new(n)).await.unwrap()
 }
 
 #[tokio::test]
@@ -68,7 +64,7 @@ async fn a_scheduled_start_is_granted_at_its_time_expires_from_then_and_can_be_c
             reply.contains("Request #1 for *Analytics (read-only)* (2h, from <!date^"),
             "{reply}"
         );
-        let r = request(&t, 1).await;
+        let r = t.request(1).await;
         assert_eq!(
             r.starts_at,
             Some(utc("2026-11-29T08:00:00Z")),
@@ -108,7 +104,7 @@ async fn a_scheduled_start_is_granted_at_its_time_expires_from_then_and_can_be_c
         t.run_jobs().await;
         t.wait_for(1, Status::Active).await;
         assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
-        let r = request(&t, 1).await;
+        let r = t.request(1).await;
         assert_eq!(r.active_since, Some(utc("2026-11-29T08:00:00Z")));
         assert_eq!(r.expires_at, Some(utc("2026-11-29T10:00:00Z")));
         t.dm_for(
@@ -121,7 +117,7 @@ async fn a_scheduled_start_is_granted_at_its_time_expires_from_then_and_can_be_c
         // the DM before it starts.
         ask(&t, "UDAVE", "analytics-ro 1h from monday 9am onboarding").await;
         assert_eq!(
-            request(&t, 2).await.starts_at,
+            t.request(2).await.starts_at,
             Some(utc("2026-11-30T00:00:00Z"))
         );
         approve(&t, 2, "URITA").await;
@@ -237,7 +233,7 @@ async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_lat
             .await
             .unwrap();
         assert!(out.errors.is_none(), "{:?}", out.errors);
-        assert_eq!(request(t, 1).await.starts_at, Some(later));
+        assert_eq!(t.request(1).await.starts_at, Some(later));
 
         // No start picked: as soon as it is approved, as before.
         t.request_access("UDAVE", "").await;
@@ -250,7 +246,7 @@ async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_lat
             )
             .await
             .unwrap();
-        assert_eq!(request(t, 2).await.starts_at, None);
+        assert_eq!(t.request(2).await.starts_at, None);
     })
     .await;
 }
@@ -276,7 +272,7 @@ async fn admin_grants_may_start_later_and_held_access_break_glass_and_lapses_res
             "{}: {reply}",
             db.name
         );
-        let r = request(&t, 1).await;
+        let r = t.request(1).await;
         assert_eq!(r.starts_at, Some(utc("2026-11-29T09:00:00Z")));
         t.run_jobs().await;
         assert_eq!(t.status(1).await, Status::Approved);
@@ -324,7 +320,7 @@ async fn admin_grants_may_start_later_and_held_access_break_glass_and_lapses_res
         t.wait_for(carl.id.get(), Status::Lapsed).await;
         // Dave's onboarding access began at its start and has ended 4h later.
         t.wait_for(1, Status::Expired).await;
-        let r = request(&t, 1).await;
+        let r = t.request(1).await;
         assert!(r.active_since.unwrap() >= utc("2026-11-29T09:00:00Z"));
         t.stop().await;
     }

@@ -103,9 +103,7 @@ async fn cancel_asks_first_in_app_home_and_in_the_scheduled_dm() {
 #[tokio::test]
 async fn a_by_hand_task_failed_asks_first_and_its_done_does_not() {
     in_slack_on_sqlite(SlackTestApp::start_by_hand, async |t| {
-        let card = t.ask("UALICE", "finance-pii 4h", 1).await;
-        t.click("UFIONA", &card, "approve").await;
-        let task = t.thread_reply(&card.ts, "By hand, for an admin").await;
+        let (_, task) = t.finance_waiting_for_hands().await;
         let target = ButtonTarget::Message {
             channel: CHANNEL.into(),
             ts: task.ts.clone(),
@@ -315,9 +313,7 @@ async fn a_used_dm_button_leaves_an_outcome_line_and_a_stale_one_is_answered_and
 async fn notes_that_wait_on_someone_mention_them_and_never_the_requester() {
     in_slack_on_sqlite(SlackTestApp::start_by_hand, async |t| {
         // A change by hand: the admins are named (mentioned) on the task.
-        let card = t.ask("UALICE", "finance-pii 4h", 1).await;
-        t.click("UFIONA", &card, "approve").await;
-        let task = t.thread_reply(&card.ts, "By hand, for an admin").await;
+        let (card, task) = t.finance_waiting_for_hands().await;
         assert!(
             shown(&task).contains("By hand, for an admin* (<@UADA>)"),
             "{}",

@@ -21,7 +21,8 @@ fn told_about(t: &SlackTestApp, who: &str, id: i64) -> Vec<String> {
 #[tokio::test]
 async fn approved_and_granted_at_once_is_one_dm_that_names_the_approver() {
     in_slack_on_sqlite(SlackTestApp::start, async |t| {
-        t.granted("UALICE", "analytics-ro 8h churn study", 1, "UBOB").await;
+        t.granted("UALICE", "analytics-ro 8h churn study", 1, "UBOB")
+            .await;
         t.settled().await;
         let told = told_about(t, "UALICE", 1);
         assert_eq!(told.len(), 1, "one DM: {told:?}");
@@ -40,9 +41,7 @@ async fn approved_and_granted_at_once_is_one_dm_that_names_the_approver() {
 #[tokio::test]
 async fn a_grant_by_hand_is_told_when_approved_and_again_when_done() {
     in_slack_on_sqlite(SlackTestApp::start_by_hand, async |t| {
-        let msg = t.ask("UALICE", "finance-pii 4h", 1).await;
-        t.click("UFIONA", &msg, "approve").await;
-        let task = t.thread_reply(&msg.ts, "By hand, for an admin").await;
+        let (_, task) = t.finance_waiting_for_hands().await;
         t.settled().await;
         let told = told_about(t, "UALICE", 1);
         assert_eq!(told.len(), 1, "{told:?}");

@@ -2,7 +2,7 @@
 //! reviewer's ✅, the grant on the platform, DMs in the requester's time zone, expiry.
 
 use chrono::Duration;
-use gatehouse::domain::{RequestId, Status};
+use gatehouse::domain::Status;
 
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, eventually, shown};
@@ -194,11 +194,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         })
         .await;
         assert_eq!(
-            t.app
-                .workflow()
-                .request(RequestId::new(1))
-                .await
-                .unwrap()
+            t.request(1).await
                 .expires_at,
             Some(crate::support::app::at(2026, 11, 28, 13, 0)),
             "the expiry moves only when a reviewer agrees"
@@ -224,11 +220,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         let extended = crate::support::audit::count(&t.app, 1, "extended").await;
         assert_eq!(extended, 1, "{}: one extension", db.name);
         assert_eq!(
-            t.app
-                .workflow()
-                .request(RequestId::new(1))
-                .await
-                .unwrap()
+            t.request(1).await
                 .expires_at,
             Some(crate::support::app::at(2026, 11, 28, 15, 0))
         );

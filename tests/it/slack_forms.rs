@@ -2,7 +2,7 @@
 //! from an incomplete one-liner, the confirmation a submitted request gets (by form or in one
 //! line), denial with a reason, and the role-or-identity picker.
 
-use gatehouse::domain::{RequestId, Status};
+use gatehouse::domain::Status;
 use serde_json::{Value, json};
 use slack_sim::render_text;
 
@@ -155,7 +155,7 @@ async fn the_form_searches_the_catalog_and_shows_each_error_beside_its_field() {
             confirmed.is_some_and(|c| c.contains("(1h30m) is submitted")),
             "the form becomes its confirmation"
         );
-        let r = t.app.workflow().request(RequestId::new(1)).await.unwrap();
+        let r = t.request(1).await;
         assert_eq!(r.duration.to_string(), "1h30m");
 
         // A second request for the same resource is refused, naming the first.

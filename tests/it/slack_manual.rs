@@ -15,11 +15,8 @@ async fn status(t: &SlackTestApp) -> Status {
 async fn an_admin_grants_and_removes_by_hand_when_asked_in_the_thread() {
     for db in backends().await {
         let t = SlackTestApp::start_by_hand(&db).await;
-        let msg = t.ask("UALICE", "finance-pii 4h", 1).await;
-
-        // Fiona approves with the button.
-        t.click("UFIONA", &msg, "approve").await;
-        let task = t.thread_reply(&msg.ts, "By hand, for an admin").await;
+        // Alice asks; Fiona approves with the button.
+        let (msg, task) = t.finance_waiting_for_hands().await;
         assert!(shown(&task).contains("FINANCE_PII"), "{}", shown(&task));
         assert_eq!(status(&t).await, Status::Provisioning, "{}", db.name);
 

@@ -69,6 +69,25 @@ impl SlackTestApp {
         self.card_saying_in(CHANNEL, n, needle).await
     }
 
+    /// Alice asks for finance-pii for 4 h (request #1) and Fiona approves it with the card's
+    /// button; with the by-hand connector its grant then waits for an admin. The card, and the
+    /// task Gatehouse posts in its thread for the admins.
+    pub async fn finance_waiting_for_hands(&self) -> (slack_sim::Message, slack_sim::Message) {
+        let card = self.ask("UALICE", "finance-pii 4h", 1).await;
+        self.click("UFIONA", &card, "approve").await;
+        let task = self.thread_reply(&card.ts, "By hand, for an admin").await;
+        (card, task)
+    }
+
+    /// Request `n`, as stored.
+    pub async fn request(&self, n: i64) -> Request {
+        self.app
+            .workflow()
+            .request(RequestId::new(n))
+            .await
+            .unwrap()
+    }
+
     /// How many rows the audit log holds: a count to compare, to show nothing was recorded.
     pub async fn audit_rows(&self) -> i64 {
         gatehouse::store::audit::head(self.app.db().conn())
