@@ -5,8 +5,9 @@
 use gatehouse::domain::Status;
 
 use crate::support::catalog::{self, task};
+use crate::support::scenario::in_slack_on_every_backend_with;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
-use crate::support::{audit, backends};
+use crate::support::{TestDb, audit, backends};
 
 /// Finance with PII needs both Bob and Rita, then two of Fiona, Carl, Ada and a guest.
 const STAGES: &str = r#"approval = [
@@ -151,46 +152,48 @@ fn routed_workspace() -> slack_sim::SimConfig {
 
 #[tokio::test]
 async fn requests_go_to_their_resources_channel_or_their_connectors_and_are_approved_there() {
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &routed(), routed_workspace()).await;
-        for (who, ask) in [
-            ("UALICE", "analytics-ro 2h"),
-            ("UALICE", "ledger 2h"),
-            ("UDAVE", "payroll 2h"),
-        ] {
-            t.request_access(who, ask).await;
-        }
-        t.request_message_in(CHANNEL, 1).await;
-        let ledger = t.request_message_in("C0FINANCE", 2).await;
-        let payroll = t.request_message_in("C0PAYROLL", 3).await;
-        for (channel, other) in [(CHANNEL, 2), ("C0FINANCE", 3), ("C0PAYROLL", 1)] {
-            let title = format!("Access request #{other}:");
-            assert!(
-                !t.sim
-                    .messages(channel)
-                    .iter()
-                    .any(|m| m.text.starts_with(&title)),
-                "{}: #{other} is not in {channel}",
-                db.name
-            );
-        }
-        // A ✅ in the resource's channel approves, by a member of the group that reviews it.
-        t.sim
-            .add_reaction("UCARL", "C0FINANCE", &ledger.ts, "white_check_mark")
-            .await
-            .unwrap();
-        t.sim
-            .add_reaction("UFIONA", "C0PAYROLL", &payroll.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("both granted", 30, || async {
-            (t.platform.holds("ualice", "LEDGER") && t.platform.holds("udave", "PAYROLL"))
-                .then_some(())
-        })
-        .await;
-        t.card_saying_in("C0FINANCE", 2, "Active").await;
-        t.stop().await;
-    }
+    in_slack_on_every_backend_with(
+        async |db| SlackTestApp::start_with(db, &routed(), routed_workspace()).await,
+        async |t, db| {
+            for (who, ask) in [
+                ("UALICE", "analytics-ro 2h"),
+                ("UALICE", "ledger 2h"),
+                ("UDAVE", "payroll 2h"),
+            ] {
+                t.request_access(who, ask).await;
+            }
+            t.request_message_in(CHANNEL, 1).await;
+            let ledger = t.request_message_in("C0FINANCE", 2).await;
+            let payroll = t.request_message_in("C0PAYROLL", 3).await;
+            for (channel, other) in [(CHANNEL, 2), ("C0FINANCE", 3), ("C0PAYROLL", 1)] {
+                let title = format!("Access request #{other}:");
+                assert!(
+                    !t.sim
+                        .messages(channel)
+                        .iter()
+                        .any(|m| m.text.starts_with(&title)),
+                    "{}: #{other} is not in {channel}",
+                    db.name
+                );
+            }
+            // A ✅ in the resource's channel approves, by a member of the group that reviews it.
+            t.sim
+                .add_reaction("UCARL", "C0FINANCE", &ledger.ts, "white_check_mark")
+                .await
+                .unwrap();
+            t.sim
+                .add_reaction("UFIONA", "C0PAYROLL", &payroll.ts, "white_check_mark")
+                .await
+                .unwrap();
+            eventually("both granted", 30, || async {
+                (t.platform.holds("ualice", "LEDGER") && t.platform.holds("udave", "PAYROLL"))
+                    .then_some(())
+            })
+            .await;
+            t.card_saying_in("C0FINANCE", 2, "Active").await;
+        },
+    )
+    .await;
 }
 
 /// `App::start` with `catalog` against the routed workspace; the error it stops with.
@@ -244,10 +247,14 @@ fn auto() -> String {
     catalog::manual(&[task("prod-logs", &["UBOB"]) + AUTO_RULES])
 }
 
+/// Gatehouse with the auto-approval rules, in the test workspace.
+async fn with_auto_rules(db: &TestDb) -> SlackTestApp {
+    SlackTestApp::start_with(db, &auto(), workspace()).await
+}
+
 #[tokio::test]
 async fn auto_approval_by_group_and_by_short_duration_is_granted_audited_and_posted() {
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &auto(), workspace()).await;
+    in_slack_on_every_backend_with(with_auto_rules, async |t, db| {
         // Carl is in the group: 2h is approved by the first rule.
         t.request_access("UCARL", "prod-logs 2h").await;
         // Alice is not, but 30m is short enough for the second rule.
@@ -257,79 +264,81 @@ async fn auto_approval_by_group_and_by_short_duration_is_granted_audited_and_pos
         eventually("both automatic grants", 30, || async {
             (t.platform.holds("ucarl", "PROD_LOGS") && t.platform.holds("ualice", "PROD_LOGS"))
                 .then_some(())
-        })
-        .await;
-        assert_eq!(t.status(3).await, Status::Pending, "{}", db.name);
-        assert!(!t.platform.holds("udave", "PROD_LOGS"));
+    })
+    .await;
+    assert_eq!(t.status(3).await, Status::Pending, "{}", db.name);
+    assert!(!t.platform.holds("udave", "PROD_LOGS"));
 
-        let card = t.card_saying(1, "Active").await;
-        assert!(
-            card.contains("approved by Gatehouse (auto-approved: the requester is in <!subteam^S0FINANCE> and it is for 4h or less)"),
-            "{card}"
-        );
-        let dm = t.dm_for("UALICE", "approved your request").await;
-        assert!(
-            dm.contains("Gatehouse (auto-approved: it is for 30m or less)"),
-            "{dm}"
-        );
+    let card = t.card_saying(1, "Active").await;
+    assert!(
+        card.contains("approved by Gatehouse (auto-approved: the requester is in <!subteam^S0FINANCE> and it is for 4h or less)"),
+        "{card}"
+    );
+    let dm = t.dm_for("UALICE", "approved your request").await;
+    assert!(
+        dm.contains("Gatehouse (auto-approved: it is for 30m or less)"),
+        "{dm}"
+    );
 
-        let approved = audit::row(&t.app, 2, "approved").await;
-        assert_eq!(approved.actor, "gatehouse");
-        let details = audit::details(&approved);
-        assert_eq!(details["rule"], "it is for 30m or less", "{details}");
-        assert_eq!(details["via"], "auto_approval");
-        t.stop().await;
-    }
+    let approved = audit::row(&t.app, 2, "approved").await;
+    assert_eq!(approved.actor, "gatehouse");
+    let details = audit::details(&approved);
+    assert_eq!(details["rule"], "it is for 30m or less", "{details}");
+    assert_eq!(details["via"], "auto_approval");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_quiet_resource_audits_auto_approved_requests_without_posting_them() {
     let quiet = format!("{}auto_approved = \"quiet\"\n", catalog::AUTO_30M);
     let catalog = auto() + &task("prod-traces", &["UBOB"]) + &quiet;
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &catalog, workspace()).await;
-        // #1 is approved by the rule on the quiet resource, #2 by a rule on a posting one, and
-        // #3 is too long for the rule: a reviewer must see it.
-        for (who, text) in [
-            ("UALICE", "prod-traces 30m"),
-            ("UALICE", "prod-logs 30m"),
-            ("UDAVE", "prod-traces 2h"),
-        ] {
-            t.request_access(who, text).await;
-        }
-        t.wait_for(1, Status::Active).await;
-        t.wait_for(2, Status::Active).await;
-        assert!(t.platform.holds("ualice", "PROD_TRACES"));
-        t.request_message(2).await;
-        t.request_message(3).await;
-        t.dm_for("UALICE", "You now have access to *Production traces*")
-            .await;
-        let dm = t.dm_for("UALICE", "approved your request #1").await;
-        assert!(
-            dm.contains("Gatehouse (auto-approved: it is for 30m or less)"),
-            "{dm}"
-        );
+    in_slack_on_every_backend_with(
+        async |db| SlackTestApp::start_with(db, &catalog, workspace()).await,
+        async |t, db| {
+            // #1 is approved by the rule on the quiet resource, #2 by a rule on a posting one, and
+            // #3 is too long for the rule: a reviewer must see it.
+            for (who, text) in [
+                ("UALICE", "prod-traces 30m"),
+                ("UALICE", "prod-logs 30m"),
+                ("UDAVE", "prod-traces 2h"),
+            ] {
+                t.request_access(who, text).await;
+            }
+            t.wait_for(1, Status::Active).await;
+            t.wait_for(2, Status::Active).await;
+            assert!(t.platform.holds("ualice", "PROD_TRACES"));
+            t.request_message(2).await;
+            t.request_message(3).await;
+            t.dm_for("UALICE", "You now have access to *Production traces*")
+                .await;
+            let dm = t.dm_for("UALICE", "approved your request #1").await;
+            assert!(
+                dm.contains("Gatehouse (auto-approved: it is for 30m or less)"),
+                "{dm}"
+            );
 
-        // The audit log has it, with the rule; then it expires, still without a word posted.
-        let approved = audit::row(&t.app, 1, "approved").await;
-        assert!(
-            approved.details.contains("it is for 30m or less"),
-            "{}",
-            approved.details
-        );
-        t.expire(1, chrono::Duration::minutes(31)).await;
-        t.dm_for("UALICE", "Your access to *Production traces* has expired")
-            .await;
-        t.run_jobs().await;
-        let posted: Vec<String> = t.sim.messages(CHANNEL).iter().map(shown).collect();
-        assert!(
-            !posted.iter().any(|m| m.contains("Access request #1")),
-            "{}: {posted:?}",
-            db.name
-        );
-        assert!(posted.iter().any(|m| m.contains("Access request #3")));
-        t.stop().await;
-    }
+            // The audit log has it, with the rule; then it expires, still without a word posted.
+            let approved = audit::row(&t.app, 1, "approved").await;
+            assert!(
+                approved.details.contains("it is for 30m or less"),
+                "{}",
+                approved.details
+            );
+            t.expire(1, chrono::Duration::minutes(31)).await;
+            t.dm_for("UALICE", "Your access to *Production traces* has expired")
+                .await;
+            t.run_jobs().await;
+            let posted: Vec<String> = t.sim.messages(CHANNEL).iter().map(shown).collect();
+            assert!(
+                !posted.iter().any(|m| m.contains("Access request #1")),
+                "{}: {posted:?}",
+                db.name
+            );
+            assert!(posted.iter().any(|m| m.contains("Access request #3")));
+        },
+    )
+    .await;
 }
 
 #[test]

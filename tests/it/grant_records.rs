@@ -17,7 +17,7 @@ use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::{Roles, prefix, quoted};
 use crate::support::platform::FakePlatform;
-use crate::support::scenario::in_slack_on_sqlite;
+use crate::support::scenario::{in_slack_on_every_backend_with, in_slack_on_sqlite};
 use crate::support::slack::{SlackTestApp, workspace};
 
 /// A catalog with a `warehouse` PostgreSQL connector (unless `connector` is false) and a
@@ -446,34 +446,36 @@ async fn an_operator_revoke_needs_a_reason_within_bounds_and_changes_nothing_wit
 
 #[tokio::test]
 async fn a_reviewer_and_an_admin_revoking_at_the_same_instant_end_the_access_once() {
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &catalog(false, None), workspace()).await;
-        t.granted("UALICE", "keys 2h", 1, "UBOB").await;
-        let wf = t.app.workflow();
-        let (bob, ada) = (crate::support::u("UBOB"), crate::support::u("UADA"));
-        let (a, b) = tokio::join!(
-            wf.revoke(RequestId::new(1), &bob, Some("incident 42")),
-            wf.revoke(RequestId::new(1), &ada, Some("incident 42, too")),
-        );
-        assert_eq!(
-            [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
-            1,
-            "{}: {a:?} {b:?}",
-            db.name
-        );
-        t.wait_for(1, Status::Revoked).await;
-        let done = actions(&t).await;
-        assert_eq!(
-            done.iter().filter(|a| *a == "revoking").count(),
-            1,
-            "{done:?}"
-        );
-        assert_eq!(
-            done.iter().filter(|a| *a == "revoked").count(),
-            1,
-            "{done:?}"
-        );
-        assert_eq!(t.platform.changes("ualice", "hand over the keys"), (1, 1));
-        t.stop().await;
-    }
+    in_slack_on_every_backend_with(
+        async |db| SlackTestApp::start_with(db, &catalog(false, None), workspace()).await,
+        async |t, db| {
+            t.granted("UALICE", "keys 2h", 1, "UBOB").await;
+            let wf = t.app.workflow();
+            let (bob, ada) = (crate::support::u("UBOB"), crate::support::u("UADA"));
+            let (a, b) = tokio::join!(
+                wf.revoke(RequestId::new(1), &bob, Some("incident 42")),
+                wf.revoke(RequestId::new(1), &ada, Some("incident 42, too")),
+            );
+            assert_eq!(
+                [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+                1,
+                "{}: {a:?} {b:?}",
+                db.name
+            );
+            t.wait_for(1, Status::Revoked).await;
+            let done = actions(t).await;
+            assert_eq!(
+                done.iter().filter(|a| *a == "revoking").count(),
+                1,
+                "{done:?}"
+            );
+            assert_eq!(
+                done.iter().filter(|a| *a == "revoked").count(),
+                1,
+                "{done:?}"
+            );
+            assert_eq!(t.platform.changes("ualice", "hand over the keys"), (1, 1));
+        },
+    )
+    .await;
 }

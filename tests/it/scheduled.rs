@@ -257,71 +257,70 @@ async fn admin(t: &SlackTestApp, who: &str, text: &str) -> String {
 
 #[tokio::test]
 async fn admin_grants_may_start_later_and_held_access_break_glass_and_lapses_respect_the_start() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
 
-        // An onboarding: Ada (UTC) grants Dave access from 9:00 tomorrow, her time.
-        let reply = admin(
-            &t,
-            "UADA",
-            "grant <@UDAVE|dave> analytics-ro 4h from tomorrow 9:00 onboarding",
-        )
-        .await;
-        assert!(
-            reply.contains("Granting <@UDAVE> `analytics-ro` for 4h from <!date^"),
-            "{}: {reply}",
-            db.name
-        );
-        let r = t.request(1).await;
-        assert_eq!(r.starts_at, Some(utc("2026-11-29T09:00:00Z")));
-        t.run_jobs().await;
-        assert_eq!(t.status(1).await, Status::Approved);
-        assert!(!t.platform.holds("udave", "ANALYTICS_RO"));
+    // An onboarding: Ada (UTC) grants Dave access from 9:00 tomorrow, her time.
+    let reply = admin(
+        t,
+        "UADA",
+        "grant <@UDAVE|dave> analytics-ro 4h from tomorrow 9:00 onboarding",
+    )
+    .await;
+    assert!(
+        reply.contains("Granting <@UDAVE> `analytics-ro` for 4h from <!date^"),
+        "{}: {reply}",
+        db.name
+    );
+    let r = t.request(1).await;
+    assert_eq!(r.starts_at, Some(utc("2026-11-29T09:00:00Z")));
+    t.run_jobs().await;
+    assert_eq!(t.status(1).await, Status::Approved);
+    assert!(!t.platform.holds("udave", "ANALYTICS_RO"));
 
-        // Alice holds it now; asking for it again from later is explained, not guessed at.
-        ask(&t, "UALICE", "analytics-ro 8h dashboards").await;
-        let card = t.request_message(2).await;
-        t.tick("UBOB", &card).await;
-        t.wait_for(2, Status::Active).await;
-        let reply = ask(&t, "UALICE", "analytics-ro 2h from tomorrow 9:00 more work").await;
-        assert!(
-            reply.contains("you already have analytics-ro (request #2); to keep it longer ask for more time without `from`"),
-            "{reply}"
-        );
-        // Break-glass starts at once.
-        let reply = ask(
-            &t,
-            "UCARL",
-            "break-glass analytics-ro from tomorrow 9:00 on fire",
-        )
-        .await;
-        assert!(
-            reply.contains("Break-glass access starts at once"),
-            "{reply}"
-        );
+    // Alice holds it now; asking for it again from later is explained, not guessed at.
+    ask(t, "UALICE", "analytics-ro 8h dashboards").await;
+    let card = t.request_message(2).await;
+    t.tick("UBOB", &card).await;
+    t.wait_for(2, Status::Active).await;
+    let reply = ask(t, "UALICE", "analytics-ro 2h from tomorrow 9:00 more work").await;
+    assert!(
+        reply.contains("you already have analytics-ro (request #2); to keep it longer ask for more time without `from`"),
+        "{reply}"
+    );
+    // Break-glass starts at once.
+    let reply = ask(
+        t,
+        "UCARL",
+        "break-glass analytics-ro from tomorrow 9:00 on fire",
+    )
+    .await;
+    assert!(
+        reply.contains("Break-glass access starts at once"),
+        "{reply}"
+    );
 
-        // Carl asks from a week ahead; nobody reviews. It does not lapse after a day (reviewers
-        // have until the start), and does once the start has passed.
-        ask(&t, "UCARL", "analytics-ro 1h from 2026-12-05 9:00 year end").await;
-        let carl = store::requests::list_all(t.app.db().conn())
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|r| r.requester.as_str() == "UCARL")
-            .unwrap();
-        t.clock.advance(Duration::days(2));
-        t.run_jobs().await;
-        assert_eq!(t.status(carl.id.get()).await, Status::Pending);
-        // Dave's access has started (the background worker may be the one granting it): its
-        // 4 h count from now, so the clock moves on only once it is granted.
-        t.wait_for(1, Status::Active).await;
-        t.clock.advance(Duration::days(5));
-        t.run_jobs().await;
-        t.wait_for(carl.id.get(), Status::Lapsed).await;
-        // Dave's onboarding access began at its start and has ended 4h later.
-        t.wait_for(1, Status::Expired).await;
-        let r = t.request(1).await;
-        assert!(r.active_since.unwrap() >= utc("2026-11-29T09:00:00Z"));
-        t.stop().await;
-    }
+    // Carl asks from a week ahead; nobody reviews. It does not lapse after a day (reviewers
+    // have until the start), and does once the start has passed.
+    ask(t, "UCARL", "analytics-ro 1h from 2026-12-05 9:00 year end").await;
+    let carl = store::requests::list_all(t.app.db().conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.requester.as_str() == "UCARL")
+        .unwrap();
+    t.clock.advance(Duration::days(2));
+    t.run_jobs().await;
+    assert_eq!(t.status(carl.id.get()).await, Status::Pending);
+    // Dave's access has started (the background worker may be the one granting it): its
+    // 4 h count from now, so the clock moves on only once it is granted.
+    t.wait_for(1, Status::Active).await;
+    t.clock.advance(Duration::days(5));
+    t.run_jobs().await;
+    t.wait_for(carl.id.get(), Status::Lapsed).await;
+    // Dave's onboarding access began at its start and has ended 4h later.
+    t.wait_for(1, Status::Expired).await;
+    let r = t.request(1).await;
+    assert!(r.active_since.unwrap() >= utc("2026-11-29T09:00:00Z"));
+    })
+    .await;
 }

@@ -211,8 +211,16 @@ pub async fn on_every_backend(test: impl AsyncFn(&TestApp, &TestDb)) {
 
 /// The same with the app connected to slack-sim.
 pub async fn in_slack_on_every_backend(test: impl AsyncFn(&SlackTestApp, &TestDb)) {
+    in_slack_on_every_backend_with(SlackTestApp::start, test).await;
+}
+
+/// The same with Gatehouse as `start` starts it (with another catalog or workspace).
+pub async fn in_slack_on_every_backend_with(
+    start: impl AsyncFn(&TestDb) -> SlackTestApp,
+    test: impl AsyncFn(&SlackTestApp, &TestDb),
+) {
     for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+        let t = start(&db).await;
         test(&t, &db).await;
         t.stop().await;
         db.close().await;
