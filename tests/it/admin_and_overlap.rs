@@ -6,31 +6,28 @@ use gatehouse::domain::Status;
 use gatehouse::store;
 
 use crate::support::scenario::in_slack_on_every_backend;
-use crate::support::slack::{CHANNEL, SlackTestApp};
-
-async fn admin(t: &SlackTestApp, who: &str, text: &str) -> String {
-    t.reply(who, "/access-admin", text).await
-}
+use crate::support::slack::CHANNEL;
 
 #[tokio::test]
 async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expires() {
     in_slack_on_every_backend(async |t, db| {
         // Only admins; a reason is required; a typo gets the closest resource.
-        let reply = admin(
-            t,
-            "UBOB",
-            "grant <@UDAVE|dave> analytics-ro 2h incident 4411",
-        )
-        .await;
+        let reply = t
+            .admin("UBOB", "grant <@UDAVE|dave> analytics-ro 2h incident 4411")
+            .await;
         assert!(
             reply.contains("only a Gatehouse admin can do that"),
             "{reply}"
         );
-        let reply = admin(t, "UADA", "grant <@UDAVE|dave> analytics-ro 2h").await;
+        let reply = t.admin("UADA", "grant <@UDAVE|dave> analytics-ro 2h").await;
         assert!(reply.contains("Say why"), "{reply}");
-        let reply = admin(t, "UADA", "grant <@UDAVE|dave> analytcs-ro 2h incident").await;
+        let reply = t
+            .admin("UADA", "grant <@UDAVE|dave> analytcs-ro 2h incident")
+            .await;
         assert!(reply.contains("did you mean `analytics-ro`"), "{reply}");
-        let reply = admin(t, "UADA", "grant <@UDAVE|dave> analytics-ro 9d incident").await;
+        let reply = t
+            .admin("UADA", "grant <@UDAVE|dave> analytics-ro 9d incident")
+            .await;
         assert!(reply.contains("longer than"), "{}: {reply}", db.name);
         assert!(
             store::requests::list_all(t.app.db().conn())
@@ -40,12 +37,12 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
             "refusals make no request"
         );
 
-        let reply = admin(
-            t,
-            "UADA",
-            "grant <@UDAVE|dave> analytics-ro 2h incident 4411: restore the revenue table",
-        )
-        .await;
+        let reply = t
+            .admin(
+                "UADA",
+                "grant <@UDAVE|dave> analytics-ro 2h incident 4411: restore the revenue table",
+            )
+            .await;
         assert!(
             reply.contains("Granting <@UDAVE> `analytics-ro` for 2h (request #1)"),
             "{reply}"
@@ -89,12 +86,12 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
         // A second grant of what Dave already holds extends it: one grant, 1h longer, the
         // admin's reason audited, Dave told.
         let before = t.request(1).await;
-        let reply = admin(
-            t,
-            "UADA",
-            "grant <@UDAVE|dave> analytics-ro 1h incident continues",
-        )
-        .await;
+        let reply = t
+            .admin(
+                "UADA",
+                "grant <@UDAVE|dave> analytics-ro 1h incident continues",
+            )
+            .await;
         assert!(
             reply.contains(
                 "<@UDAVE> already had `analytics-ro` (request #1); it now lasts until <!date^"

@@ -552,10 +552,7 @@ async fn make(
             None
         }
         D::Admin(words) => {
-            return Some(
-                t.reply(who, "/access-admin", &words.replace("{n}", &n.to_string()))
-                    .await,
-            );
+            return Some(t.admin(who, &words.replace("{n}", &n.to_string())).await);
         }
         D::AskAboutOther => {
             // The requester asks about someone else (Dave); everyone else about her.

@@ -200,10 +200,7 @@ async fn only_a_resources_requesters_may_ask_for_it_and_a_group_member_may() {
 
         // An admin's direct grant is the admin's decision: `requesters` does not bind it.
         let reply = t
-            .reply(
-                "UADA",
-                "/access-admin",
-                "grant <@UDAVE|dave> payroll 1h audit",
+            .admin("UADA", "grant <@UDAVE|dave> payroll 1h audit",
             )
             .await;
         assert!(reply.contains("(request #3)"), "{reply}");

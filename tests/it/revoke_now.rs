@@ -187,9 +187,7 @@ async fn refused(t: &SlackTestApp, who: &str, way: Way, card: &slack_sim::Messag
             assert!(t.sim.top_modal(who).is_none(), "{cell}: no form opened");
         }
         Way::AdminCommand => {
-            let reply = t
-                .reply(who, "/access-admin", "revoke #1 I want it gone")
-                .await;
+            let reply = t.admin(who, "revoke #1 I want it gone").await;
             assert_eq!(reply, "only a Gatehouse admin can do that", "{cell}");
         }
     }
@@ -222,9 +220,7 @@ async fn allowed(
         }
         Way::AdminCommand => {
             // The number alone works as well as `#12`.
-            let reply = t
-                .reply(who, "/access-admin", &format!("revoke {n} {reason}"))
-                .await;
+            let reply = t.admin(who, &format!("revoke {n} {reason}")).await;
             assert_eq!(
                 reply,
                 format!(
@@ -350,12 +346,12 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
         alice_holds_analytics(t, 1).await;
         // Only a request stuck in revoking can be closed.
         assert_eq!(
-            t.reply(ADMIN, "/access-admin", "close #1 gone already")
+            t.admin(ADMIN, "close #1 gone already")
                 .await,
             "Request #1 was not closed: this request cannot be closed because its access is active"
         );
         assert_eq!(
-            t.reply(ADMIN, "/access-admin", "revoke #1").await,
+            t.admin(ADMIN, "revoke #1").await,
             "Say why. Usage: `/access-admin revoke #ID REASON…`, like `/access-admin revoke #12 incident 4411` (the holder reads the reason; it is kept in the audit log)."
         );
         assert_eq!(t.status(1).await, Status::Active);
@@ -363,7 +359,7 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
         // The platform refuses the revocation for good (its user was deleted, say).
         t.platform.fail_next(5, false);
         assert_eq!(
-            t.reply(ADMIN, "/access-admin", "revoke #1 key leaked")
+            t.admin(ADMIN, "revoke #1 key leaked")
                 .await,
             "🔒 Removing <@UALICE>'s access to `analytics-ro` (request #1) now; they are told you ended it and why."
         );
@@ -386,17 +382,17 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
         let before = t.audit_rows().await;
         for who in [HOLDER, REVIEWER, OTHER_REVIEWER, STRANGER] {
             assert_eq!(
-                t.reply(who, "/access-admin", "close #1 it is gone").await,
+                t.admin(who, "close #1 it is gone").await,
                 "only a Gatehouse admin can do that",
                 "{who}"
             );
         }
         assert_eq!(
-            t.reply(ADMIN, "/access-admin", "close #1").await,
+            t.admin(ADMIN, "close #1").await,
             "Say why. Usage: `/access-admin close #ID REASON…` for a request stuck in revoking, like `/access-admin close #12 platform user deleted by IT` (say how you know the access is gone; it is kept in the audit log)."
         );
         assert!(
-            t.reply(ADMIN, "/access-admin", "close #x gone")
+            t.admin(ADMIN, "close #x gone")
                 .await
                 .starts_with("`#x` is not a request number; write it like 42 or #42."),
         );
@@ -404,10 +400,7 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
         assert_eq!(t.audit_rows().await, before, "nothing written");
 
         assert_eq!(
-            t.reply(
-                ADMIN,
-                "/access-admin",
-                "close #1 platform user deleted by IT"
+            t.admin(ADMIN, "close #1 platform user deleted by IT"
             )
             .await,
             "🔒 Closed request #1 (<@UALICE>'s `analytics-ro`) as revoked, without checking the platform; they are told you closed it and why."
@@ -483,8 +476,7 @@ async fn the_revoke_form_asks_for_a_reason_and_says_when_the_access_ended_meanwh
     assert_eq!(t.status(1).await, Status::Active);
 
     // Ada revokes it while Bob is still writing.
-    t.reply(ADMIN, "/access-admin", "revoke #1 incident 4411")
-        .await;
+    t.admin(ADMIN, "revoke #1 incident 4411").await;
     let error = submit("me too").await;
     assert!(
         error["reason"]

@@ -251,18 +251,12 @@ async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_lat
     .await;
 }
 
-async fn admin(t: &SlackTestApp, who: &str, text: &str) -> String {
-    t.reply(who, "/access-admin", text).await
-}
-
 #[tokio::test]
 async fn admin_grants_may_start_later_and_held_access_break_glass_and_lapses_respect_the_start() {
     in_slack_on_every_backend(async |t, db| {
 
     // An onboarding: Ada (UTC) grants Dave access from 9:00 tomorrow, her time.
-    let reply = admin(
-        t,
-        "UADA",
+    let reply = t.admin("UADA",
         "grant <@UDAVE|dave> analytics-ro 4h from tomorrow 9:00 onboarding",
     )
     .await;

@@ -12,28 +12,26 @@ use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, workspace};
 use crate::support::{TestDb, backends};
 
-async fn admin(t: &SlackTestApp, user: &str, text: &str) -> String {
-    t.reply(user, "/access-admin", text).await
-}
-
 #[tokio::test]
 async fn admins_manage_reviewers_including_user_groups() {
     in_slack_on_every_backend(async |t, db| {
         assert_eq!(
-            admin(t, "UBOB", "reviewers add <@UCARL|carl> analytics-ro").await,
+            t.admin("UBOB", "reviewers add <@UCARL|carl> analytics-ro")
+                .await,
             "only a Gatehouse admin can do that"
         );
         assert_eq!(
-            admin(t, "UADA", "reviewers add <@UCARL|carl> analytics-ro").await,
+            t.admin("UADA", "reviewers add <@UCARL|carl> analytics-ro")
+                .await,
             "<@UCARL> now reviews `analytics-ro`."
         );
-        let list = admin(t, "UADA", "reviewers list analytics-ro").await;
+        let list = t.admin("UADA", "reviewers list analytics-ro").await;
         assert_eq!(
             list,
             "*Reviewers*\n• `analytics-ro`: <@UBOB>, <@URITA>, <@UCARL> (added by <@UADA>)"
         );
         assert!(
-            admin(t, "UADA", "reviewers frobnicate")
+            t.admin("UADA", "reviewers frobnicate")
                 .await
                 .starts_with("Usage:")
         );
@@ -46,7 +44,8 @@ async fn admins_manage_reviewers_including_user_groups() {
         .await;
 
         assert_eq!(
-            admin(t, "UADA", "reviewers remove <@UCARL|carl> analytics-ro").await,
+            t.admin("UADA", "reviewers remove <@UCARL|carl> analytics-ro")
+                .await,
             "<@UCARL> no longer reviews `analytics-ro`."
         );
         let msg = t.ask("UDAVE", "analytics-ro 1h check", 2).await;
@@ -57,8 +56,7 @@ async fn admins_manage_reviewers_including_user_groups() {
 
         // A user group reviews: its members approve (Carl is in S0FINANCE).
         assert_eq!(
-            admin(
-                t,
+            t.admin(
                 "UADA",
                 "reviewers add <!subteam^S0FINANCE|@finance-reviewers> finance-pii"
             )
@@ -104,17 +102,17 @@ async fn an_admin_moves_the_channel_once_the_bot_can_post_there() {
             members: vec![BOT.into(), "UADA".into()],
         });
         let t = SlackTestApp::start_with(&db, &CATALOG, ws).await;
-        let refused = admin(&t, "UADA", "channel <#C0GENERAL|general>").await;
+        let refused = t.admin("UADA", "channel <#C0GENERAL|general>").await;
         assert_eq!(
             refused,
             "I am not in <#C0GENERAL>; invite me with `/invite @Gatehouse` there, then try again."
         );
         assert_eq!(
-            admin(&t, "UALICE", "channel <#C0NEWREQ|new-requests>").await,
+            t.admin("UALICE", "channel <#C0NEWREQ|new-requests>").await,
             "only a Gatehouse admin can do that"
         );
         assert_eq!(
-            admin(&t, "UADA", "channel <#C0NEWREQ|new-requests>").await,
+            t.admin("UADA", "channel <#C0NEWREQ|new-requests>").await,
             "Access requests now go to <#C0NEWREQ>."
         );
         // Another process follows the move too: the choice is in the database, not in memory.

@@ -96,6 +96,11 @@ impl SlackTestApp {
             .0
     }
 
+    /// What Gatehouse answers `who` to `/access-admin text`, seen by them alone.
+    pub async fn admin(&self, who: &str, text: &str) -> String {
+        self.reply(who, "/access-admin", text).await
+    }
+
     /// `who` reacts ✅ to `msg` in the channel.
     pub async fn tick(&self, who: &str, msg: &slack_sim::Message) {
         self.react(who, msg, "white_check_mark").await;
