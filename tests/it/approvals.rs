@@ -66,14 +66,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
 
         // Rita completes the first step; the thread now mentions the second step's reviewers.
         t.tick("URITA", &msg).await;
-        let reply = eventually("the thread note for step 2", 30, || async {
-            t.sim
-                .thread(CHANNEL, &msg.ts)
-                .iter()
-                .map(shown)
-                .find(|m| m.contains("approved; step 2 of 2"))
-        })
-        .await;
+        let reply = shown(&t.thread_reply(&msg.ts, "approved; step 2 of 2").await);
         assert!(
             reply.contains("rita approved; step 2 of 2 needs 2 more from <@UFIONA>, <@UCARL>, <@UADA>, <@UGUEST>"),
             "{reply}"

@@ -7,7 +7,7 @@ use gatehouse::store;
 
 use crate::support::catalog;
 use crate::support::scenario::in_slack_on_every_backend_with;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+use crate::support::slack::{SlackTestApp, eventually, workspace};
 
 /// Production database has break-glass access; Finance with PII has none.
 fn catalog() -> String {
@@ -52,14 +52,8 @@ async fn break_glass_is_granted_at_once_kept_when_reviewed_and_taken_away_when_n
             t.wait_for(1, Status::Active).await;
             assert!(t.platform.holds("ualice", "PROD_DB"));
             let card = t.request_message(1).await;
-            eventually("the loud note in the thread", 30, || async {
-                t.sim
-                    .thread(CHANNEL, &card.ts)
-                    .iter()
-                    .map(shown)
-                    .find(|m| m.contains("<!here> 🚨 *Break-glass*: alice has this access now"))
-            })
-            .await;
+            let loud = "<!here> 🚨 *Break-glass*: alice has this access now";
+            t.thread_reply(&card.ts, loud).await;
             let dm = t.dm_for("UBOB", "break-glass").await;
             assert!(
                 dm.contains("<@UALICE> used *break-glass* access to *Production database*"),
@@ -101,14 +95,8 @@ async fn break_glass_is_granted_at_once_kept_when_reviewed_and_taken_away_when_n
                     && !audit.contains(&"break_glass_reviewed".to_owned()),
                 "{audit:?}"
             );
-            eventually("the flag in the thread", 30, || async {
-                t.sim
-                    .thread(CHANNEL, &card.ts)
-                    .iter()
-                    .map(shown)
-                    .find(|m| m.contains("Nobody reviewed this break-glass access in time"))
-            })
-            .await;
+            let flag = "Nobody reviewed this break-glass access in time";
+            t.thread_reply(&card.ts, flag).await;
             t.dm_for("UBOB", "Nobody reviewed <@UALICE>'s break-glass access")
                 .await;
         },

@@ -186,13 +186,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
             .await
             .unwrap();
         assert!(out.errors.is_none(), "{:?}", out.errors);
-        let ask = eventually("the ask in the thread", 30, || async {
-            t.sim
-                .thread(CHANNEL, &msg.ts)
-                .into_iter()
-                .find(|m| shown(m).contains("asks for 2h more"))
-        })
-        .await;
+        let ask = t.thread_reply(&msg.ts, "asks for 2h more").await;
         assert_eq!(
             t.request(1).await
                 .expires_at,

@@ -406,14 +406,7 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
         t.platform.require_identity();
         let msg = t.ask("UALICE", "analytics-ro 2h churn study", 1).await;
         t.tick("UBOB", &msg).await;
-        let ask = eventually("the question in the thread", 30, || async {
-            t.sim
-                .thread(CHANNEL, &msg.ts)
-                .into_iter()
-                .skip(1)
-                .find(|m| shown(m).contains("which platform user or role"))
-        })
-        .await;
+        let ask = t.thread_reply(&msg.ts, "which platform user or role").await;
         assert_eq!(
             t.status(1).await,
             Status::Approved,
