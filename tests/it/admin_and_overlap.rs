@@ -5,6 +5,7 @@
 use gatehouse::domain::Status;
 use gatehouse::store;
 
+use crate::support::home::on_message;
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::CHANNEL;
 
@@ -168,16 +169,7 @@ async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_seco
         })
         .await;
         t.sim
-            .click_button(
-                "UBOB",
-                slack_sim::ButtonTarget::Message {
-                    channel: CHANNEL.into(),
-                    ts: ask.ts.clone(),
-                },
-                "extend_approve",
-                None,
-                None,
-            )
+            .click_button("UBOB", on_message(&ask), "extend_approve", None, None)
             .await
             .unwrap();
         crate::support::slack::eventually("the longer grant", 30, || async {

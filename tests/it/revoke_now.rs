@@ -5,11 +5,13 @@
 
 use gatehouse::domain::Status;
 use serde_json::{Value, json};
-use slack_sim::{ButtonTarget, SimConfig, render_text};
+use slack_sim::{SimConfig, render_text};
 
 use crate::support::app::CATALOG;
 use crate::support::backends;
-use crate::support::home::{fresh_home, offers_button, press_in_view, press_in_view_confirmed};
+use crate::support::home::{
+    fresh_home, offers_button, on_message, press_in_view, press_in_view_confirmed,
+};
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
 
@@ -103,10 +105,7 @@ async fn home_of(t: &SlackTestApp, who: &str, needle: &str) -> Value {
 }
 
 async fn click_on_card(t: &SlackTestApp, who: &str, msg: &slack_sim::Message, value: &str) {
-    let target = ButtonTarget::Message {
-        channel: CHANNEL.into(),
-        ts: msg.ts.clone(),
-    };
+    let target = on_message(&msg);
     t.sim
         .click_button(who, target, "revoke", Some(value), None)
         .await

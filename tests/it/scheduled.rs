@@ -6,9 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use gatehouse::domain::Status;
 use gatehouse::store;
 use serde_json::{Value, json};
-use slack_sim::ButtonTarget;
 
 use crate::support::backends;
+use crate::support::home::on_message;
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{SlackTestApp, eventually, shown};
 
@@ -121,24 +121,11 @@ async fn a_scheduled_start_is_granted_at_its_time_expires_from_then_and_can_be_c
             Some(utc("2026-11-30T00:00:00Z"))
         );
         approve(&t, 2, "URITA").await;
-        let approved = eventually("Dave's DM with its Cancel button", 30, || async {
-            t.sim
-                .dms("UDAVE")
-                .into_iter()
-                .find(|m| shown(m).contains("Your access starts Mon 30 Nov, 09:00 JST"))
-        })
-        .await;
+        let approved = t
+            .dm_showing("UDAVE", "Your access starts Mon 30 Nov, 09:00 JST")
+            .await;
         t.sim
-            .click_button_confirmed(
-                "UDAVE",
-                ButtonTarget::Message {
-                    channel: t.sim.im_channel("UDAVE").unwrap(),
-                    ts: approved.ts.clone(),
-                },
-                "cancel",
-                Some("2"),
-                None,
-            )
+            .click_button_confirmed("UDAVE", on_message(&approved), "cancel", Some("2"), None)
             .await
             .unwrap();
         t.wait_for(2, Status::Cancelled).await;

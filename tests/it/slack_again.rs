@@ -5,8 +5,8 @@
 use gatehouse::domain::{RequestId, SlackUserId, Status};
 use gatehouse::workflow::Via;
 use serde_json::{Value, json};
-use slack_sim::ButtonTarget;
 
+use crate::support::home::on_message;
 use crate::support::scenario::in_slack_on_sqlite;
 use crate::support::slack::{SlackTestApp, eventually, shown};
 
@@ -30,10 +30,7 @@ async fn again_from(t: &SlackTestApp, who: &str, needle: &str) -> Value {
         .into_iter()
         .find(|m| shown(m).contains(needle))
         .unwrap();
-    let target = ButtonTarget::Message {
-        channel: msg.channel.clone(),
-        ts: msg.ts.clone(),
-    };
+    let target = on_message(&msg);
     t.sim
         .click_button(who, target, "request_again", None, None)
         .await
@@ -112,10 +109,7 @@ async fn lapsed_and_expired_dms_offer_it_and_nobody_else_can_use_them() {
 
         // Alice pressing Dave's button opens nothing for her and asks for nothing.
         let her_form = t.sim.top_modal("UALICE").map(|v| v["id"].clone());
-        let target = ButtonTarget::Message {
-            channel: msg.channel.clone(),
-            ts: msg.ts.clone(),
-        };
+        let target = on_message(&msg);
         t.sim
             .click_button("UALICE", target.clone(), "request_again", None, None)
             .await

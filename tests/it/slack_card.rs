@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::support::catalog;
 use crate::support::db::TestDb;
+use crate::support::home::on_message;
 use crate::support::scenario::in_slack_on_sqlite;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
 
@@ -356,7 +357,6 @@ async fn reviewers_are_reminded_once_before_a_request_lapses_and_only_if_undecid
 /// their DM says so, and the other's button, once pressed, is answered and taken off.
 #[tokio::test]
 async fn reviewers_told_by_dm_approve_there_and_are_not_mentioned_in_the_channel() {
-    use slack_sim::ButtonTarget;
     in_slack_on_sqlite(started, async |t| {
         let card = shown(&t.ask("UALICE", "payroll 4h closing the books", 1).await);
         assert!(!card.contains("<@UBOB>"), "named, not mentioned: {card}");
@@ -391,10 +391,7 @@ async fn reviewers_told_by_dm_approve_there_and_are_not_mentioned_in_the_channel
         );
 
         let press = |who: &str, dm: &slack_sim::Message| {
-            let target = ButtonTarget::Message {
-                channel: dm.channel.clone(),
-                ts: dm.ts.clone(),
-            };
+            let target = on_message(&dm);
             let (sim, who) = (t.sim.clone(), who.to_owned());
             async move {
                 sim.click_button(&who, target, "approve", None, None)

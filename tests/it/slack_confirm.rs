@@ -6,9 +6,9 @@ use gatehouse::domain::Status;
 use serde_json::Value;
 use slack_sim::{ButtonTarget, ControlError};
 
-use crate::support::home::in_view;
+use crate::support::home::{in_view, on_message};
 use crate::support::scenario::in_slack_on_sqlite;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
+use crate::support::slack::{SlackTestApp, eventually, shown};
 
 /// `who`'s App Home once it offers `action`.
 async fn home_offering(t: &SlackTestApp, who: &str, action: &str) -> ButtonTarget {
@@ -104,10 +104,7 @@ async fn cancel_asks_first_in_app_home_and_in_the_scheduled_dm() {
 async fn a_by_hand_task_failed_asks_first_and_its_done_does_not() {
     in_slack_on_sqlite(SlackTestApp::start_by_hand, async |t| {
         let (_, task) = t.finance_waiting_for_hands().await;
-        let target = ButtonTarget::Message {
-            channel: CHANNEL.into(),
-            ts: task.ts.clone(),
-        };
+        let target = on_message(&task);
 
         let (title, text) = dialog_of(t, "UADA", &target, "by_hand_failed", None).await;
         assert_eq!(title, "Record this task as failed?");
@@ -142,10 +139,7 @@ async fn deny_extension_asks_first_and_the_holder_hears_only_once_it_is_confirme
         t.request_access("UALICE", "analytics-ro 2h to finish the report")
             .await;
         let ask = t.thread_reply(&card.ts, "asks for 2h more").await;
-        let target = ButtonTarget::Message {
-            channel: CHANNEL.into(),
-            ts: ask.ts.clone(),
-        };
+        let target = on_message(&ask);
 
         let (title, text) = dialog_of(t, "UBOB", &target, "extend_deny", None).await;
         assert_eq!(title, "Deny more time?");
@@ -232,17 +226,6 @@ async fn a_cross_asks_its_reviewer_why_and_denies_only_once_they_answer() {
     .await;
 }
 
-/// The DM message `who` got showing `needle`, as it is now.
-async fn dm_showing(t: &SlackTestApp, who: &str, needle: &str) -> slack_sim::Message {
-    eventually(&format!("a DM to {who} showing {needle:?}"), 30, || async {
-        t.sim
-            .dms(who)
-            .into_iter()
-            .find(|m| shown(m).contains(needle))
-    })
-    .await
-}
-
 #[tokio::test]
 async fn a_used_dm_button_leaves_an_outcome_line_and_a_stale_one_is_answered_and_taken_off() {
     in_slack_on_sqlite(SlackTestApp::start, async |t| {
@@ -251,13 +234,10 @@ async fn a_used_dm_button_leaves_an_outcome_line_and_a_stale_one_is_answered_and
         // An hour before the end she is reminded, with Extend and Relinquish.
         t.later(chrono::Duration::minutes(180)).await;
         t.run_jobs().await;
-        let reminder = dm_showing(t, "UALICE", "Need more time?").await;
+        let reminder = t.dm_showing("UALICE", "Need more time?").await;
         // She lets it end; later she presses Relinquish on the old reminder.
         t.expire(1, chrono::Duration::hours(1)).await;
-        let target = ButtonTarget::Message {
-            channel: reminder.channel.clone(),
-            ts: reminder.ts.clone(),
-        };
+        let target = on_message(&reminder);
         t.sim
             .click_button_confirmed("UALICE", target.clone(), "relinquish", Some("1"), None)
             .await
@@ -288,11 +268,8 @@ async fn a_used_dm_button_leaves_an_outcome_line_and_a_stale_one_is_answered_and
             .ask("UDAVE", "analytics-ro 2h from tomorrow 9:00 month end", 2)
             .await;
         t.tick("UBOB", &card).await;
-        let approved = dm_showing(t, "UDAVE", "Your access starts").await;
-        let target = ButtonTarget::Message {
-            channel: approved.channel.clone(),
-            ts: approved.ts.clone(),
-        };
+        let approved = t.dm_showing("UDAVE", "Your access starts").await;
+        let target = on_message(&approved);
         t.sim
             .click_button_confirmed("UDAVE", target, "cancel", Some("2"), None)
             .await

@@ -4,6 +4,7 @@
 use chrono::Duration;
 use gatehouse::domain::Status;
 
+use crate::support::home::on_message;
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, eventually, shown};
 
@@ -142,13 +143,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         );
         t.later(Duration::minutes(1)).await;
         t.run_jobs().await;
-        let reminder = eventually("the reminder", 30, || async {
-            t.sim
-                .dms("UALICE")
-                .into_iter()
-                .find(|m| shown(m).contains("Need more time?"))
-        })
-        .await;
+        let reminder = t.dm_showing("UALICE", "Need more time?").await;
         assert!(
             shown(&reminder).contains(
                 "Your access to *Analytics (read-only)* ends Sat 28 Nov, 14:00 CET (Europe/Paris)"
@@ -158,14 +153,10 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         );
 
         // She asks for 2h more; the ask goes to the reviewers in the thread.
-        let dm = t.sim.im_channel("UALICE").unwrap();
         t.sim
             .click_button(
                 "UALICE",
-                slack_sim::ButtonTarget::Message {
-                    channel: dm,
-                    ts: reminder.ts.clone(),
-                },
+                on_message(&reminder),
                 "extend",
                 Some("1"),
                 None,
@@ -193,10 +184,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
             Some(crate::support::app::at(2026, 11, 28, 13, 0)),
             "the expiry moves only when a reviewer agrees"
         );
-        let target = slack_sim::ButtonTarget::Message {
-            channel: CHANNEL.into(),
-            ts: ask.ts.clone(),
-        };
+        let target = on_message(&ask);
         // Rita double-clicks Approve: the ask is decided once, and extends once.
         let (first, second) = tokio::join!(
             t.sim

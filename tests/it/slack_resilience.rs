@@ -10,9 +10,9 @@ use gatehouse::domain::Status;
 use gatehouse::ops::Metrics;
 use gatehouse::slack::api::{SlackApi, SlackError, hyper_client};
 use serde_json::json;
-use slack_sim::ButtonTarget;
 
 use crate::support::backends;
+use crate::support::home::on_message;
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
 
@@ -94,10 +94,7 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
             assert!(ack.acked && ack.payload.is_none(), "{forged}: {ack:?}");
         }
         // A button whose request number does not exist, and one that is not a number.
-        let target = ButtonTarget::Message {
-            channel: CHANNEL.into(),
-            ts: msg.ts.clone(),
-        };
+        let target = on_message(&msg);
         t.sim
             .click_button("UBOB", target.clone(), "approve", Some("999"), None)
             .await

@@ -1,5 +1,5 @@
-//! App Home as a person meets it through slack-sim: opened and published anew for them, and
-//! the buttons it (or any view or message) offers.
+//! App Home as a person meets it through slack-sim: opened and published anew for them, the
+//! buttons it (or any view or message) offers, and where a click on a view or message lands.
 
 use serde_json::Value;
 use slack_sim::ButtonTarget;
@@ -42,6 +42,14 @@ pub async fn fresh_home(
         t.sim.home_view(who).filter(|h| fresh && ok(h))
     })
     .await
+}
+
+/// Where a click on `msg` lands: the message, in the channel or DM it was posted to.
+pub fn on_message(msg: &slack_sim::Message) -> ButtonTarget {
+    ButtonTarget::Message {
+        channel: msg.channel.clone(),
+        ts: msg.ts.clone(),
+    }
 }
 
 /// Where a click in `view` (App Home or a modal, as slack-sim returns it) lands.

@@ -114,6 +114,17 @@ impl SlackTestApp {
             .unwrap();
     }
 
+    /// The DM `who` got showing `needle`, once sent, as it is now (to press its buttons).
+    pub async fn dm_showing(&self, who: &str, needle: &str) -> slack_sim::Message {
+        eventually(&format!("a DM to {who} showing {needle:?}"), 30, || async {
+            self.sim
+                .dms(who)
+                .into_iter()
+                .find(|m| shown(m).contains(needle))
+        })
+        .await
+    }
+
     /// The DMs `who` has been sent so far that show `needle`.
     pub fn dms_saying(&self, who: &str, needle: &str) -> Vec<slack_sim::Message> {
         let dms = self.sim.dms(who).into_iter();
