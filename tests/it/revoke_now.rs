@@ -125,15 +125,12 @@ async fn give_reason(t: &SlackTestApp, who: &str, n: i64, reason: &str) {
     .await;
     assert_eq!(form["submit"]["text"], "Revoke access", "{form}");
     let out = t
-        .sim
-        .submit_view(
+        .submitted(
             who,
             form["id"].as_str().unwrap(),
             json!({ "reason": { "reason": { "type": "plain_text_input", "value": reason } } }),
         )
-        .await
-        .unwrap();
-    assert!(out.errors.is_none(), "{:?}", out.errors);
+        .await;
     assert!(out.stack.is_empty(), "the form closes");
 }
 

@@ -210,16 +210,12 @@ async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_lat
         assert_eq!(out.stack, vec![id.clone()], "the form stays open");
 
         let later = now + Duration::hours(3);
-        let out = t
-            .sim
-            .submit_view(
-                "UALICE",
-                &id,
-                form_values("analytics-ro", Some(later.timestamp())),
-            )
-            .await
-            .unwrap();
-        assert!(out.errors.is_none(), "{:?}", out.errors);
+        t.submitted(
+            "UALICE",
+            &id,
+            form_values("analytics-ro", Some(later.timestamp())),
+        )
+        .await;
         assert_eq!(t.request(1).await.starts_at, Some(later));
 
         // No start picked: as soon as it is approved, as before.

@@ -231,8 +231,7 @@ async fn the_form_fits_the_resource_chosen_in_it_and_keeps_what_was_entered() {
             .await
             .unwrap();
         let as_shown = t.sim.view(&id).unwrap()["state"]["values"].clone();
-        let out = t.sim.submit_view("UALICE", &id, as_shown).await.unwrap();
-        assert!(out.errors.is_none(), "{:?}", out.errors);
+        t.submitted("UALICE", &id, as_shown).await;
         t.wait_for(1, gatehouse::domain::Status::Pending).await;
         let card = shown(&t.request_message(1).await);
         assert!(card.contains("1h30m (at most 1d)"), "{card}");

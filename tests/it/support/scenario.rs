@@ -140,6 +140,19 @@ impl SlackTestApp {
         .await;
     }
 
+    /// `who` submits the form `view_id` with `values`, and Gatehouse accepts it (shows no
+    /// errors); what it answered.
+    pub async fn submitted(
+        &self,
+        who: &str,
+        view_id: &str,
+        values: Value,
+    ) -> slack_sim::SubmitOutcome {
+        let out = self.sim.submit_view(who, view_id, values).await.unwrap();
+        assert!(out.errors.is_none(), "{:?}", out.errors);
+        out
+    }
+
     /// `who` presses the button `action`, carrying `value`, on the channel message `ts`.
     pub async fn press(&self, who: &str, ts: &str, action: &str, value: &str) {
         let target = slack_sim::ButtonTarget::Message {
