@@ -105,7 +105,7 @@ async fn home_of(t: &SlackTestApp, who: &str, needle: &str) -> Value {
 }
 
 async fn click_on_card(t: &SlackTestApp, who: &str, msg: &slack_sim::Message, value: &str) {
-    let target = on_message(&msg);
+    let target = on_message(msg);
     t.sim
         .click_button(who, target, "revoke", Some(value), None)
         .await

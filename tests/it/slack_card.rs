@@ -390,7 +390,7 @@ async fn reviewers_told_by_dm_approve_there_and_are_not_mentioned_in_the_channel
         );
 
         let press = |who: &str, dm: &slack_sim::Message| {
-            let target = on_message(&dm);
+            let target = on_message(dm);
             let (sim, who) = (t.sim.clone(), who.to_owned());
             async move {
                 sim.click_button(&who, target, "approve", None, None)

@@ -43,10 +43,8 @@ async fn rerun_after_kill(t: &SlackTestApp, job: &Job) {
 }
 
 async fn submit_and_approve(t: &SlackTestApp) -> slack_sim::Message {
-    let msg = t
-        .granted("UALICE", "analytics-ro 1h numbers", 1, "UBOB")
-        .await;
-    msg
+    t.granted("UALICE", "analytics-ro 1h numbers", 1, "UBOB")
+        .await
 }
 
 #[tokio::test]
