@@ -7,7 +7,6 @@ use gatehouse::store;
 
 use crate::support::home::on_message;
 use crate::support::scenario::in_slack_on_every_backend;
-use crate::support::slack::CHANNEL;
 
 #[tokio::test]
 async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expires() {
@@ -142,17 +141,9 @@ async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_seco
             .await;
         let grants_before = t.platform.calls().0;
 
-        let ack = t
-            .sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 4h still on it",
-            )
-            .await
-            .unwrap();
-        let reply = ack.payload.unwrap()["text"].as_str().unwrap().to_owned();
+        let reply = t
+            .reply("UALICE", "/request-access", "analytics-ro 4h still on it")
+            .await;
         assert!(
             reply.contains("You already have *Analytics (read-only)*")
                 && reply.contains("(request #1)")
@@ -161,13 +152,7 @@ async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_seco
             db.name
         );
         let msg = t.request_message(1).await;
-        let ask = crate::support::slack::eventually("the ask in the thread", 30, || async {
-            t.sim
-                .thread(CHANNEL, &msg.ts)
-                .into_iter()
-                .find(|m| crate::support::slack::shown(m).contains("asks for 4h more"))
-        })
-        .await;
+        let ask = t.thread_reply(&msg.ts, "asks for 4h more").await;
         t.sim
             .click_button("UBOB", on_message(&ask), "extend_approve", None, None)
             .await
