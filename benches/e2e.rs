@@ -395,34 +395,17 @@ async fn measure(backend: &str, s: &Settings) {
         late + never,
         verdict(late + never == 0)
     );
-    to_approved_dm.sort_unstable();
-    let approved_p99 = report::percentile(&to_approved_dm, 0.99);
-    println!(
-        "{backend}: ✅/Approve → the requester's DM saying it is approved, at slack-sim: {} ({} of {}) — target p99 < 20 ms: {}",
-        spread(&mut to_approved_dm),
-        to_approved_dm.len(),
-        approvals.len(),
-        verdict(approved_p99 < Duration::from_millis(20))
-    );
-    to_grant.sort_unstable();
-    let grant_p99 = report::percentile(&to_grant, 0.99);
-    println!(
-        "{backend}: ✅/Approve → grant on the server (polled every 5 ms): {} ({} of {} approvals) — target p99 < 50 ms: {}",
-        spread(&mut to_grant),
-        to_grant.len(),
-        approvals.len(),
-        verdict(grant_p99 < Duration::from_millis(50))
-    );
-    to_dm.sort_unstable();
-    let dm_p99 = report::percentile(&to_dm, 0.99);
-    let all_dms = to_dm.len() == approvals.len();
-    println!(
-        "{backend}: ✅/Approve → \"you now have access\" DM at slack-sim: {} ({} of {}) — target p99 < 60 ms: {}",
-        spread(&mut to_dm),
-        to_dm.len(),
-        approvals.len(),
-        verdict(all_dms && dm_p99 < Duration::from_millis(60))
-    );
+    let millis = Duration::from_millis;
+    let of = approvals.len();
+    let what = "the requester's DM saying it is approved, at slack-sim";
+    let line = report::after_approval(backend, what, &mut to_approved_dm, of, millis(20), false);
+    println!("{line}");
+    let what = "grant on the server (polled every 5 ms)";
+    let line = report::after_approval(backend, what, &mut to_grant, of, millis(50), false);
+    println!("{line}");
+    let what = "\"you now have access\" DM at slack-sim";
+    let line = report::after_approval(backend, what, &mut to_dm, of, millis(60), true);
+    println!("{line}");
     let grants_per_s = match last_grant {
         Some(g) => to_grant.len() as f64 / (g - start).as_secs_f64(),
         None => 0.0,

@@ -30,6 +30,27 @@ pub fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }
 
+/// The line for one latency after ✅/Approve, `what`, measured for `values.len()` of the `of`
+/// approvals: its spread, and whether its p99 is under `target` (and, when `all` is asked, every
+/// approval was measured).
+pub fn after_approval(
+    backend: &str,
+    what: &str,
+    values: &mut [Duration],
+    of: usize,
+    target: Duration,
+    all: bool,
+) -> String {
+    let spread = spread(values);
+    let met = percentile(values, 0.99) < target && (!all || values.len() == of);
+    format!(
+        "{backend}: ✅/Approve → {what}: {spread} ({} of {of} approvals) — target p99 < {} ms: {}",
+        values.len(),
+        target.as_millis(),
+        verdict(met)
+    )
+}
+
 /// The `gatehouse_slack_ack_seconds` histogram in a `/metrics` exposition, every envelope type
 /// together: (upper bound in seconds, acks at most that long), in the exposition's order.
 pub fn ack_buckets(exposition: &str) -> Vec<(f64, u64)> {

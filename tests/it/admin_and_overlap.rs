@@ -2,35 +2,32 @@
 //! [DURATION] REASON…` (the same grant, expiry, DMs and audit as any request), and a request for
 //! access one already holds, which asks to extend that grant instead of making a second one.
 
-use gatehouse::domain::{RequestId, Status};
+use gatehouse::domain::Status;
 use gatehouse::store;
 
+use crate::support::home::on_message;
 use crate::support::scenario::in_slack_on_every_backend;
-use crate::support::slack::{CHANNEL, SlackTestApp};
-
-async fn admin(t: &SlackTestApp, who: &str, text: &str) -> String {
-    t.reply(who, "/access-admin", text).await
-}
 
 #[tokio::test]
 async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expires() {
     in_slack_on_every_backend(async |t, db| {
         // Only admins; a reason is required; a typo gets the closest resource.
-        let reply = admin(
-            t,
-            "UBOB",
-            "grant <@UDAVE|dave> analytics-ro 2h incident 4411",
-        )
-        .await;
+        let reply = t
+            .admin("UBOB", "grant <@UDAVE|dave> analytics-ro 2h incident 4411")
+            .await;
         assert!(
             reply.contains("only a Gatehouse admin can do that"),
             "{reply}"
         );
-        let reply = admin(t, "UADA", "grant <@UDAVE|dave> analytics-ro 2h").await;
+        let reply = t.admin("UADA", "grant <@UDAVE|dave> analytics-ro 2h").await;
         assert!(reply.contains("Say why"), "{reply}");
-        let reply = admin(t, "UADA", "grant <@UDAVE|dave> analytcs-ro 2h incident").await;
+        let reply = t
+            .admin("UADA", "grant <@UDAVE|dave> analytcs-ro 2h incident")
+            .await;
         assert!(reply.contains("did you mean `analytics-ro`"), "{reply}");
-        let reply = admin(t, "UADA", "grant <@UDAVE|dave> analytics-ro 9d incident").await;
+        let reply = t
+            .admin("UADA", "grant <@UDAVE|dave> analytics-ro 9d incident")
+            .await;
         assert!(reply.contains("longer than"), "{}: {reply}", db.name);
         assert!(
             store::requests::list_all(t.app.db().conn())
@@ -40,12 +37,12 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
             "refusals make no request"
         );
 
-        let reply = admin(
-            t,
-            "UADA",
-            "grant <@UDAVE|dave> analytics-ro 2h incident 4411: restore the revenue table",
-        )
-        .await;
+        let reply = t
+            .admin(
+                "UADA",
+                "grant <@UDAVE|dave> analytics-ro 2h incident 4411: restore the revenue table",
+            )
+            .await;
         assert!(
             reply.contains("Granting <@UDAVE> `analytics-ro` for 2h (request #1)"),
             "{reply}"
@@ -88,20 +85,20 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
 
         // A second grant of what Dave already holds extends it: one grant, 1h longer, the
         // admin's reason audited, Dave told.
-        let before = t.app.workflow().request(RequestId::new(1)).await.unwrap();
-        let reply = admin(
-            t,
-            "UADA",
-            "grant <@UDAVE|dave> analytics-ro 1h incident continues",
-        )
-        .await;
+        let before = t.request(1).await;
+        let reply = t
+            .admin(
+                "UADA",
+                "grant <@UDAVE|dave> analytics-ro 1h incident continues",
+            )
+            .await;
         assert!(
             reply.contains(
                 "<@UDAVE> already had `analytics-ro` (request #1); it now lasts until <!date^"
             ),
             "{reply}"
         );
-        let after = t.app.workflow().request(RequestId::new(1)).await.unwrap();
+        let after = t.request(1).await;
         assert_eq!(
             after.expires_at,
             before.expires_at.map(|at| at + chrono::Duration::hours(1))
@@ -140,22 +137,13 @@ async fn an_admin_grants_access_directly_and_it_is_granted_told_audited_and_expi
 async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_second_grant() {
     in_slack_on_every_backend(async |t, db| {
         // Alice holds analytics-ro for 8 h from 09:00 UTC (request #1).
-        let card = t.ask("UALICE", "analytics-ro 8h report", 1).await;
-        t.tick("UBOB", &card).await;
-        t.wait_for(1, Status::Active).await;
+        t.granted("UALICE", "analytics-ro 8h report", 1, "UBOB")
+            .await;
         let grants_before = t.platform.calls().0;
 
-        let ack = t
-            .sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 4h still on it",
-            )
-            .await
-            .unwrap();
-        let reply = ack.payload.unwrap()["text"].as_str().unwrap().to_owned();
+        let reply = t
+            .reply("UALICE", "/request-access", "analytics-ro 4h still on it")
+            .await;
         assert!(
             reply.contains("You already have *Analytics (read-only)*")
                 && reply.contains("(request #1)")
@@ -164,24 +152,9 @@ async fn asking_for_access_one_already_holds_asks_to_extend_it_instead_of_a_seco
             db.name
         );
         let msg = t.request_message(1).await;
-        let ask = crate::support::slack::eventually("the ask in the thread", 30, || async {
-            t.sim
-                .thread(CHANNEL, &msg.ts)
-                .into_iter()
-                .find(|m| crate::support::slack::shown(m).contains("asks for 4h more"))
-        })
-        .await;
+        let ask = t.thread_reply(&msg.ts, "asks for 4h more").await;
         t.sim
-            .click_button(
-                "UBOB",
-                slack_sim::ButtonTarget::Message {
-                    channel: CHANNEL.into(),
-                    ts: ask.ts.clone(),
-                },
-                "extend_approve",
-                None,
-                None,
-            )
+            .click_button("UBOB", on_message(&ask), "extend_approve", None, None)
             .await
             .unwrap();
         crate::support::slack::eventually("the longer grant", 30, || async {

@@ -5,8 +5,9 @@
 use gatehouse::domain::Status;
 
 use crate::support::catalog::{self, task};
+use crate::support::scenario::in_slack_on_every_backend_with;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
-use crate::support::{audit, backends};
+use crate::support::{TestDb, audit, backends};
 
 /// Finance with PII needs both Bob and Rita, then two of Fiona, Carl, Ada and a guest.
 const STAGES: &str = r#"approval = [
@@ -55,10 +56,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         t.tick("UBOB", &msg).await;
         let card = t.card_saying(1, "approved by <@UBOB>").await;
         assert!(card.contains("step 1 of 2: 1 more from"), "{card}");
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "heavy_check_mark")
-            .await
-            .unwrap();
+        t.react("UBOB", &msg, "heavy_check_mark").await;
         let note = t.ephemeral_for("UBOB", "did nothing").await;
         assert!(
             note.contains("you have already approved this request"),
@@ -68,14 +66,7 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
 
         // Rita completes the first step; the thread now mentions the second step's reviewers.
         t.tick("URITA", &msg).await;
-        let reply = eventually("the thread note for step 2", 30, || async {
-            t.sim
-                .thread(CHANNEL, &msg.ts)
-                .iter()
-                .map(shown)
-                .find(|m| m.contains("approved; step 2 of 2"))
-        })
-        .await;
+        let reply = shown(&t.thread_reply(&msg.ts, "approved; step 2 of 2").await);
         assert!(
             reply.contains("rita approved; step 2 of 2 needs 2 more from <@UFIONA>, <@UCARL>, <@UADA>, <@UGUEST>"),
             "{reply}"
@@ -88,15 +79,10 @@ async fn a_two_step_policy_needs_both_of_the_first_then_two_different_people_of_
         assert!(note.contains("guests cannot decide on requests"), "{note}");
 
         // Fiona's ✅ counts now, and her Approve click after it does not count again.
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "heavy_check_mark")
-            .await
-            .unwrap();
+        t.react("UFIONA", &msg, "heavy_check_mark").await;
         t.card_saying(1, "step 2 of 2: 1 more from").await;
-        t.sim
-            .add_reaction("UFIONA", CHANNEL, &msg.ts, "white_check_mark::skin-tone-2")
-            .await
-            .unwrap();
+        t.react("UFIONA", &msg, "white_check_mark::skin-tone-2")
+            .await;
         let notes = || {
             t.sim
                 .ephemerals("UFIONA")
@@ -159,46 +145,48 @@ fn routed_workspace() -> slack_sim::SimConfig {
 
 #[tokio::test]
 async fn requests_go_to_their_resources_channel_or_their_connectors_and_are_approved_there() {
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &routed(), routed_workspace()).await;
-        for (who, ask) in [
-            ("UALICE", "analytics-ro 2h"),
-            ("UALICE", "ledger 2h"),
-            ("UDAVE", "payroll 2h"),
-        ] {
-            t.request_access(who, ask).await;
-        }
-        t.request_message_in(CHANNEL, 1).await;
-        let ledger = t.request_message_in("C0FINANCE", 2).await;
-        let payroll = t.request_message_in("C0PAYROLL", 3).await;
-        for (channel, other) in [(CHANNEL, 2), ("C0FINANCE", 3), ("C0PAYROLL", 1)] {
-            let title = format!("Access request #{other}:");
-            assert!(
-                !t.sim
-                    .messages(channel)
-                    .iter()
-                    .any(|m| m.text.starts_with(&title)),
-                "{}: #{other} is not in {channel}",
-                db.name
-            );
-        }
-        // A ✅ in the resource's channel approves, by a member of the group that reviews it.
-        t.sim
-            .add_reaction("UCARL", "C0FINANCE", &ledger.ts, "white_check_mark")
-            .await
-            .unwrap();
-        t.sim
-            .add_reaction("UFIONA", "C0PAYROLL", &payroll.ts, "white_check_mark")
-            .await
-            .unwrap();
-        eventually("both granted", 30, || async {
-            (t.platform.holds("ualice", "LEDGER") && t.platform.holds("udave", "PAYROLL"))
-                .then_some(())
-        })
-        .await;
-        t.card_saying_in("C0FINANCE", 2, "Active").await;
-        t.stop().await;
-    }
+    in_slack_on_every_backend_with(
+        async |db| SlackTestApp::start_with(db, &routed(), routed_workspace()).await,
+        async |t, db| {
+            for (who, ask) in [
+                ("UALICE", "analytics-ro 2h"),
+                ("UALICE", "ledger 2h"),
+                ("UDAVE", "payroll 2h"),
+            ] {
+                t.request_access(who, ask).await;
+            }
+            t.request_message_in(CHANNEL, 1).await;
+            let ledger = t.request_message_in("C0FINANCE", 2).await;
+            let payroll = t.request_message_in("C0PAYROLL", 3).await;
+            for (channel, other) in [(CHANNEL, 2), ("C0FINANCE", 3), ("C0PAYROLL", 1)] {
+                let title = format!("Access request #{other}:");
+                assert!(
+                    !t.sim
+                        .messages(channel)
+                        .iter()
+                        .any(|m| m.text.starts_with(&title)),
+                    "{}: #{other} is not in {channel}",
+                    db.name
+                );
+            }
+            // A ✅ in the resource's channel approves, by a member of the group that reviews it.
+            t.sim
+                .add_reaction("UCARL", "C0FINANCE", &ledger.ts, "white_check_mark")
+                .await
+                .unwrap();
+            t.sim
+                .add_reaction("UFIONA", "C0PAYROLL", &payroll.ts, "white_check_mark")
+                .await
+                .unwrap();
+            eventually("both granted", 30, || async {
+                (t.platform.holds("ualice", "LEDGER") && t.platform.holds("udave", "PAYROLL"))
+                    .then_some(())
+            })
+            .await;
+            t.card_saying_in("C0FINANCE", 2, "Active").await;
+        },
+    )
+    .await;
 }
 
 /// `App::start` with `catalog` against the routed workspace; the error it stops with.
@@ -252,10 +240,14 @@ fn auto() -> String {
     catalog::manual(&[task("prod-logs", &["UBOB"]) + AUTO_RULES])
 }
 
+/// Gatehouse with the auto-approval rules, in the test workspace.
+async fn with_auto_rules(db: &TestDb) -> SlackTestApp {
+    SlackTestApp::start_with(db, &auto(), workspace()).await
+}
+
 #[tokio::test]
 async fn auto_approval_by_group_and_by_short_duration_is_granted_audited_and_posted() {
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &auto(), workspace()).await;
+    in_slack_on_every_backend_with(with_auto_rules, async |t, db| {
         // Carl is in the group: 2h is approved by the first rule.
         t.request_access("UCARL", "prod-logs 2h").await;
         // Alice is not, but 30m is short enough for the second rule.
@@ -265,79 +257,81 @@ async fn auto_approval_by_group_and_by_short_duration_is_granted_audited_and_pos
         eventually("both automatic grants", 30, || async {
             (t.platform.holds("ucarl", "PROD_LOGS") && t.platform.holds("ualice", "PROD_LOGS"))
                 .then_some(())
-        })
-        .await;
-        assert_eq!(t.status(3).await, Status::Pending, "{}", db.name);
-        assert!(!t.platform.holds("udave", "PROD_LOGS"));
+    })
+    .await;
+    assert_eq!(t.status(3).await, Status::Pending, "{}", db.name);
+    assert!(!t.platform.holds("udave", "PROD_LOGS"));
 
-        let card = t.card_saying(1, "Active").await;
-        assert!(
-            card.contains("approved by Gatehouse (auto-approved: the requester is in <!subteam^S0FINANCE> and it is for 4h or less)"),
-            "{card}"
-        );
-        let dm = t.dm_for("UALICE", "approved your request").await;
-        assert!(
-            dm.contains("Gatehouse (auto-approved: it is for 30m or less)"),
-            "{dm}"
-        );
+    let card = t.card_saying(1, "Active").await;
+    assert!(
+        card.contains("approved by Gatehouse (auto-approved: the requester is in <!subteam^S0FINANCE> and it is for 4h or less)"),
+        "{card}"
+    );
+    let dm = t.dm_for("UALICE", "approved your request").await;
+    assert!(
+        dm.contains("Gatehouse (auto-approved: it is for 30m or less)"),
+        "{dm}"
+    );
 
-        let approved = audit::row(&t.app, 2, "approved").await;
-        assert_eq!(approved.actor, "gatehouse");
-        let details = audit::details(&approved);
-        assert_eq!(details["rule"], "it is for 30m or less", "{details}");
-        assert_eq!(details["via"], "auto_approval");
-        t.stop().await;
-    }
+    let approved = audit::row(&t.app, 2, "approved").await;
+    assert_eq!(approved.actor, "gatehouse");
+    let details = audit::details(&approved);
+    assert_eq!(details["rule"], "it is for 30m or less", "{details}");
+    assert_eq!(details["via"], "auto_approval");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_quiet_resource_audits_auto_approved_requests_without_posting_them() {
     let quiet = format!("{}auto_approved = \"quiet\"\n", catalog::AUTO_30M);
     let catalog = auto() + &task("prod-traces", &["UBOB"]) + &quiet;
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &catalog, workspace()).await;
-        // #1 is approved by the rule on the quiet resource, #2 by a rule on a posting one, and
-        // #3 is too long for the rule: a reviewer must see it.
-        for (who, text) in [
-            ("UALICE", "prod-traces 30m"),
-            ("UALICE", "prod-logs 30m"),
-            ("UDAVE", "prod-traces 2h"),
-        ] {
-            t.request_access(who, text).await;
-        }
-        t.wait_for(1, Status::Active).await;
-        t.wait_for(2, Status::Active).await;
-        assert!(t.platform.holds("ualice", "PROD_TRACES"));
-        t.request_message(2).await;
-        t.request_message(3).await;
-        t.dm_for("UALICE", "You now have access to *Production traces*")
-            .await;
-        let dm = t.dm_for("UALICE", "approved your request #1").await;
-        assert!(
-            dm.contains("Gatehouse (auto-approved: it is for 30m or less)"),
-            "{dm}"
-        );
+    in_slack_on_every_backend_with(
+        async |db| SlackTestApp::start_with(db, &catalog, workspace()).await,
+        async |t, db| {
+            // #1 is approved by the rule on the quiet resource, #2 by a rule on a posting one, and
+            // #3 is too long for the rule: a reviewer must see it.
+            for (who, text) in [
+                ("UALICE", "prod-traces 30m"),
+                ("UALICE", "prod-logs 30m"),
+                ("UDAVE", "prod-traces 2h"),
+            ] {
+                t.request_access(who, text).await;
+            }
+            t.wait_for(1, Status::Active).await;
+            t.wait_for(2, Status::Active).await;
+            assert!(t.platform.holds("ualice", "PROD_TRACES"));
+            t.request_message(2).await;
+            t.request_message(3).await;
+            t.dm_for("UALICE", "You now have access to *Production traces*")
+                .await;
+            let dm = t.dm_for("UALICE", "approved your request #1").await;
+            assert!(
+                dm.contains("Gatehouse (auto-approved: it is for 30m or less)"),
+                "{dm}"
+            );
 
-        // The audit log has it, with the rule; then it expires, still without a word posted.
-        let approved = audit::row(&t.app, 1, "approved").await;
-        assert!(
-            approved.details.contains("it is for 30m or less"),
-            "{}",
-            approved.details
-        );
-        t.expire(1, chrono::Duration::minutes(31)).await;
-        t.dm_for("UALICE", "Your access to *Production traces* has expired")
-            .await;
-        t.run_jobs().await;
-        let posted: Vec<String> = t.sim.messages(CHANNEL).iter().map(shown).collect();
-        assert!(
-            !posted.iter().any(|m| m.contains("Access request #1")),
-            "{}: {posted:?}",
-            db.name
-        );
-        assert!(posted.iter().any(|m| m.contains("Access request #3")));
-        t.stop().await;
-    }
+            // The audit log has it, with the rule; then it expires, still without a word posted.
+            let approved = audit::row(&t.app, 1, "approved").await;
+            assert!(
+                approved.details.contains("it is for 30m or less"),
+                "{}",
+                approved.details
+            );
+            t.expire(1, chrono::Duration::minutes(31)).await;
+            t.dm_for("UALICE", "Your access to *Production traces* has expired")
+                .await;
+            t.run_jobs().await;
+            let posted: Vec<String> = t.sim.messages(CHANNEL).iter().map(shown).collect();
+            assert!(
+                !posted.iter().any(|m| m.contains("Access request #1")),
+                "{}: {posted:?}",
+                db.name
+            );
+            assert!(posted.iter().any(|m| m.contains("Access request #3")));
+        },
+    )
+    .await;
 }
 
 #[test]
@@ -475,28 +469,16 @@ fn an_on_call_rule_naming_no_oncall_table_is_refused() {
 /// The policy example in docs/configuration.md is a catalog Gatehouse accepts, as written.
 #[test]
 fn the_configuration_docs_policy_example_parses() {
-    let doc = include_str!("../../docs/configuration.md");
-    let example = doc
-        .split("For example, a table anyone on call")
-        .nth(1)
-        .and_then(|rest| rest.split("```toml\n").nth(1))
-        .and_then(|block| block.split("```").next())
-        .expect("the policy example in docs/configuration.md");
-    let catalog = format!(
-        r#"
+    let tables = r#"
 [connectors.warehouse]
 kind = "postgres"
-url = {{ env = "WAREHOUSE_PG_URL" }}
+url = { env = "WAREHOUSE_PG_URL" }
 
 [oncall.pd]
 kind = "pagerduty"
-token = {{ env = "PAGERDUTY_TOKEN" }}
-
-{example}"#
-    );
-    let parsed =
-        gatehouse::config::Catalog::parse(std::path::Path::new("docs/configuration.md"), &catalog)
-            .unwrap_or_else(|e| panic!("{e}\n{catalog}"));
+token = { env = "PAGERDUTY_TOKEN" }
+"#;
+    let parsed = catalog::docs_example("For example, a table anyone on call", tables);
     let payments = &parsed.resources[0];
     assert_eq!(payments.approval.len(), 2);
     assert_eq!(

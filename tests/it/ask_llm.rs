@@ -212,6 +212,14 @@ impl ChatFake {
         .unwrap()
     }
 
+    /// U0ASKER's `question`, put to this model through Gatehouse's client (the test key, ten
+    /// seconds to answer), with `tools` behind it.
+    async fn asked(&self, question: &str, tools: &CannedTools) -> Result<String, LlmError> {
+        self.llm(KEY, Duration::from_secs(10))
+            .answer("U0ASKER", question, tools)
+            .await
+    }
+
     pub(crate) fn requests(&self) -> Vec<Value> {
         self.state.lock().unwrap().requests.clone()
     }
@@ -263,12 +271,7 @@ async fn a_tool_call_is_run_by_gatehouse_and_its_result_quoted() {
     .await;
     let tools = CannedTools::default();
     let answer = fake
-        .llm(KEY, Duration::from_secs(10))
-        .answer(
-            "U0ASKER",
-            "does @maria have access to finance-warehouse?",
-            &tools,
-        )
+        .asked("does @maria have access to finance-warehouse?", &tools)
         .await
         .unwrap();
 
@@ -340,12 +343,7 @@ async fn two_tool_calls_in_one_turn_are_both_answered() {
     .await;
     let tools = CannedTools::default();
     let answer = fake
-        .llm(KEY, Duration::from_secs(10))
-        .answer(
-            "U0ASKER",
-            "what does sam have, and who reads sales?",
-            &tools,
-        )
+        .asked("what does sam have, and who reads sales?", &tools)
         .await
         .unwrap();
     // A mention the model passed on as written reaches the tools as the bare id.
@@ -379,8 +377,7 @@ async fn bad_arguments_and_unknown_tools_get_error_results_not_a_crash() {
     .await;
     let tools = CannedTools::default();
     let answer = fake
-        .llm(KEY, Duration::from_secs(10))
-        .answer("U0ASKER", "does maria have finance?", &tools)
+        .asked("does maria have finance?", &tools)
         .await
         .unwrap();
     assert!(tools.log.lock().unwrap().is_empty(), "no tool should run");
@@ -413,8 +410,7 @@ async fn a_model_that_never_stops_calling_tools_is_stopped() {
     fake.state.lock().unwrap().forever = true;
     let tools = CannedTools::default();
     let err = fake
-        .llm(KEY, Duration::from_secs(10))
-        .answer("U0ASKER", "who has finance-warehouse?", &tools)
+        .asked("who has finance-warehouse?", &tools)
         .await
         .unwrap_err();
     assert!(matches!(err, LlmError::TooManyRounds(_)), "{err:?}");

@@ -35,6 +35,16 @@ async fn exec(t: &TestApp, sql: &str) {
     t.app.db().conn().execute_unprepared(sql).await.unwrap();
 }
 
+/// Asserts that verifying the chain on `db` finds it broken first at row `seq`, for `problem`.
+async fn found_broken(t: &TestApp, db: &TestDb, seq: i64, problem: &str) {
+    let verdict = audit::verify(t.app.db()).await.unwrap();
+    let broken = Verdict::Broken {
+        seq,
+        problem: problem.into(),
+    };
+    assert_eq!(verdict, broken, "{}", db.name);
+}
+
 #[tokio::test]
 async fn editing_one_row_in_the_database_is_found_and_named() {
     on_every_backend(async |t, db| {
@@ -44,22 +54,20 @@ async fn editing_one_row_in_the_database_is_found_and_named() {
             Verdict::Intact { rows: 8, .. }
         ));
         exec(t, "UPDATE audit_events SET actor = 'UEVE' WHERE seq = 6").await;
-        assert_eq!(
-            audit::verify(t.app.db()).await.unwrap(),
-            Verdict::Broken {
-                seq: 6,
-                problem: "row 6 was changed: its content no longer matches its hash".into()
-            },
-            "{}",
-            db.name
-        );
+        found_broken(
+            t,
+            db,
+            6,
+            "row 6 was changed: its content no longer matches its hash",
+        )
+        .await;
     })
     .await;
 }
 
 #[tokio::test]
 async fn a_rewritten_row_with_a_fresh_hash_is_still_found() {
-    on_every_backend(async |t, _| {
+    on_every_backend(async |t, db| {
         history(t).await;
         // The forger recomputes row 3's own hash, but row 4 still points at the old one.
         let rows = gatehouse::store::audit::page(t.app.db().conn(), 2, 1)
@@ -80,14 +88,13 @@ async fn a_rewritten_row_with_a_fresh_hash_is_still_found() {
             &format!("UPDATE audit_events SET actor = 'UEVE', hash = '{forged}' WHERE seq = 3"),
         )
         .await;
-        let verdict = audit::verify(t.app.db()).await.unwrap();
-        assert_eq!(
-            verdict,
-            Verdict::Broken {
-                seq: 3,
-                problem: "row 3 was changed or replaced: row 4 does not follow from it".into()
-            }
-        );
+        found_broken(
+            t,
+            db,
+            3,
+            "row 3 was changed or replaced: row 4 does not follow from it",
+        )
+        .await;
     })
     .await;
 }
@@ -97,23 +104,9 @@ async fn removed_rows_are_found_in_the_middle_and_at_the_end() {
     on_every_backend(async |t, db| {
         history(t).await;
         exec(t, "DELETE FROM audit_events WHERE seq = 8").await;
-        assert_eq!(
-            audit::verify(t.app.db()).await.unwrap(),
-            Verdict::Broken {
-                seq: 8,
-                problem: "row 8, the last, was removed".into()
-            },
-            "{}",
-            db.name
-        );
+        found_broken(t, db, 8, "row 8, the last, was removed").await;
         exec(t, "DELETE FROM audit_events WHERE seq IN (2, 3)").await;
-        assert_eq!(
-            audit::verify(t.app.db()).await.unwrap(),
-            Verdict::Broken {
-                seq: 2,
-                problem: "rows 2 to 3 were removed".into()
-            }
-        );
+        found_broken(t, db, 2, "rows 2 to 3 were removed").await;
     })
     .await;
 }

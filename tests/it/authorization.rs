@@ -9,11 +9,12 @@
 use gatehouse::domain::Status;
 use gatehouse::store;
 use serde_json::{Value, json};
-use slack_sim::{ButtonTarget, SimConfig, UserSeed};
+use slack_sim::{SimConfig, UserSeed};
 
 use crate::support::backends;
 use crate::support::catalog;
 use crate::support::db::TestDb;
+use crate::support::home::{fresh_home, in_view, offers_button};
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
 
 // The whole table runs on both backends in one test: it is long, and every cell matters.
@@ -257,10 +258,7 @@ async fn fixture(t: &SlackTestApp, state: State, who: &str, resource: &'static s
     if state == State::FailedJob {
         // Slack refuses the next card for good: its delivery job gives up.
         t.sim.sim().fail_next_post(CHANNEL, "is_archived");
-        t.sim
-            .slash_command(who, CHANNEL, "/request-access", "finance 1h")
-            .await
-            .unwrap();
+        t.request_access(who, "finance 1h").await;
         let job = eventually("a delivery job that gave up", 30, || async {
             store::jobs::list(t.app.db().conn(), Some(store::jobs::JobStatus::Failed))
                 .await
@@ -380,36 +378,9 @@ async fn snapshot(t: &SlackTestApp) -> Snapshot {
 
 /// Whether a view or message offers a button `action` whose value names request `n`.
 fn offers(blocks: &Value, action: &str, n: i64) -> bool {
-    match blocks {
-        Value::Object(o) => {
-            (o.get("action_id").and_then(Value::as_str) == Some(action)
-                && o.get("value")
-                    .and_then(Value::as_str)
-                    .is_some_and(|v| v == n.to_string() || v.ends_with(&format!(":{n}"))))
-                || o.values().any(|v| offers(v, action, n))
-        }
-        Value::Array(a) => a.iter().any(|v| offers(v, action, n)),
-        _ => false,
-    }
-}
-
-/// `who`'s App Home, freshly published.
-async fn home(t: &SlackTestApp, who: &str) -> Value {
-    let published = || {
-        t.sim
-            .api_calls_of("views.publish")
-            .iter()
-            .filter(|c| c.args["user_id"] == who)
-            .count()
-    };
-    let before = published();
-    t.sim.open_app_home(who).await.unwrap();
-    eventually(&format!("{who}'s Home"), 30, || async {
-        (published() > before)
-            .then(|| t.sim.home_view(who))
-            .flatten()
+    offers_button(blocks, action, &|v| {
+        v == n.to_string() || v.ends_with(&format!(":{n}"))
     })
-    .await
 }
 
 /// The newest note `who` was shown (ephemeral, DM or modal error) after `since` of them.
@@ -500,10 +471,7 @@ async fn make(
             } else {
                 "x"
             };
-            t.sim
-                .add_reaction(who, CHANNEL, &f.card.as_ref().unwrap().ts, emoji)
-                .await
-                .unwrap();
+            t.react(who, f.card.as_ref().unwrap(), emoji).await;
             None
         }
         D::ApproveButton => {
@@ -563,13 +531,11 @@ async fn make(
             if !can_be_told(who) {
                 return None;
             }
-            let h = home(t, who).await;
+            let h = fresh_home(t, who, "published", |_| true).await;
             if !offers(&h, action, value) {
                 return None;
             }
-            let target = ButtonTarget::View {
-                view_id: h["id"].as_str().unwrap().to_owned(),
-            };
+            let target = in_view(&h);
             let value = Some(value.to_string());
             // Cancel and Relinquish take something away: Slack asks first, and they confirm.
             if matches!(d, D::Cancel | D::Relinquish) {
@@ -586,10 +552,7 @@ async fn make(
             None
         }
         D::Admin(words) => {
-            return Some(
-                t.reply(who, "/access-admin", &words.replace("{n}", &n.to_string()))
-                    .await,
-            );
+            return Some(t.admin(who, &words.replace("{n}", &n.to_string())).await);
         }
         D::AskAboutOther => {
             // The requester asks about someone else (Dave); everyone else about her.

@@ -1,37 +1,19 @@
 //! The `gatehouse` binary as a newcomer meets it: clear errors that name the file, line and
 //! key, or the missing setting.
+use crate::support::TestDb;
+use crate::support::app::TestApp;
+use crate::support::bin::scrubbed;
 use crate::support::db::postgres_server;
 use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
-use crate::support::scenario::submission;
 use crate::support::serve_env::{pairs, serve_env};
+use gatehouse::workflow::Via;
 use std::process::{Command, Output};
 
 fn gatehouse(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     cmd.args(args);
     scrubbed(cmd, dir, env).output().unwrap()
-}
-
-/// `cmd` in `dir` with only the settings in `env` (none from the test's environment).
-fn scrubbed(mut cmd: Command, dir: &std::path::Path, env: &[(&str, &str)]) -> Command {
-    cmd.current_dir(dir);
-    for var in [
-        "DATABASE_URL",
-        "GATEHOUSE_CONFIG",
-        "SLACK_BOT_TOKEN",
-        "SLACK_APP_TOKEN",
-        "ACCESS_REQUESTS_CHANNEL",
-        "GATEHOUSE_ADMINS",
-        "GATEHOUSE_LOG",
-        "GATEHOUSE_LOG_FORMAT",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
 }
 
 /// Checks that the command exited with `code` and said `message` on stderr.
@@ -44,14 +26,23 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// With `catalog` on `db`, Alice asks for `resource` (saying `reason`) and Bob approves it; the
+/// jobs that follow have run and Gatehouse has stopped when it returns, for the binary to read.
+async fn alice_approved_by_bob(db: &TestDb, catalog: &str, resource: &str, reason: Option<&str>) {
+    let t = TestApp::start_with(db, catalog).await;
+    let r = t.submit("UALICE", resource, None, reason).await;
+    t.approve(&r, "UBOB", Via::Reaction).await;
+    t.run_jobs().await;
+    t.stop().await;
+}
+
 #[test]
 fn check_config_accepts_the_example_catalog() {
     let dir = tempfile::tempdir().unwrap();
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/gatehouse.example.toml");
     std::fs::copy(example, dir.path().join("gatehouse.toml")).unwrap();
     let out = gatehouse(dir.path(), &["check-config"], &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = printed(&out);
     assert!(
         stdout.contains("gatehouse.toml: 1 connector(s), 2 resource(s), 1 admin(s)"),
         "{stdout}"
@@ -118,15 +109,10 @@ fn migrate_creates_the_schema_and_can_run_twice() {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
     for _ in 0..2 {
         let out = gatehouse(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            "database is up to date"
-        );
+        assert_eq!(printed(&out).trim(), "database is up to date");
     }
     let out = gatehouse(dir.path(), &["audit", "verify"], &[("DATABASE_URL", &url)]);
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("audit log intact: 0 rows"));
+    assert!(printed(&out).starts_with("audit log intact: 0 rows"));
 }
 
 #[test]
@@ -142,35 +128,15 @@ fn bad_export_dates_say_how_to_write_them() {
 
 #[tokio::test]
 async fn check_and_access_answer_at_the_command_line_in_words_and_json() {
-    use crate::support::app::{CATALOG, TestApp, u};
-    use gatehouse::workflow::Via;
+    use crate::support::app::CATALOG;
     let db = crate::support::TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("gatehouse.toml"), &*CATALOG).unwrap();
-    {
-        let t = TestApp::start(&db).await;
-        let r = t
-            .wf()
-            .submit(submission(
-                &u("UALICE"),
-                "analytics-ro",
-                None,
-                Some("weekly numbers"),
-            ))
-            .await
-            .unwrap();
-        t.wf()
-            .approve(r.id, &u("UBOB"), Via::Reaction)
-            .await
-            .unwrap();
-        t.run_jobs().await;
-        t.stop().await;
-    }
+    alice_approved_by_bob(&db, &CATALOG, "analytics-ro", Some("weekly numbers")).await;
     let env = [("DATABASE_URL", db.url.as_str())];
 
     let out = gatehouse(dir.path(), &["check", "UALICE", "analytics-ro"], &env);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = printed(&out);
     assert!(
         text.starts_with("✅ Yes: UALICE has access to Analytics (read-only) (`analytics-ro`).\n• Gatehouse: request #1 (active), approved by UBOB"),
         "{text}"
@@ -228,6 +194,12 @@ async fn gatehouse_async(dir: &std::path::Path, args: &[&str], env: &[(&str, &st
     })
     .await
     .unwrap()
+}
+
+/// Checks that the command exited 0 (showing what it said on stderr if not); what it printed.
+fn printed(out: &Output) -> String {
+    assert!(out.status.success(), "{}", stderr(out));
+    stdout(out)
 }
 
 fn stdout(o: &Output) -> String {
@@ -295,9 +267,8 @@ async fn the_operator_revokes_access_at_the_command_line_and_the_holder_is_told_
 
         let why = "the warehouse connector is retired";
         let out = gatehouse_async(dir.path(), &["revoke", "#1", "--reason", why], &env).await;
-        assert!(out.status.success(), "{}", stderr(&out));
         assert_eq!(
-            stdout(&out).trim(),
+            printed(&out).trim(),
             format!("request #1: access removed (REVOKE \"{role}\" FROM \"{alice}\")"),
             "{}",
             db.name
@@ -375,23 +346,8 @@ fn vault_catalog(vault: Option<&str>) -> String {
 
 #[tokio::test]
 async fn check_config_lists_live_grants_the_catalog_changed_and_fails_on_a_stranded_connector() {
-    use crate::support::app::{TestApp, u};
-    use gatehouse::workflow::Via;
     let db = crate::support::TestDb::sqlite();
-    {
-        let t = TestApp::start_with(&db, &vault_catalog(Some("hand over key A"))).await;
-        let r = t
-            .wf()
-            .submit(submission(&u("UALICE"), "keys", None, None))
-            .await
-            .unwrap();
-        t.wf()
-            .approve(r.id, &u("UBOB"), Via::Reaction)
-            .await
-            .unwrap();
-        t.run_jobs().await;
-        t.stop().await;
-    }
+    alice_approved_by_bob(&db, &vault_catalog(Some("hand over key A")), "keys", None).await;
     let dir = tempfile::tempdir().unwrap();
     let check = |catalog: String| {
         std::fs::write(dir.path().join("gatehouse.toml"), catalog).unwrap();
@@ -403,17 +359,15 @@ async fn check_config_lists_live_grants_the_catalog_changed_and_fails_on_a_stran
     };
 
     let out = check(vault_catalog(Some("hand over key A")));
-    assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("live grants: all match the catalog"),
+        printed(&out).contains("live grants: all match the catalog"),
         "{}",
         stdout(&out)
     );
 
     let out = check(vault_catalog(Some("hand over key B")));
-    assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("1 live grant of `keys` grant task “hand over key A” on `vault` (the catalog now says task “hand over key B” on `vault`); they end as granted"),
+        printed(&out).contains("1 live grant of `keys` grant task “hand over key A” on `vault` (the catalog now says task “hand over key B” on `vault`); they end as granted"),
         "{}",
         stdout(&out)
     );
@@ -435,8 +389,7 @@ async fn check_config_lists_live_grants_the_catalog_changed_and_fails_on_a_stran
 
     // No database there: said in one line, the catalog still checked, and no file made.
     let out = gatehouse(dir.path(), &["check-config"], &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let said: Vec<String> = stdout(&out)
+    let said: Vec<String> = printed(&out)
         .lines()
         .filter(|l| l.contains("live grants"))
         .map(str::to_owned)
@@ -465,9 +418,7 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
         (1, "UALICE", "UBOB", "analytics-ro 8h month end"),
         (2, "UDAVE", "UFIONA", "finance-pii 2h"),
     ] {
-        let msg = t.ask(who, ask, n).await;
-        t.tick(reviewer, &msg).await;
-        t.wait_for(n, Status::Active).await;
+        t.granted(who, ask, n, reviewer).await;
     }
     let card = t.request_message(1).await;
     let sim = t.restart_later().await;
@@ -483,9 +434,8 @@ async fn an_operator_revoke_of_access_made_by_hand_asks_an_admin_and_goes_ahead_
     ];
     let args = ["revoke", "1", "--reason", "incident 4411"];
     let out = gatehouse_async(dir.path(), &args, &env).await;
-    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
-        stdout(&out).trim(),
+        printed(&out).trim(),
         "request #1: being revoked by hand: an admin is asked in the request's Slack thread to remove the access and press Done"
     );
     eventually("the admin's task in the thread", 5, || async {
@@ -812,9 +762,8 @@ async fn a_query_refuses_a_database_whose_schema_is_behind_and_leaves_it_so() {
         "still behind: the queries migrated nothing"
     );
     let out = gatehouse_async(dir.path(), &["check-config"], &[("DATABASE_URL", &url)]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains(
+        printed(&out).contains(
             "live grants not compared: the database schema is out of date: run `gatehouse migrate` first"
         ),
         "{}",

@@ -17,7 +17,7 @@ use crate::support::contract::{self, Faults, Listed};
 use crate::support::databricks_fake::{CLIENT_ID, CLIENT_SECRET, DatabricksFake, PAT};
 use crate::support::group_platform::group_platform;
 use crate::support::rest_fake::{self, Fake};
-use crate::support::roles::{grant_group as grant, group, revoke_group as revoke};
+use crate::support::roles::{grant_group as grant, group};
 use crate::support::round_trip;
 
 const TOKEN_PATH: &str = "/oidc/v1/token";
@@ -130,25 +130,9 @@ async fn databricks_grant_is_made_once_and_held_by_the_workspace() {
 #[tokio::test]
 async fn databricks_a_deleted_users_group_membership_is_already_absent() {
     let w = workspace_fake().await;
-    let c = w.fake.connector();
-    grant(&c, &w.alice, "finance-analysts").await.unwrap();
-    grant(&c, &w.bob, "finance-analysts").await.unwrap();
-    w.fake.delete_user(&w.alice);
-    assert_eq!(
-        c.check(&w.alice, &group("finance-analysts")).await.unwrap(),
-        connectors::Holding::default()
-    );
-    let before = patches(&w, &w.finance);
-    assert_eq!(
-        revoke(&c, &w.alice, "finance-analysts").await.unwrap(),
-        "already absent"
-    );
-    assert_eq!(patches(&w, &w.finance), before, "nothing to remove");
-    assert!(w.fake.holds(&w.bob, &w.finance), "Bob keeps his");
     // A grant to the deleted user still fails: Databricks answers 404 for the member.
-    let err = grant(&c, &w.alice, "finance-analysts").await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
-    assert!(!w.fake.holds(&w.alice, &w.finance));
+    let delete = || w.fake.delete_user(&w.alice);
+    contract::a_deleted_identity_holds_nothing(&w, &w.case(), delete, "HTTP 404").await;
 }
 
 #[tokio::test]

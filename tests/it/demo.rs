@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 use sea_orm::{ConnectionTrait, Database};
 
+use crate::support::bin::scrubbed;
 use crate::support::db::postgres_server;
 use crate::support::here::test_name;
 
@@ -22,23 +23,13 @@ fn demo(dir: &Path, postgres_url: &str) -> Output {
 
 fn demo_with(dir: &Path, postgres_url: &str, args: &[&str], tmp: &Path) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    cmd.arg("demo")
-        .args(args)
-        .current_dir(dir)
-        .env("TMPDIR", tmp)
-        .env("GATEHOUSE_DEMO_POSTGRES_URL", postgres_url);
-    for var in [
-        "DATABASE_URL",
-        "GATEHOUSE_CONFIG",
-        "SLACK_BOT_TOKEN",
-        "SLACK_APP_TOKEN",
-        "ACCESS_REQUESTS_CHANNEL",
-        "GATEHOUSE_ADMINS",
-        "GATEHOUSE_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.output().unwrap()
+    cmd.arg("demo").args(args);
+    let tmp = tmp.to_str().unwrap();
+    let env = [
+        ("TMPDIR", tmp),
+        ("GATEHOUSE_DEMO_POSTGRES_URL", postgres_url),
+    ];
+    scrubbed(cmd, dir, &env).output().unwrap()
 }
 
 /// Asserts that `needles` appear in `text` in this order; returns where each was found.

@@ -15,11 +15,7 @@ fn catalog() -> String {
 
 /// `who` asks for the ledger; the number of their request.
 async fn ask(t: &SlackTestApp, who: &str, n: i64) -> slack_sim::Message {
-    t.sim
-        .slash_command(who, CHANNEL, "/request-access", "ledger 2h")
-        .await
-        .unwrap();
-    t.request_message(n).await
+    t.ask(who, "ledger 2h", n).await
 }
 
 /// `reviewer` ✅s request `n`.

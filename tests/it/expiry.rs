@@ -11,7 +11,8 @@ use crate::support::db::postgres_server;
 use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::{prefix, quoted};
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
+use crate::support::scenario::in_slack_on_sqlite;
+use crate::support::slack::{SlackTestApp, eventually, shown, workspace};
 use crate::support::{TestDb, catalog};
 
 /// Analytics: 8 h unless asked otherwise, a reminder 30 min before the end, and two hours for
@@ -21,85 +22,87 @@ fn timed() -> String {
     catalog::manual(&[catalog::task("analytics-ro", &["UBOB", "URITA"]) + timing])
 }
 
+/// Gatehouse with the timed catalog, in the test workspace.
+async fn started(db: &TestDb) -> SlackTestApp {
+    SlackTestApp::start_with(db, &timed(), workspace()).await
+}
+
 #[tokio::test]
 async fn a_request_nobody_reviews_lapses_and_the_requester_is_told() {
-    let db = TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, &timed(), workspace()).await;
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", "analytics-ro 8h")
-        .await
-        .unwrap();
-    t.request_message(1).await;
-    t.clock.advance(Duration::minutes(119));
-    t.run_jobs().await;
-    assert_eq!(t.status(1).await, Status::Pending, "not yet");
+    in_slack_on_sqlite(started, async |t| {
+        t.request_access("UALICE", "analytics-ro 8h").await;
+        t.request_message(1).await;
+        t.clock.advance(Duration::minutes(119));
+        t.run_jobs().await;
+        assert_eq!(t.status(1).await, Status::Pending, "not yet");
 
-    t.clock.advance(Duration::minutes(1));
-    t.run_jobs().await;
-    t.wait_for(1, Status::Lapsed).await;
-    t.dm_for("UALICE", "Nobody reviewed your request #1").await;
-    eventually("the card to say it lapsed", 30, || async {
-        let card = shown(&t.request_message(1).await).to_lowercase();
-        (card.contains("lapsed") && !card.contains("waiting for a reviewer")).then_some(())
+        t.clock.advance(Duration::minutes(1));
+        t.run_jobs().await;
+        t.wait_for(1, Status::Lapsed).await;
+        t.dm_for("UALICE", "Nobody reviewed your request #1").await;
+        eventually("the card to say it lapsed", 30, || async {
+            let card = shown(&t.request_message(1).await).to_lowercase();
+            (card.contains("lapsed") && !card.contains("waiting for a reviewer")).then_some(())
+        })
+        .await;
     })
     .await;
-    t.stop().await;
 }
 
 #[tokio::test]
 async fn a_reviewed_request_does_not_lapse() {
-    let db = TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, &timed(), workspace()).await;
-    t.alice_gets_analytics_from_bob().await;
-    t.clock.advance(Duration::hours(3));
-    t.run_jobs().await;
-    assert_eq!(t.status(1).await, Status::Active);
-    t.stop().await;
+    in_slack_on_sqlite(started, async |t| {
+        t.alice_gets_analytics_from_bob().await;
+        t.clock.advance(Duration::hours(3));
+        t.run_jobs().await;
+        assert_eq!(t.status(1).await, Status::Active);
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_reminder_comes_when_the_resource_says() {
-    let db = TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, &timed(), workspace()).await;
-    t.alice_gets_analytics_from_bob().await;
-    t.run_jobs().await;
-    let reminded = || {
-        t.sim
-            .dms("UALICE")
-            .iter()
-            .any(|m| shown(m).contains("Need more time?"))
-    };
-    t.clock.advance(Duration::hours(7) + Duration::minutes(29));
-    t.run_jobs().await;
-    assert!(!reminded(), "31 minutes before the end is too early");
-    t.clock.advance(Duration::minutes(1));
-    t.run_jobs().await;
-    t.dm_for("UALICE", "Need more time?").await;
-    t.stop().await;
+    in_slack_on_sqlite(started, async |t| {
+        t.alice_gets_analytics_from_bob().await;
+        t.run_jobs().await;
+        let reminded = || {
+            t.sim
+                .dms("UALICE")
+                .iter()
+                .any(|m| shown(m).contains("Need more time?"))
+        };
+        t.clock.advance(Duration::hours(7) + Duration::minutes(29));
+        t.run_jobs().await;
+        assert!(!reminded(), "31 minutes before the end is too early");
+        t.clock.advance(Duration::minutes(1));
+        t.run_jobs().await;
+        t.dm_for("UALICE", "Need more time?").await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_revocation_that_keeps_failing_reaches_the_reviewers_and_admins_and_then_succeeds() {
-    let db = TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, &timed(), workspace()).await;
-    t.alice_gets_analytics_from_bob().await;
-    t.platform.fail_next(1, false);
-    t.clock.advance(Duration::hours(8));
-    t.run_jobs().await;
-    for who in ["UBOB", "URITA", "UADA"] {
-        let dm = t.dm_for(who, "keeps failing").await;
-        assert!(dm.contains("role ANALYTICS_RO does not exist"), "{dm}");
-    }
-    assert_eq!(t.status(1).await, Status::Revoking);
-    assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
+    in_slack_on_sqlite(started, async |t| {
+        t.alice_gets_analytics_from_bob().await;
+        t.platform.fail_next(1, false);
+        t.clock.advance(Duration::hours(8));
+        t.run_jobs().await;
+        for who in ["UBOB", "URITA", "UADA"] {
+            let dm = t.dm_for(who, "keeps failing").await;
+            assert!(dm.contains("role ANALYTICS_RO does not exist"), "{dm}");
+        }
+        assert_eq!(t.status(1).await, Status::Revoking);
+        assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
 
-    // An hour later the platform answers: the retry removes the access.
-    t.clock.advance(Duration::hours(1));
-    t.run_jobs().await;
-    t.wait_for(1, Status::Expired).await;
-    assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
-    t.dm_for("UALICE", "has expired").await;
-    t.stop().await;
+        // An hour later the platform answers: the retry removes the access.
+        t.clock.advance(Duration::hours(1));
+        t.run_jobs().await;
+        t.wait_for(1, Status::Expired).await;
+        assert!(!t.platform.holds("ualice", "ANALYTICS_RO"));
+        t.dm_for("UALICE", "has expired").await;
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::{Roles, prefix, quoted};
 use crate::support::platform::FakePlatform;
+use crate::support::scenario::{in_slack_on_every_backend_with, in_slack_on_sqlite};
 use crate::support::slack::{SlackTestApp, workspace};
 
 /// A catalog with a `warehouse` PostgreSQL connector (unless `connector` is false) and a
@@ -411,69 +412,70 @@ async fn two_grants_of_the_same_role_keep_it_until_the_last_ends_and_neither_cou
 
 #[tokio::test]
 async fn an_operator_revoke_needs_a_reason_within_bounds_and_changes_nothing_without_one() {
-    let db = TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, &catalog(false, None), workspace()).await;
-    let msg = t.ask("UALICE", "keys 2h", 1).await;
-    t.tick("UBOB", &msg).await;
-    t.wait_for(1, Status::Active).await;
-    let err = t
-        .app
-        .workflow()
-        .revoke_as_operator(RequestId::new(1), "  ")
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "revoking access needs a reason (--reason TEXT)"
-    );
-    let long = "x".repeat(3001);
-    let err = t
-        .app
-        .workflow()
-        .revoke_as_operator(RequestId::new(1), &long)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, gatehouse::workflow::WorkflowError::ReasonTooLong(3001)),
-        "{err}"
-    );
-    assert_eq!(t.status(1).await, Status::Active);
-    assert!(t.platform.holds("ualice", "hand over the keys"));
-    t.stop().await;
+    in_slack_on_sqlite(
+        async |db| SlackTestApp::start_with(db, &catalog(false, None), workspace()).await,
+        async |t| {
+            t.granted("UALICE", "keys 2h", 1, "UBOB").await;
+            let err = t
+                .app
+                .workflow()
+                .revoke_as_operator(RequestId::new(1), "  ")
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "revoking access needs a reason (--reason TEXT)"
+            );
+            let long = "x".repeat(3001);
+            let err = t
+                .app
+                .workflow()
+                .revoke_as_operator(RequestId::new(1), &long)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, gatehouse::workflow::WorkflowError::ReasonTooLong(3001)),
+                "{err}"
+            );
+            assert_eq!(t.status(1).await, Status::Active);
+            assert!(t.platform.holds("ualice", "hand over the keys"));
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_reviewer_and_an_admin_revoking_at_the_same_instant_end_the_access_once() {
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &catalog(false, None), workspace()).await;
-        let msg = t.ask("UALICE", "keys 2h", 1).await;
-        t.tick("UBOB", &msg).await;
-        t.wait_for(1, Status::Active).await;
-        let wf = t.app.workflow();
-        let (bob, ada) = (crate::support::u("UBOB"), crate::support::u("UADA"));
-        let (a, b) = tokio::join!(
-            wf.revoke(RequestId::new(1), &bob, Some("incident 42")),
-            wf.revoke(RequestId::new(1), &ada, Some("incident 42, too")),
-        );
-        assert_eq!(
-            [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
-            1,
-            "{}: {a:?} {b:?}",
-            db.name
-        );
-        t.wait_for(1, Status::Revoked).await;
-        let done = actions(&t).await;
-        assert_eq!(
-            done.iter().filter(|a| *a == "revoking").count(),
-            1,
-            "{done:?}"
-        );
-        assert_eq!(
-            done.iter().filter(|a| *a == "revoked").count(),
-            1,
-            "{done:?}"
-        );
-        assert_eq!(t.platform.changes("ualice", "hand over the keys"), (1, 1));
-        t.stop().await;
-    }
+    in_slack_on_every_backend_with(
+        async |db| SlackTestApp::start_with(db, &catalog(false, None), workspace()).await,
+        async |t, db| {
+            t.granted("UALICE", "keys 2h", 1, "UBOB").await;
+            let wf = t.app.workflow();
+            let (bob, ada) = (crate::support::u("UBOB"), crate::support::u("UADA"));
+            let (a, b) = tokio::join!(
+                wf.revoke(RequestId::new(1), &bob, Some("incident 42")),
+                wf.revoke(RequestId::new(1), &ada, Some("incident 42, too")),
+            );
+            assert_eq!(
+                [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+                1,
+                "{}: {a:?} {b:?}",
+                db.name
+            );
+            t.wait_for(1, Status::Revoked).await;
+            let done = actions(t).await;
+            assert_eq!(
+                done.iter().filter(|a| *a == "revoking").count(),
+                1,
+                "{done:?}"
+            );
+            assert_eq!(
+                done.iter().filter(|a| *a == "revoked").count(),
+                1,
+                "{done:?}"
+            );
+            assert_eq!(t.platform.changes("ualice", "hand over the keys"), (1, 1));
+        },
+    )
+    .await;
 }

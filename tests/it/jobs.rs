@@ -11,12 +11,13 @@ use gatehouse::domain::{ConnectorId, RequestId};
 use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSettings};
 use gatehouse::store::jobs::{Job, JobStatus};
 use gatehouse::store::{self, Db};
+use gatehouse::workflow::Audience;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::app::{CATALOG, config_for};
 use crate::support::platform::FakePlatform;
-use crate::support::{TestApp, TestDb, backends, queue};
+use crate::support::{TestApp, backends, queue};
 
 /// Counts how often each job ran, and by which worker.
 #[derive(Default)]
@@ -49,30 +50,19 @@ impl Runner for CountingRunner {
     }
 }
 
-async fn migrated(db: &TestDb) -> Db {
-    let conn = db.connect().await;
-    conn.migrate().await.unwrap();
-    conn
-}
-
 fn worker(db: Db, clock: SharedClock, counter: &Arc<Counter>, name: &str) -> Worker {
-    Worker::new(
-        db,
-        clock,
-        Arc::new(CountingRunner {
-            counter: counter.clone(),
-            name: name.to_owned(),
-        }),
-        Arc::new(Notify::new()),
-        WorkerSettings::new(3, Duration::from_secs(60), Duration::from_millis(50)),
-    )
+    let runner = Arc::new(CountingRunner {
+        counter: counter.clone(),
+        name: name.to_owned(),
+    });
+    queue::worker(db, clock, runner, Duration::from_millis(50))
 }
 
 #[tokio::test]
 async fn two_workers_on_one_database_run_each_of_1000_jobs_exactly_once() {
     for db in backends().await {
         let clock: SharedClock = Arc::new(SystemClock);
-        let setup = migrated(&db).await;
+        let setup = db.migrated().await;
         let now = clock.now();
         queue::provisions(&setup, 1000, now).await;
 
@@ -114,7 +104,7 @@ async fn two_workers_on_one_database_run_each_of_1000_jobs_exactly_once() {
 async fn a_background_worker_sleeps_until_woken_and_stops_on_shutdown() {
     for db in backends().await {
         let clock: SharedClock = Arc::new(SystemClock);
-        let conn = migrated(&db).await;
+        let conn = db.migrated().await;
         let counter = Arc::new(Counter::default());
         let wake = Arc::new(Notify::new());
         let w = Worker::new(
@@ -171,7 +161,7 @@ async fn a_background_worker_sleeps_until_woken_and_stops_on_shutdown() {
 #[tokio::test]
 async fn enqueueing_a_keyed_job_again_moves_it_instead_of_adding_one() {
     for db in backends().await {
-        let conn = migrated(&db).await;
+        let conn = db.migrated().await;
         let clock = SystemClock;
         use gatehouse::clock::Clock;
         let now = clock.now();
@@ -220,32 +210,19 @@ impl Runner for FlakyRunner {
 #[tokio::test]
 async fn a_job_that_panics_is_retried_and_the_worker_carries_on() {
     for db in backends().await {
-        let conn = migrated(&db).await;
+        let conn = db.migrated().await;
         let clock = gatehouse::clock::ManualClock::new(
             chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
         );
-        let now = clock.now();
-        for i in 1..=2 {
-            jobs::enqueue(
-                conn.conn(),
-                &JobSpec::Provision {
-                    request: RequestId::new(i),
-                },
-                now,
-                3,
-                now,
-            )
-            .await
-            .unwrap();
-        }
-        let w = Worker::new(
+        queue::provisions(&conn, 2, clock.now()).await;
+        let runner = Arc::new(FlakyRunner {
+            seen: Mutex::default(),
+        });
+        let w = queue::worker(
             conn.clone(),
             Arc::new(clock.clone()),
-            Arc::new(FlakyRunner {
-                seen: Mutex::default(),
-            }),
-            Arc::new(Notify::new()),
-            WorkerSettings::new(3, Duration::from_secs(60), Duration::from_secs(1)),
+            runner,
+            Duration::from_secs(1),
         );
         assert_eq!(
             w.run_due().await.unwrap(),
@@ -276,6 +253,15 @@ async fn a_job_that_panics_is_retried_and_the_worker_carries_on() {
         );
         conn.close().await.unwrap();
         db.close().await;
+    }
+}
+
+/// The message to `audience` that `request` was approved: a job in a lane of its own.
+fn approved_notice(request: RequestId, audience: Audience) -> JobSpec {
+    JobSpec::Notify {
+        request,
+        notice: gatehouse::workflow::Notice::Approved,
+        audience,
     }
 }
 
@@ -326,28 +312,18 @@ impl Runner for OrderRunner {
 async fn four_workers_run_a_requests_jobs_one_at_a_time_and_in_order_within_each_lane() {
     for db in backends().await {
         let clock: SharedClock = Arc::new(SystemClock);
-        let setup = migrated(&db).await;
-        let now = clock.now();
-        let tx = setup.begin().await.unwrap();
+        let setup = db.migrated().await;
         // Five jobs for each of 20 requests, queued request by request, all due now.
-        for n in 1..=20 {
-            let request = RequestId::new(n);
-            for spec in [
+        let specs = (1..=20).map(RequestId::new).flat_map(|request| {
+            [
                 JobSpec::Provision { request },
                 JobSpec::Remind { request },
                 JobSpec::Lapse { request },
                 JobSpec::Revoke { request },
-            ] {
-                jobs::enqueue(&tx, &spec, now, 3, now).await.unwrap();
-            }
-            let notify = JobSpec::Notify {
-                request,
-                notice: gatehouse::workflow::Notice::Approved,
-                audience: gatehouse::workflow::Audience::Requester,
-            };
-            jobs::enqueue(&tx, &notify, now, 3, now).await.unwrap();
-        }
-        tx.commit().await.unwrap();
+                approved_notice(request, Audience::Requester),
+            ]
+        });
+        queue::enqueue_all(&setup, specs, clock.now()).await;
 
         let seen = Arc::new(PerRequest::default());
         let mut handles = Vec::new();
@@ -506,25 +482,14 @@ impl Runner for GrantAfterMessages {
 async fn a_requests_dm_and_card_do_not_wait_behind_its_grant() {
     for db in backends().await {
         let clock: SharedClock = Arc::new(SystemClock);
-        let setup = migrated(&db).await;
-        let now = clock.now();
+        let setup = db.migrated().await;
         let request = RequestId::new(1);
-        let tx = setup.begin().await.unwrap();
-        jobs::enqueue(&tx, &JobSpec::Provision { request }, now, 3, now)
-            .await
-            .unwrap();
-        for audience in [
-            gatehouse::workflow::Audience::Requester,
-            gatehouse::workflow::Audience::Channel,
-        ] {
-            let notify = JobSpec::Notify {
-                request,
-                notice: gatehouse::workflow::Notice::Approved,
-                audience,
-            };
-            jobs::enqueue(&tx, &notify, now, 3, now).await.unwrap();
-        }
-        tx.commit().await.unwrap();
+        let specs = [
+            JobSpec::Provision { request },
+            approved_notice(request, Audience::Requester),
+            approved_notice(request, Audience::Channel),
+        ];
+        queue::enqueue_all(&setup, specs, clock.now()).await;
 
         let runner = Arc::new(GrantAfterMessages {
             delivered: Arc::new(Notify::new()),
@@ -570,22 +535,14 @@ async fn a_requests_dm_and_card_do_not_wait_behind_its_grant() {
 async fn a_running_job_holds_back_its_lane_and_only_its_lane() {
     for db in backends().await {
         let clock: SharedClock = Arc::new(SystemClock);
-        let conn = migrated(&db).await;
-        let now = clock.now();
+        let conn = db.migrated().await;
         let request = RequestId::new(7);
-        let tx = conn.begin().await.unwrap();
-        for spec in [
+        let specs = [
             JobSpec::Provision { request },
             JobSpec::Revoke { request },
-            JobSpec::Notify {
-                request,
-                notice: gatehouse::workflow::Notice::Approved,
-                audience: gatehouse::workflow::Audience::Requester,
-            },
-        ] {
-            jobs::enqueue(&tx, &spec, now, 3, now).await.unwrap();
-        }
-        tx.commit().await.unwrap();
+            approved_notice(request, Audience::Requester),
+        ];
+        queue::enqueue_all(&conn, specs, clock.now()).await;
         let lease = TimeDelta::seconds(60);
         let claim = |who: &'static str| {
             let conn = conn.clone();

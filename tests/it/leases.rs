@@ -20,12 +20,6 @@ use crate::support::app::at;
 use crate::support::slack::eventually;
 use crate::support::{TestDb, backends, queue};
 
-async fn migrated(db: &TestDb) -> Db {
-    let conn = db.connect().await;
-    conn.migrate().await.unwrap();
-    conn
-}
-
 async fn enqueue_one(db: &Db, clock: &dyn Clock, request: i64) -> i64 {
     let now = clock.now();
     let spec = JobSpec::Provision {
@@ -69,7 +63,7 @@ impl Clock for Skewed {
 async fn a_process_whose_clock_runs_ahead_does_not_take_over_a_live_lease() {
     for db in backends().await {
         let honest = SystemClock;
-        let conn = migrated(&db).await;
+        let conn = db.migrated().await;
         let id = enqueue_one(&conn, &honest, 1).await;
         let claim = store::jobs::claim(&conn, "honest-worker", &honest, TimeDelta::minutes(1))
             .await
@@ -119,7 +113,7 @@ async fn a_lease_lapses_when_the_manual_clock_passes_it() {
     // Tests move time by hand: a manual clock decides leases too, so they lapse as it passes them.
     for db in backends().await {
         let clock = ManualClock::new(at(2026, 11, 28, 9, 0));
-        let conn = migrated(&db).await;
+        let conn = db.migrated().await;
         let id = enqueue_one(&conn, &clock, 1).await;
         let claim = store::jobs::claim(&conn, "stalled", &clock, TimeDelta::minutes(5))
             .await
@@ -187,7 +181,7 @@ impl Runner for SlowPlatform {
 async fn a_job_slower_than_its_lease_keeps_it_and_runs_once_with_two_workers() {
     for db in backends().await {
         let clock: SharedClock = Arc::new(SystemClock);
-        let setup = migrated(&db).await;
+        let setup = db.migrated().await;
         let id = enqueue_one(&setup, &*clock, 1).await;
         // Short, but with room for a renewal (every 0.5 s) held up on a busy machine.
         let lease = Duration::from_millis(1500);
@@ -282,32 +276,56 @@ impl Runner for Hanging {
     }
 }
 
-fn hanging() -> Arc<Hanging> {
-    Arc::new(Hanging {
+/// One job queued on a fresh database, and a worker of its own pool (as another process's)
+/// about to run it with a `Hanging` runner under `lease` and `deadline`.
+struct HangingJob {
+    conn: Db,
+    clock: SharedClock,
+    id: i64,
+    runner: Arc<Hanging>,
+    worker: Worker,
+}
+
+async fn hanging_job(db: &TestDb, lease: Duration, deadline: Duration) -> HangingJob {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let conn = db.migrated().await;
+    let id = enqueue_one(&conn, &*clock, 1).await;
+    let runner = Arc::new(Hanging {
         started: AtomicUsize::new(0),
         stopped: Arc::new(AtomicBool::new(false)),
-    })
+    });
+    let settings = WorkerSettings {
+        max_attempts: 3,
+        lease,
+        deadline,
+        poll: Duration::from_secs(1),
+    };
+    let worker = Worker::new(
+        db.connect().await,
+        clock.clone(),
+        runner.clone(),
+        Arc::new(Notify::new()),
+        settings,
+    );
+    HangingJob {
+        conn,
+        clock,
+        id,
+        runner,
+        worker,
+    }
 }
 
 #[tokio::test]
 async fn a_job_past_its_deadline_is_stopped_and_fails_retryably_without_hanging_the_worker() {
     for db in backends().await {
-        let clock: SharedClock = Arc::new(SystemClock);
-        let conn = migrated(&db).await;
-        let id = enqueue_one(&conn, &*clock, 1).await;
-        let runner = hanging();
-        let w = Worker::new(
-            conn.clone(),
-            clock.clone(),
-            runner.clone(),
-            Arc::new(Notify::new()),
-            WorkerSettings {
-                max_attempts: 3,
-                lease: Duration::from_secs(5),
-                deadline: Duration::from_millis(250),
-                poll: Duration::from_secs(1),
-            },
-        );
+        let HangingJob {
+            conn,
+            clock,
+            id,
+            runner,
+            worker: w,
+        } = hanging_job(&db, Duration::from_secs(5), Duration::from_millis(250)).await;
         let ran = tokio::time::timeout(Duration::from_secs(10), w.run_due())
             .await
             .expect("the worker is not held by the hanging job")
@@ -346,22 +364,13 @@ async fn a_job_past_its_deadline_is_stopped_and_fails_retryably_without_hanging_
 #[tokio::test]
 async fn a_run_whose_job_was_taken_over_stops_and_writes_nothing() {
     for db in backends().await {
-        let clock: SharedClock = Arc::new(SystemClock);
-        let conn = migrated(&db).await;
-        let id = enqueue_one(&conn, &*clock, 1).await;
-        let runner = hanging();
-        let w = Worker::new(
-            db.connect().await,
-            clock.clone(),
-            runner.clone(),
-            Arc::new(Notify::new()),
-            WorkerSettings {
-                max_attempts: 3,
-                lease: Duration::from_millis(600),
-                deadline: Duration::from_secs(30),
-                poll: Duration::from_secs(1),
-            },
-        );
+        let HangingJob {
+            conn,
+            id,
+            runner,
+            worker: w,
+            ..
+        } = hanging_job(&db, Duration::from_millis(600), Duration::from_secs(30)).await;
         let run = tokio::spawn(async move { w.run_due().await });
         eventually("the job to start", 10, || async {
             (runner.started.load(Ordering::SeqCst) == 1).then_some(())

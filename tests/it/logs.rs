@@ -8,6 +8,7 @@ use std::time::Duration;
 use slack_sim::{SimConfig, SlackSim};
 
 use crate::support::TestDb;
+use crate::support::bin::{card_in_channel, connected, terminate};
 use crate::support::catalog;
 use crate::support::slack::{CHANNEL, eventually, workspace};
 use crate::support::snowflake_fake::{KEY_FILE, SnowflakeFake};
@@ -125,10 +126,7 @@ async fn a_whole_flow_logged(format: Option<&str>, secrets: &Secrets) -> String 
     }
     let mut child = cmd.spawn().unwrap();
     let said = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    eventually("serve to connect to Socket Mode", 60, || async {
-        (sim.connection_count() > 0).then_some(())
-    })
-    .await;
+    connected(&sim, 60).await;
 
     // Alice asks, Bob approves, the account holds it, Alice is told.
     let ack = sim
@@ -141,12 +139,7 @@ async fn a_whole_flow_logged(format: Option<&str>, secrets: &Secrets) -> String 
         .await
         .unwrap();
     assert!(ack.acked, "{}", said());
-    let card = eventually("the request in the channel", 30, || async {
-        sim.messages(CHANNEL)
-            .into_iter()
-            .find(|m| m.text.contains("Access request #1"))
-    })
-    .await;
+    let card = card_in_channel(&sim, 1).await;
     sim.add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
         .await
         .unwrap();
@@ -203,16 +196,7 @@ async fn a_whole_flow_logged(format: Option<&str>, secrets: &Secrets) -> String 
     })
     .await;
 
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("serve stops within 10 s of SIGTERM")
-        .unwrap();
+    terminate(&mut child, Duration::from_secs(10)).await;
     said()
 }
 

@@ -3,7 +3,7 @@
 //! once; throttling, outages, unknown and externally managed groups classed right; and a whole
 //! request through Slack that leaves the membership in the instance, then takes it away.
 
-use gatehouse::connectors::{self, Connector, ConnectorError, Readiness};
+use gatehouse::connectors::{Connector, ConnectorError, Readiness};
 use gatehouse::domain::Unit;
 
 use crate::support::contract::{self, Faults, Listed};
@@ -211,30 +211,9 @@ async fn check_reports_direct_membership_of_the_named_group() {
 #[tokio::test]
 async fn a_deleted_users_membership_is_already_absent_and_no_longer_held() {
     let i = instance().await;
-    let c = i.fake.connector();
-    grant(&c, &i.alice, "Finance analysts").await.unwrap();
-    grant(&c, &i.bob, "Finance analysts").await.unwrap();
-    i.fake.delete_user(&i.alice);
-    assert_eq!(
-        c.check(&i.alice, &group("Finance analysts")).await.unwrap(),
-        connectors::Holding::default()
-    );
-    assert_eq!(
-        revoke(&c, &i.alice, "Finance analysts").await.unwrap(),
-        "already absent"
-    );
-    assert_eq!(
-        i.fake.log().iter().filter(|c| c.method == "DELETE").count(),
-        0,
-        "nothing to remove"
-    );
-    assert!(i.fake.holds(&i.bob, &i.finance), "Bob keeps his");
     // A grant to the deleted user still fails, in Looker's words.
-    let err = grant(&c, &i.alice, "Finance analysts").await.unwrap_err();
-    assert!(
-        matches!(&err, ConnectorError::Permanent(m) if m.contains("Not found")),
-        "{err:?}"
-    );
+    let delete = || i.fake.delete_user(&i.alice);
+    contract::a_deleted_identity_holds_nothing(&i, &i.case(), delete, "Not found").await;
 }
 
 contract::fault_cases!(

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gatehouse::domain::Status;
 use gatehouse::store;
@@ -12,6 +12,7 @@ use slack_sim::SlackSim;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::app::CATALOG;
+use crate::support::bin::{card_in_channel, connected, terminate};
 use crate::support::db::postgres_server;
 use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
@@ -89,9 +90,8 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 /// Alice asks for analytics-ro with a reason, and Bob's ✅ makes it active (request #1).
 async fn alice_gets_analytics(t: &SlackTestApp) {
-    let msg = t.ask("UALICE", "analytics-ro 8h weekly numbers", 1).await;
-    t.tick("UBOB", &msg).await;
-    t.wait_for(1, Status::Active).await;
+    t.granted("UALICE", "analytics-ro 8h weekly numbers", 1, "UBOB")
+        .await;
 }
 
 async fn with_http(db: &TestDb) -> (SlackTestApp, SocketAddr) {
@@ -198,10 +198,7 @@ async fn health_readiness_and_metrics_follow_a_real_request() {
 
         // Slack answers the next post with 429 Retry-After: 7; the job waits that long.
         t.sim.rate_limit("chat.postMessage", 1, 7);
-        t.sim
-            .slash_command("UDAVE", CHANNEL, "/request-access", "finance-pii 1h")
-            .await
-            .unwrap();
+        t.request_access("UDAVE", "finance-pii 1h").await;
         let text = metric_reaches(
             addr,
             "gatehouse_rate_limit_waits_total",
@@ -338,22 +335,6 @@ fn serve(dir: &std::path::Path, env: &[(String, String)]) -> tokio::process::Chi
         .unwrap()
 }
 
-/// SIGTERM, then how long the process took to exit and its exit code.
-async fn terminate(child: &mut tokio::process::Child) -> (Duration, Option<i32>) {
-    let pid = child.id().unwrap().to_string();
-    let started = Instant::now();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("the process exits")
-        .unwrap();
-    (started.elapsed(), status.code())
-}
-
 fn log_of(dir: &std::path::Path) -> String {
     std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
 }
@@ -371,11 +352,8 @@ async fn sigterm_with_nothing_in_hand_exits_promptly() {
         &[HTTP_ON_ANY_PORT, ("GATEHOUSE_LOG", "info")],
     );
     let mut child = serve(dir.path(), &env);
-    eventually("serve to connect", 60, || async {
-        (sim.connection_count() > 0).then_some(())
-    })
-    .await;
-    let (took, code) = terminate(&mut child).await;
+    connected(&sim, 60).await;
+    let (took, code) = terminate(&mut child, Duration::from_secs(20)).await;
     let log = log_of(dir.path());
     assert_eq!(code, Some(0), "{log}");
     eprintln!("SIGTERM with nothing in hand: exited in {took:?}");
@@ -426,19 +404,11 @@ async fn sigterm_gives_back_a_job_stuck_on_its_platform_and_another_process_fini
         .unwrap();
 
     let mut first = serve(dir.path(), &env);
-    eventually("the first process to connect", 60, || async {
-        (sim.connection_count() > 0).then_some(())
-    })
-    .await;
+    connected(&sim, 60).await;
     sim.slash_command("UPAT", CHANNEL, "/request-access", "wh 1h")
         .await
         .unwrap();
-    let card = eventually("the request's card", 30, || async {
-        sim.messages(CHANNEL)
-            .into_iter()
-            .find(|m| m.text.starts_with("Access request #1"))
-    })
-    .await;
+    let card = card_in_channel(&sim, 1).await;
     sim.add_reaction("UBOB", CHANNEL, &card.ts, "white_check_mark")
         .await
         .unwrap();
@@ -472,7 +442,7 @@ async fn sigterm_gives_back_a_job_stuck_on_its_platform_and_another_process_fini
     )
     .await;
 
-    let (took, code) = terminate(&mut first).await;
+    let (took, code) = terminate(&mut first, Duration::from_secs(20)).await;
     let log = log_of(dir.path());
     assert_eq!(code, Some(0), "{log}");
     eprintln!("SIGTERM with a stuck job in hand: exited in {took:?}");
@@ -499,7 +469,7 @@ async fn sigterm_gives_back_a_job_stuck_on_its_platform_and_another_process_fini
     })
     .await;
     assert!(roles.member(&who, &role).await, "the role is granted");
-    let (_, code) = terminate(&mut second).await;
+    let (_, code) = terminate(&mut second, Duration::from_secs(20)).await;
     assert_eq!(code, Some(0), "{}", log_of(dir.path()));
     conn.close().await.unwrap();
     roles.drop_all().await;

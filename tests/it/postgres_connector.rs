@@ -10,7 +10,6 @@ use sea_orm::ConnectionTrait;
 use crate::support::contract::{Case, Platform, role_of};
 use crate::support::pg::{Server, quoted};
 use crate::support::round_trip;
-use crate::support::slack::CHANNEL;
 use crate::support::sql_suite::{self as sql, SqlServer, on_server, sql_suite};
 use gatehouse::connectors::{Connector, Readiness};
 use gatehouse::domain::Unit;
@@ -77,10 +76,7 @@ on_server!(
         let catalog = round_trip::catalog("warehouse", SETTINGS, &resources);
         let (_db, t) = round_trip::start(&catalog).await;
         for (n, ask) in [(1, "analysts-long 7d"), (2, "analysts-short 2h")] {
-            t.sim
-                .slash_command("UALICE", CHANNEL, "/request-access", ask)
-                .await
-                .unwrap();
+            t.request_access("UALICE", ask).await;
             let msg = t.request_message(n).await;
             let form = t.approve_and_open_picker_of(n, &msg, "UBOB").await;
             t.pick(&form, "UBOB", &alice).await;

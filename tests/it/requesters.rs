@@ -7,8 +7,9 @@ use gatehouse::domain::{ConnectorId, RequestId, Status};
 use gatehouse::store;
 use slack_sim::{SimConfig, UserSeed, UsergroupSeed};
 
+use crate::support::scenario::in_slack_on_every_backend_with;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, workspace};
-use crate::support::{backends, catalog};
+use crate::support::{TestDb, backends, catalog};
 
 /// Production database: break glass, and auto-approval up to an hour; payroll: asked for by
 /// Fiona and the finance group alone; the ledger: reviewed by a group with a bot in it.
@@ -75,29 +76,33 @@ async fn footprint(t: &SlackTestApp) -> (usize, usize, usize) {
     (requests, audit, jobs)
 }
 
+/// Gatehouse with this file's catalog, in the workspace with its outsiders.
+async fn started(db: &TestDb) -> SlackTestApp {
+    SlackTestApp::start_with(db, &catalog(), with_outsiders()).await
+}
+
 #[tokio::test]
 async fn guests_external_users_deactivated_accounts_and_bots_cannot_use_break_glass() {
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &catalog(), with_outsiders()).await;
-        let before = footprint(&t).await;
+    in_slack_on_every_backend_with(started, async |t, db| {
+        let before = footprint(t).await;
         for (who, kind) in OUTSIDERS {
             let reply = t
                 .reply(who, "/request-access", "break-glass prod-db 30m db on fire")
                 .await;
             assert!(
-                reply.contains(&format!(
-                    "break-glass access is only for full members of the workspace, and yours is {kind}"
-                )),
-                "{}: {who}: {reply}",
-                db.name
-            );
+            reply.contains(&format!(
+                "break-glass access is only for full members of the workspace, and yours is {kind}"
+            )),
+            "{}: {who}: {reply}",
+            db.name
+        );
             assert!(
                 reply.contains("ask for prod-db the usual way with /request-access prod-db"),
                 "{reply}"
             );
         }
         assert_eq!(
-            footprint(&t).await,
+            footprint(t).await,
             before,
             "{}: refusals change nothing",
             db.name
@@ -116,14 +121,13 @@ async fn guests_external_users_deactivated_accounts_and_bots_cannot_use_break_gl
             reply.contains("is being granted now (request #1)"),
             "{reply}"
         );
-        t.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn guests_external_users_deactivated_accounts_and_bots_are_never_auto_approved() {
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &catalog(), with_outsiders()).await;
+    in_slack_on_every_backend_with(started, async |t, db| {
         // The rule (30 minutes is within its 1h) approves a full member at once.
         t.reply("UDAVE", "/request-access", "prod-db 30m").await;
         t.wait_for(1, Status::Active).await;
@@ -163,15 +167,14 @@ async fn guests_external_users_deactivated_accounts_and_bots_are_never_auto_appr
         }
         assert!(!t.platform.holds("uguest", "PROD_DB"));
         assert!(!t.platform.holds("uext", "PROD_DB"));
-        t.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn only_a_resources_requesters_may_ask_for_it_and_a_group_member_may() {
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &catalog(), with_outsiders()).await;
-        let before = footprint(&t).await;
+    in_slack_on_every_backend_with(started, async |t, db| {
+        let before = footprint(t).await;
         let refused = "only <@UFIONA>, the members of <!subteam^S0FINANCE> may ask for payroll; ask one of them, or an admin, if you need it";
         let reply = t.reply("UDAVE", "/request-access", "payroll 2h").await;
         assert!(reply.contains(refused), "{}: {reply}", db.name);
@@ -186,7 +189,7 @@ async fn only_a_resources_requesters_may_ask_for_it_and_a_group_member_may() {
         // The bot is in no group of payroll's, and bots never count as group members anyway.
         let reply = t.reply("UROBOT", "/request-access", "payroll 2h").await;
         assert!(reply.contains(refused), "{reply}");
-        assert_eq!(footprint(&t).await, before, "refusals change nothing");
+        assert_eq!(footprint(t).await, before, "refusals change nothing");
 
         // Carl is in S0FINANCE; Fiona is named.
         t.reply("UCARL", "/request-access", "payroll 2h").await;
@@ -197,10 +200,7 @@ async fn only_a_resources_requesters_may_ask_for_it_and_a_group_member_may() {
 
         // An admin's direct grant is the admin's decision: `requesters` does not bind it.
         let reply = t
-            .reply(
-                "UADA",
-                "/access-admin",
-                "grant <@UDAVE|dave> payroll 1h audit",
+            .admin("UADA", "grant <@UDAVE|dave> payroll 1h audit",
             )
             .await;
         assert!(reply.contains("(request #3)"), "{reply}");
@@ -208,14 +208,13 @@ async fn only_a_resources_requesters_may_ask_for_it_and_a_group_member_may() {
         // Once he holds it, asking for more through /request-access is still asking: refused.
         let reply = t.reply("UDAVE", "/request-access", "payroll 1h").await;
         assert!(reply.contains(refused), "{reply}");
-        t.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_bot_in_a_reviewer_group_is_not_a_reviewer_and_an_all_of_stage_does_not_wait_for_it() {
-    for db in backends().await {
-        let t = SlackTestApp::start_with(&db, &catalog(), with_outsiders()).await;
+    in_slack_on_every_backend_with(started, async |t, db| {
         t.reply("UALICE", "/request-access", "ledger 2h").await;
         let card = t.request_message(1).await;
         t.tick("UROBOT", &card).await;
@@ -239,8 +238,8 @@ async fn a_bot_in_a_reviewer_group_is_not_a_reviewer_and_an_all_of_stage_does_no
             (t.status(1).await != Status::Pending).then_some(())
         })
         .await;
-        t.stop().await;
-    }
+    })
+    .await;
 }
 
 /// The warehouse links people by their email's local part, for company addresses only.
@@ -308,19 +307,8 @@ async fn a_contractors_email_is_not_linked_by_a_local_part_rule_limited_to_the_c
 /// The `requesters` example in docs/configuration.md is a catalog Gatehouse accepts, as written.
 #[test]
 fn the_configuration_docs_requesters_example_parses() {
-    let doc = include_str!("../../docs/configuration.md");
-    let example = doc
-        .split("### Who may ask")
-        .nth(1)
-        .and_then(|rest| rest.split("```toml\n").nth(1))
-        .and_then(|block| block.split("```").next())
-        .expect("the requesters example in docs/configuration.md");
-    let catalog = format!(
-        "[connectors.warehouse]\nkind = \"postgres\"\nurl = {{ env = \"WAREHOUSE_PG_URL\" }}\nlink = {{ rule = \"local-part-lower\", domains = [\"example.com\"] }}\n\n{example}"
-    );
-    let parsed =
-        gatehouse::config::Catalog::parse(std::path::Path::new("docs/configuration.md"), &catalog)
-            .unwrap_or_else(|e| panic!("{e}\n{catalog}"));
+    let tables = "[connectors.warehouse]\nkind = \"postgres\"\nurl = { env = \"WAREHOUSE_PG_URL\" }\nlink = { rule = \"local-part-lower\", domains = [\"example.com\"] }\n";
+    let parsed = catalog::docs_example("### Who may ask", tables);
     assert_eq!(parsed.resources[0].requesters.len(), 2);
     assert!(parsed.warnings().is_empty(), "{:?}", parsed.warnings());
 }

@@ -5,10 +5,13 @@
 
 use gatehouse::domain::Status;
 use serde_json::{Value, json};
-use slack_sim::{ButtonTarget, SimConfig, render_text};
+use slack_sim::{SimConfig, render_text};
 
 use crate::support::app::CATALOG;
 use crate::support::backends;
+use crate::support::home::{
+    fresh_home, offers_button, on_message, press_in_view, press_in_view_confirmed,
+};
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, shown, workspace};
 
@@ -77,9 +80,8 @@ fn with_guest() -> SimConfig {
 /// Alice asks for analytics-ro and Bob's ✅ makes request `n` active; returns once its card
 /// offers Revoke.
 async fn alice_holds_analytics(t: &SlackTestApp, n: i64) -> slack_sim::Message {
-    let msg = t.ask(HOLDER, "analytics-ro 8h month end", n).await;
-    t.tick(REVIEWER, &msg).await;
-    t.wait_for(n, Status::Active).await;
+    t.granted(HOLDER, "analytics-ro 8h month end", n, REVIEWER)
+        .await;
     card_once(t, n, "[Revoke]").await
 }
 
@@ -94,59 +96,16 @@ async fn card_once(t: &SlackTestApp, n: i64, needle: &str) -> slack_sim::Message
 
 /// Whether a view or message offers a button `action` whose value is `value`.
 fn offers(blocks: &Value, action: &str, value: &str) -> bool {
-    match blocks {
-        Value::Object(o) => {
-            (o.get("action_id").and_then(Value::as_str) == Some(action)
-                && o.get("value").and_then(Value::as_str) == Some(value))
-                || o.values().any(|v| offers(v, action, value))
-        }
-        Value::Array(a) => a.iter().any(|v| offers(v, action, value)),
-        _ => false,
-    }
+    offers_button(blocks, action, &|v| v == value)
 }
 
 /// `who` opens App Home; returns it once published anew and showing `needle`.
 async fn home_of(t: &SlackTestApp, who: &str, needle: &str) -> Value {
-    home_where(t, who, needle, |h| render_text(h).contains(needle)).await
-}
-
-/// `who` opens App Home; returns it once published anew and `ok`.
-async fn home_where(t: &SlackTestApp, who: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let published = || {
-        t.sim
-            .api_calls_of("views.publish")
-            .iter()
-            .filter(|c| c.args["user_id"] == who)
-            .count()
-    };
-    let before = published();
-    t.sim.open_app_home(who).await.unwrap();
-    eventually(&format!("{who}'s Home: {what}"), 30, || async {
-        let fresh = published() > before;
-        t.sim.home_view(who).filter(|h| fresh && ok(h))
-    })
-    .await
-}
-
-async fn click_in_home(t: &SlackTestApp, who: &str, home: &Value, action: &str, value: &str) {
-    let view_id = home["id"].as_str().unwrap().to_owned();
-    t.sim
-        .click_button(
-            who,
-            ButtonTarget::View { view_id },
-            action,
-            Some(value),
-            None,
-        )
-        .await
-        .unwrap();
+    fresh_home(t, who, needle, |h| render_text(h).contains(needle)).await
 }
 
 async fn click_on_card(t: &SlackTestApp, who: &str, msg: &slack_sim::Message, value: &str) {
-    let target = ButtonTarget::Message {
-        channel: CHANNEL.into(),
-        ts: msg.ts.clone(),
-    };
+    let target = on_message(msg);
     t.sim
         .click_button(who, target, "revoke", Some(value), None)
         .await
@@ -166,23 +125,13 @@ async fn give_reason(t: &SlackTestApp, who: &str, n: i64, reason: &str) {
     .await;
     assert_eq!(form["submit"]["text"], "Revoke access", "{form}");
     let out = t
-        .sim
-        .submit_view(
+        .submitted(
             who,
             form["id"].as_str().unwrap(),
             json!({ "reason": { "reason": { "type": "plain_text_input", "value": reason } } }),
         )
-        .await
-        .unwrap();
-    assert!(out.errors.is_none(), "{:?}", out.errors);
+        .await;
     assert!(out.stack.is_empty(), "the form closes");
-}
-
-async fn audit_len(t: &SlackTestApp) -> i64 {
-    gatehouse::store::audit::head(t.app.db().conn())
-        .await
-        .unwrap()
-        .0
 }
 
 /// (actor, action) of request `n`'s audit rows, in order.
@@ -199,7 +148,7 @@ async fn audit_of(t: &SlackTestApp, n: i64) -> Vec<(String, String)> {
 async fn unchanged(t: &SlackTestApp, n: i64, audit_rows: i64, cell: &str) {
     assert_eq!(t.status(n).await, Status::Active, "{cell}");
     assert!(t.platform.holds("ualice", "ANALYTICS_RO"), "{cell}");
-    assert_eq!(audit_len(t).await, audit_rows, "no new audit row: {cell}");
+    assert_eq!(t.audit_rows().await, audit_rows, "no new audit row: {cell}");
 }
 
 const REFUSAL: &str =
@@ -208,7 +157,7 @@ const REFUSAL: &str =
 /// Tries `way` as `who` on request 1, whose card is `card`, and checks they are refused or
 /// not offered it, and that nothing changed.
 async fn refused(t: &SlackTestApp, who: &str, way: Way, card: &slack_sim::Message, cell: &str) {
-    let before = audit_len(t).await;
+    let before = t.audit_rows().await;
     match way {
         Way::Relinquish => {
             let home = home_of(t, who, "Your access").await;
@@ -234,9 +183,7 @@ async fn refused(t: &SlackTestApp, who: &str, way: Way, card: &slack_sim::Messag
             assert!(t.sim.top_modal(who).is_none(), "{cell}: no form opened");
         }
         Way::AdminCommand => {
-            let reply = t
-                .reply(who, "/access-admin", "revoke #1 I want it gone")
-                .await;
+            let reply = t.admin(who, "revoke #1 I want it gone").await;
             assert_eq!(reply, "only a Gatehouse admin can do that", "{cell}");
         }
     }
@@ -255,33 +202,21 @@ async fn allowed(
     let id = n.to_string();
     match way {
         Way::Relinquish => {
-            let home = home_where(t, who, "Relinquish", |h| offers(h, "relinquish", &id)).await;
-            let view_id = home["id"].as_str().unwrap().to_owned();
-            t.sim
-                .click_button_confirmed(
-                    who,
-                    ButtonTarget::View { view_id },
-                    "relinquish",
-                    Some(&id),
-                    None,
-                )
-                .await
-                .unwrap();
+            let home = fresh_home(t, who, "Relinquish", |h| offers(h, "relinquish", &id)).await;
+            press_in_view_confirmed(t, who, &home, "relinquish", &id).await;
         }
         Way::CardButton => {
             click_on_card(t, who, card, &id).await;
             give_reason(t, who, n, reason).await;
         }
         Way::HomeButton => {
-            let home = home_where(t, who, "Revoke", |h| offers(h, "revoke", &id)).await;
-            click_in_home(t, who, &home, "revoke", &id).await;
+            let home = fresh_home(t, who, "Revoke", |h| offers(h, "revoke", &id)).await;
+            press_in_view(t, who, &home, "revoke", &id).await;
             give_reason(t, who, n, reason).await;
         }
         Way::AdminCommand => {
             // The number alone works as well as `#12`.
-            let reply = t
-                .reply(who, "/access-admin", &format!("revoke {n} {reason}"))
-                .await;
+            let reply = t.admin(who, &format!("revoke {n} {reason}")).await;
             assert_eq!(
                 reply,
                 format!(
@@ -303,9 +238,8 @@ async fn ending_access_now_is_for_the_holder_a_reviewer_of_the_resource_and_admi
         let t = SlackTestApp::start_env(&db, &CATALOG, sim, false, platform, &unpaced).await;
         let card = alice_holds_analytics(&t, 1).await;
         // Dave holds finance-pii (#2): Fiona, its reviewer, has a Revoke button in her Home.
-        let msg = t.ask(STRANGER, "finance-pii 2h", 2).await;
-        t.tick(OTHER_REVIEWER, &msg).await;
-        t.wait_for(2, Status::Active).await;
+        t.granted(STRANGER, "finance-pii 2h", 2, OTHER_REVIEWER)
+            .await;
 
         // Each refused cell, tried on Alice's request #1.
         for (who, kind) in PEOPLE {
@@ -323,10 +257,10 @@ async fn ending_access_now_is_for_the_holder_a_reviewer_of_the_resource_and_admi
         assert!(offers(&ada, "revoke", "1") && offers(&ada, "revoke", "2"));
         // The button's value is all that is read, and only as a request number: Fiona's
         // Revoke, sent with Alice's request in it, is refused like any other.
-        let before = audit_len(&t).await;
+        let before = t.audit_rows().await;
         let fiona = home_of(&t, OTHER_REVIEWER, "Access you can revoke").await;
         assert!(offers(&fiona, "revoke", "2") && !offers(&fiona, "revoke", "1"));
-        click_in_home(&t, OTHER_REVIEWER, &fiona, "revoke", "1").await;
+        press_in_view(&t, OTHER_REVIEWER, &fiona, "revoke", "1").await;
         let told = t.dm_for(OTHER_REVIEWER, "Request #1 was not revoked").await;
         assert!(told.contains(REFUSAL), "{told}");
         assert!(t.sim.top_modal(OTHER_REVIEWER).is_none());
@@ -408,12 +342,12 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
         alice_holds_analytics(t, 1).await;
         // Only a request stuck in revoking can be closed.
         assert_eq!(
-            t.reply(ADMIN, "/access-admin", "close #1 gone already")
+            t.admin(ADMIN, "close #1 gone already")
                 .await,
             "Request #1 was not closed: this request cannot be closed because its access is active"
         );
         assert_eq!(
-            t.reply(ADMIN, "/access-admin", "revoke #1").await,
+            t.admin(ADMIN, "revoke #1").await,
             "Say why. Usage: `/access-admin revoke #ID REASON…`, like `/access-admin revoke #12 incident 4411` (the holder reads the reason; it is kept in the audit log)."
         );
         assert_eq!(t.status(1).await, Status::Active);
@@ -421,7 +355,7 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
         // The platform refuses the revocation for good (its user was deleted, say).
         t.platform.fail_next(5, false);
         assert_eq!(
-            t.reply(ADMIN, "/access-admin", "revoke #1 key leaked")
+            t.admin(ADMIN, "revoke #1 key leaked")
                 .await,
             "🔒 Removing <@UALICE>'s access to `analytics-ro` (request #1) now; they are told you ended it and why."
         );
@@ -441,31 +375,28 @@ async fn a_request_stuck_in_revoking_is_closed_by_an_admin_with_a_reason_and_by_
         )
         .await;
 
-        let before = audit_len(t).await;
+        let before = t.audit_rows().await;
         for who in [HOLDER, REVIEWER, OTHER_REVIEWER, STRANGER] {
             assert_eq!(
-                t.reply(who, "/access-admin", "close #1 it is gone").await,
+                t.admin(who, "close #1 it is gone").await,
                 "only a Gatehouse admin can do that",
                 "{who}"
             );
         }
         assert_eq!(
-            t.reply(ADMIN, "/access-admin", "close #1").await,
+            t.admin(ADMIN, "close #1").await,
             "Say why. Usage: `/access-admin close #ID REASON…` for a request stuck in revoking, like `/access-admin close #12 platform user deleted by IT` (say how you know the access is gone; it is kept in the audit log)."
         );
         assert!(
-            t.reply(ADMIN, "/access-admin", "close #x gone")
+            t.admin(ADMIN, "close #x gone")
                 .await
                 .starts_with("`#x` is not a request number; write it like 42 or #42."),
         );
         assert_eq!(t.status(1).await, Status::Revoking, "{}", db.name);
-        assert_eq!(audit_len(t).await, before, "nothing written");
+        assert_eq!(t.audit_rows().await, before, "nothing written");
 
         assert_eq!(
-            t.reply(
-                ADMIN,
-                "/access-admin",
-                "close #1 platform user deleted by IT"
+            t.admin(ADMIN, "close #1 platform user deleted by IT"
             )
             .await,
             "🔒 Closed request #1 (<@UALICE>'s `analytics-ro`) as revoked, without checking the platform; they are told you closed it and why."
@@ -541,8 +472,7 @@ async fn the_revoke_form_asks_for_a_reason_and_says_when_the_access_ended_meanwh
     assert_eq!(t.status(1).await, Status::Active);
 
     // Ada revokes it while Bob is still writing.
-    t.reply(ADMIN, "/access-admin", "revoke #1 incident 4411")
-        .await;
+    t.admin(ADMIN, "revoke #1 incident 4411").await;
     let error = submit("me too").await;
     assert!(
         error["reason"]

@@ -3,14 +3,14 @@
 //! then, cancellable until it starts; and the form's "Starting at" picker.
 
 use chrono::{DateTime, Duration, Utc};
-use gatehouse::domain::{RequestId, Status};
+use gatehouse::domain::Status;
 use gatehouse::store;
 use serde_json::{Value, json};
-use slack_sim::ButtonTarget;
 
 use crate::support::backends;
+use crate::support::home::on_message;
 use crate::support::scenario::in_slack_on_every_backend;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown};
+use crate::support::slack::{SlackTestApp, eventually, shown};
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -24,10 +24,6 @@ async fn approve(t: &SlackTestApp, n: i64, reviewer: &str) {
     let card = t.request_message(n).await;
     t.tick(reviewer, &card).await;
     t.wait_for(n, Status::Approved).await;
-}
-
-async fn request(t: &SlackTestApp, n: i64) -> store::requests::Request {
-    t.app.workflow().request(RequestId::new(n)).await.unwrap()
 }
 
 #[tokio::test]
@@ -68,7 +64,7 @@ async fn a_scheduled_start_is_granted_at_its_time_expires_from_then_and_can_be_c
             reply.contains("Request #1 for *Analytics (read-only)* (2h, from <!date^"),
             "{reply}"
         );
-        let r = request(&t, 1).await;
+        let r = t.request(1).await;
         assert_eq!(
             r.starts_at,
             Some(utc("2026-11-29T08:00:00Z")),
@@ -108,7 +104,7 @@ async fn a_scheduled_start_is_granted_at_its_time_expires_from_then_and_can_be_c
         t.run_jobs().await;
         t.wait_for(1, Status::Active).await;
         assert!(t.platform.holds("ualice", "ANALYTICS_RO"));
-        let r = request(&t, 1).await;
+        let r = t.request(1).await;
         assert_eq!(r.active_since, Some(utc("2026-11-29T08:00:00Z")));
         assert_eq!(r.expires_at, Some(utc("2026-11-29T10:00:00Z")));
         t.dm_for(
@@ -121,28 +117,15 @@ async fn a_scheduled_start_is_granted_at_its_time_expires_from_then_and_can_be_c
         // the DM before it starts.
         ask(&t, "UDAVE", "analytics-ro 1h from monday 9am onboarding").await;
         assert_eq!(
-            request(&t, 2).await.starts_at,
+            t.request(2).await.starts_at,
             Some(utc("2026-11-30T00:00:00Z"))
         );
         approve(&t, 2, "URITA").await;
-        let approved = eventually("Dave's DM with its Cancel button", 30, || async {
-            t.sim
-                .dms("UDAVE")
-                .into_iter()
-                .find(|m| shown(m).contains("Your access starts Mon 30 Nov, 09:00 JST"))
-        })
-        .await;
+        let approved = t
+            .dm_showing("UDAVE", "Your access starts Mon 30 Nov, 09:00 JST")
+            .await;
         t.sim
-            .click_button_confirmed(
-                "UDAVE",
-                ButtonTarget::Message {
-                    channel: t.sim.im_channel("UDAVE").unwrap(),
-                    ts: approved.ts.clone(),
-                },
-                "cancel",
-                Some("2"),
-                None,
-            )
+            .click_button_confirmed("UDAVE", on_message(&approved), "cancel", Some("2"), None)
             .await
             .unwrap();
         t.wait_for(2, Status::Cancelled).await;
@@ -191,10 +174,7 @@ fn form_values(resource: &str, starts: Option<i64>) -> Value {
 #[tokio::test]
 async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_later_one() {
     in_slack_on_every_backend(async |t, _| {
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "")
-            .await
-            .unwrap();
+        t.request_access("UALICE", "").await;
         let form = eventually("the request form", 30, || async {
             t.sim.top_modal("UALICE")
         })
@@ -230,23 +210,16 @@ async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_lat
         assert_eq!(out.stack, vec![id.clone()], "the form stays open");
 
         let later = now + Duration::hours(3);
-        let out = t
-            .sim
-            .submit_view(
-                "UALICE",
-                &id,
-                form_values("analytics-ro", Some(later.timestamp())),
-            )
-            .await
-            .unwrap();
-        assert!(out.errors.is_none(), "{:?}", out.errors);
-        assert_eq!(request(t, 1).await.starts_at, Some(later));
+        t.submitted(
+            "UALICE",
+            &id,
+            form_values("analytics-ro", Some(later.timestamp())),
+        )
+        .await;
+        assert_eq!(t.request(1).await.starts_at, Some(later));
 
         // No start picked: as soon as it is approved, as before.
-        t.sim
-            .slash_command("UDAVE", CHANNEL, "/request-access", "")
-            .await
-            .unwrap();
+        t.request_access("UDAVE", "").await;
         let form = eventually("Dave's form", 30, || async { t.sim.top_modal("UDAVE") }).await;
         t.sim
             .submit_view(
@@ -256,82 +229,75 @@ async fn the_forms_starting_at_refuses_a_past_time_beside_it_and_schedules_a_lat
             )
             .await
             .unwrap();
-        assert_eq!(request(t, 2).await.starts_at, None);
+        assert_eq!(t.request(2).await.starts_at, None);
     })
     .await;
 }
 
-async fn admin(t: &SlackTestApp, who: &str, text: &str) -> String {
-    t.reply(who, "/access-admin", text).await
-}
-
 #[tokio::test]
 async fn admin_grants_may_start_later_and_held_access_break_glass_and_lapses_respect_the_start() {
-    for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+    in_slack_on_every_backend(async |t, db| {
 
-        // An onboarding: Ada (UTC) grants Dave access from 9:00 tomorrow, her time.
-        let reply = admin(
-            &t,
-            "UADA",
-            "grant <@UDAVE|dave> analytics-ro 4h from tomorrow 9:00 onboarding",
-        )
-        .await;
-        assert!(
-            reply.contains("Granting <@UDAVE> `analytics-ro` for 4h from <!date^"),
-            "{}: {reply}",
-            db.name
-        );
-        let r = request(&t, 1).await;
-        assert_eq!(r.starts_at, Some(utc("2026-11-29T09:00:00Z")));
-        t.run_jobs().await;
-        assert_eq!(t.status(1).await, Status::Approved);
-        assert!(!t.platform.holds("udave", "ANALYTICS_RO"));
+    // An onboarding: Ada (UTC) grants Dave access from 9:00 tomorrow, her time.
+    let reply = t.admin("UADA",
+        "grant <@UDAVE|dave> analytics-ro 4h from tomorrow 9:00 onboarding",
+    )
+    .await;
+    assert!(
+        reply.contains("Granting <@UDAVE> `analytics-ro` for 4h from <!date^"),
+        "{}: {reply}",
+        db.name
+    );
+    let r = t.request(1).await;
+    assert_eq!(r.starts_at, Some(utc("2026-11-29T09:00:00Z")));
+    t.run_jobs().await;
+    assert_eq!(t.status(1).await, Status::Approved);
+    assert!(!t.platform.holds("udave", "ANALYTICS_RO"));
 
-        // Alice holds it now; asking for it again from later is explained, not guessed at.
-        ask(&t, "UALICE", "analytics-ro 8h dashboards").await;
-        let card = t.request_message(2).await;
-        t.tick("UBOB", &card).await;
-        t.wait_for(2, Status::Active).await;
-        let reply = ask(&t, "UALICE", "analytics-ro 2h from tomorrow 9:00 more work").await;
-        assert!(
-            reply.contains("you already have analytics-ro (request #2); to keep it longer ask for more time without `from`"),
-            "{reply}"
-        );
-        // Break-glass starts at once.
-        let reply = ask(
-            &t,
-            "UCARL",
-            "break-glass analytics-ro from tomorrow 9:00 on fire",
-        )
-        .await;
-        assert!(
-            reply.contains("Break-glass access starts at once"),
-            "{reply}"
-        );
+    // Alice holds it now; asking for it again from later is explained, not guessed at.
+    ask(t, "UALICE", "analytics-ro 8h dashboards").await;
+    let card = t.request_message(2).await;
+    t.tick("UBOB", &card).await;
+    t.wait_for(2, Status::Active).await;
+    let reply = ask(t, "UALICE", "analytics-ro 2h from tomorrow 9:00 more work").await;
+    assert!(
+        reply.contains("you already have analytics-ro (request #2); to keep it longer ask for more time without `from`"),
+        "{reply}"
+    );
+    // Break-glass starts at once.
+    let reply = ask(
+        t,
+        "UCARL",
+        "break-glass analytics-ro from tomorrow 9:00 on fire",
+    )
+    .await;
+    assert!(
+        reply.contains("Break-glass access starts at once"),
+        "{reply}"
+    );
 
-        // Carl asks from a week ahead; nobody reviews. It does not lapse after a day (reviewers
-        // have until the start), and does once the start has passed.
-        ask(&t, "UCARL", "analytics-ro 1h from 2026-12-05 9:00 year end").await;
-        let carl = store::requests::list_all(t.app.db().conn())
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|r| r.requester.as_str() == "UCARL")
-            .unwrap();
-        t.clock.advance(Duration::days(2));
-        t.run_jobs().await;
-        assert_eq!(t.status(carl.id.get()).await, Status::Pending);
-        // Dave's access has started (the background worker may be the one granting it): its
-        // 4 h count from now, so the clock moves on only once it is granted.
-        t.wait_for(1, Status::Active).await;
-        t.clock.advance(Duration::days(5));
-        t.run_jobs().await;
-        t.wait_for(carl.id.get(), Status::Lapsed).await;
-        // Dave's onboarding access began at its start and has ended 4h later.
-        t.wait_for(1, Status::Expired).await;
-        let r = request(&t, 1).await;
-        assert!(r.active_since.unwrap() >= utc("2026-11-29T09:00:00Z"));
-        t.stop().await;
-    }
+    // Carl asks from a week ahead; nobody reviews. It does not lapse after a day (reviewers
+    // have until the start), and does once the start has passed.
+    ask(t, "UCARL", "analytics-ro 1h from 2026-12-05 9:00 year end").await;
+    let carl = store::requests::list_all(t.app.db().conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.requester.as_str() == "UCARL")
+        .unwrap();
+    t.clock.advance(Duration::days(2));
+    t.run_jobs().await;
+    assert_eq!(t.status(carl.id.get()).await, Status::Pending);
+    // Dave's access has started (the background worker may be the one granting it): its
+    // 4 h count from now, so the clock moves on only once it is granted.
+    t.wait_for(1, Status::Active).await;
+    t.clock.advance(Duration::days(5));
+    t.run_jobs().await;
+    t.wait_for(carl.id.get(), Status::Lapsed).await;
+    // Dave's onboarding access began at its start and has ended 4h later.
+    t.wait_for(1, Status::Expired).await;
+    let r = t.request(1).await;
+    assert!(r.active_since.unwrap() >= utc("2026-11-29T09:00:00Z"));
+    })
+    .await;
 }

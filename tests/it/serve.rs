@@ -5,7 +5,8 @@ use std::time::Duration;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
-use crate::support::slack::{CHANNEL, eventually, workspace};
+use crate::support::bin::{card_in_channel, connected, terminate};
+use crate::support::slack::{CHANNEL, workspace};
 
 fn serve_command(
     dir: &std::path::Path,
@@ -55,10 +56,7 @@ async fn serve_connects_handles_a_request_and_stops_cleanly_on_sigterm() {
     )
     .spawn()
     .unwrap();
-    eventually("serve to connect to Socket Mode", 30, || async {
-        (sim.connection_count() > 0).then_some(())
-    })
-    .await;
+    connected(&sim, 30).await;
 
     let ack = sim
         .slash_command(
@@ -71,24 +69,10 @@ async fn serve_connects_handles_a_request_and_stops_cleanly_on_sigterm() {
         .unwrap();
     let reply = ack.payload.unwrap()["text"].as_str().unwrap().to_owned();
     assert!(reply.contains("Request #1"), "{reply}");
-    eventually("the request in the channel", 30, || async {
-        sim.messages(CHANNEL)
-            .into_iter()
-            .find(|m| m.text.contains("Access request #1"))
-    })
-    .await;
+    card_in_channel(&sim, 1).await;
 
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("serve stops within 10 s of SIGTERM")
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    let (_, code) = terminate(&mut child, Duration::from_secs(10)).await;
+    assert_eq!(code, Some(0), "serve exits cleanly");
 }
 
 #[tokio::test]

@@ -3,36 +3,35 @@
 
 use gatehouse::domain::Status;
 use serde_json::Value;
-use slack_sim::{ButtonTarget, ChannelSeed, SlackSim, render_text};
+use slack_sim::{ChannelSeed, SlackSim, render_text};
 
 use crate::support::app::CATALOG;
+use crate::support::home::{press_in_view, press_in_view_confirmed};
 use crate::support::platform::FakePlatform;
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{BOT, CHANNEL, SlackTestApp, eventually, workspace};
 use crate::support::{TestDb, backends};
 
-async fn admin(t: &SlackTestApp, user: &str, text: &str) -> String {
-    t.reply(user, "/access-admin", text).await
-}
-
 #[tokio::test]
 async fn admins_manage_reviewers_including_user_groups() {
     in_slack_on_every_backend(async |t, db| {
         assert_eq!(
-            admin(t, "UBOB", "reviewers add <@UCARL|carl> analytics-ro").await,
+            t.admin("UBOB", "reviewers add <@UCARL|carl> analytics-ro")
+                .await,
             "only a Gatehouse admin can do that"
         );
         assert_eq!(
-            admin(t, "UADA", "reviewers add <@UCARL|carl> analytics-ro").await,
+            t.admin("UADA", "reviewers add <@UCARL|carl> analytics-ro")
+                .await,
             "<@UCARL> now reviews `analytics-ro`."
         );
-        let list = admin(t, "UADA", "reviewers list analytics-ro").await;
+        let list = t.admin("UADA", "reviewers list analytics-ro").await;
         assert_eq!(
             list,
             "*Reviewers*\n• `analytics-ro`: <@UBOB>, <@URITA>, <@UCARL> (added by <@UADA>)"
         );
         assert!(
-            admin(t, "UADA", "reviewers frobnicate")
+            t.admin("UADA", "reviewers frobnicate")
                 .await
                 .starts_with("Usage:")
         );
@@ -45,7 +44,8 @@ async fn admins_manage_reviewers_including_user_groups() {
         .await;
 
         assert_eq!(
-            admin(t, "UADA", "reviewers remove <@UCARL|carl> analytics-ro").await,
+            t.admin("UADA", "reviewers remove <@UCARL|carl> analytics-ro")
+                .await,
             "<@UCARL> no longer reviews `analytics-ro`."
         );
         let msg = t.ask("UDAVE", "analytics-ro 1h check", 2).await;
@@ -56,8 +56,7 @@ async fn admins_manage_reviewers_including_user_groups() {
 
         // A user group reviews: its members approve (Carl is in S0FINANCE).
         assert_eq!(
-            admin(
-                t,
+            t.admin(
                 "UADA",
                 "reviewers add <!subteam^S0FINANCE|@finance-reviewers> finance-pii"
             )
@@ -103,17 +102,17 @@ async fn an_admin_moves_the_channel_once_the_bot_can_post_there() {
             members: vec![BOT.into(), "UADA".into()],
         });
         let t = SlackTestApp::start_with(&db, &CATALOG, ws).await;
-        let refused = admin(&t, "UADA", "channel <#C0GENERAL|general>").await;
+        let refused = t.admin("UADA", "channel <#C0GENERAL|general>").await;
         assert_eq!(
             refused,
             "I am not in <#C0GENERAL>; invite me with `/invite @Gatehouse` there, then try again."
         );
         assert_eq!(
-            admin(&t, "UALICE", "channel <#C0NEWREQ|new-requests>").await,
+            t.admin("UALICE", "channel <#C0NEWREQ|new-requests>").await,
             "only a Gatehouse admin can do that"
         );
         assert_eq!(
-            admin(&t, "UADA", "channel <#C0NEWREQ|new-requests>").await,
+            t.admin("UADA", "channel <#C0NEWREQ|new-requests>").await,
             "Access requests now go to <#C0NEWREQ>."
         );
         // Another process follows the move too: the choice is in the database, not in memory.
@@ -151,19 +150,8 @@ fn home_text(t: &SlackTestApp, user: &str) -> Option<String> {
 #[tokio::test]
 async fn app_home_shows_requests_access_reviews_and_failures() {
     in_slack_on_every_backend(async |t, _| {
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 1h report",
-            )
-            .await
-            .unwrap();
-        t.sim
-            .slash_command("UALICE", CHANNEL, "/request-access", "finance-pii 2h")
-            .await
-            .unwrap();
+        t.request_access("UALICE", "analytics-ro 1h report").await;
+        t.request_access("UALICE", "finance-pii 2h").await;
         t.request_message(2).await;
 
         t.sim.open_app_home("UBOB").await.unwrap();
@@ -176,17 +164,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
 
         // Approving from Home works like the channel button.
         let bob_home = t.sim.home_view("UBOB").unwrap();
-        let home_id = bob_home["id"].as_str().unwrap().to_owned();
-        t.sim
-            .click_button(
-                "UBOB",
-                ButtonTarget::View { view_id: home_id },
-                "approve",
-                Some("1"),
-                None,
-            )
-            .await
-            .unwrap();
+        press_in_view(t, "UBOB", &bob_home, "approve", "1").await;
         t.wait_for(1, Status::Active).await;
 
         t.sim.open_app_home("UALICE").await.unwrap();
@@ -204,20 +182,8 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
         );
 
         // Alice cancels #2 from her Home; the Home refreshes.
-        let home_id = t.sim.home_view("UALICE").unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        t.sim
-            .click_button_confirmed(
-                "UALICE",
-                ButtonTarget::View { view_id: home_id },
-                "cancel",
-                Some("2"),
-                None,
-            )
-            .await
-            .unwrap();
+        let alice_home = t.sim.home_view("UALICE").unwrap();
+        press_in_view_confirmed(t, "UALICE", &alice_home, "cancel", "2").await;
         t.wait_for(2, Status::Cancelled).await;
 
         // Admins see failed provisioning with Retry.
@@ -235,20 +201,8 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
             ada.contains("#3 Finance with PII") && ada.contains("Retry"),
             "{ada}"
         );
-        let home_id = t.sim.home_view("UADA").unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        t.sim
-            .click_button(
-                "UADA",
-                ButtonTarget::View { view_id: home_id },
-                "retry",
-                Some("3"),
-                None,
-            )
-            .await
-            .unwrap();
+        let ada_home = t.sim.home_view("UADA").unwrap();
+        press_in_view(t, "UADA", &ada_home, "retry", "3").await;
         t.wait_for(3, Status::Active).await;
     })
     .await;
@@ -257,9 +211,7 @@ async fn app_home_shows_requests_access_reviews_and_failures() {
 #[tokio::test]
 async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a_job() {
     in_slack_on_every_backend(async |t, db| {
-        let msg = t.ask("UALICE", "finance-pii 1h", 1).await;
-        t.tick("UFIONA", &msg).await;
-        t.wait_for(1, Status::Active).await;
+        t.granted("UALICE", "finance-pii 1h", 1, "UFIONA").await;
         // The revocation keeps failing past the attempts jobs get in tests (3); a revocation
         // never gives up, so it is shown as failing. The background worker and these explicit
         // runs share the attempts (and the clock moves under the worker), so wait for it rather
@@ -309,10 +261,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
         assert!(!bob.contains("Admin"), "{bob}");
 
         t.platform.heal();
-        let home_id = t.sim.home_view("UADA").unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let ada_home = t.sim.home_view("UADA").unwrap();
         let failed = t.app.workflow().failed_jobs().await.unwrap();
         let job = failed
             .iter()
@@ -320,16 +269,7 @@ async fn admins_see_failed_jobs_reviewers_and_connectors_in_app_home_and_retry_a
             .unwrap()
             .id
             .to_string();
-        t.sim
-            .click_button(
-                "UADA",
-                ButtonTarget::View { view_id: home_id },
-                "retry_job",
-                Some(&job),
-                None,
-            )
-            .await
-            .unwrap();
+        press_in_view(t, "UADA", &ada_home, "retry_job", &job).await;
         t.wait_for(1, Status::Expired).await;
         assert!(!t.platform.holds("ualice", "FINANCE_PII"));
     })
@@ -367,25 +307,10 @@ async fn admins_search_the_identities_ingested_from_platforms() {
 
         t.sim.open_app_home("UADA").await.unwrap();
         let home = eventually("Ada's Home", 30, || async { t.sim.home_view("UADA") }).await;
-        let home_id = home["id"].as_str().unwrap().to_owned();
-        t.sim
-            .click_button(
-                "UADA",
-                ButtonTarget::View { view_id: home_id },
-                "identity_search",
-                Some("search"),
-                None,
-            )
-            .await
-            .unwrap();
+        press_in_view(t, "UADA", &home, "identity_search", "search").await;
         let form = eventually("the search form", 30, || async { t.sim.top_modal("UADA") }).await;
         let query = serde_json::json!({ "query": { "query": { "type": "plain_text_input", "value": "ALI" } } });
-        let out = t
-            .sim
-            .submit_view("UADA", form["id"].as_str().unwrap(), query)
-            .await
-            .unwrap();
-        assert!(out.errors.is_none(), "{:?}", out.errors);
+        t.submitted("UADA", form["id"].as_str().unwrap(), query).await;
         let results = render_text(&t.sim.top_modal("UADA").unwrap());
         assert!(
             results.contains("*1* identity matching `ALI`"),

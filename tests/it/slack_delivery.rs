@@ -3,7 +3,7 @@
 //! again, and the retry finds what the first attempt posted (by its metadata key) instead of
 //! posting it twice.
 
-use gatehouse::domain::{RequestId, Status};
+use gatehouse::domain::Status;
 use gatehouse::store::Conn;
 use gatehouse::store::jobs::Job;
 
@@ -43,10 +43,8 @@ async fn rerun_after_kill(t: &SlackTestApp, job: &Job) {
 }
 
 async fn submit_and_approve(t: &SlackTestApp) -> slack_sim::Message {
-    let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
-    t.tick("UBOB", &msg).await;
-    t.wait_for(1, Status::Active).await;
-    msg
+    t.granted("UALICE", "analytics-ro 1h numbers", 1, "UBOB")
+        .await
 }
 
 #[tokio::test]
@@ -98,7 +96,7 @@ async fn a_card_posted_before_a_kill_is_found_and_kept_as_the_requests_message()
             .unwrap();
         rerun_after_kill(t, &job).await;
         assert_eq!(t.sim.messages(CHANNEL).len(), 1, "{}: one card", db.name);
-        let stored = t.app.workflow().request(RequestId::new(1)).await.unwrap();
+        let stored = t.request(1).await;
         assert_eq!(
             (stored.slack_channel.as_deref(), stored.slack_ts.as_deref()),
             (Some(CHANNEL), Some(card.ts.as_str())),

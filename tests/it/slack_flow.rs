@@ -2,8 +2,9 @@
 //! reviewer's ✅, the grant on the platform, DMs in the requester's time zone, expiry.
 
 use chrono::Duration;
-use gatehouse::domain::{RequestId, Status};
+use gatehouse::domain::Status;
 
+use crate::support::home::on_message;
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, eventually, shown};
 
@@ -42,27 +43,18 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
             note.contains("you cannot approve or deny your own request"),
             "{note}"
         );
-        t.sim
-            .add_reaction("UDAVE", CHANNEL, &msg.ts, "heavy_check_mark")
-            .await
-            .unwrap();
+        t.react("UDAVE", &msg, "heavy_check_mark").await;
         let note = t.ephemeral_for("UDAVE", "did nothing").await;
         assert!(
             note.contains("only a reviewer of analytics-ro (<@UBOB> or <@URITA>) can approve or deny this request"),
             "{note}"
         );
         // Other reactions mean nothing.
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "eyes")
-            .await
-            .unwrap();
+        t.react("UBOB", &msg, "eyes").await;
         assert_eq!(t.status(1).await, Status::Pending);
 
         // Bob's ✅, in his skin tone, approves.
-        t.sim
-            .add_reaction("UBOB", CHANNEL, &msg.ts, "white_check_mark::skin-tone-3")
-            .await
-            .unwrap();
+        t.react("UBOB", &msg, "white_check_mark::skin-tone-3").await;
         t.holds_soon("ualice", "ANALYTICS_RO").await;
         let dm = t.dm_for("UALICE", "You now have access").await;
         assert_eq!(
@@ -96,15 +88,7 @@ async fn a_one_line_request_is_approved_by_a_reviewers_check_mark_and_expires() 
 async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
     in_slack_on_every_backend(async |t, db| {
         t.sim.rate_limit("chat.postMessage", 1, 2);
-        t.sim
-            .slash_command(
-                "UALICE",
-                CHANNEL,
-                "/request-access",
-                "analytics-ro 1h numbers",
-            )
-            .await
-            .unwrap();
+        t.request_access("UALICE", "analytics-ro 1h numbers").await;
         let job = eventually("the rate-limited post to be put back", 30, || async {
             gatehouse::store::jobs::list(t.app.db().conn(), None)
                 .await
@@ -145,9 +129,7 @@ async fn a_rate_limited_post_waits_and_every_envelope_is_acked_in_time() {
 #[tokio::test]
 async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
     in_slack_on_every_backend(async |t, db| {
-        let msg = t.ask("UALICE", "analytics-ro 4h modelling", 1).await;
-        t.tick("UBOB", &msg).await;
-        t.wait_for(1, Status::Active).await;
+        let msg = t.granted("UALICE", "analytics-ro 4h modelling", 1, "UBOB").await;
 
         // An hour before the end (13:00 UTC = 14:00 in Paris), Alice is reminded.
         t.later(Duration::minutes(179)).await;
@@ -161,13 +143,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         );
         t.later(Duration::minutes(1)).await;
         t.run_jobs().await;
-        let reminder = eventually("the reminder", 30, || async {
-            t.sim
-                .dms("UALICE")
-                .into_iter()
-                .find(|m| shown(m).contains("Need more time?"))
-        })
-        .await;
+        let reminder = t.dm_showing("UALICE", "Need more time?").await;
         assert!(
             shown(&reminder).contains(
                 "Your access to *Analytics (read-only)* ends Sat 28 Nov, 14:00 CET (Europe/Paris)"
@@ -177,14 +153,10 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         );
 
         // She asks for 2h more; the ask goes to the reviewers in the thread.
-        let dm = t.sim.im_channel("UALICE").unwrap();
         t.sim
             .click_button(
                 "UALICE",
-                slack_sim::ButtonTarget::Message {
-                    channel: dm,
-                    ts: reminder.ts.clone(),
-                },
+                on_message(&reminder),
                 "extend",
                 Some("1"),
                 None,
@@ -195,37 +167,15 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
             t.sim.top_modal("UALICE")
         })
         .await;
-        let out = t
-            .sim
-            .submit_view(
-                "UALICE",
-                form["id"].as_str().unwrap(),
-                serde_json::json!({ "duration": { "duration": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": "2h" }, "value": "2h" } } } }),
-            )
-            .await
-            .unwrap();
-        assert!(out.errors.is_none(), "{:?}", out.errors);
-        let ask = eventually("the ask in the thread", 30, || async {
-            t.sim
-                .thread(CHANNEL, &msg.ts)
-                .into_iter()
-                .find(|m| shown(m).contains("asks for 2h more"))
-        })
-        .await;
+        t.submitted("UALICE", form["id"].as_str().unwrap(), serde_json::json!({ "duration": { "duration": { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": "2h" }, "value": "2h" } } } })).await;
+        let ask = t.thread_reply(&msg.ts, "asks for 2h more").await;
         assert_eq!(
-            t.app
-                .workflow()
-                .request(RequestId::new(1))
-                .await
-                .unwrap()
+            t.request(1).await
                 .expires_at,
             Some(crate::support::app::at(2026, 11, 28, 13, 0)),
             "the expiry moves only when a reviewer agrees"
         );
-        let target = slack_sim::ButtonTarget::Message {
-            channel: CHANNEL.into(),
-            ts: ask.ts.clone(),
-        };
+        let target = on_message(&ask);
         // Rita double-clicks Approve: the ask is decided once, and extends once.
         let (first, second) = tokio::join!(
             t.sim
@@ -243,11 +193,7 @@ async fn the_holder_is_reminded_before_expiry_and_reviewers_grant_more_time() {
         let extended = crate::support::audit::count(&t.app, 1, "extended").await;
         assert_eq!(extended, 1, "{}: one extension", db.name);
         assert_eq!(
-            t.app
-                .workflow()
-                .request(RequestId::new(1))
-                .await
-                .unwrap()
+            t.request(1).await
                 .expires_at,
             Some(crate::support::app::at(2026, 11, 28, 15, 0))
         );

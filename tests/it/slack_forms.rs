@@ -2,7 +2,7 @@
 //! from an incomplete one-liner, the confirmation a submitted request gets (by form or in one
 //! line), denial with a reason, and the role-or-identity picker.
 
-use gatehouse::domain::{RequestId, Status};
+use gatehouse::domain::Status;
 use serde_json::{Value, json};
 use slack_sim::render_text;
 
@@ -135,27 +135,23 @@ async fn the_form_searches_the_catalog_and_shows_each_error_beside_its_field() {
         );
 
         // "Other…" chosen: the duration typed beside it.
-        let out = t
-            .sim
-            .submit_view(
-                "UALICE",
-                &id,
-                values(
-                    Some("analytics-ro"),
-                    Some("other"),
-                    Some("1h30m"),
-                    Some("dashboards"),
-                ),
-            )
-            .await
-            .unwrap();
-        assert!(out.errors.is_none(), "{:?}", out.errors);
+        t.submitted(
+            "UALICE",
+            &id,
+            values(
+                Some("analytics-ro"),
+                Some("other"),
+                Some("1h30m"),
+                Some("dashboards"),
+            ),
+        )
+        .await;
         let confirmed = t.sim.top_modal("UALICE").map(|v| render_text(&v));
         assert!(
             confirmed.is_some_and(|c| c.contains("(1h30m) is submitted")),
             "the form becomes its confirmation"
         );
-        let r = t.app.workflow().request(RequestId::new(1)).await.unwrap();
+        let r = t.request(1).await;
         assert_eq!(r.duration.to_string(), "1h30m");
 
         // A second request for the same resource is refused, naming the first.
@@ -216,16 +212,7 @@ async fn a_reviewer_denies_with_a_reason_and_the_requester_reads_it() {
     in_slack_on_every_backend(async |t, _| {
         let msg = t.ask("UALICE", "analytics-ro 2h churn study", 1).await;
         let form = t.button_form("URITA", &msg.ts, "deny", "1").await;
-        let out = t
-            .sim
-            .submit_view(
-                "URITA",
-                &view_id(&form),
-                json!({ "reason": { "reason": typed("use the <!channel> sandbox instead") } }),
-            )
-            .await
-            .unwrap();
-        assert!(out.errors.is_none());
+        t.submitted("URITA", &view_id(&form), json!({ "reason": { "reason": typed("use the <!channel> sandbox instead") } })).await;
         let dm = t.dm_for("UALICE", "denied").await;
         assert_eq!(
             dm.lines().next().unwrap(),
@@ -253,16 +240,7 @@ async fn a_reviewer_chooses_the_identity_to_grant_to() {
         let form = t.button_form("UBOB", &msg.ts, "choose_identity", "1").await;
         // The platform has listed no one: Bob types the account.
         assert_eq!(block(&form, "identity")["type"], "plain_text_input", "{form}");
-        let out = t
-            .sim
-            .submit_view(
-                "UBOB",
-                &view_id(&form),
-                json!({ "identity": { "identity": typed("ALICE_ANALYST") } }),
-            )
-            .await
-            .unwrap();
-        assert!(out.errors.is_none(), "{:?}", out.errors);
+        t.submitted("UBOB", &view_id(&form), json!({ "identity": { "identity": typed("ALICE_ANALYST") } })).await;
         t.press("UBOB", &msg.ts, "approve", "1").await;
         t.holds_soon("ALICE_ANALYST", "ANALYTICS_RO").await;
     })
@@ -375,17 +353,7 @@ async fn a_reviewer_finds_any_of_a_big_platforms_users_by_typing_in_the_picker()
             );
         }
 
-        let out = t
-            .sim
-            .submit_view(
-                "UBOB",
-                &view_id(&form),
-                json!({ "identity": { "identity": {
-                    "type": "external_select", "selected_option": found[0].clone() } } }),
-            )
-            .await
-            .unwrap();
-        assert!(out.errors.is_none(), "{:?}", out.errors);
+        t.submitted("UBOB", &view_id(&form), json!({ "identity": { "identity": { "type": "external_select", "selected_option": found[0].clone() } } })).await;
         // Opened again, the picker shows the account chosen, offered first.
         let again = t.button_form("UBOB", &msg.ts, "choose_identity", "1").await;
         assert_eq!(
@@ -406,14 +374,7 @@ async fn a_check_mark_on_a_request_without_an_identity_asks_in_the_thread() {
         t.platform.require_identity();
         let msg = t.ask("UALICE", "analytics-ro 2h churn study", 1).await;
         t.tick("UBOB", &msg).await;
-        let ask = eventually("the question in the thread", 30, || async {
-            t.sim
-                .thread(CHANNEL, &msg.ts)
-                .into_iter()
-                .skip(1)
-                .find(|m| shown(m).contains("which platform user or role"))
-        })
-        .await;
+        let ask = t.thread_reply(&msg.ts, "which platform user or role").await;
         assert_eq!(
             t.status(1).await,
             Status::Approved,

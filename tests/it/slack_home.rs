@@ -5,7 +5,7 @@
 use serde_json::Value;
 use slack_sim::ButtonTarget;
 
-use crate::support::db::TestDb;
+use crate::support::scenario::in_slack_on_sqlite;
 use crate::support::slack::{SlackTestApp, eventually, workspace};
 
 /// Ten resources, r0 … r9, each reviewed by Bob; r0 by Rita too.
@@ -37,49 +37,51 @@ async fn home_showing(t: &SlackTestApp, who: &str, needle: &str) -> (String, Val
 
 #[tokio::test]
 async fn app_home_starts_a_request_says_whom_it_waits_for_caps_lists_and_shows_what_ended() {
-    let db = TestDb::sqlite();
-    let t = SlackTestApp::start_with(&db, &catalog(), workspace()).await;
-    // Alice holds r1 … r9 (nine grants), asks for r0, and cancelled nothing yet.
-    for i in 1..10 {
-        t.granted("UALICE", &format!("r{i} 8h"), i, "UBOB").await;
-    }
-    t.ask("UALICE", "r0 8h", 10).await;
+    in_slack_on_sqlite(
+        async |db| SlackTestApp::start_with(db, &catalog(), workspace()).await,
+        async |t| {
+            // Alice holds r1 … r9 (nine grants), asks for r0, and cancelled nothing yet.
+            for i in 1..10 {
+                t.granted("UALICE", &format!("r{i} 8h"), i, "UBOB").await;
+            }
+            t.ask("UALICE", "r0 8h", 10).await;
 
-    let (home, view) = home_showing(&t, "UALICE", "Waiting for").await;
-    assert!(home.contains("[Request access]"), "{home}");
-    assert!(
-        home.contains("⏳ Waiting for <@UBOB> or <@URITA>"),
-        "{home}"
-    );
-    assert!(
-        !home.contains("react with ✅"),
-        "no reviewer's instructions: {home}"
-    );
-    // Nine grants: eight shown, the ninth counted.
-    assert_eq!(home.matches("[Relinquish now]").count(), 8, "{home}");
-    assert!(home.contains("…and 1 more"), "{home}");
+            let (home, view) = home_showing(t, "UALICE", "Waiting for").await;
+            assert!(home.contains("[Request access]"), "{home}");
+            assert!(
+                home.contains("⏳ Waiting for <@UBOB> or <@URITA>"),
+                "{home}"
+            );
+            assert!(
+                !home.contains("react with ✅"),
+                "no reviewer's instructions: {home}"
+            );
+            // Nine grants: eight shown, the ninth counted.
+            assert_eq!(home.matches("[Relinquish now]").count(), 8, "{home}");
+            assert!(home.contains("…and 1 more"), "{home}");
 
-    // "Request access" opens the empty form.
-    let target = ButtonTarget::View {
-        view_id: view["id"].as_str().unwrap().to_owned(),
-    };
-    t.sim
-        .click_button("UALICE", target, "request_access", None, None)
-        .await
-        .unwrap();
-    let form = eventually("the form", 30, || async { t.sim.top_modal("UALICE") }).await;
-    assert_eq!(form["title"]["text"], "Request access");
+            // "Request access" opens the empty form.
+            let target = ButtonTarget::View {
+                view_id: view["id"].as_str().unwrap().to_owned(),
+            };
+            t.sim
+                .click_button("UALICE", target, "request_access", None, None)
+                .await
+                .unwrap();
+            let form = eventually("the form", 30, || async { t.sim.top_modal("UALICE") }).await;
+            assert_eq!(form["title"]["text"], "Request access");
 
-    // Once a request ends, it is listed under "Recently ended".
-    let alice = gatehouse::domain::SlackUserId::parse("UALICE").unwrap();
-    t.app
-        .workflow()
-        .cancel(gatehouse::domain::RequestId::new(10), &alice)
-        .await
-        .unwrap();
-    let (home, _) = home_showing(&t, "UALICE", "Recently ended").await;
-    assert!(home.contains("#10 Resource 0"), "{home}");
-    assert!(home.contains("🚫 *Cancelled* by the requester"), "{home}");
-    t.stop().await;
-    db.close().await;
+            // Once a request ends, it is listed under "Recently ended".
+            let alice = gatehouse::domain::SlackUserId::parse("UALICE").unwrap();
+            t.app
+                .workflow()
+                .cancel(gatehouse::domain::RequestId::new(10), &alice)
+                .await
+                .unwrap();
+            let (home, _) = home_showing(t, "UALICE", "Recently ended").await;
+            assert!(home.contains("#10 Resource 0"), "{home}");
+            assert!(home.contains("🚫 *Cancelled* by the requester"), "{home}");
+        },
+    )
+    .await;
 }

@@ -3,7 +3,6 @@
 //! picker; admins see the link and the access, fix a link, and are told when they mistype.
 
 use chrono::Duration;
-use gatehouse::domain::Status;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
@@ -12,16 +11,7 @@ use crate::support::db::postgres_server;
 use crate::support::here::test_name;
 use crate::support::made_roles::made_roles;
 use crate::support::pg::prefix;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, person, workspace};
-
-async fn admin(t: &SlackTestApp, text: &str) -> String {
-    let ack = t
-        .sim
-        .slash_command("UADA", CHANNEL, "/access-admin", text)
-        .await
-        .unwrap();
-    ack.payload.unwrap()["text"].as_str().unwrap().to_owned()
-}
+use crate::support::slack::{SlackTestApp, eventually, person, workspace};
 
 #[tokio::test]
 async fn a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can_fix_the_link() {
@@ -52,15 +42,13 @@ async fn a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can
     })
     .await;
 
-    let msg = t.ask("UPAT", "warehouse-analysts 2h", 1).await;
-    t.tick("UBOB", &msg).await;
-    t.wait_for(1, Status::Active).await;
+    t.granted("UPAT", "warehouse-analysts 2h", 1, "UBOB").await;
     assert!(
         roles.member(&pat, &analysts).await,
         "the server holds Pat's membership"
     );
 
-    let shown = admin(&t, "identities <@UPAT>").await;
+    let shown = t.admin("UADA", "identities <@UPAT>").await;
     assert!(
         shown.contains(&format!(
             "`warehouse`: `{pat}` — derived by the connector's rule"
@@ -72,17 +60,21 @@ async fn a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can
         "{shown}"
     );
 
-    let typo = admin(&t, &format!("link <@UPAT> warehouse {p}_pta")).await;
+    let typo = t
+        .admin("UADA", &format!("link <@UPAT> warehouse {p}_pta"))
+        .await;
     assert!(
         typo.contains(&format!("`warehouse` has no user `{p}_pta`")),
         "{typo}"
     );
-    let wrong = admin(&t, "link <@UPAT> nowhere someone").await;
+    let wrong = t.admin("UADA", "link <@UPAT> nowhere someone").await;
     assert!(
         wrong.contains("there is no platform connector `nowhere`; use one of: warehouse"),
         "{wrong}"
     );
-    let fixed = admin(&t, &format!("link <@UPAT> warehouse {other}")).await;
+    let fixed = t
+        .admin("UADA", &format!("link <@UPAT> warehouse {other}"))
+        .await;
     assert_eq!(
         fixed,
         format!(
@@ -90,29 +82,19 @@ async fn a_rule_linked_requester_is_granted_on_the_first_approval_and_admins_can
         )
     );
     assert!(
-        admin(&t, "identities <@UPAT>")
+        t.admin("UADA", "identities <@UPAT>")
             .await
             .contains("set by <@UADA>")
     );
     let refused = t
-        .sim
-        .slash_command(
-            "UBOB",
-            CHANNEL,
-            "/access-admin",
-            &format!("link <@UPAT> warehouse {pat}"),
-        )
-        .await
-        .unwrap();
+        .admin("UBOB", &format!("link <@UPAT> warehouse {pat}"))
+        .await;
     assert!(
-        !refused.payload.unwrap()["text"]
-            .as_str()
-            .unwrap()
-            .contains("from now on"),
-        "only admins link"
+        refused.contains("only a Gatehouse admin can do that") && !refused.contains("from now on"),
+        "only admins link: {refused}"
     );
     assert_eq!(
-        admin(&t, "unlink <@UPAT> warehouse").await,
+        t.admin("UADA", "unlink <@UPAT> warehouse").await,
         "<@UPAT> is no longer linked on `warehouse`."
     );
 

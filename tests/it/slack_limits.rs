@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::TestDb;
+use crate::support::scenario::in_slack_on_sqlite;
 use crate::support::slack::{CHANNEL, SlackTestApp, shown};
 
 /// The texts of a message's sections, in order.
@@ -23,30 +23,29 @@ fn sections(m: &slack_sim::Message) -> Vec<String> {
 async fn a_reason_too_long_for_the_card_is_cut_there_and_kept_whole_in_the_thread() {
     // 900 `&` escape to 4,500 characters; 3,000 characters fill the form's longest reason.
     for reason in ["&".repeat(900), "r".repeat(3000)] {
-        let db = TestDb::sqlite();
-        let t = SlackTestApp::start(&db).await;
-        t.reply(
-            "UALICE",
-            "/request-access",
-            &format!("analytics-ro 1h {reason}"),
-        )
+        in_slack_on_sqlite(SlackTestApp::start, async |t| {
+            t.reply(
+                "UALICE",
+                "/request-access",
+                &format!("analytics-ro 1h {reason}"),
+            )
+            .await;
+            let card = t.request_message(1).await;
+            let reason_section = sections(&card)
+                .into_iter()
+                .find(|s| s.starts_with("*Reason*"))
+                .unwrap();
+            assert!(reason_section.chars().count() <= 3000);
+            assert!(
+                reason_section.ends_with("…\n_The whole reason is in the thread._"),
+                "{}",
+                &reason_section[reason_section.len() - 80..]
+            );
+            let whole = t.thread_reply(&card.ts, "The whole reason").await;
+            let escaped = reason.replace('&', "&amp;");
+            assert_eq!(sections(&whole)[1..].concat(), escaped, "{}", shown(&whole));
+        })
         .await;
-        let card = t.request_message(1).await;
-        let reason_section = sections(&card)
-            .into_iter()
-            .find(|s| s.starts_with("*Reason*"))
-            .unwrap();
-        assert!(reason_section.chars().count() <= 3000);
-        assert!(
-            reason_section.ends_with("…\n_The whole reason is in the thread._"),
-            "{}",
-            &reason_section[reason_section.len() - 80..]
-        );
-        let whole = t.thread_reply(&card.ts, "The whole reason").await;
-        let escaped = reason.replace('&', "&amp;");
-        assert_eq!(sections(&whole)[1..].concat(), escaped, "{}", shown(&whole));
-        t.stop().await;
-        db.close().await;
     }
 }
 
@@ -54,60 +53,61 @@ async fn a_reason_too_long_for_the_card_is_cut_there_and_kept_whole_in_the_threa
 /// lost, and the admins hear what Slack said and where to retry; both with Slack's words.
 #[tokio::test]
 async fn a_post_slack_refuses_for_good_reaches_the_requester_and_the_admins() {
-    let db = TestDb::sqlite();
-    let t = SlackTestApp::start(&db).await;
-    t.sim.sim().fail_next_post(CHANNEL, "invalid_blocks");
-    t.reply(
-        "UALICE",
-        "/request-access",
-        "analytics-ro 1h quarterly report",
-    )
-    .await;
-    let alice = t
-        .dm_for("UALICE", "could not post an update of your request #1")
+    in_slack_on_sqlite(SlackTestApp::start, async |t| {
+        t.sim.sim().fail_next_post(CHANNEL, "invalid_blocks");
+        t.reply(
+            "UALICE",
+            "/request-access",
+            "analytics-ro 1h quarterly report",
+        )
         .await;
-    assert!(
-        alice.contains("Slack said: ") && alice.contains("invalid_blocks"),
-        "{alice}"
-    );
-    assert!(
-        alice.contains("Your request is not lost: it is pending"),
-        "{alice}"
-    );
-    let ada = t.dm_for("UADA", "Slack refused for good").await;
-    // Bob reviews the resource, but only an admin can fix what Slack refused: once every
-    // delivery of the request has run, he has heard nothing of it.
-    crate::support::slack::eventually("every delivery run", 30, || async {
-        let jobs = gatehouse::store::jobs::for_request(t.app.db().conn(), 1)
+        let alice = t
+            .dm_for("UALICE", "could not post an update of your request #1")
+            .await;
+        assert!(
+            alice.contains("Slack said: ") && alice.contains("invalid_blocks"),
+            "{alice}"
+        );
+        assert!(
+            alice.contains("Your request is not lost: it is pending"),
+            "{alice}"
+        );
+        let ada = t.dm_for("UADA", "Slack refused for good").await;
+        // Bob reviews the resource, but only an admin can fix what Slack refused: once every
+        // delivery of the request has run, he has heard nothing of it.
+        crate::support::slack::eventually("every delivery run", 30, || async {
+            let jobs = gatehouse::store::jobs::for_request(t.app.db().conn(), 1)
+                .await
+                .unwrap();
+            jobs.iter()
+                .filter(|j| j.kind == "notify")
+                .all(|j| {
+                    !matches!(
+                        j.status,
+                        gatehouse::store::jobs::JobStatus::Queued
+                            | gatehouse::store::jobs::JobStatus::Running
+                    )
+                })
+                .then_some(())
+        })
+        .await;
+        assert!(
+            !t.sim
+                .dms("UBOB")
+                .iter()
+                .any(|m| shown(m).contains("Slack refused")),
+            "reviewers are not told"
+        );
+        assert!(
+            ada.contains("request #1")
+                && ada.contains("invalid_blocks")
+                && ada.contains("App Home"),
+            "{ada}"
+        );
+        let audit = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
             .await
             .unwrap();
-        jobs.iter()
-            .filter(|j| j.kind == "notify")
-            .all(|j| {
-                !matches!(
-                    j.status,
-                    gatehouse::store::jobs::JobStatus::Queued
-                        | gatehouse::store::jobs::JobStatus::Running
-                )
-            })
-            .then_some(())
+        assert!(audit.iter().any(|e| e.action == "notice_failed"));
     })
     .await;
-    assert!(
-        !t.sim
-            .dms("UBOB")
-            .iter()
-            .any(|m| shown(m).contains("Slack refused")),
-        "reviewers are not told"
-    );
-    assert!(
-        ada.contains("request #1") && ada.contains("invalid_blocks") && ada.contains("App Home"),
-        "{ada}"
-    );
-    let audit = gatehouse::store::audit::for_request(t.app.db().conn(), 1)
-        .await
-        .unwrap();
-    assert!(audit.iter().any(|e| e.action == "notice_failed"));
-    t.stop().await;
-    db.close().await;
 }

@@ -10,9 +10,9 @@ use gatehouse::domain::Status;
 use gatehouse::ops::Metrics;
 use gatehouse::slack::api::{SlackApi, SlackError, hyper_client};
 use serde_json::json;
-use slack_sim::ButtonTarget;
 
 use crate::support::backends;
+use crate::support::home::on_message;
 use crate::support::scenario::in_slack_on_every_backend;
 use crate::support::slack::{CHANNEL, SlackTestApp, eventually, shown, workspace};
 
@@ -70,10 +70,7 @@ async fn a_disconnect_in_the_middle_of_a_flow_loses_nothing() {
 async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
     in_slack_on_every_backend(async |t, db| {
         let msg = t.ask("UALICE", "analytics-ro 1h numbers", 1).await;
-        let audit_before = gatehouse::store::audit::head(t.app.db().conn())
-            .await
-            .unwrap()
-            .0;
+        let audit_before = t.audit_rows().await;
 
         // A reaction without a user, one on an unknown message, an unknown event type, garbage.
         let mut broken = reaction("Ev0BROKEN1", "UBOB", &msg.ts);
@@ -97,10 +94,7 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
             assert!(ack.acked && ack.payload.is_none(), "{forged}: {ack:?}");
         }
         // A button whose request number does not exist, and one that is not a number.
-        let target = ButtonTarget::Message {
-            channel: CHANNEL.into(),
-            ts: msg.ts.clone(),
-        };
+        let target = on_message(&msg);
         t.sim
             .click_button("UBOB", target.clone(), "approve", Some("999"), None)
             .await
@@ -124,13 +118,7 @@ async fn malformed_and_unknown_payloads_change_nothing_and_break_nothing() {
         );
 
         assert_eq!(t.status(1).await, Status::Pending, "{}", db.name);
-        assert_eq!(
-            gatehouse::store::audit::head(t.app.db().conn())
-                .await
-                .unwrap()
-                .0,
-            audit_before
-        );
+        assert_eq!(t.audit_rows().await, audit_before);
         // And Gatehouse still works.
         t.tick("URITA", &msg).await;
         t.wait_for(1, Status::Active).await;
@@ -148,9 +136,7 @@ async fn a_requester_who_left_gets_no_dm_and_the_flow_goes_on() {
         let t =
             crate::support::slack::SlackTestApp::start_with(&db, &crate::support::app::CATALOG, ws)
                 .await;
-        let msg = t.ask("UDAVE", "finance-pii 1h", 1).await;
-        t.tick("UFIONA", &msg).await;
-        t.wait_for(1, Status::Active).await;
+        t.granted("UDAVE", "finance-pii 1h", 1, "UFIONA").await;
         t.run_jobs().await;
         // What people see: no DM reached the deactivated account, and the card and its thread
         // still followed the request to the end.

@@ -142,3 +142,19 @@ pub fn refusal(toml: &str) -> String {
 pub fn test_server_warehouse() -> String {
     postgres("warehouse", "GATEHOUSE_TEST_POSTGRES_URL")
 }
+
+/// The TOML example that first follows `marker` in docs/configuration.md, parsed as a catalog
+/// after `tables` (the connectors and on-call services it names): what an admin who copies it
+/// gets. Fails the test, showing the catalog, when Gatehouse refuses it.
+pub fn docs_example(marker: &str, tables: &str) -> gatehouse::config::Catalog {
+    let doc = include_str!("../../../docs/configuration.md");
+    let example = doc
+        .split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split("```toml\n").nth(1))
+        .and_then(|block| block.split("```").next())
+        .unwrap_or_else(|| panic!("the example after {marker:?} in docs/configuration.md"));
+    let catalog = format!("{tables}\n{example}");
+    gatehouse::config::Catalog::parse(std::path::Path::new("docs/configuration.md"), &catalog)
+        .unwrap_or_else(|e| panic!("{e}\n{catalog}"))
+}

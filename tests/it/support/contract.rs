@@ -314,6 +314,49 @@ pub async fn revoke_is_idempotent(p: &impl Platform, case: &Case, did_says: &str
     did
 }
 
+/// An identity deleted from the platform holds nothing: with it and the bystander granted the
+/// unit, once `delete` has removed it, `check` finds nothing, a revoke is "already absent" with
+/// no change made, the bystander keeps the unit, and a grant to it fails for good, in words
+/// holding `refused_says`.
+pub async fn a_deleted_identity_holds_nothing(
+    p: &impl Platform,
+    case: &Case,
+    delete: impl FnOnce(),
+    refused_says: &str,
+) {
+    let c = p.connector();
+    for who in [&case.identity, &case.bystander] {
+        connectors::grant(c.as_ref(), who, &case.unit)
+            .await
+            .unwrap();
+    }
+    delete();
+    assert_eq!(
+        c.check(&case.identity, &case.unit).await.unwrap(),
+        Holding::default()
+    );
+    let before = p.changes();
+    assert_eq!(
+        connectors::revoke(c.as_ref(), &case.identity, &case.unit)
+            .await
+            .unwrap(),
+        "already absent"
+    );
+    assert_eq!(p.changes(), before, "nothing to remove");
+    assert!(
+        p.holds(&case.bystander, &case.unit).await,
+        "the bystander keeps it"
+    );
+    let err = connectors::grant(c.as_ref(), &case.identity, &case.unit)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains(refused_says)),
+        "{err:?}"
+    );
+    assert!(!p.holds(&case.identity, &case.unit).await, "not granted");
+}
+
 /// `check` reports nothing, then direct access once given, never another unit's access, a
 /// foreign kind of unit as a permanent error; and access through something else as indirect,
 /// which a revoke leaves alone ("already absent").

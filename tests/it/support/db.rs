@@ -124,6 +124,14 @@ impl TestDb {
             .expect("connect to test database")
     }
 
+    /// A connection to this database with Gatehouse's schema in place, for the tests that use
+    /// the store and the job queue without an app.
+    pub async fn migrated(&self) -> Db {
+        let conn = self.connect().await;
+        conn.migrate().await.unwrap();
+        conn
+    }
+
     /// Drops a PostgreSQL test database (SQLite's temp dir goes away by itself).
     pub async fn close(self) {
         if let Some((admin_url, name)) = &self.pg

@@ -3,12 +3,14 @@
 pub mod app;
 pub mod audit;
 pub mod bigquery_fake;
+pub mod bin;
 pub mod catalog;
 pub mod contract;
 pub mod databricks_fake;
 pub mod db;
 pub mod group_platform;
 pub mod here;
+pub mod home;
 pub mod looker_fake;
 pub mod made_roles;
 pub mod mariadb;

@@ -185,11 +185,7 @@ async fn oncalls(
     if let Some(fault) = fault {
         return fault;
     }
-    let pairs: Vec<(String, String)> = reqwest::Url::parse(&format!("http://q/?{query}"))
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let pairs = rest_fake::pairs_in_order(&query);
     let all = |key: &str| -> Vec<String> {
         pairs
             .iter()

@@ -20,11 +20,17 @@ pub fn worker(db: Db, clock: SharedClock, runner: Arc<dyn Runner>, poll: Duratio
 
 /// Queues a provision job due `now` for each of requests 1 to `n`, in one transaction.
 pub async fn provisions(db: &Db, n: i64, now: DateTime<Utc>) {
+    let specs = (1..=n).map(|i| JobSpec::Provision {
+        request: RequestId::new(i),
+    });
+    enqueue_all(db, specs, now).await;
+}
+
+/// Queues `specs` in their order, each due `now` with three attempts, in one transaction (as
+/// the workflow queues a decision's jobs).
+pub async fn enqueue_all(db: &Db, specs: impl IntoIterator<Item = JobSpec>, now: DateTime<Utc>) {
     let tx = db.begin().await.unwrap();
-    for i in 1..=n {
-        let spec = JobSpec::Provision {
-            request: RequestId::new(i),
-        };
+    for spec in specs {
         jobs::enqueue(&tx, &spec, now, 3, now).await.unwrap();
     }
     tx.commit().await.unwrap();

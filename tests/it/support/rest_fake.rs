@@ -151,6 +151,12 @@ pub async fn serve_answers<S: Answers>(state: S) -> (String, Arc<Mutex<S>>) {
 
 /// The pairs of a query or form, decoded.
 pub fn pairs(text: &str) -> HashMap<String, String> {
+    pairs_in_order(text).into_iter().collect()
+}
+
+/// The same, every pair in order, a repeated key as often as it comes (as APIs send arrays:
+/// `schedule_ids[]=A&schedule_ids[]=B`).
+pub fn pairs_in_order(text: &str) -> Vec<(String, String)> {
     reqwest::Url::parse(&format!("http://fake.invalid/?{text}"))
         .map(|u| u.query_pairs().into_owned().collect())
         .unwrap_or_default()

@@ -7,7 +7,7 @@ use gatehouse::domain::Status;
 use slack_sim::SlackSim;
 
 use crate::support::TestDb;
-use crate::support::slack::{CHANNEL, SlackTestApp, eventually, workspace};
+use crate::support::slack::{SlackTestApp, eventually, workspace};
 
 /// A catalog with Ada as admin, the connector `name` (its `settings`, `kind` first, as they
 /// stand below `[connectors.NAME]`), and `resources` as (id, name, grant) reviewed by Bob
@@ -46,12 +46,68 @@ pub async fn linked_picked_expired_and_failed(
     after: impl FnOnce(),
 ) {
     let (_db, t) = start(catalog).await;
-    t.alice_linked_and_dave_picked(resource, dave, not_offered, holds)
-        .await;
+    alice_linked_and_dave_picked(&t, resource, dave, not_offered, holds).await;
     after();
-    t.a_permanent_failure_reaches_the_reviewers(3, missing, says)
-        .await;
+    a_permanent_failure_reaches_the_reviewers(&t, 3, missing, says).await;
     t.stop().await;
+}
+
+/// The whole flow every platform connector is put through. Alice asks for `resource` for
+/// 2 h and, linked by her email, is granted on Bob's ✅ with no picker; Dave asks, and Bob
+/// picks `dave` in the picker, which offers none of `not_offered`; then both expire.
+/// `holds("alice")` and `holds("dave")` read the platform's state for each of them.
+async fn alice_linked_and_dave_picked(
+    t: &SlackTestApp,
+    resource: &str,
+    dave: &str,
+    not_offered: &[&str],
+    holds: impl Fn(&str) -> bool,
+) {
+    let ask = format!("{resource} 2h");
+    t.granted("UALICE", &ask, 1, "UBOB").await;
+    assert!(holds("alice"), "the platform holds Alice's access");
+    t.dm_for("UALICE", "You now have access").await;
+
+    let msg = t.ask("UDAVE", &ask, 2).await;
+    let form = t.approve_and_open_picker_of(2, &msg, "UBOB").await;
+    for no in not_offered {
+        let choices = t.offered(&form, "UBOB", no).await;
+        assert!(
+            !choices.iter().any(|c| c == no),
+            "{no} is not offered: {choices:?}"
+        );
+    }
+    t.pick(&form, "UBOB", dave).await;
+    t.wait_for(2, Status::Active).await;
+    assert!(holds("dave"), "the platform holds Dave's access");
+
+    t.expire(1, chrono::Duration::hours(2)).await;
+    t.wait_for(2, Status::Expired).await;
+    assert!(
+        !holds("alice") && !holds("dave"),
+        "the access is gone from the platform"
+    );
+    t.dm_for("UALICE", "has expired and was removed").await;
+}
+
+/// Alice asks for `resource`, which the platform cannot grant (its group, role, dataset or
+/// workspace is not there); on Bob's ✅ request `id` fails at once, Bob is told why in the
+/// platform's own words (containing `words`), and Alice that it failed.
+async fn a_permanent_failure_reaches_the_reviewers(
+    t: &SlackTestApp,
+    id: i64,
+    resource: &str,
+    words: &str,
+) {
+    let msg = t.ask("UALICE", &format!("{resource} 1h"), id).await;
+    t.tick("UBOB", &msg).await;
+    t.wait_for(id, Status::Failed).await;
+    let told = t.dm_for("UBOB", &format!("failed (request #{id})")).await;
+    assert!(
+        told.contains(words),
+        "the reviewer reads the platform's words: {told}"
+    );
+    t.dm_for("UALICE", "granting the access failed").await;
 }
 
 /// On `catalog`, for a platform whose identities carry no email: Alice asks for `resource`,
@@ -66,11 +122,7 @@ pub async fn picked_and_expired(
 ) {
     let (_db, t) = start(catalog).await;
     let ask = format!("{resource} 2h");
-    t.sim
-        .slash_command("UALICE", CHANNEL, "/request-access", &ask)
-        .await
-        .unwrap();
-    let msg = t.request_message(1).await;
+    let msg = t.ask("UALICE", &ask, 1).await;
     let form = t.approve_and_open_picker(&msg, "UBOB").await;
     // The platform's users were synced at start: the reviewer picks one instead of typing it.
     for no in not_offered {

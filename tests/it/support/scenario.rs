@@ -69,12 +69,60 @@ impl SlackTestApp {
         self.card_saying_in(CHANNEL, n, needle).await
     }
 
+    /// Alice asks for finance-pii for 4 h (request #1) and Fiona approves it with the card's
+    /// button; with the by-hand connector its grant then waits for an admin. The card, and the
+    /// task Gatehouse posts in its thread for the admins.
+    pub async fn finance_waiting_for_hands(&self) -> (slack_sim::Message, slack_sim::Message) {
+        let card = self.ask("UALICE", "finance-pii 4h", 1).await;
+        self.click("UFIONA", &card, "approve").await;
+        let task = self.thread_reply(&card.ts, "By hand, for an admin").await;
+        (card, task)
+    }
+
+    /// Request `n`, as stored.
+    pub async fn request(&self, n: i64) -> Request {
+        self.app
+            .workflow()
+            .request(RequestId::new(n))
+            .await
+            .unwrap()
+    }
+
+    /// How many rows the audit log holds: a count to compare, to show nothing was recorded.
+    pub async fn audit_rows(&self) -> i64 {
+        gatehouse::store::audit::head(self.app.db().conn())
+            .await
+            .unwrap()
+            .0
+    }
+
+    /// What Gatehouse answers `who` to `/access-admin text`, seen by them alone.
+    pub async fn admin(&self, who: &str, text: &str) -> String {
+        self.reply(who, "/access-admin", text).await
+    }
+
     /// `who` reacts ✅ to `msg` in the channel.
     pub async fn tick(&self, who: &str, msg: &slack_sim::Message) {
+        self.react(who, msg, "white_check_mark").await;
+    }
+
+    /// `who` reacts with `emoji` (its name, as Slack sends it) to `msg` in the channel.
+    pub async fn react(&self, who: &str, msg: &slack_sim::Message, emoji: &str) {
         self.sim
-            .add_reaction(who, CHANNEL, &msg.ts, "white_check_mark")
+            .add_reaction(who, CHANNEL, &msg.ts, emoji)
             .await
             .unwrap();
+    }
+
+    /// The DM `who` got showing `needle`, once sent, as it is now (to press its buttons).
+    pub async fn dm_showing(&self, who: &str, needle: &str) -> slack_sim::Message {
+        eventually(&format!("a DM to {who} showing {needle:?}"), 30, || async {
+            self.sim
+                .dms(who)
+                .into_iter()
+                .find(|m| shown(m).contains(needle))
+        })
+        .await
     }
 
     /// The DMs `who` has been sent so far that show `needle`.
@@ -90,6 +138,19 @@ impl SlackTestApp {
             self.platform.holds(who, what).then_some(())
         })
         .await;
+    }
+
+    /// `who` submits the form `view_id` with `values`, and Gatehouse accepts it (shows no
+    /// errors); what it answered.
+    pub async fn submitted(
+        &self,
+        who: &str,
+        view_id: &str,
+        values: Value,
+    ) -> slack_sim::SubmitOutcome {
+        let out = self.sim.submit_view(who, view_id, values).await.unwrap();
+        assert!(out.errors.is_none(), "{:?}", out.errors);
+        out
     }
 
     /// `who` presses the button `action`, carrying `value`, on the channel message `ts`.
@@ -179,12 +240,34 @@ pub async fn on_every_backend(test: impl AsyncFn(&TestApp, &TestDb)) {
 
 /// The same with the app connected to slack-sim.
 pub async fn in_slack_on_every_backend(test: impl AsyncFn(&SlackTestApp, &TestDb)) {
+    in_slack_on_every_backend_with(SlackTestApp::start, test).await;
+}
+
+/// The same with Gatehouse as `start` starts it (with another catalog or workspace).
+pub async fn in_slack_on_every_backend_with(
+    start: impl AsyncFn(&TestDb) -> SlackTestApp,
+    test: impl AsyncFn(&SlackTestApp, &TestDb),
+) {
     for db in backends().await {
-        let t = SlackTestApp::start(&db).await;
+        let t = start(&db).await;
         test(&t, &db).await;
         t.stop().await;
         db.close().await;
     }
+}
+
+/// Runs `test` on Gatehouse as `start` starts it on a fresh SQLite database against slack-sim,
+/// stopping the app and dropping the database after (the opening and closing most Slack tests
+/// would otherwise spell out).
+pub async fn in_slack_on_sqlite(
+    start: impl AsyncFn(&TestDb) -> SlackTestApp,
+    test: impl AsyncFn(&SlackTestApp),
+) {
+    let db = TestDb::sqlite();
+    let t = start(&db).await;
+    test(&t).await;
+    t.stop().await;
+    db.close().await;
 }
 
 /// The test workspace with `n` more people, UP00, UP01, …, whose Slack email local parts are

@@ -466,68 +466,6 @@ impl SlackTestApp {
         self.wait_for(id, gatehouse::domain::Status::Expired).await;
     }
 
-    /// The whole flow every platform connector is put through. Alice asks for `resource` for
-    /// 2 h and, linked by her email, is granted on Bob's ✅ with no picker; Dave asks, and Bob
-    /// picks `dave` in the picker, which offers none of `not_offered`; then both expire.
-    /// `holds("alice")` and `holds("dave")` read the platform's state for each of them.
-    pub async fn alice_linked_and_dave_picked(
-        &self,
-        resource: &str,
-        dave: &str,
-        not_offered: &[&str],
-        holds: impl Fn(&str) -> bool,
-    ) {
-        let ask = format!("{resource} 2h");
-        let msg = self.ask("UALICE", &ask, 1).await;
-        self.tick("UBOB", &msg).await;
-        self.wait_for(1, gatehouse::domain::Status::Active).await;
-        assert!(holds("alice"), "the platform holds Alice's access");
-        self.dm_for("UALICE", "You now have access").await;
-
-        let msg = self.ask("UDAVE", &ask, 2).await;
-        let form = self.approve_and_open_picker_of(2, &msg, "UBOB").await;
-        for no in not_offered {
-            let choices = self.offered(&form, "UBOB", no).await;
-            assert!(
-                !choices.iter().any(|c| c == no),
-                "{no} is not offered: {choices:?}"
-            );
-        }
-        self.pick(&form, "UBOB", dave).await;
-        self.wait_for(2, gatehouse::domain::Status::Active).await;
-        assert!(holds("dave"), "the platform holds Dave's access");
-
-        self.expire(1, chrono::Duration::hours(2)).await;
-        self.wait_for(2, gatehouse::domain::Status::Expired).await;
-        assert!(
-            !holds("alice") && !holds("dave"),
-            "the access is gone from the platform"
-        );
-        self.dm_for("UALICE", "has expired and was removed").await;
-    }
-
-    /// Alice asks for `resource`, which the platform cannot grant (its group, role, dataset or
-    /// workspace is not there); on Bob's ✅ request `id` fails at once, Bob is told why in the
-    /// platform's own words (containing `words`), and Alice that it failed.
-    pub async fn a_permanent_failure_reaches_the_reviewers(
-        &self,
-        id: i64,
-        resource: &str,
-        words: &str,
-    ) {
-        let msg = self.ask("UALICE", &format!("{resource} 1h"), id).await;
-        self.tick("UBOB", &msg).await;
-        self.wait_for(id, gatehouse::domain::Status::Failed).await;
-        let told = self
-            .dm_for("UBOB", &format!("failed (request #{id})"))
-            .await;
-        assert!(
-            told.contains(words),
-            "the reviewer reads the platform's words: {told}"
-        );
-        self.dm_for("UALICE", "granting the access failed").await;
-    }
-
     /// As if the process running job `id` was killed after its work but before marking it done:
     /// the row stays `running` with a lapsed lease, so the next claim runs it again (attempt + 1).
     pub async fn crash_after_running(&self, id: i64) {
