@@ -266,12 +266,23 @@ fn approved_notice(request: RequestId, audience: Audience) -> JobSpec {
 }
 
 /// Records, per request and lane, which of its jobs ran, in what order, and whether two
-/// overlapped.
-#[derive(Default)]
+/// overlapped; and counts the runs begun, so that each run can wait for the next to begin.
 struct PerRequest {
     running: Mutex<HashMap<(i64, String), i64>>,
     order: Mutex<HashMap<(i64, String), Vec<i64>>>,
     overlaps: Mutex<Vec<(i64, i64, i64)>>,
+    begun: tokio::sync::watch::Sender<usize>,
+}
+
+impl Default for PerRequest {
+    fn default() -> Self {
+        PerRequest {
+            running: Mutex::default(),
+            order: Mutex::default(),
+            overlaps: Mutex::default(),
+            begun: tokio::sync::watch::channel(0).0,
+        }
+    }
 }
 
 struct OrderRunner(Arc<PerRequest>);
@@ -297,8 +308,17 @@ impl Runner for OrderRunner {
             .entry(lane.clone())
             .or_default()
             .push(job.id);
-        // Long enough for the other workers to try this request's next job meanwhile.
-        tokio::time::sleep(Duration::from_millis(3)).await;
+        // Hold the run until another worker has claimed and begun a job: the claim of this
+        // request's next job of the lane, were it not held back, happens while this one runs.
+        // Near the end nothing else may be claimable; then a tenth of a second is enough.
+        let mut begun = 0;
+        self.0.begun.send_modify(|n| {
+            *n += 1;
+            begun = *n;
+        });
+        let mut next = self.0.begun.subscribe();
+        let _ =
+            tokio::time::timeout(Duration::from_millis(100), next.wait_for(|n| *n > begun)).await;
         self.0.running.lock().unwrap().remove(&lane);
         Ok(Outcome::Done)
     }
