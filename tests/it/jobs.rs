@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use gatehouse::clock::{ManualClock, SharedClock, SystemClock};
+use gatehouse::clock::{Clock, ManualClock, SharedClock, SystemClock};
 use gatehouse::domain::{ConnectorId, RequestId};
 use gatehouse::jobs::{self, JobError, JobSpec, Outcome, Runner, Worker, WorkerSettings};
 use gatehouse::store::jobs::{Job, JobStatus};
@@ -163,7 +163,6 @@ async fn enqueueing_a_keyed_job_again_moves_it_instead_of_adding_one() {
     for db in backends().await {
         let conn = db.migrated().await;
         let clock = SystemClock;
-        use gatehouse::clock::Clock;
         let now = clock.now();
         let spec = JobSpec::Revoke {
             request: RequestId::new(3),
@@ -594,6 +593,55 @@ async fn a_running_job_holds_back_its_lane_and_only_its_lane() {
             .await
             .expect("the revocation, once the grant is done");
         assert_eq!(next.kind, "revoke", "{}", db.name);
+        conn.close().await.unwrap();
+        db.close().await;
+    }
+}
+
+/// An idle worker's look for work does not queue behind a write in progress. On SQLite every
+/// write transaction waits for the one writer, and most looks under load find nothing (the last
+/// of each drain, a worker woken for a job another took): those must not hold up a decision.
+#[tokio::test]
+async fn a_worker_that_finds_nothing_to_do_does_not_wait_for_a_write_in_progress() {
+    for db in backends().await {
+        let conn = db.migrated().await;
+        let clock = SystemClock;
+        let lease = TimeDelta::seconds(60);
+        // A decision's transaction, still open (on SQLite: the writer is taken).
+        let open = conn.begin().await.unwrap();
+        let look = tokio::time::timeout(
+            Duration::from_secs(5),
+            store::jobs::claim(&conn, "idle", &clock, lease),
+        )
+        .await;
+        assert!(
+            matches!(look, Ok(Ok(store::jobs::Claim::Nothing))),
+            "{}: nothing to do, said at once: {look:?}",
+            db.name
+        );
+        drop(open);
+        // A job there is still claimed, by the one worker that asks.
+        let now = clock.now();
+        let request = RequestId::new(7);
+        jobs::enqueue(conn.conn(), &JobSpec::Provision { request }, now, 3, now)
+            .await
+            .unwrap();
+        let claimed = store::jobs::claim(&conn, "idle", &clock, lease)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&claimed, store::jobs::Claim::Job(j) if j.request_id == Some(7)),
+            "{}: {claimed:?}",
+            db.name
+        );
+        let again = store::jobs::claim(&conn, "other", &clock, lease)
+            .await
+            .unwrap();
+        assert!(
+            matches!(again, store::jobs::Claim::Nothing),
+            "{}: {again:?}",
+            db.name
+        );
         conn.close().await.unwrap();
         db.close().await;
     }

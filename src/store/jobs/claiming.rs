@@ -96,6 +96,9 @@ pub async fn claim(
     clock: &dyn Clock,
     lease: TimeDelta,
 ) -> StoreResult<Claim> {
+    if !anything_claimable(db, clock).await? {
+        return Ok(Claim::Nothing);
+    }
     let tx = db.begin().await?;
     let now = clock.now();
     let lease_now = lease_now(&tx, clock).await?;
@@ -173,6 +176,32 @@ pub async fn claim(
     } else {
         Claim::Job(job)
     })
+}
+
+/// Whether any job is claimable now, asked of the read pool. Most looks under load find nothing
+/// (the last of each drain, a worker woken for a job another took); on SQLite a claim's
+/// transaction waits for the one writer, which a person's decision may be waiting on too, so a
+/// look that finds nothing takes no turn. A job committed after this look is not lost: its
+/// commit wakes a worker (or leaves the wake for the next to wait), as it would have anyway.
+async fn anything_claimable(db: &Db, clock: &dyn Clock) -> StoreResult<bool> {
+    let reads = db.reads();
+    let now = clock.now();
+    let lease_now = lease_now(reads, clock).await?;
+    for kind in claimable(now, lease_now) {
+        let found: Option<i64> = Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(kind)
+            .filter(first_of_its_request(now, lease_now))
+            .limit(1)
+            .into_tuple()
+            .one(reads)
+            .await?;
+        if found.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Why a job whose worker lost it on its last attempt failed.
